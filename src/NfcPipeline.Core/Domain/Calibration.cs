@@ -1,0 +1,16 @@
+namespace NfcPipeline.Core.Domain;
+
+/// <summary>The physical scale of an image. Typical capillaroscopes at about 200× give 1.5–3 µm per pixel.</summary>
+public readonly record struct Calibration
+{
+    public Calibration(double micrometresPerPixel)
+    {
+        if (!(micrometresPerPixel > 0) || double.IsInfinity(micrometresPerPixel))
+            throw new ArgumentOutOfRangeException(nameof(micrometresPerPixel), micrometresPerPixel, "µm per pixel must be a positive finite number.");
+        MicrometresPerPixel = micrometresPerPixel;
+    }
+
+    public double MicrometresPerPixel { get; }
+
+    public double ToMicrometres(double pixels) => pixels * MicrometresPerPixel;
+}
