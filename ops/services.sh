@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Local PostgreSQL 15 and RabbitMQ (with management) for development and tests.
+#   ops/services.sh up|down|status|env
+# Both bind 127.0.0.1 only. Data, logs and pid files live under .local/services/ (git-ignored).
+# `up` is idempotent; `down` stops only the processes that `up` started, found by their pid files.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+
+SVC="$NFC_LOCAL/services"
+PG_PORT="${NFC_PG_PORT:-35432}"
+PG_DB="${NFC_PG_DATABASE:-nfc}"
+PG_BIN="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_DATA="$SVC/pg/data"
+PG_SOCK="$SVC/pg/sock"
+PG_LOG="$SVC/pg/postgres.log"
+
+RMQ_PORT="${NFC_RABBIT_PORT:-35672}"
+RMQ_MGMT_PORT="${NFC_RABBIT_MGMT_PORT:-35673}"
+RMQ_DIST_PORT="${NFC_RABBIT_DIST_PORT:-35674}"
+RMQ_EPMD_PORT="${NFC_RABBIT_EPMD_PORT:-35675}"
+RMQ_HOME="$SVC/rabbitmq"
+RMQ_NODE="nfc@localhost"
+RMQ_PID="$RMQ_HOME/rabbitmq.pid"
+RMQ_LOG_DIR="$RMQ_HOME/log"
+READY_TIMEOUT="${NFC_SERVICES_TIMEOUT:-90}"
+
+# The environment every RabbitMQ program (server and CLI) must share.
+rmq_env() {
+  export HOME="$RMQ_HOME" \
+    RABBITMQ_NODENAME="$RMQ_NODE" \
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$RMQ_PORT" \
+    RABBITMQ_DIST_PORT="$RMQ_DIST_PORT" \
+    RABBITMQ_MNESIA_BASE="$RMQ_HOME/mnesia" \
+    RABBITMQ_LOG_BASE="$RMQ_LOG_DIR" \
+    RABBITMQ_PID_FILE="$RMQ_PID" \
+    RABBITMQ_CONFIG_FILE="$RMQ_HOME/rabbitmq.conf" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_HOME/enabled_plugins" \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+    ERL_EPMD_ADDRESS=127.0.0.1 \
+    ERL_EPMD_PORT="$RMQ_EPMD_PORT"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port name logfile
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until port_open "$1"; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "$2 did not listen on 127.0.0.1:$1 within ${READY_TIMEOUT}s; last lines of $3:"
+      tail -n 40 "$3" >&2 2>/dev/null || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
+
+ensure_packages() {
+  [ -x "$PG_BIN/pg_ctl" ] || apt_ensure postgresql-15
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_ensure rabbitmq-server
+  # Debian's package may start system services; we run our own instances and leave those alone.
+}
+
+pg_up() {
+  mkdir -p "$SVC/pg" "$PG_SOCK"
+  # initdb and the server refuse to run as root: the data directory belongs to the postgres user.
+  local run=()
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "user postgres missing; install postgresql-15"
+    chown -R postgres:postgres "$SVC/pg"
+    chmod 0755 "$NFC_LOCAL" "$SVC" 2>/dev/null || true
+    run=(runuser -u postgres --)
+  fi
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $PG_DATA"
+    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$SVC/pg/initdb.log" 2>&1 \
+      || { tail -n 20 "$SVC/pg/initdb.log" >&2; die "initdb failed"; }
+  fi
+  if pid_alive "$PG_DATA/postmaster.pid" && port_open "$PG_PORT"; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK" start >/dev/null \
+      || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
+  fi
+  wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
+  if ! "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres | grep -q 1; then
+    "${run[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB"
+    log "created database $PG_DB"
+  fi
+}
+
+rmq_up() {
+  mkdir -p "$RMQ_HOME" "$RMQ_LOG_DIR"
+  cat >"$RMQ_HOME/rabbitmq.conf" <<EOF
+listeners.tcp.default = 127.0.0.1:$RMQ_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RMQ_MGMT_PORT
+loopback_users = none
+EOF
+  echo '[rabbitmq_management].' >"$RMQ_HOME/enabled_plugins"
+  if pid_alive "$RMQ_PID" && port_open "$RMQ_PORT"; then
+    log "RabbitMQ already running on 127.0.0.1:$RMQ_PORT"
+    return 0
+  fi
+  log "starting RabbitMQ on 127.0.0.1:$RMQ_PORT (management on $RMQ_MGMT_PORT); this takes 10-25 s"
+  (
+    rmq_env
+    # A new session so the server survives the calling shell; its pid file is how `down` finds it.
+    setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ_LOG_DIR/startup.log" 2>&1 </dev/null &
+  )
+  wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" || exit 1
+  wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" || exit 1
+}
+
+pg_down() {
+  if pid_alive "$PG_DATA/postmaster.pid"; then
+    local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null && log "PostgreSQL stopped"
+  else
+    log "PostgreSQL not running (no live pid file)"
+  fi
+}
+
+rmq_down() {
+  if pid_alive "$RMQ_PID"; then
+    local pid; pid="$(head -n1 "$RMQ_PID")"
+    (rmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" stop >/dev/null 2>&1) || kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+    log "RabbitMQ stopped"
+  else
+    log "RabbitMQ not running (no live pid file)"
+  fi
+  # epmd outlives the node; ours listens on our own port, so stopping it touches nothing else.
+  (rmq_env; epmd -port "$RMQ_EPMD_PORT" -kill >/dev/null 2>&1) || true
+  rm -f "$RMQ_PID"
+}
+
+print_env() {
+  cat <<EOF
+export NFC_PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres"
+export NFC_PG_ADMIN_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres"
+export NFC_RABBIT_URI="amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
+export NFC_RABBIT_MGMT_URI="http://127.0.0.1:$RMQ_MGMT_PORT/"
+export NFC_SERVICES_DIR="$SVC"
+export NFC_PG_PORT="$PG_PORT" NFC_RABBIT_PORT="$RMQ_PORT" NFC_RABBIT_MGMT_PORT="$RMQ_MGMT_PORT"
+EOF
+}
+
+status() {
+  local rc=0
+  if port_open "$PG_PORT"; then echo "postgresql: running on 127.0.0.1:$PG_PORT (pid $(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null))"
+  else echo "postgresql: stopped"; rc=1; fi
+  if port_open "$RMQ_PORT"; then echo "rabbitmq:   running on 127.0.0.1:$RMQ_PORT, management 127.0.0.1:$RMQ_MGMT_PORT (pid $(head -n1 "$RMQ_PID" 2>/dev/null))"
+  else echo "rabbitmq:   stopped"; rc=1; fi
+  if command -v ss >/dev/null; then
+    echo "listening sockets:"
+    ss -ltnH "( sport = :$PG_PORT or sport = :$RMQ_PORT or sport = :$RMQ_MGMT_PORT or sport = :$RMQ_DIST_PORT or sport = :$RMQ_EPMD_PORT )" \
+      | awk '{print "  " $4}'
+  fi
+  return $rc
+}
+
+case "${1:-}" in
+  up) ensure_packages; pg_up; rmq_up; log "services ready" ;;
+  down) rmq_down; pg_down ;;
+  status) status ;;
+  env) print_env ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

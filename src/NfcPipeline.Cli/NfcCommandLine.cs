@@ -1,0 +1,32 @@
+using System.CommandLine;
+using NfcPipeline.Cli.Commands;
+
+namespace NfcPipeline.Cli;
+
+/// <summary>The `nfc` command tree. Exit codes: 0 success, 1 fatal error, 2 usage error.</summary>
+public static class NfcCommandLine
+{
+    public const int Success = 0;
+    public const int Fatal = 1;
+    public const int Usage = 2;
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("NfcPipeline: nailfold capillaroscopy analysis from the command line.");
+        root.Add(MigrateCommand.Create());
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var parseResult = Build().Parse(args);
+        if (parseResult.Errors.Count > 0)
+        {
+            foreach (var error in parseResult.Errors)
+                await Console.Error.WriteLineAsync($"nfc: {error.Message}");
+            await Console.Error.WriteLineAsync("Run 'nfc --help' for usage.");
+            return Usage;
+        }
+        return await parseResult.InvokeAsync();
+    }
+}

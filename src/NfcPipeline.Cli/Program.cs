@@ -1,0 +1,3 @@
+using NfcPipeline.Cli;
+
+return await NfcCommandLine.RunAsync(args);

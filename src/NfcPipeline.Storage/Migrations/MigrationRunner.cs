@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Migrations;
+
+/// <summary>What one run did.</summary>
+public sealed record MigrationResult(IReadOnlyList<Migration> Applied, int AlreadyApplied)
+{
+    public bool NothingToApply => Applied.Count == 0;
+}
+
+/// <summary>
+/// Applies plain-SQL migrations in order, each in its own transaction, recorded in schema_migrations with a checksum.
+/// A session advisory lock serialises concurrent runners: the second waits, then finds nothing to apply.
+/// </summary>
+public sealed class MigrationRunner(string connectionString, ILogger<MigrationRunner>? logger = null)
+{
+    /// <summary>Arbitrary but fixed: 'NFCMIGR' as a 64-bit key, so other advisory locks never collide with it.</summary>
+    public const long AdvisoryLockKey = 0x4E46434D49475221;
+
+    private readonly ILogger _logger = logger ?? NullLogger<MigrationRunner>.Instance;
+
+    public async Task<MigrationResult> ApplyAsync(IReadOnlyList<Migration> migrations, CancellationToken ct = default)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, cancellationToken: ct));
+        try
+        {
+            await EnsureHistoryTableAsync(connection, ct);
+            var applied = (await connection.QueryAsync<(int Version, string Name, string Checksum)>(
+                new CommandDefinition("select version, name, checksum from schema_migrations order by version", cancellationToken: ct)))
+                .ToDictionary(r => r.Version);
+
+            VerifyChecksums(migrations, applied);
+            foreach (var unknown in applied.Keys.Except(migrations.Select(m => m.Version)))
+                _logger.LogWarning("Database has migration {Version:D4} that this build does not know; it was applied by a newer version", unknown);
+
+            var pending = migrations.Where(m => !applied.ContainsKey(m.Version)).ToList();
+            foreach (var migration in pending)
+                await ApplyOneAsync(connection, migration, ct);
+            return new MigrationResult(pending, migrations.Count - pending.Count);
+        }
+        finally
+        {
+            await connection.ExecuteAsync("select pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
+        }
+    }
+
+    private static Task EnsureHistoryTableAsync(NpgsqlConnection connection, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            create table if not exists schema_migrations (
+                version      integer primary key,
+                name         text not null,
+                checksum     text not null,
+                applied_at   timestamptz not null default now(),
+                execution_ms integer not null
+            )
+            """, cancellationToken: ct));
+
+    private static void VerifyChecksums(IReadOnlyList<Migration> migrations, Dictionary<int, (int Version, string Name, string Checksum)> applied)
+    {
+        var tampered = migrations
+            .Where(m => applied.TryGetValue(m.Version, out var row) && row.Checksum != m.Checksum)
+            .Select(m => $"{m} (applied checksum {applied[m.Version].Checksum[..12]}…, file checksum {m.Checksum[..12]}…)")
+            .ToList();
+        if (tampered.Count > 0)
+            throw new MigrationException(
+                "Refusing to migrate: already-applied migrations have changed since they were applied: " +
+                string.Join("; ", tampered) + ". Restore the original files and put schema changes in a new migration.");
+    }
+
+    private async Task ApplyOneAsync(NpgsqlConnection connection, Migration migration, CancellationToken ct)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "insert into schema_migrations (version, name, checksum, execution_ms) values (@Version, @Name, @Checksum, @Ms)",
+                new { migration.Version, migration.Name, migration.Checksum, Ms = (int)stopwatch.ElapsedMilliseconds },
+                transaction, cancellationToken: ct));
+            await transaction.CommitAsync(ct);
+        }
+        catch (PostgresException ex)
+        {
+            throw new MigrationException($"Migration {migration} failed and was rolled back: {ex.MessageText} (SQLSTATE {ex.SqlState}).", ex);
+        }
+        _logger.LogInformation("Applied migration {Migration} in {Ms} ms", migration.ToString(), stopwatch.ElapsedMilliseconds);
+    }
+}

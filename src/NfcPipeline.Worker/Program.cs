@@ -1,0 +1,5 @@
+using NfcPipeline.Worker;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddPipelineServices();
+await builder.Build().RunAsync();

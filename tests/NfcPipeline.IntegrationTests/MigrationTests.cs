@@ -1,0 +1,119 @@
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Migrations;
+
+namespace NfcPipeline.IntegrationTests;
+
+public class MigrationTests
+{
+    private static IReadOnlyList<Migration> RepoMigrations() =>
+        MigrationSource.FromDirectory(Path.Combine(TestServices.RepoRoot, "migrations"));
+
+    [Fact]
+    public async Task Apply_on_empty_database_creates_the_schema_and_records_each_migration()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var migrations = RepoMigrations();
+
+        var result = await new MigrationRunner(db.ConnectionString).ApplyAsync(migrations);
+
+        Assert.Equal(migrations.Select(m => m.Version), result.Applied.Select(m => m.Version));
+        Assert.Equal(0, result.AlreadyApplied);
+        Assert.Equal(migrations.Count, await db.ScalarAsync<long>("select count(*) from schema_migrations"));
+        string[] tables = ["studies", "patients", "images", "models", "image_metrics", "capillaries", "patient_metrics", "jobs", "workers"];
+        foreach (var table in tables)
+            Assert.True(await db.ScalarAsync<bool>($"select to_regclass('public.{table}') is not null"), $"table {table} missing");
+    }
+
+    [Fact]
+    public async Task Applying_again_is_a_no_op()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var runner = new MigrationRunner(db.ConnectionString);
+        await runner.ApplyAsync(RepoMigrations());
+        var firstAppliedAt = await db.ScalarAsync<DateTime>("select max(applied_at) from schema_migrations");
+
+        var second = await runner.ApplyAsync(RepoMigrations());
+
+        Assert.True(second.NothingToApply);
+        Assert.Equal(RepoMigrations().Count, second.AlreadyApplied);
+        Assert.Equal(firstAppliedAt, await db.ScalarAsync<DateTime>("select max(applied_at) from schema_migrations"));
+    }
+
+    [Fact]
+    public async Task A_tampered_migration_is_refused_and_nothing_new_is_applied()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var runner = new MigrationRunner(db.ConnectionString);
+        var original = RepoMigrations();
+        await runner.ApplyAsync(original);
+
+        var tampered = original
+            .Select(m => m.Version == 2 ? m with { Sql = m.Sql + "\n-- edited after release\n" } : m)
+            .Append(new Migration(9999, "would_be_new", "create table should_not_exist (id int)"))
+            .ToList();
+        var error = await Assert.ThrowsAsync<MigrationException>(() => runner.ApplyAsync(tampered));
+
+        Assert.Contains("0002_models_and_results", error.Message);
+        Assert.Contains("changed since they were applied", error.Message);
+        Assert.False(await db.ScalarAsync<bool>("select to_regclass('public.should_not_exist') is not null"));
+    }
+
+    [Fact]
+    public async Task Concurrent_runners_both_succeed_and_apply_each_migration_once()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var migrations = RepoMigrations();
+
+        var results = await Task.WhenAll(
+            Task.Run(() => new MigrationRunner(db.ConnectionString).ApplyAsync(migrations)),
+            Task.Run(() => new MigrationRunner(db.ConnectionString).ApplyAsync(migrations)));
+
+        Assert.Equal(migrations.Count, results.Sum(r => r.Applied.Count));
+        Assert.Contains(results, r => r.NothingToApply);
+        Assert.Equal(migrations.Count, await db.ScalarAsync<long>("select count(*) from schema_migrations"));
+    }
+
+    [Fact]
+    public async Task A_failing_migration_is_rolled_back_and_reported()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        Migration[] migrations =
+        [
+            new(1, "good", "create table first_table (id int)"),
+            new(2, "bad", "create table half_done (id int); select * from no_such_table"),
+        ];
+
+        var error = await Assert.ThrowsAsync<MigrationException>(() => new MigrationRunner(db.ConnectionString).ApplyAsync(migrations));
+
+        Assert.Contains("0002_bad", error.Message);
+        Assert.Contains("no_such_table", error.Message);
+        Assert.True(await db.ScalarAsync<bool>("select to_regclass('public.first_table') is not null"));
+        Assert.False(await db.ScalarAsync<bool>("select to_regclass('public.half_done') is not null"));
+        Assert.Equal(1L, await db.ScalarAsync<long>("select count(*) from schema_migrations"));
+    }
+
+    [Fact]
+    public void Embedded_migrations_are_exactly_the_repository_folder()
+    {
+        var embedded = MigrationSource.Embedded();
+        var folder = RepoMigrations();
+        Assert.Equal(folder.Select(m => (m.Version, m.Name, m.Checksum)), embedded.Select(m => (m.Version, m.Name, m.Checksum)));
+    }
+
+    [Fact]
+    public void Badly_named_or_duplicate_migration_files_are_rejected()
+    {
+        var dir = Directory.CreateTempSubdirectory("nfc-migrations-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, "0001_a.sql"), "select 1");
+            File.WriteAllText(Path.Combine(dir.FullName, "0001_b.sql"), "select 1");
+            Assert.Contains("share version 0001", Assert.Throws<MigrationException>(() => MigrationSource.FromDirectory(dir.FullName)).Message);
+
+            File.Delete(Path.Combine(dir.FullName, "0001_b.sql"));
+            File.WriteAllText(Path.Combine(dir.FullName, "2_Bad Name.sql"), "select 1");
+            Assert.Contains("not named NNNN_", Assert.Throws<MigrationException>(() => MigrationSource.FromDirectory(dir.FullName)).Message);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+}

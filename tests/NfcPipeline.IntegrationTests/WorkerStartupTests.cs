@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Worker;
+
+namespace NfcPipeline.IntegrationTests;
+
+public class WorkerStartupTests
+{
+    [Fact]
+    public async Task Worker_applies_migrations_at_start_up_when_configured()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:ConnectionString"] = db.ConnectionString,
+            ["Storage:MigrateOnStartup"] = "true",
+        });
+        builder.AddPipelineServices();
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await host.StopAsync();
+
+        Assert.Equal(3L, await db.ScalarAsync<long>("select count(*) from schema_migrations where version <= 3"));
+    }
+
+    [Fact]
+    public async Task Worker_leaves_the_schema_alone_when_not_configured_to_migrate()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:ConnectionString"] = db.ConnectionString,
+            ["Storage:MigrateOnStartup"] = "false",
+        });
+        builder.AddPipelineServices();
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await host.StopAsync();
+
+        Assert.False(await db.ScalarAsync<bool>("select to_regclass('public.schema_migrations') is not null"));
+    }
+}
