@@ -10,9 +10,13 @@ SVC="$NFC_LOCAL/services"
 PG_PORT="${NFC_PG_PORT:-35432}"
 PG_DB="${NFC_PG_DATABASE:-nfc}"
 PG_BIN="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_DATA="$SVC/pg/data"
-PG_SOCK="$SVC/pg/sock"
-PG_LOG="$SVC/pg/postgres.log"
+# PostgreSQL's files live in $SVC/pg, or where that link points (see pg_dir_setup).
+pg_paths() {
+  PG_DIR="$SVC/pg"
+  [ -L "$PG_DIR" ] && PG_DIR="$(readlink -f "$PG_DIR")"
+  PG_DATA="$PG_DIR/data"; PG_SOCK="$PG_DIR/sock"; PG_LOG="$PG_DIR/postgres.log"
+}
+pg_paths
 
 RMQ_PORT="${NFC_RABBIT_PORT:-35672}"
 RMQ_MGMT_PORT="${NFC_RABBIT_MGMT_PORT:-35673}"
@@ -63,20 +67,38 @@ ensure_packages() {
   # Debian's package may start system services; we run our own instances and leave those alone.
 }
 
+# As root, the server runs as the postgres user, which must be able to reach its directory. When the checkout
+# sits below a directory that postgres cannot enter (a private temp dir, say), the files go to a postgres-owned
+# directory outside the repo instead, linked from .local/services/pg; the user's permissions are left alone.
+pg_dir_setup() {
+  mkdir -p "$SVC"
+  [ "$(id -u)" -eq 0 ] || { mkdir -p "$SVC/pg"; pg_paths; return; }
+  id postgres >/dev/null 2>&1 || die "user postgres missing; install postgresql-15"
+  if [ ! -e "$SVC/pg" ]; then
+    mkdir -p "$SVC/pg"
+    if ! runuser -u postgres -- test -x "$SVC/pg" 2>/dev/null; then
+      rmdir "$SVC/pg"
+      local alt="/var/lib/nfc-pipeline/$(printf '%s' "$NFC_ROOT" | sha256sum | cut -c1-16)/pg"
+      mkdir -p "$alt"
+      ln -s "$alt" "$SVC/pg"
+      log "postgres cannot enter $SVC; its files go to $alt (linked from .local/services/pg)"
+    fi
+  fi
+  pg_paths
+  chown -R postgres:postgres "$PG_DIR"
+}
+
 pg_up() {
-  mkdir -p "$SVC/pg" "$PG_SOCK"
+  pg_dir_setup
+  mkdir -p "$PG_SOCK"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_SOCK"
   # initdb and the server refuse to run as root: the data directory belongs to the postgres user.
   local run=()
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "user postgres missing; install postgresql-15"
-    chown -R postgres:postgres "$SVC/pg"
-    chmod 0755 "$NFC_LOCAL" "$SVC" 2>/dev/null || true
-    run=(runuser -u postgres --)
-  fi
+  [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "initialising PostgreSQL in $PG_DATA"
-    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$SVC/pg/initdb.log" 2>&1 \
-      || { tail -n 20 "$SVC/pg/initdb.log" >&2; die "initdb failed"; }
+    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
+      || { tail -n 20 "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
   fi
   if pid_alive "$PG_DATA/postmaster.pid" && port_open "$PG_PORT"; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
