@@ -89,6 +89,7 @@ pg_dir_setup() {
 }
 
 pg_up() {
+  cd /  # postgres-run tools start in the caller's directory, which the postgres user may not be able to enter
   pg_dir_setup
   mkdir -p "$PG_SOCK"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_SOCK"
@@ -139,6 +140,7 @@ EOF
 }
 
 pg_down() {
+  cd /
   if pid_alive "$PG_DATA/postmaster.pid"; then
     local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null && log "PostgreSQL stopped"
