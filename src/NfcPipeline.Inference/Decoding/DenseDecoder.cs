@@ -1,0 +1,166 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Preprocessing;
+
+namespace NfcPipeline.Inference.Decoding;
+
+/// <summary>
+/// Turns dense/v1 maps into capillary instances, bottom-up (as Panoptic-DeepLab and CenterNet): centre peaks start
+/// instances, foreground cells join the centre their offset votes for, and each instance's keypoints are the heatmap
+/// peaks in and around its mask. No NMS is needed. See docs/model-contract.md.
+/// </summary>
+public sealed class DenseDecoder
+{
+    private readonly DenseDecoderOptions _options;
+    private readonly IReadOnlyList<string> _classNames;
+    private readonly int _stride;
+
+    public DenseDecoder(IReadOnlyList<string> classNames, int stride, DenseDecoderOptions? options = null)
+    {
+        _options = options ?? new DenseDecoderOptions();
+        _options.Validate();
+        _classNames = classNames;
+        _stride = stride;
+    }
+
+    public IReadOnlyList<CapillaryInstance> Decode(DenseOutputs maps, ResizePlan plan)
+    {
+        int h = maps.Height, w = maps.Width;
+        if (h * _stride < plan.ResizedHeight || w * _stride < plan.ResizedWidth)
+            throw new InvalidDataException($"Output grid {w}×{h} at stride {_stride} does not cover the {plan.ResizedWidth}×{plan.ResizedHeight} input.");
+
+        var centres = FindCentres(maps.CenterMap.Plane(0), h, w);
+        if (centres.Count == 0) return [];
+        var labels = Group(maps, centres, h, w);
+        var grid = new CellGrid(plan, _stride, h, w);
+
+        var instances = new List<CapillaryInstance>(centres.Count);
+        for (int k = 0; k < centres.Count; k++)
+        {
+            var cells = CellsOf(labels, k);
+            if (cells.Count * _stride * _stride < _options.MinInstanceArea) continue;
+            var mask = grid.MaskInOriginalPixels(labels, k, cells);
+            if (mask.Area == 0) continue;
+            instances.Add(new CapillaryInstance
+            {
+                Mask = mask,
+                Box = mask.TightBox(),
+                ClassNames = _classNames,
+                ClassProbabilities = ClassProbabilities(maps.ClassLogitMap, cells),
+                Score = maps.CenterMap.Plane(0)[centres[k].Cell] * Mean(maps.CapillaryMap.Plane(0), cells),
+                Keypoints = KeypointLocator.Locate(maps, labels, k, cells, grid, _options.KeypointSearchMargin),
+                RadiusSamples = RadiusSamples(maps.RadiusMap.Plane(0), labels, k, cells, w, (float)((plan.ScaleX + plan.ScaleY) / 2)),
+            });
+        }
+        return instances;
+    }
+
+    private readonly record struct Centre(int Cell, float X, float Y, float Value);
+
+    private List<Centre> FindCentres(ReadOnlySpan<float> heat, int h, int w)
+    {
+        var peaks = new List<Centre>();
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                float v = heat[y * w + x];
+                if (v < _options.CenterThreshold || !IsLocalMax(heat, h, w, x, y, v)) continue;
+                peaks.Add(new Centre(y * w + x, CellCentre(x), CellCentre(y), v));
+            }
+        peaks.Sort((a, b) => b.Value.CompareTo(a.Value));
+        var kept = new List<Centre>();
+        float r2 = _options.CenterNmsRadius * _options.CenterNmsRadius;
+        foreach (var p in peaks)
+        {
+            if (kept.Any(k => Sq(k.X - p.X) + Sq(k.Y - p.Y) <= r2)) continue;
+            kept.Add(p);
+            if (kept.Count == _options.MaxInstances) break;
+        }
+        return kept;
+    }
+
+    private static bool IsLocalMax(ReadOnlySpan<float> heat, int h, int w, int x, int y, float v)
+    {
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++)
+            {
+                int nx = x + dx, ny = y + dy;
+                if ((dx | dy) != 0 && nx >= 0 && ny >= 0 && nx < w && ny < h && heat[ny * w + nx] > v) return false;
+            }
+        return true;
+    }
+
+    /// <summary>Label per cell: the index of the centre it belongs to, or −1.</summary>
+    private int[] Group(DenseOutputs maps, List<Centre> centres, int h, int w)
+    {
+        var labels = new int[h * w];
+        Array.Fill(labels, -1);
+        var prob = maps.CapillaryMap.Plane(0);
+        var dxs = maps.OffsetMap.Plane(0);
+        var dys = maps.OffsetMap.Plane(1);
+        float maxD2 = _options.MaxGroupDistance * _options.MaxGroupDistance;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int i = y * w + x;
+                if (prob[i] < _options.MaskThreshold) continue;
+                float vx = CellCentre(x) + dxs[i], vy = CellCentre(y) + dys[i];
+                int best = -1; float bestD2 = maxD2;
+                for (int k = 0; k < centres.Count; k++)
+                {
+                    float d2 = Sq(centres[k].X - vx) + Sq(centres[k].Y - vy);
+                    if (d2 <= bestD2) { bestD2 = d2; best = k; }
+                }
+                labels[i] = best;
+            }
+        return labels;
+    }
+
+    private static List<int> CellsOf(int[] labels, int k)
+    {
+        var cells = new List<int>();
+        for (int i = 0; i < labels.Length; i++) if (labels[i] == k) cells.Add(i);
+        return cells;
+    }
+
+    private float[] ClassProbabilities(OutputMap logits, List<int> cells)
+    {
+        var mean = new double[logits.Channels];
+        for (int c = 0; c < logits.Channels; c++)
+        {
+            var plane = logits.Plane(c);
+            double sum = 0;
+            foreach (int i in cells) sum += plane[i];
+            mean[c] = sum / cells.Count;
+        }
+        double max = mean.Max(), total = mean.Sum(m => Math.Exp(m - max));
+        return mean.Select(m => (float)(Math.Exp(m - max) / total)).ToArray();
+    }
+
+    private static float Mean(ReadOnlySpan<float> plane, List<int> cells)
+    {
+        double sum = 0;
+        foreach (int i in cells) sum += plane[i];
+        return (float)(sum / cells.Count);
+    }
+
+    /// <summary>Radius on the vessel's centreline: cells whose radius no 4-neighbour of the instance exceeds.</summary>
+    private static float[] RadiusSamples(ReadOnlySpan<float> radius, int[] labels, int k, List<int> cells, int w, float scale)
+    {
+        var samples = new List<float>();
+        foreach (int i in cells)
+        {
+            float r = radius[i];
+            if (r <= 0) continue;
+            bool ridgeX = NotAbove(radius, labels, k, i - 1, r, i % w > 0) && NotAbove(radius, labels, k, i + 1, r, i % w < w - 1);
+            bool ridgeY = NotAbove(radius, labels, k, i - w, r, i >= w) && NotAbove(radius, labels, k, i + w, r, i + w < labels.Length);
+            if (ridgeX && ridgeY) samples.Add(r * scale);
+        }
+        return samples.ToArray();
+    }
+
+    private static bool NotAbove(ReadOnlySpan<float> radius, int[] labels, int k, int j, float r, bool inside) =>
+        !inside || labels[j] != k || radius[j] <= r;
+
+    private float CellCentre(int index) => (index + 0.5f) * _stride - 0.5f;
+    private static float Sq(float v) => v * v;
+}

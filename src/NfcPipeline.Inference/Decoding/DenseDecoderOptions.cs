@@ -1,0 +1,28 @@
+namespace NfcPipeline.Inference.Decoding;
+
+/// <summary>Thresholds of the dense/v1 decoder. Distances are in model input pixels.</summary>
+public sealed record DenseDecoderOptions
+{
+    /// <summary>A cell is capillary when its probability reaches this.</summary>
+    public float MaskThreshold { get; init; } = 0.5f;
+    /// <summary>A centre-heatmap peak must reach this to start an instance.</summary>
+    public float CenterThreshold { get; init; } = 0.3f;
+    /// <summary>Weaker peaks within this distance of a stronger one are the same instance.</summary>
+    public float CenterNmsRadius { get; init; } = 8f;
+    /// <summary>A cell whose offset vote lands farther than this from every centre belongs to no instance.</summary>
+    public float MaxGroupDistance { get; init; } = 24f;
+    /// <summary>Instances smaller than this many input pixels are noise.</summary>
+    public float MinInstanceArea { get; init; } = 30f;
+    /// <summary>Keypoints are searched in the instance's mask grown by this margin (edges lie on the boundary).</summary>
+    public float KeypointSearchMargin { get; init; } = 6f;
+    public int MaxInstances { get; init; } = 500;
+
+    public void Validate()
+    {
+        if (MaskThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
+        if (CenterThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
+        if (CenterNmsRadius < 0 || MaxGroupDistance <= 0 || MinInstanceArea < 0 || KeypointSearchMargin < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), "distances must be non-negative (MaxGroupDistance positive)");
+        if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");
+    }
+}

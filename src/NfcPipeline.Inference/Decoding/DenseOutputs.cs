@@ -1,0 +1,66 @@
+namespace NfcPipeline.Inference.Decoding;
+
+/// <summary>One batch item's [C, H, W] slice of a dense output tensor.</summary>
+public readonly record struct OutputMap(ReadOnlyMemory<float> Data, int Channels, int Height, int Width)
+{
+    public ReadOnlySpan<float> Plane(int channel) => Data.Span.Slice(channel * Height * Width, Height * Width);
+}
+
+/// <summary>A named model output for a whole batch: row-major data and its shape.</summary>
+public readonly record struct NamedTensor(string Name, ReadOnlyMemory<float> Data, long[] Shape);
+
+/// <summary>The dense/v1 output maps of one image, checked against each other and the contract.</summary>
+public sealed class DenseOutputs
+{
+    public const string Capillary = "capillary", Center = "center", Offset = "offset", Keypoints = "keypoints",
+        KeypointOffset = "keypoint_offset", Radius = "radius", ClassLogits = "class_logits";
+
+    private DenseOutputs() { }
+
+    public OutputMap CapillaryMap { get; private init; }
+    public OutputMap CenterMap { get; private init; }
+    public OutputMap OffsetMap { get; private init; }
+    public OutputMap KeypointMap { get; private init; }
+    public OutputMap? KeypointOffsetMap { get; private init; }
+    public OutputMap RadiusMap { get; private init; }
+    public OutputMap ClassLogitMap { get; private init; }
+    public int Height => CapillaryMap.Height;
+    public int Width => CapillaryMap.Width;
+
+    /// <summary>Slices batch item <paramref name="batchIndex"/> out of the model's outputs.</summary>
+    public static DenseOutputs ForBatchItem(IReadOnlyList<NamedTensor> outputs, int batchIndex, int classCount, int keypointCount = 8)
+    {
+        var byName = outputs.ToDictionary(o => o.Name, StringComparer.Ordinal);
+        var problems = new List<string>();
+        int? h = null, w = null;
+        OutputMap Take(string name, int channels, bool optional = false)
+        {
+            if (!byName.TryGetValue(name, out var t))
+            {
+                if (!optional) problems.Add($"output '{name}' is missing");
+                return default;
+            }
+            if (t.Shape.Length != 4 || t.Shape[1] != channels)
+            {
+                problems.Add($"output '{name}' must be [N,{channels},H,W], got [{string.Join(",", t.Shape)}]");
+                return default;
+            }
+            if (batchIndex >= t.Shape[0]) { problems.Add($"output '{name}' has batch {t.Shape[0]}, item {batchIndex} requested"); return default; }
+            int oh = (int)t.Shape[2], ow = (int)t.Shape[3];
+            h ??= oh; w ??= ow;
+            if (oh != h || ow != w) problems.Add($"output '{name}' is {oh}×{ow} cells; other outputs are {h}×{w}");
+            int itemLength = channels * oh * ow;
+            if (t.Data.Length < (batchIndex + 1) * itemLength) { problems.Add($"output '{name}' holds too little data for its shape"); return default; }
+            return new OutputMap(t.Data.Slice(batchIndex * itemLength, itemLength), channels, oh, ow);
+        }
+
+        var result = new DenseOutputs
+        {
+            CapillaryMap = Take(Capillary, 1), CenterMap = Take(Center, 1), OffsetMap = Take(Offset, 2),
+            KeypointMap = Take(Keypoints, keypointCount), RadiusMap = Take(Radius, 1), ClassLogitMap = Take(ClassLogits, classCount),
+            KeypointOffsetMap = byName.ContainsKey(KeypointOffset) ? Take(KeypointOffset, 2 * keypointCount, optional: true) : null,
+        };
+        if (problems.Count > 0) throw new InvalidDataException("The model's dense/v1 outputs are malformed: " + string.Join("; ", problems));
+        return result;
+    }
+}

@@ -1,0 +1,106 @@
+using NfcPipeline.Core.Domain;
+
+namespace NfcPipeline.Inference.Decoding;
+
+/// <summary>
+/// Finds an instance's 8 keypoints: for each heatmap, the strongest cell in the instance's mask grown by a margin
+/// (edge keypoints lie on the boundary), never in another instance's cells; refined to sub-cell precision.
+/// </summary>
+internal static class KeypointLocator
+{
+    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, float marginPixels)
+    {
+        int w = grid.Width, h = grid.Height;
+        int margin = (int)Math.Ceiling(marginPixels / grid.Stride);
+        int minX = int.MaxValue, minY = int.MaxValue, maxX = -1, maxY = -1;
+        foreach (int i in cells)
+        {
+            minX = Math.Min(minX, i % w); maxX = Math.Max(maxX, i % w);
+            minY = Math.Min(minY, i / w); maxY = Math.Max(maxY, i / w);
+        }
+        minX = Math.Max(0, minX - margin); minY = Math.Max(0, minY - margin);
+        maxX = Math.Min(w - 1, maxX + margin); maxY = Math.Min(h - 1, maxY + margin);
+        int rw = maxX - minX + 1, rh = maxY - minY + 1;
+        var region = Dilate(labels, k, w, minX, minY, rw, rh, margin);
+
+        var keypoints = new Keypoint[maps.KeypointMap.Channels];
+        for (int c = 0; c < keypoints.Length; c++)
+        {
+            var heat = maps.KeypointMap.Plane(c);
+            int best = -1; float bestValue = float.NegativeInfinity;
+            for (int y = 0; y < rh; y++)
+                for (int x = 0; x < rw; x++)
+                {
+                    if (!region[y * rw + x]) continue;
+                    int i = (minY + y) * w + minX + x;
+                    if (labels[i] >= 0 && labels[i] != k) continue;
+                    if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
+                }
+            keypoints[c] = Refine(maps, heat, c, best, grid, bestValue);
+        }
+        return keypoints;
+    }
+
+    private static Keypoint Refine(DenseOutputs maps, ReadOnlySpan<float> heat, int channel, int cell, CellGrid grid, float confidence)
+    {
+        int w = grid.Width, cx = cell % w, cy = cell / w;
+        float x = grid.CellCentre(cx), y = grid.CellCentre(cy);
+        if (maps.KeypointOffsetMap is { } offsets)
+        {
+            x += offsets.Plane(2 * channel)[cell];
+            y += offsets.Plane(2 * channel + 1)[cell];
+        }
+        else
+        {
+            if (cx > 0 && cx < w - 1) x += Parabola(heat[cell - 1], heat[cell], heat[cell + 1]) * grid.Stride;
+            if (cy > 0 && cy < grid.Height - 1) y += Parabola(heat[cell - w], heat[cell], heat[cell + w]) * grid.Stride;
+        }
+        return grid.ToOriginal(x, y, Math.Clamp(confidence, 0f, 1f));
+    }
+
+    /// <summary>Vertex of the parabola through three samples at −1, 0, 1, clamped to half a cell.</summary>
+    private static float Parabola(float left, float centre, float right)
+    {
+        float denominator = left - 2 * centre + right;
+        return denominator >= 0 ? 0 : Math.Clamp(0.5f * (left - right) / denominator, -0.5f, 0.5f);
+    }
+
+    /// <summary>The instance's cells within the region, grown by a square of the given radius (separable max filter).</summary>
+    private static bool[] Dilate(int[] labels, int k, int w, int x0, int y0, int rw, int rh, int radius)
+    {
+        var rows = new bool[rw * rh];
+        for (int y = 0; y < rh; y++)
+        {
+            int last = -radius - 1;
+            // Forward and backward sweeps mark cells within `radius` of an instance cell along x.
+            for (int x = 0; x < rw; x++)
+            {
+                if (labels[(y0 + y) * w + x0 + x] == k) last = x;
+                if (x - last <= radius) rows[y * rw + x] = true;
+            }
+            last = rw + radius + 1;
+            for (int x = rw - 1; x >= 0; x--)
+            {
+                if (labels[(y0 + y) * w + x0 + x] == k) last = x;
+                if (last - x <= radius) rows[y * rw + x] = true;
+            }
+        }
+        var result = new bool[rw * rh];
+        for (int x = 0; x < rw; x++)
+        {
+            int last = -radius - 1;
+            for (int y = 0; y < rh; y++)
+            {
+                if (rows[y * rw + x]) last = y;
+                if (y - last <= radius) result[y * rw + x] = true;
+            }
+            last = rh + radius + 1;
+            for (int y = rh - 1; y >= 0; y--)
+            {
+                if (rows[y * rw + x]) last = y;
+                if (last - y <= radius) result[y * rw + x] = true;
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,146 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Preprocessing;
+
+namespace NfcPipeline.Inference.Tests.Decoding;
+
+/// <summary>Decodes hand-built dense maps whose instances, classes and keypoints are known exactly.</summary>
+public class DenseDecoderTests
+{
+    private const int Stride = 2, GridW = 64, GridH = 48;
+    private static readonly string[] Classes = ["hairpin", "tortuous", "blur"];
+
+    /// <summary>A rectangle of cells forming one instance, its class and its keypoints in model input pixels.</summary>
+    private sealed record Blob(int X0, int Y0, int X1, int Y1, int ClassIndex, (float X, float Y)[] Keypoints)
+    {
+        public float CentreX => ((X0 + X1) / 2 + 0.5f) * Stride - 0.5f;
+        public float CentreY => ((Y0 + Y1) / 2 + 0.5f) * Stride - 0.5f;
+        public int CentreCell => (Y0 + Y1) / 2 * GridW + (X0 + X1) / 2;
+    }
+
+    private static readonly Blob A = new(10, 10, 14, 30, 0,
+        [(21f, 19.3f), (21f, 25.2f), (19.2f, 40f), (25.7f, 40f), (19.5f, 50f), (26.1f, 50f), (22f, 58.4f), (24f, 59.6f)]);
+    private static readonly Blob B = new(40, 12, 46, 34, 1,
+        [(85f, 23f), (86f, 31f), (81.4f, 44f), (88.2f, 44f), (83f, 52f), (90.6f, 52f), (84f, 64f), (88f, 66f)]);
+
+    private static float CellCentre(int i) => (i + 0.5f) * Stride - 0.5f;
+
+    private static List<NamedTensor> BuildMaps(bool withKeypointOffsets, params Blob[] blobs)
+    {
+        int n = GridW * GridH;
+        float[] cap = new float[n], centre = new float[n], offset = new float[2 * n], kp = new float[8 * n],
+            kpOffset = new float[16 * n], radius = new float[n], logits = new float[Classes.Length * n];
+        foreach (var b in blobs)
+        {
+            for (int y = b.Y0; y <= b.Y1; y++)
+                for (int x = b.X0; x <= b.X1; x++)
+                {
+                    int i = y * GridW + x;
+                    cap[i] = 0.9f;
+                    offset[i] = b.CentreX - CellCentre(x);
+                    offset[n + i] = b.CentreY - CellCentre(y);
+                    radius[i] = 3f - Math.Abs(x - (b.X0 + b.X1) / 2) * 0.5f;
+                    logits[b.ClassIndex * n + i] = 4f;
+                }
+            centre[b.CentreCell] = 0.95f;
+            centre[b.CentreCell + 1] = 0.6f;   // a shoulder, not a second peak
+            for (int k = 0; k < 8; k++)
+            {
+                var (kx, ky) = b.Keypoints[k];
+                int cx = (int)Math.Round((kx + 0.5f) / Stride - 0.5f), cy = (int)Math.Round((ky + 0.5f) / Stride - 0.5f);
+                int cell = cy * GridW + cx;
+                kp[k * n + cell] = 0.8f;
+                kp[k * n + cell + 1] = 0.3f;
+                kpOffset[2 * k * n + cell] = kx - CellCentre(cx);
+                kpOffset[(2 * k + 1) * n + cell] = ky - CellCentre(cy);
+            }
+        }
+        long[] Shape(int c) => [1, c, GridH, GridW];
+        var maps = new List<NamedTensor>
+        {
+            new("capillary", cap, Shape(1)), new("center", centre, Shape(1)), new("offset", offset, Shape(2)),
+            new("keypoints", kp, Shape(8)), new("radius", radius, Shape(1)), new("class_logits", logits, Shape(Classes.Length)),
+        };
+        if (withKeypointOffsets) maps.Add(new("keypoint_offset", kpOffset, Shape(16)));
+        return maps;
+    }
+
+    private static IReadOnlyList<CapillaryInstance> Decode(List<NamedTensor> maps, ResizePlan plan) =>
+        new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan);
+
+    [Fact]
+    public void Two_blobs_become_two_instances_with_exact_masks_classes_and_keypoints()
+    {
+        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        var instances = Decode(BuildMaps(true, A, B), plan).OrderBy(i => i.Box.X1).ToList();
+
+        Assert.Equal(2, instances.Count);
+        var (a, b) = (instances[0], instances[1]);
+        Assert.Equal(5 * 21 * 4, a.Mask.Area);                       // 5×21 cells of 2×2 pixels
+        Assert.Equal(new BoundingBox(20, 20, 30, 62), a.Box);
+        Assert.Equal("hairpin", a.ClassName);
+        Assert.Equal("tortuous", b.ClassName);
+        Assert.True(a.ClassProbabilities[0] > 0.95f);
+        Assert.Equal(0.95f * 0.9f, a.Score, 4);
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.Equal(A.Keypoints[k].X, a.Keypoints[k].X, 3);
+            Assert.Equal(A.Keypoints[k].Y, a.Keypoints[k].Y, 3);
+            Assert.Equal(0.8f, a.Keypoints[k].Confidence, 5);
+            Assert.Equal(B.Keypoints[k].X, b.Keypoints[k].X, 3);
+        }
+        Assert.NotNull(a.RadiusSamples);
+        Assert.All(a.RadiusSamples!, r => Assert.Equal(3f, r));    // the ridge of the radius map is its centreline
+    }
+
+    [Fact]
+    public void Keypoints_and_masks_map_back_through_the_resize_exactly()
+    {
+        // The model saw the image at half size: original 256×192 → 128×96.
+        var plan = new ResizePlan(256, 192, 128, 96, 128, 96);
+        var a = Decode(BuildMaps(true, A), plan).Single();
+
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.Equal((A.Keypoints[k].X + 0.5f) * 2 - 0.5f, a.Keypoints[k].X, 3);
+            Assert.Equal((A.Keypoints[k].Y + 0.5f) * 2 - 0.5f, a.Keypoints[k].Y, 3);
+        }
+        Assert.Equal(5 * 21 * 16, a.Mask.Area);
+        Assert.Equal(new BoundingBox(40, 40, 60, 124), a.Box);
+        Assert.All(a.RadiusSamples!, r => Assert.Equal(6f, r));
+    }
+
+    [Fact]
+    public void Without_keypoint_offsets_peaks_are_refined_by_a_parabola_within_half_a_cell()
+    {
+        var a = Decode(BuildMaps(false, A), new ResizePlan(128, 96, 128, 96, 128, 96)).Single();
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.InRange(Math.Abs(a.Keypoints[k].X - A.Keypoints[k].X), 0, Stride);
+            Assert.InRange(Math.Abs(a.Keypoints[k].Y - A.Keypoints[k].Y), 0, Stride);
+        }
+    }
+
+    [Fact]
+    public void Empty_maps_give_no_instances_and_malformed_outputs_are_refused()
+    {
+        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        Assert.Empty(Decode(BuildMaps(true), plan));
+
+        var maps = BuildMaps(true, A);
+        maps.RemoveAll(m => m.Name == "radius");
+        maps[0] = maps[0] with { Shape = [1, 2, GridH, GridW] };
+        var error = Assert.Throws<InvalidDataException>(() => DenseOutputs.ForBatchItem(maps, 0, Classes.Length));
+        Assert.Contains("output 'radius' is missing", error.Message);
+        Assert.Contains("output 'capillary' must be [N,1,H,W]", error.Message);
+    }
+
+    [Fact]
+    public void Instances_smaller_than_the_minimum_area_are_dropped()
+    {
+        var tiny = new Blob(50, 40, 51, 41, 2, A.Keypoints);
+        var decoder = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { MinInstanceArea = 20 });
+        var instances = decoder.Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A, tiny), 0, Classes.Length), new ResizePlan(128, 96, 128, 96, 128, 96));
+        Assert.Single(instances);
+    }
+}
