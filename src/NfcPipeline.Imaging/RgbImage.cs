@@ -34,12 +34,7 @@ public sealed class RgbImage
 
     public int Stride => Width * 3;
 
-    public Span<byte> GetRow(int y)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(y);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(y, Height);
-        return Pixels.AsSpan(y * Stride, Stride);
-    }
+    public Span<byte> GetRow(int y) => Pixels.AsSpan(GetRowOffset(y), Stride);
 
     public (byte R, byte G, byte B) GetPixel(int x, int y)
     {

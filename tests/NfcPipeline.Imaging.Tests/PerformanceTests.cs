@@ -27,6 +27,37 @@ public class PerformanceTests(ITestOutputHelper output)
         Assert.True(times[0] < 600, $"best of five {times[0]:F1} ms");
     }
 
+    [Fact]
+    public void Capillaroscope_sized_tiff_and_png_and_a_large_rotation_stay_fast()
+    {
+        var decoder = new ImageDecoder();
+        byte[] tiff = Fixtures.Bytes("tiff_named.jpg");
+        byte[] png = PngEncoder.Encode(decoder.Decode(tiff));
+        var large = decoder.Decode(EncodeJpeg(4000, 3000));
+
+        double tiffMs = BestOf(5, () => decoder.Decode(tiff));
+        double pngMs = BestOf(5, () => decoder.Decode(png));
+        double rotateMs = BestOf(3, () => Orientation.Apply(large.Pixels, large.Width, large.Height, 6, out _, out _));
+        double encodeMs = BestOf(3, () => PngEncoder.EncodeRgb(large.Pixels.AsSpan(0, 1280 * 1024 * 3), 1280, 1024));
+
+        output.WriteLine($"1280x1024 LZW RGBA TIFF: {tiffMs:F1} ms; 1280x1024 RGB PNG: {pngMs:F1} ms; " +
+                         $"4000x3000 orientation 6: {rotateMs:F1} ms; 1280x1024 PNG encode: {encodeMs:F1} ms");
+        Assert.True(tiffMs < 500 && pngMs < 500 && rotateMs < 1000 && encodeMs < 2000);
+    }
+
+    private static double BestOf(int runs, Action action)
+    {
+        action();
+        double best = double.MaxValue;
+        for (int i = 0; i < runs; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            action();
+            best = Math.Min(best, watch.Elapsed.TotalMilliseconds);
+        }
+        return best;
+    }
+
     private static unsafe byte[] EncodeJpeg(int width, int height)
     {
         byte[] rgb = new byte[width * height * 3];

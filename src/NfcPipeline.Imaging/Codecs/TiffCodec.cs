@@ -15,7 +15,7 @@ internal static unsafe class TiffCodec
 {
     public static RgbImage Decode(ReadOnlySpan<byte> data, TiffHeader header, ImageDecodeOptions options, List<string> notes)
     {
-        TiffMessages.InstallAndReset();
+        TiffMessages.Reset();
         fixed (byte* src = data)
         {
             var stream = new MemoryStreamState { Data = src, Length = data.Length };

@@ -13,19 +13,21 @@ internal static unsafe class TiffMessages
 {
     [ThreadStatic] private static List<string>? errors;
     [ThreadStatic] private static List<string>? warnings;
-    private static int installed;
+
+    // The type initializer runs once, before any decode can reach libtiff through this class.
+    static TiffMessages()
+    {
+        LibTiffNative.SetErrorHandler(&OnError);
+        LibTiffNative.SetWarningHandler(&OnWarning);
+    }
 
     public static IReadOnlyList<string> Errors => errors ??= [];
 
     public static IReadOnlyList<string> Warnings => warnings ??= [];
 
-    public static void InstallAndReset()
+    /// <summary>Installs the handlers on first use and empties this thread's lists before a decode.</summary>
+    public static void Reset()
     {
-        if (Interlocked.Exchange(ref installed, 1) == 0)
-        {
-            LibTiffNative.SetErrorHandler(&OnError);
-            LibTiffNative.SetWarningHandler(&OnWarning);
-        }
         (errors ??= []).Clear();
         (warnings ??= []).Clear();
     }
