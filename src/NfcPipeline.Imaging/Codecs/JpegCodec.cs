@@ -1,0 +1,117 @@
+using System.Buffers;
+using NfcPipeline.Imaging.Headers;
+using NfcPipeline.Imaging.Native;
+
+namespace NfcPipeline.Imaging.Codecs;
+
+/// <summary>JPEG through TurboJPEG: RGB and gray straight to RGB, CMYK/YCCK through a CMYK buffer; EXIF orientation applied after.</summary>
+internal static unsafe class JpegCodec
+{
+    public static RgbImage Decode(ReadOnlySpan<byte> data, JpegHeader header, ImageDecodeOptions options, List<string> notes)
+    {
+        nint handle = TurboJpegNative.InitDecompress();
+        if (handle == 0)
+            throw new InvalidOperationException("libjpeg-turbo could not create a decompressor");
+        try
+        {
+            fixed (byte* src = data)
+            {
+                if (TurboJpegNative.DecompressHeader3(handle, src, (nuint)data.Length, out int width, out int height, out _, out int colorspace) != 0)
+                    throw Classify(handle, "reading the header");
+                int orientation = options.ApplyExifOrientation ? header.Orientation : 1;
+                bool swaps = orientation >= 5;
+                DecodeLimits.CheckDimensions(options, ImageFormat.Jpeg, swaps ? height : width, swaps ? width : height);
+
+                byte[] rgb = GC.AllocateUninitializedArray<byte>(width * height * 3);
+                if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
+                    DecodeCmyk(handle, src, data.Length, width, height, header.HasAdobeMarker, rgb, notes);
+                else
+                {
+                    fixed (byte* dst = rgb)
+                        Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)data.Length, dst, width, width * 3, height, TurboJpegNative.PixelFormatRgb, 0), notes);
+                    if (header.Components == 1)
+                        notes.Add("gray JPEG expanded to RGB");
+                }
+
+                if (header.RawOrientation is { } raw && raw is < 1 or > 8)
+                    notes.Add($"EXIF orientation {raw} is not valid (1-8): ignored");
+                else if (orientation != 1)
+                    notes.Add($"EXIF orientation {orientation} applied");
+                else if (header.Orientation != 1)
+                    notes.Add($"EXIF orientation {header.Orientation} not applied (disabled by options)");
+                byte[] oriented = Orientation.Apply(rgb, width, height, orientation, out int outWidth, out int outHeight);
+                return new RgbImage(outWidth, outHeight, oriented, ImageFormat.Jpeg, notes.ToArray());
+            }
+        }
+        finally
+        {
+            TurboJpegNative.Destroy(handle);
+        }
+    }
+
+    private static void DecodeCmyk(nint handle, byte* src, int length, int width, int height, bool adobe, byte[] rgb, List<string> notes)
+    {
+        int count = width * height;
+        byte[] cmyk = ArrayPool<byte>.Shared.Rent(count * 4);
+        try
+        {
+            fixed (byte* dst = cmyk)
+                Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)length, dst, width, width * 4, height, TurboJpegNative.PixelFormatCmyk, 0), notes);
+            CmykToRgb(cmyk.AsSpan(0, count * 4), rgb, inverted: adobe);
+            notes.Add(adobe
+                ? "CMYK JPEG converted to RGB (Adobe inverted CMYK, no colour management)"
+                : "CMYK JPEG converted to RGB (plain CMYK, no colour management)");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(cmyk);
+        }
+    }
+
+    /// <summary>
+    /// Naive conversion, as libjpeg-turbo's own cmyk.h does: with Adobe's inverted storage R = C·K/255;
+    /// with plain ink amounts R = (255−C)(255−K)/255.
+    /// </summary>
+    internal static void CmykToRgb(ReadOnlySpan<byte> cmyk, Span<byte> rgb, bool inverted)
+    {
+        for (int i = 0, o = 0; i + 3 < cmyk.Length; i += 4, o += 3)
+        {
+            int c = cmyk[i], m = cmyk[i + 1], y = cmyk[i + 2], k = cmyk[i + 3];
+            if (!inverted)
+            {
+                c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k;
+            }
+            rgb[o] = (byte)((c * k + 127) / 255);
+            rgb[o + 1] = (byte)((m * k + 127) / 255);
+            rgb[o + 2] = (byte)((y * k + 127) / 255);
+        }
+    }
+
+    private static void Check(nint handle, int result, List<string> notes)
+    {
+        if (result == 0)
+            return;
+        if (TurboJpegNative.GetErrorCode(handle) == TurboJpegNative.ErrorWarning)
+        {
+            string warning = TurboJpegNative.ErrorMessage(handle);
+            // libjpeg fills a premature end with gray and calls it a warning; a partial image is no result for us.
+            if (IsPrematureEnd(warning))
+                throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: {warning}");
+            notes.Add($"libjpeg-turbo warning: {warning}");
+            return;
+        }
+        throw Classify(handle, "decoding");
+    }
+
+    private static ImageDecodeException Classify(nint handle, string stage)
+    {
+        string message = TurboJpegNative.ErrorMessage(handle);
+        var reason = IsPrematureEnd(message) ? ImageDecodeError.Truncated
+            : message.Contains("nsupported", StringComparison.Ordinal) || message.Contains("not supported", StringComparison.Ordinal) ? ImageDecodeError.Unsupported
+            : ImageDecodeError.Corrupt;
+        return new ImageDecodeException(reason, $"JPEG {stage}: {message}");
+    }
+
+    private static bool IsPrematureEnd(string message) =>
+        message.Contains("Premature end", StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,171 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using NfcPipeline.Imaging.Headers;
+using NfcPipeline.Imaging.Native;
+
+namespace NfcPipeline.Imaging.Codecs;
+
+/// <summary>
+/// TIFF through libtiff's RGBA reader, over the caller's pinned buffer (TIFFClientOpen with memory callbacks).
+/// It handles the compressions and photometrics libtiff knows (LZW, Deflate, PackBits, palette, gray, RGBA...).
+/// The steps of TIFFReadRGBAImageOriented are done one by one so that the size libtiff itself will use
+/// is checked against the limits before the raster is allocated.
+/// </summary>
+internal static unsafe class TiffCodec
+{
+    public static RgbImage Decode(ReadOnlySpan<byte> data, TiffHeader header, ImageDecodeOptions options, List<string> notes)
+    {
+        TiffMessages.Reset();
+        fixed (byte* src = data)
+        {
+            var stream = new MemoryStreamState { Data = src, Length = data.Length };
+            nint tif = LibTiffNative.ClientOpen("memory", "r", (nint)(&stream),
+                &Read, &Write, &Seek, &Close, &Size, &Map, &Unmap);
+            if (tif == 0)
+                throw Classify("opening", null);
+            try
+            {
+                byte* message = stackalloc byte[LibTiffNative.MessageBufferSize];
+                message[0] = 0;
+                if (LibTiffNative.RgbaImageOk(tif, message) == 0)
+                    throw new ImageDecodeException(ImageDecodeError.Unsupported, $"TIFF: {Text(message)}");
+                LibTiffNative.RgbaImage image = default;
+                if (LibTiffNative.RgbaImageBegin(&image, tif, 1, message) == 0)
+                    throw Classify("reading the image header", Text(message));
+                try
+                {
+                    DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, image.Width, image.Height);
+                    image.RequestedOrientation = LibTiffNative.OrientationTopLeft;
+                    byte[] rgb = ReadPixels(&image, image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha);
+                    if (image.Alpha != 0)
+                        notes.Add("alpha channel dropped");
+                    if (header.PageCount > 1)
+                        notes.Add($"multi-page TIFF ({header.PageCount} pages): first page used");
+                    foreach (string warning in TiffMessages.Warnings)
+                        notes.Add($"libtiff warning: {warning}");
+                    return new RgbImage((int)image.Width, (int)image.Height, rgb, ImageFormat.Tiff, notes.ToArray());
+                }
+                finally
+                {
+                    LibTiffNative.RgbaImageEnd(&image);
+                }
+            }
+            finally
+            {
+                LibTiffNative.Close(tif);
+            }
+        }
+    }
+
+    private static byte[] ReadPixels(LibTiffNative.RgbaImage* image, bool unassociatedAlpha)
+    {
+        int width = (int)image->Width, height = (int)image->Height, count = width * height;
+        uint[] raster = ArrayPool<uint>.Shared.Rent(count);
+        try
+        {
+            fixed (uint* dst = raster)
+            {
+                if (LibTiffNative.RgbaImageGet(image, dst, image->Width, image->Height) == 0)
+                    throw Classify("decoding", null);
+            }
+            byte[] rgb = GC.AllocateUninitializedArray<byte>(count * 3);
+            // Each raster word is A<<24 | B<<16 | G<<8 | R. libtiff premultiplies unassociated alpha; undo that.
+            var words = raster.AsSpan(0, count);
+            for (int i = 0, o = 0; i < words.Length; i++, o += 3)
+            {
+                uint p = words[i];
+                uint r = p & 0xFF, g = (p >> 8) & 0xFF, b = (p >> 16) & 0xFF, a = p >> 24;
+                if (unassociatedAlpha && a is > 0 and < 255)
+                {
+                    r = Math.Min(255, (r * 255 + a / 2) / a);
+                    g = Math.Min(255, (g * 255 + a / 2) / a);
+                    b = Math.Min(255, (b * 255 + a / 2) / a);
+                }
+                rgb[o] = (byte)r;
+                rgb[o + 1] = (byte)g;
+                rgb[o + 2] = (byte)b;
+            }
+            return rgb;
+        }
+        finally
+        {
+            ArrayPool<uint>.Shared.Return(raster);
+        }
+    }
+
+    private static ImageDecodeException Classify(string stage, string? message)
+    {
+        string text = string.Join("; ", message is null ? TiffMessages.Errors : [message, .. TiffMessages.Errors]);
+        if (text.Length == 0)
+            text = "libtiff gave no reason";
+        var reason =
+            text.Contains("Read error", StringComparison.OrdinalIgnoreCase) || text.Contains("Seek error", StringComparison.OrdinalIgnoreCase) ||
+            text.Contains("end of file", StringComparison.OrdinalIgnoreCase) || text.Contains("Cannot read", StringComparison.OrdinalIgnoreCase)
+                ? ImageDecodeError.Truncated
+            : text.Contains("Sorry", StringComparison.Ordinal) || text.Contains("not supported", StringComparison.OrdinalIgnoreCase) ||
+              text.Contains("unsupported", StringComparison.OrdinalIgnoreCase) || text.Contains("not configured", StringComparison.OrdinalIgnoreCase)
+                ? ImageDecodeError.Unsupported
+            : ImageDecodeError.Corrupt;
+        return new ImageDecodeException(reason, $"TIFF {stage}: {text}");
+    }
+
+    private static string Text(byte* message) => Marshal.PtrToStringUTF8((nint)message) ?? "";
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MemoryStreamState
+    {
+        public byte* Data;
+        public long Length;
+        public long Position;
+    }
+
+    [UnmanagedCallersOnly]
+    private static nint Read(nint handle, byte* buffer, nint size)
+    {
+        var s = (MemoryStreamState*)handle;
+        long n = Math.Max(0, Math.Min(size, s->Length - s->Position));
+        Buffer.MemoryCopy(s->Data + s->Position, buffer, size, n);
+        s->Position += n;
+        return (nint)n;
+    }
+
+    [UnmanagedCallersOnly]
+    private static nint Write(nint handle, byte* buffer, nint size) => 0; // opened read-only
+
+    [UnmanagedCallersOnly]
+    private static ulong Seek(nint handle, ulong offset, int whence)
+    {
+        var s = (MemoryStreamState*)handle;
+        long target = whence switch
+        {
+            0 => (long)offset,                 // SEEK_SET
+            1 => s->Position + (long)offset,   // SEEK_CUR (offset may be a negative value cast to unsigned)
+            _ => s->Length + (long)offset,     // SEEK_END
+        };
+        if (target < 0)
+            return ulong.MaxValue; // (toff_t)-1: failure
+        s->Position = target;
+        return (ulong)target;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Close(nint handle) => 0;
+
+    [UnmanagedCallersOnly]
+    private static ulong Size(nint handle) => (ulong)((MemoryStreamState*)handle)->Length;
+
+    // Mapping the pinned buffer lets libtiff read strips in place instead of copying them.
+    [UnmanagedCallersOnly]
+    private static int Map(nint handle, byte** data, ulong* size)
+    {
+        var s = (MemoryStreamState*)handle;
+        *data = s->Data;
+        *size = (ulong)s->Length;
+        return 1;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void Unmap(nint handle, byte* data, ulong size)
+    {
+    }
+}

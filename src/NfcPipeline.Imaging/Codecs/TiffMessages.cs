@@ -1,0 +1,53 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using NfcPipeline.Imaging.Native;
+
+namespace NfcPipeline.Imaging.Codecs;
+
+/// <summary>
+/// libtiff's error and warning handlers are process-wide and print to stderr by default. These replace them
+/// once, and collect each message on the thread that triggered it: libtiff calls its handlers synchronously,
+/// so a thread-static list keeps concurrent decodes apart.
+/// </summary>
+internal static unsafe class TiffMessages
+{
+    [ThreadStatic] private static List<string>? errors;
+    [ThreadStatic] private static List<string>? warnings;
+
+    // The type initializer runs once, before any decode can reach libtiff through this class.
+    static TiffMessages()
+    {
+        LibTiffNative.SetErrorHandler(&OnError);
+        LibTiffNative.SetWarningHandler(&OnWarning);
+    }
+
+    public static IReadOnlyList<string> Errors => errors ??= [];
+
+    public static IReadOnlyList<string> Warnings => warnings ??= [];
+
+    /// <summary>Installs the handlers on first use and empties this thread's lists before a decode.</summary>
+    public static void Reset()
+    {
+        (errors ??= []).Clear();
+        (warnings ??= []).Clear();
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnError(byte* module, byte* format, nint args) =>
+        (errors ??= []).Add(Format(module, format, args));
+
+    [UnmanagedCallersOnly]
+    private static void OnWarning(byte* module, byte* format, nint args) =>
+        (warnings ??= []).Add(Format(module, format, args));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string Format(byte* module, byte* format, nint args)
+    {
+        const int size = 512;
+        byte* buffer = stackalloc byte[size];
+        int written = LibCNative.VsnPrintf(buffer, size, format, args);
+        string text = written < 0 ? Marshal.PtrToStringUTF8((nint)format) ?? "" : Marshal.PtrToStringUTF8((nint)buffer) ?? "";
+        string? where = module is null ? null : Marshal.PtrToStringUTF8((nint)module);
+        return string.IsNullOrEmpty(where) ? text : $"{where}: {text}";
+    }
+}

@@ -1,0 +1,95 @@
+using System.Buffers.Binary;
+
+namespace NfcPipeline.Imaging.Headers;
+
+/// <summary>
+/// Width and height from the first image directory, and the number of directories (pages),
+/// read in managed code so that a header probe needs no native library. Classic TIFF and BigTIFF.
+/// </summary>
+internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
+{
+    private const ushort ImageWidthTag = 256;
+    private const ushort ImageLengthTag = 257;
+    private const int MaxPagesCounted = 10_000;
+
+    public static TiffHeader Read(ReadOnlySpan<byte> data)
+    {
+        bool little = data[0] == 'I';
+        bool big = U16(data[2..], little) == 43;
+        ulong ifd;
+        if (big)
+        {
+            if (data.Length < 16)
+                throw Truncated("BigTIFF header");
+            ifd = U64(data[8..], little);
+        }
+        else
+        {
+            if (data.Length < 8)
+                throw Truncated("TIFF header");
+            ifd = U32(data[4..], little);
+        }
+
+        var (width, height, next) = ReadDirectory(data, ifd, little, big);
+        if (width == 0 || height == 0)
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: first directory declares {width}x{height}");
+        if (width > int.MaxValue || height > int.MaxValue)
+            throw new ImageDecodeException(ImageDecodeError.TooLarge, $"TIFF: first directory declares {width}x{height}");
+
+        int pages = 1;
+        var seen = new HashSet<ulong> { ifd };
+        while (next != 0 && pages < MaxPagesCounted && seen.Add(next) && next < (ulong)data.Length)
+        {
+            try { next = ReadDirectory(data, next, little, big).Next; }
+            catch (ImageDecodeException) { break; } // a damaged later page does not stop the first from decoding
+            pages++;
+        }
+        return new TiffHeader((int)width, (int)height, pages);
+    }
+
+    private static (ulong Width, ulong Height, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
+    {
+        int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, nextSize = big ? 8 : 4;
+        if (offset < 8 || offset + (ulong)countSize > (ulong)data.Length)
+            throw Truncated("image directory");
+        int pos = (int)offset;
+        ulong count = big ? U64(data[pos..], little) : U16(data[pos..], little);
+        ulong end = offset + (ulong)countSize + count * (ulong)entrySize;
+        if (count > 100_000 || end + (ulong)nextSize > (ulong)data.Length)
+            throw Truncated("image directory");
+
+        ulong width = 0, height = 0;
+        for (ulong i = 0; i < count; i++)
+        {
+            var entry = data[(pos + countSize + (int)i * entrySize)..];
+            ushort tag = U16(entry, little);
+            if (tag != ImageWidthTag && tag != ImageLengthTag)
+                continue;
+            ushort type = U16(entry[2..], little);
+            var value = entry[(big ? 12 : 8)..];
+            ulong v = type switch
+            {
+                3 => U16(value, little), // SHORT
+                4 => U32(value, little), // LONG
+                16 when big => U64(value, little), // LONG8
+                _ => throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: tag {tag} has type {type}"),
+            };
+            if (tag == ImageWidthTag) width = v; else height = v;
+        }
+        var nextField = data[(int)end..];
+        ulong next = big ? U64(nextField, little) : U32(nextField, little);
+        return (width, height, next);
+    }
+
+    private static ImageDecodeException Truncated(string what) =>
+        new(ImageDecodeError.Truncated, $"TIFF: data ends inside the {what}");
+
+    private static ushort U16(ReadOnlySpan<byte> s, bool little) =>
+        little ? BinaryPrimitives.ReadUInt16LittleEndian(s) : BinaryPrimitives.ReadUInt16BigEndian(s);
+
+    private static uint U32(ReadOnlySpan<byte> s, bool little) =>
+        little ? BinaryPrimitives.ReadUInt32LittleEndian(s) : BinaryPrimitives.ReadUInt32BigEndian(s);
+
+    private static ulong U64(ReadOnlySpan<byte> s, bool little) =>
+        little ? BinaryPrimitives.ReadUInt64LittleEndian(s) : BinaryPrimitives.ReadUInt64BigEndian(s);
+}

@@ -1,0 +1,139 @@
+using NfcPipeline.Imaging.Codecs;
+using NfcPipeline.Imaging.Headers;
+
+namespace NfcPipeline.Imaging;
+
+/// <summary>
+/// Decodes JPEG, PNG, TIFF and BMP to 8-bit RGB. The format comes from the magic bytes, never the file name.
+/// Bad input always ends in an <see cref="ImageDecodeException"/> with a reason code. Thread-safe.
+/// </summary>
+public sealed class ImageDecoder
+{
+    // Enough for the header of nearly every JPEG (EXIF included), PNG and BMP.
+    private const int HeaderProbeBytes = 256 * 1024;
+
+    private readonly Func<string, Stream> openRead;
+
+    public ImageDecoder(ImageDecodeOptions? options = null)
+        : this(options, OpenReadOnly)
+    {
+    }
+
+    /// <summary>For tests: replaces how files are opened.</summary>
+    internal ImageDecoder(ImageDecodeOptions? options, Func<string, Stream> openRead)
+    {
+        Options = options ?? ImageDecodeOptions.Default;
+        this.openRead = openRead;
+    }
+
+    public ImageDecodeOptions Options { get; }
+
+    /// <summary>The format whose magic bytes start <paramref name="data"/>, or null.</summary>
+    public static ImageFormat? Sniff(ReadOnlySpan<byte> data) => FormatSniffer.Sniff(data);
+
+    /// <summary>Format and size from the header only, in managed code; no pixels are decoded and limits are not applied.</summary>
+    public ImageInfo ReadHeader(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+            throw new ImageDecodeException(ImageDecodeError.Empty, "no data");
+        var format = Sniff(data) ?? throw NotAnImage(data);
+        switch (format)
+        {
+            case ImageFormat.Jpeg:
+                var jpeg = JpegHeader.Read(data);
+                int orientation = Options.ApplyExifOrientation ? jpeg.Orientation : 1;
+                bool swaps = orientation >= 5;
+                return new ImageInfo(format, swaps ? jpeg.Height : jpeg.Width, swaps ? jpeg.Width : jpeg.Height, jpeg.Orientation);
+            case ImageFormat.Png:
+                var png = PngHeader.Read(data);
+                return new ImageInfo(format, png.Width, png.Height);
+            case ImageFormat.Tiff:
+                var tiff = TiffHeader.Read(data);
+                return new ImageInfo(format, tiff.Width, tiff.Height, PageCount: tiff.PageCount);
+            default:
+                var bmp = BmpHeader.Read(data);
+                return new ImageInfo(format, bmp.Width, bmp.Height);
+        }
+    }
+
+    /// <summary>As <see cref="ReadHeader(ReadOnlySpan{byte})"/>, reading only the start of the file where that is enough.</summary>
+    public ImageInfo ReadHeaderFile(string path)
+    {
+        byte[] head = ReadFile(path, HeaderProbeBytes, out bool complete);
+        if (!complete && Sniff(head) != ImageFormat.Tiff)
+        {
+            try { return ReadHeader(head); }
+            catch (ImageDecodeException e) when (e.Reason == ImageDecodeError.Truncated) { }
+        }
+        // TIFF directories may sit anywhere in the file, and a long header needs more than the probe.
+        return ReadHeader(complete ? head : ReadFile(path, long.MaxValue, out _));
+    }
+
+    /// <summary>Decodes to RGB. Size limits are checked from the header before pixels are allocated.</summary>
+    public RgbImage Decode(ReadOnlySpan<byte> data)
+    {
+        DecodeLimits.CheckFileSize(Options, data.Length);
+        var info = ReadHeader(data);
+        DecodeLimits.CheckDimensions(Options, info.Format, info.Width, info.Height);
+        var notes = new List<string>();
+        return info.Format switch
+        {
+            ImageFormat.Jpeg => JpegCodec.Decode(data, JpegHeader.Read(data), Options, notes),
+            ImageFormat.Png => PngCodec.Decode(data, Options, notes),
+            ImageFormat.Tiff => TiffCodec.Decode(data, TiffHeader.Read(data), Options, notes),
+            _ => BmpCodec.Decode(data, BmpHeader.Read(data), Options, notes),
+        };
+    }
+
+    /// <summary>Reads the file (read-only, shared) and decodes it.</summary>
+    public RgbImage DecodeFile(string path) => Decode(ReadFile(path, long.MaxValue, out _));
+
+    private byte[] ReadFile(string path, long maxBytes, out bool complete)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+            throw new ImageDecodeException(ImageDecodeError.NotAFile, $"{path} is a directory");
+        try
+        {
+            using var stream = openRead(path);
+            long length = stream.Length;
+            DecodeLimits.CheckFileSize(Options, length);
+            int wanted = (int)Math.Min(Math.Min(length, maxBytes), Array.MaxLength);
+            byte[] buffer = GC.AllocateUninitializedArray<byte>(wanted);
+            int read = stream.ReadAtLeast(buffer, wanted, throwOnEndOfStream: false);
+            complete = read >= length;
+            return read == wanted ? buffer : buffer.AsSpan(0, read).ToArray(); // the file shrank while read
+        }
+        catch (Exception e) when (MapFileException(e, path) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    /// <summary>The reason code for an exception from opening or reading a file; null for exceptions that are not about the file.</summary>
+    internal static ImageDecodeException? MapFileException(Exception e, string path) => e switch
+    {
+        ImageDecodeException => null,
+        UnauthorizedAccessException => new(ImageDecodeError.Unreadable, $"{path}: permission denied", e),
+        FileNotFoundException or DirectoryNotFoundException => new(ImageDecodeError.Unreadable, $"{path}: not found", e),
+        IOException => new(ImageDecodeError.Unreadable, $"{path}: {e.Message}", e),
+        NotSupportedException => new(ImageDecodeError.NotAFile, $"{path}: not a regular file ({e.Message})", e),
+        _ => null,
+    };
+
+    private static Stream OpenReadOnly(string path) => new FileStream(path, new FileStreamOptions
+    {
+        Mode = FileMode.Open,
+        Access = FileAccess.Read,
+        Share = FileShare.ReadWrite | FileShare.Delete,
+        Options = FileOptions.SequentialScan,
+        BufferSize = 0,
+    });
+
+    private static ImageDecodeException NotAnImage(ReadOnlySpan<byte> data)
+    {
+        var head = data[..Math.Min(8, data.Length)];
+        return new ImageDecodeException(ImageDecodeError.Unsupported,
+            $"not a JPEG, PNG, TIFF or BMP (first bytes {Convert.ToHexString(head)})");
+    }
+}

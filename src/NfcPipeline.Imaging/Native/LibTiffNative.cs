@@ -1,0 +1,83 @@
+using System.Runtime.InteropServices;
+
+namespace NfcPipeline.Imaging.Native;
+
+/// <summary>
+/// libtiff 4.x (tiffio.h): client-opened handles over memory and the RGBA image reader. libtiff reports
+/// problems through handler callbacks and return codes; it has no longjmp or abort path.
+/// </summary>
+internal static unsafe partial class LibTiffNative
+{
+    public const string Library = "libtiff.so.6";
+
+    public const ushort OrientationTopLeft = 1; // ORIENTATION_TOPLEFT
+    public const int ExtraSampleUnassociatedAlpha = 2; // EXTRASAMPLE_UNASSALPHA
+    public const int MessageBufferSize = 1024; // the emsg[1024] of TIFFRGBAImageOK/Begin
+
+    /// <summary>TIFFRGBAImage from tiffio.h; layout must match exactly (144 bytes on LP64).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RgbaImage
+    {
+        public nint Tif;
+        public int StopOnError;
+        public int IsContig;
+        public int Alpha;
+        public uint Width;
+        public uint Height;
+        public ushort BitsPerSample;
+        public ushort SamplesPerPixel;
+        public ushort Orientation;
+        public ushort RequestedOrientation;
+        public ushort Photometric;
+        public nint RedColormap;
+        public nint GreenColormap;
+        public nint BlueColormap;
+        public nint Get;
+        public nint Put;
+        public nint Map;
+        public nint BlackWhiteMap;
+        public nint PaletteMap;
+        public nint YCbCr;
+        public nint CieLab;
+        public nint UnassociatedToAssociatedAlpha;
+        public nint BitDepth16To8;
+        public int RowOffset;
+        public int ColumnOffset;
+    }
+
+    [LibraryImport(Library, EntryPoint = "TIFFClientOpen", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint ClientOpen(
+        string name, string mode, nint clientData,
+        delegate* unmanaged<nint, byte*, nint, nint> readProc,
+        delegate* unmanaged<nint, byte*, nint, nint> writeProc,
+        delegate* unmanaged<nint, ulong, int, ulong> seekProc,
+        delegate* unmanaged<nint, int> closeProc,
+        delegate* unmanaged<nint, ulong> sizeProc,
+        delegate* unmanaged<nint, byte**, ulong*, int> mapProc,
+        delegate* unmanaged<nint, byte*, ulong, void> unmapProc);
+
+    [LibraryImport(Library, EntryPoint = "TIFFClose")]
+    public static partial void Close(nint tif);
+
+    [LibraryImport(Library, EntryPoint = "TIFFRGBAImageOK")]
+    public static partial int RgbaImageOk(nint tif, byte* message);
+
+    [LibraryImport(Library, EntryPoint = "TIFFRGBAImageBegin")]
+    public static partial int RgbaImageBegin(RgbaImage* image, nint tif, int stopOnError, byte* message);
+
+    [LibraryImport(Library, EntryPoint = "TIFFRGBAImageGet")]
+    public static partial int RgbaImageGet(RgbaImage* image, uint* raster, uint width, uint height);
+
+    [LibraryImport(Library, EntryPoint = "TIFFRGBAImageEnd")]
+    public static partial void RgbaImageEnd(RgbaImage* image);
+
+    /// <summary>Process-wide: handler(module, fmt, va_list). Returns the previous handler.</summary>
+    [LibraryImport(Library, EntryPoint = "TIFFSetErrorHandler")]
+    public static partial nint SetErrorHandler(delegate* unmanaged<byte*, byte*, nint, void> handler);
+
+    [LibraryImport(Library, EntryPoint = "TIFFSetWarningHandler")]
+    public static partial nint SetWarningHandler(delegate* unmanaged<byte*, byte*, nint, void> handler);
+
+    [LibraryImport(Library, EntryPoint = "TIFFGetVersion")]
+    public static partial byte* GetVersion();
+}

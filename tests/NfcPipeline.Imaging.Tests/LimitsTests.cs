@@ -1,0 +1,62 @@
+namespace NfcPipeline.Imaging.Tests;
+
+public class LimitsTests
+{
+    [Fact]
+    public void Defaults_are_the_documented_ones()
+    {
+        var options = ImageDecodeOptions.Default;
+
+        Assert.Equal(50_000_000, options.MaxPixels);
+        Assert.Equal((64, 64), (options.MinWidth, options.MinHeight));
+        Assert.Equal(512L * 1024 * 1024, options.MaxFileBytes);
+        Assert.True(options.ApplyExifOrientation);
+    }
+
+    [Theory]
+    [InlineData("tiff_named.jpg")]
+    [InlineData("gray.jpg")]
+    [InlineData("palette.png")]
+    [InlineData("bottom_up_24.bmp")]
+    public void Max_pixels_is_configurable(string name)
+    {
+        var decoder = new ImageDecoder(new ImageDecodeOptions { MaxPixels = 4000 });
+
+        Assert.Equal(ImageDecodeError.TooLarge, Fixtures.DecodeFails(name, decoder).Reason);
+    }
+
+    [Fact]
+    public void Minimum_size_is_configurable()
+    {
+        var strict = new ImageDecoder(new ImageDecodeOptions { MinWidth = 100, MinHeight = 10 });
+        var lenient = new ImageDecoder(new ImageDecodeOptions { MinWidth = 8, MinHeight = 8 });
+
+        Assert.Equal(ImageDecodeError.TooSmall, Fixtures.DecodeFails("gray.jpg", strict).Reason); // 96 wide
+        var tiny = lenient.DecodeFile(Fixtures.Path("tiny_10x10.png"));
+        Assert.Equal((10, 10), (tiny.Width, tiny.Height));
+        Fixtures.AssertPixel(tiny, 9, 9, (30, 30, 30));
+    }
+
+    [Fact]
+    public void File_size_limit_is_checked_before_reading()
+    {
+        var decoder = new ImageDecoder(new ImageDecodeOptions { MaxFileBytes = 100_000 });
+
+        var e = Fixtures.DecodeFails("tiff_named.jpg", decoder);
+
+        Assert.Equal(ImageDecodeError.TooLarge, e.Reason);
+        Assert.Contains("147502 bytes", e.Message);
+    }
+
+    [Fact]
+    public void Limits_use_the_displayed_orientation()
+    {
+        // Stored 96×64, displayed 64×96 under orientation 6.
+        var decoder = new ImageDecoder(new ImageDecodeOptions { MinWidth = 64, MinHeight = 90 });
+
+        var image = decoder.DecodeFile(Fixtures.Path("exif_orientation_6.jpg"));
+
+        Assert.Equal((64, 96), (image.Width, image.Height));
+        Assert.Equal(ImageDecodeError.TooSmall, Fixtures.DecodeFails("exif_orientation_1.jpg", decoder).Reason);
+    }
+}
