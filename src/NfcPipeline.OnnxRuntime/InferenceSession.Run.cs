@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using NfcPipeline.OnnxRuntime.Native;
 
 namespace NfcPipeline.OnnxRuntime;
@@ -32,7 +34,7 @@ public sealed unsafe partial class InferenceSession
         var inputPointers = new nint[inputCount];
         var outputPointers = new nint[outputCount];
         var leases = new NativeHandle.Lease[inputCount];
-        var temporaryNames = new List<nint>();
+        var temporaryNames = new List<byte[]>();
         int leased = 0;
         try
         {
@@ -73,17 +75,19 @@ public sealed unsafe partial class InferenceSession
         finally
         {
             for (int j = 0; j < leased; j++) leases[j].Dispose();
-            foreach (var pointer in temporaryNames) NativeText.Free(pointer);
+            GC.KeepAlive(temporaryNames);
         }
     }
 
     /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>
-    private nint NamePointer(string name, List<nint> temporaryNames)
+    private nint NamePointer(string name, List<byte[]> temporaryNames)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (_namePointers.TryGetValue(name, out var pointer)) return pointer;
-        pointer = NativeText.Allocate(name);
-        temporaryNames.Add(pointer);
-        return pointer;
+        if (!_utf8Names.TryGetValue(name, out var utf8))
+        {
+            utf8 = NativeText.ToPinnedUtf8(name);
+            temporaryNames.Add(utf8);
+        }
+        return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(utf8));
     }
 }

@@ -10,7 +10,8 @@ namespace NfcPipeline.OnnxRuntime;
 public sealed unsafe partial class InferenceSession : IDisposable
 {
     private readonly NativeHandle _session;
-    private readonly Dictionary<string, nint> _namePointers = new(StringComparer.Ordinal);
+    // UTF-8 names on the pinned object heap: their addresses never move, and the GC frees them only once no Run can use them.
+    private readonly Dictionary<string, byte[]> _utf8Names = new(StringComparer.Ordinal);
 
     public InferenceSession(string modelPath) : this(modelPath, null, null)
     {
@@ -46,7 +47,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
             OutputMetadata = outputs.ToDictionary(n => n.Name);
             ModelMetadata = SessionIntrospection.ReadModelMetadata(session.Pointer);
             foreach (var name in InputNames.Concat(OutputNames))
-                _namePointers.TryAdd(name, NativeText.Allocate(name));
+                _utf8Names.TryAdd(name, NativeText.ToPinnedUtf8(name));
         }
         catch
         {
@@ -73,12 +74,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
 
     public ModelMetadata ModelMetadata { get; }
 
-    public void Dispose()
-    {
-        _session.Dispose();
-        foreach (var pointer in _namePointers.Values) NativeText.Free(pointer);
-        _namePointers.Clear();
-    }
+    /// <summary>Releases the native session once no Run on another thread still uses it.</summary>
+    public void Dispose() => _session.Dispose();
 
     private static NativeHandle Create(OrtEnv env, string modelPath, SessionOptions options,
         out string activeProvider, out string? fallbackReason)

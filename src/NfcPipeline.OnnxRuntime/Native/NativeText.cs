@@ -16,6 +16,14 @@ internal static unsafe class NativeText
         return bytes;
     }
 
+    /// <summary>A null-terminated UTF-8 copy on the pinned object heap: its address is fixed for its whole life.</summary>
+    public static byte[] ToPinnedUtf8(string text)
+    {
+        var bytes = GC.AllocateUninitializedArray<byte>(Encoding.UTF8.GetByteCount(text) + 1, pinned: true);
+        bytes[Encoding.UTF8.GetBytes(text, bytes)] = 0;
+        return bytes;
+    }
+
     /// <summary>A null-terminated UTF-8 copy in unmanaged memory; free it with <see cref="Free"/>.</summary>
     public static nint Allocate(string text) => Marshal.StringToCoTaskMemUTF8(text);
 
