@@ -75,11 +75,12 @@ public sealed class OrtLibraryResolverTests : IDisposable
     }
 
     [Fact]
-    public void The_repository_library_is_found_from_the_test_output_directory()
+    public void The_environment_loads_the_library_the_resolver_picks_for_this_process()
     {
-        var path = OrtLibraryResolver.Resolve(null, null, [AppContext.BaseDirectory]);
+        // From the repository's .local/native (ops/native.sh), or from NFC_ORT_LIBRARY where that is set.
+        var expected = OrtLibraryResolver.Resolve();
 
-        Assert.EndsWith(OrtLibraryResolver.DefaultRelativePath, path);
-        Assert.True(File.Exists(path));
+        Assert.Equal(expected, OrtEnv.Instance().LibraryPath);
+        Assert.True(File.Exists(expected));
     }
 }
