@@ -5,7 +5,8 @@ namespace NfcPipeline.OnnxRuntime;
 
 /// <summary>
 /// A loaded model (OrtSession). <see cref="Run(RunOptions?, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string})"/>
-/// may be called from many threads at once on one session; ORT serialises nothing that needs it.
+/// may be called from many threads at once on one session: ORT's Run is thread-safe, and this class keeps no
+/// per-run state of its own.
 /// </summary>
 public sealed unsafe partial class InferenceSession : IDisposable
 {

@@ -24,6 +24,8 @@ public sealed unsafe class OrtValue : IDisposable
         _handle = handle;
         _pin = pin;
         _pinned = pinned;
+        // Only a pin needs the finalizer; the native value has its own.
+        if (!pinned) GC.SuppressFinalize(this);
     }
 
     ~OrtValue()
