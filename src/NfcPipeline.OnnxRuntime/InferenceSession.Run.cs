@@ -1,0 +1,93 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using NfcPipeline.OnnxRuntime.Native;
+
+namespace NfcPipeline.OnnxRuntime;
+
+public sealed unsafe partial class InferenceSession
+{
+    /// <summary>Runs the model and returns every output, in <see cref="OutputNames"/> order.</summary>
+    public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions? runOptions, IReadOnlyCollection<string> inputNames,
+        IReadOnlyCollection<OrtValue> inputValues) =>
+        Run(runOptions, inputNames, inputValues, (IReadOnlyCollection<string>)OutputNames);
+
+    public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions? runOptions, IReadOnlyDictionary<string, OrtValue> inputs,
+        IReadOnlyCollection<string> outputNames) =>
+        Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames);
+
+    /// <summary>
+    /// Runs the model on the given inputs and returns the requested outputs, in the order asked for. The caller
+    /// disposes the result (which disposes each output) and keeps the inputs alive until Run returns.
+    /// </summary>
+    public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions? runOptions, IReadOnlyCollection<string> inputNames,
+        IReadOnlyCollection<OrtValue> inputValues, IReadOnlyCollection<string> outputNames)
+    {
+        ArgumentNullException.ThrowIfNull(inputNames);
+        ArgumentNullException.ThrowIfNull(inputValues);
+        ArgumentNullException.ThrowIfNull(outputNames);
+        if (inputNames.Count != inputValues.Count)
+            throw new ArgumentException($"{inputNames.Count} input names but {inputValues.Count} input values.", nameof(inputValues));
+
+        int inputCount = inputNames.Count, outputCount = outputNames.Count;
+        var inputNamePointers = new nint[inputCount];
+        var outputNamePointers = new nint[outputCount];
+        var inputPointers = new nint[inputCount];
+        var outputPointers = new nint[outputCount];
+        var leases = new NativeHandle.Lease[inputCount];
+        var temporaryNames = new List<byte[]>();
+        int leased = 0;
+        try
+        {
+            int i = 0;
+            foreach (var name in inputNames) inputNamePointers[i++] = NamePointer(name, temporaryNames);
+            i = 0;
+            foreach (var name in outputNames) outputNamePointers[i++] = NamePointer(name, temporaryNames);
+            foreach (var value in inputValues)
+            {
+                ArgumentNullException.ThrowIfNull(value, nameof(inputValues));
+                leases[leased] = value.Handle.Acquire();
+                inputPointers[leased] = leases[leased].Pointer;
+                leased++;
+            }
+
+            using var session = _session.Acquire();
+            using var options = runOptions?.Handle.Acquire();
+            fixed (nint* inNames = inputNamePointers)
+            fixed (nint* outNames = outputNamePointers)
+            fixed (nint* inValues = inputPointers)
+            fixed (nint* outValues = outputPointers)
+            {
+                NativeStatus.Check(OrtLibrary.Api.Run(session.Pointer, options?.Pointer ?? 0, inNames, inValues,
+                    (nuint)inputCount, outNames, (nuint)outputCount, outValues));
+            }
+
+            var outputs = new List<OrtValue>(outputCount);
+            foreach (var output in outputPointers) outputs.Add(OrtValue.FromNative(output));
+            return new DisposableList<OrtValue>(outputs);
+        }
+        catch
+        {
+            // ORT leaves outputs null on failure; release any it did create all the same.
+            foreach (var output in outputPointers)
+                if (output != 0) OrtLibrary.Api.ReleaseValue(output);
+            throw;
+        }
+        finally
+        {
+            for (int j = 0; j < leased; j++) leases[j].Dispose();
+            GC.KeepAlive(temporaryNames);
+        }
+    }
+
+    /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>
+    private nint NamePointer(string name, List<byte[]> temporaryNames)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!_utf8Names.TryGetValue(name, out var utf8))
+        {
+            utf8 = NativeText.ToPinnedUtf8(name);
+            temporaryNames.Add(utf8);
+        }
+        return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(utf8));
+    }
+}

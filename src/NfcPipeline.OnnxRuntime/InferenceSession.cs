@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Logging;
+using NfcPipeline.OnnxRuntime.Native;
+
+namespace NfcPipeline.OnnxRuntime;
+
+/// <summary>
+/// A loaded model (OrtSession). <see cref="Run(RunOptions?, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string})"/>
+/// may be called from many threads at once on one session: ORT's Run is thread-safe, and this class keeps no
+/// per-run state of its own.
+/// </summary>
+public sealed unsafe partial class InferenceSession : IDisposable
+{
+    private readonly NativeHandle _session;
+    // UTF-8 names on the pinned object heap: their addresses never move, and the GC frees them only once no Run can use them.
+    private readonly Dictionary<string, byte[]> _utf8Names = new(StringComparer.Ordinal);
+
+    public InferenceSession(string modelPath) : this(modelPath, null, null)
+    {
+    }
+
+    /// <param name="modelPath">The .onnx file.</param>
+    /// <param name="options">Settings; null means ORT's defaults with spinning off, on the CPU.</param>
+    /// <param name="logger">Receives the one warning when the CUDA provider falls back to the CPU.</param>
+    public InferenceSession(string modelPath, SessionOptions? options, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        options ??= new SessionOptions();
+        var env = OrtEnv.Instance();
+        ModelPath = modelPath;
+        _session = Create(env, modelPath, options, out var activeProvider, out var fallbackReason);
+        ActiveProvider = activeProvider;
+        ProviderFallbackReason = fallbackReason;
+        if (fallbackReason is not null)
+        {
+            logger?.LogWarning(
+                "The CUDA execution provider (device {DeviceId}) could not be used for {ModelPath}; running on {Provider}. ONNX Runtime said: {Reason}",
+                options.Cuda!.DeviceId, modelPath, activeProvider, fallbackReason);
+        }
+
+        try
+        {
+            using var session = _session.Acquire();
+            var inputs = SessionIntrospection.ReadNodes(session.Pointer, inputs: true);
+            var outputs = SessionIntrospection.ReadNodes(session.Pointer, inputs: false);
+            InputNames = inputs.Select(n => n.Name).ToArray();
+            OutputNames = outputs.Select(n => n.Name).ToArray();
+            InputMetadata = inputs.ToDictionary(n => n.Name);
+            OutputMetadata = outputs.ToDictionary(n => n.Name);
+            ModelMetadata = SessionIntrospection.ReadModelMetadata(session.Pointer);
+            foreach (var name in InputNames.Concat(OutputNames))
+                _utf8Names.TryAdd(name, NativeText.ToPinnedUtf8(name));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string ModelPath { get; }
+
+    /// <summary>"CUDAExecutionProvider" when CUDA was appended and the session started with it, else "CPUExecutionProvider".</summary>
+    public string ActiveProvider { get; }
+
+    /// <summary>ORT's reason when CUDA was asked for but the session runs on the CPU; null otherwise.</summary>
+    public string? ProviderFallbackReason { get; }
+
+    public IReadOnlyList<string> InputNames { get; }
+
+    public IReadOnlyList<string> OutputNames { get; }
+
+    public IReadOnlyDictionary<string, NodeMetadata> InputMetadata { get; }
+
+    public IReadOnlyDictionary<string, NodeMetadata> OutputMetadata { get; }
+
+    public ModelMetadata ModelMetadata { get; }
+
+    /// <summary>Releases the native session once no Run on another thread still uses it.</summary>
+    public void Dispose() => _session.Dispose();
+
+    private static NativeHandle Create(OrtEnv env, string modelPath, SessionOptions options,
+        out string activeProvider, out string? fallbackReason)
+    {
+        fallbackReason = null;
+        bool withCuda = options.Cuda is not null;
+        if (withCuda)
+        {
+            using var cudaOptions = NativeSessionOptions.Build(options, withCuda: true, out var appendFailure);
+            if (appendFailure is null)
+            {
+                try
+                {
+                    activeProvider = ExecutionProviders.Cuda;
+                    return CreateSession(env, modelPath, cudaOptions);
+                }
+                catch (OnnxRuntimeException ex) when (options.FallbackToCpu)
+                {
+                    // The provider loaded but could not start (no device, driver too old): try the CPU.
+                    fallbackReason = ex.OrtMessage;
+                }
+            }
+            else if (options.FallbackToCpu)
+            {
+                fallbackReason = appendFailure.OrtMessage;
+            }
+            else
+            {
+                throw appendFailure;
+            }
+        }
+
+        using var cpuOptions = NativeSessionOptions.Build(options, withCuda: false, out _);
+        activeProvider = ExecutionProviders.Cpu;
+        return CreateSession(env, modelPath, cpuOptions);
+    }
+
+    private static NativeHandle CreateSession(OrtEnv env, string modelPath, NativeHandle sessionOptions)
+    {
+        var api = OrtLibrary.Api;
+        nint session;
+        using (var envLease = env.Handle.Acquire())
+        using (var optionsLease = sessionOptions.Acquire())
+        fixed (byte* path = NativeText.ToUtf8(modelPath))
+        {
+            NativeStatus.Check(api.CreateSession(envLease.Pointer, path, optionsLease.Pointer, &session));
+        }
+        return new NativeHandle(session, api.ReleaseSession);
+    }
+}

@@ -1,0 +1,46 @@
+using System.Runtime.InteropServices;
+
+namespace NfcPipeline.OnnxRuntime.Native;
+
+/// <summary>
+/// Owns one native ONNX Runtime object and frees it with its matching Release function exactly once, even when the
+/// owner is never disposed (the finalizer of SafeHandle runs it).
+/// </summary>
+internal sealed unsafe class NativeHandle : SafeHandle
+{
+    private readonly delegate* unmanaged<nint, void> _release;
+
+    public NativeHandle(nint pointer, delegate* unmanaged<nint, void> release) : base(0, ownsHandle: true)
+    {
+        _release = release;
+        SetHandle(pointer);
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle()
+    {
+        _release(handle);
+        return true;
+    }
+
+    /// <summary>Keeps the object alive for the duration of a native call, even if another thread disposes it.</summary>
+    public Lease Acquire() => new(this);
+
+    public readonly struct Lease : IDisposable
+    {
+        private readonly NativeHandle _owner;
+
+        public Lease(NativeHandle owner)
+        {
+            bool added = false;
+            owner.DangerousAddRef(ref added);
+            _owner = owner;
+            Pointer = owner.DangerousGetHandle();
+        }
+
+        public nint Pointer { get; }
+
+        public void Dispose() => _owner.DangerousRelease();
+    }
+}

@@ -1,0 +1,34 @@
+namespace NfcPipeline.OnnxRuntime;
+
+/// <summary>ONNX Runtime's error codes (OrtErrorCode in the C API); numbers the library adds later pass through.</summary>
+public enum OrtErrorCode
+{
+    Ok = 0,
+    Fail = 1,
+    InvalidArgument = 2,
+    NoSuchFile = 3,
+    NoModel = 4,
+    EngineError = 5,
+    RuntimeException = 6,
+    InvalidProtobuf = 7,
+    ModelLoaded = 8,
+    NotImplemented = 9,
+    InvalidGraph = 10,
+    EpFail = 11,
+}
+
+/// <summary>An error that ONNX Runtime reported, with its code and its own message.</summary>
+public class OnnxRuntimeException : Exception
+{
+    public OnnxRuntimeException(OrtErrorCode errorCode, string ortMessage)
+        : base($"[ErrorCode:{errorCode}] {ortMessage}")
+    {
+        ErrorCode = errorCode;
+        OrtMessage = ortMessage;
+    }
+
+    public OrtErrorCode ErrorCode { get; }
+
+    /// <summary>The message exactly as ONNX Runtime wrote it.</summary>
+    public string OrtMessage { get; }
+}
