@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Writes tests/fixtures/onnx/dense_colour.onnx: a tiny dense/v1 model whose maps are simple functions of colour.
+
+It lets the engine tests know the exact answer without a trained network. Input RGB is normalised to [-1, 1]
+(mean 0.5, std 0.5) and average-pooled to stride 2; then, per cell:
+  capillary = sigmoid(8 R)        red marks capillary
+  center    = sigmoid(12 G - 6)   a green dot marks an instance centre
+  offset    = 0                   every cell votes for itself, so it joins the nearest centre
+  keypoints = sigmoid(12 B - 6)   blue dots; all 8 channels see the same map
+  radius    = relu(3 R)
+  class_logits = [4 R, 4 G, 4 B]
+Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the output is committed; tests need no Python)
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "fixtures", "onnx", "dense_colour.onnx")
+
+
+def conv1x1(name, source, weights, bias):
+    """A 1×1 convolution with fixed weights [out, in] and bias [out]."""
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(len(weights), 3, 1, 1), name + "_w")
+    b = numpy_helper.from_array(np.asarray(bias, np.float32), name + "_b")
+    return [w, b], helper.make_node("Conv", [source, name + "_w", name + "_b"], [name + "_lin"])
+
+
+def main():
+    dims = ["N", 3, "H", "W"]
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
+    nodes = [helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2])]
+    inits = []
+    heads = {
+        "capillary": ([[8, 0, 0]], [0], "Sigmoid"),
+        "center": ([[0, 12, 0]], [-6], "Sigmoid"),
+        "offset": ([[0, 0, 0], [0, 0, 0]], [0, 0], None),
+        "keypoints": ([[0, 0, 12]] * 8, [-6] * 8, "Sigmoid"),
+        "radius": ([[3, 0, 0]], [0], "Relu"),
+        "class_logits": ([[4, 0, 0], [0, 4, 0], [0, 0, 4]], [0, 0, 0], None),
+    }
+    outputs = []
+    for name, (weights, bias, activation) in heads.items():
+        w, node = conv1x1(name, "pooled", weights, bias)
+        inits += w
+        nodes.append(node)
+        nodes.append(helper.make_node(activation or "Identity", [name + "_lin"], [name]))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
+    graph = helper.make_graph(nodes, "dense_colour", [image], outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="nfcpipeline-tests")
+    model.ir_version = 7
+    meta = {
+        "nfc.contract": "dense/v1",
+        "nfc.model_name": "dense-colour-fixture",
+        "nfc.model_version": "1.0.0",
+        "nfc.classes": json.dumps(["hairpin", "tortuous", "blur"]),
+        "nfc.keypoints": json.dumps(["up", "down", "left-left", "left-right", "right-left", "right-right",
+                                     "left-bottom", "right-bottom"]),
+        "nfc.input.color_order": "RGB",
+        "nfc.input.scale": str(1 / 255),
+        "nfc.input.mean": "[0.5,0.5,0.5]",
+        "nfc.input.std": "[0.5,0.5,0.5]",
+        "nfc.size_policy": json.dumps({"mode": "short_side", "short_side": 0, "multiple": 32}),
+        "nfc.stride": "2",
+        "nfc.training_data": "none: fixed weights for tests",
+    }
+    for k, v in meta.items():
+        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
+    onnx.checker.check_model(model)
+    onnx.save(model, OUT)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

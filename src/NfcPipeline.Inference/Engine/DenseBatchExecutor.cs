@@ -1,0 +1,71 @@
+using System.Buffers;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Preprocessing;
+using NfcPipeline.OnnxRuntime;
+
+namespace NfcPipeline.Inference.Engine;
+
+/// <summary>
+/// Runs one batch of preprocessed images of one shape bucket through a dense/v1 session: pads them into one
+/// [N,3,H,W] tensor, runs ORT, and decodes each image's maps into capillary instances in original pixels.
+/// </summary>
+public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions decoderOptions)
+    : IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>>
+{
+    private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
+
+    public ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var images = batch.Requests;
+        int n = images.Count, height = batch.Bucket.Height, width = batch.Bucket.Width;
+        int plane = height * width, length = n * 3 * plane;
+        var input = ArrayPool<float>.Shared.Rent(length);
+        var outputs = new List<(NamedTensor Tensor, float[] Rented)>();
+        try
+        {
+            PadInto(images, input.AsSpan(0, length), height, width);
+            using (var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [n, 3, height, width]))
+            using (var results = model.Session.Run(null, [model.InputName], [value], model.OutputNames.ToArray()))
+            {
+                for (int i = 0; i < results.Count; i++)
+                {
+                    var data = results[i].GetTensorDataAsSpan<float>();
+                    var copy = ArrayPool<float>.Shared.Rent(data.Length);
+                    data.CopyTo(copy);
+                    outputs.Add((new NamedTensor(model.OutputNames[i], copy.AsMemory(0, data.Length), results[i].GetTensorTypeAndShape().Shape), copy));
+                }
+            }
+            var tensors = outputs.Select(o => o.Tensor).ToList();
+            var decoded = new IReadOnlyList<CapillaryInstance>[n];
+            for (int i = 0; i < n; i++)
+                decoded[i] = _decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count), images[i].Plan);
+            return ValueTask.FromResult<IReadOnlyList<IReadOnlyList<CapillaryInstance>>>(decoded);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(input);
+            foreach (var (_, rented) in outputs) ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Copies each CHW image into its slot, zero-padding right and bottom up to the bucket size.</summary>
+    private static void PadInto(IReadOnlyList<PreprocessedImage> images, Span<float> batch, int height, int width)
+    {
+        batch.Clear();
+        int plane = height * width;
+        for (int i = 0; i < images.Count; i++)
+        {
+            var t = images[i].Tensor;
+            if (t.Height > height || t.Width > width)
+                throw new InvalidOperationException($"Image tensor {t.Width}×{t.Height} exceeds its bucket {width}×{height}.");
+            var source = t.Span;
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < t.Height; y++)
+                    source.Slice(c * t.Height * t.Width + y * t.Width, t.Width)
+                        .CopyTo(batch.Slice(i * 3 * plane + c * plane + y * width, t.Width));
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Imaging;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Preprocessing;
+
+namespace NfcPipeline.Inference.Engine;
+
+/// <summary>What the model found in one image, with the image's facts and where the time went.</summary>
+public sealed record ImageAnalysis(
+    int Width, int Height, ImageFormat Format, IReadOnlyList<CapillaryInstance> Instances, IReadOnlyList<string> Notes,
+    TimeSpan DecodeTime, TimeSpan InferenceTime);
+
+/// <summary>
+/// The inference path for single images: decode → preprocess → shared dynamic batcher → ORT → decoder. Callers
+/// submit many images concurrently; decoding and preprocessing of the next images overlap the current batch's run.
+/// </summary>
+public sealed class ImageAnalyzer : IAsyncDisposable
+{
+    private readonly ImageDecoder _decoder;
+    private readonly ImagePreprocessor _preprocessor;
+    private readonly DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>> _batcher;
+    private readonly int _bucketMultiple;
+
+    public ImageAnalyzer(LoadedModel model, InferenceOptions options, DynamicBatcherOptions batching,
+        ImageDecoder? decoder = null, ILoggerFactory? loggers = null, Meter? meter = null)
+    {
+        Model = model;
+        _decoder = decoder ?? new ImageDecoder();
+        _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization);
+        _bucketMultiple = LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
+        _batcher = new DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>>(
+            batching, new DenseBatchExecutor(model, options.Decoder), BucketOf, loggers?.CreateLogger("NfcPipeline.Inference.Batcher"), meter);
+    }
+
+    public LoadedModel Model { get; }
+
+    public BatcherStatistics Statistics => _batcher.Snapshot();
+
+    public async Task<ImageAnalysis> AnalyzeFileAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
+        var image = await Task.Run(() => _decoder.DecodeFile(path), cancellationToken);
+        var decodeTime = clock.Elapsed;
+        return await AnalyzeAsync(image, decodeTime, cancellationToken);
+    }
+
+    public async Task<ImageAnalysis> AnalyzeAsync(RgbImage image, TimeSpan decodeTime = default, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var tensor = _preprocessor.Run(image.Pixels, image.Width, image.Height);
+        IReadOnlyList<CapillaryInstance> instances;
+        try
+        {
+            instances = await _batcher.SubmitAsync(tensor, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The batch may still be reading this tensor: leave its buffer to the GC rather than the pool.
+            throw;
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+        tensor.Dispose();
+        return new ImageAnalysis(image.Width, image.Height, image.SourceFormat, instances, image.Notes, decodeTime, clock.Elapsed);
+    }
+
+    private ShapeBucket BucketOf(PreprocessedImage image) =>
+        ShapeBucket.RoundUp(image.Plan.PaddedHeight, image.Plan.PaddedWidth, _bucketMultiple);
+
+    private static int LeastCommonMultiple(int a, int b)
+    {
+        int gcd = a, r = b;
+        while (r != 0) (gcd, r) = (r, gcd % r);
+        return a / gcd * b;
+    }
+
+    public ValueTask DisposeAsync() => _batcher.DisposeAsync();
+}

@@ -1,0 +1,91 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using NfcPipeline.Inference.Contract;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.OnnxRuntime;
+
+namespace NfcPipeline.Inference.Engine;
+
+/// <summary>An ONNX model opened in a session, with its verified contract and content hash (its identity in results).</summary>
+public sealed class LoadedModel : IDisposable
+{
+    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName)
+    {
+        Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName;
+        OutputNames = session.OutputNames.ToArray();
+    }
+
+    public InferenceSession Session { get; }
+    public ModelContract Contract { get; }
+    public string Path { get; }
+    public byte[] Sha256 { get; }
+    public string Sha256Hex => Convert.ToHexStringLower(Sha256);
+    public string InputName { get; }
+    public IReadOnlyList<string> OutputNames { get; }
+    public string ActiveProvider => Session.ActiveProvider;
+
+    public static LoadedModel Load(InferenceOptions options, ILoggerFactory? loggers = null)
+    {
+        var path = ResolveModelPath(options.ModelPath);
+        // An explicit library path must reach ORT before the first session; otherwise the resolver's order applies.
+        OrtEnv.CreateInstanceWithOptions(new EnvironmentCreationOptions { LibraryPath = options.OnnxRuntimePath is { Length: > 0 } p ? p : null });
+
+        byte[] sha;
+        using (var stream = File.OpenRead(path)) sha = SHA256.HashData(stream);
+        var sessionOptions = new SessionOptions();
+        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        sessionOptions.UseDevice(options.Device);
+        var session = new InferenceSession(path, sessionOptions, loggers?.CreateLogger<InferenceSession>());
+        try
+        {
+            var description = $"Model {System.IO.Path.GetFileName(path)}";
+            var contract = ModelContractParser.Parse(session.ModelMetadata.CustomMetadataMap, description);
+            var input = ValidateGraph(session, contract, description);
+            return new LoadedModel(session, contract, path, sha, input);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    public static string ResolveModelPath(string configured)
+    {
+        if (System.IO.Path.IsPathRooted(configured))
+            return File.Exists(configured) ? configured : throw new FileNotFoundException($"Model file not found: {configured}", configured);
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = System.IO.Path.Combine(dir.FullName, configured);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException(
+            $"Model file not found: {configured} (looked in {Directory.GetCurrentDirectory()} and its parents). " +
+            $"Pass --model PATH or set Inference:ModelPath.", configured);
+    }
+
+    /// <summary>One float image input [N,3,H,W]; for dense/v1, every required output by name.</summary>
+    private static string ValidateGraph(InferenceSession session, ModelContract contract, string description)
+    {
+        var problems = new List<string>();
+        if (session.InputMetadata.Count != 1)
+            problems.Add($"expected exactly one input, found {session.InputMetadata.Count} ({string.Join(", ", session.InputNames)})");
+        var (name, input) = session.InputMetadata.First();
+        if (input.ElementType != typeof(float) || input.Dimensions.Length != 4 || input.Dimensions[1] is not (3 or -1))
+            problems.Add($"input '{name}' must be float32 [N,3,H,W], got {input.ElementType?.Name ?? input.OnnxValueType.ToString()} [{string.Join(",", input.Dimensions)}]");
+        if (contract.Kind == ContractKind.DenseV1)
+        {
+            string[] required = [DenseOutputs.Capillary, DenseOutputs.Center, DenseOutputs.Offset, DenseOutputs.Keypoints, DenseOutputs.Radius, DenseOutputs.ClassLogits];
+            foreach (var output in required.Where(o => !session.OutputMetadata.ContainsKey(o)))
+                problems.Add($"dense/v1 output '{output}' is missing (outputs: {string.Join(", ", session.OutputNames)})");
+        }
+        else
+        {
+            problems.Add("contract instances/v1 is recognised, but this build decodes dense/v1 models only");
+        }
+        if (problems.Count > 0) throw new ModelContractException(description, problems);
+        return name;
+    }
+
+    public void Dispose() => Session.Dispose();
+}

@@ -1,0 +1,30 @@
+using NfcPipeline.Inference.Decoding;
+
+namespace NfcPipeline.Inference;
+
+/// <summary>Inference policy as data (bound from the "Inference" section), after Triton's model configuration.</summary>
+public sealed class InferenceOptions
+{
+    public const string Section = "Inference";
+    public const string DefaultModelPath = "models/nfc-reference.onnx";
+
+    /// <summary>libonnxruntime.so.1; falls back to NFC_ORT_LIBRARY, then .local/native/.</summary>
+    public string? OnnxRuntimePath { get; set; }
+
+    /// <summary>The .onnx model; a relative path is looked up from the current directory and its parents.</summary>
+    public string ModelPath { get; set; } = DefaultModelPath;
+
+    /// <summary>"cpu", "cuda" or "cuda:N". CUDA falls back to the CPU, with one warning, when it cannot start.</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>ORT intra-op threads; 0 lets ORT choose (one per core).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Images are bucketed by padded size rounded up to this many pixels, so similar sizes share batches.</summary>
+    public int BucketGranularity { get; set; } = 32;
+
+    /// <summary>Images decoded and preprocessed ahead of inference, so IO and CPU work overlap the model runs.</summary>
+    public int PrefetchImages { get; set; } = 4;
+
+    public DenseDecoderOptions Decoder { get; set; } = new();
+}

@@ -1,0 +1,134 @@
+using System.Security.Cryptography;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Imaging;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Contract;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Engine;
+using static NfcPipeline.Inference.Tests.Engine.ColourImages;
+
+namespace NfcPipeline.Inference.Tests.Engine;
+
+/// <summary>The whole inference path through real ONNX Runtime, on a fixture model whose answers are known.</summary>
+public class ImageAnalyzerTests
+{
+    private static readonly string FixturePath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx");
+
+    private static InferenceOptions Options() => new()
+    {
+        ModelPath = FixturePath,
+        IntraOpThreads = 1,
+        Decoder = new DenseDecoderOptions { MaxGroupDistance = 40, MinInstanceArea = 16 },
+    };
+
+    private static ImageAnalyzer Analyzer(LoadedModel model, int maxBatch) =>
+        new(model, Options(), new DynamicBatcherOptions { MaxBatchSize = maxBatch, MaxQueueDelay = TimeSpan.FromMilliseconds(50) });
+
+    [Fact]
+    public void Loading_verifies_the_contract_and_identifies_the_model_by_content_hash()
+    {
+        using var model = LoadedModel.Load(Options());
+
+        Assert.Equal(ContractKind.DenseV1, model.Contract.Kind);
+        Assert.Equal(2, model.Contract.Stride);
+        Assert.Equal("image", model.InputName);
+        Assert.Equal("CPUExecutionProvider", model.ActiveProvider);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(FixturePath))), model.Sha256Hex);
+    }
+
+    [Fact]
+    public void A_model_without_the_contract_is_refused_with_every_problem_listed()
+    {
+        var options = Options();
+        options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "add_mul.onnx");
+        var error = Assert.Throws<ModelContractException>(() => LoadedModel.Load(options));
+        Assert.Contains("add_mul.onnx", error.Message);
+        Assert.Contains(error.Problems, p => p.Contains("supported: dense/v1, instances/v1"));
+        Assert.Contains(error.Problems, p => p.Contains("'nfc.classes' is missing"));
+    }
+
+    [Fact]
+    public void A_missing_model_file_names_the_fix()
+    {
+        var options = Options();
+        options.ModelPath = "models/does-not-exist.onnx";
+        var error = Assert.Throws<FileNotFoundException>(() => LoadedModel.Load(options));
+        Assert.Contains("--model PATH", error.Message);
+    }
+
+    [Fact]
+    public async Task Two_marked_capillaries_come_back_with_exact_masks_boxes_classes_and_keypoints()
+    {
+        using var model = LoadedModel.Load(Options());
+        await using var analyzer = Analyzer(model, 1);
+        var image = Draw(256, 192, new Blob(40, 50, 20, 50, 48, 50), new Blob(150, 40, 20, 40, 160, 78));
+
+        var result = await analyzer.AnalyzeAsync(image);
+
+        var instances = result.Instances.OrderBy(i => i.Box.X1).ToList();
+        Assert.Equal(2, instances.Count);
+        Assert.Equal(new BoundingBox(40, 50, 60, 100), instances[0].Box);
+        Assert.Equal(20 * 50, instances[0].Mask.Area);
+        Assert.Equal(new BoundingBox(150, 40, 170, 80), instances[1].Box);
+        Assert.All(instances, i => Assert.Equal("hairpin", i.ClassName));
+        // Every keypoint channel sees the blue dot: pooled cell (24, 25) has its centre at pixel (48.5, 50.5).
+        Assert.All(instances[0].Keypoints, k => { Assert.Equal(48.5f, k.X, 3); Assert.Equal(50.5f, k.Y, 3); Assert.True(k.Confidence > 0.99f); });
+        Assert.All(instances[1].Keypoints, k => { Assert.Equal(160.5f, k.X, 3); Assert.Equal(78.5f, k.Y, 3); });
+        Assert.Equal((256, 192), (result.Width, result.Height));
+    }
+
+    [Fact]
+    public async Task Batched_results_equal_one_at_a_time_results_across_mixed_sizes()
+    {
+        var random = new Random(7);
+        var images = Enumerable.Range(0, 12).Select(i =>
+        {
+            var (w, h) = i % 3 == 0 ? (320, 256) : (256, 192);
+            int x = 2 * random.Next(5, 40), y = 2 * random.Next(5, 30);
+            return Draw(w, h, new Blob(x, y, 20, 40, x + 8, y), new Blob(x + 80, y + 20, 24, 36, x + 90, y + 50));
+        }).ToList();
+        using var model = LoadedModel.Load(Options());
+
+        await using var single = Analyzer(model, 1);
+        var expected = new List<ImageAnalysis>();
+        foreach (var image in images) expected.Add(await single.AnalyzeAsync(image));
+
+        await using var batched = Analyzer(model, 4);
+        var actual = await Task.WhenAll(images.Select(image => batched.AnalyzeAsync(image)));
+
+        Assert.True(batched.Statistics.MeanBatchSize > 1.5, $"mean batch size {batched.Statistics.MeanBatchSize}");
+        for (int i = 0; i < images.Count; i++)
+        {
+            Assert.Equal(2, expected[i].Instances.Count);
+            Assert.Equal(expected[i].Instances.Select(Signature), actual[i].Instances.Select(Signature));
+        }
+    }
+
+    [Fact]
+    public async Task Files_are_decoded_and_a_corrupt_file_fails_alone_with_its_reason()
+    {
+        using var model = LoadedModel.Load(Options());
+        await using var analyzer = Analyzer(model, 4);
+        var dir = Directory.CreateTempSubdirectory("nfc-analyzer-");
+        try
+        {
+            var good = Path.Combine(dir.FullName, "good.png");
+            var image = Draw(256, 192, new Blob(40, 50, 20, 50, 48, 50));
+            await File.WriteAllBytesAsync(good, PngEncoder.Encode(image));
+            var bad = Path.Combine(dir.FullName, "bad.jpg");
+            await File.WriteAllTextAsync(bad, "not an image");
+
+            var goodTask = analyzer.AnalyzeFileAsync(good);
+            var error = await Assert.ThrowsAsync<ImageDecodeException>(() => analyzer.AnalyzeFileAsync(bad));
+            var result = await goodTask;
+
+            Assert.Equal(ImageDecodeError.Unsupported, error.Reason);
+            Assert.Equal(ImageFormat.Png, result.Format);
+            Assert.Equal(Signature((await analyzer.AnalyzeAsync(image)).Instances.Single()), Signature(result.Instances.Single()));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    private static string Signature(CapillaryInstance i) =>
+        $"{i.Box} {i.Mask.Area} {i.ClassName} " + string.Join(";", i.Keypoints.Select(k => $"{k.X:F3},{k.Y:F3}"));
+}
