@@ -28,8 +28,7 @@ public sealed class CapillaryMeasurer
         Point2? P(KeypointName name)
         {
             Keypoint k = instance[name];
-            return k.Confidence >= _options.MinKeypointConfidence && float.IsFinite(k.X) && float.IsFinite(k.Y)
-                ? new Point2(k.X, k.Y) : null;
+            return LoopDiameters.Usable(k, _options.MinKeypointConfidence) ? new Point2(k.X, k.Y) : null;
         }
         Point2? u = P(KeypointName.Up), d = P(KeypointName.Down);
         Point2? ll = P(KeypointName.LeftLeft), lr = P(KeypointName.LeftRight);
@@ -38,7 +37,7 @@ public sealed class CapillaryMeasurer
 
         double? apical = Dist(u, d);
         double? left = Dist(ll, lr), right = Dist(rl, rr);
-        var (arterial, venous, arterialIsLeft) = AssignLimbs(left, right);
+        var (arterial, venous, arterialIsLeft) = LoopDiameters.AssignLimbs(left, right, _options.LimbRoles);
 
         Point2? apexMid = u is { } uu && d is { } dd ? Point2.Midpoint(uu, dd) : null;
         double? leftLength = Dist(apexMid, lb), rightLength = Dist(apexMid, rb);
@@ -90,15 +89,6 @@ public sealed class CapillaryMeasurer
             IsGiant = isLoop && apicalUm is { } a2 ? a2 >= _options.GiantApicalDiameterUm : null,
         };
     }
-
-    /// <summary>Arterial and venous limb diameters, and whether the arterial limb is the left one (null: unknown).</summary>
-    private (double? Arterial, double? Venous, bool? ArterialIsLeft) AssignLimbs(double? left, double? right) => _options.LimbRoles switch
-    {
-        LimbRoleRule.LeftArterialRightVenous => (left, right, true),
-        LimbRoleRule.LeftVenousRightArterial => (right, left, false),
-        // Equal widths cannot say which limb is which; call the left one arterial, the diameters are equal anyway.
-        _ => left is { } l && right is { } r ? (Math.Min(l, r), Math.Max(l, r), l <= r) : (null, null, null),
-    };
 
     private static double? Dist(Point2? a, Point2? b) => a is { } p && b is { } q ? Point2.Distance(p, q) : null;
 
