@@ -29,9 +29,10 @@ public sealed class DistalRowFinder
 
         var candidates = measurements.Where(m => m.Category != ClinicalCategory.Hemorrhage &&
             (_options.CountBlurredInstances || m.Category != ClinicalCategory.Ungradable)).ToList();
-        double bandPx = Median(candidates.Select(m => m.LoopHeightPx)) is { } h
+        double? loopHeight = Median(candidates.Select(m => m.LoopHeightPx).Where(v => v > 0));
+        double bandPx = loopHeight is { } h
             ? _options.BandFractionOfLoopHeight * h : _options.FallbackBandUm / calibration.MicrometresPerPixel;
-        double windowPx = Median(candidates.Select(m => m.LoopWidthPx)) is { } w
+        double windowPx = Median(candidates.Select(m => m.LoopWidthPx).Where(v => v > 0)) is { } w
             ? _options.LateralWindowFractionOfLoopWidth * w : _options.FallbackLateralWindowUm / calibration.MicrometresPerPixel;
 
         var (axis, source) = EstimateAxis(instances, candidates);
@@ -39,12 +40,14 @@ public sealed class DistalRowFinder
         foreach (var m in candidates)
             if ((m.Apex ?? MostDistalPixel(instances[m.Index].Mask, axis)) is { } apex) apices.Add((m.Index, apex));
 
-        var distal = SelectOutermost(apices, axis, bandPx, windowPx);
+        double maxBehindPx = loopHeight is { } lh
+            ? _options.MaxBehindRowFractionOfLoopHeight * lh : _options.FallbackMaxBehindRowUm / calibration.MicrometresPerPixel;
+        var distal = NearRowLine(SelectOutermost(apices, axis, bandPx, windowPx), axis, maxBehindPx);
         if (distal.Count >= _options.MinApicesForLineFit && FittedNormal(distal.Select(a => a.Apex).ToList(), axis) is { } fitted)
         {
             axis = fitted;
             source = DistalAxisSource.RowLineFit;
-            distal = SelectOutermost(apices, axis, bandPx, windowPx);
+            distal = NearRowLine(SelectOutermost(apices, axis, bandPx, windowPx), axis, maxBehindPx);
         }
 
         var row = new DistalRow
@@ -117,6 +120,17 @@ public sealed class DistalRowFinder
         return kept;
     }
 
+    /// <summary>
+    /// Drops apices lying further behind the row's median level than <paramref name="maxBehindPx"/>: a loop of a deeper
+    /// row showing through a gap in the distal row is not part of it.
+    /// </summary>
+    private static List<(int Index, Point2 Apex)> NearRowLine(List<(int Index, Point2 Apex)> apices, Point2 axis, double maxBehindPx)
+    {
+        if (apices.Count < 2) return apices;
+        double level = Median(apices.Select(a => (double?)a.Apex.Dot(axis)))!.Value;
+        return apices.Where(a => level - a.Apex.Dot(axis) <= maxBehindPx).ToList();
+    }
+
     /// <summary>The normal of a line fitted through the apices, oriented like <paramref name="axis"/>, when the row is elongated and agrees.</summary>
     private Point2? FittedNormal(List<Point2> apices, Point2 axis)
     {
@@ -173,7 +187,7 @@ public sealed class DistalRowFinder
 
     private static double? Median(IEnumerable<double?> values)
     {
-        var sorted = values.Where(v => v is > 0).Select(v => v!.Value).Order().ToArray();
+        var sorted = values.Where(v => v is not null && double.IsFinite(v.Value)).Select(v => v!.Value).Order().ToArray();
         if (sorted.Length == 0) return null;
         int mid = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

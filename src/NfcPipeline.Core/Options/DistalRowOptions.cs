@@ -17,6 +17,12 @@ public sealed record DistalRowOptions
     /// <summary>The lateral window in µm when no loop width could be measured.</summary>
     public double FallbackLateralWindowUm { get; init; } = 80;
 
+    /// <summary>An apex further behind the row's median level than this fraction of the median loop height is not distal.</summary>
+    public double MaxBehindRowFractionOfLoopHeight { get; init; } = 1.0;
+
+    /// <summary>That distance in µm when no loop height could be measured.</summary>
+    public double FallbackMaxBehindRowUm { get; init; } = 200;
+
     /// <summary>With at least this many distal apices, the row's direction is refined by a line fit through them.</summary>
     public int MinApicesForLineFit { get; init; } = 3;
 
@@ -36,6 +42,8 @@ public sealed record DistalRowOptions
         if (!(FallbackBandUm > 0)) problems.Add($"FallbackBandUm must be positive, got {FallbackBandUm}.");
         if (!(LateralWindowFractionOfLoopWidth > 0)) problems.Add($"LateralWindowFractionOfLoopWidth must be positive, got {LateralWindowFractionOfLoopWidth}.");
         if (!(FallbackLateralWindowUm > 0)) problems.Add($"FallbackLateralWindowUm must be positive, got {FallbackLateralWindowUm}.");
+        if (!(MaxBehindRowFractionOfLoopHeight > 0)) problems.Add($"MaxBehindRowFractionOfLoopHeight must be positive, got {MaxBehindRowFractionOfLoopHeight}.");
+        if (!(FallbackMaxBehindRowUm > 0)) problems.Add($"FallbackMaxBehindRowUm must be positive, got {FallbackMaxBehindRowUm}.");
         if (MinApicesForLineFit < 2) problems.Add($"MinApicesForLineFit must be at least 2, got {MinApicesForLineFit}.");
         if (!(MinRowElongation >= 1)) problems.Add($"MinRowElongation must be at least 1, got {MinRowElongation}.");
         if (!(MaxFitDeviationDegrees is >= 0 and <= 90)) problems.Add($"MaxFitDeviationDegrees must be in [0, 90], got {MaxFitDeviationDegrees}.");

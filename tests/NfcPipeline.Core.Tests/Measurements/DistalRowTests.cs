@@ -107,6 +107,16 @@ public class DistalRowTests
     }
 
     [Fact]
+    public void A_deeper_loop_seen_through_a_gap_in_the_row_is_not_distal()
+    {
+        var loops = TwoRows();
+        loops.RemoveAt(7);   // the distal loop in front of the deeper loop at x = 490
+        var result = Measure(loops);
+        Assert.Equal(Enumerable.Range(0, 14), result.DistalRow.Indices);
+        Assert.InRange(result.DensityPerMm!.Value, 14 / 2.060, 14 / 2.048);
+    }
+
+    [Fact]
     public void A_single_loop_is_its_own_row()
     {
         var result = Measure([Loops.Loop(new(400, 300), degrees: 20)]);
