@@ -14,7 +14,8 @@ public static class CocoDensity
     {
         var result = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
         var source = predictions.Categories.Count > 0 ? predictions : predictions with { Categories = truth.Categories };
-        var predictedByKey = predictions.Images.ToDictionary(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase);
+        var predictedByKey = predictions.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
         foreach (var image in truth.Images)
         {
             string key = DensityTruthCsv.ImageKey(image.FileName);

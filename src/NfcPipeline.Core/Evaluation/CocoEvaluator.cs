@@ -17,6 +17,7 @@ public static class CocoEvaluator
         IReadOnlyDictionary<string, double>? truthDensities = null, IReadOnlyDictionary<string, double>? predictedDensities = null)
     {
         options ??= EvaluationOptions.Default;
+        var classNameMap = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
         var warnings = new List<string>();
         var predictedImages = predictions.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
@@ -63,8 +64,8 @@ public static class CocoEvaluator
 
             foreach (var match in matches)
             {
-                string truthName = ClassName(truth, truthAnnotations[match.TruthIndex].CategoryId, truth, options);
-                string predictedName = ClassName(predictions, predictedAnnotations[match.PredictionIndex].CategoryId, truth, options);
+                string truthName = ClassName(truth, truthAnnotations[match.TruthIndex].CategoryId, truth, classNameMap);
+                string predictedName = ClassName(predictions, predictedAnnotations[match.PredictionIndex].CategoryId, truth, classNameMap);
                 confusion[(truthName, predictedName)] = confusion.GetValueOrDefault((truthName, predictedName)) + 1;
                 if (string.Equals(truthName, predictedName, StringComparison.OrdinalIgnoreCase)) correct++;
                 var (truthPx, truthUm) = truthDiameters[match.TruthIndex];
@@ -133,10 +134,9 @@ public static class CocoEvaluator
         }
     }
 
-    private static string ClassName(CocoDataset dataset, long categoryId, CocoDataset fallback, EvaluationOptions options)
+    private static string ClassName(CocoDataset dataset, long categoryId, CocoDataset fallback, Dictionary<string, string> map)
     {
         string name = (dataset.Categories.Count > 0 ? dataset.Category(categoryId) : fallback.Category(categoryId))?.Name ?? $"category {categoryId}";
-        var map = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
         return (map.TryGetValue(name, out var mapped) ? mapped : name).ToLowerInvariant();
     }
 
