@@ -18,6 +18,8 @@ public sealed class PatientAggregator
 
     public PatientAggregator(FastTrackOptions? fastTrack = null) => _fastTrack = new FastTrackClassifier(fastTrack);
 
+    public PatientAggregator(AnalysisOptions options) : this(options.FastTrack) { }
+
     /// <summary>
     /// The patient density is the mean over all gradable fields of all fingers, each field weighing the same, so a
     /// finger with more fields counts more, as when a reader averages the fields read.

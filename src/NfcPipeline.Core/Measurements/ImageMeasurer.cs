@@ -20,6 +20,8 @@ public sealed class ImageMeasurer
         if (problems.Count > 0) throw new ArgumentException("Invalid grading options: " + string.Join(" ", problems), nameof(grading));
     }
 
+    public ImageMeasurer(AnalysisOptions options) : this(options.Measurement, options.DistalRow, options.Grading) { }
+
     /// <summary>Measures an image of <paramref name="width"/> × <paramref name="height"/> pixels; the row line is clipped to that frame.</summary>
     public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height) =>
         Measure(instances, calibration, width, height, FieldOfView.Rectangle(width, height));
