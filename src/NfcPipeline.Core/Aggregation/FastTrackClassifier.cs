@@ -1,0 +1,73 @@
+using NfcPipeline.Core.Options;
+
+namespace NfcPipeline.Core.Aggregation;
+
+/// <summary>
+/// The EULAR fast-track algorithm (Smith et al., Ann Rheum Dis 2020): non-scleroderma when density ≥ 7/mm with no
+/// giants and no abnormal shapes; scleroderma when giants are present, or density ≤ 3/mm with abnormal shapes;
+/// otherwise not classifiable. A scleroderma pattern is then staged early / active / late after Cutolo (2000).
+/// </summary>
+public sealed class FastTrackClassifier
+{
+    private readonly FastTrackOptions _options;
+
+    public FastTrackClassifier(FastTrackOptions? options = null)
+    {
+        _options = options ?? FastTrackOptions.Default;
+        var problems = _options.Validate();
+        if (problems.Count > 0) throw new ArgumentException("Invalid fast-track options: " + string.Join(" ", problems), nameof(options));
+    }
+
+    public FastTrackResult Classify(FastTrackInputs inputs)
+    {
+        var o = _options;
+        var trace = new List<FastTrackTraceEntry>();
+        var nonSsc = Rule(trace, "Non-scleroderma: density ≥ threshold, no giants, no abnormal shapes", requiresAll: true,
+            FastTrackCondition.Check("density per mm", inputs.DensityPerMm, ">=", o.NonSclerodermaMinDensityPerMm),
+            FastTrackCondition.Check("giant capillaries", inputs.GiantCount, "<", o.GiantsPresentMinCount),
+            FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, "<", o.AbnormalShapesPresentMinCount));
+        var giants = Rule(trace, "Scleroderma: giant capillaries present", requiresAll: true,
+            FastTrackCondition.Check("giant capillaries", inputs.GiantCount, ">=", o.GiantsPresentMinCount));
+        var lossWithShapes = Rule(trace, "Scleroderma: density ≤ threshold with abnormal shapes", requiresAll: true,
+            FastTrackCondition.Check("density per mm", inputs.DensityPerMm, "<=", o.SclerodermaMaxDensityPerMm),
+            FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount));
+
+        if (nonSsc)
+            return new FastTrackResult(FastTrackPattern.NonScleroderma, null, inputs, trace, "Non-scleroderma pattern by fast-track.");
+        if (!giants && !lossWithShapes)
+            return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace,
+                inputs.DensityPerMm is null
+                    ? "Not classifiable by fast-track: no gradable density and no giants."
+                    : "Not classifiable by fast-track: neither the non-scleroderma nor a scleroderma rule holds.");
+
+        var sub = Stage(inputs, trace);
+        return new FastTrackResult(FastTrackPattern.Scleroderma, sub, inputs, trace, $"Scleroderma pattern by fast-track, {sub.ToString().ToLowerInvariant()} (Cutolo).");
+    }
+
+    private SclerodermaSubPattern Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace)
+    {
+        var o = _options;
+        if (Rule(trace, "Late: severe loss, abnormal shapes, few or no giants", requiresAll: true,
+                FastTrackCondition.Check("density per mm", inputs.DensityPerMm, "<=", o.LateMaxDensityPerMm),
+                FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount),
+                FastTrackCondition.Check("giant share of loops", inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
+            return SclerodermaSubPattern.Late;
+        if (Rule(trace, "Active: frequent giants, frequent hemorrhages, or moderate loss", requiresAll: false,
+                FastTrackCondition.Check("giant share of loops", inputs.GiantShare, ">=", o.ActiveMinGiantShare),
+                FastTrackCondition.Check("hemorrhages per loop", inputs.HemorrhageShare, ">=", o.ActiveMinHemorrhageShare),
+                FastTrackCondition.Check("density per mm", inputs.DensityPerMm, "<", o.EarlyMinDensityPerMm)))
+            return SclerodermaSubPattern.Active;
+        trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], true,
+            "Early: neither the late nor the active rule holds."));
+        return SclerodermaSubPattern.Early;
+    }
+
+    private static bool Rule(List<FastTrackTraceEntry> trace, string rule, bool requiresAll, params FastTrackCondition[] conditions)
+    {
+        bool holds = requiresAll ? conditions.All(c => c.Holds) : conditions.Any(c => c.Holds);
+        string joiner = requiresAll ? "; and " : "; or ";
+        trace.Add(new FastTrackTraceEntry(rule, requiresAll, conditions, holds,
+            $"{rule}: {(holds ? "HOLDS" : "does not hold")} ({string.Join(joiner, conditions.Select(c => c.Text))})."));
+        return holds;
+    }
+}

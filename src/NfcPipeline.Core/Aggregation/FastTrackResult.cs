@@ -1,0 +1,59 @@
+using System.Globalization;
+
+namespace NfcPipeline.Core.Aggregation;
+
+/// <summary>The three outcomes of the EULAR fast-track algorithm.</summary>
+public enum FastTrackPattern
+{
+    NonScleroderma,
+    Scleroderma,
+    /// <summary>Neither rule applies: not classifiable by the fast-track; a full expert read is needed.</summary>
+    Indeterminate,
+}
+
+/// <summary>Cutolo's scleroderma patterns.</summary>
+public enum SclerodermaSubPattern { Early, Active, Late }
+
+/// <summary>One comparison of a measured quantity with its threshold. A null value never holds.</summary>
+public sealed record FastTrackCondition(string Quantity, double? Value, string Comparison, double Threshold, bool Holds)
+{
+    public string Text => Value is { } v
+        ? $"{Quantity} = {Format(v)} {Comparison} {Format(Threshold)}: {(Holds ? "yes" : "no")}"
+        : $"{Quantity} unknown, cannot check {Comparison} {Format(Threshold)}: no";
+
+    internal static FastTrackCondition Check(string quantity, double? value, string comparison, double threshold)
+    {
+        bool holds = value is { } v && comparison switch
+        {
+            ">=" => v >= threshold,
+            "<=" => v <= threshold,
+            "<" => v < threshold,
+            ">" => v > threshold,
+            _ => throw new ArgumentOutOfRangeException(nameof(comparison), comparison, "Unknown comparison."),
+        };
+        return new FastTrackCondition(quantity, value, comparison, threshold, holds);
+    }
+
+    private static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+}
+
+/// <summary>One rule of the decision, whether it held, and the comparisons behind it.</summary>
+public sealed record FastTrackTraceEntry(string Rule, bool RequiresAll, IReadOnlyList<FastTrackCondition> Conditions, bool Holds, string Text);
+
+/// <summary>The fast-track outcome with its full rule trace, in the order the rules were checked.</summary>
+public sealed record FastTrackResult(
+    FastTrackPattern Pattern,
+    SclerodermaSubPattern? SubPattern,
+    FastTrackInputs Inputs,
+    IReadOnlyList<FastTrackTraceEntry> Trace,
+    string Summary);
+
+/// <summary>The patient-level numbers the fast-track reads.</summary>
+public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int GiantCount, int AbnormalCount, int HemorrhageCount)
+{
+    public double? GiantShare => LoopCount == 0 ? null : (double)GiantCount / LoopCount;
+    public double? HemorrhageShare => LoopCount == 0 ? null : (double)HemorrhageCount / LoopCount;
+
+    public static FastTrackInputs From(GroupSummary summary) =>
+        new(summary.DensityPerMm.Mean, summary.LoopCount, summary.GiantCount, summary.AbnormalCount, summary.HemorrhageCount);
+}

@@ -1,0 +1,12 @@
+using NfcPipeline.Core.Measurements;
+
+namespace NfcPipeline.Core.Aggregation;
+
+/// <summary>
+/// One field (image) of a finger as aggregation sees it. <see cref="Measurement"/> is null for a field that was
+/// expected but has no result (a corrupt file, a failed job): it is counted as missing and otherwise left out.
+/// </summary>
+public sealed record FieldResult(string FieldId, string Finger, ImageMeasurement? Measurement, string? FailureReason = null);
+
+/// <summary>A field that could not be graded, and why, so reports can say what was left out.</summary>
+public sealed record ExcludedField(string FieldId, string Finger, UngradableReason? Reason, string Explanation);

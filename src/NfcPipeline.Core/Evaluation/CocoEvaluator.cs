@@ -1,0 +1,181 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
+
+namespace NfcPipeline.Core.Evaluation;
+
+/// <summary>
+/// Compares predictions with truth, image by image. Images pair by file name when the predictions list images,
+/// otherwise by image id (a COCO results list). Crowd truth regions are left out.
+/// </summary>
+public static class CocoEvaluator
+{
+    private static readonly string[] DiameterNames = ["apical", "arterial", "venous"];
+
+    /// <param name="truthDensities">Density truth by image file name (for example from <see cref="DensityTruthCsv"/>); else the truth's density_per_mm.</param>
+    /// <param name="predictedDensities">Predicted density by image file name; else the predictions' density_per_mm.</param>
+    public static EvaluationReport Evaluate(CocoDataset truth, CocoDataset predictions, EvaluationOptions? options = null,
+        IReadOnlyDictionary<string, double>? truthDensities = null, IReadOnlyDictionary<string, double>? predictedDensities = null)
+    {
+        options ??= EvaluationOptions.Default;
+        var classNameMap = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
+        var warnings = new List<string>();
+        var predictedImages = predictions.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+        var truthKeys = truth.Images.Select(i => DensityTruthCsv.ImageKey(i.FileName)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var extra in predictedImages.Keys.Where(k => !truthKeys.Contains(k)).Order(StringComparer.Ordinal))
+            warnings.Add($"Predicted image '{extra}' has no truth and is ignored.");
+
+        int truthCount = 0, predictionCount = 0, matchedCount = 0, correct = 0;
+        long truthPixels = 0, predictedPixels = 0, coveredPixels = 0;
+        var confusion = new Dictionary<(string Truth, string Predicted), int>();
+        var pairErrorsPx = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var pairErrorsUm = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var truthValuesPx = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var truthValuesUm = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var predValuesPx = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var predValuesUm = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var densityPairs = new List<DensityPair>();
+        bool missingScale = false;
+
+        foreach (var image in truth.Images.OrderBy(i => i.Id))
+        {
+            string key = DensityTruthCsv.ImageKey(image.FileName);
+            CocoImage? predictedImage = predictions.Images.Count == 0 ? image : predictedImages.GetValueOrDefault(key);
+            if (predictions.Images.Count > 0 && predictedImage is null) warnings.Add($"No predictions listed for image '{key}'; all its truth counts as missed.");
+
+            var truthAnnotations = truth.Annotations.Where(a => a.ImageId == image.Id && !a.IsCrowd).ToList();
+            var predictedAnnotations = predictedImage is null ? [] : predictions.Annotations.Where(a => a.ImageId == predictedImage.Id).ToList();
+            var truthMasks = truthAnnotations.Select(a => CocoInstances.ToMask(a.Segmentation, image.Width, image.Height)).ToList();
+            var predictedMasks = predictedAnnotations.Select(a => CocoInstances.ToMask(a.Segmentation, image.Width, image.Height)).ToList();
+            var matches = InstanceMatcher.Match(truthMasks, predictedMasks, predictedAnnotations.Select(a => a.Score ?? 1.0).ToList(), options.MinIou);
+            truthCount += truthAnnotations.Count;
+            predictionCount += predictedAnnotations.Count;
+            matchedCount += matches.Count;
+
+            var (t, p, c) = PixelCoverage(truthMasks, predictedMasks, image.Width, image.Height);
+            truthPixels += t; predictedPixels += p; coveredPixels += c;
+
+            double? umPerPx = image.UmPerPx ?? options.DefaultUmPerPx;
+            missingScale |= umPerPx is null;
+            var truthDiameters = truthAnnotations.Select(a => TruthDiameters(a, umPerPx, options)).ToList();
+            var predictedDiameters = predictedAnnotations.Select(a => PredictedDiameters(a, umPerPx, options)).ToList();
+            foreach (var d in truthDiameters) Collect(d, truthValuesPx, truthValuesUm);
+            foreach (var d in predictedDiameters) Collect(d, predValuesPx, predValuesUm);
+
+            foreach (var match in matches)
+            {
+                string truthName = ClassName(truth, truthAnnotations[match.TruthIndex].CategoryId, truth, classNameMap);
+                string predictedName = ClassName(predictions, predictedAnnotations[match.PredictionIndex].CategoryId, truth, classNameMap);
+                confusion[(truthName, predictedName)] = confusion.GetValueOrDefault((truthName, predictedName)) + 1;
+                if (string.Equals(truthName, predictedName, StringComparison.OrdinalIgnoreCase)) correct++;
+                var (truthPx, truthUm) = truthDiameters[match.TruthIndex];
+                var (predPx, predUm) = predictedDiameters[match.PredictionIndex];
+                for (int k = 0; k < DiameterNames.Length; k++)
+                {
+                    if (truthPx[k] is { } a && predPx[k] is { } b) pairErrorsPx[k].Add(Math.Abs(b - a));
+                    if (truthUm[k] is { } x && predUm[k] is { } y) pairErrorsUm[k].Add(Math.Abs(y - x));
+                }
+            }
+
+            double? truthDensity = truthDensities is not null && truthDensities.TryGetValue(key, out var td) ? td : image.DensityPerMm;
+            double? predictedDensity = predictedDensities is not null && predictedDensities.TryGetValue(key, out var pd) ? pd
+                : predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null;
+            if (truthDensity is { } tv && predictedDensity is { } pv) densityPairs.Add(new DensityPair(key, tv, pv));
+        }
+        if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
+
+        double? precision = predictionCount == 0 ? null : (double)matchedCount / predictionCount;
+        double? recall = truthCount == 0 ? null : (double)matchedCount / truthCount;
+        double? f1 = precision is { } pr && recall is { } re ? (pr + re > 0 ? 2 * pr * re / (pr + re) : 0) : null;
+        var labels = confusion.Keys.SelectMany(k => new[] { k.Truth, k.Predicted }).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var matrix = labels.Select(tl => (IReadOnlyList<int>)labels.Select(pl => confusion.GetValueOrDefault((tl, pl))).ToArray()).ToArray();
+        var diameters = DiameterNames.Select((name, k) => new DiameterMetrics(name, pairErrorsPx[k].Count,
+            MeanOrNull(pairErrorsPx[k]), MeanOrNull(pairErrorsUm[k]), truthValuesPx[k].Count, predValuesPx[k].Count,
+            AbsDifference(MeanOrNull(predValuesPx[k]), MeanOrNull(truthValuesPx[k])),
+            AbsDifference(MeanOrNull(predValuesUm[k]), MeanOrNull(truthValuesUm[k])))).ToArray();
+
+        return new EvaluationReport(
+            truth.Images.Count,
+            new DetectionMetrics(truthCount, predictionCount, matchedCount, precision, recall, f1),
+            new SegmentationMetrics(truthPixels, predictedPixels, coveredPixels,
+                truthPixels == 0 ? null : (double)coveredPixels / truthPixels, predictedPixels == 0 ? null : (double)coveredPixels / predictedPixels),
+            new ClassificationMetrics(matchedCount, correct, matchedCount == 0 ? null : (double)correct / matchedCount, labels, matrix),
+            diameters,
+            DensityMetrics.Of(densityPairs),
+            warnings);
+    }
+
+    private static (double?[] Px, double?[] Um) TruthDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options)
+    {
+        // Truth visibility 1 or 2 becomes confidence 1, 0 stays 0.
+        var (px, um) = Diameters(a, 0.5, umPerPx, options);
+        double?[] given = [a.ApicalDiameterUm, a.ArterialDiameterUm, a.VenousDiameterUm];
+        for (int k = 0; k < um.Length; k++) um[k] = given[k] ?? um[k];
+        return (px, um);
+    }
+
+    private static (double?[] Px, double?[] Um) PredictedDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options) =>
+        Diameters(a, options.MinPredictionKeypointScore, umPerPx, options);
+
+    private static (double?[] Px, double?[] Um) Diameters(CocoAnnotation a, double minConfidence, double? umPerPx, EvaluationOptions options)
+    {
+        if (a.Keypoints is null) return (new double?[3], new double?[3]);
+        var d = LoopDiameters.FromKeypoints(CocoInstances.ToKeypoints(a.Keypoints), minConfidence, options.LimbRoles);
+        double?[] px = [d.ApicalPx, d.ArterialPx, d.VenousPx];
+        return (px, px.Select(v => v * umPerPx).ToArray());
+    }
+
+    private static void Collect((double?[] Px, double?[] Um) d, List<double>[] px, List<double>[] um)
+    {
+        for (int k = 0; k < d.Px.Length; k++)
+        {
+            if (d.Px[k] is { } p) px[k].Add(p);
+            if (d.Um[k] is { } u) um[k].Add(u);
+        }
+    }
+
+    private static string ClassName(CocoDataset dataset, long categoryId, CocoDataset fallback, Dictionary<string, string> map)
+    {
+        string name = (dataset.Categories.Count > 0 ? dataset.Category(categoryId) : fallback.Category(categoryId))?.Name ?? $"category {categoryId}";
+        return (map.TryGetValue(name, out var mapped) ? mapped : name).ToLowerInvariant();
+    }
+
+    private static (long Truth, long Predicted, long Covered) PixelCoverage(List<InstanceMask> truth, List<InstanceMask> predicted, int width, int height)
+    {
+        if (width <= 0 || height <= 0)
+        {
+            width = truth.Concat(predicted).Select(m => m.Left + m.Width).DefaultIfEmpty(0).Max();
+            height = truth.Concat(predicted).Select(m => m.Top + m.Height).DefaultIfEmpty(0).Max();
+        }
+        var truthBits = Paint(truth, width, height);
+        var predictedBits = Paint(predicted, width, height);
+        long t = 0, p = 0, c = 0;
+        for (int i = 0; i < truthBits.Length; i++)
+        {
+            if (truthBits[i]) t++;
+            if (predictedBits[i]) p++;
+            if (truthBits[i] && predictedBits[i]) c++;
+        }
+        return (t, p, c);
+    }
+
+    private static bool[] Paint(List<InstanceMask> masks, int width, int height)
+    {
+        var bits = new bool[width * height];
+        foreach (var mask in masks)
+        {
+            var source = mask.Bits;
+            for (int y = 0; y < mask.Height; y++)
+                for (int x = 0; x < mask.Width; x++)
+                {
+                    int ix = mask.Left + x, iy = mask.Top + y;
+                    if (source[y * mask.Width + x] && ix >= 0 && iy >= 0 && ix < width && iy < height) bits[iy * width + ix] = true;
+                }
+        }
+        return bits;
+    }
+
+    private static double? MeanOrNull(List<double> values) => values.Count == 0 ? null : values.Average();
+
+    private static double? AbsDifference(double? a, double? b) => a is { } x && b is { } y ? Math.Abs(x - y) : null;
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace NfcPipeline.Core.Evaluation;
+
+/// <summary>
+/// Reads COCO instances JSON with keypoints: a full dataset object, or a results list (a bare array of
+/// annotations with scores). Unknown fields are ignored; the simulator's truth fields are read where present.
+/// </summary>
+public static class CocoParser
+{
+    public static CocoDataset Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true });
+        return Parse(document.RootElement);
+    }
+
+    public static CocoDataset Parse(Stream utf8Json)
+    {
+        using var document = JsonDocument.Parse(utf8Json, new JsonDocumentOptions { AllowTrailingCommas = true });
+        return Parse(document.RootElement);
+    }
+
+    private static CocoDataset Parse(JsonElement root)
+    {
+        if (root.ValueKind == JsonValueKind.Array)
+            return new CocoDataset([], [], root.EnumerateArray().Select((a, i) => ParseAnnotation(a, i + 1)).ToArray(), []);
+        if (root.ValueKind != JsonValueKind.Object) throw new FormatException("COCO JSON must be an object or an array of annotations.");
+        var images = Array(root, "images").Select(ParseImage).ToArray();
+        var categories = Array(root, "categories").Select(ParseCategory).ToArray();
+        var annotations = Array(root, "annotations").Select((a, i) => ParseAnnotation(a, i + 1)).ToArray();
+        var patients = Array(root, "patients").Select(ParsePatient).ToArray();
+        return new CocoDataset(images, categories, annotations, patients);
+    }
+
+    private static CocoImage ParseImage(JsonElement e) =>
+        new(RequiredLong(e, "id"), String(e, "file_name") ?? "", (int)(Number(e, "width") ?? 0), (int)(Number(e, "height") ?? 0))
+        {
+            UmPerPx = Number(e, "um_per_px"),
+            DensityPerMm = Number(e, "density_per_mm"),
+            PatientId = Text(e, "patient_id") ?? Text(e, "patient"),
+            Finger = Text(e, "finger"),
+        };
+
+    private static CocoCategory ParseCategory(JsonElement e) =>
+        new(RequiredLong(e, "id"), String(e, "name") ?? throw new FormatException("A category has no name."),
+            Array(e, "keypoints").Select(k => k.GetString() ?? "").ToArray());
+
+    private static CocoAnnotation ParseAnnotation(JsonElement e, int ordinal)
+    {
+        float[]? keypoints = null;
+        if (e.TryGetProperty("keypoints", out var k) && k.ValueKind == JsonValueKind.Array && k.GetArrayLength() > 0)
+        {
+            keypoints = k.EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+            if (keypoints.Length != 24) throw new FormatException($"Annotation {ordinal}: expected 8 keypoints × 3 values, got {keypoints.Length} values.");
+        }
+        double[]? bbox = e.TryGetProperty("bbox", out var b) && b.ValueKind == JsonValueKind.Array
+            ? b.EnumerateArray().Select(v => v.GetDouble()).ToArray() : null;
+        return new CocoAnnotation
+        {
+            Id = Long(e, "id") ?? ordinal,
+            ImageId = RequiredLong(e, "image_id"),
+            CategoryId = RequiredLong(e, "category_id"),
+            Score = Number(e, "score"),
+            Segmentation = e.TryGetProperty("segmentation", out var s) ? ParseSegmentation(s) : null,
+            Bbox = bbox is { Length: 4 } ? bbox : null,
+            Keypoints = keypoints,
+            IsCrowd = (Number(e, "iscrowd") ?? 0) != 0,
+            ApicalDiameterUm = Number(e, "apical_diameter_um"),
+            ArterialDiameterUm = Number(e, "arterial_diameter_um"),
+            VenousDiameterUm = Number(e, "venous_diameter_um"),
+            Distal = e.TryGetProperty("distal", out var d) ? d.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                JsonValueKind.Number => d.GetDouble() != 0,
+                _ => null,
+            } : null,
+        };
+    }
+
+    private static CocoSegmentation? ParseSegmentation(JsonElement s)
+    {
+        switch (s.ValueKind)
+        {
+            case JsonValueKind.Array:
+                var polygons = s.EnumerateArray().Where(p => p.ValueKind == JsonValueKind.Array)
+                    .Select(p => p.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+                return polygons.Length == 0 ? null : new CocoPolygons(polygons);
+            case JsonValueKind.Object:
+                var size = Array(s, "size").Select(v => v.GetInt32()).ToArray();
+                if (size.Length != 2) throw new FormatException("An RLE segmentation needs size [height, width].");
+                if (!s.TryGetProperty("counts", out var counts)) throw new FormatException("An RLE segmentation has no counts.");
+                uint[] runs = counts.ValueKind == JsonValueKind.String
+                    ? CocoRleCodec.DecodeString(counts.GetString()!)
+                    : counts.EnumerateArray().Select(v => v.GetUInt32()).ToArray();
+                return new CocoRle(size[0], size[1], runs);
+            default:
+                return null;
+        }
+    }
+
+    private static CocoPatientTruth ParsePatient(JsonElement e)
+    {
+        string id = Text(e, "patient_id") ?? Text(e, "id") ?? throw new FormatException("A patient has no id.");
+        var numbers = new Dictionary<string, double>(StringComparer.Ordinal);
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var property in e.EnumerateObject())
+        {
+            if (property.Value.ValueKind == JsonValueKind.Number) numbers[property.Name] = property.Value.GetDouble();
+            else if (property.Value.ValueKind == JsonValueKind.String) texts[property.Name] = property.Value.GetString()!;
+            else if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False) texts[property.Name] = property.Value.GetBoolean() ? "true" : "false";
+        }
+        return new CocoPatientTruth(id)
+        {
+            Pattern = Text(e, "pattern"),
+            DensityPerMm = Number(e, "density_per_mm"),
+            ImageIds = Array(e, "image_ids").Where(v => v.ValueKind == JsonValueKind.Number).Select(v => v.GetInt64()).ToArray(),
+            Numbers = numbers,
+            Texts = texts,
+        };
+    }
+
+    private static IEnumerable<JsonElement> Array(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var a) && a.ValueKind == JsonValueKind.Array ? a.EnumerateArray() : [];
+
+    private static double? Number(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    private static long? Long(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? (long)v.GetDouble() : null;
+
+    private static long RequiredLong(JsonElement e, string name) =>
+        Long(e, name) ?? throw new FormatException($"Missing numeric '{name}' in {e.GetRawText()[..Math.Min(80, e.GetRawText().Length)]}.");
+
+    private static string? String(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    /// <summary>A string, or a number written as text (ids are either in practice).</summary>
+    private static string? Text(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) ? v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Number => v.GetDouble().ToString(CultureInfo.InvariantCulture),
+            _ => null,
+        } : null;
+}

@@ -1,0 +1,52 @@
+namespace NfcPipeline.Core.Evaluation;
+
+public sealed record DetectionMetrics(int TruthCount, int PredictionCount, int MatchedCount, double? Precision, double? Recall, double? F1);
+
+/// <summary>Pixel level: how much of the union of truth foreground the union of predicted foreground covers.</summary>
+public sealed record SegmentationMetrics(long TruthPixels, long PredictedPixels, long CoveredTruthPixels, double? Sensitivity, double? PixelPrecision);
+
+/// <summary>Class accuracy on matched pairs; <see cref="Confusion"/>[truth][predicted] over <see cref="Labels"/>.</summary>
+public sealed record ClassificationMetrics(int MatchedCount, int CorrectCount, double? Accuracy, IReadOnlyList<string> Labels, IReadOnlyList<IReadOnlyList<int>> Confusion);
+
+/// <summary>
+/// Diameter errors. MAE: the mean of |pred − truth| over matched pairs. Error of means: NFCMTL's figure,
+/// |mean(pred) − mean(truth)| over every instance of each side that has the diameter.
+/// </summary>
+public sealed record DiameterMetrics(string Diameter, int PairCount, double? MaePx, double? MaeUm,
+    int TruthCount, int PredictionCount, double? ErrorOfMeansPx, double? ErrorOfMeansUm);
+
+public sealed record DensityPair(string Image, double Truth, double Predicted);
+
+public sealed record DensityMetrics(int PairCount, double? Mae, double? Pearson, IReadOnlyList<DensityPair> Pairs)
+{
+    public static DensityMetrics Of(IReadOnlyList<DensityPair> pairs)
+    {
+        if (pairs.Count == 0) return new DensityMetrics(0, null, null, pairs);
+        double mae = pairs.Average(p => Math.Abs(p.Predicted - p.Truth));
+        return new DensityMetrics(pairs.Count, mae, PearsonR(pairs.Select(p => p.Truth).ToArray(), pairs.Select(p => p.Predicted).ToArray()), pairs);
+    }
+
+    /// <summary>Pearson's r; null with fewer than 2 pairs or when either side does not vary.</summary>
+    public static double? PearsonR(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        if (x.Count != y.Count) throw new ArgumentException("Both samples need the same length.", nameof(y));
+        if (x.Count < 2) return null;
+        double mx = x.Average(), my = y.Average(), sxy = 0, sxx = 0, syy = 0;
+        for (int i = 0; i < x.Count; i++)
+        {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+            syy += (y[i] - my) * (y[i] - my);
+        }
+        return sxx > 0 && syy > 0 ? sxy / Math.Sqrt(sxx * syy) : null;
+    }
+}
+
+public sealed record EvaluationReport(
+    int ImageCount,
+    DetectionMetrics Detection,
+    SegmentationMetrics Segmentation,
+    ClassificationMetrics Classification,
+    IReadOnlyList<DiameterMetrics> Diameters,
+    DensityMetrics Density,
+    IReadOnlyList<string> Warnings);

@@ -1,0 +1,96 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Geometry;
+using NfcPipeline.Core.Options;
+
+namespace NfcPipeline.Core.Measurements;
+
+/// <summary>Measures single capillaries from their 8 ANFC keypoints (U, D, LL, LR, RL, RR, LB, RB).</summary>
+public sealed class CapillaryMeasurer
+{
+    private readonly MeasurementOptions _options;
+
+    public CapillaryMeasurer(MeasurementOptions? options = null)
+    {
+        _options = options ?? MeasurementOptions.Default;
+        var problems = _options.Validate();
+        if (problems.Count > 0) throw new ArgumentException("Invalid measurement options: " + string.Join(" ", problems), nameof(options));
+    }
+
+    public MeasurementOptions Options => _options;
+
+    public CapillaryMeasurement Measure(CapillaryInstance instance, Calibration calibration, int index = 0)
+    {
+        if (instance.Keypoints.Length != KeypointNames.Count)
+            throw new ArgumentException($"A capillary needs exactly {KeypointNames.Count} keypoints, got {instance.Keypoints.Length}.", nameof(instance));
+
+        string className = instance.ClassName;
+        ClinicalCategory category = _options.Categories.Get(className);
+        Point2? P(KeypointName name)
+        {
+            Keypoint k = instance[name];
+            return LoopDiameters.Usable(k, _options.MinKeypointConfidence) ? new Point2(k.X, k.Y) : null;
+        }
+        Point2? u = P(KeypointName.Up), d = P(KeypointName.Down);
+        Point2? ll = P(KeypointName.LeftLeft), lr = P(KeypointName.LeftRight);
+        Point2? rl = P(KeypointName.RightLeft), rr = P(KeypointName.RightRight);
+        Point2? lb = P(KeypointName.LeftBottom), rb = P(KeypointName.RightBottom);
+
+        double? apical = Dist(u, d);
+        double? left = Dist(ll, lr), right = Dist(rl, rr);
+        var (arterial, venous, arterialIsLeft) = LoopDiameters.AssignLimbs(left, right, _options.LimbRoles);
+
+        Point2? apexMid = u is { } uu && d is { } dd ? Point2.Midpoint(uu, dd) : null;
+        double? leftLength = Dist(apexMid, lb), rightLength = Dist(apexMid, rb);
+        double? arterialLength = arterialIsLeft switch { true => leftLength, false => rightLength, null => null };
+        double? venousLength = arterialIsLeft switch { true => rightLength, false => leftLength, null => null };
+
+        Point2? axis = null;
+        double? height = null, width = null;
+        if (u is { } up && lb is { } lbot && rb is { } rbot)
+        {
+            Point2 baseMid = Point2.Midpoint(lbot, rbot);
+            Point2 along = up - baseMid;
+            if (along.Length > 0)
+            {
+                axis = along.Normalized();
+                height = along.Length;
+                if (ll is { } outerLeft && rr is { } outerRight)
+                    width = Math.Abs((outerRight - outerLeft).Dot(axis.Value.Perpendicular));
+            }
+        }
+
+        double? apicalUm = ToUm(apical, calibration);
+        bool isLoop = category is ClinicalCategory.Normal or ClinicalCategory.Abnormal;
+        return new CapillaryMeasurement
+        {
+            Index = index,
+            ClassName = className,
+            Category = category,
+            Score = instance.Score,
+            ApicalDiameterPx = apical,
+            ApicalDiameterUm = apicalUm,
+            LeftLimbDiameterPx = left,
+            RightLimbDiameterPx = right,
+            ArterialDiameterPx = arterial,
+            ArterialDiameterUm = ToUm(arterial, calibration),
+            VenousDiameterPx = venous,
+            VenousDiameterUm = ToUm(venous, calibration),
+            LeftLimbLengthUm = ToUm(leftLength, calibration),
+            RightLimbLengthUm = ToUm(rightLength, calibration),
+            ArterialLimbLengthUm = ToUm(arterialLength, calibration),
+            VenousLimbLengthUm = ToUm(venousLength, calibration),
+            LoopHeightPx = height,
+            LoopHeightUm = ToUm(height, calibration),
+            LoopWidthPx = width,
+            LoopWidthUm = ToUm(width, calibration),
+            Apex = u,
+            Axis = axis,
+            IsDilated = isLoop && apicalUm is { } a1 ? a1 >= _options.DilatedApicalDiameterUm && a1 < _options.GiantApicalDiameterUm : null,
+            IsGiant = isLoop && apicalUm is { } a2 ? a2 >= _options.GiantApicalDiameterUm : null,
+        };
+    }
+
+    private static double? Dist(Point2? a, Point2? b) => a is { } p && b is { } q ? Point2.Distance(p, q) : null;
+
+    private static double? ToUm(double? px, Calibration calibration) => px is { } v ? calibration.ToMicrometres(v) : null;
+}

@@ -1,0 +1,43 @@
+using NfcPipeline.Core.Geometry;
+
+namespace NfcPipeline.Core.Measurements;
+
+/// <summary>Where the distal direction of an image came from, most trustworthy first.</summary>
+public enum DistalAxisSource
+{
+    /// <summary>A line fitted through the distal apices, its normal oriented by the limbs.</summary>
+    RowLineFit,
+    /// <summary>The mean direction from limb-bottom midpoint to apex.</summary>
+    LimbDirection,
+    /// <summary>From each mask's centroid to its apex, when limb bottoms were not confident.</summary>
+    MaskShape,
+    /// <summary>Normal of a line through all apices, oriented towards the top of the image (no loop showed its direction).</summary>
+    ApexLineImageUp,
+    /// <summary>Nothing to go by: the top of the image is taken as distal.</summary>
+    ImageUp,
+}
+
+/// <summary>The outermost row of capillary apices in one image, and the density along it.</summary>
+public sealed record DistalRow
+{
+    /// <summary>Indices (into the image's instance list) of the loops in the distal row, ascending.</summary>
+    public required IReadOnlyList<int> Indices { get; init; }
+    public int Count => Indices.Count;
+
+    /// <summary>Unit vector pointing distally (towards the nail).</summary>
+    public required Point2 DistalAxis { get; init; }
+    public required DistalAxisSource AxisSource { get; init; }
+
+    /// <summary>The row line clipped to the field of view; null when there is no distal apex or the line misses the field.</summary>
+    public (Point2 Start, Point2 End)? Line { get; init; }
+    public double? LineLengthPx { get; init; }
+    public double? LineLengthMm { get; init; }
+
+    /// <summary>Distal count / line length in mm; 0 when the row is empty.</summary>
+    public double? DensityPerMm { get; init; }
+
+    /// <summary>Depth of the band (px): an apex further back than this behind a neighbour is not distal.</summary>
+    public required double BandPx { get; init; }
+    /// <summary>Half-width (px) along the row within which apices can hide one another.</summary>
+    public required double LateralWindowPx { get; init; }
+}

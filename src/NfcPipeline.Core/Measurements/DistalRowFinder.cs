@@ -1,0 +1,195 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Geometry;
+using NfcPipeline.Core.Options;
+
+namespace NfcPipeline.Core.Measurements;
+
+/// <summary>
+/// Finds the distal row at any orientation. The distal axis comes from the loops themselves (limb bottoms → apex),
+/// refined by a line fit through the distal apices when the row is long enough. An apex belongs to the distal row
+/// unless another apex, within one loop width sideways, lies more than the band (half a loop height) further
+/// distally. Everything is built from rotation-equivariant steps, so turning the image does not change the row.
+/// </summary>
+public sealed class DistalRowFinder
+{
+    private readonly DistalRowOptions _options;
+
+    public DistalRowFinder(DistalRowOptions? options = null)
+    {
+        _options = options ?? DistalRowOptions.Default;
+        var problems = _options.Validate();
+        if (problems.Count > 0) throw new ArgumentException("Invalid distal-row options: " + string.Join(" ", problems), nameof(options));
+    }
+
+    /// <param name="instances">The image's instances, aligned with <paramref name="measurements"/>.</param>
+    public DistalRow Find(IReadOnlyList<CapillaryInstance> instances, IReadOnlyList<CapillaryMeasurement> measurements,
+        Calibration calibration, FieldOfView field)
+    {
+        if (instances.Count != measurements.Count) throw new ArgumentException("Instances and measurements must align.", nameof(measurements));
+
+        var candidates = measurements.Where(m => m.Category != ClinicalCategory.Hemorrhage &&
+            (_options.CountBlurredInstances || m.Category != ClinicalCategory.Ungradable)).ToList();
+        double? loopHeight = Median(candidates.Select(m => m.LoopHeightPx).Where(v => v > 0));
+        double bandPx = loopHeight is { } h
+            ? _options.BandFractionOfLoopHeight * h : _options.FallbackBandUm / calibration.MicrometresPerPixel;
+        double windowPx = Median(candidates.Select(m => m.LoopWidthPx).Where(v => v > 0)) is { } w
+            ? _options.LateralWindowFractionOfLoopWidth * w : _options.FallbackLateralWindowUm / calibration.MicrometresPerPixel;
+
+        var (axis, source) = EstimateAxis(instances, candidates);
+        var apices = new List<(int Index, Point2 Apex)>();
+        foreach (var m in candidates)
+            if ((m.Apex ?? MostDistalPixel(instances[m.Index].Mask, axis)) is { } apex) apices.Add((m.Index, apex));
+
+        double maxBehindPx = loopHeight is { } lh
+            ? _options.MaxBehindRowFractionOfLoopHeight * lh : _options.FallbackMaxBehindRowUm / calibration.MicrometresPerPixel;
+        var distal = NearRowLine(SelectOutermost(apices, axis, bandPx, windowPx), axis, maxBehindPx);
+        if (distal.Count >= _options.MinApicesForLineFit && FittedNormal(distal.Select(a => a.Apex).ToList(), axis) is { } fitted)
+        {
+            axis = fitted;
+            source = DistalAxisSource.RowLineFit;
+            distal = NearRowLine(SelectOutermost(apices, axis, bandPx, windowPx), axis, maxBehindPx);
+        }
+
+        var row = new DistalRow
+        {
+            Indices = distal.Select(a => a.Index).Order().ToArray(),
+            DistalAxis = axis,
+            AxisSource = source,
+            BandPx = bandPx,
+            LateralWindowPx = windowPx,
+            DensityPerMm = distal.Count == 0 ? 0 : null,
+        };
+        if (distal.Count == 0) return row;
+
+        Point2 centre = new(distal.Average(a => a.Apex.X), distal.Average(a => a.Apex.Y));
+        if (field.ClipLine(centre, axis.Perpendicular) is not { } chord) return row;
+        double lengthPx = Point2.Distance(chord.Start, chord.End);
+        double lengthMm = calibration.ToMicrometres(lengthPx) / 1000;
+        return row with
+        {
+            Line = chord,
+            LineLengthPx = lengthPx,
+            LineLengthMm = lengthMm,
+            DensityPerMm = lengthMm > 0 ? distal.Count / lengthMm : null,
+        };
+    }
+
+    private (Point2 Axis, DistalAxisSource Source) EstimateAxis(IReadOnlyList<CapillaryInstance> instances, List<CapillaryMeasurement> candidates)
+    {
+        var limbAxes = candidates.Where(m => m.Axis is not null).Select(m => m.Axis!.Value).ToList();
+        if (RobustMeanDirection(limbAxes) is { } fromLimbs) return (fromLimbs, DistalAxisSource.LimbDirection);
+
+        var maskAxes = new List<Point2>();
+        foreach (var m in candidates)
+            if (m.Apex is { } apex && Centroid(instances[m.Index].Mask) is { } centroid && (apex - centroid).Length > 0)
+                maskAxes.Add((apex - centroid).Normalized());
+        if (RobustMeanDirection(maskAxes) is { } fromMasks) return (fromMasks, DistalAxisSource.MaskShape);
+
+        Point2 up = new(0, -1);
+        var apices = candidates.Where(m => m.Apex is not null).Select(m => m.Apex!.Value).ToList();
+        if (apices.Count >= 2 && PrincipalDirection(apices) is { } line)
+        {
+            Point2 normal = line.Direction.Perpendicular;
+            return (normal.Dot(up) >= 0 ? normal : -normal, DistalAxisSource.ApexLineImageUp);
+        }
+        return (up, DistalAxisSource.ImageUp);
+    }
+
+    /// <summary>The mean of unit vectors, recomputed without those more than 60° off it, so a few odd loops do not tilt it.</summary>
+    private static Point2? RobustMeanDirection(List<Point2> directions)
+    {
+        if (directions.Count == 0) return null;
+        Point2 mean = directions.Aggregate(default(Point2), (s, v) => s + v).Normalized();
+        if (mean == default) return null;
+        var inliers = directions.Where(v => v.Dot(mean) >= 0.5).ToList();
+        if (inliers.Count == 0) return mean;
+        Point2 refined = inliers.Aggregate(default(Point2), (s, v) => s + v).Normalized();
+        return refined == default ? mean : refined;
+    }
+
+    private static List<(int Index, Point2 Apex)> SelectOutermost(List<(int Index, Point2 Apex)> apices, Point2 axis, double bandPx, double windowPx)
+    {
+        Point2 across = axis.Perpendicular;
+        var kept = new List<(int, Point2)>();
+        foreach (var a in apices)
+        {
+            double p = a.Apex.Dot(axis), t = a.Apex.Dot(across);
+            bool hidden = apices.Any(b => Math.Abs(b.Apex.Dot(across) - t) <= windowPx && b.Apex.Dot(axis) - p > bandPx);
+            if (!hidden) kept.Add(a);
+        }
+        return kept;
+    }
+
+    /// <summary>
+    /// Drops apices lying further behind the row's median level than <paramref name="maxBehindPx"/>: a loop of a deeper
+    /// row showing through a gap in the distal row is not part of it.
+    /// </summary>
+    private static List<(int Index, Point2 Apex)> NearRowLine(List<(int Index, Point2 Apex)> apices, Point2 axis, double maxBehindPx)
+    {
+        if (apices.Count < 2) return apices;
+        double level = Median(apices.Select(a => (double?)a.Apex.Dot(axis)))!.Value;
+        return apices.Where(a => level - a.Apex.Dot(axis) <= maxBehindPx).ToList();
+    }
+
+    /// <summary>The normal of a line fitted through the apices, oriented like <paramref name="axis"/>, when the row is elongated and agrees.</summary>
+    private Point2? FittedNormal(List<Point2> apices, Point2 axis)
+    {
+        if (PrincipalDirection(apices) is not { } line) return null;
+        if (line.MinorSd > 0 && line.MajorSd < _options.MinRowElongation * line.MinorSd) return null;
+        Point2 normal = line.Direction.Perpendicular;
+        if (normal.Dot(axis) < 0) normal = -normal;
+        double deviation = Math.Acos(Math.Clamp(normal.Dot(axis), -1, 1)) * 180 / Math.PI;
+        return deviation <= _options.MaxFitDeviationDegrees ? normal : null;
+    }
+
+    /// <summary>Total-least-squares line direction (principal axis) with the spread along and across it.</summary>
+    private static (Point2 Direction, double MajorSd, double MinorSd)? PrincipalDirection(List<Point2> points)
+    {
+        double mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+        double sxx = points.Sum(p => (p.X - mx) * (p.X - mx)) / points.Count;
+        double syy = points.Sum(p => (p.Y - my) * (p.Y - my)) / points.Count;
+        double sxy = points.Sum(p => (p.X - mx) * (p.Y - my)) / points.Count;
+        double trace = sxx + syy, det = sxx * syy - sxy * sxy;
+        double disc = Math.Sqrt(Math.Max(0, trace * trace / 4 - det));
+        double major = trace / 2 + disc, minor = Math.Max(0, trace / 2 - disc);
+        if (!(major > 0)) return null;
+        double angle = 0.5 * Math.Atan2(2 * sxy, sxx - syy);
+        return (new Point2(Math.Cos(angle), Math.Sin(angle)), Math.Sqrt(major), Math.Sqrt(minor));
+    }
+
+    /// <summary>The centre of the mask pixel that lies furthest along the axis: the apex of a loop whose U keypoint is uncertain.</summary>
+    private static Point2? MostDistalPixel(InstanceMask mask, Point2 axis)
+    {
+        Point2? best = null;
+        double bestProjection = double.NegativeInfinity;
+        var bits = mask.Bits;
+        for (int y = 0; y < mask.Height; y++)
+            for (int x = 0; x < mask.Width; x++)
+            {
+                if (!bits[y * mask.Width + x]) continue;
+                var p = new Point2(mask.Left + x + 0.5, mask.Top + y + 0.5);
+                double projection = p.Dot(axis);
+                if (projection > bestProjection) { bestProjection = projection; best = p; }
+            }
+        return best;
+    }
+
+    private static Point2? Centroid(InstanceMask mask)
+    {
+        double sx = 0, sy = 0;
+        long n = 0;
+        var bits = mask.Bits;
+        for (int y = 0; y < mask.Height; y++)
+            for (int x = 0; x < mask.Width; x++)
+                if (bits[y * mask.Width + x]) { sx += mask.Left + x + 0.5; sy += mask.Top + y + 0.5; n++; }
+        return n == 0 ? null : new Point2(sx / n, sy / n);
+    }
+
+    private static double? Median(IEnumerable<double?> values)
+    {
+        var sorted = values.Where(v => v is not null && double.IsFinite(v.Value)).Select(v => v!.Value).Order().ToArray();
+        if (sorted.Length == 0) return null;
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}

@@ -1,0 +1,75 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Geometry;
+using NfcPipeline.Core.Options;
+
+namespace NfcPipeline.Core.Measurements;
+
+/// <summary>Measures one image: every capillary, the distal row and its density, hemorrhages, gradability and quality.</summary>
+public sealed class ImageMeasurer
+{
+    private readonly CapillaryMeasurer _capillaries;
+    private readonly DistalRowFinder _distalRow;
+    private readonly GradingOptions _grading;
+
+    public ImageMeasurer(MeasurementOptions? measurement = null, DistalRowOptions? distalRow = null, GradingOptions? grading = null)
+    {
+        _capillaries = new CapillaryMeasurer(measurement);
+        _distalRow = new DistalRowFinder(distalRow);
+        _grading = grading ?? GradingOptions.Default;
+        var problems = _grading.Validate();
+        if (problems.Count > 0) throw new ArgumentException("Invalid grading options: " + string.Join(" ", problems), nameof(grading));
+    }
+
+    public ImageMeasurer(AnalysisOptions options) : this(options.Measurement, options.DistalRow, options.Grading) { }
+
+    /// <summary>Measures an image of <paramref name="width"/> × <paramref name="height"/> pixels; the row line is clipped to that frame.</summary>
+    public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height) =>
+        Measure(instances, calibration, width, height, FieldOfView.Rectangle(width, height));
+
+    /// <summary>As above, with an explicit field of view (for example a rotated field) for clipping the row line.</summary>
+    public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height, FieldOfView field)
+    {
+        var capillaries = instances.Select((instance, i) => _capillaries.Measure(instance, calibration, i)).ToArray();
+        var row = _distalRow.Find(instances, capillaries, calibration, field);
+        var grading = Grade(capillaries);
+        var (quality, notes) = AssessQuality(capillaries, row, grading);
+        return new ImageMeasurement
+        {
+            ImageWidth = width,
+            ImageHeight = height,
+            MicrometresPerPixel = calibration.MicrometresPerPixel,
+            Capillaries = capillaries,
+            DistalRow = row,
+            Grading = grading,
+            Quality = quality,
+            QualityNotes = notes,
+        };
+    }
+
+    private ImageGrading Grade(IReadOnlyList<CapillaryMeasurement> capillaries)
+    {
+        int blurred = capillaries.Count(c => c.Category == ClinicalCategory.Ungradable);
+        if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.MaxUngradableShare)
+            return new ImageGrading(false, UngradableReason.BlurDominates,
+                $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {(double)blurred / capillaries.Count:0.###} ≥ {_grading.MaxUngradableShare}).");
+        int confident = capillaries.Count(c => c.Category != ClinicalCategory.Ungradable && c.Score >= _grading.ConfidentInstanceScore);
+        if (confident < _grading.MinConfidentInstances)
+            return new ImageGrading(false, UngradableReason.TooFewConfidentInstances,
+                $"{confident} gradable instance(s) with score ≥ {_grading.ConfidentInstanceScore}, fewer than the {_grading.MinConfidentInstances} needed.");
+        return ImageGrading.Gradable;
+    }
+
+    private (ImageQuality, IReadOnlyList<string>) AssessQuality(IReadOnlyList<CapillaryMeasurement> capillaries, DistalRow row, ImageGrading grading)
+    {
+        if (!grading.IsGradable) return (ImageQuality.Ungradable, [grading.Explanation]);
+        var notes = new List<string>();
+        if (row.Count < _grading.MinDistalForGoodQuality)
+            notes.Add($"Sparse distal row: {row.Count} capillar{(row.Count == 1 ? "y" : "ies")}, fewer than {_grading.MinDistalForGoodQuality}.");
+        if (row.Count > 0 && row.DensityPerMm is null)
+            notes.Add("The distal row line does not cross the field of view; no density.");
+        int blurred = capillaries.Count(c => c.Category == ClinicalCategory.Ungradable);
+        if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.LimitedUngradableShare)
+            notes.Add($"{blurred} of {capillaries.Count} instances are blurred.");
+        return (notes.Count == 0 ? ImageQuality.Good : ImageQuality.Limited, notes);
+    }
+}

@@ -1,0 +1,52 @@
+namespace NfcPipeline.Core.Options;
+
+/// <summary>How the distal (outermost) row of apices is found. Lengths scale with the loops, so pixel size does not matter.</summary>
+public sealed record DistalRowOptions
+{
+    public static DistalRowOptions Default { get; } = new();
+
+    /// <summary>An apex leaves the distal row when another apex lies more distal than this fraction of the median loop height.</summary>
+    public double BandFractionOfLoopHeight { get; init; } = 0.5;
+
+    /// <summary>The band in µm when no loop height could be measured in the image.</summary>
+    public double FallbackBandUm { get; init; } = 100;
+
+    /// <summary>Only apices within this fraction of the median loop width sideways (along the row) can hide one another.</summary>
+    public double LateralWindowFractionOfLoopWidth { get; init; } = 1.0;
+
+    /// <summary>The lateral window in µm when no loop width could be measured.</summary>
+    public double FallbackLateralWindowUm { get; init; } = 80;
+
+    /// <summary>An apex further behind the row's median level than this fraction of the median loop height is not distal.</summary>
+    public double MaxBehindRowFractionOfLoopHeight { get; init; } = 1.0;
+
+    /// <summary>That distance in µm when no loop height could be measured.</summary>
+    public double FallbackMaxBehindRowUm { get; init; } = 200;
+
+    /// <summary>With at least this many distal apices, the row's direction is refined by a line fit through them.</summary>
+    public int MinApicesForLineFit { get; init; } = 3;
+
+    /// <summary>The line fit is used only when the apices spread along the row at least this many times more than across it (standard deviations).</summary>
+    public double MinRowElongation { get; init; } = 3;
+
+    /// <summary>The line fit may turn the axis from the limbs' direction by at most this many degrees.</summary>
+    public double MaxFitDeviationDegrees { get; init; } = 45;
+
+    /// <summary>Whether blurred (Ungradable-category) loops count in the row: they are loops, only their shape is unreadable.</summary>
+    public bool CountBlurredInstances { get; init; } = true;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!(BandFractionOfLoopHeight > 0)) problems.Add($"BandFractionOfLoopHeight must be positive, got {BandFractionOfLoopHeight}.");
+        if (!(FallbackBandUm > 0)) problems.Add($"FallbackBandUm must be positive, got {FallbackBandUm}.");
+        if (!(LateralWindowFractionOfLoopWidth > 0)) problems.Add($"LateralWindowFractionOfLoopWidth must be positive, got {LateralWindowFractionOfLoopWidth}.");
+        if (!(FallbackLateralWindowUm > 0)) problems.Add($"FallbackLateralWindowUm must be positive, got {FallbackLateralWindowUm}.");
+        if (!(MaxBehindRowFractionOfLoopHeight > 0)) problems.Add($"MaxBehindRowFractionOfLoopHeight must be positive, got {MaxBehindRowFractionOfLoopHeight}.");
+        if (!(FallbackMaxBehindRowUm > 0)) problems.Add($"FallbackMaxBehindRowUm must be positive, got {FallbackMaxBehindRowUm}.");
+        if (MinApicesForLineFit < 2) problems.Add($"MinApicesForLineFit must be at least 2, got {MinApicesForLineFit}.");
+        if (!(MinRowElongation >= 1)) problems.Add($"MinRowElongation must be at least 1, got {MinRowElongation}.");
+        if (!(MaxFitDeviationDegrees is >= 0 and <= 90)) problems.Add($"MaxFitDeviationDegrees must be in [0, 90], got {MaxFitDeviationDegrees}.");
+        return problems;
+    }
+}

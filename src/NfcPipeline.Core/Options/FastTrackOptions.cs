@@ -1,0 +1,48 @@
+namespace NfcPipeline.Core.Options;
+
+/// <summary>
+/// Thresholds of the EULAR fast-track algorithm (Smith et al., Ann Rheum Dis 2020) and of the early / active / late
+/// scleroderma sub-patterns after Cutolo et al. (J Rheumatol 2000).
+/// </summary>
+public sealed record FastTrackOptions
+{
+    public static FastTrackOptions Default { get; } = new();
+
+    /// <summary>Non-scleroderma needs a density of at least this (capillaries per mm).</summary>
+    public double NonSclerodermaMinDensityPerMm { get; init; } = 7;
+
+    /// <summary>Scleroderma by loss needs a density of at most this, together with abnormal shapes.</summary>
+    public double SclerodermaMaxDensityPerMm { get; init; } = 3;
+
+    /// <summary>Giants are "present" from this many.</summary>
+    public int GiantsPresentMinCount { get; init; } = 1;
+
+    /// <summary>Abnormal shapes are "present" from this many.</summary>
+    public int AbnormalShapesPresentMinCount { get; init; } = 1;
+
+    /// <summary>Late: density at most this (severe loss).</summary>
+    public double LateMaxDensityPerMm { get; init; } = 3;
+
+    /// <summary>Active: giants form at least this share of the loops (frequent giants).</summary>
+    public double ActiveMinGiantShare { get; init; } = 0.10;
+
+    /// <summary>Active: hemorrhages number at least this share of the loops (frequent hemorrhages).</summary>
+    public double ActiveMinHemorrhageShare { get; init; } = 0.10;
+
+    /// <summary>Early: density at least this (preserved); below it the loss is at least moderate.</summary>
+    public double EarlyMinDensityPerMm { get; init; } = 6;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!(SclerodermaMaxDensityPerMm < NonSclerodermaMinDensityPerMm))
+            problems.Add($"SclerodermaMaxDensityPerMm ({SclerodermaMaxDensityPerMm}) must be below NonSclerodermaMinDensityPerMm ({NonSclerodermaMinDensityPerMm}).");
+        if (GiantsPresentMinCount < 1) problems.Add($"GiantsPresentMinCount must be at least 1, got {GiantsPresentMinCount}.");
+        if (AbnormalShapesPresentMinCount < 1) problems.Add($"AbnormalShapesPresentMinCount must be at least 1, got {AbnormalShapesPresentMinCount}.");
+        if (!(LateMaxDensityPerMm < EarlyMinDensityPerMm))
+            problems.Add($"LateMaxDensityPerMm ({LateMaxDensityPerMm}) must be below EarlyMinDensityPerMm ({EarlyMinDensityPerMm}).");
+        if (!(ActiveMinGiantShare is > 0 and <= 1)) problems.Add($"ActiveMinGiantShare must be in (0, 1], got {ActiveMinGiantShare}.");
+        if (!(ActiveMinHemorrhageShare is > 0 and <= 1)) problems.Add($"ActiveMinHemorrhageShare must be in (0, 1], got {ActiveMinHemorrhageShare}.");
+        return problems;
+    }
+}

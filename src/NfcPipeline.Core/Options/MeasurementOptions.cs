@@ -1,0 +1,45 @@
+namespace NfcPipeline.Core.Options;
+
+/// <summary>How the two limbs of a loop are called arterial (afferent) and venous (efferent).</summary>
+public enum LimbRoleRule
+{
+    /// <summary>ANFC's convention: the wider limb is venous, the narrower arterial. Needs both limbs.</summary>
+    WiderIsVenous,
+    /// <summary>The keypoint names' side: LL/LR is arterial, RL/RR venous (NFCMTL's keypoint description).</summary>
+    LeftArterialRightVenous,
+    /// <summary>The mirror image, for devices or mountings that show the loop flipped.</summary>
+    LeftVenousRightArterial,
+}
+
+/// <summary>Per-capillary measurement policy. Defaults follow ANFC and the usual dilated/giant definitions.</summary>
+public sealed record MeasurementOptions
+{
+    public static MeasurementOptions Default { get; } = new();
+
+    /// <summary>A measurement needing a keypoint whose confidence is below this is null, never guessed.</summary>
+    public double MinKeypointConfidence { get; init; } = 0.3;
+
+    /// <summary>Apical diameter (µm) from which a loop is dilated (and below <see cref="GiantApicalDiameterUm"/>).</summary>
+    public double DilatedApicalDiameterUm { get; init; } = 20;
+
+    /// <summary>Apical diameter (µm) from which a loop is giant (megacapillary).</summary>
+    public double GiantApicalDiameterUm { get; init; } = 50;
+
+    public LimbRoleRule LimbRoles { get; init; } = LimbRoleRule.WiderIsVenous;
+
+    /// <summary>Model class names to clinical categories.</summary>
+    public ClassCategoryMap Categories { get; init; } = ClassCategoryMap.Default;
+
+    /// <summary>Every problem with these options, empty when they are usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!(MinKeypointConfidence >= 0 && MinKeypointConfidence <= 1))
+            problems.Add($"MinKeypointConfidence must be in [0, 1], got {MinKeypointConfidence}.");
+        if (!(DilatedApicalDiameterUm > 0))
+            problems.Add($"DilatedApicalDiameterUm must be positive, got {DilatedApicalDiameterUm}.");
+        if (!(GiantApicalDiameterUm > DilatedApicalDiameterUm))
+            problems.Add($"GiantApicalDiameterUm ({GiantApicalDiameterUm}) must exceed DilatedApicalDiameterUm ({DilatedApicalDiameterUm}).");
+        return problems;
+    }
+}

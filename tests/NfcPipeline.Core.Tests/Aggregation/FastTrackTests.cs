@@ -1,0 +1,104 @@
+using NfcPipeline.Core.Aggregation;
+using NfcPipeline.Core.Options;
+
+namespace NfcPipeline.Core.Tests.Aggregation;
+
+public class FastTrackTests
+{
+    private static FastTrackResult Classify(double? density, int giants = 0, int abnormal = 0, int hemorrhages = 0, int loops = 40,
+        FastTrackOptions? options = null) =>
+        new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages));
+
+    [Fact]
+    public void Exactly_7_per_mm_without_giants_or_abnormal_shapes_is_non_scleroderma()
+    {
+        var result = Classify(7.0);
+        Assert.Equal(FastTrackPattern.NonScleroderma, result.Pattern);
+        Assert.Null(result.SubPattern);
+        var rule = result.Trace[0];
+        Assert.True(rule.Holds);
+        Assert.Equal(7.0, rule.Conditions[0].Value);
+        Assert.Equal(">=", rule.Conditions[0].Comparison);
+        Assert.Equal(7.0, rule.Conditions[0].Threshold);
+        Assert.Contains("density per mm = 7 >= 7: yes", rule.Text);
+    }
+
+    [Fact]
+    public void Just_below_7_per_mm_is_not_classifiable()
+    {
+        var result = Classify(6.99);
+        Assert.Equal(FastTrackPattern.Indeterminate, result.Pattern);
+        Assert.All(result.Trace, entry => Assert.False(entry.Holds));
+        Assert.Equal(3, result.Trace.Count);
+    }
+
+    [Fact]
+    public void One_giant_against_none_decides_scleroderma()
+    {
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(9, giants: 0).Pattern);
+        var withGiant = Classify(9, giants: 1);
+        Assert.Equal(FastTrackPattern.Scleroderma, withGiant.Pattern);
+        Assert.True(withGiant.Trace.Single(t => t.Rule.StartsWith("Scleroderma: giant")).Holds);
+    }
+
+    [Fact]
+    public void One_abnormal_shape_blocks_non_scleroderma()
+    {
+        Assert.Equal(FastTrackPattern.Indeterminate, Classify(9, abnormal: 1).Pattern);
+    }
+
+    [Fact]
+    public void Exactly_3_per_mm_with_abnormal_shapes_is_scleroderma_late()
+    {
+        var result = Classify(3.0, abnormal: 2);
+        Assert.Equal(FastTrackPattern.Scleroderma, result.Pattern);
+        Assert.Equal(SclerodermaSubPattern.Late, result.SubPattern);
+        Assert.Contains(result.Trace, t => t.Rule.StartsWith("Late") && t.Holds);
+    }
+
+    [Theory]
+    [InlineData(3.01, 2)]   // loss not severe enough
+    [InlineData(3.0, 0)]    // no abnormal shapes
+    public void Around_3_per_mm_the_second_rule_needs_both_loss_and_shapes(double density, int abnormal) =>
+        Assert.Equal(FastTrackPattern.Indeterminate, Classify(density, abnormal: abnormal).Pattern);
+
+    [Fact]
+    public void Few_giants_with_preserved_density_is_early()
+    {
+        var result = Classify(8, giants: 1, hemorrhages: 1, loops: 40);   // giant share 0.025
+        Assert.Equal(SclerodermaSubPattern.Early, result.SubPattern);
+    }
+
+    [Theory]
+    [InlineData(8, 4, 0)]   // giant share 0.10
+    [InlineData(8, 1, 4)]   // hemorrhages 0.10 per loop
+    [InlineData(5, 1, 0)]   // moderate loss
+    public void Frequent_giants_or_hemorrhages_or_moderate_loss_is_active(double density, int giants, int hemorrhages)
+    {
+        var result = Classify(density, giants: giants, hemorrhages: hemorrhages, loops: 40);
+        Assert.Equal(SclerodermaSubPattern.Active, result.SubPattern);
+    }
+
+    [Fact]
+    public void Severe_loss_with_many_giants_is_active_not_late()
+    {
+        Assert.Equal(SclerodermaSubPattern.Active, Classify(2.5, giants: 5, abnormal: 3, loops: 20).SubPattern);
+    }
+
+    [Fact]
+    public void Unknown_density_cannot_be_non_scleroderma_but_giants_still_decide()
+    {
+        var none = Classify(null);
+        Assert.Equal(FastTrackPattern.Indeterminate, none.Pattern);
+        Assert.Contains("unknown", none.Trace[0].Conditions[0].Text);
+        Assert.Equal(FastTrackPattern.Scleroderma, Classify(null, giants: 2).Pattern);
+    }
+
+    [Fact]
+    public void Thresholds_are_options()
+    {
+        var strict = new FastTrackOptions { NonSclerodermaMinDensityPerMm = 8 };
+        Assert.Equal(FastTrackPattern.Indeterminate, Classify(7.5, options: strict).Pattern);
+        Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { SclerodermaMaxDensityPerMm = 9 }));
+    }
+}

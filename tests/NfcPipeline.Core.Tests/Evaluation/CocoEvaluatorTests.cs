@@ -1,0 +1,150 @@
+using System.Text;
+using NfcPipeline.Core.Evaluation;
+using NfcPipeline.Core.Measurements;
+
+namespace NfcPipeline.Core.Tests.Evaluation;
+
+public class CocoEvaluatorTests
+{
+    // Truth A: 30×60 px rectangle, apical 10 px, limbs 6 and 8 px, apical 20 µm given. Truth B: 40×70 px, apical 12 px.
+    private const string Truth = """
+    {
+      "images": [{"id": 1, "file_name": "study/p1_R2_1.png", "width": 1024, "height": 768, "um_per_px": 2.0, "density_per_mm": 8.0}],
+      "categories": [{"id": 1, "name": "normal"}, {"id": 2, "name": "abnormal"}],
+      "annotations": [
+        {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[100,100,130,100,130,160,100,160]], "apical_diameter_um": 20.0,
+         "keypoints": [115,100,2, 115,110,2, 100,130,2, 106,130,2, 122,130,2, 130,130,2, 103,160,2, 126,160,2]},
+        {"id": 2, "image_id": 1, "category_id": 2, "segmentation": [[300,100,340,100,340,170,300,170]],
+         "keypoints": [320,100,2, 320,112,2, 300,135,2, 306,135,2, 333,135,2, 340,135,2, 303,170,2, 336,170,2]}
+      ]
+    }
+    """;
+
+    /// <summary>P1 overlaps A (IoU 0.85) with apical 12 px and limbs 7 and 8 px; P2 is B exactly as uncompressed RLE; P3 is a false positive as an RLE string.</summary>
+    private static string Predictions()
+    {
+        bool[] b = new bool[768 * 1024], c = new bool[768 * 1024];
+        for (int y = 100; y < 170; y++) for (int x = 300; x < 340; x++) b[y * 1024 + x] = true;
+        for (int y = 500; y < 540; y++) for (int x = 600; x < 620; x++) c[y * 1024 + x] = true;
+        string bCounts = string.Join(",", CocoRleCodec.FromBits(b, 768, 1024).Counts);
+        // JSON-escaped: RLE strings may contain a backslash.
+        string cCounts = System.Text.Json.JsonSerializer.Serialize(CocoRleCodec.EncodeString(CocoRleCodec.FromBits(c, 768, 1024).Counts));
+        return new StringBuilder().Append("""
+        {
+          "images": [{"id": 7, "file_name": "p1_R2_1.png", "width": 1024, "height": 768, "density_per_mm": 7.0}],
+          "categories": [{"id": 1, "name": "hairpin"}, {"id": 2, "name": "abnormal"}],
+          "annotations": [
+            {"image_id": 7, "category_id": 1, "score": 0.9, "segmentation": [[102,102,132,102,132,160,102,160]],
+             "keypoints": [117,102,0.9, 117,114,0.8, 102,130,0.9, 109,130,0.9, 124,130,0.9, 132,130,0.9, 105,160,0.9, 128,160,0.9]},
+        """).Append($$$"""
+            {"image_id": 7, "category_id": 2, "score": 0.8, "segmentation": {"size": [768, 1024], "counts": [{{{bCounts}}}]}},
+            {"image_id": 7, "category_id": 1, "score": 0.3, "segmentation": {"size": [768, 1024], "counts": {{{cCounts}}}}}
+          ]
+        }
+        """).ToString();
+    }
+
+    private static EvaluationReport Evaluate(EvaluationOptions? options = null, IReadOnlyDictionary<string, double>? truthDensities = null) =>
+        CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()), options, truthDensities);
+
+    [Fact]
+    public void Two_truths_three_predictions_two_matched_gives_f1_of_0_8()
+    {
+        var d = Evaluate().Detection;
+        Assert.Equal((2, 3, 2), (d.TruthCount, d.PredictionCount, d.MatchedCount));
+        Assert.Equal(2.0 / 3, d.Precision!.Value, 12);
+        Assert.Equal(1.0, d.Recall);
+        Assert.Equal(0.8, d.F1!.Value, 12);
+    }
+
+    [Fact]
+    public void Pixel_sensitivity_is_the_covered_share_of_truth_foreground()
+    {
+        var s = Evaluate().Segmentation;
+        Assert.Equal(1800 + 2800, s.TruthPixels);
+        Assert.Equal(1740 + 2800 + 800, s.PredictedPixels);
+        Assert.Equal(1624 + 2800, s.CoveredTruthPixels);    // A∩P1 = 28 × 58
+        Assert.Equal(4424.0 / 4600, s.Sensitivity!.Value, 12);
+    }
+
+    [Fact]
+    public void Class_accuracy_with_and_without_a_name_mapping()
+    {
+        var raw = Evaluate().Classification;
+        Assert.Equal(0.5, raw.Accuracy);
+        Assert.Equal(["abnormal", "hairpin", "normal"], raw.Labels);
+
+        var options = new EvaluationOptions { ClassNameMap = EvaluationOptions.ParseClassNameMap(["hairpin=normal"]) };
+        var mapped = Evaluate(options).Classification;
+        Assert.Equal(1.0, mapped.Accuracy);
+        Assert.Equal(["abnormal", "normal"], mapped.Labels);
+        Assert.Equal([1, 0], mapped.Confusion[0]);
+        Assert.Equal([0, 1], mapped.Confusion[1]);
+    }
+
+    [Fact]
+    public void Diameter_errors_on_matched_pairs_and_error_of_means()
+    {
+        var diameters = Evaluate().Diameters;
+        var apical = diameters.Single(d => d.Diameter == "apical");
+        Assert.Equal(1, apical.PairCount);              // P2 has no keypoints
+        Assert.Equal(2, apical.MaePx!.Value, 5);         // 12 against 10 px
+        Assert.Equal(4, apical.MaeUm!.Value, 5);         // 24 µm against the given 20 µm
+        Assert.Equal(1, apical.ErrorOfMeansPx!.Value, 5);  // mean(12) − mean(10, 12)
+        Assert.Equal(2, apical.ErrorOfMeansUm!.Value, 5);  // mean(24) − mean(20, 24)
+
+        var arterial = diameters.Single(d => d.Diameter == "arterial");
+        Assert.Equal(1, arterial.MaePx!.Value, 5);       // 7 against 6 px
+        var venous = diameters.Single(d => d.Diameter == "venous");
+        Assert.Equal(0, venous.MaePx!.Value, 5);         // 8 against 8 px
+    }
+
+    [Fact]
+    public void Density_pairs_come_from_the_files_or_a_csv_truth()
+    {
+        var fromFiles = Evaluate().Density;
+        Assert.Equal(1, fromFiles.PairCount);
+        Assert.Equal(1.0, fromFiles.Mae);
+        Assert.Null(fromFiles.Pearson);
+
+        var csv = DensityTruthCsv.Parse("image,count\nother/p1_R2_1.png,19\n", fieldMm: 2.0);
+        var fromCsv = Evaluate(truthDensities: csv).Density;
+        Assert.Equal(9.5, fromCsv.Pairs[0].Truth);
+        Assert.Equal(2.5, fromCsv.Mae);
+    }
+
+    [Fact]
+    public void A_results_list_pairs_with_truth_images_by_id()
+    {
+        var results = CocoParser.Parse("""
+            [{"image_id": 1, "category_id": 2, "score": 0.6, "segmentation": [[300,100,340,100,340,170,300,170]]}]
+            """);
+        var report = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), results);
+        Assert.Equal(1, report.Detection.MatchedCount);
+        Assert.Equal(1.0, report.Detection.Precision);
+        Assert.Equal(0.5, report.Detection.Recall);
+        Assert.Equal(1.0, report.Classification.Accuracy);   // category names come from the truth
+    }
+
+    [Fact]
+    public void Greedy_matching_takes_higher_scores_first_and_one_to_one()
+    {
+        var truth = CocoInstances.ToMask(new CocoPolygons([[0, 0, 10, 0, 10, 10, 0, 10]]), 64, 64);
+        var weak = CocoInstances.ToMask(new CocoPolygons([[0, 0, 10, 0, 10, 10, 0, 10]]), 64, 64);
+        var strong = CocoInstances.ToMask(new CocoPolygons([[1, 0, 11, 0, 11, 10, 1, 10]]), 64, 64);
+        var matches = InstanceMatcher.Match([truth], [weak, strong], [0.4, 0.9]);
+        var match = Assert.Single(matches);
+        Assert.Equal(1, match.PredictionIndex);   // the higher score wins although its IoU is lower
+        Assert.Equal(90.0 / 110, match.Iou, 12);
+    }
+
+    [Fact]
+    public void Density_can_be_measured_from_annotations_the_way_the_pipeline_does()
+    {
+        // Measuring the truth itself: loops A and B both point up with apices at y = 100, so both are distal; the
+        // row line crosses the 1024 px frame (2.048 mm at 2 µm/px) with a tilt of under half a degree.
+        var truth = CocoParser.Parse(Truth);
+        var densities = CocoDensity.Measure(truth, truth, new ImageMeasurer());
+        Assert.InRange(densities["p1_R2_1.png"], 2 / 2.0485, 2 / 2.048);
+    }
+}

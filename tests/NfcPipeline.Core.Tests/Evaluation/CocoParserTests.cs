@@ -1,0 +1,87 @@
+using NfcPipeline.Core.Evaluation;
+
+namespace NfcPipeline.Core.Tests.Evaluation;
+
+public class CocoParserTests
+{
+    private const string Dataset = """
+    {
+      "info": {"description": "nfc-sim"},
+      "images": [{"id": 1, "file_name": "p1/R2_1.png", "width": 1024, "height": 768, "um_per_px": 2.0, "density_per_mm": 8.5, "patient_id": "p1", "finger": "R2"}],
+      "categories": [{"id": 3, "name": "normal", "keypoints": ["up","down","left-left","left-right","right-left","right-right","left-bottom","right-bottom"]}],
+      "annotations": [
+        {"id": 11, "image_id": 1, "category_id": 3, "iscrowd": 0, "bbox": [100, 100, 30, 60],
+         "segmentation": [[100,100,130,100,130,160,100,160]],
+         "keypoints": [115,100,2, 115,110,2, 100,130,2, 106,130,2, 122,130,2, 130,130,2, 103,160,2, 126,160,1],
+         "apical_diameter_um": 20.0, "arterial_diameter_um": 12.0, "venous_diameter_um": 16.0, "distal": true},
+        {"id": 12, "image_id": 1, "category_id": 3, "segmentation": {"size": [3, 2], "counts": [1, 2, 3]}, "distal": false},
+        {"id": 13, "image_id": 1, "category_id": 3, "segmentation": {"size": [768, 1024], "counts": "0X1l1jN"}}
+      ],
+      "patients": [{"patient_id": "p1", "pattern": "scleroderma-early", "density_per_mm": 8.1, "image_ids": [1], "giant_count": 2, "sex": "F"}]
+    }
+    """;
+
+    [Fact]
+    public void Reads_images_categories_and_simulator_truth()
+    {
+        var d = CocoParser.Parse(Dataset);
+        var image = Assert.Single(d.Images);
+        Assert.Equal(("p1/R2_1.png", 1024, 768), (image.FileName, image.Width, image.Height));
+        Assert.Equal(2.0, image.UmPerPx);
+        Assert.Equal(8.5, image.DensityPerMm);
+        Assert.Equal("R2", image.Finger);
+        Assert.Equal(8, d.Categories[0].KeypointNames.Count);
+        Assert.Equal("normal", d.Category(3)!.Name);
+
+        var patient = Assert.Single(d.Patients);
+        Assert.Equal("p1", patient.Id);
+        Assert.Equal("scleroderma-early", patient.Pattern);
+        Assert.Equal(8.1, patient.DensityPerMm);
+        Assert.Equal([1L], patient.ImageIds);
+        Assert.Equal(2, patient.Numbers["giant_count"]);
+        Assert.Equal("F", patient.Texts["sex"]);
+    }
+
+    [Fact]
+    public void Reads_polygon_uncompressed_and_compressed_rle_segmentations()
+    {
+        var a = CocoParser.Parse(Dataset).Annotations;
+        Assert.Equal(3, a.Count);
+        var polygon = Assert.IsType<CocoPolygons>(a[0].Segmentation);
+        Assert.Equal(8, polygon.Polygons[0].Length);
+        Assert.Equal(24, a[0].Keypoints!.Length);
+        Assert.Equal(1f, a[0].Keypoints![23]);
+        Assert.Equal(20.0, a[0].ApicalDiameterUm);
+        Assert.Equal(16.0, a[0].VenousDiameterUm);
+        Assert.True(a[0].Distal);
+        Assert.Equal([1u, 2u, 3u], Assert.IsType<CocoRle>(a[1].Segmentation).Counts);
+        Assert.False(a[1].Distal);
+        var compressed = Assert.IsType<CocoRle>(a[2].Segmentation);
+        Assert.Equal((768, 1024), (compressed.Height, compressed.Width));
+        Assert.Equal([0u, 40u, 60u, 2u], compressed.Counts);
+    }
+
+    [Fact]
+    public void A_results_list_parses_as_annotations_only()
+    {
+        var d = CocoParser.Parse("""[{"image_id": 1, "category_id": 3, "score": 0.75, "segmentation": [[0,0,4,0,4,4,0,4]]}]""");
+        Assert.Empty(d.Images);
+        var a = Assert.Single(d.Annotations);
+        Assert.Equal(0.75, a.Score);
+        Assert.Equal(1, a.Id);
+    }
+
+    [Fact]
+    public void Wrong_keypoint_count_is_a_format_error()
+    {
+        var error = Assert.Throws<FormatException>(() => CocoParser.Parse("""[{"image_id": 1, "category_id": 1, "keypoints": [1,2,2]}]"""));
+        Assert.Contains("8 keypoints", error.Message);
+    }
+
+    [Fact]
+    public void Parses_from_a_stream_too()
+    {
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(Dataset));
+        Assert.Equal(3, CocoParser.Parse(stream).Annotations.Count);
+    }
+}

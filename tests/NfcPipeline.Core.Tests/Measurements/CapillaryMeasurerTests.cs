@@ -1,0 +1,162 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Core.Tests.Support;
+
+namespace NfcPipeline.Core.Tests.Measurements;
+
+public class CapillaryMeasurerTests
+{
+    private static readonly Calibration TwoMicrons = new(2.0);
+
+    // Hand-made loop: apex U(100,50), D(100,58); left limb 80→85, right limb 113→120 at y=90; limb bottoms (83,150), (117,150).
+    private static Keypoint[] Golden(float dConfidence = 0.9f) =>
+    [
+        new(100, 50, 0.9f), new(100, 58, dConfidence),
+        new(80, 90, 0.9f), new(85, 90, 0.9f),
+        new(113, 90, 0.9f), new(120, 90, 0.9f),
+        new(83, 150, 0.9f), new(117, 150, 0.9f),
+    ];
+
+    [Fact]
+    public void Golden_loop_gives_hand_computed_micrometres()
+    {
+        var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden()), TwoMicrons);
+
+        Assert.Equal(8, m.ApicalDiameterPx!.Value, 6);
+        Assert.Equal(16, m.ApicalDiameterUm!.Value, 6);
+        Assert.Equal(10, m.ArterialDiameterUm!.Value, 6);   // narrower limb: 5 px
+        Assert.Equal(14, m.VenousDiameterUm!.Value, 6);     // wider limb: 7 px
+        Assert.Equal(200, m.LoopHeightUm!.Value, 6);        // (100,150) → (100,50)
+        Assert.Equal(80, m.LoopWidthUm!.Value, 6);          // LL x=80 to RR x=120
+        double limb = 2 * Math.Sqrt(17 * 17 + 96 * 96);     // apex midpoint (100,54) to (83,150)
+        Assert.Equal(limb, m.LeftLimbLengthUm!.Value, 4);
+        Assert.Equal(limb, m.RightLimbLengthUm!.Value, 4);
+        Assert.Equal(ClinicalCategory.Normal, m.Category);
+        Assert.False(m.IsDilated);
+        Assert.False(m.IsGiant);
+        Assert.Equal(0, m.Axis!.Value.X, 9);
+        Assert.Equal(-1, m.Axis!.Value.Y, 9);
+    }
+
+    [Theory]
+    [InlineData(9.5, false, false)]   // 19 µm
+    [InlineData(10, true, false)]     // exactly 20 µm: dilated
+    [InlineData(24.5, true, false)]   // 49 µm
+    [InlineData(25, false, true)]     // exactly 50 µm: giant
+    [InlineData(40, false, true)]
+    public void Dilated_and_giant_flags_follow_the_apical_diameter(double apicalPx, bool dilated, bool giant)
+    {
+        var loop = Loops.Loop(new(200, 200), apical: apicalPx);
+        var m = new CapillaryMeasurer().Measure(loop, TwoMicrons);
+        Assert.Equal(2 * apicalPx, m.ApicalDiameterUm!.Value, 4);
+        Assert.Equal(dilated, m.IsDilated);
+        Assert.Equal(giant, m.IsGiant);
+    }
+
+    [Fact]
+    public void Thresholds_are_options()
+    {
+        var options = new MeasurementOptions { DilatedApicalDiameterUm = 15, GiantApicalDiameterUm = 30 };
+        var m = new CapillaryMeasurer(options).Measure(Loops.Instance(Golden()), TwoMicrons);
+        Assert.True(m.IsDilated);   // 16 µm ≥ 15
+    }
+
+    [Fact]
+    public void A_measurement_needing_an_unconfident_keypoint_is_null()
+    {
+        var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.2f)), TwoMicrons);
+
+        Assert.Null(m.ApicalDiameterUm);
+        Assert.Null(m.IsDilated);
+        Assert.Null(m.IsGiant);
+        Assert.Null(m.LeftLimbLengthUm);       // needs the apex midpoint (U+D)/2
+        Assert.Equal(14, m.VenousDiameterUm!.Value, 6);
+        Assert.Equal(200, m.LoopHeightUm!.Value, 6);   // U, LB, RB are confident
+    }
+
+    [Fact]
+    public void Confidence_threshold_is_an_option()
+    {
+        var m = new CapillaryMeasurer(new MeasurementOptions { MinKeypointConfidence = 0.1 })
+            .Measure(Loops.Instance(Golden(dConfidence: 0.2f)), TwoMicrons);
+        Assert.Equal(16, m.ApicalDiameterUm!.Value, 6);
+    }
+
+    [Fact]
+    public void Wider_limb_is_venous_by_default_and_sides_can_be_fixed_instead()
+    {
+        var keypoints = Golden();
+        // Make the left limb the wider one: 80 → 89 (9 px) against the right 7 px.
+        keypoints[3] = new Keypoint(89, 90, 0.9f);
+        var instance = Loops.Instance(keypoints);
+
+        var wider = new CapillaryMeasurer().Measure(instance, TwoMicrons);
+        Assert.Equal(14, wider.ArterialDiameterUm!.Value, 5);
+        Assert.Equal(18, wider.VenousDiameterUm!.Value, 5);
+
+        var bySide = new CapillaryMeasurer(new MeasurementOptions { LimbRoles = LimbRoleRule.LeftArterialRightVenous }).Measure(instance, TwoMicrons);
+        Assert.Equal(18, bySide.ArterialDiameterUm!.Value, 5);
+        Assert.Equal(14, bySide.VenousDiameterUm!.Value, 5);
+        Assert.Equal(bySide.LeftLimbLengthUm, bySide.ArterialLimbLengthUm);
+    }
+
+    [Fact]
+    public void With_one_limb_unconfident_the_wider_rule_cannot_assign_roles()
+    {
+        var keypoints = Golden();
+        keypoints[4] = keypoints[4] with { Confidence = 0.1f };
+        var m = new CapillaryMeasurer().Measure(Loops.Instance(keypoints), TwoMicrons);
+        Assert.Equal(10, m.LeftLimbDiameterPx!.Value * 2, 5);
+        Assert.Null(m.RightLimbDiameterPx);
+        Assert.Null(m.ArterialDiameterUm);
+        Assert.Null(m.VenousDiameterUm);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(37)]
+    [InlineData(90)]
+    [InlineData(180)]
+    [InlineData(270)]
+    public void Measurements_do_not_depend_on_orientation(double degrees)
+    {
+        var upright = new CapillaryMeasurer().Measure(Loops.Loop(new(500, 400)), TwoMicrons);
+        var turned = new CapillaryMeasurer().Measure(Loops.Loop(new(500, 400), degrees), TwoMicrons);
+        Assert.Equal(upright.ApicalDiameterUm!.Value, turned.ApicalDiameterUm!.Value, 3);
+        Assert.Equal(upright.VenousDiameterUm!.Value, turned.VenousDiameterUm!.Value, 3);
+        Assert.Equal(upright.LoopHeightUm!.Value, turned.LoopHeightUm!.Value, 3);
+        Assert.Equal(upright.LoopWidthUm!.Value, turned.LoopWidthUm!.Value, 3);
+        Assert.Equal(60, upright.LoopWidthUm!.Value, 3);
+    }
+
+    [Fact]
+    public void Micrometres_scale_linearly_with_the_calibration()
+    {
+        var loop = Loops.Loop(new(300, 300), apical: 9, leftLimb: 5, rightLimb: 7);
+        var at2 = new CapillaryMeasurer().Measure(loop, new Calibration(2.0));
+        var at3 = new CapillaryMeasurer().Measure(loop, new Calibration(3.0));
+        Assert.Equal(at2.ApicalDiameterUm!.Value * 1.5, at3.ApicalDiameterUm!.Value, 4);
+        Assert.Equal(at2.ArterialDiameterUm!.Value * 1.5, at3.ArterialDiameterUm!.Value, 4);
+        Assert.Equal(at2.VenousDiameterUm!.Value * 1.5, at3.VenousDiameterUm!.Value, 4);
+        Assert.Equal(at2.ApicalDiameterPx, at3.ApicalDiameterPx);
+        Assert.False(at2.IsDilated);   // 18 µm
+        Assert.True(at3.IsDilated);    // 27 µm
+    }
+
+    [Fact]
+    public void Hemorrhages_carry_no_dilated_or_giant_flag()
+    {
+        var m = new CapillaryMeasurer().Measure(Loops.Loop(new(300, 300), apical: 30, className: "hemorrhage"), TwoMicrons);
+        Assert.Equal(ClinicalCategory.Hemorrhage, m.Category);
+        Assert.False(m.IsLoop);
+        Assert.Null(m.IsGiant);
+    }
+
+    [Fact]
+    public void Invalid_options_are_refused_with_the_reason()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new CapillaryMeasurer(new MeasurementOptions { GiantApicalDiameterUm = 10 }));
+        Assert.Contains("GiantApicalDiameterUm", error.Message);
+    }
+}

@@ -1,0 +1,60 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Core.Tests.Support;
+
+namespace NfcPipeline.Core.Tests.Measurements;
+
+public class ImageGradingTests
+{
+    private static readonly Calibration TwoMicrons = new(2.0);
+
+    private static List<CapillaryInstance> Row(int count, string className = "hairpin", float score = 0.9f) =>
+        Enumerable.Range(0, count).Select(i => Loops.Loop(new(100 + 60 * i, 200), className: className, score: score)).ToList();
+
+    [Fact]
+    public void Blur_dominating_makes_the_image_ungradable_with_the_reason()
+    {
+        var loops = Row(5);
+        loops.AddRange(Row(5, "blur").Select(l => Loops.Transform(l, 0, default, new(0, 300))));
+        var result = new ImageMeasurer().Measure(loops, TwoMicrons, 1024, 768);
+
+        Assert.False(result.Grading.IsGradable);
+        Assert.Equal(UngradableReason.BlurDominates, result.Grading.Reason);
+        Assert.Contains("5 of 10", result.Grading.Explanation);
+        Assert.Equal(ImageQuality.Ungradable, result.Quality);
+    }
+
+    [Fact]
+    public void Some_blur_below_the_share_is_gradable_but_limited()
+    {
+        var loops = Row(6);
+        loops.AddRange(Row(3, "blur").Select(l => Loops.Transform(l, 0, default, new(0, 300))));
+        var result = new ImageMeasurer().Measure(loops, TwoMicrons, 1024, 768);
+
+        Assert.True(result.Grading.IsGradable);
+        Assert.Equal(ImageQuality.Limited, result.Quality);
+        Assert.Contains(result.QualityNotes, n => n.Contains("blurred"));
+    }
+
+    [Fact]
+    public void Too_few_confident_instances_is_ungradable()
+    {
+        var grading = new GradingOptions { MinConfidentInstances = 3, ConfidentInstanceScore = 0.6 };
+        var result = new ImageMeasurer(grading: grading).Measure(Row(4, score: 0.5f), TwoMicrons, 1024, 768);
+        Assert.Equal(UngradableReason.TooFewConfidentInstances, result.Grading.Reason);
+        Assert.Equal(4, result.DistalCount);   // still measured, only left out of aggregation
+    }
+
+    [Fact]
+    public void Hemorrhages_are_counted_per_image()
+    {
+        var loops = Row(8);
+        loops.Add(Loops.Loop(new(300, 260), className: "hemorrhage"));
+        loops.Add(Loops.Loop(new(600, 260), className: "hemorrhage"));
+        var result = new ImageMeasurer().Measure(loops, TwoMicrons, 1024, 768);
+        Assert.Equal(2, result.HemorrhageCount);
+        Assert.Equal(8, result.DistalCount);
+        Assert.Equal(ImageQuality.Good, result.Quality);
+    }
+}
