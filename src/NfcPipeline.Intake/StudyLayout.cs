@@ -1,0 +1,96 @@
+namespace NfcPipeline.Intake;
+
+/// <summary>One image of a study, placed by the folder layout <c>&lt;study&gt;/&lt;patient&gt;/&lt;finger&gt;/&lt;field&gt;.&lt;ext&gt;</c>.</summary>
+public sealed record StudyImage(string RelativePath, string FullPath, string? Patient, string? Finger, string Field);
+
+/// <summary>Something in the folder that is not analysed, and why.</summary>
+public sealed record SkippedEntry(string RelativePath, string Reason);
+
+public sealed record StudyInventory(string StudyFolder, string StudyId, StudyManifest? Manifest, IReadOnlyList<StudyImage> Images, IReadOnlyList<SkippedEntry> Skipped)
+{
+    public IEnumerable<IGrouping<string?, StudyImage>> ByPatient => Images.GroupBy(i => i.Patient);
+}
+
+/// <summary>
+/// Reads a study folder without changing anything in it. Files directly in the study folder have no patient, files
+/// in <c>&lt;patient&gt;/</c> no finger. Finger folders are normalised (see <see cref="FingerNames"/>) or renamed by the
+/// manifest; unknown finger names are kept as written. Any file that is not ignored is listed as an image: a bad one
+/// then fails alone, with its reason, when it is decoded. Links that leave the root are skipped with a reason.
+/// </summary>
+public static class StudyLayout
+{
+    public const int MaxDepth = 3;
+
+    public static StudyInventory Discover(string studyFolder, string? shareRoot = null)
+    {
+        if (File.Exists(studyFolder)) throw new StudyLayoutException($"'{studyFolder}' is a file, not a study folder.");
+        if (!Directory.Exists(studyFolder)) throw new StudyLayoutException($"Study folder '{studyFolder}' does not exist.");
+        var folder = Path.GetFullPath(studyFolder);
+        var realRoot = SharePaths.RealPath(shareRoot ?? folder);
+        if (!SharePaths.IsInside(SharePaths.RealPath(folder), realRoot))
+            throw new StudyLayoutException("The study folder is outside the share (a link that leads out of it?); it is refused.");
+
+        var manifestPath = Path.Combine(folder, StudyManifest.FileName);
+        var manifest = File.Exists(manifestPath) ? StudyManifest.Parse(File.ReadAllText(manifestPath)) : null;
+        var studyId = manifest?.StudyId ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
+        if (string.IsNullOrWhiteSpace(studyId) || studyId.Length > 200 || studyId.Any(char.IsControl))
+            throw new StudyLayoutException("The study id must be 1–200 printable characters.");
+
+        var images = new List<StudyImage>();
+        var skipped = new List<SkippedEntry>();
+        var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(folder) };
+        Walk(folder, [], manifest, realRoot, visited, images, skipped);
+        images.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        skipped.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        return new StudyInventory(folder, studyId, manifest, images, skipped);
+    }
+
+    private static void Walk(string directory, List<string> segments, StudyManifest? manifest, string realRoot,
+        HashSet<string> visited, List<StudyImage> images, List<SkippedEntry> skipped)
+    {
+        IEnumerable<FileSystemInfo> entries;
+        try { entries = new DirectoryInfo(directory).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).ToList(); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            skipped.Add(new SkippedEntry(string.Join('/', segments), $"folder cannot be read: {ex.Message}"));
+            return;
+        }
+        foreach (var entry in entries)
+        {
+            if (SharePaths.IsIgnored(entry.Name)) continue;
+            var relative = string.Join('/', segments.Append(entry.Name));
+            if (entry.LinkTarget is not null)
+            {
+                var target = entry.ResolveLinkTarget(returnFinalTarget: true);
+                if (target is null || !target.Exists) { skipped.Add(new SkippedEntry(relative, "broken link")); continue; }
+                if (!SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot))
+                {
+                    skipped.Add(new SkippedEntry(relative, "link leads outside the share; refused"));
+                    continue;
+                }
+            }
+            if (entry is DirectoryInfo dir)
+            {
+                if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/")); continue; }
+                if (!visited.Add(SharePaths.RealPath(dir.FullName))) { skipped.Add(new SkippedEntry(relative, "link loops back into the study")); continue; }
+                Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);
+            }
+            else
+            {
+                images.Add(Place(relative, entry.FullName, segments, manifest));
+            }
+        }
+    }
+
+    private static StudyImage Place(string relative, string fullPath, List<string> segments, StudyManifest? manifest)
+    {
+        string? patient = segments.Count >= 1 ? Rename(manifest?.Patients, segments[0]) : null;
+        string? finger = segments.Count >= 2
+            ? manifest?.Fingers.GetValueOrDefault(segments[1]) ?? FingerNames.Normalise(segments[1]) ?? segments[1]
+            : null;
+        return new StudyImage(relative, fullPath, patient, finger, Path.GetFileNameWithoutExtension(fullPath));
+    }
+
+    private static string Rename(IReadOnlyDictionary<string, string>? map, string folder) =>
+        map is not null && map.TryGetValue(folder, out var name) ? name : folder;
+}

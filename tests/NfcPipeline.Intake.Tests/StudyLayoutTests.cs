@@ -1,0 +1,114 @@
+namespace NfcPipeline.Intake.Tests;
+
+public sealed class StudyLayoutTests : IDisposable
+{
+    private readonly DirectoryInfo _share = Directory.CreateTempSubdirectory("nfc-share-");
+    private readonly DirectoryInfo _outside = Directory.CreateTempSubdirectory("nfc-outside-");
+
+    public void Dispose()
+    {
+        _share.Delete(recursive: true);
+        _outside.Delete(recursive: true);
+    }
+
+    private string Touch(string relative, string content = "x")
+    {
+        var path = Path.Combine(_share.FullName, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    [Fact]
+    public void Patient_finger_field_layout_is_read_with_finger_names_normalised()
+    {
+        Touch("s1/study.json", """{"study_id":"S-1","um_per_px":2.5,"device":{"name":"cap"}}""");
+        Touch("s1/P001/L2/field1.jpg");
+        Touch("s1/P001/right-III/f2.png");
+        Touch("s1/P002/2L/a.tif");
+        Touch("s1/P002/thumbish/b.jpg");
+        Touch("s1/P002/loose.jpg");
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Equal("S-1", inventory.StudyId);
+        Assert.Equal(2.5, inventory.Manifest!.MicrometresPerPixel);
+        Assert.Equal("""{"name":"cap"}""", inventory.Manifest.Device);
+        Assert.Equal(
+            ["P001/L2/field1.jpg|P001|L2|field1", "P001/right-III/f2.png|P001|R3|f2", "P002/2L/a.tif|P002|L2|a",
+             "P002/loose.jpg|P002||loose", "P002/thumbish/b.jpg|P002|thumbish|b"],
+            inventory.Images.Select(i => $"{i.RelativePath}|{i.Patient}|{i.Finger}|{i.Field}"));
+        Assert.Empty(inventory.Skipped);
+    }
+
+    [Fact]
+    public void Hidden_temporary_and_marker_files_are_ignored_and_nothing_is_changed()
+    {
+        var keep = Touch("s/P1/L3/f.jpg", "data");
+        Touch("s/P1/L3/.f.jpg.swp"); Touch("s/P1/L3/~lock"); Touch("s/P1/L3/upload.part"); Touch("s/READY"); Touch("s/P1/.DS_Store");
+        var before = Directory.EnumerateFiles(_share.FullName, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc);
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName);
+
+        Assert.Equal(["P1/L3/f.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal("s", inventory.StudyId);
+        Assert.Equal("data", File.ReadAllText(keep));
+        var after = Directory.EnumerateFiles(_share.FullName, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public void Links_that_leave_the_share_are_skipped_with_a_reason_and_links_inside_are_followed()
+    {
+        Touch("s/P1/L2/own.jpg");
+        File.WriteAllText(Path.Combine(_outside.FullName, "secret.jpg"), "x");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s/P1/L2/escape.jpg"), Path.Combine(_outside.FullName, "secret.jpg"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "s/P2"), _outside.FullName);
+        Touch("other/P9/L4/shared.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "s/P3"), Path.Combine(_share.FullName, "other/P9"));
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName);
+
+        Assert.Equal(["P1/L2/own.jpg", "P3/L4/shared.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P1/L2/escape.jpg", "P2"], inventory.Skipped.Select(s => s.RelativePath));
+        Assert.All(inventory.Skipped, s => Assert.Contains("outside the share", s.Reason));
+    }
+
+    [Fact]
+    public void A_study_folder_that_is_itself_a_link_out_of_the_share_is_refused()
+    {
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "linked"), _outside.FullName);
+        var error = Assert.Throws<StudyLayoutException>(() => StudyLayout.Discover(Path.Combine(_share.FullName, "linked"), _share.FullName));
+        Assert.Contains("outside the share", error.Message);
+    }
+
+    [Fact]
+    public void Folders_deeper_than_patient_finger_are_skipped_with_a_reason()
+    {
+        Touch("s/P1/L2/extra/deep.jpg");
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s"));
+        Assert.Empty(inventory.Images);
+        Assert.Equal("P1/L2/extra", inventory.Skipped.Single().RelativePath);
+    }
+
+    [Theory]
+    [InlineData("../etc/passwd", "'..'")]
+    [InlineData("/etc/passwd", "absolute")]
+    [InlineData("s/./P1", "'..'")]
+    [InlineData("missing/x.jpg", "does not exist")]
+    public void Paths_from_messages_cannot_escape_the_share(string relative, string expected)
+    {
+        Touch("s/P1/L2/f.jpg");
+        var error = Assert.Throws<StudyLayoutException>(() => SharePaths.ResolveUnder(_share.FullName, relative));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void Paths_from_messages_resolve_inside_the_share_and_refuse_escaping_links()
+    {
+        var inside = Touch("s/P1/L2/f.jpg");
+        Assert.Equal(inside, SharePaths.ResolveUnder(_share.FullName, "s/P1/L2/f.jpg"));
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s/evil.jpg"), "/etc/hostname");
+        Assert.Contains("outside the share", Assert.Throws<StudyLayoutException>(() => SharePaths.ResolveUnder(_share.FullName, "s/evil.jpg")).Message);
+    }
+}
