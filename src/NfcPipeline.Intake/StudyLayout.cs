@@ -21,6 +21,8 @@ public static class StudyLayout
 {
     public const int MaxDepth = 3;
 
+    private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp" };
+
     public static StudyInventory Discover(string studyFolder, string? shareRoot = null)
     {
         if (File.Exists(studyFolder)) throw new StudyLayoutException($"'{studyFolder}' is a file, not a study folder.");
@@ -71,6 +73,7 @@ public static class StudyLayout
             }
             if (entry is DirectoryInfo dir)
             {
+                if (ImageExtensions.Contains(Path.GetExtension(entry.Name))) { skipped.Add(new SkippedEntry(relative, "a folder named like an image file, not an image")); continue; }
                 if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/")); continue; }
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) { skipped.Add(new SkippedEntry(relative, "link loops back into the study")); continue; }
                 Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);

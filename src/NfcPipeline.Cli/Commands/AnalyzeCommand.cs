@@ -1,0 +1,85 @@
+using System.CommandLine;
+using NfcPipeline.Cli.Output;
+using NfcPipeline.Core.Aggregation;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Inference.Engine;
+using NfcPipeline.Intake;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>`nfc analyze`: offline analysis of an image, a folder or a study; no broker, no database.</summary>
+internal static class AnalyzeCommand
+{
+    public const double FallbackMicrometresPerPixel = 2.0;
+
+    public static Command Create()
+    {
+        var path = new Argument<string>("path") { Description = "An image, a folder of images, or a study folder (patient/finger/field)" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line: each image (instances and measurements, or its error), then each patient" };
+        var umPerPx = new Option<double?>("--um-per-px") { Description = $"Calibration in µm per pixel (default: the study manifest, else {FallbackMicrometresPerPixel})" };
+        var inference = new InferenceArguments();
+        var command = new Command("analyze", "Analyse images offline and print instances, measurements and per-patient summaries.") { path, json, umPerPx };
+        inference.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(path)!, parse.GetValue(json), parse.GetValue(umPerPx), inference, parse, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string target, bool json, double? umPerPx, InferenceArguments inference, ParseResult parse, CancellationToken ct)
+    {
+        StudyInventory inventory;
+        try { inventory = Inventory(target); }
+        catch (StudyLayoutException ex) { await Console.Error.WriteLineAsync($"nfc analyze: {ex.Message}"); return NfcCommandLine.Usage; }
+        if (umPerPx is <= 0) { await Console.Error.WriteLineAsync("nfc analyze: --um-per-px must be positive."); return NfcCommandLine.Usage; }
+
+        var scale = umPerPx ?? inventory.Manifest?.MicrometresPerPixel;
+        if (scale is null)
+            await Console.Error.WriteLineAsync($"nfc analyze: no calibration given (--um-per-px or study.json um_per_px); assuming {FallbackMicrometresPerPixel} µm/px.");
+        var calibration = new Calibration(scale ?? FallbackMicrometresPerPixel);
+
+        var analysisOptions = AnalysisOptions.Default;
+        int maxBatch = parse.GetValue(inference.Batch);
+        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), maxBatch, analysisOptions), "nfc analyze");
+        if (opened is null) return NfcCommandLine.Fatal;
+        var (model, fields) = opened.Value;
+        using var _ = model;
+        await using var __ = fields.Analyzer;
+
+        IAnalyzeOutput output = json ? new AnalyzeJsonOutput() : new AnalyzeTextOutput(model, inventory, calibration);
+        output.Begin();
+        var results = new List<(StudyImage Image, FieldOutcome Outcome)>();
+        // Bounded look-ahead: enough images in flight to fill batches and overlap decoding, without holding them all.
+        using var window = new SemaphoreSlim(Math.Max(2, maxBatch * 2 + 2));
+        var tasks = inventory.Images.Select(async image =>
+        {
+            await window.WaitAsync(ct);
+            try { return await fields.AnalyzeFileAsync(image.FullPath, calibration, ct); }
+            finally { window.Release(); }
+        }).ToList();
+        for (int i = 0; i < tasks.Count; i++)
+        {
+            var outcome = await tasks[i];
+            results.Add((inventory.Images[i], outcome));
+            output.Image(inventory.Images[i], outcome);
+        }
+        foreach (var skipped in inventory.Skipped) output.Skipped(skipped);
+
+        var aggregator = new PatientAggregator(analysisOptions);
+        foreach (var group in results.Where(r => r.Image.Patient is not null).GroupBy(r => r.Image.Patient!))
+        {
+            var report = aggregator.Aggregate(group.Key, group.Select(r => new FieldResult(
+                r.Image.RelativePath, r.Image.Finger ?? "unknown", r.Outcome.Measurement, r.Outcome.Error)));
+            output.Patient(report);
+        }
+        output.End(results.Count(r => r.Outcome.Succeeded), results.Count(r => !r.Outcome.Succeeded), inventory.Skipped.Count);
+        return NfcCommandLine.Success;
+    }
+
+    private static StudyInventory Inventory(string target)
+    {
+        if (!File.Exists(target)) return StudyLayout.Discover(target);
+        var full = Path.GetFullPath(target);
+        var field = Path.GetFileNameWithoutExtension(full);
+        return new StudyInventory(Path.GetDirectoryName(full)!, field, null, [new StudyImage(Path.GetFileName(full), full, null, null, field)], []);
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Inference;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Engine;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>The options every verb that runs the model shares, and how they become an analyzer.</summary>
+internal sealed class InferenceArguments
+{
+    public Option<string?> Model { get; } = new("--model") { Description = $"The .onnx model (default: {InferenceOptions.DefaultModelPath})" };
+    public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "cpu" };
+    public Option<int> Batch { get; } = new("--batch") { Description = "Largest batch the dynamic batcher forms", DefaultValueFactory = _ => 4 };
+    public Option<int> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
+
+    public void AddTo(Command command)
+    {
+        command.Add(Model); command.Add(Device); command.Add(Batch); command.Add(Threads);
+        Device.AcceptOnlyFromAmong("cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
+    }
+
+    public InferenceOptions Options(ParseResult parse) => new()
+    {
+        ModelPath = parse.GetValue(Model) ?? InferenceOptions.DefaultModelPath,
+        Device = parse.GetValue(Device) ?? "cpu",
+        IntraOpThreads = parse.GetValue(Threads),
+        OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
+    };
+
+    public static DynamicBatcherOptions Batching(int maxBatch) => new()
+    {
+        MaxBatchSize = Math.Max(1, maxBatch),
+        MaxQueueDelay = TimeSpan.FromMilliseconds(20),
+        QueueCapacity = Math.Max(8, 4 * maxBatch),
+        MaxConcurrentBatches = 2,
+    };
+
+    /// <summary>Loads the model and checks that the measurement options know all its class names.</summary>
+    public static (LoadedModel Model, FieldAnalyzer Analyzer) Open(InferenceOptions options, int maxBatch, AnalysisOptions analysis)
+    {
+        var model = LoadedModel.Load(options);
+        try
+        {
+            analysis.ValidateFor(model.Contract.ClassNames);
+            var analyzer = new ImageAnalyzer(model, options, Batching(maxBatch));
+            return (model, new FieldAnalyzer(analyzer, new ImageMeasurer(analysis)));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Imaging;
+using NfcPipeline.OnnxRuntime;
+
+namespace NfcPipeline.Inference.Engine;
+
+/// <summary>One field's outcome: its analysis and measurements, or the reason it failed. A failure is the image's alone.</summary>
+public sealed record FieldOutcome(ImageAnalysis? Analysis, ImageMeasurement? Measurement, string? ErrorCode, string? Error)
+{
+    public bool Succeeded => ErrorCode is null;
+
+    public static FieldOutcome Failed(string code, string message) => new(null, null, code, message);
+}
+
+/// <summary>Inference then measurement for one image file. Bad input becomes a recorded failure, never an exception.</summary>
+public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer)
+{
+    public ImageAnalyzer Analyzer => analyzer;
+
+    public async Task<FieldOutcome> AnalyzeFileAsync(string path, Calibration calibration, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var analysis = await analyzer.AnalyzeFileAsync(path, cancellationToken);
+            var measurement = measurer.Measure(analysis.Instances, calibration, analysis.Width, analysis.Height);
+            return new FieldOutcome(analysis, measurement, null, null);
+        }
+        catch (ImageDecodeException ex)
+        {
+            return FieldOutcome.Failed(ex.Reason.ToString(), ex.Detail);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            return FieldOutcome.Failed("InferenceFailed", ex.Message);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // An unexpected fault in one image must not stop the others; the type and message say what happened.
+            return FieldOutcome.Failed("AnalysisFailed", $"{ex.GetType().Name}: {ex.Message}");
+        }
+    }
+}
