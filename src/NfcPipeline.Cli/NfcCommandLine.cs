@@ -15,6 +15,7 @@ public static class NfcCommandLine
         var root = new RootCommand("NfcPipeline: nailfold capillaroscopy analysis from the command line.");
         root.Add(MigrateCommand.Create());
         root.Add(AnalyzeCommand.Create());
+        root.Add(EvaluateCommand.Create());
         return root;
     }
 

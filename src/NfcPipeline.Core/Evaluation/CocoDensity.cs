@@ -19,9 +19,10 @@ public static class CocoDensity
         foreach (var image in truth.Images)
         {
             string key = DensityTruthCsv.ImageKey(image.FileName);
-            long predictedId = predictions.Images.Count == 0 ? image.Id : predictedByKey.TryGetValue(key, out var p) ? p.Id : long.MinValue;
-            if (predictedId == long.MinValue) continue;
-            double? umPerPx = predictions.Images.Count > 0 ? predictedByKey[key].UmPerPx ?? image.UmPerPx ?? defaultUmPerPx : image.UmPerPx ?? defaultUmPerPx;
+            CocoImage? predictedImage = null;
+            if (predictions.Images.Count > 0 && !DensityTruthCsv.TryFind(predictedByKey, key, out predictedImage)) continue;
+            long predictedId = predictedImage?.Id ?? image.Id;
+            double? umPerPx = predictedImage?.UmPerPx ?? image.UmPerPx ?? defaultUmPerPx;
             if (umPerPx is not { } scale || image.Width <= 0 || image.Height <= 0) continue;
             var instances = source.Annotations.Where(a => a.ImageId == predictedId)
                 .Select(a => CocoInstances.ToCapillaryInstance(a, source, image.Width, image.Height)).ToList();

@@ -21,8 +21,9 @@ public static class CocoEvaluator
         var warnings = new List<string>();
         var predictedImages = predictions.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
-        var truthKeys = truth.Images.Select(i => DensityTruthCsv.ImageKey(i.FileName)).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        foreach (var extra in predictedImages.Keys.Where(k => !truthKeys.Contains(k)).Order(StringComparer.Ordinal))
+        var truthKeys = truth.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => true, StringComparer.OrdinalIgnoreCase);
+        foreach (var extra in predictedImages.Keys.Where(k => !DensityTruthCsv.TryFind(truthKeys, k, out _)).Order(StringComparer.Ordinal))
             warnings.Add($"Predicted image '{extra}' has no truth and is ignored.");
 
         int truthCount = 0, predictionCount = 0, matchedCount = 0, correct = 0;
@@ -40,7 +41,7 @@ public static class CocoEvaluator
         foreach (var image in truth.Images.OrderBy(i => i.Id))
         {
             string key = DensityTruthCsv.ImageKey(image.FileName);
-            CocoImage? predictedImage = predictions.Images.Count == 0 ? image : predictedImages.GetValueOrDefault(key);
+            CocoImage? predictedImage = predictions.Images.Count == 0 ? image : DensityTruthCsv.TryFind(predictedImages, key, out var found) ? found : null;
             if (predictions.Images.Count > 0 && predictedImage is null) warnings.Add($"No predictions listed for image '{key}'; all its truth counts as missed.");
 
             var truthAnnotations = truth.Annotations.Where(a => a.ImageId == image.Id && !a.IsCrowd).ToList();
@@ -77,8 +78,8 @@ public static class CocoEvaluator
                 }
             }
 
-            double? truthDensity = truthDensities is not null && truthDensities.TryGetValue(key, out var td) ? td : image.DensityPerMm;
-            double? predictedDensity = predictedDensities is not null && predictedDensities.TryGetValue(key, out var pd) ? pd
+            double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
+            double? predictedDensity = predictedDensities is not null && DensityTruthCsv.TryFind(predictedDensities, key, out var pd) ? pd
                 : predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null;
             if (truthDensity is { } tv && predictedDensity is { } pv) densityPairs.Add(new DensityPair(key, tv, pv));
         }

@@ -37,7 +37,7 @@ public static class CocoParser
         new(RequiredLong(e, "id"), String(e, "file_name") ?? "", (int)(Number(e, "width") ?? 0), (int)(Number(e, "height") ?? 0))
         {
             UmPerPx = Number(e, "um_per_px"),
-            DensityPerMm = Number(e, "density_per_mm"),
+            DensityPerMm = Number(e, "density_per_mm") ?? Number(e, "density_mean_per_mm"),
             PatientId = Text(e, "patient_id") ?? Text(e, "patient"),
             Finger = Text(e, "finger"),
         };
@@ -102,7 +102,7 @@ public static class CocoParser
 
     private static CocoPatientTruth ParsePatient(JsonElement e)
     {
-        string id = Text(e, "patient_id") ?? Text(e, "id") ?? throw new FormatException("A patient has no id.");
+        string id = Text(e, "patient_id") ?? Text(e, "patient") ?? Text(e, "id") ?? throw new FormatException("A patient has no id.");
         var numbers = new Dictionary<string, double>(StringComparer.Ordinal);
         var texts = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var property in e.EnumerateObject())
@@ -114,7 +114,7 @@ public static class CocoParser
         return new CocoPatientTruth(id)
         {
             Pattern = Text(e, "pattern"),
-            DensityPerMm = Number(e, "density_per_mm"),
+            DensityPerMm = Number(e, "density_per_mm") ?? Number(e, "density_mean_per_mm"),
             ImageIds = Array(e, "image_ids").Where(v => v.ValueKind == JsonValueKind.Number).Select(v => v.GetInt64()).ToArray(),
             Numbers = numbers,
             Texts = texts,

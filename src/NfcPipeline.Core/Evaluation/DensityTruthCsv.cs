@@ -35,13 +35,30 @@ public static class DensityTruthCsv
         return result;
     }
 
-    /// <summary>The file name without folders, so "a/b/img1.png" and "img1.png" meet.</summary>
+    /// <summary>The image path normalised for matching: forward slashes, no leading "./" or "/".</summary>
     public static string ImageKey(string image)
     {
-        string trimmed = image.Trim();
-        int slash = Math.Max(trimmed.LastIndexOf('/'), trimmed.LastIndexOf('\\'));
-        return slash >= 0 ? trimmed[(slash + 1)..] : trimmed;
+        string key = image.Trim().Replace('\\', '/');
+        while (key.StartsWith("./", StringComparison.Ordinal)) key = key[2..];
+        return key.TrimStart('/');
     }
+
+    /// <summary>
+    /// Finds an image by key: the same relative path, else the one entry whose path ends with the other's at a folder
+    /// boundary ("study/p1/a.png" meets "p1/a.png"). Basenames alone never match when several images share one.
+    /// </summary>
+    public static bool TryFind<TValue>(IReadOnlyDictionary<string, TValue> byKey, string image, out TValue value)
+    {
+        var key = ImageKey(image);
+        if (byKey.TryGetValue(key, out value!)) return true;
+        var candidates = byKey.Where(p => IsSuffix(p.Key, key) || IsSuffix(key, p.Key)).Take(2).ToList();
+        if (candidates.Count == 1) { value = candidates[0].Value; return true; }
+        value = default!;
+        return false;
+    }
+
+    private static bool IsSuffix(string longer, string shorter) =>
+        longer.Length > shorter.Length && longer.EndsWith(shorter, StringComparison.OrdinalIgnoreCase) && longer[longer.Length - shorter.Length - 1] == '/';
 
     private static string[] Split(string line) => line.Split(',').Select(c => c.Trim().Trim('"')).ToArray();
 }

@@ -107,7 +107,7 @@ public class CocoEvaluatorTests
         Assert.Equal(1.0, fromFiles.Mae);
         Assert.Null(fromFiles.Pearson);
 
-        var csv = DensityTruthCsv.Parse("image,count\nother/p1_R2_1.png,19\n", fieldMm: 2.0);
+        var csv = DensityTruthCsv.Parse("image,count\np1_R2_1.png,19\n", fieldMm: 2.0);
         var fromCsv = Evaluate(truthDensities: csv).Density;
         Assert.Equal(9.5, fromCsv.Pairs[0].Truth);
         Assert.Equal(2.5, fromCsv.Mae);
@@ -145,6 +145,6 @@ public class CocoEvaluatorTests
         // row line crosses the 1024 px frame (2.048 mm at 2 µm/px) with a tilt of under half a degree.
         var truth = CocoParser.Parse(Truth);
         var densities = CocoDensity.Measure(truth, truth, new ImageMeasurer());
-        Assert.InRange(densities["p1_R2_1.png"], 2 / 2.0485, 2 / 2.048);
+        Assert.InRange(densities["study/p1_R2_1.png"], 2 / 2.0485, 2 / 2.048);
     }
 }

@@ -8,7 +8,7 @@ public class DensityTruthTests
     public void Reads_capillaries_per_mm_by_file_name()
     {
         var truth = DensityTruthCsv.Parse("image,capillaries_per_mm\r\nA/img1.png,8.5\r\n\"img2.png\",10\r\n");
-        Assert.Equal(8.5, truth["img1.png"]);
+        Assert.Equal(8.5, truth["A/img1.png"]);
         Assert.Equal(10, truth["IMG2.PNG"]);
     }
 
@@ -29,4 +29,30 @@ public class DensityTruthTests
         Assert.Equal(10 / Math.Sqrt(8 * 14), metrics.Pearson!.Value, 12);
         Assert.Null(DensityMetrics.PearsonR([1, 1, 1], [2, 3, 4]));
     }
+}
+
+public class ImageKeyMatchingTests
+{
+    private static readonly Dictionary<string, int> ByKey = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["P001/L2/field1.jpg"] = 1, ["P002/L2/field1.jpg"] = 2, ["study/P003/R4/f9.png"] = 3,
+    };
+
+    [Theory]
+    [InlineData("P001/L2/field1.jpg", 1)]
+    [InlineData("./P002\\L2\\field1.jpg", 2)]
+    [InlineData("P003/R4/f9.png", 3)]
+    [InlineData("root/study/P003/R4/f9.png", 3)]
+    public void Images_match_by_relative_path_or_a_unique_folder_suffix(string image, int expected)
+    {
+        Assert.True(NfcPipeline.Core.Evaluation.DensityTruthCsv.TryFind(ByKey, image, out var value));
+        Assert.Equal(expected, value);
+    }
+
+    [Theory]
+    [InlineData("field1.jpg")]          // two patients have a field1.jpg: ambiguous, never guessed
+    [InlineData("1.jpg")]               // not at a folder boundary
+    [InlineData("P009/L2/field1.jpg")]
+    public void Ambiguous_or_partial_names_do_not_match(string image) =>
+        Assert.False(NfcPipeline.Core.Evaluation.DensityTruthCsv.TryFind(ByKey, image, out _));
 }

@@ -1,0 +1,98 @@
+using System.CommandLine;
+using NfcPipeline.Cli.Output;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Evaluation;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Inference.Engine;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>`nfc evaluate`: runs the model over images with known truth and reports detection, class, diameter and density errors.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var images = new Option<DirectoryInfo>("--images") { Description = "Folder the truth's file names are relative to", Required = true };
+        var truth = new Option<FileInfo>("--truth") { Description = "COCO instances with keypoints (.json), or a density CSV: image,capillaries_per_mm or image,count", Required = true };
+        var umPerPx = new Option<double?>("--um-per-px") { Description = "Calibration for every image (default: the truth's per-image um_per_px, else 2.0)" };
+        var classMap = new Option<string?>("--class-map") { Description = "Prediction class → truth class renames, e.g. hairpin=normal,tortuous=normal" };
+        var fieldMm = new Option<double?>("--field-mm") { Description = "Field width in mm, to turn a CSV 'count' column into a density" };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var inference = new InferenceArguments();
+        var command = new Command("evaluate", "Compare the model's predictions with ground truth.") { images, truth, umPerPx, classMap, fieldMm, json };
+        inference.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            var request = new EvaluationRequest(parse.GetValue(images)!, parse.GetValue(truth)!, parse.GetValue(umPerPx),
+                parse.GetValue(classMap), parse.GetValue(fieldMm), parse.GetValue(json));
+            return await RunAsync(request, inference, parse, ct);
+        });
+        return command;
+    }
+
+    private sealed record EvaluationRequest(DirectoryInfo Images, FileInfo Truth, double? UmPerPx, string? ClassMap, double? FieldMm, bool Json);
+
+    private static async Task<int> RunAsync(EvaluationRequest request, InferenceArguments inference, ParseResult parse, CancellationToken ct)
+    {
+        if (!request.Images.Exists || !request.Truth.Exists)
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: {(request.Images.Exists ? $"truth file {request.Truth.FullName}" : $"images folder {request.Images.FullName}")} not found.");
+            return NfcCommandLine.Usage;
+        }
+        EvaluationOptions evaluationOptions;
+        try
+        {
+            var pairs = (request.ClassMap ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            evaluationOptions = new EvaluationOptions { ClassNameMap = EvaluationOptions.ParseClassNameMap(pairs), DefaultUmPerPx = request.UmPerPx };
+        }
+        catch (ArgumentException ex) { await Console.Error.WriteLineAsync($"nfc evaluate: {ex.Message}"); return NfcCommandLine.Usage; }
+
+        bool isCsv = request.Truth.Extension.Equals(".csv", StringComparison.OrdinalIgnoreCase);
+        var truthText = await File.ReadAllTextAsync(request.Truth.FullName, ct);
+        CocoDataset? coco = null;
+        IReadOnlyDictionary<string, double>? csvTruth = null;
+        try
+        {
+            if (isCsv) csvTruth = DensityTruthCsv.Parse(truthText, request.FieldMm);
+            else coco = CocoParser.Parse(truthText);
+        }
+        catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: cannot read {request.Truth.Name}: {ex.Message}");
+            return NfcCommandLine.Fatal;
+        }
+
+        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), parse.GetValue(inference.Batch), AnalysisOptions.Default), "nfc evaluate");
+        if (opened is null) return NfcCommandLine.Fatal;
+        var (model, fields) = opened.Value;
+        using var _ = model;
+        await using var __ = fields.Analyzer;
+
+        var targets = coco is not null
+            ? coco.Images.Select(i => (Id: i.Id, i.FileName, Scale: request.UmPerPx ?? i.UmPerPx)).ToList()
+            : csvTruth!.Keys.Select((name, i) => (Id: (long)i + 1, FileName: name, Scale: request.UmPerPx)).ToList();
+        var outcomes = await Task.WhenAll(targets.Select(t => fields.AnalyzeFileAsync(
+            Path.Combine(request.Images.FullName, t.FileName), new Calibration(t.Scale ?? AnalyzeCommand.FallbackMicrometresPerPixel), ct)));
+
+        var failures = targets.Zip(outcomes).Where(p => !p.Second.Succeeded).Select(p => $"{p.First.FileName}: {p.Second.ErrorCode}: {p.Second.Error}").ToList();
+        var predictedDensities = targets.Zip(outcomes)
+            .Where(p => p.Second.Measurement?.DensityPerMm is not null)
+            .ToDictionary(p => DensityTruthCsv.ImageKey(p.First.FileName), p => p.Second.Measurement!.DensityPerMm!.Value, StringComparer.OrdinalIgnoreCase);
+
+        if (coco is not null)
+        {
+            var predicted = targets.Zip(outcomes).Where(p => p.Second.Succeeded)
+                .Select(p => new PredictedImage(p.First.Id, p.First.FileName, p.Second.Analysis!.Width, p.Second.Analysis.Height, p.Second.Analysis.Instances))
+                .ToList();
+            var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, null, predictedDensities);
+            EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
+        }
+        else
+        {
+            var pairs = csvTruth!.Where(t => predictedDensities.ContainsKey(DensityTruthCsv.ImageKey(t.Key)))
+                .Select(t => new DensityPair(t.Key, t.Value, predictedDensities[DensityTruthCsv.ImageKey(t.Key)])).ToList();
+            EvaluationOutput.PrintDensityOnly(DensityMetrics.Of(pairs), failures, request.Json);
+        }
+        return NfcCommandLine.Success;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using NfcPipeline.Core.Evaluation;
+using Spectre.Console;
+using static NfcPipeline.Cli.Output.Formatting;
+
+namespace NfcPipeline.Cli.Output;
+
+/// <summary>Prints an evaluation report as tables, or as JSON.</summary>
+internal static class EvaluationOutput
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+
+    public static void Print(EvaluationReport report, bool json)
+    {
+        if (json) { Console.WriteLine(JsonSerializer.Serialize(report, Json)); return; }
+        var d = report.Detection;
+        var summary = new Table().Title($"Evaluation over {report.ImageCount} images").AddColumns("metric", "value");
+        summary.AddRow("truth instances", d.TruthCount.ToString());
+        summary.AddRow("predicted instances", d.PredictionCount.ToString());
+        summary.AddRow("matched (mask IoU ≥ 0.5)", d.MatchedCount.ToString());
+        summary.AddRow("detection precision", Num(d.Precision, "0.000"));
+        summary.AddRow("detection recall", Num(d.Recall, "0.000"));
+        summary.AddRow("detection F1", Num(d.F1, "0.000"));
+        summary.AddRow("pixel sensitivity", Num(report.Segmentation.Sensitivity, "0.000"));
+        summary.AddRow("class accuracy (matched)", Num(report.Classification.Accuracy, "0.000"));
+        summary.AddRow("density MAE (/mm)", Num(report.Density.Mae, "0.000"));
+        summary.AddRow("density Pearson r", Num(report.Density.Pearson, "0.000"));
+        AnsiConsole.Write(summary);
+
+        var diameters = new Table().Title("Diameters on matched instances").AddColumns("diameter", "pairs", "MAE px", "MAE µm", "error of means px", "error of means µm");
+        foreach (var m in report.Diameters)
+            diameters.AddRow(m.Diameter, m.PairCount.ToString(), Num(m.MaePx, "0.00"), Num(m.MaeUm, "0.00"), Num(m.ErrorOfMeansPx, "0.00"), Num(m.ErrorOfMeansUm, "0.00"));
+        AnsiConsole.Write(diameters);
+
+        var c = report.Classification;
+        if (c.Labels.Count > 0)
+        {
+            var confusion = new Table().Title("Confusion (rows: truth, columns: predicted)").AddColumn("truth \\ predicted");
+            foreach (var label in c.Labels) confusion.AddColumn(Markup.Escape(label));
+            for (int i = 0; i < c.Labels.Count; i++)
+                confusion.AddRow([Markup.Escape(c.Labels[i]), .. c.Confusion[i].Select(n => n.ToString())]);
+            AnsiConsole.Write(confusion);
+        }
+        foreach (var warning in report.Warnings) Console.WriteLine($"warning: {warning}");
+    }
+
+    public static void PrintDensityOnly(DensityMetrics density, IReadOnlyList<string> failures, bool json)
+    {
+        if (json) { Console.WriteLine(JsonSerializer.Serialize(new { density, failures }, Json)); return; }
+        Console.WriteLine($"density: {density.PairCount} images, MAE {Num(density.Mae, "0.000")} /mm, Pearson r {Num(density.Pearson, "0.000")}");
+        foreach (var failure in failures) Console.WriteLine($"warning: {failure}");
+    }
+}
