@@ -16,6 +16,7 @@ public static class NfcCommandLine
         root.Add(MigrateCommand.Create());
         root.Add(AnalyzeCommand.Create());
         root.Add(EvaluateCommand.Create());
+        root.Add(BenchCommand.Create());
         return root;
     }
 

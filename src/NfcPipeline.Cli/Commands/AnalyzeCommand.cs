@@ -48,19 +48,12 @@ internal static class AnalyzeCommand
         IAnalyzeOutput output = json ? new AnalyzeJsonOutput() : new AnalyzeTextOutput(model, inventory, calibration);
         output.Begin();
         var results = new List<(StudyImage Image, FieldOutcome Outcome)>();
-        // Bounded look-ahead: enough images in flight to fill batches and overlap decoding, without holding them all.
-        using var window = new SemaphoreSlim(Math.Max(2, maxBatch * 2 + 2));
-        var tasks = inventory.Images.Select(async image =>
+        var files = inventory.Images.Select(i => (i.FullPath, calibration));
+        await foreach (var outcome in fields.AnalyzeInOrderAsync(files, InferenceArguments.LookAhead(maxBatch), ct))
         {
-            await window.WaitAsync(ct);
-            try { return await fields.AnalyzeFileAsync(image.FullPath, calibration, ct); }
-            finally { window.Release(); }
-        }).ToList();
-        for (int i = 0; i < tasks.Count; i++)
-        {
-            var outcome = await tasks[i];
-            results.Add((inventory.Images[i], outcome));
-            output.Image(inventory.Images[i], outcome);
+            var image = inventory.Images[results.Count];
+            results.Add((image, outcome));
+            output.Image(image, outcome);
         }
         foreach (var skipped in inventory.Skipped) output.Skipped(skipped);
 

@@ -71,8 +71,10 @@ internal static class EvaluateCommand
         var targets = coco is not null
             ? coco.Images.Select(i => (Id: i.Id, i.FileName, Scale: request.UmPerPx ?? i.UmPerPx)).ToList()
             : csvTruth!.Keys.Select((name, i) => (Id: (long)i + 1, FileName: name, Scale: request.UmPerPx)).ToList();
-        var outcomes = await Task.WhenAll(targets.Select(t => fields.AnalyzeFileAsync(
-            Path.Combine(request.Images.FullName, t.FileName), new Calibration(t.Scale ?? AnalyzeCommand.FallbackMicrometresPerPixel), ct)));
+        var outcomes = new List<FieldOutcome>();
+        var files = targets.Select(t => (Path.Combine(request.Images.FullName, t.FileName), new Calibration(t.Scale ?? AnalyzeCommand.FallbackMicrometresPerPixel)));
+        await foreach (var outcome in fields.AnalyzeInOrderAsync(files, InferenceArguments.LookAhead(parse.GetValue(inference.Batch)), ct))
+            outcomes.Add(outcome);
 
         var failures = targets.Zip(outcomes).Where(p => !p.Second.Succeeded).Select(p => $"{p.First.FileName}: {p.Second.ErrorCode}: {p.Second.Error}").ToList();
         var predictedDensities = targets.Zip(outcomes)

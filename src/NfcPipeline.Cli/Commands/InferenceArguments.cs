@@ -29,6 +29,9 @@ internal sealed class InferenceArguments
         OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
     };
 
+    /// <summary>Images in flight: two batches' worth plus a couple decoding ahead.</summary>
+    public static int LookAhead(int maxBatch) => Math.Max(2, 2 * maxBatch + 2);
+
     public static DynamicBatcherOptions Batching(int maxBatch) => new()
     {
         MaxBatchSize = Math.Max(1, maxBatch),

@@ -31,12 +31,13 @@ public sealed class DenseDecoder
         var centres = FindCentres(maps.CenterMap.Plane(0), h, w);
         if (centres.Count == 0) return [];
         var labels = Group(maps, centres, h, w);
+        var cellsByInstance = CellsByInstance(labels, centres.Count);
         var grid = new CellGrid(plan, _stride, h, w);
 
         var instances = new List<CapillaryInstance>(centres.Count);
         for (int k = 0; k < centres.Count; k++)
         {
-            var cells = CellsOf(labels, k);
+            var cells = cellsByInstance[k];
             if (cells.Count * _stride * _stride < _options.MinInstanceArea) continue;
             var mask = grid.MaskInOriginalPixels(labels, k, cells);
             if (mask.Area == 0) continue;
@@ -97,28 +98,45 @@ public sealed class DenseDecoder
         var prob = maps.CapillaryMap.Plane(0);
         var dxs = maps.OffsetMap.Plane(0);
         var dys = maps.OffsetMap.Plane(1);
-        float maxD2 = _options.MaxGroupDistance * _options.MaxGroupDistance;
+        float reach = _options.MaxGroupDistance, maxD2 = reach * reach;
+        // Centres bucketed in squares of the grouping distance: a vote only needs the 3×3 squares around it.
+        var buckets = new Dictionary<(int, int), List<int>>();
+        for (int k = 0; k < centres.Count; k++)
+        {
+            var key = ((int)MathF.Floor(centres[k].X / reach), (int)MathF.Floor(centres[k].Y / reach));
+            if (!buckets.TryGetValue(key, out var list)) buckets[key] = list = [];
+            list.Add(k);
+        }
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
             {
                 int i = y * w + x;
                 if (prob[i] < _options.MaskThreshold) continue;
                 float vx = CellCentre(x) + dxs[i], vy = CellCentre(y) + dys[i];
+                int bx = (int)MathF.Floor(vx / reach), by = (int)MathF.Floor(vy / reach);
                 int best = -1; float bestD2 = maxD2;
-                for (int k = 0; k < centres.Count; k++)
-                {
-                    float d2 = Sq(centres[k].X - vx) + Sq(centres[k].Y - vy);
-                    if (d2 <= bestD2) { bestD2 = d2; best = k; }
-                }
+                for (int oy = -1; oy <= 1; oy++)
+                    for (int ox = -1; ox <= 1; ox++)
+                    {
+                        if (!buckets.TryGetValue((bx + ox, by + oy), out var near)) continue;
+                        foreach (int k in near)
+                        {
+                            float d2 = Sq(centres[k].X - vx) + Sq(centres[k].Y - vy);
+                            // Ties go to the lower index, so the result does not depend on bucket order.
+                            if (d2 < bestD2 || d2 == bestD2 && k < best) { bestD2 = d2; best = k; }
+                        }
+                    }
                 labels[i] = best;
             }
         return labels;
     }
 
-    private static List<int> CellsOf(int[] labels, int k)
+    /// <summary>Each instance's cells, in one pass over the grid.</summary>
+    private static List<int>[] CellsByInstance(int[] labels, int count)
     {
-        var cells = new List<int>();
-        for (int i = 0; i < labels.Length; i++) if (labels[i] == k) cells.Add(i);
+        var cells = new List<int>[count];
+        for (int k = 0; k < count; k++) cells[k] = [];
+        for (int i = 0; i < labels.Length; i++) if (labels[i] >= 0) cells[labels[i]].Add(i);
         return cells;
     }
 

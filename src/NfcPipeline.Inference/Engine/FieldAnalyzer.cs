@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Imaging;
@@ -17,6 +18,22 @@ public sealed record FieldOutcome(ImageAnalysis? Analysis, ImageMeasurement? Mea
 public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer)
 {
     public ImageAnalyzer Analyzer => analyzer;
+
+    /// <summary>
+    /// Analyses many files with at most <paramref name="lookAhead"/> in flight (enough to fill batches and overlap
+    /// decoding, without holding every decoded image), yielding outcomes in input order.
+    /// </summary>
+    public async IAsyncEnumerable<FieldOutcome> AnalyzeInOrderAsync(IEnumerable<(string Path, Calibration Calibration)> files, int lookAhead,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var inFlight = new Queue<Task<FieldOutcome>>();
+        foreach (var (path, calibration) in files)
+        {
+            if (inFlight.Count >= Math.Max(1, lookAhead)) yield return await inFlight.Dequeue();
+            inFlight.Enqueue(AnalyzeFileAsync(path, calibration, cancellationToken));
+        }
+        while (inFlight.Count > 0) yield return await inFlight.Dequeue();
+    }
 
     public async Task<FieldOutcome> AnalyzeFileAsync(string path, Calibration calibration, CancellationToken cancellationToken = default)
     {
