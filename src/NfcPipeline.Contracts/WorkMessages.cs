@@ -1,0 +1,16 @@
+namespace NfcPipeline.Contracts;
+
+/// <summary>
+/// A chunk of a study's images to analyse: one row of <c>jobs</c> (kind analyze_chunk) whose payload is
+/// <c>{"image_ids": [...], "reanalyze": bool}</c>. Requeueing a job publishes this again with the same JobId.
+/// </summary>
+public sealed record AnalyzeImages
+{
+    public required long JobId { get; init; }
+    public required long StudyDbId { get; init; }
+    public required IReadOnlyList<long> ImageIds { get; init; }
+    public bool Reanalyze { get; init; }
+}
+
+/// <summary>Asks the share watchers to scan now instead of at their next interval.</summary>
+public sealed record ScanShareNow(string? RequestedBy);
