@@ -279,6 +279,7 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
             WakeDispatcher();
         }
 
+        _instruments.RequestsEnded(reason, 1);
         if (reason == EndReason.Cancelled)
         {
             pending.TrySetCanceled(pending.CallerToken);
@@ -288,7 +289,6 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
             pending.TrySetException(new DeadlineExceededException(pending.Deadline!.Value));
         }
 
-        _instruments.RequestsEnded(reason, 1);
         if (releaseSlot)
         {
             _queueSlots.Release();
