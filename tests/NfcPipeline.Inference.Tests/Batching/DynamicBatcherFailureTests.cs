@@ -12,23 +12,24 @@ public class DynamicBatcherFailureTests
     [Fact]
     public async Task Cancelled_queued_request_completes_cancelled_and_never_reaches_executor()
     {
+        // A minute of delay: the cancelled request can only leave the queue by being cancelled.
         var executor = TimesTen();
         await using var batcher = new DynamicBatcher<int, int>(
-            TestOptions.Create(maxBatchSize: 4, maxQueueDelayMs: 200), executor.ExecuteAsync, _ => Bucket);
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor.ExecuteAsync, _ => Bucket);
 
         using var cts = new CancellationTokenSource();
         var cancelled = batcher.SubmitAsync(1, cts.Token).AsTask();
-        var kept = batcher.SubmitAsync(2).AsTask();
         await Task.Delay(10);
         cts.Cancel();
 
         var exception = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Wait.ForAsync(cancelled));
         Assert.Equal(cts.Token, exception.CancellationToken);
-        Assert.Equal(0, executor.Started);
-        Assert.Equal(1, batcher.QueueDepth);
+        Assert.Equal(0, batcher.QueueDepth);
 
-        Assert.Equal(20, await Wait.ForAsync(kept));
-        Assert.Equal([2], executor.Batches.Single().Requests);
+        // The next full batch holds only the requests that were not cancelled.
+        int[] results = await Wait.ForAsync(Task.WhenAll(batcher.SubmitAsync(2).AsTask(), batcher.SubmitAsync(3).AsTask()));
+        Assert.Equal([20, 30], results);
+        Assert.Equal([2, 3], executor.Batches.Single().Requests);
         Assert.Equal(1, batcher.Snapshot().RequestsCancelled);
     }
 
@@ -50,7 +51,7 @@ public class DynamicBatcherFailureTests
     {
         var executor = TimesTen(gated: true);
         await using var batcher = new DynamicBatcher<int, int>(
-            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 1000), executor.ExecuteAsync, _ => Bucket);
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor.ExecuteAsync, _ => Bucket);
 
         using var cts = new CancellationTokenSource();
         var cancelled = batcher.SubmitAsync(1, cts.Token).AsTask();
@@ -73,7 +74,7 @@ public class DynamicBatcherFailureTests
     {
         var executor = TimesTen(gated: true);
         await using var batcher = new DynamicBatcher<int, int>(
-            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 1000), executor.ExecuteAsync, _ => Bucket);
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor.ExecuteAsync, _ => Bucket);
 
         using var cts = new CancellationTokenSource();
         var submits = new[] { batcher.SubmitAsync(1, cts.Token).AsTask(), batcher.SubmitAsync(2, cts.Token).AsTask() };
@@ -135,7 +136,7 @@ public class DynamicBatcherFailureTests
         var executor = new TestExecutor<int, int>(batch =>
             batch.Requests.Contains(-1) ? throw poison : [.. batch.Requests.Select(r => r * 10)]);
         await using var batcher = new DynamicBatcher<int, int>(
-            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 1000, maxConcurrentBatches: 1), executor.ExecuteAsync, _ => Bucket);
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000, maxConcurrentBatches: 1), executor.ExecuteAsync, _ => Bucket);
 
         var submits = new[] { 1, 2, -1, 3, 4, 5 }.Select(i => batcher.SubmitAsync(i).AsTask()).ToArray();
         await Wait.UntilAsync(() => submits.All(t => t.IsCompleted), "every submit to complete");
@@ -161,7 +162,7 @@ public class DynamicBatcherFailureTests
     {
         var executor = new TestExecutor<int, int>(batch => [.. batch.Requests.Skip(1)]);
         await using var batcher = new DynamicBatcher<int, int>(
-            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 1000), executor.ExecuteAsync, _ => Bucket);
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor.ExecuteAsync, _ => Bucket);
 
         var submits = new[] { batcher.SubmitAsync(1).AsTask(), batcher.SubmitAsync(2).AsTask() };
 
