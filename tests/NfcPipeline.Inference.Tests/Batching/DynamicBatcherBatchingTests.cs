@@ -48,6 +48,18 @@ public class DynamicBatcherBatchingTests
     }
 
     [Fact]
+    public async Task Executor_given_as_an_interface_receives_the_batch_and_its_bucket()
+    {
+        var executor = new BucketEchoExecutor();
+        await using var batcher = new DynamicBatcher<int, string>(
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor, _ => Large);
+
+        string[] results = await Wait.ForAsync(Task.WhenAll(batcher.SubmitAsync(1).AsTask(), batcher.SubmitAsync(2).AsTask()));
+
+        Assert.Equal(["1 in 768x1024 (batch 1)", "2 in 768x1024 (batch 1)"], results);
+    }
+
+    [Fact]
     public async Task Preferred_batch_size_dispatches_without_waiting_out_the_delay()
     {
         var executor = TimesTen();
@@ -198,5 +210,11 @@ public class DynamicBatcherBatchingTests
         Assert.Equal([10, 20], results);
         Assert.DoesNotContain(executor.Batches, b => b.Requests.Contains(3));
         Assert.Equal(1, batcher.Snapshot().RequestsCancelled);
+    }
+
+    private sealed class BucketEchoExecutor : IBatchExecutor<int, string>
+    {
+        public ValueTask<IReadOnlyList<string>> ExecuteAsync(BatchContext<int> batch, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IReadOnlyList<string>>([.. batch.Requests.Select(r => $"{r} in {batch.Bucket} (batch {batch.BatchId})")]);
     }
 }

@@ -113,6 +113,28 @@ public class DynamicBatcherFailureTests
     }
 
     [Fact]
+    public async Task Deadline_passing_while_the_batch_runs_ends_that_request_only()
+    {
+        var executor = TimesTen(gated: true);
+        await using var batcher = new DynamicBatcher<int, int>(
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor.ExecuteAsync, _ => Bucket);
+
+        var late = batcher.SubmitAsync(1, deadline: TimeSpan.FromMilliseconds(30)).AsTask();
+        var kept = batcher.SubmitAsync(2).AsTask();
+        await executor.WaitForStartedAsync(1);
+
+        await Assert.ThrowsAsync<DeadlineExceededException>(() => Wait.ForAsync(late));
+        Assert.False(kept.IsCompleted);
+        Assert.False(executor.Tokens.Single().IsCancellationRequested);
+
+        executor.Open();
+        Assert.Equal(20, await Wait.ForAsync(kept));
+        var statistics = batcher.Snapshot();
+        Assert.Equal(1, statistics.RequestsDeadlineExceeded);
+        Assert.Equal(1, statistics.RequestsProcessed);
+    }
+
+    [Fact]
     public async Task Default_deadline_applies_when_submit_gives_none()
     {
         var executor = TimesTen(gated: true);
