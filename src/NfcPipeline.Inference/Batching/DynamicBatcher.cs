@@ -160,7 +160,9 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
+                // Rethrown with the caller's own token rather than the linked one.
                 CountEndedBeforeQueue(EndReason.Cancelled);
+                pending.CallerToken.ThrowIfCancellationRequested();
                 throw;
             }
         }

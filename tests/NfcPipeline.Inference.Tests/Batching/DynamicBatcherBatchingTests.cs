@@ -203,7 +203,8 @@ public class DynamicBatcherBatchingTests
         Assert.False(blocked.IsCompleted);
 
         cts.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Wait.ForAsync(blocked));
+        var exception = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Wait.ForAsync(blocked));
+        Assert.Equal(cts.Token, exception.CancellationToken);
 
         executor.Open();
         int[] results = await Wait.ForAsync(Task.WhenAll(running, queued));
