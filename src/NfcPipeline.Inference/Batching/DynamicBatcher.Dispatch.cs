@@ -219,50 +219,56 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
 
     private void FinishBatch(RunningBatch batch, IReadOnlyList<TResult>? results, Exception? failure, TimeSpan elapsed)
     {
-        int processed = 0;
-        int failed = 0;
+        int count = batch.Requests.Length;
+        Span<bool> stillWaiting = count <= 256 ? stackalloc bool[count] : new bool[count];
+        int waiting = 0;
         lock (_gate)
         {
-            for (int i = 0; i < batch.Requests.Length; i++)
+            for (int i = 0; i < count; i++)
             {
-                var request = batch.Requests[i];
-                if (request.State != RequestState.Dispatched)
+                if (batch.Requests[i].State == RequestState.Dispatched)
                 {
-                    continue;
-                }
-
-                // Safe under the lock: completion sources run their continuations asynchronously.
-                request.State = RequestState.Done;
-                if (failure is null)
-                {
-                    request.TrySetResult(results![i]);
-                    processed++;
-                }
-                else
-                {
-                    request.TrySetException(failure);
-                    failed++;
+                    batch.Requests[i].State = RequestState.Done;
+                    stillWaiting[i] = true;
+                    waiting++;
                 }
             }
 
-            _statistics.BatchFinished(batch.Requests.Length, elapsed, processed, failed, failure is not null, Stopwatch.GetTimestamp());
+            int processed = failure is null ? waiting : 0;
+            _statistics.BatchFinished(count, elapsed, processed, waiting - processed, failure is not null, Stopwatch.GetTimestamp());
             _running.Remove(batch);
             _inFlight--;
             WakeDispatcher();
         }
 
-        foreach (var request in batch.Requests)
+        // Measurements first, so that a caller who sees its result also sees it counted.
+        _instruments.BatchExecuted(elapsed, failure is null ? waiting : 0, failure is null ? 0 : waiting);
+        if (failure is not null && waiting > 0)
         {
+            BatcherLog.BatchFailed(_logger, failure, _name, batch.Context.BatchId, count, batch.Context.Bucket,
+                elapsed.TotalMilliseconds, waiting);
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            var request = batch.Requests[i];
             request.ReleaseResources();
+            if (!stillWaiting[i])
+            {
+                continue;
+            }
+
+            if (failure is null)
+            {
+                request.TrySetResult(results![i]);
+            }
+            else
+            {
+                request.TrySetException(failure);
+            }
         }
 
         batch.Cancellation.Dispose();
-        _instruments.BatchExecuted(elapsed, processed, failed);
-        if (failure is not null && failed > 0)
-        {
-            BatcherLog.BatchFailed(_logger, failure, _name, batch.Context.BatchId, batch.Requests.Length,
-                batch.Context.Bucket, elapsed.TotalMilliseconds, failed);
-        }
     }
 
     /// <summary>A drain ran out of time: every request still waiting ends now, and running executors are asked to stop.</summary>
@@ -301,8 +307,6 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
             foreach (var request in abandoned)
             {
                 request.State = RequestState.Done;
-                request.TrySetException(new OperationCanceledException(
-                    $"The dynamic batcher '{_name}' shut down before this request's result was ready."));
             }
 
             _statistics.Ended(EndReason.Shutdown, abandoned.Count);
@@ -314,17 +318,18 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
             _queueSlots.Release(releasedSlots);
         }
 
+        _instruments.RequestsEnded(EndReason.Shutdown, abandoned.Count);
+        BatcherLog.DrainAbandoned(_logger, _name, abandoned.Count);
         foreach (var request in abandoned)
         {
             request.ReleaseResources();
+            request.TrySetException(new OperationCanceledException(
+                $"The dynamic batcher '{_name}' shut down before this request's result was ready."));
         }
 
         foreach (var batch in running)
         {
             batch.CancelExecution();
         }
-
-        _instruments.RequestsEnded(EndReason.Shutdown, abandoned.Count);
-        BatcherLog.DrainAbandoned(_logger, _name, abandoned.Count);
     }
 }

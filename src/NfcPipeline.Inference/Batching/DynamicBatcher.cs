@@ -160,7 +160,9 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
+                // Rethrown with the caller's own token rather than the linked one.
                 CountEndedBeforeQueue(EndReason.Cancelled);
+                pending.CallerToken.ThrowIfCancellationRequested();
                 throw;
             }
         }
@@ -279,6 +281,7 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
             WakeDispatcher();
         }
 
+        _instruments.RequestsEnded(reason, 1);
         if (reason == EndReason.Cancelled)
         {
             pending.TrySetCanceled(pending.CallerToken);
@@ -288,7 +291,6 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
             pending.TrySetException(new DeadlineExceededException(pending.Deadline!.Value));
         }
 
-        _instruments.RequestsEnded(reason, 1);
         if (releaseSlot)
         {
             _queueSlots.Release();
