@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local PostgreSQL 15 and RabbitMQ (with management) for development and tests.
-#   ops/services.sh up|down|status|env
+#   ops/services.sh up|down [postgres|rabbitmq] | status | env
 # Both bind 127.0.0.1 only. Data, logs and pid files live under .local/services/ (git-ignored).
 # `up` is idempotent; `down` stops only the processes that `up` started, found by their pid files.
 set -euo pipefail
@@ -189,10 +189,19 @@ status() {
   return $rc
 }
 
+# `up postgres`, `down rabbitmq` and so on act on one server (the fault tests stop and restart them).
+only="${2:-all}"
+case "$only" in all|postgres|rabbitmq) ;; *) echo "usage: $0 up|down [postgres|rabbitmq]" >&2; exit 2 ;; esac
 case "${1:-}" in
-  up) ensure_packages; pg_up; rmq_up; log "services ready" ;;
-  down) rmq_down; pg_down ;;
+  up)
+    ensure_packages
+    [ "$only" = rabbitmq ] || pg_up
+    [ "$only" = postgres ] || rmq_up
+    log "services ready" ;;
+  down)
+    [ "$only" = postgres ] || rmq_down
+    [ "$only" = rabbitmq ] || pg_down ;;
   status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down [postgres|rabbitmq] | status | env" >&2; exit 2 ;;
 esac

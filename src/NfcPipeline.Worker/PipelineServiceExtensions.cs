@@ -1,14 +1,76 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Inference;
+using NfcPipeline.Inference.Batching;
 using NfcPipeline.Storage;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Analysis;
+using NfcPipeline.Worker.Completion;
+using NfcPipeline.Worker.Hosting;
+using NfcPipeline.Worker.Registration;
+using Npgsql;
 
 namespace NfcPipeline.Worker;
 
 public static class PipelineServiceExtensions
 {
-    /// <summary>Registers the worker's services: storage options and the start-up migration.</summary>
+    /// <summary>
+    /// The worker: start-up migration, the model, the RabbitMQ consumers, heartbeats and the outbox. Hosted services
+    /// start in this order and stop in reverse: the bus stops consuming and finishes its messages before the batcher drains.
+    /// </summary>
     public static IHostApplicationBuilder AddPipelineServices(this IHostApplicationBuilder builder)
     {
-        builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.Section));
+        var config = builder.Configuration;
+        builder.Services.Configure<StorageOptions>(config.GetSection(StorageOptions.Section));
         builder.Services.AddHostedService<StartupMigrationService>();
+        if (!config.GetValue("Worker:Enabled", true)) return builder;
+
+        var options = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        options.ShareRoot ??= config["Share:Root"];
+        builder.Services.AddSingleton(options);
+        builder.Services.Configure<InferenceOptions>(config.GetSection(InferenceOptions.Section));
+        builder.Services.PostConfigure<InferenceOptions>(o => o.OnnxRuntimePath ??= Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"));
+        builder.Services.Configure<DynamicBatcherOptions>(config.GetSection(DynamicBatcherOptions.Section));
+
+        builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
+        builder.Services.AddSingleton<StudyRegistrationStore>().AddSingleton<ModelStore>().AddSingleton<JobStore>()
+            .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<WorkerStore>();
+        builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>();
+        builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
+        builder.Services.AddSingleton<ModelHost>().AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.AddConsumer<SubmitStudyConsumer>();
+            bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
+            bus.AddConsumer<AnalyzeImagesFaultConsumer>();
+            bus.UsingRabbitMq((context, rabbit) =>
+            {
+                rabbit.Host(new Uri(config["Messaging:RabbitUri"] ?? Environment.GetEnvironmentVariable("NFC_RABBIT_URI") ?? "amqp://guest:guest@127.0.0.1:35672/"));
+                rabbit.PrefetchCount = options.PrefetchCount;
+                // Retries after the in-process database retries: then the message goes to its _error queue.
+                rabbit.UseMessageRetry(r =>
+                {
+                    r.Exponential(options.MessageRetryLimit, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2));
+                    r.Ignore<InvalidSubmissionException>();
+                    r.Ignore<InvalidWorkException>();
+                });
+                if (options.QuorumQueues) rabbit.SetQuorumQueue();
+                rabbit.ConfigureEndpoints(context);
+            });
+        });
+        builder.Services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StopTimeout = TimeSpan.FromSeconds(60);
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+        builder.Services.AddHostedService<HeartbeatService>();
+        builder.Services.AddHostedService<OutboxDispatcher>();
+        builder.Services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
+            .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);
+        builder.Services.AddMetrics();
         return builder;
     }
 }

@@ -1,5 +1,9 @@
 using NfcPipeline.Worker;
+using NfcPipeline.Worker.Hosting;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
 builder.AddPipelineServices();
-await builder.Build().RunAsync();
+builder.WebHost.UseUrls(builder.Configuration["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls);
+var app = builder.Build();
+app.MapPipelineHealth();
+await app.RunAsync();

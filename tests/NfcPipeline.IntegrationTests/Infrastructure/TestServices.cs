@@ -15,6 +15,9 @@ public static class TestServices
     public static Uri RabbitUri =>
         new(Environment.GetEnvironmentVariable("NFC_RABBIT_URI") is { Length: > 0 } s ? s : "amqp://guest:guest@127.0.0.1:35672/");
 
+    public static Uri RabbitManagementUri =>
+        new(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") is { Length: > 0 } s ? s : "http://127.0.0.1:35673/");
+
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public static InvalidOperationException Unavailable(string service, string where, Exception inner) =>

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using Dapper;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Pipeline;
+
+/// <summary>An analysis chunk as stored in jobs, and as published.</summary>
+public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> ImageIds, bool Reanalyze);
+
+public enum JobStart { Started, AlreadyDone, Deleted, Unknown }
+
+/// <summary>
+/// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
+/// published_at; <see cref="UnpublishedAsync"/> finds those a crash or broker outage left behind.
+/// </summary>
+public sealed class JobStore(NpgsqlDataSource db)
+{
+    private sealed record Payload(long[] image_ids, bool reanalyze);
+
+    public async Task<IReadOnlyList<ChunkJob>> CreateChunksAsync(long studyId, IReadOnlyList<long> imageIds, int chunkSize, bool reanalyze, CancellationToken ct)
+    {
+        var chunks = imageIds.Chunk(Math.Max(1, chunkSize)).ToList();
+        if (chunks.Count == 0) return [];
+        var payloads = chunks.Select(c => JsonSerializer.Serialize(new Payload(c, reanalyze))).ToArray();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var ids = (await connection.QueryAsync<long>(new CommandDefinition("""
+            insert into jobs (kind, study_id, payload) select 'analyze_chunk', @StudyId, p::jsonb from unnest(@Payloads) with ordinality as t(p, n)
+            order by n returning id
+            """, new { StudyId = studyId, Payloads = payloads }, cancellationToken: ct))).ToList();
+        return ids.Zip(chunks, (id, chunk) => new ChunkJob(id, studyId, chunk, reanalyze)).ToList();
+    }
+
+    public async Task MarkPublishedAsync(IEnumerable<long> jobIds, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("update jobs set published_at = now() where id = any(@Ids)",
+            new { Ids = jobIds.ToArray() }, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Claims enqueued jobs left unpublished for <paramref name="olderThan"/> by stamping them published in the same
+    /// statement, so two dispatchers never publish one job; <see cref="ReleaseAsync"/> undoes a claim whose publish failed.
+    /// </summary>
+    public async Task<IReadOnlyList<ChunkJob>> ClaimUnpublishedAsync(TimeSpan olderThan, int limit, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var rows = await connection.QueryAsync<(long Id, long StudyId, string Payload)>(new CommandDefinition("""
+            update jobs set published_at = now() where id in (
+                select id from jobs
+                where published_at is null and state in ('enqueued', 'retrying') and kind = 'analyze_chunk' and enqueued_at < now() - @Age
+                order by enqueued_at limit @Limit for update skip locked)
+            returning id, study_id, payload::text
+            """, new { Age = olderThan, Limit = limit }, cancellationToken: ct));
+        return rows.Select(r =>
+        {
+            var p = JsonSerializer.Deserialize<Payload>(r.Payload)!;
+            return new ChunkJob(r.Id, r.StudyId, p.image_ids, p.reanalyze);
+        }).ToList();
+    }
+
+    public async Task ReleaseAsync(IEnumerable<long> jobIds, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("update jobs set published_at = null where id = any(@Ids) and state in ('enqueued', 'retrying')",
+            new { Ids = jobIds.ToArray() }, cancellationToken: ct));
+    }
+
+    /// <summary>Claims a chunk for a worker. A redelivered chunk whose results were committed is reported done.</summary>
+    public async Task<JobStart> StartAsync(long jobId, string workerId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+            update jobs set
+                state = case when state in ('succeeded', 'deleted') then state else 'processing' end,
+                attempts = attempts + case when state in ('succeeded', 'deleted') then 0 else 1 end,
+                started_at = case when state in ('succeeded', 'deleted') then started_at else now() end,
+                worker_id = case when state in ('succeeded', 'deleted') then worker_id else @WorkerId end,
+                published_at = coalesce(published_at, now()), updated_at = now()
+            where id = @JobId
+            returning state
+            """, new { JobId = jobId, WorkerId = workerId }, cancellationToken: ct));
+        return state switch
+        {
+            null => JobStart.Unknown,
+            "succeeded" => JobStart.AlreadyDone,
+            "deleted" => JobStart.Deleted,
+            _ => JobStart.Started,
+        };
+    }
+
+    /// <summary>A chunk that will not be retried: the job shows failed with the exception summary.</summary>
+    public async Task MarkFailedAsync(long jobId, string error, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update jobs set state = 'failed', last_error = @Error, finished_at = now(), updated_at = now()
+            where id = @JobId and state <> 'succeeded'
+            """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
+    }
+
+    /// <summary>A retry is coming: the job shows retrying with the error that caused it.</summary>
+    public async Task MarkRetryingAsync(long jobId, string error, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update jobs set state = 'retrying', last_error = @Error, updated_at = now() where id = @JobId and state = 'processing'
+            """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
+    }
+}

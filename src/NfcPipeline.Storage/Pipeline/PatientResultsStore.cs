@@ -1,0 +1,115 @@
+using Dapper;
+using NfcPipeline.Core.Aggregation;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Pipeline;
+
+/// <summary>A patient whose aggregation was stored; <see cref="NewlyCompleted"/> is true for exactly one caller.</summary>
+public sealed record PatientOutcome(long PatientId, long StudyId, string StudyExternalId, bool NewlyCompleted, string Pattern, int FailedImages);
+
+/// <summary>A study that this caller moved to its final state.</summary>
+public sealed record StudyOutcome(long StudyId, string ExternalId, string State, int SucceededImages, int FailedImages);
+
+/// <summary>
+/// Aggregates a patient when its last image is done, from stored rows, under an advisory lock on the patient: two
+/// workers finishing the last two images at once both store the same (idempotent) result, and only one of them
+/// moves the patient to completed, so completion events go out once.
+/// </summary>
+public sealed class PatientResultsStore(NpgsqlDataSource db)
+{
+    public async Task<PatientOutcome?> AggregateIfDoneAsync(long patientId, long modelId, PatientAggregator aggregator, string settingsJson, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended(@Key, 0))",
+            new { Key = "nfc.patient:" + patientId }, tx, cancellationToken: ct));
+
+        var patient = await connection.QuerySingleOrDefaultAsync<(string Code, long StudyId, string StudyExternalId)>(new CommandDefinition("""
+            select p.code, p.study_id, s.external_id from patients p join studies s on s.id = p.study_id where p.id = @PatientId
+            """, new { PatientId = patientId }, tx, cancellationToken: ct));
+        if (patient.Code is null) return null;
+        var images = (await connection.QueryAsync<StoredImageRow>(new CommandDefinition("""
+            select i.id as ImageId, i.finger, i.rel_path as RelPath, i.state, i.error_code as ErrorCode, i.error, i.sha256,
+                   r.um_per_px as UmPerPx, r.width, r.height, r.density_per_mm as DensityPerMm, r.row_length_mm as RowLengthMm,
+                   r.gradable, r.ungradable_code as UngradableCode, r.ungradable_reason as UngradableReason, r.quality,
+                   r.distal_axis_source as DistalAxisSource
+            from images i left join image_metrics r on r.image_sha256 = i.sha256 and r.model_id = @ModelId
+            where i.patient_id = @PatientId order by i.rel_path
+            """, new { PatientId = patientId, ModelId = modelId }, tx, cancellationToken: ct))).ToList();
+        if (images.Count == 0 || images.Any(i => i.State is not ("succeeded" or "failed"))) return null;
+
+        var shas = images.Where(i => i.State == "succeeded").Select(i => i.Sha256).ToArray();
+        var capillaries = (await connection.QueryAsync<StoredCapillaryRow>(new CommandDefinition("""
+            select image_sha256 as ImageSha256, instance_index as InstanceIndex, class_name as ClassName, category, score,
+                   apical_um as ApicalUm, arterial_um as ArterialUm, venous_um as VenousUm, loop_height_um as LoopHeightUm,
+                   loop_width_um as LoopWidthUm, dilated, giant, distal
+            from capillaries where model_id = @ModelId and image_sha256 = any(@Shas)
+            """, new { ModelId = modelId, Shas = shas }, tx, cancellationToken: ct))).ToLookup(c => Convert.ToHexString(c.ImageSha256));
+
+        var fields = images.Select(i => i.State == "succeeded" && i.Gradable is not null
+            ? new FieldResult(i.RelPath, i.Finger ?? "unknown", StoredMeasurements.Rebuild(i, capillaries[Convert.ToHexString(i.Sha256)].ToList()))
+            : new FieldResult(i.RelPath, i.Finger ?? "unknown", null, i.ErrorCode is null ? i.Error : $"{i.ErrorCode}: {i.Error}")).ToList();
+        var report = aggregator.Aggregate(patient.Code, fields);
+        await SaveAsync(connection, tx, patientId, modelId, report, settingsJson, ct);
+
+        int failed = images.Count(i => i.State == "failed");
+        var flipped = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            update patients set state = @State, completed_at = now()
+            where id = @PatientId and state not in ('completed', 'completed_with_errors') returning id
+            """, new { PatientId = patientId, State = failed > 0 ? "completed_with_errors" : "completed" }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return new PatientOutcome(patientId, patient.StudyId, patient.StudyExternalId, flipped is not null, PatientMetricsJson.Pattern(report.FastTrack), failed);
+    }
+
+    /// <summary>Moves the study to completed (or completed_with_errors) once every patient is; null when not this caller's to do.</summary>
+    public async Task<StudyOutcome?> CompleteStudyIfDoneAsync(long studyId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<StudyOutcome>(new CommandDefinition("""
+            with counts as (
+                select count(*) filter (where state = 'succeeded') as ok, count(*) filter (where state = 'failed') as bad
+                from images where study_id = @StudyId)
+            update studies s set state = case when counts.bad > 0 then 'completed_with_errors' else 'completed' end,
+                completed_at = now(), updated_at = now()
+            from counts
+            where s.id = @StudyId and s.state = 'processing'
+              and not exists (select 1 from patients p where p.study_id = s.id and p.state not in ('completed', 'completed_with_errors'))
+              and not exists (select 1 from images i where i.study_id = s.id and i.state not in ('succeeded', 'failed'))
+            returning s.id as StudyId, s.external_id as ExternalId, s.state, counts.ok::int as SucceededImages, counts.bad::int as FailedImages
+            """, new { StudyId = studyId }, cancellationToken: ct));
+    }
+
+    public async Task<IReadOnlyList<long>> PatientsOfStudyAsync(long studyId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<long>(new CommandDefinition("select id from patients where study_id = @StudyId order by id",
+            new { StudyId = studyId }, cancellationToken: ct))).ToList();
+    }
+
+    private static Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long patientId, long modelId, PatientReport report, string settingsJson, CancellationToken ct)
+    {
+        var o = report.Overall;
+        return connection.ExecuteAsync(new CommandDefinition("""
+            insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, density_mean, density_median, density_sd,
+                capillary_count, dilated_count, giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters,
+                per_finger, settings, computed_at)
+            values (@PatientId, @ModelId, @Gradable, @Ungradable, @Mean, @Median, @Sd, @Loops, @Dilated, @Giant, @Abnormal, @Hemorrhage,
+                @Pattern, @Trace::jsonb, @Morphology::jsonb, @Diameters::jsonb, @PerFinger::jsonb, @Settings::jsonb, now())
+            on conflict (patient_id, model_id) do update set
+                gradable_fields = excluded.gradable_fields, ungradable_fields = excluded.ungradable_fields,
+                density_mean = excluded.density_mean, density_median = excluded.density_median, density_sd = excluded.density_sd,
+                capillary_count = excluded.capillary_count, dilated_count = excluded.dilated_count, giant_count = excluded.giant_count,
+                abnormal_count = excluded.abnormal_count, hemorrhage_count = excluded.hemorrhage_count, pattern = excluded.pattern,
+                rule_trace = excluded.rule_trace, morphology = excluded.morphology, diameters = excluded.diameters,
+                per_finger = excluded.per_finger, settings = excluded.settings, computed_at = now()
+            """, new
+            {
+                PatientId = patientId, ModelId = modelId, Gradable = o.GradableFieldCount, Ungradable = o.UngradableFieldCount,
+                o.DensityPerMm.Mean, o.DensityPerMm.Median, o.DensityPerMm.Sd, Loops = o.LoopCount, Dilated = o.DilatedCount,
+                Giant = o.GiantCount, Abnormal = o.AbnormalCount, Hemorrhage = o.HemorrhageCount,
+                Pattern = PatientMetricsJson.Pattern(report.FastTrack), Trace = PatientMetricsJson.RuleTrace(report.FastTrack),
+                Morphology = PatientMetricsJson.Morphology(o.Morphology), Diameters = PatientMetricsJson.Diameters(o),
+                PerFinger = PatientMetricsJson.PerFinger(report), Settings = settingsJson,
+            }, tx, cancellationToken: ct));
+    }
+}

@@ -1,0 +1,107 @@
+using Dapper;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Pipeline;
+
+public sealed record AnalysedImage(long ImageId, byte[] Sha256, IReadOnlyList<CapillaryInstance> Instances, ImageMeasurement Measurement);
+
+public sealed record FailedImage(long ImageId, string Code, string Error);
+
+/// <summary>An image to analyse: its file relative to the share (source_path, then rel_path) and its study's calibration.</summary>
+public sealed record ChunkImage(long ImageId, long PatientId, long StudyId, byte[] Sha256, string RelPath, string? SourcePath, double? UmPerPx);
+
+/// <summary>Everything one chunk produced. Reused images already had results for this model.</summary>
+public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<AnalysedImage> Analysed, IReadOnlyList<FailedImage> Failed,
+    IReadOnlyList<long> Reused, string SettingsJson);
+
+/// <summary>
+/// Writes a chunk's results in one transaction (capillary rows by binary COPY, image metrics, image and job state), so
+/// a redelivered chunk either finds everything committed or nothing. Results are keyed by (image sha256, model).
+/// </summary>
+public sealed class ResultStore(NpgsqlDataSource db)
+{
+    /// <summary>Commits the chunk and returns the patients it touched.</summary>
+    public async Task<IReadOnlyList<long>> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
+    {
+        // The same content twice in one chunk (a copied file) is stored once and marks both images.
+        var unique = chunk.Analysed.GroupBy(a => Convert.ToHexString(a.Sha256)).Select(g => g.First()).ToList();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+
+        var shas = unique.Select(a => a.Sha256).ToArray();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "delete from image_metrics where model_id = @ModelId and image_sha256 = any(@Shas)",
+            new { chunk.ModelId, Shas = shas }, tx, cancellationToken: ct));
+        foreach (var image in unique)
+            await connection.ExecuteAsync(new CommandDefinition(InsertMetricsSql, MetricsRow(image, chunk), tx, cancellationToken: ct));
+        await CapillaryCopy.WriteAsync(connection, unique, chunk.ModelId, ct);
+
+        var succeeded = chunk.Analysed.Select(a => a.ImageId).Concat(chunk.Reused).ToArray();
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update images set state = 'succeeded', error = null, error_code = null, attempts = attempts + 1, updated_at = now()
+            where id = any(@Ids)
+            """, new { Ids = succeeded }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update images i set state = 'failed', error_code = f.code, error = f.error, attempts = i.attempts + 1, updated_at = now()
+            from unnest(@Ids, @Codes, @Errors) as f(id, code, error) where i.id = f.id
+            """, new
+            {
+                Ids = chunk.Failed.Select(f => f.ImageId).ToArray(),
+                Codes = chunk.Failed.Select(f => f.Code).ToArray(),
+                Errors = chunk.Failed.Select(f => f.Error).ToArray(),
+            }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
+            """, new { chunk.JobId }, tx, cancellationToken: ct));
+        var patients = (await connection.QueryAsync<long>(new CommandDefinition(
+            "select distinct patient_id from images where id = any(@Ids)",
+            new { Ids = succeeded.Concat(chunk.Failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
+        await tx.CommitAsync(ct);
+        return patients;
+    }
+
+    /// <summary>The images of a chunk with what analysis needs: where the file is and its calibration.</summary>
+    public async Task<IReadOnlyList<ChunkImage>> LoadChunkImagesAsync(IReadOnlyList<long> imageIds, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<ChunkImage>(new CommandDefinition("""
+            select i.id as ImageId, i.patient_id as PatientId, i.study_id as StudyId, i.sha256, i.rel_path as RelPath,
+                   s.source_path as SourcePath, s.um_per_px as UmPerPx
+            from images i join studies s on s.id = i.study_id where i.id = any(@Ids) order by i.id
+            """, new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
+    }
+
+    /// <summary>Which of these images already have results for the model (to reuse rather than infer again).</summary>
+    public async Task<IReadOnlySet<string>> ExistingResultsAsync(IEnumerable<byte[]> shas, long modelId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var found = await connection.QueryAsync<byte[]>(new CommandDefinition(
+            "select image_sha256 from image_metrics where model_id = @ModelId and image_sha256 = any(@Shas)",
+            new { ModelId = modelId, Shas = shas.ToArray() }, cancellationToken: ct));
+        return found.Select(Convert.ToHexString).ToHashSet();
+    }
+
+    private const string InsertMetricsSql = """
+        insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm,
+            row_length_mm, hemorrhage_count, gradable, ungradable_code, ungradable_reason, quality, settings, distal_line, distal_axis_source)
+        values (@Sha, @ModelId, @UmPerPx, @Width, @Height, @InstanceCount, @DistalCount, @Density,
+            @RowLength, @Hemorrhages, @Gradable, @UngradableCode, @UngradableReason, @Quality, @Settings::jsonb, @DistalLine, @AxisSource)
+        """;
+
+    private static object MetricsRow(AnalysedImage image, ChunkResult chunk)
+    {
+        var m = image.Measurement;
+        var line = m.DistalRow.Line is { } l ? new[] { (float)l.Start.X, (float)l.Start.Y, (float)l.End.X, (float)l.End.Y } : null;
+        return new
+        {
+            Sha = image.Sha256, chunk.ModelId, UmPerPx = m.MicrometresPerPixel, Width = m.ImageWidth, Height = m.ImageHeight,
+            InstanceCount = image.Instances.Count, m.DistalCount, Density = m.DensityPerMm, RowLength = m.DistalRow.LineLengthMm,
+            Hemorrhages = m.HemorrhageCount, Gradable = m.Grading.IsGradable,
+            UngradableCode = m.Grading.IsGradable ? null : m.Grading.Reason.ToString(),
+            UngradableReason = m.Grading.IsGradable ? null : m.Grading.Explanation,
+            Quality = m.Quality.ToString(), Settings = chunk.SettingsJson, DistalLine = line, AxisSource = m.DistalRow.AxisSource.ToString(),
+        };
+    }
+}

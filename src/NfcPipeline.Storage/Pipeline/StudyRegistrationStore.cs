@@ -1,0 +1,91 @@
+using Dapper;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Pipeline;
+
+public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width, int? Height, string? Format);
+
+public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson, IReadOnlyList<ImageRegistration> Images);
+
+/// <summary>A registered study and the images that now need analysis (the rest are done, in progress, or reused).</summary>
+public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCount, IReadOnlyList<long> ImagesToAnalyse, int ReusedImages);
+
+/// <summary>
+/// Registers studies idempotently: by external id, patient code and image path, with content hashes deciding what is new.
+/// Results are keyed by (image sha256, model), so a re-submitted study reuses them and queues only what has none.
+/// </summary>
+public sealed class StudyRegistrationStore(NpgsqlDataSource db)
+{
+    public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, bool reanalyze, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        // Two submissions of one study at once would race on its rows; the second waits and then finds them.
+        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended(@key, 0))",
+            new { key = "nfc.study:" + study.ExternalId }, tx, cancellationToken: ct));
+
+        long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
+            insert into studies (external_id, source_path, um_per_px, device, manifest, image_count, state, model_id)
+            values (@ExternalId, @SourcePath, @UmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId)
+            on conflict (external_id) do update set
+                source_path = excluded.source_path, um_per_px = excluded.um_per_px, device = excluded.device,
+                manifest = excluded.manifest, image_count = excluded.image_count, model_id = excluded.model_id,
+                state = 'processing', updated_at = now(), completed_at = null
+            returning id
+            """, new { study.ExternalId, study.SourcePath, study.UmPerPx, study.Device, Manifest = study.ManifestJson, Count = study.Images.Count, ModelId = modelId },
+            tx, cancellationToken: ct));
+
+        var codes = study.Images.Select(i => i.Patient).Distinct(StringComparer.Ordinal).ToArray();
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into patients (study_id, code) select @StudyId, unnest(@Codes)
+            on conflict (study_id, code) do update set state = 'processing', completed_at = null
+            """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            delete from patients where study_id = @StudyId and not (code = any(@Codes))
+            """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
+
+        var images = study.Images;
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format)
+            select @StudyId, p.id, x.finger, x.field, x.rel_path, x.sha256, x.size_bytes, x.width, x.height, x.format
+            from unnest(@Patients, @Fingers, @Fields, @Paths, @Shas, @Sizes, @Widths, @Heights, @Formats)
+                 as x(patient, finger, field, rel_path, sha256, size_bytes, width, height, format)
+            join patients p on p.study_id = @StudyId and p.code = x.patient
+            on conflict (study_id, rel_path) do update set
+                patient_id = excluded.patient_id, finger = excluded.finger, field = excluded.field,
+                size_bytes = excluded.size_bytes, width = excluded.width, height = excluded.height, format = excluded.format,
+                state = case when images.sha256 = excluded.sha256 then images.state else 'pending' end,
+                sha256 = excluded.sha256, updated_at = now()
+            """, new
+            {
+                StudyId = studyId,
+                Patients = images.Select(i => i.Patient).ToArray(), Fingers = images.Select(i => i.Finger).ToArray(),
+                Fields = images.Select(i => i.Field).ToArray(), Paths = images.Select(i => i.RelativePath).ToArray(),
+                Shas = images.Select(i => i.Sha256).ToArray(), Sizes = images.Select(i => i.SizeBytes).ToArray(),
+                Widths = images.Select(i => i.Width).ToArray(), Heights = images.Select(i => i.Height).ToArray(),
+                Formats = images.Select(i => i.Format).ToArray(),
+            }, tx, cancellationToken: ct));
+        // Files gone from the folder leave the study; their results stay, keyed by content.
+        await connection.ExecuteAsync(new CommandDefinition(
+            "delete from images where study_id = @StudyId and not (rel_path = any(@Paths))",
+            new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
+
+        // Reuse results for this model; leave work in flight alone; queue the rest (new, changed, failed).
+        var transitions = (await connection.QueryAsync<(long Id, string State, string OldState)>(new CommandDefinition("""
+            with old as (select id, state from images where study_id = @StudyId for update)
+            update images i set
+                state = case
+                    when not @Reanalyze and exists (select 1 from image_metrics r where r.image_sha256 = i.sha256 and r.model_id = @ModelId) then 'succeeded'
+                    when old.state in ('queued', 'processing') then old.state
+                    else 'queued' end,
+                error = null, error_code = null, updated_at = now()
+            from old where i.id = old.id
+            returning i.id, i.state, old.state
+            """, new { StudyId = studyId, ModelId = modelId, Reanalyze = reanalyze }, tx, cancellationToken: ct))).ToList();
+        await tx.CommitAsync(ct);
+
+        var toAnalyse = transitions.Where(t => t.State == "queued" && t.OldState is not ("queued" or "processing")).Select(t => t.Id).Order().ToList();
+        int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
+        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused);
+    }
+}

@@ -1,0 +1,26 @@
+using Dapper;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Pipeline;
+
+/// <summary>Worker heartbeats in the workers table (the dashboard's servers page).</summary>
+public sealed class WorkerStore(NpgsqlDataSource db)
+{
+    public async Task RegisterAsync(string workerId, string host, int pid, string device, string provider, byte[] modelSha, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into workers (id, host, pid, device, provider, model_sha256) values (@Id, @Host, @Pid, @Device, @Provider, @Model)
+            on conflict (id) do update set state = 'running', heartbeat_at = now(), device = excluded.device,
+                provider = excluded.provider, model_sha256 = excluded.model_sha256
+            """, new { Id = workerId, Host = host, Pid = pid, Device = device, Provider = provider, Model = modelSha }, cancellationToken: ct));
+    }
+
+    public async Task HeartbeatAsync(string workerId, long imagesProcessed, string lastBatchJson, string state, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update workers set heartbeat_at = now(), images_processed = @Images, last_batch = @LastBatch::jsonb, state = @State where id = @Id
+            """, new { Id = workerId, Images = imagesProcessed, LastBatch = lastBatchJson, State = state }, cancellationToken: ct));
+    }
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Engine;
+using NfcPipeline.Intake;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Completion;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Analysis;
+
+/// <summary>
+/// One chunk: claim the job, analyse its images through the shared batcher, write everything in one transaction,
+/// then aggregate finished patients. The message is acked only after the commit (MassTransit acks on return).
+/// </summary>
+public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, ModelHost model, CompletionTracker completion,
+    DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, ILogger<AnalyzeImagesConsumer> logger)
+    : IConsumer<AnalyzeImages>
+{
+    public async Task Consume(ConsumeContext<AnalyzeImages> context)
+    {
+        var message = context.Message;
+        var ct = context.CancellationToken;
+        var clock = Stopwatch.StartNew();
+        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, t), ct);
+        if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
+        if (start is JobStart.AlreadyDone or JobStart.Deleted)
+        {
+            logger.LogInformation("Job {JobId} is {State}; redelivery acknowledged without work", message.JobId, start);
+            return;
+        }
+
+        var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), ct);
+        var existing = message.Reanalyze ? new HashSet<string>() : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => i.Sha256), model.ModelId, t), ct);
+        var reused = images.Where(i => existing.Contains(Convert.ToHexString(i.Sha256))).Select(i => i.ImageId).ToList();
+        var work = images.Where(i => !existing.Contains(Convert.ToHexString(i.Sha256))).ToList();
+
+        var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, ct)));
+        var analysed = new List<AnalysedImage>();
+        var failed = new List<FailedImage>();
+        foreach (var (image, outcome) in work.Zip(outcomes))
+        {
+            if (outcome.Succeeded) analysed.Add(new AnalysedImage(image.ImageId, image.Sha256, outcome.Analysis!.Instances, outcome.Measurement!));
+            else failed.Add(new FailedImage(image.ImageId, outcome.ErrorCode!, outcome.Error!));
+        }
+        var inferenceTime = clock.Elapsed;
+        var chunk = new ChunkResult(message.JobId, model.ModelId, analysed, failed, reused, model.SettingsJson);
+        var writeClock = Stopwatch.StartNew();
+        var touched = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
+        metrics.ChunkWritten(analysed.Count, failed.Count, writeClock.Elapsed, clock.Elapsed);
+        logger.LogInformation("Job {JobId}: {Analysed} analysed, {Failed} failed, {Reused} reused in {Seconds:0.0} s (write {WriteMs:0} ms)",
+            message.JobId, analysed.Count, failed.Count, reused.Count, inferenceTime.TotalSeconds, writeClock.Elapsed.TotalMilliseconds);
+
+        await completion.OnChunkCommittedAsync(touched, context, ct);
+    }
+
+    private Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)
+    {
+        string path;
+        try
+        {
+            var relative = image.SourcePath is { Length: > 0 } folder ? $"{folder}/{image.RelPath}" : image.RelPath;
+            path = SharePaths.ResolveUnder(options.ShareRoot ?? throw new StudyLayoutException("Worker:ShareRoot is not configured."), relative);
+        }
+        catch (StudyLayoutException ex)
+        {
+            return Task.FromResult(FieldOutcome.Failed("NotInShare", ex.Message));
+        }
+        var calibration = new Calibration(image.UmPerPx ?? options.DefaultMicrometresPerPixel);
+        return model.Fields.AnalyzeFileAsync(path, calibration, ct);
+    }
+}
+
+/// <summary>A work message that refers to nothing that exists: not retried; it goes to the _error queue.</summary>
+public sealed class InvalidWorkException(string message) : Exception(message);

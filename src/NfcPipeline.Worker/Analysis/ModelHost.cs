@@ -1,0 +1,56 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Inference;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Engine;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Analysis;
+
+/// <summary>
+/// The one model of this worker: loaded at start-up (before the bus starts consuming), registered in models by its
+/// hash, and shared by all consumers through one dynamic batcher, so images of different messages share batches.
+/// </summary>
+public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<DynamicBatcherOptions> batching, ModelStore models,
+    WorkerStore workers, WorkerIdentity identity, DatabaseRetry retry, ILoggerFactory loggers, ILogger<ModelHost> logger) : IHostedService, IAsyncDisposable
+{
+    private LoadedModel? _model;
+
+    public bool IsLoaded => _model is not null && Fields is not null;
+    public FieldAnalyzer Fields { get; private set; } = null!;
+    public LoadedModel Model => _model ?? throw new InvalidOperationException("The model is not loaded yet.");
+    public long ModelId { get; private set; }
+    public AnalysisOptions Analysis { get; } = AnalysisOptions.Default;
+    public string SettingsJson { get; private set; } = "{}";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _model = LoadedModel.Load(inference.Value, loggers);
+        Analysis.ValidateFor(_model.Contract.ClassNames);
+        var analyzer = new ImageAnalyzer(_model, inference.Value, batching.Value, loggers: loggers);
+        Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
+        SettingsJson = JsonSerializer.Serialize(new { analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = _model.Sha256Hex });
+        var metadata = JsonSerializer.Serialize(_model.Session.ModelMetadata.CustomMetadataMap);
+        ModelId = await retry.RunAsync(ct => models.EnsureAsync(_model.Sha256, _model.Contract.ModelName, _model.Contract.ModelVersion,
+            _model.Contract.ContractName, metadata, ct), cancellationToken);
+        await retry.RunAsync(ct => workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device,
+            _model.ActiveProvider, _model.Sha256, ct), cancellationToken);
+        logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider}; worker {Worker}",
+            _model.Contract.ModelName, _model.Contract.ModelVersion, _model.Sha256Hex[..12], _model.ActiveProvider, identity.Id);
+    }
+
+    /// <summary>Finishes the batches in flight before the session goes away (graceful shutdown).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Fields is not null) await Fields.Analyzer.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Fields is not null) await Fields.Analyzer.DisposeAsync();
+        _model?.Dispose();
+    }
+}

@@ -1,0 +1,49 @@
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.Core.Aggregation;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Analysis;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Completion;
+
+/// <summary>
+/// After a chunk commits: aggregates each touched patient whose last image is done, then completes the study when its
+/// last patient is. Events are published by whichever worker made the transition, so each goes out once.
+/// </summary>
+public sealed class CompletionTracker(PatientResultsStore patients, ModelHost model, DatabaseRetry retry, ILogger<CompletionTracker> logger)
+{
+    public async Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct)
+    {
+        var studies = new HashSet<long>();
+        var aggregator = new PatientAggregator(model.Analysis);
+        foreach (var patientId in touchedPatients)
+        {
+            var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, model.ModelId, aggregator, model.SettingsJson, t), ct);
+            if (outcome is null) continue;
+            studies.Add(outcome.StudyId);
+            if (outcome.NewlyCompleted)
+            {
+                logger.LogInformation("Patient {PatientDbId} of study {StudyDbId} aggregated: {Pattern}", outcome.PatientId, outcome.StudyId, outcome.Pattern);
+                await bus.Publish(new PatientCompleted(outcome.StudyExternalId, outcome.PatientId, outcome.Pattern, outcome.FailedImages, DateTimeOffset.UtcNow), ct);
+            }
+        }
+        foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, ct);
+    }
+
+    /// <summary>For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.</summary>
+    public async Task CompleteStudyAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
+    {
+        var all = await retry.RunAsync(t => patients.PatientsOfStudyAsync(studyId, t), ct);
+        await OnChunkCommittedAsync(all, bus, ct);
+        await CompleteIfDoneAsync(studyId, bus, ct);
+    }
+
+    private async Task CompleteIfDoneAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
+    {
+        var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);
+        if (study is null) return;
+        logger.LogInformation("Study {StudyDbId} {State}: {Succeeded} images analysed, {Failed} failed", study.StudyId, study.State, study.SucceededImages, study.FailedImages);
+        await bus.Publish(new StudyCompleted(study.ExternalId, study.StudyId, study.State, study.SucceededImages, study.FailedImages, DateTimeOffset.UtcNow), ct);
+    }
+}

@@ -1,0 +1,52 @@
+using System.Net.Sockets;
+using Npgsql;
+using Polly;
+using Polly.Retry;
+
+namespace NfcPipeline.Worker.Hosting;
+
+/// <summary>
+/// Retries database calls through outages (a restarting server, a dropped connection) with exponential backoff and
+/// jitter, so a chunk's finished inference is not thrown away because Postgres was briefly gone.
+/// </summary>
+public sealed class DatabaseRetry
+{
+    private readonly ResiliencePipeline _pipeline;
+
+    public DatabaseRetry(WorkerOptions options, ILogger<DatabaseRetry> logger)
+    {
+        var maxDelay = TimeSpan.FromSeconds(10);
+        int attempts = 0;
+        for (double total = 0, delay = 0.5; total < options.DatabaseRetryBudget.TotalSeconds; delay = Math.Min(delay * 2, maxDelay.TotalSeconds), attempts++)
+            total += delay;
+        _pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(500),
+            MaxDelay = maxDelay,
+            MaxRetryAttempts = Math.Max(1, attempts),
+            OnRetry = args =>
+            {
+                logger.LogWarning("Database call failed ({Error}); retry {Attempt} in {Delay:0.0} s",
+                    args.Outcome.Exception?.GetType().Name, args.AttemptNumber + 1, args.RetryDelay.TotalSeconds);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
+    }
+
+    public static bool IsTransient(Exception ex) => ex switch
+    {
+        PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal),
+        NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or IOException or TimeoutException,
+        SocketException or TimeoutException => true,
+        _ => false,
+    };
+
+    public ValueTask<T> RunAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct) =>
+        _pipeline.ExecuteAsync(async token => await action(token), ct);
+
+    public ValueTask RunAsync(Func<CancellationToken, Task> action, CancellationToken ct) =>
+        _pipeline.ExecuteAsync(async token => await action(token), ct);
+}

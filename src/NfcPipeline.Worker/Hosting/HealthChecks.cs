@@ -1,0 +1,43 @@
+using Dapper;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using NfcPipeline.Worker.Analysis;
+using Npgsql;
+
+namespace NfcPipeline.Worker.Hosting;
+
+public sealed class DatabaseHealthCheck(NpgsqlDataSource db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            await connection.ExecuteScalarAsync<int>("select 1");
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy("PostgreSQL is not reachable: " + ex.Message);
+        }
+    }
+}
+
+public sealed class ModelHealthCheck(ModelHost model) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(model.IsLoaded
+            ? HealthCheckResult.Healthy($"{model.Model.Contract.ModelName} on {model.Model.ActiveProvider}")
+            : HealthCheckResult.Unhealthy("The model is not loaded."));
+}
+
+public static class HealthEndpoints
+{
+    /// <summary>/health/live: the process runs. /health/ready: PostgreSQL, RabbitMQ (MassTransit's "ready" checks) and the model.</summary>
+    public static WebApplication MapPipelineHealth(this WebApplication app)
+    {
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        return app;
+    }
+}

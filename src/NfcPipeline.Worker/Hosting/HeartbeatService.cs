@@ -1,0 +1,48 @@
+using System.Text.Json;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Analysis;
+
+namespace NfcPipeline.Worker.Hosting;
+
+/// <summary>Records this worker's heartbeat, throughput and last batch in workers; marks it stopped on shutdown.</summary>
+public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identity, ModelHost model, WorkerMetrics metrics,
+    WorkerOptions options, ILogger<HeartbeatService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.HeartbeatInterval);
+        do
+        {
+            try { await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "running", stoppingToken); }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning("Heartbeat not recorded: {Error}", ex.Message);
+            }
+        } while (await Wait(timer, stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try { await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "stopped", cancellationToken); }
+        catch (Exception ex) { logger.LogWarning("Final heartbeat not recorded: {Error}", ex.Message); }
+    }
+
+    private string LastBatch()
+    {
+        if (!model.IsLoaded) return "null";
+        var s = model.Fields.Analyzer.Statistics;
+        return JsonSerializer.Serialize(new
+        {
+            batches = s.BatchesExecuted, mean_batch_size = s.MeanBatchSize, last_batch_size = s.LastBatchSize,
+            last_batch_ms = s.LastBatchDuration.TotalMilliseconds, images_per_second = s.RequestsPerSecond, queue_depth = s.QueueDepth,
+            db_write_share = metrics.WriteShare,
+        });
+    }
+
+    private static async Task<bool> Wait(PeriodicTimer timer, CancellationToken ct)
+    {
+        try { return await timer.WaitForNextTickAsync(ct); }
+        catch (OperationCanceledException) { return false; }
+    }
+}

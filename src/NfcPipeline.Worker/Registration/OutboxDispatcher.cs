@@ -1,0 +1,35 @@
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Registration;
+
+/// <summary>Publishes chunk jobs that were committed but never published (a crash or broker outage between the two).</summary>
+public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, options.RepublishAfter.Ticks / 3));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, stoppingToken);
+                var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 100, stoppingToken);
+                if (pending.Count == 0) continue;
+                await using var scope = scopes.CreateAsyncScope();
+                try { await scope.ServiceProvider.GetRequiredService<WorkPublisher>().PublishAsync(pending, stoppingToken); }
+                catch
+                {
+                    await jobs.ReleaseAsync(pending.Select(p => p.JobId), CancellationToken.None);
+                    throw;
+                }
+                logger.LogWarning("Published {Count} chunk jobs that had been committed but not published", pending.Count);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is MassTransit.MassTransitException)
+            {
+                logger.LogWarning("Outbox pass skipped: {Error}", ex.Message);
+            }
+        }
+    }
+}

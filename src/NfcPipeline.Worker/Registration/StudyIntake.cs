@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using NfcPipeline.Contracts;
+using NfcPipeline.Imaging;
+using NfcPipeline.Intake;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.Worker.Registration;
+
+/// <summary>
+/// Turns a SubmitStudy into a registration: resolves the folder (or image list) under the share, refusing escapes,
+/// and reads each file once for its sha256, size and header. The user's files are only ever read.
+/// </summary>
+public sealed class StudyIntake(WorkerOptions options)
+{
+    private readonly ImageDecoder _headers = new();
+
+    public StudyRegistration Read(SubmitStudy message)
+    {
+        var root = options.ShareRoot is { Length: > 0 } r ? r : throw new StudyLayoutException("Worker:ShareRoot is not configured, so no path can be resolved.");
+        if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
+        if (message.MicrometresPerPixel is <= 0) throw new StudyLayoutException("MicrometresPerPixel must be positive.");
+
+        if (message.FolderPath is { Length: > 0 } folder)
+        {
+            var full = SharePaths.ResolveUnder(root, folder);
+            var inventory = StudyLayout.Discover(full, root);
+            var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field)).ToList();
+            return new StudyRegistration(message.StudyId, Path.GetRelativePath(SharePaths.RealPath(root), SharePaths.RealPath(full)),
+                message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
+                inventory.Manifest?.Raw ?? "{}", images);
+        }
+        if (message.Images is { Count: > 0 } list)
+        {
+            var images = list.Select(i => Describe(SharePaths.ResolveUnder(root, i.Path), i.Path.Replace('\\', '/'),
+                i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path))).ToList();
+            return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
+        }
+        throw new StudyLayoutException("SubmitStudy needs a FolderPath or a list of Images.");
+    }
+
+    private ImageRegistration Describe(string fullPath, string relativePath, string patient, string? finger, string field)
+    {
+        byte[] sha;
+        long size;
+        int? width = null, height = null;
+        string? format = null;
+        using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            size = stream.Length;
+            sha = SHA256.HashData(stream);
+        }
+        try
+        {
+            var info = _headers.ReadHeaderFile(fullPath);
+            (width, height, format) = (info.Width, info.Height, info.Format.ToString());
+        }
+        catch (ImageDecodeException)
+        {
+            // Not an image we can read: registered anyway, and it fails with its reason when analysed.
+        }
+        return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format);
+    }
+}

@@ -1,0 +1,35 @@
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.Intake;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Analysis;
+using NfcPipeline.Worker.Completion;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Registration;
+
+/// <summary>Registers a submitted study, queues its work in chunks, and completes it at once when nothing needs analysis.</summary>
+public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, JobStore jobs, ModelHost model,
+    WorkPublisher publisher, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options, ILogger<SubmitStudyConsumer> logger)
+    : IConsumer<SubmitStudy>
+{
+    public async Task Consume(ConsumeContext<SubmitStudy> context)
+    {
+        var ct = context.CancellationToken;
+        StudyRegistration registration;
+        try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
+        catch (StudyLayoutException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
+
+        var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId, context.Message.Reanalyze, t), ct);
+        var chunks = await retry.RunAsync(t => jobs.CreateChunksAsync(study.StudyId, study.ImagesToAnalyse, options.ChunkSize, context.Message.Reanalyze, t), ct);
+        await publisher.PublishAsync(chunks, ct);
+        logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
+            study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
+        await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), ct);
+
+        if (chunks.Count == 0) await completion.CompleteStudyAsync(study.StudyId, context, ct);
+    }
+}
+
+/// <summary>A submission that can never succeed (bad path, no images): not retried; it goes to the _error queue.</summary>
+public sealed class InvalidSubmissionException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,18 @@
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Registration;
+
+/// <summary>Publishes committed chunk jobs and stamps them published (the jobs table is the outbox).</summary>
+public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseRetry retry)
+{
+    public async Task PublishAsync(IReadOnlyList<ChunkJob> chunks, CancellationToken ct)
+    {
+        if (chunks.Count == 0) return;
+        foreach (var chunk in chunks)
+            await bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct);
+        await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks.Select(c => c.JobId), t), ct);
+    }
+}

@@ -1,0 +1,38 @@
+namespace NfcPipeline.Worker;
+
+/// <summary>The worker's policy as data (section "Worker").</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Worker";
+
+    /// <summary>The watched share; study and image paths in messages are relative to it.</summary>
+    public string? ShareRoot { get; set; }
+
+    /// <summary>Images per analysis message (one job row). Small enough to finish well inside RabbitMQ's ack timeout.</summary>
+    public int ChunkSize { get; set; } = 8;
+
+    public int PrefetchCount { get; set; } = 8;
+
+    /// <summary>Messages consumed at once; their images share the dynamic batcher, which batches across messages.</summary>
+    public int ConcurrentMessageLimit { get; set; } = 4;
+
+    /// <summary>Quorum queues for the work queues (replicated; needs a RabbitMQ cluster to be useful).</summary>
+    public bool QuorumQueues { get; set; }
+
+    /// <summary>Used when neither the message nor the study manifest gives µm per pixel.</summary>
+    public double DefaultMicrometresPerPixel { get; set; } = 2.0;
+
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>
+    public TimeSpan RepublishAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Message retries after the in-process database retries give up; then the message goes to the _error queue.</summary>
+    public int MessageRetryLimit { get; set; } = 3;
+
+    /// <summary>How long database writes are retried (exponential backoff with jitter) before the message is retried.</summary>
+    public TimeSpan DatabaseRetryBudget { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Health endpoints; loopback by default.</summary>
+    public string HealthUrls { get; set; } = "http://127.0.0.1:5081";
+}

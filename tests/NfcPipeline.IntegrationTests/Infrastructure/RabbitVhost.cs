@@ -1,0 +1,50 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+
+namespace NfcPipeline.IntegrationTests.Infrastructure;
+
+/// <summary>A RabbitMQ virtual host of its own per test, so queues, exchanges and error queues never mix between tests.</summary>
+public sealed class RabbitVhost : IAsyncDisposable
+{
+    private readonly HttpClient _management;
+
+    private RabbitVhost(string name, HttpClient management) { Name = name; _management = management; }
+
+    public string Name { get; }
+    public Uri AmqpUri => new UriBuilder(TestServices.RabbitUri) { Path = "/" + Uri.EscapeDataString(Name) }.Uri;
+
+    public static async Task<RabbitVhost> CreateAsync()
+    {
+        var client = new HttpClient { BaseAddress = TestServices.RabbitManagementUri, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("guest:guest")));
+        var name = "nfc-test-" + Guid.NewGuid().ToString("N")[..10];
+        try
+        {
+            (await client.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
+            (await client.PutAsJsonAsync($"api/permissions/{name}/guest", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        }
+        catch (HttpRequestException ex)
+        {
+            throw TestServices.Unavailable("RabbitMQ management", TestServices.RabbitManagementUri.ToString(), ex);
+        }
+        return new RabbitVhost(name, client);
+    }
+
+    /// <summary>Messages waiting in a queue of this vhost, or 0 when the queue does not exist.</summary>
+    public async Task<long> QueueDepthAsync(string queue)
+    {
+        var response = await _management.GetAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return 0;
+        response.EnsureSuccessStatusCode();
+        var info = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        return info.TryGetProperty("messages", out var m) ? m.GetInt64() : 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await _management.DeleteAsync($"api/vhosts/{Name}"); }
+        catch (HttpRequestException) { }
+        _management.Dispose();
+    }
+}

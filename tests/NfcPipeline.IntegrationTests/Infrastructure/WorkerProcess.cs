@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace NfcPipeline.IntegrationTests.Infrastructure;
+
+/// <summary>A real nfc-worker process, configured through environment variables, that tests can stop gracefully or kill.</summary>
+public sealed class WorkerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private WorkerProcess(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public static WorkerProcess Start(IReadOnlyDictionary<string, string> settings)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "nfc-worker.dll");
+        var psi = new ProcessStartInfo("dotnet", [dll])
+        {
+            WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var (key, value) in settings) psi.Environment[key] = value;
+        psi.Environment["Worker__HealthUrls"] = "http://127.0.0.1:0";
+        psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var worker = new WorkerProcess(process);
+        process.OutputDataReceived += (_, e) => worker.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => worker.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return worker;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    /// <summary>SIGKILL: no chance to finish, commit or ack.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    /// <summary>SIGTERM: the graceful shutdown path.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited) return _process.ExitCode;
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) await kill!.WaitForExitAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            try { await StopAsync(TimeSpan.FromSeconds(20)); }
+            catch (OperationCanceledException) { Kill(); }
+        }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,73 @@
+using NfcPipeline.Contracts;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>The pipeline end to end through real worker processes, PostgreSQL and RabbitMQ.</summary>
+public class PipelineTests
+{
+    [Fact]
+    public async Task A_submitted_study_is_analysed_into_the_expected_rows()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy("study-a", patients: 2, imagesPerPatient: 3);
+        await env.StartWorkerAsync();
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-a", FolderPath = "study-a" });
+        var state = await env.WaitForStudyAsync("study-a", TimeSpan.FromMinutes(2));
+
+        Assert.Equal("completed", state);
+        Assert.Equal(6L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(6L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(6L * ColourStudy.CapillariesPerImage, await env.QueryScalarAsync<long>("select count(*) from capillaries"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patients where state = 'completed'"));
+        Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk' and state = 'succeeded'"));
+        Assert.Equal(2.0, await env.QueryScalarAsync<double>("select min(um_per_px) from image_metrics"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from v_patient_summary"));
+        Assert.Equal(100.0, await env.QueryScalarAsync<double>("select percent_done::float8 from v_study_progress where study = 'study-a'"));
+        Assert.Equal(6L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where model = 'dense-colour-fixture' and instance_count = 2"));
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from workers where state = 'running' and images_processed >= 0"));
+        Assert.All(images, rel => Assert.True(File.Exists(Path.Combine(env.Share.FullName, "study-a", rel))));
+    }
+
+    [Fact]
+    public async Task Resubmitting_a_study_adds_no_rows_and_runs_no_second_inference()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-r", patients: 1, imagesPerPatient: 4);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-r", FolderPath = "study-r" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-r", TimeSpan.FromMinutes(2)));
+        var capillaries = await env.QueryScalarAsync<long>("select count(*) from capillaries");
+        var analysedAt = await env.QueryScalarAsync<DateTime>("select max(analysed_at) from image_metrics");
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' where external_id = 'study-r' returning 1");
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-r", FolderPath = "study-r" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-r", TimeSpan.FromMinutes(2)));
+
+        Assert.Equal(capillaries, await env.QueryScalarAsync<long>("select count(*) from capillaries"));
+        Assert.Equal(analysedAt, await env.QueryScalarAsync<DateTime>("select max(analysed_at) from image_metrics"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from jobs"));           // the first run's two chunks only
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from studies"));
+        Assert.Equal(4L, await env.QueryScalarAsync<long>("select count(*) from images"));
+    }
+
+    [Fact]
+    public async Task A_corrupt_image_fails_alone_with_its_reason_and_the_study_completes_with_errors()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-c", patients: 2, imagesPerPatient: 2);
+        File.WriteAllText(Path.Combine(env.Share.FullName, "study-c", "P002", "L3", "broken.jpg"), "this is not a JPEG");
+        await env.StartWorkerAsync();
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-c", FolderPath = "study-c" });
+
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-c", TimeSpan.FromMinutes(2)));
+        Assert.Equal("Unsupported", await env.QueryScalarAsync<string>("select error_code from images where rel_path = 'P002/L3/broken.jpg' and state = 'failed'"));
+        Assert.Equal(4L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients where code = 'P001'"));
+        Assert.Equal("completed_with_errors", await env.QueryScalarAsync<string>("select state from patients where code = 'P002'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+        Assert.Equal("this is not a JPEG", File.ReadAllText(Path.Combine(env.Share.FullName, "study-c", "P002", "L3", "broken.jpg")));
+    }
+}
