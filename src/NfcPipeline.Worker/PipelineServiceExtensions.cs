@@ -41,6 +41,8 @@ public static class PipelineServiceExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
+            // Queues: submit-study, analyze-images (and their _error queues), analyze-images-fault.
+            bus.SetKebabCaseEndpointNameFormatter();
             bus.AddConsumer<SubmitStudyConsumer>();
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
             bus.AddConsumer<AnalyzeImagesFaultConsumer>();

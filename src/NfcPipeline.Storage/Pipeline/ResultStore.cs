@@ -73,6 +73,13 @@ public sealed class ResultStore(NpgsqlDataSource db)
             """, new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
     }
 
+    public async Task<IReadOnlyList<long>> PatientsOfImagesAsync(IReadOnlyList<long> imageIds, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<long>(new CommandDefinition("select distinct patient_id from images where id = any(@Ids)",
+            new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
+    }
+
     /// <summary>Which of these images already have results for the model (to reuse rather than infer again).</summary>
     public async Task<IReadOnlySet<string>> ExistingResultsAsync(IEnumerable<byte[]> shas, long modelId, CancellationToken ct)
     {

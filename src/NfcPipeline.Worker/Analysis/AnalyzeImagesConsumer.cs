@@ -25,9 +25,17 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var clock = Stopwatch.StartNew();
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, t), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
-        if (start is JobStart.AlreadyDone or JobStart.Deleted)
+        if (start is JobStart.Deleted)
         {
-            logger.LogInformation("Job {JobId} is {State}; redelivery acknowledged without work", message.JobId, start);
+            logger.LogInformation("Job {JobId} was deleted; its message is acknowledged without work", message.JobId);
+            return;
+        }
+        if (start is JobStart.AlreadyDone)
+        {
+            // Committed before, but the ack (or the completion events) may have been lost: completion is idempotent.
+            logger.LogInformation("Job {JobId} was already committed; re-checking completion only", message.JobId);
+            var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(message.ImageIds, t), ct);
+            await completion.OnChunkCommittedAsync(patients, context, ct);
             return;
         }
 

@@ -60,7 +60,9 @@ public sealed class PipelineEnvironment : IAsyncDisposable
         return worker;
     }
 
-    public async Task SubmitAsync(SubmitStudy message)
+    public Task SubmitAsync(SubmitStudy message) => PublishAsync(message);
+
+    public async Task PublishAsync<T>(T message) where T : class
     {
         if (_bus is null)
         {

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using NfcPipeline.Contracts;
+using NfcPipeline.IntegrationTests.Infrastructure;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>Stops shared servers, so it runs alone, after the tests that run in parallel.</summary>
+[CollectionDefinition(nameof(ServiceOutageCollection), DisableParallelization = true)]
+public sealed class ServiceOutageCollection;
+
+[Collection(nameof(ServiceOutageCollection))]
+public class ServiceOutageTests
+{
+    [Fact]
+    public async Task A_database_outage_of_20_seconds_is_retried_through_and_nothing_is_lost()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-db", patients: 2, imagesPerPatient: 12, width: 1024, height: 768);
+        await env.StartWorkerAsync(new Dictionary<string, string> { ["Inference__Batching__MaxBatchSize"] = "1" });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-db", FolderPath = "study-db" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'succeeded'") > 0,
+            TimeSpan.FromMinutes(1));
+
+        await ServicesAsync("down", "postgres");
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await ServicesAsync("up", "postgres");
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-db", TimeSpan.FromMinutes(4)));
+        Assert.Equal(24L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(48L, await env.QueryScalarAsync<long>("select count(*) from capillaries"));
+        Assert.Equal(24L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+        Assert.Contains("Database call failed", string.Join("\n", env.Workers.Select(w => w.Output)));
+    }
+
+    [Fact]
+    public async Task A_broker_restart_during_processing_loses_nothing()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-mq", patients: 2, imagesPerPatient: 12, width: 1024, height: 768);
+        await env.StartWorkerAsync(new Dictionary<string, string> { ["Inference__Batching__MaxBatchSize"] = "1" });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-mq", FolderPath = "study-mq" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'succeeded'") > 0,
+            TimeSpan.FromMinutes(1));
+
+        await ServicesAsync("down", "rabbitmq");
+        await ServicesAsync("up", "rabbitmq");
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-mq", TimeSpan.FromMinutes(4)));
+        Assert.Equal(24L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(48L, await env.QueryScalarAsync<long>("select count(*) from capillaries"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state <> 'succeeded'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patients where state = 'completed'"));
+    }
+
+    private static async Task ServicesAsync(string verb, string service)
+    {
+        var psi = new ProcessStartInfo("bash", [Path.Combine(TestServices.RepoRoot, "ops", "services.sh"), verb, service])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestServices.RepoRoot,
+        };
+        using var process = Process.Start(psi)!;
+        var output = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(process.ExitCode == 0, $"services.sh {verb} {service} failed: {await output}");
+    }
+}

@@ -1,0 +1,104 @@
+using System.Text;
+using MassTransit;
+using NfcPipeline.Contracts;
+using RabbitMQ.Client;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>Faults of the workers and of the messages; the servers stay up (see ServiceOutageTests for those).</summary>
+public class WorkerFaultTests
+{
+    private static readonly Dictionary<string, string> OneAtATime = new()
+    {
+        ["Inference__Batching__MaxBatchSize"] = "1",
+        ["Worker__ConcurrentMessageLimit"] = "2",
+    };
+
+    [Fact]
+    public async Task A_worker_killed_mid_chunk_has_its_chunk_redelivered_and_each_image_ends_with_one_result_set()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-k", patients: 2, imagesPerPatient: 10, width: 1024, height: 768);
+        var first = await env.StartWorkerAsync(OneAtATime);
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-k", FolderPath = "study-k" });
+
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'processing'") > 0,
+            TimeSpan.FromMinutes(1));
+        first.Kill();
+        var interrupted = await env.QueryScalarAsync<long[]>("select coalesce(array_agg(id), '{}') from jobs where state = 'processing'");
+        await env.StartWorkerAsync(OneAtATime);
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-k", TimeSpan.FromMinutes(3)));
+        Assert.Equal(20L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(40L, await env.QueryScalarAsync<long>("select count(*) from capillaries"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>(
+            "select count(*) from (select image_sha256, instance_index from capillaries group by 1, 2 having count(*) > 1) d"));
+        Assert.True(await env.QueryScalarAsync<long>("select count(*) from jobs where id = any(@Ids) and attempts >= 2", new { Ids = interrupted }) > 0,
+            "no interrupted chunk was redelivered");
+    }
+
+    [Fact]
+    public async Task Two_workers_on_one_queue_process_every_image_exactly_once()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-2", patients: 4, imagesPerPatient: 4);
+        await env.StartWorkerAsync();
+        await env.StartWorkerAsync();
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-2", FolderPath = "study-2" });
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-2", TimeSpan.FromMinutes(2)));
+        Assert.Equal(8L, await env.QueryScalarAsync<long>("select count(*) from jobs where attempts = 1 and state = 'succeeded'"));
+        Assert.Equal(16L, await env.QueryScalarAsync<long>("select count(*) from images where attempts = 1 and state = 'succeeded'"));
+        Assert.Equal(16L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(32L, await env.QueryScalarAsync<long>("select count(*) from capillaries"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(distinct worker_id) from jobs"));
+        Assert.Equal(4L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+    }
+
+    [Fact]
+    public async Task Malformed_messages_go_to_the_error_queue_and_the_worker_keeps_working()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-m", patients: 1, imagesPerPatient: 2);
+        var worker = await env.StartWorkerAsync();
+
+        var factory = new ConnectionFactory { Uri = env.Vhost.AmqpUri };
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", Persistent = true };
+            await channel.BasicPublishAsync("analyze-images", "", mandatory: false, properties, Encoding.UTF8.GetBytes("{ this is not json"));
+        }
+        await env.SubmitAsync(new SubmitStudy { StudyId = "bad-path", FolderPath = "../../etc" });
+        await env.PublishAsync(new AnalyzeImages { JobId = 987654, StudyDbId = 1, ImageIds = [1] });
+
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("analyze-images_error") >= 2
+            && await env.Vhost.QueueDepthAsync("submit-study_error") >= 1, TimeSpan.FromMinutes(1), () => worker.Output);
+        Assert.False(worker.HasExited);
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-m", FolderPath = "study-m" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-m", TimeSpan.FromMinutes(2)));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies where external_id = 'bad-path'"));
+    }
+
+    [Fact]
+    public async Task A_graceful_stop_finishes_the_chunks_in_flight_and_leaves_nothing_half_done()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-g", patients: 2, imagesPerPatient: 8, width: 1024, height: 768);
+        var worker = await env.StartWorkerAsync(OneAtATime);
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-g", FolderPath = "study-g" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'processing'") > 0,
+            TimeSpan.FromMinutes(1));
+
+        Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(90)));
+
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'processing'"));
+        Assert.Equal("stopped", await env.QueryScalarAsync<string>($"select state from workers where pid = {worker.Pid}"));
+        var done = await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'");
+        Assert.Equal(done, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        await env.StartWorkerAsync(OneAtATime);
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(3)));
+        Assert.Equal(16L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+    }
+}
