@@ -36,8 +36,19 @@ public sealed class ShareScanner(TimeProvider clock)
             throw new ShareUnavailableException($"The share root '{fullRoot}' cannot be listed ({ex.GetType().Name}).", ex);
         }
         var now = clock.GetUtcNow();
-        var folders = children.Select(child => Inspect(child, realRoot, now, options.SettleTime)).ToList();
+        var folders = children.Select(child => InspectOrRefuse(child, realRoot, now, options.SettleTime)).ToList();
         return new ShareScan(fullRoot, now, folders);
+    }
+
+    /// <summary>One unreadable folder must not stop the scan of the others; its reason names no path inside it.</summary>
+    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)
+    {
+        try { return Inspect(child, realRoot, now, settle); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            return new StudyFolder(child.Name, child.FullName, StudyReadiness.Refused, ReadyMarker.None, null, null, 0, null,
+                $"the folder cannot be read ({ex.GetType().Name})");
+        }
     }
 
     private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)

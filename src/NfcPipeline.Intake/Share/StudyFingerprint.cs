@@ -63,9 +63,14 @@ public static class StudyFingerprint
         }
     }
 
+    /// <summary>False for links that leave the share, dangle, or loop (resolving a loop throws).</summary>
     private static bool LeadsInside(FileSystemInfo link, string realRoot)
     {
-        var target = link.ResolveLinkTarget(returnFinalTarget: true);
-        return target is { Exists: true } && SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot);
+        try
+        {
+            var target = link.ResolveLinkTarget(returnFinalTarget: true);
+            return target is { Exists: true } && SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot);
+        }
+        catch (IOException) { return false; }
     }
 }

@@ -41,14 +41,17 @@ public sealed class ShareWatcherService(
 
         while (!stoppingToken.IsCancellationRequested)
         {
+            var wait = settings.TriggerCheckInterval;
             try { await TickAsync(root, settings, stoppingToken); }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
             catch (Exception ex)
             {
-                // Typically the database is unreachable; the next tick tries again.
-                logger.LogError(ex, "Share watcher tick failed for {Root}; retrying in {Interval}", root, settings.TriggerCheckInterval);
+                // Typically the database is unreachable: retry at the poll interval, not every trigger check, to keep
+                // the log readable.
+                wait = settings.PollInterval;
+                logger.LogError(ex, "Share watcher tick failed for {Root}; retrying in {Interval}", root, wait);
             }
-            try { await signal.WaitAsync(settings.TriggerCheckInterval, clock, stoppingToken); }
+            try { await signal.WaitAsync(wait, clock, stoppingToken); }
             catch (OperationCanceledException) { break; }
         }
     }

@@ -218,6 +218,24 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void Looping_and_dangling_links_inside_a_study_are_left_out_and_the_study_stays_ready()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle;
+        var before = ScanOne("s1");
+        var dir = Path.Combine(_share.Root, "s1/P001/L2");
+        File.CreateSymbolicLink(Path.Combine(dir, "loop-a.jpg"), Path.Combine(dir, "loop-b.jpg"));
+        File.CreateSymbolicLink(Path.Combine(dir, "loop-b.jpg"), Path.Combine(dir, "loop-a.jpg"));
+        File.CreateSymbolicLink(Path.Combine(dir, "dangling.jpg"), Path.Combine(dir, "gone.jpg"));
+        Directory.SetLastWriteTimeUtc(dir, TestShare.T0.UtcDateTime);
+
+        var after = ScanOne("s1");
+
+        Assert.Equal(StudyReadiness.Ready, after.Readiness);
+        Assert.Equal(before.Fingerprint, after.Fingerprint);
+    }
+
+    [Fact]
     public void A_manifest_that_is_a_link_leading_outside_is_refused()
     {
         MakeStudy("s1");
