@@ -65,7 +65,8 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
     }
 
     /// <summary>Starts a worker host running the share watcher; the first one also records SubmitStudy.</summary>
-    public async Task<IHost> StartWatcherAsync(Dictionary<string, string?>? settings = null, bool record = true)
+    /// <param name="broker">Another broker address; an unreachable one makes every publish fail.</param>
+    public async Task<IHost> StartWatcherAsync(Dictionary<string, string?>? settings = null, bool record = true, Uri? broker = null)
     {
         var builder = Host.CreateApplicationBuilder();
         var configuration = new Dictionary<string, string?>
@@ -81,7 +82,7 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(configuration);
 
         // The bus starts (and binds the recorder's queue) before the watcher's first scan.
-        builder.Services.Configure<MassTransitHostOptions>(o => { o.WaitUntilStarted = true; o.StartTimeout = TimeSpan.FromSeconds(60); });
+        builder.Services.Configure<MassTransitHostOptions>(o => { o.WaitUntilStarted = broker is null; o.StartTimeout = TimeSpan.FromSeconds(60); });
         builder.Services.AddSingleton(Recorder);
         var prefix = $"{Token}-{_hosts.Count}";
         builder.Services.AddMassTransit(x =>
@@ -95,7 +96,7 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
             });
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(TestServices.RabbitUri);
+                cfg.Host(broker ?? TestServices.RabbitUri);
                 cfg.ConfigureEndpoints(context);
             });
         });

@@ -167,6 +167,21 @@ public class ShareWatcherTests
     }
 
     [Fact]
+    public async Task A_failed_publish_is_recorded_as_the_scans_error_and_the_study_is_not_marked_submitted()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-unsent");
+
+        await h.StartWatcherAsync(new() { ["Share:PublishTimeout"] = "00:00:00.500" }, record: false,
+            broker: new Uri("amqp://guest:guest@127.0.0.1:1/"));
+        await Eventually(async () => await h.Db.ScalarAsync<long>("select count(*) from share_scans where error like '%publishing study%'") >= 2,
+            "two scans whose publish failed");
+
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select coalesce(sum(studies_found), 0) from share_scans"));
+    }
+
+    [Fact]
     public async Task With_WriteStatusFile_a_submitted_study_gets_a_status_file_and_is_not_submitted_again_for_it()
     {
         await using var h = await CreateAsync();
