@@ -44,16 +44,23 @@ public sealed class ShareScanStore(string connectionString)
         return null;
     }
 
-    /// <summary>Creates the root's share_watch row, or updates its interval, and returns it.</summary>
+    /// <summary>
+    /// Creates the root's share_watch row, or updates its interval, and returns it. Called every trigger check, so
+    /// the row is only written when something changed.
+    /// </summary>
     public async Task<ShareWatch> EnsureWatchAsync(string root, int intervalSeconds, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
-        return await connection.QuerySingleAsync<ShareWatch>(new CommandDefinition("""
+        await connection.ExecuteAsync(new CommandDefinition("""
             insert into share_watch (root, interval_seconds) values (@root, @intervalSeconds)
             on conflict (root) do update set interval_seconds = excluded.interval_seconds
-            returning root, interval_seconds as IntervalSeconds, last_scan_at as LastScanAt,
-                      next_scan_at as NextScanAt, scan_requested_at as ScanRequestedAt
+             where share_watch.interval_seconds <> excluded.interval_seconds
             """, new { root, intervalSeconds }, cancellationToken: ct));
+        return await connection.QuerySingleAsync<ShareWatch>(new CommandDefinition("""
+            select root, interval_seconds as IntervalSeconds, last_scan_at as LastScanAt,
+                   next_scan_at as NextScanAt, scan_requested_at as ScanRequestedAt
+              from share_watch where root = @root
+            """, new { root }, cancellationToken: ct));
     }
 
     public async Task<long> StartScanAsync(string root, string workerId, DateTime startedAt, CancellationToken ct)
