@@ -8,6 +8,7 @@ using NfcPipeline.Worker.Analysis;
 using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
 using NfcPipeline.Worker.Registration;
+using NfcPipeline.Worker.Share;
 using Npgsql;
 
 namespace NfcPipeline.Worker;
@@ -46,6 +47,7 @@ public static class PipelineServiceExtensions
             bus.AddConsumer<SubmitStudyConsumer>();
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
             bus.AddConsumer<AnalyzeImagesFaultConsumer>();
+            bus.AddShareWatcherConsumers();
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(new Uri(config["Messaging:RabbitUri"] ?? Environment.GetEnvironmentVariable("NFC_RABBIT_URI") ?? "amqp://guest:guest@127.0.0.1:35672/"));
@@ -67,6 +69,8 @@ public static class PipelineServiceExtensions
             o.StopTimeout = TimeSpan.FromSeconds(60);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+        // After the bus, so the watcher's first scan can publish.
+        builder.AddShareWatcher();
         builder.Services.AddHostedService<HeartbeatService>();
         builder.Services.AddHostedService<OutboxDispatcher>();
         builder.Services.AddHealthChecks()

@@ -1,0 +1,24 @@
+# The analysis worker. Build from the repository root:
+#   docker build -f ops/docker/worker.Dockerfile -t nfcpipeline/worker .
+# ONNX Runtime: the CPU library from npm is fetched at build time; for the GPU, mount the official GPU build of
+# ONNX Runtime and point NFC_ORT_LIBRARY at its libonnxruntime.so.1 (see docs/gpu.md).
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY . .
+RUN dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -o /app
+
+FROM node:20-bookworm-slim AS ort
+ARG ORT_VERSION=1.23.2
+RUN cd /tmp && npm pack onnxruntime-node@${ORT_VERSION} \
+    && tar xzf onnxruntime-node-${ORT_VERSION}.tgz package/bin/napi-v6/linux/x64/libonnxruntime.so.1 \
+    && mv package/bin/napi-v6/linux/x64/libonnxruntime.so.1 /libonnxruntime.so.1
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libpng16-16 libtiff6 curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app .
+COPY --from=ort /libonnxruntime.so.1 /opt/onnxruntime/libonnxruntime.so.1
+COPY models /app/models
+ENV NFC_ORT_LIBRARY=/opt/onnxruntime/libonnxruntime.so.1
+ENTRYPOINT ["dotnet", "nfc-worker.dll"]

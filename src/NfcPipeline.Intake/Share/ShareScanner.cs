@@ -1,0 +1,114 @@
+namespace NfcPipeline.Intake.Share;
+
+public sealed record ShareScanOptions
+{
+    /// <summary>How long nothing in a marked study folder may change before it counts as copied completely.</summary>
+    public TimeSpan SettleTime { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Lists the study folders of a share root and decides which are ready. Read-only: it lists folders, reads study.json
+/// and looks at sizes and times, and never writes, moves or deletes anything. Time comes from the injected clock.
+/// </summary>
+public sealed class ShareScanner(TimeProvider clock)
+{
+    public const string ReadyFileName = "READY";
+
+    /// <summary>Scans the direct children of <paramref name="root"/>; throws <see cref="ShareUnavailableException"/>
+    /// when the root itself cannot be listed.</summary>
+    public ShareScan Scan(string root, ShareScanOptions options)
+    {
+        var fullRoot = Path.GetFullPath(root);
+        if (!Directory.Exists(fullRoot))
+            throw new ShareUnavailableException($"The share root '{fullRoot}' does not exist or is not a folder.");
+        List<DirectoryInfo> children;
+        string realRoot;
+        try
+        {
+            realRoot = SharePaths.RealPath(fullRoot);
+            children = new DirectoryInfo(fullRoot).EnumerateDirectories()
+                .Where(d => !SharePaths.IsIgnored(d.Name))
+                .OrderBy(d => d.Name, StringComparer.Ordinal)
+                .ToList();
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw new ShareUnavailableException($"The share root '{fullRoot}' cannot be listed ({ex.GetType().Name}).", ex);
+        }
+        var now = clock.GetUtcNow();
+        var folders = children.Select(child => InspectOrRefuse(child, realRoot, now, options.SettleTime)).ToList();
+        return new ShareScan(fullRoot, now, folders);
+    }
+
+    /// <summary>One unreadable folder must not stop the scan of the others; its reason names no path inside it.</summary>
+    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)
+    {
+        try { return Inspect(child, realRoot, now, settle); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            return new StudyFolder(child.Name, child.FullName, StudyReadiness.Refused, ReadyMarker.None, null, null, 0, null,
+                $"the folder cannot be read ({ex.GetType().Name})");
+        }
+    }
+
+    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)
+    {
+        var name = child.Name;
+        var path = child.FullName;
+        StudyFolder Refuse(string reason, ReadyMarker marker = ReadyMarker.None) =>
+            new(name, path, StudyReadiness.Refused, marker, null, null, 0, null, reason);
+
+        if (child.LinkTarget is not null)
+        {
+            var target = child.ResolveLinkTarget(returnFinalTarget: true);
+            if (target is not { Exists: true }) return Refuse("broken link");
+            if (!SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot))
+                return Refuse("link leads outside the share; refused");
+        }
+
+        var manifestPath = Path.Combine(path, StudyManifest.FileName);
+        var marker = File.Exists(manifestPath) ? ReadyMarker.Manifest
+            : File.Exists(Path.Combine(path, ReadyFileName)) ? ReadyMarker.ReadyFile
+            : ReadyMarker.None;
+        if (marker == ReadyMarker.None)
+            return new StudyFolder(name, path, StudyReadiness.NoMarker, marker, null, null, 0, null, $"no {StudyManifest.FileName} or {ReadyFileName} marker");
+        if (marker == ReadyMarker.Manifest && !SharePaths.IsInside(SharePaths.RealPath(manifestPath), realRoot))
+            return Refuse($"{StudyManifest.FileName} is a link that leads outside the share; refused", marker);
+
+        StudyContent content;
+        try { content = StudyFingerprint.Compute(path, realRoot); }
+        catch (StudyUnreadableException ex) { return Refuse(ex.Message, marker); }
+
+        var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
+        if (quietFor < settle)
+            return new StudyFolder(name, path, StudyReadiness.Settling, marker, null, content.Fingerprint, content.FileCount,
+                content.NewestChange, $"changed {Math.Max(0, quietFor.TotalSeconds):0.#} s ago; waiting for {settle.TotalSeconds:0.#} s without changes");
+
+        string studyId;
+        try { studyId = ReadStudyId(path, marker); }
+        catch (StudyLayoutException ex) { return Refuse(ex.Message, marker); }
+        if (content.FileCount == 0) return Refuse("holds no image files", marker);
+
+        return new StudyFolder(name, path, StudyReadiness.Ready, marker, studyId, content.Fingerprint, content.FileCount, content.NewestChange, null);
+    }
+
+    /// <summary>The manifest's study_id, or the folder name; validated as <see cref="StudyLayout"/> does.</summary>
+    private static string ReadStudyId(string folder, ReadyMarker marker)
+    {
+        string? fromManifest = null;
+        if (marker == ReadyMarker.Manifest)
+        {
+            string json;
+            try { json = File.ReadAllText(Path.Combine(folder, StudyManifest.FileName)); }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+            {
+                throw new StudyLayoutException($"{StudyManifest.FileName} cannot be read ({ex.GetType().Name}).");
+            }
+            fromManifest = StudyManifest.Parse(json).StudyId;
+        }
+        var studyId = fromManifest ?? Path.GetFileName(folder);
+        if (string.IsNullOrWhiteSpace(studyId) || studyId.Length > 200 || studyId.Any(char.IsControl))
+            throw new StudyLayoutException("The study id must be 1–200 printable characters.");
+        return studyId;
+    }
+}

@@ -1,0 +1,76 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace NfcPipeline.Intake.Share;
+
+/// <summary>What a study folder holds now: a hash over its files and the time of its newest change.</summary>
+public sealed record StudyContent(string Fingerprint, int FileCount, DateTimeOffset? NewestChange);
+
+/// <summary>A folder inside a study cannot be listed, so its content is unknown.</summary>
+public sealed class StudyUnreadableException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// A cheap, read-only walk of a study folder, down to the depth <see cref="StudyLayout"/> analyses.
+/// The fingerprint covers what registration reads (the images and study.json: relative path, size and last-write
+/// time), so hidden, temporary and marker files and our own status file never cause a resubmission. The newest
+/// change covers every file and subfolder, temporary ones included, because any write means a copy is running;
+/// only the pipeline's status file is left out, so writing it never delays or repeats a submission.
+/// </summary>
+public static class StudyFingerprint
+{
+    public static StudyContent Compute(string studyFolder, string realRoot)
+    {
+        var lines = new List<string>();
+        long newestTicks = 0;
+        var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(studyFolder) };
+        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, ref newestTicks);
+        lines.Sort(StringComparer.Ordinal);
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines)));
+        int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
+        DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
+        return new StudyContent(Convert.ToHexStringLower(hash), files, newest);
+    }
+
+    private static void Walk(DirectoryInfo directory, string prefix, int depth, string realRoot,
+        HashSet<string> visited, List<string> lines, ref long newestTicks)
+    {
+        List<FileSystemInfo> entries;
+        try { entries = directory.EnumerateFileSystemInfos().ToList(); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw new StudyUnreadableException("a folder in the study cannot be read", ex);
+        }
+        foreach (var entry in entries)
+        {
+            if (StudyStatusFile.IsStatusFile(entry.Name)) continue;
+            if (entry.LinkTarget is not null && !LeadsInside(entry, realRoot)) continue;
+            var relative = prefix + entry.Name;
+            if (entry is DirectoryInfo dir)
+            {
+                // Hidden folders (.snapshot, .Trash) and folders deeper than the layout are never analysed.
+                if (SharePaths.IsIgnored(entry.Name) || depth + 1 >= StudyLayout.MaxDepth) continue;
+                if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
+                newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
+                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, ref newestTicks);
+            }
+            else if (entry is FileInfo file)
+            {
+                newestTicks = Math.Max(newestTicks, file.LastWriteTimeUtc.Ticks);
+                bool isManifest = depth == 0 && entry.Name == StudyManifest.FileName;
+                if (!SharePaths.IsIgnored(entry.Name) || isManifest)
+                    lines.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");
+            }
+        }
+    }
+
+    /// <summary>False for links that leave the share, dangle, or loop (resolving a loop throws).</summary>
+    private static bool LeadsInside(FileSystemInfo link, string realRoot)
+    {
+        try
+        {
+            var target = link.ResolveLinkTarget(returnFinalTarget: true);
+            return target is { Exists: true } && SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot);
+        }
+        catch (IOException) { return false; }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace NfcPipeline.Intake.Share;
+
+/// <summary>
+/// Writes the pipeline's own <c>.nfc-status.json</c> into a study folder, so operators can see what happened to it
+/// without the dashboard. The only file the pipeline ever writes in the share: it writes a fresh temporary file and
+/// renames it over the old status, so readers never see half a file and no user file is opened for writing.
+/// A read-only share (or any other refusal) is not an error: the status is skipped with a debug log.
+/// </summary>
+public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
+{
+    public const string FileName = ".nfc-status.json";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+    };
+
+    private readonly ILogger _logger = logger ?? NullLogger<StudyStatusFile>.Instance;
+
+    /// <summary>The status file and its temporary files; the scanner leaves them out of fingerprints.</summary>
+    public static bool IsStatusFile(string fileName) => fileName.StartsWith(FileName, StringComparison.Ordinal);
+
+    /// <summary>Serialises <paramref name="status"/> (snake_case JSON) into the folder; false when it could not.</summary>
+    public bool Write(string studyFolder, object status)
+    {
+        var target = Path.Combine(studyFolder, FileName);
+        var temporary = Path.Combine(studyFolder, $"{FileName}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(status, status.GetType(), Json);
+            // CreateNew never follows or truncates something already at the temporary name.
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            // rename(2) replaces the directory entry itself, never the target of a link placed at the name.
+            File.Move(temporary, target, overwrite: true);
+            return true;
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            TryDelete(temporary);
+            _logger.LogDebug("Status file not written for study folder {StudyFolder}: {Reason}",
+                Path.GetFileName(studyFolder.TrimEnd(Path.DirectorySeparatorChar)), ex.GetType().Name);
+            return false;
+        }
+    }
+
+    private static void TryDelete(string ownTemporaryFile)
+    {
+        try { File.Delete(ownTemporaryFile); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException) { }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Share;
+
+/// <summary>A watched root's schedule row in share_watch. Times are UTC.</summary>
+public sealed record ShareWatch(string Root, int IntervalSeconds, DateTime? LastScanAt, DateTime? NextScanAt, DateTime? ScanRequestedAt);
+
+/// <summary>What a finished scan found; Error is null when the scan succeeded.</summary>
+public sealed record ShareScanOutcome(int FoldersSeen, int StudiesFound, string? Error);
+
+/// <summary>
+/// The watched share's tables: share_scans (one row per scan), share_watch (schedule and trigger-now flag) and
+/// share_submissions (what was submitted, with its fingerprint). Parameterised SQL only.
+/// </summary>
+public sealed class ShareScanStore(string connectionString)
+{
+    /// <summary>A stable 64-bit advisory-lock key for a root: the first 8 bytes of SHA-256("nfc-share:" + root).</summary>
+    public static long LockKey(string root) =>
+        BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes("nfc-share:" + root)), 0);
+
+    /// <summary>
+    /// Takes the root's session advisory lock without waiting. Null when another watcher holds it; otherwise a lease
+    /// that keeps its connection open and unlocks on dispose (a dropped connection releases it too).
+    /// </summary>
+    public async Task<IAsyncDisposable?> TryLockRootAsync(string root, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        try
+        {
+            await connection.OpenAsync(ct);
+            var key = LockKey(root);
+            if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("select pg_try_advisory_lock(@key)", new { key }, cancellationToken: ct)))
+                return new RootLock(connection, key);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        await connection.DisposeAsync();
+        return null;
+    }
+
+    /// <summary>
+    /// Creates the root's share_watch row, or updates its interval, and returns it. Called every trigger check, so
+    /// the row is only written when something changed.
+    /// </summary>
+    public async Task<ShareWatch> EnsureWatchAsync(string root, int intervalSeconds, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into share_watch (root, interval_seconds) values (@root, @intervalSeconds)
+            on conflict (root) do update set interval_seconds = excluded.interval_seconds
+             where share_watch.interval_seconds <> excluded.interval_seconds
+            """, new { root, intervalSeconds }, cancellationToken: ct));
+        return await connection.QuerySingleAsync<ShareWatch>(new CommandDefinition("""
+            select root, interval_seconds as IntervalSeconds, last_scan_at as LastScanAt,
+                   next_scan_at as NextScanAt, scan_requested_at as ScanRequestedAt
+              from share_watch where root = @root
+            """, new { root }, cancellationToken: ct));
+    }
+
+    public async Task<long> StartScanAsync(string root, string workerId, DateTime startedAt, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "insert into share_scans (root, worker_id, started_at) values (@root, @workerId, @startedAt) returning id",
+            new { root, workerId, startedAt }, cancellationToken: ct));
+    }
+
+    public async Task FinishScanAsync(long scanId, DateTime finishedAt, ShareScanOutcome outcome, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update share_scans
+               set finished_at = @finishedAt, folders_seen = @FoldersSeen, studies_found = @StudiesFound, error = @Error
+             where id = @scanId
+            """, new { scanId, finishedAt, outcome.FoldersSeen, outcome.StudiesFound, outcome.Error }, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Records the scan in share_watch and clears the trigger-now flag it served. A request made while the scan ran
+    /// has a later time than <paramref name="requestServed"/> and stays set, so it gets its own scan.
+    /// </summary>
+    public async Task CompleteWatchAsync(string root, DateTime lastScanAt, DateTime nextScanAt, DateTime? requestServed, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update share_watch
+               set last_scan_at = @lastScanAt, next_scan_at = @nextScanAt,
+                   scan_requested_at = case when scan_requested_at <= @requestServed then null else scan_requested_at end
+             where root = @root
+            """, new { root, lastScanAt, nextScanAt, requestServed }, cancellationToken: ct));
+    }
+
+    /// <summary>Sets the trigger-now flag of every watched root (what ScanShareNow asks); returns how many.</summary>
+    public async Task<int> RequestScanAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "update share_watch set scan_requested_at = now()", cancellationToken: ct));
+    }
+
+    /// <summary>Folder → fingerprint of everything submitted from this root.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> GetSubmittedFingerprintsAsync(string root, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        var rows = await connection.QueryAsync<(string Folder, string Fingerprint)>(new CommandDefinition(
+            "select folder, fingerprint from share_submissions where root = @root", new { root }, cancellationToken: ct));
+        return rows.ToDictionary(r => r.Folder, r => r.Fingerprint, StringComparer.Ordinal);
+    }
+
+    public async Task RecordSubmissionAsync(string root, string folder, string fingerprint, string studyId, DateTime submittedAt, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into share_submissions (root, folder, fingerprint, study_id, submitted_at)
+            values (@root, @folder, @fingerprint, @studyId, @submittedAt)
+            on conflict (root, folder) do update
+               set fingerprint = excluded.fingerprint, study_id = excluded.study_id, submitted_at = excluded.submitted_at
+            """, new { root, folder, fingerprint, studyId, submittedAt }, cancellationToken: ct));
+    }
+
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        try { await connection.OpenAsync(ct); }
+        catch { await connection.DisposeAsync(); throw; }
+        return connection;
+    }
+
+    private sealed class RootLock(NpgsqlConnection connection, long key) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try { await connection.ExecuteAsync("select pg_advisory_unlock(@key)", new { key }); }
+            catch (NpgsqlException) { /* the connection is gone, and with it the lock */ }
+            finally { await connection.DisposeAsync(); }
+        }
+    }
+}

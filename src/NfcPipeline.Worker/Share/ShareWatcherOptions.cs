@@ -1,0 +1,27 @@
+namespace NfcPipeline.Worker.Share;
+
+/// <summary>The watched share. Bound from the "Share" configuration section; TimeSpans are written "00:00:10".</summary>
+public sealed class ShareWatcherOptions
+{
+    public const string Section = "Share";
+
+    /// <summary>The share root whose direct children are study folders. No default: unset disables the watcher.</summary>
+    public string? Root { get; set; }
+
+    /// <summary>Time between scheduled scans. Polling, because inotify does not see changes made over SMB or NFS.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long nothing in a marked study folder may change before it is submitted.</summary>
+    public TimeSpan SettleTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Write <c>.nfc-status.json</c> into each submitted study folder (skipped where the share is read-only).</summary>
+    public bool WriteStatusFile { get; set; }
+
+    /// <summary>How often share_watch.scan_requested_at (the dashboard's scan-now) is looked at between scans.</summary>
+    public TimeSpan TriggerCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long one SubmitStudy publish may take before the scan gives up and tries again next time.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public bool IsEnabled => !string.IsNullOrWhiteSpace(Root);
+}

@@ -1,0 +1,172 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Contracts;
+using NfcPipeline.Intake.Share;
+using NfcPipeline.Storage.Share;
+
+namespace NfcPipeline.Worker.Share;
+
+/// <summary>The content of <c>.nfc-status.json</c> once a study folder has been submitted.</summary>
+public sealed record SubmittedStudyStatus(string State, string StudyId, DateTimeOffset SubmittedAt);
+
+/// <summary>
+/// Polls the share root and publishes SubmitStudy once for every study folder that is ready, again only when its
+/// content changes. Several workers may watch one root: a Postgres advisory lock lets one scan at a time, and the
+/// schedule (share_watch.next_scan_at) is shared, so the others skip the tick. Failures are recorded in share_scans
+/// and logged; the loop keeps going. Nothing in the share is modified; the optional status file is the pipeline's own.
+/// Logs name studies by study id and folder name only, never anything below the study folder.
+/// </summary>
+public sealed class ShareWatcherService(
+    IOptions<ShareWatcherOptions> options,
+    ShareScanStore store,
+    ShareScanSignal signal,
+    StudyStatusFile statusFile,
+    IServiceScopeFactory scopes,
+    TimeProvider clock,
+    ILogger<ShareWatcherService> logger) : BackgroundService
+{
+    private readonly string _workerId = $"{Environment.MachineName}:{Environment.ProcessId}";
+    private readonly Dictionary<string, string> _reportedRefusals = new(StringComparer.Ordinal);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.IsEnabled)
+        {
+            logger.LogInformation("Share watcher disabled: {Setting} is not set", $"{ShareWatcherOptions.Section}:Root");
+            return;
+        }
+        var root = NormaliseRoot(settings.Root!);
+        logger.LogInformation("Watching share {Root} every {PollInterval}, settle time {SettleTime}", root, settings.PollInterval, settings.SettleTime);
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var wait = settings.TriggerCheckInterval;
+            try { await TickAsync(root, settings, stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
+            catch (Exception ex)
+            {
+                // Typically the database is unreachable: retry at the poll interval, not every trigger check, to keep
+                // the log readable.
+                wait = settings.PollInterval;
+                logger.LogError(ex, "Share watcher tick failed for {Root}; retrying in {Interval}", root, wait);
+            }
+            try { await signal.WaitAsync(wait, clock, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+
+    /// <summary>Scans when this worker holds the root's lock and a scan is due or requested; otherwise does nothing.</summary>
+    private async Task TickAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
+    {
+        await using var rootLock = await store.TryLockRootAsync(root, ct);
+        if (rootLock is null)
+        {
+            logger.LogDebug("Another worker is scanning {Root}; skipping this tick", root);
+            return;
+        }
+        var intervalSeconds = (int)Math.Max(1, Math.Ceiling(settings.PollInterval.TotalSeconds));
+        var watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var requested = watch.ScanRequestedAt is not null;
+        if (!requested && watch.NextScanAt is { } next && next > now) return;
+
+        if (requested) logger.LogInformation("Scanning {Root} now, as requested", root);
+        var outcome = await ScanAsync(root, settings, ct);
+        var finished = clock.GetUtcNow().UtcDateTime;
+        await store.CompleteWatchAsync(root, finished, finished + settings.PollInterval, watch.ScanRequestedAt, ct);
+        if (outcome.Error is null)
+            logger.LogDebug("Scanned {Root}: {FoldersSeen} folders, {StudiesFound} submitted", root, outcome.FoldersSeen, outcome.StudiesFound);
+    }
+
+    private async Task<ShareScanOutcome> ScanAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
+    {
+        var scanId = await store.StartScanAsync(root, _workerId, clock.GetUtcNow().UtcDateTime, ct);
+        int seen = 0, found = 0;
+        string? error = null;
+        try
+        {
+            var scan = new ShareScanner(clock).Scan(root, new ShareScanOptions { SettleTime = settings.SettleTime });
+            seen = scan.Folders.Count;
+            ReportNotReady(scan);
+            var submitted = await store.GetSubmittedFingerprintsAsync(root, ct);
+            await using var scope = scopes.CreateAsyncScope();
+            var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+            foreach (var study in scan.NewlyReady(submitted))
+            {
+                error = await SubmitAsync(root, study, submitted.ContainsKey(study.Folder), publisher, settings, ct);
+                if (error is not null) break;  // the broker is likely down; the rest wait for the next scan
+                found++;
+            }
+        }
+        catch (ShareUnavailableException ex)
+        {
+            error = ex.Message;
+            logger.LogWarning("Share scan failed: {Error}", ex.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await store.FinishScanAsync(scanId, clock.GetUtcNow().UtcDateTime, new(seen, found, "the worker stopped during the scan"), CancellationToken.None);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            error = $"{ex.GetType().Name}: {ex.Message}";
+            logger.LogError(ex, "Share scan of {Root} failed", root);
+        }
+        var outcome = new ShareScanOutcome(seen, found, error);
+        await store.FinishScanAsync(scanId, clock.GetUtcNow().UtcDateTime, outcome, ct);
+        return outcome;
+    }
+
+    /// <summary>Publishes one study, then records it; returns the error when the publish failed.</summary>
+    private async Task<string?> SubmitAsync(string root, StudyFolder study, bool resubmission, IPublishEndpoint publisher,
+        ShareWatcherOptions settings, CancellationToken ct)
+    {
+        var studyId = study.StudyId!;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(settings.PublishTimeout);
+            await publisher.Publish(new SubmitStudy { StudyId = studyId, FolderPath = study.Folder }, timeout.Token);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogError(ex, "Publishing SubmitStudy for study {StudyId} failed; it is tried again at the next scan", studyId);
+            return $"publishing study {studyId} failed: {ex.GetType().Name}: {ex.Message}";
+        }
+        var submittedAt = clock.GetUtcNow();
+        await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, submittedAt.UtcDateTime, ct);
+        _reportedRefusals.Remove(study.Folder);
+        logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, resubmission {Resubmission}",
+            studyId, study.Folder, study.FileCount, study.Marker, resubmission);
+        if (settings.WriteStatusFile)
+            statusFile.Write(study.FullPath, new SubmittedStudyStatus("submitted", studyId, submittedAt));
+        return null;
+    }
+
+    /// <summary>Refused folders are logged once per reason; settling and unmarked ones only at debug level.</summary>
+    private void ReportNotReady(ShareScan scan)
+    {
+        foreach (var folder in scan.Folders)
+        {
+            if (folder.Readiness == StudyReadiness.Refused)
+            {
+                if (_reportedRefusals.TryGetValue(folder.Folder, out var reported) && reported == folder.Reason) continue;
+                _reportedRefusals[folder.Folder] = folder.Reason!;
+                logger.LogWarning("Study folder {StudyFolder} is not submitted: {Reason}", folder.Folder, folder.Reason);
+            }
+            else if (!folder.IsReady)
+            {
+                _reportedRefusals.Remove(folder.Folder);
+                logger.LogDebug("Study folder {StudyFolder} is {Readiness}: {Reason}", folder.Folder, folder.Readiness, folder.Reason);
+            }
+        }
+    }
+
+    private static string NormaliseRoot(string root)
+    {
+        var full = Path.GetFullPath(root);
+        return full.Length > 1 ? full.TrimEnd(Path.DirectorySeparatorChar) : full;
+    }
+}

@@ -1,0 +1,301 @@
+using NfcPipeline.Intake.Share;
+
+namespace NfcPipeline.Intake.Tests.Share;
+
+public sealed class ShareScannerTests : IDisposable
+{
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(30);
+    private readonly TestShare _share = new();
+    private readonly ManualClock _clock = new(TestShare.T0);
+
+    public void Dispose() => _share.Dispose();
+
+    private StudyFolder ScanOne(string folder) =>
+        Scan().Folders.Single(f => f.Folder == folder);
+
+    private ShareScan Scan() =>
+        new ShareScanner(_clock).Scan(_share.Root, new ShareScanOptions { SettleTime = Settle });
+
+    private void MakeStudy(string folder, string marker = "READY")
+    {
+        _share.Touch($"{folder}/P001/L2/f1.jpg", "image-1");
+        _share.Touch($"{folder}/P001/R3/f2.jpg", "image-2");
+        _share.Touch($"{folder}/{marker}", marker == "study.json" ? """{"study_id":"S-42"}""" : "");
+        _share.StampAll(TestShare.T0);
+    }
+
+    [Fact]
+    public void A_marked_folder_is_not_ready_before_the_settle_time()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle - TimeSpan.FromSeconds(1);
+
+        var folder = ScanOne("s1");
+
+        Assert.Equal(StudyReadiness.Settling, folder.Readiness);
+        Assert.Null(folder.StudyId);
+        Assert.Empty(Scan().NewlyReady(new Dictionary<string, string>()));
+    }
+
+    [Fact]
+    public void A_marked_folder_is_ready_once_nothing_changed_for_the_settle_time()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("s1");
+
+        Assert.Equal(StudyReadiness.Ready, folder.Readiness);
+        Assert.Equal(2, folder.FileCount);
+        Assert.Equal(TestShare.T0, folder.NewestChange);
+        Assert.Equal(["s1"], Scan().NewlyReady(new Dictionary<string, string>()).Select(f => f.Folder));
+    }
+
+    [Fact]
+    public void A_file_written_later_restarts_the_settle_time()
+    {
+        MakeStudy("s1");
+        _share.Touch("s1/P002/L4/late.jpg", "late", at: TestShare.T0 + TimeSpan.FromSeconds(20));
+
+        _clock.Now = TestShare.T0 + TimeSpan.FromSeconds(40);
+        Assert.Equal(StudyReadiness.Settling, ScanOne("s1").Readiness);
+
+        _clock.Now = TestShare.T0 + TimeSpan.FromSeconds(50);
+        Assert.Equal(StudyReadiness.Ready, ScanOne("s1").Readiness);
+    }
+
+    [Fact]
+    public void A_temporary_upload_file_still_being_written_keeps_the_folder_settling()
+    {
+        MakeStudy("s1");
+        _share.Touch("s1/P001/L2/f3.jpg.part", "half", at: TestShare.T0 + TimeSpan.FromSeconds(50));
+        _clock.Now = TestShare.T0 + TimeSpan.FromSeconds(60);
+
+        Assert.Equal(StudyReadiness.Settling, ScanOne("s1").Readiness);
+    }
+
+    [Fact]
+    public void The_manifest_marks_a_folder_ready_and_gives_its_study_id()
+    {
+        MakeStudy("folder-name", marker: "study.json");
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("folder-name");
+
+        Assert.Equal(StudyReadiness.Ready, folder.Readiness);
+        Assert.Equal(ReadyMarker.Manifest, folder.Marker);
+        Assert.Equal("S-42", folder.StudyId);
+    }
+
+    [Fact]
+    public void The_READY_marker_marks_a_folder_ready_under_the_folder_name()
+    {
+        MakeStudy("Study_2026");
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("Study_2026");
+
+        Assert.Equal(ReadyMarker.ReadyFile, folder.Marker);
+        Assert.Equal("Study_2026", folder.StudyId);
+    }
+
+    [Fact]
+    public void A_folder_with_neither_manifest_nor_marker_is_never_ready()
+    {
+        _share.Touch("unmarked/P001/L2/f1.jpg");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + TimeSpan.FromDays(30);
+
+        var folder = ScanOne("unmarked");
+
+        Assert.Equal(StudyReadiness.NoMarker, folder.Readiness);
+        Assert.Equal(ReadyMarker.None, folder.Marker);
+    }
+
+    [Fact]
+    public void A_submitted_fingerprint_is_not_submitted_again_but_a_changed_one_is()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle;
+        var first = ScanOne("s1");
+        var submitted = new Dictionary<string, string> { ["s1"] = first.Fingerprint! };
+
+        Assert.Empty(Scan().NewlyReady(submitted));
+
+        _share.Touch("s1/P002/L5/added.jpg", "added", at: TestShare.T0 + TimeSpan.FromMinutes(1));
+        _clock.Now = TestShare.T0 + TimeSpan.FromMinutes(1) + Settle;
+        var again = Assert.Single(Scan().NewlyReady(submitted));
+        Assert.Equal("s1", again.Folder);
+        Assert.NotEqual(first.Fingerprint, again.Fingerprint);
+        Assert.Equal(3, again.FileCount);
+    }
+
+    [Fact]
+    public void A_file_replaced_with_the_same_size_changes_the_fingerprint()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + TimeSpan.FromMinutes(5);
+        var before = ScanOne("s1").Fingerprint;
+
+        _share.Touch("s1/P001/L2/f1.jpg", "IMAGE-1", at: TestShare.T0 + TimeSpan.FromMinutes(1));
+
+        Assert.NotEqual(before, ScanOne("s1").Fingerprint);
+    }
+
+    [Fact]
+    public void Hidden_temporary_and_status_files_neither_change_the_fingerprint_nor_delay_readiness_after_they_settle()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + TimeSpan.FromMinutes(5);
+        var before = ScanOne("s1").Fingerprint;
+
+        _share.Touch("s1/P001/.DS_Store", at: TestShare.T0 + TimeSpan.FromMinutes(1));
+        _share.Touch("s1/P001/L2/f9.jpg.crdownload", at: TestShare.T0 + TimeSpan.FromMinutes(1));
+        _share.Touch($"s1/{StudyStatusFile.FileName}", "{}", at: _clock.Now);
+
+        var after = ScanOne("s1");
+        Assert.Equal(StudyReadiness.Ready, after.Readiness);
+        Assert.Equal(before, after.Fingerprint);
+    }
+
+    [Fact]
+    public void Hidden_and_temporary_folders_are_not_study_candidates()
+    {
+        MakeStudy(".hidden");
+        MakeStudy("~copying");
+        MakeStudy("upload.tmp");
+        MakeStudy("real");
+        _clock.Now = TestShare.T0 + Settle;
+
+        Assert.Equal(["real"], Scan().Folders.Select(f => f.Folder));
+    }
+
+    [Fact]
+    public void Files_directly_in_the_root_are_not_studies()
+    {
+        _share.Touch("loose.jpg");
+        _share.Touch("READY");
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle;
+
+        Assert.Equal(["s1"], Scan().Folders.Select(f => f.Folder));
+    }
+
+    [Fact]
+    public void A_study_folder_that_is_a_link_leading_outside_the_share_is_refused()
+    {
+        Directory.CreateDirectory(Path.Combine(_share.Outside, "elsewhere/P001/L2"));
+        File.WriteAllText(Path.Combine(_share.Outside, "elsewhere/P001/L2/f.jpg"), "secret");
+        File.WriteAllText(Path.Combine(_share.Outside, "elsewhere/READY"), "");
+        Directory.CreateSymbolicLink(Path.Combine(_share.Root, "escape"), Path.Combine(_share.Outside, "elsewhere"));
+        MakeStudy("inside");
+        Directory.CreateSymbolicLink(Path.Combine(_share.Root, "alias"), Path.Combine(_share.Root, "inside"));
+        _clock.Now = DateTimeOffset.UtcNow + TimeSpan.FromDays(1);
+
+        var scan = Scan();
+
+        var escape = scan.Folders.Single(f => f.Folder == "escape");
+        Assert.Equal(StudyReadiness.Refused, escape.Readiness);
+        Assert.Contains("outside the share", escape.Reason);
+        Assert.Equal(StudyReadiness.Ready, scan.Folders.Single(f => f.Folder == "alias").Readiness);
+        Assert.DoesNotContain(scan.NewlyReady(new Dictionary<string, string>()), f => f.Folder == "escape");
+    }
+
+    [Fact]
+    public void Links_inside_a_study_that_lead_outside_are_left_out_of_its_content()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle;
+        var before = ScanOne("s1");
+        File.WriteAllText(Path.Combine(_share.Outside, "x.jpg"), "outside");
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "s1/P001/L2/link.jpg"), Path.Combine(_share.Outside, "x.jpg"));
+        File.SetLastWriteTimeUtc(Path.Combine(_share.Root, "s1/P001/L2"), TestShare.T0.UtcDateTime);
+
+        var after = ScanOne("s1");
+
+        Assert.Equal(before.Fingerprint, after.Fingerprint);
+        Assert.Equal(before.FileCount, after.FileCount);
+    }
+
+    [Fact]
+    public void Looping_and_dangling_links_inside_a_study_are_left_out_and_the_study_stays_ready()
+    {
+        MakeStudy("s1");
+        _clock.Now = TestShare.T0 + Settle;
+        var before = ScanOne("s1");
+        var dir = Path.Combine(_share.Root, "s1/P001/L2");
+        File.CreateSymbolicLink(Path.Combine(dir, "loop-a.jpg"), Path.Combine(dir, "loop-b.jpg"));
+        File.CreateSymbolicLink(Path.Combine(dir, "loop-b.jpg"), Path.Combine(dir, "loop-a.jpg"));
+        File.CreateSymbolicLink(Path.Combine(dir, "dangling.jpg"), Path.Combine(dir, "gone.jpg"));
+        Directory.SetLastWriteTimeUtc(dir, TestShare.T0.UtcDateTime);
+
+        var after = ScanOne("s1");
+
+        Assert.Equal(StudyReadiness.Ready, after.Readiness);
+        Assert.Equal(before.Fingerprint, after.Fingerprint);
+    }
+
+    [Fact]
+    public void A_manifest_that_is_a_link_leading_outside_is_refused()
+    {
+        MakeStudy("s1");
+        File.WriteAllText(Path.Combine(_share.Outside, "study.json"), """{"study_id":"x"}""");
+        File.Delete(Path.Combine(_share.Root, "s1/READY"));
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "s1/study.json"), Path.Combine(_share.Outside, "study.json"));
+        _clock.Now = DateTimeOffset.UtcNow + TimeSpan.FromDays(1);
+
+        var folder = ScanOne("s1");
+
+        Assert.Equal(StudyReadiness.Refused, folder.Readiness);
+        Assert.Contains("outside the share", folder.Reason);
+    }
+
+    [Fact]
+    public void An_invalid_manifest_or_an_empty_folder_is_refused_with_the_reason()
+    {
+        _share.Touch("bad/study.json", "{ not json");
+        _share.Touch("bad/P001/L2/f.jpg");
+        _share.Touch("empty/READY");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + Settle;
+
+        var scan = Scan();
+
+        var bad = scan.Folders.Single(f => f.Folder == "bad");
+        Assert.Equal(StudyReadiness.Refused, bad.Readiness);
+        Assert.Contains("not valid JSON", bad.Reason);
+        var empty = scan.Folders.Single(f => f.Folder == "empty");
+        Assert.Equal(StudyReadiness.Refused, empty.Readiness);
+        Assert.Contains("no image files", empty.Reason);
+        Assert.Empty(scan.NewlyReady(new Dictionary<string, string>()));
+    }
+
+    [Fact]
+    public void A_missing_root_is_reported_as_unavailable()
+    {
+        var missing = Path.Combine(_share.Root, "not-there");
+
+        var ex = Assert.Throws<ShareUnavailableException>(() => new ShareScanner(_clock).Scan(missing, new ShareScanOptions()));
+        Assert.Contains("does not exist", ex.Message);
+    }
+
+    [Fact]
+    public void Scanning_modifies_nothing_in_the_share()
+    {
+        MakeStudy("ready", marker: "study.json");
+        MakeStudy("settling");
+        _share.Touch("unmarked/P1/L2/a.png");
+        _share.Touch("bad/study.json", "[]");
+        _share.Touch("ready/P001/L2/.f1.jpg.swp");
+        _share.StampAll(TestShare.T0);
+        _share.Touch("settling/P009/L2/new.jpg", at: TestShare.T0 + TimeSpan.FromSeconds(25));
+        var contentsBefore = Directory.EnumerateFiles(_share.Root, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText);
+        var before = _share.Listing();
+        _clock.Now = TestShare.T0 + Settle;
+
+        for (var i = 0; i < 3; i++) Scan();
+
+        Assert.Equal(before, _share.Listing());
+        Assert.Equal(contentsBefore, Directory.EnumerateFiles(_share.Root, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText));
+    }
+}

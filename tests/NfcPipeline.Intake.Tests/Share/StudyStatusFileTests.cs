@@ -1,0 +1,64 @@
+using System.Text.Json;
+using NfcPipeline.Intake.Share;
+
+namespace NfcPipeline.Intake.Tests.Share;
+
+public sealed class StudyStatusFileTests : IDisposable
+{
+    private readonly TestShare _share = new();
+
+    public void Dispose() => _share.Dispose();
+
+    private sealed record Status(string State, string StudyId, DateTimeOffset SubmittedAt);
+
+    [Fact]
+    public void Write_puts_snake_case_json_next_to_the_study_and_replaces_the_previous_status()
+    {
+        var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
+        var statusFile = new StudyStatusFile();
+
+        Assert.True(statusFile.Write(folder, new Status("submitted", "S-1", TestShare.T0)));
+        Assert.True(statusFile.Write(folder, new Status("submitted", "S-2", TestShare.T0)));
+
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, StudyStatusFile.FileName)));
+        Assert.Equal("submitted", json.RootElement.GetProperty("state").GetString());
+        Assert.Equal("S-2", json.RootElement.GetProperty("study_id").GetString());
+        Assert.Equal(TestShare.T0, json.RootElement.GetProperty("submitted_at").GetDateTimeOffset());
+        Assert.Equal([StudyStatusFile.FileName, "READY"], Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Write_replaces_a_link_planted_at_the_status_name_and_never_writes_through_it()
+    {
+        var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
+        var victim = Path.Combine(_share.Outside, "victim.txt");
+        File.WriteAllText(victim, "user data");
+        File.CreateSymbolicLink(Path.Combine(folder, StudyStatusFile.FileName), victim);
+
+        Assert.True(new StudyStatusFile().Write(folder, new Status("submitted", "S-1", TestShare.T0)));
+
+        Assert.Equal("user data", File.ReadAllText(victim));
+        Assert.Null(new FileInfo(Path.Combine(folder, StudyStatusFile.FileName)).LinkTarget);
+    }
+
+    [Fact]
+    public void Write_that_the_folder_refuses_returns_false_and_leaves_nothing_behind()
+    {
+        var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
+        // A folder at the status name makes the final rename fail the way a read-only share does: with an IOException.
+        Directory.CreateDirectory(Path.Combine(folder, StudyStatusFile.FileName, "occupied"));
+        string[] Entries() => Directory.EnumerateFileSystemEntries(_share.Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+        var before = Entries();
+
+        Assert.False(new StudyStatusFile().Write(folder, new Status("submitted", "S-1", TestShare.T0)));
+
+        Assert.Equal(before, Entries());
+    }
+
+    [Fact]
+    public void Write_into_a_folder_that_does_not_exist_returns_false()
+    {
+        Assert.False(new StudyStatusFile().Write(Path.Combine(_share.Root, "gone"), new Status("submitted", "S-1", TestShare.T0)));
+        Assert.False(Directory.Exists(Path.Combine(_share.Root, "gone")));
+    }
+}

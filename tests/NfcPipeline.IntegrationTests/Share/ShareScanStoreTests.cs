@@ -1,0 +1,61 @@
+using NfcPipeline.Storage.Share;
+using static NfcPipeline.IntegrationTests.Share.ShareWatcherHarness;
+
+namespace NfcPipeline.IntegrationTests.Share;
+
+public class ShareScanStoreTests
+{
+    [Fact]
+    public async Task The_root_lock_is_held_by_one_store_at_a_time_and_freed_on_dispose()
+    {
+        await using var h = await CreateAsync();
+        var first = new ShareScanStore(h.Db.ConnectionString);
+        var second = new ShareScanStore(h.Db.ConnectionString);
+
+        var held = await first.TryLockRootAsync("/share/a", default);
+        Assert.NotNull(held);
+        Assert.Null(await second.TryLockRootAsync("/share/a", default));
+        await using (var otherRoot = await second.TryLockRootAsync("/share/b", default)) Assert.NotNull(otherRoot);
+
+        await held!.DisposeAsync();
+        await using var after = await second.TryLockRootAsync("/share/a", default);
+        Assert.NotNull(after);
+    }
+
+    [Fact]
+    public async Task A_scan_request_made_during_a_scan_survives_the_completion_of_that_scan()
+    {
+        await using var h = await CreateAsync();
+        var store = new ShareScanStore(h.Db.ConnectionString);
+        await store.EnsureWatchAsync("/share", 10, default);
+        Assert.Equal(1, await store.RequestScanAsync(default));
+        var served = (await store.EnsureWatchAsync("/share", 10, default)).ScanRequestedAt;
+
+        await Task.Delay(10);
+        await store.RequestScanAsync(default);
+        var now = DateTime.UtcNow;
+        await store.CompleteWatchAsync("/share", now, now.AddSeconds(10), served, default);
+        var afterFirst = await store.EnsureWatchAsync("/share", 10, default);
+        Assert.NotNull(afterFirst.ScanRequestedAt);
+        Assert.True(afterFirst.ScanRequestedAt > served);
+
+        await store.CompleteWatchAsync("/share", now, now.AddSeconds(10), afterFirst.ScanRequestedAt, default);
+        var afterSecond = await store.EnsureWatchAsync("/share", 20, default);
+        Assert.Null(afterSecond.ScanRequestedAt);
+        Assert.Equal(20, afterSecond.IntervalSeconds);
+        Assert.Equal(now.AddSeconds(10), afterSecond.NextScanAt!.Value, TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
+    public async Task Submissions_are_kept_per_root_and_folder_with_the_latest_fingerprint()
+    {
+        await using var h = await CreateAsync();
+        var store = new ShareScanStore(h.Db.ConnectionString);
+
+        await store.RecordSubmissionAsync("/share", "s1", "aaa", "S-1", DateTime.UtcNow, default);
+        await store.RecordSubmissionAsync("/share", "s1", "bbb", "S-1", DateTime.UtcNow, default);
+        await store.RecordSubmissionAsync("/other", "s1", "ccc", "S-1", DateTime.UtcNow, default);
+
+        Assert.Equal(new Dictionary<string, string> { ["s1"] = "bbb" }, await store.GetSubmittedFingerprintsAsync("/share", default));
+    }
+}

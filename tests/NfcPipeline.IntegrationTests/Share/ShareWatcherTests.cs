@@ -1,0 +1,218 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NfcPipeline.Contracts;
+using NfcPipeline.Intake.Share;
+using NfcPipeline.Storage.Share;
+using static NfcPipeline.IntegrationTests.Share.ShareWatcherHarness;
+
+namespace NfcPipeline.IntegrationTests.Share;
+
+public class ShareWatcherTests
+{
+    [Fact]
+    public async Task A_ready_study_is_published_exactly_once_with_its_study_id_and_folder()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-by-manifest", manifestStudyId: $"{h.Token}-S1");
+        h.AddSettledStudy($"{h.Token}-by-marker");
+        Directory.CreateDirectory(Path.Combine(h.Root, $"{h.Token}-unmarked"));
+
+        await h.StartWatcherAsync();
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count >= 2), "both studies published");
+        await h.WaitForMoreScansAsync(5);
+
+        Assert.Equal(
+            [($"{h.Token}-S1", $"{h.Token}-by-manifest"), ($"{h.Token}-by-marker", $"{h.Token}-by-marker")],
+            h.Recorder.Messages.Select(m => (m.StudyId, m.FolderPath)).Order());
+        Assert.Equal(2L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+        Assert.Equal($"{h.Token}-S1", await h.Db.ScalarAsync<string>($"select study_id from share_submissions where folder = '{h.Token}-by-manifest'"));
+        Assert.Equal(2L, await h.Db.ScalarAsync<long>("select sum(studies_found) from share_scans"));
+        Assert.Equal(3, await h.Db.ScalarAsync<int>("select max(folders_seen) from share_scans"));
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans where error is not null"));
+        Assert.True(await h.Db.ScalarAsync<bool>("select last_scan_at is not null and next_scan_at > last_scan_at from share_watch"));
+    }
+
+    [Fact]
+    public async Task A_study_still_being_written_is_not_published_until_it_settles()
+    {
+        await using var h = await CreateAsync();
+        var folder = h.AddSettledStudy($"{h.Token}-copying");
+        var growing = Path.Combine(folder, "P001", "L2", "field0.jpg");
+        using var copying = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            while (!copying.IsCancellationRequested)
+            {
+                File.SetLastWriteTimeUtc(growing, DateTime.UtcNow);
+                await Task.Delay(100);
+            }
+        });
+
+        await h.StartWatcherAsync();
+        await h.WaitForMoreScansAsync(8);
+        Assert.Empty(h.Recorder.Messages);
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+
+        await copying.CancelAsync();
+        await writer;
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the settled study published");
+        Assert.Equal($"{h.Token}-copying", h.Recorder.Messages[0].StudyId);
+    }
+
+    [Fact]
+    public async Task A_study_changed_after_submission_is_submitted_again()
+    {
+        await using var h = await CreateAsync();
+        var folder = h.AddSettledStudy($"{h.Token}-grows");
+        await h.StartWatcherAsync();
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "first submission");
+        var firstFingerprint = await h.Db.ScalarAsync<string>("select fingerprint from share_submissions");
+
+        WriteOld(Path.Combine(folder, "P002", "L4", "late.jpg"), "late image");
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 2), "resubmission after the change");
+        await h.WaitForMoreScansAsync(3);
+
+        Assert.Equal(2, h.Recorder.Messages.Count);
+        Assert.All(h.Recorder.Messages, m => Assert.Equal($"{h.Token}-grows", m.StudyId));
+        Assert.NotEqual(firstFingerprint, await h.Db.ScalarAsync<string>("select fingerprint from share_submissions"));
+    }
+
+    [Fact]
+    public async Task Setting_scan_requested_at_triggers_an_immediate_scan_and_is_cleared()
+    {
+        await using var h = await CreateAsync();
+        await h.StartWatcherAsync(new() { ["Share:PollInterval"] = "01:00:00" });
+        await Eventually(async () => await h.ScanCountAsync() == 1, "the first scan at start-up");
+        h.AddSettledStudy($"{h.Token}-late");
+        await Task.Delay(1000);
+        Assert.Equal(1L, await h.ScanCountAsync());
+        Assert.Empty(h.Recorder.Messages);
+
+        await h.Db.ScalarAsync<int>("update share_watch set scan_requested_at = now()");
+
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the requested scan to publish the study", seconds: 5);
+        await Eventually(async () => await h.ScanCountAsync() == 2, "the requested scan recorded", seconds: 5);
+        await Eventually(async () => await h.Db.ScalarAsync<bool>("select scan_requested_at is null from share_watch"), "the request cleared", seconds: 5);
+    }
+
+    [Fact]
+    public async Task A_ScanShareNow_message_triggers_an_immediate_scan()
+    {
+        await using var h = await CreateAsync();
+        var host = await h.StartWatcherAsync(new() { ["Share:PollInterval"] = "01:00:00" });
+        await Eventually(async () => await h.ScanCountAsync() == 1, "the first scan at start-up");
+        h.AddSettledStudy($"{h.Token}-asked");
+
+        await host.Services.GetRequiredService<IBus>().Publish(new ScanShareNow("integration test"));
+
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the requested scan to publish the study", seconds: 10);
+        await Eventually(async () => await h.ScanCountAsync() == 2, "the requested scan recorded", seconds: 5);
+    }
+
+    [Fact]
+    public async Task Two_watchers_on_one_root_publish_a_study_once_and_never_scan_at_the_same_time()
+    {
+        await using var h = await CreateAsync();
+        for (var i = 0; i < 5; i++) h.AddSettledStudy($"{h.Token}-study{i}");
+
+        await h.StartWatcherAsync();
+        await h.StartWatcherAsync(record: false);
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count >= 5), "all five studies published");
+        await h.WaitForMoreScansAsync(10);
+
+        Assert.Equal(5, h.Recorder.Messages.Count);
+        Assert.Equal(5, h.Recorder.Messages.Select(m => m.StudyId).Distinct().Count());
+        Assert.Equal(5L, await h.Db.ScalarAsync<long>("select sum(studies_found) from share_scans"));
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("""
+            select count(*) from share_scans a join share_scans b
+              on a.id < b.id and a.started_at < b.finished_at and b.started_at < a.finished_at
+            """));
+    }
+
+    [Fact]
+    public async Task While_another_worker_holds_the_roots_lock_this_one_skips_its_ticks()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-waiting");
+        await using var other = new NpgsqlConnection(h.Db.ConnectionString);
+        await other.OpenAsync();
+        await using (var take = new NpgsqlCommand("select pg_advisory_lock(@key)", other))
+        {
+            take.Parameters.AddWithValue("key", ShareScanStore.LockKey(Path.GetFullPath(h.Root)));
+            await take.ExecuteNonQueryAsync();
+        }
+
+        await h.StartWatcherAsync();
+        await Task.Delay(1500);
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans"));
+        Assert.Empty(h.Recorder.Messages);
+
+        await other.CloseAsync();
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once the lock is free");
+    }
+
+    [Fact]
+    public async Task A_missing_root_records_an_error_and_the_watcher_keeps_polling()
+    {
+        await using var h = await CreateAsync(createRoot: false);
+        await h.StartWatcherAsync();
+        await Eventually(async () => await h.Db.ScalarAsync<long>("select count(*) from share_scans where error like '%does not exist%'") >= 3,
+            "three failed scans recorded");
+
+        h.AddSettledStudy($"{h.Token}-after-mount");
+
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once the root exists");
+        Assert.True(await h.Db.ScalarAsync<bool>("select error is null from share_scans order by id desc limit 1"));
+    }
+
+    [Fact]
+    public async Task A_failed_publish_is_recorded_as_the_scans_error_and_the_study_is_not_marked_submitted()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-unsent");
+
+        await h.StartWatcherAsync(new() { ["Share:PublishTimeout"] = "00:00:00.500" }, record: false,
+            broker: new Uri("amqp://guest:guest@127.0.0.1:1/"));
+        await Eventually(async () => await h.Db.ScalarAsync<long>("select count(*) from share_scans where error like '%publishing study%'") >= 2,
+            "two scans whose publish failed");
+
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select coalesce(sum(studies_found), 0) from share_scans"));
+    }
+
+    [Fact]
+    public async Task With_WriteStatusFile_a_submitted_study_gets_a_status_file_and_is_not_submitted_again_for_it()
+    {
+        await using var h = await CreateAsync();
+        var folder = h.AddSettledStudy($"{h.Token}-status", manifestStudyId: $"{h.Token}-ST");
+        var userFiles = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => f, f => (File.ReadAllText(f), File.GetLastWriteTimeUtc(f)));
+
+        await h.StartWatcherAsync(new() { ["Share:WriteStatusFile"] = "true" });
+        var statusPath = Path.Combine(folder, StudyStatusFile.FileName);
+        await Eventually(() => Task.FromResult(File.Exists(statusPath)), "the status file");
+        await h.WaitForMoreScansAsync(5);
+
+        var status = File.ReadAllText(statusPath);
+        Assert.Contains("\"state\": \"submitted\"", status);
+        Assert.Contains($"\"study_id\": \"{h.Token}-ST\"", status);
+        Assert.Single(h.Recorder.Messages);
+        Assert.Equal(userFiles, Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => f != statusPath).ToDictionary(f => f, f => (File.ReadAllText(f), File.GetLastWriteTimeUtc(f))));
+    }
+
+    [Fact]
+    public async Task Without_a_root_the_watcher_is_disabled_and_scans_nothing()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-ignored");
+
+        await h.StartWatcherAsync(new() { ["Share:Root"] = null });
+        await Task.Delay(1000);
+
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans"));
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_watch"));
+        Assert.Empty(h.Recorder.Messages);
+    }
+}
