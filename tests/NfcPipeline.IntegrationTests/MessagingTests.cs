@@ -11,13 +11,19 @@ public class MessagingTests
     {
         var received = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
         var queue = "nfc-test-roundtrip-" + Guid.NewGuid().ToString("N")[..8];
+        var studyId = "round-trip-" + Guid.NewGuid().ToString("N")[..8];
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(TestServices.RabbitUri);
             cfg.ReceiveEndpoint(queue, e =>
             {
                 e.AutoDelete = true;
-                e.Handler<SubmitStudy>(ctx => { received.TrySetResult(ctx.Message); return Task.CompletedTask; });
+                // Other tests publish SubmitStudy on this broker too: only our own message completes the round trip.
+                e.Handler<SubmitStudy>(ctx =>
+                {
+                    if (ctx.Message.StudyId == studyId) received.TrySetResult(ctx.Message);
+                    return Task.CompletedTask;
+                });
             });
         });
 
@@ -26,7 +32,7 @@ public class MessagingTests
         catch (Exception ex) { throw TestServices.Unavailable("RabbitMQ", TestServices.RabbitUri.ToString(), ex); }
         try
         {
-            var sent = new SubmitStudy { StudyId = "round-trip", FolderPath = "studies/a", MicrometresPerPixel = 2.0, Images = [new("p1/L2/f1.jpg", "p1", "L2")] };
+            var sent = new SubmitStudy { StudyId = studyId, FolderPath = "studies/a", MicrometresPerPixel = 2.0, Images = [new("p1/L2/f1.jpg", "p1", "L2")] };
             await bus.Publish(sent);
 
             var got = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
