@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simulate  # noqa: E402
-from decode import decode, diameters_px, distal_density, instance_mask  # noqa: E402
+from decode import DEFAULTS, decode, diameters_px, distal_density, instance_mask  # noqa: E402
 from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
@@ -56,7 +56,7 @@ def run_model(model, rgb):
     return {n: o[0, :, : -(-h // STRIDE), : -(-w // STRIDE)].numpy() for n, o in zip(OUTPUT_NAMES, outs)}
 
 
-def evaluate(model, study, truth, log=print):
+def evaluate(model, study, truth, opts=None):
     coco = json.load(open(truth))
     by_image = {}
     for a in coco["annotations"]:
@@ -75,7 +75,7 @@ def evaluate(model, study, truth, log=print):
         t0 = time.time()
         outs = run_model(model, rgb)
         t_infer += time.time() - t0
-        preds = decode(outs, STRIDE, (w, h), (w, h))
+        preds = decode(outs, STRIDE, (w, h), (w, h), opts)
         gts = by_image.get(img["id"], [])
         gt_lab = np.zeros((h, w), np.int32)
         for k, a in enumerate(gts, start=1):
@@ -145,6 +145,8 @@ def main(argv=None):
     ap.add_argument("--fingers", default="L2,L4,R3,R5")
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--center-threshold", type=float, default=DEFAULTS["center_threshold"])
+    ap.add_argument("--mask-threshold", type=float, default=DEFAULTS["mask_threshold"])
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     study, truth = a.study, a.truth
@@ -155,8 +157,9 @@ def main(argv=None):
             simulate.main(["--out", study, "--patients", str(a.patients), "--seed", str(a.seed),
                            "--fingers", a.fingers, "--fields", "1"])
     model, st = load_model(a.weights)
-    res = evaluate(model, study, truth)
-    res.update(study=study, truth=truth, weights=a.weights, steps=st.get("step"),
+    opts = dict(DEFAULTS, center_threshold=a.center_threshold, mask_threshold=a.mask_threshold)
+    res = evaluate(model, study, truth, opts)
+    res.update(decoder=opts, study=study, truth=truth, weights=a.weights, steps=st.get("step"),
                heldout_seed=a.seed if not a.study else None)
     text = json.dumps(res, indent=2)
     print(text)

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
+# Threads sleep at barriers instead of spinning: on 2 shared cores spinning wastes most of the CPU time.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 OUT="${1:-.local/model-train}"
 MODEL="${2:-models/nfc-reference.onnx}"
 EVAL_SEED="${3:-777}"
@@ -12,12 +14,13 @@ LABEL="${5:-full run}"
 TRAIN_S="${6:-}"
 WEIGHTS="$OUT/final.pt"
 [ -f "$WEIGHTS" ] || { echo "no $WEIGHTS: training has not finished (rerun ops/model/train.sh to resume)"; exit 1; }
-$PY ops/model/export.py --weights "$WEIGHTS" --out "$MODEL" | tee "$OUT/export.json"
+$PY ops/model/export.py --weights "$WEIGHTS" --out "$MODEL" --version "${NFC_MODEL_VERSION:-1.0.0}" | tee "$OUT/export.json"
 $PY ops/model/evaluate.py --weights "$WEIGHTS" --seed "$EVAL_SEED" --patients "$EVAL_PATIENTS" \
   --out "$OUT/metrics.json" > "$OUT/evaluate.log"
-$PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}
-echo "[finish.sh] $(date -u +%FT%TZ) wrote $MODEL, $MODEL.sha256, models/README.md; metrics in $OUT/metrics.json"
+echo "[finish.sh] $(date -u +%FT%TZ) exported $MODEL (+ .sha256); metrics in $OUT/metrics.json"
 if [ -f .local/native/libonnxruntime.so.1 ]; then
   $PY ops/model/ort_parity.py --onnx "$MODEL" --weights "$WEIGHTS" --limit 2 > "$OUT/ort_parity.json" \
     && echo "[finish.sh] ONNX Runtime parity: $OUT/ort_parity.json"
 fi
+$PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}
+echo "[finish.sh] $(date -u +%FT%TZ) model card written"
