@@ -4,6 +4,7 @@
 #   ops/model/bench_eager.sh [WEIGHTS] [IMAGES] [LIMIT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # no spinning threads on shared cores
 WEIGHTS="${1:-.local/model-train/final.pt}"
 IMAGES="${2:-samples/demo-study}"
 LIMIT="${3:-8}"
