@@ -1,0 +1,123 @@
+"""Decodes dense/v1 outputs into capillary instances, as docs/model-contract.md describes, and derives the
+measurements the evaluation compares: diameters from keypoints, and distal-row density.
+
+This mirrors the C# decoder for evaluation at training time; the pipeline's own decoder is the reference.
+"""
+import numpy as np
+from scipy import ndimage
+
+DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.3, max_group_distance=48.0, min_cells=6,
+                keypoint_margin=3)
+
+
+def decode(outputs, stride, image_size, model_size, opts=None):
+    """outputs: dict of arrays [C, h, w] for one image. image_size/model_size: (width, height) of the original
+    image and of the resized (unpadded) model input. Returns a list of instance dicts in original pixels."""
+    o = dict(DEFAULTS, **(opts or {}))
+    cap, center, off = outputs["capillary"][0], outputs["center"][0], outputs["offset"]
+    h, w = cap.shape
+    sx, sy = image_size[0] / model_size[0], image_size[1] / model_size[1]
+    jj, ii = np.meshgrid(np.arange(w), np.arange(h))
+    px, py = (jj + 0.5) * stride - 0.5, (ii + 0.5) * stride - 0.5
+
+    fg = cap >= o["mask_threshold"]
+    peaks = (center == ndimage.maximum_filter(center, size=3)) & (center >= o["center_threshold"])
+    pi, pj = np.nonzero(peaks)
+    if len(pi) == 0 or not fg.any():
+        return []
+    cx, cy = px[pi, pj], py[pi, pj]
+    fi, fj = np.nonzero(fg)
+    vx, vy = px[fi, fj] + off[0][fi, fj], py[fi, fj] + off[1][fi, fj]
+    d2 = (vx[:, None] - cx[None]) ** 2 + (vy[:, None] - cy[None]) ** 2
+    owner = d2.argmin(1)
+    keep = d2[np.arange(len(owner)), owner] <= o["max_group_distance"] ** 2
+    labels = np.zeros((h, w), np.int32)
+    labels[fi[keep], fj[keep]] = owner[keep] + 1
+
+    logits = outputs["class_logits"]
+    prob = np.exp(logits - logits.max(0, keepdims=True))
+    prob /= prob.sum(0, keepdims=True)
+    kph, kpo = outputs["keypoints"], outputs.get("keypoint_offset")
+    instances = []
+    for k in range(len(pi)):
+        cells = labels == k + 1
+        n = int(cells.sum())
+        if n < o["min_cells"]:
+            continue
+        ci, cj = np.nonzero(cells)
+        cls_prob = prob[:, ci, cj].mean(1)
+        score = float(center[pi[k], pj[k]] * cap[ci, cj].mean())
+        region = ndimage.binary_dilation(cells, iterations=o["keypoint_margin"])
+        kps = np.zeros((8, 3), np.float32)
+        for q in range(8):
+            hm = np.where(region, kph[q], -1)
+            i, j = np.unravel_index(int(hm.argmax()), hm.shape)
+            if kpo is not None:
+                x, y = px[i, j] + kpo[2 * q, i, j], py[i, j] + kpo[2 * q + 1, i, j]
+            else:
+                x, y = px[i, j], py[i, j]
+            kps[q] = (x * sx, y * sy, kph[q, i, j])
+        instances.append(dict(cells=cells, cls_prob=cls_prob, score=score, keypoints=kps,
+                              radius=outputs["radius"][0][ci, cj] * (sx + sy) / 2))
+    return instances
+
+
+def instance_mask(cells, stride, model_size, image_size):
+    """Cells -> mask in original pixels (each cell covers stride x stride model pixels)."""
+    m = np.kron(cells.astype(np.uint8), np.ones((stride, stride), np.uint8))[: model_size[1], : model_size[0]]
+    if model_size != image_size:
+        import cv2
+        m = cv2.resize(m, image_size, interpolation=cv2.INTER_NEAREST)
+    return m.astype(bool)
+
+
+def diameters_px(kps):
+    """Apical, arterial (narrower limb) and venous (wider limb) diameters from ANFC keypoints, in pixels."""
+    u, d, ll, lr, rl, rr = (kps[i, :2] for i in range(6))
+    limbs = sorted([np.linalg.norm(ll - lr), np.linalg.norm(rl - rr)])
+    return float(np.linalg.norm(u - d)), limbs[0], limbs[1]
+
+
+def clip_line(p0, direction, w, h):
+    t0, t1 = -1e9, 1e9
+    for pc, dc, hi in ((p0[0], direction[0], w), (p0[1], direction[1], h)):
+        if abs(dc) < 1e-12:
+            if pc < 0 or pc > hi:
+                return None
+            continue
+        a, b = (0 - pc) / dc, (hi - pc) / dc
+        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+    return (t0, t1) if t1 > t0 else None
+
+
+def distal_density(capillaries, width, height, um_per_px, min_score=0.4):
+    """Finds the distal row (outermost row of apices, any orientation) and returns (count, length_mm, density).
+
+    The nail direction is the mean unit vector from limb bottoms to apex; apices are projected on it and the
+    distal row is every apex within half a loop length of the outermost one. The row line runs through their
+    median projection, perpendicular to the nail direction, clipped to the frame.
+    """
+    caps = [c for c in capillaries if c["score"] >= min_score]
+    if not caps:
+        return 0, 0.0, 0.0
+    apex = np.array([(c["keypoints"][0, :2] + c["keypoints"][1, :2]) / 2 for c in caps])
+    base = np.array([(c["keypoints"][6, :2] + c["keypoints"][7, :2]) / 2 for c in caps])
+    vec = apex - base
+    lengths = np.linalg.norm(vec, axis=1)
+    unit = vec / np.maximum(lengths[:, None], 1e-6)
+    nail = unit.mean(0)
+    if np.linalg.norm(nail) < 1e-6:
+        return 0, 0.0, 0.0
+    nail /= np.linalg.norm(nail)
+    proj = apex @ nail
+    band = 0.5 * float(np.median(lengths))
+    distal = proj >= proj.max() - band
+    row_h = float(np.median(proj[distal]))
+    row_dir = np.array([-nail[1], nail[0]])
+    seg = clip_line(nail * row_h, row_dir, width, height)
+    if seg is None:
+        return 0, 0.0, 0.0
+    length_mm = (seg[1] - seg[0]) * um_per_px / 1000
+    inside = distal & (apex[:, 0] >= 0) & (apex[:, 0] < width) & (apex[:, 1] >= 0) & (apex[:, 1] < height)
+    count = int(inside.sum())
+    return count, length_mm, (count / length_mm if length_mm > 0.2 else 0.0)

@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""Evaluates trained weights on a held-out simulated study (different seeds from training).
+
+    evaluate.py --weights .local/model-train/final.pt [--study DIR --truth FILE | --seed 777 --patients 8]
+                [--out metrics.json]
+
+Without --study it simulates one (mixed profiles) under .local/model-eval/. It decodes the dense outputs as
+docs/model-contract.md describes (decode.py) and reports detection F1 at mask IoU >= 0.5, class accuracy on
+matched instances, keypoint-derived diameter MAE in micrometres, and distal density MAE per mm.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simulate  # noqa: E402
+from decode import DEFAULTS, decode, diameters_px, distal_density, instance_mask  # noqa: E402
+from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
+from nfcsim_shapes import CLASSES  # noqa: E402
+
+MEAN, STD, MULTIPLE = 0.5, 0.25, 32
+
+
+def rle_decode(rle):
+    h, w = rle["size"]
+    flat = np.zeros(h * w, np.uint8)
+    pos, val = 0, 0
+    for c in rle["counts"]:
+        flat[pos:pos + c] = val
+        pos += c
+        val ^= 1
+    return flat.reshape(w, h).T
+
+
+def load_model(weights):
+    st = torch.load(weights, map_location="cpu")
+    net = NfcNet(num_classes=len(CLASSES))
+    net.load_state_dict(st["model"])
+    return DenseV1(net.eval()), st
+
+
+def run_model(model, rgb):
+    """Normalise, pad right/bottom to a multiple of 32 (short_side 0 policy), run, crop the padding away."""
+    h, w = rgb.shape[:2]
+    ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
+    x = np.zeros((1, 3, ph, pw), np.float32)
+    x[0, :, :h, :w] = ((rgb.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
+    with torch.no_grad():
+        outs = model(torch.from_numpy(x))
+    return {n: o[0, :, : -(-h // STRIDE), : -(-w // STRIDE)].numpy() for n, o in zip(OUTPUT_NAMES, outs)}
+
+
+def evaluate(model, study, truth, opts=None):
+    coco = json.load(open(truth))
+    by_image = {}
+    for a in coco["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a)
+    tp = fp = fn = 0
+    cls_ok = cls_n = 0
+    diam_err = {"apical": [], "arterial": [], "venous": []}
+    diam_pairs = {"apical": [], "arterial": [], "venous": []}
+    dens_err, dens_err_gradable = [], []
+    confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
+    t_infer = 0.0
+    for img in coco["images"]:
+        bgr = cv2.imread(os.path.join(study, img["file_name"]), cv2.IMREAD_COLOR)
+        rgb = bgr[..., ::-1]
+        h, w = rgb.shape[:2]
+        t0 = time.time()
+        outs = run_model(model, rgb)
+        t_infer += time.time() - t0
+        preds = decode(outs, STRIDE, (w, h), (w, h), opts)
+        gts = by_image.get(img["id"], [])
+        gt_lab = np.zeros((h, w), np.int32)
+        for k, a in enumerate(gts, start=1):
+            gt_lab[rle_decode(a["segmentation"]) > 0] = k
+        pr_lab = np.zeros((h, w), np.int32)
+        for k, p in enumerate(preds, start=1):
+            pr_lab[instance_mask(p["cells"], STRIDE, (w, h), (w, h))] = k
+        inter = np.zeros((len(gts) + 1, len(preds) + 1), np.int64)
+        np.add.at(inter, (gt_lab.ravel(), pr_lab.ravel()), 1)
+        area_g, area_p = inter.sum(1), inter.sum(0)
+        iou = inter / np.maximum(area_g[:, None] + area_p[None, :] - inter, 1)
+        iou = iou[1:, 1:]
+        matches = []
+        while iou.size and iou.max() >= 0.5:   # greedy one-to-one matching by IoU
+            g, p = np.unravel_index(int(iou.argmax()), iou.shape)
+            matches.append((g, p))
+            iou[g, :], iou[:, p] = -1, -1
+        tp += len(matches)
+        fp += len(preds) - len(matches)
+        fn += len(gts) - len(matches)
+        um = img["um_per_px"]
+        for g, p in matches:
+            a, pr = gts[g], preds[p]
+            gc, pc = a["category_id"] - 1, int(np.argmax(pr["cls_prob"]))
+            confusion[gc, pc] += 1
+            cls_ok += gc == pc
+            cls_n += 1
+            # Diameters only for capillaries whose 8 keypoints all lie in the frame.
+            if a["apical_diameter_um"] is not None and all(v == 2 for v in a["keypoints"][2::3]):
+                pred_d = [v * um for v in diameters_px(pr["keypoints"])]
+                for name, key, pv in zip(("apical", "arterial", "venous"),
+                                         ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
+                                         pred_d):
+                    diam_err[name].append(abs(pv - a[key]))
+                    diam_pairs[name].append((pv, a[key]))
+        caps = [dict(p, keypoints=p["keypoints"]) for p in preds
+                if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
+        _, _, dens = distal_density(caps, w, h, um)
+        dens_err.append(abs(dens - img["density_per_mm"]))
+        if not img["ungradable"]:
+            dens_err_gradable.append(abs(dens - img["density_per_mm"]))
+    prec = tp / max(tp + fp, 1)
+    rec = tp / max(tp + fn, 1)
+    res = {
+        "images": len(coco["images"]), "gt_instances": tp + fn, "pred_instances": tp + fp,
+        "precision": prec, "recall": rec, "f1_iou50": 2 * prec * rec / max(prec + rec, 1e-9),
+        "class_accuracy_matched": cls_ok / max(cls_n, 1),
+        "diameter_mae_um": {k: float(np.mean(v)) if v else None for k, v in diam_err.items()},
+        "diameter_mean_abs_diff_um": {k: abs(float(np.mean([p for p, _ in v]) - np.mean([t for _, t in v])))
+                                      if v else None for k, v in diam_pairs.items()},
+        "diameter_n": len(diam_err["apical"]),
+        "density_mae_per_mm": float(np.mean(dens_err)),
+        "density_mae_per_mm_gradable": float(np.mean(dens_err_gradable)) if dens_err_gradable else None,
+        "confusion_rows_truth_cols_pred": {"classes": CLASSES, "matrix": confusion.tolist()},
+        "eager_seconds_per_image": t_infer / max(len(coco["images"]), 1),
+    }
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--study")
+    ap.add_argument("--truth")
+    ap.add_argument("--seed", type=int, default=777, help="simulation seed of the held-out study")
+    ap.add_argument("--patients", type=int, default=8)
+    ap.add_argument("--fingers", default="L2,L4,R3,R5")
+    ap.add_argument("--out")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--center-threshold", type=float, default=DEFAULTS["center_threshold"])
+    ap.add_argument("--mask-threshold", type=float, default=DEFAULTS["mask_threshold"])
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    study, truth = a.study, a.truth
+    if not study:
+        study = os.path.join(".local", "model-eval", f"heldout-{a.seed}-{a.patients}")
+        truth = study + ".truth.json"
+        if not os.path.exists(truth):
+            simulate.main(["--out", study, "--patients", str(a.patients), "--seed", str(a.seed),
+                           "--fingers", a.fingers, "--fields", "1"])
+    model, st = load_model(a.weights)
+    opts = dict(DEFAULTS, center_threshold=a.center_threshold, mask_threshold=a.mask_threshold)
+    res = evaluate(model, study, truth, opts)
+    res.update(decoder=opts, study=study, truth=truth, weights=a.weights, steps=st.get("step"),
+               heldout_seed=a.seed if not a.study else None)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Exports trained NfcNet weights to a dense/v1 ONNX model with the metadata of docs/model-contract.md.
+
+    export.py --weights .local/model-train/final.pt --out models/nfc-reference.onnx [--version 1.0.0]
+
+Opset 13, dynamic batch/height/width. Checks the graph (onnx.checker, shape inference), writes <out>.sha256,
+and compares the traced graph's outputs with eager PyTorch on a random input before saving.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
+from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
+from simulate import SIM_VERSION  # noqa: E402
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+def metadata(version, seed, steps):
+    return {
+        "nfc.contract": "dense/v1",
+        "nfc.model_name": "nfc-reference",
+        "nfc.model_version": version,
+        "nfc.classes": json.dumps(CLASSES),
+        "nfc.keypoints": json.dumps(KEYPOINTS),
+        "nfc.input.color_order": "RGB",
+        "nfc.input.scale": repr(1 / 255),
+        "nfc.input.mean": json.dumps([0.5, 0.5, 0.5]),
+        "nfc.input.std": json.dumps([0.25, 0.25, 0.25]),
+        # Trained at the images' native scale (1.5-3 um/px): keep the size, pad to the encoder's multiple.
+        "nfc.size_policy": json.dumps({"mode": "short_side", "short_side": 0, "multiple": 32}),
+        "nfc.stride": str(STRIDE),
+        "nfc.training_data": f"nfc-sim {SIM_VERSION} seed {seed} ({steps} steps, synthetic only)",
+        "nfc.input.um_per_px": "2.25",
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--out", default="models/nfc-reference.onnx")
+    ap.add_argument("--version", default="1.0.0")
+    a = ap.parse_args(argv)
+
+    st = torch.load(a.weights, map_location="cpu")
+    net = NfcNet(num_classes=len(CLASSES))
+    net.load_state_dict(st["model"])
+    model = DenseV1(net.eval()).eval()
+    x = torch.randn(1, 3, 256, 320)
+    tmp = a.out + ".tmp"
+    dyn = {"input": {0: "batch", 2: "height", 3: "width"}}
+    dyn.update({n: {0: "batch", 2: "out_height", 3: "out_width"} for n in OUTPUT_NAMES})
+    torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=OUTPUT_NAMES,
+                      dynamic_axes=dyn, do_constant_folding=True)
+
+    m = onnx.load(tmp)
+    seed = st.get("config", {}).get("seed", "unknown")
+    for k, v in metadata(a.version, seed, st.get("step")).items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    m.producer_name = "nfc-pipeline ops/model/export.py"
+    onnx.checker.check_model(m)
+    inferred = onnx.shape_inference.infer_shapes(m)
+    onnx.save(m, a.out)
+    os.remove(tmp)
+
+    # The traced graph must reproduce eager outputs at a size other than the tracing size.
+    traced = torch.jit.trace(model, x)
+    x2 = torch.randn(2, 3, 352, 480)
+    with torch.no_grad():
+        diff = max(float((e - t).abs().max()) for e, t in zip(model(x2), traced(x2)))
+    size = os.path.getsize(a.out)
+    if size > MAX_BYTES:
+        sys.exit(f"{a.out} is {size} bytes, over the 10 MB limit")
+    digest = hashlib.sha256(open(a.out, "rb").read()).hexdigest()
+    with open(a.out + ".sha256", "w") as f:
+        f.write(f"{digest}  {os.path.basename(a.out)}\n")
+    outs = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in inferred.graph.output}
+    print(json.dumps({"onnx": a.out, "bytes": size, "sha256": digest, "opset": 13, "outputs": outs,
+                      "trace_vs_eager_max_abs_diff": diff}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Export + held-out evaluation + model card for a finished (or stopped) training run:
+#   ops/model/finish.sh [OUT] [MODEL] [EVAL_SEED] [EVAL_PATIENTS] [LABEL] [TRAIN_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+# Threads sleep at barriers instead of spinning: on 2 shared cores spinning wastes most of the CPU time.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+OUT="${1:-.local/model-train}"
+MODEL="${2:-models/nfc-reference.onnx}"
+EVAL_SEED="${3:-777}"
+EVAL_PATIENTS="${4:-8}"
+LABEL="${5:-full run}"
+TRAIN_S="${6:-}"
+WEIGHTS="$OUT/final.pt"
+[ -f "$WEIGHTS" ] || { echo "no $WEIGHTS: training has not finished (rerun ops/model/train.sh to resume)"; exit 1; }
+$PY ops/model/export.py --weights "$WEIGHTS" --out "$MODEL" --version "${NFC_MODEL_VERSION:-1.0.0}" | tee "$OUT/export.json"
+$PY ops/model/evaluate.py --weights "$WEIGHTS" --seed "$EVAL_SEED" --patients "$EVAL_PATIENTS" \
+  --out "$OUT/metrics.json" > "$OUT/evaluate.log"
+echo "[finish.sh] $(date -u +%FT%TZ) exported $MODEL (+ .sha256); metrics in $OUT/metrics.json"
+if [ -f .local/native/libonnxruntime.so.1 ]; then
+  $PY ops/model/ort_parity.py --onnx "$MODEL" --weights "$WEIGHTS" --limit 2 > "$OUT/ort_parity.json" \
+    && echo "[finish.sh] ONNX Runtime parity: $OUT/ort_parity.json"
+fi
+$PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}
+echo "[finish.sh] $(date -u +%FT%TZ) model card written"

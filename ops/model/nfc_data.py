@@ -1,0 +1,178 @@
+"""Training data for the reference model: a cached set of simulated fields, augmented crops, dense targets.
+
+The cache holds fields rendered by the simulator (deterministic per seed) after a JPEG round trip. A crop is
+drawn with a random rotation (any angle), scale 0.7-1.4, colour, blur, noise and JPEG quality; targets are
+computed after the warp so every geometric quantity is in crop pixels. Targets follow docs/model-contract.md.
+"""
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nfcsim_render import CASTS, render_field  # noqa: E402
+from nfcsim_shapes import CLASSES  # noqa: E402
+
+PROFILES = ["healthy", "ssc-early", "ssc-active", "ssc-late"]
+NO_CLASS = -1
+
+
+def render_training_field(seed, index):
+    """One cached field: image after a JPEG round trip, id map, per-instance class/centre/keypoints."""
+    rng = np.random.default_rng([seed, index, 0x545241])
+    um = float(rng.uniform(1.5, 3.0))
+    w, h = (1024, 768) if rng.random() < 0.6 else (1280, 1024)
+    res = render_field(rng, PROFILES[index % 4], w, h, um, cast=list(CASTS)[int(rng.integers(0, 4))])
+    ok, buf = cv2.imencode(".jpg", res["image"][..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 96))])
+    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    n = len(res["instances"])
+    cls = np.zeros(n + 1, np.int16)
+    kps = np.full((n + 1, 8, 2), np.nan, np.float32)
+    cen = np.full((n + 1, 2), np.nan, np.float32)
+    ids = res["id_map"]
+    # Instances are renumbered densely so the tables index by id.
+    remap = np.zeros(max(i["id"] for i in res["instances"]) + 1 if n else 1, np.uint16)
+    for k, inst in enumerate(res["instances"], start=1):
+        remap[inst["id"]] = k
+        cls[k] = CLASSES.index(inst["category"])
+        if inst["keypoints"] is not None:
+            kps[k] = inst["keypoints"]
+    ids = remap[ids]
+    ys, xs = np.nonzero(ids)
+    cnt = np.bincount(ids[ys, xs], minlength=n + 1)
+    sx = np.bincount(ids[ys, xs], weights=xs, minlength=n + 1)
+    sy = np.bincount(ids[ys, xs], weights=ys, minlength=n + 1)
+    cen[1:] = np.stack([sx[1:] / np.maximum(cnt[1:], 1), sy[1:] / np.maximum(cnt[1:], 1)], axis=1)
+    return dict(image=np.ascontiguousarray(image), ids=ids, cls=cls, kps=kps, cen=cen, um=um)
+
+
+def build_cache(path, seed, count, log=print):
+    """Renders `count` fields once and stores them in one .npz; reuses it when it already matches."""
+    if os.path.exists(path):
+        z = np.load(path, allow_pickle=True)
+        if int(z["seed"]) == seed and int(z["count"]) == count:
+            return list(z["fields"])
+    fields = []
+    for i in range(count):
+        fields.append(render_training_field(seed, i))
+        if (i + 1) % 50 == 0:
+            log(f"cache: {i + 1}/{count} fields")
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, seed=seed, count=count, fields=np.array(fields, dtype=object))
+    os.replace(tmp, path)
+    return fields
+
+
+def _affine(rng, field, size):
+    """dst->src matrix for a crop with random centre, rotation and scale (scale > 1 magnifies)."""
+    h, w = field["ids"].shape
+    ids = field["ids"]
+    if rng.random() < 0.8 and ids.any():  # mostly centre crops on vessels so positives are frequent
+        ys, xs = np.nonzero(ids[::4, ::4])
+        k = int(rng.integers(0, len(xs)))
+        c = np.array([xs[k] * 4, ys[k] * 4], float) + rng.normal(0, size / 6, 2)
+    else:
+        c = np.array([rng.uniform(0, w), rng.uniform(0, h)])
+    ang = rng.uniform(0, 2 * np.pi)
+    scale = float(np.exp(rng.uniform(np.log(0.7), np.log(1.4))))
+    cos, sin = np.cos(ang) / scale, np.sin(ang) / scale
+    # src = R/scale @ (dst - size/2) + c
+    m = np.array([[cos, -sin, 0], [sin, cos, 0]])
+    m[:, 2] = c - m[:, :2] @ np.array([size / 2 - 0.5, size / 2 - 0.5])
+    return m, scale
+
+
+def _photometric(rng, img):
+    img = img.astype(np.float32)
+    img = img * rng.uniform(0.75, 1.25, 3) + rng.uniform(-20, 20, 3)       # colour cast and brightness
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(0.7, 1.3) + mean                        # contrast
+    if rng.random() < 0.4:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.8))
+    if rng.random() < 0.6:
+        img = img + rng.normal(0, rng.uniform(1, 7), img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 96))])
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    return img
+
+
+def _gauss_splat(maps, k, x, y, sigma, stride):
+    """Max-splats a Gaussian (sigma in cells) at input-pixel (x, y) into maps[k]."""
+    hh, ww = maps.shape[1:]
+    cx, cy = (x + 0.5) / stride - 0.5, (y + 0.5) / stride - 0.5
+    r = int(3 * sigma) + 1
+    x0, x1 = max(int(cx) - r, 0), min(int(cx) + r + 2, ww)
+    y0, y1 = max(int(cy) - r, 0), min(int(cy) + r + 2, hh)
+    if x0 >= x1 or y0 >= y1:
+        return
+    gx = np.exp(-((np.arange(x0, x1) - cx) ** 2) / (2 * sigma ** 2))
+    gy = np.exp(-((np.arange(y0, y1) - cy) ** 2) / (2 * sigma ** 2))
+    np.maximum(maps[k, y0:y1, x0:x1], gy[:, None] * gx[None, :], out=maps[k, y0:y1, x0:x1])
+
+
+def make_sample(field, rng, size, stride):
+    """One augmented crop and its dense targets (all at output stride)."""
+    m, scale = _affine(rng, field, size)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    img = cv2.warpAffine(field["image"], m, (size, size), flags=flags, borderMode=cv2.BORDER_REFLECT)
+    img = _photometric(rng, img)
+    ids = cv2.warpAffine(field["ids"], m, (size, size), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                         borderValue=0)
+    g = size // stride
+    # Cell (i, j) centre is input pixel ((j + .5) * stride - .5, ...); sample the id map there.
+    cell = np.array([[stride, 0, stride / 2 - 0.5], [0, stride, stride / 2 - 0.5], [0, 0, 1]])
+    mc = m @ cell
+    ids_c = cv2.warpAffine(field["ids"], mc, (g, g), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    fg = (ids > 0).astype(np.uint8)
+    cap = cv2.resize(fg.astype(np.float32), (g, g), interpolation=cv2.INTER_AREA)
+    dist = cv2.distanceTransform(fg, cv2.DIST_L2, 5)
+    radius = np.maximum(cv2.resize(dist, (g, g), interpolation=cv2.INTER_AREA) - 0.5, 0)
+
+    # Forward map src -> crop for points.
+    a = np.vstack([m, [0, 0, 1]])
+    inv = np.linalg.inv(a)[:2]
+    jj, ii = np.meshgrid(np.arange(g), np.arange(g))
+    px, py = (jj + 0.5) * stride - 0.5, (ii + 0.5) * stride - 0.5
+    cen = field["cen"] @ inv[:, :2].T + inv[:, 2]
+    offset = np.zeros((2, g, g), np.float32)
+    inst = ids_c > 0
+    offset[0][inst] = cen[ids_c[inst], 0] - px[inst]
+    offset[1][inst] = cen[ids_c[inst], 1] - py[inst]
+    cls = np.where(inst, field["cls"][ids_c], NO_CLASS).astype(np.int64)
+
+    center = np.zeros((1, g, g), np.float32)
+    kph = np.zeros((8, g, g), np.float32)
+    kpo = np.zeros((16, g, g), np.float32)
+    kpw = np.zeros((8, g, g), np.float32)
+    present = np.unique(ids_c[inst])
+    for k in present:
+        _gauss_splat(center, 0, cen[k, 0], cen[k, 1], 2.0, stride)
+        if np.isnan(field["kps"][k, 0, 0]):
+            continue
+        kp = field["kps"][k] @ inv[:, :2].T + inv[:, 2]
+        for q in range(8):
+            x, y = kp[q]
+            if not (0 <= x < size and 0 <= y < size):
+                continue
+            _gauss_splat(kph, q, x, y, 1.0, stride)
+            cx, cy = (x + 0.5) / stride - 0.5, (y + 0.5) / stride - 0.5
+            # Offsets are trained in a 3x3 window around the keypoint's cell: where the decoder reads them.
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    ci, cj = int(round(cy)) + di, int(round(cx)) + dj
+                    if 0 <= ci < g and 0 <= cj < g:
+                        kpo[2 * q, ci, cj] = x - ((cj + 0.5) * stride - 0.5)
+                        kpo[2 * q + 1, ci, cj] = y - ((ci + 0.5) * stride - 0.5)
+                        kpw[q, ci, cj] = 1.0
+    return dict(image=img, cap=cap[None], center=center, offset=offset, kph=kph, kpo=kpo, kpw=kpw,
+                radius=radius[None].astype(np.float32), cls=cls, scale=scale)
+
+
+def make_batch(fields, rng, batch, size, stride):
+    samples = [make_sample(fields[int(rng.integers(0, len(fields)))], rng, size, stride) for _ in range(batch)]
+    out = {k: np.stack([s[k] for s in samples]) for k in samples[0] if k != "scale"}
+    out["image"] = out["image"].transpose(0, 3, 1, 2)
+    return out

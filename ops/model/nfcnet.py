@@ -1,0 +1,131 @@
+"""NfcNet: a small fully convolutional multi-task U-Net with the dense/v1 heads, and its loss.
+
+Encoder at strides 2..32, decoder back to stride 2 (limbs ~4-8 px wide stay resolvable), three light heads:
+segmentation + class, instance centre + offset + radius, keypoints + keypoint offsets. The loss combines the
+task losses with learned log-variances (Kendall, Gal and Cipolla 2018).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+STRIDE = 2
+OUTPUT_NAMES = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class_logits"]
+OFFSET_SCALE = 32.0      # offsets are regressed in units of 32 input px, emitted in px
+KP_OFFSET_SCALE = 2.0    # keypoint offsets in units of one cell
+
+
+def conv_bn(cin, cout, stride=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Block(nn.Module):
+    """Two 3x3 convs with a residual connection."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.a = conv_bn(cin, cout, stride)
+        self.b = nn.Sequential(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.skip = None if (cin == cout and stride == 1) else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.b(self.a(x))
+        return F.relu(y + (x if self.skip is None else self.skip(x)))
+
+
+class Head(nn.Module):
+    def __init__(self, cin, cout, mid=32):
+        super().__init__()
+        self.body = conv_bn(cin, mid)
+        self.out = nn.Conv2d(mid, cout, 1)
+
+    def forward(self, x):
+        return self.out(self.body(x))
+
+
+class NfcNet(nn.Module):
+    def __init__(self, num_classes=8, widths=(24, 32, 48, 64, 96)):
+        super().__init__()
+        w = widths
+        self.stem = nn.Sequential(conv_bn(3, w[0], 2), Block(w[0], w[0]))            # /2
+        self.enc = nn.ModuleList([Block(w[i], w[i + 1], 2) for i in range(4)])        # /4 /8 /16 /32
+        self.ctx = Block(w[4], w[4])
+        self.dec = nn.ModuleList([Block(w[i + 1] + w[i], w[i]) for i in reversed(range(4))])
+        self.seg = Head(w[0], 1 + num_classes)
+        self.inst = Head(w[0], 1 + 2 + 1)
+        self.kp = Head(w[0], 8 + 16)
+        self.num_classes = num_classes
+        with torch.no_grad():  # start heatmaps near zero so the focal losses begin stable
+            self.inst.out.bias[0] = -4.0
+            self.kp.out.bias[:8] = -4.0
+
+    def forward(self, x):
+        """Raw outputs (logits and scaled regressions), used by the loss."""
+        feats = [self.stem(x)]
+        for e in self.enc:
+            feats.append(e(feats[-1]))
+        y = self.ctx(feats[-1])
+        for d, skip in zip(self.dec, reversed(feats[:-1])):
+            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = d(torch.cat([y, skip], 1))
+        seg, inst, kp = self.seg(y), self.inst(y), self.kp(y)
+        return dict(cap=seg[:, :1], cls=seg[:, 1:], center=inst[:, :1], offset=inst[:, 1:3], radius=inst[:, 3:4],
+                    kph=kp[:, :8], kpo=kp[:, 8:])
+
+
+class DenseV1(nn.Module):
+    """The exported graph: activations applied, offsets in input pixels, outputs in contract order."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        o = self.net(x)
+        return (torch.sigmoid(o["cap"]), torch.sigmoid(o["center"]), o["offset"] * OFFSET_SCALE,
+                torch.sigmoid(o["kph"]), o["kpo"] * KP_OFFSET_SCALE, F.softplus(o["radius"]), o["cls"])
+
+
+def focal_heatmap_loss(logits, target, eps=1e-4):
+    """CenterNet's penalty-reduced focal loss on Gaussian heatmaps, normalised by the number of peaks."""
+    p = torch.sigmoid(logits).clamp(eps, 1 - eps)
+    pos = target.ge(0.99).float()
+    neg = 1 - pos
+    pos_loss = torch.log(p) * (1 - p) ** 2 * pos
+    neg_loss = torch.log(1 - p) * p ** 2 * (1 - target) ** 4 * neg
+    return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
+
+
+class MultiTaskLoss(nn.Module):
+    """Task losses combined as sum(exp(-s_i) * L_i + s_i), s_i learned log-variances."""
+
+    TASKS = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class"]
+
+    def __init__(self, class_weights=None):
+        super().__init__()
+        self.log_vars = nn.Parameter(torch.zeros(len(self.TASKS)))
+        self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(8))
+
+    def forward(self, out, t):
+        fg = (t["cls"] >= 0).float().unsqueeze(1)
+        n_fg = fg.sum().clamp(min=1)
+        cap_bce = F.binary_cross_entropy_with_logits(out["cap"], t["cap"])
+        p = torch.sigmoid(out["cap"])
+        dice = 1 - (2 * (p * t["cap"]).sum() + 1) / (p.sum() + t["cap"].sum() + 1)
+        kw = t["kpw"].repeat_interleave(2, dim=1)
+        losses = {
+            "capillary": cap_bce + dice,
+            "center": focal_heatmap_loss(out["center"], t["center"]),
+            "offset": (F.smooth_l1_loss(out["offset"] * OFFSET_SCALE, t["offset"], reduction="none", beta=1.0)
+                       * fg).sum() / n_fg / 8.0,
+            "keypoints": focal_heatmap_loss(out["kph"], t["kph"]),
+            "keypoint_offset": (F.smooth_l1_loss(out["kpo"] * KP_OFFSET_SCALE, t["kpo"], reduction="none",
+                                                 beta=0.5) * kw).sum() / kw.sum().clamp(min=1),
+            "radius": (F.smooth_l1_loss(F.softplus(out["radius"]), t["radius"], reduction="none") * fg).sum() / n_fg,
+            "class": F.cross_entropy(out["cls"], t["cls"], weight=self.class_weights, ignore_index=-1)
+            if (t["cls"] >= 0).any() else out["cls"].sum() * 0,
+        }
+        total = 0
+        for i, name in enumerate(self.TASKS):
+            total = total + torch.exp(-self.log_vars[i]) * losses[name] + self.log_vars[i]
+        return total, {k: float(v.detach()) for k, v in losses.items()}

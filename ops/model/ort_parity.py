@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""Runs the exported ONNX model through the native ONNX Runtime (libonnxruntime.so.1, via ctypes on its C API)
+and compares every output with eager PyTorch on real sample images. There is no Python onnxruntime package
+here; this is the one ORT check available on the Python side.
+
+    ort_parity.py --onnx models/nfc-reference.onnx --weights .local/model-train/final.pt \
+                  [--lib .local/native/libonnxruntime.so.1] [--images samples/demo-study] [--limit 2]
+"""
+import argparse
+import ctypes as C
+import glob
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evaluate import MEAN, MULTIPLE, STD, load_model  # noqa: E402
+from nfcnet import OUTPUT_NAMES  # noqa: E402
+
+# Indices into the OrtApi function table (onnxruntime_c_api.h); the table only grows at the end.
+IDX = dict(GetErrorMessage=2, CreateEnv=3, CreateSession=7, Run=9, CreateSessionOptions=10,
+           SetIntraOpNumThreads=24, CreateTensorWithDataAsOrtValue=49, GetTensorMutableData=51,
+           GetDimensionsCount=61, GetDimensions=62, GetTensorTypeAndShape=65, CreateCpuMemoryInfo=69)
+P = C.c_void_p
+
+
+class Ort:
+    def __init__(self, lib_path, threads):
+        lib = C.CDLL(lib_path)
+        lib.OrtGetApiBase.restype = C.POINTER(P * 2)
+        base = lib.OrtGetApiBase().contents
+        get_api = C.CFUNCTYPE(P, C.c_uint32)(base[0])
+        self.version = C.CFUNCTYPE(C.c_char_p)(base[1])().decode()
+        self.table = C.cast(get_api(13), C.POINTER(P * 300)).contents
+        self.env, self.opts, self.mem = P(), P(), P()
+        self.call("CreateEnv", [C.c_int, C.c_char_p, C.POINTER(P)], 3, b"parity", C.byref(self.env))
+        self.call("CreateSessionOptions", [C.POINTER(P)], C.byref(self.opts))
+        self.call("SetIntraOpNumThreads", [P, C.c_int], self.opts, threads)
+        self.call("CreateCpuMemoryInfo", [C.c_int, C.c_int, C.POINTER(P)], 1, 0, C.byref(self.mem))
+
+    def fn(self, name, argtypes, restype=P):
+        return C.CFUNCTYPE(restype, *argtypes)(self.table[IDX[name]])
+
+    def call(self, name, argtypes, *args):
+        status = self.fn(name, argtypes)(*args)
+        if status:
+            msg = self.fn("GetErrorMessage", [P], C.c_char_p)(status)
+            raise RuntimeError(f"{name}: {msg.decode()}")
+
+    def session(self, path):
+        s = P()
+        self.call("CreateSession", [P, C.c_char_p, P, C.POINTER(P)], self.env, path.encode(), self.opts, C.byref(s))
+        return s
+
+    def run(self, sess, x, out_names):
+        x = np.ascontiguousarray(x, np.float32)
+        shape = (C.c_int64 * 4)(*x.shape)
+        val = P()
+        self.call("CreateTensorWithDataAsOrtValue", [P, P, C.c_size_t, P, C.c_size_t, C.c_int, C.POINTER(P)],
+                  self.mem, x.ctypes.data, x.nbytes, shape, 4, 1, C.byref(val))
+        in_names = (C.c_char_p * 1)(b"input")
+        names = (C.c_char_p * len(out_names))(*[n.encode() for n in out_names])
+        outs = (P * len(out_names))()
+        self.call("Run", [P, P, P, P, C.c_size_t, P, C.c_size_t, P], sess, None, in_names,
+                  C.byref(val), 1, names, len(out_names), outs)
+        result = []
+        for o in outs:
+            info, n, data = P(), C.c_size_t(), P()
+            self.call("GetTensorTypeAndShape", [P, C.POINTER(P)], o, C.byref(info))
+            self.call("GetDimensionsCount", [P, C.POINTER(C.c_size_t)], info, C.byref(n))
+            dims = (C.c_int64 * n.value)()
+            self.call("GetDimensions", [P, P, C.c_size_t], info, dims, n.value)
+            self.call("GetTensorMutableData", [P, C.POINTER(P)], o, C.byref(data))
+            count = int(np.prod(list(dims)))
+            arr = np.ctypeslib.as_array(C.cast(data, C.POINTER(C.c_float)), shape=(count,)).copy()
+            result.append(arr.reshape(list(dims)))
+        return result  # OrtValues are left to process exit: this is a short-lived check
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--onnx", default="models/nfc-reference.onnx")
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1")
+    ap.add_argument("--images", default="samples/demo-study")
+    ap.add_argument("--limit", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(a.threads)
+    ort = Ort(a.lib, a.threads)
+    sess = ort.session(a.onnx)
+    model, _ = load_model(a.weights)
+    paths = sorted(glob.glob(os.path.join(a.images, "**", "*.jpg"), recursive=True))[: a.limit]
+    report = {"ort_version": ort.version, "images": [], "max_abs_diff": {}}
+    for p in paths:
+        rgb = cv2.imread(p, cv2.IMREAD_COLOR)[..., ::-1]
+        h, w = rgb.shape[:2]
+        ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
+        x = np.zeros((1, 3, ph, pw), np.float32)
+        x[0, :, :h, :w] = ((rgb.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
+        t0 = time.time()
+        got = ort.run(sess, x, OUTPUT_NAMES)
+        t_ort = time.time() - t0
+        t0 = time.time()
+        with torch.no_grad():
+            ref = [o.numpy() for o in model(torch.from_numpy(x))]
+        t_eager = time.time() - t0
+        for name, g, r in zip(OUTPUT_NAMES, got, ref):
+            if g.shape != r.shape:
+                raise SystemExit(f"{name}: ORT shape {g.shape} != eager {r.shape}")
+            d = float(np.abs(g - r).max())
+            report["max_abs_diff"][name] = max(report["max_abs_diff"].get(name, 0.0), d)
+        report["images"].append({"path": p, "input": list(x.shape), "ort_s": round(t_ort, 3),
+                                 "eager_s": round(t_eager, 3)})
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""NFC study simulator: writes a study folder in the watched-share layout plus exact COCO ground truth.
+
+    simulate.py --out DIR --patients N --seed S [--profile healthy|ssc-early|ssc-active|ssc-late|mixed|A,B,..]
+                [--um-per-px X] [--size WxH] [--fingers L2,R3] [--fields 1-2] [--formats jpg,png,tif]
+                [--truth FILE]
+
+The truth goes to DIR/../<study_id>.truth.json unless --truth is given; it never lands inside the study folder.
+Every image depends only on (seed, patient, finger, field), so output is deterministic.
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nfcsim_render import PROFILES, render_field  # noqa: E402
+from nfcsim_shapes import ABNORMAL_SHAPES, CLASSES, KEYPOINTS  # noqa: E402
+
+SIM_VERSION = "0.1.0"
+FINGERS = ["L2", "L3", "L4", "L5", "R2", "R3", "R4", "R5"]
+PROFILE_CYCLE = ["healthy", "ssc-early", "ssc-active", "ssc-late"]
+DILATED_UM, GIANT_UM = 20.0, 50.0
+
+
+def rle_encode(mask):
+    """COCO uncompressed RLE: column-major run lengths, starting with a (possibly empty) run of zeros."""
+    flat = mask.T.ravel().astype(np.uint8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate([[0], change, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat[0] == 1:
+        counts = [0] + counts
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
+
+
+def field_seed(seed, patient, finger, field):
+    return np.random.default_rng([seed, patient, finger, field, 0x4E4643])
+
+
+def fast_track_pattern(density, giants, abnormal, hemorrhages):
+    """EULAR fast-track plus Cutolo's early/active/late split; returns (pattern, rule trace)."""
+    if density >= 7 and giants == 0 and abnormal == 0:
+        return "non_scleroderma", "density >= 7/mm and no giants and no abnormal shapes"
+    if density <= 3 and abnormal > 0:
+        return "scleroderma_late", "density <= 3/mm with abnormal shapes"
+    if giants > 0 and density >= 7 and abnormal == 0:
+        return "scleroderma_early", "giants present, density preserved (>= 7/mm), no abnormal shapes"
+    if giants > 0:
+        return "scleroderma_active", "giants present with density loss (< 7/mm) or abnormal shapes"
+    return None, "no fast-track rule applies"
+
+
+def annotate(result, image_id, start_ann_id, um_per_px):
+    """COCO annotations for one rendered field."""
+    anns = []
+    id_map = result["id_map"]
+    for k, inst in enumerate(result["instances"]):
+        mask = id_map == inst["id"]
+        ys, xs = np.nonzero(mask)
+        ann = {"id": start_ann_id + k, "image_id": image_id, "category_id": CLASSES.index(inst["category"]) + 1,
+               "iscrowd": 0, "area": int(mask.sum()),
+               "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
+               "segmentation": rle_encode(mask), "distal": bool(inst["distal"]), "row": int(inst["row"])}
+        if inst["keypoints"] is None:
+            ann.update(keypoints=[0] * 24, num_keypoints=0, apical_diameter_um=None, arterial_diameter_um=None,
+                       venous_diameter_um=None, apex=[round(float(v), 3) for v in inst["apex"]])
+        else:
+            kp = []
+            for x, y in inst["keypoints"]:
+                v = 2 if (0 <= x < id_map.shape[1] and 0 <= y < id_map.shape[0]) else 1
+                kp += [round(float(x), 3), round(float(y), 3), v]
+            wd = inst["widths_um"]
+            ann.update(keypoints=kp, num_keypoints=8, apex=[round(float(v), 3) for v in inst["apex"]],
+                       apical_diameter_um=round(wd["apical"], 3),
+                       arterial_diameter_um=round(min(wd["left"], wd["right"]), 3),
+                       venous_diameter_um=round(max(wd["left"], wd["right"]), 3),
+                       venous_limb="left" if wd["left"] > wd["right"] else "right")
+        anns.append(ann)
+    return anns
+
+
+def image_summary(anns):
+    caps = [a for a in anns if a["apical_diameter_um"] is not None]
+    counts = {c: 0 for c in CLASSES}
+    for a in anns:
+        counts[CLASSES[a["category_id"] - 1]] += 1
+    return counts, sum(a["apical_diameter_um"] >= GIANT_UM for a in caps), \
+        sum(DILATED_UM <= a["apical_diameter_um"] < GIANT_UM for a in caps)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="study folder to create")
+    ap.add_argument("--patients", type=int, required=True)
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--profile", default="mixed",
+                    help="healthy|ssc-early|ssc-active|ssc-late|mixed, or a comma list cycled over patients")
+    ap.add_argument("--um-per-px", type=float, default=None, help="default: drawn from 1.5-3.0 per study")
+    ap.add_argument("--size", default=None, help="WxH; default 1024x768 or 1280x1024 drawn per study")
+    ap.add_argument("--fingers", default=",".join(FINGERS))
+    ap.add_argument("--fields", default="1-2", help="fields per finger: N or MIN-MAX")
+    ap.add_argument("--formats", default="jpg:0.85,png:0.1,tif:0.05", help="format:weight list")
+    ap.add_argument("--jpeg-quality", default="75-95")
+    ap.add_argument("--study-id", default=None, help="default: the folder name")
+    ap.add_argument("--truth", default=None, help="default: DIR/../<study_id>.truth.json")
+    return ap.parse_args(argv)
+
+
+def _range(text):
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    out = os.path.abspath(a.out)
+    study_id = a.study_id or os.path.basename(out.rstrip("/"))
+    truth_path = a.truth or os.path.join(os.path.dirname(out), study_id + ".truth.json")
+    study_rng = np.random.default_rng([a.seed, 0x5354])
+    um = a.um_per_px or round(float(study_rng.uniform(1.5, 3.0)), 3)
+    w, h = (map(int, a.size.lower().split("x")) if a.size else
+            ((1024, 768) if study_rng.random() < 0.6 else (1280, 1024)))
+    cast = ["neutral", "bluish", "yellowish", "pinkish"][int(study_rng.integers(0, 4))]
+    profiles = PROFILE_CYCLE if a.profile == "mixed" else a.profile.split(",")
+    for p in profiles:
+        if p not in PROFILES:
+            sys.exit(f"unknown profile {p}; use one of {', '.join(PROFILES)} or mixed")
+    fmt_names, fmt_w = zip(*[(f.split(":")[0], float(f.split(":")[1]) if ":" in f else 1.0)
+                             for f in a.formats.split(",")])
+    fmt_p = np.array(fmt_w) / sum(fmt_w)
+    q_lo, q_hi = _range(a.jpeg_quality)
+    f_lo, f_hi = _range(a.fields)
+    fingers = a.fingers.split(",")
+
+    os.makedirs(out, exist_ok=True)
+    device = {"name": "SimCap VC-200 (synthetic)", "magnification": 200, "colour_cast": cast}
+    with open(os.path.join(out, "study.json"), "w") as f:
+        json.dump({"study_id": study_id, "um_per_px": um, "device": device,
+                   "notes": f"synthetic study, nfc-sim {SIM_VERSION} seed {a.seed}"}, f, indent=2)
+
+    images, anns, patients = [], [], []
+    for pi in range(a.patients):
+        patient = f"P{pi + 1:03d}"
+        profile = profiles[pi % len(profiles)]
+        p_imgs = []
+        for fi, finger in enumerate(fingers):
+            n_fields = int(np.random.default_rng([a.seed, pi, fi, 0x46]).integers(f_lo, f_hi + 1))
+            for k in range(n_fields):
+                rng = field_seed(a.seed, pi, FINGERS.index(finger), k)
+                res = render_field(rng, profile, w, h, um, cast=cast)
+                ext = fmt_names[int(rng.choice(len(fmt_names), p=fmt_p))]
+                rel = f"{patient}/{finger}/field{k + 1}.{ext}"
+                path = os.path.join(out, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                bgr = res["image"][..., ::-1]
+                params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(q_lo, q_hi + 1))] if ext == "jpg" else []
+                if ext == "tif":
+                    params = [cv2.IMWRITE_TIFF_COMPRESSION, 5]  # LZW, as real capillaroscope exports
+                if not cv2.imwrite(path, bgr, params):
+                    sys.exit(f"could not write {path}")
+                image_id = len(images) + 1
+                img_anns = annotate(res, image_id, len(anns) + 1, um)
+                counts, giants, dilated = image_summary(img_anns)
+                entry = {"id": image_id, "file_name": rel, "width": w, "height": h, "patient": patient,
+                         "finger": finger, "field": k + 1, "profile": profile, "um_per_px": um,
+                         "distal_count": res["distal_count"], "distal_row_length_mm": round(res["row_length_mm"], 4),
+                         "density_per_mm": round(res["density_per_mm"], 4), "distal_row_line": [
+                             [round(float(v), 2) for v in p] for p in res["row_line"]] if res["row_line"] else None,
+                         "nail_direction": [round(float(v), 4) for v in res["nail_direction"]],
+                         "ungradable": res["ungradable"], "morphology_counts": counts,
+                         "giant_count": int(giants), "dilated_count": int(dilated)}
+                images.append(entry)
+                anns += img_anns
+                p_imgs.append(entry)
+        patients.append(patient_truth(patient, profile, p_imgs))
+
+    coco = {"info": {"description": f"nfc-sim {SIM_VERSION} synthetic NFC study", "version": SIM_VERSION,
+                     "seed": a.seed, "study_id": study_id,
+                     "conventions": {
+                         "density": "distal-row capillaries whose apex is inside the frame / length (mm) of the "
+                                    "distal row line clipped to the frame; blur-class loops count, hemorrhages not",
+                         "keypoints": "ANFC order; U/D = outer/inner apex edge, limbs measured 30% down the loop; "
+                                      "left = left side when viewed apex-up; v=0 for hemorrhages",
+                         "venous": "the wider limb", "dilated_um": [DILATED_UM, GIANT_UM], "giant_um": GIANT_UM,
+                         "patient_density": "mean over gradable images",
+                         "segmentation": "COCO uncompressed RLE (column-major), visible pixels"}},
+            "images": images, "annotations": anns,
+            "categories": [{"id": i + 1, "name": c, "supercategory": "capillary",
+                            "keypoints": KEYPOINTS if c != "hemorrhage" else [], "skeleton": []}
+                           for i, c in enumerate(CLASSES)],
+            "patients": patients}
+    with open(truth_path, "w") as f:
+        json.dump(coco, f, separators=(",", ":"))
+    print(f"{study_id}: {len(images)} images, {len(anns)} annotations, {um} um/px, {w}x{h} -> {out}; "
+          f"truth {truth_path}")
+
+
+def patient_truth(patient, profile, imgs):
+    gradable = [i for i in imgs if not i["ungradable"]] or imgs
+    dens = np.array([i["density_per_mm"] for i in gradable])
+    counts = {c: sum(i["morphology_counts"][c] for i in imgs) for c in CLASSES}
+    giants = sum(i["giant_count"] for i in imgs)
+    dilated = sum(i["dilated_count"] for i in imgs)
+    abnormal = sum(counts[c] for c in ABNORMAL_SHAPES)
+    pattern, rule = fast_track_pattern(float(dens.mean()), giants, abnormal, counts["hemorrhage"])
+    if pattern is None:  # the profile decides when no rule fires; say so in the trace
+        pattern = {"healthy": "non_scleroderma", "ssc-early": "scleroderma_early",
+                   "ssc-active": "scleroderma_active", "ssc-late": "scleroderma_late"}[profile]
+        rule += f"; pattern taken from the simulated profile {profile}"
+    return {"patient": patient, "profile": profile, "images": len(imgs), "ungradable_images": len(imgs) - len(
+        [i for i in imgs if not i["ungradable"]]), "density_mean_per_mm": round(float(dens.mean()), 4),
+        "density_median_per_mm": round(float(np.median(dens)), 4), "density_sd_per_mm": round(float(dens.std()), 4),
+        "morphology_counts": counts, "giant_count": int(giants), "dilated_count": int(dilated),
+        "abnormal_count": int(abnormal), "hemorrhage_count": counts["hemorrhage"], "pattern": pattern,
+        "pattern_rule": rule}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Trains NfcNet on simulated fields, on the CPU.
+
+    train.py --out .local/model-train --seed 20261122 --steps 4000 [--resume] [--batch 8] [--crop 256]
+
+Reproducible: the batch at step k depends only on (seed, k), so a resumed run sees the same data as an
+uninterrupted one. A checkpoint (model, optimiser, step) is written every --checkpoint-minutes and at the end.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nfc_data import build_cache, make_batch  # noqa: E402
+from nfcnet import STRIDE, MultiTaskLoss, NfcNet  # noqa: E402
+from nfcsim_shapes import CLASSES  # noqa: E402
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=".local/model-train")
+    ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--cache-fields", type=int, default=320, help="simulated fields in the training cache")
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    ap.add_argument("--max-minutes", type=float, default=0, help="stop early (and say so) after this wall time")
+    ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
+    ap.add_argument("--resume", action="store_true")
+    return ap.parse_args(argv)
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def class_weights(fields):
+    """Inverse square-root frequency of each class over instance pixels: rare shapes still get learned."""
+    counts = np.ones(len(CLASSES))
+    for f in fields:
+        px = np.bincount(f["ids"][::4, ::4].ravel(), minlength=len(f["cls"]))
+        np.add.at(counts, f["cls"][1:], px[1:])
+    w = counts ** -0.5
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+def ema_update(ema, net, decay):
+    """Exponential moving average of weights and BN statistics; robust to where the schedule stops."""
+    with torch.no_grad():
+        for k, v in net.state_dict().items():
+            if v.dtype.is_floating_point:
+                ema[k].mul_(decay).add_(v, alpha=1 - decay)
+            else:
+                ema[k].copy_(v)
+
+
+def save(path, **state):
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    t0 = time.time()
+    fields = build_cache(os.path.join(a.out, f"cache-{a.seed}-{a.cache_fields}.npz"), a.seed, a.cache_fields, log)
+    log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
+
+    net = NfcNet(num_classes=len(CLASSES))
+    crit = MultiTaskLoss(class_weights(fields))
+    opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
+    ckpt_path = os.path.join(a.out, "checkpoint.pt")
+    ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    step = 0
+    if a.resume and os.path.exists(ckpt_path):
+        st = torch.load(ckpt_path)
+        net.load_state_dict(st["model"])
+        crit.load_state_dict(st["loss"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        step = st["step"]
+        ema = st.get("ema", ema)
+        log(f"resumed from step {step}")
+    config = vars(a) | {"stride": STRIDE, "classes": CLASSES}
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+    net.train()
+    last_ckpt, start, start_step = time.time(), time.time(), step
+    running = {}
+    stopped_early = False
+    while step < a.steps:
+        rng = np.random.default_rng([a.seed, step, 0x42])
+        b = make_batch(fields, rng, a.batch, a.crop, STRIDE)
+        x = torch.from_numpy(b["image"]).float().div_(255).sub_(0.5).div_(0.25)
+        t = {k: torch.from_numpy(v) for k, v in b.items() if k != "image"}
+        out = net(x)
+        loss, parts = crit(out, t)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        step += 1
+        ema_update(ema, net, min(a.ema, (1 + step) / (10 + step)))
+        for k, v in parts.items():
+            running[k] = running.get(k, v) * 0.95 + v * 0.05
+        if step % 25 == 0 or step == a.steps:
+            rate = (time.time() - start) / max(step - start_step, 1)
+            log(f"step {step}/{a.steps} loss {float(loss):.3f} " +
+                " ".join(f"{k}={v:.3f}" for k, v in running.items()) +
+                f" | {rate:.2f}s/step, eta {(a.steps - step) * rate / 60:.1f} min")
+        overtime = a.max_minutes and (time.time() - start) / 60 > a.max_minutes
+        if time.time() - last_ckpt > a.checkpoint_minutes * 60 or step == a.steps or overtime:
+            save(ckpt_path, model=net.state_dict(), loss=crit.state_dict(), optimizer=opt.state_dict(),
+                 scheduler=sched.state_dict(), step=step, config=config, ema=ema)
+            last_ckpt = time.time()
+            log(f"checkpoint at step {step}")
+        if overtime and step < a.steps:
+            stopped_early = True
+            log(f"stopping early at step {step}: --max-minutes {a.max_minutes} reached")
+            break
+    # The exported weights are the moving average; the raw last weights are kept next to them.
+    save(os.path.join(a.out, "final.pt"), model=ema, model_raw=net.state_dict(), step=step, config=config,
+         stopped_early=stopped_early, log_vars=crit.log_vars.detach().tolist())
+    log(f"done: {step} steps; weights in {os.path.join(a.out, 'final.pt')}")
+
+
+if __name__ == "__main__":
+    main()

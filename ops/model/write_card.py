@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""Writes models/README.md, the model card, from a training run's own files (config, export, metrics).
+
+    write_card.py --run .local/model-train --model models/nfc-reference.onnx --label "full run"
+
+Every number in the card is read from those files: nothing is typed in by hand.
+"""
+import argparse
+import json
+import os
+import sys
+
+import onnx
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nfcsim_shapes import CLASSES  # noqa: E402
+from simulate import SIM_VERSION  # noqa: E402
+
+TARGETS = {"f1": 0.90, "class": 0.85, "diam": 2.0, "density": 0.5}
+
+
+def fmt(v, nd=3):
+    return "n/a" if v is None else f"{v:.{nd}f}"
+
+
+def ort_rows(run):
+    path = os.path.join(run, "ort_parity.json")
+    if not os.path.exists(path):
+        return []
+    r = json.load(open(path))
+    worst = max(r["max_abs_diff"].values())
+    return ["", f"ONNX Runtime {r['ort_version']} (native library, `ops/model/ort_parity.py`) reproduces eager PyTorch "
+            f"on {len(r['images'])} demo images: largest absolute difference over all outputs {worst:.2e}."]
+
+
+def extra_rows(run):
+    """Optional evaluations of the same weights with other decoder thresholds (metrics-*.json)."""
+    rows = []
+    for name in sorted(os.listdir(run)):
+        if name.startswith("metrics-") and name.endswith(".json"):
+            m = json.load(open(os.path.join(run, name)))
+            dec, d = m.get("decoder", {}), m["diameter_mae_um"]
+            rows.append(f"| centre {dec.get('center_threshold')}, mask {dec.get('mask_threshold')} | "
+                        f"{fmt(m['f1_iou50'])} | {fmt(m['class_accuracy_matched'])} | {fmt(d['apical'], 2)} / "
+                        f"{fmt(d['arterial'], 2)} / {fmt(d['venous'], 2)} | {fmt(m['density_mae_per_mm'], 2)} |")
+    if not rows:
+        return []
+    return ["", "Same weights and study, other decoder thresholds:", "",
+            "| decoder | F1 | class acc | apical / arterial / venous MAE (um) | density MAE (/mm) |",
+            "|---|---|---|---|---|"] + rows + [""]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default=".local/model-train")
+    ap.add_argument("--model", default="models/nfc-reference.onnx")
+    ap.add_argument("--label", default="full run")
+    ap.add_argument("--train-seconds", type=int)
+    ap.add_argument("--card", default="models/README.md")
+    ap.add_argument("--note", default="", help="a paragraph shown at the top, e.g. what this run is for")
+    a = ap.parse_args(argv)
+    cfg = json.load(open(os.path.join(a.run, "config.json")))
+    exp = json.load(open(os.path.join(a.run, "export.json")))
+    met = json.load(open(os.path.join(a.run, "metrics.json")))
+    final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
+    steps, early = final["step"], final.get("stopped_early", False)
+    meta = {p.key: p.value for p in onnx.load(a.model).metadata_props}  # as shipped, not as intended
+    d, dd = met["diameter_mae_um"], met["diameter_mean_abs_diff_um"]
+    ok = lambda good: "meets target" if good else "below target"  # noqa: E731
+    lines = [
+        "# nfc-reference: the reference dense/v1 model",
+        "",
+        f"**This file is generated** by `ops/model/write_card.py` from the run in `{a.run}` ({a.label}).",
+        "",
+        *([a.note, ""] if a.note else []),
+        "> Not clinically validated. Trained on synthetic images only; it has never seen a real capillaroscopy",
+        "> image. Use it to exercise the pipeline, not to make clinical statements.",
+        "",
+        "## Files",
+        f"- `{os.path.basename(a.model)}`: {exp['bytes']} bytes, opset {exp['opset']}, sha256 `{exp['sha256']}`"
+        f" (also in `{os.path.basename(a.model)}.sha256`).",
+        "",
+        "## Architecture",
+        "NfcNet (`ops/model/nfcnet.py`): a small residual U-Net, encoder at strides 2-32 (widths 24/32/48/64/96),",
+        "decoder back to stride 2, three light heads (segmentation+class, centre+offset+radius, keypoints+offsets).",
+        "Bottom-up instances in the manner of Panoptic-DeepLab/CenterNet: a centre heatmap plus per-cell offsets",
+        "group the capillary mask into instances. The task losses (BCE+Dice, focal heatmap losses, smooth-L1",
+        "regressions, weighted cross-entropy) are combined with learned log-variances (Kendall uncertainty weighting).",
+        "",
+        "## Contract (`dense/v1`, see docs/model-contract.md)",
+        "- Input `input`: float32 `[N, 3, H, W]`, RGB, `(v/255 - 0.5) / 0.25`; H and W padded to a multiple of 32",
+        "  at the image's own size (size policy `short_side` 0).",
+        f"- Outputs at stride {meta['nfc.stride']}, `[N, C, H/2, W/2]`: " +
+        ", ".join(f"`{k}` {v[1]}" for k, v in exp["outputs"].items()) + ".",
+        f"- Classes (channel order): {', '.join(CLASSES)}. Dilated and giant loops are not classes.",
+        "- Metadata:",
+        "",
+        "| key | value |", "|---|---|",
+    ] + [f"| `{k}` | `{v}` |" for k, v in meta.items()] + [
+        "",
+        "## Training data",
+        f"Synthetic only: `ops/model/simulate.py`'s renderer, nfc-sim {SIM_VERSION}, seed {cfg['seed']},",
+        f"{cfg['cache_fields']} fields (profiles healthy, ssc-early, ssc-active, ssc-late in turn; 1.5-3 um/px;",
+        "1024x768 and 1280x1024), each after a JPEG round trip. Crops of "
+        f"{cfg['crop']}x{cfg['crop']} px, batch {cfg['batch']}, with rotation at any angle, scale 0.7-1.4, colour",
+        "cast, contrast, blur, noise and JPEG quality 50-95.",
+        f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
+        + (f", {a.train_seconds / 60:.0f} min wall time" if a.train_seconds else "") + "."
+        + (" **Training was stopped early by its time limit: the schedule did not finish.**" if early else ""),
+        "",
+        "## Metrics (measured)",
+        f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}, "
+        f"never used in training): {met['images']} images, {met['gt_instances']} annotated instances. Decoded as",
+        "docs/model-contract.md describes (`ops/model/decode.py`, mask 0.5, centre 0.3), evaluated by",
+        "`ops/model/evaluate.py`.",
+        "",
+        "| metric | value | target |", "|---|---|---|",
+        f"| detection F1 at mask IoU >= 0.5 | {fmt(met['f1_iou50'])} (P {fmt(met['precision'])}, R {fmt(met['recall'])})"
+        f" | >= {TARGETS['f1']} ({ok(met['f1_iou50'] >= TARGETS['f1'])}) |",
+        f"| class accuracy on matched instances | {fmt(met['class_accuracy_matched'])} | >= {TARGETS['class']} "
+        f"({ok(met['class_accuracy_matched'] >= TARGETS['class'])}) |",
+    ]
+    for k in ("apical", "arterial", "venous"):
+        good = d[k] is not None and d[k] <= TARGETS["diam"]
+        lines.append(f"| {k} diameter MAE per capillary (um) | {fmt(d[k], 2)} (NFCMTL-style abs. mean difference {fmt(dd[k], 2)}) | "
+                     f"<= {TARGETS['diam']} ({ok(good)}) |")
+    lines += [
+        f"| distal density MAE (/mm), all images | {fmt(met['density_mae_per_mm'], 2)} | <= {TARGETS['density']} "
+        f"({ok(met['density_mae_per_mm'] <= TARGETS['density'])}) |",
+        f"| distal density MAE (/mm), gradable images | {fmt(met['density_mae_per_mm_gradable'], 2)} | |",
+        "",
+        *extra_rows(a.run),
+        f"Diameters over {met['diameter_n']} matched capillaries whose 8 keypoints lie in the frame. Eager PyTorch",
+        f"took {met['eager_seconds_per_image']:.2f} s per image on this 2-core machine during the evaluation.",
+        *ort_rows(a.run),
+        "",
+        "## Limitations",
+        "- Synthetic training data only; the simulator's vessels, colours and artefacts are simplified. Expect a",
+        "  domain gap on real images; fine-tune on annotated real data (e.g. ANFC) before relying on it.",
+        "- Not clinically validated. Density, morphology and pattern outputs are for pipeline testing.",
+        "- Trained at 1.5-3 um/px (x0.7-1.4 augmentation); other magnifications are out of its range.",
+        "- The bundled weights come from a short CPU-only run; the numbers above are what that run reached.",
+        "",
+        "## Reproduce",
+        "`ops/model/train.sh` (see ops/model/README.md): builds the cache, trains with checkpoints, then",
+        "`ops/model/finish.sh` exports, evaluates and regenerates this card.",
+    ]
+    with open(a.card, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {a.card}")
+
+
+if __name__ == "__main__":
+    main()
