@@ -25,6 +25,8 @@ public sealed record ModelContract
     /// <summary>Output stride of dense models; 1 for instance models, whose outputs are in input pixels.</summary>
     public required int Stride { get; init; }
     public required string TrainingData { get; init; }
+    /// <summary>instances/v1: model label L is class L − LabelOffset of <see cref="ClassNames"/>; 0 for dense models.</summary>
+    public int LabelOffset { get; init; }
     public double? TrainedMicrometresPerPixel { get; init; }
 
     public string ContractName => Kind == ContractKind.DenseV1 ? ModelMetadataKeys.DenseV1 : ModelMetadataKeys.InstancesV1;
