@@ -1,0 +1,120 @@
+using System.Text.Json;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Imaging;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Contract;
+using NfcPipeline.Inference.Engine;
+using Xunit.Abstractions;
+
+namespace NfcPipeline.Inference.Tests.Engine;
+
+/// <summary>
+/// The instances/v1 path end to end through ONNX Runtime on the tiny Mask R-CNN fixture, against the outputs PyTorch
+/// recorded for the same weights and image (ops/model/export_maskrcnn.py --tiny).
+/// </summary>
+public class InstancesAnalyzerTests(ITestOutputHelper output)
+{
+    private static readonly string FixtureDirectory = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx");
+    private static readonly string[] Classes = ["normal", "blur", "hemo", "abnormal"];
+
+    private static InferenceOptions Options() => new() { ModelPath = Path.Combine(FixtureDirectory, "instances_tiny.onnx"), IntraOpThreads = 1 };
+
+    private sealed record Reference(BoundingBox Box, float Score, int Label, float[][] Keypoints, InstanceMask Mask);
+
+    private static (RgbImage Image, List<Reference> Detections) LoadReference()
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureDirectory, "instances_tiny.pytorch.json")));
+        var root = json.RootElement;
+        var meta = root.GetProperty("image");
+        int width = meta.GetProperty("width").GetInt32(), height = meta.GetProperty("height").GetInt32();
+        var pixels = File.ReadAllBytes(Path.Combine(FixtureDirectory, meta.GetProperty("rgb_file").GetString()!));
+        var detections = root.GetProperty("detections").EnumerateArray().Select(d =>
+        {
+            var box = d.GetProperty("box").EnumerateArray().Select(v => v.GetSingle()).ToArray();
+            return new Reference(
+                new BoundingBox(box[0], box[1], box[2], box[3]), d.GetProperty("score").GetSingle(), d.GetProperty("label").GetInt32(),
+                d.GetProperty("keypoints").EnumerateArray().Select(k => k.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray(),
+                DecodeRuns(d.GetProperty("mask_rle").EnumerateArray().Select(v => v.GetInt32()), width, height));
+        }).ToList();
+        return (new RgbImage(width, height, pixels, ImageFormat.Png), detections);
+    }
+
+    /// <summary>Row-major runs over the whole image, alternating, starting with background.</summary>
+    private static InstanceMask DecodeRuns(IEnumerable<int> runs, int width, int height)
+    {
+        var bits = new bool[width * height];
+        int at = 0; bool value = false;
+        foreach (int run in runs)
+        {
+            if (value) Array.Fill(bits, true, at, run);
+            at += run; value = !value;
+        }
+        return new InstanceMask(0, 0, width, height, bits);
+    }
+
+    [Fact]
+    public void The_fixture_loads_as_a_batch_1_instances_model()
+    {
+        using var model = LoadedModel.Load(Options());
+
+        Assert.Equal(ContractKind.InstancesV1, model.Contract.Kind);
+        Assert.Equal(Classes, model.Contract.ClassNames);
+        Assert.Equal(1, model.Contract.LabelOffset);
+        Assert.False(model.AcceptsBatches);
+    }
+
+    [Fact]
+    public async Task Onnx_runtime_detections_match_pytorch_boxes_masks_classes_and_keypoints()
+    {
+        var (image, reference) = LoadReference();
+        Assert.NotEmpty(reference);
+        using var model = LoadedModel.Load(Options());
+        await using var analyzer = new ImageAnalyzer(model, Options(), new DynamicBatcherOptions());
+
+        var instances = (await analyzer.AnalyzeAsync(image)).Instances;
+
+        Assert.Equal(reference.Count, instances.Count);
+        double minMaskIou = 1, maxBoxDiff = 0, maxKeypointDiff = 0;
+        for (int i = 0; i < reference.Count; i++)
+        {
+            var (expected, actual) = (reference[i], instances[i]);
+            maxBoxDiff = new[] { actual.Box.X1 - expected.Box.X1, actual.Box.Y1 - expected.Box.Y1, actual.Box.X2 - expected.Box.X2, actual.Box.Y2 - expected.Box.Y2 }
+                .Select(MathF.Abs).Append((float)maxBoxDiff).Max();
+            minMaskIou = Math.Min(minMaskIou, actual.Mask.IntersectionOverUnion(expected.Mask));
+            Assert.Equal(expected.Score, actual.Score, 4);
+            Assert.Equal(Classes[expected.Label - 1], actual.ClassName);
+            for (int k = 0; k < KeypointNames.Count; k++)
+            {
+                // PyTorch's keypoints are continuous coordinates; ours are pixel indices (0.5 less) on an unresized image.
+                maxKeypointDiff = Math.Max(maxKeypointDiff, Math.Max(
+                    Math.Abs(actual.Keypoints[k].X - (expected.Keypoints[k][0] - 0.5)), Math.Abs(actual.Keypoints[k].Y - (expected.Keypoints[k][1] - 0.5))));
+                Assert.Equal(1 / (1 + Math.Exp(-expected.Keypoints[k][2])), actual.Keypoints[k].Confidence, 3);
+            }
+        }
+        output.WriteLine($"{reference.Count} detections: max box difference {maxBoxDiff:G3} px, min mask IoU {minMaskIou:F4}, max keypoint difference {maxKeypointDiff:G3} px");
+        Assert.True(maxBoxDiff <= 1e-3, $"max box difference {maxBoxDiff}");
+        Assert.True(minMaskIou >= 0.99, $"min mask IoU {minMaskIou}");
+        Assert.True(maxKeypointDiff <= 1e-2, $"max keypoint difference {maxKeypointDiff}");
+    }
+
+    [Fact]
+    public async Task A_batch_1_export_runs_one_image_per_batch_with_several_runs_in_flight()
+    {
+        var (image, reference) = LoadReference();
+        using var model = LoadedModel.Load(Options());
+        await using var analyzer = new ImageAnalyzer(model, Options(),
+            new DynamicBatcherOptions { MaxBatchSize = 8, MaxConcurrentBatches = 3, PreferredBatchSizes = [4] });
+
+        Assert.Equal(1, analyzer.Batching.MaxBatchSize);
+        Assert.Equal(3, analyzer.Batching.MaxConcurrentBatches);
+        Assert.Empty(analyzer.Batching.PreferredBatchSizes);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => analyzer.AnalyzeAsync(image)));
+
+        var statistics = analyzer.Statistics;
+        Assert.Equal(6, statistics.BatchesExecuted);
+        Assert.Equal(1.0, statistics.MeanBatchSize);
+        Assert.All(results, r => Assert.Equal(
+            reference.Select(d => d.Box.X1.ToString("F2")), r.Instances.Select(i => i.Box.X1.ToString("F2"))));
+    }
+}
