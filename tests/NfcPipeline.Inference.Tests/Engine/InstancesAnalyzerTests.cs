@@ -17,13 +17,14 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
     private static readonly string FixtureDirectory = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx");
     private static readonly string[] Classes = ["normal", "blur", "hemo", "abnormal"];
 
-    private static InferenceOptions Options() => new() { ModelPath = Path.Combine(FixtureDirectory, "instances_tiny.onnx"), IntraOpThreads = 1 };
+    private static InferenceOptions Options(string fixture = "instances_tiny") =>
+        new() { ModelPath = Path.Combine(FixtureDirectory, fixture + ".onnx"), IntraOpThreads = 1 };
 
     private sealed record Reference(BoundingBox Box, float Score, int Label, float[][] Keypoints, InstanceMask Mask);
 
-    private static (RgbImage Image, List<Reference> Detections) LoadReference()
+    private static (RgbImage Image, List<Reference> Detections) LoadReference(string fixture = "instances_tiny")
     {
-        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureDirectory, "instances_tiny.pytorch.json")));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureDirectory, fixture + ".pytorch.json")));
         var root = json.RootElement;
         var meta = root.GetProperty("image");
         int width = meta.GetProperty("width").GetInt32(), height = meta.GetProperty("height").GetInt32();
@@ -63,13 +64,16 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
         Assert.False(model.AcceptsBatches);
     }
 
-    [Fact]
-    public async Task Onnx_runtime_detections_match_pytorch_boxes_masks_classes_and_keypoints()
+    /// <summary>instances_tiny gives 28×28 RoI masks; instances_tiny_fullmasks pastes them to [N,1,H,W] in the graph.</summary>
+    [Theory]
+    [InlineData("instances_tiny")]
+    [InlineData("instances_tiny_fullmasks")]
+    public async Task Onnx_runtime_detections_match_pytorch_boxes_masks_classes_and_keypoints(string fixture)
     {
-        var (image, reference) = LoadReference();
+        var (image, reference) = LoadReference(fixture);
         Assert.NotEmpty(reference);
-        using var model = LoadedModel.Load(Options());
-        await using var analyzer = new ImageAnalyzer(model, Options(), new DynamicBatcherOptions());
+        using var model = LoadedModel.Load(Options(fixture));
+        await using var analyzer = new ImageAnalyzer(model, Options(fixture), new DynamicBatcherOptions());
 
         var instances = (await analyzer.AnalyzeAsync(image)).Instances;
 
@@ -91,7 +95,7 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
                 Assert.Equal(1 / (1 + Math.Exp(-expected.Keypoints[k][2])), actual.Keypoints[k].Confidence, 3);
             }
         }
-        output.WriteLine($"{reference.Count} detections: max box difference {maxBoxDiff:G3} px, min mask IoU {minMaskIou:F4}, max keypoint difference {maxKeypointDiff:G3} px");
+        output.WriteLine($"{fixture}: {reference.Count} detections: max box difference {maxBoxDiff:G3} px, min mask IoU {minMaskIou:F4}, max keypoint difference {maxKeypointDiff:G3} px");
         Assert.True(maxBoxDiff <= 1e-3, $"max box difference {maxBoxDiff}");
         Assert.True(minMaskIou >= 0.99, $"min mask IoU {minMaskIou}");
         Assert.True(maxKeypointDiff <= 1e-2, $"max keypoint difference {maxKeypointDiff}");
