@@ -121,4 +121,41 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
         Assert.All(results, r => Assert.Equal(
             reference.Select(d => d.Box.X1.ToString("F2")), r.Instances.Select(i => i.Box.X1.ToString("F2"))));
     }
+
+    /// <summary>instances_batched: per image, detection A moves with the image's red level, B is fixed; all As come first.</summary>
+    [Fact]
+    public async Task A_batched_export_runs_several_images_per_run_and_batch_index_sends_each_detection_home()
+    {
+        var options = new InferenceOptions { ModelPath = Path.Combine(FixtureDirectory, "instances_batched.onnx"), IntraOpThreads = 1 };
+        using var model = LoadedModel.Load(options);
+        Assert.True(model.AcceptsBatches);
+        await using var analyzer = new ImageAnalyzer(model, options,
+            new DynamicBatcherOptions { MaxBatchSize = 4, MaxQueueDelay = TimeSpan.FromMilliseconds(200) });
+        Assert.Equal(4, analyzer.Batching.MaxBatchSize);
+        byte[] reds = [0, 40, 80, 120, 160, 200, 240, 255];
+
+        var results = await Task.WhenAll(reds.Select(red => analyzer.AnalyzeAsync(Uniform(128, 96, red))));
+
+        Assert.True(analyzer.Statistics.MeanBatchSize > 1.5, $"mean batch size {analyzer.Statistics.MeanBatchSize}");
+        for (int i = 0; i < reds.Length; i++)
+        {
+            float r = reds[i] / 255f; // the graph's mean over 128×96 pixels carries float rounding
+            Assert.Equal(2, results[i].Instances.Count);
+            var (a, b) = (results[i].Instances[0], results[i].Instances[1]);
+            Assert.Equal(8 + 16 * r, a.Box.X1, 1e-3f);
+            Assert.Equal(56 + 16 * r, a.Box.Y2, 1e-3f);
+            Assert.Equal(0.6f + 0.3f * r, a.Score, 1e-4f);
+            Assert.Equal(r < 0.5f ? "abnormal" : "normal", a.ClassName);
+            Assert.Equal(19.5f + 16 * r, a[KeypointName.Up].X, 1e-3f);
+            Assert.Equal(new BoundingBox(60, 10, 90, 50), b.Box);
+            Assert.Equal("hemo", b.ClassName);
+        }
+    }
+
+    private static RgbImage Uniform(int width, int height, byte red)
+    {
+        var pixels = new byte[width * height * 3];
+        for (int i = 0; i < pixels.Length; i += 3) { pixels[i] = red; pixels[i + 1] = 90; pixels[i + 2] = 30; }
+        return new RgbImage(width, height, pixels, ImageFormat.Png);
+    }
 }
