@@ -126,6 +126,7 @@ def metadata(args, classes):
         "nfc.classes": json.dumps(classes),
         "nfc.keypoints": json.dumps(KEYPOINTS),
         "nfc.label_offset": "1",
+        "nfc.keypoint_score": "logit",
         "nfc.input.color_order": "RGB",
         "nfc.input.scale": str(1 / 255),
         "nfc.input.mean": json.dumps(IMAGENET_MEAN),

@@ -1,4 +1,5 @@
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Preprocessing;
 
 namespace NfcPipeline.Inference.Decoding;
@@ -13,9 +14,12 @@ public sealed class InstancesDecoder
     private readonly IReadOnlyList<string> _classNames;
     private readonly int _labelOffset;
     private readonly InstancesDecoderOptions _options;
+    private readonly KeypointScoreKind _keypointScore;
 
-    public InstancesDecoder(IReadOnlyList<string> classNames, int labelOffset, InstancesDecoderOptions? options = null)
+    public InstancesDecoder(IReadOnlyList<string> classNames, int labelOffset, InstancesDecoderOptions? options = null,
+        KeypointScoreKind keypointScore = KeypointScoreKind.Logit)
     {
+        _keypointScore = keypointScore;
         if (classNames.Count == 0) throw new ArgumentException("At least one class is needed.", nameof(classNames));
         _options = options ?? new InstancesDecoderOptions();
         _options.Validate();
@@ -42,7 +46,7 @@ public sealed class InstancesDecoder
                 ClassNames = _classNames,
                 ClassProbabilities = ClassProbabilities(d.ClassIndex, d.Score),
                 Score = d.Score,
-                Keypoints = Keypoints(outputs.KeypointData, d.Index, plan),
+                Keypoints = Keypoints(outputs.KeypointData, d.Index, plan, _keypointScore),
             });
         }
         return instances;
@@ -98,16 +102,18 @@ public sealed class InstancesDecoder
 
     /// <summary>
     /// Keypoints come in continuous coordinates (pixel k's centre at k + 0.5) and go out in pixel-index coordinates.
-    /// Their scores are heatmap logits, not probabilities: the confidence is their sigmoid.
+    /// A logit score (torchvision's heatmap maximum) becomes its sigmoid; a probability (detectron2's spatial
+    /// softmax) is only clamped to [0, 1].
     /// </summary>
-    private static Keypoint[] Keypoints(float[] data, int index, ResizePlan plan)
+    private static Keypoint[] Keypoints(float[] data, int index, ResizePlan plan, KeypointScoreKind scoreKind)
     {
         var keypoints = new Keypoint[KeypointNames.Count];
         for (int k = 0; k < keypoints.Length; k++)
         {
             int o = (index * KeypointNames.Count + k) * 3;
             keypoints[k] = new Keypoint(
-                (float)plan.ToOriginalX(data[o] - 0.5), (float)plan.ToOriginalY(data[o + 1] - 0.5), 1f / (1f + MathF.Exp(-data[o + 2])));
+                (float)plan.ToOriginalX(data[o] - 0.5), (float)plan.ToOriginalY(data[o + 1] - 0.5),
+                scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f));
         }
         return keypoints;
     }

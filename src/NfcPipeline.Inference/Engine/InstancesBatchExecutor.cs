@@ -21,7 +21,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, I
     public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions)
     {
         _model = model;
-        _decoder = new InstancesDecoder(model.Contract.ClassNames, model.Contract.LabelOffset, decoderOptions);
+        _decoder = new InstancesDecoder(model.Contract.ClassNames, model.Contract.LabelOffset, decoderOptions, model.Contract.KeypointScore);
         _outputNames = model.OutputNames.Contains(InstancesOutputs.BatchIndex)
             ? [.. InstancesOutputs.Required, InstancesOutputs.BatchIndex]
             : [.. InstancesOutputs.Required];

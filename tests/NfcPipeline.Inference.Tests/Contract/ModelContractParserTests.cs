@@ -101,4 +101,17 @@ public class ModelContractParserTests
             p => p == "'nfc.label_offset' must be 0 or 1, got '2'");
         Assert.Equal(0, ModelContractParser.Parse(ValidDense()).LabelOffset);
     }
+
+    [Fact]
+    public void Instances_keypoint_scores_are_logits_unless_declared_probabilities()
+    {
+        var metadata = ValidDense();
+        metadata["nfc.contract"] = "instances/v1";
+        Assert.Equal(KeypointScoreKind.Logit, ModelContractParser.Parse(metadata).KeypointScore);
+        metadata["nfc.keypoint_score"] = "probability";
+        Assert.Equal(KeypointScoreKind.Probability, ModelContractParser.Parse(metadata).KeypointScore);
+        metadata["nfc.keypoint_score"] = "softmax";
+        Assert.Contains(Assert.Throws<ModelContractException>(() => ModelContractParser.Parse(metadata)).Problems,
+            p => p == "'nfc.keypoint_score' must be logit or probability, got 'softmax'");
+    }
 }

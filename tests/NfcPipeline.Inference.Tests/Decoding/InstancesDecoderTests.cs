@@ -1,4 +1,5 @@
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Preprocessing;
 
@@ -136,6 +137,17 @@ public class InstancesDecoderTests
         var tight = instance.Mask.TightBox();
         Assert.InRange(tight.X1, 19, 21); Assert.InRange(tight.X2, 39, 41);
         Assert.InRange(tight.Y1, 19, 21); Assert.InRange(tight.Y2, 59, 61);
+    }
+
+    [Fact]
+    public void Probability_keypoint_scores_are_kept_as_confidences()
+    {
+        var outputs = Outputs([new Det(10, 10, 20, 30, 0.9f, 1)]);
+
+        var instance = Assert.Single(new InstancesDecoder(Classes, 1, keypointScore: KeypointScoreKind.Probability).Decode(outputs, 0, Unscaled));
+
+        // Scores k − 4 for keypoint k: negative ones clamp to 0, 0 stays 0, above 1 clamps to 1.
+        Assert.Equal([0f, 0f, 0f, 0f, 0f, 1f, 1f, 1f], instance.Keypoints.Select(k => k.Confidence));
     }
 
     [Fact]

@@ -61,6 +61,7 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
         Assert.Equal(ContractKind.InstancesV1, model.Contract.Kind);
         Assert.Equal(Classes, model.Contract.ClassNames);
         Assert.Equal(1, model.Contract.LabelOffset);
+        Assert.Equal(KeypointScoreKind.Logit, model.Contract.KeypointScore);
         Assert.False(model.AcceptsBatches);
     }
 
