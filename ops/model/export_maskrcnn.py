@@ -82,11 +82,11 @@ def attach_keypoint_head(model, in_channels, head_width=512, layers=8):
     model.roi_heads.keypoint_predictor = KeypointRCNNPredictor(head_width, len(KEYPOINTS))
 
 
-def build_resnet50(num_classes):
+def build_resnet50(num_classes, max_detections):
     """torchvision's maskrcnn_resnet50_fpn layout plus keypointrcnn_resnet50_fpn's keypoint head (512 wide, 8 layers)."""
     torch.manual_seed(SEED)
     backbone = resnet_fpn_backbone(backbone_name="resnet50", weights=None, trainable_layers=0)
-    model = MaskRCNN(backbone, num_classes=num_classes)
+    model = MaskRCNN(backbone, num_classes=num_classes, box_detections_per_img=max_detections)
     attach_keypoint_head(model, backbone.out_channels)
     return model
 
@@ -235,9 +235,13 @@ def main():
     p.add_argument("--short-side", type=int, default=800, help="size policy short side (0 keeps the image size)")
     p.add_argument("--fixed", type=int, nargs=2, metavar=("W", "H"), help="fixed input size instead of short_side")
     p.add_argument("--full-masks", action="store_true", help="paste masks to [N,1,H,W] inside the graph")
+    p.add_argument("--max-detections", type=int, default=100,
+                   help="detections per image (torchvision's box_detections_per_img); the heads' cost grows with it")
     p.add_argument("--opset", type=int, default=13)
     p.add_argument("--bench-eager", type=int, metavar="IMAGES", help="time PyTorch eager on the fixture image instead")
-    p.add_argument("--bench-size", type=int, nargs=2, default=None, metavar=("W", "H"))
+    p.add_argument("--bench-size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                   help="image size for --bench-eager (the size the model sees: pick one the size policy keeps)")
+    p.add_argument("--no-reference", action="store_true", help="skip recording PyTorch's outputs next to the model")
     args = p.parse_args()
     torch.set_num_threads(2)
 
@@ -249,7 +253,7 @@ def main():
         args.name = args.name or "maskrcnn-tiny-fixture"
         args.training_data = args.training_data or f"none: random weights, seed {SEED}"
     else:
-        model = build_resnet50(num_classes)
+        model = build_resnet50(num_classes, args.max_detections)
         if args.weights:
             state = torch.load(args.weights, map_location="cpu")
             model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
@@ -266,6 +270,9 @@ def main():
     if not args.out:
         sys.exit("--out is required")
     export(wrapper, args.out, metadata(args, classes), args.opset, normalise(rgb))
+    if args.no_reference:
+        print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes)")
+        return
     reference = record_reference(wrapper, rgb, os.path.splitext(args.out)[0] + ".pytorch.json")
     print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes), {len(reference['detections'])} reference detections")
 

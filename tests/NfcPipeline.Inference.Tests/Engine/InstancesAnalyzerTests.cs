@@ -153,10 +153,33 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
         }
     }
 
-    private static RgbImage Uniform(int width, int height, byte red)
+    /// <summary>
+    /// instances_detectron2_layout: a stand-in with detectron2's export interface, adapted by adapt_detectron2_onnx.py.
+    /// Its first box moves by 10 × mean(channel 0) / 255, and channel 0 is blue when the input is BGR.
+    /// </summary>
+    [Fact]
+    public async Task A_detectron2_layout_export_adapted_by_the_recipe_decodes_with_zero_based_labels_and_probability_keypoints()
+    {
+        var options = new InferenceOptions { ModelPath = Path.Combine(FixtureDirectory, "instances_detectron2_layout.onnx"), IntraOpThreads = 1 };
+        using var model = LoadedModel.Load(options);
+        Assert.Equal((0, KeypointScoreKind.Probability, ColorOrder.Bgr), (model.Contract.LabelOffset, model.Contract.KeypointScore, model.Contract.Normalization.ColorOrder));
+        Assert.False(model.AcceptsBatches);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions());
+
+        var instances = (await analyzer.AnalyzeAsync(Uniform(128, 96, red: 0, blue: 255))).Instances;
+
+        Assert.Equal(["normal", "hemo"], instances.Select(i => i.ClassName));
+        Assert.Equal(new BoundingBox(20, 20, 50, 80), instances[0].Box);
+        Assert.Equal(new BoundingBox(60, 10, 90, 50), instances[1].Box);
+        // Keypoint k of the model's 9 sat at continuous (10 + k, 20) with probability 0.1 k; the 9th (X) is dropped.
+        Assert.Equal(Enumerable.Range(0, 8).Select(k => (9.5f + k, 19.5f, 0.1f * k)),
+            instances[0].Keypoints.Select(k => (k.X, k.Y, MathF.Round(k.Confidence, 5))));
+    }
+
+    private static RgbImage Uniform(int width, int height, byte red, byte blue = 30)
     {
         var pixels = new byte[width * height * 3];
-        for (int i = 0; i < pixels.Length; i += 3) { pixels[i] = red; pixels[i + 1] = 90; pixels[i + 2] = 30; }
+        for (int i = 0; i < pixels.Length; i += 3) { pixels[i] = red; pixels[i + 1] = 90; pixels[i + 2] = blue; }
         return new RgbImage(width, height, pixels, ImageFormat.Png);
     }
 }
