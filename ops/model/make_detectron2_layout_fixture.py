@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/fixtures/onnx/instances_detectron2_layout.onnx: a stand-in with the interface of a detectron2
-TracingAdapter export (one [3,H,W] 0-255 BGR input; Instances fields as outputs in sorted order with generated
-names; 9 keypoints), passed through ops/model/adapt_detectron2_onnx.py. detectron2 itself cannot be installed here,
+TracingAdapter export (one [3,96,128] 0-255 BGR input of fixed size; Instances fields as outputs in sorted order
+with generated names; 9 keypoints), passed through ops/model/adapt_detectron2_onnx.py. detectron2 itself cannot be installed here,
 so this checks the adapter and the engine against detectron2's layout, not detectron2's numbers.
 
 The stand-in returns two fixed detections; the first box's x1 and x2 move by 10 × mean(blue) / 255:
@@ -41,10 +41,10 @@ def main():
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "detectron2_export.onnx")
-        torch.onnx.export(Detectron2Layout(), (torch.zeros(3, 64, 96),), raw, opset_version=13,
-                          dynamic_axes={"image_bgr": {1: "height", 2: "width"}}, input_names=["image_bgr"])
+        # Like export_model.py: no dynamic axes, so the input size is the sample's.
+        torch.onnx.export(Detectron2Layout(), (torch.zeros(3, 96, 128),), raw, opset_version=13, input_names=["image_bgr"])
         subprocess.run([sys.executable, os.path.join(ROOT, "ops", "model", "adapt_detectron2_onnx.py"), raw, OUT,
-                        "--classes", "normal,blur,hemo,abnormal", "--short-side", "0", "--name", "detectron2-layout-fixture",
+                        "--classes", "normal,blur,hemo,abnormal", "--fixed", "128", "96", "--name", "detectron2-layout-fixture",
                         "--training-data", "none: fixed stand-in for tests"], check=True)
 
 

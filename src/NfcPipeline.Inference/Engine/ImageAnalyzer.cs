@@ -31,7 +31,10 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         Model = model;
         _decoder = decoder ?? new ImageDecoder();
         _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization);
-        _bucketMultiple = LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
+        // A fixed-size model takes exactly its size: rounding the bucket up would feed it a larger tensor.
+        _bucketMultiple = model.Contract.SizePolicy is FixedSizePolicy
+            ? 1
+            : LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
         Batching = EffectiveBatching(model, batching);
         IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>> executor = model.Contract.Kind switch
         {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Preprocessing;
 using NfcPipeline.OnnxRuntime;
 
 namespace NfcPipeline.Inference.Engine;
@@ -80,6 +81,10 @@ public sealed class LoadedModel : IDisposable
         var (name, input) = session.InputMetadata.First();
         if (input.ElementType != typeof(float) || input.Dimensions.Length != 4 || input.Dimensions[1] is not (3 or -1))
             problems.Add($"input '{name}' must be float32 [N,3,H,W], got {input.ElementType?.Name ?? input.OnnxValueType.ToString()} [{string.Join(",", input.Dimensions)}]");
+        if (input.Dimensions.Length == 4 && input.Dimensions[2] > 0 && input.Dimensions[3] > 0
+            && contract.SizePolicy != new FixedSizePolicy(input.Dimensions[3], input.Dimensions[2]))
+            problems.Add($"input '{name}' is fixed at {input.Dimensions[3]}×{input.Dimensions[2]}, so '{ModelMetadataKeys.SizePolicy}' must be " +
+                $"{{\"mode\":\"fixed\",\"width\":{input.Dimensions[3]},\"height\":{input.Dimensions[2]}}}");
         if (contract.Kind == ContractKind.DenseV1)
         {
             string[] required = [DenseOutputs.Capillary, DenseOutputs.Center, DenseOutputs.Offset, DenseOutputs.Keypoints, DenseOutputs.Radius, DenseOutputs.ClassLogits];

@@ -4,6 +4,7 @@ using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Engine;
+using NfcPipeline.Inference.Preprocessing;
 using Xunit.Abstractions;
 
 namespace NfcPipeline.Inference.Tests.Engine;
@@ -154,8 +155,9 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// instances_detectron2_layout: a stand-in with detectron2's export interface, adapted by adapt_detectron2_onnx.py.
-    /// Its first box moves by 10 × mean(channel 0) / 255, and channel 0 is blue when the input is BGR.
+    /// instances_detectron2_layout: a stand-in with detectron2's export interface (fixed 128×96 input), adapted by
+    /// adapt_detectron2_onnx.py. Its first box moves by 10 × mean(channel 0) / 255, and channel 0 is blue when the
+    /// input is BGR. The 256×192 image is resized to 128×96, so original coordinates are twice the model's.
     /// </summary>
     [Fact]
     public async Task A_detectron2_layout_export_adapted_by_the_recipe_decodes_with_zero_based_labels_and_probability_keypoints()
@@ -163,17 +165,20 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
         var options = new InferenceOptions { ModelPath = Path.Combine(FixtureDirectory, "instances_detectron2_layout.onnx"), IntraOpThreads = 1 };
         using var model = LoadedModel.Load(options);
         Assert.Equal((0, KeypointScoreKind.Probability, ColorOrder.Bgr), (model.Contract.LabelOffset, model.Contract.KeypointScore, model.Contract.Normalization.ColorOrder));
+        Assert.Equal(new FixedSizePolicy(128, 96), model.Contract.SizePolicy);
         Assert.False(model.AcceptsBatches);
         await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions());
 
-        var instances = (await analyzer.AnalyzeAsync(Uniform(128, 96, red: 0, blue: 255))).Instances;
+        var instances = (await analyzer.AnalyzeAsync(Uniform(256, 192, red: 0, blue: 255))).Instances;
 
         Assert.Equal(["normal", "hemo"], instances.Select(i => i.ClassName));
-        Assert.Equal(new BoundingBox(20, 20, 50, 80), instances[0].Box);
-        Assert.Equal(new BoundingBox(60, 10, 90, 50), instances[1].Box);
-        // Keypoint k of the model's 9 sat at continuous (10 + k, 20) with probability 0.1 k; the 9th (X) is dropped.
-        Assert.Equal(Enumerable.Range(0, 8).Select(k => (9.5f + k, 19.5f, 0.1f * k)),
+        Assert.Equal(new BoundingBox(40, 40, 100, 160), instances[0].Box);
+        Assert.Equal(new BoundingBox(120, 20, 180, 100), instances[1].Box);
+        // Keypoint k of the model's 9 sat at continuous (10 + k, 20), the centre of model pixel (9.5 + k, 19.5) in
+        // pixel indices, which is original (19.5 + 2k, 39.5); its probability 0.1 k stays. The 9th (X) is dropped.
+        Assert.Equal(Enumerable.Range(0, 8).Select(k => (19.5f + 2 * k, 39.5f, 0.1f * k)),
             instances[0].Keypoints.Select(k => (k.X, k.Y, MathF.Round(k.Confidence, 5))));
+        Assert.True(instances[0].Mask.Area > 50 * 110, $"mask area {instances[0].Mask.Area}");
     }
 
     private static RgbImage Uniform(int width, int height, byte red, byte blue = 30)
