@@ -18,6 +18,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fixtures", "onnx", "instances_batched.onnx")
+# The same graph without its masks output: a model the engine must refuse.
+BROKEN = os.path.join(ROOT, "tests", "fixtures", "onnx", "instances_no_masks.onnx")
 
 
 def main():
@@ -96,6 +98,10 @@ def main():
     onnx.checker.check_model(model)
     onnx.save(model, OUT)
     print(f"wrote {OUT}")
+    model.graph.output.remove(next(o for o in model.graph.output if o.name == "masks"))
+    onnx.checker.check_model(model)
+    onnx.save(model, BROKEN)
+    print(f"wrote {BROKEN}")
 
 
 if __name__ == "__main__":

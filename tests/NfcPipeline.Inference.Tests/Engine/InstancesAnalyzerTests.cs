@@ -66,6 +66,14 @@ public class InstancesAnalyzerTests(ITestOutputHelper output)
         Assert.False(model.AcceptsBatches);
     }
 
+    [Fact]
+    public void An_instances_model_without_a_required_output_is_refused()
+    {
+        var options = new InferenceOptions { ModelPath = Path.Combine(FixtureDirectory, "instances_no_masks.onnx") };
+        var error = Assert.Throws<ModelContractException>(() => LoadedModel.Load(options));
+        Assert.Contains(error.Problems, p => p.StartsWith("instances/v1 output 'masks' is missing"));
+    }
+
     /// <summary>instances_tiny gives 28×28 RoI masks; instances_tiny_fullmasks pastes them to [N,1,H,W] in the graph.</summary>
     [Theory]
     [InlineData("instances_tiny")]
