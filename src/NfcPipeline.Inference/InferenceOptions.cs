@@ -26,5 +26,9 @@ public sealed class InferenceOptions
     /// <summary>Images decoded and preprocessed ahead of inference, so IO and CPU work overlap the model runs.</summary>
     public int PrefetchImages { get; set; } = 4;
 
+    /// <summary>Decoder thresholds for dense/v1 models.</summary>
     public DenseDecoderOptions Decoder { get; set; } = new();
+
+    /// <summary>Decoder thresholds for instances/v1 models (Mask R-CNN family).</summary>
+    public InstancesDecoderOptions InstancesDecoder { get; set; } = new();
 }

@@ -45,6 +45,21 @@ public static class ModelContractParser
             if (s is not null && (!int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out stride) || stride is not (1 or 2 or 4 or 8)))
                 problems.Add($"'{ModelMetadataKeys.Stride}' must be 1, 2, 4 or 8, got '{s}'");
         }
+        int labelOffset = 0;
+        var keypointScore = KeypointScoreKind.Logit;
+        if (kind == ContractKind.InstancesV1)
+        {
+            labelOffset = 1;
+            if (metadata.TryGetValue(ModelMetadataKeys.LabelOffset, out var lo)
+                && (!int.TryParse(lo, NumberStyles.None, CultureInfo.InvariantCulture, out labelOffset) || labelOffset > 1))
+                problems.Add($"'{ModelMetadataKeys.LabelOffset}' must be 0 or 1, got '{lo}'");
+            keypointScore = metadata.GetValueOrDefault(ModelMetadataKeys.KeypointScore) switch
+            {
+                null or "logit" => KeypointScoreKind.Logit,
+                "probability" => KeypointScoreKind.Probability,
+                var other => Fail<KeypointScoreKind>(problems, $"'{ModelMetadataKeys.KeypointScore}' must be logit or probability, got '{other}'"),
+            };
+        }
         double? trainedScale = null;
         if (metadata.TryGetValue(ModelMetadataKeys.TrainedMicrometresPerPixel, out var um))
         {
@@ -57,7 +72,7 @@ public static class ModelContractParser
         {
             Kind = kind!.Value, ModelName = name!, ModelVersion = version!, ClassNames = classes!, KeypointNames = keypoints!,
             Normalization = normalization!, SizePolicy = sizePolicy!, Stride = stride, TrainingData = training!,
-            TrainedMicrometresPerPixel = trainedScale,
+            TrainedMicrometresPerPixel = trainedScale, LabelOffset = labelOffset, KeypointScore = keypointScore,
         };
     }
 

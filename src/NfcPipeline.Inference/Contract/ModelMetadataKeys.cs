@@ -16,6 +16,10 @@ public static class ModelMetadataKeys
     public const string Stride = "nfc.stride";
     public const string TrainingData = "nfc.training_data";
     public const string TrainedMicrometresPerPixel = "nfc.input.um_per_px";
+    /// <summary>instances/v1: the label of class 0 of nfc.classes (1 when label 0 is background, as in torchvision).</summary>
+    public const string LabelOffset = "nfc.label_offset";
+    /// <summary>instances/v1: "logit" (torchvision: heatmap maximum) or "probability" (detectron2: spatial softmax).</summary>
+    public const string KeypointScore = "nfc.keypoint_score";
 
     public const string DenseV1 = "dense/v1";
     public const string InstancesV1 = "instances/v1";

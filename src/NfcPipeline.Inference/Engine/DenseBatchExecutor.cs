@@ -26,7 +26,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         var outputs = new List<(NamedTensor Tensor, float[] Rented)>();
         try
         {
-            PadInto(images, input.AsSpan(0, length), height, width);
+            BatchInput.PadInto(images, input.AsSpan(0, length), height, width);
             using (var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [n, 3, height, width]))
             using (var results = model.Session.Run(null, [model.InputName], [value], model.OutputNames.ToArray()))
             {
@@ -48,24 +48,6 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         {
             ArrayPool<float>.Shared.Return(input);
             foreach (var (_, rented) in outputs) ArrayPool<float>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>Copies each CHW image into its slot, zero-padding right and bottom up to the bucket size.</summary>
-    private static void PadInto(IReadOnlyList<PreprocessedImage> images, Span<float> batch, int height, int width)
-    {
-        batch.Clear();
-        int plane = height * width;
-        for (int i = 0; i < images.Count; i++)
-        {
-            var t = images[i].Tensor;
-            if (t.Height > height || t.Width > width)
-                throw new InvalidOperationException($"Image tensor {t.Width}×{t.Height} exceeds its bucket {width}×{height}.");
-            var source = t.Span;
-            for (int c = 0; c < 3; c++)
-                for (int y = 0; y < t.Height; y++)
-                    source.Slice(c * t.Height * t.Width + y * t.Width, t.Width)
-                        .CopyTo(batch.Slice(i * 3 * plane + c * plane + y * width, t.Width));
         }
     }
 }

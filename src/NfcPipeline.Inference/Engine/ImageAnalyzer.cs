@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Preprocessing;
 
 namespace NfcPipeline.Inference.Engine;
@@ -30,12 +31,25 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         Model = model;
         _decoder = decoder ?? new ImageDecoder();
         _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization);
-        _bucketMultiple = LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
+        // A fixed-size model takes exactly its size: rounding the bucket up would feed it a larger tensor.
+        _bucketMultiple = model.Contract.SizePolicy is FixedSizePolicy
+            ? 1
+            : LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
+        Batching = EffectiveBatching(model, batching);
+        IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>> executor = model.Contract.Kind switch
+        {
+            ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder),
+            ContractKind.InstancesV1 => new InstancesBatchExecutor(model, options.InstancesDecoder),
+            var kind => throw new NotSupportedException($"No executor for contract {kind}."),
+        };
         _batcher = new DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>>(
-            batching, new DenseBatchExecutor(model, options.Decoder), BucketOf, loggers?.CreateLogger("NfcPipeline.Inference.Batcher"), meter);
+            Batching, executor, BucketOf, loggers?.CreateLogger("NfcPipeline.Inference.Batcher"), meter);
     }
 
     public LoadedModel Model { get; }
+
+    /// <summary>The batching policy in force: the one given, or its batch-1 form for a model that takes no batches.</summary>
+    public DynamicBatcherOptions Batching { get; }
 
     public BatcherStatistics Statistics => _batcher.Snapshot();
 
@@ -69,6 +83,21 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         }
         tensor.Dispose();
         return new ImageAnalysis(image.Width, image.Height, image.SourceFormat, instances, image.Notes, decodeTime, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// A model that takes no batches (<see cref="LoadedModel.AcceptsBatches"/>) runs in batch-1 mode: every request
+    /// is its own batch, and up to MaxConcurrentBatches runs stay in flight at once, so the cores stay busy.
+    /// </summary>
+    private static DynamicBatcherOptions EffectiveBatching(LoadedModel model, DynamicBatcherOptions batching)
+    {
+        if (model.AcceptsBatches || batching.MaxBatchSize == 1) return batching;
+        return new DynamicBatcherOptions
+        {
+            Name = batching.Name, MaxBatchSize = 1, MaxQueueDelay = TimeSpan.Zero, PreferredBatchSizes = new List<int>(),
+            QueueCapacity = batching.QueueCapacity, MaxConcurrentBatches = batching.MaxConcurrentBatches,
+            DefaultDeadline = batching.DefaultDeadline, StatisticsWindow = batching.StatisticsWindow,
+        };
     }
 
     private ShapeBucket BucketOf(PreprocessedImage image) =>

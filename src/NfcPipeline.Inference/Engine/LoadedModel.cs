@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
+using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Preprocessing;
 using NfcPipeline.OnnxRuntime;
 
 namespace NfcPipeline.Inference.Engine;
@@ -9,9 +11,9 @@ namespace NfcPipeline.Inference.Engine;
 /// <summary>An ONNX model opened in a session, with its verified contract and content hash (its identity in results).</summary>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName)
+    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches)
     {
-        Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName;
+        Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName; AcceptsBatches = acceptsBatches;
         OutputNames = session.OutputNames.ToArray();
     }
 
@@ -23,6 +25,12 @@ public sealed class LoadedModel : IDisposable
     public string InputName { get; }
     public IReadOnlyList<string> OutputNames { get; }
     public string ActiveProvider => Session.ActiveProvider;
+
+    /// <summary>
+    /// Whether one run may carry several images. False when the input's batch dimension is fixed to 1, and for an
+    /// instances/v1 export without a batch_index output (its detections could not be told apart by image).
+    /// </summary>
+    public bool AcceptsBatches { get; }
 
     public static LoadedModel Load(InferenceOptions options, ILoggerFactory? loggers = null)
     {
@@ -40,8 +48,8 @@ public sealed class LoadedModel : IDisposable
         {
             var description = $"Model {System.IO.Path.GetFileName(path)}";
             var contract = ModelContractParser.Parse(session.ModelMetadata.CustomMetadataMap, description);
-            var input = ValidateGraph(session, contract, description);
-            return new LoadedModel(session, contract, path, sha, input);
+            var (input, acceptsBatches) = ValidateGraph(session, contract, description);
+            return new LoadedModel(session, contract, path, sha, input, acceptsBatches);
         }
         catch
         {
@@ -64,8 +72,8 @@ public sealed class LoadedModel : IDisposable
             $"Pass --model PATH or set Inference:ModelPath.", configured);
     }
 
-    /// <summary>One float image input [N,3,H,W]; for dense/v1, every required output by name.</summary>
-    private static string ValidateGraph(InferenceSession session, ModelContract contract, string description)
+    /// <summary>One float image input [N,3,H,W] and every output the contract requires, by name and element type.</summary>
+    private static (string Input, bool AcceptsBatches) ValidateGraph(InferenceSession session, ModelContract contract, string description)
     {
         var problems = new List<string>();
         if (session.InputMetadata.Count != 1)
@@ -73,6 +81,10 @@ public sealed class LoadedModel : IDisposable
         var (name, input) = session.InputMetadata.First();
         if (input.ElementType != typeof(float) || input.Dimensions.Length != 4 || input.Dimensions[1] is not (3 or -1))
             problems.Add($"input '{name}' must be float32 [N,3,H,W], got {input.ElementType?.Name ?? input.OnnxValueType.ToString()} [{string.Join(",", input.Dimensions)}]");
+        if (input.Dimensions.Length == 4 && input.Dimensions[2] > 0 && input.Dimensions[3] > 0
+            && contract.SizePolicy != new FixedSizePolicy(input.Dimensions[3], input.Dimensions[2]))
+            problems.Add($"input '{name}' is fixed at {input.Dimensions[3]}×{input.Dimensions[2]}, so '{ModelMetadataKeys.SizePolicy}' must be " +
+                $"{{\"mode\":\"fixed\",\"width\":{input.Dimensions[3]},\"height\":{input.Dimensions[2]}}}");
         if (contract.Kind == ContractKind.DenseV1)
         {
             string[] required = [DenseOutputs.Capillary, DenseOutputs.Center, DenseOutputs.Offset, DenseOutputs.Keypoints, DenseOutputs.Radius, DenseOutputs.ClassLogits];
@@ -81,10 +93,36 @@ public sealed class LoadedModel : IDisposable
         }
         else
         {
-            problems.Add("contract instances/v1 is recognised, but this build decodes dense/v1 models only");
+            ValidateInstancesOutputs(session.OutputMetadata, problems);
         }
         if (problems.Count > 0) throw new ModelContractException(description, problems);
-        return name;
+        bool batchable = input.Dimensions[0] != 1
+            && (contract.Kind == ContractKind.DenseV1 || session.OutputMetadata.ContainsKey(InstancesOutputs.BatchIndex));
+        return (name, batchable);
+    }
+
+    /// <summary>Required outputs with their element type and shape (-1: any size); batch_index is optional.</summary>
+    private static void ValidateInstancesOutputs(IReadOnlyDictionary<string, NodeMetadata> outputs, List<string> problems)
+    {
+        (string Name, int[] Shape, bool Integer)[] expected =
+        [
+            (InstancesOutputs.Boxes, [-1, 4], false), (InstancesOutputs.Scores, [-1], false), (InstancesOutputs.Labels, [-1], true),
+            (InstancesOutputs.Masks, [-1, 1, -1, -1], false), (InstancesOutputs.Keypoints, [-1, KeypointNames.Count, 3], false),
+            (InstancesOutputs.BatchIndex, [-1], true),
+        ];
+        foreach (var (output, shape, integer) in expected)
+        {
+            if (!outputs.TryGetValue(output, out var meta))
+            {
+                if (output != InstancesOutputs.BatchIndex)
+                    problems.Add($"instances/v1 output '{output}' is missing (outputs: {string.Join(", ", outputs.Keys)})");
+                continue;
+            }
+            bool typeOk = integer ? meta.ElementType == typeof(long) || meta.ElementType == typeof(int) : meta.ElementType == typeof(float);
+            bool shapeOk = meta.Dimensions.Length == shape.Length && shape.Zip(meta.Dimensions).All(p => p.First < 0 || p.Second < 0 || p.First == p.Second);
+            if (!typeOk || !shapeOk)
+                problems.Add($"instances/v1 output '{output}' must be {(integer ? "int64" : "float32")} [{string.Join(",", shape.Select(d => d < 0 ? "?" : d.ToString()))}], got {meta}");
+        }
     }
 
     public void Dispose() => Session.Dispose();

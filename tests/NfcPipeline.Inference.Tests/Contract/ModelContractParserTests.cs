@@ -85,5 +85,33 @@ public class ModelContractParserTests
         Assert.Equal(ColorOrder.Bgr, contract.Normalization.ColorOrder);
         Assert.Equal(1, contract.Stride);
         Assert.Equal(2.0, contract.TrainedMicrometresPerPixel);
+        Assert.Equal(1, contract.LabelOffset);
+    }
+
+    [Fact]
+    public void Instances_label_offset_defaults_to_torchvision_background_zero_and_accepts_only_0_or_1()
+    {
+        var metadata = ValidDense();
+        metadata["nfc.contract"] = "instances/v1";
+        metadata["nfc.label_offset"] = "0";
+        Assert.Equal(0, ModelContractParser.Parse(metadata).LabelOffset);
+
+        metadata["nfc.label_offset"] = "2";
+        Assert.Contains(Assert.Throws<ModelContractException>(() => ModelContractParser.Parse(metadata)).Problems,
+            p => p == "'nfc.label_offset' must be 0 or 1, got '2'");
+        Assert.Equal(0, ModelContractParser.Parse(ValidDense()).LabelOffset);
+    }
+
+    [Fact]
+    public void Instances_keypoint_scores_are_logits_unless_declared_probabilities()
+    {
+        var metadata = ValidDense();
+        metadata["nfc.contract"] = "instances/v1";
+        Assert.Equal(KeypointScoreKind.Logit, ModelContractParser.Parse(metadata).KeypointScore);
+        metadata["nfc.keypoint_score"] = "probability";
+        Assert.Equal(KeypointScoreKind.Probability, ModelContractParser.Parse(metadata).KeypointScore);
+        metadata["nfc.keypoint_score"] = "softmax";
+        Assert.Contains(Assert.Throws<ModelContractException>(() => ModelContractParser.Parse(metadata)).Problems,
+            p => p == "'nfc.keypoint_score' must be logit or probability, got 'softmax'");
     }
 }

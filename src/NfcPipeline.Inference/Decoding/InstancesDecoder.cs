@@ -1,0 +1,120 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Contract;
+using NfcPipeline.Inference.Preprocessing;
+
+namespace NfcPipeline.Inference.Decoding;
+
+/// <summary>
+/// Turns instances/v1 detections (Mask R-CNN family) into capillary instances in original image pixels: score
+/// threshold, label → class, optional per-class NMS, mask pasting, and the inverse resize map. The rules, and why
+/// class probabilities and keypoint confidences are what they are, are in docs/model-contract.md.
+/// </summary>
+public sealed class InstancesDecoder
+{
+    private readonly IReadOnlyList<string> _classNames;
+    private readonly int _labelOffset;
+    private readonly InstancesDecoderOptions _options;
+    private readonly KeypointScoreKind _keypointScore;
+
+    public InstancesDecoder(IReadOnlyList<string> classNames, int labelOffset, InstancesDecoderOptions? options = null,
+        KeypointScoreKind keypointScore = KeypointScoreKind.Logit)
+    {
+        _keypointScore = keypointScore;
+        if (classNames.Count == 0) throw new ArgumentException("At least one class is needed.", nameof(classNames));
+        _options = options ?? new InstancesDecoderOptions();
+        _options.Validate();
+        _classNames = classNames;
+        _labelOffset = labelOffset;
+    }
+
+    /// <summary>The instances of batch item <paramref name="imageIndex"/>, highest score first.</summary>
+    public IReadOnlyList<CapillaryInstance> Decode(InstancesOutputs outputs, int imageIndex, ResizePlan plan)
+    {
+        var kept = Select(outputs, imageIndex, plan);
+        var instances = new List<CapillaryInstance>(kept.Count);
+        foreach (var d in kept)
+        {
+            var box = ToOriginal(d.Box, plan);
+            var mask = outputs.MasksAreFullSize
+                ? MaskPaster.SampleFullMask(outputs.Mask(d.Index), outputs.MaskHeight, outputs.MaskWidth, plan, _options.MaskThreshold)
+                : MaskPaster.PasteRoiMask(outputs.Mask(d.Index), outputs.MaskHeight, outputs.MaskWidth, box,
+                    plan.OriginalWidth, plan.OriginalHeight, _options.MaskThreshold);
+            instances.Add(new CapillaryInstance
+            {
+                Mask = mask,
+                Box = box,
+                ClassNames = _classNames,
+                ClassProbabilities = ClassProbabilities(d.ClassIndex, d.Score),
+                Score = d.Score,
+                Keypoints = Keypoints(outputs.KeypointData, d.Index, plan, _keypointScore),
+            });
+        }
+        return instances;
+    }
+
+    private readonly record struct Detection(int Index, BoundingBox Box, float Score, int ClassIndex);
+
+    /// <summary>Detections of one image that pass the score threshold and map to a class, after NMS, best first.</summary>
+    private List<Detection> Select(InstancesOutputs outputs, int imageIndex, ResizePlan plan)
+    {
+        var candidates = new List<Detection>();
+        var b = outputs.BoxData;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            float score = outputs.ScoreData[i];
+            long classIndex = outputs.LabelData[i] - _labelOffset;
+            if (!outputs.BelongsTo(i, imageIndex) || !(score >= _options.ScoreThreshold) || classIndex < 0 || classIndex >= _classNames.Count)
+                continue;
+            // Clip to the resized image: the padding the pipeline added is not part of the picture.
+            var box = new BoundingBox(
+                Math.Clamp(b[4 * i], 0, plan.ResizedWidth), Math.Clamp(b[4 * i + 1], 0, plan.ResizedHeight),
+                Math.Clamp(b[4 * i + 2], 0, plan.ResizedWidth), Math.Clamp(b[4 * i + 3], 0, plan.ResizedHeight));
+            if (!float.IsFinite(box.X1 + box.Y1 + box.X2 + box.Y2) || box.Area <= 0) continue;
+            candidates.Add(new Detection(i, box, MathF.Min(score, 1f), (int)classIndex));
+        }
+        // Stable: equal scores keep the model's order.
+        var ordered = candidates.OrderByDescending(d => d.Score).ToList();
+        var kept = new List<Detection>();
+        foreach (var d in ordered)
+        {
+            if (_options.ApplyNms && kept.Any(k => k.ClassIndex == d.ClassIndex && k.Box.IntersectionOverUnion(d.Box) > _options.NmsIouThreshold))
+                continue;
+            kept.Add(d);
+            if (kept.Count == _options.MaxInstances) break;
+        }
+        return kept;
+    }
+
+    /// <summary>Box edges are continuous coordinates, so they scale without the half-pixel shift of pixel centres.</summary>
+    private static BoundingBox ToOriginal(BoundingBox box, ResizePlan plan) => new(
+        (float)(box.X1 * plan.ScaleX), (float)(box.Y1 * plan.ScaleY), (float)(box.X2 * plan.ScaleX), (float)(box.Y2 * plan.ScaleY));
+
+    /// <summary>The score on the detected class and the rest shared evenly, so the probabilities sum to 1.</summary>
+    private float[] ClassProbabilities(int classIndex, float score)
+    {
+        int k = _classNames.Count;
+        var probabilities = new float[k];
+        if (k == 1) { probabilities[0] = 1f; return probabilities; }
+        Array.Fill(probabilities, (1f - score) / (k - 1));
+        probabilities[classIndex] = score;
+        return probabilities;
+    }
+
+    /// <summary>
+    /// Keypoints come in continuous coordinates (pixel k's centre at k + 0.5) and go out in pixel-index coordinates.
+    /// A logit score (torchvision's heatmap maximum) becomes its sigmoid; a probability (detectron2's spatial
+    /// softmax) is only clamped to [0, 1].
+    /// </summary>
+    private static Keypoint[] Keypoints(float[] data, int index, ResizePlan plan, KeypointScoreKind scoreKind)
+    {
+        var keypoints = new Keypoint[KeypointNames.Count];
+        for (int k = 0; k < keypoints.Length; k++)
+        {
+            int o = (index * KeypointNames.Count + k) * 3;
+            keypoints[k] = new Keypoint(
+                (float)plan.ToOriginalX(data[o] - 0.5), (float)plan.ToOriginalY(data[o + 1] - 0.5),
+                scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f));
+        }
+        return keypoints;
+    }
+}

@@ -1,0 +1,51 @@
+namespace NfcPipeline.Inference.Decoding;
+
+/// <summary>
+/// The instances/v1 outputs of one run, for every image of the batch: N detections with boxes [N,4], scores [N],
+/// labels [N], masks [N,1,h,w] and keypoints [N,8,3], and, for batched exports, the image each belongs to.
+/// </summary>
+public sealed class InstancesOutputs
+{
+    public const string Boxes = "boxes", Scores = "scores", Labels = "labels", Masks = "masks", Keypoints = "keypoints",
+        BatchIndex = "batch_index";
+
+    public static readonly IReadOnlyList<string> Required = [Boxes, Scores, Labels, Masks, Keypoints];
+
+    /// <param name="inputHeight">Height of the model input tensor: masks this tall (and this wide) are full-size.</param>
+    public InstancesOutputs(float[] boxes, float[] scores, long[] labels, float[] masks, int maskHeight, int maskWidth,
+        float[] keypoints, long[]? batchIndex, int inputHeight, int inputWidth)
+    {
+        int n = scores.Length;
+        var problems = new List<string>();
+        if (boxes.Length != n * 4) problems.Add($"'{Boxes}' holds {boxes.Length} values for {n} scores, expected [N,4]");
+        if (labels.Length != n) problems.Add($"'{Labels}' holds {labels.Length} values for {n} scores");
+        if (maskHeight < 1 || maskWidth < 1 || masks.Length != n * maskHeight * maskWidth)
+            problems.Add($"'{Masks}' holds {masks.Length} values, expected [{n},1,{maskHeight},{maskWidth}]");
+        if (keypoints.Length != n * Core.Domain.KeypointNames.Count * 3)
+            problems.Add($"'{Keypoints}' holds {keypoints.Length} values, expected [{n},8,3]");
+        if (batchIndex is not null && batchIndex.Length != n) problems.Add($"'{BatchIndex}' holds {batchIndex.Length} values for {n} scores");
+        if (problems.Count > 0) throw new InvalidDataException("The model's instances/v1 outputs are malformed: " + string.Join("; ", problems));
+        BoxData = boxes; ScoreData = scores; LabelData = labels; MaskData = masks; MaskHeight = maskHeight; MaskWidth = maskWidth;
+        KeypointData = keypoints; BatchIndexData = batchIndex; InputHeight = inputHeight; InputWidth = inputWidth;
+    }
+
+    public int Count => ScoreData.Length;
+    public float[] BoxData { get; }
+    public float[] ScoreData { get; }
+    public long[] LabelData { get; }
+    public float[] MaskData { get; }
+    public int MaskHeight { get; }
+    public int MaskWidth { get; }
+    public float[] KeypointData { get; }
+    public long[]? BatchIndexData { get; }
+    public int InputHeight { get; }
+    public int InputWidth { get; }
+
+    /// <summary>Full-size masks ([N,1,H,W], as torchvision's own export pastes them) rather than RoI masks.</summary>
+    public bool MasksAreFullSize => MaskHeight == InputHeight && MaskWidth == InputWidth;
+
+    /// <summary>Detection <paramref name="i"/> belongs to image <paramref name="image"/>; without batch_index, all belong to image 0.</summary>
+    public bool BelongsTo(int i, int image) => BatchIndexData is null ? image == 0 : BatchIndexData[i] == image;
+
+    public ReadOnlySpan<float> Mask(int i) => MaskData.AsSpan(i * MaskHeight * MaskWidth, MaskHeight * MaskWidth);
+}

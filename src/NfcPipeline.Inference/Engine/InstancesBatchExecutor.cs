@@ -1,0 +1,86 @@
+using System.Buffers;
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Preprocessing;
+using NfcPipeline.OnnxRuntime;
+
+namespace NfcPipeline.Inference.Engine;
+
+/// <summary>
+/// Runs preprocessed images of one shape bucket through an instances/v1 session and decodes each image's detections
+/// into capillary instances in original pixels. A model that takes batches gets one run for the whole batch (its
+/// batch_index output tells the images apart); any other model gets one run per image.
+/// </summary>
+public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>>
+{
+    private readonly LoadedModel _model;
+    private readonly InstancesDecoder _decoder;
+    private readonly string[] _outputNames;
+
+    public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions)
+    {
+        _model = model;
+        _decoder = new InstancesDecoder(model.Contract.ClassNames, model.Contract.LabelOffset, decoderOptions, model.Contract.KeypointScore);
+        _outputNames = model.OutputNames.Contains(InstancesOutputs.BatchIndex)
+            ? [.. InstancesOutputs.Required, InstancesOutputs.BatchIndex]
+            : [.. InstancesOutputs.Required];
+    }
+
+    public ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
+    {
+        var images = batch.Requests;
+        var decoded = new IReadOnlyList<CapillaryInstance>[images.Count];
+        if (_model.AcceptsBatches)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            RunAndDecode(images, 0, images.Count, batch.Bucket, decoded);
+        }
+        else
+        {
+            for (int i = 0; i < images.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                RunAndDecode(images, i, 1, batch.Bucket, decoded);
+            }
+        }
+        return ValueTask.FromResult<IReadOnlyList<IReadOnlyList<CapillaryInstance>>>(decoded);
+    }
+
+    private void RunAndDecode(IReadOnlyList<PreprocessedImage> images, int first, int count, ShapeBucket bucket, IReadOnlyList<CapillaryInstance>[] decoded)
+    {
+        int length = count * 3 * bucket.Height * bucket.Width;
+        var input = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            var slice = images.Skip(first).Take(count).ToList();
+            BatchInput.PadInto(slice, input.AsSpan(0, length), bucket.Height, bucket.Width);
+            InstancesOutputs outputs;
+            using (var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [count, 3, bucket.Height, bucket.Width]))
+            using (var results = _model.Session.Run(null, [_model.InputName], [value], _outputNames))
+            {
+                var masks = results[3].GetTensorTypeAndShape().Shape;
+                outputs = new InstancesOutputs(
+                    Floats(results[0]), Floats(results[1]), Integers(results[2]), Floats(results[3]),
+                    masks.Length == 4 ? (int)masks[2] : 0, masks.Length == 4 ? (int)masks[3] : 0, Floats(results[4]),
+                    _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width);
+            }
+            for (int i = 0; i < count; i++)
+                decoded[first + i] = _decoder.Decode(outputs, i, slice[i].Plan);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(input);
+        }
+    }
+
+    private static float[] Floats(OrtValue value) => value.GetTensorDataAsSpan<float>().ToArray();
+
+    /// <summary>Labels and batch indices: int64 as the contract says, int32 as some exporters write them.</summary>
+    private static long[] Integers(OrtValue value) => value.GetTensorTypeAndShape().ElementDataType switch
+    {
+        TensorElementType.Int64 => value.GetTensorDataAsSpan<long>().ToArray(),
+        TensorElementType.Int32 => Array.ConvertAll(value.GetTensorDataAsSpan<int>().ToArray(), v => (long)v),
+        var other => throw new InvalidDataException($"instances/v1 labels and batch_index must be int64, got {other}"),
+    };
+}

@@ -1,0 +1,177 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Inference.Contract;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Preprocessing;
+
+namespace NfcPipeline.Inference.Tests.Decoding;
+
+/// <summary>The instances/v1 decoder on hand-made tensors: every rule checked against a known answer.</summary>
+public class InstancesDecoderTests
+{
+    private static readonly string[] Classes = ["normal", "blur", "hemo", "abnormal"];
+    private static readonly ResizePlan Unscaled = new(64, 48, 64, 48, 64, 64);
+
+    /// <summary>One detection: box (continuous coordinates), score, label, batch index.</summary>
+    private sealed record Det(float X1, float Y1, float X2, float Y2, float Score, long Label, long Image = 0);
+
+    private static InstancesOutputs Outputs(IReadOnlyList<Det> dets, bool withBatchIndex = false, int maskSize = 4,
+        float[]? mask = null, int inputHeight = 64, int inputWidth = 64)
+    {
+        int n = dets.Count, plane = maskSize * maskSize;
+        var masks = new float[n * plane];
+        for (int i = 0; i < n; i++) (mask ?? Enumerable.Repeat(1f, plane).ToArray()).CopyTo(masks, i * plane);
+        var keypoints = new float[n * 8 * 3];
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 8; k++)
+            {
+                keypoints[(i * 8 + k) * 3] = dets[i].X1 + k + 0.5f;
+                keypoints[(i * 8 + k) * 3 + 1] = dets[i].Y1 + 0.5f;
+                keypoints[(i * 8 + k) * 3 + 2] = k - 4;
+            }
+        return new InstancesOutputs(
+            dets.SelectMany(d => new[] { d.X1, d.Y1, d.X2, d.Y2 }).ToArray(), dets.Select(d => d.Score).ToArray(),
+            dets.Select(d => d.Label).ToArray(), masks, maskSize, maskSize, keypoints,
+            withBatchIndex ? dets.Select(d => d.Image).ToArray() : null, inputHeight, inputWidth);
+    }
+
+    private static InstancesDecoder Decoder(InstancesDecoderOptions? options = null, int labelOffset = 1) => new(Classes, labelOffset, options);
+
+    [Fact]
+    public void An_roi_mask_is_pasted_into_its_box_exactly_as_torchvision_pastes_it()
+    {
+        // paste_masks_in_image(mask, [[10.3, 20.6, 30.2, 41.7]], (48, 64)) > 0.5 in torchvision 0.14: 165 pixels,
+        // tight box x 15..25, y 21..39.
+        float[] roi = [0.1f, 0.9f, 0.9f, 0.1f, 0.2f, 1.0f, 1.0f, 0.2f, 0.0f, 0.8f, 0.6f, 0.0f, 0.0f, 0.7f, 0.3f, 0.0f];
+        var outputs = Outputs([new Det(10.3f, 20.6f, 30.2f, 41.7f, 0.9f, 1)], mask: roi);
+
+        var instance = Assert.Single(Decoder().Decode(outputs, 0, Unscaled));
+
+        Assert.Equal(165, instance.Mask.Area);
+        Assert.Equal(new BoundingBox(15, 21, 26, 40), instance.Mask.TightBox());
+        Assert.Equal(new BoundingBox(10.3f, 20.6f, 30.2f, 41.7f), instance.Box);
+        Assert.True(instance.Mask.Contains(20, 30));
+        Assert.False(instance.Mask.Contains(12, 30));
+    }
+
+    [Fact]
+    public void The_mask_threshold_is_an_option()
+    {
+        float[] roi = Enumerable.Repeat(0.6f, 16).ToArray();
+        var outputs = Outputs([new Det(10, 10, 30, 30, 0.9f, 1)], mask: roi);
+
+        // torchvision: (paste_masks_in_image(0.6 everywhere, [[10, 10, 30, 30]], (48, 64)) > 0.5).sum() == 289
+        Assert.Equal(289, Decoder().Decode(outputs, 0, Unscaled).Single().Mask.Area);
+        Assert.Equal(0, Decoder(new InstancesDecoderOptions { MaskThreshold = 0.7f }).Decode(outputs, 0, Unscaled).Single().Mask.Area);
+    }
+
+    [Fact]
+    public void Low_scores_are_dropped_and_the_rest_come_best_first()
+    {
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.6f, 1), new Det(20, 0, 30, 10, 0.4f, 1), new Det(40, 0, 50, 10, 0.95f, 2)]);
+
+        var instances = Decoder().Decode(outputs, 0, Unscaled);
+
+        Assert.Equal([0.95f, 0.6f], instances.Select(i => i.Score));
+        Assert.Equal(3, Decoder(new InstancesDecoderOptions { ScoreThreshold = 0.3f }).Decode(outputs, 0, Unscaled).Count);
+    }
+
+    [Fact]
+    public void Nms_suppresses_overlaps_within_a_class_only_and_can_be_turned_off()
+    {
+        // IoU of the first two boxes is 80/120 = 0.67; the third overlaps as much but is another class.
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1), new Det(2, 0, 12, 10, 0.8f, 1), new Det(2, 0, 12, 10, 0.7f, 3)]);
+
+        var instances = Decoder().Decode(outputs, 0, Unscaled);
+        Assert.Equal([("normal", 0.9f), ("hemo", 0.7f)], instances.Select(i => (i.ClassName, i.Score)));
+
+        Assert.Equal(3, Decoder(new InstancesDecoderOptions { ApplyNms = false }).Decode(outputs, 0, Unscaled).Count);
+        Assert.Equal(3, Decoder(new InstancesDecoderOptions { NmsIouThreshold = 0.7f }).Decode(outputs, 0, Unscaled).Count);
+    }
+
+    [Fact]
+    public void Labels_map_to_classes_through_the_label_offset_and_background_is_dropped()
+    {
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 0), new Det(20, 0, 30, 10, 0.8f, 4), new Det(40, 0, 50, 10, 0.7f, 3)]);
+
+        var torchvision = Decoder().Decode(outputs, 0, Unscaled);
+        Assert.Equal(["abnormal", "hemo"], torchvision.Select(i => i.ClassName));
+        Assert.Equal([0.2f / 3, 0.2f / 3, 0.2f / 3, 0.8f], torchvision[0].ClassProbabilities, (a, b) => Math.Abs(a - b) < 1e-6f);
+
+        // Zero-based labels: 0 is the first class and 4 is past the last one.
+        var zeroBased = Decoder(labelOffset: 0).Decode(outputs, 0, Unscaled);
+        Assert.Equal(["normal", "abnormal"], zeroBased.Select(i => i.ClassName));
+    }
+
+    [Fact]
+    public void Batch_index_groups_detections_by_image()
+    {
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1, 1), new Det(20, 0, 30, 10, 0.8f, 2, 0), new Det(40, 0, 50, 10, 0.7f, 3, 1)],
+            withBatchIndex: true);
+        var decoder = Decoder();
+
+        Assert.Equal(["blur"], decoder.Decode(outputs, 0, Unscaled).Select(i => i.ClassName));
+        Assert.Equal(["normal", "hemo"], decoder.Decode(outputs, 1, Unscaled).Select(i => i.ClassName));
+        Assert.Empty(decoder.Decode(outputs, 2, Unscaled));
+    }
+
+    [Fact]
+    public void Boxes_keypoints_and_masks_map_back_to_original_pixels_and_keypoint_scores_become_sigmoids()
+    {
+        // The original 128×96 image was resized to 64×48: every model pixel is 2×2 original pixels.
+        var plan = new ResizePlan(128, 96, 64, 48, 64, 64);
+        var outputs = Outputs([new Det(10, 10, 20, 30, 0.9f, 1)], mask: Enumerable.Repeat(1f, 16).ToArray());
+
+        var instance = Assert.Single(Decoder().Decode(outputs, 0, plan));
+
+        Assert.Equal(new BoundingBox(20, 20, 40, 60), instance.Box);
+        // Keypoint k sat at continuous (10 + k + 0.5, 10.5): the centre of model pixel (10 + k, 10), which covers
+        // original pixels 2(10 + k) and 2(10 + k) + 1, so its centre is 20.5 + 2k in pixel-index coordinates.
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.Equal(20.5f + 2 * k, instance.Keypoints[k].X, 4);
+            Assert.Equal(20.5f, instance.Keypoints[k].Y, 4);
+            Assert.Equal(1f / (1f + MathF.Exp(4 - k)), instance.Keypoints[k].Confidence, 5);
+        }
+        Assert.Equal(0.5f, instance[KeypointName.RightLeft].Confidence, 5);
+        // An all-ones RoI mask pasted into the original-pixel box covers it (within the pasting's one-pixel growth).
+        var tight = instance.Mask.TightBox();
+        Assert.InRange(tight.X1, 19, 21); Assert.InRange(tight.X2, 39, 41);
+        Assert.InRange(tight.Y1, 19, 21); Assert.InRange(tight.Y2, 59, 61);
+    }
+
+    [Fact]
+    public void Probability_keypoint_scores_are_kept_as_confidences()
+    {
+        var outputs = Outputs([new Det(10, 10, 20, 30, 0.9f, 1)]);
+
+        var instance = Assert.Single(new InstancesDecoder(Classes, 1, keypointScore: KeypointScoreKind.Probability).Decode(outputs, 0, Unscaled));
+
+        // Scores k − 4 for keypoint k: negative ones clamp to 0, 0 stays 0, above 1 clamps to 1.
+        Assert.Equal([0f, 0f, 0f, 0f, 0f, 1f, 1f, 1f], instance.Keypoints.Select(k => k.Confidence));
+    }
+
+    [Fact]
+    public void Full_size_masks_are_detected_by_shape_and_read_pixel_for_pixel()
+    {
+        const int size = 32;
+        var plane = new float[size * size];
+        for (int y = 5; y < 12; y++)
+            for (int x = 7; x < 10; x++) plane[y * size + x] = 0.9f;
+        plane[20 * size + 20] = 0.4f;
+        var outputs = Outputs([new Det(6, 4, 11, 13, 0.9f, 1)], maskSize: size, mask: plane, inputHeight: size, inputWidth: size);
+        Assert.True(outputs.MasksAreFullSize);
+
+        var instance = Assert.Single(Decoder().Decode(outputs, 0, new ResizePlan(30, 30, 30, 30, 32, 32)));
+
+        Assert.Equal(21, instance.Mask.Area);
+        Assert.Equal(new BoundingBox(7, 5, 10, 12), instance.Mask.TightBox());
+    }
+
+    [Fact]
+    public void Malformed_outputs_are_refused_with_the_reason()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => new InstancesOutputs(
+            new float[8], new float[2], new long[1], new float[2 * 16], 4, 4, new float[2 * 24], null, 64, 64));
+        Assert.Contains("'labels' holds 1 values for 2 scores", error.Message);
+    }
+}
