@@ -1,11 +1,85 @@
 #!/usr/bin/env bash
-# The main job end to end on the bundled sample study. The pipeline (watched share, workers, per-patient table)
-# is not built yet; until it is, this brings up the services and the schema, and says so.
+# The main job end to end: services, schema, the worker (and the dashboard), the bundled sample study dropped into a
+# local watched share, progress until it completes, then the per-patient summary from the SQL view.
+#   ops/run.sh          run (again: safe; a finished study is not analysed twice)
+#   ops/run.sh stop     stop the worker and dashboard this script started
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$NFC_ROOT"
+
+RUN="$NFC_LOCAL/run"; LOGS="$NFC_LOCAL/logs"; SHARE="${NFC_SHARE:-$NFC_LOCAL/share}"
+STUDY=demo-study
+MODEL="${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}"
+mkdir -p "$RUN" "$LOGS" "$SHARE"
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+stop_one() {
+  if alive "$RUN/$1.pid"; then
+    kill -TERM "$(cat "$RUN/$1.pid")"
+    for _ in $(seq 1 180); do alive "$RUN/$1.pid" || break; sleep 0.5; done
+    log "$1 stopped"
+  fi
+  rm -f "$RUN/$1.pid"
+}
+if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
+
 "$NFC_ROOT/ops/native.sh"
 "$NFC_ROOT/ops/services.sh" up
+eval "$("$NFC_ROOT/ops/services.sh" env)"
+export NFC_ORT_LIBRARY="$NFC_LOCAL/native/libonnxruntime.so.1"
+[ -f "$MODEL" ] || die "model not found: $MODEL (set NFC_MODEL, or train one with ops/model/train.sh)"
 "$NFC_ROOT/ops/nfc" migrate
-log "services and schema are ready; the study pipeline is not implemented yet, so no study is processed"
-exit 1
+
+build_if_stale src/NfcPipeline.Worker/NfcPipeline.Worker.csproj "$NFC_LOCAL/bin/worker" nfc-worker
+if alive "$RUN/worker.pid"; then
+  log "worker already running (pid $(cat "$RUN/worker.pid"))"
+else
+  log "starting the worker (log: $LOGS/worker.log)"
+  (
+    cd "$NFC_LOCAL/bin/worker"
+    export Storage__ConnectionString="$NFC_PG_CONNECTION" Storage__MigrateOnStartup=false Messaging__RabbitUri="$NFC_RABBIT_URI" \
+      Share__Root="$SHARE" Share__PollInterval=00:00:02 Share__SettleTime=00:00:03 Inference__ModelPath="$MODEL" \
+      Worker__HealthUrls="http://127.0.0.1:${NFC_WORKER_HEALTH_PORT:-5081}"
+    setsid nohup dotnet nfc-worker.dll >"$LOGS/worker.log" 2>&1 </dev/null &
+    echo $! >"$RUN/worker.pid"
+  )
+fi
+
+# Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new.
+if [ ! -d "$SHARE/$STUDY" ]; then
+  cp -a "$NFC_ROOT/samples/$STUDY" "$SHARE/$STUDY.partial"
+  mv "$SHARE/$STUDY.partial" "$SHARE/$STUDY"
+  log "dropped samples/$STUDY into the watched share $SHARE"
+fi
+
+psql_q() { psql "postgresql://postgres@127.0.0.1:$NFC_PG_PORT/nfc" -v ON_ERROR_STOP=1 "$@"; }
+deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
+last=""
+while :; do
+  alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)"; }
+  row="$(psql_q -tAF' ' -c "select state, images, succeeded, failed from v_study_progress where study = '$STUDY'" 2>/dev/null || true)"
+  if [ -n "$row" ]; then
+    read -r state total ok bad <<<"$row"
+    line="$STUDY: $state, $((ok + bad))/$total images done ($bad failed)"
+    [ "$line" != "$last" ] && log "$line" && last="$line"
+    case "$state" in completed|completed_with_errors) break ;; esac
+  elif [ -z "$last" ]; then
+    log "waiting for the watcher to submit $STUDY (it settles for 3 s first)"; last="waiting"
+  fi
+  [ $SECONDS -lt $deadline ] || die "the study did not complete in time; see $LOGS/worker.log"
+  sleep 2
+done
+
+echo
+echo "Per-patient summary (v_patient_summary):"
+psql_q -P pager=off -c "
+  select patient, gradable_fields as fields, density_mean_per_mm as density_mm, density_sd_per_mm as sd,
+         round(normal_percent::numeric, 1) as normal_pct, round(abnormal_percent::numeric, 1) as abnormal_pct,
+         round(apical_mean_um::numeric, 1) as apical_um, round(apical_max_um::numeric, 1) as apical_max_um,
+         dilated_count as dilated, giant_count as giant, hemorrhage_count as hemorrhages, pattern
+  from v_patient_summary where study = '$STUDY' order by patient"
+cat <<EOT
+More: psql "postgresql://postgres@127.0.0.1:$NFC_PG_PORT/nfc" and the views v_patient_summary, v_patient_morphology,
+v_patient_diameters, v_study_progress and v_image_results (examples in README.md).
+The worker keeps running and watches $SHARE; stop it with: ops/run.sh stop
+EOT

@@ -28,8 +28,9 @@ rm -rf "$results"; mkdir -p "$results"
 filter=(); [ -n "${NFC_TEST_FILTER:-}" ] && filter=(--filter "$NFC_TEST_FILTER")
 log "running tests"
 set +e
-dotnet test NfcPipeline.sln -c Release --no-build -v q -nologo "${filter[@]}" \
-  --blame-hang-timeout 10m --results-directory "$results" 2>&1 | tee "$results/console.log"
+# The console logger at "minimal" prints each failure with its message and stack; trx files keep everything.
+dotnet test NfcPipeline.sln -c Release --no-build -nologo "${filter[@]}" \
+  --logger "console;verbosity=minimal" --logger trx --blame-hang-timeout 10m --results-directory "$results" 2>&1 | tee "$results/console.log"
 rc=${PIPESTATUS[0]}
 set -e
 

@@ -22,3 +22,18 @@ apt_ensure() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 }
+
+# Builds a project into OUT when any of its sources is newer than the last build. Usage: build_if_stale PROJECT OUT NAME
+build_if_stale() {
+  local project="$1" out="$2" name="$3" stamp="$2/.build-stamp"
+  if [ -f "$stamp" ] && [ -z "$(find "$NFC_ROOT/src" "$NFC_ROOT/migrations" "$NFC_ROOT/Directory.Build.props" "$NFC_ROOT/Directory.Packages.props" \
+      -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.sql' -o -name '*.props' -o -name '*.json' -o -name '*.cshtml' -o -name '*.css' -o -name '*.js' \) \
+      -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; then
+    return 0
+  fi
+  log "building $name"
+  mkdir -p "$out"
+  dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 \
+    || { tail -n 30 "$NFC_LOCAL/$name-build.log" >&2; die "building $name failed (full log: $NFC_LOCAL/$name-build.log)"; }
+  touch "$stamp"
+}

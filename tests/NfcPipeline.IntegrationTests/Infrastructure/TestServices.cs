@@ -8,9 +8,10 @@ namespace NfcPipeline.IntegrationTests.Infrastructure;
 /// </summary>
 public static class TestServices
 {
-    public static string PostgresAdmin =>
+    /// <summary>Unpooled: the outage tests restart the server, and a pooled connection would not survive that.</summary>
+    public static string PostgresAdmin => new NpgsqlConnectionStringBuilder(
         Environment.GetEnvironmentVariable("NFC_PG_ADMIN_CONNECTION") is { Length: > 0 } s ? s
-        : "Host=127.0.0.1;Port=35432;Database=postgres;Username=postgres";
+        : "Host=127.0.0.1;Port=35432;Database=postgres;Username=postgres") { Pooling = false }.ConnectionString;
 
     public static Uri RabbitUri =>
         new(Environment.GetEnvironmentVariable("NFC_RABBIT_URI") is { Length: > 0 } s ? s : "amqp://guest:guest@127.0.0.1:35672/");
