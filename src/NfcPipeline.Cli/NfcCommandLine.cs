@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NfcPipeline.Cli.Commands;
+using NfcPipeline.Cli.Commands.Bench;
 
 namespace NfcPipeline.Cli;
 

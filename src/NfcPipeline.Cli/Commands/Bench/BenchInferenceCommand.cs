@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using NfcPipeline.Cli.Commands;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Options;
 using NfcPipeline.Imaging;
@@ -10,7 +11,7 @@ using NfcPipeline.Intake;
 using NfcPipeline.OnnxRuntime;
 using Spectre.Console;
 
-namespace NfcPipeline.Cli.Commands;
+namespace NfcPipeline.Cli.Commands.Bench;
 
 /// <summary>
 /// `nfc bench inference`: for each batch size, raw ORT throughput (session.Run on a ready tensor) against the full
@@ -57,8 +58,9 @@ internal static class BenchInferenceCommand
             using var _ = loaded;
             await using var __ = fields.Analyzer;
             (provider, model) = (loaded.ActiveProvider, $"{loaded.Contract.ModelName} {loaded.Contract.ModelVersion}");
-            using var raw = RawInput(loaded, paths[0], batch);
-            int runs = (count + batch - 1) / batch;
+            int rawBatch = loaded.AcceptsBatches ? batch : 1;   // a batch-1 export runs one image per call
+            using var raw = RawInput(loaded, paths[0], rawBatch);
+            int runs = (count + rawBatch - 1) / rawBatch;
 
             RunRaw(loaded, raw, 1);                                            // warm-up: allocations, kernels
             await RunPipelineAsync(fields, paths.Take(batch).ToList(), calibration, batch, ct);
@@ -68,7 +70,7 @@ internal static class BenchInferenceCommand
                 rawSeconds += RunRaw(loaded, raw, runs);
                 pipelineSeconds += await RunPipelineAsync(fields, paths, calibration, batch, ct);
             }
-            rows.Add((batch, rounds * runs * batch / rawSeconds, rounds * count / pipelineSeconds));
+            rows.Add((batch, rounds * runs * rawBatch / rawSeconds, rounds * count / pipelineSeconds));
         }
 
         var table = new Table().Title($"{model} on {provider}, {count} images × {rounds} rounds").AddColumns("batch", "raw ORT img/s", "pipeline img/s", "pipeline / raw", "raw vs batch 1");
@@ -114,6 +116,16 @@ internal static class BenchInferenceCommand
         var data = new float[batch * one.Tensor.Length];
         for (int i = 0; i < batch; i++) one.Tensor.Span.CopyTo(data.AsSpan(i * one.Tensor.Length));
         return new RawBatch(data, [batch, 3, one.Tensor.Height, one.Tensor.Width]);
+    }
+
+    /// <summary>Raw ORT images/s for <paramref name="count"/> images in batches of <paramref name="batch"/>, after one warm-up run.</summary>
+    public static double RawRate(LoadedModel model, string path, int batch, int count)
+    {
+        batch = model.AcceptsBatches ? batch : 1;   // a batch-1 export runs one image per call
+        using var raw = RawInput(model, path, batch);
+        RunRaw(model, raw, 1);
+        int runs = (count + batch - 1) / batch;
+        return runs * batch / RunRaw(model, raw, runs);
     }
 
     private static double RunRaw(LoadedModel model, RawBatch input, int runs)

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using Npgsql;
+using NfcPipeline.Storage.Migrations;
+
+namespace NfcPipeline.Cli.Commands.Bench;
+
+/// <summary>A throw-away database and RabbitMQ vhost for one benchmark run, removed afterwards.</summary>
+internal sealed class BenchEnvironment : IAsyncDisposable
+{
+    private readonly string _adminConnection;
+    private readonly HttpClient _management;
+
+    private BenchEnvironment(string name, string adminConnection, HttpClient management, string connectionString, Uri rabbitUri)
+    {
+        Name = name; _adminConnection = adminConnection; _management = management; ConnectionString = connectionString; RabbitUri = rabbitUri;
+    }
+
+    public string Name { get; }
+    public string ConnectionString { get; }
+    public Uri RabbitUri { get; }
+
+    public static async Task<BenchEnvironment> CreateAsync(string connection, Uri rabbit, Uri management)
+    {
+        var name = "nfc_bench_" + Guid.NewGuid().ToString("N")[..10];
+        var admin = new NpgsqlConnectionStringBuilder(connection) { Database = "postgres", Pooling = false }.ConnectionString;
+        await using (var c = new NpgsqlConnection(admin))
+        {
+            await c.OpenAsync();
+            await using var create = new NpgsqlCommand($"create database {name}", c);
+            await create.ExecuteNonQueryAsync();
+        }
+        var database = new NpgsqlConnectionStringBuilder(connection) { Database = name }.ConnectionString;
+        await new MigrationRunner(database).ApplyAsync(MigrationSource.Embedded());
+
+        var client = new HttpClient { BaseAddress = management };
+        var user = string.IsNullOrEmpty(rabbit.UserInfo) ? "guest:guest" : Uri.UnescapeDataString(rabbit.UserInfo);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user)));
+        (await client.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
+        (await client.PutAsJsonAsync($"api/permissions/{name}/{user.Split(':')[0]}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        return new BenchEnvironment(name, admin, client, database, new UriBuilder(rabbit) { Path = "/" + name }.Uri);
+    }
+
+    public async Task<T?> ScalarAsync<T>(string sql)
+    {
+        await using var c = new NpgsqlConnection(ConnectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, c);
+        var value = await cmd.ExecuteScalarAsync();
+        return value is null or DBNull ? default : (T)value;
+    }
+
+    public static double PeakRssMb(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+    }
+
+    public static Process StartWorker(IReadOnlyDictionary<string, string> settings, StringBuilder log)
+    {
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc-worker.dll")])
+        {
+            WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        foreach (var (k, v) in settings) psi.Environment[k] = v;
+        var process = Process.Start(psi)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await _management.DeleteAsync($"api/vhosts/{Name}"); } catch (HttpRequestException) { }
+        _management.Dispose();
+        await using var c = new NpgsqlConnection(_adminConnection);
+        await c.OpenAsync();
+        await using var drop = new NpgsqlCommand($"drop database if exists {Name} with (force)", c);
+        await drop.ExecuteNonQueryAsync();
+    }
+}
