@@ -1,0 +1,81 @@
+using System.Reflection;
+using NfcPipeline.Inference;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage;
+using NfcPipeline.Worker;
+using NfcPipeline.Worker.Share;
+using YamlDotNet.RepresentationModel;
+
+namespace NfcPipeline.IntegrationTests;
+
+/// <summary>Docker cannot run here, so the compose file is checked for what can be checked without it.</summary>
+public class DeploymentFilesTests
+{
+    private static readonly YamlMappingNode Compose = Load();
+
+    private static YamlMappingNode Load()
+    {
+        var stream = new YamlStream();
+        using var reader = new StreamReader(Path.Combine(TestServices.RepoRoot, "docker-compose.yml"));
+        stream.Load(reader);
+        return (YamlMappingNode)stream.Documents[0].RootNode;
+    }
+
+    private static YamlMappingNode Services => (YamlMappingNode)Compose["services"];
+
+    [Fact]
+    public void Compose_parses_and_has_the_production_services_with_healthchecks()
+    {
+        var names = Services.Children.Keys.Select(k => k.ToString()).ToList();
+        Assert.Superset(new HashSet<string> { "postgres", "rabbitmq", "migrate", "worker" }, names.ToHashSet());
+        foreach (var service in new[] { "postgres", "rabbitmq", "worker" })
+            Assert.True(((YamlMappingNode)Services[service]).Children.ContainsKey("healthcheck"), $"{service} has no healthcheck");
+        Assert.Contains("rabbitmq:3.13-management", Services["rabbitmq"]["image"].ToString());
+        var worker = (YamlMappingNode)Services["worker"];
+        Assert.Contains("/share", ((YamlSequenceNode)worker["volumes"]).Children.Select(v => v.ToString()).Single());
+        Assert.True(((YamlMappingNode)worker["deploy"]).Children.ContainsKey("replicas"));
+    }
+
+    [Fact]
+    public void Every_file_the_compose_file_builds_from_exists()
+    {
+        var dockerfiles = Services.Children.Values.OfType<YamlMappingNode>()
+            .Where(s => s.Children.ContainsKey("build")).Select(s => s["build"]["dockerfile"].ToString()).ToList();
+        Assert.NotEmpty(dockerfiles);
+        foreach (var dockerfile in dockerfiles)
+        {
+            var path = Path.Combine(TestServices.RepoRoot, dockerfile);
+            Assert.True(File.Exists(path), $"{dockerfile} is missing");
+            foreach (var line in File.ReadLines(path).Where(l => l.StartsWith("RUN dotnet publish", StringComparison.Ordinal)))
+            {
+                var project = line.Split(' ').First(w => w.EndsWith(".csproj", StringComparison.Ordinal));
+                Assert.True(File.Exists(Path.Combine(TestServices.RepoRoot, project)), $"{dockerfile} publishes {project}, which does not exist");
+            }
+        }
+    }
+
+    [Fact]
+    public void Environment_names_match_the_options_classes()
+    {
+        var sections = new Dictionary<string, Type>
+        {
+            [StorageOptions.Section] = typeof(StorageOptions), [WorkerOptions.Section] = typeof(WorkerOptions),
+            [InferenceOptions.Section] = typeof(InferenceOptions), [ShareWatcherOptions.Section] = typeof(ShareWatcherOptions),
+            ["Inference__Batching"] = typeof(DynamicBatcherOptions),
+        };
+        var names = Services.Children.Values.OfType<YamlMappingNode>().Where(s => s.Children.ContainsKey("environment"))
+            .SelectMany(s => ((YamlMappingNode)s["environment"]).Children.Keys.Select(k => k.ToString()))
+            .Concat(((YamlMappingNode)Compose["x-pipeline-env"]).Children.Keys.Select(k => k.ToString()))
+            .Where(n => n.Contains("__")).Distinct().ToList();
+        Assert.NotEmpty(names);
+        foreach (var name in names)
+        {
+            if (name.StartsWith("Messaging__", StringComparison.Ordinal)) { Assert.Equal("Messaging__RabbitUri", name); continue; }
+            int split = name.LastIndexOf("__", StringComparison.Ordinal);
+            var section = name[..split].Replace("__", ":");
+            Assert.True(sections.TryGetValue(name[..split], out var type) || sections.TryGetValue(section, out type), $"{name}: no options class for section {section}");
+            Assert.True(type!.GetProperty(name[(split + 2)..], BindingFlags.Public | BindingFlags.Instance) is not null, $"{name}: {type.Name} has no such property");
+        }
+    }
+}
