@@ -8,5 +8,6 @@ internal static class BenchCommand
     public static Command Create() => new("bench", "Benchmarks that print ratios measured side by side in one run.")
     {
         BenchInferenceCommand.Create(),
+        BenchDashboardCommand.Create(),
     };
 }
