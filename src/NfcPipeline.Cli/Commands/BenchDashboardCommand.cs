@@ -83,6 +83,7 @@ internal static class BenchDashboardCommand
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Storage:ConnectionString"] = connectionString, ["Dashboard:Urls"] = "http://127.0.0.1:0", ["Dashboard:ShareRoot"] = share,
+            ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddDashboardServices();
