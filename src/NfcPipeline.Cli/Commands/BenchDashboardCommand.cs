@@ -117,7 +117,7 @@ internal static class BenchDashboardCommand
 
     private static int Print(List<PageTiming> results)
     {
-        AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120); // a pipe defaults to 80 columns and wraps the table
+        StatusCommand.WideWhenRedirected();
         var table = new Table().AddColumns("page", "status", "server median ms", "server max ms", "client median ms", "bytes", "≤ 300 ms");
         foreach (var r in results)
             table.AddRow(StatusCommand.Cells(r.Page, r.Status, r.MedianMs.ToString("0.0"), r.MaxMs.ToString("0.0"), r.ClientMedianMs.ToString("0.0"), r.Bytes,
