@@ -60,11 +60,12 @@ public static class OverlayRenderer
             int sx = (int)((x + 0.5) / scale) - mask.Left, sy = (int)((y + 0.5) / scale) - mask.Top;
             return sx >= 0 && sy >= 0 && sx < mask.Width && sy < mask.Height && mask.Bits[sy * mask.Width + sx];
         }
+        var t = scale >= 0.75 ? 2 : 1; // outlines stay visible on full-size 1280-pixel images
         for (var y = y0; y <= y1; y++)
             for (var x = x0; x <= x1; x++)
             {
                 if (!Inside(x, y)) continue;
-                var edge = !Inside(x - 1, y) || !Inside(x + 1, y) || !Inside(x, y - 1) || !Inside(x, y + 1);
+                var edge = !Inside(x - t, y) || !Inside(x + t, y) || !Inside(x, y - t) || !Inside(x, y + t);
                 var o = (y * w + x) * 3;
                 if (edge) Put(rgb, o, c.Distal ? Distal : colour);
                 else Blend(rgb, o, colour, 0.35);
