@@ -30,6 +30,9 @@ public static class DashboardServiceExtensions
         var kestrelUrls = config.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>();
         BindingGuard.Validate(options, kestrelUrls);
         builder.WebHost.UseUrls(BindingGuard.SplitUrls(options.Urls).ToArray());
+        // Request logs would carry study ids and paths; patient identifiers must stay out of logs.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("MassTransit", LogLevel.Warning);
 
         builder.Services.Configure<DashboardOptions>(config.GetSection(DashboardOptions.Section));
         builder.Services.Configure<StorageOptions>(config.GetSection(StorageOptions.Section));
