@@ -105,6 +105,19 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task Without_configured_auth_a_local_caller_is_the_operator_but_a_proxied_one_is_refused()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+        var page = await client.GetStringAsync("/jobs?state=failed");
+        Assert.Contains("local (operator)", page);
+        Assert.Contains("class=\"requeue\"", page);
+        client.DefaultRequestHeaders.Add("X-Forwarded-For", "203.0.113.9");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Fact]
     public async Task An_operator_form_post_without_an_antiforgery_token_is_refused()
     {
         await using var data = await TestData.CreateAsync();

@@ -27,7 +27,9 @@ public sealed class DashboardAuthHandler(
         var options = dashboardOptions.Value;
         if (!options.AuthConfigured)
         {
-            return Task.FromResult(Context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
+            // A reverse proxy on this host also connects from loopback; its forwarding headers show a remote caller.
+            var proxied = Request.Headers.ContainsKey("X-Forwarded-For") || Request.Headers.ContainsKey("Forwarded");
+            return Task.FromResult(!proxied && Context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
                 ? Success(LocalUser, DashboardRoles.Operator, "local")
                 : AuthenticateResult.Fail("No authentication is configured and the caller is not on loopback."));
         }
