@@ -105,7 +105,7 @@ public class AuthTests
     }
 
     [Fact]
-    public async Task Without_configured_auth_a_local_caller_is_the_operator_but_a_proxied_one_is_refused()
+    public async Task Without_configured_auth_a_local_caller_is_the_operator_but_proxied_or_rebound_requests_are_refused()
     {
         await using var data = await TestData.CreateAsync();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
@@ -113,6 +113,9 @@ public class AuthTests
         var page = await client.GetStringAsync("/jobs?state=failed");
         Assert.Contains("local (operator)", page);
         Assert.Contains("class=\"requeue\"", page);
+        using var rebound = new HttpRequestMessage(HttpMethod.Get, "/jobs");
+        rebound.Headers.Host = "attacker.example";
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(rebound)).StatusCode);
         client.DefaultRequestHeaders.Add("X-Forwarded-For", "203.0.113.9");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
     }
