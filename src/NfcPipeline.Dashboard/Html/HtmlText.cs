@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
+using System.Text.Unicode;
 
 namespace NfcPipeline.Dashboard.Html;
 
@@ -24,6 +25,8 @@ public readonly record struct HtmlText(string Value)
 [InterpolatedStringHandler]
 public ref struct HtmlBuilder
 {
+    // Every Unicode range passes as is (µm, ≥, accented names); markup characters are always encoded.
+    private static readonly HtmlEncoder Encoder = HtmlEncoder.Create(UnicodeRanges.All);
     private readonly StringBuilder _sb;
 
     public HtmlBuilder(int literalLength, int formattedCount) => _sb = new StringBuilder(literalLength + formattedCount * 16);
@@ -31,8 +34,8 @@ public ref struct HtmlBuilder
     public void AppendLiteral(string literal) => _sb.Append(literal);
     public void AppendFormatted(HtmlText markup) => _sb.Append(markup.Value);
     public void AppendFormatted(IEnumerable<HtmlText> markup) { foreach (var m in markup) _sb.Append(m.Value); }
-    public void AppendFormatted<T>(T value) => _sb.Append(HtmlEncoder.Default.Encode(Format(value, null)));
-    public void AppendFormatted<T>(T value, string format) => _sb.Append(HtmlEncoder.Default.Encode(Format(value, format)));
+    public void AppendFormatted<T>(T value) => _sb.Append(Encoder.Encode(Format(value, null)));
+    public void AppendFormatted<T>(T value, string format) => _sb.Append(Encoder.Encode(Format(value, format)));
 
     public HtmlText ToHtml() => new(_sb.ToString());
 
