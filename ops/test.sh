@@ -10,6 +10,7 @@ cd "$NFC_ROOT"
 command -v dotnet >/dev/null || die "the .NET 10 SDK is required (https://dot.net); dotnet is not on PATH"
 
 "$NFC_ROOT/ops/native.sh"
+apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium drives Debian's chromium)
 
 services_were_up=0
 "$NFC_ROOT/ops/services.sh" status >/dev/null 2>&1 && services_were_up=1

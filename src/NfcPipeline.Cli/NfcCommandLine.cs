@@ -18,6 +18,10 @@ public static class NfcCommandLine
         root.Add(AnalyzeCommand.Create());
         root.Add(EvaluateCommand.Create());
         root.Add(BenchCommand.Create());
+        root.Add(EnqueueCommand.Create());
+        root.Add(StatusCommand.Create());
+        root.Add(ReportCommand.Create());
+        root.Add(RequeueCommand.Create());
         return root;
     }
 

@@ -9,5 +9,6 @@ internal static class BenchCommand
     {
         BenchInferenceCommand.Create(),
         BenchPipelineCommand.Create(),
+        BenchDashboardCommand.Create(),
     };
 }

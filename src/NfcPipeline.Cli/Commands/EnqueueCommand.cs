@@ -1,0 +1,91 @@
+using System.CommandLine;
+using NfcPipeline.Contracts;
+using NfcPipeline.Intake;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+using Spectre.Console;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>`nfc enqueue FOLDER`: publishes SubmitStudy for a study folder under the share; --wait follows its progress.</summary>
+internal static class EnqueueCommand
+{
+    public static Command Create()
+    {
+        var folder = new Argument<string>("folder") { Description = "The study folder (absolute, or relative to the current directory or the share)." };
+        var share = new Option<string?>("--share") { Description = "The share root. Default: NFC_SHARE_ROOT." };
+        var studyId = new Option<string?>("--study-id") { Description = "The study id. Default: the folder name." };
+        var umPerPx = new Option<double?>("--um-per-px") { Description = "Calibration in µm per pixel (overrides the manifest)." };
+        var reanalyze = new Option<bool>("--reanalyze") { Description = "Analyse again even where results exist." };
+        var wait = new Option<bool>("--wait") { Description = "Show progress until the study is completed." };
+        var connection = CommonOptions.Connection();
+        var rabbit = CliBus.RabbitOption();
+        var command = new Command("enqueue", "Submit a study folder for analysis.") { folder, share, studyId, umPerPx, reanalyze, wait, connection, rabbit };
+        command.SetAction(async (parse, ct) =>
+        {
+            var root = parse.GetValue(share) ?? Environment.GetEnvironmentVariable("NFC_SHARE_ROOT");
+            if (string.IsNullOrWhiteSpace(root))
+                return Fail("give the share root with --share or NFC_SHARE_ROOT.", NfcCommandLine.Usage);
+            if (parse.GetValue(umPerPx) is { } um && !(um > 0 && double.IsFinite(um)))
+                return Fail("--um-per-px must be a positive number.", NfcCommandLine.Usage);
+            var given = parse.GetValue(folder)!;
+            var rootFull = Path.GetFullPath(root);
+            var candidate = Path.IsPathRooted(given) || Directory.Exists(given) ? Path.GetFullPath(given) : Path.Combine(rootFull, given);
+            var relative = Path.GetRelativePath(rootFull, candidate).Replace('\\', '/');
+            try { SharePaths.ResolveUnder(rootFull, relative); }
+            catch (StudyLayoutException ex) { return Fail($"the folder must be inside the share {rootFull}: {ex.Message}", NfcCommandLine.Usage); }
+            var message = new SubmitStudy
+            {
+                StudyId = parse.GetValue(studyId) ?? Path.GetFileName(candidate.TrimEnd('/')),
+                FolderPath = relative, MicrometresPerPixel = parse.GetValue(umPerPx), Reanalyze = parse.GetValue(reanalyze),
+            };
+            try
+            {
+                await using (var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct))
+                    await bus.PublishAsync(message, ct);
+            }
+            catch (Exception ex) when (ex is MassTransit.RabbitMqConnectionException or OperationCanceledException or MassTransit.MassTransitException)
+            {
+                return Fail($"cannot publish to RabbitMQ: {ex.Message}. Is it running (ops/services.sh up)?", NfcCommandLine.Fatal);
+            }
+            Console.WriteLine($"Submitted study {message.StudyId} ({relative}).");
+            if (!parse.GetValue(wait)) return NfcCommandLine.Success;
+
+            await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
+            var state = await WaitAsync(new ReportingQueries(dataSource), message.StudyId, ct);
+            Console.WriteLine($"Study {message.StudyId}: {state}.");
+            return state == "completed" ? NfcCommandLine.Success : NfcCommandLine.Fatal;
+        });
+        return command;
+    }
+
+    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, CancellationToken ct)
+    {
+        var finalState = "";
+        await AnsiConsole.Progress().AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .StartAsync(async progress =>
+            {
+                var task = progress.AddTask("waiting for registration", maxValue: 1);
+                while (!ct.IsCancellationRequested)
+                {
+                    var s = await queries.StudyByExternalIdAsync(studyId, ct);
+                    if (s is not null)
+                    {
+                        task.MaxValue = Math.Max(1, s.Images);
+                        task.Value = s.Succeeded + s.Failed;
+                        task.Description = $"{s.State}: {s.Succeeded} done, {s.Failed} failed of {s.Images}";
+                        if (s.IsFinished) { finalState = s.State; task.StopTask(); return; }
+                    }
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                }
+            });
+        return finalState;
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine($"nfc enqueue: {message}");
+        return code;
+    }
+}

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Text;
+using NfcPipeline.Dashboard.Rendering;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+using Spectre.Console;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>`nfc report PATIENT`: a patient's metrics on screen, or exported as CSV or printable HTML.</summary>
+internal static class ReportCommand
+{
+    public static Command Create()
+    {
+        var patient = new Argument<string>("patient") { Description = "A patient id (number) or STUDY/PATIENT (the study id and the patient code)." };
+        var csv = new Option<FileInfo?>("--csv") { Description = "Write the metrics as CSV to this file." };
+        var html = new Option<FileInfo?>("--html") { Description = "Write the printable HTML report to this file." };
+        var connection = CommonOptions.Connection();
+        var command = new Command("report", "Show or export a patient's report.") { patient, csv, html, connection };
+        command.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
+                var queries = new ReportingQueries(dataSource);
+                var id = await ResolveAsync(queries, parse.GetValue(patient)!, ct);
+                var report = id is null ? null : await PatientReport.LoadAsync(queries, id.Value, null, ct);
+                if (report is null)
+                {
+                    Console.Error.WriteLine("nfc report: no such patient; give a patient id or STUDY/PATIENT.");
+                    return NfcCommandLine.Fatal;
+                }
+                if (parse.GetValue(csv) is { } csvFile)
+                {
+                    await using var writer = new StreamWriter(csvFile.FullName, false, new UTF8Encoding(false));
+                    await ReportCsv.WritePatientAsync(writer, report.Patient, report.AllModels);
+                    Console.WriteLine($"Wrote {csvFile.FullName}");
+                }
+                if (parse.GetValue(html) is { } htmlFile)
+                {
+                    await File.WriteAllTextAsync(htmlFile.FullName, PrintableReport.Render(report, DateTime.UtcNow), ct);
+                    Console.WriteLine($"Wrote {htmlFile.FullName}");
+                }
+                if (parse.GetValue(csv) is null && parse.GetValue(html) is null) Print(report);
+                return NfcCommandLine.Success;
+            }
+            catch (NpgsqlException ex)
+            {
+                Console.Error.WriteLine($"nfc report: cannot reach the database: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
+        });
+        return command;
+    }
+
+    private static async Task<long?> ResolveAsync(ReportingQueries queries, string given, CancellationToken ct)
+    {
+        if (long.TryParse(given, out var id)) return id;
+        var slash = given.IndexOf('/');
+        return slash <= 0 ? null : await queries.FindPatientAsync(given[..slash], given[(slash + 1)..], ct);
+    }
+
+    private static void Print(PatientReport r)
+    {
+        StatusCommand.WideWhenRedirected();
+        AnsiConsole.Write(new Text($"Study {r.Patient.StudyExternalId} · patient {r.Patient.Code} (#{r.Patient.Id}) · {r.Patient.State}\n"));
+        if (r.Metrics is not { } m)
+        {
+            Console.WriteLine("No results yet.");
+            return;
+        }
+        var table = new Table().AddColumns("metric", "value");
+        void Row(string name, object? value) => table.AddRow(StatusCommand.Cells(name, value));
+        Row("pattern", m.Pattern);
+        Row("density mean/median/SD per mm", $"{m.DensityMean:0.##} / {m.DensityMedian:0.##} / {m.DensitySd:0.##}");
+        Row("gradable / ungradable fields", $"{m.GradableFields} / {m.UngradableFields}");
+        Row("capillaries", m.CapillaryCount);
+        Row("dilated / giant", $"{m.DilatedCount} / {m.GiantCount}");
+        Row("abnormal / hemorrhages", $"{m.AbnormalCount} / {m.HemorrhageCount}");
+        foreach (var (name, count) in PatientReportView.Morphology(m.Morphology)) Row($"class {name}", count);
+        foreach (var (finger, density) in PatientReportView.PerFinger(m.PerFinger)) Row($"density {finger} per mm", density.ToString("0.##"));
+        Row("model", $"{m.ModelName} {m.ModelVersion} sha256 {m.ModelSha256}");
+        AnsiConsole.Write(table);
+    }
+}

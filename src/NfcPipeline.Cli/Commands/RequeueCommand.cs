@@ -1,0 +1,57 @@
+using System.CommandLine;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>`nfc requeue JOB` or `nfc requeue --failed [--kind K] [--study S]`: puts failed jobs back to work.</summary>
+internal static class RequeueCommand
+{
+    public static Command Create()
+    {
+        var job = new Argument<long?>("job") { Description = "The id of a failed job.", Arity = ArgumentArity.ZeroOrOne };
+        var failed = new Option<bool>("--failed") { Description = "Requeue every failed job (narrow with --kind and --study)." };
+        var kind = new Option<string?>("--kind") { Description = "With --failed: only jobs of this kind." };
+        var study = new Option<string?>("--study") { Description = "With --failed: only jobs of this study id." };
+        var connection = CommonOptions.Connection();
+        var rabbit = CliBus.RabbitOption();
+        var command = new Command("requeue", "Requeue failed jobs: state 'enqueued', error cleared, message published again.") { job, failed, kind, study, connection, rabbit };
+        command.SetAction(async (parse, ct) =>
+        {
+            var jobId = parse.GetValue(job);
+            if (jobId is null == !parse.GetValue(failed))
+            {
+                Console.Error.WriteLine("nfc requeue: give either a job id or --failed.");
+                return NfcCommandLine.Usage;
+            }
+            try
+            {
+                await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
+                var admin = new JobAdmin(dataSource);
+                await using var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct);
+                var result = jobId is { } one
+                    ? await admin.RequeueAsync([one], bus.PublishAsync, ct)
+                    : await admin.RequeueAllFailedAsync(parse.GetValue(kind), parse.GetValue(study), bus.PublishAsync, ct);
+                Console.WriteLine($"Requeued {result.Requeued.Count} job(s).");
+                foreach (var (id, reason) in result.Skipped) Console.WriteLine($"Skipped job {id}: {reason}.");
+                if (jobId is not null && result.Requeued.Count == 0 && result.Skipped.Count == 0)
+                {
+                    Console.Error.WriteLine($"nfc requeue: job {jobId} does not exist or is not failed.");
+                    return NfcCommandLine.Fatal;
+                }
+                return NfcCommandLine.Success;
+            }
+            catch (NpgsqlException ex)
+            {
+                Console.Error.WriteLine($"nfc requeue: cannot reach the database: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
+            catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException)
+            {
+                Console.Error.WriteLine($"nfc requeue: cannot publish to RabbitMQ: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
+        });
+        return command;
+    }
+}

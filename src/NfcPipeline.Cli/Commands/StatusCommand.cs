@@ -1,0 +1,69 @@
+using System.CommandLine;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+using Spectre.Console;
+
+namespace NfcPipeline.Cli.Commands;
+
+/// <summary>`nfc status [STUDY]`: progress of the latest studies, or one study's patients.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var study = new Argument<string?>("study") { Description = "A study id; without it, the latest studies.", Arity = ArgumentArity.ZeroOrOne };
+        var limit = new Option<int>("--limit") { Description = "How many studies to list.", DefaultValueFactory = _ => 50 };
+        var connection = CommonOptions.Connection();
+        var command = new Command("status", "Show study progress (and a study's patients).") { study, limit, connection };
+        command.SetAction(async (parse, ct) =>
+        {
+            WideWhenRedirected();
+            try
+            {
+                await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
+                var queries = new ReportingQueries(dataSource);
+                if (parse.GetValue(study) is not { } id)
+                {
+                    var table = StudyTable();
+                    foreach (var s in await queries.RecentStudiesAsync(Math.Clamp(parse.GetValue(limit), 1, 10_000), ct)) AddStudy(table, s);
+                    AnsiConsole.Write(table);
+                    return NfcCommandLine.Success;
+                }
+                var one = await queries.StudyByExternalIdAsync(id, ct);
+                if (one is null)
+                {
+                    Console.Error.WriteLine($"nfc status: there is no study '{id}'.");
+                    return NfcCommandLine.Fatal;
+                }
+                var studyTable = StudyTable();
+                AddStudy(studyTable, one);
+                AnsiConsole.Write(studyTable);
+                var patients = new Table().AddColumns("patient id", "patient", "state", "images", "succeeded", "failed", "pattern", "density /mm");
+                foreach (var p in await queries.PatientsAsync(one.Id, ct))
+                    patients.AddRow(Cells(p.Id, p.Code, p.State, p.Images, p.Succeeded, p.Failed, p.Pattern, p.DensityMean?.ToString("0.##")));
+                AnsiConsole.Write(patients);
+                return NfcCommandLine.Success;
+            }
+            catch (NpgsqlException ex)
+            {
+                Console.Error.WriteLine($"nfc status: cannot reach the database: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Piped output has no terminal width; Spectre then assumes 80 columns and wraps every cell.</summary>
+    internal static void WideWhenRedirected()
+    {
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 200);
+    }
+
+    private static Table StudyTable() => new Table().AddColumns("study", "state", "images", "succeeded", "failed", "remaining", "% done", "registered");
+
+    private static void AddStudy(Table table, StudyProgress s) =>
+        table.AddRow(Cells(s.ExternalId, s.State, s.Images, s.Succeeded, s.Failed, s.Remaining, s.PercentDone, s.CreatedAt.ToString("u")));
+
+    /// <summary>Cells as plain text: names come from folders and must not be read as Spectre markup.</summary>
+    internal static Spectre.Console.Rendering.IRenderable[] Cells(params object?[] values) =>
+        values.Select(v => (Spectre.Console.Rendering.IRenderable)new Text(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "")).ToArray();
+}

@@ -1,0 +1,91 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Contracts;
+using NfcPipeline.Dashboard.Hosting;
+using NfcPipeline.Intake;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Api;
+
+/// <summary>POST /api/studies, GET /api/studies/{id}, GET /api/studies/{id}/results.csv (id = the external study id).</summary>
+public static class StudiesApi
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapPost("/api/studies", Submit).RequireAuthorization(DashboardRoles.OperatorPolicy);
+        app.MapGet("/api/studies/{id}", Status);
+        app.MapGet("/api/studies/{id}/results.csv", async (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
+        {
+            var study = await queries.StudyByExternalIdAsync(id, ct);
+            if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
+            context.Response.ContentType = "text/csv; charset=utf-8";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-results.csv\"";
+            await using var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
+            await ReportCsv.WriteStudyResultsAsync(writer, queries.DataSource, study.Id, ct);
+            return Results.Empty;
+        });
+    }
+
+    /// <summary>The body: SubmitStudy's fields (camelCase JSON). Validation failures are RFC 7807 problem details.</summary>
+    public sealed record SubmitStudyRequest(string? StudyId, string? FolderPath, List<SubmittedImage>? Images,
+        double? MicrometresPerPixel, string? Device, bool Reanalyze);
+
+    private static async Task<IResult> Submit(SubmitStudyRequest? body, IOptions<DashboardOptions> options, IPublishEndpoint bus, CancellationToken ct)
+    {
+        if (body is null) return Results.Problem("The body must be a JSON SubmitStudy.", statusCode: 400, title: "Invalid request");
+        var errors = Validate(body, options.Value.ShareRoot);
+        if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
+        var message = new SubmitStudy
+        {
+            StudyId = body.StudyId!.Trim(), FolderPath = body.FolderPath, Images = body.Images, MicrometresPerPixel = body.MicrometresPerPixel,
+            Device = body.Device, Reanalyze = body.Reanalyze,
+        };
+        await bus.Publish(message, ct);
+        return Results.Accepted($"/api/studies/{Uri.EscapeDataString(message.StudyId)}", new { studyId = message.StudyId, status = "submitted" });
+    }
+
+    public static Dictionary<string, string[]> Validate(SubmitStudyRequest body, string? shareRoot)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(body.StudyId)) errors["studyId"] = ["A study id is required."];
+        else if (body.StudyId.Length > 200 || body.StudyId.Any(char.IsControl)) errors["studyId"] = ["The study id must be at most 200 printable characters."];
+        if (body.MicrometresPerPixel is { } um && !(um > 0 && double.IsFinite(um))) errors["micrometresPerPixel"] = ["µm per pixel must be a positive number."];
+        var hasFolder = !string.IsNullOrWhiteSpace(body.FolderPath);
+        var hasImages = body.Images is { Count: > 0 };
+        if (hasFolder == hasImages) errors["folderPath"] = ["Give either folderPath or images (not both)."];
+        else if (string.IsNullOrWhiteSpace(shareRoot)) errors["folderPath"] = ["The dashboard has no Dashboard:ShareRoot configured, so it cannot check paths."];
+        else if (hasFolder)
+        {
+            if (Resolve(shareRoot, body.FolderPath!) is { } error) errors["folderPath"] = [error];
+        }
+        else
+        {
+            var imageErrors = body.Images!.Select((img, i) =>
+                    string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
+                    : img.Path is null ? $"images[{i}]: a path is required." : Resolve(shareRoot, img.Path) is { } e ? $"images[{i}]: {e}" : null)
+                .OfType<string>().ToArray();
+            if (imageErrors.Length > 0) errors["images"] = imageErrors;
+        }
+        return errors;
+    }
+
+    private static string? Resolve(string shareRoot, string path)
+    {
+        try { SharePaths.ResolveUnder(shareRoot, path); return null; }
+        catch (StudyLayoutException ex) { return ex.Message; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return "The path cannot be read in the share."; }
+    }
+
+    private static async Task<IResult> Status(ReportingQueries queries, string id, CancellationToken ct)
+    {
+        var s = await queries.StudyByExternalIdAsync(id, ct);
+        if (s is null) return Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
+        var patients = await queries.PatientsAsync(s.Id, ct);
+        return Results.Ok(new
+        {
+            studyId = s.ExternalId, dbId = s.Id, state = s.State, images = s.Images, succeeded = s.Succeeded, failed = s.Failed,
+            remaining = s.Remaining, percentDone = s.PercentDone, createdAt = s.CreatedAt, completedAt = s.CompletedAt,
+            patients = patients.Select(p => new { id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern }),
+        });
+    }
+}

@@ -1,0 +1,50 @@
+namespace NfcPipeline.Dashboard.Hosting;
+
+/// <summary>The "Dashboard" configuration section.</summary>
+public sealed class DashboardOptions
+{
+    public const string Section = "Dashboard";
+    public const string DefaultUrls = "http://127.0.0.1:5080";
+
+    /// <summary>Where Kestrel listens, ';'-separated. Anything but loopback requires <see cref="Users"/> or <see cref="ApiKeys"/>.</summary>
+    public string Urls { get; set; } = DefaultUrls;
+
+    /// <summary>The watched share; studies.source_path and POST /api/studies paths are relative to it.</summary>
+    public string? ShareRoot { get; set; }
+
+    /// <summary>UI users (HTTP basic auth). The API accepts them too.</summary>
+    public List<DashboardUser> Users { get; set; } = [];
+
+    /// <summary>API keys, sent in the X-Api-Key header.</summary>
+    public List<DashboardApiKey> ApiKeys { get; set; } = [];
+
+    public bool AuthConfigured => Users.Count > 0 || ApiKeys.Count > 0;
+}
+
+public sealed class DashboardUser
+{
+    public string Name { get; set; } = "";
+    /// <summary>Lower-case hex SHA-256 of the password (printf %s 'password' | sha256sum).</summary>
+    public string PasswordSha256 { get; set; } = "";
+    /// <summary>"operator" or "read-only".</summary>
+    public string Role { get; set; } = DashboardRoles.ReadOnly;
+}
+
+public sealed class DashboardApiKey
+{
+    public string Name { get; set; } = "";
+    /// <summary>Lower-case hex SHA-256 of the key; the key itself is never stored.</summary>
+    public string KeySha256 { get; set; } = "";
+    public string Role { get; set; } = DashboardRoles.ReadOnly;
+}
+
+public static class DashboardRoles
+{
+    public const string Operator = "operator";
+    public const string ReadOnly = "read-only";
+    public const string OperatorPolicy = "operator";
+    public static bool IsKnown(string role) => role is Operator or ReadOnly;
+}
+
+/// <summary>A configuration the dashboard refuses to start with; the message says what to fix.</summary>
+public sealed class DashboardConfigurationException(string message) : Exception(message);

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using MassTransit;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Dashboard.Api;
+using NfcPipeline.Dashboard.Pages;
+using NfcPipeline.Dashboard.Rendering;
+using NfcPipeline.Dashboard.Security;
+using NfcPipeline.Storage;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+
+namespace NfcPipeline.Dashboard.Hosting;
+
+public static class DashboardServiceExtensions
+{
+    public const string DefaultRabbitUri = "amqp://guest:guest@127.0.0.1:35672/";
+
+    /// <summary>
+    /// Registers everything the dashboard needs and binds Kestrel to Dashboard:Urls. Throws
+    /// <see cref="DashboardConfigurationException"/> for a non-loopback binding without authentication.
+    /// </summary>
+    public static WebApplicationBuilder AddDashboardServices(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        var options = new DashboardOptions();
+        config.GetSection(DashboardOptions.Section).Bind(options);
+        var kestrelUrls = config.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>();
+        BindingGuard.Validate(options, kestrelUrls);
+        builder.WebHost.UseUrls(BindingGuard.SplitUrls(options.Urls).ToArray());
+        // Request logs would carry study ids and paths; patient identifiers must stay out of logs.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("MassTransit", LogLevel.Warning);
+
+        builder.Services.Configure<DashboardOptions>(config.GetSection(DashboardOptions.Section));
+        builder.Services.Configure<StorageOptions>(config.GetSection(StorageOptions.Section));
+        builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
+        builder.Services.AddSingleton<ReportingQueries>();
+        builder.Services.AddSingleton<JobAdmin>();
+        builder.Services.AddSingleton<OverlayService>();
+
+        builder.Services.AddAuthentication(DashboardAuthHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, DashboardAuthHandler>(DashboardAuthHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(DashboardRoles.OperatorPolicy, p => p.RequireRole(DashboardRoles.Operator));
+        builder.Services.AddAntiforgery(a => { a.Cookie.Name = "nfc-af"; a.FormFieldName = "__af"; });
+        builder.Services.AddProblemDetails();
+
+        var rabbitUri = config["Messaging:RabbitUri"] is { Length: > 0 } u ? u
+            : Environment.GetEnvironmentVariable("NFC_RABBIT_URI") is { Length: > 0 } e ? e : DefaultRabbitUri;
+        builder.Services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) => cfg.Host(new Uri(rabbitUri))));
+        return builder;
+    }
+
+    /// <summary>Middleware, static files, pages and the API.</summary>
+    public static WebApplication MapDashboard(this WebApplication app)
+    {
+        app.Use(ServerTimingAndSecurityHeaders);
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new EmbeddedFileProvider(typeof(DashboardServiceExtensions).Assembly, "NfcPipeline.Dashboard.wwwroot"),
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        OverviewPage.Map(app);
+        JobPages.Map(app);
+        RecurringPage.Map(app);
+        WorkersPage.Map(app);
+        StudyPages.Map(app);
+        PatientReportPage.Map(app);
+        StudiesApi.Map(app);
+        PatientsApi.Map(app);
+        return app;
+    }
+
+    /// <summary>Server-Timing carries the server-side time of every response (nfc bench dashboard reads it).</summary>
+    private static Task ServerTimingAndSecurityHeaders(HttpContext context, Func<Task> next)
+    {
+        var watch = Stopwatch.StartNew();
+        context.Response.OnStarting(() =>
+        {
+            var headers = context.Response.Headers;
+            headers["Server-Timing"] = "app;dur=" + watch.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers["Referrer-Policy"] = "no-referrer";
+            if (!headers.ContainsKey("Content-Security-Policy"))
+                headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+            return Task.CompletedTask;
+        });
+        return next();
+    }
+}

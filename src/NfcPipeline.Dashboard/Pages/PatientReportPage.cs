@@ -1,0 +1,48 @@
+using NfcPipeline.Dashboard.Html;
+using NfcPipeline.Dashboard.Rendering;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Pages;
+
+/// <summary>GET /patients/{id} (the report), /patients/{id}/print (printable export) and /images/{id}/overlay.png.</summary>
+public static class PatientReportPage
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/patients/{id:long}", async (HttpContext context, ReportingQueries queries, long id, long? model, CancellationToken ct) =>
+        {
+            var r = await PatientReport.LoadAsync(queries, id, model, ct);
+            if (r is null) return Layout.NotFound(context, $"There is no patient #{id}.");
+            var models = H.When(r.AllModels.Count > 1, () => H.Html($"<p class=\"models\">Results of other models: {H.Each(r.AllModels.Where(m => m.ModelId != r.Metrics?.ModelId), m => H.Html($"<a href=\"/patients/{id}?model={m.ModelId}\">{m.ModelName} {m.ModelVersion}</a> "))}</p>"));
+            var body = H.Html($"""
+                <p class="breadcrumb"><a href="/studies/{r.Patient.StudyId}">Study {r.Patient.StudyExternalId}</a> › patient {r.Patient.Code} · {Layout.StateBadge(r.Patient.State)}</p>
+                <p class="exports"><a href="/patients/{id}/print{(r.Metrics is null ? "" : $"?model={r.Metrics.ModelId}")}">Printable report</a> ·
+                  <a href="/api/patients/{id}/metrics.csv" download>Metrics as CSV</a> · <a href="/api/patients/{id}/metrics">Metrics as JSON</a></p>
+                {models}
+                {PatientReportView.Sections(r, withGallery: true)}
+                """);
+            return Layout.Page(context, $"Patient {r.Patient.Code}", body);
+        });
+
+        app.MapGet("/patients/{id:long}/print", async (HttpContext context, ReportingQueries queries, long id, long? model, CancellationToken ct) =>
+        {
+            var r = await PatientReport.LoadAsync(queries, id, model, ct);
+            if (r is null) return Layout.NotFound(context, $"There is no patient #{id}.");
+            context.Response.Headers.ContentSecurityPolicy = PrintableReport.ContentSecurityPolicy;
+            return Results.Content(PrintableReport.Render(r, DateTime.UtcNow), "text/html; charset=utf-8");
+        });
+
+        app.MapGet("/images/{id:long}/overlay.png", async (OverlayService overlays, long id, long? model, int? width, CancellationToken ct) =>
+        {
+            var (outcome, png) = await overlays.RenderAsync(id, model, width is > 0 and <= 8192 ? width : null, ct);
+            return outcome switch
+            {
+                OverlayService.Outcome.Rendered => Results.File(png!, "image/png"),
+                OverlayService.Outcome.NoImage => Results.NotFound(),
+                OverlayService.Outcome.NoShare => Results.Problem("Dashboard:ShareRoot is not configured or the study has no source folder.", statusCode: 404),
+                OverlayService.Outcome.SourceMissing => Results.Problem("The source image is not in the share (moved or removed).", statusCode: 404),
+                _ => Results.Problem("The source image cannot be decoded.", statusCode: 422),
+            };
+        });
+    }
+}

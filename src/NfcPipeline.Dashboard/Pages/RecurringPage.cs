@@ -1,0 +1,46 @@
+using MassTransit;
+using NfcPipeline.Dashboard.Hosting;
+using NfcPipeline.Dashboard.Html;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Pages;
+
+/// <summary>GET /recurring: the share watch schedule and recent scans; POST /recurring/trigger scans now.</summary>
+public static class RecurringPage
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/recurring", async (HttpContext context, ReportingQueries queries, string? message, CancellationToken ct) =>
+        {
+            var (watches, scans) = await queries.ShareScansAsync(50, ct);
+            var watchRows = H.Each(watches, w => H.Html($"""
+                <tr><td>{w.Root}</td><td>every {w.IntervalSeconds} s</td><td>{w.LastScanAt}</td><td>{w.NextScanAt}</td>
+                <td class="requested">{w.ScanRequestedAt}</td></tr>
+                """));
+            var scanRows = H.Each(scans, s => H.Html($"""
+                <tr class="{(s.Error is null ? "" : "has-error")}"><td>{s.StartedAt}</td><td>{s.FinishedAt}</td><td>{s.Root}</td><td>{s.WorkerId}</td>
+                <td>{s.FoldersSeen}</td><td>{s.StudiesFound}</td><td class="error">{s.Error}</td></tr>
+                """));
+            var trigger = H.When(Layout.IsOperator(context), () => H.Html($"""
+                <form method="post" action="/recurring/trigger">{Layout.Antiforgery(context)}<button type="submit" id="trigger-scan">Scan the share now</button></form>
+                """));
+            var body = H.Html($"""
+                {H.When(message is not null, () => H.Html($"<p class=\"flash\">{message}</p>"))}
+                <h2>Share scans</h2>
+                <table><thead><tr><th>Root</th><th>Schedule</th><th>Last run</th><th>Next run</th><th>Scan requested</th></tr></thead><tbody>{watchRows}</tbody></table>
+                {H.When(watches.Count == 0, () => HtmlText.Trusted("<p class=\"empty\">No share is watched yet (no share_watch rows).</p>"))}
+                {trigger}
+                <h2>Recent scans</h2>
+                <table><thead><tr><th>Started</th><th>Finished</th><th>Root</th><th>Worker</th><th>Folders seen</th><th>Studies found</th><th>Error</th></tr></thead><tbody>{scanRows}</tbody></table>
+                """);
+            return Layout.Page(context, "Recurring", body);
+        });
+
+        app.MapPost("/recurring/trigger", async (HttpContext context, JobAdmin jobs, IPublishEndpoint bus, CancellationToken ct) =>
+        {
+            if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
+            var roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", (m, t) => bus.Publish(m, m.GetType(), t), ct);
+            return Results.Redirect($"/recurring?message={H.Q($"Scan requested for {roots} watched root(s).")}");
+        }).RequireAuthorization(DashboardRoles.OperatorPolicy);
+    }
+}

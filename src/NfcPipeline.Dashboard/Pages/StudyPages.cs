@@ -1,0 +1,66 @@
+using NfcPipeline.Dashboard.Html;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Pages;
+
+/// <summary>GET /studies (progress of every study) and GET /studies/{id} (patients and images with states and errors).</summary>
+public static class StudyPages
+{
+    private static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
+
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/studies", async (HttpContext context, ReportingQueries queries, string? state, long? before, CancellationToken ct) =>
+        {
+            state = StudyStates.Contains(state) ? state : null;
+            var page = await queries.StudiesAsync(state, before, 50, ct);
+            var filters = H.Each(StudyStates.Prepend(""), s => H.Html($"<a class=\"tab{(s == (state ?? "") ? " current" : "")}\" href=\"/studies?state={s}\">{(s == "" ? "all" : s)}</a>"));
+            var body = H.Html($"""
+                <nav class="tabs">{filters}</nav>
+                {StudyTable(page.Rows)}
+                {H.When(page.NextBefore is not null, () => H.Html($"<p><a class=\"next\" href=\"/studies?state={state}&before={page.NextBefore}\">Older →</a></p>"))}
+                """);
+            return Layout.Page(context, "Studies", body);
+        });
+
+        app.MapGet("/studies/{id:long}", async (HttpContext context, ReportingQueries queries, long id, CancellationToken ct) =>
+        {
+            var study = await queries.StudyAsync(id, ct);
+            if (study is null) return Layout.NotFound(context, $"There is no study #{id}.");
+            var patients = await queries.PatientsAsync(id, ct);
+            var images = await queries.ImagesAsync(id, ct: ct);
+            var codes = patients.ToDictionary(p => p.Id, p => p.Code);
+            var patientRows = H.Each(patients, p => H.Html($"""
+                <tr><td><a class="patient-link" href="/patients/{p.Id}">{p.Code}</a></td><td>{Layout.StateBadge(p.State)}</td>
+                <td>{Layout.Progress(p.Succeeded, p.Failed, p.Images)}</td><td>{p.Pattern}</td><td>{H.Number(p.DensityMean)}</td></tr>
+                """));
+            var imageRows = H.Each(images, i => H.Html($"""
+                <tr class="image-{i.State}"><td>{codes.GetValueOrDefault(i.PatientId)}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
+                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{H.Number(i.DensityPerMm)}</td>
+                <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($": {i.Error}"))}</td></tr>
+                """));
+            var body = H.Html($"""
+                <table class="detail">
+                  <tr><th>State</th><td>{Layout.StateBadge(study.State)}</td></tr>
+                  <tr><th>Progress</th><td>{Layout.Progress(study.Succeeded, study.Failed, study.Images)}</td></tr>
+                  <tr><th>Source</th><td>{study.SourcePath ?? "(submitted by message)"}</td></tr>
+                  <tr><th>µm per pixel</th><td>{H.Number(study.UmPerPx, "0.###")}</td></tr>
+                  <tr><th>Registered</th><td>{study.CreatedAt}</td></tr><tr><th>Completed</th><td>{study.CompletedAt}</td></tr>
+                </table>
+                <p><a href="/api/studies/{H.Q(study.ExternalId)}/results.csv" download>Results as CSV</a> ·
+                   <a href="/jobs?state=failed&study={H.Q(study.ExternalId)}">Failed jobs of this study</a></p>
+                <h2>Patients ({patients.Count})</h2>
+                <table class="patients"><thead><tr><th>Patient</th><th>State</th><th>Images</th><th>Pattern</th><th>Density /mm</th></tr></thead><tbody>{patientRows}</tbody></table>
+                <h2>Images ({images.Count})</h2>
+                <table class="images"><thead><tr><th>Patient</th><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>Attempts</th><th>Capillaries</th><th>Density /mm</th><th>Error</th></tr></thead><tbody>{imageRows}</tbody></table>
+                """);
+            return Layout.Page(context, $"Study {study.ExternalId}", body);
+        });
+    }
+
+    public static HtmlText StudyTable(IReadOnlyList<StudyProgress> studies) => H.Html($"""
+        <table class="studies"><thead><tr><th>Study</th><th>State</th><th>Progress</th><th>Registered</th><th>Completed</th></tr></thead><tbody>
+        {H.Each(studies, s => H.Html($"<tr><td><a href=\"/studies/{s.Id}\">{s.ExternalId}</a></td><td>{Layout.StateBadge(s.State)}</td><td>{Layout.Progress(s.Succeeded, s.Failed, s.Images)}</td><td>{s.CreatedAt}</td><td>{s.CompletedAt}</td></tr>"))}
+        </tbody></table>
+        """);
+}

@@ -1,0 +1,27 @@
+using NfcPipeline.Dashboard.Html;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Pages;
+
+/// <summary>GET /workers: heartbeats, device and provider, model hash and throughput.</summary>
+public static class WorkersPage
+{
+    public static void Map(WebApplication app) => app.MapGet("/workers", async (HttpContext context, ReportingQueries queries, CancellationToken ct) =>
+    {
+        var workers = await queries.WorkersAsync(200, ct);
+        var rows = H.Each(workers, w => H.Html($"""
+            <tr class="{(w.Alive ? "alive" : "dead")}"><td>{w.Id}</td><td>{w.Host}</td><td>{w.Pid}</td><td>{w.Device}</td><td>{w.Provider}</td>
+            <td class="sha" title="{Hex(w.ModelSha256)}">{Short(w.ModelSha256)}</td><td>{w.StartedAt}</td><td>{w.HeartbeatAt}</td>
+            <td>{(w.Alive ? "alive" : "silent")} · {w.State}</td><td>{w.ImagesProcessed}</td><td><code>{w.LastBatch}</code></td></tr>
+            """));
+        var body = H.Html($"""
+            <p>{workers.Count(w => w.Alive)} of {workers.Count} workers alive (heartbeat within 2 minutes).</p>
+            <table><thead><tr><th>Worker</th><th>Host</th><th>PID</th><th>Device</th><th>Provider</th><th>Model</th><th>Started</th>
+            <th>Heartbeat</th><th>Status</th><th>Images processed</th><th>Last batch</th></tr></thead><tbody>{rows}</tbody></table>
+            """);
+        return Layout.Page(context, "Workers", body);
+    });
+
+    private static string Hex(byte[]? sha) => sha is null ? "" : Convert.ToHexStringLower(sha);
+    private static string Short(byte[]? sha) => sha is null ? "" : Hex(sha)[..12];
+}

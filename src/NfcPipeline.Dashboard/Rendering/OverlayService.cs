@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Options;
+using NfcPipeline.Dashboard.Hosting;
+using NfcPipeline.Imaging;
+using NfcPipeline.Intake;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Rendering;
+
+/// <summary>Finds an image in the share (read only, never outside Dashboard:ShareRoot), decodes it and draws its overlay.</summary>
+public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardOptions> options)
+{
+    private readonly ImageDecoder _decoder = new();
+
+    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable }
+
+    public async Task<(Outcome Outcome, byte[]? Png)> RenderAsync(long imageId, long? modelId, int? maxWidth, CancellationToken ct)
+    {
+        var image = await queries.ImageSourceAsync(imageId, ct);
+        if (image is null) return (Outcome.NoImage, null);
+        var root = options.Value.ShareRoot;
+        if (string.IsNullOrWhiteSpace(root) || image.StudySourcePath is null) return (Outcome.NoShare, null);
+        string path;
+        try { path = SharePaths.ResolveUnder(root, image.StudySourcePath.TrimEnd('/') + "/" + image.RelPath); }
+        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
+        if (!File.Exists(path)) return (Outcome.SourceMissing, null);
+
+        var shapes = modelId is { } m ? await queries.CapillaryShapesAsync(image.Sha256, m, ct) : [];
+        try
+        {
+            var bytes = await File.ReadAllBytesAsync(path, ct);
+            return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(_decoder.Decode(bytes), shapes, maxWidth)), ct);
+        }
+        catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
+    }
+}

@@ -1,0 +1,153 @@
+using System.Text.Json;
+using NfcPipeline.Dashboard.Html;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Rendering;
+
+/// <summary>Everything one patient report shows, loaded once.</summary>
+public sealed record PatientReport(
+    PatientHeader Patient, IReadOnlyList<PatientMetricsRow> AllModels, PatientMetricsRow? Metrics,
+    IReadOnlyList<CapillaryDiameters> Diameters, IReadOnlyList<ImageRow> Images)
+{
+    public static async Task<PatientReport?> LoadAsync(ReportingQueries queries, long patientId, long? modelId, CancellationToken ct)
+    {
+        var patient = await queries.PatientAsync(patientId, ct);
+        if (patient is null) return null;
+        var all = await queries.PatientMetricsAsync(patientId, ct);
+        var metrics = all.FirstOrDefault(m => m.ModelId == modelId) ?? all.FirstOrDefault();
+        var diameters = metrics is null ? [] : await queries.PatientDiametersAsync(patientId, metrics.ModelId, ct);
+        var images = await queries.ImagesAsync(patient.StudyId, patientId, metrics?.ModelId, ct: ct);
+        return new PatientReport(patient, all, metrics, diameters, images);
+    }
+}
+
+/// <summary>The patient report's sections, shared by the dashboard page, the printable export and `nfc report --html`.</summary>
+public static class PatientReportView
+{
+    public static HtmlText Sections(PatientReport r, bool withGallery)
+    {
+        var m = r.Metrics;
+        if (m is null)
+            return H.Html($"<p class=\"empty\">No results for this patient yet (state: {r.Patient.State}).</p>{H.When(withGallery, () => Gallery(r))}");
+        return H.Html($"""
+            <section id="metrics"><h2>Metrics</h2>{MetricsTable(m)}</section>
+            <section id="pattern"><h2>Fast-track pattern</h2>{RuleTrace(m)}</section>
+            <section id="charts"><h2>Charts</h2><div class="charts">
+              {SvgCharts.Bars("chart-morphology", "Morphology (capillaries per class)", Morphology(m.Morphology), "capillaries")}
+              {SvgCharts.Histogram("chart-apical", "Apical diameter (µm)", r.Diameters.Select(d => d.ApicalUm ?? double.NaN).ToList(), 5, "µm")}
+              {SvgCharts.Histogram("chart-arterial", "Arterial limb diameter (µm)", r.Diameters.Select(d => d.ArterialUm ?? double.NaN).ToList(), 2, "µm")}
+              {SvgCharts.Histogram("chart-venous", "Venous limb diameter (µm)", r.Diameters.Select(d => d.VenousUm ?? double.NaN).ToList(), 2, "µm")}
+              {SvgCharts.Bars("chart-density", "Density per finger (capillaries/mm)", PerFinger(m.PerFinger), "/mm")}
+            </div></section>
+            {H.When(withGallery, () => Gallery(r))}
+            <section id="provenance"><h2>Provenance</h2>
+              <table class="detail"><tr><th>Model</th><td>{m.ModelName} {m.ModelVersion}</td></tr>
+              <tr><th>Model SHA-256</th><td class="sha" id="model-sha">{m.ModelSha256}</td></tr>
+              <tr><th>Computed</th><td>{m.ComputedAt}</td></tr>
+              <tr><th>µm per pixel (study)</th><td>{H.Number(r.Patient.StudyUmPerPx, "0.###")}</td></tr></table>
+              <h3>Settings</h3><pre id="settings">{Pretty(m.Settings)}</pre>
+              <h3>Images</h3><table class="images"><thead><tr><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>SHA-256</th></tr></thead><tbody>
+              {H.Each(r.Images, i => H.Html($"<tr><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td><td>{i.State}</td><td class=\"sha\">{Convert.ToHexStringLower(i.Sha256)}</td></tr>"))}
+              </tbody></table>
+            </section>
+            """);
+    }
+
+    public static HtmlText MetricsTable(PatientMetricsRow m)
+    {
+        using var d = JsonDocument.Parse(m.Diameters);
+        var diameterRows = d.RootElement.ValueKind != JsonValueKind.Object ? HtmlText.Empty : H.Each(d.RootElement.EnumerateObject().ToList(), kv => H.Html(
+            $"<tr><th>{kv.Name} diameter (µm)</th><td>n {Stat(kv.Value, "n")} · mean {Stat(kv.Value, "mean")} ± {Stat(kv.Value, "sd")} · median {Stat(kv.Value, "median")} · p10–p90 {Stat(kv.Value, "p10")}–{Stat(kv.Value, "p90")} · max {Stat(kv.Value, "max")}</td></tr>"));
+        return H.Html($"""
+            <table class="detail metrics">
+              <tr><th>Pattern</th><td class="pattern">{m.Pattern}</td></tr>
+              <tr><th>Density (capillaries/mm)</th><td>mean {H.Number(m.DensityMean)} · median {H.Number(m.DensityMedian)} · SD {H.Number(m.DensitySd)}</td></tr>
+              <tr><th>Fields</th><td>{m.GradableFields} gradable, {m.UngradableFields} ungradable</td></tr>
+              <tr><th>Capillaries</th><td>{m.CapillaryCount}</td></tr>
+              <tr><th>Dilated / giant</th><td>{m.DilatedCount} / {m.GiantCount}</td></tr>
+              <tr><th>Abnormal shapes</th><td>{m.AbnormalCount}</td></tr>
+              <tr><th>Hemorrhages</th><td>{m.HemorrhageCount}</td></tr>
+              {diameterRows}
+            </table>
+            """);
+    }
+
+    public static HtmlText RuleTrace(PatientMetricsRow m)
+    {
+        using var doc = JsonDocument.Parse(m.RuleTrace);
+        var root = doc.RootElement;
+        string? S(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) ? Text(v) : null;
+        var inputs = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("inputs", out var i) && i.ValueKind == JsonValueKind.Object
+            ? H.Each(i.EnumerateObject().ToList(), kv => H.Html($"<tr><th>{kv.Name}</th><td>{Text(kv.Value)}</td></tr>")) : HtmlText.Empty;
+        var steps = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("trace", out var t) && t.ValueKind == JsonValueKind.Array
+            ? H.Each(t.EnumerateArray().ToList(), step =>
+            {
+                var holds = step.TryGetProperty("holds", out var h) && h.ValueKind == JsonValueKind.True;
+                var conditions = step.TryGetProperty("conditions", out var c) && c.ValueKind == JsonValueKind.Array
+                    ? H.Each(c.EnumerateArray().ToList(), cond => H.Html($"<li>{Text(cond)}</li>")) : HtmlText.Empty;
+                return H.Html($"""<li class="rule {(holds ? "holds" : "fails")}"><span class="verdict">{(holds ? "✓ holds" : "✗ does not hold")}</span> <strong>{Prop(step, "rule")}</strong>: {Prop(step, "text")}<ul>{conditions}</ul></li>""");
+            }) : HtmlText.Empty;
+        return H.Html($"""
+            <p class="pattern-line"><strong class="pattern">{S("pattern") ?? m.Pattern}</strong>{H.When(S("sub_pattern") is { Length: > 0 }, () => H.Html($" ({S("sub_pattern")})"))}: {S("summary")}</p>
+            <h3>Inputs</h3><table class="detail">{inputs}</table>
+            <h3>Rule trace</h3><ol class="trace">{steps}</ol>
+            """);
+    }
+
+    public static HtmlText Gallery(PatientReport r)
+    {
+        var model = r.Metrics is null ? "" : $"&model={r.Metrics.ModelId}";
+        return H.Html($"""
+            <section id="gallery"><h2>Images</h2>
+            <p class="legend">Overlays: green normal, orange abnormal, red hemorrhage, grey ungradable; yellow outline and box = distal row; cyan dots = keypoints.</p>
+            <div class="gallery">{H.Each(r.Images, i => H.Html($"""
+                <figure class="field image-{i.State}"><a href="/images/{i.Id}/overlay.png?{model.TrimStart('&')}"><img class="overlay" src="/images/{i.Id}/overlay.png?width=480{model}" alt="{i.Finger} {i.Field} with overlays" width="480"></a>
+                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {H.Number(i.DensityPerMm)}/mm"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}</figcaption></figure>
+                """))}</div></section>
+            """);
+    }
+
+    public static IReadOnlyList<(string, double)> Morphology(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        foreach (var group in new[] { "by_class", "by_category" })
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(group, out var g) && g.ValueKind == JsonValueKind.Object)
+            {
+                var bars = g.EnumerateObject().Select(e => (e.Name, Number(e.Value, "count"))).Where(b => b.Item2 is not null).Select(b => (b.Name, b.Item2!.Value)).ToList();
+                if (bars.Count > 0) return bars;
+            }
+        return [];
+    }
+
+    public static IReadOnlyList<(string, double)> PerFinger(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) return [];
+        return doc.RootElement.EnumerateObject().Select(f => (f.Name, Number(f.Value, "density_mean")))
+            .Where(f => f.Item2 is not null).Select(f => (f.Name, f.Item2!.Value)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+    }
+
+    private static double? Number(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    private static string Stat(JsonElement e, string name) => H.Number(Number(e, name), name == "n" ? "0" : "0.#");
+
+    private static string? Prop(JsonElement e, string name) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) ? Text(v) : null;
+
+    private static string Text(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => v.GetString() ?? "",
+        JsonValueKind.Number => H.Number(v.GetDouble(), "0.###"),
+        JsonValueKind.Object => string.Join(", ", v.EnumerateObject().Select(p => $"{p.Name} = {Text(p.Value)}")),
+        JsonValueKind.Array => string.Join(", ", v.EnumerateArray().Select(Text)),
+        JsonValueKind.True => "true",
+        JsonValueKind.False => "false",
+        _ => "",
+    };
+
+    private static string Pretty(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true });
+    }
+}

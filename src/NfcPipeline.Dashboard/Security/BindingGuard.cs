@@ -1,0 +1,55 @@
+using System.Net;
+using NfcPipeline.Dashboard.Hosting;
+
+namespace NfcPipeline.Dashboard.Security;
+
+/// <summary>Refuses a non-loopback binding unless authentication is configured, and malformed users or keys.</summary>
+public static class BindingGuard
+{
+    public static void Validate(DashboardOptions options, IEnumerable<string> extraEndpointUrls)
+    {
+        foreach (var user in options.Users)
+        {
+            if (string.IsNullOrWhiteSpace(user.Name) || !IsSha256Hex(user.PasswordSha256))
+                throw new DashboardConfigurationException("every Dashboard:Users entry needs a Name and a PasswordSha256 (64 hex digits).");
+            if (!DashboardRoles.IsKnown(user.Role))
+                throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
+        }
+        foreach (var key in options.ApiKeys)
+        {
+            if (string.IsNullOrWhiteSpace(key.Name) || !IsSha256Hex(key.KeySha256))
+                throw new DashboardConfigurationException("every Dashboard:ApiKeys entry needs a Name and a KeySha256 (64 hex digits).");
+            if (!DashboardRoles.IsKnown(key.Role))
+                throw new DashboardConfigurationException($"Dashboard:ApiKeys role '{key.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
+        }
+        if (options.AuthConfigured) return;
+        foreach (var url in SplitUrls(options.Urls).Concat(extraEndpointUrls))
+            if (!IsLoopbackUrl(url))
+                throw new DashboardConfigurationException(
+                    $"{url} is not a loopback address and no authentication is configured. Configure Dashboard:Users " +
+                    "(basic auth for the UI) and/or Dashboard:ApiKeys (X-Api-Key for the API), or bind http://127.0.0.1:PORT.");
+    }
+
+    public static IReadOnlyList<string> SplitUrls(string? urls) =>
+        (string.IsNullOrWhiteSpace(urls) ? DashboardOptions.DefaultUrls : urls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public static bool IsLoopbackUrl(string url)
+    {
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        var rest = schemeEnd < 0 ? url : url[(schemeEnd + 3)..];
+        var slash = rest.IndexOf('/');
+        var hostPort = slash < 0 ? rest : rest[..slash];
+        string host;
+        if (hostPort.StartsWith('['))
+            host = hostPort[1..Math.Max(1, hostPort.IndexOf(']'))];
+        else
+        {
+            var colon = hostPort.LastIndexOf(':');
+            host = colon < 0 ? hostPort : hostPort[..colon];
+        }
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase)) return true;
+        return IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip);
+    }
+
+    private static bool IsSha256Hex(string value) => value.Length == 64 && value.All(Uri.IsHexDigit);
+}

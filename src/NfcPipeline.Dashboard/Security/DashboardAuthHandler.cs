@@ -1,0 +1,98 @@
+using System.Net;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Dashboard.Hosting;
+
+namespace NfcPipeline.Dashboard.Security;
+
+/// <summary>
+/// One scheme for UI and API: an X-Api-Key header or HTTP basic credentials, checked against SHA-256 hashes from
+/// configuration. With nothing configured (only allowed on loopback) a loopback caller is the local operator.
+/// </summary>
+public sealed class DashboardAuthHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
+    IOptions<DashboardOptions> dashboardOptions)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
+{
+    public const string SchemeName = "NfcDashboard";
+    public const string ApiKeyHeader = "X-Api-Key";
+    public const string LocalUser = "local";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var options = dashboardOptions.Value;
+        if (!options.AuthConfigured)
+        {
+            // A reverse proxy on this host also connects from loopback; its forwarding headers show a remote caller.
+            // A non-loopback Host name means a page of another site reached us by DNS rebinding.
+            var proxied = Request.Headers.ContainsKey("X-Forwarded-For") || Request.Headers.ContainsKey("Forwarded");
+            var loopbackHost = BindingGuard.IsLoopbackUrl("http://" + Request.Host.Value);
+            return Task.FromResult(!proxied && loopbackHost && Context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
+                ? Success(LocalUser, DashboardRoles.Operator, "local")
+                : AuthenticateResult.Fail("No authentication is configured and the caller is not on loopback."));
+        }
+        if (Request.Headers.TryGetValue(ApiKeyHeader, out var keyValues) && keyValues.ToString() is { Length: > 0 } key)
+        {
+            var hash = Sha256Hex(key);
+            var match = options.ApiKeys.FirstOrDefault(k => FixedEquals(k.KeySha256, hash));
+            return Task.FromResult(match is null ? AuthenticateResult.Fail("Unknown API key.") : Success(match.Name, match.Role, "api-key"));
+        }
+        var header = Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            string decoded;
+            try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim())); }
+            catch (FormatException) { return Task.FromResult(AuthenticateResult.Fail("Malformed basic credentials.")); }
+            var colon = decoded.IndexOf(':');
+            if (colon <= 0) return Task.FromResult(AuthenticateResult.Fail("Malformed basic credentials."));
+            var (name, password) = (decoded[..colon], decoded[(colon + 1)..]);
+            var hash = Sha256Hex(password);
+            var user = options.Users.FirstOrDefault(u => u.Name == name);
+            // Compare even for an unknown name, so timing does not tell which names exist.
+            var ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), hash) && user is not null;
+            return Task.FromResult(ok ? Success(user!.Name, user.Role, "basic") : AuthenticateResult.Fail("Wrong user name or password."));
+        }
+        return Task.FromResult(AuthenticateResult.NoResult());
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        if (IsApi(Request))
+        {
+            await Results.Problem(title: "Authentication required", detail: $"Send an {ApiKeyHeader} header or basic credentials.",
+                statusCode: 401).ExecuteAsync(Context);
+            return;
+        }
+        Response.Headers.WWWAuthenticate = "Basic realm=\"NFC dashboard\", charset=\"UTF-8\"";
+        await Response.WriteAsync("Authentication required.");
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        if (IsApi(Request))
+        {
+            await Results.Problem(title: "Forbidden", detail: "This action needs the operator role.", statusCode: 403).ExecuteAsync(Context);
+            return;
+        }
+        await Response.WriteAsync("Forbidden: this action needs the operator role.");
+    }
+
+    public static string Sha256Hex(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+
+    private static bool FixedEquals(string expectedHex, string actualHex) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expectedHex.ToLowerInvariant()), Encoding.ASCII.GetBytes(actualHex));
+
+    private static bool IsApi(HttpRequest request) => request.Path.StartsWithSegments("/api");
+
+    private AuthenticateResult Success(string name, string role, string method)
+    {
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], method);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+}

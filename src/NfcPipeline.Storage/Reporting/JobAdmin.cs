@@ -1,0 +1,142 @@
+using System.Text.Json;
+using Dapper;
+using NfcPipeline.Contracts;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Reporting;
+
+/// <summary>Outcome of a requeue: jobs put back with their message published, and jobs left as they were, with why.</summary>
+public sealed record RequeueResult(IReadOnlyList<long> Requeued, IReadOnlyList<(long JobId, string Reason)> Skipped);
+
+/// <summary>
+/// Job listing and the operator actions on jobs and share scans, shared by the dashboard and the CLI.
+/// Actions change rows and publish their messages inside one transaction: when publishing fails the rows stay
+/// as they were; when the commit fails after a publish the worker sees a duplicate, which its idempotent writes absorb.
+/// </summary>
+public sealed class JobAdmin(NpgsqlDataSource dataSource)
+{
+    public static readonly string[] ListedStates = ["enqueued", "processing", "succeeded", "failed", "retrying"];
+    public static readonly string[] Kinds = ["analyze_chunk", "aggregate_patient", "scan_share", "register_study"];
+    public const int BulkLimit = 20_000;
+
+    static JobAdmin() => DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    private const string JobSelect = """
+        select j.id, j.kind, j.state, j.study_id, s.external_id as study, j.payload::text as payload, j.attempts, j.max_attempts,
+               j.last_error, j.worker_id, j.created_at, j.enqueued_at, j.started_at, j.finished_at, j.updated_at
+        from jobs j left join studies s on s.id = j.study_id
+        """;
+
+    /// <summary>Newest first, keyset-paged on id; served by jobs_state_id_idx / jobs_state_kind_id_idx / jobs_study_state_id_idx.</summary>
+    public async Task<KeysetPage<JobRow>> ListAsync(JobFilter filter, CancellationToken ct = default)
+    {
+        var sql = JobSelect + " where j.state = @State" + FilterSql(filter)
+            + (filter.Before is null ? "" : " and j.id < @Before") + " order by j.id desc limit @Take";
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        var rows = (await c.QueryAsync<JobRow>(new CommandDefinition(sql,
+            new { filter.State, filter.Kind, filter.Study, filter.Before, Take = filter.Limit + 1 }, cancellationToken: ct))).ToList();
+        return ReportingQueries.Page(rows, filter.Limit, r => r.Id);
+    }
+
+    /// <summary>Job counts per state under the same kind/study filter.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> CountsAsync(string? kind, string? study, CancellationToken ct = default)
+    {
+        var sql = "select j.state, count(*) as n from jobs j where true" + FilterSql(new JobFilter("", kind, study)) + " group by j.state";
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        var rows = await c.QueryAsync<(string State, long N)>(new CommandDefinition(sql, new { Kind = kind, Study = study }, cancellationToken: ct));
+        var counts = ListedStates.Append("deleted").ToDictionary(s => s, _ => 0L);
+        foreach (var (state, n) in rows) counts[state] = n;
+        return counts;
+    }
+
+    public async Task<JobRow?> GetAsync(long id, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition(JobSelect + " where j.id = @id", new { id }, cancellationToken: ct));
+    }
+
+    /// <summary>Requeues the given failed jobs.</summary>
+    public Task<RequeueResult> RequeueAsync(IReadOnlyCollection<long> jobIds, Func<object, CancellationToken, Task> publish, CancellationToken ct = default) =>
+        RequeueWhereAsync("j.id = any(@Ids)", new { Ids = jobIds.ToArray() }, publish, ct);
+
+    /// <summary>Requeues every failed job matching the kind/study filter (at most <see cref="BulkLimit"/> at a time).</summary>
+    public Task<RequeueResult> RequeueAllFailedAsync(string? kind, string? study, Func<object, CancellationToken, Task> publish, CancellationToken ct = default) =>
+        RequeueWhereAsync("true" + FilterSql(new JobFilter("", kind, study)), new { Kind = kind, Study = study }, publish, ct);
+
+    private async Task<RequeueResult> RequeueWhereAsync(string where, object args, Func<object, CancellationToken, Task> publish, CancellationToken ct)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var candidates = (await c.QueryAsync<JobRow>(new CommandDefinition(
+            JobSelect + $" where j.state = 'failed' and {where} order by j.id limit {BulkLimit} for update of j",
+            args, tx, cancellationToken: ct))).ToList();
+        var requeued = new List<long>();
+        var skipped = new List<(long, string)>();
+        var messages = new List<object>();
+        foreach (var job in candidates)
+        {
+            var message = MessageFor(job, out var reason);
+            if (message is null) { skipped.Add((job.Id, reason!)); continue; }
+            messages.Add(message);
+            requeued.Add(job.Id);
+        }
+        await c.ExecuteAsync(new CommandDefinition("""
+            update jobs set state = 'enqueued', last_error = null, worker_id = null, enqueued_at = now(), started_at = null,
+                            finished_at = null, updated_at = now(), published_at = now()
+            where id = any(@ids)
+            """, new { ids = requeued.ToArray() }, tx, cancellationToken: ct));
+        foreach (var message in messages) await publish(message, ct);
+        await tx.CommitAsync(ct);
+        return new RequeueResult(requeued, skipped);
+    }
+
+    /// <summary>The message that puts a job back to work; null (with the reason) for kinds that have none.</summary>
+    public static object? MessageFor(JobRow job, out string? reason)
+    {
+        reason = null;
+        switch (job.Kind)
+        {
+            case "analyze_chunk":
+                using (var doc = JsonDocument.Parse(job.Payload))
+                {
+                    var root = doc.RootElement;
+                    if (job.StudyId is not { } studyId || !root.TryGetProperty("image_ids", out var ids) || ids.ValueKind != JsonValueKind.Array)
+                    {
+                        reason = "the payload has no image_ids or the job no study";
+                        return null;
+                    }
+                    var reanalyze = root.TryGetProperty("reanalyze", out var r) && r.ValueKind == JsonValueKind.True;
+                    return new AnalyzeImages { JobId = job.Id, StudyDbId = studyId, ImageIds = ids.EnumerateArray().Select(e => e.GetInt64()).ToList(), Reanalyze = reanalyze };
+                }
+            case "scan_share":
+                return new ScanShareNow("requeue");
+            default:
+                reason = $"jobs of kind {job.Kind} are redone by the pipeline itself and cannot be requeued";
+                return null;
+        }
+    }
+
+    /// <summary>Marks failed jobs deleted. Rows are kept (state 'deleted') so the history and audit trail remain.</summary>
+    public async Task<int> DeleteAsync(IReadOnlyCollection<long> jobIds, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.ExecuteAsync(new CommandDefinition(
+            "update jobs set state = 'deleted', updated_at = now() where id = any(@ids) and state = 'failed'",
+            new { ids = jobIds.ToArray() }, cancellationToken: ct));
+    }
+
+    /// <summary>Sets share_watch.scan_requested_at for every watched root and publishes <see cref="ScanShareNow"/>.</summary>
+    public async Task<int> TriggerScanAsync(string requestedBy, Func<object, CancellationToken, Task> publish, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var roots = await c.ExecuteAsync(new CommandDefinition("update share_watch set scan_requested_at = now()", transaction: tx, cancellationToken: ct));
+        await publish(new ScanShareNow(requestedBy), ct);
+        await tx.CommitAsync(ct);
+        return roots;
+    }
+
+    private static string FilterSql(JobFilter f) =>
+        (f.Kind is null ? "" : " and j.kind = @Kind")
+        + (f.Study is null ? "" : " and j.study_id = (select id from studies where external_id = @Study)");
+}

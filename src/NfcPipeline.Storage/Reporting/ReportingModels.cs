@@ -1,0 +1,191 @@
+namespace NfcPipeline.Storage.Reporting;
+
+// Row shapes for the dashboard, the API and the CLI. Dapper fills them by snake_case column name.
+
+public sealed class OverviewStats
+{
+    public long QueueDepth { get; init; }
+    public long Processing { get; init; }
+    public long ImagesFinished { get; init; }
+    public int WindowMinutes { get; init; }
+    public long WorkersAlive { get; init; }
+    public long FailuresLastHour { get; init; }
+    public long StudiesActive { get; init; }
+    public double ImagesPerSecond => WindowMinutes <= 0 ? 0 : ImagesFinished / (WindowMinutes * 60.0);
+}
+
+public sealed class StudyProgress
+{
+    public long Id { get; init; }
+    public string ExternalId { get; init; } = "";
+    public string State { get; init; } = "";
+    public string? SourcePath { get; init; }
+    public double? UmPerPx { get; init; }
+    public long Images { get; init; }
+    public long Succeeded { get; init; }
+    public long Failed { get; init; }
+    public long Remaining => Math.Max(0, Images - Succeeded - Failed);
+    public double PercentDone => Images == 0 ? 0 : Math.Round(100.0 * (Succeeded + Failed) / Images, 1);
+    public DateTime CreatedAt { get; init; }
+    public DateTime? CompletedAt { get; init; }
+    public bool IsFinished => State is "completed" or "completed_with_errors" or "failed";
+}
+
+public sealed class PatientProgress
+{
+    public long Id { get; init; }
+    public long StudyId { get; init; }
+    public string Code { get; init; } = "";
+    public string State { get; init; } = "";
+    public long Images { get; init; }
+    public long Succeeded { get; init; }
+    public long Failed { get; init; }
+    public string? Pattern { get; init; }
+    public double? DensityMean { get; init; }
+}
+
+public sealed class ImageRow
+{
+    public long Id { get; init; }
+    public long StudyId { get; init; }
+    public long PatientId { get; init; }
+    public string? Finger { get; init; }
+    public string Field { get; init; } = "";
+    public string RelPath { get; init; } = "";
+    public string State { get; init; } = "";
+    public string? ErrorCode { get; init; }
+    public string? Error { get; init; }
+    public int Attempts { get; init; }
+    public byte[] Sha256 { get; init; } = [];
+    public int? InstanceCount { get; init; }
+    public int? DistalCount { get; init; }
+    public double? DensityPerMm { get; init; }
+    public bool? Gradable { get; init; }
+    public string? Quality { get; init; }
+}
+
+public sealed class PatientHeader
+{
+    public long Id { get; init; }
+    public string Code { get; init; } = "";
+    public string State { get; init; } = "";
+    public long StudyId { get; init; }
+    public string StudyExternalId { get; init; } = "";
+    public double? StudyUmPerPx { get; init; }
+}
+
+public sealed class PatientMetricsRow
+{
+    public long PatientId { get; init; }
+    public long ModelId { get; init; }
+    public string ModelName { get; init; } = "";
+    public string? ModelVersion { get; init; }
+    public string ModelSha256 { get; init; } = "";
+    public int GradableFields { get; init; }
+    public int UngradableFields { get; init; }
+    public double? DensityMean { get; init; }
+    public double? DensityMedian { get; init; }
+    public double? DensitySd { get; init; }
+    public int CapillaryCount { get; init; }
+    public int DilatedCount { get; init; }
+    public int GiantCount { get; init; }
+    public int AbnormalCount { get; init; }
+    public int HemorrhageCount { get; init; }
+    public string Pattern { get; init; } = "";
+    public string RuleTrace { get; init; } = "{}";
+    public string Morphology { get; init; } = "{}";
+    public string Diameters { get; init; } = "{}";
+    public string PerFinger { get; init; } = "{}";
+    public string Settings { get; init; } = "{}";
+    public DateTime ComputedAt { get; init; }
+}
+
+public sealed class CapillaryDiameters
+{
+    public double? ApicalUm { get; init; }
+    public double? ArterialUm { get; init; }
+    public double? VenousUm { get; init; }
+}
+
+public sealed class CapillaryShape
+{
+    public int InstanceIndex { get; init; }
+    public string Category { get; init; } = "";
+    public float[] Box { get; init; } = [];
+    public int[] MaskRle { get; init; } = [];
+    /// <summary>The rectangle mask_rle covers: left, top, width, height (see MaskRuns).</summary>
+    public int[]? MaskRect { get; init; }
+    public float[] Keypoints { get; init; } = [];
+    public bool Distal { get; init; }
+}
+
+public sealed class ImageSource
+{
+    public long Id { get; init; }
+    public long PatientId { get; init; }
+    public string? StudySourcePath { get; init; }
+    public string RelPath { get; init; } = "";
+    public byte[] Sha256 { get; init; } = [];
+}
+
+public sealed class JobRow
+{
+    public long Id { get; init; }
+    public string Kind { get; init; } = "";
+    public string State { get; init; } = "";
+    public long? StudyId { get; init; }
+    public string? Study { get; init; }
+    public string Payload { get; init; } = "{}";
+    public int Attempts { get; init; }
+    public int MaxAttempts { get; init; }
+    public string? LastError { get; init; }
+    public string? WorkerId { get; init; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime EnqueuedAt { get; init; }
+    public DateTime? StartedAt { get; init; }
+    public DateTime? FinishedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+    public TimeSpan? Duration => StartedAt is { } s && FinishedAt is { } f ? f - s : null;
+}
+
+public sealed class WorkerRow
+{
+    public string Id { get; init; } = "";
+    public string Host { get; init; } = "";
+    public int Pid { get; init; }
+    public string? Device { get; init; }
+    public string? Provider { get; init; }
+    public byte[]? ModelSha256 { get; init; }
+    public DateTime StartedAt { get; init; }
+    public DateTime HeartbeatAt { get; init; }
+    public long ImagesProcessed { get; init; }
+    public string? LastBatch { get; init; }
+    public string State { get; init; } = "";
+    public bool Alive { get; init; }
+}
+
+public sealed class ShareWatchRow
+{
+    public string Root { get; init; } = "";
+    public int IntervalSeconds { get; init; }
+    public DateTime? LastScanAt { get; init; }
+    public DateTime? NextScanAt { get; init; }
+    public DateTime? ScanRequestedAt { get; init; }
+}
+
+public sealed class ShareScanRow
+{
+    public long Id { get; init; }
+    public string Root { get; init; } = "";
+    public string? WorkerId { get; init; }
+    public DateTime StartedAt { get; init; }
+    public DateTime? FinishedAt { get; init; }
+    public int FoldersSeen { get; init; }
+    public int StudiesFound { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>A page of rows with the key to ask for the next one (keyset paging on id, newest first).</summary>
+public sealed record KeysetPage<T>(IReadOnlyList<T> Rows, long? NextBefore);
+
+public sealed record JobFilter(string State, string? Kind = null, string? Study = null, long? Before = null, int Limit = 50);

@@ -1,0 +1,194 @@
+using Dapper;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Reporting;
+
+/// <summary>
+/// The read side shared by the dashboard, the HTTP API and the CLI. Every query is parameterised, bounded by a
+/// limit or a single study/patient, and served by an index (migration 0010), so pages stay fast at 10⁵ images.
+/// </summary>
+public sealed class ReportingQueries(NpgsqlDataSource dataSource)
+{
+    public const int ThroughputWindowMinutes = 5;
+    public static readonly TimeSpan WorkerAliveWithin = TimeSpan.FromMinutes(2);
+
+    static ReportingQueries() => DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public async Task<OverviewStats> OverviewAsync(CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleAsync<OverviewStats>(new CommandDefinition("""
+            select (select count(*) from jobs where state in ('enqueued', 'retrying')) as queue_depth,
+                   (select count(*) from jobs where state = 'processing') as processing,
+                   (select count(*) from images where updated_at > now() - make_interval(mins => @window)
+                                                  and state in ('succeeded', 'failed')) as images_finished,
+                   @window as window_minutes,
+                   (select count(*) from workers where heartbeat_at > now() - interval '2 minutes' and state <> 'stopped') as workers_alive,
+                   (select count(*) from jobs where state = 'failed' and updated_at > now() - interval '1 hour') as failures_last_hour,
+                   (select count(*) from studies where state in ('registered', 'processing')) as studies_active
+            """, new { window = ThroughputWindowMinutes }, cancellationToken: ct));
+    }
+
+    private const string StudyProgressSelect = """
+        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.created_at, s.completed_at,
+               c.images, c.succeeded, c.failed
+        from studies s
+        cross join lateral (select count(*) as images,
+                                   count(*) filter (where i.state = 'succeeded') as succeeded,
+                                   count(*) filter (where i.state = 'failed') as failed
+                            from images i where i.study_id = s.id) c
+        """;
+
+    public async Task<KeysetPage<StudyProgress>> StudiesAsync(string? state, long? before, int limit = 50, CancellationToken ct = default)
+    {
+        var sql = StudyProgressSelect + " where true"
+            + (state is null ? "" : " and s.state = @state")
+            + (before is null ? "" : " and s.id < @before")
+            + " order by s.id desc limit @take";
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        var rows = (await c.QueryAsync<StudyProgress>(new CommandDefinition(sql, new { state, before, take = limit + 1 }, cancellationToken: ct))).ToList();
+        return Page(rows, limit, r => r.Id);
+    }
+
+    public async Task<StudyProgress?> StudyAsync(long id, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<StudyProgress>(new CommandDefinition(StudyProgressSelect + " where s.id = @id", new { id }, cancellationToken: ct));
+    }
+
+    public async Task<StudyProgress?> StudyByExternalIdAsync(string externalId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<StudyProgress>(new CommandDefinition(StudyProgressSelect + " where s.external_id = @externalId", new { externalId }, cancellationToken: ct));
+    }
+
+    /// <summary>Studies not yet finished, for `nfc status` with no argument (bounded).</summary>
+    public async Task<IReadOnlyList<StudyProgress>> RecentStudiesAsync(int limit, CancellationToken ct = default) =>
+        (await StudiesAsync(null, null, limit, ct)).Rows;
+
+    public async Task<IReadOnlyList<PatientProgress>> PatientsAsync(long studyId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<PatientProgress>(new CommandDefinition("""
+            select p.id, p.study_id, p.code, p.state, c.images, c.succeeded, c.failed, pm.pattern, pm.density_mean
+            from patients p
+            cross join lateral (select count(*) as images,
+                                       count(*) filter (where i.state = 'succeeded') as succeeded,
+                                       count(*) filter (where i.state = 'failed') as failed
+                                from images i where i.patient_id = p.id) c
+            left join lateral (select pattern, density_mean from patient_metrics m
+                               where m.patient_id = p.id order by m.computed_at desc limit 1) pm on true
+            where p.study_id = @studyId
+            order by p.code
+            """, new { studyId }, cancellationToken: ct))).ToList();
+    }
+
+    /// <summary>A study's images with their latest results; <paramref name="patientId"/> narrows to one patient.</summary>
+    public async Task<IReadOnlyList<ImageRow>> ImagesAsync(long studyId, long? patientId = null, long? modelId = null, int limit = 5000, CancellationToken ct = default)
+    {
+        var sql = """
+            select i.id, i.study_id, i.patient_id, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, i.attempts, i.sha256,
+                   r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality
+            from images i
+            left join lateral (select * from image_metrics m where m.image_sha256 = i.sha256
+                               and (@modelId::bigint is null or m.model_id = @modelId)
+                               order by m.analysed_at desc limit 1) r on true
+            where i.study_id = @studyId
+            """ + (patientId is null ? "" : " and i.patient_id = @patientId") + " order by i.patient_id, i.finger, i.field, i.id limit @limit";
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new { studyId, patientId, modelId, limit }, cancellationToken: ct))).ToList();
+    }
+
+    public async Task<PatientHeader?> PatientAsync(long patientId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<PatientHeader>(new CommandDefinition("""
+            select p.id, p.code, p.state, p.study_id, s.external_id as study_external_id, s.um_per_px as study_um_per_px
+            from patients p join studies s on s.id = p.study_id where p.id = @patientId
+            """, new { patientId }, cancellationToken: ct));
+    }
+
+    /// <summary>Finds a patient by its study's external id and its code (the CLI's `study/patient` form).</summary>
+    public async Task<long?> FindPatientAsync(string studyExternalId, string patientCode, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<long?>(new CommandDefinition("""
+            select p.id from patients p join studies s on s.id = p.study_id where s.external_id = @studyExternalId and p.code = @patientCode
+            """, new { studyExternalId, patientCode }, cancellationToken: ct));
+    }
+
+    /// <summary>The patient's aggregations, newest first; one per model that analysed the patient.</summary>
+    public async Task<IReadOnlyList<PatientMetricsRow>> PatientMetricsAsync(long patientId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<PatientMetricsRow>(new CommandDefinition("""
+            select pm.patient_id, pm.model_id, m.name as model_name, m.version as model_version, encode(m.sha256, 'hex') as model_sha256,
+                   pm.gradable_fields, pm.ungradable_fields, pm.density_mean, pm.density_median, pm.density_sd,
+                   pm.capillary_count, pm.dilated_count, pm.giant_count, pm.abnormal_count, pm.hemorrhage_count, pm.pattern,
+                   pm.rule_trace::text as rule_trace, pm.morphology::text as morphology, pm.diameters::text as diameters,
+                   pm.per_finger::text as per_finger, pm.settings::text as settings, pm.computed_at
+            from patient_metrics pm join models m on m.id = pm.model_id
+            where pm.patient_id = @patientId order by pm.computed_at desc
+            """, new { patientId }, cancellationToken: ct))).ToList();
+    }
+
+    public async Task<IReadOnlyList<CapillaryDiameters>> PatientDiametersAsync(long patientId, long modelId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<CapillaryDiameters>(new CommandDefinition("""
+            select c.apical_um, c.arterial_um, c.venous_um
+            from images i join capillaries c on c.image_sha256 = i.sha256 and c.model_id = @modelId
+            where i.patient_id = @patientId
+            """, new { patientId, modelId }, cancellationToken: ct))).ToList();
+    }
+
+    public async Task<ImageSource?> ImageSourceAsync(long imageId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QuerySingleOrDefaultAsync<ImageSource>(new CommandDefinition("""
+            select i.id, i.patient_id, s.source_path as study_source_path, i.rel_path, i.sha256
+            from images i join studies s on s.id = i.study_id where i.id = @imageId
+            """, new { imageId }, cancellationToken: ct));
+    }
+
+    public async Task<IReadOnlyList<CapillaryShape>> CapillaryShapesAsync(byte[] imageSha256, long modelId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<CapillaryShape>(new CommandDefinition("""
+            select instance_index, category, box, mask_rle, mask_rect, keypoints, distal
+            from capillaries where image_sha256 = @imageSha256 and model_id = @modelId order by instance_index
+            """, new { imageSha256, modelId }, cancellationToken: ct))).ToList();
+    }
+
+    public async Task<IReadOnlyList<WorkerRow>> WorkersAsync(int limit = 200, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<WorkerRow>(new CommandDefinition("""
+            select id, host, pid, device, provider, model_sha256, started_at, heartbeat_at, images_processed,
+                   last_batch::text as last_batch, state,
+                   (heartbeat_at > now() - interval '2 minutes' and state <> 'stopped') as alive
+            from workers order by heartbeat_at desc limit @limit
+            """, new { limit }, cancellationToken: ct))).ToList();
+    }
+
+    public async Task<(IReadOnlyList<ShareWatchRow> Watches, IReadOnlyList<ShareScanRow> Scans)> ShareScansAsync(int limit = 50, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        var watches = (await c.QueryAsync<ShareWatchRow>(new CommandDefinition(
+            "select root, interval_seconds, last_scan_at, next_scan_at, scan_requested_at from share_watch order by root", cancellationToken: ct))).ToList();
+        var scans = (await c.QueryAsync<ShareScanRow>(new CommandDefinition("""
+            select id, root, worker_id, started_at, finished_at, folders_seen, studies_found, error
+            from share_scans order by started_at desc limit @limit
+            """, new { limit }, cancellationToken: ct))).ToList();
+        return (watches, scans);
+    }
+
+    internal static KeysetPage<T> Page<T>(List<T> rows, int limit, Func<T, long> key)
+    {
+        if (rows.Count <= limit) return new KeysetPage<T>(rows, null);
+        rows.RemoveAt(rows.Count - 1);
+        return new KeysetPage<T>(rows, key(rows[^1]));
+    }
+}

@@ -1,0 +1,136 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.Dashboard.Security;
+using NfcPipeline.IntegrationTests.Infrastructure;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>The HTTP API against real PostgreSQL and RabbitMQ, with an operator API key.</summary>
+public class ApiTests
+{
+    private const string OperatorKey = "operator-key-for-tests";
+
+    private static Dictionary<string, string?> Settings(TestData data) => new()
+    {
+        ["Dashboard:ShareRoot"] = data.ShareRoot,
+        ["Dashboard:ApiKeys:0:Name"] = "lims",
+        ["Dashboard:ApiKeys:0:KeySha256"] = DashboardAuthHandler.Sha256Hex(OperatorKey),
+        ["Dashboard:ApiKeys:0:Role"] = "operator",
+    };
+
+    private static HttpClient Keyed(DashboardHost host)
+    {
+        var client = host.Client();
+        client.DefaultRequestHeaders.Add("X-Api-Key", OperatorKey);
+        return client;
+    }
+
+    [Fact]
+    public async Task Submitting_a_study_publishes_SubmitStudy_and_answers_202_with_its_location()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        var received = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-dashboard-submit-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == "API-1") received.TrySetResult(ctx.Message); return Task.CompletedTask; });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            using var client = Keyed(host);
+            var response = await client.PostAsJsonAsync("/api/studies", new { studyId = "API-1", folderPath = "studyA", micrometresPerPixel = 1.8, reanalyze = true });
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal("/api/studies/API-1", response.Headers.Location?.OriginalString);
+            var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal("studyA", message.FolderPath);
+            Assert.Equal(1.8, message.MicrometresPerPixel);
+            Assert.True(message.Reanalyze);
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [Theory]
+    [InlineData("""{"folderPath":"studyA"}""", "studyId")]
+    [InlineData("""{"studyId":"X","folderPath":"../etc"}""", "folderPath")]
+    [InlineData("""{"studyId":"X","folderPath":"/etc"}""", "folderPath")]
+    [InlineData("""{"studyId":"X","folderPath":"no-such-folder"}""", "folderPath")]
+    [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":0}""", "micrometresPerPixel")]
+    [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":-2.5}""", "micrometresPerPixel")]
+    [InlineData("""{"studyId":"X"}""", "folderPath")]
+    [InlineData("""{"studyId":"X","images":[{"path":"../../etc/passwd","patient":"p","finger":"L2"}]}""", "images")]
+    public async Task An_invalid_submission_is_refused_with_problem_details(string body, string field)
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+        var response = await client.PostAsync("/api/studies", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(field, out _), $"expected an error for {field}: {problem.RootElement}");
+    }
+
+    [Fact]
+    public async Task Study_status_reports_progress_and_patients()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+        using var doc = JsonDocument.Parse(await client.GetStringAsync("/api/studies/STUDY-A"));
+        var s = doc.RootElement;
+        Assert.Equal("processing", s.GetProperty("state").GetString());
+        Assert.Equal(3, s.GetProperty("images").GetInt32());
+        Assert.Equal(2, s.GetProperty("succeeded").GetInt32());
+        Assert.Equal(1, s.GetProperty("failed").GetInt32());
+        Assert.Equal(100.0, s.GetProperty("percentDone").GetDouble());
+        Assert.Equal(2, s.GetProperty("patients").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/NOPE")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Patient_metrics_come_as_json_and_csv()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+        using var doc = JsonDocument.Parse(await client.GetStringAsync($"/api/patients/{data.PatientId}/metrics"));
+        var result = doc.RootElement.GetProperty("results")[0];
+        Assert.Equal("non-scleroderma", result.GetProperty("pattern").GetString());
+        Assert.Equal(7.5, result.GetProperty("densityMean").GetDouble());
+        Assert.Equal(4, result.GetProperty("morphology").GetProperty("by_class").GetProperty("hairpin").GetProperty("count").GetInt32());
+        Assert.Equal(64, result.GetProperty("model").GetProperty("sha256").GetString()!.Length);
+
+        var csv = await client.GetAsync($"/api/patients/{data.PatientId}/metrics.csv");
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+        var lines = (await csv.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("study,patient,model,model_version,model_sha256,section,metric,value", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("STUDY-A,P01,nfc-dense,1.0,") && l.EndsWith(",summary,pattern,non-scleroderma"));
+        Assert.Contains(lines, l => l.EndsWith(",morphology_class,bushy_count,2"));
+        Assert.Contains(lines, l => l.EndsWith(",diameter_apical,mean_um,16"));
+        Assert.Contains(lines, l => l.EndsWith(",finger_R3,density_mean,8.0") || l.EndsWith(",finger_R3,density_mean,8"));
+    }
+
+    [Fact]
+    public async Task Study_results_csv_has_one_row_per_image_result()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+        var text = await client.GetStringAsync("/api/studies/STUDY-A/results.csv");
+        var lines = text.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("study,patient,finger,field,rel_path,state,", lines[0]);
+        Assert.Equal(4, lines.Length);
+        Assert.Contains(lines, l => l.Contains("P01/L2/f1.png,succeeded,") && l.Contains(",7.5,"));
+        // The script-named patient's cell is quoted CSV text; the failed image keeps its error.
+        Assert.Contains(lines, l => l.StartsWith("STUDY-A,<script>alert(1)</script>,L2,f1,xss/L2/f1.png,failed,decode,the file is truncated"));
+    }
+}

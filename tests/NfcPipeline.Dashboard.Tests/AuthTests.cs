@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using NfcPipeline.Dashboard.Hosting;
+using NfcPipeline.Dashboard.Security;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>Binding rules, roles and output encoding.</summary>
+public class AuthTests
+{
+    private static Dictionary<string, string?> Users() => new()
+    {
+        ["Dashboard:Users:0:Name"] = "olga", ["Dashboard:Users:0:PasswordSha256"] = DashboardAuthHandler.Sha256Hex("op-pass"), ["Dashboard:Users:0:Role"] = "operator",
+        ["Dashboard:Users:1:Name"] = "rita", ["Dashboard:Users:1:PasswordSha256"] = DashboardAuthHandler.Sha256Hex("ro-pass"), ["Dashboard:Users:1:Role"] = "read-only",
+        ["Dashboard:ApiKeys:0:Name"] = "viewer", ["Dashboard:ApiKeys:0:KeySha256"] = DashboardAuthHandler.Sha256Hex("ro-key"), ["Dashboard:ApiKeys:0:Role"] = "read-only",
+    };
+
+    private static AuthenticationHeaderValue Basic(string user, string password) =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+
+    [Theory]
+    [InlineData("http://0.0.0.0:5080")]
+    [InlineData("http://*:5080")]
+    [InlineData("http://127.0.0.1:5080;http://192.168.1.20:5080")]
+    public void Binding_a_non_loopback_address_without_auth_refuses_to_start(string urls)
+    {
+        var builder = DashboardHost.CreateBuilder("Host=127.0.0.1", new Dictionary<string, string?> { ["Dashboard:Urls"] = urls });
+        var ex = Assert.Throws<DashboardConfigurationException>(() => builder.AddDashboardServices());
+        Assert.Contains("not a loopback address", ex.Message);
+        Assert.Contains("Dashboard:Users", ex.Message);
+    }
+
+    [Fact]
+    public async Task The_dashboard_process_exits_with_a_clear_error_on_a_public_binding_without_auth()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "nfc-dashboard.dll");
+        var start = new ProcessStartInfo("dotnet", [dll, "--Dashboard:Urls=http://0.0.0.0:5999"])
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = AppContext.BaseDirectory,
+        };
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("refusing to start", await stderr);
+        Assert.Contains("http://0.0.0.0:5999 is not a loopback address", await stderr);
+    }
+
+    [Fact]
+    public async Task A_non_loopback_binding_starts_when_users_are_configured()
+    {
+        var settings = Users();
+        settings["Dashboard:Urls"] = "http://0.0.0.0:0";
+        var builder = DashboardHost.CreateBuilder("Host=127.0.0.1", settings);
+        builder.AddDashboardServices();
+        await using var app = builder.Build();
+        app.MapDashboard();
+        await app.StartAsync();
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_read_only_user_cannot_requeue_and_the_job_stays_failed()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Users());
+        using var client = host.Client();
+
+        var anonymous = await client.GetAsync("/jobs");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.StartsWith("Basic", anonymous.Headers.WwwAuthenticate.ToString());
+
+        client.DefaultRequestHeaders.Authorization = Basic("rita", "ro-pass");
+        var page = await client.GetStringAsync("/jobs?state=failed");
+        Assert.Contains($"id=\"job-{data.FailedJobId}\"", page);
+        Assert.DoesNotContain("Requeue", page); // no action buttons for read-only users
+
+        var post = await client.PostAsync("/jobs/requeue", new FormUrlEncodedContent([new("ids", data.FailedJobId.ToString())]));
+        Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
+        var trigger = await client.PostAsync("/recurring/trigger", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.Forbidden, trigger.StatusCode);
+        Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
+
+        client.DefaultRequestHeaders.Authorization = Basic("rita", "wrong");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_read_only_api_key_can_read_but_not_submit()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Users());
+        using var client = host.Client();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
+        client.DefaultRequestHeaders.Add("X-Api-Key", "ro-key");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
+        var submit = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"X","folderPath":"studyA"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Forbidden, submit.StatusCode);
+        Assert.Equal("application/problem+json", submit.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Without_configured_auth_a_local_caller_is_the_operator_but_proxied_or_rebound_requests_are_refused()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+        var page = await client.GetStringAsync("/jobs?state=failed");
+        Assert.Contains("local (operator)", page);
+        Assert.Contains("class=\"requeue\"", page);
+        using var rebound = new HttpRequestMessage(HttpMethod.Get, "/jobs");
+        rebound.Headers.Host = "attacker.example";
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(rebound)).StatusCode);
+        client.DefaultRequestHeaders.Add("X-Forwarded-For", "203.0.113.9");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_operator_form_post_without_an_antiforgery_token_is_refused()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Users());
+        using var client = host.Client();
+        client.DefaultRequestHeaders.Authorization = Basic("olga", "op-pass");
+        var post = await client.PostAsync("/jobs/requeue", new FormUrlEncodedContent([new("ids", data.FailedJobId.ToString())]));
+        Assert.Equal(HttpStatusCode.BadRequest, post.StatusCode);
+        Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
+    }
+
+    [Fact]
+    public async Task A_patient_named_like_a_script_tag_is_rendered_as_text()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+        foreach (var path in new[] { $"/studies/{data.StudyId}", $"/patients/{data.ScriptPatientId}", $"/patients/{data.ScriptPatientId}/print" })
+        {
+            var response = await client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", html);
+            Assert.DoesNotContain("<script>alert", html);
+            var csp = response.Headers.GetValues("Content-Security-Policy").Single();
+            Assert.True(csp.Contains("script-src 'self'") || csp.Contains("default-src 'none'"), csp);
+            Assert.DoesNotContain("script-src 'unsafe", csp);
+        }
+    }
+}

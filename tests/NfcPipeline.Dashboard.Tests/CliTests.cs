@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.IntegrationTests.Infrastructure;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>`nfc status`, `report`, `requeue` and `enqueue` as processes, against the seeded test database.</summary>
+public class CliTests
+{
+    private static async Task<(int Code, string Out, string Err)> NfcAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.Environment["NFC_RABBIT_URI"] = TestServices.RabbitUri.ToString();
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task Status_lists_studies_and_a_studys_patients()
+    {
+        await using var data = await TestData.CreateAsync();
+        var all = await NfcAsync("status", "--connection", data.Database.ConnectionString);
+        Assert.Equal(0, all.Code);
+        Assert.Contains("STUDY-A", all.Out);
+        var one = await NfcAsync("status", "STUDY-A", "--connection", data.Database.ConnectionString);
+        Assert.Equal(0, one.Code);
+        Assert.Contains("P01", one.Out);
+        Assert.Contains(TestData.ScriptPatient, one.Out);
+        Assert.Contains("non-scleroderma", one.Out);
+        Assert.Equal(1, (await NfcAsync("status", "NOPE", "--connection", data.Database.ConnectionString)).Code);
+    }
+
+    [Fact]
+    public async Task Report_exports_csv_and_printable_html_by_study_and_patient_code()
+    {
+        await using var data = await TestData.CreateAsync();
+        var dir = Directory.CreateTempSubdirectory("nfc-report-").FullName;
+        try
+        {
+            var (csv, html) = (Path.Combine(dir, "p.csv"), Path.Combine(dir, "p.html"));
+            var run = await NfcAsync("report", "STUDY-A/P01", "--csv", csv, "--html", html, "--connection", data.Database.ConnectionString);
+            Assert.Equal(0, run.Code);
+            Assert.Contains(",summary,pattern,non-scleroderma", await File.ReadAllTextAsync(csv));
+            var page = await File.ReadAllTextAsync(html);
+            Assert.Contains("<svg id=\"chart-morphology\"", page);
+            Assert.Contains("density 7.5 ≥ 7", page);
+            Assert.DoesNotContain("<script", page);
+
+            var screen = await NfcAsync("report", data.PatientId.ToString(), "--connection", data.Database.ConnectionString);
+            Assert.Contains("non-scleroderma", screen.Out);
+            Assert.Equal(1, (await NfcAsync("report", "STUDY-A/NOPE", "--connection", data.Database.ConnectionString)).Code);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public async Task Requeue_puts_a_failed_job_back_and_enqueue_publishes_a_study_under_the_share()
+    {
+        await using var data = await TestData.CreateAsync();
+        var submitted = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-cli-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == "CLI-1") submitted.TrySetResult(ctx.Message); return Task.CompletedTask; });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            var requeue = await NfcAsync("requeue", data.FailedJobId.ToString(), "--connection", data.Database.ConnectionString);
+            Assert.Equal(0, requeue.Code);
+            Assert.Contains("Requeued 1 job(s).", requeue.Out);
+            Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
+            Assert.Equal(2, (await NfcAsync("requeue", "--connection", data.Database.ConnectionString)).Code);
+
+            var enqueue = await NfcAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-1", "--um-per-px", "2.2", "--reanalyze");
+            Assert.Equal(0, enqueue.Code);
+            var message = await submitted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal("studyA", message.FolderPath);
+            Assert.Equal(2.2, message.MicrometresPerPixel);
+            Assert.True(message.Reanalyze);
+            var outside = await NfcAsync("enqueue", "/etc", "--share", data.ShareRoot);
+            Assert.Equal(2, outside.Code);
+            Assert.Contains("inside the share", outside.Err);
+        }
+        finally { await bus.StopAsync(); }
+    }
+}

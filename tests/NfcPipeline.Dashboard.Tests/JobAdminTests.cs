@@ -1,0 +1,106 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>Requeue, delete and scan-now against real PostgreSQL (and, end to end, the real broker).</summary>
+public partial class JobAdminTests
+{
+    [Fact]
+    public async Task Requeue_resets_the_row_and_publishes_AnalyzeImages_from_its_payload()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var published = new List<object>();
+        var result = await new JobAdmin(source).RequeueAsync([data.FailedJobId], (m, _) => { published.Add(m); return Task.CompletedTask; });
+
+        Assert.Equal([data.FailedJobId], result.Requeued);
+        var message = Assert.IsType<AnalyzeImages>(Assert.Single(published));
+        Assert.Equal(data.FailedJobId, message.JobId);
+        Assert.Equal(data.StudyId, message.StudyDbId);
+        Assert.Equal([data.ImageIds[2]], message.ImageIds);
+        Assert.False(message.Reanalyze);
+        Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
+        Assert.Null(await data.Database.ScalarAsync<string>($"select last_error from jobs where id = {data.FailedJobId}"));
+    }
+
+    [Fact]
+    public async Task When_publishing_fails_the_job_stays_failed_with_its_error()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            new JobAdmin(source).RequeueAllFailedAsync(null, null, (_, _) => throw new InvalidOperationException("broker down")));
+        Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
+        Assert.NotNull(await data.Database.ScalarAsync<string>($"select last_error from jobs where id = {data.FailedJobId}"));
+    }
+
+    [Fact]
+    public async Task Jobs_without_a_message_are_skipped_and_delete_marks_failed_jobs_deleted()
+    {
+        await using var data = await TestData.CreateAsync();
+        var aggregate = await data.Database.ScalarAsync<long>(
+            $"insert into jobs (kind, study_id, state, last_error) values ('aggregate_patient', {data.StudyId}, 'failed', 'x') returning id");
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var admin = new JobAdmin(source);
+        var result = await admin.RequeueAsync([aggregate], (_, _) => Task.CompletedTask);
+        Assert.Empty(result.Requeued);
+        Assert.Equal(aggregate, Assert.Single(result.Skipped).JobId);
+
+        Assert.Equal(2, await admin.DeleteAsync([aggregate, data.FailedJobId]));
+        Assert.Equal("deleted", await data.JobStateAsync(data.FailedJobId));
+        var counts = await admin.CountsAsync(null, TestData.StudyExternalId);
+        Assert.Equal(0, counts["failed"]);
+        Assert.Equal(2, counts["deleted"]);
+    }
+
+    [Fact]
+    public async Task Scan_now_marks_every_watched_root_and_publishes_ScanShareNow()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var published = new List<object>();
+        var roots = await new JobAdmin(source).TriggerScanAsync("olga", (m, _) => { published.Add(m); return Task.CompletedTask; });
+        Assert.Equal(1, roots);
+        Assert.Equal(new ScanShareNow("olga"), Assert.Single(published));
+        Assert.True(await data.Database.ScalarAsync<bool>("select scan_requested_at > now() - interval '1 minute' from share_watch"));
+    }
+
+    [Fact]
+    public async Task An_operator_requeue_from_the_jobs_page_reaches_the_broker()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        var received = new TaskCompletionSource<AnalyzeImages>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-dashboard-requeue-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<AnalyzeImages>(ctx => { if (ctx.Message.JobId == data.FailedJobId) received.TrySetResult(ctx.Message); return Task.CompletedTask; });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+            var page = await client.GetStringAsync("/jobs?state=failed");
+            var token = AntiforgeryField().Match(page).Groups[1].Value;
+            var post = await client.PostAsync("/jobs/requeue", new FormUrlEncodedContent([new("__af", token), new("ids", data.FailedJobId.ToString())]));
+            Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+            var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal([data.ImageIds[2]], message.ImageIds);
+            Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [GeneratedRegex("name=\"__af\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+}

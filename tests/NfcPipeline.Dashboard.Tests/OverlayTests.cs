@@ -1,0 +1,42 @@
+using System.Net;
+using NfcPipeline.Imaging;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>The overlay PNG is the share's image with masks, keypoints and the distal row drawn on it.</summary>
+public class OverlayTests
+{
+    [Fact]
+    public async Task The_overlay_draws_tinted_masks_keypoints_and_the_distal_box_on_the_source_image()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString,
+            new Dictionary<string, string?> { ["Dashboard:ShareRoot"] = data.ShareRoot });
+        using var client = host.Client();
+        var response = await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/png", response.Content.Headers.ContentType?.MediaType);
+        var png = new ImageDecoder().Decode(await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal((320, 240), (png.Width, png.Height));
+
+        Assert.Equal(((byte)0, (byte)220, (byte)255), png.GetPixel(60, 65));   // keypoint U of capillary 0
+        Assert.Equal(((byte)255, (byte)235, (byte)0), png.GetPixel(40, 90));   // distal box, left edge
+        var (r, g, _) = png.GetPixel(60, 90);                                  // inside the normal (green) mask
+        Assert.True(g > r, $"mask fill should be tinted green, got R={r} G={g}");
+        var (r0, g0, b0) = png.GetPixel(300, 230);                             // far from every capillary: the source pixel
+        Assert.Equal(((byte)(150 + 300 % 60), (byte)(90 + 230 % 50), (byte)80), (r0, g0, b0));
+
+        var thumb = new ImageDecoder().Decode(await client.GetByteArrayAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}&width=160"));
+        Assert.Equal((160, 120), (thumb.Width, thumb.Height));
+    }
+
+    [Fact]
+    public async Task Without_a_share_root_or_for_an_unknown_image_the_overlay_is_not_found()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/images/987654/overlay.png")).StatusCode);
+    }
+}
