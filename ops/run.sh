@@ -45,6 +45,21 @@ else
   )
 fi
 
+build_if_stale src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj "$NFC_LOCAL/bin/dashboard" nfc-dashboard
+DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
+if alive "$RUN/dashboard.pid"; then
+  log "dashboard already running (pid $(cat "$RUN/dashboard.pid"))"
+else
+  log "starting the dashboard on $DASHBOARD_URL (log: $LOGS/dashboard.log)"
+  (
+    cd "$NFC_LOCAL/bin/dashboard"
+    export Storage__ConnectionString="$NFC_PG_CONNECTION" Messaging__RabbitUri="$NFC_RABBIT_URI" \
+      Dashboard__Urls="$DASHBOARD_URL" Dashboard__ShareRoot="$SHARE"
+    setsid nohup dotnet nfc-dashboard.dll >"$LOGS/dashboard.log" 2>&1 </dev/null &
+    echo $! >"$RUN/dashboard.pid"
+  )
+fi
+
 # Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new.
 if [ ! -d "$SHARE/$STUDY" ]; then
   cp -a "$NFC_ROOT/samples/$STUDY" "$SHARE/$STUDY.partial"
@@ -81,5 +96,6 @@ psql_q -P pager=off -c "
 cat <<EOT
 More: psql "postgresql://postgres@127.0.0.1:$NFC_PG_PORT/nfc" and the views v_patient_summary, v_patient_morphology,
 v_patient_diameters, v_study_progress and v_image_results (examples in README.md).
-The worker keeps running and watches $SHARE; stop it with: ops/run.sh stop
+Dashboard (loopback only; the local user is an operator): $DASHBOARD_URL
+The worker keeps running and watches $SHARE; stop both with: ops/run.sh stop
 EOT
