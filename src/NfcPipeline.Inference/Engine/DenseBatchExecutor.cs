@@ -23,22 +23,13 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         int n = images.Count, height = batch.Bucket.Height, width = batch.Bucket.Width;
         int plane = height * width, length = n * 3 * plane;
         var input = ArrayPool<float>.Shared.Rent(length);
-        var outputs = new List<(NamedTensor Tensor, float[] Rented)>();
         try
         {
             BatchInput.PadInto(images, input.AsSpan(0, length), height, width);
-            using (var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [n, 3, height, width]))
-            using (var results = model.Session.Run(null, [model.InputName], [value], model.OutputNames.ToArray()))
-            {
-                for (int i = 0; i < results.Count; i++)
-                {
-                    var data = results[i].GetTensorDataAsSpan<float>();
-                    var copy = ArrayPool<float>.Shared.Rent(data.Length);
-                    data.CopyTo(copy);
-                    outputs.Add((new NamedTensor(model.OutputNames[i], copy.AsMemory(0, data.Length), results[i].GetTensorTypeAndShape().Shape), copy));
-                }
-            }
-            var tensors = outputs.Select(o => o.Tensor).ToList();
+            using var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [n, 3, height, width]);
+            using var results = model.Session.Run(null, [model.InputName], [value], model.OutputNames.ToArray());
+            // Decoded straight from ORT's buffers, before the results are released.
+            var tensors = NativeOutputMemory.Wrap(results, model.OutputNames);
             var decoded = new IReadOnlyList<CapillaryInstance>[n];
             for (int i = 0; i < n; i++)
                 decoded[i] = _decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count), images[i].Plan);
@@ -47,7 +38,6 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         finally
         {
             ArrayPool<float>.Shared.Return(input);
-            foreach (var (_, rented) in outputs) ArrayPool<float>.Shared.Return(rented);
         }
     }
 }
