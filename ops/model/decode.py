@@ -90,7 +90,7 @@ def clip_line(p0, direction, w, h):
     return (t0, t1) if t1 > t0 else None
 
 
-def distal_density(capillaries, width, height, um_per_px, min_score=0.4):
+def distal_density(capillaries, width, height, um_per_px, min_score=0.0):
     """Finds the distal row (outermost row of apices, any orientation) and returns (count, length_mm, density).
 
     The nail direction is the mean unit vector from limb bottoms to apex; apices are projected on it and the

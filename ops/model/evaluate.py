@@ -41,7 +41,7 @@ def rle_decode(rle):
 def load_model(weights):
     st = torch.load(weights, map_location="cpu")
     net = NfcNet(num_classes=len(CLASSES))
-    net.load_state_dict(st["model"])
+    net.load_state_dict(st.get("ema", st["model"]))  # a checkpoint's weight average is what gets exported
     return DenseV1(net.eval()), st
 
 

@@ -64,7 +64,8 @@ def main(argv=None):
     exp = json.load(open(os.path.join(a.run, "export.json")))
     met = json.load(open(os.path.join(a.run, "metrics.json")))
     final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
-    steps, early = final["step"], final.get("stopped_early", False)
+    # A raw checkpoint copied to final.pt (a run exported before its last step) still has its optimiser state.
+    steps, early = final["step"], final.get("stopped_early", "optimizer" in final)
     meta = {p.key: p.value for p in onnx.load(a.model).metadata_props}  # as shipped, not as intended
     d, dd = met["diameter_mae_um"], met["diameter_mean_abs_diff_um"]
     ok = lambda good: "meets target" if good else "below target"  # noqa: E731
@@ -107,7 +108,10 @@ def main(argv=None):
         "cast, contrast, blur, noise and JPEG quality 50-95.",
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
         + (f", {a.train_seconds / 60:.0f} min wall time" if a.train_seconds else "") + "."
-        + (" **Training was stopped early by its time limit: the schedule did not finish.**" if early else ""),
+        + (" **These weights are a checkpoint's weight average taken before the run's last step: the learning-rate"
+           f" schedule ({cfg['steps']} steps) had not finished.**" if "optimizer" in final else
+           f" **Training was stopped by its time limit before step {cfg['steps']}: the schedule did not finish.**"
+           if early else ""),
         "",
         "## Metrics (measured)",
         f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}, "
