@@ -7,7 +7,10 @@ import numpy as np
 from scipy import ndimage
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.3, max_group_distance=48.0, min_cells=6,
-                keypoint_margin=3)
+                keypoint_margin=3, paired_keypoints=False)
+# paired_keypoints (not in the contract; evaluated as an alternative): D, LR and RR are searched only near
+# the U, LL and RL already found, so both edges of one diameter come from the same cross-section.
+PARTNER = {1: 0, 3: 2, 5: 4}
 
 
 def decode(outputs, stride, image_size, model_size, opts=None):
@@ -49,9 +52,16 @@ def decode(outputs, stride, image_size, model_size, opts=None):
         score = float(center[pi[k], pj[k]] * cap[ci, cj].mean())
         region = ndimage.binary_dilation(cells, iterations=o["keypoint_margin"])
         kps = np.zeros((8, 3), np.float32)
+        near_r = max(4 * float(np.median(outputs["radius"][0][ci, cj])), 6.0)
+        picked = {}
         for q in range(8):
-            hm = np.where(region, kph[q], -1)
+            allowed = region
+            if o["paired_keypoints"] and q in PARTNER:
+                pi_, pj_ = picked[PARTNER[q]]
+                allowed = region & ((px - px[pi_, pj_]) ** 2 + (py - py[pi_, pj_]) ** 2 <= near_r ** 2)
+            hm = np.where(allowed, kph[q], -1)
             i, j = np.unravel_index(int(hm.argmax()), hm.shape)
+            picked[q] = (i, j)
             if kpo is not None:
                 x, y = px[i, j] + kpo[2 * q, i, j], py[i, j] + kpo[2 * q + 1, i, j]
             else:
@@ -90,7 +100,7 @@ def clip_line(p0, direction, w, h):
     return (t0, t1) if t1 > t0 else None
 
 
-def distal_density(capillaries, width, height, um_per_px, min_score=0.4):
+def distal_density(capillaries, width, height, um_per_px, min_score=0.0):
     """Finds the distal row (outermost row of apices, any orientation) and returns (count, length_mm, density).
 
     The nail direction is the mean unit vector from limb bottoms to apex; apices are projected on it and the

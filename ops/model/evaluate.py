@@ -41,7 +41,7 @@ def rle_decode(rle):
 def load_model(weights):
     st = torch.load(weights, map_location="cpu")
     net = NfcNet(num_classes=len(CLASSES))
-    net.load_state_dict(st["model"])
+    net.load_state_dict(st.get("ema", st["model"]))  # a checkpoint's weight average is what gets exported
     return DenseV1(net.eval()), st
 
 
@@ -65,6 +65,7 @@ def evaluate(model, study, truth, opts=None):
     cls_ok = cls_n = 0
     diam_err = {"apical": [], "arterial": [], "venous": []}
     diam_pairs = {"apical": [], "arterial": [], "venous": []}
+    diam_err_paired = {"apical": [], "arterial": [], "venous": []}
     dens_err, dens_err_gradable = [], []
     confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
     t_infer = 0.0
@@ -76,6 +77,7 @@ def evaluate(model, study, truth, opts=None):
         outs = run_model(model, rgb)
         t_infer += time.time() - t0
         preds = decode(outs, STRIDE, (w, h), (w, h), opts)
+        paired = decode(outs, STRIDE, (w, h), (w, h), dict(opts or DEFAULTS, paired_keypoints=True))
         gts = by_image.get(img["id"], [])
         gt_lab = np.zeros((h, w), np.int32)
         for k, a in enumerate(gts, start=1):
@@ -111,6 +113,11 @@ def evaluate(model, study, truth, opts=None):
                                          pred_d):
                     diam_err[name].append(abs(pv - a[key]))
                     diam_pairs[name].append((pv, a[key]))
+                # Same instance decoded with paired keypoints (identical masks, only keypoints differ).
+                for name, key, pv in zip(("apical", "arterial", "venous"),
+                                         ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
+                                         [v * um for v in diameters_px(paired[p]["keypoints"])]):
+                    diam_err_paired[name].append(abs(pv - a[key]))
         caps = [dict(p, keypoints=p["keypoints"]) for p in preds
                 if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
         _, _, dens = distal_density(caps, w, h, um)
@@ -127,6 +134,7 @@ def evaluate(model, study, truth, opts=None):
         "diameter_mean_abs_diff_um": {k: abs(float(np.mean([p for p, _ in v]) - np.mean([t for _, t in v])))
                                       if v else None for k, v in diam_pairs.items()},
         "diameter_n": len(diam_err["apical"]),
+        "diameter_mae_um_paired_keypoints": {k: float(np.mean(v)) if v else None for k, v in diam_err_paired.items()},
         "density_mae_per_mm": float(np.mean(dens_err)),
         "density_mae_per_mm_gradable": float(np.mean(dens_err_gradable)) if dens_err_gradable else None,
         "confusion_rows_truth_cols_pred": {"classes": CLASSES, "matrix": confusion.tolist()},

@@ -52,7 +52,7 @@ def main(argv=None):
 
     st = torch.load(a.weights, map_location="cpu")
     net = NfcNet(num_classes=len(CLASSES))
-    net.load_state_dict(st["model"])
+    net.load_state_dict(st.get("ema", st["model"]))  # final.pt holds the average as "model"; a checkpoint as "ema"
     model = DenseV1(net.eval()).eval()
     x = torch.randn(1, 3, 256, 320)
     tmp = a.out + ".tmp"

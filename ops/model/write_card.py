@@ -64,7 +64,8 @@ def main(argv=None):
     exp = json.load(open(os.path.join(a.run, "export.json")))
     met = json.load(open(os.path.join(a.run, "metrics.json")))
     final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
-    steps, early = final["step"], final.get("stopped_early", False)
+    # A raw checkpoint copied to final.pt (a run exported before its last step) still has its optimiser state.
+    steps, early = final["step"], final.get("stopped_early", "optimizer" in final)
     meta = {p.key: p.value for p in onnx.load(a.model).metadata_props}  # as shipped, not as intended
     d, dd = met["diameter_mae_um"], met["diameter_mean_abs_diff_um"]
     ok = lambda good: "meets target" if good else "below target"  # noqa: E731
@@ -107,7 +108,10 @@ def main(argv=None):
         "cast, contrast, blur, noise and JPEG quality 50-95.",
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
         + (f", {a.train_seconds / 60:.0f} min wall time" if a.train_seconds else "") + "."
-        + (" **Training was stopped early by its time limit: the schedule did not finish.**" if early else ""),
+        + (" **These weights are a checkpoint's weight average taken before the run's last step: the learning-rate"
+           f" schedule ({cfg['steps']} steps) had not finished.**" if "optimizer" in final else
+           f" **Training was stopped by its time limit before step {cfg['steps']}: the schedule did not finish.**"
+           if early else ""),
         "",
         "## Metrics (measured)",
         f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}, "
@@ -125,6 +129,10 @@ def main(argv=None):
         good = d[k] is not None and d[k] <= TARGETS["diam"]
         lines.append(f"| {k} diameter MAE per capillary (um) | {fmt(d[k], 2)} (NFCMTL-style abs. mean difference {fmt(dd[k], 2)}) | "
                      f"<= {TARGETS['diam']} ({ok(good)}) |")
+    dp = met.get("diameter_mae_um_paired_keypoints")
+    if dp:
+        lines.append(f"| apical / arterial / venous MAE (um), paired-keypoint decoding (see below) | "
+                     f"{fmt(dp['apical'], 2)} / {fmt(dp['arterial'], 2)} / {fmt(dp['venous'], 2)} | <= {TARGETS['diam']} |")
     lines += [
         f"| distal density MAE (/mm), all images | {fmt(met['density_mae_per_mm'], 2)} | <= {TARGETS['density']} "
         f"({ok(met['density_mae_per_mm'] <= TARGETS['density'])}) |",
@@ -140,6 +148,14 @@ def main(argv=None):
         "  domain gap on real images; fine-tune on annotated real data (e.g. ANFC) before relying on it.",
         "- Not clinically validated. Density, morphology and pattern outputs are for pipeline testing.",
         "- Trained at 1.5-3 um/px (x0.7-1.4 augmentation); other magnifications are out of its range.",
+        "- Limb keypoints (LL/LR, RL/RR) sit at a point along the limb that nothing in the image marks, so their",
+        "  heatmaps form weak ridges along the limb. Decoding each channel by its own argmax (as the contract says)",
+        "  can take the two edges of one limb from different heights, which inflates limb diameters; any second",
+        "  peak inside the dilated mask (a neighbour's apex, a branch) can likewise pull U or D away. A decoder",
+        "  that takes LR near LL (and RR near RL), or limb widths from the `radius` map (2 x radius on the limb",
+        "  centreline), avoids the first problem. The paired-keypoint row above measures the first remedy on the",
+        "  same matched capillaries: `decode.py` with `paired_keypoints`, where D, LR and RR are searched within",
+        "  4 x the instance's median radius of U, LL and RL.",
         "- The bundled weights come from a short CPU-only run; the numbers above are what that run reached.",
         "",
         "## Reproduce",
