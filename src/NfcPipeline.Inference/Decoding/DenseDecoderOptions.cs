@@ -16,6 +16,11 @@ public sealed record DenseDecoderOptions
     /// <summary>Keypoints are searched in the instance's mask grown by this margin (edges lie on the boundary).</summary>
     public float KeypointSearchMargin { get; init; } = 6f;
     public int MaxInstances { get; init; } = 500;
+    /// <summary>
+    /// Search D near U, LR near LL and RR near RL (within four vessel radii), so both edges of each diameter come
+    /// from one cross-section; otherwise every keypoint is its channel's strongest cell in the instance.
+    /// </summary>
+    public bool PairKeypoints { get; init; } = true;
 
     public void Validate()
     {

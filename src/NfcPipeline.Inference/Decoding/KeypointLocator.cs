@@ -8,7 +8,10 @@ namespace NfcPipeline.Inference.Decoding;
 /// </summary>
 internal static class KeypointLocator
 {
-    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, float marginPixels)
+    /// <summary>The second edge of each diameter (D of U, LR of LL, RR of RL), searched near the first when pairing.</summary>
+    private static readonly int[] Partner = [-1, 0, -1, 2, -1, 4, -1, -1];
+
+    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, float marginPixels, bool paired)
     {
         int w = grid.Width, h = grid.Height;
         int margin = (int)Math.Ceiling(marginPixels / grid.Stride);
@@ -23,10 +26,14 @@ internal static class KeypointLocator
         int rw = maxX - minX + 1, rh = maxY - minY + 1;
         var region = Dilate(labels, k, w, minX, minY, rw, rh, margin);
 
+        // Both edges of a diameter must come from one cross-section: within a few vessel radii of each other.
+        float reach = paired ? NearRadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : float.PositiveInfinity;
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
+        var picked = new int[keypoints.Length];
         for (int c = 0; c < keypoints.Length; c++)
         {
             var heat = maps.KeypointMap.Plane(c);
+            int anchor = paired && c < Partner.Length && Partner[c] >= 0 ? picked[Partner[c]] : -1;
             int best = -1; float bestValue = float.NegativeInfinity;
             for (int y = 0; y < rh; y++)
                 for (int x = 0; x < rw; x++)
@@ -34,12 +41,26 @@ internal static class KeypointLocator
                     if (!region[y * rw + x]) continue;
                     int i = (minY + y) * w + minX + x;
                     if (labels[i] >= 0 && labels[i] != k) continue;
+                    if (anchor >= 0 && Sq(i % w - anchor % w) + Sq(i / w - anchor / w) > reach * reach) continue;
                     if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
                 }
+            picked[c] = best;
             keypoints[c] = Refine(maps, heat, c, best, grid, bestValue);
         }
         return keypoints;
     }
+
+    /// <summary>Four times the instance's median vessel radius (at least 6 input pixels), in cells.</summary>
+    private static float NearRadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
+    {
+        var values = new float[cells.Count];
+        for (int i = 0; i < values.Length; i++) values[i] = radius[cells[i]];
+        Array.Sort(values);
+        float median = values.Length == 0 ? 0 : values[values.Length / 2];
+        return MathF.Max(4 * median, 6f) / stride;
+    }
+
+    private static float Sq(float v) => v * v;
 
     private static Keypoint Refine(DenseOutputs maps, ReadOnlySpan<float> heat, int channel, int cell, CellGrid grid, float confidence)
     {

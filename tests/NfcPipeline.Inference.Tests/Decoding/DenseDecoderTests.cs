@@ -39,7 +39,7 @@ public class DenseDecoderTests
                     cap[i] = 0.9f;
                     offset[i] = b.CentreX - CellCentre(x);
                     offset[n + i] = b.CentreY - CellCentre(y);
-                    radius[i] = 3f - Math.Abs(x - (b.X0 + b.X1) / 2) * 0.5f;
+                    radius[i] = 4f - Math.Abs(x - (b.X0 + b.X1) / 2) * 0.5f;
                     logits[b.ClassIndex * n + i] = 4f;
                 }
             centre[b.CentreCell] = 0.95f;
@@ -90,7 +90,7 @@ public class DenseDecoderTests
             Assert.Equal(B.Keypoints[k].X, b.Keypoints[k].X, 3);
         }
         Assert.NotNull(a.RadiusSamples);
-        Assert.All(a.RadiusSamples!, r => Assert.Equal(3f, r));    // the ridge of the radius map is its centreline
+        Assert.All(a.RadiusSamples!, r => Assert.Equal(4f, r));    // the ridge of the radius map is its centreline
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public class DenseDecoderTests
         }
         Assert.Equal(5 * 21 * 16, a.Mask.Area);
         Assert.Equal(new BoundingBox(40, 40, 60, 124), a.Box);
-        Assert.All(a.RadiusSamples!, r => Assert.Equal(6f, r));
+        Assert.All(a.RadiusSamples!, r => Assert.Equal(8f, r));
     }
 
     [Fact]
@@ -142,5 +142,25 @@ public class DenseDecoderTests
         var decoder = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { MinInstanceArea = 20 });
         var instances = decoder.Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A, tiny), 0, Classes.Length), new ResizePlan(128, 96, 128, 96, 128, 96));
         Assert.Single(instances);
+    }
+
+    [Fact]
+    public void Paired_search_takes_the_second_edge_from_the_first_edges_cross_section()
+    {
+        // A stronger decoy for D far down the loop: unpaired decoding takes it, paired decoding keeps D near U.
+        var maps = BuildMaps(true, A);
+        var keypoints = maps.Single(m => m.Name == "keypoints");
+        var data = keypoints.Data.ToArray();
+        int n = GridW * GridH, decoy = 28 * GridW + 12;
+        data[1 * n + decoy] = 0.95f;
+        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
+        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+
+        var paired = new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+        var unpaired = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { PairKeypoints = false })
+            .Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+
+        Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
+        Assert.Equal(CellCentre(28), unpaired.Keypoints[1].Y, 3);
     }
 }
