@@ -11,8 +11,11 @@ public sealed record GradingOptions
     /// <summary>Ungradable when fewer gradable instances than this reach <see cref="ConfidentInstanceScore"/>.</summary>
     public int MinConfidentInstances { get; init; } = 1;
 
-    /// <summary>The detection score from which an instance counts as confident.</summary>
-    public double ConfidentInstanceScore { get; init; } = 0.5;
+    /// <summary>
+    /// The detection score from which an instance counts as confident. The default fits the reference model, whose
+    /// dense score (centre peak × mean capillary probability) runs about 0.3–0.45 on clear fields; tune it per model.
+    /// </summary>
+    public double ConfidentInstanceScore { get; init; } = 0.25;
 
     /// <summary>A gradable image whose distal row holds fewer capillaries than this has limited quality.</summary>
     public int MinDistalForGoodQuality { get; init; } = 3;

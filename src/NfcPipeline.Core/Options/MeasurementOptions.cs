@@ -16,8 +16,11 @@ public sealed record MeasurementOptions
 {
     public static MeasurementOptions Default { get; } = new();
 
-    /// <summary>A measurement needing a keypoint whose confidence is below this is null, never guessed.</summary>
-    public double MinKeypointConfidence { get; init; } = 0.3;
+    /// <summary>
+    /// A measurement needing a keypoint whose confidence is below this is null, never guessed. The default fits the
+    /// reference model, whose keypoint heatmap peaks run about 0.1–0.3; tune it per model.
+    /// </summary>
+    public double MinKeypointConfidence { get; init; } = 0.08;
 
     /// <summary>Apical diameter (µm) from which a loop is dilated (and below <see cref="GiantApicalDiameterUm"/>).</summary>
     public double DilatedApicalDiameterUm { get; init; } = 20;

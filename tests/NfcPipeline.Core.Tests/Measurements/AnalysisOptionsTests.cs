@@ -9,7 +9,7 @@ public class AnalysisOptionsTests
     {
         var o = AnalysisOptions.Default;
         Assert.Empty(o.Validate());
-        Assert.Equal(0.3, o.Measurement.MinKeypointConfidence);
+        Assert.Equal(0.08, o.Measurement.MinKeypointConfidence);
         Assert.Equal(20, o.Measurement.DilatedApicalDiameterUm);
         Assert.Equal(50, o.Measurement.GiantApicalDiameterUm);
         Assert.Equal(LimbRoleRule.WiderIsVenous, o.Measurement.LimbRoles);

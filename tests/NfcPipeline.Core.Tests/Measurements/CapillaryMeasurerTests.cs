@@ -65,7 +65,7 @@ public class CapillaryMeasurerTests
     [Fact]
     public void A_measurement_needing_an_unconfident_keypoint_is_null()
     {
-        var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.2f)), TwoMicrons);
+        var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.05f)), TwoMicrons);
 
         Assert.Null(m.ApicalDiameterUm);
         Assert.Null(m.IsDilated);
@@ -78,8 +78,8 @@ public class CapillaryMeasurerTests
     [Fact]
     public void Confidence_threshold_is_an_option()
     {
-        var m = new CapillaryMeasurer(new MeasurementOptions { MinKeypointConfidence = 0.1 })
-            .Measure(Loops.Instance(Golden(dConfidence: 0.2f)), TwoMicrons);
+        var m = new CapillaryMeasurer(new MeasurementOptions { MinKeypointConfidence = 0.04 })
+            .Measure(Loops.Instance(Golden(dConfidence: 0.05f)), TwoMicrons);
         Assert.Equal(16, m.ApicalDiameterUm!.Value, 6);
     }
 
@@ -105,7 +105,7 @@ public class CapillaryMeasurerTests
     public void With_one_limb_unconfident_the_wider_rule_cannot_assign_roles()
     {
         var keypoints = Golden();
-        keypoints[4] = keypoints[4] with { Confidence = 0.1f };
+        keypoints[4] = keypoints[4] with { Confidence = 0.05f };
         var m = new CapillaryMeasurer().Measure(Loops.Instance(keypoints), TwoMicrons);
         Assert.Equal(10, m.LeftLimbDiameterPx!.Value * 2, 5);
         Assert.Null(m.RightLimbDiameterPx);
