@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Options;
+using NfcPipeline.Imaging;
 using NfcPipeline.Inference;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Engine;
@@ -17,6 +18,7 @@ namespace NfcPipeline.Worker.Analysis;
 public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<DynamicBatcherOptions> batching, ModelStore models,
     WorkerStore workers, WorkerIdentity identity, DatabaseRetry retry, ILoggerFactory loggers, ILogger<ModelHost> logger) : IHostedService, IAsyncDisposable
 {
+    private const int WarmUpWidth = 1024, WarmUpHeight = 768;   // a typical capillaroscope field
     private LoadedModel? _model;
 
     public bool IsLoaded => _model is not null && Fields is not null;
@@ -31,6 +33,8 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         _model = LoadedModel.Load(inference.Value, loggers);
         Analysis.ValidateFor(_model.Contract.ClassNames);
         var analyzer = new ImageAnalyzer(_model, inference.Value, batching.Value, loggers: loggers);
+        // One run before consuming: ORT sizes its arena and picks kernels on the first call, which takes far longer.
+        await analyzer.AnalyzeAsync(new RgbImage(WarmUpWidth, WarmUpHeight, new byte[WarmUpWidth * WarmUpHeight * 3], ImageFormat.Png), cancellationToken: cancellationToken);
         Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
         SettingsJson = JsonSerializer.Serialize(new { analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = _model.Sha256Hex });
         var metadata = JsonSerializer.Serialize(_model.Session.ModelMetadata.CustomMetadataMap);
