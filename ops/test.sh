@@ -26,13 +26,24 @@ dotnet build NfcPipeline.sln -c Release -v q -nologo 2>&1 | tail -n 3
 
 results="$NFC_LOCAL/test-results"
 rm -rf "$results"; mkdir -p "$results"
-filter=(); [ -n "${NFC_TEST_FILTER:-}" ] && filter=(--filter "$NFC_TEST_FILTER")
-log "running tests"
+# The service-outage tests stop and restart the shared servers, so they run alone, after every other test assembly
+# (which run in parallel processes) has finished.
+OUTAGE="FullyQualifiedName~ServiceOutageTests"
+run_tests() { # filter label
+  log "running $2"
+  # The console logger at "minimal" prints each failure with its message and stack; trx files keep everything.
+  dotnet test NfcPipeline.sln -c Release --no-build -nologo --filter "$1" \
+    --logger "console;verbosity=minimal" --logger trx --blame-hang-timeout 10m --results-directory "$results" 2>&1 | tee -a "$results/console.log"
+  return "${PIPESTATUS[0]}"
+}
 set +e
-# The console logger at "minimal" prints each failure with its message and stack; trx files keep everything.
-dotnet test NfcPipeline.sln -c Release --no-build -nologo "${filter[@]}" \
-  --logger "console;verbosity=minimal" --logger trx --blame-hang-timeout 10m --results-directory "$results" 2>&1 | tee "$results/console.log"
-rc=${PIPESTATUS[0]}
+rc=0
+if [ -n "${NFC_TEST_FILTER:-}" ]; then
+  run_tests "$NFC_TEST_FILTER" "tests matching $NFC_TEST_FILTER" || rc=1
+else
+  run_tests "FullyQualifiedName!~ServiceOutageTests" "tests" || rc=1
+  run_tests "$OUTAGE" "service-outage tests (alone)" || rc=1
+fi
 set -e
 
 # One closing line over all test assemblies.

@@ -46,7 +46,7 @@ public class CliTests
         {
             var (csv, html) = (Path.Combine(dir, "p.csv"), Path.Combine(dir, "p.html"));
             var run = await NfcAsync("report", "STUDY-A/P01", "--csv", csv, "--html", html, "--connection", data.Database.ConnectionString);
-            Assert.Equal(0, run.Code);
+            Assert.True(run.Code == 0, run.Err);
             Assert.Contains(",summary,pattern,non-scleroderma", await File.ReadAllTextAsync(csv));
             var page = await File.ReadAllTextAsync(html);
             Assert.Contains("<svg id=\"chart-morphology\"", page);

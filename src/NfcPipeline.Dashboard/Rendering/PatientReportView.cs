@@ -84,7 +84,7 @@ public static class PatientReportView
             {
                 var holds = step.TryGetProperty("holds", out var h) && h.ValueKind == JsonValueKind.True;
                 var conditions = step.TryGetProperty("conditions", out var c) && c.ValueKind == JsonValueKind.Array
-                    ? H.Each(c.EnumerateArray().ToList(), cond => H.Html($"<li>{(cond.TryGetProperty("text", out _) ? Prop(cond, "text") : Text(cond))}</li>")) : HtmlText.Empty;
+                    ? H.Each(c.EnumerateArray().ToList(), cond => H.Html($"<li>{Prop(cond, "text") ?? Text(cond)}</li>")) : HtmlText.Empty;
                 return H.Html($"""<li class="rule {(holds ? "holds" : "fails")}"><span class="verdict">{(holds ? "✓ holds" : "✗ does not hold")}</span> <strong>{Prop(step, "rule")}</strong>: {Prop(step, "text")}<ul>{conditions}</ul></li>""");
             }) : HtmlText.Empty;
         return H.Html($"""
