@@ -32,12 +32,16 @@ internal sealed class InferenceArguments
     /// <summary>Images in flight: two batches' worth plus a couple decoding ahead.</summary>
     public static int LookAhead(int maxBatch) => Math.Max(2, 2 * maxBatch + 2);
 
-    public static DynamicBatcherOptions Batching(int maxBatch) => new()
+    /// <summary>
+    /// On the CPU one batch runs at a time: ORT's threads already use every core, and a second run only contends
+    /// with them (measured: 0.85× vs 0.81× of raw ORT at batch 1). With CUDA a second batch overlaps host work.
+    /// </summary>
+    public static DynamicBatcherOptions Batching(int maxBatch, string device = "cpu") => new()
     {
         MaxBatchSize = Math.Max(1, maxBatch),
         MaxQueueDelay = TimeSpan.FromMilliseconds(20),
         QueueCapacity = Math.Max(8, 4 * maxBatch),
-        MaxConcurrentBatches = 2,
+        MaxConcurrentBatches = device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? 2 : 1,
     };
 
     /// <summary>Loads the model and checks that the measurement options know all its class names.</summary>
@@ -47,7 +51,7 @@ internal sealed class InferenceArguments
         try
         {
             analysis.ValidateFor(model.Contract.ClassNames);
-            var analyzer = new ImageAnalyzer(model, options, Batching(maxBatch));
+            var analyzer = new ImageAnalyzer(model, options, Batching(maxBatch, options.Device));
             return (model, new FieldAnalyzer(analyzer, new ImageMeasurer(analysis)));
         }
         catch
