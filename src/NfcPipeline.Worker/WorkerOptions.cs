@@ -5,7 +5,10 @@ public sealed class WorkerOptions
 {
     public const string Section = "Worker";
 
-    /// <summary>The watched share; study and image paths in messages are relative to it.</summary>
+    /// <summary>
+    /// The share that study and image paths in messages are relative to. Defaults to Share:Root; set this alone to
+    /// resolve submitted paths without also running the share watcher on this worker.
+    /// </summary>
     public string? ShareRoot { get; set; }
 
     /// <summary>Images per analysis message (one job row). Small enough to finish well inside RabbitMQ's ack timeout.</summary>
