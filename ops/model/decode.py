@@ -6,6 +6,8 @@ This mirrors the C# decoder for evaluation at training time; the pipeline's own 
 import numpy as np
 from scipy import ndimage
 
+from nfcsim_render import clip_line  # the simulator's row clipping, so truth and prediction clip alike
+
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.3, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=False)
 # paired_keypoints (not in the contract; evaluated as an alternative): D, LR and RR are searched only near
@@ -86,18 +88,6 @@ def diameters_px(kps):
     u, d, ll, lr, rl, rr = (kps[i, :2] for i in range(6))
     limbs = sorted([np.linalg.norm(ll - lr), np.linalg.norm(rl - rr)])
     return float(np.linalg.norm(u - d)), limbs[0], limbs[1]
-
-
-def clip_line(p0, direction, w, h):
-    t0, t1 = -1e9, 1e9
-    for pc, dc, hi in ((p0[0], direction[0], w), (p0[1], direction[1], h)):
-        if abs(dc) < 1e-12:
-            if pc < 0 or pc > hi:
-                return None
-            continue
-        a, b = (0 - pc) / dc, (hi - pc) / dc
-        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
-    return (t0, t1) if t1 > t0 else None
 
 
 def distal_density(capillaries, width, height, um_per_px, min_score=0.0):

@@ -27,7 +27,7 @@ CASTS = {"neutral": (1.0, 1.0, 1.0), "bluish": (0.9, 0.96, 1.12), "yellowish": (
 BLOOD_ABSORPTION = np.array([0.42, 0.80, 0.74], np.float32)  # RGB: blood absorbs green/blue most
 
 
-def _clip_line(p0, d, w, h):
+def clip_line(p0, d, w, h):
     """Liang-Barsky: the segment of the infinite line p0 + t d inside [0,w]x[0,h]; (t0, t1) or None."""
     t0, t1 = -1e9, 1e9
     for pc, dc, hi in ((p0[0], d[0], w), (p0[1], d[1], h)):
@@ -219,7 +219,7 @@ def render_field(rng, profile, width, height, um_per_px, cast="neutral", force_u
     # Drop instances that ended up with no visible pixels; count distal apices inside the frame.
     present = np.bincount(id_map.ravel(), minlength=len(instances) + 1)
     instances = [i for i in instances if present[i["id"]] > 0]
-    seg = _clip_line(centre + nail * h_row, row, w, h)
+    seg = clip_line(centre + nail * h_row, row, w, h)
     row_len_mm = (seg[1] - seg[0]) * um_per_px / 1000 if seg else 0.0
     inside = [i for i in instances if i["distal"] and 0 <= i["apex"][0] < w and 0 <= i["apex"][1] < h]
     row_line = [list(centre + nail * h_row + row * seg[0]), list(centre + nail * h_row + row * seg[1])] if seg else None

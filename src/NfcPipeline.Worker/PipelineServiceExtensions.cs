@@ -1,3 +1,4 @@
+using NfcPipeline.Contracts;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Inference;
@@ -50,7 +51,7 @@ public static class PipelineServiceExtensions
             bus.AddShareWatcherConsumers();
             bus.UsingRabbitMq((context, rabbit) =>
             {
-                rabbit.Host(new Uri(config["Messaging:RabbitUri"] ?? Environment.GetEnvironmentVariable("NFC_RABBIT_URI") ?? "amqp://guest:guest@127.0.0.1:35672/"));
+                rabbit.Host(RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]));
                 rabbit.PrefetchCount = options.PrefetchCount;
                 // Retries after the in-process database retries: then the message goes to its _error queue.
                 rabbit.UseMessageRetry(r =>

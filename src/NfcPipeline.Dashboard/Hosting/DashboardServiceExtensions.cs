@@ -1,3 +1,4 @@
+using NfcPipeline.Contracts;
 using System.Diagnostics;
 using System.Globalization;
 using MassTransit;
@@ -16,8 +17,6 @@ namespace NfcPipeline.Dashboard.Hosting;
 
 public static class DashboardServiceExtensions
 {
-    public const string DefaultRabbitUri = "amqp://guest:guest@127.0.0.1:35672/";
-
     /// <summary>
     /// Registers everything the dashboard needs and binds Kestrel to Dashboard:Urls. Throws
     /// <see cref="DashboardConfigurationException"/> for a non-loopback binding without authentication.
@@ -49,9 +48,8 @@ public static class DashboardServiceExtensions
         builder.Services.AddAntiforgery(a => { a.Cookie.Name = "nfc-af"; a.FormFieldName = "__af"; });
         builder.Services.AddProblemDetails();
 
-        var rabbitUri = config["Messaging:RabbitUri"] is { Length: > 0 } u ? u
-            : Environment.GetEnvironmentVariable("NFC_RABBIT_URI") is { Length: > 0 } e ? e : DefaultRabbitUri;
-        builder.Services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) => cfg.Host(new Uri(rabbitUri))));
+        var rabbitUri = RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]);
+        builder.Services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) => cfg.Host(rabbitUri)));
         return builder;
     }
 

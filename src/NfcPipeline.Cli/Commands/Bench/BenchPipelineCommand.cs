@@ -47,7 +47,7 @@ internal static class BenchPipelineCommand
 
         var share = Directory.CreateTempSubdirectory("nfc-bench-share-");
         await using var env = await BenchEnvironment.CreateAsync(new StorageOptions().ResolveConnectionString(),
-            new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_URI") ?? "amqp://guest:guest@127.0.0.1:35672/"),
+            RabbitMqAddress.Resolve(),
             new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
         try
         {
@@ -79,7 +79,13 @@ internal static class BenchPipelineCommand
 
     private static string F(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
 
-    private static bool IsJpeg(string path) => ImageDecoder.Sniff(File.ReadAllBytes(path).AsSpan(0, Math.Min(16, (int)new FileInfo(path).Length))) == ImageFormat.Jpeg;
+    /// <summary>Sniffs the first bytes only; the benchmark's source folder may hold large files.</summary>
+    private static bool IsJpeg(string path)
+    {
+        Span<byte> head = stackalloc byte[16];
+        using var stream = File.OpenRead(path);
+        return ImageDecoder.Sniff(head[..stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)]) == ImageFormat.Jpeg;
+    }
 
     /// <summary>Distinct content per copy (a JPEG comment after SOI), so no image is deduplicated by its hash.</summary>
     private static void WriteUniqueCopies(IReadOnlyList<string> files, int count, string folder)
