@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from nfcsim_render import clip_line  # the simulator's row clipping, so truth and prediction clip alike
 
-DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.3, max_group_distance=48.0, min_cells=6,
+DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.1, peak_window=11, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=False)
 # paired_keypoints (not in the contract; evaluated as an alternative): D, LR and RR are searched only near
 # the U, LL and RL already found, so both edges of one diameter come from the same cross-section.
@@ -26,7 +26,7 @@ def decode(outputs, stride, image_size, model_size, opts=None):
     px, py = (jj + 0.5) * stride - 0.5, (ii + 0.5) * stride - 0.5
 
     fg = cap >= o["mask_threshold"]
-    peaks = (center == ndimage.maximum_filter(center, size=3)) & (center >= o["center_threshold"])
+    peaks = (center == ndimage.maximum_filter(center, size=o["peak_window"])) & (center >= o["center_threshold"])
     pi, pj = np.nonzero(peaks)
     if len(pi) == 0 or not fg.any():
         return []

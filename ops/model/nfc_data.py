@@ -64,13 +64,29 @@ def build_cache(path, seed, count, log=print):
     return fields
 
 
-def _affine(rng, field, size):
+def instance_sampling_weights(fields):
+    """Per-class weight for choosing the instance a crop is centred on: inverse square root of the class's
+    instance frequency, so rare shapes are seen often enough to be learned without drowning the hairpins."""
+    counts = np.ones(len(CLASSES))
+    for f in fields:
+        np.add.at(counts, f["cls"][1:], 1)
+    return counts ** -0.5
+
+
+def _affine(rng, field, size, class_weights=None):
     """dst->src matrix for a crop with random centre, rotation and scale (scale > 1 magnifies)."""
     h, w = field["ids"].shape
     ids = field["ids"]
     if rng.random() < 0.8 and ids.any():  # mostly centre crops on vessels so positives are frequent
         ys, xs = np.nonzero(ids[::4, ::4])
-        k = int(rng.integers(0, len(xs)))
+        if class_weights is None:
+            k = int(rng.integers(0, len(xs)))
+        else:
+            # Each instance equally likely whatever its size, then weighted by its class.
+            owner = ids[::4, ::4][ys, xs]
+            per_inst = np.bincount(owner, minlength=len(field["cls"]))
+            p = class_weights[field["cls"][owner]] / per_inst[owner]
+            k = int(rng.choice(len(xs), p=p / p.sum()))
         c = np.array([xs[k] * 4, ys[k] * 4], float) + rng.normal(0, size / 6, 2)
     else:
         c = np.array([rng.uniform(0, w), rng.uniform(0, h)])
@@ -113,9 +129,9 @@ def _gauss_splat(maps, k, x, y, sigma, stride):
     np.maximum(maps[k, y0:y1, x0:x1], gy[:, None] * gx[None, :], out=maps[k, y0:y1, x0:x1])
 
 
-def make_sample(field, rng, size, stride):
+def make_sample(field, rng, size, stride, class_weights=None):
     """One augmented crop and its dense targets (all at output stride)."""
-    m, scale = _affine(rng, field, size)
+    m, scale = _affine(rng, field, size, class_weights)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     img = cv2.warpAffine(field["image"], m, (size, size), flags=flags, borderMode=cv2.BORDER_REFLECT)
     img = _photometric(rng, img)
@@ -171,8 +187,9 @@ def make_sample(field, rng, size, stride):
                 radius=radius[None].astype(np.float32), cls=cls, scale=scale)
 
 
-def make_batch(fields, rng, batch, size, stride):
-    samples = [make_sample(fields[int(rng.integers(0, len(fields)))], rng, size, stride) for _ in range(batch)]
+def make_batch(fields, rng, batch, size, stride, class_weights=None):
+    samples = [make_sample(fields[int(rng.integers(0, len(fields)))], rng, size, stride, class_weights)
+               for _ in range(batch)]
     out = {k: np.stack([s[k] for s in samples]) for k in samples[0] if k != "scale"}
     out["image"] = out["image"].transpose(0, 3, 1, 2)
     return out

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains NfcNet on simulated fields, on the CPU.
 
-    train.py --out .local/model-train --seed 20261122 --steps 4000 [--resume] [--batch 8] [--crop 256]
+    train.py --out .local/model-train --seed 20261122 --steps 8000 [--resume] [--batch 8] [--crop 256]
 
 Reproducible: the batch at step k depends only on (seed, k), so a resumed run sees the same data as an
 uninterrupted one. A checkpoint (model, optimiser, step) is written every --checkpoint-minutes and at the end.
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nfc_data import build_cache, make_batch  # noqa: E402
+from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa: E402
 from nfcnet import STRIDE, MultiTaskLoss, NfcNet  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
@@ -26,7 +26,7 @@ def parse_args(argv=None):
     ap.add_argument("--out", default=".local/model-train")
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--cache-fields", type=int, default=320, help="simulated fields in the training cache")
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -42,13 +42,14 @@ def log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def class_weights(fields):
-    """Inverse square-root frequency of each class over instance pixels: rare shapes still get learned."""
+def class_weights(fields, power=0.25):
+    """Inverse frequency of each class over instance pixels, to a mild power: crops are already centred on
+    rare shapes more often (instance_sampling_weights), so the loss only corrects the rest of the imbalance."""
     counts = np.ones(len(CLASSES))
     for f in fields:
         px = np.bincount(f["ids"][::4, ::4].ravel(), minlength=len(f["cls"]))
         np.add.at(counts, f["cls"][1:], px[1:])
-    w = counts ** -0.5
+    w = counts ** -power
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
@@ -79,6 +80,7 @@ def main(argv=None):
 
     net = NfcNet(num_classes=len(CLASSES))
     crit = MultiTaskLoss(class_weights(fields))
+    sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
@@ -103,7 +105,7 @@ def main(argv=None):
     stopped_early = False
     while step < a.steps:
         rng = np.random.default_rng([a.seed, step, 0x42])
-        b = make_batch(fields, rng, a.batch, a.crop, STRIDE)
+        b = make_batch(fields, rng, a.batch, a.crop, STRIDE, sampling)
         x = torch.from_numpy(b["image"]).float().div_(255).sub_(0.5).div_(0.25)
         t = {k: torch.from_numpy(v) for k, v in b.items() if k != "image"}
         out = net(x)
