@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from nfcsim_render import clip_line  # the simulator's row clipping, so truth and prediction clip alike
 
-DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.1, peak_window=11, max_group_distance=48.0, min_cells=6,
+DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.1, center_nms_radius=12.0, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=False)
 # paired_keypoints (not in the contract; evaluated as an alternative): D, LR and RR are searched only near
 # the U, LL and RL already found, so both edges of one diameter come from the same cross-section.
@@ -26,8 +26,16 @@ def decode(outputs, stride, image_size, model_size, opts=None):
     px, py = (jj + 0.5) * stride - 0.5, (ii + 0.5) * stride - 0.5
 
     fg = cap >= o["mask_threshold"]
-    peaks = (center == ndimage.maximum_filter(center, size=o["peak_window"])) & (center >= o["center_threshold"])
+    peaks = (center == ndimage.maximum_filter(center, size=3)) & (center >= o["center_threshold"])
     pi, pj = np.nonzero(peaks)
+    # Strongest first; a peak within center_nms_radius of one already kept is the same loop (as the C# decoder).
+    order = np.argsort(-center[pi, pj], kind="stable")
+    kept = []
+    for k in order:
+        if all((px[pi[k], pj[k]] - px[pi[m], pj[m]]) ** 2 + (py[pi[k], pj[k]] - py[pi[m], pj[m]]) ** 2
+               > o["center_nms_radius"] ** 2 for m in kept):
+            kept.append(k)
+    pi, pj = pi[kept], pj[kept]
     if len(pi) == 0 or not fg.any():
         return []
     cx, cy = px[pi, pj], py[pi, pj]

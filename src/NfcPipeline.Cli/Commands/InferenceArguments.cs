@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Options;
 using NfcPipeline.Inference;
@@ -21,13 +22,31 @@ internal sealed class InferenceArguments
         Device.AcceptOnlyFromAmong("cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
     }
 
-    public InferenceOptions Options(ParseResult parse) => new()
+    public InferenceOptions Options(ParseResult parse)
     {
-        ModelPath = parse.GetValue(Model) ?? InferenceOptions.DefaultModelPath,
-        Device = parse.GetValue(Device) ?? "cpu",
-        IntraOpThreads = parse.GetValue(Threads),
-        OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
-    };
+        var options = new InferenceOptions
+        {
+            ModelPath = parse.GetValue(Model) ?? InferenceOptions.DefaultModelPath,
+            Device = parse.GetValue(Device) ?? "cpu",
+            IntraOpThreads = parse.GetValue(Threads),
+            OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
+        };
+        BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build());
+        return options;
+    }
+
+    /// <summary>
+    /// Decoder thresholds come from the same keys as the worker's appsettings, e.g. the environment variable
+    /// Inference__Decoder__CenterThreshold=0.2, so the CLI and the worker decode alike.
+    /// </summary>
+    public static void BindDecoders(InferenceOptions options, IConfiguration config)
+    {
+        var section = config.GetSection(InferenceOptions.Section);
+        section.GetSection(nameof(InferenceOptions.Decoder)).Bind(options.Decoder);
+        section.GetSection(nameof(InferenceOptions.InstancesDecoder)).Bind(options.InstancesDecoder);
+        options.Decoder.Validate();
+        options.InstancesDecoder.Validate();
+    }
 
     /// <summary>Images in flight: two batches' worth plus a couple decoding ahead.</summary>
     public static int LookAhead(int maxBatch) => Math.Max(2, 2 * maxBatch + 2);

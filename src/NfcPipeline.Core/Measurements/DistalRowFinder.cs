@@ -6,9 +6,9 @@ namespace NfcPipeline.Core.Measurements;
 
 /// <summary>
 /// Finds the distal row at any orientation. The distal axis comes from the loops themselves (limb bottoms → apex),
-/// refined by a line fit through the distal apices when the row is long enough. An apex belongs to the distal row
-/// unless another apex, within one loop width sideways, lies more than the band (half a loop height) further
-/// distally. Everything is built from rotation-equivariant steps, so turning the image does not change the row.
+/// refined by a line fit through the distal apices when the row is long enough. The apices are split into rows by
+/// gaps in depth and the front row is kept; within it, an apex belongs to the distal row unless another apex, within
+/// one loop width sideways, lies more than the band (half a loop height) further distally. Everything is built from rotation-equivariant steps, so turning the image does not change the row.
 /// </summary>
 public sealed class DistalRowFinder
 {
@@ -42,12 +42,13 @@ public sealed class DistalRowFinder
 
         double maxBehindPx = loopHeight is { } lh
             ? _options.MaxBehindRowFractionOfLoopHeight * lh : _options.FallbackMaxBehindRowUm / calibration.MicrometresPerPixel;
-        var distal = NearRowLine(SelectOutermost(apices, axis, bandPx, windowPx), axis, maxBehindPx);
+        double rowGapPx = Math.Max(_options.RowGapFractionOfLoopHeight * (loopHeight ?? 0), _options.MinRowGapUm / calibration.MicrometresPerPixel);
+        var distal = NearRowLine(SelectOutermost(FrontRow(apices, axis, rowGapPx), axis, bandPx, windowPx), axis, maxBehindPx);
         if (distal.Count >= _options.MinApicesForLineFit && FittedNormal(distal.Select(a => a.Apex).ToList(), axis) is { } fitted)
         {
             axis = fitted;
             source = DistalAxisSource.RowLineFit;
-            distal = NearRowLine(SelectOutermost(apices, axis, bandPx, windowPx), axis, maxBehindPx);
+            distal = NearRowLine(SelectOutermost(FrontRow(apices, axis, rowGapPx), axis, bandPx, windowPx), axis, maxBehindPx);
         }
 
         var row = new DistalRow
@@ -105,6 +106,26 @@ public sealed class DistalRowFinder
         if (inliers.Count == 0) return mean;
         Point2 refined = inliers.Aggregate(default(Point2), (s, v) => s + v).Normalized();
         return refined == default ? mean : refined;
+    }
+
+    /// <summary>
+    /// Splits the apices into rows by depth (a gap of more than <paramref name="gapPx"/> between neighbours in depth
+    /// starts a new row) and keeps the most distal row that holds at least MinRowShareOfLargest of the largest row's
+    /// loops, so a whole deeper row, or one stray apex far in front, does not count as the distal row.
+    /// </summary>
+    private List<(int Index, Point2 Apex)> FrontRow(List<(int Index, Point2 Apex)> apices, Point2 axis, double gapPx)
+    {
+        if (apices.Count < 2) return apices;
+        var byDepth = apices.OrderByDescending(a => a.Apex.Dot(axis)).ToList();
+        var rows = new List<List<(int Index, Point2 Apex)>> { new() { byDepth[0] } };
+        for (int i = 1; i < byDepth.Count; i++)
+        {
+            if (byDepth[i - 1].Apex.Dot(axis) - byDepth[i].Apex.Dot(axis) > gapPx) rows.Add([]);
+            rows[^1].Add(byDepth[i]);
+        }
+        int largest = rows.Max(r => r.Count);
+        double needed = Math.Max(1, _options.MinRowShareOfLargest * largest);
+        return rows.First(r => r.Count >= needed);
     }
 
     private static List<(int Index, Point2 Apex)> SelectOutermost(List<(int Index, Point2 Apex)> apices, Point2 axis, double bandPx, double windowPx)

@@ -23,6 +23,18 @@ public sealed record DistalRowOptions
     /// <summary>That distance in µm when no loop height could be measured.</summary>
     public double FallbackMaxBehindRowUm { get; init; } = 200;
 
+    /// <summary>
+    /// Apices split into rows where consecutive depths differ by more than this fraction of the median loop height.
+    /// Rows of the nailfold lie about one loop height apart; apices of one row scatter far less than that.
+    /// </summary>
+    public double RowGapFractionOfLoopHeight { get; init; } = 0.4;
+
+    /// <summary>The row gap is never smaller than this (µm), also when loop heights are missing or implausibly short.</summary>
+    public double MinRowGapUm { get; init; } = 60;
+
+    /// <summary>The distal row is the front-most row holding at least this share of the largest row's loops (0 takes the front row, however small).</summary>
+    public double MinRowShareOfLargest { get; init; } = 0.3;
+
     /// <summary>With at least this many distal apices, the row's direction is refined by a line fit through them.</summary>
     public int MinApicesForLineFit { get; init; } = 3;
 
@@ -44,6 +56,9 @@ public sealed record DistalRowOptions
         if (!(FallbackLateralWindowUm > 0)) problems.Add($"FallbackLateralWindowUm must be positive, got {FallbackLateralWindowUm}.");
         if (!(MaxBehindRowFractionOfLoopHeight > 0)) problems.Add($"MaxBehindRowFractionOfLoopHeight must be positive, got {MaxBehindRowFractionOfLoopHeight}.");
         if (!(FallbackMaxBehindRowUm > 0)) problems.Add($"FallbackMaxBehindRowUm must be positive, got {FallbackMaxBehindRowUm}.");
+        if (!(RowGapFractionOfLoopHeight > 0)) problems.Add($"RowGapFractionOfLoopHeight must be positive, got {RowGapFractionOfLoopHeight}.");
+        if (!(MinRowGapUm > 0)) problems.Add($"MinRowGapUm must be positive, got {MinRowGapUm}.");
+        if (!(MinRowShareOfLargest is >= 0 and <= 1)) problems.Add($"MinRowShareOfLargest must be in [0, 1], got {MinRowShareOfLargest}.");
         if (MinApicesForLineFit < 2) problems.Add($"MinApicesForLineFit must be at least 2, got {MinApicesForLineFit}.");
         if (!(MinRowElongation >= 1)) problems.Add($"MinRowElongation must be at least 1, got {MinRowElongation}.");
         if (!(MaxFitDeviationDegrees is >= 0 and <= 90)) problems.Add($"MaxFitDeviationDegrees must be in [0, 90], got {MaxFitDeviationDegrees}.");

@@ -5,14 +5,18 @@ public sealed record DenseDecoderOptions
 {
     /// <summary>A cell is capillary when its probability reaches this.</summary>
     public float MaskThreshold { get; init; } = 0.5f;
-    /// <summary>A centre-heatmap peak must reach this to start an instance.</summary>
-    public float CenterThreshold { get; init; } = 0.3f;
-    /// <summary>Weaker peaks within this distance of a stronger one are the same instance.</summary>
-    public float CenterNmsRadius { get; init; } = 8f;
+    /// <summary>
+    /// A centre-heatmap peak must reach this to start an instance. Low, because a loop's centre lies between its
+    /// limbs where nothing in the image marks it, so the reference model's peaks are soft (0.1–0.5); the
+    /// suppression radius below keeps soft peaks from splitting one loop.
+    /// </summary>
+    public float CenterThreshold { get; init; } = 0.1f;
+    /// <summary>Weaker peaks within this distance of a stronger one are the same instance (loops stand ≥ 40 px apart).</summary>
+    public float CenterNmsRadius { get; init; } = 12f;
     /// <summary>A cell whose offset vote lands farther than this from every centre belongs to no instance.</summary>
-    public float MaxGroupDistance { get; init; } = 24f;
+    public float MaxGroupDistance { get; init; } = 48f;
     /// <summary>Instances smaller than this many input pixels are noise.</summary>
-    public float MinInstanceArea { get; init; } = 30f;
+    public float MinInstanceArea { get; init; } = 24f;
     /// <summary>Keypoints are searched in the instance's mask grown by this margin (edges lie on the boundary).</summary>
     public float KeypointSearchMargin { get; init; } = 6f;
     public int MaxInstances { get; init; } = 500;

@@ -117,6 +117,28 @@ public class DistalRowTests
     }
 
     [Fact]
+    public void A_full_deeper_row_offset_sideways_is_not_distal()
+    {
+        // As many deeper loops as distal ones, staggered half a spacing sideways so none sits right behind a distal
+        // apex, one loop height plus a little (110 px) further back.
+        var loops = TwoRows().Take(15).ToList();
+        for (int j = 0; j < 15; j++)
+            loops.Add(Loops.Loop(new(100 + 60 * j, 310 + (j * 29 % 11) - 5)));
+        var result = Measure(loops);
+        Assert.Equal(Enumerable.Range(0, 15), result.DistalRow.Indices);
+        Assert.InRange(result.DensityPerMm!.Value, 15 / 2.060, 15 / 2.048);
+    }
+
+    [Fact]
+    public void One_stray_apex_far_in_front_of_the_row_does_not_replace_it()
+    {
+        var loops = TwoRows().Take(15).ToList();
+        loops.Add(Loops.Loop(new(500, 80)));   // 120 px in front of a 15-loop row
+        var result = Measure(loops);
+        Assert.Equal(Enumerable.Range(0, 15), result.DistalRow.Indices);
+    }
+
+    [Fact]
     public void A_single_loop_is_its_own_row()
     {
         var result = Measure([Loops.Loop(new(400, 300), degrees: 20)]);
