@@ -20,6 +20,13 @@ public sealed class InferenceOptions
     /// <summary>ORT intra-op threads; 0 lets ORT choose (one per core).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>
+    /// Session runs executing at once; 0 chooses: 1 on the CPU (ORT's threads already use every core, and a second
+    /// run only contends with them), 2 on a GPU. Batches beyond this wait at the gate with their input ready, and
+    /// decode their outputs after leaving it, so host work overlaps the model.
+    /// </summary>
+    public int MaxConcurrentRuns { get; set; }
+
     /// <summary>Images are bucketed by padded size rounded up to this many pixels, so similar sizes share batches.</summary>
     public int BucketGranularity { get; set; } = 32;
 

@@ -52,15 +52,15 @@ internal sealed class InferenceArguments
     public static int LookAhead(int maxBatch) => Math.Max(2, 2 * maxBatch + 2);
 
     /// <summary>
-    /// On the CPU one batch runs at a time: ORT's threads already use every core, and a second run only contends
-    /// with them (measured: 0.85× vs 0.81× of raw ORT at batch 1). With CUDA a second batch overlaps host work.
+    /// One batch more in flight than the model runs at once (<see cref="LoadedModel.MaxConcurrentRuns"/>: 1 on the
+    /// CPU, 2 with CUDA), so one batch prepares its input or decodes its outputs while another runs.
     /// </summary>
-    public static DynamicBatcherOptions Batching(int maxBatch, string device = "cpu") => new()
+    public static DynamicBatcherOptions Batching(int maxBatch, int concurrentRuns) => new()
     {
         MaxBatchSize = Math.Max(1, maxBatch),
         MaxQueueDelay = TimeSpan.FromMilliseconds(20),
         QueueCapacity = Math.Max(8, 4 * maxBatch),
-        MaxConcurrentBatches = device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? 2 : 1,
+        MaxConcurrentBatches = concurrentRuns + 1,
     };
 
     /// <summary>Loads the model and checks that the measurement options know all its class names.</summary>
@@ -70,7 +70,7 @@ internal sealed class InferenceArguments
         try
         {
             analysis.ValidateFor(model.Contract.ClassNames);
-            var analyzer = new ImageAnalyzer(model, options, Batching(maxBatch, options.Device));
+            var analyzer = new ImageAnalyzer(model, options, Batching(maxBatch, model.MaxConcurrentRuns));
             return (model, new FieldAnalyzer(analyzer, new ImageMeasurer(analysis)));
         }
         catch

@@ -99,13 +99,17 @@ public sealed class DenseDecoder
         var dxs = maps.OffsetMap.Plane(0);
         var dys = maps.OffsetMap.Plane(1);
         float reach = _options.MaxGroupDistance, maxD2 = reach * reach;
-        // Centres bucketed in squares of the grouping distance: a vote only needs the 3×3 squares around it.
-        var buckets = new Dictionary<(int, int), List<int>>();
-        for (int k = 0; k < centres.Count; k++)
+        // Centres bucketed in squares of the grouping distance (linked lists in flat arrays): a vote only needs the
+        // 3×3 squares around it. Centres lie inside the grid, votes may land anywhere.
+        int bw = (int)MathF.Ceiling(w * _stride / reach) + 1, bh = (int)MathF.Ceiling(h * _stride / reach) + 1;
+        var head = new int[bw * bh];
+        Array.Fill(head, -1);
+        var next = new int[centres.Count];
+        for (int k = centres.Count - 1; k >= 0; k--)
         {
-            var key = ((int)MathF.Floor(centres[k].X / reach), (int)MathF.Floor(centres[k].Y / reach));
-            if (!buckets.TryGetValue(key, out var list)) buckets[key] = list = [];
-            list.Add(k);
+            int b = Math.Clamp((int)MathF.Floor(centres[k].Y / reach), 0, bh - 1) * bw + Math.Clamp((int)MathF.Floor(centres[k].X / reach), 0, bw - 1);
+            next[k] = head[b];
+            head[b] = k;
         }
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
@@ -115,17 +119,14 @@ public sealed class DenseDecoder
                 float vx = CellCentre(x) + dxs[i], vy = CellCentre(y) + dys[i];
                 int bx = (int)MathF.Floor(vx / reach), by = (int)MathF.Floor(vy / reach);
                 int best = -1; float bestD2 = maxD2;
-                for (int oy = -1; oy <= 1; oy++)
-                    for (int ox = -1; ox <= 1; ox++)
-                    {
-                        if (!buckets.TryGetValue((bx + ox, by + oy), out var near)) continue;
-                        foreach (int k in near)
+                for (int oy = Math.Max(by - 1, 0); oy <= Math.Min(by + 1, bh - 1); oy++)
+                    for (int ox = Math.Max(bx - 1, 0); ox <= Math.Min(bx + 1, bw - 1); ox++)
+                        for (int k = head[oy * bw + ox]; k >= 0; k = next[k])
                         {
                             float d2 = Sq(centres[k].X - vx) + Sq(centres[k].Y - vy);
                             // Ties go to the lower index, so the result does not depend on bucket order.
                             if (d2 < bestD2 || d2 == bestD2 && k < best) { bestD2 = d2; best = k; }
                         }
-                    }
                 labels[i] = best;
             }
         return labels;

@@ -16,28 +16,37 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
 {
     private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
 
-    public ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
+    private readonly string[] _outputNames = model.OutputNames.ToArray();
+
+    public async ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var images = batch.Requests;
         int n = images.Count, height = batch.Bucket.Height, width = batch.Bucket.Width;
         int plane = height * width, length = n * 3 * plane;
-        var input = ArrayPool<float>.Shared.Rent(length);
+        bool direct = BatchInput.CanUseDirectly(images, height, width);
+        var input = direct ? null : ArrayPool<float>.Shared.Rent(length);
         try
         {
-            BatchInput.PadInto(images, input.AsSpan(0, length), height, width);
-            using var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [n, 3, height, width]);
-            using var results = model.Session.Run(null, [model.InputName], [value], model.OutputNames.ToArray());
+            Memory<float> memory;
+            if (input is null) memory = images[0].Tensor.Memory;
+            else
+            {
+                memory = input.AsMemory(0, length);
+                BatchInput.PadInto(images, memory.Span, height, width);
+            }
+            using var value = OrtValue.CreateTensorValueFromMemory(memory, [n, 3, height, width]);
+            using var results = await model.RunAsync(value, _outputNames, cancellationToken).ConfigureAwait(false);
             // Decoded straight from ORT's buffers, before the results are released.
             var tensors = NativeOutputMemory.Wrap(results, model.OutputNames);
             var decoded = new IReadOnlyList<CapillaryInstance>[n];
             for (int i = 0; i < n; i++)
                 decoded[i] = _decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count), images[i].Plan);
-            return ValueTask.FromResult<IReadOnlyList<IReadOnlyList<CapillaryInstance>>>(decoded);
+            return decoded;
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(input);
+            if (input is not null) ArrayPool<float>.Shared.Return(input);
         }
     }
 }

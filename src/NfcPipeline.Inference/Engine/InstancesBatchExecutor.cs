@@ -27,27 +27,28 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, I
             : [.. InstancesOutputs.Required];
     }
 
-    public ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         var images = batch.Requests;
         var decoded = new IReadOnlyList<CapillaryInstance>[images.Count];
         if (_model.AcceptsBatches)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            RunAndDecode(images, 0, images.Count, batch.Bucket, decoded);
+            await RunAndDecodeAsync(images, 0, images.Count, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false);
         }
         else
         {
             for (int i = 0; i < images.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                RunAndDecode(images, i, 1, batch.Bucket, decoded);
+                await RunAndDecodeAsync(images, i, 1, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false);
             }
         }
-        return ValueTask.FromResult<IReadOnlyList<IReadOnlyList<CapillaryInstance>>>(decoded);
+        return decoded;
     }
 
-    private void RunAndDecode(IReadOnlyList<PreprocessedImage> images, int first, int count, ShapeBucket bucket, IReadOnlyList<CapillaryInstance>[] decoded)
+    private async ValueTask RunAndDecodeAsync(IReadOnlyList<PreprocessedImage> images, int first, int count, ShapeBucket bucket,
+        IReadOnlyList<CapillaryInstance>[] decoded, CancellationToken cancellationToken)
     {
         int length = count * 3 * bucket.Height * bucket.Width;
         var input = ArrayPool<float>.Shared.Rent(length);
@@ -55,9 +56,10 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, I
         {
             var slice = images.Skip(first).Take(count).ToList();
             BatchInput.PadInto(slice, input.AsSpan(0, length), bucket.Height, bucket.Width);
+            var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [count, 3, bucket.Height, bucket.Width]);
             InstancesOutputs outputs;
-            using (var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [count, 3, bucket.Height, bucket.Width]))
-            using (var results = _model.Session.Run(null, [_model.InputName], [value], _outputNames))
+            using (value)
+            using (var results = await _model.RunAsync(value, _outputNames, cancellationToken).ConfigureAwait(false))
             {
                 var masks = results[3].GetTensorTypeAndShape().Shape;
                 outputs = new InstancesOutputs(

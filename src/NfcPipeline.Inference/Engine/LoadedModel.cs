@@ -11,10 +11,14 @@ namespace NfcPipeline.Inference.Engine;
 /// <summary>An ONNX model opened in a session, with its verified contract and content hash (its identity in results).</summary>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches)
+    private readonly SemaphoreSlim _runGate;
+
+    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches, int maxConcurrentRuns)
     {
         Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName; AcceptsBatches = acceptsBatches;
         OutputNames = session.OutputNames.ToArray();
+        MaxConcurrentRuns = maxConcurrentRuns;
+        _runGate = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
     }
 
     public InferenceSession Session { get; }
@@ -31,6 +35,26 @@ public sealed class LoadedModel : IDisposable
     /// instances/v1 export without a batch_index output (its detections could not be told apart by image).
     /// </summary>
     public bool AcceptsBatches { get; }
+
+    /// <summary>How many Run calls may execute at once (see <see cref="InferenceOptions.MaxConcurrentRuns"/>).</summary>
+    public int MaxConcurrentRuns { get; }
+
+    /// <summary>
+    /// Runs the session once the run gate admits it. Batches prepare their input and decode their outputs outside
+    /// the gate, so that host work overlaps the next run instead of leaving the model idle.
+    /// </summary>
+    public async ValueTask<IDisposableReadOnlyCollection<OrtValue>> RunAsync(OrtValue input, string[] outputNames, CancellationToken cancellationToken)
+    {
+        await _runGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return Session.Run(null, [InputName], [input], outputNames);
+        }
+        finally
+        {
+            _runGate.Release();
+        }
+    }
 
     public static LoadedModel Load(InferenceOptions options, ILoggerFactory? loggers = null)
     {
@@ -49,7 +73,9 @@ public sealed class LoadedModel : IDisposable
             var description = $"Model {System.IO.Path.GetFileName(path)}";
             var contract = ModelContractParser.Parse(session.ModelMetadata.CustomMetadataMap, description);
             var (input, acceptsBatches) = ValidateGraph(session, contract, description);
-            return new LoadedModel(session, contract, path, sha, input, acceptsBatches);
+            int runs = options.MaxConcurrentRuns > 0 ? options.MaxConcurrentRuns
+                : session.ActiveProvider.StartsWith("CPU", StringComparison.OrdinalIgnoreCase) ? 1 : 2;
+            return new LoadedModel(session, contract, path, sha, input, acceptsBatches, runs);
         }
         catch
         {
@@ -125,5 +151,9 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    public void Dispose() => Session.Dispose();
+    public void Dispose()
+    {
+        Session.Dispose();
+        _runGate.Dispose();
+    }
 }

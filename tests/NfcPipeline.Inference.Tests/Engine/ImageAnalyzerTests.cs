@@ -37,6 +37,24 @@ public class ImageAnalyzerTests
     }
 
     [Fact]
+    public async Task Runs_on_the_CPU_pass_one_at_a_time_unless_configured_otherwise()
+    {
+        using var model = LoadedModel.Load(Options());
+        Assert.Equal(1, model.MaxConcurrentRuns);
+        var options = Options();
+        options.MaxConcurrentRuns = 3;
+        using var wide = LoadedModel.Load(options);
+        Assert.Equal(3, wide.MaxConcurrentRuns);
+
+        // Many batches in flight through a one-run gate still give every image its own answer.
+        await using var analyzer = new ImageAnalyzer(model, Options(), new DynamicBatcherOptions { MaxBatchSize = 2, MaxConcurrentBatches = 4 });
+        var images = Enumerable.Range(0, 8).Select(i => Draw(256, 192, new Blob(20 + 10 * i, 50, 20, 50, 28 + 10 * i, 50))).ToList();
+        var results = await Task.WhenAll(images.Select(image => analyzer.AnalyzeAsync(image)));
+        for (int i = 0; i < images.Count; i++)
+            Assert.Equal(new BoundingBox(20 + 10 * i, 50, 40 + 10 * i, 100), Assert.Single(results[i].Instances).Box);
+    }
+
+    [Fact]
     public void A_model_without_the_contract_is_refused_with_every_problem_listed()
     {
         var options = Options();
