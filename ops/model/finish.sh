@@ -22,5 +22,18 @@ if [ -f .local/native/libonnxruntime.so.1 ]; then
   $PY ops/model/ort_parity.py --onnx "$MODEL" --weights "$WEIGHTS" --limit 2 > "$OUT/ort_parity.json" \
     && echo "[finish.sh] ONNX Runtime parity: $OUT/ort_parity.json"
 fi
+# The exported weights beside the model, for the eager benchmark (ops/model/bench_eager.sh).
+$PY - "$WEIGHTS" "${MODEL%.onnx}.pt" <<'PY'
+import hashlib, sys, torch
+st = torch.load(sys.argv[1], map_location="cpu")
+torch.save({k: st[k] for k in ("model", "step", "config", "stopped_early", "log_vars") if k in st}, sys.argv[2])
+open(sys.argv[2] + ".sha256", "w").write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "\n")
+PY
+# The same held-out study through the C# decoder and measurements, for the card's second table.
+STUDY=".local/model-eval/heldout-$EVAL_SEED-$EVAL_PATIENTS"
+if command -v dotnet >/dev/null 2>&1 && [ -f "$STUDY.truth.json" ]; then
+  ops/nfc evaluate --images "$STUDY" --truth "$STUDY.truth.json" --model "$MODEL" --json > "$OUT/csharp-evaluate.json" \
+    || { echo "[finish.sh] ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$OUT/csharp-evaluate.json"; }
+fi
 $PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}
 echo "[finish.sh] $(date -u +%FT%TZ) model card written"

@@ -30,7 +30,10 @@ public sealed class InferenceOptions
     /// <summary>Images are bucketed by padded size rounded up to this many pixels, so similar sizes share batches.</summary>
     public int BucketGranularity { get; set; } = 32;
 
-    /// <summary>Images decoded and preprocessed ahead of inference, so IO and CPU work overlap the model runs.</summary>
+    /// <summary>
+    /// Images decoded and preprocessed ahead of inference, so IO and CPU work overlap the model runs. The analyzer
+    /// admits MaxBatchSize × MaxConcurrentBatches + this many images at once; the rest wait before decoding.
+    /// </summary>
     public int PrefetchImages { get; set; } = 4;
 
     /// <summary>Decoder thresholds for dense/v1 models.</summary>

@@ -24,6 +24,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly ImagePreprocessor _preprocessor;
     private readonly DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>> _batcher;
     private readonly int _bucketMultiple;
+    private readonly SemaphoreSlim _admission;
 
     public ImageAnalyzer(LoadedModel model, InferenceOptions options, DynamicBatcherOptions batching,
         ImageDecoder? decoder = null, ILoggerFactory? loggers = null, Meter? meter = null)
@@ -36,6 +37,11 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             ? 1
             : LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
         Batching = EffectiveBatching(model, batching);
+        // Enough images admitted to fill every batch slot plus PrefetchImages decoding ahead; more would only hold
+        // decoded images in memory and take the cores from the model in bursts.
+        int admitted = Batching.MaxBatchSize * Batching.MaxConcurrentBatches + Math.Max(0, options.PrefetchImages);
+        _admission = new SemaphoreSlim(admitted, admitted);
+        AdmissionLimit = admitted;
         IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>> executor = model.Contract.Kind switch
         {
             ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder),
@@ -53,16 +59,39 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 
     public BatcherStatistics Statistics => _batcher.Snapshot();
 
+    /// <summary>Most images between the start of their decoding and their result; callers beyond it wait their turn.</summary>
+    public int AdmissionLimit { get; }
+
     public async Task<ImageAnalysis> AnalyzeFileAsync(string path, CancellationToken cancellationToken = default)
     {
-        var clock = Stopwatch.StartNew();
-        // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
-        var image = await Task.Run(() => _decoder.DecodeFile(path), cancellationToken);
-        var decodeTime = clock.Elapsed;
-        return await AnalyzeAsync(image, decodeTime, cancellationToken);
+        await _admission.WaitAsync(cancellationToken);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
+            var image = await Task.Run(() => _decoder.DecodeFile(path), cancellationToken);
+            return await InferAsync(image, clock.Elapsed, cancellationToken);
+        }
+        finally
+        {
+            _admission.Release();
+        }
     }
 
     public async Task<ImageAnalysis> AnalyzeAsync(RgbImage image, TimeSpan decodeTime = default, CancellationToken cancellationToken = default)
+    {
+        await _admission.WaitAsync(cancellationToken);
+        try
+        {
+            return await InferAsync(image, decodeTime, cancellationToken);
+        }
+        finally
+        {
+            _admission.Release();
+        }
+    }
+
+    private async Task<ImageAnalysis> InferAsync(RgbImage image, TimeSpan decodeTime, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var tensor = _preprocessor.Run(image.Pixels, image.Width, image.Height);
@@ -110,5 +139,9 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         return a / gcd * b;
     }
 
-    public ValueTask DisposeAsync() => _batcher.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _batcher.DisposeAsync();
+        _admission.Dispose();
+    }
 }

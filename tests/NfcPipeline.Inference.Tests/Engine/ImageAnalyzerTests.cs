@@ -46,12 +46,13 @@ public class ImageAnalyzerTests
         using var wide = LoadedModel.Load(options);
         Assert.Equal(3, wide.MaxConcurrentRuns);
 
-        // Many batches in flight through a one-run gate still give every image its own answer.
+        // More images than the analyzer admits, many batches in flight through a one-run gate: every image gets its own answer.
         await using var analyzer = new ImageAnalyzer(model, Options(), new DynamicBatcherOptions { MaxBatchSize = 2, MaxConcurrentBatches = 4 });
-        var images = Enumerable.Range(0, 8).Select(i => Draw(256, 192, new Blob(20 + 10 * i, 50, 20, 50, 28 + 10 * i, 50))).ToList();
+        Assert.Equal(2 * 4 + 4, analyzer.AdmissionLimit);   // every batch slot full, plus PrefetchImages (4) decoding ahead
+        var images = Enumerable.Range(0, 16).Select(i => Draw(256, 192, new Blob(20 + 10 * (i % 8), 50, 20, 50, 28 + 10 * (i % 8), 50))).ToList();
         var results = await Task.WhenAll(images.Select(image => analyzer.AnalyzeAsync(image)));
         for (int i = 0; i < images.Count; i++)
-            Assert.Equal(new BoundingBox(20 + 10 * i, 50, 40 + 10 * i, 100), Assert.Single(results[i].Instances).Box);
+            Assert.Equal(new BoundingBox(20 + 10 * (i % 8), 50, 40 + 10 * (i % 8), 100), Assert.Single(results[i].Instances).Box);
     }
 
     [Fact]
