@@ -25,26 +25,33 @@ internal static class KeypointLocator
         maxX = Math.Min(w - 1, maxX + margin); maxY = Math.Min(h - 1, maxY + margin);
         int rw = maxX - minX + 1, rh = maxY - minY + 1;
         var region = Dilate(labels, k, w, minX, minY, rw, rh, margin);
+        // The cells every channel may pick from, listed once: the grown region minus other instances' cells.
+        var candidates = new List<(int Cell, int X, int Y)>(cells.Count * 3);
+        for (int y = 0; y < rh; y++)
+            for (int x = 0; x < rw; x++)
+            {
+                if (!region[y * rw + x]) continue;
+                int i = (minY + y) * w + minX + x;
+                if (labels[i] < 0 || labels[i] == k) candidates.Add((i, minX + x, minY + y));
+            }
 
         // Both edges of a diameter must come from one cross-section: within a few vessel radii of each other.
         float reach = paired ? NearRadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : float.PositiveInfinity;
+        float reach2 = reach * reach;
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
-        var picked = new int[keypoints.Length];
+        var picked = new (int Cell, int X, int Y)[keypoints.Length];
         for (int c = 0; c < keypoints.Length; c++)
         {
             var heat = maps.KeypointMap.Plane(c);
-            int anchor = paired && c < Partner.Length && Partner[c] >= 0 ? picked[Partner[c]] : -1;
-            int best = -1; float bestValue = float.NegativeInfinity;
-            for (int y = 0; y < rh; y++)
-                for (int x = 0; x < rw; x++)
-                {
-                    if (!region[y * rw + x]) continue;
-                    int i = (minY + y) * w + minX + x;
-                    if (labels[i] >= 0 && labels[i] != k) continue;
-                    if (anchor >= 0 && Sq(i % w - anchor % w) + Sq(i / w - anchor / w) > reach * reach) continue;
-                    if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
-                }
-            picked[c] = best;
+            bool anchored = paired && c < Partner.Length && Partner[c] >= 0 && picked[Partner[c]].Cell >= 0;
+            var anchor = anchored ? picked[Partner[c]] : default;
+            int best = -1, bestX = 0, bestY = 0; float bestValue = float.NegativeInfinity;
+            foreach (var (i, x, y) in candidates)
+            {
+                if (anchored && Sq(x - anchor.X) + Sq(y - anchor.Y) > reach2) continue;
+                if (heat[i] > bestValue) { bestValue = heat[i]; best = i; bestX = x; bestY = y; }
+            }
+            picked[c] = (best, bestX, bestY);
             keypoints[c] = Refine(maps, heat, c, best, grid, bestValue);
         }
         return keypoints;
