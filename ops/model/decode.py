@@ -101,8 +101,8 @@ def diameters_px(kps):
 def distal_density(capillaries, width, height, um_per_px, min_score=0.0):
     """Finds the distal row (outermost row of apices, any orientation) and returns (count, length_mm, density).
 
-    The nail direction is the mean unit vector from limb bottoms to apex; apices are projected on it and the
-    distal row is every apex within half a loop length of the outermost one. The row line runs through their
+    The nail direction is the mean unit vector from limb bottoms to apex; apices are projected on it, split into
+    rows at depth gaps, and the distal row is the front row (as the C# finder does it). The row line runs through their
     median projection, perpendicular to the nail direction, clipped to the frame.
     """
     caps = [c for c in capillaries if c["score"] >= min_score]
@@ -118,8 +118,23 @@ def distal_density(capillaries, width, height, um_per_px, min_score=0.0):
         return 0, 0.0, 0.0
     nail /= np.linalg.norm(nail)
     proj = apex @ nail
+    # As the C# DistalRowFinder: split the apices into rows at depth gaps, keep the front-most row holding at least
+    # 0.3 of the largest row's loops, then every apex within half a loop length of that row's outermost one.
+    gap = max(0.4 * float(np.median(lengths)), 60.0 / um_per_px)
+    order = np.argsort(-proj, kind="stable")
+    rows, current = [], [order[0]]
+    for a, b in zip(order[:-1], order[1:]):
+        if proj[a] - proj[b] > gap:
+            rows.append(current)
+            current = []
+        current.append(b)
+    rows.append(current)
+    largest = max(len(r) for r in rows)
+    front = next(r for r in rows if len(r) >= max(1.0, 0.3 * largest))
     band = 0.5 * float(np.median(lengths))
-    distal = proj >= proj.max() - band
+    in_front = np.zeros(len(caps), bool)
+    in_front[front] = True
+    distal = in_front & (proj >= proj[front].max() - band)
     row_h = float(np.median(proj[distal]))
     row_dir = np.array([-nail[1], nail[0]])
     seg = clip_line(nail * row_h, row_dir, width, height)
