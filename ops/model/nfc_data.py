@@ -184,12 +184,22 @@ def make_sample(field, rng, size, stride, class_weights=None):
                         kpo[2 * q + 1, ci, cj] = y - ((ci + 0.5) * stride - 0.5)
                         kpw[q, ci, cj] = 1.0
     return dict(image=img, cap=cap[None], center=center, offset=offset, kph=kph, kpo=kpo, kpw=kpw,
-                radius=radius[None].astype(np.float32), cls=cls, scale=scale)
+                radius=radius[None].astype(np.float32), cls=cls, scale=scale,
+                inst=ids_c.astype(np.int64), inst_table=field["cls"].astype(np.int64))
 
 
 def make_batch(fields, rng, batch, size, stride, class_weights=None):
     samples = [make_sample(fields[int(rng.integers(0, len(fields)))], rng, size, stride, class_weights)
                for _ in range(batch)]
-    out = {k: np.stack([s[k] for s in samples]) for k in samples[0] if k != "scale"}
+    out = {k: np.stack([s[k] for s in samples]) for k in samples[0] if k not in ("scale", "inst", "inst_table")}
     out["image"] = out["image"].transpose(0, 3, 1, 2)
+    # Instance ids made unique across the batch (0 stays background) and one class per id, for the loss on the
+    # instance-averaged class logits: the decoder classifies an instance by exactly that average.
+    ids, table, base = [], [np.array([NO_CLASS], np.int64)], 0
+    for smp in samples:
+        ids.append(np.where(smp["inst"] > 0, smp["inst"] + base, 0))
+        table.append(smp["inst_table"][1:])
+        base += len(smp["inst_table"]) - 1
+    out["inst"] = np.stack(ids)
+    out["inst_cls"] = np.concatenate(table)
     return out

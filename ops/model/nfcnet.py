@@ -99,7 +99,8 @@ def focal_heatmap_loss(logits, target, eps=1e-4):
 class MultiTaskLoss(nn.Module):
     """Task losses combined as sum(exp(-s_i) * L_i + s_i), s_i learned log-variances."""
 
-    TASKS = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class"]
+    TASKS = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class", "instance_class"]
+    MIN_INSTANCE_CELLS = 20   # crops cut loops; a sliver says little about the loop's shape
 
     def __init__(self, class_weights=None):
         super().__init__()
@@ -125,7 +126,22 @@ class MultiTaskLoss(nn.Module):
             "class": F.cross_entropy(out["cls"], t["cls"], weight=self.class_weights, ignore_index=-1)
             if (t["cls"] >= 0).any() else out["cls"].sum() * 0,
         }
+        losses["instance_class"] = self.instance_class_loss(out["cls"], t)
         total = 0
         for i, name in enumerate(self.TASKS):
             total = total + torch.exp(-self.log_vars[i]) * losses[name] + self.log_vars[i]
         return total, {k: float(v.detach()) for k, v in losses.items()}
+
+    def instance_class_loss(self, logits, t):
+        """Cross-entropy of each instance's class logits averaged over its cells, as the decoder averages them."""
+        c = logits.shape[1]
+        ids = t["inst"].reshape(-1)
+        flat = logits.permute(0, 2, 3, 1).reshape(-1, c)
+        on = ids > 0
+        n = t["inst_cls"].shape[0]
+        sums = torch.zeros(n, c, dtype=flat.dtype).index_add_(0, ids[on], flat[on])
+        counts = torch.bincount(ids[on], minlength=n).to(flat.dtype)
+        keep = (counts >= self.MIN_INSTANCE_CELLS) & (t["inst_cls"] >= 0)
+        if not bool(keep.any()):
+            return logits.sum() * 0
+        return F.cross_entropy(sums[keep] / counts[keep, None], t["inst_cls"][keep], weight=self.class_weights)
