@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from nfcsim_render import clip_line  # the simulator's row clipping, so truth and prediction clip alike
 
-DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.1, center_nms_radius=12.0, max_group_distance=48.0, min_cells=6,
+DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=False)
 # paired_keypoints (not in the contract; evaluated as an alternative): D, LR and RR are searched only near
 # the U, LL and RL already found, so both edges of one diameter come from the same cross-section.

@@ -139,7 +139,7 @@ def main(argv=None):
         "## Metrics (measured)",
         f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}, "
         f"never used in training): {met['images']} images, {met['gt_instances']} annotated instances. Decoded as",
-        "docs/model-contract.md describes (`ops/model/decode.py`, mask 0.5, centre 0.1, peaks merged within 12 px; the",
+        "docs/model-contract.md describes (`ops/model/decode.py`, mask 0.5, centre 0.15, peaks merged within 16 px; the",
         "thresholds were chosen on a separate validation study, simulator seed 555), evaluated by",
         "`ops/model/evaluate.py`.",
         "",

@@ -7,12 +7,12 @@ public sealed record DenseDecoderOptions
     public float MaskThreshold { get; init; } = 0.5f;
     /// <summary>
     /// A centre-heatmap peak must reach this to start an instance. Low, because a loop's centre lies between its
-    /// limbs where nothing in the image marks it, so the reference model's peaks are soft (0.1–0.5); the
+    /// limbs where nothing in the image marks it, so the reference model's peaks are soft (0.15–0.6); the
     /// suppression radius below keeps soft peaks from splitting one loop.
     /// </summary>
-    public float CenterThreshold { get; init; } = 0.1f;
+    public float CenterThreshold { get; init; } = 0.15f;
     /// <summary>Weaker peaks within this distance of a stronger one are the same instance (loops stand ≥ 40 px apart).</summary>
-    public float CenterNmsRadius { get; init; } = 12f;
+    public float CenterNmsRadius { get; init; } = 16f;
     /// <summary>A cell whose offset vote lands farther than this from every centre belongs to no instance.</summary>
     public float MaxGroupDistance { get; init; } = 48f;
     /// <summary>Instances smaller than this many input pixels are noise.</summary>
