@@ -62,13 +62,15 @@ def decode(outputs, stride, image_size, model_size, opts=None):
         score = float(center[pi[k], pj[k]] * cap[ci, cj].mean())
         region = ndimage.binary_dilation(cells, iterations=o["keypoint_margin"])
         kps = np.zeros((8, 3), np.float32)
-        near_r = max(4 * float(np.median(outputs["radius"][0][ci, cj])), 6.0)
+        med_r = float(np.median(outputs["radius"][0][ci, cj]))
+        # As the C# decoder: D within 8 median radii of U (a dilated apex is wider than the limbs), limb edges 4.
+        near = {1: max(8 * med_r, 6.0), 3: max(4 * med_r, 6.0), 5: max(4 * med_r, 6.0)}
         picked = {}
         for q in range(8):
             allowed = region
             if o["paired_keypoints"] and q in PARTNER:
                 pi_, pj_ = picked[PARTNER[q]]
-                allowed = region & ((px - px[pi_, pj_]) ** 2 + (py - py[pi_, pj_]) ** 2 <= near_r ** 2)
+                allowed = region & ((px - px[pi_, pj_]) ** 2 + (py - py[pi_, pj_]) ** 2 <= near[q] ** 2)
             hm = np.where(allowed, kph[q], -1)
             i, j = np.unravel_index(int(hm.argmax()), hm.shape)
             picked[q] = (i, j)

@@ -180,7 +180,7 @@ def main(argv=None):
         "  that takes LR near LL (and RR near RL), or limb widths from the `radius` map (2 x radius on the limb",
         "  centreline), avoids the first problem. The paired-keypoint row above measures the first remedy on the",
         "  same matched capillaries: `decode.py` with `paired_keypoints`, where D, LR and RR are searched within",
-        "  4 x the instance's median radius of U, LL and RL.",
+        "  8 (D from U) or 4 (LR from LL, RR from RL) x the instance's median radius.",
         "- The bundled weights come from a short CPU-only run; the numbers above are what that run reached.",
         "",
         "## Reproduce",

@@ -26,10 +26,21 @@ public sealed record DenseDecoderOptions
     /// </summary>
     public bool PairKeypoints { get; init; } = true;
 
+    /// <summary>How far LR may lie from LL (and RR from RL), in the instance's median vessel radii.</summary>
+    public float LimbPairReachRadii { get; init; } = 4f;
+
+    /// <summary>
+    /// How far D may lie from U, in median vessel radii: longer than for a limb, because the median comes mostly from
+    /// the limbs and a dilated or giant apex is wider (at 4 radii, apical diameters came out 5 µm too small on average).
+    /// </summary>
+    public float ApexPairReachRadii { get; init; } = 8f;
+
     public void Validate()
     {
         if (MaskThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
         if (CenterThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
+        if (LimbPairReachRadii <= 0 || ApexPairReachRadii <= 0)
+            throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), "pair reaches must be positive");
         if (CenterNmsRadius < 0 || MaxGroupDistance <= 0 || MinInstanceArea < 0 || KeypointSearchMargin < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), "distances must be non-negative (MaxGroupDistance positive)");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");

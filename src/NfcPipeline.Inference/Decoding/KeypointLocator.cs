@@ -11,7 +11,8 @@ internal static class KeypointLocator
     /// <summary>The second edge of each diameter (D of U, LR of LL, RR of RL), searched near the first when pairing.</summary>
     private static readonly int[] Partner = [-1, 0, -1, 2, -1, 4, -1, -1];
 
-    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, float marginPixels, bool paired)
+    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, float marginPixels, bool paired,
+        float limbReachRadii = 4f, float apexReachRadii = 8f)
     {
         int w = grid.Width, h = grid.Height;
         int margin = (int)Math.Ceiling(marginPixels / grid.Stride);
@@ -36,8 +37,11 @@ internal static class KeypointLocator
             }
 
         // Both edges of a diameter must come from one cross-section: within a few vessel radii of each other.
-        float reach = paired ? NearRadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : float.PositiveInfinity;
-        float reach2 = reach * reach;
+        // The median radius comes mostly from the limbs; a dilated or giant apex is wider than they are, so D gets
+        // a longer reach from U than a limb's second edge gets from its first.
+        float median = paired ? MedianRadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : 0;
+        float limbReach2 = paired ? Sq(MathF.Max(limbReachRadii * median, 6f / grid.Stride)) : float.PositiveInfinity;
+        float apexReach2 = paired ? Sq(MathF.Max(apexReachRadii * median, 6f / grid.Stride)) : float.PositiveInfinity;
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
         var picked = new (int Cell, int X, int Y)[keypoints.Length];
         for (int c = 0; c < keypoints.Length; c++)
@@ -45,6 +49,7 @@ internal static class KeypointLocator
             var heat = maps.KeypointMap.Plane(c);
             bool anchored = paired && c < Partner.Length && Partner[c] >= 0 && picked[Partner[c]].Cell >= 0;
             var anchor = anchored ? picked[Partner[c]] : default;
+            float reach2 = Partner[c] == 0 ? apexReach2 : limbReach2;
             int best = -1, bestX = 0, bestY = 0; float bestValue = float.NegativeInfinity;
             foreach (var (i, x, y) in candidates)
             {
@@ -57,14 +62,13 @@ internal static class KeypointLocator
         return keypoints;
     }
 
-    /// <summary>Four times the instance's median vessel radius (at least 6 input pixels), in cells.</summary>
-    private static float NearRadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
+    /// <summary>The instance's median vessel radius, in cells.</summary>
+    private static float MedianRadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
     {
         var values = new float[cells.Count];
         for (int i = 0; i < values.Length; i++) values[i] = radius[cells[i]];
         Array.Sort(values);
-        float median = values.Length == 0 ? 0 : values[values.Length / 2];
-        return MathF.Max(4 * median, 6f) / stride;
+        return (values.Length == 0 ? 0 : values[values.Length / 2]) / stride;
     }
 
     private static float Sq(float v) => v * v;
