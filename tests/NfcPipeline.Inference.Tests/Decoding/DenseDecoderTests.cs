@@ -163,4 +163,26 @@ public class DenseDecoderTests
         Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
         Assert.Equal(CellCentre(28), unpaired.Keypoints[1].Y, 3);
     }
+
+    [Fact]
+    public void A_wide_apex_keeps_its_inner_edge_within_the_longer_apex_reach()
+    {
+        // D ten cells (20 px) below U: beyond four median radii (3.5 px each, 7 cells) but within eight.
+        var maps = BuildMaps(true, A);
+        var keypoints = maps.Single(m => m.Name == "keypoints");
+        var data = keypoints.Data.ToArray();
+        int n = GridW * GridH, uCell = 9 * GridW + 10, farD = 19 * GridW + 10;
+        Array.Clear(data, n, n);
+        data[n + farD] = 0.9f;
+        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
+        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        Assert.Equal(0.8f, maps.Single(m => m.Name == "keypoints").Data.Span[uCell]);
+
+        var wide = new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+        var narrow = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { ApexPairReachRadii = 4 })
+            .Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+
+        Assert.Equal(CellCentre(19), wide.Keypoints[1].Y, 3);
+        Assert.True(narrow.Keypoints[1].Y < CellCentre(19) - 5, $"D at y {narrow.Keypoints[1].Y}");
+    }
 }
