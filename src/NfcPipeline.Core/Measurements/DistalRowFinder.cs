@@ -8,7 +8,8 @@ namespace NfcPipeline.Core.Measurements;
 /// Finds the distal row at any orientation. The distal axis comes from the loops themselves (limb bottoms → apex),
 /// refined by a line fit through the distal apices when the row is long enough. The apices are split into rows by
 /// gaps in depth and the front row is kept; within it, an apex belongs to the distal row unless another apex, within
-/// one loop width sideways, lies more than the band (half a loop height) further distally. Everything is built from rotation-equivariant steps, so turning the image does not change the row.
+/// one loop width sideways, lies more than the band (half a loop height) further distally. Everything is built from
+/// rotation-equivariant steps, so turning the image does not change the row.
 /// </summary>
 public sealed class DistalRowFinder
 {

@@ -48,7 +48,7 @@ public sealed class DenseDecoder
                 ClassNames = _classNames,
                 ClassProbabilities = ClassProbabilities(maps.ClassLogitMap, cells),
                 Score = maps.CenterMap.Plane(0)[centres[k].Cell] * Mean(maps.CapillaryMap.Plane(0), cells),
-                Keypoints = KeypointLocator.Locate(maps, labels, k, cells, grid, _options.KeypointSearchMargin, _options.PairKeypoints, _options.LimbPairReachRadii, _options.ApexPairReachRadii),
+                Keypoints = KeypointLocator.Locate(maps, labels, k, cells, grid, _options),
                 RadiusSamples = RadiusSamples(maps.RadiusMap.Plane(0), labels, k, cells, w, (float)((plan.ScaleX + plan.ScaleY) / 2)),
             });
         }

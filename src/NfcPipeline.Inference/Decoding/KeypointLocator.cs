@@ -10,12 +10,13 @@ internal static class KeypointLocator
 {
     /// <summary>The second edge of each diameter (D of U, LR of LL, RR of RL), searched near the first when pairing.</summary>
     private static readonly int[] Partner = [-1, 0, -1, 2, -1, 4, -1, -1];
+    private const int Up = 0;
 
-    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, float marginPixels, bool paired,
-        float limbReachRadii = 4f, float apexReachRadii = 8f)
+    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, DenseDecoderOptions options)
     {
         int w = grid.Width, h = grid.Height;
-        int margin = (int)Math.Ceiling(marginPixels / grid.Stride);
+        bool paired = options.PairKeypoints;
+        int margin = (int)Math.Ceiling(options.KeypointSearchMargin / grid.Stride);
         int minX = int.MaxValue, minY = int.MaxValue, maxX = -1, maxY = -1;
         foreach (int i in cells)
         {
@@ -40,8 +41,9 @@ internal static class KeypointLocator
         // The median radius comes mostly from the limbs; a dilated or giant apex is wider than they are, so D gets
         // a longer reach from U than a limb's second edge gets from its first.
         float median = paired ? MedianRadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : 0;
-        float limbReach2 = paired ? Sq(MathF.Max(limbReachRadii * median, 6f / grid.Stride)) : float.PositiveInfinity;
-        float apexReach2 = paired ? Sq(MathF.Max(apexReachRadii * median, 6f / grid.Stride)) : float.PositiveInfinity;
+        float Reach2(float radii) => Sq(MathF.Max(radii * median, 6f / grid.Stride));   // at least 6 input pixels
+        float limbReach2 = paired ? Reach2(options.LimbPairReachRadii) : float.PositiveInfinity;
+        float apexReach2 = paired ? Reach2(options.ApexPairReachRadii) : float.PositiveInfinity;
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
         var picked = new (int Cell, int X, int Y)[keypoints.Length];
         for (int c = 0; c < keypoints.Length; c++)
@@ -49,7 +51,7 @@ internal static class KeypointLocator
             var heat = maps.KeypointMap.Plane(c);
             bool anchored = paired && c < Partner.Length && Partner[c] >= 0 && picked[Partner[c]].Cell >= 0;
             var anchor = anchored ? picked[Partner[c]] : default;
-            float reach2 = Partner[c] == 0 ? apexReach2 : limbReach2;
+            float reach2 = Partner[c] == Up ? apexReach2 : limbReach2;
             int best = -1, bestX = 0, bestY = 0; float bestValue = float.NegativeInfinity;
             foreach (var (i, x, y) in candidates)
             {

@@ -16,16 +16,13 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
 {
     private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
 
-    private readonly string[] _outputNames = model.OutputNames.ToArray();
-
     public async ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var images = batch.Requests;
         int n = images.Count, height = batch.Bucket.Height, width = batch.Bucket.Width;
         int plane = height * width, length = n * 3 * plane;
-        bool direct = BatchInput.CanUseDirectly(images, height, width);
-        var input = direct ? null : ArrayPool<float>.Shared.Rent(length);
+        var input = BatchInput.CanUseDirectly(images, height, width) ? null : ArrayPool<float>.Shared.Rent(length);
         try
         {
             Memory<float> memory;
@@ -36,7 +33,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
                 BatchInput.PadInto(images, memory.Span, height, width);
             }
             using var value = OrtValue.CreateTensorValueFromMemory(memory, [n, 3, height, width]);
-            using var results = await model.RunAsync(value, _outputNames, cancellationToken).ConfigureAwait(false);
+            using var results = await model.RunAsync(value, cancellationToken).ConfigureAwait(false);
             // Decoded straight from ORT's buffers, before the results are released.
             var tensors = NativeOutputMemory.Wrap(results, model.OutputNames);
             var decoded = new IReadOnlyList<CapillaryInstance>[n];

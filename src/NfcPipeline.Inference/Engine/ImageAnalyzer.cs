@@ -62,28 +62,24 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     /// <summary>Most images between the start of their decoding and their result; callers beyond it wait their turn.</summary>
     public int AdmissionLimit { get; }
 
-    public async Task<ImageAnalysis> AnalyzeFileAsync(string path, CancellationToken cancellationToken = default)
-    {
-        await _admission.WaitAsync(cancellationToken);
-        try
+    public Task<ImageAnalysis> AnalyzeFileAsync(string path, CancellationToken cancellationToken = default) =>
+        AdmittedAsync(async () =>
         {
             var clock = Stopwatch.StartNew();
             // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
             var image = await Task.Run(() => _decoder.DecodeFile(path), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
-        }
-        finally
-        {
-            _admission.Release();
-        }
-    }
+        }, cancellationToken);
 
-    public async Task<ImageAnalysis> AnalyzeAsync(RgbImage image, TimeSpan decodeTime = default, CancellationToken cancellationToken = default)
+    public Task<ImageAnalysis> AnalyzeAsync(RgbImage image, TimeSpan decodeTime = default, CancellationToken cancellationToken = default) =>
+        AdmittedAsync(() => InferAsync(image, decodeTime, cancellationToken), cancellationToken);
+
+    private async Task<ImageAnalysis> AdmittedAsync(Func<Task<ImageAnalysis>> work, CancellationToken cancellationToken)
     {
         await _admission.WaitAsync(cancellationToken);
         try
         {
-            return await InferAsync(image, decodeTime, cancellationToken);
+            return await work();
         }
         finally
         {

@@ -12,11 +12,12 @@ namespace NfcPipeline.Inference.Engine;
 public sealed class LoadedModel : IDisposable
 {
     private readonly SemaphoreSlim _runGate;
+    private readonly string[] _outputNames;
 
     private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches, int maxConcurrentRuns)
     {
         Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName; AcceptsBatches = acceptsBatches;
-        OutputNames = session.OutputNames.ToArray();
+        OutputNames = _outputNames = session.OutputNames.ToArray();
         MaxConcurrentRuns = maxConcurrentRuns;
         _runGate = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
     }
@@ -43,6 +44,10 @@ public sealed class LoadedModel : IDisposable
     /// Runs the session once the run gate admits it. Batches prepare their input and decode their outputs outside
     /// the gate, so that host work overlaps the next run instead of leaving the model idle.
     /// </summary>
+    public ValueTask<IDisposableReadOnlyCollection<OrtValue>> RunAsync(OrtValue input, CancellationToken cancellationToken) =>
+        RunAsync(input, _outputNames, cancellationToken);
+
+    /// <inheritdoc cref="RunAsync(OrtValue, CancellationToken)"/>
     public async ValueTask<IDisposableReadOnlyCollection<OrtValue>> RunAsync(OrtValue input, string[] outputNames, CancellationToken cancellationToken)
     {
         await _runGate.WaitAsync(cancellationToken).ConfigureAwait(false);
