@@ -9,10 +9,10 @@ from scipy import ndimage
 from nfcsim_render import clip_line  # the simulator's row clipping, so truth and prediction clip alike
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
-                keypoint_margin=3, paired_keypoints=False)
-# paired_keypoints (not in the contract; evaluated as an alternative): D, LR and RR are searched only near
-# the U, LL and RL already found, so both edges of one diameter come from the same cross-section.
-PARTNER = {1: 0, 3: 2, 5: 4}
+                keypoint_margin=3, paired_keypoints=False, pair_peak_candidates=6)
+# paired_keypoints (the C# default; the card reports both): U with D, LL with LR and RL with RR are chosen together,
+# the second within reach of the first, so both edges of one diameter come from the same cross-section.
+FIRST_OF = {0: 1, 2: 3, 4: 5}  # first edge -> second edge of each diameter
 
 
 def decode(outputs, stride, image_size, model_size, opts=None):
@@ -63,17 +63,38 @@ def decode(outputs, stride, image_size, model_size, opts=None):
         region = ndimage.binary_dilation(cells, iterations=o["keypoint_margin"])
         kps = np.zeros((8, 3), np.float32)
         med_r = float(np.median(outputs["radius"][0][ci, cj]))
-        # As the C# decoder: D within 8 median radii of U (a dilated apex is wider than the limbs), limb edges 4.
-        near = {1: max(8 * med_r, 6.0), 3: max(4 * med_r, 6.0), 5: max(4 * med_r, 6.0)}
+        # As the C# decoder: D within 7 median radii of U (a dilated apex is wider than the limbs), limb edges 4.
+        near = {1: max(7 * med_r, 6.0), 3: max(4 * med_r, 6.0), 5: max(4 * med_r, 6.0)}
         picked = {}
         for q in range(8):
-            allowed = region
-            if o["paired_keypoints"] and q in PARTNER:
-                pi_, pj_ = picked[PARTNER[q]]
-                allowed = region & ((px - px[pi_, pj_]) ** 2 + (py - py[pi_, pj_]) ** 2 <= near[q] ** 2)
-            hm = np.where(allowed, kph[q], -1)
-            i, j = np.unravel_index(int(hm.argmax()), hm.shape)
-            picked[q] = (i, j)
+            if q in picked:
+                continue
+            partner = FIRST_OF.get(q) if o["paired_keypoints"] else None
+            if partner is None:
+                hm = np.where(region, kph[q], -1)
+                picked[q] = np.unravel_index(int(hm.argmax()), hm.shape)
+                continue
+            # As the C# decoder: of the first edge's strongest local peaks, the one whose best partner within
+            # reach gives the highest product of confidences.
+            first = np.where(region, kph[q], -1)
+            local = (kph[q] == ndimage.maximum_filter(kph[q], size=3)) & region
+            cand = list(zip(*np.nonzero(local)))
+            cand.sort(key=lambda c: -first[c])
+            cand = cand[: o["pair_peak_candidates"]]
+            top = np.unravel_index(int(first.argmax()), first.shape)
+            if top not in cand:
+                cand.append(top)
+            best = None
+            for ci_, cj_ in cand:
+                allowed = region & ((px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 <= near[partner] ** 2)
+                hm = np.where(allowed, kph[partner], -1)
+                i, j = np.unravel_index(int(hm.argmax()), hm.shape)
+                score = max(kph[q, ci_, cj_], 0) * max(kph[partner, i, j], 0)
+                if best is None or score > best[0]:
+                    best = (score, (ci_, cj_), (i, j))
+            picked[q], picked[partner] = best[1], best[2]
+        for q in range(8):
+            i, j = picked[q]
             if kpo is not None:
                 x, y = px[i, j] + kpo[2 * q, i, j], py[i, j] + kpo[2 * q + 1, i, j]
             else:

@@ -67,6 +67,7 @@ def evaluate(model, study, truth, opts=None):
     diam_pairs = {"apical": [], "arterial": [], "venous": []}
     diam_err_paired = {"apical": [], "arterial": [], "venous": []}
     dens_err, dens_err_gradable = [], []
+    dens_err_paired, dens_err_paired_gradable = [], []
     confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
     t_infer = 0.0
     for img in coco["images"]:
@@ -118,12 +119,13 @@ def evaluate(model, study, truth, opts=None):
                                          ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
                                          [v * um for v in diameters_px(paired[p]["keypoints"])]):
                     diam_err_paired[name].append(abs(pv - a[key]))
-        caps = [dict(p, keypoints=p["keypoints"]) for p in preds
-                if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
-        _, _, dens = distal_density(caps, w, h, um)
-        dens_err.append(abs(dens - img["density_per_mm"]))
-        if not img["ungradable"]:
-            dens_err_gradable.append(abs(dens - img["density_per_mm"]))
+        for decoded, errors, gradable_errors in ((preds, dens_err, dens_err_gradable),
+                                                 (paired, dens_err_paired, dens_err_paired_gradable)):
+            caps = [p for p in decoded if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
+            _, _, dens = distal_density(caps, w, h, um)
+            errors.append(abs(dens - img["density_per_mm"]))
+            if not img["ungradable"]:
+                gradable_errors.append(abs(dens - img["density_per_mm"]))
     prec = tp / max(tp + fp, 1)
     rec = tp / max(tp + fn, 1)
     res = {
@@ -137,6 +139,9 @@ def evaluate(model, study, truth, opts=None):
         "diameter_mae_um_paired_keypoints": {k: float(np.mean(v)) if v else None for k, v in diam_err_paired.items()},
         "density_mae_per_mm": float(np.mean(dens_err)),
         "density_mae_per_mm_gradable": float(np.mean(dens_err_gradable)) if dens_err_gradable else None,
+        "density_mae_per_mm_paired_keypoints": float(np.mean(dens_err_paired)),
+        "density_mae_per_mm_paired_keypoints_gradable":
+            float(np.mean(dens_err_paired_gradable)) if dens_err_paired_gradable else None,
         "confusion_rows_truth_cols_pred": {"classes": CLASSES, "matrix": confusion.tolist()},
         "eager_seconds_per_image": t_infer / max(len(coco["images"]), 1),
     }

@@ -25,6 +25,8 @@ internal static class EvaluationOutput
         summary.AddRow("class accuracy (matched)", Num(report.Classification.Accuracy, "0.000"));
         summary.AddRow("density MAE (/mm)", Num(report.Density.Mae, "0.000"));
         summary.AddRow("density Pearson r", Num(report.Density.Pearson, "0.000"));
+        if (report.GradableDensity is { } gradable)
+            summary.AddRow($"density MAE, {gradable.PairCount} truth-gradable images (/mm)", Num(gradable.Mae, "0.000"));
         AnsiConsole.Write(summary);
 
         var diameters = new Table().Title("Diameters on matched instances").AddColumns("diameter", "pairs", "MAE px", "MAE µm", "error of means px", "error of means µm");

@@ -36,6 +36,8 @@ public static class CocoEvaluator
         var predValuesPx = DiameterNames.Select(_ => new List<double>()).ToArray();
         var predValuesUm = DiameterNames.Select(_ => new List<double>()).ToArray();
         var densityPairs = new List<DensityPair>();
+        var gradableDensityPairs = new List<DensityPair>();
+        bool gradingKnown = false;
         bool missingScale = false;
 
         foreach (var image in truth.Images.OrderBy(i => i.Id))
@@ -81,7 +83,12 @@ public static class CocoEvaluator
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
             double? predictedDensity = predictedDensities is not null && DensityTruthCsv.TryFind(predictedDensities, key, out var pd) ? pd
                 : predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null;
-            if (truthDensity is { } tv && predictedDensity is { } pv) densityPairs.Add(new DensityPair(key, tv, pv));
+            gradingKnown |= image.Ungradable is not null;
+            if (truthDensity is { } tv && predictedDensity is { } pv)
+            {
+                densityPairs.Add(new DensityPair(key, tv, pv));
+                if (image.Ungradable == false) gradableDensityPairs.Add(new DensityPair(key, tv, pv));
+            }
         }
         if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
 
@@ -103,7 +110,10 @@ public static class CocoEvaluator
             new ClassificationMetrics(matchedCount, correct, matchedCount == 0 ? null : (double)correct / matchedCount, labels, matrix),
             diameters,
             DensityMetrics.Of(densityPairs),
-            warnings);
+            warnings)
+        {
+            GradableDensity = gradingKnown ? DensityMetrics.Of(gradableDensityPairs) : null,
+        };
     }
 
     private static (double?[] Px, double?[] Um) TruthDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options)

@@ -7,6 +7,8 @@ public sealed record CocoImage(long Id, string FileName, int Width, int Height)
     public double? DensityPerMm { get; init; }
     public string? PatientId { get; init; }
     public string? Finger { get; init; }
+    /// <summary>Simulator truth: the field is too blurred to grade (the pipeline leaves such fields out of density).</summary>
+    public bool? Ungradable { get; init; }
 }
 
 public sealed record CocoCategory(long Id, string Name, IReadOnlyList<string> KeypointNames);

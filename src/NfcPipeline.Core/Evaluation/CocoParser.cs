@@ -40,6 +40,7 @@ public static class CocoParser
             DensityPerMm = Number(e, "density_per_mm") ?? Number(e, "density_mean_per_mm"),
             PatientId = Text(e, "patient_id") ?? Text(e, "patient"),
             Finger = Text(e, "finger"),
+            Ungradable = Flag(e, "ungradable"),
         };
 
     private static CocoCategory ParseCategory(JsonElement e) =>
@@ -69,13 +70,7 @@ public static class CocoParser
             ApicalDiameterUm = Number(e, "apical_diameter_um"),
             ArterialDiameterUm = Number(e, "arterial_diameter_um"),
             VenousDiameterUm = Number(e, "venous_diameter_um"),
-            Distal = e.TryGetProperty("distal", out var d) ? d.ValueKind switch
-            {
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                JsonValueKind.Number => d.GetDouble() != 0,
-                _ => null,
-            } : null,
+            Distal = Flag(e, "distal"),
         };
     }
 
@@ -126,6 +121,16 @@ public static class CocoParser
 
     private static double? Number(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    /// <summary>true/false, or a number (non-zero is true); null when absent.</summary>
+    private static bool? Flag(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) ? v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.Number => v.GetDouble() != 0,
+            _ => null,
+        } : null;
 
     private static long? Long(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? (long)v.GetDouble() : null;

@@ -49,4 +49,11 @@ public sealed record EvaluationReport(
     ClassificationMetrics Classification,
     IReadOnlyList<DiameterMetrics> Diameters,
     DensityMetrics Density,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>
+    /// Density over the images the truth marks gradable, the ones the pipeline's per-patient density uses; null when the
+    /// truth marks none either way.
+    /// </summary>
+    public DensityMetrics? GradableDensity { get; init; }
+}

@@ -21,8 +21,8 @@ public sealed record DenseDecoderOptions
     public float KeypointSearchMargin { get; init; } = 6f;
     public int MaxInstances { get; init; } = 500;
     /// <summary>
-    /// Search D near U, LR near LL and RR near RL (within four vessel radii), so both edges of each diameter come
-    /// from one cross-section; otherwise every keypoint is its channel's strongest cell in the instance.
+    /// Choose U with D, LL with LR and RL with RR (the second within a few vessel radii of the first), so both edges
+    /// of each diameter come from one cross-section; otherwise every keypoint is its channel's strongest cell in the instance.
     /// </summary>
     public bool PairKeypoints { get; init; } = true;
 
@@ -33,7 +33,13 @@ public sealed record DenseDecoderOptions
     /// How far D may lie from U, in median vessel radii: longer than for a limb, because the median comes mostly from
     /// the limbs and a dilated or giant apex is wider (at 4 radii, apical diameters came out 5 µm too small on average).
     /// </summary>
-    public float ApexPairReachRadii { get; init; } = 8f;
+    public float ApexPairReachRadii { get; init; } = 7f;
+
+    /// <summary>
+    /// When pairing, how many of the first edge's strongest local peaks are tried: the pair with the highest product of
+    /// confidences wins, so a stray peak of one heatmap cannot pull the other edge away from the real cross-section.
+    /// </summary>
+    public int PairPeakCandidates { get; init; } = 6;
 
     public void Validate()
     {
@@ -43,6 +49,7 @@ public sealed record DenseDecoderOptions
             throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), "pair reaches must be positive");
         if (CenterNmsRadius < 0 || MaxGroupDistance <= 0 || MinInstanceArea < 0 || KeypointSearchMargin < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), "distances must be non-negative (MaxGroupDistance positive)");
+        if (PairPeakCandidates < 1) throw new ArgumentOutOfRangeException(nameof(PairPeakCandidates), PairPeakCandidates, "must be at least 1");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");
     }
 }

@@ -45,23 +45,93 @@ internal static class KeypointLocator
         float limbReach2 = paired ? Reach2(options.LimbPairReachRadii) : float.PositiveInfinity;
         float apexReach2 = paired ? Reach2(options.ApexPairReachRadii) : float.PositiveInfinity;
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
-        var picked = new (int Cell, int X, int Y)[keypoints.Length];
+        var located = new bool[keypoints.Length];
         for (int c = 0; c < keypoints.Length; c++)
         {
-            var heat = maps.KeypointMap.Plane(c);
-            bool anchored = paired && c < Partner.Length && Partner[c] >= 0 && picked[Partner[c]].Cell >= 0;
-            var anchor = anchored ? picked[Partner[c]] : default;
-            float reach2 = Partner[c] == Up ? apexReach2 : limbReach2;
-            int best = -1, bestX = 0, bestY = 0; float bestValue = float.NegativeInfinity;
-            foreach (var (i, x, y) in candidates)
+            if (located[c]) continue;   // found with its partner
+            int partner = paired ? PartnerOf(c) : -1;
+            if (partner < 0 || partner >= keypoints.Length)
             {
-                if (anchored && Sq(x - anchor.X) + Sq(y - anchor.Y) > reach2) continue;
-                if (heat[i] > bestValue) { bestValue = heat[i]; best = i; bestX = x; bestY = y; }
+                var heat = maps.KeypointMap.Plane(c);
+                var (best, value) = Strongest(heat, candidates, anchor: default, float.PositiveInfinity);
+                keypoints[c] = Refine(maps, heat, c, best.Cell, grid, value);
+                continue;
             }
-            picked[c] = (best, bestX, bestY);
-            keypoints[c] = Refine(maps, heat, c, best, grid, bestValue);
+            var (first, second, firstValue, secondValue) = BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner),
+                candidates, w, h, c == Up ? apexReach2 : limbReach2, options.PairPeakCandidates);
+            keypoints[c] = Refine(maps, maps.KeypointMap.Plane(c), c, first, grid, firstValue);
+            keypoints[partner] = Refine(maps, maps.KeypointMap.Plane(partner), partner, second, grid, secondValue);
+            located[partner] = true;
         }
         return keypoints;
+    }
+
+    /// <summary>The channel that forms a diameter with <paramref name="c"/> when c is a diameter's first edge, else −1.</summary>
+    private static int PartnerOf(int c) => Array.IndexOf(Partner, c);
+
+    private static ((int Cell, int X, int Y) Best, float Value) Strongest(ReadOnlySpan<float> heat, List<(int Cell, int X, int Y)> candidates,
+        (int Cell, int X, int Y) anchor, float reach2)
+    {
+        (int Cell, int X, int Y) best = (-1, 0, 0);
+        float bestValue = float.NegativeInfinity;
+        foreach (var candidate in candidates)
+        {
+            if (reach2 < float.PositiveInfinity && Sq(candidate.X - anchor.X) + Sq(candidate.Y - anchor.Y) > reach2) continue;
+            if (heat[candidate.Cell] > bestValue) { bestValue = heat[candidate.Cell]; best = candidate; }
+        }
+        return (best, bestValue);
+    }
+
+    /// <summary>
+    /// Both edges of one diameter, chosen together: of the first channel's strongest local peaks, the one whose best
+    /// partner within reach gives the highest product of the two confidences. Taking the first edge's global maximum
+    /// alone let a stray peak (a giant loop's U heatmap peaks weakly at the wrong end) drag its partner with it.
+    /// </summary>
+    private static (int First, int Second, float FirstValue, float SecondValue) BestPair(ReadOnlySpan<float> firstHeat,
+        ReadOnlySpan<float> secondHeat, List<(int Cell, int X, int Y)> candidates, int w, int h, float reach2, int peakCount)
+    {
+        var peaks = new List<(int Cell, int X, int Y)>(peakCount + 1);
+        foreach (var candidate in candidates)
+            if (IsLocalPeak(firstHeat, candidate.Cell, candidate.X, candidate.Y, w, h)) Insert(peaks, candidate, firstHeat, peakCount);
+        var (globalBest, _) = Strongest(firstHeat, candidates, default, float.PositiveInfinity);
+        if (globalBest.Cell >= 0 && !peaks.Contains(globalBest)) Insert(peaks, globalBest, firstHeat, peakCount + 1);
+
+        (int First, int Second, float FirstValue, float SecondValue) result = (-1, -1, float.NegativeInfinity, float.NegativeInfinity);
+        float bestScore = float.NegativeInfinity;
+        foreach (var peak in peaks)
+        {
+            var (partner, value) = Strongest(secondHeat, candidates, peak, reach2);
+            if (partner.Cell < 0) continue;
+            float score = MathF.Max(firstHeat[peak.Cell], 0) * MathF.Max(value, 0);
+            if (score > bestScore || result.First < 0)
+            {
+                bestScore = score;
+                result = (peak.Cell, partner.Cell, firstHeat[peak.Cell], value);
+            }
+        }
+        return result;
+    }
+
+    private static bool IsLocalPeak(ReadOnlySpan<float> heat, int cell, int x, int y, int w, int h)
+    {
+        float v = heat[cell];
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++)
+            {
+                if ((dx | dy) == 0 || x + dx < 0 || x + dx >= w || y + dy < 0 || y + dy >= h) continue;
+                if (heat[cell + dy * w + dx] > v) return false;
+            }
+        return true;
+    }
+
+    /// <summary>Keeps <paramref name="peaks"/> as the strongest <paramref name="limit"/> cells, strongest first.</summary>
+    private static void Insert(List<(int Cell, int X, int Y)> peaks, (int Cell, int X, int Y) cell, ReadOnlySpan<float> heat, int limit)
+    {
+        int at = peaks.Count;
+        while (at > 0 && heat[peaks[at - 1].Cell] < heat[cell.Cell]) at--;
+        if (at >= limit) return;
+        peaks.Insert(at, cell);
+        if (peaks.Count > limit) peaks.RemoveAt(peaks.Count - 1);
     }
 
     /// <summary>The instance's median vessel radius, in cells.</summary>

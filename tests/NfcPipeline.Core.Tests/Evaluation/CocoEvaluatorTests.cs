@@ -111,6 +111,28 @@ public class CocoEvaluatorTests
         var fromCsv = Evaluate(truthDensities: csv).Density;
         Assert.Equal(9.5, fromCsv.Pairs[0].Truth);
         Assert.Equal(2.5, fromCsv.Mae);
+        Assert.Null(Evaluate().GradableDensity);   // this truth does not say which fields are gradable
+    }
+
+    [Fact]
+    public void Density_is_also_reported_over_the_images_the_truth_marks_gradable()
+    {
+        var truth = CocoParser.Parse("""
+            {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64, "density_per_mm": 8.0, "ungradable": false},
+                        {"id": 2, "file_name": "b.jpg", "width": 64, "height": 64, "density_per_mm": 9.0, "ungradable": true}],
+             "annotations": []}
+            """);
+        var predictions = CocoParser.Parse("""
+            {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64, "density_per_mm": 7.5},
+                        {"id": 2, "file_name": "b.jpg", "width": 64, "height": 64, "density_per_mm": 5.0}],
+             "annotations": []}
+            """);
+        var report = CocoEvaluator.Evaluate(truth, predictions);
+        Assert.Equal(2, report.Density.PairCount);
+        Assert.Equal(2.25, report.Density.Mae);
+        var gradable = Assert.IsType<DensityMetrics>(report.GradableDensity);
+        Assert.Equal("a.jpg", Assert.Single(gradable.Pairs).Image);
+        Assert.Equal(0.5, gradable.Mae);
     }
 
     [Fact]

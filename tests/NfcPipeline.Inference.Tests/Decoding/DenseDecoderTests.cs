@@ -167,7 +167,7 @@ public class DenseDecoderTests
     [Fact]
     public void A_wide_apex_keeps_its_inner_edge_within_the_longer_apex_reach()
     {
-        // D ten cells (20 px) below U: beyond four median radii (3.5 px each, 7 cells) but within eight.
+        // D ten cells (20 px) below U: beyond four median radii (3.5 px each, 7 cells) but within seven (12 cells).
         var maps = BuildMaps(true, A);
         var keypoints = maps.Single(m => m.Name == "keypoints");
         var data = keypoints.Data.ToArray();
@@ -184,5 +184,26 @@ public class DenseDecoderTests
 
         Assert.Equal(CellCentre(19), wide.Keypoints[1].Y, 3);
         Assert.True(narrow.Keypoints[1].Y < CellCentre(19) - 5, $"D at y {narrow.Keypoints[1].Y}");
+    }
+
+    [Fact]
+    public void A_stray_first_edge_peak_without_a_partner_loses_to_a_weaker_peak_with_one()
+    {
+        // A giant loop's U heatmap can peak at the wrong end; the U whose D lies within reach wins on the joint score.
+        var maps = BuildMaps(true, A);
+        var keypoints = maps.Single(m => m.Name == "keypoints");
+        var data = keypoints.Data.ToArray();
+        int decoy = 28 * GridW + 12;
+        data[decoy] = 0.95f;
+        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
+        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+
+        var paired = new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+        var unpaired = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { PairKeypoints = false })
+            .Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+
+        Assert.Equal(A.Keypoints[0].Y, paired.Keypoints[0].Y, 3);
+        Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
+        Assert.Equal(CellCentre(28), unpaired.Keypoints[0].Y, 3);
     }
 }
