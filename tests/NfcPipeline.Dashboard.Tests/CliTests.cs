@@ -5,7 +5,7 @@ using NfcPipeline.IntegrationTests.Infrastructure;
 
 namespace NfcPipeline.Dashboard.Tests;
 
-/// <summary>`nfc status`, `report`, `requeue` and `enqueue` as processes, against the seeded test database.</summary>
+/// <summary>`nfc status`, `report`, `requeue`, `enqueue` and `bench pipeline` as processes, against the real services.</summary>
 public class CliTests
 {
     private static async Task<(int Code, string Out, string Err)> NfcAsync(params string[] args)
@@ -94,5 +94,20 @@ public class CliTests
             Assert.Contains("inside the share", outside.Err);
         }
         finally { await bus.StopAsync(); }
+    }
+
+    [Fact]
+    public async Task Bench_pipeline_runs_a_real_worker_after_a_warm_up_study_and_prints_its_ratios()
+    {
+        var run = await NfcAsync("bench", "pipeline", "--images", "4", "--warm-up", "2",
+            "--source", Path.Combine(TestServices.RepoRoot, "samples", "demo-study"),
+            "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"));
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("4 images, batch 4, worker warmed with 2 images", run.Out);
+        double Value(string key) => double.Parse(run.Out.Split('\n').Single(l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..],
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(Value("pipeline_to_raw_ratio"), 0.01, 10);
+        Assert.InRange(Value("db_write_share"), 0, 1);
+        Assert.True(Value("pipeline_images_per_s") > 0);
     }
 }

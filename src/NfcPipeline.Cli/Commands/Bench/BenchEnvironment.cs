@@ -43,11 +43,13 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         return new BenchEnvironment(name, admin, client, database, new UriBuilder(rabbit) { Path = "/" + name }.Uri);
     }
 
-    public async Task<T?> ScalarAsync<T>(string sql)
+    /// <summary>One value of a query; <paramref name="id"/>, when given, is bound to the parameter @id.</summary>
+    public async Task<T?> ScalarAsync<T>(string sql, string? id = null)
     {
         await using var c = new NpgsqlConnection(ConnectionString);
         await c.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, c);
+        if (id is not null) cmd.Parameters.AddWithValue("id", id);
         var value = await cmd.ExecuteScalarAsync();
         return value is null or DBNull ? default : (T)value;
     }

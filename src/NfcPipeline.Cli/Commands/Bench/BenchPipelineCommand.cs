@@ -15,7 +15,9 @@ namespace NfcPipeline.Cli.Commands.Bench;
 /// <summary>
 /// `nfc bench pipeline`: end-to-end images/s through a real worker process, RabbitMQ and PostgreSQL, against raw ORT
 /// on the same model and images, measured in one run; plus the share of chunk time spent writing to the database and
-/// the worker's peak RSS. It uses a throw-away database, vhost and share.
+/// the worker's peak RSS. It uses a throw-away database, vhost and share. The worker first analyses a small warm-up
+/// study, as raw ORT gets a warm-up run: a long-running worker pays its start-up costs (JIT, first connections,
+/// exchange declarations) once, not per study.
 /// </summary>
 internal static class BenchPipelineCommand
 {
@@ -25,19 +27,21 @@ internal static class BenchPipelineCommand
         var batch = new Option<int>("--batch") { Description = "The worker's largest batch (raw ORT uses the same)", DefaultValueFactory = _ => 4 };
         var source = new Option<string>("--source") { Description = "Folder of images to copy from", DefaultValueFactory = _ => "samples/demo-study" };
         var model = new Option<string?>("--model") { Description = "The .onnx model (default: models/nfc-reference.onnx)" };
-        var command = new Command("pipeline", "End-to-end throughput through the broker and the database against raw ORT.") { count, batch, source, model };
+        var warmUp = new Option<int>("--warm-up") { Description = "Images in the untimed warm-up study the worker analyses first (0: none)", DefaultValueFactory = _ => 8 };
+        var command = new Command("pipeline", "End-to-end throughput through the broker and the database against raw ORT.") { count, batch, source, model, warmUp };
         command.SetAction(async (parse, ct) =>
         {
             int n = parse.GetValue(count), b = parse.GetValue(batch);
-            if (n < 2 || b < 1) { await Console.Error.WriteLineAsync("nfc bench pipeline: need --images ≥ 2 and --batch ≥ 1"); return NfcCommandLine.Usage; }
+            int w = parse.GetValue(warmUp);
+            if (n < 2 || b < 1 || w < 0) { await Console.Error.WriteLineAsync("nfc bench pipeline: need --images ≥ 2, --batch ≥ 1 and --warm-up ≥ 0"); return NfcCommandLine.Usage; }
             var options = new InferenceArguments().Options(parse);
             options.ModelPath = parse.GetValue(model) ?? options.ModelPath;
-            return await RunAsync(n, b, parse.GetValue(source)!, options, ct);
+            return await RunAsync(n, b, w, parse.GetValue(source)!, options, ct);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int count, int batch, string source, Inference.InferenceOptions options, CancellationToken ct)
+    private static async Task<int> RunAsync(int count, int batch, int warmUp, string source, Inference.InferenceOptions options, CancellationToken ct)
     {
         var files = Directory.Exists(source) ? StudyLayout.Discover(source).Images.Select(i => i.FullPath).Where(IsJpeg).ToList() : [];
         if (files.Count == 0) { await Console.Error.WriteLineAsync($"nfc bench pipeline: no JPEG images in '{source}'"); return NfcCommandLine.Usage; }
@@ -51,17 +55,18 @@ internal static class BenchPipelineCommand
             new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
         try
         {
-            WriteUniqueCopies(files, count, Path.Combine(share.FullName, "bench", "P001", "L2"));
-            File.WriteAllText(Path.Combine(share.FullName, "bench", "study.json"), """{"um_per_px": 2.0}""");
+            WriteStudy(files, count, share.FullName, "bench");
+            if (warmUp > 0) WriteStudy(files, warmUp, share.FullName, "warm-up");
             var paths = Directory.GetFiles(Path.Combine(share.FullName, "bench", "P001", "L2")).Order().ToList();
 
             double rawBefore = await RawOrtRateAsync(options, paths, batch, ct);
-            var (e2e, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, batch, count, ct);
+            var (e2e, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, batch, count, warmUp > 0, ct);
             double rawAfter = await RawOrtRateAsync(options, paths, batch, ct);
             if (e2e is null) { await Console.Error.WriteLineAsync("nfc bench pipeline: the study did not complete; worker log:\n" + log); return NfcCommandLine.Fatal; }
 
             double raw = (rawBefore + rawAfter) / 2;
-            var table = new Table().Title($"{count} images, batch {batch}").AddColumns("measure", "value", "target");
+            string warmed = warmUp > 0 ? $", worker warmed with {warmUp} images" : ", cold worker";
+            var table = new Table().Title($"{count} images, batch {batch}{warmed}").AddColumns("measure", "value", "target");
             table.AddRow("raw ORT img/s (before, after)", $"{F(raw)} ({F(rawBefore)}, {F(rawAfter)})", "");
             table.AddRow("end-to-end img/s (broker + database)", F(e2e.Value), "");
             table.AddRow("end-to-end / raw ORT", F(e2e.Value / raw) + "×", "≥ 0.90");
@@ -87,14 +92,19 @@ internal static class BenchPipelineCommand
         return ImageDecoder.Sniff(head[..stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)]) == ImageFormat.Jpeg;
     }
 
-    /// <summary>Distinct content per copy (a JPEG comment after SOI), so no image is deduplicated by its hash.</summary>
-    private static void WriteUniqueCopies(IReadOnlyList<string> files, int count, string folder)
+    /// <summary>
+    /// A one-patient study of <paramref name="count"/> copies with distinct content (a JPEG comment after SOI, naming
+    /// the study), so no image is deduplicated by its hash, not even against the other study.
+    /// </summary>
+    private static void WriteStudy(IReadOnlyList<string> files, int count, string share, string study)
     {
+        string folder = Path.Combine(share, study, "P001", "L2");
         Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(share, study, "study.json"), """{"um_per_px": 2.0}""");
         for (int i = 0; i < count; i++)
         {
             var bytes = File.ReadAllBytes(files[i % files.Count]);
-            var comment = Encoding.ASCII.GetBytes($"nfc-bench {i}");
+            var comment = Encoding.ASCII.GetBytes($"nfc-bench {study} {i}");
             var segment = new byte[] { 0xFF, 0xFE, (byte)((comment.Length + 2) >> 8), (byte)(comment.Length + 2) }.Concat(comment);
             File.WriteAllBytes(Path.Combine(folder, $"field{i + 1:D4}.jpg"), bytes.Take(2).Concat(segment).Concat(bytes.Skip(2)).ToArray());
         }
@@ -110,7 +120,7 @@ internal static class BenchPipelineCommand
     }
 
     private static async Task<(double? Rate, double WriteShare, double PeakRssMb, string Log)> EndToEndAsync(
-        BenchEnvironment env, string share, string modelPath, int batch, int count, CancellationToken ct)
+        BenchEnvironment env, string share, string modelPath, int batch, int count, bool warmUp, CancellationToken ct)
     {
         var log = new StringBuilder();
         using var worker = BenchEnvironment.StartWorker(new Dictionary<string, string>
@@ -130,17 +140,25 @@ internal static class BenchPipelineCommand
             }
             var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(env.RabbitUri));
             await bus.StartAsync(ct);
-            var clock = Stopwatch.StartNew();
-            await bus.Publish(new SubmitStudy { StudyId = "bench", FolderPath = "bench" }, ct);
-            // Stopping this publisher's bus is the benchmark's own cost, not the pipeline's: it runs on the side.
-            var stopping = bus.StopAsync(ct);
-            while (await env.ScalarAsync<string>("select state from studies where external_id = 'bench'") is not ("completed" or "completed_with_errors"))
+            // Submits a study and waits for it to complete; null when the worker died or it took too long.
+            async Task<TimeSpan?> AnalyseAsync(string study, bool stopBus)
             {
-                if (worker.HasExited || clock.Elapsed > TimeSpan.FromMinutes(30)) return (null, 0, 0, log.ToString());
-                await Task.Delay(50, ct);
+                var clock = Stopwatch.StartNew();
+                await bus.Publish(new SubmitStudy { StudyId = study, FolderPath = study }, ct);
+                // Stopping this publisher's bus is the benchmark's own cost, not the pipeline's: it runs on the side.
+                var stopping = stopBus ? bus.StopAsync(ct) : Task.CompletedTask;
+                while (await env.ScalarAsync<string>("select state from studies where external_id = @id", study) is not ("completed" or "completed_with_errors"))
+                {
+                    if (worker.HasExited || clock.Elapsed > TimeSpan.FromMinutes(30)) return null;
+                    await Task.Delay(50, ct);
+                }
+                var elapsed = clock.Elapsed;
+                await stopping;
+                return elapsed;
             }
-            double rate = count / clock.Elapsed.TotalSeconds;
-            await stopping;
+            if (warmUp && await AnalyseAsync("warm-up", stopBus: false) is null) return (null, 0, 0, log.ToString());
+            if (await AnalyseAsync("bench", stopBus: true) is not { } took) return (null, 0, 0, log.ToString());
+            double rate = count / took.TotalSeconds;
             await Task.Delay(1500, ct);   // one more heartbeat carries the final write share
             var share_ = await env.ScalarAsync<double?>("select (last_batch ->> 'db_write_share')::float8 from workers limit 1") ?? 0;
             return (rate, share_, BenchEnvironment.PeakRssMb(worker.Id), log.ToString());
