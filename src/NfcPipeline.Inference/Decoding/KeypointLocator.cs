@@ -28,6 +28,7 @@ internal static class KeypointLocator
         int rw = maxX - minX + 1, rh = maxY - minY + 1;
         var region = Dilate(labels, k, w, minX, minY, rw, rh, margin);
         // The cells every channel may pick from, listed once: the grown region minus other instances' cells.
+        // `region` becomes that set as a mask, for the windowed searches near an anchor.
         var candidates = new List<(int Cell, int X, int Y)>(cells.Count * 3);
         for (int y = 0; y < rh; y++)
             for (int x = 0; x < rw; x++)
@@ -35,7 +36,9 @@ internal static class KeypointLocator
                 if (!region[y * rw + x]) continue;
                 int i = (minY + y) * w + minX + x;
                 if (labels[i] < 0 || labels[i] == k) candidates.Add((i, minX + x, minY + y));
+                else region[y * rw + x] = false;
             }
+        var area = new SearchArea(region, minX, minY, rw, rh, w);
 
         // Both edges of a diameter must come from one cross-section: within a few vessel radii of each other.
         // The median radius comes mostly from the limbs; a dilated or giant apex is wider than they are, so D gets
@@ -53,12 +56,12 @@ internal static class KeypointLocator
             if (partner < 0 || partner >= keypoints.Length)
             {
                 var heat = maps.KeypointMap.Plane(c);
-                var (best, value) = Strongest(heat, candidates, anchor: default, float.PositiveInfinity);
-                keypoints[c] = Refine(maps, heat, c, best.Cell, grid, value);
+                var (best, value) = Strongest(heat, candidates);
+                keypoints[c] = Refine(maps, heat, c, best, grid, value);
                 continue;
             }
             var (first, second, firstValue, secondValue) = BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner),
-                candidates, w, h, c == Up ? apexReach2 : limbReach2, options.PairPeakCandidates);
+                candidates, area, h, c == Up ? apexReach2 : limbReach2, options.PairPeakCandidates);
             keypoints[c] = Refine(maps, maps.KeypointMap.Plane(c), c, first, grid, firstValue);
             keypoints[partner] = Refine(maps, maps.KeypointMap.Plane(partner), partner, second, grid, secondValue);
             located[partner] = true;
@@ -69,15 +72,35 @@ internal static class KeypointLocator
     /// <summary>The channel that forms a diameter with <paramref name="c"/> when c is a diameter's first edge, else −1.</summary>
     private static int PartnerOf(int c) => Array.IndexOf(Partner, c);
 
-    private static ((int Cell, int X, int Y) Best, float Value) Strongest(ReadOnlySpan<float> heat, List<(int Cell, int X, int Y)> candidates,
-        (int Cell, int X, int Y) anchor, float reach2)
+    /// <summary>The candidate cells as a mask over the instance's bounding rectangle (grid width <c>W</c>).</summary>
+    private readonly record struct SearchArea(bool[] Allowed, int MinX, int MinY, int Width, int Height, int W);
+
+    private static (int Cell, float Value) Strongest(ReadOnlySpan<float> heat, List<(int Cell, int X, int Y)> candidates)
     {
-        (int Cell, int X, int Y) best = (-1, 0, 0);
+        int best = -1;
         float bestValue = float.NegativeInfinity;
         foreach (var candidate in candidates)
+            if (heat[candidate.Cell] > bestValue) { bestValue = heat[candidate.Cell]; best = candidate.Cell; }
+        return (best, bestValue);
+    }
+
+    /// <summary>The strongest candidate within reach of (ax, ay): only the square around it is scanned, in row order as the full list.</summary>
+    private static (int Cell, float Value) StrongestNear(ReadOnlySpan<float> heat, SearchArea area, int ax, int ay, float reach2)
+    {
+        int r = (int)MathF.Floor(MathF.Sqrt(reach2));
+        int x0 = Math.Max(area.MinX, ax - r), x1 = Math.Min(area.MinX + area.Width - 1, ax + r);
+        int y0 = Math.Max(area.MinY, ay - r), y1 = Math.Min(area.MinY + area.Height - 1, ay + r);
+        int best = -1;
+        float bestValue = float.NegativeInfinity;
+        for (int y = y0; y <= y1; y++)
         {
-            if (reach2 < float.PositiveInfinity && Sq(candidate.X - anchor.X) + Sq(candidate.Y - anchor.Y) > reach2) continue;
-            if (heat[candidate.Cell] > bestValue) { bestValue = heat[candidate.Cell]; best = candidate; }
+            int row = (y - area.MinY) * area.Width - area.MinX;
+            for (int x = x0; x <= x1; x++)
+            {
+                if (!area.Allowed[row + x] || Sq(x - ax) + Sq(y - ay) > reach2) continue;
+                int i = y * area.W + x;
+                if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
+            }
         }
         return (best, bestValue);
     }
@@ -88,25 +111,30 @@ internal static class KeypointLocator
     /// alone let a stray peak (a giant loop's U heatmap peaks weakly at the wrong end) drag its partner with it.
     /// </summary>
     private static (int First, int Second, float FirstValue, float SecondValue) BestPair(ReadOnlySpan<float> firstHeat,
-        ReadOnlySpan<float> secondHeat, List<(int Cell, int X, int Y)> candidates, int w, int h, float reach2, int peakCount)
+        ReadOnlySpan<float> secondHeat, List<(int Cell, int X, int Y)> candidates, SearchArea area, int h, float reach2, int peakCount)
     {
         var peaks = new List<(int Cell, int X, int Y)>(peakCount + 1);
+        (int Cell, int X, int Y) globalBest = (-1, 0, 0);
+        float globalValue = float.NegativeInfinity;
         foreach (var candidate in candidates)
-            if (IsLocalPeak(firstHeat, candidate.Cell, candidate.X, candidate.Y, w, h)) Insert(peaks, candidate, firstHeat, peakCount);
-        var (globalBest, _) = Strongest(firstHeat, candidates, default, float.PositiveInfinity);
+        {
+            float v = firstHeat[candidate.Cell];
+            if (v > globalValue) { globalValue = v; globalBest = candidate; }
+            if (IsLocalPeak(firstHeat, candidate.Cell, candidate.X, candidate.Y, area.W, h)) Insert(peaks, candidate, firstHeat, peakCount);
+        }
         if (globalBest.Cell >= 0 && !peaks.Contains(globalBest)) Insert(peaks, globalBest, firstHeat, peakCount + 1);
 
         (int First, int Second, float FirstValue, float SecondValue) result = (-1, -1, float.NegativeInfinity, float.NegativeInfinity);
         float bestScore = float.NegativeInfinity;
         foreach (var peak in peaks)
         {
-            var (partner, value) = Strongest(secondHeat, candidates, peak, reach2);
-            if (partner.Cell < 0) continue;
+            var (partner, value) = StrongestNear(secondHeat, area, peak.X, peak.Y, reach2);
+            if (partner < 0) continue;
             float score = MathF.Max(firstHeat[peak.Cell], 0) * MathF.Max(value, 0);
             if (score > bestScore || result.First < 0)
             {
                 bestScore = score;
-                result = (peak.Cell, partner.Cell, firstHeat[peak.Cell], value);
+                result = (peak.Cell, partner, firstHeat[peak.Cell], value);
             }
         }
         return result;
