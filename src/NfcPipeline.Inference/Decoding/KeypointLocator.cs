@@ -120,6 +120,8 @@ internal static class KeypointLocator
         {
             float v = firstHeat[candidate.Cell];
             if (v > globalValue) { globalValue = v; globalBest = candidate; }
+            // A cell no stronger than the weakest of a full list cannot enter it: skip the neighbourhood test.
+            if (peaks.Count == peakCount && v <= firstHeat[peaks[^1].Cell]) continue;
             if (IsLocalPeak(firstHeat, candidate.Cell, candidate.X, candidate.Y, area.W, h)) Insert(peaks, candidate, firstHeat, peakCount);
         }
         if (globalBest.Cell >= 0 && !peaks.Contains(globalBest)) Insert(peaks, globalBest, firstHeat, peakCount + 1);
