@@ -1,12 +1,11 @@
 """Decodes dense/v1 outputs into capillary instances, as docs/model-contract.md describes, and derives the
-measurements the evaluation compares: diameters from keypoints, and distal-row density.
+diameters the evaluation compares from their keypoints (the distal row and its density: distal_row.py).
 
 This mirrors the C# decoder for evaluation at training time; the pipeline's own decoder is the reference.
 """
 import numpy as np
 from scipy import ndimage
 
-from nfcsim_render import clip_line  # the simulator's row clipping, so truth and prediction clip alike
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=False, pair_peak_candidates=6)
@@ -119,51 +118,3 @@ def diameters_px(kps):
     u, d, ll, lr, rl, rr = (kps[i, :2] for i in range(6))
     limbs = sorted([np.linalg.norm(ll - lr), np.linalg.norm(rl - rr)])
     return float(np.linalg.norm(u - d)), limbs[0], limbs[1]
-
-
-def distal_density(capillaries, width, height, um_per_px, min_score=0.0):
-    """Finds the distal row (outermost row of apices, any orientation) and returns (count, length_mm, density).
-
-    The nail direction is the mean unit vector from limb bottoms to apex; apices are projected on it, split into
-    rows at depth gaps, and the distal row is the front row (as the C# finder does it). The row line runs through their
-    median projection, perpendicular to the nail direction, clipped to the frame.
-    """
-    caps = [c for c in capillaries if c["score"] >= min_score]
-    if not caps:
-        return 0, 0.0, 0.0
-    apex = np.array([(c["keypoints"][0, :2] + c["keypoints"][1, :2]) / 2 for c in caps])
-    base = np.array([(c["keypoints"][6, :2] + c["keypoints"][7, :2]) / 2 for c in caps])
-    vec = apex - base
-    lengths = np.linalg.norm(vec, axis=1)
-    unit = vec / np.maximum(lengths[:, None], 1e-6)
-    nail = unit.mean(0)
-    if np.linalg.norm(nail) < 1e-6:
-        return 0, 0.0, 0.0
-    nail /= np.linalg.norm(nail)
-    proj = apex @ nail
-    # As the C# DistalRowFinder: split the apices into rows at depth gaps, keep the front-most row holding at least
-    # 0.3 of the largest row's loops, then every apex within half a loop length of that row's outermost one.
-    gap = max(0.4 * float(np.median(lengths)), 60.0 / um_per_px)
-    order = np.argsort(-proj, kind="stable")
-    rows, current = [], [order[0]]
-    for a, b in zip(order[:-1], order[1:]):
-        if proj[a] - proj[b] > gap:
-            rows.append(current)
-            current = []
-        current.append(b)
-    rows.append(current)
-    largest = max(len(r) for r in rows)
-    front = next(r for r in rows if len(r) >= max(1.0, 0.3 * largest))
-    band = 0.5 * float(np.median(lengths))
-    in_front = np.zeros(len(caps), bool)
-    in_front[front] = True
-    distal = in_front & (proj >= proj[front].max() - band)
-    row_h = float(np.median(proj[distal]))
-    row_dir = np.array([-nail[1], nail[0]])
-    seg = clip_line(nail * row_h, row_dir, width, height)
-    if seg is None:
-        return 0, 0.0, 0.0
-    length_mm = (seg[1] - seg[0]) * um_per_px / 1000
-    inside = distal & (apex[:, 0] >= 0) & (apex[:, 0] < width) & (apex[:, 1] >= 0) & (apex[:, 1] < height)
-    count = int(inside.sum())
-    return count, length_mm, (count / length_mm if length_mm > 0.2 else 0.0)

@@ -20,7 +20,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simulate  # noqa: E402
-from decode import DEFAULTS, decode, diameters_px, distal_density, instance_mask  # noqa: E402
+import distal_row  # noqa: E402
+from decode import DEFAULTS, decode, diameters_px, instance_mask  # noqa: E402
 from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
@@ -122,7 +123,7 @@ def evaluate(model, study, truth, opts=None):
         for decoded, errors, gradable_errors in ((preds, dens_err, dens_err_gradable),
                                                  (paired, dens_err_paired, dens_err_paired_gradable)):
             caps = [p for p in decoded if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
-            _, _, dens = distal_density(caps, w, h, um)
+            _, _, dens = distal_row.find(caps, w, h, um, lambda c: instance_mask(c["cells"], STRIDE, (w, h), (w, h)))
             errors.append(abs(dens - img["density_per_mm"]))
             if not img["ungradable"]:
                 gradable_errors.append(abs(dens - img["density_per_mm"]))

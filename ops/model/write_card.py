@@ -203,8 +203,6 @@ def main(argv=None):
         "  instance's median radius gives the highest product of confidences. A giant loop's U heatmap often peaks",
         "  weakly at the wrong end of the loop; taking U first and D near it then put the apex at the base, which",
         "  lost giants from the distal row and from the giant count.",
-        "- The Python density rows use `decode.py`'s simplified distal-row finder (no lateral hiding window, no refit",
-        "  of the axis to the row line, no confidence gating of apices); the C# table is the pipeline's own density.",
         "- The bundled weights come from a short CPU-only run; the numbers above are what that run reached.",
         "",
         "## Reproduce",

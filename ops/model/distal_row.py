@@ -1,0 +1,186 @@
+"""The distal row and its density, as the C# `DistalRowFinder` (src/NfcPipeline.Core/Measurements) finds them with
+its default options, so the training-time evaluation measures density the way the pipeline does.
+
+Keypoints below the measurement's confidence gate (0.08) are unusable. An apex is U, or, without a usable U, the
+mask pixel furthest along the distal axis. The axis comes from the loops (limb bottoms -> U), else from the masks
+(centroid -> apex), else from a line through the apices (oriented up). Apices are split into rows at depth gaps;
+the front row keeps those not hidden by an apex further out within one loop width sideways, and none far behind
+the row; with 3 or more, a line fit through them refines the axis and the selection runs again.
+"""
+import numpy as np
+
+from nfcsim_render import clip_line
+
+MIN_CONFIDENCE = 0.08          # MeasurementOptions.MinKeypointConfidence
+BAND_OF_HEIGHT, FALLBACK_BAND_UM = 0.5, 100.0
+WINDOW_OF_WIDTH, FALLBACK_WINDOW_UM = 1.0, 80.0
+BEHIND_OF_HEIGHT, FALLBACK_BEHIND_UM = 1.0, 200.0
+ROW_GAP_OF_HEIGHT, MIN_ROW_GAP_UM, MIN_ROW_SHARE = 0.4, 60.0, 0.3
+MIN_FOR_FIT, MIN_ELONGATION, MAX_FIT_DEGREES = 3, 3.0, 45.0
+
+
+def _usable(k):
+    return k[2] >= MIN_CONFIDENCE and np.isfinite(k[0]) and np.isfinite(k[1])
+
+
+def _perp(v):
+    return np.array([-v[1], v[0]])
+
+
+def _unit(v):
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else None
+
+
+def _robust_mean_direction(dirs):
+    if not dirs:
+        return None
+    mean = _unit(np.sum(dirs, axis=0))
+    if mean is None:
+        return None
+    inliers = [d for d in dirs if d @ mean >= 0.5]
+    if not inliers:
+        return mean
+    refined = _unit(np.sum(inliers, axis=0))
+    return mean if refined is None else refined
+
+
+def _principal(points):
+    p = np.asarray(points, float)
+    m = p.mean(0)
+    sxx, syy = np.mean((p[:, 0] - m[0]) ** 2), np.mean((p[:, 1] - m[1]) ** 2)
+    sxy = np.mean((p[:, 0] - m[0]) * (p[:, 1] - m[1]))
+    trace, det = sxx + syy, sxx * syy - sxy * sxy
+    disc = np.sqrt(max(0.0, trace * trace / 4 - det))
+    major, minor = trace / 2 + disc, max(0.0, trace / 2 - disc)
+    if not major > 0:
+        return None
+    angle = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    return np.array([np.cos(angle), np.sin(angle)]), np.sqrt(major), np.sqrt(minor)
+
+
+def _median(values):
+    v = [x for x in values if x is not None and np.isfinite(x) and x > 0]
+    return float(np.median(v)) if v else None
+
+
+def _front_row(apices, axis, gap):
+    if len(apices) < 2:
+        return apices
+    by_depth = sorted(apices, key=lambda a: -(a[1] @ axis))
+    rows = [[by_depth[0]]]
+    for prev, cur in zip(by_depth[:-1], by_depth[1:]):
+        if prev[1] @ axis - cur[1] @ axis > gap:
+            rows.append([])
+        rows[-1].append(cur)
+    needed = max(1.0, MIN_ROW_SHARE * max(len(r) for r in rows))
+    return next(r for r in rows if len(r) >= needed)
+
+
+def _outermost(apices, axis, band, window):
+    across = _perp(axis)
+    return [a for a in apices
+            if not any(abs(b[1] @ across - a[1] @ across) <= window and b[1] @ axis - a[1] @ axis > band for b in apices)]
+
+
+def _near_row_line(apices, axis, max_behind):
+    if len(apices) < 2:
+        return apices
+    level = float(np.median([a[1] @ axis for a in apices]))
+    return [a for a in apices if level - a[1] @ axis <= max_behind]
+
+
+def _fitted_normal(points, axis):
+    fit = _principal(points)
+    if fit is None:
+        return None
+    direction, major, minor = fit
+    if minor > 0 and major < MIN_ELONGATION * minor:
+        return None
+    normal = _perp(direction)
+    if normal @ axis < 0:
+        normal = -normal
+    deviation = np.degrees(np.arccos(np.clip(normal @ axis, -1, 1)))
+    return normal if deviation <= MAX_FIT_DEGREES else None
+
+
+def _most_distal_pixel(mask, axis):
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    proj = (xs + 0.5) * axis[0] + (ys + 0.5) * axis[1]
+    k = int(np.argmax(proj))
+    return np.array([xs[k] + 0.5, ys[k] + 0.5])
+
+
+def find(capillaries, width, height, um_per_px, mask_of):
+    """capillaries: dicts with `keypoints` (8 x (x, y, confidence)) in original pixels, hemorrhages already left out
+    (blurred loops count, as in the pipeline). mask_of(c): the boolean mask in original pixels.
+    Returns (distal indices, row length in mm, density per mm)."""
+    loops = []
+    for i, c in enumerate(capillaries):
+        k = np.asarray(c["keypoints"], float)
+        p = [k[q, :2] if _usable(k[q]) else None for q in range(8)]
+        u, ll, rr, lb, rb = p[0], p[2], p[5], p[6], p[7]
+        axis = length = loop_width = None
+        if u is not None and lb is not None and rb is not None:
+            along = u - (lb + rb) / 2
+            if np.linalg.norm(along) > 0:
+                axis, length = _unit(along), float(np.linalg.norm(along))
+                if ll is not None and rr is not None:
+                    loop_width = abs((rr - ll) @ _perp(axis))
+        loops.append(dict(index=i, apex=u, axis=axis, height=length, width=loop_width))
+    if not loops:
+        return [], 0.0, 0.0
+    loop_height = _median([m["height"] for m in loops])
+    loop_width = _median([m["width"] for m in loops])
+    band = BAND_OF_HEIGHT * loop_height if loop_height else FALLBACK_BAND_UM / um_per_px
+    window = WINDOW_OF_WIDTH * loop_width if loop_width else FALLBACK_WINDOW_UM / um_per_px
+
+    axis = _robust_mean_direction([m["axis"] for m in loops if m["axis"] is not None])
+    if axis is None:
+        dirs = []
+        for m in loops:
+            if m["apex"] is not None:
+                ys, xs = np.nonzero(mask_of(capillaries[m["index"]]))
+                if len(xs):
+                    d = _unit(m["apex"] - np.array([xs.mean() + 0.5, ys.mean() + 0.5]))
+                    if d is not None:
+                        dirs.append(d)
+        axis = _robust_mean_direction(dirs)
+    if axis is None:
+        up = np.array([0.0, -1.0])
+        apices = [m["apex"] for m in loops if m["apex"] is not None]
+        fit = _principal(apices) if len(apices) >= 2 else None
+        if fit is not None:
+            normal = _perp(fit[0])
+            axis = normal if normal @ up >= 0 else -normal
+        else:
+            axis = up
+
+    apices = []
+    for m in loops:
+        apex = m["apex"] if m["apex"] is not None else _most_distal_pixel(mask_of(capillaries[m["index"]]), axis)
+        if apex is not None:
+            apices.append((m["index"], apex))
+    max_behind = BEHIND_OF_HEIGHT * loop_height if loop_height else FALLBACK_BEHIND_UM / um_per_px
+    gap = max(ROW_GAP_OF_HEIGHT * (loop_height or 0), MIN_ROW_GAP_UM / um_per_px)
+
+    def select(a):
+        return _near_row_line(_outermost(_front_row(apices, a, gap), a, band, window), a, max_behind)
+
+    distal = select(axis)
+    if len(distal) >= MIN_FOR_FIT:
+        fitted = _fitted_normal([a[1] for a in distal], axis)
+        if fitted is not None:
+            axis = fitted
+            distal = select(axis)
+    if not distal:
+        return [], 0.0, 0.0
+    centre = np.mean([a[1] for a in distal], axis=0)
+    row_dir = _perp(axis)
+    seg = clip_line(centre, row_dir, width, height)
+    if seg is None:
+        return [a[0] for a in distal], 0.0, 0.0
+    length_mm = (seg[1] - seg[0]) * um_per_px / 1000
+    return sorted(a[0] for a in distal), length_mm, (len(distal) / length_mm if length_mm > 0 else 0.0)
