@@ -23,8 +23,8 @@ internal static class BenchInferenceCommand
     public static Command Create()
     {
         var batches = new Option<string>("--batch") { Description = "Batch sizes to compare", DefaultValueFactory = _ => "1,4,8" };
-        var count = new Option<int>("--images") { Description = "Images per measurement", DefaultValueFactory = _ => 16 };
-        var rounds = new Option<int>("--rounds") { Description = "Alternating raw/pipeline rounds per batch size", DefaultValueFactory = _ => 2 };
+        var count = new Option<int>("--images") { Description = "Images per measurement", DefaultValueFactory = _ => 32 };
+        var rounds = new Option<int>("--rounds") { Description = "Alternating raw/pipeline rounds per batch size (more rounds average out a noisy host)", DefaultValueFactory = _ => 3 };
         var source = new Option<string>("--source") { Description = "Folder of images to cycle through", DefaultValueFactory = _ => "samples/demo-study" };
         var inference = new InferenceArguments();
         var command = new Command("inference", "Compare raw ONNX Runtime throughput with the full inference path.") { batches, count, rounds, source };
