@@ -46,9 +46,16 @@ internal sealed class CellGrid
         var bits = new bool[mw * mh];
         for (int y = y0; y <= y1; y++)
         {
+            var row = bits.AsSpan((y - y0) * mw, mw);
+            // Consecutive pixel rows in one cell row are equal (stride rows per cell): copy instead of sampling again.
+            if (y > y0 && _cellOfRow[y] == _cellOfRow[y - 1])
+            {
+                bits.AsSpan((y - y0 - 1) * mw, mw).CopyTo(row);
+                continue;
+            }
             int rowBase = _cellOfRow[y] * Width;
             for (int x = x0; x <= x1; x++)
-                bits[(y - y0) * mw + (x - x0)] = labels[rowBase + _cellOfColumn[x]] == k;
+                row[x - x0] = labels[rowBase + _cellOfColumn[x]] == k;
         }
         return new InstanceMask(x0, y0, mw, mh, bits);
     }
