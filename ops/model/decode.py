@@ -88,9 +88,9 @@ def decode(outputs, stride, image_size, model_size, opts=None):
                 allowed = region & ((px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 <= near[partner] ** 2)
                 hm = np.where(allowed, kph[partner], -1)
                 i, j = np.unravel_index(int(hm.argmax()), hm.shape)
-                score = max(kph[q, ci_, cj_], 0) * max(kph[partner, i, j], 0)
-                if best is None or score > best[0]:
-                    best = (score, (ci_, cj_), (i, j))
+                joint = max(kph[q, ci_, cj_], 0) * max(kph[partner, i, j], 0)   # not `score`: that is the instance's
+                if best is None or joint > best[0]:
+                    best = (joint, (ci_, cj_), (i, j))
             picked[q], picked[partner] = best[1], best[2]
         for q in range(8):
             i, j = picked[q]

@@ -37,7 +37,6 @@ public static class CocoEvaluator
         var predValuesUm = DiameterNames.Select(_ => new List<double>()).ToArray();
         var densityPairs = new List<DensityPair>();
         var gradableDensityPairs = new List<DensityPair>();
-        bool gradingKnown = false;
         bool missingScale = false;
 
         foreach (var image in truth.Images.OrderBy(i => i.Id))
@@ -83,11 +82,11 @@ public static class CocoEvaluator
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
             double? predictedDensity = predictedDensities is not null && DensityTruthCsv.TryFind(predictedDensities, key, out var pd) ? pd
                 : predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null;
-            gradingKnown |= image.Ungradable is not null;
             if (truthDensity is { } tv && predictedDensity is { } pv)
             {
-                densityPairs.Add(new DensityPair(key, tv, pv));
-                if (image.Ungradable == false) gradableDensityPairs.Add(new DensityPair(key, tv, pv));
+                var pair = new DensityPair(key, tv, pv);
+                densityPairs.Add(pair);
+                if (image.Ungradable == false) gradableDensityPairs.Add(pair);
             }
         }
         if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
@@ -112,7 +111,7 @@ public static class CocoEvaluator
             DensityMetrics.Of(densityPairs),
             warnings)
         {
-            GradableDensity = gradingKnown ? DensityMetrics.Of(gradableDensityPairs) : null,
+            GradableDensity = truth.Images.Any(i => i.Ungradable is not null) ? DensityMetrics.Of(gradableDensityPairs) : null,
         };
     }
 

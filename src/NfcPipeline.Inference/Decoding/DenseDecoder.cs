@@ -79,7 +79,8 @@ public sealed class DenseDecoder
         return kept;
     }
 
-    private static bool IsLocalMax(ReadOnlySpan<float> heat, int h, int w, int x, int y, float v)
+    /// <summary>No 8-neighbour of cell (x, y) in the h×w grid is stronger than <paramref name="v"/>.</summary>
+    internal static bool IsLocalMax(ReadOnlySpan<float> heat, int h, int w, int x, int y, float v)
     {
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++)

@@ -8,8 +8,8 @@ namespace NfcPipeline.Inference.Decoding;
 /// </summary>
 internal static class KeypointLocator
 {
-    /// <summary>The second edge of each diameter (D of U, LR of LL, RR of RL), searched near the first when pairing.</summary>
-    private static readonly int[] Partner = [-1, 0, -1, 2, -1, 4, -1, -1];
+    /// <summary>Per channel, the second edge of the diameter it starts (D for U, LR for LL, RR for RL), else −1.</summary>
+    private static readonly int[] SecondEdge = [1, -1, 3, -1, 5, -1, -1, -1];
     private const int Up = 0;
 
     public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, DenseDecoderOptions options)
@@ -52,7 +52,7 @@ internal static class KeypointLocator
         for (int c = 0; c < keypoints.Length; c++)
         {
             if (located[c]) continue;   // found with its partner
-            int partner = paired ? PartnerOf(c) : -1;
+            int partner = paired && c < SecondEdge.Length ? SecondEdge[c] : -1;
             if (partner < 0 || partner >= keypoints.Length)
             {
                 var heat = maps.KeypointMap.Plane(c);
@@ -68,9 +68,6 @@ internal static class KeypointLocator
         }
         return keypoints;
     }
-
-    /// <summary>The channel that forms a diameter with <paramref name="c"/> when c is a diameter's first edge, else −1.</summary>
-    private static int PartnerOf(int c) => Array.IndexOf(Partner, c);
 
     /// <summary>The candidate cells as a mask over the instance's bounding rectangle (grid width <c>W</c>).</summary>
     private readonly record struct SearchArea(bool[] Allowed, int MinX, int MinY, int Width, int Height, int W);
@@ -122,7 +119,7 @@ internal static class KeypointLocator
             if (v > globalValue) { globalValue = v; globalBest = candidate; }
             // A cell no stronger than the weakest of a full list cannot enter it: skip the neighbourhood test.
             if (peaks.Count == peakCount && v <= firstHeat[peaks[^1].Cell]) continue;
-            if (IsLocalPeak(firstHeat, candidate.Cell, candidate.X, candidate.Y, area.W, h)) Insert(peaks, candidate, firstHeat, peakCount);
+            if (DenseDecoder.IsLocalMax(firstHeat, h, area.W, candidate.X, candidate.Y, v)) Insert(peaks, candidate, firstHeat, peakCount);
         }
         if (globalBest.Cell >= 0 && !peaks.Contains(globalBest)) Insert(peaks, globalBest, firstHeat, peakCount + 1);
 
@@ -140,18 +137,6 @@ internal static class KeypointLocator
             }
         }
         return result;
-    }
-
-    private static bool IsLocalPeak(ReadOnlySpan<float> heat, int cell, int x, int y, int w, int h)
-    {
-        float v = heat[cell];
-        for (int dy = -1; dy <= 1; dy++)
-            for (int dx = -1; dx <= 1; dx++)
-            {
-                if ((dx | dy) == 0 || x + dx < 0 || x + dx >= w || y + dy < 0 || y + dy >= h) continue;
-                if (heat[cell + dy * w + dx] > v) return false;
-            }
-        return true;
     }
 
     /// <summary>Keeps <paramref name="peaks"/> as the strongest <paramref name="limit"/> cells, strongest first.</summary>

@@ -144,21 +144,31 @@ public class DenseDecoderTests
         Assert.Single(instances);
     }
 
+    private static readonly ResizePlan Unscaled = new(128, 96, 128, 96, 128, 96);
+
+    /// <summary>Blob A's maps with its keypoint heatmaps edited (channel c of cell i at data[c × cells + i]).</summary>
+    private static List<NamedTensor> MapsOfAWithHeatmaps(Action<float[]> edit)
+    {
+        var maps = BuildMaps(true, A);
+        var keypoints = maps.Single(m => m.Name == "keypoints");
+        var data = keypoints.Data.ToArray();
+        edit(data);
+        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
+        return maps;
+    }
+
+    private static CapillaryInstance DecodeSingle(List<NamedTensor> maps, DenseDecoderOptions? options = null) =>
+        new DenseDecoder(Classes, Stride, options).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled).Single();
+
     [Fact]
     public void Paired_search_takes_the_second_edge_from_the_first_edges_cross_section()
     {
         // A stronger decoy for D far down the loop: unpaired decoding takes it, paired decoding keeps D near U.
-        var maps = BuildMaps(true, A);
-        var keypoints = maps.Single(m => m.Name == "keypoints");
-        var data = keypoints.Data.ToArray();
         int n = GridW * GridH, decoy = 28 * GridW + 12;
-        data[1 * n + decoy] = 0.95f;
-        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
-        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        var maps = MapsOfAWithHeatmaps(data => data[1 * n + decoy] = 0.95f);
 
-        var paired = new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
-        var unpaired = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { PairKeypoints = false })
-            .Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+        var paired = DecodeSingle(maps);
+        var unpaired = DecodeSingle(maps, new DenseDecoderOptions { PairKeypoints = false });
 
         Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
         Assert.Equal(CellCentre(28), unpaired.Keypoints[1].Y, 3);
@@ -168,19 +178,16 @@ public class DenseDecoderTests
     public void A_wide_apex_keeps_its_inner_edge_within_the_longer_apex_reach()
     {
         // D ten cells (20 px) below U: beyond four median radii (3.5 px each, 7 cells) but within seven (12 cells).
-        var maps = BuildMaps(true, A);
-        var keypoints = maps.Single(m => m.Name == "keypoints");
-        var data = keypoints.Data.ToArray();
         int n = GridW * GridH, uCell = 9 * GridW + 10, farD = 19 * GridW + 10;
-        Array.Clear(data, n, n);
-        data[n + farD] = 0.9f;
-        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
-        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        var maps = MapsOfAWithHeatmaps(data =>
+        {
+            Array.Clear(data, n, n);
+            data[n + farD] = 0.9f;
+        });
         Assert.Equal(0.8f, maps.Single(m => m.Name == "keypoints").Data.Span[uCell]);
 
-        var wide = new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
-        var narrow = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { ApexPairReachRadii = 4 })
-            .Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+        var wide = DecodeSingle(maps);
+        var narrow = DecodeSingle(maps, new DenseDecoderOptions { ApexPairReachRadii = 4 });
 
         Assert.Equal(CellCentre(19), wide.Keypoints[1].Y, 3);
         Assert.True(narrow.Keypoints[1].Y < CellCentre(19) - 5, $"D at y {narrow.Keypoints[1].Y}");
@@ -190,17 +197,11 @@ public class DenseDecoderTests
     public void A_stray_first_edge_peak_without_a_partner_loses_to_a_weaker_peak_with_one()
     {
         // A giant loop's U heatmap can peak at the wrong end; the U whose D lies within reach wins on the joint score.
-        var maps = BuildMaps(true, A);
-        var keypoints = maps.Single(m => m.Name == "keypoints");
-        var data = keypoints.Data.ToArray();
         int decoy = 28 * GridW + 12;
-        data[decoy] = 0.95f;
-        maps[maps.IndexOf(keypoints)] = keypoints with { Data = data };
-        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        var maps = MapsOfAWithHeatmaps(data => data[decoy] = 0.95f);
 
-        var paired = new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
-        var unpaired = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { PairKeypoints = false })
-            .Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan).Single();
+        var paired = DecodeSingle(maps);
+        var unpaired = DecodeSingle(maps, new DenseDecoderOptions { PairKeypoints = false });
 
         Assert.Equal(A.Keypoints[0].Y, paired.Keypoints[0].Y, 3);
         Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);

@@ -55,8 +55,9 @@ internal static class BenchPipelineCommand
             new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
         try
         {
-            WriteStudy(files, count, share.FullName, "bench");
-            if (warmUp > 0) WriteStudy(files, warmUp, share.FullName, "warm-up");
+            var sources = files.Select(File.ReadAllBytes).ToList();
+            WriteStudy(sources, count, share.FullName, "bench");
+            if (warmUp > 0) WriteStudy(sources, warmUp, share.FullName, "warm-up");
             var paths = Directory.GetFiles(Path.Combine(share.FullName, "bench", "P001", "L2")).Order().ToList();
 
             double rawBefore = await RawOrtRateAsync(options, paths, batch, ct);
@@ -96,14 +97,14 @@ internal static class BenchPipelineCommand
     /// A one-patient study of <paramref name="count"/> copies with distinct content (a JPEG comment after SOI, naming
     /// the study), so no image is deduplicated by its hash, not even against the other study.
     /// </summary>
-    private static void WriteStudy(IReadOnlyList<string> files, int count, string share, string study)
+    private static void WriteStudy(IReadOnlyList<byte[]> sources, int count, string share, string study)
     {
         string folder = Path.Combine(share, study, "P001", "L2");
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(share, study, "study.json"), """{"um_per_px": 2.0}""");
         for (int i = 0; i < count; i++)
         {
-            var bytes = File.ReadAllBytes(files[i % files.Count]);
+            var bytes = sources[i % sources.Count];
             var comment = Encoding.ASCII.GetBytes($"nfc-bench {study} {i}");
             var segment = new byte[] { 0xFF, 0xFE, (byte)((comment.Length + 2) >> 8), (byte)(comment.Length + 2) }.Concat(comment);
             File.WriteAllBytes(Path.Combine(folder, $"field{i + 1:D4}.jpg"), bytes.Take(2).Concat(segment).Concat(bytes.Skip(2)).ToArray());
