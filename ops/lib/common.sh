@@ -23,6 +23,11 @@ apt_ensure() {
     || die "apt-get install ${missing[*]} failed"
 }
 
+# The Debian packages the model tooling (ops/model/*.py) imports, so its scripts run on a fresh machine.
+python_tooling_ensure() {
+  apt_ensure python3 python3-numpy python3-scipy python3-opencv python3-torch python3-torchvision python3-onnx
+}
+
 # Builds a project into OUT when any of its sources is newer than the last build. Usage: build_if_stale PROJECT OUT NAME
 build_if_stale() {
   local project="$1" out="$2" name="$3" stamp="$2/.build-stamp"

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # no spinning threads on shared cores
+source ops/lib/common.sh
+python_tooling_ensure
 WEIGHTS="${1:-models/nfc-reference.pt}"
 IMAGES="${2:-samples/demo-study}"
 LIMIT="${3:-8}"

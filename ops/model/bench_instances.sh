@@ -9,6 +9,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PYTHON=/usr/bin/python3
+source "$ROOT/ops/lib/common.sh"
+python_tooling_ensure
 MODEL_ARGS=(--tiny)
 IMAGES=4
 WIDTH=1024

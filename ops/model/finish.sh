@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
+source ops/lib/common.sh
+python_tooling_ensure
 # Threads sleep at barriers instead of spinning: on 2 shared cores spinning wastes most of the CPU time.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 OUT="${1:-.local/model-train}"
