@@ -33,8 +33,10 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         _model = LoadedModel.Load(inference.Value, loggers);
         Analysis.ValidateFor(_model.Contract.ClassNames);
         var analyzer = new ImageAnalyzer(_model, inference.Value, batching.Value, loggers: loggers);
-        // One run before consuming: ORT sizes its arena and picks kernels on the first call, which takes far longer.
-        await analyzer.AnalyzeAsync(new RgbImage(WarmUpWidth, WarmUpHeight, new byte[WarmUpWidth * WarmUpHeight * 3], ImageFormat.Png), cancellationToken: cancellationToken);
+        // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
+        var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);
+        logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",
+            WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, warmUp * 1000);
         Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
         SettingsJson = JsonSerializer.Serialize(new { analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = _model.Sha256Hex });
         var metadata = JsonSerializer.Serialize(_model.Session.ModelMetadata.CustomMetadataMap);

@@ -55,6 +55,23 @@ public class ImageAnalyzerTests
             Assert.Equal(new BoundingBox(20 + 10 * (i % 8), 50, 40 + 10 * (i % 8), 100), Assert.Single(results[i].Instances).Box);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(1)]
+    public async Task Warming_up_runs_one_full_batch_directly_and_one_image_through_the_batcher(int maxBatch)
+    {
+        using var model = LoadedModel.Load(Options());
+        await using var analyzer = Analyzer(model, maxBatch);
+
+        double fullBatchSeconds = await analyzer.WarmUpAsync(256, 192);
+
+        // Batch 1 needs no separate run: the one analysed image is it.
+        Assert.True(maxBatch > 1 ? fullBatchSeconds > 0 : fullBatchSeconds == 0, $"full batch took {fullBatchSeconds} s");
+        Assert.Equal(1, analyzer.Statistics.BatchesExecuted);
+        var result = await analyzer.AnalyzeAsync(Draw(256, 192, new Blob(40, 50, 20, 50, 48, 50)));
+        Assert.Equal(new BoundingBox(40, 50, 60, 100), Assert.Single(result.Instances).Box);
+    }
+
     [Fact]
     public void A_model_without_the_contract_is_refused_with_every_problem_listed()
     {

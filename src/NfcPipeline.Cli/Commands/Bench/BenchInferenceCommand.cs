@@ -16,15 +16,16 @@ namespace NfcPipeline.Cli.Commands.Bench;
 /// <summary>
 /// `nfc bench inference`: for each batch size, raw ORT throughput (session.Run on a ready tensor) against the full
 /// path (file decode, preprocessing, dynamic batcher, ORT, output decoding, measurement) on the same model, measured
-/// in alternating rounds in one run so that machine noise hits both alike.
+/// in one run as raw, pipeline, raw, …, raw rounds: each pipeline round is compared with the raw rounds on either
+/// side of it, and the median of those ratios is reported with their range, so host noise shows instead of deciding.
 /// </summary>
 internal static class BenchInferenceCommand
 {
     public static Command Create()
     {
         var batches = new Option<string>("--batch") { Description = "Batch sizes to compare", DefaultValueFactory = _ => "1,4,8" };
-        var count = new Option<int>("--images") { Description = "Images per measurement", DefaultValueFactory = _ => 32 };
-        var rounds = new Option<int>("--rounds") { Description = "Alternating raw/pipeline rounds per batch size (more rounds average out a noisy host)", DefaultValueFactory = _ => 3 };
+        var count = new Option<int>("--images") { Description = "Images per measurement", DefaultValueFactory = _ => 24 };
+        var rounds = new Option<int>("--rounds") { Description = "Pipeline rounds per batch size, each between two raw rounds (more rounds resist a noisy host)", DefaultValueFactory = _ => 4 };
         var source = new Option<string>("--source") { Description = "Folder of images to cycle through", DefaultValueFactory = _ => "samples/demo-study" };
         var inference = new InferenceArguments();
         var command = new Command("inference", "Compare raw ONNX Runtime throughput with the full inference path.") { batches, count, rounds, source };
@@ -47,7 +48,7 @@ internal static class BenchInferenceCommand
         var options = inference.Options(parse);
         var paths = Enumerable.Range(0, count).Select(i => files[i % files.Count]).ToList();
         var calibration = new Calibration(2.0);
-        var rows = new List<(int Batch, double Raw, double Pipeline)>();
+        var rows = new List<(int Batch, PairedRounds Rounds)>();
         string provider = "", model = "";
 
         foreach (int batch in sizes)
@@ -58,31 +59,33 @@ internal static class BenchInferenceCommand
             using var _ = loaded;
             await using var __ = fields.Analyzer;
             (provider, model) = (loaded.ActiveProvider, $"{loaded.Contract.ModelName} {loaded.Contract.ModelVersion}");
-            int rawBatch = loaded.AcceptsBatches ? batch : 1;   // a batch-1 export runs one image per call
-            using var raw = RawInput(loaded, paths[0], rawBatch);
-            int runs = (count + rawBatch - 1) / rawBatch;
-
-            RunRaw(loaded, raw, 1);                                            // warm-up: allocations, kernels
+            using var raw = new RawRunner(loaded, paths[0], batch);                  // warms up allocations and kernels
             await RunPipelineAsync(fields, paths.Take(batch).ToList(), calibration, batch, ct);
-            double rawSeconds = 0, pipelineSeconds = 0;
+            var measured = new PairedRounds();
+            measured.AddRaw(raw.Rate(count));
             for (int r = 0; r < rounds; r++)
             {
-                rawSeconds += RunRaw(loaded, raw, runs);
-                pipelineSeconds += await RunPipelineAsync(fields, paths, calibration, batch, ct);
+                measured.AddPipeline(count / await RunPipelineAsync(fields, paths, calibration, batch, ct));
+                measured.AddRaw(raw.Rate(count));
             }
-            rows.Add((batch, rounds * runs * rawBatch / rawSeconds, rounds * count / pipelineSeconds));
+            rows.Add((batch, measured));
         }
 
-        var table = new Table().Title($"{model} on {provider}, {count} images × {rounds} rounds").AddColumns("batch", "raw ORT img/s", "pipeline img/s", "pipeline / raw", "raw vs batch 1");
-        double rawBatch1 = rows[0].Raw;
-        foreach (var (batch, rawRate, pipelineRate) in rows)
-            table.AddRow(batch.ToString(), F(rawRate), F(pipelineRate), F(pipelineRate / rawRate) + "×", F(rawRate / rawBatch1) + "×");
+        Console.WriteLine($"{model} on {provider}: {count} images × {rounds} pipeline rounds per batch size, each between two raw rounds");
+        var table = new Table()
+            .AddColumns("batch", "raw ORT img/s", "pipeline img/s", "pipeline / raw (median)", "per-round range", "raw vs batch 1");
+        double rawBatch1 = rows[0].Rounds.MeanRaw;
+        foreach (var (batch, measured) in rows)
+            table.AddRow(batch.ToString(CultureInfo.InvariantCulture), F(measured.MeanRaw), F(measured.MeanPipeline), F(measured.MedianRatio) + "×",
+                $"{F(measured.Ratios.Min())}–{F(measured.Ratios.Max())}", F(measured.MeanRaw / rawBatch1) + "×");
         AnsiConsole.Write(table);
-        Console.WriteLine($"peak RSS {PeakRssMb():0} MB");
-        var best = rows.MaxBy(r => r.Pipeline);
-        Console.WriteLine($"ort_images_per_s={F(rows.Max(r => r.Raw))}");
-        Console.WriteLine($"pipeline_images_per_s={F(best.Pipeline)}");
-        Console.WriteLine($"pipeline_to_raw_ratio={F(best.Pipeline / best.Raw)}");
+        Console.WriteLine($"peak RSS {BenchEnvironment.PeakRssMb(Environment.ProcessId):0} MB");
+        foreach (var (batch, measured) in rows) Console.WriteLine($"pipeline_to_raw_ratio_batch_{batch}={F(measured.MedianRatio)}");
+        var best = rows.MaxBy(r => r.Rounds.MeanPipeline);
+        Console.WriteLine($"ort_images_per_s={F(rows.Max(r => r.Rounds.MeanRaw))}");
+        Console.WriteLine($"pipeline_images_per_s={F(best.Rounds.MeanPipeline)}");
+        Console.WriteLine($"pipeline_to_raw_ratio={F(best.Rounds.MedianRatio)}");
+        Console.WriteLine($"min_pipeline_to_raw_ratio={F(rows.Min(r => r.Rounds.MedianRatio))}");
         return NfcCommandLine.Success;
     }
 
@@ -118,14 +121,29 @@ internal static class BenchInferenceCommand
         return new RawBatch(data, [batch, 3, one.Tensor.Height, one.Tensor.Width]);
     }
 
-    /// <summary>Raw ORT images/s for <paramref name="count"/> images in batches of <paramref name="batch"/>, after one warm-up run.</summary>
-    public static double RawRate(LoadedModel model, string path, int batch, int count)
+    /// <summary>Raw ORT on one model: a ready tensor of one image repeated to the batch size, warmed up once.</summary>
+    public sealed class RawRunner : IDisposable
     {
-        batch = model.AcceptsBatches ? batch : 1;   // a batch-1 export runs one image per call
-        using var raw = RawInput(model, path, batch);
-        RunRaw(model, raw, 1);
-        int runs = (count + batch - 1) / batch;
-        return runs * batch / RunRaw(model, raw, runs);
+        private readonly LoadedModel _model;
+        private readonly RawBatch _input;
+        private readonly int _batch;
+
+        public RawRunner(LoadedModel model, string path, int batch)
+        {
+            _model = model;
+            _batch = model.AcceptsBatches ? batch : 1;   // a batch-1 export runs one image per call
+            _input = RawInput(model, path, _batch);
+            RunRaw(model, _input, 1);
+        }
+
+        /// <summary>Images/s over at least <paramref name="count"/> images, in whole batches.</summary>
+        public double Rate(int count)
+        {
+            int runs = (count + _batch - 1) / _batch;
+            return runs * _batch / RunRaw(_model, _input, runs);
+        }
+
+        public void Dispose() => _input.Dispose();
     }
 
     private static double RunRaw(LoadedModel model, RawBatch input, int runs)
@@ -143,11 +161,5 @@ internal static class BenchInferenceCommand
         await foreach (var outcome in fields.AnalyzeInOrderAsync(paths.Select(p => (p, calibration)), InferenceArguments.LookAhead(batch), ct))
             if (!outcome.Succeeded) throw new InvalidOperationException($"benchmark image failed: {outcome.ErrorCode}: {outcome.Error}");
         return clock.Elapsed.TotalSeconds;
-    }
-
-    private static double PeakRssMb()
-    {
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
     }
 }

@@ -14,34 +14,40 @@ namespace NfcPipeline.Cli.Commands.Bench;
 
 /// <summary>
 /// `nfc bench pipeline`: end-to-end images/s through a real worker process, RabbitMQ and PostgreSQL, against raw ORT
-/// on the same model and images, measured in one run; plus the share of chunk time spent writing to the database and
-/// the worker's peak RSS. It uses a throw-away database, vhost and share. The worker first analyses a small warm-up
-/// study, as raw ORT gets a warm-up run: a long-running worker pays its start-up costs (JIT, first connections,
-/// exchange declarations) once, not per study.
+/// on the same model and images, measured in one run as raw, study, raw, study, …, raw rounds (each study's rate over
+/// the mean of the raw rounds beside it; the median over the rounds); plus the share of chunk time spent writing to
+/// the database and the worker's peak RSS. It uses a throw-away database, vhost and share. The worker first analyses
+/// a small warm-up study, as raw ORT gets a warm-up run: a long-running worker pays its start-up costs (JIT, first
+/// connections, exchange declarations) once, not per study.
 /// </summary>
 internal static class BenchPipelineCommand
 {
     public static Command Create()
     {
-        var count = new Option<int>("--images") { Description = "Images in the benchmark study", DefaultValueFactory = _ => 64 };
+        var count = new Option<int>("--images") { Description = "Images in each benchmark study", DefaultValueFactory = _ => 32 };
+        var rounds = new Option<int>("--rounds") { Description = "Benchmark studies, each between two raw ORT rounds", DefaultValueFactory = _ => 3 };
         var batch = new Option<int>("--batch") { Description = "The worker's largest batch (raw ORT uses the same)", DefaultValueFactory = _ => 4 };
         var source = new Option<string>("--source") { Description = "Folder of images to copy from", DefaultValueFactory = _ => "samples/demo-study" };
         var model = new Option<string?>("--model") { Description = "The .onnx model (default: models/nfc-reference.onnx)" };
         var warmUp = new Option<int>("--warm-up") { Description = "Images in the untimed warm-up study the worker analyses first (0: none)", DefaultValueFactory = _ => 8 };
-        var command = new Command("pipeline", "End-to-end throughput through the broker and the database against raw ORT.") { count, batch, source, model, warmUp };
+        var command = new Command("pipeline", "End-to-end throughput through the broker and the database against raw ORT.") { count, rounds, batch, source, model, warmUp };
         command.SetAction(async (parse, ct) =>
         {
             int n = parse.GetValue(count), b = parse.GetValue(batch);
-            int w = parse.GetValue(warmUp);
-            if (n < 2 || b < 1 || w < 0) { await Console.Error.WriteLineAsync("nfc bench pipeline: need --images ≥ 2, --batch ≥ 1 and --warm-up ≥ 0"); return NfcCommandLine.Usage; }
+            int w = parse.GetValue(warmUp), r = parse.GetValue(rounds);
+            if (n < 2 || b < 1 || w < 0 || r < 1)
+            {
+                await Console.Error.WriteLineAsync("nfc bench pipeline: need --images ≥ 2, --rounds ≥ 1, --batch ≥ 1 and --warm-up ≥ 0");
+                return NfcCommandLine.Usage;
+            }
             var options = new InferenceArguments().Options(parse);
             options.ModelPath = parse.GetValue(model) ?? options.ModelPath;
-            return await RunAsync(n, b, w, parse.GetValue(source)!, options, ct);
+            return await RunAsync(n, r, b, w, parse.GetValue(source)!, options, ct);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int count, int batch, int warmUp, string source, Inference.InferenceOptions options, CancellationToken ct)
+    private static async Task<int> RunAsync(int count, int rounds, int batch, int warmUp, string source, Inference.InferenceOptions options, CancellationToken ct)
     {
         var files = Directory.Exists(source) ? StudyLayout.Discover(source).Images.Select(i => i.FullPath).Where(IsJpeg).ToList() : [];
         if (files.Count == 0) { await Console.Error.WriteLineAsync($"nfc bench pipeline: no JPEG images in '{source}'"); return NfcCommandLine.Usage; }
@@ -56,31 +62,55 @@ internal static class BenchPipelineCommand
         try
         {
             var sources = files.Select(File.ReadAllBytes).ToList();
-            WriteStudy(sources, count, share.FullName, "bench");
+            var studies = Enumerable.Range(1, rounds).Select(r => $"bench-{r}").ToList();
+            foreach (var study in studies) WriteStudy(sources, count, share.FullName, study);
             if (warmUp > 0) WriteStudy(sources, warmUp, share.FullName, "warm-up");
-            var paths = Directory.GetFiles(Path.Combine(share.FullName, "bench", "P001", "L2")).Order().ToList();
+            var rawImage = Directory.GetFiles(Path.Combine(share.FullName, studies[0], "P001", "L2")).Order().First();
 
-            double rawBefore = await RawOrtRateAsync(options, paths, batch, ct);
-            var (e2e, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, batch, count, warmUp > 0, ct);
-            double rawAfter = await RawOrtRateAsync(options, paths, batch, ct);
-            if (e2e is null) { await Console.Error.WriteLineAsync("nfc bench pipeline: the study did not complete; worker log:\n" + log); return NfcCommandLine.Fatal; }
+            var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, AnalysisOptions.Default), "nfc bench pipeline");
+            if (opened is null) return NfcCommandLine.Fatal;
+            using var rawModel = opened.Value.Model;
+            await opened.Value.Analyzer.Analyzer.DisposeAsync();   // raw ORT needs the session only
+            using var raw = new BenchInferenceCommand.RawRunner(rawModel, rawImage, batch);
+            var measured = new PairedRounds();
+            var timelines = new List<string>();
+            var (ok, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, batch, studies, warmUp > 0,
+                () => measured.AddRaw(raw.Rate(count)), seconds => measured.AddPipeline(count / seconds), timelines, ct);
+            if (!ok) { await Console.Error.WriteLineAsync("nfc bench pipeline: a study did not complete; worker log:\n" + log); return NfcCommandLine.Fatal; }
 
-            double raw = (rawBefore + rawAfter) / 2;
             string warmed = warmUp > 0 ? $", worker warmed with {warmUp} images" : ", cold worker";
-            var table = new Table().Title($"{count} images, batch {batch}{warmed}").AddColumns("measure", "value", "target");
-            table.AddRow("raw ORT img/s (before, after)", $"{F(raw)} ({F(rawBefore)}, {F(rawAfter)})", "");
-            table.AddRow("end-to-end img/s (broker + database)", F(e2e.Value), "");
-            table.AddRow("end-to-end / raw ORT", F(e2e.Value / raw) + "×", "≥ 0.90");
+            var table = new Table().Title($"{count} images × {rounds} studies, batch {batch}{warmed}").AddColumns("measure", "value", "target");
+            table.AddRow("raw ORT img/s (mean of the raw rounds)", F(measured.MeanRaw), "");
+            table.AddRow("end-to-end img/s (broker + database)", F(measured.MeanPipeline), "");
+            table.AddRow("end-to-end / raw ORT (median; per-study range)", $"{F(measured.MedianRatio)}× ({F(measured.Ratios.Min())}–{F(measured.Ratios.Max())})", "≥ 0.90");
             table.AddRow("share of chunk time writing to the database", (writeShare * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %", "≤ 5 %");
             table.AddRow("worker peak RSS", $"{rss:0} MB", "");
             AnsiConsole.Write(table);
-            Console.WriteLine($"pipeline_images_per_s={F(e2e.Value)}");
-            Console.WriteLine($"ort_images_per_s={F(raw)}");
-            Console.WriteLine($"pipeline_to_raw_ratio={F(e2e.Value / raw)}");
+            foreach (var line in timelines) Console.WriteLine(line);
+            Console.WriteLine($"pipeline_images_per_s={F(measured.MeanPipeline)}");
+            Console.WriteLine($"ort_images_per_s={F(measured.MeanRaw)}");
+            Console.WriteLine($"pipeline_to_raw_ratio={F(measured.MedianRatio)}");
             Console.WriteLine($"db_write_share={writeShare.ToString("0.000", CultureInfo.InvariantCulture)}");
             return NfcCommandLine.Success;
         }
         finally { share.Delete(recursive: true); }
+    }
+
+    /// <summary>Where one study's time went, from the database's timestamps (registration, chunks, completion).</summary>
+    private static async Task<string> StudyTimelineAsync(BenchEnvironment env, string study, TimeSpan total)
+    {
+        const string Sql = """
+            select concat_ws(' ',
+              extract(epoch from min(j.started_at) - s.created_at), extract(epoch from max(j.finished_at) - min(j.started_at)),
+              extract(epoch from s.completed_at - max(j.finished_at)), extract(epoch from s.completed_at - s.created_at))
+            from studies s join jobs j on j.study_id = s.id and j.kind = 'analyze_chunk'
+            where s.external_id = @id group by s.id
+            """;
+        var parts = (await env.ScalarAsync<string>(Sql, study))?.Split(' ').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        if (parts is not { Length: 4 }) return $"{study}: {F(total.TotalSeconds)} s";
+        double beforeRegistration = total.TotalSeconds - parts[3];
+        return $"{study}: {F(total.TotalSeconds)} s = publish→registered {F(beforeRegistration)} + registered→first chunk {F(parts[0])}"
+            + $" + chunks {F(parts[1])} + last chunk→study completed {F(parts[2])}";
     }
 
     private static string F(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
@@ -111,17 +141,13 @@ internal static class BenchPipelineCommand
         }
     }
 
-    private static async Task<double> RawOrtRateAsync(Inference.InferenceOptions options, IReadOnlyList<string> paths, int batch, CancellationToken ct)
-    {
-        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, AnalysisOptions.Default), "nfc bench pipeline")
-            ?? throw new InvalidOperationException("the model could not be opened");
-        using var model = opened.Model;
-        await using var _ = opened.Analyzer.Analyzer;
-        return BenchInferenceCommand.RawRate(model, paths[0], batch, paths.Count);
-    }
-
-    private static async Task<(double? Rate, double WriteShare, double PeakRssMb, string Log)> EndToEndAsync(
-        BenchEnvironment env, string share, string modelPath, int batch, int count, bool warmUp, CancellationToken ct)
+    /// <summary>
+    /// Starts a worker, analyses the warm-up study, then each study between two calls of <paramref name="rawRound"/>,
+    /// passing each study's seconds from publish to completion to <paramref name="studyDone"/>.
+    /// </summary>
+    private static async Task<(bool Completed, double WriteShare, double PeakRssMb, string Log)> EndToEndAsync(BenchEnvironment env,
+        string share, string modelPath, int batch, IReadOnlyList<string> studies, bool warmUp, Action rawRound, Action<double> studyDone,
+        List<string> timelines, CancellationToken ct)
     {
         var log = new StringBuilder();
         using var worker = BenchEnvironment.StartWorker(new Dictionary<string, string>
@@ -136,7 +162,7 @@ internal static class BenchPipelineCommand
             var started = Stopwatch.StartNew();
             while (!log.ToString().Contains("Bus started", StringComparison.Ordinal))
             {
-                if (worker.HasExited || started.Elapsed > TimeSpan.FromMinutes(2)) return (null, 0, 0, log.ToString());
+                if (worker.HasExited || started.Elapsed > TimeSpan.FromMinutes(2)) return (false, 0, 0, log.ToString());
                 await Task.Delay(100, ct);
             }
             var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(env.RabbitUri));
@@ -157,12 +183,18 @@ internal static class BenchPipelineCommand
                 await stopping;
                 return elapsed;
             }
-            if (warmUp && await AnalyseAsync("warm-up", stopBus: false) is null) return (null, 0, 0, log.ToString());
-            if (await AnalyseAsync("bench", stopBus: true) is not { } took) return (null, 0, 0, log.ToString());
-            double rate = count / took.TotalSeconds;
+            if (warmUp && await AnalyseAsync("warm-up", stopBus: false) is null) return (false, 0, 0, log.ToString());
+            rawRound();
+            for (int i = 0; i < studies.Count; i++)
+            {
+                if (await AnalyseAsync(studies[i], stopBus: i == studies.Count - 1) is not { } took) return (false, 0, 0, log.ToString());
+                studyDone(took.TotalSeconds);
+                timelines.Add(await StudyTimelineAsync(env, studies[i], took));
+                rawRound();
+            }
             await Task.Delay(1500, ct);   // one more heartbeat carries the final write share
-            var share_ = await env.ScalarAsync<double?>("select (last_batch ->> 'db_write_share')::float8 from workers limit 1") ?? 0;
-            return (rate, share_, BenchEnvironment.PeakRssMb(worker.Id), log.ToString());
+            var writeShare = await env.ScalarAsync<double?>("select (last_batch ->> 'db_write_share')::float8 from workers limit 1") ?? 0;
+            return (true, writeShare, BenchEnvironment.PeakRssMb(worker.Id), log.ToString());
         }
         finally
         {

@@ -1,0 +1,37 @@
+using System.Diagnostics;
+using NfcPipeline.IntegrationTests.Infrastructure;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>Runs the built `nfc` CLI as a process, as a user would, and returns its exit code and output.</summary>
+internal static class NfcProcess
+{
+    public static Task<(int Code, string Out, string Err)> RunAsync(params string[] args) => RunAsync(TimeSpan.FromMinutes(2), args);
+
+    /// <summary>Past <paramref name="limit"/> the CLI is killed (with its worker, for a bench) and the test fails with its output.</summary>
+    public static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan limit, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.Environment["NFC_RABBIT_URI"] = TestServices.RabbitUri.ToString();
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(limit);
+        try { await process.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail($"nfc {string.Join(' ', args)} did not finish within {limit}:\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>The value of a `key=value` line of a bench's output.</summary>
+    public static double Value(string output, string key) =>
+        double.Parse(output.Split('\n').Single(l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using NfcPipeline.IntegrationTests.Infrastructure;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>`nfc analyze` and `nfc bench inference` as processes: no broker, no database, the reference model.</summary>
+public sealed class OfflineCliTests : IDisposable
+{
+    private static readonly string Corpus = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "images");
+    private static readonly string DemoStudy = Path.Combine(TestServices.RepoRoot, "samples", "demo-study");
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("nfc-cli-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    /// <summary>The bad-input corpus beside two good fields and a folder named like an image.</summary>
+    private string CorpusFolder()
+    {
+        foreach (var name in new[] { "empty.jpg", "truncated.jpg", "bad_crc.png", "text_named.jpg", "huge_header.jpg", "tiny_10x10.png", "gray.jpg", "palette.png", "rgb16.png", "cmyk.jpg" })
+            File.Copy(Path.Combine(Corpus, name), Path.Combine(_folder.FullName, name));
+        foreach (var field in new[] { "field1.jpg", "field2.jpg" })
+            File.Copy(Path.Combine(DemoStudy, "P001", "L2", field), Path.Combine(_folder.FullName, field));
+        Directory.CreateDirectory(Path.Combine(_folder.FullName, "x.jpg"));
+        return _folder.FullName;
+    }
+
+    [Fact]
+    public async Task Analyze_lists_one_reason_per_bad_file_analyses_the_good_ones_and_exits_0()
+    {
+        var run = await NfcProcess.RunAsync("analyze", CorpusFolder(), "--json");
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        var lines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var images = lines.Where(l => l.GetProperty("type").GetString() == "image").ToDictionary(l => l.GetProperty("image").GetString()!);
+        var expected = new Dictionary<string, string>
+        {
+            ["empty.jpg"] = "Empty", ["truncated.jpg"] = "Truncated", ["bad_crc.png"] = "Corrupt", ["text_named.jpg"] = "Unsupported",
+            ["huge_header.jpg"] = "TooLarge", ["tiny_10x10.png"] = "TooSmall",
+        };
+        foreach (var (name, code) in expected)
+        {
+            var error = images[name].GetProperty("error");
+            Assert.Equal(code, error.GetProperty("code").GetString());
+            Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()), name);
+        }
+        // Odd but valid images decode; the two demo fields give capillaries.
+        foreach (var name in new[] { "gray.jpg", "palette.png", "rgb16.png", "cmyk.jpg", "field1.jpg", "field2.jpg" })
+            Assert.False(images[name].TryGetProperty("error", out _), name);
+        Assert.True(images["field2.jpg"].GetProperty("instances").GetArrayLength() > 10);
+        var skipped = Assert.Single(lines, l => l.GetProperty("type").GetString() == "skipped");
+        Assert.Equal("x.jpg", skipped.GetProperty("image").GetString());
+        var summary = Assert.Single(lines, l => l.GetProperty("type").GetString() == "summary");
+        Assert.Equal((12, 6, 6, 1), (summary.GetProperty("images").GetInt32(), summary.GetProperty("analysed").GetInt32(),
+            summary.GetProperty("failed").GetInt32(), summary.GetProperty("skipped").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Analyze_prints_the_reason_of_a_failure_on_screen_too()
+    {
+        var run = await NfcProcess.RunAsync("analyze", CorpusFolder());
+
+        Assert.Equal(0, run.Code);
+        Assert.Contains("truncated.jpg  FAILED Truncated: JPEG: Premature end of JPEG file", run.Out);
+        Assert.Contains("x.jpg  SKIPPED: a folder named like an image file, not an image", run.Out);
+        Assert.Contains("12 images: 6 analysed, 6 failed, 1 skipped", run.Out);
+    }
+
+    [Fact]
+    public async Task Analyze_exits_1_for_a_missing_model_and_2_for_a_usage_error()
+    {
+        var missing = await NfcProcess.RunAsync("analyze", DemoStudy, "--model", Path.Combine(_folder.FullName, "none.onnx"));
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("none.onnx", missing.Err);
+        Assert.Equal(2, (await NfcProcess.RunAsync("analyze")).Code);
+        Assert.Equal(2, (await NfcProcess.RunAsync("analyze", DemoStudy, "--device", "tpu")).Code);
+    }
+
+    [Fact]
+    public async Task Bench_inference_prints_each_batch_sizes_median_ratio_between_raw_rounds()
+    {
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "2", "--batch", "1,2", "--rounds", "2",
+            "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"));
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("2 images × 2 pipeline rounds per batch size, each between two raw rounds", run.Out);
+        foreach (var key in new[] { "pipeline_to_raw_ratio_batch_1", "pipeline_to_raw_ratio_batch_2", "pipeline_to_raw_ratio", "min_pipeline_to_raw_ratio" })
+            Assert.InRange(NfcProcess.Value(run.Out, key), 0.01, 10);
+        Assert.Equal(Math.Min(NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_1"), NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_2")),
+            NfcProcess.Value(run.Out, "min_pipeline_to_raw_ratio"));
+        Assert.True(NfcProcess.Value(run.Out, "ort_images_per_s") > 0);
+        Assert.Contains("peak RSS", run.Out);
+        Assert.Equal(2, (await NfcProcess.RunAsync("bench", "inference", "--batch", "x")).Code);
+    }
+}
