@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MassTransit;
 using NfcPipeline.Contracts;
 using NfcPipeline.IntegrationTests.Infrastructure;

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Options;
-using NfcPipeline.Imaging;
 using NfcPipeline.Inference;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Engine;
