@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Text;
 using MassTransit;
 using NfcPipeline.Contracts;
-using NfcPipeline.Core.Options;
 using NfcPipeline.Imaging;
 using NfcPipeline.Intake;
 using NfcPipeline.Storage;
@@ -67,15 +66,20 @@ internal static class BenchPipelineCommand
             if (warmUp > 0) WriteStudy(sources, warmUp, share.FullName, "warm-up");
             var rawImage = Directory.GetFiles(Path.Combine(share.FullName, studies[0], "P001", "L2")).Order().First();
 
-            var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, AnalysisOptions.Default), "nfc bench pipeline");
+            // Raw ORT needs the session only: no analyzer, no batcher.
+            var opened = await ModelLoading.TryOpenAsync(() => ValueTuple.Create(Inference.Engine.LoadedModel.Load(options)), "nfc bench pipeline");
             if (opened is null) return NfcCommandLine.Fatal;
-            using var rawModel = opened.Value.Model;
-            await opened.Value.Analyzer.Analyzer.DisposeAsync();   // raw ORT needs the session only
+            using var rawModel = opened.Value.Item1;
             using var raw = new BenchInferenceCommand.RawRunner(rawModel, rawImage, batch);
             var measured = new PairedRounds();
             var timelines = new List<string>();
             var (ok, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, batch, studies, warmUp > 0,
-                () => measured.AddRaw(raw.Rate(count)), seconds => measured.AddPipeline(count / seconds), timelines, ct);
+                () => measured.AddRaw(raw.Rate(count)),
+                async (study, took) =>
+                {
+                    measured.AddPipeline(count / took.TotalSeconds);
+                    timelines.Add(await StudyTimelineAsync(env, study, took));
+                }, ct);
             if (!ok) { await Console.Error.WriteLineAsync("nfc bench pipeline: a study did not complete; worker log:\n" + log); return NfcCommandLine.Fatal; }
 
             string warmed = warmUp > 0 ? $", worker warmed with {warmUp} images" : ", cold worker";
@@ -143,11 +147,11 @@ internal static class BenchPipelineCommand
 
     /// <summary>
     /// Starts a worker, analyses the warm-up study, then each study between two calls of <paramref name="rawRound"/>,
-    /// passing each study's seconds from publish to completion to <paramref name="studyDone"/>.
+    /// passing each study and its time from publish to completion to <paramref name="studyDone"/>.
     /// </summary>
     private static async Task<(bool Completed, double WriteShare, double PeakRssMb, string Log)> EndToEndAsync(BenchEnvironment env,
-        string share, string modelPath, int batch, IReadOnlyList<string> studies, bool warmUp, Action rawRound, Action<double> studyDone,
-        List<string> timelines, CancellationToken ct)
+        string share, string modelPath, int batch, IReadOnlyList<string> studies, bool warmUp, Action rawRound,
+        Func<string, TimeSpan, Task> studyDone, CancellationToken ct)
     {
         var log = new StringBuilder();
         using var worker = BenchEnvironment.StartWorker(new Dictionary<string, string>
@@ -188,8 +192,7 @@ internal static class BenchPipelineCommand
             for (int i = 0; i < studies.Count; i++)
             {
                 if (await AnalyseAsync(studies[i], stopBus: i == studies.Count - 1) is not { } took) return (false, 0, 0, log.ToString());
-                studyDone(took.TotalSeconds);
-                timelines.Add(await StudyTimelineAsync(env, studies[i], took));
+                await studyDone(studies[i], took);
                 rawRound();
             }
             await Task.Delay(1500, ct);   // one more heartbeat carries the final write share
