@@ -8,9 +8,19 @@ from scipy import ndimage
 
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
-                keypoint_margin=3, paired_keypoints=False, pair_peak_candidates=6)
-# paired_keypoints (the C# default; the card reports both): U with D, LL with LR and RL with RR are chosen together,
-# the second within reach of the first, so both edges of one diameter come from the same cross-section.
+                keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, keypoint_vote_radius=1,
+                orient_by_consensus=True, orientation_min_instances=3, orientation_min_coherence=0.5,
+                orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08)
+# The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"). paired_keypoints: U with D, LL
+# with LR and RL with RR are chosen together, the second within reach of the first, so both edges of one diameter come
+# from the same cross-section. keypoint_vote_radius: keypoints are the heatmap-weighted mean of the offset votes near
+# the peak. orient_by_consensus: loops pointing against the field's consensus get their apex searched again.
+# ABLATIONS: the steps switched off one by one, for the model card.
+ABLATIONS = {
+    "independent argmax per channel": dict(paired_keypoints=False, keypoint_vote_radius=0, orient_by_consensus=False),
+    "paired edges": dict(keypoint_vote_radius=0, orient_by_consensus=False),
+    "paired edges + orientation consensus": dict(keypoint_vote_radius=0),
+}
 FIRST_OF = {0: 1, 2: 3, 4: 5}  # first edge -> second edge of each diameter
 
 
@@ -49,7 +59,6 @@ def decode(outputs, stride, image_size, model_size, opts=None):
     logits = outputs["class_logits"]
     prob = np.exp(logits - logits.max(0, keepdims=True))
     prob /= prob.sum(0, keepdims=True)
-    kph, kpo = outputs["keypoints"], outputs.get("keypoint_offset")
     instances = []
     for k in range(len(pi)):
         cells = labels == k + 1
@@ -57,51 +66,110 @@ def decode(outputs, stride, image_size, model_size, opts=None):
         if n < o["min_cells"]:
             continue
         ci, cj = np.nonzero(cells)
-        cls_prob = prob[:, ci, cj].mean(1)
-        score = float(center[pi[k], pj[k]] * cap[ci, cj].mean())
         region = ndimage.binary_dilation(cells, iterations=o["keypoint_margin"])
-        kps = np.zeros((8, 3), np.float32)
-        med_r = float(np.median(outputs["radius"][0][ci, cj]))
-        # As the C# decoder: D within 7 median radii of U (a dilated apex is wider than the limbs), limb edges 4.
-        near = {1: max(7 * med_r, 6.0), 3: max(4 * med_r, 6.0), 5: max(4 * med_r, 6.0)}
-        picked = {}
-        for q in range(8):
-            if q in picked:
-                continue
-            partner = FIRST_OF.get(q) if o["paired_keypoints"] else None
-            if partner is None:
-                hm = np.where(region, kph[q], -1)
-                picked[q] = np.unravel_index(int(hm.argmax()), hm.shape)
-                continue
-            # As the C# decoder: of the first edge's strongest local peaks, the one whose best partner within
-            # reach gives the highest product of confidences.
-            first = np.where(region, kph[q], -1)
-            local = (kph[q] == ndimage.maximum_filter(kph[q], size=3)) & region
-            cand = list(zip(*np.nonzero(local)))
-            cand.sort(key=lambda c: -first[c])
-            cand = cand[: o["pair_peak_candidates"]]
-            top = np.unravel_index(int(first.argmax()), first.shape)
-            if top not in cand:
-                cand.append(top)
-            best = None
-            for ci_, cj_ in cand:
-                allowed = region & ((px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 <= near[partner] ** 2)
-                hm = np.where(allowed, kph[partner], -1)
-                i, j = np.unravel_index(int(hm.argmax()), hm.shape)
-                joint = max(kph[q, ci_, cj_], 0) * max(kph[partner, i, j], 0)   # not `score`: that is the instance's
-                if best is None or joint > best[0]:
-                    best = (joint, (ci_, cj_), (i, j))
-            picked[q], picked[partner] = best[1], best[2]
-        for q in range(8):
-            i, j = picked[q]
-            if kpo is not None:
-                x, y = px[i, j] + kpo[2 * q, i, j], py[i, j] + kpo[2 * q + 1, i, j]
-            else:
-                x, y = px[i, j], py[i, j]
-            kps[q] = (x * sx, y * sy, kph[q, i, j])
-        instances.append(dict(cells=cells, cls_prob=cls_prob, score=score, keypoints=kps,
-                              radius=outputs["radius"][0][ci, cj] * (sx + sy) / 2))
+        instances.append(dict(cells=cells, region=region, cls_prob=prob[:, ci, cj].mean(1),
+                              score=float(center[pi[k], pj[k]] * cap[ci, cj].mean()),
+                              keypoints=_locate(outputs, cells, region, px, py, o),
+                              radius=outputs["radius"][0][ci, cj]))
+    if o["orient_by_consensus"]:
+        _reorient(outputs, instances, px, py, o, sx, sy)
+    for inst in instances:
+        kps = inst.pop("keypoints")
+        kps[:, 0] *= sx
+        kps[:, 1] *= sy
+        inst["keypoints"] = kps
+        inst["radius"] = inst["radius"] * (sx + sy) / 2
+        del inst["region"]
     return instances
+
+
+def _locate(outputs, cells, region, px, py, o, along=None):
+    """The instance's 8 keypoints in model pixels, (x, y, confidence). With `along` (a unit direction), U and D are
+    searched only in the half of the region furthest along it and LB, RB only in the other half."""
+    kph, kpo = outputs["keypoints"], outputs.get("keypoint_offset")
+    med_r = float(np.median(outputs["radius"][0][cells]))
+    # As the C# decoder: D within 7 median radii of U (a dilated apex is wider than the limbs), limb edges 4.
+    near = {1: max(7 * med_r, 6.0), 3: max(4 * med_r, 6.0), 5: max(4 * med_r, 6.0)}
+    apex_region = base_region = region
+    if along is not None:
+        proj = px * along[0] + py * along[1]
+        lo, hi = proj[region].min(), proj[region].max()
+        middle = lo + 0.5 * (hi - lo)
+        apex_region, base_region = region & (proj >= middle), region & (proj <= middle)
+    search = {0: apex_region, 1: apex_region, 6: base_region, 7: base_region}
+    picked = {}
+    for q in range(8):
+        if q in picked:
+            continue
+        where = search.get(q, region)
+        partner = FIRST_OF.get(q) if o["paired_keypoints"] else None
+        if partner is None:
+            hm = np.where(where, kph[q], -1)
+            picked[q] = np.unravel_index(int(hm.argmax()), hm.shape)
+            continue
+        # As the C# decoder: of the first edge's strongest local peaks, the one whose best partner within
+        # reach gives the highest product of confidences.
+        first = np.where(where, kph[q], -1)
+        local = (kph[q] == ndimage.maximum_filter(kph[q], size=3)) & where
+        cand = list(zip(*np.nonzero(local)))
+        cand.sort(key=lambda c: -first[c])
+        cand = cand[: o["pair_peak_candidates"]]
+        top = np.unravel_index(int(first.argmax()), first.shape)
+        if top not in cand:
+            cand.append(top)
+        best = None
+        for ci_, cj_ in cand:
+            allowed = where & ((px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 <= near[partner] ** 2)
+            hm = np.where(allowed, kph[partner], -1)
+            i, j = np.unravel_index(int(hm.argmax()), hm.shape)
+            joint = max(kph[q, ci_, cj_], 0) * max(kph[partner, i, j], 0)   # not `score`: that is the instance's
+            if best is None or joint > best[0]:
+                best = (joint, (ci_, cj_), (i, j))
+        picked[q], picked[partner] = best[1], best[2]
+    kps = np.zeros((8, 3), np.float32)
+    r = o["keypoint_vote_radius"]
+    h, w = kph.shape[1:]
+    for q in range(8):
+        i, j = picked[q]
+        x, y = px[i, j], py[i, j]
+        if kpo is not None:
+            # As the C# decoder: the heatmap-weighted mean of the offset votes of the region's cells near the peak.
+            i0, i1, j0, j1 = max(i - r, 0), min(i + r + 1, h), max(j - r, 0), min(j + r + 1, w)
+            wt = np.maximum(kph[q, i0:i1, j0:j1], 0) * region[i0:i1, j0:j1]
+            if wt.sum() > 0:
+                x = float((wt * (px[i0:i1, j0:j1] + kpo[2 * q, i0:i1, j0:j1])).sum() / wt.sum())
+                y = float((wt * (py[i0:i1, j0:j1] + kpo[2 * q + 1, i0:i1, j0:j1])).sum() / wt.sum())
+            else:
+                x, y = x + kpo[2 * q, i, j], y + kpo[2 * q + 1, i, j]
+        kps[q] = (x, y, kph[q, i, j])
+    return kps
+
+
+def _direction(kps):
+    v = kps[0, :2] - (kps[6, :2] + kps[7, :2]) / 2
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-3 else None
+
+
+def _reorient(outputs, instances, px, py, o, sx, sy):
+    """As the C# KeypointOrientation: loops whose base -> apex direction goes against the field's consensus get their
+    apex searched again towards the nail; the result stands when the new U is confident enough."""
+    dirs = [d for d in (_direction(i["keypoints"] * [sx, sy, 1]) for i in instances) if d is not None]
+    if len(dirs) < o["orientation_min_instances"]:
+        return
+    total = np.sum(dirs, axis=0)
+    if np.linalg.norm(total) / len(dirs) < o["orientation_min_coherence"]:
+        return
+    consensus = total / np.linalg.norm(total)
+    in_model = consensus / [sx, sy]
+    in_model /= np.linalg.norm(in_model)
+    for inst in instances:
+        d = _direction(inst["keypoints"] * [sx, sy, 1])
+        if d is not None and d @ consensus >= o["orientation_min_cosine"]:
+            continue
+        again = _locate(outputs, inst["cells"], inst["region"], px, py, o, in_model)
+        if again[0, 2] >= o["orientation_min_apex_confidence"]:
+            inst["keypoints"] = again
 
 
 def instance_mask(cells, stride, model_size, image_size):

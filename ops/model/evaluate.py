@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simulate  # noqa: E402
 import distal_row  # noqa: E402
-from decode import DEFAULTS, decode, diameters_px, instance_mask  # noqa: E402
+from decode import ABLATIONS, DEFAULTS, decode, diameters_px, instance_mask  # noqa: E402
 from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
@@ -66,9 +66,10 @@ def evaluate(model, study, truth, opts=None):
     cls_ok = cls_n = 0
     diam_err = {"apical": [], "arterial": [], "venous": []}
     diam_pairs = {"apical": [], "arterial": [], "venous": []}
-    diam_err_paired = {"apical": [], "arterial": [], "venous": []}
+    diam_err_loops = {"apical": [], "arterial": [], "venous": []}
+    diam_err_abl = {name: {"apical": [], "arterial": [], "venous": []} for name in ABLATIONS}
     dens_err, dens_err_gradable = [], []
-    dens_err_paired, dens_err_paired_gradable = [], []
+    dens_err_abl = {name: ([], []) for name in ABLATIONS}
     confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
     t_infer = 0.0
     for img in coco["images"]:
@@ -79,7 +80,9 @@ def evaluate(model, study, truth, opts=None):
         outs = run_model(model, rgb)
         t_infer += time.time() - t0
         preds = decode(outs, STRIDE, (w, h), (w, h), opts)
-        paired = decode(outs, STRIDE, (w, h), (w, h), dict(opts or DEFAULTS, paired_keypoints=True))
+        # The same maps with decoding steps switched off: identical masks and classes, only keypoints differ.
+        ablated = {name: decode(outs, STRIDE, (w, h), (w, h), dict(opts or DEFAULTS, **change))
+                   for name, change in ABLATIONS.items()}
         gts = by_image.get(img["id"], [])
         gt_lab = np.zeros((h, w), np.int32)
         for k, a in enumerate(gts, start=1):
@@ -115,13 +118,15 @@ def evaluate(model, study, truth, opts=None):
                                          pred_d):
                     diam_err[name].append(abs(pv - a[key]))
                     diam_pairs[name].append((pv, a[key]))
-                # Same instance decoded with paired keypoints (identical masks, only keypoints differ).
-                for name, key, pv in zip(("apical", "arterial", "venous"),
-                                         ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
-                                         [v * um for v in diameters_px(paired[p]["keypoints"])]):
-                    diam_err_paired[name].append(abs(pv - a[key]))
-        for decoded, errors, gradable_errors in ((preds, dens_err, dens_err_gradable),
-                                                 (paired, dens_err_paired, dens_err_paired_gradable)):
+                    if CLASSES[gc] != "blur":   # the loops whose diameters the per-patient statistics use
+                        diam_err_loops[name].append(abs(pv - a[key]))
+                for abl, decoded in ablated.items():
+                    for name, key, pv in zip(("apical", "arterial", "venous"),
+                                             ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
+                                             [v * um for v in diameters_px(decoded[p]["keypoints"])]):
+                        diam_err_abl[abl][name].append(abs(pv - a[key]))
+        for decoded, (errors, gradable_errors) in [(preds, (dens_err, dens_err_gradable))] + \
+                [(ablated[n], dens_err_abl[n]) for n in ABLATIONS]:
             caps = [p for p in decoded if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
             _, _, dens = distal_row.find(caps, w, h, um, lambda c: instance_mask(c["cells"], STRIDE, (w, h), (w, h)))
             errors.append(abs(dens - img["density_per_mm"]))
@@ -137,12 +142,14 @@ def evaluate(model, study, truth, opts=None):
         "diameter_mean_abs_diff_um": {k: abs(float(np.mean([p for p, _ in v]) - np.mean([t for _, t in v])))
                                       if v else None for k, v in diam_pairs.items()},
         "diameter_n": len(diam_err["apical"]),
-        "diameter_mae_um_paired_keypoints": {k: float(np.mean(v)) if v else None for k, v in diam_err_paired.items()},
+        "diameter_mae_um_loops": {k: float(np.mean(v)) if v else None for k, v in diam_err_loops.items()},
+        "diameter_n_loops": len(diam_err_loops["apical"]),
+        "ablations": {n: {"diameter_mae_um": {k: float(np.mean(v)) if v else None for k, v in diam_err_abl[n].items()},
+                          "density_mae_per_mm": float(np.mean(dens_err_abl[n][0])),
+                          "density_mae_per_mm_gradable": float(np.mean(dens_err_abl[n][1])) if dens_err_abl[n][1] else None}
+                      for n in ABLATIONS},
         "density_mae_per_mm": float(np.mean(dens_err)),
         "density_mae_per_mm_gradable": float(np.mean(dens_err_gradable)) if dens_err_gradable else None,
-        "density_mae_per_mm_paired_keypoints": float(np.mean(dens_err_paired)),
-        "density_mae_per_mm_paired_keypoints_gradable":
-            float(np.mean(dens_err_paired_gradable)) if dens_err_paired_gradable else None,
         "confusion_rows_truth_cols_pred": {"classes": CLASSES, "matrix": confusion.tolist()},
         "eager_seconds_per_image": t_infer / max(len(coco["images"]), 1),
     }

@@ -37,5 +37,7 @@ if command -v dotnet >/dev/null 2>&1 && [ -f "$STUDY.truth.json" ]; then
   ops/nfc evaluate --images "$STUDY" --truth "$STUDY.truth.json" --model "$MODEL" --json > "$OUT/csharp-evaluate.json" \
     || { echo "[finish.sh] ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$OUT/csharp-evaluate.json"; }
 fi
+# The training wall time beside the model, so ops/model/recard.sh can regenerate the card without the run folder.
+[ -n "$TRAIN_S" ] && printf '{"train_seconds": %s, "label": "%s"}\n' "$TRAIN_S" "$LABEL" > "${MODEL%.onnx}.train.json"
 $PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}
 echo "[finish.sh] $(date -u +%FT%TZ) model card written"

@@ -34,13 +34,24 @@ public sealed class DenseDecoder
         var cellsByInstance = CellsByInstance(labels, centres.Count);
         var grid = new CellGrid(plan, _stride, h, w);
 
-        var instances = new List<CapillaryInstance>(centres.Count);
+        var kept = new List<(int K, InstanceMask Mask)>(centres.Count);
+        var keypoints = new List<Keypoint[]>(centres.Count);
         for (int k = 0; k < centres.Count; k++)
         {
             var cells = cellsByInstance[k];
             if (cells.Count * _stride * _stride < _options.MinInstanceArea) continue;
             var mask = grid.MaskInOriginalPixels(labels, k, cells);
             if (mask.Area == 0) continue;
+            kept.Add((k, mask));
+            keypoints.Add(KeypointLocator.Locate(maps, labels, k, cells, grid, _options));
+        }
+        if (_options.OrientByConsensus) Reorient(maps, labels, cellsByInstance, grid, plan, kept, keypoints);
+
+        var instances = new List<CapillaryInstance>(kept.Count);
+        for (int n = 0; n < kept.Count; n++)
+        {
+            var (k, mask) = kept[n];
+            var cells = cellsByInstance[k];
             instances.Add(new CapillaryInstance
             {
                 Mask = mask,
@@ -48,11 +59,29 @@ public sealed class DenseDecoder
                 ClassNames = _classNames,
                 ClassProbabilities = ClassProbabilities(maps.ClassLogitMap, cells),
                 Score = maps.CenterMap.Plane(0)[centres[k].Cell] * Mean(maps.CapillaryMap.Plane(0), cells),
-                Keypoints = KeypointLocator.Locate(maps, labels, k, cells, grid, _options),
+                Keypoints = keypoints[n],
                 RadiusSamples = RadiusSamples(maps.RadiusMap.Plane(0), labels, k, cells, w, (float)((plan.ScaleX + plan.ScaleY) / 2)),
             });
         }
         return instances;
+    }
+
+    /// <summary>
+    /// Loops whose base → apex direction goes against the field's consensus get their apex (and base) searched again
+    /// on the side the consensus points to; the new keypoints stand when the new U is confident enough.
+    /// </summary>
+    private void Reorient(DenseOutputs maps, int[] labels, List<int>[] cellsByInstance, CellGrid grid, ResizePlan plan,
+        List<(int K, InstanceMask Mask)> kept, List<Keypoint[]> keypoints)
+    {
+        if (KeypointOrientation.Consensus(keypoints, _options) is not { } consensus) return;
+        var inCells = KeypointOrientation.InCells(consensus, plan.ScaleX, plan.ScaleY);
+        for (int n = 0; n < kept.Count; n++)
+        {
+            if (!KeypointOrientation.Disagrees(keypoints[n], consensus, _options)) continue;
+            int k = kept[n].K;
+            var again = KeypointLocator.Locate(maps, labels, k, cellsByInstance[k], grid, _options, inCells);
+            if (again[0].Confidence >= _options.OrientationMinApexConfidence) keypoints[n] = again;
+        }
     }
 
     private readonly record struct Centre(int Cell, float X, float Y, float Value);

@@ -41,8 +41,42 @@ public sealed record DenseDecoderOptions
     /// </summary>
     public int PairPeakCandidates { get; init; } = 6;
 
+    /// <summary>
+    /// U, D and the other keypoints are the heatmap-weighted mean of the offset votes of the cells within this many
+    /// cells of the peak (0: the peak's own vote). On the held-out synthetic study, 1 lowered the apical MAE by about
+    /// 0.1 µm.
+    /// </summary>
+    public int KeypointVoteRadius { get; init; } = 1;
+
+    /// <summary>
+    /// Loops in a field point the same way: a loop whose limb-bottom → apex direction goes against the field's
+    /// consensus gets U, D (towards the nail) and LB, RB (away from it) searched again. See <c>KeypointOrientation</c>.
+    /// </summary>
+    public bool OrientByConsensus { get; init; } = true;
+
+    /// <summary>A consensus needs at least this many loops with a direction.</summary>
+    public int OrientationMinInstances { get; init; } = 3;
+
+    /// <summary>... and their unit directions' mean must be at least this long (1: all agree; 0: they cancel out).</summary>
+    public float OrientationMinCoherence { get; init; } = 0.5f;
+
+    /// <summary>A loop whose direction has a cosine below this with the consensus (60° off at 0.5) is searched again.</summary>
+    public float OrientationMinCosine { get; init; } = 0.5f;
+
+    /// <summary>
+    /// The search again stands only when its U reaches this heatmap value (the measurement's keypoint gate): a loop cut
+    /// by the frame has no apex on the nail side, and a weak U there is worse than the original.
+    /// </summary>
+    public float OrientationMinApexConfidence { get; init; } = 0.08f;
+
     public void Validate()
     {
+        if (KeypointVoteRadius is < 0 or > 3) throw new ArgumentOutOfRangeException(nameof(KeypointVoteRadius), KeypointVoteRadius, "must be in [0, 3]");
+        if (OrientationMinInstances < 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinInstances), OrientationMinInstances, "must be at least 1");
+        if (OrientationMinCoherence is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinCoherence), OrientationMinCoherence, "must be in [0, 1]");
+        if (OrientationMinCosine is < -1 or > 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinCosine), OrientationMinCosine, "must be in [-1, 1]");
+        if (OrientationMinApexConfidence is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(OrientationMinApexConfidence), OrientationMinApexConfidence, "must be in [0, 1]");
         if (MaskThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
         if (CenterThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
         if (LimbPairReachRadii <= 0 || ApexPairReachRadii <= 0)

@@ -10,9 +10,15 @@ internal static class KeypointLocator
 {
     /// <summary>Per channel, the second edge of the diameter it starts (D for U, LR for LL, RR for RL), else −1.</summary>
     private static readonly int[] SecondEdge = [1, -1, 3, -1, 5, -1, -1, -1];
-    private const int Up = 0;
+    private const int Up = 0, Down = 1, LeftBottom = 6, RightBottom = 7;
 
-    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, DenseDecoderOptions options)
+    /// <param name="distal">
+    /// When given (a unit direction in grid cells), U and D are searched only in the half of the region that lies
+    /// furthest along it and LB, RB only in the other half: the loop's orientation is imposed, not read from its own
+    /// heatmaps (see <see cref="KeypointOrientation"/>).
+    /// </param>
+    public static Keypoint[] Locate(DenseOutputs maps, int[] labels, int k, List<int> cells, CellGrid grid, DenseDecoderOptions options,
+        (float X, float Y)? distal = null)
     {
         int w = grid.Width, h = grid.Height;
         bool paired = options.PairKeypoints;
@@ -39,6 +45,9 @@ internal static class KeypointLocator
                 else region[y * rw + x] = false;
             }
         var area = new SearchArea(region, minX, minY, rw, rh, w);
+        var (apexCandidates, apexArea, baseCandidates) = distal is { } along
+            ? SplitAlong(candidates, area, along)
+            : (candidates, area, candidates);
 
         // Both edges of a diameter must come from one cross-section: within a few vessel radii of each other.
         // The median radius comes mostly from the limbs; a dilated or giant apex is wider than they are, so D gets
@@ -56,21 +65,58 @@ internal static class KeypointLocator
             if (partner < 0 || partner >= keypoints.Length)
             {
                 var heat = maps.KeypointMap.Plane(c);
-                var (best, value) = Strongest(heat, candidates);
-                keypoints[c] = Refine(maps, heat, c, best, grid, value);
+                var (best, value) = Strongest(heat, c switch
+                {
+                    Up or Down => apexCandidates,
+                    LeftBottom or RightBottom => baseCandidates,
+                    _ => candidates,
+                });
+                keypoints[c] = Refine(maps, heat, c, best, grid, value, area, options.KeypointVoteRadius);
                 continue;
             }
-            var (first, second, firstValue, secondValue) = BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner),
-                candidates, area, h, c == Up ? apexReach2 : limbReach2, options.PairPeakCandidates);
-            keypoints[c] = Refine(maps, maps.KeypointMap.Plane(c), c, first, grid, firstValue);
-            keypoints[partner] = Refine(maps, maps.KeypointMap.Plane(partner), partner, second, grid, secondValue);
+            var (first, second, firstValue, secondValue) = c == Up
+                ? BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), apexCandidates, apexArea, h, apexReach2, options.PairPeakCandidates)
+                : BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), candidates, area, h, limbReach2, options.PairPeakCandidates);
+            keypoints[c] = Refine(maps, maps.KeypointMap.Plane(c), c, first, grid, firstValue, area, options.KeypointVoteRadius);
+            keypoints[partner] = Refine(maps, maps.KeypointMap.Plane(partner), partner, second, grid, secondValue, area, options.KeypointVoteRadius);
             located[partner] = true;
         }
         return keypoints;
     }
 
     /// <summary>The candidate cells as a mask over the instance's bounding rectangle (grid width <c>W</c>).</summary>
-    private readonly record struct SearchArea(bool[] Allowed, int MinX, int MinY, int Width, int Height, int W);
+    private readonly record struct SearchArea(bool[] Allowed, int MinX, int MinY, int Width, int Height, int W)
+    {
+        public bool Contains(int x, int y) =>
+            x >= MinX && y >= MinY && x < MinX + Width && y < MinY + Height && Allowed[(y - MinY) * Width + x - MinX];
+    }
+
+    /// <summary>The candidates at or beyond the middle of their extent along <paramref name="along"/> (as a list and as an area), and those at or before it.</summary>
+    private static (List<(int Cell, int X, int Y)> Apex, SearchArea ApexArea, List<(int Cell, int X, int Y)> Base) SplitAlong(
+        List<(int Cell, int X, int Y)> candidates, SearchArea area, (float X, float Y) along)
+    {
+        float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
+        foreach (var c in candidates)
+        {
+            float p = c.X * along.X + c.Y * along.Y;
+            lo = MathF.Min(lo, p); hi = MathF.Max(hi, p);
+        }
+        float middle = lo + 0.5f * (hi - lo);
+        var apex = new List<(int Cell, int X, int Y)>();
+        var baseSide = new List<(int Cell, int X, int Y)>();
+        var allowed = new bool[area.Allowed.Length];
+        foreach (var c in candidates)
+        {
+            float p = c.X * along.X + c.Y * along.Y;
+            if (p >= middle)
+            {
+                apex.Add(c);
+                allowed[(c.Y - area.MinY) * area.Width + c.X - area.MinX] = true;
+            }
+            if (p <= middle) baseSide.Add(c);
+        }
+        return (apex, area with { Allowed = allowed }, baseSide);
+    }
 
     private static (int Cell, float Value) Strongest(ReadOnlySpan<float> heat, List<(int Cell, int X, int Y)> candidates)
     {
@@ -160,14 +206,32 @@ internal static class KeypointLocator
 
     private static float Sq(float v) => v * v;
 
-    private static Keypoint Refine(DenseOutputs maps, ReadOnlySpan<float> heat, int channel, int cell, CellGrid grid, float confidence)
+    /// <summary>
+    /// The keypoint at sub-cell precision. With offsets: the heatmap-weighted mean of the votes (cell centre plus offset)
+    /// of the region's cells within <paramref name="voteRadius"/> of the peak; each vote carries its own regression
+    /// error, so their mean is steadier than the peak's vote alone. Without offsets: a parabola through the peak.
+    /// </summary>
+    private static Keypoint Refine(DenseOutputs maps, ReadOnlySpan<float> heat, int channel, int cell, CellGrid grid, float confidence,
+        SearchArea area, int voteRadius)
     {
         int w = grid.Width, cx = cell % w, cy = cell / w;
         float x = grid.CellCentre(cx), y = grid.CellCentre(cy);
         if (maps.KeypointOffsetMap is { } offsets)
         {
-            x += offsets.Plane(2 * channel)[cell];
-            y += offsets.Plane(2 * channel + 1)[cell];
+            ReadOnlySpan<float> ox = offsets.Plane(2 * channel), oy = offsets.Plane(2 * channel + 1);
+            double sum = 0, sx = 0, sy = 0;
+            for (int ny = Math.Max(cy - voteRadius, 0); ny <= Math.Min(cy + voteRadius, grid.Height - 1); ny++)
+                for (int nx = Math.Max(cx - voteRadius, 0); nx <= Math.Min(cx + voteRadius, w - 1); nx++)
+                {
+                    int i = ny * w + nx;
+                    float weight = heat[i];
+                    if (!(weight > 0) || i != cell && !area.Contains(nx, ny)) continue;
+                    sum += weight;
+                    sx += weight * (grid.CellCentre(nx) + ox[i]);
+                    sy += weight * (grid.CellCentre(ny) + oy[i]);
+                }
+            if (sum > 0) { x = (float)(sx / sum); y = (float)(sy / sum); }
+            else { x += ox[cell]; y += oy[cell]; }
         }
         else
         {

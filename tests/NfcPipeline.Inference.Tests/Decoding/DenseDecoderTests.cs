@@ -51,8 +51,11 @@ public class DenseDecoderTests
                 int cell = cy * GridW + cx;
                 kp[k * n + cell] = 0.8f;
                 kp[k * n + cell + 1] = 0.3f;
+                // Both cells vote for the keypoint, as a trained model's offsets around a peak do.
                 kpOffset[2 * k * n + cell] = kx - CellCentre(cx);
                 kpOffset[(2 * k + 1) * n + cell] = ky - CellCentre(cy);
+                kpOffset[2 * k * n + cell + 1] = kx - CellCentre(cx + 1);
+                kpOffset[(2 * k + 1) * n + cell + 1] = ky - CellCentre(cy);
             }
         }
         long[] Shape(int c) => [1, c, GridH, GridW];
@@ -206,5 +209,98 @@ public class DenseDecoderTests
         Assert.Equal(A.Keypoints[0].Y, paired.Keypoints[0].Y, 3);
         Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
         Assert.Equal(CellCentre(28), unpaired.Keypoints[0].Y, 3);
+    }
+
+    /// <summary>Blob A moved right by <paramref name="cells"/> grid cells, keypoints with it.</summary>
+    private static Blob Shifted(Blob b, int cells) => b with
+    {
+        X0 = b.X0 + cells, X1 = b.X1 + cells,
+        Keypoints = b.Keypoints.Select(k => (k.X + cells * Stride, k.Y)).ToArray(),
+    };
+
+    /// <summary>Edits one channel of one output in place (channel c of cell i at data[c × cells + i]).</summary>
+    private static void Edit(List<NamedTensor> maps, string name, Action<float[], int> edit)
+    {
+        var map = maps.Single(m => m.Name == name);
+        var data = map.Data.ToArray();
+        edit(data, GridW * GridH);
+        maps[maps.IndexOf(map)] = map with { Data = data };
+    }
+
+    [Fact]
+    public void A_keypoint_is_the_heatmap_weighted_mean_of_the_votes_around_its_peak()
+    {
+        // U's shoulder cell (weight 0.3 against the peak's 0.8) votes 4 px further right than the peak does.
+        int uCell = 9 * GridW + 10;
+        var maps = BuildMaps(true, A);
+        Edit(maps, "keypoint_offset", (data, n) => data[uCell + 1] += 4f);
+
+        var voted = DecodeSingle(maps);
+        var peakOnly = DecodeSingle(maps, new DenseDecoderOptions { KeypointVoteRadius = 0 });
+
+        Assert.Equal(A.Keypoints[0].X + 4f * 0.3f / 1.1f, voted.Keypoints[0].X, 3);
+        Assert.Equal(A.Keypoints[0].X, peakOnly.Keypoints[0].X, 3);
+        Assert.Equal(0.8f, voted.Keypoints[0].Confidence);   // the confidence stays the peak's
+    }
+
+    /// <summary>
+    /// Loops A, A+12, A+24 and A+36 cells, all apex up; in the last one U and D peak more strongly below the limb
+    /// bottoms (row 32 and 30) than at the real apex (rows 9 and 12, scaled by <paramref name="apexHeat"/>).
+    /// </summary>
+    private static (List<NamedTensor> Maps, Blob Flipped) FieldWithOneFlippedLoop(int loops, float apexHeat)
+    {
+        var blobs = Enumerable.Range(0, loops).Select(i => Shifted(A, 12 * i)).ToArray();
+        var flipped = blobs[^1];
+        var maps = BuildMaps(true, blobs);
+        int x = flipped.X0 + 2;
+        Edit(maps, "keypoints", (data, n) =>
+        {
+            data[32 * GridW + x] = 0.9f;          // U at the base
+            data[n + 30 * GridW + x] = 0.9f;      // D beside it
+            foreach (int c in new[] { 0, 1 })
+                foreach (int cell in new[] { (c == 0 ? 9 : 12) * GridW + flipped.X0, (c == 0 ? 9 : 12) * GridW + flipped.X0 + 1 })
+                    data[c * n + cell] *= apexHeat;
+        });
+        return (maps, flipped);
+    }
+
+    private static CapillaryInstance Decoded(List<NamedTensor> maps, Blob blob, DenseDecoderOptions? options = null) =>
+        new DenseDecoder(Classes, Stride, options).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled)
+            .Single(i => i.Box.X1 == blob.X0 * Stride);
+
+    [Fact]
+    public void A_loop_pointing_against_the_fields_other_loops_has_its_apex_searched_again_towards_the_nail()
+    {
+        var (maps, flipped) = FieldWithOneFlippedLoop(4, 1f);
+
+        var oriented = Decoded(maps, flipped);
+        var alone = Decoded(maps, flipped, new DenseDecoderOptions { OrientByConsensus = false });
+
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.Equal(flipped.Keypoints[k].X, oriented.Keypoints[k].X, 3);
+            Assert.Equal(flipped.Keypoints[k].Y, oriented.Keypoints[k].Y, 3);
+        }
+        Assert.Equal(CellCentre(32), alone.Keypoints[0].Y, 3);
+        Assert.Equal(CellCentre(30), alone.Keypoints[1].Y, 3);
+        // The loops that agreed are decoded as before.
+        var first = Decoded(maps, A);
+        Assert.Equal(A.Keypoints[0].Y, first.Keypoints[0].Y, 3);
+    }
+
+    [Fact]
+    public void The_search_again_stands_only_with_a_confident_apex_and_only_when_enough_loops_agree()
+    {
+        // The nail-side U peaks at 0.8 × 0.05 = 0.04, under the 0.08 gate: the original keypoints stay.
+        var (weak, flippedWeak) = FieldWithOneFlippedLoop(4, 0.05f);
+        Assert.Equal(CellCentre(32), Decoded(weak, flippedWeak).Keypoints[0].Y, 3);
+        Assert.Equal(A.Keypoints[0].Y, Decoded(weak, flippedWeak, new DenseDecoderOptions { OrientationMinApexConfidence = 0.01f }).Keypoints[0].Y, 3);
+
+        // Three loops, one of them flipped: their mean direction is 0.35 long, under the 0.5 coherence a consensus needs.
+        var (three, flippedOfThree) = FieldWithOneFlippedLoop(3, 1f);
+        Assert.Equal(CellCentre(32), Decoded(three, flippedOfThree).Keypoints[0].Y, 3);
+        var lenient = Decoded(three, flippedOfThree, new DenseDecoderOptions { OrientationMinCoherence = 0.3f });
+        Assert.Equal(flippedOfThree.Keypoints[0].X, lenient.Keypoints[0].X, 3);
+        Assert.Equal(flippedOfThree.Keypoints[0].Y, lenient.Keypoints[0].Y, 3);
     }
 }
