@@ -35,7 +35,7 @@ log "Python evaluation: $RUN/metrics.json"
 if [ -f "$NFC_LOCAL/native/libonnxruntime.so.1" ]; then
   $PY ops/model/ort_parity.py --onnx "$MODEL" --weights "$RUN/final.pt" --limit 2 > "$RUN/ort_parity.json"
 fi
-STUDY=".local/model-eval/heldout-$EVAL_SEED-$EVAL_PATIENTS"   
+STUDY=".local/model-eval/heldout-$EVAL_SEED-$EVAL_PATIENTS"   # where evaluate.py simulated it
 rm -f "$RUN/csharp-evaluate.json"
 ops/nfc evaluate --images "$STUDY" --truth "$STUDY.truth.json" --model "$MODEL" --json > "$RUN/csharp-evaluate.json" \
   || { log "ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$RUN/csharp-evaluate.json"; }
