@@ -136,6 +136,7 @@ def evaluate(model, study, truth, opts=None):
     rec = tp / max(tp + fn, 1)
     res = {
         "images": len(coco["images"]), "gt_instances": tp + fn, "pred_instances": tp + fp,
+        "um_per_px": sorted({round(float(i["um_per_px"]), 3) for i in coco["images"]}),
         "precision": prec, "recall": rec, "f1_iou50": 2 * prec * rec / max(prec + rec, 1e-9),
         "class_accuracy_matched": cls_ok / max(cls_n, 1),
         "diameter_mae_um": {k: float(np.mean(v)) if v else None for k, v in diam_err.items()},

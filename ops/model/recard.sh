@@ -12,7 +12,7 @@ EVAL_SEED="${1:-777}"
 EVAL_PATIENTS="${2:-8}"
 MODEL=models/nfc-reference.onnx
 WEIGHTS=models/nfc-reference.pt
-RUN="$NFC_LOCAL/model-recard"
+RUN="$(realpath --relative-to=. "$NFC_LOCAL")/model-recard"   # relative: the card names it
 mkdir -p "$RUN"
 cp "$WEIGHTS" "$RUN/final.pt"
 # What write_card.py reads from a training run, rebuilt from the shipped files.

@@ -43,14 +43,17 @@ def csharp_rows(run):
     det, cls, dens = r["detection"], r["classification"], r.get("density") or {}
     diam = {d["diameter"]: d for d in r.get("diameters", [])}
     mae = " / ".join(fmt(diam[k]["mae_um"], 2) if k in diam else "n/a" for k in ("apical", "arterial", "venous"))
+    pairs = diam["apical"]["pair_count"] if "apical" in diam else 0
     return ["", "## Through the C# pipeline (`ops/nfc evaluate`)",
             f"The same held-out study ({r['image_count']} images, {det['truth_count']} truth instances), decoded by the C# "
-            "`dense/v1` decoder with its defaults and measured by `NfcPipeline.Core` (the pipeline's own numbers):", "",
+            "`dense/v1` decoder with its defaults and measured by `NfcPipeline.Core` (the pipeline's own numbers). Its",
+            "diameter pairs are every matched capillary whose truth and prediction both give that diameter, loops cut by",
+            "the frame included, so they are more than the Python table's:", "",
             "| metric | value | target |", "|---|---|---|",
             f"| detection F1 at mask IoU ≥ 0.5 | {fmt(det['f1'])} (precision {fmt(det['precision'])}, recall {fmt(det['recall'])}) | ≥ {TARGETS['f1']} |",
             f"| class accuracy on matched instances | {fmt(cls['accuracy'])} | ≥ {TARGETS['class']} |",
-            f"| apical / arterial / venous diameter MAE (µm) | {mae} | ≤ {TARGETS['diam']} |",
-            f"| distal density MAE (/mm), all {dens.get('pair_count', 0)} images | {fmt(dens.get('mae'), 2)} (Pearson r {fmt(dens.get('pearson'), 2)}) | ≤ {TARGETS['density']} |",
+            f"| apical / arterial / venous diameter MAE (µm), {pairs} matched pairs | {mae} | ≤ {TARGETS['diam']} |",
+            f"| distal density MAE (/mm), all {dens.get('pair_count', 0)} images | {fmt(dens.get('mae'), 3)} (Pearson r {fmt(dens.get('pearson'), 2)}) | ≤ {TARGETS['density']} |",
             *gradable_row(r.get("gradable_density")),
             ""]
 
@@ -59,7 +62,7 @@ def gradable_row(dens):
     """The images the truth marks gradable: the ones the pipeline's per-patient density is made of."""
     if not dens:
         return []
-    return [f"| distal density MAE (/mm), {dens['pair_count']} truth-gradable images | {fmt(dens.get('mae'), 2)} "
+    return [f"| distal density MAE (/mm), {dens['pair_count']} truth-gradable images | {fmt(dens.get('mae'), 3)} "
             f"(Pearson r {fmt(dens.get('pearson'), 2)}) | ≤ {TARGETS['density']} |"]
 
 
@@ -165,7 +168,8 @@ def main(argv=None):
         "",
         "## Metrics (measured)",
         f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}, "
-        f"never used in training): {met['images']} images, {met['gt_instances']} annotated instances. Decoded as",
+        f"never used in training): {met['images']} images at {' / '.join(str(u) for u in met.get('um_per_px', [])) or 'n/a'} um/px, "
+        f"{met['gt_instances']} annotated instances. Decoded as",
         "docs/model-contract.md describes, with the C# decoder's defaults (`ops/model/decode.py` mirrors it: mask 0.5,",
         "centre 0.15, peaks merged within 16 px, paired edges, orientation consensus, keypoint votes; the thresholds were",
         "chosen on a separate validation study, simulator seed 555), evaluated by `ops/model/evaluate.py`.",
