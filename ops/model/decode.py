@@ -66,7 +66,9 @@ def decode(outputs, stride, image_size, model_size, opts=None):
         if n < o["min_cells"]:
             continue
         ci, cj = np.nonzero(cells)
-        region = ndimage.binary_dilation(cells, iterations=o["keypoint_margin"])
+        # As the C# decoder: the cells within keypoint_margin (square) of the mask, other instances' cells left out.
+        region = ndimage.binary_dilation(cells, structure=np.ones((3, 3), bool), iterations=o["keypoint_margin"])
+        region &= (labels == 0) | cells
         instances.append(dict(cells=cells, region=region, cls_prob=prob[:, ci, cj].mean(1),
                               score=float(center[pi[k], pj[k]] * cap[ci, cj].mean()),
                               keypoints=_locate(outputs, cells, region, px, py, o),

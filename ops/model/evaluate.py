@@ -67,6 +67,7 @@ def evaluate(model, study, truth, opts=None):
     diam_err = {"apical": [], "arterial": [], "venous": []}
     diam_pairs = {"apical": [], "arterial": [], "venous": []}
     diam_err_loops = {"apical": [], "arterial": [], "venous": []}
+    diam_err_cs = {"apical": [], "arterial": [], "venous": []}
     diam_err_abl = {name: {"apical": [], "arterial": [], "venous": []} for name in ABLATIONS}
     dens_err, dens_err_gradable = [], []
     dens_err_abl = {name: ([], []) for name in ABLATIONS}
@@ -111,6 +112,9 @@ def evaluate(model, study, truth, opts=None):
             cls_ok += gc == pc
             cls_n += 1
             # Diameters only for capillaries whose 8 keypoints all lie in the frame.
+            if a["apical_diameter_um"] is not None:   # as ops/nfc evaluate pairs them: loops cut by the frame too
+                for name, pv in zip(("apical", "arterial", "venous"), diameters_px(pr["keypoints"])):
+                    diam_err_cs[name].append(abs(pv * um - a[f"{name}_diameter_um"]))
             if a["apical_diameter_um"] is not None and all(v == 2 for v in a["keypoints"][2::3]):
                 pred_d = [v * um for v in diameters_px(pr["keypoints"])]
                 for name, key, pv in zip(("apical", "arterial", "venous"),
@@ -145,6 +149,8 @@ def evaluate(model, study, truth, opts=None):
         "diameter_n": len(diam_err["apical"]),
         "diameter_mae_um_loops": {k: float(np.mean(v)) if v else None for k, v in diam_err_loops.items()},
         "diameter_n_loops": len(diam_err_loops["apical"]),
+        "diameter_mae_um_csharp_pairs": {k: float(np.mean(v)) if v else None for k, v in diam_err_cs.items()},
+        "diameter_n_csharp_pairs": len(diam_err_cs["apical"]),
         "ablations": {n: {"diameter_mae_um": {k: float(np.mean(v)) if v else None for k, v in diam_err_abl[n].items()},
                           "density_mae_per_mm": float(np.mean(dens_err_abl[n][0])),
                           "density_mae_per_mm_gradable": float(np.mean(dens_err_abl[n][1])) if dens_err_abl[n][1] else None}

@@ -75,9 +75,9 @@ def ablation_rows(met):
     for name, m in abl.items():
         md = m["diameter_mae_um"]
         rows.append(f"| {name} | {fmt(md['apical'], 2)} / {fmt(md['arterial'], 2)} / {fmt(md['venous'], 2)} | "
-                    f"{fmt(m['density_mae_per_mm'], 2)} / {fmt(m['density_mae_per_mm_gradable'], 2)} |")
+                    f"{fmt(m['density_mae_per_mm'])} / {fmt(m['density_mae_per_mm_gradable'])} |")
     rows.append(f"| **all steps (the decoder's defaults, the rows above)** | {fmt(d['apical'], 2)} / {fmt(d['arterial'], 2)} / "
-                f"{fmt(d['venous'], 2)} | {fmt(met['density_mae_per_mm'], 2)} / {fmt(met['density_mae_per_mm_gradable'], 2)} |")
+                f"{fmt(d['venous'], 2)} | {fmt(met['density_mae_per_mm'])} / {fmt(met['density_mae_per_mm_gradable'])} |")
     return ["", "What each decoding step (docs/model-contract.md, Decoding 5-6) is worth, on the same matched capillaries:", "",
             "| decoding | apical / arterial / venous MAE (um) | density MAE (/mm), all / gradable |", "|---|---|---|"] + rows + [""]
 
@@ -188,10 +188,15 @@ def main(argv=None):
     if dl:
         lines.append(f"| apical / arterial / venous MAE (um), the {met['diameter_n_loops']} of them whose true class is not blur | "
                      f"{fmt(dl['apical'], 2)} / {fmt(dl['arterial'], 2)} / {fmt(dl['venous'], 2)} | |")
+    dc = met.get("diameter_mae_um_csharp_pairs")
+    if dc:
+        lines.append(f"| apical / arterial / venous MAE (um), all {met['diameter_n_csharp_pairs']} matched pairs with a true diameter "
+                     f"(loops cut by the frame too; the pairs `ops/nfc evaluate` counts) | "
+                     f"{fmt(dc['apical'], 2)} / {fmt(dc['arterial'], 2)} / {fmt(dc['venous'], 2)} | |")
     lines += [
-        f"| distal density MAE (/mm), all images | {fmt(met['density_mae_per_mm'], 2)} | <= {TARGETS['density']} "
+        f"| distal density MAE (/mm), all images | {fmt(met['density_mae_per_mm'])} | <= {TARGETS['density']} "
         f"({ok(met['density_mae_per_mm'] <= TARGETS['density'])}) |",
-        f"| distal density MAE (/mm), truth-gradable images | {fmt(met['density_mae_per_mm_gradable'], 2)} | |",
+        f"| distal density MAE (/mm), truth-gradable images | {fmt(met['density_mae_per_mm_gradable'])} | |",
         *ablation_rows(met),
         *extra_rows(a.run),
         f"Diameters over {met['diameter_n']} matched capillaries whose 8 keypoints lie in the frame. Eager PyTorch",
