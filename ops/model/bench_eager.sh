@@ -6,9 +6,9 @@
 #   ops/model/bench_eager.sh [WEIGHTS] [IMAGES] [LIMIT] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # no spinning threads on shared cores
 source ops/lib/common.sh
 python_tooling_ensure
+torch_cpu_env
 WEIGHTS="${1:-models/nfc-reference.pt}"
 IMAGES="${2:-samples/demo-study}"
 LIMIT="${3:-8}"
@@ -17,11 +17,9 @@ ROUNDS="${4:-3}"
 
 eager_round() {
   local json
-  # Eager PyTorch allocates every activation afresh; glibc serves blocks this large by mmap and page-faults them in
-  # on each forward pass, which ran eager at 0.5-1.5 images/s here, bimodally. Keeping them in the heap (what an
-  # arena allocator such as jemalloc, or ORT's own CPU arena, does) gave 2.0-2.8: the fair opponent.
-  json=$(MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
-    /usr/bin/python3 ops/model/bench_eager.py --weights "$WEIGHTS" --images "$IMAGES" --limit "$LIMIT")
+  # torch_cpu_env keeps eager's activations in the heap (ORT has its own CPU arena): without it eager ran 0.5-1.5
+  # images/s here, bimodally, from page faults; with it 2.0-2.8, the fair opponent.
+  json=$(/usr/bin/python3 ops/model/bench_eager.py --weights "$WEIGHTS" --images "$IMAGES" --limit "$LIMIT")
   echo "$json" >&2
   printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
 }

@@ -6,8 +6,7 @@ cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 source ops/lib/common.sh
 python_tooling_ensure
-# Threads sleep at barriers instead of spinning: on 2 shared cores spinning wastes most of the CPU time.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+torch_cpu_env
 OUT="${1:-.local/model-train}"
 MODEL="${2:-models/nfc-reference.onnx}"
 EVAL_SEED="${3:-777}"

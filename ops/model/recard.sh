@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 source ops/lib/common.sh
 python_tooling_ensure
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # no spinning threads on shared cores
+torch_cpu_env
 EVAL_SEED="${1:-777}"
 EVAL_PATIENTS="${2:-8}"
 MODEL=models/nfc-reference.onnx

@@ -7,8 +7,7 @@ cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 source ops/lib/common.sh
 python_tooling_ensure
-# Threads sleep at barriers instead of spinning: on 2 shared cores spinning wastes most of the CPU time.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+torch_cpu_env
 OUT="${NFC_TRAIN_OUT:-.local/model-train}"
 SEED="${NFC_SEED:-20261122}"
 STEPS="${NFC_TRAIN_STEPS:-8000}"
