@@ -38,6 +38,13 @@ torch_cpu_env() {
   export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-4294967296}"
 }
 
+# What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.
+model_script_init() {
+  python_tooling_ensure
+  torch_cpu_env
+  PY=/usr/bin/python3
+}
+
 # Builds a project into OUT when any of its sources is newer than the last build. Usage: build_if_stale PROJECT OUT NAME
 build_if_stale() {
   local project="$1" out="$2" name="$3" stamp="$2/.build-stamp"

@@ -7,8 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib/common.sh
-python_tooling_ensure
-torch_cpu_env
+model_script_init
 WEIGHTS="${1:-models/nfc-reference.pt}"
 IMAGES="${2:-samples/demo-study}"
 LIMIT="${3:-8}"

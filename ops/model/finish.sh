@@ -3,10 +3,8 @@
 #   ops/model/finish.sh [OUT] [MODEL] [EVAL_SEED] [EVAL_PATIENTS] [LABEL] [TRAIN_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
 source ops/lib/common.sh
-python_tooling_ensure
-torch_cpu_env
+model_script_init
 OUT="${1:-.local/model-train}"
 MODEL="${2:-models/nfc-reference.onnx}"
 EVAL_SEED="${3:-777}"

@@ -4,10 +4,8 @@
 #   ops/model/recard.sh [EVAL_SEED] [EVAL_PATIENTS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
 source ops/lib/common.sh
-python_tooling_ensure
-torch_cpu_env
+model_script_init
 EVAL_SEED="${1:-777}"
 EVAL_PATIENTS="${2:-8}"
 MODEL=models/nfc-reference.onnx

@@ -4,10 +4,8 @@
 # environment; the defaults are the full run (about 75-90 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
 source ops/lib/common.sh
-python_tooling_ensure
-torch_cpu_env
+model_script_init
 OUT="${NFC_TRAIN_OUT:-.local/model-train}"
 SEED="${NFC_SEED:-20261122}"
 STEPS="${NFC_TRAIN_STEPS:-8000}"
