@@ -73,12 +73,12 @@ public sealed record DenseDecoderOptions
     {
         if (KeypointVoteRadius is < 0 or > 3) throw new ArgumentOutOfRangeException(nameof(KeypointVoteRadius), KeypointVoteRadius, "must be in [0, 3]");
         if (OrientationMinInstances < 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinInstances), OrientationMinInstances, "must be at least 1");
-        if (OrientationMinCoherence is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinCoherence), OrientationMinCoherence, "must be in [0, 1]");
-        if (OrientationMinCosine is < -1 or > 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinCosine), OrientationMinCosine, "must be in [-1, 1]");
-        if (OrientationMinApexConfidence is < 0 or > 1)
+        if (!(OrientationMinCoherence is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(OrientationMinCoherence), OrientationMinCoherence, "must be in [0, 1]");
+        if (!(OrientationMinCosine is >= -1 and <= 1)) throw new ArgumentOutOfRangeException(nameof(OrientationMinCosine), OrientationMinCosine, "must be in [-1, 1]");
+        if (!(OrientationMinApexConfidence is >= 0 and <= 1))   // NaN too
             throw new ArgumentOutOfRangeException(nameof(OrientationMinApexConfidence), OrientationMinApexConfidence, "must be in [0, 1]");
-        if (MaskThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
-        if (CenterThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
+        if (!(MaskThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
+        if (!(CenterThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
         if (LimbPairReachRadii <= 0 || ApexPairReachRadii <= 0)
             throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), "pair reaches must be positive");
         if (CenterNmsRadius < 0 || MaxGroupDistance <= 0 || MinInstanceArea < 0 || KeypointSearchMargin < 0)

@@ -303,4 +303,26 @@ public class DenseDecoderTests
         Assert.Equal(flippedOfThree.Keypoints[0].X, lenient.Keypoints[0].X, 3);
         Assert.Equal(flippedOfThree.Keypoints[0].Y, lenient.Keypoints[0].Y, 3);
     }
+
+    [Theory]
+    [InlineData(nameof(DenseDecoderOptions.KeypointVoteRadius))]
+    [InlineData(nameof(DenseDecoderOptions.OrientationMinInstances))]
+    [InlineData(nameof(DenseDecoderOptions.OrientationMinCoherence))]
+    [InlineData(nameof(DenseDecoderOptions.OrientationMinCosine))]
+    [InlineData(nameof(DenseDecoderOptions.OrientationMinApexConfidence))]
+    [InlineData(nameof(DenseDecoderOptions.MaskThreshold))]
+    public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
+    {
+        var bad = option switch
+        {
+            nameof(DenseDecoderOptions.KeypointVoteRadius) => new DenseDecoderOptions { KeypointVoteRadius = -1 },
+            nameof(DenseDecoderOptions.OrientationMinInstances) => new DenseDecoderOptions { OrientationMinInstances = 0 },
+            nameof(DenseDecoderOptions.OrientationMinCoherence) => new DenseDecoderOptions { OrientationMinCoherence = 1.5f },
+            nameof(DenseDecoderOptions.OrientationMinCosine) => new DenseDecoderOptions { OrientationMinCosine = -2f },
+            nameof(DenseDecoderOptions.MaskThreshold) => new DenseDecoderOptions { MaskThreshold = float.NaN },
+            _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },
+        };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));
+        Assert.Equal(option, error.ParamName);
+    }
 }
