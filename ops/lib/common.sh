@@ -38,6 +38,25 @@ torch_cpu_env() {
   export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-4294967296}"
 }
 
+# The evaluations the model card reads, into RUN: the Python held-out metrics, ORT parity when the native library is
+# there, and the same study through `ops/nfc evaluate`. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
+model_card_evaluations() {
+  local run="$1" model="$2" weights="$3" seed="$4" patients="$5"
+  local study=".local/model-eval/heldout-$seed-$patients"   # where evaluate.py simulates it
+  "$PY" ops/model/evaluate.py --weights "$weights" --seed "$seed" --patients "$patients" \
+    --out "$run/metrics.json" > "$run/evaluate.log"
+  log "$(date -u +%FT%TZ) Python evaluation: $run/metrics.json"
+  if [ -f "$NFC_LOCAL/native/libonnxruntime.so.1" ]; then
+    "$PY" ops/model/ort_parity.py --onnx "$model" --weights "$weights" --limit 2 > "$run/ort_parity.json" \
+      && log "ONNX Runtime parity: $run/ort_parity.json"
+  fi
+  rm -f "$run/csharp-evaluate.json"
+  if command -v dotnet >/dev/null 2>&1 && [ -f "$study.truth.json" ]; then
+    "$NFC_ROOT/ops/nfc" evaluate --images "$study" --truth "$study.truth.json" --model "$model" --json > "$run/csharp-evaluate.json" \
+      || { log "ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$run/csharp-evaluate.json"; }
+  fi
+}
+
 # What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.
 model_script_init() {
   python_tooling_ensure

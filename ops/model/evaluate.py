@@ -112,11 +112,11 @@ def evaluate(model, study, truth, opts=None):
             cls_ok += gc == pc
             cls_n += 1
             # Diameters only for capillaries whose 8 keypoints all lie in the frame.
+            pred_d = [v * um for v in diameters_px(pr["keypoints"])]
             if a["apical_diameter_um"] is not None:   # as ops/nfc evaluate pairs them: loops cut by the frame too
-                for name, pv in zip(("apical", "arterial", "venous"), diameters_px(pr["keypoints"])):
-                    diam_err_cs[name].append(abs(pv * um - a[f"{name}_diameter_um"]))
+                for name, pv in zip(("apical", "arterial", "venous"), pred_d):
+                    diam_err_cs[name].append(abs(pv - a[f"{name}_diameter_um"]))
             if a["apical_diameter_um"] is not None and all(v == 2 for v in a["keypoints"][2::3]):
-                pred_d = [v * um for v in diameters_px(pr["keypoints"])]
                 for name, key, pv in zip(("apical", "arterial", "venous"),
                                          ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
                                          pred_d):

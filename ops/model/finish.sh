@@ -14,13 +14,8 @@ TRAIN_S="${6:-}"
 WEIGHTS="$OUT/final.pt"
 [ -f "$WEIGHTS" ] || { echo "no $WEIGHTS: training has not finished (rerun ops/model/train.sh to resume)"; exit 1; }
 $PY ops/model/export.py --weights "$WEIGHTS" --out "$MODEL" --version "${NFC_MODEL_VERSION:-1.0.0}" | tee "$OUT/export.json"
-$PY ops/model/evaluate.py --weights "$WEIGHTS" --seed "$EVAL_SEED" --patients "$EVAL_PATIENTS" \
-  --out "$OUT/metrics.json" > "$OUT/evaluate.log"
-echo "[finish.sh] $(date -u +%FT%TZ) exported $MODEL (+ .sha256); metrics in $OUT/metrics.json"
-if [ -f .local/native/libonnxruntime.so.1 ]; then
-  $PY ops/model/ort_parity.py --onnx "$MODEL" --weights "$WEIGHTS" --limit 2 > "$OUT/ort_parity.json" \
-    && echo "[finish.sh] ONNX Runtime parity: $OUT/ort_parity.json"
-fi
+echo "[finish.sh] $(date -u +%FT%TZ) exported $MODEL (+ .sha256)"
+model_card_evaluations "$OUT" "$MODEL" "$WEIGHTS" "$EVAL_SEED" "$EVAL_PATIENTS"
 # The exported weights beside the model, for the eager benchmark (ops/model/bench_eager.sh).
 $PY - "$WEIGHTS" "${MODEL%.onnx}.pt" <<'PY'
 import hashlib, sys, torch
@@ -28,12 +23,6 @@ st = torch.load(sys.argv[1], map_location="cpu")
 torch.save({k: st[k] for k in ("model", "step", "config", "stopped_early", "log_vars") if k in st}, sys.argv[2])
 open(sys.argv[2] + ".sha256", "w").write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "\n")
 PY
-# The same held-out study through the C# decoder and measurements, for the card's second table.
-STUDY=".local/model-eval/heldout-$EVAL_SEED-$EVAL_PATIENTS"
-if command -v dotnet >/dev/null 2>&1 && [ -f "$STUDY.truth.json" ]; then
-  ops/nfc evaluate --images "$STUDY" --truth "$STUDY.truth.json" --model "$MODEL" --json > "$OUT/csharp-evaluate.json" \
-    || { echo "[finish.sh] ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$OUT/csharp-evaluate.json"; }
-fi
 # The training wall time beside the model, so ops/model/recard.sh can regenerate the card without the run folder.
 [ -n "$TRAIN_S" ] && printf '{"train_seconds": %s, "label": "%s"}\n' "$TRAIN_S" "$LABEL" > "${MODEL%.onnx}.train.json"
 $PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}

@@ -27,16 +27,7 @@ opset = max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
 json.dump({"onnx": model, "bytes": os.path.getsize(model), "opset": opset, "outputs": outs,
            "sha256": hashlib.sha256(open(model, "rb").read()).hexdigest()}, open(os.path.join(run, "export.json"), "w"), indent=2)
 PY
-$PY ops/model/evaluate.py --weights "$RUN/final.pt" --seed "$EVAL_SEED" --patients "$EVAL_PATIENTS" \
-  --out "$RUN/metrics.json" > "$RUN/evaluate.log"
-log "Python evaluation: $RUN/metrics.json"
-if [ -f "$NFC_LOCAL/native/libonnxruntime.so.1" ]; then
-  $PY ops/model/ort_parity.py --onnx "$MODEL" --weights "$RUN/final.pt" --limit 2 > "$RUN/ort_parity.json"
-fi
-STUDY=".local/model-eval/heldout-$EVAL_SEED-$EVAL_PATIENTS"   # where evaluate.py simulated it
-rm -f "$RUN/csharp-evaluate.json"
-ops/nfc evaluate --images "$STUDY" --truth "$STUDY.truth.json" --model "$MODEL" --json > "$RUN/csharp-evaluate.json" \
-  || { log "ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$RUN/csharp-evaluate.json"; }
+model_card_evaluations "$RUN" "$MODEL" "$RUN/final.pt" "$EVAL_SEED" "$EVAL_PATIENTS"
 train_s=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["train_seconds"])' "${MODEL%.onnx}.train.json" 2>/dev/null || true)
 $PY ops/model/write_card.py --run "$RUN" --model "$MODEL" --label "the shipped weights" ${train_s:+--train-seconds "$train_s"} \
   --source "re-evaluated by ops/model/recard.sh with the current decoders; the weights and the .onnx are the training run's"
