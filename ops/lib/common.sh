@@ -39,7 +39,8 @@ torch_cpu_env() {
 }
 
 # The evaluations the model card reads, into RUN: the Python held-out metrics, ORT parity when the native library is
-# there, and the same study through `ops/nfc evaluate`. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
+# there, and the same study through `ops/nfc evaluate`, for the float model and for its int8 variant where there is
+# one. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
 model_card_evaluations() {
   local run="$1" model="$2" weights="$3" seed="$4" patients="$5"
   local study=".local/model-eval/heldout-$seed-$patients"   # where evaluate.py simulates it
@@ -50,11 +51,17 @@ model_card_evaluations() {
     "$PY" ops/model/ort_parity.py --onnx "$model" --weights "$weights" --limit 2 > "$run/ort_parity.json" \
       && log "ONNX Runtime parity: $run/ort_parity.json"
   fi
-  rm -f "$run/csharp-evaluate.json"
-  if command -v dotnet >/dev/null 2>&1 && [ -f "$study.truth.json" ]; then
-    "$NFC_ROOT/ops/nfc" evaluate --images "$study" --truth "$study.truth.json" --model "$model" --json > "$run/csharp-evaluate.json" \
-      || { log "ops/nfc evaluate failed; the card leaves out the C# table"; rm -f "$run/csharp-evaluate.json"; }
-  fi
+  local variant int8="${model%.onnx}.int8.onnx"
+  for variant in "" "-int8"; do
+    local m="$model" out="$run/csharp-evaluate$variant.json"
+    [ -n "$variant" ] && m="$int8"
+    rm -f "$out"
+    [ -f "$m" ] || continue
+    if command -v dotnet >/dev/null 2>&1 && [ -f "$study.truth.json" ]; then
+      "$NFC_ROOT/ops/nfc" evaluate --images "$study" --truth "$study.truth.json" --model "$m" --json > "$out" \
+        || { log "ops/nfc evaluate failed for $m; the card leaves out its C# table"; rm -f "$out"; }
+    fi
+  done
 }
 
 # What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ONNX Runtime against eager PyTorch on the same weights (models/nfc-reference.pt is what the .onnx was exported
-# from) and the same images, batch 1, 2 threads each. Rounds alternate eager, ORT, eager, ORT, ...; each round's
-# ratio is ORT images/s over the mean of the eager rounds on either side of it (median and range reported), and
-# the headline ratio compares each engine's fastest round, the figure host noise disturbs least.
+# from) and the same images, batch 1, 2 threads each; the int8 variant (ops/model/quantize.py, made from that .onnx)
+# is timed beside the float model. Rounds go eager, ORT float, ORT int8, eager, ...; each ORT round's ratio is its
+# images/s over the mean of the eager rounds on either side of it (median and range reported), and the headline
+# ratios compare each engine's fastest round, the figure host noise disturbs least.
 #   ops/model/bench_eager.sh [WEIGHTS] [IMAGES] [LIMIT] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,7 +13,10 @@ WEIGHTS="${1:-models/nfc-reference.pt}"
 IMAGES="${2:-samples/demo-study}"
 LIMIT="${3:-8}"
 ROUNDS="${4:-3}"
+FLOAT_MODEL=models/nfc-reference.onnx
+INT8_MODEL=models/nfc-reference.int8.onnx
 [ -f "$WEIGHTS" ] || { echo "no weights at $WEIGHTS (train first: ops/model/train.sh)"; exit 1; }
+[ -f "$INT8_MODEL" ] || die "no $INT8_MODEL (make it: ops/model/quantize.py)"
 
 eager_round() {
   local json
@@ -23,32 +27,36 @@ eager_round() {
   printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
 }
 
-ort_round() {
+ort_round() { # model
   local out
-  out=$(ops/nfc bench inference --model models/nfc-reference.onnx --source "$IMAGES" --images "$LIMIT" --batch 1 --rounds 1 2>&1) \
-    || { echo "$out" >&2; die "ops/nfc bench inference failed"; }
-  printf '%s\n' "$out" | grep -E '^(ort|pipeline)_images_per_s=' >&2 || true
+  out=$(ops/nfc bench inference --model "$1" --source "$IMAGES" --images "$LIMIT" --batch 1 --rounds 1 2>&1) \
+    || { echo "$out" >&2; die "ops/nfc bench inference failed for $1"; }
+  printf '%s\n' "$out" | grep -E '^(ort|pipeline)_images_per_s=' | sed "s|^|$(basename "$1"): |" >&2 || true
   printf '%s\n' "$out" | sed -n 's/^ort_images_per_s=//p' | tail -1
 }
 
 eager=("$(eager_round)")
-ort=()
+float=()
+int8=()
 for ((r = 1; r <= ROUNDS; r++)); do
-  ort+=("$(ort_round)")
+  float+=("$(ort_round "$FLOAT_MODEL")")
+  int8+=("$(ort_round "$INT8_MODEL")")
   eager+=("$(eager_round)")
 done
-/usr/bin/python3 - "${#eager[@]}" "${eager[@]}" "${ort[@]}" <<'PY'
+/usr/bin/python3 - "${#eager[@]}" "${eager[@]}" "${float[@]}" "${int8[@]}" <<'PY'
 import statistics, sys
 n = int(sys.argv[1])
-eager, ort = [float(v) for v in sys.argv[2:2 + n]], [float(v) for v in sys.argv[2 + n:]]
-ratios = [o / ((eager[i] + eager[i + 1]) / 2) for i, o in enumerate(ort)]
+eager = [float(v) for v in sys.argv[2:2 + n]]
+rest = [float(v) for v in sys.argv[2 + n:]]
+engines = {"ORT": rest[: n - 1], "ORT int8": rest[n - 1:]}
 print("eager_images_per_s=" + " ".join(f"{v:.3f}" for v in eager))
-print("ort_images_per_s=" + " ".join(f"{v:.3f}" for v in ort))
-for i, r in enumerate(ratios, 1):
-    print(f"round {i}: ORT/eager {r:.2f}")
-print(f"ORT/eager per-round ratio: median {statistics.median(ratios):.2f} of {len(ratios)} rounds, "
-      f"range {min(ratios):.2f}-{max(ratios):.2f}")
-# Each engine's fastest round: the figure a noisy host disturbs least.
-print(f"ORT/eager throughput ratio: {max(ort) / max(eager):.2f} (fastest round of each: ORT {max(ort):.2f}, "
-      f"eager {max(eager):.2f} images/s)")
+for name, values in engines.items():
+    key = name.lower().replace(" ", "_")
+    ratios = [o / ((eager[i] + eager[i + 1]) / 2) for i, o in enumerate(values)]
+    print(f"{key}_images_per_s=" + " ".join(f"{v:.3f}" for v in values))
+    print(f"{name}/eager per round: " + " ".join(f"{r:.2f}" for r in ratios) +
+          f"; median {statistics.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f}")
+    # Each engine's fastest round: the figure a noisy host disturbs least.
+    print(f"{name}/eager throughput ratio: {max(values) / max(eager):.2f} (fastest round of each: {name} "
+          f"{max(values):.2f}, eager {max(eager):.2f} images/s)")
 PY

@@ -58,6 +58,43 @@ def csharp_rows(run):
             ""]
 
 
+def int8_rows(run, model):
+    """The int8 variant (ops/model/quantize.py) beside the float model, both through `ops/nfc evaluate`."""
+    path, int8 = os.path.join(run, "csharp-evaluate-int8.json"), model[: -len(".onnx")] + ".int8.onnx"
+    base = os.path.join(run, "csharp-evaluate.json")
+    if not (os.path.exists(path) and os.path.exists(base) and os.path.exists(int8)):
+        return []
+    f, q = json.load(open(base)), json.load(open(path))
+    meta = {p.key: p.value for p in onnx.load(int8).metadata_props}
+    info = json.loads(meta.get("nfc.quantization", "{}"))
+    digest = open(int8 + ".sha256").read().split()[0] if os.path.exists(int8 + ".sha256") else "n/a"
+
+    def diam(r):
+        dd = {d["diameter"]: d for d in r.get("diameters", [])}
+        return " / ".join(fmt(dd[k]["mae_um"], 2) if k in dd else "n/a" for k in ("apical", "arterial", "venous"))
+
+    rows = [("detection F1 at mask IoU ≥ 0.5", lambda r: fmt(r["detection"]["f1"])),
+            ("class accuracy on matched instances", lambda r: fmt(r["classification"]["accuracy"])),
+            ("apical / arterial / venous diameter MAE (µm)", diam),
+            ("distal density MAE (/mm), all images", lambda r: fmt((r.get("density") or {}).get("mae"), 3)),
+            ("distal density MAE (/mm), truth-gradable images",
+             lambda r: fmt((r.get("gradable_density") or {}).get("mae"), 3))]
+    return [f"## The int8 variant (`{os.path.basename(int8)}`)",
+            f"{os.path.getsize(int8)} bytes, sha256 `{digest}`, model name `{meta.get('nfc.model_name')}`. Made from the "
+            "float model by `ops/model/quantize.py`: " + info.get("scheme", "") +
+            f", activation ranges at the {info.get('percentile')}th percentile over {info.get('calibration')}"
+            " (training data, not the held-out study); the heads' last convolutions stay float. Same contract, same"
+            " decoder. ONNX Runtime runs it about twice as fast on the CPU (`ops/model/bench_eager.sh` measures it"
+            " against the float model and eager PyTorch; see ops/model/README.md). What it costs, on the same held-out"
+            " study through `ops/nfc evaluate`:", "",
+            "| metric | float | int8 |", "|---|---|---|",
+            *[f"| {name} | {get(f)} | {get(q)} |" for name, get in rows],
+            "",
+            "Quantization moves masks, centre peaks and apices a little; at a threshold that adds or drops a capillary,",
+            "or changes which loops the distal-row finder takes, so density moves most. Use the float model where",
+            "accuracy matters more than throughput."]
+
+
 def gradable_row(dens):
     """The images the truth marks gradable: the ones the pipeline's per-patient density is made of."""
     if not dens:
@@ -203,6 +240,7 @@ def main(argv=None):
         f"took {met['eager_seconds_per_image']:.2f} s per image on this 2-core machine during the evaluation.",
         *ort_rows(a.run),
         *csharp_rows(a.run),
+        *int8_rows(a.run, a.model),
         "",
         "## Limitations",
         "- Synthetic training data only; the simulator's vessels, colours and artefacts are simplified. Expect a",
@@ -221,7 +259,7 @@ def main(argv=None):
         "",
         "## Reproduce",
         "`ops/model/train.sh` (see ops/model/README.md): builds the cache, trains with checkpoints, then",
-        "`ops/model/finish.sh` exports, evaluates and regenerates this card.",
+        "`ops/model/finish.sh` exports, quantizes (`ops/model/quantize.py`), evaluates and regenerates this card.",
     ]
     with open(a.card, "w") as f:
         f.write("\n".join(lines) + "\n")

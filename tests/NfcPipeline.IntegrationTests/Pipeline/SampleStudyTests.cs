@@ -22,7 +22,7 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 public class SampleStudyTests
 {
     private static readonly string Sample = Path.Combine(TestServices.RepoRoot, "samples", "demo-study");
-    private static readonly string ReferenceModel = Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx");
+    private static readonly string ReferenceModel = ModelFile("nfc-reference.onnx");
 
     [Fact]
     public async Task The_sample_study_completes_and_stored_patient_results_equal_the_offline_analysis()
@@ -34,7 +34,7 @@ public class SampleStudyTests
         await env.SubmitAsync(new SubmitStudy { StudyId = "demo-study", FolderPath = "demo-study" });
         Assert.Equal("completed", await env.WaitForStudyAsync("demo-study", TimeSpan.FromMinutes(10)));
 
-        var offline = await OfflineReportsAsync();
+        var offline = await OfflineReportsAsync(ReferenceModel);
         Assert.Equal((long)offline.Images, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
         await using var connection = new NpgsqlConnection(env.Db.ConnectionString);
         var stored = (await connection.QueryAsync<(string Code, string Pattern, double? Density, int Loops, int Giants, int Gradable)>("""
@@ -53,11 +53,17 @@ public class SampleStudyTests
         }
     }
 
-    /// <summary>Against the sample's ground truth: every patient gets exactly its fast-track pattern and sub-pattern.</summary>
-    [Fact]
-    public async Task The_reference_model_finds_the_sample_patients_fast_track_patterns()
+    /// <summary>
+    /// Against the sample's ground truth: every patient gets exactly its fast-track pattern and sub-pattern, from the
+    /// float model and from its int8 quantization (ops/model/quantize.py) alike.
+    /// </summary>
+    [Theory]
+    [InlineData("nfc-reference.onnx")]
+    [InlineData("nfc-reference.int8.onnx")]
+    public async Task The_reference_model_finds_the_sample_patients_fast_track_patterns(string modelFile)
     {
-        var offline = await OfflineReportsAsync();
+        var offline = await OfflineReportsAsync(ModelFile(modelFile));
+        Assert.Equal(19, offline.Images);
         using var truth = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Sample + ".truth.json"));
         var expected = truth.RootElement.GetProperty("patients").EnumerateArray()
             .ToDictionary(p => p.GetProperty("patient").GetString()!, p => p.GetProperty("pattern").GetString()!);
@@ -70,13 +76,32 @@ public class SampleStudyTests
         }
     }
 
-    private static async Task<(int Images, Dictionary<string, PatientReport> Reports)> OfflineReportsAsync()
+    /// <summary>The int8 file is the float model's contract under its own name, so stored results keep them apart.</summary>
+    [Fact]
+    public void The_int8_reference_model_keeps_the_float_models_contract_under_its_own_name()
+    {
+        using var float32 = LoadedModel.Load(new InferenceOptions { ModelPath = ReferenceModel });
+        using var int8 = LoadedModel.Load(new InferenceOptions { ModelPath = ModelFile("nfc-reference.int8.onnx") });
+        var (f, q) = (float32.Contract, int8.Contract);
+        Assert.Equal(f.ModelName + "-int8", q.ModelName);
+        Assert.Equal(f.ModelVersion, q.ModelVersion);
+        Assert.Equal(f.ClassNames, q.ClassNames);
+        Assert.Equal(f.KeypointNames, q.KeypointNames);
+        Assert.Equal(f.Normalization.Mean, q.Normalization.Mean);
+        Assert.Equal(f.Normalization.Std, q.Normalization.Std);
+        Assert.Equal((f.Kind, f.Stride, f.SizePolicy, f.TrainedMicrometresPerPixel), (q.Kind, q.Stride, q.SizePolicy, q.TrainedMicrometresPerPixel));
+        Assert.NotEqual(float32.Sha256Hex, int8.Sha256Hex);
+    }
+
+    private static string ModelFile(string name) => Path.Combine(TestServices.RepoRoot, "models", name);
+
+    private static async Task<(int Images, Dictionary<string, PatientReport> Reports)> OfflineReportsAsync(string modelPath)
     {
         var inventory = StudyLayout.Discover(Sample);
         var calibration = new Calibration(inventory.Manifest!.MicrometresPerPixel!.Value);
-        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = ReferenceModel });
+        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = modelPath });
         var analysis = AnalysisOptions.Default;
-        await using var analyzer = new ImageAnalyzer(model, new InferenceOptions { ModelPath = ReferenceModel }, new DynamicBatcherOptions { MaxBatchSize = 2 });
+        await using var analyzer = new ImageAnalyzer(model, new InferenceOptions { ModelPath = modelPath }, new DynamicBatcherOptions { MaxBatchSize = 2 });
         var fields = new FieldAnalyzer(analyzer, new ImageMeasurer(analysis));
         var outcomes = new List<FieldOutcome>();
         await foreach (var outcome in fields.AnalyzeInOrderAsync(inventory.Images.Select(i => (i.FullPath, calibration)), 4))

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""Static int8 quantization of a dense/v1 NfcNet export, in ONNX QDQ form, for ONNX Runtime on the CPU.
+
+    quantize.py --onnx models/nfc-reference.onnx --out models/nfc-reference.int8.onnx \
+                [--calibration-seed 20261122 --calibration-fields 12] [--lib .local/native/libonnxruntime.so.1]
+
+Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 2.2x faster through the C# pipeline
+than the float one; what it costs in accuracy is measured on the held-out study in models/README.md.
+
+There is no Python onnxruntime (nor its quantization tool) here, so this inserts the QuantizeLinear /
+DequantizeLinear pairs itself, in the layout ORT's QDQ fusions turn into QLinearConv, QLinearAdd and friends:
+- weights: int8, symmetric, per output channel; biases int32 at input scale x weight scale;
+- activations: uint8, per tensor, ranges from the fp32 model run by the native ORT on calibration fields
+  rendered by the training data's generator (nfc_data: the training seed, never the held-out seeds); the input's
+  range is the normalisation's own, [-2, 2], one step per grey level;
+- quantized tensors: the input, every Relu output, every Conv output that feeds a residual Add, every Concat;
+- the heads' last 1x1 convolutions stay float: their outputs are the contract's probabilities and sub-pixel
+  offsets, and they are a small share of the work.
+The metadata is copied, the model name gets "-int8" (results stay apart from the float model's) and
+`nfc.quantization` is added; the C# side sees the same dense/v1 contract.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evaluate import MEAN, MULTIPLE, STD  # noqa: E402
+from ort_parity import Ort  # noqa: E402
+
+WEIGHT_QMAX = 127
+INPUT_RANGE = (-2.0, 2.0)   # (0/255 - 0.5) / 0.25 and (255/255 - 0.5) / 0.25
+
+
+def consumers(graph):
+    out = {}
+    for n in graph.node:
+        for i in n.input:
+            out.setdefault(i, []).append(n)
+    return out
+
+
+def tensors_to_quantize(graph):
+    """Names of the activations that get a Q/DQ pair (see the module doc), in graph order."""
+    cons = consumers(graph)
+    names = [graph.input[0].name]
+    for n in graph.node:
+        out = n.output[0]
+        if n.op_type in ("Relu", "Resize") or (
+                n.op_type == "Concat" and any(c.op_type == "Conv" for c in cons.get(out, []))):
+            names.append(out)   # (other Concats build Resize's int64 sizes)
+        elif n.op_type == "Conv" and any(c.op_type == "Add" for c in cons.get(out, [])):
+            names.append(out)
+    return names
+
+
+def float_head_convs(graph):
+    """The last convolution of each head: its output goes straight to the contract's outputs (via Slice)."""
+    cons = consumers(graph)
+    return {n.name for n in graph.node if n.op_type == "Conv"
+            and all(c.op_type == "Slice" for c in cons.get(n.output[0], []))}
+
+
+def calibration_inputs(seed, count):
+    from nfc_data import render_training_field
+    for i in range(count):
+        rgb = render_training_field(seed, 100000 + i)["image"]   # indices past the training cache's
+        h, w = rgb.shape[:2]
+        ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
+        x = np.zeros((1, 3, ph, pw), np.float32)
+        x[0, :, :h, :w] = ((rgb.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
+        yield x
+
+
+def calibrate(model, names, lib, threads, inputs, percentile):
+    """Per-tensor (low, high): the given percentile of |values| over all calibration images, from fp32 ORT."""
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.output[:]
+    for n in names[1:]:
+        probe.graph.output.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, None))
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"nfc-calibration-{os.getpid()}.onnx")
+    onnx.save(probe, path)
+    try:
+        ort = Ort(lib, threads)
+        sess = ort.session(path)
+        lo = {n: 0.0 for n in names}
+        hi = {n: 0.0 for n in names}
+        samples = {n: [] for n in names}
+        for x in inputs:
+            values = [x] + ort.run(sess, x, names[1:])
+            for n, v in zip(names, values):
+                lo[n] = min(lo[n], float(v.min()))
+                hi[n] = max(hi[n], float(v.max()))
+                flat = v.ravel()
+                samples[n].append(flat[:: max(1, flat.size // 200000)])
+    finally:
+        os.remove(path)
+    ranges = {}
+    for n in names:
+        v = np.concatenate(samples[n])
+        top = float(np.percentile(v, percentile)) if percentile < 100 else hi[n]
+        bottom = float(np.percentile(v, 100 - percentile)) if percentile < 100 else lo[n]
+        ranges[n] = (min(bottom, 0.0), max(top, 1e-6))
+    ranges[names[0]] = INPUT_RANGE
+    # A Resize keeps its input's quantization, so ORT drops the Q/DQ pair and resizes the uint8 tensor itself.
+    producer = {n.output[0]: n for n in model.graph.node}
+    for n in names:
+        if producer.get(n) is not None and producer[n].op_type == "Resize":
+            ranges[n] = ranges[producer[n].input[0]]
+    return ranges
+
+
+def uint8_params(low, high):
+    scale = (high - low) / 255.0
+    zero = int(round(-low / scale))
+    return np.float32(scale), np.uint8(min(max(zero, 0), 255))
+
+
+def quantize(model, ranges, keep_float):
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    new_inits, act_scale = [], {}
+    renamed = {}
+    qdq_nodes = []
+    for name, (low, high) in ranges.items():
+        s, z = uint8_params(low, high)
+        act_scale[name] = float(s)
+        new_inits += [numpy_helper.from_array(np.array(s, np.float32), name + "_scale"),
+                      numpy_helper.from_array(np.array(z, np.uint8), name + "_zero")]
+        qdq_nodes.append((name, [
+            helper.make_node("QuantizeLinear", [name, name + "_scale", name + "_zero"], [name + "_q"], name + "_Q"),
+            helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"], [name + "_dq"],
+                             name + "_DQ")]))
+        renamed[name] = name + "_dq"
+    nodes = []
+    after = dict(qdq_nodes)
+    if g.input[0].name in after:
+        nodes += after[g.input[0].name]
+    for n in g.node:
+        for k, i in enumerate(n.input):
+            if i in renamed:
+                n.input[k] = renamed[i]
+        if n.op_type == "Conv" and n.name not in keep_float:
+            x_scale = act_scale[n.input[0][: -len("_dq")]]
+            w = numpy_helper.to_array(inits[n.input[1]])
+            w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(1), 1e-12) / WEIGHT_QMAX
+            wq = np.clip(np.round(w / w_scale[:, None, None, None]), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
+            wn = n.input[1]
+            new_inits += [numpy_helper.from_array(wq, wn + "_q"),
+                          numpy_helper.from_array(w_scale.astype(np.float32), wn + "_scale"),
+                          numpy_helper.from_array(np.zeros(w.shape[0], np.int8), wn + "_zero")]
+            nodes.append(helper.make_node("DequantizeLinear", [wn + "_q", wn + "_scale", wn + "_zero"], [wn + "_dq"],
+                                          wn + "_DQ", axis=0))
+            n.input[1] = wn + "_dq"
+            if len(n.input) > 2 and n.input[2]:
+                bn = n.input[2]
+                b = numpy_helper.to_array(inits[bn])
+                b_scale = (x_scale * w_scale).astype(np.float32)
+                bq = np.round(b / b_scale).astype(np.int32)
+                new_inits += [numpy_helper.from_array(bq, bn + "_q"),
+                              numpy_helper.from_array(b_scale, bn + "_scale"),
+                              numpy_helper.from_array(np.zeros(w.shape[0], np.int32), bn + "_zero")]
+                nodes.append(helper.make_node("DequantizeLinear", [bn + "_q", bn + "_scale", bn + "_zero"],
+                                              [bn + "_dq"], bn + "_DQ", axis=0))
+                n.input[2] = bn + "_dq"
+        nodes.append(n)
+        if n.output and n.output[0] in after:
+            nodes += after[n.output[0]]
+    del g.node[:]
+    g.node.extend(nodes)
+    used = {i for n in g.node for i in n.input}
+    kept = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(kept + [i for i in new_inits if i.name in used])
+    return model
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--onnx", default="models/nfc-reference.onnx")
+    ap.add_argument("--out", default="models/nfc-reference.int8.onnx")
+    ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1")
+    ap.add_argument("--calibration-seed", type=int, default=20261122)
+    ap.add_argument("--calibration-fields", type=int, default=12)
+    ap.add_argument("--percentile", type=float, default=99.99,
+                    help="activation range: this percentile of the calibration values (100 = min/max)")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    model = onnx.load(a.onnx)
+    names = tensors_to_quantize(model.graph)
+    ranges = calibrate(model, names, a.lib, a.threads,
+                       calibration_inputs(a.calibration_seed, a.calibration_fields), a.percentile)
+    quantize(model, ranges, float_head_convs(model.graph))
+    info = {"scheme": "QDQ uint8 activations per tensor, int8 weights per channel", "tensors": len(names),
+            "calibration": f"{a.calibration_fields} fields, nfc_data seed {a.calibration_seed}",
+            "percentile": a.percentile}
+    for p in model.metadata_props:
+        if p.key == "nfc.model_name":
+            p.value += "-int8"
+    p = model.metadata_props.add()
+    p.key, p.value = "nfc.quantization", json.dumps(info)
+    model.producer_name = "nfc-pipeline ops/model/quantize.py"
+    onnx.checker.check_model(model)
+    tmp = a.out + ".tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, a.out)
+    digest = hashlib.sha256(open(a.out, "rb").read()).hexdigest()
+    with open(a.out + ".sha256", "w") as f:
+        f.write(f"{digest}  {os.path.basename(a.out)}\n")
+    print(json.dumps(info | {"out": a.out, "bytes": os.path.getsize(a.out), "sha256": digest}))
+
+
+if __name__ == "__main__":
+    main()
