@@ -42,8 +42,11 @@ public class WorkerFaultTests
     {
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-2", patients: 4, imagesPerPatient: 4);
-        await env.StartWorkerAsync();
-        await env.StartWorkerAsync();
+        // The outbox's test setting (3 s) lets a busy host's slow publish confirms count as "never published", and the
+        // other worker republishes: at-least-once by design, but then attempts would not be 1. Here, the default.
+        var outboxAtDefault = new Dictionary<string, string> { ["Worker__RepublishAfter"] = "00:00:30" };
+        await env.StartWorkerAsync(outboxAtDefault);
+        await env.StartWorkerAsync(outboxAtDefault);
 
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-2", FolderPath = "study-2" });
 
