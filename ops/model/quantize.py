@@ -13,9 +13,10 @@ DequantizeLinear pairs itself, in the layout ORT's QDQ fusions turn into QLinear
 - activations: uint8, per tensor, ranges from the fp32 model run by the native ORT on calibration fields
   rendered by the training data's generator (nfc_data: the training seed, never the held-out seeds); the input's
   range is the normalisation's own, [-2, 2], one step per grey level;
-- quantized tensors: the input, every Relu output, every Conv output that feeds a residual Add, every Concat;
+- quantized tensors: the input, every Relu output, every Conv output that feeds a residual Add, every Concat that
+  feeds a Conv, every Resize (at its input's parameters);
 - the heads' last 1x1 convolutions stay float: their outputs are the contract's probabilities and sub-pixel
-  offsets, and they are a small share of the work.
+  offsets, which one uint8 scale per head would coarsen. That costs speed (ops/model/README.md, int8 variant).
 The metadata is copied, the model name gets "-int8" (results stay apart from the float model's) and
 `nfc.quantization` is added; the C# side sees the same dense/v1 contract.
 """
