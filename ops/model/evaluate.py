@@ -46,12 +46,19 @@ def load_model(weights):
     return DenseV1(net.eval()), st
 
 
-def run_model(model, rgb):
-    """Normalise, pad right/bottom to a multiple of 32 (short_side 0 policy), run, crop the padding away."""
+def model_input(rgb):
+    """The contract's input for one RGB image: normalised, padded right/bottom to a multiple of 32 (short_side 0)."""
     h, w = rgb.shape[:2]
     ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
     x = np.zeros((1, 3, ph, pw), np.float32)
     x[0, :, :h, :w] = ((rgb.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
+    return x
+
+
+def run_model(model, rgb):
+    """Runs one image through the eager model and crops the padding away."""
+    h, w = rgb.shape[:2]
+    x = model_input(rgb)
     with torch.no_grad():
         outs = model(torch.from_numpy(x))
     return {n: o[0, :, : -(-h // STRIDE), : -(-w // STRIDE)].numpy() for n, o in zip(OUTPUT_NAMES, outs)}

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluate import MEAN, MULTIPLE, STD, load_model  # noqa: E402
+from evaluate import load_model, model_input  # noqa: E402
 from nfcnet import OUTPUT_NAMES  # noqa: E402
 
 # Indices into the OrtApi function table (onnxruntime_c_api.h); the table only grows at the end.
@@ -99,10 +99,7 @@ def main(argv=None):
     report = {"ort_version": ort.version, "images": [], "max_abs_diff": {}}
     for p in paths:
         rgb = cv2.imread(p, cv2.IMREAD_COLOR)[..., ::-1]
-        h, w = rgb.shape[:2]
-        ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
-        x = np.zeros((1, 3, ph, pw), np.float32)
-        x[0, :, :h, :w] = ((rgb.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
+        x = model_input(rgb)
         t0 = time.time()
         got = ort.run(sess, x, OUTPUT_NAMES)
         t_ort = time.time() - t0

@@ -31,7 +31,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluate import MEAN, MULTIPLE, STD  # noqa: E402
+from evaluate import model_input  # noqa: E402
 from ort_parity import Ort  # noqa: E402
 
 WEIGHT_QMAX = 127
@@ -70,16 +70,12 @@ def float_head_convs(graph):
 def calibration_inputs(seed, count):
     from nfc_data import render_training_field
     for i in range(count):
-        rgb = render_training_field(seed, 100000 + i)["image"]   # indices past the training cache's
-        h, w = rgb.shape[:2]
-        ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
-        x = np.zeros((1, 3, ph, pw), np.float32)
-        x[0, :, :h, :w] = ((rgb.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1)
-        yield x
+        yield model_input(render_training_field(seed, 100000 + i)["image"])   # indices past the training cache's
 
 
 def calibrate(model, names, lib, threads, inputs, percentile):
-    """Per-tensor (low, high): the given percentile of |values| over all calibration images, from fp32 ORT."""
+    """Per-tensor (low, high), widened to include 0: the given percentile (and 100 - it) of the values over all
+    calibration images, from fp32 ORT; at 100, the exact min/max (the percentile runs on a subsample)."""
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     del probe.graph.output[:]
@@ -126,29 +122,24 @@ def uint8_params(low, high):
 def quantize(model, ranges, keep_float):
     g = model.graph
     inits = {i.name: i for i in g.initializer}
-    new_inits, act_scale = [], {}
-    renamed = {}
-    qdq_nodes = []
+    new_inits, act_scale, after = [], {}, {}   # after[tensor]: its Q/DQ pair, placed after its producer
     for name, (low, high) in ranges.items():
         s, z = uint8_params(low, high)
         act_scale[name] = float(s)
         new_inits += [numpy_helper.from_array(np.array(s, np.float32), name + "_scale"),
                       numpy_helper.from_array(np.array(z, np.uint8), name + "_zero")]
-        qdq_nodes.append((name, [
+        after[name] = [
             helper.make_node("QuantizeLinear", [name, name + "_scale", name + "_zero"], [name + "_q"], name + "_Q"),
             helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"], [name + "_dq"],
-                             name + "_DQ")]))
-        renamed[name] = name + "_dq"
-    nodes = []
-    after = dict(qdq_nodes)
-    if g.input[0].name in after:
-        nodes += after[g.input[0].name]
+                             name + "_DQ")]
+    nodes = list(after.get(g.input[0].name, []))
     for n in g.node:
+        x_name = n.input[0] if n.input else None
         for k, i in enumerate(n.input):
-            if i in renamed:
-                n.input[k] = renamed[i]
+            if i in after:
+                n.input[k] = i + "_dq"
         if n.op_type == "Conv" and n.name not in keep_float:
-            x_scale = act_scale[n.input[0][: -len("_dq")]]
+            x_scale = act_scale[x_name]
             w = numpy_helper.to_array(inits[n.input[1]])
             w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(1), 1e-12) / WEIGHT_QMAX
             wq = np.clip(np.round(w / w_scale[:, None, None, None]), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
