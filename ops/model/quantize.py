@@ -4,7 +4,7 @@
     quantize.py --onnx models/nfc-reference.onnx --out models/nfc-reference.int8.onnx \
                 [--calibration-seed 20261122 --calibration-fields 12] [--lib .local/native/libonnxruntime.so.1]
 
-Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 2.2x faster through the C# pipeline
+Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 2.5x faster through the C# pipeline
 than the float one; what it costs in accuracy is measured on the held-out study in models/README.md.
 
 There is no Python onnxruntime (nor its quantization tool) here, so this inserts the QuantizeLinear /
@@ -15,8 +15,11 @@ DequantizeLinear pairs itself, in the layout ORT's QDQ fusions turn into QLinear
   range is the normalisation's own, [-2, 2], one step per grey level;
 - quantized tensors: the input, every Relu output, every Conv output that feeds a residual Add, every Concat that
   feeds a Conv, every Resize (at its input's parameters);
-- the heads' last 1x1 convolutions stay float: their outputs are the contract's probabilities and sub-pixel
-  offsets, which one uint8 scale per head would coarsen. That costs speed (ops/model/README.md, int8 variant).
+- the heads' last 1x1 convolutions are split into one convolution per output group (capillary logit, class
+  logits, centre logit, centre offset, radius, keypoint logits, keypoint offsets) and quantized too, each output
+  at its exact calibration min/max: one range for a whole head would put a probability logit and a sub-pixel
+  offset on one grid. `--head-outputs float` keeps them float instead (about 15 % slower through the C# bench;
+  the same accuracy on the held-out study; ops/model/README.md, int8 variant).
 The metadata is copied, the model name gets "-int8" (results stay apart from the float model's) and
 `nfc.quantization` is added; the C# side sees the same dense/v1 contract.
 """
@@ -67,15 +70,53 @@ def float_head_convs(graph):
             and all(c.op_type == "Slice" for c in cons.get(n.output[0], []))}
 
 
+def split_head_convs(graph):
+    """Replaces each head's last convolution and the Slices that read it by one convolution per Slice (its rows of
+    the weights), so that each output group (a probability logit, a centre offset, a radius) gets its own uint8
+    range. Returns the new convolutions' output names."""
+    cons = consumers(graph)
+    const = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+    inits = {i.name: i for i in graph.initializer}
+    heads = [n for n in graph.node if n.op_type == "Conv"
+             and all(c.op_type == "Slice" for c in cons.get(n.output[0], []))]
+    split, outputs = {}, []
+    for conv in heads:
+        w, b = (numpy_helper.to_array(inits[i]) for i in conv.input[1:3])
+        parts = []
+        for sl in cons[conv.output[0]]:
+            start, end, axis, step = (int(const[i][0]) for i in sl.input[1:5])
+            if axis != 1 or step != 1:
+                raise SystemExit(f"{sl.name}: expected a channel slice, got axis {axis} step {step}")
+            end = min(end, w.shape[0])
+            name = f"{conv.name}_{start}_{end}"
+            graph.initializer.extend([numpy_helper.from_array(w[start:end], name + "_weight"),
+                                      numpy_helper.from_array(b[start:end], name + "_bias")])
+            parts.append(helper.make_node("Conv", [conv.input[0], name + "_weight", name + "_bias"], [sl.output[0]],
+                                          name, **{a.name: helper.get_attribute_value(a) for a in conv.attribute}))
+            outputs.append(sl.output[0])
+        split[conv.name] = parts
+    removed = {c.name for conv in heads for c in cons[conv.output[0]]}
+    nodes = []
+    for n in graph.node:
+        if n.name in split:
+            nodes += split[n.name]
+        elif n.name not in removed:
+            nodes.append(n)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return outputs
+
+
 def calibration_inputs(seed, count):
     from nfc_data import render_training_field
     for i in range(count):
         yield model_input(render_training_field(seed, 100000 + i)["image"])   # indices past the training cache's
 
 
-def calibrate(model, names, lib, threads, inputs, percentile):
+def calibrate(model, names, lib, threads, inputs, percentile, exact=()):
     """Per-tensor (low, high), widened to include 0: the given percentile (and 100 - it) of the values over all
-    calibration images, from fp32 ORT; at 100, the exact min/max (the percentile runs on a subsample)."""
+    calibration images, from fp32 ORT; at 100, and for the names in `exact`, the min/max (the percentile runs on a
+    subsample)."""
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     del probe.graph.output[:]
@@ -101,8 +142,9 @@ def calibrate(model, names, lib, threads, inputs, percentile):
     ranges = {}
     for n in names:
         v = np.concatenate(samples[n])
-        top = float(np.percentile(v, percentile)) if percentile < 100 else hi[n]
-        bottom = float(np.percentile(v, 100 - percentile)) if percentile < 100 else lo[n]
+        clip = percentile < 100 and n not in exact
+        top = float(np.percentile(v, percentile)) if clip else hi[n]
+        bottom = float(np.percentile(v, 100 - percentile)) if clip else lo[n]
         ranges[n] = (min(bottom, 0.0), max(top, 1e-6))
     ranges[names[0]] = INPUT_RANGE
     # A Resize keeps its input's quantization, so ORT drops the Q/DQ pair and resizes the uint8 tensor itself.
@@ -121,6 +163,7 @@ def uint8_params(low, high):
 
 def quantize(model, ranges, keep_float):
     g = model.graph
+    graph_outputs = {o.name for o in g.output}
     inits = {i.name: i for i in g.initializer}
     new_inits, act_scale, after = [], {}, {}   # after[tensor]: its Q/DQ pair, placed after its producer
     for name, (low, high) in ranges.items():
@@ -128,15 +171,17 @@ def quantize(model, ranges, keep_float):
         act_scale[name] = float(s)
         new_inits += [numpy_helper.from_array(np.array(s, np.float32), name + "_scale"),
                       numpy_helper.from_array(np.array(z, np.uint8), name + "_zero")]
+        # A graph output keeps its name on the DequantizeLinear; its producer writes name_fp.
+        source, target = (name + "_fp", name) if name in graph_outputs else (name, name + "_dq")
         after[name] = [
-            helper.make_node("QuantizeLinear", [name, name + "_scale", name + "_zero"], [name + "_q"], name + "_Q"),
-            helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"], [name + "_dq"],
+            helper.make_node("QuantizeLinear", [source, name + "_scale", name + "_zero"], [name + "_q"], name + "_Q"),
+            helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"], [target],
                              name + "_DQ")]
     nodes = list(after.get(g.input[0].name, []))
     for n in g.node:
         x_name = n.input[0] if n.input else None
         for k, i in enumerate(n.input):
-            if i in after:
+            if i in after and i not in graph_outputs:
                 n.input[k] = i + "_dq"
         if n.op_type == "Conv" and n.name not in keep_float:
             x_scale = act_scale[x_name]
@@ -164,6 +209,8 @@ def quantize(model, ranges, keep_float):
         nodes.append(n)
         if n.output and n.output[0] in after:
             nodes += after[n.output[0]]
+            if n.output[0] in graph_outputs:
+                n.output[0] += "_fp"
     del g.node[:]
     g.node.extend(nodes)
     used = {i for n in g.node for i in n.input}
@@ -183,13 +230,17 @@ def main(argv=None):
     ap.add_argument("--percentile", type=float, default=99.99,
                     help="activation range: this percentile of the calibration values (100 = min/max)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--head-outputs", choices=["int8", "float"], default="int8",
+                    help="int8: the heads' last convolutions too, split per output group; float: they stay float")
     a = ap.parse_args(argv)
     model = onnx.load(a.onnx)
-    names = tensors_to_quantize(model.graph)
+    heads = split_head_convs(model.graph) if a.head_outputs == "int8" else []
+    names = tensors_to_quantize(model.graph) + heads
     ranges = calibrate(model, names, a.lib, a.threads,
-                       calibration_inputs(a.calibration_seed, a.calibration_fields), a.percentile)
-    quantize(model, ranges, float_head_convs(model.graph))
+                       calibration_inputs(a.calibration_seed, a.calibration_fields), a.percentile, set(heads))
+    quantize(model, ranges, set() if heads else float_head_convs(model.graph))
     info = {"scheme": "QDQ uint8 activations per tensor, int8 weights per channel", "tensors": len(names),
+            "head_outputs": "int8, one range per output group" if heads else "float",
             "calibration": f"{a.calibration_fields} fields, nfc_data seed {a.calibration_seed}",
             "percentile": a.percentile}
     for p in model.metadata_props:
