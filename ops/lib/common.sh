@@ -40,7 +40,7 @@ torch_cpu_env() {
 
 # The evaluations the model card reads, into RUN: the Python held-out metrics, ORT parity when the native library is
 # there, and the same study through `ops/nfc evaluate`, for the float model and for its int8 variant where there is
-# one. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
+# one, then further held-out studies at other um/px. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
 model_card_evaluations() {
   local run="$1" model="$2" weights="$3" seed="$4" patients="$5"
   local study=".local/model-eval/heldout-$seed-$patients"   # where evaluate.py simulates it
@@ -61,6 +61,19 @@ model_card_evaluations() {
       "$NFC_ROOT/ops/nfc" evaluate --images "$study" --truth "$study.truth.json" --model "$m" --json > "$out" \
         || { log "ops/nfc evaluate failed for $m; the card leaves out its C# table"; rm -f "$out"; }
     fi
+  done
+  # More held-out studies, each at the um/px simulate.py draws for it, through `ops/nfc evaluate` with the float model:
+  # the card's table of accuracy by resolution. NFC_CARD_EXTRA_SEEDS="" leaves them out.
+  rm -f "$run"/csharp-evaluate-seed*.json
+  command -v dotnet >/dev/null 2>&1 || return 0
+  local extra
+  for extra in ${NFC_CARD_EXTRA_SEEDS-778 779 780}; do
+    local other=".local/model-eval/heldout-$extra-$patients"
+    [ -f "$other.truth.json" ] || "$PY" ops/model/simulate.py --out "$other" --patients "$patients" --seed "$extra" \
+      --fingers L2,L4,R3,R5 --fields 1 > /dev/null
+    "$NFC_ROOT/ops/nfc" evaluate --images "$other" --truth "$other.truth.json" --model "$model" --json \
+      > "$run/csharp-evaluate-seed$extra.json" \
+      || { log "ops/nfc evaluate failed on seed $extra; the card leaves it out"; rm -f "$run/csharp-evaluate-seed$extra.json"; }
   done
 }
 

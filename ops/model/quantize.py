@@ -95,7 +95,10 @@ def split_head_convs(graph):
                                           name, **{a.name: helper.get_attribute_value(a) for a in conv.attribute}))
             outputs.append(sl.output[0])
         split[conv.name] = parts
-    removed = {c.name for conv in heads for c in cons[conv.output[0]]}
+    slices = [c for conv in heads for c in cons[conv.output[0]]]
+    removed = {c.name for c in slices}
+    still_read = {i for n in graph.node if n.name not in removed for i in n.input}
+    removed |= {n.name for n in graph.node if n.op_type == "Constant" and n.output[0] not in still_read}   # Slices' bounds
     nodes = []
     for n in graph.node:
         if n.name in split:
