@@ -54,9 +54,20 @@ def csharp_rows(run):
             f"| detection F1 at mask IoU ≥ 0.5 | {fmt(det['f1'])} (precision {fmt(det['precision'])}, recall {fmt(det['recall'])}) | ≥ {TARGETS['f1']} |",
             f"| class accuracy on matched instances | {fmt(cls['accuracy'])} | ≥ {TARGETS['class']} |",
             f"| apical / arterial / venous diameter MAE (µm), {pairs} matched pairs | {mae} | ≤ {TARGETS['diam']} |",
+            *loop_row(r),
             f"| distal density MAE (/mm), all {dens.get('pair_count', 0)} images | {fmt(dens.get('mae'), 3)} (Pearson r {fmt(dens.get('pearson'), 2)}) | ≤ {TARGETS['density']} |",
             *gradable_row(r.get("gradable_density")),
             ""]
+
+
+def loop_row(r):
+    """The pairs predicted as loops (`loop_diameters`): the diameters the per-patient statistics are made of."""
+    loops = {d["diameter"]: d for d in r.get("loop_diameters", [])}
+    if "apical" not in loops or not loops["apical"]["pair_count"]:
+        return []
+    mae = " / ".join(fmt(loops[k]["mae_um"], 2) for k in ("apical", "arterial", "venous"))
+    return [f"| the same, the {loops['apical']['pair_count']} pairs predicted as loops (normal or abnormal: what a "
+            f"patient's diameter statistics use; no blurred capillaries or hemorrhages) | {mae} | |"]
 
 
 def resolution_rows(run):
@@ -74,12 +85,14 @@ def resolution_rows(run):
         if "apical" not in diam or not diam["apical"]["mae_px"]:
             continue
         um = diam["apical"]["mae_um"] / diam["apical"]["mae_px"]   # one um/px per study
+        loops = {d["diameter"]: d for d in r.get("loop_diameters", [])} if r.get("loop_diameters") else None
         names = ("apical", "arterial", "venous")
         rows.append(dict(um=um, px=diam["apical"]["mae_px"], meets=all(diam[k]["mae_um"] <= TARGETS["diam"] for k in names),
                          row=f"| {name} | {um:.2f} | {r['image_count']} | {fmt(r['detection']['f1'])} | "
                              f"{fmt(r['classification']['accuracy'])} | "
                              + " / ".join(fmt(diam[k]["mae_um"], 2) for k in names) + " | "
                              + " / ".join(fmt(diam[k]["mae_px"], 2) for k in names) + " | "
+                             + (" / ".join(fmt(loops[k]["mae_um"], 2) for k in names) if loops else "n/a") + " | "
                              f"{fmt((r.get('density') or {}).get('mae'), 3)} / "
                              f"{fmt((r.get('gradable_density') or {}).get('mae'), 3)} |"))
     if len(rows) < 2:
@@ -95,7 +108,8 @@ def resolution_rows(run):
             f"simulator drew for it. Apical MAE stays within {min(px):.2f}–{max(px):.2f} px, so in micrometres the "
             f"diameter errors follow the study's µm/px: all three MAEs are at most {TARGETS['diam']} µm {where}.", "",
             "| study | µm/px | images | F1 | class accuracy | apical / arterial / venous MAE (µm) | the same in px "
-            "| density MAE all / gradable (/mm) |", "|---|---|---|---|---|---|---|---|",
+            "| the same, pairs predicted as loops (µm) | density MAE all / gradable (/mm) |",
+            "|---|---|---|---|---|---|---|---|---|",
             *[x["row"] for x in rows], ""]
 
 
@@ -112,13 +126,14 @@ def int8_rows(run, model):
     heads = ("the heads' last convolutions stay float" if info.get("head_outputs", "float") == "float" else
              "the heads' last convolutions are quantized too, split so that each output group has its own range")
 
-    def diam(r):
-        dd = {d["diameter"]: d for d in r.get("diameters", [])}
+    def diam(r, key="diameters"):
+        dd = {d["diameter"]: d for d in r.get(key, [])}
         return " / ".join(fmt(dd[k]["mae_um"], 2) if k in dd else "n/a" for k in ("apical", "arterial", "venous"))
 
     rows = [("detection F1 at mask IoU ≥ 0.5", lambda r: fmt(r["detection"]["f1"])),
             ("class accuracy on matched instances", lambda r: fmt(r["classification"]["accuracy"])),
             ("apical / arterial / venous diameter MAE (µm)", diam),
+            ("the same, pairs predicted as loops (µm)", lambda r: diam(r, "loop_diameters")),
             ("distal density MAE (/mm), all images", lambda r: fmt((r.get("density") or {}).get("mae"), 3)),
             ("distal density MAE (/mm), truth-gradable images",
              lambda r: fmt((r.get("gradable_density") or {}).get("mae"), 3))]

@@ -3,7 +3,7 @@ using NfcPipeline.IntegrationTests.Infrastructure;
 
 namespace NfcPipeline.Dashboard.Tests;
 
-/// <summary>`nfc analyze` and `nfc bench inference` as processes: no broker, no database, the reference model.</summary>
+/// <summary>`nfc analyze`, `evaluate` and `bench inference` as processes: no broker, no database, the reference model.</summary>
 public sealed class OfflineCliTests : IDisposable
 {
     private static readonly string Corpus = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "images");
@@ -72,6 +72,39 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Contains("none.onnx", missing.Err);
         Assert.Equal(2, (await NfcProcess.RunAsync("analyze")).Code);
         Assert.Equal(2, (await NfcProcess.RunAsync("analyze", DemoStudy, "--device", "tpu")).Code);
+    }
+
+    /// <summary>
+    /// The sample study against its ground truth, as models/README.md reports the held-out study: the pipeline's own
+    /// decoder and measurements reach the detection and class targets, and the loops' diameters are a subset of
+    /// the matched pairs'. Measured 2026-12-02: F1 0.944, class accuracy 0.903, apical MAE 2.15 µm (loops 1.48), density
+    /// MAE 0.495 /mm.
+    /// </summary>
+    [Fact]
+    public async Task Evaluate_scores_the_reference_model_on_the_sample_study_against_its_truth()
+    {
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "evaluate", "--images", DemoStudy, "--truth", DemoStudy + ".truth.json",
+            "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"), "--json");
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        var report = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(19, report.GetProperty("image_count").GetInt32());
+        Assert.InRange(report.GetProperty("detection").GetProperty("f1").GetDouble(), 0.90, 1);
+        Assert.InRange(report.GetProperty("classification").GetProperty("accuracy").GetDouble(), 0.85, 1);
+        Assert.InRange(report.GetProperty("density").GetProperty("mae").GetDouble(), 0, 1.0);
+        var all = report.GetProperty("diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
+        var loops = report.GetProperty("loop_diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
+        Assert.Equal(["apical", "arterial", "venous"], all.Keys);
+        foreach (var name in all.Keys)
+        {
+            Assert.InRange(all[name].GetProperty("mae_um").GetDouble(), 0, 3);
+            Assert.InRange(loops[name].GetProperty("pair_count").GetInt32(), 1, all[name].GetProperty("pair_count").GetInt32() - 1);
+        }
+        Assert.Empty(report.GetProperty("warnings").EnumerateArray());
+
+        var missing = await NfcProcess.RunAsync("evaluate", "--images", DemoStudy, "--truth", Path.Combine(_folder.FullName, "none.json"));
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("not found", missing.Err);
     }
 
     [Fact]

@@ -43,7 +43,11 @@ internal static class EvaluateCommand
         try
         {
             var pairs = (request.ClassMap ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            evaluationOptions = new EvaluationOptions { ClassNameMap = EvaluationOptions.ParseClassNameMap(pairs), DefaultUmPerPx = request.UmPerPx };
+            evaluationOptions = new EvaluationOptions
+            {
+                ClassNameMap = EvaluationOptions.ParseClassNameMap(pairs), DefaultUmPerPx = request.UmPerPx,
+                Categories = AnalysisOptions.Default.Measurement.Categories,   // the loops the analysis itself measures
+            };
         }
         catch (ArgumentException ex) { await Console.Error.WriteLineAsync($"nfc evaluate: {ex.Message}"); return NfcCommandLine.Usage; }
 

@@ -29,10 +29,9 @@ internal static class EvaluationOutput
             summary.AddRow($"density MAE, {gradable.PairCount} truth-gradable images (/mm)", Num(gradable.Mae, "0.000"));
         AnsiConsole.Write(summary);
 
-        var diameters = new Table().Title("Diameters on matched instances").AddColumns("diameter", "pairs", "MAE px", "MAE µm", "error of means px", "error of means µm");
-        foreach (var m in report.Diameters)
-            diameters.AddRow(m.Diameter, m.PairCount.ToString(), Num(m.MaePx, "0.00"), Num(m.MaeUm, "0.00"), Num(m.ErrorOfMeansPx, "0.00"), Num(m.ErrorOfMeansUm, "0.00"));
-        AnsiConsole.Write(diameters);
+        AnsiConsole.Write(DiameterTable("Diameters on matched instances", report.Diameters));
+        if (report.LoopDiameters.Count > 0)
+            AnsiConsole.Write(DiameterTable("Diameters on matched loops (predicted normal or abnormal: what per-patient statistics use)", report.LoopDiameters));
 
         var c = report.Classification;
         if (c.Labels.Count > 0)
@@ -44,6 +43,14 @@ internal static class EvaluationOutput
             AnsiConsole.Write(confusion);
         }
         foreach (var warning in report.Warnings) Console.WriteLine($"warning: {warning}");
+    }
+
+    private static Table DiameterTable(string title, IReadOnlyList<DiameterMetrics> metrics)
+    {
+        var table = new Table().Title(title).AddColumns("diameter", "pairs", "MAE px", "MAE µm", "error of means px", "error of means µm");
+        foreach (var m in metrics)
+            table.AddRow(m.Diameter, m.PairCount.ToString(), Num(m.MaePx, "0.00"), Num(m.MaeUm, "0.00"), Num(m.ErrorOfMeansPx, "0.00"), Num(m.ErrorOfMeansUm, "0.00"));
+        return table;
     }
 
     public static void PrintDensityOnly(DensityMetrics density, IReadOnlyList<string> failures, bool json)

@@ -1,5 +1,6 @@
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
 
 namespace NfcPipeline.Core.Evaluation;
 
@@ -9,8 +10,6 @@ namespace NfcPipeline.Core.Evaluation;
 /// </summary>
 public static class CocoEvaluator
 {
-    private static readonly string[] DiameterNames = ["apical", "arterial", "venous"];
-
     /// <param name="truthDensities">Density truth by image file name (for example from <see cref="DensityTruthCsv"/>); else the truth's density_per_mm.</param>
     /// <param name="predictedDensities">Predicted density by image file name; else the predictions' density_per_mm.</param>
     public static EvaluationReport Evaluate(CocoDataset truth, CocoDataset predictions, EvaluationOptions? options = null,
@@ -29,12 +28,8 @@ public static class CocoEvaluator
         int truthCount = 0, predictionCount = 0, matchedCount = 0, correct = 0;
         long truthPixels = 0, predictedPixels = 0, coveredPixels = 0;
         var confusion = new Dictionary<(string Truth, string Predicted), int>();
-        var pairErrorsPx = DiameterNames.Select(_ => new List<double>()).ToArray();
-        var pairErrorsUm = DiameterNames.Select(_ => new List<double>()).ToArray();
-        var truthValuesPx = DiameterNames.Select(_ => new List<double>()).ToArray();
-        var truthValuesUm = DiameterNames.Select(_ => new List<double>()).ToArray();
-        var predValuesPx = DiameterNames.Select(_ => new List<double>()).ToArray();
-        var predValuesUm = DiameterNames.Select(_ => new List<double>()).ToArray();
+        var allDiameters = new DiameterTally();
+        var loopDiameters = new DiameterTally();   // pairs predicted as loops: the per-patient statistics' population
         var densityPairs = new List<DensityPair>();
         var gradableDensityPairs = new List<DensityPair>();
         bool missingScale = false;
@@ -61,22 +56,27 @@ public static class CocoEvaluator
             missingScale |= umPerPx is null;
             var truthDiameters = truthAnnotations.Select(a => TruthDiameters(a, umPerPx, options)).ToList();
             var predictedDiameters = predictedAnnotations.Select(a => PredictedDiameters(a, umPerPx, options)).ToList();
-            foreach (var d in truthDiameters) Collect(d, truthValuesPx, truthValuesUm);
-            foreach (var d in predictedDiameters) Collect(d, predValuesPx, predValuesUm);
+            var truthNames = truthAnnotations.Select(a => ClassName(truth, a.CategoryId, truth, classNameMap)).ToList();
+            var predictedNames = predictedAnnotations.Select(a => ClassName(predictions, a.CategoryId, truth, classNameMap)).ToList();
+            for (int i = 0; i < truthDiameters.Count; i++)
+            {
+                allDiameters.AddTruth(truthDiameters[i]);
+                if (IsLoop(truthNames[i], options)) loopDiameters.AddTruth(truthDiameters[i]);
+            }
+            for (int j = 0; j < predictedDiameters.Count; j++)
+            {
+                allDiameters.AddPrediction(predictedDiameters[j]);
+                if (IsLoop(predictedNames[j], options)) loopDiameters.AddPrediction(predictedDiameters[j]);
+            }
 
             foreach (var match in matches)
             {
-                string truthName = ClassName(truth, truthAnnotations[match.TruthIndex].CategoryId, truth, classNameMap);
-                string predictedName = ClassName(predictions, predictedAnnotations[match.PredictionIndex].CategoryId, truth, classNameMap);
+                string truthName = truthNames[match.TruthIndex], predictedName = predictedNames[match.PredictionIndex];
                 confusion[(truthName, predictedName)] = confusion.GetValueOrDefault((truthName, predictedName)) + 1;
                 if (string.Equals(truthName, predictedName, StringComparison.OrdinalIgnoreCase)) correct++;
-                var (truthPx, truthUm) = truthDiameters[match.TruthIndex];
-                var (predPx, predUm) = predictedDiameters[match.PredictionIndex];
-                for (int k = 0; k < DiameterNames.Length; k++)
-                {
-                    if (truthPx[k] is { } a && predPx[k] is { } b) pairErrorsPx[k].Add(Math.Abs(b - a));
-                    if (truthUm[k] is { } x && predUm[k] is { } y) pairErrorsUm[k].Add(Math.Abs(y - x));
-                }
+                var (truthD, predictedD) = (truthDiameters[match.TruthIndex], predictedDiameters[match.PredictionIndex]);
+                allDiameters.AddPair(truthD, predictedD);
+                if (IsLoop(predictedName, options)) loopDiameters.AddPair(truthD, predictedD);
             }
 
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
@@ -96,10 +96,6 @@ public static class CocoEvaluator
         double? f1 = precision is { } pr && recall is { } re ? (pr + re > 0 ? 2 * pr * re / (pr + re) : 0) : null;
         var labels = confusion.Keys.SelectMany(k => new[] { k.Truth, k.Predicted }).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var matrix = labels.Select(tl => (IReadOnlyList<int>)labels.Select(pl => confusion.GetValueOrDefault((tl, pl))).ToArray()).ToArray();
-        var diameters = DiameterNames.Select((name, k) => new DiameterMetrics(name, pairErrorsPx[k].Count,
-            MeanOrNull(pairErrorsPx[k]), MeanOrNull(pairErrorsUm[k]), truthValuesPx[k].Count, predValuesPx[k].Count,
-            AbsDifference(MeanOrNull(predValuesPx[k]), MeanOrNull(truthValuesPx[k])),
-            AbsDifference(MeanOrNull(predValuesUm[k]), MeanOrNull(truthValuesUm[k])))).ToArray();
 
         return new EvaluationReport(
             truth.Images.Count,
@@ -107,11 +103,12 @@ public static class CocoEvaluator
             new SegmentationMetrics(truthPixels, predictedPixels, coveredPixels,
                 truthPixels == 0 ? null : (double)coveredPixels / truthPixels, predictedPixels == 0 ? null : (double)coveredPixels / predictedPixels),
             new ClassificationMetrics(matchedCount, correct, matchedCount == 0 ? null : (double)correct / matchedCount, labels, matrix),
-            diameters,
+            allDiameters.Metrics(),
             DensityMetrics.Of(densityPairs),
             warnings)
         {
             GradableDensity = truth.Images.Any(i => i.Ungradable is not null) ? DensityMetrics.Of(gradableDensityPairs) : null,
+            LoopDiameters = loopDiameters.Metrics(),
         };
     }
 
@@ -135,14 +132,8 @@ public static class CocoEvaluator
         return (px, px.Select(v => v * umPerPx).ToArray());
     }
 
-    private static void Collect((double?[] Px, double?[] Um) d, List<double>[] px, List<double>[] um)
-    {
-        for (int k = 0; k < d.Px.Length; k++)
-        {
-            if (d.Px[k] is { } p) px[k].Add(p);
-            if (d.Um[k] is { } u) um[k].Add(u);
-        }
-    }
+    private static bool IsLoop(string className, EvaluationOptions options) =>
+        options.Categories.TryGet(className, out var category) && category is ClinicalCategory.Normal or ClinicalCategory.Abnormal;
 
     private static string ClassName(CocoDataset dataset, long categoryId, CocoDataset fallback, Dictionary<string, string> map)
     {
@@ -185,7 +176,4 @@ public static class CocoEvaluator
         return bits;
     }
 
-    private static double? MeanOrNull(List<double> values) => values.Count == 0 ? null : values.Average();
-
-    private static double? AbsDifference(double? a, double? b) => a is { } x && b is { } y ? Math.Abs(x - y) : null;
 }

@@ -14,6 +14,9 @@ public sealed record EvaluationOptions
 
     public LimbRoleRule LimbRoles { get; init; } = LimbRoleRule.WiderIsVenous;
 
+    /// <summary>Which class names are loops (normal or abnormal), for <see cref="EvaluationReport.LoopDiameters"/>; names are looked up after <see cref="ClassNameMap"/>.</summary>
+    public ClassCategoryMap Categories { get; init; } = ClassCategoryMap.Default;
+
     /// <summary>Predicted keypoints scoring below this are ignored. Truth keypoints count when their visibility is above 0.</summary>
     public double MinPredictionKeypointScore { get; init; }
 

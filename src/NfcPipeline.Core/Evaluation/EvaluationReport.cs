@@ -56,4 +56,11 @@ public sealed record EvaluationReport(
     /// truth marks none either way.
     /// </summary>
     public DensityMetrics? GradableDensity { get; init; }
+
+    /// <summary>
+    /// <see cref="Diameters"/> over the matched pairs whose prediction is a loop (normal or abnormal, by
+    /// <see cref="EvaluationOptions.Categories"/>): the capillaries whose diameters the per-patient statistics use, so
+    /// blurred ones and hemorrhages are left out. Each side's mean is over its own loops.
+    /// </summary>
+    public IReadOnlyList<DiameterMetrics> LoopDiameters { get; init; } = [];
 }

@@ -1,6 +1,8 @@
 using System.Text;
 using NfcPipeline.Core.Evaluation;
+using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
 
 namespace NfcPipeline.Core.Tests.Evaluation;
 
@@ -97,6 +99,23 @@ public class CocoEvaluatorTests
         Assert.Equal(1, arterial.MaePx!.Value, 5);       // 7 against 6 px
         var venous = diameters.Single(d => d.Diameter == "venous");
         Assert.Equal(0, venous.MaePx!.Value, 5);         // 8 against 8 px
+    }
+
+    [Fact]
+    public void Loop_diameters_count_only_pairs_predicted_as_loops()
+    {
+        var loops = Evaluate().LoopDiameters.Single(d => d.Diameter == "apical");
+        Assert.Equal(1, loops.PairCount);               // P1, a hairpin: a loop
+        Assert.Equal(2, loops.MaePx!.Value, 5);
+
+        // A model whose "hairpin" means a blurred capillary: the pair leaves the loops, not the matched instances.
+        var blurred = new EvaluationOptions { Categories = ClassCategoryMap.Default.With([new("hairpin", ClinicalCategory.Ungradable)]) };
+        var report = Evaluate(blurred);
+        Assert.Equal(1, report.Diameters.Single(d => d.Diameter == "apical").PairCount);
+        var none = report.LoopDiameters.Single(d => d.Diameter == "apical");
+        Assert.Equal((0, 0), (none.PairCount, none.PredictionCount));
+        Assert.Null(none.MaePx);
+        Assert.Equal(2, none.TruthCount);               // both truths are loops (normal, abnormal)
     }
 
     [Fact]
