@@ -5,12 +5,16 @@
 
 Reproducible: the batch at step k depends only on (seed, k), so a resumed run sees the same data as an
 uninterrupted one. A checkpoint (model, optimiser, step) is written every --checkpoint-minutes and at the end.
+With --max-minutes, the one-cycle schedule is shortened (every 100 steps, when needed) to the steps that fit at the
+measured rate (config.json: steps against planned_steps), so a slower host still anneals the learning rate instead
+of being cut off mid-schedule; rerun with --steps set to that number to reproduce it exactly elsewhere.
 """
 import argparse
 import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -33,9 +37,17 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint-minutes", type=float, default=3.0)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop early (and say so) after this wall time")
+    ap.add_argument("--fit-to-time", action=argparse.BooleanOptionalAction, default=True,
+                    help="with --max-minutes: every 100 steps, shorten the schedule to the steps that fit at the measured "
+                         "rate, so the learning rate still anneals to its end")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
+
+
+def write_config(out, config):
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
 
 
 def log(msg):
@@ -63,6 +75,19 @@ def ema_update(ema, net, decay):
                 ema[k].copy_(v)
 
 
+FIT_PROBE_STEPS = 100   # the schedule is fitted to --max-minutes every this many steps, from the first timed ones
+
+
+def one_cycle(opt, lr, total):
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.05)
+
+
+def steps_that_fit(step, elapsed, rate, max_minutes, total):
+    """The schedule length that ends within max_minutes at `rate` seconds per step, with 5 % kept for checkpoints and
+    noise; never longer than it was."""
+    return max(step + 1, min(total, step + int((max_minutes * 60 * 0.95 - elapsed) / rate)))
+
+
 def save(path, **state):
     tmp = path + ".tmp"
     torch.save(state, tmp)
@@ -82,12 +107,14 @@ def main(argv=None):
     crit = MultiTaskLoss(class_weights(fields))
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    step = 0
-    if a.resume and os.path.exists(ckpt_path):
-        st = torch.load(ckpt_path)
+    step, total = 0, a.steps
+    st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
+    if st is not None:   # a schedule fitted to the time limit keeps its length across resumes
+        total = st.get("total_steps", a.steps)
+    sched = one_cycle(opt, a.lr, total)
+    if st is not None:
         net.load_state_dict(st["model"])
         crit.load_state_dict(st["loss"])
         opt.load_state_dict(st["optimizer"])
@@ -95,15 +122,15 @@ def main(argv=None):
         step = st["step"]
         ema = st.get("ema", ema)
         log(f"resumed from step {step}")
-    config = vars(a) | {"stride": STRIDE, "classes": CLASSES}
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+    config = vars(a) | {"stride": STRIDE, "classes": CLASSES, "steps": total, "planned_steps": a.steps}
+    write_config(a.out, config)
 
     net.train()
     last_ckpt, start, start_step = time.time(), time.time(), step
+    probe = start
     running = {}
     stopped_early = False
-    while step < a.steps:
+    while step < total:
         rng = np.random.default_rng([a.seed, step, 0x42])
         b = make_batch(fields, rng, a.batch, a.crop, STRIDE, sampling)
         x = torch.from_numpy(b["image"]).float().div_(255).sub_(0.5).div_(0.25)
@@ -119,18 +146,35 @@ def main(argv=None):
         ema_update(ema, net, min(a.ema, (1 + step) / (10 + step)))
         for k, v in parts.items():
             running[k] = running.get(k, v) * 0.95 + v * 0.05
-        if step % 25 == 0 or step == a.steps:
+        if step % 25 == 0 or step == total:
             rate = (time.time() - start) / max(step - start_step, 1)
-            log(f"step {step}/{a.steps} loss {float(loss):.3f} " +
+            log(f"step {step}/{total} loss {float(loss):.3f} " +
                 " ".join(f"{k}={v:.3f}" for k, v in running.items()) +
-                f" | {rate:.2f}s/step, eta {(a.steps - step) * rate / 60:.1f} min")
+                f" | lr {opt.param_groups[0]['lr']:.2e}, {rate:.2f}s/step, eta {(total - step) * rate / 60:.1f} min")
+        done = step - start_step
+        if a.fit_to_time and a.max_minutes and done % FIT_PROBE_STEPS == 0:
+            # The slower of the run's mean and its last stretch: step times drift up over a run.
+            now = time.time()
+            rate = max((now - start) / done, (now - probe) / FIT_PROBE_STEPS)
+            probe = now
+            fits = steps_that_fit(step, now - start, rate, a.max_minutes, total)
+            if fits < total:
+                log(f"{total} steps do not fit --max-minutes {a.max_minutes} at {rate:.2f}s/step: "
+                    f"the schedule now ends at step {fits}")
+                total = config["steps"] = fits
+                with warnings.catch_warnings():   # "step() before optimizer.step()": replaying, not training
+                    warnings.simplefilter("ignore", UserWarning)
+                    sched = one_cycle(opt, a.lr, total)
+                    for _ in range(step):   # to where the run is, on the new schedule
+                        sched.step()
+                write_config(a.out, config)
         overtime = a.max_minutes and (time.time() - start) / 60 > a.max_minutes
-        if time.time() - last_ckpt > a.checkpoint_minutes * 60 or step == a.steps or overtime:
+        if time.time() - last_ckpt > a.checkpoint_minutes * 60 or step == total or overtime:
             save(ckpt_path, model=net.state_dict(), loss=crit.state_dict(), optimizer=opt.state_dict(),
-                 scheduler=sched.state_dict(), step=step, config=config, ema=ema)
+                 scheduler=sched.state_dict(), step=step, config=config, ema=ema, total_steps=total)
             last_ckpt = time.time()
             log(f"checkpoint at step {step}")
-        if overtime and step < a.steps:
+        if overtime and step < total:
             stopped_early = True
             log(f"stopping early at step {step}: --max-minutes {a.max_minutes} reached")
             break
