@@ -5,9 +5,9 @@
 
 Reproducible: the batch at step k depends only on (seed, k), so a resumed run sees the same data as an
 uninterrupted one. A checkpoint (model, optimiser, step) is written every --checkpoint-minutes and at the end.
-With --max-minutes, the one-cycle schedule is shortened (every 100 steps, when needed) to the steps that fit at the
-measured rate (config.json: steps against planned_steps), so a slower host still anneals the learning rate instead
-of being cut off mid-schedule; rerun with --steps set to that number to reproduce it exactly elsewhere.
+With --max-minutes, the one-cycle schedule is fitted (every 100 steps, at most --steps) to the steps that fit at
+the measured rate (config.json: steps against planned_steps), so a slower host still anneals the learning rate
+instead of being cut off mid-schedule; rerun with --steps set to that number to reproduce it exactly elsewhere.
 """
 import argparse
 import json
@@ -38,8 +38,8 @@ def parse_args(argv=None):
     ap.add_argument("--checkpoint-minutes", type=float, default=3.0)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop early (and say so) after this wall time")
     ap.add_argument("--fit-to-time", action=argparse.BooleanOptionalAction, default=True,
-                    help="with --max-minutes: every 100 steps, shorten the schedule to the steps that fit at the measured "
-                         "rate, so the learning rate still anneals to its end")
+                    help="with --max-minutes: every 100 steps, fit the schedule (at most --steps) to the steps that fit at "
+                         "the measured rate, so the learning rate still anneals to its end")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
@@ -82,10 +82,10 @@ def one_cycle(opt, lr, total):
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.05)
 
 
-def steps_that_fit(step, elapsed, rate, max_minutes, total):
+def steps_that_fit(step, elapsed, rate, max_minutes, planned):
     """The schedule length that ends within max_minutes at `rate` seconds per step, with 5 % kept for checkpoints and
-    noise; never longer than it was."""
-    return max(step + 1, min(total, step + int((max_minutes * 60 * 0.95 - elapsed) / rate)))
+    noise; never longer than planned."""
+    return max(step + 1, min(planned, step + int((max_minutes * 60 * 0.95 - elapsed) / rate)))
 
 
 def save(path, **state):
@@ -157,10 +157,11 @@ def main(argv=None):
             now = time.time()
             rate = max((now - start) / done, (now - probe) / FIT_PROBE_STEPS)
             probe = now
-            fits = steps_that_fit(step, now - start, rate, a.max_minutes, total)
-            if fits < total:
-                log(f"{total} steps do not fit --max-minutes {a.max_minutes} at {rate:.2f}s/step: "
-                    f"the schedule now ends at step {fits}")
+            fits = steps_that_fit(step, now - start, rate, a.max_minutes, a.steps)
+            # Shorter whenever it must; longer again (up to the plan) when the first steps' slowness has passed.
+            if fits < total or fits > total * 1.01:
+                log(f"at {rate:.2f}s/step, {fits} of the {a.steps} planned steps fit --max-minutes {a.max_minutes}: "
+                    f"the schedule now ends at step {fits} (was {total})")
                 total = config["steps"] = fits
                 with warnings.catch_warnings():   # "step() before optimizer.step()": replaying, not training
                     warnings.simplefilter("ignore", UserWarning)

@@ -256,8 +256,8 @@ def main(argv=None):
         "that favour rare classes (inverse square root of the class's instance count).",
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
         + (f", {a.train_seconds / 60:.0f} min wall time" if a.train_seconds else "") + "."
-        + (f" The schedule was fitted to the run's time limit: {cfg['steps']} of the {cfg['planned_steps']} steps asked"
-           " for fitted at this host's measured step time." if cfg.get("planned_steps", cfg["steps"]) != cfg["steps"] else "")
+        + (f" The schedule was fitted to the run's time limit at this host's measured step time: {cfg['steps']} of the"
+           f" {cfg['planned_steps']} steps asked for." if cfg.get("planned_steps", cfg["steps"]) != cfg["steps"] else "")
         + (" **These weights are a checkpoint's weight average taken before the run's last step: the learning-rate"
            f" schedule ({cfg['steps']} steps) had not finished.**" if "optimizer" in final else
            f" **Training was stopped by its time limit before step {cfg['steps']}: the schedule did not finish.**"
