@@ -63,11 +63,14 @@ def tensors_to_quantize(graph):
     return names
 
 
-def float_head_convs(graph):
+def head_convs(graph, cons):
     """The last convolution of each head: its output goes straight to the contract's outputs (via Slice)."""
-    cons = consumers(graph)
-    return {n.name for n in graph.node if n.op_type == "Conv"
-            and all(c.op_type == "Slice" for c in cons.get(n.output[0], []))}
+    return [n for n in graph.node
+            if n.op_type == "Conv" and all(c.op_type == "Slice" for c in cons.get(n.output[0], []))]
+
+
+def float_head_convs(graph):
+    return {n.name for n in head_convs(graph, consumers(graph))}
 
 
 def split_head_convs(graph):
@@ -77,8 +80,7 @@ def split_head_convs(graph):
     cons = consumers(graph)
     const = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
     inits = {i.name: i for i in graph.initializer}
-    heads = [n for n in graph.node if n.op_type == "Conv"
-             and all(c.op_type == "Slice" for c in cons.get(n.output[0], []))]
+    heads = head_convs(graph, cons)
     split, outputs = {}, []
     for conv in heads:
         w, b = (numpy_helper.to_array(inits[i]) for i in conv.input[1:3])

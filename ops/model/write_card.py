@@ -35,6 +35,19 @@ def ort_rows(run):
             f"on {len(r['images'])} demo images: largest absolute difference over all outputs {worst:.2e}."]
 
 
+DIAMETERS = ("apical", "arterial", "venous")
+
+
+def by_diameter(r, key="diameters"):
+    """An `ops/nfc evaluate` report's diameter metrics (`diameters` or `loop_diameters`) by diameter name."""
+    return {d["diameter"]: d for d in r.get(key) or []}
+
+
+def maes(by_name, field="mae_um"):
+    """ "apical / arterial / venous" of one metric, n/a where a diameter is missing."""
+    return " / ".join(fmt(by_name[k][field], 2) if k in by_name else "n/a" for k in DIAMETERS)
+
+
 def csharp_rows(run):
     """The held-out study through `ops/nfc evaluate` (C# decoder and measurements), when finish.sh could run it."""
     path = os.path.join(run, "csharp-evaluate.json")
@@ -42,8 +55,8 @@ def csharp_rows(run):
         return []
     r = json.load(open(path))
     det, cls, dens = r["detection"], r["classification"], r.get("density") or {}
-    diam = {d["diameter"]: d for d in r.get("diameters", [])}
-    mae = " / ".join(fmt(diam[k]["mae_um"], 2) if k in diam else "n/a" for k in ("apical", "arterial", "venous"))
+    diam = by_diameter(r)
+    mae = maes(diam)
     pairs = diam["apical"]["pair_count"] if "apical" in diam else 0
     return ["", "## Through the C# pipeline (`ops/nfc evaluate`)",
             f"The same held-out study ({r['image_count']} images, {det['truth_count']} truth instances), decoded by the C# "
@@ -62,10 +75,10 @@ def csharp_rows(run):
 
 def loop_row(r):
     """The pairs predicted as loops (`loop_diameters`): the diameters the per-patient statistics are made of."""
-    loops = {d["diameter"]: d for d in r.get("loop_diameters", [])}
+    loops = by_diameter(r, "loop_diameters")
     if "apical" not in loops or not loops["apical"]["pair_count"]:
         return []
-    mae = " / ".join(fmt(loops[k]["mae_um"], 2) for k in ("apical", "arterial", "venous"))
+    mae = maes(loops)
     return [f"| the same, the {loops['apical']['pair_count']} pairs predicted as loops (normal or abnormal: what a "
             f"patient's diameter statistics use; no blurred capillaries or hemorrhages) | {mae} | |"]
 
@@ -81,18 +94,16 @@ def resolution_rows(run):
         if not os.path.exists(path):
             continue
         r = json.load(open(path))
-        diam = {d["diameter"]: d for d in r.get("diameters", [])}
+        diam = by_diameter(r)
         if "apical" not in diam or not diam["apical"]["mae_px"]:
             continue
         um = diam["apical"]["mae_um"] / diam["apical"]["mae_px"]   # one um/px per study
-        loops = {d["diameter"]: d for d in r.get("loop_diameters", [])} if r.get("loop_diameters") else None
-        names = ("apical", "arterial", "venous")
-        rows.append(dict(um=um, px=diam["apical"]["mae_px"], meets=all(diam[k]["mae_um"] <= TARGETS["diam"] for k in names),
+        loops = by_diameter(r, "loop_diameters")
+        rows.append(dict(um=um, px=diam["apical"]["mae_px"], meets=all(diam[k]["mae_um"] <= TARGETS["diam"] for k in DIAMETERS),
                          row=f"| {name} | {um:.2f} | {r['image_count']} | {fmt(r['detection']['f1'])} | "
                              f"{fmt(r['classification']['accuracy'])} | "
-                             + " / ".join(fmt(diam[k]["mae_um"], 2) for k in names) + " | "
-                             + " / ".join(fmt(diam[k]["mae_px"], 2) for k in names) + " | "
-                             + (" / ".join(fmt(loops[k]["mae_um"], 2) for k in names) if loops else "n/a") + " | "
+                             + maes(diam) + " | " + maes(diam, "mae_px") + " | "
+                             + (maes(loops) if loops else "n/a") + " | "
                              f"{fmt((r.get('density') or {}).get('mae'), 3)} / "
                              f"{fmt((r.get('gradable_density') or {}).get('mae'), 3)} |"))
     if len(rows) < 2:
@@ -127,8 +138,7 @@ def int8_rows(run, model):
              "the heads' last convolutions are quantized too, split so that each output group has its own range")
 
     def diam(r, key="diameters"):
-        dd = {d["diameter"]: d for d in r.get(key, [])}
-        return " / ".join(fmt(dd[k]["mae_um"], 2) if k in dd else "n/a" for k in ("apical", "arterial", "venous"))
+        return maes(by_diameter(r, key))
 
     rows = [("detection F1 at mask IoU ≥ 0.5", lambda r: fmt(r["detection"]["f1"])),
             ("class accuracy on matched instances", lambda r: fmt(r["classification"]["accuracy"])),
