@@ -12,6 +12,7 @@ instead of being cut off mid-schedule; rerun with --steps set to that number to 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -40,6 +41,9 @@ def parse_args(argv=None):
     ap.add_argument("--fit-to-time", action=argparse.BooleanOptionalAction, default=True,
                     help="with --max-minutes: every 100 steps, fit the schedule (at most --steps) to the steps that fit at "
                          "the measured rate, so the learning rate still anneals to its end")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                    help="forward pass in bfloat16 autocast (weights, optimiser and losses stay float32); auto: bf16 "
+                         "where the CPU has native bf16 (avx512_bf16 or amx_bf16), where it is about 1.7x faster")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
@@ -73,6 +77,19 @@ def ema_update(ema, net, decay):
                 ema[k].mul_(decay).add_(v, alpha=1 - decay)
             else:
                 ema[k].copy_(v)
+
+
+def cpu_has_native_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return re.search(r"\b(avx512_bf16|amx_bf16)\b", f.read()) is not None
+    except OSError:
+        return False
+
+
+def resolve_precision(choice):
+    """Without native bf16 the autocast kernels are emulated and slower than float32, hence auto."""
+    return choice if choice != "auto" else ("bf16" if cpu_has_native_bf16() else "fp32")
 
 
 FIT_PROBE_STEPS = 100   # the schedule is fitted to --max-minutes every this many steps, from the first timed ones
@@ -111,8 +128,10 @@ def main(argv=None):
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     step, total = 0, a.steps
     st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
-    if st is not None:   # a schedule fitted to the time limit keeps its length across resumes
+    precision = resolve_precision(a.precision)
+    if st is not None:   # a schedule fitted to the time limit keeps its length, and the run its precision, on resume
         total = st.get("total_steps", a.steps)
+        precision = st["config"].get("precision_used", "fp32")   # runs before --precision were float32
     sched = one_cycle(opt, a.lr, total)
     if st is not None:
         net.load_state_dict(st["model"])
@@ -122,7 +141,10 @@ def main(argv=None):
         step = st["step"]
         ema = st.get("ema", ema)
         log(f"resumed from step {step}")
-    config = vars(a) | {"stride": STRIDE, "classes": CLASSES, "steps": total, "planned_steps": a.steps}
+    config = vars(a) | {"stride": STRIDE, "classes": CLASSES, "steps": total, "planned_steps": a.steps,
+                        "precision_used": precision}
+    bf16 = precision == "bf16"
+    log(f"precision: {precision}" + (" (autocast forward, float32 weights and losses)" if bf16 else ""))
     write_config(a.out, config)
 
     net.train()
@@ -135,7 +157,10 @@ def main(argv=None):
         b = make_batch(fields, rng, a.batch, a.crop, STRIDE, sampling)
         x = torch.from_numpy(b["image"]).float().div_(255).sub_(0.5).div_(0.25)
         t = {k: torch.from_numpy(v) for k, v in b.items() if k != "image"}
-        out = net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = net(x)
+        if bf16:
+            out = {k: v.float() for k, v in out.items()}
         loss, parts = crit(out, t)
         opt.zero_grad()
         loss.backward()
