@@ -12,14 +12,15 @@ STEPS="${NFC_TRAIN_STEPS:-8000}"
 FIELDS="${NFC_CACHE_FIELDS:-320}"
 MAX_MIN="${NFC_MAX_MINUTES:-80}"
 CKPT_MIN="${NFC_CKPT_MINUTES:-3}"
+PRECISION="${NFC_PRECISION:-auto}"
 EVAL_SEED="${NFC_EVAL_SEED:-777}"
 EVAL_PATIENTS="${NFC_EVAL_PATIENTS:-8}"
 MODEL="${NFC_MODEL_OUT:-models/nfc-reference.onnx}"
 LABEL="${NFC_RUN_LABEL:-full run}"
 mkdir -p "$OUT"
-echo "[train.sh] $(date -u +%FT%TZ) out=$OUT seed=$SEED steps=$STEPS fields=$FIELDS max_minutes=$MAX_MIN"
+echo "[train.sh] $(date -u +%FT%TZ) out=$OUT seed=$SEED steps=$STEPS fields=$FIELDS max_minutes=$MAX_MIN precision=$PRECISION"
 start=$(date +%s)
 $PY ops/model/train.py --out "$OUT" --seed "$SEED" --steps "$STEPS" --cache-fields "$FIELDS" \
-  --max-minutes "$MAX_MIN" --checkpoint-minutes "$CKPT_MIN" --threads 2 --resume
+  --max-minutes "$MAX_MIN" --checkpoint-minutes "$CKPT_MIN" --threads 2 --precision "$PRECISION" --resume
 train_s=$(( $(date +%s) - start ))
 NFC_MODEL_VERSION="${NFC_MODEL_VERSION:-1.0.0}" "$(dirname "$0")/finish.sh" "$OUT" "$MODEL" "$EVAL_SEED" "$EVAL_PATIENTS" "$LABEL" "$train_s"

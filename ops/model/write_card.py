@@ -265,6 +265,8 @@ def main(argv=None):
         "cast, contrast, blur, noise and JPEG quality 50-95. Most crops are centred on one instance, drawn with weights",
         "that favour rare classes (inverse square root of the class's instance count).",
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
+        + (", the forward pass in bfloat16 autocast (float32 weights, optimiser and losses)"
+           if cfg.get("precision_used") == "bf16" else ", in float32")
         + (f", {a.train_seconds / 60:.0f} min wall time" if a.train_seconds else "") + "."
         + (f" The schedule was fitted to the run's time limit at this host's measured step time: {cfg['steps']} of the"
            f" {cfg['planned_steps']} steps asked for." if cfg.get("planned_steps", cfg["steps"]) != cfg["steps"] else "")
@@ -331,6 +333,8 @@ def main(argv=None):
         "## Reproduce",
         "`ops/model/train.sh` (see ops/model/README.md): builds the cache, trains with checkpoints, then",
         "`ops/model/finish.sh` exports, quantizes (`ops/model/quantize.py`), evaluates and regenerates this card.",
+        "On a CPU with native bfloat16 it trains under bf16 autocast by default (`NFC_PRECISION=fp32` for float32);"
+        " a run's precision is in its `config.json` and in the training sentence above.",
     ]
     with open(a.card, "w") as f:
         f.write("\n".join(lines) + "\n")
