@@ -130,7 +130,7 @@ def main(argv=None):
     st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
     precision = resolve_precision(a.precision)
     if st is not None:   # a schedule fitted to the time limit keeps its length, and the run its precision, on resume
-        total = st.get("total_steps", a.steps)
+        total = st["config"]["steps"]
         precision = st["config"].get("precision_used", "fp32")   # runs before --precision were float32
     sched = one_cycle(opt, a.lr, total)
     if st is not None:
@@ -197,7 +197,7 @@ def main(argv=None):
         overtime = a.max_minutes and (time.time() - start) / 60 > a.max_minutes
         if time.time() - last_ckpt > a.checkpoint_minutes * 60 or step == total or overtime:
             save(ckpt_path, model=net.state_dict(), loss=crit.state_dict(), optimizer=opt.state_dict(),
-                 scheduler=sched.state_dict(), step=step, config=config, ema=ema, total_steps=total)
+                 scheduler=sched.state_dict(), step=step, config=config, ema=ema)
             last_ckpt = time.time()
             log(f"checkpoint at step {step}")
         if overtime and step < total:

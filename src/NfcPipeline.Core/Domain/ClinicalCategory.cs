@@ -11,3 +11,9 @@ public enum ClinicalCategory
     /// <summary>Blurred or otherwise unreadable.</summary>
     Ungradable,
 }
+
+public static class ClinicalCategoryExtensions
+{
+    /// <summary>Normal and Abnormal: real loops, the capillaries that carry diameters and morphology flags.</summary>
+    public static bool IsLoop(this ClinicalCategory category) => category is ClinicalCategory.Normal or ClinicalCategory.Abnormal;
+}

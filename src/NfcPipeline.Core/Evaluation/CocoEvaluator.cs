@@ -58,6 +58,7 @@ public static class CocoEvaluator
             var predictedDiameters = predictedAnnotations.Select(a => PredictedDiameters(a, umPerPx, options)).ToList();
             var truthNames = truthAnnotations.Select(a => ClassName(truth, a.CategoryId, truth, classNameMap)).ToList();
             var predictedNames = predictedAnnotations.Select(a => ClassName(predictions, a.CategoryId, truth, classNameMap)).ToList();
+            var predictedIsLoop = predictedNames.Select(n => IsLoop(n, options)).ToList();
             for (int i = 0; i < truthDiameters.Count; i++)
             {
                 allDiameters.AddTruth(truthDiameters[i]);
@@ -66,7 +67,7 @@ public static class CocoEvaluator
             for (int j = 0; j < predictedDiameters.Count; j++)
             {
                 allDiameters.AddPrediction(predictedDiameters[j]);
-                if (IsLoop(predictedNames[j], options)) loopDiameters.AddPrediction(predictedDiameters[j]);
+                if (predictedIsLoop[j]) loopDiameters.AddPrediction(predictedDiameters[j]);
             }
 
             foreach (var match in matches)
@@ -76,7 +77,7 @@ public static class CocoEvaluator
                 if (string.Equals(truthName, predictedName, StringComparison.OrdinalIgnoreCase)) correct++;
                 var (truthD, predictedD) = (truthDiameters[match.TruthIndex], predictedDiameters[match.PredictionIndex]);
                 allDiameters.AddPair(truthD, predictedD);
-                if (IsLoop(predictedName, options)) loopDiameters.AddPair(truthD, predictedD);
+                if (predictedIsLoop[match.PredictionIndex]) loopDiameters.AddPair(truthD, predictedD);
             }
 
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
@@ -133,7 +134,7 @@ public static class CocoEvaluator
     }
 
     private static bool IsLoop(string className, EvaluationOptions options) =>
-        options.Categories.TryGet(className, out var category) && category is ClinicalCategory.Normal or ClinicalCategory.Abnormal;
+        options.Categories.TryGet(className, out var category) && category.IsLoop();
 
     private static string ClassName(CocoDataset dataset, long categoryId, CocoDataset fallback, Dictionary<string, string> map)
     {

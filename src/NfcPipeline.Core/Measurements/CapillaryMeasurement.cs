@@ -16,7 +16,7 @@ public sealed record CapillaryMeasurement
     public required double Score { get; init; }
 
     /// <summary>True for Normal and Abnormal instances: real loops, which carry diameters and flags.</summary>
-    public bool IsLoop => Category is ClinicalCategory.Normal or ClinicalCategory.Abnormal;
+    public bool IsLoop => Category.IsLoop();
 
     public double? ApicalDiameterPx { get; init; }
     public double? ApicalDiameterUm { get; init; }

@@ -60,7 +60,7 @@ public sealed class CapillaryMeasurer
         }
 
         double? apicalUm = ToUm(apical, calibration);
-        bool isLoop = category is ClinicalCategory.Normal or ClinicalCategory.Abnormal;
+        bool isLoop = category.IsLoop();
         return new CapillaryMeasurement
         {
             Index = index,
