@@ -21,6 +21,12 @@ public sealed class InferenceOptions
     public int IntraOpThreads { get; set; }
 
     /// <summary>
+    /// When set, ORT times every operator and writes the trace to PREFIX_&lt;timestamp&gt;.json when the model is
+    /// unloaded (`nfc bench inference --ort-profile`). It slows every run: for tuning, not for production.
+    /// </summary>
+    public string? OrtProfilePrefix { get; set; }
+
+    /// <summary>
     /// Session runs executing at once; 0 chooses: 1 on the CPU (ORT's threads already use every core, and a second
     /// run only contends with them), 2 on a GPU. Batches beyond this wait at the gate with their input ready, and
     /// decode their outputs after leaving it, so host work overlaps the model.

@@ -75,6 +75,19 @@ public sealed unsafe partial class InferenceSession : IDisposable
 
     public ModelMetadata ModelMetadata { get; }
 
+    /// <summary>
+    /// Stops the profiling that <see cref="SessionOptions.ProfileFilePrefix"/> started, writes the trace and returns
+    /// its path; runs after this are not recorded. Without a prefix ORT returns an empty path.
+    /// </summary>
+    public string EndProfiling()
+    {
+        using var session = _session.Acquire();
+        var allocator = NativeText.DefaultAllocator;
+        byte* path;
+        NativeStatus.Check(OrtLibrary.Api.SessionEndProfiling(session.Pointer, allocator, &path));
+        return NativeText.TakeAllocated(path, allocator);
+    }
+
     /// <summary>Releases the native session once no Run on another thread still uses it.</summary>
     public void Dispose() => _session.Dispose();
 

@@ -39,6 +39,12 @@ public sealed class SessionOptions
     /// <summary>Off by default, for the same reason as <see cref="AllowIntraOpSpinning"/>.</summary>
     public bool AllowInterOpSpinning { get; set; }
 
+    /// <summary>
+    /// When set, ORT records every operator's time and writes them as a Chrome trace to PREFIX_&lt;timestamp&gt;.json
+    /// (<see cref="InferenceSession.EndProfiling"/>, or when the session is released). For tuning: it slows each run.
+    /// </summary>
+    public string? ProfileFilePrefix { get; set; }
+
     public OrtLoggingLevel LogSeverityLevel { get; set; } = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
 
     /// <summary>

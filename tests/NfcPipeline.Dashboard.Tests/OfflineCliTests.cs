@@ -123,4 +123,20 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Contains("peak RSS", run.Out);
         Assert.Equal(2, (await NfcProcess.RunAsync("bench", "inference", "--batch", "x")).Code);
     }
+
+    [Fact]
+    public async Task Bench_inference_with_an_ort_profile_prints_where_the_int8_models_time_goes()
+    {
+        var prefix = Path.Combine(_folder.FullName, "profiles", "int8");
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "1", "--batch", "1", "--rounds", "1",
+            "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.int8.onnx"), "--ort-profile", prefix);
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("ORT profile, batch 1:", run.Out);
+        var trace = run.Out.Split('\n').Single(l => l.StartsWith("ort_profile_batch_1=", StringComparison.Ordinal))["ort_profile_batch_1=".Length..].Trim();
+        Assert.StartsWith(prefix + "-batch1_", trace);
+        Assert.True(File.Exists(trace), trace);
+        // quantize.py's QDQ pairs reached ORT's int8 fusions: the convolutions run as QLinearConv.
+        Assert.Matches(@"QLinearConv\W+\d+", run.Out);
+    }
 }

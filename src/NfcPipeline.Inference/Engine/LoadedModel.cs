@@ -71,6 +71,7 @@ public sealed class LoadedModel : IDisposable
         using (var stream = File.OpenRead(path)) sha = SHA256.HashData(stream);
         var sessionOptions = new SessionOptions();
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        sessionOptions.ProfileFilePrefix = options.OrtProfilePrefix;
         sessionOptions.UseDevice(options.Device);
         var session = new InferenceSession(path, sessionOptions, loggers?.CreateLogger<InferenceSession>());
         try

@@ -22,6 +22,10 @@ internal static unsafe class NativeSessionOptions
             NativeStatus.Check(options.EnableMemoryPattern ? api.EnableMemPattern(raw) : api.DisableMemPattern(raw));
             NativeStatus.Check(options.EnableCpuMemArena ? api.EnableCpuMemArena(raw) : api.DisableCpuMemArena(raw));
             NativeStatus.Check(api.SetSessionLogSeverityLevel(raw, (int)options.LogSeverityLevel));
+            if (options.ProfileFilePrefix is { Length: > 0 } prefix)
+            {
+                fixed (byte* p = NativeText.ToUtf8(prefix)) NativeStatus.Check(api.EnableProfiling(raw, p));
+            }
             AddConfigEntry(raw, SessionOptions.IntraOpAllowSpinningKey, options.AllowIntraOpSpinning ? "1" : "0");
             AddConfigEntry(raw, SessionOptions.InterOpAllowSpinningKey, options.AllowInterOpSpinning ? "1" : "0");
             foreach (var (key, value) in options.ConfigEntries) AddConfigEntry(raw, key, value);

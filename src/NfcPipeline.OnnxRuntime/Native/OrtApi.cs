@@ -26,6 +26,7 @@ internal sealed unsafe partial class OrtApi
     public readonly delegate* unmanaged<nint*, nint> CreateSessionOptions;
     public readonly delegate* unmanaged<nint, void> ReleaseSessionOptions;
     public readonly delegate* unmanaged<nint, int, nint> SetSessionExecutionMode;
+    public readonly delegate* unmanaged<nint, byte*, nint> EnableProfiling;
     public readonly delegate* unmanaged<nint, nint> EnableMemPattern;
     public readonly delegate* unmanaged<nint, nint> DisableMemPattern;
     public readonly delegate* unmanaged<nint, nint> EnableCpuMemArena;
@@ -48,6 +49,7 @@ internal sealed unsafe partial class OrtApi
     public readonly delegate* unmanaged<nint, byte*, nint, nint*, nint> CreateSession;
     public readonly delegate* unmanaged<nint, void> ReleaseSession;
     public readonly delegate* unmanaged<nint, nint, nint*, nint*, nuint, nint*, nuint, nint*, nint> Run;
+    public readonly delegate* unmanaged<nint, nint, byte**, nint> SessionEndProfiling;
     public readonly delegate* unmanaged<nint, nuint*, nint> SessionGetInputCount;
     public readonly delegate* unmanaged<nint, nuint*, nint> SessionGetOutputCount;
     public readonly delegate* unmanaged<nint, nuint, nint*, nint> SessionGetInputTypeInfo;
@@ -76,6 +78,7 @@ internal sealed unsafe partial class OrtApi
         Run = (delegate* unmanaged<nint, nint, nint*, nint*, nuint, nint*, nuint, nint*, nint>)t[9];
         CreateSessionOptions = (delegate* unmanaged<nint*, nint>)t[10];
         SetSessionExecutionMode = (delegate* unmanaged<nint, int, nint>)t[13];
+        EnableProfiling = (delegate* unmanaged<nint, byte*, nint>)t[14];
         EnableMemPattern = (delegate* unmanaged<nint, nint>)t[16];
         DisableMemPattern = (delegate* unmanaged<nint, nint>)t[17];
         EnableCpuMemArena = (delegate* unmanaged<nint, nint>)t[18];
@@ -102,6 +105,7 @@ internal sealed unsafe partial class OrtApi
         ReleaseSession = (delegate* unmanaged<nint, void>)t[95];
         ReleaseRunOptions = (delegate* unmanaged<nint, void>)t[97];
         ReleaseSessionOptions = (delegate* unmanaged<nint, void>)t[100];
+        SessionEndProfiling = (delegate* unmanaged<nint, nint, byte**, nint>)t[110];
         AddFreeDimensionOverrideByName = (delegate* unmanaged<nint, byte*, long, nint>)t[124];
         GetAvailableProviders = (delegate* unmanaged<byte***, int*, nint>)t[125];
         ReleaseAvailableProviders = (delegate* unmanaged<byte**, int, nint>)t[126];

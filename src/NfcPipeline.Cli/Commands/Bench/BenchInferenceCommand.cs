@@ -27,8 +27,9 @@ internal static class BenchInferenceCommand
         var count = new Option<int>("--images") { Description = "Images per measurement", DefaultValueFactory = _ => 24 };
         var rounds = new Option<int>("--rounds") { Description = "Pipeline rounds per batch size, each between two raw rounds (more rounds resist a noisy host)", DefaultValueFactory = _ => 4 };
         var source = new Option<string>("--source") { Description = "Folder of images to cycle through", DefaultValueFactory = _ => "samples/demo-study" };
+        var profile = new Option<string?>("--ort-profile") { Description = "Also write ONNX Runtime's per-operator trace to PREFIX-batchN_<time>.json and print where the time goes (profiling slows the runs it times)" };
         var inference = new InferenceArguments();
-        var command = new Command("inference", "Compare raw ONNX Runtime throughput with the full inference path.") { batches, count, rounds, source };
+        var command = new Command("inference", "Compare raw ONNX Runtime throughput with the full inference path.") { batches, count, rounds, source, profile };
         command.Add(inference.Model); command.Add(inference.Device); command.Add(inference.Threads);
         command.SetAction(async (parse, ct) =>
         {
@@ -36,23 +37,30 @@ internal static class BenchInferenceCommand
             try { sizes = parse.GetValue(batches)!.Split(',').Select(s => int.Parse(s.Trim(), CultureInfo.InvariantCulture)).Where(s => s > 0).Distinct().ToArray(); }
             catch (FormatException) { await Console.Error.WriteLineAsync("nfc bench inference: --batch takes sizes like 1,4,8"); return NfcCommandLine.Usage; }
             if (sizes.Length == 0 || parse.GetValue(count) < 1) { await Console.Error.WriteLineAsync("nfc bench inference: give at least one batch size and one image"); return NfcCommandLine.Usage; }
-            return await RunAsync(sizes, parse.GetValue(count), Math.Max(1, parse.GetValue(rounds)), parse.GetValue(source)!, inference, parse, ct);
+            var settings = new Settings(sizes, parse.GetValue(count), Math.Max(1, parse.GetValue(rounds)), parse.GetValue(source)!, parse.GetValue(profile));
+            return await RunAsync(settings, inference, parse, ct);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int[] sizes, int count, int rounds, string source, InferenceArguments inference, ParseResult parse, CancellationToken ct)
+    private sealed record Settings(int[] Sizes, int Count, int Rounds, string Source, string? ProfilePrefix);
+
+    private static async Task<int> RunAsync(Settings settings, InferenceArguments inference, ParseResult parse, CancellationToken ct)
     {
+        var (sizes, count, rounds, source, profilePrefix) = settings;
         var files = SameSizeImages(source);
         if (files is null) { await Console.Error.WriteLineAsync($"nfc bench inference: no decodable images in '{source}' (pass --source DIR)"); return NfcCommandLine.Usage; }
         var options = inference.Options(parse);
         var paths = Enumerable.Range(0, count).Select(i => files[i % files.Count]).ToList();
         var calibration = new Calibration(2.0);
         var rows = new List<(int Batch, PairedRounds Rounds)>();
+        var profiles = new List<(int Batch, string Trace)>();
+        if (profilePrefix is not null) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(profilePrefix))!);
         string provider = "", model = "";
 
         foreach (int batch in sizes)
         {
+            options.OrtProfilePrefix = profilePrefix is null ? null : $"{profilePrefix}-batch{batch}";
             var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, AnalysisOptions.Default), "nfc bench inference");
             if (opened is null) return NfcCommandLine.Fatal;
             var (loaded, fields) = opened.Value;
@@ -69,6 +77,7 @@ internal static class BenchInferenceCommand
                 measured.AddRaw(raw.Rate(count));
             }
             rows.Add((batch, measured));
+            if (profilePrefix is not null) profiles.Add((batch, loaded.Session.EndProfiling()));
         }
 
         Console.WriteLine($"{model} on {provider}: {count} images × {rounds} pipeline rounds per batch size, each between two raw rounds");
@@ -86,6 +95,7 @@ internal static class BenchInferenceCommand
         Console.WriteLine($"pipeline_images_per_s={F(best.Rounds.MeanPipeline)}");
         Console.WriteLine($"pipeline_to_raw_ratio={F(best.Rounds.MedianRatio)}");
         Console.WriteLine($"min_pipeline_to_raw_ratio={F(rows.Min(r => r.Rounds.MedianRatio))}");
+        foreach (var (batch, trace) in profiles) OrtProfileReport.Write(batch, trace);
         return NfcCommandLine.Success;
     }
 
