@@ -152,7 +152,7 @@ def int8_rows(run, model):
             "float model by `ops/model/quantize.py`: " + info.get("scheme", "") +
             f", activation ranges at the {info.get('percentile')}th percentile over {info.get('calibration')}"
             " (training data, not the held-out study); " + heads + ". Same contract, same"
-            " decoder. ONNX Runtime runs it about 2.5 times as fast on the CPU (`ops/model/bench_eager.sh` measures it"
+            " decoder. ONNX Runtime runs it about 2.8 times as fast on the CPU (`ops/model/bench_eager.sh` measures it"
             " against the float model and eager PyTorch; see ops/model/README.md). What it costs, on the same held-out"
             " study through `ops/nfc evaluate`:", "",
             "| metric | float | int8 |", "|---|---|---|",
