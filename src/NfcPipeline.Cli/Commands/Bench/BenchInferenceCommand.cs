@@ -95,7 +95,15 @@ internal static class BenchInferenceCommand
         Console.WriteLine($"pipeline_images_per_s={F(best.Rounds.MeanPipeline)}");
         Console.WriteLine($"pipeline_to_raw_ratio={F(best.Rounds.MedianRatio)}");
         Console.WriteLine($"min_pipeline_to_raw_ratio={F(rows.Min(r => r.Rounds.MedianRatio))}");
-        foreach (var (batch, trace) in profiles) OrtProfileReport.Write(batch, trace);
+        foreach (var (batch, trace) in profiles)
+        {
+            try { OrtProfileReport.Write(batch, trace); }
+            catch (Exception ex) when (ex is IOException or InvalidDataException)
+            {
+                await Console.Error.WriteLineAsync($"nfc bench inference: could not read ONNX Runtime's profile for batch {batch}: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
+        }
         return NfcCommandLine.Success;
     }
 
