@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ONNX Runtime against eager PyTorch on the same weights (models/nfc-reference.pt is what the .onnx was exported
-# from) and the same images, batch 1, 2 threads each; the int8 variant (ops/model/quantize.py, made from that .onnx)
+# from) and the same images, batch 1, 2 threads each; the int8 variant (ops/model/quantize.py, made from the same weights)
 # is timed beside the float model. Rounds go eager, ORT float, ORT int8, eager, ...; each ORT round's ratio is its
 # images/s over the mean of the eager rounds on either side of it (median and range reported), and the headline
 # ratios compare each engine's fastest round, the figure host noise disturbs least.

@@ -2,9 +2,15 @@
 """Exports trained NfcNet weights to a dense/v1 ONNX model with the metadata of docs/model-contract.md.
 
     export.py --weights .local/model-train/final.pt --out models/nfc-reference.onnx [--version 1.0.0]
+              [--channel-multiple 16]
 
 Opset 13, dynamic batch/height/width. Checks the graph (onnx.checker, shape inference), writes <out>.sha256,
 and compares the traced graph's outputs with eager PyTorch on a random input before saving.
+
+--channel-multiple pads every width to a multiple of it with channels that are always zero (same outputs): ORT's
+float CPU kernels work in blocks of 16 channels, and at 24 channels the stride-2 Concat left that layout, which cost
+reorders of the largest tensors (ops/model/README.md, Benchmark). 1 exports the trained widths; quantize.py wants
+that one, since its int8 kernels would compute the zero channels.
 """
 import argparse
 import hashlib
@@ -17,7 +23,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
+from nfcnet import OUTPUT_NAMES, STRIDE, WIDTHS, DenseV1, NfcNet, pad_state_dict  # noqa: E402
 from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
@@ -48,13 +54,22 @@ def main(argv=None):
     ap.add_argument("--weights", required=True)
     ap.add_argument("--out", default="models/nfc-reference.onnx")
     ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--channel-multiple", type=int, default=16,
+                    help="pad every width to a multiple of this with zero channels (1: the trained widths)")
     a = ap.parse_args(argv)
 
     st = torch.load(a.weights, map_location="cpu")
-    net = NfcNet(num_classes=len(CLASSES))
-    net.load_state_dict(st.get("ema", st["model"]))  # final.pt holds the average as "model"; a checkpoint as "ema"
+    trained = NfcNet(num_classes=len(CLASSES))
+    trained.load_state_dict(st.get("ema", st["model"]))  # final.pt holds the average as "model"; a checkpoint as "ema"
+    multiple = max(1, a.channel_multiple)
+    net = NfcNet(num_classes=len(CLASSES), widths=tuple(-(-w // multiple) * multiple for w in WIDTHS))
+    net.load_state_dict(pad_state_dict(trained.state_dict(), net))
     model = DenseV1(net.eval()).eval()
     x = torch.randn(1, 3, 256, 320)
+    with torch.no_grad():
+        padding_diff = max(float((p - q).abs().max()) for p, q in zip(model(x), DenseV1(trained.eval())(x)))
+    if padding_diff > 1e-4:
+        sys.exit(f"padding the widths to multiples of {multiple} changed the outputs by {padding_diff}")
     tmp = a.out + ".tmp"
     dyn = {"input": {0: "batch", 2: "height", 3: "width"}}
     dyn.update({n: {0: "batch", 2: "out_height", 3: "out_width"} for n in OUTPUT_NAMES})
@@ -85,7 +100,12 @@ def main(argv=None):
         f.write(f"{digest}  {os.path.basename(a.out)}\n")
     outs = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in inferred.graph.output}
     print(json.dumps({"onnx": a.out, "bytes": size, "sha256": digest, "opset": 13, "outputs": outs,
+                      "widths": list(net_widths(net)), "padding_max_abs_diff": padding_diff,
                       "trace_vs_eager_max_abs_diff": diff}, indent=2))
+
+
+def net_widths(net):
+    return [net.stem[0][0].out_channels] + [e.a[0].out_channels for e in net.enc]
 
 
 if __name__ == "__main__":

@@ -15,10 +15,13 @@ WEIGHTS="$OUT/final.pt"
 [ -f "$WEIGHTS" ] || { echo "no $WEIGHTS: training has not finished (rerun ops/model/train.sh to resume)"; exit 1; }
 $PY ops/model/export.py --weights "$WEIGHTS" --out "$MODEL" --version "${NFC_MODEL_VERSION:-1.0.0}" | tee "$OUT/export.json"
 echo "[finish.sh] $(date -u +%FT%TZ) exported $MODEL (+ .sha256)"
-# The int8 variant is calibrated by the native ONNX Runtime, so it is put in place first.
+# The int8 variant is calibrated by the native ONNX Runtime, so it is put in place first. It is made from an export at
+# the trained widths: the zero channels that help ORT's float kernels would be real work for its int8 ones.
 "$NFC_ROOT/ops/native.sh"
-$PY ops/model/quantize.py --onnx "$MODEL" --out "${MODEL%.onnx}.int8.onnx" --lib "$NFC_LOCAL/native/libonnxruntime.so.1" \
-  | tee "$OUT/quantize.json"
+$PY ops/model/export.py --weights "$WEIGHTS" --out "$OUT/trained-widths.onnx" --version "${NFC_MODEL_VERSION:-1.0.0}" \
+  --channel-multiple 1 > "$OUT/export-trained-widths.json"
+$PY ops/model/quantize.py --onnx "$OUT/trained-widths.onnx" --out "${MODEL%.onnx}.int8.onnx" \
+  --lib "$NFC_LOCAL/native/libonnxruntime.so.1" | tee "$OUT/quantize.json"
 model_card_evaluations "$OUT" "$MODEL" "$WEIGHTS" "$EVAL_SEED" "$EVAL_PATIENTS"
 # The exported weights beside the model, for the eager benchmark (ops/model/bench_eager.sh).
 $PY - "$WEIGHTS" "${MODEL%.onnx}.pt" <<'PY'

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 STRIDE = 2
 OUTPUT_NAMES = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class_logits"]
+WIDTHS = (24, 32, 48, 64, 96)   # channels at strides 2, 4, 8, 16, 32
 OFFSET_SCALE = 32.0      # offsets are regressed in units of 32 input px, emitted in px
 KP_OFFSET_SCALE = 2.0    # keypoint offsets in units of one cell
 
@@ -44,7 +45,7 @@ class Head(nn.Module):
 
 
 class NfcNet(nn.Module):
-    def __init__(self, num_classes=8, widths=(24, 32, 48, 64, 96)):
+    def __init__(self, num_classes=8, widths=WIDTHS):
         super().__init__()
         w = widths
         self.stem = nn.Sequential(conv_bn(3, w[0], 2), Block(w[0], w[0]))            # /2
@@ -66,11 +67,28 @@ class NfcNet(nn.Module):
             feats.append(e(feats[-1]))
         y = self.ctx(feats[-1])
         for d, skip in zip(self.dec, reversed(feats[:-1])):
-            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            # Inputs are multiples of 32, so each level is exactly twice the one below. A constant scale (not the
+            # skip's size) exports as a Resize ORT can run in its blocked layout, without Shape/Gather to compute sizes.
+            y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
             y = d(torch.cat([y, skip], 1))
         seg, inst, kp = self.seg(y), self.inst(y), self.kp(y)
         return dict(cap=seg[:, :1], cls=seg[:, 1:], center=inst[:, :1], offset=inst[:, 1:3], radius=inst[:, 3:4],
                     kph=kp[:, :8], kpo=kp[:, 8:])
+
+
+def pad_state_dict(state, padded_net):
+    """The weights of a net with the default widths, zero-padded at the end of every grown channel dimension to fit
+    `padded_net` (wider widths): the added channels are always 0, so the outputs are unchanged."""
+    out = {}
+    for k, target in padded_net.state_dict().items():
+        v = state[k]
+        if v.shape == target.shape:
+            out[k] = v.clone()
+            continue
+        new = torch.full(target.shape, 1.0 if k.endswith("running_var") else 0.0, dtype=v.dtype)
+        new[tuple(slice(0, n) for n in v.shape)] = v
+        out[k] = new
+    return out
 
 
 class DenseV1(nn.Module):

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Static int8 quantization of a dense/v1 NfcNet export, in ONNX QDQ form, for ONNX Runtime on the CPU.
 
-    quantize.py --onnx models/nfc-reference.onnx --out models/nfc-reference.int8.onnx \
+    quantize.py --onnx TRAINED_WIDTHS.onnx --out models/nfc-reference.int8.onnx \
                 [--calibration-seed 20261122 --calibration-fields 12] [--lib .local/native/libonnxruntime.so.1]
 
-Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 2.8x as fast through ONNX Runtime
+TRAINED_WIDTHS.onnx: `export.py --channel-multiple 1` of the same weights (finish.sh makes it). The shipped float
+model carries zero channels for ORT's float kernels, which the int8 kernels would compute (6-9 against 10 images/s).
+
+Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 2.5x as fast through ONNX Runtime
 as the float one; what it costs in accuracy is measured on the held-out study in models/README.md.
 
 There is no Python onnxruntime (nor its quantization tool) here, so this inserts the QuantizeLinear /
@@ -224,7 +227,7 @@ def quantize(model, ranges, keep_float):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--onnx", default="models/nfc-reference.onnx")
+    ap.add_argument("--onnx", required=True, help="an export at the trained widths: export.py --channel-multiple 1")
     ap.add_argument("--out", default="models/nfc-reference.int8.onnx")
     ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1")
     ap.add_argument("--calibration-seed", type=int, default=20261122)

@@ -15,6 +15,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nfcnet import WIDTHS  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
@@ -149,10 +150,10 @@ def int8_rows(run, model):
              lambda r: fmt((r.get("gradable_density") or {}).get("mae"), 3))]
     return [f"## The int8 variant (`{os.path.basename(int8)}`)",
             f"{os.path.getsize(int8)} bytes, sha256 `{digest}`, model name `{meta.get('nfc.model_name')}`. Made from the "
-            "float model by `ops/model/quantize.py`: " + info.get("scheme", "") +
+            "same weights, exported at the trained widths, by `ops/model/quantize.py`: " + info.get("scheme", "") +
             f", activation ranges at the {info.get('percentile')}th percentile over {info.get('calibration')}"
             " (training data, not the held-out study); " + heads + ". Same contract, same"
-            " decoder. ONNX Runtime runs it about 2.8 times as fast on the CPU (`ops/model/bench_eager.sh` measures it"
+            " decoder. ONNX Runtime runs it about 2.5 times as fast as the float model on the CPU (`ops/model/bench_eager.sh` measures it"
             " against the float model and eager PyTorch; see ops/model/README.md). What it costs, on the same held-out"
             " study through `ops/nfc evaluate`:", "",
             "| metric | float | int8 |", "|---|---|---|",
@@ -204,6 +205,17 @@ def extra_rows(run):
             "|---|---|---|---|---|"] + rows + [""]
 
 
+def padding_sentence(model):
+    """export.py --channel-multiple: the stride-2 width as shipped, when it is not the trained 24."""
+    inits = {i.name: i for i in model.graph.initializer}
+    first = next(n for n in model.graph.node if n.op_type == "Conv")
+    width = inits[first.input[1]].dims[0]
+    if width == WIDTHS[0]:
+        return []
+    return [f"The .onnx carries the stride-2 level at {width} channels, {width - WIDTHS[0]} of them always zero (same outputs;",
+            "`export.py --channel-multiple`): ONNX Runtime's float CPU kernels work in blocks of 16 channels."]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default=".local/model-train")
@@ -220,7 +232,8 @@ def main(argv=None):
     final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
     # A raw checkpoint copied to final.pt (a run exported before its last step) still has its optimiser state.
     steps, early = final["step"], final.get("stopped_early", "optimizer" in final)
-    meta = {p.key: p.value for p in onnx.load(a.model).metadata_props}  # as shipped, not as intended
+    shipped = onnx.load(a.model)
+    meta = {p.key: p.value for p in shipped.metadata_props}  # as shipped, not as intended
     d, dd = met["diameter_mae_um"], met["diameter_mean_abs_diff_um"]
     ok = lambda good: "meets target" if good else "below target"  # noqa: E731
     lines = [
@@ -240,6 +253,7 @@ def main(argv=None):
         "## Architecture",
         "NfcNet (`ops/model/nfcnet.py`): a small residual U-Net, encoder at strides 2-32 (widths 24/32/48/64/96),",
         "decoder back to stride 2, three light heads (segmentation+class, centre+offset+radius, keypoints+offsets).",
+        *padding_sentence(shipped),
         "Bottom-up instances in the manner of Panoptic-DeepLab/CenterNet: a centre heatmap plus per-cell offsets",
         "group the capillary mask into instances. The task losses (BCE+Dice, focal heatmap losses, smooth-L1",
         "regressions, weighted cross-entropy per cell and on each instance's class logits averaged over its cells,",
