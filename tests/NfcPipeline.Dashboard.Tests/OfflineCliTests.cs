@@ -138,5 +138,13 @@ public sealed class OfflineCliTests : IDisposable
         Assert.True(File.Exists(trace), trace);
         // quantize.py's QDQ pairs reached ORT's int8 fusions: the convolutions run as QLinearConv.
         Assert.Matches(@"QLinearConv\W+\d+", run.Out);
+
+        foreach (var bad in new[] { "", "/proc/no-such-folder/int8" })
+        {
+            var refused = await NfcProcess.RunAsync("bench", "inference", "--images", "1", "--batch", "1", "--source", DemoStudy, "--ort-profile", bad);
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("--ort-profile", refused.Err);
+            Assert.DoesNotContain("   at ", refused.Err);
+        }
     }
 }

@@ -55,7 +55,11 @@ internal static class BenchInferenceCommand
         var calibration = new Calibration(2.0);
         var rows = new List<(int Batch, PairedRounds Rounds)>();
         var profiles = new List<(int Batch, string Trace)>();
-        if (profilePrefix is not null) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(profilePrefix))!);
+        if (profilePrefix is not null && ProfileFolderProblem(profilePrefix) is { } problem)
+        {
+            await Console.Error.WriteLineAsync($"nfc bench inference: --ort-profile {problem}");
+            return NfcCommandLine.Usage;
+        }
         string provider = "", model = "";
 
         foreach (int batch in sizes)
@@ -105,6 +109,21 @@ internal static class BenchInferenceCommand
             }
         }
         return NfcCommandLine.Success;
+    }
+
+    /// <summary>Null when the trace files can be written under <paramref name="prefix"/> (its folder is created).</summary>
+    private static string? ProfileFolderProblem(string prefix)
+    {
+        if (string.IsNullOrWhiteSpace(prefix) || prefix.EndsWith('/')) return "needs a path prefix for the trace files, like .local/profiles/int8";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(prefix))!);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"cannot use the folder of '{prefix}': {ex.Message}";
+        }
     }
 
     private static string F(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
