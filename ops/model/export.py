@@ -62,14 +62,18 @@ def main(argv=None):
     trained = NfcNet(num_classes=len(CLASSES))
     trained.load_state_dict(st.get("ema", st["model"]))  # final.pt holds the average as "model"; a checkpoint as "ema"
     multiple = max(1, a.channel_multiple)
-    net = NfcNet(num_classes=len(CLASSES), widths=tuple(-(-w // multiple) * multiple for w in WIDTHS))
-    net.load_state_dict(pad_state_dict(trained.state_dict(), net))
-    model = DenseV1(net.eval()).eval()
+    widths = tuple(-(-w // multiple) * multiple for w in WIDTHS)
     x = torch.randn(1, 3, 256, 320)
-    with torch.no_grad():
-        padding_diff = max(float((p - q).abs().max()) for p, q in zip(model(x), DenseV1(trained.eval())(x)))
-    if padding_diff > 1e-4:
-        sys.exit(f"padding the widths to multiples of {multiple} changed the outputs by {padding_diff}")
+    net, padding_diff = trained, 0.0
+    if widths != WIDTHS:
+        net = NfcNet(num_classes=len(CLASSES), widths=widths)
+        net.load_state_dict(pad_state_dict(trained.state_dict(), net))
+        with torch.no_grad():
+            padding_diff = max(float((p - q).abs().max())
+                               for p, q in zip(DenseV1(net.eval())(x), DenseV1(trained.eval())(x)))
+        if padding_diff > 1e-4:
+            sys.exit(f"padding the widths to multiples of {multiple} changed the outputs by {padding_diff}")
+    model = DenseV1(net.eval()).eval()
     tmp = a.out + ".tmp"
     dyn = {"input": {0: "batch", 2: "height", 3: "width"}}
     dyn.update({n: {0: "batch", 2: "out_height", 3: "out_width"} for n in OUTPUT_NAMES})
@@ -100,12 +104,8 @@ def main(argv=None):
         f.write(f"{digest}  {os.path.basename(a.out)}\n")
     outs = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in inferred.graph.output}
     print(json.dumps({"onnx": a.out, "bytes": size, "sha256": digest, "opset": 13, "outputs": outs,
-                      "widths": list(net_widths(net)), "padding_max_abs_diff": padding_diff,
+                      "widths": list(widths), "padding_max_abs_diff": padding_diff,
                       "trace_vs_eager_max_abs_diff": diff}, indent=2))
-
-
-def net_widths(net):
-    return [net.stem[0][0].out_channels] + [e.a[0].out_channels for e in net.enc]
 
 
 if __name__ == "__main__":

@@ -128,10 +128,9 @@ def main(argv=None):
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     step, total = 0, a.steps
     st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
-    precision = resolve_precision(a.precision)
+    precision = resolve_precision(a.precision) if st is None else st["config"].get("precision_used", "fp32")
     if st is not None:   # a schedule fitted to the time limit keeps its length, and the run its precision, on resume
-        total = st["config"]["steps"]
-        precision = st["config"].get("precision_used", "fp32")   # runs before --precision were float32
+        total = st["config"]["steps"]   # (runs before --precision were float32)
     sched = one_cycle(opt, a.lr, total)
     if st is not None:
         net.load_state_dict(st["model"])
