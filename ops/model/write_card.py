@@ -71,6 +71,7 @@ def csharp_rows(run):
             *loop_row(r),
             f"| distal density MAE (/mm), all {dens.get('pair_count', 0)} images | {fmt(dens.get('mae'), 3)} (Pearson r {fmt(dens.get('pearson'), 2)}) | ≤ {TARGETS['density']} |",
             *gradable_row(r.get("gradable_density")),
+            *pipeline_graded_row(r),
             ""]
 
 
@@ -90,7 +91,7 @@ def resolution_rows(run):
     paths = [("the held-out study above", os.path.join(run, "csharp-evaluate.json"))] + [
         (f"seed {p.rsplit('seed', 1)[1][:-len('.json')]}", p)
         for p in sorted(glob.glob(os.path.join(run, "csharp-evaluate-seed*.json")))]
-    rows = []
+    rows, used = [], []
     for name, path in paths:
         if not os.path.exists(path):
             continue
@@ -98,6 +99,7 @@ def resolution_rows(run):
         diam = by_diameter(r)
         if "apical" not in diam or not diam["apical"]["mae_px"]:
             continue
+        used.append(r)
         um = diam["apical"]["mae_um"] / diam["apical"]["mae_px"]   # one um/px per study
         loops = by_diameter(r, "loop_diameters")
         rows.append(dict(um=um, px=diam["apical"]["mae_px"], meets=all(diam[k]["mae_um"] <= TARGETS["diam"] for k in DIAMETERS),
@@ -110,19 +112,47 @@ def resolution_rows(run):
     if len(rows) < 2:
         return []
     rows.sort(key=lambda x: x["um"])
-    px = [x["px"] for x in rows]
-    meets = [f"{x['um']:.2f}" for x in rows if x["meets"]]
-    where = ("in all of them" if len(meets) == len(rows) else f"at {', '.join(meets)} µm/px only" if meets
+    rows.append(dict(row=pooled_row(used)))
+    px = [x["px"] for x in rows if "px" in x]
+    meets = [f"{x['um']:.2f}" for x in rows if x.get("meets")]
+    where = ("in all of them" if len(meets) == len(px) else f"at {', '.join(meets)} µm/px only" if meets
              else "in none of them")
     return ["## By resolution",
-            f"The float model through `ops/nfc evaluate` on {len(rows)} held-out studies, simulated like the one above "
+            f"The float model through `ops/nfc evaluate` on {len(px)} held-out studies, simulated like the one above "
             "with seeds that neither training nor validation uses, each at the µm/px the "
             f"simulator drew for it. Apical MAE stays within {min(px):.2f}–{max(px):.2f} px, so in micrometres the "
-            f"diameter errors follow the study's µm/px: all three MAEs are at most {TARGETS['diam']} µm {where}.", "",
+            f"diameter errors follow the study's µm/px: all three MAEs are at most {TARGETS['diam']} µm {where}. The last "
+            "row pools the studies into one set: diameter MAEs weighted by each study's pairs, density over all their "
+            "images.", "",
             "| study | µm/px | images | F1 | class accuracy | apical / arterial / venous MAE (µm) | the same in px "
             "| the same, pairs predicted as loops (µm) | density MAE all / gradable (/mm) |",
             "|---|---|---|---|---|---|---|---|---|",
             *[x["row"] for x in rows], ""]
+
+
+def pooled_row(reports):
+    """All the studies' pairs and images as one set: diameter MAEs weighted by pair count, density over every image."""
+    def pooled(key, name, field):
+        got = [(d[field], d["pair_count"]) for r in reports for d in r.get(key) or []
+               if d["diameter"] == name and d[field] is not None and d["pair_count"]]
+        n = sum(c for _, c in got)
+        return sum(v * c for v, c in got) / n if n else None
+
+    def mae3(key, field="mae_um"):
+        return " / ".join(fmt(pooled(key, k, field), 2) for k in DIAMETERS)
+
+    def density(key):
+        pairs = [p for r in reports for p in (r.get(key) or {}).get("pairs") or []]
+        return fmt(sum(abs(p["predicted"] - p["truth"]) for p in pairs) / len(pairs), 3) if pairs else "n/a"
+
+    det = [r["detection"] for r in reports]
+    tp, npred, ntruth = (sum(d[k] for d in det) for k in ("matched_count", "prediction_count", "truth_count"))
+    f1 = 2 * tp / (npred + ntruth) if npred + ntruth else None
+    cls = [r["classification"] for r in reports]
+    acc = sum(c["correct_count"] for c in cls) / max(sum(c["matched_count"] for c in cls), 1)
+    return (f"| all {len(reports)} pooled | mixed | {sum(r['image_count'] for r in reports)} | {fmt(f1)} | {fmt(acc)} | "
+            f"{mae3('diameters')} | {mae3('diameters', 'mae_px')} | {mae3('loop_diameters')} | "
+            f"{density('density')} / {density('gradable_density')} |")
 
 
 def int8_rows(run, model):
@@ -170,6 +200,18 @@ def gradable_row(dens):
         return []
     return [f"| distal density MAE (/mm), {dens['pair_count']} truth-gradable images | {fmt(dens.get('mae'), 3)} "
             f"(Pearson r {fmt(dens.get('pearson'), 2)}) | ≤ {TARGETS['density']} |"]
+
+
+def pipeline_graded_row(r):
+    """The images the pipeline itself grades gradable (the densities it reports), with how far its grading agrees
+    with the truth's: a gate that dropped the hard images would flatter this figure, so the agreement goes with it."""
+    dens, g = r.get("pipeline_gradable_density"), r.get("grading")
+    if not dens or not g:
+        return []
+    agree = g["both_gradable"] + g["both_ungradable"]
+    return [f"| distal density MAE (/mm), the {dens['pair_count']} images the pipeline grades gradable (its grading "
+            f"agrees with the truth's on {agree} of {g['image_count']} images, {g['both_ungradable']} ungradable) | "
+            f"{fmt(dens.get('mae'), 3)} (Pearson r {fmt(dens.get('pearson'), 2)}) | |"]
 
 
 def ablation_rows(met):

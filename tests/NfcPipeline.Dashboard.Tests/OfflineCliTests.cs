@@ -78,7 +78,8 @@ public sealed class OfflineCliTests : IDisposable
     /// The sample study against its ground truth, as models/README.md reports the held-out study: the pipeline's own
     /// decoder and measurements reach the detection and class targets, and the loops' diameters are a subset of
     /// the matched pairs'. Measured 2026-12-02: F1 0.944, class accuracy 0.903, apical MAE 2.15 µm (loops 1.48), density
-    /// MAE 0.495 /mm.
+    /// MAE 0.495 /mm; the pipeline grades the 19 fields as the truth does (3 ungradable), density MAE over its 16 gradable
+    /// ones 0.356 /mm.
     /// </summary>
     [Fact]
     public async Task Evaluate_scores_the_reference_model_on_the_sample_study_against_its_truth()
@@ -92,6 +93,16 @@ public sealed class OfflineCliTests : IDisposable
         Assert.InRange(report.GetProperty("detection").GetProperty("f1").GetDouble(), 0.90, 1);
         Assert.InRange(report.GetProperty("classification").GetProperty("accuracy").GetDouble(), 0.85, 1);
         Assert.InRange(report.GetProperty("density").GetProperty("mae").GetDouble(), 0, 1.0);
+        // The pipeline's own grading against the truth's 3 ungradable fields, and the density over what it grades gradable.
+        var grading = report.GetProperty("grading");
+        var disagreements = grading.GetProperty("disagreements").EnumerateArray().ToList();
+        Assert.Equal(19, grading.GetProperty("image_count").GetInt32());
+        Assert.Equal(19, grading.GetProperty("both_gradable").GetInt32() + grading.GetProperty("both_ungradable").GetInt32() + disagreements.Count);
+        Assert.InRange(grading.GetProperty("agreement").GetDouble(), 0.9, 1);
+        int pipelineGradable = grading.GetProperty("both_gradable").GetInt32() + disagreements.Count(d => d.GetProperty("pipeline_gradable").GetBoolean());
+        var graded = report.GetProperty("pipeline_gradable_density");
+        Assert.Equal(pipelineGradable, graded.GetProperty("pair_count").GetInt32());
+        Assert.InRange(graded.GetProperty("mae").GetDouble(), 0, 0.5);
         var all = report.GetProperty("diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
         var loops = report.GetProperty("loop_diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
         Assert.Equal(["apical", "arterial", "venous"], all.Keys);

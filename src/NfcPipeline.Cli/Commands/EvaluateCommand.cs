@@ -90,7 +90,10 @@ internal static class EvaluateCommand
             var predicted = targets.Zip(outcomes).Where(p => p.Second.Succeeded)
                 .Select(p => new PredictedImage(p.First.Id, p.First.FileName, p.Second.Analysis!.Width, p.Second.Analysis.Height, p.Second.Analysis.Instances))
                 .ToList();
-            var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, null, predictedDensities);
+            var predictedGrading = targets.Zip(outcomes).Where(p => p.Second.Measurement is not null)
+                .ToDictionary(p => DensityTruthCsv.ImageKey(p.First.FileName), p => p.Second.Measurement!.Grading, StringComparer.OrdinalIgnoreCase);
+            var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, null,
+                predictedDensities, predictedGrading);
             EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
         }
         else

@@ -27,6 +27,10 @@ internal static class EvaluationOutput
         summary.AddRow("density Pearson r", Num(report.Density.Pearson, "0.000"));
         if (report.GradableDensity is { } gradable)
             summary.AddRow($"density MAE, {gradable.PairCount} truth-gradable images (/mm)", Num(gradable.Mae, "0.000"));
+        if (report.PipelineGradableDensity is { } graded)
+            summary.AddRow($"density MAE, {graded.PairCount} images the pipeline grades gradable (/mm)", Num(graded.Mae, "0.000"));
+        if (report.Grading is { } g)
+            summary.AddRow("grading agrees with truth", $"{g.BothGradable + g.BothUngradable} of {g.ImageCount} ({g.BothGradable} gradable, {g.BothUngradable} ungradable)");
         AnsiConsole.Write(summary);
 
         AnsiConsole.Write(DiameterTable("Diameters on matched instances", report.Diameters));
@@ -42,6 +46,8 @@ internal static class EvaluationOutput
                 confusion.AddRow([Markup.Escape(c.Labels[i]), .. c.Confusion[i].Select(n => n.ToString())]);
             AnsiConsole.Write(confusion);
         }
+        foreach (var disagreement in report.Grading?.Disagreements ?? [])
+            Console.WriteLine($"grading: {disagreement.Image}: truth {(disagreement.TruthGradable ? "gradable" : "ungradable")}, pipeline {(disagreement.PipelineGradable ? "gradable" : $"ungradable ({disagreement.Reason})")}");
         foreach (var warning in report.Warnings) Console.WriteLine($"warning: {warning}");
     }
 

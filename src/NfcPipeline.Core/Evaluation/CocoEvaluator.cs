@@ -12,8 +12,10 @@ public static class CocoEvaluator
 {
     /// <param name="truthDensities">Density truth by image file name (for example from <see cref="DensityTruthCsv"/>); else the truth's density_per_mm.</param>
     /// <param name="predictedDensities">Predicted density by image file name; else the predictions' density_per_mm.</param>
+    /// <param name="predictedGrading">The pipeline's grading by image file name, for the grading agreement and the density over the images it grades gradable.</param>
     public static EvaluationReport Evaluate(CocoDataset truth, CocoDataset predictions, EvaluationOptions? options = null,
-        IReadOnlyDictionary<string, double>? truthDensities = null, IReadOnlyDictionary<string, double>? predictedDensities = null)
+        IReadOnlyDictionary<string, double>? truthDensities = null, IReadOnlyDictionary<string, double>? predictedDensities = null,
+        IReadOnlyDictionary<string, ImageGrading>? predictedGrading = null)
     {
         options ??= EvaluationOptions.Default;
         var classNameMap = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
@@ -32,6 +34,8 @@ public static class CocoEvaluator
         var loopDiameters = new DiameterTally();   // pairs predicted as loops: the per-patient statistics' population
         var densityPairs = new List<DensityPair>();
         var gradableDensityPairs = new List<DensityPair>();
+        var pipelineGradablePairs = new List<DensityPair>();
+        var grading = new GradingTally();
         bool missingScale = false;
 
         foreach (var image in truth.Images.OrderBy(i => i.Id))
@@ -83,12 +87,15 @@ public static class CocoEvaluator
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
             double? predictedDensity = predictedDensities is not null && DensityTruthCsv.TryFind(predictedDensities, key, out var pd) ? pd
                 : predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null;
+            ImageGrading? pipelineGrading = predictedGrading is not null && DensityTruthCsv.TryFind(predictedGrading, key, out var g) ? g : null;
             if (truthDensity is { } tv && predictedDensity is { } pv)
             {
                 var pair = new DensityPair(key, tv, pv);
                 densityPairs.Add(pair);
                 if (image.Ungradable == false) gradableDensityPairs.Add(pair);
+                if (pipelineGrading?.IsGradable == true) pipelineGradablePairs.Add(pair);
             }
+            if (image.Ungradable is { } truthUngradable && pipelineGrading is not null) grading.Add(key, !truthUngradable, pipelineGrading);
         }
         if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
 
@@ -109,6 +116,8 @@ public static class CocoEvaluator
             warnings)
         {
             GradableDensity = truth.Images.Any(i => i.Ungradable is not null) ? DensityMetrics.Of(gradableDensityPairs) : null,
+            PipelineGradableDensity = predictedGrading is null ? null : DensityMetrics.Of(pipelineGradablePairs),
+            Grading = grading.Result(),
             LoopDiameters = loopDiameters.Metrics(),
         };
     }

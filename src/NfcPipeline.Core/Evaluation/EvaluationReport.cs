@@ -42,6 +42,18 @@ public sealed record DensityMetrics(int PairCount, double? Mae, double? Pearson,
     }
 }
 
+/// <summary>An image whose gradability the pipeline and the truth disagree on; <see cref="Reason"/> is the pipeline's.</summary>
+public sealed record GradingDisagreement(string Image, bool TruthGradable, bool PipelineGradable, string? Reason);
+
+/// <summary>
+/// The pipeline's image grading against the truth's, over the images the truth grades: how many both call gradable,
+/// both ungradable, and where they differ.
+/// </summary>
+public sealed record GradingAgreement(int ImageCount, int BothGradable, int BothUngradable, IReadOnlyList<GradingDisagreement> Disagreements)
+{
+    public double? Agreement => ImageCount == 0 ? null : (double)(BothGradable + BothUngradable) / ImageCount;
+}
+
 public sealed record EvaluationReport(
     int ImageCount,
     DetectionMetrics Detection,
@@ -56,6 +68,15 @@ public sealed record EvaluationReport(
     /// truth marks none either way.
     /// </summary>
     public DensityMetrics? GradableDensity { get; init; }
+
+    /// <summary>
+    /// Density over the images the pipeline itself grades gradable, the densities it reports and aggregates; null when
+    /// no grading was given. Read it with <see cref="Grading"/>: a gate that drops hard images would flatter it.
+    /// </summary>
+    public DensityMetrics? PipelineGradableDensity { get; init; }
+
+    /// <summary>The pipeline's grading against the truth's; null when either is missing.</summary>
+    public GradingAgreement? Grading { get; init; }
 
     /// <summary>
     /// <see cref="Diameters"/> over the matched pairs whose prediction is a loop (normal or abnormal, by

@@ -155,6 +155,46 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void The_pipelines_grading_is_compared_with_the_truths_and_gates_its_own_density()
+    {
+        var truth = CocoParser.Parse("""
+            {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64, "density_per_mm": 8.0, "ungradable": false},
+                        {"id": 2, "file_name": "b.jpg", "width": 64, "height": 64, "density_per_mm": 9.0, "ungradable": true},
+                        {"id": 3, "file_name": "c.jpg", "width": 64, "height": 64, "density_per_mm": 6.0, "ungradable": false},
+                        {"id": 4, "file_name": "d.jpg", "width": 64, "height": 64, "density_per_mm": 7.0}],
+             "annotations": []}
+            """);
+        var predictions = CocoParser.Parse("""
+            {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64, "density_per_mm": 7.5},
+                        {"id": 2, "file_name": "b.jpg", "width": 64, "height": 64, "density_per_mm": 5.0},
+                        {"id": 3, "file_name": "c.jpg", "width": 64, "height": 64, "density_per_mm": 9.0},
+                        {"id": 4, "file_name": "d.jpg", "width": 64, "height": 64, "density_per_mm": 7.25}],
+             "annotations": []}
+            """);
+        var blurred = new ImageGrading(false, UngradableReason.BlurDominates, "9 of 9 instances are blurred.");
+        var sparse = new ImageGrading(false, UngradableReason.TooFewConfidentInstances, "1 gradable instance.");
+        var grading = new Dictionary<string, ImageGrading>
+        {
+            ["a.jpg"] = ImageGrading.Gradable, ["b.jpg"] = blurred, ["c.jpg"] = sparse, ["d.jpg"] = ImageGrading.Gradable,
+        };
+
+        var report = CocoEvaluator.Evaluate(truth, predictions, predictedGrading: grading);
+
+        var g = Assert.IsType<GradingAgreement>(report.Grading);   // d.jpg: the truth does not grade it
+        Assert.Equal((3, 1, 1), (g.ImageCount, g.BothGradable, g.BothUngradable));
+        Assert.Equal(2.0 / 3, g.Agreement!.Value, 12);
+        Assert.Equal(new GradingDisagreement("c.jpg", true, false, "1 gradable instance."), Assert.Single(g.Disagreements));
+        var graded = Assert.IsType<DensityMetrics>(report.PipelineGradableDensity);
+        Assert.Equal(["a.jpg", "d.jpg"], graded.Pairs.Select(p => p.Image));
+        Assert.Equal(0.375, graded.Mae);
+        Assert.Equal(4, report.Density.PairCount);
+
+        var ungraded = CocoEvaluator.Evaluate(truth, predictions);
+        Assert.Null(ungraded.Grading);
+        Assert.Null(ungraded.PipelineGradableDensity);
+    }
+
+    [Fact]
     public void A_results_list_pairs_with_truth_images_by_id()
     {
         var results = CocoParser.Parse("""
