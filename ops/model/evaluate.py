@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simulate  # noqa: E402
 import distal_row  # noqa: E402
 from decode import ABLATIONS, DEFAULTS, decode, diameters_px, instance_mask  # noqa: E402
-from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, NfcNet  # noqa: E402
+from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, net_for  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
 MEAN, STD, MULTIPLE = 0.5, 0.25, 32
@@ -41,7 +41,7 @@ def rle_decode(rle):
 
 def load_model(weights):
     st = torch.load(weights, map_location="cpu")
-    net = NfcNet(num_classes=len(CLASSES))
+    net = net_for(st, len(CLASSES))
     net.load_state_dict(st.get("ema", st["model"]))  # a checkpoint's weight average is what gets exported
     return DenseV1(net.eval()), st
 

@@ -23,7 +23,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nfcnet import OUTPUT_NAMES, STRIDE, WIDTHS, DenseV1, NfcNet, pad_state_dict  # noqa: E402
+from nfcnet import OUTPUT_NAMES, STRIDE, WIDTHS, DenseV1, net_for, pad_state_dict  # noqa: E402
 from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
@@ -59,14 +59,14 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     st = torch.load(a.weights, map_location="cpu")
-    trained = NfcNet(num_classes=len(CLASSES))
+    trained = net_for(st, len(CLASSES))
     trained.load_state_dict(st.get("ema", st["model"]))  # final.pt holds the average as "model"; a checkpoint as "ema"
     multiple = max(1, a.channel_multiple)
     widths = tuple(-(-w // multiple) * multiple for w in WIDTHS)
     x = torch.randn(1, 3, 256, 320)
     net, padding_diff = trained, 0.0
     if widths != WIDTHS:
-        net = NfcNet(num_classes=len(CLASSES), widths=widths)
+        net = net_for(st, len(CLASSES), widths)
         net.load_state_dict(pad_state_dict(trained.state_dict(), net))
         with torch.no_grad():
             padding_diff = max(float((p - q).abs().max())

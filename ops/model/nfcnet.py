@@ -45,10 +45,14 @@ class Head(nn.Module):
 
 
 class NfcNet(nn.Module):
-    def __init__(self, num_classes=8, widths=WIDTHS):
+    def __init__(self, num_classes=8, widths=WIDTHS, full_res=0):
         super().__init__()
         w = widths
-        self.stem = nn.Sequential(conv_bn(3, w[0], 2), Block(w[0], w[0]))            # /2
+        if full_res:   # two convolutions at the input's own resolution before the first downsampling
+            self.stem = nn.Sequential(conv_bn(3, full_res), conv_bn(full_res, full_res), conv_bn(full_res, w[0], 2),
+                                      Block(w[0], w[0]))                               # /2
+        else:
+            self.stem = nn.Sequential(conv_bn(3, w[0], 2), Block(w[0], w[0]))        # /2
         self.enc = nn.ModuleList([Block(w[i], w[i + 1], 2) for i in range(4)])        # /4 /8 /16 /32
         self.ctx = Block(w[4], w[4])
         self.dec = nn.ModuleList([Block(w[i + 1] + w[i], w[i]) for i in reversed(range(4))])
@@ -74,6 +78,12 @@ class NfcNet(nn.Module):
         seg, inst, kp = self.seg(y), self.inst(y), self.kp(y)
         return dict(cap=seg[:, :1], cls=seg[:, 1:], center=inst[:, :1], offset=inst[:, 1:3], radius=inst[:, 3:4],
                     kph=kp[:, :8], kpo=kp[:, 8:])
+
+
+def net_for(state, num_classes, widths=WIDTHS):
+    """An untrained NfcNet shaped like the one a checkpoint or final.pt (`state`) was trained as."""
+    full_res = state.get("config", {}).get("full_res_channels", 0)
+    return NfcNet(num_classes=num_classes, widths=widths, full_res=full_res)
 
 
 def pad_state_dict(state, padded_net):

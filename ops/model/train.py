@@ -44,6 +44,8 @@ def parse_args(argv=None):
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                     help="forward pass in bfloat16 autocast (weights, optimiser and losses stay float32); auto: bf16 "
                          "where the CPU has native bf16 (avx512_bf16 or amx_bf16), where it is about 1.7x faster")
+    ap.add_argument("--full-res-channels", type=int, default=0,
+                    help="channels of two convolutions at the input's resolution in front of the stride-2 stem (0: none)")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
@@ -120,7 +122,7 @@ def main(argv=None):
     fields = build_cache(os.path.join(a.out, f"cache-{a.seed}-{a.cache_fields}.npz"), a.seed, a.cache_fields, log)
     log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
 
-    net = NfcNet(num_classes=len(CLASSES))
+    net = NfcNet(num_classes=len(CLASSES), full_res=a.full_res_channels)
     crit = MultiTaskLoss(class_weights(fields))
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)

@@ -295,6 +295,8 @@ def main(argv=None):
         "## Architecture",
         "NfcNet (`ops/model/nfcnet.py`): a small residual U-Net, encoder at strides 2-32 (widths 24/32/48/64/96),",
         "decoder back to stride 2, three light heads (segmentation+class, centre+offset+radius, keypoints+offsets).",
+        *([f"In front of the stride-2 stem, two 3x3 convolutions of {cfg['full_res_channels']} channels at the input's "
+           "own resolution."] if cfg.get("full_res_channels") else []),
         *padding_sentence(shipped),
         "Bottom-up instances in the manner of Panoptic-DeepLab/CenterNet: a centre heatmap plus per-cell offsets",
         "group the capillary mask into instances. The task losses (BCE+Dice, focal heatmap losses, smooth-L1",
