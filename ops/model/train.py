@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa: E402
-from nfcnet import STRIDE, MultiTaskLoss, NfcNet  # noqa: E402
+from nfcnet import STRIDE, MultiTaskLoss, NfcNet, net_for  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
 
@@ -122,14 +122,17 @@ def main(argv=None):
     fields = build_cache(os.path.join(a.out, f"cache-{a.seed}-{a.cache_fields}.npz"), a.seed, a.cache_fields, log)
     log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
 
-    net = NfcNet(num_classes=len(CLASSES), full_res=a.full_res_channels)
+    ckpt_path = os.path.join(a.out, "checkpoint.pt")
+    st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
+    # A resumed run keeps the shape it was trained in, whatever --full-res-channels says now.
+    net = NfcNet(num_classes=len(CLASSES), full_res=a.full_res_channels) if st is None else net_for(st, len(CLASSES))
+    if st is not None:
+        a.full_res_channels = st["config"].get("full_res_channels", 0)
     crit = MultiTaskLoss(class_weights(fields))
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
-    ckpt_path = os.path.join(a.out, "checkpoint.pt")
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     step, total = 0, a.steps
-    st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
     precision = resolve_precision(a.precision) if st is None else st["config"].get("precision_used", "fp32")
     if st is not None:   # a schedule fitted to the time limit keeps its length, and the run its precision, on resume
         total = st["config"]["steps"]   # (runs before --precision were float32)

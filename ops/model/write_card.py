@@ -112,13 +112,12 @@ def resolution_rows(run):
     if len(rows) < 2:
         return []
     rows.sort(key=lambda x: x["um"])
-    rows.append(dict(row=pooled_row(used)))
-    px = [x["px"] for x in rows if "px" in x]
-    meets = [f"{x['um']:.2f}" for x in rows if x.get("meets")]
-    where = ("in all of them" if len(meets) == len(px) else f"at {', '.join(meets)} µm/px only" if meets
+    px = [x["px"] for x in rows]
+    meets = [f"{x['um']:.2f}" for x in rows if x["meets"]]
+    where = ("in all of them" if len(meets) == len(rows) else f"at {', '.join(meets)} µm/px only" if meets
              else "in none of them")
     return ["## By resolution",
-            f"The float model through `ops/nfc evaluate` on {len(px)} held-out studies, simulated like the one above "
+            f"The float model through `ops/nfc evaluate` on {len(rows)} held-out studies, simulated like the one above "
             "with seeds that neither training nor validation uses, each at the µm/px the "
             f"simulator drew for it. Apical MAE stays within {min(px):.2f}–{max(px):.2f} px, so in micrometres the "
             f"diameter errors follow the study's µm/px: all three MAEs are at most {TARGETS['diam']} µm {where}. The last "
@@ -127,7 +126,7 @@ def resolution_rows(run):
             "| study | µm/px | images | F1 | class accuracy | apical / arterial / venous MAE (µm) | the same in px "
             "| the same, pairs predicted as loops (µm) | density MAE all / gradable (/mm) |",
             "|---|---|---|---|---|---|---|---|---|",
-            *[x["row"] for x in rows], ""]
+            *[x["row"] for x in rows], pooled_row(used), ""]
 
 
 def pooled_row(reports):

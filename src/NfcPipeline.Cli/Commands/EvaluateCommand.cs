@@ -81,17 +81,17 @@ internal static class EvaluateCommand
             outcomes.Add(outcome);
 
         var failures = targets.Zip(outcomes).Where(p => !p.Second.Succeeded).Select(p => $"{p.First.FileName}: {p.Second.ErrorCode}: {p.Second.Error}").ToList();
-        var predictedDensities = targets.Zip(outcomes)
-            .Where(p => p.Second.Measurement?.DensityPerMm is not null)
-            .ToDictionary(p => DensityTruthCsv.ImageKey(p.First.FileName), p => p.Second.Measurement!.DensityPerMm!.Value, StringComparer.OrdinalIgnoreCase);
+        var measured = targets.Zip(outcomes).Where(p => p.Second.Measurement is not null)
+            .Select(p => (Key: DensityTruthCsv.ImageKey(p.First.FileName), Measurement: p.Second.Measurement!)).ToList();
+        var predictedDensities = measured.Where(m => m.Measurement.DensityPerMm is not null)
+            .ToDictionary(m => m.Key, m => m.Measurement.DensityPerMm!.Value, StringComparer.OrdinalIgnoreCase);
 
         if (coco is not null)
         {
             var predicted = targets.Zip(outcomes).Where(p => p.Second.Succeeded)
                 .Select(p => new PredictedImage(p.First.Id, p.First.FileName, p.Second.Analysis!.Width, p.Second.Analysis.Height, p.Second.Analysis.Instances))
                 .ToList();
-            var predictedGrading = targets.Zip(outcomes).Where(p => p.Second.Measurement is not null)
-                .ToDictionary(p => DensityTruthCsv.ImageKey(p.First.FileName), p => p.Second.Measurement!.Grading, StringComparer.OrdinalIgnoreCase);
+            var predictedGrading = measured.ToDictionary(m => m.Key, m => m.Measurement.Grading, StringComparer.OrdinalIgnoreCase);
             var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, null,
                 predictedDensities, predictedGrading);
             EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
