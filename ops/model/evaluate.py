@@ -74,7 +74,7 @@ def evaluate(model, study, truth, opts=None):
     diam_err = {"apical": [], "arterial": [], "venous": []}
     diam_pairs = {"apical": [], "arterial": [], "venous": []}
     diam_err_loops = {"apical": [], "arterial": [], "venous": []}
-    diam_err_cs = {"apical": [], "arterial": [], "venous": []}
+    diam_err_distal = {"apical": [], "arterial": [], "venous": []}
     diam_err_abl = {name: {"apical": [], "arterial": [], "venous": []} for name in ABLATIONS}
     dens_err, dens_err_gradable = [], []
     dens_err_abl = {name: ([], []) for name in ABLATIONS}
@@ -120,9 +120,6 @@ def evaluate(model, study, truth, opts=None):
             cls_n += 1
             # Diameters only for capillaries whose 8 keypoints all lie in the frame.
             pred_d = [v * um for v in diameters_px(pr["keypoints"])]
-            if a["apical_diameter_um"] is not None:   # as ops/nfc evaluate pairs them: loops cut by the frame too
-                for name, pv in zip(("apical", "arterial", "venous"), pred_d):
-                    diam_err_cs[name].append(abs(pv - a[f"{name}_diameter_um"]))
             if a["apical_diameter_um"] is not None and all(v == 2 for v in a["keypoints"][2::3]):
                 for name, key, pv in zip(("apical", "arterial", "venous"),
                                          ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
@@ -131,6 +128,8 @@ def evaluate(model, study, truth, opts=None):
                     diam_pairs[name].append((pv, a[key]))
                     if CLASSES[gc] != "blur":   # the loops whose diameters the per-patient statistics use
                         diam_err_loops[name].append(abs(pv - a[key]))
+                    if a["distal"]:   # the row capillaroscopy reads; the rows behind it are fainter and blurrier
+                        diam_err_distal[name].append(abs(pv - a[key]))
                 for abl, decoded in ablated.items():
                     for name, key, pv in zip(("apical", "arterial", "venous"),
                                              ("apical_diameter_um", "arterial_diameter_um", "venous_diameter_um"),
@@ -156,8 +155,8 @@ def evaluate(model, study, truth, opts=None):
         "diameter_n": len(diam_err["apical"]),
         "diameter_mae_um_loops": {k: float(np.mean(v)) if v else None for k, v in diam_err_loops.items()},
         "diameter_n_loops": len(diam_err_loops["apical"]),
-        "diameter_mae_um_csharp_pairs": {k: float(np.mean(v)) if v else None for k, v in diam_err_cs.items()},
-        "diameter_n_csharp_pairs": len(diam_err_cs["apical"]),
+        "diameter_mae_um_distal": {k: float(np.mean(v)) if v else None for k, v in diam_err_distal.items()},
+        "diameter_n_distal": len(diam_err_distal["apical"]),
         "ablations": {n: {"diameter_mae_um": {k: float(np.mean(v)) if v else None for k, v in diam_err_abl[n].items()},
                           "density_mae_per_mm": float(np.mean(dens_err_abl[n][0])),
                           "density_mae_per_mm_gradable": float(np.mean(dens_err_abl[n][1])) if dens_err_abl[n][1] else None}

@@ -105,13 +105,18 @@ public sealed class OfflineCliTests : IDisposable
         Assert.InRange(graded.GetProperty("mae").GetDouble(), 0, 0.5);
         var all = report.GetProperty("diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
         var loops = report.GetProperty("loop_diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
+        var distal = report.GetProperty("distal_row_diameters").EnumerateArray().ToDictionary(d => d.GetProperty("diameter").GetString()!);
         Assert.Equal(["apical", "arterial", "venous"], all.Keys);
         foreach (var name in all.Keys)
         {
             Assert.InRange(all[name].GetProperty("mae_um").GetDouble(), 0, 3);
             Assert.InRange(loops[name].GetProperty("pair_count").GetInt32(), 1, all[name].GetProperty("pair_count").GetInt32() - 1);
+            Assert.InRange(distal[name].GetProperty("pair_count").GetInt32(), 1, all[name].GetProperty("pair_count").GetInt32() - 1);
+            Assert.InRange(distal[name].GetProperty("mae_um").GetDouble(), 0, 3);
         }
-        Assert.Empty(report.GetProperty("warnings").EnumerateArray());
+        // The truth's keypoints outside the frame (visibility 1): their diameters are left out, and the report says how many.
+        var warning = Assert.Single(report.GetProperty("warnings").EnumerateArray()).GetString()!;
+        Assert.Matches("^[0-9]+ truth diameters are left out: a keypoint of each is labelled but not visible", warning);
 
         var missing = await NfcProcess.RunAsync("evaluate", "--images", DemoStudy, "--truth", Path.Combine(_folder.FullName, "none.json"));
         Assert.Equal(2, missing.Code);

@@ -36,6 +36,8 @@ internal static class EvaluationOutput
         AnsiConsole.Write(DiameterTable("Diameters on matched instances", report.Diameters));
         if (report.LoopDiameters.Count > 0)
             AnsiConsole.Write(DiameterTable("Diameters on matched loops (predicted normal or abnormal: what per-patient statistics use)", report.LoopDiameters));
+        if (report.DistalRowDiameters is { } distal)
+            AnsiConsole.Write(DiameterTable("Diameters on matched capillaries of the distal row (by the truth)", distal));
 
         var c = report.Classification;
         if (c.Labels.Count > 0)

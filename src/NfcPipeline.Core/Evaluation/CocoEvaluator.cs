@@ -32,11 +32,15 @@ public static class CocoEvaluator
         var confusion = new Dictionary<(string Truth, string Predicted), int>();
         var allDiameters = new DiameterTally();
         var loopDiameters = new DiameterTally();   // pairs predicted as loops: the per-patient statistics' population
+        var distalDiameters = new DiameterTally(); // pairs whose truth is in the distal row
+        bool truthMarksDistal = false;
         var densityPairs = new List<DensityPair>();
         var gradableDensityPairs = new List<DensityPair>();
         var pipelineGradablePairs = new List<DensityPair>();
         var grading = new GradingTally();
         bool missingScale = false;
+        bool visibleOnly = UsesVisibility(truth);
+        int hiddenDiameters = 0;
 
         foreach (var image in truth.Images.OrderBy(i => i.Id))
         {
@@ -58,7 +62,8 @@ public static class CocoEvaluator
 
             double? umPerPx = image.UmPerPx ?? options.DefaultUmPerPx;
             missingScale |= umPerPx is null;
-            var truthDiameters = truthAnnotations.Select(a => TruthDiameters(a, umPerPx, options)).ToList();
+            var truthDiameters = new List<(double?[] Px, double?[] Um)>(truthAnnotations.Count);
+            foreach (var a in truthAnnotations) truthDiameters.Add(TruthDiameters(a, umPerPx, options, visibleOnly, ref hiddenDiameters));
             var predictedDiameters = predictedAnnotations.Select(a => PredictedDiameters(a, umPerPx, options)).ToList();
             var truthNames = truthAnnotations.Select(a => ClassName(truth, a.CategoryId, truth, classNameMap)).ToList();
             var predictedNames = predictedAnnotations.Select(a => ClassName(predictions, a.CategoryId, truth, classNameMap)).ToList();
@@ -67,6 +72,8 @@ public static class CocoEvaluator
             {
                 allDiameters.AddTruth(truthDiameters[i]);
                 if (IsLoop(truthNames[i], options)) loopDiameters.AddTruth(truthDiameters[i]);
+                if (truthAnnotations[i].Distal == true) distalDiameters.AddTruth(truthDiameters[i]);
+                truthMarksDistal |= truthAnnotations[i].Distal is not null;
             }
             for (int j = 0; j < predictedDiameters.Count; j++)
             {
@@ -82,6 +89,11 @@ public static class CocoEvaluator
                 var (truthD, predictedD) = (truthDiameters[match.TruthIndex], predictedDiameters[match.PredictionIndex]);
                 allDiameters.AddPair(truthD, predictedD);
                 if (predictedIsLoop[match.PredictionIndex]) loopDiameters.AddPair(truthD, predictedD);
+                if (truthAnnotations[match.TruthIndex].Distal == true)
+                {
+                    distalDiameters.AddPair(truthD, predictedD);
+                    distalDiameters.AddPrediction(predictedD);
+                }
             }
 
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
@@ -98,6 +110,8 @@ public static class CocoEvaluator
             if (image.Ungradable is { } truthUngradable && pipelineGrading is not null) grading.Add(key, !truthUngradable, pipelineGrading);
         }
         if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
+        if (hiddenDiameters > 0)
+            warnings.Add($"{hiddenDiameters} truth {(hiddenDiameters == 1 ? "diameter is" : "diameters are")} left out: a keypoint of each is labelled but not visible (visibility 1, for example outside the frame).");
 
         double? precision = predictionCount == 0 ? null : (double)matchedCount / predictionCount;
         double? recall = truthCount == 0 ? null : (double)matchedCount / truthCount;
@@ -119,25 +133,45 @@ public static class CocoEvaluator
             PipelineGradableDensity = predictedGrading is null ? null : DensityMetrics.Of(pipelineGradablePairs),
             Grading = grading.Result(),
             LoopDiameters = loopDiameters.Metrics(),
+            DistalRowDiameters = truthMarksDistal ? distalDiameters.Metrics() : null,
         };
     }
 
-    private static (double?[] Px, double?[] Um) TruthDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options)
+    /// <summary>
+    /// A truth diameter counts where both of its keypoints are visible. COCO's visibility 1 is "labelled, not visible"
+    /// (the simulator's keypoints cut off by the frame): nothing in the image shows that edge, so no prediction can
+    /// measure it. A truth that never uses visibility 2 does not tell the two apart, and its labelled keypoints count.
+    /// Diameters the truth gives in µm are used as they are, for the diameters its keypoints allow.
+    /// </summary>
+    private static (double?[] Px, double?[] Um) TruthDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options,
+        bool visibleOnly, ref int hidden)
     {
-        // Truth visibility 1 or 2 becomes confidence 1, 0 stays 0.
-        var (px, um) = Diameters(a, 0.5, umPerPx, options);
         double?[] given = [a.ApicalDiameterUm, a.ArterialDiameterUm, a.VenousDiameterUm];
-        for (int k = 0; k < um.Length; k++) um[k] = given[k] ?? um[k];
+        if (a.Keypoints is null) return (new double?[3], given);
+        var labelled = Diameters(a.Keypoints, 1, 0.5f, umPerPx, options);        // visibility 1 or 2
+        var (px, um) = visibleOnly ? Diameters(a.Keypoints, 2, 0.75f, umPerPx, options) : labelled;   // visibility 2
+        for (int k = 0; k < um.Length; k++)
+        {
+            if (px[k] is not null) um[k] = given[k] ?? um[k];
+            else if (labelled.Px[k] is not null) { um[k] = null; hidden++; }
+            else um[k] = given[k];   // no keypoints for it: the given value alone, as before
+        }
         return (px, um);
     }
 
-    private static (double?[] Px, double?[] Um) PredictedDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options) =>
-        Diameters(a, options.MinPredictionKeypointScore, umPerPx, options);
+    private static bool UsesVisibility(CocoDataset truth) =>
+        truth.Annotations.Any(a => a.Keypoints is { } k && Enumerable.Range(0, k.Length / 3).Any(i => k[3 * i + 2] >= 2));
 
-    private static (double?[] Px, double?[] Um) Diameters(CocoAnnotation a, double minConfidence, double? umPerPx, EvaluationOptions options)
+    private static (double?[] Px, double?[] Um) PredictedDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options) =>
+        a.Keypoints is null ? (new double?[3], new double?[3])
+            : Diameters(a.Keypoints, 1, (float)options.MinPredictionKeypointScore, umPerPx, options);
+
+    /// <summary>Diameters from keypoints whose third value, divided by <paramref name="fullScale"/>, reaches <paramref name="minConfidence"/>.</summary>
+    private static (double?[] Px, double?[] Um) Diameters(float[] keypoints, float fullScale, float minConfidence, double? umPerPx, EvaluationOptions options)
     {
-        if (a.Keypoints is null) return (new double?[3], new double?[3]);
-        var d = LoopDiameters.FromKeypoints(CocoInstances.ToKeypoints(a.Keypoints), minConfidence, options.LimbRoles);
+        var scaled = (float[])keypoints.Clone();
+        for (int i = 2; i < scaled.Length; i += 3) scaled[i] /= fullScale;
+        var d = LoopDiameters.FromKeypoints(CocoInstances.ToKeypoints(scaled), minConfidence, options.LimbRoles);
         double?[] px = [d.ApicalPx, d.ArterialPx, d.VenousPx];
         return (px, px.Select(v => v * umPerPx).ToArray());
     }

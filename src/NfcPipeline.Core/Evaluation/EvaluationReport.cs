@@ -84,4 +84,11 @@ public sealed record EvaluationReport(
     /// blurred ones and hemorrhages are left out. Each side's mean is over its own loops.
     /// </summary>
     public IReadOnlyList<DiameterMetrics> LoopDiameters { get; init; } = [];
+
+    /// <summary>
+    /// <see cref="Diameters"/> over the matched pairs whose truth capillary belongs to the distal row (the truth's
+    /// <c>distal</c> flag), the row capillaroscopy reads; the prediction side's mean is over those pairs' predictions.
+    /// Null when the truth marks no capillary either way.
+    /// </summary>
+    public IReadOnlyList<DiameterMetrics>? DistalRowDiameters { get; init; }
 }

@@ -119,6 +119,37 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void A_truth_diameter_with_a_keypoint_labelled_but_not_visible_is_left_out()
+    {
+        // A's U outside the frame (visibility 1): its apical diameter cannot be seen, its limbs still can.
+        string cut = Truth.Replace("[115,100,2, 115,110,2,", "[115,100,1, 115,110,2,");
+        var report = CocoEvaluator.Evaluate(CocoParser.Parse(cut), CocoParser.Parse(Predictions()));
+        var apical = report.Diameters.Single(d => d.Diameter == "apical");
+        Assert.Equal((0, 1), (apical.PairCount, apical.TruthCount));   // B alone has a visible apex
+        Assert.Null(apical.MaeUm);
+        Assert.Equal(1, report.Diameters.Single(d => d.Diameter == "arterial").PairCount);
+        Assert.Contains(report.Warnings, w => w.StartsWith("1 truth diameter is left out", StringComparison.Ordinal));
+
+        // A truth that marks every keypoint 1 does not tell visible from hidden: all its keypoints count.
+        var allOnes = CocoEvaluator.Evaluate(CocoParser.Parse(Truth.Replace(",2,", ",1,").Replace(",2]", ",1]")), CocoParser.Parse(Predictions()));
+        Assert.Equal(1, allOnes.Diameters.Single(d => d.Diameter == "apical").PairCount);
+        Assert.DoesNotContain(allOnes.Warnings, w => w.Contains("left out", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Distal_row_diameters_count_the_pairs_whose_truth_is_in_the_distal_row()
+    {
+        Assert.Null(Evaluate().DistalRowDiameters);   // the truth marks no row
+        string marked = Truth.Replace("\"apical_diameter_um\": 20.0,", "\"apical_diameter_um\": 20.0, \"distal\": true,")
+            .Replace("[[300,100,340,100,340,170,300,170]],", "[[300,100,340,100,340,170,300,170]], \"distal\": false,");
+        var distal = CocoEvaluator.Evaluate(CocoParser.Parse(marked), CocoParser.Parse(Predictions())).DistalRowDiameters!;
+        var apical = distal.Single(d => d.Diameter == "apical");
+        Assert.Equal((1, 1, 1), (apical.PairCount, apical.TruthCount, apical.PredictionCount));   // A and P1
+        Assert.Equal(2, apical.MaePx!.Value, 5);
+        Assert.Equal(4, apical.MaeUm!.Value, 5);
+    }
+
+    [Fact]
     public void Density_pairs_come_from_the_files_or_a_csv_truth()
     {
         var fromFiles = Evaluate().Density;
