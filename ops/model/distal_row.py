@@ -5,7 +5,8 @@ Keypoints below the measurement's confidence gate (0.08) are unusable. An apex i
 mask pixel furthest along the distal axis. The axis comes from the loops (limb bottoms -> U), else from the masks
 (centroid -> apex), else from a line through the apices (oriented up). Apices are split into rows at depth gaps;
 the front row keeps those not hidden by an apex further out within one loop width sideways, and none far behind
-the row; with 3 or more, a line fit through them refines the axis and the selection runs again.
+the row; with 3 or more, a line fit through them refines the axis and the selection runs again. Loops whose mask
+runs out of the frame beyond their U along that axis (the apex outside the image) leave the row, found again without them.
 """
 import numpy as np
 
@@ -17,6 +18,7 @@ WINDOW_OF_WIDTH, FALLBACK_WINDOW_UM = 1.0, 80.0
 BEHIND_OF_HEIGHT, FALLBACK_BEHIND_UM = 1.0, 200.0
 ROW_GAP_OF_HEIGHT, MIN_ROW_GAP_UM, MIN_ROW_SHARE = 0.4, 60.0, 0.3
 MIN_FOR_FIT, MIN_ELONGATION, MAX_FIT_DEGREES = 3, 3.0, 45.0
+APEX_CUT_MARGIN_PX = 2.0       # MeasurementOptions.ApexCutByFrameMarginPx
 
 
 def _usable(k):
@@ -113,12 +115,34 @@ def _most_distal_pixel(mask, axis):
     return np.array([xs[k] + 0.5, ys[k] + 0.5])
 
 
+def apex_outside(mask, u, axis, width, height, margin=APEX_CUT_MARGIN_PX):
+    """FrameCut.ApexOutside: the mask has a pixel on the image's edge more than `margin` px beyond U along `axis`."""
+    ys, xs = np.nonzero(mask)
+    edge = (xs == 0) | (ys == 0) | (xs == width - 1) | (ys == height - 1)
+    return bool(edge.any() and np.max(xs[edge] * axis[0] + ys[edge] * axis[1]) > u @ axis + margin)
+
+
 def find(capillaries, width, height, um_per_px, mask_of):
     """capillaries: dicts with `keypoints` (8 x (x, y, confidence)) in original pixels, hemorrhages already left out
     (blurred loops count, as in the pipeline). mask_of(c): the boolean mask in original pixels.
-    Returns (distal indices, row length in mm, density per mm)."""
+    Returns (distal indices, row length in mm, density per mm). As ImageMeasurer: loops whose apex lies outside the
+    frame along the first row's axis leave the row, which is then found again without them."""
+    distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, set())
+    cut = set()
+    for i, c in enumerate(capillaries):
+        k = np.asarray(c["keypoints"], float)
+        if _usable(k[0]) and apex_outside(mask_of(c), k[0, :2], axis, width, height):
+            cut.add(i)
+    if cut:
+        distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, cut)
+    return distal, length_mm, density
+
+
+def _find(capillaries, width, height, um_per_px, mask_of, excluded):
     loops = []
     for i, c in enumerate(capillaries):
+        if i in excluded:
+            continue
         k = np.asarray(c["keypoints"], float)
         p = [k[q, :2] if _usable(k[q]) else None for q in range(8)]
         u, ll, rr, lb, rb = p[0], p[2], p[5], p[6], p[7]
@@ -131,7 +155,7 @@ def find(capillaries, width, height, um_per_px, mask_of):
                     loop_width = abs((rr - ll) @ _perp(axis))
         loops.append(dict(index=i, apex=u, axis=axis, height=length, width=loop_width))
     if not loops:
-        return [], 0.0, 0.0
+        return [], np.array([0.0, -1.0]), 0.0, 0.0
     loop_height = _median([m["height"] for m in loops])
     loop_width = _median([m["width"] for m in loops])
     band = BAND_OF_HEIGHT * loop_height if loop_height else FALLBACK_BAND_UM / um_per_px
@@ -176,11 +200,11 @@ def find(capillaries, width, height, um_per_px, mask_of):
             axis = fitted
             distal = select(axis)
     if not distal:
-        return [], 0.0, 0.0
+        return [], axis, 0.0, 0.0
     centre = np.mean([a[1] for a in distal], axis=0)
     row_dir = _perp(axis)
     seg = clip_line(centre, row_dir, width, height)
     if seg is None:
-        return [a[0] for a in distal], 0.0, 0.0
+        return [a[0] for a in distal], axis, 0.0, 0.0
     length_mm = (seg[1] - seg[0]) * um_per_px / 1000
-    return sorted(a[0] for a in distal), length_mm, (len(distal) / length_mm if length_mm > 0 else 0.0)
+    return sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else 0.0)

@@ -47,7 +47,7 @@ internal sealed class AnalyzeJsonOutput : IAnalyzeOutput
                     keypoints = inst.Keypoints.Select(k => new[] { k.X, k.Y, k.Confidence }),
                     apical_um = c.ApicalDiameterUm, arterial_um = c.ArterialDiameterUm, venous_um = c.VenousDiameterUm,
                     loop_height_um = c.LoopHeightUm, loop_width_um = c.LoopWidthUm,
-                    dilated = c.IsDilated, giant = c.IsGiant, distal = distal.Contains(i),
+                    dilated = c.IsDilated, giant = c.IsGiant, distal = distal.Contains(i), apex_cut_by_frame = c.ApexCutByFrame,
                 };
             }),
         });

@@ -46,6 +46,12 @@ public sealed record CapillaryMeasurement
     /// <summary>Unit vector from the limb-bottom midpoint to U: the direction the loop points (distally).</summary>
     public Point2? Axis { get; init; }
 
+    /// <summary>
+    /// The apex lies outside the image (<see cref="FrameCut"/>): U and D mark no apex, so the apical diameter, the
+    /// loop height, the limb lengths, <see cref="Apex"/>, <see cref="Axis"/> and the flags are null.
+    /// </summary>
+    public bool ApexCutByFrame { get; init; }
+
     public bool? IsDilated { get; init; }
     public bool? IsGiant { get; init; }
 }

@@ -90,6 +90,17 @@ public sealed class CapillaryMeasurer
         };
     }
 
+    /// <summary>The same capillary with what its apex gives left out: the apex lies outside the image.</summary>
+    public static CapillaryMeasurement WithApexCutByFrame(CapillaryMeasurement m) => m with
+    {
+        ApexCutByFrame = true,
+        ApicalDiameterPx = null, ApicalDiameterUm = null,
+        LeftLimbLengthUm = null, RightLimbLengthUm = null, ArterialLimbLengthUm = null, VenousLimbLengthUm = null,
+        LoopHeightPx = null, LoopHeightUm = null,
+        Apex = null, Axis = null,
+        IsDilated = null, IsGiant = null,
+    };
+
     private static double? Dist(Point2? a, Point2? b) => a is { } p && b is { } q ? Point2.Distance(p, q) : null;
 
     private static double? ToUm(double? px, Calibration calibration) => px is { } v ? calibration.ToMicrometres(v) : null;

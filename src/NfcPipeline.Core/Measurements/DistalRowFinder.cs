@@ -28,7 +28,7 @@ public sealed class DistalRowFinder
     {
         if (instances.Count != measurements.Count) throw new ArgumentException("Instances and measurements must align.", nameof(measurements));
 
-        var candidates = measurements.Where(m => m.Category != ClinicalCategory.Hemorrhage &&
+        var candidates = measurements.Where(m => m.Category != ClinicalCategory.Hemorrhage && !m.ApexCutByFrame &&
             (_options.CountBlurredInstances || m.Category != ClinicalCategory.Ungradable)).ToList();
         double? loopHeight = Median(candidates.Select(m => m.LoopHeightPx).Where(v => v > 0));
         double bandPx = loopHeight is { } h

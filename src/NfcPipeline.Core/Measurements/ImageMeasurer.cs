@@ -31,6 +31,17 @@ public sealed class ImageMeasurer
     {
         var capillaries = instances.Select((instance, i) => _capillaries.Measure(instance, calibration, i)).ToArray();
         var row = _distalRow.Find(instances, capillaries, calibration, field);
+        if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin)
+        {
+            // The first row gives the field's distal axis; loops cut on that side leave the measurements and the row.
+            var cut = capillaries.Where(c => c.Apex is { } up &&
+                FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)).Select(c => c.Index).ToHashSet();
+            if (cut.Count > 0)
+            {
+                capillaries = capillaries.Select(c => cut.Contains(c.Index) ? CapillaryMeasurer.WithApexCutByFrame(c) : c).ToArray();
+                row = _distalRow.Find(instances, capillaries, calibration, field);
+            }
+        }
         var grading = Grade(capillaries);
         var (quality, notes) = AssessQuality(capillaries, row, grading);
         return new ImageMeasurement

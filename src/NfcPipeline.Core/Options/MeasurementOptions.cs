@@ -30,6 +30,13 @@ public sealed record MeasurementOptions
 
     public LimbRoleRule LimbRoles { get; init; } = LimbRoleRule.WiderIsVenous;
 
+    /// <summary>
+    /// A capillary whose mask reaches the image's edge more than this many pixels beyond its U, along the field's
+    /// distal axis, has its apex outside the frame: its apical diameter, loop height and limb lengths are left out, and
+    /// the distal row does not count it. Null: never.
+    /// </summary>
+    public double? ApexCutByFrameMarginPx { get; init; } = 2;
+
     /// <summary>Model class names to clinical categories.</summary>
     public ClassCategoryMap Categories { get; init; } = ClassCategoryMap.Default;
 
@@ -43,6 +50,8 @@ public sealed record MeasurementOptions
             problems.Add($"DilatedApicalDiameterUm must be positive, got {DilatedApicalDiameterUm}.");
         if (!(GiantApicalDiameterUm > DilatedApicalDiameterUm))
             problems.Add($"GiantApicalDiameterUm ({GiantApicalDiameterUm}) must exceed DilatedApicalDiameterUm ({DilatedApicalDiameterUm}).");
+        if (ApexCutByFrameMarginPx is { } margin && !(margin >= 0))
+            problems.Add($"ApexCutByFrameMarginPx must be non-negative or null, got {margin}.");
         return problems;
     }
 }

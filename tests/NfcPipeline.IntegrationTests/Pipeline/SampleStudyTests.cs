@@ -51,6 +51,11 @@ public class SampleStudyTests
             Assert.Equal(report.Overall.GradableFieldCount, row.Gradable);
             Assert.Equal(report.Overall.DensityPerMm.Mean ?? -1, row.Density ?? -1, 9);
         }
+        // Loops running out of the frame beyond their U (8 in this sample) are stored with the flag and no apex measures.
+        Assert.InRange(offline.ApexCut, 1, 40);
+        Assert.Equal((long)offline.ApexCut, await env.QueryScalarAsync<long>("select count(*) from capillaries where apex_cut_by_frame"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>(
+            "select count(*) from capillaries where apex_cut_by_frame and (apical_um is not null or loop_height_um is not null or distal or giant)"));
     }
 
     /// <summary>
@@ -95,7 +100,7 @@ public class SampleStudyTests
 
     private static string ModelFile(string name) => Path.Combine(TestServices.RepoRoot, "models", name);
 
-    private static async Task<(int Images, Dictionary<string, PatientReport> Reports)> OfflineReportsAsync(string modelPath)
+    private static async Task<(int Images, Dictionary<string, PatientReport> Reports, int ApexCut)> OfflineReportsAsync(string modelPath)
     {
         var inventory = StudyLayout.Discover(Sample);
         var calibration = new Calibration(inventory.Manifest!.MicrometresPerPixel!.Value);
@@ -109,7 +114,8 @@ public class SampleStudyTests
         var aggregator = new PatientAggregator(analysis);
         var reports = inventory.Images.Zip(outcomes).GroupBy(p => p.First.Patient!).ToDictionary(g => g.Key,
             g => aggregator.Aggregate(g.Key, g.Select(p => new FieldResult(p.First.RelativePath, p.First.Finger ?? "unknown", p.Second.Measurement, p.Second.Error))));
-        return (outcomes.Count(o => o.Succeeded), reports);
+        int apexCut = outcomes.Sum(o => o.Measurement?.Capillaries.Count(c => c.ApexCutByFrame) ?? 0);
+        return (outcomes.Count(o => o.Succeeded), reports, apexCut);
     }
 
     private static void CopyDirectory(string from, string to)

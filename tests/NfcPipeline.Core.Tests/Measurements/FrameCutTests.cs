@@ -1,0 +1,78 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Geometry;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
+using NfcPipeline.Core.Tests.Support;
+
+namespace NfcPipeline.Core.Tests.Measurements;
+
+public class FrameCutTests
+{
+    private const int Width = 640, Height = 480;
+    private static readonly Point2 Up = new(0, -1);
+
+    private static InstanceMask Rectangle(int left, int top, int width, int height) =>
+        new(left, top, width, height, Enumerable.Repeat(true, width * height).ToArray());
+
+    /// <summary>
+    /// Six loops in a row, apices at y = 200 pointing up, and a seventh whose apex lies above the frame: its limbs run
+    /// out of the top edge, and the model put its U and D 30 px inside, as the reference model does with such loops.
+    /// </summary>
+    private static List<CapillaryInstance> RowWithACutLoop()
+    {
+        var loops = Enumerable.Range(0, 6).Select(i => Loops.Loop(new(60 + 70 * i, 200), apical: 8)).ToList();
+        var cut = Loops.Loop(new(520, 30), apical: 30);   // 30 px at 2 µm/px: a 60 µm "giant", were it believed
+        loops.Add(cut with { Mask = Rectangle(505, 0, 30, 120), Box = Rectangle(505, 0, 30, 120).TightBox() });
+        return loops;
+    }
+
+    [Fact]
+    public void A_loop_running_out_of_the_frame_beyond_its_U_loses_its_apex_measurements_and_its_place_in_the_row()
+    {
+        var result = new ImageMeasurer().Measure(RowWithACutLoop(), new Calibration(2.0), Width, Height);
+
+        var cut = result.Capillaries[6];
+        Assert.True(cut.ApexCutByFrame);
+        Assert.Null(cut.ApicalDiameterUm);
+        Assert.Null(cut.IsGiant);
+        Assert.Null(cut.LoopHeightUm);
+        Assert.Null(cut.Apex);
+        Assert.NotNull(cut.ArterialDiameterUm);   // its limbs are in the frame
+        Assert.Equal(Enumerable.Range(0, 6), result.DistalRow.Indices);
+        Assert.All(result.Capillaries.Take(6), c => Assert.False(c.ApexCutByFrame));
+        Assert.All(result.Capillaries.Take(6), c => Assert.Equal(16, c.ApicalDiameterUm!.Value, 5));
+    }
+
+    [Fact]
+    public void Without_the_margin_option_the_cut_loop_is_measured_as_it_stands()
+    {
+        var options = new MeasurementOptions { ApexCutByFrameMarginPx = null };
+        var cut = new ImageMeasurer(options).Measure(RowWithACutLoop(), new Calibration(2.0), Width, Height).Capillaries[6];
+
+        Assert.False(cut.ApexCutByFrame);
+        Assert.Equal(60, cut.ApicalDiameterUm!.Value, 5);
+        Assert.True(cut.IsGiant);
+    }
+
+    [Fact]
+    public void Only_the_edge_beyond_U_counts()
+    {
+        // Limbs cut at the bottom edge, behind the apex: the apex is in the frame.
+        Assert.False(FrameCut.ApexOutside(Rectangle(100, 380, 30, 100), new Point2(115, 380), Up, Width, Height, 2));
+        // The apex touching the top edge: its outer edge is the frame's first row, within the margin.
+        Assert.False(FrameCut.ApexOutside(Rectangle(100, 0, 30, 100), new Point2(115, 1), Up, Width, Height, 2));
+        Assert.True(FrameCut.ApexOutside(Rectangle(100, 0, 30, 100), new Point2(115, 3), Up, Width, Height, 2));
+        // A mask off every edge is never cut.
+        Assert.False(FrameCut.ApexOutside(Rectangle(100, 100, 30, 100), new Point2(115, 150), Up, Width, Height, 0));
+        // Any orientation: a row pointing right, a loop running out of the right edge.
+        Assert.True(FrameCut.ApexOutside(Rectangle(540, 200, 100, 30), new Point2(600, 215), new Point2(1, 0), Width, Height, 2));
+    }
+
+    [Fact]
+    public void A_negative_margin_is_refused()
+    {
+        var problems = new MeasurementOptions { ApexCutByFrameMarginPx = -1 }.Validate();
+        Assert.Contains(problems, p => p.StartsWith("ApexCutByFrameMarginPx", StringComparison.Ordinal));
+        Assert.Empty(new MeasurementOptions { ApexCutByFrameMarginPx = null }.Validate());
+    }
+}
