@@ -92,8 +92,9 @@ internal static class EvaluateCommand
                 .Select(p => new PredictedImage(p.First.Id, p.First.FileName, p.Second.Analysis!.Width, p.Second.Analysis.Height, p.Second.Analysis.Instances))
                 .ToList();
             var predictedGrading = measured.ToDictionary(m => m.Key, m => m.Measurement.Grading, StringComparer.OrdinalIgnoreCase);
+            var predictedMeasurements = measured.ToDictionary(m => m.Key, m => m.Measurement.Capillaries, StringComparer.OrdinalIgnoreCase);
             var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, null,
-                predictedDensities, predictedGrading);
+                predictedDensities, predictedGrading, predictedMeasurements);
             EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
         }
         else

@@ -35,7 +35,7 @@ internal static class EvaluationOutput
 
         AnsiConsole.Write(DiameterTable("Diameters on matched instances", report.Diameters));
         if (report.LoopDiameters.Count > 0)
-            AnsiConsole.Write(DiameterTable("Diameters on matched loops (predicted normal or abnormal: what per-patient statistics use)", report.LoopDiameters));
+            AnsiConsole.Write(DiameterTable("Diameters on matched loops, as the pipeline measured them (what per-patient statistics use)", report.LoopDiameters));
         if (report.DistalRowDiameters is { } distal)
             AnsiConsole.Write(DiameterTable("Diameters on matched capillaries of the distal row (by the truth)", distal));
 

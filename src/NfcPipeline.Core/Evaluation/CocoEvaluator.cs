@@ -13,9 +13,11 @@ public static class CocoEvaluator
     /// <param name="truthDensities">Density truth by image file name (for example from <see cref="DensityTruthCsv"/>); else the truth's density_per_mm.</param>
     /// <param name="predictedDensities">Predicted density by image file name; else the predictions' density_per_mm.</param>
     /// <param name="predictedGrading">The pipeline's grading by image file name, for the grading agreement and the density over the images it grades gradable.</param>
+    /// <param name="predictedMeasurements">The pipeline's measured capillaries by image file name, in the order of that image's predicted annotations: the loop diameters then use the values the pipeline measured.</param>
     public static EvaluationReport Evaluate(CocoDataset truth, CocoDataset predictions, EvaluationOptions? options = null,
         IReadOnlyDictionary<string, double>? truthDensities = null, IReadOnlyDictionary<string, double>? predictedDensities = null,
-        IReadOnlyDictionary<string, ImageGrading>? predictedGrading = null)
+        IReadOnlyDictionary<string, ImageGrading>? predictedGrading = null,
+        IReadOnlyDictionary<string, IReadOnlyList<CapillaryMeasurement>>? predictedMeasurements = null)
     {
         options ??= EvaluationOptions.Default;
         var classNameMap = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
@@ -67,7 +69,16 @@ public static class CocoEvaluator
             var predictedDiameters = predictedAnnotations.Select(a => PredictedDiameters(a, umPerPx, options)).ToList();
             var truthNames = truthAnnotations.Select(a => ClassName(truth, a.CategoryId, truth, classNameMap)).ToList();
             var predictedNames = predictedAnnotations.Select(a => ClassName(predictions, a.CategoryId, truth, classNameMap)).ToList();
-            var predictedIsLoop = predictedNames.Select(n => IsLoop(n, options)).ToList();
+            // The loops' prediction side: the pipeline's own measurements when given (its keypoint gate and frame cuts
+            // applied, as in a patient's statistics), else the diameters of the predicted keypoints.
+            IReadOnlyList<CapillaryMeasurement>? measuredHere = null;
+            if (predictedMeasurements is not null && DensityTruthCsv.TryFind(predictedMeasurements, key, out var m))
+            {
+                if (m.Count == predictedAnnotations.Count) measuredHere = m;
+                else warnings.Add($"Image '{key}': {m.Count} measured capillaries for {predictedAnnotations.Count} predictions; its loop diameters come from the keypoints.");
+            }
+            var predictedIsLoop = measuredHere?.Select(c => c.IsLoop).ToList() ?? predictedNames.Select(n => IsLoop(n, options)).ToList();
+            var loopPredicted = measuredHere?.Select(Measured).ToList() ?? predictedDiameters;
             for (int i = 0; i < truthDiameters.Count; i++)
             {
                 allDiameters.AddTruth(truthDiameters[i]);
@@ -78,7 +89,7 @@ public static class CocoEvaluator
             for (int j = 0; j < predictedDiameters.Count; j++)
             {
                 allDiameters.AddPrediction(predictedDiameters[j]);
-                if (predictedIsLoop[j]) loopDiameters.AddPrediction(predictedDiameters[j]);
+                if (predictedIsLoop[j]) loopDiameters.AddPrediction(loopPredicted[j]);
             }
 
             foreach (var match in matches)
@@ -88,7 +99,7 @@ public static class CocoEvaluator
                 if (string.Equals(truthName, predictedName, StringComparison.OrdinalIgnoreCase)) correct++;
                 var (truthD, predictedD) = (truthDiameters[match.TruthIndex], predictedDiameters[match.PredictionIndex]);
                 allDiameters.AddPair(truthD, predictedD);
-                if (predictedIsLoop[match.PredictionIndex]) loopDiameters.AddPair(truthD, predictedD);
+                if (predictedIsLoop[match.PredictionIndex]) loopDiameters.AddPair(truthD, loopPredicted[match.PredictionIndex]);
                 if (truthAnnotations[match.TruthIndex].Distal == true)
                 {
                     distalDiameters.AddPair(truthD, predictedD);
@@ -158,6 +169,9 @@ public static class CocoEvaluator
         }
         return (px, um);
     }
+
+    private static (double?[] Px, double?[] Um) Measured(CapillaryMeasurement c) =>
+        ([c.ApicalDiameterPx, c.ArterialDiameterPx, c.VenousDiameterPx], [c.ApicalDiameterUm, c.ArterialDiameterUm, c.VenousDiameterUm]);
 
     private static bool UsesVisibility(CocoDataset truth) =>
         truth.Annotations.Any(a => a.Keypoints is { } k && Enumerable.Range(0, k.Length / 3).Any(i => k[3 * i + 2] >= 2));

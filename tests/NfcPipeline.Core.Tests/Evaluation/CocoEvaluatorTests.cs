@@ -150,6 +150,31 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void Given_the_pipelines_measurements_the_loop_diameters_are_the_values_it_measured()
+    {
+        static CapillaryMeasurement Measured(int index, ClinicalCategory category, double? apicalPx) => new()
+        {
+            Index = index, ClassName = "x", Category = category, Score = 0.9,
+            ApicalDiameterPx = apicalPx, ApicalDiameterUm = apicalPx * 2, ArterialDiameterPx = 7, ArterialDiameterUm = 14,
+        };
+        // P1 measured with an apical diameter of 11 px (its keypoints give 12), P2 and P3 as the pipeline saw them.
+        IReadOnlyList<CapillaryMeasurement> measured = [Measured(0, ClinicalCategory.Normal, 11), Measured(1, ClinicalCategory.Abnormal, null),
+            Measured(2, ClinicalCategory.Normal, 9)];
+        var report = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()),
+            predictedMeasurements: new Dictionary<string, IReadOnlyList<CapillaryMeasurement>> { ["p1_R2_1.png"] = measured });
+        var loops = report.LoopDiameters.Single(d => d.Diameter == "apical");
+        Assert.Equal((1, 2), (loops.PairCount, loops.PredictionCount));   // P1 paired; P2 withheld its apex; P3 unmatched
+        Assert.Equal(1, loops.MaePx!.Value, 5);                          // 11 against 10 px
+        Assert.Equal(2, report.Diameters.Single(d => d.Diameter == "apical").MaePx!.Value, 5);   // the keypoints, as before
+
+        // A list that does not line up with the predictions is not used, and the report says so.
+        var misaligned = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()),
+            predictedMeasurements: new Dictionary<string, IReadOnlyList<CapillaryMeasurement>> { ["p1_R2_1.png"] = measured.Take(2).ToList() });
+        Assert.Equal(2, misaligned.LoopDiameters.Single(d => d.Diameter == "apical").MaePx!.Value, 5);
+        Assert.Contains(misaligned.Warnings, w => w.Contains("2 measured capillaries for 3 predictions", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Density_pairs_come_from_the_files_or_a_csv_truth()
     {
         var fromFiles = Evaluate().Density;
