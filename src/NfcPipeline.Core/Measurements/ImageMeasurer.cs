@@ -33,7 +33,7 @@ public sealed class ImageMeasurer
         var row = _distalRow.Find(instances, capillaries, calibration, field);
         if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin)
         {
-            // The first row gives the field's distal axis; loops cut on that side leave the measurements and the row.
+            // The first row gives the field's distal axis; loops cut on that side lose their apex measures and leave the row.
             var cut = capillaries.Where(c => c.Apex is { } up &&
                 FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)).Select(c => c.Index).ToHashSet();
             if (cut.Count > 0)
