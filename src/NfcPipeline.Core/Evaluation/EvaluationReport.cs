@@ -81,7 +81,9 @@ public sealed record EvaluationReport(
     /// <summary>
     /// <see cref="Diameters"/> over the matched pairs whose prediction is a loop (normal or abnormal, by
     /// <see cref="EvaluationOptions.Categories"/>): the capillaries whose diameters the per-patient statistics use, so
-    /// blurred ones and hemorrhages are left out. Each side's mean is over its own loops.
+    /// blurred ones and hemorrhages are left out. Each side's mean is over its own loops. Given the pipeline's
+    /// measurements, the prediction side is what it measured: its categories and values, so a diameter it withheld
+    /// (keypoint gate, apex cut by the frame) is not paired.
     /// </summary>
     public IReadOnlyList<DiameterMetrics> LoopDiameters { get; init; } = [];
 
