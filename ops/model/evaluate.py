@@ -95,9 +95,14 @@ def evaluate(model, study, truth, opts=None):
         gt_lab = np.zeros((h, w), np.int32)
         for k, a in enumerate(gts, start=1):
             gt_lab[rle_decode(a["segmentation"]) > 0] = k
+        # Each mask once: the ablations decode the same instances in the same order.
+        masks = [instance_mask(p["cells"], STRIDE, (w, h), (w, h)) for p in preds]
+        for decoded in [preds, *ablated.values()]:
+            for p, m in zip(decoded, masks):
+                p["mask"] = m
         pr_lab = np.zeros((h, w), np.int32)
-        for k, p in enumerate(preds, start=1):
-            pr_lab[instance_mask(p["cells"], STRIDE, (w, h), (w, h))] = k
+        for k, m in enumerate(masks, start=1):
+            pr_lab[m] = k
         inter = np.zeros((len(gts) + 1, len(preds) + 1), np.int64)
         np.add.at(inter, (gt_lab.ravel(), pr_lab.ravel()), 1)
         area_g, area_p = inter.sum(1), inter.sum(0)
@@ -138,7 +143,7 @@ def evaluate(model, study, truth, opts=None):
         for decoded, (errors, gradable_errors) in [(preds, (dens_err, dens_err_gradable))] + \
                 [(ablated[n], dens_err_abl[n]) for n in ABLATIONS]:
             caps = [p for p in decoded if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
-            _, _, dens = distal_row.find(caps, w, h, um, lambda c: instance_mask(c["cells"], STRIDE, (w, h), (w, h)))
+            _, _, dens = distal_row.find(caps, w, h, um, lambda c: c["mask"])
             errors.append(abs(dens - img["density_per_mm"]))
             if not img["ungradable"]:
                 gradable_errors.append(abs(dens - img["density_per_mm"]))

@@ -103,7 +103,7 @@ def resolution_rows(run):
     paths = [("the held-out study above", os.path.join(run, "csharp-evaluate.json"))] + [
         (f"seed {p.rsplit('seed', 1)[1][:-len('.json')]}", p)
         for p in sorted(glob.glob(os.path.join(run, "csharp-evaluate-seed*.json")))]
-    rows, used = [], []
+    rows = []
     for name, path in paths:
         if not os.path.exists(path):
             continue
@@ -111,10 +111,9 @@ def resolution_rows(run):
         diam = by_diameter(r)
         if "apical" not in diam or not diam["apical"]["mae_px"]:
             continue
-        used.append(r)
         um = diam["apical"]["mae_um"] / diam["apical"]["mae_px"]   # one um/px per study
         loops, distal = by_diameter(r, "loop_diameters"), by_diameter(r, "distal_row_diameters")
-        rows.append(dict(um=um, px=diam["apical"]["mae_px"], meets=all(diam[k]["mae_um"] <= TARGETS["diam"] for k in DIAMETERS),
+        rows.append(dict(report=r, um=um, px=diam["apical"]["mae_px"], meets=all(diam[k]["mae_um"] <= TARGETS["diam"] for k in DIAMETERS),
                          row=f"| {name} | {um:.2f} | {r['image_count']} | {fmt(r['detection']['f1'])} | "
                              f"{fmt(r['classification']['accuracy'])} | "
                              + maes(diam) + " | " + maes(diam, "mae_px") + " | "
@@ -139,7 +138,7 @@ def resolution_rows(run):
             "| study | µm/px | images | F1 | class accuracy | apical / arterial / venous MAE (µm) | the same in px "
             "| the same, pairs predicted as loops (µm) | the same, distal row (µm) | density MAE all / gradable (/mm) |",
             "|---|---|---|---|---|---|---|---|---|---|",
-            *[x["row"] for x in rows], pooled_row(used), ""]
+            *[x["row"] for x in rows], pooled_row([x["report"] for x in rows]), ""]
 
 
 def pooled_row(reports):

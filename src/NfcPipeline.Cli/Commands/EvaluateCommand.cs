@@ -82,25 +82,21 @@ internal static class EvaluateCommand
 
         var failures = targets.Zip(outcomes).Where(p => !p.Second.Succeeded).Select(p => $"{p.First.FileName}: {p.Second.ErrorCode}: {p.Second.Error}").ToList();
         var measured = targets.Zip(outcomes).Where(p => p.Second.Measurement is not null)
-            .Select(p => (Key: DensityTruthCsv.ImageKey(p.First.FileName), Measurement: p.Second.Measurement!)).ToList();
-        var predictedDensities = measured.Where(m => m.Measurement.DensityPerMm is not null)
-            .ToDictionary(m => m.Key, m => m.Measurement.DensityPerMm!.Value, StringComparer.OrdinalIgnoreCase);
+            .ToDictionary(p => DensityTruthCsv.ImageKey(p.First.FileName), p => p.Second.Measurement!, StringComparer.OrdinalIgnoreCase);
 
         if (coco is not null)
         {
             var predicted = targets.Zip(outcomes).Where(p => p.Second.Succeeded)
                 .Select(p => new PredictedImage(p.First.Id, p.First.FileName, p.Second.Analysis!.Width, p.Second.Analysis.Height, p.Second.Analysis.Instances))
                 .ToList();
-            var predictedGrading = measured.ToDictionary(m => m.Key, m => m.Measurement.Grading, StringComparer.OrdinalIgnoreCase);
-            var predictedMeasurements = measured.ToDictionary(m => m.Key, m => m.Measurement.Capillaries, StringComparer.OrdinalIgnoreCase);
-            var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, null,
-                predictedDensities, predictedGrading, predictedMeasurements);
+            var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions,
+                pipelineMeasurements: measured);
             EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
         }
         else
         {
-            var pairs = csvTruth!.Where(t => predictedDensities.ContainsKey(DensityTruthCsv.ImageKey(t.Key)))
-                .Select(t => new DensityPair(t.Key, t.Value, predictedDensities[DensityTruthCsv.ImageKey(t.Key)])).ToList();
+            var pairs = csvTruth!.Select(t => (Truth: t, Predicted: measured.GetValueOrDefault(DensityTruthCsv.ImageKey(t.Key))?.DensityPerMm))
+                .Where(p => p.Predicted is not null).Select(p => new DensityPair(p.Truth.Key, p.Truth.Value, p.Predicted!.Value)).ToList();
             EvaluationOutput.PrintDensityOnly(DensityMetrics.Of(pairs), failures, request.Json);
         }
         return NfcCommandLine.Success;

@@ -11,13 +11,15 @@ namespace NfcPipeline.Core.Evaluation;
 public static class CocoEvaluator
 {
     /// <param name="truthDensities">Density truth by image file name (for example from <see cref="DensityTruthCsv"/>); else the truth's density_per_mm.</param>
-    /// <param name="predictedDensities">Predicted density by image file name; else the predictions' density_per_mm.</param>
-    /// <param name="predictedGrading">The pipeline's grading by image file name, for the grading agreement and the density over the images it grades gradable.</param>
-    /// <param name="predictedMeasurements">The pipeline's measured capillaries by image file name, in the order of that image's predicted annotations: the loop diameters then use the values the pipeline measured.</param>
+    /// <param name="predictedDensities">Predicted density by image file name; else the pipeline's measurement, else the predictions' density_per_mm.</param>
+    /// <param name="pipelineMeasurements">
+    /// The pipeline's measurement of each image by file name: its grading (the grading agreement, and the density over
+    /// the images it grades gradable), its density, and its capillaries, in the order of that image's predicted
+    /// annotations (the loop diameters then use the values the pipeline measured).
+    /// </param>
     public static EvaluationReport Evaluate(CocoDataset truth, CocoDataset predictions, EvaluationOptions? options = null,
         IReadOnlyDictionary<string, double>? truthDensities = null, IReadOnlyDictionary<string, double>? predictedDensities = null,
-        IReadOnlyDictionary<string, ImageGrading>? predictedGrading = null,
-        IReadOnlyDictionary<string, IReadOnlyList<CapillaryMeasurement>>? predictedMeasurements = null)
+        IReadOnlyDictionary<string, ImageMeasurement>? pipelineMeasurements = null)
     {
         options ??= EvaluationOptions.Default;
         var classNameMap = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
@@ -35,7 +37,7 @@ public static class CocoEvaluator
         var allDiameters = new DiameterTally();
         var loopDiameters = new DiameterTally();   // pairs predicted as loops: the per-patient statistics' population
         var distalDiameters = new DiameterTally(); // pairs whose truth is in the distal row
-        bool truthMarksDistal = false;
+        bool truthMarksDistal = truth.Annotations.Any(a => a.Distal is not null);
         var densityPairs = new List<DensityPair>();
         var gradableDensityPairs = new List<DensityPair>();
         var pipelineGradablePairs = new List<DensityPair>();
@@ -71,8 +73,9 @@ public static class CocoEvaluator
             var predictedNames = predictedAnnotations.Select(a => ClassName(predictions, a.CategoryId, truth, classNameMap)).ToList();
             // The loops' prediction side: the pipeline's own measurements when given (its keypoint gate and frame cuts
             // applied, as in a patient's statistics), else the diameters of the predicted keypoints.
+            ImageMeasurement? measurement = pipelineMeasurements is not null && DensityTruthCsv.TryFind(pipelineMeasurements, key, out var pm) ? pm : null;
             IReadOnlyList<CapillaryMeasurement>? measuredHere = null;
-            if (predictedMeasurements is not null && DensityTruthCsv.TryFind(predictedMeasurements, key, out var m))
+            if (measurement?.Capillaries is { } m)
             {
                 if (m.Count == predictedAnnotations.Count) measuredHere = m;
                 else warnings.Add($"Image '{key}': {m.Count} measured capillaries for {predictedAnnotations.Count} predictions; its loop diameters come from the keypoints.");
@@ -84,7 +87,6 @@ public static class CocoEvaluator
                 allDiameters.AddTruth(truthDiameters[i]);
                 if (IsLoop(truthNames[i], options)) loopDiameters.AddTruth(truthDiameters[i]);
                 if (truthAnnotations[i].Distal == true) distalDiameters.AddTruth(truthDiameters[i]);
-                truthMarksDistal |= truthAnnotations[i].Distal is not null;
             }
             for (int j = 0; j < predictedDiameters.Count; j++)
             {
@@ -109,8 +111,8 @@ public static class CocoEvaluator
 
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;
             double? predictedDensity = predictedDensities is not null && DensityTruthCsv.TryFind(predictedDensities, key, out var pd) ? pd
-                : predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null;
-            ImageGrading? pipelineGrading = predictedGrading is not null && DensityTruthCsv.TryFind(predictedGrading, key, out var g) ? g : null;
+                : measurement?.DensityPerMm ?? (predictions.Images.Count > 0 ? predictedImage?.DensityPerMm : null);
+            ImageGrading? pipelineGrading = measurement?.Grading;
             if (truthDensity is { } tv && predictedDensity is { } pv)
             {
                 var pair = new DensityPair(key, tv, pv);
@@ -141,7 +143,7 @@ public static class CocoEvaluator
             warnings)
         {
             GradableDensity = truth.Images.Any(i => i.Ungradable is not null) ? DensityMetrics.Of(gradableDensityPairs) : null,
-            PipelineGradableDensity = predictedGrading is null ? null : DensityMetrics.Of(pipelineGradablePairs),
+            PipelineGradableDensity = pipelineMeasurements is null ? null : DensityMetrics.Of(pipelineGradablePairs),
             Grading = grading.Result(),
             LoopDiameters = loopDiameters.Metrics(),
             DistalRowDiameters = truthMarksDistal ? distalDiameters.Metrics() : null,

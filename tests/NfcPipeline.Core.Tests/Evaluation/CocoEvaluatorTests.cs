@@ -46,6 +46,14 @@ public class CocoEvaluatorTests
         """).ToString();
     }
 
+    /// <summary>The pipeline's measurement of one image as the evaluator reads it: grading and capillaries, no density of its own.</summary>
+    private static ImageMeasurement Measurement(ImageGrading grading, IReadOnlyList<CapillaryMeasurement>? capillaries = null) => new()
+    {
+        ImageWidth = 1024, ImageHeight = 768, MicrometresPerPixel = 2, Capillaries = capillaries ?? [],
+        DistalRow = new DistalRow { Indices = [], DistalAxis = new(0, -1), AxisSource = DistalAxisSource.ImageUp, BandPx = 0, LateralWindowPx = 0 },
+        Grading = grading, Quality = grading.IsGradable ? ImageQuality.Good : ImageQuality.Ungradable, QualityNotes = [],
+    };
+
     private static EvaluationReport Evaluate(EvaluationOptions? options = null, IReadOnlyDictionary<string, double>? truthDensities = null) =>
         CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()), options, truthDensities);
 
@@ -161,7 +169,7 @@ public class CocoEvaluatorTests
         IReadOnlyList<CapillaryMeasurement> measured = [Measured(0, ClinicalCategory.Normal, 11), Measured(1, ClinicalCategory.Abnormal, null),
             Measured(2, ClinicalCategory.Normal, 9)];
         var report = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()),
-            predictedMeasurements: new Dictionary<string, IReadOnlyList<CapillaryMeasurement>> { ["p1_R2_1.png"] = measured });
+            pipelineMeasurements: new Dictionary<string, ImageMeasurement> { ["p1_R2_1.png"] = Measurement(ImageGrading.Gradable, measured) });
         var loops = report.LoopDiameters.Single(d => d.Diameter == "apical");
         Assert.Equal((1, 2), (loops.PairCount, loops.PredictionCount));   // P1 paired; P2 withheld its apex; P3 unmatched
         Assert.Equal(1, loops.MaePx!.Value, 5);                          // 11 against 10 px
@@ -169,7 +177,7 @@ public class CocoEvaluatorTests
 
         // A list that does not line up with the predictions is not used, and the report says so.
         var misaligned = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()),
-            predictedMeasurements: new Dictionary<string, IReadOnlyList<CapillaryMeasurement>> { ["p1_R2_1.png"] = measured.Take(2).ToList() });
+            pipelineMeasurements: new Dictionary<string, ImageMeasurement> { ["p1_R2_1.png"] = Measurement(ImageGrading.Gradable, measured.Take(2).ToList()) });
         Assert.Equal(2, misaligned.LoopDiameters.Single(d => d.Diameter == "apical").MaePx!.Value, 5);
         Assert.Contains(misaligned.Warnings, w => w.Contains("2 measured capillaries for 3 predictions", StringComparison.Ordinal));
     }
@@ -229,12 +237,13 @@ public class CocoEvaluatorTests
             """);
         var blurred = new ImageGrading(false, UngradableReason.BlurDominates, "9 of 9 instances are blurred.");
         var sparse = new ImageGrading(false, UngradableReason.TooFewConfidentInstances, "1 gradable instance.");
-        var grading = new Dictionary<string, ImageGrading>
+        var grading = new Dictionary<string, ImageMeasurement>
         {
-            ["a.jpg"] = ImageGrading.Gradable, ["b.jpg"] = blurred, ["c.jpg"] = sparse, ["d.jpg"] = ImageGrading.Gradable,
+            ["a.jpg"] = Measurement(ImageGrading.Gradable), ["b.jpg"] = Measurement(blurred), ["c.jpg"] = Measurement(sparse),
+            ["d.jpg"] = Measurement(ImageGrading.Gradable),
         };
 
-        var report = CocoEvaluator.Evaluate(truth, predictions, predictedGrading: grading);
+        var report = CocoEvaluator.Evaluate(truth, predictions, pipelineMeasurements: grading);
 
         var g = Assert.IsType<GradingAgreement>(report.Grading);   // d.jpg: the truth does not grade it
         Assert.Equal((3, 1, 1), (g.ImageCount, g.BothGradable, g.BothUngradable));
