@@ -8,7 +8,8 @@ from scipy import ndimage
 
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
-                keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, keypoint_vote_radius=1,
+                keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, limb_pair_reach_radii=2.5,
+                limb_pair_nearest_fraction=0.8, apex_pair_reach_radii=7.0, keypoint_vote_radius=1,
                 orient_by_consensus=True, orientation_min_instances=3, orientation_min_coherence=0.5,
                 orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08)
 # The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"). paired_keypoints: U with D, LL
@@ -89,9 +90,13 @@ def _locate(outputs, cells, region, px, py, o, along=None):
     """The instance's 8 keypoints in model pixels, (x, y, confidence). With `along` (a unit direction), U and D are
     searched only in the half of the region furthest along it and LB, RB only in the other half."""
     kph, kpo = outputs["keypoints"], outputs.get("keypoint_offset")
-    med_r = float(np.median(outputs["radius"][0][cells]))
-    # As the C# decoder: D within 7 median radii of U (a dilated apex is wider than the limbs), limb edges 4.
-    near = {1: max(7 * med_r, 6.0), 3: max(4 * med_r, 6.0), 5: max(4 * med_r, 6.0)}
+    radii = outputs["radius"][0][cells]
+    # As the C# decoder: D within apex_pair_reach_radii median radii of U (a dilated apex is wider than the limbs); LR
+    # and RR within limb_pair_reach_radii vessel radii of LL and RL, the vessel radius being the 90th percentile (the
+    # centreline's half-width; the median, mostly cells near the edges, is about a quarter of the width).
+    apex_reach = o["apex_pair_reach_radii"] * float(np.median(radii))
+    limb_reach = o["limb_pair_reach_radii"] * float(np.percentile(radii, 90))
+    near = {1: max(apex_reach, 6.0), 3: max(limb_reach, 6.0), 5: max(limb_reach, 6.0)}
     apex_region = base_region = region
     if along is not None:
         proj = px * along[0] + py * along[1]
@@ -124,6 +129,14 @@ def _locate(outputs, cells, region, px, py, o, along=None):
             allowed = where & ((px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 <= near[partner] ** 2)
             hm = np.where(allowed, kph[partner], -1)
             i, j = np.unravel_index(int(hm.argmax()), hm.shape)
+            f = o["limb_pair_nearest_fraction"]
+            if f > 0 and partner != 1 and hm[i, j] > 0:
+                # As the C# decoder: a limb edge's heatmap is a ridge along the limb, and its strongest cell may lie at
+                # another height. The nearest cell that is nearly as strong (ties: the stronger) is where the ridge
+                # crosses the first edge's cross-section.
+                strong = hm >= f * hm[i, j]
+                d2 = np.where(strong, (px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 - 1e-3 * hm, np.inf)
+                i, j = np.unravel_index(int(d2.argmin()), d2.shape)
             joint = max(kph[q, ci_, cj_], 0) * max(kph[partner, i, j], 0)   # not `score`: that is the instance's
             if best is None or joint > best[0]:
                 best = (joint, (ci_, cj_), (i, j))

@@ -49,13 +49,15 @@ internal static class KeypointLocator
             ? SplitAlong(candidates, area, along)
             : (candidates, area, candidates);
 
-        // Both edges of a diameter must come from one cross-section: within a few vessel radii of each other.
-        // The median radius comes mostly from the limbs; a dilated or giant apex is wider than they are, so D gets
-        // a longer reach from U than a limb's second edge gets from its first.
-        float median = paired ? MedianRadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : 0;
-        float Reach2(float radii) => Sq(MathF.Max(radii * median, 6f / grid.Stride));   // at least 6 input pixels
-        float limbReach2 = paired ? Reach2(options.LimbPairReachRadii) : float.PositiveInfinity;
-        float apexReach2 = paired ? Reach2(options.ApexPairReachRadii) : float.PositiveInfinity;
+        // Both edges of a diameter must come from one cross-section: within a few radii of each other. A limb's second
+        // edge is reached in vessel radii (the 90th percentile of the radius samples, about the centreline's half-width);
+        // D from U in median radii (see DenseDecoderOptions.ApexPairReachRadii).
+        var (median, vessel) = paired ? RadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : (0f, 0f);
+        float Reach2(float radii, float radius) => Sq(MathF.Max(radii * radius, 6f / grid.Stride));   // at least 6 input pixels
+        float limbReach2 = paired ? Reach2(options.LimbPairReachRadii, vessel) : float.PositiveInfinity;
+        float apexReach2 = paired ? Reach2(options.ApexPairReachRadii, median) : float.PositiveInfinity;
+        var limbPair = new PairRule(limbReach2, options.LimbPairNearestFraction, grid.Stride);
+        var apexPair = new PairRule(apexReach2, 0f, grid.Stride);
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
         var located = new bool[keypoints.Length];
         for (int c = 0; c < keypoints.Length; c++)
@@ -75,8 +77,8 @@ internal static class KeypointLocator
                 continue;
             }
             var (first, second, firstValue, secondValue) = c == Up
-                ? BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), apexCandidates, apexArea, h, apexReach2, options.PairPeakCandidates)
-                : BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), candidates, area, h, limbReach2, options.PairPeakCandidates);
+                ? BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), apexCandidates, apexArea, h, apexPair, options.PairPeakCandidates)
+                : BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), candidates, area, h, limbPair, options.PairPeakCandidates);
             keypoints[c] = Refine(maps, maps.KeypointMap.Plane(c), c, first, grid, firstValue, area, options.KeypointVoteRadius);
             keypoints[partner] = Refine(maps, maps.KeypointMap.Plane(partner), partner, second, grid, secondValue, area, options.KeypointVoteRadius);
             located[partner] = true;
@@ -127,10 +129,17 @@ internal static class KeypointLocator
         return (best, bestValue);
     }
 
-    /// <summary>The strongest candidate within reach of (ax, ay): only the square around it is scanned, in row order as the full list.</summary>
-    private static (int Cell, float Value) StrongestNear(ReadOnlySpan<float> heat, SearchArea area, int ax, int ay, float reach2)
+    /// <summary>How a diameter's second edge is chosen: within <c>Reach2</c> (cells²) of the first; with a fraction, the nearest cell that is that strong relative to the strongest.</summary>
+    private readonly record struct PairRule(float Reach2, float NearestFraction, int Stride);
+
+    /// <summary>
+    /// The second edge for a first edge at (ax, ay): the strongest candidate within reach, or with a nearest fraction
+    /// the nearest candidate reaching that fraction of it (ties: the stronger, then the first in row order). Only the
+    /// square around (ax, ay) is scanned, in row order as the full list.
+    /// </summary>
+    private static (int Cell, float Value) PartnerNear(ReadOnlySpan<float> heat, SearchArea area, int ax, int ay, PairRule rule)
     {
-        int r = (int)MathF.Floor(MathF.Sqrt(reach2));
+        int r = (int)MathF.Floor(MathF.Sqrt(rule.Reach2));
         int x0 = Math.Max(area.MinX, ax - r), x1 = Math.Min(area.MinX + area.Width - 1, ax + r);
         int y0 = Math.Max(area.MinY, ay - r), y1 = Math.Min(area.MinY + area.Height - 1, ay + r);
         int best = -1;
@@ -140,12 +149,30 @@ internal static class KeypointLocator
             int row = (y - area.MinY) * area.Width - area.MinX;
             for (int x = x0; x <= x1; x++)
             {
-                if (!area.Allowed[row + x] || Sq(x - ax) + Sq(y - ay) > reach2) continue;
+                if (!area.Allowed[row + x] || Sq(x - ax) + Sq(y - ay) > rule.Reach2) continue;
                 int i = y * area.W + x;
                 if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
             }
         }
-        return (best, bestValue);
+        if (best < 0 || rule.NearestFraction <= 0 || !(bestValue > 0)) return (best, bestValue);
+        // Distances in input pixels², less a thousandth of the heat: cell distances differ by at least stride², so
+        // the heat only breaks ties (as ops/model/decode.py).
+        float floor = rule.NearestFraction * bestValue;
+        int nearest = best;
+        double nearestKey = double.PositiveInfinity;
+        for (int y = y0; y <= y1; y++)
+        {
+            int row = (y - area.MinY) * area.Width - area.MinX;
+            for (int x = x0; x <= x1; x++)
+            {
+                if (!area.Allowed[row + x] || Sq(x - ax) + Sq(y - ay) > rule.Reach2) continue;
+                int i = y * area.W + x;
+                if (!(heat[i] >= floor)) continue;
+                double key = (double)rule.Stride * rule.Stride * (Sq(x - ax) + Sq(y - ay)) - 1e-3 * heat[i];
+                if (key < nearestKey) { nearestKey = key; nearest = i; }
+            }
+        }
+        return (nearest, heat[nearest]);
     }
 
     /// <summary>
@@ -154,7 +181,7 @@ internal static class KeypointLocator
     /// alone let a stray peak (a giant loop's U heatmap peaks weakly at the wrong end) drag its partner with it.
     /// </summary>
     private static (int First, int Second, float FirstValue, float SecondValue) BestPair(ReadOnlySpan<float> firstHeat,
-        ReadOnlySpan<float> secondHeat, List<(int Cell, int X, int Y)> candidates, SearchArea area, int h, float reach2, int peakCount)
+        ReadOnlySpan<float> secondHeat, List<(int Cell, int X, int Y)> candidates, SearchArea area, int h, PairRule rule, int peakCount)
     {
         var peaks = new List<(int Cell, int X, int Y)>(peakCount + 1);
         (int Cell, int X, int Y) globalBest = (-1, 0, 0);
@@ -173,7 +200,7 @@ internal static class KeypointLocator
         float bestScore = float.NegativeInfinity;
         foreach (var peak in peaks)
         {
-            var (partner, value) = StrongestNear(secondHeat, area, peak.X, peak.Y, reach2);
+            var (partner, value) = PartnerNear(secondHeat, area, peak.X, peak.Y, rule);
             if (partner < 0) continue;
             float score = MathF.Max(firstHeat[peak.Cell], 0) * MathF.Max(value, 0);
             if (score > bestScore || result.First < 0)
@@ -195,13 +222,20 @@ internal static class KeypointLocator
         if (peaks.Count > limit) peaks.RemoveAt(peaks.Count - 1);
     }
 
-    /// <summary>The instance's median vessel radius, in cells.</summary>
-    private static float MedianRadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
+    /// <summary>
+    /// The instance's median radius and its vessel radius (the 90th percentile, interpolated as numpy's default), in
+    /// cells.
+    /// </summary>
+    private static (float Median, float Vessel) RadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
     {
+        if (cells.Count == 0) return (0, 0);
         var values = new float[cells.Count];
         for (int i = 0; i < values.Length; i++) values[i] = radius[cells[i]];
         Array.Sort(values);
-        return (values.Length == 0 ? 0 : values[values.Length / 2]) / stride;
+        double at = 0.9 * (values.Length - 1);
+        int lo = (int)Math.Floor(at), hi = Math.Min(lo + 1, values.Length - 1);
+        float p90 = (float)(values[lo] + (at - lo) * (values[hi] - values[lo]));
+        return (values[values.Length / 2] / stride, p90 / stride);
     }
 
     private static float Sq(float v) => v * v;

@@ -211,6 +211,44 @@ public class DenseDecoderTests
         Assert.Equal(CellCentre(28), unpaired.Keypoints[0].Y, 3);
     }
 
+    [Fact]
+    public void A_limb_edge_is_taken_where_its_ridge_crosses_the_first_edges_cross_section()
+    {
+        // LR's heatmap peaks more strongly two cells further down the limb (at another height, 9 px from LL).
+        int n = GridW * GridH, lowerOnTheRidge = 22 * GridW + 13;
+        var maps = MapsOfAWithHeatmaps(data => data[3 * n + lowerOnTheRidge] = 0.85f);
+
+        var nearest = DecodeSingle(maps);
+        var strongest = DecodeSingle(maps, new DenseDecoderOptions { LimbPairNearestFraction = 0 });
+
+        Assert.Equal(A.Keypoints[3].X, nearest.Keypoints[3].X, 3);
+        Assert.Equal(A.Keypoints[3].Y, nearest.Keypoints[3].Y, 3);
+        Assert.Equal(CellCentre(22), strongest.Keypoints[3].Y, 3);
+        // The nearest cell must be nearly as strong: at 0.95 of the other's 0.85, LR's 0.8 is not.
+        Assert.Equal(CellCentre(22), DecodeSingle(maps, new DenseDecoderOptions { LimbPairNearestFraction = 0.95f }).Keypoints[3].Y, 3);
+    }
+
+    [Fact]
+    public void The_limb_reach_follows_the_vessel_radius_not_the_median_of_a_mask_made_mostly_of_edge_cells()
+    {
+        // As on a giant loop's limb: most radius samples lie near the edges (1 px), the centreline's are 6 px. LR sits
+        // six cells (12 px) from LL: within 2.5 vessel radii (15 px), beyond 4 median radii (6 px at the floor).
+        int n = GridW * GridH, farLr = 20 * GridW + 15;
+        var maps = MapsOfAWithHeatmaps(data =>
+        {
+            Array.Clear(data, 3 * n, n);
+            data[3 * n + farLr] = 0.9f;
+        });
+        Edit(maps, "radius", (data, _) =>
+        {
+            for (int y = A.Y0; y <= A.Y1; y++)
+                for (int x = A.X0; x <= A.X1; x++) data[y * GridW + x] = x == 12 ? 6f : 1f;
+        });
+
+        Assert.Equal(CellCentre(15), DecodeSingle(maps).Keypoints[3].X, 3);
+        Assert.NotEqual(CellCentre(15), DecodeSingle(maps, new DenseDecoderOptions { LimbPairReachRadii = 1.5f }).Keypoints[3].X, 3);
+    }
+
     /// <summary>Blob A moved right by <paramref name="cells"/> grid cells, keypoints with it.</summary>
     private static Blob Shifted(Blob b, int cells) => b with
     {
@@ -311,6 +349,7 @@ public class DenseDecoderTests
     [InlineData(nameof(DenseDecoderOptions.OrientationMinCosine))]
     [InlineData(nameof(DenseDecoderOptions.OrientationMinApexConfidence))]
     [InlineData(nameof(DenseDecoderOptions.MaskThreshold))]
+    [InlineData(nameof(DenseDecoderOptions.LimbPairNearestFraction))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
     {
         var bad = option switch
@@ -320,6 +359,7 @@ public class DenseDecoderTests
             nameof(DenseDecoderOptions.OrientationMinCoherence) => new DenseDecoderOptions { OrientationMinCoherence = 1.5f },
             nameof(DenseDecoderOptions.OrientationMinCosine) => new DenseDecoderOptions { OrientationMinCosine = -2f },
             nameof(DenseDecoderOptions.MaskThreshold) => new DenseDecoderOptions { MaskThreshold = float.NaN },
+            nameof(DenseDecoderOptions.LimbPairNearestFraction) => new DenseDecoderOptions { LimbPairNearestFraction = 1.5f },
             _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },
         };
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));
