@@ -83,8 +83,9 @@ def loop_row(r):
         return []
     mae = maes(loops)
     return [f"| the same, the {loops['apical']['pair_count']} pairs predicted as loops, as the pipeline measured them "
-            f"(normal or abnormal, no blurred capillaries or hemorrhages; keypoints below its confidence gate and apices "
-            f"cut by the frame withheld: what a patient's diameter statistics use) | {mae} | ≤ {TARGETS['diam']} |"]
+            f"(normal or abnormal, no blurred capillaries or hemorrhages, in the fields it grades gradable; keypoints below "
+            f"its confidence gate and apices cut by the frame withheld: what a patient's diameter statistics use) | {mae} | "
+            f"≤ {TARGETS['diam']} |"]
 
 
 def distal_row(r):

@@ -80,12 +80,15 @@ public static class CocoEvaluator
                 if (m.Count == predictedAnnotations.Count) measuredHere = m;
                 else warnings.Add($"Image '{key}': {m.Count} measured capillaries for {predictedAnnotations.Count} predictions; its loop diameters come from the keypoints.");
             }
-            var predictedIsLoop = measuredHere?.Select(c => c.IsLoop).ToList() ?? predictedNames.Select(n => IsLoop(n, options)).ToList();
+            // A patient's statistics take loops from the fields the pipeline grades gradable only.
+            bool inStatistics = measurement is null || measurement.Grading.IsGradable;
+            var predictedIsLoop = measuredHere?.Select(c => inStatistics && c.IsLoop).ToList()
+                ?? predictedNames.Select(n => inStatistics && IsLoop(n, options)).ToList();
             var loopPredicted = measuredHere?.Select(Measured).ToList() ?? predictedDiameters;
             for (int i = 0; i < truthDiameters.Count; i++)
             {
                 allDiameters.AddTruth(truthDiameters[i]);
-                if (IsLoop(truthNames[i], options)) loopDiameters.AddTruth(truthDiameters[i]);
+                if (inStatistics && IsLoop(truthNames[i], options)) loopDiameters.AddTruth(truthDiameters[i]);
                 if (truthAnnotations[i].Distal == true) distalDiameters.AddTruth(truthDiameters[i]);
             }
             for (int j = 0; j < predictedDiameters.Count; j++)

@@ -83,7 +83,8 @@ public sealed record EvaluationReport(
     /// <see cref="EvaluationOptions.Categories"/>): the capillaries whose diameters the per-patient statistics use, so
     /// blurred ones and hemorrhages are left out. Each side's mean is over its own loops. Given the pipeline's
     /// measurements, the prediction side is what it measured: its categories and values, so a diameter it withheld
-    /// (keypoint gate, apex cut by the frame) is not paired.
+    /// (keypoint gate, apex cut by the frame) is not paired; and the images it grades ungradable are left out, truth
+    /// and prediction, as the statistics leave those fields out.
     /// </summary>
     public IReadOnlyList<DiameterMetrics> LoopDiameters { get; init; } = [];
 

@@ -180,6 +180,16 @@ public class CocoEvaluatorTests
             pipelineMeasurements: new Dictionary<string, ImageMeasurement> { ["p1_R2_1.png"] = Measurement(ImageGrading.Gradable, measured.Take(2).ToList()) });
         Assert.Equal(2, misaligned.LoopDiameters.Single(d => d.Diameter == "apical").MaePx!.Value, 5);
         Assert.Contains(misaligned.Warnings, w => w.Contains("2 measured capillaries for 3 predictions", StringComparison.Ordinal));
+
+        // An image the pipeline grades ungradable is not in a patient's statistics: its loops leave both sides.
+        var ungradable = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions()),
+            pipelineMeasurements: new Dictionary<string, ImageMeasurement>
+            {
+                ["p1_R2_1.png"] = Measurement(new ImageGrading(false, UngradableReason.BlurDominates, "blurred"), measured),
+            });
+        var left = ungradable.LoopDiameters.Single(d => d.Diameter == "apical");
+        Assert.Equal((0, 0, 0), (left.PairCount, left.TruthCount, left.PredictionCount));
+        Assert.Equal(1, ungradable.Diameters.Single(d => d.Diameter == "apical").PairCount);   // all pairs still count
     }
 
     [Fact]
