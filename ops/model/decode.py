@@ -9,7 +9,7 @@ from scipy import ndimage
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, limb_pair_reach_radii=2.5,
-                limb_pair_nearest_fraction=0.8, apex_pair_reach_radii=7.0, keypoint_vote_radius=1,
+                limb_pair_nearest_fraction=0.8, limb_sides=True, apex_pair_reach_radii=7.0, keypoint_vote_radius=1,
                 orient_by_consensus=True, orientation_min_instances=3, orientation_min_coherence=0.5,
                 orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08)
 # The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"). paired_keypoints: U with D, LL
@@ -18,9 +18,10 @@ DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.
 # the peak. orient_by_consensus: loops pointing against the field's consensus get their apex searched again.
 # ABLATIONS: the steps switched off one by one, for the model card.
 ABLATIONS = {
-    "independent argmax per channel": dict(paired_keypoints=False, keypoint_vote_radius=0, orient_by_consensus=False),
-    "paired edges": dict(keypoint_vote_radius=0, orient_by_consensus=False),
-    "paired edges + orientation consensus": dict(keypoint_vote_radius=0),
+    "independent argmax per channel": dict(paired_keypoints=False, limb_sides=False, keypoint_vote_radius=0,
+                                           orient_by_consensus=False),
+    "paired edges, each limb on its own side": dict(keypoint_vote_radius=0, orient_by_consensus=False),
+    "paired edges, limb sides + orientation consensus": dict(keypoint_vote_radius=0),
 }
 FIRST_OF = {0: 1, 2: 3, 4: 5}  # first edge -> second edge of each diameter
 
@@ -109,6 +110,15 @@ def _locate(outputs, cells, region, px, py, o, along=None):
         if q in picked:
             continue
         where = search.get(q, region)
+        if o["limb_sides"] and q in (2, 3, 4, 5) and 0 in picked:
+            # As the C# decoder: LL, LR left of the line from the centroid to U (viewed apex-up), RL, RR right of it.
+            ci0, cj0 = np.nonzero(cells)
+            cx0, cy0 = px[ci0, cj0].mean(), py[ci0, cj0].mean()
+            ax_ = np.array([px[picked[0]] - cx0, py[picked[0]] - cy0])
+            if np.linalg.norm(ax_) > 1e-6:
+                ax_ /= np.linalg.norm(ax_)
+                side = (px - cx0) * ax_[1] - (py - cy0) * ax_[0]   # > 0: left of the loop viewed apex-up
+                where = where & (side >= 0 if q in (2, 3) else side <= 0)
         partner = FIRST_OF.get(q) if o["paired_keypoints"] else None
         if partner is None:
             hm = np.where(where, kph[q], -1)

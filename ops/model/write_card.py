@@ -82,7 +82,8 @@ def loop_row(r):
     if "apical" not in loops or not loops["apical"]["pair_count"]:
         return []
     mae = maes(loops)
-    return [f"| the same, the {loops['apical']['pair_count']} pairs predicted as loops, as the pipeline measured them "
+    counts = " / ".join(str(loops[d]["pair_count"]) for d in ("apical", "arterial", "venous") if d in loops)
+    return [f"| the same, the {counts} pairs predicted as loops, as the pipeline measured them "
             f"(normal or abnormal, no blurred capillaries or hemorrhages, in the fields it grades gradable; keypoints below "
             f"its confidence gate and apices cut by the frame withheld: what a patient's diameter statistics use) | {mae} | "
             f"≤ {TARGETS['diam']} |"]
@@ -350,7 +351,7 @@ def main(argv=None):
         f"never used in training): {met['images']} images at {' / '.join(str(u) for u in met.get('um_per_px', [])) or 'n/a'} um/px, "
         f"{met['gt_instances']} annotated instances. Decoded as",
         "docs/model-contract.md describes, with the C# decoder's defaults (`ops/model/decode.py` mirrors it: mask 0.5,",
-        "centre 0.15, peaks merged within 16 px, paired edges, orientation consensus, keypoint votes; the thresholds were",
+        "centre 0.15, peaks merged within 16 px, paired edges with each limb on its own side, orientation consensus, keypoint votes; the thresholds were",
         "chosen on a separate validation study, simulator seed 555), evaluated by `ops/model/evaluate.py`.",
         "",
         "| metric | value | target |", "|---|---|---|",

@@ -44,6 +44,16 @@ public sealed record DenseDecoderOptions
     public float LimbPairNearestFraction { get; init; } = 0.8f;
 
     /// <summary>
+    /// LL and LR are searched only left of the line from the instance's centroid to U (the loop viewed apex-up), RL
+    /// and RR only right of it. Limb heatmaps are weak on wide loops, and without this both edges of the left limb were
+    /// sometimes taken on the right limb. With the reference model on the validation study (simulator seed 555), the
+    /// arterial / venous MAE went from 1.25 / 1.54 to 1.20 / 1.26 µm. The edges found on the right side are often weaker,
+    /// so the measurement's keypoint gate withholds more limb diameters (on the held-out study, 645 loops' limbs
+    /// measured against 717).
+    /// </summary>
+    public bool LimbSides { get; init; } = true;
+
+    /// <summary>
     /// How far D may lie from U, in median radii: many, because the median comes mostly from the limbs' edge cells and
     /// a dilated or giant apex is wider than the limbs (at 4, apical diameters came out 5 µm too small on average). A
     /// reach in vessel radii, as the limbs have, was tried on the validation study: no better at its best, and the

@@ -10,7 +10,7 @@ internal static class KeypointLocator
 {
     /// <summary>Per channel, the second edge of the diameter it starts (D for U, LR for LL, RR for RL), else −1.</summary>
     private static readonly int[] SecondEdge = [1, -1, 3, -1, 5, -1, -1, -1];
-    private const int Up = 0, Down = 1, LeftBottom = 6, RightBottom = 7;
+    private const int Up = 0, Down = 1, LeftLeft = 2, LeftRight = 3, RightRight = 5, LeftBottom = 6, RightBottom = 7;
 
     /// <param name="distal">
     /// When given (a unit direction in grid cells), U and D are searched only in the half of the region that lies
@@ -60,6 +60,14 @@ internal static class KeypointLocator
         var apexPair = new PairRule(apexReach2, 0f, grid.Stride);
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
         var located = new bool[keypoints.Length];
+        int upCell = -1;
+        Sides? sides = null;
+        (List<(int Cell, int X, int Y)> Candidates, SearchArea Area) LimbSearch(int c)
+        {
+            if (!options.LimbSides || upCell < 0 || c is < LeftLeft or > RightRight) return (candidates, area);
+            sides ??= SplitSides(candidates, area, cells, upCell % w, upCell / w, w);
+            return c <= LeftRight ? (sides.Left, sides.LeftArea) : (sides.Right, sides.RightArea);
+        }
         for (int c = 0; c < keypoints.Length; c++)
         {
             if (located[c]) continue;   // found with its partner
@@ -71,14 +79,17 @@ internal static class KeypointLocator
                 {
                     Up or Down => apexCandidates,
                     LeftBottom or RightBottom => baseCandidates,
-                    _ => candidates,
+                    _ => LimbSearch(c).Candidates,
                 });
+                if (c == Up) upCell = best;
                 keypoints[c] = Refine(maps, heat, c, best, grid, value, area, options.KeypointVoteRadius);
                 continue;
             }
+            var limb = LimbSearch(c);
             var (first, second, firstValue, secondValue) = c == Up
                 ? BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), apexCandidates, apexArea, h, apexPair, options.PairPeakCandidates)
-                : BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), candidates, area, h, limbPair, options.PairPeakCandidates);
+                : BestPair(maps.KeypointMap.Plane(c), maps.KeypointMap.Plane(partner), limb.Candidates, limb.Area, h, limbPair, options.PairPeakCandidates);
+            if (c == Up) upCell = first;
             keypoints[c] = Refine(maps, maps.KeypointMap.Plane(c), c, first, grid, firstValue, area, options.KeypointVoteRadius);
             keypoints[partner] = Refine(maps, maps.KeypointMap.Plane(partner), partner, second, grid, secondValue, area, options.KeypointVoteRadius);
             located[partner] = true;
@@ -118,6 +129,33 @@ internal static class KeypointLocator
             if (p <= middle) baseSide.Add(c);
         }
         return (apex, area with { Allowed = allowed }, baseSide);
+    }
+
+    private sealed record Sides(List<(int Cell, int X, int Y)> Left, SearchArea LeftArea, List<(int Cell, int X, int Y)> Right, SearchArea RightArea);
+
+    /// <summary>
+    /// The candidates left and right of the line from the instance's centroid to U (the loop viewed apex-up; a
+    /// candidate on the line is on both sides). Without a direction (U at the centroid), both sides are everything.
+    /// </summary>
+    private static Sides SplitSides(List<(int Cell, int X, int Y)> candidates, SearchArea area, List<int> cells, int ux, int uy, int w)
+    {
+        double cx = 0, cy = 0;
+        foreach (int i in cells) { cx += i % w; cy += i / w; }
+        cx /= cells.Count; cy /= cells.Count;
+        double ax = ux - cx, ay = uy - cy, length = Math.Sqrt(ax * ax + ay * ay);
+        if (length <= 1e-6) return new Sides(candidates, area, candidates, area);
+        ax /= length; ay /= length;
+        var left = new List<(int Cell, int X, int Y)>();
+        var right = new List<(int Cell, int X, int Y)>();
+        bool[] leftAllowed = new bool[area.Allowed.Length], rightAllowed = new bool[area.Allowed.Length];
+        foreach (var c in candidates)
+        {
+            double side = (c.X - cx) * ay - (c.Y - cy) * ax;   // > 0: left of the loop viewed apex-up
+            int at = (c.Y - area.MinY) * area.Width + c.X - area.MinX;
+            if (side >= 0) { left.Add(c); leftAllowed[at] = true; }
+            if (side <= 0) { right.Add(c); rightAllowed[at] = true; }
+        }
+        return new Sides(left, area with { Allowed = leftAllowed }, right, area with { Allowed = rightAllowed });
     }
 
     private static (int Cell, float Value) Strongest(ReadOnlySpan<float> heat, List<(int Cell, int X, int Y)> candidates)

@@ -68,8 +68,14 @@ public class DenseDecoderTests
         return maps;
     }
 
+    /// <summary>
+    /// The blobs are rectangles, not loops: their limb keypoints do not lie either side of the line from the centroid
+    /// to U, so the side split is off except in the test that builds a loop for it.
+    /// </summary>
+    private static readonly DenseDecoderOptions BlobOptions = new() { LimbSides = false };
+
     private static IReadOnlyList<CapillaryInstance> Decode(List<NamedTensor> maps, ResizePlan plan) =>
-        new DenseDecoder(Classes, Stride).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan);
+        new DenseDecoder(Classes, Stride, BlobOptions).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), plan);
 
     [Fact]
     public void Two_blobs_become_two_instances_with_exact_masks_classes_and_keypoints()
@@ -142,7 +148,7 @@ public class DenseDecoderTests
     public void Instances_smaller_than_the_minimum_area_are_dropped()
     {
         var tiny = new Blob(50, 40, 51, 41, 2, A.Keypoints);
-        var decoder = new DenseDecoder(Classes, Stride, new DenseDecoderOptions { MinInstanceArea = 20 });
+        var decoder = new DenseDecoder(Classes, Stride, BlobOptions with { MinInstanceArea = 20 });
         var instances = decoder.Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A, tiny), 0, Classes.Length), new ResizePlan(128, 96, 128, 96, 128, 96));
         Assert.Single(instances);
     }
@@ -161,7 +167,7 @@ public class DenseDecoderTests
     }
 
     private static CapillaryInstance DecodeSingle(List<NamedTensor> maps, DenseDecoderOptions? options = null) =>
-        new DenseDecoder(Classes, Stride, options).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled).Single();
+        new DenseDecoder(Classes, Stride, options ?? BlobOptions).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled).Single();
 
     [Fact]
     public void Paired_search_takes_the_second_edge_from_the_first_edges_cross_section()
@@ -171,7 +177,7 @@ public class DenseDecoderTests
         var maps = MapsOfAWithHeatmaps(data => data[1 * n + decoy] = 0.95f);
 
         var paired = DecodeSingle(maps);
-        var unpaired = DecodeSingle(maps, new DenseDecoderOptions { PairKeypoints = false });
+        var unpaired = DecodeSingle(maps, BlobOptions with { PairKeypoints = false });
 
         Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
         Assert.Equal(CellCentre(28), unpaired.Keypoints[1].Y, 3);
@@ -190,7 +196,7 @@ public class DenseDecoderTests
         Assert.Equal(0.8f, maps.Single(m => m.Name == "keypoints").Data.Span[uCell]);
 
         var wide = DecodeSingle(maps);
-        var narrow = DecodeSingle(maps, new DenseDecoderOptions { ApexPairReachRadii = 4 });
+        var narrow = DecodeSingle(maps, BlobOptions with { ApexPairReachRadii = 4 });
 
         Assert.Equal(CellCentre(19), wide.Keypoints[1].Y, 3);
         Assert.True(narrow.Keypoints[1].Y < CellCentre(19) - 5, $"D at y {narrow.Keypoints[1].Y}");
@@ -204,7 +210,7 @@ public class DenseDecoderTests
         var maps = MapsOfAWithHeatmaps(data => data[decoy] = 0.95f);
 
         var paired = DecodeSingle(maps);
-        var unpaired = DecodeSingle(maps, new DenseDecoderOptions { PairKeypoints = false });
+        var unpaired = DecodeSingle(maps, BlobOptions with { PairKeypoints = false });
 
         Assert.Equal(A.Keypoints[0].Y, paired.Keypoints[0].Y, 3);
         Assert.Equal(A.Keypoints[1].Y, paired.Keypoints[1].Y, 3);
@@ -219,13 +225,13 @@ public class DenseDecoderTests
         var maps = MapsOfAWithHeatmaps(data => data[3 * n + lowerOnTheRidge] = 0.85f);
 
         var nearest = DecodeSingle(maps);
-        var strongest = DecodeSingle(maps, new DenseDecoderOptions { LimbPairNearestFraction = 0 });
+        var strongest = DecodeSingle(maps, BlobOptions with { LimbPairNearestFraction = 0 });
 
         Assert.Equal(A.Keypoints[3].X, nearest.Keypoints[3].X, 3);
         Assert.Equal(A.Keypoints[3].Y, nearest.Keypoints[3].Y, 3);
         Assert.Equal(CellCentre(22), strongest.Keypoints[3].Y, 3);
         // The nearest cell must be nearly as strong: at 0.95 of the other's 0.85, LR's 0.8 is not.
-        Assert.Equal(CellCentre(22), DecodeSingle(maps, new DenseDecoderOptions { LimbPairNearestFraction = 0.95f }).Keypoints[3].Y, 3);
+        Assert.Equal(CellCentre(22), DecodeSingle(maps, BlobOptions with { LimbPairNearestFraction = 0.95f }).Keypoints[3].Y, 3);
     }
 
     [Fact]
@@ -246,7 +252,34 @@ public class DenseDecoderTests
         });
 
         Assert.Equal(CellCentre(15), DecodeSingle(maps).Keypoints[3].X, 3);
-        Assert.NotEqual(CellCentre(15), DecodeSingle(maps, new DenseDecoderOptions { LimbPairReachRadii = 1.5f }).Keypoints[3].X, 3);
+        Assert.NotEqual(CellCentre(15), DecodeSingle(maps, BlobOptions with { LimbPairReachRadii = 1.5f }).Keypoints[3].X, 3);
+    }
+
+    [Fact]
+    public void A_limbs_edges_are_searched_on_its_own_side_of_the_loop()
+    {
+        // A loop-shaped blob: cells x 20..28 (centroid column 24), U straight above the centroid. Its left limb's edges
+        // (cells 20 and 22) are weak; LL's heatmap peaks more strongly on the right limb (cells 26 and 28).
+        var loop = new Blob(20, 10, 28, 30, 0,
+            [(48.5f, 19.3f), (48.5f, 25.2f), (40.5f, 40f), (44.5f, 40f), (52.5f, 40f), (56.5f, 40f), (42f, 58.4f), (55f, 59.6f)]);
+        var maps = BuildMaps(true, loop);
+        int n = GridW * GridH, row = 20 * GridW;
+        Edit(maps, "keypoints", (data, _) =>
+        {
+            data[2 * n + row + 20] = 0.4f;    // LL, weak
+            data[3 * n + row + 22] = 0.4f;    // LR, weak
+            data[2 * n + row + 26] = 0.9f;    // LL's heatmap on the right limb's inner edge
+            data[3 * n + row + 28] = 0.9f;    // and LR's on its outer edge
+        });
+
+        var sides = DecodeSingle(maps, new DenseDecoderOptions());
+        var anywhere = DecodeSingle(maps, new DenseDecoderOptions { LimbSides = false });
+
+        Assert.Equal(CellCentre(20), sides.Keypoints[2].X, 0);
+        Assert.Equal(CellCentre(22), sides.Keypoints[3].X, 0);
+        Assert.Equal(CellCentre(26), anywhere.Keypoints[2].X, 0);
+        Assert.Equal(CellCentre(28), anywhere.Keypoints[3].X, 0);
+        Assert.Equal(loop.Keypoints[4].X, sides.Keypoints[4].X, 3);   // the right limb keeps its own edges
     }
 
     /// <summary>Blob A moved right by <paramref name="cells"/> grid cells, keypoints with it.</summary>
@@ -274,7 +307,7 @@ public class DenseDecoderTests
         Edit(maps, "keypoint_offset", (data, n) => data[uCell + 1] += 4f);
 
         var voted = DecodeSingle(maps);
-        var peakOnly = DecodeSingle(maps, new DenseDecoderOptions { KeypointVoteRadius = 0 });
+        var peakOnly = DecodeSingle(maps, BlobOptions with { KeypointVoteRadius = 0 });
 
         Assert.Equal(A.Keypoints[0].X + 4f * 0.3f / 1.1f, voted.Keypoints[0].X, 3);
         Assert.Equal(A.Keypoints[0].X, peakOnly.Keypoints[0].X, 3);
@@ -303,7 +336,7 @@ public class DenseDecoderTests
     }
 
     private static CapillaryInstance Decoded(List<NamedTensor> maps, Blob blob, DenseDecoderOptions? options = null) =>
-        new DenseDecoder(Classes, Stride, options).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled)
+        new DenseDecoder(Classes, Stride, options ?? BlobOptions).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled)
             .Single(i => i.Box.X1 == blob.X0 * Stride);
 
     [Fact]
@@ -312,7 +345,7 @@ public class DenseDecoderTests
         var (maps, flipped) = FieldWithOneFlippedLoop(4, 1f);
 
         var oriented = Decoded(maps, flipped);
-        var alone = Decoded(maps, flipped, new DenseDecoderOptions { OrientByConsensus = false });
+        var alone = Decoded(maps, flipped, BlobOptions with { OrientByConsensus = false });
 
         for (int k = 0; k < 8; k++)
         {
@@ -332,12 +365,12 @@ public class DenseDecoderTests
         // The nail-side U peaks at 0.8 × 0.05 = 0.04, under the 0.08 gate: the original keypoints stay.
         var (weak, flippedWeak) = FieldWithOneFlippedLoop(4, 0.05f);
         Assert.Equal(CellCentre(32), Decoded(weak, flippedWeak).Keypoints[0].Y, 3);
-        Assert.Equal(A.Keypoints[0].Y, Decoded(weak, flippedWeak, new DenseDecoderOptions { OrientationMinApexConfidence = 0.01f }).Keypoints[0].Y, 3);
+        Assert.Equal(A.Keypoints[0].Y, Decoded(weak, flippedWeak, BlobOptions with { OrientationMinApexConfidence = 0.01f }).Keypoints[0].Y, 3);
 
         // Three loops, one of them flipped: their mean direction is 0.35 long, under the 0.5 coherence a consensus needs.
         var (three, flippedOfThree) = FieldWithOneFlippedLoop(3, 1f);
         Assert.Equal(CellCentre(32), Decoded(three, flippedOfThree).Keypoints[0].Y, 3);
-        var lenient = Decoded(three, flippedOfThree, new DenseDecoderOptions { OrientationMinCoherence = 0.3f });
+        var lenient = Decoded(three, flippedOfThree, BlobOptions with { OrientationMinCoherence = 0.3f });
         Assert.Equal(flippedOfThree.Keypoints[0].X, lenient.Keypoints[0].X, 3);
         Assert.Equal(flippedOfThree.Keypoints[0].Y, lenient.Keypoints[0].Y, 3);
     }
