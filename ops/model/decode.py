@@ -118,7 +118,9 @@ def _locate(outputs, cells, region, px, py, o, along=None):
             if np.linalg.norm(ax_) > 1e-6:
                 ax_ /= np.linalg.norm(ax_)
                 side = (px - cx0) * ax_[1] - (py - cy0) * ax_[0]   # > 0: left of the loop viewed apex-up
-                where = where & (side >= 0 if q in (2, 3) else side <= 0)
+                on_side = where & (side >= 0 if q in (2, 3) else side <= 0)
+                if (region & (side >= 0)).any() and (region & (side <= 0)).any():   # as the C# decoder: else no split
+                    where = on_side
         partner = FIRST_OF.get(q) if o["paired_keypoints"] else None
         if partner is None:
             hm = np.where(where, kph[q], -1)

@@ -135,7 +135,8 @@ internal static class KeypointLocator
 
     /// <summary>
     /// The candidates left and right of the line from the instance's centroid to U (the loop viewed apex-up; a
-    /// candidate on the line is on both sides). Without a direction (U at the centroid), both sides are everything.
+    /// candidate on the line is on both sides). Without a direction (U at the centroid) or with an empty side, both
+    /// sides are everything.
     /// </summary>
     private static Sides SplitSides(List<(int Cell, int X, int Y)> candidates, SearchArea area, List<int> cells, int ux, int uy, int w)
     {
@@ -155,6 +156,8 @@ internal static class KeypointLocator
             if (side >= 0) { left.Add(c); leftAllowed[at] = true; }
             if (side <= 0) { right.Add(c); rightAllowed[at] = true; }
         }
+        // The line runs through the centroid, so both sides hold cells; only rounding on a one-cell-wide line can empty one.
+        if (left.Count == 0 || right.Count == 0) return new Sides(candidates, area, candidates, area);
         return new Sides(left, area with { Allowed = leftAllowed }, right, area with { Allowed = rightAllowed });
     }
 
