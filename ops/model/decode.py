@@ -106,21 +106,13 @@ def _locate(outputs, cells, region, px, py, o, along=None):
         apex_region, base_region = region & (proj >= middle), region & (proj <= middle)
     search = {0: apex_region, 1: apex_region, 6: base_region, 7: base_region}
     picked = {}
+    sides = None   # the limbs' search regions, once U is known
     for q in range(8):
         if q in picked:
             continue
-        where = search.get(q, region)
-        if o["limb_sides"] and q in (2, 3, 4, 5) and 0 in picked:
-            # As the C# decoder: LL, LR left of the line from the centroid to U (viewed apex-up), RL, RR right of it.
-            ci0, cj0 = np.nonzero(cells)
-            cx0, cy0 = px[ci0, cj0].mean(), py[ci0, cj0].mean()
-            ax_ = np.array([px[picked[0]] - cx0, py[picked[0]] - cy0])
-            if np.linalg.norm(ax_) > 1e-6:
-                ax_ /= np.linalg.norm(ax_)
-                side = (px - cx0) * ax_[1] - (py - cy0) * ax_[0]   # > 0: left of the loop viewed apex-up
-                on_side = where & (side >= 0 if q in (2, 3) else side <= 0)
-                if (region & (side >= 0)).any() and (region & (side <= 0)).any():   # as the C# decoder: else no split
-                    where = on_side
+        if o["limb_sides"] and q in (2, 3, 4, 5) and sides is None:
+            sides = _limb_sides(cells, region, px, py, picked[0])
+        where = sides[q] if sides and q in sides else search.get(q, region)
         partner = FIRST_OF.get(q) if o["paired_keypoints"] else None
         if partner is None:
             hm = np.where(where, kph[q], -1)
@@ -170,6 +162,23 @@ def _locate(outputs, cells, region, px, py, o, along=None):
                 x, y = x + kpo[2 * q, i, j], y + kpo[2 * q + 1, i, j]
         kps[q] = (x, y, kph[q, i, j])
     return kps
+
+
+def _limb_sides(cells, region, px, py, up):
+    """As the C# decoder: LL, LR searched left of the line from the centroid to U's cell (viewed apex-up), RL, RR right
+    of it; {} (no split) without a direction or when rounding leaves one side empty."""
+    ci, cj = np.nonzero(cells)
+    cx, cy = px[ci, cj].mean(), py[ci, cj].mean()
+    axis = np.array([px[up] - cx, py[up] - cy])
+    norm = np.linalg.norm(axis)
+    if norm <= 1e-6:
+        return {}
+    axis /= norm
+    side = (px - cx) * axis[1] - (py - cy) * axis[0]   # > 0: left of the loop viewed apex-up
+    left, right = region & (side >= 0), region & (side <= 0)
+    if not (left.any() and right.any()):
+        return {}
+    return {2: left, 3: left, 4: right, 5: right}
 
 
 def _direction(kps):

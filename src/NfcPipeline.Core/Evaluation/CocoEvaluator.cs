@@ -82,8 +82,8 @@ public static class CocoEvaluator
             }
             // A patient's statistics take loops from the fields the pipeline grades gradable only.
             bool inStatistics = measurement is null || measurement.Grading.IsGradable;
-            var predictedIsLoop = measuredHere?.Select(c => inStatistics && c.IsLoop).ToList()
-                ?? predictedNames.Select(n => inStatistics && IsLoop(n, options)).ToList();
+            var predictedIsLoop = (measuredHere?.Select(c => c.IsLoop) ?? predictedNames.Select(n => IsLoop(n, options)))
+                .Select(isLoop => inStatistics && isLoop).ToList();
             var loopPredicted = measuredHere?.Select(Measured).ToList() ?? predictedDiameters;
             for (int i = 0; i < truthDiameters.Count; i++)
             {

@@ -176,22 +176,27 @@ internal static class KeypointLocator
     /// <summary>
     /// The second edge for a first edge at (ax, ay): the strongest candidate within reach, or with a nearest fraction
     /// the nearest candidate reaching that fraction of it (ties: the stronger, then the first in row order). Only the
-    /// square around (ax, ay) is scanned, in row order as the full list.
+    /// square around (ax, ay) is scanned, in row order as the full list; <paramref name="inReach"/> is scratch space
+    /// that keeps the cells within reach for the nearest search.
     /// </summary>
-    private static (int Cell, float Value) PartnerNear(ReadOnlySpan<float> heat, SearchArea area, int ax, int ay, PairRule rule)
+    private static (int Cell, float Value) PartnerNear(ReadOnlySpan<float> heat, SearchArea area, int ax, int ay, PairRule rule,
+        List<(int Cell, int Distance2)> inReach)
     {
         int r = (int)MathF.Floor(MathF.Sqrt(rule.Reach2));
         int x0 = Math.Max(area.MinX, ax - r), x1 = Math.Min(area.MinX + area.Width - 1, ax + r);
         int y0 = Math.Max(area.MinY, ay - r), y1 = Math.Min(area.MinY + area.Height - 1, ay + r);
         int best = -1;
         float bestValue = float.NegativeInfinity;
+        inReach.Clear();
         for (int y = y0; y <= y1; y++)
         {
             int row = (y - area.MinY) * area.Width - area.MinX;
             for (int x = x0; x <= x1; x++)
             {
-                if (!area.Allowed[row + x] || Sq(x - ax) + Sq(y - ay) > rule.Reach2) continue;
+                int d2 = (x - ax) * (x - ax) + (y - ay) * (y - ay);
+                if (!area.Allowed[row + x] || d2 > rule.Reach2) continue;
                 int i = y * area.W + x;
+                inReach.Add((i, d2));
                 if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
             }
         }
@@ -201,17 +206,11 @@ internal static class KeypointLocator
         float floor = rule.NearestFraction * bestValue;
         int nearest = best;
         double nearestKey = double.PositiveInfinity;
-        for (int y = y0; y <= y1; y++)
+        foreach (var (i, d2) in inReach)
         {
-            int row = (y - area.MinY) * area.Width - area.MinX;
-            for (int x = x0; x <= x1; x++)
-            {
-                if (!area.Allowed[row + x] || Sq(x - ax) + Sq(y - ay) > rule.Reach2) continue;
-                int i = y * area.W + x;
-                if (!(heat[i] >= floor)) continue;
-                double key = (double)rule.Stride * rule.Stride * (Sq(x - ax) + Sq(y - ay)) - 1e-3 * heat[i];
-                if (key < nearestKey) { nearestKey = key; nearest = i; }
-            }
+            if (!(heat[i] >= floor)) continue;
+            double key = (double)rule.Stride * rule.Stride * d2 - 1e-3 * heat[i];
+            if (key < nearestKey) { nearestKey = key; nearest = i; }
         }
         return (nearest, heat[nearest]);
     }
@@ -239,9 +238,10 @@ internal static class KeypointLocator
 
         (int First, int Second, float FirstValue, float SecondValue) result = (-1, -1, float.NegativeInfinity, float.NegativeInfinity);
         float bestScore = float.NegativeInfinity;
+        var inReach = new List<(int Cell, int Distance2)>();
         foreach (var peak in peaks)
         {
-            var (partner, value) = PartnerNear(secondHeat, area, peak.X, peak.Y, rule);
+            var (partner, value) = PartnerNear(secondHeat, area, peak.X, peak.Y, rule, inReach);
             if (partner < 0) continue;
             float score = MathF.Max(firstHeat[peak.Cell], 0) * MathF.Max(value, 0);
             if (score > bestScore || result.First < 0)
