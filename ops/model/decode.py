@@ -11,11 +11,14 @@ DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.
                 keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, limb_pair_reach_radii=2.5,
                 limb_pair_nearest_fraction=0.8, limb_sides=True, apex_pair_reach_radii=7.0, keypoint_vote_radius=1,
                 orient_by_consensus=True, orientation_min_instances=3, orientation_min_coherence=0.5,
-                orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08)
+                orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08, orient_by_brightness=True,
+                orientation_min_axis_coherence=0.3, orientation_min_brightness_correlation=0.2)
 # The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"). paired_keypoints: U with D, LL
 # with LR and RL with RR are chosen together, the second within reach of the first, so both edges of one diameter come
 # from the same cross-section. keypoint_vote_radius: keypoints are the heatmap-weighted mean of the offset votes near
-# the peak. orient_by_consensus: loops pointing against the field's consensus get their apex searched again.
+# the peak. orient_by_consensus: loops pointing against the field's consensus get their apex searched again;
+# orient_by_brightness: where their directions cancel out but their axes agree, the axis points to the field's brighter
+# end (the nail's).
 # ABLATIONS: the steps switched off one by one, for the model card.
 ABLATIONS = {
     "independent argmax per channel": dict(paired_keypoints=False, limb_sides=False, keypoint_vote_radius=0,
@@ -26,9 +29,10 @@ ABLATIONS = {
 FIRST_OF = {0: 1, 2: 3, 4: 5}  # first edge -> second edge of each diameter
 
 
-def decode(outputs, stride, image_size, model_size, opts=None):
+def decode(outputs, stride, image_size, model_size, opts=None, model_input=None):
     """outputs: dict of arrays [C, h, w] for one image. image_size/model_size: (width, height) of the original
-    image and of the resized (unpadded) model input. Returns a list of instance dicts in original pixels."""
+    image and of the resized (unpadded) model input. model_input: that input [3, H, W] (normalised, padding allowed),
+    for orient_by_brightness. Returns a list of instance dicts in original pixels."""
     o = dict(DEFAULTS, **(opts or {}))
     cap, center, off = outputs["capillary"][0], outputs["center"][0], outputs["offset"]
     h, w = cap.shape
@@ -76,7 +80,7 @@ def decode(outputs, stride, image_size, model_size, opts=None):
                               keypoints=_locate(outputs, cells, region, px, py, o),
                               radius=outputs["radius"][0][ci, cj]))
     if o["orient_by_consensus"]:
-        _reorient(outputs, instances, px, py, o, sx, sy)
+        _reorient(outputs, instances, px, py, o, sx, sy, model_input, model_size)
     for inst in instances:
         kps = inst.pop("keypoints")
         kps[:, 0] *= sx
@@ -187,16 +191,21 @@ def _direction(kps):
     return v / n if n > 1e-3 else None
 
 
-def _reorient(outputs, instances, px, py, o, sx, sy):
+def _reorient(outputs, instances, px, py, o, sx, sy, model_input=None, model_size=None):
     """As the C# KeypointOrientation: loops whose base -> apex direction goes against the field's consensus get their
     apex searched again towards the nail; the result stands when the new U is confident enough."""
     dirs = [d for d in (_direction(i["keypoints"] * [sx, sy, 1]) for i in instances) if d is not None]
     if len(dirs) < o["orientation_min_instances"]:
         return
     total = np.sum(dirs, axis=0)
-    if np.linalg.norm(total) / len(dirs) < o["orientation_min_coherence"]:
+    if np.linalg.norm(total) / len(dirs) >= o["orientation_min_coherence"]:
+        consensus = total / np.linalg.norm(total)
+    elif model_input is not None and o["orient_by_brightness"]:
+        consensus = _axis_towards_brightness(np.array(dirs), model_input, model_size, sx, sy, o)
+        if consensus is None:
+            return
+    else:
         return
-    consensus = total / np.linalg.norm(total)
     in_model = consensus / [sx, sy]
     in_model /= np.linalg.norm(in_model)
     for inst in instances:
@@ -206,6 +215,36 @@ def _reorient(outputs, instances, px, py, o, sx, sy):
         again = _locate(outputs, inst["cells"], inst["region"], px, py, o, in_model)
         if again[0, 2] >= o["orientation_min_apex_confidence"]:
             inst["keypoints"] = again
+
+
+BRIGHTNESS_BLOCK = 16   # model input pixels, as the C# FieldBrightness
+
+
+def _axis_towards_brightness(dirs, model_input, model_size, sx, sy, o):
+    """As the C# KeypointOrientation: the loops' common axis (doubled angles, so opposite directions agree), pointed
+    to the field's brighter end when brightness and position along it correlate enough; else None."""
+    c2 = np.array([(dirs[:, 0] ** 2 - dirs[:, 1] ** 2).sum(), (2 * dirs[:, 0] * dirs[:, 1]).sum()])
+    if np.linalg.norm(c2) == 0 or np.linalg.norm(c2) / len(dirs) < o["orientation_min_axis_coherence"]:
+        return None
+    angle = np.arctan2(c2[1], c2[0]) / 2
+    axis = np.array([np.cos(angle), np.sin(angle)])
+    w, h = model_size
+    lum = np.asarray(model_input, np.float64)[:, :h, :w].mean(0)
+    b = BRIGHTNESS_BLOCK
+    xs, ys, vs = [], [], []
+    for y0 in range(0, h, b):
+        for x0 in range(0, w, b):
+            y1, x1 = min(y0 + b, h) - 1, min(x0 + b, w) - 1
+            vs.append(lum[y0:y1 + 1, x0:x1 + 1].mean())
+            xs.append(((x0 + x1) / 2 + 0.5) * sx - 0.5)
+            ys.append(((y0 + y1) / 2 + 0.5) * sy - 0.5)
+    p, v = np.array(xs) * axis[0] + np.array(ys) * axis[1], np.array(vs)
+    p, v = p - p.mean(), v - v.mean()
+    den = np.sqrt((p * p).sum() * (v * v).sum())
+    r = (p * v).sum() / den if den > 0 else 0.0
+    if not abs(r) >= o["orientation_min_brightness_correlation"]:
+        return None
+    return axis if r > 0 else -axis
 
 
 def instance_mask(cells, stride, model_size, image_size):

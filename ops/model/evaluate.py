@@ -87,9 +87,10 @@ def evaluate(model, study, truth, opts=None):
         t0 = time.time()
         outs = run_model(model, rgb)
         t_infer += time.time() - t0
-        preds = decode(outs, STRIDE, (w, h), (w, h), opts)
+        x = model_input(rgb)[0]
+        preds = decode(outs, STRIDE, (w, h), (w, h), opts, x)
         # The same maps with decoding steps switched off: identical masks and classes, only keypoints differ.
-        ablated = {name: decode(outs, STRIDE, (w, h), (w, h), dict(opts or DEFAULTS, **change))
+        ablated = {name: decode(outs, STRIDE, (w, h), (w, h), dict(opts or DEFAULTS, **change), x)
                    for name, change in ABLATIONS.items()}
         gts = by_image.get(img["id"], [])
         gt_lab = np.zeros((h, w), np.int32)

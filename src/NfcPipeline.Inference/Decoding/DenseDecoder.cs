@@ -22,7 +22,9 @@ public sealed class DenseDecoder
         _stride = stride;
     }
 
-    public IReadOnlyList<CapillaryInstance> Decode(DenseOutputs maps, ResizePlan plan)
+    /// <param name="brightness">The field's brightness, from the model input: orients the loops of a field whose own
+    /// directions cancel out (<see cref="DenseDecoderOptions.OrientByBrightness"/>). Optional.</param>
+    public IReadOnlyList<CapillaryInstance> Decode(DenseOutputs maps, ResizePlan plan, FieldBrightness? brightness = null)
     {
         int h = maps.Height, w = maps.Width;
         if (h * _stride < plan.ResizedHeight || w * _stride < plan.ResizedWidth)
@@ -45,7 +47,7 @@ public sealed class DenseDecoder
             kept.Add((k, mask));
             keypoints.Add(KeypointLocator.Locate(maps, labels, k, cells, grid, _options));
         }
-        if (_options.OrientByConsensus) Reorient(maps, labels, cellsByInstance, grid, plan, kept, keypoints);
+        if (_options.OrientByConsensus) Reorient(maps, labels, cellsByInstance, grid, plan, kept, keypoints, brightness);
 
         var instances = new List<CapillaryInstance>(kept.Count);
         for (int n = 0; n < kept.Count; n++)
@@ -71,9 +73,9 @@ public sealed class DenseDecoder
     /// on the side the consensus points to; the new keypoints stand when the new U is confident enough.
     /// </summary>
     private void Reorient(DenseOutputs maps, int[] labels, List<int>[] cellsByInstance, CellGrid grid, ResizePlan plan,
-        List<(int K, InstanceMask Mask)> kept, List<Keypoint[]> keypoints)
+        List<(int K, InstanceMask Mask)> kept, List<Keypoint[]> keypoints, FieldBrightness? brightness)
     {
-        if (KeypointOrientation.Consensus(keypoints, _options) is not { } consensus) return;
+        if (KeypointOrientation.Consensus(keypoints, _options, brightness) is not { } consensus) return;
         var inCells = KeypointOrientation.InCells(consensus, plan.ScaleX, plan.ScaleY);
         for (int n = 0; n < kept.Count; n++)
         {

@@ -90,6 +90,20 @@ public sealed record DenseDecoderOptions
     public float OrientationMinCosine { get; init; } = 0.5f;
 
     /// <summary>
+    /// When the loops' directions cancel out but their axes agree (a field blurred as a whole, half its loops seen upside
+    /// down), the consensus is the axis pointing to the field's brighter end: the nail plate and cuticle lie beyond the
+    /// apices. Needs the model input (<see cref="FieldBrightness"/>). With the reference model on 224 simulated fields
+    /// (seeds 555–557 and 777–780) it came into play on 6, and pointed the right way on all 6.
+    /// </summary>
+    public bool OrientByBrightness { get; init; } = true;
+
+    /// <summary>... when the loops' axes agree this much: the mean of their doubled-angle unit vectors is at least this long.</summary>
+    public float OrientationMinAxisCoherence { get; init; } = 0.3f;
+
+    /// <summary>... and the brightness correlates with position along the axis at least this strongly (either sign).</summary>
+    public float OrientationMinBrightnessCorrelation { get; init; } = 0.2f;
+
+    /// <summary>
     /// The search again stands only when its U reaches this heatmap value (the measurement's keypoint gate): a loop cut
     /// by the frame has no apex on the nail side, and a weak U there is worse than the original.
     /// </summary>
@@ -100,6 +114,10 @@ public sealed record DenseDecoderOptions
         if (KeypointVoteRadius is < 0 or > 3) throw new ArgumentOutOfRangeException(nameof(KeypointVoteRadius), KeypointVoteRadius, "must be in [0, 3]");
         if (OrientationMinInstances < 1) throw new ArgumentOutOfRangeException(nameof(OrientationMinInstances), OrientationMinInstances, "must be at least 1");
         if (!(OrientationMinCoherence is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(OrientationMinCoherence), OrientationMinCoherence, "must be in [0, 1]");
+        if (!(OrientationMinAxisCoherence is >= 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(OrientationMinAxisCoherence), OrientationMinAxisCoherence, "must be in [0, 1]");
+        if (!(OrientationMinBrightnessCorrelation is >= 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(OrientationMinBrightnessCorrelation), OrientationMinBrightnessCorrelation, "must be in [0, 1]");
         if (!(OrientationMinCosine is >= -1 and <= 1)) throw new ArgumentOutOfRangeException(nameof(OrientationMinCosine), OrientationMinCosine, "must be in [-1, 1]");
         if (!(OrientationMinApexConfidence is >= 0 and <= 1))   // NaN too
             throw new ArgumentOutOfRangeException(nameof(OrientationMinApexConfidence), OrientationMinApexConfidence, "must be in [0, 1]");

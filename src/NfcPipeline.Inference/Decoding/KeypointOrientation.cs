@@ -14,17 +14,37 @@ internal static class KeypointOrientation
 
     /// <summary>
     /// The unit direction (original pixels) most loops point in: the sum of their base → apex directions, kept only
-    /// when enough loops agree (the sum's length over their count reaches the coherence threshold).
+    /// when enough loops agree (the sum's length over their count reaches the coherence threshold). In a field blurred
+    /// as a whole the loops' own directions can cancel out (half of them seen upside down) while their axes still
+    /// agree; then, with <paramref name="brightness"/>, the axis points to the field's brighter end, the nail's.
     /// </summary>
-    public static (float X, float Y)? Consensus(IReadOnlyList<Keypoint[]> keypoints, DenseDecoderOptions options)
+    public static (float X, float Y)? Consensus(IReadOnlyList<Keypoint[]> keypoints, DenseDecoderOptions options,
+        FieldBrightness? brightness = null)
     {
-        float sx = 0, sy = 0;
+        float sx = 0, sy = 0, ax = 0, ay = 0;
         int count = 0;
         foreach (var k in keypoints)
-            if (Direction(k) is { } d) { sx += d.X; sy += d.Y; count++; }
+        {
+            if (Direction(k) is not { } d) continue;
+            sx += d.X; sy += d.Y; count++;
+            ax += d.X * d.X - d.Y * d.Y; ay += 2 * d.X * d.Y;   // the doubled angle: a direction and its opposite add up
+        }
         if (count < options.OrientationMinInstances) return null;
         float length = MathF.Sqrt(sx * sx + sy * sy);
-        return length / count >= options.OrientationMinCoherence ? (sx / length, sy / length) : null;
+        if (length / count >= options.OrientationMinCoherence) return (sx / length, sy / length);
+        return brightness is not null && options.OrientByBrightness ? AxisTowardsBrightness(ax, ay, count, brightness, options) : null;
+    }
+
+    private static (float X, float Y)? AxisTowardsBrightness(float ax, float ay, int count, FieldBrightness brightness,
+        DenseDecoderOptions options)
+    {
+        float length = MathF.Sqrt(ax * ax + ay * ay);
+        if (length == 0 || length / count < options.OrientationMinAxisCoherence) return null;
+        float angle = MathF.Atan2(ay, ax) / 2;
+        var axis = (MathF.Cos(angle), MathF.Sin(angle));
+        double r = brightness.CorrelationAlong(axis);
+        if (!(Math.Abs(r) >= options.OrientationMinBrightnessCorrelation)) return null;
+        return r > 0 ? axis : (-axis.Item1, -axis.Item2);
     }
 
     /// <summary>Whether a loop's own base → apex direction departs from the consensus by more than the options allow.</summary>

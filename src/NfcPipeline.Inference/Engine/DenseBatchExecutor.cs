@@ -38,7 +38,8 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
             var tensors = NativeOutputMemory.Wrap(results, model.OutputNames);
             var decoded = new IReadOnlyList<CapillaryInstance>[n];
             for (int i = 0; i < n; i++)
-                decoded[i] = _decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count), images[i].Plan);
+                decoded[i] = _decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count), images[i].Plan,
+                    new FieldBrightness(images[i].Tensor.Memory, images[i].Plan));
             return decoded;
         }
         finally

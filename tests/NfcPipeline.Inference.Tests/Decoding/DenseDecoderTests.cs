@@ -5,7 +5,7 @@ using NfcPipeline.Inference.Preprocessing;
 namespace NfcPipeline.Inference.Tests.Decoding;
 
 /// <summary>Decodes hand-built dense maps whose instances, classes and keypoints are known exactly.</summary>
-public class DenseDecoderTests
+public partial class DenseDecoderTests
 {
     private const int Stride = 2, GridW = 64, GridH = 48;
     private static readonly string[] Classes = ["hairpin", "tortuous", "blur"];
@@ -314,73 +314,14 @@ public class DenseDecoderTests
         Assert.Equal(0.8f, voted.Keypoints[0].Confidence);   // the confidence stays the peak's
     }
 
-    /// <summary>
-    /// Loops A, A+12, A+24 and A+36 cells, all apex up; in the last one U and D peak more strongly below the limb
-    /// bottoms (row 32 and 30) than at the real apex (rows 9 and 12, scaled by <paramref name="apexHeat"/>).
-    /// </summary>
-    private static (List<NamedTensor> Maps, Blob Flipped) FieldWithOneFlippedLoop(int loops, float apexHeat)
-    {
-        var blobs = Enumerable.Range(0, loops).Select(i => Shifted(A, 12 * i)).ToArray();
-        var flipped = blobs[^1];
-        var maps = BuildMaps(true, blobs);
-        int x = flipped.X0 + 2;
-        Edit(maps, "keypoints", (data, n) =>
-        {
-            data[32 * GridW + x] = 0.9f;          // U at the base
-            data[n + 30 * GridW + x] = 0.9f;      // D beside it
-            foreach (int c in new[] { 0, 1 })
-                foreach (int cell in new[] { (c == 0 ? 9 : 12) * GridW + flipped.X0, (c == 0 ? 9 : 12) * GridW + flipped.X0 + 1 })
-                    data[c * n + cell] *= apexHeat;
-        });
-        return (maps, flipped);
-    }
-
-    private static CapillaryInstance Decoded(List<NamedTensor> maps, Blob blob, DenseDecoderOptions? options = null) =>
-        new DenseDecoder(Classes, Stride, options ?? BlobOptions).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled)
-            .Single(i => i.Box.X1 == blob.X0 * Stride);
-
-    [Fact]
-    public void A_loop_pointing_against_the_fields_other_loops_has_its_apex_searched_again_towards_the_nail()
-    {
-        var (maps, flipped) = FieldWithOneFlippedLoop(4, 1f);
-
-        var oriented = Decoded(maps, flipped);
-        var alone = Decoded(maps, flipped, BlobOptions with { OrientByConsensus = false });
-
-        for (int k = 0; k < 8; k++)
-        {
-            Assert.Equal(flipped.Keypoints[k].X, oriented.Keypoints[k].X, 3);
-            Assert.Equal(flipped.Keypoints[k].Y, oriented.Keypoints[k].Y, 3);
-        }
-        Assert.Equal(CellCentre(32), alone.Keypoints[0].Y, 3);
-        Assert.Equal(CellCentre(30), alone.Keypoints[1].Y, 3);
-        // The loops that agreed are decoded as before.
-        var first = Decoded(maps, A);
-        Assert.Equal(A.Keypoints[0].Y, first.Keypoints[0].Y, 3);
-    }
-
-    [Fact]
-    public void The_search_again_stands_only_with_a_confident_apex_and_only_when_enough_loops_agree()
-    {
-        // The nail-side U peaks at 0.8 × 0.05 = 0.04, under the 0.08 gate: the original keypoints stay.
-        var (weak, flippedWeak) = FieldWithOneFlippedLoop(4, 0.05f);
-        Assert.Equal(CellCentre(32), Decoded(weak, flippedWeak).Keypoints[0].Y, 3);
-        Assert.Equal(A.Keypoints[0].Y, Decoded(weak, flippedWeak, BlobOptions with { OrientationMinApexConfidence = 0.01f }).Keypoints[0].Y, 3);
-
-        // Three loops, one of them flipped: their mean direction is 0.35 long, under the 0.5 coherence a consensus needs.
-        var (three, flippedOfThree) = FieldWithOneFlippedLoop(3, 1f);
-        Assert.Equal(CellCentre(32), Decoded(three, flippedOfThree).Keypoints[0].Y, 3);
-        var lenient = Decoded(three, flippedOfThree, BlobOptions with { OrientationMinCoherence = 0.3f });
-        Assert.Equal(flippedOfThree.Keypoints[0].X, lenient.Keypoints[0].X, 3);
-        Assert.Equal(flippedOfThree.Keypoints[0].Y, lenient.Keypoints[0].Y, 3);
-    }
-
     [Theory]
     [InlineData(nameof(DenseDecoderOptions.KeypointVoteRadius))]
     [InlineData(nameof(DenseDecoderOptions.OrientationMinInstances))]
     [InlineData(nameof(DenseDecoderOptions.OrientationMinCoherence))]
     [InlineData(nameof(DenseDecoderOptions.OrientationMinCosine))]
     [InlineData(nameof(DenseDecoderOptions.OrientationMinApexConfidence))]
+    [InlineData(nameof(DenseDecoderOptions.OrientationMinAxisCoherence))]
+    [InlineData(nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation))]
     [InlineData(nameof(DenseDecoderOptions.MaskThreshold))]
     [InlineData(nameof(DenseDecoderOptions.LimbPairNearestFraction))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
@@ -393,6 +334,8 @@ public class DenseDecoderTests
             nameof(DenseDecoderOptions.OrientationMinCosine) => new DenseDecoderOptions { OrientationMinCosine = -2f },
             nameof(DenseDecoderOptions.MaskThreshold) => new DenseDecoderOptions { MaskThreshold = float.NaN },
             nameof(DenseDecoderOptions.LimbPairNearestFraction) => new DenseDecoderOptions { LimbPairNearestFraction = 1.5f },
+            nameof(DenseDecoderOptions.OrientationMinAxisCoherence) => new DenseDecoderOptions { OrientationMinAxisCoherence = -0.1f },
+            nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation) => new DenseDecoderOptions { OrientationMinBrightnessCorrelation = float.NaN },
             _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },
         };
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));
