@@ -198,7 +198,7 @@ def _reorient(outputs, instances, px, py, o, sx, sy, model_input=None, model_siz
     if len(dirs) < o["orientation_min_instances"]:
         return
     total = np.sum(dirs, axis=0)
-    if np.linalg.norm(total) / len(dirs) >= o["orientation_min_coherence"]:
+    if np.linalg.norm(total) > 0 and np.linalg.norm(total) / len(dirs) >= o["orientation_min_coherence"]:
         consensus = total / np.linalg.norm(total)
     elif model_input is not None and o["orient_by_brightness"]:
         consensus = _axis_towards_brightness(np.array(dirs), model_input, model_size, sx, sy, o)

@@ -31,7 +31,7 @@ internal static class KeypointOrientation
         }
         if (count < options.OrientationMinInstances) return null;
         float length = MathF.Sqrt(sx * sx + sy * sy);
-        if (length / count >= options.OrientationMinCoherence) return (sx / length, sy / length);
+        if (length > 0 && length / count >= options.OrientationMinCoherence) return (sx / length, sy / length);
         return brightness is not null && options.OrientByBrightness ? AxisTowardsBrightness(ax, ay, count, brightness, options) : null;
     }
 
@@ -41,10 +41,10 @@ internal static class KeypointOrientation
         float length = MathF.Sqrt(ax * ax + ay * ay);
         if (length == 0 || length / count < options.OrientationMinAxisCoherence) return null;
         float angle = MathF.Atan2(ay, ax) / 2;
-        var axis = (MathF.Cos(angle), MathF.Sin(angle));
+        var axis = (X: MathF.Cos(angle), Y: MathF.Sin(angle));
         double r = brightness.CorrelationAlong(axis);
         if (!(Math.Abs(r) >= options.OrientationMinBrightnessCorrelation)) return null;
-        return r > 0 ? axis : (-axis.Item1, -axis.Item2);
+        return r > 0 ? axis : (-axis.X, -axis.Y);
     }
 
     /// <summary>Whether a loop's own base → apex direction departs from the consensus by more than the options allow.</summary>
