@@ -110,7 +110,10 @@ pg_up() {
       || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
   fi
   wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
-  if ! "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres | grep -q 1; then
+  # Read whole, not piped into `grep -q`: under pipefail a reader that stops early can fail the check.
+  local exists
+  exists="$("${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres)"
+  if [ "$exists" != 1 ]; then
     "${run[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB"
     log "created database $PG_DB"
   fi

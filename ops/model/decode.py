@@ -9,22 +9,26 @@ from scipy import ndimage
 
 DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
                 keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, limb_pair_reach_radii=2.5,
-                limb_pair_nearest_fraction=0.8, limb_sides=True, apex_pair_reach_radii=7.0, keypoint_vote_radius=1,
+                limb_pair_nearest_fraction=0.8, limb_sides=True, apex_pair_reach_radii=7.0, apex_min_widths=0.6,
+                keypoint_vote_radius=1,
                 orient_by_consensus=True, orientation_min_instances=3, orientation_min_coherence=0.5,
                 orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08, orient_by_brightness=True,
                 orientation_min_axis_coherence=0.3, orientation_min_brightness_correlation=0.2)
 # The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"). paired_keypoints: U with D, LL
 # with LR and RL with RR are chosen together, the second within reach of the first, so both edges of one diameter come
-# from the same cross-section. keypoint_vote_radius: keypoints are the heatmap-weighted mean of the offset votes near
-# the peak. orient_by_consensus: loops pointing against the field's consensus get their apex searched again;
+# from the same cross-section; D no closer to U than apex_min_widths vessel widths (an apex is no narrower than its
+# limbs). keypoint_vote_radius: keypoints are the heatmap-weighted mean of the offset votes near the peak.
+# orient_by_consensus: loops pointing against the field's consensus get their apex searched again;
 # orient_by_brightness: where their directions cancel out but their axes agree, the axis points to the field's brighter
 # end (the nail's).
 # ABLATIONS: the steps switched off one by one, for the model card.
 ABLATIONS = {
     "independent argmax per channel": dict(paired_keypoints=False, limb_sides=False, keypoint_vote_radius=0,
                                            orient_by_consensus=False),
-    "paired edges, each limb on its own side": dict(keypoint_vote_radius=0, orient_by_consensus=False),
-    "paired edges, limb sides + orientation consensus": dict(keypoint_vote_radius=0),
+    "paired edges, each limb on its own side": dict(apex_min_widths=0.0, keypoint_vote_radius=0,
+                                                    orient_by_consensus=False),
+    "paired edges, limb sides + orientation consensus": dict(apex_min_widths=0.0, keypoint_vote_radius=0),
+    "the above + the apex's minimum width": dict(keypoint_vote_radius=0),
 }
 FIRST_OF = {0: 1, 2: 3, 4: 5}  # first edge -> second edge of each diameter
 
@@ -98,9 +102,12 @@ def _locate(outputs, cells, region, px, py, o, along=None):
     radii = outputs["radius"][0][cells]
     # As the C# decoder: D within apex_pair_reach_radii median radii of U (a dilated apex is wider than the limbs); LR
     # and RR within limb_pair_reach_radii vessel radii of LL and RL, the vessel radius being the 90th percentile (the
-    # centreline's half-width; the median, mostly cells near the edges, is about a quarter of the width).
+    # centreline's half-width; the median, mostly cells near the edges, is about a quarter of the width). D no closer
+    # than apex_min_widths vessel widths, when any candidate lies that far.
     apex_reach = o["apex_pair_reach_radii"] * float(np.median(radii))
-    limb_reach = o["limb_pair_reach_radii"] * float(np.percentile(radii, 90))
+    vessel = float(np.percentile(radii, 90))
+    limb_reach = o["limb_pair_reach_radii"] * vessel
+    apex_min = o["apex_min_widths"] * 2 * vessel
     near = {1: max(apex_reach, 6.0), 3: max(limb_reach, 6.0), 5: max(limb_reach, 6.0)}
     apex_region = base_region = region
     if along is not None:
@@ -134,7 +141,10 @@ def _locate(outputs, cells, region, px, py, o, along=None):
             cand.append(top)
         best = None
         for ci_, cj_ in cand:
-            allowed = where & ((px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2 <= near[partner] ** 2)
+            dist2 = (px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2
+            allowed = where & (dist2 <= near[partner] ** 2)
+            if partner == 1 and apex_min > 0 and (allowed & (dist2 >= apex_min ** 2)).any():
+                allowed &= dist2 >= apex_min ** 2
             hm = np.where(allowed, kph[partner], -1)
             i, j = np.unravel_index(int(hm.argmax()), hm.shape)
             f = o["limb_pair_nearest_fraction"]

@@ -12,8 +12,8 @@ public class ServicesScriptTests
         var first = await RunScriptAsync("up");
         var second = await RunScriptAsync("up");
 
-        Assert.Equal(0, first.ExitCode);
-        Assert.Equal(0, second.ExitCode);
+        Assert.True(first.ExitCode == 0, $"first 'up' exited {first.ExitCode}: {first.Output}");
+        Assert.True(second.ExitCode == 0, $"second 'up' exited {second.ExitCode}: {second.Output}");
         Assert.Contains("PostgreSQL already running", second.Output);
         Assert.Contains("RabbitMQ already running", second.Output);
         Assert.DoesNotContain("starting", second.Output);

@@ -62,6 +62,13 @@ public sealed record DenseDecoderOptions
     public float ApexPairReachRadii { get; init; } = 7f;
 
     /// <summary>
+    /// D must lie at least this many vessel widths (twice the vessel radius of <see cref="LimbPairReachRadii"/>) from U,
+    /// when any candidate does: an apex is no narrower than its limbs, yet the apex heatmaps' strongest cells sometimes
+    /// lie side by side on one edge. 0: no minimum.
+    /// </summary>
+    public float ApexMinWidths { get; init; } = 0.6f;
+
+    /// <summary>
     /// When pairing, how many of the first edge's strongest local peaks are tried: the pair with the highest product of
     /// confidences wins, so a stray peak of one heatmap cannot pull the other edge away from the real cross-section.
     /// </summary>
@@ -125,6 +132,7 @@ public sealed record DenseDecoderOptions
         if (!(CenterThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
         if (!(LimbPairReachRadii > 0) || !(ApexPairReachRadii > 0))
             throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), "pair reaches must be positive");
+        if (!(ApexMinWidths is >= 0 and <= 2)) throw new ArgumentOutOfRangeException(nameof(ApexMinWidths), ApexMinWidths, "must be in [0, 2]");
         if (!(LimbPairNearestFraction is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(LimbPairNearestFraction), LimbPairNearestFraction, "must be in [0, 1]");
         if (CenterNmsRadius < 0 || MaxGroupDistance <= 0 || MinInstanceArea < 0 || KeypointSearchMargin < 0)

@@ -56,8 +56,8 @@ internal static class KeypointLocator
         float Reach2(float radii, float radius) => Sq(MathF.Max(radii * radius, 6f / grid.Stride));   // at least 6 input pixels
         float limbReach2 = paired ? Reach2(options.LimbPairReachRadii, vessel) : float.PositiveInfinity;
         float apexReach2 = paired ? Reach2(options.ApexPairReachRadii, median) : float.PositiveInfinity;
-        var limbPair = new PairRule(limbReach2, options.LimbPairNearestFraction, grid.Stride);
-        var apexPair = new PairRule(apexReach2, 0f, grid.Stride);
+        var limbPair = new PairRule(limbReach2, 0f, options.LimbPairNearestFraction, grid.Stride);
+        var apexPair = new PairRule(apexReach2, paired ? Sq(options.ApexMinWidths * 2 * vessel) : 0f, 0f, grid.Stride);
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
         var located = new bool[keypoints.Length];
         int upCell = -1;
@@ -170,14 +170,17 @@ internal static class KeypointLocator
         return (best, bestValue);
     }
 
-    /// <summary>How a diameter's second edge is chosen: within <c>Reach2</c> (cells²) of the first; with a fraction, the nearest cell that is that strong relative to the strongest.</summary>
-    private readonly record struct PairRule(float Reach2, float NearestFraction, int Stride);
+    /// <summary>
+    /// How a diameter's second edge is chosen: within <c>Reach2</c> (cells²) of the first, and at least <c>Min2</c> away
+    /// when any candidate is; with a fraction, the nearest cell that is that strong relative to the strongest.
+    /// </summary>
+    private readonly record struct PairRule(float Reach2, float Min2, float NearestFraction, int Stride);
 
     /// <summary>
-    /// The second edge for a first edge at (ax, ay): the strongest candidate within reach, or with a nearest fraction
-    /// the nearest candidate reaching that fraction of it (ties: the stronger, then the first in row order). Only the
-    /// square around (ax, ay) is scanned, in row order as the full list; <paramref name="inReach"/> is scratch space
-    /// that keeps the cells within reach for the nearest search.
+    /// The second edge for a first edge at (ax, ay): the strongest candidate within reach (and beyond the rule's minimum
+    /// distance, unless none is), or with a nearest fraction the nearest candidate reaching that fraction of it (ties:
+    /// the stronger, then the first in row order). Only the square around (ax, ay) is scanned, in row order as the full
+    /// list; <paramref name="inReach"/> is scratch space that keeps the cells within reach for the nearest search.
     /// </summary>
     private static (int Cell, float Value) PartnerNear(ReadOnlySpan<float> heat, SearchArea area, int ax, int ay, PairRule rule,
         List<(int Cell, int Distance2)> inReach)
@@ -185,8 +188,8 @@ internal static class KeypointLocator
         int r = (int)MathF.Floor(MathF.Sqrt(rule.Reach2));
         int x0 = Math.Max(area.MinX, ax - r), x1 = Math.Min(area.MinX + area.Width - 1, ax + r);
         int y0 = Math.Max(area.MinY, ay - r), y1 = Math.Min(area.MinY + area.Height - 1, ay + r);
-        int best = -1;
-        float bestValue = float.NegativeInfinity;
+        int best = -1, far = -1;
+        float bestValue = float.NegativeInfinity, farValue = float.NegativeInfinity;
         inReach.Clear();
         for (int y = y0; y <= y1; y++)
         {
@@ -198,8 +201,10 @@ internal static class KeypointLocator
                 int i = y * area.W + x;
                 inReach.Add((i, d2));
                 if (heat[i] > bestValue) { bestValue = heat[i]; best = i; }
+                if (d2 >= rule.Min2 && heat[i] > farValue) { farValue = heat[i]; far = i; }
             }
         }
+        if (far >= 0) (best, bestValue) = (far, farValue);
         if (best < 0 || rule.NearestFraction <= 0 || !(bestValue > 0)) return (best, bestValue);
         // Distances in input pixels², less a thousandth of the heat: cell distances differ by at least stride², so
         // the heat only breaks ties (as ops/model/decode.py).

@@ -203,6 +203,21 @@ public partial class DenseDecoderTests
     }
 
     [Fact]
+    public void D_is_not_taken_beside_U_closer_than_the_vessels_width()
+    {
+        // D's heatmap peaks more strongly one cell (2 px) below U than at the apex's inner edge three cells below: the
+        // vessel (radius 4 px) is 8 px wide, and an apex is no narrower than its limbs.
+        int n = GridW * GridH, besideU = 10 * GridW + 10;
+        var maps = MapsOfAWithHeatmaps(data => data[n + besideU] = 0.95f);
+
+        var bounded = DecodeSingle(maps);
+        var unbounded = DecodeSingle(maps, BlobOptions with { ApexMinWidths = 0 });
+
+        Assert.Equal(A.Keypoints[1].Y, bounded.Keypoints[1].Y, 3);
+        Assert.Equal(CellCentre(10), unbounded.Keypoints[1].Y, 3);
+    }
+
+    [Fact]
     public void A_stray_first_edge_peak_without_a_partner_loses_to_a_weaker_peak_with_one()
     {
         // A giant loop's U heatmap can peak at the wrong end; the U whose D lies within reach wins on the joint score.
@@ -324,6 +339,7 @@ public partial class DenseDecoderTests
     [InlineData(nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation))]
     [InlineData(nameof(DenseDecoderOptions.MaskThreshold))]
     [InlineData(nameof(DenseDecoderOptions.LimbPairNearestFraction))]
+    [InlineData(nameof(DenseDecoderOptions.ApexMinWidths))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
     {
         var bad = option switch
@@ -334,6 +350,7 @@ public partial class DenseDecoderTests
             nameof(DenseDecoderOptions.OrientationMinCosine) => new DenseDecoderOptions { OrientationMinCosine = -2f },
             nameof(DenseDecoderOptions.MaskThreshold) => new DenseDecoderOptions { MaskThreshold = float.NaN },
             nameof(DenseDecoderOptions.LimbPairNearestFraction) => new DenseDecoderOptions { LimbPairNearestFraction = 1.5f },
+            nameof(DenseDecoderOptions.ApexMinWidths) => new DenseDecoderOptions { ApexMinWidths = float.NaN },
             nameof(DenseDecoderOptions.OrientationMinAxisCoherence) => new DenseDecoderOptions { OrientationMinAxisCoherence = -0.1f },
             nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation) => new DenseDecoderOptions { OrientationMinBrightnessCorrelation = float.NaN },
             _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },
