@@ -143,8 +143,9 @@ def _locate(outputs, cells, region, px, py, o, along=None):
         for ci_, cj_ in cand:
             dist2 = (px - px[ci_, cj_]) ** 2 + (py - py[ci_, cj_]) ** 2
             allowed = where & (dist2 <= near[partner] ** 2)
-            if partner == 1 and apex_min > 0 and (allowed & (dist2 >= apex_min ** 2)).any():
-                allowed &= dist2 >= apex_min ** 2
+            if partner == 1 and apex_min > 0:
+                far = allowed & (dist2 >= apex_min ** 2)
+                allowed = far if far.any() else allowed
             hm = np.where(allowed, kph[partner], -1)
             i, j = np.unravel_index(int(hm.argmax()), hm.shape)
             f = o["limb_pair_nearest_fraction"]

@@ -57,7 +57,7 @@ internal static class KeypointLocator
         float limbReach2 = paired ? Reach2(options.LimbPairReachRadii, vessel) : float.PositiveInfinity;
         float apexReach2 = paired ? Reach2(options.ApexPairReachRadii, median) : float.PositiveInfinity;
         var limbPair = new PairRule(limbReach2, 0f, options.LimbPairNearestFraction, grid.Stride);
-        var apexPair = new PairRule(apexReach2, paired ? Sq(options.ApexMinWidths * 2 * vessel) : 0f, 0f, grid.Stride);
+        var apexPair = new PairRule(apexReach2, Sq(options.ApexMinWidths * 2 * vessel), 0f, grid.Stride);   // vessel 0 unpaired
         var keypoints = new Keypoint[maps.KeypointMap.Channels];
         var located = new bool[keypoints.Length];
         int upCell = -1;
