@@ -85,7 +85,7 @@ pg_dir_setup() {
     fi
   fi
   pg_paths
-  chown -R postgres:postgres "$PG_DIR"
+  chown postgres:postgres "$PG_DIR"   # initdb creates the data directory in it as postgres
 }
 
 pg_up() {
@@ -105,15 +105,15 @@ pg_up() {
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    # Files left by root (a copied or restored directory) must be the server's. Only while it is stopped: a running
+    # server drops files as the walk goes (a test dropping its database), and chown fails on them.
+    [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$PG_DIR"
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK" start >/dev/null \
       || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
   fi
   wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
-  # Read whole, not piped into `grep -q`: under pipefail a reader that stops early can fail the check.
-  local exists
-  exists="$("${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres)"
-  if [ "$exists" != 1 ]; then
+  if ! "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres | grep -q 1; then
     "${run[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB"
     log "created database $PG_DB"
   fi
