@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Times PyTorch eager inference of the reference weights on a folder of images; prints images/s.
 
-    bench_eager.py --weights .local/model-train/final.pt --images samples/demo-study [--limit 8] [--warmup 1]
+    bench_eager.py --weights .local/model-train/final.pt --images samples/demo-study [--limit 8] [--batch 1] [--warmup 1]
 
-Same preprocessing as the ONNX contract (RGB, (v/255-0.5)/0.25, pad to 32), batch 1, 2 threads.
+Same preprocessing as the ONNX contract (RGB, (v/255-0.5)/0.25, pad to 32), 2 threads. With --batch B the images
+(those of the folder's most common size, as `nfc bench inference` takes) run B to a forward pass, cycled to whole
+batches.
 """
 import argparse
+import collections
 import glob
 import json
 import os
@@ -13,10 +16,11 @@ import sys
 import time
 
 import cv2
+import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluate import load_model, run_model  # noqa: E402
+from evaluate import load_model, model_input  # noqa: E402
 
 
 def main(argv=None):
@@ -24,7 +28,8 @@ def main(argv=None):
     ap.add_argument("--weights", required=True)
     ap.add_argument("--images", default="samples/demo-study")
     ap.add_argument("--limit", type=int, default=8)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=1, help="batches run before timing")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -32,17 +37,25 @@ def main(argv=None):
                    if p.lower().endswith((".jpg", ".jpeg", ".png", ".tif", ".tiff")))[: a.limit]
     if not paths:
         sys.exit(f"no images under {a.images}")
+    if a.batch < 1 or a.limit < 1:
+        sys.exit("--batch and --limit must be at least 1")
     model, _ = load_model(a.weights)
     images = [cv2.imread(p, cv2.IMREAD_COLOR)[..., ::-1] for p in paths]
-    for img in images[: a.warmup]:
-        run_model(model, img)
-    t0 = time.time()
-    for img in images:
-        run_model(model, img)
-    dt = time.time() - t0
-    print(json.dumps({"engine": "pytorch-eager", "torch": torch.__version__, "threads": a.threads,
-                      "images": len(images), "seconds": round(dt, 3), "images_per_s": round(len(images) / dt, 3),
-                      "size": f"{images[0].shape[1]}x{images[0].shape[0]}"}))
+    size = collections.Counter(i.shape for i in images).most_common(1)[0][0]
+    inputs = [model_input(i)[0] for i in images if i.shape == size]
+    count = -(-len(images) // a.batch) * a.batch   # whole batches, as the ORT benchmark times them
+    batches = [torch.from_numpy(np.stack([inputs[(k + j) % len(inputs)] for j in range(a.batch)]))
+               for k in range(0, count, a.batch)]
+    with torch.no_grad():
+        for x in batches[: a.warmup]:
+            model(x)
+        t0 = time.time()
+        for x in batches:
+            model(x)
+        dt = time.time() - t0
+    print(json.dumps({"engine": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "batch": a.batch,
+                      "images": count, "seconds": round(dt, 3), "images_per_s": round(count / dt, 3),
+                      "size": f"{size[1]}x{size[0]}"}))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 # is timed beside the float model. Rounds go eager, ORT float, ORT int8, eager, ...; each ORT round's ratio is its
 # images/s over the mean of the eager rounds on either side of it (median and range reported), and the headline
 # ratios compare each engine's fastest round, the figure host noise disturbs least.
-#   ops/model/bench_eager.sh [WEIGHTS] [IMAGES] [LIMIT] [ROUNDS]
+# Both time ready input tensors: decoding and preprocessing are outside the clock on both sides.
+#   ops/model/bench_eager.sh [WEIGHTS] [IMAGES] [LIMIT] [ROUNDS] [BATCH]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib/common.sh
@@ -13,23 +14,26 @@ WEIGHTS="${1:-models/nfc-reference.pt}"
 IMAGES="${2:-samples/demo-study}"
 LIMIT="${3:-8}"
 ROUNDS="${4:-3}"
+BATCH="${5:-1}"
 FLOAT_MODEL=models/nfc-reference.onnx
 INT8_MODEL=models/nfc-reference.int8.onnx
 [ -f "$WEIGHTS" ] || { echo "no weights at $WEIGHTS (train first: ops/model/train.sh)"; exit 1; }
+[[ "$LIMIT" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ && "$BATCH" =~ ^[1-9][0-9]*$ ]] \
+  || die "LIMIT, ROUNDS and BATCH must be positive integers (got '$LIMIT', '$ROUNDS', '$BATCH')"
 [ -f "$INT8_MODEL" ] || die "no $INT8_MODEL (make it: ops/model/quantize.py)"
 
 eager_round() {
   local json
   # torch_cpu_env keeps eager's activations in the heap (ORT has its own CPU arena): without it eager ran 0.5-1.5
   # images/s here, bimodally, from page faults; with it 2.0-2.8, the fair opponent.
-  json=$(/usr/bin/python3 ops/model/bench_eager.py --weights "$WEIGHTS" --images "$IMAGES" --limit "$LIMIT")
+  json=$(/usr/bin/python3 ops/model/bench_eager.py --weights "$WEIGHTS" --images "$IMAGES" --limit "$LIMIT" --batch "$BATCH")
   echo "$json" >&2
   printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
 }
 
 ort_round() { # model
   local out
-  out=$(ops/nfc bench inference --model "$1" --source "$IMAGES" --images "$LIMIT" --batch 1 --rounds 1 2>&1) \
+  out=$(ops/nfc bench inference --model "$1" --source "$IMAGES" --images "$LIMIT" --batch "$BATCH" --rounds 1 2>&1) \
     || { echo "$out" >&2; die "ops/nfc bench inference failed for $1"; }
   printf '%s\n' "$out" | grep -E '^(ort|pipeline)_images_per_s=' | sed "s|^|$(basename "$1"): |" >&2 || true
   printf '%s\n' "$out" | sed -n 's/^ort_images_per_s=//p' | tail -1
@@ -43,12 +47,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
   int8+=("$(ort_round "$INT8_MODEL")")
   eager+=("$(eager_round)")
 done
-/usr/bin/python3 - "${#eager[@]}" "${eager[@]}" "${float[@]}" "${int8[@]}" <<'PY'
+/usr/bin/python3 - "${#eager[@]}" "${eager[@]}" "${float[@]}" "${int8[@]}" "$BATCH" <<'PY'
 import statistics, sys
 n = int(sys.argv[1])
 eager = [float(v) for v in sys.argv[2:2 + n]]
-rest = [float(v) for v in sys.argv[2 + n:]]
+rest = [float(v) for v in sys.argv[2 + n:-1]]
 engines = {"ORT": rest[: n - 1], "ORT int8": rest[n - 1:]}
+print(f"batch {sys.argv[-1]}")
 print("eager_images_per_s=" + " ".join(f"{v:.3f}" for v in eager))
 for name, values in engines.items():
     key = name.lower().replace(" ", "_")
