@@ -32,13 +32,13 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1, help="batches run before timing")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
+    if a.batch < 1 or a.limit < 1:
+        sys.exit("--batch and --limit must be at least 1")
     torch.set_num_threads(a.threads)
     paths = sorted(p for p in glob.glob(os.path.join(a.images, "**", "*"), recursive=True)
                    if p.lower().endswith((".jpg", ".jpeg", ".png", ".tif", ".tiff")))[: a.limit]
     if not paths:
         sys.exit(f"no images under {a.images}")
-    if a.batch < 1 or a.limit < 1:
-        sys.exit("--batch and --limit must be at least 1")
     model, _ = load_model(a.weights)
     images = [cv2.imread(p, cv2.IMREAD_COLOR)[..., ::-1] for p in paths]
     size = collections.Counter(i.shape for i in images).most_common(1)[0][0]

@@ -47,13 +47,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
   int8+=("$(ort_round "$INT8_MODEL")")
   eager+=("$(eager_round)")
 done
-/usr/bin/python3 - "${#eager[@]}" "${eager[@]}" "${float[@]}" "${int8[@]}" "$BATCH" <<'PY'
+echo "batch $BATCH"
+/usr/bin/python3 - "${#eager[@]}" "${eager[@]}" "${float[@]}" "${int8[@]}" <<'PY'
 import statistics, sys
 n = int(sys.argv[1])
 eager = [float(v) for v in sys.argv[2:2 + n]]
-rest = [float(v) for v in sys.argv[2 + n:-1]]
+rest = [float(v) for v in sys.argv[2 + n:]]
 engines = {"ORT": rest[: n - 1], "ORT int8": rest[n - 1:]}
-print(f"batch {sys.argv[-1]}")
 print("eager_images_per_s=" + " ".join(f"{v:.3f}" for v in eager))
 for name, values in engines.items():
     key = name.lower().replace(" ", "_")
