@@ -20,6 +20,8 @@ from nfcsim_shapes import CLASSES  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
 TARGETS = {"f1": 0.90, "class": 0.85, "diam": 2.0, "density": 0.5}
+# The card's closing sections (limitations, how to reproduce): prose, kept as Markdown beside this script.
+CARD_TAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "card_tail.md")
 
 
 def fmt(v, nd=3):
@@ -387,32 +389,7 @@ def main(argv=None):
         *resolution_rows(a.run),
         *int8_rows(a.run, a.model),
         "",
-        "## Limitations",
-        "- Synthetic training data only; the simulator's vessels, colours and artefacts are simplified. Expect a",
-        "  domain gap on real images; fine-tune on annotated real data (e.g. ANFC) before relying on it.",
-        "- Not clinically validated. Density, morphology and pattern outputs are for pipeline testing.",
-        "- Trained at 1.5-3 um/px (x0.7-1.4 augmentation); other magnifications are out of its range.",
-        "- Limb keypoints (LL/LR, RL/RR) sit at a point along the limb that nothing in the image marks, so their",
-        "  heatmaps form weak ridges along the limb: decoded one channel at a time, the two edges of one limb can come",
-        "  from different heights (the ablation table's first row). The decoder pairs them: the second edge is the",
-        "  nearest cell nearly as strong as the strongest within reach, where its ridge crosses the first edge's",
-        "  cross-section, each limb on its own side of the loop. A loop's U heatmap sometimes peaks at its base (the two",
-        "  limb ends look like an apex), most often for giant and blurred loops; the orientation consensus repairs that",
-        "  when the field's other loops agree, not in a field of only a few loops. In a field blurred as a whole, where",
-        "  about half the loops point each way, the field's brighter end (the nail's) gives the direction; that puts the",
-        "  distal row right, but the apex searched again on a wholly blurred loop is no better placed than before.",
-        "- Diameter errors average about 1 px (the median about 0.6 px); in micrometres they grow with the study's um/px",
-        "  (the held-out study is at its own um/px, above). Blurred loops (true class blur) carry the largest errors; the",
-        "  pipeline's per-patient diameter statistics leave them out, hence the loops-only row. Loops in the rows behind",
-        "  the distal one, fainter and more blurred, have about twice the distal row's apical error; rendered with the distal",
-        "  row's contrast and blur (same loops), they have about its error, so the excess is their look (ops/model/README.md).",
-        "- The bundled weights come from a short CPU-only run; the numbers above are what that run reached.",
-        "",
-        "## Reproduce",
-        "`ops/model/train.sh` (see ops/model/README.md): builds the cache, trains with checkpoints, then",
-        "`ops/model/finish.sh` exports, quantizes (`ops/model/quantize.py`), evaluates and regenerates this card.",
-        "On a CPU with native bfloat16 it trains under bf16 autocast by default (`NFC_PRECISION=fp32` for float32);"
-        " a run's precision is in its `config.json` and in the training sentence above.",
+        *open(CARD_TAIL).read().splitlines(),
     ]
     with open(a.card, "w") as f:
         f.write("\n".join(lines) + "\n")
