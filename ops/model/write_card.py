@@ -181,7 +181,10 @@ def int8_rows(run, model):
     info = json.loads(meta.get("nfc.quantization", "{}"))
     digest = open(int8 + ".sha256").read().split()[0] if os.path.exists(int8 + ".sha256") else "n/a"
     heads = ("the heads' last convolutions stay float" if info.get("head_outputs", "float") == "float" else
-             "the heads' last convolutions are quantized too, split so that each output group has its own range")
+             "the heads' last convolutions are quantized too, split so that each output group has its own range") + (
+        f"; the quantized input is padded to {info['input_channels_padded_to']} channels for ORT's symmetric int8 kernels"
+        if info.get("input_channels_padded_to") else "") + (
+        ", and Softplus is a 256-value table" if info.get("softplus_tables") else "")
 
     def diam(r, key="diameters"):
         return maes(by_diameter(r, key))
@@ -198,7 +201,7 @@ def int8_rows(run, model):
             "same weights, exported at the trained widths, by `ops/model/quantize.py`: " + info.get("scheme", "") +
             f", activation ranges at the {info.get('percentile')}th percentile over {info.get('calibration')}"
             " (training data, not the held-out study); " + heads + ". Same contract, same"
-            " decoder. ONNX Runtime runs it about 2.5 times as fast as the float model on the CPU (`ops/model/bench_eager.sh` measures it"
+            " decoder. ONNX Runtime runs it about 2.7 times as fast as the float model on the CPU (`ops/model/bench_eager.sh` measures it"
             " against the float model and eager PyTorch; see ops/model/README.md). What it costs, on the same held-out"
             " study through `ops/nfc evaluate`:", "",
             "| metric | float | int8 |", "|---|---|---|",
