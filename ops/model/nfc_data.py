@@ -129,8 +129,9 @@ def _gauss_splat(maps, k, x, y, sigma, stride):
     np.maximum(maps[k, y0:y1, x0:x1], gy[:, None] * gx[None, :], out=maps[k, y0:y1, x0:x1])
 
 
-def make_sample(field, rng, size, stride, class_weights=None):
-    """One augmented crop and its dense targets (all at output stride)."""
+def make_sample(field, rng, size, stride, class_weights=None, offset_window=1):
+    """One augmented crop and its dense targets (all at output stride). Keypoint offsets are trained in the
+    (2 * offset_window + 1)^2 cells around each keypoint's cell."""
     m, scale = _affine(rng, field, size, class_weights)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     img = cv2.warpAffine(field["image"], m, (size, size), flags=flags, borderMode=cv2.BORDER_REFLECT)
@@ -175,9 +176,9 @@ def make_sample(field, rng, size, stride, class_weights=None):
                 continue
             _gauss_splat(kph, q, x, y, 1.0, stride)
             cx, cy = (x + 0.5) / stride - 0.5, (y + 0.5) / stride - 0.5
-            # Offsets are trained in a 3x3 window around the keypoint's cell: where the decoder reads them.
-            for di in (-1, 0, 1):
-                for dj in (-1, 0, 1):
+            # Offsets are trained in a window around the keypoint's cell: where the decoder reads them.
+            for di in range(-offset_window, offset_window + 1):
+                for dj in range(-offset_window, offset_window + 1):
                     ci, cj = int(round(cy)) + di, int(round(cx)) + dj
                     if 0 <= ci < g and 0 <= cj < g:
                         kpo[2 * q, ci, cj] = x - ((cj + 0.5) * stride - 0.5)
@@ -188,8 +189,8 @@ def make_sample(field, rng, size, stride, class_weights=None):
                 inst=ids_c.astype(np.int64), inst_table=field["cls"].astype(np.int64))
 
 
-def make_batch(fields, rng, batch, size, stride, class_weights=None):
-    samples = [make_sample(fields[int(rng.integers(0, len(fields)))], rng, size, stride, class_weights)
+def make_batch(fields, rng, batch, size, stride, class_weights=None, offset_window=1):
+    samples = [make_sample(fields[int(rng.integers(0, len(fields)))], rng, size, stride, class_weights, offset_window)
                for _ in range(batch)]
     out = {k: np.stack([s[k] for s in samples]) for k in samples[0] if k not in ("scale", "inst", "inst_table")}
     out["image"] = out["image"].transpose(0, 3, 1, 2)

@@ -46,6 +46,8 @@ def parse_args(argv=None):
                          "where the CPU has native bf16 (avx512_bf16 or amx_bf16), where it is about 1.7x faster")
     ap.add_argument("--full-res-channels", type=int, default=0,
                     help="channels of two convolutions at the input's resolution in front of the stride-2 stem (0: none)")
+    ap.add_argument("--kp-offset-window", type=int, default=1,
+                    help="keypoint offsets are trained in the (2N+1)^2 cells around each keypoint's cell")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
@@ -158,7 +160,7 @@ def main(argv=None):
     stopped_early = False
     while step < total:
         rng = np.random.default_rng([a.seed, step, 0x42])
-        b = make_batch(fields, rng, a.batch, a.crop, STRIDE, sampling)
+        b = make_batch(fields, rng, a.batch, a.crop, STRIDE, sampling, a.kp_offset_window)
         x = torch.from_numpy(b["image"]).float().div_(255).sub_(0.5).div_(0.25)
         t = {k: torch.from_numpy(v) for k, v in b.items() if k != "image"}
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
