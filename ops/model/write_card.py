@@ -181,10 +181,11 @@ def int8_rows(run, model):
     info = json.loads(meta.get("nfc.quantization", "{}"))
     digest = open(int8 + ".sha256").read().split()[0] if os.path.exists(int8 + ".sha256") else "n/a"
     heads = ("the heads' last convolutions stay float" if info.get("head_outputs", "float") == "float" else
-             "the heads' last convolutions are quantized too, split so that each output group has its own range") + (
-        f"; the quantized input is padded to {info['input_channels_padded_to']} channels for ORT's symmetric int8 kernels"
-        if info.get("input_channels_padded_to") else "") + (
-        ", and Softplus is a 256-value table" if info.get("softplus_tables") else "")
+             "the heads' last convolutions are quantized too, split so that each output group has its own range")
+    if info.get("input_channels_padded_to"):
+        heads += f"; the quantized input is padded to {info['input_channels_padded_to']} channels for ORT's symmetric int8 kernels"
+    if info.get("softplus_tables"):
+        heads += ", and Softplus is a 256-value table"
 
     def diam(r, key="diameters"):
         return maes(by_diameter(r, key))
