@@ -165,6 +165,7 @@ def make_sample(field, rng, size, stride, class_weights=None, offset_window=1):
     kpo = np.zeros((16, g, g), np.float32)
     kpw = np.zeros((8, g, g), np.float32)
     present = np.unique(ids_c[inst])
+    cell_px = np.arange(g, dtype=np.float64)
     for k in present:
         _gauss_splat(center, 0, cen[k, 0], cen[k, 1], 2.0, stride)
         if np.isnan(field["kps"][k, 0, 0]):
@@ -175,15 +176,13 @@ def make_sample(field, rng, size, stride, class_weights=None, offset_window=1):
             if not (0 <= x < size and 0 <= y < size):
                 continue
             _gauss_splat(kph, q, x, y, 1.0, stride)
-            cx, cy = (x + 0.5) / stride - 0.5, (y + 0.5) / stride - 0.5
+            ci, cj = int(round((y + 0.5) / stride - 0.5)), int(round((x + 0.5) / stride - 0.5))
             # Offsets are trained in a window around the keypoint's cell: where the decoder reads them.
-            for di in range(-offset_window, offset_window + 1):
-                for dj in range(-offset_window, offset_window + 1):
-                    ci, cj = int(round(cy)) + di, int(round(cx)) + dj
-                    if 0 <= ci < g and 0 <= cj < g:
-                        kpo[2 * q, ci, cj] = x - ((cj + 0.5) * stride - 0.5)
-                        kpo[2 * q + 1, ci, cj] = y - ((ci + 0.5) * stride - 0.5)
-                        kpw[q, ci, cj] = 1.0
+            rows = slice(max(ci - offset_window, 0), min(ci + offset_window + 1, g))
+            cols = slice(max(cj - offset_window, 0), min(cj + offset_window + 1, g))
+            kpo[2 * q, rows, cols] = x - ((cell_px[cols] + 0.5) * stride - 0.5)
+            kpo[2 * q + 1, rows, cols] = (y - ((cell_px[rows] + 0.5) * stride - 0.5))[:, None]
+            kpw[q, rows, cols] = 1.0
     return dict(image=img, cap=cap[None], center=center, offset=offset, kph=kph, kpo=kpo, kpw=kpw,
                 radius=radius[None].astype(np.float32), cls=cls, scale=scale,
                 inst=ids_c.astype(np.int64), inst_table=field["cls"].astype(np.int64))
