@@ -7,7 +7,7 @@
 TRAINED_WIDTHS.onnx: `export.py --channel-multiple 1` of the same weights (finish.sh makes it). The shipped float
 model carries zero channels for ORT's float kernels, which the int8 kernels would compute (6-9 against 10 images/s).
 
-Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 2.7x as fast through ONNX Runtime
+Why: on this project's 2-core AVX-512 VNNI hosts the int8 model runs about 3x as fast through ONNX Runtime
 as the float one; what it costs in accuracy is measured on the held-out study in models/README.md.
 
 There is no Python onnxruntime (nor its quantization tool) here, so this inserts the QuantizeLinear /
@@ -20,11 +20,15 @@ DequantizeLinear pairs itself, in the layout ORT's QDQ fusions turn into QLinear
   feeds a Conv, every Resize output at its own range: ORT then resizes in float between a DequantizeLinear and a
   QuantizeLinear; with its input's range ORT fuses the three into a uint8 Resize, which was 3x slower here (22 against
   7 ms of a 1024x768 image's ~100 ms, `nfc bench inference --ort-profile`);
-- the heads' last 1x1 convolutions are split into one convolution per output group (capillary logit, class
-  logits, centre logit, centre offset, radius, keypoint logits, keypoint offsets) and quantized too, each output
-  at its exact calibration min/max: one range for a whole head would put a probability logit and a sub-pixel
-  offset on one grid. `--head-outputs float` keeps them float instead (about 15 % slower through the C# bench;
-  the same accuracy on the held-out study; ops/model/README.md, int8 variant);
+- the heads' last 1x1 convolutions are quantized too, each output channel at its exact calibration min/max: one
+  range for a whole head would put a probability logit and a sub-pixel offset on one grid. QLinearConv has one
+  output scale per tensor, so each such convolution writes uint8 at scale 1, with the channel's scale divided into
+  its weights' declared scales and its zero point folded into the bias; the contract's Slices then slice uint8, each
+  followed by a per-channel DequantizeLinear that also takes in the offsets' units (no Mul). About 8 % faster than
+  one convolution per output group (ops/model/README.md, int8 variant). `--head-outputs float` keeps them float;
+- each Concat (the decoder's upsampled path beside its skip) and its inputs get one range, the widest of theirs:
+  ORT's QLinearConcat then copies its inputs instead of requantizing each through a lookup table, on one thread,
+  pixel by pixel (7.2 against 1.8 ms per 1024x768 field, `nfc bench inference --ort-profile`);
 - the quantized input is padded with its zero point from 3 to 4 channels (the stem's weights with zeros), so the
   stem runs ORT's symmetric int8 kernels, which take input channels in multiples of 4, and the radius output's
   Softplus becomes a lookup of its 256 possible inputs: the same outputs (radius within 2e-6), about 5 % faster.
@@ -87,54 +91,16 @@ def float_head_convs(graph):
     return {n.name for n in head_convs(graph, consumers(graph))}
 
 
-def split_head_convs(graph):
-    """Replaces each head's last convolution and the Slices that read it by one convolution per Slice (its rows of
-    the weights), so that each output group (a probability logit, a centre offset, a radius) gets its own uint8
-    range. Returns the new convolutions' output names."""
-    cons = consumers(graph)
-    const = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
-    inits = {i.name: i for i in graph.initializer}
-    heads = head_convs(graph, cons)
-    split, outputs = {}, []
-    for conv in heads:
-        w, b = (numpy_helper.to_array(inits[i]) for i in conv.input[1:3])
-        parts = []
-        for sl in cons[conv.output[0]]:
-            start, end, axis, step = (int(const[i][0]) for i in sl.input[1:5])
-            if axis != 1 or step != 1:
-                raise SystemExit(f"{sl.name}: expected a channel slice, got axis {axis} step {step}")
-            end = min(end, w.shape[0])
-            name = f"{conv.name}_{start}_{end}"
-            graph.initializer.extend([numpy_helper.from_array(w[start:end], name + "_weight"),
-                                      numpy_helper.from_array(b[start:end], name + "_bias")])
-            parts.append(helper.make_node("Conv", [conv.input[0], name + "_weight", name + "_bias"], [sl.output[0]],
-                                          name, **{a.name: helper.get_attribute_value(a) for a in conv.attribute}))
-            outputs.append(sl.output[0])
-        split[conv.name] = parts
-    slices = [c for conv in heads for c in cons[conv.output[0]]]
-    removed = {c.name for c in slices}
-    still_read = {i for n in graph.node if n.name not in removed for i in n.input}
-    removed |= {n.name for n in graph.node if n.op_type == "Constant" and n.output[0] not in still_read}   # Slices' bounds
-    nodes = []
-    for n in graph.node:
-        if n.name in split:
-            nodes += split[n.name]
-        elif n.name not in removed:
-            nodes.append(n)
-    set_nodes(graph, nodes)
-    return outputs
-
-
 def calibration_inputs(seed, count):
     from nfc_data import render_training_field
     for i in range(count):
         yield model_input(render_training_field(seed, 100000 + i)["image"])   # indices past the training cache's
 
 
-def calibrate(model, names, lib, threads, inputs, percentile, exact=()):
+def calibrate(model, names, lib, threads, inputs, percentile, per_channel=()):
     """Per-tensor (low, high), widened to include 0: the given percentile (and 100 - it) of the values over all
-    calibration images, from fp32 ORT; at 100, and for the names in `exact`, the min/max (the percentile runs on a
-    subsample)."""
+    calibration images, from fp32 ORT; at 100, the min/max (the percentile runs on a subsample). For the names in
+    `per_channel`, each channel's min/max (arrays), also widened to include 0."""
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     del probe.graph.output[:]
@@ -148,19 +114,28 @@ def calibrate(model, names, lib, threads, inputs, percentile, exact=()):
         lo = {n: 0.0 for n in names}
         hi = {n: 0.0 for n in names}
         samples = {n: [] for n in names}
+        channel_lo = {n: None for n in per_channel}
+        channel_hi = {n: None for n in per_channel}
         for x in inputs:
             values = [x] + ort.run(sess, x, names[1:])
             for n, v in zip(names, values):
+                if n in channel_lo:
+                    low, high = v.min(axis=(0, 2, 3)), v.max(axis=(0, 2, 3))
+                    channel_lo[n] = low if channel_lo[n] is None else np.minimum(channel_lo[n], low)
+                    channel_hi[n] = high if channel_hi[n] is None else np.maximum(channel_hi[n], high)
+                    continue
                 lo[n] = min(lo[n], float(v.min()))
                 hi[n] = max(hi[n], float(v.max()))
                 flat = v.ravel()
                 samples[n].append(flat[:: max(1, flat.size // 200000)])
     finally:
         os.remove(path)
-    ranges = {}
+    ranges = {n: (np.minimum(channel_lo[n], 0.0), np.maximum(channel_hi[n], 1e-6)) for n in per_channel}
     for n in names:
+        if n in ranges:
+            continue
         v = np.concatenate(samples[n])
-        clip = percentile < 100 and n not in exact
+        clip = percentile < 100
         top = float(np.percentile(v, percentile)) if clip else hi[n]
         bottom = float(np.percentile(v, 100 - percentile)) if clip else lo[n]
         ranges[n] = (min(bottom, 0.0), max(top, 1e-6))
@@ -174,7 +149,33 @@ def uint8_params(low, high):
     return np.float32(scale), np.uint8(min(max(zero, 0), 255))
 
 
-def quantize(model, ranges, keep_float):
+def share_concat_ranges(graph, ranges):
+    """Gives each quantized Concat and its inputs one range, the widest of theirs, so that ORT's QLinearConcat copies
+    its inputs instead of requantizing each through a lookup table (one thread, pixel by pixel in NHWC). Only
+    where all of them start at 0 (ReLU and Resize outputs). Returns how many Concats it joined."""
+    joined = 0
+    for n in graph.node:
+        group = [*n.input, n.output[0]] if n.op_type == "Concat" else []
+        if not group or not all(t in ranges and ranges[t][0] == 0.0 for t in group):
+            continue
+        high = max(ranges[t][1] for t in group)
+        for t in group:
+            ranges[t] = (0.0, high)
+        joined += 1
+    return joined
+
+
+def uint8_channel_params(low, high):
+    scale = ((high - low) / 255.0).astype(np.float32)
+    return scale, np.clip(np.round(-low / scale), 0, 255).astype(np.uint8)
+
+
+def quantize(model, ranges, keep_float, out_channels=None):
+    """QDQ pairs on the tensors in `ranges` and int8 weights on every Conv not in `keep_float`. `out_channels` maps a
+    Conv's output to per-channel uint8 (scales, zero points): that Conv's output Q gets scale 1 and zero point 0, its
+    weights' declared scales are divided by the channel's scale and the zero point is folded into its bias, so ORT's
+    QLinearConv requantizes each channel to its own range (QLinearConv's own output scale is one per tensor)."""
+    out_channels = out_channels or {}
     g = model.graph
     graph_outputs = {o.name for o in g.output}
     inits = {i.name: i for i in g.initializer}
@@ -201,9 +202,11 @@ def quantize(model, ranges, keep_float):
             w = numpy_helper.to_array(inits[n.input[1]])
             w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(1), 1e-12) / WEIGHT_QMAX
             wq = np.clip(np.round(w / w_scale[:, None, None, None]), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
+            out_scale, out_zero = out_channels.get(n.output[0], (np.float32(1), np.uint8(0)))
+            declared = (w_scale / out_scale).astype(np.float32)
             wn = n.input[1]
             new_inits += [numpy_helper.from_array(wq, wn + "_q"),
-                          numpy_helper.from_array(w_scale.astype(np.float32), wn + "_scale"),
+                          numpy_helper.from_array(declared, wn + "_scale"),
                           numpy_helper.from_array(np.zeros(w.shape[0], np.int8), wn + "_zero")]
             nodes.append(helper.make_node("DequantizeLinear", [wn + "_q", wn + "_scale", wn + "_zero"], [wn + "_dq"],
                                           wn + "_DQ", axis=0))
@@ -211,8 +214,10 @@ def quantize(model, ranges, keep_float):
             if len(n.input) > 2 and n.input[2]:
                 bn = n.input[2]
                 b = numpy_helper.to_array(inits[bn])
-                b_scale = (x_scale * w_scale).astype(np.float32)
-                bq = np.round(b / b_scale).astype(np.int32)
+                if n.output[0] in out_channels:   # y / s + z: the zero point at the accumulator's scale
+                    b = b + out_zero.astype(np.float32) * out_scale
+                b_scale = (x_scale * declared).astype(np.float32)
+                bq = np.round(b / (x_scale * w_scale).astype(np.float32)).astype(np.int32)
                 new_inits += [numpy_helper.from_array(bq, bn + "_q"),
                               numpy_helper.from_array(b_scale, bn + "_scale"),
                               numpy_helper.from_array(np.zeros(w.shape[0], np.int32), bn + "_zero")]
@@ -220,6 +225,13 @@ def quantize(model, ranges, keep_float):
                                               [bn + "_dq"], bn + "_DQ", axis=0))
                 n.input[2] = bn + "_dq"
         nodes.append(n)
+        if n.output and n.output[0] in out_channels:   # uint8 on each channel's grid, dequantized after the Slices
+            y = n.output[0]
+            n.output[0] = y + "_fp"
+            new_inits += [numpy_helper.from_array(np.array(1.0, np.float32), y + "_unit_scale"),
+                          numpy_helper.from_array(np.array(0, np.uint8), y + "_unit_zero")]
+            nodes.append(helper.make_node("QuantizeLinear", [y + "_fp", y + "_unit_scale", y + "_unit_zero"], [y],
+                                          y + "_Q"))
         if n.output and n.output[0] in after:
             nodes += after[n.output[0]]
             if n.output[0] in graph_outputs:
@@ -230,6 +242,53 @@ def quantize(model, ranges, keep_float):
     del g.initializer[:]
     g.initializer.extend(kept + [i for i in new_inits if i.name in used])
     return model
+
+
+def dequantize_head_slices(graph, out_channels):
+    """After quantize(): each Slice of a per-channel uint8 head output slices the uint8 tensor and gets a per-channel
+    DequantizeLinear (axis 1) with its channels' scales and zero points. A Mul by a constant after it (the offsets'
+    units) is folded into the scales, a Softplus of one channel becomes a lookup of its 256 values (Cast + Gather:
+    ORT's Softplus is scalar code, 2.4 ms for the one-channel radius map of a 1024x768 field, the lookup 0.7), and a
+    graph output keeps its name. Returns the number of Softplus tables."""
+    cons = consumers(graph)
+    const = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+    graph_outputs = {o.name for o in graph.output}
+    replaced, dropped, tables = {}, set(), 0
+    for sl in graph.node:
+        if sl.op_type != "Slice" or sl.input[0] not in out_channels:
+            continue
+        start, end, axis, step = (int(const[i][0]) for i in sl.input[1:5])
+        if axis != 1 or step != 1:
+            raise SystemExit(f"{sl.name}: expected a channel slice, got axis {axis} step {step}")
+        scale, zero = (a[start:end] for a in out_channels[sl.input[0]])
+        y = sl.output[0]
+        sl.output[0] = y + "_q"
+        readers = [] if y in graph_outputs else cons.get(y, [])
+        reader = readers[0] if len(readers) == 1 else None
+        factor = [const.get(i) for i in reader.input if i != y] if reader is not None else []
+        target = y
+        if reader is not None and reader.op_type == "Mul" and len(factor) == 1 and getattr(factor[0], "size", 0) == 1:
+            scale, target = (scale * factor[0].reshape(())).astype(np.float32), reader.output[0]
+            dropped.add(reader.name)
+        elif reader is not None and reader.op_type == "Softplus" and scale.size == 1:
+            v = (np.arange(256, dtype=np.float64) - float(zero[0])) * float(scale[0])
+            table = np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))
+            graph.initializer.append(numpy_helper.from_array(table.astype(np.float32), y + "_softplus_table"))
+            replaced[sl.name] = [
+                sl, helper.make_node("Cast", [y + "_q"], [y + "_index"], y + "_Cast", to=TensorProto.INT32),
+                helper.make_node("Gather", [y + "_softplus_table", y + "_index"], [reader.output[0]], y + "_Softplus",
+                                 axis=0)]
+            dropped.add(reader.name)
+            tables += 1
+            continue
+        graph.initializer.extend([numpy_helper.from_array(scale, y + "_channel_scale"),
+                                  numpy_helper.from_array(zero, y + "_channel_zero")])
+        replaced[sl.name] = [sl, helper.make_node("DequantizeLinear", [y + "_q", y + "_channel_scale",
+                                                                      y + "_channel_zero"], [target], y + "_DQ", axis=1)]
+    kept = [m for n in graph.node if n.name not in dropped for m in replaced.get(n.name, [n])]
+    read = {i for n in kept for i in n.input} | graph_outputs
+    set_nodes(graph, [n for n in kept if n.op_type != "Constant" or n.output[0] in read])
+    return tables
 
 
 def pad_input_channels(model, multiple=4):
@@ -256,30 +315,6 @@ def pad_input_channels(model, multiple=4):
     return channels + extra
 
 
-def softplus_by_table(model, ranges):
-    """Each Softplus that reads a quantized tensor becomes a lookup of its 256 possible values (Cast + Gather):
-    ORT's Softplus is scalar code, 2.4 ms for the one-channel radius map of a 1024x768 field; the table gives
-    softplus of the same dequantized values (within float rounding)."""
-    g = model.graph
-    cons = consumers(g)
-    lookups, dropped = {}, set()
-    for sp in g.node:
-        t = sp.input[0][: -len("_dq")] if sp.op_type == "Softplus" and sp.input[0].endswith("_dq") else None
-        if t not in ranges:
-            continue
-        s, z = uint8_params(*ranges[t])
-        v = (np.arange(256, dtype=np.float64) - float(z)) * float(s)
-        table = np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))
-        g.initializer.append(numpy_helper.from_array(table.astype(np.float32), t + "_softplus_table"))
-        lookups[sp.name] = [
-            helper.make_node("Cast", [t + "_q"], [t + "_index"], t + "_Cast", to=TensorProto.INT32),
-            helper.make_node("Gather", [t + "_softplus_table", t + "_index"], [sp.output[0]], t + "_Softplus", axis=0)]
-        if len(cons[sp.input[0]]) == 1:   # the DequantizeLinear fed only this Softplus
-            dropped.add(t + "_DQ")
-    set_nodes(g, [m for n in g.node if n.name not in dropped for m in lookups.get(n.name, [n])])
-    return len(lookups)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--onnx", required=True, help="an export at the trained widths: export.py --channel-multiple 1")
@@ -291,19 +326,23 @@ def main(argv=None):
                     help="activation range: this percentile of the calibration values (100 = min/max)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--head-outputs", choices=["int8", "float"], default="int8",
-                    help="int8: the heads' last convolutions too, split per output group; float: they stay float")
+                    help="int8: the heads' last convolutions too, each output channel on its own grid; float: they "
+                         "stay float")
     a = ap.parse_args(argv)
     model = onnx.load(a.onnx)
-    heads = split_head_convs(model.graph) if a.head_outputs == "int8" else []
-    names = tensors_to_quantize(model.graph) + heads
-    ranges = calibrate(model, names, a.lib, a.threads,
-                       calibration_inputs(a.calibration_seed, a.calibration_fields), a.percentile, set(heads))
-    quantize(model, ranges, set() if heads else float_head_convs(model.graph))
+    per_channel = ([n.output[0] for n in head_convs(model.graph, consumers(model.graph))]
+                   if a.head_outputs == "int8" else [])
+    names = tensors_to_quantize(model.graph) + per_channel
+    ranges = calibrate(model, names, a.lib, a.threads, calibration_inputs(a.calibration_seed, a.calibration_fields),
+                       a.percentile, set(per_channel))
+    out_channels = {h: uint8_channel_params(*ranges.pop(h)) for h in per_channel}
+    shared = share_concat_ranges(model.graph, ranges)
+    quantize(model, ranges, set() if per_channel else float_head_convs(model.graph), out_channels)
+    tables = dequantize_head_slices(model.graph, out_channels)
     padded = pad_input_channels(model)
-    tables = softplus_by_table(model, ranges)
     info = {"scheme": "QDQ uint8 activations per tensor, int8 weights per channel", "tensors": len(names),
-            "head_outputs": "int8, one range per output group" if heads else "float",
-            "input_channels_padded_to": padded or None, "softplus_tables": tables,
+            "head_outputs": "int8, one range per output channel" if per_channel else "float",
+            "concats_sharing_one_range": shared, "input_channels_padded_to": padded or None, "softplus_tables": tables,
             "calibration": f"{a.calibration_fields} fields, nfc_data seed {a.calibration_seed}",
             "percentile": a.percentile}
     for p in model.metadata_props:

@@ -181,7 +181,11 @@ def int8_rows(run, model):
     info = json.loads(meta.get("nfc.quantization", "{}"))
     digest = open(int8 + ".sha256").read().split()[0] if os.path.exists(int8 + ".sha256") else "n/a"
     heads = ("the heads' last convolutions stay float" if info.get("head_outputs", "float") == "float" else
-             "the heads' last convolutions are quantized too, split so that each output group has its own range")
+             "the heads' last convolutions are quantized too, each output channel on its own range (requantized per "
+             "channel; the offsets' units are folded into the dequantization)")
+    if info.get("concats_sharing_one_range"):
+        heads += ("; each decoder Concat and its inputs share one range, so ORT copies them instead of requantizing "
+                  "each input")
     if info.get("input_channels_padded_to"):
         heads += f"; the quantized input is padded to {info['input_channels_padded_to']} channels for ORT's symmetric int8 kernels"
     if info.get("softplus_tables"):
@@ -202,7 +206,7 @@ def int8_rows(run, model):
             "same weights, exported at the trained widths, by `ops/model/quantize.py`: " + info.get("scheme", "") +
             f", activation ranges at the {info.get('percentile')}th percentile over {info.get('calibration')}"
             " (training data, not the held-out study); " + heads + ". Same contract, same"
-            " decoder. ONNX Runtime runs it about 2.7 times as fast as the float model on the CPU (`ops/model/bench_eager.sh` measures it"
+            " decoder. ONNX Runtime runs it about 3 times as fast as the float model on the CPU (`ops/model/bench_eager.sh` measures it"
             " against the float model and eager PyTorch; see ops/model/README.md). What it costs, on the same held-out"
             " study through `ops/nfc evaluate`:", "",
             "| metric | float | int8 |", "|---|---|---|",
