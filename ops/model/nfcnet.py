@@ -4,6 +4,8 @@ Encoder at strides 2..32, decoder back to stride 2 (limbs ~4-8 px wide stay reso
 segmentation + class, instance centre + offset + radius, keypoints + keypoint offsets. The loss combines the
 task losses with learned log-variances (Kendall, Gal and Cipolla 2018).
 """
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -130,9 +132,11 @@ class MultiTaskLoss(nn.Module):
     TASKS = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class", "instance_class"]
     MIN_INSTANCE_CELLS = 20   # crops cut loops; a sliver says little about the loop's shape
 
-    def __init__(self, class_weights=None):
+    def __init__(self, class_weights=None, min_weights=None):
+        """min_weights: task -> lowest weight exp(-s) it may get (its log-variance capped at -ln w); none by default."""
         super().__init__()
         self.log_vars = nn.Parameter(torch.zeros(len(self.TASKS)))
+        self.max_log_vars = {self.TASKS.index(t): -math.log(w) for t, w in (min_weights or {}).items() if w > 0}
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(8))
 
     def forward(self, out, t):
@@ -157,7 +161,8 @@ class MultiTaskLoss(nn.Module):
         losses["instance_class"] = self.instance_class_loss(out["cls"], t)
         total = 0
         for i, name in enumerate(self.TASKS):
-            total = total + torch.exp(-self.log_vars[i]) * losses[name] + self.log_vars[i]
+            s = self.log_vars[i] if i not in self.max_log_vars else self.log_vars[i].clamp(max=self.max_log_vars[i])
+            total = total + torch.exp(-s) * losses[name] + s
         return total, {k: float(v.detach()) for k, v in losses.items()}
 
     def instance_class_loss(self, logits, t):

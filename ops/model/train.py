@@ -48,6 +48,9 @@ def parse_args(argv=None):
                     help="channels of two convolutions at the input's resolution in front of the stride-2 stem (0: none)")
     ap.add_argument("--kp-offset-window", type=int, default=1,
                     help="keypoint offsets are trained in the (2N+1)^2 cells around each keypoint's cell")
+    ap.add_argument("--min-keypoint-weight", type=float, default=0,
+                    help="floor of the keypoint heatmaps' Kendall weight exp(-s) (0: none; the learned weight ends near "
+                         "0.42, the lowest of the tasks)")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
@@ -130,7 +133,9 @@ def main(argv=None):
     net = NfcNet(num_classes=len(CLASSES), full_res=a.full_res_channels) if st is None else net_for(st, len(CLASSES))
     if st is not None:
         a.full_res_channels = st["config"].get("full_res_channels", 0)
-    crit = MultiTaskLoss(class_weights(fields))
+    if st is not None:   # a resumed run keeps its loss too
+        a.min_keypoint_weight = st["config"].get("min_keypoint_weight", 0)
+    crit = MultiTaskLoss(class_weights(fields), {"keypoints": a.min_keypoint_weight})
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
