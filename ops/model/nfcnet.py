@@ -161,7 +161,7 @@ class MultiTaskLoss(nn.Module):
         losses["instance_class"] = self.instance_class_loss(out["cls"], t)
         total = 0
         for i, name in enumerate(self.TASKS):
-            s = self.log_vars[i] if i not in self.max_log_vars else self.log_vars[i].clamp(max=self.max_log_vars[i])
+            s = self.log_vars[i].clamp(max=self.max_log_vars.get(i, math.inf))
             total = total + torch.exp(-s) * losses[name] + s
         return total, {k: float(v.detach()) for k, v in losses.items()}
 

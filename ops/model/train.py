@@ -131,9 +131,8 @@ def main(argv=None):
     st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
     # A resumed run keeps the shape it was trained in, whatever --full-res-channels says now.
     net = NfcNet(num_classes=len(CLASSES), full_res=a.full_res_channels) if st is None else net_for(st, len(CLASSES))
-    if st is not None:
+    if st is not None:   # a resumed run keeps its shape and its loss
         a.full_res_channels = st["config"].get("full_res_channels", 0)
-    if st is not None:   # a resumed run keeps its loss too
         a.min_keypoint_weight = st["config"].get("min_keypoint_weight", 0)
     crit = MultiTaskLoss(class_weights(fields), {"keypoints": a.min_keypoint_weight})
     sampling = instance_sampling_weights(fields)
