@@ -17,7 +17,10 @@ public sealed class InferenceOptions
     /// <summary>"cpu", "cuda" or "cuda:N". CUDA falls back to the CPU, with one warning, when it cannot start.</summary>
     public string Device { get; set; } = "cpu";
 
-    /// <summary>ORT intra-op threads; 0 lets ORT choose (one per core).</summary>
+    /// <summary>
+    /// ORT intra-op threads per run; 0 chooses: on the CPU the cores divided among the concurrent runs
+    /// (<see cref="Engine.CpuRunPlan"/>), on a GPU ORT's own default.
+    /// </summary>
     public int IntraOpThreads { get; set; }
 
     /// <summary>
@@ -27,9 +30,10 @@ public sealed class InferenceOptions
     public string? OrtProfilePrefix { get; set; }
 
     /// <summary>
-    /// Session runs executing at once; 0 chooses: 1 on the CPU (ORT's threads already use every core, and a second
-    /// run only contends with them), 2 on a GPU. Batches beyond this wait at the gate with their input ready, and
-    /// decode their outputs after leaving it, so host work overlaps the model.
+    /// Session runs executing at once on one session; 0 chooses: 2 on the CPU (1 on a single core), each with half
+    /// the cores (<see cref="Engine.CpuRunPlan"/>: a second stream fills the gaps of the first), and 2 on a GPU.
+    /// Batches beyond this wait at the gate with their input ready, and decode their outputs after leaving it, so host
+    /// work overlaps the model.
     /// </summary>
     public int MaxConcurrentRuns { get; set; }
 

@@ -127,10 +127,10 @@ public sealed class OfflineCliTests : IDisposable
     public async Task Bench_inference_prints_each_batch_sizes_median_ratio_between_raw_rounds()
     {
         var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "2", "--batch", "1,2", "--rounds", "2",
-            "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"));
+            "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"), "--concurrent-runs", "2", "--threads", "1");
 
         Assert.True(run.Code == 0, run.Err + run.Out);
-        Assert.Contains("2 images × 2 pipeline rounds per batch size, each between two raw rounds", run.Out);
+        Assert.Contains("2 concurrent run(s) × 1 thread(s) (raw and pipeline alike): 2 images × 2 pipeline rounds per batch size, each between two raw rounds", run.Out);
         foreach (var key in new[] { "pipeline_to_raw_ratio_batch_1", "pipeline_to_raw_ratio_batch_2", "pipeline_to_raw_ratio", "min_pipeline_to_raw_ratio" })
             Assert.InRange(NfcProcess.Value(run.Out, key), 0.01, 10);
         Assert.Equal(Math.Min(NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_1"), NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_2")),
@@ -138,6 +138,9 @@ public sealed class OfflineCliTests : IDisposable
         Assert.True(NfcProcess.Value(run.Out, "ort_images_per_s") > 0);
         Assert.Contains("peak RSS", run.Out);
         Assert.Equal(2, (await NfcProcess.RunAsync("bench", "inference", "--batch", "x")).Code);
+        var negative = await NfcProcess.RunAsync("bench", "inference", "--concurrent-runs", "-1");
+        Assert.Equal(2, negative.Code);
+        Assert.Contains("--concurrent-runs must be 0 (choose) or more.", negative.Err + negative.Out);
     }
 
     [Fact]

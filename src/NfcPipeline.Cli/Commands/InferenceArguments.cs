@@ -14,11 +14,21 @@ internal sealed class InferenceArguments
     public Option<string?> Model { get; } = new("--model") { Description = $"The .onnx model (default: {InferenceOptions.DefaultModelPath})" };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "cpu" };
     public Option<int> Batch { get; } = new("--batch") { Description = "Largest batch the dynamic batcher forms", DefaultValueFactory = _ => 4 };
-    public Option<int> Threads { get; } = new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
+    public Option<int> Threads { get; } = NonNegative(new("--threads") { Description = "ONNX Runtime intra-op threads per run (0: on the CPU, the cores shared among the runs)", DefaultValueFactory = _ => 0 });
+    public Option<int> Runs { get; } = NonNegative(new("--concurrent-runs") { Description = "Session runs executing at once (0: on the CPU 2, or 1 on one core; on a GPU 2)", DefaultValueFactory = _ => 0 });
+
+    private static Option<int> NonNegative(Option<int> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0) result.AddError($"{option.Name} must be 0 (choose) or more.");
+        });
+        return option;
+    }
 
     public void AddTo(Command command)
     {
-        command.Add(Model); command.Add(Device); command.Add(Batch); command.Add(Threads);
+        command.Add(Model); command.Add(Device); command.Add(Batch); command.Add(Threads); command.Add(Runs);
         Device.AcceptOnlyFromAmong("cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
     }
 
@@ -29,6 +39,7 @@ internal sealed class InferenceArguments
             ModelPath = parse.GetValue(Model) ?? InferenceOptions.DefaultModelPath,
             Device = parse.GetValue(Device) ?? "cpu",
             IntraOpThreads = parse.GetValue(Threads),
+            MaxConcurrentRuns = parse.GetValue(Runs),
             OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
         };
         BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build());
@@ -52,8 +63,8 @@ internal sealed class InferenceArguments
     public static int LookAhead(int maxBatch) => Math.Max(2, 2 * maxBatch + 2);
 
     /// <summary>
-    /// One batch more in flight than the model runs at once (<see cref="LoadedModel.MaxConcurrentRuns"/>: 1 on the
-    /// CPU, 2 with CUDA), so one batch prepares its input or decodes its outputs while another runs.
+    /// One batch more in flight than the model runs at once (<see cref="LoadedModel.MaxConcurrentRuns"/>), so one
+    /// batch prepares its input or decodes its outputs while the others run.
     /// </summary>
     public static DynamicBatcherOptions Batching(int maxBatch, int concurrentRuns) => new()
     {

@@ -14,11 +14,13 @@ public sealed class LoadedModel : IDisposable
     private readonly SemaphoreSlim _runGate;
     private readonly string[] _outputNames;
 
-    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches, int maxConcurrentRuns)
+    private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches,
+        int maxConcurrentRuns, int intraOpThreads)
     {
         Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName; AcceptsBatches = acceptsBatches;
         OutputNames = _outputNames = session.OutputNames.ToArray();
         MaxConcurrentRuns = maxConcurrentRuns;
+        IntraOpThreads = intraOpThreads;
         _runGate = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
     }
 
@@ -39,6 +41,9 @@ public sealed class LoadedModel : IDisposable
 
     /// <summary>How many Run calls may execute at once (see <see cref="InferenceOptions.MaxConcurrentRuns"/>).</summary>
     public int MaxConcurrentRuns { get; }
+
+    /// <summary>ORT intra-op threads per run as configured or planned; 0 where ORT chose (a GPU session).</summary>
+    public int IntraOpThreads { get; }
 
     /// <summary>
     /// Runs the session once the run gate admits it. Batches prepare their input and decode their outputs outside
@@ -70,7 +75,12 @@ public sealed class LoadedModel : IDisposable
         byte[] sha;
         using (var stream = File.OpenRead(path)) sha = SHA256.HashData(stream);
         var sessionOptions = new SessionOptions();
-        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        // On the CPU, runs and threads are planned together so that runs × threads fits the cores.
+        CpuRunPlan? plan = ExecutionProviders.ParseDevice(options.Device) is null
+            ? CpuRunPlan.For(options.MaxConcurrentRuns, options.IntraOpThreads, Environment.ProcessorCount)
+            : null;
+        int threads = plan?.IntraOpThreads ?? options.IntraOpThreads;
+        if (threads > 0) sessionOptions.IntraOpNumThreads = threads;
         sessionOptions.ProfileFilePrefix = options.OrtProfilePrefix;
         sessionOptions.UseDevice(options.Device);
         var session = new InferenceSession(path, sessionOptions, loggers?.CreateLogger<InferenceSession>());
@@ -79,9 +89,10 @@ public sealed class LoadedModel : IDisposable
             var description = $"Model {System.IO.Path.GetFileName(path)}";
             var contract = ModelContractParser.Parse(session.ModelMetadata.CustomMetadataMap, description);
             var (input, acceptsBatches) = ValidateGraph(session, contract, description);
+            // A GPU session that fell back to the CPU keeps ORT's threads, so it runs one at a time.
             int runs = options.MaxConcurrentRuns > 0 ? options.MaxConcurrentRuns
-                : session.ActiveProvider.StartsWith("CPU", StringComparison.OrdinalIgnoreCase) ? 1 : 2;
-            return new LoadedModel(session, contract, path, sha, input, acceptsBatches, runs);
+                : plan?.ConcurrentRuns ?? (session.ActiveProvider.StartsWith("CPU", StringComparison.OrdinalIgnoreCase) ? 1 : 2);
+            return new LoadedModel(session, contract, path, sha, input, acceptsBatches, runs, threads);
         }
         catch
         {

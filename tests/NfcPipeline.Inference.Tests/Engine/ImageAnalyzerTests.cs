@@ -38,22 +38,38 @@ public class ImageAnalyzerTests
     }
 
     [Fact]
-    public async Task Runs_on_the_CPU_pass_one_at_a_time_unless_configured_otherwise()
+    public async Task Runs_on_the_CPU_follow_the_run_plan_unless_configured_otherwise()
     {
-        using var model = LoadedModel.Load(Options());
-        Assert.Equal(1, model.MaxConcurrentRuns);
-        var options = Options();
-        options.MaxConcurrentRuns = 3;
-        using var wide = LoadedModel.Load(options);
+        int cores = Environment.ProcessorCount;
+        using (var planned = LoadedModel.Load(Options()))
+        {
+            Assert.Equal(Math.Min(2, cores), planned.MaxConcurrentRuns);
+            Assert.Equal(1, planned.IntraOpThreads);   // configured, so kept
+        }
+        var unset = Options();
+        unset.IntraOpThreads = 0;
+        using (var shared = LoadedModel.Load(unset))
+            Assert.Equal(Math.Max(1, cores / Math.Min(2, cores)), shared.IntraOpThreads);
+        var wideOptions = Options();
+        wideOptions.MaxConcurrentRuns = 3;
+        using var wide = LoadedModel.Load(wideOptions);
         Assert.Equal(3, wide.MaxConcurrentRuns);
+        var gatedOptions = Options();
+        gatedOptions.MaxConcurrentRuns = 1;
+        using var model = LoadedModel.Load(gatedOptions);
+        Assert.Equal(1, model.MaxConcurrentRuns);
 
-        // More images than the analyzer admits, many batches in flight through a one-run gate: every image gets its own answer.
-        await using var analyzer = new ImageAnalyzer(model, Options(), new DynamicBatcherOptions { MaxBatchSize = 2, MaxConcurrentBatches = 4 });
-        Assert.Equal(2 * 4 + 4, analyzer.AdmissionLimit);   // every batch slot full, plus PrefetchImages (4) decoding ahead
-        var images = Enumerable.Range(0, 16).Select(i => Draw(256, 192, new Blob(20 + 10 * (i % 8), 50, 20, 50, 28 + 10 * (i % 8), 50))).ToList();
-        var results = await Task.WhenAll(images.Select(image => analyzer.AnalyzeAsync(image)));
-        for (int i = 0; i < images.Count; i++)
-            Assert.Equal(new BoundingBox(20 + 10 * (i % 8), 50, 40 + 10 * (i % 8), 100), Assert.Single(results[i].Instances).Box);
+        // More images than the analyzer admits, many batches in flight through a one-run gate and through three runs
+        // at once on one session: every image gets its own answer.
+        foreach (var loaded in new[] { model, wide })
+        {
+            await using var analyzer = new ImageAnalyzer(loaded, Options(), new DynamicBatcherOptions { MaxBatchSize = 2, MaxConcurrentBatches = 4 });
+            Assert.Equal(2 * 4 + 4, analyzer.AdmissionLimit);   // every batch slot full, plus PrefetchImages (4) decoding ahead
+            var images = Enumerable.Range(0, 16).Select(i => Draw(256, 192, new Blob(20 + 10 * (i % 8), 50, 20, 50, 28 + 10 * (i % 8), 50))).ToList();
+            var results = await Task.WhenAll(images.Select(image => analyzer.AnalyzeAsync(image)));
+            for (int i = 0; i < images.Count; i++)
+                Assert.Equal(new BoundingBox(20 + 10 * (i % 8), 50, 40 + 10 * (i % 8), 100), Assert.Single(results[i].Instances).Box);
+        }
     }
 
     [Theory]

@@ -1,0 +1,23 @@
+namespace NfcPipeline.Inference.Engine;
+
+/// <summary>
+/// How a CPU session spreads over the cores: session runs executing at once, and ORT intra-op threads in each.
+/// Unset (0) options choose two runs of half the cores each (one run where there is one core): a second stream fills
+/// the gaps one run leaves (operators that run on one thread, the waits between operators) and ORT's kernels scale
+/// better over fewer threads. On this project's 2-core hosts the int8 reference model ran 18.2 images/s as two runs of
+/// one thread against 14.3–14.8 as one run of two (docs/inference.md, CPU threads and runs).
+/// </summary>
+public readonly record struct CpuRunPlan(int ConcurrentRuns, int IntraOpThreads)
+{
+    public static CpuRunPlan For(int maxConcurrentRuns, int intraOpThreads, int cores)
+    {
+        if (maxConcurrentRuns < 0)
+            throw new ArgumentOutOfRangeException(nameof(maxConcurrentRuns), maxConcurrentRuns, "Inference:MaxConcurrentRuns must be 0 (choose) or more.");
+        if (intraOpThreads < 0)
+            throw new ArgumentOutOfRangeException(nameof(intraOpThreads), intraOpThreads, "Inference:IntraOpThreads must be 0 (choose) or more.");
+        cores = Math.Max(1, cores);
+        int runs = maxConcurrentRuns > 0 ? maxConcurrentRuns : Math.Min(2, cores);
+        int threads = intraOpThreads > 0 ? intraOpThreads : Math.Max(1, cores / runs);
+        return new CpuRunPlan(runs, threads);
+    }
+}

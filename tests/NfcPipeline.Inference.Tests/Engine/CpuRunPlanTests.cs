@@ -1,0 +1,32 @@
+using NfcPipeline.Inference.Engine;
+
+namespace NfcPipeline.Inference.Tests.Engine;
+
+public class CpuRunPlanTests
+{
+    [Theory]
+    [InlineData(0, 0, 2, 2, 1)]    // this project's hosts: two runs of one thread
+    [InlineData(0, 0, 1, 1, 1)]    // one core: one run
+    [InlineData(0, 0, 3, 2, 1)]    // an odd core count rounds the threads down, never past the cores
+    [InlineData(0, 0, 16, 2, 8)]
+    [InlineData(1, 0, 2, 1, 2)]    // one run configured: it takes every core
+    [InlineData(4, 0, 16, 4, 4)]
+    [InlineData(0, 1, 16, 2, 1)]   // threads configured: kept as given
+    [InlineData(0, 4, 2, 2, 4)]    // even when they oversubscribe the cores: the configuration decides
+    [InlineData(0, 0, 0, 1, 1)]    // an unknown core count counts as one
+    public void Unset_options_share_the_cores_between_two_runs(int runs, int threads, int cores, int expectedRuns, int expectedThreads)
+    {
+        var plan = CpuRunPlan.For(runs, threads, cores);
+
+        Assert.Equal(expectedRuns, plan.ConcurrentRuns);
+        Assert.Equal(expectedThreads, plan.IntraOpThreads);
+    }
+
+    [Theory]
+    [InlineData(-1, 0)]
+    [InlineData(0, -1)]
+    public void Negative_options_are_refused(int runs, int threads)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => CpuRunPlan.For(runs, threads, 2));
+    }
+}
