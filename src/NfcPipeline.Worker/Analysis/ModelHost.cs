@@ -43,7 +43,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             _model.Contract.ContractName, metadata, ct), cancellationToken);
         await retry.RunAsync(ct => workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device,
             _model.ActiveProvider, _model.Sha256, ct), cancellationToken);
-        logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider}, {Runs} concurrent runs of {Threads} threads (0: ORT's choice); worker {Worker}",
+        logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider} ({Runs} concurrent run(s) × {Threads} intra-op thread(s), 0: ORT's choice); worker {Worker}",
             _model.Contract.ModelName, _model.Contract.ModelVersion, _model.Sha256Hex[..12], _model.ActiveProvider,
             _model.MaxConcurrentRuns, _model.IntraOpThreads, identity.Id);
     }
