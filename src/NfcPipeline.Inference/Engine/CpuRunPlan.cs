@@ -4,8 +4,8 @@ namespace NfcPipeline.Inference.Engine;
 /// How a CPU session spreads over the cores: session runs executing at once, and ORT intra-op threads in each.
 /// Unset (0) options choose two runs of half the cores each (one run where there is one core): a second stream fills
 /// the gaps one run leaves (operators that run on one thread, the waits between operators) and ORT's kernels scale
-/// better over fewer threads. On this project's 2-core hosts the int8 reference model ran 18.2 images/s as two runs of
-/// one thread against 14.3–14.8 as one run of two (README.md, `Inference:MaxConcurrentRuns`).
+/// better over fewer threads. On this project's 2-core hosts the int8 reference model ran 5–25 % faster as two runs
+/// of one thread than as one run of two, the float one about 5 % (README.md, `Inference:MaxConcurrentRuns`).
 /// </summary>
 public readonly record struct CpuRunPlan(int ConcurrentRuns, int IntraOpThreads)
 {

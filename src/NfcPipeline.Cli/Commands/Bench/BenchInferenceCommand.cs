@@ -159,7 +159,7 @@ internal static class BenchInferenceCommand
         return new RawBatch(data, [batch, 3, one.Tensor.Height, one.Tensor.Width]);
     }
 
-    /// <summary>Raw ORT on one model: a ready tensor of one image repeated to the batch size, warmed up once.</summary>
+    /// <summary>Raw ORT on one model: a ready tensor of one image repeated to the batch size, warmed up once per concurrent run.</summary>
     public sealed class RawRunner : IDisposable
     {
         private readonly LoadedModel _model;
@@ -171,7 +171,7 @@ internal static class BenchInferenceCommand
             _model = model;
             _batch = model.AcceptsBatches ? batch : 1;   // a batch-1 export runs one image per call
             _input = RawInput(model, path, _batch);
-            RunRaw(model, _input, 1);
+            RunRaw(model, _input, model.MaxConcurrentRuns);   // every stream once, so none starts cold in a timed round
         }
 
         /// <summary>Images/s over at least <paramref name="count"/> images, in whole batches.</summary>
