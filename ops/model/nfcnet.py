@@ -116,6 +116,13 @@ class DenseV1(nn.Module):
                 torch.sigmoid(o["kph"]), o["kpo"] * KP_OFFSET_SCALE, F.softplus(o["radius"]), o["cls"])
 
 
+def gaussian_bce_loss(logits, target):
+    """Binary cross-entropy against the Gaussian heatmap itself, summed and divided by the number of peaks (cells of
+    at least 0.5): every keypoint pulls its own neighbourhood up, wherever its sub-cell centre falls."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
+    return bce / target.ge(0.5).float().sum().clamp(min=1)
+
+
 def focal_heatmap_loss(logits, target, eps=1e-4):
     """CenterNet's penalty-reduced focal loss on Gaussian heatmaps, normalised by the number of peaks."""
     p = torch.sigmoid(logits).clamp(eps, 1 - eps)
@@ -132,9 +139,11 @@ class MultiTaskLoss(nn.Module):
     TASKS = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class", "instance_class"]
     MIN_INSTANCE_CELLS = 20   # crops cut loops; a sliver says little about the loop's shape
 
-    def __init__(self, class_weights=None, min_weights=None):
-        """min_weights: task -> lowest weight exp(-s) it may get (its log-variance capped at -ln w); none by default."""
+    def __init__(self, class_weights=None, min_weights=None, kp_heatmap_loss="focal"):
+        """min_weights: task -> lowest weight exp(-s) it may get (its log-variance capped at -ln w); none by default.
+        kp_heatmap_loss: "focal" (CenterNet's) or "bce" (gaussian_bce_loss) for the keypoint heatmaps."""
         super().__init__()
+        self.kp_heatmap_loss = focal_heatmap_loss if kp_heatmap_loss == "focal" else gaussian_bce_loss
         self.log_vars = nn.Parameter(torch.zeros(len(self.TASKS)))
         self.max_log_vars = {self.TASKS.index(t): -math.log(w) for t, w in (min_weights or {}).items() if w > 0}
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(8))
@@ -151,7 +160,7 @@ class MultiTaskLoss(nn.Module):
             "center": focal_heatmap_loss(out["center"], t["center"]),
             "offset": (F.smooth_l1_loss(out["offset"] * OFFSET_SCALE, t["offset"], reduction="none", beta=1.0)
                        * fg).sum() / n_fg / 8.0,
-            "keypoints": focal_heatmap_loss(out["kph"], t["kph"]),
+            "keypoints": self.kp_heatmap_loss(out["kph"], t["kph"]),
             "keypoint_offset": (F.smooth_l1_loss(out["kpo"] * KP_OFFSET_SCALE, t["kpo"], reduction="none",
                                                  beta=0.5) * kw).sum() / kw.sum().clamp(min=1),
             "radius": (F.smooth_l1_loss(F.softplus(out["radius"]), t["radius"], reduction="none") * fg).sum() / n_fg,

@@ -51,6 +51,9 @@ def parse_args(argv=None):
     ap.add_argument("--min-keypoint-weight", type=float, default=0,
                     help="floor of the keypoint heatmaps' Kendall weight exp(-s) (0: none; the learned weight ends near "
                          "0.42, the lowest of the tasks)")
+    ap.add_argument("--kp-heatmap-loss", choices=["focal", "bce"], default="focal",
+                    help="keypoint heatmaps: CenterNet's focal loss (positives only where the Gaussian reaches 0.99) "
+                         "or binary cross-entropy against the Gaussian itself, divided by the cells of at least 0.5")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
     return ap.parse_args(argv)
@@ -134,7 +137,8 @@ def main(argv=None):
     if st is not None:   # a resumed run keeps its shape and its loss
         a.full_res_channels = st["config"].get("full_res_channels", 0)
         a.min_keypoint_weight = st["config"].get("min_keypoint_weight", 0)
-    crit = MultiTaskLoss(class_weights(fields), {"keypoints": a.min_keypoint_weight})
+        a.kp_heatmap_loss = st["config"].get("kp_heatmap_loss", "focal")
+    crit = MultiTaskLoss(class_weights(fields), {"keypoints": a.min_keypoint_weight}, a.kp_heatmap_loss)
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
