@@ -41,7 +41,6 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.batch < 1 or a.limit < 1 or a.streams < 1:
         sys.exit("--batch, --limit and --streams must be at least 1")
-    torch.set_num_threads(max(1, a.threads // a.streams))
     paths = sorted(p for p in glob.glob(os.path.join(a.images, "**", "*"), recursive=True)
                    if p.lower().endswith((".jpg", ".jpeg", ".png", ".tif", ".tiff")))[: a.limit]
     if not paths:

@@ -138,12 +138,13 @@ class MultiTaskLoss(nn.Module):
 
     TASKS = ["capillary", "center", "offset", "keypoints", "keypoint_offset", "radius", "class", "instance_class"]
     MIN_INSTANCE_CELLS = 20   # crops cut loops; a sliver says little about the loop's shape
+    HEATMAP_LOSSES = {"focal": focal_heatmap_loss, "bce": gaussian_bce_loss}
 
     def __init__(self, class_weights=None, min_weights=None, kp_heatmap_loss="focal"):
         """min_weights: task -> lowest weight exp(-s) it may get (its log-variance capped at -ln w); none by default.
         kp_heatmap_loss: "focal" (CenterNet's) or "bce" (gaussian_bce_loss) for the keypoint heatmaps."""
         super().__init__()
-        self.kp_heatmap_loss = focal_heatmap_loss if kp_heatmap_loss == "focal" else gaussian_bce_loss
+        self.kp_heatmap_loss = self.HEATMAP_LOSSES[kp_heatmap_loss]
         self.log_vars = nn.Parameter(torch.zeros(len(self.TASKS)))
         self.max_log_vars = {self.TASKS.index(t): -math.log(w) for t, w in (min_weights or {}).items() if w > 0}
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(8))

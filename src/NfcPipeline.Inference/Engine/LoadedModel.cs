@@ -89,9 +89,11 @@ public sealed class LoadedModel : IDisposable
             var description = $"Model {System.IO.Path.GetFileName(path)}";
             var contract = ModelContractParser.Parse(session.ModelMetadata.CustomMetadataMap, description);
             var (input, acceptsBatches) = ValidateGraph(session, contract, description);
-            // A GPU session that fell back to the CPU keeps ORT's threads, so it runs one at a time.
-            int runs = options.MaxConcurrentRuns > 0 ? options.MaxConcurrentRuns
-                : plan?.ConcurrentRuns ?? (session.ActiveProvider.StartsWith("CPU", StringComparison.OrdinalIgnoreCase) ? 1 : 2);
+            // The CPU plan already honours a configured count. A GPU session that fell back to the CPU keeps ORT's
+            // threads, so it runs one at a time.
+            int runs = plan?.ConcurrentRuns
+                ?? (options.MaxConcurrentRuns > 0 ? options.MaxConcurrentRuns
+                    : session.ActiveProvider.StartsWith("CPU", StringComparison.OrdinalIgnoreCase) ? 1 : 2);
             return new LoadedModel(session, contract, path, sha, input, acceptsBatches, runs, threads);
         }
         catch
