@@ -23,7 +23,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nfcnet import OUTPUT_NAMES, STRIDE, WIDTHS, DenseV1, net_for, pad_state_dict  # noqa: E402
+from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, net_for, pad_state_dict, trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
@@ -62,12 +62,13 @@ def main(argv=None):
     trained = net_for(st, len(CLASSES))
     trained.load_state_dict(st.get("ema", st["model"]))  # final.pt holds the average as "model"; a checkpoint as "ema"
     multiple = max(1, a.channel_multiple)
-    widths = tuple(-(-w // multiple) * multiple for w in WIDTHS)
+    base = trained_widths(st)
+    widths = tuple(-(-w // multiple) * multiple for w in base)
     x = torch.randn(1, 3, 256, 320)
     net, padding_diff = trained, 0.0
-    if widths != WIDTHS:
+    if widths != base:
         net = net_for(st, len(CLASSES), widths)
-        net.load_state_dict(pad_state_dict(trained.state_dict(), net))
+        net.load_state_dict(pad_state_dict(trained.state_dict(), net, base, widths))
         with torch.no_grad():
             padding_diff = max(float((p - q).abs().max())
                                for p, q in zip(DenseV1(net.eval())(x), DenseV1(trained.eval())(x)))

@@ -82,15 +82,21 @@ class NfcNet(nn.Module):
                     kph=kp[:, :8], kpo=kp[:, 8:])
 
 
-def net_for(state, num_classes, widths=WIDTHS):
-    """An untrained NfcNet shaped like the one a checkpoint or final.pt (`state`) was trained as."""
+def trained_widths(state):
+    """The widths a checkpoint or final.pt (`state`) was trained at (runs before --widths: the default)."""
+    return tuple(state.get("config", {}).get("widths") or WIDTHS)
+
+
+def net_for(state, num_classes, widths=None):
+    """An untrained NfcNet shaped like the one a checkpoint or final.pt (`state`) was trained as (or at `widths`)."""
     full_res = state.get("config", {}).get("full_res_channels", 0)
-    return NfcNet(num_classes=num_classes, widths=widths, full_res=full_res)
+    return NfcNet(num_classes=num_classes, widths=widths or trained_widths(state), full_res=full_res)
 
 
-def pad_state_dict(state, padded_net):
-    """The weights of a net with the default widths, zero-padded at the end of every grown channel dimension to fit
-    `padded_net` (wider widths): the added channels are always 0, so the outputs are unchanged."""
+def pad_state_dict(state, padded_net, widths, padded_widths):
+    """The weights of a net at `widths`, zero-padded to fit `padded_net` (at `padded_widths`): each grown channel
+    dimension gets its added channels at the end, and a decoder block's concatenated input at the end of each of
+    its two parts (the upsampled level, then the skip). The added channels are always 0: the outputs are unchanged."""
     out = {}
     for k, target in padded_net.state_dict().items():
         v = state[k]
@@ -98,9 +104,23 @@ def pad_state_dict(state, padded_net):
             out[k] = v.clone()
             continue
         new = torch.full(target.shape, 1.0 if k.endswith("running_var") else 0.0, dtype=v.dtype)
-        new[tuple(slice(0, n) for n in v.shape)] = v
+        index = [torch.arange(n) for n in v.shape]
+        concat = _decoder_concat(k, widths, padded_widths)
+        if concat and v.dim() == 4 and v.shape[1] == sum(concat[0]):
+            (up, skip), (padded_up, _) = concat
+            index[1] = torch.cat([torch.arange(up), padded_up + torch.arange(skip)])
+        new[torch.meshgrid(*index, indexing="ij")] = v
         out[k] = new
     return out
+
+
+def _decoder_concat(key, widths, padded_widths):
+    """For a decoder block's weights: its input's two parts, (upsampled, skip) widths before and after padding."""
+    parts = key.split(".")
+    if parts[0] != "dec":
+        return None
+    level = 3 - int(parts[1])   # dec[0] works at stride 16 (level 3), dec[3] at stride 2 (level 0)
+    return ((widths[level + 1], widths[level]), (padded_widths[level + 1], padded_widths[level]))
 
 
 class DenseV1(nn.Module):

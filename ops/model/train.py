@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa: E402
-from nfcnet import STRIDE, MultiTaskLoss, NfcNet, net_for  # noqa: E402
+from nfcnet import STRIDE, WIDTHS, MultiTaskLoss, NfcNet, net_for, trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 
 
@@ -46,6 +46,8 @@ def parse_args(argv=None):
                          "where the CPU has native bf16 (avx512_bf16 or amx_bf16), where it is about 1.7x faster")
     ap.add_argument("--full-res-channels", type=int, default=0,
                     help="channels of two convolutions at the input's resolution in front of the stride-2 stem (0: none)")
+    ap.add_argument("--widths", default=",".join(map(str, WIDTHS)),
+                    help="channels at strides 2, 4, 8, 16 and 32, comma-separated")
     ap.add_argument("--kp-offset-window", type=int, default=1,
                     help="keypoint offsets are trained in the (2N+1)^2 cells around each keypoint's cell")
     ap.add_argument("--min-keypoint-weight", type=float, default=0,
@@ -56,7 +58,19 @@ def parse_args(argv=None):
                          "or binary cross-entropy against the Gaussian itself, divided by the cells of at least 0.5")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
     ap.add_argument("--resume", action="store_true")
-    return ap.parse_args(argv)
+    a = ap.parse_args(argv)
+    a.widths = parse_widths(a.widths)   # checked before the cache is built
+    return a
+
+
+def parse_widths(text):
+    try:
+        widths = [int(w) for w in str(text).split(",")]
+    except ValueError:
+        widths = []
+    if len(widths) != len(WIDTHS) or min(widths) < 1:
+        sys.exit(f"--widths needs {len(WIDTHS)} positive channel counts, got {text}")
+    return widths
 
 
 def write_config(out, config):
@@ -132,9 +146,10 @@ def main(argv=None):
 
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
     st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
-    # A resumed run keeps the shape it was trained in, whatever --full-res-channels says now.
-    net = NfcNet(num_classes=len(CLASSES), full_res=a.full_res_channels) if st is None else net_for(st, len(CLASSES))
+    # A resumed run keeps the shape it was trained in, whatever --widths and --full-res-channels say now.
+    net = NfcNet(len(CLASSES), tuple(a.widths), a.full_res_channels) if st is None else net_for(st, len(CLASSES))
     if st is not None:   # a resumed run keeps its shape and its loss
+        a.widths = list(trained_widths(st))
         a.full_res_channels = st["config"].get("full_res_channels", 0)
         a.min_keypoint_weight = st["config"].get("min_keypoint_weight", 0)
         a.kp_heatmap_loss = st["config"].get("kp_heatmap_loss", "focal")

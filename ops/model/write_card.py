@@ -270,14 +270,14 @@ def extra_rows(run):
             "|---|---|---|---|---|"] + rows + [""]
 
 
-def padding_sentence(model):
-    """export.py --channel-multiple: the stride-2 width as shipped, when it is not the trained 24."""
+def padding_sentence(model, trained):
+    """export.py --channel-multiple: the stride-2 width as shipped, when it is not the trained one."""
     inits = {i.name: i for i in model.graph.initializer}
     first = next(n for n in model.graph.node if n.op_type == "Conv")
     width = inits[first.input[1]].dims[0]
-    if width == WIDTHS[0]:
+    if width == trained:
         return []
-    return [f"The .onnx carries the stride-2 level at {width} channels, {width - WIDTHS[0]} of them always zero (same outputs;",
+    return [f"The .onnx carries the stride-2 level at {width} channels, {width - trained} of them always zero (same outputs;",
             "`export.py --channel-multiple`): ONNX Runtime's float CPU kernels work in blocks of 16 channels."]
 
 
@@ -292,6 +292,7 @@ def main(argv=None):
     ap.add_argument("--source", help="what the run folder is, when it is not a training run's own (recard.sh)")
     a = ap.parse_args(argv)
     cfg = json.load(open(os.path.join(a.run, "config.json")))
+    widths = tuple(cfg.get("widths") or WIDTHS)   # runs before --widths trained at the default
     exp = json.load(open(os.path.join(a.run, "export.json")))
     met = json.load(open(os.path.join(a.run, "metrics.json")))
     final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
@@ -316,11 +317,12 @@ def main(argv=None):
         f" (also in `{os.path.basename(a.model)}.sha256`).",
         "",
         "## Architecture",
-        "NfcNet (`ops/model/nfcnet.py`): a small residual U-Net, encoder at strides 2-32 (widths 24/32/48/64/96),",
+        "NfcNet (`ops/model/nfcnet.py`): a small residual U-Net, encoder at strides 2-32 (widths "
+        + "/".join(map(str, widths)) + "),",
         "decoder back to stride 2, three light heads (segmentation+class, centre+offset+radius, keypoints+offsets).",
         *([f"In front of the stride-2 stem, two 3x3 convolutions of {cfg['full_res_channels']} channels at the input's "
            "own resolution."] if cfg.get("full_res_channels") else []),
-        *padding_sentence(shipped),
+        *padding_sentence(shipped, widths[0]),
         "Bottom-up instances in the manner of Panoptic-DeepLab/CenterNet: a centre heatmap plus per-cell offsets",
         "group the capillary mask into instances. The task losses (BCE+Dice, focal heatmap losses, smooth-L1",
         "regressions, weighted cross-entropy per cell and on each instance's class logits averaged over its cells,",
