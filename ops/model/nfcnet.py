@@ -119,7 +119,7 @@ def _decoder_concat(key, widths, padded_widths):
     parts = key.split(".")
     if parts[0] != "dec":
         return None
-    level = 3 - int(parts[1])   # dec[0] works at stride 16 (level 3), dec[3] at stride 2 (level 0)
+    level = len(widths) - 2 - int(parts[1])   # dec[0] works at stride 16, the last block at stride 2 (level 0)
     return ((widths[level + 1], widths[level]), (padded_widths[level + 1], padded_widths[level]))
 
 

@@ -15,7 +15,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nfcnet import WIDTHS  # noqa: E402
+from nfcnet import trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
@@ -292,10 +292,10 @@ def main(argv=None):
     ap.add_argument("--source", help="what the run folder is, when it is not a training run's own (recard.sh)")
     a = ap.parse_args(argv)
     cfg = json.load(open(os.path.join(a.run, "config.json")))
-    widths = tuple(cfg.get("widths") or WIDTHS)   # runs before --widths trained at the default
     exp = json.load(open(os.path.join(a.run, "export.json")))
     met = json.load(open(os.path.join(a.run, "metrics.json")))
     final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
+    widths = trained_widths(final)
     # A raw checkpoint copied to final.pt (a run exported before its last step) still has its optimiser state.
     steps, early = final["step"], final.get("stopped_early", "optimizer" in final)
     shipped = onnx.load(a.model)
