@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The single test command: native libraries, PostgreSQL and RabbitMQ up, build, every unit and integration test.
+# The single test command: native libraries, PostgreSQL and RabbitMQ up, build, every unit and integration test, and
+# the model tooling's Python tests (ops/model/test_*.py).
 # Prints the runners' summaries and a total line; exits non-zero on any failure.
 #   NFC_TEST_FILTER=...   pass a dotnet test --filter expression
 #   NFC_KEEP_SERVICES=1   leave services running even when this script started them
@@ -38,6 +39,16 @@ run_tests() { # filter label
 }
 set +e
 rc=0
+# The model tooling's own tests (Python, Debian's packages; the C# tests never call Python).
+python_tests=""
+if [ -z "${NFC_TEST_FILTER:-}" ]; then
+  apt_ensure python3 python3-numpy python3-scipy python3-opencv
+  log "running the model tooling's Python tests"
+  /usr/bin/python3 -m unittest discover -s ops/model -p 'test_*.py' 2>&1 | tee "$results/python.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  python_tests=$(sed -n 's/^Ran \([0-9]*\) tests\? in .*/\1/p' "$results/python.log")
+  [ -n "$python_tests" ] || { log "the Python tests reported nothing"; rc=1; }
+fi
 if [ -n "${NFC_TEST_FILTER:-}" ]; then
   run_tests "$NFC_TEST_FILTER" "tests matching $NFC_TEST_FILTER" || rc=1
 else
@@ -50,5 +61,6 @@ set -e
 awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
      } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$results/console.log"
+[ -n "$python_tests" ] && echo "python tests: $python_tests run, $(grep -q '^OK' "$results/python.log" && echo 'all passed' || echo 'FAILED')"
 grep -q -E '(Passed|Failed)! +- +Failed:' "$results/console.log" || { log "no test assembly reported results"; exit 1; }
 exit "$rc"

@@ -69,7 +69,7 @@ model_card_evaluations() {
   local extra
   for extra in ${NFC_CARD_EXTRA_SEEDS-778 779 780}; do
     local other=".local/model-eval/heldout-$extra-$patients"
-    [ -f "$other.truth.json" ] || "$PY" ops/model/simulate.py --out "$other" --patients "$patients" --seed "$extra" \
+    [ -f "$other.truth.json" ] || "$PY" ops/model/simulate.py --out "$other" --replace --patients "$patients" --seed "$extra" \
       --fingers L2,L4,R3,R5 --fields 1 > /dev/null
     "$NFC_ROOT/ops/nfc" evaluate --images "$other" --truth "$other.truth.json" --model "$model" --json \
       > "$run/csharp-evaluate-seed$extra.json" \

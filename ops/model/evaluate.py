@@ -194,7 +194,7 @@ def main(argv=None):
         study = os.path.join(".local", "model-eval", f"heldout-{a.seed}-{a.patients}")
         truth = study + ".truth.json"
         if not os.path.exists(truth):
-            simulate.main(["--out", study, "--patients", str(a.patients), "--seed", str(a.seed),
+            simulate.main(["--out", study, "--replace", "--patients", str(a.patients), "--seed", str(a.seed),
                            "--fingers", a.fingers, "--fields", "1"])
     model, st = load_model(a.weights)
     opts = dict(DEFAULTS, center_threshold=a.center_threshold, mask_threshold=a.mask_threshold)

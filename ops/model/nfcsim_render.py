@@ -130,9 +130,11 @@ def render_field(rng, profile, width, height, um_per_px, cast="neutral", force_u
 
     # Subpapillary plexus: faint, blurred, unannotated vessels deep behind the rows.
     plex = np.zeros((h // 4, w // 4), np.float32)
+    # Behind the deepest row; a small frame at a fine um/px has no room behind it, so the plexus sits at the edge.
+    plex_far = -extent - 100
+    plex_near = max(plex_far, h2 - 80 * s if len(rows) > 1 else h_row - 350 * s)
     for _ in range(rng.integers(4, 9)):
-        p = (centre + row * rng.uniform(-row_len, row_len) +
-             nail * rng.uniform(-extent - 100, h2 - 80 * s if len(rows) > 1 else h_row - 350 * s)) / 4
+        p = (centre + row * rng.uniform(-row_len, row_len) + nail * rng.uniform(plex_far, plex_near)) / 4
         ang = rng.uniform(0, 2 * np.pi)
         pts = [p.copy()]
         for _ in range(40):

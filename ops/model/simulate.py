@@ -3,14 +3,18 @@
 
     simulate.py --out DIR --patients N --seed S [--profile healthy|ssc-early|ssc-active|ssc-late|mixed|A,B,..]
                 [--um-per-px X] [--size WxH] [--fingers L2,R3] [--fields 1-2] [--formats jpg,png,tif]
-                [--truth FILE]
+                [--jpeg-quality 75-95] [--study-id ID] [--truth FILE] [--replace]
 
-The truth goes to DIR/../<study_id>.truth.json unless --truth is given; it never lands inside the study folder.
+DIR must be new or empty; --replace replaces an earlier study of this simulator there (and refuses, removing
+nothing, if the folder holds anything else). Bad options stop it with a message before anything is written.
+The truth goes to DIR/../<study_id>.truth.json unless --truth is given; it never lands inside the study folder, and
+it is written last, so its presence means the study is complete.
 Every image depends only on (seed, patient, finger, field), so output is deterministic.
 """
 import argparse
 import json
 import os
+import re
 import sys
 
 import cv2
@@ -24,6 +28,8 @@ SIM_VERSION = "0.1.0"
 FINGERS = ["L2", "L3", "L4", "L5", "R2", "R3", "R4", "R5"]
 PROFILE_CYCLE = ["healthy", "ssc-early", "ssc-active", "ssc-late"]
 DILATED_UM, GIANT_UM = 20.0, 50.0
+FORMATS = ("jpg", "png", "tif")
+STUDY_FILE = re.compile(r"P\d{3}/(%s)/field\d+\.(%s)" % ("|".join(FINGERS), "|".join(FORMATS)))
 
 
 def rle_encode(mask):
@@ -94,7 +100,7 @@ def image_summary(anns):
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="study folder to create")
+    ap.add_argument("--out", required=True, help="study folder to create (new or empty)")
     ap.add_argument("--patients", type=int, required=True)
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--profile", default="mixed",
@@ -107,12 +113,96 @@ def parse_args(argv):
     ap.add_argument("--jpeg-quality", default="75-95")
     ap.add_argument("--study-id", default=None, help="default: the folder name")
     ap.add_argument("--truth", default=None, help="default: DIR/../<study_id>.truth.json")
-    return ap.parse_args(argv)
+    ap.add_argument("--replace", action="store_true",
+                    help="replace an earlier study this simulator wrote in --out (refused if anything else is there)")
+    a = ap.parse_args(argv)
+    try:
+        validate(a)
+    except ValueError as e:
+        ap.error(str(e))
+    return a
 
 
-def _range(text):
+def validate(a):
+    """Turns the text options into values (a.size, a.fields, a.formats, a.jpeg_quality, a.fingers, a.profiles) and
+    rejects what the simulator cannot make, before anything is written."""
+    if a.patients < 1 or a.patients > 999:
+        raise ValueError(f"--patients must be 1-999 (patient folders are P001...), got {a.patients}")
+    if a.seed < 0:
+        raise ValueError(f"--seed must be 0 or more, got {a.seed}")
+    if a.um_per_px is not None and not 0.5 <= a.um_per_px <= 10:
+        raise ValueError(f"--um-per-px must be 0.5-10 (capillaroscopes: 1.5-3), got {a.um_per_px:g}")
+    if a.size is not None:
+        w, _, h = a.size.lower().partition("x")
+        if not (w.isdigit() and h.isdigit() and 64 <= int(w) <= 8192 and 64 <= int(h) <= 8192):
+            raise ValueError(f"--size must be WxH with each side 64-8192 px, got {a.size!r}")
+        a.size = (int(w), int(h))
+    a.profiles = PROFILE_CYCLE if a.profile == "mixed" else a.profile.split(",")
+    for p in a.profiles:
+        if p not in PROFILES:
+            raise ValueError(f"unknown profile {p!r}; use one of {', '.join(PROFILES)} or mixed, or a comma list")
+    a.fingers = a.fingers.split(",")
+    for f in a.fingers:
+        if f not in FINGERS:
+            raise ValueError(f"unknown finger {f!r}; use some of {','.join(FINGERS)}")
+    if len(set(a.fingers)) != len(a.fingers):
+        raise ValueError(f"--fingers names a finger twice: {','.join(a.fingers)}")
+    a.fields = _range(a.fields, "--fields", 1, 20)
+    a.jpeg_quality = _range(a.jpeg_quality, "--jpeg-quality", 1, 100)
+    formats = []
+    for item in a.formats.split(","):
+        name, _, weight = item.partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            value = -1.0
+        if name not in FORMATS or not value >= 0:
+            raise ValueError(f"--formats takes {'/'.join(FORMATS)} with optional weights >= 0, got {item!r}")
+        formats.append((name, value))
+    if sum(v for _, v in formats) <= 0:
+        raise ValueError("--formats needs at least one weight above 0")
+    a.formats = formats
+
+
+def _range(text, option, low, high):
+    """N or MIN-MAX within [low, high]."""
     lo, _, hi = text.partition("-")
-    return int(lo), int(hi or lo)
+    hi = hi or lo
+    if not (lo.isdigit() and hi.isdigit() and low <= int(lo) <= int(hi) <= high):
+        raise ValueError(f"{option} must be N or MIN-MAX within {low}-{high}, got {text!r}")
+    return int(lo), int(hi)
+
+
+def prepare_out(out, truth_path, replace):
+    """Makes `out` ready for a new study: it must be new or empty, or with --replace hold only an earlier study of
+    this simulator (study.json and P###/<finger>/field<k>.<ext>), which is then removed; anything else is refused and
+    left as it is. The truth must lie outside the study folder, where the pipeline would take it for an image."""
+    if os.path.commonpath([out, os.path.abspath(truth_path)]) == out:
+        sys.exit(f"--truth {truth_path} lies inside the study folder {out}; put it beside the folder")
+    if os.path.exists(out) and not os.path.isdir(out):
+        sys.exit(f"--out {out} exists and is not a folder")
+    entries = os.listdir(out) if os.path.isdir(out) else []
+    if entries and not replace:
+        sys.exit(f"--out {out} is not empty; choose a new folder, or pass --replace to replace an earlier "
+                 f"simulated study there")
+    if entries:
+        ours = []
+        for root, dirs, files in os.walk(out):
+            for name in files:
+                rel = os.path.relpath(os.path.join(root, name), out)
+                if not (rel == "study.json" or STUDY_FILE.fullmatch(rel.replace(os.sep, "/"))) \
+                        or os.path.islink(os.path.join(root, name)):
+                    sys.exit(f"--replace: {out} holds {rel}, which this simulator did not write; nothing removed")
+                ours.append(os.path.join(root, name))
+            for name in dirs:
+                if os.path.islink(os.path.join(root, name)):
+                    sys.exit(f"--replace: {out} holds a link {name}; nothing removed")
+        for path in ours:
+            os.remove(path)
+        for root, dirs, _ in os.walk(out, topdown=False):
+            for name in dirs:
+                os.rmdir(os.path.join(root, name))
+    os.makedirs(out, exist_ok=True)
 
 
 def main(argv=None):
@@ -122,21 +212,15 @@ def main(argv=None):
     truth_path = a.truth or os.path.join(os.path.dirname(out), study_id + ".truth.json")
     study_rng = np.random.default_rng([a.seed, 0x5354])
     um = a.um_per_px or round(float(study_rng.uniform(1.5, 3.0)), 3)
-    w, h = (map(int, a.size.lower().split("x")) if a.size else
-            ((1024, 768) if study_rng.random() < 0.6 else (1280, 1024)))
+    w, h = a.size or ((1024, 768) if study_rng.random() < 0.6 else (1280, 1024))
     cast = ["neutral", "bluish", "yellowish", "pinkish"][int(study_rng.integers(0, 4))]
-    profiles = PROFILE_CYCLE if a.profile == "mixed" else a.profile.split(",")
-    for p in profiles:
-        if p not in PROFILES:
-            sys.exit(f"unknown profile {p}; use one of {', '.join(PROFILES)} or mixed")
-    fmt_names, fmt_w = zip(*[(f.split(":")[0], float(f.split(":")[1]) if ":" in f else 1.0)
-                             for f in a.formats.split(",")])
+    profiles, fingers = a.profiles, a.fingers
+    fmt_names, fmt_w = zip(*a.formats)
     fmt_p = np.array(fmt_w) / sum(fmt_w)
-    q_lo, q_hi = _range(a.jpeg_quality)
-    f_lo, f_hi = _range(a.fields)
-    fingers = a.fingers.split(",")
+    q_lo, q_hi = a.jpeg_quality
+    f_lo, f_hi = a.fields
 
-    os.makedirs(out, exist_ok=True)
+    prepare_out(out, truth_path, a.replace)
     device = {"name": "SimCap VC-200 (synthetic)", "magnification": 200, "colour_cast": cast}
     with open(os.path.join(out, "study.json"), "w") as f:
         json.dump({"study_id": study_id, "um_per_px": um, "device": device,
@@ -193,8 +277,10 @@ def main(argv=None):
                             "keypoints": KEYPOINTS if c != "hemorrhage" else [], "skeleton": []}
                            for i, c in enumerate(CLASSES)],
             "patients": patients}
-    with open(truth_path, "w") as f:
+    # Written last and renamed into place: a truth file means its study is complete.
+    with open(truth_path + ".partial", "w") as f:
         json.dump(coco, f, separators=(",", ":"))
+    os.replace(truth_path + ".partial", truth_path)
     print(f"{study_id}: {len(images)} images, {len(anns)} annotations, {um} um/px, {w}x{h} -> {out}; "
           f"truth {truth_path}")
 
