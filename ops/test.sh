@@ -42,7 +42,7 @@ rc=0
 # The model tooling's own tests (Python, Debian's packages; the C# tests never call Python).
 python_tests=""
 if [ -z "${NFC_TEST_FILTER:-}" ]; then
-  apt_ensure python3 python3-numpy python3-scipy python3-opencv
+  python_tooling_ensure
   log "running the model tooling's Python tests"
   /usr/bin/python3 -m unittest discover -s ops/model -p 'test_*.py' 2>&1 | tee "$results/python.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1

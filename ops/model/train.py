@@ -60,7 +60,30 @@ def parse_args(argv=None):
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     a.widths = parse_widths(a.widths)   # checked before the cache is built
+    problem = option_problem(a)
+    if problem:
+        ap.error(problem)
     return a
+
+
+def option_problem(a):
+    """What is wrong with the numeric options, if anything: found before the cache is built or a checkpoint read."""
+    checks = [
+        (a.seed >= 0, f"--seed must be 0 or more, got {a.seed}"),
+        (a.cache_fields >= 1, f"--cache-fields must be at least 1, got {a.cache_fields}"),
+        (a.steps >= 1, f"--steps must be at least 1, got {a.steps}"),
+        (a.batch >= 1, f"--batch must be at least 1, got {a.batch}"),
+        (a.crop >= 32 and a.crop % 32 == 0, f"--crop must be a multiple of 32 (the encoder's stride), got {a.crop}"),
+        (0 < a.lr < 1, f"--lr must be between 0 and 1, got {a.lr:g}"),
+        (a.threads >= 1, f"--threads must be at least 1, got {a.threads}"),
+        (a.checkpoint_minutes > 0, f"--checkpoint-minutes must be above 0, got {a.checkpoint_minutes:g}"),
+        (a.max_minutes >= 0, f"--max-minutes must be 0 (no limit) or more, got {a.max_minutes:g}"),
+        (a.full_res_channels >= 0, f"--full-res-channels must be 0 or more, got {a.full_res_channels}"),
+        (a.kp_offset_window >= 0, f"--kp-offset-window must be 0 or more, got {a.kp_offset_window}"),
+        (a.min_keypoint_weight >= 0, f"--min-keypoint-weight must be 0 or more, got {a.min_keypoint_weight:g}"),
+        (0 <= a.ema < 1, f"--ema must be in [0, 1), got {a.ema:g}"),
+    ]
+    return next((message for ok, message in checks if not ok), None)
 
 
 def parse_widths(text):

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Tests of train.py's option checks: a bad value stops it with a usage message before the cache is built or a
+checkpoint read. Run by ops/test.sh."""
+import contextlib
+import io
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402
+
+
+def parse(*args):
+    """(exit code or None, stderr) of train.parse_args on `args`."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            train.parse_args(["--out", "/nonexistent/run", *args])
+        except SystemExit as e:
+            return e.code, err.getvalue()
+    return None, err.getvalue()
+
+
+class TrainOptionTests(unittest.TestCase):
+    def test_defaults_are_accepted(self):
+        self.assertEqual(parse(), (None, ""))
+        self.assertEqual(parse("--steps", "1", "--max-minutes", "0", "--ema", "0", "--crop", "32"), (None, ""))
+
+    def test_bad_values_stop_with_a_message(self):
+        cases = {
+            ("--seed", "-3"): "--seed must be 0 or more",
+            ("--cache-fields", "0"): "--cache-fields must be at least 1",
+            ("--steps", "-5"): "--steps must be at least 1",
+            ("--batch", "0"): "--batch must be at least 1",
+            ("--crop", "100"): "--crop must be a multiple of 32",
+            ("--lr", "0"): "--lr must be between 0 and 1",
+            ("--threads", "0"): "--threads must be at least 1",
+            ("--checkpoint-minutes", "0"): "--checkpoint-minutes must be above 0",
+            ("--max-minutes", "-1"): "--max-minutes must be 0 (no limit) or more",
+            ("--full-res-channels", "-1"): "--full-res-channels must be 0 or more",
+            ("--kp-offset-window", "-1"): "--kp-offset-window must be 0 or more",
+            ("--min-keypoint-weight", "-0.5"): "--min-keypoint-weight must be 0 or more",
+            ("--ema", "1"): "--ema must be in [0, 1)",
+            ("--steps", "many"): "invalid int value",
+        }
+        for (option, value), message in cases.items():
+            with self.subTest(option=option, value=value):
+                code, err = parse(option, value)
+                self.assertEqual(code, 2)
+                self.assertIn(message, err)
+        self.assertFalse(os.path.exists("/nonexistent/run"))
+
+    def test_bad_widths_stop_with_a_message(self):
+        for value in ("1,2", "24,32,48,64,0", "a,b,c,d,e"):
+            with self.subTest(value=value):
+                code, _ = parse("--widths", value)
+                self.assertIn("--widths needs 5 positive channel counts", str(code))
+
+
+if __name__ == "__main__":
+    unittest.main()
