@@ -25,19 +25,20 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import existing_dir, existing_file, positive_int  # noqa: E402
 from evaluate import load_model, model_input  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--images", default="samples/demo-study")
-    ap.add_argument("--limit", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--weights", required=True, type=existing_file)
+    ap.add_argument("--images", default="samples/demo-study", type=existing_dir)
+    ap.add_argument("--limit", type=positive_int, default=8)
+    ap.add_argument("--batch", type=positive_int, default=1)
     ap.add_argument("--warmup", type=int, default=1, help="batches run before timing")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--memory-format", choices=["contiguous", "channels_last"], default="contiguous")
-    ap.add_argument("--streams", type=int, default=1, help="forward passes at once, threads/streams threads each")
+    ap.add_argument("--streams", type=positive_int, default=1, help="forward passes at once, threads/streams threads each")
     a = ap.parse_args(argv)
     if a.batch < 1 or a.limit < 1 or a.streams < 1:
         sys.exit("--batch, --limit and --streams must be at least 1")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import existing_dir, existing_file, positive_int  # noqa: E402
 import simulate  # noqa: E402
 import distal_row  # noqa: E402
 from decode import ABLATIONS, DEFAULTS, decode, diameters_px, instance_mask  # noqa: E402
@@ -177,14 +178,14 @@ def evaluate(model, study, truth, opts=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--study")
-    ap.add_argument("--truth")
+    ap.add_argument("--weights", required=True, type=existing_file)
+    ap.add_argument("--study", type=existing_dir)
+    ap.add_argument("--truth", type=existing_file)
     ap.add_argument("--seed", type=int, default=777, help="simulation seed of the held-out study")
-    ap.add_argument("--patients", type=int, default=8)
+    ap.add_argument("--patients", type=positive_int, default=8)
     ap.add_argument("--fingers", default="L2,L4,R3,R5")
     ap.add_argument("--out")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--center-threshold", type=float, default=DEFAULTS["center_threshold"])
     ap.add_argument("--mask-threshold", type=float, default=DEFAULTS["mask_threshold"])
     a = ap.parse_args(argv)

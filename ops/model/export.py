@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, net_for, pad_state_dict, trained_widths  # noqa: E402
+from cli_checks import existing_file, positive_int  # noqa: E402
 from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
@@ -51,10 +52,10 @@ def metadata(version, seed, steps):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", required=True)
+    ap.add_argument("--weights", required=True, type=existing_file)
     ap.add_argument("--out", default="models/nfc-reference.onnx")
     ap.add_argument("--version", default="1.0.0")
-    ap.add_argument("--channel-multiple", type=int, default=16,
+    ap.add_argument("--channel-multiple", type=positive_int, default=16,
                     help="pad every width to a multiple of this with zero channels (1: the trained widths)")
     a = ap.parse_args(argv)
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import existing_dir, existing_file, positive_int  # noqa: E402
 from evaluate import load_model, model_input  # noqa: E402
 from nfcnet import OUTPUT_NAMES  # noqa: E402
 
@@ -83,12 +84,12 @@ class Ort:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--onnx", default="models/nfc-reference.onnx")
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1")
-    ap.add_argument("--images", default="samples/demo-study")
-    ap.add_argument("--limit", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--onnx", default="models/nfc-reference.onnx", type=existing_file)
+    ap.add_argument("--weights", required=True, type=existing_file)
+    ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1", type=existing_file)
+    ap.add_argument("--images", default="samples/demo-study", type=existing_dir)
+    ap.add_argument("--limit", type=positive_int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(a.threads)

@@ -46,6 +46,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import existing_file, positive_int  # noqa: E402
 from evaluate import model_input  # noqa: E402
 from ort_parity import Ort  # noqa: E402
 
@@ -317,14 +318,14 @@ def pad_input_channels(model, multiple=4):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--onnx", required=True, help="an export at the trained widths: export.py --channel-multiple 1")
+    ap.add_argument("--onnx", required=True, type=existing_file, help="an export at the trained widths: export.py --channel-multiple 1")
     ap.add_argument("--out", default="models/nfc-reference.int8.onnx")
-    ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1")
+    ap.add_argument("--lib", default=".local/native/libonnxruntime.so.1", type=existing_file)
     ap.add_argument("--calibration-seed", type=int, default=20261122)
-    ap.add_argument("--calibration-fields", type=int, default=12)
+    ap.add_argument("--calibration-fields", type=positive_int, default=12)
     ap.add_argument("--percentile", type=float, default=99.99,
                     help="activation range: this percentile of the calibration values (100 = min/max)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--head-outputs", choices=["int8", "float"], default="int8",
                     help="int8: the heads' last convolutions too, each output channel on its own grid; float: they "
                          "stay float")
