@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 
 import cv2
@@ -185,23 +186,18 @@ def prepare_out(out, truth_path, replace):
     if entries and not replace:
         sys.exit(f"--out {out} is not empty; choose a new folder, or pass --replace to replace an earlier "
                  f"simulated study there")
-    if entries:
-        ours = []
-        for root, dirs, files in os.walk(out):
-            for name in files:
-                rel = os.path.relpath(os.path.join(root, name), out)
-                if not (rel == "study.json" or STUDY_FILE.fullmatch(rel.replace(os.sep, "/"))) \
-                        or os.path.islink(os.path.join(root, name)):
-                    sys.exit(f"--replace: {out} holds {rel}, which this simulator did not write; nothing removed")
-                ours.append(os.path.join(root, name))
-            for name in dirs:
-                if os.path.islink(os.path.join(root, name)):
-                    sys.exit(f"--replace: {out} holds a link {name}; nothing removed")
-        for path in ours:
-            os.remove(path)
-        for root, dirs, _ in os.walk(out, topdown=False):
-            for name in dirs:
-                os.rmdir(os.path.join(root, name))
+    for root, dirs, files in os.walk(out):   # nothing is removed until every file is known to be ours
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), out)
+            if not (rel == "study.json" or STUDY_FILE.fullmatch(rel.replace(os.sep, "/"))) \
+                    or os.path.islink(os.path.join(root, name)):
+                sys.exit(f"--replace: {out} holds {rel}, which this simulator did not write; nothing removed")
+        for name in dirs:
+            if os.path.islink(os.path.join(root, name)):
+                sys.exit(f"--replace: {out} holds a link {name}; nothing removed")
+    for name in entries:
+        path = os.path.join(out, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     os.makedirs(out, exist_ok=True)
 
 
