@@ -12,14 +12,13 @@ It lets the engine tests know the exact answer without a trained network. Input 
 Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the output is committed; tests need no Python)
 """
 import json
-import os
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "tests", "fixtures", "onnx", "dense_colour.onnx")
+from make_test_fixtures import opset, save
+
+OUT = "dense_colour.onnx"  # under tests/fixtures/onnx/
 
 
 def conv1x1(name, source, weights, bias):
@@ -50,8 +49,7 @@ def main():
         nodes.append(helper.make_node(activation or "Identity", [name + "_lin"], [name]))
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
     graph = helper.make_graph(nodes, "dense_colour", [image], outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="nfcpipeline-tests")
-    model.ir_version = 7
+    model = helper.make_model(graph, opset_imports=opset(), producer_name="nfcpipeline-tests")
     meta = {
         "nfc.contract": "dense/v1",
         "nfc.model_name": "dense-colour-fixture",
@@ -67,11 +65,7 @@ def main():
         "nfc.stride": "2",
         "nfc.training_data": "none: fixed weights for tests",
     }
-    for k, v in meta.items():
-        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
-    onnx.checker.check_model(model)
-    onnx.save(model, OUT)
-    print(f"wrote {OUT}")
+    save(model, OUT, meta)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,15 @@ The outputs list every A first, then every B, so only batch_index says which ima
 Masks are 4×4 RoI masks of 0.9. Run: /usr/bin/python3 ops/model/make_instances_batched_fixture.py
 """
 import json
-import os
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "tests", "fixtures", "onnx", "instances_batched.onnx")
+from make_test_fixtures import opset, save
+
+OUT = "instances_batched.onnx"
 # The same graph without its masks output: a model the engine must refuse.
-BROKEN = os.path.join(ROOT, "tests", "fixtures", "onnx", "instances_no_masks.onnx")
+BROKEN = "instances_no_masks.onnx"
 
 
 def main():
@@ -76,8 +75,7 @@ def main():
         ("masks", TensorProto.FLOAT, ["D", 1, 4, 4]), ("keypoints", TensorProto.FLOAT, ["D", 8, 3]),
         ("batch_index", TensorProto.INT64, ["D"])]]
     graph = helper.make_graph(nodes, "instances_batched", [image], outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="nfcpipeline-tests")
-    model.ir_version = 7
+    model = helper.make_model(graph, opset_imports=opset(), producer_name="nfcpipeline-tests")
     meta = {
         "nfc.contract": "instances/v1",
         "nfc.model_name": "instances-batched-fixture",
@@ -93,15 +91,9 @@ def main():
         "nfc.size_policy": json.dumps({"mode": "short_side", "short_side": 0, "multiple": 32}),
         "nfc.training_data": "none: fixed graph for tests",
     }
-    for k, v in meta.items():
-        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
-    onnx.checker.check_model(model)
-    onnx.save(model, OUT)
-    print(f"wrote {OUT}")
+    save(model, OUT, meta)
     model.graph.output.remove(next(o for o in model.graph.output if o.name == "masks"))
-    onnx.checker.check_model(model)
-    onnx.save(model, BROKEN)
-    print(f"wrote {BROKEN}")
+    save(model, BROKEN)
 
 
 if __name__ == "__main__":

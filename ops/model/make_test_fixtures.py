@@ -17,8 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "onnx")
 
 
-def save(model, name):
+def save(model, name, metadata=None):
+    """Checks `model` and writes it as tests/fixtures/onnx/NAME, with its metadata (key -> string) if any."""
     model.ir_version = IR_VERSION
+    for key, value in (metadata or {}).items():
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(model)
     path = os.path.join(OUT_DIR, name)
     onnx.save(model, path)
