@@ -14,20 +14,48 @@ public static class SharePaths
         fileName.StartsWith('.') || fileName.StartsWith('~') || IgnoredNames.Contains(fileName)
         || TemporarySuffixes.Any(s => fileName.EndsWith(s, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The path with every symlink resolved; the path itself when nothing is linked.</summary>
+    /// <summary>The limit on links followed while resolving one path, as the kernel's (ELOOP).</summary>
+    private const int MaxLinks = 40;
+
+    /// <summary>
+    /// The path with every symlink resolved, as realpath(3) does: a link's target is resolved again component by
+    /// component, and '..' applies to the resolved folder, so a chain of links cannot end up elsewhere than the kernel
+    /// opens. Components that do not exist are taken as they are.
+    /// </summary>
     public static string RealPath(string path)
     {
         var full = Path.GetFullPath(path);
-        var parts = full.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-        var current = Path.DirectorySeparatorChar.ToString();
-        foreach (var part in parts)
+        var root = Path.GetPathRoot(full) ?? Path.DirectorySeparatorChar.ToString();
+        var pending = new Stack<string>(Components(full[root.Length..]).Reverse());
+        var current = root;
+        int links = 0;
+        while (pending.TryPop(out var part))
         {
-            current = Path.Combine(current, part);
-            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
-            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
-                current = target.FullName;
+            if (part == "..") { current = Path.GetDirectoryName(current) ?? root; continue; }
+            var next = Path.Combine(current, part);
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            if (info.LinkTarget is not { } target) { current = next; continue; }
+            if (++links > MaxLinks) throw new IOException($"Too many levels of symbolic links under '{current}'.");
+            foreach (var component in Components(target).Reverse()) pending.Push(component);
+            if (Path.IsPathRooted(target)) current = Path.GetPathRoot(target) ?? root;
         }
         return current;
+    }
+
+    private static IEnumerable<string> Components(string path) =>
+        path.Split(['/', Path.DirectorySeparatorChar], StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".");
+
+    /// <summary>
+    /// Null when the link at <paramref name="linkPath"/> leads to something that exists inside
+    /// <paramref name="realRoot"/> (resolved as the kernel opens it); otherwise why it is refused.
+    /// </summary>
+    public static string? LinkRefusal(string linkPath, string realRoot)
+    {
+        string real;
+        try { real = RealPath(linkPath); }
+        catch (IOException) { return "link loops (too many levels of links)"; }
+        if (!File.Exists(real) && !Directory.Exists(real)) return "broken link";
+        return IsInside(real, realRoot) ? null : "link leads outside the share; refused";
     }
 
     public static bool IsInside(string realPath, string realRoot)
@@ -38,7 +66,8 @@ public static class SharePaths
 
     /// <summary>
     /// Resolves a path relative to <paramref name="root"/> from an outside source (a message, a form), refusing
-    /// absolute paths, '..' segments, control characters, and symlinks whose target leaves the root.
+    /// absolute paths, '..' segments, control characters, and symlinks whose target leaves the root. Returns the
+    /// resolved path, so what is opened afterwards is what was checked, not a link that might change in between.
     /// </summary>
     public static string ResolveUnder(string root, string relativePath)
     {
@@ -54,9 +83,11 @@ public static class SharePaths
         var candidate = Path.Combine(realRoot, Path.Combine(segments.Where(s => s.Length > 0).ToArray()));
         if (!File.Exists(candidate) && !Directory.Exists(candidate))
             throw new StudyLayoutException($"'{relativePath}' does not exist in the share.");
-        var real = RealPath(candidate);
+        string real;
+        try { real = RealPath(candidate); }
+        catch (IOException e) { throw new StudyLayoutException($"'{relativePath}' cannot be resolved: {e.Message}"); }
         if (!IsInside(real, realRoot))
             throw new StudyLayoutException($"'{relativePath}' is a link that leads outside the share; it is refused.");
-        return candidate;
+        return real;
     }
 }

@@ -61,15 +61,10 @@ public static class StudyLayout
         {
             if (SharePaths.IsIgnored(entry.Name)) continue;
             var relative = string.Join('/', segments.Append(entry.Name));
-            if (entry.LinkTarget is not null)
+            if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
-                var target = entry.ResolveLinkTarget(returnFinalTarget: true);
-                if (target is null || !target.Exists) { skipped.Add(new SkippedEntry(relative, "broken link")); continue; }
-                if (!SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot))
-                {
-                    skipped.Add(new SkippedEntry(relative, "link leads outside the share; refused"));
-                    continue;
-                }
+                skipped.Add(new SkippedEntry(relative, refusal));
+                continue;
             }
             if (entry is DirectoryInfo dir)
             {

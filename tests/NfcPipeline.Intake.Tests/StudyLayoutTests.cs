@@ -111,4 +111,39 @@ public sealed class StudyLayoutTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_share.FullName, "s/evil.jpg"), "/etc/hostname");
         Assert.Contains("outside the share", Assert.Throws<StudyLayoutException>(() => SharePaths.ResolveUnder(_share.FullName, "s/evil.jpg")).Message);
     }
+
+    [Fact]
+    public void A_chain_of_links_is_resolved_as_the_kernel_opens_it()
+    {
+        // esc leads out; P1 goes through esc and back up by '..', which the kernel applies to esc's target, not to
+        // the text: the file opened is outside the share, although a folder of that name exists inside (a decoy).
+        Directory.CreateDirectory(Path.Combine(_outside.FullName, "x"));
+        Touch("patientZ/L2/img.jpg", "decoy");
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(_outside.FullName, "patientZ/L2")).FullName, "img.jpg"), "outside");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "esc"), Path.Combine(_outside.FullName, "x"));
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "S"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S/P1"), "../esc/../patientZ");
+
+        Assert.Equal(Path.Combine(_outside.FullName, "patientZ/L2/img.jpg"),
+            SharePaths.RealPath(Path.Combine(_share.FullName, "S/P1/L2/img.jpg")));
+        Assert.Equal("outside", File.ReadAllText(Path.Combine(_share.FullName, "S/P1/L2/img.jpg")));
+        var error = Assert.Throws<StudyLayoutException>(() => SharePaths.ResolveUnder(_share.FullName, "S/P1/L2/img.jpg"));
+        Assert.Contains("outside the share", error.Message);
+        Assert.Empty(StudyLayout.Discover(Path.Combine(_share.FullName, "S"), _share.FullName).Images);
+    }
+
+    [Fact]
+    public void Links_through_links_inside_the_share_resolve_to_the_real_file_and_loops_are_refused()
+    {
+        var real = Touch("data/P1/L2/f.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "alias"), "data");
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "s"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "s/P1"), "../alias/P1");
+        Assert.Equal(real, SharePaths.ResolveUnder(_share.FullName, "s/P1/L2/f.jpg"));
+
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s/a.jpg"), "b.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s/b.jpg"), "a.jpg");
+        Assert.Throws<IOException>(() => SharePaths.RealPath(Path.Combine(_share.FullName, "s/a.jpg")));
+        Assert.Throws<StudyLayoutException>(() => SharePaths.ResolveUnder(_share.FullName, "s/a.jpg"));
+    }
 }

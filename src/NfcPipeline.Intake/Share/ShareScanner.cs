@@ -58,13 +58,7 @@ public sealed class ShareScanner(TimeProvider clock)
         StudyFolder Refuse(string reason, ReadyMarker marker = ReadyMarker.None) =>
             new(name, path, StudyReadiness.Refused, marker, null, null, 0, null, reason);
 
-        if (child.LinkTarget is not null)
-        {
-            var target = child.ResolveLinkTarget(returnFinalTarget: true);
-            if (target is not { Exists: true }) return Refuse("broken link");
-            if (!SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot))
-                return Refuse("link leads outside the share; refused");
-        }
+        if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
 
         var manifestPath = Path.Combine(path, StudyManifest.FileName);
         var marker = File.Exists(manifestPath) ? ReadyMarker.Manifest

@@ -63,14 +63,6 @@ public static class StudyFingerprint
         }
     }
 
-    /// <summary>False for links that leave the share, dangle, or loop (resolving a loop throws).</summary>
-    private static bool LeadsInside(FileSystemInfo link, string realRoot)
-    {
-        try
-        {
-            var target = link.ResolveLinkTarget(returnFinalTarget: true);
-            return target is { Exists: true } && SharePaths.IsInside(SharePaths.RealPath(target.FullName), realRoot);
-        }
-        catch (IOException) { return false; }
-    }
+    /// <summary>False for links that leave the share, dangle, or loop.</summary>
+    private static bool LeadsInside(FileSystemInfo link, string realRoot) => SharePaths.LinkRefusal(link.FullName, realRoot) is null;
 }
