@@ -25,6 +25,9 @@ public sealed class WorkerOptions
     /// <summary>Used when neither the message nor the study manifest gives µm per pixel.</summary>
     public double DefaultMicrometresPerPixel { get; set; } = 2.0;
 
+    /// <summary>The µm/px a study's images are analysed at: its own calibration, else the default.</summary>
+    public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;
+
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>

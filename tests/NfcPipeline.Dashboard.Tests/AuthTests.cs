@@ -34,6 +34,18 @@ public class AuthTests
         Assert.Contains("Dashboard:Users", ex.Message);
     }
 
+    [Theory]
+    [InlineData("Dashboard:Users:0:PasswordSha256", "empty password")]
+    [InlineData("Dashboard:ApiKeys:0:KeySha256", "empty key")]
+    public void A_password_or_key_hash_of_the_empty_string_refuses_to_start(string key, string expected)
+    {
+        var settings = Users();
+        settings[key] = DashboardAuthHandler.Sha256Hex("").ToUpperInvariant();
+        var builder = DashboardHost.CreateBuilder("Host=127.0.0.1", settings);
+        var ex = Assert.Throws<DashboardConfigurationException>(() => builder.AddDashboardServices());
+        Assert.Contains(expected, ex.Message);
+    }
+
     [Fact]
     public async Task The_dashboard_process_exits_with_a_clear_error_on_a_public_binding_without_auth()
     {

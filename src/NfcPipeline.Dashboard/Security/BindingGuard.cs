@@ -3,7 +3,7 @@ using NfcPipeline.Dashboard.Hosting;
 
 namespace NfcPipeline.Dashboard.Security;
 
-/// <summary>Refuses a non-loopback binding unless authentication is configured, and malformed users or keys.</summary>
+/// <summary>Refuses a non-loopback binding unless authentication is configured, and malformed or empty users' passwords or keys.</summary>
 public static class BindingGuard
 {
     public static void Validate(DashboardOptions options, IEnumerable<string> extraEndpointUrls)
@@ -12,6 +12,8 @@ public static class BindingGuard
         {
             if (string.IsNullOrWhiteSpace(user.Name) || !IsSha256Hex(user.PasswordSha256))
                 throw new DashboardConfigurationException("every Dashboard:Users entry needs a Name and a PasswordSha256 (64 hex digits).");
+            if (IsEmptyStringHash(user.PasswordSha256))
+                throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' has the SHA-256 of an empty password; set a password.");
             if (!DashboardRoles.IsKnown(user.Role))
                 throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
@@ -19,6 +21,8 @@ public static class BindingGuard
         {
             if (string.IsNullOrWhiteSpace(key.Name) || !IsSha256Hex(key.KeySha256))
                 throw new DashboardConfigurationException("every Dashboard:ApiKeys entry needs a Name and a KeySha256 (64 hex digits).");
+            if (IsEmptyStringHash(key.KeySha256))
+                throw new DashboardConfigurationException($"Dashboard:ApiKeys '{key.Name}' has the SHA-256 of an empty key; set a key.");
             if (!DashboardRoles.IsKnown(key.Role))
                 throw new DashboardConfigurationException($"Dashboard:ApiKeys role '{key.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
@@ -52,4 +56,8 @@ public static class BindingGuard
     }
 
     private static bool IsSha256Hex(string value) => value.Length == 64 && value.All(Uri.IsHexDigit);
+
+    // What `printf '' | sha256sum` gives, e.g. from an unset variable: it would let anyone in with no password.
+    private static bool IsEmptyStringHash(string value) =>
+        value.Equals(DashboardAuthHandler.Sha256Hex(""), StringComparison.OrdinalIgnoreCase);
 }

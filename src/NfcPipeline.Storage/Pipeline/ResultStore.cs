@@ -80,13 +80,20 @@ public sealed class ResultStore(NpgsqlDataSource db)
             new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
     }
 
-    /// <summary>Which of these images already have results for the model (to reuse rather than infer again).</summary>
-    public async Task<IReadOnlySet<string>> ExistingResultsAsync(IEnumerable<byte[]> shas, long modelId, CancellationToken ct)
+    /// <summary>
+    /// Which of these images already have results for the model at the calibration they are analysed at (to reuse
+    /// rather than infer again): hex sha256s.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> ExistingResultsAsync(IEnumerable<(byte[] Sha256, double UmPerPx)> images, long modelId, CancellationToken ct)
     {
+        var list = images.ToList();
         await using var connection = await db.OpenConnectionAsync(ct);
-        var found = await connection.QueryAsync<byte[]>(new CommandDefinition(
-            "select image_sha256 from image_metrics where model_id = @ModelId and image_sha256 = any(@Shas)",
-            new { ModelId = modelId, Shas = shas.ToArray() }, cancellationToken: ct));
+        var found = await connection.QueryAsync<byte[]>(new CommandDefinition("""
+            select r.image_sha256 from image_metrics r join unnest(@Shas, @Ums) as x(sha, um)
+                on r.image_sha256 = x.sha and abs(r.um_per_px - x.um) <= 1e-9 * x.um
+            where r.model_id = @ModelId
+            """, new { ModelId = modelId, Shas = list.Select(i => i.Sha256).ToArray(), Ums = list.Select(i => i.UmPerPx).ToArray() },
+            cancellationToken: ct));
         return found.Select(Convert.ToHexString).ToHashSet();
     }
 

@@ -12,11 +12,13 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
 
 /// <summary>
 /// Registers studies idempotently: by external id, patient code and image path, with content hashes deciding what is new.
-/// Results are keyed by (image sha256, model), so a re-submitted study reuses them and queues only what has none.
+/// Results are keyed by (image sha256, model), so a re-submitted study reuses them and queues only what has none, or
+/// has them at another µm/px (a corrected calibration changes every length).
 /// </summary>
 public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 {
-    public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, bool reanalyze, CancellationToken ct)
+    /// <param name="umPerPx">The calibration its images will be analysed at: the study's, else the worker's default.</param>
+    public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -70,21 +72,27 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             "delete from images where study_id = @StudyId and not (rel_path = any(@Paths))",
             new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
 
-        // Reuse results for this model; leave work in flight alone; queue the rest (new, changed, failed).
-        var transitions = (await connection.QueryAsync<(long Id, string State, string OldState)>(new CommandDefinition("""
-            with old as (select id, state from images where study_id = @StudyId for update)
+        // Reuse results for this model at this calibration; leave work in flight alone (images in a live chunk); queue
+        // the rest (new, changed, failed, or stranded queued by a chunk that was deleted or never created).
+        var transitions = (await connection.QueryAsync<(long Id, string State, string OldState, bool InFlight)>(new CommandDefinition("""
+            with old as (select id, state from images where study_id = @StudyId for update),
+            live as (
+                select distinct (jsonb_array_elements_text(payload -> 'image_ids'))::bigint as image_id from jobs
+                where study_id = @StudyId and kind = 'analyze_chunk' and state in ('enqueued', 'processing', 'retrying'))
             update images i set
                 state = case
-                    when not @Reanalyze and exists (select 1 from image_metrics r where r.image_sha256 = i.sha256 and r.model_id = @ModelId) then 'succeeded'
-                    when old.state in ('queued', 'processing') then old.state
+                    when not @Reanalyze and exists (select 1 from image_metrics r where r.image_sha256 = i.sha256 and r.model_id = @ModelId
+                                                    and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx) then 'succeeded'
+                    when old.state in ('queued', 'processing') and exists (select 1 from live where live.image_id = i.id) then old.state
                     else 'queued' end,
                 error = null, error_code = null, updated_at = now()
             from old where i.id = old.id
-            returning i.id, i.state, old.state
-            """, new { StudyId = studyId, ModelId = modelId, Reanalyze = reanalyze }, tx, cancellationToken: ct))).ToList();
+            returning i.id, i.state, old.state, exists (select 1 from live where live.image_id = i.id)
+            """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze }, tx, cancellationToken: ct))).ToList();
         await tx.CommitAsync(ct);
 
-        var toAnalyse = transitions.Where(t => t.State == "queued" && t.OldState is not ("queued" or "processing")).Select(t => t.Id).Order().ToList();
+        var toAnalyse = transitions.Where(t => t.State == "queued" && !(t.OldState is "queued" or "processing" && t.InFlight))
+            .Select(t => t.Id).Order().ToList();
         int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
         return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused);
     }

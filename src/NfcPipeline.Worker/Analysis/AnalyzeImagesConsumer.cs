@@ -40,7 +40,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         }
 
         var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), ct);
-        var existing = message.Reanalyze ? new HashSet<string>() : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => i.Sha256), model.ModelId, t), ct);
+        var existing = message.Reanalyze ? new HashSet<string>()
+            : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), ct);
         var reused = images.Where(i => existing.Contains(Convert.ToHexString(i.Sha256))).Select(i => i.ImageId).ToList();
         var work = images.Where(i => !existing.Contains(Convert.ToHexString(i.Sha256))).ToList();
 
@@ -75,7 +76,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         {
             return Task.FromResult(FieldOutcome.Failed("NotInShare", ex.Message));
         }
-        var calibration = new Calibration(image.UmPerPx ?? options.DefaultMicrometresPerPixel);
+        var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
         return model.Fields.AnalyzeFileAsync(path, calibration, ct);
     }
 }

@@ -8,7 +8,7 @@ using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.Worker.Registration;
 
-/// <summary>Registers a submitted study, queues its work in chunks, and completes it at once when nothing needs analysis.</summary>
+/// <summary>Registers a submitted study, queues its work in chunks, and completes the patients (or the study) that need no analysis.</summary>
 public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, JobStore jobs, ModelHost model,
     WorkPublisher publisher, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options, ILogger<SubmitStudyConsumer> logger)
     : IConsumer<SubmitStudy>
@@ -20,14 +20,18 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
         catch (StudyLayoutException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
 
-        var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId, context.Message.Reanalyze, t), ct);
+        var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
+            options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, t), ct);
         var chunks = await retry.RunAsync(t => jobs.CreateChunksAsync(study.StudyId, study.ImagesToAnalyse, options.ChunkSize, context.Message.Reanalyze, t), ct);
         await publisher.PublishAsync(chunks, ct);
         logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
             study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
         await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), ct);
 
-        if (chunks.Count == 0) await completion.CompleteStudyAsync(study.StudyId, context, ct);
+        // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
+        // images changed) are aggregated and completed now, since no chunk will touch them. The study completes here
+        // when nothing was queued at all.
+        await completion.CompleteStudyAsync(study.StudyId, context, ct);
     }
 }
 

@@ -1,0 +1,79 @@
+using NfcPipeline.Contracts;
+using NfcPipeline.Imaging;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>Submitting a study again after something changed: a calibration, one patient's image, a stranded image.</summary>
+public class ResubmissionTests
+{
+    private static async Task ResubmitAsync(PipelineEnvironment env, string study)
+    {
+        // The wait below must not see the first run's final state before the worker registers the new submission.
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' where external_id = @Id returning 1", new { Id = study });
+        await env.SubmitAsync(new SubmitStudy { StudyId = study, FolderPath = study });
+    }
+
+    [Fact]
+    public async Task A_corrected_calibration_has_the_images_analysed_again_at_the_new_scale()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-k", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-k", FolderPath = "study-k" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-k", TimeSpan.FromMinutes(2)));
+        var density = await env.QueryScalarAsync<double>("select sum(density_per_mm) from image_metrics");
+
+        File.WriteAllText(Path.Combine(env.Share.FullName, "study-k", "study.json"), """{"um_per_px": 1.5, "device": "test"}""");
+        await ResubmitAsync(env, "study-k");
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-k", TimeSpan.FromMinutes(2)));
+
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics where um_per_px = 1.5"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        // The same pixels over a shorter row: density per mm grows by 2.0 / 1.5.
+        Assert.Equal(density * 2.0 / 1.5, await env.QueryScalarAsync<double>("select sum(density_per_mm) from image_metrics"), 6);
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // one chunk per run
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
+    }
+
+    [Fact]
+    public async Task Replacing_one_patients_image_completes_every_patient_and_the_study()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy("study-p", patients: 2, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-p", FolderPath = "study-p" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-p", TimeSpan.FromMinutes(2)));
+
+        var replaced = images.First(i => i.StartsWith("P002/", StringComparison.Ordinal));
+        File.WriteAllBytes(Path.Combine(env.Share.FullName, "study-p", replaced), PngEncoder.Encode(ColourStudy.Image(256, 192, seed: 99_999)));
+        await ResubmitAsync(env, "study-p");
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-p", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patients where state = 'completed'"));
+        Assert.Equal(5L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));   // the old content's result stays
+        Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from jobs"));           // two chunks, then the one image
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+    }
+
+    [Fact]
+    public async Task An_image_left_queued_without_a_chunk_is_queued_again_by_a_resubmission()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy("study-s", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-s", FolderPath = "study-s" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-s", TimeSpan.FromMinutes(2)));
+
+        // As a worker killed between registration and chunk creation leaves it: queued, no result, no job.
+        await env.QueryScalarAsync<long>("""
+            with img as (update images set state = 'queued' where rel_path = @Path returning sha256)
+            delete from image_metrics where image_sha256 = (select sha256 from img) returning 1
+            """, new { Path = images[0] });
+        await ResubmitAsync(env, "study-s");
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-s", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from jobs"));
+    }
+}
