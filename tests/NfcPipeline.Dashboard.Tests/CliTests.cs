@@ -52,13 +52,19 @@ public class CliTests
     {
         await using var data = await TestData.CreateAsync();
         var submitted = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var byManifest = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(TestServices.RabbitUri);
             cfg.ReceiveEndpoint("nfc-test-cli-" + Guid.NewGuid().ToString("N")[..8], e =>
             {
                 e.AutoDelete = true;
-                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == "CLI-1") submitted.TrySetResult(ctx.Message); return Task.CompletedTask; });
+                e.Handler<SubmitStudy>(ctx =>
+                {
+                    if (ctx.Message.StudyId == "CLI-1") submitted.TrySetResult(ctx.Message);
+                    if (ctx.Message.FolderPath == "studyM") byManifest.TrySetResult(ctx.Message);
+                    return Task.CompletedTask;
+                });
             });
         });
         await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
@@ -76,6 +82,12 @@ public class CliTests
             Assert.Equal("studyA", message.FolderPath);
             Assert.Equal(2.2, message.MicrometresPerPixel);
             Assert.True(message.Reanalyze);
+            // Without --study-id, the manifest's study_id names the study, as the share watcher does.
+            Directory.CreateDirectory(Path.Combine(data.ShareRoot, "studyM"));
+            File.WriteAllText(Path.Combine(data.ShareRoot, "studyM", "study.json"), """{"study_id": "CLI-M"}""");
+            Assert.Equal(0, (await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot)).Code);
+            Assert.Equal("CLI-M", (await byManifest.Task.WaitAsync(TimeSpan.FromSeconds(30))).StudyId);
+
             var outside = await NfcAsync("enqueue", "/etc", "--share", data.ShareRoot);
             Assert.Equal(2, outside.Code);
             Assert.Contains("inside the share", outside.Err);

@@ -14,7 +14,7 @@ internal static class EnqueueCommand
     {
         var folder = new Argument<string>("folder") { Description = "The study folder (absolute, or relative to the current directory or the share)." };
         var share = new Option<string?>("--share") { Description = "The share root. Default: NFC_SHARE_ROOT." };
-        var studyId = new Option<string?>("--study-id") { Description = "The study id. Default: the folder name." };
+        var studyId = new Option<string?>("--study-id") { Description = "The study id. Default: study.json's study_id, else the folder name (as the share watcher)." };
         var umPerPx = new Option<double?>("--um-per-px") { Description = "Calibration in µm per pixel (overrides the manifest)." };
         var reanalyze = new Option<bool>("--reanalyze") { Description = "Analyse again even where results exist." };
         var wait = new Option<bool>("--wait") { Description = "Show progress until the study is completed." };
@@ -34,11 +34,35 @@ internal static class EnqueueCommand
             var relative = Path.GetRelativePath(rootFull, candidate).Replace('\\', '/');
             try { SharePaths.ResolveUnder(rootFull, relative); }
             catch (StudyLayoutException ex) { return Fail($"the folder must be inside the share {rootFull}: {ex.Message}", NfcCommandLine.Usage); }
+            // As the share watcher: the manifest's study_id, else the folder's name, so both submit one study.
+            string? manifestId;
+            try
+            {
+                var manifestPath = Path.Combine(candidate, StudyManifest.FileName);
+                manifestId = File.Exists(manifestPath) ? StudyManifest.Parse(File.ReadAllText(manifestPath)).StudyId : null;
+            }
+            catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
+            {
+                return Fail($"cannot read {StudyManifest.FileName}: {ex.Message}", NfcCommandLine.Usage);
+            }
             var message = new SubmitStudy
             {
-                StudyId = parse.GetValue(studyId) ?? Path.GetFileName(candidate.TrimEnd('/')),
+                StudyId = parse.GetValue(studyId) ?? manifestId ?? Path.GetFileName(candidate.TrimEnd('/')),
                 FolderPath = relative, MicrometresPerPixel = parse.GetValue(umPerPx), Reanalyze = parse.GetValue(reanalyze),
             };
+            NpgsqlDataSource dataSource;
+            try { dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection))); }
+            catch (ArgumentException ex) { return Fail($"the connection string is malformed: {ex.Message}", NfcCommandLine.Usage); }
+            await using var _ = dataSource;
+            var queries = new ReportingQueries(dataSource);
+            // A resubmitted study shows its previous run's final state until the worker registers it again: wait for a
+            // completion newer than the one before publishing.
+            DateTime? completedBefore = null;
+            if (parse.GetValue(wait))
+            {
+                try { completedBefore = (await queries.StudyByExternalIdAsync(message.StudyId, ct))?.CompletedAt; }
+                catch (NpgsqlException ex) { return Fail($"cannot reach the database for --wait: {ex.Message}", NfcCommandLine.Fatal); }
+            }
             try
             {
                 await using (var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct))
@@ -51,26 +75,29 @@ internal static class EnqueueCommand
             Console.WriteLine($"Submitted study {message.StudyId} ({relative}).");
             if (!parse.GetValue(wait)) return NfcCommandLine.Success;
 
-            await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
-            var state = await WaitAsync(new ReportingQueries(dataSource), message.StudyId, ct);
+            string state;
+            try { state = await WaitAsync(queries, message.StudyId, completedBefore, ct); }
+            catch (NpgsqlException ex) { return Fail($"lost the database while waiting: {ex.Message}", NfcCommandLine.Fatal); }
             Console.WriteLine($"Study {message.StudyId}: {state}.");
-            return state == "completed" ? NfcCommandLine.Success : NfcCommandLine.Fatal;
+            // As the README's exit codes: images that failed, each with its reason, still make a finished study.
+            return state is "completed" or "completed_with_errors" ? NfcCommandLine.Success : NfcCommandLine.Fatal;
         });
         return command;
     }
 
-    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, CancellationToken ct)
+    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime? completedBefore, CancellationToken ct)
     {
         var finalState = "";
         await AnsiConsole.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async progress =>
             {
-                var task = progress.AddTask("waiting for registration", maxValue: 1);
+                // A refused submission (see the worker's log and the submit-study_error queue) never registers.
+                var task = progress.AddTask("waiting for the worker to register the study", maxValue: 1);
                 while (!ct.IsCancellationRequested)
                 {
                     var s = await queries.StudyByExternalIdAsync(studyId, ct);
-                    if (s is not null)
+                    if (s is not null && !(s.IsFinished && s.CompletedAt == completedBefore))
                     {
                         task.MaxValue = Math.Max(1, s.Images);
                         task.Value = s.Succeeded + s.Failed;

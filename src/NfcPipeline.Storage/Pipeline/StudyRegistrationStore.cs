@@ -26,6 +26,15 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended(@key, 0))",
             new { key = "nfc.study:" + study.ExternalId }, tx, cancellationToken: ct));
 
+        // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
+        // that study's patients and images.
+        var registeredFrom = (await connection.QueryAsync<string?>(new CommandDefinition(
+            "select source_path from studies where external_id = @ExternalId", new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
+        if (registeredFrom.Count > 0 && !string.Equals(registeredFrom[0], study.SourcePath, StringComparison.Ordinal))
+            throw new StudyConflictException(
+                $"Study id '{study.ExternalId}' is already registered from {Describe(registeredFrom[0])}; this submission comes from " +
+                $"{Describe(study.SourcePath)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).");
+
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             insert into studies (external_id, source_path, um_per_px, device, manifest, image_count, state, model_id)
             values (@ExternalId, @SourcePath, @UmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId)
@@ -96,4 +105,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
         return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused);
     }
+
+    private static string Describe(string? sourcePath) => sourcePath is null ? "a list of images" : $"folder '{sourcePath}'";
 }
+
+/// <summary>A submission under a study id that another folder (or image list) already holds; never retried.</summary>
+public sealed class StudyConflictException(string message) : Exception(message);

@@ -20,8 +20,13 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
         catch (StudyLayoutException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
 
-        var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
-            options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, t), ct);
+        RegisteredStudy study;
+        try
+        {
+            study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
+                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, t), ct);
+        }
+        catch (StudyConflictException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
         var chunks = await retry.RunAsync(t => jobs.CreateChunksAsync(study.StudyId, study.ImagesToAnalyse, options.ChunkSize, context.Message.Reanalyze, t), ct);
         await publisher.PublishAsync(chunks, ct);
         logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",

@@ -76,4 +76,25 @@ public class ResubmissionTests
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from jobs"));
     }
+
+    [Fact]
+    public async Task A_second_folder_under_a_registered_study_id_is_refused_and_the_first_study_is_untouched()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("batch1", patients: 2, imagesPerPatient: 1);
+        env.WriteStudy("batch2", patients: 1, imagesPerPatient: 1);
+        var worker = await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "SSc-2026", FolderPath = "batch1" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("SSc-2026", TimeSpan.FromMinutes(2)));
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "SSc-2026", FolderPath = "batch2" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("submit-study_error") >= 1,
+            TimeSpan.FromMinutes(1), () => worker.Output);
+
+        Assert.Contains("already registered from folder 'batch1'", worker.Output);
+        Assert.Equal("batch1", await env.QueryScalarAsync<string>("select source_path from studies"));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+    }
 }
