@@ -89,7 +89,6 @@ public static class CocoEvaluator
             {
                 allDiameters.AddTruth(truthDiameters[i]);
                 if (inStatistics && IsLoop(truthNames[i], options)) loopDiameters.AddTruth(truthDiameters[i]);
-                if (truthAnnotations[i].Distal == true) distalDiameters.AddTruth(truthDiameters[i]);
             }
             for (int j = 0; j < predictedDiameters.Count; j++)
             {
@@ -105,11 +104,8 @@ public static class CocoEvaluator
                 var (truthD, predictedD) = (truthDiameters[match.TruthIndex], predictedDiameters[match.PredictionIndex]);
                 allDiameters.AddPair(truthD, predictedD);
                 if (predictedIsLoop[match.PredictionIndex]) loopDiameters.AddPair(truthD, loopPredicted[match.PredictionIndex]);
-                if (truthAnnotations[match.TruthIndex].Distal == true)
-                {
-                    distalDiameters.AddPair(truthD, predictedD);
-                    distalDiameters.AddPrediction(predictedD);
-                }
+                // Both means over the matched pairs, as documented: a missed distal loop has no prediction to compare.
+                if (truthAnnotations[match.TruthIndex].Distal == true) distalDiameters.AddPairAndMeans(truthD, predictedD);
             }
 
             double? truthDensity = truthDensities is not null && DensityTruthCsv.TryFind(truthDensities, key, out var td) ? td : image.DensityPerMm;

@@ -15,6 +15,17 @@ internal sealed class DiameterTally
 
     public void AddPrediction((double?[] Px, double?[] Um) d) => Collect(d, _predictedPx, _predictedUm);
 
+    /// <summary>A pair that also enters both means, each diameter only where both sides have it: the error of means over pairs.</summary>
+    public void AddPairAndMeans((double?[] Px, double?[] Um) truth, (double?[] Px, double?[] Um) predicted)
+    {
+        AddPair(truth, predicted);
+        AddTruth(WhereBoth(truth, predicted));
+        AddPrediction(WhereBoth(predicted, truth));
+    }
+
+    private static (double?[] Px, double?[] Um) WhereBoth((double?[] Px, double?[] Um) side, (double?[] Px, double?[] Um) other) =>
+        (side.Px.Select((v, k) => other.Px[k] is null ? null : v).ToArray(), side.Um.Select((v, k) => other.Um[k] is null ? null : v).ToArray());
+
     public void AddPair((double?[] Px, double?[] Um) truth, (double?[] Px, double?[] Um) predicted)
     {
         for (int k = 0; k < Names.Length; k++)

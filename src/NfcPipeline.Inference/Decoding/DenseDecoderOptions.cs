@@ -135,7 +135,7 @@ public sealed record DenseDecoderOptions
         if (!(ApexMinWidths is >= 0 and <= 2)) throw new ArgumentOutOfRangeException(nameof(ApexMinWidths), ApexMinWidths, "must be in [0, 2]");
         if (!(LimbPairNearestFraction is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(LimbPairNearestFraction), LimbPairNearestFraction, "must be in [0, 1]");
-        if (CenterNmsRadius < 0 || MaxGroupDistance <= 0 || MinInstanceArea < 0 || KeypointSearchMargin < 0)
+        if (!(CenterNmsRadius >= 0) || !(MaxGroupDistance > 0) || !(MinInstanceArea >= 0) || !(KeypointSearchMargin >= 0))   // NaN too
             throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), "distances must be non-negative (MaxGroupDistance positive)");
         if (PairPeakCandidates < 1) throw new ArgumentOutOfRangeException(nameof(PairPeakCandidates), PairPeakCandidates, "must be at least 1");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");

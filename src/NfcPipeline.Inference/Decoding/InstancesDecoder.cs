@@ -89,13 +89,25 @@ public sealed class InstancesDecoder
     private static BoundingBox ToOriginal(BoundingBox box, ResizePlan plan) => new(
         (float)(box.X1 * plan.ScaleX), (float)(box.Y1 * plan.ScaleY), (float)(box.X2 * plan.ScaleX), (float)(box.Y2 * plan.ScaleY));
 
-    /// <summary>The score on the detected class and the rest shared evenly, so the probabilities sum to 1.</summary>
+    /// <summary>
+    /// The score on the detected class and the rest shared evenly, so the probabilities sum to 1. Below 1/K the even
+    /// share would outweigh the score and the argmax name another class: then the detected class gets the share
+    /// too, plus a hair, so the label stands and the sum stays 1.
+    /// </summary>
     private float[] ClassProbabilities(int classIndex, float score)
     {
         int k = _classNames.Count;
         var probabilities = new float[k];
         if (k == 1) { probabilities[0] = 1f; return probabilities; }
-        Array.Fill(probabilities, (1f - score) / (k - 1));
+        float rest = (1f - score) / (k - 1);
+        if (score <= rest)
+        {
+            const float hair = 1e-4f;
+            Array.Fill(probabilities, (1f - hair) / k);
+            probabilities[classIndex] += hair;
+            return probabilities;
+        }
+        Array.Fill(probabilities, rest);
         probabilities[classIndex] = score;
         return probabilities;
     }

@@ -15,9 +15,10 @@ public sealed record InstancesDecoderOptions
 
     public void Validate()
     {
-        if (ScoreThreshold is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ScoreThreshold), ScoreThreshold, "must be in [0, 1)");
-        if (MaskThreshold is <= 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
-        if (NmsIouThreshold is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(NmsIouThreshold), NmsIouThreshold, "must be in (0, 1]");
+        // Written so that NaN fails too: it would drop every detection, or switch NMS off, without a word.
+        if (!(ScoreThreshold is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(ScoreThreshold), ScoreThreshold, "must be in [0, 1)");
+        if (!(MaskThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
+        if (!(NmsIouThreshold is > 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(NmsIouThreshold), NmsIouThreshold, "must be in (0, 1]");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");
     }
 }

@@ -155,6 +155,13 @@ public class CocoEvaluatorTests
         Assert.Equal((1, 1, 1), (apical.PairCount, apical.TruthCount, apical.PredictionCount));   // A and P1
         Assert.Equal(2, apical.MaePx!.Value, 5);
         Assert.Equal(4, apical.MaeUm!.Value, 5);
+
+        // B in the row too: its prediction P2 has no keypoints, so B has no pair and stays out of both means.
+        string both = marked.Replace("\"distal\": false,", "\"distal\": true,");
+        var pairsOnly = CocoEvaluator.Evaluate(CocoParser.Parse(both), CocoParser.Parse(Predictions())).DistalRowDiameters!
+            .Single(d => d.Diameter == "apical");
+        Assert.Equal((1, 1, 1), (pairsOnly.PairCount, pairsOnly.TruthCount, pairsOnly.PredictionCount));
+        Assert.Equal(2, pairsOnly.ErrorOfMeansPx!.Value, 5);   // mean(12) − mean(10), not mean(10, 12)
     }
 
     [Fact]

@@ -340,6 +340,7 @@ public partial class DenseDecoderTests
     [InlineData(nameof(DenseDecoderOptions.MaskThreshold))]
     [InlineData(nameof(DenseDecoderOptions.LimbPairNearestFraction))]
     [InlineData(nameof(DenseDecoderOptions.ApexMinWidths))]
+    [InlineData(nameof(DenseDecoderOptions.MaxGroupDistance))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
     {
         var bad = option switch
@@ -351,6 +352,7 @@ public partial class DenseDecoderTests
             nameof(DenseDecoderOptions.MaskThreshold) => new DenseDecoderOptions { MaskThreshold = float.NaN },
             nameof(DenseDecoderOptions.LimbPairNearestFraction) => new DenseDecoderOptions { LimbPairNearestFraction = 1.5f },
             nameof(DenseDecoderOptions.ApexMinWidths) => new DenseDecoderOptions { ApexMinWidths = float.NaN },
+            nameof(DenseDecoderOptions.MaxGroupDistance) => new DenseDecoderOptions { CenterNmsRadius = float.NaN },
             nameof(DenseDecoderOptions.OrientationMinAxisCoherence) => new DenseDecoderOptions { OrientationMinAxisCoherence = -0.1f },
             nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation) => new DenseDecoderOptions { OrientationMinBrightnessCorrelation = float.NaN },
             _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },

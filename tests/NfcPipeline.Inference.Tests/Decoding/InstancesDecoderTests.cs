@@ -76,6 +76,34 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void A_detection_scored_below_one_over_the_class_count_keeps_its_label()
+    {
+        // Four classes: an even share of 1 - 0.22 (0.26 each) would outweigh the score and rename the detection.
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.22f, 4), new Det(20, 0, 30, 10, 0.22f, 1)]);
+
+        var instances = Decoder(new InstancesDecoderOptions { ScoreThreshold = 0.05f }).Decode(outputs, 0, Unscaled);
+
+        Assert.Equal(["abnormal", "normal"], instances.Select(i => i.ClassName));
+        Assert.All(instances, i => Assert.Equal(1f, i.ClassProbabilities.Sum(), 5));
+        Assert.All(instances, i => Assert.Equal(0.22f, i.Score));
+    }
+
+    [Theory]
+    [InlineData(nameof(InstancesDecoderOptions.ScoreThreshold))]
+    [InlineData(nameof(InstancesDecoderOptions.MaskThreshold))]
+    [InlineData(nameof(InstancesDecoderOptions.NmsIouThreshold))]
+    public void NaN_thresholds_are_refused_by_name(string option)
+    {
+        var bad = option switch
+        {
+            nameof(InstancesDecoderOptions.ScoreThreshold) => new InstancesDecoderOptions { ScoreThreshold = float.NaN },
+            nameof(InstancesDecoderOptions.MaskThreshold) => new InstancesDecoderOptions { MaskThreshold = float.NaN },
+            _ => new InstancesDecoderOptions { NmsIouThreshold = float.NaN },
+        };
+        Assert.Equal(option, Assert.Throws<ArgumentOutOfRangeException>(() => Decoder(bad)).ParamName);
+    }
+
+    [Fact]
     public void Nms_suppresses_overlaps_within_a_class_only_and_can_be_turned_off()
     {
         // IoU of the first two boxes is 80/120 = 0.67; the third overlaps as much but is another class.
