@@ -74,6 +74,28 @@ public class MigrationTests
     }
 
     [Fact]
+    public async Task A_runner_waits_out_another_holding_the_lock_longer_than_the_command_timeout()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        // Npgsql's default timeout is 30 s; at 1 s here, a migration or index build that holds the lock longer than
+        // the connection's command timeout must not fail the runner that waits for it.
+        var shortTimeout = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { CommandTimeout = 1 }.ConnectionString;
+        await using var holder = new Npgsql.NpgsqlConnection(db.ConnectionString);
+        await holder.OpenAsync();
+        await using (var take = new Npgsql.NpgsqlCommand($"select pg_advisory_lock({MigrationRunner.AdvisoryLockKey})", holder))
+            await take.ExecuteNonQueryAsync();
+
+        var waiting = Task.Run(() => new MigrationRunner(shortTimeout).ApplyAsync(RepoMigrations()));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.False(waiting.IsCompleted);
+        await using (var release = new Npgsql.NpgsqlCommand($"select pg_advisory_unlock({MigrationRunner.AdvisoryLockKey})", holder))
+            await release.ExecuteNonQueryAsync();
+
+        var result = await waiting.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(RepoMigrations().Count, result.Applied.Count);
+    }
+
+    [Fact]
     public async Task A_failing_migration_is_rolled_back_and_reported()
     {
         await using var db = await TestDatabase.CreateAsync();

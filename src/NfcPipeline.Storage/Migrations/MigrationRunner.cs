@@ -27,7 +27,10 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, cancellationToken: ct));
+        // No command timeout on the lock or the migrations: another runner may hold the lock while it builds indexes on
+        // a large database; ct still cancels.
+        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@key)", new { key = AdvisoryLockKey },
+            commandTimeout: 0, cancellationToken: ct));
         try
         {
             await EnsureHistoryTableAsync(connection, ct);
@@ -79,7 +82,7 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
         await using var transaction = await connection.BeginTransactionAsync(ct);
         try
         {
-            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, commandTimeout: 0, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(
                 "insert into schema_migrations (version, name, checksum, execution_ms) values (@Version, @Name, @Checksum, @Ms)",
                 new { migration.Version, migration.Name, migration.Checksum, Ms = (int)stopwatch.ElapsedMilliseconds },
