@@ -3,7 +3,8 @@ its default options, so the training-time evaluation measures density the way th
 
 Keypoints below the measurement's confidence gate (0.08) are unusable. An apex is U, or, without a usable U, the
 mask pixel furthest along the distal axis. The axis comes from the loops (limb bottoms -> U), else from the masks
-(centroid -> apex), else from a line through the apices (oriented up). Apices are split into rows at depth gaps;
+(centroid -> apex), else from a line through the apices (oriented up). Apices are split into rows at depth gaps,
+depth taken across the rows (a line fit through all apices, when they lie in rows; else along that axis);
 the front row keeps those not hidden by an apex further out within one loop width sideways, and none far behind
 the row; with 3 or more, a line fit through them refines the axis and the selection runs again. Loops whose mask
 runs out of the frame beyond their U along that axis (the apex outside the image) leave the row, found again without them.
@@ -193,12 +194,16 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
     def select(a):
         return _near_row_line(_outermost(_front_row(apices, a, gap), a, band, window), a, max_behind)
 
-    distal = select(axis)
-    if len(distal) >= MIN_FOR_FIT:
-        fitted = _fitted_normal([a[1] for a in distal], axis)
-        if fitted is not None:
-            axis = fitted
-            distal = select(axis)
+    # As the C# finder: the first split goes across the rows (a line through all apices, when they lie in rows), so a
+    # sparse row leaning against its loops is not cut into one-apex rows.
+    all_rows = _fitted_normal([a[1] for a in apices], axis) if len(apices) >= MIN_FOR_FIT else None
+    distal = select(all_rows if all_rows is not None else axis)
+    fitted = _fitted_normal([a[1] for a in distal], axis) if len(distal) >= MIN_FOR_FIT else None
+    if fitted is not None:
+        axis = fitted
+        distal = select(axis)
+    elif all_rows is not None:
+        axis = all_rows
     if not distal:
         return [], axis, 0.0, 0.0
     centre = np.mean([a[1] for a in distal], axis=0)

@@ -44,12 +44,25 @@ public sealed class DistalRowFinder
         double maxBehindPx = loopHeight is { } lh
             ? _options.MaxBehindRowFractionOfLoopHeight * lh : _options.FallbackMaxBehindRowUm / calibration.MicrometresPerPixel;
         double rowGapPx = Math.Max(_options.RowGapFractionOfLoopHeight * (loopHeight ?? 0), _options.MinRowGapUm / calibration.MicrometresPerPixel);
-        var distal = NearRowLine(SelectOutermost(FrontRow(apices, axis, rowGapPx), axis, bandPx, windowPx), axis, maxBehindPx);
+        List<(int Index, Point2 Apex)> Select(Point2 along) =>
+            NearRowLine(SelectOutermost(FrontRow(apices, along, rowGapPx), along, bandPx, windowPx), along, maxBehindPx);
+
+        // Rows are split by depth across the rows, not along the loops: where the loops lean against their row, depth
+        // along the loops climbs by spacing × sin(lean) from one apex to the next, and in a sparse row that exceeds the
+        // row gap and leaves every apex a row of its own. A line through all apices, when they lie in rows, gives the
+        // rows' direction for that first split.
+        var allRows = apices.Count >= _options.MinApicesForLineFit ? FittedNormal(apices.Select(a => a.Apex).ToList(), axis) : null;
+        var distal = Select(allRows ?? axis);
         if (distal.Count >= _options.MinApicesForLineFit && FittedNormal(distal.Select(a => a.Apex).ToList(), axis) is { } fitted)
         {
             axis = fitted;
             source = DistalAxisSource.RowLineFit;
-            distal = NearRowLine(SelectOutermost(FrontRow(apices, axis, rowGapPx), axis, bandPx, windowPx), axis, maxBehindPx);
+            distal = Select(axis);
+        }
+        else if (allRows is { } rows)
+        {
+            axis = rows;
+            source = DistalAxisSource.RowLineFit;
         }
 
         var row = new DistalRow

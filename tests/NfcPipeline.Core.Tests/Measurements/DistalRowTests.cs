@@ -138,6 +138,25 @@ public class DistalRowTests
         Assert.Equal(Enumerable.Range(0, 15), result.DistalRow.Indices);
     }
 
+    [Theory]
+    [InlineData(7, 150, 15)]
+    [InlineData(5, 200, 12)]
+    [InlineData(5, 200, -20)]
+    public void A_sparse_row_leaning_against_upright_loops_keeps_all_its_loops(int count, double spacing, double rowDegrees)
+    {
+        // Upright loops on a row turned by rowDegrees: along the loops, each apex lies spacing × sin(tilt) deeper than
+        // the last, more than the row gap (36 px here), but across the row they all lie on one line.
+        Point2 along = FieldOfView.Rotate(new(1, 0), rowDegrees, default);
+        Point2 start = new Point2(512, 300) - along * (spacing * (count - 1) / 2);
+        var loops = Enumerable.Range(0, count).Select(i => Loops.Loop(start + along * (spacing * i))).ToList();
+
+        var result = Measure(loops);
+
+        Assert.Equal(Enumerable.Range(0, count), result.DistalRow.Indices);
+        Assert.Equal(count / result.DistalRow.LineLengthMm!.Value, result.DensityPerMm!.Value, 9);
+        Assert.Equal(DistalAxisSource.RowLineFit, result.DistalRow.AxisSource);
+    }
+
     [Fact]
     public void A_single_loop_is_its_own_row()
     {

@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""Tests for distal_row.py, the Python port of the C# DistalRowFinder (the cases of DistalRowTests.cs)."""
+import os
+import sys
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distal_row  # noqa: E402
+
+WIDTH, HEIGHT, UM_PER_PX = 1024, 768, 2.0
+
+
+def loop(apex, degrees=0.0, apical=8.0, height=90.0, width=30.0):
+    """As Loops.Loop in the C# tests: U at `apex`, pointing up turned by `degrees`, limbs half-way, bottoms at `height`."""
+    t = np.radians(degrees)
+    distal = np.array([np.sin(t), -np.cos(t)])
+    along = np.array([np.cos(t), np.sin(t)])
+    apex = np.asarray(apex, float)
+
+    def at(u, v):
+        return apex + along * u + distal * v
+    half = width / 2
+    points = [at(0, 0), at(0, -apical), at(-half, -height / 2), at(-half + 5, -height / 2), at(half - 6, -height / 2),
+              at(half, -height / 2), at(-half + 2.5, -height), at(half - 3, -height)]
+    keypoints = np.array([[p[0], p[1], 0.9] for p in points])
+    mask = np.zeros((HEIGHT, WIDTH), bool)
+    cx, cy = np.round(at(0, -height / 2)).astype(int)
+    mask[cy - 2:cy + 3, cx - 2:cx + 3] = True   # inside the frame: no apex cut by it
+    return dict(keypoints=keypoints, mask=mask)
+
+
+def find(loops):
+    return distal_row.find(loops, WIDTH, HEIGHT, UM_PER_PX, lambda c: c["mask"])
+
+
+class DistalRowTests(unittest.TestCase):
+    def test_a_sparse_row_leaning_against_upright_loops_keeps_all_its_loops(self):
+        for count, spacing, row_degrees in [(7, 150, 15), (5, 200, 12), (5, 200, -20)]:
+            t = np.radians(row_degrees)
+            along = np.array([np.cos(t), np.sin(t)])
+            start = np.array([512.0, 300.0]) - along * (spacing * (count - 1) / 2)
+            distal, length_mm, density = find([loop(start + along * spacing * i) for i in range(count)])
+            with self.subTest(count=count, spacing=spacing, row_degrees=row_degrees):
+                self.assertEqual(list(range(count)), distal)
+                self.assertAlmostEqual(count / length_mm, density, places=9)
+
+    def test_the_row_behind_is_not_distal(self):
+        front = [loop((70 + 60 * i, 200 + (i * 37 % 13) - 6)) for i in range(15)]
+        behind = [loop((130 + 120 * j, 300 + j % 2 * 5)) for j in range(5)]
+        distal, length_mm, density = find(front + behind)
+        self.assertEqual(list(range(15)), distal)
+        self.assertTrue(2.048 <= length_mm <= 2.060)
+
+
+if __name__ == "__main__":
+    unittest.main()
