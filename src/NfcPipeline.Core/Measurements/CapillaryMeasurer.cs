@@ -61,6 +61,7 @@ public sealed class CapillaryMeasurer
 
         double? apicalUm = ToUm(apical, calibration);
         bool isLoop = category.IsLoop();
+        bool giantShape = category == ClinicalCategory.Normal || !_options.GiantRequiresNormalShape;
         return new CapillaryMeasurement
         {
             Index = index,
@@ -85,8 +86,8 @@ public sealed class CapillaryMeasurer
             LoopWidthUm = ToUm(width, calibration),
             Apex = u,
             Axis = axis,
-            IsDilated = isLoop && apicalUm is { } a1 ? a1 >= _options.DilatedApicalDiameterUm && a1 < _options.GiantApicalDiameterUm : null,
-            IsGiant = isLoop && apicalUm is { } a2 ? a2 >= _options.GiantApicalDiameterUm : null,
+            IsDilated = isLoop && apicalUm is { } a1 ? a1 >= _options.DilatedApicalDiameterUm && !(a1 >= _options.GiantApicalDiameterUm && giantShape) : null,
+            IsGiant = isLoop && apicalUm is { } a2 ? a2 >= _options.GiantApicalDiameterUm && giantShape : null,
         };
     }
 

@@ -28,6 +28,12 @@ public sealed record MeasurementOptions
     /// <summary>Apical diameter (µm) from which a loop is giant (megacapillary).</summary>
     public double GiantApicalDiameterUm { get; init; } = 50;
 
+    /// <summary>
+    /// Giants are homogeneously enlarged normal-shaped loops (the EULAR standardisation's definition): an Abnormal loop
+    /// that wide is dilated and abnormal, not giant. False flags every loop from the giant threshold on.
+    /// </summary>
+    public bool GiantRequiresNormalShape { get; init; } = true;
+
     public LimbRoleRule LimbRoles { get; init; } = LimbRoleRule.WiderIsVenous;
 
     /// <summary>

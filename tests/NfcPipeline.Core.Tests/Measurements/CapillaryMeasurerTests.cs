@@ -54,6 +54,20 @@ public class CapillaryMeasurerTests
         Assert.Equal(giant, m.IsGiant);
     }
 
+    [Theory]
+    [InlineData("hairpin", false, true)]
+    [InlineData("tortuous", false, true)]    // tortuous is a normal shape
+    [InlineData("ramified", true, false)]    // enlarged but not normal-shaped: dilated and abnormal, not giant
+    public void Only_a_normal_shaped_loop_is_giant(string className, bool dilated, bool giant)
+    {
+        var loop = Loops.Loop(new(200, 200), apical: 30, className: className);   // 60 µm
+        var m = new CapillaryMeasurer().Measure(loop, TwoMicrons);
+        Assert.Equal((dilated, giant), (m.IsDilated, m.IsGiant));
+
+        var anyShape = new CapillaryMeasurer(new MeasurementOptions { GiantRequiresNormalShape = false }).Measure(loop, TwoMicrons);
+        Assert.Equal((false, true), (anyShape.IsDilated, anyShape.IsGiant));
+    }
+
     [Fact]
     public void Thresholds_are_options()
     {
