@@ -4,7 +4,8 @@ namespace NfcPipeline.Intake;
 public sealed record StudyImage(string RelativePath, string FullPath, string? Patient, string? Finger, string Field);
 
 /// <summary>Something in the folder that is not analysed, and why.</summary>
-public sealed record SkippedEntry(string RelativePath, string Reason);
+/// <summary>An entry left out of the study; <see cref="Unreadable"/> when it is a folder that could not be listed.</summary>
+public sealed record SkippedEntry(string RelativePath, string Reason, bool Unreadable = false);
 
 public sealed record StudyInventory(string StudyFolder, string StudyId, StudyManifest? Manifest, IReadOnlyList<StudyImage> Images, IReadOnlyList<SkippedEntry> Skipped)
 {
@@ -54,7 +55,7 @@ public static class StudyLayout
         try { entries = new DirectoryInfo(directory).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).ToList(); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            skipped.Add(new SkippedEntry(string.Join('/', segments), $"folder cannot be read: {ex.Message}"));
+            skipped.Add(new SkippedEntry(string.Join('/', segments), $"folder cannot be read: {ex.Message}", Unreadable: true));
             return;
         }
         foreach (var entry in entries)

@@ -74,14 +74,20 @@ public class WorkerFaultTests
             await channel.BasicPublishAsync("analyze-images", "", mandatory: false, properties, Encoding.UTF8.GetBytes("{ this is not json"));
         }
         await env.SubmitAsync(new SubmitStudy { StudyId = "bad-path", FolderPath = "../../etc" });
+        // A marked study folder with no images (or one emptied since its last run) registers nothing.
+        Directory.CreateDirectory(Path.Combine(env.Share.FullName, "empty-study"));
+        File.WriteAllText(Path.Combine(env.Share.FullName, "empty-study", "study.json"), """{"um_per_px": 2.0}""");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "empty-study", FolderPath = "empty-study" });
         await env.PublishAsync(new AnalyzeImages { JobId = 987654, StudyDbId = 1, ImageIds = [1] });
 
         await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("analyze-images_error") >= 2
-            && await env.Vhost.QueueDepthAsync("submit-study_error") >= 1, TimeSpan.FromMinutes(1), () => worker.Output);
+            && await env.Vhost.QueueDepthAsync("submit-study_error") >= 2, TimeSpan.FromMinutes(1), () => worker.Output);
         Assert.False(worker.HasExited);
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-m", FolderPath = "study-m" });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-m", TimeSpan.FromMinutes(2)));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies where external_id = 'bad-path'"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies where external_id = 'empty-study'"));
+        Assert.Contains("holds no images", worker.Output);
     }
 
     [Fact]
