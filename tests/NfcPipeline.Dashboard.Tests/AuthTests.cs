@@ -103,6 +103,52 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task Repeated_failed_sign_ins_lock_the_address_out_even_for_the_right_password()
+    {
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings["Dashboard:MaxFailedSignIns"] = "3";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = host.Client();
+        client.DefaultRequestHeaders.Authorization = Basic("olga", "op-pass");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);
+
+        for (int i = 0; i < 3; i++)
+        {
+            client.DefaultRequestHeaders.Authorization = Basic("olga", $"guess-{i}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+        }
+        client.DefaultRequestHeaders.Authorization = Basic("olga", "op-pass");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+        client.DefaultRequestHeaders.Authorization = null;
+        client.DefaultRequestHeaders.Add("X-Api-Key", "ro-key");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
+    }
+
+    private sealed class ManualClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = new(2026, 12, 4, 0, 0, 0, TimeSpan.Zero);
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
+    public void A_lockout_ends_with_its_window_and_counts_each_address_apart()
+    {
+        var clock = new ManualClock();
+        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions { MaxFailedSignIns = 2, FailedSignInWindow = TimeSpan.FromMinutes(5) });
+        var limiter = new FailedSignInLimiter(options, clock);
+        Assert.False(limiter.RecordFailure("10.0.0.1"));
+        Assert.False(limiter.IsLockedOut("10.0.0.1"));
+        Assert.True(limiter.RecordFailure("10.0.0.1"));       // the second failure reaches the limit
+        Assert.True(limiter.IsLockedOut("10.0.0.1"));
+        Assert.False(limiter.IsLockedOut("10.0.0.2"));
+
+        clock.Now += TimeSpan.FromMinutes(5);
+        Assert.False(limiter.IsLockedOut("10.0.0.1"));
+        Assert.False(limiter.RecordFailure("10.0.0.1"));      // a new window starts at one failure
+    }
+
+    [Fact]
     public async Task A_read_only_api_key_can_read_but_not_submit()
     {
         await using var data = await TestData.CreateAsync();

@@ -18,6 +18,11 @@ public sealed class DashboardOptions
     /// <summary>API keys, sent in the X-Api-Key header.</summary>
     public List<DashboardApiKey> ApiKeys { get; set; } = [];
 
+    /// <summary>Failed sign-ins from one address within <see cref="FailedSignInWindow"/> before its sign-ins are refused until the window ends.</summary>
+    public int MaxFailedSignIns { get; set; } = 10;
+
+    public TimeSpan FailedSignInWindow { get; set; } = TimeSpan.FromMinutes(5);
+
     public bool AuthConfigured => Users.Count > 0 || ApiKeys.Count > 0;
 }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using NfcPipeline.Contracts;
 using System.Diagnostics;
 using System.Globalization;
@@ -40,6 +41,8 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton<JobAdmin>();
         builder.Services.AddSingleton<OverlayService>();
 
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<FailedSignInLimiter>();
         builder.Services.AddAuthentication(DashboardAuthHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, DashboardAuthHandler>(DashboardAuthHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

@@ -15,7 +15,7 @@ namespace NfcPipeline.Dashboard.Security;
 /// </summary>
 public sealed class DashboardAuthHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
-    IOptions<DashboardOptions> dashboardOptions)
+    IOptions<DashboardOptions> dashboardOptions, FailedSignInLimiter limiter)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
 {
     public const string SchemeName = "NfcDashboard";
@@ -35,11 +35,16 @@ public sealed class DashboardAuthHandler(
                 ? Success(LocalUser, DashboardRoles.Operator, "local")
                 : AuthenticateResult.Fail("No authentication is configured and the caller is not on loopback."));
         }
+        var client = Context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        bool offersCredentials = Request.Headers.ContainsKey(ApiKeyHeader)
+            || Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase);
+        if (offersCredentials && limiter.IsLockedOut(client))
+            return Task.FromResult(AuthenticateResult.Fail("Too many failed sign-ins from this address; try again later."));
         if (Request.Headers.TryGetValue(ApiKeyHeader, out var keyValues) && keyValues.ToString() is { Length: > 0 } key)
         {
             var hash = Sha256Hex(key);
             var match = options.ApiKeys.FirstOrDefault(k => FixedEquals(k.KeySha256, hash));
-            return Task.FromResult(match is null ? AuthenticateResult.Fail("Unknown API key.") : Success(match.Name, match.Role, "api-key"));
+            return Task.FromResult(match is null ? Failed(client, "Unknown API key.") : Success(match.Name, match.Role, "api-key"));
         }
         var header = Request.Headers.Authorization.ToString();
         if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
@@ -54,7 +59,7 @@ public sealed class DashboardAuthHandler(
             var user = options.Users.FirstOrDefault(u => u.Name == name);
             // Compare even for an unknown name, so timing does not tell which names exist.
             var ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), hash) && user is not null;
-            return Task.FromResult(ok ? Success(user!.Name, user.Role, "basic") : AuthenticateResult.Fail("Wrong user name or password."));
+            return Task.FromResult(ok ? Success(user!.Name, user.Role, "basic") : Failed(client, "Wrong user name or password."));
         }
         return Task.FromResult(AuthenticateResult.NoResult());
     }
@@ -81,6 +86,14 @@ public sealed class DashboardAuthHandler(
             return;
         }
         await Response.WriteAsync("Forbidden: this action needs the operator role.");
+    }
+
+    private AuthenticateResult Failed(string client, string reason)
+    {
+        if (limiter.RecordFailure(client))
+            Logger.LogWarning("Sign-ins from {Client} refused for up to {Window} after {Count} failures",
+                client, dashboardOptions.Value.FailedSignInWindow, dashboardOptions.Value.MaxFailedSignIns);
+        return AuthenticateResult.Fail(reason);
     }
 
     public static string Sha256Hex(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));

@@ -1,0 +1,32 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using NfcPipeline.Dashboard.Hosting;
+
+namespace NfcPipeline.Dashboard.Security;
+
+/// <summary>
+/// Counts failed sign-ins (basic credentials or API keys) per client address. Once an address reaches
+/// <see cref="DashboardOptions.MaxFailedSignIns"/> within <see cref="DashboardOptions.FailedSignInWindow"/>, its
+/// sign-ins are refused unchecked until that window ends, so passwords cannot be guessed at full speed.
+/// </summary>
+public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, TimeProvider clock)
+{
+    private const int PruneAbove = 10_000;   // addresses remembered before stale windows are dropped
+    private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset Start)> _failures = new();
+
+    public bool IsLockedOut(string client) =>
+        _failures.TryGetValue(client, out var f) && !Expired(f.Start) && f.Count >= options.Value.MaxFailedSignIns;
+
+    /// <summary>Records a failure; true when this one reaches the limit (to log the lockout once).</summary>
+    public bool RecordFailure(string client)
+    {
+        if (_failures.Count > PruneAbove)
+            foreach (var (key, value) in _failures)
+                if (Expired(value.Start)) _failures.TryRemove(key, out _);
+        var now = clock.GetUtcNow();
+        var updated = _failures.AddOrUpdate(client, _ => (1, now), (_, f) => Expired(f.Start) ? (1, now) : (f.Count + 1, f.Start));
+        return updated.Count == options.Value.MaxFailedSignIns;
+    }
+
+    private bool Expired(DateTimeOffset start) => clock.GetUtcNow() - start >= options.Value.FailedSignInWindow;
+}
