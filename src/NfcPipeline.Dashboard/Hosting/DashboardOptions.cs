@@ -18,6 +18,9 @@ public sealed class DashboardOptions
     /// <summary>API keys, sent in the X-Api-Key header.</summary>
     public List<DashboardApiKey> ApiKeys { get; set; } = [];
 
+    /// <summary>Images listed per page on a study's page (a large study's images are paged, not cut off).</summary>
+    public int StudyImagesPageSize { get; set; } = 500;
+
     /// <summary>Failed sign-ins from one address within <see cref="FailedSignInWindow"/> before its sign-ins are refused until the window ends.</summary>
     public int MaxFailedSignIns { get; set; } = 10;
 

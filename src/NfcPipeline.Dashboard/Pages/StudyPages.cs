@@ -1,12 +1,15 @@
+using Microsoft.Extensions.Options;
+using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Dashboard.Html;
 using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Pages;
 
-/// <summary>GET /studies (progress of every study) and GET /studies/{id} (patients and images with states and errors).</summary>
+/// <summary>GET /studies (progress of every study) and GET /studies/{id} (patients, and images with states and errors in pages, filtered by state).</summary>
 public static class StudyPages
 {
     private static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
+    private static readonly string[] ImageStates = ["pending", "queued", "processing", "succeeded", "failed"];
 
     public static void Map(WebApplication app)
     {
@@ -23,12 +26,21 @@ public static class StudyPages
             return Layout.Page(context, "Studies", body);
         });
 
-        app.MapGet("/studies/{id:long}", async (HttpContext context, ReportingQueries queries, long id, CancellationToken ct) =>
+        app.MapGet("/studies/{id:long}", async (HttpContext context, ReportingQueries queries, IOptions<DashboardOptions> options, long id,
+            string? images_state, int? images_from, CancellationToken ct) =>
         {
             var study = await queries.StudyAsync(id, ct);
             if (study is null) return Layout.NotFound(context, $"There is no study #{id}.");
             var patients = await queries.PatientsAsync(id, ct);
-            var images = await queries.ImagesAsync(id, ct: ct);
+            var state = ImageStates.Contains(images_state) ? images_state : null;
+            int from = Math.Max(0, images_from ?? 0), pageSize = options.Value.StudyImagesPageSize;
+            var images = await queries.ImagesAsync(id, limit: pageSize + 1, ct: ct, offset: from, state: state);
+            bool more = images.Count > pageSize;
+            if (more) images = images.Take(pageSize).ToList();
+            long total = state switch { null => study.Images, "succeeded" => study.Succeeded, "failed" => study.Failed, _ => -1 };
+            var imageTabs = H.Each(ImageStates.Prepend(""), s => H.Html(
+                $"<a class=\"tab{(s == (state ?? "") ? " current" : "")}\" href=\"/studies/{id}?images_state={s}\">{(s == "" ? "all" : s)}</a>"));
+            var shown = images.Count == 0 ? "none" : $"{from + 1}–{from + images.Count}" + (total >= 0 ? $" of {total}" : "");
             var codes = patients.ToDictionary(p => p.Id, p => p.Code);
             var patientRows = H.Each(patients, p => H.Html($"""
                 <tr><td><a class="patient-link" href="/patients/{p.Id}">{p.Code}</a></td><td>{Layout.StateBadge(p.State)}</td>
@@ -51,7 +63,10 @@ public static class StudyPages
                    <a href="/jobs?state=failed&study={H.Q(study.ExternalId)}">Failed jobs of this study</a></p>
                 <h2>Patients ({patients.Count})</h2>
                 <table class="patients"><thead><tr><th>Patient</th><th>State</th><th>Images</th><th>Pattern</th><th>Density /mm</th></tr></thead><tbody>{patientRows}</tbody></table>
-                <h2>Images ({images.Count})</h2>
+                <h2>Images ({shown})</h2>
+                <nav class="tabs image-states">{imageTabs}</nav>
+                {H.When(from > 0, () => H.Html($"<a class=\"previous\" href=\"/studies/{id}?images_state={state}&images_from={Math.Max(0, from - pageSize)}\">← Previous</a> "))}
+                {H.When(more, () => H.Html($"<a class=\"next\" href=\"/studies/{id}?images_state={state}&images_from={from + pageSize}\">Next →</a>"))}
                 <table class="images"><thead><tr><th>Patient</th><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>Attempts</th><th>Capillaries</th><th>Density /mm</th><th>Error</th></tr></thead><tbody>{imageRows}</tbody></table>
                 """);
             return Layout.Page(context, $"Study {study.ExternalId}", body);

@@ -85,8 +85,12 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             """, new { studyId }, cancellationToken: ct))).ToList();
     }
 
-    /// <summary>A study's images with their latest results; <paramref name="patientId"/> narrows to one patient.</summary>
-    public async Task<IReadOnlyList<ImageRow>> ImagesAsync(long studyId, long? patientId = null, long? modelId = null, int limit = 5000, CancellationToken ct = default)
+    /// <summary>
+    /// A study's images with their latest results, in pages (<paramref name="offset"/>, <paramref name="limit"/>);
+    /// <paramref name="patientId"/> narrows to one patient and <paramref name="state"/> to one image state.
+    /// </summary>
+    public async Task<IReadOnlyList<ImageRow>> ImagesAsync(long studyId, long? patientId = null, long? modelId = null, int limit = 5000,
+        CancellationToken ct = default, int offset = 0, string? state = null)
     {
         var sql = """
             select i.id, i.study_id, i.patient_id, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, i.attempts, i.sha256,
@@ -96,9 +100,10 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                                and (@modelId::bigint is null or m.model_id = @modelId)
                                order by m.analysed_at desc limit 1) r on true
             where i.study_id = @studyId
-            """ + (patientId is null ? "" : " and i.patient_id = @patientId") + " order by i.patient_id, i.finger, i.field, i.id limit @limit";
+            """ + (patientId is null ? "" : " and i.patient_id = @patientId") + (state is null ? "" : " and i.state = @state")
+            + " order by i.patient_id, i.finger, i.field, i.id limit @limit offset @offset";
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new { studyId, patientId, modelId, limit }, cancellationToken: ct))).ToList();
+        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new { studyId, patientId, modelId, limit, offset, state }, cancellationToken: ct))).ToList();
     }
 
     public async Task<PatientHeader?> PatientAsync(long patientId, CancellationToken ct = default)
