@@ -31,6 +31,24 @@ public class OverlayTests
     }
 
     [Fact]
+    public async Task A_study_submitted_as_a_list_of_images_has_its_overlays_too()
+    {
+        await using var data = await TestData.CreateAsync();
+        // A list submission has no study folder; its image paths are relative to the share.
+        await data.Database.ScalarAsync<long>($"""
+            with s as (update studies set source_path = null where id = {data.StudyId} returning 1),
+                 i as (update images set rel_path = 'studyA/' || rel_path where study_id = {data.StudyId} returning 1)
+            select count(*) from i
+            """);
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString,
+            new Dictionary<string, string?> { ["Dashboard:ShareRoot"] = data.ShareRoot });
+        using var client = host.Client();
+        var response = await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((320, 240), (new ImageDecoder().Decode(await response.Content.ReadAsByteArrayAsync()) is var png ? (png.Width, png.Height) : default));
+    }
+
+    [Fact]
     public async Task Without_a_share_root_or_for_an_unknown_image_the_overlay_is_not_found()
     {
         await using var data = await TestData.CreateAsync();

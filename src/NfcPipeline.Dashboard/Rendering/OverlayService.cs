@@ -18,9 +18,12 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         var image = await queries.ImageSourceAsync(imageId, ct);
         if (image is null) return (Outcome.NoImage, null);
         var root = options.Value.ShareRoot;
-        if (string.IsNullOrWhiteSpace(root) || image.StudySourcePath is null) return (Outcome.NoShare, null);
+        if (string.IsNullOrWhiteSpace(root)) return (Outcome.NoShare, null);
+        // As the worker resolves it: under the study folder, or, for a study submitted as a list of images, the path
+        // relative to the share itself.
+        var relative = image.StudySourcePath is { Length: > 0 } folder ? folder.TrimEnd('/') + "/" + image.RelPath : image.RelPath;
         string path;
-        try { path = SharePaths.ResolveUnder(root, image.StudySourcePath.TrimEnd('/') + "/" + image.RelPath); }
+        try { path = SharePaths.ResolveUnder(root, relative); }
         catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);
 
