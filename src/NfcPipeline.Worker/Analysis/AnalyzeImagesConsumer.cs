@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using MassTransit;
 using NfcPipeline.Contracts;
 using NfcPipeline.Core.Domain;
@@ -64,7 +65,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         await completion.OnChunkCommittedAsync(touched, context, ct);
     }
 
-    private Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)
+    private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)
     {
         string path;
         try
@@ -74,10 +75,26 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         }
         catch (StudyLayoutException ex)
         {
-            return Task.FromResult(FieldOutcome.Failed("NotInShare", ex.Message));
+            return FieldOutcome.Failed("NotInShare", ex.Message);
         }
+        // Results are stored under the content hash taken at registration: a file replaced since then would file the
+        // new content's results under the old content (and a later study holding the old content would reuse them).
+        if (await ContentChangedAsync(path, image.Sha256, ct))
+            return FieldOutcome.Failed("ChangedSinceRegistration",
+                "The file changed after the study was registered; submit the study again to analyse its current content.");
         var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
-        return model.Fields.AnalyzeFileAsync(path, calibration, ct);
+        return await model.Fields.AnalyzeFileAsync(path, calibration, ct);
+    }
+
+    /// <summary>False when the file still hashes as registered, or cannot be read (the decoder then reports why).</summary>
+    private static async Task<bool> ContentChangedAsync(string path, byte[] registered, CancellationToken ct)
+    {
+        try
+        {
+            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
+            return !(await SHA256.HashDataAsync(stream, ct)).AsSpan().SequenceEqual(registered);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
     }
 }
 

@@ -97,4 +97,30 @@ public class ResubmissionTests
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
     }
+
+    [Fact]
+    public async Task A_file_changed_after_registration_fails_with_that_reason_and_stores_nothing_under_the_old_hash()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy("study-h", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-h", FolderPath = "study-h" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
+
+        // As if the file had been replaced while its chunk waited: the registered hash no longer matches the content.
+        var imageId = await env.QueryScalarAsync<long>(
+            "update images set sha256 = sha256(sha256), state = 'queued' where rel_path = @Path returning id", new { Path = images[0] });
+        var studyId = await env.QueryScalarAsync<long>("update studies set state = 'processing' returning id");
+        var jobId = await env.QueryScalarAsync<long>("""
+            insert into jobs (kind, study_id, payload)
+            values ('analyze_chunk', @StudyId, jsonb_build_object('image_ids', jsonb_build_array(@ImageId), 'reanalyze', false)) returning id
+            """, new { StudyId = studyId, ImageId = imageId });
+        await env.PublishAsync(new AnalyzeImages { JobId = jobId, StudyDbId = studyId, ImageIds = [imageId] });
+
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
+        Assert.Equal("ChangedSinceRegistration", await env.QueryScalarAsync<string>("select error_code from images where id = @Id", new { Id = imageId }));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>(
+            "select count(*) from image_metrics where image_sha256 = (select sha256 from images where id = @Id)", new { Id = imageId }));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));   // the first run's, untouched
+    }
 }
