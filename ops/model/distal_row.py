@@ -127,7 +127,8 @@ def find(capillaries, width, height, um_per_px, mask_of):
     """capillaries: dicts with `keypoints` (8 x (x, y, confidence)) in original pixels, hemorrhages already left out
     (blurred loops count, as in the pipeline). mask_of(c): the boolean mask in original pixels.
     Returns (distal indices, row length in mm, density per mm). As ImageMeasurer: loops whose apex lies outside the
-    frame along the first row's axis leave the row, which is then found again without them."""
+    frame along the first row's axis leave the row, which is then found again without them; when none is left, the
+    density is None."""
     distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, set())
     cut = set()
     for i, c in enumerate(capillaries):
@@ -136,6 +137,8 @@ def find(capillaries, width, height, um_per_px, mask_of):
             cut.add(i)
     if cut:
         distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, cut)
+        if not distal:
+            density = None   # as the C# finder: loops all cut by the frame are no measurement, not a density of 0
     return distal, length_mm, density
 
 

@@ -146,6 +146,8 @@ def evaluate(model, study, truth, opts=None):
                 [(ablated[n], dens_err_abl[n]) for n in ABLATIONS]:
             caps = [p for p in decoded if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
             _, _, dens = distal_row.find(caps, w, h, um, lambda c: c["mask"])
+            if dens is None:   # every loop cut by the frame: no density, left out as `ops/nfc evaluate` does
+                continue
             errors.append(abs(dens - img["density_per_mm"]))
             if not img["ungradable"]:
                 gradable_errors.append(abs(dens - img["density_per_mm"]))

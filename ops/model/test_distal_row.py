@@ -53,6 +53,15 @@ class DistalRowTests(unittest.TestCase):
         self.assertEqual(list(range(15)), distal)
         self.assertTrue(2.048 <= length_mm <= 2.060)
 
+    def test_a_field_whose_every_loop_runs_out_of_the_frame_has_no_density(self):
+        cut = loop((520, 30), apical=30)
+        cut["mask"][:] = False
+        cut["mask"][0:120, 505:535] = True   # the limbs run out of the top edge, beyond U
+        distal, _, density = find([cut])
+        self.assertEqual([], distal)
+        self.assertIsNone(density)
+        self.assertEqual(0.0, find([])[2])   # no loop at all: density 0
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -72,7 +72,9 @@ public sealed class DistalRowFinder
             AxisSource = source,
             BandPx = bandPx,
             LateralWindowPx = windowPx,
-            DensityPerMm = distal.Count == 0 ? 0 : null,
+            // No loop at all is a density of 0 (an avascular field); loops whose apices all lie outside the frame are
+            // no measurement at all, and must not pull a patient's mean density down as a 0.
+            DensityPerMm = distal.Count == 0 && !measurements.Any(m => m.ApexCutByFrame && m.Category.IsLoop()) ? 0 : null,
         };
         if (distal.Count == 0) return row;
 

@@ -78,6 +78,8 @@ public sealed class ImageMeasurer
             notes.Add($"Sparse distal row: {row.Count} capillar{(row.Count == 1 ? "y" : "ies")}, fewer than {_grading.MinDistalForGoodQuality}.");
         if (row.Count > 0 && row.DensityPerMm is null)
             notes.Add("The distal row line does not cross the field of view; no density.");
+        if (row.Count == 0 && row.DensityPerMm is null)
+            notes.Add("Every loop's apex lies outside the frame; no density.");
         int blurred = capillaries.Count(c => c.Category == ClinicalCategory.Ungradable);
         if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.LimitedUngradableShare)
             notes.Add($"{blurred} of {capillaries.Count} instances are blurred.");

@@ -44,6 +44,22 @@ public class FrameCutTests
     }
 
     [Fact]
+    public void A_field_whose_every_loop_runs_out_of_the_frame_has_no_density_rather_than_zero()
+    {
+        var cut = Loops.Loop(new(520, 30), apical: 30);
+        var result = new ImageMeasurer().Measure([cut with { Mask = Rectangle(505, 0, 30, 120), Box = Rectangle(505, 0, 30, 120).TightBox() }],
+            new Calibration(2.0), Width, Height);
+
+        Assert.True(result.Capillaries[0].ApexCutByFrame);
+        Assert.Empty(result.DistalRow.Indices);
+        Assert.Null(result.DensityPerMm);
+        Assert.Contains(result.QualityNotes, n => n.Contains("outside the frame", StringComparison.Ordinal));
+
+        var empty = new ImageMeasurer().Measure([], new Calibration(2.0), Width, Height);
+        Assert.Equal(0, empty.DistalRow.DensityPerMm);   // no loop at all: density 0, as before
+    }
+
+    [Fact]
     public void Without_the_margin_option_the_cut_loop_is_measured_as_it_stands()
     {
         var options = new MeasurementOptions { ApexCutByFrameMarginPx = null };
