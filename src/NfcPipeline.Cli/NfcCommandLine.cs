@@ -35,6 +35,22 @@ public static class NfcCommandLine
             await Console.Error.WriteLineAsync("Run 'nfc --help' for usage.");
             return Usage;
         }
-        return await parseResult.InvokeAsync();
+        // Our own handler, not System.CommandLine's, so a bad value met while a verb runs is a usage error.
+        try { return await parseResult.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
+        catch (CliUsageException ex)
+        {
+            await Console.Error.WriteLineAsync($"nfc {parseResult.CommandResult.Command.Name}: {ex.Message}");
+            return Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("nfc: cancelled.");
+            return Fatal;
+        }
+        catch (Exception ex)
+        {
+            await Console.Error.WriteLineAsync($"Unhandled exception: {ex}");
+            return Fatal;
+        }
     }
 }

@@ -74,6 +74,26 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Equal(2, (await NfcProcess.RunAsync("analyze", DemoStudy, "--device", "tpu")).Code);
     }
 
+    [Fact]
+    public async Task Bad_values_met_while_a_verb_runs_are_usage_errors_without_a_stack_trace()
+    {
+        var truth = Path.Combine(_folder.FullName, "truth.json");
+        File.WriteAllText(truth, """{"images": [], "annotations": [], "categories": []}""");
+        foreach (var args in new[]
+        {
+            new[] { "analyze", DemoStudy, "--um-per-px", "NaN" },
+            ["evaluate", "--images", DemoStudy, "--truth", truth, "--um-per-px", "0"],
+            ["status", "--connection", "this is not=a valid;;connection string=="],
+            ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
+        })
+        {
+            var run = await NfcProcess.RunAsync(args);
+            Assert.True(run.Code == 2, $"{string.Join(' ', args)} exited {run.Code}: {run.Err}");
+            Assert.StartsWith($"nfc {args[0]}: ", run.Err);
+            Assert.DoesNotContain("   at ", run.Err);
+        }
+    }
+
     /// <summary>
     /// The sample study against its ground truth, as models/README.md reports the held-out study: the pipeline's own
     /// decoder and measurements reach the issue's detection and class targets, and the loops' diameters are a subset of

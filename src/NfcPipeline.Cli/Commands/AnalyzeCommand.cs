@@ -30,7 +30,11 @@ internal static class AnalyzeCommand
         StudyInventory inventory;
         try { inventory = Inventory(target); }
         catch (StudyLayoutException ex) { await Console.Error.WriteLineAsync($"nfc analyze: {ex.Message}"); return NfcCommandLine.Usage; }
-        if (umPerPx is <= 0) { await Console.Error.WriteLineAsync("nfc analyze: --um-per-px must be positive."); return NfcCommandLine.Usage; }
+        if (umPerPx is { } given && !(given > 0 && double.IsFinite(given)))
+        {
+            await Console.Error.WriteLineAsync("nfc analyze: --um-per-px must be a positive number.");
+            return NfcCommandLine.Usage;
+        }
 
         var scale = umPerPx ?? inventory.Manifest?.MicrometresPerPixel;
         if (scale is null)

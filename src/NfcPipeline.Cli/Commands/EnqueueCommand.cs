@@ -50,10 +50,7 @@ internal static class EnqueueCommand
                 StudyId = parse.GetValue(studyId) ?? manifestId ?? Path.GetFileName(candidate.TrimEnd('/')),
                 FolderPath = relative, MicrometresPerPixel = parse.GetValue(umPerPx), Reanalyze = parse.GetValue(reanalyze),
             };
-            NpgsqlDataSource dataSource;
-            try { dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection))); }
-            catch (ArgumentException ex) { return Fail($"the connection string is malformed: {ex.Message}", NfcCommandLine.Usage); }
-            await using var _ = dataSource;
+            await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var queries = new ReportingQueries(dataSource);
             // A resubmitted study shows its previous run's final state until the worker registers it again: wait for a
             // completion newer than the one before publishing.

@@ -39,6 +39,11 @@ internal static class EvaluateCommand
             await Console.Error.WriteLineAsync($"nfc evaluate: {(request.Images.Exists ? $"truth file {request.Truth.FullName}" : $"images folder {request.Images.FullName}")} not found.");
             return NfcCommandLine.Usage;
         }
+        if (request.UmPerPx is { } scale && !(scale > 0 && double.IsFinite(scale)))
+        {
+            await Console.Error.WriteLineAsync("nfc evaluate: --um-per-px must be a positive number.");
+            return NfcCommandLine.Usage;
+        }
         EvaluationOptions evaluationOptions;
         try
         {
@@ -63,6 +68,13 @@ internal static class EvaluateCommand
         catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidDataException)
         {
             await Console.Error.WriteLineAsync($"nfc evaluate: cannot read {request.Truth.Name}: {ex.Message}");
+            return NfcCommandLine.Fatal;
+        }
+
+        if (request.UmPerPx is null && coco?.Images.FirstOrDefault(i => i.UmPerPx is { } v && !(v > 0 && double.IsFinite(v))) is { } badScale)
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: {request.Truth.Name}: image {badScale.FileName} has um_per_px {badScale.UmPerPx}; " +
+                "it must be positive (or give --um-per-px).");
             return NfcCommandLine.Fatal;
         }
 

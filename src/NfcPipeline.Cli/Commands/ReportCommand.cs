@@ -49,6 +49,11 @@ internal static class ReportCommand
                 Console.Error.WriteLine($"nfc report: cannot reach the database: {ex.Message}");
                 return NfcCommandLine.Fatal;
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"nfc report: cannot write the report: {ex.Message}");
+                return NfcCommandLine.Usage;
+            }
         });
         return command;
     }
