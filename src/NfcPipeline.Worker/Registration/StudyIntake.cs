@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using NfcPipeline.Contracts;
 using NfcPipeline.Imaging;
 using NfcPipeline.Intake;
@@ -51,10 +52,19 @@ public sealed class StudyIntake(WorkerOptions options)
         long size;
         int? width = null, height = null;
         string? format = null;
-        using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        try
         {
+            using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             size = stream.Length;
             sha = SHA256.HashData(stream);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Unreadable now (permissions, a socket or device file): registered under a stand-in hash of its path, which
+            // no content has, so it is analysed, fails alone with the decoder's reason, and is read again when the
+            // study is submitted again; the rest of the study goes on.
+            return new ImageRegistration(patient, finger, field, relativePath,
+                SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), 0, null, null, null);
         }
         try
         {

@@ -70,4 +70,24 @@ public class PipelineTests
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
         Assert.Equal("this is not a JPEG", File.ReadAllText(Path.Combine(env.Share.FullName, "study-c", "P002", "L3", "broken.jpg")));
     }
+
+    [Fact]
+    public async Task A_file_that_cannot_be_opened_fails_alone_and_the_rest_of_the_study_is_analysed()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-u", patients: 2, imagesPerPatient: 1);
+        // A socket named like an image: listed with the study's files, but open(2) refuses it (as it would a file
+        // without read permission, which root, running these tests, cannot be denied).
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+            System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(env.Share.FullName, "study-u", "P002", "L2", "field9.jpg")));
+        await env.StartWorkerAsync();
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-u", FolderPath = "study-u" });
+
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-u", TimeSpan.FromMinutes(2)));
+        Assert.Equal("Unreadable", await env.QueryScalarAsync<string>("select error_code from images where rel_path = 'P002/L2/field9.jpg' and state = 'failed'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+    }
 }
