@@ -36,8 +36,7 @@ public static class StudyLayout
         var manifestPath = Path.Combine(folder, StudyManifest.FileName);
         var manifest = File.Exists(manifestPath) ? StudyManifest.Parse(File.ReadAllText(manifestPath)) : null;
         var studyId = manifest?.StudyId ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
-        if (string.IsNullOrWhiteSpace(studyId) || studyId.Length > 200 || studyId.Any(char.IsControl))
-            throw new StudyLayoutException("The study id must be 1–200 printable characters.");
+        if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 
         var images = new List<StudyImage>();
         var skipped = new List<SkippedEntry>();

@@ -60,6 +60,7 @@ public class ApiTests
 
     [Theory]
     [InlineData("""{"folderPath":"studyA"}""", "studyId")]
+    [InlineData("""{"studyId":"site/2026","folderPath":"studyA"}""", "studyId")]
     [InlineData("""{"studyId":"X","folderPath":"../etc"}""", "folderPath")]
     [InlineData("""{"studyId":"X","folderPath":"/etc"}""", "folderPath")]
     [InlineData("""{"studyId":"X","folderPath":"no-such-folder"}""", "folderPath")]

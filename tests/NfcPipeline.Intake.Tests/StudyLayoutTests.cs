@@ -146,4 +146,26 @@ public sealed class StudyLayoutTests : IDisposable
         Assert.Throws<IOException>(() => SharePaths.RealPath(Path.Combine(_share.FullName, "s/a.jpg")));
         Assert.Throws<StudyLayoutException>(() => SharePaths.ResolveUnder(_share.FullName, "s/a.jpg"));
     }
+
+    [Theory]
+    [InlineData("SSc-2026", null)]
+    [InlineData("site A (2026)", null)]
+    [InlineData("site/2026", "'/'")]
+    [InlineData("site\\2026", "'/'")]
+    [InlineData(" ", "printable")]
+    [InlineData("a\tb", "printable")]
+    public void Study_ids_are_single_printable_names(string id, string? problem)
+    {
+        if (problem is null) Assert.Null(StudyIds.Problem(id));
+        else Assert.Contains(problem, StudyIds.Problem(id));
+        Assert.NotNull(StudyIds.Problem(new string('x', StudyIds.MaxLength + 1)));
+    }
+
+    [Fact]
+    public void A_manifest_study_id_with_a_slash_is_refused()
+    {
+        Touch("s/study.json", """{"study_id": "site/2026"}""");
+        Touch("s/P1/L2/f.jpg");
+        Assert.Contains("'/'", Assert.Throws<StudyLayoutException>(() => StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName)).Message);
+    }
 }

@@ -48,7 +48,7 @@ public static class StudiesApi
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body.StudyId)) errors["studyId"] = ["A study id is required."];
-        else if (body.StudyId.Length > 200 || body.StudyId.Any(char.IsControl)) errors["studyId"] = ["The study id must be at most 200 printable characters."];
+        else if (StudyIds.Problem(body.StudyId) is { } problem) errors["studyId"] = [problem];
         if (body.MicrometresPerPixel is { } um && !(um > 0 && double.IsFinite(um))) errors["micrometresPerPixel"] = ["µm per pixel must be a positive number."];
         var hasFolder = !string.IsNullOrWhiteSpace(body.FolderPath);
         var hasImages = body.Images is { Count: > 0 };

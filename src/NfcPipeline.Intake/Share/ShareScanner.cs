@@ -101,8 +101,7 @@ public sealed class ShareScanner(TimeProvider clock)
             fromManifest = StudyManifest.Parse(json).StudyId;
         }
         var studyId = fromManifest ?? Path.GetFileName(folder);
-        if (string.IsNullOrWhiteSpace(studyId) || studyId.Length > 200 || studyId.Any(char.IsControl))
-            throw new StudyLayoutException("The study id must be 1–200 printable characters.");
+        if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
         return studyId;
     }
 }

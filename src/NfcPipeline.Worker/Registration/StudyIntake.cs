@@ -19,6 +19,7 @@ public sealed class StudyIntake(WorkerOptions options)
     {
         var root = options.ShareRoot is { Length: > 0 } r ? r : throw new StudyLayoutException("Worker:ShareRoot is not configured, so no path can be resolved.");
         if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
+        if (StudyIds.Problem(message.StudyId) is { } problem) throw new StudyLayoutException(problem);
         if (message.MicrometresPerPixel is <= 0) throw new StudyLayoutException("MicrometresPerPixel must be positive.");
 
         if (message.FolderPath is { Length: > 0 } folder)

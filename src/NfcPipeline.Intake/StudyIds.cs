@@ -1,0 +1,16 @@
+namespace NfcPipeline.Intake;
+
+/// <summary>What may name a study: the same rule for the share watcher, messages, the CLI and the HTTP API.</summary>
+public static class StudyIds
+{
+    public const int MaxLength = 200;
+
+    /// <summary>
+    /// Why <paramref name="id"/> cannot name a study, or null. 1–200 printable characters, no '/' or '\': an id is one
+    /// segment of the dashboard's and the API's URLs (/api/studies/{id}).
+    /// </summary>
+    public static string? Problem(string? id) =>
+        string.IsNullOrWhiteSpace(id) || id.Length > MaxLength || id.Any(char.IsControl)
+            ? $"The study id must be 1–{MaxLength} printable characters."
+            : id.IndexOfAny(['/', '\\']) >= 0 ? $"The study id '{id}' contains '/' or '\\'; it must be a single name." : null;
+}
