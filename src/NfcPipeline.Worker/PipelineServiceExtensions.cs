@@ -25,6 +25,8 @@ public static class PipelineServiceExtensions
         var config = builder.Configuration;
         builder.Services.Configure<StorageOptions>(config.GetSection(StorageOptions.Section));
         builder.Services.AddHostedService<StartupMigrationService>();
+        // Before the early return: a migrate-only host maps /health/live too (Program.cs maps both endpoints).
+        var health = builder.Services.AddHealthChecks();
         if (!config.GetValue("Worker:Enabled", true)) return builder;
 
         var options = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
@@ -74,8 +76,7 @@ public static class PipelineServiceExtensions
         builder.AddShareWatcher();
         builder.Services.AddHostedService<HeartbeatService>();
         builder.Services.AddHostedService<OutboxDispatcher>();
-        builder.Services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
+        health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);
         builder.Services.AddMetrics();
         return builder;

@@ -46,4 +46,24 @@ public class WorkerStartupTests
 
         Assert.False(await db.ScalarAsync<bool>("select to_regclass('public.schema_migrations') is not null"));
     }
+
+    [Fact]
+    public async Task The_worker_process_as_a_migrate_only_host_migrates_and_keeps_serving_its_health_endpoint()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var worker = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = db.ConnectionString,
+            ["Storage__MigrateOnStartup"] = "true",
+            ["Worker__Enabled"] = "false",
+        });
+        var expected = NfcPipeline.Storage.Migrations.MigrationSource.Embedded().Count;
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(async () => worker.HasExited
+                ? throw new InvalidOperationException("the migrate-only worker exited:\n" + worker.Output)
+                : await db.ScalarAsync<bool>("select to_regclass('public.schema_migrations') is not null")
+                  && await db.ScalarAsync<long>("select count(*) from schema_migrations") == expected,
+            TimeSpan.FromSeconds(60), () => worker.Output);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.False(worker.HasExited, worker.Output);
+    }
 }
