@@ -17,18 +17,24 @@ internal static unsafe class JpegCodec
             fixed (byte* src = data)
             {
                 if (TurboJpegNative.DecompressHeader3(handle, src, (nuint)data.Length, out int width, out int height, out _, out int colorspace) != 0)
-                    throw Classify(handle, "reading the header");
+                {
+                    // A warning (an unknown JFIF revision, stray bytes) still gives the header; the decode says the rest.
+                    if (TurboJpegNative.GetErrorCode(handle) != TurboJpegNative.ErrorWarning)
+                        throw Classify(handle, "reading the header");
+                    AddWarning(notes, TurboJpegNative.ErrorMessage(handle));
+                }
                 int orientation = options.ApplyExifOrientation ? header.Orientation : 1;
                 bool swaps = orientation >= 5;
                 DecodeLimits.CheckDimensions(options, ImageFormat.Jpeg, swaps ? height : width, swaps ? width : height);
 
                 byte[] rgb = GC.AllocateUninitializedArray<byte>(width * height * 3);
+                bool complete = HasEndOfImage(data);
                 if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
-                    DecodeCmyk(handle, src, data.Length, width, height, header.HasAdobeMarker, rgb, notes);
+                    DecodeCmyk(handle, src, data.Length, width, height, header.HasAdobeMarker, rgb, notes, complete);
                 else
                 {
                     fixed (byte* dst = rgb)
-                        Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)data.Length, dst, width, width * 3, height, TurboJpegNative.PixelFormatRgb, 0), notes);
+                        Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)data.Length, dst, width, width * 3, height, TurboJpegNative.PixelFormatRgb, Flags), notes, complete);
                     if (header.Components == 1)
                         notes.Add("gray JPEG expanded to RGB");
                 }
@@ -49,14 +55,14 @@ internal static unsafe class JpegCodec
         }
     }
 
-    private static void DecodeCmyk(nint handle, byte* src, int length, int width, int height, bool adobe, byte[] rgb, List<string> notes)
+    private static void DecodeCmyk(nint handle, byte* src, int length, int width, int height, bool adobe, byte[] rgb, List<string> notes, bool complete)
     {
         int count = width * height;
         byte[] cmyk = ArrayPool<byte>.Shared.Rent(count * 4);
         try
         {
             fixed (byte* dst = cmyk)
-                Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)length, dst, width, width * 4, height, TurboJpegNative.PixelFormatCmyk, 0), notes);
+                Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)length, dst, width, width * 4, height, TurboJpegNative.PixelFormatCmyk, Flags), notes, complete);
             CmykToRgb(cmyk.AsSpan(0, count * 4), rgb, inverted: adobe);
             notes.Add(adobe
                 ? "CMYK JPEG converted to RGB (Adobe inverted CMYK, no colour management)"
@@ -87,20 +93,42 @@ internal static unsafe class JpegCodec
         }
     }
 
-    private static void Check(nint handle, int result, List<string> notes)
+    /// <summary>Progressive JPEGs of more than 500 scans are refused: each scan is a pass over the whole image.</summary>
+    private const int Flags = TurboJpegNative.FlagLimitScans;
+
+    /// <summary>
+    /// Whether an end-of-image marker follows the last scan's start. Entropy-coded data cannot hold FF D9 (FF bytes are
+    /// stuffed), so its absence means the file was cut short.
+    /// </summary>
+    internal static bool HasEndOfImage(ReadOnlySpan<byte> data)
+    {
+        int lastScan = data.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        return data[Math.Max(0, lastScan)..].IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) >= 0;
+    }
+
+    private static void Check(nint handle, int result, List<string> notes, bool complete)
     {
         if (result == 0)
             return;
         if (TurboJpegNative.GetErrorCode(handle) == TurboJpegNative.ErrorWarning)
         {
             string warning = TurboJpegNative.ErrorMessage(handle);
-            // libjpeg fills a premature end with gray and calls it a warning; a partial image is no result for us.
+            // libjpeg fills a premature end with gray and calls it a warning; a partial image is no result for us. It
+            // reports only its first warning, so a cut after an earlier one shows as a missing end-of-image marker.
             if (IsPrematureEnd(warning))
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: {warning}");
-            notes.Add($"libjpeg-turbo warning: {warning}");
+            if (!complete)
+                throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: the file ends before its end-of-image marker (first warning: {warning})");
+            AddWarning(notes, warning);
             return;
         }
         throw Classify(handle, "decoding");
+    }
+
+    private static void AddWarning(List<string> notes, string warning)
+    {
+        string note = $"libjpeg-turbo warning: {warning}";
+        if (!notes.Contains(note)) notes.Add(note);
     }
 
     private static ImageDecodeException Classify(nint handle, string stage)

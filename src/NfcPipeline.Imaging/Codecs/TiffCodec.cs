@@ -35,6 +35,7 @@ internal static unsafe class TiffCodec
                 try
                 {
                     DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, image.Width, image.Height);
+                    CheckStripSize(tif, image.Width, image.Height);
                     image.RequestedOrientation = LibTiffNative.OrientationTopLeft;
                     byte[] rgb = ReadPixels(&image, image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha);
                     if (image.Alpha != 0)
@@ -55,6 +56,25 @@ internal static unsafe class TiffCodec
                 LibTiffNative.Close(tif);
             }
         }
+    }
+
+    /// <summary>Bytes per pixel that one decoded strip or tile may take: 8 samples of 16 bits.</summary>
+    private const ulong MaxStripBytesPerPixel = 16;
+
+    /// <summary>
+    /// libtiff decodes a whole strip (or tile) at once, sized by samples per pixel and bits per sample, which the pixel
+    /// limit does not see: a Deflate strip of zeros with thousands of samples per pixel is a few hundred KB on disk and
+    /// gigabytes in memory. Refused before libtiff allocates it.
+    /// </summary>
+    private static void CheckStripSize(nint tif, uint width, uint height)
+    {
+        ulong unit = LibTiffNative.IsTiled(tif) != 0 ? LibTiffNative.TileSize64(tif) : LibTiffNative.StripSize64(tif);
+        // At least a megapixel's worth, so tiles larger than a small image (256x256 tiles for 100x100) still pass.
+        ulong budget = Math.Max((ulong)width * height, 1024UL * 1024) * MaxStripBytesPerPixel;
+        if (unit > budget)
+            throw new ImageDecodeException(ImageDecodeError.TooLarge,
+                $"TIFF: one {(LibTiffNative.IsTiled(tif) != 0 ? "tile" : "strip")} decodes to {unit} bytes, more than {MaxStripBytesPerPixel} " +
+                $"bytes per pixel of the {width}x{height} image (too many samples per pixel?)");
     }
 
     private static byte[] ReadPixels(LibTiffNative.RgbaImage* image, bool unassociatedAlpha)

@@ -50,12 +50,14 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
     private static (ulong Width, ulong Height, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
     {
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, nextSize = big ? 8 : 4;
-        if (offset < 8 || offset + (ulong)countSize > (ulong)data.Length)
+        // Compared without adding to a file offset, which can be any 64-bit value in a BigTIFF and would wrap around.
+        if (offset < 8 || (ulong)data.Length < (ulong)countSize || offset > (ulong)data.Length - (ulong)countSize)
             throw Truncated("image directory");
         int pos = (int)offset;
         ulong count = big ? U64(data[pos..], little) : U16(data[pos..], little);
-        ulong end = offset + (ulong)countSize + count * (ulong)entrySize;
-        if (count > 100_000 || end + (ulong)nextSize > (ulong)data.Length)
+        if (count > 100_000) throw Truncated("image directory");
+        ulong end = offset + (ulong)countSize + count * (ulong)entrySize;   // offset < data.Length here: no wrap-around
+        if (end + (ulong)nextSize > (ulong)data.Length)
             throw Truncated("image directory");
 
         ulong width = 0, height = 0;

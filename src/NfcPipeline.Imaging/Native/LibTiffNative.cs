@@ -80,4 +80,14 @@ internal static unsafe partial class LibTiffNative
 
     [LibraryImport(Library, EntryPoint = "TIFFGetVersion")]
     public static partial byte* GetVersion();
+
+    [LibraryImport(Library, EntryPoint = "TIFFIsTiled")]
+    public static partial int IsTiled(nint tif);
+
+    /// <summary>Bytes of one decoded strip (or tile), the buffer libtiff allocates to read it.</summary>
+    [LibraryImport(Library, EntryPoint = "TIFFStripSize64")]
+    public static partial ulong StripSize64(nint tif);
+
+    [LibraryImport(Library, EntryPoint = "TIFFTileSize64")]
+    public static partial ulong TileSize64(nint tif);
 }

@@ -15,6 +15,7 @@ internal static unsafe partial class TurboJpegNative
     public const int ColorspaceYcck = 4; // TJCS_YCCK
 
     public const int ErrorWarning = 0; // TJERR_WARNING: the image was decoded, possibly damaged
+    public const int FlagLimitScans = 32768; // TJFLAG_LIMITSCANS: a progressive JPEG of more than 500 scans is an error
 
     [LibraryImport(Library, EntryPoint = "tjInitDecompress")]
     public static partial nint InitDecompress();

@@ -72,9 +72,10 @@ public sealed class StudyIntake(WorkerOptions options)
             var info = _headers.ReadHeaderFile(fullPath);
             (width, height, format) = (info.Width, info.Height, info.Format.ToString());
         }
-        catch (ImageDecodeException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
         {
-            // Not an image we can read: registered anyway, and it fails with its reason when analysed.
+            // Not an image we can read (or a header parser fault): registered anyway, and it fails with its reason
+            // when analysed; one file never stops a study's registration.
         }
         return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format);
     }

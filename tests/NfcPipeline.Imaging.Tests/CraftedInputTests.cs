@@ -1,0 +1,55 @@
+using System.Diagnostics;
+
+namespace NfcPipeline.Imaging.Tests;
+
+/// <summary>Files built to make a decoder misbehave (make_corpus.py writes them): each fails alone, quickly, with a reason.</summary>
+public class CraftedInputTests
+{
+    [Fact]
+    public void A_tiff_strip_of_thousands_of_samples_per_pixel_is_TooLarge_before_libtiff_allocates_it()
+    {
+        // 128x128 pixels, 2000 samples each: 40 KB on disk, 32 MB in one decoded strip.
+        var e = Fixtures.DecodeFails("samples_bomb.tif");
+        Assert.Equal(ImageDecodeError.TooLarge, e.Reason);
+        Assert.Contains("strip decodes to 32768000 bytes", e.Message);
+    }
+
+    [Fact]
+    public void A_bigtiff_directory_offset_that_wraps_around_is_Truncated_not_an_exception()
+    {
+        var bytes = Fixtures.Bytes("bigtiff_offset_wraps.tif");
+        Assert.Equal(ImageDecodeError.Truncated, Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(bytes)).Reason);
+        Assert.Equal(ImageDecodeError.Truncated, Fixtures.DecodeFails("bigtiff_offset_wraps.tif").Reason);
+    }
+
+    [Fact]
+    public void A_progressive_jpeg_of_600_scans_is_Corrupt_without_decoding_them_all()
+    {
+        var clock = Stopwatch.StartNew();
+        var e = Fixtures.DecodeFails("scan_bomb.jpg");
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("more than 500 scans", e.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");   // a guard against hanging, not a benchmark
+    }
+
+    [Fact]
+    public void A_jpeg_cut_short_after_an_earlier_warning_is_Truncated_not_half_gray()
+    {
+        // libjpeg reports only its first warning (a misnumbered restart marker), not the premature end after it.
+        var e = Fixtures.DecodeFails("warned_then_truncated.jpg");
+        Assert.Equal(ImageDecodeError.Truncated, e.Reason);
+        Assert.Contains("end-of-image marker", e.Message);
+        Assert.Contains("RST", e.Message);
+        Assert.False(Codecs.JpegCodec.HasEndOfImage(Fixtures.Bytes("warned_then_truncated.jpg")));
+        Assert.True(Codecs.JpegCodec.HasEndOfImage(Fixtures.Bytes("gradient.jpg")));
+    }
+
+    [Fact]
+    public void A_jpeg_whose_header_only_warns_decodes_with_a_note()
+    {
+        var image = new ImageDecoder().DecodeFile(Fixtures.Path("jfif_version_2.jpg"));
+        Assert.Equal((64, 64), (image.Width, image.Height));
+        Assert.Equal(["libjpeg-turbo warning: Warning: unknown JFIF revision number 2.01"], image.Notes);
+        Fixtures.AssertPixel(image, 5, 5, (255, 0, 0), tolerance: 8);
+    }
+}
