@@ -37,6 +37,12 @@ public sealed class InferenceOptions
     /// </summary>
     public int MaxConcurrentRuns { get; set; }
 
+    /// <summary>
+    /// The largest model input (padded width × height) an image may become; above it the image fails alone as
+    /// TooLarge, before its tensor is allocated. 4096² by default: capillaroscopes give 1–5 megapixels.
+    /// </summary>
+    public long MaxInputPixels { get; set; } = 4096L * 4096;
+
     /// <summary>Images are bucketed by padded size rounded up to this many pixels, so similar sizes share batches.</summary>
     public int BucketGranularity { get; set; } = 32;
 

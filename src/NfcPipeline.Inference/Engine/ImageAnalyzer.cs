@@ -32,7 +32,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     {
         Model = model;
         _decoder = decoder ?? new ImageDecoder();
-        _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization);
+        _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization, Math.Max(1, options.MaxInputPixels));
         // A fixed-size model takes exactly its size: rounding the bucket up would feed it a larger tensor.
         _bucketMultiple = model.Contract.SizePolicy is FixedSizePolicy
             ? 1

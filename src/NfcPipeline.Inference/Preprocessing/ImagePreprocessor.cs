@@ -1,3 +1,4 @@
+using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Contract;
 
 namespace NfcPipeline.Inference.Preprocessing;
@@ -12,13 +13,21 @@ public sealed record PreprocessedImage(TensorBuffer Tensor, ResizePlan Plan) : I
 /// Interleaved 8-bit RGB → normalised CHW float32, resized (bilinear, half-pixel centres as OpenCV's INTER_LINEAR)
 /// and zero-padded right and bottom, in one pass into a pooled buffer.
 /// </summary>
-public sealed class ImagePreprocessor(SizePolicy sizePolicy, InputNormalization normalization)
+/// <param name="maxInputPixels">The largest model input (padded width × height) to allocate; larger is a TooLarge failure.</param>
+public sealed class ImagePreprocessor(SizePolicy sizePolicy, InputNormalization normalization, long maxInputPixels = long.MaxValue)
 {
     public PreprocessedImage Run(ReadOnlySpan<byte> rgb, int width, int height)
     {
         if (rgb.Length < width * height * 3)
             throw new ArgumentException($"Expected {width * height * 3} RGB bytes for {width}×{height}, got {rgb.Length}.", nameof(rgb));
         var plan = sizePolicy.Plan(width, height);
+        // Before the tensor is allocated: at its own size a 48-megapixel image is a 576 MB input and gigabytes of
+        // activations; a thin image with a short-side policy grows without bound.
+        long inputPixels = (long)plan.PaddedWidth * plan.PaddedHeight;
+        if (inputPixels > maxInputPixels)
+            throw new ImageDecodeException(ImageDecodeError.TooLarge,
+                $"this {width}×{height} image would be a {plan.PaddedWidth}×{plan.PaddedHeight} model input ({inputPixels} pixels), " +
+                $"above Inference:MaxInputPixels ({maxInputPixels})");
         var tensor = new TensorBuffer(3, plan.PaddedHeight, plan.PaddedWidth);
         try
         {

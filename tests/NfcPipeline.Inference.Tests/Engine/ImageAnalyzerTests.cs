@@ -26,6 +26,31 @@ public class ImageAnalyzerTests
         new(model, Options(), new DynamicBatcherOptions { MaxBatchSize = maxBatch, MaxQueueDelay = TimeSpan.FromMilliseconds(50) });
 
     [Fact]
+    public async Task An_image_too_large_for_the_model_fails_alone_with_TooLarge()
+    {
+        using var model = LoadedModel.Load(Options());
+        var options = Options();
+        options.MaxInputPixels = 300 * 300;
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromMilliseconds(50) });
+        var fields = new FieldAnalyzer(analyzer, new NfcPipeline.Core.Measurements.ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-large-");
+        try
+        {
+            var small = Path.Combine(dir.FullName, "small.png");
+            var large = Path.Combine(dir.FullName, "large.png");
+            File.WriteAllBytes(small, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
+            File.WriteAllBytes(large, PngEncoder.Encode(Draw(640, 480, new Blob(20, 50, 20, 50, 28, 50))));
+            var calibration = new NfcPipeline.Core.Domain.Calibration(2.0);
+            var outcomes = await Task.WhenAll(fields.AnalyzeFileAsync(large, calibration), fields.AnalyzeFileAsync(small, calibration));
+
+            Assert.Equal("TooLarge", outcomes[0].ErrorCode);
+            Assert.Contains("Inference:MaxInputPixels", outcomes[0].Error);
+            Assert.True(outcomes[1].Succeeded);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public void Loading_verifies_the_contract_and_identifies_the_model_by_content_hash()
     {
         using var model = LoadedModel.Load(Options());

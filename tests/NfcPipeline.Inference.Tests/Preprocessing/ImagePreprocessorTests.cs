@@ -9,6 +9,18 @@ public class ImagePreprocessorTests
         Enumerable.Range(0, w * h).SelectMany(i => new[] { (byte)(i % w * 4), (byte)(i / w * 4), (byte)77 }).ToArray();
 
     [Fact]
+    public void An_input_above_the_pixel_limit_is_TooLarge_before_anything_is_allocated()
+    {
+        // A thin 400x4 image under a short-side policy of 512: 51200 x 512 model pixels.
+        var pre = new ImagePreprocessor(new ShortSideSizePolicy(512, 32), InputNormalization.Identity, maxInputPixels: 4096L * 4096);
+        var e = Assert.Throws<NfcPipeline.Imaging.ImageDecodeException>(() => pre.Run(new byte[400 * 4 * 3], 400, 4));
+        Assert.Equal(NfcPipeline.Imaging.ImageDecodeError.TooLarge, e.Reason);
+        Assert.Contains("51200×512", e.Message);
+        using var fits = pre.Run(new byte[64 * 64 * 3], 64, 64);   // 512 x 512
+        Assert.Equal((512, 512), (fits.Tensor.Width, fits.Tensor.Height));
+    }
+
+    [Fact]
     public void Normalises_into_chw_and_pads_with_zeros()
     {
         var norm = new InputNormalization(ColorOrder.Rgb, 1f / 255f, [0.5f, 0.25f, 0f], [0.5f, 0.25f, 1f]);
