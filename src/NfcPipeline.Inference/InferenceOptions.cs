@@ -57,4 +57,18 @@ public sealed class InferenceOptions
 
     /// <summary>Decoder thresholds for instances/v1 models (Mask R-CNN family).</summary>
     public InstancesDecoderOptions InstancesDecoder { get; set; } = new();
+
+    /// <summary>What is wrong with these settings, one sentence each, naming the setting; empty when they can run.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        try { NfcPipeline.OnnxRuntime.ExecutionProviders.ParseDevice(Device ?? ""); }
+        catch (ArgumentException ex) { problems.Add($"Inference:Device: {ex.Message.Split(" (Parameter", 2)[0]}"); }
+        if (IntraOpThreads < 0) problems.Add($"Inference:IntraOpThreads must not be negative (0: automatic), got {IntraOpThreads}.");
+        if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");
+        if (BucketGranularity < 1) problems.Add($"Inference:BucketGranularity must be at least 1, got {BucketGranularity}.");
+        if (PrefetchImages < 0) problems.Add($"Inference:PrefetchImages must not be negative, got {PrefetchImages}.");
+        if (MaxInputPixels < 1) problems.Add($"Inference:MaxInputPixels must be at least 1, got {MaxInputPixels}.");
+        return problems;
+    }
 }

@@ -31,6 +31,13 @@ public static class PipelineServiceExtensions
 
         var options = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
         options.ShareRoot ??= config["Share:Root"];
+        // Settings that cannot run stop the worker here, every problem named, before a model loads or a queue binds.
+        var problems = options.Validate()
+            .Concat((config.GetSection(InferenceOptions.Section).Get<InferenceOptions>() ?? new InferenceOptions()).Validate())
+            .Concat((config.GetSection(DynamicBatcherOptions.Section).Get<DynamicBatcherOptions>() ?? new DynamicBatcherOptions()).Validate()
+                .Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
+            .ToList();
+        if (problems.Count > 0) throw new WorkerConfigurationException(problems);
         builder.Services.AddSingleton(options);
         builder.Services.Configure<InferenceOptions>(config.GetSection(InferenceOptions.Section));
         builder.Services.PostConfigure<InferenceOptions>(o => o.OnnxRuntimePath ??= Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"));
@@ -81,4 +88,11 @@ public static class PipelineServiceExtensions
         builder.Services.AddMetrics();
         return builder;
     }
+}
+
+/// <summary>Worker settings that cannot run; Program.cs prints them and exits 1.</summary>
+public sealed class WorkerConfigurationException(IReadOnlyList<string> problems)
+    : Exception("Invalid worker settings: " + string.Join(" ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
 }

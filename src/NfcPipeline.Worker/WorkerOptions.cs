@@ -25,6 +25,22 @@ public sealed class WorkerOptions
     /// <summary>Used when neither the message nor the study manifest gives µm per pixel.</summary>
     public double DefaultMicrometresPerPixel { get; set; } = 2.0;
 
+    /// <summary>What is wrong with these settings, one sentence each, naming the setting; empty when they can run.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (ChunkSize < 1) problems.Add($"Worker:ChunkSize must be at least 1, got {ChunkSize}.");
+        if (PrefetchCount < 1) problems.Add($"Worker:PrefetchCount must be at least 1 (0 would mean no limit), got {PrefetchCount}.");
+        if (ConcurrentMessageLimit < 1) problems.Add($"Worker:ConcurrentMessageLimit must be at least 1, got {ConcurrentMessageLimit}.");
+        if (!(DefaultMicrometresPerPixel > 0 && double.IsFinite(DefaultMicrometresPerPixel)))
+            problems.Add($"Worker:DefaultMicrometresPerPixel must be a positive number, got {DefaultMicrometresPerPixel}.");
+        if (HeartbeatInterval <= TimeSpan.Zero) problems.Add($"Worker:HeartbeatInterval must be positive, got {HeartbeatInterval}.");
+        if (RepublishAfter <= TimeSpan.Zero) problems.Add($"Worker:RepublishAfter must be positive, got {RepublishAfter}.");
+        if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
+        if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
+        return problems;
+    }
+
     /// <summary>The µm/px a study's images are analysed at: its own calibration, else the default.</summary>
     public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;
 

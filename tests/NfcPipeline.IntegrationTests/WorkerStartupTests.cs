@@ -66,4 +66,27 @@ public class WorkerStartupTests
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.False(worker.HasExited, worker.Output);
     }
+
+    [Fact]
+    public async Task Settings_that_cannot_run_stop_the_worker_with_each_problem_named_and_exit_code_1()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var worker = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = db.ConnectionString,
+            ["Worker__ChunkSize"] = "0",
+            ["Worker__PrefetchCount"] = "0",
+            ["Inference__Device"] = "gpu",
+            ["Inference__Batching__MaxConcurrentBatches"] = "-1",
+        });
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
+
+        Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("refusing to start", worker.Output);
+        Assert.Contains("Worker:ChunkSize must be at least 1", worker.Output);
+        Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
+        Assert.Contains("Inference:Device: Unknown device 'gpu'", worker.Output);
+        Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
+        Assert.DoesNotContain("   at ", worker.Output);   // no stack trace
+    }
 }
