@@ -1,3 +1,4 @@
+using NfcPipeline.Inference.Batching;
 using System.Runtime.CompilerServices;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Measurements;
@@ -50,6 +51,10 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         catch (OnnxRuntimeException ex)
         {
             return FieldOutcome.Failed("InferenceFailed", ex.Message);
+        }
+        catch (DeadlineExceededException ex)
+        {
+            return FieldOutcome.Failed("TimedOut", ex.Message);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
         {

@@ -122,9 +122,10 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         {
             instances = await _batcher.SubmitAsync(tensor, cancellationToken);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or DeadlineExceededException)
         {
-            // The batch may still be reading this tensor: leave its buffer to the GC rather than the pool.
+            // The batch may still be reading this tensor (a deadline can pass while it runs): leave its buffer to the
+            // GC rather than the pool, where the next image would overwrite it under the running batch.
             throw;
         }
         catch

@@ -51,6 +51,36 @@ public class ImageAnalyzerTests
     }
 
     [Fact]
+    public async Task A_deadline_passing_while_a_batch_runs_fails_that_image_alone_as_TimedOut()
+    {
+        // One run at a time and batches queued at its gate: short deadlines pass while a batch holds its tensors.
+        var options = Options();
+        options.MaxConcurrentRuns = 1;
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions
+        {
+            MaxBatchSize = 2, MaxConcurrentBatches = 4, MaxQueueDelay = TimeSpan.Zero, DefaultDeadline = TimeSpan.FromMilliseconds(25),
+        });
+        var fields = new FieldAnalyzer(analyzer, new NfcPipeline.Core.Measurements.ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-deadline-");
+        try
+        {
+            var paths = Enumerable.Range(0, 12).Select(i =>
+            {
+                var path = Path.Combine(dir.FullName, $"f{i}.png");
+                File.WriteAllBytes(path, PngEncoder.Encode(Draw(512, 512, new Blob(20 + 10 * i, 50, 20, 50, 28 + 10 * i, 50))));
+                return path;
+            }).ToList();
+            var outcomes = await Task.WhenAll(paths.Select(p => fields.AnalyzeFileAsync(p, new NfcPipeline.Core.Domain.Calibration(2.0))));
+
+            // Whichever timed out did so alone: no other image of its batch failed with a disposed or reused buffer.
+            Assert.All(outcomes, o => Assert.True(o.Succeeded || o.ErrorCode == "TimedOut", $"{o.ErrorCode}: {o.Error}"));
+            Assert.All(outcomes.Where(o => o.Succeeded), o => Assert.Single(o.Analysis!.Instances));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public void Loading_verifies_the_contract_and_identifies_the_model_by_content_hash()
     {
         using var model = LoadedModel.Load(Options());
