@@ -26,6 +26,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>> _batcher;
     private readonly int _bucketMultiple;
     private readonly SemaphoreSlim _admission;
+    private volatile bool _stopping;
 
     public ImageAnalyzer(LoadedModel model, InferenceOptions options, DynamicBatcherOptions batching,
         ImageDecoder? decoder = null, ILoggerFactory? loggers = null, Meter? meter = null)
@@ -107,6 +108,12 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         {
             return await work();
         }
+        catch (Exception ex) when (_stopping && ex is InvalidOperationException)   // ObjectDisposedException included
+        {
+            // Not this image's fault: the worker is stopping. A cancellation, so callers retry the image later rather
+            // than record it as failed.
+            throw new OperationCanceledException("The analyzer is stopping; the image was not analysed.", ex);
+        }
         finally
         {
             _admission.Release();
@@ -164,7 +171,9 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The admission semaphore is left undisposed: images still waiting on it wake, find the batcher gone and end
+        // as cancellations (above), instead of waiting forever or failing in Release.
+        _stopping = true;
         await _batcher.DisposeAsync();
-        _admission.Dispose();
     }
 }

@@ -81,6 +81,44 @@ public class ImageAnalyzerTests
     }
 
     [Fact]
+    public async Task Images_still_waiting_when_the_analyzer_stops_end_as_cancellations_not_as_failed_images()
+    {
+        var options = Options();
+        options.MaxConcurrentRuns = 1;
+        using var model = LoadedModel.Load(options);
+        var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1, MaxConcurrentBatches = 1 });
+        var fields = new FieldAnalyzer(analyzer, new NfcPipeline.Core.Measurements.ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-stop-");
+        try
+        {
+            var paths = Enumerable.Range(0, 24).Select(i =>
+            {
+                var path = Path.Combine(dir.FullName, $"f{i}.png");
+                File.WriteAllBytes(path, PngEncoder.Encode(Draw(512, 512, new Blob(20 + 10 * (i % 8), 50, 20, 50, 28 + 10 * (i % 8), 50))));
+                return path;
+            }).ToList();
+            var running = paths.Select(p => fields.AnalyzeFileAsync(p, new NfcPipeline.Core.Domain.Calibration(2.0))).ToList();
+            await Task.Delay(5);
+            await analyzer.DisposeAsync();   // as the worker's shutdown does, with images still admitted and waiting
+
+            int finished = 0, cancelled = 0;
+            foreach (var task in running)
+            {
+                try
+                {
+                    var outcome = await task.WaitAsync(TimeSpan.FromSeconds(30));
+                    Assert.True(outcome.Succeeded, $"{outcome.ErrorCode}: {outcome.Error}");   // never a recorded failure
+                    finished++;
+                }
+                catch (OperationCanceledException) { cancelled++; }
+            }
+            Assert.Equal(24, finished + cancelled);
+            Assert.True(cancelled > 0, "the analyzer stopped before the last images were analysed");
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public void Loading_verifies_the_contract_and_identifies_the_model_by_content_hash()
     {
         using var model = LoadedModel.Load(Options());
