@@ -14,7 +14,7 @@ PG_BIN="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}"
 pg_paths() {
   PG_DIR="$SVC/pg"
   [ -L "$PG_DIR" ] && PG_DIR="$(readlink -f "$PG_DIR")"
-  PG_DATA="$PG_DIR/data"; PG_SOCK="$PG_DIR/sock"; PG_LOG="$PG_DIR/postgres.log"
+  PG_DATA="$PG_DIR/data"; PG_LOG="$PG_DIR/postgres.log"
 }
 pg_paths
 
@@ -91,8 +91,6 @@ pg_dir_setup() {
 pg_up() {
   cd /  # postgres-run tools start in the caller's directory, which the postgres user may not be able to enter
   pg_dir_setup
-  mkdir -p "$PG_SOCK"
-  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_SOCK"
   # initdb and the server refuse to run as root: the data directory belongs to the postgres user.
   local run=()
   [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
@@ -108,8 +106,10 @@ pg_up() {
     # Files left by root (a copied or restored directory) must be the server's. Only while it is stopped: a running
     # server drops files as the walk goes (a test dropping its database), and chown fails on them.
     [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$PG_DIR"
+    # TCP on 127.0.0.1 only, no Unix socket: its path (under the checkout) may hold spaces, which pg_ctl's -o does not
+    # quote, or exceed the 107-byte limit; every client here connects over TCP.
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK" start >/dev/null \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=" start >/dev/null \
       || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
   fi
   wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
