@@ -12,7 +12,9 @@ STUDY=demo-study
 MODEL="${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}"
 mkdir -p "$RUN" "$LOGS" "$SHARE"
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
+# stale pid file naming an unrelated process is neither reported as running nor stopped.
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa -- "nfc-$(basename "$1" .pid).dll" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 stop_one() {
   if alive "$RUN/$1.pid"; then
     kill -TERM "$(cat "$RUN/$1.pid")"

@@ -59,7 +59,13 @@ wait_port() { # port name logfile
   done
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
+# PIDFILE PATTERN: its process is alive and is ours (its command line holds PATTERN): after a reboot or a crash a
+# stale pid file can name an unrelated process, which `down` must not kill.
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local pid; pid="$(head -n1 "$1")"
+  kill -0 "$pid" 2>/dev/null && grep -qa -- "$2" "/proc/$pid/cmdline" 2>/dev/null
+}
 
 ensure_packages() {
   [ -x "$PG_BIN/pg_ctl" ] || apt_ensure postgresql-15
@@ -99,7 +105,7 @@ pg_up() {
     "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
       || { tail -n 20 "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
   fi
-  if pid_alive "$PG_DATA/postmaster.pid" && port_open "$PG_PORT"; then
+  if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" && port_open "$PG_PORT"; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
@@ -128,7 +134,7 @@ management.tcp.port = $RMQ_MGMT_PORT
 loopback_users = none
 EOF
   echo '[rabbitmq_management].' >"$RMQ_HOME/enabled_plugins"
-  if pid_alive "$RMQ_PID" && port_open "$RMQ_PORT"; then
+  if pid_alive "$RMQ_PID" "$RMQ_HOME" && port_open "$RMQ_PORT"; then
     log "RabbitMQ already running on 127.0.0.1:$RMQ_PORT"
     return 0
   fi
@@ -144,7 +150,7 @@ EOF
 
 pg_down() {
   cd /
-  if pid_alive "$PG_DATA/postmaster.pid"; then
+  if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA"; then
     local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null && log "PostgreSQL stopped"
   else
@@ -153,7 +159,7 @@ pg_down() {
 }
 
 rmq_down() {
-  if pid_alive "$RMQ_PID"; then
+  if pid_alive "$RMQ_PID" "$RMQ_HOME"; then
     local pid; pid="$(head -n1 "$RMQ_PID")"
     (rmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" stop >/dev/null 2>&1) || kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
