@@ -27,6 +27,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly int _bucketMultiple;
     private readonly SemaphoreSlim _admission;
     private volatile bool _stopping;
+    private int _inFlight;   // images asked for and not yet answered, admitted or waiting for admission
 
     public ImageAnalyzer(LoadedModel model, InferenceOptions options, DynamicBatcherOptions batching,
         ImageDecoder? decoder = null, ILoggerFactory? loggers = null, Meter? meter = null)
@@ -103,6 +104,13 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 
     private async Task<ImageAnalysis> AdmittedAsync(Func<Task<ImageAnalysis>> work, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _inFlight);
+        try { return await AdmittedCoreAsync(work, cancellationToken); }
+        finally { Interlocked.Decrement(ref _inFlight); }
+    }
+
+    private async Task<ImageAnalysis> AdmittedCoreAsync(Func<Task<ImageAnalysis>> work, CancellationToken cancellationToken)
+    {
         await _admission.WaitAsync(cancellationToken);
         try
         {
@@ -167,6 +175,20 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         int gcd = a, r = b;
         while (r != 0) (gcd, r) = (r, gcd % r);
         return a / gcd * b;
+    }
+
+    /// <summary>
+    /// Graceful stop: the images already asked for, admitted or waiting, are analysed (their chunks can commit) until
+    /// <paramref name="cancellationToken"/> fires; whatever is left then ends as a cancellation. Then as DisposeAsync.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        while (Volatile.Read(ref _inFlight) > 0 && !cancellationToken.IsCancellationRequested)
+        {
+            try { await Task.Delay(20, cancellationToken); }
+            catch (OperationCanceledException) { break; }
+        }
+        await DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()

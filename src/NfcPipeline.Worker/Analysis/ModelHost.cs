@@ -48,10 +48,13 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             _model.MaxConcurrentRuns, _model.IntraOpThreads, identity.Id);
     }
 
-    /// <summary>Finishes the batches in flight before the session goes away (graceful shutdown).</summary>
+    /// <summary>
+    /// Finishes the images in flight before the session goes away (graceful shutdown): the consumers still running
+    /// after the bus stopped get their chunks analysed and committed, until the host's shutdown timeout.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (Fields is not null) await Fields.Analyzer.DisposeAsync();
+        if (Fields is not null) await Fields.Analyzer.StopAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -119,6 +119,24 @@ public class ImageAnalyzerTests
     }
 
     [Fact]
+    public async Task A_graceful_stop_analyses_every_image_already_asked_for()
+    {
+        var options = Options();
+        options.MaxConcurrentRuns = 1;
+        using var model = LoadedModel.Load(options);
+        var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1, MaxConcurrentBatches = 1 });
+        var images = Enumerable.Range(0, 24).Select(i => Draw(512, 512, new Blob(20 + 10 * (i % 8), 50, 20, 50, 28 + 10 * (i % 8), 50))).ToList();
+        var running = images.Select(image => analyzer.AnalyzeAsync(image)).ToList();
+        await Task.Delay(5);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await analyzer.StopAsync(timeout.Token);   // as the worker's host stops it, with time to spare
+
+        var results = await Task.WhenAll(running);
+        Assert.All(results, r => Assert.Single(r.Instances));
+    }
+
+    [Fact]
     public void Loading_verifies_the_contract_and_identifies_the_model_by_content_hash()
     {
         using var model = LoadedModel.Load(Options());
