@@ -6,6 +6,17 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 /// <summary>Submitting a study again after something changed: a calibration, one patient's image, a stranded image.</summary>
 public class ResubmissionTests
 {
+    /// <summary>A running worker and one study analysed to completion: the state every test here starts from.</summary>
+    private static async Task<(PipelineEnvironment Env, IReadOnlyList<string> Images)> CompletedStudyAsync(string study, int patients, int imagesPerPatient)
+    {
+        var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy(study, patients, imagesPerPatient);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = study, FolderPath = study });
+        Assert.Equal("completed", await env.WaitForStudyAsync(study, TimeSpan.FromMinutes(2)));
+        return (env, images);
+    }
+
     private static async Task ResubmitAsync(PipelineEnvironment env, string study)
     {
         // The wait below must not see the first run's final state before the worker registers the new submission.
@@ -16,11 +27,8 @@ public class ResubmissionTests
     [Fact]
     public async Task A_corrected_calibration_has_the_images_analysed_again_at_the_new_scale()
     {
-        await using var env = await PipelineEnvironment.CreateAsync();
-        env.WriteStudy("study-k", patients: 1, imagesPerPatient: 2);
-        await env.StartWorkerAsync();
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-k", FolderPath = "study-k" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-k", TimeSpan.FromMinutes(2)));
+        var (env, _) = await CompletedStudyAsync("study-k", patients: 1, imagesPerPatient: 2);
+        await using var owned = env;
         var density = await env.QueryScalarAsync<double>("select sum(density_per_mm) from image_metrics");
 
         File.WriteAllText(Path.Combine(env.Share.FullName, "study-k", "study.json"), """{"um_per_px": 1.5, "device": "test"}""");
@@ -38,11 +46,8 @@ public class ResubmissionTests
     [Fact]
     public async Task Replacing_one_patients_image_completes_every_patient_and_the_study()
     {
-        await using var env = await PipelineEnvironment.CreateAsync();
-        var images = env.WriteStudy("study-p", patients: 2, imagesPerPatient: 2);
-        await env.StartWorkerAsync();
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-p", FolderPath = "study-p" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-p", TimeSpan.FromMinutes(2)));
+        var (env, images) = await CompletedStudyAsync("study-p", patients: 2, imagesPerPatient: 2);
+        await using var owned = env;
 
         var replaced = images.First(i => i.StartsWith("P002/", StringComparison.Ordinal));
         File.WriteAllBytes(Path.Combine(env.Share.FullName, "study-p", replaced), PngEncoder.Encode(ColourStudy.Image(256, 192, seed: 99_999)));
@@ -58,11 +63,8 @@ public class ResubmissionTests
     [Fact]
     public async Task An_image_left_queued_without_a_chunk_is_queued_again_by_a_resubmission()
     {
-        await using var env = await PipelineEnvironment.CreateAsync();
-        var images = env.WriteStudy("study-s", patients: 1, imagesPerPatient: 2);
-        await env.StartWorkerAsync();
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-s", FolderPath = "study-s" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-s", TimeSpan.FromMinutes(2)));
+        var (env, images) = await CompletedStudyAsync("study-s", patients: 1, imagesPerPatient: 2);
+        await using var owned = env;
 
         // As a worker killed between registration and chunk creation leaves it: queued, no result, no job.
         await env.QueryScalarAsync<long>("""
@@ -101,11 +103,8 @@ public class ResubmissionTests
     [Fact]
     public async Task A_file_changed_after_registration_fails_with_that_reason_and_stores_nothing_under_the_old_hash()
     {
-        await using var env = await PipelineEnvironment.CreateAsync();
-        var images = env.WriteStudy("study-h", patients: 1, imagesPerPatient: 2);
-        await env.StartWorkerAsync();
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-h", FolderPath = "study-h" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
+        var (env, images) = await CompletedStudyAsync("study-h", patients: 1, imagesPerPatient: 2);
+        await using var owned = env;
 
         // As if the file had been replaced while its chunk waited: the registered hash no longer matches the content.
         var imageId = await env.QueryScalarAsync<long>(

@@ -1,0 +1,133 @@
+using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
+using NfcPipeline.Imaging;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Decoding;
+using NfcPipeline.Inference.Engine;
+using static NfcPipeline.Inference.Tests.Engine.ColourImages;
+
+namespace NfcPipeline.Inference.Tests.Engine;
+
+/// <summary>What the analyzer does with images it must not or cannot finish: too large, past a deadline, at a stop.</summary>
+public class ImageAnalyzerLimitsTests
+{
+    private static readonly string FixturePath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx");
+    private static readonly Calibration TwoMicrons = new(2.0);
+
+    private static InferenceOptions Options() => new()
+    {
+        ModelPath = FixturePath,
+        IntraOpThreads = 1,
+        MaxConcurrentRuns = 1,   // one run at a time: batches queue at its gate
+        Decoder = new DenseDecoderOptions { MaxGroupDistance = 40, MinInstanceArea = 16, ApexMinWidths = 0 },
+    };
+
+    /// <summary>A 512x512 field with one marked capillary, placed by <paramref name="i"/>.</summary>
+    private static RgbImage Field(int i) => Draw(512, 512, new Blob(20 + 10 * (i % 8), 50, 20, 50, 28 + 10 * (i % 8), 50));
+
+    private static List<string> WriteFields(DirectoryInfo dir, int count) => Enumerable.Range(0, count).Select(i =>
+    {
+        var path = Path.Combine(dir.FullName, $"f{i}.png");
+        File.WriteAllBytes(path, PngEncoder.Encode(Field(i)));
+        return path;
+    }).ToList();
+
+    [Fact]
+    public async Task An_image_too_large_for_the_model_fails_alone_with_TooLarge()
+    {
+        var options = Options();
+        using var model = LoadedModel.Load(options);
+        options.MaxInputPixels = 300 * 300;
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromMilliseconds(50) });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-large-");
+        try
+        {
+            var small = Path.Combine(dir.FullName, "small.png");
+            var large = Path.Combine(dir.FullName, "large.png");
+            File.WriteAllBytes(small, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
+            File.WriteAllBytes(large, PngEncoder.Encode(Draw(640, 480, new Blob(20, 50, 20, 50, 28, 50))));
+            var calibration = TwoMicrons;
+            var outcomes = await Task.WhenAll(fields.AnalyzeFileAsync(large, calibration), fields.AnalyzeFileAsync(small, calibration));
+
+            Assert.Equal("TooLarge", outcomes[0].ErrorCode);
+            Assert.Contains("Inference:MaxInputPixels", outcomes[0].Error);
+            Assert.True(outcomes[1].Succeeded);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public async Task A_deadline_passing_while_a_batch_runs_fails_that_image_alone_as_TimedOut()
+    {
+        // One run at a time and batches queued at its gate: short deadlines pass while a batch holds its tensors.
+        var options = Options();
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions
+        {
+            MaxBatchSize = 2, MaxConcurrentBatches = 4, MaxQueueDelay = TimeSpan.Zero, DefaultDeadline = TimeSpan.FromMilliseconds(25),
+        });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-deadline-");
+        try
+        {
+            var paths = WriteFields(dir, 12);
+            var outcomes = await Task.WhenAll(paths.Select(p => fields.AnalyzeFileAsync(p, TwoMicrons)));
+
+            // Whichever timed out did so alone: no other image of its batch failed with a disposed or reused buffer.
+            Assert.All(outcomes, o => Assert.True(o.Succeeded || o.ErrorCode == "TimedOut", $"{o.ErrorCode}: {o.Error}"));
+            Assert.All(outcomes.Where(o => o.Succeeded), o => Assert.Single(o.Analysis!.Instances));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public async Task Images_still_waiting_when_the_analyzer_stops_end_as_cancellations_not_as_failed_images()
+    {
+        var options = Options();
+        using var model = LoadedModel.Load(options);
+        var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1, MaxConcurrentBatches = 1 });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-stop-");
+        try
+        {
+            var paths = WriteFields(dir, 24);
+            var running = paths.Select(p => fields.AnalyzeFileAsync(p, TwoMicrons)).ToList();
+            await Task.Delay(5);
+            await analyzer.DisposeAsync();   // as the worker's shutdown does, with images still admitted and waiting
+
+            int finished = 0, cancelled = 0;
+            foreach (var task in running)
+            {
+                try
+                {
+                    var outcome = await task.WaitAsync(TimeSpan.FromSeconds(30));
+                    Assert.True(outcome.Succeeded, $"{outcome.ErrorCode}: {outcome.Error}");   // never a recorded failure
+                    finished++;
+                }
+                catch (OperationCanceledException) { cancelled++; }
+            }
+            Assert.Equal(24, finished + cancelled);
+            Assert.True(cancelled > 0, "the analyzer stopped before the last images were analysed");
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public async Task A_graceful_stop_analyses_every_image_already_asked_for()
+    {
+        var options = Options();
+        using var model = LoadedModel.Load(options);
+        var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1, MaxConcurrentBatches = 1 });
+        var images = Enumerable.Range(0, 24).Select(Field).ToList();
+        var running = images.Select(image => analyzer.AnalyzeAsync(image)).ToList();
+        await Task.Delay(5);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await analyzer.StopAsync(timeout.Token);   // as the worker's host stops it, with time to spare
+
+        var results = await Task.WhenAll(running);
+        Assert.All(results, r => Assert.Single(r.Instances));
+    }
+
+}
