@@ -41,6 +41,9 @@ public sealed class ShareScanner(TimeProvider clock)
     }
 
     /// <summary>One unreadable folder must not stop the scan of the others; its reason names no path inside it.</summary>
+    /// <summary>File times further ahead of this host's clock than this are reported as a clock problem.</summary>
+    public static readonly TimeSpan FutureTolerance = TimeSpan.FromSeconds(5);
+
     private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)
     {
         try { return Inspect(child, realRoot, now, settle); }
@@ -76,7 +79,10 @@ public sealed class ShareScanner(TimeProvider clock)
         var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
         if (quietFor < settle)
             return new StudyFolder(name, path, StudyReadiness.Settling, marker, null, content.Fingerprint, content.FileCount,
-                content.NewestChange, $"changed {Math.Max(0, quietFor.TotalSeconds):0.#} s ago; waiting for {settle.TotalSeconds:0.#} s without changes");
+                content.NewestChange, quietFor < -FutureTolerance
+                    ? $"file times lie {-quietFor.TotalSeconds:0} s in the future (the clock of the machine that copied them runs ahead?); " +
+                      $"waiting until then and {settle.TotalSeconds:0.#} s more"
+                    : $"changed {Math.Max(0, quietFor.TotalSeconds):0.#} s ago; waiting for {settle.TotalSeconds:0.#} s without changes");
 
         string studyId;
         try { studyId = ReadStudyId(path, marker); }

@@ -27,6 +27,7 @@ public sealed class ShareWatcherService(
 {
     private readonly string _workerId = $"{Environment.MachineName}:{Environment.ProcessId}";
     private readonly Dictionary<string, string> _reportedRefusals = new(StringComparer.Ordinal);
+    private const string FutureTimes = "file times in the future";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -155,6 +156,13 @@ public sealed class ShareWatcherService(
                 if (_reportedRefusals.TryGetValue(folder.Folder, out var reported) && reported == folder.Reason) continue;
                 _reportedRefusals[folder.Folder] = folder.Reason!;
                 logger.LogWarning("Study folder {StudyFolder} is not submitted: {Reason}", folder.Folder, folder.Reason);
+            }
+            else if (folder.Readiness == StudyReadiness.Settling && folder.NewestChange > clock.GetUtcNow() + ShareScanner.FutureTolerance)
+            {
+                // Not a copy in progress: the study waits for a time this host has not reached. Said once, not at debug.
+                if (_reportedRefusals.TryGetValue(folder.Folder, out var reported) && reported == FutureTimes) continue;
+                _reportedRefusals[folder.Folder] = FutureTimes;
+                logger.LogWarning("Study folder {StudyFolder} waits: {Reason}", folder.Folder, folder.Reason);
             }
             else if (!folder.IsReady)
             {

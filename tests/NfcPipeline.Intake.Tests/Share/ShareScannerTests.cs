@@ -65,6 +65,19 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void File_times_ahead_of_this_hosts_clock_are_named_as_such_while_the_folder_waits()
+    {
+        MakeStudy("s1");
+        _share.Touch("s1/P002/L4/ahead.jpg", "x", at: TestShare.T0 + TimeSpan.FromHours(1));
+        _clock.Now = TestShare.T0 + TimeSpan.FromMinutes(5);
+
+        var folder = ScanOne("s1");
+
+        Assert.Equal(StudyReadiness.Settling, folder.Readiness);
+        Assert.Contains("3300 s in the future", folder.Reason);
+    }
+
+    [Fact]
     public void A_temporary_upload_file_still_being_written_keeps_the_folder_settling()
     {
         MakeStudy("s1");
