@@ -103,6 +103,50 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task A_user_with_a_salted_password_hash_from_the_cli_signs_in_and_a_wrong_password_does_not()
+    {
+        var made = await NfcProcess.RunWithInputAsync("s3cret pass\n", "hash-password", "--iterations", "100000");
+        Assert.Equal(0, made.Code);
+        var hash = made.Out.Trim();
+        Assert.StartsWith("pbkdf2-sha256$100000$", hash);
+        Assert.True(PasswordHashes.Verify("s3cret pass", hash));
+        Assert.NotEqual(hash, (await NfcProcess.RunWithInputAsync("s3cret pass\n", "hash-password", "--iterations", "100000")).Out.Trim());   // salted
+        Assert.Equal(2, (await NfcProcess.RunWithInputAsync("", "hash-password")).Code);
+        Assert.Equal(2, (await NfcProcess.RunWithInputAsync("x\n", "hash-password", "--iterations", "10")).Code);
+
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = hash;
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = host.Client();
+        client.DefaultRequestHeaders.Authorization = Basic("olga", "s3cret pass");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);   // the second from the verified cache
+        client.DefaultRequestHeaders.Authorization = Basic("olga", "s3cret pas");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+        client.DefaultRequestHeaders.Authorization = Basic("nobody", "s3cret pass");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("pbkdf2-sha256$1000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PasswordHash")]   // too few iterations
+    [InlineData("sha1$600000$AAAA$AAAA", "PasswordHash")]
+    public void A_malformed_or_weak_password_hash_refuses_to_start(string hash, string expected)
+    {
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = hash;
+        var builder = DashboardHost.CreateBuilder("Host=127.0.0.1", settings);
+        Assert.Contains(expected, Assert.Throws<DashboardConfigurationException>(() => builder.AddDashboardServices()).Message);
+
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("x", PasswordHashes.MinIterations);
+        settings["Dashboard:Users:0:PasswordSha256"] = DashboardAuthHandler.Sha256Hex("x");   // both: ambiguous
+        Assert.Contains("one of PasswordHash", Assert.Throws<DashboardConfigurationException>(
+            () => DashboardHost.CreateBuilder("Host=127.0.0.1", settings).AddDashboardServices()).Message);
+    }
+
+    [Fact]
     public async Task Repeated_failed_sign_ins_lock_the_address_out_even_for_the_right_password()
     {
         await using var data = await TestData.CreateAsync();

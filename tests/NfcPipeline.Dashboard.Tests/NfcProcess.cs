@@ -9,14 +9,26 @@ internal static class NfcProcess
     public static Task<(int Code, string Out, string Err)> RunAsync(params string[] args) => RunAsync(TimeSpan.FromMinutes(2), args);
 
     /// <summary>Past <paramref name="limit"/> the CLI is killed (with its worker, for a bench) and the test fails with its output.</summary>
-    public static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan limit, params string[] args)
+    public static Task<(int Code, string Out, string Err)> RunAsync(TimeSpan limit, params string[] args) => RunAsync(limit, null, args);
+
+    /// <summary>With <paramref name="input"/> as its standard input.</summary>
+    public static Task<(int Code, string Out, string Err)> RunWithInputAsync(string input, params string[] args) =>
+        RunAsync(TimeSpan.FromMinutes(2), input, args);
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan limit, string? input, string[] args)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null,
+            WorkingDirectory = AppContext.BaseDirectory,
         };
         start.Environment["NFC_RABBIT_URI"] = TestServices.RabbitUri.ToString();
         using var process = Process.Start(start)!;
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+            process.StandardInput.Close();
+        }
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(limit);

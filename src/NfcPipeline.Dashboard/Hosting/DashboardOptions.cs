@@ -34,6 +34,9 @@ public sealed class DashboardUser
     public string Name { get; set; } = "";
     /// <summary>Lower-case hex SHA-256 of the password (printf %s 'password' | sha256sum).</summary>
     public string PasswordSha256 { get; set; } = "";
+
+    /// <summary>A salted slow hash (<c>pbkdf2-sha256$…</c>, from <c>nfc hash-password</c>); give this or PasswordSha256.</summary>
+    public string? PasswordHash { get; set; }
     /// <summary>"operator" or "read-only".</summary>
     public string Role { get; set; } = DashboardRoles.ReadOnly;
 }

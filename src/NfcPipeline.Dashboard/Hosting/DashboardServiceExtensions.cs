@@ -42,7 +42,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton<OverlayService>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<FailedSignInLimiter>();
+        builder.Services.AddSingleton<FailedSignInLimiter>().AddSingleton<PasswordVerifier>();
         builder.Services.AddAuthentication(DashboardAuthHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, DashboardAuthHandler>(DashboardAuthHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

@@ -10,9 +10,15 @@ public static class BindingGuard
     {
         foreach (var user in options.Users)
         {
-            if (string.IsNullOrWhiteSpace(user.Name) || !IsSha256Hex(user.PasswordSha256))
-                throw new DashboardConfigurationException("every Dashboard:Users entry needs a Name and a PasswordSha256 (64 hex digits).");
-            if (IsEmptyStringHash(user.PasswordSha256))
+            bool slow = !string.IsNullOrEmpty(user.PasswordHash);
+            if (string.IsNullOrWhiteSpace(user.Name) || slow == IsSha256Hex(user.PasswordSha256))
+                throw new DashboardConfigurationException("every Dashboard:Users entry needs a Name and one of PasswordHash " +
+                    "(from `nfc hash-password`) or PasswordSha256 (64 hex digits).");
+            if (slow && PasswordHashes.Problem(user.PasswordHash!) is { } problem)
+                throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' PasswordHash: {problem}.");
+            if (slow && PasswordHashes.Verify("", user.PasswordHash!))
+                throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' has the hash of an empty password; set a password.");
+            if (!slow && IsEmptyStringHash(user.PasswordSha256))
                 throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' has the SHA-256 of an empty password; set a password.");
             if (!DashboardRoles.IsKnown(user.Role))
                 throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");

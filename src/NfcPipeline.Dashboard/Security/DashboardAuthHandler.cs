@@ -15,7 +15,7 @@ namespace NfcPipeline.Dashboard.Security;
 /// </summary>
 public sealed class DashboardAuthHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
-    IOptions<DashboardOptions> dashboardOptions, FailedSignInLimiter limiter)
+    IOptions<DashboardOptions> dashboardOptions, FailedSignInLimiter limiter, PasswordVerifier passwords)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
 {
     public const string SchemeName = "NfcDashboard";
@@ -55,10 +55,13 @@ public sealed class DashboardAuthHandler(
             var colon = decoded.IndexOf(':');
             if (colon <= 0) return Task.FromResult(AuthenticateResult.Fail("Malformed basic credentials."));
             var (name, password) = (decoded[..colon], decoded[(colon + 1)..]);
-            var hash = Sha256Hex(password);
             var user = options.Users.FirstOrDefault(u => u.Name == name);
             // Compare even for an unknown name, so timing does not tell which names exist.
-            var ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), hash) && user is not null;
+            var ok = user?.PasswordHash is { Length: > 0 } slow
+                ? passwords.Verify(name, password, slow)
+                : user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash))
+                    ? PasswordHashes.Verify(password, UnknownUserHash.Value) && false   // as slow as a real user's check
+                    : FixedEquals(user?.PasswordSha256 ?? new string('0', 64), Sha256Hex(password)) && user is not null;
             return Task.FromResult(ok ? Success(user!.Name, user.Role, "basic") : Failed(client, "Wrong user name or password."));
         }
         return Task.FromResult(AuthenticateResult.NoResult());
@@ -95,6 +98,8 @@ public sealed class DashboardAuthHandler(
                 client, dashboardOptions.Value.FailedSignInWindow, dashboardOptions.Value.MaxFailedSignIns);
         return AuthenticateResult.Fail(reason);
     }
+
+    private static readonly Lazy<string> UnknownUserHash = new(() => PasswordHashes.Create(Guid.NewGuid().ToString()));
 
     public static string Sha256Hex(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 

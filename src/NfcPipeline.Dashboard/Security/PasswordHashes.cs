@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace NfcPipeline.Dashboard.Security;
+
+/// <summary>
+/// Salted, slow password hashes for dashboard users: <c>pbkdf2-sha256$ITERATIONS$SALT$HASH</c> (salt and hash in
+/// base64), so a leaked configuration does not give the passwords away at GPU speed as plain SHA-256 would.
+/// <c>nfc hash-password</c> writes one.
+/// </summary>
+public static class PasswordHashes
+{
+    public const string Scheme = "pbkdf2-sha256";
+    public const int DefaultIterations = 600_000;   // OWASP's figure for PBKDF2-HMAC-SHA256
+    public const int MinIterations = 100_000;
+    private const int SaltBytes = 16, HashBytes = 32;
+
+    public static string Create(string password, int iterations = DefaultIterations)
+    {
+        var salt = RandomNumberGenerator.GetBytes(SaltBytes);
+        var hash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, HashBytes);
+        return $"{Scheme}${iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
+    }
+
+    /// <summary>Why <paramref name="encoded"/> is no usable hash, or null.</summary>
+    public static string? Problem(string encoded) => TryParse(encoded, out _, out _, out _) ? null
+        : $"expected {Scheme}$ITERATIONS$SALT$HASH with at least {MinIterations} iterations, a salt of at least {SaltBytes} bytes " +
+          $"and a {HashBytes}-byte hash (base64); `nfc hash-password` writes one";
+
+    public static bool Verify(string password, string encoded)
+    {
+        if (!TryParse(encoded, out int iterations, out var salt, out var expected)) return false;
+        var actual = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, expected.Length);
+        return CryptographicOperations.FixedTimeEquals(actual, expected);
+    }
+
+    private static bool TryParse(string encoded, out int iterations, out byte[] salt, out byte[] hash)
+    {
+        (iterations, salt, hash) = (0, [], []);
+        var parts = (encoded ?? "").Split('$');
+        if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], out iterations) || iterations < MinIterations) return false;
+        try { (salt, hash) = (Convert.FromBase64String(parts[2]), Convert.FromBase64String(parts[3])); }
+        catch (FormatException) { return false; }
+        return salt.Length >= SaltBytes && hash.Length == HashBytes;
+    }
+}
+
+/// <summary>
+/// Basic credentials come with every request, and a slow hash per request would hold a core for each page. A
+/// verified (user, hash, password) is remembered, as a SHA-256 of the three, for a few minutes.
+/// </summary>
+public sealed class PasswordVerifier(TimeProvider clock)
+{
+    private static readonly TimeSpan Remember = TimeSpan.FromMinutes(5);
+    private const int MaxRemembered = 1_000;
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _verified = new();
+
+    public bool Verify(string user, string password, string encoded)
+    {
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{user}\0{encoded}\0{password}")));
+        var now = clock.GetUtcNow();
+        if (_verified.TryGetValue(key, out var until) && until > now) return true;
+        if (!PasswordHashes.Verify(password, encoded)) return false;
+        if (_verified.Count >= MaxRemembered) _verified.Clear();
+        _verified[key] = now + Remember;
+        return true;
+    }
+}
