@@ -57,11 +57,14 @@ public sealed class DashboardAuthHandler(
             var (name, password) = (decoded[..colon], decoded[(colon + 1)..]);
             var user = options.Users.FirstOrDefault(u => u.Name == name);
             // Compare even for an unknown name, so timing does not tell which names exist.
-            var ok = user?.PasswordHash is { Length: > 0 } slow
-                ? passwords.Verify(name, password, slow)
-                : user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash))
-                    ? PasswordHashes.Verify(password, UnknownUserHash.Value) && false   // as slow as a real user's check
-                    : FixedEquals(user?.PasswordSha256 ?? new string('0', 64), Sha256Hex(password)) && user is not null;
+            bool ok;
+            if (user?.PasswordHash is { Length: > 0 } slow) ok = passwords.Verify(name, password, slow);
+            else if (user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash)))
+            {
+                _ = PasswordHashes.Verify(password, UnknownUserHash.Value);   // as slow as a real user's check
+                ok = false;
+            }
+            else ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), Sha256Hex(password)) && user is not null;
             return Task.FromResult(ok ? Success(user!.Name, user.Role, "basic") : Failed(client, "Wrong user name or password."));
         }
         return Task.FromResult(AuthenticateResult.NoResult());
