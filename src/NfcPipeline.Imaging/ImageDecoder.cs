@@ -93,6 +93,8 @@ public sealed class ImageDecoder
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (Directory.Exists(path))
             throw new ImageDecodeException(ImageDecodeError.NotAFile, $"{path} is a directory");
+        if (!FileTypes.IsRegularFileOrUnknown(path))
+            throw new ImageDecodeException(ImageDecodeError.NotAFile, $"{path} is not a regular file (a FIFO, socket or device); it is not opened");
         try
         {
             using var stream = openRead(path);

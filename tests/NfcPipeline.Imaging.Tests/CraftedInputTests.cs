@@ -52,4 +52,25 @@ public class CraftedInputTests
         Assert.Equal(["libjpeg-turbo warning: Warning: unknown JFIF revision number 2.01"], image.Notes);
         Fixtures.AssertPixel(image, 5, 5, (255, 0, 0), tolerance: 8);
     }
+
+    [Fact]
+    public async Task A_fifo_or_device_named_like_an_image_is_NotAFile_without_being_opened()
+    {
+        var dir = Directory.CreateTempSubdirectory("nfc-fifo-");
+        try
+        {
+            var fifo = Path.Combine(dir.FullName, "field.jpg");
+            using (var mkfifo = Process.Start("mkfifo", fifo)) await mkfifo.WaitForExitAsync();
+            // Opening it would block until a writer comes: the decode must return at once.
+            var decode = Task.Run(() => new ImageDecoder().DecodeFile(fifo));
+            var e = await Assert.ThrowsAsync<ImageDecodeException>(() => decode.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(ImageDecodeError.NotAFile, e.Reason);
+            Assert.Contains("not a regular file", e.Message);
+
+            Assert.Equal(ImageDecodeError.NotAFile, Assert.Throws<ImageDecodeException>(() => new ImageDecoder().DecodeFile("/dev/zero")).Reason);
+            Assert.True(FileTypes.IsRegularFileOrUnknown(Fixtures.Path("gradient.jpg")));
+            Assert.True(FileTypes.IsRegularFileOrUnknown(Path.Combine(dir.FullName, "missing.jpg")));   // the open says what is wrong
+        }
+        finally { dir.Delete(recursive: true); }
+    }
 }

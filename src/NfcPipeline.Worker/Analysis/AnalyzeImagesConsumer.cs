@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using MassTransit;
 using NfcPipeline.Contracts;
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Engine;
 using NfcPipeline.Intake;
 using NfcPipeline.Storage.Pipeline;
@@ -91,6 +92,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     {
         try
         {
+            if (!FileTypes.IsRegularFileOrUnknown(path)) return false;   // not opened: a FIFO would block; the decoder says why
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
             return !(await SHA256.HashDataAsync(stream, ct)).AsSpan().SequenceEqual(registered);
         }

@@ -53,6 +53,9 @@ public sealed class StudyIntake(WorkerOptions options)
         long size;
         int? width = null, height = null;
         string? format = null;
+        // A FIFO, socket or device named like an image would block, or never end, when read: it is registered without
+        // being opened, under a stand-in hash of its path, and fails alone as NotAFile when analysed.
+        if (!FileTypes.IsRegularFileOrUnknown(fullPath)) return StandIn();
         try
         {
             using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -64,8 +67,7 @@ public sealed class StudyIntake(WorkerOptions options)
             // Unreadable now (permissions, a socket or device file): registered under a stand-in hash of its path, which
             // no content has, so it is analysed, fails alone with the decoder's reason, and is read again when the
             // study is submitted again; the rest of the study goes on.
-            return new ImageRegistration(patient, finger, field, relativePath,
-                SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), 0, null, null, null);
+            return StandIn();
         }
         try
         {
@@ -78,5 +80,8 @@ public sealed class StudyIntake(WorkerOptions options)
             // when analysed; one file never stops a study's registration.
         }
         return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format);
+
+        ImageRegistration StandIn() => new(patient, finger, field, relativePath,
+            SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), 0, null, null, null);
     }
 }

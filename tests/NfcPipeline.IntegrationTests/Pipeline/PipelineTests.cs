@@ -72,21 +72,22 @@ public class PipelineTests
     }
 
     [Fact]
-    public async Task A_file_that_cannot_be_opened_fails_alone_and_the_rest_of_the_study_is_analysed()
+    public async Task A_socket_or_fifo_named_like_an_image_fails_alone_without_blocking_the_worker()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-u", patients: 2, imagesPerPatient: 1);
-        // A socket named like an image: listed with the study's files, but open(2) refuses it (as it would a file
-        // without read permission, which root, running these tests, cannot be denied).
+        // Listed with the study's files, but open(2) refuses a socket and blocks on a FIFO until a writer comes.
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
             System.Net.Sockets.ProtocolType.Unspecified);
         socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(env.Share.FullName, "study-u", "P002", "L2", "field9.jpg")));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(env.Share.FullName, "study-u", "P001", "L2", "field9.jpg")))
+            await mkfifo.WaitForExitAsync();
         await env.StartWorkerAsync();
 
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-u", FolderPath = "study-u" });
 
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-u", TimeSpan.FromMinutes(2)));
-        Assert.Equal("Unreadable", await env.QueryScalarAsync<string>("select error_code from images where rel_path = 'P002/L2/field9.jpg' and state = 'failed'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where rel_path like '%/field9.jpg' and state = 'failed' and error_code = 'NotAFile'"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
     }
