@@ -11,7 +11,7 @@ public enum JobStart { Started, AlreadyDone, Deleted, Unknown }
 
 /// <summary>
 /// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
-/// published_at; <see cref="UnpublishedAsync"/> finds those a crash or broker outage left behind.
+/// published_at; <see cref="ClaimUnpublishedAsync"/> finds those a crash or broker outage left behind.
 /// </summary>
 public sealed class JobStore(NpgsqlDataSource db)
 {
@@ -33,24 +33,27 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task MarkPublishedAsync(IEnumerable<long> jobIds, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("update jobs set published_at = now() where id = any(@Ids)",
+        await connection.ExecuteAsync(new CommandDefinition("update jobs set published_at = now(), publish_claimed_at = null where id = any(@Ids)",
             new { Ids = jobIds.ToArray() }, cancellationToken: ct));
     }
 
     /// <summary>
-    /// Claims enqueued jobs left unpublished for <paramref name="olderThan"/> by stamping them published in the same
-    /// statement, so two dispatchers never publish one job; <see cref="ReleaseAsync"/> undoes a claim whose publish failed.
+    /// Claims enqueued jobs left unpublished for <paramref name="olderThan"/>, so two dispatchers never publish one job
+    /// at once. The claim is not the publish: <see cref="MarkPublishedAsync"/> stamps the job once the broker has it,
+    /// <see cref="ReleaseAsync"/> undoes a claim whose publish failed, and a claim older than <paramref name="claimLease"/>
+    /// (its dispatcher died between claim and publish) is taken again.
     /// </summary>
-    public async Task<IReadOnlyList<ChunkJob>> ClaimUnpublishedAsync(TimeSpan olderThan, int limit, CancellationToken ct)
+    public async Task<IReadOnlyList<ChunkJob>> ClaimUnpublishedAsync(TimeSpan olderThan, TimeSpan claimLease, int limit, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         var rows = await connection.QueryAsync<(long Id, long StudyId, string Payload)>(new CommandDefinition("""
-            update jobs set published_at = now() where id in (
+            update jobs set publish_claimed_at = now() where id in (
                 select id from jobs
                 where published_at is null and state in ('enqueued', 'retrying') and kind = 'analyze_chunk' and enqueued_at < now() - @Age
+                  and (publish_claimed_at is null or publish_claimed_at < now() - @Lease)
                 order by enqueued_at limit @Limit for update skip locked)
             returning id, study_id, payload::text
-            """, new { Age = olderThan, Limit = limit }, cancellationToken: ct));
+            """, new { Age = olderThan, Lease = claimLease, Limit = limit }, cancellationToken: ct));
         return rows.Select(r =>
         {
             var p = JsonSerializer.Deserialize<Payload>(r.Payload)!;
@@ -61,7 +64,7 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task ReleaseAsync(IEnumerable<long> jobIds, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("update jobs set published_at = null where id = any(@Ids) and state in ('enqueued', 'retrying')",
+        await connection.ExecuteAsync(new CommandDefinition("update jobs set publish_claimed_at = null where id = any(@Ids) and published_at is null",
             new { Ids = jobIds.ToArray() }, cancellationToken: ct));
     }
 

@@ -14,13 +14,22 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
             try
             {
                 await Task.Delay(interval, stoppingToken);
-                var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 100, stoppingToken);
+                // A publish gives up after RepublishAfter; a claim outlives that, so no other dispatcher publishes the
+                // jobs meanwhile, and expires after it, should this process die before it publishes or releases.
+                var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
                 if (pending.Count == 0) continue;
                 await using var scope = scopes.CreateAsyncScope();
-                try { await scope.ServiceProvider.GetRequiredService<WorkPublisher>().PublishAsync(pending, stoppingToken); }
-                catch
+                using var publishTimeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                publishTimeout.CancelAfter(options.RepublishAfter);
+                try { await scope.ServiceProvider.GetRequiredService<WorkPublisher>().PublishAsync(pending, publishTimeout.Token); }
+                catch (Exception ex)
                 {
                     await jobs.ReleaseAsync(pending.Select(p => p.JobId), CancellationToken.None);
+                    if (ex is OperationCanceledException && !stoppingToken.IsCancellationRequested)
+                    {
+                        logger.LogWarning("Outbox pass gave up: the broker did not confirm {Count} chunk jobs within {Timeout}", pending.Count, options.RepublishAfter);
+                        continue;
+                    }
                     throw;
                 }
                 logger.LogWarning("Published {Count} chunk jobs that had been committed but not published", pending.Count);

@@ -1,0 +1,75 @@
+using Dapper;
+using NfcPipeline.Contracts;
+using NfcPipeline.Storage.Pipeline;
+using Npgsql;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>The jobs table as the outbox: claims, releases and publishes against the real database and broker.</summary>
+public class OutboxTests
+{
+    [Fact]
+    public async Task A_claimed_job_is_not_claimed_again_until_released_published_or_its_claim_expires()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var jobs = new JobStore(db);
+        var study = await NewStudyAsync(db);
+        var created = await jobs.CreateChunksAsync(study, [1, 2, 3], chunkSize: 1, reanalyze: false, default);
+        var ids = created.Select(c => c.JobId).ToArray();
+        var hour = TimeSpan.FromHours(1);
+
+        var first = await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default);
+        Assert.Equal(ids, first.Select(c => c.JobId).Order());
+        Assert.Equal(new long[] { 1 }, first.Single(c => c.JobId == ids[0]).ImageIds);
+        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default));   // claimed, not published
+        Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from jobs where published_at is null"));
+
+        await jobs.ReleaseAsync([ids[0]], default);   // its publish failed
+        Assert.Equal(new[] { ids[0] }, (await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default)).Select(c => c.JobId));
+
+        await jobs.MarkPublishedAsync([ids[0], ids[1]], default);   // the broker confirmed these
+        await jobs.ReleaseAsync([ids[0]], default);                 // a late release does not unpublish
+        await Task.Delay(300);
+        // ids[2]'s claimer died before it published or released: its claim expires and the job is claimed again.
+        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default));
+        Assert.Equal(new[] { ids[2] }, (await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromMilliseconds(100), 100, default)).Select(c => c.JobId));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from jobs where published_at is not null and publish_claimed_at is null"));
+
+        // Young jobs are left to the publisher that committed them.
+        await jobs.CreateChunksAsync(study, [4], chunkSize: 1, reanalyze: false, default);
+        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.FromMinutes(1), TimeSpan.Zero, 100, default));
+    }
+
+    [Fact]
+    public async Task Jobs_committed_but_never_published_are_published_by_a_worker_even_under_a_dead_dispatchers_claim()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-o", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-o", FolderPath = "study-o" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-o", TimeSpan.FromMinutes(2)));
+
+        // Two reanalysis chunks committed as a crash would leave them: one never published, one claimed by a dispatcher
+        // that died before publishing (its claim an hour old).
+        await using var db = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var study = await env.QueryScalarAsync<long>("select id from studies where external_id = 'study-o'");
+        var images = (await db.CreateConnection().QueryAsync<long>("select id from images where study_id = @study order by id", new { study })).ToList();
+        var chunks = await new JobStore(db).CreateChunksAsync(study, images, chunkSize: 1, reanalyze: true, default);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update jobs set publish_claimed_at = now() - interval '1 hour' where id = @Id", new { Id = chunks[1].JobId });
+
+        var ids = chunks.Select(c => c.JobId).ToArray();
+        await PipelineEnvironment.WaitUntilAsync(async () =>
+            await env.QueryScalarAsync<long>("select count(*) from jobs where id = any(@ids) and state = 'succeeded' and published_at is not null", new { ids }) == 2,
+            TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where study_id = @study and state = 'succeeded'", new { study }));
+        Assert.Contains("committed but not published", env.Workers[0].Output);
+    }
+
+    private static async Task<long> NewStudyAsync(NpgsqlDataSource db)
+    {
+        await using var c = await db.OpenConnectionAsync();
+        return await c.ExecuteScalarAsync<long>("insert into studies (external_id) values ('outbox-study') returning id");
+    }
+}
