@@ -76,9 +76,12 @@ public static class PipelineServiceExtensions
         builder.Services.Configure<MassTransitHostOptions>(o =>
         {
             o.WaitUntilStarted = true;
-            o.StopTimeout = TimeSpan.FromSeconds(60);
+            // Chunks in flight get StopTimeout to finish; then their CancellationToken fires and the bus has a little
+            // longer to return their messages to the queue.
+            o.ConsumerStopTimeout = options.StopTimeout;
+            o.StopTimeout = options.StopTimeout + TimeSpan.FromSeconds(15);
         });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.StopTimeout + TimeSpan.FromSeconds(30));
         // After the bus, so the watcher's first scan can publish.
         builder.AddShareWatcher();
         builder.Services.AddHostedService<HeartbeatService>();

@@ -36,6 +36,7 @@ public sealed class WorkerOptions
             problems.Add($"Worker:DefaultMicrometresPerPixel must be a positive number, got {DefaultMicrometresPerPixel}.");
         if (HeartbeatInterval <= TimeSpan.Zero) problems.Add($"Worker:HeartbeatInterval must be positive, got {HeartbeatInterval}.");
         if (RepublishAfter <= TimeSpan.Zero) problems.Add($"Worker:RepublishAfter must be positive, got {RepublishAfter}.");
+        if (StopTimeout <= TimeSpan.Zero) problems.Add($"Worker:StopTimeout must be positive, got {StopTimeout}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
         return problems;
@@ -48,6 +49,12 @@ public sealed class WorkerOptions
 
     /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>
     public TimeSpan RepublishAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a stopping worker lets the chunks in flight finish. Then they are cancelled: their jobs show retrying
+    /// and their messages go back to the queue for the next worker; nothing of them was committed.
+    /// </summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Message retries after the in-process database retries give up; then the message goes to the _error queue.</summary>
     public int MessageRetryLimit { get; set; } = 3;

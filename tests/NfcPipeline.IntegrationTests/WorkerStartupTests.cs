@@ -76,6 +76,7 @@ public class WorkerStartupTests
             ["Storage__ConnectionString"] = db.ConnectionString,
             ["Worker__ChunkSize"] = "0",
             ["Worker__PrefetchCount"] = "0",
+            ["Worker__StopTimeout"] = "00:00:00",
             ["Inference__Device"] = "gpu",
             ["Inference__Batching__MaxConcurrentBatches"] = "-1",
         });
@@ -85,6 +86,7 @@ public class WorkerStartupTests
         Assert.Contains("refusing to start", worker.Output);
         Assert.Contains("Worker:ChunkSize must be at least 1", worker.Output);
         Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
+        Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
         Assert.Contains("Inference:Device: Unknown device 'gpu'", worker.Output);
         Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace

@@ -101,12 +101,16 @@ public sealed class JobStore(NpgsqlDataSource db)
             """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
     }
 
-    /// <summary>A retry is coming: the job shows retrying with the error that caused it.</summary>
-    public async Task MarkRetryingAsync(long jobId, string error, CancellationToken ct)
+    /// <summary>
+    /// A retry is coming (the chunk's message goes back to the queue): the job shows retrying with the reason, unless
+    /// another worker has claimed it since.
+    /// </summary>
+    public async Task MarkRetryingAsync(long jobId, string workerId, string error, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            update jobs set state = 'retrying', last_error = @Error, updated_at = now() where id = @JobId and state = 'processing'
-            """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
+            update jobs set state = 'retrying', last_error = @Error, updated_at = now()
+            where id = @JobId and state = 'processing' and worker_id = @WorkerId
+            """, new { JobId = jobId, WorkerId = workerId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
     }
 }

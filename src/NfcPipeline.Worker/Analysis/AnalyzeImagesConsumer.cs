@@ -41,6 +41,26 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             return;
         }
 
+        try
+        {
+            await AnalyzeChunkAsync(context, clock);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The worker is stopping and Worker:StopTimeout has passed: nothing of the chunk was committed, and
+            // MassTransit returns a cancelled message to the queue, so the job waits there for the next worker.
+            logger.LogWarning("Job {JobId} was cancelled by the worker's shutdown; its message goes back to the queue", message.JobId);
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try { await jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; back in the queue.", cleanup.Token); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is OperationCanceledException) { }
+            throw;
+        }
+    }
+
+    private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock)
+    {
+        var message = context.Message;
+        var ct = context.CancellationToken;
         var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), ct);
         var existing = message.Reanalyze ? new HashSet<string>()
             : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), ct);

@@ -110,4 +110,31 @@ public class WorkerFaultTests
         Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(3)));
         Assert.Equal(16L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
     }
+
+    [Fact]
+    public async Task A_chunk_cancelled_at_the_stop_timeout_goes_back_to_the_queue_and_the_next_worker_finishes_it()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-c", patients: 1, imagesPerPatient: 4, width: 4000, height: 3000);
+        var slow = new Dictionary<string, string>(OneAtATime) { ["Worker__StopTimeout"] = "00:00:01" };
+        var worker = await env.StartWorkerAsync(slow);
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-c", FolderPath = "study-c" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'processing'") > 0,
+            TimeSpan.FromMinutes(1));
+
+        Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(60)));
+
+        // A chunk of two 12-megapixel fields takes seconds here: the one-second stop timeout cancelled what was in flight.
+        Assert.Contains("cancelled by the worker's shutdown", worker.Output);
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state in ('processing', 'failed')"));
+        var returned = await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'retrying' and last_error like 'Cancelled when its worker stopped%'");
+        Assert.True(returned > 0);
+        var done = await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'");
+        Assert.Equal(done, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+
+        await env.StartWorkerAsync(OneAtATime);
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-c", TimeSpan.FromMinutes(3)));
+        Assert.Equal(4L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state <> 'succeeded' and kind = 'analyze_chunk'"));
+    }
 }
