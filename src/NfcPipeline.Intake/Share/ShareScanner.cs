@@ -4,6 +4,9 @@ public sealed record ShareScanOptions
 {
     /// <summary>How long nothing in a marked study folder may change before it counts as copied completely.</summary>
     public TimeSpan SettleTime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The watcher's memory of earlier scans; without it, file times alone say when a folder last changed.</summary>
+    public ShareActivityMemory? Memory { get; init; }
 }
 
 /// <summary>
@@ -36,7 +39,8 @@ public sealed class ShareScanner(TimeProvider clock)
             throw new ShareUnavailableException($"The share root '{fullRoot}' cannot be listed ({ex.GetType().Name}).", ex);
         }
         var now = clock.GetUtcNow();
-        var folders = children.Select(child => InspectOrRefuse(child, realRoot, now, options.SettleTime)).ToList();
+        var folders = children.Select(child => InspectOrRefuse(child, realRoot, now, options)).ToList();
+        options.Memory?.KeepOnly(folders.Select(f => f.Folder));
         return new ShareScan(fullRoot, now, folders);
     }
 
@@ -44,9 +48,9 @@ public sealed class ShareScanner(TimeProvider clock)
     /// <summary>File times further ahead of this host's clock than this are reported as a clock problem.</summary>
     public static readonly TimeSpan FutureTolerance = TimeSpan.FromSeconds(5);
 
-    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)
+    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options)
     {
-        try { return Inspect(child, realRoot, now, settle); }
+        try { return Inspect(child, realRoot, now, options); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
             return new StudyFolder(child.Name, child.FullName, StudyReadiness.Refused, ReadyMarker.None, null, null, 0, null,
@@ -54,14 +58,24 @@ public sealed class ShareScanner(TimeProvider clock)
         }
     }
 
-    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, TimeSpan settle)
+    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options)
     {
+        var settle = options.SettleTime;
         var name = child.Name;
         var path = child.FullName;
         StudyFolder Refuse(string reason, ReadyMarker marker = ReadyMarker.None) =>
             new(name, path, StudyReadiness.Refused, marker, null, null, 0, null, reason);
 
         if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
+
+        // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already
+        // be known to be changing when the marker appears.
+        StudyContent? content = null;
+        string? unreadable = null;
+        try { content = StudyFingerprint.Compute(path, realRoot); }
+        catch (StudyUnreadableException ex) { unreadable = ex.Message; }
+        // A change this watcher saw counts from the scan that saw it, even where the file times are older.
+        var changeSeenAt = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 
         var manifestPath = Path.Combine(path, StudyManifest.FileName);
         var marker = File.Exists(manifestPath) ? ReadyMarker.Manifest
@@ -71,18 +85,19 @@ public sealed class ShareScanner(TimeProvider clock)
             return new StudyFolder(name, path, StudyReadiness.NoMarker, marker, null, null, 0, null, $"no {StudyManifest.FileName} or {ReadyFileName} marker");
         if (marker == ReadyMarker.Manifest && !SharePaths.IsInside(SharePaths.RealPath(manifestPath), realRoot))
             return Refuse($"{StudyManifest.FileName} is a link that leads outside the share; refused", marker);
-
-        StudyContent content;
-        try { content = StudyFingerprint.Compute(path, realRoot); }
-        catch (StudyUnreadableException ex) { return Refuse(ex.Message, marker); }
+        if (content is null) return Refuse(unreadable!, marker);
 
         var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
-        if (quietFor < settle)
+        var seenQuietFor = changeSeenAt is { } seen ? now - seen : TimeSpan.MaxValue;
+        if (quietFor < settle || seenQuietFor < settle)
             return new StudyFolder(name, path, StudyReadiness.Settling, marker, null, content.Fingerprint, content.FileCount,
                 content.NewestChange, quietFor < -FutureTolerance
                     ? $"file times lie {-quietFor.TotalSeconds:0} s in the future (the clock of the machine that copied them runs ahead?); " +
                       $"waiting until then and {settle.TotalSeconds:0.#} s more"
-                    : $"changed {Math.Max(0, quietFor.TotalSeconds):0.#} s ago; waiting for {settle.TotalSeconds:0.#} s without changes");
+                    : quietFor < settle
+                    ? $"changed {Math.Max(0, quietFor.TotalSeconds):0.#} s ago; waiting for {settle.TotalSeconds:0.#} s without changes"
+                    : $"seen changing by a scan {seenQuietFor.TotalSeconds:0.#} s ago, though its newest file time is older (a copy that keeps " +
+                      $"file times, or a file server whose clock runs behind); waiting for {settle.TotalSeconds:0.#} s without changes");
 
         string studyId;
         try { studyId = ReadStudyId(path, marker); }

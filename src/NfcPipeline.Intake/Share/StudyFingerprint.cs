@@ -3,8 +3,11 @@ using System.Text;
 
 namespace NfcPipeline.Intake.Share;
 
-/// <summary>What a study folder holds now: a hash over its files and the time of its newest change.</summary>
-public sealed record StudyContent(string Fingerprint, int FileCount, DateTimeOffset? NewestChange);
+/// <summary>
+/// What a study folder holds now: a hash over the files registration reads, the time of its newest change, and
+/// <see cref="Activity"/>, a hash over every entry the newest change covers (names, sizes, times), which any write alters.
+/// </summary>
+public sealed record StudyContent(string Fingerprint, int FileCount, DateTimeOffset? NewestChange, string Activity);
 
 /// <summary>A folder inside a study cannot be listed, so its content is unknown.</summary>
 public sealed class StudyUnreadableException(string message, Exception inner) : Exception(message, inner);
@@ -21,18 +24,23 @@ public static class StudyFingerprint
     public static StudyContent Compute(string studyFolder, string realRoot)
     {
         var lines = new List<string>();
+        var activity = new List<string>();
         long newestTicks = 0;
         var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(studyFolder) };
-        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, ref newestTicks);
-        lines.Sort(StringComparer.Ordinal);
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines)));
+        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks);
         int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
         DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
-        return new StudyContent(Convert.ToHexStringLower(hash), files, newest);
+        return new StudyContent(Hash(lines), files, newest, Hash(activity));
+    }
+
+    private static string Hash(List<string> lines)
+    {
+        lines.Sort(StringComparer.Ordinal);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', lines))));
     }
 
     private static void Walk(DirectoryInfo directory, string prefix, int depth, string realRoot,
-        HashSet<string> visited, List<string> lines, ref long newestTicks)
+        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks)
     {
         List<FileSystemInfo> entries;
         try { entries = directory.EnumerateFileSystemInfos().ToList(); }
@@ -51,11 +59,13 @@ public static class StudyFingerprint
                 if (SharePaths.IsIgnored(entry.Name) || depth + 1 >= StudyLayout.MaxDepth) continue;
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
-                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, ref newestTicks);
+                activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
+                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks);
             }
             else if (entry is FileInfo file)
             {
                 newestTicks = Math.Max(newestTicks, file.LastWriteTimeUtc.Ticks);
+                activity.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");
                 bool isManifest = depth == 0 && entry.Name == StudyManifest.FileName;
                 if (!SharePaths.IsIgnored(entry.Name) || isManifest)
                     lines.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");

@@ -27,6 +27,7 @@ public sealed class ShareWatcherService(
 {
     private readonly string _workerId = $"{Environment.MachineName}:{Environment.ProcessId}";
     private readonly Dictionary<string, string> _reportedRefusals = new(StringComparer.Ordinal);
+    private readonly ShareActivityMemory _activity = new();
     private const string FutureTimes = "file times in the future";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -87,7 +88,7 @@ public sealed class ShareWatcherService(
         string? error = null;
         try
         {
-            var scan = new ShareScanner(clock).Scan(root, new ShareScanOptions { SettleTime = settings.SettleTime });
+            var scan = new ShareScanner(clock).Scan(root, new ShareScanOptions { SettleTime = settings.SettleTime, Memory = _activity });
             seen = scan.Folders.Count;
             ReportNotReady(scan);
             var submitted = await store.GetSubmittedFingerprintsAsync(root, ct);
