@@ -28,8 +28,7 @@ public sealed class DistalRowFinder
     {
         if (instances.Count != measurements.Count) throw new ArgumentException("Instances and measurements must align.", nameof(measurements));
 
-        var candidates = measurements.Where(m => m.Category != ClinicalCategory.Hemorrhage && !m.ApexCutByFrame &&
-            (_options.CountBlurredInstances || m.Category != ClinicalCategory.Ungradable)).ToList();
+        var candidates = measurements.Where(m => IsRowCandidate(m) && !m.ApexCutByFrame).ToList();
         double? loopHeight = Median(candidates.Select(m => m.LoopHeightPx).Where(v => v > 0));
         double bandPx = loopHeight is { } h
             ? _options.BandFractionOfLoopHeight * h : _options.FallbackBandUm / calibration.MicrometresPerPixel;
@@ -74,7 +73,7 @@ public sealed class DistalRowFinder
             LateralWindowPx = windowPx,
             // No loop at all is a density of 0 (an avascular field); loops whose apices all lie outside the frame are
             // no measurement at all, and must not pull a patient's mean density down as a 0.
-            DensityPerMm = distal.Count == 0 && !measurements.Any(m => m.ApexCutByFrame && m.Category.IsLoop()) ? 0 : null,
+            DensityPerMm = distal.Count == 0 && !measurements.Any(m => m.ApexCutByFrame && IsRowCandidate(m)) ? 0 : null,
         };
         if (distal.Count == 0) return row;
 
@@ -91,6 +90,10 @@ public sealed class DistalRowFinder
         };
     }
 
+    /// <summary>Loops, and blurred capillaries where the options count them; never hemorrhages.</summary>
+    private bool IsRowCandidate(CapillaryMeasurement m) =>
+        m.Category != ClinicalCategory.Hemorrhage && (_options.CountBlurredInstances || m.Category != ClinicalCategory.Ungradable);
+
     private (Point2 Axis, DistalAxisSource Source) EstimateAxis(IReadOnlyList<CapillaryInstance> instances, List<CapillaryMeasurement> candidates)
     {
         var limbAxes = candidates.Where(m => m.Axis is not null).Select(m => m.Axis!.Value).ToList();
@@ -102,8 +105,10 @@ public sealed class DistalRowFinder
                 maskAxes.Add((apex - centroid).Normalized());
         if (RobustMeanDirection(maskAxes) is { } fromMasks) return (fromMasks, DistalAxisSource.MaskShape);
 
+        // No loop shows its direction: the row's line through the apices, or through the masks' centres for loops
+        // without a confident apex (so a vertical row of such loops is still one row, not one loop per row).
         Point2 up = new(0, -1);
-        var apices = candidates.Where(m => m.Apex is not null).Select(m => m.Apex!.Value).ToList();
+        var apices = candidates.Select(m => m.Apex ?? Centroid(instances[m.Index].Mask)).OfType<Point2>().ToList();
         if (apices.Count >= 2 && PrincipalDirection(apices) is { } line)
         {
             Point2 normal = line.Direction.Perpendicular;

@@ -63,10 +63,11 @@ public sealed class ImageMeasurer
         if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.MaxUngradableShare)
             return new ImageGrading(false, UngradableReason.BlurDominates,
                 $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {(double)blurred / capillaries.Count:0.###} ≥ {_grading.MaxUngradableShare}).");
-        int confident = capillaries.Count(c => c.Category != ClinicalCategory.Ungradable && c.Score >= _grading.ConfidentInstanceScore);
+        // Loops only: a hemorrhage is no row candidate, so a field holding nothing else would be an avascular 0.
+        int confident = capillaries.Count(c => c.Category.IsLoop() && c.Score >= _grading.ConfidentInstanceScore);
         if (confident < _grading.MinConfidentInstances)
             return new ImageGrading(false, UngradableReason.TooFewConfidentInstances,
-                $"{confident} gradable instance(s) with score ≥ {_grading.ConfidentInstanceScore}, fewer than the {_grading.MinConfidentInstances} needed.");
+                $"{confident} loop(s) with score ≥ {_grading.ConfidentInstanceScore}, fewer than the {_grading.MinConfidentInstances} needed.");
         return ImageGrading.Gradable;
     }
 

@@ -215,4 +215,37 @@ public class DistalRowTests
         Assert.Equal(UngradableReason.TooFewConfidentInstances, result.Grading.Reason);
         Assert.Equal(ImageQuality.Ungradable, result.Quality);
     }
+
+    [Fact]
+    public void A_vertical_row_of_loops_without_confident_keypoints_is_one_row()
+    {
+        // Nail on the right: 8 loops 80 px apart down the frame, pointing right, every keypoint below the confidence
+        // gates, masks covering each loop (90 px long, 30 px wide).
+        var loops = Enumerable.Range(0, 8).Select(i =>
+        {
+            var loop = Loops.Loop(new(700, 104 + 80 * i), degrees: -90, confidence: 0.05f);
+            return loop with { Mask = new InstanceMask(610, 89 + 80 * i, 90, 30, Enumerable.Repeat(true, 90 * 30).ToArray()) };
+        }).ToList();
+
+        var result = Measure(loops);
+
+        Assert.Equal(DistalAxisSource.RowLineFit, result.DistalRow.AxisSource);
+        Assert.True(Math.Abs(result.DistalRow.DistalAxis.X) > 0.99);
+        Assert.Equal(Enumerable.Range(0, 8), result.DistalRow.Indices);
+        Assert.InRange(result.DensityPerMm!.Value, 8 / 1.537, 8 / 1.535);   // along the 768 px (1.536 mm) column
+    }
+
+    [Fact]
+    public void Blurred_loops_whose_apices_all_lie_outside_the_frame_give_no_density_rather_than_zero()
+    {
+        // Counted blurred capillaries are row candidates: cut by the frame, they leave the density unknown, not 0.
+        var options = new Options.DistalRowOptions { CountBlurredInstances = true };
+        var blurred = Loops.Loop(new(300, 8), className: "blur");
+        blurred = blurred with { Mask = new InstanceMask(290, 0, 20, 20, Enumerable.Repeat(true, 400).ToArray()) };   // runs out at the top
+        var loops = new List<CapillaryInstance> { blurred, Loops.Loop(new(500, 120), className: "hemorrhage") };
+        var result = new ImageMeasurer(distalRow: options).Measure(loops, TwoMicrons, Width, Height);
+        Assert.True(result.Capillaries[0].ApexCutByFrame);
+        Assert.Empty(result.DistalRow.Indices);
+        Assert.Null(result.DensityPerMm);
+    }
 }

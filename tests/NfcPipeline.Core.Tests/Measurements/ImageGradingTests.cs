@@ -57,4 +57,18 @@ public class ImageGradingTests
         Assert.Equal(8, result.DistalCount);
         Assert.Equal(ImageQuality.Good, result.Quality);
     }
+
+    [Fact]
+    public void A_field_of_hemorrhages_alone_is_ungradable_not_an_avascular_zero()
+    {
+        var result = new ImageMeasurer().Measure(Row(2, "hemorrhage"), TwoMicrons, 1024, 768);
+        Assert.Equal(UngradableReason.TooFewConfidentInstances, result.Grading.Reason);
+        Assert.Contains("0 loop(s)", result.Grading.Explanation);
+        Assert.Equal(2, result.HemorrhageCount);
+
+        // Avascular fields counted as 0 on request: then it is gradable, with density 0.
+        var avascular = new ImageMeasurer(grading: new GradingOptions { MinConfidentInstances = 0 }).Measure(Row(2, "hemorrhage"), TwoMicrons, 1024, 768);
+        Assert.True(avascular.Grading.IsGradable);
+        Assert.Equal(0, avascular.DensityPerMm);
+    }
 }
