@@ -9,7 +9,10 @@ It lets the engine tests know the exact answer without a trained network. Input 
   keypoints = sigmoid(12 B - 6)   blue dots; all 8 channels see the same map
   radius    = relu(3 R)
   class_logits = [4 R, 4 G, 4 B]
-Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the output is committed; tests need no Python)
+It also writes dense_white_nan.onnx: the same, except that its radius map is NaN wherever a cell is white
+(R + G + B above 2.9 after normalisation), as a model that breaks on some inputs would be; the NaN comes from
+0 × sqrt(2.9 − R − G − B), so every other cell is exactly dense_colour's.
+Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the outputs are committed; tests need no Python)
 """
 import json
 
@@ -19,6 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 from make_test_fixtures import opset, save
 
 OUT = "dense_colour.onnx"  # under tests/fixtures/onnx/
+OUT_NAN = "dense_white_nan.onnx"
 
 
 def conv1x1(name, source, weights, bias):
@@ -29,6 +33,11 @@ def conv1x1(name, source, weights, bias):
 
 
 def main():
+    build(OUT, white_nan=False)
+    build(OUT_NAN, white_nan=True)
+
+
+def build(out, white_nan):
     dims = ["N", 3, "H", "W"]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
     nodes = [helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2])]
@@ -46,9 +55,20 @@ def main():
         w, node = conv1x1(name, "pooled", weights, bias)
         inits += w
         nodes.append(node)
+        if white_nan and name == "radius":
+            w, white = conv1x1("white", "pooled", [[-1, -1, -1]], [2.9])
+            zero = numpy_helper.from_array(np.zeros((1,), np.float32), "zero")
+            inits += w + [zero]
+            nodes += [white,
+                      helper.make_node("Sqrt", ["white_lin"], ["white_sqrt"]),
+                      helper.make_node("Mul", ["white_sqrt", "zero"], ["white_nan"]),
+                      helper.make_node(activation, [name + "_lin"], [name + "_act"]),
+                      helper.make_node("Add", [name + "_act", "white_nan"], [name])]
+            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
+            continue
         nodes.append(helper.make_node(activation or "Identity", [name + "_lin"], [name]))
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
-    graph = helper.make_graph(nodes, "dense_colour", [image], outputs, inits)
+    graph = helper.make_graph(nodes, out.removesuffix(".onnx"), [image], outputs, inits)
     model = helper.make_model(graph, opset_imports=opset(), producer_name="nfcpipeline-tests")
     meta = {
         "nfc.contract": "dense/v1",
@@ -65,7 +85,9 @@ def main():
         "nfc.stride": "2",
         "nfc.training_data": "none: fixed weights for tests",
     }
-    save(model, OUT, meta)
+    if white_nan:
+        meta["nfc.model_name"] = "dense-white-nan-fixture"
+    save(model, out, meta)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace NfcPipeline.Inference.Decoding;
 
 /// <summary>One batch item's [C, H, W] slice of a dense output tensor.</summary>
@@ -51,7 +54,12 @@ public sealed class DenseOutputs
             if (oh != h || ow != w) problems.Add($"output '{name}' is {oh}×{ow} cells; other outputs are {h}×{w}");
             int itemLength = channels * oh * ow;
             if (t.Data.Length < (batchIndex + 1) * itemLength) { problems.Add($"output '{name}' holds too little data for its shape"); return default; }
-            return new OutputMap(t.Data.Slice(batchIndex * itemLength, itemLength), channels, oh, ow);
+            var map = new OutputMap(t.Data.Slice(batchIndex * itemLength, itemLength), channels, oh, ow);
+            // NaN compares false with every threshold, so it would pass for foreground and peaks; infinities poison
+            // the positions. A model that emits them for this input is broken for it: the image fails, saying so.
+            if (FirstNonFinite(map.Data.Span) is { } bad)
+                problems.Add($"output '{name}' holds a NaN or infinite value (channel {bad / (oh * ow)}, cell {bad % ow},{bad % (oh * ow) / ow})");
+            return map;
         }
 
         var result = new DenseOutputs
@@ -62,5 +70,18 @@ public sealed class DenseOutputs
         };
         if (problems.Count > 0) throw new InvalidDataException("The model's dense/v1 outputs are malformed: " + string.Join("; ", problems));
         return result;
+    }
+
+    /// <summary>The index of the first NaN or infinite value, or null; vectorised, about a millisecond per field.</summary>
+    internal static int? FirstNonFinite(ReadOnlySpan<float> data)
+    {
+        var limit = new Vector<float>(float.MaxValue);
+        int i = 0;
+        var vectors = MemoryMarshal.Cast<float, Vector<float>>(data);
+        for (int v = 0; v < vectors.Length; v++, i += Vector<float>.Count)
+            if (!Vector.LessThanOrEqualAll(Vector.Abs(vectors[v]), limit)) break;
+        for (; i < data.Length; i++)
+            if (!float.IsFinite(data[i])) return i;
+        return null;
     }
 }

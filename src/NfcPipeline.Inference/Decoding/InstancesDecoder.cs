@@ -35,9 +35,10 @@ public sealed class InstancesDecoder
         foreach (var d in kept)
         {
             var box = ToOriginal(d.Box, plan);
+            // The RoI mask describes the box the model gave, padding and all; the paste clips it to the image.
             var mask = outputs.MasksAreFullSize
                 ? MaskPaster.SampleFullMask(outputs.Mask(d.Index), outputs.MaskHeight, outputs.MaskWidth, plan, _options.MaskThreshold)
-                : MaskPaster.PasteRoiMask(outputs.Mask(d.Index), outputs.MaskHeight, outputs.MaskWidth, box,
+                : MaskPaster.PasteRoiMask(outputs.Mask(d.Index), outputs.MaskHeight, outputs.MaskWidth, ToOriginal(d.ModelBox, plan),
                     plan.OriginalWidth, plan.OriginalHeight, _options.MaskThreshold);
             instances.Add(new CapillaryInstance
             {
@@ -52,7 +53,8 @@ public sealed class InstancesDecoder
         return instances;
     }
 
-    private readonly record struct Detection(int Index, BoundingBox Box, float Score, int ClassIndex);
+    /// <summary><see cref="Box"/> is clipped to the resized image; <see cref="ModelBox"/> is as the model gave it.</summary>
+    private readonly record struct Detection(int Index, BoundingBox Box, BoundingBox ModelBox, float Score, int ClassIndex);
 
     /// <summary>Detections of one image that pass the score threshold and map to a class, after NMS, best first.</summary>
     private List<Detection> Select(InstancesOutputs outputs, int imageIndex, ResizePlan plan)
@@ -66,11 +68,12 @@ public sealed class InstancesDecoder
             if (!outputs.BelongsTo(i, imageIndex) || !(score >= _options.ScoreThreshold) || classIndex < 0 || classIndex >= _classNames.Count)
                 continue;
             // Clip to the resized image: the padding the pipeline added is not part of the picture.
+            var modelBox = new BoundingBox(b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]);
             var box = new BoundingBox(
-                Math.Clamp(b[4 * i], 0, plan.ResizedWidth), Math.Clamp(b[4 * i + 1], 0, plan.ResizedHeight),
-                Math.Clamp(b[4 * i + 2], 0, plan.ResizedWidth), Math.Clamp(b[4 * i + 3], 0, plan.ResizedHeight));
-            if (!float.IsFinite(box.X1 + box.Y1 + box.X2 + box.Y2) || box.Area <= 0) continue;
-            candidates.Add(new Detection(i, box, MathF.Min(score, 1f), (int)classIndex));
+                Math.Clamp(modelBox.X1, 0, plan.ResizedWidth), Math.Clamp(modelBox.Y1, 0, plan.ResizedHeight),
+                Math.Clamp(modelBox.X2, 0, plan.ResizedWidth), Math.Clamp(modelBox.Y2, 0, plan.ResizedHeight));
+            if (!float.IsFinite(modelBox.X1 + modelBox.Y1 + modelBox.X2 + modelBox.Y2) || box.Area <= 0) continue;
+            candidates.Add(new Detection(i, box, modelBox, MathF.Min(score, 1f), (int)classIndex));
         }
         // Stable: equal scores keep the model's order.
         var ordered = candidates.OrderByDescending(d => d.Score).ToList();

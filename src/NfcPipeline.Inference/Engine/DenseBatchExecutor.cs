@@ -12,11 +12,11 @@ namespace NfcPipeline.Inference.Engine;
 /// [N,3,H,W] tensor, runs ORT, and decodes each image's maps into capillary instances in original pixels.
 /// </summary>
 public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions decoderOptions)
-    : IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>>
+    : IBatchExecutor<PreprocessedImage, DecodedInstances>
 {
     private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
 
-    public async ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var images = batch.Requests;
@@ -36,10 +36,16 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
             using var results = await model.RunAsync(value, cancellationToken).ConfigureAwait(false);
             // Decoded straight from ORT's buffers, before the results are released.
             var tensors = NativeOutputMemory.Wrap(results, model.OutputNames);
-            var decoded = new IReadOnlyList<CapillaryInstance>[n];
+            var decoded = new DecodedInstances[n];
             for (int i = 0; i < n; i++)
-                decoded[i] = _decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count), images[i].Plan,
-                    new FieldBrightness(images[i].Tensor.Memory, images[i].Plan));
+            {
+                try
+                {
+                    decoded[i] = DecodedInstances.Of(_decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count),
+                        images[i].Plan, new FieldBrightness(images[i].Tensor.Memory, images[i].Plan)));
+                }
+                catch (InvalidDataException ex) { decoded[i] = new DecodedInstances(null, ex); }
+            }
             return decoded;
         }
         finally

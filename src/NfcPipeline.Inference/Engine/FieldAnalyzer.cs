@@ -52,6 +52,11 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         {
             return FieldOutcome.Failed("InferenceFailed", ex.Message);
         }
+        catch (InvalidDataException ex)
+        {
+            // The model's outputs break its contract for this image (a wrong shape, NaN or infinite values).
+            return FieldOutcome.Failed("ModelOutputInvalid", ex.Message);
+        }
         catch (DeadlineExceededException ex)
         {
             return FieldOutcome.Failed("TimedOut", ex.Message);

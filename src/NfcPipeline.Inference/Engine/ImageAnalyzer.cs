@@ -23,7 +23,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 {
     private readonly ImageDecoder _decoder;
     private readonly ImagePreprocessor _preprocessor;
-    private readonly DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>> _batcher;
+    private readonly DynamicBatcher<PreprocessedImage, DecodedInstances> _batcher;
     private readonly int _bucketMultiple;
     private readonly SemaphoreSlim _admission;
     private volatile bool _stopping;
@@ -45,13 +45,13 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         int admitted = Batching.MaxBatchSize * Batching.MaxConcurrentBatches + Math.Max(0, options.PrefetchImages);
         _admission = new SemaphoreSlim(admitted, admitted);
         AdmissionLimit = admitted;
-        IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>> executor = model.Contract.Kind switch
+        IBatchExecutor<PreprocessedImage, DecodedInstances> executor = model.Contract.Kind switch
         {
             ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder),
             ContractKind.InstancesV1 => new InstancesBatchExecutor(model, options.InstancesDecoder),
             var kind => throw new NotSupportedException($"No executor for contract {kind}."),
         };
-        _batcher = new DynamicBatcher<PreprocessedImage, IReadOnlyList<CapillaryInstance>>(
+        _batcher = new DynamicBatcher<PreprocessedImage, DecodedInstances>(
             Batching, executor, BucketOf, loggers?.CreateLogger("NfcPipeline.Inference.Batcher"), meter);
     }
 
@@ -135,7 +135,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         IReadOnlyList<CapillaryInstance> instances;
         try
         {
-            instances = await _batcher.SubmitAsync(tensor, cancellationToken);
+            instances = (await _batcher.SubmitAsync(tensor, cancellationToken)).InstancesOrThrow();
         }
         catch (Exception ex) when (ex is OperationCanceledException or DeadlineExceededException)
         {

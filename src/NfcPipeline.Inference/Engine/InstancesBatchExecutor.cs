@@ -12,7 +12,7 @@ namespace NfcPipeline.Inference.Engine;
 /// into capillary instances in original pixels. A model that takes batches gets one run for the whole batch (its
 /// batch_index output tells the images apart); any other model gets one run per image.
 /// </summary>
-public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, IReadOnlyList<CapillaryInstance>>
+public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, DecodedInstances>
 {
     private readonly LoadedModel _model;
     private readonly InstancesDecoder _decoder;
@@ -27,10 +27,10 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, I
             : [.. InstancesOutputs.Required];
     }
 
-    public async ValueTask<IReadOnlyList<IReadOnlyList<CapillaryInstance>>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         var images = batch.Requests;
-        var decoded = new IReadOnlyList<CapillaryInstance>[images.Count];
+        var decoded = new DecodedInstances[images.Count];
         if (_model.AcceptsBatches)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -48,7 +48,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, I
     }
 
     private async ValueTask RunAndDecodeAsync(IReadOnlyList<PreprocessedImage> images, int first, int count, ShapeBucket bucket,
-        IReadOnlyList<CapillaryInstance>[] decoded, CancellationToken cancellationToken)
+        DecodedInstances[] decoded, CancellationToken cancellationToken)
     {
         int length = count * 3 * bucket.Height * bucket.Width;
         var input = ArrayPool<float>.Shared.Rent(length);
@@ -68,7 +68,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, I
                     _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width);
             }
             for (int i = 0; i < count; i++)
-                decoded[first + i] = _decoder.Decode(outputs, i, slice[i].Plan);
+                decoded[first + i] = DecodedInstances.Of(_decoder.Decode(outputs, i, slice[i].Plan));
         }
         finally
         {

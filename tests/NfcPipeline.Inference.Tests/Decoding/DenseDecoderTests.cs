@@ -145,6 +145,31 @@ public partial class DenseDecoderTests
     }
 
     [Fact]
+    public void NaN_or_infinite_output_values_are_refused_with_where_they_are()
+    {
+        foreach (var bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            var maps = BuildMaps(true, A);
+            int keypoints = maps.FindIndex(m => m.Name == "keypoints");
+            var data = maps[keypoints].Data.ToArray();
+            data[3 * GridH * GridW + 5 * GridW + 7] = bad;   // channel 3, cell (7, 5)
+            maps[keypoints] = maps[keypoints] with { Data = data };
+
+            var error = Assert.Throws<InvalidDataException>(() => DenseOutputs.ForBatchItem(maps, 0, Classes.Length));
+            Assert.Contains("output 'keypoints' holds a NaN or infinite value (channel 3, cell 7,5)", error.Message);
+        }
+        // Every position of a vector and of the scalar tail is checked.
+        for (int length = 1; length < 40; length++)
+            for (int at = 0; at < length; at++)
+            {
+                var values = Enumerable.Repeat(1f, length).ToArray();
+                values[at] = float.NaN;
+                Assert.Equal(at, DenseOutputs.FirstNonFinite(values));
+            }
+        Assert.Null(DenseOutputs.FirstNonFinite(Enumerable.Repeat(float.MaxValue, 37).ToArray()));
+    }
+
+    [Fact]
     public void Instances_smaller_than_the_minimum_area_are_dropped()
     {
         var tiny = new Blob(50, 40, 51, 41, 2, A.Keypoints);

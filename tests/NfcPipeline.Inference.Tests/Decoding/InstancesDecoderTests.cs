@@ -54,6 +54,24 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void A_box_reaching_into_the_padding_pastes_its_mask_into_the_whole_box_and_clips_the_mask_to_the_image()
+    {
+        // Rows 48-63 of the 64x64 input are padding. The mask's top half is foreground: over the whole box (y 24-56)
+        // that is y 24-40; squeezed into the clipped box (y 24-48) it would end near y 36.
+        float[] roi = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        var outputs = Outputs([new Det(10, 24, 30, 56, 0.9f, 1)], mask: roi);
+
+        var instance = Assert.Single(Decoder().Decode(outputs, 0, Unscaled));
+
+        Assert.Equal(new BoundingBox(10, 24, 30, 48), instance.Box);
+        var expected = MaskPaster.PasteRoiMask(roi, 4, 4, new BoundingBox(10, 24, 30, 56), 64, 48, 0.5f);
+        Assert.Equal(expected.TightBox(), instance.Mask.TightBox());
+        Assert.Equal(expected.Area, instance.Mask.Area);
+        Assert.True(instance.Mask.Contains(20, 38));
+        Assert.False(instance.Mask.Contains(20, 42));
+    }
+
+    [Fact]
     public void The_mask_threshold_is_an_option()
     {
         float[] roi = Enumerable.Repeat(0.6f, 16).ToArray();

@@ -58,6 +58,37 @@ public class ImageAnalyzerLimitsTests
     }
 
     [Fact]
+    public async Task A_model_emitting_NaN_for_one_image_fails_that_image_alone_in_its_batch_as_ModelOutputInvalid()
+    {
+        // dense_white_nan: dense_colour whose radius map is NaN on white cells.
+        var options = Options();
+        options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_white_nan.onnx");
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-nan-");
+        try
+        {
+            var good = Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50));
+            var white = Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50));
+            for (int y = 100; y < 104; y++) Array.Fill(white.Pixels, (byte)255, (y * 256 + 200) * 3, 4 * 3);
+            var goodPath = Path.Combine(dir.FullName, "good.png");
+            var whitePath = Path.Combine(dir.FullName, "white.png");
+            File.WriteAllBytes(goodPath, PngEncoder.Encode(good));
+            File.WriteAllBytes(whitePath, PngEncoder.Encode(white));
+
+            var outcomes = await Task.WhenAll(fields.AnalyzeFileAsync(whitePath, TwoMicrons), fields.AnalyzeFileAsync(goodPath, TwoMicrons));
+
+            Assert.Equal(1, analyzer.Statistics.BatchesExecuted);   // both ran in one batch
+            Assert.Equal("ModelOutputInvalid", outcomes[0].ErrorCode);
+            Assert.Contains("output 'radius' holds a NaN or infinite value (channel 0, cell 100,50)", outcomes[0].Error);
+            Assert.True(outcomes[1].Succeeded, outcomes[1].Error);
+            Assert.Single(outcomes[1].Analysis!.Instances);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public async Task A_deadline_passing_while_a_batch_runs_fails_that_image_alone_as_TimedOut()
     {
         // One run at a time and batches queued at its gate: short deadlines pass while a batch holds its tensors.
