@@ -33,6 +33,15 @@ public class FastTrackTests
     }
 
     [Fact]
+    public void A_value_that_rounds_to_its_threshold_is_shown_with_the_digits_that_tell_them_apart()
+    {
+        Assert.Contains("density per mm = 6.9996 >= 7: no", Classify(6.9996).Trace[0].Text);
+        Assert.Contains("density per mm = 6.999999 >= 7: no", Classify(6.999999).Trace[0].Text);
+        Assert.Contains("density per mm = 7.5 >= 7: yes", Classify(7.5).Trace[0].Text);
+        Assert.Contains("density per mm = 7.123 >= 7: yes", Classify(7.1234).Trace[0].Text);
+    }
+
+    [Fact]
     public void One_giant_against_none_decides_scleroderma()
     {
         Assert.Equal(FastTrackPattern.NonScleroderma, Classify(9, giants: 0).Pattern);
