@@ -57,4 +57,25 @@ public class OverlayTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/images/987654/overlay.png")).StatusCode);
     }
+
+    [Fact]
+    public async Task A_fifo_or_socket_in_place_of_the_source_is_422_at_once()
+    {
+        await using var data = await TestData.CreateAsync();
+        var source = Path.Combine(data.ShareRoot, "studyA", "P01", "L2", "f1.png");
+        File.Delete(source);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", source)) await mkfifo.WaitForExitAsync();
+        var other = Path.Combine(data.ShareRoot, "studyA", "P01", "R3", "f1.png");
+        File.Delete(other);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+            System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(other));   // open(2) refuses a socket: was a 500
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString,
+            new Dictionary<string, string?> { ["Dashboard:ShareRoot"] = data.ShareRoot });
+        using var client = host.Client();
+        client.Timeout = TimeSpan.FromSeconds(30);   // a blocking open would hang here
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await client.GetAsync($"/images/{data.ImageIds[1]}/overlay.png?model={data.ModelId}")).StatusCode);
+    }
 }

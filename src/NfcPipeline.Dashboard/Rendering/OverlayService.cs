@@ -28,11 +28,9 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);
 
         var shapes = modelId is { } m ? await queries.CapillaryShapesAsync(image.Sha256, m, ct) : [];
-        try
-        {
-            var bytes = await File.ReadAllBytesAsync(path, ct);
-            return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(_decoder.Decode(bytes), shapes, maxWidth)), ct);
-        }
+        // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
+        // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
+        try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(_decoder.DecodeFile(path), shapes, maxWidth)), ct); }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
     }
 }
