@@ -90,4 +90,10 @@ public static class SharePaths
             throw new StudyLayoutException($"'{relativePath}' is a link that leads outside the share; it is refused.");
         return real;
     }
+
+    /// <summary>
+    /// The study folder's path as a study records it (<c>studies.source_path</c>): relative to the share, links resolved,
+    /// so two spellings of one folder are one study and two folders are never one study id.
+    /// </summary>
+    public static string StudySourcePath(string root, string folder) => Path.GetRelativePath(RealPath(root), ResolveUnder(root, folder));
 }

@@ -68,6 +68,8 @@ public class ApiTests
     [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":-2.5}""", "micrometresPerPixel")]
     [InlineData("""{"studyId":"X"}""", "folderPath")]
     [InlineData("""{"studyId":"X","images":[{"path":"../../etc/passwd","patient":"p","finger":"L2"}]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[null]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"p\u0000"}]}""", "images")]
     public async Task An_invalid_submission_is_refused_with_problem_details(string body, string field)
     {
         await using var data = await TestData.CreateAsync();
@@ -78,6 +80,39 @@ public class ApiTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(field, out _), $"expected an error for {field}: {problem.RootElement}");
+    }
+
+    [Fact]
+    public async Task A_study_id_registered_from_another_folder_is_409_before_anything_is_published()
+    {
+        await using var data = await TestData.CreateAsync();
+        Directory.CreateDirectory(Path.Combine(data.ShareRoot, "studyB"));
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+
+        var otherFolder = await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyB" });
+        Assert.Equal(HttpStatusCode.Conflict, otherFolder.StatusCode);
+        Assert.Contains("already registered from folder 'studyA'", await otherFolder.Content.ReadAsStringAsync());
+        var list = await client.PostAsJsonAsync("/api/studies", new
+        {
+            studyId = TestData.StudyExternalId, images = new[] { new { path = "studyA/P01/L2/f1.png", patient = "P01", finger = "L2" } },
+        });
+        Assert.Equal(HttpStatusCode.Conflict, list.StatusCode);
+        // The folder it came from may submit it again.
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyA/" })).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/api/studies/%00")]
+    [InlineData("/api/studies/STUDY-A?x=%00")]
+    [InlineData("/jobs?study=%00")]
+    public async Task A_NUL_character_in_a_request_is_400_not_a_database_error(string url)
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+        var response = await client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);   // a NUL in the path Kestrel refuses itself
     }
 
     [Fact]

@@ -91,6 +91,15 @@ public class CliTests
             var outside = await NfcAsync("enqueue", "/etc", "--share", data.ShareRoot);
             Assert.Equal(2, outside.Code);
             Assert.Contains("inside the share", outside.Err);
+
+            // What the worker would refuse is refused here, before publishing, instead of looking accepted.
+            var taken = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", TestData.StudyExternalId,
+                "--connection", data.Database.ConnectionString, "--wait");
+            Assert.Equal(2, taken.Code);
+            Assert.Contains($"Study id '{TestData.StudyExternalId}' is already registered from folder 'studyA'", taken.Err);
+            var badId = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", "site/2026");
+            Assert.Equal(2, badId.Code);
+            Assert.Contains("must be a single name", badId.Err);
         }
         finally { await bus.StopAsync(); }
     }

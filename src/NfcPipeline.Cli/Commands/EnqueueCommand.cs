@@ -1,6 +1,7 @@
 using System.CommandLine;
 using NfcPipeline.Contracts;
 using NfcPipeline.Intake;
+using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Storage.Reporting;
 using Npgsql;
 using Spectre.Console;
@@ -50,16 +51,27 @@ internal static class EnqueueCommand
                 StudyId = parse.GetValue(studyId) ?? manifestId ?? Path.GetFileName(candidate.TrimEnd('/')),
                 FolderPath = relative, MicrometresPerPixel = parse.GetValue(umPerPx), Reanalyze = parse.GetValue(reanalyze),
             };
+            // The worker would refuse these; refused there, the submission would look accepted here.
+            if (StudyIds.Problem(message.StudyId) is { } idProblem)
+                return Fail($"the study id '{message.StudyId}' cannot be used: {idProblem} Give another with --study-id.", NfcCommandLine.Usage);
+            var sourcePath = SharePaths.StudySourcePath(rootFull, relative);
             await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var queries = new ReportingQueries(dataSource);
             // A resubmitted study shows its previous run's final state until the worker registers it again: wait for a
             // completion newer than the one before publishing.
             DateTime? completedBefore = null;
-            if (parse.GetValue(wait))
+            try
             {
-                try { completedBefore = (await queries.StudyByExternalIdAsync(message.StudyId, ct))?.CompletedAt; }
-                catch (NpgsqlException ex) { return Fail($"cannot reach the database for --wait: {ex.Message}", NfcCommandLine.Fatal); }
+                var registered = await queries.StudyByExternalIdAsync(message.StudyId, ct);
+                if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath) is { } conflict)
+                    return Fail(conflict, NfcCommandLine.Usage);
+                completedBefore = registered?.CompletedAt;
             }
+            catch (NpgsqlException ex) when (!parse.GetValue(wait))
+            {
+                Console.Error.WriteLine($"nfc enqueue: the study id was not checked against the database ({ex.Message}); the worker checks it.");
+            }
+            catch (NpgsqlException ex) { return Fail($"cannot reach the database for --wait: {ex.Message}", NfcCommandLine.Fatal); }
             try
             {
                 await using (var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct))

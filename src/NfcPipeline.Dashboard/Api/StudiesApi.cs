@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using NfcPipeline.Contracts;
 using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Intake;
+using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Api;
@@ -30,11 +31,17 @@ public static class StudiesApi
     public sealed record SubmitStudyRequest(string? StudyId, string? FolderPath, List<SubmittedImage>? Images,
         double? MicrometresPerPixel, string? Device, bool Reanalyze);
 
-    private static async Task<IResult> Submit(SubmitStudyRequest? body, IOptions<DashboardOptions> options, IPublishEndpoint bus, CancellationToken ct)
+    private static async Task<IResult> Submit(SubmitStudyRequest? body, IOptions<DashboardOptions> options, IPublishEndpoint bus,
+        ReportingQueries queries, CancellationToken ct)
     {
         if (body is null) return Results.Problem("The body must be a JSON SubmitStudy.", statusCode: 400, title: "Invalid request");
         var errors = Validate(body, options.Value.ShareRoot);
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
+        // The worker refuses another folder under a registered id; answered here, a refusal is not a 202.
+        var sourcePath = body.FolderPath is { Length: > 0 } folder ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folder) : null;
+        var registered = await queries.StudyByExternalIdAsync(body.StudyId!.Trim(), ct);
+        if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath) is { } conflict)
+            return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
         var message = new SubmitStudy
         {
             StudyId = body.StudyId!.Trim(), FolderPath = body.FolderPath, Images = body.Images, MicrometresPerPixel = body.MicrometresPerPixel,
@@ -61,7 +68,9 @@ public static class StudiesApi
         else
         {
             var imageErrors = body.Images!.Select((img, i) =>
-                    string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
+                    img is null ? $"images[{i}]: must be an object with a patient and a path."
+                    : string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
+                    : img.Patient.Any(char.IsControl) || (img.Finger?.Any(char.IsControl) ?? false) ? $"images[{i}]: the patient and finger must be printable."
                     : img.Path is null ? $"images[{i}]: a path is required." : Resolve(shareRoot, img.Path) is { } e ? $"images[{i}]: {e}" : null)
                 .OfType<string>().ToArray();
             if (imageErrors.Length > 0) errors["images"] = imageErrors;

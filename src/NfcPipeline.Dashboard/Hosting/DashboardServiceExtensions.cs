@@ -60,6 +60,7 @@ public static class DashboardServiceExtensions
     public static WebApplication MapDashboard(this WebApplication app)
     {
         app.Use(ServerTimingAndSecurityHeaders);
+        app.Use(RefuseNulCharacters);
         app.UseStaticFiles(new StaticFileOptions
         {
             FileProvider = new EmbeddedFileProvider(typeof(DashboardServiceExtensions).Assembly, "NfcPipeline.Dashboard.wwwroot"),
@@ -76,6 +77,28 @@ public static class DashboardServiceExtensions
         StudiesApi.Map(app);
         PatientsApi.Map(app);
         return app;
+    }
+
+    /// <summary>
+    /// No name, id or path holds a NUL, and PostgreSQL refuses one in text (a 500 deep in a query): a request that
+    /// carries one in its path, query or form is a 400 here.
+    /// </summary>
+    private static async Task RefuseNulCharacters(HttpContext context, Func<Task> next)
+    {
+        var request = context.Request;
+        bool nul = (request.Path.Value?.Contains('\0') ?? false)
+            || request.Query.Any(q => q.Key.Contains('\0') || q.Value.Any(v => v?.Contains('\0') ?? false));
+        if (!nul && request.HasFormContentType)
+        {
+            var form = await request.ReadFormAsync(context.RequestAborted);
+            nul = form.Any(f => f.Key.Contains('\0') || f.Value.Any(v => v?.Contains('\0') ?? false));
+        }
+        if (nul)
+        {
+            await Results.Problem("The request contains a NUL character.", statusCode: 400, title: "Invalid request").ExecuteAsync(context);
+            return;
+        }
+        await next();
     }
 
     /// <summary>Server-Timing carries the server-side time of every response (nfc bench dashboard reads it).</summary>

@@ -30,10 +30,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // that study's patients and images.
         var registeredFrom = (await connection.QueryAsync<string?>(new CommandDefinition(
             "select source_path from studies where external_id = @ExternalId", new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
-        if (registeredFrom.Count > 0 && !string.Equals(registeredFrom[0], study.SourcePath, StringComparison.Ordinal))
-            throw new StudyConflictException(
-                $"Study id '{study.ExternalId}' is already registered from {Describe(registeredFrom[0])}; this submission comes from " +
-                $"{Describe(study.SourcePath)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).");
+        if (registeredFrom.Count > 0 && Conflict(study.ExternalId, registeredFrom[0], study.SourcePath) is { } conflict)
+            throw new StudyConflictException(conflict);
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             insert into studies (external_id, source_path, um_per_px, device, manifest, image_count, state, model_id)
@@ -105,6 +103,16 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
         return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused);
     }
+
+    /// <summary>
+    /// Why a study id registered from <paramref name="registeredFrom"/> (a share-relative folder, null for a list of
+    /// images) cannot take a submission from <paramref name="submittedFrom"/>, or null when it can. The CLI and the API
+    /// ask before publishing, so a refused submission is not reported as accepted.
+    /// </summary>
+    public static string? Conflict(string studyId, string? registeredFrom, string? submittedFrom) =>
+        string.Equals(registeredFrom, submittedFrom, StringComparison.Ordinal) ? null
+            : $"Study id '{studyId}' is already registered from {Describe(registeredFrom)}; this submission comes from " +
+              $"{Describe(submittedFrom)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).";
 
     private static string Describe(string? sourcePath) => sourcePath is null ? "a list of images" : $"folder '{sourcePath}'";
 }

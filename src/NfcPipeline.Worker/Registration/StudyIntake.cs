@@ -34,12 +34,15 @@ public sealed class StudyIntake(WorkerOptions options)
             if (inventory.Images.Count == 0)
                 throw new StudyLayoutException("The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.");
             var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field)).ToList();
-            return new StudyRegistration(message.StudyId, Path.GetRelativePath(SharePaths.RealPath(root), SharePaths.RealPath(full)),
+            return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images);
         }
         if (message.Images is { Count: > 0 } list)
         {
+            if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
+                    || i.Patient.Any(char.IsControl) || (i.Finger?.Any(char.IsControl) ?? false)))
+                throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");
             var images = list.Select(i => Describe(SharePaths.ResolveUnder(root, i.Path), i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path))).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
