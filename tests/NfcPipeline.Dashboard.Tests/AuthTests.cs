@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
@@ -167,6 +168,49 @@ public class AuthTests
         client.DefaultRequestHeaders.Authorization = null;
         client.DefaultRequestHeaders.Add("X-Api-Key", "ro-key");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Parallel_guesses_against_a_slow_password_hash_get_no_more_checks_than_the_limit()
+    {
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        settings["Dashboard:MaxFailedSignIns"] = "3";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+
+        var guesses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
+        {
+            using var client = host.Client();
+            client.DefaultRequestHeaders.Authorization = Basic("olga", $"guess-{i}");
+            return (await client.GetAsync("/jobs")).StatusCode;
+        }));
+
+        Assert.All(guesses, status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+        // Each check that ran counted a failure; the rest were refused unchecked (before, all 12 were checked).
+        Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
+    }
+
+    [Fact]
+    public void Checks_in_flight_count_against_the_limit_until_they_end()
+    {
+        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions { MaxFailedSignIns = 3, FailedSignInWindow = TimeSpan.FromMinutes(5) });
+        var limiter = new FailedSignInLimiter(options, new ManualClock());
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));
+        Assert.False(limiter.TryBeginCheck("10.0.0.1"));   // three running
+        Assert.True(limiter.TryBeginCheck("10.0.0.2"));    // another address
+        limiter.EndCheck("10.0.0.1");                      // a success: nothing counted
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));
+        limiter.RecordFailure("10.0.0.1");
+        limiter.EndCheck("10.0.0.1");
+        limiter.EndCheck("10.0.0.1");
+        limiter.EndCheck("10.0.0.1");
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));    // one failure, one running
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));
+        Assert.False(limiter.TryBeginCheck("10.0.0.1"));
     }
 
     private sealed class ManualClock : TimeProvider

@@ -56,16 +56,29 @@ public sealed class DashboardAuthHandler(
             if (colon <= 0) return Task.FromResult(AuthenticateResult.Fail("Malformed basic credentials."));
             var (name, password) = (decoded[..colon], decoded[(colon + 1)..]);
             var user = options.Users.FirstOrDefault(u => u.Name == name);
-            // Compare even for an unknown name, so timing does not tell which names exist.
+            if (user?.PasswordHash is { Length: > 0 } remembered && passwords.IsRemembered(name, password, remembered))
+                return Task.FromResult(Success(user.Name, user.Role, "basic"));
+            bool slowCheck = user?.PasswordHash is { Length: > 0 } || (user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash)));
+            if (slowCheck && !limiter.TryBeginCheck(client))
+                return Task.FromResult(AuthenticateResult.Fail("Too many failed sign-ins from this address; try again later."));
             bool ok;
-            if (user?.PasswordHash is { Length: > 0 } slow) ok = passwords.Verify(name, password, slow);
-            else if (user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash)))
+            try
             {
-                _ = PasswordHashes.Verify(password, UnknownUserHash.Value);   // as slow as a real user's check
-                ok = false;
+                // Compare even for an unknown name, so timing does not tell which names exist.
+                if (user?.PasswordHash is { Length: > 0 } slow) ok = passwords.Verify(name, password, slow);
+                else if (slowCheck)
+                {
+                    _ = PasswordHashes.Verify(password, UnknownUserHash.Value);   // as slow as a real user's check
+                    ok = false;
+                }
+                else ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), Sha256Hex(password)) && user is not null;
+                if (!ok) return Task.FromResult(Failed(client, "Wrong user name or password."));
             }
-            else ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), Sha256Hex(password)) && user is not null;
-            return Task.FromResult(ok ? Success(user!.Name, user.Role, "basic") : Failed(client, "Wrong user name or password."));
+            finally
+            {
+                if (slowCheck) limiter.EndCheck(client);
+            }
+            return Task.FromResult(Success(user!.Name, user.Role, "basic"));
         }
         return Task.FromResult(AuthenticateResult.NoResult());
     }

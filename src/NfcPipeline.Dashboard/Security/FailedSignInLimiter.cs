@@ -13,9 +13,38 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
 {
     private const int PruneAbove = 10_000;   // addresses remembered before stale windows are dropped
     private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset Start)> _failures = new();
+    private readonly Dictionary<string, int> _checking = new();
+    private readonly Lock _lock = new();
 
-    public bool IsLockedOut(string client) =>
-        _failures.TryGetValue(client, out var f) && !Expired(f.Start) && f.Count >= options.Value.MaxFailedSignIns;
+    public bool IsLockedOut(string client) => Failures(client) >= options.Value.MaxFailedSignIns;
+
+    /// <summary>
+    /// Admits one slow password check for <paramref name="client"/>, or false when its failures plus the checks it
+    /// has running would reach the limit: a slow check takes long enough that parallel guesses would otherwise all
+    /// pass the lockout before the first failure is counted. Each admitted check ends with <see cref="EndCheck"/>.
+    /// </summary>
+    public bool TryBeginCheck(string client)
+    {
+        lock (_lock)
+        {
+            int running = _checking.GetValueOrDefault(client);
+            if (Failures(client) + running >= options.Value.MaxFailedSignIns) return false;
+            _checking[client] = running + 1;
+            return true;
+        }
+    }
+
+    public void EndCheck(string client)
+    {
+        lock (_lock)
+        {
+            if (_checking.GetValueOrDefault(client) <= 1) _checking.Remove(client);
+            else _checking[client]--;
+        }
+    }
+
+    /// <summary>The failures counted for <paramref name="client"/> in its current window.</summary>
+    public int Failures(string client) => _failures.TryGetValue(client, out var f) && !Expired(f.Start) ? f.Count : 0;
 
     /// <summary>Records a failure; true when this one reaches the limit (to log the lockout once).</summary>
     public bool RecordFailure(string client)

@@ -56,9 +56,13 @@ public sealed class PasswordVerifier(TimeProvider clock)
     private const int MaxRemembered = 1_000;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _verified = new();
 
+    /// <summary>True when these credentials were verified within the last few minutes: no slow check is needed.</summary>
+    public bool IsRemembered(string user, string password, string encoded) =>
+        _verified.TryGetValue(Key(user, password, encoded), out var until) && until > clock.GetUtcNow();
+
     public bool Verify(string user, string password, string encoded)
     {
-        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{user}\0{encoded}\0{password}")));
+        var key = Key(user, password, encoded);
         var now = clock.GetUtcNow();
         if (_verified.TryGetValue(key, out var until) && until > now) return true;
         if (!PasswordHashes.Verify(password, encoded)) return false;
@@ -66,4 +70,7 @@ public sealed class PasswordVerifier(TimeProvider clock)
         _verified[key] = now + Remember;
         return true;
     }
+
+    private static string Key(string user, string password, string encoded) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{user}\0{encoded}\0{password}")));
 }
