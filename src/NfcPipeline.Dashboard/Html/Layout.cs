@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Antiforgery;
 using NfcPipeline.Dashboard.Hosting;
+using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Html;
 
@@ -55,7 +56,7 @@ public static class Layout
 
     public static HtmlText Progress(long done, long failed, long total)
     {
-        var percent = total == 0 ? 0 : 100.0 * (done + failed) / total;
+        var percent = StudyProgress.Percent(done + failed, total);
         return H.Html($"""<progress class="study-progress" value="{done + failed}" max="{Math.Max(total, 1)}" title="{done} done, {failed} failed of {total}"></progress> <span class="progress-text">{done}/{total} done{H.When(failed > 0, () => H.Html($", <span class=\"failed\">{failed} failed</span>"))} ({percent:0.#}%)</span>""");
     }
 }

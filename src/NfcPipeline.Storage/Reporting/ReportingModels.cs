@@ -25,7 +25,14 @@ public sealed class StudyProgress
     public long Succeeded { get; init; }
     public long Failed { get; init; }
     public long Remaining => Math.Max(0, Images - Succeeded - Failed);
-    public double PercentDone => Images == 0 ? 0 : Math.Round(100.0 * (Succeeded + Failed) / Images, 1);
+    public double PercentDone => Percent(Succeeded + Failed, Images);
+
+    /// <summary>
+    /// Percent to one decimal, in decimal arithmetic and half away from zero, as v_study_progress's round(numeric):
+    /// the API, the CLI, the dashboard and SQL show one number.
+    /// </summary>
+    public static double Percent(long part, long total) =>
+        total <= 0 ? 0 : (double)Math.Round(100m * part / total, 1, MidpointRounding.AwayFromZero);
     public DateTime CreatedAt { get; init; }
     public DateTime? CompletedAt { get; init; }
     public bool IsFinished => State is "completed" or "completed_with_errors" or "failed";

@@ -139,13 +139,19 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             """, new { patientId }, cancellationToken: ct))).ToList();
     }
 
+    /// <summary>
+    /// The diameters a patient's statistics are made of: loops (normal or abnormal) of its analysed, gradable fields,
+    /// so the report's histograms count what its diameter table counts.
+    /// </summary>
     public async Task<IReadOnlyList<CapillaryDiameters>> PatientDiametersAsync(long patientId, long modelId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return (await c.QueryAsync<CapillaryDiameters>(new CommandDefinition("""
             select c.apical_um, c.arterial_um, c.venous_um
-            from images i join capillaries c on c.image_sha256 = i.sha256 and c.model_id = @modelId
-            where i.patient_id = @patientId
+            from images i
+            join image_metrics im on im.image_sha256 = i.sha256 and im.model_id = @modelId and im.gradable
+            join capillaries c on c.image_sha256 = i.sha256 and c.model_id = @modelId and c.category in ('normal', 'abnormal')
+            where i.patient_id = @patientId and i.state = 'succeeded'
             """, new { patientId, modelId }, cancellationToken: ct))).ToList();
     }
 

@@ -1,0 +1,51 @@
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>Reporting queries against a real database, where a number must agree with the stored aggregation.</summary>
+public class ReportingQueriesTests
+{
+    [Fact]
+    public async Task The_report_histograms_take_the_loops_of_gradable_fields_only_as_the_diameter_statistics_do()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var queries = new ReportingQueries(db);
+        Assert.Equal(6, (await queries.PatientDiametersAsync(data.PatientId, data.ModelId)).Count);   // 3 loops in each of 2 fields
+
+        // A blurred capillary and a hemorrhage in the first field, and the second field graded ungradable.
+        await data.Database.ScalarAsync<int>($$"""
+            with first as (select sha256 from images where id = {{data.ImageIds[0]}}),
+                 added as (insert into capillaries (image_sha256, model_id, instance_index, class_name, category, score, box, mask_rle, mask_area, keypoints, apical_um)
+                           select sha256, {{data.ModelId}}, 10 + n, c, c2, 0.9, '{0,0,1,1}', '{0,1}', 1, '{}', 30
+                           from first, (values (0, 'blur', 'ungradable'), (1, 'hemorrhage', 'hemorrhage')) as v(n, c, c2) returning 1),
+                 graded as (update image_metrics set gradable = false where image_sha256 = (select sha256 from images where id = {{data.ImageIds[1]}}) returning 1)
+            select ((select count(*) from added) + (select count(*) from graded))::int
+            """);
+
+        var diameters = await queries.PatientDiametersAsync(data.PatientId, data.ModelId);
+        Assert.Equal(3, diameters.Count);
+        Assert.DoesNotContain(diameters, d => d.ApicalUm == 30);
+    }
+
+    [Fact]
+    public async Task Percent_done_rounds_as_the_sql_view_does_for_every_count_up_to_200_images()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await using var c = await db.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(
+            "select n, d, round(100.0 * d / greatest(n, 1), 1)::float8 from generate_series(1, 200) n, generate_series(0, n) d", c);
+        await using var reader = await command.ExecuteReaderAsync();
+        int rows = 0;
+        while (await reader.ReadAsync())
+        {
+            long n = reader.GetInt32(0), d = reader.GetInt32(1);
+            Assert.True(reader.GetDouble(2) == StudyProgress.Percent(d, n), $"{d} of {n}: SQL {reader.GetDouble(2)}, C# {StudyProgress.Percent(d, n)}");
+            rows++;
+        }
+        Assert.Equal(20300, rows);
+        Assert.Equal(6.3, StudyProgress.Percent(1, 16));   // 6.25: half away from zero, as round(numeric)
+    }
+}
