@@ -3,7 +3,7 @@ its default options, so the training-time evaluation measures density the way th
 
 Keypoints below the measurement's confidence gate (0.08) are unusable. An apex is U, or, without a usable U, the
 mask pixel furthest along the distal axis. The axis comes from the loops (limb bottoms -> U), else from the masks
-(centroid -> apex), else from a line through the apices (oriented up). Apices are split into rows at depth gaps,
+(centroid -> apex), else from a line through the apices, or the centroids of loops without one (oriented up). Apices are split into rows at depth gaps,
 depth taken across the rows (a line fit through all apices, when they lie in rows; else along that axis);
 the front row keeps those not hidden by an apex further out within one loop width sideways, and none far behind
 the row; with 3 or more, a line fit through them refines the axis and the selection runs again. Loops whose mask
@@ -177,8 +177,16 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
                         dirs.append(d)
         axis = _robust_mean_direction(dirs)
     if axis is None:
+        # As the C# finder: a loop without a usable U enters this line by its mask's centroid.
         up = np.array([0.0, -1.0])
-        apices = [m["apex"] for m in loops if m["apex"] is not None]
+        apices = []
+        for m in loops:
+            if m["apex"] is not None:
+                apices.append(m["apex"])
+                continue
+            ys, xs = np.nonzero(mask_of(capillaries[m["index"]]))
+            if len(xs):
+                apices.append(np.array([xs.mean() + 0.5, ys.mean() + 0.5]))
         fit = _principal(apices) if len(apices) >= 2 else None
         if fit is not None:
             normal = _perp(fit[0])

@@ -62,6 +62,18 @@ class DistalRowTests(unittest.TestCase):
         self.assertIsNone(density)
         self.assertEqual(0.0, find([])[2])   # no loop at all: density 0
 
+    def test_a_vertical_row_of_loops_without_confident_keypoints_is_one_row(self):
+        loops = []
+        for i in range(8):
+            c = loop((700, 104 + 80 * i), degrees=90)
+            c["keypoints"][:, 2] = 0.05   # below every confidence gate
+            c["mask"][:] = False
+            c["mask"][89 + 80 * i:119 + 80 * i, 610:700] = True
+            loops.append(c)
+        distal, length_mm, density = find(loops)
+        self.assertEqual(list(range(8)), distal)
+        self.assertAlmostEqual(1.536, length_mm, places=3)
+
 
 if __name__ == "__main__":
     unittest.main()
