@@ -17,8 +17,8 @@ public class ReportingQueriesTests
         // A blurred capillary and a hemorrhage in the first field, and the second field graded ungradable.
         await data.Database.ScalarAsync<int>($$"""
             with first as (select sha256 from images where id = {{data.ImageIds[0]}}),
-                 added as (insert into capillaries (image_sha256, model_id, instance_index, class_name, category, score, box, mask_rle, mask_area, keypoints, apical_um)
-                           select sha256, {{data.ModelId}}, 10 + n, c, c2, 0.9, '{0,0,1,1}', '{0,1}', 1, '{}', 30
+                 added as (insert into capillaries (image_sha256, model_id, instance_index, class_name, category, score, box, mask_rle, mask_area, keypoints, apical_um, um_per_px)
+                           select sha256, {{data.ModelId}}, 10 + n, c, c2, 0.9, '{0,0,1,1}', '{0,1}', 1, '{}', 30, 2.0
                            from first, (values (0, 'blur', 'ungradable'), (1, 'hemorrhage', 'hemorrhage')) as v(n, c, c2) returning 1),
                  graded as (update image_metrics set gradable = false where image_sha256 = (select sha256 from images where id = {{data.ImageIds[1]}}) returning 1)
             select ((select count(*) from added) + (select count(*) from graded))::int

@@ -27,7 +27,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);
 
-        var shapes = modelId is { } m ? await queries.CapillaryShapesAsync(image.Sha256, m, ct) : [];
+        var shapes = modelId is { } m && image.ResultUmPerPx is { } um ? await queries.CapillaryShapesAsync(image.Sha256, m, um, ct) : [];
         // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
         try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(_decoder.DecodeFile(path), shapes, maxWidth)), ct); }

@@ -10,7 +10,7 @@ internal static class CapillaryCopy
     private const string Command = """
         copy capillaries (image_sha256, model_id, instance_index, class_name, category, score, box, mask_rle, mask_area, keypoints,
             apical_um, arterial_um, venous_um, limb_length_um, loop_height_um, loop_width_um, dilated, giant, distal, mask_rect,
-            apex_cut_by_frame)
+            apex_cut_by_frame, um_per_px)
         from stdin (format binary)
         """;
 
@@ -49,6 +49,7 @@ internal static class CapillaryCopy
                 await writer.WriteAsync(distal.Contains(i), NpgsqlDbType.Boolean, ct);
                 await writer.WriteAsync(rect, NpgsqlDbType.Array | NpgsqlDbType.Integer, ct);
                 await writer.WriteAsync(c.ApexCutByFrame, NpgsqlDbType.Boolean, ct);
+                await writer.WriteAsync(image.Measurement.MicrometresPerPixel, NpgsqlDbType.Double, ct);
             }
         }
         await writer.CompleteAsync(ct);

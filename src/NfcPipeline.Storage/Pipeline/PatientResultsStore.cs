@@ -33,18 +33,21 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
                    r.um_per_px as UmPerPx, r.width, r.height, r.density_per_mm as DensityPerMm, r.row_length_mm as RowLengthMm,
                    r.gradable, r.ungradable_code as UngradableCode, r.ungradable_reason as UngradableReason, r.quality,
                    r.distal_axis_source as DistalAxisSource
-            from images i left join image_metrics r on r.image_sha256 = i.sha256 and r.model_id = @ModelId
+            from images i left join image_metrics r on r.image_sha256 = i.sha256 and r.model_id = @ModelId and r.um_per_px = i.result_um_per_px
             where i.patient_id = @PatientId order by i.rel_path
             """, new { PatientId = patientId, ModelId = modelId }, tx, cancellationToken: ct))).ToList();
         if (images.Count == 0 || images.Any(i => i.State is not ("succeeded" or "failed"))) return null;
 
-        var shas = images.Where(i => i.State == "succeeded").Select(i => i.Sha256).ToArray();
+        var measured = images.Where(i => i.State == "succeeded" && i.UmPerPx is not null).ToList();
         var capillaries = (await connection.QueryAsync<StoredCapillaryRow>(new CommandDefinition("""
-            select image_sha256 as ImageSha256, instance_index as InstanceIndex, class_name as ClassName, category, score,
-                   apical_um as ApicalUm, arterial_um as ArterialUm, venous_um as VenousUm, loop_height_um as LoopHeightUm,
-                   loop_width_um as LoopWidthUm, dilated, giant, distal
-            from capillaries where model_id = @ModelId and image_sha256 = any(@Shas)
-            """, new { ModelId = modelId, Shas = shas }, tx, cancellationToken: ct))).ToLookup(c => Convert.ToHexString(c.ImageSha256));
+            select distinct on (c.image_sha256, c.instance_index)
+                   c.image_sha256 as ImageSha256, c.instance_index as InstanceIndex, c.class_name as ClassName, c.category, c.score,
+                   c.apical_um as ApicalUm, c.arterial_um as ArterialUm, c.venous_um as VenousUm, c.loop_height_um as LoopHeightUm,
+                   c.loop_width_um as LoopWidthUm, c.dilated, c.giant, c.distal
+            from capillaries c join unnest(@Shas, @Ums) as x(sha, um) on c.image_sha256 = x.sha and c.um_per_px = x.um
+            where c.model_id = @ModelId
+            """, new { ModelId = modelId, Shas = measured.Select(i => i.Sha256).ToArray(), Ums = measured.Select(i => i.UmPerPx!.Value).ToArray() },
+            tx, cancellationToken: ct))).ToLookup(c => Convert.ToHexString(c.ImageSha256));
 
         var fields = images.Select(i => i.State == "succeeded" && i.Gradable is not null
             ? new FieldResult(i.RelPath, i.Finger ?? "unknown", StoredMeasurements.Rebuild(i, capillaries[Convert.ToHexString(i.Sha256)].ToList()))

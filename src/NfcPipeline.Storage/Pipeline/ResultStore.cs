@@ -12,13 +12,17 @@ public sealed record FailedImage(long ImageId, string Code, string Error);
 /// <summary>An image to analyse: its file relative to the share (source_path, then rel_path) and its study's calibration.</summary>
 public sealed record ChunkImage(long ImageId, long PatientId, long StudyId, byte[] Sha256, string RelPath, string? SourcePath, double? UmPerPx);
 
-/// <summary>Everything one chunk produced. Reused images already had results for this model.</summary>
+/// <summary>An image whose results for this model at its calibration already existed.</summary>
+public sealed record ReusedImage(long ImageId, double UmPerPx);
+
+/// <summary>Everything one chunk produced. Reused images already had results for this model at their calibration.</summary>
 public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<AnalysedImage> Analysed, IReadOnlyList<FailedImage> Failed,
-    IReadOnlyList<long> Reused, string SettingsJson);
+    IReadOnlyList<ReusedImage> Reused, string SettingsJson);
 
 /// <summary>
 /// Writes a chunk's results in one transaction (capillary rows by binary COPY, image metrics, image and job state), so
-/// a redelivered chunk either finds everything committed or nothing. Results are keyed by (image sha256, model).
+/// a redelivered chunk either finds everything committed or nothing. Results are keyed by (image sha256, model, µm per
+/// pixel), and each image records the calibration its results are at (images.result_um_per_px).
 /// </summary>
 public sealed class ResultStore(NpgsqlDataSource db)
 {
@@ -30,21 +34,29 @@ public sealed class ResultStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
 
-        var shas = unique.Select(a => a.Sha256).ToArray();
-        await connection.ExecuteAsync(new CommandDefinition(
-            "delete from image_metrics where model_id = @ModelId and image_sha256 = any(@Shas)",
-            new { chunk.ModelId, Shas = shas }, tx, cancellationToken: ct));
+        // A result at the same calibration is replaced (a reanalysis); those at other calibrations belong to other studies.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            delete from image_metrics r using unnest(@Shas, @Ums) as x(sha, um)
+            where r.model_id = @ModelId and r.image_sha256 = x.sha and r.um_per_px = x.um
+            """, new { chunk.ModelId, Shas = unique.Select(a => a.Sha256).ToArray(), Ums = unique.Select(a => a.Measurement.MicrometresPerPixel).ToArray() },
+            tx, cancellationToken: ct));
         foreach (var image in unique)
             await connection.ExecuteAsync(new CommandDefinition(InsertMetricsSql, MetricsRow(image, chunk), tx, cancellationToken: ct));
         await CapillaryCopy.WriteAsync(connection, unique, chunk.ModelId, ct);
 
-        var succeeded = chunk.Analysed.Select(a => a.ImageId).Concat(chunk.Reused).ToArray();
+        var succeeded = chunk.Analysed.Select(a => a.ImageId).Concat(chunk.Reused.Select(r => r.ImageId)).ToArray();
         await connection.ExecuteAsync(new CommandDefinition("""
-            update images set state = 'succeeded', error = null, error_code = null, attempts = attempts + 1, updated_at = now()
-            where id = any(@Ids)
-            """, new { Ids = succeeded }, tx, cancellationToken: ct));
+            update images i set state = 'succeeded', error = null, error_code = null, attempts = attempts + 1, updated_at = now(),
+                result_um_per_px = x.um
+            from unnest(@Ids, @Ums) as x(id, um) where i.id = x.id
+            """, new
+            {
+                Ids = succeeded,
+                Ums = chunk.Analysed.Select(a => a.Measurement.MicrometresPerPixel).Concat(chunk.Reused.Select(r => r.UmPerPx)).ToArray(),
+            }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
-            update images i set state = 'failed', error_code = f.code, error = f.error, attempts = i.attempts + 1, updated_at = now()
+            update images i set state = 'failed', error_code = f.code, error = f.error, attempts = i.attempts + 1, updated_at = now(),
+                result_um_per_px = null
             from unnest(@Ids, @Codes, @Errors) as f(id, code, error) where i.id = f.id
             """, new
             {
@@ -84,17 +96,21 @@ public sealed class ResultStore(NpgsqlDataSource db)
     /// Which of these images already have results for the model at the calibration they are analysed at (to reuse
     /// rather than infer again): hex sha256s.
     /// </summary>
-    public async Task<IReadOnlySet<string>> ExistingResultsAsync(IEnumerable<(byte[] Sha256, double UmPerPx)> images, long modelId, CancellationToken ct)
+    /// <returns>Hex sha256 and µm/px (each as stored, for pointing an image at that result) of those found.</returns>
+    public async Task<IReadOnlyDictionary<(string Sha256, double UmPerPx), double>> ExistingResultsAsync(
+        IEnumerable<(byte[] Sha256, double UmPerPx)> images, long modelId, CancellationToken ct)
     {
         var list = images.ToList();
         await using var connection = await db.OpenConnectionAsync(ct);
-        var found = await connection.QueryAsync<byte[]>(new CommandDefinition("""
-            select r.image_sha256 from image_metrics r join unnest(@Shas, @Ums) as x(sha, um)
+        var found = await connection.QueryAsync<(byte[] Sha, double Asked, double Stored)>(new CommandDefinition("""
+            select distinct r.image_sha256, x.um, r.um_per_px from image_metrics r join unnest(@Shas, @Ums) as x(sha, um)
                 on r.image_sha256 = x.sha and abs(r.um_per_px - x.um) <= 1e-9 * x.um
             where r.model_id = @ModelId
             """, new { ModelId = modelId, Shas = list.Select(i => i.Sha256).ToArray(), Ums = list.Select(i => i.UmPerPx).ToArray() },
             cancellationToken: ct));
-        return found.Select(Convert.ToHexString).ToHashSet();
+        var result = new Dictionary<(string, double), double>();
+        foreach (var (sha, asked, stored) in found) result[(Convert.ToHexString(sha), asked)] = stored;
+        return result;
     }
 
     private const string InsertMetricsSql = """

@@ -12,8 +12,8 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
 
 /// <summary>
 /// Registers studies idempotently: by external id, patient code and image path, with content hashes deciding what is new.
-/// Results are keyed by (image sha256, model), so a re-submitted study reuses them and queues only what has none, or
-/// has them at another µm/px (a corrected calibration changes every length).
+/// Results are keyed by (image sha256, model, µm/px), so a re-submitted study reuses them and queues only what has none
+/// at its calibration (a corrected calibration changes every length); images.result_um_per_px points at the result used.
 /// </summary>
 public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 {
@@ -82,18 +82,22 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // Reuse results for this model at this calibration; leave work in flight alone (images in a live chunk); queue
         // the rest (new, changed, failed, or stranded queued by a chunk that was deleted or never created).
         var transitions = (await connection.QueryAsync<(long Id, string State, string OldState, bool InFlight)>(new CommandDefinition("""
-            with old as (select id, state from images where study_id = @StudyId for update),
+            with old as (select id, state, sha256 from images where study_id = @StudyId for update),
             live as (
                 select distinct (jsonb_array_elements_text(payload -> 'image_ids'))::bigint as image_id from jobs
                 where study_id = @StudyId and kind = 'analyze_chunk' and state in ('enqueued', 'processing', 'retrying'))
             update images i set
                 state = case
-                    when not @Reanalyze and exists (select 1 from image_metrics r where r.image_sha256 = i.sha256 and r.model_id = @ModelId
-                                                    and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx) then 'succeeded'
+                    when stored.um is not null then 'succeeded'
                     when old.state in ('queued', 'processing') and exists (select 1 from live where live.image_id = i.id) then old.state
                     else 'queued' end,
+                result_um_per_px = stored.um,
                 error = null, error_code = null, updated_at = now()
-            from old where i.id = old.id
+            from old
+            left join lateral (select r.um_per_px as um from image_metrics r
+                               where not @Reanalyze and r.image_sha256 = old.sha256 and r.model_id = @ModelId
+                                 and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx limit 1) stored on true
+            where i.id = old.id
             returning i.id, i.state, old.state, exists (select 1 from live where live.image_id = i.id)
             """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze }, tx, cancellationToken: ct))).ToList();
         await tx.CommitAsync(ct);

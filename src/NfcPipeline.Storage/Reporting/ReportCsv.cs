@@ -76,7 +76,7 @@ public static class ReportCsv
             from images i
             join patients p on p.id = i.patient_id
             join studies s on s.id = i.study_id
-            left join image_metrics r on r.image_sha256 = i.sha256
+            left join image_metrics r on r.image_sha256 = i.sha256 and r.um_per_px = i.result_um_per_px
             left join models m on m.id = r.model_id
             left join patient_metrics pm on pm.patient_id = p.id and pm.model_id = r.model_id
             where i.study_id = @studyId

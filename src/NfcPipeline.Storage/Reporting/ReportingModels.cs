@@ -133,6 +133,8 @@ public sealed class ImageSource
     public string? StudySourcePath { get; init; }
     public string RelPath { get; init; } = "";
     public byte[] Sha256 { get; init; } = [];
+    /// <summary>The calibration the image's results are at; null until it has results.</summary>
+    public double? ResultUmPerPx { get; init; }
 }
 
 public sealed class JobRow

@@ -96,7 +96,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             select i.id, i.study_id, i.patient_id, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, i.attempts, i.sha256,
                    r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality
             from images i
-            left join lateral (select * from image_metrics m where m.image_sha256 = i.sha256
+            left join lateral (select * from image_metrics m where m.image_sha256 = i.sha256 and m.um_per_px = i.result_um_per_px
                                and (@modelId::bigint is null or m.model_id = @modelId)
                                order by m.analysed_at desc limit 1) r on true
             where i.study_id = @studyId
@@ -149,8 +149,9 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return (await c.QueryAsync<CapillaryDiameters>(new CommandDefinition("""
             select c.apical_um, c.arterial_um, c.venous_um
             from images i
-            join image_metrics im on im.image_sha256 = i.sha256 and im.model_id = @modelId and im.gradable
-            join capillaries c on c.image_sha256 = i.sha256 and c.model_id = @modelId and c.category in ('normal', 'abnormal')
+            join image_metrics im on im.image_sha256 = i.sha256 and im.model_id = @modelId and im.um_per_px = i.result_um_per_px and im.gradable
+            join capillaries c on c.image_sha256 = i.sha256 and c.model_id = @modelId and c.um_per_px = i.result_um_per_px
+                and c.category in ('normal', 'abnormal')
             where i.patient_id = @patientId and i.state = 'succeeded'
             """, new { patientId, modelId }, cancellationToken: ct))).ToList();
     }
@@ -159,18 +160,19 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return await c.QuerySingleOrDefaultAsync<ImageSource>(new CommandDefinition("""
-            select i.id, i.patient_id, s.source_path as study_source_path, i.rel_path, i.sha256
+            select i.id, i.patient_id, s.source_path as study_source_path, i.rel_path, i.sha256, i.result_um_per_px
             from images i join studies s on s.id = i.study_id where i.id = @imageId
             """, new { imageId }, cancellationToken: ct));
     }
 
-    public async Task<IReadOnlyList<CapillaryShape>> CapillaryShapesAsync(byte[] imageSha256, long modelId, CancellationToken ct = default)
+    /// <summary>The capillaries of an image's results for a model at the image's calibration.</summary>
+    public async Task<IReadOnlyList<CapillaryShape>> CapillaryShapesAsync(byte[] imageSha256, long modelId, double umPerPx, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return (await c.QueryAsync<CapillaryShape>(new CommandDefinition("""
             select instance_index, category, box, mask_rle, mask_rect, keypoints, distal
-            from capillaries where image_sha256 = @imageSha256 and model_id = @modelId order by instance_index
-            """, new { imageSha256, modelId }, cancellationToken: ct))).ToList();
+            from capillaries where image_sha256 = @imageSha256 and model_id = @modelId and um_per_px = @umPerPx order by instance_index
+            """, new { imageSha256, modelId, umPerPx }, cancellationToken: ct))).ToList();
     }
 
     public async Task<IReadOnlyList<WorkerRow>> WorkersAsync(int limit = 200, CancellationToken ct = default)

@@ -62,10 +62,12 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var message = context.Message;
         var ct = context.CancellationToken;
         var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), ct);
-        var existing = message.Reanalyze ? new HashSet<string>()
+        var existing = message.Reanalyze ? new Dictionary<(string, double), double>()
             : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), ct);
-        var reused = images.Where(i => existing.Contains(Convert.ToHexString(i.Sha256))).Select(i => i.ImageId).ToList();
-        var work = images.Where(i => !existing.Contains(Convert.ToHexString(i.Sha256))).ToList();
+        double? Stored(ChunkImage i) =>
+            existing.TryGetValue((Convert.ToHexString(i.Sha256), options.MicrometresPerPixelFor(i.UmPerPx)), out var um) ? um : null;
+        var reused = images.Where(i => Stored(i) is not null).Select(i => new ReusedImage(i.ImageId, Stored(i)!.Value)).ToList();
+        var work = images.Where(i => Stored(i) is null).ToList();
 
         var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, ct)));
         var analysed = new List<AnalysedImage>();

@@ -36,11 +36,50 @@ public class ResubmissionTests
         Assert.Equal("completed", await env.WaitForStudyAsync("study-k", TimeSpan.FromMinutes(2)));
 
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics where um_per_px = 1.5"));
-        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(4L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));   // those at 2.0 stay, for any study at 2.0
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where result_um_per_px = 1.5"));
         // The same pixels over a shorter row: density per mm grows by 2.0 / 1.5.
-        Assert.Equal(density * 2.0 / 1.5, await env.QueryScalarAsync<double>("select sum(density_per_mm) from image_metrics"), 6);
+        Assert.Equal(density * 2.0 / 1.5, await env.QueryScalarAsync<double>("select sum(density_per_mm) from v_image_results"), 6);
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // one chunk per run
         Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
+    }
+
+    [Fact]
+    public async Task One_image_in_two_studies_at_different_calibrations_keeps_each_studys_results()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy("site-a", patients: 1, imagesPerPatient: 2);
+        var copy = Path.Combine(env.Share.FullName, "site-b");
+        foreach (var image in images)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(copy, image))!);
+            File.Copy(Path.Combine(env.Share.FullName, "site-a", image), Path.Combine(copy, image));
+        }
+        File.WriteAllText(Path.Combine(copy, "study.json"), """{"um_per_px": 1.5}""");
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "A", FolderPath = "site-a" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("A", TimeSpan.FromMinutes(2)));
+        const string densityOfA = "select sum(density_per_mm) from v_image_results where study = 'A'";
+        var density = await env.QueryScalarAsync<double>(densityOfA);
+        var patientDensity = await env.QueryScalarAsync<double>("select density_mean_per_mm::float8 from v_patient_summary where study = 'A'");
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "B", FolderPath = "site-b" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("B", TimeSpan.FromMinutes(2)));
+
+        // A's images still read A's calibration; B's read B's, from the same image content.
+        Assert.Equal(density, await env.QueryScalarAsync<double>(densityOfA), 9);
+        Assert.Equal(2.0, await env.QueryScalarAsync<double>("select max(um_per_px) from v_image_results where study = 'A'"));
+        Assert.Equal(density * 2.0 / 1.5, await env.QueryScalarAsync<double>("select sum(density_per_mm) from v_image_results where study = 'B'"), 6);
+        Assert.Equal(4L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where study = 'A'"));   // one row each, not two
+
+        // A resubmitted reuses its own results, at its own calibration, and its patient's numbers do not move.
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' where external_id = 'A' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "A", FolderPath = "site-a" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("A", TimeSpan.FromMinutes(2)));
+        Assert.Equal(density, await env.QueryScalarAsync<double>(densityOfA), 9);
+        Assert.Equal(patientDensity, await env.QueryScalarAsync<double>("select density_mean_per_mm::float8 from v_patient_summary where study = 'A'"));
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs where study_id = (select id from studies where external_id = 'A')"));   // all reused: no new chunk
     }
 
     [Fact]

@@ -70,7 +70,8 @@ internal static class DashboardBenchSeeder
         progress($"studies and patients in {watch.Elapsed.TotalSeconds:0.0} s");
 
         await using (var w = await c.BeginBinaryImportAsync("""
-            copy images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format, state, error_code, error, updated_at)
+            copy images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format, state, error_code, error, updated_at,
+                         result_um_per_px)
             from stdin (format binary)
             """, ct))
         {
@@ -97,6 +98,8 @@ internal static class DashboardBenchSeeder
                     if (state == "failed") { w.Write("decode", NpgsqlDbType.Text); w.Write("the file is truncated", NpgsqlDbType.Text); }
                     else { w.WriteNull(); w.WriteNull(); }
                     w.Write(now.AddSeconds(-rng.Next(0, 7200)), NpgsqlDbType.TimestampTz);
+                    if (state == "succeeded") w.Write(2.0, NpgsqlDbType.Double);
+                    else w.WriteNull();
                 }
             await w.CompleteAsync(ct);
         }
@@ -127,7 +130,7 @@ internal static class DashboardBenchSeeder
         var masks = Enumerable.Range(0, 4).Select(i => EllipseRle(30 + 4 * i, 50 + 6 * i)).ToArray();
         await using (var w = await c.BeginBinaryImportAsync("""
             copy capillaries (image_sha256, model_id, instance_index, class_name, category, score, box, mask_rle, mask_rect, mask_area, keypoints,
-                              apical_um, arterial_um, venous_um, dilated, giant, distal)
+                              apical_um, arterial_um, venous_um, dilated, giant, distal, um_per_px)
             from stdin (format binary)
             """, ct))
         {
@@ -161,6 +164,7 @@ internal static class DashboardBenchSeeder
                     w.Write(apical is >= 20 and < 50, NpgsqlDbType.Boolean);
                     w.Write(apical >= 50, NpgsqlDbType.Boolean);
                     w.Write(i % 2 == 0, NpgsqlDbType.Boolean);
+                    w.Write(2.0, NpgsqlDbType.Double);
                 }
             });
             await w.CompleteAsync(ct);
