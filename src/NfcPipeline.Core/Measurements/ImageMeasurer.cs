@@ -26,7 +26,11 @@ public sealed class ImageMeasurer
     public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height) =>
         Measure(instances, calibration, width, height, FieldOfView.Rectangle(width, height));
 
-    /// <summary>As above, with an explicit field of view (for example a rotated field) for clipping the row line.</summary>
+    /// <summary>
+    /// As above, with an explicit field of view (for example a rotated field) for clipping the row line. Loops cut by the
+    /// frame (<see cref="FrameCut"/>) are still found at the edges of the <paramref name="width"/> × <paramref name="height"/>
+    /// image, not at the field's: a mask ends where the picture does.
+    /// </summary>
     public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height, FieldOfView field)
     {
         var capillaries = instances.Select((instance, i) => _capillaries.Measure(instance, calibration, i)).ToArray();
