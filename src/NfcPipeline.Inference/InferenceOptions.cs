@@ -69,6 +69,16 @@ public sealed class InferenceOptions
         if (BucketGranularity < 1) problems.Add($"Inference:BucketGranularity must be at least 1, got {BucketGranularity}.");
         if (PrefetchImages < 0) problems.Add($"Inference:PrefetchImages must not be negative, got {PrefetchImages}.");
         if (MaxInputPixels < 1) problems.Add($"Inference:MaxInputPixels must be at least 1, got {MaxInputPixels}.");
+        // The decoders check their own options when built, after the model has loaded; asked here, a bad threshold
+        // stops the worker before anything starts, named like the others.
+        foreach (var (section, validate) in new (string, Action)[] { ("Inference:Decoder", Decoder.Validate), ("Inference:InstancesDecoder", InstancesDecoder.Validate) })
+        {
+            try { validate(); }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                problems.Add($"{section}:{ex.ParamName} {ex.Message.Split(" (Parameter", 2)[0]}" + (ex.ActualValue is { } v ? $", got {v}." : "."));
+            }
+        }
         return problems;
     }
 }

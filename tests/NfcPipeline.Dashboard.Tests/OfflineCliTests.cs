@@ -83,6 +83,7 @@ public sealed class OfflineCliTests : IDisposable
         {
             new[] { "analyze", DemoStudy, "--um-per-px", "NaN" },
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--um-per-px", "0"],
+            ["evaluate", "--images", DemoStudy, "--truth", truth, "--class-map", "blur="],
             ["status", "--connection", "this is not=a valid;;connection string=="],
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
         })

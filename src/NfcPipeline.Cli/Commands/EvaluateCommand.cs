@@ -54,7 +54,11 @@ internal static class EvaluateCommand
                 Categories = AnalysisOptions.Default.Measurement.Categories,   // the loops the analysis itself measures
             };
         }
-        catch (ArgumentException ex) { await Console.Error.WriteLineAsync($"nfc evaluate: {ex.Message}"); return NfcCommandLine.Usage; }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: {(ex is FormatException ? "--class-map: " : "")}{ex.Message}");
+            return NfcCommandLine.Usage;
+        }
 
         bool isCsv = request.Truth.Extension.Equals(".csv", StringComparison.OrdinalIgnoreCase);
         var truthText = await File.ReadAllTextAsync(request.Truth.FullName, ct);
