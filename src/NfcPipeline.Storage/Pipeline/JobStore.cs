@@ -19,14 +19,21 @@ public sealed class JobStore(NpgsqlDataSource db)
 
     public async Task<IReadOnlyList<ChunkJob>> CreateChunksAsync(long studyId, IReadOnlyList<long> imageIds, int chunkSize, bool reanalyze, CancellationToken ct)
     {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await InsertChunksAsync(connection, null, studyId, imageIds, chunkSize, reanalyze, ct);
+    }
+
+    /// <summary>Inserts the chunk jobs of <paramref name="imageIds"/> on the caller's connection and transaction.</summary>
+    internal static async Task<IReadOnlyList<ChunkJob>> InsertChunksAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long studyId,
+        IReadOnlyList<long> imageIds, int chunkSize, bool reanalyze, CancellationToken ct)
+    {
         var chunks = imageIds.Chunk(Math.Max(1, chunkSize)).ToList();
         if (chunks.Count == 0) return [];
         var payloads = chunks.Select(c => JsonSerializer.Serialize(new Payload(c, reanalyze))).ToArray();
-        await using var connection = await db.OpenConnectionAsync(ct);
         var ids = (await connection.QueryAsync<long>(new CommandDefinition("""
             insert into jobs (kind, study_id, payload) select 'analyze_chunk', @StudyId, p::jsonb from unnest(@Payloads) with ordinality as t(p, n)
             order by n returning id
-            """, new { StudyId = studyId, Payloads = payloads }, cancellationToken: ct))).ToList();
+            """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToList();
         return ids.Zip(chunks, (id, chunk) => new ChunkJob(id, studyId, chunk, reanalyze)).ToList();
     }
 

@@ -21,6 +21,12 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        // The study's lock first, as registration holds it: a resubmission registering new images for this patient
+        // commits before the images are read here, so a patient never completes with images of it still queued.
+        var studyOfPatient = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "select study_id from patients where id = @PatientId", new { PatientId = patientId }, tx, cancellationToken: ct));
+        if (studyOfPatient is not { } studyId) return null;
+        await LockStudyAsync(connection, tx, studyId, ct);
         await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended(@Key, 0))",
             new { Key = "nfc.patient:" + patientId }, tx, cancellationToken: ct));
 
@@ -68,7 +74,9 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     public async Task<StudyOutcome?> CompleteStudyIfDoneAsync(long studyId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await connection.QuerySingleOrDefaultAsync<StudyOutcome>(new CommandDefinition("""
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await LockStudyAsync(connection, tx, studyId, ct);
+        var outcome = await connection.QuerySingleOrDefaultAsync<StudyOutcome>(new CommandDefinition("""
             with counts as (
                 select count(*) filter (where state = 'succeeded') as ok, count(*) filter (where state = 'failed') as bad
                 from images where study_id = @StudyId)
@@ -79,8 +87,16 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
               and not exists (select 1 from patients p where p.study_id = s.id and p.state not in ('completed', 'completed_with_errors'))
               and not exists (select 1 from images i where i.study_id = s.id and i.state not in ('succeeded', 'failed'))
             returning s.id as StudyId, s.external_id as ExternalId, s.state, counts.ok::int as SucceededImages, counts.bad::int as FailedImages
-            """, new { StudyId = studyId }, cancellationToken: ct));
+            """, new { StudyId = studyId }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return outcome;
     }
+
+    /// <summary>Registration's lock on the study (StudyRegistrationStore takes it by the study's external id).</summary>
+    private static Task LockStudyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            "select pg_advisory_xact_lock(hashtextextended('nfc.study:' || external_id, 0)) from studies where id = @StudyId",
+            new { StudyId = studyId }, tx, cancellationToken: ct));
 
     public async Task<IReadOnlyList<long>> PatientsOfStudyAsync(long studyId, CancellationToken ct)
     {

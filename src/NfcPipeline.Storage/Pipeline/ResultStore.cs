@@ -15,9 +15,13 @@ public sealed record ChunkImage(long ImageId, long PatientId, long StudyId, byte
 /// <summary>An image whose results for this model at its calibration already existed.</summary>
 public sealed record ReusedImage(long ImageId, double UmPerPx);
 
-/// <summary>Everything one chunk produced. Reused images already had results for this model at their calibration.</summary>
+/// <summary>
+/// Everything one chunk produced. Reused images already had results for this model at their calibration.
+/// <see cref="Images"/> are the chunk's images as it loaded them: an image whose content or study calibration has
+/// changed since (a resubmission queued it again) keeps the state the resubmission gave it.
+/// </summary>
 public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<AnalysedImage> Analysed, IReadOnlyList<FailedImage> Failed,
-    IReadOnlyList<ReusedImage> Reused, string SettingsJson);
+    IReadOnlyList<ReusedImage> Reused, string SettingsJson, IReadOnlyList<ChunkImage> Images);
 
 /// <summary>
 /// Writes a chunk's results in one transaction (capillary rows by binary COPY, image metrics, image and job state), so
@@ -34,42 +38,57 @@ public sealed class ResultStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
 
+        var keys = new { chunk.ModelId, Shas = unique.Select(a => a.Sha256).ToArray(), Ums = unique.Select(a => a.Measurement.MicrometresPerPixel).ToArray() };
+        // Two chunks holding one content (a copied file) write its result one after the other: the second then sees and
+        // replaces the first's rows instead of failing on their key. Locks are taken in one order, so no deadlock.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            select pg_advisory_xact_lock(k) from (
+                select distinct hashtextextended('nfc.result:' || encode(x.sha, 'hex') || ':' || @ModelId || ':' || x.um, 0) as k
+                from unnest(@Shas, @Ums) as x(sha, um) order by 1) keys
+            """, keys, tx, cancellationToken: ct));
         // A result at the same calibration is replaced (a reanalysis); those at other calibrations belong to other studies.
         await connection.ExecuteAsync(new CommandDefinition("""
             delete from image_metrics r using unnest(@Shas, @Ums) as x(sha, um)
             where r.model_id = @ModelId and r.image_sha256 = x.sha and r.um_per_px = x.um
-            """, new { chunk.ModelId, Shas = unique.Select(a => a.Sha256).ToArray(), Ums = unique.Select(a => a.Measurement.MicrometresPerPixel).ToArray() },
-            tx, cancellationToken: ct));
+            """, keys, tx, cancellationToken: ct));
         foreach (var image in unique)
             await connection.ExecuteAsync(new CommandDefinition(InsertMetricsSql, MetricsRow(image, chunk), tx, cancellationToken: ct));
         await CapillaryCopy.WriteAsync(connection, unique, chunk.ModelId, ct);
 
-        var succeeded = chunk.Analysed.Select(a => a.ImageId).Concat(chunk.Reused.Select(r => r.ImageId)).ToArray();
+        // Only images still as this chunk loaded them: same content, same study calibration (see ChunkResult).
+        var current = (await connection.QueryAsync<long>(new CommandDefinition("""
+            select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
+                on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
+            for update of i
+            """, new
+            {
+                Ids = chunk.Images.Select(i => i.ImageId).ToArray(), Shas = chunk.Images.Select(i => i.Sha256).ToArray(),
+                Ums = chunk.Images.Select(i => i.UmPerPx).ToArray(),
+            }, tx, cancellationToken: ct))).ToHashSet();
+        var succeeded = chunk.Analysed.Select(a => (a.ImageId, Um: a.Measurement.MicrometresPerPixel))
+            .Concat(chunk.Reused.Select(r => (r.ImageId, Um: r.UmPerPx))).Where(x => current.Contains(x.ImageId)).ToList();
+        var failed = chunk.Failed.Where(f => current.Contains(f.ImageId)).ToList();
         await connection.ExecuteAsync(new CommandDefinition("""
             update images i set state = 'succeeded', error = null, error_code = null, attempts = attempts + 1, updated_at = now(),
                 result_um_per_px = x.um
             from unnest(@Ids, @Ums) as x(id, um) where i.id = x.id
-            """, new
-            {
-                Ids = succeeded,
-                Ums = chunk.Analysed.Select(a => a.Measurement.MicrometresPerPixel).Concat(chunk.Reused.Select(r => r.UmPerPx)).ToArray(),
-            }, tx, cancellationToken: ct));
+            """, new { Ids = succeeded.Select(x => x.ImageId).ToArray(), Ums = succeeded.Select(x => x.Um).ToArray() }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
             update images i set state = 'failed', error_code = f.code, error = f.error, attempts = i.attempts + 1, updated_at = now(),
                 result_um_per_px = null
             from unnest(@Ids, @Codes, @Errors) as f(id, code, error) where i.id = f.id
             """, new
             {
-                Ids = chunk.Failed.Select(f => f.ImageId).ToArray(),
-                Codes = chunk.Failed.Select(f => f.Code).ToArray(),
-                Errors = chunk.Failed.Select(f => f.Error).ToArray(),
+                Ids = failed.Select(f => f.ImageId).ToArray(),
+                Codes = failed.Select(f => f.Code).ToArray(),
+                Errors = failed.Select(f => f.Error).ToArray(),
             }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
             """, new { chunk.JobId }, tx, cancellationToken: ct));
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             "select distinct patient_id from images where id = any(@Ids)",
-            new { Ids = succeeded.Concat(chunk.Failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
+            new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
         await tx.CommitAsync(ct);
         return patients;
     }

@@ -8,7 +8,9 @@ public sealed record ImageRegistration(string Patient, string? Finger, string Fi
 public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson, IReadOnlyList<ImageRegistration> Images);
 
 /// <summary>A registered study and the images that now need analysis (the rest are done, in progress, or reused).</summary>
-public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCount, IReadOnlyList<long> ImagesToAnalyse, int ReusedImages);
+/// <summary>A registered study and the chunk jobs created for it in the same transaction (to publish after the commit).</summary>
+public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCount, IReadOnlyList<long> ImagesToAnalyse, int ReusedImages,
+    IReadOnlyList<ChunkJob> Chunks);
 
 /// <summary>
 /// Registers studies idempotently: by external id, patient code and image path, with content hashes deciding what is new.
@@ -18,7 +20,10 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
 public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 {
     /// <param name="umPerPx">The calibration its images will be analysed at: the study's, else the worker's default.</param>
-    public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, CancellationToken ct)
+    /// <param name="chunkSize">Images per chunk job. The jobs are created under the study's lock, so a second submission
+    /// waiting on it finds them in flight instead of queueing the same images again.</param>
+    public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
+        CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -28,10 +33,13 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.
-        var registeredFrom = (await connection.QueryAsync<string?>(new CommandDefinition(
-            "select source_path from studies where external_id = @ExternalId", new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
-        if (registeredFrom.Count > 0 && Conflict(study.ExternalId, registeredFrom[0], study.SourcePath) is { } conflict)
+        var registered = (await connection.QueryAsync<(string? SourcePath, double? UmPerPx)>(new CommandDefinition(
+            "select source_path, um_per_px from studies where external_id = @ExternalId", new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
+        if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
             throw new StudyConflictException(conflict);
+        // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
+        // queued again, and the old chunks' writes skip them (ResultStore).
+        bool restart = reanalyze || registered.Count > 0 && registered[0].UmPerPx != study.UmPerPx;
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             insert into studies (external_id, source_path, um_per_px, device, manifest, image_count, state, model_id)
@@ -89,7 +97,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             update images i set
                 state = case
                     when stored.um is not null then 'succeeded'
-                    when old.state in ('queued', 'processing') and exists (select 1 from live where live.image_id = i.id) then old.state
+                    when not @Restart and old.state in ('queued', 'processing') and exists (select 1 from live where live.image_id = i.id) then old.state
                     else 'queued' end,
                 result_um_per_px = stored.um,
                 error = null, error_code = null, updated_at = now()
@@ -99,13 +107,14 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                                  and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx limit 1) stored on true
             where i.id = old.id
             returning i.id, i.state, old.state, exists (select 1 from live where live.image_id = i.id)
-            """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze }, tx, cancellationToken: ct))).ToList();
-        await tx.CommitAsync(ct);
+            """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze, Restart = restart }, tx, cancellationToken: ct))).ToList();
 
-        var toAnalyse = transitions.Where(t => t.State == "queued" && !(t.OldState is "queued" or "processing" && t.InFlight))
+        var toAnalyse = transitions.Where(t => t.State == "queued" && (restart || !(t.OldState is "queued" or "processing" && t.InFlight)))
             .Select(t => t.Id).Order().ToList();
         int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
-        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused);
+        var chunks = await JobStore.InsertChunksAsync(connection, tx, studyId, toAnalyse, chunkSize, reanalyze, ct);
+        await tx.CommitAsync(ct);
+        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks);
     }
 
     /// <summary>

@@ -78,7 +78,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             else failed.Add(new FailedImage(image.ImageId, outcome.ErrorCode!, outcome.Error!));
         }
         var inferenceTime = clock.Elapsed;
-        var chunk = new ChunkResult(message.JobId, model.ModelId, analysed, failed, reused, model.SettingsJson);
+        var chunk = new ChunkResult(message.JobId, model.ModelId, analysed, failed, reused, model.SettingsJson, images);
         var writeClock = Stopwatch.StartNew();
         var touched = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
         metrics.ChunkWritten(analysed.Count, failed.Count, writeClock.Elapsed, clock.Elapsed);

@@ -9,7 +9,7 @@ using NfcPipeline.Worker.Hosting;
 namespace NfcPipeline.Worker.Registration;
 
 /// <summary>Registers a submitted study, queues its work in chunks, and completes the patients (or the study) that need no analysis.</summary>
-public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, JobStore jobs, ModelHost model,
+public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, ModelHost model,
     WorkPublisher publisher, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options, ILogger<SubmitStudyConsumer> logger)
     : IConsumer<SubmitStudy>
 {
@@ -24,10 +24,10 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         try
         {
             study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
-                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, t), ct);
+                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, t), ct);
         }
         catch (StudyConflictException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
-        var chunks = await retry.RunAsync(t => jobs.CreateChunksAsync(study.StudyId, study.ImagesToAnalyse, options.ChunkSize, context.Message.Reanalyze, t), ct);
+        var chunks = study.Chunks;
         await publisher.PublishAsync(chunks, ct);
         logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
             study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);

@@ -1,0 +1,124 @@
+using Dapper;
+using NfcPipeline.Core.Aggregation;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Migrations;
+using NfcPipeline.Storage.Pipeline;
+using Npgsql;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>
+/// A resubmission while the study's chunks still run, against the real database: the stores' own locks and checks,
+/// with the interleavings forced instead of hoped for.
+/// </summary>
+public class ResubmissionRaceTests
+{
+    private static readonly byte[] Model = System.Security.Cryptography.SHA256.HashData("model"u8.ToArray());
+
+    private sealed record Seeded(long StudyId, long PatientId, long ModelId, long[] ImageIds, byte[][] Shas);
+
+    private static async Task<Seeded> SeedAsync(NpgsqlDataSource db, int images)
+    {
+        await using var c = await db.OpenConnectionAsync();
+        var model = await c.ExecuteScalarAsync<long>("insert into models (sha256, name, contract) values (@Model, 'm', 'dense/v1') returning id", new { Model });
+        var study = await c.ExecuteScalarAsync<long>(
+            "insert into studies (external_id, source_path, um_per_px, state, model_id) values ('race', 'race', 2.0, 'processing', @model) returning id", new { model });
+        var patient = await c.ExecuteScalarAsync<long>("insert into patients (study_id, code, state) values (@study, 'P1', 'processing') returning id", new { study });
+        var shas = Enumerable.Range(0, images).Select(i => System.Security.Cryptography.SHA256.HashData([(byte)i])).ToArray();
+        var ids = new long[images];
+        for (int i = 0; i < images; i++)
+            ids[i] = await c.ExecuteScalarAsync<long>("""
+                insert into images (study_id, patient_id, field, rel_path, sha256, size_bytes, state)
+                values (@study, @patient, @field, @path, @sha, 1, 'processing') returning id
+                """, new { study, patient, field = $"f{i}", path = $"P1/L2/f{i}.png", sha = shas[i] });
+        return new Seeded(study, patient, model, ids, shas);
+    }
+
+    [Fact]
+    public async Task A_chunk_that_loaded_its_images_before_a_resubmission_leaves_the_images_the_resubmission_changed()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        await using var db = NpgsqlDataSource.Create(database.ConnectionString);
+        var s = await SeedAsync(db, 3);
+        var results = new ResultStore(db);
+        var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
+        var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 3, false, default))[0].JobId;
+
+        // Meanwhile a resubmission: image 0 was replaced (a new hash, queued again).
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update images set sha256 = sha256(sha256), state = 'queued' where id = @Id", new { Id = s.ImageIds[0] });
+
+        var failed = s.ImageIds.Select(id => new FailedImage(id, "ChangedSinceRegistration", "changed")).ToList();
+        var touched = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], failed, [], "{}", loaded), default);
+
+        Assert.Equal([s.PatientId], touched);
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal("queued", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[0] }));
+        Assert.Equal(2L, await check.ExecuteScalarAsync<long>("select count(*) from images where state = 'failed'"));
+        Assert.Equal("succeeded", await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
+
+        // A corrected calibration: the chunk that loaded 2.0 µm/px writes none of its images.
+        await check.ExecuteAsync("update images set state = 'queued' where id = @Id; update studies set um_per_px = 1.5",
+            new { Id = s.ImageIds[1] });
+        var second = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [failed[1]], [], "{}", loaded), default);
+        Assert.Empty(second);
+        Assert.Equal("queued", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[1] }));
+    }
+
+    [Fact]
+    public async Task A_patient_is_not_completed_while_a_registration_is_adding_an_image_to_it()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        await using var db = NpgsqlDataSource.Create(database.ConnectionString);
+        var s = await SeedAsync(db, 1);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update images set state = 'failed', error_code = 'Corrupt', error = 'x'");
+
+        // A registration in progress: it holds the study's lock and has queued a new image, not yet committed.
+        await using var registration = await db.OpenConnectionAsync();
+        await using var tx = await registration.BeginTransactionAsync();
+        await registration.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.study:race', 0))", transaction: tx);
+        await registration.ExecuteAsync("""
+            insert into images (study_id, patient_id, field, rel_path, sha256, size_bytes, state)
+            values (@StudyId, @PatientId, 'f9', 'P1/L2/f9.png', sha256('new'), 1, 'queued')
+            """, new { s.StudyId, s.PatientId }, tx);
+
+        var store = new PatientResultsStore(db);
+        var aggregation = store.AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default);
+        var study = store.CompleteStudyIfDoneAsync(s.StudyId, default);
+        await Task.Delay(500);
+        Assert.False(aggregation.IsCompleted);   // waits for the registration
+        await tx.CommitAsync();
+
+        Assert.Null(await aggregation);   // the new image is queued: not done
+        Assert.Null(await study);
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from patients"));
+        Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from studies"));
+    }
+
+    [Fact]
+    public async Task Two_submissions_of_one_study_at_once_queue_its_images_in_one_set_of_chunks()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        await using var db = NpgsqlDataSource.Create(database.ConnectionString);
+        long model;
+        await using (var c = await db.OpenConnectionAsync())
+            model = await c.ExecuteScalarAsync<long>("insert into models (sha256, name, contract) values (@Model, 'm', 'dense/v1') returning id", new { Model });
+        var registration = new StudyRegistration("twice", "twice", 2.0, null, "{}", Enumerable.Range(0, 5)
+            .Select(i => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", System.Security.Cryptography.SHA256.HashData([(byte)i]), 1, 10, 10, "png"))
+            .ToList());
+        var store = new StudyRegistrationStore(db);
+
+        var both = await Task.WhenAll(store.RegisterAsync(registration, model, 2.0, false, 2, default), store.RegisterAsync(registration, model, 2.0, false, 2, default));
+
+        // The first (whichever) queued 5 images in 3 chunks in its transaction; the second found them in flight.
+        Assert.Equal(3, both.Sum(r => r.Chunks.Count));
+        Assert.Single(both, r => r.Chunks.Count == 0);
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(3L, await check.ExecuteScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
+    }
+}
