@@ -15,14 +15,19 @@ public sealed record StudyInventory(string StudyFolder, string StudyId, StudyMan
 /// <summary>
 /// Reads a study folder without changing anything in it. Files directly in the study folder have no patient, files
 /// in <c>&lt;patient&gt;/</c> no finger. Finger folders are normalised (see <see cref="FingerNames"/>) or renamed by the
-/// manifest; unknown finger names are kept as written. Any file that is not ignored is listed as an image: a bad one
-/// then fails alone, with its reason, when it is decoded. Links that leave the root are skipped with a reason.
+/// manifest; unknown finger names are kept as written. Files named as images (.jpg, .jpeg, .png, .tif, .tiff, .bmp) are
+/// listed, and a bad one fails alone, with its reason, when it is decoded; other files (notes, spreadsheets, Thumbs.db)
+/// are skipped with a reason rather than failed as fields of an "unassigned" patient. Links that leave the root are
+/// skipped with a reason.
 /// </summary>
 public static class StudyLayout
 {
     public const int MaxDepth = 3;
 
     private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp" };
+
+    /// <summary>Whether a file name is one a field image may have; others are not analysed.</summary>
+    public static bool IsImageFileName(string name) => ImageExtensions.Contains(Path.GetExtension(name));
 
     public static StudyInventory Discover(string studyFolder, string? shareRoot = null)
     {
@@ -72,6 +77,10 @@ public static class StudyLayout
                 if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/")); continue; }
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) { skipped.Add(new SkippedEntry(relative, "link loops back into the study")); continue; }
                 Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);
+            }
+            else if (!IsImageFileName(entry.Name))
+            {
+                skipped.Add(new SkippedEntry(relative, "not named as an image (.jpg, .jpeg, .png, .tif, .tiff or .bmp); not analysed"));
             }
             else
             {

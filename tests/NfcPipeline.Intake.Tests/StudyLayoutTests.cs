@@ -42,6 +42,23 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void Files_not_named_as_images_are_skipped_with_a_reason_not_analysed_as_fields()
+    {
+        Touch("s/P1/L2/f1.JPG");
+        Touch("s/P1/L2/f2.tiff");
+        Touch("s/protocol.pdf");
+        Touch("s/P1/notes.txt");
+        Touch("s/P1/L2/Thumbs.db");
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName);
+
+        Assert.Equal(["P1/L2/f1.JPG", "P1/L2/f2.tiff"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P1/notes.txt", "protocol.pdf"], inventory.Skipped.Select(e => e.RelativePath));   // Thumbs.db: ignored outright
+        Assert.All(inventory.Skipped, e => Assert.Contains("not named as an image", e.Reason));
+        Assert.DoesNotContain(inventory.Skipped, e => e.Unreadable);
+    }
+
+    [Fact]
     public void Hidden_temporary_and_marker_files_are_ignored_and_nothing_is_changed()
     {
         var keep = Touch("s/P1/L3/f.jpg", "data");

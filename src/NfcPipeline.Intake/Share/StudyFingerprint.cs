@@ -67,7 +67,7 @@ public static class StudyFingerprint
                 newestTicks = Math.Max(newestTicks, file.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");
                 bool isManifest = depth == 0 && entry.Name == StudyManifest.FileName;
-                if (!SharePaths.IsIgnored(entry.Name) || isManifest)
+                if (!SharePaths.IsIgnored(entry.Name) && StudyLayout.IsImageFileName(entry.Name) || isManifest)
                     lines.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");
             }
         }

@@ -5,7 +5,9 @@ namespace NfcPipeline.Storage.Pipeline;
 
 public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width, int? Height, string? Format);
 
-public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson, IReadOnlyList<ImageRegistration> Images);
+/// <param name="SkippedEntries">Entries of the folder not analysed (files not named as images, links out of the share, deeper folders).</param>
+public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson,
+    IReadOnlyList<ImageRegistration> Images, int SkippedEntries = 0);
 
 /// <summary>A registered study and the images that now need analysis (the rest are done, in progress, or reused).</summary>
 /// <summary>A registered study and the chunk jobs created for it in the same transaction (to publish after the commit).</summary>

@@ -36,7 +36,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
-                inventory.Manifest?.Raw ?? "{}", images);
+                inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count);
         }
         if (message.Images is { Count: > 0 } list)
         {

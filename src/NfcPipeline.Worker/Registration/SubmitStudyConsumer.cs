@@ -31,6 +31,10 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         await publisher.PublishAsync(chunks, ct);
         logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
             study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
+        // A count only: the entries' paths hold patient folder names (`nfc analyze` lists them).
+        if (registration.SkippedEntries > 0)
+            logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",
+                study.StudyId, registration.SkippedEntries);
         await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), ct);
 
         // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
