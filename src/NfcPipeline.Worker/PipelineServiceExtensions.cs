@@ -46,7 +46,7 @@ public static class PipelineServiceExtensions
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
         builder.Services.AddSingleton<StudyRegistrationStore>().AddSingleton<ModelStore>().AddSingleton<JobStore>()
             .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<WorkerStore>();
-        builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>();
+        builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>();
         builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
         builder.Services.AddSingleton<ModelHost>().AddHostedService(sp => sp.GetRequiredService<ModelHost>());
 
@@ -76,9 +76,8 @@ public static class PipelineServiceExtensions
         builder.Services.Configure<MassTransitHostOptions>(o =>
         {
             o.WaitUntilStarted = true;
-            // Chunks in flight get StopTimeout to finish; then their CancellationToken fires and the bus has a little
-            // longer to return their messages to the queue.
-            o.ConsumerStopTimeout = options.StopTimeout;
+            // Chunks in flight get StopTimeout to finish (WorkerShutdown); the bus waits a little longer for them to
+            // hand their jobs back.
             o.StopTimeout = options.StopTimeout + TimeSpan.FromSeconds(15);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.StopTimeout + TimeSpan.FromSeconds(30));

@@ -109,6 +109,19 @@ public sealed class JobStore(NpgsqlDataSource db)
     }
 
     /// <summary>
+    /// A chunk this worker gave up at its stop deadline, its message acknowledged: the job shows retrying and goes back
+    /// to the outbox (unpublished, unclaimed), so a worker's outbox pass publishes it again.
+    /// </summary>
+    public async Task ReturnToOutboxAsync(long jobId, string workerId, string reason, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update jobs set state = 'retrying', last_error = @Reason, published_at = null, publish_claimed_at = null, updated_at = now()
+            where id = @JobId and state = 'processing' and worker_id = @WorkerId
+            """, new { JobId = jobId, WorkerId = workerId, Reason = reason }, cancellationToken: ct));
+    }
+
+    /// <summary>
     /// A retry is coming (the chunk's message goes back to the queue): the job shows retrying with the reason, unless
     /// another worker has claimed it since.
     /// </summary>

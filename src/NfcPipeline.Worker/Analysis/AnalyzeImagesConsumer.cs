@@ -17,7 +17,8 @@ namespace NfcPipeline.Worker.Analysis;
 /// then aggregate finished patients. The message is acked only after the commit (MassTransit acks on return).
 /// </summary>
 public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, ModelHost model, CompletionTracker completion,
-    DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, ILogger<AnalyzeImagesConsumer> logger)
+    DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, WorkerShutdown shutdown,
+    ILogger<AnalyzeImagesConsumer> logger)
     : IConsumer<AnalyzeImages>
 {
     public async Task Consume(ConsumeContext<AnalyzeImages> context)
@@ -41,15 +42,23 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             return;
         }
 
+        // The analysis gives up at the worker's stop deadline; the write and the completion run to their end once begun.
+        using var analysis = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Deadline);
         try
         {
-            await AnalyzeChunkAsync(context, clock);
+            await AnalyzeChunkAsync(context, clock, analysis.Token);
+        }
+        catch (OperationCanceledException) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // Worker:StopTimeout has passed and nothing of the chunk was committed: the job goes back to the outbox, so
+            // the next worker's outbox pass publishes it again, and this message is acknowledged.
+            logger.LogWarning("Job {JobId} was cancelled by the worker's shutdown; it is published again by the next worker", message.JobId);
+            await retry.RunAsync(t => jobs.ReturnToOutboxAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; published again by the next worker.", t),
+                CancellationToken.None);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The worker is stopping and Worker:StopTimeout has passed: nothing of the chunk was committed, and
-            // MassTransit returns a cancelled message to the queue, so the job waits there for the next worker.
-            logger.LogWarning("Job {JobId} was cancelled by the worker's shutdown; its message goes back to the queue", message.JobId);
+            // MassTransit cancelled it (its own stop): it returns a cancelled message to the queue.
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             try { await jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; back in the queue.", cleanup.Token); }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is OperationCanceledException) { }
@@ -57,19 +66,20 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         }
     }
 
-    private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock)
+    private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, CancellationToken analysisCt)
     {
         var message = context.Message;
         var ct = context.CancellationToken;
-        var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), ct);
+        var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), analysisCt);
         var existing = message.Reanalyze ? new Dictionary<(string, double), double>()
-            : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), ct);
+            : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), analysisCt);
         double? Stored(ChunkImage i) =>
             existing.TryGetValue((Convert.ToHexString(i.Sha256), options.MicrometresPerPixelFor(i.UmPerPx)), out var um) ? um : null;
         var reused = images.Where(i => Stored(i) is not null).Select(i => new ReusedImage(i.ImageId, Stored(i)!.Value)).ToList();
         var work = images.Where(i => Stored(i) is null).ToList();
 
-        var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, ct)));
+        var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, analysisCt)));
+        analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed
         var analysed = new List<AnalysedImage>();
         var failed = new List<FailedImage>();
         foreach (var (image, outcome) in work.Zip(outcomes))

@@ -112,7 +112,7 @@ public class WorkerFaultTests
     }
 
     [Fact]
-    public async Task A_chunk_cancelled_at_the_stop_timeout_goes_back_to_the_queue_and_the_next_worker_finishes_it()
+    public async Task A_chunk_cancelled_at_the_stop_timeout_goes_back_to_the_outbox_and_the_next_worker_finishes_it()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-c", patients: 1, imagesPerPatient: 4, width: 4000, height: 3000);
@@ -126,7 +126,8 @@ public class WorkerFaultTests
         Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(60)));
 
         var jobs = await env.QueryScalarAsync<string>("select string_agg(state || ': ' || coalesce(last_error, ''), '; ') from jobs where kind = 'analyze_chunk'");
-        Assert.True(jobs == "retrying: Cancelled when its worker stopped; back in the queue.", $"jobs: {jobs}\nworker:\n{worker.Output}");
+        Assert.True(jobs == "retrying: Cancelled when its worker stopped; published again by the next worker.", $"jobs: {jobs}\nworker:\n{worker.Output}");
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where published_at is not null"));   // back in the outbox
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));   // nothing of it committed
 
         await env.StartWorkerAsync(OneAtATime);
