@@ -11,7 +11,8 @@ It lets the engine tests know the exact answer without a trained network. Input 
   class_logits = [4 R, 4 G, 4 B]
 It also writes dense_white_nan.onnx: the same, except that its radius map is NaN wherever a cell is white
 (R + G + B above 2.9 after normalisation), as a model that breaks on some inputs would be; the NaN comes from
-0 × sqrt(2.9 − R − G − B), so every other cell is exactly dense_colour's.
+0 × sqrt(2.9 − R − G − B), so every other cell is exactly dense_colour's; and two exports the loader refuses:
+dense_fixed_batch4.onnx (batch fixed at 4) and dense_int64_output.onnx (an extra int64 output).
 Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the outputs are committed; tests need no Python)
 """
 import json
@@ -35,10 +36,13 @@ def conv1x1(name, source, weights, bias):
 def main():
     build(OUT, white_nan=False)
     build(OUT_NAN, white_nan=True)
+    # Exports the loader must refuse, naming why: a batch fixed above 1, and an output that is not float32.
+    build("dense_fixed_batch4.onnx", white_nan=False, batch=4)
+    build("dense_int64_output.onnx", white_nan=False, extra_int64=True)
 
 
-def build(out, white_nan):
-    dims = ["N", 3, "H", "W"]
+def build(out, white_nan, batch="N", extra_int64=False):
+    dims = [batch, 3, "H", "W"]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
     nodes = [helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2])]
     inits = []
@@ -68,6 +72,9 @@ def build(out, white_nan):
             continue
         nodes.append(helper.make_node(activation or "Identity", [name + "_lin"], [name]))
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
+    if extra_int64:
+        nodes.append(helper.make_node("Shape", ["image"], ["input_shape"]))
+        outputs.append(helper.make_tensor_value_info("input_shape", TensorProto.INT64, [4]))
     graph = helper.make_graph(nodes, out.removesuffix(".onnx"), [image], outputs, inits)
     model = helper.make_model(graph, opset_imports=opset(), producer_name="nfcpipeline-tests")
     meta = {

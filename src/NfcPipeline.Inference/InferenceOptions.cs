@@ -43,6 +43,9 @@ public sealed class InferenceOptions
     /// </summary>
     public long MaxInputPixels { get; set; } = 4096L * 4096;
 
+    /// <summary>The largest <see cref="MaxInputPixels"/> allowed: a batch of 8 such inputs still fits one float array.</summary>
+    public const long MaxInputPixelsLimit = 8192L * 8192;
+
     /// <summary>Images are bucketed by padded size rounded up to this many pixels, so similar sizes share batches.</summary>
     public int BucketGranularity { get; set; } = 32;
 
@@ -68,7 +71,8 @@ public sealed class InferenceOptions
         if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");
         if (BucketGranularity < 1) problems.Add($"Inference:BucketGranularity must be at least 1, got {BucketGranularity}.");
         if (PrefetchImages < 0) problems.Add($"Inference:PrefetchImages must not be negative, got {PrefetchImages}.");
-        if (MaxInputPixels < 1) problems.Add($"Inference:MaxInputPixels must be at least 1, got {MaxInputPixels}.");
+        if (MaxInputPixels is < 1 or > MaxInputPixelsLimit)
+            problems.Add($"Inference:MaxInputPixels must be 1 to {MaxInputPixelsLimit} (8192²), got {MaxInputPixels}.");
         // The decoders check their own options when built, after the model has loaded; asked here, a bad threshold
         // stops the worker before anything starts, named like the others.
         foreach (var (section, validate) in new (string, Action)[] { ("Inference:Decoder", Decoder.Validate), ("Inference:InstancesDecoder", InstancesDecoder.Validate) })

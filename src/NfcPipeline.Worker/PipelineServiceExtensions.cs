@@ -32,11 +32,16 @@ public static class PipelineServiceExtensions
         var options = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
         options.ShareRoot ??= config["Share:Root"];
         // Settings that cannot run stop the worker here, every problem named, before a model loads or a queue binds.
+        var inferenceOptions = config.GetSection(InferenceOptions.Section).Get<InferenceOptions>() ?? new InferenceOptions();
+        var batchingOptions = config.GetSection(DynamicBatcherOptions.Section).Get<DynamicBatcherOptions>() ?? new DynamicBatcherOptions();
         var problems = options.Validate()
-            .Concat((config.GetSection(InferenceOptions.Section).Get<InferenceOptions>() ?? new InferenceOptions()).Validate())
-            .Concat((config.GetSection(DynamicBatcherOptions.Section).Get<DynamicBatcherOptions>() ?? new DynamicBatcherOptions()).Validate()
-                .Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
+            .Concat(inferenceOptions.Validate())
+            .Concat(batchingOptions.Validate().Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
             .ToList();
+        // One batch is one float array: its largest input must fit.
+        if (inferenceOptions.MaxInputPixels * 3 * (long)batchingOptions.MaxBatchSize > Array.MaxLength)
+            problems.Add($"Inference:MaxInputPixels × 3 × {DynamicBatcherOptions.Section}:MaxBatchSize must be at most {Array.MaxLength} " +
+                $"(one batch is one float array), got {inferenceOptions.MaxInputPixels} × 3 × {batchingOptions.MaxBatchSize}.");
         if (problems.Count > 0) throw new WorkerConfigurationException(problems);
         builder.Services.AddSingleton(options);
         builder.Services.Configure<InferenceOptions>(config.GetSection(InferenceOptions.Section));

@@ -79,6 +79,7 @@ public class WorkerStartupTests
             ["Worker__StopTimeout"] = "00:00:00",
             ["Inference__Device"] = "gpu",
             ["Inference__Decoder__MaskThreshold"] = "2",
+            ["Inference__MaxInputPixels"] = "100000000",
             ["Inference__Batching__MaxConcurrentBatches"] = "-1",
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
@@ -89,6 +90,7 @@ public class WorkerStartupTests
         Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
         Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
         Assert.Contains("Inference:Decoder:MaskThreshold must be in (0, 1), got 2.", worker.Output);
+        Assert.Contains("Inference:MaxInputPixels must be 1 to 67108864", worker.Output);
         Assert.Contains("Inference:Device: Unknown device 'gpu'", worker.Output);
         Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace

@@ -127,13 +127,16 @@ public static class ModelContractParser
         {
             using var doc = JsonDocument.Parse(json);
             var root = doc.RootElement;
-            var mode = root.TryGetProperty("mode", out var m) ? m.GetString() : null;
-            int Int(string property) => root.TryGetProperty(property, out var p) && p.TryGetInt32(out var v) ? v : -1;
+            // Wrong kinds ("768" for a number, a bare number for the object) are refused like wrong values, not thrown.
+            var mode = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("mode", out var m) && m.ValueKind == JsonValueKind.String
+                ? m.GetString() : null;
+            int Int(string property) => root.TryGetProperty(property, out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var v)
+                ? v : -1;
             switch (mode)
             {
                 case "short_side":
                     int shortSide = Int("short_side"), multiple = Int("multiple");
-                    if (shortSide < 0 || multiple < 1) break;
+                    if (shortSide < 0 || multiple is < 1 or > 1024) break;   // a larger multiple is no model's stride
                     return new ShortSideSizePolicy(shortSide, multiple);
                 case "fixed":
                     int w = Int("width"), h = Int("height");
@@ -142,7 +145,7 @@ public static class ModelContractParser
             }
         }
         catch (JsonException) { }
-        problems.Add($"'{ModelMetadataKeys.SizePolicy}' must be {{\"mode\":\"short_side\",\"short_side\":S>=0,\"multiple\":M>=1}} or {{\"mode\":\"fixed\",\"width\":W,\"height\":H}}, got '{json}'");
+        problems.Add($"'{ModelMetadataKeys.SizePolicy}' must be {{\"mode\":\"short_side\",\"short_side\":S>=0,\"multiple\":M in 1..1024}} or {{\"mode\":\"fixed\",\"width\":W,\"height\":H}}, got '{json}'");
         return null;
     }
 }

@@ -123,7 +123,10 @@ public sealed class LoadedModel : IDisposable
         var problems = new List<string>();
         if (session.InputMetadata.Count != 1)
             problems.Add($"expected exactly one input, found {session.InputMetadata.Count} ({string.Join(", ", session.InputNames)})");
+        if (session.InputMetadata.Count == 0) throw new ModelContractException(description, problems);
         var (name, input) = session.InputMetadata.First();
+        if (input.Dimensions.Length == 4 && input.Dimensions[0] > 1)
+            problems.Add($"input '{name}' has a fixed batch of {input.Dimensions[0]}; export it with a dynamic batch dimension, or a batch of 1");
         if (input.ElementType != typeof(float) || input.Dimensions.Length != 4 || input.Dimensions[1] is not (3 or -1))
             problems.Add($"input '{name}' must be float32 [N,3,H,W], got {input.ElementType?.Name ?? input.OnnxValueType.ToString()} [{string.Join(",", input.Dimensions)}]");
         if (input.Dimensions.Length == 4 && input.Dimensions[2] > 0 && input.Dimensions[3] > 0
@@ -135,6 +138,9 @@ public sealed class LoadedModel : IDisposable
             string[] required = [DenseOutputs.Capillary, DenseOutputs.Center, DenseOutputs.Offset, DenseOutputs.Keypoints, DenseOutputs.Radius, DenseOutputs.ClassLogits];
             foreach (var output in required.Where(o => !session.OutputMetadata.ContainsKey(o)))
                 problems.Add($"dense/v1 output '{output}' is missing (outputs: {string.Join(", ", session.OutputNames)})");
+            // Every output is read as float32 (the executor asks for all of them).
+            foreach (var (output, meta) in session.OutputMetadata.Where(o => o.Value.ElementType != typeof(float)))
+                problems.Add($"dense/v1 output '{output}' must be float32, got {meta.ElementType?.Name ?? meta.OnnxValueType.ToString()}");
         }
         else
         {

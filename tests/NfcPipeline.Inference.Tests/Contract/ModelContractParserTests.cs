@@ -58,6 +58,23 @@ public class ModelContractParserTests
         Assert.StartsWith("model x.onnx does not meet", error.Message);
     }
 
+    [Theory]
+    [InlineData("""{"mode":"short_side","short_side":"768","multiple":"32"}""")]
+    [InlineData("""{"mode":1}""")]
+    [InlineData("768")]
+    [InlineData("""{"mode":"short_side","short_side":0,"multiple":2147483647}""")]
+    public void A_size_policy_of_the_wrong_kinds_is_listed_with_the_other_problems_not_thrown(string policy)
+    {
+        var metadata = ValidDense();
+        metadata["nfc.size_policy"] = policy;
+        metadata["nfc.stride"] = "3";
+
+        var error = Assert.Throws<ModelContractException>(() => ModelContractParser.Parse(metadata));
+
+        Assert.Equal(2, error.Problems.Count);
+        Assert.Contains(error.Problems, p => p.StartsWith("'nfc.size_policy' must be", StringComparison.Ordinal) && p.Contains(policy));
+    }
+
     [Fact]
     public void A_model_without_any_contract_metadata_is_refused_clearly()
     {

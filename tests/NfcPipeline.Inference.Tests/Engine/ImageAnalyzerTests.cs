@@ -37,6 +37,17 @@ public class ImageAnalyzerTests
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(FixturePath))), model.Sha256Hex);
     }
 
+    [Theory]
+    [InlineData("dense_fixed_batch4.onnx", "input 'image' has a fixed batch of 4")]
+    [InlineData("dense_int64_output.onnx", "dense/v1 output 'input_shape' must be float32, got Int64")]
+    public void Exports_the_executor_cannot_run_are_refused_at_load_with_the_reason(string fixture, string reason)
+    {
+        var options = Options();
+        options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", fixture);
+        var error = Assert.Throws<ModelContractException>(() => LoadedModel.Load(options));
+        Assert.Contains(error.Problems, p => p.Contains(reason));
+    }
+
     [Fact]
     public async Task Runs_on_the_CPU_follow_the_run_plan_unless_configured_otherwise()
     {
