@@ -109,28 +109,19 @@ public sealed class JobStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// A chunk this worker gave up at its stop deadline, its message acknowledged: the job shows retrying and goes back
-    /// to the outbox (unpublished, unclaimed), so a worker's outbox pass publishes it again.
+    /// A chunk this worker gave up: the job shows retrying with the reason, unless another worker has claimed it since.
+    /// <paramref name="backToOutbox"/>: its message was acknowledged, so the job goes back to the outbox (unpublished,
+    /// unclaimed) for a worker's outbox pass to publish again; otherwise the broker redelivers the message.
     /// </summary>
-    public async Task ReturnToOutboxAsync(long jobId, string workerId, string reason, CancellationToken ct)
+    public async Task MarkRetryingAsync(long jobId, string workerId, string reason, bool backToOutbox, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            update jobs set state = 'retrying', last_error = @Reason, published_at = null, publish_claimed_at = null, updated_at = now()
+            update jobs set state = 'retrying', last_error = @Reason, updated_at = now(),
+                published_at = case when @BackToOutbox then null else published_at end,
+                publish_claimed_at = case when @BackToOutbox then null else publish_claimed_at end
             where id = @JobId and state = 'processing' and worker_id = @WorkerId
-            """, new { JobId = jobId, WorkerId = workerId, Reason = reason }, cancellationToken: ct));
-    }
-
-    /// <summary>
-    /// A retry is coming (the chunk's message goes back to the queue): the job shows retrying with the reason, unless
-    /// another worker has claimed it since.
-    /// </summary>
-    public async Task MarkRetryingAsync(long jobId, string workerId, string error, CancellationToken ct)
-    {
-        await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            update jobs set state = 'retrying', last_error = @Error, updated_at = now()
-            where id = @JobId and state = 'processing' and worker_id = @WorkerId
-            """, new { JobId = jobId, WorkerId = workerId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
+            """, new { JobId = jobId, WorkerId = workerId, Reason = reason.Length > 4000 ? reason[..4000] : reason, BackToOutbox = backToOutbox },
+            cancellationToken: ct));
     }
 }

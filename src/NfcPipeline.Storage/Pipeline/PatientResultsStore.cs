@@ -23,10 +23,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         await using var tx = await connection.BeginTransactionAsync(ct);
         // The study's lock first, as registration holds it: a resubmission registering new images for this patient
         // commits before the images are read here, so a patient never completes with images of it still queued.
-        var studyOfPatient = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "select study_id from patients where id = @PatientId", new { PatientId = patientId }, tx, cancellationToken: ct));
-        if (studyOfPatient is not { } studyId) return null;
-        await LockStudyAsync(connection, tx, studyId, ct);
+        await StudyLock.ByPatientAsync(connection, tx, patientId, ct);
         await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended(@Key, 0))",
             new { Key = "nfc.patient:" + patientId }, tx, cancellationToken: ct));
 
@@ -75,7 +72,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        await LockStudyAsync(connection, tx, studyId, ct);
+        await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
         var outcome = await connection.QuerySingleOrDefaultAsync<StudyOutcome>(new CommandDefinition("""
             with counts as (
                 select count(*) filter (where state = 'succeeded') as ok, count(*) filter (where state = 'failed') as bad
@@ -91,12 +88,6 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         await tx.CommitAsync(ct);
         return outcome;
     }
-
-    /// <summary>Registration's lock on the study (StudyRegistrationStore takes it by the study's external id).</summary>
-    private static Task LockStudyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId, CancellationToken ct) =>
-        connection.ExecuteAsync(new CommandDefinition(
-            "select pg_advisory_xact_lock(hashtextextended('nfc.study:' || external_id, 0)) from studies where id = @StudyId",
-            new { StudyId = studyId }, tx, cancellationToken: ct));
 
     public async Task<IReadOnlyList<long>> PatientsOfStudyAsync(long studyId, CancellationToken ct)
     {

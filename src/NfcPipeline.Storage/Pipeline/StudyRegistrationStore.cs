@@ -30,8 +30,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         // Two submissions of one study at once would race on its rows; the second waits and then finds them.
-        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended(@key, 0))",
-            new { key = "nfc.study:" + study.ExternalId }, tx, cancellationToken: ct));
+        await StudyLock.ByExternalIdAsync(connection, tx, study.ExternalId, ct);
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.

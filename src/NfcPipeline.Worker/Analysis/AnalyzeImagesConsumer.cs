@@ -53,14 +53,14 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // Worker:StopTimeout has passed and nothing of the chunk was committed: the job goes back to the outbox, so
             // the next worker's outbox pass publishes it again, and this message is acknowledged.
             logger.LogWarning("Job {JobId} was cancelled by the worker's shutdown; it is published again by the next worker", message.JobId);
-            await retry.RunAsync(t => jobs.ReturnToOutboxAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; published again by the next worker.", t),
-                CancellationToken.None);
+            await retry.RunAsync(t => jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; published again by the next worker.",
+                backToOutbox: true, t), CancellationToken.None);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // MassTransit cancelled it (its own stop): it returns a cancelled message to the queue.
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try { await jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; back in the queue.", cleanup.Token); }
+            try { await jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; back in the queue.", backToOutbox: false, cleanup.Token); }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is OperationCanceledException) { }
             throw;
         }
@@ -73,10 +73,10 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), analysisCt);
         var existing = message.Reanalyze ? new Dictionary<(string, double), double>()
             : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), analysisCt);
-        double? Stored(ChunkImage i) =>
-            existing.TryGetValue((Convert.ToHexString(i.Sha256), options.MicrometresPerPixelFor(i.UmPerPx)), out var um) ? um : null;
-        var reused = images.Where(i => Stored(i) is not null).Select(i => new ReusedImage(i.ImageId, Stored(i)!.Value)).ToList();
-        var work = images.Where(i => Stored(i) is null).ToList();
+        var stored = images.Select(i => (Image: i, Um: existing.TryGetValue((Convert.ToHexString(i.Sha256), options.MicrometresPerPixelFor(i.UmPerPx)),
+            out var um) ? um : (double?)null)).ToList();
+        var reused = stored.Where(s => s.Um is not null).Select(s => new ReusedImage(s.Image.ImageId, s.Um!.Value)).ToList();
+        var work = stored.Where(s => s.Um is null).Select(s => s.Image).ToList();
 
         var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, analysisCt)));
         analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed

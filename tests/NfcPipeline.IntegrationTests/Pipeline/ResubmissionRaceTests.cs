@@ -15,6 +15,25 @@ public class ResubmissionRaceTests
 {
     private static readonly byte[] Model = System.Security.Cryptography.SHA256.HashData("model"u8.ToArray());
 
+    /// <summary>A migrated test database and a data source on it, disposed together.</summary>
+    private sealed class MigratedDatabase(TestDatabase database, NpgsqlDataSource db) : IAsyncDisposable
+    {
+        public NpgsqlDataSource Db { get; } = db;
+
+        public static async Task<MigratedDatabase> CreateAsync()
+        {
+            var database = await TestDatabase.CreateAsync();
+            await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+            return new MigratedDatabase(database, NpgsqlDataSource.Create(database.ConnectionString));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Db.DisposeAsync();
+            await database.DisposeAsync();
+        }
+    }
+
     private sealed record Seeded(long StudyId, long PatientId, long ModelId, long[] ImageIds, byte[][] Shas);
 
     private static async Task<Seeded> SeedAsync(NpgsqlDataSource db, int images)
@@ -37,9 +56,8 @@ public class ResubmissionRaceTests
     [Fact]
     public async Task A_chunk_that_loaded_its_images_before_a_resubmission_leaves_the_images_the_resubmission_changed()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
-        await using var db = NpgsqlDataSource.Create(database.ConnectionString);
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
         var s = await SeedAsync(db, 3);
         var results = new ResultStore(db);
         var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
@@ -69,9 +87,8 @@ public class ResubmissionRaceTests
     [Fact]
     public async Task A_patient_is_not_completed_while_a_registration_is_adding_an_image_to_it()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
-        await using var db = NpgsqlDataSource.Create(database.ConnectionString);
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
         var s = await SeedAsync(db, 1);
         await using (var c = await db.OpenConnectionAsync())
             await c.ExecuteAsync("update images set state = 'failed', error_code = 'Corrupt', error = 'x'");
@@ -102,9 +119,8 @@ public class ResubmissionRaceTests
     [Fact]
     public async Task Two_submissions_of_one_study_at_once_queue_its_images_in_one_set_of_chunks()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
-        await using var db = NpgsqlDataSource.Create(database.ConnectionString);
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
         long model;
         await using (var c = await db.OpenConnectionAsync())
             model = await c.ExecuteScalarAsync<long>("insert into models (sha256, name, contract) values (@Model, 'm', 'dense/v1') returning id", new { Model });
