@@ -13,11 +13,18 @@ command -v dotnet >/dev/null || die "the .NET 10 SDK is required (https://dot.ne
 "$NFC_ROOT/ops/native.sh"
 apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium drives Debian's chromium)
 
-services_were_up=0
-"$NFC_ROOT/ops/services.sh" status >/dev/null 2>&1 && services_were_up=1
+# Stop afterwards only the servers this run started (one may already run for a worker).
+services_before="$("$NFC_ROOT/ops/services.sh" status 2>/dev/null || true)"
+started_here=()
+grep -q '^postgresql: running' <<<"$services_before" || started_here+=(postgres)
+grep -q '^rabbitmq: *running' <<<"$services_before" || started_here+=(rabbitmq)
 "$NFC_ROOT/ops/services.sh" up
-if [ "$services_were_up" -eq 0 ] && [ "${NFC_KEEP_SERVICES:-0}" != 1 ]; then
-  trap '"$NFC_ROOT/ops/services.sh" down || true' EXIT
+stop_started_services() {
+  local svc
+  for svc in "${started_here[@]}"; do "$NFC_ROOT/ops/services.sh" down "$svc" || true; done
+}
+if [ "${#started_here[@]}" -gt 0 ] && [ "${NFC_KEEP_SERVICES:-0}" != 1 ]; then
+  trap stop_started_services EXIT
 fi
 eval "$("$NFC_ROOT/ops/services.sh" env)"
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"
