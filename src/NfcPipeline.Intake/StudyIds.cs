@@ -6,11 +6,14 @@ public static class StudyIds
     public const int MaxLength = 200;
 
     /// <summary>
-    /// Why <paramref name="id"/> cannot name a study, or null. 1–200 printable characters, no '/' or '\': an id is one
-    /// segment of the dashboard's and the API's URLs (/api/studies/{id}).
+    /// Why <paramref name="id"/> cannot name a study, or null. 1–200 printable characters, no '/' or '\', not '.' or
+    /// '..', no space at either end: an id is one segment of the dashboard's and the API's URLs (/api/studies/{id}),
+    /// which clients normalise ('..' would name the parent) and forms trim.
     /// </summary>
     public static string? Problem(string? id) =>
         string.IsNullOrWhiteSpace(id) || id.Length > MaxLength || id.Any(char.IsControl)
             ? $"The study id must be 1–{MaxLength} printable characters."
-            : id.IndexOfAny(['/', '\\']) >= 0 ? $"The study id '{id}' contains '/' or '\\'; it must be a single name." : null;
+            : id.IndexOfAny(['/', '\\']) >= 0 ? $"The study id '{id}' contains '/' or '\\'; it must be a single name."
+            : id is "." or ".." ? $"The study id cannot be '{id}'."
+            : char.IsWhiteSpace(id[0]) || char.IsWhiteSpace(id[^1]) ? $"The study id '{id}' starts or ends with a space." : null;
 }

@@ -29,6 +29,31 @@ public static class StudyLayout
     /// <summary>Whether a file name is one a field image may have; others are not analysed.</summary>
     public static bool IsImageFileName(string name) => ImageExtensions.Contains(Path.GetExtension(name));
 
+    /// <summary>
+    /// Why a listed folder cannot be registered, or null. Registration replaces a study's patients and images with
+    /// what is listed, so a partial listing would drop the patients it missed; a folder with no images is no study.
+    /// </summary>
+    public static string? RegistrationProblem(StudyInventory inventory)
+    {
+        if (inventory.Skipped.Count(s => s.Unreadable) is > 0 and var unreadable)
+            return $"{unreadable} folder(s) of the study cannot be read (permissions, or a share not fully mounted); " +
+                "nothing was registered, so no patient is dropped. Fix access and submit it again.";
+        return inventory.Images.Count == 0
+            ? "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered."
+            : null;
+    }
+
+    /// <summary>
+    /// Why a folder under the share would be refused when submitted (a file, no images, an unreadable folder, a bad
+    /// manifest or folder name), or null: what the worker checks, for submitters to answer before they publish.
+    /// </summary>
+    public static string? SubmissionProblem(string shareRoot, string relativeFolder)
+    {
+        try { return RegistrationProblem(Discover(SharePaths.ResolveUnder(shareRoot, relativeFolder), shareRoot)); }
+        catch (StudyLayoutException ex) { return ex.Message; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return $"The folder cannot be read: {ex.Message}"; }
+    }
+
     public static StudyInventory Discover(string studyFolder, string? shareRoot = null)
     {
         if (File.Exists(studyFolder)) throw new StudyLayoutException($"'{studyFolder}' is a file, not a study folder.");
@@ -38,8 +63,7 @@ public static class StudyLayout
         if (!SharePaths.IsInside(SharePaths.RealPath(folder), realRoot))
             throw new StudyLayoutException("The study folder is outside the share (a link that leads out of it?); it is refused.");
 
-        var manifestPath = Path.Combine(folder, StudyManifest.FileName);
-        var manifest = File.Exists(manifestPath) ? StudyManifest.Parse(File.ReadAllText(manifestPath)) : null;
+        var manifest = StudyManifest.Read(folder, realRoot);
         var studyId = manifest?.StudyId ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace NfcPipeline.Intake;
@@ -18,7 +19,40 @@ public sealed record StudyManifest
     public IReadOnlyDictionary<string, string> Patients { get; init; } = new Dictionary<string, string>();
     /// <summary>Folder name → finger (L2..L5, R2..R5).</summary>
     public IReadOnlyDictionary<string, string> Fingers { get; init; } = new Dictionary<string, string>();
+    /// <summary>The whole manifest as plain JSON (comments and trailing commas, which the parser allows, dropped).</summary>
     public string Raw { get; init; } = "{}";
+
+    /// <summary>A manifest larger than this is refused unread: a study.json is a few hundred bytes.</summary>
+    public const long MaxBytes = 1 << 20;
+
+    /// <summary>
+    /// Reads <c>study.json</c> of a study folder, or null when there is none. Refused: a link that leads out of the share
+    /// (<paramref name="realRoot"/>), a file larger than <see cref="MaxBytes"/>, and an empty one, which is also how a
+    /// FIFO, socket or device reports itself (opening a FIFO would block until a writer came).
+    /// </summary>
+    public static StudyManifest? Read(string studyFolder, string realRoot)
+    {
+        var path = Path.Combine(studyFolder, FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var real = SharePaths.RealPath(path);
+            if (!SharePaths.IsInside(real, realRoot)) throw new StudyLayoutException($"{FileName} is a link that leads outside the share; refused.");
+            var length = new FileInfo(real).Length;
+            if (length == 0) throw new StudyLayoutException($"{FileName} is empty, or not a regular file.");
+            if (length > MaxBytes) throw new StudyLayoutException($"{FileName} is {length} bytes; at most {MaxBytes} are read.");
+            using var stream = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new byte[MaxBytes + 1];
+            int read = 0, n;
+            while (read < buffer.Length && (n = stream.Read(buffer, read, buffer.Length - read)) > 0) read += n;
+            if (read > MaxBytes) throw new StudyLayoutException($"{FileName} grew past {MaxBytes} bytes while read; refused.");
+            return Parse(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw new StudyLayoutException($"{FileName} cannot be read ({ex.GetType().Name}).");
+        }
+    }
 
     public static StudyManifest Parse(string json)
     {
@@ -46,10 +80,31 @@ public sealed record StudyManifest
                 Device = device,
                 Patients = Map(root, "patients"),
                 Fingers = Map(root, "fingers"),
-                Raw = root.GetRawText(),
+                Raw = Plain(root),
             };
         }
     }
+
+    /// <summary>
+    /// The manifest re-written as plain JSON: it is stored as jsonb, which takes no comments or trailing commas (the
+    /// original text would fail registration after the watcher had accepted the folder), nor a NUL in any string.
+    /// </summary>
+    private static string Plain(JsonElement root)
+    {
+        if (HasNul(root)) throw new StudyLayoutException($"{FileName} holds a NUL character (\\u0000), which cannot be stored; remove it.");
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var options = new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        using (var writer = new Utf8JsonWriter(buffer, options)) root.WriteTo(writer);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static bool HasNul(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString()!.Contains('\0'),
+        JsonValueKind.Array => e.EnumerateArray().Any(HasNul),
+        JsonValueKind.Object => e.EnumerateObject().Any(p => p.Name.Contains('\0') || HasNul(p.Value)),
+        _ => false,
+    };
 
     private static Dictionary<string, string> Map(JsonElement root, string property)
     {
@@ -57,10 +112,11 @@ public sealed record StudyManifest
         if (!root.TryGetProperty(property, out var element)) return map;
         if (element.ValueKind != JsonValueKind.Object)
             throw new StudyLayoutException($"{FileName}: '{property}' must map folder names to names, e.g. {{\"folder\": \"name\"}}.");
-        foreach (var p in element.EnumerateObject())
+        foreach (var (index, p) in element.EnumerateObject().Index())
         {
+            // By position, not by name: the names are patient folders, which refusals (logged) must not carry.
             if (p.Value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.Value.GetString()))
-                throw new StudyLayoutException($"{FileName}: '{property}.{p.Name}' must be a non-empty string.");
+                throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' must map to a non-empty string.");
             map[p.Name] = p.Value.GetString()!;
         }
         return map;

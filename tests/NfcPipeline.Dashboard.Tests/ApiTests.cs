@@ -64,6 +64,7 @@ public class ApiTests
     [InlineData("""{"studyId":"X","folderPath":"../etc"}""", "folderPath")]
     [InlineData("""{"studyId":"X","folderPath":"/etc"}""", "folderPath")]
     [InlineData("""{"studyId":"X","folderPath":"no-such-folder"}""", "folderPath")]
+    [InlineData("""{"studyId":"X","folderPath":"studyA/P01/L2/f1.png"}""", "folderPath")]
     [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":0}""", "micrometresPerPixel")]
     [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":-2.5}""", "micrometresPerPixel")]
     [InlineData("""{"studyId":"X"}""", "folderPath")]
@@ -86,9 +87,14 @@ public class ApiTests
     public async Task A_study_id_registered_from_another_folder_is_409_before_anything_is_published()
     {
         await using var data = await TestData.CreateAsync();
-        Directory.CreateDirectory(Path.Combine(data.ShareRoot, "studyB"));
+        Directory.CreateDirectory(Path.Combine(data.ShareRoot, "studyB", "P01", "L2"));
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
         using var client = Keyed(host);
+        // A folder the worker would refuse (no images: it never registers) is refused here.
+        var empty = await client.PostAsJsonAsync("/api/studies", new { studyId = "API-EMPTY", folderPath = "studyB" });
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Contains("holds no images", await empty.Content.ReadAsStringAsync());
+        File.WriteAllBytes(Path.Combine(data.ShareRoot, "studyB", "P01", "L2", "f1.png"), [0x89, 0x50, 0x4E, 0x47]);
 
         var otherFolder = await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyB" });
         Assert.Equal(HttpStatusCode.Conflict, otherFolder.StatusCode);

@@ -85,6 +85,16 @@ public class CliTests
             // Without --study-id, the manifest's study_id names the study, as the share watcher does.
             Directory.CreateDirectory(Path.Combine(data.ShareRoot, "studyM"));
             File.WriteAllText(Path.Combine(data.ShareRoot, "studyM", "study.json"), """{"study_id": "CLI-M"}""");
+            // A folder without images, or a file, is refused as the worker would refuse it (it never registers, so
+            // --wait would wait for ever).
+            var empty = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot);
+            Assert.Equal(2, empty.Code);
+            Assert.Contains("holds no images", empty.Err);
+            Directory.CreateDirectory(Path.Combine(data.ShareRoot, "studyM", "P01", "L2"));
+            File.WriteAllBytes(Path.Combine(data.ShareRoot, "studyM", "P01", "L2", "f1.png"), [0x89, 0x50, 0x4E, 0x47]);
+            var file = await NfcAsync("enqueue", "studyM/P01/L2/f1.png", "--share", data.ShareRoot, "--study-id", "CLI-F");
+            Assert.Equal(2, file.Code);
+            Assert.Contains("is a file, not a study folder", file.Err);
             Assert.Equal(0, (await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot)).Code);
             Assert.Equal("CLI-M", (await byManifest.Task.WaitAsync(TimeSpan.FromSeconds(30))).StudyId);
 

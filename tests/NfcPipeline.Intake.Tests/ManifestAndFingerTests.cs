@@ -41,6 +41,27 @@ public class ManifestAndFingerTests
     [InlineData("""{"um_per_px": -2}""", "positive number")]
     [InlineData("""{"um_per_px": "2"}""", "positive number")]
     [InlineData("""{"patients": ["a"]}""", "must map folder names")]
-    public void Bad_manifests_say_what_is_wrong(string json, string expected) =>
-        Assert.Contains(expected, Assert.Throws<StudyLayoutException>(() => StudyManifest.Parse(json)).Message);
+    [InlineData("""{"device": "cap\u0000"}""", "NUL character")]
+    [InlineData("""{"patients": {"Doe-Jane-1961": ""}}""", "entry 1 of 'patients'")]
+    public void Bad_manifests_say_what_is_wrong(string json, string expected)
+    {
+        var message = Assert.Throws<StudyLayoutException>(() => StudyManifest.Parse(json)).Message;
+        Assert.Contains(expected, message);
+        Assert.DoesNotContain("Doe-Jane", message);   // refusals are logged: no patient folder names in them
+    }
+
+    [Fact]
+    public void Comments_and_trailing_commas_are_read_and_stored_as_plain_json()
+    {
+        var manifest = StudyManifest.Parse("""
+            { "study_id": "S", // the site's own id
+              "um_per_px": 2.0, "site": "Zürich", }
+            """);
+        Assert.Equal("S", manifest.StudyId);
+        // Strict JSON now (the database's jsonb takes nothing else), with the user's fields and characters kept.
+        using var strict = System.Text.Json.JsonDocument.Parse(manifest.Raw);
+        Assert.Equal("Zürich", strict.RootElement.GetProperty("site").GetString());
+        Assert.Contains("Zürich", manifest.Raw);
+        Assert.DoesNotContain("//", manifest.Raw);
+    }
 }

@@ -171,6 +171,10 @@ public sealed class StudyLayoutTests : IDisposable
     [InlineData("site\\2026", "'/'")]
     [InlineData(" ", "printable")]
     [InlineData("a\tb", "printable")]
+    [InlineData("..", "cannot be '..'")]
+    [InlineData(".", "cannot be '.'")]
+    [InlineData(" S1", "starts or ends with a space")]
+    [InlineData("S1 ", "starts or ends with a space")]
     public void Study_ids_are_single_printable_names(string id, string? problem)
     {
         if (problem is null) Assert.Null(StudyIds.Problem(id));
@@ -184,5 +188,41 @@ public sealed class StudyLayoutTests : IDisposable
         Touch("s/study.json", """{"study_id": "site/2026"}""");
         Touch("s/P1/L2/f.jpg");
         Assert.Contains("'/'", Assert.Throws<StudyLayoutException>(() => StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName)).Message);
+    }
+
+    [Fact]
+    public void A_manifest_that_is_a_link_leading_outside_is_refused_unread()
+    {
+        File.WriteAllText(Path.Combine(_outside.FullName, "settings.json"), """{"um_per_px": 9.9}""");
+        Touch("s/P1/L2/f.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s/study.json"), Path.Combine(_outside.FullName, "settings.json"));
+        var refused = Assert.Throws<StudyLayoutException>(() => StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName));
+        Assert.Contains("leads outside the share", refused.Message);
+        Assert.Contains("outside the share", StudyLayout.SubmissionProblem(_share.FullName, "s"));
+    }
+
+    [Fact]
+    public async Task A_manifest_that_is_a_FIFO_or_too_large_is_refused_without_blocking()
+    {
+        Touch("s/P1/L2/f.jpg");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(_share.FullName, "s/study.json"))) await mkfifo.WaitForExitAsync();
+        var discover = Task.Run(() => StudyLayout.SubmissionProblem(_share.FullName, "s"));
+        Assert.Contains("empty, or not a regular file", await discover.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Touch("t/P1/L2/f.jpg");
+        Touch("t/study.json", "{\"pad\": \"" + new string('x', (int)StudyManifest.MaxBytes) + "\"}");
+        Assert.Contains("at most", StudyLayout.SubmissionProblem(_share.FullName, "t"));
+    }
+
+    [Fact]
+    public void A_study_that_would_register_nothing_is_a_submission_problem()
+    {
+        Touch("empty/study.json", "{}");
+        Touch("file.jpg");
+        Touch("ok/P1/L2/f.jpg");
+        Assert.Contains("holds no images", StudyLayout.SubmissionProblem(_share.FullName, "empty"));
+        Assert.Contains("is a file", StudyLayout.SubmissionProblem(_share.FullName, "file.jpg"));
+        Assert.Contains("does not exist", StudyLayout.SubmissionProblem(_share.FullName, "missing"));
+        Assert.Null(StudyLayout.SubmissionProblem(_share.FullName, "ok"));
     }
 }

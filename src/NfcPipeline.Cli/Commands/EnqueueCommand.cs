@@ -33,19 +33,15 @@ internal static class EnqueueCommand
             var rootFull = Path.GetFullPath(root);
             var candidate = Path.IsPathRooted(given) || Directory.Exists(given) ? Path.GetFullPath(given) : Path.Combine(rootFull, given);
             var relative = Path.GetRelativePath(rootFull, candidate).Replace('\\', '/');
+            // As the worker reads it: a file, a folder without images or with unreadable folders, a link out of the
+            // share or an unusable manifest would be refused there, after this command had reported success.
             try { SharePaths.ResolveUnder(rootFull, relative); }
             catch (StudyLayoutException ex) { return Fail($"the folder must be inside the share {rootFull}: {ex.Message}", NfcCommandLine.Usage); }
-            // As the share watcher: the manifest's study_id, else the folder's name, so both submit one study.
-            string? manifestId;
-            try
-            {
-                var manifestPath = Path.Combine(candidate, StudyManifest.FileName);
-                manifestId = File.Exists(manifestPath) ? StudyManifest.Parse(File.ReadAllText(manifestPath)).StudyId : null;
-            }
-            catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
-            {
-                return Fail($"cannot read {StudyManifest.FileName}: {ex.Message}", NfcCommandLine.Usage);
-            }
+            // As the worker reads it: a file, a folder without images or with unreadable folders, or an unusable manifest
+            // would be refused there, after this command had reported success (and --wait would wait for ever).
+            if (StudyLayout.SubmissionProblem(rootFull, relative) is { } folderProblem)
+                return Fail($"{relative} cannot be submitted: {folderProblem}", NfcCommandLine.Usage);
+            var manifestId = StudyLayout.Discover(candidate, rootFull).Manifest?.StudyId;
             var message = new SubmitStudy
             {
                 StudyId = parse.GetValue(studyId) ?? manifestId ?? Path.GetFileName(candidate.TrimEnd('/')),

@@ -55,7 +55,7 @@ public static class StudiesApi
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body.StudyId)) errors["studyId"] = ["A study id is required."];
-        else if (StudyIds.Problem(body.StudyId) is { } problem) errors["studyId"] = [problem];
+        else if (StudyIds.Problem(body.StudyId.Trim()) is { } problem) errors["studyId"] = [problem];
         if (body.MicrometresPerPixel is { } um && !(um > 0 && double.IsFinite(um))) errors["micrometresPerPixel"] = ["µm per pixel must be a positive number."];
         var hasFolder = !string.IsNullOrWhiteSpace(body.FolderPath);
         var hasImages = body.Images is { Count: > 0 };
@@ -63,7 +63,8 @@ public static class StudiesApi
         else if (string.IsNullOrWhiteSpace(shareRoot)) errors["folderPath"] = ["The dashboard has no Dashboard:ShareRoot configured, so it cannot check paths."];
         else if (hasFolder)
         {
-            if (Resolve(shareRoot, body.FolderPath!) is { } error) errors["folderPath"] = [error];
+            if ((Resolve(shareRoot, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot, body.FolderPath!)) is { } error)
+                errors["folderPath"] = [error];
         }
         else
         {

@@ -100,7 +100,7 @@ public sealed class ShareScanner(TimeProvider clock)
                       $"file times, or a file server whose clock runs behind); waiting for {settle.TotalSeconds:0.#} s without changes");
 
         string studyId;
-        try { studyId = ReadStudyId(path, marker); }
+        try { studyId = ReadStudyId(path, marker, realRoot); }
         catch (StudyLayoutException ex) { return Refuse(ex.Message, marker); }
         if (content.FileCount == 0) return Refuse("holds no image files", marker);
 
@@ -108,19 +108,9 @@ public sealed class ShareScanner(TimeProvider clock)
     }
 
     /// <summary>The manifest's study_id, or the folder name; validated as <see cref="StudyLayout"/> does.</summary>
-    private static string ReadStudyId(string folder, ReadyMarker marker)
+    private static string ReadStudyId(string folder, ReadyMarker marker, string realRoot)
     {
-        string? fromManifest = null;
-        if (marker == ReadyMarker.Manifest)
-        {
-            string json;
-            try { json = File.ReadAllText(Path.Combine(folder, StudyManifest.FileName)); }
-            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-            {
-                throw new StudyLayoutException($"{StudyManifest.FileName} cannot be read ({ex.GetType().Name}).");
-            }
-            fromManifest = StudyManifest.Parse(json).StudyId;
-        }
+        var fromManifest = marker == ReadyMarker.Manifest ? StudyManifest.Read(folder, realRoot)?.StudyId : null;
         var studyId = fromManifest ?? Path.GetFileName(folder);
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
         return studyId;

@@ -26,13 +26,7 @@ public sealed class StudyIntake(WorkerOptions options)
         {
             var full = SharePaths.ResolveUnder(root, folder);
             var inventory = StudyLayout.Discover(full, root);
-            // Registration replaces the study's patients and images with what is listed here, so a partial listing
-            // would drop the patients it missed; and a folder with no images at all is no study (nor an emptied one).
-            if (inventory.Skipped.Count(s => s.Unreadable) is > 0 and var unreadable)
-                throw new StudyLayoutException($"{unreadable} folder(s) of the study cannot be read (permissions, or a share " +
-                    "not fully mounted); nothing was registered, so no patient is dropped. Fix access and submit it again.");
-            if (inventory.Images.Count == 0)
-                throw new StudyLayoutException("The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.");
+            if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,

@@ -264,6 +264,20 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_manifest_that_is_a_FIFO_is_refused_without_blocking_the_scan()
+    {
+        MakeStudy("s1");
+        File.Delete(Path.Combine(_share.Root, "s1/READY"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(_share.Root, "s1/study.json"))) await mkfifo.WaitForExitAsync();
+        _clock.Now = DateTimeOffset.UtcNow + TimeSpan.FromDays(1);
+
+        var folder = await Task.Run(() => ScanOne("s1")).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(StudyReadiness.Refused, folder.Readiness);
+        Assert.Contains("not a regular file", folder.Reason);
+    }
+
+    [Fact]
     public void An_invalid_manifest_or_an_empty_folder_is_refused_with_the_reason()
     {
         _share.Touch("bad/study.json", "{ not json");
