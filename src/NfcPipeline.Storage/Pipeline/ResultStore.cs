@@ -18,7 +18,8 @@ public sealed record ReusedImage(long ImageId, double UmPerPx);
 /// <summary>
 /// Everything one chunk produced. Reused images already had results for this model at their calibration.
 /// <see cref="Images"/> are the chunk's images as it loaded them: an image whose content or study calibration has
-/// changed since (a resubmission queued it again) keeps the state the resubmission gave it.
+/// changed since, or that a resubmission queued again in a later chunk (a reanalysis), keeps the state the
+/// resubmission gave it.
 /// </summary>
 public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<AnalysedImage> Analysed, IReadOnlyList<FailedImage> Failed,
     IReadOnlyList<ReusedImage> Reused, string SettingsJson, IReadOnlyList<ChunkImage> Images);
@@ -38,6 +39,11 @@ public sealed class ResultStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
 
+        // Registration holds the study's lock while it queues images again and creates their new chunks; taken here
+        // first, every check below sees such a registration either whole or not at all.
+        foreach (var studyId in chunk.Images.Select(i => i.StudyId).Distinct().Order())
+            await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
+
         var keys = new { chunk.ModelId, Shas = unique.Select(a => a.Sha256).ToArray(), Ums = unique.Select(a => a.Measurement.MicrometresPerPixel).ToArray() };
         // Two chunks holding one content (a copied file) write its result one after the other: the second then sees and
         // replaces the first's rows instead of failing on their key. Locks are taken in one order, so no deadlock.
@@ -55,13 +61,19 @@ public sealed class ResultStore(NpgsqlDataSource db)
             await connection.ExecuteAsync(new CommandDefinition(InsertMetricsSql, MetricsRow(image, chunk), tx, cancellationToken: ct));
         await CapillaryCopy.WriteAsync(connection, unique, chunk.ModelId, ct);
 
-        // Only images still as this chunk loaded them: same content, same study calibration (see ChunkResult).
+        // Only images still as this chunk loaded them: same content, same study calibration, and not queued again in a
+        // later chunk since (a reanalysis, or a calibration change; see ChunkResult).
         var current = (await connection.QueryAsync<long>(new CommandDefinition("""
             select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
                 on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
+            where not exists (
+                select 1 from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e
+                where j.study_id = i.study_id and j.kind = 'analyze_chunk' and j.id > @JobId
+                  and j.state in ('enqueued', 'processing', 'retrying') and e::bigint = i.id)
             for update of i
             """, new
             {
+                chunk.JobId,
                 Ids = chunk.Images.Select(i => i.ImageId).ToArray(), Shas = chunk.Images.Select(i => i.Sha256).ToArray(),
                 Ums = chunk.Images.Select(i => i.UmPerPx).ToArray(),
             }, tx, cancellationToken: ct))).ToHashSet();

@@ -85,6 +85,35 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_chunk_running_when_a_reanalysis_queued_its_images_again_leaves_them_to_the_new_chunk()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var results = new ResultStore(db);
+        var old = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 2, false, default))[0].JobId;
+        var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update jobs set state = 'processing' where id = @old; update images set state = 'processing'", new { old });
+
+        // Meanwhile the study is submitted again with reanalyze, at the same calibration and with the same files.
+        // Its study.json has a comment and a trailing comma, which jsonb takes only as the manifest re-writes them.
+        var manifest = NfcPipeline.Intake.StudyManifest.Parse("{\"site\": \"A\", // the site\n}").Raw;
+        var registration = new StudyRegistration("race", "race", 2.0, null, manifest,
+            s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+        var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, true, 2, default);
+        Assert.Equal(s.ImageIds.Order(), registered.ImagesToAnalyse.Order());
+
+        var failed = s.ImageIds.Select(id => new FailedImage(id, "Corrupt", "old chunk")).ToList();
+        Assert.Empty(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [], failed, [], "{}", loaded), default));
+
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(["queued", "queued"], await check.QueryAsync<string>("select state from images order by id"));
+        Assert.Null(await new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default));
+        Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from patients"));
+    }
+
+    [Fact]
     public async Task A_patient_is_not_completed_while_a_registration_is_adding_an_image_to_it()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
