@@ -71,6 +71,12 @@ public class ApiTests
     [InlineData("""{"studyId":"X","images":[{"path":"../../etc/passwd","patient":"p","finger":"L2"}]}""", "images")]
     [InlineData("""{"studyId":"X","images":[null]}""", "images")]
     [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"p\u0000"}]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P"},{"path":"studyA\\P01\\L2\\f1.png","patient":"P"}]}""", "images")]
+    [InlineData("""{"studyId":"X","folderPath":"studyA","device":"cap\u0000"}""", "device")]
+    [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":"abc"}""", "micrometresPerPixel")]
+    [InlineData("""{"studyId":"X", "folderPath": """, "folderPath")]
+    [InlineData("""not json""", "body")]
+    [InlineData("""{"studyId":"..","folderPath":"studyA"}""", "studyId")]
     public async Task An_invalid_submission_is_refused_with_problem_details(string body, string field)
     {
         await using var data = await TestData.CreateAsync();
@@ -81,6 +87,23 @@ public class ApiTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(field, out _), $"expected an error for {field}: {problem.RootElement}");
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_JSON_gets_problem_details_and_a_blank_folder_beside_images_is_ignored()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+        var text = await client.PostAsync("/api/studies", new StringContent("studyId=X", System.Text.Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
+        Assert.Equal("application/problem+json", text.Content.Headers.ContentType?.MediaType);
+
+        var blankFolder = await client.PostAsJsonAsync("/api/studies", new
+        {
+            studyId = "API-BLANK", folderPath = " ", images = new[] { new { path = "studyA/P01/L2/f1.png", patient = "P01", finger = "L2" } },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, blankFolder.StatusCode);   // was a 500
     }
 
     [Fact]

@@ -171,6 +171,49 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task A_form_is_read_only_after_authentication_and_a_malformed_one_is_400()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Users());
+        static HttpContent NoBoundary() => new ByteArrayContent("x"u8.ToArray()) { Headers = { { "Content-Type", "multipart/form-data" } } };
+        using var anonymous = host.Client();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/jobs/requeue", NoBoundary())).StatusCode);   // was a 500
+        using var operatorClient = host.Client();
+        operatorClient.DefaultRequestHeaders.Authorization = Basic("olga", "op-pass");
+        Assert.Equal(HttpStatusCode.BadRequest, (await operatorClient.PostAsync("/jobs/requeue", NoBoundary())).StatusCode);
+    }
+
+    [Fact]
+    public async Task Behind_a_trusted_proxy_a_guesser_locks_out_only_its_own_client_address()
+    {
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings["Dashboard:MaxFailedSignIns"] = "3";
+        settings["Dashboard:TrustedProxies:0"] = "127.0.0.1";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        async Task<HttpStatusCode> Get(string forwardedFor, string password)
+        {
+            using var client = host.Client();
+            client.DefaultRequestHeaders.Authorization = Basic("olga", password);
+            client.DefaultRequestHeaders.Add("X-Forwarded-For", forwardedFor);
+            return (await client.GetAsync("/jobs")).StatusCode;
+        }
+
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(HttpStatusCode.Unauthorized, await Get("10.9.9.9, 203.0.113.9", $"guess-{i}"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await Get("203.0.113.9", "op-pass"));   // the guesser is locked out
+        Assert.Equal(HttpStatusCode.OK, await Get("203.0.113.10", "op-pass"));            // everyone else is not
+        // Only the entry the proxy appended counts: a forged first entry does not move the guesser elsewhere.
+        Assert.Equal(HttpStatusCode.Unauthorized, await Get("198.51.100.1, 203.0.113.9", "op-pass"));
+        Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("203.0.113.9"));
+        Assert.Equal(0, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
+
+        settings["Dashboard:TrustedProxies:0"] = "not-an-address";
+        Assert.Contains("TrustedProxies", Assert.Throws<DashboardConfigurationException>(
+            () => DashboardHost.CreateBuilder("Host=127.0.0.1", settings).AddDashboardServices()).Message);
+    }
+
+    [Fact]
     public async Task Parallel_guesses_against_a_slow_password_hash_get_no_more_checks_than_the_limit()
     {
         await using var data = await TestData.CreateAsync();

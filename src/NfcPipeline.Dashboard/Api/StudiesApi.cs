@@ -31,20 +31,32 @@ public static class StudiesApi
     public sealed record SubmitStudyRequest(string? StudyId, string? FolderPath, List<SubmittedImage>? Images,
         double? MicrometresPerPixel, string? Device, bool Reanalyze);
 
-    private static async Task<IResult> Submit(SubmitStudyRequest? body, IOptions<DashboardOptions> options, IPublishEndpoint bus,
+    private static async Task<IResult> Submit(HttpRequest request, IOptions<DashboardOptions> options, IPublishEndpoint bus,
         ReportingQueries queries, CancellationToken ct)
     {
+        // Read here rather than bound: a body that is not JSON, or a field of the wrong type, gets problem details
+        // naming what is wrong (the binder answered with an empty 400 or 415).
+        if (!request.HasJsonContentType())
+            return Results.Problem("The body must be JSON (Content-Type: application/json).", statusCode: 415, title: "Invalid request");
+        SubmitStudyRequest? body;
+        try { body = await request.ReadFromJsonAsync<SubmitStudyRequest>(ct); }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { [ex.Path is { Length: > 2 } p ? p[2..] : "body"] = [ex.Message] },
+                title: "The study cannot be submitted");
+        }
         if (body is null) return Results.Problem("The body must be a JSON SubmitStudy.", statusCode: 400, title: "Invalid request");
         var errors = Validate(body, options.Value.ShareRoot);
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
+        var folderPath = string.IsNullOrWhiteSpace(body.FolderPath) ? null : body.FolderPath;
         // The worker refuses another folder under a registered id; answered here, a refusal is not a 202.
-        var sourcePath = body.FolderPath is { Length: > 0 } folder ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folder) : null;
+        var sourcePath = folderPath is not null ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folderPath) : null;
         var registered = await queries.StudyByExternalIdAsync(body.StudyId!.Trim(), ct);
         if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath) is { } conflict)
             return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
         var message = new SubmitStudy
         {
-            StudyId = body.StudyId!.Trim(), FolderPath = body.FolderPath, Images = body.Images, MicrometresPerPixel = body.MicrometresPerPixel,
+            StudyId = body.StudyId!.Trim(), FolderPath = folderPath, Images = folderPath is null ? body.Images : null, MicrometresPerPixel = body.MicrometresPerPixel,
             Device = body.Device, Reanalyze = body.Reanalyze,
         };
         await bus.Publish(message, ct);
@@ -57,6 +69,7 @@ public static class StudiesApi
         if (string.IsNullOrWhiteSpace(body.StudyId)) errors["studyId"] = ["A study id is required."];
         else if (StudyIds.Problem(body.StudyId.Trim()) is { } problem) errors["studyId"] = [problem];
         if (body.MicrometresPerPixel is { } um && !(um > 0 && double.IsFinite(um))) errors["micrometresPerPixel"] = ["µm per pixel must be a positive number."];
+        if (body.Device?.Contains('\0') ?? false) errors["device"] = ["The device cannot contain a NUL character."];
         var hasFolder = !string.IsNullOrWhiteSpace(body.FolderPath);
         var hasImages = body.Images is { Count: > 0 };
         if (hasFolder == hasImages) errors["folderPath"] = ["Give either folderPath or images (not both)."];
@@ -73,8 +86,11 @@ public static class StudiesApi
                     : string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
                     : img.Patient.Any(char.IsControl) || (img.Finger?.Any(char.IsControl) ?? false) ? $"images[{i}]: the patient and finger must be printable."
                     : img.Path is null ? $"images[{i}]: a path is required." : Resolve(shareRoot, img.Path) is { } e ? $"images[{i}]: {e}" : null)
-                .OfType<string>().ToArray();
-            if (imageErrors.Length > 0) errors["images"] = imageErrors;
+                .OfType<string>().ToList();
+            // One path twice is one image twice: registration cannot list it twice (the worker refuses the study).
+            imageErrors.AddRange(body.Images!.Where(img => img?.Path is not null).GroupBy(img => img.Path.Replace('\\', '/'))
+                .Where(g => g.Count() > 1).Select(g => $"'{g.Key}' is listed {g.Count()} times."));
+            if (imageErrors.Count > 0) errors["images"] = [.. imageErrors];
         }
         return errors;
     }

@@ -26,6 +26,13 @@ public sealed class DashboardOptions
 
     public TimeSpan FailedSignInWindow { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Addresses of reverse proxies in front of the dashboard. A request from one of them is counted, for the failed
+    /// sign-in limit, under the client address the proxy appended to X-Forwarded-For; otherwise every caller would share
+    /// the proxy's address, and one guesser would lock everyone out. Empty: the header is ignored.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
     public bool AuthConfigured => Users.Count > 0 || ApiKeys.Count > 0;
 }
 

@@ -60,13 +60,16 @@ public static class DashboardServiceExtensions
     public static WebApplication MapDashboard(this WebApplication app)
     {
         app.Use(ServerTimingAndSecurityHeaders);
-        app.Use(RefuseNulCharacters);
+        app.Use(RefuseNulInPathOrQuery);
         app.UseStaticFiles(new StaticFileOptions
         {
             FileProvider = new EmbeddedFileProvider(typeof(DashboardServiceExtensions).Assembly, "NfcPipeline.Dashboard.wwwroot"),
         });
         app.UseAuthentication();
         app.UseAuthorization();
+        // Forms are read only once the caller may post them: before authorisation anyone could make the server parse
+        // (and buffer) a body, and a malformed one was a 500.
+        app.Use(RefuseNulInForms);
 
         OverviewPage.Map(app);
         JobPages.Map(app);
@@ -81,25 +84,38 @@ public static class DashboardServiceExtensions
 
     /// <summary>
     /// No name, id or path holds a NUL, and PostgreSQL refuses one in text (a 500 deep in a query): a request that
-    /// carries one in its path, query or form is a 400 here.
+    /// carries one in its path or query is a 400 here, and one in a form (<see cref="RefuseNulInForms"/>).
     /// </summary>
-    private static async Task RefuseNulCharacters(HttpContext context, Func<Task> next)
+    private static Task RefuseNulInPathOrQuery(HttpContext context, Func<Task> next)
     {
         var request = context.Request;
         bool nul = (request.Path.Value?.Contains('\0') ?? false)
             || request.Query.Any(q => q.Key.Contains('\0') || q.Value.Any(v => v?.Contains('\0') ?? false));
-        if (!nul && request.HasFormContentType)
+        return nul ? BadRequest(context, "The request contains a NUL character.") : next();
+    }
+
+    private static async Task RefuseNulInForms(HttpContext context, Func<Task> next)
+    {
+        if (context.Request.HasFormContentType)
         {
-            var form = await request.ReadFormAsync(context.RequestAborted);
-            nul = form.Any(f => f.Key.Contains('\0') || f.Value.Any(v => v?.Contains('\0') ?? false));
-        }
-        if (nul)
-        {
-            await Results.Problem("The request contains a NUL character.", statusCode: 400, title: "Invalid request").ExecuteAsync(context);
-            return;
+            IFormCollection form;
+            try { form = await context.Request.ReadFormAsync(context.RequestAborted); }
+            catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or IOException)
+            {
+                await BadRequest(context, "The form cannot be read (malformed, or over the size limits).");
+                return;
+            }
+            if (form.Any(f => f.Key.Contains('\0') || f.Value.Any(v => v?.Contains('\0') ?? false)))
+            {
+                await BadRequest(context, "The request contains a NUL character.");
+                return;
+            }
         }
         await next();
     }
+
+    private static Task BadRequest(HttpContext context, string detail) =>
+        Results.Problem(detail, statusCode: 400, title: "Invalid request").ExecuteAsync(context);
 
     /// <summary>Server-Timing carries the server-side time of every response (nfc bench dashboard reads it).</summary>
     private static Task ServerTimingAndSecurityHeaders(HttpContext context, Func<Task> next)

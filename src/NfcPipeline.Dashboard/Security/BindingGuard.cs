@@ -23,6 +23,9 @@ public static class BindingGuard
             if (!DashboardRoles.IsKnown(user.Role))
                 throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
+        foreach (var proxy in options.TrustedProxies)
+            if (!System.Net.IPAddress.TryParse(proxy, out _))
+                throw new DashboardConfigurationException($"Dashboard:TrustedProxies '{proxy}' is not an IP address.");
         foreach (var key in options.ApiKeys)
         {
             if (string.IsNullOrWhiteSpace(key.Name) || !IsSha256Hex(key.KeySha256))

@@ -22,6 +22,18 @@ public sealed class DashboardAuthHandler(
     public const string ApiKeyHeader = "X-Api-Key";
     public const string LocalUser = "local";
 
+    /// <summary>Whom failed sign-ins are counted against: the connection's address, or behind a trusted proxy the client it forwarded.</summary>
+    private string ClientAddress(DashboardOptions options)
+    {
+        var remote = Context.Connection.RemoteIpAddress;
+        if (remote is null) return "unknown";
+        if (remote.IsIPv4MappedToIPv6) remote = remote.MapToIPv4();
+        if (options.TrustedProxies.Any(p => IPAddress.TryParse(p, out var proxy) && proxy.Equals(remote))
+            && Request.Headers["X-Forwarded-For"].ToString().Split(',') is [.., var last] && last.Trim() is { Length: > 0 } forwarded)
+            return forwarded;   // the entry the proxy itself appended; those before it are the client's to forge
+        return remote.ToString();
+    }
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var options = dashboardOptions.Value;
@@ -35,7 +47,7 @@ public sealed class DashboardAuthHandler(
                 ? Success(LocalUser, DashboardRoles.Operator, "local")
                 : AuthenticateResult.Fail("No authentication is configured and the caller is not on loopback."));
         }
-        var client = Context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var client = ClientAddress(options);
         bool offersCredentials = Request.Headers.ContainsKey(ApiKeyHeader)
             || Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase);
         if (offersCredentials && limiter.IsLockedOut(client))

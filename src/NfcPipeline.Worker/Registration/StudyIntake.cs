@@ -21,6 +21,7 @@ public sealed class StudyIntake(WorkerOptions options)
         if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
         if (StudyIds.Problem(message.StudyId) is { } problem) throw new StudyLayoutException(problem);
         if (message.MicrometresPerPixel is <= 0) throw new StudyLayoutException("MicrometresPerPixel must be positive.");
+        if (message.Device?.Contains('\0') ?? false) throw new StudyLayoutException("Device cannot contain a NUL character.");
 
         if (message.FolderPath is { Length: > 0 } folder)
         {
@@ -37,6 +38,8 @@ public sealed class StudyIntake(WorkerOptions options)
             if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
                     || i.Patient.Any(char.IsControl) || (i.Finger?.Any(char.IsControl) ?? false)))
                 throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");
+            if (list.GroupBy(i => i.Path.Replace('\\', '/')).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new StudyLayoutException($"An image path is listed {twice.Count()} times; list each image once.");
             var images = list.Select(i => Describe(SharePaths.ResolveUnder(root, i.Path), i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path))).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
