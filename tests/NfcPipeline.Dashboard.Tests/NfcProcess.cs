@@ -15,7 +15,12 @@ internal static class NfcProcess
     public static Task<(int Code, string Out, string Err)> RunWithInputAsync(string input, params string[] args) =>
         RunAsync(TimeSpan.FromMinutes(2), input, args);
 
-    private static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan limit, string? input, string[] args)
+    /// <summary>With <paramref name="environment"/> added to the CLI's environment.</summary>
+    public static Task<(int Code, string Out, string Err)> RunWithEnvironmentAsync(Dictionary<string, string> environment, params string[] args) =>
+        RunAsync(TimeSpan.FromMinutes(2), null, args, environment);
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(TimeSpan limit, string? input, string[] args,
+        Dictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
         {
@@ -23,6 +28,7 @@ internal static class NfcProcess
             WorkingDirectory = AppContext.BaseDirectory,
         };
         start.Environment["NFC_RABBIT_URI"] = TestServices.RabbitUri.ToString();
+        foreach (var (name, value) in environment ?? []) start.Environment[name] = value;
         using var process = Process.Start(start)!;
         if (input is not null)
         {

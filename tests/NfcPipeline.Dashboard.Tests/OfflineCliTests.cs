@@ -86,6 +86,8 @@ public sealed class OfflineCliTests : IDisposable
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--class-map", "blur="],
             ["status", "--connection", "this is not=a valid;;connection string=="],
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
+            ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "not a uri"],
+            ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],
         })
         {
             var run = await NfcProcess.RunAsync(args);
@@ -102,6 +104,34 @@ public sealed class OfflineCliTests : IDisposable
     /// MAE 0.495 /mm; the pipeline grades the 19 fields as the truth does (3 ungradable), density MAE over its 16 gradable
     /// ones 0.356 /mm.
     /// </summary>
+    [Fact]
+    public async Task Bench_commands_give_usage_errors_and_clean_up_after_a_failed_set_up_without_a_stack_trace()
+    {
+        var overflow = await NfcProcess.RunAsync("bench", "inference", "--batch", "1,99999999999", "--source", DemoStudy);
+        Assert.Equal(2, overflow.Code);
+        Assert.Contains("--batch takes sizes like", overflow.Err);
+
+        var noDatabase = await NfcProcess.RunAsync("bench", "dashboard", "--connection", "Host=127.0.0.1;Port=1;Username=x;Timeout=3");
+        Assert.Equal(1, noDatabase.Code);
+        Assert.Contains("database error", noDatabase.Err);
+        Assert.DoesNotContain("   at ", noDatabase.Err);
+
+        // The management API unreachable: the bench database it had created is dropped, and its share deleted.
+        var noManagement = await NfcProcess.RunWithEnvironmentAsync(new() { ["NFC_RABBIT_MGMT_URI"] = "http://127.0.0.1:1/" },
+            "bench", "pipeline", "--images", "2", "--rounds", "1", "--warm-up", "0", "--source", DemoStudy,
+            "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"));
+        Assert.Equal(1, noManagement.Code);
+        Assert.DoesNotContain("   at ", noManagement.Err);
+        var made = System.Text.RegularExpressions.Regex.Match(noManagement.Err, "database (nfc_bench_[0-9a-f]+), share (/[^ ]+)\\.");
+        Assert.True(made.Success, noManagement.Err);
+        Assert.False(Directory.Exists(made.Groups[2].Value));
+        await using var admin = new Npgsql.NpgsqlConnection(TestServices.PostgresAdmin);
+        await admin.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("select count(*) from pg_database where datname = @name", admin);
+        count.Parameters.AddWithValue("name", made.Groups[1].Value);
+        Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
+    }
+
     [Fact]
     public async Task Evaluate_scores_the_reference_model_on_the_sample_study_against_its_truth()
     {

@@ -16,9 +16,21 @@ internal sealed class CliBus : IAsyncDisposable
         Description = $"RabbitMQ URI. Default: NFC_RABBIT_URI, else {RabbitMqAddress.LocalDefault}",
     };
 
+    /// <summary>The broker's address (--rabbit, else NFC_RABBIT_URI, else the local default); a malformed one is a usage error.</summary>
+    public static Uri Address(string? uri = null)
+    {
+        Uri address;
+        try { address = RabbitMqAddress.Resolve(uri); }
+        catch (UriFormatException ex) { throw new CliUsageException($"the RabbitMQ URI is malformed: {ex.Message} (--rabbit or NFC_RABBIT_URI)"); }
+        if (address.Scheme is not ("amqp" or "amqps") || string.IsNullOrEmpty(address.Host))
+            throw new CliUsageException("the RabbitMQ URI must look like amqp://user:password@host:port/ (--rabbit or NFC_RABBIT_URI).");
+        return address;
+    }
+
     public static async Task<CliBus> StartAsync(string? uri, CancellationToken ct)
     {
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(RabbitMqAddress.Resolve(uri)));
+        var address = Address(uri);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(address));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
         await bus.StartAsync(timeout.Token);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using NfcPipeline.Cli.Output;
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Evaluation;
 using NfcPipeline.Core.Options;
 using NfcPipeline.Inference.Engine;
@@ -97,8 +98,10 @@ internal static class EvaluateCommand
             outcomes.Add(outcome);
 
         var failures = targets.Zip(outcomes).Where(p => !p.Second.Succeeded).Select(p => $"{p.First.FileName}: {p.Second.ErrorCode}: {p.Second.Error}").ToList();
-        var measured = targets.Zip(outcomes).Where(p => p.Second.Measurement is not null)
-            .ToDictionary(p => DensityTruthCsv.ImageKey(p.First.FileName), p => p.Second.Measurement!, StringComparer.OrdinalIgnoreCase);
+        // Truth that names one image twice (by case, or './a.png' beside 'a.png') keeps the first, as CocoEvaluator does.
+        var measured = new Dictionary<string, ImageMeasurement>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (target, outcome) in targets.Zip(outcomes))
+            if (outcome.Measurement is not null) measured.TryAdd(DensityTruthCsv.ImageKey(target.FileName), outcome.Measurement);
 
         if (coco is not null)
         {

@@ -41,7 +41,7 @@ internal static class BenchDashboardCommand
         command.SetAction(async (parse, ct) =>
         {
             var size = new DashboardBenchSize(Math.Max(1, parse.GetValue(studies)), Math.Max(1, parse.GetValue(images)),
-                Math.Max(1, parse.GetValue(capillaries)), Math.Max(0, parse.GetValue(failedJobs)));
+                Math.Max(1, parse.GetValue(capillaries)), Math.Max(1, parse.GetValue(failedJobs)));   // the job pages are timed on a failed job
             var server = new NpgsqlConnectionStringBuilder(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var name = "nfc_bench_" + Guid.NewGuid().ToString("N")[..8];
             var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres" }.ConnectionString;
@@ -69,7 +69,11 @@ internal static class BenchDashboardCommand
             {
                 try { Directory.Delete(share, recursive: true); } catch (IOException) { }
                 if (parse.GetValue(keep)) Console.WriteLine($"Kept database {name}.");
-                else await AdminAsync(admin, $"drop database if exists {name} with (force)", CancellationToken.None);
+                else
+                {
+                    try { await AdminAsync(admin, $"drop database if exists {name} with (force)", CancellationToken.None); }
+                    catch (NpgsqlException ex) { Console.Error.WriteLine($"nfc bench dashboard: could not drop database {name}: {ex.Message}"); }
+                }
             }
         });
         return command;

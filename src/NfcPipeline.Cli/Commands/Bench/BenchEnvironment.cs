@@ -22,9 +22,11 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     public string ConnectionString { get; }
     public Uri RabbitUri { get; }
 
-    public static async Task<BenchEnvironment> CreateAsync(string connection, Uri rabbit, Uri management)
+    /// <summary>A fresh name for a bench database and its broker vhost.</summary>
+    public static string NewName() => "nfc_bench_" + Guid.NewGuid().ToString("N")[..10];
+
+    public static async Task<BenchEnvironment> CreateAsync(string name, string connection, Uri rabbit, Uri management)
     {
-        var name = "nfc_bench_" + Guid.NewGuid().ToString("N")[..10];
         var admin = new NpgsqlConnectionStringBuilder(connection) { Database = "postgres", Pooling = false }.ConnectionString;
         await using (var c = new NpgsqlConnection(admin))
         {
@@ -33,14 +35,22 @@ internal sealed class BenchEnvironment : IAsyncDisposable
             await create.ExecuteNonQueryAsync();
         }
         var database = new NpgsqlConnectionStringBuilder(connection) { Database = name }.ConnectionString;
-        await new MigrationRunner(database).ApplyAsync(MigrationSource.Embedded());
-
         var client = new HttpClient { BaseAddress = management };
         var user = string.IsNullOrEmpty(rabbit.UserInfo) ? "guest:guest" : Uri.UnescapeDataString(rabbit.UserInfo);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user)));
-        (await client.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
-        (await client.PutAsJsonAsync($"api/permissions/{name}/{user.Split(':')[0]}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
-        return new BenchEnvironment(name, admin, client, database, new UriBuilder(rabbit) { Path = "/" + name }.Uri);
+        var environment = new BenchEnvironment(name, admin, client, database, new UriBuilder(rabbit) { Path = "/" + name }.Uri);
+        try
+        {
+            await new MigrationRunner(database).ApplyAsync(MigrationSource.Embedded());
+            (await client.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
+            (await client.PutAsJsonAsync($"api/permissions/{name}/{user.Split(':')[0]}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+            return environment;
+        }
+        catch
+        {
+            await environment.DisposeAsync();   // the database (and a vhost, if made) do not outlive a failed set-up
+            throw;
+        }
     }
 
     /// <summary>One value of a query; <paramref name="id"/>, when given, is bound to the parameter @id.</summary>

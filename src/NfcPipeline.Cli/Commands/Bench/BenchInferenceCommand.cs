@@ -35,7 +35,7 @@ internal static class BenchInferenceCommand
         {
             int[] sizes;
             try { sizes = parse.GetValue(batches)!.Split(',').Select(s => int.Parse(s.Trim(), CultureInfo.InvariantCulture)).Where(s => s > 0).Distinct().ToArray(); }
-            catch (FormatException) { await Console.Error.WriteLineAsync("nfc bench inference: --batch takes sizes like 1,4,8"); return NfcCommandLine.Usage; }
+            catch (Exception ex) when (ex is FormatException or OverflowException) { await Console.Error.WriteLineAsync("nfc bench inference: --batch takes sizes like 1,4,8"); return NfcCommandLine.Usage; }
             if (sizes.Length == 0 || parse.GetValue(count) < 1) { await Console.Error.WriteLineAsync("nfc bench inference: give at least one batch size and one image"); return NfcCommandLine.Usage; }
             var settings = new Settings(sizes, parse.GetValue(count), Math.Max(1, parse.GetValue(rounds)), parse.GetValue(source)!, parse.GetValue(profile));
             return await RunAsync(settings, inference, parse, ct);

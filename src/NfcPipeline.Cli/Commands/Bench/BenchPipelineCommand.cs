@@ -54,10 +54,24 @@ internal static class BenchPipelineCommand
         try { modelPath = Inference.Engine.LoadedModel.ResolveModelPath(options.ModelPath); }
         catch (FileNotFoundException ex) { await Console.Error.WriteLineAsync($"nfc bench pipeline: {ex.Message}"); return NfcCommandLine.Fatal; }
 
+        var rabbit = CliBus.Address();
         var share = Directory.CreateTempSubdirectory("nfc-bench-share-");
-        await using var env = await BenchEnvironment.CreateAsync(new StorageOptions().ResolveConnectionString(),
-            RabbitMqAddress.Resolve(),
-            new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
+        BenchEnvironment env;
+        var name = BenchEnvironment.NewName();
+        try
+        {
+            env = await BenchEnvironment.CreateAsync(name, new StorageOptions().ResolveConnectionString(), rabbit,
+                new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            share.Delete(recursive: true);
+            await Console.Error.WriteLineAsync($"nfc bench pipeline: cannot set up the bench database and broker vhost " +
+                $"(ops/services.sh up; NFC_RABBIT_MGMT_URI for the management API): {ex.Message}. Removed what it had made: " +
+                $"database {name}, share {share.FullName}.");
+            return NfcCommandLine.Fatal;
+        }
+        await using var benchEnvironment = env;
         try
         {
             var sources = files.Select(File.ReadAllBytes).ToList();
