@@ -37,6 +37,7 @@ public sealed class WorkerOptions
         if (HeartbeatInterval <= TimeSpan.Zero) problems.Add($"Worker:HeartbeatInterval must be positive, got {HeartbeatInterval}.");
         if (RepublishAfter <= TimeSpan.Zero) problems.Add($"Worker:RepublishAfter must be positive, got {RepublishAfter}.");
         if (StopTimeout <= TimeSpan.Zero) problems.Add($"Worker:StopTimeout must be positive, got {StopTimeout}.");
+        if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
         return problems;
@@ -58,6 +59,13 @@ public sealed class WorkerOptions
 
     /// <summary>Message retries after the in-process database retries give up; then the message goes to the _error queue.</summary>
     public int MessageRetryLimit { get; set; } = 3;
+
+    /// <summary>
+    /// Starts of one chunk that found it still processing under another worker, which therefore stopped without
+    /// finishing it (a crash, or killed for memory), before the chunk is given up: its job fails and its images fail as
+    /// WorkerStopped, so a file that kills workers cannot take every worker down in turn for ever.
+    /// </summary>
+    public int MaxAbandonedStarts { get; set; } = 3;
 
     /// <summary>How long database writes are retried (exponential backoff with jitter) before the message is retried.</summary>
     public TimeSpan DatabaseRetryBudget { get; set; } = TimeSpan.FromSeconds(90);

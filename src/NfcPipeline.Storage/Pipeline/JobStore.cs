@@ -7,7 +7,8 @@ namespace NfcPipeline.Storage.Pipeline;
 /// <summary>An analysis chunk as stored in jobs, and as published.</summary>
 public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> ImageIds, bool Reanalyze);
 
-public enum JobStart { Started, AlreadyDone, Deleted, Unknown }
+/// <summary>What claiming a chunk found. <see cref="GivenUp"/>: too many workers stopped while analysing it; it is failed.</summary>
+public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp }
 
 /// <summary>
 /// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
@@ -75,25 +76,43 @@ public sealed class JobStore(NpgsqlDataSource db)
             new { Ids = jobIds.ToArray() }, cancellationToken: ct));
     }
 
-    /// <summary>Claims a chunk for a worker. A redelivered chunk whose results were committed is reported done.</summary>
-    public async Task<JobStart> StartAsync(long jobId, string workerId, CancellationToken ct)
+    /// <summary>
+    /// Claims a chunk for a worker. A redelivered chunk whose results were committed is reported done. A chunk found
+    /// still processing under another worker was abandoned by it (that process stopped mid-chunk); the
+    /// <paramref name="maxAbandonedStarts"/>-th such start gives it up instead: the job fails with the reason.
+    /// </summary>
+    public async Task<JobStart> StartAsync(long jobId, string workerId, int maxAbandonedStarts, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
-            update jobs set
-                state = case when state in ('succeeded', 'deleted') then state else 'processing' end,
-                attempts = attempts + case when state in ('succeeded', 'deleted') then 0 else 1 end,
-                started_at = case when state in ('succeeded', 'deleted') then started_at else now() end,
-                worker_id = case when state in ('succeeded', 'deleted') then worker_id else @WorkerId end,
-                published_at = coalesce(published_at, now()), updated_at = now()
-            where id = @JobId
-            returning state
-            """, new { JobId = jobId, WorkerId = workerId }, cancellationToken: ct));
+            with prev as (
+                select id, state in ('succeeded', 'deleted') as finished,
+                       state = 'processing' and worker_id is distinct from @WorkerId as abandoned
+                from jobs where id = @JobId for update),
+            next as (
+                select prev.*, abandoned and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
+                from prev join jobs j on j.id = prev.id)
+            update jobs j set
+                state = case when next.finished then j.state when next.give_up then 'failed' else 'processing' end,
+                abandoned_starts = j.abandoned_starts + case when next.abandoned then 1 else 0 end,
+                attempts = j.attempts + case when next.finished or next.give_up then 0 else 1 end,
+                started_at = case when next.finished or next.give_up then j.started_at else now() end,
+                worker_id = case when next.finished or next.give_up then j.worker_id else @WorkerId end,
+                finished_at = case when next.give_up then now() else j.finished_at end,
+                last_error = case when next.give_up then format(
+                    'Started %s times; each time its worker stopped before finishing it (a crash, or killed for memory?). '
+                    'Not started again: its images failed as WorkerStopped. Requeue the job to try again.', j.abandoned_starts + 1)
+                    else j.last_error end,
+                published_at = coalesce(j.published_at, now()), updated_at = now()
+            from next where j.id = next.id
+            returning case when next.give_up then 'given_up' else j.state end
+            """, new { JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts }, cancellationToken: ct));
         return state switch
         {
             null => JobStart.Unknown,
             "succeeded" => JobStart.AlreadyDone,
             "deleted" => JobStart.Deleted,
+            "given_up" => JobStart.GivenUp,
             _ => JobStart.Started,
         };
     }

@@ -63,13 +63,10 @@ public sealed class ResultStore(NpgsqlDataSource db)
 
         // Only images still as this chunk loaded them: same content, same study calibration, and not queued again in a
         // later chunk since (a reanalysis, or a calibration change; see ChunkResult).
-        var current = (await connection.QueryAsync<long>(new CommandDefinition("""
+        var current = (await connection.QueryAsync<long>(new CommandDefinition($"""
             select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
                 on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
-            where not exists (
-                select 1 from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e
-                where j.study_id = i.study_id and j.kind = 'analyze_chunk' and j.id > @JobId
-                  and j.state in ('enqueued', 'processing', 'retrying') and e::bigint = i.id)
+            where not exists ({QueuedAgainLater})
             for update of i
             """, new
             {
@@ -101,6 +98,34 @@ public sealed class ResultStore(NpgsqlDataSource db)
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             "select distinct patient_id from images where id = any(@Ids)",
             new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
+        await tx.CommitAsync(ct);
+        return patients;
+    }
+
+    /// <summary>Image i is in a live chunk created after chunk @JobId: a resubmission queued it again.</summary>
+    private const string QueuedAgainLater = """
+        select 1 from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e
+        where j.study_id = i.study_id and j.kind = 'analyze_chunk' and j.id > @JobId
+          and j.state in ('enqueued', 'processing', 'retrying') and e::bigint = i.id
+        """;
+
+    /// <summary>
+    /// The images of a chunk given up (<see cref="JobStart.GivenUp"/>) fail with <paramref name="error"/>, except those
+    /// already finished or queued again in a later chunk; returns the patients touched, for completion.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> FailGivenUpChunkAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var studies = await connection.QueryAsync<long>(new CommandDefinition(
+            "select distinct study_id from images where id = any(@Ids) order by 1", new { Ids = imageIds.ToArray() }, tx, cancellationToken: ct));
+        foreach (var studyId in studies) await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
+        var patients = (await connection.QueryAsync<long>(new CommandDefinition($"""
+            update images i set state = 'failed', error_code = @Code, error = @Error, attempts = attempts + 1, updated_at = now(),
+                result_um_per_px = null
+            where i.id = any(@Ids) and i.state in ('queued', 'processing') and not exists ({QueuedAgainLater})
+            returning i.patient_id
+            """, new { JobId = jobId, Ids = imageIds.ToArray(), Code = code, Error = error }, tx, cancellationToken: ct))).Distinct().ToList();
         await tx.CommitAsync(ct);
         return patients;
     }

@@ -81,7 +81,7 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
             requeued.Add(job.Id);
         }
         await c.ExecuteAsync(new CommandDefinition("""
-            update jobs set state = 'enqueued', last_error = null, worker_id = null, enqueued_at = now(), started_at = null,
+            update jobs set state = 'enqueued', last_error = null, abandoned_starts = 0, worker_id = null, enqueued_at = now(), started_at = null,
                             finished_at = null, updated_at = now(), published_at = now()
             where id = any(@ids)
             """, new { ids = requeued.ToArray() }, tx, cancellationToken: ct));

@@ -26,8 +26,19 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var message = context.Message;
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
-        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, t), ct);
+        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
+        if (start is JobStart.GivenUp)
+        {
+            // Workers kept stopping mid-chunk: its images fail with the reason, so the study completes with errors.
+            logger.LogWarning("Job {JobId} was abandoned by {Max} workers that stopped while analysing it; its images are failed",
+                message.JobId, options.MaxAbandonedStarts);
+            var failed = await retry.RunAsync(t => results.FailGivenUpChunkAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
+                $"The worker analysing this image's chunk stopped without finishing it {options.MaxAbandonedStarts} times (a crash, or " +
+                "killed for memory?); the chunk is not started again. Requeue its job to try again.", t), ct);
+            await completion.OnChunkCommittedAsync(failed, context, ct);
+            return;
+        }
         if (start is JobStart.Deleted)
         {
             logger.LogInformation("Job {JobId} was deleted; its message is acknowledged without work", message.JobId);
@@ -65,6 +76,9 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             throw;
         }
     }
+
+    /// <summary>The error code of images whose chunk was given up (docs/messages.md).</summary>
+    public const string WorkerStoppedCode = "WorkerStopped";
 
     private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, CancellationToken analysisCt)
     {

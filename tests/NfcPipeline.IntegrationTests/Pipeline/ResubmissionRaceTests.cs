@@ -15,28 +15,9 @@ public class ResubmissionRaceTests
 {
     private static readonly byte[] Model = System.Security.Cryptography.SHA256.HashData("model"u8.ToArray());
 
-    /// <summary>A migrated test database and a data source on it, disposed together.</summary>
-    private sealed class MigratedDatabase(TestDatabase database, NpgsqlDataSource db) : IAsyncDisposable
-    {
-        public NpgsqlDataSource Db { get; } = db;
+    internal sealed record Seeded(long StudyId, long PatientId, long ModelId, long[] ImageIds, byte[][] Shas);
 
-        public static async Task<MigratedDatabase> CreateAsync()
-        {
-            var database = await TestDatabase.CreateAsync();
-            await new MigrationRunner(database.ConnectionString).ApplyAsync(MigrationSource.Embedded());
-            return new MigratedDatabase(database, NpgsqlDataSource.Create(database.ConnectionString));
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Db.DisposeAsync();
-            await database.DisposeAsync();
-        }
-    }
-
-    private sealed record Seeded(long StudyId, long PatientId, long ModelId, long[] ImageIds, byte[][] Shas);
-
-    private static async Task<Seeded> SeedAsync(NpgsqlDataSource db, int images)
+    internal static async Task<Seeded> SeedAsync(NpgsqlDataSource db, int images)
     {
         await using var c = await db.OpenConnectionAsync();
         var model = await c.ExecuteScalarAsync<long>("insert into models (sha256, name, contract) values (@Model, 'm', 'dense/v1') returning id", new { Model });

@@ -38,6 +38,37 @@ public class WorkerFaultTests
     }
 
     [Fact]
+    public async Task A_chunk_whose_workers_keep_dying_is_given_up_and_its_study_completes_with_errors()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-x", patients: 2, imagesPerPatient: 10, width: 1024, height: 768);
+        // One abandoned start is the limit here: the worker killed below is the one death the chunk is allowed.
+        var settings = new Dictionary<string, string>(OneAtATime) { ["Worker__MaxAbandonedStarts"] = "1" };
+        var first = await env.StartWorkerAsync(settings);
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-x", FolderPath = "study-x" });
+
+        // Killed once a chunk is done, so the submission's own message is long acknowledged (redelivered, it would register
+        // the study again, which queues failed images again) and others are in flight.
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<bool>(
+                "select count(*) filter (where state = 'processing') > 0 and count(*) filter (where state = 'succeeded') > 0 from jobs"),
+            TimeSpan.FromMinutes(1));
+        first.Kill();
+        var interrupted = await env.QueryScalarAsync<long[]>("select coalesce(array_agg(id), '{}') from jobs where state = 'processing'");
+        await env.StartWorkerAsync(settings);
+
+        var state = await env.WaitForStudyAsync("study-x", TimeSpan.FromMinutes(3));
+        Assert.True(state == "completed_with_errors", $"{state}; interrupted {string.Join(",", interrupted)}; jobs: " +
+            await env.QueryScalarAsync<string>("select string_agg(id || ' ' || state || ' ' || attempts || ' ' || abandoned_starts || ' ' || coalesce(worker_id, '-'), '; ' order by id) from jobs"));
+        Assert.Equal(interrupted.Length, (int)await env.QueryScalarAsync<long>(
+            "select count(*) from jobs where id = any(@Ids) and state = 'failed' and last_error like 'Started 1 times%'", new { Ids = interrupted }));
+        var stopped = await env.QueryScalarAsync<long>("select count(*) from images where error_code = 'WorkerStopped'");
+        Assert.InRange(stopped, 1, 8 * interrupted.Length);
+        // Every other image was analysed once; the given-up ones have no results.
+        Assert.Equal(20L - stopped, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(20L - stopped, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
+    }
+
+    [Fact]
     public async Task Two_workers_on_one_queue_process_every_image_exactly_once()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
