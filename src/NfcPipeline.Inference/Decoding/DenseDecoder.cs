@@ -29,6 +29,11 @@ public sealed class DenseDecoder
         int h = maps.Height, w = maps.Width;
         if (h * _stride < plan.ResizedHeight || w * _stride < plan.ResizedWidth)
             throw new InvalidDataException($"Output grid {w}×{h} at stride {_stride} does not cover the {plan.ResizedWidth}×{plan.ResizedHeight} input.");
+        // A grid larger than the padded input at this stride: the model's real stride is finer than its metadata says,
+        // and every position would come out scaled (a cell of slack for rounding).
+        if ((h - 1) * _stride >= plan.PaddedHeight || (w - 1) * _stride >= plan.PaddedWidth)
+            throw new InvalidDataException($"Output grid {w}×{h} is larger than the {plan.PaddedWidth}×{plan.PaddedHeight} input at the declared " +
+                $"stride {_stride}: the model's outputs are at a finer stride than its nfc.stride says.");
 
         var centres = FindCentres(maps.CenterMap.Plane(0), h, w);
         if (centres.Count == 0) return [];

@@ -62,6 +62,12 @@ public sealed record DenseDecoderOptions
     public float ApexPairReachRadii { get; init; } = 7f;
 
     /// <summary>
+    /// The least reach of either pair, in input pixels, whatever the radii give: a thin or one-cell instance's radius
+    /// samples are too few and too small to size a cross-section (ops/model/decode.py uses the same 6).
+    /// </summary>
+    public float MinPairReachPixels { get; init; } = 6f;
+
+    /// <summary>
     /// D must lie at least this many vessel widths (twice the vessel radius of <see cref="LimbPairReachRadii"/>) from U,
     /// when any candidate does: an apex is no narrower than its limbs, yet the apex heatmaps' strongest cells sometimes
     /// lie side by side on one edge. 0: no minimum.
@@ -130,6 +136,7 @@ public sealed record DenseDecoderOptions
             throw new ArgumentOutOfRangeException(nameof(OrientationMinApexConfidence), OrientationMinApexConfidence, "must be in [0, 1]");
         if (!(MaskThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
         if (!(CenterThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
+        if (!(MinPairReachPixels is >= 0 and <= 256)) throw new ArgumentOutOfRangeException(nameof(MinPairReachPixels), MinPairReachPixels, "must be in [0, 256]");
         if (!(LimbPairReachRadii > 0) || !(ApexPairReachRadii > 0))
             throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), "pair reaches must be positive");
         if (!(ApexMinWidths is >= 0 and <= 2)) throw new ArgumentOutOfRangeException(nameof(ApexMinWidths), ApexMinWidths, "must be in [0, 2]");

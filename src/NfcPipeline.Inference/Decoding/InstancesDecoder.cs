@@ -126,6 +126,8 @@ public sealed class InstancesDecoder
         for (int k = 0; k < keypoints.Length; k++)
         {
             int o = (index * KeypointNames.Count + k) * 3;
+            if (!float.IsFinite(data[o]) || !float.IsFinite(data[o + 1]) || !float.IsFinite(data[o + 2]))
+                throw new InvalidDataException($"The model's keypoints hold a NaN or infinite value (detection {index}, keypoint {k}).");
             keypoints[k] = new Keypoint(
                 (float)plan.ToOriginalX(data[o] - 0.5), (float)plan.ToOriginalY(data[o + 1] - 0.5),
                 scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f));

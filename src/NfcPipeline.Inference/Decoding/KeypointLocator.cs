@@ -53,7 +53,8 @@ internal static class KeypointLocator
         // edge is reached in vessel radii (the 90th percentile of the radius samples, about the centreline's half-width);
         // D from U in median radii (see DenseDecoderOptions.ApexPairReachRadii).
         var (median, vessel) = paired ? RadiusCells(maps.RadiusMap.Plane(0), cells, grid.Stride) : (0f, 0f);
-        float Reach2(float radii, float radius) => Sq(MathF.Max(radii * radius, 6f / grid.Stride));   // at least 6 input pixels
+        // At least MinPairReachPixels; at most the grid's size, so a huge (finite) radius cannot overflow the search.
+        float Reach2(float radii, float radius) => Sq(MathF.Min(MathF.Max(radii * radius, options.MinPairReachPixels / grid.Stride), w + h));
         float limbReach2 = paired ? Reach2(options.LimbPairReachRadii, vessel) : float.PositiveInfinity;
         float apexReach2 = paired ? Reach2(options.ApexPairReachRadii, median) : float.PositiveInfinity;
         var limbPair = new PairRule(limbReach2, 0f, options.LimbPairNearestFraction, grid.Stride);

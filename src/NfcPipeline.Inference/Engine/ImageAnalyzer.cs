@@ -188,6 +188,14 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             try { await Task.Delay(20, cancellationToken); }
             catch (OperationCanceledException) { break; }
         }
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Out of time: what is still queued ends as a cancellation now rather than being run by the drain below
+            // (a batch ONNX Runtime is running finishes; its run cannot be cut short).
+            _stopping = true;
+            try { await _batcher.DrainAsync(cancellationToken); }
+            catch (OperationCanceledException) { }
+        }
         await DisposeAsync();
     }
 

@@ -68,7 +68,11 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
                     _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width);
             }
             for (int i = 0; i < count; i++)
-                decoded[first + i] = DecodedInstances.Of(_decoder.Decode(outputs, i, slice[i].Plan));
+            {
+                // Outputs that break the contract for one image (NaN keypoints) fail that image alone.
+                try { decoded[first + i] = DecodedInstances.Of(_decoder.Decode(outputs, i, slice[i].Plan)); }
+                catch (InvalidDataException ex) { decoded[first + i] = new DecodedInstances(null, ex); }
+            }
         }
         finally
         {

@@ -195,6 +195,26 @@ public partial class DenseDecoderTests
         new DenseDecoder(Classes, Stride, options ?? BlobOptions).Decode(DenseOutputs.ForBatchItem(maps, 0, Classes.Length), Unscaled).Single();
 
     [Fact]
+    public void A_grid_larger_than_the_input_at_the_declared_stride_is_refused()
+    {
+        // The maps are at stride 2 (64×48 for 128×96); metadata claiming stride 4 would place everything twice as far.
+        var error = Assert.Throws<InvalidDataException>(() => new DenseDecoder(Classes, 4, BlobOptions)
+            .Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A), 0, Classes.Length), Unscaled));
+        Assert.Contains("finer stride", error.Message);
+    }
+
+    [Fact]
+    public void A_huge_finite_radius_keeps_the_pair_search_inside_the_grid()
+    {
+        var maps = BuildMaps(true, A);
+        var radius = maps.Single(m => m.Name == "radius");
+        maps[maps.IndexOf(radius)] = radius with { Data = radius.Data.ToArray().Select(v => v > 0 ? 1e10f : v).ToArray() };
+        var a = DecodeSingle(maps);   // the reach overflowed int and the pair search read cell -1
+        Assert.All(a.Keypoints, k => Assert.True(float.IsFinite(k.X) && float.IsFinite(k.Y)));
+        Assert.Equal(A.Keypoints[0].X, a.Keypoints[0].X, 3);
+    }
+
+    [Fact]
     public void Paired_search_takes_the_second_edge_from_the_first_edges_cross_section()
     {
         // A stronger decoy for D far down the loop: unpaired decoding takes it, paired decoding keeps D near U.
@@ -366,6 +386,7 @@ public partial class DenseDecoderTests
     [InlineData(nameof(DenseDecoderOptions.LimbPairNearestFraction))]
     [InlineData(nameof(DenseDecoderOptions.ApexMinWidths))]
     [InlineData(nameof(DenseDecoderOptions.MaxGroupDistance))]
+    [InlineData(nameof(DenseDecoderOptions.MinPairReachPixels))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
     {
         var bad = option switch
@@ -380,6 +401,7 @@ public partial class DenseDecoderTests
             nameof(DenseDecoderOptions.MaxGroupDistance) => new DenseDecoderOptions { CenterNmsRadius = float.NaN },
             nameof(DenseDecoderOptions.OrientationMinAxisCoherence) => new DenseDecoderOptions { OrientationMinAxisCoherence = -0.1f },
             nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation) => new DenseDecoderOptions { OrientationMinBrightnessCorrelation = float.NaN },
+            nameof(DenseDecoderOptions.MinPairReachPixels) => new DenseDecoderOptions { MinPairReachPixels = float.NaN },
             _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },
         };
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));

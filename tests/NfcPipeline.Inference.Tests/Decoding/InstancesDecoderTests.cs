@@ -72,6 +72,14 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void A_NaN_keypoint_fails_the_image_instead_of_passing_as_a_keypoint()
+    {
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1)]);
+        outputs.KeypointData[5] = float.NaN;   // keypoint 1's score
+        Assert.Contains("NaN", Assert.Throws<InvalidDataException>(() => Decoder().Decode(outputs, 0, Unscaled)).Message);
+    }
+
+    [Fact]
     public void The_mask_threshold_is_an_option()
     {
         float[] roi = Enumerable.Repeat(0.6f, 16).ToArray();
