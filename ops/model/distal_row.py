@@ -216,7 +216,8 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
     elif all_rows is not None:
         axis = all_rows
     if not distal:
-        return [], axis, 0.0, 0.0
+        # As the C# finder: loops none of which has an apex to place (no confident U, an empty mask) are no measurement.
+        return [], axis, 0.0, (None if len(apices) < len(loops) else 0.0)
     centre = np.mean([a[1] for a in distal], axis=0)
     row_dir = _perp(axis)
     seg = clip_line(centre, row_dir, width, height)

@@ -74,6 +74,14 @@ class DistalRowTests(unittest.TestCase):
         self.assertEqual(list(range(8)), distal)
         self.assertAlmostEqual(1.536, length_mm, places=3)
 
+    def test_a_loop_without_an_apex_to_place_is_no_density_of_0(self):
+        blank = loop((520, 300))
+        blank["keypoints"][:, 2] = 0.05   # no confident U
+        blank["mask"][:] = False          # and nothing to place an apex on
+        distal, _, density = find([blank])
+        self.assertEqual([], distal)
+        self.assertIsNone(density)        # as the C# finder: no measurement, not an avascular 0
+
 
 if __name__ == "__main__":
     unittest.main()

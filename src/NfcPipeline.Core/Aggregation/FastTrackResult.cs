@@ -1,4 +1,5 @@
 using System.Globalization;
+using NfcPipeline.Core.Domain;
 
 namespace NfcPipeline.Core.Aggregation;
 
@@ -18,7 +19,7 @@ public enum SclerodermaSubPattern { Early, Active, Late }
 public sealed record FastTrackCondition(string Quantity, double? Value, string Comparison, double Threshold, bool Holds)
 {
     public string Text => Value is { } v
-        ? $"{Quantity} = {FormatApart(v, Threshold)} {Comparison} {Format(Threshold)}: {(Holds ? "yes" : "no")}"
+        ? $"{Quantity} = {ThresholdText.Apart(v, Threshold)} {Comparison} {Format(Threshold)}: {(Holds ? "yes" : "no")}"
         : $"{Quantity} unknown, cannot check {Comparison} {Format(Threshold)}: no";
 
     internal static FastTrackCondition Check(string quantity, double? value, string comparison, double threshold)
@@ -35,20 +36,6 @@ public sealed record FastTrackCondition(string Quantity, double? Value, string C
     }
 
     private static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// The value with as many decimals as it takes to differ from the threshold it differs from, so that 6.9996 reads
-    /// "6.9996 >= 7: no", not "7 >= 7: no".
-    /// </summary>
-    private static string FormatApart(double value, double threshold)
-    {
-        foreach (var format in (string[])["0.###", "0.######", "0.#########"])
-        {
-            var text = value.ToString(format, CultureInfo.InvariantCulture);
-            if (value == threshold || text != threshold.ToString(format, CultureInfo.InvariantCulture)) return text;
-        }
-        return value.ToString("R", CultureInfo.InvariantCulture);
-    }
 }
 
 /// <summary>One rule of the decision, whether it held, and the comparisons behind it.</summary>

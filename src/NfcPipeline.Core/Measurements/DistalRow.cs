@@ -33,8 +33,14 @@ public sealed record DistalRow
     public double? LineLengthPx { get; init; }
     public double? LineLengthMm { get; init; }
 
-    /// <summary>Distal count / line length in mm; 0 when the row is empty.</summary>
+    /// <summary>
+    /// Distal count / line length in mm; 0 when the image has no loop. Null when no loop can be counted: all cut by the
+    /// frame, or none with an apex to place (<see cref="Unplaced"/>).
+    /// </summary>
     public double? DensityPerMm { get; init; }
+
+    /// <summary>Row candidates left out because no apex could be placed: no confident U and an empty mask.</summary>
+    public int Unplaced { get; init; }
 
     /// <summary>Depth of the band (px): an apex further back than this behind a neighbour is not distal.</summary>
     public required double BandPx { get; init; }

@@ -71,9 +71,12 @@ public sealed class DistalRowFinder
             AxisSource = source,
             BandPx = bandPx,
             LateralWindowPx = windowPx,
-            // No loop at all is a density of 0 (an avascular field); loops whose apices all lie outside the frame are
-            // no measurement at all, and must not pull a patient's mean density down as a 0.
-            DensityPerMm = distal.Count == 0 && !measurements.Any(m => m.ApexCutByFrame && IsRowCandidate(m)) ? 0 : null,
+            // No loop at all is a density of 0 (an avascular field); loops whose apices all lie outside the frame, or
+            // none of which has an apex to place, are no measurement at all, and must not pull a patient's mean
+            // density down as a 0.
+            DensityPerMm = distal.Count == 0 && apices.Count == candidates.Count
+                && !measurements.Any(m => m.ApexCutByFrame && IsRowCandidate(m)) ? 0 : null,
+            Unplaced = candidates.Count - apices.Count,
         };
         if (distal.Count == 0) return row;
 

@@ -66,7 +66,7 @@ public sealed class ImageMeasurer
         int blurred = capillaries.Count(c => c.Category == ClinicalCategory.Ungradable);
         if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.MaxUngradableShare)
             return new ImageGrading(false, UngradableReason.BlurDominates,
-                $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {(double)blurred / capillaries.Count:0.###} ≥ {_grading.MaxUngradableShare}).");
+                $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {ThresholdText.Apart((double)blurred / capillaries.Count, _grading.MaxUngradableShare)} ≥ {_grading.MaxUngradableShare}).");
         // Loops only: a hemorrhage is no row candidate, so a field holding nothing else would be an avascular 0.
         int confident = capillaries.Count(c => c.Category.IsLoop() && c.Score >= _grading.ConfidentInstanceScore);
         if (confident < _grading.MinConfidentInstances)
@@ -83,7 +83,9 @@ public sealed class ImageMeasurer
             notes.Add($"Sparse distal row: {row.Count} capillar{(row.Count == 1 ? "y" : "ies")}, fewer than {_grading.MinDistalForGoodQuality}.");
         if (row.Count > 0 && row.DensityPerMm is null)
             notes.Add("The distal row line does not cross the field of view; no density.");
-        if (row.Count == 0 && row.DensityPerMm is null)
+        if (row.Unplaced > 0)
+            notes.Add($"{row.Unplaced} loop(s) have no apex to place (no confident apex keypoint, an empty mask); not counted in the row.");
+        if (row.Count == 0 && row.DensityPerMm is null && capillaries.Any(c => c.ApexCutByFrame))
             notes.Add("Every loop's apex lies outside the frame; no density.");
         int blurred = capillaries.Count(c => c.Category == ClinicalCategory.Ungradable);
         if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.LimitedUngradableShare)

@@ -26,6 +26,32 @@ public class ImageGradingTests
     }
 
     [Fact]
+    public void The_blur_share_is_printed_apart_from_a_threshold_it_rounds_to()
+    {
+        var loops = Row(2);
+        loops.AddRange(Row(1, "blur").Select(l => Loops.Transform(l, 0, default, new(0, 300))));
+        var result = new ImageMeasurer(grading: new GradingOptions { MaxUngradableShare = 0.3333 }).Measure(loops, TwoMicrons, 1024, 768);
+        Assert.Contains("share 0.333333 ≥ 0.3333", result.Grading.Explanation);   // was "0.333 ≥ 0.3333"
+    }
+
+    /// <summary>A loop with no confident apex keypoint and an empty mask: nothing places its apex.</summary>
+    private static CapillaryInstance Unplaceable() => Loops.Loop(new(700, 200), confidence: 0.05f) with { Mask = new InstanceMask(0, 0, 0, 0, []) };
+
+    [Fact]
+    public void A_loop_without_an_apex_to_place_is_no_density_of_0_and_is_named_when_left_out()
+    {
+        var alone = new ImageMeasurer(grading: new GradingOptions { MinConfidentInstances = 1 }).Measure([Unplaceable()], TwoMicrons, 640, 480);
+        Assert.True(alone.Grading.IsGradable);
+        Assert.Null(alone.DistalRow.DensityPerMm);   // was 0: an avascular field in the patient's mean
+        Assert.Contains(alone.QualityNotes, n => n.Contains("1 loop(s) have no apex to place"));
+
+        var beside = new ImageMeasurer().Measure([.. Row(5), Unplaceable()], TwoMicrons, 1024, 768);
+        Assert.Equal(5, beside.DistalRow.Count);
+        Assert.NotNull(beside.DistalRow.DensityPerMm);
+        Assert.Contains(beside.QualityNotes, n => n.Contains("1 loop(s) have no apex to place"));
+    }
+
+    [Fact]
     public void Some_blur_below_the_share_is_gradable_but_limited()
     {
         var loops = Row(6);
