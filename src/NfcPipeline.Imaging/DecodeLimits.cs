@@ -14,8 +14,9 @@ internal static class DecodeLimits
     public static void CheckDimensions(ImageDecodeOptions options, ImageFormat format, long width, long height)
     {
         long pixels = width * height;
-        // Array.MaxLength bounds the RGB output whatever MaxPixels is set to.
-        if (pixels > options.MaxPixels || pixels * 3 > Array.MaxLength)
+        // Array.MaxLength bounds the largest buffer a codec takes, whatever MaxPixels is set to: 4 values per pixel (the
+        // RGBA, CMYK and 16-bit scratch buffers), so no size computed in int can overflow.
+        if (pixels > options.MaxPixels || pixels * 4 > Array.MaxLength)
             throw new ImageDecodeException(ImageDecodeError.TooLarge,
                 $"{format} header declares {width}x{height} = {pixels} pixels, above the limit of {options.MaxPixels}");
         if (width < options.MinWidth || height < options.MinHeight)

@@ -49,7 +49,8 @@ public sealed class ImageDecoder
                 return new ImageInfo(format, png.Width, png.Height);
             case ImageFormat.Tiff:
                 var tiff = TiffHeader.Read(data);
-                return new ImageInfo(format, tiff.Width, tiff.Height, PageCount: tiff.PageCount);
+                bool turned = Options.ApplyExifOrientation && tiff.Orientation >= 5;   // decoded in display orientation
+                return new ImageInfo(format, turned ? tiff.Height : tiff.Width, turned ? tiff.Width : tiff.Height, tiff.Orientation, tiff.PageCount);
             default:
                 var bmp = BmpHeader.Read(data);
                 return new ImageInfo(format, bmp.Width, bmp.Height);

@@ -5,6 +5,68 @@ namespace NfcPipeline.Imaging.Tests;
 /// <summary>Files built to make a decoder misbehave (make_corpus.py writes them): each fails alone, quickly, with a reason.</summary>
 public class CraftedInputTests
 {
+    /// <summary>A 16-bit RGBA PNG without gAMA or sRGB, every pixel the same, written chunk by chunk.</summary>
+    private static byte[] Png16Rgba(int size, ushort r, ushort g, ushort b, ushort a)
+    {
+        static byte[] Chunk(string type, byte[] body)
+        {
+            var chunk = new byte[12 + body.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(chunk, body.Length);
+            System.Text.Encoding.ASCII.GetBytes(type).CopyTo(chunk, 4);
+            body.CopyTo(chunk, 8);
+            uint crc = 0xFFFFFFFF;
+            foreach (byte v in chunk.AsSpan(4, 4 + body.Length))
+            {
+                crc ^= v;
+                for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320 & (uint)-(int)(crc & 1));
+            }
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + body.Length), ~crc);
+            return chunk;
+        }
+        var header = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, size);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), size);
+        (header[8], header[9]) = (16, 6);
+        var raw = new MemoryStream();
+        for (int y = 0; y < size; y++)
+        {
+            raw.WriteByte(0);   // filter: none
+            for (int x = 0; x < size; x++)
+                foreach (ushort v in new[] { r, g, b, a }) { raw.WriteByte((byte)(v >> 8)); raw.WriteByte((byte)v); }
+        }
+        var packed = new MemoryStream();
+        using (var z = new System.IO.Compression.ZLibStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            raw.WriteTo(z);
+        return [0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, .. Chunk("IHDR", header), .. Chunk("IDAT", packed.ToArray()), .. Chunk("IEND", [])];
+    }
+
+    [Theory]
+    [InlineData((ushort)0)]
+    [InlineData((ushort)1)]
+    [InlineData((ushort)32768)]
+    [InlineData((ushort)65535)]
+    public void Sixteen_bit_RGBA_keeps_its_colour_whatever_the_alpha(ushort alpha)
+    {
+        // libpng's linear output is premultiplied: at alpha 0 the colour came out black, at alpha 1 of 65535 coarse.
+        var image = new ImageDecoder().Decode(Png16Rgba(64, 40000, 20000, 10000, alpha));
+        Fixtures.AssertPixel(image, 10, 10, (156, 78, 39), tolerance: 1);
+        Assert.Contains("alpha channel dropped", image.Notes);
+    }
+
+    [Fact]
+    public void Padding_bytes_before_a_JPEG_marker_decode_with_libjpeg_turbos_warning()
+    {
+        // One 0x00 after APP0 (2 + 2 + 16 bytes in): libjpeg skips it with a warning; the managed header parser used
+        // to refuse the file as Corrupt before TurboJPEG saw it.
+        byte[] original = Fixtures.Bytes("gradient.jpg");
+        byte[] padded = [.. original[..20], 0x00, .. original[20..]];
+        var decoder = new ImageDecoder();
+        var image = decoder.Decode(padded);
+        Assert.Equal(decoder.Decode(original).Width, image.Width);
+        Assert.Equal((image.Width, image.Height), (decoder.ReadHeader(padded).Width, decoder.ReadHeader(padded).Height));
+        Assert.Contains(image.Notes, n => n.Contains("extraneous", StringComparison.OrdinalIgnoreCase));
+    }
+
     [Fact]
     public void A_tiff_strip_of_thousands_of_samples_per_pixel_is_TooLarge_before_libtiff_allocates_it()
     {

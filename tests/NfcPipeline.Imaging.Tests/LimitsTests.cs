@@ -26,6 +26,17 @@ public class LimitsTests
     }
 
     [Fact]
+    public void A_raised_pixel_limit_still_stops_sizes_whose_four_value_scratch_buffers_would_overflow()
+    {
+        // 26000² = 676 M pixels: under a MaxPixels of 700 M, but an RGBA or CMYK buffer of 4 × 676 M values is past
+        // Array.MaxLength (the count overflowed int, and the failure was AnalysisFailed instead of TooLarge).
+        var options = new ImageDecodeOptions { MaxPixels = 700_000_000 };
+        var error = Assert.Throws<ImageDecodeException>(() => DecodeLimits.CheckDimensions(options, ImageFormat.Png, 26_000, 26_000));
+        Assert.Equal(ImageDecodeError.TooLarge, error.Reason);
+        DecodeLimits.CheckDimensions(options, ImageFormat.Png, 23_000, 23_000);   // 529 M pixels: 4 values each still fit
+    }
+
+    [Fact]
     public void Minimum_size_is_configurable()
     {
         var strict = new ImageDecoder(new ImageDecodeOptions { MinWidth = 100, MinHeight = 10 });

@@ -7,7 +7,8 @@ namespace NfcPipeline.Imaging.Codecs;
 
 /// <summary>
 /// PNG through libpng's simplified API. 8-bit files are read as RGB (gray and palette expand) or RGBA;
-/// 16-bit files are read LINEAR, which gives the stored uint16 values, and scaled to 8 bits here.
+/// 16-bit files are read LINEAR, which gives the stored uint16 values, and scaled to 8 bits here; 16-bit files with
+/// alpha are read as 8-bit RGBA (libpng's linear output is premultiplied).
 /// Alpha is read and dropped here: asking libpng for RGB would composite onto the buffer.
 /// </summary>
 internal static unsafe class PngCodec
@@ -29,8 +30,16 @@ internal static unsafe class PngCodec
                 bool alpha = (fileFormat & FormatFlagAlpha) != 0;
                 bool sixteenBit = (fileFormat & FormatFlagLinear) != 0;
                 byte[] rgb = GC.AllocateUninitializedArray<byte>(width * height * 3);
-                if (sixteenBit)
-                    ReadSixteenBit(data, &image, width, height, alpha, rgb);
+                if (sixteenBit && alpha)
+                {
+                    // libpng premultiplies its linear (16-bit) output, which loses the colour where alpha is 0 or low.
+                    // Its 8-bit output is not premultiplied; with 16BIT_sRGB the stored values are scaled, not
+                    // gamma-encoded, unless the file says otherwise (gAMA, sRGB).
+                    image.Flags |= Flag16BitSrgb;
+                    ReadWithAlpha(data, &image, width, height, rgb);
+                }
+                else if (sixteenBit)
+                    ReadSixteenBit(data, &image, width, height, rgb);
                 else if (alpha)
                     ReadWithAlpha(data, &image, width, height, rgb);
                 else
@@ -78,34 +87,18 @@ internal static unsafe class PngCodec
         }
     }
 
-    private static void ReadSixteenBit(ReadOnlySpan<byte> data, PngImage* image, int width, int height, bool alpha, byte[] rgb)
+    private static void ReadSixteenBit(ReadOnlySpan<byte> data, PngImage* image, int width, int height, byte[] rgb)
     {
-        int channels = alpha ? 4 : 3;
         int count = width * height;
-        ushort[] wide = ArrayPool<ushort>.Shared.Rent(count * channels);
+        ushort[] wide = ArrayPool<ushort>.Shared.Rent(count * 3);
         try
         {
-            image->Format = alpha ? FormatLinearRgba : FormatLinearRgb;
+            image->Format = FormatLinearRgb;
             fixed (ushort* dst = wide)
-                FinishOrThrow(data, image, dst, width * channels);
-            var src = wide.AsSpan(0, count * channels);
-            for (int i = 0, o = 0; o < rgb.Length; i += channels, o += 3)
-            {
-                if (alpha)
-                {
-                    // libpng premultiplies linear output by alpha; undo it to drop alpha without compositing.
-                    uint a = src[i + 3];
-                    rgb[o] = To8Bit(Unpremultiply(src[i], a));
-                    rgb[o + 1] = To8Bit(Unpremultiply(src[i + 1], a));
-                    rgb[o + 2] = To8Bit(Unpremultiply(src[i + 2], a));
-                }
-                else
-                {
-                    rgb[o] = To8Bit(src[i]);
-                    rgb[o + 1] = To8Bit(src[i + 1]);
-                    rgb[o + 2] = To8Bit(src[i + 2]);
-                }
-            }
+                FinishOrThrow(data, image, dst, width * 3);
+            var src = wide.AsSpan(0, count * 3);
+            for (int i = 0; i < rgb.Length; i++)
+                rgb[i] = To8Bit(src[i]);
         }
         finally
         {
@@ -115,9 +108,6 @@ internal static unsafe class PngCodec
 
     /// <summary>round(v × 255 / 65535): 65535 → 255, 257·n → n.</summary>
     internal static byte To8Bit(uint value) => (byte)((value * 255 + 32767) / 65535);
-
-    private static uint Unpremultiply(uint value, uint alpha) =>
-        alpha == 0 ? 0 : alpha == 65535 ? value : Math.Min(65535u, (value * 65535 + alpha / 2) / alpha);
 
     private static void FinishOrThrow(ReadOnlySpan<byte> data, PngImage* image, void* buffer, int rowStride)
     {

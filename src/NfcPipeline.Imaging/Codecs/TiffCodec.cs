@@ -36,15 +36,28 @@ internal static unsafe class TiffCodec
                 {
                     DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, image.Width, image.Height);
                     CheckStripSize(tif, image.Width, image.Height);
-                    image.RequestedOrientation = LibTiffNative.OrientationTopLeft;
-                    byte[] rgb = ReadPixels(&image, image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha);
+                    // Read as stored (libtiff's own remap folds 5-8 into the flips of 1-4, leaving a transposed image
+                    // mirrored), then turned to display orientation as EXIF orientations are.
+                    int stored = image.Orientation is >= 1 and <= 8 ? image.Orientation : LibTiffNative.OrientationTopLeft;
+                    image.RequestedOrientation = (ushort)stored;
+                    // libtiff premultiplies unassociated alpha for RGB only; grey with alpha comes out as stored.
+                    bool premultiplied = image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha && image.Photometric == LibTiffNative.PhotometricRgb;
+                    byte[] rgb = ReadPixels(&image, premultiplied);
                     if (image.Alpha != 0)
                         notes.Add("alpha channel dropped");
+                    int width = (int)image.Width, height = (int)image.Height;
+                    if (stored != 1 && options.ApplyExifOrientation)
+                    {
+                        rgb = Orientation.Apply(rgb, width, height, stored, out width, out height);
+                        notes.Add($"TIFF orientation {stored} applied");
+                    }
+                    else if (stored != 1)
+                        notes.Add($"TIFF orientation {stored} not applied (ApplyExifOrientation is off)");
                     if (header.PageCount > 1)
                         notes.Add($"multi-page TIFF ({header.PageCount} pages): first page used");
                     foreach (string warning in TiffMessages.Warnings)
                         notes.Add($"libtiff warning: {warning}");
-                    return new RgbImage((int)image.Width, (int)image.Height, rgb, ImageFormat.Tiff, notes.ToArray());
+                    return new RgbImage(width, height, rgb, ImageFormat.Tiff, notes.ToArray());
                 }
                 finally
                 {
@@ -77,7 +90,7 @@ internal static unsafe class TiffCodec
                 $"bytes per pixel of the {width}x{height} image (too many samples per pixel?)");
     }
 
-    private static byte[] ReadPixels(LibTiffNative.RgbaImage* image, bool unassociatedAlpha)
+    private static byte[] ReadPixels(LibTiffNative.RgbaImage* image, bool premultiplied)
     {
         int width = (int)image->Width, height = (int)image->Height, count = width * height;
         uint[] raster = ArrayPool<uint>.Shared.Rent(count);
@@ -89,13 +102,13 @@ internal static unsafe class TiffCodec
                     throw Classify("decoding", null);
             }
             byte[] rgb = GC.AllocateUninitializedArray<byte>(count * 3);
-            // Each raster word is A<<24 | B<<16 | G<<8 | R. libtiff premultiplies unassociated alpha; undo that.
+            // Each raster word is A<<24 | B<<16 | G<<8 | R. Where libtiff premultiplied unassociated alpha, undo that.
             var words = raster.AsSpan(0, count);
             for (int i = 0, o = 0; i < words.Length; i++, o += 3)
             {
                 uint p = words[i];
                 uint r = p & 0xFF, g = (p >> 8) & 0xFF, b = (p >> 16) & 0xFF, a = p >> 24;
-                if (unassociatedAlpha && a is > 0 and < 255)
+                if (premultiplied && a is > 0 and < 255)
                 {
                     r = Math.Min(255, (r * 255 + a / 2) / a);
                     g = Math.Min(255, (g * 255 + a / 2) / a);

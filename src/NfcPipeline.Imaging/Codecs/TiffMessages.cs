@@ -14,11 +14,20 @@ internal static unsafe class TiffMessages
     [ThreadStatic] private static List<string>? errors;
     [ThreadStatic] private static List<string>? warnings;
 
-    // The type initializer runs once, before any decode can reach libtiff through this class.
-    static TiffMessages()
+    private static readonly Lock InstallLock = new();
+    private static bool installed;
+
+    // Installed on first use rather than in a type initializer: without libtiff the DllNotFoundException then reaches
+    // the caller as itself (as for libjpeg and libpng), not wrapped in a TypeInitializationException for ever after.
+    private static void Install()
     {
-        LibTiffNative.SetErrorHandler(&OnError);
-        LibTiffNative.SetWarningHandler(&OnWarning);
+        lock (InstallLock)
+        {
+            if (installed) return;
+            LibTiffNative.SetErrorHandler(&OnError);
+            LibTiffNative.SetWarningHandler(&OnWarning);
+            Volatile.Write(ref installed, true);
+        }
     }
 
     public static IReadOnlyList<string> Errors => errors ??= [];
@@ -28,6 +37,7 @@ internal static unsafe class TiffMessages
     /// <summary>Installs the handlers on first use and empties this thread's lists before a decode.</summary>
     public static void Reset()
     {
+        if (!Volatile.Read(ref installed)) Install();
         (errors ??= []).Clear();
         (warnings ??= []).Clear();
     }

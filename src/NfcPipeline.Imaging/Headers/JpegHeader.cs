@@ -16,15 +16,21 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
         int pos = 2; // after SOI
         while (true)
         {
-            if (pos >= data.Length)
-                throw Truncated();
-            if (data[pos] != 0xFF)
-                throw new ImageDecodeException(ImageDecodeError.Corrupt, $"JPEG: expected a marker at byte {pos}");
-            while (pos < data.Length && data[pos] == 0xFF)
-                pos++; // fill bytes
-            if (pos >= data.Length)
-                throw Truncated();
-            byte marker = data[pos++];
+            // As libjpeg's next_marker: bytes before a marker (padding some cameras and EXIF tools write) are skipped, and
+            // libjpeg-turbo reports them as a warning when it decodes, rather than failing the file.
+            byte marker;
+            while (true)
+            {
+                while (pos < data.Length && data[pos] != 0xFF)
+                    pos++;
+                while (pos < data.Length && data[pos] == 0xFF)
+                    pos++; // fill bytes
+                if (pos >= data.Length)
+                    throw Truncated();
+                marker = data[pos++];
+                if (marker != 0x00)
+                    break; // FF 00 is a stuffed data byte, not a marker
+            }
             if (marker == 0xD8 || marker == 0x01 || marker is >= 0xD0 and <= 0xD7)
                 continue; // markers without a length
             if (marker == 0xD9 || marker == 0xDA)

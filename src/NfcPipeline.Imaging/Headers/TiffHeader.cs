@@ -3,13 +3,14 @@ using System.Buffers.Binary;
 namespace NfcPipeline.Imaging.Headers;
 
 /// <summary>
-/// Width and height from the first image directory, and the number of directories (pages),
-/// read in managed code so that a header probe needs no native library. Classic TIFF and BigTIFF.
+/// Width, height and orientation (as stored; 1 when absent) from the first image directory, and the number of
+/// directories (pages), read in managed code so that a header probe needs no native library. Classic TIFF and BigTIFF.
 /// </summary>
-internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
+internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1)
 {
     private const ushort ImageWidthTag = 256;
     private const ushort ImageLengthTag = 257;
+    private const ushort OrientationTag = 274;
     private const int MaxPagesCounted = 10_000;
 
     public static TiffHeader Read(ReadOnlySpan<byte> data)
@@ -30,7 +31,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
             ifd = U32(data[4..], little);
         }
 
-        var (width, height, next) = ReadDirectory(data, ifd, little, big);
+        var (width, height, orientation, next) = ReadDirectory(data, ifd, little, big);
         if (width == 0 || height == 0)
             throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: first directory declares {width}x{height}");
         if (width > int.MaxValue || height > int.MaxValue)
@@ -44,10 +45,10 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
             catch (ImageDecodeException) { break; } // a damaged later page does not stop the first from decoding
             pages++;
         }
-        return new TiffHeader((int)width, (int)height, pages);
+        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1);
     }
 
-    private static (ulong Width, ulong Height, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
+    private static (ulong Width, ulong Height, ulong Orientation, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
     {
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, nextSize = big ? 8 : 4;
         // Compared without adding to a file offset, which can be any 64-bit value in a BigTIFF and would wrap around.
@@ -60,14 +61,15 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
         if (end + (ulong)nextSize > (ulong)data.Length)
             throw Truncated("image directory");
 
-        ulong width = 0, height = 0;
+        ulong width = 0, height = 0, orientation = 1;
         for (ulong i = 0; i < count; i++)
         {
             var entry = data[(pos + countSize + (int)i * entrySize)..];
             ushort tag = U16(entry, little);
-            if (tag != ImageWidthTag && tag != ImageLengthTag)
+            if (tag != ImageWidthTag && tag != ImageLengthTag && tag != OrientationTag)
                 continue;
             ushort type = U16(entry[2..], little);
+            if (tag == OrientationTag && type != 3) continue;   // a malformed orientation is ignored, as libtiff's default
             var value = entry[(big ? 12 : 8)..];
             ulong v = type switch
             {
@@ -76,11 +78,11 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount)
                 16 when big => U64(value, little), // LONG8
                 _ => throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: tag {tag} has type {type}"),
             };
-            if (tag == ImageWidthTag) width = v; else height = v;
+            if (tag == ImageWidthTag) width = v; else if (tag == ImageLengthTag) height = v; else orientation = v;
         }
         var nextField = data[(int)end..];
         ulong next = big ? U64(nextField, little) : U32(nextField, little);
-        return (width, height, next);
+        return (width, height, orientation, next);
     }
 
     private static ImageDecodeException Truncated(string what) =>

@@ -21,7 +21,7 @@ internal static unsafe partial class LibPngNative
     public const uint FormatRgb = FormatFlagColor;
     public const uint FormatRgba = FormatFlagColor | FormatFlagAlpha;
     public const uint FormatLinearRgb = FormatFlagLinear | FormatFlagColor;
-    public const uint FormatLinearRgba = FormatFlagLinear | FormatFlagColor | FormatFlagAlpha;
+    public const uint Flag16BitSrgb = 0x04;   // PNG_IMAGE_FLAG_16BIT_sRGB: 16-bit data without gAMA/sRGB is sRGB-encoded
 
     // warning_or_error bits
     public const uint Warning = 1;

@@ -11,6 +11,7 @@ internal static unsafe partial class LibTiffNative
     public const string Library = "libtiff.so.6";
 
     public const ushort OrientationTopLeft = 1; // ORIENTATION_TOPLEFT
+    public const ushort PhotometricRgb = 2;     // PHOTOMETRIC_RGB
     public const int ExtraSampleUnassociatedAlpha = 2; // EXTRASAMPLE_UNASSALPHA
     public const int MessageBufferSize = 1024; // the emsg[1024] of TIFFRGBAImageOK/Begin
 

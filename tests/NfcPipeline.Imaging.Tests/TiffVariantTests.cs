@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+
+namespace NfcPipeline.Imaging.Tests;
+
+/// <summary>TIFF orientations and alpha layouts, on small uncompressed files written here byte by byte.</summary>
+public class TiffVariantTests
+{
+    /// <summary>A classic little-endian TIFF: one uncompressed strip, 8 bits per sample, chunky samples.</summary>
+    private static byte[] Tiff(int width, int height, int samples, ushort photometric, byte[] pixels, ushort orientation = 1, ushort? extraSample = null)
+    {
+        var tags = new List<(ushort Tag, ushort Type, uint Count, uint Value)>();
+        int entries = 11 + (extraSample is null ? 0 : 1);
+        int ifdEnd = 8 + 2 + entries * 12 + 4;
+        int bitsAt = ifdEnd, pixelsAt = bitsAt + 2 * samples;
+        tags.Add((256, 4, 1, (uint)width));
+        tags.Add((257, 4, 1, (uint)height));
+        tags.Add((258, 3, (uint)samples, samples <= 2 ? 8u | (samples == 2 ? 8u << 16 : 0) : (uint)bitsAt));
+        tags.Add((259, 3, 1, 1));
+        tags.Add((262, 3, 1, photometric));
+        tags.Add((273, 4, 1, (uint)pixelsAt));
+        tags.Add((274, 3, 1, orientation));
+        tags.Add((277, 3, 1, (uint)samples));
+        tags.Add((278, 4, 1, (uint)height));
+        tags.Add((279, 4, 1, (uint)pixels.Length));
+        tags.Add((284, 3, 1, 1));
+        if (extraSample is { } extra) tags.Add((338, 3, 1, extra));
+        var file = new byte[pixelsAt + pixels.Length];
+        "II*\0"u8.CopyTo(file);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), 8);
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(8), (ushort)tags.Count);
+        for (int i = 0; i < tags.Count; i++)
+        {
+            var e = file.AsSpan(10 + 12 * i);
+            BinaryPrimitives.WriteUInt16LittleEndian(e, tags[i].Tag);
+            BinaryPrimitives.WriteUInt16LittleEndian(e[2..], tags[i].Type);
+            BinaryPrimitives.WriteUInt32LittleEndian(e[4..], tags[i].Count);
+            if (tags[i].Type == 3 && tags[i].Count == 1) BinaryPrimitives.WriteUInt16LittleEndian(e[8..], (ushort)tags[i].Value);
+            else BinaryPrimitives.WriteUInt32LittleEndian(e[8..], tags[i].Value);
+        }
+        for (int s = 0; s < samples && samples > 2; s++) BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(bitsAt + 2 * s), 8);
+        pixels.CopyTo(file, pixelsAt);
+        return file;
+    }
+
+    private const int W = 96, H = 64;   // the decoder's minimum side is 64
+
+    /// <summary>96×64 RGB with red, green, blue and white quadrants (TL, TR, BL, BR), as the EXIF fixtures.</summary>
+    private static byte[] Quadrants()
+    {
+        var rgb = new byte[W * H * 3];
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+            {
+                (byte r, byte g, byte b) = (x < W / 2, y < H / 2) switch
+                {
+                    (true, true) => ((byte)255, (byte)0, (byte)0),
+                    (false, true) => ((byte)0, (byte)255, (byte)0),
+                    (true, false) => ((byte)0, (byte)0, (byte)255),
+                    _ => ((byte)255, (byte)255, (byte)255),
+                };
+                int o = (y * W + x) * 3;
+                (rgb[o], rgb[o + 1], rgb[o + 2]) = (r, g, b);
+            }
+        return rgb;
+    }
+
+    [Theory]
+    [MemberData(nameof(ExifOrientationTests.Corners), MemberType = typeof(ExifOrientationTests))]
+    public void The_orientation_tag_is_applied_as_EXIF_orientations_are(int orientation, (int, int, int) topLeft, (int, int, int) topRight,
+        (int, int, int) bottomLeft, (int, int, int) bottomRight)
+    {
+        var decoder = new ImageDecoder();
+        var file = Tiff(W, H, 3, 2, Quadrants(), (ushort)orientation);
+        var image = decoder.Decode(file);
+
+        var expectedSize = orientation >= 5 ? (H, W) : (W, H);
+        Assert.Equal(expectedSize, (image.Width, image.Height));
+        Assert.Equal(expectedSize, (decoder.ReadHeader(file).Width, decoder.ReadHeader(file).Height));
+        Fixtures.AssertPixel(image, 0, 0, topLeft);
+        Fixtures.AssertPixel(image, image.Width - 1, 0, topRight);
+        Fixtures.AssertPixel(image, 0, image.Height - 1, bottomLeft);
+        Fixtures.AssertPixel(image, image.Width - 1, image.Height - 1, bottomRight);
+        if (orientation != 1) Assert.Contains($"TIFF orientation {orientation} applied", image.Notes);
+    }
+
+    [Fact]
+    public void Grey_with_unassociated_alpha_keeps_its_grey()
+    {
+        // libtiff passes grey and alpha through as stored (it premultiplies RGB only); dividing by alpha brightened it.
+        var pixels = Enumerable.Range(0, 64 * 64).SelectMany(_ => new byte[] { 100, 128 }).ToArray();
+        var image = new ImageDecoder().Decode(Tiff(64, 64, 2, 1, pixels, extraSample: 2));
+        Fixtures.AssertPixel(image, 3, 3, (100, 100, 100));
+        Assert.Contains("alpha channel dropped", image.Notes);
+    }
+
+    [Fact]
+    public void RGB_with_unassociated_alpha_keeps_its_colour()
+    {
+        var pixels = Enumerable.Range(0, 64 * 64).SelectMany(_ => new byte[] { 200, 100, 50, 128 }).ToArray();
+        var image = new ImageDecoder().Decode(Tiff(64, 64, 4, 2, pixels, extraSample: 2));
+        Fixtures.AssertPixel(image, 3, 3, (200, 100, 50), tolerance: 1);
+    }
+}
