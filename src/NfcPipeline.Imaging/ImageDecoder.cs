@@ -99,6 +99,10 @@ public sealed class ImageDecoder
         try
         {
             using var stream = openRead(path);
+            if (Options.ConfineTo is { } root && stream is FileStream file && FileTypes.RealPathOf(file.SafeFileHandle) is { } opened
+                && !FileTypes.IsInside(opened, root))
+                throw new ImageDecodeException(ImageDecodeError.Unreadable,
+                    $"{path} led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
             long length = stream.Length;
             DecodeLimits.CheckFileSize(Options, length);
             int wanted = (int)Math.Min(Math.Min(length, maxBytes), Array.MaxLength);

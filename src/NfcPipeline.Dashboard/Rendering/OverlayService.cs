@@ -9,7 +9,7 @@ namespace NfcPipeline.Dashboard.Rendering;
 /// <summary>Finds an image in the share (read only, never outside Dashboard:ShareRoot), decodes it and draws its overlay.</summary>
 public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardOptions> options)
 {
-    private readonly ImageDecoder _decoder = new();
+    private ImageDecoder? _decoder;
 
     public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable }
 
@@ -30,7 +30,9 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         var shapes = modelId is { } m && image.ResultUmPerPx is { } um ? await queries.CapillaryShapesAsync(image.Sha256, m, um, ct) : [];
         // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
-        try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(_decoder.DecodeFile(path), shapes, maxWidth)), ct); }
+        // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.
+        var decoder = _decoder ??= new ImageDecoder(new ImageDecodeOptions { ConfineTo = SharePaths.RealPath(root) });
+        try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.DecodeFile(path), shapes, maxWidth)), ct); }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
     }
 }

@@ -5,6 +5,8 @@ using NfcPipeline.Core.Options;
 using NfcPipeline.Inference;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Engine;
+using NfcPipeline.Imaging;
+using NfcPipeline.Intake;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker.Hosting;
 
@@ -15,7 +17,8 @@ namespace NfcPipeline.Worker.Analysis;
 /// hash, and shared by all consumers through one dynamic batcher, so images of different messages share batches.
 /// </summary>
 public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<DynamicBatcherOptions> batching, ModelStore models,
-    WorkerStore workers, WorkerIdentity identity, DatabaseRetry retry, ILoggerFactory loggers, ILogger<ModelHost> logger) : IHostedService, IAsyncDisposable
+    WorkerStore workers, WorkerIdentity identity, DatabaseRetry retry, WorkerOptions worker, ILoggerFactory loggers, ILogger<ModelHost> logger)
+    : IHostedService, IAsyncDisposable
 {
     private const int WarmUpWidth = 1024, WarmUpHeight = 768;   // a typical capillaroscope field
     private LoadedModel? _model;
@@ -31,7 +34,11 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
     {
         _model = LoadedModel.Load(inference.Value, loggers);
         Analysis.ValidateFor(_model.Contract.ClassNames);
-        var analyzer = new ImageAnalyzer(_model, inference.Value, batching.Value, loggers: loggers);
+        // Paths are checked inside the share before they are opened; the decoder checks the open file too, so a link
+        // swapped in between the two leads nowhere outside.
+        var decoder = worker.ShareRoot is { Length: > 0 } share
+            ? new ImageDecoder(new ImageDecodeOptions { ConfineTo = SharePaths.RealPath(share) }) : null;
+        var analyzer = new ImageAnalyzer(_model, inference.Value, batching.Value, decoder, loggers);
         // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
         var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);
         logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",

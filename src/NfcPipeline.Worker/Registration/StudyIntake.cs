@@ -13,7 +13,12 @@ namespace NfcPipeline.Worker.Registration;
 /// </summary>
 public sealed class StudyIntake(WorkerOptions options)
 {
-    private readonly ImageDecoder _headers = new();
+    private string? _realRoot;
+    private ImageDecoder? _headers;
+
+    /// <summary>The share's real path, and a header reader confined to it (set on first use; the same values each time).</summary>
+    private string RealRoot => _realRoot ??= SharePaths.RealPath(options.ShareRoot!);
+    private ImageDecoder Headers => _headers ??= new ImageDecoder(new ImageDecodeOptions { ConfineTo = RealRoot });
 
     public StudyRegistration Read(SubmitStudy message)
     {
@@ -59,6 +64,9 @@ public sealed class StudyIntake(WorkerOptions options)
         try
         {
             using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            // Checked on the open file: a link swapped in since the walk must not put an outside file's hash on record.
+            if (FileTypes.RealPathOf(stream.SafeFileHandle) is { } opened && !FileTypes.IsInside(opened, RealRoot))
+                return StandIn();
             size = stream.Length;
             sha = SHA256.HashData(stream);
         }
@@ -71,7 +79,7 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         try
         {
-            var info = _headers.ReadHeaderFile(fullPath);
+            var info = Headers.ReadHeaderFile(fullPath);
             (width, height, format) = (info.Width, info.Height, info.Format.ToString());
         }
         catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
