@@ -45,11 +45,24 @@ public sealed class StudyIntake(WorkerOptions options)
                 throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");
             if (list.GroupBy(i => i.Path.Replace('\\', '/')).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new StudyLayoutException($"An image path is listed {twice.Count()} times; list each image once.");
-            var images = list.Select(i => Describe(SharePaths.ResolveUnder(root, i.Path), i.Path.Replace('\\', '/'),
+            var images = list.Select((i, n) => Describe(ResolveListed(root, i.Path, n), i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path))).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
         }
         throw new StudyLayoutException("SubmitStudy needs a FolderPath or a list of Images.");
+    }
+
+    /// <summary>
+    /// A listed image's path, resolved in the share; a refusal names the image by its place in the list, not its path:
+    /// the refusal is logged (MassTransit logs the fault), and listed paths carry patient folder names.
+    /// </summary>
+    private static string ResolveListed(string root, string path, int index)
+    {
+        try { return SharePaths.ResolveUnder(root, path); }
+        catch (StudyLayoutException ex)
+        {
+            throw new StudyLayoutException($"Image {index + 1} of the list: " + ex.Message.Replace($"'{path}'", "its path", StringComparison.Ordinal));
+        }
     }
 
     private ImageRegistration Describe(string fullPath, string relativePath, string patient, string? finger, string field)

@@ -1,0 +1,38 @@
+using NfcPipeline.Contracts;
+using NfcPipeline.Intake;
+using NfcPipeline.Worker;
+using NfcPipeline.Worker.Registration;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>What the worker refuses in a SubmitStudy before registering anything, and how it says so.</summary>
+public sealed class StudyIntakeTests : IDisposable
+{
+    private readonly DirectoryInfo _share = Directory.CreateTempSubdirectory("nfc-intake-");
+
+    public void Dispose() => _share.Delete(recursive: true);
+
+    private StudyLayoutException Refused(SubmitStudy message) =>
+        Assert.Throws<StudyLayoutException>(() => new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).Read(message));
+
+    [Fact]
+    public void A_listed_image_that_cannot_be_resolved_is_named_by_its_place_not_its_path()
+    {
+        // The refusal is logged with the fault; listed paths carry patient folder names.
+        var error = Refused(new SubmitStudy { StudyId = "S", Images = [new("S/Doe-Jane-1961/L2/f1.jpg", "P1", "L2")] });
+        Assert.StartsWith("Image 1 of the list: its path does not exist", error.Message);
+        Assert.DoesNotContain("Doe", error.Message);
+    }
+
+    [Fact]
+    public void One_path_listed_twice_or_a_NUL_in_the_device_is_refused_with_the_reason()
+    {
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
+        File.WriteAllBytes(Path.Combine(_share.FullName, "S", "P1", "L2", "f1.jpg"), [0xFF, 0xD8]);
+        Assert.Contains("listed 2 times", Refused(new SubmitStudy
+        {
+            StudyId = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2"), new("S\\P1\\L2\\f1.jpg", "P1", "L2")],
+        }).Message);
+        Assert.Contains("NUL", Refused(new SubmitStudy { StudyId = "S", FolderPath = "S", Device = "cap\0" }).Message);
+    }
+}
