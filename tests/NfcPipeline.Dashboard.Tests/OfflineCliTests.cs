@@ -175,6 +175,40 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_keeps_the_first_of_two_truth_entries_naming_one_image()
+    {
+        // The demo truth cut to one image, listed a second time under another case of its name (one file to the
+        // case-insensitive image key): the first is kept, as the evaluator does, instead of an unhandled exception.
+        var truth = JsonDocument.Parse(File.ReadAllText(DemoStudy + ".truth.json")).RootElement;
+        var first = truth.GetProperty("images")[0];
+        var twice = new Dictionary<string, object?>(JsonSerializer.Deserialize<Dictionary<string, object?>>(first.GetRawText())!)
+        {
+            ["id"] = 999_999, ["file_name"] = first.GetProperty("file_name").GetString()!.ToUpperInvariant().Replace(".JPG", ".jpg"),
+        };
+        var cut = new Dictionary<string, object?>
+        {
+            ["images"] = new object[] { first, twice },
+            ["annotations"] = truth.GetProperty("annotations").EnumerateArray().Where(a => a.GetProperty("image_id").GetInt64() == first.GetProperty("id").GetInt64()).ToArray(),
+            ["categories"] = truth.GetProperty("categories"),
+        };
+        var path = Path.Combine(_folder.FullName, "twice.json");
+        File.WriteAllText(path, JsonSerializer.Serialize(cut));
+        var images = Path.Combine(_folder.FullName, "images");
+        var source = Path.Combine(DemoStudy, first.GetProperty("file_name").GetString()!);
+        foreach (var name in new[] { first.GetProperty("file_name").GetString()!, (string)twice["file_name"]! })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(images, name))!);
+            File.Copy(source, Path.Combine(images, name), overwrite: true);
+        }
+
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(3), "evaluate", "--images", images, "--truth", path,
+            "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"), "--json");
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.DoesNotContain("Unhandled", run.Err);
+        Assert.Equal(2, JsonDocument.Parse(run.Out).RootElement.GetProperty("image_count").GetInt32());
+    }
+
+    [Fact]
     public async Task Bench_inference_prints_each_batch_sizes_median_ratio_between_raw_rounds()
     {
         var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "2", "--batch", "1,2", "--rounds", "2",
