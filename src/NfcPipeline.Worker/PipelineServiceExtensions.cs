@@ -68,12 +68,15 @@ public static class PipelineServiceExtensions
                 rabbit.Host(RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]));
                 rabbit.PrefetchCount = options.PrefetchCount;
                 // Retries after the in-process database retries: then the message goes to its _error queue.
-                rabbit.UseMessageRetry(r =>
-                {
-                    r.Exponential(options.MessageRetryLimit, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2));
-                    r.Ignore<InvalidSubmissionException>();
-                    r.Ignore<InvalidWorkException>();
-                });
+                // A limit of 0 means no retry filter at all: MassTransit's exponential policy with no retries fails
+                // inside itself (IndexOutOfRangeException) and the message's own fault never reached its consumer.
+                if (options.MessageRetryLimit > 0)
+                    rabbit.UseMessageRetry(r =>
+                    {
+                        r.Exponential(options.MessageRetryLimit, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2));
+                        r.Ignore<InvalidSubmissionException>();
+                        r.Ignore<InvalidWorkException>();
+                    });
                 if (options.QuorumQueues) rabbit.SetQuorumQueue();
                 rabbit.ConfigureEndpoints(context);
             });

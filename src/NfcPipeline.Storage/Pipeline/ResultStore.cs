@@ -110,10 +110,11 @@ public sealed class ResultStore(NpgsqlDataSource db)
         """;
 
     /// <summary>
-    /// The images of a chunk given up (<see cref="JobStart.GivenUp"/>) fail with <paramref name="error"/>, except those
-    /// already finished or queued again in a later chunk; returns the patients touched, for completion.
+    /// The images of a chunk that will not run (given up, <see cref="JobStart.GivenUp"/>, or failed after its retries)
+    /// fail with <paramref name="error"/>, except those already finished or queued again in a later chunk, and only
+    /// images the job itself lists (a malformed message names others); returns the patients touched, for completion.
     /// </summary>
-    public async Task<IReadOnlyList<long>> FailGivenUpChunkAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct)
+    public async Task<IReadOnlyList<long>> FailUnfinishedImagesAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -124,6 +125,8 @@ public sealed class ResultStore(NpgsqlDataSource db)
             update images i set state = 'failed', error_code = @Code, error = @Error, attempts = attempts + 1, updated_at = now(),
                 result_um_per_px = null
             where i.id = any(@Ids) and i.state in ('queued', 'processing') and not exists ({QueuedAgainLater})
+              and exists (select 1 from jobs o, jsonb_array_elements_text(o.payload -> 'image_ids') e
+                          where o.id = @JobId and o.kind = 'analyze_chunk' and e::bigint = i.id)
             returning i.patient_id
             """, new { JobId = jobId, Ids = imageIds.ToArray(), Code = code, Error = error }, tx, cancellationToken: ct))).Distinct().ToList();
         await tx.CommitAsync(ct);

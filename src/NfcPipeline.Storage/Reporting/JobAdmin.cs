@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using NfcPipeline.Contracts;
+using NfcPipeline.Storage.Pipeline;
 using Npgsql;
 
 namespace NfcPipeline.Storage.Reporting;
@@ -85,9 +86,35 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
                             finished_at = null, updated_at = now(), published_at = now()
             where id = any(@ids)
             """, new { ids = requeued.ToArray() }, tx, cancellationToken: ct));
+        await ReopenImagesAsync(c, tx, candidates.Where(j => requeued.Contains(j.Id) && j.Kind == "analyze_chunk").ToList(), ct);
         foreach (var message in messages) await publish(message, ct);
         await tx.CommitAsync(ct);
         return new RequeueResult(requeued, skipped);
+    }
+
+    /// <summary>
+    /// A requeued chunk's failed images are queued again, and their patients and studies are processing again, so
+    /// progress counts them as remaining and completion runs (and is announced) once more when they finish. Under the
+    /// studies' locks, as registration and completion.
+    /// </summary>
+    private static async Task ReopenImagesAsync(NpgsqlConnection c, NpgsqlTransaction tx, IReadOnlyList<JobRow> chunks, CancellationToken ct)
+    {
+        if (chunks.Count == 0) return;
+        foreach (var studyId in chunks.Select(j => j.StudyId).OfType<long>().Distinct().Order())
+            await StudyLock.ByStudyAsync(c, tx, studyId, ct);
+        await c.ExecuteAsync(new CommandDefinition("""
+            with listed as (
+                select distinct e::bigint as id from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e where j.id = any(@Ids)),
+            reopened as (
+                update images i set state = 'queued', error = null, error_code = null, result_um_per_px = null, updated_at = now()
+                from listed where i.id = listed.id and i.state = 'failed'
+                returning i.patient_id, i.study_id),
+            patients_reopened as (
+                update patients p set state = 'processing', completed_at = null
+                where p.id in (select patient_id from reopened) and p.state <> 'processing')
+            update studies s set state = 'processing', completed_at = null, updated_at = now()
+            where s.id in (select study_id from reopened) and s.state <> 'processing'
+            """, new { Ids = chunks.Select(j => j.Id).ToArray() }, tx, cancellationToken: ct));
     }
 
     /// <summary>The message that puts a job back to work; null (with the reason) for kinds that have none.</summary>

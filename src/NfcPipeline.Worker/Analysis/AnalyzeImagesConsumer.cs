@@ -33,7 +33,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // Workers kept stopping mid-chunk: its images fail with the reason, so the study completes with errors.
             logger.LogWarning("Job {JobId} was abandoned by {Max} workers that stopped while analysing it; its images are failed",
                 message.JobId, options.MaxAbandonedStarts);
-            var failed = await retry.RunAsync(t => results.FailGivenUpChunkAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
+            var failed = await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
                 $"The worker analysing this image's chunk stopped without finishing it {options.MaxAbandonedStarts} times (a crash, or " +
                 "killed for memory?); the chunk is not started again. Requeue its job to try again.", t), ct);
             await completion.OnChunkCommittedAsync(failed, context, ct);

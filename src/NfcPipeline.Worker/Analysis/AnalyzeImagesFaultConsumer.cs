@@ -1,18 +1,30 @@
 using MassTransit;
 using NfcPipeline.Contracts;
 using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.Worker.Analysis;
 
-/// <summary>When a chunk's retries are exhausted (its message is in the _error queue), its job shows failed with the reason.</summary>
-public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, DatabaseRetry retry, ILogger<AnalyzeImagesFaultConsumer> logger) : IConsumer<Fault<AnalyzeImages>>
+/// <summary>
+/// When a chunk's retries are exhausted (its message is in the _error queue), its job shows failed with the reason and
+/// its images not finished fail with it, so the study completes with errors instead of waiting for them for ever.
+/// </summary>
+public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore results, CompletionTracker completion, DatabaseRetry retry,
+    ILogger<AnalyzeImagesFaultConsumer> logger) : IConsumer<Fault<AnalyzeImages>>
 {
+    /// <summary>The error code of images whose chunk failed after its retries (docs/messages.md).</summary>
+    public const string ChunkFailedCode = "ChunkFailed";
+
     public async Task Consume(ConsumeContext<Fault<AnalyzeImages>> context)
     {
+        var chunk = context.Message.Message;
         var exception = context.Message.Exceptions.FirstOrDefault();
         var summary = exception is null ? "failed" : $"{exception.ExceptionType}: {exception.Message}";
-        logger.LogWarning("Job {JobId} failed after retries: {Error}", context.Message.Message.JobId, summary);
-        await retry.RunAsync(t => jobs.MarkFailedAsync(context.Message.Message.JobId, summary, t), context.CancellationToken);
+        logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
+        await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, t), context.CancellationToken);
+        var touched = await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode,
+            $"The image's chunk failed after its retries ({summary}); requeue its job to try again.", t), context.CancellationToken);
+        await completion.OnChunkCommittedAsync(touched, context, context.CancellationToken);
     }
 }

@@ -95,6 +95,22 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task Failing_a_chunks_unfinished_images_touches_only_images_its_job_lists()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var results = new ResultStore(db);
+        var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, [s.ImageIds[0]], 1, false, default))[0].JobId;
+
+        // A malformed message (a job that does not exist, or one that does not list the image) names no image to fail.
+        Assert.Empty(await results.FailUnfinishedImagesAsync(987_654, s.ImageIds, "ChunkFailed", "x", default));
+        Assert.Equal([s.PatientId], await results.FailUnfinishedImagesAsync(job, s.ImageIds, "ChunkFailed", "x", default));
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(["ChunkFailed", null], await check.QueryAsync<string?>("select error_code from images order by id"));
+    }
+
+    [Fact]
     public async Task A_patient_is_not_completed_while_a_registration_is_adding_an_image_to_it()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
