@@ -59,30 +59,36 @@ public sealed record StudyManifest
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
         catch (JsonException ex) { throw new StudyLayoutException($"{FileName} is not valid JSON: {ex.Message}"); }
-        using (doc)
+        // System.Text.Json accepts an escape of half a surrogate pair ("\ud83d", a note cut inside an emoji) when it
+        // parses, and throws InvalidOperationException only when the string is read.
+        try { return FromDocument(doc); }
+        catch (InvalidOperationException) { throw new StudyLayoutException($"{FileName} holds a string that is not valid text (half of an escaped surrogate pair, such as \\ud83d)."); }
+        finally { doc.Dispose(); }
+    }
+
+    private static StudyManifest FromDocument(JsonDocument doc)
+    {
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new StudyLayoutException($"{FileName} must hold a JSON object.");
+        double? umPerPx = null;
+        if (root.TryGetProperty("um_per_px", out var scale))
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new StudyLayoutException($"{FileName} must hold a JSON object.");
-            double? umPerPx = null;
-            if (root.TryGetProperty("um_per_px", out var scale))
-            {
-                if (scale.ValueKind != JsonValueKind.Number || !scale.TryGetDouble(out var v) || !(v > 0) || !double.IsFinite(v))
-                    throw new StudyLayoutException($"{FileName}: um_per_px must be a positive number, got {scale.GetRawText()}.");
-                umPerPx = v;
-            }
-            string? device = root.TryGetProperty("device", out var d)
-                ? d.ValueKind == JsonValueKind.String ? d.GetString() : d.ValueKind == JsonValueKind.Null ? null : d.GetRawText()
-                : null;
-            return new StudyManifest
-            {
-                StudyId = root.TryGetProperty("study_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
-                MicrometresPerPixel = umPerPx,
-                Device = device,
-                Patients = Map(root, "patients"),
-                Fingers = Map(root, "fingers"),
-                Raw = Plain(root),
-            };
+            if (scale.ValueKind != JsonValueKind.Number || !scale.TryGetDouble(out var v) || !(v > 0) || !double.IsFinite(v))
+                throw new StudyLayoutException($"{FileName}: um_per_px must be a positive number, got {scale.GetRawText()}.");
+            umPerPx = v;
         }
+        string? device = root.TryGetProperty("device", out var d)
+            ? d.ValueKind == JsonValueKind.String ? d.GetString() : d.ValueKind == JsonValueKind.Null ? null : d.GetRawText()
+            : null;
+        return new StudyManifest
+        {
+            StudyId = root.TryGetProperty("study_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
+            MicrometresPerPixel = umPerPx,
+            Device = device,
+            Patients = Map(root, "patients"),
+            Fingers = Map(root, "fingers"),
+            Raw = Plain(root),
+        };
     }
 
     /// <summary>

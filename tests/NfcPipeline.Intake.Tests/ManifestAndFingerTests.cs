@@ -43,6 +43,8 @@ public class ManifestAndFingerTests
     [InlineData("""{"patients": ["a"]}""", "must map folder names")]
     [InlineData("""{"device": "cap\u0000"}""", "NUL character")]
     [InlineData("""{"patients": {"Doe-Jane-1961": ""}}""", "entry 1 of 'patients'")]
+    [InlineData("""{"study_id": "A", "notes": "\ud83d"}""", "half of an escaped surrogate pair")]
+    [InlineData("""{"study_id": "\ud83d"}""", "half of an escaped surrogate pair")]
     public void Bad_manifests_say_what_is_wrong(string json, string expected)
     {
         var message = Assert.Throws<StudyLayoutException>(() => StudyManifest.Parse(json)).Message;

@@ -44,17 +44,21 @@ public sealed class ShareScanner(TimeProvider clock)
         return new ShareScan(fullRoot, now, folders);
     }
 
-    /// <summary>One unreadable folder must not stop the scan of the others; its reason names no path inside it.</summary>
     /// <summary>File times further ahead of this host's clock than this are reported as a clock problem.</summary>
     public static readonly TimeSpan FutureTolerance = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// One folder must not stop the scan of the others, whatever goes wrong in it (an unreadable folder, a manifest the
+    /// parser trips on late); its reason names no path inside it.
+    /// </summary>
     private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options)
     {
         try { return Inspect(child, realRoot, now, options); }
-        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
         {
             return new StudyFolder(child.Name, child.FullName, StudyReadiness.Refused, ReadyMarker.None, null, null, 0, null,
-                $"the folder cannot be read ({ex.GetType().Name})");
+                ex is UnauthorizedAccessException or IOException ? $"the folder cannot be read ({ex.GetType().Name})"
+                    : $"the folder cannot be inspected ({ex.GetType().Name})");
         }
     }
 

@@ -264,6 +264,23 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void A_manifest_the_parser_trips_on_late_refuses_its_folder_and_the_others_are_still_scanned()
+    {
+        _share.Touch("bad/study.json", """{"study_id": "A", "notes": "\ud83d"}""");
+        _share.Touch("bad/P001/L2/f.jpg");
+        _share.Touch("good/study.json", """{"study_id": "B"}""");
+        _share.Touch("good/P001/L2/f.jpg");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folders = Scan().Folders.ToDictionary(f => f.Folder);   // threw for the whole share
+
+        Assert.Equal(StudyReadiness.Refused, folders["bad"].Readiness);
+        Assert.Contains("surrogate", folders["bad"].Reason);
+        Assert.Equal(StudyReadiness.Ready, folders["good"].Readiness);
+    }
+
+    [Fact]
     public async Task A_manifest_that_is_a_FIFO_is_refused_without_blocking_the_scan()
     {
         MakeStudy("s1");
