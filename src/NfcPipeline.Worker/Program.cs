@@ -12,5 +12,13 @@ catch (WorkerConfigurationException ex)
 builder.WebHost.UseUrls(builder.Configuration["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls);
 var app = builder.Build();
 app.MapPipelineHealth();
+// The model is loaded before the host starts: one that cannot be used stops the worker with the reason, as bad
+// settings do (inside the host's start it was a logged stack trace).
+try { app.Services.GetService<NfcPipeline.Worker.Analysis.ModelHost>()?.Load(); }
+catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
+{
+    Console.Error.WriteLine($"nfc-worker: refusing to start: {WorkerStartup.Describe(ex)}");
+    return 1;
+}
 await app.RunAsync();
 return 0;

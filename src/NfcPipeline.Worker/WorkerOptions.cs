@@ -34,14 +34,28 @@ public sealed class WorkerOptions
         if (ConcurrentMessageLimit < 1) problems.Add($"Worker:ConcurrentMessageLimit must be at least 1, got {ConcurrentMessageLimit}.");
         if (!(DefaultMicrometresPerPixel > 0 && double.IsFinite(DefaultMicrometresPerPixel)))
             problems.Add($"Worker:DefaultMicrometresPerPixel must be a positive number, got {DefaultMicrometresPerPixel}.");
-        if (HeartbeatInterval <= TimeSpan.Zero) problems.Add($"Worker:HeartbeatInterval must be positive, got {HeartbeatInterval}.");
-        if (RepublishAfter <= TimeSpan.Zero) problems.Add($"Worker:RepublishAfter must be positive, got {RepublishAfter}.");
-        if (StopTimeout <= TimeSpan.Zero) problems.Add($"Worker:StopTimeout must be positive, got {StopTimeout}.");
+        // A bare number binds as days ("60" is 60 days), so the spans have upper bounds as well.
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval >= TimeSpan.FromMinutes(2))
+            problems.Add($"Worker:HeartbeatInterval must be positive and under 2 minutes (the dashboard counts a worker dead after 2 minutes without one), got {HeartbeatInterval}.");
+        if (RepublishAfter <= TimeSpan.Zero || RepublishAfter > TimeSpan.FromDays(1))
+            problems.Add($"Worker:RepublishAfter must be positive and at most a day (hh:mm:ss), got {RepublishAfter}.");
+        if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))
+            problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
+        if (DatabaseRetryBudget > TimeSpan.FromDays(1))
+            problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
+        foreach (var url in HealthUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (!IsLoopbackUrl(url))
+                problems.Add($"Worker:HealthUrls '{url}' is not a loopback address; the health endpoints have no authentication.");
         if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
         return problems;
     }
+
+    private static bool IsLoopbackUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        && (uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     /// <summary>The µm/px a study's images are analysed at: its own calibration, else the default.</summary>
     public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;

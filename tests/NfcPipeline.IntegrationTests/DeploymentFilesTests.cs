@@ -35,6 +35,10 @@ public class DeploymentFilesTests
         var worker = (YamlMappingNode)Services["worker"];
         Assert.Contains("/share", ((YamlSequenceNode)worker["volumes"]).Children.Select(v => v.ToString()).Single());
         Assert.True(((YamlMappingNode)worker["deploy"]).Children.ContainsKey("replicas"));
+        // Unauthenticated health endpoints stay on the container's loopback, where its healthcheck reaches them.
+        var health = worker["environment"]["Worker__HealthUrls"].ToString();
+        Assert.Empty(new NfcPipeline.Worker.WorkerOptions { HealthUrls = health }.Validate());
+        Assert.Contains(health.Replace("http://", "").Split('/')[0], worker["healthcheck"]["test"].ToString());
     }
 
     [Fact]

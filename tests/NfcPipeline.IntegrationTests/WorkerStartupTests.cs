@@ -81,6 +81,8 @@ public class WorkerStartupTests
             ["Inference__Decoder__MaskThreshold"] = "2",
             ["Inference__MaxInputPixels"] = "100000000",
             ["Inference__Batching__MaxConcurrentBatches"] = "-1",
+            ["Worker__HeartbeatInterval"] = "5",   // a bare number is days
+            ["Worker__HealthUrls"] = "http://0.0.0.0:5081",
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
 
@@ -93,6 +95,27 @@ public class WorkerStartupTests
         Assert.Contains("Inference:MaxInputPixels must be 1 to 67108864", worker.Output);
         Assert.Contains("Inference:Device: Unknown device 'gpu'", worker.Output);
         Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
+        Assert.Contains("Worker:HeartbeatInterval must be positive and under 2 minutes", worker.Output);
+        Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace
+    }
+
+    [Fact]
+    public async Task A_model_that_cannot_be_loaded_stops_the_worker_with_the_reason_and_exit_code_1()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await new NfcPipeline.Storage.Migrations.MigrationRunner(db.ConnectionString).ApplyAsync(NfcPipeline.Storage.Migrations.MigrationSource.Embedded());
+        await using var vhost = await RabbitVhost.CreateAsync();
+        await using var worker = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = db.ConnectionString,
+            ["Messaging__RabbitUri"] = vhost.AmqpUri.ToString(),
+            ["Inference__ModelPath"] = "/no/such/model.onnx",
+        });
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
+
+        Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("refusing to start: Inference:ModelPath:", worker.Output);
+        Assert.DoesNotContain("   at ", worker.Output);   // was an unhandled exception's stack trace
     }
 }

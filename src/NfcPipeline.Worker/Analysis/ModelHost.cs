@@ -30,29 +30,42 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
     public AnalysisOptions Analysis { get; } = AnalysisOptions.Default;
     public string SettingsJson { get; private set; } = "{}";
 
+    /// <summary>
+    /// Loads the model and checks the analysis settings against its classes; Program calls it before the host starts,
+    /// so a model that cannot be used stops the worker with the reason instead of a host failure's stack trace.
+    /// </summary>
+    public void Load()
+    {
+        if (_model is not null) return;
+        var model = LoadedModel.Load(inference.Value, loggers);
+        try { Analysis.ValidateFor(model.Contract.ClassNames); }
+        catch { model.Dispose(); throw; }
+        _model = model;
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _model = LoadedModel.Load(inference.Value, loggers);
-        Analysis.ValidateFor(_model.Contract.ClassNames);
+        Load();
+        var model = _model!;
         // Paths are checked inside the share before they are opened; the decoder checks the open file too, so a link
         // swapped in between the two leads nowhere outside.
         var decoder = worker.ShareRoot is { Length: > 0 } share
             ? new ImageDecoder(new ImageDecodeOptions { ConfineTo = SharePaths.RealPath(share) }) : null;
-        var analyzer = new ImageAnalyzer(_model, inference.Value, batching.Value, decoder, loggers);
+        var analyzer = new ImageAnalyzer(model, inference.Value, batching.Value, decoder, loggers);
         // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
         var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);
         logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",
             WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, warmUp * 1000);
         Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
-        SettingsJson = JsonSerializer.Serialize(new { analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = _model.Sha256Hex });
-        var metadata = JsonSerializer.Serialize(_model.Session.ModelMetadata.CustomMetadataMap);
-        ModelId = await retry.RunAsync(ct => models.EnsureAsync(_model.Sha256, _model.Contract.ModelName, _model.Contract.ModelVersion,
-            _model.Contract.ContractName, metadata, ct), cancellationToken);
+        SettingsJson = JsonSerializer.Serialize(new { analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = model.Sha256Hex });
+        var metadata = JsonSerializer.Serialize(model.Session.ModelMetadata.CustomMetadataMap);
+        ModelId = await retry.RunAsync(ct => models.EnsureAsync(model.Sha256, model.Contract.ModelName, model.Contract.ModelVersion,
+            model.Contract.ContractName, metadata, ct), cancellationToken);
         await retry.RunAsync(ct => workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device,
-            _model.ActiveProvider, _model.Sha256, ct), cancellationToken);
+            model.ActiveProvider, model.Sha256, ct), cancellationToken);
         logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider} ({Runs} concurrent run(s) × {Threads} intra-op thread(s), 0: ORT's choice); worker {Worker}",
-            _model.Contract.ModelName, _model.Contract.ModelVersion, _model.Sha256Hex[..12], _model.ActiveProvider,
-            _model.MaxConcurrentRuns, _model.IntraOpThreads, identity.Id);
+            model.Contract.ModelName, model.Contract.ModelVersion, model.Sha256Hex[..12], model.ActiveProvider,
+            model.MaxConcurrentRuns, model.IntraOpThreads, identity.Id);
     }
 
     /// <summary>

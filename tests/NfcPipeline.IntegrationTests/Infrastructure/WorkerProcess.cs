@@ -23,7 +23,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var (key, value) in settings) psi.Environment[key] = value;
-        psi.Environment["Worker__HealthUrls"] = "http://127.0.0.1:0";
+        if (!settings.ContainsKey("Worker__HealthUrls")) psi.Environment["Worker__HealthUrls"] = "http://127.0.0.1:0";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var worker = new WorkerProcess(process);
