@@ -17,10 +17,11 @@ public static class ShareWatcherExtensions
     {
         builder.Services.AddOptions<ShareWatcherOptions>()
             .Bind(builder.Configuration.GetSection(ShareWatcherOptions.Section))
-            .Validate(o => o.PollInterval > TimeSpan.Zero, "Share:PollInterval must be positive.")
-            .Validate(o => o.SettleTime >= TimeSpan.Zero, "Share:SettleTime must not be negative.")
-            .Validate(o => o.TriggerCheckInterval > TimeSpan.Zero, "Share:TriggerCheckInterval must be positive.")
-            .Validate(o => o.PublishTimeout > TimeSpan.Zero, "Share:PublishTimeout must be positive.")
+            // Upper bounds too: a bare number binds as days ("30" would make every study wait a month).
+            .Validate(o => o.PollInterval > TimeSpan.Zero && o.PollInterval <= TimeSpan.FromDays(1), "Share:PollInterval must be positive and at most a day (hh:mm:ss).")
+            .Validate(o => o.SettleTime >= TimeSpan.Zero && o.SettleTime <= TimeSpan.FromDays(1), "Share:SettleTime must be 0 to a day (hh:mm:ss).")
+            .Validate(o => o.TriggerCheckInterval > TimeSpan.Zero && o.TriggerCheckInterval <= TimeSpan.FromDays(1), "Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).")
+            .Validate(o => o.PublishTimeout > TimeSpan.Zero && o.PublishTimeout <= TimeSpan.FromDays(1), "Share:PublishTimeout must be positive and at most a day (hh:mm:ss).")
             .ValidateOnStart();
         builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.Section));
         AddSharedServices(builder.Services);

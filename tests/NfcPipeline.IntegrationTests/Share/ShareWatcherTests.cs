@@ -11,6 +11,16 @@ namespace NfcPipeline.IntegrationTests.Share;
 public class ShareWatcherTests
 {
     [Fact]
+    public async Task A_time_span_given_as_a_bare_number_is_refused_at_start()
+    {
+        // "30" binds as 30 days: every study would wait a month before it was submitted.
+        await using var h = await CreateAsync();
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => h.StartWatcherAsync(new() { ["Share:SettleTime"] = "30" }));
+        Assert.Contains("Share:SettleTime must be 0 to a day", error.Message);
+    }
+
+    [Fact]
     public async Task A_ready_study_is_published_exactly_once_with_its_study_id_and_folder()
     {
         await using var h = await CreateAsync();
