@@ -30,6 +30,30 @@ public class ReportingQueriesTests
     }
 
     [Fact]
+    public async Task A_study_shows_the_results_of_its_own_models_not_another_studys_model_on_the_same_content()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        // Model B analysed the same content later, for another study: newer results at the same calibration, and no
+        // patient results of this study's patients.
+        await data.Database.ScalarAsync<int>($$"""
+            with b as (insert into models (sha256, name, version, contract) values (sha256('b'), 'other', '2.0', 'dense/v1') returning id)
+            insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm, row_length_mm, gradable, analysed_at)
+            select i.sha256, b.id, 2.0, 320, 240, 9, 9, 99, 0.5, true, now() + interval '1 hour' from images i, b where i.id = {{data.ImageIds[0]}}
+            returning 1
+            """);
+
+        var page = await new ReportingQueries(db).ImagesAsync(data.StudyId);
+        Assert.Equal(7.5, page.Single(i => i.Id == data.ImageIds[0]).DensityPerMm);   // was B's 99
+        Assert.Equal(0L, await data.Database.ScalarAsync<long>("select count(*) from v_image_results where model = 'other'"));
+        Assert.Equal(3L, await data.Database.ScalarAsync<long>("select count(*) from v_image_results"));   // one row per image
+        var csv = new StringWriter();
+        await ReportCsv.WriteStudyResultsAsync(csv, db, data.StudyId);
+        Assert.DoesNotContain(",other,", csv.ToString());
+        Assert.Equal(4, csv.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);   // header and 3 images
+    }
+
+    [Fact]
     public async Task Percent_done_rounds_as_the_sql_view_does_for_every_count_up_to_200_images()
     {
         await using var data = await TestData.CreateAsync();

@@ -43,8 +43,8 @@ public sealed class TestData : IAsyncDisposable
         await c.OpenAsync();
         ModelId = await Scalar<long>(c, "insert into models (sha256, name, version, contract) values (@sha, 'nfc-dense', '1.0', 'dense/v1') returning id",
             ("sha", SHA256.HashData("model"u8.ToArray())));
-        StudyId = await Scalar<long>(c, "insert into studies (external_id, source_path, um_per_px, state, image_count) values (@id, 'studyA', 2.0, 'processing', 3) returning id",
-            ("id", StudyExternalId));
+        StudyId = await Scalar<long>(c, "insert into studies (external_id, source_path, um_per_px, state, image_count, model_id) values (@id, 'studyA', 2.0, 'processing', 3, @m) returning id",
+            ("id", StudyExternalId), ("m", ModelId));
         PatientId = await Scalar<long>(c, "insert into patients (study_id, code, state) values (@s, 'P01', 'completed') returning id", ("s", StudyId));
         ScriptPatientId = await Scalar<long>(c, "insert into patients (study_id, code, state) values (@s, @code, 'completed_with_errors') returning id",
             ("s", StudyId), ("code", ScriptPatient));

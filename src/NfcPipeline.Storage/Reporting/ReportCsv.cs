@@ -64,7 +64,10 @@ public static class ReportCsv
         "gradable", "ungradable_reason", "quality", "analysed_at", "patient_pattern",
     ];
 
-    /// <summary>One row per (image, model result) of the study, streamed from the database.</summary>
+    /// <summary>
+    /// One row per (image, model result) of the study, streamed from the database: the results of the models that
+    /// analysed this study (as <c>v_image_results</c>), not another study's of the same content.
+    /// </summary>
     public static async Task WriteStudyResultsAsync(TextWriter w, NpgsqlDataSource dataSource, long studyId, CancellationToken ct = default)
     {
         await WriteRowAsync(w, StudyColumns);
@@ -77,6 +80,8 @@ public static class ReportCsv
             join patients p on p.id = i.patient_id
             join studies s on s.id = i.study_id
             left join image_metrics r on r.image_sha256 = i.sha256 and r.um_per_px = i.result_um_per_px
+                and (r.model_id = s.model_id
+                     or exists (select 1 from patient_metrics pm2 where pm2.patient_id = i.patient_id and pm2.model_id = r.model_id))
             left join models m on m.id = r.model_id
             left join patient_metrics pm on pm.patient_id = p.id and pm.model_id = r.model_id
             where i.study_id = @studyId

@@ -86,7 +86,8 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// A study's images with their latest results, in pages (<paramref name="offset"/>, <paramref name="limit"/>);
+    /// A study's images with their results by <paramref name="modelId"/>, else by the study's own (latest) model, not
+    /// another study's model that analysed the same content; in pages (<paramref name="offset"/>, <paramref name="limit"/>);
     /// <paramref name="patientId"/> narrows to one patient and <paramref name="state"/> to one image state.
     /// </summary>
     public async Task<IReadOnlyList<ImageRow>> ImagesAsync(long studyId, long? patientId = null, long? modelId = null, int limit = 5000,
@@ -95,9 +96,9 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         var sql = """
             select i.id, i.study_id, i.patient_id, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, i.attempts, i.sha256,
                    r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality
-            from images i
+            from images i join studies s on s.id = i.study_id
             left join lateral (select * from image_metrics m where m.image_sha256 = i.sha256 and m.um_per_px = i.result_um_per_px
-                               and (@modelId::bigint is null or m.model_id = @modelId)
+                               and m.model_id = coalesce(@modelId::bigint, s.model_id)
                                order by m.analysed_at desc limit 1) r on true
             where i.study_id = @studyId
             """ + (patientId is null ? "" : " and i.patient_id = @patientId") + (state is null ? "" : " and i.state = @state")
