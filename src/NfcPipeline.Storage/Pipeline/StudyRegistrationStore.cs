@@ -73,7 +73,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 patient_id = excluded.patient_id, finger = excluded.finger, field = excluded.field,
                 size_bytes = excluded.size_bytes, width = excluded.width, height = excluded.height, format = excluded.format,
                 state = case when images.sha256 = excluded.sha256 then images.state else 'pending' end,
-                sha256 = excluded.sha256, updated_at = now()
+                sha256 = excluded.sha256,
+                updated_at = case when images.sha256 = excluded.sha256 then images.updated_at else now() end
             """, new
             {
                 StudyId = studyId,
@@ -101,7 +102,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                     when not @Restart and old.state in ('queued', 'processing') and exists (select 1 from live where live.image_id = i.id) then old.state
                     else 'queued' end,
                 result_um_per_px = stored.um,
-                error = null, error_code = null, updated_at = now()
+                error = null, error_code = null,
+                -- Stamped when the state changes: a reused result is no image finished now (the overview's images/s).
+                updated_at = case when i.state = 'succeeded' and stored.um is not null then i.updated_at else now() end
             from old
             left join lateral (select r.um_per_px as um from image_metrics r
                                where not @Reanalyze and r.image_sha256 = old.sha256 and r.model_id = @ModelId

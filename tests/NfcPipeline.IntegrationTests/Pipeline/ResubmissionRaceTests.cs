@@ -111,6 +111,28 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_resubmission_that_reuses_every_result_finishes_no_image_for_the_overview()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 3);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("""
+                update images set state = 'succeeded', result_um_per_px = 2.0, updated_at = now() - interval '1 hour';
+                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable)
+                select sha256, @ModelId, 2.0, 64, 64, 0, 0, true from images
+                """, new { s.ModelId });
+        var registration = new StudyRegistration("race", "race", 2.0, null, "{}",
+            s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+
+        var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, false, 2, default);
+
+        Assert.Empty(registered.ImagesToAnalyse);
+        // Every result reused: nothing was finished now, so the overview's images/s stays 0 (it counted all 3).
+        Assert.Equal(0L, (await new NfcPipeline.Storage.Reporting.ReportingQueries(db).OverviewAsync()).ImagesFinished);
+    }
+
+    [Fact]
     public async Task A_patient_is_not_completed_while_a_registration_is_adding_an_image_to_it()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
