@@ -38,12 +38,14 @@ public static class PipelineServiceExtensions
             .Concat(inferenceOptions.Validate())
             .Concat(batchingOptions.Validate().Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
             .ToList();
+        var analysis = AnalysisConfiguration.Read(config, problems);
         // One batch is one float array: its largest input must fit.
         if (inferenceOptions.MaxInputPixels * 3 * (long)batchingOptions.MaxBatchSize > Array.MaxLength)
             problems.Add($"Inference:MaxInputPixels × 3 × {DynamicBatcherOptions.Section}:MaxBatchSize must be at most {Array.MaxLength} " +
                 $"(one batch is one float array), got {inferenceOptions.MaxInputPixels} × 3 × {batchingOptions.MaxBatchSize}.");
         if (problems.Count > 0) throw new WorkerConfigurationException(problems);
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(analysis);
         builder.Services.Configure<InferenceOptions>(config.GetSection(InferenceOptions.Section));
         builder.Services.PostConfigure<InferenceOptions>(o => o.OnnxRuntimePath ??= Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"));
         builder.Services.Configure<DynamicBatcherOptions>(config.GetSection(DynamicBatcherOptions.Section));

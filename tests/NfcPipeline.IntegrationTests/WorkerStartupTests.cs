@@ -83,6 +83,7 @@ public class WorkerStartupTests
             ["Inference__Batching__MaxConcurrentBatches"] = "-1",
             ["Worker__HeartbeatInterval"] = "5",   // a bare number is days
             ["Worker__HealthUrls"] = "http://0.0.0.0:5081",
+            ["Analysis__Categories__hairpin"] = "pretty",
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
 
@@ -97,6 +98,7 @@ public class WorkerStartupTests
         Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
         Assert.Contains("Worker:HeartbeatInterval must be positive and under 2 minutes", worker.Output);
         Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address", worker.Output);
+        Assert.Contains("Analysis:Categories:hairpin must be one of", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace
     }
 

@@ -17,7 +17,8 @@ namespace NfcPipeline.Worker.Analysis;
 /// hash, and shared by all consumers through one dynamic batcher, so images of different messages share batches.
 /// </summary>
 public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<DynamicBatcherOptions> batching, ModelStore models,
-    WorkerStore workers, WorkerIdentity identity, DatabaseRetry retry, WorkerOptions worker, ILoggerFactory loggers, ILogger<ModelHost> logger)
+    WorkerStore workers, WorkerIdentity identity, DatabaseRetry retry, WorkerOptions worker, AnalysisOptions analysis, ILoggerFactory loggers,
+    ILogger<ModelHost> logger)
     : IHostedService, IAsyncDisposable
 {
     private const int WarmUpWidth = 1024, WarmUpHeight = 768;   // a typical capillaroscope field
@@ -27,7 +28,8 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
     public FieldAnalyzer Fields { get; private set; } = null!;
     public LoadedModel Model => _model ?? throw new InvalidOperationException("The model is not loaded yet.");
     public long ModelId { get; private set; }
-    public AnalysisOptions Analysis { get; } = AnalysisOptions.Default;
+    /// <summary>The measurement and aggregation policy (the "Analysis" section; defaults where unset).</summary>
+    public AnalysisOptions Analysis { get; } = analysis;
     public string SettingsJson { get; private set; } = "{}";
 
     /// <summary>
