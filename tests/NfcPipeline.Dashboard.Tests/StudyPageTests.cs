@@ -12,25 +12,42 @@ public class StudyPageTests
         using var client = host.Client();
 
         var first = await client.GetStringAsync($"/studies/{data.StudyId}");
-        Assert.Contains("Images (1–2 of 3)", first);
+        Assert.Contains("Images (first 2 of 3)", first);
         Assert.Contains("P01/L2/f1.png", first);
         Assert.Contains("P01/R3/f1.png", first);
         Assert.DoesNotContain("xss/L2/f1.png", first);
-        Assert.Contains($"href=\"/studies/{data.StudyId}?images_state=&images_from=2\">Next →", first);
+        Assert.Contains($"href=\"/studies/{data.StudyId}?images_state=&images_after={data.ImageIds[1]}\">Next →", first);
 
-        var second = await client.GetStringAsync($"/studies/{data.StudyId}?images_from=2");
-        Assert.Contains("Images (3–3 of 3)", second);
+        var second = await client.GetStringAsync($"/studies/{data.StudyId}?images_after={data.ImageIds[1]}");
+        Assert.Contains("Images (1 more of 3)", second);
         Assert.Contains("xss/L2/f1.png", second);
         Assert.DoesNotContain("P01/L2/f1.png", second);
-        Assert.Contains("← Previous", second);
+        Assert.Contains("← First page", second);
         Assert.DoesNotContain("Next →", second);
 
         var failed = await client.GetStringAsync($"/studies/{data.StudyId}?images_state=failed");
-        Assert.Contains("Images (1–1 of 1)", failed);
+        Assert.Contains("Images (first 1 of 1)", failed);
         Assert.Contains("the file is truncated", failed);
         Assert.DoesNotContain("P01/R3/f1.png", failed);
 
-        var unknownState = await client.GetStringAsync($"/studies/{data.StudyId}?images_state=nonsense&images_from=-5");
-        Assert.Contains("Images (1–2 of 3)", unknownState);   // an unknown state lists all; a negative offset starts at 0
+        var unknownState = await client.GetStringAsync($"/studies/{data.StudyId}?images_state=nonsense");
+        Assert.Contains("Images (first 2 of 3)", unknownState);   // an unknown state lists all
+    }
+
+    [Fact]
+    public async Task A_state_filtered_listing_skips_no_image_that_changes_state_between_pages()
+    {
+        await using var data = await TestData.CreateAsync();
+        await data.Database.ScalarAsync<int>("update images set state = 'queued' returning 1");
+        await using var db = Npgsql.NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var queries = new NfcPipeline.Storage.Reporting.ReportingQueries(db);
+
+        var page1 = await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued");
+        // The first image finishes before the next page is asked for: an offset of 1 would now skip the second.
+        await data.Database.ScalarAsync<int>($"update images set state = 'succeeded' where id = {page1[0].Id} returning 1");
+        var page2 = await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: page1[^1].Id);
+        var page3 = await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: page2[^1].Id);
+
+        Assert.Equal(data.ImageIds, [page1[0].Id, page2[0].Id, page3[0].Id]);
     }
 }

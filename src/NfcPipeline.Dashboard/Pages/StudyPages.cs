@@ -27,20 +27,21 @@ public static class StudyPages
         });
 
         app.MapGet("/studies/{id:long}", async (HttpContext context, ReportingQueries queries, IOptions<DashboardOptions> options, long id,
-            string? images_state, int? images_from, CancellationToken ct) =>
+            string? images_state, long? images_after, CancellationToken ct) =>
         {
             var study = await queries.StudyAsync(id, ct);
             if (study is null) return Layout.NotFound(context, $"There is no study #{id}.");
             var patients = await queries.PatientsAsync(id, ct);
             var state = ImageStates.Contains(images_state) ? images_state : null;
-            int from = Math.Max(0, images_from ?? 0), pageSize = options.Value.StudyImagesPageSize;
-            var images = await queries.ImagesAsync(id, limit: pageSize + 1, ct: ct, offset: from, state: state);
+            int pageSize = options.Value.StudyImagesPageSize;
+            var images = await queries.ImagesAsync(id, limit: pageSize + 1, ct: ct, afterImageId: images_after, state: state);
             bool more = images.Count > pageSize;
             if (more) images = images.Take(pageSize).ToList();
             long total = state switch { null => study.Images, "succeeded" => study.Succeeded, "failed" => study.Failed, _ => -1 };
             var imageTabs = H.Each(ImageStates.Prepend(""), s => H.Html(
                 $"<a class=\"tab{(s == (state ?? "") ? " current" : "")}\" href=\"/studies/{id}?images_state={s}\">{(s == "" ? "all" : s)}</a>"));
-            var shown = images.Count == 0 ? "none" : $"{from + 1}–{from + images.Count}" + (total >= 0 ? $" of {total}" : "");
+            var shown = (images.Count == 0 ? "none" : images_after is null ? $"first {images.Count}" : $"{images.Count} more")
+                + (total >= 0 ? $" of {total}" : "");
             var codes = patients.ToDictionary(p => p.Id, p => p.Code);
             var patientRows = H.Each(patients, p => H.Html($"""
                 <tr><td><a class="patient-link" href="/patients/{p.Id}">{p.Code}</a></td><td>{Layout.StateBadge(p.State)}</td>
@@ -65,8 +66,8 @@ public static class StudyPages
                 <table class="patients"><thead><tr><th>Patient</th><th>State</th><th>Images</th><th>Pattern</th><th>Density /mm</th></tr></thead><tbody>{patientRows}</tbody></table>
                 <h2>Images ({shown})</h2>
                 <nav class="tabs image-states">{imageTabs}</nav>
-                {H.When(from > 0, () => H.Html($"<a class=\"previous\" href=\"/studies/{id}?images_state={state}&images_from={Math.Max(0, from - pageSize)}\">← Previous</a> "))}
-                {H.When(more, () => H.Html($"<a class=\"next\" href=\"/studies/{id}?images_state={state}&images_from={from + pageSize}\">Next →</a>"))}
+                {H.When(images_after is not null, () => H.Html($"<a class=\"first\" href=\"/studies/{id}?images_state={state}\">← First page</a> "))}
+                {H.When(more, () => H.Html($"<a class=\"next\" href=\"/studies/{id}?images_state={state}&images_after={images[^1].Id}\">Next →</a>"))}
                 <table class="images"><thead><tr><th>Patient</th><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>Attempts</th><th>Capillaries</th><th>Density /mm</th><th>Error</th></tr></thead><tbody>{imageRows}</tbody></table>
                 """);
             return Layout.Page(context, $"Study {study.ExternalId}", body);

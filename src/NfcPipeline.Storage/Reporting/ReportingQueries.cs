@@ -87,12 +87,14 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// A study's images with their results by <paramref name="modelId"/>, else by the study's own (latest) model, not
-    /// another study's model that analysed the same content; in pages (<paramref name="offset"/>, <paramref name="limit"/>);
+    /// another study's model that analysed the same content; in pages (<paramref name="afterImageId"/>, <paramref name="limit"/>);
     /// <paramref name="patientId"/> narrows to one patient and <paramref name="state"/> to one image state.
     /// </summary>
     public async Task<IReadOnlyList<ImageRow>> ImagesAsync(long studyId, long? patientId = null, long? modelId = null, int limit = 5000,
-        CancellationToken ct = default, int offset = 0, string? state = null)
+        CancellationToken ct = default, long? afterImageId = null, string? state = null)
     {
+        // Keyset paging: the page after image afterImageId in the listing order, so images that change state between
+        // pages (a state-filtered listing shrinks as workers finish) are neither skipped nor repeated.
         var sql = """
             select i.id, i.study_id, i.patient_id, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, i.attempts, i.sha256,
                    r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality
@@ -102,9 +104,13 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                                order by m.analysed_at desc limit 1) r on true
             where i.study_id = @studyId
             """ + (patientId is null ? "" : " and i.patient_id = @patientId") + (state is null ? "" : " and i.state = @state")
-            + " order by i.patient_id, i.finger, i.field, i.id limit @limit offset @offset";
+            + (afterImageId is null ? "" : """
+                 and (i.patient_id, coalesce(i.finger, ''), i.field, i.id)
+                     > (select a.patient_id, coalesce(a.finger, ''), a.field, a.id from images a where a.id = @afterImageId)
+                """)
+            + " order by i.patient_id, coalesce(i.finger, ''), i.field, i.id limit @limit";
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new { studyId, patientId, modelId, limit, offset, state }, cancellationToken: ct))).ToList();
+        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new { studyId, patientId, modelId, limit, afterImageId, state }, cancellationToken: ct))).ToList();
     }
 
     public async Task<PatientHeader?> PatientAsync(long patientId, CancellationToken ct = default)
