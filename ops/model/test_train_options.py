@@ -58,5 +58,14 @@ class TrainOptionTests(unittest.TestCase):
                 self.assertIn("--widths needs 5 positive channel counts", str(code))
 
 
+class ResumeTests(unittest.TestCase):
+    def test_a_resume_with_other_data_settings_is_refused_by_name(self):
+        a = train.parse_args(["--out", "/nonexistent/run", "--seed", "7", "--batch", "8"])
+        saved = vars(a) | {"seed": 5}
+        self.assertEqual(["--seed is 7 but the checkpoint was trained with 5"], train.resume_conflicts(saved, a))
+        self.assertEqual([], train.resume_conflicts(vars(a), a))
+        self.assertEqual([], train.resume_conflicts({"steps": 8000}, a))   # an older checkpoint without them: not checked
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -152,6 +152,17 @@ def steps_that_fit(step, elapsed, rate, max_minutes, planned):
     return max(step + 1, min(planned, step + int((max_minutes * 60 * 0.95 - elapsed) / rate)))
 
 
+# Settings that decide what a run trains on and how: a resumed run must keep them, or it would carry on the old weights
+# on other batches (and its card would name settings the weights never saw).
+RESUME_MUST_MATCH = ("seed", "batch", "crop", "kp_offset_window", "cache_fields", "ema", "lr")
+
+
+def resume_conflicts(saved, a):
+    """Messages for each setting in RESUME_MUST_MATCH that differs from the checkpoint's (absent in older ones: skipped)."""
+    return [f"--{k.replace('_', '-')} is {getattr(a, k)!r} but the checkpoint was trained with {saved[k]!r}"
+            for k in RESUME_MUST_MATCH if k in saved and saved[k] != getattr(a, k)]
+
+
 def save(path, **state):
     tmp = path + ".tmp"
     torch.save(state, tmp)
@@ -163,12 +174,15 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
+    ckpt_path = os.path.join(a.out, "checkpoint.pt")
+    st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
+    if st is not None and (conflicts := resume_conflicts(st["config"], a)):
+        sys.exit(f"train.py: cannot resume {ckpt_path}: " + "; ".join(conflicts) +
+                 ". Resume with the same settings, or train into another --out.")
     t0 = time.time()
     fields = build_cache(os.path.join(a.out, f"cache-{a.seed}-{a.cache_fields}.npz"), a.seed, a.cache_fields, log)
     log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
 
-    ckpt_path = os.path.join(a.out, "checkpoint.pt")
-    st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
     # A resumed run keeps the shape it was trained in, whatever --widths and --full-res-channels say now.
     net = NfcNet(len(CLASSES), tuple(a.widths), a.full_res_channels) if st is None else net_for(st, len(CLASSES))
     if st is not None:   # a resumed run keeps its shape and its loss
@@ -200,6 +214,9 @@ def main(argv=None):
     write_config(a.out, config)
 
     net.train()
+    # The time budget counts the training time of earlier sessions of this run too, so a resumed run fits its
+    # schedule to what is left of --max-minutes, as an uninterrupted one would.
+    trained_before = st.get("train_seconds", 0.0) if st is not None else 0.0
     last_ckpt, start, start_step = time.time(), time.time(), step
     probe = start
     running = {}
@@ -234,7 +251,7 @@ def main(argv=None):
             now = time.time()
             rate = max((now - start) / done, (now - probe) / FIT_PROBE_STEPS)
             probe = now
-            fits = steps_that_fit(step, now - start, rate, a.max_minutes, a.steps)
+            fits = steps_that_fit(step, trained_before + now - start, rate, a.max_minutes, a.steps)
             # Shorter whenever it must; longer again (up to the plan) when the first steps' slowness has passed.
             if fits < total or fits > total * 1.01:
                 log(f"at {rate:.2f}s/step, {fits} of the {a.steps} planned steps fit --max-minutes {a.max_minutes}: "
@@ -246,10 +263,10 @@ def main(argv=None):
                     for _ in range(step):   # to where the run is, on the new schedule
                         sched.step()
                 write_config(a.out, config)
-        overtime = a.max_minutes and (time.time() - start) / 60 > a.max_minutes
+        overtime = a.max_minutes and (trained_before + time.time() - start) / 60 > a.max_minutes
         if time.time() - last_ckpt > a.checkpoint_minutes * 60 or step == total or overtime:
             save(ckpt_path, model=net.state_dict(), loss=crit.state_dict(), optimizer=opt.state_dict(),
-                 scheduler=sched.state_dict(), step=step, config=config, ema=ema)
+                 scheduler=sched.state_dict(), step=step, config=config, ema=ema, train_seconds=trained_before + time.time() - start)
             last_ckpt = time.time()
             log(f"checkpoint at step {step}")
         if overtime and step < total:
