@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Evaluates trained weights on a held-out simulated study (different seeds from training).
 
-    evaluate.py --weights .local/model-train/final.pt [--study DIR --truth FILE | --seed 777 --patients 8]
-                [--out metrics.json]
+    evaluate.py --weights .local/model-train/final.pt [--study DIR --truth FILE | --seed 777 --patients 8
+                [--fingers L2,L4,R3,R5]] [--out metrics.json]
 
-Without --study it simulates one (mixed profiles) under .local/model-eval/. It decodes the dense outputs as
-docs/model-contract.md describes (decode.py) and reports detection F1 at mask IoU >= 0.5, class accuracy on
-matched instances, keypoint-derived diameter MAE in micrometres, and distal density MAE per mm.
+--study and --truth go together. Without them it simulates one (mixed profiles) under .local/model-eval/, named
+heldout-SEED-PATIENTS (plus -FINGER-... when --fingers is not the default), and reuses it when its truth is there.
+It decodes the dense outputs as docs/model-contract.md describes (decode.py) and reports detection F1 at mask
+IoU >= 0.5, class accuracy on matched instances, keypoint-derived diameter MAE in micrometres, and distal density
+MAE per mm.
 """
 import argparse
 import json
@@ -178,6 +180,17 @@ def evaluate(model, study, truth, opts=None):
     return res
 
 
+DEFAULT_FINGERS = "L2,L4,R3,R5"
+
+
+def heldout_name(seed, patients, fingers):
+    """The cached held-out study's folder name. The fingers are part of it, so a cache simulated with other fingers
+    is never reused; the default fingers keep the plain heldout-SEED-PATIENTS that ops/lib/common.sh and the model
+    card name."""
+    name = f"heldout-{seed}-{patients}"
+    return name if ",".join(fingers) == DEFAULT_FINGERS else name + "-" + "-".join(fingers)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, type=existing_file)
@@ -185,16 +198,22 @@ def main(argv=None):
     ap.add_argument("--truth", type=existing_file)
     ap.add_argument("--seed", type=int, default=777, help="simulation seed of the held-out study")
     ap.add_argument("--patients", type=positive_int, default=8)
-    ap.add_argument("--fingers", default="L2,L4,R3,R5")
+    ap.add_argument("--fingers", default=DEFAULT_FINGERS,
+                    help="fingers of the simulated held-out study (part of its cached folder's name)")
     ap.add_argument("--out")
     ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--center-threshold", type=float, default=DEFAULTS["center_threshold"])
     ap.add_argument("--mask-threshold", type=float, default=DEFAULTS["mask_threshold"])
     a = ap.parse_args(argv)
+    if (a.study is None) != (a.truth is None):
+        ap.error("--study and --truth go together: give both, or neither to simulate the held-out study")
+    fingers = a.fingers.split(",")
+    if not set(fingers) <= set(simulate.FINGERS) or len(set(fingers)) != len(fingers):
+        ap.error(f"argument --fingers: use distinct fingers of {','.join(simulate.FINGERS)}, got {a.fingers!r}")
     torch.set_num_threads(a.threads)
     study, truth = a.study, a.truth
     if not study:
-        study = os.path.join(".local", "model-eval", f"heldout-{a.seed}-{a.patients}")
+        study = os.path.join(".local", "model-eval", heldout_name(a.seed, a.patients, fingers))
         truth = study + ".truth.json"
         if not os.path.exists(truth):
             simulate.main(["--out", study, "--replace", "--patients", str(a.patients), "--seed", str(a.seed),

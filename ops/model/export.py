@@ -4,8 +4,9 @@
     export.py --weights .local/model-train/final.pt --out models/nfc-reference.onnx [--version 1.0.0]
               [--channel-multiple 16]
 
-Opset 13, dynamic batch/height/width. Checks the graph (onnx.checker, shape inference), writes <out>.sha256,
-and compares the traced graph's outputs with eager PyTorch on a random input before saving.
+Opset 13, dynamic batch/height/width. Compares the traced graph's outputs with eager PyTorch on a random input
+first, then checks the graph (onnx.checker, shape inference) and the 10 MB limit. A failed check exits non-zero and
+leaves --out and <out>.sha256 as they were; on success both are replaced (written beside them, then renamed).
 
 --channel-multiple pads every width to a multiple of it with channels that are always zero (same outputs): ORT's
 float CPU kernels work in blocks of 16 channels, and at 24 channels the stride-2 Concat left that layout, which cost
@@ -29,6 +30,7 @@ from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 from simulate import SIM_VERSION  # noqa: E402
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_TRACE_DIFF = 1e-4   # traced against eager outputs; the shipped weights give 0
 
 
 def metadata(version, seed, steps):
@@ -76,34 +78,48 @@ def main(argv=None):
         if padding_diff > 1e-4:
             sys.exit(f"padding the widths to multiples of {multiple} changed the outputs by {padding_diff}")
     model = DenseV1(net.eval()).eval()
-    tmp = a.out + ".tmp"
-    dyn = {"input": {0: "batch", 2: "height", 3: "width"}}
-    dyn.update({n: {0: "batch", 2: "out_height", 3: "out_width"} for n in OUTPUT_NAMES})
-    torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=OUTPUT_NAMES,
-                      dynamic_axes=dyn, do_constant_folding=True)
 
-    m = onnx.load(tmp)
-    seed = st.get("config", {}).get("seed", "unknown")
-    for k, v in metadata(a.version, seed, st.get("step")).items():
-        p = m.metadata_props.add()
-        p.key, p.value = k, v
-    m.producer_name = "nfc-pipeline ops/model/export.py"
-    onnx.checker.check_model(m)
-    inferred = onnx.shape_inference.infer_shapes(m)
-    onnx.save(m, a.out)
-    os.remove(tmp)
-
-    # The traced graph must reproduce eager outputs at a size other than the tracing size.
+    # The traced graph must reproduce eager outputs at a size other than the tracing size: checked before anything is
+    # written, so a failing model never replaces --out.
     traced = torch.jit.trace(model, x)
     x2 = torch.randn(2, 3, 352, 480)
     with torch.no_grad():
         diff = max(float((e - t).abs().max()) for e, t in zip(model(x2), traced(x2)))
-    size = os.path.getsize(a.out)
-    if size > MAX_BYTES:
-        sys.exit(f"{a.out} is {size} bytes, over the 10 MB limit")
-    digest = hashlib.sha256(open(a.out, "rb").read()).hexdigest()
-    with open(a.out + ".sha256", "w") as f:
-        f.write(f"{digest}  {os.path.basename(a.out)}\n")
+    if not diff <= MAX_TRACE_DIFF:
+        sys.exit(f"the traced graph differs from eager PyTorch by {diff} (> {MAX_TRACE_DIFF}); {a.out} not written")
+
+    # Everything goes to temporary files beside --out; they replace --out and its .sha256 only when every check
+    # passed, and are removed when one fails.
+    tmp, part, sha_part = a.out + ".tmp", a.out + ".partial", a.out + ".sha256.partial"
+    try:
+        dyn = {"input": {0: "batch", 2: "height", 3: "width"}}
+        dyn.update({n: {0: "batch", 2: "out_height", 3: "out_width"} for n in OUTPUT_NAMES})
+        torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=OUTPUT_NAMES,
+                          dynamic_axes=dyn, do_constant_folding=True)
+
+        m = onnx.load(tmp)
+        seed = st.get("config", {}).get("seed", "unknown")
+        for k, v in metadata(a.version, seed, st.get("step")).items():
+            p = m.metadata_props.add()
+            p.key, p.value = k, v
+        m.producer_name = "nfc-pipeline ops/model/export.py"
+        onnx.checker.check_model(m)
+        inferred = onnx.shape_inference.infer_shapes(m)
+        onnx.save(m, part)
+        size = os.path.getsize(part)
+        if size > MAX_BYTES:
+            sys.exit(f"the exported model is {size} bytes, over the 10 MB limit; {a.out} not written")
+        with open(part, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        with open(sha_part, "w") as f:
+            f.write(f"{digest}  {os.path.basename(a.out)}\n")
+        # The model first, then its checksum: a stale .sha256 names the old bytes only until the second rename.
+        os.replace(part, a.out)
+        os.replace(sha_part, a.out + ".sha256")
+    finally:
+        for leftover in (tmp, part, sha_part):
+            if os.path.exists(leftover):
+                os.remove(leftover)
     outs = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in inferred.graph.output}
     print(json.dumps({"onnx": a.out, "bytes": size, "sha256": digest, "opset": 13, "outputs": outs,
                       "widths": list(widths), "padding_max_abs_diff": padding_diff,

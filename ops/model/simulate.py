@@ -9,10 +9,20 @@ DIR must be new or empty; --replace replaces an earlier study of this simulator 
 nothing, if the folder holds anything else). Bad options stop it with a message before anything is written.
 The truth goes to DIR/../<study_id>.truth.json unless --truth is given; it never lands inside the study folder, and
 it is written last, so its presence means the study is complete.
-Every image depends only on (seed, patient, finger, field), so output is deterministic.
+Output is deterministic: the same options give the same bytes. What an image depends on:
+- its own RNG, seeded by (--seed, patient index, the finger's index in the full list L2..R5, field index): the
+  rendered field, its format and its JPEG quality;
+- study-level values: the patient's profile (its place in the --profile cycle), --formats weights and --jpeg-quality
+  range, and the um/px, frame size and colour cast drawn in that order from one study RNG seeded by --seed. Passing
+  --um-per-px or --size skips that option's draw, so the later draws move: the colour cast (and with --um-per-px
+  the drawn size) can change, and with it every image, even when the given value equals the one drawn;
+- the number of fields of a finger is drawn from (--seed, patient index, the finger's position in --fingers) and
+  --fields, so reordering or changing --fingers can change which fields exist.
+The truth's image and annotation ids number everything written before, in patient, --fingers and field order.
 """
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -23,13 +33,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcsim_render import PROFILES, render_field  # noqa: E402
-from nfcsim_shapes import ABNORMAL_SHAPES, CLASSES, KEYPOINTS  # noqa: E402
+from nfcsim_shapes import ABNORMAL_SHAPES, CLASSES, KEYPOINTS, NORMAL_SHAPES  # noqa: E402
 
 SIM_VERSION = "0.1.0"
 FINGERS = ["L2", "L3", "L4", "L5", "R2", "R3", "R4", "R5"]
 PROFILE_CYCLE = ["healthy", "ssc-early", "ssc-active", "ssc-late"]
 DILATED_UM, GIANT_UM = 20.0, 50.0
 FORMATS = ("jpg", "png", "tif")
+LOOP_SHAPES = NORMAL_SHAPES + ABNORMAL_SHAPES   # the loops (IsLoop): Normal and Abnormal categories
 STUDY_FILE = re.compile(r"P\d{3}/(%s)/field\d+\.(%s)" % ("|".join(FINGERS), "|".join(FORMATS)))
 
 
@@ -48,17 +59,55 @@ def field_seed(seed, patient, finger, field):
     return np.random.default_rng([seed, patient, finger, field, 0x4E4643])
 
 
-def fast_track_pattern(density, giants, abnormal, hemorrhages):
-    """EULAR fast-track plus Cutolo's early/active/late split; returns (pattern, rule trace)."""
-    if density >= 7 and giants == 0 and abnormal == 0:
-        return "non_scleroderma", "density >= 7/mm and no giants and no abnormal shapes"
-    if density <= 3 and abnormal > 0:
-        return "scleroderma_late", "density <= 3/mm with abnormal shapes"
-    if giants > 0 and density >= 7 and abnormal == 0:
-        return "scleroderma_early", "giants present, density preserved (>= 7/mm), no abnormal shapes"
-    if giants > 0:
-        return "scleroderma_active", "giants present with density loss (< 7/mm) or abnormal shapes"
-    return None, "no fast-track rule applies"
+# The EULAR fast-track thresholds with Cutolo's staging: the C# FastTrackOptions defaults
+# (src/NfcPipeline.Core/Options/FastTrackOptions.cs), which FastTrackClassifier applies.
+NON_SSC_MIN_DENSITY, SSC_MAX_DENSITY = 7.0, 3.0
+GIANTS_PRESENT_MIN, ABNORMAL_PRESENT_MIN = 1, 1
+LATE_MAX_DENSITY, ACTIVE_MIN_GIANT_SHARE, ACTIVE_MIN_HEMORRHAGE_SHARE, EARLY_MIN_DENSITY = 3.0, 0.10, 0.10, 6.0
+
+
+def fast_track_pattern(density, giants, abnormal, hemorrhages, loops):
+    """The pattern the C# FastTrackClassifier gives for these patient numbers; returns (pattern, rule trace).
+
+    density: the mean over gradable fields, None when there is none (an unknown density never meets a density
+    condition); giants, abnormal, hemorrhages: counts in gradable fields; loops: the Normal and Abnormal instances of
+    gradable fields, the denominator of the giant and hemorrhage shares (no share when there is no loop).
+    Rules in the classifier's order: non-scleroderma (density >= 7, giants < 1, abnormal < 1); else scleroderma when
+    giants >= 1 or (density <= 3 and abnormal >= 1), staged late (density <= 3, abnormal >= 1, giant share < 0.10,
+    an unknown share counting as 0), else active (giant share >= 0.10 or hemorrhage share >= 0.10 or density < 6),
+    else early; else indeterminate.
+    The C# outcomes map onto the truth's names as the pipeline stores them (PatientMetricsJson.Pattern):
+    NonScleroderma -> "non_scleroderma"; Scleroderma with sub-pattern Early/Active/Late -> "scleroderma_early",
+    "scleroderma_active", "scleroderma_late"; Indeterminate -> "indeterminate"."""
+    known = density is not None
+    giant_share = giants / loops if loops else None
+    hemo_share = hemorrhages / loops if loops else None
+    d = "unknown" if not known else f"{density:.4g}/mm"
+    if known and density >= NON_SSC_MIN_DENSITY and giants < GIANTS_PRESENT_MIN and abnormal < ABNORMAL_PRESENT_MIN:
+        return "non_scleroderma", f"non-scleroderma: density {d} >= 7/mm, no giants, no abnormal shapes"
+    by_giants = giants >= GIANTS_PRESENT_MIN
+    by_loss = known and density <= SSC_MAX_DENSITY and abnormal >= ABNORMAL_PRESENT_MIN
+    if not by_giants and not by_loss:
+        return "indeterminate", (f"indeterminate: density {d}, {giants} giants, {abnormal} abnormal shapes; neither "
+                                 "the non-scleroderma nor a scleroderma rule holds")
+    why = (f"scleroderma: {giants} giants present" if by_giants else
+           f"scleroderma: density {d} <= 3/mm with {abnormal} abnormal shapes")
+    gs = "none" if giant_share is None else f"{giant_share:.3f}"
+    hs = "none" if hemo_share is None else f"{hemo_share:.3f}"
+    if known and density <= LATE_MAX_DENSITY and abnormal >= ABNORMAL_PRESENT_MIN \
+            and (giant_share or 0.0) < ACTIVE_MIN_GIANT_SHARE:
+        return "scleroderma_late", f"{why}; late: density {d} <= 3/mm, abnormal shapes, giant share {gs} < 0.10"
+    reasons = []
+    if giant_share is not None and giant_share >= ACTIVE_MIN_GIANT_SHARE:
+        reasons.append(f"giant share {gs} >= 0.10")
+    if hemo_share is not None and hemo_share >= ACTIVE_MIN_HEMORRHAGE_SHARE:
+        reasons.append(f"hemorrhages per loop {hs} >= 0.10")
+    if known and density < EARLY_MIN_DENSITY:
+        reasons.append(f"density {d} < 6/mm")
+    if reasons:
+        return "scleroderma_active", f"{why}; active: " + " or ".join(reasons)
+    return "scleroderma_early", (f"{why}; early: neither late nor active (giant share {gs}, hemorrhages per loop "
+                                 f"{hs}, density {d})")
 
 
 def annotate(result, image_id, start_ann_id, um_per_px):
@@ -91,12 +140,22 @@ def annotate(result, image_id, start_ann_id, um_per_px):
 
 
 def image_summary(anns):
-    caps = [a for a in anns if a["apical_diameter_um"] is not None]
+    """Per-class instance counts, and the giant and dilated loops as docs/measurements.md flags them: only loops
+    (Normal and Abnormal classes; not blur, not hemorrhage) carry the flags; giant = apical >= 50 um on a
+    normal-shaped loop; dilated = apical 20-50 um, or an abnormal-shaped loop of 50 um or more
+    (MeasurementOptions.GiantRequiresNormalShape, true by default)."""
     counts = {c: 0 for c in CLASSES}
+    giants = dilated = 0
     for a in anns:
-        counts[CLASSES[a["category_id"] - 1]] += 1
-    return counts, sum(a["apical_diameter_um"] >= GIANT_UM for a in caps), \
-        sum(DILATED_UM <= a["apical_diameter_um"] < GIANT_UM for a in caps)
+        name = CLASSES[a["category_id"] - 1]
+        counts[name] += 1
+        apical = a["apical_diameter_um"]
+        if name not in LOOP_SHAPES or apical is None:
+            continue
+        giant = apical >= GIANT_UM and name in NORMAL_SHAPES
+        giants += giant
+        dilated += apical >= DILATED_UM and not giant
+    return counts, giants, dilated
 
 
 def parse_args(argv):
@@ -157,11 +216,14 @@ def validate(a):
             value = float(weight) if weight else 1.0
         except ValueError:
             value = -1.0
-        if name not in FORMATS or not value >= 0:
-            raise ValueError(f"--formats takes {'/'.join(FORMATS)} with optional weights >= 0, got {item!r}")
+        if name not in FORMATS or not (math.isfinite(value) and value >= 0):   # nan, inf and 1e400 too
+            raise ValueError(f"--formats takes {'/'.join(FORMATS)} with optional finite weights >= 0, got {item!r}")
         formats.append((name, value))
-    if sum(v for _, v in formats) <= 0:
+    total = sum(v for _, v in formats)
+    if not total > 0:
         raise ValueError("--formats needs at least one weight above 0")
+    if not math.isfinite(total):
+        raise ValueError(f"--formats weights must add up to a finite number, got {a.formats!r}")
     a.formats = formats
 
 
@@ -266,7 +328,12 @@ def main(argv=None):
                          "keypoints": "ANFC order; U/D = outer/inner apex edge, limbs measured 30% down the loop; "
                                       "left = left side when viewed apex-up; v=0 for hemorrhages",
                          "venous": "the wider limb", "dilated_um": [DILATED_UM, GIANT_UM], "giant_um": GIANT_UM,
-                         "patient_density": "mean over gradable images",
+                         "patient_density": "mean, median and sample SD (n - 1) over gradable images; null when "
+                                            "there is none (SD: under 2)",
+                         "patient_counts": "morphology, loops (all classes but blur and hemorrhage), giant, "
+                                           "dilated, abnormal and hemorrhage counts over gradable images only",
+                         "pattern": "the C# FastTrackClassifier's rules and default thresholds: non_scleroderma, "
+                                    "scleroderma_early|active|late or indeterminate",
                          "segmentation": "COCO uncompressed RLE (column-major), visible pixels"}},
             "images": images, "annotations": anns,
             "categories": [{"id": i + 1, "name": c, "supercategory": "capillary",
@@ -282,23 +349,28 @@ def main(argv=None):
 
 
 def patient_truth(patient, profile, imgs):
-    gradable = [i for i in imgs if not i["ungradable"]] or imgs
-    dens = np.array([i["density_per_mm"] for i in gradable])
-    counts = {c: sum(i["morphology_counts"][c] for i in imgs) for c in CLASSES}
-    giants = sum(i["giant_count"] for i in imgs)
-    dilated = sum(i["dilated_count"] for i in imgs)
+    """A patient's truth, aggregated as docs/measurements.md (PatientAggregator, GroupSummary) defines it: only
+    gradable images count. Density: mean, median and sample SD (n - 1) over the gradable images, None when there is
+    none (SD None under 2); morphology counts over every instance of gradable images; giant, dilated and abnormal
+    loops and hemorrhages in gradable images; loops = Normal and Abnormal instances (not blur, not hemorrhage)."""
+    gradable = [i for i in imgs if not i["ungradable"]]
+    dens = [float(i["density_per_mm"]) for i in gradable if i["density_per_mm"] is not None]
+    mean = float(np.mean(dens)) if dens else None
+    counts = {c: sum(i["morphology_counts"][c] for i in gradable) for c in CLASSES}
+    giants = sum(i["giant_count"] for i in gradable)
+    dilated = sum(i["dilated_count"] for i in gradable)
     abnormal = sum(counts[c] for c in ABNORMAL_SHAPES)
-    pattern, rule = fast_track_pattern(float(dens.mean()), giants, abnormal, counts["hemorrhage"])
-    if pattern is None:  # the profile decides when no rule fires; say so in the trace
-        pattern = {"healthy": "non_scleroderma", "ssc-early": "scleroderma_early",
-                   "ssc-active": "scleroderma_active", "ssc-late": "scleroderma_late"}[profile]
-        rule += f"; pattern taken from the simulated profile {profile}"
-    return {"patient": patient, "profile": profile, "images": len(imgs), "ungradable_images": len(imgs) - len(
-        [i for i in imgs if not i["ungradable"]]), "density_mean_per_mm": round(float(dens.mean()), 4),
-        "density_median_per_mm": round(float(np.median(dens)), 4), "density_sd_per_mm": round(float(dens.std()), 4),
-        "morphology_counts": counts, "giant_count": int(giants), "dilated_count": int(dilated),
-        "abnormal_count": int(abnormal), "hemorrhage_count": counts["hemorrhage"], "pattern": pattern,
-        "pattern_rule": rule}
+    loops = sum(counts[c] for c in LOOP_SHAPES)
+    pattern, rule = fast_track_pattern(mean, giants, abnormal, counts["hemorrhage"], loops)
+
+    def r4(v):
+        return None if v is None else round(float(v), 4)
+    return {"patient": patient, "profile": profile, "images": len(imgs), "ungradable_images": len(imgs) - len(gradable),
+            "density_mean_per_mm": r4(mean), "density_median_per_mm": r4(np.median(dens) if dens else None),
+            "density_sd_per_mm": r4(np.std(dens, ddof=1) if len(dens) >= 2 else None),
+            "morphology_counts": counts, "loop_count": int(loops), "giant_count": int(giants),
+            "dilated_count": int(dilated), "abnormal_count": int(abnormal), "hemorrhage_count": counts["hemorrhage"],
+            "pattern": pattern, "pattern_rule": rule}
 
 
 if __name__ == "__main__":

@@ -46,6 +46,35 @@ class CliCheckTests(unittest.TestCase):
                 self.assertIn(message, r.stderr)
                 self.assertNotIn("Traceback", r.stderr)
 
+    def test_evaluate_takes_study_and_truth_together(self):
+        with tempfile.TemporaryDirectory() as d:
+            truth = os.path.join(d, "s.truth.json")
+            with open(truth, "w") as f:
+                f.write("{}")
+            cases = [
+                (["--study", d], "--study and --truth go together"),
+                (["--truth", truth], "--study and --truth go together"),
+                (["--fingers", "L2,X9"], "argument --fingers"),
+                (["--fingers", "L2,L2"], "argument --fingers"),
+            ]
+            for args, message in cases:
+                with self.subTest(args=args):
+                    r = subprocess.run([sys.executable, os.path.join(HERE, "evaluate.py"), "--weights", __file__,
+                                        *args], capture_output=True, text=True, timeout=300, cwd=d)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertIn(message, r.stderr)
+                    self.assertNotIn("Traceback", r.stderr)
+                    self.assertFalse(os.path.exists(os.path.join(d, ".local")))
+
+    def test_evaluate_names_the_cached_study_by_its_fingers(self):
+        import evaluate
+        default = evaluate.heldout_name(777, 8, evaluate.DEFAULT_FINGERS.split(","))
+        self.assertEqual(default, "heldout-777-8")   # the name ops/lib/common.sh and the model card use
+        others = {evaluate.heldout_name(777, 8, f.split(",")) for f in ("L2,R3", "R3,L2", "L2,L4,R3", "L2")}
+        self.assertEqual(len(others), 4)
+        self.assertNotIn(default, others)
+        self.assertIn("heldout-777-8-L2-R3", others)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -10,6 +10,8 @@ import tempfile
 import unittest
 
 SIMULATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "simulate.py")
+sys.path.insert(0, os.path.dirname(SIMULATE))
+import simulate as sim  # noqa: E402
 TINY = ["--patients", "1", "--seed", "7", "--fingers", "L2", "--fields", "1", "--size", "128x96"]
 
 
@@ -54,6 +56,10 @@ class SimulateTests(unittest.TestCase):
             ("--formats", "gif:1"): "--formats takes jpg/png/tif",
             ("--formats", "jpg:0"): "at least one weight above 0",
             ("--jpeg-quality", "5-200"): "--jpeg-quality must be N or MIN-MAX within 1-100",
+            ("--formats", "jpg:inf,png:1"): "--formats takes jpg/png/tif with optional finite weights",
+            ("--formats", "jpg:1e400"): "--formats takes jpg/png/tif with optional finite weights",
+            ("--formats", "jpg:nan"): "--formats takes jpg/png/tif with optional finite weights",
+            ("--formats", "jpg:1e308,png:1e308"): "must add up to a finite number",
         }
         for (option, value), message in cases.items():
             with self.subTest(option=option, value=value):
@@ -126,6 +132,81 @@ class SimulateTests(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("inside the study folder", r.stderr)
         self.assertFalse(os.path.exists(out))
+
+
+def image(ungradable, density, counts=None, giants=0, dilated=0):
+    """An images[] entry as main() writes it, with what patient_truth reads."""
+    full = {c: 0 for c in sim.CLASSES}
+    full.update(counts or {})
+    return {"ungradable": ungradable, "density_per_mm": density, "morphology_counts": full, "giant_count": giants,
+            "dilated_count": dilated}
+
+
+class TruthRuleTests(unittest.TestCase):
+    """The per-patient truth follows docs/measurements.md: PatientAggregator's counts, FastTrackClassifier's rules."""
+
+    def test_fast_track_pattern_follows_the_csharp_classifier(self):
+        # (density, giants, abnormal, hemorrhages, loops) -> pattern, as FastTrackClassifier with default options.
+        cases = [
+            ((7.0, 0, 0, 5, 50), "non_scleroderma"),            # >= 7 holds at 7; hemorrhages do not matter
+            ((6.99, 0, 0, 0, 50), "indeterminate"),             # no rule holds
+            ((5.0, 0, 3, 0, 50), "indeterminate"),              # abnormal shapes without loss or giants
+            ((None, 0, 0, 0, 0), "indeterminate"),              # no gradable density, no giants
+            ((None, 0, 4, 0, 10), "indeterminate"),             # an unknown density never meets <= 3
+            ((3.0, 0, 1, 0, 20), "scleroderma_late"),           # <= 3 with abnormal shapes, giant share 0
+            ((2.0, 1, 5, 0, 20), "scleroderma_late"),           # giant share 0.05 < 0.10
+            ((2.0, 2, 5, 0, 20), "scleroderma_active"),         # giant share 0.10: frequent giants, not late
+            ((8.0, 1, 0, 0, 20), "scleroderma_early"),          # share 0.05, no hemorrhages, density kept
+            ((8.0, 1, 0, 2, 20), "scleroderma_active"),         # hemorrhages per loop 0.10
+            ((8.0, 1, 0, 1, 20), "scleroderma_early"),          # hemorrhages per loop 0.05
+            ((6.0, 1, 0, 0, 20), "scleroderma_early"),          # density 6 is not < 6
+            ((5.9, 1, 0, 0, 20), "scleroderma_active"),         # moderate loss
+            ((8.0, 1, 2, 0, 20), "scleroderma_early"),          # giants decide, abnormal shapes do not stage
+            ((None, 1, 0, 0, 0), "scleroderma_early"),          # giants decide; no loops: no shares, no density
+            ((1.0, 1, 0, 0, 0), "scleroderma_active"),          # no abnormal shapes: not late; loss < 6
+        ]
+        for args, pattern in cases:
+            with self.subTest(args=args):
+                got, rule = sim.fast_track_pattern(*args)
+                self.assertEqual(got, pattern, rule)
+                self.assertTrue(rule.startswith(pattern.split("_")[0].replace("non", "non-")))
+
+    def test_patient_truth_counts_gradable_fields_only(self):
+        imgs = [image(False, 8.0, {"hairpin": 10, "ramified": 2, "hemorrhage": 1, "blur": 4}, giants=1, dilated=2),
+                image(False, 6.0, {"tortuous": 8, "bushy": 1, "hemorrhage": 2}, giants=0, dilated=1),
+                image(True, 1.0, {"hairpin": 30, "bizarre": 9, "hemorrhage": 7, "blur": 20}, giants=9, dilated=9)]
+        p = sim.patient_truth("P001", "ssc-early", imgs)
+        self.assertEqual((p["images"], p["ungradable_images"]), (3, 1))
+        self.assertEqual(p["density_mean_per_mm"], 7.0)
+        self.assertEqual(p["density_median_per_mm"], 7.0)
+        self.assertEqual(p["density_sd_per_mm"], round(2 ** 0.5, 4))       # sample SD (n - 1) of 8 and 6
+        self.assertEqual(p["morphology_counts"]["hairpin"], 10)
+        self.assertEqual(p["morphology_counts"]["blur"], 4)
+        self.assertEqual(p["loop_count"], 21)                                 # hairpin, tortuous, ramified, bushy
+        self.assertEqual((p["giant_count"], p["dilated_count"], p["abnormal_count"], p["hemorrhage_count"]),
+                         (1, 3, 3, 3))
+        self.assertEqual(p["pattern"], "scleroderma_active")                 # 3 hemorrhages / 21 loops >= 0.10
+
+        one = sim.patient_truth("P002", "healthy", imgs[:1] + imgs[2:])
+        self.assertEqual(one["density_mean_per_mm"], 8.0)
+        self.assertIsNone(one["density_sd_per_mm"])                          # one value: no SD
+
+        none = sim.patient_truth("P003", "ssc-late", [image(True, 2.0, {"bushy": 5}, giants=0)])
+        self.assertIsNone(none["density_mean_per_mm"])
+        self.assertIsNone(none["density_median_per_mm"])
+        self.assertIsNone(none["density_sd_per_mm"])
+        self.assertEqual((none["abnormal_count"], none["loop_count"]), (0, 0))
+        self.assertEqual(none["pattern"], "indeterminate")                   # never taken from the profile
+
+    def test_only_loops_are_flagged_giant_or_dilated(self):
+        def ann(name, apical):
+            return {"category_id": sim.CLASSES.index(name) + 1, "apical_diameter_um": apical}
+        anns = [ann("hairpin", 55.0), ann("crossing", 50.0), ann("tortuous", 20.0), ann("hairpin", 19.9),
+                ann("ramified", 60.0), ann("bushy", 30.0), ann("blur", 70.0), ann("blur", 30.0),
+                ann("hemorrhage", None)]
+        counts, giants, dilated = sim.image_summary(anns)
+        self.assertEqual((giants, dilated), (2, 3))     # giants: hairpin 55, crossing 50; dilated: 20, 60, 30
+        self.assertEqual((counts["blur"], counts["hemorrhage"], counts["hairpin"]), (2, 1, 2))
 
 
 if __name__ == "__main__":
