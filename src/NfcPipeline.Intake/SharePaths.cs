@@ -58,6 +58,14 @@ public static class SharePaths
         return IsInside(real, realRoot) ? null : "link leads outside the share; refused";
     }
 
+    /// <summary>Where an open file really is (Linux: /proc/self/fd), or null when that cannot be told.</summary>
+    public static string? RealPathOfOpen(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux() || handle.IsInvalid) return null;
+        try { return File.ResolveLinkTarget($"/proc/self/fd/{handle.DangerousGetHandle()}", returnFinalTarget: false)?.FullName; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
+    }
+
     public static bool IsInside(string realPath, string realRoot)
     {
         var root = realRoot.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;

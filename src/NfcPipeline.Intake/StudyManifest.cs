@@ -46,7 +46,12 @@ public sealed record StudyManifest
             int read = 0, n;
             while (read < buffer.Length && (n = stream.Read(buffer, read, buffer.Length - read)) > 0) read += n;
             if (read > MaxBytes) throw new StudyLayoutException($"{FileName} grew past {MaxBytes} bytes while read; refused.");
-            return Parse(Encoding.UTF8.GetString(buffer, 0, read));
+            // Checked on the open file too: a link swapped in after the check above leads nowhere outside.
+            if (SharePaths.RealPathOfOpen(stream.SafeFileHandle) is { } opened && !SharePaths.IsInside(opened, realRoot))
+                throw new StudyLayoutException($"{FileName} is a link that leads outside the share; refused.");
+            // A byte order mark (Windows editors write one) is no part of the JSON.
+            var text = Encoding.UTF8.GetString(buffer, 0, read);
+            return Parse(text.StartsWith('\uFEFF') ? text[1..] : text);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {

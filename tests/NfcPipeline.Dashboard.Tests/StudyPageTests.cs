@@ -49,5 +49,8 @@ public class StudyPageTests
         var page3 = await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: page2[^1].Id);
 
         Assert.Equal(data.ImageIds, [page1[0].Id, page2[0].Id, page3[0].Id]);
+
+        // The anchor of a "Next" link removed since (a resubmission dropped the file): the listing starts over.
+        Assert.Equal(data.ImageIds[1], (await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: 987_654)).Single().Id);
     }
 }

@@ -215,6 +215,14 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_manifest_with_a_byte_order_mark_is_read()
+    {
+        Touch("s/P1/L2/f.jpg");
+        File.WriteAllBytes(Path.Combine(_share.FullName, "s/study.json"), [0xEF, 0xBB, 0xBF, .. "{\"study_id\": \"S-BOM\"}"u8]);
+        Assert.Equal("S-BOM", StudyLayout.Discover(Path.Combine(_share.FullName, "s"), _share.FullName).StudyId);   // was "not valid JSON"
+    }
+
+    [Fact]
     public void A_study_that_would_register_nothing_is_a_submission_problem()
     {
         Touch("empty/study.json", "{}");

@@ -34,6 +34,19 @@ public class AnalysisConfigurationTests
         Assert.Equal(ClinicalCategory.Abnormal, options.Measurement.Categories.Entries["hairpin"]);
         Assert.Equal(ClinicalCategory.Ungradable, options.Measurement.Categories.Entries["blur"]);   // the default map stays
         Assert.Equal(Core.Options.AnalysisOptions.Default, Read([]).Options);
+
+        // Keys are case-insensitive, as everywhere in .NET configuration (environment variables are often upper case).
+        var (upper, none) = Read(new() { ["ANALYSIS:MEASUREMENT:DILATEDAPICALDIAMETERUM"] = "25" });
+        Assert.Empty(none);
+        Assert.Equal(25, upper.Measurement.DilatedApicalDiameterUm);
+    }
+
+    [Fact]
+    public void A_model_class_the_category_map_lacks_is_a_start_up_refusal_with_the_names()
+    {
+        var missing = new Core.Options.UnknownClassNameException(["giant"]);
+        Assert.True(WorkerStartup.IsModelProblem(missing));   // was an unhandled exception's stack trace
+        Assert.Contains("'giant'", WorkerStartup.Describe(missing));
     }
 
     [Fact]

@@ -34,8 +34,6 @@ public sealed class ResultStore(NpgsqlDataSource db)
     /// <summary>Commits the chunk and returns the patients it touched.</summary>
     public async Task<IReadOnlyList<long>> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
     {
-        // The same content twice in one chunk (a copied file) is stored once and marks both images.
-        var unique = chunk.Analysed.GroupBy(a => Convert.ToHexString(a.Sha256)).Select(g => g.First()).ToList();
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
 
@@ -44,6 +42,24 @@ public sealed class ResultStore(NpgsqlDataSource db)
         foreach (var studyId in chunk.Images.Select(i => i.StudyId).Distinct().Order())
             await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
 
+        // Only images still as this chunk loaded them: same content, same study calibration, and not queued again in a
+        // later chunk since (a reanalysis, or a calibration change; see ChunkResult), whether that chunk is still to
+        // run or has already written: its results stand, this chunk's are not stored.
+        var current = (await connection.QueryAsync<long>(new CommandDefinition($"""
+            select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
+                on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
+            where not exists ({QueuedAgainLater})
+            for update of i
+            """, new
+            {
+                chunk.JobId,
+                Ids = chunk.Images.Select(i => i.ImageId).ToArray(), Shas = chunk.Images.Select(i => i.Sha256).ToArray(),
+                Ums = chunk.Images.Select(i => i.UmPerPx).ToArray(),
+            }, tx, cancellationToken: ct))).ToHashSet();
+
+        // The same content twice in one chunk (a copied file) is stored once and marks both images.
+        var unique = chunk.Analysed.Where(a => current.Contains(a.ImageId))
+            .GroupBy(a => Convert.ToHexString(a.Sha256)).Select(g => g.First()).ToList();
         var keys = new { chunk.ModelId, Shas = unique.Select(a => a.Sha256).ToArray(), Ums = unique.Select(a => a.Measurement.MicrometresPerPixel).ToArray() };
         // Two chunks holding one content (a copied file) write its result one after the other: the second then sees and
         // replaces the first's rows instead of failing on their key. Locks are taken in one order, so no deadlock.
@@ -60,20 +76,10 @@ public sealed class ResultStore(NpgsqlDataSource db)
         foreach (var image in unique)
             await connection.ExecuteAsync(new CommandDefinition(InsertMetricsSql, MetricsRow(image, chunk), tx, cancellationToken: ct));
         await CapillaryCopy.WriteAsync(connection, unique, chunk.ModelId, ct);
-
-        // Only images still as this chunk loaded them: same content, same study calibration, and not queued again in a
-        // later chunk since (a reanalysis, or a calibration change; see ChunkResult).
-        var current = (await connection.QueryAsync<long>(new CommandDefinition($"""
-            select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
-                on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
-            where not exists ({QueuedAgainLater})
-            for update of i
-            """, new
-            {
-                chunk.JobId,
-                Ids = chunk.Images.Select(i => i.ImageId).ToArray(), Shas = chunk.Images.Select(i => i.Sha256).ToArray(),
-                Ums = chunk.Images.Select(i => i.UmPerPx).ToArray(),
-            }, tx, cancellationToken: ct))).ToHashSet();
+        // The study's results are now (also) this model's: its reports follow the model that last analysed it.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update studies set model_id = @ModelId where id = any(@Studies) and model_id is distinct from @ModelId
+            """, new { chunk.ModelId, Studies = chunk.Images.Select(i => i.StudyId).Distinct().ToArray() }, tx, cancellationToken: ct));
         var succeeded = chunk.Analysed.Select(a => (a.ImageId, Um: a.Measurement.MicrometresPerPixel))
             .Concat(chunk.Reused.Select(r => (r.ImageId, Um: r.UmPerPx))).Where(x => current.Contains(x.ImageId)).ToList();
         var failed = chunk.Failed.Where(f => current.Contains(f.ImageId)).ToList();
@@ -102,17 +108,18 @@ public sealed class ResultStore(NpgsqlDataSource db)
         return patients;
     }
 
-    /// <summary>Image i is in a live chunk created after chunk @JobId: a resubmission queued it again.</summary>
+    /// <summary>Image i is in a chunk created after chunk @JobId, to run or run: a resubmission queued it again.</summary>
     private const string QueuedAgainLater = """
         select 1 from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e
         where j.study_id = i.study_id and j.kind = 'analyze_chunk' and j.id > @JobId
-          and j.state in ('enqueued', 'processing', 'retrying') and e::bigint = i.id
+          and j.state in ('enqueued', 'processing', 'retrying', 'succeeded') and e::bigint = i.id
         """;
 
     /// <summary>
     /// The images of a chunk that will not run (given up, <see cref="JobStart.GivenUp"/>, or failed after its retries)
     /// fail with <paramref name="error"/>, except those already finished or queued again in a later chunk, and only
-    /// images the job itself lists (a malformed message names others); returns the patients touched, for completion.
+    /// images the job itself lists (a malformed message names others), and only while that job is failed (requeued in the
+    /// meantime, its images are queued again and stay so); returns the patients touched, for completion.
     /// </summary>
     public async Task<IReadOnlyList<long>> FailUnfinishedImagesAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct)
     {
@@ -126,7 +133,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
                 result_um_per_px = null
             where i.id = any(@Ids) and i.state in ('queued', 'processing') and not exists ({QueuedAgainLater})
               and exists (select 1 from jobs o, jsonb_array_elements_text(o.payload -> 'image_ids') e
-                          where o.id = @JobId and o.kind = 'analyze_chunk' and e::bigint = i.id)
+                          where o.id = @JobId and o.kind = 'analyze_chunk' and o.state = 'failed' and e::bigint = i.id)
             returning i.patient_id
             """, new { JobId = jobId, Ids = imageIds.ToArray(), Code = code, Error = error }, tx, cancellationToken: ct))).Distinct().ToList();
         await tx.CommitAsync(ct);

@@ -105,8 +105,9 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             where i.study_id = @studyId
             """ + (patientId is null ? "" : " and i.patient_id = @patientId") + (state is null ? "" : " and i.state = @state")
             + (afterImageId is null ? "" : """
-                 and (i.patient_id, coalesce(i.finger, ''), i.field, i.id)
-                     > (select a.patient_id, coalesce(a.finger, ''), a.field, a.id from images a where a.id = @afterImageId)
+                 and (not exists (select 1 from images a where a.id = @afterImageId)   -- the anchor is gone: from the start
+                      or (i.patient_id, coalesce(i.finger, ''), i.field, i.id)
+                         > (select a.patient_id, coalesce(a.finger, ''), a.field, a.id from images a where a.id = @afterImageId))
                 """)
             + " order by i.patient_id, coalesce(i.finger, ''), i.field, i.id limit @limit";
         await using var c = await dataSource.OpenConnectionAsync(ct);

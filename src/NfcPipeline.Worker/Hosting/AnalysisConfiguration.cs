@@ -44,7 +44,9 @@ public static class AnalysisConfiguration
             FastTrack = Part("FastTrack", FastTrackOptions.Default),
         };
         problems.AddRange(options.Validate().Select(p => $"{Section}:{p}"));
-        foreach (var unknown in section.GetChildren().Select(c => c.Key).Except(["Measurement", "DistalRow", "Grading", "FastTrack", "Categories"]))
+        // Configuration keys are case-insensitive.
+        foreach (var unknown in section.GetChildren().Select(c => c.Key)
+                     .Except(["Measurement", "DistalRow", "Grading", "FastTrack", "Categories"], StringComparer.OrdinalIgnoreCase))
             problems.Add($"{Section}:{unknown} is not a setting (Measurement, DistalRow, Grading, FastTrack, Categories).");
         return options;
     }

@@ -1,3 +1,4 @@
+using NfcPipeline.Core.Options;
 using NfcPipeline.Inference.Contract;
 using NfcPipeline.OnnxRuntime;
 
@@ -7,12 +8,13 @@ namespace NfcPipeline.Worker.Hosting;
 public static class WorkerStartup
 {
     public static bool IsModelProblem(Exception ex) =>
-        ex is FileNotFoundException or ModelContractException or OnnxRuntimeException or DllNotFoundException or ArgumentException;
+        ex is FileNotFoundException or ModelContractException or OnnxRuntimeException or DllNotFoundException or ArgumentException
+            or UnknownClassNameException;
 
     public static string Describe(Exception ex) => ex switch
     {
         FileNotFoundException => $"Inference:ModelPath: {ex.Message}",
-        ModelContractException => ex.Message,
+        ModelContractException or UnknownClassNameException => ex.Message,
         OnnxRuntimeException => $"ONNX Runtime cannot load the model: {ex.Message}",
         DllNotFoundException => $"a native library is missing (ops/native.sh installs them): {ex.Message}",
         _ => $"{ex.GetType().Name}: {ex.Message}",

@@ -85,8 +85,18 @@ public class ResubmissionRaceTests
         var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, true, 2, default);
         Assert.Equal(s.ImageIds.Order(), registered.ImagesToAnalyse.Order());
 
+        // The new chunk runs and commits first; the old one, held up (a retry delay), writes after it: the new one's
+        // outcome stands either way.
+        var newer = registered.Chunks.Single().JobId;
+        var newLoad = await results.LoadChunkImagesAsync(s.ImageIds, default);
+        var reused = s.ImageIds.Select(id => new ReusedImage(id, 2.0)).ToList();
+        Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(newer, s.ModelId, [], [], reused, "{}", newLoad), default));
         var failed = s.ImageIds.Select(id => new FailedImage(id, "Corrupt", "old chunk")).ToList();
         Assert.Empty(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [], failed, [], "{}", loaded), default));
+        await using (var c = await db.OpenConnectionAsync())
+            Assert.Equal(["succeeded", "succeeded"], await c.QueryAsync<string>("select state from images order by id"));
+        await using (var c = await db.OpenConnectionAsync())   // as before the new chunk ran, for the rest of the test
+            await c.ExecuteAsync("update images set state = 'queued'; update jobs set state = 'enqueued' where id = @newer", new { newer });
 
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal(["queued", "queued"], await check.QueryAsync<string>("select state from images order by id"));
@@ -103,8 +113,11 @@ public class ResubmissionRaceTests
         var results = new ResultStore(db);
         var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, [s.ImageIds[0]], 1, false, default))[0].JobId;
 
-        // A malformed message (a job that does not exist, or one that does not list the image) names no image to fail.
+        // A malformed message (a job that does not exist, or one that does not list the image) names no image to fail,
+        // and a job requeued in the meantime (no longer failed) fails none of its own.
         Assert.Empty(await results.FailUnfinishedImagesAsync(987_654, s.ImageIds, "ChunkFailed", "x", default));
+        Assert.Empty(await results.FailUnfinishedImagesAsync(job, s.ImageIds, "ChunkFailed", "x", default));
+        await new JobStore(db).MarkFailedAsync(job, "x", default);
         Assert.Equal([s.PatientId], await results.FailUnfinishedImagesAsync(job, s.ImageIds, "ChunkFailed", "x", default));
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal(["ChunkFailed", null], await check.QueryAsync<string?>("select error_code from images order by id"));
