@@ -35,6 +35,11 @@ public sealed class JobStore(NpgsqlDataSource db)
             insert into jobs (kind, study_id, payload) select 'analyze_chunk', @StudyId, p::jsonb from unnest(@Payloads) with ordinality as t(p, n)
             order by n returning id
             """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToList();
+        // Each image now belongs to its new chunk (ResultStore writes only the images a chunk owns).
+        var owners = ids.Zip(chunks).SelectMany(p => p.Second.Select(image => (Image: image, Job: p.First))).ToList();
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update images i set chunk_job_id = x.job from unnest(@Images, @Jobs) as x(image, job) where i.id = x.image
+            """, new { Images = owners.Select(o => o.Image).ToArray(), Jobs = owners.Select(o => o.Job).ToArray() }, tx, cancellationToken: ct));
         return ids.Zip(chunks, (id, chunk) => new ChunkJob(id, studyId, chunk, reanalyze)).ToList();
     }
 

@@ -42,13 +42,13 @@ public sealed class ResultStore(NpgsqlDataSource db)
         foreach (var studyId in chunk.Images.Select(i => i.StudyId).Distinct().Order())
             await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
 
-        // Only images still as this chunk loaded them: same content, same study calibration, and not queued again in a
-        // later chunk since (a reanalysis, or a calibration change; see ChunkResult), whether that chunk is still to
-        // run or has already written: its results stand, this chunk's are not stored.
+        // Only images still as this chunk loaded them: same content, same study calibration, and still this chunk's (a
+        // resubmission that queued one again in a later chunk moved it there, whether that chunk is still to run or has
+        // already written: its outcome stands, and this chunk stores nothing for the image; see ChunkResult).
         var current = (await connection.QueryAsync<long>(new CommandDefinition($"""
             select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
                 on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
-            where not exists ({QueuedAgainLater})
+            where {OwnedByThisChunk}
             for update of i
             """, new
             {
@@ -79,7 +79,8 @@ public sealed class ResultStore(NpgsqlDataSource db)
         // The study's results are now (also) this model's: its reports follow the model that last analysed it.
         await connection.ExecuteAsync(new CommandDefinition("""
             update studies set model_id = @ModelId where id = any(@Studies) and model_id is distinct from @ModelId
-            """, new { chunk.ModelId, Studies = chunk.Images.Select(i => i.StudyId).Distinct().ToArray() }, tx, cancellationToken: ct));
+            """, new { chunk.ModelId, Studies = chunk.Images.Where(i => current.Contains(i.ImageId)).Select(i => i.StudyId).Distinct().ToArray() },
+            tx, cancellationToken: ct));
         var succeeded = chunk.Analysed.Select(a => (a.ImageId, Um: a.Measurement.MicrometresPerPixel))
             .Concat(chunk.Reused.Select(r => (r.ImageId, Um: r.UmPerPx))).Where(x => current.Contains(x.ImageId)).ToList();
         var failed = chunk.Failed.Where(f => current.Contains(f.ImageId)).ToList();
@@ -108,16 +109,15 @@ public sealed class ResultStore(NpgsqlDataSource db)
         return patients;
     }
 
-    /// <summary>Image i is in a chunk created after chunk @JobId, to run or run: a resubmission queued it again.</summary>
-    private const string QueuedAgainLater = """
-        select 1 from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e
-        where j.study_id = i.study_id and j.kind = 'analyze_chunk' and j.id > @JobId
-          and j.state in ('enqueued', 'processing', 'retrying', 'succeeded') and e::bigint = i.id
-        """;
+    /// <summary>
+    /// Image i belongs to chunk @JobId: chunk creation and a requeue set images.chunk_job_id (migration 0016); images
+    /// from before it have none and belong to whichever chunk lists them.
+    /// </summary>
+    private const string OwnedByThisChunk = "(i.chunk_job_id is null or i.chunk_job_id = @JobId)";
 
     /// <summary>
     /// The images of a chunk that will not run (given up, <see cref="JobStart.GivenUp"/>, or failed after its retries)
-    /// fail with <paramref name="error"/>, except those already finished or queued again in a later chunk, and only
+    /// fail with <paramref name="error"/>, except those already finished or now another chunk's, and only
     /// images the job itself lists (a malformed message names others), and only while that job is failed (requeued in the
     /// meantime, its images are queued again and stay so); returns the patients touched, for completion.
     /// </summary>
@@ -131,7 +131,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
         var patients = (await connection.QueryAsync<long>(new CommandDefinition($"""
             update images i set state = 'failed', error_code = @Code, error = @Error, attempts = attempts + 1, updated_at = now(),
                 result_um_per_px = null
-            where i.id = any(@Ids) and i.state in ('queued', 'processing') and not exists ({QueuedAgainLater})
+            where i.id = any(@Ids) and i.state in ('queued', 'processing') and {OwnedByThisChunk}
               and exists (select 1 from jobs o, jsonb_array_elements_text(o.payload -> 'image_ids') e
                           where o.id = @JobId and o.kind = 'analyze_chunk' and o.state = 'failed' and e::bigint = i.id)
             returning i.patient_id

@@ -104,9 +104,12 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
             await StudyLock.ByStudyAsync(c, tx, studyId, ct);
         await c.ExecuteAsync(new CommandDefinition("""
             with listed as (
-                select distinct e::bigint as id from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e where j.id = any(@Ids)),
+                select distinct on (e::bigint) e::bigint as id, j.id as job
+                from jobs j, jsonb_array_elements_text(j.payload -> 'image_ids') e where j.id = any(@Ids) order by e::bigint, j.id desc),
             reopened as (
-                update images i set state = 'queued', error = null, error_code = null, result_um_per_px = null, updated_at = now()
+                -- The requeued chunk takes its failed images back (ResultStore writes only a chunk's own images).
+                update images i set state = 'queued', chunk_job_id = listed.job, error = null, error_code = null, result_um_per_px = null,
+                    updated_at = now()
                 from listed where i.id = listed.id and i.state = 'failed'
                 returning i.patient_id, i.study_id),
             patients_reopened as (

@@ -85,23 +85,54 @@ public class ResubmissionRaceTests
         var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, true, 2, default);
         Assert.Equal(s.ImageIds.Order(), registered.ImagesToAnalyse.Order());
 
-        // The new chunk runs and commits first; the old one, held up (a retry delay), writes after it: the new one's
-        // outcome stands either way.
+        // The old chunk writes while the new one is still to run: it stores nothing, the images wait for the new one.
+        var analysedByOld = new AnalysedImage(s.ImageIds[0], s.Shas[0], [], OldMeasurement());
+        var failed = new List<FailedImage> { new(s.ImageIds[1], "Corrupt", "old chunk") };
+        Assert.Empty(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default));
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(["queued", "queued"], await check.QueryAsync<string>("select state from images order by id"));
+        Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));   // its results are not stored
+        Assert.Null(await new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default));
+        Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from patients"));
+
+        // The new chunk writes; the old one, held up (a retry delay), writes again after it: the new one's outcome stands.
         var newer = registered.Chunks.Single().JobId;
         var newLoad = await results.LoadChunkImagesAsync(s.ImageIds, default);
         var reused = s.ImageIds.Select(id => new ReusedImage(id, 2.0)).ToList();
         Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(newer, s.ModelId, [], [], reused, "{}", newLoad), default));
-        var failed = s.ImageIds.Select(id => new FailedImage(id, "Corrupt", "old chunk")).ToList();
-        Assert.Empty(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [], failed, [], "{}", loaded), default));
-        await using (var c = await db.OpenConnectionAsync())
-            Assert.Equal(["succeeded", "succeeded"], await c.QueryAsync<string>("select state from images order by id"));
-        await using (var c = await db.OpenConnectionAsync())   // as before the new chunk ran, for the rest of the test
-            await c.ExecuteAsync("update images set state = 'queued'; update jobs set state = 'enqueued' where id = @newer", new { newer });
+        Assert.Empty(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default));
+        Assert.Equal(["succeeded", "succeeded"], await check.QueryAsync<string>("select state from images order by id"));
+        Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
+    }
 
+    private static Core.Measurements.ImageMeasurement OldMeasurement() =>
+        new Core.Measurements.ImageMeasurer().Measure([], new Core.Domain.Calibration(2.0), 64, 64);
+
+    [Fact]
+    public async Task A_requeued_older_chunk_takes_back_the_images_a_later_chunk_failed_and_finishes_them()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 1);
+        var results = new ResultStore(db);
+        var jobs = new JobStore(db);
+        var x = s.ImageIds[0];
+        // J1 failed after its retries (its image failed with it); a resubmission queued the image again in J2, where it
+        // failed on its own, and J2 succeeded.
+        var j1 = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0].JobId;
+        var load1 = await results.LoadChunkImagesAsync([x], default);
+        await jobs.MarkFailedAsync(j1, "faulted", default);
+        await results.FailUnfinishedImagesAsync(j1, [x], "ChunkFailed", "faulted", default);
+        var j2 = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0].JobId;
+        await results.WriteChunkAsync(new ChunkResult(j2, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}",
+            await results.LoadChunkImagesAsync([x], default)), default);
+
+        // The operator requeues the failed J1, as its error says: it owns the image again and finishes it.
+        var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueAsync([j1], (_, _) => Task.CompletedTask);
+        Assert.Equal([j1], requeue.Requeued);
+        Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}", load1), default));
         await using var check = await db.OpenConnectionAsync();
-        Assert.Equal(["queued", "queued"], await check.QueryAsync<string>("select state from images order by id"));
-        Assert.Null(await new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default));
-        Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from patients"));
+        Assert.Equal("failed", await check.ExecuteScalarAsync<string>("select state from images"));   // was left queued for ever
     }
 
     [Fact]

@@ -153,6 +153,8 @@ public class ResubmissionTests
             insert into jobs (kind, study_id, payload)
             values ('analyze_chunk', @StudyId, jsonb_build_object('image_ids', jsonb_build_array(@ImageId), 'reanalyze', false)) returning id
             """, new { StudyId = studyId, ImageId = imageId });
+        // As chunk creation does: the image now belongs to the new chunk.
+        await env.QueryScalarAsync<long>("update images set chunk_job_id = @JobId where id = @ImageId returning id", new { JobId = jobId, ImageId = imageId });
         await env.PublishAsync(new AnalyzeImages { JobId = jobId, StudyDbId = studyId, ImageIds = [imageId] });
 
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
