@@ -23,22 +23,4 @@ public static unsafe class FileTypes
         int mode = *(ushort*)(buffer + LibCNative.StatxModeOffset);
         return (mode & TypeMask) is Regular or Directory;   // directories are reported by their own check
     }
-
-    /// <summary>
-    /// Where an open file really is (Linux: /proc/self/fd), or null when that cannot be told. Checked after opening,
-    /// it closes the gap between checking a path and opening it, in which a link could be swapped in.
-    /// </summary>
-    public static string? RealPathOf(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
-    {
-        if (!OperatingSystem.IsLinux() || handle.IsInvalid) return null;
-        try { return new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget; }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
-    }
-
-    /// <summary>Whether <paramref name="realPath"/> lies inside the folder <paramref name="realRoot"/> (both without links).</summary>
-    public static bool IsInside(string realPath, string realRoot)
-    {
-        var root = realRoot.TrimEnd(Path.DirectorySeparatorChar);
-        return realPath.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
-    }
 }

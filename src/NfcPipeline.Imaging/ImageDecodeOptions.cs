@@ -19,11 +19,4 @@ public sealed record ImageDecodeOptions
 
     /// <summary>Rotate and flip JPEG pixels as the EXIF orientation tag says (the decoded size follows).</summary>
     public bool ApplyExifOrientation { get; init; } = true;
-
-    /// <summary>
-    /// The real path (no links) of a folder every file opened by <see cref="ImageDecoder.DecodeFile"/> must lie in, checked
-    /// on the open file: a path checked inside a share, then swapped for a link leading out before it was opened, fails
-    /// as <see cref="ImageDecodeError.Unreadable"/>. Null: not checked.
-    /// </summary>
-    public string? ConfineTo { get; init; }
 }

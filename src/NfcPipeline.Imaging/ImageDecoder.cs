@@ -19,8 +19,11 @@ public sealed class ImageDecoder
     {
     }
 
-    /// <summary>For tests: replaces how files are opened.</summary>
-    internal ImageDecoder(ImageDecodeOptions? options, Func<string, Stream> openRead)
+    /// <summary>
+    /// Opens files with <paramref name="openRead"/> (read-only by contract): a host confines reads to its share this way
+    /// (SharePaths.OpenInside); what it throws fails the image as the decoder's own file errors do.
+    /// </summary>
+    public ImageDecoder(ImageDecodeOptions? options, Func<string, Stream> openRead)
     {
         Options = options ?? ImageDecodeOptions.Default;
         this.openRead = openRead;
@@ -99,10 +102,6 @@ public sealed class ImageDecoder
         try
         {
             using var stream = openRead(path);
-            if (Options.ConfineTo is { } root && stream is FileStream file && FileTypes.RealPathOf(file.SafeFileHandle) is { } opened
-                && !FileTypes.IsInside(opened, root))
-                throw new ImageDecodeException(ImageDecodeError.Unreadable,
-                    $"{path} led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
             long length = stream.Length;
             DecodeLimits.CheckFileSize(Options, length);
             int wanted = (int)Math.Min(Math.Min(length, maxBytes), Array.MaxLength);

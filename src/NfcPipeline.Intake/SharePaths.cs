@@ -58,8 +58,28 @@ public static class SharePaths
         return IsInside(real, realRoot) ? null : "link leads outside the share; refused";
     }
 
+    /// <summary>
+    /// Opens a file of the share read-only (shared, sequential) and checks the open file itself, by its real path from
+    /// /proc/self/fd: a path checked inside the share, then swapped for a link leading out before it was opened, is
+    /// refused with an <see cref="IOException"/>. Every read of a share file goes through here.
+    /// </summary>
+    public static FileStream OpenInside(string path, string realRoot)
+    {
+        var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete,
+            Options = FileOptions.SequentialScan, BufferSize = 0,
+        });
+        if (RealPathOfOpen(stream.SafeFileHandle) is { } opened && !IsInside(opened, realRoot))
+        {
+            stream.Dispose();
+            throw new IOException("it led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
+        }
+        return stream;
+    }
+
     /// <summary>Where an open file really is (Linux: /proc/self/fd), or null when that cannot be told.</summary>
-    public static string? RealPathOfOpen(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    private static string? RealPathOfOpen(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux() || handle.IsInvalid) return null;
         try { return File.ResolveLinkTarget($"/proc/self/fd/{handle.DangerousGetHandle()}", returnFinalTarget: false)?.FullName; }

@@ -47,11 +47,18 @@ public static class StudyLayout
     /// Why a folder under the share would be refused when submitted (a file, no images, an unreadable folder, a bad
     /// manifest or folder name), or null: what the worker checks, for submitters to answer before they publish.
     /// </summary>
-    public static string? SubmissionProblem(string shareRoot, string relativeFolder)
+    public static string? SubmissionProblem(string shareRoot, string relativeFolder) => ReadForSubmission(shareRoot, relativeFolder).Problem;
+
+    /// <summary>The folder as the worker would read it, or why it would refuse it (then no inventory).</summary>
+    public static (StudyInventory? Inventory, string? Problem) ReadForSubmission(string shareRoot, string relativeFolder)
     {
-        try { return RegistrationProblem(Discover(SharePaths.ResolveUnder(shareRoot, relativeFolder), shareRoot)); }
-        catch (StudyLayoutException ex) { return ex.Message; }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return $"The folder cannot be read: {ex.Message}"; }
+        try
+        {
+            var inventory = Discover(SharePaths.ResolveUnder(shareRoot, relativeFolder), shareRoot);
+            return RegistrationProblem(inventory) is { } problem ? (null, problem) : (inventory, null);
+        }
+        catch (StudyLayoutException ex) { return (null, ex.Message); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return (null, $"The folder cannot be read: {ex.Message}"); }
     }
 
     public static StudyInventory Discover(string studyFolder, string? shareRoot = null)

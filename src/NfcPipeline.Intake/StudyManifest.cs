@@ -41,14 +41,11 @@ public sealed record StudyManifest
             var length = new FileInfo(real).Length;
             if (length == 0) throw new StudyLayoutException($"{FileName} is empty, or not a regular file.");
             if (length > MaxBytes) throw new StudyLayoutException($"{FileName} is {length} bytes; at most {MaxBytes} are read.");
-            using var stream = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var stream = SharePaths.OpenInside(real, realRoot);
             var buffer = new byte[MaxBytes + 1];
             int read = 0, n;
             while (read < buffer.Length && (n = stream.Read(buffer, read, buffer.Length - read)) > 0) read += n;
             if (read > MaxBytes) throw new StudyLayoutException($"{FileName} grew past {MaxBytes} bytes while read; refused.");
-            // Checked on the open file too: a link swapped in after the check above leads nowhere outside.
-            if (SharePaths.RealPathOfOpen(stream.SafeFileHandle) is { } opened && !SharePaths.IsInside(opened, realRoot))
-                throw new StudyLayoutException($"{FileName} is a link that leads outside the share; refused.");
             // A byte order mark (Windows editors write one) is no part of the JSON.
             var text = Encoding.UTF8.GetString(buffer, 0, read);
             return Parse(text.StartsWith('\uFEFF') ? text[1..] : text);

@@ -44,18 +44,13 @@ public sealed class WorkerOptions
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
         foreach (var url in HealthUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (!IsLoopbackUrl(url))
+            if (!NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl(url))
                 problems.Add($"Worker:HealthUrls '{url}' is not a loopback address; the health endpoints have no authentication.");
         if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
         return problems;
     }
-
-    private static bool IsLoopbackUrl(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri)
-        && (uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-            || System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     /// <summary>The µm/px a study's images are analysed at: its own calibration, else the default.</summary>
     public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;

@@ -13,6 +13,8 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
 
     public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable }
 
+    private static ImageDecoder ConfinedTo(string realRoot) => new(null, path => SharePaths.OpenInside(path, realRoot));
+
     public async Task<(Outcome Outcome, byte[]? Png)> RenderAsync(long imageId, long? modelId, int? maxWidth, CancellationToken ct)
     {
         var image = await queries.ImageSourceAsync(imageId, ct);
@@ -31,7 +33,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
         // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.
-        var decoder = _decoder ??= new ImageDecoder(new ImageDecodeOptions { ConfineTo = SharePaths.RealPath(root) });
+        var decoder = _decoder ??= ConfinedTo(SharePaths.RealPath(root));   // the share's real path, taken once
         try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.DecodeFile(path), shapes, maxWidth)), ct); }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using NfcPipeline.Contracts;
 using NfcPipeline.Dashboard.Hosting;
 
 namespace NfcPipeline.Dashboard.Security;
@@ -24,7 +25,7 @@ public static class BindingGuard
                 throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
         foreach (var proxy in options.TrustedProxies)
-            if (!System.Net.IPAddress.TryParse(proxy, out _))
+            if (!IPAddress.TryParse(proxy, out _))
                 throw new DashboardConfigurationException($"Dashboard:TrustedProxies '{proxy}' is not an IP address.");
         foreach (var key in options.ApiKeys)
         {
@@ -40,7 +41,7 @@ public static class BindingGuard
             throw new DashboardConfigurationException("Dashboard:MaxFailedSignIns must be at least 1 and Dashboard:FailedSignInWindow positive.");
         if (options.AuthConfigured) return;
         foreach (var url in SplitUrls(options.Urls).Concat(extraEndpointUrls))
-            if (!IsLoopbackUrl(url))
+            if (!ListenAddress.IsLoopbackUrl(url))
                 throw new DashboardConfigurationException(
                     $"{url} is not a loopback address and no authentication is configured. Configure Dashboard:Users " +
                     "(basic auth for the UI) and/or Dashboard:ApiKeys (X-Api-Key for the API), or bind http://127.0.0.1:PORT.");
@@ -48,24 +49,6 @@ public static class BindingGuard
 
     public static IReadOnlyList<string> SplitUrls(string? urls) =>
         (string.IsNullOrWhiteSpace(urls) ? DashboardOptions.DefaultUrls : urls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    public static bool IsLoopbackUrl(string url)
-    {
-        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
-        var rest = schemeEnd < 0 ? url : url[(schemeEnd + 3)..];
-        var slash = rest.IndexOf('/');
-        var hostPort = slash < 0 ? rest : rest[..slash];
-        string host;
-        if (hostPort.StartsWith('['))
-            host = hostPort[1..Math.Max(1, hostPort.IndexOf(']'))];
-        else
-        {
-            var colon = hostPort.LastIndexOf(':');
-            host = colon < 0 ? hostPort : hostPort[..colon];
-        }
-        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase)) return true;
-        return IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip);
-    }
 
     private static bool IsSha256Hex(string value) => value.Length == 64 && value.All(Uri.IsHexDigit);
 

@@ -42,7 +42,7 @@ public sealed class DashboardAuthHandler(
             // A reverse proxy on this host also connects from loopback; its forwarding headers show a remote caller.
             // A non-loopback Host name means a page of another site reached us by DNS rebinding.
             var proxied = Request.Headers.ContainsKey("X-Forwarded-For") || Request.Headers.ContainsKey("Forwarded");
-            var loopbackHost = BindingGuard.IsLoopbackUrl("http://" + Request.Host.Value);
+            var loopbackHost = NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl("http://" + Request.Host.Value);
             return Task.FromResult(!proxied && loopbackHost && Context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
                 ? Success(LocalUser, DashboardRoles.Operator, "local")
                 : AuthenticateResult.Fail("No authentication is configured and the caller is not on loopback."));

@@ -126,7 +126,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         }
         // Results are stored under the content hash taken at registration: a file replaced since then would file the
         // new content's results under the old content (and a later study holding the old content would reuse them).
-        if (await ContentChangedAsync(path, image.Sha256, ct))
+        if (await ContentChangedAsync(path, model.RealShareRoot!, image.Sha256, ct))
             return FieldOutcome.Failed("ChangedSinceRegistration",
                 "The file changed after the study was registered; submit the study again to analyse its current content.");
         var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
@@ -134,12 +134,12 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     }
 
     /// <summary>False when the file still hashes as registered, or cannot be read (the decoder then reports why).</summary>
-    private static async Task<bool> ContentChangedAsync(string path, byte[] registered, CancellationToken ct)
+    private static async Task<bool> ContentChangedAsync(string path, string realShare, byte[] registered, CancellationToken ct)
     {
         try
         {
             if (!FileTypes.IsRegularFileOrUnknown(path)) return false;   // not opened: a FIFO would block; the decoder says why
-            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
+            await using var stream = SharePaths.OpenInside(path, realShare);
             return !(await SHA256.HashDataAsync(stream, ct)).AsSpan().SequenceEqual(registered);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }

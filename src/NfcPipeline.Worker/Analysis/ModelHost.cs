@@ -26,6 +26,9 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
 
     public bool IsLoaded => _model is not null && Fields is not null;
     public FieldAnalyzer Fields { get; private set; } = null!;
+
+    /// <summary>The share's real path, taken once at start-up: what files read for analysis must lie in.</summary>
+    public string? RealShareRoot { get; private set; }
     public LoadedModel Model => _model ?? throw new InvalidOperationException("The model is not loaded yet.");
     public long ModelId { get; private set; }
     /// <summary>The measurement and aggregation policy (the "Analysis" section; defaults where unset).</summary>
@@ -51,8 +54,8 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         var model = _model!;
         // Paths are checked inside the share before they are opened; the decoder checks the open file too, so a link
         // swapped in between the two leads nowhere outside.
-        var decoder = worker.ShareRoot is { Length: > 0 } share
-            ? new ImageDecoder(new ImageDecodeOptions { ConfineTo = SharePaths.RealPath(share) }) : null;
+        var realShare = RealShareRoot = worker.ShareRoot is { Length: > 0 } share ? SharePaths.RealPath(share) : null;
+        var decoder = realShare is null ? null : new ImageDecoder(null, path => SharePaths.OpenInside(path, realShare));
         var analyzer = new ImageAnalyzer(model, inference.Value, batching.Value, decoder, loggers);
         // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
         var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);

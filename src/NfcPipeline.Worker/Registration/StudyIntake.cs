@@ -18,7 +18,7 @@ public sealed class StudyIntake(WorkerOptions options)
 
     /// <summary>The share's real path, and a header reader confined to it (set on first use; the same values each time).</summary>
     private string RealRoot => _realRoot ??= SharePaths.RealPath(options.ShareRoot!);
-    private ImageDecoder Headers => _headers ??= new ImageDecoder(new ImageDecodeOptions { ConfineTo = RealRoot });
+    private ImageDecoder Headers => _headers ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
 
     public StudyRegistration Read(SubmitStudy message)
     {
@@ -76,10 +76,8 @@ public sealed class StudyIntake(WorkerOptions options)
         if (!FileTypes.IsRegularFileOrUnknown(fullPath)) return StandIn();
         try
         {
-            using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             // Checked on the open file: a link swapped in since the walk must not put an outside file's hash on record.
-            if (FileTypes.RealPathOf(stream.SafeFileHandle) is { } opened && !FileTypes.IsInside(opened, RealRoot))
-                return StandIn();
+            using var stream = SharePaths.OpenInside(fullPath, RealRoot);
             size = stream.Length;
             sha = SHA256.HashData(stream);
         }

@@ -17,6 +17,10 @@ public class ResubmissionRaceTests
 
     internal sealed record Seeded(long StudyId, long PatientId, long ModelId, long[] ImageIds, byte[][] Shas);
 
+    /// <summary>The seeded study as a resubmission lists it: the same folder, files and calibration.</summary>
+    private static StudyRegistration SubmittedAgain(Seeded s, string manifest = "{}") => new("race", "race", 2.0, null, manifest,
+        s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+
     internal static async Task<Seeded> SeedAsync(NpgsqlDataSource db, int images)
     {
         await using var c = await db.OpenConnectionAsync();
@@ -80,8 +84,7 @@ public class ResubmissionRaceTests
         // Meanwhile the study is submitted again with reanalyze, at the same calibration and with the same files.
         // Its study.json has a comment and a trailing comma, which jsonb takes only as the manifest re-writes them.
         var manifest = NfcPipeline.Intake.StudyManifest.Parse("{\"site\": \"A\", // the site\n}").Raw;
-        var registration = new StudyRegistration("race", "race", 2.0, null, manifest,
-            s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+        var registration = SubmittedAgain(s, manifest);
         var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, true, 2, default);
         Assert.Equal(s.ImageIds.Order(), registered.ImagesToAnalyse.Order());
 
@@ -166,8 +169,7 @@ public class ResubmissionRaceTests
                 insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable)
                 select sha256, @ModelId, 2.0, 64, 64, 0, 0, true from images
                 """, new { s.ModelId });
-        var registration = new StudyRegistration("race", "race", 2.0, null, "{}",
-            s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+        var registration = SubmittedAgain(s);
 
         var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, false, 2, default);
 
