@@ -91,6 +91,9 @@ public class ResubmissionTests
         var replaced = images.First(i => i.StartsWith("P002/", StringComparison.Ordinal));
         File.WriteAllBytes(Path.Combine(env.Share.FullName, "study-p", replaced), PngEncoder.Encode(ColourStudy.Image(256, 192, seed: 99_999)));
         await ResubmitAsync(env, "study-p");
+        // Registered once its chunk exists: a late completion re-check of the first run (a chunk republished by the
+        // outbox and found done) could otherwise complete the study again before the registration, as CI once saw.
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs") == 3, TimeSpan.FromMinutes(2));
 
         Assert.Equal("completed", await env.WaitForStudyAsync("study-p", TimeSpan.FromMinutes(2)));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patients where state = 'completed'"));
