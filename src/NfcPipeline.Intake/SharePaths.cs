@@ -1,3 +1,7 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using NfcPipeline.Intake.Native;
+
 namespace NfcPipeline.Intake;
 
 /// <summary>Path rules for everything read from the share: no escape through '..', absolute paths or symlinks.</summary>
@@ -59,27 +63,58 @@ public static class SharePaths
     }
 
     /// <summary>
-    /// Opens a file of the share read-only (shared, sequential) and checks the open file itself, by its real path from
-    /// /proc/self/fd: a path checked inside the share, then swapped for a link leading out before it was opened, is
-    /// refused with an <see cref="IOException"/>. Every read of a share file goes through here.
+    /// Opens a file of the share read-only (shared) and checks the open file itself: a path checked inside the share,
+    /// then swapped for a link leading out (its real path from /proc/self/fd), or for a FIFO, socket or device, before it
+    /// was opened, is refused with an <see cref="IOException"/>. A FIFO is opened without blocking. Every read of a
+    /// share file goes through here.
     /// </summary>
     public static FileStream OpenInside(string path, string realRoot)
     {
-        var stream = new FileStream(path, new FileStreamOptions
+        var handle = OperatingSystem.IsLinux() ? OpenWithoutBlocking(path) : File.OpenHandle(path, FileMode.Open, FileAccess.Read,
+            FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+        try
         {
-            Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete,
-            Options = FileOptions.SequentialScan, BufferSize = 0,
-        });
-        if (RealPathOfOpen(stream.SafeFileHandle) is { } opened && !IsInside(opened, realRoot))
-        {
-            stream.Dispose();
-            throw new IOException("it led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
+            if (RealPathOfOpen(handle) is { } opened && !IsInside(opened, realRoot))
+                throw new IOException("it led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
+            return new FileStream(handle, FileAccess.Read, bufferSize: 0);
         }
-        return stream;
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>open(2) with O_NONBLOCK, then the descriptor's own type: only a regular file is kept.</summary>
+    private static unsafe SafeFileHandle OpenWithoutBlocking(string path)
+    {
+        int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            var reason = Marshal.GetPInvokeErrorMessage(errno);
+            // The errors .NET's own open maps, so callers' handling (missing file, no permission) stays as it was.
+            throw errno switch
+            {
+                2 => new FileNotFoundException($"Could not find file: {reason}"),             // ENOENT
+                13 or 1 => new UnauthorizedAccessException($"Access to the file is denied: {reason}"),   // EACCES, EPERM
+                20 => new DirectoryNotFoundException($"A folder of the path is missing: {reason}"),   // ENOTDIR
+                _ => new IOException($"The file cannot be opened: {reason}", errno),
+            };
+        }
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        byte* buffer = stackalloc byte[OpenNative.StatxSize];
+        if (OpenNative.Statx(fd, "", OpenNative.EmptyPath, OpenNative.StatxType, buffer) == 0
+            && (*(ushort*)(buffer + OpenNative.StatxModeOffset) & OpenNative.TypeMask) != OpenNative.RegularFile)
+        {
+            handle.Dispose();
+            throw new IOException("it is not a regular file (a FIFO, socket, device or folder); refused");
+        }
+        return handle;
     }
 
     /// <summary>Where an open file really is (Linux: /proc/self/fd), or null when that cannot be told.</summary>
-    private static string? RealPathOfOpen(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    private static string? RealPathOfOpen(SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux() || handle.IsInvalid) return null;
         try { return File.ResolveLinkTarget($"/proc/self/fd/{handle.DangerousGetHandle()}", returnFinalTarget: false)?.FullName; }

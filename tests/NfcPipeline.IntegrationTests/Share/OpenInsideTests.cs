@@ -33,4 +33,26 @@ public sealed class OpenInsideTests : IDisposable
         Assert.Equal(ImageDecodeError.Unreadable, Assert.Throws<ImageDecodeException>(() => decoder.ReadHeaderFile(swapped)).Reason);
         Assert.True(decoder.DecodeFile(inside).Width > 0);   // inside: decoded as before
     }
+
+    [Fact]
+    public async Task A_FIFO_or_folder_at_the_name_when_opened_is_refused_without_blocking()
+    {
+        // The callers check a path's type before opening it; a FIFO swapped in after that check must not hang the
+        // reader (opening a FIFO blocks until a writer comes).
+        string fifo = Path.Combine(_share.FullName, "field1.jpg"), folder = Path.Combine(_share.FullName, "field2.jpg");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)) await mkfifo.WaitForExitAsync();
+        Directory.CreateDirectory(folder);
+
+        var open = Task.Run(() => SharePaths.OpenInside(fifo, _share.FullName));
+        var error = await Assert.ThrowsAsync<IOException>(() => open.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("not a regular file", error.Message);
+        Assert.Contains("not a regular file", Assert.Throws<IOException>(() => SharePaths.OpenInside(folder, _share.FullName)).Message);
+        Assert.Throws<FileNotFoundException>(() => SharePaths.OpenInside(Path.Combine(_share.FullName, "gone.jpg"), _share.FullName));
+
+        var text = Path.Combine(_share.FullName, "study.json");
+        await File.WriteAllTextAsync(text, "{\"um_per_px\": 2.0}");
+        await using var stream = SharePaths.OpenInside(text, _share.FullName);
+        Assert.Equal("{\"um_per_px\": 2.0}", await new StreamReader(stream).ReadToEndAsync());
+        Assert.False(stream.CanWrite);
+    }
 }
