@@ -58,7 +58,19 @@ public sealed class LoadedModel : IDisposable
         await _runGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return Session.Run(null, [InputName], [input], outputNames);
+            if (!cancellationToken.CanBeCanceled) return Session.Run(null, [InputName], [input], outputNames);
+            // A run is stopped between operators when its token fires (a stop, or every caller of the batch gone),
+            // rather than holding a run slot and the cores until it ends. The registration goes before the options.
+            using var runOptions = new RunOptions();
+            using var terminate = cancellationToken.Register(() => runOptions.Terminate = true);
+            try
+            {
+                return Session.Run(runOptions, [InputName], [input], outputNames);
+            }
+            catch (OnnxRuntimeException stopped) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The model run was stopped: its work was cancelled.", stopped, cancellationToken);
+            }
         }
         finally
         {
