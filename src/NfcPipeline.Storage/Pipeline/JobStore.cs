@@ -4,8 +4,14 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Pipeline;
 
-/// <summary>An analysis chunk as stored in jobs, and as published.</summary>
-public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> ImageIds, bool Reanalyze);
+/// <summary>
+/// An analysis chunk as stored in jobs, and as published. <see cref="PublishClaim"/>: the claim under which it is
+/// being published (jobs.publish_claimed_at); only that claim's holder stamps it published or releases it.
+/// </summary>
+public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> ImageIds, bool Reanalyze)
+{
+    public DateTime? PublishClaim { get; init; }
+}
 
 /// <summary>What claiming a chunk found. <see cref="GivenUp"/>: too many workers stopped while analysing it; it is failed.</summary>
 public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp }
@@ -31,23 +37,40 @@ public sealed class JobStore(NpgsqlDataSource db)
         var chunks = imageIds.Chunk(Math.Max(1, chunkSize)).ToList();
         if (chunks.Count == 0) return [];
         var payloads = chunks.Select(c => JsonSerializer.Serialize(new Payload(c, reanalyze))).ToArray();
-        var ids = (await connection.QueryAsync<long>(new CommandDefinition("""
-            insert into jobs (kind, study_id, payload) select 'analyze_chunk', @StudyId, p::jsonb from unnest(@Payloads) with ordinality as t(p, n)
-            order by n returning id
+        // Created claimed by their publisher (see MarkPublishedAsync); a claim its process dies holding expires.
+        var rows = (await connection.QueryAsync<(long Id, DateTime Claim)>(new CommandDefinition("""
+            insert into jobs (kind, study_id, payload, publish_claimed_at)
+            select 'analyze_chunk', @StudyId, p::jsonb, now() from unnest(@Payloads) with ordinality as t(p, n)
+            order by n returning id, publish_claimed_at
             """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToList();
+        var ids = rows.Select(r => r.Id).ToList();
         // Each image now belongs to its new chunk (ResultStore writes only the images a chunk owns).
         var owners = ids.Zip(chunks).SelectMany(p => p.Second.Select(image => (Image: image, Job: p.First))).ToList();
         await connection.ExecuteAsync(new CommandDefinition("""
             update images i set chunk_job_id = x.job from unnest(@Images, @Jobs) as x(image, job) where i.id = x.image
             """, new { Images = owners.Select(o => o.Image).ToArray(), Jobs = owners.Select(o => o.Job).ToArray() }, tx, cancellationToken: ct));
-        return ids.Zip(chunks, (id, chunk) => new ChunkJob(id, studyId, chunk, reanalyze)).ToList();
+        return rows.Zip(chunks, (row, chunk) => new ChunkJob(row.Id, studyId, chunk, reanalyze) { PublishClaim = row.Claim }).ToList();
     }
 
-    public async Task MarkPublishedAsync(IEnumerable<long> jobIds, CancellationToken ct)
+    /// <summary>
+    /// Stamps chunks published once the broker confirmed them, each only while it is still under the claim it was
+    /// published with: a chunk whose message a worker already took, then sent back to the outbox (its claim cleared,
+    /// <see cref="MarkRetryingAsync"/>), must stay unpublished, or no outbox pass would ever publish it again.
+    /// </summary>
+    public async Task MarkPublishedAsync(IReadOnlyCollection<ChunkJob> chunks, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("update jobs set published_at = now(), publish_claimed_at = null where id = any(@Ids)",
-            new { Ids = jobIds.ToArray() }, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update jobs j set published_at = now(), publish_claimed_at = null
+            from unnest(@Ids, @Claims) as c(id, claim) where j.id = c.id and j.publish_claimed_at = c.claim
+            """, ClaimArguments(chunks), cancellationToken: ct));
+    }
+
+    private static object ClaimArguments(IReadOnlyCollection<ChunkJob> chunks)
+    {
+        if (chunks.Any(c => c.PublishClaim is null))
+            throw new ArgumentException("Only chunks claimed for publishing (created or claimed by this store) can be stamped or released.", nameof(chunks));
+        return new { Ids = chunks.Select(c => c.JobId).ToArray(), Claims = chunks.Select(c => c.PublishClaim!.Value).ToArray() };
     }
 
     /// <summary>
@@ -59,26 +82,29 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task<IReadOnlyList<ChunkJob>> ClaimUnpublishedAsync(TimeSpan olderThan, TimeSpan claimLease, int limit, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        var rows = await connection.QueryAsync<(long Id, long StudyId, string Payload)>(new CommandDefinition("""
+        var rows = await connection.QueryAsync<(long Id, long StudyId, string Payload, DateTime Claim)>(new CommandDefinition("""
             update jobs set publish_claimed_at = now() where id in (
                 select id from jobs
                 where published_at is null and state in ('enqueued', 'retrying') and kind = 'analyze_chunk' and enqueued_at < now() - @Age
                   and (publish_claimed_at is null or publish_claimed_at < now() - @Lease)
                 order by enqueued_at limit @Limit for update skip locked)
-            returning id, study_id, payload::text
+            returning id, study_id, payload::text, publish_claimed_at
             """, new { Age = olderThan, Lease = claimLease, Limit = limit }, cancellationToken: ct));
         return rows.Select(r =>
         {
             var p = JsonSerializer.Deserialize<Payload>(r.Payload)!;
-            return new ChunkJob(r.Id, r.StudyId, p.image_ids, p.reanalyze);
+            return new ChunkJob(r.Id, r.StudyId, p.image_ids, p.reanalyze) { PublishClaim = r.Claim };
         }).ToList();
     }
 
-    public async Task ReleaseAsync(IEnumerable<long> jobIds, CancellationToken ct)
+    /// <summary>Gives up the claims of chunks whose publish failed, so the next outbox pass takes them (only claims still held).</summary>
+    public async Task ReleaseAsync(IReadOnlyCollection<ChunkJob> chunks, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("update jobs set publish_claimed_at = null where id = any(@Ids) and published_at is null",
-            new { Ids = jobIds.ToArray() }, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update jobs j set publish_claimed_at = null
+            from unnest(@Ids, @Claims) as c(id, claim) where j.id = c.id and j.published_at is null and j.publish_claimed_at = c.claim
+            """, ClaimArguments(chunks), cancellationToken: ct));
     }
 
     /// <summary>

@@ -14,6 +14,6 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
         // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
         await Task.WhenAll(chunks.Select(chunk =>
             bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct)));
-        await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks.Select(c => c.JobId), t), ct);
+        await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks, t), ct);
     }
 }

@@ -18,18 +18,27 @@ public class OutboxTests
         var created = await jobs.CreateChunksAsync(study, [1, 2, 3], chunkSize: 1, reanalyze: false, default);
         var ids = created.Select(c => c.JobId).ToArray();
         var hour = TimeSpan.FromHours(1);
+        // Created under their publisher's claim: no outbox pass takes them while it holds it.
+        Assert.All(created, c => Assert.NotNull(c.PublishClaim));
+        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default));
+        await Task.Delay(300);
 
-        var first = await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default);
+        // That publisher died: its claims expire.
+        var first = await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromMilliseconds(100), 100, default);
         Assert.Equal(ids, first.Select(c => c.JobId).Order());
         Assert.Equal(new long[] { 1 }, first.Single(c => c.JobId == ids[0]).ImageIds);
         Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default));   // claimed, not published
         Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from jobs where published_at is null"));
+        await jobs.MarkPublishedAsync(created, default);   // the dead publisher's late stamps: no longer its claims
+        Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from jobs where published_at is null"));
 
-        await jobs.ReleaseAsync([ids[0]], default);   // its publish failed
-        Assert.Equal(new[] { ids[0] }, (await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default)).Select(c => c.JobId));
+        ChunkJob Claimed(long id) => first.Single(c => c.JobId == id);
+        await jobs.ReleaseAsync([Claimed(ids[0])], default);   // its publish failed
+        var again = await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default);
+        Assert.Equal(new[] { ids[0] }, again.Select(c => c.JobId));
 
-        await jobs.MarkPublishedAsync([ids[0], ids[1]], default);   // the broker confirmed these
-        await jobs.ReleaseAsync([ids[0]], default);                 // a late release does not unpublish
+        await jobs.MarkPublishedAsync([again[0], Claimed(ids[1])], default);   // the broker confirmed these
+        await jobs.ReleaseAsync([again[0]], default);                         // a late release does not unpublish
         await Task.Delay(300);
         // ids[2]'s claimer died before it published or released: its claim expires and the job is claimed again.
         Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 100, default));
@@ -39,6 +48,30 @@ public class OutboxTests
         // Young jobs are left to the publisher that committed them.
         await jobs.CreateChunksAsync(study, [4], chunkSize: 1, reanalyze: false, default);
         Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.FromMinutes(1), TimeSpan.Zero, 100, default));
+    }
+
+    [Fact]
+    public async Task A_publish_confirmed_after_its_chunk_went_back_to_the_outbox_leaves_it_for_the_outbox()
+    {
+        // A worker took the chunk's message before the publisher's stamp, hit its stop deadline and sent the chunk back
+        // to the outbox (message acknowledged). The publisher's late stamp must not mark it published: no message would
+        // remain anywhere, and its study would never complete.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var jobs = new JobStore(db);
+        var created = await jobs.CreateChunksAsync(await NewStudyAsync(db), [1], chunkSize: 1, reanalyze: false, default);
+        var id = created[0].JobId;
+
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(id, "worker-a", maxAbandonedStarts: 3, default));
+        await jobs.MarkRetryingAsync(id, "worker-a", "stopping", backToOutbox: true, default);
+        await jobs.MarkPublishedAsync(created, default);
+
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where id = @id and published_at is not null", new { id }));
+        var republish = await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromHours(1), 100, default);
+        Assert.Equal(new[] { id }, republish.Select(c => c.JobId));
+        await jobs.MarkPublishedAsync(republish, default);   // the outbox pass's own stamp counts
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs where id = @id and published_at is not null", new { id }));
+        await Assert.ThrowsAsync<ArgumentException>(() => jobs.MarkPublishedAsync([new ChunkJob(id, 0, [1], false)], default));
     }
 
     [Fact]
