@@ -59,6 +59,25 @@ public class MigrationTests
     }
 
     [Fact]
+    public async Task A_new_migration_numbered_below_an_applied_one_is_refused_and_nothing_is_applied()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var runner = new MigrationRunner(db.ConnectionString);
+        var original = RepoMigrations();
+        await runner.ApplyAsync(original);
+
+        // 0006 is a free number below the applied ones; 9999 would be fine on its own.
+        var late = original.Append(new Migration(6, "added_late", "create table should_not_exist (id int)"))
+            .Append(new Migration(9999, "would_be_new", "create table should_not_exist_either (id int)")).ToList();
+        var error = await Assert.ThrowsAsync<MigrationException>(() => runner.ApplyAsync(late));
+
+        Assert.Contains("0006_added_late", error.Message);
+        Assert.Contains($"below {original.Max(m => m.Version):D4}", error.Message);
+        Assert.False(await db.ScalarAsync<bool>("select to_regclass('public.should_not_exist') is not null"));
+        Assert.False(await db.ScalarAsync<bool>("select to_regclass('public.should_not_exist_either') is not null"));
+    }
+
+    [Fact]
     public async Task Concurrent_runners_both_succeed_and_apply_each_migration_once()
     {
         await using var db = await TestDatabase.CreateAsync();

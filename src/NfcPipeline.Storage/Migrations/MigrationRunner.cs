@@ -43,6 +43,7 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
                 _logger.LogWarning("Database has migration {Version:D4} that this build does not know; it was applied by a newer version", unknown);
 
             var pending = migrations.Where(m => !applied.ContainsKey(m.Version)).ToList();
+            RefuseOutOfOrder(pending, applied.Keys);
             foreach (var migration in pending)
                 await ApplyOneAsync(connection, migration, ct);
             return new MigrationResult(pending, migrations.Count - pending.Count);
@@ -63,6 +64,20 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
                 execution_ms integer not null
             )
             """, cancellationToken: ct));
+
+    /// <summary>
+    /// A pending migration numbered below one already applied would run after it here but before it on a fresh
+    /// database, so the two schemas could differ: refused, before anything is applied.
+    /// </summary>
+    private static void RefuseOutOfOrder(IReadOnlyList<Migration> pending, IEnumerable<int> appliedVersions)
+    {
+        int newest = appliedVersions.DefaultIfEmpty(0).Max();
+        var behind = pending.Where(m => m.Version < newest).Select(m => m.ToString()).ToList();
+        if (behind.Count > 0)
+            throw new MigrationException(
+                $"Refusing to migrate: {string.Join(", ", behind)} {(behind.Count == 1 ? "is" : "are")} numbered below {newest:D4}, " +
+                "which this database has already applied; a fresh database would apply them in another order. Renumber them after it.");
+    }
 
     private static void VerifyChecksums(IReadOnlyList<Migration> migrations, Dictionary<int, (int Version, string Name, string Checksum)> applied)
     {

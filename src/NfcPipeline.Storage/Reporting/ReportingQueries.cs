@@ -94,7 +94,13 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         CancellationToken ct = default, long? afterImageId = null, string? state = null)
     {
         // Keyset paging: the page after image afterImageId in the listing order, so images that change state between
-        // pages (a state-filtered listing shrinks as workers finish) are neither skipped nor repeated.
+        // pages (a state-filtered listing shrinks as workers finish) are neither skipped nor repeated. The anchor's key is
+        // read first, so the page is an index range (images_study_listing_idx); an anchor that is gone starts over.
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        var anchor = afterImageId is null ? default : await c.QuerySingleOrDefaultAsync<(long Patient, string Finger, string Field, long Id)>(
+            new CommandDefinition("select patient_id, coalesce(finger, ''), field, id from images where id = @afterImageId",
+                new { afterImageId }, cancellationToken: ct));
+        bool after = anchor.Field is not null;
         var sql = """
             select i.id, i.study_id, i.patient_id, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, i.attempts, i.sha256,
                    r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality
@@ -104,14 +110,13 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                                order by m.analysed_at desc limit 1) r on true
             where i.study_id = @studyId
             """ + (patientId is null ? "" : " and i.patient_id = @patientId") + (state is null ? "" : " and i.state = @state")
-            + (afterImageId is null ? "" : """
-                 and (not exists (select 1 from images a where a.id = @afterImageId)   -- the anchor is gone: from the start
-                      or (i.patient_id, coalesce(i.finger, ''), i.field, i.id)
-                         > (select a.patient_id, coalesce(a.finger, ''), a.field, a.id from images a where a.id = @afterImageId))
-                """)
+            + (after ? " and (i.patient_id, coalesce(i.finger, ''), i.field, i.id) > (@AnchorPatient, @AnchorFinger, @AnchorField, @AnchorId)" : "")
             + " order by i.patient_id, coalesce(i.finger, ''), i.field, i.id limit @limit";
-        await using var c = await dataSource.OpenConnectionAsync(ct);
-        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new { studyId, patientId, modelId, limit, afterImageId, state }, cancellationToken: ct))).ToList();
+        return (await c.QueryAsync<ImageRow>(new CommandDefinition(sql, new
+        {
+            studyId, patientId, modelId, limit, state,
+            AnchorPatient = anchor.Patient, AnchorFinger = anchor.Finger, AnchorField = anchor.Field, AnchorId = anchor.Id,
+        }, cancellationToken: ct))).ToList();
     }
 
     public async Task<PatientHeader?> PatientAsync(long patientId, CancellationToken ct = default)
