@@ -100,7 +100,8 @@ public sealed class ResultStore(NpgsqlDataSource db)
                 Errors = failed.Select(f => f.Error).ToArray(),
             }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
-            update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
+            update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now()
+            where id = @JobId and state <> 'deleted'   -- an operator's deletion stays on record, even under a late write
             """, new { chunk.JobId }, tx, cancellationToken: ct));
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             "select distinct patient_id from images where id = any(@Ids)",

@@ -70,6 +70,26 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_chunk_finishing_after_an_operator_deleted_its_job_keeps_the_deletion_on_record()
+    {
+        // Given up (another worker found it abandoned), failed, then deleted by an operator, while its first worker was
+        // still analysing it: that worker's write stores its results but does not make the job succeeded again.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 1);
+        var results = new ResultStore(db);
+        var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
+        var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        await using var check = await db.OpenConnectionAsync();
+        await check.ExecuteAsync("update jobs set state = 'deleted' where id = @job", new { job });
+
+        await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [new FailedImage(s.ImageIds[0], "Corrupt", "bad")], [], "{}", loaded), default);
+
+        Assert.Equal("deleted", await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
+        Assert.Equal("failed", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[0] }));
+    }
+
+    [Fact]
     public async Task A_chunk_running_when_a_reanalysis_queued_its_images_again_leaves_them_to_the_new_chunk()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
