@@ -69,7 +69,9 @@ if [ ! -d "$SHARE/$STUDY" ]; then
   log "dropped samples/$STUDY into the watched share $SHARE"
 fi
 
-psql_q() { psql "postgresql://postgres@127.0.0.1:$NFC_PG_PORT/nfc" -v ON_ERROR_STOP=1 "$@"; }
+# The psql of the PostgreSQL the services run (NFC_PG_BIN), else one on PATH.
+PSQL="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}/psql"; [ -x "$PSQL" ] || PSQL="$(command -v psql)" || die "psql not found (set NFC_PG_BIN)"
+psql_q() { "$PSQL" "$NFC_PG_URL" -v ON_ERROR_STOP=1 "$@"; }
 deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
 last=""
 while :; do
@@ -96,7 +98,7 @@ psql_q -P pager=off -c "
          dilated_count as dilated, giant_count as giant, hemorrhage_count as hemorrhages, pattern
   from v_patient_summary where study = '$STUDY' order by patient"
 cat <<EOT
-More: psql "postgresql://postgres@127.0.0.1:$NFC_PG_PORT/nfc" and the views v_patient_summary, v_patient_morphology,
+More: eval "\$(ops/services.sh env)"; psql "\$NFC_PG_URL", and the views v_patient_summary, v_patient_morphology,
 v_patient_diameters, v_study_progress and v_image_results (examples in README.md).
 Dashboard (loopback only; the local user is an operator): $DASHBOARD_URL
 The worker keeps running and watches $SHARE; stop both with: ops/run.sh stop

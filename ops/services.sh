@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local PostgreSQL 15 and RabbitMQ (with management) for development and tests.
 #   ops/services.sh up|down [postgres|rabbitmq] | status | env
-# Both bind 127.0.0.1 only. Data, logs and pid files live under .local/services/ (git-ignored).
+# Both bind 127.0.0.1 only and take passwords: generated once into .local/services/credentials (mode 0600), printed
+# by `env` in the connection strings. Data, logs and pid files live under .local/services/ (git-ignored).
 # `up` is idempotent; `down` stops only the processes that `up` started, found by their pid files.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -27,6 +28,25 @@ RMQ_NODE="nfc@localhost"
 RMQ_PID="$RMQ_HOME/rabbitmq.pid"
 RMQ_LOG_DIR="$RMQ_HOME/log"
 READY_TIMEOUT="${NFC_SERVICES_TIMEOUT:-90}"
+CREDENTIALS="$SVC/credentials"
+RMQ_USER=nfc
+
+# The servers' passwords: made once (letters and digits, so they need no quoting in URIs or connection strings),
+# readable by this account only; other local accounts cannot reach the data through 127.0.0.1.
+credentials_load() {
+  if [ ! -s "$CREDENTIALS" ]; then
+    mkdir -p "$SVC"
+    local pw
+    ( umask 077
+      { for name in PG_PASSWORD RABBIT_PASSWORD; do
+          pw="$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)"
+          echo "$name=$pw"
+        done; } >"$CREDENTIALS.tmp" && mv "$CREDENTIALS.tmp" "$CREDENTIALS" )
+  fi
+  PG_PASSWORD="$(sed -n 's/^PG_PASSWORD=//p' "$CREDENTIALS")"
+  RABBIT_PASSWORD="$(sed -n 's/^RABBIT_PASSWORD=//p' "$CREDENTIALS")"
+  [ -n "$PG_PASSWORD" ] && [ -n "$RABBIT_PASSWORD" ] || die "$CREDENTIALS is incomplete; remove it and run '$0 down' then '$0 up'"
+}
 
 # The environment every RabbitMQ program (server and CLI) must share.
 rmq_env() {
@@ -102,8 +122,13 @@ pg_up() {
   [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "initialising PostgreSQL in $PG_DATA"
-    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
-      || { tail -n 20 "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
+    # The password file must be readable by the server's user; it is removed once initdb has read it.
+    local pwfile="$PG_DIR/initdb.pw"
+    ( umask 077; printf '%s\n' "$PG_PASSWORD" >"$pwfile" )
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pwfile"
+    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
+      >"$PG_DIR/initdb.log" 2>&1 || { rm -f "$pwfile"; tail -n 20 "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
+    rm -f "$pwfile"
   fi
   if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" && port_open "$PG_PORT"; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
@@ -119,10 +144,26 @@ pg_up() {
       || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
   fi
   wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
-  if ! "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres | grep -q 1; then
-    "${run[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB"
+  pg_require_password
+  if ! PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" postgres | grep -q 1; then
+    PGPASSWORD="$PG_PASSWORD" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB"
     log "created database $PG_DB"
   fi
+}
+
+# A cluster made before the servers took passwords trusts 127.0.0.1: it gets the password, then its pg_hba.conf
+# asks for it (scram-sha-256) and the server reloads.
+pg_require_password() {
+  local hba="$PG_DATA/pg_hba.conf"
+  local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$hba" || return 0
+  log "PostgreSQL trusted local connections; setting its password and requiring it"
+  # On standard input, not the command line, where other accounts could read it (ps).
+  printf "set password_encryption = 'scram-sha-256';\nalter role postgres password '%s';\n" "$PG_PASSWORD" \
+    | "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -q -v ON_ERROR_STOP=1 postgres >/dev/null
+  "${run[@]}" sh -c "umask 077; printf '%s\n' '# ops/services.sh: TCP on 127.0.0.1 only, with a password' \
+    'host all all 127.0.0.1/32 scram-sha-256' 'host all all ::1/128 scram-sha-256' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
+  "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
 }
 
 rmq_up() {
@@ -131,11 +172,11 @@ rmq_up() {
 listeners.tcp.default = 127.0.0.1:$RMQ_PORT
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RMQ_MGMT_PORT
-loopback_users = none
 EOF
   echo '[rabbitmq_management].' >"$RMQ_HOME/enabled_plugins"
   if pid_alive "$RMQ_PID" "$RMQ_HOME" && port_open "$RMQ_PORT"; then
     log "RabbitMQ already running on 127.0.0.1:$RMQ_PORT"
+    rmq_users
     return 0
   fi
   log "starting RabbitMQ on 127.0.0.1:$RMQ_PORT (management on $RMQ_MGMT_PORT); this takes 10-25 s"
@@ -146,6 +187,28 @@ EOF
   )
   wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" || exit 1
   wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" || exit 1
+  rmq_users
+}
+
+# The broker's one user, $RMQ_USER with the generated password (administrator: the tests and benchmarks make their own
+# virtual hosts); RabbitMQ's default guest/guest is removed. Done once per password (a marker holds its hash), since
+# each rabbitmqctl call starts an Erlang VM. rabbitmqctl 3.10 takes the password only as an argument, so it shows in
+# the process list for the second that call runs, once.
+rmq_users() {
+  local marker="$RMQ_HOME/users.done" want
+  want="$(printf '%s:%s' "$RMQ_USER" "$RABBIT_PASSWORD" | sha256sum | cut -c1-64)"
+  [ "$(cat "$marker" 2>/dev/null)" = "$want" ] && return 0
+  (
+    rmq_env
+    ctl() { /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RMQ_NODE" "$@" >/dev/null; }
+    ctl await_startup
+    ctl add_user "$RMQ_USER" "$RABBIT_PASSWORD" 2>/dev/null || ctl change_password "$RMQ_USER" "$RABBIT_PASSWORD"
+    ctl set_user_tags "$RMQ_USER" administrator
+    ctl set_permissions -p / "$RMQ_USER" '.*' '.*' '.*'
+    ctl delete_user guest 2>/dev/null || true
+  ) || die "could not set up RabbitMQ's user $RMQ_USER (see $RMQ_LOG_DIR)"
+  ( umask 077; echo "$want" >"$marker" )
+  log "RabbitMQ user $RMQ_USER set up (guest removed)"
 }
 
 pg_down() {
@@ -175,9 +238,10 @@ rmq_down() {
 
 print_env() {
   cat <<EOF
-export NFC_PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres"
-export NFC_PG_ADMIN_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres"
-export NFC_RABBIT_URI="amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
+export NFC_PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres;Password=$PG_PASSWORD"
+export NFC_PG_ADMIN_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres;Password=$PG_PASSWORD"
+export NFC_PG_URL="postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
+export NFC_RABBIT_URI="amqp://$RMQ_USER:$RABBIT_PASSWORD@127.0.0.1:$RMQ_PORT/"
 export NFC_RABBIT_MGMT_URI="http://127.0.0.1:$RMQ_MGMT_PORT/"
 export NFC_SERVICES_DIR="$SVC"
 export NFC_PG_PORT="$PG_PORT" NFC_RABBIT_PORT="$RMQ_PORT" NFC_RABBIT_MGMT_PORT="$RMQ_MGMT_PORT"
@@ -204,6 +268,7 @@ case "$only" in all|postgres|rabbitmq) ;; *) echo "usage: $0 up|down [postgres|r
 case "${1:-}" in
   up)
     ensure_packages
+    credentials_load
     [ "$only" = rabbitmq ] || pg_up
     [ "$only" = postgres ] || rmq_up
     log "services ready" ;;
@@ -211,6 +276,6 @@ case "${1:-}" in
     [ "$only" = postgres ] || rmq_down
     [ "$only" = rabbitmq ] || pg_down ;;
   status) status ;;
-  env) print_env ;;
+  env) credentials_load; print_env ;;
   *) echo "usage: $0 up|down [postgres|rabbitmq] | status | env" >&2; exit 2 ;;
 esac

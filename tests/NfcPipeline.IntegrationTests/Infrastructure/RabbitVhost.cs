@@ -17,12 +17,13 @@ public sealed class RabbitVhost : IAsyncDisposable
     public static async Task<RabbitVhost> CreateAsync()
     {
         var client = new HttpClient { BaseAddress = TestServices.RabbitManagementUri, Timeout = TimeSpan.FromSeconds(30) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.ASCII.GetBytes("guest:guest")));
+        var (user, password) = TestServices.RabbitCredentials;
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
         var name = "nfc-test-" + Guid.NewGuid().ToString("N")[..10];
         try
         {
             (await client.PutAsync($"api/vhosts/{name}", null)).EnsureSuccessStatusCode();
-            (await client.PutAsJsonAsync($"api/permissions/{name}/guest", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+            (await client.PutAsJsonAsync($"api/permissions/{name}/{Uri.EscapeDataString(user)}", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
         }
         catch (HttpRequestException ex)
         {

@@ -16,6 +16,17 @@ public static class TestServices
     public static Uri RabbitUri =>
         new(Environment.GetEnvironmentVariable("NFC_RABBIT_URI") is { Length: > 0 } s ? s : "amqp://guest:guest@127.0.0.1:35672/");
 
+    /// <summary>The broker user and password of <see cref="RabbitUri"/>, for its management API.</summary>
+    public static (string User, string Password) RabbitCredentials
+    {
+        get
+        {
+            var info = Uri.UnescapeDataString(RabbitUri.UserInfo);
+            int colon = info.IndexOf(':');
+            return colon < 0 ? (info, "") : (info[..colon], info[(colon + 1)..]);
+        }
+    }
+
     public static Uri RabbitManagementUri =>
         new(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") is { Length: > 0 } s ? s : "http://127.0.0.1:35673/");
 
