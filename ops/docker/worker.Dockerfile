@@ -9,9 +9,12 @@ RUN dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -
 
 FROM node:20-bookworm-slim AS ort
 ARG ORT_VERSION=1.23.2
+# The library's sha256, as ops/native.sh checks it: set both when pinning another version.
+ARG ORT_SHA256=733854c3d7ce45256cc1c22cd4a30373247e1f7b7de8f40beab24211ef8e2a76
 RUN cd /tmp && npm pack onnxruntime-node@${ORT_VERSION} \
     && tar xzf onnxruntime-node-${ORT_VERSION}.tgz package/bin/napi-v6/linux/x64/libonnxruntime.so.1 \
-    && mv package/bin/napi-v6/linux/x64/libonnxruntime.so.1 /libonnxruntime.so.1
+    && mv package/bin/napi-v6/linux/x64/libonnxruntime.so.1 /libonnxruntime.so.1 \
+    && echo "${ORT_SHA256}  /libonnxruntime.so.1" | sha256sum -c -
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libpng16-16 libtiff6 curl \
