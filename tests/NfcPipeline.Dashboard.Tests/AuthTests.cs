@@ -99,6 +99,13 @@ public class AuthTests
         Assert.Equal(HttpStatusCode.Forbidden, trigger.StatusCode);
         Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
 
+        // A signed-in caller's form is read wherever it is posted (here to a page that takes none): one over the limit,
+        // or with a file, is refused instead of buffered.
+        var large = new MultipartFormDataContent { { new ByteArrayContent(new byte[DashboardServiceExtensions.MaxFormBytes + 1]), "file", "big.bin" } };
+        var refused = await client.PostAsync("/jobs", large);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("over the size limits", await refused.Content.ReadAsStringAsync());
+
         client.DefaultRequestHeaders.Authorization = Basic("rita", "wrong");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
     }
@@ -128,6 +135,17 @@ public class AuthTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
         client.DefaultRequestHeaders.Authorization = Basic("nobody", "s3cret pass");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("Dashboard:MaxConcurrentOverlays", "0", "Dashboard:MaxConcurrentOverlays must be at least 1.")]
+    [InlineData("Dashboard:StudyImagesPageSize", "0", "Dashboard:StudyImagesPageSize must be at least 1.")]
+    public void A_limit_below_one_refuses_to_start(string key, string value, string expected)
+    {
+        var settings = Users();
+        settings[key] = value;
+        Assert.Equal(expected, Assert.Throws<DashboardConfigurationException>(
+            () => DashboardHost.CreateBuilder("Host=127.0.0.1", settings).AddDashboardServices()).Message);
     }
 
     [Theory]

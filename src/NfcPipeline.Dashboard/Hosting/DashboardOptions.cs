@@ -21,6 +21,12 @@ public sealed class DashboardOptions
     /// <summary>Images listed per page on a study's page (a large study's images are paged, not cut off).</summary>
     public int StudyImagesPageSize { get; set; } = 500;
 
+    /// <summary>
+    /// Overlays decoded and drawn at once: each holds a full decoded image (up to the decoder's 50-megapixel limit,
+    /// 150 MB) and its copy, so requests beyond this wait their turn instead of exhausting the dashboard's memory.
+    /// </summary>
+    public int MaxConcurrentOverlays { get; set; } = 2;
+
     /// <summary>Failed sign-ins from one address within <see cref="FailedSignInWindow"/> before its sign-ins are refused until the window ends.</summary>
     public int MaxFailedSignIns { get; set; } = 10;
 

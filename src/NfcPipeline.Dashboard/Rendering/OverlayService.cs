@@ -10,6 +10,7 @@ namespace NfcPipeline.Dashboard.Rendering;
 public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardOptions> options)
 {
     private ImageDecoder? _decoder;
+    private readonly SemaphoreSlim _renderGate = new(options.Value.MaxConcurrentOverlays, options.Value.MaxConcurrentOverlays);
 
     public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable }
 
@@ -34,7 +35,10 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
         // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.
         var decoder = _decoder ??= ConfinedTo(SharePaths.RealPath(root));   // the share's real path, taken once
+        // At most Dashboard:MaxConcurrentOverlays at once: a burst of requests for large fields waits here.
+        await _renderGate.WaitAsync(ct);
         try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.DecodeFile(path), shapes, maxWidth)), ct); }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
+        finally { _renderGate.Release(); }
     }
 }

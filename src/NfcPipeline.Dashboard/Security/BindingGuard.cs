@@ -37,6 +37,7 @@ public static class BindingGuard
                 throw new DashboardConfigurationException($"Dashboard:ApiKeys role '{key.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
         if (options.StudyImagesPageSize < 1) throw new DashboardConfigurationException("Dashboard:StudyImagesPageSize must be at least 1.");
+        if (options.MaxConcurrentOverlays < 1) throw new DashboardConfigurationException("Dashboard:MaxConcurrentOverlays must be at least 1.");
         if (options.MaxFailedSignIns < 1 || !(options.FailedSignInWindow > TimeSpan.Zero))
             throw new DashboardConfigurationException("Dashboard:MaxFailedSignIns must be at least 1 and Dashboard:FailedSignInWindow positive.");
         if (options.AuthConfigured) return;
