@@ -27,7 +27,12 @@ public static class PipelineServiceExtensions
         builder.Services.AddHostedService<StartupMigrationService>();
         // Before the early return: a migrate-only host maps /health/live too (Program.cs maps both endpoints).
         var health = builder.Services.AddHealthChecks();
-        if (!config.GetValue("Worker:Enabled", true)) return builder;
+        if (!config.GetValue("Worker:Enabled", true))
+        {
+            var binding = WorkerOptions.HealthBindingProblems(config);
+            if (binding.Count > 0) throw new WorkerConfigurationException(binding);
+            return builder;
+        }
 
         var options = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
         options.ShareRoot ??= config["Share:Root"];
@@ -35,6 +40,7 @@ public static class PipelineServiceExtensions
         var inferenceOptions = config.GetSection(InferenceOptions.Section).Get<InferenceOptions>() ?? new InferenceOptions();
         var batchingOptions = config.GetSection(DynamicBatcherOptions.Section).Get<DynamicBatcherOptions>() ?? new DynamicBatcherOptions();
         var problems = options.Validate()
+            .Concat(WorkerOptions.HealthBindingProblems(config).Where(p => p.StartsWith("Kestrel:", StringComparison.Ordinal)))
             .Concat(inferenceOptions.Validate())
             .Concat(batchingOptions.Validate().Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
             .ToList();

@@ -43,14 +43,29 @@ public sealed class WorkerOptions
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
-        foreach (var url in HealthUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (!NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl(url))
-                problems.Add($"Worker:HealthUrls '{url}' is not a loopback address; the health endpoints have no authentication.");
+        problems.AddRange(HealthUrlProblems(HealthUrls, "Worker:HealthUrls"));
         if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
         return problems;
     }
+
+    /// <summary>
+    /// Where the host's health endpoints would listen, judged before anything starts, for a migrate-only host
+    /// (Worker:Enabled false) as well: Worker:HealthUrls, and Kestrel:Endpoints, which would override them.
+    /// </summary>
+    public static List<string> HealthBindingProblems(IConfiguration config)
+    {
+        var problems = HealthUrlProblems(config["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls, "Worker:HealthUrls");
+        foreach (var endpoint in config.GetSection("Kestrel:Endpoints").GetChildren())
+            problems.AddRange(HealthUrlProblems(endpoint["Url"] ?? "", $"Kestrel:Endpoints:{endpoint.Key}:Url"));
+        return problems;
+    }
+
+    private static List<string> HealthUrlProblems(string urls, string setting) =>
+        urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(url => !NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl(url))
+            .Select(url => $"{setting} '{url}' is not a loopback address; the health endpoints have no authentication.").ToList();
 
     /// <summary>The µm/px a study's images are analysed at: its own calibration, else the default.</summary>
     public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;

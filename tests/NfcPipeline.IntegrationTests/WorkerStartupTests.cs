@@ -63,8 +63,26 @@ public class WorkerStartupTests
                 : await db.ScalarAsync<bool>("select to_regclass('public.schema_migrations') is not null")
                   && await db.ScalarAsync<long>("select count(*) from schema_migrations") == expected,
             TimeSpan.FromSeconds(60), () => worker.Output);
-        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        // Migrated, still running, and answering on its health endpoint (no model, no bus: nothing for /ready to wait on).
+        Assert.Equal((200, "Healthy"), await worker.GetHealthAsync("/health/live", TimeSpan.FromSeconds(30)));
         Assert.False(worker.HasExited, worker.Output);
+    }
+
+    [Fact]
+    public void A_health_endpoint_off_loopback_is_refused_for_a_migrate_only_host_too()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Worker:Enabled"] = "false",
+            ["Worker:HealthUrls"] = "http://0.0.0.0:5081",
+            ["Kestrel:Endpoints:health:Url"] = "http://[::]:5082",   // would override Worker:HealthUrls
+        });
+
+        var error = Assert.Throws<WorkerConfigurationException>(() => builder.AddPipelineServices());
+        Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address; the health endpoints have no authentication.", error.Problems);
+        Assert.Contains("Kestrel:Endpoints:health:Url 'http://[::]:5082' is not a loopback address; the health endpoints have no authentication.", error.Problems);
     }
 
     [Fact]
@@ -83,6 +101,7 @@ public class WorkerStartupTests
             ["Inference__Batching__MaxConcurrentBatches"] = "-1",
             ["Worker__HeartbeatInterval"] = "5",   // a bare number is days
             ["Worker__HealthUrls"] = "http://0.0.0.0:5081",
+            ["Kestrel__Endpoints__health__Url"] = "http://192.0.2.1:5082",
             ["Analysis__Categories__hairpin"] = "pretty",
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
@@ -98,6 +117,7 @@ public class WorkerStartupTests
         Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
         Assert.Contains("Worker:HeartbeatInterval must be positive and under 2 minutes", worker.Output);
         Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address", worker.Output);
+        Assert.Contains("Kestrel:Endpoints:health:Url 'http://192.0.2.1:5082' is not a loopback address", worker.Output);
         Assert.Contains("Analysis:Categories:hairpin must be one of", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace
     }

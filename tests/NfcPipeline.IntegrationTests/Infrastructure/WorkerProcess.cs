@@ -15,6 +15,24 @@ public sealed class WorkerProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
+    /// <summary>Where its health endpoints listen (Kestrel's "Now listening on" line; a port of 0 is chosen at start), once known.</summary>
+    public Uri? HealthUrl =>
+        System.Text.RegularExpressions.Regex.Match(Output, @"Now listening on: (http://127\.0\.0\.1:\d+)") is { Success: true } m ? new Uri(m.Groups[1].Value) : null;
+
+    /// <summary>GET a health endpoint once it listens: its status code and body.</summary>
+    public async Task<(int Status, string Body)> GetHealthAsync(string path, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (HealthUrl is null)
+        {
+            if (HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException("the worker's health endpoint never listened:\n" + Output);
+            await Task.Delay(100);
+        }
+        using var client = new HttpClient { BaseAddress = HealthUrl, Timeout = TimeSpan.FromSeconds(30) };
+        using var response = await client.GetAsync(path);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public static WorkerProcess Start(IReadOnlyDictionary<string, string> settings)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "nfc-worker.dll");

@@ -26,8 +26,14 @@ public class PipelineTests
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from v_patient_summary"));
         Assert.Equal(100.0, await env.QueryScalarAsync<double>("select percent_done::float8 from v_study_progress where study = 'study-a'"));
         Assert.Equal(6L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where model = 'dense-colour-fixture' and instance_count = 2"));
-        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from workers where state = 'running' and images_processed >= 0"));
         Assert.All(images, rel => Assert.True(File.Exists(Path.Combine(env.Share.FullName, "study-a", rel))));
+
+        // Its heartbeat reports what it did (the dashboard's servers page), and it reports itself ready: database, broker, model.
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+                "select count(*) from workers where state = 'running' and images_processed = 6 and (last_batch ->> 'batches')::int >= 1") == 1,
+            TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+        Assert.Equal((200, "Healthy"), await env.Workers[0].GetHealthAsync("/health/ready", TimeSpan.FromSeconds(30)));
+        Assert.Equal((200, "Healthy"), await env.Workers[0].GetHealthAsync("/health/live", TimeSpan.FromSeconds(30)));
     }
 
     [Fact]
