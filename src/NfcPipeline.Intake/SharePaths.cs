@@ -74,7 +74,7 @@ public static class SharePaths
             FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
         try
         {
-            if (RealPathOfOpen(handle) is { } opened && !IsInside(opened, realRoot))
+            if (!IsOpenFileInside(handle, realRoot))
                 throw new IOException("it led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
             return new FileStream(handle, FileAccess.Read, bufferSize: 0);
         }
@@ -112,6 +112,10 @@ public static class SharePaths
         }
         return handle;
     }
+
+    /// <summary>Whether an open file lies inside <paramref name="realRoot"/>; true where that cannot be told (not Linux).</summary>
+    public static bool IsOpenFileInside(SafeFileHandle handle, string realRoot) =>
+        RealPathOfOpen(handle) is not { } opened || IsInside(opened, realRoot);
 
     /// <summary>Where an open file really is (Linux: /proc/self/fd), or null when that cannot be told.</summary>
     private static string? RealPathOfOpen(SafeFileHandle handle)

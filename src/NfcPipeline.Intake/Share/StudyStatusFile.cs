@@ -25,17 +25,32 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
     /// <summary>The status file and its temporary files; the scanner leaves them out of fingerprints.</summary>
     public static bool IsStatusFile(string fileName) => fileName.StartsWith(FileName, StringComparison.Ordinal);
 
-    /// <summary>Serialises <paramref name="status"/> (snake_case JSON) into the folder; false when it could not.</summary>
-    public bool Write(string studyFolder, object status)
+    /// <summary>
+    /// Serialises <paramref name="status"/> (snake_case JSON) into the folder; false when it could not, or when the
+    /// folder (resolved, and the file as created) lies outside the share <paramref name="realRoot"/>: a study folder
+    /// swapped for a link leading out after the scan must not get a file written out there.
+    /// </summary>
+    public bool Write(string studyFolder, string realRoot, object status)
     {
-        var target = Path.Combine(studyFolder, FileName);
-        var temporary = Path.Combine(studyFolder, $"{FileName}.{Guid.NewGuid():N}.tmp");
+        string folder;
+        try { folder = SharePaths.RealPath(studyFolder); }
+        catch (IOException) { return Skipped(studyFolder, "LinkLoop"); }
+        if (!SharePaths.IsInside(folder, realRoot)) return Skipped(studyFolder, "OutsideShare");
+        var target = Path.Combine(folder, FileName);
+        var temporary = Path.Combine(folder, $"{FileName}.{Guid.NewGuid():N}.tmp");
         try
         {
             var bytes = JsonSerializer.SerializeToUtf8Bytes(status, status.GetType(), Json);
             // CreateNew never follows or truncates something already at the temporary name.
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
+                // Checked on the created file too: a folder on the way swapped for a link since it was resolved.
+                if (!SharePaths.IsOpenFileInside(stream.SafeFileHandle, realRoot))
+                {
+                    stream.Dispose();
+                    TryDelete(temporary);   // our own new file, wherever it landed
+                    return Skipped(studyFolder, "OutsideShare");
+                }
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
@@ -50,6 +65,13 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
                 Path.GetFileName(studyFolder.TrimEnd(Path.DirectorySeparatorChar)), ex.GetType().Name);
             return false;
         }
+    }
+
+    private bool Skipped(string studyFolder, string reason)
+    {
+        _logger.LogDebug("Status file not written for study folder {StudyFolder}: {Reason}",
+            Path.GetFileName(studyFolder.TrimEnd(Path.DirectorySeparatorChar)), reason);
+        return false;
     }
 
     private static void TryDelete(string ownTemporaryFile)

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Contracts;
+using NfcPipeline.Intake;
 using NfcPipeline.Intake.Share;
 using NfcPipeline.Storage.Share;
 
@@ -143,7 +144,7 @@ public sealed class ShareWatcherService(
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, resubmission {Resubmission}",
             studyId, study.Folder, study.FileCount, study.Marker, resubmission);
         if (settings.WriteStatusFile)
-            statusFile.Write(study.FullPath, new SubmittedStudyStatus("submitted", studyId, submittedAt));
+            statusFile.Write(study.FullPath, SharePaths.RealPath(root), new SubmittedStudyStatus("submitted", studyId, submittedAt));
         return null;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NfcPipeline.Intake;
 using NfcPipeline.Intake.Share;
 
 namespace NfcPipeline.Intake.Tests.Share;
@@ -9,6 +10,8 @@ public sealed class StudyStatusFileTests : IDisposable
 
     public void Dispose() => _share.Dispose();
 
+    private string RealRoot => SharePaths.RealPath(_share.Root);
+
     private sealed record Status(string State, string StudyId, DateTimeOffset SubmittedAt);
 
     [Fact]
@@ -17,8 +20,8 @@ public sealed class StudyStatusFileTests : IDisposable
         var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
         var statusFile = new StudyStatusFile();
 
-        Assert.True(statusFile.Write(folder, new Status("submitted", "S-1", TestShare.T0)));
-        Assert.True(statusFile.Write(folder, new Status("submitted", "S-2", TestShare.T0)));
+        Assert.True(statusFile.Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
+        Assert.True(statusFile.Write(folder, RealRoot, new Status("submitted", "S-2", TestShare.T0)));
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, StudyStatusFile.FileName)));
         Assert.Equal("submitted", json.RootElement.GetProperty("state").GetString());
@@ -35,7 +38,7 @@ public sealed class StudyStatusFileTests : IDisposable
         File.WriteAllText(victim, "user data");
         File.CreateSymbolicLink(Path.Combine(folder, StudyStatusFile.FileName), victim);
 
-        Assert.True(new StudyStatusFile().Write(folder, new Status("submitted", "S-1", TestShare.T0)));
+        Assert.True(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
 
         Assert.Equal("user data", File.ReadAllText(victim));
         Assert.Null(new FileInfo(Path.Combine(folder, StudyStatusFile.FileName)).LinkTarget);
@@ -50,7 +53,7 @@ public sealed class StudyStatusFileTests : IDisposable
         string[] Entries() => Directory.EnumerateFileSystemEntries(_share.Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
         var before = Entries();
 
-        Assert.False(new StudyStatusFile().Write(folder, new Status("submitted", "S-1", TestShare.T0)));
+        Assert.False(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
 
         Assert.Equal(before, Entries());
     }
@@ -58,7 +61,18 @@ public sealed class StudyStatusFileTests : IDisposable
     [Fact]
     public void Write_into_a_folder_that_does_not_exist_returns_false()
     {
-        Assert.False(new StudyStatusFile().Write(Path.Combine(_share.Root, "gone"), new Status("submitted", "S-1", TestShare.T0)));
+        Assert.False(new StudyStatusFile().Write(Path.Combine(_share.Root, "gone"), RealRoot, new Status("submitted", "S-1", TestShare.T0)));
         Assert.False(Directory.Exists(Path.Combine(_share.Root, "gone")));
+    }
+
+    [Fact]
+    public void Write_into_a_study_folder_that_is_now_a_link_leading_out_of_the_share_writes_nothing()
+    {
+        // Scanned as a folder, then swapped for a link to a folder outside the share before the status is written.
+        var outside = Directory.CreateDirectory(Path.Combine(_share.Outside, "elsewhere")).FullName;
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "s2"), outside);
+
+        Assert.False(new StudyStatusFile().Write(Path.Combine(_share.Root, "s2"), RealRoot, new Status("submitted", "S-1", TestShare.T0)));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
     }
 }
