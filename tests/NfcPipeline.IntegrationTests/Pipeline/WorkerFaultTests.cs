@@ -165,11 +165,15 @@ public class WorkerFaultTests
         env.WriteStudy("study-g", patients: 2, imagesPerPatient: 8, width: 1024, height: 768);
         var worker = await env.StartWorkerAsync(OneAtATime);
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-g", FolderPath = "study-g" });
-        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'processing'") > 0,
+        long[] inFlight = [];
+        await PipelineEnvironment.WaitUntilAsync(async () =>
+                (inFlight = await env.QueryScalarAsync<long[]>("select coalesce(array_agg(id), '{}') from jobs where state = 'processing'")).Length > 0,
             TimeSpan.FromMinutes(1));
 
         Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(90)));
 
+        // The chunks it was analysing when told to stop were finished and committed, not cancelled or sent back.
+        Assert.Equal(inFlight.Length, await env.QueryScalarAsync<long>("select count(*) from jobs where id = any(@inFlight) and state = 'succeeded'", new { inFlight }));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'processing'"));
         Assert.Equal("stopped", await env.QueryScalarAsync<string>($"select state from workers where pid = {worker.Pid}"));
         var done = await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'");
