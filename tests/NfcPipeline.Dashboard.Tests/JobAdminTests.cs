@@ -30,6 +30,58 @@ public partial class JobAdminTests
     }
 
     [Fact]
+    public async Task Requeue_all_failed_takes_only_the_jobs_its_study_and_kind_filters_name()
+    {
+        await using var data = await TestData.CreateAsync();
+        var other = await data.Database.ScalarAsync<long>("insert into studies (external_id, source_path, state) values ('STUDY-B', 'studyB', 'processing') returning id");
+        var otherChunk = await data.Database.ScalarAsync<long>(
+            $"insert into jobs (kind, study_id, state, payload) values ('analyze_chunk', {other}, 'failed', '{{\"image_ids\": []}}') returning id");
+        var scan = await data.Database.ScalarAsync<long>("insert into jobs (kind, state, payload) values ('scan_share', 'failed', '{}') returning id");
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var admin = new JobAdmin(source);
+        var published = new List<object>();
+        Task Publish(object m, CancellationToken _) { published.Add(m); return Task.CompletedTask; }
+
+        Assert.Equal([data.FailedJobId], (await admin.RequeueAllFailedAsync(null, TestData.StudyExternalId, Publish)).Requeued);
+        Assert.Equal("failed", await data.JobStateAsync(otherChunk));
+        Assert.Equal([scan], (await admin.RequeueAllFailedAsync("scan_share", null, Publish)).Requeued);
+        Assert.Equal("failed", await data.JobStateAsync(otherChunk));
+        Assert.Equal([otherChunk], (await admin.RequeueAllFailedAsync(null, null, Publish)).Requeued);
+        Assert.Equal([typeof(AnalyzeImages), typeof(ScanShareNow), typeof(AnalyzeImages)], published.Select(m => m.GetType()));
+    }
+
+    [Fact]
+    public async Task A_requeue_waits_for_a_chunk_write_holding_its_study_without_deadlocking_it()
+    {
+        // A worker writing the given-up chunk holds the study's lock and then updates the job row; the requeue must
+        // take the study's lock before the job row's, or each waits for the other.
+        await using var data = await TestData.CreateAsync();
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await using var writer = await source.OpenConnectionAsync();
+        await using var tx = await writer.BeginTransactionAsync();
+        await using (var lockStudy = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended('nfc.study:' || @id, 0))", writer, tx))
+        {
+            lockStudy.Parameters.AddWithValue("id", TestData.StudyExternalId);
+            await lockStudy.ExecuteNonQueryAsync();
+        }
+
+        var requeue = Task.Run(() => new JobAdmin(source).RequeueAsync([data.FailedJobId], (_, _) => Task.CompletedTask));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await data.Database.ScalarAsync<long>("select count(*) from pg_locks where locktype = 'advisory' and not granted") == 0)
+        {
+            Assert.False(requeue.IsCompleted, "the requeue did not wait for the study's lock");
+            Assert.True(DateTime.UtcNow < deadline, "the requeue never waited for the study's lock");
+            await Task.Delay(50);
+        }
+        await using (var write = new NpgsqlCommand($"update jobs set state = 'succeeded' where id = {data.FailedJobId}", writer, tx) { CommandTimeout = 10 })
+            await write.ExecuteNonQueryAsync();   // not blocked: the requeue holds no job row yet
+        await tx.CommitAsync();
+
+        Assert.Empty((await requeue).Requeued);   // by then the chunk had succeeded
+        Assert.Equal("succeeded", await data.JobStateAsync(data.FailedJobId));
+    }
+
+    [Fact]
     public async Task When_publishing_fails_the_job_stays_failed_with_its_error()
     {
         await using var data = await TestData.CreateAsync();

@@ -68,9 +68,16 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        var candidates = (await c.QueryAsync<JobRow>(new CommandDefinition(
-            JobSelect + $" where j.state = 'failed' and {where} order by j.id limit {BulkLimit} for update of j",
+        // The studies' locks before the job rows', in the order chunk writes take them (study, then job): the other
+        // order deadlocked with a worker writing a chunk that was given up and is being requeued.
+        var listed = (await c.QueryAsync<(long Id, long? StudyId, string Kind)>(new CommandDefinition(
+            $"select j.id, j.study_id, j.kind from jobs j where j.state = 'failed' and {where} order by j.id limit {BulkLimit}",
             args, tx, cancellationToken: ct))).ToList();
+        foreach (var studyId in listed.Where(j => j.Kind == "analyze_chunk").Select(j => j.StudyId).OfType<long>().Distinct().Order())
+            await StudyLock.ByStudyAsync(c, tx, studyId, ct);
+        var candidates = (await c.QueryAsync<JobRow>(new CommandDefinition(
+            JobSelect + " where j.id = any(@Listed) and j.state = 'failed' order by j.id for update of j",
+            new { Listed = listed.Select(j => j.Id).ToArray() }, tx, cancellationToken: ct))).ToList();
         var requeued = new List<long>();
         var skipped = new List<(long, string)>();
         var messages = new List<object>();
@@ -95,13 +102,11 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
     /// <summary>
     /// A requeued chunk's failed images are queued again, and their patients and studies are processing again, so
     /// progress counts them as remaining and completion runs (and is announced) once more when they finish. Under the
-    /// studies' locks, as registration and completion.
+    /// studies' locks, as registration and completion (the caller takes them).
     /// </summary>
     private static async Task ReopenImagesAsync(NpgsqlConnection c, NpgsqlTransaction tx, IReadOnlyList<JobRow> chunks, CancellationToken ct)
     {
-        if (chunks.Count == 0) return;
-        foreach (var studyId in chunks.Select(j => j.StudyId).OfType<long>().Distinct().Order())
-            await StudyLock.ByStudyAsync(c, tx, studyId, ct);
+        if (chunks.Count == 0) return;   // the studies' locks are held (RequeueWhereAsync)
         await c.ExecuteAsync(new CommandDefinition("""
             with listed as (
                 select distinct on (e::bigint) e::bigint as id, j.id as job
