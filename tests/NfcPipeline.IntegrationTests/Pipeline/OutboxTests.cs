@@ -100,6 +100,37 @@ public class OutboxTests
         Assert.Contains("committed but not published", env.Workers[0].Output);
     }
 
+    [Fact]
+    public async Task A_chunk_delivered_again_after_its_commit_or_after_its_deletion_does_no_work()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-d", patients: 1, imagesPerPatient: 2);
+        var worker = await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-d", FolderPath = "study-d" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-d", TimeSpan.FromMinutes(2)));
+        await using var db = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var study = await env.QueryScalarAsync<long>("select id from studies where external_id = 'study-d'");
+        var job = await env.QueryScalarAsync<long>("select min(id) from jobs where kind = 'analyze_chunk'");
+        var images = (await db.CreateConnection().QueryAsync<long>("select id from images where study_id = @study order by id", new { study })).ToList();
+        var analysedAt = await env.QueryScalarAsync<DateTime>("select max(analysed_at) from image_metrics");
+
+        // At-least-once delivery: the same message again (its ack was lost), then a message for a job an operator deleted.
+        await env.PublishAsync(new AnalyzeImages { JobId = job, StudyDbId = study, ImageIds = images });
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains($"Job {job} was already committed")),
+            TimeSpan.FromMinutes(1), () => worker.Output);
+        var deleted = (await new JobStore(db).CreateChunksAsync(study, images, chunkSize: 2, reanalyze: true, default))[0].JobId;
+        await env.QueryScalarAsync<long>($"update jobs set state = 'deleted' where id = {deleted} returning 1");
+        await env.PublishAsync(new AnalyzeImages { JobId = deleted, StudyDbId = study, ImageIds = images, Reanalyze = true });
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains($"Job {deleted} was deleted")),
+            TimeSpan.FromMinutes(1), () => worker.Output);
+
+        Assert.Equal(analysedAt, await env.QueryScalarAsync<DateTime>("select max(analysed_at) from image_metrics"));   // nothing analysed again
+        Assert.Equal(("succeeded", "deleted"), (await env.QueryScalarAsync<string>($"select state from jobs where id = {job}"),
+            await env.QueryScalarAsync<string>($"select state from jobs where id = {deleted}")));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies where external_id = 'study-d'"));
+        Assert.Equal(0L, await env.Vhost.QueueDepthAsync("analyze-images_error"));
+    }
+
     private static async Task<long> NewStudyAsync(NpgsqlDataSource db)
     {
         await using var c = await db.OpenConnectionAsync();
