@@ -107,6 +107,16 @@ public class CraftedInputTests
     }
 
     [Fact]
+    public void A_jpeg_whose_fatal_error_follows_a_warning_is_Corrupt_not_an_image_of_unwritten_rows()
+    {
+        // TurboJPEG reports the fatal error (an undefined quantization table) with the warning code of the JFIF 2.x
+        // warning before it; taken as a warning, the decode returned rows it never wrote.
+        var e = Fixtures.DecodeFails("warned_then_fatal.jpg");
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("Quantization table 0x03 was not defined", e.Message);
+    }
+
+    [Fact]
     public void A_jpeg_whose_header_only_warns_decodes_with_a_note()
     {
         var image = new ImageDecoder().DecodeFile(Fixtures.Path("jfif_version_2.jpg"));

@@ -19,7 +19,7 @@ internal static unsafe class JpegCodec
                 if (TurboJpegNative.DecompressHeader3(handle, src, (nuint)data.Length, out int width, out int height, out _, out int colorspace) != 0)
                 {
                     // A warning (an unknown JFIF revision, stray bytes) still gives the header; the decode says the rest.
-                    if (TurboJpegNative.GetErrorCode(handle) != TurboJpegNative.ErrorWarning)
+                    if (!IsWarning(handle))
                         throw Classify(handle, "reading the header");
                     AddWarning(notes, TurboJpegNative.ErrorMessage(handle));
                 }
@@ -27,7 +27,8 @@ internal static unsafe class JpegCodec
                 bool swaps = orientation >= 5;
                 DecodeLimits.CheckDimensions(options, ImageFormat.Jpeg, swaps ? height : width, swaps ? width : height);
 
-                byte[] rgb = GC.AllocateUninitializedArray<byte>(width * height * 3);
+                // Zeroed: no earlier image's bytes can ever come out of a decode that wrote fewer rows than it said.
+                byte[] rgb = new byte[width * height * 3];
                 bool complete = HasEndOfImage(data);
                 if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
                     DecodeCmyk(handle, src, data.Length, width, height, header.HasAdobeMarker, rgb, notes, complete);
@@ -110,7 +111,7 @@ internal static unsafe class JpegCodec
     {
         if (result == 0)
             return;
-        if (TurboJpegNative.GetErrorCode(handle) == TurboJpegNative.ErrorWarning)
+        if (IsWarning(handle))
         {
             string warning = TurboJpegNative.ErrorMessage(handle);
             // libjpeg fills a premature end with gray and calls it a warning; a partial image is no result for us. It
@@ -124,6 +125,22 @@ internal static unsafe class JpegCodec
         }
         throw Classify(handle, "decoding");
     }
+
+    /// <summary>libjpeg's warning texts (jerror.h, JWRN_*).</summary>
+    private static readonly string[] WarningTexts =
+    [
+        "Corrupt JPEG data", "Premature end of JPEG file", "Warning: unknown JFIF revision", "Inconsistent progression sequence",
+        "Invalid SOS parameters for sequential JPEG", "Unknown Adobe color transform", "Application transferred too many scanlines",
+    ];
+
+    /// <summary>
+    /// A warning, not an error. TurboJPEG keeps its warning flag through a fatal error that follows a warning (JFIF
+    /// 2.x, then an undefined quantization table) and reports the error with the warning code and the error's text:
+    /// only libjpeg's own warning texts count, so such a decode fails instead of returning rows it never wrote.
+    /// </summary>
+    private static bool IsWarning(nint handle) =>
+        TurboJpegNative.GetErrorCode(handle) == TurboJpegNative.ErrorWarning
+        && WarningTexts.Any(w => TurboJpegNative.ErrorMessage(handle).StartsWith(w, StringComparison.Ordinal));
 
     private static void AddWarning(List<string> notes, string warning)
     {
