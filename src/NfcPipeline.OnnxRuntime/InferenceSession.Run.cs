@@ -62,12 +62,16 @@ public sealed unsafe partial class InferenceSession
             }
 
             var outputs = new List<OrtValue>(outputCount);
-            foreach (var output in outputPointers) outputs.Add(OrtValue.FromNative(output));
+            for (int k = 0; k < outputCount; k++)
+            {
+                outputs.Add(OrtValue.FromNative(outputPointers[k]));
+                outputPointers[k] = 0;   // owned by its OrtValue now: the catch below must not release it again
+            }
             return new DisposableList<OrtValue>(outputs);
         }
         catch
         {
-            // ORT leaves outputs null on failure; release any it did create all the same.
+            // ORT leaves outputs null on failure; release any it did create (and no wrapper owns) all the same.
             foreach (var output in outputPointers)
                 if (output != 0) OrtLibrary.Api.ReleaseValue(output);
             throw;
@@ -76,6 +80,8 @@ public sealed unsafe partial class InferenceSession
         {
             for (int j = 0; j < leased; j++) leases[j].Dispose();
             GC.KeepAlive(temporaryNames);
+            // The inputs' OrtValues pin the memory ORT reads: none may be finalised while the run uses it.
+            GC.KeepAlive(inputValues);
         }
     }
 
