@@ -92,7 +92,7 @@ done
 echo
 echo "Per-patient summary (v_patient_summary):"
 psql_q -P pager=off -c "
-  select patient, gradable_fields as fields, density_mean_per_mm as density_mm, density_sd_per_mm as sd,
+  select patient, model, um_per_px, gradable_fields as gradable, failed_fields as failed, density_mean_per_mm as density_mm, density_sd_per_mm as sd,
          round(normal_percent::numeric, 1) as normal_pct, round(abnormal_percent::numeric, 1) as abnormal_pct,
          round(apical_mean_um::numeric, 1) as apical_um, round(apical_max_um::numeric, 1) as apical_max_um,
          dilated_count as dilated, giant_count as giant, hemorrhage_count as hemorrhages, pattern

@@ -44,7 +44,8 @@ public static class PatientReportView
               <table class="detail"><tr><th>Model</th><td>{m.ModelName} {m.ModelVersion}</td></tr>
               <tr><th>Model SHA-256</th><td class="sha" id="model-sha">{m.ModelSha256}</td></tr>
               <tr><th>Computed</th><td>{m.ComputedAt}</td></tr>
-              <tr><th>µm per pixel (study)</th><td>{H.Number(r.Patient.StudyUmPerPx, "0.###")}</td></tr></table>
+              <tr><th>µm per pixel (measured at)</th><td id="um-per-px">{H.Number(m.UmPerPx, "0.###")}{(r.Patient.StudyUmPerPx is null && m.UmPerPx is not null ? " (the worker's default: the study gives none)" : "")}</td></tr>
+              <tr><th>Fields without a result</th><td id="failed-fields">{H.Number(m.FailedFields, "0")}</td></tr></table>
               <h3>Settings</h3><pre id="settings">{Pretty(m.Settings)}</pre>
               <h3>Images</h3><table class="images"><thead><tr><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>SHA-256</th></tr></thead><tbody>
               {H.Each(r.Images, i => H.Html($"<tr><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td><td>{i.State}</td><td class=\"sha\">{Convert.ToHexStringLower(i.Sha256)}</td></tr>"))}

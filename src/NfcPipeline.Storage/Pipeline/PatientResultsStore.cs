@@ -56,9 +56,10 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             ? new FieldResult(i.RelPath, i.Finger ?? "unknown", StoredMeasurements.Rebuild(i, capillaries[Convert.ToHexString(i.Sha256)].ToList()))
             : new FieldResult(i.RelPath, i.Finger ?? "unknown", null, i.ErrorCode is null ? i.Error : $"{i.ErrorCode}: {i.Error}")).ToList();
         var report = aggregator.Aggregate(patient.Code, fields);
-        await SaveAsync(connection, tx, patientId, modelId, report, settingsJson, ct);
-
         int failed = images.Count(i => i.State == "failed");
+        var calibrations = measured.Select(i => i.UmPerPx!.Value).Distinct().ToList();
+        await SaveAsync(connection, tx, patientId, modelId, report, settingsJson, calibrations.Count == 1 ? calibrations[0] : null, failed, ct);
+
         var flipped = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
             update patients set state = @State, completed_at = now()
             where id = @PatientId and state not in ('completed', 'completed_with_errors') returning id
@@ -96,22 +97,24 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             new { StudyId = studyId }, cancellationToken: ct))).ToList();
     }
 
-    private static Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long patientId, long modelId, PatientReport report, string settingsJson, CancellationToken ct)
+    private static Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long patientId, long modelId, PatientReport report, string settingsJson,
+        double? umPerPx, int failedFields, CancellationToken ct)
     {
         var o = report.Overall;
         return connection.ExecuteAsync(new CommandDefinition("""
             insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, density_mean, density_median, density_sd,
                 capillary_count, dilated_count, giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters,
-                per_finger, settings, computed_at)
+                per_finger, settings, um_per_px, failed_fields, computed_at)
             values (@PatientId, @ModelId, @Gradable, @Ungradable, @Mean, @Median, @Sd, @Loops, @Dilated, @Giant, @Abnormal, @Hemorrhage,
-                @Pattern, @Trace::jsonb, @Morphology::jsonb, @Diameters::jsonb, @PerFinger::jsonb, @Settings::jsonb, now())
+                @Pattern, @Trace::jsonb, @Morphology::jsonb, @Diameters::jsonb, @PerFinger::jsonb, @Settings::jsonb, @UmPerPx, @FailedFields, now())
             on conflict (patient_id, model_id) do update set
                 gradable_fields = excluded.gradable_fields, ungradable_fields = excluded.ungradable_fields,
                 density_mean = excluded.density_mean, density_median = excluded.density_median, density_sd = excluded.density_sd,
                 capillary_count = excluded.capillary_count, dilated_count = excluded.dilated_count, giant_count = excluded.giant_count,
                 abnormal_count = excluded.abnormal_count, hemorrhage_count = excluded.hemorrhage_count, pattern = excluded.pattern,
                 rule_trace = excluded.rule_trace, morphology = excluded.morphology, diameters = excluded.diameters,
-                per_finger = excluded.per_finger, settings = excluded.settings, computed_at = now()
+                per_finger = excluded.per_finger, settings = excluded.settings, um_per_px = excluded.um_per_px,
+                failed_fields = excluded.failed_fields, computed_at = now()
             """, new
             {
                 PatientId = patientId, ModelId = modelId, Gradable = o.GradableFieldCount, Ungradable = o.UngradableFieldCount,
@@ -119,7 +122,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
                 Giant = o.GiantCount, Abnormal = o.AbnormalCount, Hemorrhage = o.HemorrhageCount,
                 Pattern = PatientMetricsJson.Pattern(report.FastTrack), Trace = PatientMetricsJson.RuleTrace(report.FastTrack),
                 Morphology = PatientMetricsJson.Morphology(o.Morphology), Diameters = PatientMetricsJson.Diameters(o),
-                PerFinger = PatientMetricsJson.PerFinger(report), Settings = settingsJson,
+                PerFinger = PatientMetricsJson.PerFinger(report), Settings = settingsJson, UmPerPx = umPerPx, FailedFields = failedFields,
             }, tx, cancellationToken: ct));
     }
 }

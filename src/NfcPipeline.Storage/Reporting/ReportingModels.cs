@@ -104,6 +104,10 @@ public sealed class PatientMetricsRow
     public string Diameters { get; init; } = "{}";
     public string PerFinger { get; init; } = "{}";
     public string Settings { get; init; } = "{}";
+    /// <summary>The calibration the patient's images were measured at; null when more than one (or before migration 0018).</summary>
+    public double? UmPerPx { get; init; }
+    /// <summary>Fields that gave no result (failed images); null for results computed before migration 0018.</summary>
+    public int? FailedFields { get; init; }
     public DateTime ComputedAt { get; init; }
 }
 

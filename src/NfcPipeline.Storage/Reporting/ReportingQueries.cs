@@ -146,7 +146,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                    pm.gradable_fields, pm.ungradable_fields, pm.density_mean, pm.density_median, pm.density_sd,
                    pm.capillary_count, pm.dilated_count, pm.giant_count, pm.abnormal_count, pm.hemorrhage_count, pm.pattern,
                    pm.rule_trace::text as rule_trace, pm.morphology::text as morphology, pm.diameters::text as diameters,
-                   pm.per_finger::text as per_finger, pm.settings::text as settings, pm.computed_at
+                   pm.per_finger::text as per_finger, pm.settings::text as settings, pm.um_per_px, pm.failed_fields, pm.computed_at
             from patient_metrics pm join models m on m.id = pm.model_id
             where pm.patient_id = @patientId order by pm.computed_at desc
             """, new { patientId }, cancellationToken: ct))).ToList();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using NfcPipeline.Contracts;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Options;
 using NfcPipeline.Inference;
@@ -62,7 +63,11 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",
             WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, warmUp * 1000);
         Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
-        SettingsJson = JsonSerializer.Serialize(new { analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = model.Sha256Hex });
+        SettingsJson = JsonSerializer.Serialize(new
+        {
+            analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = model.Sha256Hex,
+            software_version = SoftwareVersion.Current,
+        });
         var metadata = JsonSerializer.Serialize(model.Session.ModelMetadata.CustomMetadataMap);
         ModelId = await retry.RunAsync(ct => models.EnsureAsync(model.Sha256, model.Contract.ModelName, model.Contract.ModelVersion,
             model.Contract.ContractName, metadata, ct), cancellationToken);

@@ -75,6 +75,12 @@ public class PipelineTests
         Assert.Equal("completed_with_errors", await env.QueryScalarAsync<string>("select state from patients where code = 'P002'"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
         Assert.Equal("this is not a JPEG", File.ReadAllText(Path.Combine(env.Share.FullName, "study-c", "P002", "L3", "broken.jpg")));
+
+        // The summary says what each result stands on: the calibration, the fields without a result, the model, the software.
+        Assert.Equal("P001 2 0 completed 64 NfcPipeline|P002 2 1 completed_with_errors 64 NfcPipeline", await env.QueryScalarAsync<string>("""
+            select string_agg(concat_ws(' ', patient, um_per_px, failed_fields, patient_state, length(model_sha256), split_part(software_version, ' ', 1)), '|' order by patient)
+            from v_patient_summary
+            """));
     }
 
     [Fact]
