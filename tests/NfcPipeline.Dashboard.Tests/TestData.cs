@@ -85,8 +85,10 @@ public sealed class TestData : IAsyncDisposable
         }
         await Exec(c, """
             insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, density_mean, density_median, density_sd,
-                capillary_count, dilated_count, giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters, per_finger, settings)
-            values (@p, @m, 2, 0, 7.5, 7.5, 0.0, 6, 0, 0, 2, 0, 'non-scleroderma', @trace::jsonb, @morph::jsonb, @diam::jsonb, @fingers::jsonb, @settings::jsonb)
+                capillary_count, dilated_count, giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters, per_finger, settings,
+                um_per_px, failed_fields)
+            values (@p, @m, 2, 0, 7.5, 7.5, 0.0, 6, 0, 0, 2, 0, 'non-scleroderma', @trace::jsonb, @morph::jsonb, @diam::jsonb, @fingers::jsonb, @settings::jsonb,
+                2.0, 1)
             """, ("p", PatientId), ("m", ModelId),
             ("trace", """{"pattern":"non-scleroderma","sub_pattern":"","summary":"density 7.5/mm ≥ 7, no giants","inputs":{"density_mean":7.5,"giant_count":0},"trace":[{"rule":"non-scleroderma","holds":true,"text":"density ≥ 7/mm and no giants","conditions":["density 7.5 ≥ 7","giants 0 = 0"]},{"rule":"scleroderma","holds":false,"text":"giants present","conditions":["giants 0 > 0"]}]}"""),
             ("morph", """{"by_category":{"normal":{"count":4,"percent":66.7},"abnormal":{"count":2,"percent":33.3}},"by_category_percent":{"normal":66.7,"abnormal":33.3},"by_class":{"hairpin":{"count":4,"percent":66.7},"bushy":{"count":2,"percent":33.3}}}"""),
