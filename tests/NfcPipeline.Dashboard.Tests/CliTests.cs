@@ -75,6 +75,12 @@ public class CliTests
             Assert.Contains("Requeued 1 job(s).", requeue.Out);
             Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
             Assert.Equal(2, (await NfcAsync("requeue", "--connection", data.Database.ConnectionString)).Code);
+            // A filter that names nothing is refused, not "Requeued 0 job(s)".
+            var typo = await NfcAsync("requeue", "--failed", "--study", "STUDY-TYPO", "--connection", data.Database.ConnectionString);
+            Assert.Equal((1, "nfc requeue: there is no study 'STUDY-TYPO' (nfc status lists them)."), (typo.Code, typo.Err.Trim()));
+            var kind = await NfcAsync("requeue", "--failed", "--kind", "analyse_chunk", "--connection", data.Database.ConnectionString);
+            Assert.Equal(2, kind.Code);
+            Assert.Contains("unknown job kind 'analyse_chunk'", kind.Err);
 
             var enqueue = await NfcAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-1", "--um-per-px", "2.2", "--reanalyze");
             Assert.Equal(0, enqueue.Code);

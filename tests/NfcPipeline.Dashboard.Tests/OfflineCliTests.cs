@@ -209,6 +209,25 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_against_density_csv_truth_says_when_it_assumes_a_calibration()
+    {
+        var truth = JsonDocument.Parse(File.ReadAllText(DemoStudy + ".truth.json")).RootElement;
+        var name = truth.GetProperty("images")[0].GetProperty("file_name").GetString()!;
+        var csv = Path.Combine(_folder.FullName, "density.csv");
+        File.WriteAllText(csv, $"image,capillaries_per_mm\n{name},8.5\n");
+        var model = Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx");
+
+        var assumed = await NfcProcess.RunAsync(TimeSpan.FromMinutes(3), "evaluate", "--images", DemoStudy, "--truth", csv, "--model", model, "--json");
+        Assert.True(assumed.Code == 0, assumed.Err + assumed.Out);
+        Assert.Contains("nfc evaluate: 1 of 1 image(s) have no calibration (--um-per-px, or um_per_px in the truth); assuming 2 µm/px", assumed.Err);
+
+        var given = await NfcProcess.RunAsync(TimeSpan.FromMinutes(3), "evaluate", "--images", DemoStudy, "--truth", csv, "--model", model, "--json",
+            "--um-per-px", "2.0");
+        Assert.True(given.Code == 0, given.Err + given.Out);
+        Assert.DoesNotContain("no calibration", given.Err);
+    }
+
+    [Fact]
     public async Task Bench_inference_prints_each_batch_sizes_median_ratio_between_raw_rounds()
     {
         var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "2", "--batch", "1,2", "--rounds", "2",

@@ -92,6 +92,10 @@ internal static class EvaluateCommand
         var targets = coco is not null
             ? coco.Images.Select(i => (Id: i.Id, i.FileName, Scale: request.UmPerPx ?? i.UmPerPx)).ToList()
             : csvTruth!.Keys.Select((name, i) => (Id: (long)i + 1, FileName: name, Scale: request.UmPerPx)).ToList();
+        if (targets.Count(t => t.Scale is null) is var uncalibrated and > 0)
+            await Console.Error.WriteLineAsync($"nfc evaluate: {uncalibrated} of {targets.Count} image(s) have no calibration " +
+                $"(--um-per-px, or um_per_px in the truth); assuming {AnalyzeCommand.FallbackMicrometresPerPixel} µm/px, so their lengths and densities " +
+                "are only right if that is theirs.");
         var outcomes = new List<FieldOutcome>();
         var files = targets.Select(t => (Path.Combine(request.Images.FullName, t.FileName), new Calibration(t.Scale ?? AnalyzeCommand.FallbackMicrometresPerPixel)));
         await foreach (var outcome in fields.AnalyzeInOrderAsync(files, InferenceArguments.LookAhead(parse.GetValue(inference.Batch)), ct))

@@ -28,6 +28,17 @@ internal static class RequeueCommand
             {
                 await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
                 var admin = new JobAdmin(dataSource);
+                // A filter that names nothing is a typo, not "0 jobs to requeue".
+                if (parse.GetValue(kind) is { } k && !JobAdmin.Kinds.Contains(k))
+                {
+                    Console.Error.WriteLine($"nfc requeue: unknown job kind '{k}' (kinds: {string.Join(", ", JobAdmin.Kinds)}).");
+                    return NfcCommandLine.Usage;
+                }
+                if (parse.GetValue(study) is { } s && await new ReportingQueries(dataSource).StudyByExternalIdAsync(s, ct) is null)
+                {
+                    Console.Error.WriteLine($"nfc requeue: there is no study '{s}' (nfc status lists them).");
+                    return NfcCommandLine.Fatal;
+                }
                 await using var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct);
                 var result = jobId is { } one
                     ? await admin.RequeueAsync([one], bus.PublishAsync, ct)
