@@ -54,6 +54,26 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Analyze_measures_and_grades_with_the_workers_analysis_settings_from_the_environment()
+    {
+        var field = Path.Combine(_folder.FullName, "one");
+        Directory.CreateDirectory(field);
+        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), Path.Combine(field, "field1.jpg"));
+
+        // As a worker with Analysis:Grading:MinConfidentInstances=1000 grades it: ungradable.
+        var strict = await NfcProcess.RunWithEnvironmentAsync(new() { ["Analysis__Grading__MinConfidentInstances"] = "1000" }, "analyze", field, "--json");
+        Assert.True(strict.Code == 0, strict.Err + strict.Out);
+        var image = strict.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(l => l.GetProperty("type").GetString() == "image");
+        Assert.False(image.GetProperty("gradable").GetBoolean());
+
+        // A setting the worker would refuse stops it, named.
+        var refused = await NfcProcess.RunWithEnvironmentAsync(new() { ["Analysis__Categories__hairpin"] = "pretty" }, "analyze", field);
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("nfc analyze: Analysis:Categories:hairpin must be one of", refused.Err);
+    }
+
+    [Fact]
     public async Task Analyze_prints_the_reason_of_a_failure_on_screen_too()
     {
         var run = await NfcProcess.RunAsync("analyze", CorpusFolder());

@@ -41,7 +41,7 @@ internal static class AnalyzeCommand
             await Console.Error.WriteLineAsync($"nfc analyze: no calibration given (--um-per-px or study.json um_per_px); assuming {FallbackMicrometresPerPixel} µm/px.");
         var calibration = new Calibration(scale ?? FallbackMicrometresPerPixel);
 
-        var analysisOptions = AnalysisOptions.Default;
+        if (InferenceArguments.AnalysisFromEnvironment("nfc analyze") is not { } analysisOptions) return NfcCommandLine.Usage;
         int maxBatch = parse.GetValue(inference.Batch);
         var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), maxBatch, analysisOptions), "nfc analyze");
         if (opened is null) return NfcCommandLine.Fatal;

@@ -45,6 +45,7 @@ internal static class EvaluateCommand
             await Console.Error.WriteLineAsync("nfc evaluate: --um-per-px must be a positive number.");
             return NfcCommandLine.Usage;
         }
+        if (InferenceArguments.AnalysisFromEnvironment("nfc evaluate") is not { } analysisOptions) return NfcCommandLine.Usage;
         EvaluationOptions evaluationOptions;
         try
         {
@@ -52,7 +53,7 @@ internal static class EvaluateCommand
             evaluationOptions = new EvaluationOptions
             {
                 ClassNameMap = EvaluationOptions.ParseClassNameMap(pairs), DefaultUmPerPx = request.UmPerPx,
-                Categories = AnalysisOptions.Default.Measurement.Categories,   // the loops the analysis itself measures
+                Categories = analysisOptions.Measurement.Categories,   // the loops the analysis itself measures
             };
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException)
@@ -83,7 +84,7 @@ internal static class EvaluateCommand
             return NfcCommandLine.Fatal;
         }
 
-        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), parse.GetValue(inference.Batch), AnalysisOptions.Default), "nfc evaluate");
+        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), parse.GetValue(inference.Batch), analysisOptions), "nfc evaluate");
         if (opened is null) return NfcCommandLine.Fatal;
         var (model, fields) = opened.Value;
         using var _ = model;

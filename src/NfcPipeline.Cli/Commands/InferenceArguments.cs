@@ -47,6 +47,20 @@ internal sealed class InferenceArguments
     }
 
     /// <summary>
+    /// The measurement and aggregation policy from the worker's keys in the environment (Analysis__Grading__MinConfidentInstances=0,
+    /// Analysis__Categories__loop=Normal, ...), so the CLI measures, grades and classifies patterns as the deployed worker
+    /// does; null, with each problem on standard error, for settings the worker would refuse.
+    /// </summary>
+    public static AnalysisOptions? AnalysisFromEnvironment(string verb)
+    {
+        var problems = new List<string>();
+        var options = NfcPipeline.Worker.Hosting.AnalysisConfiguration.Read(new ConfigurationBuilder().AddEnvironmentVariables().Build(), problems);
+        if (problems.Count == 0) return options;
+        foreach (var problem in problems) Console.Error.WriteLine($"{verb}: {problem}");
+        return null;
+    }
+
+    /// <summary>
     /// Decoder thresholds come from the same keys as the worker's appsettings, e.g. the environment variable
     /// Inference__Decoder__CenterThreshold=0.2, so the CLI and the worker decode alike.
     /// </summary>
