@@ -84,6 +84,9 @@ public class CliTests
 
             var enqueue = await NfcAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-1", "--um-per-px", "2.2", "--reanalyze");
             Assert.Equal(0, enqueue.Code);
+            // Both differ from what a share watcher would submit the folder with: said, since it would undo them.
+            Assert.Contains("--study-id 'CLI-1' differs from the id a share watcher gives this folder ('studyA')", enqueue.Err);
+            Assert.Contains("--um-per-px 2.2 overrides study.json (no calibration) for this submission only", enqueue.Err);
             var message = await submitted.Task.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal("studyA", message.FolderPath);
             Assert.Equal(2.2, message.MicrometresPerPixel);

@@ -50,6 +50,7 @@ internal static class EnqueueCommand
             // The worker would refuse these; refused there, the submission would look accepted here.
             if (StudyIds.Problem(message.StudyId) is { } idProblem)
                 return Fail($"the study id '{message.StudyId}' cannot be used: {idProblem} Give another with --study-id.", NfcCommandLine.Usage);
+            WarnOfOverrides(message, inventory.Manifest, Path.GetFileName(candidate.TrimEnd('/')), parse.GetValue(studyId) is not null);
             var sourcePath = SharePaths.StudySourcePath(rootFull, relative);
             await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var queries = new ReportingQueries(dataSource);
@@ -88,6 +89,22 @@ internal static class EnqueueCommand
             return state is "completed" or "completed_with_errors" ? NfcCommandLine.Success : NfcCommandLine.Fatal;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A share watcher submits a changed folder again with study.json's values: an id or calibration given here that
+    /// differs from them lasts only until then (a second study from the folder, or its images measured again).
+    /// </summary>
+    private static void WarnOfOverrides(SubmitStudy message, StudyManifest? manifest, string folderName, bool idGiven)
+    {
+        var watcherId = manifest?.StudyId ?? folderName;
+        if (idGiven && message.StudyId != watcherId)
+            Console.Error.WriteLine($"nfc enqueue: note: --study-id '{message.StudyId}' differs from the id a share watcher gives this folder " +
+                $"('{watcherId}'); if one watches it, it submits the folder as that study when the folder changes. Put the id in study.json to keep it.");
+        if (message.MicrometresPerPixel is { } um && manifest?.MicrometresPerPixel != um)
+            Console.Error.WriteLine($"nfc enqueue: note: --um-per-px {um} overrides study.json ({manifest?.MicrometresPerPixel?.ToString() ?? "no calibration"}) " +
+                "for this submission only; a share watcher submits the folder again with study.json's value when the folder changes, and its " +
+                "images are measured again at it. Put the calibration in study.json to keep it.");
     }
 
     private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime? completedBefore, CancellationToken ct)
