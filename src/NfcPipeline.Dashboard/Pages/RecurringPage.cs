@@ -8,11 +8,25 @@ namespace NfcPipeline.Dashboard.Pages;
 /// <summary>GET /recurring: the share watch schedule and recent scans; POST /recurring/trigger scans now.</summary>
 public static class RecurringPage
 {
+    private static string NoteState(string state) => state switch
+    {
+        "refused" => "refused by the scan",
+        "no_marker" => "waiting for READY or study.json",
+        "waiting" => "waiting (file times in the future)",
+        "registration_refused" => "refused when registered",
+        _ => state,
+    };
+
     public static void Map(WebApplication app)
     {
         app.MapGet("/recurring", async (HttpContext context, ReportingQueries queries, string? message, CancellationToken ct) =>
         {
             var (watches, scans) = await queries.ShareScansAsync(50, ct);
+            var notes = await queries.ShareFolderNotesAsync(500, ct);
+            var noteRows = H.Each(notes, n => H.Html($"""
+                <tr class="note-{n.State}"><td>{n.Root}</td><td class="folder">{n.Folder}</td><td>{NoteState(n.State)}</td><td class="reason">{n.Reason}</td>
+                <td>{n.FirstSeen}</td><td>{n.LastSeen}</td></tr>
+                """));
             var watchRows = H.Each(watches, w => H.Html($"""
                 <tr><td>{w.Root}</td><td>every {w.IntervalSeconds} s</td><td>{w.LastScanAt}</td><td>{w.NextScanAt}</td>
                 <td class="requested">{w.ScanRequestedAt}</td></tr>
@@ -30,6 +44,9 @@ public static class RecurringPage
                 <table><thead><tr><th>Root</th><th>Schedule</th><th>Last run</th><th>Next run</th><th>Scan requested</th></tr></thead><tbody>{watchRows}</tbody></table>
                 {H.When(watches.Count == 0, () => HtmlText.Trusted("<p class=\"empty\">No share is watched yet (no share_watch rows).</p>"))}
                 {trigger}
+                <h2>Study folders not analysed</h2>
+                <table id="folder-notes"><thead><tr><th>Root</th><th>Folder</th><th>State</th><th>Why</th><th>Since</th><th>Last seen</th></tr></thead><tbody>{noteRows}</tbody></table>
+                {H.When(notes.Count == 0, () => HtmlText.Trusted("<p class=\"empty\">Every study folder of the share was submitted (or none is there).</p>"))}
                 <h2>Recent scans</h2>
                 <table><thead><tr><th>Started</th><th>Finished</th><th>Root</th><th>Worker</th><th>Folders seen</th><th>Studies found</th><th>Error</th></tr></thead><tbody>{scanRows}</tbody></table>
                 """);

@@ -186,6 +186,17 @@ public sealed class ShareWatchRow
     public DateTime? ScanRequestedAt { get; init; }
 }
 
+public sealed class ShareFolderNoteRow
+{
+    public string Root { get; init; } = "";
+    public string Folder { get; init; } = "";
+    /// <summary>refused, no_marker, waiting or registration_refused.</summary>
+    public string State { get; init; } = "";
+    public string Reason { get; init; } = "";
+    public DateTime FirstSeen { get; init; }
+    public DateTime LastSeen { get; init; }
+}
+
 public sealed class ShareScanRow
 {
     public long Id { get; init; }

@@ -211,6 +211,16 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return (watches, scans);
     }
 
+    /// <summary>Study folders of the watched shares that are not being analysed, and why (share_folder_notes), refusals first.</summary>
+    public async Task<IReadOnlyList<ShareFolderNoteRow>> ShareFolderNotesAsync(int limit = 500, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return (await c.QueryAsync<ShareFolderNoteRow>(new CommandDefinition("""
+            select root, folder, state, reason, first_seen, last_seen from share_folder_notes
+            order by state in ('refused', 'registration_refused') desc, root, folder limit @limit
+            """, new { limit }, cancellationToken: ct))).ToList();
+    }
+
     internal static KeysetPage<T> Page<T>(List<T> rows, int limit, Func<T, long> key)
     {
         if (rows.Count <= limit) return new KeysetPage<T>(rows, null);

@@ -11,6 +11,9 @@ public sealed record ShareWatch(string Root, int IntervalSeconds, DateTime? Last
 /// <summary>What a finished scan found; Error is null when the scan succeeded.</summary>
 public sealed record ShareScanOutcome(int FoldersSeen, int StudiesFound, string? Error);
 
+/// <summary>Why a study folder of the share is not being analysed (share_folder_notes); states as the table's check lists them.</summary>
+public sealed record ShareFolderNote(string Folder, string State, string Reason);
+
 /// <summary>
 /// The watched share's tables: share_scans (one row per scan), share_watch (schedule and trigger-now flag) and
 /// share_submissions (what was submitted, with its fingerprint). Parameterised SQL only.
@@ -122,6 +125,51 @@ public sealed class ShareScanStore(string connectionString)
             on conflict (root, folder) do update
                set fingerprint = excluded.fingerprint, study_id = excluded.study_id, submitted_at = excluded.submitted_at
             """, new { root, folder, fingerprint, studyId, submittedAt }, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Replaces a root's scan notes (states refused, no_marker, waiting) with <paramref name="notes"/>, keeping when each
+    /// was first seen; a registration refusal stays while its folder is still in the share (<paramref name="seenFolders"/>).
+    /// </summary>
+    public async Task ReplaceFolderNotesAsync(string root, IReadOnlyList<ShareFolderNote> notes, IReadOnlyCollection<string> seenFolders, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            delete from share_folder_notes
+            where root = @root and (state <> 'registration_refused' or not (folder = any(@seen))) and not (folder = any(@folders))
+            """, new { root, seen = seenFolders.ToArray(), folders = notes.Select(n => n.Folder).ToArray() }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into share_folder_notes (root, folder, state, reason)
+            select @root, f, s, r from unnest(@folders, @states, @reasons) as x(f, s, r)
+            on conflict (root, folder) do update set
+                first_seen = case when share_folder_notes.state = excluded.state and share_folder_notes.reason = excluded.reason
+                                  then share_folder_notes.first_seen else now() end,
+                state = excluded.state, reason = excluded.reason, last_seen = now()
+            """, new
+            {
+                root, folders = notes.Select(n => n.Folder).ToArray(), states = notes.Select(n => n.State).ToArray(),
+                reasons = notes.Select(n => n.Reason).ToArray(),
+            }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>A folder the worker refused to register (after the scan submitted it); cleared by its next registration.</summary>
+    public async Task RecordRegistrationRefusalAsync(string root, string folder, string reason, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            insert into share_folder_notes (root, folder, state, reason) values (@root, @folder, 'registration_refused', @reason)
+            on conflict (root, folder) do update set state = excluded.state, reason = excluded.reason, last_seen = now()
+            """, new { root, folder, reason }, cancellationToken: ct));
+    }
+
+    public async Task ClearRegistrationRefusalAsync(string root, string folder, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "delete from share_folder_notes where root = @root and folder = @folder and state = 'registration_refused'",
+            new { root, folder }, cancellationToken: ct));
     }
 
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)

@@ -2,6 +2,7 @@ using MassTransit;
 using NfcPipeline.Contracts;
 using NfcPipeline.Intake;
 using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Storage.Share;
 using NfcPipeline.Worker.Analysis;
 using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
@@ -10,7 +11,8 @@ namespace NfcPipeline.Worker.Registration;
 
 /// <summary>Registers a submitted study, queues its work in chunks, and completes the patients (or the study) that need no analysis.</summary>
 public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, ModelHost model,
-    WorkPublisher publisher, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options, ILogger<SubmitStudyConsumer> logger)
+    WorkPublisher publisher, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options, ShareScanStore shareNotes,
+    ILogger<SubmitStudyConsumer> logger)
     : IConsumer<SubmitStudy>
 {
     public async Task Consume(ConsumeContext<SubmitStudy> context)
@@ -18,7 +20,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         var ct = context.CancellationToken;
         StudyRegistration registration;
         try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
-        catch (StudyLayoutException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
+        catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
 
         RegisteredStudy study;
         try
@@ -26,7 +28,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
                 options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, t), ct);
         }
-        catch (StudyConflictException ex) { throw new InvalidSubmissionException(ex.Message, ex); }
+        catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
+        if (ShareFolder(context.Message) is var (root, folder))
+            await retry.RunAsync(t => shareNotes.ClearRegistrationRefusalAsync(root, folder, t), ct);
         var chunks = study.Chunks;
         await publisher.PublishAsync(chunks, ct);
         logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
@@ -41,6 +45,26 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         // images changed) are aggregated and completed now, since no chunk will touch them. The study completes here
         // when nothing was queued at all.
         await completion.CompleteStudyAsync(study.StudyId, context, ct);
+    }
+
+    /// <summary>The share folder a submission names, keyed as the share watcher keys it; null for a list of images or no share.</summary>
+    private (string Root, string Folder)? ShareFolder(SubmitStudy message) =>
+        message.FolderPath is { Length: > 0 } folder && options.ShareRoot is { Length: > 0 } root
+            ? (Share.ShareWatcherService.NormaliseRoot(root), folder.Trim('/'))
+            : null;
+
+    /// <summary>
+    /// A refused submission of a share folder is noted beside the share's scan notes (the dashboard's share page), so the
+    /// operator sees why the folder is not analysed: the message itself goes to the _error queue.
+    /// </summary>
+    private async Task<InvalidSubmissionException> RefusedAsync(SubmitStudy message, string reason, Exception inner, CancellationToken ct)
+    {
+        if (ShareFolder(message) is var (root, folder))
+        {
+            try { await retry.RunAsync(t => shareNotes.RecordRegistrationRefusalAsync(root, folder, reason, t), ct); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The refusal was not noted: {Error}", ex.Message); }
+        }
+        return new InvalidSubmissionException(reason, inner);
     }
 }
 

@@ -92,6 +92,7 @@ public sealed class ShareWatcherService(
             var scan = new ShareScanner(clock).Scan(root, new ShareScanOptions { SettleTime = settings.SettleTime, Memory = _activity });
             seen = scan.Folders.Count;
             ReportNotReady(scan);
+            await store.ReplaceFolderNotesAsync(root, Notes(scan), scan.Folders.Select(f => f.Folder).ToList(), ct);
             var submitted = await store.GetSubmittedFingerprintsAsync(root, ct);
             await using var scope = scopes.CreateAsyncScope();
             var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
@@ -148,6 +149,16 @@ public sealed class ShareWatcherService(
         return null;
     }
 
+    /// <summary>The folders an operator should know about (share_folder_notes): refused, unmarked, waiting for future file times.</summary>
+    private List<ShareFolderNote> Notes(ShareScan scan) => scan.Folders.Select(folder => folder.Readiness switch
+    {
+        StudyReadiness.Refused => new ShareFolderNote(folder.Folder, "refused", folder.Reason ?? "refused"),
+        StudyReadiness.NoMarker => new ShareFolderNote(folder.Folder, "no_marker", folder.Reason ?? "no READY file or study.json"),
+        StudyReadiness.Settling when folder.NewestChange > clock.GetUtcNow() + ShareScanner.FutureTolerance =>
+            new ShareFolderNote(folder.Folder, "waiting", folder.Reason ?? FutureTimes),
+        _ => null,
+    }).OfType<ShareFolderNote>().ToList();
+
     /// <summary>Refused folders are logged once per reason; settling and unmarked ones only at debug level.</summary>
     private void ReportNotReady(ShareScan scan)
     {
@@ -174,7 +185,8 @@ public sealed class ShareWatcherService(
         }
     }
 
-    private static string NormaliseRoot(string root)
+    /// <summary>A share root as the watcher keys it (share_watch, share_submissions, share_folder_notes).</summary>
+    internal static string NormaliseRoot(string root)
     {
         var full = Path.GetFullPath(root);
         return full.Length > 1 ? full.TrimEnd(Path.DirectorySeparatorChar) : full;

@@ -136,6 +136,9 @@ public class ResubmissionTests
             TimeSpan.FromMinutes(1), () => worker.Output);
 
         Assert.Contains("already registered from folder 'batch1'", worker.Output);
+        // Noted for the share's page (the message itself sits in the _error queue): the folder, and why.
+        Assert.Equal("batch2 registration_refused", await env.QueryScalarAsync<string>("select folder || ' ' || state from share_folder_notes"));
+        Assert.Contains("already registered from folder 'batch1'", await env.QueryScalarAsync<string>("select reason from share_folder_notes"));
         Assert.Equal("batch1", await env.QueryScalarAsync<string>("select source_path from studies"));
         Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));

@@ -44,6 +44,30 @@ public class ShareWatcherTests
     }
 
     [Fact]
+    public async Task Folders_not_submitted_are_noted_with_their_reason_until_they_are()
+    {
+        await using var h = await CreateAsync();
+        Directory.CreateDirectory(Path.Combine(h.Root, $"{h.Token}-unmarked"));
+        var broken = h.AddSettledStudy($"{h.Token}-broken", manifestStudyId: "x");
+        ShareWatcherHarness.WriteOld(Path.Combine(broken, "study.json"), "{ not json");
+
+        await h.StartWatcherAsync();
+        await h.WaitForMoreScansAsync(2);
+        Task<string?> Notes() => h.Db.ScalarAsync<string>(
+            "select coalesce(string_agg(folder || ' ' || state, '|' order by folder), '') from share_folder_notes");
+        Assert.Equal($"{h.Token}-broken refused|{h.Token}-unmarked no_marker", await Notes());
+        Assert.Contains("study.json", await h.Db.ScalarAsync<string>($"select reason from share_folder_notes where folder = '{h.Token}-broken'"));
+
+        // Fixed and marked: both are submitted, and their notes go.
+        ShareWatcherHarness.WriteOld(Path.Combine(broken, "study.json"), $$"""{"study_id":"{{h.Token}}-fixed"}""");
+        ShareWatcherHarness.WriteOld(Path.Combine(h.Root, $"{h.Token}-unmarked", "P001", "L2", "field1.jpg"), "image");
+        ShareWatcherHarness.WriteOld(Path.Combine(h.Root, $"{h.Token}-unmarked", "READY"), "");
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 2), "both folders submitted");
+        await h.WaitForMoreScansAsync(1);
+        Assert.Equal("", await Notes());
+    }
+
+    [Fact]
     public async Task A_study_still_being_written_is_not_published_until_it_settles()
     {
         await using var h = await CreateAsync();
