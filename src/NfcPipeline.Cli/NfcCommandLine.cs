@@ -22,6 +22,7 @@ public static class NfcCommandLine
         root.Add(StatusCommand.Create());
         root.Add(ReportCommand.Create());
         root.Add(RequeueCommand.Create());
+        root.Add(DeleteStudyCommand.Create());
         root.Add(HashPasswordCommand.Create());
         return root;
     }

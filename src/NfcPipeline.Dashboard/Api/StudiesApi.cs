@@ -8,13 +8,20 @@ using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Api;
 
-/// <summary>POST /api/studies, GET /api/studies/{id}, GET /api/studies/{id}/results.csv (id = the external study id).</summary>
+/// <summary>POST /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv (id = the external study id).</summary>
 public static class StudiesApi
 {
     public static void Map(WebApplication app)
     {
         app.MapPost("/api/studies", Submit).RequireAuthorization(DashboardRoles.OperatorPolicy);
         app.MapGet("/api/studies/{id}", Status);
+        app.MapDelete("/api/studies/{id}", async (StudyAdmin admin, string id, CancellationToken ct) =>
+            (await admin.DeleteAsync(id, ct)).Outcome switch
+            {
+                StudyDeletion.Deleted => Results.NoContent(),
+                StudyDeletion.NotFound => Results.Problem($"There is no study '{id}'.", statusCode: 404),
+                _ => Results.Problem($"Study '{id}' is still processing; delete it once it has completed.", statusCode: 409),
+            }).RequireAuthorization(DashboardRoles.OperatorPolicy);
         app.MapGet("/api/studies/{id}/results.csv", async (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
         {
             var study = await queries.StudyByExternalIdAsync(id, ct);

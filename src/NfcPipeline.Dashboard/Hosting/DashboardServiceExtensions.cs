@@ -42,6 +42,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
         builder.Services.AddSingleton<ReportingQueries>();
         builder.Services.AddSingleton<JobAdmin>();
+        builder.Services.AddSingleton<StudyAdmin>();
         builder.Services.AddSingleton<OverlayService>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -13,12 +13,13 @@ public static class StudyPages
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/studies", async (HttpContext context, ReportingQueries queries, string? state, long? before, CancellationToken ct) =>
+        app.MapGet("/studies", async (HttpContext context, ReportingQueries queries, string? state, long? before, string? message, CancellationToken ct) =>
         {
             state = StudyStates.Contains(state) ? state : null;
             var page = await queries.StudiesAsync(state, before, 50, ct);
             var filters = H.Each(StudyStates.Prepend(""), s => H.Html($"<a class=\"tab{(s == (state ?? "") ? " current" : "")}\" href=\"/studies?state={s}\">{(s == "" ? "all" : s)}</a>"));
             var body = H.Html($"""
+                {H.When(message is not null, () => H.Html($"<p class=\"flash\">{message}</p>"))}
                 <nav class="tabs">{filters}</nav>
                 {StudyTable(page.Rows)}
                 {H.When(page.NextBefore is not null, () => H.Html($"<p><a class=\"next\" href=\"/studies?state={state}&before={page.NextBefore}\">Older →</a></p>"))}
@@ -62,6 +63,11 @@ public static class StudyPages
                 </table>
                 <p><a href="/api/studies/{H.Q(study.ExternalId)}/results.csv" download>Results as CSV</a> ·
                    <a href="/jobs?state=failed&study={H.Q(study.ExternalId)}">Failed jobs of this study</a></p>
+                {H.When(Layout.IsOperator(context) && study.State != "processing", () => H.Html($"""
+                    <form method="post" action="/studies/{id}/delete" class="danger" data-confirm="Delete this study and its rows? The files in the share are not touched.">
+                      {Layout.Antiforgery(context)}<button type="submit" id="delete-study">Delete this study</button>
+                      <span class="hint">its patients, images, patient results and jobs; image results stay, keyed by content; the share's files are not touched</span></form>
+                    """))}
                 <h2>Patients ({patients.Count})</h2>
                 <table class="patients"><thead><tr><th>Patient</th><th>State</th><th>Images</th><th>Pattern</th><th>Density /mm</th></tr></thead><tbody>{patientRows}</tbody></table>
                 <h2>Images ({shown})</h2>
@@ -72,6 +78,16 @@ public static class StudyPages
                 """);
             return Layout.Page(context, $"Study {study.ExternalId}", body);
         });
+
+        app.MapPost("/studies/{id:long}/delete", async (HttpContext context, ReportingQueries queries, StudyAdmin admin, long id, CancellationToken ct) =>
+        {
+            if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
+            if (await queries.StudyAsync(id, ct) is not { } study) return Layout.NotFound(context, $"There is no study #{id}.");
+            var result = await admin.DeleteAsync(study.ExternalId, ct);
+            return result.Outcome == StudyDeletion.Deleted
+                ? Results.Redirect($"/studies?message={H.Q($"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")}")
+                : Results.Redirect($"/studies/{id}");   // still processing: the page shows it, without the button
+        }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
 
     public static HtmlText StudyTable(IReadOnlyList<StudyProgress> studies) => H.Html($"""
