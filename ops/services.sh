@@ -45,7 +45,7 @@ credentials_load() {
   fi
   PG_PASSWORD="$(sed -n 's/^PG_PASSWORD=//p' "$CREDENTIALS")"
   RABBIT_PASSWORD="$(sed -n 's/^RABBIT_PASSWORD=//p' "$CREDENTIALS")"
-  [ -n "$PG_PASSWORD" ] && [ -n "$RABBIT_PASSWORD" ] || die "$CREDENTIALS is incomplete; remove it and run '$0 down' then '$0 up'"
+  [ -n "$PG_PASSWORD" ] && [ -n "$RABBIT_PASSWORD" ] || die "$CREDENTIALS is incomplete; remove it and run '$0 up' (the servers take the new passwords)"
 }
 
 # The environment every RabbitMQ program (server and CLI) must share.
@@ -151,13 +151,21 @@ pg_up() {
   fi
 }
 
-# A cluster made before the servers took passwords trusts 127.0.0.1: it gets the password, then its pg_hba.conf
-# asks for it (scram-sha-256) and the server reloads.
+# The server takes the password of the credentials file. A cluster made before the servers took passwords trusts
+# 127.0.0.1, and one whose credentials file was made anew has another password: either way it gets this one, over a
+# connection trusted for that moment only, then its pg_hba.conf asks for it (scram-sha-256) and the server reloads.
 pg_require_password() {
   local hba="$PG_DATA/pg_hba.conf"
   local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
-  "${run[@]}" grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$hba" || return 0
-  log "PostgreSQL trusted local connections; setting its password and requiring it"
+  if ! "${run[@]}" grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$hba"; then
+    PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres >/dev/null 2>&1 && return 0
+    log "PostgreSQL's password is not the one in $CREDENTIALS; setting it"
+    "${run[@]}" sh -c "umask 077; printf '%s\n' 'host all postgres 127.0.0.1/32 trust' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
+    sleep 1
+  else
+    log "PostgreSQL trusted local connections; setting its password and requiring it"
+  fi
   # On standard input, not the command line, where other accounts could read it (ps).
   printf "set password_encryption = 'scram-sha-256';\nalter role postgres password '%s';\n" "$PG_PASSWORD" \
     | "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -q -v ON_ERROR_STOP=1 postgres >/dev/null
@@ -192,8 +200,7 @@ EOF
 
 # The broker's one user, $RMQ_USER with the generated password (administrator: the tests and benchmarks make their own
 # virtual hosts); RabbitMQ's default guest/guest is removed. Done once per password (a marker holds its hash), since
-# each rabbitmqctl call starts an Erlang VM. rabbitmqctl 3.10 takes the password only as an argument, so it shows in
-# the process list for the second that call runs, once.
+# each rabbitmqctl call starts an Erlang VM. The password goes on standard input, never the command line (ps).
 rmq_users() {
   local marker="$RMQ_HOME/users.done" want
   want="$(printf '%s:%s' "$RMQ_USER" "$RABBIT_PASSWORD" | sha256sum | cut -c1-64)"
@@ -202,7 +209,8 @@ rmq_users() {
     rmq_env
     ctl() { /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RMQ_NODE" "$@" >/dev/null; }
     ctl await_startup
-    ctl add_user "$RMQ_USER" "$RABBIT_PASSWORD" 2>/dev/null || ctl change_password "$RMQ_USER" "$RABBIT_PASSWORD"
+    printf '%s\n' "$RABBIT_PASSWORD" | ctl add_user "$RMQ_USER" 2>/dev/null \
+      || printf '%s\n' "$RABBIT_PASSWORD" | ctl change_password "$RMQ_USER"
     ctl set_user_tags "$RMQ_USER" administrator
     ctl set_permissions -p / "$RMQ_USER" '.*' '.*' '.*'
     ctl delete_user guest 2>/dev/null || true

@@ -89,6 +89,10 @@ public static class SharePaths
     private static unsafe SafeFileHandle OpenWithoutBlocking(string path)
     {
         int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
+        // EWOULDBLOCK: a regular file under a lease (Samba oplocks, an NFS delegation), which a blocking open waits out;
+        // FIFOs never answer a read-only open so.
+        if (fd < 0 && Marshal.GetLastPInvokeError() == OpenNative.WouldBlock)
+            fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.CloseOnExec);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();

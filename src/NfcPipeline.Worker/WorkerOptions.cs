@@ -62,10 +62,14 @@ public sealed class WorkerOptions
         return problems;
     }
 
-    private static List<string> HealthUrlProblems(string urls, string setting) =>
-        urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(url => !NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl(url))
+    private static List<string> HealthUrlProblems(string urls, string setting)
+    {
+        var list = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        // None at all would leave Kestrel to its own default (ASPNETCORE_HTTP_PORTS: every interface).
+        if (list.Length == 0) return [$"{setting} is empty; give a loopback URL such as http://127.0.0.1:5081."];
+        return list.Where(url => !NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl(url))
             .Select(url => $"{setting} '{url}' is not a loopback address; the health endpoints have no authentication.").ToList();
+    }
 
     /// <summary>The µm/px a study's images are analysed at: its own calibration, else the default.</summary>
     public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;

@@ -105,6 +105,12 @@ public class AuthTests
         var refused = await client.PostAsync("/jobs", large);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("over the size limits", await refused.Content.ReadAsStringAsync());
+        var small = new MultipartFormDataContent { { new ByteArrayContent(new byte[10_000]), "file", "small.bin" } };
+        var withFile = await client.PostAsync("/jobs", small);
+        Assert.Equal(HttpStatusCode.BadRequest, withFile.StatusCode);
+        Assert.Contains("take no files", await withFile.Content.ReadAsStringAsync());
+        var manyValues = new FormUrlEncodedContent(Enumerable.Range(0, 40).Select(i => new KeyValuePair<string, string>($"k{i}", new string('x', 10_000))));
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync("/jobs", manyValues)).StatusCode);   // 400 KB of small values
 
         client.DefaultRequestHeaders.Authorization = Basic("rita", "wrong");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);

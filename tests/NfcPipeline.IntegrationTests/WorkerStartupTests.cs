@@ -83,6 +83,12 @@ public class WorkerStartupTests
         var error = Assert.Throws<WorkerConfigurationException>(() => builder.AddPipelineServices());
         Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address; the health endpoints have no authentication.", error.Problems);
         Assert.Contains("Kestrel:Endpoints:health:Url 'http://[::]:5082' is not a loopback address; the health endpoints have no authentication.", error.Problems);
+
+        // None at all would leave Kestrel to its default, every interface.
+        var empty = Host.CreateApplicationBuilder();
+        empty.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Worker:Enabled"] = "false", ["Worker:HealthUrls"] = " ; " });
+        Assert.Contains("Worker:HealthUrls is empty; give a loopback URL such as http://127.0.0.1:5081.",
+            Assert.Throws<WorkerConfigurationException>(() => empty.AddPipelineServices()).Problems);
     }
 
     [Fact]

@@ -111,11 +111,19 @@ public static class DashboardServiceExtensions
     {
         if (context.Request.HasFormContentType)
         {
+            // The whole body, however it is sent (chunked too): the dashboard's forms carry a few ids.
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = MaxFormBytes;
             IFormCollection form;
             try { form = await context.Request.ReadFormAsync(context.RequestAborted); }
             catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or IOException)
             {
                 await BadRequest(context, "The form cannot be read (malformed, or over the size limits).");
+                return;
+            }
+            if (form.Files.Count > 0)
+            {
+                await BadRequest(context, "The dashboard's forms take no files.");
                 return;
             }
             if (form.Any(f => f.Key.Contains('\0') || f.Value.Any(v => v?.Contains('\0') ?? false)))

@@ -60,6 +60,7 @@ internal static unsafe class JpegCodec
     {
         int count = width * height;
         byte[] cmyk = ArrayPool<byte>.Shared.Rent(count * 4);
+        Array.Clear(cmyk, 0, count * 4);   // a pooled buffer holds an earlier image: never let it through
         try
         {
             fixed (byte* dst = cmyk)

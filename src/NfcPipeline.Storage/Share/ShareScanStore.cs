@@ -137,14 +137,16 @@ public sealed class ShareScanStore(string connectionString)
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             delete from share_folder_notes
-            where root = @root and (state <> 'registration_refused' or not (folder = any(@seen))) and not (folder = any(@folders))
+            where root = @root and not (folder = any(@folders))
+              -- a registration refusal goes with its folder; one of a nested folder (nfc enqueue) the scan does not see
+              and (state <> 'registration_refused' or (position('/' in folder) = 0 and not (folder = any(@seen))))
             """, new { root, seen = seenFolders.ToArray(), folders = notes.Select(n => n.Folder).ToArray() }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into share_folder_notes (root, folder, state, reason)
             select @root, f, s, r from unnest(@folders, @states, @reasons) as x(f, s, r)
             on conflict (root, folder) do update set
-                first_seen = case when share_folder_notes.state = excluded.state and share_folder_notes.reason = excluded.reason
-                                  then share_folder_notes.first_seen else now() end,
+                -- the state, not its reason, dates it: a waiting folder's reason counts seconds that change every scan
+                first_seen = case when share_folder_notes.state = excluded.state then share_folder_notes.first_seen else now() end,
                 state = excluded.state, reason = excluded.reason, last_seen = now()
             """, new
             {

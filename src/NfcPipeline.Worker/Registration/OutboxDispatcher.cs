@@ -24,7 +24,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 try { await scope.ServiceProvider.GetRequiredService<WorkPublisher>().PublishAsync(pending, publishTimeout.Token); }
                 catch (Exception ex)
                 {
-                    await jobs.ReleaseAsync(pending, CancellationToken.None);
+                    // WorkPublisher released the claims.
                     if (ex is OperationCanceledException && !stoppingToken.IsCancellationRequested)
                     {
                         logger.LogWarning("Outbox pass gave up: the broker did not confirm {Count} chunk jobs within {Timeout}", pending.Count, options.RepublishAfter);

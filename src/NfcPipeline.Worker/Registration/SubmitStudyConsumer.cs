@@ -29,10 +29,14 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, t), ct);
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
-        if (ShareFolder(context.Message) is var (root, folder))
-            await retry.RunAsync(t => shareNotes.ClearRegistrationRefusalAsync(root, folder, t), ct);
         var chunks = study.Chunks;
         await publisher.PublishAsync(chunks, ct);
+        if (ShareFolder(context.Message) is var (root, folder))
+        {
+            // Best effort, after the work is out: a stale note is cleared at the folder's next registration.
+            try { await shareNotes.ClearRegistrationRefusalAsync(root, folder, ct); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The folder's refusal note was not cleared: {Error}", ex.Message); }
+        }
         logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
             study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
         // A count only: the entries' paths hold patient folder names (`nfc analyze` lists them).

@@ -11,9 +11,19 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
     public async Task PublishAsync(IReadOnlyList<ChunkJob> chunks, CancellationToken ct)
     {
         if (chunks.Count == 0) return;
-        // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
-        await Task.WhenAll(chunks.Select(chunk =>
-            bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct)));
+        try
+        {
+            // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
+            await Task.WhenAll(chunks.Select(chunk =>
+                bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct)));
+        }
+        catch
+        {
+            // Unclaimed, the next outbox pass publishes them after Worker:RepublishAfter, not after the claim's lease.
+            try { await jobs.ReleaseAsync(chunks, CancellationToken.None); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }   // the lease expires all the same
+            throw;
+        }
         await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks, t), ct);
     }
 }

@@ -1,0 +1,34 @@
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Migrations;
+using NfcPipeline.Storage.Share;
+
+namespace NfcPipeline.IntegrationTests.Share;
+
+/// <summary>share_folder_notes as the scans and registrations keep them, against the real database.</summary>
+public class ShareFolderNotesTests
+{
+    [Fact]
+    public async Task Scans_replace_their_notes_keep_when_a_state_began_and_leave_registration_refusals_of_folders_still_there()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await new MigrationRunner(db.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        var store = new ShareScanStore(db.ConnectionString);
+        await store.RecordRegistrationRefusalAsync("/share", "kept", "id registered from another folder", default);
+        await store.RecordRegistrationRefusalAsync("/share", "gone", "id registered from another folder", default);
+        await store.RecordRegistrationRefusalAsync("/share", "site/nested", "id registered from another folder", default);   // nfc enqueue
+        await store.ReplaceFolderNotesAsync("/share", [new("late", "waiting", "file times lie 37 s in the future")], ["kept", "late"], default);
+        var since = await db.ScalarAsync<DateTime>("select first_seen from share_folder_notes where folder = 'late'");
+        await Task.Delay(50);
+
+        await store.ReplaceFolderNotesAsync("/share", [new("late", "waiting", "file times lie 12 s in the future")], ["kept", "late"], default);
+
+        Assert.Equal("kept registration_refused|late waiting|site/nested registration_refused",
+            await db.ScalarAsync<string>("select string_agg(folder || ' ' || state, '|' order by folder) from share_folder_notes"));
+        Assert.Equal(since, await db.ScalarAsync<DateTime>("select first_seen from share_folder_notes where folder = 'late'"));   // same state: same start
+        Assert.Equal("file times lie 12 s in the future", await db.ScalarAsync<string>("select reason from share_folder_notes where folder = 'late'"));
+
+        await store.ClearRegistrationRefusalAsync("/share", "kept", default);
+        await store.ReplaceFolderNotesAsync("/share", [], ["kept"], default);
+        Assert.Equal("site/nested", await db.ScalarAsync<string>("select string_agg(folder, '|') from share_folder_notes"));
+    }
+}
