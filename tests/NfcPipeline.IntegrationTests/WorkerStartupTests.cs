@@ -92,6 +92,16 @@ public class WorkerStartupTests
     }
 
     [Fact]
+    public async Task A_worker_joining_live_workers_of_another_model_warns_in_its_log()
+    {
+        await using var env = await Pipeline.PipelineEnvironment.CreateAsync();
+        await env.Db.ScalarAsync<int>("insert into workers (id, host, pid, model_sha256) values ('elsewhere:9:0', 'elsewhere', 9, '\\x01'::bytea); select 1");
+        var worker = await env.StartWorkerAsync();
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("1 live worker(s) on this database run another model")),
+            TimeSpan.FromSeconds(30), () => worker.Output);
+    }
+
+    [Fact]
     public async Task Settings_that_cannot_run_stop_the_worker_with_each_problem_named_and_exit_code_1()
     {
         await using var db = await TestDatabase.CreateAsync();

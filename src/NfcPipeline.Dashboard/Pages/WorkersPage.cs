@@ -14,7 +14,9 @@ public static class WorkersPage
             <td class="sha" title="{Hex(w.ModelSha256)}">{Short(w.ModelSha256)}</td><td>{w.StartedAt}</td><td>{w.HeartbeatAt}</td>
             <td>{(w.Alive ? "alive" : "silent")} · {w.State}</td><td>{w.ImagesProcessed}</td><td><code>{w.LastBatch}</code></td></tr>
             """));
+        int models = workers.Where(w => w.Alive).Select(w => Hex(w.ModelSha256)).Distinct().Count();
         var body = H.Html($"""
+            {H.When(models > 1, () => H.Html($"<p class=\"warning\" id=\"mixed-models\">The live workers run {models} different models. All workers on one queue must load the same model: a study's chunks go to whichever worker takes them and a patient is aggregated from one model's results, so patients miss fields. Let the queue drain and run one model.</p>"))}
             <p>{workers.Count(w => w.Alive)} of {workers.Count} workers alive (heartbeat within 2 minutes).</p>
             <table><thead><tr><th>Worker</th><th>Host</th><th>PID</th><th>Device</th><th>Provider</th><th>Model</th><th>Started</th>
             <th>Heartbeat</th><th>Status</th><th>Images processed</th><th>Last batch</th></tr></thead><tbody>{rows}</tbody></table>
@@ -23,5 +25,5 @@ public static class WorkersPage
     });
 
     private static string Hex(byte[]? sha) => sha is null ? "" : Convert.ToHexStringLower(sha);
-    private static string Short(byte[]? sha) => sha is null ? "" : Hex(sha)[..12];
+    private static string Short(byte[]? sha) => Hex(sha) is { Length: > 12 } hex ? hex[..12] : Hex(sha);
 }

@@ -16,6 +16,16 @@ public sealed class WorkerStore(NpgsqlDataSource db)
             """, new { Id = workerId, Host = host, Pid = pid, Device = device, Provider = provider, Model = modelSha }, cancellationToken: ct));
     }
 
+    /// <summary>Other live workers (heartbeat within 2 minutes) that run a model other than <paramref name="modelSha"/>.</summary>
+    public async Task<int> LiveWorkersWithOtherModelsAsync(string workerId, byte[] modelSha, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+            select count(*)::int from workers
+            where id <> @Id and state <> 'stopped' and heartbeat_at > now() - interval '2 minutes' and model_sha256 is distinct from @Model
+            """, new { Id = workerId, Model = modelSha }, cancellationToken: ct));
+    }
+
     public async Task HeartbeatAsync(string workerId, long imagesProcessed, string lastBatchJson, string state, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);

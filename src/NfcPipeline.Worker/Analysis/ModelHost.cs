@@ -73,6 +73,12 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             model.Contract.ContractName, metadata, ct), cancellationToken);
         await retry.RunAsync(ct => workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device,
             model.ActiveProvider, model.Sha256, ct), cancellationToken);
+        // One queue, one model (README, Scale): a chunk goes to whichever worker takes it, and a patient is aggregated
+        // from one model's results, so a second model on the queue leaves patients with fields missing.
+        if (await retry.RunAsync(ct => workers.LiveWorkersWithOtherModelsAsync(identity.Id, model.Sha256, ct), cancellationToken) is var others and > 0)
+            logger.LogWarning("{Count} live worker(s) on this database run another model than this one (sha256 {Sha}); all workers on one queue " +
+                "must load the same model, or patients are aggregated from part of their fields. Let the queue drain and run one model.",
+                others, model.Sha256Hex[..12]);
         logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider} ({Runs} concurrent run(s) × {Threads} intra-op thread(s), 0: ORT's choice); worker {Worker}",
             model.Contract.ModelName, model.Contract.ModelVersion, model.Sha256Hex[..12], model.ActiveProvider,
             model.MaxConcurrentRuns, model.IntraOpThreads, identity.Id);
