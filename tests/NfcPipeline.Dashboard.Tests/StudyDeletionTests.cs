@@ -1,3 +1,4 @@
+using MassTransit;
 using System.Net;
 using System.Text.RegularExpressions;
 using NfcPipeline.Dashboard.Security;
@@ -59,6 +60,42 @@ public partial class StudyDeletionTests
         Assert.StartsWith("/studies?message=Deleted%20study%20STUDY-A", post.Headers.Location!.OriginalString);
         Assert.Equal(0L, await data.Database.ScalarAsync<long>($"select count(*) from studies where id = {data.StudyId}"));
         Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync($"/studies/{data.StudyId}/delete", new FormUrlEncodedContent([]))).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_operator_can_submit_a_study_with_failed_images_again_from_its_page()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        var received = new TaskCompletionSource<NfcPipeline.Contracts.SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(NfcPipeline.IntegrationTests.Infrastructure.TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-dashboard-retry-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<NfcPipeline.Contracts.SubmitStudy>(ctx =>
+                {
+                    if (ctx.Message.StudyId == TestData.StudyExternalId) received.TrySetResult(ctx.Message);
+                    return Task.CompletedTask;
+                });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+            Assert.DoesNotContain("id=\"retry-failed\"", await client.GetStringAsync($"/studies/{data.StudyId}"));   // processing
+            await data.Database.ScalarAsync<int>($"update studies set state = 'completed_with_errors' where id = {data.StudyId}; select 1");
+            var page = await client.GetStringAsync($"/studies/{data.StudyId}");
+            var post = await client.PostAsync($"/studies/{data.StudyId}/retry-failed",
+                new FormUrlEncodedContent([new("__af", AntiforgeryField().Match(page).Groups[1].Value)]));
+
+            Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+            var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(("studyA", 2.0, false), (message.FolderPath, message.MicrometresPerPixel, message.Reanalyze));
+        }
+        finally { await bus.StopAsync(); }
     }
 
     [Fact]

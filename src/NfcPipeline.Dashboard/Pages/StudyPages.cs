@@ -63,6 +63,10 @@ public static class StudyPages
                 </table>
                 <p><a href="/api/studies/{H.Q(study.ExternalId)}/results.csv" download>Results as CSV</a> ·
                    <a href="/jobs?state=failed&study={H.Q(study.ExternalId)}">Failed jobs of this study</a></p>
+                {H.When(Layout.IsOperator(context) && study.State == "completed_with_errors" && study.SourcePath is not null, () => H.Html($"""
+                    <form method="post" action="/studies/{id}/retry-failed">{Layout.Antiforgery(context)}<button type="submit" id="retry-failed">Analyse the failed images again</button>
+                      <span class="hint">submits the study's folder again at its calibration: failed images (and any that changed) are queued, the others keep their results</span></form>
+                    """))}
                 {H.When(Layout.IsOperator(context) && study.State != "processing", () => H.Html($"""
                     <form method="post" action="/studies/{id}/delete" class="danger" data-confirm="Delete this study and its rows? The files in the share are not touched.">
                       {Layout.Antiforgery(context)}<button type="submit" id="delete-study">Delete this study</button>
@@ -78,6 +82,21 @@ public static class StudyPages
                 """);
             return Layout.Page(context, $"Study {study.ExternalId}", body);
         });
+
+        // A resubmission queues failed images again (and reuses every stored result): the fix for images that failed
+        // one by one (a timeout, a permission since corrected), whose chunks succeeded and so cannot be requeued.
+        app.MapPost("/studies/{id:long}/retry-failed", async (HttpContext context, ReportingQueries queries, MassTransit.IPublishEndpoint bus, long id,
+            CancellationToken ct) =>
+        {
+            if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
+            if (await queries.StudyAsync(id, ct) is not { } study) return Layout.NotFound(context, $"There is no study #{id}.");
+            if (study.SourcePath is null) return Results.Redirect($"/studies/{id}");   // submitted as a list of images: resubmit it so
+            await bus.Publish(new NfcPipeline.Contracts.SubmitStudy
+            {
+                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx,
+            }, ct);
+            return Results.Redirect($"/studies?message={H.Q($"Study {study.ExternalId} submitted again: its failed images are analysed again.")}");
+        }).RequireAuthorization(DashboardRoles.OperatorPolicy);
 
         app.MapPost("/studies/{id:long}/delete", async (HttpContext context, ReportingQueries queries, StudyAdmin admin, long id, CancellationToken ct) =>
         {
