@@ -94,7 +94,9 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
             where id = any(@ids)
             """, new { ids = requeued.ToArray() }, tx, cancellationToken: ct));
         await ReopenImagesAsync(c, tx, candidates.Where(j => requeued.Contains(j.Id) && j.Kind == "analyze_chunk").ToList(), ct);
-        foreach (var message in messages) await publish(message, ct);
+        // Concurrently, each waiting for its broker confirm: the studies' locks are held until the commit, and one at a
+        // time a bulk requeue of thousands held every chunk write of those studies for as long.
+        await Task.WhenAll(messages.Select(message => publish(message, ct)));
         await tx.CommitAsync(ct);
         return new RequeueResult(requeued, skipped);
     }
