@@ -85,9 +85,15 @@ public static class SharePaths
         }
     }
 
-    /// <summary>open(2) with O_NONBLOCK, then the descriptor's own type: only a regular file is kept.</summary>
-    private static unsafe SafeFileHandle OpenWithoutBlocking(string path)
+    private const string NotRegular = "it is not a regular file (a FIFO, socket, device or folder); refused";
+
+    /// <summary>
+    /// The path's type first, so a FIFO, socket or device is never opened (opening some devices does things); then
+    /// open(2) with O_NONBLOCK and the descriptor's own type, for one swapped in between: only a regular file is kept.
+    /// </summary>
+    private static SafeFileHandle OpenWithoutBlocking(string path)
     {
+        if (IsRegular(OpenNative.CurrentDirectory, path, 0) == false) throw new IOException(NotRegular);
         int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
         // EWOULDBLOCK: a regular file under a lease (Samba oplocks, an NFS delegation), which a blocking open waits out;
         // FIFOs never answer a read-only open so.
@@ -107,14 +113,20 @@ public static class SharePaths
             };
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        byte* buffer = stackalloc byte[OpenNative.StatxSize];
-        if (OpenNative.Statx(fd, "", OpenNative.EmptyPath, OpenNative.StatxType, buffer) == 0
-            && (*(ushort*)(buffer + OpenNative.StatxModeOffset) & OpenNative.TypeMask) != OpenNative.RegularFile)
+        if (IsRegular(fd, "", OpenNative.EmptyPath) == false)
         {
             handle.Dispose();
-            throw new IOException("it is not a regular file (a FIFO, socket, device or folder); refused");
+            throw new IOException(NotRegular);
         }
         return handle;
+    }
+
+    /// <summary>statx(2) of a path, or of a descriptor with AT_EMPTY_PATH: whether it is a regular file; null when unknown.</summary>
+    private static unsafe bool? IsRegular(int dirFd, string path, int flags)
+    {
+        byte* buffer = stackalloc byte[OpenNative.StatxSize];
+        if (OpenNative.Statx(dirFd, path, flags, OpenNative.StatxType, buffer) != 0) return null;
+        return (*(ushort*)(buffer + OpenNative.StatxModeOffset) & OpenNative.TypeMask) == OpenNative.RegularFile;
     }
 
     /// <summary>Whether an open file lies inside <paramref name="realRoot"/>; true where that cannot be told (not Linux).</summary>

@@ -29,7 +29,9 @@ public static class PipelineServiceExtensions
         var health = builder.Services.AddHealthChecks();
         if (!config.GetValue("Worker:Enabled", true))
         {
-            var binding = WorkerOptions.HealthBindingProblems(config);
+            // Only where the health endpoints listen matters to a migrate-only host.
+            var binding = WorkerOptions.HealthUrlsProblems(config["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls)
+                .Concat(WorkerOptions.KestrelEndpointProblems(config)).ToList();
             if (binding.Count > 0) throw new WorkerConfigurationException(binding);
             return builder;
         }
@@ -40,7 +42,7 @@ public static class PipelineServiceExtensions
         var inferenceOptions = config.GetSection(InferenceOptions.Section).Get<InferenceOptions>() ?? new InferenceOptions();
         var batchingOptions = config.GetSection(DynamicBatcherOptions.Section).Get<DynamicBatcherOptions>() ?? new DynamicBatcherOptions();
         var problems = options.Validate()
-            .Concat(WorkerOptions.HealthBindingProblems(config).Where(p => p.StartsWith("Kestrel:", StringComparison.Ordinal)))
+            .Concat(WorkerOptions.KestrelEndpointProblems(config))
             .Concat(inferenceOptions.Validate())
             .Concat(batchingOptions.Validate().Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
             .ToList();

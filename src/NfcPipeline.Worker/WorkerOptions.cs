@@ -43,7 +43,7 @@ public sealed class WorkerOptions
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
-        problems.AddRange(HealthUrlProblems(HealthUrls, "Worker:HealthUrls"));
+        problems.AddRange(HealthUrlsProblems(HealthUrls));
         if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
@@ -51,16 +51,15 @@ public sealed class WorkerOptions
     }
 
     /// <summary>
-    /// Where the host's health endpoints would listen, judged before anything starts, for a migrate-only host
-    /// (Worker:Enabled false) as well: Worker:HealthUrls, and Kestrel:Endpoints, which would override them.
+    /// Kestrel:Endpoints, which would override Worker:HealthUrls (<see cref="Validate"/> judges those): judged before
+    /// anything starts, for a migrate-only host (Worker:Enabled false) as well.
     /// </summary>
-    public static List<string> HealthBindingProblems(IConfiguration config)
-    {
-        var problems = HealthUrlProblems(config["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls, "Worker:HealthUrls");
-        foreach (var endpoint in config.GetSection("Kestrel:Endpoints").GetChildren())
-            problems.AddRange(HealthUrlProblems(endpoint["Url"] ?? "", $"Kestrel:Endpoints:{endpoint.Key}:Url"));
-        return problems;
-    }
+    public static IEnumerable<string> KestrelEndpointProblems(IConfiguration config) =>
+        config.GetSection("Kestrel:Endpoints").GetChildren()
+            .SelectMany(endpoint => HealthUrlProblems(endpoint["Url"] ?? "", $"Kestrel:Endpoints:{endpoint.Key}:Url"));
+
+    /// <summary>Worker:HealthUrls: loopback only (the health endpoints have no authentication), and not empty.</summary>
+    public static List<string> HealthUrlsProblems(string urls) => HealthUrlProblems(urls, "Worker:HealthUrls");
 
     private static List<string> HealthUrlProblems(string urls, string setting)
     {

@@ -22,7 +22,7 @@ public static class DashboardServiceExtensions
     /// Registers everything the dashboard needs and binds Kestrel to Dashboard:Urls. Throws
     /// <see cref="DashboardConfigurationException"/> for a non-loopback binding without authentication.
     /// </summary>
-    /// <summary>The largest form the dashboard reads.</summary>
+    /// <summary>The largest form body the dashboard reads (RefuseNulInForms limits the whole body: its forms carry a few ids).</summary>
     public const int MaxFormBytes = 256 * 1024;
 
     public static WebApplicationBuilder AddDashboardServices(this WebApplicationBuilder builder)
@@ -53,15 +53,6 @@ public static class DashboardServiceExtensions
             .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(DashboardRoles.OperatorPolicy, p => p.RequireRole(DashboardRoles.Operator));
         builder.Services.AddAntiforgery(a => { a.Cookie.Name = "nfc-af"; a.FormFieldName = "__af"; });
-        // The dashboard's forms carry a few ids: a form is read (for the NUL check) before its endpoint's role is known,
-        // so a large one, or one with files, is refused instead of buffered.
-        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f =>
-        {
-            f.BufferBodyLengthLimit = MaxFormBytes;
-            f.MultipartBodyLengthLimit = MaxFormBytes;
-            f.ValueLengthLimit = MaxFormBytes;
-            f.ValueCountLimit = 10_000;
-        });
         builder.Services.AddProblemDetails();
 
         var rabbitUri = RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]);

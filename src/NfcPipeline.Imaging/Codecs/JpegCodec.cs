@@ -139,9 +139,12 @@ internal static unsafe class JpegCodec
     /// 2.x, then an undefined quantization table) and reports the error with the warning code and the error's text:
     /// only libjpeg's own warning texts count, so such a decode fails instead of returning rows it never wrote.
     /// </summary>
-    private static bool IsWarning(nint handle) =>
-        TurboJpegNative.GetErrorCode(handle) == TurboJpegNative.ErrorWarning
-        && WarningTexts.Any(w => TurboJpegNative.ErrorMessage(handle).StartsWith(w, StringComparison.Ordinal));
+    private static bool IsWarning(nint handle)
+    {
+        if (TurboJpegNative.GetErrorCode(handle) != TurboJpegNative.ErrorWarning) return false;
+        var message = TurboJpegNative.ErrorMessage(handle);
+        return WarningTexts.Any(w => message.StartsWith(w, StringComparison.Ordinal));
+    }
 
     private static void AddWarning(List<string> notes, string warning)
     {

@@ -14,6 +14,7 @@ internal static unsafe partial class OpenNative
     public const int NonBlocking = 0x800;        // O_NONBLOCK (x86-64 and AArch64)
     public const int CloseOnExec = 0x80000;      // O_CLOEXEC
     public const int WouldBlock = 11;            // EAGAIN / EWOULDBLOCK
+    public const int CurrentDirectory = -100;    // AT_FDCWD: a path as open(2) takes it
     public const int EmptyPath = 0x1000;         // AT_EMPTY_PATH: statx of the descriptor itself
     public const uint StatxType = 0x1;           // STATX_TYPE
     public const int StatxSize = 256;            // sizeof(struct statx)

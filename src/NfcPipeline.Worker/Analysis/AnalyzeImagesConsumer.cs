@@ -133,12 +133,14 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         return await model.Fields.AnalyzeFileAsync(path, calibration, ct);
     }
 
-    /// <summary>False when the file still hashes as registered, or cannot be read (the decoder then reports why).</summary>
+    /// <summary>
+    /// False when the file still hashes as registered, or cannot be read or is no regular file (OpenInside refuses it
+    /// unopened; the decoder then reports why).
+    /// </summary>
     private static async Task<bool> ContentChangedAsync(string path, string realShare, byte[] registered, CancellationToken ct)
     {
         try
         {
-            if (!FileTypes.IsRegularFileOrUnknown(path)) return false;   // not opened: a FIFO would block; the decoder says why
             await using var stream = SharePaths.OpenInside(path, realShare);
             return !(await SHA256.HashDataAsync(stream, ct)).AsSpan().SequenceEqual(registered);
         }

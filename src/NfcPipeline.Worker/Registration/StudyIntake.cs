@@ -71,9 +71,8 @@ public sealed class StudyIntake(WorkerOptions options)
         long size;
         int? width = null, height = null;
         string? format = null;
-        // A FIFO, socket or device named like an image would block, or never end, when read: it is registered without
-        // being opened, under a stand-in hash of its path, and fails alone as NotAFile when analysed.
-        if (!FileTypes.IsRegularFileOrUnknown(fullPath)) return StandIn();
+        // A FIFO, socket or device named like an image is refused unopened by OpenInside (reading it would block, or
+        // never end): it is registered under a stand-in hash of its path below, and fails alone as NotAFile when analysed.
         try
         {
             // Checked on the open file: a link swapped in since the walk must not put an outside file's hash on record.
