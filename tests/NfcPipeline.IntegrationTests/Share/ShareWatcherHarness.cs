@@ -147,10 +147,10 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
     }
 
     /// <summary>Waits until the watchers have finished <paramref name="more"/> further scans.</summary>
-    public async Task WaitForMoreScansAsync(int more)
+    public async Task WaitForMoreScansAsync(int more, double seconds = 20)
     {
         var target = await ScanCountAsync() + more;
-        await Eventually(async () => await ScanCountAsync() >= target, $"{more} more scans");
+        await Eventually(async () => await ScanCountAsync() >= target, $"{more} more scans", seconds);
     }
 
     public async ValueTask DisposeAsync()

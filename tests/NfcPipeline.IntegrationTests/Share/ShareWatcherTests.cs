@@ -86,7 +86,7 @@ public class ShareWatcherTests
         // A settle time of 3 s against a write every 100 ms: a stalled test thread (two busy cores) does not settle it.
         // 25 scans at 200 ms outlast the settle time, so a study that settled in spite of the writes would be published.
         await h.StartWatcherAsync(new() { ["Share:SettleTime"] = "00:00:03" });
-        await h.WaitForMoreScansAsync(25);
+        await h.WaitForMoreScansAsync(25, seconds: 90);   // 5 s of scans alone; much longer with the whole suite running beside
         Assert.Empty(h.Recorder.Messages);
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
 
