@@ -53,8 +53,14 @@ public partial class StudyDeletionTests
         await data.Database.ScalarAsync<int>($"update studies set state = 'completed_with_errors' where id = {data.StudyId}; select 1");
         var page = await client.GetStringAsync($"/studies/{data.StudyId}");
         Assert.Contains("id=\"delete-study\"", page);
+        var token = AntiforgeryField().Match(page).Groups[1].Value;
+        Assert.Contains("name=\"confirm\" value=\"yes\" required", page);   // the confirmation needs no JavaScript
+        var unconfirmed = await client.PostAsync($"/studies/{data.StudyId}/delete", new FormUrlEncodedContent([new("__af", token)]));
+        Assert.Equal(HttpStatusCode.BadRequest, unconfirmed.StatusCode);
+        Assert.Contains("nothing was deleted", await unconfirmed.Content.ReadAsStringAsync());
+        Assert.Equal(1L, await data.Database.ScalarAsync<long>($"select count(*) from studies where id = {data.StudyId}"));
         var post = await client.PostAsync($"/studies/{data.StudyId}/delete",
-            new FormUrlEncodedContent([new("__af", AntiforgeryField().Match(page).Groups[1].Value)]));
+            new FormUrlEncodedContent([new("__af", token), new("confirm", "yes")]));
 
         Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
         Assert.StartsWith("/studies?message=Deleted%20study%20STUDY-A", post.Headers.Location!.OriginalString);

@@ -69,7 +69,8 @@ public static class StudyPages
                     """))}
                 {H.When(Layout.IsOperator(context) && study.State != "processing", () => H.Html($"""
                     <form method="post" action="/studies/{id}/delete" class="danger" data-confirm="Delete this study and its rows? The files in the share are not touched.">
-                      {Layout.Antiforgery(context)}<button type="submit" id="delete-study">Delete this study</button>
+                      {Layout.Antiforgery(context)}<label><input type="checkbox" name="confirm" value="yes" required> I mean to delete study {study.ExternalId}</label>
+                      <button type="submit" id="delete-study">Delete this study</button>
                       <span class="hint">its patients, images, patient results and jobs; image results stay, keyed by content; the share's files are not touched</span></form>
                     """))}
                 <h2>Patients ({patients.Count})</h2>
@@ -102,6 +103,9 @@ public static class StudyPages
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
             if (await queries.StudyAsync(id, ct) is not { } study) return Layout.NotFound(context, $"There is no study #{id}.");
+            // The checkbox is the confirmation without JavaScript (site.js's dialog is a convenience on top).
+            if (context.Request.Form["confirm"] != "yes")
+                return Results.Content("Tick the box to confirm the deletion; nothing was deleted.", "text/plain; charset=utf-8", statusCode: 400);
             var result = await admin.DeleteAsync(study.ExternalId, ct);
             return result.Outcome == StudyDeletion.Deleted
                 ? Results.Redirect($"/studies?message={H.Q($"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")}")
