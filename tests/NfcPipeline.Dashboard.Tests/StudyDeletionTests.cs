@@ -63,7 +63,12 @@ public partial class StudyDeletionTests
             new FormUrlEncodedContent([new("__af", token), new("confirm", "yes")]));
 
         Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
-        Assert.StartsWith("/studies?message=Deleted%20study%20STUDY-A", post.Headers.Location!.OriginalString);
+        var location = post.Headers.Location!.OriginalString;
+        Assert.StartsWith("/studies?message=", location);
+        Assert.DoesNotContain("STUDY-A", location);   // the notice travels protected
+        Assert.Matches(@"<p class=""flash"">Deleted study STUDY-A: \d+ patient\(s\), \d+ image\(s\)\.</p>", await client.GetStringAsync(location));
+        // A crafted link cannot put words on the dashboard: a notice the dashboard did not issue is not shown.
+        Assert.DoesNotContain("class=\"flash\"", await client.GetStringAsync("/studies?message=" + Uri.EscapeDataString("Session expired: sign in at example.org")));
         Assert.Equal(0L, await data.Database.ScalarAsync<long>($"select count(*) from studies where id = {data.StudyId}"));
         Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync($"/studies/{data.StudyId}/delete", new FormUrlEncodedContent([]))).StatusCode);
     }

@@ -47,7 +47,7 @@ public static class JobPages
             </form>
             """));
         var body = H.Html($"""
-            {H.When(message is not null, () => H.Html($"<p class=\"flash\">{message}</p>"))}
+            {Flash.Show(context, message)}
             <nav class="tabs">{tabs}</nav>
             <form method="get" action="/jobs" class="filters"><input type="hidden" name="state" value="{state}">
               <label>Kind <select name="kind">{kindOptions}</select></label>
@@ -100,7 +100,7 @@ public static class JobPages
             ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, Publish, ct)
             : await jobs.RequeueAsync(Ids(form), Publish, ct);
         var message = $"Requeued {result.Requeued.Count} job(s)." + (result.Skipped.Count == 0 ? "" : $" {result.Skipped.Count} skipped: {result.Skipped[0].Reason}.");
-        return Results.Redirect($"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}&message={H.Q(message)}");
+        return Flash.Redirect(context, $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}", message);
     }
 
     private static async Task<IResult> Delete(HttpContext context, JobAdmin jobs, CancellationToken ct)
@@ -108,7 +108,7 @@ public static class JobPages
         if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
         var form = await context.Request.ReadFormAsync(ct);
         var n = await jobs.DeleteAsync(Ids(form), ct);
-        return Results.Redirect($"/jobs?state=failed&message={H.Q($"Deleted {n} job(s).")}");
+        return Flash.Redirect(context, "/jobs?state=failed", $"Deleted {n} job(s).");
     }
 
     private static List<long> Ids(IFormCollection form) =>

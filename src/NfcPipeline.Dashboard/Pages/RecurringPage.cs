@@ -39,7 +39,7 @@ public static class RecurringPage
                 <form method="post" action="/recurring/trigger">{Layout.Antiforgery(context)}<button type="submit" id="trigger-scan">Scan the share now</button></form>
                 """));
             var body = H.Html($"""
-                {H.When(message is not null, () => H.Html($"<p class=\"flash\">{message}</p>"))}
+                {Flash.Show(context, message)}
                 <h2>Share scans</h2>
                 <table><thead><tr><th>Root</th><th>Schedule</th><th>Last run</th><th>Next run</th><th>Scan requested</th></tr></thead><tbody>{watchRows}</tbody></table>
                 {H.When(watches.Count == 0, () => HtmlText.Trusted("<p class=\"empty\">No share is watched yet (no share_watch rows).</p>"))}
@@ -57,7 +57,7 @@ public static class RecurringPage
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
             var roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", (m, t) => bus.Publish(m, m.GetType(), t), ct);
-            return Results.Redirect($"/recurring?message={H.Q($"Scan requested for {roots} watched root(s).")}");
+            return Flash.Redirect(context, "/recurring", $"Scan requested for {roots} watched root(s).");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
 }

@@ -19,7 +19,7 @@ public static class StudyPages
             var page = await queries.StudiesAsync(state, before, 50, ct);
             var filters = H.Each(StudyStates.Prepend(""), s => H.Html($"<a class=\"tab{(s == (state ?? "") ? " current" : "")}\" href=\"/studies?state={s}\">{(s == "" ? "all" : s)}</a>"));
             var body = H.Html($"""
-                {H.When(message is not null, () => H.Html($"<p class=\"flash\">{message}</p>"))}
+                {Flash.Show(context, message)}
                 <nav class="tabs">{filters}</nav>
                 {StudyTable(page.Rows)}
                 {H.When(page.NextBefore is not null, () => H.Html($"<p><a class=\"next\" href=\"/studies?state={state}&before={page.NextBefore}\">Older →</a></p>"))}
@@ -96,7 +96,7 @@ public static class StudyPages
             {
                 StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx,
             }, ct);
-            return Results.Redirect($"/studies?message={H.Q($"Study {study.ExternalId} submitted again: its failed images are analysed again.")}");
+            return Flash.Redirect(context, "/studies", $"Study {study.ExternalId} submitted again: its failed images are analysed again.");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
 
         app.MapPost("/studies/{id:long}/delete", async (HttpContext context, ReportingQueries queries, StudyAdmin admin, long id, CancellationToken ct) =>
@@ -108,7 +108,7 @@ public static class StudyPages
                 return Results.Content("Tick the box to confirm the deletion; nothing was deleted.", "text/plain; charset=utf-8", statusCode: 400);
             var result = await admin.DeleteAsync(study.ExternalId, ct);
             return result.Outcome == StudyDeletion.Deleted
-                ? Results.Redirect($"/studies?message={H.Q($"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")}")
+                ? Flash.Redirect(context, "/studies", $"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")
                 : Results.Redirect($"/studies/{id}");   // still processing: the page shows it, without the button
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
