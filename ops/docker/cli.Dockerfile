@@ -1,12 +1,13 @@
 # The nfc CLI (migrate, analyze, ...). Build from the repository root:
 #   docker build -f ops/docker/cli.Dockerfile -t nfcpipeline/cli .
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# The .NET 10 images are Ubuntu 24.04 (noble), hence its package names (libturbojpeg, libpng16-16t64).
+FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
 RUN dotnet publish src/NfcPipeline.Cli/NfcPipeline.Cli.csproj -c Release -o /app
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0
-RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libpng16-16 libtiff6 \
+FROM mcr.microsoft.com/dotnet/runtime:10.0-noble
+RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg libpng16-16t64 libtiff6 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .

@@ -2,7 +2,8 @@
 #   docker build -f ops/docker/worker.Dockerfile -t nfcpipeline/worker .
 # ONNX Runtime: the CPU library from npm is fetched at build time; for the GPU, mount the official GPU build of
 # ONNX Runtime and point NFC_ORT_LIBRARY at its libonnxruntime.so.1 (see docs/gpu.md).
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# The .NET 10 images are Ubuntu 24.04 (noble), hence its package names (libturbojpeg, libpng16-16t64).
+FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
 RUN dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -o /app
@@ -16,8 +17,8 @@ RUN cd /tmp && npm pack onnxruntime-node@${ORT_VERSION} \
     && mv package/bin/napi-v6/linux/x64/libonnxruntime.so.1 /libonnxruntime.so.1 \
     && echo "${ORT_SHA256}  /libonnxruntime.so.1" | sha256sum -c -
 
-FROM mcr.microsoft.com/dotnet/aspnet:10.0
-RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libpng16-16 libtiff6 curl \
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble
+RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg libpng16-16t64 libtiff6 curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .
