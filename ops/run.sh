@@ -3,13 +3,16 @@
 # local watched share, progress until it completes, then the per-patient summary from the SQL view.
 #   ops/run.sh          run (again: safe; a finished study is not analysed twice)
 #   ops/run.sh stop     stop the worker and dashboard this script started
+# NFC_RUN_SHARE (default .local/share) and NFC_MODEL (default models/nfc-reference.onnx) choose the local share and
+# model; NFC_SHARE, docker-compose's production share, is deliberately not read here.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$NFC_ROOT"
 
-RUN="$NFC_LOCAL/run"; LOGS="$NFC_LOCAL/logs"; SHARE="${NFC_SHARE:-$NFC_LOCAL/share}"
+# Absolute, since the worker starts in its build folder.
+RUN="$NFC_LOCAL/run"; LOGS="$NFC_LOCAL/logs"; SHARE="$(realpath -m "${NFC_RUN_SHARE:-$NFC_LOCAL/share}")"
 STUDY=demo-study
-MODEL="${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}"
+MODEL="$(realpath -m "${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}")"
 mkdir -p "$RUN" "$LOGS" "$SHARE"
 
 # PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
@@ -25,14 +28,21 @@ stop_one() {
 }
 if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
 
+# Builds NAME's project into .local/bin/NAME when its sources changed, first stopping the copy running from there
+# (it would keep the old code, or crash as its files are overwritten).
+refresh() { # NAME PROJECT
+  if build_is_stale "$NFC_LOCAL/bin/$1" && alive "$RUN/$1.pid"; then log "sources changed; restarting the $1"; stop_one "$1"; fi
+  build_if_stale "$2" "$NFC_LOCAL/bin/$1" "nfc-$1"
+}
+
 "$NFC_ROOT/ops/native.sh"
 "$NFC_ROOT/ops/services.sh" up
 eval "$("$NFC_ROOT/ops/services.sh" env)"
-export NFC_ORT_LIBRARY="$NFC_LOCAL/native/libonnxruntime.so.1"
+export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"   # a GPU build: docs/gpu.md
 [ -f "$MODEL" ] || die "model not found: $MODEL (set NFC_MODEL, or train one with ops/model/train.sh)"
 "$NFC_ROOT/ops/nfc" migrate
 
-build_if_stale src/NfcPipeline.Worker/NfcPipeline.Worker.csproj "$NFC_LOCAL/bin/worker" nfc-worker
+refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj
 if alive "$RUN/worker.pid"; then
   log "worker already running (pid $(cat "$RUN/worker.pid"))"
 else
@@ -47,7 +57,7 @@ else
   )
 fi
 
-build_if_stale src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj "$NFC_LOCAL/bin/dashboard" nfc-dashboard
+refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
 DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
 if alive "$RUN/dashboard.pid"; then
   log "dashboard already running (pid $(cat "$RUN/dashboard.pid"))"
@@ -60,10 +70,14 @@ else
     setsid nohup dotnet nfc-dashboard.dll >"$LOGS/dashboard.log" 2>&1 </dev/null &
     echo $! >"$RUN/dashboard.pid"
   )
+  # Its port may be taken (another checkout's dashboard): say so rather than print a URL that is not this one.
+  for _ in $(seq 1 120); do alive "$RUN/dashboard.pid" || break; grep -q "Now listening on" "$LOGS/dashboard.log" && break; sleep 0.5; done
+  alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)"; }
 fi
 
 # Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new.
 if [ ! -d "$SHARE/$STUDY" ]; then
+  rm -rf "$SHARE/$STUDY.partial"   # an interrupted copy; cp would copy into it
   cp -a "$NFC_ROOT/samples/$STUDY" "$SHARE/$STUDY.partial"
   mv "$SHARE/$STUDY.partial" "$SHARE/$STUDY"
   log "dropped samples/$STUDY into the watched share $SHARE"
@@ -71,7 +85,7 @@ fi
 
 # The psql of the PostgreSQL the services run (NFC_PG_BIN), else one on PATH.
 PSQL="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}/psql"; [ -x "$PSQL" ] || PSQL="$(command -v psql)" || die "psql not found (set NFC_PG_BIN)"
-psql_q() { "$PSQL" "$NFC_PG_URL" -v ON_ERROR_STOP=1 "$@"; }
+psql_q() { "$PSQL" "$NFC_PG_URL" -v ON_ERROR_STOP=1 "$@"; }   # the password comes from PGPASSFILE (services.sh env)
 deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
 last=""
 while :; do

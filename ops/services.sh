@@ -46,6 +46,10 @@ credentials_load() {
   PG_PASSWORD="$(sed -n 's/^PG_PASSWORD=//p' "$CREDENTIALS")"
   RABBIT_PASSWORD="$(sed -n 's/^RABBIT_PASSWORD=//p' "$CREDENTIALS")"
   [ -n "$PG_PASSWORD" ] && [ -n "$RABBIT_PASSWORD" ] || die "$CREDENTIALS is incomplete; remove it and run '$0 up' (the servers take the new passwords)"
+  # psql and the other libpq tools read the password from here (PGPASSFILE in `env`), not from a URL on their command line.
+  PGPASS_FILE="$SVC/pgpass"
+  local line="127.0.0.1:$PG_PORT:*:postgres:$PG_PASSWORD"
+  [ "$(cat "$PGPASS_FILE" 2>/dev/null)" = "$line" ] || ( umask 077; printf '%s\n' "$line" >"$PGPASS_FILE.tmp" && mv "$PGPASS_FILE.tmp" "$PGPASS_FILE" )
 }
 
 # The environment every RabbitMQ program (server and CLI) must share.
@@ -88,9 +92,14 @@ pid_alive() {
 }
 
 ensure_packages() {
-  [ -x "$PG_BIN/pg_ctl" ] || apt_ensure postgresql-15
-  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_ensure rabbitmq-server
-  # Debian's package may start system services; we run our own instances and leave those alone.
+  local fresh=()
+  [ -x "$PG_BIN/pg_ctl" ] || { apt_ensure postgresql-15; fresh+=(postgresql); }
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { apt_ensure rabbitmq-server; fresh+=(rabbitmq-server); }
+  # On a systemd host Debian's packages start system servers (RabbitMQ on every interface). We run our own instances,
+  # so the system services of packages installed just now are stopped and disabled; ones that were there are left alone.
+  if [ ${#fresh[@]} -gt 0 ] && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now "${fresh[@]}" >/dev/null 2>&1 && log "stopped and disabled the system services ${fresh[*]} (ours run instead)" || true
+  fi
 }
 
 # As root, the server runs as the postgres user, which must be able to reach its directory. When the checkout
@@ -162,13 +171,26 @@ pg_require_password() {
     log "PostgreSQL's password is not the one in $CREDENTIALS; setting it"
     "${run[@]}" sh -c "umask 077; printf '%s\n' 'host all postgres 127.0.0.1/32 trust' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
-    sleep 1
+    # The reload is asynchronous: wait until the trusted connection is accepted (-w: never prompt for a password).
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres >/dev/null 2>&1; do
+      [ $SECONDS -lt $deadline ] || { pg_hba_scram; die "PostgreSQL did not take the temporary pg_hba.conf within ${READY_TIMEOUT}s"; }
+      sleep 0.2
+    done
   else
     log "PostgreSQL trusted local connections; setting its password and requiring it"
   fi
-  # On standard input, not the command line, where other accounts could read it (ps).
+  # On standard input, not the command line, where other accounts could read it (ps). Whatever happens, the server
+  # ends up asking for passwords again: a failure must not leave it trusting 127.0.0.1.
   printf "set password_encryption = 'scram-sha-256';\nalter role postgres password '%s';\n" "$PG_PASSWORD" \
-    | "${run[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -q -v ON_ERROR_STOP=1 postgres >/dev/null
+    | "${run[@]}" "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -q -v ON_ERROR_STOP=1 postgres >/dev/null \
+    || { pg_hba_scram; die "could not set PostgreSQL's password"; }
+  pg_hba_scram
+}
+
+# pg_hba.conf as the servers run: TCP on 127.0.0.1 only, with a password; the server reloads it.
+pg_hba_scram() {
+  local hba="$PG_DATA/pg_hba.conf" run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
   "${run[@]}" sh -c "umask 077; printf '%s\n' '# ops/services.sh: TCP on 127.0.0.1 only, with a password' \
     'host all all 127.0.0.1/32 scram-sha-256' 'host all all ::1/128 scram-sha-256' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
   "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
@@ -205,15 +227,17 @@ rmq_users() {
   local marker="$RMQ_HOME/users.done" want
   want="$(printf '%s:%s' "$RMQ_USER" "$RABBIT_PASSWORD" | sha256sum | cut -c1-64)"
   [ "$(cat "$marker" 2>/dev/null)" = "$want" ] && return 0
+  # One && chain: set -e does not act inside a subshell whose status is tested, so a failed step must fail the chain
+  # (or the marker would record a user that was never set up).
   (
     rmq_env
     ctl() { /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RMQ_NODE" "$@" >/dev/null; }
-    ctl await_startup
-    printf '%s\n' "$RABBIT_PASSWORD" | ctl add_user "$RMQ_USER" 2>/dev/null \
-      || printf '%s\n' "$RABBIT_PASSWORD" | ctl change_password "$RMQ_USER"
-    ctl set_user_tags "$RMQ_USER" administrator
-    ctl set_permissions -p / "$RMQ_USER" '.*' '.*' '.*'
-    ctl delete_user guest 2>/dev/null || true
+    ctl await_startup &&
+      { printf '%s\n' "$RABBIT_PASSWORD" | ctl add_user "$RMQ_USER" 2>/dev/null \
+          || printf '%s\n' "$RABBIT_PASSWORD" | ctl change_password "$RMQ_USER"; } &&
+      ctl set_user_tags "$RMQ_USER" administrator &&
+      ctl set_permissions -p / "$RMQ_USER" '.*' '.*' '.*' &&
+      { ctl delete_user guest 2>/dev/null || true; }
   ) || die "could not set up RabbitMQ's user $RMQ_USER (see $RMQ_LOG_DIR)"
   ( umask 077; echo "$want" >"$marker" )
   log "RabbitMQ user $RMQ_USER set up (guest removed)"
@@ -248,7 +272,7 @@ print_env() {
   cat <<EOF
 export NFC_PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres;Password=$PG_PASSWORD"
 export NFC_PG_ADMIN_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres;Password=$PG_PASSWORD"
-export NFC_PG_URL="postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
+export NFC_PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB" PGPASSFILE="$PGPASS_FILE"
 export NFC_RABBIT_URI="amqp://$RMQ_USER:$RABBIT_PASSWORD@127.0.0.1:$RMQ_PORT/"
 export NFC_RABBIT_MGMT_URI="http://127.0.0.1:$RMQ_MGMT_PORT/"
 export NFC_SERVICES_DIR="$SVC"

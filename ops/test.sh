@@ -18,19 +18,24 @@ services_before="$("$NFC_ROOT/ops/services.sh" status 2>/dev/null || true)"
 started_here=()
 grep -q '^postgresql: running' <<<"$services_before" || started_here+=(postgres)
 grep -q '^rabbitmq: *running' <<<"$services_before" || started_here+=(rabbitmq)
-"$NFC_ROOT/ops/services.sh" up
 stop_started_services() {
   local svc
   for svc in "${started_here[@]}"; do "$NFC_ROOT/ops/services.sh" down "$svc" || true; done
 }
+# Set before `up`, so a server started by an `up` that then fails is stopped too.
 if [ "${#started_here[@]}" -gt 0 ] && [ "${NFC_KEEP_SERVICES:-0}" != 1 ]; then
   trap stop_started_services EXIT
 fi
+"$NFC_ROOT/ops/services.sh" up
 eval "$("$NFC_ROOT/ops/services.sh" env)"
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"
 
 log "building"
-dotnet build NfcPipeline.sln -c Release -v q -nologo 2>&1 | tail -n 3
+# The whole output goes to a file: a failed build shows its compiler errors, a good one its summary.
+dotnet build NfcPipeline.sln -c Release -v q -nologo >"$NFC_LOCAL/test-build.log" 2>&1 \
+  || { grep -E ' error ' "$NFC_LOCAL/test-build.log" | sort -u | head -n 40 >&2; tail -n 5 "$NFC_LOCAL/test-build.log" >&2
+       die "the build failed (full log: $NFC_LOCAL/test-build.log)"; }
+tail -n 3 "$NFC_LOCAL/test-build.log"
 
 results="$NFC_LOCAL/test-results"
 rm -rf "$results"; mkdir -p "$results"

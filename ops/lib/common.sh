@@ -1,6 +1,7 @@
 # Shared helpers for ops scripts. Source it; it defines functions and paths only.
 NFC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-NFC_LOCAL="${NFC_LOCAL:-$NFC_ROOT/.local}"
+# Absolute: scripts change directory (services.sh to /, run.sh into the build output) after reading it.
+NFC_LOCAL="$(realpath -m "${NFC_LOCAL:-$NFC_ROOT/.local}")"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -18,8 +19,9 @@ apt_ensure() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  # A freshly booted machine's unattended upgrades may hold dpkg's lock for a while: wait for it instead of failing.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 }
 
@@ -84,14 +86,18 @@ model_script_init() {
   PY=/usr/bin/python3
 }
 
-# Builds a project into OUT when any of its sources is newer than the last build. Usage: build_if_stale PROJECT OUT NAME
+# True when OUT has no build yet or a source is newer than its last build. Usage: build_is_stale OUT
+build_is_stale() {
+  local stamp="$1/.build-stamp"
+  ! { [ -f "$stamp" ] && [ -z "$(find "$NFC_ROOT/src" "$NFC_ROOT/migrations" "$NFC_ROOT/Directory.Build.props" "$NFC_ROOT/Directory.Packages.props" \
+      -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.sql' -o -name '*.props' -o -name '*.json' -o -name '*.cshtml' -o -name '*.css' -o -name '*.js' \) \
+      -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; }
+}
+
+# Builds a project into OUT when build_is_stale says so. Usage: build_if_stale PROJECT OUT NAME
 build_if_stale() {
   local project="$1" out="$2" name="$3" stamp="$2/.build-stamp"
-  if [ -f "$stamp" ] && [ -z "$(find "$NFC_ROOT/src" "$NFC_ROOT/migrations" "$NFC_ROOT/Directory.Build.props" "$NFC_ROOT/Directory.Packages.props" \
-      -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.sql' -o -name '*.props' -o -name '*.json' -o -name '*.cshtml' -o -name '*.css' -o -name '*.js' \) \
-      -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; then
-    return 0
-  fi
+  build_is_stale "$out" || return 0
   log "building $name"
   mkdir -p "$out"
   dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 \

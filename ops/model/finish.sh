@@ -31,6 +31,6 @@ torch.save({k: st[k] for k in ("model", "step", "config", "stopped_early", "log_
 open(sys.argv[2] + ".sha256", "w").write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "\n")
 PY
 # The training wall time beside the model, so ops/model/recard.sh can regenerate the card without the run folder.
-[ -n "$TRAIN_S" ] && printf '{"train_seconds": %s, "label": "%s"}\n' "$TRAIN_S" "$LABEL" > "${MODEL%.onnx}.train.json"
+[ -n "$TRAIN_S" ] && "$PY" -c 'import json, sys; print(json.dumps({"train_seconds": int(sys.argv[1]), "label": sys.argv[2]}))' "$TRAIN_S" "$LABEL" > "${MODEL%.onnx}.train.json"
 $PY ops/model/write_card.py --run "$OUT" --model "$MODEL" --label "$LABEL" ${TRAIN_S:+--train-seconds "$TRAIN_S"}
 echo "[finish.sh] $(date -u +%FT%TZ) model card written"

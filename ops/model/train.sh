@@ -23,4 +23,4 @@ start=$(date +%s)
 $PY ops/model/train.py --out "$OUT" --seed "$SEED" --steps "$STEPS" --cache-fields "$FIELDS" \
   --max-minutes "$MAX_MIN" --checkpoint-minutes "$CKPT_MIN" --threads 2 --precision "$PRECISION" --resume
 train_s=$(( $(date +%s) - start ))
-NFC_MODEL_VERSION="${NFC_MODEL_VERSION:-1.0.0}" "$(dirname "$0")/finish.sh" "$OUT" "$MODEL" "$EVAL_SEED" "$EVAL_PATIENTS" "$LABEL" "$train_s"
+NFC_MODEL_VERSION="${NFC_MODEL_VERSION:-1.0.0}" ops/model/finish.sh "$OUT" "$MODEL" "$EVAL_SEED" "$EVAL_PATIENTS" "$LABEL" "$train_s"
