@@ -67,8 +67,6 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
     labels[fi[keep], fj[keep]] = owner[keep] + 1
 
     logits = outputs["class_logits"]
-    prob = np.exp(logits - logits.max(0, keepdims=True))
-    prob /= prob.sum(0, keepdims=True)
     instances = []
     for k in range(len(pi)):
         cells = labels == k + 1
@@ -79,7 +77,7 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
         # As the C# decoder: the cells within keypoint_margin (square) of the mask, other instances' cells left out.
         region = ndimage.binary_dilation(cells, structure=np.ones((3, 3), bool), iterations=o["keypoint_margin"])
         region &= (labels == 0) | cells
-        instances.append(dict(cells=cells, region=region, cls_prob=prob[:, ci, cj].mean(1),
+        instances.append(dict(cells=cells, region=region, cls_prob=_softmax(logits[:, ci, cj].mean(1)),
                               score=float(center[pi[k], pj[k]] * cap[ci, cj].mean()),
                               keypoints=_locate(outputs, cells, region, px, py, o),
                               radius=outputs["radius"][0][ci, cj]))
@@ -87,12 +85,19 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
         _reorient(outputs, instances, px, py, o, sx, sy, model_input, model_size)
     for inst in instances:
         kps = inst.pop("keypoints")
-        kps[:, 0] *= sx
-        kps[:, 1] *= sy
+        kps[:, 0] = (kps[:, 0] + 0.5) * sx - 0.5   # model to original pixel indices, about pixel centres (as C#)
+        kps[:, 1] = (kps[:, 1] + 0.5) * sy - 0.5
         inst["keypoints"] = kps
         inst["radius"] = inst["radius"] * (sx + sy) / 2
         del inst["region"]
     return instances
+
+
+def _softmax(mean_logits):
+    """The class probabilities of an instance: the softmax of its cells' mean logits, as the contract and C# define them
+    (not the mean of per-cell softmaxes, which can pick another class)."""
+    e = np.exp(mean_logits - mean_logits.max())
+    return e / e.sum()
 
 
 def _locate(outputs, cells, region, px, py, o, along=None):

@@ -221,7 +221,7 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
     centre = np.mean([a[1] for a in distal], axis=0)
     row_dir = _perp(axis)
     seg = clip_line(centre, row_dir, width, height)
-    if seg is None:
-        return [a[0] for a in distal], axis, 0.0, 0.0
+    if seg is None:   # the row line misses the frame: no measurement, as the C# finder (not a density of 0)
+        return [a[0] for a in distal], axis, 0.0, None
     length_mm = (seg[1] - seg[0]) * um_per_px / 1000
-    return sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else 0.0)
+    return sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else None)

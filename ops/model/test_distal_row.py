@@ -53,6 +53,14 @@ class DistalRowTests(unittest.TestCase):
         self.assertEqual(list(range(15)), distal)
         self.assertTrue(2.048 <= length_mm <= 2.060)
 
+    def test_a_row_line_that_misses_the_frame_is_no_measurement_not_a_density_of_0(self):
+        # U above the top edge, its mask inside the frame (not cut by it): the row line y = -3 crosses no pixel.
+        above = loop((512, -3), apical=8)
+        distal, length_mm, density = find([above])
+        self.assertEqual([0], distal)
+        self.assertEqual(0.0, length_mm)
+        self.assertIsNone(density)
+
     def test_a_field_whose_every_loop_runs_out_of_the_frame_has_no_density(self):
         cut = loop((520, 30), apical=30)
         cut["mask"][:] = False

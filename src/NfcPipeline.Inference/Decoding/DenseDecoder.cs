@@ -24,16 +24,24 @@ public sealed class DenseDecoder
 
     /// <param name="brightness">The field's brightness, from the model input: orients the loops of a field whose own
     /// directions cancel out (<see cref="DenseDecoderOptions.OrientByBrightness"/>). Optional.</param>
-    public IReadOnlyList<CapillaryInstance> Decode(DenseOutputs maps, ResizePlan plan, FieldBrightness? brightness = null)
+    /// <param name="tensorSize">The input tensor's height and width when the image was padded beyond its plan's padded
+    /// size (a shape bucket); the plan's padded size otherwise.</param>
+    public IReadOnlyList<CapillaryInstance> Decode(DenseOutputs maps, ResizePlan plan, FieldBrightness? brightness = null,
+        (int Height, int Width)? tensorSize = null)
     {
         int h = maps.Height, w = maps.Width;
+        var (tensorHeight, tensorWidth) = tensorSize ?? (plan.PaddedHeight, plan.PaddedWidth);
         if (h * _stride < plan.ResizedHeight || w * _stride < plan.ResizedWidth)
             throw new InvalidDataException($"Output grid {w}×{h} at stride {_stride} does not cover the {plan.ResizedWidth}×{plan.ResizedHeight} input.");
-        // A grid larger than the padded input at this stride: the model's real stride is finer than its metadata says,
+        // A grid larger than the input tensor at this stride: the model's real stride is finer than its metadata says,
         // and every position would come out scaled (a cell of slack for rounding).
-        if ((h - 1) * _stride >= plan.PaddedHeight || (w - 1) * _stride >= plan.PaddedWidth)
-            throw new InvalidDataException($"Output grid {w}×{h} is larger than the {plan.PaddedWidth}×{plan.PaddedHeight} input at the declared " +
+        if ((h - 1) * _stride >= tensorHeight || (w - 1) * _stride >= tensorWidth)
+            throw new InvalidDataException($"Output grid {w}×{h} is larger than the {tensorWidth}×{tensorHeight} input at the declared " +
                 $"stride {_stride}: the model's outputs are at a finer stride than its nfc.stride says.");
+        // Cells over the padding see no image: left in, they would join loops at the edge, lend them keypoints outside
+        // the image and count in their area and scores. Only the cells that see the resized image are decoded.
+        int seenH = (plan.ResizedHeight + _stride - 1) / _stride, seenW = (plan.ResizedWidth + _stride - 1) / _stride;
+        if (seenH < h || seenW < w) { maps = maps.Cropped(seenH, seenW); h = seenH; w = seenW; }
 
         var centres = FindCentres(maps.CenterMap.Plane(0), h, w);
         if (centres.Count == 0) return [];
@@ -103,7 +111,9 @@ public sealed class DenseDecoder
                 if (v < _options.CenterThreshold || !IsLocalMax(heat, h, w, x, y, v)) continue;
                 peaks.Add(new Centre(y * w + x, CellCentre(x), CellCentre(y), v));
             }
-        peaks.Sort((a, b) => b.Value.CompareTo(a.Value));
+        // Strongest first; equal peaks (common in a quantized model's map) in grid order, as decode.py's stable sort,
+        // since List.Sort alone is unstable and the order decides which of two equal neighbours survives.
+        peaks.Sort((a, b) => b.Value != a.Value ? b.Value.CompareTo(a.Value) : a.Cell.CompareTo(b.Cell));
         var kept = new List<Centre>();
         float r2 = _options.CenterNmsRadius * _options.CenterNmsRadius;
         foreach (var p in peaks)
@@ -161,8 +171,9 @@ public sealed class DenseDecoder
                         for (int k = head[oy * bw + ox]; k >= 0; k = next[k])
                         {
                             float d2 = Sq(centres[k].X - vx) + Sq(centres[k].Y - vy);
-                            // Ties go to the lower index, so the result does not depend on bucket order.
-                            if (d2 < bestD2 || d2 == bestD2 && k < best) { bestD2 = d2; best = k; }
+                            // Ties go to the lower index, so the result does not depend on bucket order; a vote exactly
+                            // MaxGroupDistance away still counts (only farther ones are dropped).
+                            if (d2 < bestD2 || d2 == bestD2 && (best < 0 || k < best)) { bestD2 = d2; best = k; }
                         }
                 labels[i] = best;
             }

@@ -72,6 +72,29 @@ public sealed class DenseOutputs
         return result;
     }
 
+    /// <summary>
+    /// A copy holding only the top-left <paramref name="height"/> × <paramref name="width"/> cells of every map: the
+    /// cells that see the image, without those over the padding to the tensor's size.
+    /// </summary>
+    public DenseOutputs Cropped(int height, int width)
+    {
+        if (height > Height || width > Width) throw new ArgumentOutOfRangeException(nameof(height), $"{width}×{height} exceeds the {Width}×{Height} grid.");
+        OutputMap Crop(OutputMap map)
+        {
+            var data = new float[map.Channels * height * width];
+            var source = map.Data.Span;
+            for (int c = 0; c < map.Channels; c++)
+                for (int y = 0; y < height; y++)
+                    source.Slice((c * map.Height + y) * map.Width, width).CopyTo(data.AsSpan((c * height + y) * width, width));
+            return new OutputMap(data, map.Channels, height, width);
+        }
+        return new DenseOutputs
+        {
+            CapillaryMap = Crop(CapillaryMap), CenterMap = Crop(CenterMap), OffsetMap = Crop(OffsetMap), KeypointMap = Crop(KeypointMap),
+            KeypointOffsetMap = KeypointOffsetMap is { } k ? Crop(k) : null, RadiusMap = Crop(RadiusMap), ClassLogitMap = Crop(ClassLogitMap),
+        };
+    }
+
     /// <summary>The index of the first NaN or infinite value, or null; vectorised, about a millisecond per field.</summary>
     internal static int? FirstNonFinite(ReadOnlySpan<float> data)
     {

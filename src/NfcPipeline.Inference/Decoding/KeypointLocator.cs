@@ -273,7 +273,7 @@ internal static class KeypointLocator
     /// The instance's median radius and its vessel radius (the 90th percentile, interpolated as numpy's default), in
     /// cells.
     /// </summary>
-    private static (float Median, float Vessel) RadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
+    internal static (float Median, float Vessel) RadiusCells(ReadOnlySpan<float> radius, List<int> cells, int stride)
     {
         if (cells.Count == 0) return (0, 0);
         var values = new float[cells.Count];
@@ -282,7 +282,9 @@ internal static class KeypointLocator
         double at = 0.9 * (values.Length - 1);
         int lo = (int)Math.Floor(at), hi = Math.Min(lo + 1, values.Length - 1);
         float p90 = (float)(values[lo] + (at - lo) * (values[hi] - values[lo]));
-        return (values[values.Length / 2] / stride, p90 / stride);
+        int m = values.Length / 2;
+        float median = values.Length % 2 == 1 ? values[m] : (values[m - 1] + values[m]) / 2;   // as numpy's median
+        return (median / stride, p90 / stride);
     }
 
     private static float Sq(float v) => v * v;
