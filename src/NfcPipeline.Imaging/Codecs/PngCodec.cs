@@ -10,11 +10,21 @@ namespace NfcPipeline.Imaging.Codecs;
 /// 16-bit files are read LINEAR, which gives the stored uint16 values, and scaled to 8 bits here; 16-bit files with
 /// alpha are read as 8-bit RGBA (libpng's linear output is premultiplied).
 /// Alpha is read and dropped here: asking libpng for RGB would composite onto the buffer.
+/// Colour-management chunks are left out first, so the stored values are analysed, as in JPEG and TIFF.
 /// </summary>
 internal static unsafe class PngCodec
 {
     public static RgbImage Decode(ReadOnlySpan<byte> data, ImageDecodeOptions options, List<string> notes)
     {
+        // libpng would convert the pixels as gAMA/sRGB/iCCP/cHRM say (a gray 128 under gAMA 1.0 came out 186, a 16-bit
+        // one under sRGB 56), so one image would reach the model brighter or darker by what its exporter wrote.
+        if (PngHeader.WithoutColourChunks(data, out var dropped) is { } stored)
+        {
+            // An 8-bit file's sRGB chunk only says what is assumed anyway (libpng's own writer adds it): no note for it.
+            if (dropped.Any(name => name != "sRGB") || PngHeader.Read(data).BitDepth == 16)
+                notes.Add($"PNG colour management ignored ({string.Join(", ", dropped)}): the stored values are analysed");
+            data = stored;
+        }
         PngImage image = default;
         image.Version = ImageVersion;
         try
@@ -34,7 +44,7 @@ internal static unsafe class PngCodec
                 {
                     // libpng premultiplies its linear (16-bit) output, which loses the colour where alpha is 0 or low.
                     // Its 8-bit output is not premultiplied; with 16BIT_sRGB the stored values are scaled, not
-                    // gamma-encoded, unless the file says otherwise (gAMA, sRGB).
+                    // gamma-encoded (the file's own gAMA or sRGB is gone, above).
                     image.Flags |= Flag16BitSrgb;
                     ReadWithAlpha(data, &image, width, height, rgb);
                 }

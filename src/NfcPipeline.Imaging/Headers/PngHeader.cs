@@ -22,6 +22,45 @@ internal readonly record struct PngHeader(int Width, int Height, int BitDepth, i
         return new PngHeader((int)width, (int)height, chunk[16], chunk[17]);
     }
 
+    /// <summary>
+    /// A copy of the file without its colour-management chunks (gAMA, sRGB, iCCP, cHRM), or null when it has none or
+    /// its chunks run off the end (libpng then reports that). libpng's simplified API converts the pixels as those
+    /// chunks say; without them it returns the stored values, which is what is analysed in every format.
+    /// </summary>
+    public static byte[]? WithoutColourChunks(ReadOnlySpan<byte> data, out IReadOnlyList<string> dropped)
+    {
+        var drop = new List<(int Start, int Length)>();
+        var names = new List<string>();
+        dropped = names;
+        long pos = SignatureLength;
+        while (true)
+        {
+            if (pos + 8 > data.Length) return null;
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(data[(int)pos..]);
+            var type = data.Slice((int)pos + 4, 4);
+            long next = pos + 12L + length;
+            if (next > data.Length) return null;
+            if (type.SequenceEqual("gAMA"u8) || type.SequenceEqual("sRGB"u8) || type.SequenceEqual("iCCP"u8) || type.SequenceEqual("cHRM"u8))
+            {
+                drop.Add(((int)pos, (int)(next - pos)));
+                names.Add(System.Text.Encoding.ASCII.GetString(type));
+            }
+            if (type.SequenceEqual("IEND"u8)) break;
+            pos = next;
+        }
+        if (drop.Count == 0) return null;
+        var copy = new byte[data.Length - drop.Sum(d => d.Length)];
+        int from = 0, to = 0;
+        foreach (var (start, length) in drop)
+        {
+            data[from..start].CopyTo(copy.AsSpan(to));
+            to += start - from;
+            from = start + length;
+        }
+        data[from..].CopyTo(copy.AsSpan(to));
+        return copy;
+    }
+
     /// <summary>True when the chunk sequence runs off the end of the data before IEND.</summary>
     public static bool EndsBeforeIend(ReadOnlySpan<byte> data)
     {

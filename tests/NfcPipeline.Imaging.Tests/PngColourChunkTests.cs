@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace NfcPipeline.Imaging.Tests;
+
+/// <summary>PNG files whose gAMA, sRGB, iCCP or cHRM chunk libpng would apply: the stored values are analysed.</summary>
+public class PngColourChunkTests
+{
+    public static TheoryData<string, string, string> Cases => new()
+    {
+        { "palette.png", "gAMA", "000186A0" },      // gamma 1.0: libpng brightened the palette (128 to 186)
+        { "palette.png", "sRGB", "00" },
+        { "rgb16.png", "sRGB", "00" },              // 16-bit read as linear: libpng darkened it
+        { "rgb16.png", "gAMA", "0000B18F" },        // gamma 1/2.2
+        { "rgba.png", "gAMA", "000186A0" },
+        { "rgba.png", "cHRM", "00007A2500008083" + "0000F9FF000080E8" + "00007530" + "0000EA6000003A98" + "0000176F" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Colour_management_chunks_leave_the_stored_values_unchanged(string fixture, string chunk, string bodyHex)
+    {
+        var decoder = new ImageDecoder();
+        byte[] plain = File.ReadAllBytes(Fixtures.Path(fixture));
+        var expected = decoder.Decode(plain);
+
+        var tagged = decoder.Decode(WithChunkAfterIhdr(plain, chunk, Convert.FromHexString(bodyHex)));
+
+        Assert.Equal(expected.Pixels, tagged.Pixels);
+        Assert.DoesNotContain(expected.Notes, n => n.Contains("colour management", StringComparison.Ordinal));
+        // An 8-bit file's sRGB chunk changes nothing (libpng's own writer adds one): noted only where it would have.
+        if (chunk == "sRGB" && fixture != "rgb16.png")
+            Assert.DoesNotContain(tagged.Notes, n => n.Contains("colour management", StringComparison.Ordinal));
+        else
+            Assert.Contains($"PNG colour management ignored ({chunk}): the stored values are analysed", tagged.Notes);
+    }
+
+    [Fact]
+    public void A_truncated_file_with_a_colour_chunk_still_fails_as_truncated()
+    {
+        byte[] tagged = WithChunkAfterIhdr(File.ReadAllBytes(Fixtures.Path("truncated.png")), "gAMA", Convert.FromHexString("000186A0"));
+        var error = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(tagged));
+        Assert.Equal(ImageDecodeError.Truncated, error.Reason);
+    }
+
+    /// <summary>The PNG with one more chunk (its CRC computed) right after IHDR, where colour chunks belong.</summary>
+    private static byte[] WithChunkAfterIhdr(byte[] png, string type, byte[] body)
+    {
+        const int afterIhdr = 8 + 12 + 13;
+        var chunk = new byte[12 + body.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(chunk, (uint)body.Length);
+        Encoding.ASCII.GetBytes(type).CopyTo(chunk, 4);
+        body.CopyTo(chunk, 8);
+        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + body.Length), Crc32(chunk.AsSpan(4, 4 + body.Length)));
+        return [.. png.AsSpan(0, afterIhdr), .. chunk, .. png.AsSpan(afterIhdr)];
+    }
+
+    private static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
+        }
+        return ~crc;
+    }
+}
