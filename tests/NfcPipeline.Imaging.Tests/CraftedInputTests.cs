@@ -68,6 +68,24 @@ public class CraftedInputTests
     }
 
     [Fact]
+    public void A_jpeg_whose_scan_data_is_damaged_is_Corrupt_not_an_image_of_wrong_pixels()
+    {
+        // Seven bytes overwritten inside the scan: libjpeg warns of a bad Huffman code and decodes on regardless.
+        byte[] damaged = Fixtures.Bytes("gradient.jpg");
+        new byte[] { 254, 65, 243, 212, 11, 232, 18 }.CopyTo(damaged, 1494);
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(damaged));
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("Corrupt JPEG data: bad Huffman code", e.Message);
+
+        // A scan cut short by a marker, the file otherwise complete: damage, not a truncated file.
+        byte[] hitMarker = Fixtures.Bytes("gradient.jpg");
+        hitMarker[633] = 0;
+        e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(hitMarker));
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("premature end of data segment", e.Message);
+    }
+
+    [Fact]
     public void A_tiff_strip_of_thousands_of_samples_per_pixel_is_TooLarge_before_libtiff_allocates_it()
     {
         // 128x128 pixels, 2000 samples each: 40 KB on disk, 32 MB in one decoded strip.

@@ -100,4 +100,21 @@ public class TiffVariantTests
         var image = new ImageDecoder().Decode(Tiff(64, 64, 4, 2, pixels, extraSample: 2));
         Fixtures.AssertPixel(image, 3, 3, (200, 100, 50), tolerance: 1);
     }
+
+    [Fact]
+    public void A_jpeg_compressed_tiff_decodes_and_its_damaged_strips_fail_as_a_jpeg_would()
+    {
+        // Red follows x, green y, blue 90 (make_corpus.py, jpeg_tiffs); JPEG moves values by a few levels.
+        var image = new ImageDecoder().DecodeFile(Fixtures.Path("jpeg_in_tiff.tif"));
+        Assert.Equal((256, 256), (image.Width, image.Height));
+        Fixtures.AssertPixel(image, 200, 40, (200, 40, 90), tolerance: 6);
+
+        // libtiff returned both with only a warning: half the image gray, or decoded from garbage.
+        var cut = Fixtures.DecodeFails("jpeg_in_tiff_strip_cut.tif");
+        Assert.Equal(ImageDecodeError.Truncated, cut.Reason);
+        Assert.Contains("Premature end of JPEG file", cut.Message);
+        var damaged = Fixtures.DecodeFails("jpeg_in_tiff_damaged.tif");
+        Assert.Equal(ImageDecodeError.Corrupt, damaged.Reason);
+        Assert.Contains("premature end of data segment", damaged.Message);
+    }
 }

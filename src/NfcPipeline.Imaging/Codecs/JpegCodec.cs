@@ -121,11 +121,27 @@ internal static unsafe class JpegCodec
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: {warning}");
             if (!complete)
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: the file ends before its end-of-image marker (first warning: {warning})");
+            // Damage inside the scan: libjpeg decodes on from wherever it lands (a fifth to a half of a test image came
+            // out wrong), so the pixels are no image to measure. Stray bytes before a marker (some cameras pad) pass,
+            // with the warning recorded.
+            if (IsDamagedScan(warning))
+                throw new ImageDecodeException(ImageDecodeError.Corrupt, $"JPEG: {warning}: the decoded pixels would be wrong");
             AddWarning(notes, warning);
             return;
         }
         throw Classify(handle, "decoding");
     }
+
+    /// <summary>libjpeg's warnings for entropy-coded data it could not follow (jerror.h: JWRN_HUFF_BAD_CODE,
+    /// JWRN_ARITH_BAD_CODE, JWRN_MUST_RESYNC, JWRN_HIT_MARKER).</summary>
+    private static readonly string[] DamagedScanTexts =
+    [
+        "Corrupt JPEG data: bad Huffman code", "Corrupt JPEG data: bad arithmetic code", "Corrupt JPEG data: found marker",
+        "Corrupt JPEG data: premature end of data segment",
+    ];
+
+    /// <summary>A libjpeg warning that the scan's data is damaged (also as libtiff passes it on, after its module).</summary>
+    internal static bool IsDamagedScan(string warning) => DamagedScanTexts.Any(t => warning.Contains(t, StringComparison.Ordinal));
 
     /// <summary>libjpeg's warning texts (jerror.h, JWRN_*).</summary>
     private static readonly string[] WarningTexts =
@@ -161,6 +177,7 @@ internal static unsafe class JpegCodec
         return new ImageDecodeException(reason, $"JPEG {stage}: {message}");
     }
 
+    /// <summary>The file ended (JWRN_JPEG_EOF, JERR_INPUT_EOF); not "premature end of data segment", which is damage.</summary>
     private static bool IsPrematureEnd(string message) =>
-        message.Contains("Premature end", StringComparison.OrdinalIgnoreCase);
+        message.Contains("Premature end", StringComparison.Ordinal);
 }

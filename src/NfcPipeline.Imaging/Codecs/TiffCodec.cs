@@ -43,6 +43,7 @@ internal static unsafe class TiffCodec
                     // libtiff premultiplies unassociated alpha for RGB only; grey with alpha comes out as stored.
                     bool premultiplied = image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha && image.Photometric == LibTiffNative.PhotometricRgb;
                     byte[] rgb = ReadPixels(&image, premultiplied);
+                    RefuseDamagedJpegStrips();
                     if (image.Alpha != 0)
                         notes.Add("alpha channel dropped");
                     int width = (int)image.Width, height = (int)image.Height;
@@ -68,6 +69,21 @@ internal static unsafe class TiffCodec
             {
                 LibTiffNative.Close(tif);
             }
+        }
+    }
+
+    /// <summary>
+    /// libtiff passes libjpeg's warnings on as its own (module JPEGLib) and returns the image regardless, gray where a
+    /// strip's JPEG stream ended early: such a JPEG-in-TIFF fails as the same damage in a JPEG file does.
+    /// </summary>
+    private static void RefuseDamagedJpegStrips()
+    {
+        foreach (string warning in TiffMessages.Warnings)
+        {
+            if (warning.Contains("Premature end of JPEG", StringComparison.Ordinal))
+                throw new ImageDecodeException(ImageDecodeError.Truncated, $"TIFF: a JPEG-compressed strip ends early ({warning})");
+            if (JpegCodec.IsDamagedScan(warning))
+                throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: a JPEG-compressed strip is damaged ({warning})");
         }
     }
 
