@@ -17,6 +17,8 @@ public class StudyPageTests
         Assert.Contains("P01/R3/f1.png", first);
         Assert.DoesNotContain("xss/L2/f1.png", first);
         Assert.Contains($"href=\"/studies/{data.StudyId}?images_state=&images_after={data.ImageIds[1]}\">Next →", first);
+        // A result's notes (decoder and measurement) show beside it.
+        Assert.Contains("<span class=\"notes\">EXIF orientation 6 applied · Sparse distal row: 2 capillaries, fewer than 3.</span>", first);
 
         var second = await client.GetStringAsync($"/studies/{data.StudyId}?images_after={data.ImageIds[1]}");
         Assert.Contains("Images (1 more of 3)", second);

@@ -68,8 +68,8 @@ public sealed class TestData : IAsyncDisposable
             ImageIds.Add(imageId);
             if (!ok) continue;
             await Exec(c, """
-                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm, row_length_mm, gradable)
-                values (@sha, @m, 2.0, 320, 240, 3, 2, 7.5, 0.64, true)
+                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm, row_length_mm, gradable, notes)
+                values (@sha, @m, 2.0, 320, 240, 3, 2, 7.5, 0.64, true, array['EXIF orientation 6 applied', 'Sparse distal row: 2 capillaries, fewer than 3.'])
                 """, ("sha", sha), ("m", ModelId));
             for (var k = 0; k < 3; k++)
             {

@@ -5,7 +5,9 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Pipeline;
 
-public sealed record AnalysedImage(long ImageId, byte[] Sha256, IReadOnlyList<CapillaryInstance> Instances, ImageMeasurement Measurement);
+/// <param name="Notes">What the decoder and the measurement noted about the image (stored with its result).</param>
+public sealed record AnalysedImage(long ImageId, byte[] Sha256, IReadOnlyList<CapillaryInstance> Instances, ImageMeasurement Measurement,
+    IReadOnlyList<string>? Notes = null);
 
 public sealed record FailedImage(long ImageId, string Code, string Error);
 
@@ -182,9 +184,9 @@ public sealed class ResultStore(NpgsqlDataSource db)
 
     private const string InsertMetricsSql = """
         insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm,
-            row_length_mm, hemorrhage_count, gradable, ungradable_code, ungradable_reason, quality, settings, distal_line, distal_axis_source)
+            row_length_mm, hemorrhage_count, gradable, ungradable_code, ungradable_reason, quality, settings, distal_line, distal_axis_source, notes)
         values (@Sha, @ModelId, @UmPerPx, @Width, @Height, @InstanceCount, @DistalCount, @Density,
-            @RowLength, @Hemorrhages, @Gradable, @UngradableCode, @UngradableReason, @Quality, @Settings::jsonb, @DistalLine, @AxisSource)
+            @RowLength, @Hemorrhages, @Gradable, @UngradableCode, @UngradableReason, @Quality, @Settings::jsonb, @DistalLine, @AxisSource, @Notes)
         """;
 
     private static object MetricsRow(AnalysedImage image, ChunkResult chunk)
@@ -199,6 +201,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
             UngradableCode = m.Grading.IsGradable ? null : m.Grading.Reason.ToString(),
             UngradableReason = m.Grading.IsGradable ? null : m.Grading.Explanation,
             Quality = m.Quality.ToString(), Settings = chunk.SettingsJson, DistalLine = line, AxisSource = m.DistalRow.AxisSource.ToString(),
+            Notes = (image.Notes ?? []).ToArray(),
         };
     }
 }

@@ -61,7 +61,7 @@ public static class ReportCsv
     [
         "study", "patient", "finger", "field", "rel_path", "state", "error_code", "error", "image_sha256", "model", "model_version",
         "model_sha256", "um_per_px", "instance_count", "distal_count", "density_per_mm", "row_length_mm", "hemorrhage_count",
-        "gradable", "ungradable_reason", "quality", "analysed_at", "patient_pattern",
+        "gradable", "ungradable_reason", "quality", "analysed_at", "patient_pattern", "notes",
     ];
 
     /// <summary>
@@ -75,7 +75,8 @@ public static class ReportCsv
         await using var cmd = new NpgsqlCommand("""
             select s.external_id, p.code, i.finger, i.field, i.rel_path, i.state, i.error_code, i.error, encode(i.sha256, 'hex'),
                    m.name, m.version, encode(m.sha256, 'hex'), r.um_per_px, r.instance_count, r.distal_count, r.density_per_mm,
-                   r.row_length_mm, r.hemorrhage_count, r.gradable, r.ungradable_reason, r.quality, r.analysed_at, pm.pattern
+                   r.row_length_mm, r.hemorrhage_count, r.gradable, r.ungradable_reason, r.quality, r.analysed_at, pm.pattern,
+                   array_to_string(r.notes, ' | ')
             from images i
             join patients p on p.id = i.patient_id
             join studies s on s.id = i.study_id

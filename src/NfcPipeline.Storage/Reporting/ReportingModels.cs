@@ -69,6 +69,8 @@ public sealed class ImageRow
     public double? DensityPerMm { get; init; }
     public bool? Gradable { get; init; }
     public string? Quality { get; init; }
+    /// <summary>What the decoder and the measurement noted about the result (image_metrics.notes).</summary>
+    public string[]? Notes { get; init; }
 }
 
 public sealed class PatientHeader

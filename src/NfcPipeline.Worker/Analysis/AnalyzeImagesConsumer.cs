@@ -98,7 +98,9 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var failed = new List<FailedImage>();
         foreach (var (image, outcome) in work.Zip(outcomes))
         {
-            if (outcome.Succeeded) analysed.Add(new AnalysedImage(image.ImageId, image.Sha256, outcome.Analysis!.Instances, outcome.Measurement!));
+            if (outcome.Succeeded)
+                analysed.Add(new AnalysedImage(image.ImageId, image.Sha256, outcome.Analysis!.Instances, outcome.Measurement!,
+                    [.. outcome.Analysis.Notes, .. outcome.Measurement!.QualityNotes]));
             else failed.Add(new FailedImage(image.ImageId, outcome.ErrorCode!, outcome.Error!));
         }
         var inferenceTime = clock.Elapsed;

@@ -26,6 +26,9 @@ public class PipelineTests
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from v_patient_summary"));
         Assert.Equal(100.0, await env.QueryScalarAsync<double>("select percent_done::float8 from v_study_progress where study = 'study-a'"));
         Assert.Equal(6L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where model = 'dense-colour-fixture' and instance_count = 2"));
+        // Each result keeps its notes: two loops make a sparse distal row, which the quality says and the notes explain.
+        Assert.Equal(6L, await env.QueryScalarAsync<long>(
+            "select count(*) from v_image_results where quality = 'Limited' and notes[1] similar to 'Sparse distal row: [12] capillar(y|ies), fewer than 3.'"));
         Assert.All(images, rel => Assert.True(File.Exists(Path.Combine(env.Share.FullName, "study-a", rel))));
 
         // Its heartbeat reports what it did (the dashboard's servers page), and it reports itself ready: database, broker, model.
