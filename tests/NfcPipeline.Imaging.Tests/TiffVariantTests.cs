@@ -6,10 +6,11 @@ namespace NfcPipeline.Imaging.Tests;
 public class TiffVariantTests
 {
     /// <summary>A classic little-endian TIFF: one uncompressed strip, 8 bits per sample, chunky samples.</summary>
-    private static byte[] Tiff(int width, int height, int samples, ushort photometric, byte[] pixels, ushort orientation = 1, ushort? extraSample = null)
+    private static byte[] Tiff(int width, int height, int samples, ushort photometric, byte[] pixels, ushort orientation = 1, ushort? extraSample = null,
+        int privateTags = 0)
     {
         var tags = new List<(ushort Tag, ushort Type, uint Count, uint Value)>();
-        int entries = 11 + (extraSample is null ? 0 : 1);
+        int entries = 11 + (extraSample is null ? 0 : 1) + privateTags;
         int ifdEnd = 8 + 2 + entries * 12 + 4;
         int bitsAt = ifdEnd, pixelsAt = bitsAt + 2 * samples;
         tags.Add((256, 4, 1, (uint)width));
@@ -24,6 +25,7 @@ public class TiffVariantTests
         tags.Add((279, 4, 1, (uint)pixels.Length));
         tags.Add((284, 3, 1, 1));
         if (extraSample is { } extra) tags.Add((338, 3, 1, extra));
+        for (int t = 0; t < privateTags; t++) tags.Add((checked((ushort)(65000 + t)), 3, 1, 1));   // unknown to libtiff: a warning each
         var file = new byte[pixelsAt + pixels.Length];
         "II*\0"u8.CopyTo(file);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), 8);
@@ -116,5 +118,30 @@ public class TiffVariantTests
         var damaged = Fixtures.DecodeFails("jpeg_in_tiff_damaged.tif");
         Assert.Equal(ImageDecodeError.Corrupt, damaged.Reason);
         Assert.Contains("premature end of data segment", damaged.Message);
+    }
+
+    [Fact]
+    public void The_size_limits_apply_to_a_turned_tiffs_displayed_size_and_a_LONG_orientation_counts()
+    {
+        // Stored 96 wide and 64 high, displayed 64×96 under orientation 6, as the JPEG test of the same limits.
+        var decoder = new ImageDecoder(new ImageDecodeOptions { MinWidth = 64, MinHeight = 90 });
+        byte[] turned = Tiff(96, 64, 3, 2, new byte[96 * 64 * 3], orientation: 6);
+        Assert.Equal((64, 96), (decoder.Decode(turned).Width, decoder.Decode(turned).Height));
+        Assert.Equal((64, 96), (decoder.ReadHeader(turned).Width, decoder.ReadHeader(turned).Height));
+
+        // The Orientation tag written as LONG (type 4), which libtiff reads too: the header probe agrees with the decode.
+        for (int e = 10; ; e += 12)
+            if (BinaryPrimitives.ReadUInt16LittleEndian(turned.AsSpan(e)) == 274) { BinaryPrimitives.WriteUInt16LittleEndian(turned.AsSpan(e + 2), 4); break; }
+        Assert.Equal((64, 96), (decoder.ReadHeader(turned).Width, decoder.ReadHeader(turned).Height));
+        Assert.Equal((64, 96), (decoder.Decode(turned).Width, decoder.Decode(turned).Height));
+    }
+
+    [Fact]
+    public void A_tiff_that_draws_hundreds_of_warnings_keeps_a_bounded_number_of_notes()
+    {
+        // Each unknown tag draws libtiff's "Unknown field with tag …" warning; the notes travel with the result.
+        var image = new ImageDecoder().Decode(Tiff(W, H, 3, 2, new byte[W * H * 3], privateTags: 300));
+        int warnings = image.Notes.Count(n => n.StartsWith("libtiff warning:", StringComparison.Ordinal));
+        Assert.InRange(warnings, 1, Codecs.TiffMessages.MaxWarnings);
     }
 }

@@ -34,11 +34,13 @@ internal static unsafe class TiffCodec
                     throw Classify("reading the image header", Text(message));
                 try
                 {
-                    DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, image.Width, image.Height);
-                    CheckStripSize(tif, image.Width, image.Height);
                     // Read as stored (libtiff's own remap folds 5-8 into the flips of 1-4, leaving a transposed image
-                    // mirrored), then turned to display orientation as EXIF orientations are.
+                    // mirrored), then turned to display orientation as EXIF orientations are. The limits apply to the
+                    // displayed size, as for JPEG.
                     int stored = image.Orientation is >= 1 and <= 8 ? image.Orientation : LibTiffNative.OrientationTopLeft;
+                    bool swaps = stored >= 5 && options.ApplyExifOrientation;
+                    DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, swaps ? image.Height : image.Width, swaps ? image.Width : image.Height);
+                    CheckStripSize(tif, image.Width, image.Height);
                     image.RequestedOrientation = (ushort)stored;
                     // libtiff premultiplies unassociated alpha for RGB only; grey with alpha comes out as stored.
                     bool premultiplied = image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha && image.Photometric == LibTiffNative.PhotometricRgb;

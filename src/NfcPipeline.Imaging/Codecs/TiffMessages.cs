@@ -46,9 +46,17 @@ internal static unsafe class TiffMessages
     private static void OnError(byte* module, byte* format, nint args) =>
         (errors ??= []).Add(Format(module, format, args));
 
+    /// <summary>Distinct warnings kept per decode: some come once per strip or tag, and a file of thousands would
+    /// otherwise carry as many notes into its stored result.</summary>
+    internal const int MaxWarnings = 64;
+
     [UnmanagedCallersOnly]
-    private static void OnWarning(byte* module, byte* format, nint args) =>
-        (warnings ??= []).Add(Format(module, format, args));
+    private static void OnWarning(byte* module, byte* format, nint args)
+    {
+        var list = warnings ??= [];
+        string text = Format(module, format, args);
+        if (list.Count < MaxWarnings && !list.Contains(text)) list.Add(text);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static string Format(byte* module, byte* format, nint args)

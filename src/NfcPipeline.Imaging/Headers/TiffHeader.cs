@@ -69,7 +69,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
             if (tag != ImageWidthTag && tag != ImageLengthTag && tag != OrientationTag)
                 continue;
             ushort type = U16(entry[2..], little);
-            if (tag == OrientationTag && type != 3) continue;   // a malformed orientation is ignored, as libtiff's default
+            if (tag == OrientationTag && type is not (3 or 4)) continue;   // SHORT, or LONG as libtiff also takes; else ignored
             var value = entry[(big ? 12 : 8)..];
             ulong v = type switch
             {
