@@ -67,6 +67,18 @@ public class CraftedInputTests
         Assert.Contains(image.Notes, n => n.Contains("extraneous", StringComparison.OrdinalIgnoreCase));
     }
 
+    [Theory]
+    [InlineData("sampling_4x2.jpg")]
+    [InlineData("sampling_1x4.jpg")]
+    public void A_jpeg_with_sampling_factors_TurboJPEG_does_not_name_decodes(string name)
+    {
+        // tjDecompressHeader3 fails on these ("Could not determine subsampling type"); they were refused as Corrupt.
+        var image = new ImageDecoder().DecodeFile(Fixtures.Path(name));
+        Assert.Equal((128, 128), (image.Width, image.Height));
+        Assert.All(image.Pixels, p => Assert.Equal(128, p));
+        Assert.Contains("JPEG with chroma sampling factors TurboJPEG does not name: decoded by libjpeg", image.Notes);
+    }
+
     [Fact]
     public void A_jpeg_whose_scan_data_is_damaged_is_Corrupt_not_an_image_of_wrong_pixels()
     {

@@ -19,9 +19,18 @@ internal static unsafe class JpegCodec
                 if (TurboJpegNative.DecompressHeader3(handle, src, (nuint)data.Length, out int width, out int height, out _, out int colorspace) != 0)
                 {
                     // A warning (an unknown JFIF revision, stray bytes) still gives the header; the decode says the rest.
-                    if (!IsWarning(handle))
+                    if (IsWarning(handle))
+                        AddWarning(notes, TurboJpegNative.ErrorMessage(handle));
+                    else if (TurboJpegNative.ErrorMessage(handle).Contains("Could not determine subsampling type", StringComparison.Ordinal))
+                    {
+                        // Sampling factors TurboJPEG has no name for (luma 4x2, 1x4, ...): libjpeg decodes them all the
+                        // same, so the size and colour space come from the managed header parser instead.
+                        (width, height) = (header.Width, header.Height);
+                        colorspace = header.Components == 4 ? TurboJpegNative.ColorspaceCmyk : 0;
+                        notes.Add("JPEG with chroma sampling factors TurboJPEG does not name: decoded by libjpeg");
+                    }
+                    else
                         throw Classify(handle, "reading the header");
-                    AddWarning(notes, TurboJpegNative.ErrorMessage(handle));
                 }
                 int orientation = options.ApplyExifOrientation ? header.Orientation : 1;
                 bool swaps = orientation >= 5;
