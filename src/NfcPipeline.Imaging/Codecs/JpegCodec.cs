@@ -1,4 +1,3 @@
-using System.Buffers;
 using NfcPipeline.Imaging.Headers;
 using NfcPipeline.Imaging.Native;
 
@@ -68,7 +67,7 @@ internal static unsafe class JpegCodec
     private static void DecodeCmyk(nint handle, byte* src, int length, int width, int height, bool adobe, byte[] rgb, List<string> notes, bool complete)
     {
         int count = width * height;
-        byte[] cmyk = ArrayPool<byte>.Shared.Rent(count * 4);
+        byte[] cmyk = Scratch.Rent<byte>(count * 4);
         Array.Clear(cmyk, 0, count * 4);   // a pooled buffer holds an earlier image: never let it through
         try
         {
@@ -81,7 +80,7 @@ internal static unsafe class JpegCodec
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(cmyk);
+            Scratch.Return(cmyk);
         }
     }
 

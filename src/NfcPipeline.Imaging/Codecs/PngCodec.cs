@@ -1,4 +1,3 @@
-using System.Buffers;
 using NfcPipeline.Imaging.Headers;
 using NfcPipeline.Imaging.Native;
 using static NfcPipeline.Imaging.Native.LibPngNative;
@@ -77,7 +76,7 @@ internal static unsafe class PngCodec
     private static void ReadWithAlpha(ReadOnlySpan<byte> data, PngImage* image, int width, int height, byte[] rgb)
     {
         int count = width * height;
-        byte[] rgba = ArrayPool<byte>.Shared.Rent(count * 4);
+        byte[] rgba = Scratch.Rent<byte>(count * 4);
         try
         {
             image->Format = FormatRgba;
@@ -93,14 +92,14 @@ internal static unsafe class PngCodec
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rgba);
+            Scratch.Return(rgba);
         }
     }
 
     private static void ReadSixteenBit(ReadOnlySpan<byte> data, PngImage* image, int width, int height, byte[] rgb)
     {
         int count = width * height;
-        ushort[] wide = ArrayPool<ushort>.Shared.Rent(count * 3);
+        ushort[] wide = Scratch.Rent<ushort>(count * 3);
         try
         {
             image->Format = FormatLinearRgb;
@@ -112,7 +111,7 @@ internal static unsafe class PngCodec
         }
         finally
         {
-            ArrayPool<ushort>.Shared.Return(wide);
+            Scratch.Return(wide);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using NfcPipeline.Imaging.Headers;
 using NfcPipeline.Imaging.Native;
@@ -111,7 +110,7 @@ internal static unsafe class TiffCodec
     private static byte[] ReadPixels(LibTiffNative.RgbaImage* image, bool premultiplied)
     {
         int width = (int)image->Width, height = (int)image->Height, count = width * height;
-        uint[] raster = ArrayPool<uint>.Shared.Rent(count);
+        uint[] raster = Scratch.Rent<uint>(count);
         try
         {
             fixed (uint* dst = raster)
@@ -140,7 +139,7 @@ internal static unsafe class TiffCodec
         }
         finally
         {
-            ArrayPool<uint>.Shared.Return(raster);
+            Scratch.Return(raster);
         }
     }
 
