@@ -135,9 +135,14 @@ pg_up() {
     local pwfile="$PG_DIR/initdb.pw"
     ( umask 077; printf '%s\n' "$PG_PASSWORD" >"$pwfile" )
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pwfile"
-    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
+    # Into a temporary folder, renamed when complete: an initdb cut short (PG_VERSION is among its first files) must
+    # not leave a cluster that every later start fails on.
+    rm -rf "$PG_DATA.tmp"
+    [ -e "$PG_DATA" ] && { mv "$PG_DATA" "$PG_DATA.incomplete-$(date +%s)"; log "moved aside an incomplete data directory"; }
+    "${run[@]}" "$PG_BIN/initdb" -D "$PG_DATA.tmp" -U postgres -A scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
       >"$PG_DIR/initdb.log" 2>&1 || { rm -f "$pwfile"; tail -n 20 "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
     rm -f "$pwfile"
+    mv "$PG_DATA.tmp" "$PG_DATA"
   fi
   if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" && port_open "$PG_PORT"; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
