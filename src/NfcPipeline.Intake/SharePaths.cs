@@ -18,6 +18,15 @@ public static class SharePaths
         fileName.StartsWith('.') || fileName.StartsWith('~') || IgnoredNames.Contains(fileName)
         || TemporarySuffixes.Any(s => fileName.EndsWith(s, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// A name that is not valid UTF-8 on disk (a Latin-1 "Müller", say): .NET lists it with U+FFFD in place of the bad
+    /// bytes, and the path built from that names no file, so it can be neither opened nor told apart from its look-alikes.
+    /// </summary>
+    public static bool HasUndecodableName(string name) => name.Contains('\uFFFD');
+
+    /// <summary>Why such an entry is left out.</summary>
+    public const string UndecodableNameReason = "its name is not valid UTF-8 (written in another encoding?); rename it to have it analysed";
+
     /// <summary>The limit on links followed while resolving one path, as the kernel's (ELOOP).</summary>
     private const int MaxLinks = 40;
 

@@ -97,6 +97,7 @@ public static class StudyLayout
         {
             if (SharePaths.IsIgnored(entry.Name)) continue;
             var relative = string.Join('/', segments.Append(entry.Name));
+            if (SharePaths.HasUndecodableName(entry.Name)) { skipped.Add(new SkippedEntry(relative, SharePaths.UndecodableNameReason)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
                 skipped.Add(new SkippedEntry(relative, refusal));

@@ -70,6 +70,7 @@ public sealed class ShareScanner(TimeProvider clock)
         StudyFolder Refuse(string reason, ReadyMarker marker = ReadyMarker.None) =>
             new(name, path, StudyReadiness.Refused, marker, null, null, 0, null, reason);
 
+        if (SharePaths.HasUndecodableName(name)) return Refuse($"the folder {SharePaths.UndecodableNameReason}");
         if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
 
         // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already

@@ -50,7 +50,8 @@ public static class StudyFingerprint
         }
         foreach (var entry in entries)
         {
-            if (StudyStatusFile.IsStatusFile(entry.Name)) continue;
+            // An undecodable name cannot be opened or read (registration skips it with its reason).
+            if (StudyStatusFile.IsStatusFile(entry.Name) || SharePaths.HasUndecodableName(entry.Name)) continue;
             if (entry.LinkTarget is not null && !LeadsInside(entry, realRoot)) continue;
             var relative = prefix + entry.Name;
             if (entry is DirectoryInfo dir)

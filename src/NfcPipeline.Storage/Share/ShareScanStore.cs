@@ -133,6 +133,9 @@ public sealed class ShareScanStore(string connectionString)
     /// </summary>
     public async Task ReplaceFolderNotesAsync(string root, IReadOnlyList<ShareFolderNote> notes, IReadOnlyCollection<string> seenFolders, CancellationToken ct)
     {
+        // Folders whose names are not valid UTF-8 can list alike (M\xfcller and M\xe4ller both as M\uFFFDller); one
+        // statement may not upsert a row twice, and that failure stopped every scan of the share.
+        notes = notes.DistinctBy(n => n.Folder, StringComparer.Ordinal).ToList();
         await using var connection = await OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""

@@ -31,4 +31,19 @@ public class ShareFolderNotesTests
         await store.ReplaceFolderNotesAsync("/share", [], ["kept"], default);
         Assert.Equal("site/nested", await db.ScalarAsync<string>("select string_agg(folder, '|') from share_folder_notes"));
     }
+
+    [Fact]
+    public async Task Two_folders_that_list_alike_give_one_note_instead_of_failing_the_scan()
+    {
+        // "M\xfcller" and "M\xe4ller" written in Latin-1 both list as "M\uFFFDller"; upserting both in one statement
+        // failed ("ON CONFLICT DO UPDATE command cannot affect row a second time") and with it every scan of the share.
+        await using var db = await TestDatabase.CreateAsync();
+        await new MigrationRunner(db.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        var store = new ShareScanStore(db.ConnectionString);
+        var reason = "the folder " + NfcPipeline.Intake.SharePaths.UndecodableNameReason;
+
+        await store.ReplaceFolderNotesAsync("/share", [new("M\uFFFDller", "refused", reason), new("M\uFFFDller", "refused", reason)], ["M\uFFFDller"], default);
+
+        Assert.Equal(1L, await db.ScalarAsync<long>("select count(*) from share_folder_notes where folder = 'M\uFFFDller' and state = 'refused'"));
+    }
 }

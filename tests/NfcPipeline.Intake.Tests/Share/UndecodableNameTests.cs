@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using NfcPipeline.Intake.Share;
+
+namespace NfcPipeline.Intake.Tests.Share;
+
+/// <summary>
+/// Names written in Latin-1, not UTF-8 ("Müller" from an old Windows tool): .NET lists them with U+FFFD and cannot open
+/// them. They are refused or skipped with their reason, and their neighbours go on.
+/// </summary>
+public sealed partial class UndecodableNameTests : IDisposable
+{
+    private readonly TestShare _share = new();
+    private readonly List<(byte[] Path, bool Folder)> _made = [];
+
+    public void Dispose()
+    {
+        foreach (var (path, folder) in Enumerable.Reverse(_made)) _ = folder ? Rmdir(path) : Unlink(path);
+        _share.Dispose();
+    }
+
+    [Fact]
+    public void Undecodable_names_are_refused_or_skipped_without_blocking_their_neighbours()
+    {
+        _share.Touch("s1/P001/L2/f1.jpg", "image-1");
+        _share.Touch("s1/P001/R3/f2.jpg", "image-2");
+        _share.Touch("s1/READY", "");
+        _share.StampAll(TestShare.T0);
+        MakeFolder("Müller");          // two study folders that both list as "M\uFFFDller"
+        MakeFolder("Mäller");
+        MakeFile("s1/P001/L2/Müller.jpg");
+        MakeFolder("s1/Pätient");
+
+        var clock = new ManualClock(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1));   // the folders changed just now
+        var scan = new ShareScanner(clock).Scan(_share.Root, new ShareScanOptions { SettleTime = TimeSpan.FromSeconds(30) });
+
+        var study = scan.Folders.Single(f => f.Folder == "s1");
+        Assert.Equal(StudyReadiness.Ready, study.Readiness);
+        Assert.Equal(2, study.FileCount);
+        var odd = scan.Folders.Where(f => f.Folder == "M\uFFFDller").ToList();
+        Assert.Equal(2, odd.Count);
+        Assert.All(odd, f => Assert.Equal((StudyReadiness.Refused, $"the folder {SharePaths.UndecodableNameReason}"), (f.Readiness, f.Reason)));
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root);
+        Assert.Equal(["P001/L2/f1.jpg", "P001/R3/f2.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P001/L2/M\uFFFDller.jpg", "P\uFFFDtient"], inventory.Skipped.Where(s => s.Reason == SharePaths.UndecodableNameReason).Select(s => s.RelativePath));
+        Assert.DoesNotContain(inventory.Skipped, s => s.Unreadable);
+    }
+
+    /// <summary>The share root (UTF-8) and a relative path written in Latin-1, NUL-terminated.</summary>
+    private byte[] Latin1Path(string relative) => [.. Encoding.UTF8.GetBytes(_share.Root + "/"), .. Encoding.Latin1.GetBytes(relative), 0];
+
+    private void MakeFolder(string relative)
+    {
+        var path = Latin1Path(relative);
+        Assert.Equal(0, Mkdir(path, Convert.ToUInt32("755", 8)));
+        _made.Add((path, true));
+    }
+
+    private void MakeFile(string relative)
+    {
+        var path = Latin1Path(relative);
+        int fd = Open(path, 0x41 /* O_WRONLY | O_CREAT */, Convert.ToUInt32("644", 8));
+        Assert.True(fd >= 0);
+        Close(fd);
+        _made.Add((path, false));
+    }
+
+    [LibraryImport("libc", EntryPoint = "mkdir")] private static partial int Mkdir(byte[] path, uint mode);
+    [LibraryImport("libc", EntryPoint = "open")] private static partial int Open(byte[] path, int flags, uint mode);
+    [LibraryImport("libc", EntryPoint = "close")] private static partial int Close(int fd);
+    [LibraryImport("libc", EntryPoint = "unlink")] private static partial int Unlink(byte[] path);
+    [LibraryImport("libc", EntryPoint = "rmdir")] private static partial int Rmdir(byte[] path);
+}
