@@ -4,29 +4,33 @@ namespace NfcPipeline.Intake.Share;
 /// What one watcher saw of each study folder at its last scan. A folder that looks different from last time has
 /// changed since, by this host's clock, whatever its file times say: a file server whose clock runs behind, or a
 /// copy that keeps the source's file times (rsync -a, robocopy), would otherwise make a copy in progress look settled.
-/// A folder seen for the first time is judged by its file times alone.
+/// A folder seen for the first time counts as changing from that scan: nothing shows that a copy is not running.
 /// </summary>
 public sealed class ShareActivityMemory
 {
-    private sealed record Seen(string Activity, DateTimeOffset At, DateTimeOffset? ChangeSeenAt);
+    private sealed record Seen(string Activity, DateTimeOffset At, DateTimeOffset ChangeSeenAt, bool FirstSight);
+
+    /// <summary>When a scan first saw the folder's current look; <see cref="FirstSight"/> when that was the first scan
+    /// to see the folder at all (it may have been changing then, unseen).</summary>
+    public readonly record struct Observation(DateTimeOffset ChangeSeenAt, bool FirstSight);
 
     private readonly Dictionary<string, Seen> _seen = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
     /// <summary>
-    /// Records this scan's look of <paramref name="folder"/> and returns when a scan first saw its current look after
-    /// an earlier, different one (this scan, if it changed since the last); null while it has not changed since it was
-    /// first seen. The change happened before that scan, so a quiet time counted from it is never too short.
+    /// Records this scan's look of <paramref name="folder"/> and returns when a scan first saw its current look: this
+    /// scan, if it changed since the last or was never seen before. Any change happened before that scan, so a quiet
+    /// time counted from it is never too short.
     /// </summary>
-    public DateTimeOffset? Observe(string folder, string activity, DateTimeOffset now)
+    public Observation Observe(string folder, string activity, DateTimeOffset now)
     {
         lock (_lock)
         {
-            DateTimeOffset? changeSeenAt = null;
-            if (_seen.TryGetValue(folder, out var previous))
-                changeSeenAt = previous.Activity == activity ? previous.ChangeSeenAt : now;
-            _seen[folder] = new Seen(activity, now, changeSeenAt);
-            return changeSeenAt;
+            var seen = !_seen.TryGetValue(folder, out var previous) ? new Seen(activity, now, now, FirstSight: true)
+                : previous.Activity == activity ? previous with { At = now }
+                : new Seen(activity, now, now, FirstSight: false);
+            _seen[folder] = seen;
+            return new Observation(seen.ChangeSeenAt, seen.FirstSight);
         }
     }
 

@@ -80,7 +80,7 @@ public sealed class ShareScanner(TimeProvider clock)
         try { content = StudyFingerprint.Compute(path, realRoot); }
         catch (StudyUnreadableException ex) { unreadable = ex.Message; }
         // A change this watcher saw counts from the scan that saw it, even where the file times are older.
-        var changeSeenAt = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
+        var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 
         var manifestPath = Path.Combine(path, StudyManifest.FileName);
         var marker = File.Exists(manifestPath) ? ReadyMarker.Manifest
@@ -93,7 +93,7 @@ public sealed class ShareScanner(TimeProvider clock)
         if (content is null) return Refuse(unreadable!, marker);
 
         var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
-        var seenQuietFor = changeSeenAt is { } seen ? now - seen : TimeSpan.MaxValue;
+        var seenQuietFor = seen is { } look ? now - look.ChangeSeenAt : TimeSpan.MaxValue;
         if (quietFor < settle || seenQuietFor < settle)
             return new StudyFolder(name, path, StudyReadiness.Settling, marker, null, content.Fingerprint, content.FileCount,
                 content.NewestChange, quietFor < -FutureTolerance
@@ -101,8 +101,15 @@ public sealed class ShareScanner(TimeProvider clock)
                       $"waiting until then and {settle.TotalSeconds:0.#} s more"
                     : quietFor < settle
                     ? $"changed {Math.Max(0, quietFor.TotalSeconds):0.#} s ago; waiting for {settle.TotalSeconds:0.#} s without changes"
+                    : seen!.Value.FirstSight
+                    ? $"first seen by this worker's scans {seenQuietFor.TotalSeconds:0.#} s ago (a copy that keeps file times could be running " +
+                      $"unseen); waiting for {settle.TotalSeconds:0.#} s without changes"
                     : $"seen changing by a scan {seenQuietFor.TotalSeconds:0.#} s ago, though its newest file time is older (a copy that keeps " +
-                      $"file times, or a file server whose clock runs behind); waiting for {settle.TotalSeconds:0.#} s without changes");
+                      $"file times, or a file server whose clock runs behind); waiting for {settle.TotalSeconds:0.#} s without changes")
+            {
+                // When it is quiet for long enough if nothing changes: the watcher scans again then, not a poll later.
+                SettlesAt = now + settle - (quietFor < seenQuietFor ? quietFor : seenQuietFor),
+            };
 
         string studyId;
         try { studyId = ReadStudyId(path, marker, realRoot); }

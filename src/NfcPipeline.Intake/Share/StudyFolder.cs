@@ -32,11 +32,17 @@ public sealed record StudyFolder(
     string? Reason)
 {
     public bool IsReady => Readiness == StudyReadiness.Ready;
+
+    /// <summary>For a settling folder: when it will have been quiet for the settle time, if nothing changes.</summary>
+    public DateTimeOffset? SettlesAt { get; init; }
 }
 
 /// <summary>The result of one scan of the share root.</summary>
 public sealed record ShareScan(string Root, DateTimeOffset ScannedAt, IReadOnlyList<StudyFolder> Folders)
 {
+    /// <summary>The earliest time a settling folder becomes ready, if nothing changes; null when none is settling.</summary>
+    public DateTimeOffset? EarliestSettle => Folders.Min(f => f.SettlesAt);
+
     /// <summary>
     /// Ready folders not yet submitted with this exact content: never submitted, or submitted with another fingerprint
     /// (files were added or replaced later). <paramref name="submittedFingerprints"/> maps folder to fingerprint.

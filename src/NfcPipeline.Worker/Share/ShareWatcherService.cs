@@ -75,22 +75,27 @@ public sealed class ShareWatcherService(
         if (!requested && watch.NextScanAt is { } next && next > now) return;
 
         if (requested) logger.LogInformation("Scanning {Root} now, as requested", root);
-        var outcome = await ScanAsync(root, settings, ct);
+        var (outcome, settlesAt) = await ScanAsync(root, settings, ct);
         var finished = clock.GetUtcNow().UtcDateTime;
-        await store.CompleteWatchAsync(root, finished, finished + settings.PollInterval, watch.ScanRequestedAt, ct);
+        // A settling study is looked at again when it will have settled, not a whole poll interval after.
+        var nextScan = finished + settings.PollInterval;
+        if (settlesAt is { } settles && settles.UtcDateTime < nextScan) nextScan = settles.UtcDateTime;
+        await store.CompleteWatchAsync(root, finished, nextScan, watch.ScanRequestedAt, ct);
         if (outcome.Error is null)
             logger.LogDebug("Scanned {Root}: {FoldersSeen} folders, {StudiesFound} submitted", root, outcome.FoldersSeen, outcome.StudiesFound);
     }
 
-    private async Task<ShareScanOutcome> ScanAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
+    private async Task<(ShareScanOutcome Outcome, DateTimeOffset? SettlesAt)> ScanAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
     {
         var scanId = await store.StartScanAsync(root, _workerId, clock.GetUtcNow().UtcDateTime, ct);
         int seen = 0, found = 0;
         string? error = null;
+        DateTimeOffset? settlesAt = null;
         try
         {
             var scan = new ShareScanner(clock).Scan(root, new ShareScanOptions { SettleTime = settings.SettleTime, Memory = _activity });
             seen = scan.Folders.Count;
+            settlesAt = scan.EarliestSettle;
             ReportNotReady(scan);
             await store.ReplaceFolderNotesAsync(root, Notes(scan), scan.Folders.Select(f => f.Folder).ToList(), ct);
             var submitted = await store.GetSubmittedFingerprintsAsync(root, ct);
@@ -120,7 +125,7 @@ public sealed class ShareWatcherService(
         }
         var outcome = new ShareScanOutcome(seen, found, error);
         await store.FinishScanAsync(scanId, clock.GetUtcNow().UtcDateTime, outcome, ct);
-        return outcome;
+        return (outcome, settlesAt);
     }
 
     /// <summary>Publishes one study, then records it; returns the error when the publish failed.</summary>

@@ -30,7 +30,10 @@ public sealed class ShareActivityTests : IDisposable
         _share.Touch("s1/P001/L2/f1.jpg", "image-1");
         Assert.Equal(StudyReadiness.Ready, ScanOne("s1", memory: null).Readiness);   // file times alone: half copied, yet "settled"
 
-        Assert.Equal(StudyReadiness.Ready, ScanOne("s1", _memory).Readiness);         // first sight: file times alone
+        var first = ScanOne("s1", _memory);                                           // first sight: a copy may be running
+        Assert.Equal(StudyReadiness.Settling, first.Readiness);
+        Assert.Contains("first seen by this worker's scans 0 s ago", first.Reason);
+        Assert.Equal(_clock.Now + Settle, first.SettlesAt);
         Advance(10);
         _share.Touch("s1/P001/L2/f2.jpg", "image-2");                                 // the copy goes on
         var settling = ScanOne("s1", _memory);
@@ -103,7 +106,7 @@ public sealed class ShareActivityTests : IDisposable
         Advance(10);
         _share.Touch("s1/READY");
         _share.Touch("s1/P001/L2/f9.jpg", "image-9");
-        Assert.Equal(StudyReadiness.Ready, ScanOne("s1", _memory).Readiness);
-        Assert.Null(_memory.Observe("gone", "x", _clock.Now));
+        Assert.Contains("first seen by this worker's scans 0 s ago", ScanOne("s1", _memory).Reason);
+        Assert.True(_memory.Observe("gone", "x", _clock.Now).FirstSight);
     }
 }

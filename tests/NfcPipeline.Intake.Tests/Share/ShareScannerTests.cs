@@ -34,6 +34,8 @@ public sealed class ShareScannerTests : IDisposable
 
         Assert.Equal(StudyReadiness.Settling, folder.Readiness);
         Assert.Null(folder.StudyId);
+        Assert.Equal(TestShare.T0 + Settle, folder.SettlesAt);   // when the watcher looks again
+        Assert.Equal(TestShare.T0 + Settle, Scan().EarliestSettle);
         Assert.Empty(Scan().NewlyReady(new Dictionary<string, string>()));
     }
 

@@ -52,10 +52,10 @@ public class ShareWatcherTests
         ShareWatcherHarness.WriteOld(Path.Combine(broken, "study.json"), "{ not json");
 
         await h.StartWatcherAsync();
-        await h.WaitForMoreScansAsync(2);
         Task<string?> Notes() => h.Db.ScalarAsync<string>(
             "select coalesce(string_agg(folder || ' ' || state, '|' order by folder), '') from share_folder_notes");
-        Assert.Equal($"{h.Token}-broken refused|{h.Token}-unmarked no_marker", await Notes());
+        // The broken manifest is read once the folder has settled (first seen by this worker: one settle time).
+        await Eventually(async () => await Notes() == $"{h.Token}-broken refused|{h.Token}-unmarked no_marker", "both folders noted");
         Assert.Contains("study.json", await h.Db.ScalarAsync<string>($"select reason from share_folder_notes where folder = '{h.Token}-broken'"));
 
         // Fixed and marked: both are submitted, and their notes go.
@@ -127,8 +127,10 @@ public class ShareWatcherTests
 
         await h.Db.ScalarAsync<int>("update share_watch set scan_requested_at = now()");
 
-        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the requested scan to publish the study", seconds: 5);
-        await Eventually(async () => await h.ScanCountAsync() == 2, "the requested scan recorded", seconds: 5);
+        // The requested scan sees the study for the first time; the next scan is due when it has settled (0.5 s), not
+        // at the hour's poll.
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once it settled", seconds: 5);
+        await Eventually(async () => await h.ScanCountAsync() == 3, "the requested scan and the settled one recorded", seconds: 5);
         await Eventually(async () => await h.Db.ScalarAsync<bool>("select scan_requested_at is null from share_watch"), "the request cleared", seconds: 5);
     }
 
@@ -142,8 +144,8 @@ public class ShareWatcherTests
 
         await host.Services.GetRequiredService<IBus>().Publish(new ScanShareNow("integration test"));
 
-        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the requested scan to publish the study", seconds: 10);
-        await Eventually(async () => await h.ScanCountAsync() == 2, "the requested scan recorded", seconds: 5);
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once it settled", seconds: 10);
+        await Eventually(async () => await h.ScanCountAsync() == 3, "the requested scan and the settled one recorded", seconds: 5);
     }
 
     [Fact]
