@@ -189,18 +189,21 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
     private async Task ExecuteAsync(RunningBatch batch)
     {
         _queueSlots.Release(batch.Requests.Length);
-        _instruments.BatchDispatched(batch.Requests.Length);
-        foreach (var request in batch.Requests)
-        {
-            _instruments.QueueWaited(Stopwatch.GetElapsedTime(request.EnqueuedAt, batch.DispatchedAt));
-        }
-
-        BatcherLog.BatchDispatched(_logger, _name, batch.Context.BatchId, batch.Requests.Length, batch.Context.Bucket);
         long started = Stopwatch.GetTimestamp();
         IReadOnlyList<TResult>? results = null;
         Exception? failure = null;
+        // Everything up to the executor's answer inside the try: whatever throws (a logging provider, say), the batch
+        // finishes and its callers are answered, or they and a drain would wait for ever.
         try
         {
+            _instruments.BatchDispatched(batch.Requests.Length);
+            foreach (var request in batch.Requests)
+            {
+                _instruments.QueueWaited(Stopwatch.GetElapsedTime(request.EnqueuedAt, batch.DispatchedAt));
+            }
+
+            BatcherLog.BatchDispatched(_logger, _name, batch.Context.BatchId, batch.Requests.Length, batch.Context.Bucket);
+            started = Stopwatch.GetTimestamp();
             results = await _executor(batch.Context, batch.Cancellation.Token).ConfigureAwait(false);
             if (results is null || results.Count != batch.Requests.Length)
             {
@@ -237,34 +240,58 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
             int processed = failure is null ? waiting : 0;
             _statistics.BatchFinished(count, elapsed, processed, waiting - processed, failure is not null, Stopwatch.GetTimestamp());
             _running.Remove(batch);
-            _inFlight--;
-            WakeDispatcher();
         }
 
-        // Measurements first, so that a caller who sees its result also sees it counted.
-        _instruments.BatchExecuted(elapsed, failure is null ? waiting : 0, failure is null ? 0 : waiting);
-        if (failure is not null && waiting > 0)
+        try
         {
-            BatcherLog.BatchFailed(_logger, failure, _name, batch.Context.BatchId, count, batch.Context.Bucket,
-                elapsed.TotalMilliseconds, waiting);
+            AnswerCallers(batch, results, failure, elapsed, stillWaiting, waiting);
         }
-
-        for (int i = 0; i < count; i++)
+        finally
         {
-            var request = batch.Requests[i];
-            request.ReleaseResources();
-            if (!stillWaiting[i])
+            // Only once its callers have their answers: a drain that sees no batch in flight has answered everyone.
+            lock (_gate)
             {
-                continue;
+                _inFlight--;
+                WakeDispatcher();
             }
+        }
+    }
 
-            if (failure is null)
+    private void AnswerCallers(RunningBatch batch, IReadOnlyList<TResult>? results, Exception? failure, TimeSpan elapsed,
+        ReadOnlySpan<bool> stillWaiting, int waiting)
+    {
+        int count = batch.Requests.Length;
+
+        // Measurements first, so that a caller who sees its result also sees it counted; the callers are answered
+        // whatever they throw.
+        try
+        {
+            _instruments.BatchExecuted(elapsed, failure is null ? waiting : 0, failure is null ? 0 : waiting);
+            if (failure is not null && waiting > 0)
             {
-                request.TrySetResult(results![i]);
+                BatcherLog.BatchFailed(_logger, failure, _name, batch.Context.BatchId, count, batch.Context.Bucket,
+                    elapsed.TotalMilliseconds, waiting);
             }
-            else
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++)
             {
-                request.TrySetException(failure);
+                var request = batch.Requests[i];
+                request.ReleaseResources();
+                if (!stillWaiting[i])
+                {
+                    continue;
+                }
+
+                if (failure is null)
+                {
+                    request.TrySetResult(results![i]);
+                }
+                else
+                {
+                    request.TrySetException(failure);
+                }
             }
         }
 

@@ -10,5 +10,10 @@ public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>?
 {
     public static DecodedInstances Of(IReadOnlyList<CapillaryInstance> instances) => new(instances, null);
 
+    /// <summary>This image's decoding failed: outputs that break the contract, or a fault in the decoder, which must
+    /// not fail the other images of its batch either.</summary>
+    public static DecodedInstances Failed(Exception error) => new(null, error as InvalidDataException
+        ?? new InvalidDataException($"Decoding this image's model outputs failed ({error.GetType().Name}: {error.Message}).", error));
+
     public IReadOnlyList<CapillaryInstance> InstancesOrThrow() => Error is null ? Instances! : throw new InvalidDataException(Error.Message, Error);
 }

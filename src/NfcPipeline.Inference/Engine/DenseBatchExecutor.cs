@@ -44,7 +44,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
                     decoded[i] = DecodedInstances.Of(_decoder.Decode(DenseOutputs.ForBatchItem(tensors, i, model.Contract.ClassNames.Count),
                         images[i].Plan, new FieldBrightness(images[i].Tensor.Memory, images[i].Plan), (height, width)));
                 }
-                catch (InvalidDataException ex) { decoded[i] = new DecodedInstances(null, ex); }
+                catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException)) { decoded[i] = DecodedInstances.Failed(ex); }
             }
             return decoded;
         }

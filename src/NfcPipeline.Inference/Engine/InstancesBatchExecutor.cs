@@ -71,7 +71,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
             {
                 // Outputs that break the contract for one image (NaN keypoints) fail that image alone.
                 try { decoded[first + i] = DecodedInstances.Of(_decoder.Decode(outputs, i, slice[i].Plan)); }
-                catch (InvalidDataException ex) { decoded[first + i] = new DecodedInstances(null, ex); }
+                catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException)) { decoded[first + i] = DecodedInstances.Failed(ex); }
             }
         }
         finally

@@ -194,4 +194,32 @@ public class DynamicBatcherFailureTests
             Assert.Contains("returned 1 results for a batch of 2 requests", exception.Message);
         }
     }
+
+    [Fact]
+    public async Task A_logger_that_throws_when_a_batch_is_dispatched_fails_that_batch_and_never_leaves_it_running()
+    {
+        // Before, the dispatch's logging ran outside the try: its exception skipped FinishBatch, the callers waited for
+        // ever and so did the drain.
+        var executor = TimesTen();
+        await using var batcher = new DynamicBatcher<int, int>(
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 60_000), executor.ExecuteAsync, _ => Bucket, new ThrowingLogger());
+
+        var submits = new[] { batcher.SubmitAsync(1).AsTask(), batcher.SubmitAsync(2).AsTask() };
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Wait.ForAsync(Task.WhenAll(submits)));
+        Assert.Equal("the log is broken", error.Message);
+        Assert.Equal(0, batcher.InFlightBatches);
+        await Wait.ForAsync(batcher.DrainAsync());
+    }
+
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == 1) throw new InvalidOperationException("the log is broken");   // BatchDispatched only
+        }
+    }
 }
