@@ -74,6 +74,21 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Asking_for_a_gpu_this_host_lacks_warns_on_stderr_and_runs_on_the_cpu_also_with_json_output()
+    {
+        // This host's ONNX Runtime lacks the CUDA provider libraries: the session falls back, and JSON output says so too.
+        var field = Path.Combine(_folder.FullName, "gpu");
+        Directory.CreateDirectory(field);
+        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), Path.Combine(field, "field1.jpg"));
+
+        var run = await NfcProcess.RunAsync("analyze", field, "--device", "cuda", "--json");
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("warning: the CUDA execution provider could not be used; running on CPUExecutionProvider", run.Err);
+        Assert.Contains("\"type\":\"image\"", run.Out);
+    }
+
+    [Fact]
     public async Task Analyze_prints_the_reason_of_a_failure_on_screen_too()
     {
         var run = await NfcProcess.RunAsync("analyze", CorpusFolder());

@@ -92,6 +92,9 @@ internal sealed class InferenceArguments
     public static (LoadedModel Model, FieldAnalyzer Analyzer) Open(InferenceOptions options, int maxBatch, AnalysisOptions analysis)
     {
         var model = LoadedModel.Load(options);
+        // The worker logs this; here it goes to stderr, so that JSON output and evaluate say it too.
+        if (model.Session.ProviderFallbackReason is { } reason)
+            Console.Error.WriteLine($"warning: the CUDA execution provider could not be used; running on {model.ActiveProvider}. ONNX Runtime said: {reason}");
         try
         {
             analysis.ValidateFor(model.Contract.ClassNames);
