@@ -59,6 +59,7 @@ public sealed class BrowserTests : IDisposable
             Assert.Equal(320, naturalWidth);
         }
         Assert.Contains("non-scleroderma", driver.FindElement(By.Id("pattern")).Text);
+        Assert.StartsWith("Research use only.", driver.FindElement(By.Id("research-use")).Text);
         Assert.Equal(("2", "1"), (driver.FindElement(By.Id("um-per-px")).Text, driver.FindElement(By.Id("failed-fields")).Text));
         Assert.Equal(2, driver.FindElements(By.CssSelector("#pattern li.rule")).Count);
 

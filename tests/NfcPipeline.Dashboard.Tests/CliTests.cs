@@ -39,9 +39,11 @@ public class CliTests
             Assert.Contains("<svg id=\"chart-morphology\"", page);
             Assert.Contains("density 7.5 ≥ 7", page);
             Assert.DoesNotContain("<script", page);
+            Assert.Contains("<p class=\"notice\" id=\"research-use\">Research use only.", page);   // says what it is not
 
             var screen = await NfcAsync("report", data.PatientId.ToString(), "--connection", data.Database.ConnectionString);
             Assert.Contains("non-scleroderma", screen.Out);
+            Assert.Contains("Research use only.", screen.Out);
             Assert.Equal(1, (await NfcAsync("report", "STUDY-A/NOPE", "--connection", data.Database.ConnectionString)).Code);
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -24,12 +24,20 @@ public sealed record PatientReport(
 /// <summary>The patient report's sections, shared by the dashboard page, the printable export and `nfc report --html`.</summary>
 public static class PatientReportView
 {
+    /// <summary>What every report says first: the figures are a research tool's, not a diagnosis.</summary>
+    public const string ResearchUseNotice =
+        "Research use only. These figures were computed automatically from the images; the model behind them was trained on " +
+        "synthetic images and is not clinically validated. The pattern follows the EULAR fast-track rules from those " +
+        "figures and is not a diagnosis: check the images (and the failed or ungradable fields) before relying on it.";
+
     public static HtmlText Sections(PatientReport r, bool withGallery)
     {
         var m = r.Metrics;
+        var notice = H.Html($"<p class=\"notice\" id=\"research-use\">{ResearchUseNotice}</p>");
         if (m is null)
-            return H.Html($"<p class=\"empty\">No results for this patient yet (state: {r.Patient.State}).</p>{H.When(withGallery, () => Gallery(r))}");
+            return H.Html($"{notice}<p class=\"empty\">No results for this patient yet (state: {r.Patient.State}).</p>{H.When(withGallery, () => Gallery(r))}");
         return H.Html($"""
+            {notice}
             <section id="metrics"><h2>Metrics</h2>{MetricsTable(m)}</section>
             <section id="pattern"><h2>Fast-track pattern</h2>{RuleTrace(m)}</section>
             <section id="charts"><h2>Charts</h2><div class="charts">
@@ -61,7 +69,7 @@ public static class PatientReportView
             $"<tr><th>{kv.Name} diameter (µm)</th><td>n {Stat(kv.Value, "n")} · mean {Stat(kv.Value, "mean")} ± {Stat(kv.Value, "sd")} · median {Stat(kv.Value, "median")} · p10–p90 {Stat(kv.Value, "p10")}–{Stat(kv.Value, "p90")} · max {Stat(kv.Value, "max")}</td></tr>"));
         return H.Html($"""
             <table class="detail metrics">
-              <tr><th>Pattern</th><td class="pattern">{m.Pattern}</td></tr>
+              <tr><th>Pattern</th><td class="pattern">{PatternLabel(m.Pattern)}</td></tr>
               <tr><th>Density (capillaries/mm)</th><td>mean {H.Number(m.DensityMean)} · median {H.Number(m.DensityMedian)} · SD {H.Number(m.DensitySd)}</td></tr>
               <tr><th>Fields</th><td>{m.GradableFields} gradable, {m.UngradableFields} ungradable</td></tr>
               <tr><th>Capillaries</th><td>{m.CapillaryCount}</td></tr>
@@ -71,6 +79,21 @@ public static class PatientReportView
               {diameterRows}
             </table>
             """);
+    }
+
+    /// <summary>The pattern in words, its stored code beside it (the code is what SQL and the CSV hold).</summary>
+    public static HtmlText PatternLabel(string? code)
+    {
+        string? words = code switch
+        {
+            "non_scleroderma" => "Non-scleroderma pattern",
+            "scleroderma_early" => "Scleroderma pattern, early",
+            "scleroderma_active" => "Scleroderma pattern, active",
+            "scleroderma_late" => "Scleroderma pattern, late",
+            "indeterminate" => "Indeterminate (the rules decide neither way)",
+            _ => null,
+        };
+        return words is null ? H.Html($"{code}") : H.Html($"{words} <span class=\"code\">({code})</span>");
     }
 
     public static HtmlText RuleTrace(PatientMetricsRow m)

@@ -13,6 +13,7 @@ public static class PrintableReport
         table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
         .sha{font-family:monospace;font-size:10px}.rule.holds .verdict{color:#176b2c}.rule.fails .verdict{color:#8a1c1c}
         .charts{display:flex;flex-wrap:wrap;gap:12px}pre{white-space:pre-wrap;font-size:10px}figure{margin:0;break-inside:avoid}
+        .notice{border:1px solid #b58900;background:#fdf6e3;padding:4px 8px}.code{color:#555;font-size:10px}
         @media print{a{color:inherit;text-decoration:none}}
         """;
 
