@@ -42,10 +42,12 @@ public sealed record StudyManifest
             if (length == 0) throw new StudyLayoutException($"{FileName} is empty, or not a regular file.");
             if (length > MaxBytes) throw new StudyLayoutException($"{FileName} is {length} bytes; at most {MaxBytes} are read.");
             using var stream = SharePaths.OpenInside(real, realRoot);
-            var buffer = new byte[MaxBytes + 1];
+            // Sized to the file (plus a byte to see it grow): every scan reads every ready study's manifest, and a
+            // buffer of the limit each time churned the large-object heap by a megabyte per study.
+            var buffer = new byte[length + 1];
             int read = 0, n;
             while (read < buffer.Length && (n = stream.Read(buffer, read, buffer.Length - read)) > 0) read += n;
-            if (read > MaxBytes) throw new StudyLayoutException($"{FileName} grew past {MaxBytes} bytes while read; refused.");
+            if (read > length) throw new StudyLayoutException($"{FileName} changed size while read (a copy still writing it?); refused for now.");
             // A byte order mark (Windows editors write one) is no part of the JSON.
             var text = Encoding.UTF8.GetString(buffer, 0, read);
             return Parse(text.StartsWith('\uFEFF') ? text[1..] : text);
