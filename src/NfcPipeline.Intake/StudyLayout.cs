@@ -38,9 +38,17 @@ public static class StudyLayout
         if (inventory.Skipped.Count(s => s.Unreadable) is > 0 and var unreadable)
             return $"{unreadable} folder(s) of the study cannot be read (permissions, or a share not fully mounted); " +
                 "nothing was registered, so no patient is dropped. Fix access and submit it again.";
-        return inventory.Images.Count == 0
-            ? "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered."
-            : null;
+        if (inventory.Images.Count == 0)
+            return "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.";
+        // A patients map is how a study keeps folder names (often the patient's own) out of the results: every patient
+        // folder must be in it, or those it misses would be stored, shown and exported under their folder names. Names
+        // compare exactly: a folder written in another Unicode form ("ü" decomposed, as macOS writes it) misses too.
+        if (inventory.Manifest is { Patients.Count: > 0 } manifest
+            && inventory.Images.Where(i => i.RelativePath.Contains('/')).Select(i => i.RelativePath[..i.RelativePath.IndexOf('/')]).Distinct()
+                .Count(folder => !manifest.Patients.ContainsKey(folder)) is > 0 and var unmapped)
+            return $"{unmapped} patient folder(s) are not in study.json's patients map, which must name every patient folder when it is " +
+                "given (their folder names would otherwise be stored as patient codes); nothing was registered. Add them, or remove the map.";
+        return null;
     }
 
     /// <summary>

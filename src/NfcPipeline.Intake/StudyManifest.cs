@@ -122,12 +122,16 @@ public sealed record StudyManifest
         if (!root.TryGetProperty(property, out var element)) return map;
         if (element.ValueKind != JsonValueKind.Object)
             throw new StudyLayoutException($"{FileName}: '{property}' must map folder names to names, e.g. {{\"folder\": \"name\"}}.");
+        var named = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (index, p) in element.EnumerateObject().Index())
         {
             // By position, not by name: the names are patient folders, which refusals (logged) must not carry.
             if (p.Value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.Value.GetString()))
                 throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' must map to a non-empty string.");
             map[p.Name] = p.Value.GetString()!;
+            // Two patient folders under one code would be merged into one patient without a word.
+            if (property == "patients" && !named.TryAdd(p.Value.GetString()!, index))
+                throw new StudyLayoutException($"{FileName}: entries {named[p.Value.GetString()!] + 1} and {index + 1} of 'patients' map to the same patient code.");
         }
         return map;
     }

@@ -43,6 +43,7 @@ public class ManifestAndFingerTests
     [InlineData("""{"patients": ["a"]}""", "must map folder names")]
     [InlineData("""{"device": "cap\u0000"}""", "NUL character")]
     [InlineData("""{"patients": {"Doe-Jane-1961": ""}}""", "entry 1 of 'patients'")]
+    [InlineData("""{"patients": {"anon_01": "P1", "anon_02": "P1"}}""", "entries 1 and 2 of 'patients' map to the same patient code")]
     [InlineData("""{"study_id": "A", "notes": "\ud83d"}""", "half of an escaped surrogate pair")]
     [InlineData("""{"study_id": "\ud83d"}""", "half of an escaped surrogate pair")]
     public void Bad_manifests_say_what_is_wrong(string json, string expected)

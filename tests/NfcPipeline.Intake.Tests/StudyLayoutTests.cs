@@ -20,6 +20,25 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_patients_map_must_name_every_patient_folder_exactly()
+    {
+        Touch("s1/study.json", """{"patients": {"M\u00fcller Anna": "P-001"}}""");
+        Touch("s1/M\u00fcller Anna/L2/f1.jpg");
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+        Assert.Equal("P-001", inventory.Images.Single().Patient);
+        Assert.Null(StudyLayout.RegistrationProblem(inventory));
+
+        // Folders the map does not name would be stored under their own names: the study is refused, naming none. One
+        // written in the other Unicode form ("u" + combining diaeresis, as macOS writes it) is such a folder too.
+        Touch("s1/Doe Jane/L2/f1.jpg");
+        Touch("s1/Mu\u0308ller Anna/L3/f1.jpg");
+        var problem = StudyLayout.RegistrationProblem(StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName));
+        Assert.StartsWith("2 patient folder(s) are not in study.json's patients map", problem);
+        Assert.DoesNotContain("Doe", problem);
+        Assert.DoesNotContain("ller", problem);
+    }
+
+    [Fact]
     public void Patient_finger_field_layout_is_read_with_finger_names_normalised()
     {
         Touch("s1/study.json", """{"study_id":"S-1","um_per_px":2.5,"device":{"name":"cap"}}""");
