@@ -18,8 +18,9 @@ public sealed class InferenceOptions
     public string Device { get; set; } = "cpu";
 
     /// <summary>
-    /// ORT intra-op threads per run; 0 chooses: on the CPU the cores divided among the concurrent runs
-    /// (<see cref="Engine.CpuRunPlan"/>), on a GPU ORT's own default.
+    /// The session's ORT intra-op thread pool, shared by its concurrent runs; 0 chooses: on the CPU cores − runs + 1, so
+    /// the runs' own threads and the pool's workers fill the cores (<see cref="Engine.CpuRunPlan"/>), on a GPU ORT's own
+    /// default.
     /// </summary>
     public int IntraOpThreads { get; set; }
 
