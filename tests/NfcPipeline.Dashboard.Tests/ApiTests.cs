@@ -201,4 +201,25 @@ public class ApiTests
         // The script-named patient's cell is quoted CSV text; the failed image keeps its error.
         Assert.Contains(lines, l => l.StartsWith("STUDY-A,<script>alert(1)</script>,L2,f1,xss/L2/f1.png,failed,decode,the file is truncated"));
     }
+
+    [Fact]
+    public async Task Study_patients_csv_has_one_row_per_patient_result_with_its_provenance()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+
+        var lines = (await client.GetStringAsync("/api/studies/STUDY-A/patients.csv")).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+
+        var header = lines[0].Split(',');
+        Assert.Equal(["study", "patient", "model", "model_version"], header[..4]);
+        Assert.Contains("model_sha256", header);
+        Assert.Contains("um_per_px", header);
+        Assert.Contains("failed_fields", header);
+        Assert.Equal(2, lines.Length);   // the one patient with a result
+        var row = lines[1].Split(',');
+        Assert.Equal(("STUDY-A", "P01", "non-scleroderma"), (row[0], row[1], row[Array.IndexOf(header, "pattern")]));
+        Assert.Equal("7.50", row[Array.IndexOf(header, "density_mean_per_mm")]);   // the view rounds to 2 places
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/NOPE/patients.csv")).StatusCode);
+    }
 }

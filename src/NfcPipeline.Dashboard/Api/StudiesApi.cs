@@ -8,7 +8,7 @@ using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Api;
 
-/// <summary>POST /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv (id = the external study id).</summary>
+/// <summary>POST /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv and patients.csv (id = the external study id).</summary>
 public static class StudiesApi
 {
     public static void Map(WebApplication app)
@@ -22,6 +22,16 @@ public static class StudiesApi
                 StudyDeletion.NotFound => Results.Problem($"There is no study '{id}'.", statusCode: 404),
                 _ => Results.Problem($"Study '{id}' is still processing; delete it once it has completed.", statusCode: 409),
             }).RequireAuthorization(DashboardRoles.OperatorPolicy);
+        app.MapGet("/api/studies/{id}/patients.csv", async (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
+        {
+            var study = await queries.StudyByExternalIdAsync(id, ct);
+            if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
+            context.Response.ContentType = "text/csv; charset=utf-8";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-patients.csv\"";
+            await using var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
+            await ReportCsv.WriteStudyPatientsAsync(writer, queries.DataSource, study.ExternalId, ct);
+            return Results.Empty;
+        });
         app.MapGet("/api/studies/{id}/results.csv", async (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
         {
             var study = await queries.StudyByExternalIdAsync(id, ct);

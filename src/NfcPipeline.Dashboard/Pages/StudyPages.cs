@@ -63,6 +63,7 @@ public static class StudyPages
                   <tr><th>Registered</th><td>{study.CreatedAt}</td></tr><tr><th>Completed</th><td>{study.CompletedAt}</td></tr>
                 </table>
                 <p><a href="/api/studies/{H.Q(study.ExternalId)}/results.csv" download>Results as CSV</a> ·
+                   <a href="/api/studies/{H.Q(study.ExternalId)}/patients.csv" download>Patients as CSV</a> ·
                    <a href="/jobs?state=failed&study={H.Q(study.ExternalId)}">Failed jobs of this study</a></p>
                 {H.When(Layout.IsOperator(context) && study.State == "completed_with_errors" && study.SourcePath is not null, () => H.Html($"""
                     <form method="post" action="/studies/{id}/retry-failed">{Layout.Antiforgery(context)}<button type="submit" id="retry-failed">Analyse the failed images again</button>

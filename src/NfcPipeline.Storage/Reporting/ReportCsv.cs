@@ -100,6 +100,28 @@ public static class ReportCsv
         await w.FlushAsync(ct);
     }
 
+    /// <summary>
+    /// One row per patient result of the study (per model, where more than one analysed it): <c>v_patient_summary</c>'s
+    /// columns, in its order, so a statistician's table has the results with their model, calibration, failed fields
+    /// and software version beside them.
+    /// </summary>
+    public static async Task WriteStudyPatientsAsync(TextWriter w, NpgsqlDataSource dataSource, string studyExternalId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand("select * from v_patient_summary where study = @study order by patient, model, model_sha256", c);
+        cmd.Parameters.AddWithValue("study", studyExternalId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await WriteRowAsync(w, Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray());
+        var values = new string?[reader.FieldCount];
+        while (await reader.ReadAsync(ct))
+        {
+            for (var i = 0; i < values.Length; i++)
+                values[i] = reader.IsDBNull(i) ? null : Format(reader.GetValue(i));
+            await WriteRowAsync(w, values);
+        }
+        await w.FlushAsync(ct);
+    }
+
     public static async Task WriteRowAsync(TextWriter w, IReadOnlyList<string?> cells)
     {
         for (var i = 0; i < cells.Count; i++)
