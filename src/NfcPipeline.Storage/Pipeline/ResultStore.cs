@@ -167,20 +167,29 @@ public sealed class ResultStore(NpgsqlDataSource db)
     /// </summary>
     /// <returns>Hex sha256 and µm/px (each as stored, for pointing an image at that result) of those found.</returns>
     public async Task<IReadOnlyDictionary<(string Sha256, double UmPerPx), double>> ExistingResultsAsync(
-        IEnumerable<(byte[] Sha256, double UmPerPx)> images, long modelId, CancellationToken ct)
+        IEnumerable<(byte[] Sha256, double UmPerPx)> images, long modelId, string settingsJson, CancellationToken ct)
     {
         var list = images.ToList();
         await using var connection = await db.OpenConnectionAsync(ct);
-        var found = await connection.QueryAsync<(byte[] Sha, double Asked, double Stored)>(new CommandDefinition("""
+        var found = await connection.QueryAsync<(byte[] Sha, double Asked, double Stored)>(new CommandDefinition($"""
             select distinct r.image_sha256, x.um, r.um_per_px from image_metrics r join unnest(@Shas, @Ums) as x(sha, um)
                 on r.image_sha256 = x.sha and abs(r.um_per_px - x.um) <= 1e-9 * x.um
-            where r.model_id = @ModelId
-            """, new { ModelId = modelId, Shas = list.Select(i => i.Sha256).ToArray(), Ums = list.Select(i => i.UmPerPx).ToArray() },
+            where r.model_id = @ModelId and {SameMeasurementSettings}
+            """, new { ModelId = modelId, Shas = list.Select(i => i.Sha256).ToArray(), Ums = list.Select(i => i.UmPerPx).ToArray(), Settings = settingsJson },
             cancellationToken: ct));
         var result = new Dictionary<(string, double), double>();
         foreach (var (sha, asked, stored) in found) result[(Convert.ToHexString(sha), asked)] = stored;
         return result;
     }
+
+    /// <summary>
+    /// A stored result <c>r</c> was measured with the analysis and decoder settings of <c>@Settings</c> (a worker's
+    /// SettingsJson): only then is it reused. Changed thresholds, category maps or decoder options otherwise left old
+    /// flags and counts in place under a report that names the new settings. The software version may differ.
+    /// </summary>
+    internal const string SameMeasurementSettings =
+        "r.settings -> 'analysis' is not distinct from @Settings::jsonb -> 'analysis' " +
+        "and r.settings -> 'decoder' is not distinct from @Settings::jsonb -> 'decoder'";
 
     private const string InsertMetricsSql = """
         insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm,

@@ -24,8 +24,10 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// <param name="umPerPx">The calibration its images will be analysed at: the study's, else the worker's default.</param>
     /// <param name="chunkSize">Images per chunk job. The jobs are created under the study's lock, so a second submission
     /// waiting on it finds them in flight instead of queueing the same images again.</param>
+    /// <param name="settingsJson">The registering worker's settings (ModelHost.SettingsJson): a stored result is reused
+    /// only when it was measured with the same analysis and decoder settings.</param>
     public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
-        CancellationToken ct)
+        string settingsJson, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -91,7 +93,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // Reuse results for this model at this calibration; leave work in flight alone (images in a live chunk); queue
         // the rest (new, changed, failed, or stranded queued by a chunk that was deleted or never created).
-        var transitions = (await connection.QueryAsync<(long Id, string State, string OldState, bool InFlight)>(new CommandDefinition("""
+        var transitions = (await connection.QueryAsync<(long Id, string State, string OldState, bool InFlight)>(new CommandDefinition($"""
             with old as (select id, state, sha256 from images where study_id = @StudyId for update),
             live as (
                 select distinct (jsonb_array_elements_text(payload -> 'image_ids'))::bigint as image_id from jobs
@@ -108,10 +110,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             from old
             left join lateral (select r.um_per_px as um from image_metrics r
                                where not @Reanalyze and r.image_sha256 = old.sha256 and r.model_id = @ModelId
-                                 and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx limit 1) stored on true
+                                 and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx and {ResultStore.SameMeasurementSettings} limit 1) stored on true
             where i.id = old.id
             returning i.id, i.state, old.state, exists (select 1 from live where live.image_id = i.id)
-            """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze, Restart = restart }, tx, cancellationToken: ct))).ToList();
+            """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze, Restart = restart, Settings = settingsJson },
+            tx, cancellationToken: ct))).ToList();
 
         var toAnalyse = transitions.Where(t => t.State == "queued" && (restart || !(t.OldState is "queued" or "processing" && t.InFlight)))
             .Select(t => t.Id).Order().ToList();

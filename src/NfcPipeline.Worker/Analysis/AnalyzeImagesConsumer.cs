@@ -86,7 +86,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), analysisCt);
         var existing = message.Reanalyze ? new Dictionary<(string, double), double>()
-            : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, t), analysisCt);
+            : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, model.SettingsJson, t), analysisCt);
         var stored = images.Select(i => (Image: i, Um: existing.TryGetValue((Convert.ToHexString(i.Sha256), options.MicrometresPerPixelFor(i.UmPerPx)),
             out var um) ? um : (double?)null)).ToList();
         var reused = stored.Where(s => s.Um is not null).Select(s => new ReusedImage(s.Image.ImageId, s.Um!.Value)).ToList();

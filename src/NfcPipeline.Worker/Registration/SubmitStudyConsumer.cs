@@ -26,7 +26,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         try
         {
             study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
-                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, t), ct);
+                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t), ct);
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         var chunks = study.Chunks;

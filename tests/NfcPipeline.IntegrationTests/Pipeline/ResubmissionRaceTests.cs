@@ -105,7 +105,7 @@ public class ResubmissionRaceTests
         // Its study.json has a comment and a trailing comma, which jsonb takes only as the manifest re-writes them.
         var manifest = NfcPipeline.Intake.StudyManifest.Parse("{\"site\": \"A\", // the site\n}").Raw;
         var registration = SubmittedAgain(s, manifest);
-        var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, true, 2, default);
+        var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, true, 2, "{}", default);
         Assert.Equal(s.ImageIds.Order(), registered.ImagesToAnalyse.Order());
 
         // The old chunk writes while the new one is still to run: it stores nothing, the images wait for the new one.
@@ -178,6 +178,38 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_result_measured_with_other_analysis_or_decoder_settings_is_analysed_again_not_reused()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 3);
+        const string measured = """{"analysis": {"giant_um": 50}, "decoder": {"center": 0.15}, "software_version": "1.0"}""";
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("""
+                update images set state = 'succeeded', result_um_per_px = 2.0;
+                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable, settings)
+                select sha256, @ModelId, 2.0, 64, 64, 0, 0, true, @Measured::jsonb from images
+                """, new { s.ModelId, Measured = measured });
+        var store = new StudyRegistrationStore(db);
+        var results = new ResultStore(db);
+        var shas = s.Shas.Select(sha => (sha, 2.0)).ToList();
+
+        // Other thresholds, or other decoder options: every image is analysed again (at registration and in the chunk).
+        foreach (var other in new[] { """{"analysis": {"giant_um": 45}, "decoder": {"center": 0.15}}""", """{"analysis": {"giant_um": 50}, "decoder": {"center": 0.2}}""" })
+        {
+            Assert.Empty(await results.ExistingResultsAsync(shas, s.ModelId, other, default));
+            Assert.Equal(3, (await store.RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, false, 2, other, default)).ImagesToAnalyse.Count);
+            await using var c = await db.OpenConnectionAsync();
+            await c.ExecuteAsync("delete from jobs; update images set state = 'succeeded', result_um_per_px = 2.0");
+        }
+
+        // The same settings (another software version, keys in another order): reused.
+        const string same = """{"software_version": "1.1", "decoder": {"center": 0.15}, "analysis": {"giant_um": 50}}""";
+        Assert.Equal(3, (await results.ExistingResultsAsync(shas, s.ModelId, same, default)).Count);
+        Assert.Empty((await store.RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, false, 2, same, default)).ImagesToAnalyse);
+    }
+
+    [Fact]
     public async Task A_resubmission_that_reuses_every_result_finishes_no_image_for_the_overview()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
@@ -191,7 +223,7 @@ public class ResubmissionRaceTests
                 """, new { s.ModelId });
         var registration = SubmittedAgain(s);
 
-        var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, false, 2, default);
+        var registered = await new StudyRegistrationStore(db).RegisterAsync(registration, s.ModelId, 2.0, false, 2, "{}", default);
 
         Assert.Empty(registered.ImagesToAnalyse);
         // Every result reused: nothing was finished now, so the overview's images/s stays 0 (it counted all 3).
@@ -243,7 +275,7 @@ public class ResubmissionRaceTests
             .ToList());
         var store = new StudyRegistrationStore(db);
 
-        var both = await Task.WhenAll(store.RegisterAsync(registration, model, 2.0, false, 2, default), store.RegisterAsync(registration, model, 2.0, false, 2, default));
+        var both = await Task.WhenAll(store.RegisterAsync(registration, model, 2.0, false, 2, "{}", default), store.RegisterAsync(registration, model, 2.0, false, 2, "{}", default));
 
         // The first (whichever) queued 5 images in 3 chunks in its transaction; the second found them in flight.
         Assert.Equal(3, both.Sum(r => r.Chunks.Count));
