@@ -68,7 +68,11 @@ public static class SharePaths
         try { real = RealPath(linkPath); }
         catch (IOException) { return "link loops (too many levels of links)"; }
         if (!File.Exists(real) && !Directory.Exists(real)) return "broken link";
-        return IsInside(real, realRoot) ? null : "link leads outside the share; refused";
+        if (!IsInside(real, realRoot)) return "link leads outside the share; refused";
+        // A link to the folder that holds it, or to one above (the share's root): followed, it would take in the whole
+        // share, other studies' images among them, as this folder's.
+        var holder = RealPath(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(linkPath))!);
+        return IsInside(holder, real) ? "link leads back to a folder that holds it (the share's root, or above the link); refused" : null;
     }
 
     /// <summary>

@@ -20,6 +20,28 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void Links_to_the_share_root_or_above_themselves_are_left_out_and_a_study_folder_linked_to_the_root_is_refused()
+    {
+        Touch("other/P001/L2/f1.jpg");
+        Touch("s1/P001/L2/f1.jpg");
+        Touch("s1/P002/L2/f1.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P003"), "..");                        // the share's root
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P002", "L3"), Path.Combine(_share.FullName, "s1"));   // above itself
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Equal(["P001/L2/f1.jpg", "P002/L2/f1.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(2, inventory.Skipped.Count(e => e.Reason.StartsWith("link leads back to a folder that holds it", StringComparison.Ordinal)));
+
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "everything"), ".");
+        File.WriteAllText(Path.Combine(_share.FullName, "READY"), "");
+        var scan = new NfcPipeline.Intake.Share.ShareScanner(TimeProvider.System).Scan(_share.FullName, new NfcPipeline.Intake.Share.ShareScanOptions { SettleTime = TimeSpan.Zero });
+        var everything = scan.Folders.Single(f => f.Folder == "everything");
+        Assert.Equal(NfcPipeline.Intake.Share.StudyReadiness.Refused, everything.Readiness);
+        Assert.StartsWith("link leads back to a folder that holds it", everything.Reason);
+    }
+
+    [Fact]
     public void A_patients_map_must_name_every_patient_folder_exactly()
     {
         Touch("s1/study.json", """{"patients": {"M\u00fcller Anna": "P-001"}}""");
