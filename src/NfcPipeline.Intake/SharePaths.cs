@@ -24,6 +24,10 @@ public static class SharePaths
     /// </summary>
     public static bool HasUndecodableName(string name) => name.Contains('\uFFFD');
 
+    /// <summary>A name as logs may show it: control characters (a newline in a folder name would forge a log line) as '?'.</summary>
+    public static string Printable(string name) => name.Any(char.IsControl)
+        ? string.Concat(name.Select(c => char.IsControl(c) ? '?' : c)) : name;
+
     /// <summary>Why such an entry is left out.</summary>
     public const string UndecodableNameReason = "its name is not valid UTF-8 (written in another encoding?); rename it to have it analysed";
 

@@ -71,6 +71,7 @@ public sealed class ShareScanner(TimeProvider clock)
             new(name, path, StudyReadiness.Refused, marker, null, null, 0, null, reason);
 
         if (SharePaths.HasUndecodableName(name)) return Refuse($"the folder {SharePaths.UndecodableNameReason}");
+        if (name.Any(char.IsControl)) return Refuse("the folder's name holds control characters (a newline, a tab); rename it to have it analysed");
         if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
 
         // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already

@@ -173,19 +173,19 @@ public sealed class ShareWatcherService(
             {
                 if (_reportedRefusals.TryGetValue(folder.Folder, out var reported) && reported == folder.Reason) continue;
                 _reportedRefusals[folder.Folder] = folder.Reason!;
-                logger.LogWarning("Study folder {StudyFolder} is not submitted: {Reason}", folder.Folder, folder.Reason);
+                logger.LogWarning("Study folder {StudyFolder} is not submitted: {Reason}", SharePaths.Printable(folder.Folder), folder.Reason);
             }
             else if (folder.Readiness == StudyReadiness.Settling && folder.NewestChange > clock.GetUtcNow() + ShareScanner.FutureTolerance)
             {
                 // Not a copy in progress: the study waits for a time this host has not reached. Said once, not at debug.
                 if (_reportedRefusals.TryGetValue(folder.Folder, out var reported) && reported == FutureTimes) continue;
                 _reportedRefusals[folder.Folder] = FutureTimes;
-                logger.LogWarning("Study folder {StudyFolder} waits: {Reason}", folder.Folder, folder.Reason);
+                logger.LogWarning("Study folder {StudyFolder} waits: {Reason}", SharePaths.Printable(folder.Folder), folder.Reason);
             }
             else if (!folder.IsReady)
             {
                 _reportedRefusals.Remove(folder.Folder);
-                logger.LogDebug("Study folder {StudyFolder} is {Readiness}: {Reason}", folder.Folder, folder.Readiness, folder.Reason);
+                logger.LogDebug("Study folder {StudyFolder} is {Readiness}: {Reason}", SharePaths.Printable(folder.Folder), folder.Readiness, folder.Reason);
             }
         }
     }

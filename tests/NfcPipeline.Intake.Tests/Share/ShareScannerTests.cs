@@ -344,4 +344,17 @@ public sealed class ShareScannerTests : IDisposable
         Assert.Equal(before, _share.Listing());
         Assert.Equal(contentsBefore, Directory.EnumerateFiles(_share.Root, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText));
     }
+
+    [Fact]
+    public void A_folder_whose_name_holds_a_newline_is_refused_and_logs_show_it_without_one()
+    {
+        MakeStudy("line\nforged: study S-1 submitted");
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("line\nforged: study S-1 submitted");
+
+        Assert.Equal(StudyReadiness.Refused, folder.Readiness);
+        Assert.Contains("control characters", folder.Reason);
+        Assert.Equal("line?forged: study S-1 submitted", SharePaths.Printable(folder.Folder));
+    }
 }
