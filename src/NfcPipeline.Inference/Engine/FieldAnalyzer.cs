@@ -36,11 +36,18 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         while (inFlight.Count > 0) yield return await inFlight.Dequeue();
     }
 
-    public async Task<FieldOutcome> AnalyzeFileAsync(string path, Calibration calibration, CancellationToken cancellationToken = default)
+    public Task<FieldOutcome> AnalyzeFileAsync(string path, Calibration calibration, CancellationToken cancellationToken = default) =>
+        OutcomeAsync(() => analyzer.AnalyzeFileAsync(path, cancellationToken), calibration);
+
+    /// <summary>A file's content already read (and checked, as the worker checks it against its registered hash).</summary>
+    public Task<FieldOutcome> AnalyzeContentAsync(byte[] content, Calibration calibration, CancellationToken cancellationToken = default) =>
+        OutcomeAsync(() => analyzer.AnalyzeContentAsync(content, cancellationToken), calibration);
+
+    private async Task<FieldOutcome> OutcomeAsync(Func<Task<ImageAnalysis>> analyse, Calibration calibration)
     {
         try
         {
-            var analysis = await analyzer.AnalyzeFileAsync(path, cancellationToken);
+            var analysis = await analyse();
             var measurement = measurer.Measure(analysis.Instances, calibration, analysis.Width, analysis.Height);
             return new FieldOutcome(analysis, measurement, null, null);
         }

@@ -99,6 +99,15 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
 
+    /// <summary>An encoded image already in memory: decoded from exactly these bytes.</summary>
+    public Task<ImageAnalysis> AnalyzeContentAsync(byte[] content, CancellationToken cancellationToken = default) =>
+        AdmittedAsync(async () =>
+        {
+            var clock = Stopwatch.StartNew();
+            var image = await Task.Run(() => _decoder.Decode(content), cancellationToken);
+            return await InferAsync(image, clock.Elapsed, cancellationToken);
+        }, cancellationToken);
+
     public Task<ImageAnalysis> AnalyzeAsync(RgbImage image, TimeSpan decodeTime = default, CancellationToken cancellationToken = default) =>
         AdmittedAsync(() => InferAsync(image, decodeTime, cancellationToken), cancellationToken);
 

@@ -126,27 +126,30 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         {
             return FieldOutcome.Failed("NotInShare", ex.Message);
         }
+        var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
         // Results are stored under the content hash taken at registration: a file replaced since then would file the
         // new content's results under the old content (and a later study holding the old content would reuse them).
-        if (await ContentChangedAsync(path, model.RealShareRoot!, image.Sha256, ct))
+        // Hashed and decoded from one read, so a file replaced between a check and a second read cannot slip through.
+        if (await ReadAsync(path, model.RealShareRoot!, ct) is not { } content)
+            return await model.Fields.AnalyzeFileAsync(path, calibration, ct);   // unreadable or no regular file: the decoder says why
+        if (!SHA256.HashData(content).AsSpan().SequenceEqual(image.Sha256))
             return FieldOutcome.Failed("ChangedSinceRegistration",
                 "The file changed after the study was registered; submit the study again to analyse its current content.");
-        var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
-        return await model.Fields.AnalyzeFileAsync(path, calibration, ct);
+        return await model.Fields.AnalyzeContentAsync(content, calibration, ct);
     }
 
-    /// <summary>
-    /// False when the file still hashes as registered, or cannot be read or is no regular file (OpenInside refuses it
-    /// unopened; the decoder then reports why).
-    /// </summary>
-    private static async Task<bool> ContentChangedAsync(string path, string realShare, byte[] registered, CancellationToken ct)
+    /// <summary>The file's content, or null when it cannot be read or is no regular file (OpenInside refuses it unopened).</summary>
+    private static async Task<byte[]?> ReadAsync(string path, string realShare, CancellationToken ct)
     {
         try
         {
             await using var stream = SharePaths.OpenInside(path, realShare);
-            return !(await SHA256.HashDataAsync(stream, ct)).AsSpan().SequenceEqual(registered);
+            // A file that grows meanwhile hashes as another content; one that shrinks ends early (EndOfStreamException).
+            var content = GC.AllocateUninitializedArray<byte>(checked((int)stream.Length));
+            await stream.ReadExactlyAsync(content, ct);
+            return content;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OverflowException) { return null; }
     }
 }
 

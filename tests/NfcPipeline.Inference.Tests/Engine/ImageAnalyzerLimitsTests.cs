@@ -89,6 +89,32 @@ public class ImageAnalyzerLimitsTests
     }
 
     [Fact]
+    public async Task Content_read_once_is_analysed_as_its_file_is_and_bad_content_fails_with_its_reason()
+    {
+        // The worker hashes a file and analyses the same bytes, so no second read can see another content.
+        var options = Options();
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1 });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-content-");
+        try
+        {
+            var png = PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50)));
+            var path = Path.Combine(dir.FullName, "field.png");
+            File.WriteAllBytes(path, png);
+
+            var fromFile = await fields.AnalyzeFileAsync(path, TwoMicrons);
+            var fromContent = await fields.AnalyzeContentAsync(png, TwoMicrons);
+
+            Assert.True(fromContent.Succeeded, fromContent.Error);
+            Assert.Equal(fromFile.Analysis!.Instances.Select(i => i.Box), fromContent.Analysis!.Instances.Select(i => i.Box));
+            Assert.Equal(fromFile.Measurement!.DensityPerMm, fromContent.Measurement!.DensityPerMm);
+            Assert.Equal("Truncated", (await fields.AnalyzeContentAsync(png[..(png.Length / 2)], TwoMicrons)).ErrorCode);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public async Task A_deadline_passing_while_a_batch_runs_fails_that_image_alone_as_TimedOut()
     {
         // One run at a time and batches queued at its gate: short deadlines pass while a batch holds its tensors.
