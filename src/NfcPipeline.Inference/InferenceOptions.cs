@@ -50,6 +50,9 @@ public sealed class InferenceOptions
     /// <summary>Images are bucketed by padded size rounded up to this many pixels, so similar sizes share batches.</summary>
     public int BucketGranularity { get; set; } = 32;
 
+    /// <summary>The coarsest <see cref="BucketGranularity"/>: beyond it a bucket pads an image by more than itself.</summary>
+    public const int MaxBucketGranularity = 1024;
+
     /// <summary>
     /// Images decoded and preprocessed ahead of inference, so IO and CPU work overlap the model runs. The analyzer
     /// admits MaxBatchSize × MaxConcurrentBatches + this many images at once; the rest wait before decoding.
@@ -70,7 +73,8 @@ public sealed class InferenceOptions
         catch (ArgumentException ex) { problems.Add($"Inference:Device: {ex.Message.Split(" (Parameter", 2)[0]}"); }
         if (IntraOpThreads < 0) problems.Add($"Inference:IntraOpThreads must not be negative (0: automatic), got {IntraOpThreads}.");
         if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");
-        if (BucketGranularity < 1) problems.Add($"Inference:BucketGranularity must be at least 1, got {BucketGranularity}.");
+        if (BucketGranularity is < 1 or > MaxBucketGranularity)
+            problems.Add($"Inference:BucketGranularity must be 1 to {MaxBucketGranularity}, got {BucketGranularity}.");
         if (PrefetchImages < 0) problems.Add($"Inference:PrefetchImages must not be negative, got {PrefetchImages}.");
         if (MaxInputPixels is < 1 or > MaxInputPixelsLimit)
             problems.Add($"Inference:MaxInputPixels must be 1 to {MaxInputPixelsLimit} (8192²), got {MaxInputPixels}.");

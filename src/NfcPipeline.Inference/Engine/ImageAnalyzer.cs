@@ -25,6 +25,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly ImagePreprocessor _preprocessor;
     private readonly DynamicBatcher<PreprocessedImage, DecodedInstances> _batcher;
     private readonly int _bucketMultiple;
+    private readonly long _maxInputPixels;
     private readonly SemaphoreSlim _admission;
     private volatile bool _stopping;
     private int _inFlight;   // images asked for and not yet answered, admitted or waiting for admission
@@ -34,7 +35,8 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     {
         Model = model;
         _decoder = decoder ?? new ImageDecoder();
-        _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization, Math.Max(1, options.MaxInputPixels));
+        _maxInputPixels = Math.Max(1, options.MaxInputPixels);
+        _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization, _maxInputPixels);
         // A fixed-size model takes exactly its size: rounding the bucket up would feed it a larger tensor.
         _bucketMultiple = model.Contract.SizePolicy is FixedSizePolicy
             ? 1
@@ -74,6 +76,8 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     /// <returns>The seconds the full batch's first run took (0 when the batcher forms no batch above 1).</returns>
     public async Task<double> WarmUpAsync(int width, int height, CancellationToken cancellationToken = default)
     {
+        // Within Inference:MaxInputPixels (with room for the padding), or the warm-up image would be refused as too large.
+        while ((long)(width + 64) * (height + 64) > _maxInputPixels && width > 32 && height > 32) (width, height) = (width / 2, height / 2);
         var blank = new RgbImage(width, height, new byte[width * height * 3], ImageFormat.Png);
         double seconds = 0;
         if (Batching.MaxBatchSize > 1)
@@ -176,8 +180,13 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         };
     }
 
-    private ShapeBucket BucketOf(PreprocessedImage image) =>
-        ShapeBucket.RoundUp(image.Plan.PaddedHeight, image.Plan.PaddedWidth, _bucketMultiple);
+    /// <summary>The image's shape bucket; its own padded size where rounding up would take the tensor past
+    /// Inference:MaxInputPixels, the limit the image itself was checked against.</summary>
+    private ShapeBucket BucketOf(PreprocessedImage image)
+    {
+        var bucket = ShapeBucket.RoundUp(image.Plan.PaddedHeight, image.Plan.PaddedWidth, _bucketMultiple);
+        return (long)bucket.Height * bucket.Width <= _maxInputPixels ? bucket : new ShapeBucket(image.Plan.PaddedHeight, image.Plan.PaddedWidth);
+    }
 
     private static int LeastCommonMultiple(int a, int b)
     {

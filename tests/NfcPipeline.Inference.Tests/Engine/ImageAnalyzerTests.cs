@@ -83,6 +83,24 @@ public class ImageAnalyzerTests
         }
     }
 
+    [Fact]
+    public async Task A_small_input_limit_warms_up_smaller_and_a_coarse_bucket_never_takes_a_tensor_past_it()
+    {
+        // The worker warms up at 1024x768; with Inference:MaxInputPixels below that the warm-up image itself was refused.
+        var options = Options();
+        options.MaxInputPixels = 300 * 300;
+        options.BucketGranularity = 1024;   // would round a 256x192 image up to 1024x1024, far past the limit
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromMilliseconds(50) });
+
+        await analyzer.WarmUpAsync(1024, 768);
+        var result = await analyzer.AnalyzeAsync(Draw(256, 192, new Blob(40, 50, 20, 50, 48, 50)));
+
+        Assert.Equal(new BoundingBox(40, 50, 60, 100), Assert.Single(result.Instances).Box);
+        Assert.Contains(new InferenceOptions { ModelPath = FixturePath, BucketGranularity = 4096 }.Validate(),
+            p => p.StartsWith("Inference:BucketGranularity must be 1 to 1024", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(3)]
     [InlineData(1)]
