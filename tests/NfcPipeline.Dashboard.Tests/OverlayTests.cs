@@ -21,6 +21,7 @@ public class OverlayTests
 
         Assert.Equal(((byte)0, (byte)220, (byte)255), png.GetPixel(60, 65));   // keypoint U of capillary 0
         Assert.Equal(((byte)255, (byte)235, (byte)0), png.GetPixel(40, 90));   // distal box, left edge
+        Assert.Equal(((byte)230, (byte)0, (byte)230), png.GetPixel(130, 90));  // capillary 1 is giant: magenta, though distal too
         var (r, g, _) = png.GetPixel(60, 90);                                  // inside the normal (green) mask
         Assert.True(g > r, $"mask fill should be tinted green, got R={r} G={g}");
         var (r0, g0, b0) = png.GetPixel(300, 230);                             // far from every capillary: the source pixel

@@ -76,8 +76,8 @@ public sealed class TestData : IAsyncDisposable
                 var x1 = 40f + k * 90; const float y1 = 60f;
                 await Exec(c, """
                     insert into capillaries (image_sha256, model_id, instance_index, class_name, category, score, box, mask_rle, mask_rect, mask_area, keypoints,
-                                             apical_um, arterial_um, venous_um, distal, um_per_px)
-                    values (@sha, @m, @k, @cls, @cat, 0.9, @box, @rle, @rect, 900, @kp, @apical, @art, @ven, @distal, 2.0)
+                                             apical_um, arterial_um, venous_um, distal, um_per_px, giant)
+                    values (@sha, @m, @k, @cls, @cat, 0.9, @box, @rle, @rect, 900, @kp, @apical, @art, @ven, @distal, 2.0, @k = 1)
                     """, ("sha", sha), ("m", ModelId), ("k", k), ("cls", k == 2 ? "bushy" : "hairpin"), ("cat", k == 2 ? "abnormal" : "normal"),
                     ("box", new[] { x1, y1, x1 + 40, y1 + 60 }), ("rle", EllipseRle(40, 60)), ("rect", new[] { (int)x1, (int)y1, 40, 60 }), ("kp", Keypoints(x1, y1)),
                     ("apical", 10.0 + 6 * k), ("art", 6.0 + k), ("ven", 8.0 + k), ("distal", k < 2));

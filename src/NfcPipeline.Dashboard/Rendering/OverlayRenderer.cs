@@ -12,7 +12,7 @@ namespace NfcPipeline.Dashboard.Rendering;
 public static class OverlayRenderer
 {
     private static readonly (byte R, byte G, byte B) Normal = (40, 200, 90), Abnormal = (240, 140, 30), Hemorrhage = (220, 30, 40),
-        Ungradable = (150, 150, 150), Distal = (255, 235, 0), Keypoint = (0, 220, 255);
+        Ungradable = (150, 150, 150), Distal = (255, 235, 0), Keypoint = (0, 220, 255), Giant = (230, 0, 230), Dilated = (150, 60, 255);
 
     public static byte[] RenderPng(RgbImage source, IReadOnlyList<CapillaryShape> capillaries, int? maxWidth)
     {
@@ -46,6 +46,7 @@ public static class OverlayRenderer
             int sx = (int)((x + 0.5) / scale) - mask.Left, sy = (int)((y + 0.5) / scale) - mask.Top;
             return sx >= 0 && sy >= 0 && sx < mask.Width && sy < mask.Height && mask.Bits[sy * mask.Width + sx];
         }
+        var outline = c.Giant ? Giant : c.Dilated ? Dilated : c.Distal ? Distal : colour;
         var t = scale >= 0.75 ? 2 : 1; // outlines stay visible on full-size 1280-pixel images
         for (var y = y0; y <= y1; y++)
             for (var x = x0; x <= x1; x++)
@@ -53,10 +54,11 @@ public static class OverlayRenderer
                 if (!Inside(x, y)) continue;
                 var edge = !Inside(x - t, y) || !Inside(x + t, y) || !Inside(x, y - t) || !Inside(x, y + t);
                 var o = (y * w + x) * 3;
-                if (edge) Put(rgb, o, c.Distal ? Distal : colour);
+                if (edge) Put(rgb, o, outline);
                 else Blend(rgb, o, colour, 0.35);
             }
-        if (c.Distal) DrawRectangle(rgb, w, h, x0, y0, x1, y1, Distal);
+        // Giant and dilated loops, which can decide a patient's pattern, are boxed in their own colour, distal or not.
+        if (c.Giant || c.Dilated || c.Distal) DrawRectangle(rgb, w, h, x0, y0, x1, y1, outline);
     }
 
     private static void DrawKeypoints(byte[] rgb, int w, int h, double scale, CapillaryShape c)

@@ -130,6 +130,8 @@ public sealed class CapillaryShape
     public int[]? MaskRect { get; init; }
     public float[] Keypoints { get; init; } = [];
     public bool Distal { get; init; }
+    public bool Dilated { get; init; }
+    public bool Giant { get; init; }
 }
 
 public sealed class ImageSource
