@@ -94,11 +94,14 @@ pid_alive() {
 ensure_packages() {
   local fresh=()
   [ -x "$PG_BIN/pg_ctl" ] || { apt_ensure postgresql-15; fresh+=(postgresql); }
-  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { apt_ensure rabbitmq-server; fresh+=(rabbitmq-server); }
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { apt_ensure rabbitmq-server; fresh+=(rabbitmq-server epmd.socket epmd.service); }
   # On a systemd host Debian's packages start system servers (RabbitMQ on every interface). We run our own instances,
   # so the system services of packages installed just now are stopped and disabled; ones that were there are left alone.
   if [ ${#fresh[@]} -gt 0 ] && [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now "${fresh[@]}" >/dev/null 2>&1 && log "stopped and disabled the system services ${fresh[*]} (ours run instead)" || true
+    # One by one: a unit this Debian release does not have (epmd's) must not keep the others running.
+    local unit
+    for unit in "${fresh[@]}"; do as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
+    log "stopped and disabled the system services of ${fresh[*]} (ours run instead; epmd listened on every interface)"
   fi
 }
 

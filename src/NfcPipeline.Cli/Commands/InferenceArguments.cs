@@ -14,7 +14,7 @@ internal sealed class InferenceArguments
     public Option<string?> Model { get; } = new("--model") { Description = $"The .onnx model (default: {InferenceOptions.DefaultModelPath})" };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "cpu" };
     public Option<int> Batch { get; } = new("--batch") { Description = "Largest batch the dynamic batcher forms", DefaultValueFactory = _ => 4 };
-    public Option<int> Threads { get; } = NonNegative(new("--threads") { Description = "ONNX Runtime intra-op threads per run (0: on the CPU, the cores shared among the runs)", DefaultValueFactory = _ => 0 });
+    public Option<int> Threads { get; } = NonNegative(new("--threads") { Description = "the session's ONNX Runtime intra-op thread pool, shared by its concurrent runs (0: on the CPU, cores − runs + 1)", DefaultValueFactory = _ => 0 });
     public Option<int> Runs { get; } = NonNegative(new("--concurrent-runs") { Description = "Session runs executing at once (0: on the CPU 2, or 1 on one core; on a GPU 2)", DefaultValueFactory = _ => 0 });
 
     private static Option<int> NonNegative(Option<int> option)

@@ -90,6 +90,7 @@ public static class PatientReportView
             "scleroderma_early" => "Scleroderma pattern, early",
             "scleroderma_active" => "Scleroderma pattern, active",
             "scleroderma_late" => "Scleroderma pattern, late",
+            "scleroderma" => "Scleroderma pattern",
             "indeterminate" => "Indeterminate (the rules decide neither way)",
             _ => null,
         };

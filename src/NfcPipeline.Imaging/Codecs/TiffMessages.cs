@@ -55,7 +55,9 @@ internal static unsafe class TiffMessages
     {
         var list = warnings ??= [];
         string text = Format(module, format, args);
-        if (list.Count < MaxWarnings && !list.Contains(text)) list.Add(text);
+        // A JPEG strip's damage is kept past the cap: the codec refuses the image on it.
+        if ((list.Count < MaxWarnings || text.Contains("Premature end of JPEG", StringComparison.Ordinal) || JpegCodec.IsDamagedScan(text))
+            && !list.Contains(text)) list.Add(text);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

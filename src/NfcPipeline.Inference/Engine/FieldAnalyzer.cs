@@ -39,9 +39,11 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
     public Task<FieldOutcome> AnalyzeFileAsync(string path, Calibration calibration, CancellationToken cancellationToken = default) =>
         OutcomeAsync(() => analyzer.AnalyzeFileAsync(path, cancellationToken), calibration);
 
-    /// <summary>A file's content already read (and checked, as the worker checks it against its registered hash).</summary>
-    public Task<FieldOutcome> AnalyzeContentAsync(byte[] content, Calibration calibration, CancellationToken cancellationToken = default) =>
-        OutcomeAsync(() => analyzer.AnalyzeContentAsync(content, cancellationToken), calibration);
+    /// <summary>A file read once by <paramref name="load"/> (which the worker checks against its registered hash) and
+    /// decoded from those bytes; see <see cref="ImageAnalyzer.AnalyzeContentAsync"/>.</summary>
+    public Task<FieldOutcome> AnalyzeContentAsync(string path, Func<long, CancellationToken, Task<byte[]?>> load, Calibration calibration,
+        CancellationToken cancellationToken = default) =>
+        OutcomeAsync(() => analyzer.AnalyzeContentAsync(path, load, cancellationToken), calibration);
 
     private async Task<FieldOutcome> OutcomeAsync(Func<Task<ImageAnalysis>> analyse, Calibration calibration)
     {
@@ -54,6 +56,10 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         catch (ImageDecodeException ex)
         {
             return FieldOutcome.Failed(ex.Reason.ToString(), ex.Detail);
+        }
+        catch (ContentChangedException ex)
+        {
+            return FieldOutcome.Failed("ChangedSinceRegistration", ex.Message);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -75,3 +81,7 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         }
     }
 }
+
+/// <summary>The file's content is not what was registered (replaced, or changing while read): analysing it would file
+/// one content's results under another's hash.</summary>
+public sealed class ContentChangedException(string message) : Exception(message);

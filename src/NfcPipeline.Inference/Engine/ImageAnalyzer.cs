@@ -103,12 +103,18 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
 
-    /// <summary>An encoded image already in memory: decoded from exactly these bytes.</summary>
-    public Task<ImageAnalysis> AnalyzeContentAsync(byte[] content, CancellationToken cancellationToken = default) =>
+    /// <summary>
+    /// An image whose bytes <paramref name="load"/> reads (given the decoder's file-size limit), once admitted, so no
+    /// more files are held in memory than images are admitted; decoded from exactly those bytes. A null load means the
+    /// file could not be opened: <paramref name="path"/> is then decoded as a file, whose failure says why.
+    /// </summary>
+    public Task<ImageAnalysis> AnalyzeContentAsync(string path, Func<long, CancellationToken, Task<byte[]?>> load,
+        CancellationToken cancellationToken = default) =>
         AdmittedAsync(async () =>
         {
             var clock = Stopwatch.StartNew();
-            var image = await Task.Run(() => _decoder.Decode(content), cancellationToken);
+            var content = await load(_decoder.Options.MaxFileBytes, cancellationToken);
+            var image = await Task.Run(() => content is null ? _decoder.DecodeFile(path) : _decoder.Decode(content), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
 

@@ -42,7 +42,7 @@ public sealed class LoadedModel : IDisposable
     /// <summary>How many Run calls may execute at once (see <see cref="InferenceOptions.MaxConcurrentRuns"/>).</summary>
     public int MaxConcurrentRuns { get; }
 
-    /// <summary>ORT intra-op threads per run as configured or planned; 0 where ORT chose (a GPU session).</summary>
+    /// <summary>The session's ORT intra-op pool size (shared by its runs) as configured or planned; 0 where ORT chose (a GPU session).</summary>
     public int IntraOpThreads { get; }
 
     /// <summary>

@@ -185,10 +185,11 @@ public sealed class ResultStore(NpgsqlDataSource db)
     /// <summary>
     /// A stored result <c>r</c> was measured with the analysis and decoder settings of <c>@Settings</c> (a worker's
     /// SettingsJson): only then is it reused. Changed thresholds, category maps or decoder options otherwise left old
-    /// flags and counts in place under a report that names the new settings. The software version may differ.
+    /// flags and counts in place under a report that names the new settings. The software version and the fast-track
+    /// rules (patient-level: applied at aggregation, not stored per image) may differ.
     /// </summary>
     internal const string SameMeasurementSettings =
-        "r.settings -> 'analysis' is not distinct from @Settings::jsonb -> 'analysis' " +
+        "(r.settings -> 'analysis') - 'FastTrack' is not distinct from (@Settings::jsonb -> 'analysis') - 'FastTrack' " +
         "and r.settings -> 'decoder' is not distinct from @Settings::jsonb -> 'decoder'";
 
     private const string InsertMetricsSql = """

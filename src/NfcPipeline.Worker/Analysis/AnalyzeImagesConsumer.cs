@@ -130,26 +130,32 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         // Results are stored under the content hash taken at registration: a file replaced since then would file the
         // new content's results under the old content (and a later study holding the old content would reuse them).
         // Hashed and decoded from one read, so a file replaced between a check and a second read cannot slip through.
-        if (await ReadAsync(path, model.RealShareRoot!, ct) is not { } content)
-            return await model.Fields.AnalyzeFileAsync(path, calibration, ct);   // unreadable or no regular file: the decoder says why
-        if (!SHA256.HashData(content).AsSpan().SequenceEqual(image.Sha256))
-            return FieldOutcome.Failed("ChangedSinceRegistration",
-                "The file changed after the study was registered; submit the study again to analyse its current content.");
-        return await model.Fields.AnalyzeContentAsync(content, calibration, ct);
+        return await model.Fields.AnalyzeContentAsync(path, (maxBytes, t) => ReadCheckedAsync(path, model.RealShareRoot!, image.Sha256, maxBytes, t),
+            calibration, ct);
     }
 
-    /// <summary>The file's content, or null when it cannot be read or is no regular file (OpenInside refuses it unopened).</summary>
-    private static async Task<byte[]?> ReadAsync(string path, string realShare, CancellationToken ct)
+    private const string Changed = "The file changed after the study was registered; submit the study again to analyse its current content.";
+
+    /// <summary>
+    /// The file's content when it hashes as registered; null when it cannot be opened or is no regular file (OpenInside
+    /// refuses it unopened; the decoder then says why).
+    /// </summary>
+    private static async Task<byte[]?> ReadCheckedAsync(string path, string realShare, byte[] registered, long maxBytes, CancellationToken ct)
     {
-        try
+        FileStream stream;
+        try { stream = SharePaths.OpenInside(path, realShare); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
+        await using (stream)
         {
-            await using var stream = SharePaths.OpenInside(path, realShare);
-            // A file that grows meanwhile hashes as another content; one that shrinks ends early (EndOfStreamException).
-            var content = GC.AllocateUninitializedArray<byte>(checked((int)stream.Length));
-            await stream.ReadExactlyAsync(content, ct);
+            if (stream.Length > Math.Min(maxBytes, Array.MaxLength))
+                throw new ImageDecodeException(ImageDecodeError.TooLarge, $"the file is {stream.Length} bytes, over the {maxBytes}-byte limit");
+            var content = GC.AllocateUninitializedArray<byte>((int)stream.Length);
+            // A file that shrinks while read ends early; one that grows hashes as another content: either way it changed.
+            try { await stream.ReadExactlyAsync(content, ct); }
+            catch (EndOfStreamException) { throw new ContentChangedException(Changed); }
+            if (!SHA256.HashData(content).AsSpan().SequenceEqual(registered)) throw new ContentChangedException(Changed);
             return content;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OverflowException) { return null; }
     }
 }
 

@@ -79,7 +79,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             logger.LogWarning("{Count} live worker(s) on this database run another model than this one (sha256 {Sha}); all workers on one queue " +
                 "must load the same model, or patients are aggregated from part of their fields. Let the queue drain and run one model.",
                 others, model.Sha256Hex[..12]);
-        logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider} ({Runs} concurrent run(s) × {Threads} intra-op thread(s), 0: ORT's choice); worker {Worker}",
+        logger.LogInformation("Model {Name} {Version} (sha256 {Sha}) loaded on {Provider} ({Runs} concurrent run(s) sharing an intra-op pool of {Threads} thread(s), 0: ORT's choice); worker {Worker}",
             model.Contract.ModelName, model.Contract.ModelVersion, model.Sha256Hex[..12], model.ActiveProvider,
             model.MaxConcurrentRuns, model.IntraOpThreads, identity.Id);
     }

@@ -104,12 +104,20 @@ public class ImageAnalyzerLimitsTests
             File.WriteAllBytes(path, png);
 
             var fromFile = await fields.AnalyzeFileAsync(path, TwoMicrons);
-            var fromContent = await fields.AnalyzeContentAsync(png, TwoMicrons);
+            long? limitSeen = null;
+            var fromContent = await fields.AnalyzeContentAsync(path, (max, _) => { limitSeen = max; return Task.FromResult<byte[]?>(png); }, TwoMicrons);
 
             Assert.True(fromContent.Succeeded, fromContent.Error);
+            Assert.Equal(512L * 1024 * 1024, limitSeen);   // the decoder's file-size limit, for the reader to check first
             Assert.Equal(fromFile.Analysis!.Instances.Select(i => i.Box), fromContent.Analysis!.Instances.Select(i => i.Box));
             Assert.Equal(fromFile.Measurement!.DensityPerMm, fromContent.Measurement!.DensityPerMm);
-            Assert.Equal("Truncated", (await fields.AnalyzeContentAsync(png[..(png.Length / 2)], TwoMicrons)).ErrorCode);
+            Assert.Equal("Truncated", (await fields.AnalyzeContentAsync(path, (_, _) => Task.FromResult<byte[]?>(png[..(png.Length / 2)]), TwoMicrons)).ErrorCode);
+            // Content that changed while read fails as such; a file that could not be opened is decoded by path, which says why.
+            var changed = await fields.AnalyzeContentAsync(path, (_, _) => throw new ContentChangedException("changed"), TwoMicrons);
+            Assert.Equal(("ChangedSinceRegistration", "changed"), (changed.ErrorCode, changed.Error));
+            var missing = await fields.AnalyzeContentAsync(Path.Combine(dir.FullName, "gone.png"), (_, _) => Task.FromResult<byte[]?>(null), TwoMicrons);
+            Assert.False(missing.Succeeded);
+            Assert.NotEqual("ChangedSinceRegistration", missing.ErrorCode);
         }
         finally { dir.Delete(recursive: true); }
     }

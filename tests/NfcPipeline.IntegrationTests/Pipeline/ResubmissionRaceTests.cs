@@ -183,7 +183,7 @@ public class ResubmissionRaceTests
         await using var migrated = await MigratedDatabase.CreateAsync();
         var db = migrated.Db;
         var s = await SeedAsync(db, 3);
-        const string measured = """{"analysis": {"giant_um": 50}, "decoder": {"center": 0.15}, "software_version": "1.0"}""";
+        const string measured = """{"analysis": {"giant_um": 50, "FastTrack": {"min": 7}}, "decoder": {"center": 0.15}, "software_version": "1.0"}""";
         await using (var c = await db.OpenConnectionAsync())
             await c.ExecuteAsync("""
                 update images set state = 'succeeded', result_um_per_px = 2.0;
@@ -203,8 +203,9 @@ public class ResubmissionRaceTests
             await c.ExecuteAsync("delete from jobs; update images set state = 'succeeded', result_um_per_px = 2.0");
         }
 
-        // The same settings (another software version, keys in another order): reused.
-        const string same = """{"software_version": "1.1", "decoder": {"center": 0.15}, "analysis": {"giant_um": 50}}""";
+        // The same settings (another software version, keys in another order, other fast-track rules, which apply to
+        // patients at aggregation, not to the stored image results): reused.
+        const string same = """{"software_version": "1.1", "decoder": {"center": 0.15}, "analysis": {"FastTrack": {"min": 6}, "giant_um": 50}}""";
         Assert.Equal(3, (await results.ExistingResultsAsync(shas, s.ModelId, same, default)).Count);
         Assert.Empty((await store.RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, false, 2, same, default)).ImagesToAnalyse);
     }
