@@ -22,26 +22,23 @@ public static class StudiesApi
                 StudyDeletion.NotFound => Results.Problem($"There is no study '{id}'.", statusCode: 404),
                 _ => Results.Problem($"Study '{id}' is still processing; delete it once it has completed.", statusCode: 409),
             }).RequireAuthorization(DashboardRoles.OperatorPolicy);
-        app.MapGet("/api/studies/{id}/patients.csv", async (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
-        {
-            var study = await queries.StudyByExternalIdAsync(id, ct);
-            if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
-            context.Response.ContentType = "text/csv; charset=utf-8";
-            context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-patients.csv\"";
-            await using var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
-            await ReportCsv.WriteStudyPatientsAsync(writer, queries.DataSource, study.ExternalId, ct);
-            return Results.Empty;
-        });
-        app.MapGet("/api/studies/{id}/results.csv", async (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
-        {
-            var study = await queries.StudyByExternalIdAsync(id, ct);
-            if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
-            context.Response.ContentType = "text/csv; charset=utf-8";
-            context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-results.csv\"";
-            await using var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
-            await ReportCsv.WriteStudyResultsAsync(writer, queries.DataSource, study.Id, ct);
-            return Results.Empty;
-        });
+        app.MapGet("/api/studies/{id}/patients.csv", (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
+            StudyCsvAsync(context, queries, id, "patients", (w, study) => ReportCsv.WriteStudyPatientsAsync(w, queries.DataSource, study.ExternalId, ct), ct));
+        app.MapGet("/api/studies/{id}/results.csv", (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
+            StudyCsvAsync(context, queries, id, "results", (w, study) => ReportCsv.WriteStudyResultsAsync(w, queries.DataSource, study.Id, ct), ct));
+    }
+
+    /// <summary>A study's CSV export as a download named study-{db id}-{name}.csv; 404 for an unknown study.</summary>
+    private static async Task<IResult> StudyCsvAsync(HttpContext context, ReportingQueries queries, string id, string name,
+        Func<TextWriter, StudyProgress, Task> write, CancellationToken ct)
+    {
+        var study = await queries.StudyByExternalIdAsync(id, ct);
+        if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
+        context.Response.ContentType = "text/csv; charset=utf-8";
+        context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-{name}.csv\"";
+        await using var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
+        await write(writer, study);
+        return Results.Empty;
     }
 
     /// <summary>The body: SubmitStudy's fields (camelCase JSON). Validation failures are RFC 7807 problem details.</summary>

@@ -80,13 +80,16 @@ internal static unsafe class TiffCodec
     private static void RefuseDamagedJpegStrips()
     {
         foreach (string warning in TiffMessages.Warnings)
-        {
-            if (warning.Contains("Premature end of JPEG", StringComparison.Ordinal))
-                throw new ImageDecodeException(ImageDecodeError.Truncated, $"TIFF: a JPEG-compressed strip ends early ({warning})");
-            if (JpegCodec.IsDamagedScan(warning))
-                throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: a JPEG-compressed strip is damaged ({warning})");
-        }
+            if (JpegStripDamage(warning) is { } reason)
+                throw new ImageDecodeException(reason, reason == ImageDecodeError.Truncated
+                    ? $"TIFF: a JPEG-compressed strip ends early ({warning})" : $"TIFF: a JPEG-compressed strip is damaged ({warning})");
     }
+
+    /// <summary>How a libtiff warning about a JPEG strip fails the image, or null when it does not.</summary>
+    internal static ImageDecodeError? JpegStripDamage(string warning) =>
+        warning.Contains("Premature end of JPEG", StringComparison.Ordinal) ? ImageDecodeError.Truncated
+        : JpegCodec.IsDamagedScan(warning) ? ImageDecodeError.Corrupt
+        : null;
 
     /// <summary>Bytes per pixel that one decoded strip or tile may take: 8 samples of 16 bits.</summary>
     private const ulong MaxStripBytesPerPixel = 16;

@@ -56,8 +56,7 @@ internal static unsafe class TiffMessages
         var list = warnings ??= [];
         string text = Format(module, format, args);
         // A JPEG strip's damage is kept past the cap: the codec refuses the image on it.
-        if ((list.Count < MaxWarnings || text.Contains("Premature end of JPEG", StringComparison.Ordinal) || JpegCodec.IsDamagedScan(text))
-            && !list.Contains(text)) list.Add(text);
+        if ((list.Count < MaxWarnings || TiffCodec.JpegStripDamage(text) is not null) && !list.Contains(text)) list.Add(text);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

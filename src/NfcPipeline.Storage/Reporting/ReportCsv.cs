@@ -90,14 +90,7 @@ public static class ReportCsv
             """, c);
         cmd.Parameters.AddWithValue("studyId", studyId);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var values = new string?[reader.FieldCount];
-        while (await reader.ReadAsync(ct))
-        {
-            for (var i = 0; i < values.Length; i++)
-                values[i] = reader.IsDBNull(i) ? null : Format(reader.GetValue(i));
-            await WriteRowAsync(w, values);
-        }
-        await w.FlushAsync(ct);
+        await WriteRowsAsync(w, reader, ct);
     }
 
     /// <summary>
@@ -112,6 +105,12 @@ public static class ReportCsv
         cmd.Parameters.AddWithValue("study", studyExternalId);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await WriteRowAsync(w, Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray());
+        await WriteRowsAsync(w, reader, ct);
+    }
+
+    /// <summary>Every row the reader has left, each cell formatted as <see cref="Format"/> does; then flushes.</summary>
+    private static async Task WriteRowsAsync(TextWriter w, NpgsqlDataReader reader, CancellationToken ct)
+    {
         var values = new string?[reader.FieldCount];
         while (await reader.ReadAsync(ct))
         {
