@@ -6,6 +6,7 @@ namespace NfcPipeline.Core.Aggregation;
 /// The EULAR fast-track algorithm (Smith et al., Ann Rheum Dis 2020): non-scleroderma when density ≥ 7/mm with no
 /// giants and no abnormal shapes; scleroderma when giants are present, or density ≤ 3/mm with abnormal shapes;
 /// otherwise not classifiable. A scleroderma pattern is then staged early / active / late after Cutolo (2000).
+/// A density from fewer fields or fingers than the options ask for decides no rule; giants still do.
 /// </summary>
 public sealed class FastTrackClassifier
 {
@@ -22,40 +23,59 @@ public sealed class FastTrackClassifier
     {
         var o = _options;
         var trace = new List<FastTrackTraceEntry>();
+        string? tooFew = TooFewForDensity(inputs);
+        FastTrackCondition Density(string comparison, double threshold) => tooFew is null
+            ? FastTrackCondition.Check("density per mm", inputs.DensityPerMm, comparison, threshold)
+            : FastTrackCondition.NotUsed("density per mm", inputs.DensityPerMm!.Value, comparison, threshold, tooFew);
+
         var nonSsc = Rule(trace, "Non-scleroderma: density ≥ threshold, no giants, no abnormal shapes", requiresAll: true,
-            FastTrackCondition.Check("density per mm", inputs.DensityPerMm, ">=", o.NonSclerodermaMinDensityPerMm),
+            Density(">=", o.NonSclerodermaMinDensityPerMm),
             FastTrackCondition.Check("giant capillaries", inputs.GiantCount, "<", o.GiantsPresentMinCount),
             FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, "<", o.AbnormalShapesPresentMinCount));
         var giants = Rule(trace, "Scleroderma: giant capillaries present", requiresAll: true,
             FastTrackCondition.Check("giant capillaries", inputs.GiantCount, ">=", o.GiantsPresentMinCount));
         var lossWithShapes = Rule(trace, "Scleroderma: density ≤ threshold with abnormal shapes", requiresAll: true,
-            FastTrackCondition.Check("density per mm", inputs.DensityPerMm, "<=", o.SclerodermaMaxDensityPerMm),
+            Density("<=", o.SclerodermaMaxDensityPerMm),
             FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount));
 
         if (nonSsc)
             return new FastTrackResult(FastTrackPattern.NonScleroderma, null, inputs, trace, "Non-scleroderma pattern by fast-track.");
         if (!giants && !lossWithShapes)
             return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace,
-                inputs.DensityPerMm is null
-                    ? "Not classifiable by fast-track: no gradable density and no giants."
-                    : "Not classifiable by fast-track: neither the non-scleroderma nor a scleroderma rule holds.");
+                inputs.DensityPerMm is null ? "Not classifiable by fast-track: no gradable density and no giants."
+                : tooFew is not null ? $"Not classifiable by fast-track: no giants, and the density is not used, {tooFew}."
+                : "Not classifiable by fast-track: neither the non-scleroderma nor a scleroderma rule holds.");
 
-        var sub = Stage(inputs, trace);
-        return new FastTrackResult(FastTrackPattern.Scleroderma, sub, inputs, trace, $"Scleroderma pattern by fast-track, {sub.ToString().ToLowerInvariant()} (Cutolo).");
+        var sub = Stage(inputs, trace, Density);
+        string stage = $"Scleroderma pattern by fast-track, {sub.ToString().ToLowerInvariant()} (Cutolo)";
+        return new FastTrackResult(FastTrackPattern.Scleroderma, sub, inputs, trace,
+            tooFew is null ? stage + "." : $"{stage}; the density is not used, {tooFew}.");
     }
 
-    private SclerodermaSubPattern Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace)
+    /// <summary>Why the density may not decide a rule, or null when it may (or is unknown, which decides nothing anyway).</summary>
+    private string? TooFewForDensity(FastTrackInputs inputs)
+    {
+        var o = _options;
+        if (inputs.DensityPerMm is null || (inputs.DensityFieldCount >= o.MinDensityFields && inputs.DensityFingerCount >= o.MinDensityFingers))
+            return null;
+        return $"it comes from {Count(inputs.DensityFieldCount, "field")} on {Count(inputs.DensityFingerCount, "finger")}, " +
+               $"fewer than the {Count(o.MinDensityFields, "field")} on {Count(o.MinDensityFingers, "finger")} asked for";
+    }
+
+    private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+
+    private SclerodermaSubPattern Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace, Func<string, double, FastTrackCondition> density)
     {
         var o = _options;
         if (Rule(trace, "Late: severe loss, abnormal shapes, few or no giants", requiresAll: true,
-                FastTrackCondition.Check("density per mm", inputs.DensityPerMm, "<=", o.LateMaxDensityPerMm),
+                density("<=", o.LateMaxDensityPerMm),
                 FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount),
                 FastTrackCondition.Check("giant share of loops", inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
             return SclerodermaSubPattern.Late;
         if (Rule(trace, "Active: frequent giants, frequent hemorrhages, or moderate loss", requiresAll: false,
                 FastTrackCondition.Check("giant share of loops", inputs.GiantShare, ">=", o.ActiveMinGiantShare),
                 FastTrackCondition.Check("hemorrhages per loop", inputs.HemorrhageShare, ">=", o.ActiveMinHemorrhageShare),
-                FastTrackCondition.Check("density per mm", inputs.DensityPerMm, "<", o.EarlyMinDensityPerMm)))
+                density("<", o.EarlyMinDensityPerMm)))
             return SclerodermaSubPattern.Active;
         trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], true,
             "Early: neither the late nor the active rule holds."));

@@ -15,12 +15,18 @@ public enum FastTrackPattern
 /// <summary>Cutolo's scleroderma patterns.</summary>
 public enum SclerodermaSubPattern { Early, Active, Late }
 
-/// <summary>One comparison of a measured quantity with its threshold. A null value never holds.</summary>
-public sealed record FastTrackCondition(string Quantity, double? Value, string Comparison, double Threshold, bool Holds)
+/// <summary>
+/// One comparison of a measured quantity with its threshold. A null value never holds, nor does a value set aside
+/// (<see cref="NotUsedBecause"/>: a density from too few fields).
+/// </summary>
+public sealed record FastTrackCondition(string Quantity, double? Value, string Comparison, double Threshold, bool Holds, string? NotUsedBecause = null)
 {
-    public string Text => Value is { } v
-        ? $"{Quantity} = {ThresholdText.Apart(v, Threshold)} {Comparison} {Format(Threshold)}: {(Holds ? "yes" : "no")}"
-        : $"{Quantity} unknown, cannot check {Comparison} {Format(Threshold)}: no";
+    public string Text => (Value, NotUsedBecause) switch
+    {
+        ({ } v, { } why) => $"{Quantity} = {Format(v)} not used, {why}; cannot check {Comparison} {Format(Threshold)}: no",
+        ({ } v, null) => $"{Quantity} = {ThresholdText.Apart(v, Threshold)} {Comparison} {Format(Threshold)}: {(Holds ? "yes" : "no")}",
+        _ => $"{Quantity} unknown, cannot check {Comparison} {Format(Threshold)}: no",
+    };
 
     internal static FastTrackCondition Check(string quantity, double? value, string comparison, double threshold)
     {
@@ -34,6 +40,9 @@ public sealed record FastTrackCondition(string Quantity, double? Value, string C
         };
         return new FastTrackCondition(quantity, value, comparison, threshold, holds);
     }
+
+    internal static FastTrackCondition NotUsed(string quantity, double value, string comparison, double threshold, string why) =>
+        new(quantity, value, comparison, threshold, false, why);
 
     private static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 }
@@ -49,12 +58,17 @@ public sealed record FastTrackResult(
     IReadOnlyList<FastTrackTraceEntry> Trace,
     string Summary);
 
-/// <summary>The patient-level numbers the fast-track reads.</summary>
-public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int GiantCount, int AbnormalCount, int HemorrhageCount)
+/// <summary>
+/// The patient-level numbers the fast-track reads. <see cref="DensityFieldCount"/> and <see cref="DensityFingerCount"/>
+/// say how much nailfold the density comes from: the fields that have one, and the fingers those lie on.
+/// </summary>
+public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int GiantCount, int AbnormalCount, int HemorrhageCount,
+    int DensityFieldCount, int DensityFingerCount)
 {
     public double? GiantShare => LoopCount == 0 ? null : (double)GiantCount / LoopCount;
     public double? HemorrhageShare => LoopCount == 0 ? null : (double)HemorrhageCount / LoopCount;
 
-    public static FastTrackInputs From(GroupSummary summary) =>
-        new(summary.DensityPerMm.Mean, summary.LoopCount, summary.GiantCount, summary.AbnormalCount, summary.HemorrhageCount);
+    public static FastTrackInputs From(GroupSummary overall, IEnumerable<FingerSummary> fingers) =>
+        new(overall.DensityPerMm.Mean, overall.LoopCount, overall.GiantCount, overall.AbnormalCount, overall.HemorrhageCount,
+            overall.DensityPerMm.N, fingers.Count(f => f.Summary.DensityPerMm.N > 0));
 }

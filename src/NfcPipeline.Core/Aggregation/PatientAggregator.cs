@@ -33,6 +33,6 @@ public sealed class PatientAggregator
         var fingers = ordered.GroupBy(f => f.Finger, StringComparer.Ordinal)
             .Select(g => new FingerSummary(g.Key, GroupSummary.Of(g.ToList()))).ToArray();
         var overall = GroupSummary.Of(ordered);
-        return new PatientReport(patientId, fingers, overall, _fastTrack.Classify(FastTrackInputs.From(overall)));
+        return new PatientReport(patientId, fingers, overall, _fastTrack.Classify(FastTrackInputs.From(overall, fingers)));
     }
 }

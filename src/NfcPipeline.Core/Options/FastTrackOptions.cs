@@ -32,6 +32,15 @@ public sealed record FastTrackOptions
     /// <summary>Early: density at least this (preserved); below it the loss is at least moderate.</summary>
     public double EarlyMinDensityPerMm { get; init; } = 6;
 
+    /// <summary>
+    /// The density decides a rule only when it comes from at least this many fields (a gradable field with a distal
+    /// row); one field is too little nailfold to call a patient normal or to call severe loss.
+    /// </summary>
+    public int MinDensityFields { get; init; } = 2;
+
+    /// <summary>… and from at least this many fingers, so that one finger's local finding does not stand for the patient.</summary>
+    public int MinDensityFingers { get; init; } = 2;
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
@@ -42,6 +51,10 @@ public sealed record FastTrackOptions
         if (!(LateMaxDensityPerMm < EarlyMinDensityPerMm))
             problems.Add($"LateMaxDensityPerMm ({LateMaxDensityPerMm}) must be below EarlyMinDensityPerMm ({EarlyMinDensityPerMm}).");
         if (!(ActiveMinGiantShare is > 0 and <= 1)) problems.Add($"ActiveMinGiantShare must be in (0, 1], got {ActiveMinGiantShare}.");
+        if (MinDensityFields < 1) problems.Add($"MinDensityFields must be at least 1, got {MinDensityFields}.");
+        if (MinDensityFingers < 1) problems.Add($"MinDensityFingers must be at least 1, got {MinDensityFingers}.");
+        if (MinDensityFingers > MinDensityFields)
+            problems.Add($"MinDensityFingers ({MinDensityFingers}) cannot exceed MinDensityFields ({MinDensityFields}): each finger gives at least one field.");
         if (!(ActiveMinHemorrhageShare is > 0 and <= 1)) problems.Add($"ActiveMinHemorrhageShare must be in (0, 1], got {ActiveMinHemorrhageShare}.");
         return problems;
     }

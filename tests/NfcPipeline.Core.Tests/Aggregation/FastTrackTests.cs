@@ -6,8 +6,8 @@ namespace NfcPipeline.Core.Tests.Aggregation;
 public class FastTrackTests
 {
     private static FastTrackResult Classify(double? density, int giants = 0, int abnormal = 0, int hemorrhages = 0, int loops = 40,
-        FastTrackOptions? options = null) =>
-        new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages));
+        FastTrackOptions? options = null, int densityFields = 8, int densityFingers = 4) =>
+        new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages, densityFields, densityFingers));
 
     [Fact]
     public void Exactly_7_per_mm_without_giants_or_abnormal_shapes_is_non_scleroderma()
@@ -109,5 +109,49 @@ public class FastTrackTests
         var strict = new FastTrackOptions { NonSclerodermaMinDensityPerMm = 8 };
         Assert.Equal(FastTrackPattern.Indeterminate, Classify(7.5, options: strict).Pattern);
         Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { SclerodermaMaxDensityPerMm = 9 }));
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 1)]
+    public void A_density_from_too_few_fields_or_fingers_calls_no_patient_normal(int fields, int fingers)
+    {
+        var result = Classify(9, densityFields: fields, densityFingers: fingers);
+        Assert.Equal(FastTrackPattern.Indeterminate, result.Pattern);
+        var density = result.Trace[0].Conditions[0];
+        Assert.False(density.Holds);
+        Assert.Equal(9, density.Value);
+        Assert.Contains($"density per mm = 9 not used, it comes from {fields} field", density.Text);
+        Assert.Contains("fewer than the 2 fields on 2 fingers asked for; cannot check >= 7: no", density.Text);
+        Assert.Contains("no giants, and the density is not used", result.Summary);
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(9, densityFields: 2, densityFingers: 2).Pattern);
+    }
+
+    [Fact]
+    public void Nor_severe_loss_from_one_field_but_giants_still_decide_and_staging_leaves_the_density_out()
+    {
+        Assert.Equal(FastTrackPattern.Scleroderma, Classify(2, abnormal: 5, densityFields: 2, densityFingers: 2).Pattern);
+        Assert.Equal(FastTrackPattern.Indeterminate, Classify(2, abnormal: 5, densityFields: 1, densityFingers: 1).Pattern);
+
+        var giants = Classify(2, giants: 1, abnormal: 5, densityFields: 1, densityFingers: 1);
+        Assert.Equal(FastTrackPattern.Scleroderma, giants.Pattern);
+        Assert.Equal(SclerodermaSubPattern.Early, giants.SubPattern);     // late and active both need the density here
+        Assert.Contains("the density is not used, it comes from 1 field on 1 finger", giants.Summary);
+        Assert.Equal(SclerodermaSubPattern.Late, Classify(2, giants: 1, abnormal: 5).SubPattern);
+    }
+
+    [Fact]
+    public void The_minimum_fields_and_fingers_are_options()
+    {
+        var single = new FastTrackOptions { MinDensityFields = 1, MinDensityFingers = 1 };
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(9, densityFields: 1, densityFingers: 1, options: single).Pattern);
+        var eightFingers = new FastTrackOptions { MinDensityFields = 16, MinDensityFingers = 8 };
+        Assert.Equal(FastTrackPattern.Indeterminate, Classify(9, densityFields: 16, densityFingers: 7, options: eightFingers).Pattern);
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(9, densityFields: 16, densityFingers: 8, options: eightFingers).Pattern);
+
+        Assert.Contains("MinDensityFields must be at least 1",
+            Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { MinDensityFields = 0 })).Message);
+        Assert.Contains("cannot exceed MinDensityFields",
+            Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { MinDensityFingers = 3 })).Message);
     }
 }

@@ -105,6 +105,22 @@ public class PatientAggregatorTests
         Assert.Equal(SclerodermaSubPattern.Early, fastTrack.SubPattern);   // density 8, giants 1/48
         Assert.Equal(8, fastTrack.Inputs.DensityPerMm!.Value, 9);
         Assert.Equal(1, fastTrack.Inputs.GiantCount);
+        Assert.Equal(3, fastTrack.Inputs.DensityFieldCount);    // R2 twice and R3 once; R3-2 is ungradable, L4 missing
+        Assert.Equal(2, fastTrack.Inputs.DensityFingerCount);
+    }
+
+    [Fact]
+    public void A_healthy_looking_finger_alone_gives_no_pattern_until_a_second_finger_has_a_density()
+    {
+        var aggregator = new PatientAggregator();
+        List<FieldResult> oneFinger = [new("p3-R2-1", "R2", Field(18)), new("p3-R2-2", "R2", Field(18)), new("p3-R3-1", "R3", Field(3, blurred: 5))];
+        var report = aggregator.Aggregate("p3", oneFinger);
+        Assert.Equal(9, report.Overall.DensityPerMm.Mean!.Value, 9);
+        Assert.Equal((2, 1), (report.FastTrack.Inputs.DensityFieldCount, report.FastTrack.Inputs.DensityFingerCount));
+        Assert.Equal(FastTrackPattern.Indeterminate, report.FastTrack.Pattern);
+
+        oneFinger.Add(new("p3-L2-1", "L2", Field(18)));
+        Assert.Equal(FastTrackPattern.NonScleroderma, aggregator.Aggregate("p3", oneFinger).FastTrack.Pattern);
     }
 
     [Fact]
