@@ -13,8 +13,11 @@ public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> Imag
     public DateTime? PublishClaim { get; init; }
 }
 
-/// <summary>What claiming a chunk found. <see cref="GivenUp"/>: too many workers stopped while analysing it; it is failed.</summary>
-public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp }
+/// <summary>
+/// What claiming a chunk found. <see cref="GivenUp"/>: too many workers stopped while analysing it; it is failed now.
+/// <see cref="Failed"/>: it was failed before (given up, or after its retries); only a requeue runs it again.
+/// </summary>
+public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp, Failed }
 
 /// <summary>
 /// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
@@ -37,10 +40,12 @@ public sealed class JobStore(NpgsqlDataSource db)
         var chunks = imageIds.Chunk(Math.Max(1, chunkSize)).ToList();
         if (chunks.Count == 0) return [];
         var payloads = chunks.Select(c => JsonSerializer.Serialize(new Payload(c, reanalyze))).ToArray();
-        // Created claimed by their publisher (see MarkPublishedAsync); a claim its process dies holding expires.
+        // Created claimed by their publisher (see MarkPublishedAsync); a claim its process dies holding expires. Stamped
+        // with the clock, not the transaction's start: a registration that waited on a study lock would otherwise commit
+        // a claim already past its lease, and an outbox pass would publish the chunks a second time.
         var rows = (await connection.QueryAsync<(long Id, DateTime Claim)>(new CommandDefinition("""
-            insert into jobs (kind, study_id, payload, publish_claimed_at)
-            select 'analyze_chunk', @StudyId, p::jsonb, now() from unnest(@Payloads) with ordinality as t(p, n)
+            insert into jobs (kind, study_id, payload, enqueued_at, publish_claimed_at)
+            select 'analyze_chunk', @StudyId, p::jsonb, clock_timestamp(), clock_timestamp() from unnest(@Payloads) with ordinality as t(p, n)
             order by n returning id, publish_claimed_at
             """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToList();
         var ids = rows.Select(r => r.Id).ToList();
@@ -108,7 +113,8 @@ public sealed class JobStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// Claims a chunk for a worker. A redelivered chunk whose results were committed is reported done. A chunk found
+    /// Claims a chunk for a worker. A redelivered chunk whose results were committed is reported done, and one failed
+    /// before is not started again (a duplicate of its message; a requeue sets it enqueued first). A chunk found
     /// still processing under another worker was abandoned by it (that process stopped mid-chunk); the
     /// <paramref name="maxAbandonedStarts"/>-th such start gives it up instead: the job fails with the reason.
     /// </summary>
@@ -117,7 +123,7 @@ public sealed class JobStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
             with prev as (
-                select id, state in ('succeeded', 'deleted') as finished,
+                select id, state in ('succeeded', 'deleted', 'failed') as finished,
                        state = 'processing' and worker_id is distinct from @WorkerId as abandoned
                 from jobs where id = @JobId for update),
             next as (
@@ -144,6 +150,7 @@ public sealed class JobStore(NpgsqlDataSource db)
             "succeeded" => JobStart.AlreadyDone,
             "deleted" => JobStart.Deleted,
             "given_up" => JobStart.GivenUp,
+            "failed" => JobStart.Failed,
             _ => JobStart.Started,
         };
     }
@@ -154,7 +161,7 @@ public sealed class JobStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'failed', last_error = @Error, finished_at = now(), updated_at = now()
-            where id = @JobId and state <> 'succeeded'
+            where id = @JobId and state not in ('succeeded', 'deleted')   -- an operator's deletion stays on record
             """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
     }
 

@@ -33,7 +33,7 @@ public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<Analyse
 /// </summary>
 public sealed class ResultStore(NpgsqlDataSource db)
 {
-    /// <summary>Commits the chunk and returns the patients it touched.</summary>
+    /// <summary>Commits the chunk and returns the patients it touched; nothing when its job has failed or was deleted.</summary>
     public async Task<IReadOnlyList<long>> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -43,6 +43,17 @@ public sealed class ResultStore(NpgsqlDataSource db)
         // first, every check below sees such a registration either whole or not at all.
         foreach (var studyId in chunk.Images.Select(i => i.StudyId).Distinct().Order())
             await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
+
+        // A chunk failed meanwhile (given up while this worker still ran it, or failed after its retries) keeps its
+        // failed images: its patients and study completed on them, and the events went out. Only a requeue runs it again.
+        // Its row is locked, so a fault marking it failed waits for this commit, then leaves the succeeded job alone.
+        var jobState = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "select state from jobs where id = @JobId for update", new { chunk.JobId }, tx, cancellationToken: ct));
+        if (jobState is "failed" or "deleted")
+        {
+            await tx.RollbackAsync(ct);
+            return [];
+        }
 
         // Only images still as this chunk loaded them: same content, same study calibration, and still this chunk's (a
         // resubmission that queued one again in a later chunk moved it there, whether that chunk is still to run or has
@@ -102,8 +113,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
                 Errors = failed.Select(f => f.Error).ToArray(),
             }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
-            update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now()
-            where id = @JobId and state <> 'deleted'   -- an operator's deletion stays on record, even under a late write
+            update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
             """, new { chunk.JobId }, tx, cancellationToken: ct));
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             "select distinct patient_id from images where id = any(@Ids)",

@@ -12,7 +12,8 @@ public sealed record RequeueResult(IReadOnlyList<long> Requeued, IReadOnlyList<(
 /// <summary>
 /// Job listing and the operator actions on jobs and share scans, shared by the dashboard and the CLI.
 /// Actions change rows and publish their messages inside one transaction: when publishing fails the rows stay
-/// as they were; when the commit fails after a publish the worker sees a duplicate, which its idempotent writes absorb.
+/// as they were; when the commit fails after a publish, the worker receives a message for a job still failed, and
+/// leaves it (JobStart.Failed): the requeue did not happen, as the operator was told.
 /// </summary>
 public sealed class JobAdmin(NpgsqlDataSource dataSource)
 {

@@ -24,6 +24,8 @@ public static class ReportCsv
             await Row("summary", "pattern", m.Pattern);
             await Row("summary", "gradable_fields", m.GradableFields);
             await Row("summary", "ungradable_fields", m.UngradableFields);
+            await Row("summary", "failed_fields", m.FailedFields);
+            await Row("summary", "um_per_px", m.UmPerPx);
             await Row("summary", "density_mean_per_mm", m.DensityMean);
             await Row("summary", "density_median_per_mm", m.DensityMedian);
             await Row("summary", "density_sd_per_mm", m.DensitySd);
@@ -52,7 +54,7 @@ public static class ReportCsv
                 foreach (var f in perFinger.RootElement.EnumerateObject())
                     if (f.Value.ValueKind == JsonValueKind.Object)
                         foreach (var stat in f.Value.EnumerateObject())
-                            await Row("finger_" + f.Name, stat.Name, Scalar(stat.Value));
+                            await Row("finger_" + f.Name, stat.Name is "density_mean" or "density_sd" ? stat.Name + "_per_mm" : stat.Name, Scalar(stat.Value));
         }
         await w.FlushAsync();
     }

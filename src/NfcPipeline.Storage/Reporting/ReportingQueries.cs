@@ -64,7 +64,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return await c.QuerySingleOrDefaultAsync<StudyProgress>(new CommandDefinition(StudyProgressSelect + " where s.external_id = @externalId", new { externalId }, cancellationToken: ct));
     }
 
-    /// <summary>Studies not yet finished, for `nfc status` with no argument (bounded).</summary>
+    /// <summary>The latest registered studies, in any state, for `nfc status` with no argument (bounded).</summary>
     public async Task<IReadOnlyList<StudyProgress>> RecentStudiesAsync(int limit, CancellationToken ct = default) =>
         (await StudiesAsync(null, null, limit, ct)).Rows;
 

@@ -33,10 +33,18 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // Workers kept stopping mid-chunk: its images fail with the reason, so the study completes with errors.
             logger.LogWarning("Job {JobId} was abandoned by {Max} workers that stopped while analysing it; its images are failed",
                 message.JobId, options.MaxAbandonedStarts);
-            var failed = await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
+            await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
                 $"The worker analysing this image's chunk stopped without finishing it {options.MaxAbandonedStarts} times (a crash, or " +
                 "killed for memory?); the chunk is not started again. Requeue its job to try again.", t), ct);
-            await completion.OnChunkCommittedAsync(failed, context, ct);
+            await CompleteChunkPatientsAsync(context, ct);
+            return;
+        }
+        if (start is JobStart.Failed)
+        {
+            // A duplicate of a failed chunk's message, or a retry after its give-up's completion threw: its images were
+            // failed then, and completion (idempotent) runs again in case it had not finished.
+            logger.LogInformation("Job {JobId} has failed; not started again, re-checking completion only", message.JobId);
+            await CompleteChunkPatientsAsync(context, ct);
             return;
         }
         if (start is JobStart.Deleted)
@@ -48,8 +56,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         {
             // Committed before, but the ack (or the completion events) may have been lost: completion is idempotent.
             logger.LogInformation("Job {JobId} was already committed; re-checking completion only", message.JobId);
-            var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(message.ImageIds, t), ct);
-            await completion.OnChunkCommittedAsync(patients, context, ct);
+            await CompleteChunkPatientsAsync(context, ct);
             return;
         }
 
@@ -75,6 +82,16 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is OperationCanceledException) { }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Completion for every patient of the chunk, not only those a write just touched: a retry after a committed write
+    /// whose completion failed touches none, and the patients would wait for ever.
+    /// </summary>
+    private async Task CompleteChunkPatientsAsync(ConsumeContext<AnalyzeImages> context, CancellationToken ct)
+    {
+        var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(context.Message.ImageIds, t), ct);
+        await completion.OnChunkCommittedAsync(patients, context, ct);
     }
 
     /// <summary>The error code of images whose chunk was given up (docs/messages.md).</summary>

@@ -23,8 +23,11 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         var summary = exception is null ? "failed" : $"{exception.ExceptionType}: {exception.Message}";
         logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
         await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, t), context.CancellationToken);
-        var touched = await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode,
+        await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode,
             $"The image's chunk failed after its retries ({summary}); requeue its job to try again.", t), context.CancellationToken);
-        await completion.OnChunkCommittedAsync(touched, context, context.CancellationToken);
+        // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw
+        // finds the images failed already, and their patients would wait for ever.
+        var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(chunk.ImageIds, t), context.CancellationToken);
+        await completion.OnChunkCommittedAsync(patients, context, context.CancellationToken);
     }
 }

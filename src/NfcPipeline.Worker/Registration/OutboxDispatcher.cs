@@ -19,9 +19,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
                 if (pending.Count == 0) continue;
                 await using var scope = scopes.CreateAsyncScope();
-                using var publishTimeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                publishTimeout.CancelAfter(options.RepublishAfter);
-                try { await scope.ServiceProvider.GetRequiredService<WorkPublisher>().PublishAsync(pending, publishTimeout.Token); }
+                try { await scope.ServiceProvider.GetRequiredService<WorkPublisher>().PublishAsync(pending, stoppingToken); }
                 catch (Exception ex)
                 {
                     // WorkPublisher released the claims.

@@ -30,7 +30,13 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         var chunks = study.Chunks;
-        await publisher.PublishAsync(chunks, ct);
+        try { await publisher.PublishAsync(chunks, ct); }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Committed, so not lost: the outbox pass publishes them once the broker confirms again.
+            logger.LogWarning("Study {StudyDbId}: the broker did not confirm its {Count} chunk jobs within {Timeout}; the outbox publishes them",
+                study.StudyId, chunks.Count, options.RepublishAfter);
+        }
         if (ShareFolder(context.Message) is var (root, folder))
         {
             // Best effort, after the work is out: a stale note is cleared at the folder's next registration.

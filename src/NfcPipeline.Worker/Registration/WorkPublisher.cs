@@ -5,17 +5,24 @@ using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.Worker.Registration;
 
-/// <summary>Publishes committed chunk jobs and stamps them published (the jobs table is the outbox).</summary>
-public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseRetry retry)
+/// <summary>
+/// Publishes committed chunk jobs and stamps them published (the jobs table is the outbox). A publish the broker has
+/// not confirmed within Worker:RepublishAfter gives up (OperationCanceledException), well inside the claim's lease of
+/// twice that, so no outbox pass publishes the same chunks while it waits.
+/// </summary>
+public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseRetry retry, WorkerOptions options)
 {
     public async Task PublishAsync(IReadOnlyList<ChunkJob> chunks, CancellationToken ct)
     {
         if (chunks.Count == 0) return;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.RepublishAfter);
         try
         {
             // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
             await Task.WhenAll(chunks.Select(chunk =>
-                bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct)));
+                bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze },
+                    timeout.Token)));
         }
         catch
         {

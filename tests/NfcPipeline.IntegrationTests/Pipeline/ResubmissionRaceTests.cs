@@ -69,24 +69,60 @@ public class ResubmissionRaceTests
         Assert.Equal("queued", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[1] }));
     }
 
-    [Fact]
-    public async Task A_chunk_finishing_after_an_operator_deleted_its_job_keeps_the_deletion_on_record()
+    [Theory]
+    [InlineData("failed")]
+    [InlineData("deleted")]
+    public async Task A_chunk_finishing_after_its_job_failed_or_was_deleted_stores_nothing_and_is_not_started_again(string jobState)
     {
-        // Given up (another worker found it abandoned), failed, then deleted by an operator, while its first worker was
-        // still analysing it: that worker's write stores its results but does not make the job succeeded again.
+        // Given up (another worker found it abandoned) or failed after its retries, and perhaps deleted by an operator,
+        // while its first worker was still analysing it: the study completed with the images failed and said so, so
+        // that worker's late write changes nothing (before, it made the images succeeded under a study left
+        // completed_with_errors), and a duplicate of its message does not run it again.
         await using var migrated = await MigratedDatabase.CreateAsync();
         var db = migrated.Db;
         var s = await SeedAsync(db, 1);
         var results = new ResultStore(db);
+        var jobs = new JobStore(db);
         var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
-        var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
         await using var check = await db.OpenConnectionAsync();
-        await check.ExecuteAsync("update jobs set state = 'deleted' where id = @job", new { job });
+        await check.ExecuteAsync("update jobs set state = @jobState where id = @job; update images set state = 'failed', error_code = 'WorkerStopped'",
+            new { job, jobState });
 
-        await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [new FailedImage(s.ImageIds[0], "Corrupt", "bad")], [], "{}", loaded), default);
+        var analysed = new AnalysedImage(s.ImageIds[0], s.Shas[0], [], OldMeasurement());
+        Assert.Empty(await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [analysed], [], [], "{}", loaded), default));
 
-        Assert.Equal("deleted", await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
-        Assert.Equal("failed", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[0] }));
+        Assert.Equal(jobState, await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
+        Assert.Equal("WorkerStopped", await check.ExecuteScalarAsync<string>("select error_code from images where id = @Id", new { Id = s.ImageIds[0] }));
+        Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
+        Assert.Equal(jobState == "failed" ? JobStart.Failed : JobStart.Deleted, await jobs.StartAsync(job, "worker-b", 3, default));
+
+        // A late fault leaves an operator's deletion on record.
+        await jobs.MarkFailedAsync(job, "late fault", default);
+        Assert.Equal(jobState, await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
+    }
+
+    [Fact]
+    public async Task A_registration_that_waited_for_the_study_lock_commits_chunks_no_outbox_pass_takes_from_their_publisher()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var jobs = new JobStore(db);
+
+        // Another transaction holds the study's lock (a requeue waiting for the broker, a long chunk write) for 1.5 s.
+        await using var holder = await db.OpenConnectionAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        await holder.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.study:' || 'race', 0))", transaction: held);
+        var registering = new StudyRegistrationStore(db).RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, true, 1, "{}", default);
+        await Task.Delay(1500);
+        await held.CommitAsync();
+        var registered = await registering;
+        Assert.Equal(2, registered.Chunks.Count);
+
+        // Its chunks' claims are as old as their insert, not as the transaction: an outbox pass with a lease of 1 s
+        // leaves them to the publisher that holds them (stamped with the transaction's start, they were taken again).
+        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1), 10, default));
     }
 
     [Fact]
