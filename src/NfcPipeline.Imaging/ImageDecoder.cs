@@ -90,7 +90,10 @@ public sealed class ImageDecoder
     }
 
     /// <summary>Reads the file (read-only, shared) and decodes it.</summary>
-    public RgbImage DecodeFile(string path) => Decode(ReadFile(path, long.MaxValue, out _));
+    public RgbImage DecodeFile(string path) => Decode(ReadContent(path));
+
+    /// <summary>The file's bytes, read as <see cref="DecodeFile"/> reads them (a FIFO refused unopened, the size limit checked first).</summary>
+    public byte[] ReadContent(string path) => ReadFile(path, long.MaxValue, out _);
 
     private byte[] ReadFile(string path, long maxBytes, out bool complete)
     {

@@ -99,6 +99,13 @@ public class ApiTests
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
         Assert.Equal("application/problem+json", text.Content.Headers.ContentType?.MediaType);
 
+        // A charset this build cannot decode: 415 with problem details (was an empty 500).
+        var latin = new ByteArrayContent("{\"studyId\": \"X\"}"u8.ToArray());
+        latin.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json; charset=windows-1252");
+        var unknownCharset = await client.PostAsync("/api/studies", latin);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, unknownCharset.StatusCode);
+        Assert.Equal("application/problem+json", unknownCharset.Content.Headers.ContentType?.MediaType);
+
         var blankFolder = await client.PostAsJsonAsync("/api/studies", new
         {
             studyId = "API-BLANK", folderPath = " ", images = new[] { new { path = "studyA/P01/L2/f1.png", patient = "P01", finger = "L2" } },
@@ -181,7 +188,10 @@ public class ApiTests
         Assert.Contains(lines, l => l.StartsWith("STUDY-A,P01,nfc-dense,1.0,") && l.EndsWith(",summary,pattern,non-scleroderma"));
         Assert.Contains(lines, l => l.EndsWith(",morphology_class,bushy_count,2"));
         Assert.Contains(lines, l => l.EndsWith(",diameter_apical,mean_um,16"));
-        Assert.Contains(lines, l => l.EndsWith(",finger_R3,density_mean,8.0") || l.EndsWith(",finger_R3,density_mean,8"));
+        Assert.Contains(lines, l => l.EndsWith(",finger_R3,density_mean_per_mm,8.0") || l.EndsWith(",finger_R3,density_mean_per_mm,8"));
+        // The calibration and the failed fields, as the report page and patients.csv show them.
+        Assert.Contains(lines, l => l.EndsWith(",summary,um_per_px,2") || l.EndsWith(",summary,um_per_px,2.0"));
+        Assert.Contains(lines, l => l.EndsWith(",summary,failed_fields,1"));
     }
 
     [Fact]

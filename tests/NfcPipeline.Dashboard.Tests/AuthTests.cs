@@ -329,6 +329,12 @@ public class AuthTests
         using var rebound = new HttpRequestMessage(HttpMethod.Get, "/jobs");
         rebound.Headers.Host = "attacker.example";
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(rebound)).StatusCode);
+        foreach (var (header, value) in new[] { ("X-Real-IP", "203.0.113.9"), ("Via", "1.1 proxy"), ("X-Forwarded-Proto", "https") })
+        {
+            using var proxied = new HttpRequestMessage(HttpMethod.Get, "/jobs");
+            proxied.Headers.Add(header, value);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(proxied)).StatusCode);
+        }
         client.DefaultRequestHeaders.Add("X-Forwarded-For", "203.0.113.9");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
     }

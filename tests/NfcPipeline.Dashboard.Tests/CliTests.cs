@@ -76,6 +76,12 @@ public class CliTests
             Assert.Equal(0, requeue.Code);
             Assert.Contains("Requeued 1 job(s).", requeue.Out);
             Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
+            // A job that does not go back to work fails the command: a failed aggregation job is not requeued by id.
+            var aggregation = await data.Database.ScalarAsync<long>(
+                $"insert into jobs (kind, study_id, payload, state) values ('aggregate_patient', {data.StudyId}, '{{}}', 'failed') returning id");
+            var skipped = await NfcAsync("requeue", aggregation.ToString(), "--connection", data.Database.ConnectionString);
+            Assert.Equal(1, skipped.Code);
+            Assert.Contains($"nfc requeue: job {aggregation} was not requeued: ", skipped.Err);
             Assert.Equal(2, (await NfcAsync("requeue", "--connection", data.Database.ConnectionString)).Code);
             // A filter that names nothing is refused, not "Requeued 0 job(s)".
             var typo = await NfcAsync("requeue", "--failed", "--study", "STUDY-TYPO", "--connection", data.Database.ConnectionString);

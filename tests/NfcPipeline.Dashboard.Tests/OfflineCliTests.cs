@@ -71,6 +71,20 @@ public sealed class OfflineCliTests : IDisposable
         var refused = await NfcProcess.RunWithEnvironmentAsync(new() { ["Analysis__Categories__hairpin"] = "pretty" }, "analyze", field);
         Assert.Equal(2, refused.Code);
         Assert.Contains("nfc analyze: Analysis:Categories:hairpin must be one of", refused.Err);
+
+        // So does a decoder setting, out of range or no number, for every verb that loads the model (a stack trace, exit 1).
+        foreach (var (value, expected) in new[] { ("2", "Inference:Decoder:CenterThreshold"), ("abc", "Inference:Decoder:CenterThreshold") })
+        {
+            var environment = new Dictionary<string, string> { ["Inference__Decoder__CenterThreshold"] = value };
+            foreach (var args in new[] { new[] { "analyze", field }, ["bench", "inference", "--source", field, "--images", "2"] })
+            {
+                var decoder = await NfcProcess.RunWithEnvironmentAsync(environment, args);
+                Assert.True(decoder.Code == 2, $"{string.Join(' ', args)} with {value}: exit {decoder.Code}\n{decoder.Err}");
+                Assert.Contains(expected, decoder.Err);
+                Assert.DoesNotContain("Unhandled exception", decoder.Err);
+                Assert.DoesNotContain("   at ", decoder.Err);
+            }
+        }
     }
 
     [Fact]

@@ -50,6 +50,23 @@ public class OverlayTests
     }
 
     [Fact]
+    public async Task A_source_replaced_since_its_analysis_gets_no_overlay_of_the_old_results()
+    {
+        await using var data = await TestData.CreateAsync();
+        var source = Path.Combine(data.ShareRoot, "studyA", "P01", "L2", "f1.png");
+        var other = await File.ReadAllBytesAsync(Path.Combine(data.ShareRoot, "studyA", "P01", "R3", "f1.png"));
+        await File.WriteAllBytesAsync(source, other);   // a decodable image, but not the one analysed
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString,
+            new Dictionary<string, string?> { ["Dashboard:ShareRoot"] = data.ShareRoot });
+        using var client = host.Client();
+
+        var response = await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}");
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("changed since it was analysed", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/images/{data.ImageIds[1]}/overlay.png?model={data.ModelId}")).StatusCode);
+    }
+
+    [Fact]
     public async Task Without_a_share_root_or_for_an_unknown_image_the_overlay_is_not_found()
     {
         await using var data = await TestData.CreateAsync();

@@ -43,7 +43,8 @@ internal static class AnalyzeCommand
 
         if (InferenceArguments.AnalysisFromEnvironment("nfc analyze") is not { } analysisOptions) return NfcCommandLine.Usage;
         int maxBatch = parse.GetValue(inference.Batch);
-        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), maxBatch, analysisOptions), "nfc analyze");
+        if (inference.Options(parse, "nfc analyze") is not { } inferenceOptions) return NfcCommandLine.Usage;
+        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inferenceOptions, maxBatch, analysisOptions), "nfc analyze");
         if (opened is null) return NfcCommandLine.Fatal;
         var (model, fields) = opened.Value;
         using var _ = model;

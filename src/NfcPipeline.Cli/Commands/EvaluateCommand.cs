@@ -63,7 +63,13 @@ internal static class EvaluateCommand
         }
 
         bool isCsv = request.Truth.Extension.Equals(".csv", StringComparison.OrdinalIgnoreCase);
-        var truthText = await File.ReadAllTextAsync(request.Truth.FullName, ct);
+        string truthText;
+        try { truthText = await File.ReadAllTextAsync(request.Truth.FullName, ct); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: --truth {request.Truth.Name} cannot be read: {ex.Message}");
+            return NfcCommandLine.Usage;
+        }
         CocoDataset? coco = null;
         IReadOnlyDictionary<string, double>? csvTruth = null;
         try
@@ -84,7 +90,8 @@ internal static class EvaluateCommand
             return NfcCommandLine.Fatal;
         }
 
-        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inference.Options(parse), parse.GetValue(inference.Batch), analysisOptions), "nfc evaluate");
+        if (inference.Options(parse, "nfc evaluate") is not { } inferenceOptions) return NfcCommandLine.Usage;
+        var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(inferenceOptions, parse.GetValue(inference.Batch), analysisOptions), "nfc evaluate");
         if (opened is null) return NfcCommandLine.Fatal;
         var (model, fields) = opened.Value;
         using var _ = model;

@@ -20,12 +20,25 @@ internal static class HashPasswordCommand
             int count = parse.GetValue(iterations);
             if (count < PasswordHashes.MinIterations)
                 throw new CliUsageException($"--iterations must be at least {PasswordHashes.MinIterations}.");
-            if (!Console.IsInputRedirected) Console.Error.Write("Password: ");
-            var password = Console.In.ReadLine();
+            var password = Console.IsInputRedirected ? Console.In.ReadLine() : ReadWithoutEcho();
             if (string.IsNullOrEmpty(password)) throw new CliUsageException("no password read from standard input.");
             Console.WriteLine(PasswordHashes.Create(password, count));
             return NfcCommandLine.Success;
         });
         return command;
+    }
+
+    /// <summary>A password typed at a terminal, not shown on it (nor in its scrollback).</summary>
+    private static string ReadWithoutEcho()
+    {
+        Console.Error.Write("Password: ");
+        var typed = new System.Text.StringBuilder();
+        for (var key = Console.ReadKey(intercept: true); key.Key != ConsoleKey.Enter; key = Console.ReadKey(intercept: true))
+        {
+            if (key.Key == ConsoleKey.Backspace) { if (typed.Length > 0) typed.Length--; }
+            else if (!char.IsControl(key.KeyChar)) typed.Append(key.KeyChar);
+        }
+        Console.Error.WriteLine();
+        return typed.ToString();
     }
 }

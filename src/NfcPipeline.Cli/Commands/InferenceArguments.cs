@@ -32,7 +32,11 @@ internal sealed class InferenceArguments
         Device.AcceptOnlyFromAmong("cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
     }
 
-    public InferenceOptions Options(ParseResult parse)
+    /// <summary>
+    /// The options from the command line and the decoder keys in the environment; null, with each problem on standard
+    /// error named as the worker names it, for settings the worker would refuse (the caller exits with usage, 2).
+    /// </summary>
+    public InferenceOptions? Options(ParseResult parse, string verb)
     {
         var options = new InferenceOptions
         {
@@ -42,8 +46,13 @@ internal sealed class InferenceArguments
             MaxConcurrentRuns = parse.GetValue(Runs),
             OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
         };
-        BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build());
-        return options;
+        var problems = new List<string>();
+        try { BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build()); }
+        catch (InvalidOperationException ex) { problems.Add(ex.Message); }   // a value that is no number
+        problems.AddRange(options.Validate());
+        if (problems.Count == 0) return options;
+        foreach (var problem in problems) Console.Error.WriteLine($"{verb}: {problem}");
+        return null;
     }
 
     /// <summary>
@@ -64,13 +73,11 @@ internal sealed class InferenceArguments
     /// Decoder thresholds come from the same keys as the worker's appsettings, e.g. the environment variable
     /// Inference__Decoder__CenterThreshold=0.2, so the CLI and the worker decode alike.
     /// </summary>
-    public static void BindDecoders(InferenceOptions options, IConfiguration config)
+    private static void BindDecoders(InferenceOptions options, IConfiguration config)
     {
         var section = config.GetSection(InferenceOptions.Section);
         section.GetSection(nameof(InferenceOptions.Decoder)).Bind(options.Decoder);
         section.GetSection(nameof(InferenceOptions.InstancesDecoder)).Bind(options.InstancesDecoder);
-        options.Decoder.Validate();
-        options.InstancesDecoder.Validate();
     }
 
     /// <summary>Images in flight: two batches' worth plus a couple decoding ahead.</summary>

@@ -45,9 +45,12 @@ internal static class RequeueCommand
                     : await admin.RequeueAllFailedAsync(parse.GetValue(kind), parse.GetValue(study), bus.PublishAsync, ct);
                 Console.WriteLine($"Requeued {result.Requeued.Count} job(s).");
                 foreach (var (id, reason) in result.Skipped) Console.WriteLine($"Skipped job {id}: {reason}.");
-                if (jobId is not null && result.Requeued.Count == 0 && result.Skipped.Count == 0)
+                // The job asked for did not go back to work: a script running `nfc requeue 42 && ...` must know.
+                if (jobId is not null && result.Requeued.Count == 0)
                 {
-                    Console.Error.WriteLine($"nfc requeue: job {jobId} does not exist or is not failed.");
+                    Console.Error.WriteLine(result.Skipped.Count == 0
+                        ? $"nfc requeue: job {jobId} does not exist or is not failed."
+                        : $"nfc requeue: job {jobId} was not requeued: {result.Skipped[0].Reason}.");
                     return NfcCommandLine.Fatal;
                 }
                 return NfcCommandLine.Success;

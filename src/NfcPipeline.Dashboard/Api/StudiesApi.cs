@@ -54,6 +54,10 @@ public static class StudiesApi
             return Results.Problem("The body must be JSON (Content-Type: application/json).", statusCode: 415, title: "Invalid request");
         SubmitStudyRequest? body;
         try { body = await request.ReadFromJsonAsync<SubmitStudyRequest>(ct); }
+        catch (InvalidOperationException ex)   // a charset .NET does not know (the build has no code pages)
+        {
+            return Results.Problem($"The body must be JSON in UTF-8: {ex.Message}", statusCode: 415, title: "Invalid request");
+        }
         catch (System.Text.Json.JsonException ex)
         {
             return Results.ValidationProblem(new Dictionary<string, string[]> { [ex.Path is { Length: > 2 } p ? p[2..] : "body"] = [ex.Message] },

@@ -41,6 +41,8 @@ public static class PatientReportPage
                 OverlayService.Outcome.NoImage => Results.NotFound(),
                 OverlayService.Outcome.NoShare => Results.Problem("Dashboard:ShareRoot is not configured or the study has no source folder.", statusCode: 404),
                 OverlayService.Outcome.SourceMissing => Results.Problem("The source image is not in the share (moved or removed).", statusCode: 404),
+                OverlayService.Outcome.Changed => Results.Problem(
+                    "The source image has changed since it was analysed; its results would be drawn on other pixels. Submit the study again.", statusCode: 409),
                 _ => Results.Problem("The source image cannot be decoded.", statusCode: 422),
             };
         });

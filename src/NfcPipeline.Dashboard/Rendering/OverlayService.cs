@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Imaging;
@@ -12,7 +13,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
     private ImageDecoder? _decoder;
     private readonly SemaphoreSlim _renderGate = new(options.Value.MaxConcurrentOverlays, options.Value.MaxConcurrentOverlays);
 
-    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable }
+    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable, Changed }
 
     private static ImageDecoder ConfinedTo(string realRoot) => new(null, path => SharePaths.OpenInside(path, realRoot));
 
@@ -37,7 +38,16 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         var decoder = _decoder ??= ConfinedTo(SharePaths.RealPath(root));   // the share's real path, taken once
         // At most Dashboard:MaxConcurrentOverlays at once: a burst of requests for large fields waits here.
         await _renderGate.WaitAsync(ct);
-        try { return await Task.Run(() => (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.DecodeFile(path), shapes, maxWidth)), ct); }
+        try
+        {
+            return await Task.Run(() =>
+            {
+                // The stored shapes belong to the content analysed: drawn on a file replaced since, they would mislead.
+                var content = decoder.ReadContent(path);
+                if (!SHA256.HashData(content).AsSpan().SequenceEqual(image.Sha256)) return (Outcome.Changed, null);
+                return (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.Decode(content), shapes, maxWidth));
+            }, ct);
+        }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
         finally { _renderGate.Release(); }
     }

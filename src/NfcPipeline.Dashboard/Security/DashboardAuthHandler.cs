@@ -34,14 +34,18 @@ public sealed class DashboardAuthHandler(
         return remote.ToString();
     }
 
+    /// <summary>Headers common reverse proxies add (nginx's X-Real-IP, the de-facto X-Forwarded-*, RFC 7239, Via).</summary>
+    private static readonly string[] ProxyHeaders = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "X-Forwarded-Proto", "Via"];
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var options = dashboardOptions.Value;
         if (!options.AuthConfigured)
         {
             // A reverse proxy on this host also connects from loopback; its forwarding headers show a remote caller.
-            // A non-loopback Host name means a page of another site reached us by DNS rebinding.
-            var proxied = Request.Headers.ContainsKey("X-Forwarded-For") || Request.Headers.ContainsKey("Forwarded");
+            // A non-loopback Host name means a page of another site reached us by DNS rebinding. A heuristic: a proxy
+            // that adds none of these and keeps a loopback Host is not seen, which is why a proxy needs users.
+            var proxied = ProxyHeaders.Any(Request.Headers.ContainsKey);
             var loopbackHost = NfcPipeline.Contracts.ListenAddress.IsLoopbackUrl("http://" + Request.Host.Value);
             return Task.FromResult(!proxied && loopbackHost && Context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
                 ? Success(LocalUser, DashboardRoles.Operator, "local")

@@ -50,7 +50,7 @@ internal static class BenchInferenceCommand
         var (sizes, count, rounds, source, profilePrefix) = settings;
         var files = SameSizeImages(source);
         if (files is null) { await Console.Error.WriteLineAsync($"nfc bench inference: no decodable images in '{source}' (pass --source DIR)"); return NfcCommandLine.Usage; }
-        var options = inference.Options(parse);
+        if (inference.Options(parse, "nfc bench inference") is not { } options) return NfcCommandLine.Usage;
         var paths = Enumerable.Range(0, count).Select(i => files[i % files.Count]).ToList();
         var calibration = new Calibration(2.0);
         var rows = new List<(int Batch, PairedRounds Rounds)>();

@@ -39,7 +39,7 @@ internal static class BenchPipelineCommand
                 await Console.Error.WriteLineAsync("nfc bench pipeline: need --images ≥ 2, --rounds ≥ 1, --batch ≥ 1 and --warm-up ≥ 0");
                 return NfcCommandLine.Usage;
             }
-            var options = new InferenceArguments().Options(parse);
+            if (new InferenceArguments().Options(parse, "nfc bench pipeline") is not { } options) return NfcCommandLine.Usage;
             options.ModelPath = parse.GetValue(model) ?? options.ModelPath;
             return await RunAsync(n, r, b, w, parse.GetValue(source)!, options, ct);
         });
