@@ -60,7 +60,7 @@ public static class PipelineServiceExtensions
 
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
         builder.Services.AddSingleton<StudyRegistrationStore>().AddSingleton<ModelStore>().AddSingleton<JobStore>()
-            .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<WorkerStore>();
+            .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<CompletionEventStore>().AddSingleton<WorkerStore>();
         builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>();
         builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
         builder.Services.AddSingleton<ModelHost>().AddHostedService(sp => sp.GetRequiredService<ModelHost>());

@@ -4,16 +4,25 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Pipeline;
 
-/// <summary>A patient whose aggregation was stored; <see cref="NewlyCompleted"/> is true for exactly one caller.</summary>
-public sealed record PatientOutcome(long PatientId, long StudyId, string StudyExternalId, bool NewlyCompleted, string Pattern, int FailedImages);
+/// <summary>
+/// A patient whose aggregation was stored. <see cref="Event"/>, the PatientCompleted stored with the transition, is
+/// given to exactly one caller: the one that moved the patient to completed.
+/// </summary>
+public sealed record PatientOutcome(long PatientId, long StudyId, string StudyExternalId, PendingEvent? Event, string Pattern, int FailedImages)
+{
+    public bool NewlyCompleted => Event is not null;
+}
 
-/// <summary>A study that this caller moved to its final state.</summary>
-public sealed record StudyOutcome(long StudyId, string ExternalId, string State, int SucceededImages, int FailedImages);
+/// <summary>A study that this caller moved to its final state, with the StudyCompleted stored with the transition.</summary>
+public sealed record StudyOutcome(long StudyId, string ExternalId, string State, int SucceededImages, int FailedImages)
+{
+    public PendingEvent? Event { get; init; }
+}
 
 /// <summary>
 /// Aggregates a patient when its last image is done, from stored rows, under an advisory lock on the patient: two
 /// workers finishing the last two images at once both store the same (idempotent) result, and only one of them
-/// moves the patient to completed, so completion events go out once.
+/// moves the patient to completed. The completion events are stored in the same transaction (CompletionEventStore).
 /// </summary>
 public sealed class PatientResultsStore(NpgsqlDataSource db)
 {
@@ -53,8 +62,8 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             tx, cancellationToken: ct))).ToLookup(c => Convert.ToHexString(c.ImageSha256));
 
         var fields = images.Select(i => i.State == "succeeded" && i.Gradable is not null
-            ? new FieldResult(i.RelPath, i.Finger ?? "unknown", StoredMeasurements.Rebuild(i, capillaries[Convert.ToHexString(i.Sha256)].ToList()))
-            : new FieldResult(i.RelPath, i.Finger ?? "unknown", null, i.ErrorCode is null ? i.Error : $"{i.ErrorCode}: {i.Error}")).ToList();
+            ? new FieldResult(i.RelPath, i.Finger ?? FieldResult.UnknownFinger, StoredMeasurements.Rebuild(i, capillaries[Convert.ToHexString(i.Sha256)].ToList()))
+            : new FieldResult(i.RelPath, i.Finger ?? FieldResult.UnknownFinger, null, i.ErrorCode is null ? i.Error : $"{i.ErrorCode}: {i.Error}")).ToList();
         var report = aggregator.Aggregate(patient.Code, fields);
         int failed = images.Count(i => i.State == "failed");
         var calibrations = measured.Select(i => i.UmPerPx!.Value).Distinct().ToList();
@@ -64,8 +73,11 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             update patients set state = @State, completed_at = now()
             where id = @PatientId and state not in ('completed', 'completed_with_errors') returning id
             """, new { PatientId = patientId, State = failed > 0 ? "completed_with_errors" : "completed" }, tx, cancellationToken: ct));
+        var pattern = PatientMetricsJson.Pattern(report.FastTrack);
+        var announced = flipped is null ? null : await CompletionEventStore.InsertAsync(connection, tx, patient.StudyId,
+            new Contracts.PatientCompleted(patient.StudyExternalId, patientId, pattern, failed, DateTimeOffset.UtcNow), ct);
         await tx.CommitAsync(ct);
-        return new PatientOutcome(patientId, patient.StudyId, patient.StudyExternalId, flipped is not null, PatientMetricsJson.Pattern(report.FastTrack), failed);
+        return new PatientOutcome(patientId, patient.StudyId, patient.StudyExternalId, announced, pattern, failed);
     }
 
     /// <summary>Moves the study to completed (or completed_with_errors) once every patient is; null when not this caller's to do.</summary>
@@ -86,6 +98,12 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
               and not exists (select 1 from images i where i.study_id = s.id and i.state not in ('succeeded', 'failed'))
             returning s.id as StudyId, s.external_id as ExternalId, s.state, counts.ok::int as SucceededImages, counts.bad::int as FailedImages
             """, new { StudyId = studyId }, tx, cancellationToken: ct));
+        if (outcome is not null)
+            outcome = outcome with
+            {
+                Event = await CompletionEventStore.InsertAsync(connection, tx, studyId, new Contracts.StudyCompleted(outcome.ExternalId, outcome.StudyId,
+                    outcome.State, outcome.SucceededImages, outcome.FailedImages, DateTimeOffset.UtcNow), ct),
+            };
         await tx.CommitAsync(ct);
         return outcome;
     }

@@ -9,9 +9,11 @@ namespace NfcPipeline.Worker.Completion;
 
 /// <summary>
 /// After a chunk commits: aggregates each touched patient whose last image is done, then completes the study when its
-/// last patient is. Events are published by whichever worker made the transition, so each goes out once.
+/// last patient is. Each transition stores its event (the completion events' outbox); the worker that made it
+/// publishes it, and an outbox pass publishes one whose publish failed (OutboxDispatcher): at least once.
 /// </summary>
-public sealed class CompletionTracker(PatientResultsStore patients, ModelHost model, DatabaseRetry retry, ILogger<CompletionTracker> logger)
+public sealed class CompletionTracker(PatientResultsStore patients, CompletionEventStore events, ModelHost model, DatabaseRetry retry,
+    ILogger<CompletionTracker> logger)
 {
     public async Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct)
     {
@@ -22,10 +24,10 @@ public sealed class CompletionTracker(PatientResultsStore patients, ModelHost mo
             var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, model.ModelId, aggregator, model.SettingsJson, t), ct);
             if (outcome is null) continue;
             studies.Add(outcome.StudyId);
-            if (outcome.NewlyCompleted)
+            if (outcome.Event is { } completed)
             {
                 logger.LogInformation("Patient {PatientDbId} of study {StudyDbId} aggregated: {Pattern}", outcome.PatientId, outcome.StudyId, outcome.Pattern);
-                await bus.Publish(new PatientCompleted(outcome.StudyExternalId, outcome.PatientId, outcome.Pattern, outcome.FailedImages, DateTimeOffset.UtcNow), ct);
+                await PublishAsync(completed, bus, ct);
             }
         }
         foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, ct);
@@ -44,6 +46,19 @@ public sealed class CompletionTracker(PatientResultsStore patients, ModelHost mo
         var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);
         if (study is null) return;
         logger.LogInformation("Study {StudyDbId} {State}: {Succeeded} images analysed, {Failed} failed", study.StudyId, study.State, study.SucceededImages, study.FailedImages);
-        await bus.Publish(new StudyCompleted(study.ExternalId, study.StudyId, study.State, study.SucceededImages, study.FailedImages, DateTimeOffset.UtcNow), ct);
+        await PublishAsync(study.Event!, bus, ct);
+    }
+
+    /// <summary>Publishes a stored event and stamps it; a failed publish releases it to the next outbox pass, then throws.</summary>
+    private async Task PublishAsync(PendingEvent stored, IPublishEndpoint bus, CancellationToken ct)
+    {
+        try { await bus.Publish(stored.Message, stored.Message.GetType(), ct); }
+        catch
+        {
+            try { await events.ReleaseAsync([stored], CancellationToken.None); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }   // the claim's lease expires all the same
+            throw;
+        }
+        await retry.RunAsync(t => events.MarkPublishedAsync([stored], t), ct);
     }
 }

@@ -1,10 +1,15 @@
+using MassTransit;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.Worker.Registration;
 
-/// <summary>Publishes chunk jobs that were committed but never published (a crash or broker outage between the two).</summary>
-public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
+/// <summary>
+/// Publishes chunk jobs and completion events that were committed but never published (a crash or broker outage
+/// between the two).
+/// </summary>
+public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, CompletionEventStore events, IBus bus,
+    WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -16,6 +21,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 await Task.Delay(interval, stoppingToken);
                 // A publish gives up after RepublishAfter; a claim outlives that, so no other dispatcher publishes the
                 // jobs meanwhile, and expires after it, should this process die before it publishes or releases.
+                await PublishEventsAsync(stoppingToken);
                 var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
                 if (pending.Count == 0) continue;
                 await using var scope = scopes.CreateAsyncScope();
@@ -33,10 +39,38 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 logger.LogWarning("Published {Count} chunk jobs that had been committed but not published", pending.Count);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-            catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is MassTransit.MassTransitException)
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is MassTransitException)
             {
                 logger.LogWarning("Outbox pass skipped: {Error}", ex.Message);
             }
         }
+    }
+
+    /// <summary>Completion events whose publish failed, or whose worker died before publishing, in the order they were stored.</summary>
+    private async Task PublishEventsAsync(CancellationToken stoppingToken)
+    {
+        var pending = await events.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
+        if (pending.Count == 0) return;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(options.RepublishAfter);
+        var published = new List<PendingEvent>();
+        try
+        {
+            foreach (var stored in pending)
+            {
+                await bus.Publish(stored.Message, stored.Message.GetType(), timeout.Token);
+                published.Add(stored);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException && !stoppingToken.IsCancellationRequested || ex is MassTransitException)
+        {
+            logger.LogWarning("Outbox pass published {Published} of {Count} completion events: {Error}", published.Count, pending.Count, ex.Message);
+            await events.ReleaseAsync(pending.Except(published).ToList(), CancellationToken.None);
+        }
+        finally
+        {
+            if (published.Count > 0) await events.MarkPublishedAsync(published, CancellationToken.None);
+        }
+        if (published.Count == pending.Count) logger.LogWarning("Published {Count} completion events that had been committed but not published", published.Count);
     }
 }

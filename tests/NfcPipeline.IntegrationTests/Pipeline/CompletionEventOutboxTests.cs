@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using Dapper;
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>
+/// Completion events stored with the transition they announce (migration 0021), so one whose publish failed after the
+/// commit is published by an outbox pass: at least once. Before, it was lost, since the retry found the transition made.
+/// </summary>
+public class CompletionEventOutboxTests
+{
+    [Fact]
+    public async Task A_study_completion_stores_its_event_claimed_by_its_caller_until_published_or_released()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await ResubmissionRaceTests.SeedAsync(db, 2);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update images set state = 'succeeded'; update patients set state = 'completed'");
+        var store = new PatientResultsStore(db);
+        var events = new CompletionEventStore(db);
+        var hour = TimeSpan.FromHours(1);
+
+        var outcome = await store.CompleteStudyIfDoneAsync(s.StudyId, default);
+        var stored = outcome?.Event;
+        Assert.NotNull(stored);
+        var message = Assert.IsType<StudyCompleted>(stored.Message);
+        Assert.Equal(("race", s.StudyId, "completed", 2, 0), (message.StudyId, message.StudyDbId, message.State, message.SucceededImages, message.FailedImages));
+        Assert.Null(await store.CompleteStudyIfDoneAsync(s.StudyId, default));   // a retry: no second transition, no second event
+        Assert.Empty(await events.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 10, default));   // its caller holds it
+
+        // The caller's publish failed: released, an outbox pass takes it, with the event as stored (time included).
+        await events.ReleaseAsync([stored], default);
+        var claimed = Assert.Single(await events.ClaimUnpublishedAsync(TimeSpan.Zero, hour, 10, default));
+        Assert.Equal(message, claimed.Message);
+        await events.MarkPublishedAsync([stored], default);   // the first claim is gone: no stamp
+        await Task.Delay(50);
+        Assert.Single(await events.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromMilliseconds(10), 10, default));   // its claim expired
+
+        var last = Assert.Single(await events.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.Zero, 10, default));
+        await events.MarkPublishedAsync([last], default);
+        Assert.Empty(await events.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.Zero, 10, default));
+    }
+
+    [Fact]
+    public async Task An_event_left_unpublished_is_published_by_a_workers_outbox_pass_and_every_event_is_stamped()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-o", patients: 2, imagesPerPatient: 2);
+        var patients = new ConcurrentBag<PatientCompleted>();
+        var studies = new ConcurrentBag<StudyCompleted>();
+        var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(env.Vhost.AmqpUri);
+            cfg.ReceiveEndpoint("events-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.Handler<PatientCompleted>(c => { patients.Add(c.Message); return Task.CompletedTask; });
+                e.Handler<StudyCompleted>(c => { studies.Add(c.Message); return Task.CompletedTask; });
+            });
+        });
+        await listener.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__RepublishAfter"] = "00:00:02" });
+            await env.SubmitAsync(new SubmitStudy { StudyId = "study-o", FolderPath = "study-o" });
+            Assert.Equal("completed", await env.WaitForStudyAsync("study-o", TimeSpan.FromMinutes(2)));
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(studies.Count == 1 && patients.Count == 2), TimeSpan.FromSeconds(30),
+                () => $"{patients.Count} patient and {studies.Count} study events");
+            // Each stamped once the broker confirmed it (the stamp may follow the delivery by a moment).
+            await PipelineEnvironment.WaitUntilAsync(async () =>
+                    await env.QueryScalarAsync<long>("select count(*) from completion_events where published_at is not null") == 3,
+                TimeSpan.FromSeconds(30), () => "the events were not all stamped published");
+            Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from completion_events"));
+
+            // A StudyCompleted whose publish failed after its commit (released by the worker that made it).
+            var studyId = await env.QueryScalarAsync<long>("select id from studies");
+            var lost = new StudyCompleted("study-o", studyId, "completed", 4, 0, new DateTimeOffset(2026, 12, 4, 8, 0, 0, TimeSpan.Zero));
+            await env.QueryScalarAsync<long>("""
+                insert into completion_events (kind, study_id, payload) values ('study_completed', @studyId, @payload::jsonb) returning id
+                """, new { studyId, payload = System.Text.Json.JsonSerializer.Serialize(lost, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)) });
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(studies.Count == 2), TimeSpan.FromSeconds(60),
+                () => $"{studies.Count} study events; worker:\n{env.Workers[0].Output}");
+            Assert.Contains(lost, studies);
+            await PipelineEnvironment.WaitUntilAsync(async () =>
+                    await env.QueryScalarAsync<long>("select count(*) from completion_events where published_at is null") == 0,
+                TimeSpan.FromSeconds(30), () => "the republished event was not stamped");
+        }
+        finally { await listener.StopAsync(); }
+    }
+}
