@@ -66,7 +66,7 @@ internal static class AnalyzeCommand
         foreach (var group in results.Where(r => r.Image.Patient is not null).GroupBy(r => r.Image.Patient!))
         {
             var report = aggregator.Aggregate(group.Key, group.Select(r => new FieldResult(
-                r.Image.RelativePath, r.Image.Finger ?? "unknown", r.Outcome.Measurement, r.Outcome.Error)));
+                r.Image.RelativePath, r.Image.Finger ?? FieldResult.UnknownFinger, r.Outcome.Measurement, r.Outcome.Error)));
             output.Patient(report);
         }
         output.End(results.Count(r => r.Outcome.Succeeded), results.Count(r => !r.Outcome.Succeeded), inventory.Skipped.Count);

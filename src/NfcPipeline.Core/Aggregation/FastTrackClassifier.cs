@@ -56,9 +56,12 @@ public sealed class FastTrackClassifier
     private string? TooFewForDensity(FastTrackInputs inputs)
     {
         var o = _options;
-        if (inputs.DensityPerMm is null || (inputs.DensityFieldCount >= o.MinDensityFields && inputs.DensityFingerCount >= o.MinDensityFingers))
+        // Fingers not named by the study (a patient/field layout) cannot be counted; their fields still are.
+        bool enoughFingers = inputs.DensityFingerCount is not { } fingers || fingers >= o.MinDensityFingers;
+        if (inputs.DensityPerMm is null || (inputs.DensityFieldCount >= o.MinDensityFields && enoughFingers))
             return null;
-        return $"it comes from {Count(inputs.DensityFieldCount, "field")} on {Count(inputs.DensityFingerCount, "finger")}, " +
+        string on = inputs.DensityFingerCount is { } n ? "on " + Count(n, "finger") : "whose fingers are not named";
+        return $"it comes from {Count(inputs.DensityFieldCount, "field")} {on}, " +
                $"fewer than the {Count(o.MinDensityFields, "field")} on {Count(o.MinDensityFingers, "finger")} asked for";
     }
 

@@ -60,15 +60,23 @@ public sealed record FastTrackResult(
 
 /// <summary>
 /// The patient-level numbers the fast-track reads. <see cref="DensityFieldCount"/> and <see cref="DensityFingerCount"/>
-/// say how much nailfold the density comes from: the fields that have one, and the fingers those lie on.
+/// say how much nailfold the density comes from: the fields that have one, and the named fingers those lie on (null
+/// when none of them names its finger: then it cannot be told).
 /// </summary>
 public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int GiantCount, int AbnormalCount, int HemorrhageCount,
-    int DensityFieldCount, int DensityFingerCount)
+    int DensityFieldCount, int? DensityFingerCount)
 {
     public double? GiantShare => LoopCount == 0 ? null : (double)GiantCount / LoopCount;
     public double? HemorrhageShare => LoopCount == 0 ? null : (double)HemorrhageCount / LoopCount;
 
     public static FastTrackInputs From(GroupSummary overall, IEnumerable<FingerSummary> fingers) =>
         new(overall.DensityPerMm.Mean, overall.LoopCount, overall.GiantCount, overall.AbnormalCount, overall.HemorrhageCount,
-            overall.DensityPerMm.N, fingers.Count(f => f.Summary.DensityPerMm.N > 0));
+            overall.DensityPerMm.N, KnownFingersWithDensity(fingers));
+
+    private static int? KnownFingersWithDensity(IEnumerable<FingerSummary> fingers)
+    {
+        var withDensity = fingers.Where(f => f.Summary.DensityPerMm.N > 0).ToList();
+        int known = withDensity.Count(f => f.Finger != FieldResult.UnknownFinger);
+        return known == 0 && withDensity.Count > 0 ? null : known;
+    }
 }

@@ -135,7 +135,8 @@ public sealed class DistalRowFinder
     /// <summary>
     /// Splits the apices into rows by depth (a gap of more than <paramref name="gapPx"/> between neighbours in depth
     /// starts a new row) and keeps the most distal row that holds at least MinRowShareOfLargest of the largest row's
-    /// loops, so a whole deeper row, or one stray apex far in front, does not count as the distal row.
+    /// loops, and at least two when the largest has two or more, so a whole deeper row, or one stray apex in front
+    /// (of a sparse row too, where 30 % of the largest is one loop), does not count as the distal row.
     /// </summary>
     private List<(int Index, Point2 Apex)> FrontRow(List<(int Index, Point2 Apex)> apices, Point2 axis, double gapPx)
     {
@@ -148,7 +149,7 @@ public sealed class DistalRowFinder
             rows[^1].Add(byDepth[i]);
         }
         int largest = rows.Max(r => r.Count);
-        double needed = Math.Max(1, _options.MinRowShareOfLargest * largest);
+        double needed = Math.Max(largest >= 2 ? 2 : 1, _options.MinRowShareOfLargest * largest);
         return rows.First(r => r.Count >= needed);
     }
 

@@ -41,11 +41,12 @@ internal static class CapillaryCopy
                 await WriteNullable(writer, c.ApicalDiameterUm, ct);
                 await WriteNullable(writer, c.ArterialDiameterUm, ct);
                 await WriteNullable(writer, c.VenousDiameterUm, ct);
-                await WriteNullable(writer, Mean(c.ArterialLimbLengthUm, c.VenousLimbLengthUm), ct);
+                // Left and right: the lengths need no limb roles, which one unconfident edge keypoint leaves unknown.
+                await WriteNullable(writer, Mean(c.LeftLimbLengthUm, c.RightLimbLengthUm), ct);
                 await WriteNullable(writer, c.LoopHeightUm, ct);
                 await WriteNullable(writer, c.LoopWidthUm, ct);
-                await writer.WriteAsync(c.IsDilated == true, NpgsqlDbType.Boolean, ct);
-                await writer.WriteAsync(c.IsGiant == true, NpgsqlDbType.Boolean, ct);
+                await WriteNullable(writer, c.IsDilated, ct);   // null: the apex could not be measured (migration 0022)
+                await WriteNullable(writer, c.IsGiant, ct);
                 await writer.WriteAsync(distal.Contains(i), NpgsqlDbType.Boolean, ct);
                 await writer.WriteAsync(rect, NpgsqlDbType.Array | NpgsqlDbType.Integer, ct);
                 await writer.WriteAsync(c.ApexCutByFrame, NpgsqlDbType.Boolean, ct);
@@ -59,6 +60,9 @@ internal static class CapillaryCopy
 
     private static Task WriteNullable(NpgsqlBinaryImporter writer, double? value, CancellationToken ct) =>
         value is { } v ? writer.WriteAsync(v, NpgsqlDbType.Double, ct) : writer.WriteNullAsync(ct);
+
+    private static Task WriteNullable(NpgsqlBinaryImporter writer, bool? value, CancellationToken ct) =>
+        value is { } v ? writer.WriteAsync(v, NpgsqlDbType.Boolean, ct) : writer.WriteNullAsync(ct);
 }
 
 /// <summary>

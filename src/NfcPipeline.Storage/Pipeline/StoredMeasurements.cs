@@ -9,7 +9,7 @@ internal sealed record StoredImageRow(long ImageId, string? Finger, string RelPa
     string? UngradableCode, string? UngradableReason, string? Quality, string? DistalAxisSource);
 
 internal sealed record StoredCapillaryRow(byte[] ImageSha256, int InstanceIndex, string ClassName, string Category, float Score,
-    double? ApicalUm, double? ArterialUm, double? VenousUm, double? LoopHeightUm, double? LoopWidthUm, bool Dilated, bool Giant, bool Distal);
+    double? ApicalUm, double? ArterialUm, double? VenousUm, double? LoopHeightUm, double? LoopWidthUm, bool? Dilated, bool? Giant, bool Distal);
 
 /// <summary>
 /// Rebuilds the per-image measurements that patient aggregation reads from stored rows, so a patient can be

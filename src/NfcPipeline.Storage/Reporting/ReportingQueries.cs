@@ -183,7 +183,8 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return (await c.QueryAsync<CapillaryShape>(new CommandDefinition("""
-            select instance_index, category, box, mask_rle, mask_rect, keypoints, distal, dilated, giant
+            select instance_index, category, box, mask_rle, mask_rect, keypoints, distal,
+                   coalesce(dilated, false) as dilated, coalesce(giant, false) as giant   -- unknown: not drawn as either
             from capillaries where image_sha256 = @imageSha256 and model_id = @modelId and um_per_px = @umPerPx order by instance_index
             """, new { imageSha256, modelId, umPerPx }, cancellationToken: ct))).ToList();
     }

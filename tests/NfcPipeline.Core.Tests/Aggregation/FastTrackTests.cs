@@ -6,7 +6,7 @@ namespace NfcPipeline.Core.Tests.Aggregation;
 public class FastTrackTests
 {
     private static FastTrackResult Classify(double? density, int giants = 0, int abnormal = 0, int hemorrhages = 0, int loops = 40,
-        FastTrackOptions? options = null, int densityFields = 8, int densityFingers = 4) =>
+        FastTrackOptions? options = null, int densityFields = 8, int? densityFingers = 4) =>
         new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages, densityFields, densityFingers));
 
     [Fact]
@@ -153,5 +153,14 @@ public class FastTrackTests
             Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { MinDensityFields = 0 })).Message);
         Assert.Contains("cannot exceed MinDensityFields",
             Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { MinDensityFingers = 3 })).Message);
+    }
+
+    [Fact]
+    public void Fingers_the_study_does_not_name_are_not_counted_and_only_the_fields_are_checked()
+    {
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(9, densityFields: 16, densityFingers: null).Pattern);
+        var one = Classify(9, densityFields: 1, densityFingers: null);
+        Assert.Equal(FastTrackPattern.Indeterminate, one.Pattern);
+        Assert.Contains("it comes from 1 field whose fingers are not named, fewer than", one.Trace[0].Conditions[0].Text);
     }
 }

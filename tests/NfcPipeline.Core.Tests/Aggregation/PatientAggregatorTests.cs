@@ -124,6 +124,22 @@ public class PatientAggregatorTests
     }
 
     [Fact]
+    public void Fields_without_a_finger_count_as_fields_but_not_as_a_finger()
+    {
+        var aggregator = new PatientAggregator();
+        var unnamed = Enumerable.Range(1, 4).Select(i => new FieldResult($"p4-{i}", FieldResult.UnknownFinger, Field(18))).ToList();
+        var report = aggregator.Aggregate("p4", unnamed);
+        Assert.Equal((4, (int?)null), (report.FastTrack.Inputs.DensityFieldCount, report.FastTrack.Inputs.DensityFingerCount));
+        Assert.Equal(FastTrackPattern.NonScleroderma, report.FastTrack.Pattern);
+
+        // One named finger beside them is one finger, not two.
+        unnamed.Add(new("p4-R2-1", "R2", Field(18)));
+        var mixed = aggregator.Aggregate("p4", unnamed);
+        Assert.Equal(1, mixed.FastTrack.Inputs.DensityFingerCount);
+        Assert.Equal(FastTrackPattern.Indeterminate, mixed.FastTrack.Pattern);
+    }
+
+    [Fact]
     public void Aggregation_is_independent_of_field_order()
     {
         var fields = PatientFields();

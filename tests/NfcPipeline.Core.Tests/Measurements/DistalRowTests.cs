@@ -138,6 +138,16 @@ public class DistalRowTests
         Assert.Equal(Enumerable.Range(0, 15), result.DistalRow.Indices);
     }
 
+    [Fact]
+    public void Nor_does_one_in_front_of_a_sparse_row_of_three()
+    {
+        // 30 % of a 3-loop row is one loop: the stray alone passed as the distal row, a density of 1/L for 3/L, in
+        // exactly the sparse fields where the ≤ 3/mm rule decides.
+        List<CapillaryInstance> loops = [Loops.Loop(new(300, 300)), Loops.Loop(new(500, 300)), Loops.Loop(new(700, 300)), Loops.Loop(new(500, 150))];
+        var result = Measure(loops);
+        Assert.Equal([0, 1, 2], result.DistalRow.Indices);
+    }
+
     [Theory]
     [InlineData(7, 150, 15)]
     [InlineData(5, 200, 12)]
