@@ -82,6 +82,8 @@ public sealed unsafe partial class InferenceSession
             GC.KeepAlive(temporaryNames);
             // The inputs' OrtValues pin the memory ORT reads: none may be finalised while the run uses it.
             GC.KeepAlive(inputValues);
+            // Nor this session, whose cached UTF-8 names ORT reads: after the lease nothing else uses `this`.
+            GC.KeepAlive(this);
         }
     }
 

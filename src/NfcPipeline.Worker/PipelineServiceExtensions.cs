@@ -27,25 +27,38 @@ public static class PipelineServiceExtensions
         builder.Services.AddHostedService<StartupMigrationService>();
         // Before the early return: a migrate-only host maps /health/live too (Program.cs maps both endpoints).
         var health = builder.Services.AddHealthChecks();
-        if (!config.GetValue("Worker:Enabled", true))
+        var problems = new List<string>();
+        // A value the binder cannot convert ("60s", "yes") is a problem named like the others, not a stack trace.
+        T Bind<T>(string section, Func<IConfiguration, T?> read, T fallback)
+        {
+            try { return read(config.GetSection(section)) ?? fallback; }
+            catch (InvalidOperationException ex) { problems.Add(ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message); return fallback; }
+        }
+        if (!Bind<bool>("Worker", s => s.GetValue("Enabled", true), true))
         {
             // Only where the health endpoints listen matters to a migrate-only host.
-            var binding = WorkerOptions.HealthUrlsProblems(config["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls)
-                .Concat(WorkerOptions.KestrelEndpointProblems(config)).ToList();
-            if (binding.Count > 0) throw new WorkerConfigurationException(binding);
+            problems.AddRange(WorkerOptions.HealthUrlsProblems(config["Worker:HealthUrls"] ?? new WorkerOptions().HealthUrls)
+                .Concat(WorkerOptions.KestrelEndpointProblems(config)));
+            if (problems.Count > 0) throw new WorkerConfigurationException(problems);
             return builder;
         }
 
-        var options = config.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        var options = Bind(WorkerOptions.Section, s => s.Get<WorkerOptions>(), new WorkerOptions());
         options.ShareRoot ??= config["Share:Root"];
         // Settings that cannot run stop the worker here, every problem named, before a model loads or a queue binds.
-        var inferenceOptions = config.GetSection(InferenceOptions.Section).Get<InferenceOptions>() ?? new InferenceOptions();
-        var batchingOptions = config.GetSection(DynamicBatcherOptions.Section).Get<DynamicBatcherOptions>() ?? new DynamicBatcherOptions();
-        var problems = options.Validate()
+        var inferenceOptions = Bind(InferenceOptions.Section, s => s.Get<InferenceOptions>(), new InferenceOptions());
+        var batchingOptions = Bind(DynamicBatcherOptions.Section, s => s.Get<DynamicBatcherOptions>(), new DynamicBatcherOptions());
+        var shareOptions = Bind(ShareWatcherOptions.Section, s => s.Get<ShareWatcherOptions>(), new ShareWatcherOptions());
+        problems.AddRange(options.Validate()
             .Concat(WorkerOptions.KestrelEndpointProblems(config))
             .Concat(inferenceOptions.Validate())
             .Concat(batchingOptions.Validate().Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
-            .ToList();
+            .Concat(shareOptions.Validate()));
+        try { RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]); }
+        catch (UriFormatException)
+        {
+            problems.Add("Messaging:RabbitUri (or NFC_RABBIT_URI) is not a URI, such as amqp://user:password@127.0.0.1:5672/.");
+        }
         var analysis = AnalysisConfiguration.Read(config, problems);
         // One batch is one float array: its largest input must fit.
         if (inferenceOptions.MaxInputPixels * 3 * (long)batchingOptions.MaxBatchSize > Array.MaxLength)
@@ -55,7 +68,6 @@ public static class PipelineServiceExtensions
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(analysis);
         builder.Services.Configure<InferenceOptions>(config.GetSection(InferenceOptions.Section));
-        builder.Services.PostConfigure<InferenceOptions>(o => o.OnnxRuntimePath ??= Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"));
         builder.Services.Configure<DynamicBatcherOptions>(config.GetSection(DynamicBatcherOptions.Section));
 
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
@@ -64,6 +76,9 @@ public static class PipelineServiceExtensions
         builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>();
         builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
         builder.Services.AddSingleton<ModelHost>().AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        // Before the bus: hosted services stop in reverse, so the last heartbeat ("stopped") follows the bus's drain and
+        // counts the chunks finished during it.
+        builder.Services.AddHostedService<HeartbeatService>();
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -93,7 +108,9 @@ public static class PipelineServiceExtensions
         });
         builder.Services.Configure<MassTransitHostOptions>(o =>
         {
-            o.WaitUntilStarted = true;
+            // Not waited for: with the broker down at start the host would hang before its health endpoints listen
+            // (Kestrel starts after the hosted services); /health/ready reports the bus until it connects.
+            o.WaitUntilStarted = false;
             // Chunks in flight get StopTimeout to finish (WorkerShutdown); the bus waits a little longer for them to
             // hand their jobs back.
             o.StopTimeout = options.StopTimeout + TimeSpan.FromSeconds(15);
@@ -101,7 +118,6 @@ public static class PipelineServiceExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.StopTimeout + TimeSpan.FromSeconds(30));
         // After the bus, so the watcher's first scan can publish.
         builder.AddShareWatcher();
-        builder.Services.AddHostedService<HeartbeatService>();
         builder.Services.AddHostedService<OutboxDispatcher>();
         health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);

@@ -20,5 +20,11 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
     Console.Error.WriteLine($"nfc-worker: refusing to start: {WorkerStartup.Describe(ex)}");
     return 1;
 }
-await app.RunAsync();
+try { await app.RunAsync(); }
+catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.Storage.Migrations.MigrationException)
+{
+    // The database stayed unreachable through the start-up's wait, or a migration failed: said in one line.
+    Console.Error.WriteLine($"nfc-worker: stopped at start-up: {ex.Message}");
+    return 1;
+}
 return 0;

@@ -28,6 +28,81 @@ public class WorkerStartupTests
     }
 
     [Fact]
+    public async Task Migrations_at_start_up_wait_for_a_database_that_comes_up_late()
+    {
+        // A database restarting during a deploy stopped the worker at once with a stack trace.
+        await using var db = await TestDatabase.CreateAsync();
+        var real = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString);
+        int port = FreePort();
+        var late = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Host = "127.0.0.1", Port = port };
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:ConnectionString"] = late.ConnectionString,
+            ["Storage:MigrateOnStartup"] = "true",
+            ["Worker:Enabled"] = "false",
+        });
+        builder.AddPipelineServices();
+        using var host = builder.Build();
+
+        var starting = host.StartAsync();
+        await Task.Delay(2500);
+        Assert.False(starting.IsCompleted, starting.Exception?.ToString());
+        using var forwarder = new TcpForwarder(port, real.Host!, real.Port);   // the database "comes up"
+        await starting.WaitAsync(TimeSpan.FromSeconds(60));
+        await host.StopAsync();
+
+        Assert.Equal(NfcPipeline.Storage.Migrations.MigrationSource.Embedded().Count, await db.ScalarAsync<long>("select count(*) from schema_migrations"));
+    }
+
+    private static int FreePort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    /// <summary>Forwards connections on a loopback port to another address, from when it is made until disposed.</summary>
+    private sealed class TcpForwarder : IDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener;
+        private readonly CancellationTokenSource _stop = new();
+
+        public TcpForwarder(int port, string targetHost, int targetPort)
+        {
+            _listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            _listener.Start();
+            _ = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    var target = new System.Net.Sockets.TcpClient();
+                    await target.ConnectAsync(targetHost, targetPort, _stop.Token);
+                    _ = Pipe(client, target);
+                }
+            });
+        }
+
+        private async Task Pipe(System.Net.Sockets.TcpClient a, System.Net.Sockets.TcpClient b)
+        {
+            using (a) using (b)
+            {
+                try { await Task.WhenAny(a.GetStream().CopyToAsync(b.GetStream(), _stop.Token), b.GetStream().CopyToAsync(a.GetStream(), _stop.Token)); }
+                catch (Exception) { }   // either end closing ends the pair
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _listener.Stop();
+        }
+    }
+
+    [Fact]
     public async Task Worker_leaves_the_schema_alone_when_not_configured_to_migrate()
     {
         await using var db = await TestDatabase.CreateAsync();
@@ -136,6 +211,55 @@ public class WorkerStartupTests
         Assert.Contains("Kestrel:Endpoints:health:Url 'http://192.0.2.1:5082' is not a loopback address", worker.Output);
         Assert.Contains("Analysis:Categories:hairpin must be one of", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace
+    }
+
+    [Fact]
+    public async Task Values_that_do_not_parse_stop_the_worker_named_without_a_stack_trace()
+    {
+        // Each was an unhandled exception (exit 134) or, for Share:*, a stack trace after the model had loaded.
+        await using var db = await TestDatabase.CreateAsync();
+        await using var worker = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = db.ConnectionString,
+            ["Worker__StopTimeout"] = "60s",
+            ["Inference__MaxConcurrentRuns"] = "two",
+            ["Share__PollInterval"] = "abc",
+            ["Messaging__RabbitUri"] = "amqp://[bad",
+        });
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
+
+        Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("refusing to start", worker.Output);
+        Assert.Contains("'Worker:StopTimeout'", worker.Output);
+        Assert.Contains("'Inference:MaxConcurrentRuns'", worker.Output);
+        Assert.Contains("'Share:PollInterval'", worker.Output);
+        Assert.Contains("Messaging:RabbitUri (or NFC_RABBIT_URI) is not a URI", worker.Output);
+        Assert.DoesNotContain("   at ", worker.Output);
+
+        // In range but a month: refused before the start too (a bare number binds as days).
+        await using var month = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = db.ConnectionString, ["Share__SettleTime"] = "30",
+        });
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(month.HasExited), TimeSpan.FromSeconds(60), () => month.Output);
+        Assert.Equal(1, await month.StopAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("Share:SettleTime must be 0 to a day", month.Output);
+        Assert.DoesNotContain("   at ", month.Output);
+    }
+
+    [Fact]
+    public async Task With_the_broker_down_at_start_the_worker_is_live_and_reports_itself_not_ready()
+    {
+        // It waited for the broker before its health endpoints listened: no answer at all, and a liveness probe
+        // would restart it in a loop.
+        await using var env = await Pipeline.PipelineEnvironment.CreateAsync();
+        var settings = env.WorkerSettings();
+        settings["Messaging__RabbitUri"] = "amqp://guest:guest@127.0.0.1:1/";
+        await using var worker = WorkerProcess.Start(settings);
+
+        Assert.Equal(200, (await worker.GetHealthAsync("/health/live", TimeSpan.FromSeconds(90))).Status);
+        Assert.Equal(503, (await worker.GetHealthAsync("/health/ready", TimeSpan.FromSeconds(30))).Status);
+        Assert.False(worker.HasExited, worker.Output);
     }
 
     [Fact]

@@ -44,7 +44,6 @@ internal sealed class InferenceArguments
             Device = parse.GetValue(Device) ?? "cpu",
             IntraOpThreads = parse.GetValue(Threads),
             MaxConcurrentRuns = parse.GetValue(Runs),
-            OnnxRuntimePath = Environment.GetEnvironmentVariable("NFC_ORT_LIBRARY"),
         };
         var problems = new List<string>();
         try { BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build()); }

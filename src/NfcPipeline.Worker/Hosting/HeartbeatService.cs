@@ -24,7 +24,9 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        try { await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "stopped", cancellationToken); }
+        // Its own few seconds: it runs after the bus's drain, when the host's shutdown token may be spent.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try { await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "stopped", timeout.Token); }
         catch (Exception ex) { logger.LogWarning("Final heartbeat not recorded: {Error}", ex.Message); }
     }
 

@@ -9,11 +9,12 @@ public static class WorkerStartup
 {
     public static bool IsModelProblem(Exception ex) =>
         ex is FileNotFoundException or ModelContractException or OnnxRuntimeException or DllNotFoundException or ArgumentException
-            or UnknownClassNameException;
+            or UnknownClassNameException or UnauthorizedAccessException or IOException;
 
     public static string Describe(Exception ex) => ex switch
     {
         FileNotFoundException => $"Inference:ModelPath: {ex.Message}",
+        UnauthorizedAccessException or IOException => $"Inference:ModelPath cannot be read: {ex.Message}",
         ModelContractException or UnknownClassNameException => ex.Message,
         OnnxRuntimeException => $"ONNX Runtime cannot load the model: {ex.Message}",
         DllNotFoundException => $"a native library is missing (ops/native.sh installs them): {ex.Message}",

@@ -17,11 +17,8 @@ public static class ShareWatcherExtensions
     {
         builder.Services.AddOptions<ShareWatcherOptions>()
             .Bind(builder.Configuration.GetSection(ShareWatcherOptions.Section))
-            // Upper bounds too: a bare number binds as days ("30" would make every study wait a month).
-            .Validate(o => o.PollInterval > TimeSpan.Zero && o.PollInterval <= TimeSpan.FromDays(1), "Share:PollInterval must be positive and at most a day (hh:mm:ss).")
-            .Validate(o => o.SettleTime >= TimeSpan.Zero && o.SettleTime <= TimeSpan.FromDays(1), "Share:SettleTime must be 0 to a day (hh:mm:ss).")
-            .Validate(o => o.TriggerCheckInterval > TimeSpan.Zero && o.TriggerCheckInterval <= TimeSpan.FromDays(1), "Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).")
-            .Validate(o => o.PublishTimeout > TimeSpan.Zero && o.PublishTimeout <= TimeSpan.FromDays(1), "Share:PublishTimeout must be positive and at most a day (hh:mm:ss).")
+            // The worker checks these before it starts (AddPipelineServices); this covers any other host.
+            .Validate(o => o.Validate().Count == 0, "Share: settings that cannot run (see ShareWatcherOptions.Validate).")
             .ValidateOnStart();
         builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.Section));
         AddSharedServices(builder.Services);

@@ -24,4 +24,16 @@ public sealed class ShareWatcherOptions
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public bool IsEnabled => !string.IsNullOrWhiteSpace(Root);
+
+    /// <summary>What cannot run, one sentence each; upper bounds too, since a bare number binds as days ("30" is a month).</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!(PollInterval > TimeSpan.Zero && PollInterval <= TimeSpan.FromDays(1))) problems.Add("Share:PollInterval must be positive and at most a day (hh:mm:ss).");
+        if (!(SettleTime >= TimeSpan.Zero && SettleTime <= TimeSpan.FromDays(1))) problems.Add("Share:SettleTime must be 0 to a day (hh:mm:ss).");
+        if (!(TriggerCheckInterval > TimeSpan.Zero && TriggerCheckInterval <= TimeSpan.FromDays(1)))
+            problems.Add("Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).");
+        if (!(PublishTimeout > TimeSpan.Zero && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:PublishTimeout must be positive and at most a day (hh:mm:ss).");
+        return problems;
+    }
 }
