@@ -25,10 +25,13 @@ public static class CocoEvaluator
         var classNameMap = new Dictionary<string, string>(options.ClassNameMap, StringComparer.OrdinalIgnoreCase);
         var warnings = new List<string>();
         var predictedImages = predictions.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
-            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
-        var truthKeys = truth.Images.GroupBy(i => DensityTruthCsv.ImageKey(i.FileName), StringComparer.OrdinalIgnoreCase)
-            .ToDictionary(g => g.Key, g => true, StringComparer.OrdinalIgnoreCase);
-        foreach (var extra in predictedImages.Keys.Where(k => !DensityTruthCsv.TryFind(truthKeys, k, out _)).Order(StringComparer.Ordinal))
+            .ToDictionary(g => g.Key, g =>
+            {
+                if (g.Count() > 1) warnings.Add($"Predicted image '{g.Key}' is listed {g.Count()} times; only the first (id {g.First().Id}) is used.");
+                return g.First();
+            }, StringComparer.OrdinalIgnoreCase);
+        var (pairs, claimed) = PairImages(truth.Images, predictedImages, warnings);
+        foreach (var extra in predictedImages.Where(p => !claimed.Contains(p.Value.Id)).Select(p => p.Key).Order(StringComparer.Ordinal))
             warnings.Add($"Predicted image '{extra}' has no truth and is ignored.");
 
         int truthCount = 0, predictionCount = 0, matchedCount = 0, correct = 0;
@@ -49,7 +52,7 @@ public static class CocoEvaluator
         foreach (var image in truth.Images.OrderBy(i => i.Id))
         {
             string key = DensityTruthCsv.ImageKey(image.FileName);
-            CocoImage? predictedImage = predictions.Images.Count == 0 ? image : DensityTruthCsv.TryFind(predictedImages, key, out var found) ? found : null;
+            CocoImage? predictedImage = predictions.Images.Count == 0 ? image : pairs.GetValueOrDefault(image.Id);
             if (predictions.Images.Count > 0 && predictedImage is null) warnings.Add($"No predictions listed for image '{key}'; all its truth counts as missed.");
 
             var truthAnnotations = truth.Annotations.Where(a => a.ImageId == image.Id && !a.IsCrowd).ToList();
@@ -155,6 +158,30 @@ public static class CocoEvaluator
     /// measure it. A truth that never uses visibility 2 does not tell the two apart, and its labelled keypoints count.
     /// Diameters the truth gives in µm are used as they are, for the diameters its keypoints allow.
     /// </summary>
+    /// <summary>
+    /// Each truth image's predicted image, one to one: a predicted image that two truth images would both take (listed
+    /// by a path shorter than theirs, "R2/1.png" for "p1/R2/1.png" and "p2/R2/1.png") pairs with neither, and says so;
+    /// its annotations counted for both before.
+    /// </summary>
+    /// <returns>The pairs by truth image id, and the ids of the predicted images some truth image claims.</returns>
+    private static (Dictionary<long, CocoImage> Pairs, HashSet<long> Claimed) PairImages(IReadOnlyList<CocoImage> truthImages,
+        IReadOnlyDictionary<string, CocoImage> predictedImages, List<string> warnings)
+    {
+        var claims = truthImages
+            .Select(t => (Truth: t, Predicted: DensityTruthCsv.TryFind(predictedImages, t.FileName, out var p) ? p : null))
+            .Where(c => c.Predicted is not null)
+            .GroupBy(c => c.Predicted!.Id).ToList();
+        var pairs = new Dictionary<long, CocoImage>();
+        foreach (var claim in claims)
+        {
+            if (claim.Count() == 1) { pairs[claim.First().Truth.Id] = claim.First().Predicted!; continue; }
+            warnings.Add($"Predicted image '{DensityTruthCsv.ImageKey(claim.First().Predicted!.FileName)}' could be any of " +
+                $"{string.Join(", ", claim.Select(c => $"'{DensityTruthCsv.ImageKey(c.Truth.FileName)}'").Order(StringComparer.Ordinal))}; " +
+                "it is paired with none: list predictions under their full paths.");
+        }
+        return (pairs, claims.Select(c => c.Key).ToHashSet());
+    }
+
     private static (double?[] Px, double?[] Um) TruthDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options,
         bool visibleOnly, ref int hidden)
     {

@@ -290,6 +290,27 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void A_predicted_image_two_truth_images_could_be_pairs_with_neither_and_says_so()
+    {
+        // Two patients' R2/1.png, predictions listed as R2/1.png: its annotations counted for both, and it was also
+        // reported as having no truth.
+        var truth = CocoParser.Parse(Truth.Replace(
+            "\"images\": [{\"id\": 1, \"file_name\": \"study/p1_R2_1.png\"",
+            "\"images\": [{\"id\": 2, \"file_name\": \"p2/R2/1.png\", \"width\": 1024, \"height\": 768}, {\"id\": 1, \"file_name\": \"p1/R2/1.png\""));
+        Assert.Equal(2, truth.Images.Count);
+        var report = CocoEvaluator.Evaluate(truth, CocoParser.Parse(Predictions().Replace("\"p1_R2_1.png\"", "\"R2/1.png\"")));
+
+        Assert.Equal(0, report.Detection.PredictionCount);
+        Assert.Equal(2, report.Detection.TruthCount);
+        Assert.Contains(report.Warnings, w => w == "Predicted image 'R2/1.png' could be any of 'p1/R2/1.png', 'p2/R2/1.png'; it is paired with none: list predictions under their full paths.");
+        Assert.DoesNotContain(report.Warnings, w => w.Contains("has no truth"));
+
+        // Named by its full path it pairs with its own image only.
+        var exact = CocoEvaluator.Evaluate(truth, CocoParser.Parse(Predictions().Replace("\"p1_R2_1.png\"", "\"p1/R2/1.png\"")));
+        Assert.Equal((3, 2), (exact.Detection.PredictionCount, exact.Detection.MatchedCount));
+    }
+
+    [Fact]
     public void Greedy_matching_takes_higher_scores_first_and_one_to_one()
     {
         var truth = CocoInstances.ToMask(new CocoPolygons([[0, 0, 10, 0, 10, 10, 0, 10]]), 64, 64);
