@@ -149,7 +149,7 @@ public sealed class DistalRowFinder
             rows[^1].Add(byDepth[i]);
         }
         int largest = rows.Max(r => r.Count);
-        double needed = Math.Max(largest >= 2 ? 2 : 1, _options.MinRowShareOfLargest * largest);
+        double needed = Math.Max(largest >= 2 && _options.MinRowShareOfLargest > 0 ? 2 : 1, _options.MinRowShareOfLargest * largest);
         return rows.First(r => r.Count >= needed);
     }
 

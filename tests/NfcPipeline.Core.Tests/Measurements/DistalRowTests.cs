@@ -146,6 +146,11 @@ public class DistalRowTests
         List<CapillaryInstance> loops = [Loops.Loop(new(300, 300)), Loops.Loop(new(500, 300)), Loops.Loop(new(700, 300)), Loops.Loop(new(500, 150))];
         var result = Measure(loops);
         Assert.Equal([0, 1, 2], result.DistalRow.Indices);
+
+        // A share of 0 still takes the front row, however small, as documented.
+        var frontAlways = new ImageMeasurer(distalRow: new Core.Options.DistalRowOptions { MinRowShareOfLargest = 0 })
+            .Measure(loops, TwoMicrons, Width, Height, FieldOfView.Rectangle(Width, Height));
+        Assert.Equal([3], frontAlways.DistalRow.Indices);
     }
 
     [Theory]
