@@ -17,7 +17,7 @@ public partial class JobAdminTests
         await using var data = await TestData.CreateAsync();
         await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
         var published = new List<object>();
-        var result = await new JobAdmin(source).RequeueAsync([data.FailedJobId], (m, _) => { published.Add(m); return Task.CompletedTask; });
+        var result = await new JobAdmin(source).RequeueAsync([data.FailedJobId], "dashboard:olga (basic)", (m, _) => { published.Add(m); return Task.CompletedTask; });
 
         Assert.Equal([data.FailedJobId], result.Requeued);
         var message = Assert.IsType<AnalyzeImages>(Assert.Single(published));
@@ -27,6 +27,9 @@ public partial class JobAdminTests
         Assert.False(message.Reanalyze);
         Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
         Assert.Null(await data.Database.ScalarAsync<string>($"select last_error from jobs where id = {data.FailedJobId}"));
+        var audit = Assert.Single(await AuditLog.LatestAsync(source, 10));
+        Assert.Equal(("dashboard:olga (basic)", AuditLog.RequeueJobs, "jobs by id"), (audit.Actor, audit.Action, audit.Subject));
+        Assert.Equal(data.FailedJobId, System.Text.Json.JsonDocument.Parse(audit.Details).RootElement.GetProperty("requeued")[0].GetInt64());
     }
 
     [Fact]
@@ -42,11 +45,11 @@ public partial class JobAdminTests
         var published = new List<object>();
         Task Publish(object m, CancellationToken _) { published.Add(m); return Task.CompletedTask; }
 
-        Assert.Equal([data.FailedJobId], (await admin.RequeueAllFailedAsync(null, TestData.StudyExternalId, Publish)).Requeued);
+        Assert.Equal([data.FailedJobId], (await admin.RequeueAllFailedAsync(null, TestData.StudyExternalId, "test", Publish)).Requeued);
         Assert.Equal("failed", await data.JobStateAsync(otherChunk));
-        Assert.Equal([scan], (await admin.RequeueAllFailedAsync("scan_share", null, Publish)).Requeued);
+        Assert.Equal([scan], (await admin.RequeueAllFailedAsync("scan_share", null, "test", Publish)).Requeued);
         Assert.Equal("failed", await data.JobStateAsync(otherChunk));
-        Assert.Equal([otherChunk], (await admin.RequeueAllFailedAsync(null, null, Publish)).Requeued);
+        Assert.Equal([otherChunk], (await admin.RequeueAllFailedAsync(null, null, "test", Publish)).Requeued);
         Assert.Equal([typeof(AnalyzeImages), typeof(ScanShareNow), typeof(AnalyzeImages)], published.Select(m => m.GetType()));
     }
 
@@ -65,7 +68,7 @@ public partial class JobAdminTests
             await lockStudy.ExecuteNonQueryAsync();
         }
 
-        var requeue = Task.Run(() => new JobAdmin(source).RequeueAsync([data.FailedJobId], (_, _) => Task.CompletedTask));
+        var requeue = Task.Run(() => new JobAdmin(source).RequeueAsync([data.FailedJobId], "test", (_, _) => Task.CompletedTask));
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await data.Database.ScalarAsync<long>("select count(*) from pg_locks where locktype = 'advisory' and not granted") == 0)
         {
@@ -87,9 +90,10 @@ public partial class JobAdminTests
         await using var data = await TestData.CreateAsync();
         await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
         await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            new JobAdmin(source).RequeueAllFailedAsync(null, null, (_, _) => throw new InvalidOperationException("broker down")));
+            new JobAdmin(source).RequeueAllFailedAsync(null, null, "test", (_, _) => throw new InvalidOperationException("broker down")));
         Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
         Assert.NotNull(await data.Database.ScalarAsync<string>($"select last_error from jobs where id = {data.FailedJobId}"));
+        Assert.Empty(await AuditLog.LatestAsync(source, 10));   // rolled back with the requeue: it did not happen
     }
 
     [Fact]
@@ -100,15 +104,23 @@ public partial class JobAdminTests
             $"insert into jobs (kind, study_id, state, last_error) values ('aggregate_patient', {data.StudyId}, 'failed', 'x') returning id");
         await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
         var admin = new JobAdmin(source);
-        var result = await admin.RequeueAsync([aggregate], (_, _) => Task.CompletedTask);
+        var result = await admin.RequeueAsync([aggregate], "test", (_, _) => Task.CompletedTask);
         Assert.Empty(result.Requeued);
         Assert.Equal(aggregate, Assert.Single(result.Skipped).JobId);
 
-        Assert.Equal(2, await admin.DeleteAsync([aggregate, data.FailedJobId]));
+        Assert.Equal(2, await admin.DeleteAsync([aggregate, data.FailedJobId], "olga"));
         Assert.Equal("deleted", await data.JobStateAsync(data.FailedJobId));
         var counts = await admin.CountsAsync(null, TestData.StudyExternalId);
         Assert.Equal(0, counts["failed"]);
         Assert.Equal(2, counts["deleted"]);
+
+        // The deletion is in the audit log with who and which jobs; the requeue that requeued nothing is not.
+        var audit = Assert.Single(await AuditLog.LatestAsync(source, 10));
+        Assert.Equal(("olga", AuditLog.DeleteJobs), (audit.Actor, audit.Action));
+        Assert.Equal(new[] { Math.Min(aggregate, data.FailedJobId), Math.Max(aggregate, data.FailedJobId) },
+            System.Text.Json.JsonDocument.Parse(audit.Details).RootElement.GetProperty("deleted").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal(0, await admin.DeleteAsync([aggregate], "olga"));   // nothing left to delete: nothing recorded
+        Assert.Single(await AuditLog.LatestAsync(source, 10));
     }
 
     [Fact]

@@ -40,6 +40,13 @@ public partial class StudyDeletionTests
         Assert.Equal(metrics, await data.Database.ScalarAsync<long>("select count(*) from image_metrics"));   // keyed by content: kept
         Assert.True(Directory.EnumerateFiles(data.ShareRoot, "*", SearchOption.AllDirectories).Any());    // the share untouched
         Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync(path)).StatusCode);
+
+        // Recorded once (the refused and repeated calls are not): who, which study, what went with it; shown on /audit.
+        Assert.Equal(1L, await data.Database.ScalarAsync<long>("select count(*) from audit_log"));
+        Assert.Equal("dashboard:ops (api-key)|delete_study|STUDY-A|2", await data.Database.ScalarAsync<string>(
+            "select actor || '|' || action || '|' || subject || '|' || (details ->> 'patients') from audit_log"));
+        var audit = await client.GetStringAsync("/audit");
+        Assert.Contains("<td>dashboard:ops (api-key)</td><td>delete_study</td><td>STUDY-A</td>", audit);
     }
 
     [Fact]
@@ -126,6 +133,8 @@ public partial class StudyDeletionTests
         Assert.True(deleted.Code == 0, deleted.Err);
         Assert.Matches(@"^Deleted study STUDY-A: \d+ patient\(s\), \d+ image\(s\)\.", deleted.Out);
         Assert.Equal(0L, await data.Database.ScalarAsync<long>($"select count(*) from studies where id = {data.StudyId}"));
+        Assert.Equal($"cli:{Environment.UserName}@{Environment.MachineName}", await data.Database.ScalarAsync<string>(
+            "select actor from audit_log where action = 'delete_study' and subject = 'STUDY-A'"));
     }
 
     [GeneratedRegex("name=\"__af\" value=\"([^\"]+)\"")]

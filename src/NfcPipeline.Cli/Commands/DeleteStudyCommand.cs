@@ -27,7 +27,7 @@ internal static class DeleteStudyCommand
             try
             {
                 await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
-                var result = await new StudyAdmin(dataSource).DeleteAsync(id, ct);
+                var result = await new StudyAdmin(dataSource).DeleteAsync(id, AuditLog.CliActor, ct);
                 switch (result.Outcome)
                 {
                     case StudyDeletion.NotFound:

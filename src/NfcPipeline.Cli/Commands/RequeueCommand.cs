@@ -41,8 +41,8 @@ internal static class RequeueCommand
                 }
                 await using var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct);
                 var result = jobId is { } one
-                    ? await admin.RequeueAsync([one], bus.PublishAsync, ct)
-                    : await admin.RequeueAllFailedAsync(parse.GetValue(kind), parse.GetValue(study), bus.PublishAsync, ct);
+                    ? await admin.RequeueAsync([one], AuditLog.CliActor, bus.PublishAsync, ct)
+                    : await admin.RequeueAllFailedAsync(parse.GetValue(kind), parse.GetValue(study), AuditLog.CliActor, bus.PublishAsync, ct);
                 Console.WriteLine($"Requeued {result.Requeued.Count} job(s).");
                 foreach (var (id, reason) in result.Skipped) Console.WriteLine($"Skipped job {id}: {reason}.");
                 // The job asked for did not go back to work: a script running `nfc requeue 42 && ...` must know.

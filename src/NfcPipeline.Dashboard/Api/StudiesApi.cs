@@ -15,8 +15,8 @@ public static class StudiesApi
     {
         app.MapPost("/api/studies", Submit).RequireAuthorization(DashboardRoles.OperatorPolicy);
         app.MapGet("/api/studies/{id}", Status);
-        app.MapDelete("/api/studies/{id}", async (StudyAdmin admin, string id, CancellationToken ct) =>
-            (await admin.DeleteAsync(id, ct)).Outcome switch
+        app.MapDelete("/api/studies/{id}", async (HttpContext context, StudyAdmin admin, string id, CancellationToken ct) =>
+            (await admin.DeleteAsync(id, Security.AuditActor.Of(context), ct)).Outcome switch
             {
                 StudyDeletion.Deleted => Results.NoContent(),
                 StudyDeletion.NotFound => Results.Problem($"There is no study '{id}'.", statusCode: 404),

@@ -79,6 +79,7 @@ public static class DashboardServiceExtensions
         JobPages.Map(app);
         RecurringPage.Map(app);
         WorkersPage.Map(app);
+        AuditPage.Map(app);
         StudyPages.Map(app);
         PatientReportPage.Map(app);
         StudiesApi.Map(app);

@@ -9,7 +9,7 @@ namespace NfcPipeline.Dashboard.Html;
 public static class Layout
 {
     private static readonly (string Href, string Label)[] Nav =
-        [("/", "Overview"), ("/jobs", "Jobs"), ("/recurring", "Recurring"), ("/workers", "Workers"), ("/studies", "Studies")];
+        [("/", "Overview"), ("/jobs", "Jobs"), ("/recurring", "Recurring"), ("/workers", "Workers"), ("/studies", "Studies"), ("/audit", "Audit")];
 
     public static IResult Page(HttpContext context, string title, HtmlText body)
     {

@@ -1,6 +1,7 @@
 using MassTransit;
 using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Dashboard.Html;
+using NfcPipeline.Dashboard.Security;
 using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Pages;
@@ -97,8 +98,8 @@ public static class JobPages
         Task Publish(object message, CancellationToken token) => bus.Publish(message, message.GetType(), token);
         var (kind, study) = (Blank(form["kind"]), Blank(form["study"]));
         var result = form["scope"] == "all"
-            ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, Publish, ct)
-            : await jobs.RequeueAsync(Ids(form), Publish, ct);
+            ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, AuditActor.Of(context), Publish, ct)
+            : await jobs.RequeueAsync(Ids(form), AuditActor.Of(context), Publish, ct);
         var message = $"Requeued {result.Requeued.Count} job(s)." + (result.Skipped.Count == 0 ? "" : $" {result.Skipped.Count} skipped: {result.Skipped[0].Reason}.");
         return Flash.Redirect(context, $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}", message);
     }
@@ -107,7 +108,7 @@ public static class JobPages
     {
         if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
         var form = await context.Request.ReadFormAsync(ct);
-        var n = await jobs.DeleteAsync(Ids(form), ct);
+        var n = await jobs.DeleteAsync(Ids(form), AuditActor.Of(context), ct);
         return Flash.Redirect(context, "/jobs?state=failed", $"Deleted {n} job(s).");
     }
 

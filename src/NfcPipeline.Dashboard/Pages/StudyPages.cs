@@ -108,7 +108,7 @@ public static class StudyPages
             // The checkbox is the confirmation without JavaScript (site.js's dialog is a convenience on top).
             if (context.Request.Form["confirm"] != "yes")
                 return Results.Content("Tick the box to confirm the deletion; nothing was deleted.", "text/plain; charset=utf-8", statusCode: 400);
-            var result = await admin.DeleteAsync(study.ExternalId, ct);
+            var result = await admin.DeleteAsync(study.ExternalId, Security.AuditActor.Of(context), ct);
             return result.Outcome == StudyDeletion.Deleted
                 ? Flash.Redirect(context, "/studies", $"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")
                 : Results.Redirect($"/studies/{id}");   // still processing: the page shows it, without the button

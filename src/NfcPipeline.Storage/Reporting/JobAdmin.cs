@@ -57,15 +57,19 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
         return await c.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition(JobSelect + " where j.id = @id", new { id }, cancellationToken: ct));
     }
 
-    /// <summary>Requeues the given failed jobs.</summary>
-    public Task<RequeueResult> RequeueAsync(IReadOnlyCollection<long> jobIds, Func<object, CancellationToken, Task> publish, CancellationToken ct = default) =>
-        RequeueWhereAsync("j.id = any(@Ids)", new { Ids = jobIds.ToArray() }, publish, ct);
+    /// <summary>Requeues the given failed jobs, recorded in audit_log under <paramref name="actor"/>.</summary>
+    public Task<RequeueResult> RequeueAsync(IReadOnlyCollection<long> jobIds, string actor, Func<object, CancellationToken, Task> publish,
+        CancellationToken ct = default) =>
+        RequeueWhereAsync("j.id = any(@Ids)", new { Ids = jobIds.ToArray() }, actor, "jobs by id", publish, ct);
 
     /// <summary>Requeues every failed job matching the kind/study filter (at most <see cref="BulkLimit"/> at a time).</summary>
-    public Task<RequeueResult> RequeueAllFailedAsync(string? kind, string? study, Func<object, CancellationToken, Task> publish, CancellationToken ct = default) =>
-        RequeueWhereAsync("true" + FilterSql(new JobFilter("", kind, study)), new { Kind = kind, Study = study }, publish, ct);
+    public Task<RequeueResult> RequeueAllFailedAsync(string? kind, string? study, string actor, Func<object, CancellationToken, Task> publish,
+        CancellationToken ct = default) =>
+        RequeueWhereAsync("true" + FilterSql(new JobFilter("", kind, study)), new { Kind = kind, Study = study }, actor,
+            $"failed jobs{(kind is null ? "" : $" of kind {kind}")}{(study is null ? "" : $" of study {study}")}", publish, ct);
 
-    private async Task<RequeueResult> RequeueWhereAsync(string where, object args, Func<object, CancellationToken, Task> publish, CancellationToken ct)
+    private async Task<RequeueResult> RequeueWhereAsync(string where, object args, string actor, string subject,
+        Func<object, CancellationToken, Task> publish, CancellationToken ct)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -95,6 +99,8 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
             where id = any(@ids)
             """, new { ids = requeued.ToArray() }, tx, cancellationToken: ct));
         await ReopenImagesAsync(c, tx, candidates.Where(j => requeued.Contains(j.Id) && j.Kind == "analyze_chunk").ToList(), ct);
+        if (requeued.Count > 0)
+            await AuditLog.RecordAsync(c, tx, actor, AuditLog.RequeueJobs, subject, new { requeued, skipped = skipped.Select(s => s.Item1) }, ct);
         // Concurrently, each waiting for its broker confirm: the studies' locks are held until the commit, and one at a
         // time a bulk requeue of thousands held every chunk write of those studies for as long.
         await Task.WhenAll(messages.Select(message => publish(message, ct)));
@@ -155,12 +161,16 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Marks failed jobs deleted. Rows are kept (state 'deleted') so the history and audit trail remain.</summary>
-    public async Task<int> DeleteAsync(IReadOnlyCollection<long> jobIds, CancellationToken ct = default)
+    public async Task<int> DeleteAsync(IReadOnlyCollection<long> jobIds, string actor, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.ExecuteAsync(new CommandDefinition(
-            "update jobs set state = 'deleted', updated_at = now() where id = any(@ids) and state = 'failed'",
-            new { ids = jobIds.ToArray() }, cancellationToken: ct));
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var deleted = (await c.QueryAsync<long>(new CommandDefinition(
+            "update jobs set state = 'deleted', updated_at = now() where id = any(@ids) and state = 'failed' returning id",
+            new { ids = jobIds.ToArray() }, tx, cancellationToken: ct))).Order().ToList();
+        if (deleted.Count > 0) await AuditLog.RecordAsync(c, tx, actor, AuditLog.DeleteJobs, "jobs by id", new { deleted }, ct);
+        await tx.CommitAsync(ct);
+        return deleted.Count;
     }
 
     /// <summary>Sets share_watch.scan_requested_at for every watched root and publishes <see cref="ScanShareNow"/>.</summary>

@@ -15,9 +15,10 @@ public sealed class StudyAdmin(NpgsqlDataSource dataSource)
     /// <summary>
     /// Removes a study that is not processing: its patients, images, patient results and jobs. Image and capillary
     /// results stay, keyed by content (another study may hold the same files; a resubmission reuses them), and the files
-    /// in the share are never touched. A processing study is refused: its chunks still run against it.
+    /// in the share are never touched. A processing study is refused: its chunks still run against it. The deletion is
+    /// recorded in audit_log under <paramref name="actor"/>.
     /// </summary>
-    public async Task<StudyDeletionResult> DeleteAsync(string externalId, CancellationToken ct = default)
+    public async Task<StudyDeletionResult> DeleteAsync(string externalId, string actor, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -32,6 +33,8 @@ public sealed class StudyAdmin(NpgsqlDataSource dataSource)
             """, new { s.Id }, tx, cancellationToken: ct));
         // Patients, images, patient results and jobs go with it (on delete cascade).
         await c.ExecuteAsync(new CommandDefinition("delete from studies where id = @Id", new { s.Id }, tx, cancellationToken: ct));
+        await AuditLog.RecordAsync(c, tx, actor, AuditLog.DeleteStudy, externalId,
+            new { study_db_id = s.Id, state = s.State, patients, images }, ct);
         await tx.CommitAsync(ct);
         return new(StudyDeletion.Deleted, patients, images);
     }

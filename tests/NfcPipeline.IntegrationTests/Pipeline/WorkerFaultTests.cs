@@ -85,7 +85,7 @@ public class WorkerFaultTests
         // Requeued (as the failure says), the chunk runs again: its images are queued and the study processing until
         // they finish, and the study then completes cleanly, announced again.
         await using var data = NpgsqlDataSource.Create(env.Db.ConnectionString);
-        var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(data).RequeueAsync([job], (m, _) => env.PublishAsync((AnalyzeImages)m));
+        var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(data).RequeueAsync([job], "test", (m, _) => env.PublishAsync((AnalyzeImages)m));
         Assert.Equal([job], requeue.Requeued);
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'failed'"));
         Assert.Equal("completed", await env.WaitForStudyAsync("study-x", TimeSpan.FromMinutes(2)));
