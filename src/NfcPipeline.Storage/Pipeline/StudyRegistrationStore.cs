@@ -91,8 +91,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             "delete from images where study_id = @StudyId and not (rel_path = any(@Paths))",
             new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
 
-        // Reuse results for this model at this calibration; leave work in flight alone (images in a live chunk); queue
-        // the rest (new, changed, failed, or stranded queued by a chunk that was deleted or never created).
+        // Leave work in flight alone (images in a live chunk: a running reanalysis must not be undone by a stored older
+        // result); reuse results for this model at this calibration; queue the rest (new, changed, failed, or stranded
+        // queued by a chunk that was deleted or never created).
         var transitions = (await connection.QueryAsync<(long Id, string State, string OldState, bool InFlight)>(new CommandDefinition($"""
             with old as (select id, state, sha256 from images where study_id = @StudyId for update),
             live as (
@@ -100,14 +101,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 where study_id = @StudyId and kind = 'analyze_chunk' and state in ('enqueued', 'processing', 'retrying'))
             update images i set
                 state = case
+                    when kept.yes then old.state
                     when stored.um is not null then 'succeeded'
-                    when not @Restart and old.state in ('queued', 'processing') and exists (select 1 from live where live.image_id = i.id) then old.state
                     else 'queued' end,
-                result_um_per_px = stored.um,
+                result_um_per_px = case when kept.yes then i.result_um_per_px else stored.um end,
                 error = null, error_code = null,
-                -- Stamped when the state changes: a reused result is no image finished now (the overview's images/s).
-                updated_at = case when i.state = 'succeeded' and stored.um is not null then i.updated_at else now() end
+                -- Stamped when a worker's outcome is due: a reused result, or an image left to its chunk, is no image
+                -- finished now (the overview's images/s).
+                updated_at = case when kept.yes or stored.um is not null then i.updated_at else now() end
             from old
+            cross join lateral (select not @Restart and old.state in ('queued', 'processing')
+                                       and exists (select 1 from live where live.image_id = old.id) as yes) kept
             left join lateral (select r.um_per_px as um from image_metrics r
                                where not @Reanalyze and r.image_sha256 = old.sha256 and r.model_id = @ModelId
                                  and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx and {ResultStore.SameMeasurementSettings} limit 1) stored on true

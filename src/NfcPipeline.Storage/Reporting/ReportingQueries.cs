@@ -22,8 +22,9 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return await c.QuerySingleAsync<OverviewStats>(new CommandDefinition("""
             select (select count(*) from jobs where state in ('enqueued', 'retrying')) as queue_depth,
                    (select count(*) from jobs where state = 'processing') as processing,
+                   -- Finished by a worker: images a registration reused a result for never belonged to a chunk.
                    (select count(*) from images where updated_at > now() - make_interval(mins => @window)
-                                                  and state in ('succeeded', 'failed')) as images_finished,
+                                                  and state in ('succeeded', 'failed') and chunk_job_id is not null) as images_finished,
                    @window as window_minutes,
                    (select count(*) from workers where heartbeat_at > now() - interval '2 minutes' and state <> 'stopped') as workers_alive,
                    (select count(*) from jobs where state = 'failed' and updated_at > now() - interval '1 hour') as failures_last_hour,

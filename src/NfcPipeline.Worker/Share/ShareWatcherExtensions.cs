@@ -17,9 +17,9 @@ public static class ShareWatcherExtensions
     {
         builder.Services.AddOptions<ShareWatcherOptions>()
             .Bind(builder.Configuration.GetSection(ShareWatcherOptions.Section))
-            // The worker checks these before it starts (AddPipelineServices); this covers any other host.
-            .Validate(o => o.Validate().Count == 0, "Share: settings that cannot run (see ShareWatcherOptions.Validate).")
             .ValidateOnStart();
+        // The worker checks these before it starts (AddPipelineServices); this covers any other host, each problem named.
+        builder.Services.AddSingleton<IValidateOptions<ShareWatcherOptions>, ShareWatcherOptionsValidator>();
         builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.Section));
         AddSharedServices(builder.Services);
         builder.Services.AddHostedService<ShareWatcherService>();
@@ -40,4 +40,11 @@ public static class ShareWatcherExtensions
         services.TryAddSingleton<StudyStatusFile>();
         services.TryAddSingleton(sp => new ShareScanStore(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
     }
+}
+
+/// <summary>Lets the options pattern (ValidateOnStart) report the problems <see cref="ShareWatcherOptions.Validate"/> names.</summary>
+public sealed class ShareWatcherOptionsValidator : IValidateOptions<ShareWatcherOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ShareWatcherOptions options) =>
+        options.Validate() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }

@@ -164,6 +164,33 @@ public class ResubmissionRaceTests
         Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
     }
 
+    [Fact]
+    public async Task A_plain_resubmission_during_a_reanalysis_leaves_its_images_to_the_reanalysis()
+    {
+        // Analysed once (results stored), then submitted with reanalyze; before its chunk runs, the study is submitted
+        // again plainly (a new file in the folder, nfc enqueue). The stored older results were reused for the images in
+        // flight: the study completed at once on the old numbers, and the reanalysis later changed them unannounced.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var results = new ResultStore(db);
+        var registrations = new StudyRegistrationStore(db);
+        var first = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 2, false, default))[0].JobId;
+        var analysed = s.ImageIds.Select((id, i) => new AnalysedImage(id, s.Shas[i], [], OldMeasurement())).ToList();
+        await results.WriteChunkAsync(new ChunkResult(first, s.ModelId, analysed, [], [], "{}", await results.LoadChunkImagesAsync(s.ImageIds, default)), default);
+
+        var reanalysis = await registrations.RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default);
+        Assert.Equal(s.ImageIds.Order(), reanalysis.ImagesToAnalyse.Order());
+        var plain = await registrations.RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, false, 2, "{}", default);
+
+        Assert.Empty(plain.ImagesToAnalyse);
+        Assert.Equal(0, plain.ReusedImages);
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(["queued", "queued"], await check.QueryAsync<string>("select state from images order by id"));
+        Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from studies"));
+        Assert.Null(await new PatientResultsStore(db).CompleteStudyIfDoneAsync(s.StudyId, default));
+    }
+
     private static Core.Measurements.ImageMeasurement OldMeasurement() =>
         new Core.Measurements.ImageMeasurer().Measure([], new Core.Domain.Calibration(2.0), 64, 64);
 
@@ -187,7 +214,7 @@ public class ResubmissionRaceTests
             await results.LoadChunkImagesAsync([x], default)), default);
 
         // The operator requeues the failed J1, as its error says: it owns the image again and finishes it.
-        var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueAsync([j1], (_, _) => Task.CompletedTask);
+        var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueAsync([j1], "test", (_, _) => Task.CompletedTask);
         Assert.Equal([j1], requeue.Requeued);
         Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}", load1), default));
         await using var check = await db.OpenConnectionAsync();
@@ -264,6 +291,12 @@ public class ResubmissionRaceTests
 
         Assert.Empty(registered.ImagesToAnalyse);
         // Every result reused: nothing was finished now, so the overview's images/s stays 0 (it counted all 3).
+        Assert.Equal(0L, (await new NfcPipeline.Storage.Reporting.ReportingQueries(db).OverviewAsync()).ImagesFinished);
+
+        // Nor does a copy of the study under another id: its new rows reuse every result (they counted, stamped new).
+        var copy = registration with { ExternalId = "race-copy", SourcePath = "race-copy" };
+        var copied = await new StudyRegistrationStore(db).RegisterAsync(copy, s.ModelId, 2.0, false, 2, "{}", default);
+        Assert.Equal((3, 0), (copied.ReusedImages, copied.ImagesToAnalyse.Count));
         Assert.Equal(0L, (await new NfcPipeline.Storage.Reporting.ReportingQueries(db).OverviewAsync()).ImagesFinished);
     }
 
