@@ -76,7 +76,9 @@ def _front_row(apices, axis, gap):
         if prev[1] @ axis - cur[1] @ axis > gap:
             rows.append([])
         rows[-1].append(cur)
-    needed = max(1.0, MIN_ROW_SHARE * max(len(r) for r in rows))
+    largest = max(len(r) for r in rows)
+    # Two at least when the largest row has two or more: a lone apex in front of a sparse row is a stray (C#).
+    needed = max(2.0 if largest >= 2 and MIN_ROW_SHARE > 0 else 1.0, MIN_ROW_SHARE * largest)
     return next(r for r in rows if len(r) >= needed)
 
 

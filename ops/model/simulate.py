@@ -64,14 +64,18 @@ def field_seed(seed, patient, finger, field):
 NON_SSC_MIN_DENSITY, SSC_MAX_DENSITY = 7.0, 3.0
 GIANTS_PRESENT_MIN, ABNORMAL_PRESENT_MIN = 1, 1
 LATE_MAX_DENSITY, ACTIVE_MIN_GIANT_SHARE, ACTIVE_MIN_HEMORRHAGE_SHARE, EARLY_MIN_DENSITY = 3.0, 0.10, 0.10, 6.0
+MIN_DENSITY_FIELDS, MIN_DENSITY_FINGERS = 2, 2
 
 
-def fast_track_pattern(density, giants, abnormal, hemorrhages, loops):
+def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fields=None, density_fingers=None):
     """The pattern the C# FastTrackClassifier gives for these patient numbers; returns (pattern, rule trace).
 
     density: the mean over gradable fields, None when there is none (an unknown density never meets a density
     condition); giants, abnormal, hemorrhages: counts in gradable fields; loops: the Normal and Abnormal instances of
     gradable fields, the denominator of the giant and hemorrhage shares (no share when there is no loop).
+    density_fields, density_fingers: the fields the density comes from and the fingers they lie on (None: not
+    checked); below MinDensityFields (2) fields or MinDensityFingers (2) fingers the density decides no rule, as an
+    unknown one.
     Rules in the classifier's order: non-scleroderma (density >= 7, giants < 1, abnormal < 1); else scleroderma when
     giants >= 1 or (density <= 3 and abnormal >= 1), staged late (density <= 3, abnormal >= 1, giant share < 0.10,
     an unknown share counting as 0), else active (giant share >= 0.10 or hemorrhage share >= 0.10 or density < 6),
@@ -79,10 +83,13 @@ def fast_track_pattern(density, giants, abnormal, hemorrhages, loops):
     The C# outcomes map onto the truth's names as the pipeline stores them (PatientMetricsJson.Pattern):
     NonScleroderma -> "non_scleroderma"; Scleroderma with sub-pattern Early/Active/Late -> "scleroderma_early",
     "scleroderma_active", "scleroderma_late"; Indeterminate -> "indeterminate"."""
-    known = density is not None
+    too_few = density is not None and ((density_fields is not None and density_fields < MIN_DENSITY_FIELDS)
+                                       or (density_fingers is not None and density_fingers < MIN_DENSITY_FINGERS))
+    known = density is not None and not too_few
     giant_share = giants / loops if loops else None
     hemo_share = hemorrhages / loops if loops else None
-    d = "unknown" if not known else f"{density:.4g}/mm"
+    d = (f"{density:.4g}/mm not used (from {density_fields} fields on {density_fingers} fingers)" if too_few
+         else "unknown" if not known else f"{density:.4g}/mm")
     if known and density >= NON_SSC_MIN_DENSITY and giants < GIANTS_PRESENT_MIN and abnormal < ABNORMAL_PRESENT_MIN:
         return "non_scleroderma", f"non-scleroderma: density {d} >= 7/mm, no giants, no abnormal shapes"
     by_giants = giants >= GIANTS_PRESENT_MIN
@@ -361,7 +368,8 @@ def patient_truth(patient, profile, imgs):
     dilated = sum(i["dilated_count"] for i in gradable)
     abnormal = sum(counts[c] for c in ABNORMAL_SHAPES)
     loops = sum(counts[c] for c in LOOP_SHAPES)
-    pattern, rule = fast_track_pattern(mean, giants, abnormal, counts["hemorrhage"], loops)
+    fingers = len({i["finger"] for i in gradable if i["density_per_mm"] is not None})
+    pattern, rule = fast_track_pattern(mean, giants, abnormal, counts["hemorrhage"], loops, len(dens), fingers)
 
     def r4(v):
         return None if v is None else round(float(v), 4)

@@ -46,6 +46,10 @@ class DistalRowTests(unittest.TestCase):
                 self.assertEqual(list(range(count)), distal)
                 self.assertAlmostEqual(count / length_mm, density, places=9)
 
+    def test_one_stray_apex_in_front_of_a_sparse_row_of_three_is_not_the_row(self):
+        distal, _, _ = find([loop((300, 300)), loop((500, 300)), loop((700, 300)), loop((500, 150))])
+        self.assertEqual([0, 1, 2], distal)
+
     def test_the_row_behind_is_not_distal(self):
         front = [loop((70 + 60 * i, 200 + (i * 37 % 13) - 6)) for i in range(15)]
         behind = [loop((130 + 120 * j, 300 + j % 2 * 5)) for j in range(5)]

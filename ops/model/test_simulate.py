@@ -134,12 +134,12 @@ class SimulateTests(unittest.TestCase):
         self.assertFalse(os.path.exists(out))
 
 
-def image(ungradable, density, counts=None, giants=0, dilated=0):
+def image(ungradable, density, counts=None, giants=0, dilated=0, finger="L2"):
     """An images[] entry as main() writes it, with what patient_truth reads."""
     full = {c: 0 for c in sim.CLASSES}
     full.update(counts or {})
     return {"ungradable": ungradable, "density_per_mm": density, "morphology_counts": full, "giant_count": giants,
-            "dilated_count": dilated}
+            "dilated_count": dilated, "finger": finger}
 
 
 class TruthRuleTests(unittest.TestCase):
@@ -170,6 +170,19 @@ class TruthRuleTests(unittest.TestCase):
                 got, rule = sim.fast_track_pattern(*args)
                 self.assertEqual(got, pattern, rule)
                 self.assertTrue(rule.startswith(pattern.split("_")[0].replace("non", "non-")))
+
+    def test_a_density_from_too_few_fields_or_fingers_decides_no_rule(self):
+        # MinDensityFields 2 and MinDensityFingers 2, as FastTrackClassifier: the density is then not used.
+        self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 1, 1)[0], "indeterminate")
+        self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 3, 1)[0], "indeterminate")
+        self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 2, 2)[0], "non_scleroderma")
+        self.assertEqual(sim.fast_track_pattern(2.0, 0, 5, 0, 20, 1, 1)[0], "indeterminate")        # no loss rule
+        self.assertEqual(sim.fast_track_pattern(2.0, 1, 5, 0, 20, 1, 1)[0], "scleroderma_early")    # giants; no late
+        self.assertIn("not used", sim.fast_track_pattern(9.2, 0, 0, 0, 30, 1, 1)[1])
+        one = sim.patient_truth("P9", "healthy", [image(False, 9.0, {"hairpin": 18}), image(True, 9.0, finger="R3")])
+        self.assertEqual(one["pattern"], "indeterminate")
+        two = sim.patient_truth("P9", "healthy", [image(False, 9.0, {"hairpin": 18}), image(False, 9.0, {"hairpin": 18}, finger="R3")])
+        self.assertEqual(two["pattern"], "non_scleroderma")
 
     def test_patient_truth_counts_gradable_fields_only(self):
         imgs = [image(False, 8.0, {"hairpin": 10, "ramified": 2, "hemorrhage": 1, "blur": 4}, giants=1, dilated=2),
