@@ -274,8 +274,10 @@ def main(argv=None):
             log(f"stopping early at step {step}: --max-minutes {a.max_minutes} reached")
             break
     # The exported weights are the moving average; the raw last weights are kept next to them.
+    # train_seconds: the training loop's time over every session of the run, for the card after a resume.
     save(os.path.join(a.out, "final.pt"), model=ema, model_raw=net.state_dict(), step=step, config=config,
-         stopped_early=stopped_early, log_vars=crit.log_vars.detach().tolist())
+         stopped_early=stopped_early, log_vars=crit.log_vars.detach().tolist(),
+         train_seconds=trained_before + time.time() - start)
     log(f"done: {step} steps; weights in {os.path.join(a.out, 'final.pt')}")
 
 

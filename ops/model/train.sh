@@ -23,4 +23,7 @@ start=$(date +%s)
 $PY ops/model/train.py --out "$OUT" --seed "$SEED" --steps "$STEPS" --cache-fields "$FIELDS" \
   --max-minutes "$MAX_MIN" --checkpoint-minutes "$CKPT_MIN" --threads 2 --precision "$PRECISION" --resume
 train_s=$(( $(date +%s) - start ))
+# A resumed run trained over several sessions: this one's wall time is only the last (final.pt keeps the sum).
+loop_s=$($PY -c 'import sys, torch; print(int(torch.load(sys.argv[1], map_location="cpu").get("train_seconds", 0)))' "$OUT/final.pt" 2>/dev/null || echo 0)
+if [ "$loop_s" -gt "$train_s" ]; then train_s=$loop_s; fi
 NFC_MODEL_VERSION="${NFC_MODEL_VERSION:-1.0.0}" ops/model/finish.sh "$OUT" "$MODEL" "$EVAL_SEED" "$EVAL_PATIENTS" "$LABEL" "$train_s"

@@ -178,6 +178,7 @@ public class ApiTests
         var result = doc.RootElement.GetProperty("results")[0];
         Assert.Equal("non-scleroderma", result.GetProperty("pattern").GetString());
         Assert.Equal(7.5, result.GetProperty("densityMean").GetDouble());
+        Assert.Equal((1, 2.0), (result.GetProperty("failedFields").GetInt32(), result.GetProperty("umPerPx").GetDouble()));
         Assert.Equal(4, result.GetProperty("morphology").GetProperty("by_class").GetProperty("hairpin").GetProperty("count").GetInt32());
         Assert.Equal(64, result.GetProperty("model").GetProperty("sha256").GetString()!.Length);
 

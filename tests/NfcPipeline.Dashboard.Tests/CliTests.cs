@@ -40,9 +40,13 @@ public class CliTests
             Assert.Contains("density 7.5 ≥ 7", page);
             Assert.DoesNotContain("<script", page);
             Assert.Contains("<p class=\"notice\" id=\"research-use\">Research use only.", page);   // says what it is not
+            // Failed fields and the calibration beside the field counts, where readers look (only in provenance before).
+            Assert.Contains("<tr><th>Fields</th><td>2 gradable, 0 ungradable, 1 without a result (failed)</td></tr>", page);
+            Assert.Contains("<tr><th>Calibration</th><td>2 µm/px</td></tr>", page);
 
             var screen = await NfcAsync("report", data.PatientId.ToString(), "--connection", data.Database.ConnectionString);
             Assert.Contains("non-scleroderma", screen.Out);
+            Assert.Matches(@"gradable / ungradable / failed fields\W+2 / 0 / 1", screen.Out);
             Assert.Contains("Research use only.", screen.Out);
             Assert.Equal(1, (await NfcAsync("report", "STUDY-A/NOPE", "--connection", data.Database.ConnectionString)).Code);
         }

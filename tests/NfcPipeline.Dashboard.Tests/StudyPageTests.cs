@@ -6,6 +6,16 @@ public class StudyPageTests
     [Fact]
     public async Task Images_are_paged_and_filtered_by_state()
     {
+        await using (var marked = await TestData.CreateAsync())
+        {
+            // An ungradable field's density is marked: it is not in the patient's mean (it read as one of its values).
+            await marked.Database.ScalarAsync<int>("update image_metrics set gradable = false, density_per_mm = 2.0 where density_per_mm = 7.5; select 1");
+            await using var plain = await DashboardHost.StartAsync(marked.Database.ConnectionString);
+            var page = await plain.Client().GetStringAsync($"/studies/{marked.StudyId}");
+            Assert.Contains("2 (ungradable)</span>", page);
+            Assert.Contains("<th>Instances (all classes)</th><th>Quality</th>", page);
+        }
+
         await using var data = await TestData.CreateAsync();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString,
             new Dictionary<string, string?> { ["Dashboard:StudyImagesPageSize"] = "2" });

@@ -78,8 +78,9 @@ internal static class ReportCommand
         void Row(string name, object? value) => table.AddRow(StatusCommand.Cells(name, value));
         Row("pattern", m.Pattern);
         Row("density mean/median/SD per mm", $"{m.DensityMean:0.##} / {m.DensityMedian:0.##} / {m.DensitySd:0.##}");
-        Row("gradable / ungradable fields", $"{m.GradableFields} / {m.UngradableFields}");
-        Row("capillaries", m.CapillaryCount);
+        Row("gradable / ungradable / failed fields", $"{m.GradableFields} / {m.UngradableFields} / {(m.FailedFields?.ToString() ?? "?")}");
+        Row("calibration µm/px", m.UmPerPx?.ToString("0.###") ?? "more than one, or not recorded");
+        Row("loops (gradable fields)", m.CapillaryCount);
         Row("dilated / giant", $"{m.DilatedCount} / {m.GiantCount}");
         Row("abnormal / hemorrhages", $"{m.AbnormalCount} / {m.HemorrhageCount}");
         foreach (var (name, count) in PatientReportView.Morphology(m.Morphology)) Row($"class {name}", count);

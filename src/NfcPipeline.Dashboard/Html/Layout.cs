@@ -54,6 +54,11 @@ public static class Layout
 
     public static HtmlText StateBadge(string state) => H.Html($"<span class=\"state state-{state}\">{state}</span>");
 
+    /// <summary>A field's density, marked when the field is ungradable: it is left out of the patient's mean.</summary>
+    public static HtmlText FieldDensity(double? densityPerMm, bool? gradable) => gradable == false && densityPerMm is not null
+        ? H.Html($"<span class=\"ungradable\" title=\"ungradable field: not in the patient's density\">{H.Number(densityPerMm)} (ungradable)</span>")
+        : H.Html($"{H.Number(densityPerMm)}");
+
     public static HtmlText Progress(long done, long failed, long total)
     {
         var percent = StudyProgress.Percent(done + failed, total);

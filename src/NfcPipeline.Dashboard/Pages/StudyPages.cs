@@ -50,7 +50,7 @@ public static class StudyPages
                 """));
             var imageRows = H.Each(images, i => H.Html($"""
                 <tr class="image-{i.State}"><td>{codes.GetValueOrDefault(i.PatientId)}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
-                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{H.Number(i.DensityPerMm)}</td>
+                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i.DensityPerMm, i.Gradable)}</td>
                 <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($": {i.Error}"))}{H.When(i.Notes is { Length: > 0 }, () =>
                     H.Html($"<span class=\"notes\">{string.Join(" · ", i.Notes!)}</span>"))}</td></tr>
                 """));
@@ -81,7 +81,7 @@ public static class StudyPages
                 <nav class="tabs image-states">{imageTabs}</nav>
                 {H.When(images_after is not null, () => H.Html($"<a class=\"first\" href=\"/studies/{id}?images_state={state}\">← First page</a> "))}
                 {H.When(more, () => H.Html($"<a class=\"next\" href=\"/studies/{id}?images_state={state}&images_after={images[^1].Id}\">Next →</a>"))}
-                <table class="images"><thead><tr><th>Patient</th><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>Attempts</th><th>Capillaries</th><th>Density /mm</th><th>Error or notes</th></tr></thead><tbody>{imageRows}</tbody></table>
+                <table class="images"><thead><tr><th>Patient</th><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>Attempts</th><th>Instances (all classes)</th><th>Quality</th><th>Density /mm</th><th>Error or notes</th></tr></thead><tbody>{imageRows}</tbody></table>
                 """);
             return Layout.Page(context, $"Study {study.ExternalId}", body);
         });

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using NfcPipeline.Dashboard.Html;
 using NfcPipeline.Storage.Reporting;
@@ -41,7 +42,7 @@ public static class PatientReportView
             <section id="metrics"><h2>Metrics</h2>{MetricsTable(m)}</section>
             <section id="pattern"><h2>Fast-track pattern</h2>{RuleTrace(m)}</section>
             <section id="charts"><h2>Charts</h2><div class="charts">
-              {SvgCharts.Bars("chart-morphology", "Morphology (capillaries per class)", Morphology(m.Morphology), "capillaries")}
+              {SvgCharts.Bars("chart-morphology", "Morphology (instances per class, gradable fields, hemorrhages and blurred included)", Morphology(m.Morphology), "instances")}
               {SvgCharts.Histogram("chart-apical", "Apical diameter (µm)", r.Diameters.Select(d => d.ApicalUm ?? double.NaN).ToList(), 5, "µm")}
               {SvgCharts.Histogram("chart-arterial", "Arterial limb diameter (µm)", r.Diameters.Select(d => d.ArterialUm ?? double.NaN).ToList(), 2, "µm")}
               {SvgCharts.Histogram("chart-venous", "Venous limb diameter (µm)", r.Diameters.Select(d => d.VenousUm ?? double.NaN).ToList(), 2, "µm")}
@@ -71,8 +72,9 @@ public static class PatientReportView
             <table class="detail metrics">
               <tr><th>Pattern</th><td class="pattern">{PatternLabel(m.Pattern)}</td></tr>
               <tr><th>Density (capillaries/mm)</th><td>mean {H.Number(m.DensityMean)} · median {H.Number(m.DensityMedian)} · SD {H.Number(m.DensitySd)}</td></tr>
-              <tr><th>Fields</th><td>{m.GradableFields} gradable, {m.UngradableFields} ungradable</td></tr>
-              <tr><th>Capillaries</th><td>{m.CapillaryCount}</td></tr>
+              <tr><th>Fields</th><td>{m.GradableFields} gradable, {m.UngradableFields} ungradable, {(m.FailedFields is { } failed ? failed.ToString(CultureInfo.InvariantCulture) : "?")} without a result (failed)</td></tr>
+              <tr><th>Calibration</th><td>{(m.UmPerPx is { } um ? $"{um.ToString("0.###", CultureInfo.InvariantCulture)} µm/px" : "more than one, or not recorded")}</td></tr>
+              <tr><th>Loops (gradable fields)</th><td>{m.CapillaryCount}</td></tr>
               <tr><th>Dilated / giant</th><td>{m.DilatedCount} / {m.GiantCount}</td></tr>
               <tr><th>Abnormal shapes</th><td>{m.AbnormalCount}</td></tr>
               <tr><th>Hemorrhages</th><td>{m.HemorrhageCount}</td></tr>
@@ -127,7 +129,7 @@ public static class PatientReportView
             <p class="legend">Overlays: green normal, orange abnormal, red hemorrhage, grey ungradable; yellow outline and box = distal row; magenta = giant, violet = dilated (outline and box); cyan dots = keypoints.</p>
             <div class="gallery">{H.Each(r.Images, i => H.Html($"""
                 <figure class="field image-{i.State}"><a href="/images/{i.Id}/overlay.png?{model.TrimStart('&')}"><img class="overlay" src="/images/{i.Id}/overlay.png?width=480{model}" alt="{i.Finger} {i.Field} with overlays" width="480"></a>
-                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {H.Number(i.DensityPerMm)}/mm"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}</figcaption></figure>
+                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {Layout.FieldDensity(i.DensityPerMm, i.Gradable)}/mm"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}</figcaption></figure>
                 """))}</div></section>
             """);
     }

@@ -25,12 +25,17 @@ public static class SvgCharts
         return Svg(id, title, height, rows);
     }
 
-    /// <summary>A histogram of <paramref name="values"/> in bins of <paramref name="binWidth"/>, starting at 0.</summary>
+    /// <summary>
+    /// A histogram of <paramref name="values"/> in bins of <paramref name="binWidth"/>, starting at 0; the width doubles
+    /// until the largest value fits in 40 bins (a capped bin count put 600 µm in the bin labelled 195–200).
+    /// </summary>
     public static HtmlText Histogram(string id, string title, IReadOnlyList<double> values, double binWidth, string unit)
     {
         var finite = values.Where(double.IsFinite).ToList();
         if (finite.Count == 0) return H.Html($"<p class=\"empty\" id=\"{id}\">{title}: no measurements.</p>");
-        var binCount = Math.Clamp((int)Math.Floor(finite.Max() / binWidth) + 1, 1, 40);
+        const int maxBins = 40;
+        while (finite.Max() / binWidth >= maxBins) binWidth *= 2;
+        var binCount = (int)Math.Clamp(Math.Floor(Math.Max(finite.Max(), 0) / binWidth) + 1, 1, maxBins);
         var counts = new int[binCount];
         foreach (var v in finite) counts[Math.Clamp((int)Math.Floor(Math.Max(v, 0) / binWidth), 0, binCount - 1)]++;
         const int top = 28, plotHeight = 150, left = 40;
