@@ -204,9 +204,13 @@ public static class CocoEvaluator
     private static bool UsesVisibility(CocoDataset truth) =>
         truth.Annotations.Any(a => a.Keypoints is { } k && Enumerable.Range(0, k.Length / 3).Any(i => k[3 * i + 2] >= 2));
 
+    /// <summary>
+    /// A predicted keypoint scoring 0 (COCO's [0, 0, 0] for one not given, a logit clamped to 0) is absent whatever
+    /// the gate: at the image's corner it made an apical diameter of hundreds of pixels.
+    /// </summary>
     private static (double?[] Px, double?[] Um) PredictedDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options) =>
         a.Keypoints is null ? (new double?[3], new double?[3])
-            : Diameters(a.Keypoints, 1, (float)options.MinPredictionKeypointScore, umPerPx, options);
+            : Diameters(a.Keypoints, 1, Math.Max((float)options.MinPredictionKeypointScore, float.Epsilon), umPerPx, options);
 
     /// <summary>Diameters from keypoints whose third value, divided by <paramref name="fullScale"/>, reaches <paramref name="minConfidence"/>.</summary>
     private static (double?[] Px, double?[] Um) Diameters(float[] keypoints, float fullScale, float minConfidence, double? umPerPx, EvaluationOptions options)

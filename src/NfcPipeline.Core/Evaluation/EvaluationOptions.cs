@@ -17,7 +17,10 @@ public sealed record EvaluationOptions
     /// <summary>Which class names are loops (normal or abnormal), for <see cref="EvaluationReport.LoopDiameters"/>; names are looked up after <see cref="ClassNameMap"/>.</summary>
     public ClassCategoryMap Categories { get; init; } = ClassCategoryMap.Default;
 
-    /// <summary>Predicted keypoints scoring below this are ignored. Truth keypoints count when visible (2), or labelled (1) in a truth that never marks 2.</summary>
+    /// <summary>
+    /// Predicted keypoints scoring below this are ignored, and those scoring 0 always (not given). Truth keypoints count
+    /// when visible (2), or labelled (1) in a truth that never marks 2.
+    /// </summary>
     public double MinPredictionKeypointScore { get; init; }
 
     /// <summary>µm per pixel for images whose truth carries no um_per_px; without either, µm errors are left out.</summary>

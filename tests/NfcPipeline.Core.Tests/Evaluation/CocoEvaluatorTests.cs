@@ -110,6 +110,16 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void A_predicted_keypoint_scoring_0_is_not_given_and_makes_no_diameter()
+    {
+        // D as COCO's [0, 0, 0]: the apical diameter was |U − (0, 0)|, about 160 px, with the default gate of 0.
+        var predictions = Predictions().Replace("117,114,0.8", "0,0,0");
+        var apical = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(predictions)).Diameters.Single(d => d.Diameter == "apical");
+        Assert.Equal(0, apical.PairCount);
+        Assert.Null(apical.MaePx);
+    }
+
+    [Fact]
     public void Loop_diameters_count_only_pairs_predicted_as_loops()
     {
         var loops = Evaluate().LoopDiameters.Single(d => d.Diameter == "apical");
