@@ -14,6 +14,7 @@ public class StudyPageTests
             var page = await plain.Client().GetStringAsync($"/studies/{marked.StudyId}");
             Assert.Contains("2 (ungradable)</span>", page);
             Assert.Contains("<th>Instances (all classes)</th><th>Quality</th>", page);
+            Assert.Contains("<td>non-scleroderma</td><td>7.5</td><td>nfc-dense 1.0</td>", page);   // the model each patient's numbers are from
         }
 
         await using var data = await TestData.CreateAsync();

@@ -46,7 +46,7 @@ public static class StudyPages
             var codes = patients.ToDictionary(p => p.Id, p => p.Code);
             var patientRows = H.Each(patients, p => H.Html($"""
                 <tr><td><a class="patient-link" href="/patients/{p.Id}">{p.Code}</a></td><td>{Layout.StateBadge(p.State)}</td>
-                <td>{Layout.Progress(p.Succeeded, p.Failed, p.Images)}</td><td>{p.Pattern}</td><td>{H.Number(p.DensityMean)}</td></tr>
+                <td>{Layout.Progress(p.Succeeded, p.Failed, p.Images)}</td><td>{p.Pattern}</td><td>{H.Number(p.DensityMean)}</td><td>{p.Model}</td></tr>
                 """));
             var imageRows = H.Each(images, i => H.Html($"""
                 <tr class="image-{i.State}"><td>{codes.GetValueOrDefault(i.PatientId)}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
@@ -76,7 +76,7 @@ public static class StudyPages
                       <span class="hint">its patients, images, patient results and jobs; image results stay, keyed by content; the share's files are not touched</span></form>
                     """))}
                 <h2>Patients ({patients.Count})</h2>
-                <table class="patients"><thead><tr><th>Patient</th><th>State</th><th>Images</th><th>Pattern</th><th>Density /mm</th></tr></thead><tbody>{patientRows}</tbody></table>
+                <table class="patients"><thead><tr><th>Patient</th><th>State</th><th>Images</th><th>Pattern</th><th>Density /mm</th><th>Model (of pattern and density)</th></tr></thead><tbody>{patientRows}</tbody></table>
                 <h2>Images ({shown})</h2>
                 <nav class="tabs image-states">{imageTabs}</nav>
                 {H.When(images_after is not null, () => H.Html($"<a class=\"first\" href=\"/studies/{id}?images_state={state}\">← First page</a> "))}

@@ -49,6 +49,8 @@ public sealed class PatientProgress
     public long Failed { get; init; }
     public string? Pattern { get; init; }
     public double? DensityMean { get; init; }
+    /// <summary>The model of the latest patient result the pattern and density come from ("name version").</summary>
+    public string? Model { get; init; }
 }
 
 public sealed class ImageRow

@@ -73,13 +73,14 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return (await c.QueryAsync<PatientProgress>(new CommandDefinition("""
-            select p.id, p.study_id, p.code, p.state, c.images, c.succeeded, c.failed, pm.pattern, pm.density_mean
+            select p.id, p.study_id, p.code, p.state, c.images, c.succeeded, c.failed, pm.pattern, pm.density_mean, pm.model
             from patients p
             cross join lateral (select count(*) as images,
                                        count(*) filter (where i.state = 'succeeded') as succeeded,
                                        count(*) filter (where i.state = 'failed') as failed
                                 from images i where i.patient_id = p.id) c
-            left join lateral (select pattern, density_mean from patient_metrics m
+            left join lateral (select m.pattern, m.density_mean, concat_ws(' ', mo.name, mo.version) as model
+                               from patient_metrics m join models mo on mo.id = m.model_id
                                where m.patient_id = p.id order by m.computed_at desc limit 1) pm on true
             where p.study_id = @studyId
             order by p.code
