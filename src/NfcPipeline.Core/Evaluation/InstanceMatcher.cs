@@ -22,7 +22,8 @@ public static class InstanceMatcher
             {
                 if (taken[t] || !BoxesOverlap(truth[t], predictions[p])) continue;
                 double iou = truth[t].IntersectionOverUnion(predictions[p]);
-                if (iou >= bestIou && (best < 0 || iou > bestIou)) { best = t; bestIou = iou; }
+                // Masks sharing no pixel never match, whatever the threshold (at 0, boxes that overlapped did).
+                if (iou > 0 && iou >= bestIou && (best < 0 || iou > bestIou)) { best = t; bestIou = iou; }
             }
             if (best < 0) continue;
             taken[best] = true;

@@ -333,6 +333,16 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void Masks_sharing_no_pixel_never_match_even_at_a_threshold_of_0()
+    {
+        // Two L shapes whose boxes overlap but whose pixels do not.
+        var a = CocoInstances.ToMask(new CocoPolygons([[0, 0, 10, 0, 10, 2, 2, 2, 2, 10, 0, 10]]), 64, 64);
+        var b = CocoInstances.ToMask(new CocoPolygons([[4, 4, 12, 4, 12, 12, 4, 12]]), 64, 64);
+        Assert.Equal((0, 0.0), (a.IntersectionArea(b), a.IntersectionOverUnion(b)));
+        Assert.Empty(InstanceMatcher.Match([a], [b], [0.9], minIou: 0));
+    }
+
+    [Fact]
     public void Density_can_be_measured_from_annotations_the_way_the_pipeline_does()
     {
         // Measuring the truth itself: loops A and B both point up with apices at y = 100, so both are distal; the
