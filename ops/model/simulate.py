@@ -368,7 +368,9 @@ def patient_truth(patient, profile, imgs):
     dilated = sum(i["dilated_count"] for i in gradable)
     abnormal = sum(counts[c] for c in ABNORMAL_SHAPES)
     loops = sum(counts[c] for c in LOOP_SHAPES)
-    fingers = len({i["finger"] for i in gradable if i["density_per_mm"] is not None})
+    # As FastTrackInputs: fingers not named count as none, and when no field names one only the fields are checked.
+    named = {i.get("finger") for i in gradable if i["density_per_mm"] is not None} - {None, "unknown"}
+    fingers = len(named) if named or not dens else None
     pattern, rule = fast_track_pattern(mean, giants, abnormal, counts["hemorrhage"], loops, len(dens), fingers)
 
     def r4(v):

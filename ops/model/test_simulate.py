@@ -183,6 +183,9 @@ class TruthRuleTests(unittest.TestCase):
         self.assertEqual(one["pattern"], "indeterminate")
         two = sim.patient_truth("P9", "healthy", [image(False, 9.0, {"hairpin": 18}), image(False, 9.0, {"hairpin": 18}, finger="R3")])
         self.assertEqual(two["pattern"], "non_scleroderma")
+        unnamed = sim.patient_truth("P9", "healthy", [image(False, 9.0, {"hairpin": 18}, finger=None),
+                                                      image(False, 9.0, {"hairpin": 18}, finger=None)])
+        self.assertEqual(unnamed["pattern"], "non_scleroderma")   # fingers not named: only the fields are checked
 
     def test_patient_truth_counts_gradable_fields_only(self):
         imgs = [image(False, 8.0, {"hairpin": 10, "ramified": 2, "hemorrhage": 1, "blur": 4}, giants=1, dilated=2),

@@ -23,8 +23,9 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
 try { await app.RunAsync(); }
 catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.Storage.Migrations.MigrationException)
 {
-    // The database stayed unreachable through the start-up's wait, or a migration failed: said in one line.
-    Console.Error.WriteLine($"nfc-worker: stopped at start-up: {ex.Message}");
+    // The database stayed unreachable through the start-up's wait, a migration failed, or a hosted service stopped
+    // the host on a database error: said in one line.
+    Console.Error.WriteLine($"nfc-worker: stopped: {ex.Message}");
     return 1;
 }
 return 0;

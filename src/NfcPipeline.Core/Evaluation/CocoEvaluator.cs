@@ -153,12 +153,6 @@ public static class CocoEvaluator
     }
 
     /// <summary>
-    /// A truth diameter counts where both of its keypoints are visible. COCO's visibility 1 is "labelled, not visible"
-    /// (the simulator's keypoints cut off by the frame): nothing in the image shows that edge, so no prediction can
-    /// measure it. A truth that never uses visibility 2 does not tell the two apart, and its labelled keypoints count.
-    /// Diameters the truth gives in µm are used as they are, for the diameters its keypoints allow.
-    /// </summary>
-    /// <summary>
     /// Each truth image's predicted image, one to one: a predicted image that two truth images would both take (listed
     /// by a path shorter than theirs, "R2/1.png" for "p1/R2/1.png" and "p2/R2/1.png") pairs with neither, and says so;
     /// its annotations counted for both before.
@@ -182,6 +176,12 @@ public static class CocoEvaluator
         return (pairs, claims.Select(c => c.Key).ToHashSet());
     }
 
+    /// <summary>
+    /// A truth diameter counts where both of its keypoints are visible. COCO's visibility 1 is "labelled, not visible"
+    /// (the simulator's keypoints cut off by the frame): nothing in the image shows that edge, so no prediction can
+    /// measure it. A truth that never uses visibility 2 does not tell the two apart, and its labelled keypoints count.
+    /// Diameters the truth gives in µm are used as they are, for the diameters its keypoints allow.
+    /// </summary>
     private static (double?[] Px, double?[] Um) TruthDiameters(CocoAnnotation a, double? umPerPx, EvaluationOptions options,
         bool visibleOnly, ref int hidden)
     {

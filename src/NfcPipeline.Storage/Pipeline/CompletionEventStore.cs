@@ -73,6 +73,14 @@ public sealed class CompletionEventStore(NpgsqlDataSource db)
         })).ToList();
     }
 
+    /// <summary>Deletes events published before <paramref name="keep"/> ago: the outbox needs none of them; returns how many.</summary>
+    public async Task<int> TrimPublishedAsync(TimeSpan keep, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "delete from completion_events where published_at < now() - @Keep", new { Keep = keep }, cancellationToken: ct));
+    }
+
     private const string PatientKind = "patient_completed";
     private const string StudyKind = "study_completed";
 

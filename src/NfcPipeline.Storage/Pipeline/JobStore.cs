@@ -155,6 +155,14 @@ public sealed class JobStore(NpgsqlDataSource db)
         };
     }
 
+    /// <summary>The job's recorded error (why a failed job failed), or null.</summary>
+    public async Task<string?> LastErrorAsync(long jobId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "select last_error from jobs where id = @JobId", new { JobId = jobId }, cancellationToken: ct));
+    }
+
     /// <summary>A chunk that will not be retried: the job shows failed with the exception summary.</summary>
     public async Task MarkFailedAsync(long jobId, string error, CancellationToken ct)
     {

@@ -33,8 +33,8 @@ public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<Analyse
 /// </summary>
 public sealed class ResultStore(NpgsqlDataSource db)
 {
-    /// <summary>Commits the chunk and returns the patients it touched; nothing when its job has failed or was deleted.</summary>
-    public async Task<IReadOnlyList<long>> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
+    /// <summary>Commits the chunk and returns the patients it touched; null, storing nothing, when its job has failed or was deleted.</summary>
+    public async Task<IReadOnlyList<long>?> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -52,7 +52,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
         if (jobState is "failed" or "deleted")
         {
             await tx.RollbackAsync(ct);
-            return [];
+            return null;
         }
 
         // Only images still as this chunk loaded them: same content, same study calibration, and still this chunk's (a

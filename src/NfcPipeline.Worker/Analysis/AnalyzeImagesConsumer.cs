@@ -34,16 +34,20 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             logger.LogWarning("Job {JobId} was abandoned by {Max} workers that stopped while analysing it; its images are failed",
                 message.JobId, options.MaxAbandonedStarts);
             await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
-                $"The worker analysing this image's chunk stopped without finishing it {options.MaxAbandonedStarts} times (a crash, or " +
-                "killed for memory?); the chunk is not started again. Requeue its job to try again.", t), ct);
+                GivenUpError(options.MaxAbandonedStarts), t), ct);
             await CompleteChunkPatientsAsync(context, ct);
             return;
         }
         if (start is JobStart.Failed)
         {
-            // A duplicate of a failed chunk's message, or a retry after its give-up's completion threw: its images were
-            // failed then, and completion (idempotent) runs again in case it had not finished.
-            logger.LogInformation("Job {JobId} has failed; not started again, re-checking completion only", message.JobId);
+            // A duplicate of a failed chunk's message, or a retry after its give-up or fault did not finish: its images
+            // are failed (again: idempotent, only this chunk's unfinished ones), then completion runs again.
+            logger.LogInformation("Job {JobId} has failed; not started again, failing its unfinished images and re-checking completion", message.JobId);
+            var lastError = await retry.RunAsync(t => jobs.LastErrorAsync(message.JobId, t), ct) ?? "failed";
+            bool givenUp = lastError.StartsWith("Started ", StringComparison.Ordinal);
+            await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds,
+                givenUp ? WorkerStoppedCode : AnalyzeImagesFaultConsumer.ChunkFailedCode,
+                givenUp ? GivenUpError(options.MaxAbandonedStarts) : AnalyzeImagesFaultConsumer.FailedError(lastError), t), ct);
             await CompleteChunkPatientsAsync(context, ct);
             return;
         }
@@ -97,6 +101,10 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     /// <summary>The error code of images whose chunk was given up (docs/messages.md).</summary>
     public const string WorkerStoppedCode = "WorkerStopped";
 
+    private static string GivenUpError(int maxAbandonedStarts) =>
+        $"The worker analysing this image's chunk stopped without finishing it {maxAbandonedStarts} times (a crash, or " +
+        "killed for memory?); the chunk is not started again. Requeue its job to try again.";
+
     private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, CancellationToken analysisCt)
     {
         var message = context.Message;
@@ -124,6 +132,13 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var chunk = new ChunkResult(message.JobId, model.ModelId, analysed, failed, reused, model.SettingsJson, images);
         var writeClock = Stopwatch.StartNew();
         var touched = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
+        if (touched is null)
+        {
+            // Failed (given up, or after its retries) or deleted while this worker ran it: its outcome stands.
+            logger.LogWarning("Job {JobId} failed or was deleted while it was analysed; its results were not stored (requeue it to store them)",
+                message.JobId);
+            return;
+        }
         metrics.ChunkWritten(analysed.Count, failed.Count, writeClock.Elapsed, clock.Elapsed);
         logger.LogInformation("Job {JobId}: {Analysed} analysed, {Failed} failed, {Reused} reused in {Seconds:0.0} s (write {WriteMs:0} ms)",
             message.JobId, analysed.Count, failed.Count, reused.Count, inferenceTime.TotalSeconds, writeClock.Elapsed.TotalMilliseconds);

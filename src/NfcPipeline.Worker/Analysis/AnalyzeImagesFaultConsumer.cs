@@ -16,6 +16,8 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
     /// <summary>The error code of images whose chunk failed after its retries (docs/messages.md).</summary>
     public const string ChunkFailedCode = "ChunkFailed";
 
+    public static string FailedError(string summary) => $"The image's chunk failed after its retries ({summary}); requeue its job to try again.";
+
     public async Task Consume(ConsumeContext<Fault<AnalyzeImages>> context)
     {
         var chunk = context.Message.Message;
@@ -23,8 +25,8 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         var summary = exception is null ? "failed" : $"{exception.ExceptionType}: {exception.Message}";
         logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
         await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, t), context.CancellationToken);
-        await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode,
-            $"The image's chunk failed after its retries ({summary}); requeue its job to try again.", t), context.CancellationToken);
+        await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode, FailedError(summary), t),
+            context.CancellationToken);
         // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw
         // finds the images failed already, and their patients would wait for ever.
         var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(chunk.ImageIds, t), context.CancellationToken);

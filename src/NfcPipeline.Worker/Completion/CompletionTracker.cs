@@ -13,7 +13,7 @@ namespace NfcPipeline.Worker.Completion;
 /// publishes it, and an outbox pass publishes one whose publish failed (OutboxDispatcher): at least once.
 /// </summary>
 public sealed class CompletionTracker(PatientResultsStore patients, CompletionEventStore events, ModelHost model, DatabaseRetry retry,
-    ILogger<CompletionTracker> logger)
+    WorkerOptions options, ILogger<CompletionTracker> logger)
 {
     public async Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct)
     {
@@ -49,10 +49,15 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         await PublishAsync(study.Event!, bus, ct);
     }
 
-    /// <summary>Publishes a stored event and stamps it; a failed publish releases it to the next outbox pass, then throws.</summary>
+    /// <summary>
+    /// Publishes a stored event and stamps it; a failed publish releases it to the next outbox pass, then throws. It gives
+    /// up after Worker:RepublishAfter, well inside its claim's lease, so no outbox pass publishes it meanwhile.
+    /// </summary>
     private async Task PublishAsync(PendingEvent stored, IPublishEndpoint bus, CancellationToken ct)
     {
-        try { await bus.Publish(stored.Message, stored.Message.GetType(), ct); }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.RepublishAfter);
+        try { await bus.Publish(stored.Message, stored.Message.GetType(), timeout.Token); }
         catch
         {
             try { await events.ReleaseAsync([stored], CancellationToken.None); }

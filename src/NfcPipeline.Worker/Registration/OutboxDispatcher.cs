@@ -46,9 +46,18 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
         }
     }
 
+    /// <summary>Published completion events are kept this long, then trimmed (hourly).</summary>
+    public static readonly TimeSpan KeepPublishedEvents = TimeSpan.FromDays(30);
+    private DateTime _nextTrim = DateTime.MinValue;
+
     /// <summary>Completion events whose publish failed, or whose worker died before publishing, in the order they were stored.</summary>
     private async Task PublishEventsAsync(CancellationToken stoppingToken)
     {
+        if (DateTime.UtcNow >= _nextTrim)
+        {
+            _nextTrim = DateTime.UtcNow.AddHours(1);
+            await events.TrimPublishedAsync(KeepPublishedEvents, stoppingToken);
+        }
         var pending = await events.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
         if (pending.Count == 0) return;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);

@@ -44,6 +44,17 @@ public class CompletionEventOutboxTests
         var last = Assert.Single(await events.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.Zero, 10, default));
         await events.MarkPublishedAsync([last], default);
         Assert.Empty(await events.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.Zero, 10, default));
+
+        // Published events are trimmed once older than what is kept; unpublished ones never.
+        Assert.Equal(0, await events.TrimPublishedAsync(TimeSpan.FromDays(30), default));
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("""
+                update completion_events set published_at = now() - interval '31 days';
+                insert into completion_events (kind, study_id, payload, created_at) values ('study_completed', @StudyId, '{}', now() - interval '40 days')
+                """, new { s.StudyId });
+        Assert.Equal(1, await events.TrimPublishedAsync(TimeSpan.FromDays(30), default));
+        await using (var c = await db.OpenConnectionAsync())
+            Assert.Equal(1L, await c.ExecuteScalarAsync<long>("select count(*) from completion_events where published_at is null"));
     }
 
     [Fact]

@@ -69,18 +69,24 @@ public class WorkerFaultTests
         Assert.StartsWith("Started 1 times", await env.QueryScalarAsync<string>("select last_error from jobs where id = @job", new { job }));
         Assert.Equal(ids.Length, (int)await env.QueryScalarAsync<long>("select count(*) from images where error_code = 'WorkerStopped'"));
 
-        // The give-up's completion threw after its images were failed (a broker blip), so MassTransit delivers the
-        // message again: the chunk is not analysed again, and completion, which had not run, runs now. Before, the
-        // retry found no image left to fail, completed no patient, and the study stayed processing for ever.
-        await env.QueryScalarAsync<long>("""
-            update patients set state = 'processing', completed_at = null where id in (select patient_id from images where id = any(@ids));
-            update studies set state = 'processing', completed_at = null;
-            select 0::bigint
-            """, new { ids });
-        await env.PublishAsync(new AnalyzeImages { JobId = job, StudyDbId = studyId, ImageIds = [.. ids] });
-        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-x", TimeSpan.FromMinutes(2)));
-        Assert.Contains($"Job {job} has failed; not started again", string.Join("\n", env.Workers.Select(w => w.Output)));
-        Assert.Equal(ids.Length, (int)await env.QueryScalarAsync<long>("select count(*) from images where error_code = 'WorkerStopped'"));
+        // The give-up's completion threw after its images were failed (a broker blip), or failing them did: MassTransit
+        // delivers the message again. The chunk is not analysed again; its images are failed (again) and completion,
+        // which had not run, runs now. Before, the retry found no image left to fail, completed no patient, and the
+        // study stayed processing for ever; or, with the images left unfailed, it stayed so with them queued.
+        foreach (var imagesFailed in new[] { true, false })
+        {
+            await env.QueryScalarAsync<long>("""
+                update images set state = 'processing', error = null, error_code = null where not @imagesFailed and id = any(@ids);
+                update patients set state = 'processing', completed_at = null where id in (select patient_id from images where id = any(@ids));
+                update studies set state = 'processing', completed_at = null;
+                select 0::bigint
+                """, new { ids, imagesFailed });
+            await env.PublishAsync(new AnalyzeImages { JobId = job, StudyDbId = studyId, ImageIds = [.. ids] });
+            Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-x", TimeSpan.FromMinutes(2)));
+            Assert.Equal(ids.Length, (int)await env.QueryScalarAsync<long>("select count(*) from images where error_code = 'WorkerStopped'"));
+        }
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains($"Job {job} has failed; not started again")),
+            TimeSpan.FromSeconds(30), () => env.Workers[0].Output);
 
         // Requeued (as the failure says), the chunk runs again: its images are queued and the study processing until
         // they finish, and the study then completes cleanly, announced again.
