@@ -1,4 +1,5 @@
-# The nfc CLI (migrate, analyze, ...). Build from the repository root:
+# The nfc CLI (migrate, status, report, requeue, enqueue, delete-study; analyze and evaluate need ONNX Runtime:
+# mount libonnxruntime.so.1 and set NFC_ORT_LIBRARY). Build from the repository root:
 #   docker build -f ops/docker/cli.Dockerfile -t nfcpipeline/cli .
 # The .NET 10 images are Ubuntu 24.04 (noble), hence its package names (libturbojpeg, libpng16-16t64).
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
@@ -6,7 +7,9 @@ WORKDIR /src
 COPY . .
 RUN dotnet publish src/NfcPipeline.Cli/NfcPipeline.Cli.csproj -c Release -o /app
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0-noble
+# ASP.NET Core's runtime: nfc references Microsoft.AspNetCore.App (it hosts the dashboard bench), and the plain
+# runtime image lacks it (`dotnet nfc.dll` would stop with "framework not found").
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble
 RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg libpng16-16t64 libtiff6 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
