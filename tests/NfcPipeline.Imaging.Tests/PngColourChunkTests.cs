@@ -43,6 +43,19 @@ public class PngColourChunkTests
         Assert.Equal(ImageDecodeError.Truncated, error.Reason);
     }
 
+    [Fact]
+    public void A_file_cut_after_its_image_data_keeps_its_stored_values_and_says_it_was_cut()
+    {
+        // Cut inside IEND: libpng reads no further than the last row, so it decoded with gAMA applied (128 came out 186).
+        var decoder = new ImageDecoder();
+        byte[] plain = File.ReadAllBytes(Fixtures.Path("palette.png"));
+        byte[] tagged = WithChunkAfterIhdr(plain, "gAMA", Convert.FromHexString("000186A0"));
+        var cut = decoder.Decode(tagged.AsSpan(0, tagged.Length - 6));
+        Assert.Equal(decoder.Decode(plain).Pixels, cut.Pixels);
+        Assert.Contains(cut.Notes, n => n.StartsWith("the file ends before its IEND chunk", StringComparison.Ordinal));
+        Assert.Contains("PNG colour management ignored (gAMA): the stored values are analysed", cut.Notes);
+    }
+
     /// <summary>The PNG with one more chunk (its CRC computed) right after IHDR, where colour chunks belong.</summary>
     private static byte[] WithChunkAfterIhdr(byte[] png, string type, byte[] body)
     {

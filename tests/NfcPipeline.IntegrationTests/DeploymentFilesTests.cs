@@ -42,6 +42,24 @@ public class DeploymentFilesTests
     }
 
     [Fact]
+    public void Every_image_runs_on_a_runtime_that_has_the_frameworks_its_app_references()
+    {
+        // The CLI image ran on the plain runtime while nfc references ASP.NET Core: `dotnet nfc.dll` would stop with
+        // "framework not found", and the compose stack's migrate service with it.
+        var dockerfiles = Directory.GetFiles(Path.Combine(TestServices.RepoRoot, "ops", "docker"), "*.Dockerfile");
+        Assert.NotEmpty(dockerfiles);
+        foreach (var dockerfile in dockerfiles)
+        {
+            var lines = File.ReadAllLines(dockerfile);
+            var project = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"dotnet publish (\S+\.csproj)")).Single(m => m.Success).Groups[1].Value;
+            var csproj = File.ReadAllText(Path.Combine(TestServices.RepoRoot, project));
+            bool aspnet = csproj.Contains("Microsoft.NET.Sdk.Web") || csproj.Contains("\"Microsoft.AspNetCore.App\"");
+            var runtime = lines.Last(l => l.StartsWith("FROM mcr.microsoft.com/dotnet/", StringComparison.Ordinal));
+            if (aspnet) Assert.True(runtime.Contains("/dotnet/aspnet:"), $"{Path.GetFileName(dockerfile)} runs {project} (ASP.NET Core) on {runtime}");
+        }
+    }
+
+    [Fact]
     public void Every_file_the_compose_file_builds_from_exists()
     {
         var dockerfiles = Services.Children.Values.OfType<YamlMappingNode>()

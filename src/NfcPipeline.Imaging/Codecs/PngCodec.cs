@@ -64,6 +64,9 @@ internal static unsafe class PngCodec
                     notes.Add("alpha channel dropped");
                 if ((image.WarningOrError & Warning) != 0)
                     notes.Add($"libpng warning: {image.Message}");
+                // libpng stops after the last row and never reads on: a file cut after its image data decodes whole.
+                if (PngHeader.EndsBeforeIend(data))
+                    notes.Add("the file ends before its IEND chunk (cut short while copied?); its image data was complete");
                 return new RgbImage(width, height, rgb, ImageFormat.Png, notes.ToArray());
             }
         }

@@ -45,7 +45,9 @@ internal readonly record struct PngHeader(int Width, int Height, int BitDepth, i
                 drop.Add(((int)pos, (int)(next - pos)));
                 names.Add(System.Text.Encoding.ASCII.GetString(type));
             }
-            if (type.SequenceEqual("IEND"u8)) break;
+            // Colour chunks come before the image data: a file cut after its IDAT still has them all (and was decoded
+            // with them applied when the walk ran off its end).
+            if (type.SequenceEqual("IEND"u8) || type.SequenceEqual("IDAT"u8)) break;
             pos = next;
         }
         if (drop.Count == 0) return null;

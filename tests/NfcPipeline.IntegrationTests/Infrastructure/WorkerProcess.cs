@@ -69,7 +69,13 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// <summary>SIGTERM: the graceful shutdown path.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
-        if (_process.HasExited) return _process.ExitCode;
+        if (_process.HasExited)
+        {
+            // Also waits until its redirected output is read to the end: a worker refusing to start exits in a second,
+            // before the reader had its lines (the output read as empty).
+            await _process.WaitForExitAsync();
+            return _process.ExitCode;
+        }
         using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) await kill!.WaitForExitAsync();
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
