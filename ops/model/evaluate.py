@@ -148,7 +148,9 @@ def evaluate(model, study, truth, opts=None):
                 [(ablated[n], dens_err_abl[n]) for n in ABLATIONS]:
             caps = [p for p in decoded if CLASSES[int(np.argmax(p["cls_prob"]))] != "hemorrhage"]
             _, _, dens = distal_row.find(caps, w, h, um, lambda c: c["mask"])
-            if dens is None:   # every loop cut by the frame: no density, left out as `ops/nfc evaluate` does
+            # Every loop cut by the frame, or a truth row too short to measure: no density, left out as `ops/nfc
+            # evaluate` does.
+            if dens is None or img["density_per_mm"] is None:
                 continue
             errors.append(abs(dens - img["density_per_mm"]))
             if not img["ungradable"]:

@@ -317,7 +317,7 @@ def main(argv=None):
                 entry = {"id": image_id, "file_name": rel, "width": w, "height": h, "patient": patient,
                          "finger": finger, "field": k + 1, "profile": profile, "um_per_px": um,
                          "distal_count": res["distal_count"], "distal_row_length_mm": round(res["row_length_mm"], 4),
-                         "density_per_mm": round(res["density_per_mm"], 4), "distal_row_line": [
+                         "density_per_mm": None if res["density_per_mm"] is None else round(res["density_per_mm"], 4), "distal_row_line": [
                              [round(float(v), 2) for v in p] for p in res["row_line"]] if res["row_line"] else None,
                          "nail_direction": [round(float(v), 4) for v in res["nail_direction"]],
                          "ungradable": res["ungradable"], "morphology_counts": counts,
