@@ -227,7 +227,8 @@ def render_field(rng, profile, width, height, um_per_px, cast="neutral", force_u
     row_line = [list(centre + nail * h_row + row * seg[0]), list(centre + nail * h_row + row * seg[1])] if seg else None
     return dict(image=image, id_map=id_map, instances=instances, ungradable=ungradable,
                 distal_count=len(inside), row_length_mm=row_len_mm,
-                # A row line of 0.2 mm or less measures no density (None, as the pipeline's), not a density of 0.
+                # The simulator's own rule: a row line of 0.2 mm or less gives no truth density (None), not 0 (the
+                # pipeline measures any length above 0).
                 density_per_mm=len(inside) / row_len_mm if row_len_mm > 0.2 else None,
                 row_line=row_line, nail_direction=list(nail))
 

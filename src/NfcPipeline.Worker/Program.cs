@@ -23,8 +23,8 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
 try { await app.RunAsync(); }
 catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.Storage.Migrations.MigrationException)
 {
-    // The database stayed unreachable through the start-up's wait, a migration failed, or a hosted service stopped
-    // the host on a database error: said in one line.
+    // A hosted service's start failed: the database stayed unreachable through the start-up's wait, or a migration
+    // failed. Said in one line. (A background service failing later stops the host without an exception here.)
     Console.Error.WriteLine($"nfc-worker: stopped: {ex.Message}");
     return 1;
 }

@@ -52,11 +52,20 @@ public class DeploymentFilesTests
         {
             var lines = File.ReadAllLines(dockerfile);
             var project = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"dotnet publish (\S+\.csproj)")).Single(m => m.Success).Groups[1].Value;
-            var csproj = File.ReadAllText(Path.Combine(TestServices.RepoRoot, project));
-            bool aspnet = csproj.Contains("Microsoft.NET.Sdk.Web") || csproj.Contains("\"Microsoft.AspNetCore.App\"");
+            bool aspnet = NeedsAspNetCore(Path.Combine(TestServices.RepoRoot, project), []);
             var runtime = lines.Last(l => l.StartsWith("FROM mcr.microsoft.com/dotnet/", StringComparison.Ordinal));
             if (aspnet) Assert.True(runtime.Contains("/dotnet/aspnet:"), $"{Path.GetFileName(dockerfile)} runs {project} (ASP.NET Core) on {runtime}");
         }
+    }
+
+    /// <summary>Whether the project, or one it references, is a web project or references ASP.NET Core.</summary>
+    private static bool NeedsAspNetCore(string csprojPath, HashSet<string> seen)
+    {
+        if (!seen.Add(Path.GetFullPath(csprojPath))) return false;
+        var csproj = File.ReadAllText(csprojPath);
+        if (csproj.Contains("Microsoft.NET.Sdk.Web") || csproj.Contains("\"Microsoft.AspNetCore.App\"")) return true;
+        return System.Text.RegularExpressions.Regex.Matches(csproj, "ProjectReference Include=\"([^\"]+)\"")
+            .Any(m => NeedsAspNetCore(Path.Combine(Path.GetDirectoryName(csprojPath)!, m.Groups[1].Value.Replace('\\', '/')), seen));
     }
 
     [Fact]

@@ -163,13 +163,15 @@ public sealed class JobStore(NpgsqlDataSource db)
             "select last_error from jobs where id = @JobId", new { JobId = jobId }, cancellationToken: ct));
     }
 
-    /// <summary>A chunk that will not be retried: the job shows failed with the exception summary.</summary>
+    /// <summary>A chunk that will not be retried: the job shows failed with the exception summary (unless already failed).</summary>
     public async Task MarkFailedAsync(long jobId, string error, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'failed', last_error = @Error, finished_at = now(), updated_at = now()
-            where id = @JobId and state not in ('succeeded', 'deleted')   -- an operator's deletion stays on record
+            -- An operator's deletion stays on record, and a failed job keeps its first reason (a give-up's, which tells
+            -- a redelivered message its images' error code).
+            where id = @JobId and state not in ('succeeded', 'deleted', 'failed')
             """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
     }
 

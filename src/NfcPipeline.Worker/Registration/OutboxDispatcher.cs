@@ -56,7 +56,12 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
         if (DateTime.UtcNow >= _nextTrim)
         {
             _nextTrim = DateTime.UtcNow.AddHours(1);
-            await events.TrimPublishedAsync(KeepPublishedEvents, stoppingToken);
+            // Housekeeping: its failure must not hold up the publishing below, nor stop the dispatcher.
+            try { await events.TrimPublishedAsync(KeepPublishedEvents, stoppingToken); }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
+            {
+                logger.LogWarning("Published completion events not trimmed: {Error}", ex.Message);
+            }
         }
         var pending = await events.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
         if (pending.Count == 0) return;

@@ -54,7 +54,13 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
         // images changed) are aggregated and completed now, since no chunk will touch them. The study completes here
         // when nothing was queued at all.
-        await completion.CompleteStudyAsync(study.StudyId, context, ct);
+        try { await completion.CompleteStudyAsync(study.StudyId, context, ct); }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // An event's publish timed out after its transition committed: it is stored, and the outbox publishes it.
+            logger.LogWarning("Study {StudyDbId}: a completion event was not confirmed within {Timeout}; the outbox publishes it",
+                study.StudyId, options.RepublishAfter);
+        }
     }
 
     /// <summary>The share folder a submission names, keyed as the share watcher keys it; null for a list of images or no share.</summary>

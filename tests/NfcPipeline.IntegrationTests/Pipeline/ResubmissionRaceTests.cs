@@ -86,8 +86,10 @@ public class ResubmissionRaceTests
         var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
         var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
         await using var check = await db.OpenConnectionAsync();
-        await check.ExecuteAsync("update jobs set state = @jobState where id = @job; update images set state = 'failed', error_code = 'WorkerStopped'",
-            new { job, jobState });
+        await check.ExecuteAsync("""
+            update jobs set state = @jobState, last_error = 'Started 3 times; given up' where id = @job;
+            update images set state = 'failed', error_code = 'WorkerStopped'
+            """, new { job, jobState });
 
         var analysed = new AnalysedImage(s.ImageIds[0], s.Shas[0], [], OldMeasurement());
         Assert.Null(await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [analysed], [], [], "{}", loaded), default));
@@ -97,9 +99,11 @@ public class ResubmissionRaceTests
         Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
         Assert.Equal(jobState == "failed" ? JobStart.Failed : JobStart.Deleted, await jobs.StartAsync(job, "worker-b", 3, default));
 
-        // A late fault leaves an operator's deletion on record.
+        // A late fault leaves an operator's deletion on record, and a failed job its first reason (the give-up's, which
+        // decides a redelivered message's error code).
         await jobs.MarkFailedAsync(job, "late fault", default);
-        Assert.Equal(jobState, await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
+        Assert.Equal((jobState, "Started 3 times; given up"), (await check.QuerySingleAsync<(string, string)>(
+            "select state, last_error from jobs where id = @job", new { job })));
     }
 
     [Fact]
