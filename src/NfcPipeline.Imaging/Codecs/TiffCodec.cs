@@ -28,6 +28,7 @@ internal static unsafe class TiffCodec
                 message[0] = 0;
                 if (LibTiffNative.RgbaImageOk(tif, message) == 0)
                     throw new ImageDecodeException(ImageDecodeError.Unsupported, $"TIFF: {Text(message)}");
+                TreatAlphaAsAssociated(tif);
                 LibTiffNative.RgbaImage image = default;
                 if (LibTiffNative.RgbaImageBegin(&image, tif, 1, message) == 0)
                     throw Classify("reading the image header", Text(message));
@@ -41,9 +42,7 @@ internal static unsafe class TiffCodec
                     DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, swaps ? image.Height : image.Width, swaps ? image.Width : image.Height);
                     CheckStripSize(tif, image.Width, image.Height);
                     image.RequestedOrientation = (ushort)stored;
-                    // libtiff premultiplies unassociated alpha for RGB only; grey with alpha comes out as stored.
-                    bool premultiplied = image.Alpha == LibTiffNative.ExtraSampleUnassociatedAlpha && image.Photometric == LibTiffNative.PhotometricRgb;
-                    byte[] rgb = ReadPixels(&image, premultiplied);
+                    byte[] rgb = ReadPixels(&image);
                     RefuseDamagedJpegStrips();
                     if (image.Alpha != 0)
                         notes.Add("alpha channel dropped");
@@ -110,7 +109,25 @@ internal static unsafe class TiffCodec
                 $"bytes per pixel of the {width}x{height} image (too many samples per pixel?)");
     }
 
-    private static byte[] ReadPixels(LibTiffNative.RgbaImage* image, bool premultiplied)
+    /// <summary>
+    /// Marks unassociated alpha as associated in the open directory (never in the file: the handle is read-only), so
+    /// libtiff passes the colour through as stored: it premultiplied it, and dividing back lost what low alpha had kept
+    /// (alpha 0 gave black, alpha 3 coarse colour) and was never undone for planar grey.
+    /// </summary>
+    private static void TreatAlphaAsAssociated(nint tif)
+    {
+        ushort count;
+        ushort* types;
+        if (LibTiffNative.GetExtraSamples(tif, LibTiffNative.TagExtraSamples, &count, &types) == 0 || count == 0 || types == null
+            || types[0] != LibTiffNative.ExtraSampleUnassociatedAlpha)
+            return;
+        ushort* associated = stackalloc ushort[count];
+        for (int i = 0; i < count; i++) associated[i] = types[i];
+        associated[0] = LibTiffNative.ExtraSampleAssociatedAlpha;
+        LibTiffNative.SetExtraSamples(tif, LibTiffNative.TagExtraSamples, count, associated);
+    }
+
+    private static byte[] ReadPixels(LibTiffNative.RgbaImage* image)
     {
         int width = (int)image->Width, height = (int)image->Height, count = width * height;
         uint[] raster = Scratch.Rent<uint>(count);
@@ -122,21 +139,14 @@ internal static unsafe class TiffCodec
                     throw Classify("decoding", null);
             }
             byte[] rgb = GC.AllocateUninitializedArray<byte>(count * 3);
-            // Each raster word is A<<24 | B<<16 | G<<8 | R. Where libtiff premultiplied unassociated alpha, undo that.
+            // Each raster word is A<<24 | B<<16 | G<<8 | R, the colour as stored (TreatAlphaAsAssociated).
             var words = raster.AsSpan(0, count);
             for (int i = 0, o = 0; i < words.Length; i++, o += 3)
             {
                 uint p = words[i];
-                uint r = p & 0xFF, g = (p >> 8) & 0xFF, b = (p >> 16) & 0xFF, a = p >> 24;
-                if (premultiplied && a is > 0 and < 255)
-                {
-                    r = Math.Min(255, (r * 255 + a / 2) / a);
-                    g = Math.Min(255, (g * 255 + a / 2) / a);
-                    b = Math.Min(255, (b * 255 + a / 2) / a);
-                }
-                rgb[o] = (byte)r;
-                rgb[o + 1] = (byte)g;
-                rgb[o + 2] = (byte)b;
+                rgb[o] = (byte)p;
+                rgb[o + 1] = (byte)(p >> 8);
+                rgb[o + 2] = (byte)(p >> 16);
             }
             return rgb;
         }

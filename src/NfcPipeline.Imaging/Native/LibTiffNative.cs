@@ -11,8 +11,9 @@ internal static unsafe partial class LibTiffNative
     public const string Library = "libtiff.so.6";
 
     public const ushort OrientationTopLeft = 1; // ORIENTATION_TOPLEFT
-    public const ushort PhotometricRgb = 2;     // PHOTOMETRIC_RGB
+    public const int ExtraSampleAssociatedAlpha = 1;   // EXTRASAMPLE_ASSOCALPHA
     public const int ExtraSampleUnassociatedAlpha = 2; // EXTRASAMPLE_UNASSALPHA
+    public const uint TagExtraSamples = 338;           // TIFFTAG_EXTRASAMPLES
     public const int MessageBufferSize = 1024; // the emsg[1024] of TIFFRGBAImageOK/Begin
 
     /// <summary>TIFFRGBAImage from tiffio.h; layout must match exactly (144 bytes on LP64).</summary>
@@ -62,6 +63,14 @@ internal static unsafe partial class LibTiffNative
 
     [LibraryImport(Library, EntryPoint = "TIFFRGBAImageOK")]
     public static partial int RgbaImageOk(nint tif, byte* message);
+
+    // TIFFGetField and TIFFSetField are variadic; with integer and pointer arguments only, a fixed signature passes them
+    // as the System V x86-64 and AArch64 Linux variadic conventions expect (the AL register only sizes a vector save).
+    [LibraryImport(Library, EntryPoint = "TIFFGetField")]
+    public static partial int GetExtraSamples(nint tif, uint tag, ushort* count, ushort** types);
+
+    [LibraryImport(Library, EntryPoint = "TIFFSetField")]
+    public static partial int SetExtraSamples(nint tif, uint tag, int count, ushort* types);
 
     [LibraryImport(Library, EntryPoint = "TIFFRGBAImageBegin")]
     public static partial int RgbaImageBegin(RgbaImage* image, nint tif, int stopOnError, byte* message);
