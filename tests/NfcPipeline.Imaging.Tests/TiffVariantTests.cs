@@ -27,6 +27,15 @@ public class TiffVariantTests
         if (extraSample is { } extra) tags.Add((338, 3, 1, extra));
         for (int t = 0; t < privateTags; t++) tags.Add((checked((ushort)(65000 + t)), 3, 1, 1));   // unknown to libtiff: a warning each
         var file = new byte[pixelsAt + pixels.Length];
+        WriteHeaderAndIfd(file, tags);
+        for (int s = 0; s < samples && samples > 2; s++) BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(bitsAt + 2 * s), 8);
+        pixels.CopyTo(file, pixelsAt);
+        return file;
+    }
+
+    /// <summary>A little-endian header pointing at one IFD at offset 8, with the tags as given (values inline).</summary>
+    private static void WriteHeaderAndIfd(byte[] file, IReadOnlyList<(ushort Tag, ushort Type, uint Count, uint Value)> tags)
+    {
         "II*\0"u8.CopyTo(file);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), 8);
         BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(8), (ushort)tags.Count);
@@ -39,9 +48,6 @@ public class TiffVariantTests
             if (tags[i].Type == 3 && tags[i].Count == 1) BinaryPrimitives.WriteUInt16LittleEndian(e[8..], (ushort)tags[i].Value);
             else BinaryPrimitives.WriteUInt32LittleEndian(e[8..], tags[i].Value);
         }
-        for (int s = 0; s < samples && samples > 2; s++) BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(bitsAt + 2 * s), 8);
-        pixels.CopyTo(file, pixelsAt);
-        return file;
     }
 
     private const int W = 96, H = 64;   // the decoder's minimum side is 64
@@ -119,27 +125,13 @@ public class TiffVariantTests
     private static byte[] PlanarGreyAlpha(int width, int height, byte grey, byte alpha)
     {
         int plane = width * height;
-        var tags = new (ushort Tag, ushort Type, uint Count, uint Value)[]
-        {
-            (256, 4, 1, (uint)width), (257, 4, 1, (uint)height), (258, 3, 2, 8u | 8u << 16), (259, 3, 1, 1), (262, 3, 1, 1),
-            (273, 4, 2, 0), (277, 3, 1, 2), (278, 4, 1, (uint)height), (279, 4, 2, 0), (284, 3, 1, 2), (338, 3, 1, 2),
-        };
-        int ifdEnd = 8 + 2 + tags.Length * 12 + 4, offsetsAt = ifdEnd, countsAt = ifdEnd + 8, pixelsAt = ifdEnd + 16;
+        const int entries = 11, ifdEnd = 8 + 2 + entries * 12 + 4, offsetsAt = ifdEnd, countsAt = ifdEnd + 8, pixelsAt = ifdEnd + 16;
         var file = new byte[pixelsAt + 2 * plane];
-        "II*\0"u8.CopyTo(file);
-        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), 8);
-        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(8), (ushort)tags.Length);
-        for (int i = 0; i < tags.Length; i++)
-        {
-            var (tag, type, count, value) = tags[i];
-            value = tag == 273 ? (uint)offsetsAt : tag == 279 ? (uint)countsAt : value;
-            var e = file.AsSpan(10 + 12 * i);
-            BinaryPrimitives.WriteUInt16LittleEndian(e, tag);
-            BinaryPrimitives.WriteUInt16LittleEndian(e[2..], type);
-            BinaryPrimitives.WriteUInt32LittleEndian(e[4..], count);
-            if (type == 3 && count == 1) BinaryPrimitives.WriteUInt16LittleEndian(e[8..], (ushort)value);
-            else BinaryPrimitives.WriteUInt32LittleEndian(e[8..], value);
-        }
+        WriteHeaderAndIfd(file,
+        [
+            (256, 4, 1, (uint)width), (257, 4, 1, (uint)height), (258, 3, 2, 8u | 8u << 16), (259, 3, 1, 1), (262, 3, 1, 1),
+            (273, 4, 2, offsetsAt), (277, 3, 1, 2), (278, 4, 1, (uint)height), (279, 4, 2, countsAt), (284, 3, 1, 2), (338, 3, 1, 2),
+        ]);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(offsetsAt), (uint)pixelsAt);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(offsetsAt + 4), (uint)(pixelsAt + plane));
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(countsAt), (uint)plane);

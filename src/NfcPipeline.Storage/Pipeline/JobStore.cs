@@ -155,12 +155,17 @@ public sealed class JobStore(NpgsqlDataSource db)
         };
     }
 
-    /// <summary>The job's recorded error (why a failed job failed), or null.</summary>
-    public async Task<string?> LastErrorAsync(long jobId, CancellationToken ct)
+    /// <summary>
+    /// Why a failed job failed, and whether it was given up by <see cref="StartAsync"/> (whose reason, written above, a
+    /// failed job keeps: <see cref="MarkFailedAsync"/> leaves it).
+    /// </summary>
+    public async Task<(string Error, bool GivenUp)> FailureAsync(long jobId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "select last_error from jobs where id = @JobId", new { JobId = jobId }, cancellationToken: ct));
+        var row = await connection.QuerySingleOrDefaultAsync<(string? Error, bool GivenUp)>(new CommandDefinition(
+            "select last_error, coalesce(last_error like 'Started % times;%', false) from jobs where id = @JobId",
+            new { JobId = jobId }, cancellationToken: ct));
+        return (row.Error ?? "failed", row.GivenUp);
     }
 
     /// <summary>A chunk that will not be retried: the job shows failed with the exception summary (unless already failed).</summary>

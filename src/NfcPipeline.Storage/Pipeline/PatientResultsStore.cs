@@ -8,10 +8,7 @@ namespace NfcPipeline.Storage.Pipeline;
 /// A patient whose aggregation was stored. <see cref="Event"/>, the PatientCompleted stored with the transition, is
 /// given to exactly one caller: the one that moved the patient to completed.
 /// </summary>
-public sealed record PatientOutcome(long PatientId, long StudyId, string StudyExternalId, PendingEvent? Event, string Pattern, int FailedImages)
-{
-    public bool NewlyCompleted => Event is not null;
-}
+public sealed record PatientOutcome(long PatientId, long StudyId, string StudyExternalId, PendingEvent? Event, string Pattern, int FailedImages);
 
 /// <summary>A study that this caller moved to its final state, with the StudyCompleted stored with the transition.</summary>
 public sealed record StudyOutcome(long StudyId, string ExternalId, string State, int SucceededImages, int FailedImages)

@@ -28,26 +28,20 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var clock = Stopwatch.StartNew();
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
-        if (start is JobStart.GivenUp)
+        if (start is JobStart.GivenUp or JobStart.Failed)
         {
-            // Workers kept stopping mid-chunk: its images fail with the reason, so the study completes with errors.
-            logger.LogWarning("Job {JobId} was abandoned by {Max} workers that stopped while analysing it; its images are failed",
-                message.JobId, options.MaxAbandonedStarts);
-            await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds, WorkerStoppedCode,
-                GivenUpError(options.MaxAbandonedStarts), t), ct);
-            await CompleteChunkPatientsAsync(context, ct);
-            return;
-        }
-        if (start is JobStart.Failed)
-        {
-            // A duplicate of a failed chunk's message, or a retry after its give-up or fault did not finish: its images
-            // are failed (again: idempotent, only this chunk's unfinished ones), then completion runs again.
-            logger.LogInformation("Job {JobId} has failed; not started again, failing its unfinished images and re-checking completion", message.JobId);
-            var lastError = await retry.RunAsync(t => jobs.LastErrorAsync(message.JobId, t), ct) ?? "failed";
-            bool givenUp = lastError.StartsWith("Started ", StringComparison.Ordinal);
+            // Given up now (workers kept stopping mid-chunk), or a duplicate of a failed chunk's message, or a retry after
+            // its give-up or fault did not finish: its unfinished images fail with the job's reason (idempotent, only this
+            // chunk's), so the study completes with errors, and completion runs (again).
+            if (start is JobStart.GivenUp)
+                logger.LogWarning("Job {JobId} was abandoned by {Max} workers that stopped while analysing it; its images are failed",
+                    message.JobId, options.MaxAbandonedStarts);
+            else
+                logger.LogInformation("Job {JobId} has failed; not started again, failing its unfinished images and re-checking completion", message.JobId);
+            var failure = await retry.RunAsync(t => jobs.FailureAsync(message.JobId, t), ct);
             await retry.RunAsync(t => results.FailUnfinishedImagesAsync(message.JobId, message.ImageIds,
-                givenUp ? WorkerStoppedCode : AnalyzeImagesFaultConsumer.ChunkFailedCode,
-                givenUp ? GivenUpError(options.MaxAbandonedStarts) : AnalyzeImagesFaultConsumer.FailedError(lastError), t), ct);
+                failure.GivenUp ? WorkerStoppedCode : AnalyzeImagesFaultConsumer.ChunkFailedCode,
+                failure.GivenUp ? GivenUpError(options.MaxAbandonedStarts) : AnalyzeImagesFaultConsumer.FailedError(failure.Error), t), ct);
             await CompleteChunkPatientsAsync(context, ct);
             return;
         }

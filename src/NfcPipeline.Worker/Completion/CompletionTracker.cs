@@ -12,8 +12,8 @@ namespace NfcPipeline.Worker.Completion;
 /// last patient is. Each transition stores its event (the completion events' outbox); the worker that made it
 /// publishes it, and an outbox pass publishes one whose publish failed (OutboxDispatcher): at least once.
 /// </summary>
-public sealed class CompletionTracker(PatientResultsStore patients, CompletionEventStore events, ModelHost model, DatabaseRetry retry,
-    WorkerOptions options, ILogger<CompletionTracker> logger)
+public sealed class CompletionTracker(PatientResultsStore patients, CompletionEventPublisher publisher, ModelHost model, DatabaseRetry retry,
+    ILogger<CompletionTracker> logger)
 {
     public async Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct)
     {
@@ -27,7 +27,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             if (outcome.Event is { } completed)
             {
                 logger.LogInformation("Patient {PatientDbId} of study {StudyDbId} aggregated: {Pattern}", outcome.PatientId, outcome.StudyId, outcome.Pattern);
-                await PublishAsync(completed, bus, ct);
+                await publisher.PublishAsync([completed], bus, ct);
             }
         }
         foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, ct);
@@ -46,24 +46,6 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);
         if (study is null) return;
         logger.LogInformation("Study {StudyDbId} {State}: {Succeeded} images analysed, {Failed} failed", study.StudyId, study.State, study.SucceededImages, study.FailedImages);
-        await PublishAsync(study.Event!, bus, ct);
-    }
-
-    /// <summary>
-    /// Publishes a stored event and stamps it; a failed publish releases it to the next outbox pass, then throws. It gives
-    /// up after Worker:RepublishAfter, well inside its claim's lease, so no outbox pass publishes it meanwhile.
-    /// </summary>
-    private async Task PublishAsync(PendingEvent stored, IPublishEndpoint bus, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.RepublishAfter);
-        try { await bus.Publish(stored.Message, stored.Message.GetType(), timeout.Token); }
-        catch
-        {
-            try { await events.ReleaseAsync([stored], CancellationToken.None); }
-            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }   // the claim's lease expires all the same
-            throw;
-        }
-        await retry.RunAsync(t => events.MarkPublishedAsync([stored], t), ct);
+        await publisher.PublishAsync([study.Event!], bus, ct);
     }
 }

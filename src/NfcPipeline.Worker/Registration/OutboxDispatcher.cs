@@ -1,5 +1,6 @@
 using MassTransit;
 using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.Worker.Registration;
@@ -8,8 +9,8 @@ namespace NfcPipeline.Worker.Registration;
 /// Publishes chunk jobs and completion events that were committed but never published (a crash or broker outage
 /// between the two).
 /// </summary>
-public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, CompletionEventStore events, IBus bus,
-    WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
+public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, CompletionEventStore events, CompletionEventPublisher publisher,
+    IBus bus, WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -65,26 +66,12 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
         }
         var pending = await events.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
         if (pending.Count == 0) return;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        timeout.CancelAfter(options.RepublishAfter);
-        var published = new List<PendingEvent>();
-        try
-        {
-            foreach (var stored in pending)
-            {
-                await bus.Publish(stored.Message, stored.Message.GetType(), timeout.Token);
-                published.Add(stored);
-            }
-        }
+        try { await publisher.PublishAsync(pending, bus, stoppingToken); }
         catch (Exception ex) when (ex is OperationCanceledException && !stoppingToken.IsCancellationRequested || ex is MassTransitException)
         {
-            logger.LogWarning("Outbox pass published {Published} of {Count} completion events: {Error}", published.Count, pending.Count, ex.Message);
-            await events.ReleaseAsync(pending.Except(published).ToList(), CancellationToken.None);
+            logger.LogWarning("Outbox pass: {Count} completion events not all published: {Error}", pending.Count, ex.Message);
+            return;
         }
-        finally
-        {
-            if (published.Count > 0) await events.MarkPublishedAsync(published, CancellationToken.None);
-        }
-        if (published.Count == pending.Count) logger.LogWarning("Published {Count} completion events that had been committed but not published", published.Count);
+        logger.LogWarning("Published {Count} completion events that had been committed but not published", pending.Count);
     }
 }

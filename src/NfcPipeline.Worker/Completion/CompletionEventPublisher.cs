@@ -1,0 +1,37 @@
+using MassTransit;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Hosting;
+
+namespace NfcPipeline.Worker.Completion;
+
+/// <summary>
+/// Publishes stored completion events in order and stamps each published one. It gives up after Worker:RepublishAfter,
+/// well inside the claims' lease, so no outbox pass publishes them meanwhile; the ones not published are released to
+/// the next outbox pass, and the failure is thrown.
+/// </summary>
+public sealed class CompletionEventPublisher(CompletionEventStore events, DatabaseRetry retry, WorkerOptions options)
+{
+    public async Task PublishAsync(IReadOnlyList<PendingEvent> stored, IPublishEndpoint bus, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.RepublishAfter);
+        int published = 0;
+        try
+        {
+            for (; published < stored.Count; published++)
+                await bus.Publish(stored[published].Message, stored[published].Message.GetType(), timeout.Token);
+        }
+        catch
+        {
+            // Best effort: an unstamped event goes out again, an unreleased claim expires; either way none is lost.
+            try
+            {
+                if (published > 0) await events.MarkPublishedAsync(stored.Take(published).ToList(), CancellationToken.None);
+                await events.ReleaseAsync(stored.Skip(published).ToList(), CancellationToken.None);
+            }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }
+            throw;
+        }
+        await retry.RunAsync(t => events.MarkPublishedAsync(stored, t), ct);
+    }
+}
