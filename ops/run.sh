@@ -18,10 +18,13 @@ mkdir -p "$RUN" "$LOGS" "$SHARE"
 # PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
 # stale pid file naming an unrelated process is neither reported as running nor stopped.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa -- "nfc-$(basename "$1" .pid).dll" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
+# The worker drains for up to its StopTimeout (60 s) plus the bus's; one still running after 120 s keeps its pid file,
+# so a later stop finds it and nothing is rebuilt under it.
 stop_one() {
   if alive "$RUN/$1.pid"; then
     kill -TERM "$(cat "$RUN/$1.pid")"
-    for _ in $(seq 1 180); do alive "$RUN/$1.pid" || break; sleep 0.5; done
+    for _ in $(seq 1 240); do alive "$RUN/$1.pid" || break; sleep 0.5; done
+    alive "$RUN/$1.pid" && die "the $1 (pid $(cat "$RUN/$1.pid")) did not stop within 120 s; try again, or kill it"
     log "$1 stopped"
   fi
   rm -f "$RUN/$1.pid"
@@ -37,7 +40,7 @@ refresh() { # NAME PROJECT
 
 "$NFC_ROOT/ops/native.sh"
 "$NFC_ROOT/ops/services.sh" up
-eval "$("$NFC_ROOT/ops/services.sh" env)"
+services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"   # a GPU build: docs/gpu.md
 [ -f "$MODEL" ] || die "model not found: $MODEL (set NFC_MODEL, or train one with ops/model/train.sh)"
 "$NFC_ROOT/ops/nfc" migrate
@@ -87,10 +90,16 @@ fi
 PSQL="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}/psql"; [ -x "$PSQL" ] || PSQL="$(command -v psql)" || die "psql not found (set NFC_PG_BIN)"
 psql_q() { "$PSQL" "$NFC_PG_URL" -v ON_ERROR_STOP=1 "$@"; }   # the password comes from PGPASSFILE (services.sh env)
 deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
-last=""
+last=""; query_failures=0
 while :; do
   alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)"; }
-  row="$(psql_q -tAF' ' -c "select state, images, succeeded, failed from v_study_progress where study = '$STUDY'" 2>/dev/null || true)"
+  # A query that fails (password, connection, schema) is an error to show, not a study still being waited for.
+  if row="$(psql_q -tAF' ' -c "select state, images, succeeded, failed from v_study_progress where study = '$STUDY'" 2>"$RUN/psql.err")"; then
+    query_failures=0
+  else
+    query_failures=$((query_failures + 1)); row=""
+    [ $query_failures -lt 5 ] || { cat "$RUN/psql.err" >&2; die "could not read the study's progress (psql's error above)"; }
+  fi
   if [ -n "$row" ]; then
     read -r state total ok bad <<<"$row"
     line="$STUDY: $state, $((ok + bad))/$total images done ($bad failed)"

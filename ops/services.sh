@@ -83,6 +83,15 @@ wait_port() { # port name logfile
   done
 }
 
+# Stops the start of NAME when PORT is already listened on by a process that is not ours (another checkout's server,
+# say): starting anyway would fail late, or worse, wait on that server and talk to it with the wrong password.
+port_free_or_die() { # port name variable
+  port_open "$1" || return 0
+  local holder=""
+  command -v ss >/dev/null && holder="$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1)"
+  die "127.0.0.1:$1, $2's port, is taken by another process${holder:+ ($holder)}: another checkout's server? Stop it (its ops/services.sh down), or set $3 to another port"
+}
+
 # PIDFILE PATTERN: its process is alive and is ours (its command line holds PATTERN): after a reboot or a crash a
 # stale pid file can name an unrelated process, which `down` must not kill.
 pid_alive() {
@@ -128,6 +137,7 @@ pg_dir_setup() {
 
 pg_up() {
   cd /  # postgres-run tools start in the caller's directory, which the postgres user may not be able to enter
+  pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" || port_free_or_die "$PG_PORT" PostgreSQL NFC_PG_PORT
   pg_dir_setup
   # initdb and the server refuse to run as root: the data directory belongs to the postgres user.
   local run=()
@@ -175,12 +185,20 @@ pg_require_password() {
   local hba="$PG_DATA/pg_hba.conf"
   local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
   if ! "${run[@]}" grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$hba"; then
-    PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres >/dev/null 2>&1 && return 0
+    # Only a refused password leads to the trusted moment below; any other failure (too many connections, a server
+    # still starting) is waited out, then reported, and never opens the server.
+    local deadline=$((SECONDS + READY_TIMEOUT)) err
+    while ! err="$(PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres 2>&1 >/dev/null)"; do
+      if grep -q 'password authentication failed' <<<"$err"; then err=refused; break; fi
+      [ $SECONDS -lt $deadline ] || die "could not connect to PostgreSQL on 127.0.0.1:$PG_PORT: $err"
+      sleep 0.5
+    done
+    [ "$err" = refused ] || return 0
     log "PostgreSQL's password is not the one in $CREDENTIALS; setting it"
     "${run[@]}" sh -c "umask 077; printf '%s\n' 'host all postgres 127.0.0.1/32 trust' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
     # The reload is asynchronous: wait until the trusted connection is accepted (-w: never prompt for a password).
-    local deadline=$((SECONDS + READY_TIMEOUT))
+    deadline=$((SECONDS + READY_TIMEOUT))
     until "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres >/dev/null 2>&1; do
       [ $SECONDS -lt $deadline ] || { pg_hba_scram; die "PostgreSQL did not take the temporary pg_hba.conf within ${READY_TIMEOUT}s"; }
       sleep 0.2
@@ -217,6 +235,8 @@ EOF
     rmq_users
     return 0
   fi
+  port_free_or_die "$RMQ_PORT" RabbitMQ NFC_RABBIT_PORT
+  port_free_or_die "$RMQ_MGMT_PORT" "RabbitMQ management" NFC_RABBIT_MGMT_PORT
   log "starting RabbitMQ on 127.0.0.1:$RMQ_PORT (management on $RMQ_MGMT_PORT); this takes 10-25 s"
   (
     rmq_env

@@ -9,6 +9,8 @@ source "$(dirname "$0")/lib/common.sh"
 cd "$NFC_ROOT"
 
 command -v dotnet >/dev/null || die "the .NET 10 SDK is required (https://dot.net); dotnet is not on PATH"
+# The summaries below are read in English (a localised SDK prints "Bestanden!" for "Passed!").
+export DOTNET_CLI_UI_LANGUAGE=en DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
 "$NFC_ROOT/ops/native.sh"
 apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium drives Debian's chromium)
@@ -27,9 +29,10 @@ if [ "${#started_here[@]}" -gt 0 ] && [ "${NFC_KEEP_SERVICES:-0}" != 1 ]; then
   trap stop_started_services EXIT
 fi
 "$NFC_ROOT/ops/services.sh" up
-eval "$("$NFC_ROOT/ops/services.sh" env)"
+services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"
 
+nuget_sources_ensure
 log "building"
 # The whole output goes to a file: a failed build shows its compiler errors, a good one its summary.
 dotnet build NfcPipeline.sln -c Release -v q -nologo >"$NFC_LOCAL/test-build.log" 2>&1 \
@@ -61,8 +64,13 @@ else
   /usr/bin/python3 -m unittest discover -s ops/model -p 'test_*.py' 2>&1 | tee "$results/python.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   python_tests=$(sed -n 's/^Ran \([0-9]*\) tests\? in .*/\1/p' "$results/python.log")
-  [ -n "$python_tests" ] || { log "the Python tests reported nothing"; rc=1; }
+  # unittest exits 0 having found nothing: a discovery that broke must not pass as "0 run".
+  [ "${python_tests:-0}" -gt 0 ] || { log "the Python tests reported nothing"; rc=1; }
   run_tests "FullyQualifiedName!~ServiceOutageTests" "tests" || rc=1
+  # Every test project must report: one that stopped being a test project would otherwise go unnoticed.
+  projects=$(find tests -mindepth 2 -maxdepth 2 -name '*Tests.csproj' | wc -l)
+  reported=$(grep -c -E '(Passed|Failed)! +- +Failed:' "$results/console.log" || true)
+  [ "$reported" -ge "$projects" ] || { log "only $reported of $projects test projects reported results"; rc=1; }
   run_tests "$OUTAGE" "service-outage tests (alone)" || rc=1
 fi
 set -e

@@ -5,7 +5,8 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
-RUN dotnet publish src/NfcPipeline.Cli/NfcPipeline.Cli.csproj -c Release -o /app
+# nuget.config's first source is a machine-local folder (see README); here every package comes from nuget.org.
+RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Cli/NfcPipeline.Cli.csproj -c Release -o /app
 
 # ASP.NET Core's runtime: nfc references Microsoft.AspNetCore.App (it hosts the dashboard bench), and the plain
 # runtime image lacks it (`dotnet nfc.dll` would stop with "framework not found").
@@ -14,4 +15,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg li
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .
+# Not root: the aspnet images define this account (APP_UID, 1654).
+USER $APP_UID
 ENTRYPOINT ["dotnet", "nfc.dll"]

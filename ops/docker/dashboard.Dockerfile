@@ -6,11 +6,14 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
-RUN dotnet publish src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj -c Release -o /app
+# nuget.config's first source is a machine-local folder (see README); here every package comes from nuget.org.
+RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj -c Release -o /app
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble
 RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg libpng16-16t64 libtiff6 curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .
+# Not root: the aspnet images define this account (APP_UID, 1654).
+USER $APP_UID
 ENTRYPOINT ["dotnet", "nfc-dashboard.dll"]

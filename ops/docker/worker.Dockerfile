@@ -6,7 +6,8 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
-RUN dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -o /app
+# nuget.config's first source is a machine-local folder (see README); here every package comes from nuget.org.
+RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -o /app
 
 FROM node:20-bookworm-slim AS ort
 ARG ORT_VERSION=1.23.2
@@ -25,4 +26,6 @@ COPY --from=build /app .
 COPY --from=ort /libonnxruntime.so.1 /opt/onnxruntime/libonnxruntime.so.1
 COPY models /app/models
 ENV NFC_ORT_LIBRARY=/opt/onnxruntime/libonnxruntime.so.1
+# Not root: the aspnet images define this account (APP_UID, 1654).
+USER $APP_UID
 ENTRYPOINT ["dotnet", "nfc-worker.dll"]

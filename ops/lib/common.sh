@@ -6,6 +6,14 @@ NFC_LOCAL="$(realpath -m "${NFC_LOCAL:-$NFC_ROOT/.local}")"
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Exports the local services' connection settings (ops/services.sh env). A failing `env` must stop the caller: eval
+# of its empty output would succeed and leave the defaults in place.
+services_env_load() {
+  local settings
+  settings="$("$NFC_ROOT/ops/services.sh" env)" || die "ops/services.sh env failed"
+  eval "$settings"
+}
+
 # Runs a command as root: directly when we are root, through sudo otherwise.
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -20,9 +28,15 @@ apt_ensure() {
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   # A freshly booted machine's unattended upgrades may hold dpkg's lock for a while: wait for it instead of failing.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || die "apt-get install ${missing[*]} failed"
+  # Three tries: one mirror hiccup must not fail a fresh machine's set-up.
+  local try
+  for try in 1 2 3; do
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null &&
+      return 0
+    [ "$try" -lt 3 ] && { log "apt-get failed; trying again in $((try * 10)) s"; sleep $((try * 10)); }
+  done
+  die "apt-get install ${missing[*]} failed"
 }
 
 # The Debian packages the model tooling (ops/model/*.py) imports, so its scripts run on a fresh machine.
@@ -50,8 +64,13 @@ model_card_evaluations() {
     --out "$run/metrics.json" > "$run/evaluate.log"
   log "$(date -u +%FT%TZ) Python evaluation: $run/metrics.json"
   if [ -f "$NFC_LOCAL/native/libonnxruntime.so.1" ]; then
-    "$PY" ops/model/ort_parity.py --onnx "$model" --weights "$weights" --limit 2 > "$run/ort_parity.json" \
-      && log "ONNX Runtime parity: $run/ort_parity.json"
+    if "$PY" ops/model/ort_parity.py --onnx "$model" --weights "$weights" --limit 2 > "$run/ort_parity.json"; then
+      log "ONNX Runtime parity: $run/ort_parity.json"
+    else   # no half-written file for the card to read as a measurement
+      log "ONNX Runtime parity failed; the card leaves it out"; rm -f "$run/ort_parity.json"
+    fi
+  else
+    rm -f "$run/ort_parity.json"
   fi
   local variant int8="${model%.onnx}.int8.onnx"
   for variant in "" "-int8"; do
@@ -94,10 +113,19 @@ build_is_stale() {
       -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; }
 }
 
+# nuget.config lists a machine-local package folder first (/opt/nuget/packages: packages this site's mirror lacks);
+# NuGet refuses a local source that does not exist, so an empty one is made where it is missing (nuget.org serves all).
+nuget_sources_ensure() {
+  local folder
+  folder="$(sed -n 's/.*key="local" value="\([^"]*\)".*/\1/p' "$NFC_ROOT/nuget.config")"
+  [ -z "$folder" ] || [ -d "$folder" ] || as_root mkdir -p "$folder" || die "could not create NuGet's local source $folder"
+}
+
 # Builds a project into OUT when build_is_stale says so. Usage: build_if_stale PROJECT OUT NAME
 build_if_stale() {
   local project="$1" out="$2" name="$3" stamp="$2/.build-stamp"
   build_is_stale "$out" || return 0
+  nuget_sources_ensure
   log "building $name"
   mkdir -p "$out"
   dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 \

@@ -25,10 +25,16 @@ $PY ops/model/quantize.py --onnx "$OUT/trained-widths.onnx" --out "${MODEL%.onnx
 model_card_evaluations "$OUT" "$MODEL" "$WEIGHTS" "$EVAL_SEED" "$EVAL_PATIENTS"
 # The exported weights beside the model, for the eager benchmark (ops/model/bench_eager.sh).
 $PY - "$WEIGHTS" "${MODEL%.onnx}.pt" <<'PY'
-import hashlib, sys, torch
+import hashlib, os, sys, torch
 st = torch.load(sys.argv[1], map_location="cpu")
-torch.save({k: st[k] for k in ("model", "step", "config", "stopped_early", "log_vars") if k in st}, sys.argv[2])
-open(sys.argv[2] + ".sha256", "w").write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "\n")
+kept = {k: st[k] for k in ("model", "step", "config", "stopped_early", "log_vars") if k in st}
+kept["model"] = st.get("ema", st["model"])   # a checkpoint copied as final.pt: its average, as export.py exports
+# Written aside and renamed: the tracked weights must never be left half written.
+torch.save(kept, sys.argv[2] + ".tmp")
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+with open(sys.argv[2] + ".sha256.tmp", "w") as f:
+    f.write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "\n")
+os.replace(sys.argv[2] + ".sha256.tmp", sys.argv[2] + ".sha256")
 PY
 # The training wall time beside the model, so ops/model/recard.sh can regenerate the card without the run folder.
 [ -n "$TRAIN_S" ] && "$PY" -c 'import json, sys; print(json.dumps({"train_seconds": int(sys.argv[1]), "label": sys.argv[2]}))' "$TRAIN_S" "$LABEL" > "${MODEL%.onnx}.train.json"

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using NfcPipeline.IntegrationTests.Infrastructure;
 
 namespace NfcPipeline.IntegrationTests;
@@ -33,6 +35,32 @@ public class ServicesScriptTests
         Assert.All(sockets, s => Assert.True(s.StartsWith("127.0.0.1:") || s.StartsWith("[::1]:"), $"not loopback: {s}"));
     }
 
+    [Theory]
+    [InlineData("postgres", "NFC_PG_PORT", "PostgreSQL")]
+    [InlineData("rabbitmq", "NFC_RABBIT_PORT", "RabbitMQ")]
+    public async Task Up_refuses_a_port_another_process_listens_on(string service, string portVariable, string name)
+    {
+        // Another checkout's server, say: starting anyway would wait on it, or talk to it with the wrong password.
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        var local = Directory.CreateTempSubdirectory("nfc-services-");
+        try
+        {
+            var up = await RunScriptAsync("up", service, ("NFC_LOCAL", local.FullName), (portVariable, port.ToString()));
+
+            Assert.True(up.ExitCode == 1, $"'up {service}' exited {up.ExitCode}: {up.Output}");
+            Assert.Contains($"127.0.0.1:{port}, {name}'s port, is taken by another process", up.Output);
+            Assert.Contains($"set {portVariable}", up.Output);
+            Assert.DoesNotContain("starting", up.Output);
+            Assert.False(Directory.Exists(Path.Combine(local.FullName, "services", "pg", "data")));
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
     private static Dictionary<string, string> PidFiles()
     {
         var svc = Path.Combine(TestServices.RepoRoot, ".local", "services");
@@ -43,12 +71,15 @@ public class ServicesScriptTests
         };
     }
 
-    private static async Task<(int ExitCode, string Output)> RunScriptAsync(string verb)
+    private static async Task<(int ExitCode, string Output)> RunScriptAsync(string verb, string? service = null,
+        params (string Name, string Value)[] environment)
     {
-        var psi = new ProcessStartInfo("bash", [Path.Combine(TestServices.RepoRoot, "ops", "services.sh"), verb])
+        string[] arguments = service is null ? [verb] : [verb, service];
+        var psi = new ProcessStartInfo("bash", [Path.Combine(TestServices.RepoRoot, "ops", "services.sh"), .. arguments])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestServices.RepoRoot,
         };
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
