@@ -10,7 +10,7 @@ public static class SharePaths
     private static readonly string[] TemporarySuffixes = [".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", "~"];
     private static readonly HashSet<string> IgnoredNames = new(StringComparer.OrdinalIgnoreCase)
     {
-        StudyManifest.FileName, "READY", "Thumbs.db", "desktop.ini",
+        StudyManifest.FileName, "READY", "READY.txt", "Thumbs.db", "desktop.ini",
     };
 
     /// <summary>Hidden, temporary, marker and manifest files are not images and are passed over silently.</summary>
@@ -161,8 +161,15 @@ public static class SharePaths
     public static bool IsInside(string realPath, string realRoot)
     {
         var root = realRoot.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        return realPath.StartsWith(root, StringComparison.Ordinal) || realPath == realRoot.TrimEnd(Path.DirectorySeparatorChar);
+        return realPath.StartsWith(root, StringComparison.Ordinal) || IsRoot(realPath, realRoot);
     }
+
+    /// <summary>Whether a real path is the root itself: inside it, but never a study folder or a file of one.</summary>
+    public static bool IsRoot(string realPath, string realRoot) => realPath == realRoot.TrimEnd(Path.DirectorySeparatorChar);
+
+    /// <summary>Why a path that leads to the share's root is refused: as a study, it would take in every other study.</summary>
+    public const string RootItselfReason =
+        "The path leads to the share's root itself (a link to it?); as a study folder it would take in every other study. Refused.";
 
     /// <summary>
     /// Resolves a path relative to <paramref name="root"/> from an outside source (a message, a form), refusing
@@ -188,6 +195,7 @@ public static class SharePaths
         catch (IOException e) { throw new StudyLayoutException($"'{relativePath}' cannot be resolved: {e.Message}"); }
         if (!IsInside(real, realRoot))
             throw new StudyLayoutException($"'{relativePath}' is a link that leads outside the share; it is refused.");
+        if (IsRoot(real, realRoot)) throw new StudyLayoutException(RootItselfReason);
         return real;
     }
 

@@ -42,12 +42,18 @@ public static class StudyLayout
             return "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.";
         // A patients map is how a study keeps folder names (often the patient's own) out of the results: every patient
         // folder must be in it, or those it misses would be stored, shown and exported under their folder names. Names
-        // compare exactly: a folder written in another Unicode form ("ü" decomposed, as macOS writes it) misses too.
+        // compare in one Unicode form (UnicodeNames).
+        var patientFolders = inventory.Images.Where(i => i.RelativePath.Contains('/'))
+            .Select(i => i.RelativePath[..i.RelativePath.IndexOf('/')]).Distinct(StringComparer.Ordinal).ToList();
         if (inventory.Manifest is { Patients.Count: > 0 } manifest
-            && inventory.Images.Where(i => i.RelativePath.Contains('/')).Select(i => i.RelativePath[..i.RelativePath.IndexOf('/')]).Distinct()
-                .Count(folder => !manifest.Patients.ContainsKey(folder)) is > 0 and var unmapped)
+            && patientFolders.Count(folder => manifest.PatientFor(folder) is null) is > 0 and var unmapped)
             return $"{unmapped} patient folder(s) are not in study.json's patients map, which must name every patient folder when it is " +
                 "given (their folder names would otherwise be stored as patient codes); nothing was registered. Add them, or remove the map.";
+        // Two folders that differ only in Unicode form (one copied from a Mac) would be one patient under the map.
+        if (inventory.Manifest is { Patients.Count: > 0 } && patientFolders.GroupBy(UnicodeNames.Key)
+                .Count(g => g.Count() > 1) is > 0 and var doubled)
+            return $"{doubled} pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say) " +
+                "and would be one patient; nothing was registered. Merge or rename them.";
         return null;
     }
 
@@ -75,8 +81,11 @@ public static class StudyLayout
         if (!Directory.Exists(studyFolder)) throw new StudyLayoutException($"Study folder '{studyFolder}' does not exist.");
         var folder = Path.GetFullPath(studyFolder);
         var realRoot = SharePaths.RealPath(shareRoot ?? folder);
-        if (!SharePaths.IsInside(SharePaths.RealPath(folder), realRoot))
+        var realFolder = SharePaths.RealPath(folder);
+        if (!SharePaths.IsInside(realFolder, realRoot))
             throw new StudyLayoutException("The study folder is outside the share (a link that leads out of it?); it is refused.");
+        if (shareRoot is not null && SharePaths.IsRoot(realFolder, realRoot))
+            throw new StudyLayoutException(SharePaths.RootItselfReason);
 
         var manifest = StudyManifest.Read(folder, realRoot);
         var studyId = manifest?.StudyId ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
@@ -131,13 +140,10 @@ public static class StudyLayout
 
     private static StudyImage Place(string relative, string fullPath, List<string> segments, StudyManifest? manifest)
     {
-        string? patient = segments.Count >= 1 ? Rename(manifest?.Patients, segments[0]) : null;
+        string? patient = segments.Count >= 1 ? manifest?.PatientFor(segments[0]) ?? segments[0] : null;
         string? finger = segments.Count >= 2
-            ? manifest?.Fingers.GetValueOrDefault(segments[1]) ?? FingerNames.Normalise(segments[1]) ?? segments[1]
+            ? manifest?.FingerFor(segments[1]) ?? FingerNames.Normalise(segments[1]) ?? segments[1]
             : null;
         return new StudyImage(relative, fullPath, patient, finger, Path.GetFileNameWithoutExtension(fullPath));
     }
-
-    private static string Rename(IReadOnlyDictionary<string, string>? map, string folder) =>
-        map is not null && map.TryGetValue(folder, out var name) ? name : folder;
 }

@@ -15,10 +15,19 @@ public sealed record StudyManifest
     public double? MicrometresPerPixel { get; init; }
     /// <summary>The device: a name, or the manifest's device object as JSON.</summary>
     public string? Device { get; init; }
-    /// <summary>Folder name → patient code.</summary>
+    /// <summary>Folder name (as <see cref="UnicodeNames.Key"/> writes it) → patient code; look up with <see cref="PatientFor"/>.</summary>
     public IReadOnlyDictionary<string, string> Patients { get; init; } = new Dictionary<string, string>();
-    /// <summary>Folder name → finger (L2..L5, R2..R5).</summary>
+    /// <summary>Folder name (as <see cref="UnicodeNames.Key"/> writes it) → finger (L2..L5, R2..R5); look up with <see cref="FingerFor"/>.</summary>
     public IReadOnlyDictionary<string, string> Fingers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The patient code the map gives a folder, or null. Names compare in one Unicode form: macOS writes "ü" decomposed
+    /// (NFD), the editor that wrote study.json mostly composed, and the two must match.
+    /// </summary>
+    public string? PatientFor(string folder) => Patients.GetValueOrDefault(UnicodeNames.Key(folder));
+
+    /// <summary>The finger the map gives a folder, or null; compared as <see cref="PatientFor"/>.</summary>
+    public string? FingerFor(string folder) => Fingers.GetValueOrDefault(UnicodeNames.Key(folder));
     /// <summary>The whole manifest as plain JSON (comments and trailing commas, which the parser allows, dropped).</summary>
     public string Raw { get; init; } = "{}";
 
@@ -33,7 +42,13 @@ public sealed record StudyManifest
     public static StudyManifest? Read(string studyFolder, string realRoot)
     {
         var path = Path.Combine(studyFolder, FileName);
-        if (!File.Exists(path)) return null;
+        if (!File.Exists(path))
+        {
+            // "Study.json" (a Windows editor's spelling) would be passed over: its calibration and patient codes with it.
+            if (MisnamedIn(studyFolder) is { } misnamed)
+                throw new StudyLayoutException($"the manifest is named '{misnamed}'; rename it {FileName} (lower case), or its settings are not read.");
+            return null;
+        }
         try
         {
             var real = SharePaths.RealPath(path);
@@ -56,6 +71,17 @@ public sealed record StudyManifest
         {
             throw new StudyLayoutException($"{FileName} cannot be read ({ex.GetType().Name}).");
         }
+    }
+
+    /// <summary>A file of the folder named <see cref="FileName"/> in other letter cases ("Study.json"), or null.</summary>
+    public static string? MisnamedIn(string studyFolder)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(studyFolder).Select(Path.GetFileName)
+                .FirstOrDefault(n => n is not null && n != FileName && string.Equals(n, FileName, StringComparison.OrdinalIgnoreCase));
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException) { return null; }
     }
 
     public static StudyManifest Parse(string json)
@@ -84,9 +110,17 @@ public sealed record StudyManifest
         string? device = root.TryGetProperty("device", out var d)
             ? d.ValueKind == JsonValueKind.String ? d.GetString() : d.ValueKind == JsonValueKind.Null ? null : d.GetRawText()
             : null;
+        string? studyId = null;
+        if (root.TryGetProperty("study_id", out var id) && id.ValueKind != JsonValueKind.Null)
+        {
+            // A number would otherwise be passed over, and the study registered under its folder's name.
+            if (id.ValueKind != JsonValueKind.String)
+                throw new StudyLayoutException($"{FileName}: study_id must be a string, got {id.GetRawText()}.");
+            studyId = id.GetString();
+        }
         return new StudyManifest
         {
-            StudyId = root.TryGetProperty("study_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null,
+            StudyId = studyId,
             MicrometresPerPixel = umPerPx,
             Device = device,
             Patients = Map(root, "patients"),
@@ -123,12 +157,17 @@ public sealed record StudyManifest
         if (element.ValueKind != JsonValueKind.Object)
             throw new StudyLayoutException($"{FileName}: '{property}' must map folder names to names, e.g. {{\"folder\": \"name\"}}.");
         var named = new Dictionary<string, int>(StringComparer.Ordinal);
+        var folders = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (index, p) in element.EnumerateObject().Index())
         {
             // By position, not by name: the names are patient folders, which refusals (logged) must not carry.
             if (p.Value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.Value.GetString()))
                 throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' must map to a non-empty string.");
-            map[p.Name] = p.Value.GetString()!;
+            var folder = UnicodeNames.Key(p.Name);
+            if (!folders.TryAdd(folder, index))
+                throw new StudyLayoutException($"{FileName}: entries {folders[folder] + 1} and {index + 1} of '{property}' name the same folder " +
+                    "(written twice, or in two Unicode forms).");
+            map[folder] = p.Value.GetString()!;
             // Two patient folders under one code would be merged into one patient without a word.
             if (property == "patients" && !named.TryAdd(p.Value.GetString()!, index))
                 throw new StudyLayoutException($"{FileName}: entries {named[p.Value.GetString()!] + 1} and {index + 1} of 'patients' map to the same patient code.");

@@ -210,7 +210,7 @@ public class ApiTests
         Assert.Contains(lines, l => l.Contains("P01/L2/f1.png,succeeded,")
             && l.EndsWith(",\"EXIF orientation 6 applied | Sparse distal row: 2 capillaries, fewer than 3.\""));   // quoted: a comma
         // The script-named patient's cell is quoted CSV text; the failed image keeps its error.
-        Assert.Contains(lines, l => l.StartsWith("STUDY-A,<script>alert(1)</script>,L2,f1,xss/L2/f1.png,failed,decode,the file is truncated"));
+        Assert.Contains(lines, l => l.StartsWith("STUDY-A,<script>alert(1)</script>,L2,f1,<script>alert(1)</script>/L2/f1.png,failed,decode,the file is truncated"));
     }
 
     [Fact]

@@ -54,6 +54,28 @@ public class ReportingQueriesTests
     }
 
     [Fact]
+    public async Task A_patient_folder_renamed_by_the_patients_map_is_shown_by_its_code_and_the_file_still_opened_by_its_path()
+    {
+        // As study.json's {"patients": {"P01": "anon-1"}} registers it: the folder, often the patient's name, keeps its
+        // name on disk; every listing and export shows the code.
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await data.Database.ScalarAsync<int>($"update patients set code = 'anon-1' where id = {data.PatientId} returning 1");
+        var queries = new ReportingQueries(db);
+
+        var shown = (await queries.ImagesAsync(data.StudyId, data.PatientId)).Select(i => i.RelPath).Order();
+        Assert.Equal(["anon-1/L2/f1.png", "anon-1/R3/f1.png"], shown);
+        Assert.Equal("anon-1/L2/f1.png,anon-1/R3/f1.png", await data.Database.ScalarAsync<string>(
+            "select string_agg(rel_path, ',' order by rel_path) from v_image_results where patient = 'anon-1'"));
+        var csv = new StringWriter();
+        await ReportCsv.WriteStudyResultsAsync(csv, db, data.StudyId);
+        Assert.Contains(",anon-1/L2/f1.png,", csv.ToString());
+        Assert.DoesNotContain("P01", csv.ToString());
+
+        Assert.Equal("P01/L2/f1.png", (await queries.ImageSourceAsync(data.ImageIds[0]))!.RelPath);   // what the overlay opens
+    }
+
+    [Fact]
     public async Task Percent_done_rounds_as_the_sql_view_does_for_every_count_up_to_200_images()
     {
         await using var data = await TestData.CreateAsync();

@@ -51,7 +51,7 @@ public sealed class TestData : IAsyncDisposable
 
         var fields = new (long Patient, string Finger, string RelPath, bool Ok)[]
         {
-            (PatientId, "L2", "P01/L2/f1.png", true), (PatientId, "R3", "P01/R3/f1.png", true), (ScriptPatientId, "L2", "xss/L2/f1.png", false),
+            (PatientId, "L2", "P01/L2/f1.png", true), (PatientId, "R3", "P01/R3/f1.png", true), (ScriptPatientId, "L2", "xss/L2/f1.png", false),   // its folder mapped to the script code
         };
         foreach (var (index, (patient, finger, relPath, ok)) in fields.Index())
         {

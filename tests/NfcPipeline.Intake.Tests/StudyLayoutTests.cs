@@ -42,22 +42,48 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
-    public void A_patients_map_must_name_every_patient_folder_exactly()
+    public void A_patients_map_must_name_every_patient_folder_whatever_its_unicode_form()
+    {
+        // The key typed composed, the folder written decomposed ("u" + combining diaeresis), as macOS writes it.
+        Touch("s1/study.json", """{"patients": {"M\u00fcller Anna": "P-001"}, "fingers": {"m\u00e9dius gauche": "L3"}}""");
+        Touch("s1/Mu\u0308ller Anna/me\u0301dius gauche/f1.jpg");
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+        Assert.Equal("P-001|L3", $"{inventory.Images.Single().Patient}|{inventory.Images.Single().Finger}");
+        Assert.Null(StudyLayout.RegistrationProblem(inventory));
+
+        // Folders the map does not name would be stored under their own names: the study is refused, naming none.
+        Touch("s1/Doe Jane/L2/f1.jpg");
+        var problem = StudyLayout.RegistrationProblem(StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName));
+        Assert.StartsWith("1 patient folder(s) are not in study.json's patients map", problem);
+        Assert.DoesNotContain("Doe", problem);
+    }
+
+    [Fact]
+    public void Two_patient_folders_differing_only_in_unicode_form_are_refused_under_a_patients_map()
     {
         Touch("s1/study.json", """{"patients": {"M\u00fcller Anna": "P-001"}}""");
         Touch("s1/M\u00fcller Anna/L2/f1.jpg");
-        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
-        Assert.Equal("P-001", inventory.Images.Single().Patient);
-        Assert.Null(StudyLayout.RegistrationProblem(inventory));
+        Touch("s1/Mu\u0308ller Anna/L3/f1.jpg");   // the same name copied from a Mac: one patient under the map
 
-        // Folders the map does not name would be stored under their own names: the study is refused, naming none. One
-        // written in the other Unicode form ("u" + combining diaeresis, as macOS writes it) is such a folder too.
-        Touch("s1/Doe Jane/L2/f1.jpg");
-        Touch("s1/Mu\u0308ller Anna/L3/f1.jpg");
         var problem = StudyLayout.RegistrationProblem(StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName));
-        Assert.StartsWith("2 patient folder(s) are not in study.json's patients map", problem);
-        Assert.DoesNotContain("Doe", problem);
+
+        Assert.StartsWith("1 pair(s) of patient folders have names that differ only in their Unicode form", problem);
         Assert.DoesNotContain("ller", problem);
+    }
+
+    [Fact]
+    public void A_submitted_path_that_leads_to_the_share_root_itself_is_refused()
+    {
+        Touch("s1/P001/L2/f1.jpg");
+        Touch("s2/P001/L2/f1.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "everything"), ".");
+
+        var (inventory, problem) = StudyLayout.ReadForSubmission(_share.FullName, "everything");
+
+        Assert.Null(inventory);
+        Assert.Equal(SharePaths.RootItselfReason, problem);
+        Assert.Equal(SharePaths.RootItselfReason,
+            Assert.Throws<StudyLayoutException>(() => StudyLayout.Discover(Path.Combine(_share.FullName, "everything"), _share.FullName)).Message);
     }
 
     [Fact]

@@ -84,14 +84,14 @@ public sealed class ShareScanner(TimeProvider clock)
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 
         var manifestPath = Path.Combine(path, StudyManifest.FileName);
-        var marker = File.Exists(manifestPath) ? ReadyMarker.Manifest
-            : File.Exists(Path.Combine(path, ReadyFileName)) ? ReadyMarker.ReadyFile
-            : ReadyMarker.None;
+        var marker = FindMarker(path);
+        // Before the marker: a folder that cannot be read hides its marker, and "no marker" would send the operator
+        // looking for the wrong thing.
+        if (content is null) return Refuse(unreadable!, marker);
         if (marker == ReadyMarker.None)
             return new StudyFolder(name, path, StudyReadiness.NoMarker, marker, null, null, 0, null, $"no {StudyManifest.FileName} or {ReadyFileName} marker");
         if (marker == ReadyMarker.Manifest && !SharePaths.IsInside(SharePaths.RealPath(manifestPath), realRoot))
             return Refuse($"{StudyManifest.FileName} is a link that leads outside the share; refused", marker);
-        if (content is null) return Refuse(unreadable!, marker);
 
         var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
         var seenQuietFor = seen is { } look ? now - look.ChangeSeenAt : TimeSpan.MaxValue;
@@ -118,6 +118,20 @@ public sealed class ShareScanner(TimeProvider clock)
         if (content.FileCount == 0) return Refuse("holds no image files", marker);
 
         return new StudyFolder(name, path, StudyReadiness.Ready, marker, studyId, content.Fingerprint, content.FileCount, content.NewestChange, null);
+    }
+
+    /// <summary>
+    /// The folder's marker. The manifest in any letter case marks it (read, a misnamed one is refused with its reason,
+    /// not passed over); READY in any case, and READY.txt as Notepad saves it, mark it too.
+    /// </summary>
+    private static ReadyMarker FindMarker(string folder)
+    {
+        if (File.Exists(Path.Combine(folder, StudyManifest.FileName))) return ReadyMarker.Manifest;
+        var names = Directory.EnumerateFiles(folder).Select(Path.GetFileName).ToList();
+        if (names.Any(n => string.Equals(n, StudyManifest.FileName, StringComparison.OrdinalIgnoreCase))) return ReadyMarker.Manifest;
+        return names.Any(n => string.Equals(n, ReadyFileName, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(n, ReadyFileName + ".txt", StringComparison.OrdinalIgnoreCase))
+            ? ReadyMarker.ReadyFile : ReadyMarker.None;
     }
 
     /// <summary>The manifest's study_id, or the folder name; validated as <see cref="StudyLayout"/> does.</summary>

@@ -107,12 +107,22 @@ public sealed class ShareScanStore(string connectionString)
             "update share_watch set scan_requested_at = now()", cancellationToken: ct));
     }
 
-    /// <summary>Folder → fingerprint of everything submitted from this root.</summary>
-    public async Task<IReadOnlyDictionary<string, string>> GetSubmittedFingerprintsAsync(string root, CancellationToken ct)
+    /// <summary>
+    /// Folder → fingerprint of everything submitted from this root, less the folders whose registration was refused at
+    /// least <paramref name="retryRefusedAfter"/> ago (null: all of them, as a requested scan retries): a refusal's cause
+    /// (a mount down for a moment, permissions, the folder another id came from) can be fixed without any file changing,
+    /// and the unchanged fingerprint would otherwise keep the folder from being submitted again.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> GetSubmittedFingerprintsAsync(string root, TimeSpan? retryRefusedAfter, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
-        var rows = await connection.QueryAsync<(string Folder, string Fingerprint)>(new CommandDefinition(
-            "select folder, fingerprint from share_submissions where root = @root", new { root }, cancellationToken: ct));
+        var rows = await connection.QueryAsync<(string Folder, string Fingerprint)>(new CommandDefinition("""
+            select s.folder, s.fingerprint from share_submissions s
+             where s.root = @root
+               and not exists (select 1 from share_folder_notes n
+                                where n.root = s.root and n.folder = s.folder and n.state = 'registration_refused'
+                                  and (@retrySeconds::float8 is null or n.last_seen <= now() - make_interval(secs => @retrySeconds::float8)))
+            """, new { root, retrySeconds = retryRefusedAfter?.TotalSeconds }, cancellationToken: ct));
         return rows.ToDictionary(r => r.Folder, r => r.Fingerprint, StringComparer.Ordinal);
     }
 

@@ -23,6 +23,12 @@ public sealed class ShareWatcherOptions
     /// <summary>How long one SubmitStudy publish may take before the scan gives up and tries again next time.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long after the worker refused to register a submitted folder it is submitted again, unchanged (a requested
+    /// scan does so at once): the cause may have been fixed without a file changing.
+    /// </summary>
+    public TimeSpan RefusedRetryInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     public bool IsEnabled => !string.IsNullOrWhiteSpace(Root);
 
     /// <summary>What cannot run, one sentence each; upper bounds too, since a bare number binds as days ("30" is a month).</summary>
@@ -33,6 +39,8 @@ public sealed class ShareWatcherOptions
         if (!(SettleTime >= TimeSpan.Zero && SettleTime <= TimeSpan.FromDays(1))) problems.Add("Share:SettleTime must be 0 to a day (hh:mm:ss).");
         if (!(TriggerCheckInterval > TimeSpan.Zero && TriggerCheckInterval <= TimeSpan.FromDays(1)))
             problems.Add("Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).");
+        if (!(RefusedRetryInterval > TimeSpan.Zero && RefusedRetryInterval <= TimeSpan.FromDays(1)))
+            problems.Add("Share:RefusedRetryInterval must be positive and at most a day (hh:mm:ss).");
         if (!(PublishTimeout > TimeSpan.Zero && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:PublishTimeout must be positive and at most a day (hh:mm:ss).");
         return problems;
     }

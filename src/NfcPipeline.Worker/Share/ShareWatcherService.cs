@@ -75,7 +75,7 @@ public sealed class ShareWatcherService(
         if (!requested && watch.NextScanAt is { } next && next > now) return;
 
         if (requested) logger.LogInformation("Scanning {Root} now, as requested", root);
-        var (outcome, settlesAt) = await ScanAsync(root, settings, ct);
+        var (outcome, settlesAt) = await ScanAsync(root, settings, requested, ct);
         var finished = clock.GetUtcNow().UtcDateTime;
         // A settling study is looked at again when it will have settled, not a whole poll interval after.
         var nextScan = finished + settings.PollInterval;
@@ -85,7 +85,8 @@ public sealed class ShareWatcherService(
             logger.LogDebug("Scanned {Root}: {FoldersSeen} folders, {StudiesFound} submitted", root, outcome.FoldersSeen, outcome.StudiesFound);
     }
 
-    private async Task<(ShareScanOutcome Outcome, DateTimeOffset? SettlesAt)> ScanAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
+    private async Task<(ShareScanOutcome Outcome, DateTimeOffset? SettlesAt)> ScanAsync(string root, ShareWatcherOptions settings,
+        bool requested, CancellationToken ct)
     {
         var scanId = await store.StartScanAsync(root, _workerId, clock.GetUtcNow().UtcDateTime, ct);
         int seen = 0, found = 0;
@@ -98,7 +99,8 @@ public sealed class ShareWatcherService(
             settlesAt = scan.EarliestSettle;
             ReportNotReady(scan);
             await store.ReplaceFolderNotesAsync(root, Notes(scan), scan.Folders.Select(f => f.Folder).ToList(), ct);
-            var submitted = await store.GetSubmittedFingerprintsAsync(root, ct);
+            // A folder whose registration was refused is submitted again after a while, or at once when asked to scan.
+            var submitted = await store.GetSubmittedFingerprintsAsync(root, requested ? null : settings.RefusedRetryInterval, ct);
             await using var scope = scopes.CreateAsyncScope();
             var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
             foreach (var study in scan.NewlyReady(submitted))
@@ -167,6 +169,9 @@ public sealed class ShareWatcherService(
     /// <summary>Refused folders are logged once per reason; settling and unmarked ones only at debug level.</summary>
     private void ReportNotReady(ShareScan scan)
     {
+        // Folders gone from the share are forgotten: one that comes back with its old problem is warned about again.
+        var present = scan.Folders.Select(f => f.Folder).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _reportedRefusals.Keys.Where(k => !present.Contains(k)).ToList()) _reportedRefusals.Remove(gone);
         foreach (var folder in scan.Folders)
         {
             if (folder.Readiness == StudyReadiness.Refused)

@@ -114,6 +114,42 @@ public sealed class ShareScannerTests : IDisposable
         Assert.Equal("Study_2026", folder.StudyId);
     }
 
+    [Theory]
+    [InlineData("ready")]
+    [InlineData("Ready")]
+    [InlineData("READY.txt")]
+    [InlineData("ready.TXT")]
+    public void The_READY_marker_counts_in_any_letter_case_and_as_notepad_saves_it(string marker)
+    {
+        MakeStudy("s", marker);
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("s");
+
+        Assert.Equal(StudyReadiness.Ready, folder.Readiness);
+        Assert.Equal(ReadyMarker.ReadyFile, folder.Marker);
+        Assert.Equal(2, folder.FileCount);   // the marker is no field
+    }
+
+    [Theory]
+    [InlineData("Study.json")]
+    [InlineData("STUDY.JSON")]
+    public void A_manifest_named_in_other_letter_cases_refuses_its_folder_rather_than_being_passed_over(string name)
+    {
+        // With READY beside it, the folder would have been analysed without its calibration and patient codes.
+        MakeStudy("s");
+        _share.Touch($"s/{name}", """{"um_per_px": 1.5, "patients": {"P001": "anon-1"}}""");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("s");
+
+        Assert.Equal(StudyReadiness.Refused, folder.Readiness);
+        Assert.Equal($"the manifest is named '{name}'; rename it study.json (lower case), or its settings are not read.", folder.Reason);
+        var refused = Assert.Throws<StudyLayoutException>(() => StudyLayout.Discover(Path.Combine(_share.Root, "s"), _share.Root));
+        Assert.Equal(folder.Reason, refused.Message);
+    }
+
     [Fact]
     public void A_folder_with_neither_manifest_nor_marker_is_never_ready()
     {

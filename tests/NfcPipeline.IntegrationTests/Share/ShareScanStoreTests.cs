@@ -56,6 +56,27 @@ public class ShareScanStoreTests
         await store.RecordSubmissionAsync("/share", "s1", "bbb", "S-1", DateTime.UtcNow, default);
         await store.RecordSubmissionAsync("/other", "s1", "ccc", "S-1", DateTime.UtcNow, default);
 
-        Assert.Equal(new Dictionary<string, string> { ["s1"] = "bbb" }, await store.GetSubmittedFingerprintsAsync("/share", default));
+        Assert.Equal(new Dictionary<string, string> { ["s1"] = "bbb" }, await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default));
+    }
+
+    [Fact]
+    public async Task A_folder_whose_registration_was_refused_counts_as_unsubmitted_after_the_retry_interval_or_when_asked()
+    {
+        await using var h = await CreateAsync();
+        var store = new ShareScanStore(h.Db.ConnectionString);
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", DateTime.UtcNow, default);
+        await store.RecordSubmissionAsync("/share", "fine", "bbb", "S-2", DateTime.UtcNow, default);
+        await store.RecordRegistrationRefusalAsync("/share", "refused", "the folder cannot be read", default);
+
+        // Refused just now: not yet retried at the interval, retried by a requested scan (null).
+        Assert.Equal(["fine", "refused"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys.Order());
+        Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", null, default)).Keys);
+
+        await h.Db.ScalarAsync<int>("update share_folder_notes set last_seen = now() - interval '6 minutes' returning 1");
+        Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys);
+
+        // Registered at last: the note is cleared, and the folder's submission counts again.
+        await store.ClearRegistrationRefusalAsync("/share", "refused", default);
+        Assert.Equal(2, (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Count);
     }
 }

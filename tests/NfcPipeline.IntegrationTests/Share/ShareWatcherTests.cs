@@ -115,6 +115,22 @@ public class ShareWatcherTests
     }
 
     [Fact]
+    public async Task A_folder_whose_registration_was_refused_is_submitted_again_unchanged_after_the_retry_interval()
+    {
+        // The worker refused it (a mount down for a moment, say); nothing in the folder changes once that is fixed.
+        await using var h = await CreateAsync();
+        var folder = $"{h.Token}-refused";
+        h.AddSettledStudy(folder);
+        await h.StartWatcherAsync(new() { ["Share:RefusedRetryInterval"] = "00:00:02" });
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "first submission");
+        var root = await h.Db.ScalarAsync<string>("select root from share_watch");
+        await new ShareScanStore(h.Db.ConnectionString).RecordRegistrationRefusalAsync(root!, folder, "the folder cannot be read", default);
+
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 2), "submitted again after the retry interval");
+        Assert.All(h.Recorder.Messages, m => Assert.Equal(folder, m.FolderPath));
+    }
+
+    [Fact]
     public async Task Setting_scan_requested_at_triggers_an_immediate_scan_and_is_cleared()
     {
         await using var h = await CreateAsync();

@@ -1,0 +1,24 @@
+namespace NfcPipeline.Intake.Tests;
+
+public class UnicodeNamesTests
+{
+    [Theory]
+    [InlineData("M\u00fcller", "Mu\u0308ller")]                    // composed (an editor) and decomposed (macOS)
+    [InlineData("J\u00f8rgensen \u00c9lise", "J\u00f8rgensen E\u0301lise")]   // ø has no decomposition
+    [InlineData("Nguy\u1ec5n", "Nguye\u0302\u0303n")]              // two marks on one letter
+    [InlineData("\u1ec7", "\u00ea\u0323")]                          // ê then a dot below: marks in canonical order
+    [InlineData("\u0419\u043e\u0301\u0442", "\u0418\u0306\u043e\u0301\u0442")]   // Cyrillic short i
+    [InlineData("\u304c\u3063\u3053\u3046", "\u304b\u3099\u3063\u3053\u3046")]   // kana with dakuten
+    [InlineData("\ud55c\uae00", "\u1112\u1161\u11ab\u1100\u1173\u11af")]           // Hangul syllables
+    public void Names_in_either_unicode_form_have_one_key(string composed, string decomposed) =>
+        Assert.Equal(UnicodeNames.Key(composed), UnicodeNames.Key(decomposed));
+
+    [Theory]
+    [InlineData("M\u00fcller", "Muller")]
+    [InlineData("\u00e9", "\u00e8")]
+    [InlineData("P001", "p001")]
+    public void Different_names_keep_different_keys(string a, string b) => Assert.NotEqual(UnicodeNames.Key(a), UnicodeNames.Key(b));
+
+    [Fact]
+    public void Ascii_names_are_their_own_keys() => Assert.Same("P-001 L2", UnicodeNames.Key("P-001 L2"));
+}
