@@ -12,7 +12,10 @@ It lets the engine tests know the exact answer without a trained network. Input 
 It also writes dense_white_nan.onnx: the same, except that its radius map is NaN wherever a cell is white
 (R + G + B above 2.9 after normalisation), as a model that breaks on some inputs would be; the NaN comes from
 0 × sqrt(2.9 − R − G − B), so every other cell is exactly dense_colour's; and two exports the loader refuses:
-dense_fixed_batch4.onnx (batch fixed at 4) and dense_int64_output.onnx (an extra int64 output).
+dense_fixed_batch4.onnx (batch fixed at 4), dense_int64_output.onnx (an extra int64 output) and
+dense_classes_mismatch.onnx (four classes named for three class_logits channels); and
+dense_batch_one_only.onnx: dense_colour whose run fails in ONNX Runtime for a batch of more than one image (a
+Squeeze of the batch axis), as a batch that runs out of memory where each image alone would not.
 Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the outputs are committed; tests need no Python)
 """
 import json
@@ -39,13 +42,21 @@ def main():
     # Exports the loader must refuse, naming why: a batch fixed above 1, and an output that is not float32.
     build("dense_fixed_batch4.onnx", white_nan=False, batch=4)
     build("dense_int64_output.onnx", white_nan=False, extra_int64=True)
+    build("dense_batch_one_only.onnx", white_nan=False, batch_one_only=True)
+    # Its metadata names four classes for three class_logits channels: refused at load, not image by image.
+    build("dense_classes_mismatch.onnx", white_nan=False, classes=["hairpin", "tortuous", "blur", "giant"])
 
 
-def build(out, white_nan, batch="N", extra_int64=False):
+def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, classes=("hairpin", "tortuous", "blur")):
     dims = [batch, 3, "H", "W"]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
-    nodes = [helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2])]
-    inits = []
+    nodes, inits, source = [], [], "image"
+    if batch_one_only:
+        inits.append(numpy_helper.from_array(np.zeros((1,), np.int64), "batch_axis"))
+        nodes += [helper.make_node("Squeeze", ["image", "batch_axis"], ["image_single"]),
+                  helper.make_node("Unsqueeze", ["image_single", "batch_axis"], ["image_batch_one"])]
+        source = "image_batch_one"
+    nodes.append(helper.make_node("AveragePool", [source], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]))
     heads = {
         "capillary": ([[8, 0, 0]], [0], "Sigmoid"),
         "center": ([[0, 12, 0]], [-6], "Sigmoid"),
@@ -81,7 +92,7 @@ def build(out, white_nan, batch="N", extra_int64=False):
         "nfc.contract": "dense/v1",
         "nfc.model_name": "dense-colour-fixture",
         "nfc.model_version": "1.0.0",
-        "nfc.classes": json.dumps(["hairpin", "tortuous", "blur"]),
+        "nfc.classes": json.dumps(list(classes)),
         "nfc.keypoints": json.dumps(["up", "down", "left-left", "left-right", "right-left", "right-right",
                                      "left-bottom", "right-bottom"]),
         "nfc.input.color_order": "RGB",
@@ -94,6 +105,8 @@ def build(out, white_nan, batch="N", extra_int64=False):
     }
     if white_nan:
         meta["nfc.model_name"] = "dense-white-nan-fixture"
+    if batch_one_only:
+        meta["nfc.model_name"] = "dense-batch-one-only-fixture"
     save(model, out, meta)
 
 

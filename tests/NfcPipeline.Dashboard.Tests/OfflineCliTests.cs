@@ -121,6 +121,13 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Contains("none.onnx", missing.Err);
         Assert.Equal(2, (await NfcProcess.RunAsync("analyze")).Code);
         Assert.Equal(2, (await NfcProcess.RunAsync("analyze", DemoStudy, "--device", "tpu")).Code);
+        // A batch of the largest input must fit one float array (a larger one wrapped to a negative length at run time).
+        foreach (var batch in new[] { "0", "100" })
+        {
+            var refused = await NfcProcess.RunAsync("analyze", DemoStudy, "--batch", batch);
+            Assert.Equal(2, refused.Code);
+            Assert.Contains($"--batch must be 1 to 42 (one batch of the largest input, Inference:MaxInputPixels = 16777216, is one float array), got {batch}", refused.Err);
+        }
     }
 
     [Fact]

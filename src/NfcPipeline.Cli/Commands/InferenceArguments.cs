@@ -49,6 +49,11 @@ internal sealed class InferenceArguments
         try { BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build()); }
         catch (InvalidOperationException ex) { problems.Add(ex.Message); }   // a value that is no number
         problems.AddRange(options.Validate());
+        // One batch of the largest input is one float array.
+        long largest = Math.Max(1, Array.MaxLength / (3 * Math.Max(1, options.MaxInputPixels)));
+        if (parse.CommandResult.Command.Options.Contains(Batch) && parse.GetValue(Batch) is var batch && (batch < 1 || batch > largest))
+            problems.Add($"--batch must be 1 to {largest} (one batch of the largest input, Inference:MaxInputPixels = {options.MaxInputPixels}, " +
+                $"is one float array), got {batch}");
         if (problems.Count == 0) return options;
         foreach (var problem in problems) Console.Error.WriteLine($"{verb}: {problem}");
         return null;

@@ -238,7 +238,8 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
             }
 
             int processed = failure is null ? waiting : 0;
-            _statistics.BatchFinished(count, elapsed, processed, waiting - processed, failure is not null, Stopwatch.GetTimestamp());
+            // A batch nobody waits for any more (every caller cancelled, or a drain gave up on it) did not fail anyone.
+            _statistics.BatchFinished(count, elapsed, processed, waiting - processed, failure is not null && waiting > 0, Stopwatch.GetTimestamp());
             _running.Remove(batch);
         }
 
@@ -262,8 +263,8 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
     {
         int count = batch.Requests.Length;
 
-        // Measurements first, so that a caller who sees its result also sees it counted; the callers are answered
-        // whatever they throw.
+        // Measurements first, so that a caller who sees its result also sees it counted. Whatever they throw (a logging
+        // provider), the callers are answered and nothing escapes: this runs on a task nobody awaits.
         try
         {
             _instruments.BatchExecuted(elapsed, failure is null ? waiting : 0, failure is null ? 0 : waiting);
@@ -273,25 +274,27 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
                     elapsed.TotalMilliseconds, waiting);
             }
         }
-        finally
+        catch (Exception)
         {
-            for (int i = 0; i < count; i++)
-            {
-                var request = batch.Requests[i];
-                request.ReleaseResources();
-                if (!stillWaiting[i])
-                {
-                    continue;
-                }
+            // Nothing to report it to: the logger is what failed.
+        }
 
-                if (failure is null)
-                {
-                    request.TrySetResult(results![i]);
-                }
-                else
-                {
-                    request.TrySetException(failure);
-                }
+        for (int i = 0; i < count; i++)
+        {
+            var request = batch.Requests[i];
+            request.ReleaseResources();
+            if (!stillWaiting[i])
+            {
+                continue;
+            }
+
+            if (failure is null)
+            {
+                request.TrySetResult(results![i]);
+            }
+            else
+            {
+                request.TrySetException(failure);
             }
         }
 

@@ -136,16 +136,21 @@ public static class ModelContractParser
             {
                 case "short_side":
                     int shortSide = Int("short_side"), multiple = Int("multiple");
-                    if (shortSide < 0 || multiple is < 1 or > 1024) break;   // a larger multiple is no model's stride
+                    // A larger multiple is no model's stride, a larger side no model's input.
+                    if (shortSide is < 0 or > MaxSide || multiple is < 1 or > 1024) break;
                     return new ShortSideSizePolicy(shortSide, multiple);
                 case "fixed":
                     int w = Int("width"), h = Int("height");
-                    if (w < 1 || h < 1) break;
+                    if (w is < 1 or > MaxSide || h is < 1 or > MaxSide) break;
                     return new FixedSizePolicy(w, h);
             }
         }
         catch (JsonException) { }
-        problems.Add($"'{ModelMetadataKeys.SizePolicy}' must be {{\"mode\":\"short_side\",\"short_side\":S>=0,\"multiple\":M in 1..1024}} or {{\"mode\":\"fixed\",\"width\":W,\"height\":H}}, got '{json}'");
+        problems.Add($"'{ModelMetadataKeys.SizePolicy}' must be {{\"mode\":\"short_side\",\"short_side\":S in 0..{MaxSide},\"multiple\":M in 1..1024}} or " +
+            $"{{\"mode\":\"fixed\",\"width\":W,\"height\":H}} with W and H in 1..{MaxSide}, got '{json}'");
         return null;
     }
+
+    /// <summary>The largest side a size policy may ask for.</summary>
+    private const int MaxSide = 16384;
 }

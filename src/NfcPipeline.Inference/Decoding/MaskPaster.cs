@@ -21,24 +21,26 @@ public static class MaskPaster
         float scale = (float)((double)paddedWidth / maskWidth);
         float halfWidth = (box.X2 - box.X1) * 0.5f * scale, halfHeight = (box.Y2 - box.Y1) * 0.5f * scale;
         float centreX = (box.X2 + box.X1) * 0.5f, centreY = (box.Y2 + box.Y1) * 0.5f;
-        int bx0 = (int)(centreX - halfWidth), bx1 = (int)(centreX + halfWidth);
-        int by0 = (int)(centreY - halfHeight), by1 = (int)(centreY + halfHeight);
+        int bx0 = Truncate(centreX - halfWidth), bx1 = Truncate(centreX + halfWidth);
+        int by0 = Truncate(centreY - halfHeight), by1 = Truncate(centreY + halfHeight);
         int width = Math.Max(bx1 - bx0 + 1, 1), height = Math.Max(by1 - by0 + 1, 1);
 
-        int x0 = Math.Max(bx0, 0), x1 = Math.Min(bx0 + width, imageWidth);
-        int y0 = Math.Max(by0, 0), y1 = Math.Min(by0 + height, imageHeight);
+        int x0 = Math.Max(bx0, 0), x1 = (int)Math.Min((long)bx0 + width, imageWidth);
+        int y0 = Math.Max(by0, 0), y1 = (int)Math.Min((long)by0 + height, imageHeight);
         if (x1 <= x0 || y1 <= y0) return new InstanceMask(Math.Clamp(bx0, 0, imageWidth), Math.Clamp(by0, 0, imageHeight), 0, 0, []);
 
-        var xs = LinearTaps(paddedWidth, width);
-        var ys = LinearTaps(paddedHeight, height);
+        // Taps for the pixels inside the image only: a box far larger than the image (an export that does not clip its
+        // boxes) costs what the image does, not what the box would.
+        var xs = LinearTaps(paddedWidth, width, x0 - bx0, x1 - x0);
+        var ys = LinearTaps(paddedHeight, height, y0 - by0, y1 - y0);
         var bits = new bool[(x1 - x0) * (y1 - y0)];
         int i = 0;
         for (int y = y0; y < y1; y++)
         {
-            var (yl, yh, wy) = ys[y - by0];
+            var (yl, yh, wy) = ys[y - y0];
             for (int x = x0; x < x1; x++, i++)
             {
-                var (xl, xh, wx) = xs[x - bx0];
+                var (xl, xh, wx) = xs[x - x0];
                 float top = (1 - wx) * Padded(roi, maskHeight, maskWidth, yl, xl) + wx * Padded(roi, maskHeight, maskWidth, yl, xh);
                 float bottom = (1 - wx) * Padded(roi, maskHeight, maskWidth, yh, xl) + wx * Padded(roi, maskHeight, maskWidth, yh, xh);
                 bits[i] = (1 - wy) * top + wy * bottom > threshold;
@@ -90,17 +92,23 @@ public static class MaskPaster
     private static float Padded(ReadOnlySpan<float> roi, int maskHeight, int maskWidth, int y, int x) =>
         y < 1 || x < 1 || y > maskHeight || x > maskWidth ? 0f : roi[(y - 1) * maskWidth + (x - 1)];
 
-    /// <summary>PyTorch's bilinear source taps for align_corners=False: scale = in/out, negative sources clamp to 0.</summary>
-    private static (int Low, int High, float Weight)[] LinearTaps(int source, int destination)
+    /// <summary>
+    /// PyTorch's bilinear source taps for align_corners=False (scale = in/out, negative sources clamp to 0), for the
+    /// destination pixels first to first + count - 1.
+    /// </summary>
+    private static (int Low, int High, float Weight)[] LinearTaps(int source, int destination, int first, int count)
     {
         float scale = (float)source / destination;
-        var taps = new (int, int, float)[destination];
-        for (int d = 0; d < destination; d++)
+        var taps = new (int, int, float)[count];
+        for (int k = 0; k < count; k++)
         {
-            float s = Math.Max(scale * (d + 0.5f) - 0.5f, 0f);
+            float s = Math.Clamp(scale * (first + k + 0.5f) - 0.5f, 0f, source - 1);
             int low = (int)s;
-            taps[d] = (low, low < source - 1 ? low + 1 : low, s - low);
+            taps[k] = (low, low < source - 1 ? low + 1 : low, s - low);
         }
         return taps;
     }
+
+    /// <summary>Truncation toward zero, as torchvision's int(), of a coordinate kept within int's range (a box of 1e12 px).</summary>
+    private static int Truncate(float value) => (int)Math.Clamp(value, -(1 << 28), 1 << 28);
 }

@@ -1,12 +1,13 @@
 using NfcPipeline.Core.Domain;
+using NfcPipeline.OnnxRuntime;
 
 namespace NfcPipeline.Inference.Engine;
 
 /// <summary>
-/// One batch item's decoded instances, or why its outputs could not be decoded: a model that emits NaN for one image
-/// fails that image alone, not the batch it ran in.
+/// One batch item's decoded instances, or why it has none: a model that emits NaN for one image, or whose run fails for
+/// one image, fails that image alone, not the batch it ran in.
 /// </summary>
-public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>? Instances, InvalidDataException? Error)
+public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>? Instances, Exception? Error)
 {
     public static DecodedInstances Of(IReadOnlyList<CapillaryInstance> instances) => new(instances, null);
 
@@ -15,5 +16,13 @@ public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>?
     public static DecodedInstances Failed(Exception error) => new(null, error as InvalidDataException
         ?? new InvalidDataException($"Decoding this image's model outputs failed ({error.GetType().Name}: {error.Message}).", error));
 
-    public IReadOnlyList<CapillaryInstance> InstancesOrThrow() => Error is null ? Instances! : throw new InvalidDataException(Error.Message, Error);
+    /// <summary>This image's run failed in ONNX Runtime when it ran alone (reported as an inference failure).</summary>
+    public static DecodedInstances RunFailed(OnnxRuntimeException error) => new(null, error);
+
+    public IReadOnlyList<CapillaryInstance> InstancesOrThrow() => Error switch
+    {
+        null => Instances!,
+        OnnxRuntimeException run => throw new OnnxRuntimeException(run.ErrorCode, run.OrtMessage),
+        var decode => throw new InvalidDataException(decode.Message, decode),
+    };
 }

@@ -19,8 +19,18 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
     public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var images = batch.Requests;
-        int n = images.Count, height = batch.Bucket.Height, width = batch.Bucket.Width;
+        try { return await RunAsync(batch.Requests, batch.Bucket, cancellationToken).ConfigureAwait(false); }
+        catch (OnnxRuntimeException) when (batch.Requests.Count > 1 && !cancellationToken.IsCancellationRequested)
+        {
+            return await BatchFallback.EachAloneAsync(batch.Requests,
+                async image => (await RunAsync([image], batch.Bucket, cancellationToken).ConfigureAwait(false))[0], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<DecodedInstances>> RunAsync(IReadOnlyList<PreprocessedImage> images, ShapeBucket bucket,
+        CancellationToken cancellationToken)
+    {
+        int n = images.Count, height = bucket.Height, width = bucket.Width;
         int plane = height * width, length = n * 3 * plane;
         var input = BatchInput.CanUseDirectly(images, height, width) ? null : ArrayPool<float>.Shared.Rent(length);
         try

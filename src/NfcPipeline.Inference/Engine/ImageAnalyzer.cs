@@ -42,6 +42,10 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             ? 1
             : LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
         Batching = EffectiveBatching(model, batching);
+        // One batch is one float array: its largest input must fit (larger wrapped to a negative length).
+        if (_maxInputPixels * 3 * Batching.MaxBatchSize > Array.MaxLength)
+            throw new ArgumentException($"Inference:MaxInputPixels × 3 × MaxBatchSize must be at most {Array.MaxLength} (one batch is one " +
+                $"float array), got {_maxInputPixels} × 3 × {Batching.MaxBatchSize}.", nameof(batching));
         // Enough images admitted to fill every batch slot plus PrefetchImages decoding ahead; more would only hold
         // decoded images in memory and take the cores from the model in bursts.
         int admitted = Batching.MaxBatchSize * Batching.MaxConcurrentBatches + Math.Max(0, options.PrefetchImages);
@@ -215,7 +219,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         if (cancellationToken.IsCancellationRequested)
         {
             // Out of time: what is still queued ends as a cancellation now rather than being run by the drain below
-            // (a batch ONNX Runtime is running finishes; its run cannot be cut short).
+            // (a batch ONNX Runtime is running is told to terminate by the drain's cancellation).
             _stopping = true;
             try { await _batcher.DrainAsync(cancellationToken); }
             catch (OperationCanceledException) { }

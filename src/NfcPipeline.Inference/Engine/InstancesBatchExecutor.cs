@@ -34,14 +34,27 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
         if (_model.AcceptsBatches)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await RunAndDecodeAsync(images, 0, images.Count, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false);
+            try { await RunAndDecodeAsync(images, 0, images.Count, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false); }
+            catch (OnnxRuntimeException) when (images.Count > 1 && !cancellationToken.IsCancellationRequested)
+            {
+                return await BatchFallback.EachAloneAsync(images, async image =>
+                {
+                    var one = new DecodedInstances[1];
+                    await RunAndDecodeAsync([image], 0, 1, batch.Bucket, one, cancellationToken).ConfigureAwait(false);
+                    return one[0];
+                }, cancellationToken).ConfigureAwait(false);
+            }
         }
         else
         {
             for (int i = 0; i < images.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await RunAndDecodeAsync(images, i, 1, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false);
+                try { await RunAndDecodeAsync(images, i, 1, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false); }
+                catch (OnnxRuntimeException ex) when (images.Count > 1 && !cancellationToken.IsCancellationRequested)
+                {
+                    decoded[i] = DecodedInstances.RunFailed(ex);   // its own run: the others still run
+                }
             }
         }
         return decoded;

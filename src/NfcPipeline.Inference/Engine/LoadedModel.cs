@@ -153,6 +153,7 @@ public sealed class LoadedModel : IDisposable
             // Every output is read as float32 (the executor asks for all of them).
             foreach (var (output, meta) in session.OutputMetadata.Where(o => o.Value.ElementType != typeof(float)))
                 problems.Add($"dense/v1 output '{output}' must be float32, got {meta.ElementType?.Name ?? meta.OnnxValueType.ToString()}");
+            ValidateDenseShapes(session.OutputMetadata, contract, problems);
         }
         else
         {
@@ -162,6 +163,26 @@ public sealed class LoadedModel : IDisposable
         bool batchable = input.Dimensions[0] != 1
             && (contract.Kind == ContractKind.DenseV1 || session.OutputMetadata.ContainsKey(InstancesOutputs.BatchIndex));
         return (name, batchable);
+    }
+
+    /// <summary>
+    /// Each dense map's rank and channels, as far as the graph states them (-1: decided at run time): an export whose
+    /// class_logits disagree with nfc.classes is refused here, not image by image at run time.
+    /// </summary>
+    private static void ValidateDenseShapes(IReadOnlyDictionary<string, NodeMetadata> outputs, ModelContract contract, List<string> problems)
+    {
+        (string Name, int Channels)[] expected =
+        [
+            (DenseOutputs.Capillary, 1), (DenseOutputs.Center, 1), (DenseOutputs.Offset, 2), (DenseOutputs.Keypoints, KeypointNames.Count),
+            (DenseOutputs.Radius, 1), (DenseOutputs.ClassLogits, contract.ClassNames.Count), (DenseOutputs.KeypointOffset, 2 * KeypointNames.Count),
+        ];
+        foreach (var (output, channels) in expected)
+        {
+            if (!outputs.TryGetValue(output, out var meta) || meta.Dimensions.Length == 0) continue;   // missing: said above; no shape: unknown
+            if (meta.Dimensions.Length != 4 || meta.Dimensions[1] is var c && c >= 0 && c != channels)
+                problems.Add($"dense/v1 output '{output}' must be [N,{channels},h,w], got [{string.Join(",", meta.Dimensions)}]" +
+                    (output == DenseOutputs.ClassLogits ? $" ({ModelMetadataKeys.Classes} names {channels} classes)" : ""));
+        }
     }
 
     /// <summary>Required outputs with their element type and shape (-1: any size); batch_index is optional.</summary>

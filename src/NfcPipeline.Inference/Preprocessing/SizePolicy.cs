@@ -1,3 +1,5 @@
+using NfcPipeline.Imaging;
+
 namespace NfcPipeline.Inference.Preprocessing;
 
 /// <summary>How an image of any size becomes a model input size.</summary>
@@ -19,11 +21,19 @@ public sealed record ShortSideSizePolicy(int ShortSide, int Multiple) : SizePoli
         if (ShortSide > 0)
         {
             double scale = (double)ShortSide / Math.Min(width, height);
+            // A sliver (1 × 3,000,000 px) would be resized beyond int's range; it is too large for any model input.
+            double longSide = Math.Round(Math.Max(width, height) * scale);
+            if (longSide > MaxResizedSide)
+                throw new ImageDecodeException(ImageDecodeError.TooLarge,
+                    $"a {width}×{height} image resized to a short side of {ShortSide} px would be {longSide:0} px long, more than any model input");
             rw = Math.Max(1, (int)Math.Round(width * scale));
             rh = Math.Max(1, (int)Math.Round(height * scale));
         }
         return new ResizePlan(width, height, rw, rh, RoundUp(rw, Multiple), RoundUp(rh, Multiple));
     }
+
+    /// <summary>Beyond this many pixels on a side, no resize is made (Inference:MaxInputPixels refuses far less anyway).</summary>
+    public const int MaxResizedSide = 1 << 24;
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 }

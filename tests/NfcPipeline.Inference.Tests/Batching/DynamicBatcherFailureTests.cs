@@ -212,6 +212,25 @@ public class DynamicBatcherFailureTests
         await Wait.ForAsync(batcher.DrainAsync());
     }
 
+    [Fact]
+    public async Task A_running_batch_whose_only_caller_cancelled_is_not_counted_as_failed()
+    {
+        // Its executor stops with the batch's token: no caller was failed, so the statistics the heartbeat and the
+        // benchmarks read must not say a batch failed.
+        await using var batcher = new DynamicBatcher<int, int>(TestOptions.Create(maxBatchSize: 1),
+            async (_, ct) => { await Task.Delay(Timeout.Infinite, ct); return [0]; }, _ => Bucket);
+        using var cts = new CancellationTokenSource();
+        var submit = batcher.SubmitAsync(1, cts.Token).AsTask();
+        await Wait.UntilAsync(() => batcher.InFlightBatches == 1, "the batch running");
+
+        cts.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Wait.ForAsync(submit));
+        await Wait.UntilAsync(() => batcher.InFlightBatches == 0, "the batch finished");
+        Assert.Equal(0, batcher.Snapshot().BatchesFailed);
+        Assert.Equal(1, batcher.Snapshot().RequestsCancelled);
+    }
+
     private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;

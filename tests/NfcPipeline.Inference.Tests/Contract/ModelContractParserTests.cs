@@ -63,6 +63,8 @@ public class ModelContractParserTests
     [InlineData("""{"mode":1}""")]
     [InlineData("768")]
     [InlineData("""{"mode":"short_side","short_side":0,"multiple":2147483647}""")]
+    [InlineData("""{"mode":"short_side","short_side":1000000,"multiple":32}""")]
+    [InlineData("""{"mode":"fixed","width":20000,"height":512}""")]
     public void A_size_policy_of_the_wrong_kinds_is_listed_with_the_other_problems_not_thrown(string policy)
     {
         var metadata = ValidDense();

@@ -72,6 +72,22 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void A_box_far_larger_than_the_image_pastes_a_mask_clipped_to_the_image_at_the_images_cost()
+    {
+        // An export that does not clip its boxes: the taps were made for every pixel of the box (gigabytes for 1e8 px).
+        float[] roi = [.. Enumerable.Repeat(1f, 16)];
+        foreach (var box in new[] { new BoundingBox(-1e8f, 0, 1e8f, 10), new BoundingBox(-1e12f, -1e12f, 1e12f, 1e12f) })
+        {
+            var mask = MaskPaster.PasteRoiMask(roi, 4, 4, box, 64, 48, 0.5f);
+            Assert.Equal((0, 64), (mask.Left, mask.Width));
+            Assert.True(mask.Area > 0);
+        }
+        // A box that leaves the image at the bottom: grown by 6/4 about its centre to 5..35 × 16..64, clipped at 48 rows.
+        var clipped = MaskPaster.PasteRoiMask(roi, 4, 4, new BoundingBox(10, 24, 30, 56), 64, 48, 0.5f);
+        Assert.Equal((5, 16, 31, 32), (clipped.Left, clipped.Top, clipped.Width, clipped.Height));
+    }
+
+    [Fact]
     public void A_NaN_keypoint_fails_the_image_instead_of_passing_as_a_keypoint()
     {
         var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1)]);

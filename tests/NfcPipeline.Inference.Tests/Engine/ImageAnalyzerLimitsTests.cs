@@ -89,6 +89,30 @@ public class ImageAnalyzerLimitsTests
     }
 
     [Fact]
+    public async Task A_batch_whose_run_fails_in_onnx_runtime_runs_each_image_alone_rather_than_failing_them_all()
+    {
+        // dense_batch_one_only: dense_colour whose run fails for more than one image, as a batch out of memory would.
+        var options = Options();
+        options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_batch_one_only.onnx");
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-batch-one-");
+        try
+        {
+            var paths = new[] { "a.png", "b.png" }.Select(n => Path.Combine(dir.FullName, n)).ToArray();
+            foreach (var path in paths) File.WriteAllBytes(path, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
+
+            var outcomes = await Task.WhenAll(paths.Select(p => fields.AnalyzeFileAsync(p, TwoMicrons)));
+
+            Assert.Equal(1, analyzer.Statistics.BatchesExecuted);   // one batch of two, whose run failed
+            Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error));
+            Assert.All(outcomes, o => Assert.Single(o.Analysis!.Instances));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public async Task Content_read_once_is_analysed_as_its_file_is_and_bad_content_fails_with_its_reason()
     {
         // The worker hashes a file and analyses the same bytes, so no second read can see another content.

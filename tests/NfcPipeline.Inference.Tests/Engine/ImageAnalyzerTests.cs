@@ -40,6 +40,7 @@ public class ImageAnalyzerTests
     [Theory]
     [InlineData("dense_fixed_batch4.onnx", "input 'image' has a fixed batch of 4")]
     [InlineData("dense_int64_output.onnx", "dense/v1 output 'input_shape' must be float32, got Int64")]
+    [InlineData("dense_classes_mismatch.onnx", "dense/v1 output 'class_logits' must be [N,4,h,w], got [-1,3,-1,-1] (nfc.classes names 4 classes)")]
     public void Exports_the_executor_cannot_run_are_refused_at_load_with_the_reason(string fixture, string reason)
     {
         var options = Options();

@@ -21,6 +21,16 @@ public class ImagePreprocessorTests
     }
 
     [Fact]
+    public void A_sliver_whose_resize_would_overflow_is_TooLarge_not_an_allocation_failure()
+    {
+        // 1 × 3,000,000 px to a short side of 768: 2.3e9 px long, beyond int (it wrapped negative and passed the limit).
+        var pre = new ImagePreprocessor(new ShortSideSizePolicy(768, 32), InputNormalization.Identity, maxInputPixels: 4096L * 4096);
+        var e = Assert.Throws<NfcPipeline.Imaging.ImageDecodeException>(() => pre.Run(new byte[3_000_000 * 3], 1, 3_000_000));
+        Assert.Equal(NfcPipeline.Imaging.ImageDecodeError.TooLarge, e.Reason);
+        Assert.Contains("2304000000 px long", e.Message);
+    }
+
+    [Fact]
     public void Normalises_into_chw_and_pads_with_zeros()
     {
         var norm = new InputNormalization(ColorOrder.Rgb, 1f / 255f, [0.5f, 0.25f, 0f], [0.5f, 0.25f, 1f]);
