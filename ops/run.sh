@@ -3,17 +3,20 @@
 # local watched share, progress until it completes, then the per-patient summary from the SQL view.
 #   ops/run.sh          run (again: safe; a finished study is not analysed twice)
 #   ops/run.sh stop     stop the worker and dashboard this script started
-# NFC_RUN_SHARE (default .local/share) and NFC_MODEL (default models/nfc-reference.onnx) choose the local share and
-# model; NFC_SHARE, docker-compose's production share, is deliberately not read here.
+# NFC_RUN_SHARE (default .local/share) and NFC_MODEL (default models/nfc-reference.onnx) choose the watched share and
+# the model; NFC_SHARE, docker-compose's production share, is deliberately not read here. The sample study is dropped
+# into the default share only: a share of your own is watched, never written to, and the script does not wait on it.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$NFC_ROOT"
 
 # Absolute, since the worker starts in its build folder.
 RUN="$NFC_LOCAL/run"; LOGS="$NFC_LOCAL/logs"; SHARE="$(realpath -m "${NFC_RUN_SHARE:-$NFC_LOCAL/share}")"
+DEMO_SHARE=0; [ "$SHARE" = "$(realpath -m "$NFC_LOCAL/share")" ] && DEMO_SHARE=1
 STUDY=demo-study
 MODEL="$(realpath -m "${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}")"
-mkdir -p "$RUN" "$LOGS" "$SHARE"
+mkdir -p "$RUN" "$LOGS"
+if [ "$DEMO_SHARE" = 1 ]; then mkdir -p "$SHARE"; else [ -d "$SHARE" ] || { echo "NFC_RUN_SHARE: $SHARE is not a folder" >&2; exit 2; }; fi
 
 # PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
 # stale pid file naming an unrelated process is neither reported as running nor stopped.
@@ -46,6 +49,10 @@ export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1
 "$NFC_ROOT/ops/nfc" migrate
 
 refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj
+# A worker started on another model or share would go on analysing with it: restarted on the ones asked for now.
+if alive "$RUN/worker.pid" && [ "$(cat "$RUN/worker.settings" 2>/dev/null)" != "$MODEL|$SHARE" ]; then
+  log "the model or share changed; restarting the worker"; stop_one worker
+fi
 if alive "$RUN/worker.pid"; then
   log "worker already running (pid $(cat "$RUN/worker.pid"))"
 else
@@ -58,6 +65,7 @@ else
     setsid nohup dotnet nfc-worker.dll >"$LOGS/worker.log" 2>&1 </dev/null &
     echo $! >"$RUN/worker.pid"
   )
+  echo "$MODEL|$SHARE" >"$RUN/worker.settings"
 fi
 
 refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
@@ -76,6 +84,15 @@ else
   # Its port may be taken (another checkout's dashboard): say so rather than print a URL that is not this one.
   for _ in $(seq 1 120); do alive "$RUN/dashboard.pid" || break; grep -q "Now listening on" "$LOGS/dashboard.log" && break; sleep 0.5; done
   alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)"; }
+fi
+
+if [ "$DEMO_SHARE" = 0 ]; then
+  cat <<EOT
+The worker watches $SHARE (model: $MODEL): a study folder there is analysed once it holds study.json or READY and has
+not changed for 3 s (README.md, "Analyse your own study"). Follow it on the dashboard at $DASHBOARD_URL (Studies, and
+Share for folders not analysed and why) or with ops/nfc status. Stop with: ops/run.sh stop
+EOT
+  exit 0
 fi
 
 # Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new.

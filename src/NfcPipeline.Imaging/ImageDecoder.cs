@@ -99,9 +99,9 @@ public sealed class ImageDecoder
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (Directory.Exists(path))
-            throw new ImageDecodeException(ImageDecodeError.NotAFile, $"{path} is a directory");
+            throw new ImageDecodeException(ImageDecodeError.NotAFile, "the path is a directory, not an image file");
         if (!FileTypes.IsRegularFileOrUnknown(path))
-            throw new ImageDecodeException(ImageDecodeError.NotAFile, $"{path} is not a regular file (a FIFO, socket or device); it is not opened");
+            throw new ImageDecodeException(ImageDecodeError.NotAFile, "the path is not a regular file (a FIFO, socket or device); it is not opened");
         try
         {
             using var stream = openRead(path);
@@ -119,16 +119,28 @@ public sealed class ImageDecoder
         }
     }
 
-    /// <summary>The reason code for an exception from opening or reading a file; null for exceptions that are not about the file.</summary>
+    /// <summary>
+    /// The reason code for an exception from opening or reading a file; null for exceptions that are not about the file.
+    /// The reason names no path: it is stored and shown beside the image, whose path holds the patient's folder (often the
+    /// patient's name, which a study's patients map keeps out of what is shown). The caller knows which file it was.
+    /// </summary>
     internal static ImageDecodeException? MapFileException(Exception e, string path) => e switch
     {
         ImageDecodeException => null,
-        UnauthorizedAccessException => new(ImageDecodeError.Unreadable, $"{path}: permission denied", e),
-        FileNotFoundException or DirectoryNotFoundException => new(ImageDecodeError.Unreadable, $"{path}: not found", e),
-        IOException => new(ImageDecodeError.Unreadable, $"{path}: {e.Message}", e),
-        NotSupportedException => new(ImageDecodeError.NotAFile, $"{path}: not a regular file ({e.Message})", e),
+        UnauthorizedAccessException => new(ImageDecodeError.Unreadable, "the file cannot be read: permission denied", e),
+        FileNotFoundException or DirectoryNotFoundException => new(ImageDecodeError.Unreadable, "the file was not found (moved or deleted since it was listed?)", e),
+        IOException => new(ImageDecodeError.Unreadable, $"the file cannot be read: {WithoutPath(e.Message, path)}", e),
+        NotSupportedException => new(ImageDecodeError.NotAFile, $"not a regular file ({WithoutPath(e.Message, path)})", e),
         _ => null,
     };
+
+    /// <summary>A system message with the file's path (and its folder's) taken out.</summary>
+    private static string WithoutPath(string message, string path)
+    {
+        var folder = Path.GetDirectoryName(path);
+        message = message.Replace(path, "the file");
+        return string.IsNullOrEmpty(folder) ? message : message.Replace(folder, "its folder");
+    }
 
     private static Stream OpenReadOnly(string path) => new FileStream(path, new FileStreamOptions
     {

@@ -180,6 +180,24 @@ public class BadInputCorpusTests
 
         Assert.Equal(ImageDecodeError.Unreadable, e.Reason);
         Assert.Contains("permission denied", e.Message);
+        Assert.DoesNotContain("p1", e.Message);   // stored beside the image: no patient folder in it
+    }
+
+    [Fact]
+    public void File_errors_name_neither_the_file_nor_its_folder()
+    {
+        // The path holds the patient's folder, often the patient's name; .NET's own messages quote it.
+        const string path = "/share/S1/Doe Jane/L2/f1.jpg";
+        foreach (var error in new Exception[]
+        {
+            new IOException($"Could not find a part of the path '{path}'."), new IOException("Input/output error : '/share/S1/Doe Jane/L2'"),
+            new FileNotFoundException($"Could not find file '{path}'."), new UnauthorizedAccessException($"Access to the path '{path}' is denied."),
+            new NotSupportedException($"'{path}' is a FIFO"),
+        })
+            Assert.DoesNotContain("Doe", ImageDecoder.MapFileException(error, path)!.Message);
+        var folder = Directory.CreateTempSubdirectory("Doe-Jane-");
+        try { Assert.DoesNotContain("Doe", Assert.Throws<ImageDecodeException>(() => new ImageDecoder().DecodeFile(folder.FullName)).Message); }
+        finally { folder.Delete(); }
     }
 
     [Fact]

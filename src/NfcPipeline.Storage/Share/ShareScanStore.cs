@@ -108,10 +108,12 @@ public sealed class ShareScanStore(string connectionString)
     }
 
     /// <summary>
-    /// Folder → fingerprint of everything submitted from this root, less the folders whose registration was refused at
-    /// least <paramref name="retryRefusedAfter"/> ago (null: all of them, as a requested scan retries): a refusal's cause
-    /// (a mount down for a moment, permissions, the folder another id came from) can be fixed without any file changing,
-    /// and the unchanged fingerprint would otherwise keep the folder from being submitted again.
+    /// Folder → fingerprint of everything submitted from this root, less the folders whose registration was refused long
+    /// enough ago (null: all of them, as a requested scan retries): a refusal's cause (a mount down for a moment,
+    /// permissions, the folder another id came from) can be fixed without any file changing, and the unchanged
+    /// fingerprint would otherwise keep the folder from being submitted again. Long enough: <paramref name="retryRefusedAfter"/>,
+    /// or as long as the folder has been refused if longer (up to a day), so a folder that stays refused is retried at
+    /// doubling intervals, each retry one message more in submit-study_error.
     /// </summary>
     public async Task<IReadOnlyDictionary<string, string>> GetSubmittedFingerprintsAsync(string root, TimeSpan? retryRefusedAfter, CancellationToken ct)
     {
@@ -121,7 +123,9 @@ public sealed class ShareScanStore(string connectionString)
              where s.root = @root
                and not exists (select 1 from share_folder_notes n
                                 where n.root = s.root and n.folder = s.folder and n.state = 'registration_refused'
-                                  and (@retrySeconds::float8 is null or n.last_seen <= now() - make_interval(secs => @retrySeconds::float8)))
+                                  and (@retrySeconds::float8 is null
+                                       or n.last_seen <= now() - greatest(make_interval(secs => @retrySeconds::float8),
+                                                                          least(n.last_seen - n.first_seen, interval '1 day'))))
             """, new { root, retrySeconds = retryRefusedAfter?.TotalSeconds }, cancellationToken: ct));
         return rows.ToDictionary(r => r.Folder, r => r.Fingerprint, StringComparer.Ordinal);
     }
@@ -175,7 +179,9 @@ public sealed class ShareScanStore(string connectionString)
         await using var connection = await OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into share_folder_notes (root, folder, state, reason) values (@root, @folder, 'registration_refused', @reason)
-            on conflict (root, folder) do update set state = excluded.state, reason = excluded.reason, last_seen = now()
+            on conflict (root, folder) do update set
+                first_seen = case when share_folder_notes.state = excluded.state then share_folder_notes.first_seen else now() end,
+                state = excluded.state, reason = excluded.reason, last_seen = now()
             """, new { root, folder, reason }, cancellationToken: ct));
     }
 

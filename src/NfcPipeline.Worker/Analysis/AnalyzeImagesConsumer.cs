@@ -143,14 +143,15 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)
     {
         string path;
+        var relative = image.SourcePath is { Length: > 0 } folder ? $"{folder}/{image.RelPath}" : image.RelPath;
         try
         {
-            var relative = image.SourcePath is { Length: > 0 } folder ? $"{folder}/{image.RelPath}" : image.RelPath;
             path = SharePaths.ResolveUnder(options.ShareRoot ?? throw new StudyLayoutException("Worker:ShareRoot is not configured."), relative);
         }
         catch (StudyLayoutException ex)
         {
-            return FieldOutcome.Failed("NotInShare", ex.Message);
+            // Stored and shown beside the image: its path names the patient's folder, which the reason must not.
+            return FieldOutcome.Failed("NotInShare", ex.Message.Replace($"'{relative}'", "the image's file"));
         }
         var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
         // Results are stored under the content hash taken at registration: a file replaced since then would file the

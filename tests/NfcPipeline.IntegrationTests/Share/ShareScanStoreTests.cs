@@ -75,6 +75,12 @@ public class ShareScanStoreTests
         await h.Db.ScalarAsync<int>("update share_folder_notes set last_seen = now() - interval '6 minutes' returning 1");
         Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys);
 
+        // Refused for an hour already: retried an hour after its last refusal, not every interval.
+        await h.Db.ScalarAsync<int>("update share_folder_notes set first_seen = now() - interval '66 minutes' returning 1");
+        Assert.Equal(["fine", "refused"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys.Order());
+        await h.Db.ScalarAsync<int>("update share_folder_notes set first_seen = now() - interval '121 minutes', last_seen = now() - interval '61 minutes' returning 1");
+        Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys);
+
         // Registered at last: the note is cleared, and the folder's submission counts again.
         await store.ClearRegistrationRefusalAsync("/share", "refused", default);
         Assert.Equal(2, (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Count);
