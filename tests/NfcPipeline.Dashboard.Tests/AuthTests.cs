@@ -47,6 +47,18 @@ public class AuthTests
         Assert.Contains(expected, ex.Message);
     }
 
+    [Theory]
+    [InlineData("password")]
+    [InlineData("admin")]
+    public void A_users_sha256_of_a_password_guessers_try_first_refuses_to_start(string password)
+    {
+        var settings = Users();
+        settings["Dashboard:Users:0:PasswordSha256"] = DashboardAuthHandler.Sha256Hex(password);
+        var builder = DashboardHost.CreateBuilder("Host=127.0.0.1", settings);
+        var ex = Assert.Throws<DashboardConfigurationException>(() => builder.AddDashboardServices());
+        Assert.Contains("a password everyone tries first", ex.Message);
+    }
+
     [Fact]
     public async Task The_dashboard_process_exits_with_a_clear_error_on_a_public_binding_without_auth()
     {
@@ -367,6 +379,21 @@ public class AuthTests
             var csp = response.Headers.GetValues("Content-Security-Policy").Single();
             Assert.True(csp.Contains("script-src 'self'") || csp.Contains("default-src 'none'"), csp);
             Assert.DoesNotContain("script-src 'unsafe", csp);
+        }
+    }
+
+    [Fact]
+    public async Task Patient_data_is_neither_cached_nor_embeddable_by_other_sites()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+        foreach (var path in new[] { $"/patients/{data.PatientId}", $"/api/studies/{TestData.StudyExternalId}/results.csv", $"/api/patients/{data.PatientId}/metrics.csv" })
+        {
+            var response = await client.GetAsync(path);
+            Assert.True(response.IsSuccessStatusCode, $"{path}: {response.StatusCode}");
+            Assert.True(response.Headers.CacheControl?.NoStore, $"{path}: Cache-Control {response.Headers.CacheControl}");
+            Assert.Equal("same-origin", response.Headers.GetValues("Cross-Origin-Resource-Policy").Single());
         }
     }
 }

@@ -63,6 +63,11 @@ public static class DashboardServiceExtensions
     /// <summary>Middleware, static files, pages and the API.</summary>
     public static WebApplication MapDashboard(this WebApplication app)
     {
+        // A fault answers with a bare problem, whatever the environment: never a developer page with a stack trace.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = context => Results.Problem("The request failed on the server; its log says why.", statusCode: 500).ExecuteAsync(context),
+        });
         app.Use(ServerTimingAndSecurityHeaders);
         app.Use(RefuseNulInPathOrQuery);
         app.UseStaticFiles(new StaticFileOptions
@@ -141,6 +146,10 @@ public static class DashboardServiceExtensions
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
+            // Patient reports, exports and overlays stay out of shared workstations' caches, and other sites cannot
+            // embed them (an <img> of an overlay on a page elsewhere, with the loopback user's rights).
+            if (!headers.ContainsKey("Cache-Control")) headers.CacheControl = "no-store";
+            headers["Cross-Origin-Resource-Policy"] = "same-origin";
             if (!headers.ContainsKey("Content-Security-Policy"))
                 headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
             return Task.CompletedTask;

@@ -21,6 +21,9 @@ public static class BindingGuard
                 throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' has the hash of an empty password; set a password.");
             if (!slow && IsEmptyStringHash(user.PasswordSha256))
                 throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' has the SHA-256 of an empty password; set a password.");
+            if (!slow && CommonPasswords.Any(p => user.PasswordSha256.Equals(DashboardAuthHandler.Sha256Hex(p), StringComparison.OrdinalIgnoreCase)))
+                throw new DashboardConfigurationException($"Dashboard:Users '{user.Name}' has the SHA-256 of a password everyone tries first " +
+                    "(\"password\", \"admin\", ...); set another, preferably as a PasswordHash from `nfc hash-password`.");
             if (!DashboardRoles.IsKnown(user.Role))
                 throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
@@ -50,6 +53,10 @@ public static class BindingGuard
 
     public static IReadOnlyList<string> SplitUrls(string? urls) =>
         (string.IsNullOrWhiteSpace(urls) ? DashboardOptions.DefaultUrls : urls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>Passwords a guesser tries first, refused as unsalted SHA-256 (one of them was once this project's docs' example).</summary>
+    private static readonly string[] CommonPasswords =
+        ["password", "admin", "operator", "secret", "changeme", "letmein", "123456", "12345678", "qwerty", "nfc", "dashboard"];
 
     private static bool IsSha256Hex(string value) => value.Length == 64 && value.All(Uri.IsHexDigit);
 
