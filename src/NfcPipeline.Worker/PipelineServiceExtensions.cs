@@ -88,6 +88,13 @@ public static class PipelineServiceExtensions
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
             bus.AddConsumer<AnalyzeImagesFaultConsumer>();
             bus.AddShareWatcherConsumers();
+            // Each consumer queue is declared by its own endpoint: the bus-level setting reaches only the bus's temporary
+            // queue, so quorum is set here, per endpoint.
+            if (options.QuorumQueues)
+                bus.AddConfigureEndpointsCallback((_, _, endpoint) =>
+                {
+                    if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.SetQuorumQueue();
+                });
             bus.UsingRabbitMq((context, rabbit) =>
             {
                 rabbit.Host(RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]));
@@ -102,7 +109,6 @@ public static class PipelineServiceExtensions
                         r.Ignore<InvalidSubmissionException>();
                         r.Ignore<InvalidWorkException>();
                     });
-                if (options.QuorumQueues) rabbit.SetQuorumQueue();
                 rabbit.ConfigureEndpoints(context);
             });
         });

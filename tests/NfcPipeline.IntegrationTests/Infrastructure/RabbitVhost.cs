@@ -42,6 +42,16 @@ public sealed class RabbitVhost : IAsyncDisposable
         return info.TryGetProperty("messages", out var m) ? m.GetInt64() : 0;
     }
 
+    /// <summary>A queue's type ("classic", "quorum"), or null when the queue does not exist.</summary>
+    public async Task<string?> QueueTypeAsync(string queue)
+    {
+        var response = await _management.GetAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
+        response.EnsureSuccessStatusCode();
+        var info = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        return info.TryGetProperty("type", out var t) ? t.GetString() : null;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try { await _management.DeleteAsync($"api/vhosts/{Name}"); }

@@ -6,6 +6,24 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 public class PipelineTests
 {
     [Fact]
+    public async Task With_QuorumQueues_the_work_queues_are_quorum_queues_and_a_study_still_completes()
+    {
+        // Replicated queues for a broker cluster: a node lost must not take queued chunks with it.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-q", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__QuorumQueues"] = "true" });
+
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-q", FolderPath = "study-q" });
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-q", TimeSpan.FromMinutes(2)));
+        // A submission the worker refuses goes to its _error queue, which must survive a node too.
+        await env.SubmitAsync(new SubmitStudy { StudyId = "missing", FolderPath = "no-such-folder" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("submit-study_error") >= 1, TimeSpan.FromMinutes(1));
+        foreach (var queue in new[] { "submit-study", "analyze-images", "analyze-images-fault", "submit-study_error" })
+            Assert.True(await env.Vhost.QueueTypeAsync(queue) == "quorum", $"{queue}: {await env.Vhost.QueueTypeAsync(queue)}");
+    }
+
+    [Fact]
     public async Task A_submitted_study_is_analysed_into_the_expected_rows()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
