@@ -17,17 +17,25 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
         if (chunks.Count == 0) return;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.RepublishAfter);
+        // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
+        var publishes = chunks.Select(chunk =>
+            bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze },
+                timeout.Token)).ToList();
         try
         {
-            // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
-            await Task.WhenAll(chunks.Select(chunk =>
-                bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze },
-                    timeout.Token)));
+            await Task.WhenAll(publishes);
         }
         catch
         {
-            // Unclaimed, the next outbox pass publishes them after Worker:RepublishAfter, not after the claim's lease.
-            try { await jobs.ReleaseAsync(chunks, CancellationToken.None); }
+            // The confirmed ones are stamped (published again, they would be duplicates that another worker, seeing the
+            // first still running, counts as an abandoned start); the rest are unclaimed, so the next outbox pass
+            // publishes them after Worker:RepublishAfter, not after the claim's lease.
+            var confirmed = chunks.Where((_, i) => publishes[i].IsCompletedSuccessfully).ToList();
+            try
+            {
+                if (confirmed.Count > 0) await jobs.MarkPublishedAsync(confirmed, CancellationToken.None);
+                await jobs.ReleaseAsync(chunks.Where((_, i) => !publishes[i].IsCompletedSuccessfully).ToList(), CancellationToken.None);
+            }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }   // the lease expires all the same
             throw;
         }
