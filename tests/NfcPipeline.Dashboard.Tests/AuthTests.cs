@@ -107,7 +107,7 @@ public class AuthTests
 
         var post = await client.PostAsync("/jobs/requeue", new FormUrlEncodedContent([new("ids", data.FailedJobId.ToString())]));
         Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
-        var trigger = await client.PostAsync("/recurring/trigger", new FormUrlEncodedContent([]));
+        var trigger = await client.PostAsync("/share/trigger", new FormUrlEncodedContent([]));
         Assert.Equal(HttpStatusCode.Forbidden, trigger.StatusCode);
         Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
 

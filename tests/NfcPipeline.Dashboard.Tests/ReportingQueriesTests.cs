@@ -76,6 +76,23 @@ public class ReportingQueriesTests
     }
 
     [Fact]
+    public async Task The_report_and_its_csv_name_what_the_model_says_it_was_trained_on()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await data.Database.ScalarAsync<int>(
+            """update models set metadata = '{"nfc.training_data": "nfc-sim 3 seed 11 (8000 steps, synthetic only)"}' returning 1""");
+        var queries = new ReportingQueries(db);
+
+        var metrics = (await queries.PatientMetricsAsync(data.PatientId)).Single();
+        Assert.Contains("by the model nfc-dense 1.0, trained on nfc-sim 3 seed 11 (8000 steps, synthetic only);",
+            NfcPipeline.Dashboard.Rendering.PatientReportView.ResearchUseNotice(metrics));
+        var csv = new StringWriter();
+        await ReportCsv.WritePatientAsync(csv, (await queries.PatientAsync(data.PatientId))!, [metrics]);
+        Assert.Contains(",summary,model_training_data,\"nfc-sim 3 seed 11 (8000 steps, synthetic only)\"", csv.ToString());
+    }
+
+    [Fact]
     public async Task Percent_done_rounds_as_the_sql_view_does_for_every_count_up_to_200_images()
     {
         await using var data = await TestData.CreateAsync();

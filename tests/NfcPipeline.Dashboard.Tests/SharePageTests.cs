@@ -1,6 +1,6 @@
 namespace NfcPipeline.Dashboard.Tests;
 
-/// <summary>The share's page (/recurring) shows the study folders that are not being analysed, and why.</summary>
+/// <summary>The share's page (/share) shows the study folders that are not being analysed, and why.</summary>
 public class SharePageTests
 {
     [Fact]
@@ -17,11 +17,28 @@ public class SharePageTests
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
         using var client = host.Client();
 
-        var page = await client.GetStringAsync("/recurring");
+        var page = await client.GetStringAsync("/share");
         var table = page[page.IndexOf("id=\"folder-notes\"", StringComparison.Ordinal)..];
         Assert.True(table.IndexOf("refused when registered", StringComparison.Ordinal) < table.IndexOf("waiting for READY or study.json", StringComparison.Ordinal));
         Assert.Contains("already registered from folder &#x27;batch1&#x27;", table);
         Assert.Contains("&lt;b&gt;odd&lt;/b&gt;", table);
         Assert.DoesNotContain("<b>odd</b>", page);
+    }
+
+    [Fact]
+    public async Task The_old_address_leads_to_the_share_page()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+
+        var moved = await client.GetAsync("/recurring");
+        Assert.Equal(System.Net.HttpStatusCode.MovedPermanently, moved.StatusCode);
+        Assert.Equal("/share", moved.Headers.Location?.OriginalString);
+
+        var page = await client.GetStringAsync("/share");
+        Assert.Contains("<h1>Share</h1>", page);
+        Assert.Contains("<a href=\"/share\">Share</a>", page);
+        Assert.Contains("<footer>Research use only:", page);   // on every page
     }
 }

@@ -87,6 +87,6 @@ internal static class ReportCommand
         foreach (var (finger, density) in PatientReportView.PerFinger(m.PerFinger)) Row($"density {finger} per mm", density.ToString("0.##"));
         Row("model", $"{m.ModelName} {m.ModelVersion} sha256 {m.ModelSha256}");
         AnsiConsole.Write(table);
-        AnsiConsole.Write(new Text(PatientReportView.ResearchUseNotice + "\n"));
+        AnsiConsole.Write(new Text(PatientReportView.ResearchUseNotice(m) + "\n"));
     }
 }

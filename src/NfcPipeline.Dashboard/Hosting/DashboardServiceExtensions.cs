@@ -82,7 +82,7 @@ public static class DashboardServiceExtensions
 
         OverviewPage.Map(app);
         JobPages.Map(app);
-        RecurringPage.Map(app);
+        SharePage.Map(app);
         WorkersPage.Map(app);
         AuditPage.Map(app);
         StudyPages.Map(app);

@@ -9,7 +9,7 @@ namespace NfcPipeline.Dashboard.Html;
 public static class Layout
 {
     private static readonly (string Href, string Label)[] Nav =
-        [("/", "Overview"), ("/jobs", "Jobs"), ("/recurring", "Recurring"), ("/workers", "Workers"), ("/studies", "Studies"), ("/audit", "Audit")];
+        [("/", "Overview"), ("/jobs", "Jobs"), ("/share", "Share"), ("/workers", "Workers"), ("/studies", "Studies"), ("/audit", "Audit")];
 
     public static IResult Page(HttpContext context, string title, HtmlText body)
     {
@@ -21,7 +21,9 @@ public static class Layout
             <title>{title} · NFC dashboard</title><link rel="stylesheet" href="/css/site.css"><script src="/js/site.js" defer></script></head>
             <body><header><strong>NFC dashboard</strong><nav>{nav}</nav>
             <span class="user">{user.Identity?.Name} ({RoleOf(user)})</span></header>
-            <main><h1>{title}</h1>{body}</main></body></html>
+            <main><h1>{title}</h1>{body}</main>
+            <footer>Research use only: every figure here is computed automatically by a model and is not a diagnosis; each
+            report names its model, and the model's card what it was trained and validated on.</footer></body></html>
             """);
         return Results.Content(html.Value, "text/html; charset=utf-8");
     }

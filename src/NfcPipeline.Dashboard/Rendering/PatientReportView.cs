@@ -25,16 +25,20 @@ public sealed record PatientReport(
 /// <summary>The patient report's sections, shared by the dashboard page, the printable export and `nfc report --html`.</summary>
 public static class PatientReportView
 {
-    /// <summary>What every report says first: the figures are a research tool's, not a diagnosis.</summary>
-    public const string ResearchUseNotice =
-        "Research use only. These figures were computed automatically from the images; the model behind them was trained on " +
-        "synthetic images and is not clinically validated. The pattern follows the EULAR fast-track rules from those " +
-        "figures and is not a diagnosis: check the images (and the failed or ungradable fields) before relying on it.";
+    /// <summary>
+    /// What every report says first: the figures are a research tool's, not a diagnosis, and which model made them, with
+    /// what its export says it was trained on (the reference model: simulated images only).
+    /// </summary>
+    public static string ResearchUseNotice(PatientMetricsRow? m) =>
+        "Research use only. These figures were computed automatically from the images" +
+        (m is null ? "" : $" by the model {m.ModelName} {m.ModelVersion}, trained on {m.ModelTrainingData ?? "data its export does not state"}") +
+        "; check the model's card for what it was validated on before relying on them. The pattern follows the EULAR " +
+        "fast-track rules from those figures and is not a diagnosis: check the images (and the failed or ungradable fields).";
 
     public static HtmlText Sections(PatientReport r, bool withGallery)
     {
         var m = r.Metrics;
-        var notice = H.Html($"<p class=\"notice\" id=\"research-use\">{ResearchUseNotice}</p>");
+        var notice = H.Html($"<p class=\"notice\" id=\"research-use\">{ResearchUseNotice(m)}</p>");
         if (m is null)
             return H.Html($"{notice}<p class=\"empty\">No results for this patient yet (state: {r.Patient.State}).</p>{H.When(withGallery, () => Gallery(r))}");
         return H.Html($"""

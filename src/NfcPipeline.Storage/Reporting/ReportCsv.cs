@@ -35,6 +35,8 @@ public static class ReportCsv
             await Row("summary", "abnormal_count", m.AbnormalCount);
             await Row("summary", "hemorrhage_count", m.HemorrhageCount);
             await Row("summary", "computed_at", m.ComputedAt.ToString("O", CultureInfo.InvariantCulture));
+            // The export names what the figures come from, as the report's notice does (the reference model: simulated images only).
+            await Row("summary", "model_training_data", m.ModelTrainingData);
             using var morphology = JsonDocument.Parse(m.Morphology);
             foreach (var group in new[] { "by_category", "by_class" })
                 if (morphology.RootElement.TryGetProperty(group, out var g) && g.ValueKind == JsonValueKind.Object)

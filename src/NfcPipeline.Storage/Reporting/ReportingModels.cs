@@ -93,6 +93,8 @@ public sealed class PatientMetricsRow
     public string ModelName { get; init; } = "";
     public string? ModelVersion { get; init; }
     public string ModelSha256 { get; init; } = "";
+    /// <summary>What the model's export says it was trained on (nfc.training_data), when it says.</summary>
+    public string? ModelTrainingData { get; init; }
     public int GradableFields { get; init; }
     public int UngradableFields { get; init; }
     public double? DensityMean { get; init; }

@@ -145,6 +145,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return (await c.QueryAsync<PatientMetricsRow>(new CommandDefinition("""
             select pm.patient_id, pm.model_id, m.name as model_name, m.version as model_version, encode(m.sha256, 'hex') as model_sha256,
+                   m.metadata ->> 'nfc.training_data' as model_training_data,
                    pm.gradable_fields, pm.ungradable_fields, pm.density_mean, pm.density_median, pm.density_sd,
                    pm.capillary_count, pm.dilated_count, pm.giant_count, pm.abnormal_count, pm.hemorrhage_count, pm.pattern,
                    pm.rule_trace::text as rule_trace, pm.morphology::text as morphology, pm.diameters::text as diameters,

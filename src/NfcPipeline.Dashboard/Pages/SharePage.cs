@@ -5,8 +5,11 @@ using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Pages;
 
-/// <summary>GET /recurring: the share watch schedule and recent scans; POST /recurring/trigger scans now.</summary>
-public static class RecurringPage
+/// <summary>
+/// GET /share: the share watch schedule, the folders not being analysed and why, and recent scans; POST /share/trigger
+/// scans now. GET /recurring (its first name, after Hangfire's page) redirects here.
+/// </summary>
+public static class SharePage
 {
     private static string NoteState(string state) => state switch
     {
@@ -19,7 +22,8 @@ public static class RecurringPage
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/recurring", async (HttpContext context, ReportingQueries queries, string? message, CancellationToken ct) =>
+        app.MapGet("/recurring", () => Results.Redirect("/share", permanent: true));
+        app.MapGet("/share", async (HttpContext context, ReportingQueries queries, string? message, CancellationToken ct) =>
         {
             var (watches, scans) = await queries.ShareScansAsync(50, ct);
             var notes = await queries.ShareFolderNotesAsync(500, ct);
@@ -36,7 +40,7 @@ public static class RecurringPage
                 <td>{s.FoldersSeen}</td><td>{s.StudiesFound}</td><td class="error">{s.Error}</td></tr>
                 """));
             var trigger = H.When(Layout.IsOperator(context), () => H.Html($"""
-                <form method="post" action="/recurring/trigger">{Layout.Antiforgery(context)}<button type="submit" id="trigger-scan">Scan the share now</button></form>
+                <form method="post" action="/share/trigger">{Layout.Antiforgery(context)}<button type="submit" id="trigger-scan">Scan the share now</button></form>
                 """));
             var body = H.Html($"""
                 {Flash.Show(context, message)}
@@ -50,14 +54,14 @@ public static class RecurringPage
                 <h2>Recent scans</h2>
                 <table><thead><tr><th>Started</th><th>Finished</th><th>Root</th><th>Worker</th><th>Folders seen</th><th>Studies found</th><th>Error</th></tr></thead><tbody>{scanRows}</tbody></table>
                 """);
-            return Layout.Page(context, "Recurring", body);
+            return Layout.Page(context, "Share", body);
         });
 
-        app.MapPost("/recurring/trigger", async (HttpContext context, JobAdmin jobs, IPublishEndpoint bus, CancellationToken ct) =>
+        app.MapPost("/share/trigger", async (HttpContext context, JobAdmin jobs, IPublishEndpoint bus, CancellationToken ct) =>
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
             var roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", (m, t) => bus.Publish(m, m.GetType(), t), ct);
-            return Flash.Redirect(context, "/recurring", $"Scan requested for {roots} watched root(s).");
+            return Flash.Redirect(context, "/share", $"Scan requested for {roots} watched root(s).");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
 }
