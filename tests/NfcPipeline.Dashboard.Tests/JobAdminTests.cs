@@ -54,6 +54,31 @@ public partial class JobAdminTests
     }
 
     [Fact]
+    public async Task Requeue_stalled_takes_chunk_jobs_untouched_for_longer_than_asked_in_any_unfinished_state()
+    {
+        // Their messages lost (a purged queue; a fault unrecorded through a long database outage): nothing else would
+        // publish them again, and their studies would wait for ever.
+        await using var data = await TestData.CreateAsync();
+        async Task<long> Job(string state, string age) => await data.Database.ScalarAsync<long>(
+            $"insert into jobs (kind, study_id, state, payload, updated_at) values ('analyze_chunk', {data.StudyId}, '{state}', " +
+            $"'{{\"image_ids\": [{data.ImageIds[0]}]}}', now() - interval '{age}') returning id");
+        long enqueued = await Job("enqueued", "2 hours"), processing = await Job("processing", "3 hours"), retrying = await Job("retrying", "2 hours");
+        long recent = await Job("processing", "10 minutes"), done = await Job("succeeded", "5 hours");
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var published = new List<object>();
+
+        var result = await new JobAdmin(source).RequeueStalledAsync(TimeSpan.FromHours(1), "cli:test@host",
+            (m, _) => { published.Add(m); return Task.CompletedTask; });
+
+        Assert.Equal([enqueued, processing, retrying], result.Requeued);
+        Assert.Equal([enqueued, processing, retrying], published.Cast<AnalyzeImages>().Select(m => m.JobId));
+        Assert.Equal("enqueued", await data.JobStateAsync(processing));
+        Assert.Equal("processing", await data.JobStateAsync(recent));
+        Assert.Equal("succeeded", await data.JobStateAsync(done));
+        Assert.Contains("stalled for over 01:00:00", await data.Database.ScalarAsync<string>("select subject from audit_log order by id desc limit 1"));
+    }
+
+    [Fact]
     public async Task A_requeue_waits_for_a_chunk_write_holding_its_study_without_deadlocking_it()
     {
         // A worker writing the given-up chunk holds the study's lock and then updates the job row; the requeue must

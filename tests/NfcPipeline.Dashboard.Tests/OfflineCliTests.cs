@@ -144,6 +144,8 @@ public sealed class OfflineCliTests : IDisposable
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "not a uri"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],
+            ["requeue", "5", "--stalled"],
+            ["requeue", "--stalled", "--older-than", "00:00:10"],
         })
         {
             var run = await NfcProcess.RunAsync(args);

@@ -4,7 +4,10 @@ using Npgsql;
 
 namespace NfcPipeline.Cli.Commands;
 
-/// <summary>`nfc requeue JOB` or `nfc requeue --failed [--kind K] [--study S]`: puts failed jobs back to work.</summary>
+/// <summary>
+/// `nfc requeue JOB`, `nfc requeue --failed [--kind K] [--study S]` or `nfc requeue --stalled [--older-than T]`: puts
+/// failed jobs, or chunk jobs stalled without a message, back to work.
+/// </summary>
 internal static class RequeueCommand
 {
     public static Command Create()
@@ -13,15 +16,26 @@ internal static class RequeueCommand
         var failed = new Option<bool>("--failed") { Description = "Requeue every failed job (narrow with --kind and --study)." };
         var kind = new Option<string?>("--kind") { Description = "With --failed: only jobs of this kind." };
         var study = new Option<string?>("--study") { Description = "With --failed: only jobs of this study id." };
+        var stalled = new Option<bool>("--stalled")
+        {
+            Description = "Requeue chunk jobs enqueued, retrying or processing but untouched for --older-than (their message lost: a purged queue, a fault unrecorded through a database outage).",
+        };
+        var olderThan = new Option<TimeSpan>("--older-than") { Description = "With --stalled: untouched for this long (hh:mm:ss)", DefaultValueFactory = _ => TimeSpan.FromHours(1) };
         var connection = CommonOptions.Connection();
         var rabbit = CliBus.RabbitOption();
-        var command = new Command("requeue", "Requeue failed jobs: state 'enqueued', error cleared, message published again.") { job, failed, kind, study, connection, rabbit };
+        var command = new Command("requeue", "Requeue failed jobs, or stalled chunk jobs: state 'enqueued', error cleared, message published again.")
+            { job, failed, kind, study, stalled, olderThan, connection, rabbit };
         command.SetAction(async (parse, ct) =>
         {
             var jobId = parse.GetValue(job);
-            if (jobId is null == !parse.GetValue(failed))
+            if ((jobId is null ? 0 : 1) + (parse.GetValue(failed) ? 1 : 0) + (parse.GetValue(stalled) ? 1 : 0) != 1)
             {
-                Console.Error.WriteLine("nfc requeue: give either a job id or --failed.");
+                Console.Error.WriteLine("nfc requeue: give one of a job id, --failed or --stalled.");
+                return NfcCommandLine.Usage;
+            }
+            if (parse.GetValue(stalled) && !(parse.GetValue(olderThan) >= TimeSpan.FromMinutes(1)))
+            {
+                Console.Error.WriteLine("nfc requeue: --older-than must be at least 00:01:00 (a running chunk is touched as it starts and finishes).");
                 return NfcCommandLine.Usage;
             }
             try
@@ -42,6 +56,8 @@ internal static class RequeueCommand
                 await using var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct);
                 var result = jobId is { } one
                     ? await admin.RequeueAsync([one], AuditLog.CliActor, bus.PublishAsync, ct)
+                    : parse.GetValue(stalled)
+                    ? await admin.RequeueStalledAsync(parse.GetValue(olderThan), AuditLog.CliActor, bus.PublishAsync, ct)
                     : await admin.RequeueAllFailedAsync(parse.GetValue(kind), parse.GetValue(study), AuditLog.CliActor, bus.PublishAsync, ct);
                 Console.WriteLine($"Requeued {result.Requeued.Count} job(s).");
                 foreach (var (id, reason) in result.Skipped) Console.WriteLine($"Skipped job {id}: {reason}.");

@@ -62,6 +62,20 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
         CancellationToken ct = default) =>
         RequeueWhereAsync("j.id = any(@Ids)", new { Ids = jobIds.ToArray() }, actor, "jobs by id", publish, ct);
 
+    /// <summary>
+    /// Requeues chunk jobs that are stalled: enqueued, retrying or processing, and not touched for <paramref name="olderThan"/>.
+    /// A job whose message was lost (a queue purged, a node gone, its fault unrecorded through a long database outage)
+    /// stays so for ever, and its study with it: nothing else publishes it again. A chunk still queued behind a long
+    /// backlog is stalled by this rule too; its second message finds the chunk done, or still running, and changes nothing.
+    /// </summary>
+    public Task<RequeueResult> RequeueStalledAsync(TimeSpan olderThan, string actor, Func<object, CancellationToken, Task> publish,
+        CancellationToken ct = default) =>
+        RequeueWhereAsync("j.kind = 'analyze_chunk' and j.updated_at < now() - @OlderThan", new { OlderThan = olderThan }, actor,
+            $"chunk jobs stalled for over {olderThan}", publish, ct, StalledStates);
+
+    private static readonly string[] FailedState = ["failed"];
+    private static readonly string[] StalledStates = ["enqueued", "retrying", "processing"];
+
     /// <summary>Requeues every failed job matching the kind/study filter (at most <see cref="BulkLimit"/> at a time).</summary>
     public Task<RequeueResult> RequeueAllFailedAsync(string? kind, string? study, string actor, Func<object, CancellationToken, Task> publish,
         CancellationToken ct = default) =>
@@ -69,20 +83,21 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
             $"failed jobs{(kind is null ? "" : $" of kind {kind}")}{(study is null ? "" : $" of study {study}")}", publish, ct);
 
     private async Task<RequeueResult> RequeueWhereAsync(string where, object args, string actor, string subject,
-        Func<object, CancellationToken, Task> publish, CancellationToken ct)
+        Func<object, CancellationToken, Task> publish, CancellationToken ct, string[]? states = null)
     {
+        states ??= FailedState;
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         // The studies' locks before the job rows', in the order chunk writes take them (study, then job): the other
         // order deadlocked with a worker writing a chunk that was given up and is being requeued.
         var listed = (await c.QueryAsync<(long Id, long? StudyId, string Kind)>(new CommandDefinition(
-            $"select j.id, j.study_id, j.kind from jobs j where j.state = 'failed' and {where} order by j.id limit {BulkLimit}",
-            args, tx, cancellationToken: ct))).ToList();
+            $"select j.id, j.study_id, j.kind from jobs j where j.state = any(@States) and {where} order by j.id limit {BulkLimit}",
+            Merge(args, states), tx, cancellationToken: ct))).ToList();
         foreach (var studyId in listed.Where(j => j.Kind == "analyze_chunk").Select(j => j.StudyId).OfType<long>().Distinct().Order())
             await StudyLock.ByStudyAsync(c, tx, studyId, ct);
         var candidates = (await c.QueryAsync<JobRow>(new CommandDefinition(
-            JobSelect + " where j.id = any(@Listed) and j.state = 'failed' order by j.id for update of j",
-            new { Listed = listed.Select(j => j.Id).ToArray() }, tx, cancellationToken: ct))).ToList();
+            JobSelect + $" where j.id = any(@Listed) and j.state = any(@States) and {where} order by j.id for update of j",
+            Merge(args, states, listed.Select(j => j.Id).ToArray()), tx, cancellationToken: ct))).ToList();
         var requeued = new List<long>();
         var skipped = new List<(long, string)>();
         var messages = new List<object>();
@@ -106,6 +121,15 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
         await Task.WhenAll(messages.Select(message => publish(message, ct)));
         await tx.CommitAsync(ct);
         return new RequeueResult(requeued, skipped);
+    }
+
+    /// <summary>The filter's arguments with the states (and the listed ids) beside them.</summary>
+    private static DynamicParameters Merge(object args, string[] states, long[]? listed = null)
+    {
+        var merged = new DynamicParameters(args);
+        merged.Add("States", states);
+        if (listed is not null) merged.Add("Listed", listed);
+        return merged;
     }
 
     /// <summary>
