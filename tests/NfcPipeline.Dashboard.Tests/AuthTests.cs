@@ -239,8 +239,10 @@ public class AuthTests
             Assert.Equal(HttpStatusCode.Unauthorized, await Get("10.9.9.9, 203.0.113.9", $"guess-{i}"));
         Assert.Equal(HttpStatusCode.Unauthorized, await Get("203.0.113.9", "op-pass"));   // the guesser is locked out
         Assert.Equal(HttpStatusCode.OK, await Get("203.0.113.10", "op-pass"));            // everyone else is not
-        // Only the entry the proxy appended counts: a forged first entry does not move the guesser elsewhere.
+        // Only the entry the proxy appended counts: a forged first entry does not move the guesser elsewhere, and
+        // neither does a port some proxies append.
         Assert.Equal(HttpStatusCode.Unauthorized, await Get("198.51.100.1, 203.0.113.9", "op-pass"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await Get("203.0.113.9:40123", "op-pass"));
         Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("203.0.113.9"));
         Assert.Equal(0, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
 
@@ -270,6 +272,23 @@ public class AuthTests
         // Each check that ran counted a failure; the rest were refused unchecked (before, all 12 were checked).
         Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
     }
+
+    [Theory]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64")]   // one host's /64: one client
+    [InlineData("2001:db8:1:3::1", "2001:db8:1:3::/64")]
+    [InlineData("203.0.113.9", "203.0.113.9")]
+    [InlineData("::ffff:203.0.113.9", "203.0.113.9")]
+    public void Failures_are_counted_per_ipv4_address_and_per_ipv6_network(string address, string key) =>
+        Assert.Equal(key, FailedSignInLimiter.ClientKey(System.Net.IPAddress.Parse(address)));
+
+    [Theory]
+    [InlineData(" 203.0.113.9", "203.0.113.9")]
+    [InlineData("203.0.113.9:1111", "203.0.113.9")]
+    [InlineData("[2001:db8::1]:443", "2001:db8::1")]
+    [InlineData("unknown", null)]
+    public void A_forwarded_address_is_read_without_its_port(string forwarded, string? address) =>
+        Assert.Equal(address, FailedSignInLimiter.ParseForwarded(forwarded)?.ToString());
 
     [Fact]
     public void Checks_in_flight_count_against_the_limit_until_they_end()

@@ -28,10 +28,13 @@ public sealed class DashboardAuthHandler(
         var remote = Context.Connection.RemoteIpAddress;
         if (remote is null) return "unknown";
         if (remote.IsIPv4MappedToIPv6) remote = remote.MapToIPv4();
+        // The entry the proxy itself appended (those before it are the client's to forge), as an address: with a port or
+        // text that is none, every connection would count as a new client.
         if (options.TrustedProxies.Any(p => IPAddress.TryParse(p, out var proxy) && proxy.Equals(remote))
-            && Request.Headers["X-Forwarded-For"].ToString().Split(',') is [.., var last] && last.Trim() is { Length: > 0 } forwarded)
-            return forwarded;   // the entry the proxy itself appended; those before it are the client's to forge
-        return remote.ToString();
+            && Request.Headers["X-Forwarded-For"].ToString().Split(',') is [.., var last]
+            && FailedSignInLimiter.ParseForwarded(last) is { } forwarded)
+            return FailedSignInLimiter.ClientKey(forwarded);
+        return FailedSignInLimiter.ClientKey(remote);
     }
 
     /// <summary>Headers common reverse proxies add (nginx's X-Real-IP, the de-facto X-Forwarded-*, RFC 7239, Via).</summary>

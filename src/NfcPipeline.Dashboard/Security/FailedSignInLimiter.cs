@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Dashboard.Hosting;
 
@@ -12,6 +14,7 @@ namespace NfcPipeline.Dashboard.Security;
 public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, TimeProvider clock)
 {
     private const int PruneAbove = 10_000;   // addresses remembered before stale windows are dropped
+    private long _nextPrune;                 // ticks: a prune walks every address, so at most one a second
     private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset Start)> _failures = new();
     private readonly Dictionary<string, int> _checking = new();
     private readonly Lock _lock = new();
@@ -49,12 +52,33 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     /// <summary>Records a failure; true when this one reaches the limit (to log the lockout once).</summary>
     public bool RecordFailure(string client)
     {
-        if (_failures.Count > PruneAbove)
+        var now = clock.GetUtcNow();
+        if (_failures.Count > PruneAbove && Interlocked.Exchange(ref _nextPrune, now.AddSeconds(1).UtcTicks) <= now.UtcTicks)
             foreach (var (key, value) in _failures)
                 if (Expired(value.Start)) _failures.TryRemove(key, out _);
-        var now = clock.GetUtcNow();
         var updated = _failures.AddOrUpdate(client, _ => (1, now), (_, f) => Expired(f.Start) ? (1, now) : (f.Count + 1, f.Start));
         return updated.Count == options.Value.MaxFailedSignIns;
+    }
+
+    /// <summary>
+    /// The key failures are counted under: an IPv4 address, or an IPv6 address's /64 network, since one host is given a
+    /// whole /64 and could otherwise guess from a fresh address every time.
+    /// </summary>
+    public static string ClientKey(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily != AddressFamily.InterNetworkV6) return address.ToString();
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
+
+    /// <summary>An address as a proxy forwards it ("203.0.113.9", "203.0.113.9:1111", "[2001:db8::1]:443"), or null.</summary>
+    public static IPAddress? ParseForwarded(string value)
+    {
+        value = value.Trim();
+        if (IPAddress.TryParse(value, out var address)) return address;
+        return IPEndPoint.TryParse(value, out var endPoint) ? endPoint.Address : null;
     }
 
     private bool Expired(DateTimeOffset start) => clock.GetUtcNow() - start >= options.Value.FailedSignInWindow;
