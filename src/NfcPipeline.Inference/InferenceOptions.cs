@@ -44,6 +44,13 @@ public sealed class InferenceOptions
     /// </summary>
     public long MaxInputPixels { get; set; } = 4096L * 4096;
 
+    /// <summary>
+    /// An image whose calibration is more than this factor from the scale the model says it was trained at
+    /// (nfc.input.um_per_px) gets a note: its capillaries are larger or smaller in pixels than those the model learned
+    /// from. 1.5 around the reference model's 2.25 µm/px spans the 1.5–3 µm/px it was trained on. 0: no note.
+    /// </summary>
+    public double CalibrationNoteFactor { get; set; } = 1.5;
+
     /// <summary>The largest <see cref="MaxInputPixels"/> allowed: a batch of 8 such inputs still fits one float array.</summary>
     public const long MaxInputPixelsLimit = 8192L * 8192;
 
@@ -76,6 +83,8 @@ public sealed class InferenceOptions
         if (BucketGranularity is < 1 or > MaxBucketGranularity)
             problems.Add($"Inference:BucketGranularity must be 1 to {MaxBucketGranularity}, got {BucketGranularity}.");
         if (PrefetchImages < 0) problems.Add($"Inference:PrefetchImages must not be negative, got {PrefetchImages}.");
+        if (!(CalibrationNoteFactor == 0 || CalibrationNoteFactor >= 1 && double.IsFinite(CalibrationNoteFactor)))
+            problems.Add($"Inference:CalibrationNoteFactor must be 0 (no note) or at least 1, got {CalibrationNoteFactor}.");
         if (MaxInputPixels is < 1 or > MaxInputPixelsLimit)
             problems.Add($"Inference:MaxInputPixels must be 1 to {MaxInputPixelsLimit} (8192²), got {MaxInputPixels}.");
         // The decoders check their own options when built, after the model has loaded; asked here, a bad threshold

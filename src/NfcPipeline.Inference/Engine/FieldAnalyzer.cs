@@ -1,3 +1,4 @@
+using System.Globalization;
 using NfcPipeline.Inference.Batching;
 using System.Runtime.CompilerServices;
 using NfcPipeline.Core.Domain;
@@ -45,11 +46,27 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         CancellationToken cancellationToken = default) =>
         OutcomeAsync(() => analyzer.AnalyzeContentAsync(path, load, cancellationToken), calibration);
 
+    /// <summary>
+    /// The analysis with a note when its calibration is far from the scale the model was trained at: the model sees
+    /// pixels, so capillaries much larger or smaller in pixels than it learned from are outside what it was tested on.
+    /// </summary>
+    private ImageAnalysis WithCalibrationNote(ImageAnalysis analysis, Calibration calibration)
+    {
+        double factor = analyzer.CalibrationNoteFactor;
+        if (factor == 0 || analyzer.Model.Contract.TrainedMicrometresPerPixel is not { } trained) return analysis;
+        double um = calibration.MicrometresPerPixel, ratio = um / trained;
+        if (ratio <= factor * (1 + 1e-9) && ratio * factor >= 1 - 1e-9) return analysis;   // the bounds themselves are in range
+        string note = string.Create(CultureInfo.InvariantCulture,
+            $"Calibration {um:0.###} µm/px is far from the {trained:0.###} µm/px the model was trained at: capillaries are " +
+            $"{(ratio > 1 ? "smaller" : "larger")} in pixels than those it learned from, and its results less certain.");
+        return analysis with { Notes = [.. analysis.Notes, note] };
+    }
+
     private async Task<FieldOutcome> OutcomeAsync(Func<Task<ImageAnalysis>> analyse, Calibration calibration)
     {
         try
         {
-            var analysis = await analyse();
+            var analysis = WithCalibrationNote(await analyse(), calibration);
             var measurement = measurer.Measure(analysis.Instances, calibration, analysis.Width, analysis.Height);
             return new FieldOutcome(analysis, measurement, null, null);
         }

@@ -36,6 +36,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         Model = model;
         _decoder = decoder ?? new ImageDecoder();
         _maxInputPixels = Math.Max(1, options.MaxInputPixels);
+        CalibrationNoteFactor = options.CalibrationNoteFactor;
         _preprocessor = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization, _maxInputPixels);
         // A fixed-size model takes exactly its size: rounding the bucket up would feed it a larger tensor.
         _bucketMultiple = model.Contract.SizePolicy is FixedSizePolicy
@@ -62,6 +63,9 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     }
 
     public LoadedModel Model { get; }
+
+    /// <summary>See <see cref="InferenceOptions.CalibrationNoteFactor"/>.</summary>
+    public double CalibrationNoteFactor { get; }
 
     /// <summary>The batching policy in force: the one given, or its batch-1 form for a model that takes no batches.</summary>
     public DynamicBatcherOptions Batching { get; }

@@ -112,6 +112,34 @@ public class ImageAnalyzerLimitsTests
         finally { dir.Delete(recursive: true); }
     }
 
+    [Theory]
+    [InlineData(5.0, 1.5, "Calibration 5 µm/px is far from the 2.25 µm/px the model was trained at: capillaries are smaller in pixels")]
+    [InlineData(1.0, 1.5, "Calibration 1 µm/px is far from the 2.25 µm/px the model was trained at: capillaries are larger in pixels")]
+    [InlineData(1.5, 1.5, null)]   // the bound itself: the reference model was trained at 1.5-3 µm/px
+    [InlineData(3.0, 1.5, null)]
+    [InlineData(5.0, 0.0, null)]   // notes off
+    public async Task A_calibration_far_from_the_models_training_scale_is_noted_on_the_result(double umPerPx, double factor, string? expected)
+    {
+        var options = new InferenceOptions { ModelPath = "models/nfc-reference.onnx", IntraOpThreads = 1, MaxConcurrentRuns = 1, CalibrationNoteFactor = factor };
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1 });
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-calibration-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "field.png");
+            File.WriteAllBytes(path, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
+
+            var outcome = await fields.AnalyzeFileAsync(path, new Calibration(umPerPx));
+
+            Assert.True(outcome.Succeeded, outcome.Error);
+            var note = outcome.Analysis!.Notes.SingleOrDefault(n => n.StartsWith("Calibration ", StringComparison.Ordinal));
+            if (expected is null) Assert.Null(note);
+            else Assert.StartsWith(expected, note);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
     [Fact]
     public async Task Content_read_once_is_analysed_as_its_file_is_and_bad_content_fails_with_its_reason()
     {
