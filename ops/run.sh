@@ -70,6 +70,10 @@ fi
 
 refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
 DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
+# Its overlays and folder submissions read the share: restarted when it changed, as the worker is.
+if alive "$RUN/dashboard.pid" && [ "$(cat "$RUN/dashboard.settings" 2>/dev/null)" != "$SHARE|$DASHBOARD_URL" ]; then
+  log "the share or address changed; restarting the dashboard"; stop_one dashboard
+fi
 if alive "$RUN/dashboard.pid"; then
   log "dashboard already running (pid $(cat "$RUN/dashboard.pid"))"
 else
@@ -81,6 +85,7 @@ else
     setsid nohup dotnet nfc-dashboard.dll >"$LOGS/dashboard.log" 2>&1 </dev/null &
     echo $! >"$RUN/dashboard.pid"
   )
+  echo "$SHARE|$DASHBOARD_URL" >"$RUN/dashboard.settings"
   # Its port may be taken (another checkout's dashboard): say so rather than print a URL that is not this one.
   for _ in $(seq 1 120); do alive "$RUN/dashboard.pid" || break; grep -q "Now listening on" "$LOGS/dashboard.log" && break; sleep 0.5; done
   alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)"; }

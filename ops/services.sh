@@ -88,7 +88,8 @@ wait_port() { # port name logfile
 port_free_or_die() { # port name variable
   port_open "$1" || return 0
   local holder=""
-  command -v ss >/dev/null && holder="$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1)"
+  # Another account's process shows no pid to us: the message goes without it (never a silent exit under set -e).
+  command -v ss >/dev/null && holder="$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 || true)"
   die "127.0.0.1:$1, $2's port, is taken by another process${holder:+ ($holder)}: another checkout's server? Stop it (its ops/services.sh down), or set $3 to another port"
 }
 

@@ -5,7 +5,8 @@ invariant globalization, where string.Normalize leaves such letters as they are;
 these tables instead. Run: /usr/bin/python3 ops/lib/unicode_tables.py"""
 import os
 import unicodedata
-ranges=[(0xC0,0x2FF),(0x370,0x3FF),(0x400,0x52F),(0x1E00,0x1FFF),(0x3040,0x30FF)]
+# Letters with marks, marks that decompose alone (U+0340-0344), and the Ohm, Kelvin and Angstrom signs.
+ranges=[(0xC0,0x2FF),(0x340,0x344),(0x370,0x3FF),(0x400,0x52F),(0x1E00,0x1FFF),(0x2126,0x212B),(0x3040,0x30FF)]
 entries=[]
 for a,b in ranges:
     for cp in range(a,b+1):

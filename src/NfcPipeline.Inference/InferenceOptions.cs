@@ -47,7 +47,7 @@ public sealed class InferenceOptions
     /// <summary>
     /// An image whose calibration is more than this factor from the scale the model says it was trained at
     /// (nfc.input.um_per_px) gets a note: its capillaries are larger or smaller in pixels than those the model learned
-    /// from. 1.5 around the reference model's 2.25 µm/px spans the 1.5–3 µm/px it was trained on. 0: no note.
+    /// from. 1.5 around the reference model's 2.25 µm/px spans 1.5–3.375 µm/px (it was trained on 1.5–3). 0: no note.
     /// </summary>
     public double CalibrationNoteFactor { get; set; } = 1.5;
 

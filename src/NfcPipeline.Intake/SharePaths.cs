@@ -192,7 +192,8 @@ public static class SharePaths
             throw new StudyLayoutException($"'{relativePath}' does not exist in the share.");
         string real;
         try { real = RealPath(candidate); }
-        catch (IOException e) { throw new StudyLayoutException($"'{relativePath}' cannot be resolved: {e.Message}"); }
+        // Not the system's message: it quotes the resolved path, which names folders below this one (a patient's).
+        catch (IOException e) { throw new StudyLayoutException($"'{relativePath}' cannot be resolved (links that loop or nest too deep; {e.GetType().Name})."); }
         if (!IsInside(real, realRoot))
             throw new StudyLayoutException($"'{relativePath}' is a link that leads outside the share; it is refused.");
         if (IsRoot(real, realRoot)) throw new StudyLayoutException(RootItselfReason);

@@ -111,6 +111,7 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Contains("truncated.jpg  FAILED Truncated: JPEG: Premature end of JPEG file", run.Out);
         Assert.Contains("x.jpg  SKIPPED: a folder named like an image file, not an image", run.Out);
         Assert.Contains("12 images: 6 analysed, 6 failed, 1 skipped", run.Out);
+        Assert.Contains("Research use only: computed automatically by the model; the pattern is not a diagnosis", run.Out);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ public class UnicodeNamesTests
     [InlineData("\u0419\u043e\u0301\u0442", "\u0418\u0306\u043e\u0301\u0442")]   // Cyrillic short i
     [InlineData("\u304c\u3063\u3053\u3046", "\u304b\u3099\u3063\u3053\u3046")]   // kana with dakuten
     [InlineData("\ud55c\uae00", "\u1112\u1161\u11ab\u1100\u1173\u11af")]           // Hangul syllables
+    [InlineData("\u00c5ngstr\u00f6m", "\u212bngstro\u0308m")]                              // the Angstrom sign is an Å
     public void Names_in_either_unicode_form_have_one_key(string composed, string decomposed) =>
         Assert.Equal(UnicodeNames.Key(composed), UnicodeNames.Key(decomposed));
 

@@ -19,6 +19,9 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     private readonly Dictionary<string, int> _checking = new();
     private readonly Lock _lock = new();
 
+    /// <summary>Addresses (or networks) remembered with failures, stale ones until the next prune.</summary>
+    public int Count => _failures.Count;
+
     public bool IsLockedOut(string client) => Failures(client) >= options.Value.MaxFailedSignIns;
 
     /// <summary>
@@ -53,7 +56,9 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     public bool RecordFailure(string client)
     {
         var now = clock.GetUtcNow();
-        if (_failures.Count > PruneAbove && Interlocked.Exchange(ref _nextPrune, now.AddSeconds(1).UtcTicks) <= now.UtcTicks)
+        long due = Interlocked.Read(ref _nextPrune);
+        if (_failures.Count > PruneAbove && now.UtcTicks >= due
+            && Interlocked.CompareExchange(ref _nextPrune, now.AddSeconds(1).UtcTicks, due) == due)
             foreach (var (key, value) in _failures)
                 if (Expired(value.Start)) _failures.TryRemove(key, out _);
         var updated = _failures.AddOrUpdate(client, _ => (1, now), (_, f) => Expired(f.Start) ? (1, now) : (f.Count + 1, f.Start));

@@ -126,10 +126,8 @@ public sealed class ShareScanner(TimeProvider clock)
     /// </summary>
     private static ReadyMarker FindMarker(string folder)
     {
-        if (File.Exists(Path.Combine(folder, StudyManifest.FileName))) return ReadyMarker.Manifest;
-        var names = Directory.EnumerateFiles(folder).Select(Path.GetFileName).ToList();
-        if (names.Any(n => string.Equals(n, StudyManifest.FileName, StringComparison.OrdinalIgnoreCase))) return ReadyMarker.Manifest;
-        return names.Any(n => string.Equals(n, ReadyFileName, StringComparison.OrdinalIgnoreCase)
+        if (File.Exists(Path.Combine(folder, StudyManifest.FileName)) || StudyManifest.MisnamedIn(folder) is not null) return ReadyMarker.Manifest;
+        return Directory.EnumerateFiles(folder).Select(Path.GetFileName).Any(n => string.Equals(n, ReadyFileName, StringComparison.OrdinalIgnoreCase)
                 || string.Equals(n, ReadyFileName + ".txt", StringComparison.OrdinalIgnoreCase))
             ? ReadyMarker.ReadyFile : ReadyMarker.None;
     }

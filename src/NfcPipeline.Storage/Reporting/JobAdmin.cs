@@ -65,8 +65,9 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
     /// <summary>
     /// Requeues chunk jobs that are stalled: enqueued, retrying or processing, and not touched for <paramref name="olderThan"/>.
     /// A job whose message was lost (a queue purged, a node gone, its fault unrecorded through a long database outage)
-    /// stays so for ever, and its study with it: nothing else publishes it again. A chunk still queued behind a long
-    /// backlog is stalled by this rule too; its second message finds the chunk done, or still running, and changes nothing.
+    /// stays so for ever, and its study with it: nothing else publishes it again. The rule cannot tell such a job from one
+    /// still queued behind a longer backlog, or still running after that long: those are run a second time (their
+    /// results are written once), so <paramref name="olderThan"/> should exceed the queue's wait.
     /// </summary>
     public Task<RequeueResult> RequeueStalledAsync(TimeSpan olderThan, string actor, Func<object, CancellationToken, Task> publish,
         CancellationToken ct = default) =>

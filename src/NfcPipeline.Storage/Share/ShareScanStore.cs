@@ -123,6 +123,8 @@ public sealed class ShareScanStore(string connectionString)
              where s.root = @root
                and not exists (select 1 from share_folder_notes n
                                 where n.root = s.root and n.folder = s.folder and n.state = 'registration_refused'
+                                  -- refused since its last submission: a retry not yet answered is not sent again
+                                  and n.last_seen >= s.submitted_at
                                   and (@retrySeconds::float8 is null
                                        or n.last_seen <= now() - greatest(make_interval(secs => @retrySeconds::float8),
                                                                           least(n.last_seen - n.first_seen, interval '1 day'))))

@@ -18,9 +18,7 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.RepublishAfter);
         // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
-        var publishes = chunks.Select(chunk =>
-            bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze },
-                timeout.Token)).ToList();
+        var publishes = chunks.Select(chunk => PublishOne(chunk, timeout.Token)).ToList();
         try
         {
             await Task.WhenAll(publishes);
@@ -40,5 +38,15 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
             throw;
         }
         await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks, t), ct);
+    }
+
+    /// <summary>One chunk's publish as a task, also when the bus throws before it has one: each is stamped or released.</summary>
+    private Task PublishOne(ChunkJob chunk, CancellationToken ct)
+    {
+        try
+        {
+            return bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct);
+        }
+        catch (Exception ex) { return Task.FromException(ex); }
     }
 }

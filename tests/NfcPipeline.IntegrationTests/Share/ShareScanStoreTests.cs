@@ -64,8 +64,9 @@ public class ShareScanStoreTests
     {
         await using var h = await CreateAsync();
         var store = new ShareScanStore(h.Db.ConnectionString);
-        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", DateTime.UtcNow, default);
-        await store.RecordSubmissionAsync("/share", "fine", "bbb", "S-2", DateTime.UtcNow, default);
+        var submitted = DateTime.UtcNow.AddHours(-3);
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", submitted, default);
+        await store.RecordSubmissionAsync("/share", "fine", "bbb", "S-2", submitted, default);
         await store.RecordRegistrationRefusalAsync("/share", "refused", "the folder cannot be read", default);
 
         // Refused just now: not yet retried at the interval, retried by a requested scan (null).
@@ -80,6 +81,10 @@ public class ShareScanStoreTests
         Assert.Equal(["fine", "refused"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys.Order());
         await h.Db.ScalarAsync<int>("update share_folder_notes set first_seen = now() - interval '121 minutes', last_seen = now() - interval '61 minutes' returning 1");
         Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys);
+
+        // Submitted again and not yet answered: not sent again, however old the refusal (a scan every 10 s would).
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", DateTime.UtcNow, default);
+        Assert.Equal(["fine", "refused"], (await store.GetSubmittedFingerprintsAsync("/share", null, default)).Keys.Order());
 
         // Registered at last: the note is cleared, and the folder's submission counts again.
         await store.ClearRegistrationRefusalAsync("/share", "refused", default);

@@ -185,7 +185,7 @@ internal static class BenchDashboardCommand
             ("jobs: failed, kind+study filter", $"/jobs?state=failed&kind=analyze_chunk&study={Uri.EscapeDataString(StudyExternalId)}"),
             ("jobs: succeeded", "/jobs?state=succeeded"),
             ("job detail", $"/jobs/{FailedJobId}"),
-            ("recurring", "/recurring"),
+            ("share", "/share"),
             ("workers", "/workers"),
             ("studies", "/studies"),
             ("studies, deep page", $"/studies?before={StudyId}"),
