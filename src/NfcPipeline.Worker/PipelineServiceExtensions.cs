@@ -125,6 +125,7 @@ public static class PipelineServiceExtensions
         // After the bus, so the watcher's first scan can publish.
         builder.AddShareWatcher();
         builder.Services.AddHostedService<OutboxDispatcher>();
+        builder.Services.AddHostedService<HousekeepingService>();
         health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);
         builder.Services.AddMetrics();

@@ -35,6 +35,8 @@ public sealed class WorkerOptions
         if (!(DefaultMicrometresPerPixel > 0 && double.IsFinite(DefaultMicrometresPerPixel)))
             problems.Add($"Worker:DefaultMicrometresPerPixel must be a positive number, got {DefaultMicrometresPerPixel}.");
         // A bare number binds as days ("60" is 60 days), so the spans have upper bounds as well.
+        if (!(KeepHistory >= TimeSpan.FromDays(1) && KeepHistory <= TimeSpan.FromDays(3650)))
+            problems.Add($"Worker:KeepHistory must be 1 to 3650 days (d.hh:mm:ss, e.g. 30.00:00:00), got {KeepHistory}.");
         if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval >= TimeSpan.FromMinutes(2))
             problems.Add($"Worker:HeartbeatInterval must be positive and under 2 minutes (the dashboard counts a worker dead after 2 minutes without one), got {HeartbeatInterval}.");
         if (RepublishAfter <= TimeSpan.Zero || RepublishAfter > TimeSpan.FromDays(1))
@@ -74,6 +76,9 @@ public sealed class WorkerOptions
     public double MicrometresPerPixelFor(double? studyUmPerPx) => studyUmPerPx ?? DefaultMicrometresPerPixel;
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long published completion events, share scans and silent workers' rows are kept (trimmed hourly).</summary>
+    public TimeSpan KeepHistory { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>
     public TimeSpan RepublishAfter { get; set; } = TimeSpan.FromSeconds(30);

@@ -26,6 +26,14 @@ public sealed class WorkerStore(NpgsqlDataSource db)
             """, new { Id = workerId, Model = modelSha }, cancellationToken: ct));
     }
 
+    /// <summary>Deletes workers not heard from for <paramref name="keep"/> (every process start adds one); returns how many.</summary>
+    public async Task<int> TrimSilentAsync(TimeSpan keep, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "delete from workers where heartbeat_at < now() - @Keep", new { Keep = keep }, cancellationToken: ct));
+    }
+
     public async Task HeartbeatAsync(string workerId, long imagesProcessed, string lastBatchJson, string state, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);

@@ -74,6 +74,14 @@ public sealed class ShareScanStore(string connectionString)
             new { root, workerId, startedAt }, cancellationToken: ct));
     }
 
+    /// <summary>Deletes scans started before <paramref name="keep"/> ago (one every poll interval, some 8,600 a day); returns how many.</summary>
+    public async Task<int> TrimScansAsync(TimeSpan keep, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "delete from share_scans where started_at < now() - @Keep", new { Keep = keep }, cancellationToken: ct));
+    }
+
     public async Task FinishScanAsync(long scanId, DateTime finishedAt, ShareScanOutcome outcome, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);

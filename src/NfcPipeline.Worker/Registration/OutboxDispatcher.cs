@@ -47,23 +47,9 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
         }
     }
 
-    /// <summary>Published completion events are kept this long, then trimmed (hourly).</summary>
-    public static readonly TimeSpan KeepPublishedEvents = TimeSpan.FromDays(30);
-    private DateTime _nextTrim = DateTime.MinValue;
-
     /// <summary>Completion events whose publish failed, or whose worker died before publishing, in the order they were stored.</summary>
     private async Task PublishEventsAsync(CancellationToken stoppingToken)
     {
-        if (DateTime.UtcNow >= _nextTrim)
-        {
-            _nextTrim = DateTime.UtcNow.AddHours(1);
-            // Housekeeping: its failure must not hold up the publishing below, nor stop the dispatcher.
-            try { await events.TrimPublishedAsync(KeepPublishedEvents, stoppingToken); }
-            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
-            {
-                logger.LogWarning("Published completion events not trimmed: {Error}", ex.Message);
-            }
-        }
         var pending = await events.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
         if (pending.Count == 0) return;
         try { await publisher.PublishAsync(pending, bus, stoppingToken); }

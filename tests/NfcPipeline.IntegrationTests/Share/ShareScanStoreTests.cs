@@ -60,6 +60,27 @@ public class ShareScanStoreTests
     }
 
     [Fact]
+    public async Task Scans_and_workers_older_than_the_kept_history_are_trimmed_and_newer_ones_kept()
+    {
+        // One scan row per poll interval (some 8,600 a day a root) and one worker row per process start, for ever.
+        await using var h = await CreateAsync();
+        var store = new ShareScanStore(h.Db.ConnectionString);
+        await using var source = Npgsql.NpgsqlDataSource.Create(h.Db.ConnectionString);
+        var workers = new NfcPipeline.Storage.Pipeline.WorkerStore(source);
+        await store.StartScanAsync("/share", "old", DateTime.UtcNow.AddDays(-31), default);
+        await store.StartScanAsync("/share", "new", DateTime.UtcNow.AddDays(-1), default);
+        await workers.RegisterAsync("gone:1:0", "gone", 1, "cpu", "CPUExecutionProvider", [1], default);
+        await workers.RegisterAsync("live:2:0", "live", 2, "cpu", "CPUExecutionProvider", [1], default);
+        await h.Db.ScalarAsync<int>("update workers set heartbeat_at = now() - interval '31 days' where id = 'gone:1:0' returning 1");
+
+        Assert.Equal(1, await store.TrimScansAsync(TimeSpan.FromDays(30), default));
+        Assert.Equal(1, await workers.TrimSilentAsync(TimeSpan.FromDays(30), default));
+
+        Assert.Equal("new", await h.Db.ScalarAsync<string>("select string_agg(worker_id, ',') from share_scans"));
+        Assert.Equal("live:2:0", await h.Db.ScalarAsync<string>("select string_agg(id, ',') from workers"));
+    }
+
+    [Fact]
     public async Task A_folder_whose_registration_was_refused_counts_as_unsubmitted_after_the_retry_interval_or_when_asked()
     {
         await using var h = await CreateAsync();
