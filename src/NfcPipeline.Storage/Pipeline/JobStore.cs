@@ -168,8 +168,12 @@ public sealed class JobStore(NpgsqlDataSource db)
         return (row.Error ?? "failed", row.GivenUp);
     }
 
-    /// <summary>A chunk that will not be retried: the job shows failed with the exception summary (unless already failed).</summary>
-    public async Task MarkFailedAsync(long jobId, string error, CancellationToken ct)
+    /// <summary>
+    /// A chunk that will not be retried: the job shows failed with the exception summary (unless already failed). A fault
+    /// from before the job was last queued (<paramref name="faultedAt"/>, with a minute for the clocks) is an earlier
+    /// attempt's, delivered late: it leaves a requeue made since in place, rather than failing the job again.
+    /// </summary>
+    public async Task MarkFailedAsync(long jobId, string error, DateTime faultedAt, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
@@ -177,7 +181,9 @@ public sealed class JobStore(NpgsqlDataSource db)
             -- An operator's deletion stays on record, and a failed job keeps its first reason (a give-up's, which tells
             -- a redelivered message its images' error code).
             where id = @JobId and state not in ('succeeded', 'deleted', 'failed')
-            """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error }, cancellationToken: ct));
+              and enqueued_at <= @FaultedAt + interval '1 minute'
+            """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error, FaultedAt = DateTime.SpecifyKind(faultedAt, DateTimeKind.Utc) },
+            cancellationToken: ct));
     }
 
     /// <summary>

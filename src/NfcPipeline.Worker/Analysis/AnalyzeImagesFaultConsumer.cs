@@ -24,7 +24,8 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         var exception = context.Message.Exceptions.FirstOrDefault();
         var summary = exception is null ? "failed" : $"{exception.ExceptionType}: {exception.Message}";
         logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
-        await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, t), context.CancellationToken);
+        // A late fault of an attempt before an operator's requeue leaves the job (and so its images) as requeued.
+        await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, context.Message.Timestamp, t), context.CancellationToken);
         await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode, FailedError(summary), t),
             context.CancellationToken);
         // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw

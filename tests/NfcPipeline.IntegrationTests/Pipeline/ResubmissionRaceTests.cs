@@ -101,7 +101,7 @@ public class ResubmissionRaceTests
 
         // A late fault leaves an operator's deletion on record, and a failed job its first reason (the give-up's, which
         // decides a redelivered message's error code).
-        await jobs.MarkFailedAsync(job, "late fault", default);
+        await jobs.MarkFailedAsync(job, "late fault", DateTime.UtcNow, default);
         Assert.Equal((jobState, "Started 3 times; given up"), (await check.QuerySingleAsync<(string, string)>(
             "select state, last_error from jobs where id = @job", new { job })));
     }
@@ -211,7 +211,7 @@ public class ResubmissionRaceTests
         // failed on its own, and J2 succeeded.
         var j1 = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0].JobId;
         var load1 = await results.LoadChunkImagesAsync([x], default);
-        await jobs.MarkFailedAsync(j1, "faulted", default);
+        await jobs.MarkFailedAsync(j1, "faulted", DateTime.UtcNow, default);
         await results.FailUnfinishedImagesAsync(j1, [x], "ChunkFailed", "faulted", default);
         var j2 = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0].JobId;
         await results.WriteChunkAsync(new ChunkResult(j2, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}",
@@ -223,6 +223,35 @@ public class ResubmissionRaceTests
         Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}", load1), default));
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal("failed", await check.ExecuteScalarAsync<string>("select state from images"));   // was left queued for ever
+    }
+
+    [Fact]
+    public async Task A_fault_from_before_a_requeue_leaves_the_requeued_job_and_its_images_alone()
+    {
+        // A duplicate delivery's fault, or one held up in its queue, arriving after the operator requeued the job.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 1);
+        var results = new ResultStore(db);
+        var jobs = new JobStore(db);
+        var x = s.ImageIds[0];
+        var job = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0].JobId;
+        await using var check = await db.OpenConnectionAsync();
+        await check.ExecuteAsync("update jobs set enqueued_at = now() - interval '10 minutes'");   // queued ten minutes ago
+        var faultedAt = DateTime.UtcNow.AddMinutes(-9);
+        await jobs.MarkFailedAsync(job, "faulted", faultedAt, default);
+        await results.FailUnfinishedImagesAsync(job, [x], "ChunkFailed", "faulted", default);
+        Assert.Equal([job], (await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueAsync([job], "test", (_, _) => Task.CompletedTask)).Requeued);
+
+        // The same fault again, late: before the requeue, so it changes nothing.
+        await jobs.MarkFailedAsync(job, "faulted", faultedAt, default);
+        await results.FailUnfinishedImagesAsync(job, [x], "ChunkFailed", "faulted", default);
+
+        Assert.Equal(("enqueued", "queued"), await check.QuerySingleAsync<(string, string)>(
+            "select j.state, i.state from jobs j, images i where j.id = @job and i.id = @x", new { job, x }));
+        // A fault of the requeued attempt itself fails it.
+        await jobs.MarkFailedAsync(job, "faulted again", DateTime.UtcNow, default);
+        Assert.Equal("failed", await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
     }
 
     [Fact]
@@ -238,7 +267,7 @@ public class ResubmissionRaceTests
         // and a job requeued in the meantime (no longer failed) fails none of its own.
         Assert.Empty(await results.FailUnfinishedImagesAsync(987_654, s.ImageIds, "ChunkFailed", "x", default));
         Assert.Empty(await results.FailUnfinishedImagesAsync(job, s.ImageIds, "ChunkFailed", "x", default));
-        await new JobStore(db).MarkFailedAsync(job, "x", default);
+        await new JobStore(db).MarkFailedAsync(job, "x", DateTime.UtcNow, default);
         Assert.Equal([s.PatientId], await results.FailUnfinishedImagesAsync(job, s.ImageIds, "ChunkFailed", "x", default));
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal(["ChunkFailed", null], await check.QueryAsync<string?>("select error_code from images order by id"));
