@@ -34,6 +34,12 @@ stop_one() {
 }
 if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
 
+# NAME SETTINGS: a running NAME started with other settings (model, share, address) would go on with them: stopped, to
+# start again on these. Each start records its settings in $RUN/NAME.settings.
+stop_if_changed() {
+  if alive "$RUN/$1.pid" && [ "$(cat "$RUN/$1.settings" 2>/dev/null)" != "$2" ]; then log "its settings changed; restarting the $1"; stop_one "$1"; fi
+}
+
 # Builds NAME's project into .local/bin/NAME when its sources changed, first stopping the copy running from there
 # (it would keep the old code, or crash as its files are overwritten).
 refresh() { # NAME PROJECT
@@ -49,10 +55,8 @@ export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1
 "$NFC_ROOT/ops/nfc" migrate
 
 refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj
-# A worker started on another model or share would go on analysing with it: restarted on the ones asked for now.
-if alive "$RUN/worker.pid" && [ "$(cat "$RUN/worker.settings" 2>/dev/null)" != "$MODEL|$SHARE" ]; then
-  log "the model or share changed; restarting the worker"; stop_one worker
-fi
+WORKER_SETTINGS="$MODEL|$SHARE"
+stop_if_changed worker "$WORKER_SETTINGS"
 if alive "$RUN/worker.pid"; then
   log "worker already running (pid $(cat "$RUN/worker.pid"))"
 else
@@ -65,15 +69,13 @@ else
     setsid nohup dotnet nfc-worker.dll >"$LOGS/worker.log" 2>&1 </dev/null &
     echo $! >"$RUN/worker.pid"
   )
-  echo "$MODEL|$SHARE" >"$RUN/worker.settings"
+  echo "$WORKER_SETTINGS" >"$RUN/worker.settings"
 fi
 
 refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
 DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
-# Its overlays and folder submissions read the share: restarted when it changed, as the worker is.
-if alive "$RUN/dashboard.pid" && [ "$(cat "$RUN/dashboard.settings" 2>/dev/null)" != "$SHARE|$DASHBOARD_URL" ]; then
-  log "the share or address changed; restarting the dashboard"; stop_one dashboard
-fi
+DASHBOARD_SETTINGS="$SHARE|$DASHBOARD_URL"
+stop_if_changed dashboard "$DASHBOARD_SETTINGS"   # its overlays and folder submissions read the share
 if alive "$RUN/dashboard.pid"; then
   log "dashboard already running (pid $(cat "$RUN/dashboard.pid"))"
 else
@@ -85,7 +87,7 @@ else
     setsid nohup dotnet nfc-dashboard.dll >"$LOGS/dashboard.log" 2>&1 </dev/null &
     echo $! >"$RUN/dashboard.pid"
   )
-  echo "$SHARE|$DASHBOARD_URL" >"$RUN/dashboard.settings"
+  echo "$DASHBOARD_SETTINGS" >"$RUN/dashboard.settings"
   # Its port may be taken (another checkout's dashboard): say so rather than print a URL that is not this one.
   for _ in $(seq 1 120); do alive "$RUN/dashboard.pid" || break; grep -q "Now listening on" "$LOGS/dashboard.log" && break; sleep 0.5; done
   alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)"; }

@@ -23,26 +23,22 @@ out.append('// Generated from Python\'s unicodedata (Unicode %s) by ops/lib/unic
 out.append('internal static class UnicodeTables\n{')
 out.append('    /// <summary>Each entry: a composed letter, then its full canonical decomposition (NFD); entries end with \';\'.</summary>')
 out.append('    public const string Decompositions =')
-line='        "'
-lines=[]
-for e in entries:
-    piece=esc(e)+';'
-    if len(line)+len(piece)>118:
-        lines.append(line+'" +'); line='        "'
-    line+=piece
-lines.append(line+'";')
-out+=lines
+def literal(pieces):
+    """A C# string constant's lines: the pieces concatenated, wrapped at 118 columns."""
+    lines, line = [], '        "'
+    for piece in pieces:
+        if len(line) + len(piece) > 118:
+            lines.append(line + '" +')
+            line = '        "'
+        line += piece
+    return lines + [line + '";']
+
+
+out += literal(esc(e) + ';' for e in entries)
 out.append('')
 out.append('    /// <summary>Combining marks and their canonical combining class: pairs of characters (mark, class as a char).</summary>')
 out.append('    public const string CombiningClasses =')
-line='        "'; lines=[]
-for cp,cc in marks:
-    piece='\\u%04X\\u%04X'%(cp,cc)
-    if len(line)+len(piece)>118:
-        lines.append(line+'" +'); line='        "'
-    line+=piece
-lines.append(line+'";')
-out+=lines
+out += literal('\\u%04X\\u%04X' % (cp, cc) for cp, cc in marks)
 out.append('}')
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'src', 'NfcPipeline.Intake', 'UnicodeTables.cs'), 'w').write('\n'.join(out)+'\n')
 print(len(entries), len(marks))

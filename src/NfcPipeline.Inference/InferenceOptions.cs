@@ -44,6 +44,9 @@ public sealed class InferenceOptions
     /// </summary>
     public long MaxInputPixels { get; set; } = 4096L * 4096;
 
+    /// <summary>The largest batch of <see cref="MaxInputPixels"/>-sized inputs that fits one float array, as every batch must.</summary>
+    public long LargestBatch => Array.MaxLength / (3 * Math.Max(1, MaxInputPixels));
+
     /// <summary>
     /// An image whose calibration is more than this factor from the scale the model says it was trained at
     /// (nfc.input.um_per_px) gets a note: its capillaries are larger or smaller in pixels than those the model learned

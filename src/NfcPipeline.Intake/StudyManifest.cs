@@ -76,13 +76,12 @@ public sealed record StudyManifest
     /// <summary>A file of the folder named <see cref="FileName"/> in other letter cases ("Study.json"), or null.</summary>
     public static string? MisnamedIn(string studyFolder)
     {
-        try
-        {
-            return Directory.EnumerateFiles(studyFolder).Select(Path.GetFileName)
-                .FirstOrDefault(n => n is not null && n != FileName && string.Equals(n, FileName, StringComparison.OrdinalIgnoreCase));
-        }
+        try { return Directory.EnumerateFiles(studyFolder).Select(Path.GetFileName).FirstOrDefault(n => n is not null && n != FileName && IsNamedLike(n)); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException) { return null; }
     }
+
+    /// <summary>Whether a file name is <see cref="FileName"/> in any letter case.</summary>
+    public static bool IsNamedLike(string fileName) => string.Equals(fileName, FileName, StringComparison.OrdinalIgnoreCase);
 
     public static StudyManifest Parse(string json)
     {

@@ -61,7 +61,7 @@ public static class PipelineServiceExtensions
         }
         var analysis = AnalysisConfiguration.Read(config, problems);
         // One batch is one float array: its largest input must fit.
-        if (inferenceOptions.MaxInputPixels * 3 * (long)batchingOptions.MaxBatchSize > Array.MaxLength)
+        if (batchingOptions.MaxBatchSize > inferenceOptions.LargestBatch)
             problems.Add($"Inference:MaxInputPixels × 3 × {DynamicBatcherOptions.Section}:MaxBatchSize must be at most {Array.MaxLength} " +
                 $"(one batch is one float array), got {inferenceOptions.MaxInputPixels} × 3 × {batchingOptions.MaxBatchSize}.");
         if (problems.Count > 0) throw new WorkerConfigurationException(problems);

@@ -50,7 +50,7 @@ internal sealed class InferenceArguments
         catch (InvalidOperationException ex) { problems.Add(ex.Message); }   // a value that is no number
         problems.AddRange(options.Validate());
         // One batch of the largest input is one float array.
-        long largest = Math.Max(1, Array.MaxLength / (3 * Math.Max(1, options.MaxInputPixels)));
+        long largest = Math.Max(1, options.LargestBatch);
         if (parse.CommandResult.Command.Options.Contains(Batch) && parse.GetValue(Batch) is var batch && (batch < 1 || batch > largest))
             problems.Add($"--batch must be 1 to {largest} (one batch of the largest input, Inference:MaxInputPixels = {options.MaxInputPixels}, " +
                 $"is one float array), got {batch}");

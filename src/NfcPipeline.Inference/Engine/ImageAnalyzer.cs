@@ -44,7 +44,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             : LeastCommonMultiple(Math.Max(1, options.BucketGranularity), model.Contract.SizePolicy is ShortSideSizePolicy s ? s.Multiple : 1);
         Batching = EffectiveBatching(model, batching);
         // One batch is one float array: its largest input must fit (larger wrapped to a negative length).
-        if (_maxInputPixels * 3 * Batching.MaxBatchSize > Array.MaxLength)
+        if (Batching.MaxBatchSize > options.LargestBatch)
             throw new ArgumentException($"Inference:MaxInputPixels × 3 × MaxBatchSize must be at most {Array.MaxLength} (one batch is one " +
                 $"float array), got {_maxInputPixels} × 3 × {Batching.MaxBatchSize}.", nameof(batching));
         // Enough images admitted to fill every batch slot plus PrefetchImages decoding ahead; more would only hold

@@ -126,8 +126,10 @@ public sealed class ShareScanner(TimeProvider clock)
     /// </summary>
     private static ReadyMarker FindMarker(string folder)
     {
-        if (File.Exists(Path.Combine(folder, StudyManifest.FileName)) || StudyManifest.MisnamedIn(folder) is not null) return ReadyMarker.Manifest;
-        return Directory.EnumerateFiles(folder).Select(Path.GetFileName).Any(n => string.Equals(n, ReadyFileName, StringComparison.OrdinalIgnoreCase)
+        // One listing of the folder's files (every folder, every scan), not one per name looked for.
+        var names = Directory.EnumerateFiles(folder).Select(f => Path.GetFileName(f)).ToList();
+        if (names.Any(StudyManifest.IsNamedLike)) return ReadyMarker.Manifest;
+        return names.Any(n => string.Equals(n, ReadyFileName, StringComparison.OrdinalIgnoreCase)
                 || string.Equals(n, ReadyFileName + ".txt", StringComparison.OrdinalIgnoreCase))
             ? ReadyMarker.ReadyFile : ReadyMarker.None;
     }

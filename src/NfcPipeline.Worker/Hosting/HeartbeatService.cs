@@ -18,7 +18,7 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
             {
                 logger.LogWarning("Heartbeat not recorded: {Error}", ex.Message);
             }
-        } while (await Wait(timer, stoppingToken));
+        } while (await timer.NextTickOrStopAsync(stoppingToken));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -40,11 +40,5 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
             last_batch_ms = s.LastBatchDuration.TotalMilliseconds, images_per_second = s.RequestsPerSecond, queue_depth = s.QueueDepth,
             db_write_share = metrics.WriteShare,
         });
-    }
-
-    private static async Task<bool> Wait(PeriodicTimer timer, CancellationToken ct)
-    {
-        try { return await timer.WaitForNextTickAsync(ct); }
-        catch (OperationCanceledException) { return false; }
     }
 }

@@ -19,7 +19,7 @@ public sealed class HousekeepingService(CompletionEventStore events, ShareScanSt
             await TrimAsync("published completion events", ct => events.TrimPublishedAsync(options.KeepHistory, ct), stoppingToken);
             await TrimAsync("share scans", ct => scans.TrimScansAsync(options.KeepHistory, ct), stoppingToken);
             await TrimAsync("silent workers", ct => workers.TrimSilentAsync(options.KeepHistory, ct), stoppingToken);
-        } while (await Wait(timer, stoppingToken));
+        } while (await timer.NextTickOrStopAsync(stoppingToken));
     }
 
     /// <summary>One trim: its failure (the database away) is logged and waits for the next hour; it never stops the worker.</summary>
@@ -34,11 +34,5 @@ public sealed class HousekeepingService(CompletionEventStore events, ShareScanSt
         {
             logger.LogWarning("Housekeeping: {What} not trimmed: {Error}", what, ex.Message);
         }
-    }
-
-    private static async Task<bool> Wait(PeriodicTimer timer, CancellationToken ct)
-    {
-        try { return await timer.WaitForNextTickAsync(ct); }
-        catch (OperationCanceledException) { return false; }
     }
 }

@@ -32,6 +32,34 @@ public class ImageAnalyzerLimitsTests
         return path;
     }).ToList();
 
+    /// <summary>A field 256×192 with one marked capillary.</summary>
+    private static RgbImage SmallField() => Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50));
+
+    /// <summary>
+    /// The images, written as PNG files, analysed all at once at <paramref name="calibration"/> by a model loaded with
+    /// <paramref name="options"/>; the outcomes in order, and the batcher's statistics after.
+    /// </summary>
+    private static async Task<(FieldOutcome[] Outcomes, BatcherStatistics Statistics)> AnalyzeAllAsync(InferenceOptions options,
+        DynamicBatcherOptions batching, Calibration calibration, params RgbImage[] images)
+    {
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, batching);
+        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+        var dir = Directory.CreateTempSubdirectory("nfc-limits-");
+        try
+        {
+            var paths = images.Select((image, i) =>
+            {
+                var path = Path.Combine(dir.FullName, $"f{i}.png");
+                File.WriteAllBytes(path, PngEncoder.Encode(image));
+                return path;
+            }).ToList();
+            var outcomes = await Task.WhenAll(paths.Select(p => fields.AnalyzeFileAsync(p, calibration)));
+            return (outcomes, analyzer.Statistics);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
     [Fact]
     public async Task An_image_too_large_for_the_model_fails_alone_with_TooLarge()
     {
@@ -63,29 +91,17 @@ public class ImageAnalyzerLimitsTests
         // dense_white_nan: dense_colour whose radius map is NaN on white cells.
         var options = Options();
         options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_white_nan.onnx");
-        using var model = LoadedModel.Load(options);
-        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) });
-        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
-        var dir = Directory.CreateTempSubdirectory("nfc-nan-");
-        try
-        {
-            var good = Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50));
-            var white = Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50));
-            for (int y = 100; y < 104; y++) Array.Fill(white.Pixels, (byte)255, (y * 256 + 200) * 3, 4 * 3);
-            var goodPath = Path.Combine(dir.FullName, "good.png");
-            var whitePath = Path.Combine(dir.FullName, "white.png");
-            File.WriteAllBytes(goodPath, PngEncoder.Encode(good));
-            File.WriteAllBytes(whitePath, PngEncoder.Encode(white));
+        var white = SmallField();
+        for (int y = 100; y < 104; y++) Array.Fill(white.Pixels, (byte)255, (y * 256 + 200) * 3, 4 * 3);
 
-            var outcomes = await Task.WhenAll(fields.AnalyzeFileAsync(whitePath, TwoMicrons), fields.AnalyzeFileAsync(goodPath, TwoMicrons));
+        var (outcomes, statistics) = await AnalyzeAllAsync(options,
+            new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) }, TwoMicrons, white, SmallField());
 
-            Assert.Equal(1, analyzer.Statistics.BatchesExecuted);   // both ran in one batch
-            Assert.Equal("ModelOutputInvalid", outcomes[0].ErrorCode);
-            Assert.Contains("output 'radius' holds a NaN or infinite value (channel 0, cell 100,50)", outcomes[0].Error);
-            Assert.True(outcomes[1].Succeeded, outcomes[1].Error);
-            Assert.Single(outcomes[1].Analysis!.Instances);
-        }
-        finally { dir.Delete(recursive: true); }
+        Assert.Equal(1, statistics.BatchesExecuted);   // both ran in one batch
+        Assert.Equal("ModelOutputInvalid", outcomes[0].ErrorCode);
+        Assert.Contains("output 'radius' holds a NaN or infinite value (channel 0, cell 100,50)", outcomes[0].Error);
+        Assert.True(outcomes[1].Succeeded, outcomes[1].Error);
+        Assert.Single(outcomes[1].Analysis!.Instances);
     }
 
     [Fact]
@@ -94,22 +110,13 @@ public class ImageAnalyzerLimitsTests
         // dense_batch_one_only: dense_colour whose run fails for more than one image, as a batch out of memory would.
         var options = Options();
         options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_batch_one_only.onnx");
-        using var model = LoadedModel.Load(options);
-        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) });
-        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
-        var dir = Directory.CreateTempSubdirectory("nfc-batch-one-");
-        try
-        {
-            var paths = new[] { "a.png", "b.png" }.Select(n => Path.Combine(dir.FullName, n)).ToArray();
-            foreach (var path in paths) File.WriteAllBytes(path, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
 
-            var outcomes = await Task.WhenAll(paths.Select(p => fields.AnalyzeFileAsync(p, TwoMicrons)));
+        var (outcomes, statistics) = await AnalyzeAllAsync(options,
+            new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) }, TwoMicrons, SmallField(), SmallField());
 
-            Assert.Equal(1, analyzer.Statistics.BatchesExecuted);   // one batch of two, whose run failed
-            Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error));
-            Assert.All(outcomes, o => Assert.Single(o.Analysis!.Instances));
-        }
-        finally { dir.Delete(recursive: true); }
+        Assert.Equal(1, statistics.BatchesExecuted);   // one batch of two, whose run failed
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error));
+        Assert.All(outcomes, o => Assert.Single(o.Analysis!.Instances));
     }
 
     [Theory]
@@ -121,23 +128,13 @@ public class ImageAnalyzerLimitsTests
     public async Task A_calibration_far_from_the_models_training_scale_is_noted_on_the_result(double umPerPx, double factor, string? expected)
     {
         var options = new InferenceOptions { ModelPath = "models/nfc-reference.onnx", IntraOpThreads = 1, MaxConcurrentRuns = 1, CalibrationNoteFactor = factor };
-        using var model = LoadedModel.Load(options);
-        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1 });
-        var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
-        var dir = Directory.CreateTempSubdirectory("nfc-calibration-");
-        try
-        {
-            var path = Path.Combine(dir.FullName, "field.png");
-            File.WriteAllBytes(path, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
 
-            var outcome = await fields.AnalyzeFileAsync(path, new Calibration(umPerPx));
+        var outcome = (await AnalyzeAllAsync(options, new DynamicBatcherOptions { MaxBatchSize = 1 }, new Calibration(umPerPx), SmallField())).Outcomes[0];
 
-            Assert.True(outcome.Succeeded, outcome.Error);
-            var note = outcome.Analysis!.Notes.SingleOrDefault(n => n.StartsWith("Calibration ", StringComparison.Ordinal));
-            if (expected is null) Assert.Null(note);
-            else Assert.StartsWith(expected, note);
-        }
-        finally { dir.Delete(recursive: true); }
+        Assert.True(outcome.Succeeded, outcome.Error);
+        var note = outcome.Analysis!.Notes.SingleOrDefault(n => n.StartsWith("Calibration ", StringComparison.Ordinal));
+        if (expected is null) Assert.Null(note);
+        else Assert.StartsWith(expected, note);
     }
 
     [Fact]
