@@ -54,6 +54,12 @@ torch_cpu_env() {
   export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-4294967296}"
 }
 
+# True when a cached held-out study's truth was written by the current simulator version. Usage: heldout_is_current TRUTH
+heldout_is_current() {
+  "$PY" -c 'import sys; sys.path.insert(0, "ops/model"); import simulate
+sys.exit(0 if simulate.truth_is_current(sys.argv[1]) else 1)' "$1"
+}
+
 # The evaluations the model card reads, into RUN: the Python held-out metrics, ORT parity when the native library is
 # there, and the same study through `ops/nfc evaluate`, for the float model and for its int8 variant where there is
 # one, then further held-out studies at other um/px. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
@@ -90,7 +96,7 @@ model_card_evaluations() {
   local extra
   for extra in ${NFC_CARD_EXTRA_SEEDS-778 779 780}; do
     local other=".local/model-eval/heldout-$extra-$patients"
-    [ -f "$other.truth.json" ] || "$PY" ops/model/simulate.py --out "$other" --replace --patients "$patients" --seed "$extra" \
+    heldout_is_current "$other.truth.json" || "$PY" ops/model/simulate.py --out "$other" --replace --patients "$patients" --seed "$extra" \
       --fingers L2,L4,R3,R5 --fields 1 > /dev/null
     "$NFC_ROOT/ops/nfc" evaluate --images "$other" --truth "$other.truth.json" --model "$model" --json \
       > "$run/csharp-evaluate-seed$extra.json" \

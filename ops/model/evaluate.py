@@ -5,7 +5,8 @@
                 [--fingers L2,L4,R3,R5]] [--out metrics.json]
 
 --study and --truth go together. Without them it simulates one (mixed profiles) under .local/model-eval/, named
-heldout-SEED-PATIENTS (plus -FINGER-... when --fingers is not the default), and reuses it when its truth is there.
+heldout-SEED-PATIENTS (plus -FINGER-... when --fingers is not the default), and reuses it when its truth is there and
+this simulator version wrote it.
 It decodes the dense outputs as docs/model-contract.md describes (decode.py) and reports detection F1 at mask
 IoU >= 0.5, class accuracy on matched instances, keypoint-derived diameter MAE in micrometres, and distal density
 MAE per mm.
@@ -217,13 +218,15 @@ def main(argv=None):
     if not study:
         study = os.path.join(".local", "model-eval", heldout_name(a.seed, a.patients, fingers))
         truth = study + ".truth.json"
-        if not os.path.exists(truth):
+        if not simulate.truth_is_current(truth):
             simulate.main(["--out", study, "--replace", "--patients", str(a.patients), "--seed", str(a.seed),
                            "--fingers", a.fingers, "--fields", "1"])
     model, st = load_model(a.weights)
     opts = dict(DEFAULTS, center_threshold=a.center_threshold, mask_threshold=a.mask_threshold)
     res = evaluate(model, study, truth, opts)
-    res.update(decoder=opts, study=study, truth=truth, weights=a.weights, steps=st.get("step"),
+    with open(truth) as f:
+        truth_version = json.load(f).get("info", {}).get("version")
+    res.update(decoder=opts, study=study, truth=truth, truth_version=truth_version, weights=a.weights, steps=st.get("step"),
                heldout_seed=a.seed if not a.study else None)
     text = json.dumps(res, indent=2)
     print(text)

@@ -27,13 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, net_for, pad_state_dict, trained_widths  # noqa: E402
 from cli_checks import existing_file, positive_int  # noqa: E402
 from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
-from simulate import SIM_VERSION  # noqa: E402
+from simulate import trained_sim_version  # noqa: E402
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_TRACE_DIFF = 1e-4   # traced against eager outputs; the shipped weights give 0
 
 
-def metadata(version, seed, steps):
+def metadata(version, seed, steps, sim_version):
     return {
         "nfc.contract": "dense/v1",
         "nfc.model_name": "nfc-reference",
@@ -47,7 +47,7 @@ def metadata(version, seed, steps):
         # Trained at the images' native scale (1.5-3 um/px): keep the size, pad to the encoder's multiple.
         "nfc.size_policy": json.dumps({"mode": "short_side", "short_side": 0, "multiple": 32}),
         "nfc.stride": str(STRIDE),
-        "nfc.training_data": f"nfc-sim {SIM_VERSION} seed {seed} ({steps} steps, synthetic only)",
+        "nfc.training_data": f"nfc-sim {sim_version} seed {seed} ({steps} steps, synthetic only)",
         "nfc.input.um_per_px": "2.25",
     }
 
@@ -98,8 +98,9 @@ def main(argv=None):
                           dynamic_axes=dyn, do_constant_folding=True)
 
         m = onnx.load(tmp)
-        seed = st.get("config", {}).get("seed", "unknown")
-        for k, v in metadata(a.version, seed, st.get("step")).items():
+        config = st.get("config", {})
+        meta = metadata(a.version, config.get("seed", "unknown"), st.get("step"), trained_sim_version(config))
+        for k, v in meta.items():
             p = m.metadata_props.add()
             p.key, p.value = k, v
         m.producer_name = "nfc-pipeline ops/model/export.py"

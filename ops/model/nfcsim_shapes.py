@@ -104,6 +104,10 @@ def make_loop(rng, shape, apical_um, left_um, right_um, length_um, gap_um, um_pe
     kp_y = -(r + max(25 * s, 0.3 * (length - r)))
     i_l = int(np.argmin(np.abs(pts[: len(pts) // 2, 1] - kp_y)))
     i_r = len(pts) // 2 + int(np.argmin(np.abs(pts[len(pts) // 2:, 1] - kp_y)))
+    if shape == "bizarre":
+        # Its tube is drawn at scaled, varying widths: the truth is the drawn width where each diameter is measured.
+        wa = widths[int(np.argmax(pts[:, 1]))]
+        apical_um, left_um, right_um = wa * um_per_px, widths[i_l] * um_per_px, widths[i_r] * um_per_px
     nrm = _normals(pts)
     # Normals point left of the travel direction: on the left limb (travelling up) that is -x, i.e. outward.
     ll = pts[i_l] + nrm[i_l] * widths[i_l] / 2

@@ -35,7 +35,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcsim_render import PROFILES, render_field  # noqa: E402
 from nfcsim_shapes import ABNORMAL_SHAPES, CLASSES, KEYPOINTS, NORMAL_SHAPES  # noqa: E402
 
-SIM_VERSION = "0.1.0"
+SIM_VERSION = "0.2.0"   # 0.2.0: bizarre loops' truth is their drawn width; no giant/dilated flag on an apex out of frame
+
+
+def truth_is_current(path):
+    """True when a cached study's truth file exists and this simulator version wrote it (an older one's truth differs)."""
+    try:
+        with open(path) as f:
+            return json.load(f).get("info", {}).get("version") == SIM_VERSION
+    except (OSError, ValueError):
+        return False
+
+
+def trained_sim_version(config):
+    """The simulator version a training run's config names (runs before the key existed trained on 0.1.0)."""
+    return config.get("sim_version", "0.1.0")
 FINGERS = ["L2", "L3", "L4", "L5", "R2", "R3", "R4", "R5"]
 PROFILE_CYCLE = ["healthy", "ssc-early", "ssc-active", "ssc-late"]
 DILATED_UM, GIANT_UM = 20.0, 50.0
@@ -150,14 +164,16 @@ def image_summary(anns):
     """Per-class instance counts, and the giant and dilated loops as docs/measurements.md flags them: only loops
     (Normal and Abnormal classes; not blur, not hemorrhage) carry the flags; giant = apical >= 50 um on a
     normal-shaped loop; dilated = apical 20-50 um, or an abnormal-shaped loop of 50 um or more
-    (MeasurementOptions.GiantRequiresNormalShape, true by default)."""
+    (MeasurementOptions.GiantRequiresNormalShape, true by default). Like the pipeline, which cannot measure an apex
+    cut by the frame, a loop whose U or D lies outside the frame carries neither flag."""
     counts = {c: 0 for c in CLASSES}
     giants = dilated = 0
     for a in anns:
         name = CLASSES[a["category_id"] - 1]
         counts[name] += 1
         apical = a["apical_diameter_um"]
-        if name not in LOOP_SHAPES or apical is None:
+        apex_in_frame = a["keypoints"][2] == 2 and a["keypoints"][5] == 2
+        if name not in LOOP_SHAPES or apical is None or not apex_in_frame:
             continue
         giant = apical >= GIANT_UM and name in NORMAL_SHAPES
         giants += giant

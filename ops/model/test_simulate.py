@@ -9,8 +9,11 @@ import sys
 import tempfile
 import unittest
 
+import numpy as np
+
 SIMULATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "simulate.py")
 sys.path.insert(0, os.path.dirname(SIMULATE))
+import nfcsim_shapes as shapes  # noqa: E402
 import simulate as sim  # noqa: E402
 TINY = ["--patients", "1", "--seed", "7", "--fingers", "L2", "--fields", "1", "--size", "128x96"]
 
@@ -215,14 +218,44 @@ class TruthRuleTests(unittest.TestCase):
         self.assertEqual(none["pattern"], "indeterminate")                   # never taken from the profile
 
     def test_only_loops_are_flagged_giant_or_dilated(self):
-        def ann(name, apical):
-            return {"category_id": sim.CLASSES.index(name) + 1, "apical_diameter_um": apical}
+        def ann(name, apical, u_visible=2, d_visible=2):
+            kps = [0] * 24 if apical is None else [1.0, 1.0, u_visible, 1.0, 2.0, d_visible] + [1.0, 3.0, 2] * 6
+            return {"category_id": sim.CLASSES.index(name) + 1, "apical_diameter_um": apical, "keypoints": kps}
         anns = [ann("hairpin", 55.0), ann("crossing", 50.0), ann("tortuous", 20.0), ann("hairpin", 19.9),
                 ann("ramified", 60.0), ann("bushy", 30.0), ann("blur", 70.0), ann("blur", 30.0),
                 ann("hemorrhage", None)]
         counts, giants, dilated = sim.image_summary(anns)
         self.assertEqual((giants, dilated), (2, 3))     # giants: hairpin 55, crossing 50; dilated: 20, 60, 30
         self.assertEqual((counts["blur"], counts["hemorrhage"], counts["hairpin"]), (2, 1, 2))
+
+        # An apex cut by the frame (U or D outside it) cannot be measured, in the truth as in the pipeline: no flag.
+        cut = [ann("hairpin", 60.0, u_visible=1), ann("tortuous", 30.0, d_visible=1), ann("hairpin", 55.0)]
+        counts, giants, dilated = sim.image_summary(cut)
+        self.assertEqual((giants, dilated, counts["hairpin"], counts["tortuous"]), (1, 0, 2, 1))
+
+    def test_a_cached_truth_counts_as_current_only_from_this_simulator_version(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.truth.json")
+            self.assertFalse(sim.truth_is_current(path))                             # missing
+            for version, current in (("0.1.0", False), (sim.SIM_VERSION, True)):
+                with open(path, "w") as f:
+                    json.dump({"info": {"version": version}}, f)
+                self.assertEqual(current, sim.truth_is_current(path))
+            with open(path, "w") as f:
+                f.write("{not json")
+            self.assertFalse(sim.truth_is_current(path))
+
+    def test_a_bizarre_loops_truth_is_its_drawn_width(self):
+        for seed in range(20):
+            loop = shapes.make_loop(np.random.default_rng(seed), "bizarre", 16.0, 10.0, 12.0, 250.0, 20.0, 2.0)
+            pts, widths = loop.tubes[0]
+            top = int(np.argmax(pts[:, 1]))
+            u, d = loop.keypoints[0], loop.keypoints[1]
+            self.assertAlmostEqual(np.linalg.norm(u - d), widths[top], places=6)          # U-D spans the drawn apex
+            self.assertAlmostEqual(loop.widths_um["apical"], widths[top] * 2.0, places=6)
+            for edge_a, edge_b, limb in ((2, 3, "left"), (4, 5, "right")):            # LL-LR, RL-RR
+                span = np.linalg.norm(loop.keypoints[edge_a] - loop.keypoints[edge_b])
+                self.assertAlmostEqual(loop.widths_um[limb], span * 2.0, places=6)
 
 
 if __name__ == "__main__":

@@ -61,10 +61,13 @@ class TrainOptionTests(unittest.TestCase):
 class ResumeTests(unittest.TestCase):
     def test_a_resume_with_other_data_settings_is_refused_by_name(self):
         a = train.parse_args(["--out", "/nonexistent/run", "--seed", "7", "--batch", "8"])
-        saved = vars(a) | {"seed": 5}
-        self.assertEqual(["--seed is 7 but the checkpoint was trained with 5"], train.resume_conflicts(saved, a))
-        self.assertEqual([], train.resume_conflicts(vars(a), a))
-        self.assertEqual([], train.resume_conflicts({"steps": 8000}, a))   # an older checkpoint without them: not checked
+        current = vars(a) | {"sim_version": train.SIM_VERSION}
+        self.assertEqual(["--seed is 7 but the checkpoint was trained with 5"], train.resume_conflicts(current | {"seed": 5}, a))
+        self.assertEqual([], train.resume_conflicts(current, a))
+        # An older checkpoint without the settings: not checked, but it was trained on the first simulator version.
+        self.assertEqual([f"the simulator is nfc-sim {train.SIM_VERSION} but the checkpoint was trained on nfc-sim 0.1.0"],
+                         train.resume_conflicts({"steps": 8000}, a))
+        self.assertEqual(1, len(train.resume_conflicts(current | {"sim_version": "0.0.9"}, a)))
 
 
 if __name__ == "__main__":

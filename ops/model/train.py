@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa: E402
 from nfcnet import STRIDE, WIDTHS, MultiTaskLoss, NfcNet, net_for, trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
+from simulate import SIM_VERSION, trained_sim_version  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -158,9 +159,14 @@ RESUME_MUST_MATCH = ("seed", "batch", "crop", "kp_offset_window", "cache_fields"
 
 
 def resume_conflicts(saved, a):
-    """Messages for each setting in RESUME_MUST_MATCH that differs from the checkpoint's (absent in older ones: skipped)."""
-    return [f"--{k.replace('_', '-')} is {getattr(a, k)!r} but the checkpoint was trained with {saved[k]!r}"
-            for k in RESUME_MUST_MATCH if k in saved and saved[k] != getattr(a, k)]
+    """Messages for each setting in RESUME_MUST_MATCH that differs from the checkpoint's (absent in older ones: skipped),
+    and for a simulator version other than the checkpoint's (its targets, such as a loop's truth widths, differ)."""
+    problems = [f"--{k.replace('_', '-')} is {getattr(a, k)!r} but the checkpoint was trained with {saved[k]!r}"
+                for k in RESUME_MUST_MATCH if k in saved and saved[k] != getattr(a, k)]
+    if trained_sim_version(saved) != SIM_VERSION:
+        problems.append(f"the simulator is nfc-sim {SIM_VERSION} but the checkpoint was trained on nfc-sim "
+                        f"{trained_sim_version(saved)}")
+    return problems
 
 
 def save(path, **state):
@@ -180,7 +186,9 @@ def main(argv=None):
         sys.exit(f"train.py: cannot resume {ckpt_path}: " + "; ".join(conflicts) +
                  ". Resume with the same settings, or train into another --out.")
     t0 = time.time()
-    fields = build_cache(os.path.join(a.out, f"cache-{a.seed}-{a.cache_fields}.npz"), a.seed, a.cache_fields, log)
+    # The cache is named by the simulator's version too: a new version's truth (training targets) needs a new cache.
+    cache = os.path.join(a.out, f"cache-{SIM_VERSION}-{a.seed}-{a.cache_fields}.npz")
+    fields = build_cache(cache, a.seed, a.cache_fields, log)
     log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
 
     # A resumed run keeps the shape it was trained in, whatever --widths and --full-res-channels say now.
@@ -208,7 +216,7 @@ def main(argv=None):
         ema = st.get("ema", ema)
         log(f"resumed from step {step}")
     config = vars(a) | {"stride": STRIDE, "classes": CLASSES, "steps": total, "planned_steps": a.steps,
-                        "precision_used": precision}
+                        "precision_used": precision, "sim_version": SIM_VERSION}
     bf16 = precision == "bf16"
     log(f"precision: {precision}" + (" (autocast forward, float32 weights and losses)" if bf16 else ""))
     write_config(a.out, config)

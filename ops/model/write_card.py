@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcnet import trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
-from simulate import SIM_VERSION  # noqa: E402
+from simulate import SIM_VERSION, trained_sim_version  # noqa: E402
 
 TARGETS = {"f1": 0.90, "class": 0.85, "diam": 2.0, "density": 0.5}
 # The card's closing sections (limitations, how to reproduce): prose, kept as Markdown beside this script.
@@ -341,12 +341,16 @@ def main(argv=None):
     ] + [f"| `{k}` | `{v}` |" for k, v in meta.items()] + [
         "",
         "## Training data",
-        f"Synthetic only: `ops/model/simulate.py`'s renderer, nfc-sim {SIM_VERSION}, seed {cfg['seed']},",
+        f"Synthetic only: `ops/model/simulate.py`'s renderer, nfc-sim {trained_sim_version(cfg)}, seed {cfg['seed']},",
         f"{cfg['cache_fields']} fields (profiles healthy, ssc-early, ssc-active, ssc-late in turn; 1.5-3 um/px;",
         "1024x768 and 1280x1024), each after a JPEG round trip. Crops of "
         f"{cfg['crop']}x{cfg['crop']} px, batch {cfg['batch']}, with rotation at any angle, scale 0.7-1.4, colour",
         "cast, contrast, blur, noise and JPEG quality 50-95. Most crops are centred on one instance, drawn with weights",
         "that favour rare classes (inverse square root of the class's instance count).",
+    ] + ([f"The simulator is now nfc-sim {SIM_VERSION}, whose truth differs from the one these weights learnt from (the",
+          "images are the same; see ops/model/README.md, Simulator): a bizarre loop's U, D and diameters are its drawn",
+          "widths, and no loop whose apex is outside the frame is flagged giant or dilated."]
+         if trained_sim_version(cfg) != SIM_VERSION else []) + [
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
         + (", the forward pass in bfloat16 autocast (float32 weights, optimiser and losses)"
            if cfg.get("precision_used") == "bf16" else ", in float32")
@@ -359,7 +363,8 @@ def main(argv=None):
            if early else ""),
         "",
         "## Metrics (measured)",
-        f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}, "
+        f"Held-out synthetic study `{os.path.basename(met['study'])}` (simulator seed {met['heldout_seed']}"
+        + (f", truth by nfc-sim {met['truth_version']}" if met.get("truth_version") else "") + ", "
         f"never used in training): {met['images']} images at {' / '.join(str(u) for u in met.get('um_per_px', [])) or 'n/a'} um/px, "
         f"{met['gt_instances']} annotated instances. Decoded as",
         "docs/model-contract.md describes, with the C# decoder's defaults (`ops/model/decode.py` mirrors it: mask 0.5,",
