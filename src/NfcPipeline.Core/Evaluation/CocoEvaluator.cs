@@ -33,6 +33,10 @@ public static class CocoEvaluator
         var (pairs, claimed) = PairImages(truth.Images, predictedImages, warnings);
         foreach (var extra in predictedImages.Where(p => !claimed.Contains(p.Value.Id)).Select(p => p.Key).Order(StringComparer.Ordinal))
             warnings.Add($"Predicted image '{extra}' has no truth and is ignored.");
+        var listedIds = (predictions.Images.Count == 0 ? truth.Images : predictions.Images).Select(i => i.Id).ToHashSet();
+        int orphans = predictions.Annotations.Count(a => !listedIds.Contains(a.ImageId));
+        if (orphans > 0)   // a mis-mapped id would otherwise drop an image's false positives silently
+            warnings.Add($"{orphans} predicted {(orphans == 1 ? "annotation names an image id" : "annotations name image ids")} that no image lists; ignored.");
 
         int truthCount = 0, predictionCount = 0, matchedCount = 0, correct = 0;
         long truthPixels = 0, predictedPixels = 0, coveredPixels = 0;
@@ -130,7 +134,8 @@ public static class CocoEvaluator
 
         double? precision = predictionCount == 0 ? null : (double)matchedCount / predictionCount;
         double? recall = truthCount == 0 ? null : (double)matchedCount / truthCount;
-        double? f1 = precision is { } pr && recall is { } re ? (pr + re > 0 ? 2 * pr * re / (pr + re) : 0) : null;
+        // 2TP / (truths + predictions): 0 when one side is empty (no predictions for a truth is no detection at all).
+        double? f1 = truthCount + predictionCount > 0 ? 2.0 * matchedCount / (truthCount + predictionCount) : null;
         var labels = confusion.Keys.SelectMany(k => new[] { k.Truth, k.Predicted }).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var matrix = labels.Select(tl => (IReadOnlyList<int>)labels.Select(pl => confusion.GetValueOrDefault((tl, pl))).ToArray()).ToArray();
 

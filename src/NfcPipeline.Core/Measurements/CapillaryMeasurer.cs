@@ -98,6 +98,7 @@ public sealed class CapillaryMeasurer
         ApicalDiameterPx = null, ApicalDiameterUm = null,
         LeftLimbLengthUm = null, RightLimbLengthUm = null, ArterialLimbLengthUm = null, VenousLimbLengthUm = null,
         LoopHeightPx = null, LoopHeightUm = null,
+        LoopWidthPx = null, LoopWidthUm = null,   // measured across the axis from U, which sits on a limb's cut end
         Apex = null, Axis = null,
         IsDilated = null, IsGiant = null,
     };

@@ -38,7 +38,7 @@ public sealed class ImageMeasurer
         if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin)
         {
             // The first row gives the field's distal axis; loops cut on that side lose their apex measures and leave the row.
-            var cut = capillaries.Where(c => c.Apex is { } up &&
+            var cut = capillaries.Where(c => c.Apex is { } up && c.Category != ClinicalCategory.Hemorrhage &&
                 FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)).Select(c => c.Index).ToHashSet();
             if (cut.Count > 0)
             {

@@ -31,5 +31,5 @@ public readonly record struct LoopDiameters(double? ApicalPx, double? LeftLimbPx
     };
 
     public static bool Usable(Keypoint k, double minConfidence) =>
-        k.Confidence >= minConfidence && float.IsFinite(k.X) && float.IsFinite(k.Y);
+        k.Confidence >= (float)minConfidence && float.IsFinite(k.X) && float.IsFinite(k.Y);   // 0.08f passes a gate of 0.08
 }

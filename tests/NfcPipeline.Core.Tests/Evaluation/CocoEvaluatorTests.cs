@@ -68,6 +68,30 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void A_model_that_finds_nothing_scores_f1_0_not_unknown()
+    {
+        const string nothing = """{"images": [{"id": 7, "file_name": "p1_R2_1.png", "width": 1024, "height": 768}], "categories": [], "annotations": []}""";
+        var missed = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(nothing)).Detection;
+        Assert.Equal((null, 0.0, 0.0), (missed.Precision, missed.Recall, missed.F1));
+
+        const string noTruth = """{"images": [{"id": 1, "file_name": "study/p1_R2_1.png", "width": 1024, "height": 768}], "categories": [], "annotations": []}""";
+        var invented = CocoEvaluator.Evaluate(CocoParser.Parse(noTruth), CocoParser.Parse(Predictions())).Detection;
+        Assert.Equal((0.0, null, 0.0), (invented.Precision, invented.Recall, invented.F1));
+
+        var neither = CocoEvaluator.Evaluate(CocoParser.Parse(noTruth), CocoParser.Parse(nothing)).Detection;
+        Assert.Null(neither.F1);
+    }
+
+    [Fact]
+    public void Predicted_annotations_of_an_unlisted_image_id_are_reported_not_dropped_silently()
+    {
+        var report = CocoEvaluator.Evaluate(CocoParser.Parse(Truth), CocoParser.Parse(Predictions().Replace("\"image_id\": 7, \"category_id\": 1, \"score\": 0.3", "\"image_id\": 8, \"category_id\": 1, \"score\": 0.3")));
+        Assert.Equal(2, report.Detection.PredictionCount);
+        Assert.Contains("1 predicted annotation names an image id that no image lists; ignored.", report.Warnings);
+        Assert.DoesNotContain(Evaluate().Warnings, w => w.Contains("no image lists"));
+    }
+
+    [Fact]
     public void Pixel_sensitivity_is_the_covered_share_of_truth_foreground()
     {
         var s = Evaluate().Segmentation;

@@ -90,6 +90,14 @@ public class CapillaryMeasurerTests
     }
 
     [Fact]
+    public void A_keypoint_exactly_at_the_confidence_gate_is_used()
+    {
+        // 0.08f is 0.0799999982 as a double: compared as doubles it fell below the default gate of 0.08.
+        var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.08f)), TwoMicrons);
+        Assert.NotNull(m.ApicalDiameterUm);
+    }
+
+    [Fact]
     public void Confidence_threshold_is_an_option()
     {
         var m = new CapillaryMeasurer(new MeasurementOptions { MinKeypointConfidence = 0.04 })

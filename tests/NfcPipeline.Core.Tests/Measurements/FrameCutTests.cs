@@ -37,6 +37,7 @@ public class FrameCutTests
         Assert.Null(cut.IsGiant);
         Assert.Null(cut.LoopHeightUm);
         Assert.Null(cut.Apex);
+        Assert.Null(cut.LoopWidthUm);             // measured across an axis from the misplaced U
         Assert.NotNull(cut.ArterialDiameterUm);   // its limbs are in the frame
         Assert.Equal(Enumerable.Range(0, 6), result.DistalRow.Indices);
         Assert.All(result.Capillaries.Take(6), c => Assert.False(c.ApexCutByFrame));
@@ -57,6 +58,18 @@ public class FrameCutTests
 
         var empty = new ImageMeasurer().Measure([], new Calibration(2.0), Width, Height);
         Assert.Equal(0, empty.DistalRow.DensityPerMm);   // no loop at all: density 0, as before
+    }
+
+    [Fact]
+    public void A_hemorrhage_at_the_frame_edge_is_not_a_cut_apex()
+    {
+        var loops = RowWithACutLoop();
+        loops[6] = loops[6] with { ClassProbabilities = [0, 0, 0, 1, 0] };   // the same shape, classed a hemorrhage
+        var result = new ImageMeasurer().Measure(loops, new Calibration(2.0), Width, Height);
+
+        Assert.False(result.Capillaries[6].ApexCutByFrame);
+        Assert.Equal(ClinicalCategory.Hemorrhage, result.Capillaries[6].Category);
+        Assert.DoesNotContain(result.QualityNotes, n => n.Contains("outside the frame", StringComparison.Ordinal));
     }
 
     [Fact]
