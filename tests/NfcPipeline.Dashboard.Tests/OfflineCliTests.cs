@@ -132,6 +132,26 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_decimal_comma_is_refused_rather_than_read_as_a_thousands_separator()
+    {
+        // "1,9" parsed as 19 µm/px: every diameter ten times too large, every density ten times too small.
+        foreach (var args in new[]
+        {
+            new[] { "analyze", DemoStudy, "--um-per-px", "1,9" },
+            ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--um-per-px", "1,9"],
+            ["evaluate", "--images", DemoStudy, "--truth", DemoStudy + ".truth.json", "--field-mm", "0,5"],
+        })
+        {
+            var run = await NfcProcess.RunAsync(args);
+            Assert.True(run.Code == 2, $"{string.Join(' ', args)} exited {run.Code}: {run.Err}");
+            Assert.Contains("takes a decimal point, not a comma", run.Err);
+        }
+        var word = await NfcProcess.RunAsync("analyze", DemoStudy, "--um-per-px", "two");
+        Assert.Equal(2, word.Code);
+        Assert.Contains("--um-per-px takes a number like 1.9, got 'two'", word.Err);
+    }
+
+    [Fact]
     public async Task Bad_values_met_while_a_verb_runs_are_usage_errors_without_a_stack_trace()
     {
         var truth = Path.Combine(_folder.FullName, "truth.json");
@@ -147,6 +167,10 @@ public sealed class OfflineCliTests : IDisposable
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],
             ["requeue", "5", "--stalled"],
             ["requeue", "--stalled", "--older-than", "00:00:10"],
+            ["requeue", "--stalled", "--study", "demo-study"],
+            ["requeue", "--stalled", "--kind", "chunk"],
+            ["requeue", "--failed", "--older-than", "02:00:00"],
+            ["requeue", "7", "--study", "demo-study"],
         })
         {
             var run = await NfcProcess.RunAsync(args);

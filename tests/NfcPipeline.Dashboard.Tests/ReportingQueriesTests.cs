@@ -76,6 +76,28 @@ public class ReportingQueriesTests
     }
 
     [Fact]
+    public async Task An_image_of_a_study_submitted_as_a_list_is_shown_as_code_finger_and_file_name()
+    {
+        // A list's paths are relative to the share root: "P01/..." replaced its first segment, a share folder, and kept
+        // the folders after it, which may name the patient.
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await data.Database.ScalarAsync<int>($"update studies set source_path = null where id = {data.StudyId} returning 1");
+        await data.Database.ScalarAsync<int>($"update images set rel_path = 'incoming/Doe-Jane-1961/' || rel_path where patient_id = {data.PatientId} returning 1");
+        await data.Database.ScalarAsync<int>($"update images set finger = null where id = {data.ImageIds[1]} returning 1");
+
+        var shown = (await new ReportingQueries(db).ImagesAsync(data.StudyId, data.PatientId)).Select(i => i.RelPath).Order();
+        Assert.Equal(["P01/L2/f1.png", "P01/f1.png"], shown);
+        Assert.Equal("P01/L2/f1.png,P01/f1.png", await data.Database.ScalarAsync<string>(
+            "select string_agg(rel_path, ',' order by finger nulls last) from v_image_results where patient = 'P01'"));
+        var csv = new StringWriter();
+        await ReportCsv.WriteStudyResultsAsync(csv, db, data.StudyId);
+        Assert.Contains(",P01/L2/f1.png,", csv.ToString());
+        Assert.DoesNotContain("Doe-Jane", csv.ToString());
+        Assert.DoesNotContain("incoming", csv.ToString());
+    }
+
+    [Fact]
     public async Task The_report_and_its_csv_name_what_the_model_says_it_was_trained_on()
     {
         await using var data = await TestData.CreateAsync();

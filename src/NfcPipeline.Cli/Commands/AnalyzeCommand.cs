@@ -17,7 +17,7 @@ internal static class AnalyzeCommand
     {
         var path = new Argument<string>("path") { Description = "An image, a folder of images, or a study folder (patient/finger/field)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line: each image (instances and measurements, or its error), then each patient" };
-        var umPerPx = new Option<double?>("--um-per-px") { Description = $"Calibration in µm per pixel (default: the study manifest, else {FallbackMicrometresPerPixel})" };
+        var umPerPx = CommonOptions.Decimal("--um-per-px", $"Calibration in µm per pixel (default: the study manifest, else {FallbackMicrometresPerPixel})");
         var inference = new InferenceArguments();
         var command = new Command("analyze", "Analyse images offline and print instances, measurements and per-patient summaries.") { path, json, umPerPx };
         inference.AddTo(command);

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using NfcPipeline.Storage;
 
 namespace NfcPipeline.Cli.Commands;
@@ -9,6 +11,26 @@ internal static class CommonOptions
     public static Option<string?> Connection() => new("--connection")
     {
         Description = $"Npgsql connection string. Default: NFC_PG_CONNECTION, else {StorageOptions.LocalDefault}",
+    };
+
+    /// <summary>
+    /// A number option read with a decimal point only. The default parser takes ',' as a thousands separator, so a
+    /// calibration typed "1,9" became 19 µm/px; a comma is refused with a hint instead.
+    /// </summary>
+    public static Option<double?> Decimal(string name, string description) => new(name)
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (text.Contains(','))
+                result.AddError($"{name} takes a decimal point, not a comma: {text.Replace(',', '.')} rather than {text}.");
+            else if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                return value;
+            else
+                result.AddError($"{name} takes a number like 1.9, got '{text}'.");
+            return null;
+        },
     };
 
     /// <summary>The connection string to use; a malformed one is a usage error (<see cref="CliUsageException"/>).</summary>

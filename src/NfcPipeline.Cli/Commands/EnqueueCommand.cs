@@ -16,7 +16,7 @@ internal static class EnqueueCommand
         var folder = new Argument<string>("folder") { Description = "The study folder (absolute, or relative to the current directory or the share)." };
         var share = new Option<string?>("--share") { Description = "The share root. Default: NFC_SHARE_ROOT." };
         var studyId = new Option<string?>("--study-id") { Description = "The study id. Default: study.json's study_id, else the folder name (as the share watcher)." };
-        var umPerPx = new Option<double?>("--um-per-px") { Description = "Calibration in µm per pixel (overrides the manifest)." };
+        var umPerPx = CommonOptions.Decimal("--um-per-px", "Calibration in µm per pixel (overrides the manifest).");
         var reanalyze = new Option<bool>("--reanalyze") { Description = "Analyse again even where results exist." };
         var wait = new Option<bool>("--wait") { Description = "Show progress until the study is completed." };
         var connection = CommonOptions.Connection();

@@ -15,9 +15,9 @@ internal static class EvaluateCommand
     {
         var images = new Option<DirectoryInfo>("--images") { Description = "Folder the truth's file names are relative to", Required = true };
         var truth = new Option<FileInfo>("--truth") { Description = "COCO instances with keypoints (.json), or a density CSV: image,capillaries_per_mm or image,count", Required = true };
-        var umPerPx = new Option<double?>("--um-per-px") { Description = "Calibration for every image (default: the truth's per-image um_per_px, else 2.0)" };
+        var umPerPx = CommonOptions.Decimal("--um-per-px", "Calibration for every image (default: the truth's per-image um_per_px, else 2.0)");
         var classMap = new Option<string?>("--class-map") { Description = "Prediction class → truth class renames, e.g. hairpin=normal,tortuous=normal" };
-        var fieldMm = new Option<double?>("--field-mm") { Description = "Field width in mm, to turn a CSV 'count' column into a density" };
+        var fieldMm = CommonOptions.Decimal("--field-mm", "Field width in mm, to turn a CSV 'count' column into a density");
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var inference = new InferenceArguments();
         var command = new Command("evaluate", "Compare the model's predictions with ground truth.") { images, truth, umPerPx, classMap, fieldMm, json };

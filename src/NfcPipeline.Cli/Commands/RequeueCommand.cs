@@ -33,6 +33,17 @@ internal static class RequeueCommand
                 Console.Error.WriteLine("nfc requeue: give one of a job id, --failed or --stalled.");
                 return NfcCommandLine.Usage;
             }
+            // A filter the chosen form does not take would be dropped: `--stalled --study S` requeued every study's chunks.
+            if (!parse.GetValue(failed) && (parse.GetValue(kind) is not null || parse.GetValue(study) is not null))
+            {
+                Console.Error.WriteLine("nfc requeue: --kind and --study narrow --failed only.");
+                return NfcCommandLine.Usage;
+            }
+            if (!parse.GetValue(stalled) && parse.GetResult(olderThan) is { Implicit: false })
+            {
+                Console.Error.WriteLine("nfc requeue: --older-than goes with --stalled only.");
+                return NfcCommandLine.Usage;
+            }
             if (parse.GetValue(stalled) && !(parse.GetValue(olderThan) >= TimeSpan.FromMinutes(1)))
             {
                 Console.Error.WriteLine("nfc requeue: --older-than must be at least 00:01:00 (a running chunk is touched as it starts and finishes).");
@@ -74,6 +85,11 @@ internal static class RequeueCommand
             catch (NpgsqlException ex)
             {
                 Console.Error.WriteLine($"nfc requeue: cannot reach the database: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("nfc requeue: cancelled; jobs already requeued stay requeued.");
                 return NfcCommandLine.Fatal;
             }
             catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException)

@@ -77,7 +77,7 @@ public static class ReportCsv
         await WriteRowAsync(w, StudyColumns);
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand("""
-            select s.external_id, p.code, i.finger, i.field, shown_path(p.code, i.rel_path), i.state, i.error_code, i.error, encode(i.sha256, 'hex'),
+            select s.external_id, p.code, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.state, i.error_code, i.error, encode(i.sha256, 'hex'),
                    m.name, m.version, encode(m.sha256, 'hex'), r.um_per_px, r.instance_count, r.distal_count, r.density_per_mm,
                    r.row_length_mm, r.hemorrhage_count, r.gradable, r.ungradable_reason, r.quality, r.analysed_at, pm.pattern,
                    array_to_string(r.notes, ' | ')

@@ -60,7 +60,10 @@ public sealed class ImageRow
     public long PatientId { get; init; }
     public string? Finger { get; init; }
     public string Field { get; init; } = "";
-    /// <summary>The image's path in its study folder as shown: the patient folder named by its code (migration 0025).</summary>
+    /// <summary>
+    /// The image's path as shown: in its study folder with the patient folder named by its code (migration 0025); for a
+    /// study submitted as a list of images, code/finger/file name (0026).
+    /// </summary>
     public string RelPath { get; init; } = "";
     public string State { get; init; } = "";
     public string? ErrorCode { get; init; }
