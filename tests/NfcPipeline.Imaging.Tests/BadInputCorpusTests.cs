@@ -13,9 +13,10 @@ public class BadInputCorpusTests
     [Fact]
     public void Truncated_jpeg_is_Truncated_not_a_gray_filled_image()
     {
+        // Cut inside its one scan: decoded with an end-of-image marker appended, the scan still ends early.
         var e = Fixtures.DecodeFails("truncated.jpg");
         Assert.Equal(ImageDecodeError.Truncated, e.Reason);
-        Assert.Contains("Premature end", e.Message);
+        Assert.Contains("the file ends inside its scan", e.Message);
     }
 
     [Fact]

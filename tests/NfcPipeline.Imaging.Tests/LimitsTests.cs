@@ -37,6 +37,20 @@ public class LimitsTests
     }
 
     [Fact]
+    public void No_pixel_limit_still_stops_sides_whose_product_would_wrap()
+    {
+        // MaxPixels = long.MaxValue ("no limit") and a TIFF of 2^31 - 1 square: pixels × 4 wrapped negative and passed,
+        // and the codec's int pixel count came out as 1.
+        var options = new ImageDecodeOptions { MaxPixels = long.MaxValue };
+        foreach (var (w, h) in new (long, long)[] { (int.MaxValue, int.MaxValue), (uint.MaxValue, uint.MaxValue), (1L << 32, 64), (64, 1L << 40) })
+        {
+            var error = Assert.Throws<ImageDecodeException>(() => DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, w, h));
+            Assert.Equal(ImageDecodeError.TooLarge, error.Reason);
+        }
+        DecodeLimits.CheckDimensions(options, ImageFormat.Tiff, 20_000, 20_000);
+    }
+
+    [Fact]
     public void Minimum_size_is_configurable()
     {
         var strict = new ImageDecoder(new ImageDecodeOptions { MinWidth = 100, MinHeight = 10 });

@@ -174,6 +174,33 @@ public class TiffVariantTests
         Assert.Equal((64, 96), (decoder.Decode(turned).Width, decoder.Decode(turned).Height));
     }
 
+    [Theory]
+    [InlineData(274, 1)]   // Orientation as BYTE: the probe ignored it and reported 96×64 for a 64×96 decode
+    [InlineData(274, 8)]   // as SSHORT
+    [InlineData(256, 8)]   // ImageWidth as SSHORT: refused as Corrupt, a file libtiff reads
+    [InlineData(256, 1)]   // as BYTE
+    [InlineData(257, 9)]   // ImageLength as SLONG
+    public void Integer_tags_in_any_integer_type_libtiff_reads_are_read_by_the_header_probe_too(ushort tag, ushort type)
+    {
+        byte[] file = Tiff(96, 64, 3, 2, new byte[96 * 64 * 3], orientation: 6);
+        for (int e = 10; ; e += 12)
+            if (BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(e)) == tag) { BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(e + 2), type); break; }
+        var decoder = new ImageDecoder();
+        var decoded = decoder.Decode(file);
+        Assert.Equal((64, 96), (decoded.Width, decoded.Height));
+        Assert.Equal((64, 96, 6), (decoder.ReadHeader(file).Width, decoder.ReadHeader(file).Height, decoder.ReadHeader(file).ExifOrientation));
+    }
+
+    [Fact]
+    public void A_negative_width_is_Corrupt()
+    {
+        byte[] file = Tiff(96, 64, 3, 2, new byte[96 * 64 * 3]);
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(10 + 2), 8);          // ImageWidth as SSHORT ...
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(10 + 8), 0xFFA0);     // ... of -96
+        var error = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(file));
+        Assert.Equal((ImageDecodeError.Corrupt, "TIFF: tag 256 is -96"), (error.Reason, error.Detail));
+    }
+
     [Fact]
     public void A_tiff_that_draws_hundreds_of_warnings_keeps_a_bounded_number_of_notes()
     {

@@ -8,6 +8,17 @@ internal static unsafe class JpegCodec
 {
     public static RgbImage Decode(ReadOnlySpan<byte> data, JpegHeader header, ImageDecodeOptions options, List<string> notes)
     {
+        // A file whose one scan is followed by no end-of-image marker (some frame grabbers write none) is decoded with
+        // the marker appended: a scan that is whole then decodes cleanly; one cut short still meets the marker early.
+        bool endAppended = !HasEndOfImage(data) && header.IsSingleScan(data);
+        if (endAppended)
+        {
+            byte[] withEnd = new byte[data.Length + 2];
+            data.CopyTo(withEnd);
+            withEnd[^2] = 0xFF;
+            withEnd[^1] = 0xD9;
+            data = withEnd;
+        }
         nint handle = TurboJpegNative.InitDecompress();
         if (handle == 0)
             throw new InvalidOperationException("libjpeg-turbo could not create a decompressor");
@@ -37,17 +48,21 @@ internal static unsafe class JpegCodec
 
                 // Zeroed: no earlier image's bytes can ever come out of a decode that wrote fewer rows than it said.
                 byte[] rgb = new byte[width * height * 3];
-                bool complete = HasEndOfImage(data);
+                var ending = endAppended ? Ending.Appended : HasEndOfImage(data) ? Ending.Present : Ending.Missing;
+                // libjpeg reports YCCK only for an Adobe marker with transform 2, so YCCK is Adobe's inverted storage.
+                bool inverted = header.HasAdobeMarker || colorspace == TurboJpegNative.ColorspaceYcck;
                 if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
-                    DecodeCmyk(handle, src, data.Length, width, height, header.HasAdobeMarker, rgb, notes, complete);
+                    DecodeCmyk(handle, src, data.Length, width, height, inverted, rgb, notes, ending);
                 else
                 {
                     fixed (byte* dst = rgb)
-                        Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)data.Length, dst, width, width * 3, height, TurboJpegNative.PixelFormatRgb, Flags), notes, complete);
+                        Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)data.Length, dst, width, width * 3, height, TurboJpegNative.PixelFormatRgb, Flags), notes, ending);
                     if (header.Components == 1)
                         notes.Add("gray JPEG expanded to RGB");
                 }
 
+                if (endAppended)
+                    notes.Add("JPEG without an end-of-image marker: its one scan decoded whole");
                 if (header.RawOrientation is { } raw && raw is < 1 or > 8)
                     notes.Add($"EXIF orientation {raw} is not valid (1-8): ignored");
                 else if (orientation != 1)
@@ -64,7 +79,7 @@ internal static unsafe class JpegCodec
         }
     }
 
-    private static void DecodeCmyk(nint handle, byte* src, int length, int width, int height, bool adobe, byte[] rgb, List<string> notes, bool complete)
+    private static void DecodeCmyk(nint handle, byte* src, int length, int width, int height, bool adobe, byte[] rgb, List<string> notes, Ending ending)
     {
         int count = width * height;
         byte[] cmyk = Scratch.Rent<byte>(count * 4);
@@ -72,7 +87,7 @@ internal static unsafe class JpegCodec
         try
         {
             fixed (byte* dst = cmyk)
-                Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)length, dst, width, width * 4, height, TurboJpegNative.PixelFormatCmyk, Flags), notes, complete);
+                Check(handle, TurboJpegNative.Decompress2(handle, src, (nuint)length, dst, width, width * 4, height, TurboJpegNative.PixelFormatCmyk, Flags), notes, ending);
             CmykToRgb(cmyk.AsSpan(0, count * 4), rgb, inverted: adobe);
             notes.Add(adobe
                 ? "CMYK JPEG converted to RGB (Adobe inverted CMYK, no colour management)"
@@ -116,7 +131,10 @@ internal static unsafe class JpegCodec
         return data[Math.Max(0, lastScan)..].IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) >= 0;
     }
 
-    private static void Check(nint handle, int result, List<string> notes, bool complete)
+    /// <summary>The file's end-of-image marker: there, missing, or missing and appended to a single-scan file.</summary>
+    private enum Ending { Present, Missing, Appended }
+
+    private static void Check(nint handle, int result, List<string> notes, Ending ending)
     {
         if (result == 0)
             return;
@@ -127,8 +145,10 @@ internal static unsafe class JpegCodec
             // reports only its first warning, so a cut after an earlier one shows as a missing end-of-image marker.
             if (IsPrematureEnd(warning))
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: {warning}");
-            if (!complete)
+            if (ending == Ending.Missing)
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: the file ends before its end-of-image marker (first warning: {warning})");
+            if (ending == Ending.Appended && IsDamagedScan(warning))
+                throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: the file ends inside its scan, with no end-of-image marker ({warning})");
             // Damage inside the scan: libjpeg decodes on from wherever it lands (a fifth to a half of a test image came
             // out wrong), so the pixels are no image to measure. Stray bytes before a marker (some cameras pad) pass,
             // with the warning recorded.

@@ -102,7 +102,7 @@ internal static unsafe class TiffCodec
     {
         ulong unit = LibTiffNative.IsTiled(tif) != 0 ? LibTiffNative.TileSize64(tif) : LibTiffNative.StripSize64(tif);
         // At least a megapixel's worth, so tiles larger than a small image (256x256 tiles for 100x100) still pass.
-        ulong budget = Math.Max((ulong)width * height, 1024UL * 1024) * MaxStripBytesPerPixel;
+        ulong budget = Math.Max((ulong)width * height, 1024UL * 1024) * MaxStripBytesPerPixel;   // below 2^36: checked dimensions
         if (unit > budget)
             throw new ImageDecodeException(ImageDecodeError.TooLarge,
                 $"TIFF: one {(LibTiffNative.IsTiled(tif) != 0 ? "tile" : "strip")} decodes to {unit} bytes, more than {MaxStripBytesPerPixel} " +

@@ -41,7 +41,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         var seen = new HashSet<ulong> { ifd };
         while (next != 0 && pages < MaxPagesCounted && seen.Add(next) && next < (ulong)data.Length)
         {
-            try { next = ReadDirectory(data, next, little, big).Next; }
+            try { next = NextDirectory(data, next, little, big); }
             catch (ImageDecodeException) { break; } // a damaged later page does not stop the first from decoding
             pages++;
         }
@@ -49,6 +49,35 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
     }
 
     private static (ulong Width, ulong Height, ulong Orientation, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
+    {
+        var (pos, count, end) = Locate(data, offset, little, big);
+        int countSize = big ? 8 : 2, entrySize = big ? 20 : 12;
+        ulong width = 0, height = 0, orientation = 1;
+        for (ulong i = 0; i < count; i++)
+        {
+            var entry = data[(pos + countSize + (int)i * entrySize)..];
+            ushort tag = U16(entry, little);
+            if (tag != ImageWidthTag && tag != ImageLengthTag && tag != OrientationTag)
+                continue;
+            ushort type = U16(entry[2..], little);
+            long? v = Integer(type, entry[(big ? 12 : 8)..], little, big);
+            if (tag == OrientationTag)
+            {
+                if (v is >= 1 and <= 8) orientation = (ulong)v.Value;   // anything else libtiff also ignores
+                continue;
+            }
+            if (v is not >= 0)
+                throw new ImageDecodeException(ImageDecodeError.Corrupt, v is null ? $"TIFF: tag {tag} has type {type}" : $"TIFF: tag {tag} is {v}");
+            if (tag == ImageWidthTag) width = (ulong)v.Value; else height = (ulong)v.Value;
+        }
+        return (width, height, orientation, Next(data, end, little, big));
+    }
+
+    /// <summary>A later page's next-directory pointer, without reading its entries (counting pages costs one read each).</summary>
+    private static ulong NextDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big) =>
+        Next(data, Locate(data, offset, little, big).End, little, big);
+
+    private static (int Pos, ulong Count, ulong End) Locate(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
     {
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, nextSize = big ? 8 : 4;
         // Compared without adding to a file offset, which can be any 64-bit value in a BigTIFF and would wrap around.
@@ -60,30 +89,28 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         ulong end = offset + (ulong)countSize + count * (ulong)entrySize;   // offset < data.Length here: no wrap-around
         if (end + (ulong)nextSize > (ulong)data.Length)
             throw Truncated("image directory");
-
-        ulong width = 0, height = 0, orientation = 1;
-        for (ulong i = 0; i < count; i++)
-        {
-            var entry = data[(pos + countSize + (int)i * entrySize)..];
-            ushort tag = U16(entry, little);
-            if (tag != ImageWidthTag && tag != ImageLengthTag && tag != OrientationTag)
-                continue;
-            ushort type = U16(entry[2..], little);
-            if (tag == OrientationTag && type is not (3 or 4)) continue;   // SHORT, or LONG as libtiff also takes; else ignored
-            var value = entry[(big ? 12 : 8)..];
-            ulong v = type switch
-            {
-                3 => U16(value, little), // SHORT
-                4 => U32(value, little), // LONG
-                16 when big => U64(value, little), // LONG8
-                _ => throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: tag {tag} has type {type}"),
-            };
-            if (tag == ImageWidthTag) width = v; else if (tag == ImageLengthTag) height = v; else orientation = v;
-        }
-        var nextField = data[(int)end..];
-        ulong next = big ? U64(nextField, little) : U32(nextField, little);
-        return (width, height, orientation, next);
+        return (pos, count, end);
     }
+
+    private static ulong Next(ReadOnlySpan<byte> data, ulong end, bool little, bool big) =>
+        big ? U64(data[(int)end..], little) : U32(data[(int)end..], little);
+
+    /// <summary>
+    /// An integer tag's first value in any integer type libtiff converts (BYTE, SHORT, LONG and their signed forms;
+    /// LONG8 and SLONG8 in a BigTIFF); null for other types.
+    /// </summary>
+    private static long? Integer(ushort type, ReadOnlySpan<byte> value, bool little, bool big) => type switch
+    {
+        1 => value[0],                                   // BYTE
+        6 => (sbyte)value[0],                            // SBYTE
+        3 => U16(value, little),                         // SHORT
+        8 => (short)U16(value, little),                  // SSHORT
+        4 => U32(value, little),                         // LONG
+        9 => (int)U32(value, little),                    // SLONG
+        16 when big => (long)Math.Min(U64(value, little), long.MaxValue),   // LONG8
+        17 when big => (long)U64(value, little),         // SLONG8
+        _ => null,
+    };
 
     private static ImageDecodeException Truncated(string what) =>
         new(ImageDecodeError.Truncated, $"TIFF: data ends inside the {what}");
