@@ -42,7 +42,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             throw new StudyConflictException(conflict);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
         // queued again, and the old chunks' writes skip them (ResultStore).
-        bool restart = reanalyze || registered.Count > 0 && registered[0].UmPerPx != study.UmPerPx;
+        bool recalibrated = registered.Count > 0 && registered[0].UmPerPx != study.UmPerPx;
+        bool restart = reanalyze || recalibrated;
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             insert into studies (external_id, source_path, um_per_px, device, manifest, image_count, state, model_id)
@@ -64,6 +65,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             delete from patients where study_id = @StudyId and not (code = any(@Codes))
             """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
 
+        var imageSetsBefore = await ImageSetsAsync(connection, tx, studyId, ct);
         var images = study.Images;
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format)
@@ -90,6 +92,15 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         await connection.ExecuteAsync(new CommandDefinition(
             "delete from images where study_id = @StudyId and not (rel_path = any(@Paths))",
             new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
+        // Another model's patient results describe the images and calibration they were computed from: where those
+        // changed they describe nothing in the study now (and exports listed them beside this model's). Its image
+        // results stay, keyed by content, so analysing with that model again rebuilds them.
+        var imageSetsAfter = await ImageSetsAsync(connection, tx, studyId, ct);
+        var changedPatients = imageSetsAfter.Where(p => recalibrated || imageSetsBefore.GetValueOrDefault(p.Key) != p.Value).Select(p => p.Key).ToArray();
+        if (changedPatients.Length > 0)
+            await connection.ExecuteAsync(new CommandDefinition(
+                "delete from patient_metrics where patient_id = any(@Patients) and model_id <> @ModelId",
+                new { Patients = changedPatients, ModelId = modelId }, tx, cancellationToken: ct));
 
         // Leave work in flight alone (images in a live chunk: a running reanalysis must not be undone by a stored older
         // result); reuse results for this model at this calibration; queue the rest (new, changed, failed, or stranded
@@ -127,6 +138,13 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         await tx.CommitAsync(ct);
         return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks);
     }
+
+    /// <summary>Each patient's images (paths and contents) as one digest, to see whose set a registration changed.</summary>
+    private static async Task<Dictionary<long, string>> ImageSetsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId, CancellationToken ct) =>
+        (await connection.QueryAsync<(long PatientId, string Digest)>(new CommandDefinition("""
+            select patient_id, md5(string_agg(rel_path || ' ' || encode(sha256, 'hex'), '/' order by rel_path))
+            from images where study_id = @StudyId group by patient_id
+            """, new { StudyId = studyId }, tx, cancellationToken: ct))).ToDictionary(r => r.PatientId, r => r.Digest);
 
     /// <summary>
     /// Why a study id registered from <paramref name="registeredFrom"/> (a share-relative folder, null for a list of

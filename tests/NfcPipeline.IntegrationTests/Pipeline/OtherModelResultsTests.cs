@@ -1,0 +1,82 @@
+using Dapper;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+using Npgsql;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>
+/// Another model's patient results after a resubmission, against the real database: kept while the patient's images
+/// and calibration are as they were, dropped when they changed (they described images the study no longer has, and the
+/// exports listed them beside the current model's as if current).
+/// </summary>
+public class OtherModelResultsTests
+{
+    private static async Task<long> OtherModelWithResultsAsync(NpgsqlDataSource db, ResubmissionRaceTests.Seeded s)
+    {
+        await using var c = await db.OpenConnectionAsync();
+        long other = await c.ExecuteScalarAsync<long>(
+            "insert into models (sha256, name, contract) values (sha256('other'::bytea), 'other', 'dense/v1') returning id");
+        foreach (long model in new[] { s.ModelId, other })
+            await c.ExecuteAsync("""
+                insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, capillary_count, dilated_count,
+                                             giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters, um_per_px)
+                values (@PatientId, @model, 3, 0, 30, 0, 0, 0, 0, 'non_scleroderma', '[]', '{}', '{}', 2.0)
+                """, new { s.PatientId, model });
+        return other;
+    }
+
+    private static StudyRegistration Submission(ResubmissionRaceTests.Seeded s, double umPerPx, Func<int, byte[]> sha) =>
+        new("race", "race", umPerPx, null, "{}",
+            s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", sha(i), 1, null, null, null)).ToList());
+
+    private static async Task<long[]> ModelsWithResultsAsync(NpgsqlDataSource db, long patientId)
+    {
+        await using var c = await db.OpenConnectionAsync();
+        return (await c.QueryAsync<long>("select model_id from patient_metrics where patient_id = @patientId order by model_id", new { patientId })).ToArray();
+    }
+
+    [Fact]
+    public async Task An_unchanged_resubmission_keeps_another_models_patient_results()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
+        long other = await OtherModelWithResultsAsync(migrated.Db, s);
+
+        await new StudyRegistrationStore(migrated.Db).RegisterAsync(Submission(s, 2.0, i => s.Shas[i]), s.ModelId, 2.0, false, 10, "{}", default);
+
+        Assert.Equal([s.ModelId, other], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
+    }
+
+    [Fact]
+    public async Task A_replaced_image_drops_another_models_patient_results_and_keeps_the_current_models_until_it_recomputes()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
+        await OtherModelWithResultsAsync(migrated.Db, s);
+
+        byte[] replaced = System.Security.Cryptography.SHA256.HashData("new field"u8.ToArray());
+        await new StudyRegistrationStore(migrated.Db).RegisterAsync(Submission(s, 2.0, i => i == 0 ? replaced : s.Shas[i]), s.ModelId, 2.0, false, 10, "{}", default);
+
+        Assert.Equal([s.ModelId], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
+    }
+
+    [Fact]
+    public async Task A_removed_image_or_a_new_calibration_drops_another_models_patient_results()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        await OtherModelWithResultsAsync(migrated.Db, s);
+
+        var fewer = Submission(s, 2.0, i => s.Shas[i]);
+        await registrations.RegisterAsync(fewer with { Images = fewer.Images.Take(2).ToList() }, s.ModelId, 2.0, false, 10, "{}", default);
+        Assert.Equal([s.ModelId], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
+
+        await using (var c = await migrated.Db.OpenConnectionAsync())
+            await c.ExecuteAsync("delete from patient_metrics; delete from models where name = 'other'");
+        await OtherModelWithResultsAsync(migrated.Db, s);
+        await registrations.RegisterAsync(fewer with { Images = fewer.Images.Take(2).ToList(), UmPerPx = 2.5 }, s.ModelId, 2.5, false, 10, "{}", default);
+        Assert.Equal([s.ModelId], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
+    }
+}
