@@ -136,6 +136,46 @@ public class CliTests
     }
 
     [Fact]
+    public async Task Enqueue_wait_takes_only_a_registration_after_its_own_submission_as_its_result()
+    {
+        // STUDY-A is processing when it is submitted again; that earlier run finishing before a worker takes the new
+        // submission in was reported as this submission's completion.
+        await using var data = await TestData.CreateAsync();
+        var published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-wait-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<SubmitStudy>(ctx =>
+                {
+                    if (ctx.Message.StudyId == TestData.StudyExternalId) published.TrySetResult();
+                    return Task.CompletedTask;
+                });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            var waiting = NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "enqueue", "studyA", "--share", data.ShareRoot,
+                "--study-id", TestData.StudyExternalId, "--connection", data.Database.ConnectionString, "--wait");
+            await published.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            await data.Database.ScalarAsync<int>($"update studies set state = 'completed', completed_at = now() where id = {data.StudyId} returning 1");
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            Assert.False(waiting.IsCompleted, "the earlier run's completion was taken as this submission's");
+
+            // The worker registers the submission, and the study completes.
+            await data.Database.ScalarAsync<int>(
+                $"update studies set registered_at = now(), state = 'completed', completed_at = now() where id = {data.StudyId} returning 1");
+            var run = await waiting.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(run.Code == 0, run.Err + run.Out);
+            Assert.Contains($"Study {TestData.StudyExternalId}: completed.", run.Out);
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [Fact]
     public async Task Bench_pipeline_runs_a_real_worker_after_a_warm_up_study_and_prints_its_ratios()
     {
         // A worker start, a warm-up study, two studies and three raw ORT rounds, while other test assemblies share the two cores.

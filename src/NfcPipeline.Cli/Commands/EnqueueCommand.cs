@@ -54,15 +54,15 @@ internal static class EnqueueCommand
             var sourcePath = SharePaths.StudySourcePath(rootFull, relative);
             await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var queries = new ReportingQueries(dataSource);
-            // A resubmitted study shows its previous run's final state until the worker registers it again: wait for a
-            // completion newer than the one before publishing.
-            DateTime? completedBefore = null;
+            // A resubmitted study shows its previous run's state until the worker registers it again, and that run may
+            // finish in between: wait for a registration stamped after publishing, by the database's clock.
+            DateTime publishedAfter = DateTime.MinValue;
             try
             {
                 var registered = await queries.StudyByExternalIdAsync(message.StudyId, ct);
                 if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath) is { } conflict)
                     return Fail(conflict, NfcCommandLine.Usage);
-                completedBefore = registered?.CompletedAt;
+                if (parse.GetValue(wait)) publishedAfter = await queries.DatabaseNowAsync(ct);
             }
             catch (NpgsqlException ex) when (!parse.GetValue(wait))
             {
@@ -82,7 +82,7 @@ internal static class EnqueueCommand
             if (!parse.GetValue(wait)) return NfcCommandLine.Success;
 
             string state;
-            try { state = await WaitAsync(queries, message.StudyId, completedBefore, ct); }
+            try { state = await WaitAsync(queries, message.StudyId, publishedAfter, ct); }
             catch (NpgsqlException ex) { return Fail($"lost the database while waiting: {ex.Message}", NfcCommandLine.Fatal); }
             Console.WriteLine($"Study {message.StudyId}: {state}.");
             // As the README's exit codes: images that failed, each with its reason, still make a finished study.
@@ -107,7 +107,7 @@ internal static class EnqueueCommand
                 "images are measured again at it. Put the calibration in study.json to keep it.");
     }
 
-    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime? completedBefore, CancellationToken ct)
+    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime publishedAfter, CancellationToken ct)
     {
         var finalState = "";
         await AnsiConsole.Progress().AutoClear(false)
@@ -119,7 +119,7 @@ internal static class EnqueueCommand
                 while (!ct.IsCancellationRequested)
                 {
                     var s = await queries.StudyByExternalIdAsync(studyId, ct);
-                    if (s is not null && !(s.IsFinished && s.CompletedAt == completedBefore))
+                    if (s is not null && s.RegisteredAt >= publishedAfter)
                     {
                         task.MaxValue = Math.Max(1, s.Images);
                         task.Value = s.Succeeded + s.Failed;

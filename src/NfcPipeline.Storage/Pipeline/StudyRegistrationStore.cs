@@ -51,7 +51,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             on conflict (external_id) do update set
                 source_path = excluded.source_path, um_per_px = excluded.um_per_px, device = excluded.device,
                 manifest = excluded.manifest, image_count = excluded.image_count, model_id = excluded.model_id,
-                state = 'processing', updated_at = now(), completed_at = null
+                state = 'processing', updated_at = now(), registered_at = now(), completed_at = null
             returning id
             """, new { study.ExternalId, study.SourcePath, study.UmPerPx, study.Device, Manifest = study.ManifestJson, Count = study.Images.Count, ModelId = modelId },
             tx, cancellationToken: ct));

@@ -34,6 +34,8 @@ public sealed class StudyProgress
     public static double Percent(long part, long total) =>
         total <= 0 ? 0 : (double)Math.Round(100m * part / total, 1, MidpointRounding.AwayFromZero);
     public DateTime CreatedAt { get; init; }
+    /// <summary>When the worker last took in a submission of it (migration 0027).</summary>
+    public DateTime RegisteredAt { get; init; }
     public DateTime? CompletedAt { get; init; }
     public bool IsFinished => State is "completed" or "completed_with_errors" or "failed";
 }

@@ -33,7 +33,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     }
 
     private const string StudyProgressSelect = """
-        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.created_at, s.completed_at,
+        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.created_at, s.registered_at, s.completed_at,
                c.images, c.succeeded, c.failed
         from studies s
         cross join lateral (select count(*) as images,
@@ -57,6 +57,13 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return await c.QuerySingleOrDefaultAsync<StudyProgress>(new CommandDefinition(StudyProgressSelect + " where s.id = @id", new { id }, cancellationToken: ct));
+    }
+
+    /// <summary>The database's clock, to compare with the times it stamps (a submission's registration).</summary>
+    public async Task<DateTime> DatabaseNowAsync(CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.ExecuteScalarAsync<DateTime>(new CommandDefinition("select now()", cancellationToken: ct));
     }
 
     public async Task<StudyProgress?> StudyByExternalIdAsync(string externalId, CancellationToken ct = default)

@@ -42,10 +42,14 @@ public class OtherModelResultsTests
         await using var migrated = await MigratedDatabase.CreateAsync();
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
         long other = await OtherModelWithResultsAsync(migrated.Db, s);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("update studies set registered_at = now() - interval '1 day'");
 
         await new StudyRegistrationStore(migrated.Db).RegisterAsync(Submission(s, 2.0, i => s.Shas[i]), s.ModelId, 2.0, false, 10, "{}", default);
 
         Assert.Equal([s.ModelId, other], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
+        // Every registration is stamped (`nfc enqueue --wait` waits for one after its own submission).
+        Assert.True(await c.ExecuteScalarAsync<bool>("select registered_at > now() - interval '1 minute' from studies"));
     }
 
     [Fact]
