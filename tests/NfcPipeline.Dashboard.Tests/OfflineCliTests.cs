@@ -54,6 +54,19 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Analyze_exits_1_when_not_one_image_could_be_analysed()
+    {
+        var bad = Path.Combine(_folder.FullName, "all-bad");
+        Directory.CreateDirectory(bad);
+        foreach (var name in new[] { "truncated.jpg", "bad_crc.png" })
+            File.Copy(Path.Combine(Corpus, name), Path.Combine(bad, name));
+        var run = await NfcProcess.RunAsync("analyze", bad);
+        Assert.Equal(1, run.Code);
+        Assert.Contains("nfc analyze: none of the 2 images could be analysed", run.Err);
+        Assert.Contains("2 images: 0 analysed, 2 failed", run.Out);
+    }
+
+    [Fact]
     public async Task Analyze_measures_and_grades_with_the_workers_analysis_settings_from_the_environment()
     {
         var field = Path.Combine(_folder.FullName, "one");
@@ -108,7 +121,7 @@ public sealed class OfflineCliTests : IDisposable
         var run = await NfcProcess.RunAsync("analyze", CorpusFolder());
 
         Assert.Equal(0, run.Code);
-        Assert.Contains("truncated.jpg  FAILED Truncated: JPEG: Premature end of JPEG file", run.Out);
+        Assert.Contains("truncated.jpg  FAILED Truncated: JPEG: the file ends inside its scan", run.Out);
         Assert.Contains("x.jpg  SKIPPED: a folder named like an image file, not an image", run.Out);
         Assert.Contains("12 images: 6 analysed, 6 failed, 1 skipped", run.Out);
         Assert.Contains("Research use only: computed automatically by the model; the pattern is not a diagnosis", run.Out);

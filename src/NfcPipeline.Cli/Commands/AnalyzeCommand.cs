@@ -69,7 +69,14 @@ internal static class AnalyzeCommand
                 r.Image.RelativePath, r.Image.Finger ?? FieldResult.UnknownFinger, r.Outcome.Measurement, r.Outcome.Error)));
             output.Patient(report);
         }
-        output.End(results.Count(r => r.Outcome.Succeeded), results.Count(r => !r.Outcome.Succeeded), inventory.Skipped.Count);
+        int analysed = results.Count(r => r.Outcome.Succeeded);
+        output.End(analysed, results.Count - analysed, inventory.Skipped.Count);
+        // As a study whose every image failed is a failed study: a script must not take "nothing analysed" for a result.
+        if (results.Count > 0 && analysed == 0)
+        {
+            await Console.Error.WriteLineAsync($"nfc analyze: none of the {results.Count} images could be analysed; each one's reason is listed.");
+            return NfcCommandLine.Fatal;
+        }
         return NfcCommandLine.Success;
     }
 
