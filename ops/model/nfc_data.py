@@ -136,6 +136,13 @@ def make_sample(field, rng, size, stride, class_weights=None, offset_window=1):
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     img = cv2.warpAffine(field["image"], m, (size, size), flags=flags, borderMode=cv2.BORDER_REFLECT)
     img = _photometric(rng, img)
+    # Beyond the field the targets are background, so the picture there must hold no vessels either: mid-grey, as
+    # the pipeline pads its input (normalised 0). Mirrored field (the reflected border) put vessels under background
+    # labels in about 15 % of the crops' pixels.
+    inside = cv2.warpAffine(np.ones(field["ids"].shape, np.uint8), m, (size, size),
+                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    outside = inside == 0
+    img[outside] = 128
     ids = cv2.warpAffine(field["ids"], m, (size, size), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                          borderValue=0)
     g = size // stride

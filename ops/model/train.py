@@ -213,7 +213,8 @@ def main(argv=None):
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         step = st["step"]
-        ema = st.get("ema", ema)
+        # A checkpoint without an average (older runs) starts it from the loaded weights, not the random initial ones.
+        ema = st.get("ema") or {k: v.detach().clone() for k, v in net.state_dict().items()}
         log(f"resumed from step {step}")
     config = vars(a) | {"stride": STRIDE, "classes": CLASSES, "steps": total, "planned_steps": a.steps,
                         "precision_used": precision, "sim_version": SIM_VERSION}
