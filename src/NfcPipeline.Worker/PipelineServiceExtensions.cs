@@ -45,6 +45,12 @@ public static class PipelineServiceExtensions
 
         var options = Bind(WorkerOptions.Section, s => s.Get<WorkerOptions>(), new WorkerOptions());
         options.ShareRoot ??= config["Share:Root"];
+        // Without it every image of every chunk this worker took would fail for good ("not configured", or "does not
+        // exist in the share" for a mount point left empty), and the studies would complete with errors.
+        if (string.IsNullOrWhiteSpace(options.ShareRoot))
+            problems.Add("Worker:ShareRoot (or Share:Root) is not set: every submitted folder and image path is relative to it.");
+        else if (!Directory.Exists(options.ShareRoot))
+            problems.Add($"Worker:ShareRoot '{options.ShareRoot}' is not a folder that exists (is the share mounted?).");
         // Settings that cannot run stop the worker here, every problem named, before a model loads or a queue binds.
         var inferenceOptions = Bind(InferenceOptions.Section, s => s.Get<InferenceOptions>(), new InferenceOptions());
         var batchingOptions = Bind(DynamicBatcherOptions.Section, s => s.Get<DynamicBatcherOptions>(), new DynamicBatcherOptions());

@@ -210,6 +210,7 @@ public class WorkerStartupTests
         Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address", worker.Output);
         Assert.Contains("Kestrel:Endpoints:health:Url 'http://192.0.2.1:5082' is not a loopback address", worker.Output);
         Assert.Contains("Analysis:Categories:hairpin must be one of", worker.Output);
+        Assert.Contains("Worker:ShareRoot (or Share:Root) is not set", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // no stack trace
     }
 
@@ -273,6 +274,7 @@ public class WorkerStartupTests
             ["Storage__ConnectionString"] = db.ConnectionString,
             ["Messaging__RabbitUri"] = vhost.AmqpUri.ToString(),
             ["Inference__ModelPath"] = "/no/such/model.onnx",
+            ["Worker__ShareRoot"] = Path.GetTempPath(),
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
 

@@ -65,12 +65,24 @@ public sealed class CompletionEventStore(NpgsqlDataSource db)
                 order by created_at, id limit @Limit for update skip locked)
             returning id, kind, payload::text, publish_claimed_at
             """, new { Age = olderThan, Lease = claimLease, Limit = limit }, cancellationToken: ct));
-        return rows.OrderBy(r => r.Id).Select(r => new PendingEvent(r.Id, r.Claim, r.Kind switch
+        // A row this version cannot read (a kind a newer worker stored, a damaged payload) keeps its claim and is left out:
+        // it must neither stop the pass nor be marked published; once its lease lapses a worker that knows it takes it.
+        return rows.OrderBy(r => r.Id).Select(r => Read(r.Kind, r.Payload) is { } message ? new PendingEvent(r.Id, r.Claim, message) : null)
+            .OfType<PendingEvent>().ToList();
+    }
+
+    private static object? Read(string kind, string payload)
+    {
+        try
         {
-            PatientKind => JsonSerializer.Deserialize<PatientCompleted>(r.Payload, Json)!,
-            StudyKind => JsonSerializer.Deserialize<StudyCompleted>(r.Payload, Json)!,
-            _ => throw new InvalidOperationException($"Unknown completion event kind '{r.Kind}'."),
-        })).ToList();
+            return kind switch
+            {
+                PatientKind => JsonSerializer.Deserialize<PatientCompleted>(payload, Json),
+                StudyKind => JsonSerializer.Deserialize<StudyCompleted>(payload, Json),
+                _ => null,
+            };
+        }
+        catch (JsonException) { return null; }
     }
 
     /// <summary>Deletes events published before <paramref name="keep"/> ago: the outbox needs none of them; returns how many.</summary>

@@ -95,11 +95,14 @@ public sealed class JobStore(NpgsqlDataSource db)
                 order by enqueued_at limit @Limit for update skip locked)
             returning id, study_id, payload::text, publish_claimed_at
             """, new { Age = olderThan, Lease = claimLease, Limit = limit }, cancellationToken: ct));
+        // A payload this version cannot read keeps its claim and is left out, rather than stopping every pass.
         return rows.Select(r =>
         {
-            var p = JsonSerializer.Deserialize<Payload>(r.Payload)!;
-            return new ChunkJob(r.Id, r.StudyId, p.image_ids, p.reanalyze) { PublishClaim = r.Claim };
-        }).ToList();
+            Payload? p;
+            try { p = JsonSerializer.Deserialize<Payload>(r.Payload); }
+            catch (JsonException) { p = null; }
+            return p?.image_ids is { } ids ? new ChunkJob(r.Id, r.StudyId, ids, p.reanalyze) { PublishClaim = r.Claim } : null;
+        }).OfType<ChunkJob>().ToList();
     }
 
     /// <summary>Gives up the claims of chunks whose publish failed, so the next outbox pass takes them (only claims still held).</summary>
@@ -153,6 +156,20 @@ public sealed class JobStore(NpgsqlDataSource db)
             "failed" => JobStart.Failed,
             _ => JobStart.Started,
         };
+    }
+
+    /// <summary>
+    /// The last heartbeat of the worker the job is processing under, when that is another worker, still running, whose
+    /// heartbeat is within <paramref name="fresh"/>; otherwise null.
+    /// </summary>
+    public async Task<DateTime?> HolderHeartbeatAsync(long jobId, string workerId, TimeSpan fresh, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition("""
+            select w.heartbeat_at from jobs j join workers w on w.id = j.worker_id
+            where j.id = @JobId and j.state = 'processing' and j.worker_id <> @WorkerId
+              and w.state = 'running' and w.heartbeat_at > now() - @Fresh
+            """, new { JobId = jobId, WorkerId = workerId, Fresh = fresh }, cancellationToken: ct));
     }
 
     /// <summary>

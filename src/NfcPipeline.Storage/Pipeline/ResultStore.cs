@@ -33,7 +33,10 @@ public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<Analyse
 /// </summary>
 public sealed class ResultStore(NpgsqlDataSource db)
 {
-    /// <summary>Commits the chunk and returns the patients it touched; null, storing nothing, when its job has failed or was deleted.</summary>
+    /// <summary>
+    /// Commits the chunk and returns the patients it touched; null, storing nothing, when its job has failed, was
+    /// deleted, or already succeeded (a second delivery of its message, run at the same time: the first commit stands).
+    /// </summary>
     public async Task<IReadOnlyList<long>?> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -49,7 +52,9 @@ public sealed class ResultStore(NpgsqlDataSource db)
         // Its row is locked, so a fault marking it failed waits for this commit, then leaves the succeeded job alone.
         var jobState = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "select state from jobs where id = @JobId for update", new { chunk.JobId }, tx, cancellationToken: ct));
-        if (jobState is "failed" or "deleted")
+        // A job that succeeded was written by another delivery of this message (an outbox republish, a requeue of a job
+        // thought stalled, a lost ack); the work in flight when it was taken is started anew by a requeue only.
+        if (jobState is "failed" or "deleted" or "succeeded")
         {
             await tx.RollbackAsync(ct);
             return null;

@@ -26,6 +26,13 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var message = context.Message;
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
+        if (await RunningElsewhereAsync(message.JobId, ct))
+        {
+            // A second delivery of a message whose first is still being analysed (an outbox republish, a requeue of a job
+            // thought stalled, a lost ack): that worker finishes it; counting this as an abandoned start gave up live work.
+            logger.LogInformation("Job {JobId} is being analysed by a live worker; this second delivery of its message is dropped", message.JobId);
+            return;
+        }
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
         if (start is JobStart.GivenUp or JobStart.Failed)
@@ -128,9 +135,10 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var touched = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
         if (touched is null)
         {
-            // Failed (given up, or after its retries) or deleted while this worker ran it: its outcome stands.
-            logger.LogWarning("Job {JobId} failed or was deleted while it was analysed; its results were not stored (requeue it to store them)",
-                message.JobId);
+            // Failed (given up, or after its retries), deleted, or written by another delivery while this worker ran it:
+            // its outcome stands.
+            logger.LogWarning("Job {JobId} failed, was deleted or was written by another delivery of its message while it was analysed; " +
+                "these results were not stored", message.JobId);
             return;
         }
         metrics.ChunkWritten(analysed.Count, failed.Count, writeClock.Elapsed, clock.Elapsed);
@@ -138,6 +146,19 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             message.JobId, analysed.Count, failed.Count, reused.Count, inferenceTime.TotalSeconds, writeClock.Elapsed.TotalMilliseconds);
 
         await completion.OnChunkCommittedAsync(touched, context, ct);
+    }
+
+    /// <summary>
+    /// Whether the job is processing under another worker that is alive: its heartbeat moves on within two heartbeat
+    /// intervals. A worker that crashed mid-chunk has a recent heartbeat when its message comes back at once, hence the
+    /// wait, which only such starts pay.
+    /// </summary>
+    private async Task<bool> RunningElsewhereAsync(long jobId, CancellationToken ct)
+    {
+        var wait = 2 * options.HeartbeatInterval;
+        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, wait, t), ct) is not { } seen) return false;
+        await Task.Delay(wait + TimeSpan.FromSeconds(1), ct);
+        return await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, wait, t), ct) is { } later && later > seen;
     }
 
     private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)

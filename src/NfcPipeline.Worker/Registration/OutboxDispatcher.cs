@@ -44,6 +44,12 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
             {
                 logger.LogWarning("Outbox pass skipped: {Error}", ex.Message);
             }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Anything else (a statement timeout, a row this version cannot read) would stop the host, and with it
+                // every worker in turn: logged, and the next pass tries again.
+                logger.LogError(ex, "Outbox pass failed");
+            }
         }
     }
 

@@ -58,6 +58,32 @@ public class CompletionEventOutboxTests
     }
 
     [Fact]
+    public async Task A_row_this_version_cannot_read_keeps_its_claim_and_leaves_the_pass_to_the_others()
+    {
+        // It threw out of the outbox pass, which stopped the worker's host, and every worker's in turn.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("""
+            insert into completion_events (kind, study_id, payload, created_at) values
+                ('study_completed', @StudyId, '[1, 2]', now() - interval '2 minutes'),
+                ('study_completed', @StudyId, '{"studyId": "race", "studyDbId": 1, "state": "completed"}', now() - interval '1 minute')
+            """, new { s.StudyId });
+
+        var claimed = Assert.Single(await new CompletionEventStore(migrated.Db).ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromHours(1), 10, default));
+        Assert.Equal("race", Assert.IsType<StudyCompleted>(claimed.Message).StudyId);
+        Assert.Equal(2L, await c.ExecuteScalarAsync<long>("select count(*) from completion_events where publish_claimed_at is not null and published_at is null"));
+
+        await c.ExecuteAsync("""
+            insert into jobs (kind, study_id, payload, state, enqueued_at) values
+                ('analyze_chunk', @StudyId, '"not a chunk"', 'enqueued', now() - interval '2 hours'),
+                ('analyze_chunk', @StudyId, '{"image_ids": [1], "reanalyze": false}', 'enqueued', now() - interval '1 hour')
+            """, new { s.StudyId });
+        var chunk = Assert.Single(await new JobStore(migrated.Db).ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromHours(1), 10, default));
+        Assert.Equal([1L], chunk.ImageIds);
+    }
+
+    [Fact]
     public async Task An_event_left_unpublished_is_published_by_a_workers_outbox_pass_and_every_event_is_stamped()
     {
         await using var env = await PipelineEnvironment.CreateAsync();

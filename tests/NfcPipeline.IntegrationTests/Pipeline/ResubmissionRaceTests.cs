@@ -61,8 +61,8 @@ public class ResubmissionRaceTests
         Assert.Equal(2L, await check.ExecuteScalarAsync<long>("select count(*) from images where state = 'failed'"));
         Assert.Equal("succeeded", await check.ExecuteScalarAsync<string>("select state from jobs where id = @job", new { job }));
 
-        // A corrected calibration: the chunk that loaded 2.0 µm/px writes none of its images.
-        await check.ExecuteAsync("update images set state = 'queued' where id = @Id; update studies set um_per_px = 1.5",
+        // A corrected calibration: the chunk that loaded 2.0 µm/px writes none of its images (run again: requeued).
+        await check.ExecuteAsync("update images set state = 'queued' where id = @Id; update studies set um_per_px = 1.5; update jobs set state = 'processing'",
             new { Id = s.ImageIds[1] });
         var second = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [failed[1]], [], "{}", loaded), default);
         Assert.Empty(Assert.IsAssignableFrom<IReadOnlyList<long>>(second));   // written (nothing touched), not discarded
@@ -158,12 +158,13 @@ public class ResubmissionRaceTests
         Assert.Null(await new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default));
         Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from patients"));
 
-        // The new chunk writes; the old one, held up (a retry delay), writes again after it: the new one's outcome stands.
+        // The new chunk writes; the old one, delivered a second time, writes again after it: its job succeeded with the
+        // first write, so it stores nothing (null), and the new one's outcome stands.
         var newer = registered.Chunks.Single().JobId;
         var newLoad = await results.LoadChunkImagesAsync(s.ImageIds, default);
         var reused = s.ImageIds.Select(id => new ReusedImage(id, 2.0)).ToList();
         Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(newer, s.ModelId, [], [], reused, "{}", newLoad), default));
-        Assert.Empty((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default))!);
+        Assert.Null(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default));
         Assert.Equal(["succeeded", "succeeded"], await check.QueryAsync<string>("select state from images order by id"));
         Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
     }
@@ -195,7 +196,7 @@ public class ResubmissionRaceTests
         Assert.Null(await new PatientResultsStore(db).CompleteStudyIfDoneAsync(s.StudyId, default));
     }
 
-    private static Core.Measurements.ImageMeasurement OldMeasurement() =>
+    internal static Core.Measurements.ImageMeasurement OldMeasurement() =>
         new Core.Measurements.ImageMeasurer().Measure([], new Core.Domain.Calibration(2.0), 64, 64);
 
     [Fact]

@@ -1,0 +1,61 @@
+using Dapper;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>Two deliveries of one chunk message at once, against the real database: the first commit stands.</summary>
+public class DuplicateDeliveryTests
+{
+    [Fact]
+    public async Task A_second_delivery_of_a_chunk_finishing_after_the_first_was_written_stores_nothing()
+    {
+        // Two deliveries of one message ran at once (an outbox republish, a requeue of a job thought stalled, a lost
+        // ack): the second's write replaced the first's results and outcomes under a study already completed on them.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await ResubmissionRaceTests.SeedAsync(db, 1);
+        var results = new ResultStore(db);
+        var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
+        var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        var first = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [new FailedImage(s.ImageIds[0], "TimedOut", "slow")], [], "{}", loaded), default);
+        Assert.Equal([s.PatientId], first);
+
+        var analysed = new AnalysedImage(s.ImageIds[0], s.Shas[0], [], ResubmissionRaceTests.OldMeasurement());
+        Assert.Null(await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [analysed], [], [], "{}", loaded), default));
+
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(("succeeded", "TimedOut"), await check.QuerySingleAsync<(string, string)>(
+            "select j.state, i.error_code from jobs j, images i where j.id = @job and i.id = @Id", new { job, Id = s.ImageIds[0] }));
+        Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
+    }
+
+    [Fact]
+    public async Task A_job_counts_as_held_elsewhere_only_under_another_running_worker_with_a_fresh_heartbeat()
+    {
+        // A second delivery of a message whose first is still analysed was counted as an abandoned start: three made
+        // the job fail as WorkerStopped although no worker had stopped. The consumer now asks this, waits two heartbeat
+        // intervals and asks again: a heartbeat that moved on is a live worker, and the delivery is dropped.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        var jobs = new JobStore(migrated.Db);
+        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w1", 3, default));
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("insert into workers (id, host, pid) values ('w1', 'h', 1)");
+        var fresh = TimeSpan.FromSeconds(20);
+
+        var seen = await jobs.HolderHeartbeatAsync(job, "w2", fresh, default);
+        Assert.NotNull(seen);
+        Assert.Null(await jobs.HolderHeartbeatAsync(job, "w1", fresh, default));   // its own job
+        await c.ExecuteAsync("update workers set heartbeat_at = now() + interval '5 seconds'");
+        Assert.True(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default) > seen);   // moved on: alive
+
+        await c.ExecuteAsync("update workers set heartbeat_at = now() - interval '1 minute'");
+        Assert.Null(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default));   // silent: crashed
+        await c.ExecuteAsync("update workers set heartbeat_at = now(), state = 'stopped'");
+        Assert.Null(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default));
+        await c.ExecuteAsync("update workers set state = 'running'; update jobs set state = 'succeeded'");
+        Assert.Null(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default));   // not processing
+    }
+}
