@@ -14,6 +14,8 @@ public sealed class WorkerOptions
     /// <summary>Images per analysis message (one job row). Small enough to finish well inside RabbitMQ's ack timeout.</summary>
     public int ChunkSize { get; set; } = 8;
 
+    public const int MaxChunkSize = 256;
+
     public int PrefetchCount { get; set; } = 8;
 
     /// <summary>Messages consumed at once; their images share the dynamic batcher, which batches across messages.</summary>
@@ -29,7 +31,8 @@ public sealed class WorkerOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (ChunkSize < 1) problems.Add($"Worker:ChunkSize must be at least 1, got {ChunkSize}.");
+        // A chunk's instances and masks stay in memory until its one write, and it must finish inside the broker's ack timeout.
+        if (ChunkSize is < 1 or > MaxChunkSize) problems.Add($"Worker:ChunkSize must be 1 to {MaxChunkSize}, got {ChunkSize}.");
         if (PrefetchCount < 1) problems.Add($"Worker:PrefetchCount must be at least 1 (0 would mean no limit), got {PrefetchCount}.");
         if (ConcurrentMessageLimit < 1) problems.Add($"Worker:ConcurrentMessageLimit must be at least 1, got {ConcurrentMessageLimit}.");
         if (!(DefaultMicrometresPerPixel > 0 && double.IsFinite(DefaultMicrometresPerPixel)))

@@ -199,7 +199,7 @@ public class WorkerStartupTests
 
         Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("refusing to start", worker.Output);
-        Assert.Contains("Worker:ChunkSize must be at least 1", worker.Output);
+        Assert.Contains("Worker:ChunkSize must be 1 to 256, got 0.", worker.Output);
         Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
         Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
         Assert.Contains("Inference:Decoder:MaskThreshold must be in (0, 1), got 2.", worker.Output);

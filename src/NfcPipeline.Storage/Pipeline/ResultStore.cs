@@ -65,7 +65,8 @@ public sealed class ResultStore(NpgsqlDataSource db)
         // already written: its outcome stands, and this chunk stores nothing for the image; see ChunkResult).
         var current = (await connection.QueryAsync<long>(new CommandDefinition($"""
             select i.id from images i join studies s on s.id = i.study_id join unnest(@Ids, @Shas, @Ums) as x(id, sha, um)
-                on i.id = x.id and i.sha256 = x.sha and s.um_per_px is not distinct from x.um
+                on i.id = x.id and i.sha256 = x.sha
+                and (coalesce(s.um_per_px, s.analysis_um_per_px) is not distinct from x.um or x.um is null and s.um_per_px is null)
             where {OwnedByThisChunk}
             for update of i
             """, new
@@ -164,7 +165,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         return (await connection.QueryAsync<ChunkImage>(new CommandDefinition("""
             select i.id as ImageId, i.patient_id as PatientId, i.study_id as StudyId, i.sha256, i.rel_path as RelPath,
-                   s.source_path as SourcePath, s.um_per_px as UmPerPx
+                   s.source_path as SourcePath, coalesce(s.um_per_px, s.analysis_um_per_px) as UmPerPx
             from images i join studies s on s.id = i.study_id where i.id = any(@Ids) order by i.id
             """, new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
     }

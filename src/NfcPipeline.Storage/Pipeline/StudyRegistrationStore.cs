@@ -36,24 +36,29 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.
-        var registered = (await connection.QueryAsync<(string? SourcePath, double? UmPerPx)>(new CommandDefinition(
-            "select source_path, um_per_px from studies where external_id = @ExternalId", new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
+        var registered = (await connection.QueryAsync<(string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx)>(new CommandDefinition(
+            "select source_path, um_per_px, analysis_um_per_px from studies where external_id = @ExternalId",
+            new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
             throw new StudyConflictException(conflict);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
-        // queued again, and the old chunks' writes skip them (ResultStore).
-        bool recalibrated = registered.Count > 0 && registered[0].UmPerPx != study.UmPerPx;
+        // queued again, and the old chunks' writes skip them (ResultStore). For an uncalibrated study that is the default
+        // it was registered at (none recorded before migration 0028).
+        bool recalibrated = registered.Count > 0 && (registered[0].UmPerPx != study.UmPerPx
+            || registered[0].AnalysisUmPerPx is { } analysedAt && analysedAt != umPerPx);
         bool restart = reanalyze || recalibrated;
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
-            insert into studies (external_id, source_path, um_per_px, device, manifest, image_count, state, model_id)
-            values (@ExternalId, @SourcePath, @UmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId)
+            insert into studies (external_id, source_path, um_per_px, analysis_um_per_px, device, manifest, image_count, state, model_id)
+            values (@ExternalId, @SourcePath, @UmPerPx, @AnalysisUmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId)
             on conflict (external_id) do update set
-                source_path = excluded.source_path, um_per_px = excluded.um_per_px, device = excluded.device,
+                source_path = excluded.source_path, um_per_px = excluded.um_per_px, analysis_um_per_px = excluded.analysis_um_per_px,
+                device = excluded.device,
                 manifest = excluded.manifest, image_count = excluded.image_count, model_id = excluded.model_id,
                 state = 'processing', updated_at = now(), registered_at = now(), completed_at = null
             returning id
-            """, new { study.ExternalId, study.SourcePath, study.UmPerPx, study.Device, Manifest = study.ManifestJson, Count = study.Images.Count, ModelId = modelId },
+            """, new { study.ExternalId, study.SourcePath, study.UmPerPx, AnalysisUmPerPx = umPerPx, study.Device, Manifest = study.ManifestJson,
+                Count = study.Images.Count, ModelId = modelId },
             tx, cancellationToken: ct));
 
         var codes = study.Images.Select(i => i.Patient).Distinct(StringComparer.Ordinal).ToArray();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using MassTransit;
 using NfcPipeline.Contracts;
@@ -67,11 +68,13 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
 
         // The analysis gives up at the worker's stop deadline; the write and the completion run to their end once begun.
         using var analysis = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Deadline);
+        var writing = new StrongBox<bool>();
         try
         {
-            await AnalyzeChunkAsync(context, clock, analysis.Token);
+            await AnalyzeChunkAsync(context, clock, analysis.Token, writing);
         }
-        catch (OperationCanceledException) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        // Only before the write: a publish timing out in the completion after the deadline is no cancelled analysis.
+        catch (OperationCanceledException) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested && !writing.Value)
         {
             // Worker:StopTimeout has passed and nothing of the chunk was committed: the job goes back to the outbox, so
             // the next worker's outbox pass publishes it again, and this message is acknowledged.
@@ -106,7 +109,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         $"The worker analysing this image's chunk stopped without finishing it {maxAbandonedStarts} times (a crash, or " +
         "killed for memory?); the chunk is not started again. Requeue its job to try again.";
 
-    private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, CancellationToken analysisCt)
+    private async Task AnalyzeChunkAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, CancellationToken analysisCt, StrongBox<bool> writing)
     {
         var message = context.Message;
         var ct = context.CancellationToken;
@@ -132,6 +135,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var inferenceTime = clock.Elapsed;
         var chunk = new ChunkResult(message.JobId, model.ModelId, analysed, failed, reused, model.SettingsJson, images);
         var writeClock = Stopwatch.StartNew();
+        writing.Value = true;
         var touched = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
         if (touched is null)
         {

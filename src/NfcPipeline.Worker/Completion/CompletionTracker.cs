@@ -19,9 +19,19 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     {
         var studies = new HashSet<long>();
         var aggregator = new PatientAggregator(model.Analysis);
+        Exception? firstFailure = null;
         foreach (var patientId in touchedPatients)
         {
-            var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, model.ModelId, aggregator, model.SettingsJson, t), ct);
+            PatientOutcome? outcome;
+            try { outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, model.ModelId, aggregator, model.SettingsJson, t), ct); }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // One patient that cannot be aggregated must not keep the chunk's other patients, and their study, from
+                // completing. Thrown after them, so the message is retried (and then faulted) for this one.
+                logger.LogError(ex, "Patient {PatientDbId} could not be aggregated", patientId);
+                firstFailure ??= ex;
+                continue;
+            }
             if (outcome is null) continue;
             studies.Add(outcome.StudyId);
             if (outcome.Event is { } completed)
@@ -31,6 +41,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             }
         }
         foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, ct);
+        if (firstFailure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure);
     }
 
     /// <summary>For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.</summary>

@@ -103,9 +103,14 @@ public sealed class ShareWatcherService(
             var submitted = await store.GetSubmittedFingerprintsAsync(root, requested ? null : settings.RefusedRetryInterval, ct);
             await using var scope = scopes.CreateAsyncScope();
             var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
-            foreach (var study in scan.NewlyReady(submitted))
+            var ready = scan.NewlyReady(submitted).ToList();
+            // Only to say why each goes out: every folder submitted before, refusals due for a retry included.
+            var everSubmitted = ready.Count == 0 ? submitted : await store.GetSubmittedFingerprintsAsync(root, TimeSpan.FromDays(3650), ct);
+            foreach (var study in ready)
             {
-                error = await SubmitAsync(root, study, submitted.ContainsKey(study.Folder), publisher, settings, ct);
+                var why = submitted.ContainsKey(study.Folder) ? "changed since its last submission"
+                    : everSubmitted.ContainsKey(study.Folder) ? "a retry of a refused registration" : "new";
+                error = await SubmitAsync(root, study, why, publisher, settings, ct);
                 if (error is not null) break;  // the broker is likely down; the rest wait for the next scan
                 found++;
             }
@@ -131,7 +136,7 @@ public sealed class ShareWatcherService(
     }
 
     /// <summary>Publishes one study, then records it; returns the error when the publish failed.</summary>
-    private async Task<string?> SubmitAsync(string root, StudyFolder study, bool resubmission, IPublishEndpoint publisher,
+    private async Task<string?> SubmitAsync(string root, StudyFolder study, string why, IPublishEndpoint publisher,
         ShareWatcherOptions settings, CancellationToken ct)
     {
         var studyId = study.StudyId!;
@@ -149,8 +154,8 @@ public sealed class ShareWatcherService(
         var submittedAt = clock.GetUtcNow();
         await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, submittedAt.UtcDateTime, ct);
         _reportedRefusals.Remove(study.Folder);
-        logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, resubmission {Resubmission}",
-            studyId, study.Folder, study.FileCount, study.Marker, resubmission);
+        logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
+            studyId, study.Folder, study.FileCount, study.Marker, why);
         if (settings.WriteStatusFile)
             statusFile.Write(study.FullPath, SharePaths.RealPath(root), new SubmittedStudyStatus("submitted", studyId, submittedAt));
         return null;

@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using NfcPipeline.Contracts;
 using NfcPipeline.IntegrationTests.Infrastructure;
 using NfcPipeline.Storage.Migrations;
@@ -21,6 +22,26 @@ public sealed class SubmissionRecorder(string token)
     public void Add(SubmitStudy message)
     {
         if (message.StudyId.StartsWith(token, StringComparison.Ordinal)) _messages.Enqueue(message);
+    }
+}
+
+/// <summary>The watcher's log lines (its own category only), for what it says of each submission.</summary>
+public sealed class WatcherLog : Microsoft.Extensions.Logging.ILoggerProvider
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyList<string> Lines => _lines.ToArray();
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(categoryName == typeof(ShareWatcherService).FullName ? _lines : null);
+
+    public void Dispose() { }
+
+    private sealed class Logger(ConcurrentQueue<string>? lines) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => lines is not null;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => lines?.Enqueue(formatter(state, exception));
     }
 }
 
@@ -54,6 +75,7 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
     public string Token { get; }
     public string Root { get; }
     public SubmissionRecorder Recorder { get; }
+    public WatcherLog Log { get; } = new();
 
     public static async Task<ShareWatcherHarness> CreateAsync(bool createRoot = true)
     {
@@ -101,6 +123,7 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
             });
         });
         builder.AddShareWatcher();
+        builder.Logging.AddProvider(Log);
 
         var host = builder.Build();
         try { await host.StartAsync(); }

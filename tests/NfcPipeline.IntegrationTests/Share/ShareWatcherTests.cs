@@ -111,6 +111,9 @@ public class ShareWatcherTests
 
         Assert.Equal(2, h.Recorder.Messages.Count);
         Assert.All(h.Recorder.Messages, m => Assert.Equal($"{h.Token}-grows", m.StudyId));
+        Assert.Contains(h.Log.Lines, l => l.Contains($"folder {h.Token}-grows: ") && l.EndsWith(", new", StringComparison.Ordinal));
+        await Eventually(() => Task.FromResult(h.Log.Lines.Any(l => l.Contains($"folder {h.Token}-grows: ") && l.EndsWith(", changed since its last submission", StringComparison.Ordinal))),
+            "the resubmission logged as a change");
         Assert.NotEqual(firstFingerprint, await h.Db.ScalarAsync<string>("select fingerprint from share_submissions"));
     }
 
@@ -128,6 +131,9 @@ public class ShareWatcherTests
 
         await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 2), "submitted again after the retry interval");
         Assert.All(h.Recorder.Messages, m => Assert.Equal(folder, m.FolderPath));
+        // Logged as what it is (it said "resubmission False"), once its submission is recorded.
+        await Eventually(() => Task.FromResult(h.Log.Lines.Any(l => l.Contains($"folder {folder}: ") && l.EndsWith(", a retry of a refused registration", StringComparison.Ordinal))),
+            "the retry logged as one");
     }
 
     [Fact]

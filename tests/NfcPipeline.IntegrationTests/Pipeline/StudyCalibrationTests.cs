@@ -1,0 +1,41 @@
+using Dapper;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>
+/// The µm/px an uncalibrated study is analysed at, against the real database: fixed at its registration (migration
+/// 0028), not taken by each chunk from whichever worker runs it.
+/// </summary>
+public class StudyCalibrationTests
+{
+    private static StudyRegistration Uncalibrated(ResubmissionRaceTests.Seeded s) => new("race", "race", null, null, "{}",
+        s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+
+    [Fact]
+    public async Task An_uncalibrated_studys_chunks_carry_the_default_it_was_registered_at()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        var results = new ResultStore(migrated.Db);
+
+        // Registered by a worker whose default is 2.5 µm/px: every chunk, on any worker, measures at 2.5.
+        var first = await registrations.RegisterAsync(Uncalibrated(s), s.ModelId, 2.5, false, 10, "{}", default);
+        Assert.All(await results.LoadChunkImagesAsync(s.ImageIds, default), i => Assert.Equal(2.5, i.UmPerPx));
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        Assert.Null(await c.ExecuteScalarAsync<double?>("select um_per_px from studies"));   // still shown uncalibrated
+
+        // Submitted again through a worker whose default is 3.0: a new calibration, so its images are queued again at it,
+        // and a chunk of the first registration still running stores nothing for them.
+        var loadedBefore = await results.LoadChunkImagesAsync(s.ImageIds, default);
+        await c.ExecuteAsync("update jobs set state = 'processing'; update images set state = 'processing'");
+        var second = await registrations.RegisterAsync(Uncalibrated(s), s.ModelId, 3.0, false, 10, "{}", default);
+        Assert.Equal(s.ImageIds.Order(), second.ImagesToAnalyse.Order());
+        Assert.All(await results.LoadChunkImagesAsync(s.ImageIds, default), i => Assert.Equal(3.0, i.UmPerPx));
+        var old = first.Chunks.Single().JobId;
+        Assert.Empty((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [], [new FailedImage(s.ImageIds[0], "Corrupt", "x")], [], "{}", loadedBefore), default))!);
+        Assert.Equal(["queued", "queued"], await c.QueryAsync<string>("select state from images order by id"));
+    }
+}
