@@ -147,8 +147,12 @@ def annotate(result, image_id, start_ann_id, um_per_px):
                        venous_diameter_um=None, apex=[round(float(v), 3) for v in inst["apex"]])
         else:
             kp = []
+            h, w = id_map.shape
             for x, y in inst["keypoints"]:
-                v = 2 if (0 <= x < id_map.shape[1] and 0 <= y < id_map.shape[0]) else 1
+                in_frame = 0 <= x < w and 0 <= y < h
+                # Drawn over by a later instance (a loop of the row in front, a hemorrhage): labelled, not visible.
+                owner = id_map[min(int(round(y)), h - 1), min(int(round(x)), w - 1)] if in_frame else 0
+                v = 2 if in_frame and owner in (0, inst["id"]) else 1
                 kp += [round(float(x), 3), round(float(y), 3), v]
             wd = inst["widths_um"]
             ann.update(keypoints=kp, num_keypoints=8, apex=[round(float(v), 3) for v in inst["apex"]],
@@ -165,7 +169,7 @@ def image_summary(anns):
     (Normal and Abnormal classes; not blur, not hemorrhage) carry the flags; giant = apical >= 50 um on a
     normal-shaped loop; dilated = apical 20-50 um, or an abnormal-shaped loop of 50 um or more
     (MeasurementOptions.GiantRequiresNormalShape, true by default). Like the pipeline, which cannot measure an apex
-    cut by the frame, a loop whose U or D lies outside the frame carries neither flag."""
+    it cannot see, a loop whose U or D is not visible (outside the frame, or drawn over) carries neither flag."""
     counts = {c: 0 for c in CLASSES}
     giants = dilated = 0
     for a in anns:

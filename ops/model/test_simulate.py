@@ -233,6 +233,21 @@ class TruthRuleTests(unittest.TestCase):
         counts, giants, dilated = sim.image_summary(cut)
         self.assertEqual((giants, dilated, counts["hairpin"], counts["tortuous"]), (1, 0, 2, 1))
 
+    def test_a_keypoint_drawn_over_by_another_instance_is_not_visible(self):
+        id_map = np.zeros((40, 60), np.uint16)
+        id_map[5:30, 10:20] = 1            # the loop
+        id_map[8:12, 12:18] = 2            # a hemorrhage drawn over its apex
+        kps = np.array([[15, 10], [15, 14], [10, 20], [12, 20], [17, 20], [19, 20], [11, 29], [18, 29]], float)
+        loop = dict(id=1, category="hairpin", keypoints=kps, apex=np.array([15.0, 9.0]),
+                    widths_um={"apical": 60.0, "left": 40.0, "right": 40.0}, distal=True, row=0)
+        blob = dict(id=2, category="hemorrhage", keypoints=None, apex=np.array([15.0, 10.0]), widths_um=None, distal=False, row=0)
+        ann = sim.annotate({"id_map": id_map, "instances": [loop, blob]}, 1, 1, 2.0)[0]
+        self.assertEqual([1, 2, 2, 2, 2, 2, 2, 2], ann["keypoints"][2::3])   # U under the hemorrhage; D on the loop
+        _, giants, dilated = sim.image_summary([ann])
+        self.assertEqual((giants, dilated), (0, 0))                          # a 60 µm apex that cannot be seen
+        ann["keypoints"][2] = 2
+        self.assertEqual(sim.image_summary([ann])[1], 1)                     # seen: a giant
+
     def test_a_cached_truth_counts_as_current_only_from_this_simulator_version(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "s.truth.json")
