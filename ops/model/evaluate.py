@@ -136,7 +136,9 @@ def evaluate(model, study, truth, opts=None):
                                          pred_d):
                     diam_err[name].append(abs(pv - a[key]))
                     diam_pairs[name].append((pv, a[key]))
-                    if CLASSES[gc] != "blur":   # the loops whose diameters the per-patient statistics use
+                    # True class not blur. Not the C# "pairs predicted as loops" (`ops/nfc evaluate`): that filters on the
+                    # predicted class, gradable fields and the confidence gate, as a patient's diameter statistics do.
+                    if CLASSES[gc] != "blur":
                         diam_err_loops[name].append(abs(pv - a[key]))
                     if a["distal"]:   # the row capillaroscopy reads; the rows behind it are fainter and blurrier
                         diam_err_distal[name].append(abs(pv - a[key]))
