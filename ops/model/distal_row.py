@@ -13,7 +13,7 @@ import numpy as np
 
 from nfcsim_render import clip_line
 
-MIN_CONFIDENCE = 0.08          # MeasurementOptions.MinKeypointConfidence
+MIN_CONFIDENCE = float(np.float32(0.08))   # MeasurementOptions.MinKeypointConfidence, compared as a float as in C#
 BAND_OF_HEIGHT, FALLBACK_BAND_UM = 0.5, 100.0
 WINDOW_OF_WIDTH, FALLBACK_WINDOW_UM = 1.0, 80.0
 BEHIND_OF_HEIGHT, FALLBACK_BEHIND_UM = 1.0, 200.0

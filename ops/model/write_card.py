@@ -60,7 +60,7 @@ def csharp_rows(run):
     det, cls, dens = r["detection"], r["classification"], r.get("density") or {}
     diam = by_diameter(r)
     mae = maes(diam)
-    pairs = diam["apical"]["pair_count"] if "apical" in diam else 0
+    pairs = pair_counts(diam)
     return ["", "## Through the C# pipeline (`ops/nfc evaluate`)",
             f"The same held-out study ({r['image_count']} images, {det['truth_count']} truth instances), decoded by the C# "
             "`dense/v1` decoder with its defaults and measured by `NfcPipeline.Core` (the pipeline's own numbers). Its",
@@ -78,14 +78,18 @@ def csharp_rows(run):
             ""]
 
 
+def pair_counts(diam):
+    """The pair count of each diameter, apical / arterial / venous, as the MAEs beside them."""
+    return " / ".join(str(diam[d]["pair_count"]) for d in ("apical", "arterial", "venous") if d in diam)
+
+
 def loop_row(r):
     """The pairs predicted as loops (`loop_diameters`): the diameters the per-patient statistics are made of."""
     loops = by_diameter(r, "loop_diameters")
     if "apical" not in loops or not loops["apical"]["pair_count"]:
         return []
     mae = maes(loops)
-    counts = " / ".join(str(loops[d]["pair_count"]) for d in ("apical", "arterial", "venous") if d in loops)
-    return [f"| the same, the {counts} pairs predicted as loops, as the pipeline measured them "
+    return [f"| the same, the {pair_counts(loops)} pairs predicted as loops, as the pipeline measured them "
             f"(normal or abnormal, no blurred capillaries or hemorrhages, in the fields it grades gradable; keypoints below "
             f"its confidence gate and apices cut by the frame withheld: what a patient's diameter statistics use) | {mae} | "
             f"≤ {TARGETS['diam']} |"]
@@ -96,7 +100,7 @@ def distal_row(r):
     distal = by_diameter(r, "distal_row_diameters")
     if "apical" not in distal or not distal["apical"]["pair_count"]:
         return []
-    return [f"| the same, the {distal['apical']['pair_count']} pairs whose true capillary is in the distal row "
+    return [f"| the same, the {pair_counts(distal)} pairs whose true capillary is in the distal row "
             f"(the row whose density and dimensions capillaroscopy reads; the rows behind it are fainter and blurrier) | "
             f"{maes(distal)} | ≤ {TARGETS['diam']} |"]
 
