@@ -31,13 +31,18 @@ public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<Analyse
 /// a redelivered chunk either finds everything committed or nothing. Results are keyed by (image sha256, model, µm per
 /// pixel), and each image records the calibration its results are at (images.result_um_per_px).
 /// </summary>
+/// <summary>What a chunk's write did: the patients to check for completion, and whether it stored its results.</summary>
+public sealed record ChunkWrite(IReadOnlyList<long> Patients, bool Stored);
+
 public sealed class ResultStore(NpgsqlDataSource db)
 {
     /// <summary>
-    /// Commits the chunk and returns the patients it touched; null, storing nothing, when its job has failed, was
-    /// deleted, or already succeeded (a second delivery of its message, run at the same time: the first commit stands).
+    /// Commits the chunk and returns the patients it touched; null, storing nothing, when its job has failed or was
+    /// deleted. A job already succeeded stores nothing either (the first commit stands) but names the chunk's patients,
+    /// with <see cref="ChunkWrite.Stored"/> false, for completion to be checked again: that is also a retry of this
+    /// write whose commit went through but whose reply was lost.
     /// </summary>
-    public async Task<IReadOnlyList<long>?> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
+    public async Task<ChunkWrite?> WriteChunkAsync(ChunkResult chunk, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -52,12 +57,21 @@ public sealed class ResultStore(NpgsqlDataSource db)
         // Its row is locked, so a fault marking it failed waits for this commit, then leaves the succeeded job alone.
         var jobState = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "select state from jobs where id = @JobId for update", new { chunk.JobId }, tx, cancellationToken: ct));
-        // A job that succeeded was written by another delivery of this message (an outbox republish, a requeue of a job
-        // thought stalled, a lost ack); the work in flight when it was taken is started anew by a requeue only.
-        if (jobState is "failed" or "deleted" or "succeeded")
+        if (jobState is "failed" or "deleted")
         {
             await tx.RollbackAsync(ct);
             return null;
+        }
+        // Written before: by another delivery of this message that ran beside this one (a requeue of a job thought
+        // stalled, a redelivery that found its first worker's heartbeat stopped), or by this very write, retried after its
+        // commit's reply was lost.
+        if (jobState == "succeeded")
+        {
+            var patientsOfChunk = (await connection.QueryAsync<long>(new CommandDefinition(
+                "select distinct patient_id from images where id = any(@Ids)", new { Ids = chunk.Images.Select(i => i.ImageId).ToArray() },
+                tx, cancellationToken: ct))).ToList();
+            await tx.RollbackAsync(ct);
+            return new ChunkWrite(patientsOfChunk, Stored: false);
         }
 
         // Only images still as this chunk loaded them: same content, same study calibration, and still this chunk's (a
@@ -125,7 +139,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
             "select distinct patient_id from images where id = any(@Ids)",
             new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
         await tx.CommitAsync(ct);
-        return patients;
+        return new ChunkWrite(patients, Stored: true);
     }
 
     /// <summary>

@@ -42,10 +42,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
             throw new StudyConflictException(conflict);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
-        // queued again, and the old chunks' writes skip them (ResultStore). For an uncalibrated study that is the default
-        // it was registered at (none recorded before migration 0028).
-        bool recalibrated = registered.Count > 0 && (registered[0].UmPerPx != study.UmPerPx
-            || registered[0].AnalysisUmPerPx is { } analysedAt && analysedAt != umPerPx);
+        // queued again, and the old chunks' writes skip them (ResultStore). The scale compared is the one analysed at:
+        // the study's own, else the default it was registered at (none recorded before migration 0028), so a calibration
+        // removed from study.json that equalled the default changes nothing.
+        bool recalibrated = registered.Count > 0 && ((registered[0].UmPerPx ?? registered[0].AnalysisUmPerPx) is { } analysedAt
+            ? analysedAt != umPerPx   // exactly, as a chunk's write compares what it loaded
+            : registered[0].UmPerPx != study.UmPerPx);
         bool restart = reanalyze || recalibrated;
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""

@@ -27,13 +27,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var message = context.Message;
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
-        if (await RunningElsewhereAsync(message.JobId, ct))
-        {
-            // A second delivery of a message whose first is still being analysed (an outbox republish, a requeue of a job
-            // thought stalled, a lost ack): that worker finishes it; counting this as an abandoned start gave up live work.
-            logger.LogInformation("Job {JobId} is being analysed by a live worker; this second delivery of its message is dropped", message.JobId);
-            return;
-        }
+        await WaitWhileRunningElsewhereAsync(message.JobId, ct);
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
         if (start is JobStart.GivenUp or JobStart.Failed)
@@ -136,33 +130,45 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var chunk = new ChunkResult(message.JobId, model.ModelId, analysed, failed, reused, model.SettingsJson, images);
         var writeClock = Stopwatch.StartNew();
         writing.Value = true;
-        var touched = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
-        if (touched is null)
+        var written = await retry.RunAsync(t => results.WriteChunkAsync(chunk, t), ct);
+        if (written is null)
         {
-            // Failed (given up, or after its retries), deleted, or written by another delivery while this worker ran it:
-            // its outcome stands.
-            logger.LogWarning("Job {JobId} failed, was deleted or was written by another delivery of its message while it was analysed; " +
-                "these results were not stored", message.JobId);
+            // Failed (given up, or after its retries) or deleted while this worker ran it: its outcome stands.
+            logger.LogWarning("Job {JobId} failed or was deleted while it was analysed; its results were not stored (requeue it to store them)",
+                message.JobId);
             return;
         }
-        metrics.ChunkWritten(analysed.Count, failed.Count, writeClock.Elapsed, clock.Elapsed);
-        logger.LogInformation("Job {JobId}: {Analysed} analysed, {Failed} failed, {Reused} reused in {Seconds:0.0} s (write {WriteMs:0} ms)",
-            message.JobId, analysed.Count, failed.Count, reused.Count, inferenceTime.TotalSeconds, writeClock.Elapsed.TotalMilliseconds);
+        if (written.Stored)
+        {
+            metrics.ChunkWritten(analysed.Count, failed.Count, writeClock.Elapsed, clock.Elapsed);
+            logger.LogInformation("Job {JobId}: {Analysed} analysed, {Failed} failed, {Reused} reused in {Seconds:0.0} s (write {WriteMs:0} ms)",
+                message.JobId, analysed.Count, failed.Count, reused.Count, inferenceTime.TotalSeconds, writeClock.Elapsed.TotalMilliseconds);
+        }
+        else
+            logger.LogInformation("Job {JobId} was already written (another delivery of its message, or this write's retry); " +
+                "these results were not stored, completion is checked again", message.JobId);
 
-        await completion.OnChunkCommittedAsync(touched, context, ct);
+        await completion.OnChunkCommittedAsync(written.Patients, context, ct);
     }
 
     /// <summary>
-    /// Whether the job is processing under another worker that is alive: its heartbeat moves on within two heartbeat
-    /// intervals. A worker that crashed mid-chunk has a recent heartbeat when its message comes back at once, hence the
-    /// wait, which only such starts pay.
+    /// A redelivery of a job still processing under another worker (the broker's ack timeout, a lost channel) waits while
+    /// that worker is alive, its heartbeat moving on every two heartbeat intervals: counting it as an abandoned start gave
+    /// up live work. Once the job leaves processing the start finds it done (completion is checked again) or failed; once
+    /// the heartbeat stops, that worker died mid-chunk and the start is an abandoned one. A crash's redelivery, whose
+    /// worker's last heartbeat is still recent, pays one such wait.
     /// </summary>
-    private async Task<bool> RunningElsewhereAsync(long jobId, CancellationToken ct)
+    private async Task WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
     {
-        var wait = 2 * options.HeartbeatInterval;
-        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, wait, t), ct) is not { } seen) return false;
-        await Task.Delay(wait + TimeSpan.FromSeconds(1), ct);
-        return await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, wait, t), ct) is { } later && later > seen;
+        var interval = 2 * options.HeartbeatInterval;
+        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } seen) return;
+        logger.LogInformation("Job {JobId} is processing under another worker; this delivery waits while that worker is alive", jobId);
+        while (true)
+        {
+            await Task.Delay(interval + TimeSpan.FromSeconds(1), ct);
+            if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } later || later <= seen) return;
+            seen = later;
+        }
     }
 
     private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)

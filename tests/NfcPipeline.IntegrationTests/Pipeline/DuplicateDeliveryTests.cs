@@ -19,10 +19,15 @@ public class DuplicateDeliveryTests
         var loaded = await results.LoadChunkImagesAsync(s.ImageIds, default);
         var job = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
         var first = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [new FailedImage(s.ImageIds[0], "TimedOut", "slow")], [], "{}", loaded), default);
-        Assert.Equal([s.PatientId], first);
+        Assert.Equal([s.PatientId], first!.Patients);
+        Assert.True(first.Stored);
 
         var analysed = new AnalysedImage(s.ImageIds[0], s.Shas[0], [], ResubmissionRaceTests.OldMeasurement());
-        Assert.Null(await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [analysed], [], [], "{}", loaded), default));
+        // Stores nothing, and names the chunk's patients for completion to be checked again: a retry of the first write
+        // whose commit's reply was lost looks the same, and its completion must run.
+        var second = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [analysed], [], [], "{}", loaded), default);
+        Assert.Equal([s.PatientId], second!.Patients);
+        Assert.False(second.Stored);
 
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal(("succeeded", "TimedOut"), await check.QuerySingleAsync<(string, string)>(
@@ -34,8 +39,8 @@ public class DuplicateDeliveryTests
     public async Task A_job_counts_as_held_elsewhere_only_under_another_running_worker_with_a_fresh_heartbeat()
     {
         // A second delivery of a message whose first is still analysed was counted as an abandoned start: three made
-        // the job fail as WorkerStopped although no worker had stopped. The consumer now asks this, waits two heartbeat
-        // intervals and asks again: a heartbeat that moved on is a live worker, and the delivery is dropped.
+        // the job fail as WorkerStopped although no worker had stopped. The consumer now asks this every two heartbeat
+        // intervals and waits while the heartbeat moves on: a live worker.
         await using var migrated = await MigratedDatabase.CreateAsync();
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
         var jobs = new JobStore(migrated.Db);

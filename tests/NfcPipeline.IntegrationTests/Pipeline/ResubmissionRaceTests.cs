@@ -55,7 +55,7 @@ public class ResubmissionRaceTests
         var failed = s.ImageIds.Select(id => new FailedImage(id, "ChangedSinceRegistration", "changed")).ToList();
         var touched = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], failed, [], "{}", loaded), default);
 
-        Assert.Equal([s.PatientId], touched);
+        Assert.Equal([s.PatientId], touched!.Patients);
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal("queued", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[0] }));
         Assert.Equal(2L, await check.ExecuteScalarAsync<long>("select count(*) from images where state = 'failed'"));
@@ -65,7 +65,8 @@ public class ResubmissionRaceTests
         await check.ExecuteAsync("update images set state = 'queued' where id = @Id; update studies set um_per_px = 1.5; update jobs set state = 'processing'",
             new { Id = s.ImageIds[1] });
         var second = await results.WriteChunkAsync(new ChunkResult(job, s.ModelId, [], [failed[1]], [], "{}", loaded), default);
-        Assert.Empty(Assert.IsAssignableFrom<IReadOnlyList<long>>(second));   // written (nothing touched), not discarded
+        Assert.True(second!.Stored);   // written (nothing touched), not discarded
+        Assert.Empty(second.Patients);
         Assert.Equal("queued", await check.ExecuteScalarAsync<string>("select state from images where id = @Id", new { Id = s.ImageIds[1] }));
     }
 
@@ -151,7 +152,7 @@ public class ResubmissionRaceTests
         // The old chunk writes while the new one is still to run: it stores nothing, the images wait for the new one.
         var analysedByOld = new AnalysedImage(s.ImageIds[0], s.Shas[0], [], OldMeasurement());
         var failed = new List<FailedImage> { new(s.ImageIds[1], "Corrupt", "old chunk") };
-        Assert.Empty((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default))!);
+        Assert.Empty((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default))!.Patients);
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal(["queued", "queued"], await check.QueryAsync<string>("select state from images order by id"));
         Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));   // its results are not stored
@@ -159,12 +160,12 @@ public class ResubmissionRaceTests
         Assert.Equal("processing", await check.ExecuteScalarAsync<string>("select state from patients"));
 
         // The new chunk writes; the old one, delivered a second time, writes again after it: its job succeeded with the
-        // first write, so it stores nothing (null), and the new one's outcome stands.
+        // first write, so it stores nothing, and the new one's outcome stands.
         var newer = registered.Chunks.Single().JobId;
         var newLoad = await results.LoadChunkImagesAsync(s.ImageIds, default);
         var reused = s.ImageIds.Select(id => new ReusedImage(id, 2.0)).ToList();
-        Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(newer, s.ModelId, [], [], reused, "{}", newLoad), default));
-        Assert.Null(await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default));
+        Assert.Equal([s.PatientId], (await results.WriteChunkAsync(new ChunkResult(newer, s.ModelId, [], [], reused, "{}", newLoad), default))!.Patients);
+        Assert.False((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [analysedByOld], failed, [], "{}", loaded), default))!.Stored);
         Assert.Equal(["succeeded", "succeeded"], await check.QueryAsync<string>("select state from images order by id"));
         Assert.Equal(0L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
     }
@@ -221,7 +222,7 @@ public class ResubmissionRaceTests
         // The operator requeues the failed J1, as its error says: it owns the image again and finishes it.
         var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueAsync([j1], "test", (_, _) => Task.CompletedTask);
         Assert.Equal([j1], requeue.Requeued);
-        Assert.Equal([s.PatientId], await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}", load1), default));
+        Assert.Equal([s.PatientId], (await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}", load1), default))!.Patients);
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal("failed", await check.ExecuteScalarAsync<string>("select state from images"));   // was left queued for ever
     }

@@ -35,7 +35,24 @@ public class StudyCalibrationTests
         Assert.Equal(s.ImageIds.Order(), second.ImagesToAnalyse.Order());
         Assert.All(await results.LoadChunkImagesAsync(s.ImageIds, default), i => Assert.Equal(3.0, i.UmPerPx));
         var old = first.Chunks.Single().JobId;
-        Assert.Empty((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [], [new FailedImage(s.ImageIds[0], "Corrupt", "x")], [], "{}", loadedBefore), default))!);
+        Assert.Empty((await results.WriteChunkAsync(new ChunkResult(old, s.ModelId, [], [new FailedImage(s.ImageIds[0], "Corrupt", "x")], [], "{}", loadedBefore), default))!.Patients);
         Assert.Equal(["queued", "queued"], await c.QueryAsync<string>("select state from images order by id"));
+    }
+
+    [Fact]
+    public async Task A_calibration_removed_from_study_json_that_equalled_the_default_changes_nothing()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        var calibrated = Uncalibrated(s) with { UmPerPx = 2.0 };
+        await registrations.RegisterAsync(calibrated, s.ModelId, 2.0, false, 10, "{}", default);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("update jobs set state = 'processing'; update images set state = 'processing'");
+
+        // Now without it, through a worker whose default is the same 2.0: its chunks in flight measure at what it is.
+        var again = await registrations.RegisterAsync(Uncalibrated(s), s.ModelId, 2.0, false, 10, "{}", default);
+        Assert.Empty(again.ImagesToAnalyse);
+        Assert.Equal(["processing", "processing"], await c.QueryAsync<string>("select state from images order by id"));
     }
 }
