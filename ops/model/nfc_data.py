@@ -136,9 +136,10 @@ def make_sample(field, rng, size, stride, class_weights=None, offset_window=1):
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     img = cv2.warpAffine(field["image"], m, (size, size), flags=flags, borderMode=cv2.BORDER_REFLECT)
     img = _photometric(rng, img)
-    # Beyond the field the targets are background, so the picture there must hold no vessels either: mid-grey, as
-    # the pipeline pads its input (normalised 0). Mirrored field (the reflected border) put vessels under background
-    # labels in about 15 % of the crops' pixels.
+    # Beyond the field the masks and classes are background, so the picture there must hold no vessels either:
+    # mid-grey, as the pipeline pads its input (normalised 0). Mirrored field (the reflected border) put vessels under
+    # background labels in about 15 % of the crops' pixels. (A keypoint or centre of an instance cut by the crop's field
+    # edge is still splatted where it falls, grey there: the model learns to place what a cut loop implies.)
     inside = cv2.warpAffine(np.ones(field["ids"].shape, np.uint8), m, (size, size),
                             flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
     outside = inside == 0

@@ -35,7 +35,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcsim_render import PROFILES, render_field  # noqa: E402
 from nfcsim_shapes import ABNORMAL_SHAPES, CLASSES, KEYPOINTS, NORMAL_SHAPES  # noqa: E402
 
-SIM_VERSION = "0.2.0"   # 0.2.0: bizarre loops' truth is their drawn width; no giant/dilated flag on an apex out of frame
+# 0.2.0: a bizarre loop's truth is its drawn width; keypoints drawn over are not visible; no giant/dilated flag on an
+# apex that is not visible (outside the frame, or drawn over). Images as in 0.1.0.
+SIM_VERSION = "0.2.0"
 
 
 def truth_is_current(path):
@@ -168,8 +170,8 @@ def image_summary(anns):
     """Per-class instance counts, and the giant and dilated loops as docs/measurements.md flags them: only loops
     (Normal and Abnormal classes; not blur, not hemorrhage) carry the flags; giant = apical >= 50 um on a
     normal-shaped loop; dilated = apical 20-50 um, or an abnormal-shaped loop of 50 um or more
-    (MeasurementOptions.GiantRequiresNormalShape, true by default). Like the pipeline, which cannot measure an apex
-    it cannot see, a loop whose U or D is not visible (outside the frame, or drawn over) carries neither flag."""
+    (MeasurementOptions.GiantRequiresNormalShape, true by default). A loop whose U or D is not visible (outside the
+    frame, as the pipeline also withholds, or drawn over) carries neither flag."""
     counts = {c: 0 for c in CLASSES}
     giants = dilated = 0
     for a in anns:

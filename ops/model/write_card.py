@@ -353,7 +353,8 @@ def main(argv=None):
         "that favour rare classes (inverse square root of the class's instance count).",
     ] + ([f"The simulator is now nfc-sim {SIM_VERSION}, whose truth differs from the one these weights learnt from (the",
           "images are the same; see ops/model/README.md, Simulator): a bizarre loop's U, D and diameters are its drawn",
-          "widths, and no loop whose apex is outside the frame is flagged giant or dilated."]
+          "widths, a keypoint drawn over by another instance is not visible, and no loop whose apex is not visible is",
+          "flagged giant or dilated."]
          if trained_sim_version(cfg) != SIM_VERSION else []) + [
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
         + (", the forward pass in bfloat16 autocast (float32 weights, optimiser and losses)"

@@ -89,7 +89,8 @@ internal static class RequeueCommand
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                Console.Error.WriteLine("nfc requeue: cancelled; jobs already requeued stay requeued.");
+                // The requeue commits after its publishes: nothing was requeued, and a message already out finds its job as it was.
+                Console.Error.WriteLine("nfc requeue: cancelled; nothing was requeued.");
                 return NfcCommandLine.Fatal;
             }
             catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException)
