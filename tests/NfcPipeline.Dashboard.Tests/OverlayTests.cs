@@ -32,6 +32,23 @@ public class OverlayTests
     }
 
     [Fact]
+    public async Task Without_a_model_the_overlay_draws_the_studys_and_a_keypoint_below_the_gate_is_not_drawn()
+    {
+        // Without ?model= it drew nothing at all, like a field where nothing was found; and it drew every keypoint, also
+        // those the measurements left out as below their confidence gate.
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString,
+            new Dictionary<string, string?> { ["Dashboard:ShareRoot"] = data.ShareRoot });
+        using var client = host.Client();
+        var plain = new ImageDecoder().Decode(await client.GetByteArrayAsync($"/images/{data.ImageIds[0]}/overlay.png"));
+        Assert.Equal(((byte)0, (byte)220, (byte)255), plain.GetPixel(60, 65));   // keypoint U of capillary 0
+
+        await data.Database.ScalarAsync<int>("update capillaries set keypoints[3] = 0.05 where instance_index = 0 returning 1");
+        var gated = new ImageDecoder().Decode(await client.GetByteArrayAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}"));
+        Assert.NotEqual(((byte)0, (byte)220, (byte)255), gated.GetPixel(60, 65));
+    }
+
+    [Fact]
     public async Task A_study_submitted_as_a_list_of_images_has_its_overlays_too()
     {
         await using var data = await TestData.CreateAsync();

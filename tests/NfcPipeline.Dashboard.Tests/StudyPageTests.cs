@@ -15,6 +15,11 @@ public class StudyPageTests
             Assert.Contains("2 (ungradable)</span>", page);
             Assert.Contains("<th>Instances (all classes)</th><th>Quality</th>", page);
             Assert.Contains("<td>non-scleroderma</td><td>7.5</td><td>nfc-dense 1.0</td>", page);   // the model each patient's numbers are from
+
+            // An uncalibrated study shows the scale its images were measured at (it showed "–"), and says whose it is.
+            await marked.Database.ScalarAsync<int>("update studies set um_per_px = null, analysis_um_per_px = 1.8; select 1");
+            Assert.Contains("<th>µm per pixel</th><td>1.8 (the worker's default: the study gives none)</td>",
+                await plain.Client().GetStringAsync($"/studies/{marked.StudyId}"));
         }
 
         await using var data = await TestData.CreateAsync();

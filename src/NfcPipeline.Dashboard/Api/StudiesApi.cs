@@ -129,7 +129,7 @@ public static class StudiesApi
         {
             studyId = s.ExternalId, dbId = s.Id, state = s.State, images = s.Images, succeeded = s.Succeeded, failed = s.Failed,
             remaining = s.Remaining, percentDone = s.PercentDone, createdAt = s.CreatedAt, registeredAt = s.RegisteredAt, completedAt = s.CompletedAt,
-            patients = patients.Select(p => new { id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern }),
+            patients = patients.Select(p => new { id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern, model = p.Model }),
         });
     }
 }

@@ -57,13 +57,13 @@ public static class Layout
     public static HtmlText StateBadge(string state) => H.Html($"<span class=\"state state-{state}\">{state}</span>");
 
     /// <summary>A field's density, marked when the field is ungradable: it is left out of the patient's mean.</summary>
-    public static HtmlText FieldDensity(double? densityPerMm, bool? gradable) => gradable == false && densityPerMm is not null
-        ? H.Html($"<span class=\"ungradable\" title=\"ungradable field: not in the patient's density\">{H.Number(densityPerMm)} (ungradable)</span>")
-        : H.Html($"{H.Number(densityPerMm)}");
+    public static HtmlText FieldDensity(double? densityPerMm, bool? gradable, string unit = "") => gradable == false && densityPerMm is not null
+        ? H.Html($"<span class=\"ungradable\" title=\"ungradable field: not in the patient's density\">{H.Number(densityPerMm)}{unit} (ungradable)</span>")
+        : H.Html($"{H.Number(densityPerMm)}{unit}");
 
     public static HtmlText Progress(long done, long failed, long total)
     {
         var percent = StudyProgress.Percent(done + failed, total);
-        return H.Html($"""<progress class="study-progress" value="{done + failed}" max="{Math.Max(total, 1)}" title="{done} done, {failed} failed of {total}"></progress> <span class="progress-text">{done}/{total} done{H.When(failed > 0, () => H.Html($", <span class=\"failed\">{failed} failed</span>"))} ({percent:0.#}%)</span>""");
+        return H.Html($"""<progress class="study-progress" value="{done + failed}" max="{Math.Max(total, 1)}" title="{done} done, {failed} failed of {total}"></progress> <span class="progress-text">{done}/{total} done{H.When(failed > 0, () => H.Html($", <span class=\"failed\">{failed} failed</span>"))} ({percent:0.#}% processed)</span>""");
     }
 }

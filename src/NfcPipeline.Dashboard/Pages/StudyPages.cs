@@ -46,12 +46,12 @@ public static class StudyPages
             var codes = patients.ToDictionary(p => p.Id, p => p.Code);
             var patientRows = H.Each(patients, p => H.Html($"""
                 <tr><td><a class="patient-link" href="/patients/{p.Id}">{p.Code}</a></td><td>{Layout.StateBadge(p.State)}</td>
-                <td>{Layout.Progress(p.Succeeded, p.Failed, p.Images)}</td><td>{p.Pattern}</td><td>{H.Number(p.DensityMean)}</td><td>{p.Model}</td></tr>
+                <td>{Layout.Progress(p.Succeeded, p.Failed, p.Images)}</td><td>{Rendering.PatientReportView.PatternLabel(p.Pattern)}</td><td>{H.Number(p.DensityMean)}</td><td>{p.Model}</td></tr>
                 """));
             var imageRows = H.Each(images, i => H.Html($"""
                 <tr class="image-{i.State}"><td>{codes.GetValueOrDefault(i.PatientId)}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
                 <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i.DensityPerMm, i.Gradable)}</td>
-                <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($": {i.Error}"))}{H.When(i.Notes is { Length: > 0 }, () =>
+                <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($"{(i.ErrorCode is null ? "" : ": ")}{i.Error}"))}{H.When(i.Notes is { Length: > 0 }, () =>
                     H.Html($"<span class=\"notes\">{string.Join(" · ", i.Notes!)}</span>"))}</td></tr>
                 """));
             var body = H.Html($"""
@@ -59,7 +59,8 @@ public static class StudyPages
                   <tr><th>State</th><td>{Layout.StateBadge(study.State)}</td></tr>
                   <tr><th>Progress</th><td>{Layout.Progress(study.Succeeded, study.Failed, study.Images)}</td></tr>
                   <tr><th>Source</th><td>{study.SourcePath ?? "(submitted by message)"}</td></tr>
-                  <tr><th>µm per pixel</th><td>{H.Number(study.UmPerPx, "0.###")}</td></tr>
+                  <tr><th>µm per pixel</th><td>{H.Number(study.UmPerPx ?? study.AnalysisUmPerPx, "0.###")}{H.When(study.UmPerPx is null && study.AnalysisUmPerPx is not null,
+                      () => H.Html($" (the worker's default: the study gives none)"))}</td></tr>
                   <tr><th>Registered</th><td>{study.CreatedAt}</td></tr><tr><th>Completed</th><td>{study.CompletedAt}</td></tr>
                 </table>
                 <p><a href="/api/studies/{H.Q(study.ExternalId)}/results.csv" download>Results as CSV</a> ·

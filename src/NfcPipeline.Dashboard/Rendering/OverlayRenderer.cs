@@ -61,12 +61,15 @@ public static class OverlayRenderer
         if (c.Giant || c.Dilated || c.Distal) DrawRectangle(rgb, w, h, x0, y0, x1, y1, outline);
     }
 
+    /// <summary>The measurements' default confidence gate: a keypoint below it was not used, so it is not drawn.</summary>
+    private static readonly float UsedConfidence = (float)new NfcPipeline.Core.Options.MeasurementOptions().MinKeypointConfidence;
+
     private static void DrawKeypoints(byte[] rgb, int w, int h, double scale, CapillaryShape c)
     {
         var radius = Math.Max(2, (int)Math.Round(3 * Math.Max(scale, 0.5)));
         for (var k = 0; k + 2 < c.Keypoints.Length; k += 3)
         {
-            if (!(c.Keypoints[k + 2] > 0) || !float.IsFinite(c.Keypoints[k]) || !float.IsFinite(c.Keypoints[k + 1])) continue;
+            if (!(c.Keypoints[k + 2] >= UsedConfidence) || !float.IsFinite(c.Keypoints[k]) || !float.IsFinite(c.Keypoints[k + 1])) continue;
             int cx = (int)Math.Round(c.Keypoints[k] * scale), cy = (int)Math.Round(c.Keypoints[k + 1] * scale);
             for (var dy = -radius - 1; dy <= radius + 1; dy++)
                 for (var dx = -radius - 1; dx <= radius + 1; dx++)

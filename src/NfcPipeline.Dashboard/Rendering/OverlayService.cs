@@ -31,7 +31,8 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);
 
-        var shapes = modelId is { } m && image.ResultUmPerPx is { } um ? await queries.CapillaryShapesAsync(image.Sha256, m, um, ct) : [];
+        // Without ?model= the study's model, as the study page lists the image's results (it drew none at all).
+        var shapes = (modelId ?? image.StudyModelId) is { } m && image.ResultUmPerPx is { } um ? await queries.CapillaryShapesAsync(image.Sha256, m, um, ct) : [];
         // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
         // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.

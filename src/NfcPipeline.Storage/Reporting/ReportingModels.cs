@@ -21,6 +21,8 @@ public sealed class StudyProgress
     public string State { get; init; } = "";
     public string? SourcePath { get; init; }
     public double? UmPerPx { get; init; }
+    /// <summary>The µm/px its images are analysed at: its own, else the default it was registered at (migration 0028).</summary>
+    public double? AnalysisUmPerPx { get; init; }
     public long Images { get; init; }
     public long Succeeded { get; init; }
     public long Failed { get; init; }
@@ -153,6 +155,8 @@ public sealed class ImageSource
     public byte[] Sha256 { get; init; } = [];
     /// <summary>The calibration the image's results are at; null until it has results.</summary>
     public double? ResultUmPerPx { get; init; }
+    /// <summary>The model the study was last analysed with: an overlay's default.</summary>
+    public long? StudyModelId { get; init; }
 }
 
 public sealed class JobRow

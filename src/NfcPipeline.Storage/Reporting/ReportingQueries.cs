@@ -33,7 +33,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     }
 
     private const string StudyProgressSelect = """
-        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.created_at, s.registered_at, s.completed_at,
+        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.created_at, s.registered_at, s.completed_at,
                c.images, c.succeeded, c.failed
         from studies s
         cross join lateral (select count(*) as images,
@@ -183,7 +183,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return await c.QuerySingleOrDefaultAsync<ImageSource>(new CommandDefinition("""
-            select i.id, i.patient_id, s.source_path as study_source_path, i.rel_path, i.sha256, i.result_um_per_px
+            select i.id, i.patient_id, s.source_path as study_source_path, i.rel_path, i.sha256, i.result_um_per_px, s.model_id as study_model_id
             from images i join studies s on s.id = i.study_id where i.id = @imageId
             """, new { imageId }, cancellationToken: ct));
     }
