@@ -36,6 +36,8 @@ public sealed record ChunkWrite(IReadOnlyList<long> Patients, bool Stored);
 
 public sealed class ResultStore(NpgsqlDataSource db)
 {
+    private const string PatientsOfImagesSql = "select distinct patient_id from images where id = any(@Ids)";
+
     /// <summary>
     /// Commits the chunk and returns the patients it touched; null, storing nothing, when its job has failed or was
     /// deleted. A job already succeeded stores nothing either (the first commit stands) but names the chunk's patients,
@@ -68,7 +70,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
         if (jobState == "succeeded")
         {
             var patientsOfChunk = (await connection.QueryAsync<long>(new CommandDefinition(
-                "select distinct patient_id from images where id = any(@Ids)", new { Ids = chunk.Images.Select(i => i.ImageId).ToArray() },
+                PatientsOfImagesSql, new { Ids = chunk.Images.Select(i => i.ImageId).ToArray() },
                 tx, cancellationToken: ct))).ToList();
             await tx.RollbackAsync(ct);
             return new ChunkWrite(patientsOfChunk, Stored: false);
@@ -136,7 +138,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
             update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
             """, new { chunk.JobId }, tx, cancellationToken: ct));
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
-            "select distinct patient_id from images where id = any(@Ids)",
+            PatientsOfImagesSql,
             new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
         await tx.CommitAsync(ct);
         return new ChunkWrite(patients, Stored: true);
@@ -187,7 +189,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
     public async Task<IReadOnlyList<long>> PatientsOfImagesAsync(IReadOnlyList<long> imageIds, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return (await connection.QueryAsync<long>(new CommandDefinition("select distinct patient_id from images where id = any(@Ids)",
+        return (await connection.QueryAsync<long>(new CommandDefinition(PatientsOfImagesSql,
             new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
     }
 

@@ -26,10 +26,6 @@ public class OtherModelResultsTests
         return other;
     }
 
-    private static StudyRegistration Submission(ResubmissionRaceTests.Seeded s, double umPerPx, Func<int, byte[]> sha) =>
-        new("race", "race", umPerPx, null, "{}",
-            s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", sha(i), 1, null, null, null)).ToList());
-
     private static async Task<long[]> ModelsWithResultsAsync(NpgsqlDataSource db, long patientId)
     {
         await using var c = await db.OpenConnectionAsync();
@@ -45,7 +41,7 @@ public class OtherModelResultsTests
         await using var c = await migrated.Db.OpenConnectionAsync();
         await c.ExecuteAsync("update studies set registered_at = now() - interval '1 day'");
 
-        await new StudyRegistrationStore(migrated.Db).RegisterAsync(Submission(s, 2.0, i => s.Shas[i]), s.ModelId, 2.0, false, 10, "{}", default);
+        await new StudyRegistrationStore(migrated.Db).RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, false, 10, "{}", default);
 
         Assert.Equal([s.ModelId, other], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
         // Every registration is stamped (`nfc enqueue --wait` waits for one after its own submission).
@@ -60,7 +56,7 @@ public class OtherModelResultsTests
         await OtherModelWithResultsAsync(migrated.Db, s);
 
         byte[] replaced = System.Security.Cryptography.SHA256.HashData("new field"u8.ToArray());
-        await new StudyRegistrationStore(migrated.Db).RegisterAsync(Submission(s, 2.0, i => i == 0 ? replaced : s.Shas[i]), s.ModelId, 2.0, false, 10, "{}", default);
+        await new StudyRegistrationStore(migrated.Db).RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s, sha: i => i == 0 ? replaced : s.Shas[i]), s.ModelId, 2.0, false, 10, "{}", default);
 
         Assert.Equal([s.ModelId], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
     }
@@ -73,7 +69,7 @@ public class OtherModelResultsTests
         var registrations = new StudyRegistrationStore(migrated.Db);
         await OtherModelWithResultsAsync(migrated.Db, s);
 
-        var fewer = Submission(s, 2.0, i => s.Shas[i]);
+        var fewer = ResubmissionRaceTests.SubmittedAgain(s);
         await registrations.RegisterAsync(fewer with { Images = fewer.Images.Take(2).ToList() }, s.ModelId, 2.0, false, 10, "{}", default);
         Assert.Equal([s.ModelId], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
 

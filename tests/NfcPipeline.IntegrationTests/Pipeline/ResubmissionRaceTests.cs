@@ -18,8 +18,8 @@ public class ResubmissionRaceTests
     internal sealed record Seeded(long StudyId, long PatientId, long ModelId, long[] ImageIds, byte[][] Shas);
 
     /// <summary>The seeded study as a resubmission lists it: the same folder, files and calibration.</summary>
-    private static StudyRegistration SubmittedAgain(Seeded s, string manifest = "{}") => new("race", "race", 2.0, null, manifest,
-        s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+    internal static StudyRegistration SubmittedAgain(Seeded s, string manifest = "{}", Func<int, byte[]>? sha = null) => new("race", "race", 2.0, null, manifest,
+        s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", sha?.Invoke(i) ?? s.Shas[i], 1, null, null, null)).ToList());
 
     internal static async Task<Seeded> SeedAsync(NpgsqlDataSource db, int images)
     {

@@ -10,8 +10,7 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 /// </summary>
 public class StudyCalibrationTests
 {
-    private static StudyRegistration Uncalibrated(ResubmissionRaceTests.Seeded s) => new("race", "race", null, null, "{}",
-        s.ImageIds.Select((_, i) => new ImageRegistration("P1", "L2", $"f{i}", $"P1/L2/f{i}.png", s.Shas[i], 1, null, null, null)).ToList());
+    private static StudyRegistration Uncalibrated(ResubmissionRaceTests.Seeded s) => ResubmissionRaceTests.SubmittedAgain(s) with { UmPerPx = null };
 
     [Fact]
     public async Task An_uncalibrated_studys_chunks_carry_the_default_it_was_registered_at()
