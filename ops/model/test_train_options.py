@@ -3,6 +3,7 @@
 checkpoint read. Run by ops/test.sh."""
 import contextlib
 import io
+import json
 import os
 import sys
 import unittest
@@ -68,6 +69,39 @@ class ResumeTests(unittest.TestCase):
         self.assertEqual([f"the simulator is nfc-sim {train.SIM_VERSION} but the checkpoint was trained on nfc-sim 0.1.0"],
                          train.resume_conflicts({"steps": 8000}, a))
         self.assertEqual(1, len(train.resume_conflicts(current | {"sim_version": "0.0.9"}, a)))
+
+
+class FineTuneTests(unittest.TestCase):
+    SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "nfc-reference.pt")
+
+    def test_a_missing_starting_point_stops_with_a_message(self):
+        code, err = parse("--init-from", "/nonexistent/final.pt")
+        self.assertEqual(2, code)
+        self.assertIn("--init-from: no such file: /nonexistent/final.pt", err)
+
+    def test_a_fine_tuning_run_starts_from_the_given_weights_and_says_so(self):
+        import tempfile
+        import torch
+        with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+            # One step at a negligible learning rate: the weights must still be the starting point's.
+            tiny = ["--out", out, "--cache-fields", "1", "--steps", "1", "--batch", "1", "--crop", "64", "--lr", "1e-9"]
+            train.main([*tiny, "--precision", "fp32", "--init-from", self.SHIPPED])
+            init = torch.load(self.SHIPPED, map_location="cpu")
+            final = torch.load(os.path.join(out, "final.pt"), map_location="cpu")
+            with open(os.path.join(out, "config.json")) as f:
+                config = json.load(f)
+            # And a resume must name the same starting point.
+            refused = train.resume_conflicts(config, train.parse_args(tiny))
+        # Batch-norm statistics move in one training step; the learned weights must not.
+        learned = [k for k, v in init["model"].items() if v.dtype.is_floating_point and "running_" not in k]
+        self.assertGreater(len(learned), 50)
+        drift = max(float((final["model_raw"][k] - init["model"][k]).abs().max()) for k in learned)
+        self.assertLess(drift, 1e-6)
+        for started, ended in zip(init["log_vars"], final["log_vars"]):   # the task weights it ended with
+            self.assertAlmostEqual(started, ended, places=5)
+        self.assertEqual({"path": self.SHIPPED, "sha256": train.file_sha256(self.SHIPPED), "steps": init["step"],
+                          "sim_version": "0.1.0", "precision": "fp32"}, config["init"])
+        self.assertEqual([f"--init-from is None but the checkpoint was trained with {self.SHIPPED!r}"], refused)
 
 
 if __name__ == "__main__":

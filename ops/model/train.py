@@ -10,6 +10,7 @@ the measured rate (config.json: steps against planned_steps), so a slower host s
 instead of being cut off mid-schedule; rerun with --steps set to that number to reproduce it exactly elsewhere.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import existing_file  # noqa: E402
 from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa: E402
 from nfcnet import STRIDE, WIDTHS, MultiTaskLoss, NfcNet, net_for, trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
@@ -58,6 +60,9 @@ def parse_args(argv=None):
                     help="keypoint heatmaps: CenterNet's focal loss (positives only where the Gaussian reaches 0.99) "
                          "or binary cross-entropy against the Gaussian itself, divided by the cells of at least 0.5")
     ap.add_argument("--ema", type=float, default=0.998, help="decay of the weight average that gets exported")
+    ap.add_argument("--init-from", type=existing_file, metavar="FINAL_PT",
+                    help="fine-tune: start from these weights (a run's final.pt or models/nfc-reference.pt, its shape "
+                         "and loss weights too) with a fresh optimiser and schedule, instead of random weights")
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     a.widths = parse_widths(a.widths)   # checked before the cache is built
@@ -155,7 +160,7 @@ def steps_that_fit(step, elapsed, rate, max_minutes, planned):
 
 # Settings that decide what a run trains on and how: a resumed run must keep them, or it would carry on the old weights
 # on other batches (and its card would name settings the weights never saw).
-RESUME_MUST_MATCH = ("seed", "batch", "crop", "kp_offset_window", "cache_fields", "ema", "lr")
+RESUME_MUST_MATCH = ("seed", "batch", "crop", "kp_offset_window", "cache_fields", "ema", "lr", "init_from")
 
 
 def resume_conflicts(saved, a):
@@ -167,6 +172,19 @@ def resume_conflicts(saved, a):
         problems.append(f"the simulator is nfc-sim {SIM_VERSION} but the checkpoint was trained on nfc-sim "
                         f"{trained_sim_version(saved)}")
     return problems
+
+
+def file_sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def starting_point(path):
+    """What a fine-tuning run starts from, for its config and card: the file, its digest, and how it was trained."""
+    init = torch.load(path, map_location="cpu")
+    cfg = init.get("config", {})
+    return init, {"path": path, "sha256": file_sha256(path), "steps": init.get("step"),
+                  "sim_version": trained_sim_version(cfg), "precision": cfg.get("precision_used", "fp32")}
 
 
 def save(path, **state):
@@ -191,13 +209,16 @@ def main(argv=None):
     fields = build_cache(cache, a.seed, a.cache_fields, log)
     log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
 
-    # A resumed run keeps the shape it was trained in, whatever --widths and --full-res-channels say now.
-    net = NfcNet(len(CLASSES), tuple(a.widths), a.full_res_channels) if st is None else net_for(st, len(CLASSES))
-    if st is not None:   # a resumed run keeps its shape and its loss
-        a.widths = list(trained_widths(st))
-        a.full_res_channels = st["config"].get("full_res_channels", 0)
-        a.min_keypoint_weight = st["config"].get("min_keypoint_weight", 0)
-        a.kp_heatmap_loss = st["config"].get("kp_heatmap_loss", "focal")
+    # A resumed or fine-tuned run keeps the shape it was trained in, whatever --widths and --full-res-channels say now.
+    init, init_info = starting_point(a.init_from) if st is None and a.init_from else (None, None)
+    shaped_by = st if st is not None else init
+    net = NfcNet(len(CLASSES), tuple(a.widths), a.full_res_channels) if shaped_by is None else net_for(shaped_by, len(CLASSES))
+    if shaped_by is not None:   # a resumed or fine-tuned run keeps its shape and its loss
+        st_cfg = shaped_by.get("config", {})
+        a.widths = list(trained_widths(shaped_by))
+        a.full_res_channels = st_cfg.get("full_res_channels", 0)
+        a.min_keypoint_weight = st_cfg.get("min_keypoint_weight", 0)
+        a.kp_heatmap_loss = st_cfg.get("kp_heatmap_loss", "focal")
     crit = MultiTaskLoss(class_weights(fields), {"keypoints": a.min_keypoint_weight}, a.kp_heatmap_loss)
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)
@@ -207,6 +228,13 @@ def main(argv=None):
     if st is not None:   # a schedule fitted to the time limit keeps its length, and the run its precision, on resume
         total = st["config"]["steps"]   # (runs before --precision were float32)
     sched = one_cycle(opt, a.lr, total)
+    if init is not None:
+        net.load_state_dict(init["model"])
+        if init.get("log_vars") is not None:   # the task weights it ended with, not a fresh balance
+            with torch.no_grad():
+                crit.log_vars.copy_(torch.tensor(init["log_vars"]))
+        ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        log(f"fine-tuning from {a.init_from} ({init_info['steps']} steps on nfc-sim {init_info['sim_version']})")
     if st is not None:
         net.load_state_dict(st["model"])
         crit.load_state_dict(st["loss"])
@@ -218,6 +246,8 @@ def main(argv=None):
         log(f"resumed from step {step}")
     config = vars(a) | {"stride": STRIDE, "classes": CLASSES, "steps": total, "planned_steps": a.steps,
                         "precision_used": precision, "sim_version": SIM_VERSION}
+    if init_info is not None or st is not None and "init" in st["config"]:
+        config["init"] = init_info or st["config"]["init"]
     bf16 = precision == "bf16"
     log(f"precision: {precision}" + (" (autocast forward, float32 weights and losses)" if bf16 else ""))
     write_config(a.out, config)

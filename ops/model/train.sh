@@ -13,15 +13,18 @@ FIELDS="${NFC_CACHE_FIELDS:-320}"
 MAX_MIN="${NFC_MAX_MINUTES:-80}"
 CKPT_MIN="${NFC_CKPT_MINUTES:-3}"
 PRECISION="${NFC_PRECISION:-auto}"
+LR="${NFC_LR:-3e-3}"
+INIT_FROM="${NFC_INIT_FROM:-}"
 EVAL_SEED="${NFC_EVAL_SEED:-777}"
 EVAL_PATIENTS="${NFC_EVAL_PATIENTS:-8}"
 MODEL="${NFC_MODEL_OUT:-models/nfc-reference.onnx}"
 LABEL="${NFC_RUN_LABEL:-full run}"
 mkdir -p "$OUT"
-echo "[train.sh] $(date -u +%FT%TZ) out=$OUT seed=$SEED steps=$STEPS fields=$FIELDS max_minutes=$MAX_MIN precision=$PRECISION"
+echo "[train.sh] $(date -u +%FT%TZ) out=$OUT seed=$SEED steps=$STEPS fields=$FIELDS max_minutes=$MAX_MIN precision=$PRECISION lr=$LR${INIT_FROM:+ init_from=$INIT_FROM}"
 start=$(date +%s)
 $PY ops/model/train.py --out "$OUT" --seed "$SEED" --steps "$STEPS" --cache-fields "$FIELDS" \
-  --max-minutes "$MAX_MIN" --checkpoint-minutes "$CKPT_MIN" --threads 2 --precision "$PRECISION" --resume
+  --max-minutes "$MAX_MIN" --checkpoint-minutes "$CKPT_MIN" --threads 2 --precision "$PRECISION" \
+  --lr "$LR" ${INIT_FROM:+--init-from "$INIT_FROM"} --resume
 train_s=$(( $(date +%s) - start ))
 # A resumed run trained over several sessions: this one's wall time is only the last (final.pt keeps the sum).
 loop_s=$($PY -c 'import sys, torch; print(int(torch.load(sys.argv[1], map_location="cpu").get("train_seconds", 0)))' "$OUT/final.pt" 2>/dev/null || echo 0)

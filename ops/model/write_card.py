@@ -356,6 +356,10 @@ def main(argv=None):
           "widths, a keypoint drawn over by another instance is not visible, and no loop whose apex is not visible is",
           "flagged giant or dilated."]
          if trained_sim_version(cfg) != SIM_VERSION else []) + [
+        *([f"Fine-tuned from `{cfg['init']['path']}` (sha256 `{cfg['init']['sha256'][:16]}...`, itself trained for "
+           f"{cfg['init']['steps']} steps on nfc-sim {cfg['init']['sim_version']}, {cfg['init']['precision']}): its "
+           "weights and task weights were the starting point, with a fresh optimiser and schedule."]
+          if cfg.get("init") else []),
         f"Trained for {steps} steps of AdamW (one-cycle, max lr {cfg['lr']}) on the CPU with {cfg['threads']} threads"
         + (", the forward pass in bfloat16 autocast (float32 weights, optimiser and losses)"
            if cfg.get("precision_used") == "bf16" else ", in float32")
