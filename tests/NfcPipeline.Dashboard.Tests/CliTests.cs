@@ -49,6 +49,10 @@ public class CliTests
             Assert.Matches(@"gradable / ungradable / failed fields\W+2 / 0 / 1", screen.Out);
             Assert.Contains("Research use only.", screen.Out);
             Assert.Equal(1, (await NfcAsync("report", "STUDY-A/NOPE", "--connection", data.Database.ConnectionString)).Code);
+            var empty = await NfcAsync("report", data.ScriptPatientId.ToString(), "--csv", csv, "--connection", data.Database.ConnectionString);
+            Assert.True(empty.Code == 0, empty.Err);
+            Assert.Contains("this patient has no results yet (completed_with_errors); the CSV holds its header only.", empty.Err);
+            Assert.Single((await File.ReadAllTextAsync(csv)).Split('\n', StringSplitOptions.RemoveEmptyEntries));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

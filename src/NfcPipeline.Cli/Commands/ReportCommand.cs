@@ -35,6 +35,9 @@ internal static class ReportCommand
                     await using var writer = new StreamWriter(csvFile.FullName, false, new UTF8Encoding(false));
                     await ReportCsv.WritePatientAsync(writer, report.Patient, report.AllModels);
                     Console.WriteLine($"Wrote {csvFile.FullName}");
+                    // Scripts exporting many patients would otherwise take an empty file for an empty result.
+                    if (report.AllModels.Count == 0)
+                        Console.Error.WriteLine($"nfc report: this patient has no results yet ({report.Patient.State}); the CSV holds its header only.");
                 }
                 if (parse.GetValue(html) is { } htmlFile)
                 {
