@@ -46,6 +46,17 @@ public class OverlayTests
         await data.Database.ScalarAsync<int>("update capillaries set keypoints[3] = 0.05 where instance_index = 0 returning 1");
         var gated = new ImageDecoder().Decode(await client.GetByteArrayAsync($"/images/{data.ImageIds[0]}/overlay.png?model={data.ModelId}"));
         Assert.NotEqual(((byte)0, (byte)220, (byte)255), gated.GetPixel(60, 65));
+
+        // Measured under another gate (Analysis:Measurement:MinKeypointConfidence), the overlay draws by that one.
+        async Task<(byte, byte, byte)> UnderGate(double gate, int x, int y)
+        {
+            await data.Database.ScalarAsync<int>($"update image_metrics set settings = '{{\"analysis\":{{\"Measurement\":{{\"MinKeypointConfidence\":{gate}}}}}}}' returning 1");
+            var png = new ImageDecoder().Decode(await client.GetByteArrayAsync($"/images/{data.ImageIds[0]}/overlay.png"));
+            return png.GetPixel(x, y);
+        }
+        Assert.Equal(((byte)0, (byte)220, (byte)255), await UnderGate(0.01, 60, 65));      // the 0.05 keypoint was used
+        Assert.NotEqual(((byte)0, (byte)220, (byte)255), await UnderGate(0.95, 150, 65));  // capillary 1's U (0.9) was not
+        Assert.Equal(((byte)0, (byte)220, (byte)255), await UnderGate(0.9, 150, 65));      // exactly at the gate: used
     }
 
     [Fact]

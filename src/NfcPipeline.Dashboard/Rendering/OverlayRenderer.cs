@@ -14,13 +14,15 @@ public static class OverlayRenderer
     private static readonly (byte R, byte G, byte B) Normal = (40, 200, 90), Abnormal = (240, 140, 30), Hemorrhage = (220, 30, 40),
         Ungradable = (150, 150, 150), Distal = (255, 235, 0), Keypoint = (0, 220, 255), Giant = (230, 0, 230), Dilated = (150, 60, 255);
 
-    public static byte[] RenderPng(RgbImage source, IReadOnlyList<CapillaryShape> capillaries, int? maxWidth)
+    /// <param name="keypointGate">The confidence gate the measurements used (null: the default); keypoints below it are not drawn.</param>
+    public static byte[] RenderPng(RgbImage source, IReadOnlyList<CapillaryShape> capillaries, int? maxWidth, double? keypointGate = null)
     {
+        var gate = (float)(keypointGate ?? DefaultKeypointGate);
         var scale = maxWidth is { } m && m > 0 && m < source.Width ? m / (double)source.Width : 1.0;
         var (w, h) = (Math.Max(1, (int)Math.Round(source.Width * scale)), Math.Max(1, (int)Math.Round(source.Height * scale)));
         var rgb = scale == 1.0 ? (byte[])source.Pixels.Clone() : Downscale(source, w, h);
         foreach (var c in capillaries) DrawMask(rgb, w, h, scale, c);
-        foreach (var c in capillaries) DrawKeypoints(rgb, w, h, scale, c);
+        foreach (var c in capillaries) DrawKeypoints(rgb, w, h, scale, c, gate);
         return PngEncoder.EncodeRgb(rgb, w, h);
     }
 
@@ -62,14 +64,14 @@ public static class OverlayRenderer
     }
 
     /// <summary>The measurements' default confidence gate: a keypoint below it was not used, so it is not drawn.</summary>
-    private static readonly float UsedConfidence = (float)new NfcPipeline.Core.Options.MeasurementOptions().MinKeypointConfidence;
+    private static readonly double DefaultKeypointGate = new NfcPipeline.Core.Options.MeasurementOptions().MinKeypointConfidence;
 
-    private static void DrawKeypoints(byte[] rgb, int w, int h, double scale, CapillaryShape c)
+    private static void DrawKeypoints(byte[] rgb, int w, int h, double scale, CapillaryShape c, float gate)
     {
         var radius = Math.Max(2, (int)Math.Round(3 * Math.Max(scale, 0.5)));
         for (var k = 0; k + 2 < c.Keypoints.Length; k += 3)
         {
-            if (!(c.Keypoints[k + 2] >= UsedConfidence) || !float.IsFinite(c.Keypoints[k]) || !float.IsFinite(c.Keypoints[k + 1])) continue;
+            if (!(c.Keypoints[k + 2] >= gate) || !float.IsFinite(c.Keypoints[k]) || !float.IsFinite(c.Keypoints[k + 1])) continue;
             int cx = (int)Math.Round(c.Keypoints[k] * scale), cy = (int)Math.Round(c.Keypoints[k + 1] * scale);
             for (var dy = -radius - 1; dy <= radius + 1; dy++)
                 for (var dx = -radius - 1; dx <= radius + 1; dx++)

@@ -32,7 +32,14 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);
 
         // Without ?model= the study's model, as the study page lists the image's results (it drew none at all).
-        var shapes = (modelId ?? image.StudyModelId) is { } m && image.ResultUmPerPx is { } um ? await queries.CapillaryShapesAsync(image.Sha256, m, um, ct) : [];
+        IReadOnlyList<CapillaryShape> shapes = [];
+        double? keypointGate = null;
+        if ((modelId ?? image.StudyModelId) is { } m && image.ResultUmPerPx is { } um)
+        {
+            shapes = await queries.CapillaryShapesAsync(image.Sha256, m, um, ct);
+            // The keypoints drawn are those the measurements used, under the gate they were measured with.
+            keypointGate = await queries.KeypointGateAsync(image.Sha256, m, um, ct);
+        }
         // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
         // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.
@@ -46,7 +53,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
                 // The stored shapes belong to the content analysed: drawn on a file replaced since, they would mislead.
                 var content = decoder.ReadContent(path);
                 if (!SHA256.HashData(content).AsSpan().SequenceEqual(image.Sha256)) return (Outcome.Changed, null);
-                return (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.Decode(content), shapes, maxWidth));
+                return (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.Decode(content), shapes, maxWidth, keypointGate));
             }, ct);
         }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }

@@ -199,6 +199,17 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             """, new { imageSha256, modelId, umPerPx }, cancellationToken: ct))).ToList();
     }
 
+    /// <summary>The keypoint confidence gate the image's measurements used (its stored analysis settings); null for
+    /// results stored without it.</summary>
+    public async Task<double?> KeypointGateAsync(byte[] imageSha256, long modelId, double umPerPx, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.ExecuteScalarAsync<double?>(new CommandDefinition("""
+            select (settings #>> '{analysis,Measurement,MinKeypointConfidence}')::float8
+            from image_metrics where image_sha256 = @imageSha256 and model_id = @modelId and um_per_px = @umPerPx
+            """, new { imageSha256, modelId, umPerPx }, cancellationToken: ct));
+    }
+
     public async Task<IReadOnlyList<WorkerRow>> WorkersAsync(int limit = 200, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
