@@ -132,6 +132,7 @@ public static class PipelineServiceExtensions
         builder.AddShareWatcher();
         builder.Services.AddHostedService<OutboxDispatcher>();
         builder.Services.AddHostedService<HousekeepingService>();
+        builder.Services.AddHostedService<StrandedCompletionSweep>();
         health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);
         builder.Services.AddMetrics();

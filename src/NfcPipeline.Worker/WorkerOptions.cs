@@ -48,6 +48,11 @@ public sealed class WorkerOptions
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
+        // Well past a chunk's commit-to-completion (seconds), or the sweep would aggregate beside the consumer.
+        if (!(StrandedAfter >= TimeSpan.FromSeconds(1) && StrandedAfter <= TimeSpan.FromDays(7)))
+            problems.Add($"Worker:StrandedAfter must be 1 second to 7 days (hh:mm:ss), got {StrandedAfter}.");
+        if (!(StrandedSweepInterval >= TimeSpan.FromSeconds(1) && StrandedSweepInterval <= TimeSpan.FromDays(1)))
+            problems.Add($"Worker:StrandedSweepInterval must be 1 second to 1 day (hh:mm:ss), got {StrandedSweepInterval}.");
         problems.AddRange(HealthUrlsProblems(HealthUrls));
         if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
@@ -91,6 +96,15 @@ public sealed class WorkerOptions
     /// and their messages go back to the queue for the next worker; nothing of them was committed.
     /// </summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A study still processing with every image done and nothing changed for this long has had its completion lost (its
+    /// message failed after the commit, past its retries): a sweep aggregates its patients and completes it.
+    /// </summary>
+    public TimeSpan StrandedAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the sweep for stranded studies runs.</summary>
+    public TimeSpan StrandedSweepInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Message retries after the in-process database retries give up; then the message goes to the _error queue.</summary>
     public int MessageRetryLimit { get; set; } = 3;

@@ -186,6 +186,8 @@ public class WorkerStartupTests
             ["Worker__ChunkSize"] = "0",
             ["Worker__PrefetchCount"] = "0",
             ["Worker__StopTimeout"] = "00:00:00",
+            ["Worker__StrandedAfter"] = "00:00:00",
+            ["Worker__StrandedSweepInterval"] = "2",   // a bare number is days
             ["Inference__Device"] = "gpu",
             ["Inference__Decoder__MaskThreshold"] = "2",
             ["Inference__MaxInputPixels"] = "100000000",
@@ -202,6 +204,8 @@ public class WorkerStartupTests
         Assert.Contains("Worker:ChunkSize must be 1 to 256, got 0.", worker.Output);
         Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
         Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
+        Assert.Contains("Worker:StrandedAfter must be 1 second to 7 days (hh:mm:ss), got 00:00:00.", worker.Output);
+        Assert.Contains("Worker:StrandedSweepInterval must be 1 second to 1 day (hh:mm:ss), got 2.00:00:00.", worker.Output);
         Assert.Contains("Inference:Decoder:MaskThreshold must be in (0, 1), got 2.", worker.Output);
         Assert.Contains("Inference:MaxInputPixels must be 1 to 67108864", worker.Output);
         Assert.Contains("Inference:Device: Unknown device 'gpu'", worker.Output);

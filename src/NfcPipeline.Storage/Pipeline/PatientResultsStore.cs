@@ -16,6 +16,9 @@ public sealed record StudyOutcome(long StudyId, string ExternalId, string State,
     public PendingEvent? Event { get; init; }
 }
 
+/// <summary>A study whose completion never ran, and its patients still processing.</summary>
+public sealed record StrandedStudy(long StudyId, IReadOnlyList<long> ProcessingPatients);
+
 /// <summary>
 /// Aggregates a patient when its last image is done, from stored rows, under an advisory lock on the patient: two
 /// workers finishing the last two images at once both store the same (idempotent) result, and only one of them
@@ -103,6 +106,26 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             };
         await tx.CommitAsync(ct);
         return outcome;
+    }
+
+    /// <summary>
+    /// Studies of this model still processing though every image of theirs is done and none has changed for
+    /// <paramref name="quietFor"/>, with their patients still processing: their completion never ran (the registration's
+    /// or a chunk's message failed after its commit, past its retries). Oldest first.
+    /// </summary>
+    public async Task<IReadOnlyList<StrandedStudy>> StrandedStudiesAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<(long StudyId, long[] PatientIds)>(new CommandDefinition("""
+            select s.id, array(select p.id from patients p where p.study_id = s.id and p.state = 'processing' order by p.id)
+            from studies s
+            where s.state = 'processing' and s.model_id = @ModelId
+              and coalesce(s.registered_at, s.updated_at) < now() - @QuietFor
+              and not exists (select 1 from images i where i.study_id = s.id
+                              and (i.state not in ('succeeded', 'failed') or i.updated_at > now() - @QuietFor))
+            order by coalesce(s.registered_at, s.updated_at) limit @Limit
+            """, new { ModelId = modelId, QuietFor = quietFor, Limit = limit }, cancellationToken: ct)))
+            .Select(r => new StrandedStudy(r.StudyId, r.PatientIds)).ToList();
     }
 
     public async Task<IReadOnlyList<long>> PatientsOfStudyAsync(long studyId, CancellationToken ct)

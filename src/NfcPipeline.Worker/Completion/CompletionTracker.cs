@@ -52,6 +52,13 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         await CompleteIfDoneAsync(studyId, bus, ct);
     }
 
+    /// <summary>A stranded study (see StrandedCompletionSweep): its processing patients aggregated, then the study completed.</summary>
+    public async Task CompleteStrandedAsync(StrandedStudy study, IPublishEndpoint bus, CancellationToken ct)
+    {
+        await OnChunkCommittedAsync(study.ProcessingPatients, bus, ct);
+        await CompleteIfDoneAsync(study.StudyId, bus, ct);
+    }
+
     private async Task CompleteIfDoneAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
     {
         var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);

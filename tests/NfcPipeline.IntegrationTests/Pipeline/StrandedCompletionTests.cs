@@ -1,0 +1,79 @@
+using Dapper;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>
+/// A study whose completion was lost (its registration's or a chunk's message failed after the commit, past its
+/// retries) stayed processing for ever, its patients too: nothing was left to aggregate them. A sweep completes it.
+/// </summary>
+public class StrandedCompletionTests
+{
+    [Fact]
+    public async Task A_study_is_stranded_only_when_every_image_is_done_and_quiet_and_it_is_still_processing()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await ResubmissionRaceTests.SeedAsync(db, 2);
+        var store = new PatientResultsStore(db);
+        var quiet = TimeSpan.FromMinutes(10);
+        async Task<IReadOnlyList<StrandedStudy>> Stranded(long? model = null) => await store.StrandedStudiesAsync(model ?? s.ModelId, quiet, 10, default);
+        async Task Exec(string sql)
+        {
+            await using var c = await db.OpenConnectionAsync();
+            await c.ExecuteAsync(sql, new { s.StudyId });
+        }
+
+        await Exec("update studies set registered_at = now() - interval '1 hour'; update images set updated_at = now() - interval '1 hour'");
+        Assert.Empty(await Stranded());   // images still processing: a chunk has them
+
+        await Exec("update images set state = 'failed', updated_at = now() - interval '1 minute'");
+        Assert.Empty(await Stranded());   // done a minute ago: its consumer is completing it
+
+        await Exec("update images set updated_at = now() - interval '11 minutes'");
+        var stranded = Assert.Single(await Stranded());
+        Assert.Equal(s.StudyId, stranded.StudyId);
+        Assert.Equal([s.PatientId], stranded.ProcessingPatients);
+        Assert.Empty(await Stranded(s.ModelId + 1000));   // another model's workers leave it to this one's
+
+        await Exec("update studies set registered_at = now()");
+        Assert.Empty(await Stranded());   // just registered again: its registration is completing it
+        await Exec("update studies set registered_at = now() - interval '1 hour'; update patients set state = 'completed_with_errors'");
+        Assert.Empty(Assert.Single(await Stranded()).ProcessingPatients);   // patients done, the study not: still stranded
+        await Exec("update studies set state = 'completed_with_errors'");
+        Assert.Empty(await Stranded());
+    }
+
+    [Fact]
+    public async Task A_worker_completes_a_stranded_study_and_announces_it()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Worker__StrandedAfter"] = "00:00:02",
+            ["Worker__StrandedSweepInterval"] = "00:00:01",
+        });
+        // As a registration leaves it when its message fails after the commit: the worker's model, patients processing,
+        // and here every image failed long ago (a chunk's fault marked them) with no completion run.
+        var model = await env.QueryScalarAsync<long>("select id from models");
+        var study = await env.QueryScalarAsync<long>("""
+            insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
+            values ('stranded', 'stranded', 2.0, 'processing', @model, now() - interval '1 hour') returning id
+            """, new { model });
+        var patient = await env.QueryScalarAsync<long>("insert into patients (study_id, code, state) values (@study, 'P1', 'processing') returning id", new { study });
+        await env.QueryScalarAsync<long>("""
+            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, error_code, error, updated_at)
+            values (@study, @patient, 'L2', 'f1', 'P1/L2/f1.png', sha256('x'::bytea), 1, 'failed', 'Truncated', 'the file is truncated', now() - interval '1 hour')
+            returning id
+            """, new { study, patient });
+
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("stranded", TimeSpan.FromSeconds(60)));
+        Assert.Equal("completed_with_errors", await env.QueryScalarAsync<string>("select state from patients where id = @patient", new { patient }));
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics where patient_id = @patient", new { patient }));
+        // Both transitions announced, as their consumers would have.
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+            "select count(*) from completion_events where study_id = @study and published_at is not null", new { study }) == 2, TimeSpan.FromSeconds(30));
+        Assert.Contains("still processing; completing it", env.Workers[0].Output);
+    }
+}
