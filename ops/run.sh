@@ -8,13 +8,13 @@
 # into the default share only: a share of your own is watched, never written to, and the script does not wait on it.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-cd "$NFC_ROOT"
 
-# Absolute, since the worker starts in its build folder.
+# Absolute, since the worker starts in its build folder; relative paths are the caller's, as ops/nfc takes them.
 RUN="$NFC_LOCAL/run"; LOGS="$NFC_LOCAL/logs"; SHARE="$(realpath -m "${NFC_RUN_SHARE:-$NFC_LOCAL/share}")"
 DEMO_SHARE=0; [ "$SHARE" = "$(realpath -m "$NFC_LOCAL/share")" ] && DEMO_SHARE=1
 STUDY=demo-study
 MODEL="$(realpath -m "${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}")"
+cd "$NFC_ROOT"
 mkdir -p "$RUN" "$LOGS"
 if [ "$DEMO_SHARE" = 1 ]; then mkdir -p "$SHARE"; else [ -d "$SHARE" ] || { echo "NFC_RUN_SHARE: $SHARE is not a folder" >&2; exit 2; }; fi
 
@@ -33,6 +33,9 @@ stop_one() {
   rm -f "$RUN/$1.pid"
 }
 if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
+
+# LOG VARIABLE: a hint naming the port variable when the log says its address was taken (another checkout's copy).
+port_hint() { grep -qi "address already in use" "$1" 2>/dev/null && echo ": its port is taken; set $2 to another" || true; }
 
 # NAME SETTINGS: a running NAME started with other settings (model, share, address) would go on with them: stopped, to
 # start again on these. Each start records its settings in $RUN/NAME.settings.
@@ -90,7 +93,7 @@ else
   echo "$DASHBOARD_SETTINGS" >"$RUN/dashboard.settings"
   # Its port may be taken (another checkout's dashboard): say so rather than print a URL that is not this one.
   for _ in $(seq 1 120); do alive "$RUN/dashboard.pid" || break; grep -q "Now listening on" "$LOGS/dashboard.log" && break; sleep 0.5; done
-  alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)"; }
+  alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)$(port_hint "$LOGS/dashboard.log" NFC_DASHBOARD_PORT); the worker goes on (ops/run.sh stop stops it)"; }
 fi
 
 if [ "$DEMO_SHARE" = 0 ]; then
@@ -116,7 +119,7 @@ psql_q() { "$PSQL" "$NFC_PG_URL" -v ON_ERROR_STOP=1 "$@"; }   # the password com
 deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
 last=""; query_failures=0
 while :; do
-  alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)"; }
+  alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)$(port_hint "$LOGS/worker.log" NFC_WORKER_HEALTH_PORT)"; }
   # A query that fails (password, connection, schema) is an error to show, not a study still being waited for.
   if row="$(psql_q -tAF' ' -c "select state, images, succeeded, failed from v_study_progress where study = '$STUDY'" 2>"$RUN/psql.err")"; then
     query_failures=0

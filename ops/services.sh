@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local PostgreSQL 15 and RabbitMQ (with management) for development and tests.
-#   ops/services.sh up|down [postgres|rabbitmq] | status | env
+#   ops/services.sh up|down [postgres|rabbitmq] | purge | status | env
 # Both bind 127.0.0.1 only and take passwords: generated once into .local/services/credentials (mode 0600), printed
 # by `env` in the connection strings. Data, logs and pid files live under .local/services/ (git-ignored).
 # `up` is idempotent; `down` stops only the processes that `up` started, found by their pid files.
@@ -238,6 +238,15 @@ EOF
   fi
   port_free_or_die "$RMQ_PORT" RabbitMQ NFC_RABBIT_PORT
   port_free_or_die "$RMQ_MGMT_PORT" "RabbitMQ management" NFC_RABBIT_MGMT_PORT
+  port_free_or_die "$RMQ_DIST_PORT" "RabbitMQ distribution" NFC_RABBIT_DIST_PORT
+  # An epmd on its port may serve this node (ours, outliving a node that died); one naming a node serves another's.
+  if port_open "$RMQ_EPMD_PORT"; then
+    local names
+    names="$(rmq_env; epmd -port "$RMQ_EPMD_PORT" -names 2>/dev/null)" \
+      || die "127.0.0.1:$RMQ_EPMD_PORT, epmd's port, is taken by another process; set NFC_RABBIT_EPMD_PORT to another port"
+    grep -q '^name ' <<<"$names" \
+      && die "the epmd on 127.0.0.1:$RMQ_EPMD_PORT serves another RabbitMQ node (another checkout's? its ops/services.sh down stops it); or set NFC_RABBIT_EPMD_PORT to another port"
+  fi
   log "starting RabbitMQ on 127.0.0.1:$RMQ_PORT (management on $RMQ_MGMT_PORT); this takes 10-25 s"
   (
     rmq_env
@@ -291,8 +300,11 @@ rmq_down() {
     log "RabbitMQ stopped"
   else
     log "RabbitMQ not running (no live pid file)"
+    rm -f "$RMQ_PID"
+    return 0
   fi
-  # epmd outlives the node; ours listens on our own port, so stopping it touches nothing else.
+  # epmd outlives the node: stopped with it, and only then (with no node of ours running, an epmd on this port may be
+  # another checkout's, whose node would lose its name service).
   (rmq_env; epmd -port "$RMQ_EPMD_PORT" -kill >/dev/null 2>&1) || true
   rm -f "$RMQ_PID"
 }
@@ -336,7 +348,14 @@ case "${1:-}" in
   down)
     [ "$only" = postgres ] || rmq_down
     [ "$only" = rabbitmq ] || pg_down ;;
+  purge)
+    # Both stopped and their data deleted, with PostgreSQL's files outside the repo (pg_dir_setup): CI's clean clones
+    # would otherwise leave one data folder each under /var/lib/nfc-pipeline.
+    rmq_down; pg_down
+    if [ -L "$SVC/pg" ] && [[ "$PG_DIR" == /var/lib/nfc-pipeline/*/pg ]]; then rm -rf "$(dirname "$PG_DIR")"; fi
+    rm -rf "$SVC"
+    log "services stopped and their data deleted" ;;
   status) status ;;
   env) credentials_load; print_env ;;
-  *) echo "usage: $0 up|down [postgres|rabbitmq] | status | env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down [postgres|rabbitmq] | purge | status | env" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 # the model tooling's Python tests (ops/model/test_*.py).
 # Prints the runners' summaries and a total line; exits non-zero on any failure.
 #   NFC_TEST_FILTER=...   pass a dotnet test --filter expression
-#   NFC_KEEP_SERVICES=1   leave services running even when this script started them
+#   NFC_KEEP_SERVICES=1   leave services running even when this script started them (under CI=true, a run that
+#                         created the servers' data otherwise deletes it afterwards: services.sh purge)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$NFC_ROOT"
@@ -20,7 +21,11 @@ services_before="$("$NFC_ROOT/ops/services.sh" status 2>/dev/null || true)"
 started_here=()
 grep -q '^postgresql: running' <<<"$services_before" || started_here+=(postgres)
 grep -q '^rabbitmq: *running' <<<"$services_before" || started_here+=(rabbitmq)
+# Under CI, servers whose data this run created are deleted with it (services.sh purge): a clean clone's data would
+# otherwise stay behind, outside the clone when run as root.
+fresh_services=0; [ -e "$NFC_LOCAL/services/pg" ] || fresh_services=1
 stop_started_services() {
+  if [ "$fresh_services" = 1 ] && [ "${CI:-}" = true ]; then "$NFC_ROOT/ops/services.sh" purge || true; return; fi
   local svc
   for svc in "${started_here[@]}"; do "$NFC_ROOT/ops/services.sh" down "$svc" || true; done
 }
