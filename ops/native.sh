@@ -23,7 +23,8 @@ mkdir -p "$DEST"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 log "fetching onnxruntime-node@$ORT_VERSION from npm (about 97 MB)"
 # npm pack skips the package's install script, which would try to download CUDA providers and fail here.
-(cd "$work" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null) || die "npm pack onnxruntime-node@$ORT_VERSION failed"
+# Its cache in the temporary folder too, not ~/.npm (97 MB left behind per fetch otherwise).
+(cd "$work" && npm_config_cache="$work/npm-cache" npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null) || die "npm pack onnxruntime-node@$ORT_VERSION failed"
 tar -xzf "$work/onnxruntime-node-$ORT_VERSION.tgz" -C "$work" package/bin/napi-v6/linux/x64/libonnxruntime.so.1 \
   || die "the npm package has no linux x64 libonnxruntime.so.1"
 verify "$work/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" \

@@ -8,6 +8,17 @@ namespace NfcPipeline.IntegrationTests;
 public class ServicesScriptTests
 {
     [Fact]
+    public void A_service_failure_names_where_it_looked_without_the_password()
+    {
+        // CI keeps the test logs: the generated passwords stay out of them.
+        Assert.Equal("amqp://127.0.0.1:35672/", TestServices.WithoutPassword("amqp://nfc:Secret1@127.0.0.1:35672/"));
+        var pg = TestServices.WithoutPassword("Host=127.0.0.1;Port=35432;Database=postgres;Username=postgres;Password=Secret1");
+        Assert.DoesNotContain("Secret1", pg);
+        Assert.Contains("Port=35432", pg);
+        Assert.DoesNotContain("Secret1", TestServices.Unavailable("RabbitMQ", "amqp://nfc:Secret1@127.0.0.1:35672/", new Exception("refused")).Message);
+    }
+
+    [Fact]
     public async Task Services_up_when_already_up_is_a_no_op()
     {
         var before = PidFiles();
@@ -63,7 +74,8 @@ public class ServicesScriptTests
 
     private static Dictionary<string, string> PidFiles()
     {
-        var svc = Path.Combine(TestServices.RepoRoot, ".local", "services");
+        // Where services.sh keeps them (NFC_LOCAL moves it; `services.sh env` exports it).
+        var svc = Environment.GetEnvironmentVariable("NFC_SERVICES_DIR") is { Length: > 0 } dir ? dir : Path.Combine(TestServices.RepoRoot, ".local", "services");
         return new()
         {
             ["postgres"] = File.ReadLines(Path.Combine(svc, "pg", "data", "postmaster.pid")).First(),

@@ -33,8 +33,17 @@ public static class TestServices
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public static InvalidOperationException Unavailable(string service, string where, Exception inner) =>
-        new($"{service} is not reachable at {where}: {inner.Message}. Start it with 'ops/services.sh up' " +
+        new($"{service} is not reachable at {WithoutPassword(where)}: {inner.Message}. Start it with 'ops/services.sh up' " +
             "(ops/test.sh does this), or point the NFC_* variables from 'ops/services.sh env' at a running server.", inner);
+
+    /// <summary>A server's address as a failure may show it in CI logs: the URI's user info or the connection string's password left out.</summary>
+    public static string WithoutPassword(string where)
+    {
+        if (Uri.TryCreate(where, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps" or "http" or "https")
+            return new UriBuilder(uri) { UserName = "", Password = "" }.Uri.ToString();
+        try { return new Npgsql.NpgsqlConnectionStringBuilder(where) { Password = null }.ConnectionString; }
+        catch (ArgumentException) { return "(the configured address)"; }
+    }
 
     private static string FindRepoRoot()
     {
