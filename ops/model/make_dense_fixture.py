@@ -12,7 +12,8 @@ It lets the engine tests know the exact answer without a trained network. Input 
 It also writes dense_white_nan.onnx: the same, except that its radius map is NaN wherever a cell is white
 (R + G + B above 2.9 after normalisation), as a model that breaks on some inputs would be; the NaN comes from
 0 × sqrt(2.9 − R − G − B), so every other cell is exactly dense_colour's; and two exports the loader refuses:
-dense_fixed_batch4.onnx (batch fixed at 4), dense_int64_output.onnx (an extra int64 output) and
+dense_fixed_batch4.onnx (batch fixed at 4), dense_int64_output.onnx (an extra int64 output), dense_fixed_height.onnx
+(H fixed at 192, W dynamic), dense_float16_output.onnx (an extra float16 output) and
 dense_classes_mismatch.onnx (four classes named for three class_logits channels); and
 dense_batch_one_only.onnx: dense_colour whose run fails in ONNX Runtime for a batch of more than one image (a
 Squeeze of the batch axis), as a batch that runs out of memory where each image alone would not.
@@ -45,10 +46,15 @@ def main():
     build("dense_batch_one_only.onnx", white_nan=False, batch_one_only=True)
     # Its metadata names four classes for three class_logits channels: refused at load, not image by image.
     build("dense_classes_mismatch.onnx", white_nan=False, classes=["hairpin", "tortuous", "blur", "giant"])
+    # One fixed spatial side (H 192, W dynamic) under a short_side policy: portrait images would fail in every run.
+    build("dense_fixed_height.onnx", white_nan=False, height=192)
+    # A float16 output (a GPU export after model.half()): named by its element type, which has no CLR type here.
+    build("dense_float16_output.onnx", white_nan=False, extra_float16=True)
 
 
-def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, classes=("hairpin", "tortuous", "blur")):
-    dims = [batch, 3, "H", "W"]
+def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, classes=("hairpin", "tortuous", "blur"),
+          height="H", extra_float16=False):
+    dims = [batch, 3, height, "W"]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
     nodes, inits, source = [], [], "image"
     if batch_one_only:
@@ -86,6 +92,9 @@ def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, cl
     if extra_int64:
         nodes.append(helper.make_node("Shape", ["image"], ["input_shape"]))
         outputs.append(helper.make_tensor_value_info("input_shape", TensorProto.INT64, [4]))
+    if extra_float16:
+        nodes.append(helper.make_node("Cast", ["pooled"], ["pooled_half"], to=TensorProto.FLOAT16))
+        outputs.append(helper.make_tensor_value_info("pooled_half", TensorProto.FLOAT16, ["N", 3, "h", "w"]))
     graph = helper.make_graph(nodes, out.removesuffix(".onnx"), [image], outputs, inits)
     model = helper.make_model(graph, opset_imports=opset(), producer_name="nfcpipeline-tests")
     meta = {

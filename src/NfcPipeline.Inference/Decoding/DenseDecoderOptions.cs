@@ -137,13 +137,16 @@ public sealed record DenseDecoderOptions
         if (!(MaskThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
         if (!(CenterThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
         if (!(MinPairReachPixels is >= 0 and <= 256)) throw new ArgumentOutOfRangeException(nameof(MinPairReachPixels), MinPairReachPixels, "must be in [0, 256]");
-        if (!(LimbPairReachRadii > 0) || !(ApexPairReachRadii > 0))
-            throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), "pair reaches must be positive");
+        if (!(LimbPairReachRadii > 0)) throw new ArgumentOutOfRangeException(nameof(LimbPairReachRadii), LimbPairReachRadii, "must be positive");
+        if (!(ApexPairReachRadii > 0)) throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), ApexPairReachRadii, "must be positive");
         if (!(ApexMinWidths is >= 0 and <= 2)) throw new ArgumentOutOfRangeException(nameof(ApexMinWidths), ApexMinWidths, "must be in [0, 2]");
         if (!(LimbPairNearestFraction is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(LimbPairNearestFraction), LimbPairNearestFraction, "must be in [0, 1]");
-        if (!(CenterNmsRadius >= 0) || !(MaxGroupDistance > 0) || !(MinInstanceArea >= 0) || !(KeypointSearchMargin >= 0))   // NaN too
-            throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), "distances must be non-negative (MaxGroupDistance positive)");
+        // Each option by its own name (NaN fails every comparison, so it is refused too).
+        if (!(CenterNmsRadius >= 0)) throw new ArgumentOutOfRangeException(nameof(CenterNmsRadius), CenterNmsRadius, "must be 0 or more");
+        if (!(MaxGroupDistance > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), MaxGroupDistance, "must be positive");
+        if (!(MinInstanceArea >= 0)) throw new ArgumentOutOfRangeException(nameof(MinInstanceArea), MinInstanceArea, "must be 0 or more");
+        if (!(KeypointSearchMargin >= 0)) throw new ArgumentOutOfRangeException(nameof(KeypointSearchMargin), KeypointSearchMargin, "must be 0 or more");
         if (PairPeakCandidates < 1) throw new ArgumentOutOfRangeException(nameof(PairPeakCandidates), PairPeakCandidates, "must be at least 1");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");
     }

@@ -81,13 +81,15 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     /// (measured: 3.3 s against 1.1 s later, for 4 fields on 2 cores); smaller batches then fit in that arena.
     /// Without this, the first study a worker analyses pays for it.
     /// </summary>
-    /// <returns>The seconds the full batch's first run took (0 when the batcher forms no batch above 1).</returns>
-    public async Task<double> WarmUpAsync(int width, int height, CancellationToken cancellationToken = default)
+    /// <returns>The seconds the full batch's first run took (0 when the batcher forms no batch above 1), or why it failed:
+    /// a model that runs one image at a time only, or a batch beyond the device's memory, still analyses every image, as
+    /// a failed batch runs its images one by one.</returns>
+    public async Task<WarmUp> WarmUpAsync(int width, int height, CancellationToken cancellationToken = default)
     {
         // Within Inference:MaxInputPixels (with room for the padding), or the warm-up image would be refused as too large.
         while ((long)(width + 64) * (height + 64) > _maxInputPixels && width > 32 && height > 32) (width, height) = (width / 2, height / 2);
         var blank = new RgbImage(width, height, new byte[width * height * 3], ImageFormat.Png);
-        double seconds = 0;
+        var warmUp = new WarmUp(0, null);
         if (Batching.MaxBatchSize > 1)
         {
             using var one = _preprocessor.Run(blank.Pixels, blank.Width, blank.Height);
@@ -95,11 +97,15 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             int n = Batching.MaxBatchSize, channels = one.Tensor.Channels;
             var clock = Stopwatch.StartNew();
             using var value = OrtValue.CreateTensorValueFromMemory(new float[n * channels * bucket.Height * bucket.Width], [n, channels, bucket.Height, bucket.Width]);
-            using (await Model.RunAsync(value, cancellationToken)) { }
-            seconds = clock.Elapsed.TotalSeconds;
+            try
+            {
+                using (await Model.RunAsync(value, cancellationToken)) { }
+                warmUp = new WarmUp(clock.Elapsed.TotalSeconds, null);
+            }
+            catch (OnnxRuntimeException ex) { warmUp = new WarmUp(clock.Elapsed.TotalSeconds, ex.Message); }
         }
         await AnalyzeAsync(blank, cancellationToken: cancellationToken);
-        return seconds;
+        return warmUp;
     }
 
     public Task<ImageAnalysis> AnalyzeFileAsync(string path, CancellationToken cancellationToken = default) =>
@@ -239,3 +245,6 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         await _batcher.DisposeAsync();
     }
 }
+
+/// <summary>A warm-up's full batch: how long its first run took, and why it failed where it did.</summary>
+public sealed record WarmUp(double FullBatchSeconds, string? FullBatchError);

@@ -129,6 +129,10 @@ public sealed class LoadedModel : IDisposable
             $"Pass --model PATH or set Inference:ModelPath.", configured);
     }
 
+    /// <summary>A node's type as a message names it: the tensor's element type (Float16, not the CLR type it lacks), else its kind.</summary>
+    private static string TypeName(NodeMetadata node) =>
+        node.IsTensor ? node.ElementType?.Name ?? node.ElementDataType.ToString() : node.OnnxValueType.ToString();
+
     /// <summary>One float image input [N,3,H,W] and every output the contract requires, by name and element type.</summary>
     private static (string Input, bool AcceptsBatches) ValidateGraph(InferenceSession session, ModelContract contract, string description)
     {
@@ -140,7 +144,12 @@ public sealed class LoadedModel : IDisposable
         if (input.Dimensions.Length == 4 && input.Dimensions[0] > 1)
             problems.Add($"input '{name}' has a fixed batch of {input.Dimensions[0]}; export it with a dynamic batch dimension, or a batch of 1");
         if (input.ElementType != typeof(float) || input.Dimensions.Length != 4 || input.Dimensions[1] is not (3 or -1))
-            problems.Add($"input '{name}' must be float32 [N,3,H,W], got {input.ElementType?.Name ?? input.OnnxValueType.ToString()} [{string.Join(",", input.Dimensions)}]");
+            problems.Add($"input '{name}' must be float32 [N,3,H,W], got {TypeName(input)} [{string.Join(",", input.Dimensions)}]");
+        // One fixed side is no better than two: the size policy gives images other sides (a portrait field against a
+        // fixed height), and every such image would fail in ORT's run.
+        if (input.Dimensions.Length == 4 && input.Dimensions[2] > 0 != input.Dimensions[3] > 0)
+            problems.Add($"input '{name}' has one fixed spatial side [{string.Join(",", input.Dimensions)}]; export H and W both dynamic, or both " +
+                $"fixed with '{ModelMetadataKeys.SizePolicy}' {{\"mode\":\"fixed\",...}} at that size");
         if (input.Dimensions.Length == 4 && input.Dimensions[2] > 0 && input.Dimensions[3] > 0
             && contract.SizePolicy != new FixedSizePolicy(input.Dimensions[3], input.Dimensions[2]))
             problems.Add($"input '{name}' is fixed at {input.Dimensions[3]}×{input.Dimensions[2]}, so '{ModelMetadataKeys.SizePolicy}' must be " +
@@ -152,7 +161,7 @@ public sealed class LoadedModel : IDisposable
                 problems.Add($"dense/v1 output '{output}' is missing (outputs: {string.Join(", ", session.OutputNames)})");
             // Every output is read as float32 (the executor asks for all of them).
             foreach (var (output, meta) in session.OutputMetadata.Where(o => o.Value.ElementType != typeof(float)))
-                problems.Add($"dense/v1 output '{output}' must be float32, got {meta.ElementType?.Name ?? meta.OnnxValueType.ToString()}");
+                problems.Add($"dense/v1 output '{output}' must be float32, got {TypeName(meta)}");
             ValidateDenseShapes(session.OutputMetadata, contract, problems);
         }
         else

@@ -60,8 +60,12 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         var analyzer = new ImageAnalyzer(model, inference.Value, batching.Value, decoder, loggers);
         // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
         var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);
-        logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",
-            WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, warmUp * 1000);
+        if (warmUp.FullBatchError is { } error)
+            logger.LogWarning("Warm-up at {Width}x{Height}: a full batch of {Batch} failed ({Error}); batches that fail run their images one by one, " +
+                "so lower DynamicBatcher:MaxBatchSize if this model or device cannot run it", WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, error);
+        else
+            logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",
+                WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, warmUp.FullBatchSeconds * 1000);
         Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
         SettingsJson = JsonSerializer.Serialize(new
         {

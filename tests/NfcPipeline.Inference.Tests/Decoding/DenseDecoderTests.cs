@@ -386,6 +386,11 @@ public partial class DenseDecoderTests
     [InlineData(nameof(DenseDecoderOptions.LimbPairNearestFraction))]
     [InlineData(nameof(DenseDecoderOptions.ApexMinWidths))]
     [InlineData(nameof(DenseDecoderOptions.MaxGroupDistance))]
+    [InlineData(nameof(DenseDecoderOptions.CenterNmsRadius))]
+    [InlineData(nameof(DenseDecoderOptions.MinInstanceArea))]
+    [InlineData(nameof(DenseDecoderOptions.KeypointSearchMargin))]
+    [InlineData(nameof(DenseDecoderOptions.LimbPairReachRadii))]
+    [InlineData(nameof(DenseDecoderOptions.ApexPairReachRadii))]
     [InlineData(nameof(DenseDecoderOptions.MinPairReachPixels))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
     {
@@ -398,7 +403,13 @@ public partial class DenseDecoderTests
             nameof(DenseDecoderOptions.MaskThreshold) => new DenseDecoderOptions { MaskThreshold = float.NaN },
             nameof(DenseDecoderOptions.LimbPairNearestFraction) => new DenseDecoderOptions { LimbPairNearestFraction = 1.5f },
             nameof(DenseDecoderOptions.ApexMinWidths) => new DenseDecoderOptions { ApexMinWidths = float.NaN },
-            nameof(DenseDecoderOptions.MaxGroupDistance) => new DenseDecoderOptions { CenterNmsRadius = float.NaN },
+            // Each by its own name: a NaN CenterNmsRadius was reported as MaxGroupDistance, a LimbPairReachRadii as ApexPairReachRadii.
+            nameof(DenseDecoderOptions.MaxGroupDistance) => new DenseDecoderOptions { MaxGroupDistance = 0 },
+            nameof(DenseDecoderOptions.CenterNmsRadius) => new DenseDecoderOptions { CenterNmsRadius = float.NaN },
+            nameof(DenseDecoderOptions.MinInstanceArea) => new DenseDecoderOptions { MinInstanceArea = -1 },
+            nameof(DenseDecoderOptions.KeypointSearchMargin) => new DenseDecoderOptions { KeypointSearchMargin = float.NaN },
+            nameof(DenseDecoderOptions.LimbPairReachRadii) => new DenseDecoderOptions { LimbPairReachRadii = 0 },
+            nameof(DenseDecoderOptions.ApexPairReachRadii) => new DenseDecoderOptions { ApexPairReachRadii = -1 },
             nameof(DenseDecoderOptions.OrientationMinAxisCoherence) => new DenseDecoderOptions { OrientationMinAxisCoherence = -0.1f },
             nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation) => new DenseDecoderOptions { OrientationMinBrightnessCorrelation = float.NaN },
             nameof(DenseDecoderOptions.MinPairReachPixels) => new DenseDecoderOptions { MinPairReachPixels = float.NaN },

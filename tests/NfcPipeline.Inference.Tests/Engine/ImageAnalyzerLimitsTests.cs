@@ -119,6 +119,23 @@ public class ImageAnalyzerLimitsTests
         Assert.All(outcomes, o => Assert.Single(o.Analysis!.Instances));
     }
 
+    [Fact]
+    public async Task A_warm_up_whose_full_batch_fails_says_why_and_the_model_still_analyses()
+    {
+        // The worker awaited the full batch unguarded: a model that runs one image at a time only (or a batch beyond the
+        // device's memory) stopped it at start-up, though a failed batch runs its images one by one.
+        var options = Options();
+        options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_batch_one_only.onnx");
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromMilliseconds(50) });
+
+        var warmUp = await analyzer.WarmUpAsync(256, 192);
+
+        Assert.NotNull(warmUp.FullBatchError);
+        Assert.Contains("ErrorCode", warmUp.FullBatchError);
+        Assert.Single((await analyzer.AnalyzeAsync(SmallField())).Instances);
+    }
+
     [Theory]
     [InlineData(5.0, 1.5, "Calibration 5 µm/px is far from the 2.25 µm/px the model was trained at: capillaries are smaller in pixels")]
     [InlineData(1.0, 1.5, "Calibration 1 µm/px is far from the 2.25 µm/px the model was trained at: capillaries are larger in pixels")]

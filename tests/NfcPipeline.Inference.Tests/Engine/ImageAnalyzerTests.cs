@@ -40,6 +40,8 @@ public class ImageAnalyzerTests
     [Theory]
     [InlineData("dense_fixed_batch4.onnx", "input 'image' has a fixed batch of 4")]
     [InlineData("dense_int64_output.onnx", "dense/v1 output 'input_shape' must be float32, got Int64")]
+    [InlineData("dense_fixed_height.onnx", "input 'image' has one fixed spatial side [-1,3,192,-1]")]
+    [InlineData("dense_float16_output.onnx", "dense/v1 output 'pooled_half' must be float32, got Float16")]
     [InlineData("dense_classes_mismatch.onnx", "dense/v1 output 'class_logits' must be [N,4,h,w], got [-1,3,-1,-1] (nfc.classes names 4 classes)")]
     public void Exports_the_executor_cannot_run_are_refused_at_load_with_the_reason(string fixture, string reason)
     {
@@ -110,7 +112,9 @@ public class ImageAnalyzerTests
         using var model = LoadedModel.Load(Options());
         await using var analyzer = Analyzer(model, maxBatch);
 
-        double fullBatchSeconds = await analyzer.WarmUpAsync(256, 192);
+        var warmUp = await analyzer.WarmUpAsync(256, 192);
+        double fullBatchSeconds = warmUp.FullBatchSeconds;
+        Assert.Null(warmUp.FullBatchError);
 
         // Batch 1 needs no separate run: the one analysed image is it.
         Assert.True(maxBatch > 1 ? fullBatchSeconds > 0 : fullBatchSeconds == 0, $"full batch took {fullBatchSeconds} s");
