@@ -24,9 +24,17 @@ public static class SharePaths
     /// </summary>
     public static bool HasUndecodableName(string name) => name.Contains('\uFFFD');
 
-    /// <summary>A name as logs may show it: control characters (a newline in a folder name would forge a log line) as '?'.</summary>
-    public static string Printable(string name) => name.Any(char.IsControl)
-        ? string.Concat(name.Select(c => char.IsControl(c) ? '?' : c)) : name;
+    /// <summary>
+    /// A name as logs and terminals may show it: control characters (a newline would forge a log line, an escape drive
+    /// the terminal), line and paragraph separators and bidirectional overrides (which reorder what is shown) as '?'.
+    /// </summary>
+    public static string Printable(string name) => name.Any(Unprintable)
+        ? string.Concat(name.Select(c => Unprintable(c) ? '?' : c)) : name;
+
+    private static bool Unprintable(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
+
+    /// <summary>Why an entry whose name holds a control character is left out (the paths built from it are refused too).</summary>
+    public const string ControlCharacterNameReason = "its name holds a control character (a tab, a newline, an escape); rename it to have it analysed";
 
     /// <summary>Why such an entry is left out.</summary>
     public const string UndecodableNameReason = "its name is not valid UTF-8 (written in another encoding?); rename it to have it analysed";

@@ -103,7 +103,7 @@ public sealed record StudyManifest
         if (root.TryGetProperty("um_per_px", out var scale))
         {
             if (scale.ValueKind != JsonValueKind.Number || !scale.TryGetDouble(out var v) || !(v > 0) || !double.IsFinite(v))
-                throw new StudyLayoutException($"{FileName}: um_per_px must be a positive number, got {scale.GetRawText()}.");
+                throw new StudyLayoutException($"{FileName}: um_per_px must be a positive number, got {Shown(scale)}.");
             umPerPx = v;
         }
         string? device = root.TryGetProperty("device", out var d)
@@ -114,7 +114,7 @@ public sealed record StudyManifest
         {
             // A number would otherwise be passed over, and the study registered under its folder's name.
             if (id.ValueKind != JsonValueKind.String)
-                throw new StudyLayoutException($"{FileName}: study_id must be a string, got {id.GetRawText()}.");
+                throw new StudyLayoutException($"{FileName}: study_id must be a string, got {Shown(id)}.");
             studyId = id.GetString();
         }
         return new StudyManifest
@@ -140,6 +140,17 @@ public sealed record StudyManifest
         using (var writer = new Utf8JsonWriter(buffer, options)) root.WriteTo(writer);
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
+
+    /// <summary>A wrong value as a refusal (logged, shown on the share page) names it: a number as it is, anything else
+    /// by its kind only, as a manifest's text may hold names.</summary>
+    private static string Shown(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null => e.GetRawText(),
+        JsonValueKind.String => "a string",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        _ => e.ValueKind.ToString(),
+    };
 
     private static bool HasNul(JsonElement e) => e.ValueKind switch
     {

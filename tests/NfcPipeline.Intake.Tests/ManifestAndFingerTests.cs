@@ -47,6 +47,8 @@ public class ManifestAndFingerTests
     [InlineData("""{"study_id": "A", "notes": "\ud83d"}""", "half of an escaped surrogate pair")]
     [InlineData("""{"study_id": "\ud83d"}""", "half of an escaped surrogate pair")]
     [InlineData("""{"study_id": 42}""", "study_id must be a string, got 42")]
+    [InlineData("""{"study_id": {"name": "Doe-Jane"}}""", "study_id must be a string, got an object")]
+    [InlineData("""{"um_per_px": "2.0 Doe-Jane"}""", "um_per_px must be a positive number, got a string")]
     [InlineData("""{"patients": {"Doe-Jane-1961": "P1", "Doe-Jane-1961": "P2"}}""", "entries 1 and 2 of 'patients' name the same folder")]
     [InlineData("""{"fingers": {"m\u00e9dius": "L3", "me\u0301dius": "L3"}}""", "entries 1 and 2 of 'fingers' name the same folder")]
     public void Bad_manifests_say_what_is_wrong(string json, string expected)

@@ -47,6 +47,23 @@ public sealed partial class UndecodableNameTests : IDisposable
         Assert.DoesNotContain(inventory.Skipped, s => s.Unreadable);
     }
 
+    [Fact]
+    public void Names_with_control_characters_are_skipped_with_their_reason_and_shown_without_them()
+    {
+        // Registered, they failed at analysis as "not in the share" (ResolveUnder refuses such paths), and their raw
+        // names reached terminals through `nfc analyze` (an escape sequence drives the terminal).
+        _share.Touch("s1/P001/L2/f1.jpg", "image-1");
+        _share.Touch("s1/P\u001b]52;c;x\u0007/L2/f1.jpg", "image-2");
+        _share.Touch("s1/P002/L2/f\n2.jpg", "image-3");
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root);
+
+        Assert.Equal(["P001/L2/f1.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P002/L2/f?2.jpg", "P?]52;c;x?"],
+            inventory.Skipped.Where(s => s.Reason == SharePaths.ControlCharacterNameReason).Select(s => s.RelativePath).Order(StringComparer.Ordinal));
+        Assert.Equal("a?b?c?d", SharePaths.Printable("a\u2028b\u202Ec\u0007d"));   // separators and bidi overrides too
+    }
+
     /// <summary>The share root (UTF-8) and a relative path written in Latin-1, NUL-terminated.</summary>
     private byte[] Latin1Path(string relative) => [.. Encoding.UTF8.GetBytes(_share.Root + "/"), .. Encoding.Latin1.GetBytes(relative), 0];
 
