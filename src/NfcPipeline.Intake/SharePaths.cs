@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using NfcPipeline.Intake.Native;
@@ -110,6 +111,9 @@ public static class SharePaths
         }
     }
 
+    /// <summary>Past the kernel's default lease-break time (/proc/sys/fs/lease-break-time, 45 s).</summary>
+    private static readonly TimeSpan LeaseBreakWait = TimeSpan.FromSeconds(50);
+
     private const string NotRegular = "it is not a regular file (a FIFO, socket, device or folder); refused";
 
     /// <summary>
@@ -120,10 +124,15 @@ public static class SharePaths
     {
         if (IsRegular(OpenNative.CurrentDirectory, path, 0) == false) throw new IOException(NotRegular);
         int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
-        // EWOULDBLOCK: a regular file under a lease (Samba oplocks, an NFS delegation), which a blocking open waits out;
-        // FIFOs never answer a read-only open so.
-        if (fd < 0 && Marshal.GetLastPInvokeError() == OpenNative.WouldBlock)
-            fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.CloseOnExec);
+        // EWOULDBLOCK: a regular file under a lease (Samba oplocks, an NFS delegation). The failed open asks its holder to
+        // give it up, so the open is tried again, non-blocking still, for as long as the kernel gives a holder (45 s by
+        // default): a blocking open would wait as long, but hang for ever on a FIFO swapped in meanwhile.
+        var leased = Stopwatch.StartNew();
+        for (var wait = 50; fd < 0 && Marshal.GetLastPInvokeError() == OpenNative.WouldBlock && leased.Elapsed < LeaseBreakWait; wait = Math.Min(2 * wait, 1000))
+        {
+            Thread.Sleep(wait);
+            fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
+        }
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -154,9 +163,14 @@ public static class SharePaths
         return (*(ushort*)(buffer + OpenNative.StatxModeOffset) & OpenNative.TypeMask) == OpenNative.RegularFile;
     }
 
-    /// <summary>Whether an open file lies inside <paramref name="realRoot"/>; true where that cannot be told (not Linux).</summary>
+    /// <summary>
+    /// Whether an open file lies inside <paramref name="realRoot"/>. Where /proc/self/fd is there (Linux), a descriptor
+    /// it cannot resolve counts as outside; without it (not Linux, or /proc not mounted) this cannot be told: true.
+    /// </summary>
     public static bool IsOpenFileInside(SafeFileHandle handle, string realRoot) =>
-        RealPathOfOpen(handle) is not { } opened || IsInside(opened, realRoot);
+        RealPathOfOpen(handle) is { } opened ? IsInside(opened, realRoot) : !ProcFdAvailable;
+
+    private static readonly bool ProcFdAvailable = OperatingSystem.IsLinux() && Directory.Exists("/proc/self/fd");
 
     /// <summary>Where an open file really is (Linux: /proc/self/fd), or null when that cannot be told.</summary>
     private static string? RealPathOfOpen(SafeFileHandle handle)

@@ -55,4 +55,41 @@ public sealed class OpenInsideTests : IDisposable
         Assert.Equal("{\"um_per_px\": 2.0}", await new StreamReader(stream).ReadToEndAsync());
         Assert.False(stream.CanWrite);
     }
+
+    [Fact]
+    public async Task A_file_under_a_lease_is_opened_once_its_holder_gives_it_up()
+    {
+        // A Samba oplock or NFS delegation shows as a lease: the non-blocking open fails with EWOULDBLOCK and asks the
+        // holder to let go. It was then opened blocking, which a FIFO swapped in meanwhile would hang; now it is tried
+        // again, non-blocking, until the holder lets go.
+        var file = Path.Combine(_share.FullName, "leased.jpg");
+        await File.WriteAllTextAsync(file, "content");
+        var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/bin/python3",
+            ["-c", LeaseHolder, file]) { RedirectStandardOutput = true })!;
+        try
+        {
+            Assert.Equal("leased", await holder.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await using var stream = await Task.Run(() => SharePaths.OpenInside(file, _share.FullName)).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(300), $"opened after {clock.Elapsed}: the lease was not in the way");
+            Assert.Equal("released", await holder.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal("content", await new StreamReader(stream).ReadToEndAsync());
+        }
+        finally { holder.Kill(); holder.Dispose(); }
+    }
+
+    /// <summary>Holds a write lease on argv[1] and gives it up 0.5 s after it is asked to (SIGIO).</summary>
+    private const string LeaseHolder = """
+        import fcntl, os, signal, sys, time
+        fd = os.open(sys.argv[1], os.O_WRONLY)
+        def broken(signum, frame):
+            time.sleep(0.5)
+            fcntl.fcntl(fd, 1024, fcntl.F_UNLCK)
+            print("released", flush=True)
+            time.sleep(60)
+        signal.signal(signal.SIGIO, broken)
+        fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)
+        print("leased", flush=True)
+        time.sleep(60)
+        """;
 }
