@@ -8,7 +8,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 SVC="$NFC_LOCAL/services"
-PG_PORT="${NFC_PG_PORT:-35432}"
+# The ports the servers were last started on are kept ($SVC/ports), so later commands (`env`, `up`, ops/run.sh) find
+# them without the variables set again; a variable naming another port while a server runs is refused (`down` first).
+PORTS_FILE="$SVC/ports"
+saved_port() { { [ -f "$PORTS_FILE" ] && sed -n "s/^$1=\([0-9][0-9]*\)\$/\1/p" "$PORTS_FILE" | head -n1; } || true; }
+port_setting() { local given="${!1:-}" saved; saved="$(saved_port "$1")"; echo "${given:-${saved:-$2}}"; }
+PG_PORT="$(port_setting NFC_PG_PORT 35432)"
 PG_DB="${NFC_PG_DATABASE:-nfc}"
 PG_BIN="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}"
 # PostgreSQL's files live in $SVC/pg, or where that link points (see pg_dir_setup).
@@ -19,10 +24,10 @@ pg_paths() {
 }
 pg_paths
 
-RMQ_PORT="${NFC_RABBIT_PORT:-35672}"
-RMQ_MGMT_PORT="${NFC_RABBIT_MGMT_PORT:-35673}"
-RMQ_DIST_PORT="${NFC_RABBIT_DIST_PORT:-35674}"
-RMQ_EPMD_PORT="${NFC_RABBIT_EPMD_PORT:-35675}"
+RMQ_PORT="$(port_setting NFC_RABBIT_PORT 35672)"
+RMQ_MGMT_PORT="$(port_setting NFC_RABBIT_MGMT_PORT 35673)"
+RMQ_DIST_PORT="$(port_setting NFC_RABBIT_DIST_PORT 35674)"
+RMQ_EPMD_PORT="$(port_setting NFC_RABBIT_EPMD_PORT 35675)"
 RMQ_HOME="$SVC/rabbitmq"
 RMQ_NODE="nfc@localhost"
 RMQ_PID="$RMQ_HOME/rabbitmq.pid"
@@ -136,9 +141,25 @@ pg_dir_setup() {
   chown postgres:postgres "$PG_DIR"   # initdb creates the data directory in it as postgres
 }
 
+# NAME VARIABLE: a server of this checkout that runs is on its saved port; another one asked for is refused, not a
+# second start on the same data.
+same_port_or_die() {
+  local saved; saved="$(saved_port "$2")"
+  [ -n "$saved" ] && [ "$saved" != "$3" ] \
+    && die "$1 of this checkout runs on port $saved, not $3 ($2): stop it first (ops/services.sh down) to move it"
+  return 0
+}
+
+save_ports() {
+  mkdir -p "$SVC"
+  printf '%s\n' "NFC_PG_PORT=$PG_PORT" "NFC_RABBIT_PORT=$RMQ_PORT" "NFC_RABBIT_MGMT_PORT=$RMQ_MGMT_PORT" \
+    "NFC_RABBIT_DIST_PORT=$RMQ_DIST_PORT" "NFC_RABBIT_EPMD_PORT=$RMQ_EPMD_PORT" >"$PORTS_FILE"
+}
+
 pg_up() {
   cd /  # postgres-run tools start in the caller's directory, which the postgres user may not be able to enter
-  pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" || port_free_or_die "$PG_PORT" PostgreSQL NFC_PG_PORT
+  if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA"; then same_port_or_die PostgreSQL NFC_PG_PORT "$PG_PORT"
+  else port_free_or_die "$PG_PORT" PostgreSQL NFC_PG_PORT; fi
   pg_dir_setup
   # initdb and the server refuse to run as root: the data directory belongs to the postgres user.
   local run=()
@@ -231,6 +252,7 @@ management.tcp.ip = 127.0.0.1
 management.tcp.port = $RMQ_MGMT_PORT
 EOF
   echo '[rabbitmq_management].' >"$RMQ_HOME/enabled_plugins"
+  pid_alive "$RMQ_PID" "$RMQ_HOME" && same_port_or_die RabbitMQ NFC_RABBIT_PORT "$RMQ_PORT"
   if pid_alive "$RMQ_PID" "$RMQ_HOME" && port_open "$RMQ_PORT"; then
     log "RabbitMQ already running on 127.0.0.1:$RMQ_PORT"
     rmq_users
@@ -344,6 +366,7 @@ case "${1:-}" in
     credentials_load
     [ "$only" = rabbitmq ] || pg_up
     [ "$only" = postgres ] || rmq_up
+    save_ports
     log "services ready" ;;
   down)
     [ "$only" = postgres ] || rmq_down

@@ -72,6 +72,41 @@ public class ServicesScriptTests
         }
     }
 
+    [Fact]
+    public async Task A_server_started_on_another_port_is_found_there_later_and_not_started_again_on_another()
+    {
+        // The port variable was read afresh by every command: set for `up` only, a later plain `up` started the same data
+        // again on the default port, and `env` pointed the programs there.
+        var local = Directory.CreateTempSubdirectory("nfc-services-");
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        (string, string) Local = ("NFC_LOCAL", local.FullName);
+        try
+        {
+            var up = await RunScriptAsync("up", "postgres", Local, ("NFC_PG_PORT", port.ToString()));
+            Assert.True(up.ExitCode == 0, up.Output);
+
+            var env = await RunScriptAsync("env", null, Local, ("NFC_PG_PORT", ""));   // empty: not set
+            Assert.Contains($"Host=127.0.0.1;Port={port};", env.Output);
+            var again = await RunScriptAsync("up", "postgres", Local, ("NFC_PG_PORT", ""));
+            Assert.Contains($"PostgreSQL already running on 127.0.0.1:{port}", again.Output);
+            var moved = await RunScriptAsync("up", "postgres", Local, ("NFC_PG_PORT", (port + 1).ToString()));
+            Assert.Equal(1, moved.ExitCode);
+            Assert.Contains($"PostgreSQL of this checkout runs on port {port}, not {port + 1} (NFC_PG_PORT): stop it first", moved.Output);
+        }
+        finally
+        {
+            var purge = await RunScriptAsync("purge", null, Local, ("NFC_PG_PORT", ""));
+            Assert.True(purge.ExitCode == 0, purge.Output);
+            Assert.False(local.Exists && Directory.Exists(Path.Combine(local.FullName, "services")));
+            if (Directory.Exists(local.FullName)) local.Delete(recursive: true);
+        }
+    }
+
     private static Dictionary<string, string> PidFiles()
     {
         // Where services.sh keeps them (NFC_LOCAL moves it; `services.sh env` exports it).
