@@ -76,6 +76,9 @@ public class ApiTests
     [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":"abc"}""", "micrometresPerPixel")]
     [InlineData("""{"studyId":"X", "folderPath": """, "folderPath")]
     [InlineData("""not json""", "body")]
+    // A field the body may not hold: a mistyped calibration was dropped, the study measured at another scale.
+    [InlineData("""{"studyId":"X","folderPath":"studyA","umPerPx":1.9}""", "umPerPx")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P","fingr":"L2"}]}""", "images[0].fingr")]
     [InlineData("""{"studyId":"..","folderPath":"studyA"}""", "studyId")]
     public async Task An_invalid_submission_is_refused_with_problem_details(string body, string field)
     {

@@ -41,6 +41,15 @@ public static class StudiesApi
         return Results.Empty;
     }
 
+    /// <summary>
+    /// The web defaults, and a field the body may not hold is refused: a mistyped one ("umPerPx" for
+    /// micrometresPerPixel) was dropped, and the study measured at another calibration.
+    /// </summary>
+    private static readonly System.Text.Json.JsonSerializerOptions RequestJson = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
     /// <summary>The body: SubmitStudy's fields (camelCase JSON). Validation failures are RFC 7807 problem details.</summary>
     public sealed record SubmitStudyRequest(string? StudyId, string? FolderPath, List<SubmittedImage>? Images,
         double? MicrometresPerPixel, string? Device, bool Reanalyze);
@@ -53,7 +62,7 @@ public static class StudiesApi
         if (!request.HasJsonContentType())
             return Results.Problem("The body must be JSON (Content-Type: application/json).", statusCode: 415, title: "Invalid request");
         SubmitStudyRequest? body;
-        try { body = await request.ReadFromJsonAsync<SubmitStudyRequest>(ct); }
+        try { body = await request.ReadFromJsonAsync<SubmitStudyRequest>(RequestJson, ct); }
         catch (InvalidOperationException ex)   // a charset .NET does not know (the build has no code pages)
         {
             return Results.Problem($"The body must be JSON in UTF-8: {ex.Message}", statusCode: 415, title: "Invalid request");
