@@ -29,6 +29,43 @@ public class ApiTests
     }
 
     [Fact]
+    public async Task With_the_broker_or_the_database_away_the_api_answers_503_with_retry_after()
+    {
+        // A submission waited on MassTransit's connection for ever (the script's request with it), and the database
+        // away was a 500 "failed on the server", which a script cannot tell from a defect.
+        await using var data = await TestData.CreateAsync();
+        var noBroker = Settings(data);
+        noBroker["Messaging:RabbitUri"] = $"amqp://nfc:x@127.0.0.1:{ClosedPort()}/";
+        await using (var host = await DashboardHost.StartAsync(data.Database.ConnectionString, noBroker))
+        {
+            using var client = Keyed(host);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var response = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"OUT-1","folderPath":"studyA"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), $"took {clock.Elapsed}");
+            Assert.Equal("30", response.Headers.RetryAfter?.ToString());
+            Assert.Contains("RabbitMQ did not take the submission within 10 s", await response.Content.ReadAsStringAsync());
+        }
+
+        var noDatabase = new Npgsql.NpgsqlConnectionStringBuilder(data.Database.ConnectionString) { Port = ClosedPort(), Timeout = 3 }.ConnectionString;
+        await using (var host = await DashboardHost.StartAsync(noDatabase, Settings(data)))
+        {
+            using var client = Keyed(host);
+            var response = await client.GetAsync("/api/studies/STUDY-A");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("30", response.Headers.RetryAfter?.ToString());
+            Assert.Contains("The database cannot be reached", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    private static int ClosedPort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task Submitting_a_study_publishes_SubmitStudy_and_answers_202_with_its_location()
     {
         await using var data = await TestData.CreateAsync();

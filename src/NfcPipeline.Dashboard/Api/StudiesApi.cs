@@ -45,6 +45,8 @@ public static class StudiesApi
     /// The web defaults, and a field the body may not hold is refused: a mistyped one ("umPerPx" for
     /// micrometresPerPixel) was dropped, and the study measured at another calibration.
     /// </summary>
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+
     private static readonly System.Text.Json.JsonSerializerOptions RequestJson = new(System.Text.Json.JsonSerializerDefaults.Web)
     {
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
@@ -86,7 +88,18 @@ public static class StudiesApi
             StudyId = body.StudyId!.Trim(), FolderPath = folderPath, Images = folderPath is null ? body.Images : null, MicrometresPerPixel = body.MicrometresPerPixel,
             Device = body.Device, Reanalyze = body.Reanalyze,
         };
-        await bus.Publish(message, ct);
+        // MassTransit waits for a connection: with the broker away the request would hang (a script's with it).
+        using (var publish = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            publish.CancelAfter(PublishTimeout);
+            try { await bus.Publish(message, publish.Token); }
+            catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransit.MassTransitException)
+            {
+                request.HttpContext.Response.Headers.RetryAfter = "30";
+                return Results.Problem($"RabbitMQ did not take the submission within {PublishTimeout.TotalSeconds:0} s, so nothing was submitted; try again shortly.",
+                    statusCode: 503, title: "Service unavailable");
+            }
+        }
         return Results.Accepted($"/api/studies/{Uri.EscapeDataString(message.StudyId)}", new { studyId = message.StudyId, status = "submitted" });
     }
 

@@ -66,7 +66,17 @@ public static class DashboardServiceExtensions
         // A fault answers with a bare problem, whatever the environment: never a developer page with a stack trace.
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            ExceptionHandler = context => Results.Problem("The request failed on the server; its log says why.", statusCode: 500).ExecuteAsync(context),
+            ExceptionHandler = context =>
+            {
+                // The database away is no defect: a 503 a script can tell from one and retry (Retry-After).
+                var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+                if (error is Npgsql.NpgsqlException || error?.InnerException is Npgsql.NpgsqlException)
+                {
+                    context.Response.Headers.RetryAfter = "30";
+                    return Results.Problem("The database cannot be reached; try again shortly.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);
+                }
+                return Results.Problem("The request failed on the server; its log says why.", statusCode: 500).ExecuteAsync(context);
+            },
         });
         app.Use(ServerTimingAndSecurityHeaders);
         app.Use(RefuseNulInPathOrQuery);
