@@ -10,6 +10,8 @@ public static class NfcCommandLine
     public const int Success = 0;
     public const int Fatal = 1;
     public const int Usage = 2;
+    /// <summary>Interrupted (Ctrl-C): 128 + SIGINT, as shells report it.</summary>
+    public const int Cancelled = 130;
 
     public static RootCommand Build()
     {
@@ -47,11 +49,18 @@ public static class NfcCommandLine
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("nfc: cancelled.");
+            return Cancelled;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A file the verb needed (a model, a migration, an output): its message names it; no stack trace.
+            await Console.Error.WriteLineAsync($"nfc {parseResult.CommandResult.Command.Name}: {ex.Message}");
             return Fatal;
         }
         catch (Exception ex)
         {
-            await Console.Error.WriteLineAsync($"Unhandled exception: {ex}");
+            // A defect, not a user's mistake: the trace is what a report of it needs.
+            await Console.Error.WriteLineAsync($"nfc: unexpected error (please report it): {ex}");
             return Fatal;
         }
     }

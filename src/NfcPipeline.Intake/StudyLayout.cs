@@ -1,7 +1,12 @@
 namespace NfcPipeline.Intake;
 
 /// <summary>One image of a study, placed by the folder layout <c>&lt;study&gt;/&lt;patient&gt;/&lt;finger&gt;/&lt;field&gt;.&lt;ext&gt;</c>.</summary>
-public sealed record StudyImage(string RelativePath, string FullPath, string? Patient, string? Finger, string Field);
+public sealed record StudyImage(string RelativePath, string FullPath, string? Patient, string? Finger, string Field)
+{
+    /// <summary>The path as listings show it: the patient folder (often a name) replaced by the patient's code, as the
+    /// database's shown_path does ("Doe-Jane/L2/f1.jpg" of P01 is "P01/L2/f1.jpg").</summary>
+    public string ShownPath => Patient is not null && RelativePath.IndexOf('/') is var slash and > 0 ? Patient + RelativePath[slash..] : RelativePath;
+}
 
 /// <summary>Something in the folder that is not analysed, and why.</summary>
 /// <summary>An entry left out of the study; <see cref="Unreadable"/> when it is a folder that could not be listed.</summary>
@@ -10,6 +15,14 @@ public sealed record SkippedEntry(string RelativePath, string Reason, bool Unrea
 public sealed record StudyInventory(string StudyFolder, string StudyId, StudyManifest? Manifest, IReadOnlyList<StudyImage> Images, IReadOnlyList<SkippedEntry> Skipped)
 {
     public IEnumerable<IGrouping<string?, StudyImage>> ByPatient => Images.GroupBy(i => i.Patient);
+
+    /// <summary>A skipped entry's path as listings show it: a patient folder the manifest maps, as the patient's code.</summary>
+    public string Shown(SkippedEntry entry)
+    {
+        int slash = entry.RelativePath.IndexOf('/');
+        var first = slash > 0 ? entry.RelativePath[..slash] : entry.RelativePath;
+        return Manifest?.PatientFor(first) is { } code ? code + entry.RelativePath[first.Length..] : entry.RelativePath;
+    }
 }
 
 /// <summary>

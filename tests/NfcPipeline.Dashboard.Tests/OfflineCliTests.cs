@@ -67,6 +67,40 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Analyze_of_a_folder_without_images_exits_1_before_loading_the_model()
+    {
+        // It loaded the model, printed "0 images" and exited 0: a script took nothing analysed for a result.
+        var empty = Path.Combine(_folder.FullName, "empty");
+        Directory.CreateDirectory(empty);
+        File.WriteAllText(Path.Combine(empty, "notes.txt"), "no images here");
+        var run = await NfcProcess.RunAsync("analyze", empty, "--model", "/nonexistent/model.onnx");
+        Assert.Equal(1, run.Code);
+        Assert.Contains("notes.txt  SKIPPED", run.Err);
+        Assert.Contains($"nfc analyze: no images to analyse in {empty}", run.Err);
+        Assert.DoesNotContain("model", run.Err);   // refused before the model was opened
+    }
+
+    [Fact]
+    public async Task Analyze_shows_a_mapped_patient_folder_by_its_code()
+    {
+        // Patient folders often carry names; study.json's map gives the code, which listings show (as the database does).
+        var study = Path.Combine(_folder.FullName, "named");
+        Directory.CreateDirectory(Path.Combine(study, "Doe-Jane", "L2"));
+        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), Path.Combine(study, "Doe-Jane", "L2", "field1.jpg"));
+        File.WriteAllText(Path.Combine(study, "Doe-Jane", "L2", "notes.txt"), "x");
+        File.WriteAllText(Path.Combine(study, "study.json"), """{"study_id": "N1", "um_per_px": 2.0, "patients": {"Doe-Jane": "P01"}}""");
+
+        foreach (var json in new[] { false, true })
+        {
+            var run = await NfcProcess.RunAsync(json ? ["analyze", study, "--json"] : ["analyze", study]);
+            Assert.True(run.Code == 0, run.Err + run.Out);
+            Assert.Contains("P01/L2/field1.jpg", run.Out);
+            Assert.Contains("P01/L2/notes.txt", run.Out);
+            Assert.DoesNotContain("Doe-Jane", run.Out + run.Err);
+        }
+    }
+
+    [Fact]
     public async Task Analyze_measures_and_grades_with_the_workers_analysis_settings_from_the_environment()
     {
         var field = Path.Combine(_folder.FullName, "one");
@@ -145,6 +179,23 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_exits_1_when_not_one_image_could_be_analysed_and_an_unreadable_model_is_one_line()
+    {
+        // Metrics over no predictions (a wrong --images folder) were printed with exit 0.
+        var wrong = await NfcProcess.RunAsync("evaluate", "--images", _folder.FullName, "--truth", DemoStudy + ".truth.json");
+        Assert.Equal(1, wrong.Code);
+        Assert.Contains("nfc evaluate: none of the 19 images could be analysed (the first: P001/", wrong.Err);
+
+        // A model path that cannot be read (a folder; as root, file modes do not stop reads): a stack trace before.
+        var unreadable = Path.Combine(_folder.FullName, "model.onnx");
+        Directory.CreateDirectory(unreadable);
+        var run = await NfcProcess.RunAsync("analyze", DemoStudy, "--model", unreadable);
+        Assert.Equal(1, run.Code);
+        Assert.DoesNotContain("   at ", run.Err);
+        Assert.Contains("model.onnx", run.Err);
+    }
+
+    [Fact]
     public async Task A_decimal_comma_is_refused_rather_than_read_as_a_thousands_separator()
     {
         // "1,9" parsed as 19 µm/px: every diameter ten times too large, every density ten times too small.
@@ -175,6 +226,7 @@ public sealed class OfflineCliTests : IDisposable
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--um-per-px", "0"],
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--class-map", "blur="],
             ["status", "--connection", "this is not=a valid;;connection string=="],
+            ["status", "--limit", "-5"],
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "not a uri"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],
@@ -191,6 +243,10 @@ public sealed class OfflineCliTests : IDisposable
             Assert.StartsWith($"nfc {args[0]}: ", run.Err);
             Assert.DoesNotContain("   at ", run.Err);
         }
+        // A bare number was read as days: "--older-than 90" requeued nothing untouched for under 90 days.
+        var days = await NfcProcess.RunAsync("requeue", "--stalled", "--older-than", "90");
+        Assert.Equal(2, days.Code);
+        Assert.Contains("--older-than takes a duration as hh:mm:ss (or d.hh:mm:ss), such as 01:30:00 for 90 minutes; got '90'.", days.Err);
     }
 
     /// <summary>

@@ -30,6 +30,14 @@ internal static class AnalyzeCommand
         StudyInventory inventory;
         try { inventory = Inventory(target); }
         catch (StudyLayoutException ex) { await Console.Error.WriteLineAsync($"nfc analyze: {ex.Message}"); return NfcCommandLine.Usage; }
+        if (inventory.Images.Count == 0)
+        {
+            // Before the model is loaded: nothing to analyse is a failure a script must see, not "0 images" and exit 0.
+            foreach (var skipped in inventory.Skipped) await Console.Error.WriteLineAsync($"{inventory.Shown(skipped)}  SKIPPED: {skipped.Reason}");
+            await Console.Error.WriteLineAsync($"nfc analyze: no images to analyse in {target} (.jpg, .jpeg, .png, .tif, .tiff or .bmp" +
+                (inventory.Skipped.Count > 0 ? $"; {inventory.Skipped.Count} entries skipped, listed above)." : ")."));
+            return NfcCommandLine.Fatal;
+        }
         if (umPerPx is { } given && !(given > 0 && double.IsFinite(given)))
         {
             await Console.Error.WriteLineAsync("nfc analyze: --um-per-px must be a positive number.");
@@ -60,13 +68,13 @@ internal static class AnalyzeCommand
             results.Add((image, outcome));
             output.Image(image, outcome);
         }
-        foreach (var skipped in inventory.Skipped) output.Skipped(skipped);
+        foreach (var skipped in inventory.Skipped) output.Skipped(skipped with { RelativePath = inventory.Shown(skipped) });
 
         var aggregator = new PatientAggregator(analysisOptions);
         foreach (var group in results.Where(r => r.Image.Patient is not null).GroupBy(r => r.Image.Patient!))
         {
             var report = aggregator.Aggregate(group.Key, group.Select(r => new FieldResult(
-                r.Image.RelativePath, r.Image.Finger ?? FieldResult.UnknownFinger, r.Outcome.Measurement, r.Outcome.Error)));
+                r.Image.ShownPath, r.Image.Finger ?? FieldResult.UnknownFinger, r.Outcome.Measurement, r.Outcome.Error)));
             output.Patient(report);
         }
         int analysed = results.Count(r => r.Outcome.Succeeded);

@@ -19,9 +19,11 @@ internal static class EnqueueCommand
         var umPerPx = CommonOptions.Decimal("--um-per-px", "Calibration in µm per pixel (overrides the manifest).");
         var reanalyze = new Option<bool>("--reanalyze") { Description = "Analyse again even where results exist." };
         var wait = new Option<bool>("--wait") { Description = "Show progress until the study is completed." };
+        var registerTimeout = CommonOptions.Duration("--register-timeout",
+            "With --wait: give up (exit 1) when no worker has registered the study within this long (hh:mm:ss)", TimeSpan.FromMinutes(5));
         var connection = CommonOptions.Connection();
         var rabbit = CliBus.RabbitOption();
-        var command = new Command("enqueue", "Submit a study folder for analysis.") { folder, share, studyId, umPerPx, reanalyze, wait, connection, rabbit };
+        var command = new Command("enqueue", "Submit a study folder for analysis.") { folder, share, studyId, umPerPx, reanalyze, wait, registerTimeout, connection, rabbit };
         command.SetAction(async (parse, ct) =>
         {
             var root = parse.GetValue(share) ?? Environment.GetEnvironmentVariable("NFC_SHARE_ROOT");
@@ -82,8 +84,11 @@ internal static class EnqueueCommand
             if (!parse.GetValue(wait)) return NfcCommandLine.Success;
 
             string state;
-            try { state = await WaitAsync(queries, message.StudyId, publishedAfter, ct); }
+            try { state = await WaitAsync(queries, message.StudyId, publishedAfter, parse.GetValue(registerTimeout), ct); }
             catch (NpgsqlException ex) { return Fail($"lost the database while waiting: {ex.Message}", NfcCommandLine.Fatal); }
+            if (state == NotRegistered)
+                return Fail($"no worker registered the study within {parse.GetValue(registerTimeout)}: is a worker running on this share and broker? " +
+                    "A refused submission is in its log, on the dashboard's Share page and in the submit-study_error queue.", NfcCommandLine.Fatal);
             Console.WriteLine($"Study {message.StudyId}: {state}.");
             // As the README's exit codes: images that failed, each with its reason, still make a finished study.
             return state is "completed" or "completed_with_errors" ? NfcCommandLine.Success : NfcCommandLine.Fatal;
@@ -107,9 +112,12 @@ internal static class EnqueueCommand
                 "images are measured again at it. Put the calibration in study.json to keep it.");
     }
 
-    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime publishedAfter, CancellationToken ct)
+    private const string NotRegistered = "";
+
+    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime publishedAfter, TimeSpan registerTimeout, CancellationToken ct)
     {
-        var finalState = "";
+        var finalState = NotRegistered;
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
         await AnsiConsole.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async progress =>
@@ -126,6 +134,8 @@ internal static class EnqueueCommand
                         task.Description = $"{s.State}: {s.Succeeded} done, {s.Failed} failed of {s.Images}";
                         if (s.IsFinished) { finalState = s.State; task.StopTask(); return; }
                     }
+                    // Not registered: no worker (or one that refused it) would leave a script waiting for ever.
+                    else if (waiting.Elapsed > registerTimeout) { task.StopTask(); return; }
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
                 }
             });

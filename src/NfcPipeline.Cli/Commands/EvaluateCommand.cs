@@ -130,6 +130,12 @@ internal static class EvaluateCommand
                 .Where(p => p.Predicted is not null).Select(p => new DensityPair(p.Truth.Key, p.Truth.Value, p.Predicted!.Value)).ToList();
             EvaluationOutput.PrintDensityOnly(DensityMetrics.Of(pairs), failures, request.Json);
         }
+        // Metrics over no predictions are no evaluation (a wrong --images folder): a script must not take them for one.
+        if (outcomes.Count > 0 && !outcomes.Any(o => o.Succeeded))
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: none of the {outcomes.Count} images could be analysed (the first: {failures[0]}).");
+            return NfcCommandLine.Fatal;
+        }
         return NfcCommandLine.Success;
     }
 }

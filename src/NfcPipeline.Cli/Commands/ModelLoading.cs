@@ -10,7 +10,7 @@ internal static class ModelLoading
     public static async Task<T?> TryOpenAsync<T>(Func<T> open, string verb) where T : struct
     {
         try { return open(); }
-        catch (Exception ex) when (ex is FileNotFoundException or ModelContractException or DllNotFoundException
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ModelContractException or DllNotFoundException
                                        or OnnxRuntimeException or UnknownClassNameException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"{verb}: {ex.Message}");

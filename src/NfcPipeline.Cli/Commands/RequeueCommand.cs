@@ -20,7 +20,7 @@ internal static class RequeueCommand
         {
             Description = "Requeue chunk jobs enqueued, retrying or processing but untouched for --older-than (their message lost: a purged queue, a fault unrecorded through a database outage).",
         };
-        var olderThan = new Option<TimeSpan>("--older-than") { Description = "With --stalled: untouched for this long (hh:mm:ss)", DefaultValueFactory = _ => TimeSpan.FromHours(1) };
+        var olderThan = CommonOptions.Duration("--older-than", "With --stalled: untouched for this long (hh:mm:ss)", TimeSpan.FromHours(1));
         var connection = CommonOptions.Connection();
         var rabbit = CliBus.RabbitOption();
         var command = new Command("requeue", "Requeue failed jobs, or stalled chunk jobs: state 'enqueued', error cleared, message published again.")

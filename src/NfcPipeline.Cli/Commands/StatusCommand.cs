@@ -23,8 +23,15 @@ internal static class StatusCommand
                 var queries = new ReportingQueries(dataSource);
                 if (parse.GetValue(study) is not { } id)
                 {
+                    // Out of range is a typo, not "the one most recent study".
+                    int n = parse.GetValue(limit);
+                    if (n is < 1 or > 10_000)
+                    {
+                        Console.Error.WriteLine($"nfc status: --limit must be 1 to 10000, got {n}.");
+                        return NfcCommandLine.Usage;
+                    }
                     var table = StudyTable();
-                    foreach (var s in await queries.RecentStudiesAsync(Math.Clamp(parse.GetValue(limit), 1, 10_000), ct)) AddStudy(table, s);
+                    foreach (var s in await queries.RecentStudiesAsync(n, ct)) AddStudy(table, s);
                     AnsiConsole.Write(table);
                     return NfcCommandLine.Success;
                 }
@@ -61,7 +68,7 @@ internal static class StatusCommand
     private static Table StudyTable() => new Table().AddColumns("study", "state", "images", "succeeded", "failed", "remaining", "% done", "registered");
 
     private static void AddStudy(Table table, StudyProgress s) =>
-        table.AddRow(Cells(s.ExternalId, s.State, s.Images, s.Succeeded, s.Failed, s.Remaining, s.PercentDone, s.CreatedAt.ToString("u")));
+        table.AddRow(Cells(s.ExternalId, s.State, s.Images, s.Succeeded, s.Failed, s.Remaining, s.PercentDone, s.RegisteredAt.ToString("u")));
 
     /// <summary>Cells as plain text: names come from folders and must not be read as Spectre markup.</summary>
     internal static Spectre.Console.Rendering.IRenderable[] Cells(params object?[] values) =>

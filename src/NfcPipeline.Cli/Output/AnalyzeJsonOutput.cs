@@ -22,7 +22,7 @@ internal sealed class AnalyzeJsonOutput : IAnalyzeOutput
     {
         if (!outcome.Succeeded)
         {
-            Write(new { type = "image", image = image.RelativePath, patient = image.Patient, finger = image.Finger,
+            Write(new { type = "image", image = image.ShownPath, patient = image.Patient, finger = image.Finger,
                         error = new { code = outcome.ErrorCode, message = outcome.Error } });
             return;
         }
@@ -31,7 +31,7 @@ internal sealed class AnalyzeJsonOutput : IAnalyzeOutput
         var measured = m.Capillaries.ToDictionary(c => c.Index);
         Write(new
         {
-            type = "image", image = image.RelativePath, patient = image.Patient, finger = image.Finger,
+            type = "image", image = image.ShownPath, patient = image.Patient, finger = image.Finger,
             width = a.Width, height = a.Height, format = a.Format.ToString(), notes = a.Notes,
             um_per_px = m.MicrometresPerPixel, distal_count = m.DistalCount, density_per_mm = m.DensityPerMm,
             row_length_mm = m.DistalRow.LineLengthMm, hemorrhages = m.HemorrhageCount,

@@ -23,7 +23,7 @@ internal sealed class AnalyzeTextOutput(LoadedModel model, StudyInventory invent
     {
         if (!outcome.Succeeded)
         {
-            Console.WriteLine($"{image.RelativePath}  FAILED {outcome.ErrorCode}: {outcome.Error}");
+            Console.WriteLine($"{image.ShownPath}  FAILED {outcome.ErrorCode}: {outcome.Error}");
             return;
         }
         var m = outcome.Measurement!;
@@ -32,7 +32,7 @@ internal sealed class AnalyzeTextOutput(LoadedModel model, StudyInventory invent
         double? Mean(Func<CapillaryMeasurement, double?> pick) =>
             loops.Select(pick).OfType<double>().ToList() is { Count: > 0 } values ? values.Average() : null;
         var grading = m.Grading.IsGradable ? m.Quality.ToString() : $"ungradable: {m.Grading.Explanation}";
-        Console.WriteLine($"{image.RelativePath}  {m.Capillaries.Count} capillaries ({(classes.Length > 0 ? classes : "none")})  " +
+        Console.WriteLine($"{image.ShownPath}  {m.Capillaries.Count} capillaries ({(classes.Length > 0 ? classes : "none")})  " +
                           $"distal {m.DistalCount} → {Num(m.DensityPerMm)}/mm  apical {Num(Mean(c => c.ApicalDiameterUm))} µm  " +
                           $"arterial {Num(Mean(c => c.ArterialDiameterUm))}  venous {Num(Mean(c => c.VenousDiameterUm))}  " +
                           $"hemorrhages {m.HemorrhageCount}  [{grading}]");
