@@ -35,9 +35,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcsim_render import PROFILES, render_field  # noqa: E402
 from nfcsim_shapes import ABNORMAL_SHAPES, CLASSES, KEYPOINTS, NORMAL_SHAPES  # noqa: E402
 
-# 0.2.0: a bizarre loop's truth is its drawn width; keypoints drawn over are not visible; no giant/dilated flag on an
-# apex that is not visible (outside the frame, or drawn over). Images as in 0.1.0.
-SIM_VERSION = "0.2.0"
+# What each version changed in the truth (images as in 0.1.0 throughout), for evaluations and model cards.
+TRUTH_CHANGES = {
+    "0.2.0": "a bizarre loop's U, D and diameters are its drawn widths, a keypoint drawn over by another instance is not "
+             "visible, and no loop whose apex is not visible is flagged giant or dilated",
+    "0.2.1": "a patient whose density both fast-track rules pass over is non_scleroderma by the published rule 3 (was "
+             "indeterminate, now kept for too little density to use), and a scleroderma pattern whose early stage cannot "
+             "be shown for want of a usable density is 'scleroderma', unstaged (was early)",
+}
+SIM_VERSION = "0.2.1"
 
 
 def truth_is_current(path):
@@ -95,10 +101,11 @@ def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fi
     Rules in the classifier's order: non-scleroderma (density >= 7, giants < 1, abnormal < 1); else scleroderma when
     giants >= 1 or (density <= 3 and abnormal >= 1), staged late (density <= 3, abnormal >= 1, giant share < 0.10,
     an unknown share counting as 0), else active (giant share >= 0.10 or hemorrhage share >= 0.10 or density < 6),
-    else early; else indeterminate.
+    else early when the density is known (else unstaged); else, by the published rule 3, non-scleroderma when the
+    density is known, indeterminate when it is not (too little to call).
     The C# outcomes map onto the truth's names as the pipeline stores them (PatientMetricsJson.Pattern):
     NonScleroderma -> "non_scleroderma"; Scleroderma with sub-pattern Early/Active/Late -> "scleroderma_early",
-    "scleroderma_active", "scleroderma_late"; Indeterminate -> "indeterminate"."""
+    "scleroderma_active", "scleroderma_late", without one "scleroderma"; Indeterminate -> "indeterminate"."""
     too_few = density is not None and ((density_fields is not None and density_fields < MIN_DENSITY_FIELDS)
                                        or (density_fingers is not None and density_fingers < MIN_DENSITY_FINGERS))
     known = density is not None and not too_few
@@ -111,8 +118,10 @@ def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fi
     by_giants = giants >= GIANTS_PRESENT_MIN
     by_loss = known and density <= SSC_MAX_DENSITY and abnormal >= ABNORMAL_PRESENT_MIN
     if not by_giants and not by_loss:
-        return "indeterminate", (f"indeterminate: density {d}, {giants} giants, {abnormal} abnormal shapes; neither "
-                                 "the non-scleroderma nor a scleroderma rule holds")
+        if not known:
+            return "indeterminate", f"indeterminate: density {d}, no giants: too little to call"
+        return "non_scleroderma", (f"non-scleroderma (rule 3, non-specific abnormalities): density {d}, {giants} giants, "
+                                   f"{abnormal} abnormal shapes; neither the normal nor a scleroderma rule holds")
     why = (f"scleroderma: {giants} giants present" if by_giants else
            f"scleroderma: density {d} <= 3/mm with {abnormal} abnormal shapes")
     gs = "none" if giant_share is None else f"{giant_share:.3f}"
@@ -129,6 +138,8 @@ def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fi
         reasons.append(f"density {d} < 6/mm")
     if reasons:
         return "scleroderma_active", f"{why}; active: " + " or ".join(reasons)
+    if not known:
+        return "scleroderma", f"{why}; stage not determined: neither late nor active, and density {d} cannot show early"
     return "scleroderma_early", (f"{why}; early: neither late nor active (giant share {gs}, hemorrhages per loop "
                                  f"{hs}, density {d})")
 
@@ -362,7 +373,7 @@ def main(argv=None):
                          "patient_counts": "morphology, loops (all classes but blur and hemorrhage), giant, "
                                            "dilated, abnormal and hemorrhage counts over gradable images only",
                          "pattern": "the C# FastTrackClassifier's rules and default thresholds: non_scleroderma, "
-                                    "scleroderma_early|active|late or indeterminate",
+                                    "scleroderma_early|active|late, scleroderma (unstaged) or indeterminate",
                          "segmentation": "COCO uncompressed RLE (column-major), visible pixels"}},
             "images": images, "annotations": anns,
             "categories": [{"id": i + 1, "name": c, "supercategory": "capillary",

@@ -152,8 +152,8 @@ class TruthRuleTests(unittest.TestCase):
         # (density, giants, abnormal, hemorrhages, loops) -> pattern, as FastTrackClassifier with default options.
         cases = [
             ((7.0, 0, 0, 5, 50), "non_scleroderma"),            # >= 7 holds at 7; hemorrhages do not matter
-            ((6.99, 0, 0, 0, 50), "indeterminate"),             # no rule holds
-            ((5.0, 0, 3, 0, 50), "indeterminate"),              # abnormal shapes without loss or giants
+            ((6.99, 0, 0, 0, 50), "non_scleroderma"),           # rule 3: neither rule holds, non-specific
+            ((5.0, 0, 3, 0, 50), "non_scleroderma"),            # rule 3: abnormal shapes without loss or giants
             ((None, 0, 0, 0, 0), "indeterminate"),              # no gradable density, no giants
             ((None, 0, 4, 0, 10), "indeterminate"),             # an unknown density never meets <= 3
             ((3.0, 0, 1, 0, 20), "scleroderma_late"),           # <= 3 with abnormal shapes, giant share 0
@@ -165,7 +165,7 @@ class TruthRuleTests(unittest.TestCase):
             ((6.0, 1, 0, 0, 20), "scleroderma_early"),          # density 6 is not < 6
             ((5.9, 1, 0, 0, 20), "scleroderma_active"),         # moderate loss
             ((8.0, 1, 2, 0, 20), "scleroderma_early"),          # giants decide, abnormal shapes do not stage
-            ((None, 1, 0, 0, 0), "scleroderma_early"),          # giants decide; no loops: no shares, no density
+            ((None, 1, 0, 0, 0), "scleroderma"),                # giants decide; no shares, no density: unstaged
             ((1.0, 1, 0, 0, 0), "scleroderma_active"),          # no abnormal shapes: not late; loss < 6
         ]
         for args, pattern in cases:
@@ -180,7 +180,8 @@ class TruthRuleTests(unittest.TestCase):
         self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 3, 1)[0], "indeterminate")
         self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 2, 2)[0], "non_scleroderma")
         self.assertEqual(sim.fast_track_pattern(2.0, 0, 5, 0, 20, 1, 1)[0], "indeterminate")        # no loss rule
-        self.assertEqual(sim.fast_track_pattern(2.0, 1, 5, 0, 20, 1, 1)[0], "scleroderma_early")    # giants; no late
+        self.assertEqual(sim.fast_track_pattern(2.0, 1, 5, 0, 20, 1, 1)[0], "scleroderma")          # giants; no stage
+        self.assertEqual(sim.fast_track_pattern(2.0, 2, 5, 0, 20, 1, 1)[0], "scleroderma_active")   # giant share 0.10
         self.assertIn("not used", sim.fast_track_pattern(9.2, 0, 0, 0, 30, 1, 1)[1])
         one = sim.patient_truth("P9", "healthy", [image(False, 9.0, {"hairpin": 18}), image(True, 9.0, finger="R3")])
         self.assertEqual(one["pattern"], "indeterminate")

@@ -17,11 +17,16 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcnet import trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
-from simulate import SIM_VERSION, trained_sim_version  # noqa: E402
+from simulate import SIM_VERSION, TRUTH_CHANGES, trained_sim_version  # noqa: E402
+
 
 TARGETS = {"f1": 0.90, "class": 0.85, "diam": 2.0, "density": 0.5}
 # The card's closing sections (limitations, how to reproduce): prose, kept as Markdown beside this script.
 CARD_TAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "card_tail.md")
+
+
+def version_key(version):
+    return tuple(int(part) for part in version.split("."))
 
 
 def fmt(v, nd=3):
@@ -352,9 +357,9 @@ def main(argv=None):
         "cast, contrast, blur, noise and JPEG quality 50-95. Most crops are centred on one instance, drawn with weights",
         "that favour rare classes (inverse square root of the class's instance count).",
     ] + ([f"The simulator is now nfc-sim {SIM_VERSION}, whose truth differs from the one these weights learnt from (the",
-          "images are the same; see ops/model/README.md, Simulator): a bizarre loop's U, D and diameters are its drawn",
-          "widths, a keypoint drawn over by another instance is not visible, and no loop whose apex is not visible is",
-          "flagged giant or dilated."]
+          "images are the same; see ops/model/README.md, Simulator): "
+          + "; ".join(f"{v}: {TRUTH_CHANGES[v]}" for v in sorted(TRUTH_CHANGES, key=version_key)
+                      if version_key(v) > version_key(trained_sim_version(cfg))) + "."]
          if trained_sim_version(cfg) != SIM_VERSION else []) + [
         *([f"Fine-tuned from `{cfg['init']['path']}` (sha256 `{cfg['init']['sha256'][:16]}...`, itself trained for "
            f"{cfg['init']['steps']} steps on nfc-sim {cfg['init']['sim_version']}, {cfg['init']['precision']}): its "

@@ -39,15 +39,26 @@ public sealed class FastTrackClassifier
             FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount));
 
         if (nonSsc)
-            return new FastTrackResult(FastTrackPattern.NonScleroderma, null, inputs, trace, "Non-scleroderma pattern by fast-track.");
+            return new FastTrackResult(FastTrackPattern.NonScleroderma, null, inputs, trace, "Non-scleroderma pattern by fast-track (rule 1: normal).");
         if (!giants && !lossWithShapes)
-            return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace,
-                inputs.DensityPerMm is null ? "Not classifiable by fast-track: no gradable density and no giants."
-                : tooFew is not null ? $"Not classifiable by fast-track: no giants, and the density is not used, {tooFew}."
-                : "Not classifiable by fast-track: neither the non-scleroderma nor a scleroderma rule holds.");
+        {
+            // Without a density the rules may use, neither rule 1 nor the loss rule could be judged: too little to call.
+            if (inputs.DensityPerMm is null)
+                return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace, "Not classifiable by fast-track: no gradable density and no giants.");
+            if (tooFew is not null)
+                return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace, $"Not classifiable by fast-track: no giants, and the density is not used, {tooFew}.");
+            // The published algorithm's rule 3 (Smith et al.): every image neither rule places is non-scleroderma,
+            // "non-specific abnormalities" (a density below 7/mm, or abnormal shapes without severe loss).
+            trace.Add(new FastTrackTraceEntry("Non-scleroderma (rule 3): neither rule 1 nor rule 2 holds", true, [], true,
+                "Rule 3: neither the normal rule nor a scleroderma rule holds: non-specific abnormalities."));
+            return new FastTrackResult(FastTrackPattern.NonScleroderma, null, inputs, trace,
+                "Non-scleroderma pattern by fast-track (rule 3: non-specific abnormalities; neither the normal nor a scleroderma rule holds).");
+        }
 
-        var sub = Stage(inputs, trace, Density);
-        string stage = $"Scleroderma pattern by fast-track, {sub.ToString().ToLowerInvariant()} (Cutolo)";
+        var sub = Stage(inputs, trace, Density, densityUsable: tooFew is null && inputs.DensityPerMm is not null);
+        string stage = sub is { } known
+            ? $"Scleroderma pattern by fast-track, {known.ToString().ToLowerInvariant()} (Cutolo)"
+            : "Scleroderma pattern by fast-track, stage not determined (early needs a preserved density, which is not known here)";
         return new FastTrackResult(FastTrackPattern.Scleroderma, sub, inputs, trace,
             tooFew is null ? stage + "." : $"{stage}; the density is not used, {tooFew}.");
     }
@@ -67,7 +78,9 @@ public sealed class FastTrackClassifier
 
     private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
-    private SclerodermaSubPattern Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace, Func<string, double, FastTrackCondition> density)
+    /// <summary>Cutolo's stage; null when neither late nor active holds and the density cannot show it preserved (early).</summary>
+    private SclerodermaSubPattern? Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace, Func<string, double, FastTrackCondition> density,
+        bool densityUsable)
     {
         var o = _options;
         if (Rule(trace, "Late: severe loss, abnormal shapes, few or no giants", requiresAll: true,
@@ -80,6 +93,12 @@ public sealed class FastTrackClassifier
                 FastTrackCondition.Check("hemorrhages per loop", inputs.HemorrhageShare, ">=", o.ActiveMinHemorrhageShare),
                 density("<", o.EarlyMinDensityPerMm)))
             return SclerodermaSubPattern.Active;
+        if (!densityUsable)
+        {
+            trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], false,
+                "Early: not determined; neither the late nor the active rule holds, but without a density to use, a preserved one cannot be shown."));
+            return null;
+        }
         trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], true,
             "Early: neither the late nor the active rule holds."));
         return SclerodermaSubPattern.Early;

@@ -8,7 +8,8 @@ public enum FastTrackPattern
 {
     NonScleroderma,
     Scleroderma,
-    /// <summary>Neither rule applies: not classifiable by the fast-track; a full expert read is needed.</summary>
+    /// <summary>Too little to call: no density the rules may use (none gradable, or too few fields or fingers) and no
+    /// giants. A density both rules pass over is non-scleroderma by rule 3, not this.</summary>
     Indeterminate,
 }
 

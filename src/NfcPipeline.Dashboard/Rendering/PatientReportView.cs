@@ -96,8 +96,8 @@ public static class PatientReportView
             "scleroderma_early" => "Scleroderma pattern, early",
             "scleroderma_active" => "Scleroderma pattern, active",
             "scleroderma_late" => "Scleroderma pattern, late",
-            "scleroderma" => "Scleroderma pattern",
-            "indeterminate" => "Indeterminate (the rules decide neither way)",
+            "scleroderma" => "Scleroderma pattern, stage not determined",
+            "indeterminate" => "Indeterminate (too little gradable density to call)",
             _ => null,
         };
         return words is null ? H.Html($"{code}") : H.Html($"{words} <span class=\"code\">({code})</span>");

@@ -24,12 +24,18 @@ public class FastTrackTests
     }
 
     [Fact]
-    public void Just_below_7_per_mm_is_not_classifiable()
+    public void Just_below_7_per_mm_is_non_scleroderma_by_rule_3_with_non_specific_abnormalities()
     {
+        // The published algorithm's rule 3: what neither rule places is category 1, non-scleroderma (it was
+        // Indeterminate here, a third outcome the algorithm does not have).
         var result = Classify(6.99);
-        Assert.Equal(FastTrackPattern.Indeterminate, result.Pattern);
-        Assert.All(result.Trace, entry => Assert.False(entry.Holds));
-        Assert.Equal(3, result.Trace.Count);
+        Assert.Equal(FastTrackPattern.NonScleroderma, result.Pattern);
+        Assert.All(result.Trace.Take(3), entry => Assert.False(entry.Holds));
+        var rule3 = Assert.Single(result.Trace, t => t.Rule.StartsWith("Non-scleroderma (rule 3)"));
+        Assert.True(rule3.Holds);
+        Assert.Equal(4, result.Trace.Count);
+        Assert.Contains("rule 3: non-specific abnormalities", result.Summary);
+        Assert.Contains("rule 1: normal", Classify(7).Summary);
     }
 
     [Fact]
@@ -51,9 +57,12 @@ public class FastTrackTests
     }
 
     [Fact]
-    public void One_abnormal_shape_blocks_non_scleroderma()
+    public void One_abnormal_shape_blocks_the_normal_rule_and_leaves_rule_3()
     {
-        Assert.Equal(FastTrackPattern.Indeterminate, Classify(9, abnormal: 1).Pattern);
+        var result = Classify(9, abnormal: 1);
+        Assert.Equal(FastTrackPattern.NonScleroderma, result.Pattern);
+        Assert.False(result.Trace[0].Holds);
+        Assert.Contains("rule 3", result.Summary);
     }
 
     [Fact]
@@ -68,8 +77,12 @@ public class FastTrackTests
     [Theory]
     [InlineData(3.01, 2)]   // loss not severe enough
     [InlineData(3.0, 0)]    // no abnormal shapes
-    public void Around_3_per_mm_the_second_rule_needs_both_loss_and_shapes(double density, int abnormal) =>
-        Assert.Equal(FastTrackPattern.Indeterminate, Classify(density, abnormal: abnormal).Pattern);
+    public void Around_3_per_mm_the_second_rule_needs_both_loss_and_shapes(double density, int abnormal)
+    {
+        var result = Classify(density, abnormal: abnormal);
+        Assert.Equal(FastTrackPattern.NonScleroderma, result.Pattern);   // rule 3
+        Assert.Contains("rule 3", result.Summary);
+    }
 
     [Fact]
     public void Few_giants_with_preserved_density_is_early()
@@ -107,7 +120,8 @@ public class FastTrackTests
     public void Thresholds_are_options()
     {
         var strict = new FastTrackOptions { NonSclerodermaMinDensityPerMm = 8 };
-        Assert.Equal(FastTrackPattern.Indeterminate, Classify(7.5, options: strict).Pattern);
+        Assert.Contains("rule 3", Classify(7.5, options: strict).Summary);   // not rule 1's 8/mm
+        Assert.Contains("rule 1", Classify(7.5).Summary);
         Assert.Throws<ArgumentException>(() => new FastTrackClassifier(new FastTrackOptions { SclerodermaMaxDensityPerMm = 9 }));
     }
 
@@ -135,8 +149,12 @@ public class FastTrackTests
 
         var giants = Classify(2, giants: 1, abnormal: 5, densityFields: 1, densityFingers: 1);
         Assert.Equal(FastTrackPattern.Scleroderma, giants.Pattern);
-        Assert.Equal(SclerodermaSubPattern.Early, giants.SubPattern);     // late and active both need the density here
+        // Late and the active rule's loss need the density, and so does early's preserved one: the stage is open.
+        Assert.Null(giants.SubPattern);
+        Assert.Contains("stage not determined", giants.Summary);
         Assert.Contains("the density is not used, it comes from 1 field on 1 finger", giants.Summary);
+        Assert.Equal(SclerodermaSubPattern.Active, Classify(2, giants: 4, abnormal: 5, loops: 40, densityFields: 1, densityFingers: 1).SubPattern);
+        Assert.Null(Classify(null, giants: 1).SubPattern);   // no gradable density at all
         Assert.Equal(SclerodermaSubPattern.Late, Classify(2, giants: 1, abnormal: 5).SubPattern);
     }
 
