@@ -53,6 +53,10 @@ public class CliTests
             Assert.True(empty.Code == 0, empty.Err);
             Assert.Contains("this patient has no results yet (completed_with_errors); the CSV holds its header only.", empty.Err);
             Assert.Single((await File.ReadAllTextAsync(csv)).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            // A file that cannot be written is the file system's answer (exit 1), not a usage error (2).
+            var unwritable = await NfcAsync("report", data.PatientId.ToString(), "--csv", Path.Combine(dir, "no-such-folder", "p.csv"), "--connection", data.Database.ConnectionString);
+            Assert.Equal(1, unwritable.Code);
+            Assert.Contains("nfc report: cannot write the report", unwritable.Err);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -55,7 +55,7 @@ internal static class ReportCommand
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"nfc report: cannot write the report: {ex.Message}");
-                return NfcCommandLine.Usage;
+                return NfcCommandLine.Fatal;   // the file system's answer, not a wrong command
             }
         });
         return command;
