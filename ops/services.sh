@@ -123,6 +123,10 @@ ensure_packages() {
 # As root, the server runs as the postgres user, which must be able to reach its directory. When the checkout
 # sits below a directory that postgres cannot enter (a private temp dir, say), the files go to a postgres-owned
 # directory outside the repo instead, linked from .local/services/pg; the user's permissions are left alone.
+# The postgres-owned folder for this services folder: named by $SVC's real path, not the checkout's, so a second
+# services folder of one checkout (NFC_LOCAL, as a test sets it) never shares, or purges, the first one's data.
+pg_alt_dir() { echo "/var/lib/nfc-pipeline/$(realpath -m "$SVC" | tr -d '\n' | sha256sum | cut -c1-16)/pg"; }
+
 pg_dir_setup() {
   mkdir -p "$SVC"
   [ "$(id -u)" -eq 0 ] || { mkdir -p "$SVC/pg"; pg_paths; return; }
@@ -131,7 +135,7 @@ pg_dir_setup() {
     mkdir -p "$SVC/pg"
     if ! runuser -u postgres -- test -x "$SVC/pg" 2>/dev/null; then
       rmdir "$SVC/pg"
-      local alt="/var/lib/nfc-pipeline/$(printf '%s' "$NFC_ROOT" | sha256sum | cut -c1-16)/pg"
+      local alt; alt="$(pg_alt_dir)"
       mkdir -p "$alt"
       ln -s "$alt" "$SVC/pg"
       log "postgres cannot enter $SVC; its files go to $alt (linked from .local/services/pg)"
@@ -141,19 +145,31 @@ pg_dir_setup() {
   chown postgres:postgres "$PG_DIR"   # initdb creates the data directory in it as postgres
 }
 
-# NAME VARIABLE: a server of this checkout that runs is on its saved port; another one asked for is refused, not a
-# second start on the same data.
+# NAME VARIABLE PORT...: a server of this checkout that runs is on its saved ports; another one asked for is refused,
+# not a second start on the same data (or a ports file naming ports nothing listens on).
 same_port_or_die() {
-  local saved; saved="$(saved_port "$2")"
-  [ -n "$saved" ] && [ "$saved" != "$3" ] \
-    && die "$1 of this checkout runs on port $saved, not $3 ($2): stop it first (ops/services.sh down) to move it"
+  local name="$1"; shift
+  while [ $# -ge 2 ]; do
+    local saved; saved="$(saved_port "$1")"
+    [ -n "$saved" ] && [ "$saved" != "$2" ] \
+      && die "$name of this checkout runs on port $saved, not $2 ($1): stop it first (ops/services.sh down) to move it"
+    shift 2
+  done
   return 0
 }
 
+# The ports of the servers this `up` started or found (ONLY: all, postgres or rabbitmq); the other's stay as saved.
 save_ports() {
+  local pg="$PG_PORT" rmq="$RMQ_PORT" mgmt="$RMQ_MGMT_PORT" dist="$RMQ_DIST_PORT" epmd="$RMQ_EPMD_PORT"
+  if [ "$1" = rabbitmq ]; then pg="$(saved_port NFC_PG_PORT)"; pg="${pg:-$PG_PORT}"; fi
+  if [ "$1" = postgres ]; then
+    local v
+    v="$(saved_port NFC_RABBIT_PORT)"; rmq="${v:-$rmq}"; v="$(saved_port NFC_RABBIT_MGMT_PORT)"; mgmt="${v:-$mgmt}"
+    v="$(saved_port NFC_RABBIT_DIST_PORT)"; dist="${v:-$dist}"; v="$(saved_port NFC_RABBIT_EPMD_PORT)"; epmd="${v:-$epmd}"
+  fi
   mkdir -p "$SVC"
-  printf '%s\n' "NFC_PG_PORT=$PG_PORT" "NFC_RABBIT_PORT=$RMQ_PORT" "NFC_RABBIT_MGMT_PORT=$RMQ_MGMT_PORT" \
-    "NFC_RABBIT_DIST_PORT=$RMQ_DIST_PORT" "NFC_RABBIT_EPMD_PORT=$RMQ_EPMD_PORT" >"$PORTS_FILE"
+  printf '%s\n' "NFC_PG_PORT=$pg" "NFC_RABBIT_PORT=$rmq" "NFC_RABBIT_MGMT_PORT=$mgmt" \
+    "NFC_RABBIT_DIST_PORT=$dist" "NFC_RABBIT_EPMD_PORT=$epmd" >"$PORTS_FILE"
 }
 
 pg_up() {
@@ -252,7 +268,8 @@ management.tcp.ip = 127.0.0.1
 management.tcp.port = $RMQ_MGMT_PORT
 EOF
   echo '[rabbitmq_management].' >"$RMQ_HOME/enabled_plugins"
-  pid_alive "$RMQ_PID" "$RMQ_HOME" && same_port_or_die RabbitMQ NFC_RABBIT_PORT "$RMQ_PORT"
+  pid_alive "$RMQ_PID" "$RMQ_HOME" && same_port_or_die RabbitMQ NFC_RABBIT_PORT "$RMQ_PORT" NFC_RABBIT_MGMT_PORT "$RMQ_MGMT_PORT" \
+    NFC_RABBIT_DIST_PORT "$RMQ_DIST_PORT" NFC_RABBIT_EPMD_PORT "$RMQ_EPMD_PORT"
   if pid_alive "$RMQ_PID" "$RMQ_HOME" && port_open "$RMQ_PORT"; then
     log "RabbitMQ already running on 127.0.0.1:$RMQ_PORT"
     rmq_users
@@ -366,7 +383,7 @@ case "${1:-}" in
     credentials_load
     [ "$only" = rabbitmq ] || pg_up
     [ "$only" = postgres ] || rmq_up
-    save_ports
+    save_ports "$only"
     log "services ready" ;;
   down)
     [ "$only" = postgres ] || rmq_down
@@ -375,7 +392,8 @@ case "${1:-}" in
     # Both stopped and their data deleted, with PostgreSQL's files outside the repo (pg_dir_setup): CI's clean clones
     # would otherwise leave one data folder each under /var/lib/nfc-pipeline.
     rmq_down; pg_down
-    if [ -L "$SVC/pg" ] && [[ "$PG_DIR" == /var/lib/nfc-pipeline/*/pg ]]; then rm -rf "$(dirname "$PG_DIR")"; fi
+    # Only the folder made for this services folder (earlier versions named it by the checkout: left alone).
+    if [ -L "$SVC/pg" ] && [ "$PG_DIR" = "$(realpath -m "$(pg_alt_dir)")" ]; then rm -rf "$(dirname "$PG_DIR")"; fi
     rm -rf "$SVC"
     log "services stopped and their data deleted" ;;
   status) status ;;

@@ -76,7 +76,9 @@ internal static class EnqueueCommand
                 await using (var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct))
                     await bus.PublishAsync(message, ct);
             }
-            catch (Exception ex) when (ex is MassTransit.RabbitMqConnectionException or OperationCanceledException or MassTransit.MassTransitException)
+            // A cancellation of our own (Ctrl-C) is no broker failure: it goes on to the interrupted exit.
+            catch (Exception ex) when (ex is MassTransit.RabbitMqConnectionException or MassTransit.MassTransitException
+                                       || ex is OperationCanceledException && !ct.IsCancellationRequested)
             {
                 return Fail($"cannot publish to RabbitMQ: {ex.Message}. Is it running (ops/services.sh up)?", NfcCommandLine.Fatal);
             }

@@ -91,7 +91,7 @@ internal static class RequeueCommand
             {
                 // The requeue commits after its publishes: nothing was requeued, and a message already out finds its job as it was.
                 Console.Error.WriteLine("nfc requeue: cancelled; nothing was requeued.");
-                return NfcCommandLine.Fatal;
+                return NfcCommandLine.Cancelled;
             }
             catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException)
             {

@@ -4,9 +4,10 @@ namespace NfcPipeline.Core.Aggregation;
 
 /// <summary>
 /// The EULAR fast-track algorithm (Smith et al., Ann Rheum Dis 2020): non-scleroderma when density ≥ 7/mm with no
-/// giants and no abnormal shapes; scleroderma when giants are present, or density ≤ 3/mm with abnormal shapes;
-/// otherwise not classifiable. A scleroderma pattern is then staged early / active / late after Cutolo (2000).
-/// A density from fewer fields or fingers than the options ask for decides no rule; giants still do.
+/// giants and no abnormal shapes (rule 1); scleroderma when giants are present, or density ≤ 3/mm with abnormal shapes
+/// (rule 2); otherwise non-scleroderma with non-specific abnormalities (rule 3). A scleroderma pattern is then staged
+/// early / active / late after Cutolo (2000). A density from fewer fields or fingers than the options ask for (or none)
+/// decides no rule, and without giants the patient is then Indeterminate: too little to call.
 /// </summary>
 public sealed class FastTrackClassifier
 {

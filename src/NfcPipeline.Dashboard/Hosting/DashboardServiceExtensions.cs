@@ -70,7 +70,9 @@ public static class DashboardServiceExtensions
             {
                 // The database away is no defect: a 503 a script can tell from one and retry (Retry-After).
                 var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
-                if (error is Npgsql.NpgsqlException || error?.InnerException is Npgsql.NpgsqlException)
+                // Transient only: a connection refused or lost, a server shutting down; a PostgresException of a query
+                // (a constraint, a syntax error) is a defect, a 500.
+                if (error is Npgsql.NpgsqlException { IsTransient: true } || error?.InnerException is Npgsql.NpgsqlException { IsTransient: true })
                 {
                     context.Response.Headers.RetryAfter = "30";
                     return Results.Problem("The database cannot be reached; try again shortly.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);

@@ -97,7 +97,7 @@ public static class PatientReportView
             "scleroderma_active" => "Scleroderma pattern, active",
             "scleroderma_late" => "Scleroderma pattern, late",
             "scleroderma" => "Scleroderma pattern, stage not determined",
-            "indeterminate" => "Indeterminate (too little gradable density to call)",
+            "indeterminate" => "Indeterminate (the fast-track did not call it)",
             _ => null,
         };
         return words is null ? H.Html($"{code}") : H.Html($"{words} <span class=\"code\">({code})</span>");

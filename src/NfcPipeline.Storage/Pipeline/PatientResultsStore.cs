@@ -16,7 +16,7 @@ public sealed record StudyOutcome(long StudyId, string ExternalId, string State,
     public PendingEvent? Event { get; init; }
 }
 
-/// <summary>A study whose completion never ran, and its patients still processing.</summary>
+/// <summary>A study whose completion never ran, and its patients not yet completed.</summary>
 public sealed record StrandedStudy(long StudyId, IReadOnlyList<long> ProcessingPatients);
 
 /// <summary>
@@ -117,7 +117,8 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return (await connection.QueryAsync<(long StudyId, long[] PatientIds)>(new CommandDefinition("""
-            select s.id, array(select p.id from patients p where p.study_id = s.id and p.state = 'processing' order by p.id)
+            select s.id, array(select p.id from patients p where p.study_id = s.id
+                               and p.state not in ('completed', 'completed_with_errors') order by p.id)
             from studies s
             where s.state = 'processing' and s.model_id = @ModelId
               and coalesce(s.registered_at, s.updated_at) < now() - @QuietFor

@@ -54,14 +54,15 @@ public class StrandedCompletionTests
             ["Worker__StrandedAfter"] = "00:00:02",
             ["Worker__StrandedSweepInterval"] = "00:00:01",
         });
-        // As a registration leaves it when its message fails after the commit: the worker's model, patients processing,
+        // As a first registration leaves it when its message fails after the commit: the worker's model, patients pending,
         // and here every image failed long ago (a chunk's fault marked them) with no completion run.
         var model = await env.QueryScalarAsync<long>("select id from models");
         var study = await env.QueryScalarAsync<long>("""
             insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
             values ('stranded', 'stranded', 2.0, 'processing', @model, now() - interval '1 hour') returning id
             """, new { model });
-        var patient = await env.QueryScalarAsync<long>("insert into patients (study_id, code, state) values (@study, 'P1', 'processing') returning id", new { study });
+        // Pending, as a first registration leaves its patients (the sweep took only processing ones and never completed it).
+        var patient = await env.QueryScalarAsync<long>("insert into patients (study_id, code) values (@study, 'P1') returning id", new { study });
         await env.QueryScalarAsync<long>("""
             insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, error_code, error, updated_at)
             values (@study, @patient, 'L2', 'f1', 'P1/L2/f1.png', sha256('x'::bytea), 1, 'failed', 'Truncated', 'the file is truncated', now() - interval '1 hour')
@@ -74,6 +75,6 @@ public class StrandedCompletionTests
         // Both transitions announced, as their consumers would have.
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
             "select count(*) from completion_events where study_id = @study and published_at is not null", new { study }) == 2, TimeSpan.FromSeconds(30));
-        Assert.Contains("still processing; completing it", env.Workers[0].Output);
+        Assert.Contains("not completed; completing it", env.Workers[0].Output);
     }
 }
