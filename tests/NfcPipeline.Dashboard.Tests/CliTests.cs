@@ -139,6 +139,14 @@ public class CliTests
             var badId = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", "site/2026");
             Assert.Equal(2, badId.Code);
             Assert.Contains("must be a single name", badId.Err);
+
+            // With no worker to register it, --wait gave no answer at all: now it gives up after --register-timeout.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var unregistered = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", "CLI-W",
+                "--connection", data.Database.ConnectionString, "--wait", "--register-timeout", "00:00:03");
+            Assert.Equal(1, unregistered.Code);
+            Assert.Contains("nfc enqueue: no worker registered the study within 00:00:03", unregistered.Err);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         }
         finally { await bus.StopAsync(); }
     }
