@@ -59,9 +59,10 @@ public sealed class CapillaryMeasurer
             }
         }
 
-        double? apicalUm = ToUm(apical, calibration);
+        double? apicalUm = ToUm(apical, calibration), arterialUm = ToUm(arterial, calibration), venousUm = ToUm(venous, calibration);
         bool isLoop = category.IsLoop();
         bool giantShape = category == ClinicalCategory.Normal || !_options.GiantRequiresNormalShape;
+        bool? giant = isLoop && apicalUm is { } a ? a >= _options.GiantApicalDiameterUm && giantShape : null;
         return new CapillaryMeasurement
         {
             Index = index,
@@ -73,9 +74,9 @@ public sealed class CapillaryMeasurer
             LeftLimbDiameterPx = left,
             RightLimbDiameterPx = right,
             ArterialDiameterPx = arterial,
-            ArterialDiameterUm = ToUm(arterial, calibration),
+            ArterialDiameterUm = arterialUm,
             VenousDiameterPx = venous,
-            VenousDiameterUm = ToUm(venous, calibration),
+            VenousDiameterUm = venousUm,
             LeftLimbLengthUm = ToUm(leftLength, calibration),
             RightLimbLengthUm = ToUm(rightLength, calibration),
             ArterialLimbLengthUm = ToUm(arterialLength, calibration),
@@ -86,9 +87,21 @@ public sealed class CapillaryMeasurer
             LoopWidthUm = ToUm(width, calibration),
             Apex = u,
             Axis = axis,
-            IsDilated = isLoop && apicalUm is { } a1 ? a1 >= _options.DilatedApicalDiameterUm && !(a1 >= _options.GiantApicalDiameterUm && giantShape) : null,
-            IsGiant = isLoop && apicalUm is { } a2 ? a2 >= _options.GiantApicalDiameterUm && giantShape : null,
+            IsDilated = isLoop ? Dilated(apicalUm, arterialUm, venousUm, giant) : null,
+            IsGiant = giant,
         };
+    }
+
+    /// <summary>
+    /// A loop is dilated from the threshold on (its apex, and its limbs with DilatedIncludesLimbs) unless it is giant;
+    /// unknown when nothing reaches it and the apex, which might, is unknown.
+    /// </summary>
+    private bool? Dilated(double? apicalUm, double? arterialUm, double? venousUm, bool? giant)
+    {
+        double threshold = _options.DilatedApicalDiameterUm;
+        bool wide = apicalUm >= threshold || _options.DilatedIncludesLimbs && (arterialUm >= threshold || venousUm >= threshold);
+        if (wide) return giant != true;
+        return apicalUm is null ? null : false;
     }
 
     /// <summary>The same capillary with what its apex gives left out: the apex lies outside the image.</summary>

@@ -34,6 +34,13 @@ public sealed record MeasurementOptions
     /// </summary>
     public bool GiantRequiresNormalShape { get; init; } = true;
 
+    /// <summary>
+    /// The EULAR standardisation calls a loop dilated when its arterial, venous or apical limb is 20–50 µm wide; by
+    /// default only the apex is looked at (the threshold's name). True counts a limb of
+    /// <see cref="DilatedApicalDiameterUm"/> or more too (giants stay an apex's measure).
+    /// </summary>
+    public bool DilatedIncludesLimbs { get; init; }
+
     public LimbRoleRule LimbRoles { get; init; } = LimbRoleRule.WiderIsVenous;
 
     /// <summary>

@@ -77,6 +77,28 @@ public class CapillaryMeasurerTests
     }
 
     [Fact]
+    public void With_DilatedIncludesLimbs_a_limb_of_20_um_or_more_makes_a_loop_dilated_as_EULAR_defines_it()
+    {
+        var limbs = new CapillaryMeasurer(new MeasurementOptions { DilatedIncludesLimbs = true });
+        // Apex 18 µm, venous limb 22 µm: the default looks at the apex only; the option counts the limb.
+        var wideLimb = Loops.Loop(new(200, 200), apical: 9, leftLimb: 5, rightLimb: 11);
+        Assert.False(new CapillaryMeasurer().Measure(wideLimb, TwoMicrons).IsDilated);
+        var m = limbs.Measure(wideLimb, TwoMicrons);
+        Assert.Equal((18, 22), (m.ApicalDiameterUm!.Value, m.VenousDiameterUm!.Value));
+        Assert.True(m.IsDilated);
+        Assert.False(m.IsGiant);   // giants stay the apex's measure
+        Assert.False(limbs.Measure(Loops.Loop(new(200, 200), apical: 9, leftLimb: 5, rightLimb: 9.5), TwoMicrons).IsDilated);   // 19 µm
+
+        // An unconfident D: the apex is unknown, so the default cannot tell; a venous limb of 21 µm tells with the option.
+        var noApex = Loops.Instance(Golden(dConfidence: 0.05f));
+        var wide = new Calibration(3.0);
+        Assert.Null(new CapillaryMeasurer().Measure(noApex, wide).IsDilated);
+        Assert.True(limbs.Measure(noApex, wide).IsDilated);
+        Assert.Null(limbs.Measure(noApex, wide).IsGiant);
+        Assert.Null(limbs.Measure(noApex, TwoMicrons).IsDilated);   // venous 14 µm: the unknown apex might still be wide
+    }
+
+    [Fact]
     public void A_measurement_needing_an_unconfident_keypoint_is_null()
     {
         var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.05f)), TwoMicrons);
