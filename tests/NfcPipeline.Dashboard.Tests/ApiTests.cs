@@ -56,6 +56,16 @@ public class ApiTests
             Assert.Equal("30", response.Headers.RetryAfter?.ToString());
             Assert.Contains("The database cannot be reached", await response.Content.ReadAsStringAsync());
         }
+
+        // A query the database refuses (here a table gone) is a defect, a 500, not "try again".
+        await data.Database.ScalarAsync<int>("alter table studies rename to studies_gone; select 1");
+        await using (var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data)))
+        {
+            using var client = Keyed(host);
+            var response = await client.GetAsync("/api/studies/STUDY-A");
+            Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+            Assert.Null(response.Headers.RetryAfter);
+        }
     }
 
     private static int ClosedPort()
