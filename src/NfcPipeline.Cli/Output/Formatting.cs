@@ -13,7 +13,7 @@ internal static class Formatting
     public static string Pattern(FastTrackResult result) => result.Pattern switch
     {
         FastTrackPattern.NonScleroderma => "non-scleroderma",
-        FastTrackPattern.Scleroderma => result.SubPattern is { } sub ? $"scleroderma ({sub.ToString().ToLowerInvariant()})" : "scleroderma",
-        _ => "not classifiable by fast-track",
+        FastTrackPattern.Scleroderma => result.SubPattern is { } sub ? $"scleroderma ({sub.ToString().ToLowerInvariant()})" : "scleroderma (stage not determined)",
+        _ => "indeterminate (too little gradable density to call)",
     };
 }
