@@ -44,6 +44,12 @@ public static class PipelineServiceExtensions
         }
 
         var options = Bind(WorkerOptions.Section, s => s.Get<WorkerOptions>(), new WorkerOptions());
+        // The watcher publishes folders relative to Share:Root and intake resolves them under Worker:ShareRoot: two
+        // different roots would refuse every watched study.
+        if (options.ShareRoot is { Length: > 0 } workerRoot && config["Share:Root"] is { Length: > 0 } watchedRoot
+            && Path.GetFullPath(workerRoot).TrimEnd('/') != Path.GetFullPath(watchedRoot).TrimEnd('/'))
+            problems.Add($"Worker:ShareRoot '{workerRoot}' and Share:Root '{watchedRoot}' differ: the watcher's folders are relative to Share:Root, " +
+                "so set one of them, or both to the same folder.");
         options.ShareRoot ??= config["Share:Root"];
         // Without it every image of every chunk this worker took would fail for good ("not configured", or "does not
         // exist in the share" for a mount point left empty), and the studies would complete with errors.

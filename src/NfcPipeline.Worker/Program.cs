@@ -20,12 +20,20 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
     Console.Error.WriteLine($"nfc-worker: refusing to start: {WorkerStartup.Describe(ex)}");
     return 1;
 }
+// The stop deadline counts from the start of the shutdown: made now, not when a consumer first needs it.
+app.Services.GetService<WorkerShutdown>();
 try { await app.RunAsync(); }
 catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.Storage.Migrations.MigrationException)
 {
     // A hosted service's start failed: the database stayed unreachable through the start-up's wait, or a migration
     // failed. Said in one line. (A background service failing later stops the host without an exception here.)
     Console.Error.WriteLine($"nfc-worker: stopped: {ex.Message}");
+    return 1;
+}
+// A background service that failed stopped the host without an exception here: a supervisor must see a failure.
+if (app.Services.GetServices<IHostedService>().OfType<BackgroundService>().FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true }) is { } failed)
+{
+    Console.Error.WriteLine($"nfc-worker: stopped: {failed.GetType().Name} failed: {failed.ExecuteTask!.Exception?.GetBaseException().Message}");
     return 1;
 }
 return 0;

@@ -286,4 +286,25 @@ public class WorkerStartupTests
         Assert.Contains("refusing to start: Inference:ModelPath:", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);   // was an unhandled exception's stack trace
     }
+
+    [Fact]
+    public async Task A_share_root_other_than_the_watched_one_stops_the_worker()
+    {
+        // The watcher publishes folders relative to Share:Root, intake resolves them under Worker:ShareRoot: with two
+        // roots every watched study was refused and retried, each retry one more message in submit-study_error.
+        var other = Directory.CreateTempSubdirectory("nfc-other-share-");
+        try
+        {
+            await using var worker = WorkerProcess.Start(new Dictionary<string, string>
+            {
+                ["Storage__ConnectionString"] = "Host=127.0.0.1;Port=1;Database=none",
+                ["Worker__ShareRoot"] = Path.GetTempPath(),
+                ["Share__Root"] = other.FullName,
+            });
+            await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
+            Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
+            Assert.Contains($"Share:Root '{other.FullName}' differ", worker.Output);
+        }
+        finally { other.Delete(); }
+    }
 }
