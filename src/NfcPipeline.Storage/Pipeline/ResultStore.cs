@@ -176,14 +176,26 @@ public sealed class ResultStore(NpgsqlDataSource db)
     }
 
     /// <summary>The images of a chunk with what analysis needs: where the file is and its calibration.</summary>
-    public async Task<IReadOnlyList<ChunkImage>> LoadChunkImagesAsync(IReadOnlyList<long> imageIds, CancellationToken ct)
+    public async Task<IReadOnlyList<ChunkImage>> LoadChunkImagesAsync(IReadOnlyList<long> imageIds, CancellationToken ct) =>
+        await LoadAsync(ChunkImagesSql, new { Ids = imageIds.ToArray() }, ct);
+
+    /// <summary>
+    /// The images of chunk <paramref name="jobId"/> that are still its own: one a resubmission moved to a later chunk
+    /// (a corrected calibration, a reanalysis) is not loaded, so it is not analysed here only for the write to skip it.
+    /// </summary>
+    public async Task<IReadOnlyList<ChunkImage>> LoadChunkImagesAsync(long jobId, IReadOnlyList<long> imageIds, CancellationToken ct) =>
+        await LoadAsync(ChunkImagesSql + $" and {OwnedByThisChunk}", new { Ids = imageIds.ToArray(), JobId = jobId }, ct);
+
+    private const string ChunkImagesSql = """
+        select i.id as ImageId, i.patient_id as PatientId, i.study_id as StudyId, i.sha256, i.rel_path as RelPath,
+               s.source_path as SourcePath, coalesce(s.um_per_px, s.analysis_um_per_px) as UmPerPx
+        from images i join studies s on s.id = i.study_id where i.id = any(@Ids)
+        """;
+
+    private async Task<IReadOnlyList<ChunkImage>> LoadAsync(string sql, object args, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return (await connection.QueryAsync<ChunkImage>(new CommandDefinition("""
-            select i.id as ImageId, i.patient_id as PatientId, i.study_id as StudyId, i.sha256, i.rel_path as RelPath,
-                   s.source_path as SourcePath, coalesce(s.um_per_px, s.analysis_um_per_px) as UmPerPx
-            from images i join studies s on s.id = i.study_id where i.id = any(@Ids) order by i.id
-            """, new { Ids = imageIds.ToArray() }, cancellationToken: ct))).ToList();
+        return (await connection.QueryAsync<ChunkImage>(new CommandDefinition(sql + " order by i.id", args, cancellationToken: ct))).ToList();
     }
 
     public async Task<IReadOnlyList<long>> PatientsOfImagesAsync(IReadOnlyList<long> imageIds, CancellationToken ct)

@@ -107,7 +107,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     {
         var message = context.Message;
         var ct = context.CancellationToken;
-        var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.ImageIds, t), analysisCt);
+        var images = await retry.RunAsync(t => results.LoadChunkImagesAsync(message.JobId, message.ImageIds, t), analysisCt);
         var existing = message.Reanalyze ? new Dictionary<(string, double), double>()
             : await retry.RunAsync(t => results.ExistingResultsAsync(images.Select(i => (i.Sha256, options.MicrometresPerPixelFor(i.UmPerPx))), model.ModelId, model.SettingsJson, t), analysisCt);
         var stored = images.Select(i => (Image: i, Um: existing.TryGetValue((Convert.ToHexString(i.Sha256), options.MicrometresPerPixelFor(i.UmPerPx)),

@@ -39,6 +39,26 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_chunk_loads_only_the_images_still_its_own()
+    {
+        // A resubmission (a corrected calibration, a reanalysis) moves queued images to new chunks; the old chunks
+        // still decoded and inferred every one of them, only for their writes to skip them all.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 3);
+        var jobs = new JobStore(db);
+        var first = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 3, false, default))[0].JobId;
+        var later = (await jobs.CreateChunksAsync(s.StudyId, [s.ImageIds[2]], 3, false, default))[0].JobId;
+        var results = new ResultStore(db);
+
+        Assert.Equal(s.ImageIds.Take(2), (await results.LoadChunkImagesAsync(first, s.ImageIds, default)).Select(i => i.ImageId));
+        Assert.Equal([s.ImageIds[2]], (await results.LoadChunkImagesAsync(later, s.ImageIds, default)).Select(i => i.ImageId));
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update images set chunk_job_id = null");   // rows from before ownership: any chunk's
+        Assert.Equal(3, (await results.LoadChunkImagesAsync(first, s.ImageIds, default)).Count);
+    }
+
+    [Fact]
     public async Task A_chunk_that_loaded_its_images_before_a_resubmission_leaves_the_images_the_resubmission_changed()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
