@@ -133,8 +133,11 @@ public partial class JobAdminTests
         Assert.Empty(result.Requeued);
         Assert.Equal(aggregate, Assert.Single(result.Skipped).JobId);
 
+        // The failed chunk's image left queued (its fault unrecorded, the database away): nothing would finish it.
+        await data.Database.ScalarAsync<int>($"update images set state = 'queued', error_code = null where id = {data.ImageIds[2]} returning 1");
         Assert.Equal(2, await admin.DeleteAsync([aggregate, data.FailedJobId], "olga"));
         Assert.Equal("deleted", await data.JobStateAsync(data.FailedJobId));
+        Assert.Equal("failed JobDeleted", await data.Database.ScalarAsync<string>($"select state || ' ' || error_code from images where id = {data.ImageIds[2]}"));
         var counts = await admin.CountsAsync(null, TestData.StudyExternalId);
         Assert.Equal(0, counts["failed"]);
         Assert.Equal(2, counts["deleted"]);

@@ -185,14 +185,30 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
         }
     }
 
-    /// <summary>Marks failed jobs deleted. Rows are kept (state 'deleted') so the history and audit trail remain.</summary>
+    /// <summary>
+    /// Marks failed jobs deleted. Rows are kept (state 'deleted') so the history and audit trail remain. A deleted
+    /// chunk's images still unfinished (its fault went unrecorded, the database away) fail as JobDeleted: nothing would
+    /// finish them, and their study would stay processing.
+    /// </summary>
     public async Task<int> DeleteAsync(IReadOnlyCollection<long> jobIds, string actor, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
+        // The studies' locks first, in one order, as registration and chunk writes take them before rows.
+        foreach (var study in await c.QueryAsync<long>(new CommandDefinition(
+                     "select distinct study_id from jobs where id = any(@ids) and state = 'failed' and study_id is not null order by 1",
+                     new { ids = jobIds.ToArray() }, tx, cancellationToken: ct)))
+            await StudyLock.ByStudyAsync(c, tx, study, ct);
         var deleted = (await c.QueryAsync<long>(new CommandDefinition(
             "update jobs set state = 'deleted', updated_at = now() where id = any(@ids) and state = 'failed' returning id",
             new { ids = jobIds.ToArray() }, tx, cancellationToken: ct))).Order().ToList();
+        await c.ExecuteAsync(new CommandDefinition("""
+            update images i set state = 'failed', error_code = 'JobDeleted', updated_at = now(), result_um_per_px = null,
+                error = 'Its analysis job was deleted before it finished; resubmit the study to analyse it.'
+            from jobs j, jsonb_array_elements_text(case when jsonb_typeof(j.payload -> 'image_ids') = 'array' then j.payload -> 'image_ids' else '[]' end) e
+            where j.id = any(@deleted) and j.kind = 'analyze_chunk' and e::bigint = i.id
+              and i.state not in ('succeeded', 'failed') and (i.chunk_job_id is null or i.chunk_job_id = j.id)
+            """, new { deleted = deleted.ToArray() }, tx, cancellationToken: ct));
         if (deleted.Count > 0) await AuditLog.RecordAsync(c, tx, actor, AuditLog.DeleteJobs, "jobs by id", new { deleted }, ct);
         await tx.CommitAsync(ct);
         return deleted.Count;
