@@ -22,6 +22,8 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
 }
 // The stop deadline counts from the start of the shutdown: made now, not when a consumer first needs it.
 app.Services.GetService<WorkerShutdown>();
+// Taken now: RunAsync disposes the services when it returns.
+var backgroundServices = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToList();
 try { await app.RunAsync(); }
 catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.Storage.Migrations.MigrationException)
 {
@@ -31,7 +33,7 @@ catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.St
     return 1;
 }
 // A background service that failed stopped the host without an exception here: a supervisor must see a failure.
-if (app.Services.GetServices<IHostedService>().OfType<BackgroundService>().FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true }) is { } failed)
+if (backgroundServices.FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true }) is { } failed)
 {
     Console.Error.WriteLine($"nfc-worker: stopped: {failed.GetType().Name} failed: {failed.ExecuteTask!.Exception?.GetBaseException().Message}");
     return 1;

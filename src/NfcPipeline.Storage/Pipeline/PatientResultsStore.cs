@@ -26,6 +26,9 @@ public sealed record StrandedStudy(long StudyId, IReadOnlyList<long> ProcessingP
 /// </summary>
 public sealed class PatientResultsStore(NpgsqlDataSource db)
 {
+    /// <summary>A field without this model's result though its image was analysed (by another model).</summary>
+    public const string NoResultForModel = "NoResultForModel";
+
     public async Task<PatientOutcome?> AggregateIfDoneAsync(long patientId, long modelId, PatientAggregator aggregator, string settingsJson, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -61,11 +64,16 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             """, new { ModelId = modelId, Shas = measured.Select(i => i.Sha256).ToArray(), Ums = measured.Select(i => i.UmPerPx!.Value).ToArray() },
             tx, cancellationToken: ct))).ToLookup(c => Convert.ToHexString(c.ImageSha256));
 
+        // An image analysed, but by another model (an old chunk requeued after a model change analysed only the rest):
+        // no field of this model's result, and said so, not a silent gap in a result that looks complete.
+        bool OtherModels(StoredImageRow i) => i.State == "succeeded" && i.Gradable is null;
         var fields = images.Select(i => i.State == "succeeded" && i.Gradable is not null
             ? new FieldResult(i.RelPath, i.Finger ?? FieldResult.UnknownFinger, StoredMeasurements.Rebuild(i, capillaries[Convert.ToHexString(i.Sha256)].ToList()))
-            : new FieldResult(i.RelPath, i.Finger ?? FieldResult.UnknownFinger, null, i.ErrorCode is null ? i.Error : $"{i.ErrorCode}: {i.Error}")).ToList();
+            : new FieldResult(i.RelPath, i.Finger ?? FieldResult.UnknownFinger, null,
+                OtherModels(i) ? $"{NoResultForModel}: analysed by another model only; resubmit the study to analyse it with this one"
+                : i.ErrorCode is null ? i.Error : $"{i.ErrorCode}: {i.Error}")).ToList();
         var report = aggregator.Aggregate(patient.Code, fields);
-        int failed = images.Count(i => i.State == "failed");
+        int failed = images.Count(i => i.State == "failed" || OtherModels(i));
         var calibrations = measured.Select(i => i.UmPerPx!.Value).Distinct().ToList();
         await SaveAsync(connection, tx, patientId, modelId, report, settingsJson, calibrations.Count == 1 ? calibrations[0] : null, failed, ct);
 

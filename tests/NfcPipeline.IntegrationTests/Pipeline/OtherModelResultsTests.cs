@@ -79,4 +79,24 @@ public class OtherModelResultsTests
         await registrations.RegisterAsync(fewer with { Images = fewer.Images.Take(2).ToList(), UmPerPx = 2.5 }, s.ModelId, 2.5, false, 10, "{}", default);
         Assert.Equal([s.ModelId], await ModelsWithResultsAsync(migrated.Db, s.PatientId));
     }
+
+    [Fact]
+    public async Task Images_analysed_by_another_model_only_are_fields_without_a_result_said_so_not_a_silent_gap()
+    {
+        // An old failed chunk requeued after a model change: the new model analysed only that image, and the patient's
+        // result was built from it alone, completed, looking whole.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await ResubmissionRaceTests.SeedAsync(db, 3);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update images set state = 'succeeded', result_um_per_px = 2.0");   // results of another model only
+
+        var outcome = await new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new Core.Aggregation.PatientAggregator(), "{}", default);
+
+        Assert.NotNull(outcome);
+        Assert.Equal(3, outcome.FailedImages);
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal("completed_with_errors", await check.ExecuteScalarAsync<string>("select state from patients where id = @PatientId", new { s.PatientId }));
+        Assert.Equal(3, await check.ExecuteScalarAsync<int>("select failed_fields from patient_metrics where patient_id = @PatientId", new { s.PatientId }));
+    }
 }
