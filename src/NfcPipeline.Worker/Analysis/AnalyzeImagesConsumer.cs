@@ -153,14 +153,15 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
 
     /// <summary>
     /// A redelivery of a job still processing under another worker (the broker's ack timeout, a lost channel) waits while
-    /// that worker is alive, its heartbeat moving on every two heartbeat intervals: counting it as an abandoned start gave
+    /// that worker is alive, its heartbeat moving on within four heartbeat intervals (one or two missed or slow ones, a
+    /// database blip, do not make a live worker dead): counting it as an abandoned start gave
     /// up live work. Once the job leaves processing the start finds it done (completion is checked again) or failed; once
     /// the heartbeat stops, that worker died mid-chunk and the start is an abandoned one. A crash's redelivery, whose
     /// worker's last heartbeat is still recent, pays one such wait.
     /// </summary>
     private async Task WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
     {
-        var interval = 2 * options.HeartbeatInterval;
+        var interval = 4 * options.HeartbeatInterval;
         if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } seen) return;
         logger.LogInformation("Job {JobId} is processing under another worker; this delivery waits while that worker is alive", jobId);
         while (true)

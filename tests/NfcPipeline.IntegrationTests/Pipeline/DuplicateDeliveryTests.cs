@@ -39,7 +39,7 @@ public class DuplicateDeliveryTests
     public async Task A_job_counts_as_held_elsewhere_only_under_another_running_worker_with_a_fresh_heartbeat()
     {
         // A second delivery of a message whose first is still analysed was counted as an abandoned start: three made
-        // the job fail as WorkerStopped although no worker had stopped. The consumer now asks this every two heartbeat
+        // the job fail as WorkerStopped although no worker had stopped. The consumer now asks this every four heartbeat
         // intervals and waits while the heartbeat moves on: a live worker.
         await using var migrated = await MigratedDatabase.CreateAsync();
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
