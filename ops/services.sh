@@ -160,16 +160,16 @@ same_port_or_die() {
 
 # The ports of the servers this `up` started or found (ONLY: all, postgres or rabbitmq); the other's stay as saved.
 save_ports() {
-  local pg="$PG_PORT" rmq="$RMQ_PORT" mgmt="$RMQ_MGMT_PORT" dist="$RMQ_DIST_PORT" epmd="$RMQ_EPMD_PORT"
-  if [ "$1" = rabbitmq ]; then pg="$(saved_port NFC_PG_PORT)"; pg="${pg:-$PG_PORT}"; fi
-  if [ "$1" = postgres ]; then
-    local v
-    v="$(saved_port NFC_RABBIT_PORT)"; rmq="${v:-$rmq}"; v="$(saved_port NFC_RABBIT_MGMT_PORT)"; mgmt="${v:-$mgmt}"
-    v="$(saved_port NFC_RABBIT_DIST_PORT)"; dist="${v:-$dist}"; v="$(saved_port NFC_RABBIT_EPMD_PORT)"; epmd="${v:-$epmd}"
-  fi
+  # ONLY VARIABLE SERVER CURRENT: this up's port, or the saved one for the server this up did not touch.
+  port_line() { local v=""; [ "$1" = all ] || [ "$1" = "$3" ] || v="$(saved_port "$2")"; echo "$2=${v:-$4}"; }
+  local lines
+  lines="$(port_line "$1" NFC_PG_PORT postgres "$PG_PORT"
+           for pair in NFC_RABBIT_PORT:"$RMQ_PORT" NFC_RABBIT_MGMT_PORT:"$RMQ_MGMT_PORT" \
+                       NFC_RABBIT_DIST_PORT:"$RMQ_DIST_PORT" NFC_RABBIT_EPMD_PORT:"$RMQ_EPMD_PORT"; do
+             port_line "$1" "${pair%%:*}" rabbitmq "${pair#*:}"
+           done)"
   mkdir -p "$SVC"
-  printf '%s\n' "NFC_PG_PORT=$pg" "NFC_RABBIT_PORT=$rmq" "NFC_RABBIT_MGMT_PORT=$mgmt" \
-    "NFC_RABBIT_DIST_PORT=$dist" "NFC_RABBIT_EPMD_PORT=$epmd" >"$PORTS_FILE"
+  echo "$lines" >"$PORTS_FILE"
 }
 
 pg_up() {
