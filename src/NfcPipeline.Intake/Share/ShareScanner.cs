@@ -7,23 +7,32 @@ public sealed record ShareScanOptions
 
     /// <summary>The watcher's memory of earlier scans; without it, file times alone say when a folder last changed.</summary>
     public ShareActivityMemory? Memory { get; init; }
+
+    /// <summary>
+    /// The root must be a mount point: an unmounted network share leaves its empty mount point behind, which would
+    /// otherwise list as a share without studies.
+    /// </summary>
+    public bool RequireMountPoint { get; init; }
 }
 
 /// <summary>
 /// Lists the study folders of a share root and decides which are ready. Read-only: it lists folders, reads study.json
 /// and looks at sizes and times, and never writes, moves or deletes anything. Time comes from the injected clock.
 /// </summary>
-public sealed class ShareScanner(TimeProvider clock)
+public class ShareScanner(TimeProvider clock)
 {
     public const string ReadyFileName = "READY";
 
     /// <summary>Scans the direct children of <paramref name="root"/>; throws <see cref="ShareUnavailableException"/>
-    /// when the root itself cannot be listed.</summary>
-    public ShareScan Scan(string root, ShareScanOptions options)
+    /// when the root itself cannot be listed. <paramref name="ct"/> is looked at between folders.</summary>
+    public virtual ShareScan Scan(string root, ShareScanOptions options, CancellationToken ct = default)
     {
         var fullRoot = Path.GetFullPath(root);
         if (!Directory.Exists(fullRoot))
             throw new ShareUnavailableException($"The share root '{fullRoot}' does not exist or is not a folder.");
+        if (options.RequireMountPoint && !MountPoints.IsMountPoint(fullRoot))
+            throw new ShareUnavailableException($"The share root '{fullRoot}' is not a mount point (Share:RequireMountPoint): " +
+                "is the network share mounted?");
         List<DirectoryInfo> children;
         string realRoot;
         try
@@ -39,7 +48,11 @@ public sealed class ShareScanner(TimeProvider clock)
             throw new ShareUnavailableException($"The share root '{fullRoot}' cannot be listed ({ex.GetType().Name}).", ex);
         }
         var now = clock.GetUtcNow();
-        var folders = children.Select(child => InspectOrRefuse(child, realRoot, now, options)).ToList();
+        var folders = children.Select(child =>
+        {
+            ct.ThrowIfCancellationRequested();
+            return InspectOrRefuse(child, realRoot, now, options, ct);
+        }).ToList();
         options.Memory?.KeepOnly(folders.Select(f => f.Folder));
         return new ShareScan(fullRoot, now, folders);
     }
@@ -51,9 +64,10 @@ public sealed class ShareScanner(TimeProvider clock)
     /// One folder must not stop the scan of the others, whatever goes wrong in it (an unreadable folder, a manifest the
     /// parser trips on late); its reason names no path inside it.
     /// </summary>
-    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options)
+    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options,
+        CancellationToken ct)
     {
-        try { return Inspect(child, realRoot, now, options); }
+        try { return Inspect(child, realRoot, now, options, ct); }
         catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
         {
             return new StudyFolder(child.Name, child.FullName, StudyReadiness.Refused, ReadyMarker.None, null, null, 0, null,
@@ -62,7 +76,8 @@ public sealed class ShareScanner(TimeProvider clock)
         }
     }
 
-    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options)
+    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options,
+        CancellationToken ct)
     {
         var settle = options.SettleTime;
         var name = child.Name;
@@ -78,7 +93,7 @@ public sealed class ShareScanner(TimeProvider clock)
         // be known to be changing when the marker appears.
         StudyContent? content = null;
         string? unreadable = null;
-        try { content = StudyFingerprint.Compute(path, realRoot); }
+        try { content = StudyFingerprint.Compute(path, realRoot, ct); }
         catch (StudyUnreadableException ex) { unreadable = ex.Message; }
         // A change this watcher saw counts from the scan that saw it, even where the file times are older.
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);

@@ -21,13 +21,14 @@ public sealed class StudyUnreadableException(string message, Exception inner) : 
 /// </summary>
 public static class StudyFingerprint
 {
-    public static StudyContent Compute(string studyFolder, string realRoot)
+    /// <summary>Walks the folder; <paramref name="ct"/> is looked at in each subfolder (a study may hold thousands of files).</summary>
+    public static StudyContent Compute(string studyFolder, string realRoot, CancellationToken ct = default)
     {
         var lines = new List<string>();
         var activity = new List<string>();
         long newestTicks = 0;
         var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(studyFolder) };
-        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks);
+        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct);
         int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
         DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
         return new StudyContent(Hash(lines), files, newest, Hash(activity));
@@ -40,8 +41,9 @@ public static class StudyFingerprint
     }
 
     private static void Walk(DirectoryInfo directory, string prefix, int depth, string realRoot,
-        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks)
+        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         List<FileSystemInfo> entries;
         try { entries = directory.EnumerateFileSystemInfos().ToList(); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -61,7 +63,7 @@ public static class StudyFingerprint
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
-                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks);
+                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct);
             }
             else if (entry is FileInfo file)
             {

@@ -5,8 +5,11 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Share;
 
-/// <summary>A watched root's schedule row in share_watch. Times are UTC.</summary>
-public sealed record ShareWatch(string Root, int IntervalSeconds, DateTime? LastScanAt, DateTime? NextScanAt, DateTime? ScanRequestedAt);
+/// <summary>
+/// A watched root's schedule row in share_watch. Times are UTC, from the database's clock; <see cref="Due"/> compares
+/// next_scan_at with that clock too, so workers whose clocks disagree keep one schedule.
+/// </summary>
+public sealed record ShareWatch(string Root, int IntervalSeconds, DateTime? LastScanAt, DateTime? NextScanAt, DateTime? ScanRequestedAt, bool Due);
 
 /// <summary>What a finished scan found; Error is null when the scan succeeded.</summary>
 public sealed record ShareScanOutcome(int FoldersSeen, int StudiesFound, string? Error);
@@ -61,17 +64,19 @@ public sealed class ShareScanStore(string connectionString)
             """, new { root, intervalSeconds }, cancellationToken: ct));
         return await connection.QuerySingleAsync<ShareWatch>(new CommandDefinition("""
             select root, interval_seconds as IntervalSeconds, last_scan_at as LastScanAt,
-                   next_scan_at as NextScanAt, scan_requested_at as ScanRequestedAt
+                   next_scan_at as NextScanAt, scan_requested_at as ScanRequestedAt,
+                   coalesce(next_scan_at <= now(), true) as Due
               from share_watch where root = @root
             """, new { root }, cancellationToken: ct));
     }
 
-    public async Task<long> StartScanAsync(string root, string workerId, DateTime startedAt, CancellationToken ct)
+    /// <summary>A scan's row, started now by the database's clock (as are all this store's times).</summary>
+    public async Task<long> StartScanAsync(string root, string workerId, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
         return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "insert into share_scans (root, worker_id, started_at) values (@root, @workerId, @startedAt) returning id",
-            new { root, workerId, startedAt }, cancellationToken: ct));
+            "insert into share_scans (root, worker_id, started_at) values (@root, @workerId, now()) returning id",
+            new { root, workerId }, cancellationToken: ct));
     }
 
     /// <summary>Deletes scans started before <paramref name="keep"/> ago (one every poll interval, some 8,600 a day); returns how many.</summary>
@@ -82,29 +87,41 @@ public sealed class ShareScanStore(string connectionString)
             "delete from share_scans where started_at < now() - @Keep", new { Keep = keep }, cancellationToken: ct));
     }
 
-    public async Task FinishScanAsync(long scanId, DateTime finishedAt, ShareScanOutcome outcome, CancellationToken ct)
+    public async Task FinishScanAsync(long scanId, ShareScanOutcome outcome, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             update share_scans
-               set finished_at = @finishedAt, folders_seen = @FoldersSeen, studies_found = @StudiesFound, error = @Error
+               set finished_at = now(), folders_seen = @FoldersSeen, studies_found = @StudiesFound, error = @Error
              where id = @scanId
-            """, new { scanId, finishedAt, outcome.FoldersSeen, outcome.StudiesFound, outcome.Error }, cancellationToken: ct));
+            """, new { scanId, outcome.FoldersSeen, outcome.StudiesFound, outcome.Error }, cancellationToken: ct));
+    }
+
+    /// <summary>How many study folders the root's last successful scan saw; null before its first.</summary>
+    public async Task<int?> LastFoldersSeenAsync(string root, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<int?>(new CommandDefinition("""
+            select folders_seen from share_scans
+             where root = @root and finished_at is not null and error is null
+             order by finished_at desc limit 1
+            """, new { root }, cancellationToken: ct));
     }
 
     /// <summary>
-    /// Records the scan in share_watch and clears the trigger-now flag it served. A request made while the scan ran
-    /// has a later time than <paramref name="requestServed"/> and stays set, so it gets its own scan.
+    /// Records the scan in share_watch, the next one due <paramref name="nextScanIn"/> from now by the database's clock,
+    /// and clears the trigger-now flag it served. A request made while the scan ran has a later time than
+    /// <paramref name="requestServed"/> and stays set, so it gets its own scan.
     /// </summary>
-    public async Task CompleteWatchAsync(string root, DateTime lastScanAt, DateTime nextScanAt, DateTime? requestServed, CancellationToken ct)
+    public async Task CompleteWatchAsync(string root, TimeSpan nextScanIn, DateTime? requestServed, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             update share_watch
-               set last_scan_at = @lastScanAt, next_scan_at = @nextScanAt,
+               set last_scan_at = now(), next_scan_at = now() + @nextScanIn,
                    scan_requested_at = case when scan_requested_at <= @requestServed then null else scan_requested_at end
              where root = @root
-            """, new { root, lastScanAt, nextScanAt, requestServed }, cancellationToken: ct));
+            """, new { root, nextScanIn, requestServed }, cancellationToken: ct));
     }
 
     /// <summary>Sets the trigger-now flag of every watched root (what ScanShareNow asks); returns how many.</summary>
@@ -140,15 +157,16 @@ public sealed class ShareScanStore(string connectionString)
         return rows.ToDictionary(r => r.Folder, r => r.Fingerprint, StringComparer.Ordinal);
     }
 
-    public async Task RecordSubmissionAsync(string root, string folder, string fingerprint, string studyId, DateTime submittedAt, CancellationToken ct)
+    /// <summary>Records a submission at the database's time, which the refusal notes it is compared with use too.</summary>
+    public async Task RecordSubmissionAsync(string root, string folder, string fingerprint, string studyId, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into share_submissions (root, folder, fingerprint, study_id, submitted_at)
-            values (@root, @folder, @fingerprint, @studyId, @submittedAt)
+            values (@root, @folder, @fingerprint, @studyId, now())
             on conflict (root, folder) do update
                set fingerprint = excluded.fingerprint, study_id = excluded.study_id, submitted_at = excluded.submitted_at
-            """, new { root, folder, fingerprint, studyId, submittedAt }, cancellationToken: ct));
+            """, new { root, folder, fingerprint, studyId }, cancellationToken: ct));
     }
 
     /// <summary>

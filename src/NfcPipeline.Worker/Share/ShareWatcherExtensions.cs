@@ -22,6 +22,7 @@ public static class ShareWatcherExtensions
         builder.Services.AddSingleton<IValidateOptions<ShareWatcherOptions>, ShareWatcherOptionsValidator>();
         builder.Services.Configure<StorageOptions>(builder.Configuration.GetSection(StorageOptions.Section));
         AddSharedServices(builder.Services);
+        builder.Services.TryAddSingleton(sp => new ShareScanner(sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<ShareWatcherService>();
         return builder;
     }

@@ -29,6 +29,19 @@ public sealed class ShareWatcherOptions
     /// </summary>
     public TimeSpan RefusedRetryInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long one listing of the share may take. A hung network mount blocks the calls into it for good: past this the
+    /// scan is recorded as failed, the root's lock goes to any other worker, and this one waits for that listing to
+    /// return before it scans again.
+    /// </summary>
+    public TimeSpan ScanTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Refuse to scan a root that is not a mount point. For a network share: once unmounted, its empty mount point would
+    /// list as a share without studies (the folder notes cleared, nothing said).
+    /// </summary>
+    public bool RequireMountPoint { get; set; }
+
     public bool IsEnabled => !string.IsNullOrWhiteSpace(Root);
 
     /// <summary>What cannot run, one sentence each; upper bounds too, since a bare number binds as days ("30" is a month).</summary>
@@ -41,6 +54,7 @@ public sealed class ShareWatcherOptions
             problems.Add("Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).");
         if (!(RefusedRetryInterval > TimeSpan.Zero && RefusedRetryInterval <= TimeSpan.FromDays(1)))
             problems.Add("Share:RefusedRetryInterval must be positive and at most a day (hh:mm:ss).");
+        if (!(ScanTimeout > TimeSpan.Zero && ScanTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:ScanTimeout must be positive and at most a day (hh:mm:ss).");
         if (!(PublishTimeout > TimeSpan.Zero && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:PublishTimeout must be positive and at most a day (hh:mm:ss).");
         return problems;
     }

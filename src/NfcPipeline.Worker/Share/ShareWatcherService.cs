@@ -21,6 +21,7 @@ public sealed class ShareWatcherService(
     IOptions<ShareWatcherOptions> options,
     ShareScanStore store,
     ShareScanSignal signal,
+    ShareScanner scanner,
     StudyStatusFile statusFile,
     IServiceScopeFactory scopes,
     TimeProvider clock,
@@ -29,6 +30,7 @@ public sealed class ShareWatcherService(
     private readonly string _workerId = $"{Environment.MachineName}:{Environment.ProcessId}";
     private readonly Dictionary<string, string> _reportedRefusals = new(StringComparer.Ordinal);
     private readonly ShareActivityMemory _activity = new();
+    private Task? _abandoned;
     private const string FutureTimes = "file times in the future";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -62,6 +64,14 @@ public sealed class ShareWatcherService(
     /// <summary>Scans when this worker holds the root's lock and a scan is due or requested; otherwise does nothing.</summary>
     private async Task TickAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
     {
+        // A scan given up on may still hang in the share; no second one joins it, and the lock is left to other workers.
+        if (_abandoned is { } abandoned)
+        {
+            if (!abandoned.IsCompleted) return;
+            _abandoned = null;
+            logger.LogWarning("The scan of {Root} given up on has returned ({Outcome}); scanning again", root,
+                abandoned.Exception?.InnerException?.GetType().Name ?? "listed");
+        }
         await using var rootLock = await store.TryLockRootAsync(root, ct);
         if (rootLock is null)
         {
@@ -70,17 +80,17 @@ public sealed class ShareWatcherService(
         }
         var intervalSeconds = (int)Math.Max(1, Math.Ceiling(settings.PollInterval.TotalSeconds));
         var watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
-        var now = clock.GetUtcNow().UtcDateTime;
         var requested = watch.ScanRequestedAt is not null;
-        if (!requested && watch.NextScanAt is { } next && next > now) return;
+        if (!requested && !watch.Due) return;
 
         if (requested) logger.LogInformation("Scanning {Root} now, as requested", root);
         var (outcome, settlesAt) = await ScanAsync(root, settings, requested, ct);
-        var finished = clock.GetUtcNow().UtcDateTime;
-        // A settling study is looked at again when it will have settled, not a whole poll interval after.
-        var nextScan = finished + settings.PollInterval;
-        if (settlesAt is { } settles && settles.UtcDateTime < nextScan) nextScan = settles.UtcDateTime;
-        await store.CompleteWatchAsync(root, finished, nextScan, watch.ScanRequestedAt, ct);
+        // A settling study is looked at again when it will have settled, not a whole poll interval after. The schedule
+        // itself is kept in the database's time, so that workers whose clocks disagree share it.
+        var nextScanIn = settings.PollInterval;
+        if (settlesAt is { } settles && settles - clock.GetUtcNow() is var untilSettled && untilSettled < nextScanIn)
+            nextScanIn = untilSettled < TimeSpan.Zero ? TimeSpan.Zero : untilSettled;
+        await store.CompleteWatchAsync(root, nextScanIn, watch.ScanRequestedAt, ct);
         if (outcome.Error is null)
             logger.LogDebug("Scanned {Root}: {FoldersSeen} folders, {StudiesFound} submitted", root, outcome.FoldersSeen, outcome.StudiesFound);
     }
@@ -88,15 +98,19 @@ public sealed class ShareWatcherService(
     private async Task<(ShareScanOutcome Outcome, DateTimeOffset? SettlesAt)> ScanAsync(string root, ShareWatcherOptions settings,
         bool requested, CancellationToken ct)
     {
-        var scanId = await store.StartScanAsync(root, _workerId, clock.GetUtcNow().UtcDateTime, ct);
+        var foldersBefore = await store.LastFoldersSeenAsync(root, ct);
+        var scanId = await store.StartScanAsync(root, _workerId, ct);
         int seen = 0, found = 0;
         string? error = null;
         DateTimeOffset? settlesAt = null;
         try
         {
-            var scan = new ShareScanner(clock).Scan(root, new ShareScanOptions { SettleTime = settings.SettleTime, Memory = _activity });
+            var scan = await ListAsync(root, settings, ct);
             seen = scan.Folders.Count;
             settlesAt = scan.EarliestSettle;
+            if (seen == 0 && foldersBefore > 0)
+                logger.LogWarning("The share {Root} lists no study folders, where its last scan saw {FoldersBefore}. If it is a network " +
+                    "mount, it may have gone: Share:RequireMountPoint makes the watcher refuse an unmounted root", root, foldersBefore);
             ReportNotReady(scan);
             await store.ReplaceFolderNotesAsync(root, Notes(scan), scan.Folders.Select(f => f.Folder).ToList(), ct);
             // A folder whose registration was refused is submitted again after a while, or at once when asked to scan.
@@ -122,7 +136,7 @@ public sealed class ShareWatcherService(
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await store.FinishScanAsync(scanId, clock.GetUtcNow().UtcDateTime, new(seen, found, "the worker stopped during the scan"), CancellationToken.None);
+            await store.FinishScanAsync(scanId, new(seen, found, "the worker stopped during the scan"), CancellationToken.None);
             throw;
         }
         catch (Exception ex)
@@ -131,8 +145,31 @@ public sealed class ShareWatcherService(
             logger.LogError(ex, "Share scan of {Root} failed", root);
         }
         var outcome = new ShareScanOutcome(seen, found, error);
-        await store.FinishScanAsync(scanId, clock.GetUtcNow().UtcDateTime, outcome, ct);
+        await store.FinishScanAsync(scanId, outcome, ct);
         return (outcome, settlesAt);
+    }
+
+    /// <summary>
+    /// Lists the share on a thread of its own, for at most Share:ScanTimeout. A call into a hung network mount cannot be
+    /// interrupted: past the timeout the scan is given up on (its thread left to return when the mount does), so the
+    /// worker can record it, release the root's lock and stop when asked.
+    /// </summary>
+    private async Task<ShareScan> ListAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
+    {
+        // Not disposed: an abandoned scan may still read the token when its call returns.
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var options = new ShareScanOptions { SettleTime = settings.SettleTime, Memory = _activity, RequireMountPoint = settings.RequireMountPoint };
+        var listing = Task.Factory.StartNew(() => scanner.Scan(root, options, stop.Token), stop.Token,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try { return await listing.WaitAsync(settings.ScanTimeout, clock, ct); }
+        catch (Exception ex) when (ex is TimeoutException || ex is OperationCanceledException && ct.IsCancellationRequested)
+        {
+            stop.Cancel();
+            _abandoned = listing;
+            if (ex is not TimeoutException) throw;
+            throw new ShareUnavailableException($"The share did not answer within {settings.ScanTimeout} (a hung network mount?); " +
+                "this worker leaves it to others until that scan returns.");
+        }
     }
 
     /// <summary>Publishes one study, then records it; returns the error when the publish failed.</summary>
@@ -151,13 +188,12 @@ public sealed class ShareWatcherService(
             logger.LogError(ex, "Publishing SubmitStudy for study {StudyId} failed; it is tried again at the next scan", studyId);
             return $"publishing study {studyId} failed: {ex.GetType().Name}: {ex.Message}";
         }
-        var submittedAt = clock.GetUtcNow();
-        await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, submittedAt.UtcDateTime, ct);
+        await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, ct);
         _reportedRefusals.Remove(study.Folder);
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
             studyId, study.Folder, study.FileCount, study.Marker, why);
         if (settings.WriteStatusFile)
-            statusFile.Write(study.FullPath, SharePaths.RealPath(root), new SubmittedStudyStatus("submitted", studyId, submittedAt));
+            statusFile.Write(study.FullPath, SharePaths.RealPath(root), new SubmittedStudyStatus("submitted", studyId, clock.GetUtcNow()));
         return null;
     }
 

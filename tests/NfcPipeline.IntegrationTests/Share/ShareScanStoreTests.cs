@@ -33,17 +33,34 @@ public class ShareScanStoreTests
 
         await Task.Delay(10);
         await store.RequestScanAsync(default);
-        var now = DateTime.UtcNow;
-        await store.CompleteWatchAsync("/share", now, now.AddSeconds(10), served, default);
+        await store.CompleteWatchAsync("/share", TimeSpan.FromSeconds(10), served, default);
         var afterFirst = await store.EnsureWatchAsync("/share", 10, default);
         Assert.NotNull(afterFirst.ScanRequestedAt);
         Assert.True(afterFirst.ScanRequestedAt > served);
 
-        await store.CompleteWatchAsync("/share", now, now.AddSeconds(10), afterFirst.ScanRequestedAt, default);
+        await store.CompleteWatchAsync("/share", TimeSpan.FromSeconds(10), afterFirst.ScanRequestedAt, default);
         var afterSecond = await store.EnsureWatchAsync("/share", 20, default);
         Assert.Null(afterSecond.ScanRequestedAt);
         Assert.Equal(20, afterSecond.IntervalSeconds);
-        Assert.Equal(now.AddSeconds(10), afterSecond.NextScanAt!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(10), afterSecond.NextScanAt!.Value - afterSecond.LastScanAt!.Value);
+    }
+
+    [Fact]
+    public async Task The_schedule_is_kept_and_judged_by_the_databases_clock_not_the_workers()
+    {
+        // Workers whose clocks disagree shared next_scan_at: one whose clock ran behind skipped every due scan.
+        await using var h = await CreateAsync();
+        var store = new ShareScanStore(h.Db.ConnectionString);
+        Assert.True((await store.EnsureWatchAsync("/share", 10, default)).Due);   // never scanned
+
+        await store.CompleteWatchAsync("/share", TimeSpan.FromMinutes(5), null, default);
+        var scheduled = await store.EnsureWatchAsync("/share", 10, default);
+        Assert.False(scheduled.Due);
+        Assert.True(await h.Db.ScalarAsync<bool>(
+            "select next_scan_at between now() + interval '299 seconds' and now() + interval '300 seconds' from share_watch"));
+
+        await store.CompleteWatchAsync("/share", TimeSpan.Zero, null, default);
+        Assert.True((await store.EnsureWatchAsync("/share", 10, default)).Due);
     }
 
     [Fact]
@@ -52,9 +69,9 @@ public class ShareScanStoreTests
         await using var h = await CreateAsync();
         var store = new ShareScanStore(h.Db.ConnectionString);
 
-        await store.RecordSubmissionAsync("/share", "s1", "aaa", "S-1", DateTime.UtcNow, default);
-        await store.RecordSubmissionAsync("/share", "s1", "bbb", "S-1", DateTime.UtcNow, default);
-        await store.RecordSubmissionAsync("/other", "s1", "ccc", "S-1", DateTime.UtcNow, default);
+        await store.RecordSubmissionAsync("/share", "s1", "aaa", "S-1", default);
+        await store.RecordSubmissionAsync("/share", "s1", "bbb", "S-1", default);
+        await store.RecordSubmissionAsync("/other", "s1", "ccc", "S-1", default);
 
         Assert.Equal(new Dictionary<string, string> { ["s1"] = "bbb" }, await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default));
     }
@@ -67,8 +84,9 @@ public class ShareScanStoreTests
         var store = new ShareScanStore(h.Db.ConnectionString);
         await using var source = Npgsql.NpgsqlDataSource.Create(h.Db.ConnectionString);
         var workers = new NfcPipeline.Storage.Pipeline.WorkerStore(source);
-        await store.StartScanAsync("/share", "old", DateTime.UtcNow.AddDays(-31), default);
-        await store.StartScanAsync("/share", "new", DateTime.UtcNow.AddDays(-1), default);
+        await store.StartScanAsync("/share", "old", default);
+        await store.StartScanAsync("/share", "new", default);
+        await h.Db.ScalarAsync<int>("update share_scans set started_at = now() - case worker_id when 'old' then interval '31 days' else interval '1 day' end returning 1");
         await workers.RegisterAsync("gone:1:0", "gone", 1, "cpu", "CPUExecutionProvider", [1], default);
         await workers.RegisterAsync("live:2:0", "live", 2, "cpu", "CPUExecutionProvider", [1], default);
         await h.Db.ScalarAsync<int>("update workers set heartbeat_at = now() - interval '31 days' where id = 'gone:1:0' returning 1");
@@ -85,9 +103,9 @@ public class ShareScanStoreTests
     {
         await using var h = await CreateAsync();
         var store = new ShareScanStore(h.Db.ConnectionString);
-        var submitted = DateTime.UtcNow.AddHours(-3);
-        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", submitted, default);
-        await store.RecordSubmissionAsync("/share", "fine", "bbb", "S-2", submitted, default);
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", default);
+        await store.RecordSubmissionAsync("/share", "fine", "bbb", "S-2", default);
+        await h.Db.ScalarAsync<int>("update share_submissions set submitted_at = now() - interval '3 hours' returning 1");
         await store.RecordRegistrationRefusalAsync("/share", "refused", "the folder cannot be read", default);
 
         // Refused just now: not yet retried at the interval, retried by a requested scan (null).
@@ -104,7 +122,7 @@ public class ShareScanStoreTests
         Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Keys);
 
         // Submitted again and not yet answered: not sent again, however old the refusal (a scan every 10 s would).
-        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", DateTime.UtcNow, default);
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", default);
         Assert.Equal(["fine", "refused"], (await store.GetSubmittedFingerprintsAsync("/share", null, default)).Keys.Order());
 
         // Registered at last: the note is cleared, and the folder's submission counts again.

@@ -88,7 +88,9 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
 
     /// <summary>Starts a worker host running the share watcher; the first one also records SubmitStudy.</summary>
     /// <param name="broker">Another broker address; an unreachable one makes every publish fail.</param>
-    public async Task<IHost> StartWatcherAsync(Dictionary<string, string?>? settings = null, bool record = true, Uri? broker = null)
+    /// <param name="services">Registrations made before the watcher's own (which only fill in what is missing).</param>
+    public async Task<IHost> StartWatcherAsync(Dictionary<string, string?>? settings = null, bool record = true, Uri? broker = null,
+        Action<IServiceCollection>? services = null)
     {
         var builder = Host.CreateApplicationBuilder();
         var configuration = new Dictionary<string, string?>
@@ -122,6 +124,7 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
                 cfg.ConfigureEndpoints(context);
             });
         });
+        services?.Invoke(builder.Services);
         builder.AddShareWatcher();
         builder.Logging.AddProvider(Log);
 
@@ -185,5 +188,31 @@ public sealed class ShareWatcherHarness : IAsyncDisposable
         }
         if (Directory.Exists(Root)) Directory.Delete(Root, recursive: true);
         await Db.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// A share whose listing hangs until released, as a call into a hard-mounted network share whose server is gone does:
+/// such a mount cannot be made here, so the scanner stands in for it, and it ignores cancellation as that call would.
+/// </summary>
+public sealed class HangingShareScanner(TimeProvider clock) : NfcPipeline.Intake.Share.ShareScanner(clock)
+{
+    private readonly ManualResetEventSlim _released = new();
+    private int _calls;
+
+    public volatile bool Hanging = true;
+    public int Calls => Volatile.Read(ref _calls);
+
+    public void Release()
+    {
+        Hanging = false;
+        _released.Set();
+    }
+
+    public override NfcPipeline.Intake.Share.ShareScan Scan(string root, NfcPipeline.Intake.Share.ShareScanOptions options, CancellationToken ct = default)
+    {
+        Interlocked.Increment(ref _calls);
+        if (Hanging) _released.Wait(TimeSpan.FromMinutes(2));
+        return base.Scan(root, options, ct);
     }
 }

@@ -275,4 +275,80 @@ public class ShareWatcherTests
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_watch"));
         Assert.Empty(h.Recorder.Messages);
     }
+
+    [Fact]
+    public async Task A_scan_hanging_in_the_share_is_given_up_after_the_scan_timeout_and_the_lock_left_to_others()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-behind-a-hung-mount");
+        var scanner = new HangingShareScanner(TimeProvider.System);
+        try
+        {
+            await h.StartWatcherAsync(new() { ["Share:ScanTimeout"] = "00:00:01" }, services: s => s.AddSingleton<ShareScanner>(scanner));
+            await Eventually(async () => await h.Db.ScalarAsync<long>(
+                "select count(*) from share_scans where finished_at is not null and error like 'The share did not answer within 00:00:01%'") == 1,
+                "the hung scan recorded as failed");
+
+            // The lock is free for another worker, and this one starts no second scan beside the hung one.
+            var store = new ShareScanStore(h.Db.ConnectionString);
+            await using (var otherWorker = await store.TryLockRootAsync(Path.GetFullPath(h.Root), default)) Assert.NotNull(otherWorker);
+            await Task.Delay(1500);
+            Assert.Equal(1, scanner.Calls);
+            Assert.Equal(1L, await h.Db.ScalarAsync<long>("select count(*) from share_scans"));
+            Assert.Empty(h.Recorder.Messages);
+
+            scanner.Release();
+            await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once the share answers");
+            Assert.Contains(h.Log.Lines, l => l.Contains("given up on has returned"));
+        }
+        finally { scanner.Release(); }
+    }
+
+    [Fact]
+    public async Task A_worker_stops_promptly_while_its_scan_hangs_in_the_share()
+    {
+        await using var h = await CreateAsync();
+        var scanner = new HangingShareScanner(TimeProvider.System);
+        try
+        {
+            var host = await h.StartWatcherAsync(services: s => s.AddSingleton<ShareScanner>(scanner));
+            await Eventually(() => Task.FromResult(scanner.Calls == 1), "the scan under way");
+
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            await host.StopAsync();
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"stopped after {stopping.Elapsed}");
+            Assert.Equal("the worker stopped during the scan", await h.Db.ScalarAsync<string>("select error from share_scans"));
+        }
+        finally { scanner.Release(); }
+    }
+
+    [Fact]
+    public async Task With_RequireMountPoint_a_root_that_is_not_mounted_fails_its_scans_and_nothing_is_submitted()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-on-the-bare-mount-point");
+
+        await h.StartWatcherAsync(new() { ["Share:RequireMountPoint"] = "true" });
+        await Eventually(async () => await h.Db.ScalarAsync<long>("select count(*) from share_scans where error like '%is not a mount point%'") >= 2,
+            "two failed scans recorded");
+
+        Assert.Empty(h.Recorder.Messages);
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans where error is null"));
+    }
+
+    [Fact]
+    public async Task A_share_that_lists_no_folders_where_the_last_scan_saw_some_is_warned_about_once()
+    {
+        await using var h = await CreateAsync();
+        var folder = h.AddSettledStudy($"{h.Token}-then-gone");
+        await h.StartWatcherAsync();
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published");
+
+        Directory.Delete(folder, recursive: true);
+        await Eventually(() => Task.FromResult(h.Log.Lines.Any(l => l.Contains("lists no study folders, where its last scan saw 1"))),
+            "the warning about the emptied share");
+        await h.WaitForMoreScansAsync(3);
+        Assert.Single(h.Log.Lines, l => l.Contains("lists no study folders"));
+    }
 }
