@@ -61,6 +61,7 @@ public static class PipelineServiceExtensions
         var inferenceOptions = Bind(InferenceOptions.Section, s => s.Get<InferenceOptions>(), new InferenceOptions());
         var batchingOptions = Bind(DynamicBatcherOptions.Section, s => s.Get<DynamicBatcherOptions>(), new DynamicBatcherOptions());
         var shareOptions = Bind(ShareWatcherOptions.Section, s => s.Get<ShareWatcherOptions>(), new ShareWatcherOptions());
+        options.RequireShareMountPoint ??= shareOptions.RequireMountPoint;
         problems.AddRange(options.Validate()
             .Concat(WorkerOptions.KestrelEndpointProblems(config))
             .Concat(inferenceOptions.Validate())

@@ -11,6 +11,13 @@ public sealed class WorkerOptions
     /// </summary>
     public string? ShareRoot { get; set; }
 
+    /// <summary>
+    /// The share must be a mount point for a chunk to be analysed (defaults to Share:RequireMountPoint): an unmounted
+    /// network share's empty mount point would fail every image as missing. Either way a share root that is gone, or
+    /// stops being one during a chunk, makes the chunk wait for it (docs/share.md).
+    /// </summary>
+    public bool? RequireShareMountPoint { get; set; }
+
     /// <summary>Images per analysis message (one job row). Small enough to finish well inside RabbitMQ's ack timeout.</summary>
     public int ChunkSize { get; set; } = 8;
 

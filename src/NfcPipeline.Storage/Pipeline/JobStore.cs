@@ -207,16 +207,21 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// A chunk this worker gave up: the job shows retrying with the reason, unless another worker has claimed it since.
     /// <paramref name="backToOutbox"/>: its message was acknowledged, so the job goes back to the outbox (unpublished,
     /// unclaimed) for a worker's outbox pass to publish again; otherwise the broker redelivers the message.
+    /// <paramref name="republishLater"/>: it counts as enqueued now, so the outbox publishes it only after its
+    /// republish delay (a chunk waiting for the share would otherwise come back at every pass).
     /// </summary>
-    public async Task MarkRetryingAsync(long jobId, string workerId, string reason, bool backToOutbox, CancellationToken ct)
+    public async Task MarkRetryingAsync(long jobId, string workerId, string reason, bool backToOutbox, CancellationToken ct,
+        bool republishLater = false)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'retrying', last_error = @Reason, updated_at = now(),
                 published_at = case when @BackToOutbox then null else published_at end,
-                publish_claimed_at = case when @BackToOutbox then null else publish_claimed_at end
+                publish_claimed_at = case when @BackToOutbox then null else publish_claimed_at end,
+                enqueued_at = case when @BackToOutbox and @RepublishLater then now() else enqueued_at end
             where id = @JobId and state = 'processing' and worker_id = @WorkerId
-            """, new { JobId = jobId, WorkerId = workerId, Reason = reason.Length > 4000 ? reason[..4000] : reason, BackToOutbox = backToOutbox },
+            """, new { JobId = jobId, WorkerId = workerId, Reason = reason.Length > 4000 ? reason[..4000] : reason, BackToOutbox = backToOutbox,
+                RepublishLater = republishLater },
             cancellationToken: ct));
     }
 }

@@ -1,0 +1,52 @@
+using NfcPipeline.Contracts;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>A share that goes away (an unmounted or renamed root) while its studies are analysed.</summary>
+public class ShareOutageTests
+{
+    [Fact]
+    public async Task Chunks_wait_for_a_share_that_went_away_and_the_study_completes_without_errors_once_it_is_back()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-share-gone", patients: 2, imagesPerPatient: 12, width: 1024, height: 768);
+        await env.StartWorkerAsync(new Dictionary<string, string> { ["Inference__Batching__MaxBatchSize"] = "1" });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-share-gone", FolderPath = "study-share-gone" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'succeeded'") > 0,
+            TimeSpan.FromMinutes(1));
+
+        var away = env.Share.FullName + "-away";
+        Directory.Move(env.Share.FullName, away);
+        try
+        {
+            await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+                "select count(*) from jobs where state = 'retrying' and last_error like 'Waiting for the share: the share root is not there%'") > 0,
+                TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+            await Task.Delay(TimeSpan.FromSeconds(4));   // past Worker:RepublishAfter: the chunks come back and wait again
+            Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'failed'"));
+        }
+        finally { Directory.Move(away, env.Share.FullName); }
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-share-gone", TimeSpan.FromMinutes(3)));
+        Assert.Equal(24L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state <> 'succeeded'"));
+        Assert.Contains("waits for the share", env.Workers[0].Output);
+    }
+
+    [Fact]
+    public async Task With_RequireShareMountPoint_a_share_that_is_not_mounted_holds_its_chunks_without_failing_an_image()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-unmounted", patients: 1, imagesPerPatient: 4);
+        await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__RequireShareMountPoint"] = "true" });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-unmounted", FolderPath = "study-unmounted" });
+
+        // Published again after Worker:RepublishAfter (3 s here), and held again: two starts each.
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+            "select count(*) from jobs where kind = 'analyze_chunk' and attempts >= 2 and state = 'retrying'" +
+            " and last_error like 'Waiting for the share: the share root is not a mount point%'") == 2,
+            TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state in ('failed', 'succeeded')"));
+        Assert.Equal("processing", await env.QueryScalarAsync<string>("select state from studies where external_id = 'study-unmounted'"));
+    }
+}
