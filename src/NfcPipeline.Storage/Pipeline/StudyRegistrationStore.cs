@@ -113,10 +113,13 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // result); reuse results for this model at this calibration; queue the rest (new, changed, failed, or stranded
         // queued by a chunk that was deleted or never created).
         var transitions = (await connection.QueryAsync<(long Id, string State, string OldState, bool InFlight)>(new CommandDefinition($"""
-            with old as (select id, state, sha256 from images where study_id = @StudyId for update),
-            live as (
-                select distinct (jsonb_array_elements_text(payload -> 'image_ids'))::bigint as image_id from jobs
-                where study_id = @StudyId and kind = 'analyze_chunk' and state in ('enqueued', 'processing', 'retrying'))
+            with old as (
+                -- In flight: owned by a live chunk (images.chunk_job_id, one indexed lookup each; matching every image
+                -- against every live chunk's list was quadratic in a large study with its chunks queued).
+                select i.id, i.state, i.sha256,
+                       exists (select 1 from jobs j where j.id = i.chunk_job_id and j.kind = 'analyze_chunk'
+                                                      and j.state in ('enqueued', 'processing', 'retrying')) as in_flight
+                from images i where i.study_id = @StudyId for update of i)
             update images i set
                 state = case
                     when kept.yes then old.state
@@ -128,13 +131,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 -- finished now (the overview's images/s).
                 updated_at = case when kept.yes or stored.um is not null then i.updated_at else now() end
             from old
-            cross join lateral (select not @Restart and old.state in ('queued', 'processing')
-                                       and exists (select 1 from live where live.image_id = old.id) as yes) kept
+            cross join lateral (select not @Restart and old.state in ('queued', 'processing') and old.in_flight as yes) kept
             left join lateral (select r.um_per_px as um from image_metrics r
                                where not @Reanalyze and r.image_sha256 = old.sha256 and r.model_id = @ModelId
                                  and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx and {ResultStore.SameMeasurementSettings} limit 1) stored on true
             where i.id = old.id
-            returning i.id, i.state, old.state, exists (select 1 from live where live.image_id = i.id)
+            returning i.id, i.state, old.state, old.in_flight
             """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze, Restart = restart, Settings = settingsJson },
             tx, cancellationToken: ct))).ToList();
 
