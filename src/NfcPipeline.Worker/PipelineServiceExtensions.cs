@@ -9,6 +9,7 @@ using NfcPipeline.Worker.Analysis;
 using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
 using NfcPipeline.Worker.Registration;
+using NfcPipeline.Intake.Share;
 using NfcPipeline.Worker.Share;
 using Npgsql;
 
@@ -62,6 +63,15 @@ public static class PipelineServiceExtensions
         var batchingOptions = Bind(DynamicBatcherOptions.Section, s => s.Get<DynamicBatcherOptions>(), new DynamicBatcherOptions());
         var shareOptions = Bind(ShareWatcherOptions.Section, s => s.Get<ShareWatcherOptions>(), new ShareWatcherOptions());
         options.RequireShareMountPoint ??= shareOptions.RequireMountPoint;
+        // Not whether it is mounted now (chunks wait for that), but whether that can be told at all: else every chunk would wait.
+        if (options.RequireShareMountPoint == true && !string.IsNullOrWhiteSpace(options.ShareRoot))
+        {
+            try { MountPoints.IsMountPoint(options.ShareRoot); }
+            catch (Exception ex) when (ex is ShareUnavailableException or IOException or UnauthorizedAccessException)
+            {
+                problems.Add($"Worker:RequireShareMountPoint is set, but {ex.Message}");
+            }
+        }
         problems.AddRange(options.Validate()
             .Concat(WorkerOptions.KestrelEndpointProblems(config))
             .Concat(inferenceOptions.Validate())
@@ -86,7 +96,8 @@ public static class PipelineServiceExtensions
         builder.Services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
         builder.Services.AddSingleton<StudyRegistrationStore>().AddSingleton<ModelStore>().AddSingleton<JobStore>()
             .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<CompletionEventStore>().AddSingleton<WorkerStore>();
-        builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>();
+        builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>()
+            .AddSingleton<ShareAvailability>();
         builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionEventPublisher>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
         builder.Services.AddSingleton<ModelHost>().AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         // Before the bus: hosted services stop in reverse, so the last heartbeat ("stopped") follows the bus's drain and

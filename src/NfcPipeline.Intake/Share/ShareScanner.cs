@@ -13,6 +13,19 @@ public sealed record ShareScanOptions
     /// otherwise list as a share without studies.
     /// </summary>
     public bool RequireMountPoint { get; init; }
+
+    /// <summary>Counts the folders read, so a watcher can tell a slow scan from one that hangs.</summary>
+    public ShareScanProgress? Progress { get; init; }
+}
+
+/// <summary>How many folders a scan has read so far; advanced by the scanning thread, read by any other.</summary>
+public sealed class ShareScanProgress
+{
+    private long _folders;
+
+    public long Folders => Interlocked.Read(ref _folders);
+
+    public void Advance() => Interlocked.Increment(ref _folders);
 }
 
 /// <summary>
@@ -48,11 +61,13 @@ public class ShareScanner(TimeProvider clock)
             throw new ShareUnavailableException($"The share root '{fullRoot}' cannot be listed ({ex.GetType().Name}).", ex);
         }
         var now = clock.GetUtcNow();
+        options.Progress?.Advance();
         var folders = children.Select(child =>
         {
             ct.ThrowIfCancellationRequested();
             return InspectOrRefuse(child, realRoot, now, options, ct);
         }).ToList();
+        ct.ThrowIfCancellationRequested();
         options.Memory?.KeepOnly(folders.Select(f => f.Folder));
         return new ShareScan(fullRoot, now, folders);
     }
@@ -93,8 +108,10 @@ public class ShareScanner(TimeProvider clock)
         // be known to be changing when the marker appears.
         StudyContent? content = null;
         string? unreadable = null;
-        try { content = StudyFingerprint.Compute(path, realRoot, ct); }
+        try { content = StudyFingerprint.Compute(path, realRoot, ct, options.Progress); }
         catch (StudyUnreadableException ex) { unreadable = ex.Message; }
+        // A scan given up on (it hung) must not tell the memory it saw this folder at its own, long past, start.
+        ct.ThrowIfCancellationRequested();
         // A change this watcher saw counts from the scan that saw it, even where the file times are older.
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 

@@ -21,14 +21,17 @@ public sealed class StudyUnreadableException(string message, Exception inner) : 
 /// </summary>
 public static class StudyFingerprint
 {
-    /// <summary>Walks the folder; <paramref name="ct"/> is looked at in each subfolder (a study may hold thousands of files).</summary>
-    public static StudyContent Compute(string studyFolder, string realRoot, CancellationToken ct = default)
+    /// <summary>
+    /// Walks the folder; <paramref name="ct"/> is looked at, and <paramref name="progress"/> advanced, in each subfolder
+    /// (a study may hold thousands of files).
+    /// </summary>
+    public static StudyContent Compute(string studyFolder, string realRoot, CancellationToken ct = default, ShareScanProgress? progress = null)
     {
         var lines = new List<string>();
         var activity = new List<string>();
         long newestTicks = 0;
         var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(studyFolder) };
-        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct);
+        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct, progress);
         int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
         DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
         return new StudyContent(Hash(lines), files, newest, Hash(activity));
@@ -41,9 +44,10 @@ public static class StudyFingerprint
     }
 
     private static void Walk(DirectoryInfo directory, string prefix, int depth, string realRoot,
-        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks, CancellationToken ct)
+        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks, CancellationToken ct, ShareScanProgress? progress)
     {
         ct.ThrowIfCancellationRequested();
+        progress?.Advance();
         List<FileSystemInfo> entries;
         try { entries = directory.EnumerateFileSystemInfos().ToList(); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -63,7 +67,7 @@ public static class StudyFingerprint
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
-                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct);
+                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress);
             }
             else if (entry is FileInfo file)
             {

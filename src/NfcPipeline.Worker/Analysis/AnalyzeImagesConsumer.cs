@@ -7,7 +7,6 @@ using NfcPipeline.Core.Domain;
 using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Engine;
 using NfcPipeline.Intake;
-using NfcPipeline.Intake.Share;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
@@ -20,7 +19,7 @@ namespace NfcPipeline.Worker.Analysis;
 /// </summary>
 public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, ModelHost model, CompletionTracker completion,
     DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, WorkerShutdown shutdown,
-    ILogger<AnalyzeImagesConsumer> logger)
+    ShareAvailability share, ILogger<AnalyzeImagesConsumer> logger)
     : IConsumer<AnalyzeImages>
 {
     public async Task Consume(ConsumeContext<AnalyzeImages> context)
@@ -116,7 +115,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var reused = stored.Where(s => s.Um is not null).Select(s => new ReusedImage(s.Image.ImageId, s.Um!.Value)).ToList();
         var work = stored.Where(s => s.Um is null).Select(s => s.Image).ToList();
 
-        if (work.Count > 0 && ShareProblem() is { } absent)
+        if (work.Count > 0 && share.Problem() is { } absent)
         {
             await WaitForShareAsync(message.JobId, absent, ct);
             return;
@@ -124,7 +123,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, analysisCt)));
         analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed
         // A share gone during the analysis fails its files one by one as missing: the chunk waits for it instead.
-        if (outcomes.Any(o => !o.Succeeded) && ShareProblem() is { } gone)
+        if (outcomes.Any(o => !o.Succeeded) && share.Problem() is { } gone)
         {
             await WaitForShareAsync(message.JobId, gone, ct);
             return;
@@ -163,23 +162,13 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         await completion.OnChunkCommittedAsync(written.Patients, context, ct);
     }
 
-    /// <summary>Why the share cannot be read as a whole now (gone, or an unmounted share's bare mount point); null when it can.</summary>
-    private string? ShareProblem()
-    {
-        var root = options.ShareRoot!;
-        if (!Directory.Exists(root)) return "the share root is not there (is the share mounted?)";
-        if (options.RequireShareMountPoint != true) return null;
-        try { return MountPoints.IsMountPoint(root) ? null : "the share root is not a mount point (Worker:RequireShareMountPoint): is the share mounted?"; }
-        catch (ShareUnavailableException ex) { return ex.Message; }
-    }
-
     /// <summary>
     /// Nothing of the chunk is stored and none of its images fails: the job goes back to the outbox, published again
     /// after Worker:RepublishAfter, and so on until the share is back. The message is acknowledged.
     /// </summary>
     private async Task WaitForShareAsync(long jobId, string problem, CancellationToken ct)
     {
-        logger.LogWarning("Job {JobId} waits for the share: {Problem}; it is published again in {Delay}", jobId, problem, options.RepublishAfter);
+        logger.LogDebug("Job {JobId} waits for the share: {Problem}; it is published again in {Delay}", jobId, problem, options.RepublishAfter);
         await retry.RunAsync(t => jobs.MarkRetryingAsync(jobId, identity.Id, $"Waiting for the share: {problem}.", backToOutbox: true, t,
             republishLater: true), ct);
     }

@@ -30,11 +30,11 @@ public sealed class ShareWatcherOptions
     public TimeSpan RefusedRetryInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// How long one listing of the share may take. A hung network mount blocks the calls into it for good: past this the
-    /// scan is recorded as failed, the root's lock goes to any other worker, and this one waits for that listing to
-    /// return before it scans again.
+    /// How long a scan may go without reading a folder of the share. A hung network mount blocks the calls into it for
+    /// good: past this the scan is recorded as failed, the root's lock goes to any other worker, and this one waits for
+    /// that listing to return before it scans again. A slow share that keeps answering is scanned to its end.
     /// </summary>
-    public TimeSpan ScanTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// Refuse to scan a root that is not a mount point. For a network share: once unmounted, its empty mount point would
@@ -54,7 +54,7 @@ public sealed class ShareWatcherOptions
             problems.Add("Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).");
         if (!(RefusedRetryInterval > TimeSpan.Zero && RefusedRetryInterval <= TimeSpan.FromDays(1)))
             problems.Add("Share:RefusedRetryInterval must be positive and at most a day (hh:mm:ss).");
-        if (!(ScanTimeout > TimeSpan.Zero && ScanTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:ScanTimeout must be positive and at most a day (hh:mm:ss).");
+        if (!(StallTimeout > TimeSpan.Zero && StallTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:StallTimeout must be positive and at most a day (hh:mm:ss).");
         if (!(PublishTimeout > TimeSpan.Zero && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:PublishTimeout must be positive and at most a day (hh:mm:ss).");
         return problems;
     }

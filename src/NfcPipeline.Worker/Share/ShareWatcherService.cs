@@ -70,7 +70,7 @@ public sealed class ShareWatcherService(
             if (!abandoned.IsCompleted) return;
             _abandoned = null;
             logger.LogWarning("The scan of {Root} given up on has returned ({Outcome}); scanning again", root,
-                abandoned.Exception?.InnerException?.GetType().Name ?? "listed");
+                abandoned.IsCanceled ? "cancelled" : abandoned.Exception?.InnerException?.GetType().Name ?? "listed");
         }
         await using var rootLock = await store.TryLockRootAsync(root, ct);
         if (rootLock is null)
@@ -150,24 +150,36 @@ public sealed class ShareWatcherService(
     }
 
     /// <summary>
-    /// Lists the share on a thread of its own, for at most Share:ScanTimeout. A call into a hung network mount cannot be
-    /// interrupted: past the timeout the scan is given up on (its thread left to return when the mount does), so the
-    /// worker can record it, release the root's lock and stop when asked.
+    /// Lists the share on a thread of its own, given up when it reads no folder for Share:StallTimeout. A call into a
+    /// hung network mount cannot be interrupted: the scan is left to return when the mount does, so the worker can record
+    /// it, release the root's lock and stop when asked. A share that is slow but answers is scanned to its end.
     /// </summary>
     private async Task<ShareScan> ListAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
     {
-        // Not disposed: an abandoned scan may still read the token when its call returns.
         var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var options = new ShareScanOptions { SettleTime = settings.SettleTime, Memory = _activity, RequireMountPoint = settings.RequireMountPoint };
+        var progress = new ShareScanProgress();
+        var options = new ShareScanOptions
+        {
+            SettleTime = settings.SettleTime, Memory = _activity, RequireMountPoint = settings.RequireMountPoint, Progress = progress,
+        };
         var listing = Task.Factory.StartNew(() => scanner.Scan(root, options, stop.Token), stop.Token,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        try { return await listing.WaitAsync(settings.ScanTimeout, clock, ct); }
+        // Disposed once the listing returns, however late: an abandoned one still reads its token.
+        _ = listing.ContinueWith(_ => stop.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        try
+        {
+            for (var seen = 0L; ; seen = progress.Folders)
+            {
+                try { return await listing.WaitAsync(settings.StallTimeout, clock, ct); }
+                catch (TimeoutException) when (progress.Folders != seen) { }
+            }
+        }
         catch (Exception ex) when (ex is TimeoutException || ex is OperationCanceledException && ct.IsCancellationRequested)
         {
             stop.Cancel();
             _abandoned = listing;
             if (ex is not TimeoutException) throw;
-            throw new ShareUnavailableException($"The share did not answer within {settings.ScanTimeout} (a hung network mount?); " +
+            throw new ShareUnavailableException($"The share did not answer for {settings.StallTimeout} (a hung network mount?); " +
                 "this worker leaves it to others until that scan returns.");
         }
     }

@@ -201,6 +201,8 @@ public sealed class HangingShareScanner(TimeProvider clock) : NfcPipeline.Intake
     private int _calls;
 
     public volatile bool Hanging = true;
+    /// <summary>A slow share instead: this many folders read before the real scan, 0.4 s each.</summary>
+    public int SlowSteps { get; init; }
     public int Calls => Volatile.Read(ref _calls);
 
     public void Release()
@@ -213,6 +215,11 @@ public sealed class HangingShareScanner(TimeProvider clock) : NfcPipeline.Intake
     {
         Interlocked.Increment(ref _calls);
         if (Hanging) _released.Wait(TimeSpan.FromMinutes(2));
+        for (var i = 0; i < SlowSteps; i++)
+        {
+            Thread.Sleep(400);
+            options.Progress?.Advance();
+        }
         return base.Scan(root, options, ct);
     }
 }

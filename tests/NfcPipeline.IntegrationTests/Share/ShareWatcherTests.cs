@@ -284,14 +284,19 @@ public class ShareWatcherTests
         var scanner = new HangingShareScanner(TimeProvider.System);
         try
         {
-            await h.StartWatcherAsync(new() { ["Share:ScanTimeout"] = "00:00:01" }, services: s => s.AddSingleton<ShareScanner>(scanner));
+            await h.StartWatcherAsync(new() { ["Share:StallTimeout"] = "00:00:01" }, services: s => s.AddSingleton<ShareScanner>(scanner));
             await Eventually(async () => await h.Db.ScalarAsync<long>(
-                "select count(*) from share_scans where finished_at is not null and error like 'The share did not answer within 00:00:01%'") == 1,
+                "select count(*) from share_scans where finished_at is not null and error like 'The share did not answer for 00:00:01%'") == 1,
                 "the hung scan recorded as failed");
 
-            // The lock is free for another worker, and this one starts no second scan beside the hung one.
+            // The lock is free for another worker (once the failed scan is on record), and this one starts no second scan
+            // beside the hung one.
             var store = new ShareScanStore(h.Db.ConnectionString);
-            await using (var otherWorker = await store.TryLockRootAsync(Path.GetFullPath(h.Root), default)) Assert.NotNull(otherWorker);
+            await Eventually(async () =>
+            {
+                await using var otherWorker = await store.TryLockRootAsync(Path.GetFullPath(h.Root), default);
+                return otherWorker is not null;
+            }, "the root's lock free for another worker");
             await Task.Delay(1500);
             Assert.Equal(1, scanner.Calls);
             Assert.Equal(1L, await h.Db.ScalarAsync<long>("select count(*) from share_scans"));
@@ -302,6 +307,18 @@ public class ShareWatcherTests
             Assert.Contains(h.Log.Lines, l => l.Contains("given up on has returned"));
         }
         finally { scanner.Release(); }
+    }
+
+    [Fact]
+    public async Task A_slow_share_that_keeps_answering_is_scanned_to_its_end_past_the_stall_timeout()
+    {
+        await using var h = await CreateAsync();
+        h.AddSettledStudy($"{h.Token}-on-a-slow-share");
+        var scanner = new HangingShareScanner(TimeProvider.System) { Hanging = false, SlowSteps = 8 };   // 8 folders, 0.4 s each
+
+        await h.StartWatcherAsync(new() { ["Share:StallTimeout"] = "00:00:01" }, services: s => s.AddSingleton<ShareScanner>(scanner));
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published");
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans where error is not null"));
     }
 
     [Fact]

@@ -1,0 +1,38 @@
+using NfcPipeline.Intake.Share;
+
+namespace NfcPipeline.Worker.Analysis;
+
+/// <summary>
+/// Whether the share can be read as a whole now: its root is there and, with Worker:RequireShareMountPoint, mounted.
+/// Says so once when it goes away and once when it is back, not once per chunk that waits for it.
+/// </summary>
+public sealed class ShareAvailability(WorkerOptions options, ILogger<ShareAvailability> logger)
+{
+    private int _away;
+
+    /// <summary>Why the share cannot be read now, or null when it can.</summary>
+    public string? Problem()
+    {
+        var problem = Check();
+        if (problem is not null && Interlocked.Exchange(ref _away, 1) == 0)
+            logger.LogWarning("The share is not available: {Problem}. Chunks wait for it, each published again after {Delay}", problem, options.RepublishAfter);
+        else if (problem is null && Interlocked.Exchange(ref _away, 0) == 1)
+            logger.LogInformation("The share is available again");
+        return problem;
+    }
+
+    private string? Check()
+    {
+        var root = options.ShareRoot!;
+        try
+        {
+            if (!Directory.Exists(root)) return "the share root is not there (is the share mounted?)";
+            if (options.RequireShareMountPoint != true || MountPoints.IsMountPoint(root)) return null;
+            return "the share root is not a mount point (Worker:RequireShareMountPoint): is the share mounted?";
+        }
+        catch (Exception ex) when (ex is ShareUnavailableException or IOException or UnauthorizedAccessException)
+        {
+            return ex is ShareUnavailableException ? ex.Message : $"the share root cannot be looked at ({ex.GetType().Name})";
+        }
+    }
+}
