@@ -25,6 +25,8 @@ public static class NfcCommandLine
         root.Add(ReportCommand.Create());
         root.Add(RequeueCommand.Create());
         root.Add(DeleteStudyCommand.Create());
+        root.Add(FieldReviewCommand.Exclude());
+        root.Add(FieldReviewCommand.Include());
         root.Add(HashPasswordCommand.Create());
         return root;
     }

@@ -14,3 +14,9 @@ public sealed record AnalyzeImages
 
 /// <summary>Asks the share watchers to scan now instead of at their next interval.</summary>
 public sealed record ScanShareNow(string? RequestedBy);
+
+/// <summary>
+/// Asks a worker to aggregate a patient again from its stored results, as after a field is excluded or included at
+/// review (the dashboard, `nfc exclude-field`). A patient still being analysed is aggregated when its last image is done.
+/// </summary>
+public sealed record ReaggregatePatient(long PatientDbId, string? RequestedBy);

@@ -111,6 +111,7 @@ public static class PipelineServiceExtensions
             bus.AddConsumer<SubmitStudyConsumer>();
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
             bus.AddConsumer<AnalyzeImagesFaultConsumer>();
+            bus.AddConsumer<ReaggregatePatientConsumer>();
             bus.AddShareWatcherConsumers();
             // Each consumer queue is declared by its own endpoint: the bus-level setting reaches only the bus's temporary
             // queue, so quorum is set here, per endpoint.

@@ -256,9 +256,9 @@ public class ApiTests
         Assert.StartsWith("study,patient,finger,field,rel_path,state,", lines[0]);
         Assert.Equal(4, lines.Length);
         Assert.Contains(lines, l => l.Contains("P01/L2/f1.png,succeeded,") && l.Contains(",7.5,"));
-        Assert.EndsWith(",patient_pattern,notes", lines[0]);
+        Assert.EndsWith(",patient_pattern,notes,qc_exclusion,qc_excluded_by,qc_excluded_at", lines[0]);
         Assert.Contains(lines, l => l.Contains("P01/L2/f1.png,succeeded,")
-            && l.EndsWith(",\"EXIF orientation 6 applied | Sparse distal row: 2 capillaries, fewer than 3.\""));   // quoted: a comma
+            && l.EndsWith(",\"EXIF orientation 6 applied | Sparse distal row: 2 capillaries, fewer than 3.\",,,"));   // quoted: a comma; not excluded
         // The script-named patient's cell is quoted CSV text; the failed image keeps its error.
         Assert.Contains(lines, l => l.StartsWith("STUDY-A,<script>alert(1)</script>,L2,f1,<script>alert(1)</script>/L2/f1.png,failed,decode,the file is truncated"));
     }

@@ -14,6 +14,7 @@ public class ContractNamesTests
     [InlineData(typeof(SubmitStudy), "SubmitStudy")]
     [InlineData(typeof(AnalyzeImages), "AnalyzeImages")]
     [InlineData(typeof(ScanShareNow), "ScanShareNow")]
+    [InlineData(typeof(ReaggregatePatient), "ReaggregatePatient")]
     [InlineData(typeof(StudySubmitted), "StudySubmitted")]
     [InlineData(typeof(PatientCompleted), "PatientCompleted")]
     [InlineData(typeof(StudyCompleted), "StudyCompleted")]

@@ -9,6 +9,8 @@ public enum UngradableReason
     BlurDominates,
     /// <summary>Too few confident, gradable instances (including none at all).</summary>
     TooFewConfidentInstances,
+    /// <summary>A reviewer excluded the field from its patient's results (the reason is theirs).</summary>
+    ExcludedAtReview,
 }
 
 public enum ImageQuality

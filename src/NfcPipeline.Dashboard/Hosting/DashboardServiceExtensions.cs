@@ -43,6 +43,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton<ReportingQueries>();
         builder.Services.AddSingleton<JobAdmin>();
         builder.Services.AddSingleton<StudyAdmin>();
+        builder.Services.AddSingleton<FieldReview>();
         builder.Services.AddSingleton<OverlayService>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -99,6 +100,7 @@ public static class DashboardServiceExtensions
         AuditPage.Map(app);
         StudyPages.Map(app);
         PatientReportPage.Map(app);
+        FieldReviewPages.Map(app);
         StudiesApi.Map(app);
         PatientsApi.Map(app);
         return app;

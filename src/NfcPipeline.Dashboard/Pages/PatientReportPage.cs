@@ -9,17 +9,18 @@ public static class PatientReportPage
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/patients/{id:long}", async (HttpContext context, ReportingQueries queries, long id, long? model, CancellationToken ct) =>
+        app.MapGet("/patients/{id:long}", async (HttpContext context, ReportingQueries queries, long id, long? model, string? message, CancellationToken ct) =>
         {
             var r = await PatientReport.LoadAsync(queries, id, model, ct);
             if (r is null) return Layout.NotFound(context, $"There is no patient #{id}.");
             var models = H.When(r.AllModels.Count > 1, () => H.Html($"<p class=\"models\">Results of other models: {H.Each(r.AllModels.Where(m => m.ModelId != r.Metrics?.ModelId), m => H.Html($"<a href=\"/patients/{id}?model={m.ModelId}\">{m.ModelName} {m.ModelVersion}</a> "))}</p>"));
             var body = H.Html($"""
+                {Flash.Show(context, message)}
                 <p class="breadcrumb"><a href="/studies/{r.Patient.StudyId}">Study {r.Patient.StudyExternalId}</a> › patient {r.Patient.Code} · {Layout.StateBadge(r.Patient.State)}</p>
                 <p class="exports"><a href="/patients/{id}/print{(r.Metrics is null ? "" : $"?model={r.Metrics.ModelId}")}">Printable report</a> ·
                   <a href="/api/patients/{id}/metrics.csv" download>Metrics as CSV</a> · <a href="/api/patients/{id}/metrics">Metrics as JSON</a></p>
                 {models}
-                {PatientReportView.Sections(r, withGallery: true)}
+                {PatientReportView.Sections(r, withGallery: true, review: i => FieldReviewPages.Controls(context, i))}
                 """);
             return Layout.Page(context, $"Patient {r.Patient.Code}", body);
         });

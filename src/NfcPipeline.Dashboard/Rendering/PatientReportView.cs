@@ -35,12 +35,13 @@ public static class PatientReportView
         "; check the model's card for what it was validated on before relying on them. The pattern follows the EULAR " +
         "fast-track rules from those figures and is not a diagnosis: check the images (and the failed or ungradable fields).";
 
-    public static HtmlText Sections(PatientReport r, bool withGallery)
+    /// <param name="review">The review controls under each field (operators' only); none in the printable report.</param>
+    public static HtmlText Sections(PatientReport r, bool withGallery, Func<ImageRow, HtmlText>? review = null)
     {
         var m = r.Metrics;
         var notice = H.Html($"<p class=\"notice\" id=\"research-use\">{ResearchUseNotice(m)}</p>");
         if (m is null)
-            return H.Html($"{notice}<p class=\"empty\">No results for this patient yet (state: {r.Patient.State}).</p>{H.When(withGallery, () => Gallery(r))}");
+            return H.Html($"{notice}<p class=\"empty\">No results for this patient yet (state: {r.Patient.State}).</p>{H.When(withGallery, () => Gallery(r, review))}");
         return H.Html($"""
             {notice}
             <section id="metrics"><h2>Metrics</h2>{MetricsTable(m)}</section>
@@ -52,7 +53,7 @@ public static class PatientReportView
               {SvgCharts.Histogram("chart-venous", "Venous limb diameter (µm)", r.Diameters.Select(d => d.VenousUm ?? double.NaN).ToList(), 2, "µm")}
               {SvgCharts.Bars("chart-density", "Density per finger (capillaries/mm)", PerFinger(m.PerFinger), "/mm")}
             </div></section>
-            {H.When(withGallery, () => Gallery(r))}
+            {H.When(withGallery, () => Gallery(r, review))}
             <section id="provenance"><h2>Provenance</h2>
               <table class="detail"><tr><th>Model</th><td>{m.ModelName} {m.ModelVersion}</td></tr>
               <tr><th>Model SHA-256</th><td class="sha" id="model-sha">{m.ModelSha256}</td></tr>
@@ -61,7 +62,7 @@ public static class PatientReportView
               <tr><th>Fields without a result</th><td id="failed-fields">{H.Number(m.FailedFields, "0")}</td></tr></table>
               <h3>Settings</h3><pre id="settings">{Pretty(m.Settings)}</pre>
               <h3>Images</h3><table class="images"><thead><tr><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>SHA-256</th></tr></thead><tbody>
-              {H.Each(r.Images, i => H.Html($"<tr><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td><td>{i.State}</td><td class=\"sha\">{Convert.ToHexStringLower(i.Sha256)}</td></tr>"))}
+              {H.Each(r.Images, i => H.Html($"<tr><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td><td>{i.State}{H.When(i.QcExclusion is not null, () => H.Html($"; excluded at review: {i.QcExclusion}"))}</td><td class=\"sha\">{Convert.ToHexStringLower(i.Sha256)}</td></tr>"))}
               </tbody></table>
             </section>
             """);
@@ -125,7 +126,7 @@ public static class PatientReportView
             """);
     }
 
-    public static HtmlText Gallery(PatientReport r)
+    public static HtmlText Gallery(PatientReport r, Func<ImageRow, HtmlText>? review = null)
     {
         var model = r.Metrics is null ? "" : $"&model={r.Metrics.ModelId}";
         return H.Html($"""
@@ -133,7 +134,7 @@ public static class PatientReportView
             <p class="legend">Overlays: green normal, orange abnormal, red hemorrhage, grey ungradable; yellow outline and box = distal row; magenta = giant, violet = dilated (outline and box); cyan dots = keypoints the measurements used (confidence at or above the analysis's gate, 0.08 by default).</p>
             <div class="gallery">{H.Each(r.Images, i => H.Html($"""
                 <figure class="field image-{i.State}"><a href="/images/{i.Id}/overlay.png?{model.TrimStart('&')}"><img class="overlay" src="/images/{i.Id}/overlay.png?width=480{model}" alt="{i.Finger} {i.Field} with overlays" width="480"></a>
-                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {Layout.FieldDensity(i.DensityPerMm, i.Gradable, "/mm")}"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}</figcaption></figure>
+                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {Layout.FieldDensity(i.DensityPerMm, i.Gradable, "/mm")}"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}{H.When(i.QcExclusion is not null, () => H.Html($"<br><span class=\"qc-exclusion\">Excluded at review: {i.QcExclusion} ({i.QcExcludedBy})</span>"))}</figcaption>{review?.Invoke(i) ?? HtmlText.Empty}</figure>
                 """))}</div></section>
             """);
     }

@@ -47,7 +47,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             select i.id as ImageId, i.finger, i.rel_path as RelPath, i.state, i.error_code as ErrorCode, i.error, i.sha256,
                    r.um_per_px as UmPerPx, r.width, r.height, r.density_per_mm as DensityPerMm, r.row_length_mm as RowLengthMm,
                    r.gradable, r.ungradable_code as UngradableCode, r.ungradable_reason as UngradableReason, r.quality,
-                   r.distal_axis_source as DistalAxisSource
+                   r.distal_axis_source as DistalAxisSource, i.qc_exclusion as QcExclusion
             from images i left join image_metrics r on r.image_sha256 = i.sha256 and r.model_id = @ModelId and r.um_per_px = i.result_um_per_px
             where i.patient_id = @PatientId order by i.rel_path
             """, new { PatientId = patientId, ModelId = modelId }, tx, cancellationToken: ct))).ToList();
@@ -86,6 +86,14 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             new Contracts.PatientCompleted(patient.StudyExternalId, patientId, pattern, failed, DateTimeOffset.UtcNow), ct);
         await tx.CommitAsync(ct);
         return new PatientOutcome(patientId, patient.StudyId, patient.StudyExternalId, announced, pattern, failed);
+    }
+
+    /// <summary>The model the patient's study is analysed with; null when the patient (or its study's model) is gone.</summary>
+    public async Task<long?> StudyModelOfPatientAsync(long patientId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "select s.model_id from patients p join studies s on s.id = p.study_id where p.id = @patientId", new { patientId }, cancellationToken: ct));
     }
 
     /// <summary>Moves the study to completed (or completed_with_errors) once every patient is; null when not this caller's to do.</summary>

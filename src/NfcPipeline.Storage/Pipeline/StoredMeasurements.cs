@@ -6,7 +6,7 @@ namespace NfcPipeline.Storage.Pipeline;
 
 internal sealed record StoredImageRow(long ImageId, string? Finger, string RelPath, string State, string? ErrorCode, string? Error,
     byte[] Sha256, double? UmPerPx, int? Width, int? Height, double? DensityPerMm, double? RowLengthMm, bool? Gradable,
-    string? UngradableCode, string? UngradableReason, string? Quality, string? DistalAxisSource);
+    string? UngradableCode, string? UngradableReason, string? Quality, string? DistalAxisSource, string? QcExclusion);
 
 internal sealed record StoredCapillaryRow(byte[] ImageSha256, int InstanceIndex, string ClassName, string Category, float Score,
     double? ApicalUm, double? ArterialUm, double? VenousUm, double? LoopHeightUm, double? LoopWidthUm, bool? Dilated, bool? Giant, bool Distal);
@@ -14,7 +14,8 @@ internal sealed record StoredCapillaryRow(byte[] ImageSha256, int InstanceIndex,
 /// <summary>
 /// Rebuilds the per-image measurements that patient aggregation reads from stored rows, so a patient can be
 /// aggregated by whichever worker finishes its last image. Geometry that aggregation never reads (the distal axis,
-/// band widths, per-keypoint pixel distances) is not stored and is left at neutral values.
+/// band widths, per-keypoint pixel distances) is not stored and is left at neutral values. A field a reviewer excluded
+/// keeps its measurements but is ungradable, with the reviewer's reason.
 /// </summary>
 internal static class StoredMeasurements
 {
@@ -34,7 +35,7 @@ internal static class StoredMeasurements
             IsDilated = c.Dilated,
             IsGiant = c.Giant,
         }).ToList();
-        bool gradable = image.Gradable ?? false;
+        bool gradable = (image.Gradable ?? false) && image.QcExclusion is null;
         return new ImageMeasurement
         {
             ImageWidth = image.Width ?? 0,
@@ -51,10 +52,13 @@ internal static class StoredMeasurements
                 BandPx = 0,
                 LateralWindowPx = 0,
             },
-            Grading = gradable ? ImageGrading.Gradable : new ImageGrading(false,
+            Grading = gradable ? ImageGrading.Gradable
+                : image.QcExclusion is { } exclusion ? new ImageGrading(false, UngradableReason.ExcludedAtReview, $"Excluded at review: {exclusion}")
+                : new ImageGrading(false,
                 Enum.TryParse<UngradableReason>(image.UngradableCode, out var reason) ? reason : UngradableReason.TooFewConfidentInstances,
                 image.UngradableReason ?? "Ungradable."),
-            Quality = Enum.TryParse<ImageQuality>(image.Quality, out var quality) ? quality : gradable ? ImageQuality.Good : ImageQuality.Ungradable,
+            Quality = image.QcExclusion is not null ? ImageQuality.Ungradable
+                : Enum.TryParse<ImageQuality>(image.Quality, out var quality) ? quality : gradable ? ImageQuality.Good : ImageQuality.Ungradable,
             QualityNotes = [],
         };
     }

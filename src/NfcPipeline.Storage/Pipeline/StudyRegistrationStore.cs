@@ -84,6 +84,10 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 patient_id = excluded.patient_id, finger = excluded.finger, field = excluded.field,
                 size_bytes = excluded.size_bytes, width = excluded.width, height = excluded.height, format = excluded.format,
                 state = case when images.sha256 = excluded.sha256 then images.state else 'pending' end,
+                -- a reviewer's exclusion is of the content they saw
+                qc_exclusion = case when images.sha256 = excluded.sha256 then images.qc_exclusion end,
+                qc_excluded_by = case when images.sha256 = excluded.sha256 then images.qc_excluded_by end,
+                qc_excluded_at = case when images.sha256 = excluded.sha256 then images.qc_excluded_at end,
                 sha256 = excluded.sha256,
                 updated_at = case when images.sha256 = excluded.sha256 then images.updated_at else now() end
             """, new

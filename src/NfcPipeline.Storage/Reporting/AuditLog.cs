@@ -16,7 +16,7 @@ public sealed class AuditEntry
 }
 
 /// <summary>
-/// The audit trail of operator actions that remove or redo work. Written in the action's own transaction, so an
+/// The audit trail of operator actions that remove or redo work, or change which fields a patient's results count. Written in the action's own transaction, so an
 /// action is recorded exactly when it takes effect.
 /// </summary>
 public static class AuditLog
@@ -24,6 +24,8 @@ public static class AuditLog
     public const string DeleteStudy = "delete_study";
     public const string RequeueJobs = "requeue_jobs";
     public const string DeleteJobs = "delete_jobs";
+    public const string ExcludeField = "exclude_field";
+    public const string IncludeField = "include_field";
 
     /// <summary>Who runs the CLI: its OS user and host (no patient data).</summary>
     public static string CliActor => $"cli:{Environment.UserName}@{Environment.MachineName}";

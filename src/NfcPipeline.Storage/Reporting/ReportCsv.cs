@@ -65,7 +65,8 @@ public static class ReportCsv
     [
         "study", "patient", "finger", "field", "rel_path", "state", "error_code", "error", "image_sha256", "model", "model_version",
         "model_sha256", "um_per_px", "instance_count", "distal_count", "density_per_mm", "row_length_mm", "hemorrhage_count",
-        "gradable", "ungradable_reason", "quality", "analysed_at", "patient_pattern", "notes",
+        "gradable", "ungradable_reason", "quality", "analysed_at", "patient_pattern", "notes", "qc_exclusion", "qc_excluded_by",
+        "qc_excluded_at",
     ];
 
     /// <summary>
@@ -80,7 +81,7 @@ public static class ReportCsv
             select s.external_id, p.code, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.state, i.error_code, i.error, encode(i.sha256, 'hex'),
                    m.name, m.version, encode(m.sha256, 'hex'), r.um_per_px, r.instance_count, r.distal_count, r.density_per_mm,
                    r.row_length_mm, r.hemorrhage_count, r.gradable, r.ungradable_reason, r.quality, r.analysed_at, pm.pattern,
-                   array_to_string(r.notes, ' | ')
+                   array_to_string(r.notes, ' | '), i.qc_exclusion, i.qc_excluded_by, i.qc_excluded_at
             from images i
             join patients p on p.id = i.patient_id
             join studies s on s.id = i.study_id

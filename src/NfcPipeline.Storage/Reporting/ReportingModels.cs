@@ -81,6 +81,9 @@ public sealed class ImageRow
     public string? Quality { get; init; }
     /// <summary>What the decoder and the measurement noted about the result (image_metrics.notes).</summary>
     public string[]? Notes { get; init; }
+    /// <summary>A reviewer's reason for leaving the field out of its patient's results (migration 0029), and who did.</summary>
+    public string? QcExclusion { get; init; }
+    public string? QcExcludedBy { get; init; }
 }
 
 public sealed class PatientHeader

@@ -59,6 +59,27 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         await CompleteIfDoneAsync(study.StudyId, bus, ct);
     }
 
+    /// <summary>
+    /// A completed patient aggregated again with this worker's model, which must be the one its study was analysed with
+    /// (another model's results would be missing for every field); a patient still processing is left to its last chunk.
+    /// </summary>
+    public async Task ReaggregateAsync(long patientId, CancellationToken ct)
+    {
+        var studyModel = await retry.RunAsync(t => patients.StudyModelOfPatientAsync(patientId, t), ct);
+        if (studyModel is null)
+        {
+            logger.LogInformation("Patient {PatientDbId} no longer exists, or its study has no model yet; nothing to aggregate", patientId);
+            return;
+        }
+        if (studyModel != model.ModelId)
+            throw new Analysis.InvalidWorkException(
+                $"Patient {patientId}'s study was analysed with model #{studyModel}; this worker runs model #{model.ModelId}.");
+        var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, model.ModelId, new PatientAggregator(model.Analysis),
+            model.SettingsJson, t), ct);
+        if (outcome is null) logger.LogInformation("Patient {PatientDbId} is still being analysed; it is aggregated when its last image is done", patientId);
+        else logger.LogInformation("Patient {PatientDbId} aggregated again: {Pattern}", patientId, outcome.Pattern);
+    }
+
     private async Task CompleteIfDoneAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
     {
         var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);

@@ -1,0 +1,79 @@
+using Dapper;
+using NfcPipeline.Storage.Pipeline;
+using Npgsql;
+
+namespace NfcPipeline.Storage.Reporting;
+
+/// <summary>What excluding or including a field did.</summary>
+public enum FieldReviewOutcome { Changed, Unchanged, NotFound }
+
+/// <summary>
+/// The outcome, with the field's patient (to aggregate again when changed), its study and its path as shown
+/// (patient folder named by its code).
+/// </summary>
+public sealed record FieldReviewResult(FieldReviewOutcome Outcome, long PatientId = 0, string StudyExternalId = "", string ShownPath = "");
+
+/// <summary>
+/// A reviewer's exclusion of a field from its patient's results, and its reversal (the dashboard and `nfc exclude-field`).
+/// The image keeps its own result; aggregation counts it ungradable with the reason (migration 0029). Each change is
+/// recorded in audit_log. The caller asks a worker to aggregate the patient again (ReaggregatePatient).
+/// </summary>
+public sealed class FieldReview(NpgsqlDataSource dataSource)
+{
+    public const int MaxReasonLength = 500;
+
+    /// <summary>Why a reason cannot be recorded, or null.</summary>
+    public static string? ReasonProblem(string? reason) =>
+        string.IsNullOrWhiteSpace(reason) ? "Give a reason for the exclusion; it is shown with the field and in the reports."
+        : reason.Trim().Length > MaxReasonLength ? $"The reason is longer than {MaxReasonLength} characters."
+        : reason.Any(char.IsControl) ? "The reason may not hold control characters (line breaks, tabs)."
+        : null;
+
+    /// <summary>The image of a study by its path as shown (the reports' and v_image_results' rel_path); null when none.</summary>
+    public async Task<long?> FindAsync(string studyExternalId, string shownPath, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            select i.id from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
+            where s.external_id = @studyExternalId
+              and shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) = @shownPath
+            """, new { studyExternalId, shownPath }, cancellationToken: ct));
+    }
+
+    /// <summary>Excludes the field with <paramref name="reason"/>; a field already excluded gets the new reason.</summary>
+    public Task<FieldReviewResult> ExcludeAsync(long imageId, string reason, string actor, CancellationToken ct = default)
+    {
+        if (ReasonProblem(reason) is { } problem) throw new ArgumentException(problem, nameof(reason));
+        return ChangeAsync(imageId, reason.Trim(), actor, ct);
+    }
+
+    /// <summary>Takes the field back into its patient's results.</summary>
+    public Task<FieldReviewResult> IncludeAsync(long imageId, string actor, CancellationToken ct = default) => ChangeAsync(imageId, null, actor, ct);
+
+    private async Task<FieldReviewResult> ChangeAsync(long imageId, string? reason, string actor, CancellationToken ct)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        // The study's lock, as registration and aggregation take it: neither sees the exclusion half made.
+        var studyId = await c.ExecuteScalarAsync<long?>(new CommandDefinition("select study_id from images where id = @imageId",
+            new { imageId }, tx, cancellationToken: ct));
+        if (studyId is null) return new(FieldReviewOutcome.NotFound);
+        await StudyLock.ByStudyAsync(c, tx, studyId.Value, ct);
+        var field = await c.QuerySingleOrDefaultAsync<(long PatientId, string Study, string Shown, string? Current)?>(new CommandDefinition("""
+            select i.patient_id, s.external_id, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.qc_exclusion
+            from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
+            where i.id = @imageId for update of i
+            """, new { imageId }, tx, cancellationToken: ct));
+        if (field is not { } f) return new(FieldReviewOutcome.NotFound);
+        if (f.Current == reason) return new(FieldReviewOutcome.Unchanged, f.PatientId, f.Study, f.Shown);
+        await c.ExecuteAsync(new CommandDefinition("""
+            update images set qc_exclusion = @reason, qc_excluded_by = case when @reason is null then null else @actor end,
+                              qc_excluded_at = case when @reason is null then null else now() end
+            where id = @imageId
+            """, new { imageId, reason, actor }, tx, cancellationToken: ct));
+        await AuditLog.RecordAsync(c, tx, actor, reason is null ? AuditLog.IncludeField : AuditLog.ExcludeField, f.Study,
+            new { image_id = imageId, field = f.Shown, reason, previous_reason = f.Current }, ct);
+        await tx.CommitAsync(ct);
+        return new(FieldReviewOutcome.Changed, f.PatientId, f.Study, f.Shown);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using MassTransit;
+using NfcPipeline.Contracts;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>Excluding a field at review from the patient page and with `nfc exclude-field`, against real PostgreSQL and RabbitMQ.</summary>
+public partial class FieldReviewTests
+{
+    /// <summary>The ReaggregatePatient messages published for one test's patient.</summary>
+    private static async Task<(IBusControl Bus, List<ReaggregatePatient> Received)> ListenAsync(long patientId)
+    {
+        var received = new List<ReaggregatePatient>();
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(NfcPipeline.IntegrationTests.Infrastructure.TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-reaggregate-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<ReaggregatePatient>(ctx =>
+                {
+                    if (ctx.Message.PatientDbId == patientId) lock (received) received.Add(ctx.Message);
+                    return Task.CompletedTask;
+                });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        return (bus, received);
+    }
+
+    private static async Task WaitForAsync(List<ReaggregatePatient> received, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            lock (received) if (received.Count >= count) return;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"{count} ReaggregatePatient message(s) not received");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task An_operator_excludes_a_field_with_a_reason_on_the_patient_page_and_includes_it_again()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);   // loopback: the local user is an operator
+        var (bus, received) = await ListenAsync(data.PatientId);
+        try
+        {
+            using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+            var imageId = data.ImageIds[0];
+            var page = await client.GetStringAsync($"/patients/{data.PatientId}");
+            Assert.Contains($"action=\"/images/{imageId}/exclude\"", page);
+            var token = AntiforgeryField().Match(page).Groups[1].Value;
+
+            var noReason = await client.PostAsync($"/images/{imageId}/exclude", new FormUrlEncodedContent([new("__af", token), new("reason", " ")]));
+            Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
+            Assert.Null(await data.Database.ScalarAsync<string>($"select qc_exclusion from images where id = {imageId}"));
+
+            var post = await client.PostAsync($"/images/{imageId}/exclude",
+                new FormUrlEncodedContent([new("__af", token), new("reason", "  air bubble over the distal row ")]));
+            Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+            Assert.StartsWith($"/patients/{data.PatientId}?message=", post.Headers.Location!.OriginalString);
+            Assert.Contains("Field P01/L2/f1.png excluded", await client.GetStringAsync(post.Headers.Location!.OriginalString));
+            await WaitForAsync(received, 1);
+            Assert.StartsWith("air bubble over the distal row|dashboard:", await data.Database.ScalarAsync<string>(
+                $"select qc_exclusion || '|' || qc_excluded_by from images where id = {imageId} and qc_excluded_at is not null"));
+            Assert.Equal("air bubble over the distal row", await data.Database.ScalarAsync<string>(
+                "select qc_exclusion from v_image_results where rel_path = 'P01/L2/f1.png'"));
+
+            page = await client.GetStringAsync($"/patients/{data.PatientId}");
+            Assert.Contains("Excluded at review: air bubble over the distal row", page);
+            Assert.Contains($"action=\"/images/{imageId}/include\"", page);
+            Assert.Contains("excluded at review: air bubble over the distal row", await client.GetStringAsync($"/patients/{data.PatientId}/print"));
+            var include = await client.PostAsync($"/images/{imageId}/include", new FormUrlEncodedContent([new("__af", token)]));
+            Assert.Equal(HttpStatusCode.Redirect, include.StatusCode);
+            await WaitForAsync(received, 2);
+            Assert.Equal(0L, await data.Database.ScalarAsync<long>($"select count(*) from images where id = {imageId} and (qc_exclusion is not null or qc_excluded_at is not null)"));
+
+            Assert.Equal("exclude_field|STUDY-A|air bubble over the distal row;include_field|STUDY-A|", await data.Database.ScalarAsync<string>(
+                "select string_agg(action || '|' || subject || '|' || coalesce(details ->> 'reason', ''), ';' order by id) from audit_log"));
+            Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync("/images/999999/include", new FormUrlEncodedContent([new("__af", token)]))).StatusCode);
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [Fact]
+    public async Task A_read_only_user_gets_no_review_form_and_cannot_post_one()
+    {
+        await using var data = await TestData.CreateAsync();
+        const string viewerKey = "viewer-key-for-review-tests";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, new Dictionary<string, string?>
+        {
+            ["Dashboard:ApiKeys:0:Name"] = "viewer", ["Dashboard:ApiKeys:0:KeySha256"] = Security.DashboardAuthHandler.Sha256Hex(viewerKey),
+            ["Dashboard:ApiKeys:0:Role"] = "read-only",
+        });
+        using var client = host.Client();
+        client.DefaultRequestHeaders.Add("X-Api-Key", viewerKey);
+
+        Assert.DoesNotContain("/exclude\"", await client.GetStringAsync($"/patients/{data.PatientId}"));
+        var post = await client.PostAsync($"/images/{data.ImageIds[0]}/exclude", new FormUrlEncodedContent([new("reason", "x")]));
+        Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
+        Assert.Equal(0L, await data.Database.ScalarAsync<long>("select count(*) from images where qc_exclusion is not null"));
+    }
+
+    [Fact]
+    public async Task Nfc_exclude_field_names_the_field_by_its_shown_path_needs_a_reason_and_include_field_takes_it_back()
+    {
+        await using var data = await TestData.CreateAsync();
+        var (bus, received) = await ListenAsync(data.PatientId);
+        try
+        {
+            var connection = data.Database.ConnectionString;
+            var rabbit = NfcPipeline.IntegrationTests.Infrastructure.TestServices.RabbitUri.ToString();
+            var noReason = await NfcProcess.RunAsync("exclude-field", TestData.StudyExternalId, "P01/R3/f1.png", "--connection", connection, "--rabbit", rabbit);
+            Assert.Equal(2, noReason.Code);
+            var unknown = await NfcProcess.RunAsync("exclude-field", TestData.StudyExternalId, "P01/R9/f1.png", "--reason", "blurred",
+                "--connection", connection, "--rabbit", rabbit);
+            Assert.Equal(1, unknown.Code);
+            Assert.Contains("has no field 'P01/R9/f1.png'", unknown.Err);
+
+            var excluded = await NfcProcess.RunAsync("exclude-field", TestData.StudyExternalId, "P01/R3/f1.png", "--reason", "the wrong finger",
+                "--connection", connection, "--rabbit", rabbit);
+            Assert.Equal(0, excluded.Code);
+            Assert.Contains("Field P01/R3/f1.png excluded", excluded.Out);
+            await WaitForAsync(received, 1);
+            Assert.StartsWith("the wrong finger|cli:", await data.Database.ScalarAsync<string>(
+                "select qc_exclusion || '|' || qc_excluded_by from images where rel_path = 'P01/R3/f1.png'"));
+
+            var included = await NfcProcess.RunAsync("include-field", TestData.StudyExternalId, "P01/R3/f1.png", "--connection", connection, "--rabbit", rabbit);
+            Assert.Equal(0, included.Code);
+            await WaitForAsync(received, 2);
+            Assert.Null(await data.Database.ScalarAsync<string>("select qc_exclusion from images where rel_path = 'P01/R3/f1.png'"));
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [Theory]
+    [InlineData("", "Give a reason")]
+    [InlineData("line\nbreak", "control characters")]
+    public void A_reason_must_be_given_on_one_line(string reason, string problem) =>
+        Assert.Contains(problem, FieldReview.ReasonProblem(reason));
+
+    [GeneratedRegex("name=\"__af\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+}

@@ -1,0 +1,50 @@
+using NfcPipeline.Contracts;
+using NfcPipeline.Storage.Reporting;
+using Npgsql;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>A field excluded at review, through a real worker: the patient aggregated again without it, and with it again.</summary>
+public class FieldReviewPipelineTests
+{
+    private const string Metrics = "select gradable_fields || '/' || ungradable_fields from patient_metrics";
+
+    [Fact]
+    public async Task A_worker_aggregates_a_patient_again_without_an_excluded_field_and_a_changed_file_drops_the_exclusion()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-review", patients: 1, imagesPerPatient: 3);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-review", FolderPath = "study-review" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-review", TimeSpan.FromMinutes(2)));
+        Assert.Equal("3/0", await env.QueryScalarAsync<string>(Metrics));
+
+        await using var dataSource = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var review = new FieldReview(dataSource);
+        var imageId = await review.FindAsync("study-review", "P001/L3/field1.png");
+        Assert.NotNull(imageId);
+        var excluded = await review.ExcludeAsync(imageId.Value, "air bubble over the row", "test", default);
+        Assert.Equal(FieldReviewOutcome.Changed, excluded.Outcome);
+        await env.PublishAsync(new ReaggregatePatient(excluded.PatientId, "test"));
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<string>(Metrics) == "2/1", TimeSpan.FromMinutes(1),
+            () => env.Workers[0].Output);
+        // The patient stays completed, its image keeps its own result, and nothing is announced again.
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
+        Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where gradable"));
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from completion_events where kind = 'patient_completed'"));
+        Assert.Contains("aggregated again", env.Workers[0].Output);
+
+        Assert.Equal(FieldReviewOutcome.Changed, (await review.IncludeAsync(imageId.Value, "test", default)).Outcome);
+        await env.PublishAsync(new ReaggregatePatient(excluded.PatientId, "test"));
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<string>(Metrics) == "3/0", TimeSpan.FromMinutes(1));
+
+        // An exclusion is of the content reviewed: a file replaced and submitted again comes back without it.
+        await review.ExcludeAsync(imageId.Value, "air bubble over the row", "test", default);
+        var path = Path.Combine(env.Share.FullName, "study-review", "P001", "L3", "field1.png");
+        File.WriteAllBytes(path, NfcPipeline.Imaging.PngEncoder.Encode(ColourStudy.Image(256, 192, seed: 4242)));
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-review", FolderPath = "study-review" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+            "select count(*) from images where qc_exclusion is null and qc_excluded_by is null and qc_excluded_at is null") == 3, TimeSpan.FromMinutes(1));
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-review", TimeSpan.FromMinutes(2)));
+    }
+}
