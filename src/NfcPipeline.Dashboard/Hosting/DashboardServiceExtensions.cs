@@ -103,6 +103,7 @@ public static class DashboardServiceExtensions
         FieldReviewPages.Map(app);
         StudiesApi.Map(app);
         PatientsApi.Map(app);
+        ReviewApi.Map(app);
         return app;
     }
 

@@ -1,0 +1,46 @@
+using MassTransit;
+using NfcPipeline.Dashboard.Hosting;
+using NfcPipeline.Dashboard.Pages;
+using NfcPipeline.Storage.Reporting;
+
+namespace NfcPipeline.Dashboard.Api;
+
+/// <summary>
+/// PUT and DELETE /api/studies/{id}/exclusions?field=PATH (operators): a field excluded at review, with a reason, or
+/// included again (docs/review.md). PATH is the field's path as the reports show it.
+/// </summary>
+public static class ReviewApi
+{
+    /// <summary>The body of an exclusion.</summary>
+    public sealed record ExclusionRequest(string? Reason);
+
+    public static void Map(WebApplication app)
+    {
+        app.MapPut("/api/studies/{id}/exclusions", async (HttpContext context, FieldReview review, IPublishEndpoint bus, string id, string? field,
+            ExclusionRequest body, CancellationToken ct) =>
+        {
+            if (FieldReview.ReasonProblem(body.Reason) is { } problem)
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = [problem] });
+            return await ChangeAsync(context, review, bus, id, field, body.Reason, ct);
+        }).RequireAuthorization(DashboardRoles.OperatorPolicy);
+        app.MapDelete("/api/studies/{id}/exclusions", (HttpContext context, FieldReview review, IPublishEndpoint bus, string id, string? field,
+            CancellationToken ct) => ChangeAsync(context, review, bus, id, field, null, ct)).RequireAuthorization(DashboardRoles.OperatorPolicy);
+    }
+
+    private static async Task<IResult> ChangeAsync(HttpContext context, FieldReview review, IPublishEndpoint bus, string studyId, string? field,
+        string? reason, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(field))
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["field"] = ["Name the field by its path as the reports show it (?field=P01/L2/f1.jpg)."] });
+        if (await review.FindAsync(studyId, field, ct) is not { } imageId)
+            return Results.Problem($"Study '{studyId}' has no field '{field}'.", statusCode: 404);
+        var (result, requested) = await FieldReviewPages.ApplyAsync(review, bus, imageId, reason, Security.AuditActor.Of(context), ct);
+        if (result.Outcome == FieldReviewOutcome.NotFound) return Results.Problem($"Study '{studyId}' has no field '{field}'.", statusCode: 404);
+        if (!requested)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return Results.Problem(FieldReviewPages.NotRequested(reason is not null), statusCode: 503, title: "Service unavailable");
+        }
+        return Results.Ok(new { field = result.ShownPath, excluded = reason is not null, reason, changed = result.Outcome == FieldReviewOutcome.Changed });
+    }
+}
