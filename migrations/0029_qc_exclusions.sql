@@ -5,6 +5,8 @@ alter table images
     add column qc_exclusion text check (length(qc_exclusion) between 1 and 500),
     add column qc_excluded_by text,
     add column qc_excluded_at timestamptz,
+    -- the last exclusion or inclusion: patient results computed before it do not show it yet
+    add column qc_changed_at timestamptz,
     add constraint images_qc_exclusion_complete check ((qc_exclusion is null) = (qc_excluded_at is null));
 
 create or replace view v_image_results as

@@ -44,11 +44,13 @@ internal static class FieldReviewCommand
                 await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
                 var review = new FieldReview(dataSource);
                 var studyId = parse.GetValue(study)!;
-                if (await review.FindAsync(studyId, parse.GetValue(field)!, ct) is not { } imageId)
+                var matches = await review.FindAsync(studyId, parse.GetValue(field)!, ct);
+                if (FieldReview.LookupProblem(matches, studyId, parse.GetValue(field)!) is { } lookup)
                 {
-                    Console.Error.WriteLine($"nfc {name}: study '{studyId}' has no field '{parse.GetValue(field)}' (nfc report --csv lists its fields).");
+                    Console.Error.WriteLine($"nfc {name}: {lookup}.");
                     return NfcCommandLine.Fatal;
                 }
+                var imageId = matches[0];
                 // The broker first: with it away, nothing is changed that no worker would act on.
                 await using var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct);
                 var result = exclude ? await review.ExcludeAsync(imageId, why!, AuditLog.CliActor, ct) : await review.IncludeAsync(imageId, AuditLog.CliActor, ct);

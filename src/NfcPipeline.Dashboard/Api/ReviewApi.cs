@@ -32,9 +32,10 @@ public static class ReviewApi
     {
         if (string.IsNullOrEmpty(field))
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["field"] = ["Name the field by its path as the reports show it (?field=P01/L2/f1.jpg)."] });
-        if (await review.FindAsync(studyId, field, ct) is not { } imageId)
-            return Results.Problem($"Study '{studyId}' has no field '{field}'.", statusCode: 404);
-        var (result, requested) = await FieldReviewPages.ApplyAsync(review, bus, imageId, reason, Security.AuditActor.Of(context), ct);
+        var matches = await review.FindAsync(studyId, field, ct);
+        if (FieldReview.LookupProblem(matches, studyId, field) is { } lookup)
+            return Results.Problem(char.ToUpperInvariant(lookup[0]) + lookup[1..] + ".", statusCode: matches.Count == 0 ? 404 : 409);
+        var (result, requested) = await FieldReviewPages.ApplyAsync(review, bus, matches[0], reason, Security.AuditActor.Of(context), ct);
         if (result.Outcome == FieldReviewOutcome.NotFound) return Results.Problem($"Study '{studyId}' has no field '{field}'.", statusCode: 404);
         if (!requested)
         {

@@ -21,7 +21,28 @@ public static class FieldReviewPages
             ChangeAsync(context, review, bus, id, exclude: true, ct)).RequireAuthorization(DashboardRoles.OperatorPolicy);
         app.MapPost("/images/{id:long}/include", (HttpContext context, FieldReview review, IPublishEndpoint bus, long id, CancellationToken ct) =>
             ChangeAsync(context, review, bus, id, exclude: false, ct)).RequireAuthorization(DashboardRoles.OperatorPolicy);
+        app.MapPost("/patients/{id:long}/reaggregate", async (HttpContext context, ReportingQueries queries, IPublishEndpoint bus, long id,
+            CancellationToken ct) =>
+        {
+            if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
+            if (await queries.PatientAsync(id, ct) is null) return Layout.NotFound(context, $"There is no patient #{id}.");
+            if (!await RequestAsync(bus, id, AuditActor.Of(context), ct))
+            {
+                context.Response.Headers.RetryAfter = "30";
+                return Results.Content("RabbitMQ did not take the request; try again shortly.", "text/plain; charset=utf-8", statusCode: 503);
+            }
+            return Flash.Redirect(context, $"/patients/{id}", "A worker recomputes the patient's results (reload in a moment).");
+        }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
+
+    /// <summary>
+    /// Above the report, when a field was excluded or included after the shown result was computed: the figures do not
+    /// show it yet (a worker is on it, or the request was lost); operators may ask again.
+    /// </summary>
+    public static HtmlText PendingNotice(HttpContext context, Rendering.PatientReport r) =>
+        r.Metrics is { } m && r.Images.Max(i => i.QcChangedAt) is { } changed && changed > m.ComputedAt
+            ? H.Html($"""<p class="notice" id="review-pending">A field was excluded or included at review ({changed:u}) after these results were computed ({m.ComputedAt:u}): they do not show it yet. A worker recomputes them; reload in a moment.{H.When(Layout.IsOperator(context), () => H.Html($"""<form method="post" action="/patients/{r.Patient.Id}/reaggregate" class="inline">{Layout.Antiforgery(context)}<button type="submit">Recompute now</button></form>"""))}</p>""")
+            : HtmlText.Empty;
 
     /// <summary>The field's review form under its overlay, for operators; nothing for other users.</summary>
     public static HtmlText Controls(HttpContext context, ImageRow image) => !Layout.IsOperator(context) ? HtmlText.Empty
@@ -38,11 +59,17 @@ public static class FieldReviewPages
     {
         var result = reason is not null ? await review.ExcludeAsync(imageId, reason, actor, ct) : await review.IncludeAsync(imageId, actor, ct);
         if (result.Outcome == FieldReviewOutcome.NotFound) return (result, false);
+        return (result, await RequestAsync(bus, result.PatientId, actor, ct));
+    }
+
+    /// <summary>Publishes ReaggregatePatient; false when RabbitMQ did not take it within the timeout.</summary>
+    private static async Task<bool> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct)
+    {
         using var publish = CancellationTokenSource.CreateLinkedTokenSource(ct);
         publish.CancelAfter(PublishTimeout);
-        try { await bus.Publish(new ReaggregatePatient(result.PatientId, actor), publish.Token); }
-        catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException) { return (result, false); }
-        return (result, true);
+        try { await bus.Publish(new ReaggregatePatient(patientId, actor), publish.Token); }
+        catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException) { return false; }
+        return true;
     }
 
     internal static string NotRequested(bool exclude) =>

@@ -20,6 +20,7 @@ public static class PatientReportPage
                 <p class="exports"><a href="/patients/{id}/print{(r.Metrics is null ? "" : $"?model={r.Metrics.ModelId}")}">Printable report</a> ·
                   <a href="/api/patients/{id}/metrics.csv" download>Metrics as CSV</a> · <a href="/api/patients/{id}/metrics">Metrics as JSON</a></p>
                 {models}
+                {FieldReviewPages.PendingNotice(context, r)}
                 {PatientReportView.Sections(r, withGallery: true, review: i => FieldReviewPages.Controls(context, i))}
                 """);
             return Layout.Page(context, $"Patient {r.Patient.Code}", body);

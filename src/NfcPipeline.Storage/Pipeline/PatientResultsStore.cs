@@ -88,12 +88,13 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         return new PatientOutcome(patientId, patient.StudyId, patient.StudyExternalId, announced, pattern, failed);
     }
 
-    /// <summary>The model the patient's study is analysed with; null when the patient (or its study's model) is gone.</summary>
-    public async Task<long?> StudyModelOfPatientAsync(long patientId, CancellationToken ct)
+    /// <summary>The models the patient has results of, each with the settings its result was computed under.</summary>
+    public async Task<IReadOnlyList<(long ModelId, string Settings)>> ResultModelsAsync(long patientId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "select s.model_id from patients p join studies s on s.id = p.study_id where p.id = @patientId", new { patientId }, cancellationToken: ct));
+        return (await connection.QueryAsync<(long, string)>(new CommandDefinition(
+            "select model_id, settings::text from patient_metrics where patient_id = @patientId order by model_id",
+            new { patientId }, cancellationToken: ct))).ToList();
     }
 
     /// <summary>Moves the study to completed (or completed_with_errors) once every patient is; null when not this caller's to do.</summary>

@@ -88,6 +88,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 qc_exclusion = case when images.sha256 = excluded.sha256 then images.qc_exclusion end,
                 qc_excluded_by = case when images.sha256 = excluded.sha256 then images.qc_excluded_by end,
                 qc_excluded_at = case when images.sha256 = excluded.sha256 then images.qc_excluded_at end,
+                qc_changed_at = case when images.sha256 = excluded.sha256 then images.qc_changed_at end,
                 sha256 = excluded.sha256,
                 updated_at = case when images.sha256 = excluded.sha256 then images.updated_at else now() end
             """, new

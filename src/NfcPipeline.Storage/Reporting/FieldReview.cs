@@ -29,16 +29,29 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
         : reason.Any(char.IsControl) ? "The reason may not hold control characters (line breaks, tabs)."
         : null;
 
-    /// <summary>The image of a study by its path as shown (the reports' and v_image_results' rel_path); null when none.</summary>
-    public async Task<long?> FindAsync(string studyExternalId, string shownPath, CancellationToken ct = default)
+    /// <summary>
+    /// The images of a study shown under <paramref name="shownPath"/> (the reports' and v_image_results' rel_path): one,
+    /// none, or more where a study submitted as a list of images holds one file name twice under a patient and finger.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> FindAsync(string studyExternalId, string shownPath, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.ExecuteScalarAsync<long?>(new CommandDefinition("""
+        return (await c.QueryAsync<long>(new CommandDefinition("""
             select i.id from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
             where s.external_id = @studyExternalId
               and shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) = @shownPath
-            """, new { studyExternalId, shownPath }, cancellationToken: ct));
+            order by i.id
+            """, new { studyExternalId, shownPath }, cancellationToken: ct))).ToList();
     }
+
+    /// <summary>Why <paramref name="matches"/> of <see cref="FindAsync"/> do not name one field, or null when they do.</summary>
+    public static string? LookupProblem(IReadOnlyList<long> matches, string studyExternalId, string shownPath) => matches.Count switch
+    {
+        0 => $"study '{studyExternalId}' has no field '{shownPath}' (nfc report --csv lists its fields)",
+        1 => null,
+        _ => $"'{shownPath}' names {matches.Count} fields of study '{studyExternalId}' (images listed from different folders under one " +
+             $"patient, finger and file name); exclude it on the dashboard's patient page, which names each by its image id",
+    };
 
     /// <summary>Excludes the field with <paramref name="reason"/>; a field already excluded gets the new reason.</summary>
     public Task<FieldReviewResult> ExcludeAsync(long imageId, string reason, string actor, CancellationToken ct = default)
@@ -68,7 +81,7 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
         if (f.Current == reason) return new(FieldReviewOutcome.Unchanged, f.PatientId, f.Study, f.Shown);
         await c.ExecuteAsync(new CommandDefinition("""
             update images set qc_exclusion = @reason, qc_excluded_by = case when @reason is null then null else @actor end,
-                              qc_excluded_at = case when @reason is null then null else now() end
+                              qc_excluded_at = case when @reason is null then null else now() end, qc_changed_at = now()
             where id = @imageId
             """, new { imageId, reason, actor }, tx, cancellationToken: ct));
         await AuditLog.RecordAsync(c, tx, actor, reason is null ? AuditLog.IncludeField : AuditLog.ExcludeField, f.Study,

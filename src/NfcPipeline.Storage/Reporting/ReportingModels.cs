@@ -84,6 +84,8 @@ public sealed class ImageRow
     /// <summary>A reviewer's reason for leaving the field out of its patient's results (migration 0029), and who did.</summary>
     public string? QcExclusion { get; init; }
     public string? QcExcludedBy { get; init; }
+    /// <summary>The field's last exclusion or inclusion: a patient result computed before it does not show it yet.</summary>
+    public DateTime? QcChangedAt { get; init; }
 }
 
 public sealed class PatientHeader

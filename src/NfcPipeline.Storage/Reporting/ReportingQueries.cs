@@ -113,7 +113,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         var sql = """
             select i.id, i.study_id, i.patient_id, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) as rel_path, i.state, i.error_code,
                    i.error, i.attempts, i.sha256, r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality, r.notes,
-                   i.qc_exclusion as QcExclusion, i.qc_excluded_by as QcExcludedBy
+                   i.qc_exclusion as QcExclusion, i.qc_excluded_by as QcExcludedBy, i.qc_changed_at as QcChangedAt
             from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
             left join lateral (select * from image_metrics m where m.image_sha256 = i.sha256 and m.um_per_px = i.result_um_per_px
                                and m.model_id = coalesce(@modelId::bigint, s.model_id)
@@ -176,7 +176,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             join image_metrics im on im.image_sha256 = i.sha256 and im.model_id = @modelId and im.um_per_px = i.result_um_per_px and im.gradable
             join capillaries c on c.image_sha256 = i.sha256 and c.model_id = @modelId and c.um_per_px = i.result_um_per_px
                 and c.category in ('normal', 'abnormal')
-            where i.patient_id = @patientId and i.state = 'succeeded'
+            where i.patient_id = @patientId and i.state = 'succeeded' and i.qc_exclusion is null
             """, new { patientId, modelId }, cancellationToken: ct))).ToList();
     }
 

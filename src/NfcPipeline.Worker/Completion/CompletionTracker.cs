@@ -1,6 +1,8 @@
 using MassTransit;
 using NfcPipeline.Contracts;
+using System.Text.Json;
 using NfcPipeline.Core.Aggregation;
+using NfcPipeline.Core.Options;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker.Analysis;
 using NfcPipeline.Worker.Hosting;
@@ -60,24 +62,34 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     }
 
     /// <summary>
-    /// A completed patient aggregated again with this worker's model, which must be the one its study was analysed with
-    /// (another model's results would be missing for every field); a patient still processing is left to its last chunk.
+    /// A patient aggregated again from its stored results, for every model it has results of, each under the fast-track
+    /// settings its result was computed with: no detector runs, so any worker can, whatever model it loaded. A patient
+    /// still being analysed is left to its last chunk.
     /// </summary>
     public async Task ReaggregateAsync(long patientId, CancellationToken ct)
     {
-        var studyModel = await retry.RunAsync(t => patients.StudyModelOfPatientAsync(patientId, t), ct);
-        if (studyModel is null)
+        var results = await retry.RunAsync(t => patients.ResultModelsAsync(patientId, t), ct);
+        if (results.Count == 0)
+            logger.LogInformation("Patient {PatientDbId} has no results yet (or no longer exists); it is aggregated when its last image is done", patientId);
+        foreach (var (modelId, settings) in results)
         {
-            logger.LogInformation("Patient {PatientDbId} no longer exists, or its study has no model yet; nothing to aggregate", patientId);
-            return;
+            var aggregator = new PatientAggregator(FastTrackOf(settings) ?? model.Analysis.FastTrack);
+            var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct);
+            if (outcome is null) logger.LogInformation("Patient {PatientDbId} is still being analysed; it is aggregated when its last image is done", patientId);
+            else logger.LogInformation("Patient {PatientDbId} aggregated again for model #{ModelId}: {Pattern}", patientId, modelId, outcome.Pattern);
         }
-        if (studyModel != model.ModelId)
-            throw new Analysis.InvalidWorkException(
-                $"Patient {patientId}'s study was analysed with model #{studyModel}; this worker runs model #{model.ModelId}.");
-        var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, model.ModelId, new PatientAggregator(model.Analysis),
-            model.SettingsJson, t), ct);
-        if (outcome is null) logger.LogInformation("Patient {PatientDbId} is still being analysed; it is aggregated when its last image is done", patientId);
-        else logger.LogInformation("Patient {PatientDbId} aggregated again: {Pattern}", patientId, outcome.Pattern);
+    }
+
+    /// <summary>The fast-track rules a stored result was computed under (its settings' analysis.FastTrack), if they can be read.</summary>
+    internal static FastTrackOptions? FastTrackOf(string settingsJson)
+    {
+        try
+        {
+            using var settings = JsonDocument.Parse(settingsJson);
+            return settings.RootElement.TryGetProperty("analysis", out var analysis) && analysis.TryGetProperty(nameof(AnalysisOptions.FastTrack), out var rules)
+                ? rules.Deserialize<FastTrackOptions>() : null;
+        }
+        catch (JsonException) { return null; }
     }
 
     private async Task CompleteIfDoneAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)

@@ -19,27 +19,34 @@ public class FieldReviewPipelineTests
         Assert.Equal("completed", await env.WaitForStudyAsync("study-review", TimeSpan.FromMinutes(2)));
         Assert.Equal("3/0", await env.QueryScalarAsync<string>(Metrics));
 
+        // The workers now run another model (a model change after the study): the patient is aggregated again all the same,
+        // from the stored results of the model it has results of, under the rules they were computed with.
+        Assert.Equal(0, await env.Workers[0].StopAsync(TimeSpan.FromSeconds(60)));
+        var other = await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Inference__ModelPath"] = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_batch_one_only.onnx"),
+        });
+
         await using var dataSource = NpgsqlDataSource.Create(env.Db.ConnectionString);
         var review = new FieldReview(dataSource);
-        var imageId = await review.FindAsync("study-review", "P001/L3/field1.png");
-        Assert.NotNull(imageId);
-        var excluded = await review.ExcludeAsync(imageId.Value, "air bubble over the row", "test", default);
+        var imageId = Assert.Single(await review.FindAsync("study-review", "P001/L3/field1.png"));
+        var excluded = await review.ExcludeAsync(imageId, "air bubble over the row", "test", default);
         Assert.Equal(FieldReviewOutcome.Changed, excluded.Outcome);
         await env.PublishAsync(new ReaggregatePatient(excluded.PatientId, "test"));
-        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<string>(Metrics) == "2/1", TimeSpan.FromMinutes(1),
-            () => env.Workers[0].Output);
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<string>(Metrics) == "2/1"
+            && other.Output.Contains("aggregated again for model"), TimeSpan.FromMinutes(1), () => other.Output);
         // The patient stays completed, its image keeps its own result, and nothing is announced again.
         Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
         Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where gradable"));
         Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from completion_events where kind = 'patient_completed'"));
-        Assert.Contains("aggregated again", env.Workers[0].Output);
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));   // no result made up for the other model
 
-        Assert.Equal(FieldReviewOutcome.Changed, (await review.IncludeAsync(imageId.Value, "test", default)).Outcome);
+        Assert.Equal(FieldReviewOutcome.Changed, (await review.IncludeAsync(imageId, "test", default)).Outcome);
         await env.PublishAsync(new ReaggregatePatient(excluded.PatientId, "test"));
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<string>(Metrics) == "3/0", TimeSpan.FromMinutes(1));
 
         // An exclusion is of the content reviewed: a file replaced and submitted again comes back without it.
-        await review.ExcludeAsync(imageId.Value, "air bubble over the row", "test", default);
+        await review.ExcludeAsync(imageId, "air bubble over the row", "test", default);
         var path = Path.Combine(env.Share.FullName, "study-review", "P001", "L3", "field1.png");
         File.WriteAllBytes(path, NfcPipeline.Imaging.PngEncoder.Encode(ColourStudy.Image(256, 192, seed: 4242)));
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-review", FolderPath = "study-review" });
