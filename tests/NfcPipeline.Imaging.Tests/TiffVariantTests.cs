@@ -209,4 +209,78 @@ public class TiffVariantTests
         int warnings = image.Notes.Count(n => n.StartsWith("libtiff warning:", StringComparison.Ordinal));
         Assert.InRange(warnings, 1, Codecs.TiffMessages.MaxWarnings);
     }
+
+    /// <summary>
+    /// RGB pages, uncompressed, each with its NewSubfileType (1: a reduced-resolution preview), in the order given:
+    /// as capture software that writes a preview before the full image does.
+    /// </summary>
+    private static byte[] Pages(params (int Width, int Height, uint SubfileType, (byte, byte, byte) Colour)[] pages)
+    {
+        const int entries = 11, ifdSize = 2 + entries * 12 + 4;
+        int at = 8;
+        var ifds = new List<int>();
+        foreach (var _ in pages) { ifds.Add(at); at += ifdSize + 6; }   // each IFD, then its BitsPerSample array
+        var pixelsAt = new List<int>();
+        foreach (var page in pages) { pixelsAt.Add(at); at += page.Width * page.Height * 3; }
+        var file = new byte[at];
+        "II*\0"u8.CopyTo(file);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(4), 8);
+        for (int p = 0; p < pages.Length; p++)
+        {
+            var (w, h, subfile, (r, g, b)) = pages[p];
+            int ifd = ifds[p], bits = ifd + ifdSize, size = w * h * 3;
+            (ushort Tag, ushort Type, uint Count, uint Value)[] tags =
+            [
+                (254, 4, 1, subfile), (256, 4, 1, (uint)w), (257, 4, 1, (uint)h), (258, 3, 3, (uint)bits), (259, 3, 1, 1), (262, 3, 1, 2),
+                (273, 4, 1, (uint)pixelsAt[p]), (277, 3, 1, 3), (278, 4, 1, (uint)h), (279, 4, 1, (uint)size), (284, 3, 1, 1),
+            ];
+            BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(ifd), entries);
+            for (int i = 0; i < entries; i++)
+            {
+                var e = file.AsSpan(ifd + 2 + 12 * i);
+                BinaryPrimitives.WriteUInt16LittleEndian(e, tags[i].Tag);
+                BinaryPrimitives.WriteUInt16LittleEndian(e[2..], tags[i].Type);
+                BinaryPrimitives.WriteUInt32LittleEndian(e[4..], tags[i].Count);
+                if (tags[i].Type == 3 && tags[i].Count == 1) BinaryPrimitives.WriteUInt16LittleEndian(e[8..], (ushort)tags[i].Value);
+                else BinaryPrimitives.WriteUInt32LittleEndian(e[8..], tags[i].Value);
+            }
+            BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(ifd + 2 + 12 * entries), p + 1 < pages.Length ? (uint)ifds[p + 1] : 0);
+            for (int s = 0; s < 3; s++) BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(bits + 2 * s), 8);
+            for (int o = pixelsAt[p]; o < pixelsAt[p] + size; o += 3) (file[o], file[o + 1], file[o + 2]) = (r, g, b);
+        }
+        return file;
+    }
+
+    [Fact]
+    public void A_reduced_resolution_preview_before_the_full_image_is_passed_over()
+    {
+        // Decoding the first directory analysed a 64-pixel preview as the field, at the full image's µm per pixel.
+        var decoder = new ImageDecoder();
+        var file = Pages((64, 64, 1, (0, 0, 255)), (160, 120, 0, (200, 30, 30)), (64, 64, 0, (0, 255, 0)));
+
+        var image = decoder.Decode(file);
+
+        Assert.Equal((160, 120), (image.Width, image.Height));
+        Fixtures.AssertPixel(image, 80, 60, (200, 30, 30));
+        Assert.Contains("TIFF: page 2 of 3 used (the pages before it are reduced-resolution previews)", image.Notes);
+        var header = decoder.ReadHeader(file);
+        Assert.Equal((160, 120, 3), (header.Width, header.Height, header.PageCount));
+    }
+
+    [Fact]
+    public void A_full_image_first_is_decoded_whatever_follows_it()
+    {
+        var image = new ImageDecoder().Decode(Pages((96, 64, 0, (200, 30, 30)), (64, 64, 1, (0, 0, 255))));
+        Assert.Equal((96, 64), (image.Width, image.Height));
+        Fixtures.AssertPixel(image, 10, 10, (200, 30, 30));
+        Assert.Contains("multi-page TIFF (2 pages): first page used", image.Notes);
+    }
+
+    [Fact]
+    public void Only_previews_decode_the_first()
+    {
+        var image = new ImageDecoder().Decode(Pages((96, 64, 1, (0, 0, 255)), (64, 64, 1, (0, 255, 0))));
+        Assert.Equal((96, 64), (image.Width, image.Height));
+        Fixtures.AssertPixel(image, 10, 10, (0, 0, 255));
+    }
 }

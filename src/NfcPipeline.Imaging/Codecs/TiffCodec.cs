@@ -24,6 +24,8 @@ internal static unsafe class TiffCodec
                 throw Classify("opening", null);
             try
             {
+                if (header.Directory > 0 && LibTiffNative.SetDirectory(tif, (uint)header.Directory) == 0)
+                    throw Classify($"reading directory {header.Directory + 1}", null);
                 byte* message = stackalloc byte[LibTiffNative.MessageBufferSize];
                 message[0] = 0;
                 if (LibTiffNative.RgbaImageOk(tif, message) == 0)
@@ -54,7 +56,9 @@ internal static unsafe class TiffCodec
                     }
                     else if (stored != 1)
                         notes.Add($"TIFF orientation {stored} not applied (ApplyExifOrientation is off)");
-                    if (header.PageCount > 1)
+                    if (header.Directory > 0)
+                        notes.Add($"TIFF: page {header.Directory + 1} of {header.PageCount} used (the pages before it are reduced-resolution previews)");
+                    else if (header.PageCount > 1)
                         notes.Add($"multi-page TIFF ({header.PageCount} pages): first page used");
                     foreach (string warning in TiffMessages.Warnings)
                         notes.Add($"libtiff warning: {warning}");

@@ -3,15 +3,21 @@ using System.Buffers.Binary;
 namespace NfcPipeline.Imaging.Headers;
 
 /// <summary>
-/// Width, height and orientation (as stored; 1 when absent) from the first image directory, and the number of
+/// Width, height and orientation (as stored; 1 when absent) of the image directory decoded, and the number of
 /// directories (pages), read in managed code so that a header probe needs no native library. Classic TIFF and BigTIFF.
+/// The directory decoded is the first one, unless that is a reduced-resolution preview (NewSubfileType bit 0, or
+/// SubfileType 2), as some capture software writes before the full image: then the first full-resolution one.
 /// </summary>
-internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1)
+internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1, int Directory = 0)
 {
+    private const ushort NewSubfileTypeTag = 254;
+    private const ushort SubfileTypeTag = 255;
     private const ushort ImageWidthTag = 256;
     private const ushort ImageLengthTag = 257;
     private const ushort OrientationTag = 274;
     private const int MaxPagesCounted = 10_000;
+    /// <summary>Directories read in full while looking past previews (the rest are only counted).</summary>
+    private const int MaxDirectoriesRead = 16;
 
     public static TiffHeader Read(ReadOnlySpan<byte> data)
     {
@@ -31,33 +37,49 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
             ifd = U32(data[4..], little);
         }
 
-        var (width, height, orientation, next) = ReadDirectory(data, ifd, little, big);
-        if (width == 0 || height == 0)
-            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: first directory declares {width}x{height}");
-        if (width > int.MaxValue || height > int.MaxValue)
-            throw new ImageDecodeException(ImageDecodeError.TooLarge, $"TIFF: first directory declares {width}x{height}");
-
+        var first = ReadDirectory(data, ifd, little, big);
+        var chosen = (Index: 0, Directory: first);
+        bool found = !first.Reduced;
+        ulong next = first.Next;
         int pages = 1;
         var seen = new HashSet<ulong> { ifd };
         while (next != 0 && pages < MaxPagesCounted && seen.Add(next) && next < (ulong)data.Length)
         {
-            try { next = NextDirectory(data, next, little, big); }
+            try
+            {
+                if (found || pages >= MaxDirectoriesRead) next = NextDirectory(data, next, little, big);
+                else
+                {
+                    var directory = ReadDirectory(data, next, little, big);
+                    if (!directory.Reduced && directory.Width > 0 && directory.Height > 0) (chosen, found) = ((pages, directory), true);
+                    next = directory.Next;
+                }
+            }
             catch (ImageDecodeException) { break; } // a damaged later page does not stop the first from decoding
             pages++;
         }
-        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1);
+        var (width, height) = (chosen.Directory.Width, chosen.Directory.Height);
+        string which = chosen.Index == 0 ? "first directory" : $"directory {chosen.Index + 1}";
+        if (width == 0 || height == 0)
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: {which} declares {width}x{height}");
+        if (width > int.MaxValue || height > int.MaxValue)
+            throw new ImageDecodeException(ImageDecodeError.TooLarge, $"TIFF: {which} declares {width}x{height}");
+        ulong orientation = chosen.Directory.Orientation;
+        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1, chosen.Index);
     }
 
-    private static (ulong Width, ulong Height, ulong Orientation, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
+    private static (ulong Width, ulong Height, ulong Orientation, bool Reduced, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset,
+        bool little, bool big)
     {
         var (pos, count, end) = Locate(data, offset, little, big);
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12;
         ulong width = 0, height = 0, orientation = 1;
+        bool reduced = false;
         for (ulong i = 0; i < count; i++)
         {
             var entry = data[(pos + countSize + (int)i * entrySize)..];
             ushort tag = U16(entry, little);
-            if (tag != ImageWidthTag && tag != ImageLengthTag && tag != OrientationTag)
+            if (tag is not (ImageWidthTag or ImageLengthTag or OrientationTag or NewSubfileTypeTag or SubfileTypeTag))
                 continue;
             ushort type = U16(entry[2..], little);
             long? v = Integer(type, entry[(big ? 12 : 8)..], little, big);
@@ -66,11 +88,16 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
                 if (v is >= 1 and <= 8) orientation = (ulong)v.Value;   // anything else libtiff also ignores
                 continue;
             }
+            if (tag is NewSubfileTypeTag or SubfileTypeTag)
+            {
+                reduced |= tag == NewSubfileTypeTag ? (v & 1) == 1 : v == 2;
+                continue;
+            }
             if (v is not >= 0)
                 throw new ImageDecodeException(ImageDecodeError.Corrupt, v is null ? $"TIFF: tag {tag} has type {type}" : $"TIFF: tag {tag} is {v}");
             if (tag == ImageWidthTag) width = (ulong)v.Value; else height = (ulong)v.Value;
         }
-        return (width, height, orientation, Next(data, end, little, big));
+        return (width, height, orientation, reduced, Next(data, end, little, big));
     }
 
     /// <summary>A later page's next-directory pointer, without reading its entries (counting pages costs one read each).</summary>

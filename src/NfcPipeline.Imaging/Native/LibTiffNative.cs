@@ -91,6 +91,10 @@ internal static unsafe partial class LibTiffNative
     [LibraryImport(Library, EntryPoint = "TIFFGetVersion")]
     public static partial byte* GetVersion();
 
+    /// <summary>tdir_t is 32 bits from libtiff 4.5 (libtiff.so.6).</summary>
+    [LibraryImport(Library, EntryPoint = "TIFFSetDirectory")]
+    public static partial int SetDirectory(nint tif, uint directory);
+
     [LibraryImport(Library, EntryPoint = "TIFFIsTiled")]
     public static partial int IsTiled(nint tif);
 
