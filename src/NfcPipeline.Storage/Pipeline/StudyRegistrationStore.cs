@@ -9,10 +9,16 @@ public sealed record ImageRegistration(string Patient, string? Finger, string Fi
 public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson,
     IReadOnlyList<ImageRegistration> Images, int SkippedEntries = 0);
 
-/// <summary>A registered study and the images that now need analysis (the rest are done, in progress, or reused).</summary>
-/// <summary>A registered study and the chunk jobs created for it in the same transaction (to publish after the commit).</summary>
+/// <summary>
+/// A registered study, the images that now need analysis (the rest are done, in progress, or reused) and the chunk jobs
+/// created for them in the same transaction (to publish after the commit). <see cref="Redelivered"/>: the submission was
+/// registered before (a redelivery of its message), so nothing was registered or queued again.
+/// </summary>
 public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCount, IReadOnlyList<long> ImagesToAnalyse, int ReusedImages,
-    IReadOnlyList<ChunkJob> Chunks);
+    IReadOnlyList<ChunkJob> Chunks)
+{
+    public bool Redelivered { get; init; }
+}
 
 /// <summary>
 /// Registers studies idempotently: by external id, patient code and image path, with content hashes deciding what is new.
@@ -26,8 +32,10 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// waiting on it finds them in flight instead of queueing the same images again.</param>
     /// <param name="settingsJson">The registering worker's settings (ModelHost.SettingsJson): a stored result is reused
     /// only when it was measured with the same analysis and decoder settings.</param>
+    /// <param name="submissionId">The submission's message id: the one the study was last registered from is a
+    /// redelivery, not registered again (migration 0030).</param>
     public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
-        string settingsJson, CancellationToken ct)
+        string settingsJson, CancellationToken ct, Guid? submissionId = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -36,11 +44,18 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.
-        var registered = (await connection.QueryAsync<(string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx)>(new CommandDefinition(
-            "select source_path, um_per_px, analysis_um_per_px from studies where external_id = @ExternalId",
+        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, Guid? Submission)>(
+            new CommandDefinition("select id, source_path, um_per_px, analysis_um_per_px, last_submission_id from studies where external_id = @ExternalId",
             new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
             throw new StudyConflictException(conflict);
+        if (submissionId is not null && registered.Count > 0 && registered[0].Submission == submissionId)
+        {
+            var (patientCount, imageCount) = await connection.QuerySingleAsync<(int, int)>(new CommandDefinition("""
+                select (select count(*) from patients where study_id = @Id)::int, (select count(*) from images where study_id = @Id)::int
+                """, new { registered[0].Id }, tx, cancellationToken: ct));
+            return new RegisteredStudy(registered[0].Id, patientCount, imageCount, [], 0, []) { Redelivered = true };
+        }
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
         // queued again, and the old chunks' writes skip them (ResultStore). The scale compared is the one analysed at:
         // the study's own, else the default it was registered at (none recorded before migration 0028), so a calibration
@@ -51,16 +66,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         bool restart = reanalyze || recalibrated;
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
-            insert into studies (external_id, source_path, um_per_px, analysis_um_per_px, device, manifest, image_count, state, model_id)
-            values (@ExternalId, @SourcePath, @UmPerPx, @AnalysisUmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId)
+            insert into studies (external_id, source_path, um_per_px, analysis_um_per_px, device, manifest, image_count, state, model_id,
+                                 last_submission_id)
+            values (@ExternalId, @SourcePath, @UmPerPx, @AnalysisUmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId, @SubmissionId)
             on conflict (external_id) do update set
                 source_path = excluded.source_path, um_per_px = excluded.um_per_px, analysis_um_per_px = excluded.analysis_um_per_px,
-                device = excluded.device,
+                device = excluded.device, last_submission_id = excluded.last_submission_id,
                 manifest = excluded.manifest, image_count = excluded.image_count, model_id = excluded.model_id,
                 state = 'processing', updated_at = now(), registered_at = now(), completed_at = null
             returning id
             """, new { study.ExternalId, study.SourcePath, study.UmPerPx, AnalysisUmPerPx = umPerPx, study.Device, Manifest = study.ManifestJson,
-                Count = study.Images.Count, ModelId = modelId },
+                Count = study.Images.Count, ModelId = modelId, SubmissionId = submissionId },
             tx, cancellationToken: ct));
 
         var codes = study.Images.Select(i => i.Patient).Distinct(StringComparer.Ordinal).ToArray();

@@ -26,7 +26,8 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         try
         {
             study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
-                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t), ct);
+                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
+                context.MessageId), ct);
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         var chunks = study.Chunks;
@@ -43,8 +44,12 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             try { await shareNotes.ClearRegistrationRefusalAsync(root, folder, ct); }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The folder's refusal note was not cleared: {Error}", ex.Message); }
         }
-        logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
-            study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
+        if (study.Redelivered)
+            logger.LogInformation("Study {StudyDbId}: this submission was registered before (its message delivered again); nothing registered or queued again",
+                study.StudyId);
+        else
+            logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
+                study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
         // A count only: the entries' paths hold patient folder names (`nfc analyze` lists them).
         if (registration.SkippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",

@@ -62,14 +62,15 @@ public sealed class PipelineEnvironment : IAsyncDisposable
 
     public Task SubmitAsync(SubmitStudy message) => PublishAsync(message);
 
-    public async Task PublishAsync<T>(T message) where T : class
+    /// <param name="messageId">The envelope's message id, as a redelivery of an earlier message carries it; else a new one.</param>
+    public async Task PublishAsync<T>(T message, Guid? messageId = null) where T : class
     {
         if (_bus is null)
         {
             _bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(Vhost.AmqpUri));
             await _bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         }
-        await _bus.Publish(message);
+        await _bus.Publish(message, context => { if (messageId is { } id) context.MessageId = id; });
     }
 
     /// <summary>Writes a study of PNG images with two marked capillaries each (see ColourStudy) under the share.</summary>

@@ -1,0 +1,60 @@
+using Dapper;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>
+/// A SubmitStudy delivered twice (at least once: its worker died after the commit, or failed past it and the message was
+/// retried), against the real database: the second delivery of one message registers nothing again.
+/// </summary>
+public class RedeliveredSubmissionTests
+{
+    [Fact]
+    public async Task A_redelivered_reanalysis_queues_nothing_again_and_a_new_submission_of_it_does()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await ResubmissionRaceTests.SeedAsync(db, 3);
+        var registrations = new StudyRegistrationStore(db);
+        var message = Guid.NewGuid();
+
+        var first = await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default, message);
+        Assert.Equal(3, first.ImagesToAnalyse.Count);
+        Assert.False(first.Redelivered);
+
+        var again = await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default, message);
+        Assert.True(again.Redelivered);
+        Assert.Empty(again.ImagesToAnalyse);
+        Assert.Empty(again.Chunks);
+        Assert.Equal((s.StudyId, 1, 3), (again.StudyId, again.PatientCount, again.ImageCount));
+        await using var c = await db.OpenConnectionAsync();
+        // Failing first: each delivery of the reanalysis queued every image in new chunks again.
+        Assert.Equal(2L, await c.ExecuteScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
+
+        var resubmitted = await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default, Guid.NewGuid());
+        Assert.False(resubmitted.Redelivered);
+        Assert.Equal(3, resubmitted.ImagesToAnalyse.Count);
+        // Without a message id (a caller outside the broker) every call registers.
+        Assert.Equal(3, (await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default)).ImagesToAnalyse.Count);
+    }
+
+    [Fact]
+    public async Task A_worker_given_one_reanalysis_message_twice_analyses_the_study_once()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-redelivered", patients: 1, imagesPerPatient: 2);
+        var worker = await env.StartWorkerAsync();
+        var reanalysis = new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-redelivered", FolderPath = "study-redelivered", Reanalyze = true };
+        var messageId = Guid.NewGuid();
+
+        await env.PublishAsync(reanalysis, messageId);
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-redelivered", TimeSpan.FromMinutes(2)));
+        await env.PublishAsync(reanalysis, messageId);
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("this submission was registered before")),
+            TimeSpan.FromMinutes(1), () => worker.Output);
+
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies"));
+    }
+}
