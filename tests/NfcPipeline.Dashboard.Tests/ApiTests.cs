@@ -105,6 +105,51 @@ public class ApiTests
         finally { await bus.StopAsync(); }
     }
 
+    [Fact]
+    public async Task A_retried_submission_with_one_Idempotency_Key_goes_out_as_one_message_id()
+    {
+        // A retry after a lost answer (the broker took the first) was a second submission: a reanalysis queued twice.
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        var ids = new System.Collections.Concurrent.ConcurrentQueue<Guid?>();
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(TestServices.RabbitUri);
+            cfg.ReceiveEndpoint("nfc-test-dashboard-idempotent-" + Guid.NewGuid().ToString("N")[..8], e =>
+            {
+                e.AutoDelete = true;
+                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == "API-IDEM") ids.Enqueue(ctx.MessageId); return Task.CompletedTask; });
+            });
+        });
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        try
+        {
+            using var client = Keyed(host);
+            async Task<HttpStatusCode> Post(string? key)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/studies")
+                {
+                    Content = JsonContent.Create(new { studyId = "API-IDEM", folderPath = "studyA", reanalyze = true }),
+                };
+                if (key is not null) request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+                return (await client.SendAsync(request)).StatusCode;
+            }
+            Assert.Equal(HttpStatusCode.Accepted, await Post("run-42"));
+            Assert.Equal(HttpStatusCode.Accepted, await Post("run-42"));
+            Assert.Equal(HttpStatusCode.Accepted, await Post("run-43"));
+            Assert.Equal(HttpStatusCode.Accepted, await Post(null));
+            Assert.Equal(HttpStatusCode.BadRequest, await Post("with space"));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (ids.Count < 4 && DateTime.UtcNow < deadline) await Task.Delay(50);
+
+            var received = ids.ToArray();
+            Assert.Equal(4, received.Length);
+            Assert.Equal(received[0], received[1]);
+            Assert.Equal(4 - 1, received.Distinct().Count());
+        }
+        finally { await bus.StopAsync(); }
+    }
+
     [Theory]
     [InlineData("""{"folderPath":"studyA"}""", "studyId")]
     [InlineData("""{"studyId":"site/2026","folderPath":"studyA"}""", "studyId")]

@@ -63,6 +63,11 @@ public static class StudiesApi
         // naming what is wrong (the binder answered with an empty 400 or 415).
         if (!request.HasJsonContentType())
             return Results.Problem("The body must be JSON (Content-Type: application/json).", statusCode: 415, title: "Invalid request");
+        if (SubmissionId(request.Headers["Idempotency-Key"].ToString()) is not { } submissionId)
+            return Results.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {MaxIdempotencyKey} printable ASCII characters."],
+            }, title: "The study cannot be submitted");
         SubmitStudyRequest? body;
         try { body = await request.ReadFromJsonAsync<SubmitStudyRequest>(RequestJson, ct); }
         catch (InvalidOperationException ex)   // a charset .NET does not know (the build has no code pages)
@@ -92,7 +97,7 @@ public static class StudiesApi
         using (var publish = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
             publish.CancelAfter(PublishTimeout);
-            try { await bus.Publish(message, publish.Token); }
+            try { await bus.Publish(message, context => { if (submissionId != Guid.Empty) context.MessageId = submissionId; }, publish.Token); }
             catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransit.MassTransitException)
             {
                 request.HttpContext.Response.Headers.RetryAfter = "30";
@@ -101,6 +106,21 @@ public static class StudiesApi
             }
         }
         return Results.Accepted($"/api/studies/{Uri.EscapeDataString(message.StudyId)}", new { studyId = message.StudyId, status = "submitted" });
+    }
+
+    private const int MaxIdempotencyKey = 200;
+
+    /// <summary>
+    /// The message id a submission goes out under: one derived from the caller's Idempotency-Key, so that a retry of a
+    /// request whose answer was lost (a timeout after the broker took it) is the same message, which the worker
+    /// registers once (studies.last_submission_id); Guid.Empty (a fresh id) without the header; null for a malformed key.
+    /// </summary>
+    internal static Guid? SubmissionId(string key)
+    {
+        if (key.Length == 0) return Guid.Empty;
+        if (key.Length > MaxIdempotencyKey || key.Any(c => c is < '!' or > '~')) return null;
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes("nfc-submit-study:" + key));
+        return new Guid(hash.AsSpan(0, 16));
     }
 
     public static Dictionary<string, string[]> Validate(SubmitStudyRequest body, string? shareRoot)
