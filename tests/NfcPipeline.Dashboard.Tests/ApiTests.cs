@@ -125,11 +125,11 @@ public class ApiTests
         try
         {
             using var client = Keyed(host);
-            async Task<HttpStatusCode> Post(string? key)
+            async Task<HttpStatusCode> Post(string? key, bool reanalyze = true)
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/api/studies")
                 {
-                    Content = JsonContent.Create(new { studyId = "API-IDEM", folderPath = "studyA", reanalyze = true }),
+                    Content = JsonContent.Create(new { studyId = "API-IDEM", folderPath = "studyA", reanalyze }),
                 };
                 if (key is not null) request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
                 return (await client.SendAsync(request)).StatusCode;
@@ -138,14 +138,15 @@ public class ApiTests
             Assert.Equal(HttpStatusCode.Accepted, await Post("run-42"));
             Assert.Equal(HttpStatusCode.Accepted, await Post("run-43"));
             Assert.Equal(HttpStatusCode.Accepted, await Post(null));
+            Assert.Equal(HttpStatusCode.Accepted, await Post("run-42", reanalyze: false));   // the key reused for another body
             Assert.Equal(HttpStatusCode.BadRequest, await Post("with space"));
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (ids.Count < 4 && DateTime.UtcNow < deadline) await Task.Delay(50);
+            while (ids.Count < 5 && DateTime.UtcNow < deadline) await Task.Delay(50);
 
             var received = ids.ToArray();
-            Assert.Equal(4, received.Length);
+            Assert.Equal(5, received.Length);
             Assert.Equal(received[0], received[1]);
-            Assert.Equal(4 - 1, received.Distinct().Count());
+            Assert.Equal(5 - 1, received.Distinct().Count());
         }
         finally { await bus.StopAsync(); }
     }

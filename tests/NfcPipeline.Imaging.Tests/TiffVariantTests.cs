@@ -252,19 +252,19 @@ public class TiffVariantTests
     }
 
     [Fact]
-    public void A_reduced_resolution_preview_before_the_full_image_is_passed_over()
+    public void A_reduced_resolution_preview_and_a_mask_before_the_full_image_are_passed_over()
     {
         // Decoding the first directory analysed a 64-pixel preview as the field, at the full image's µm per pixel.
         var decoder = new ImageDecoder();
-        var file = Pages((64, 64, 1, (0, 0, 255)), (160, 120, 0, (200, 30, 30)), (64, 64, 0, (0, 255, 0)));
+        var file = Pages((64, 64, 1, (0, 0, 255)), (160, 120, 4, (0, 0, 0)), (160, 120, 0, (200, 30, 30)), (64, 64, 0, (0, 255, 0)));
 
         var image = decoder.Decode(file);
 
         Assert.Equal((160, 120), (image.Width, image.Height));
         Fixtures.AssertPixel(image, 80, 60, (200, 30, 30));
-        Assert.Contains("TIFF: page 2 of 3 used (the pages before it are reduced-resolution previews)", image.Notes);
+        Assert.Contains("TIFF: page 3 of 4 used (the pages before it are reduced-resolution previews)", image.Notes);
         var header = decoder.ReadHeader(file);
-        Assert.Equal((160, 120, 3), (header.Width, header.Height, header.PageCount));
+        Assert.Equal((160, 120, 4), (header.Width, header.Height, header.PageCount));
     }
 
     [Fact]
@@ -282,5 +282,6 @@ public class TiffVariantTests
         var image = new ImageDecoder().Decode(Pages((96, 64, 1, (0, 0, 255)), (64, 64, 1, (0, 255, 0))));
         Assert.Equal((96, 64), (image.Width, image.Height));
         Fixtures.AssertPixel(image, 10, 10, (0, 0, 255));
+        Assert.Contains("TIFF: only reduced-resolution previews found; the first decoded (its scale may not be the field's µm per pixel)", image.Notes);
     }
 }

@@ -97,7 +97,8 @@ public static class StudiesApi
         using (var publish = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
             publish.CancelAfter(PublishTimeout);
-            try { await bus.Publish(message, context => { if (submissionId != Guid.Empty) context.MessageId = submissionId; }, publish.Token); }
+            var messageId = submissionId == Guid.Empty ? (Guid?)null : MessageIdOf(submissionId, message);
+            try { await bus.Publish(message, context => { if (messageId is { } id) context.MessageId = id; }, publish.Token); }
             catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransit.MassTransitException)
             {
                 request.HttpContext.Response.Headers.RetryAfter = "30";
@@ -110,10 +111,18 @@ public static class StudiesApi
 
     private const int MaxIdempotencyKey = 200;
 
+    /// <summary>The key's id combined with the message: the same key sent with another body is another submission.</summary>
+    private static Guid MessageIdOf(Guid key, SubmitStudy message)
+    {
+        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message);
+        var hash = System.Security.Cryptography.SHA256.HashData([.. key.ToByteArray(), .. body]);
+        return new Guid(hash.AsSpan(0, 16));
+    }
+
     /// <summary>
     /// The message id a submission goes out under: one derived from the caller's Idempotency-Key, so that a retry of a
     /// request whose answer was lost (a timeout after the broker took it) is the same message, which the worker
-    /// registers once (studies.last_submission_id); Guid.Empty (a fresh id) without the header; null for a malformed key.
+    /// registers once (study_submissions); Guid.Empty (a fresh id) without the header; null for a malformed key.
     /// </summary>
     internal static Guid? SubmissionId(string key)
     {

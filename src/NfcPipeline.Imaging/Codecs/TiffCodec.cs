@@ -56,6 +56,8 @@ internal static unsafe class TiffCodec
                     }
                     else if (stored != 1)
                         notes.Add($"TIFF orientation {stored} not applied (ApplyExifOrientation is off)");
+                    if (header.PreviewOnly)
+                        notes.Add("TIFF: only reduced-resolution previews found; the first decoded (its scale may not be the field's µm per pixel)");
                     if (header.Directory > 0)
                         notes.Add($"TIFF: page {header.Directory + 1} of {header.PageCount} used (the pages before it are reduced-resolution previews)");
                     else if (header.PageCount > 1)

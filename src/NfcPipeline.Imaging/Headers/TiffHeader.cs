@@ -8,7 +8,8 @@ namespace NfcPipeline.Imaging.Headers;
 /// The directory decoded is the first one, unless that is a reduced-resolution preview (NewSubfileType bit 0, or
 /// SubfileType 2), as some capture software writes before the full image: then the first full-resolution one.
 /// </summary>
-internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1, int Directory = 0)
+/// <param name="PreviewOnly">The decoded directory is itself a reduced-resolution preview: no full-resolution one was found.</param>
+internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1, int Directory = 0, bool PreviewOnly = false)
 {
     private const ushort NewSubfileTypeTag = 254;
     private const ushort SubfileTypeTag = 255;
@@ -65,7 +66,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         if (width > int.MaxValue || height > int.MaxValue)
             throw new ImageDecodeException(ImageDecodeError.TooLarge, $"TIFF: {which} declares {width}x{height}");
         ulong orientation = chosen.Directory.Orientation;
-        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1, chosen.Index);
+        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1, chosen.Index, !found);
     }
 
     private static (ulong Width, ulong Height, ulong Orientation, bool Reduced, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset,
@@ -90,7 +91,8 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
             }
             if (tag is NewSubfileTypeTag or SubfileTypeTag)
             {
-                reduced |= tag == NewSubfileTypeTag ? (v & 1) == 1 : v == 2;
+                // NewSubfileType: bit 0 a reduced-resolution image, bit 2 a transparency mask; neither is the field.
+                reduced |= tag == NewSubfileTypeTag ? (v & 0b101) != 0 : v == 2;
                 continue;
             }
             if (v is not >= 0)

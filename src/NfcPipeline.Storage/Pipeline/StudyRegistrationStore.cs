@@ -32,8 +32,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// waiting on it finds them in flight instead of queueing the same images again.</param>
     /// <param name="settingsJson">The registering worker's settings (ModelHost.SettingsJson): a stored result is reused
     /// only when it was measured with the same analysis and decoder settings.</param>
-    /// <param name="submissionId">The submission's message id: the one the study was last registered from is a
-    /// redelivery, not registered again (migration 0030).</param>
+    /// <param name="submissionId">The submission's message id: one the study was registered from before is a
+    /// redelivery, not registered again (study_submissions, migration 0030).</param>
     public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
         string settingsJson, CancellationToken ct, Guid? submissionId = null)
     {
@@ -44,12 +44,15 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.
-        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, Guid? Submission)>(
-            new CommandDefinition("select id, source_path, um_per_px, analysis_um_per_px, last_submission_id from studies where external_id = @ExternalId",
-            new { study.ExternalId }, tx, cancellationToken: ct))).ToList();
+        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, bool Redelivered)>(
+            new CommandDefinition("""
+                select id, source_path, um_per_px, analysis_um_per_px,
+                       exists (select 1 from study_submissions u where u.study_id = studies.id and u.message_id = @SubmissionId)
+                from studies where external_id = @ExternalId
+                """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
             throw new StudyConflictException(conflict);
-        if (submissionId is not null && registered.Count > 0 && registered[0].Submission == submissionId)
+        if (registered.Count > 0 && registered[0].Redelivered)
         {
             var (patientCount, imageCount) = await connection.QuerySingleAsync<(int, int)>(new CommandDefinition("""
                 select (select count(*) from patients where study_id = @Id)::int, (select count(*) from images where study_id = @Id)::int
@@ -66,18 +69,22 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         bool restart = reanalyze || recalibrated;
 
         long studyId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
-            insert into studies (external_id, source_path, um_per_px, analysis_um_per_px, device, manifest, image_count, state, model_id,
-                                 last_submission_id)
-            values (@ExternalId, @SourcePath, @UmPerPx, @AnalysisUmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId, @SubmissionId)
+            insert into studies (external_id, source_path, um_per_px, analysis_um_per_px, device, manifest, image_count, state, model_id)
+            values (@ExternalId, @SourcePath, @UmPerPx, @AnalysisUmPerPx, @Device, @Manifest::jsonb, @Count, 'processing', @ModelId)
             on conflict (external_id) do update set
                 source_path = excluded.source_path, um_per_px = excluded.um_per_px, analysis_um_per_px = excluded.analysis_um_per_px,
-                device = excluded.device, last_submission_id = excluded.last_submission_id,
+                device = excluded.device,
                 manifest = excluded.manifest, image_count = excluded.image_count, model_id = excluded.model_id,
                 state = 'processing', updated_at = now(), registered_at = now(), completed_at = null
             returning id
             """, new { study.ExternalId, study.SourcePath, study.UmPerPx, AnalysisUmPerPx = umPerPx, study.Device, Manifest = study.ManifestJson,
-                Count = study.Images.Count, ModelId = modelId, SubmissionId = submissionId },
+                Count = study.Images.Count, ModelId = modelId },
             tx, cancellationToken: ct));
+
+        if (submissionId is not null)
+            await connection.ExecuteAsync(new CommandDefinition(
+                "insert into study_submissions (study_id, message_id) values (@StudyId, @SubmissionId) on conflict do nothing",
+                new { StudyId = studyId, SubmissionId = submissionId }, tx, cancellationToken: ct));
 
         var codes = study.Images.Select(i => i.Patient).Distinct(StringComparer.Ordinal).ToArray();
         await connection.ExecuteAsync(new CommandDefinition("""

@@ -73,7 +73,11 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             logger.LogInformation("Patient {PatientDbId} has no results yet (or no longer exists); it is aggregated when its last image is done", patientId);
         foreach (var (modelId, settings) in results)
         {
-            var aggregator = new PatientAggregator(FastTrackOf(settings) ?? model.Analysis.FastTrack);
+            var rules = FastTrackOf(settings);
+            if (rules is null)
+                logger.LogWarning("Patient {PatientDbId}: the result of model #{ModelId} does not record its fast-track rules; aggregated again " +
+                    "under this worker's", patientId, modelId);
+            var aggregator = new PatientAggregator(rules ?? model.Analysis.FastTrack);
             var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct);
             if (outcome is null) logger.LogInformation("Patient {PatientDbId} is still being analysed; it is aggregated when its last image is done", patientId);
             else logger.LogInformation("Patient {PatientDbId} aggregated again for model #{ModelId}: {Pattern}", patientId, modelId, outcome.Pattern);

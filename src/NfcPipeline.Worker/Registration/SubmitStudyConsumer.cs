@@ -45,7 +45,8 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The folder's refusal note was not cleared: {Error}", ex.Message); }
         }
         if (study.Redelivered)
-            logger.LogInformation("Study {StudyDbId}: this submission was registered before (its message delivered again); nothing registered or queued again",
+            logger.LogInformation("Study {StudyDbId}: this submission was registered before (its message delivered again, or a retry after its " +
+                "commit); nothing registered or queued again, and chunks not yet published go out with the outbox",
                 study.StudyId);
         else
             logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",

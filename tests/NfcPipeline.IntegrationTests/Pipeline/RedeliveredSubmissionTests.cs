@@ -35,6 +35,8 @@ public class RedeliveredSubmissionTests
         var resubmitted = await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default, Guid.NewGuid());
         Assert.False(resubmitted.Redelivered);
         Assert.Equal(3, resubmitted.ImagesToAnalyse.Count);
+        // The first message delivered once more, after that later submission: still a redelivery.
+        Assert.True((await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default, message)).Redelivered);
         // Without a message id (a caller outside the broker) every call registers.
         Assert.Equal(3, (await registrations.RegisterAsync(ResubmissionRaceTests.SubmittedAgain(s), s.ModelId, 2.0, true, 2, "{}", default)).ImagesToAnalyse.Count);
     }
