@@ -74,6 +74,8 @@ public partial class FieldReviewTests
             Assert.Contains("Excluded at review: air bubble over the distal row", page);
             // No worker here: the stored figures predate the exclusion, and the page says so, with a way to ask again.
             Assert.Contains("id=\"review-pending\"", page);
+            Assert.Equal("1|true", await data.Database.ScalarAsync<string>(
+                "select excluded_fields || '|' || review_pending::text from v_patient_summary where patient = 'P01'"));
             var again = await client.PostAsync($"/patients/{data.PatientId}/reaggregate", new FormUrlEncodedContent([new("__af", token)]));
             Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
             await WaitForAsync(received, 2);
