@@ -6,5 +6,5 @@ create table study_submissions (
     study_id        bigint not null references studies (id) on delete cascade,
     message_id      uuid not null,
     registered_at   timestamptz not null default now(),
-    primary key (study_id, message_id)
+    primary key (message_id, study_id)   -- looked up by message id before a delivery reads the study's files
 );

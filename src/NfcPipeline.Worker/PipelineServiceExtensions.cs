@@ -64,14 +64,8 @@ public static class PipelineServiceExtensions
         var shareOptions = Bind(ShareWatcherOptions.Section, s => s.Get<ShareWatcherOptions>(), new ShareWatcherOptions());
         options.RequireShareMountPoint ??= shareOptions.RequireMountPoint;
         // Not whether it is mounted now (chunks wait for that), but whether that can be told at all: else every chunk would wait.
-        if (options.RequireShareMountPoint == true && !string.IsNullOrWhiteSpace(options.ShareRoot))
-        {
-            try { MountPoints.IsMountPoint(options.ShareRoot); }
-            catch (Exception ex) when (ex is ShareUnavailableException or IOException or UnauthorizedAccessException)
-            {
-                problems.Add($"Worker:RequireShareMountPoint is set, but {ex.Message}");
-            }
-        }
+        if (options.RequireShareMountPoint == true && !File.Exists(MountPoints.MountInfoPath))
+            problems.Add($"Worker:RequireShareMountPoint is set, but {MountPoints.MountInfoPath} is not there to tell mount points by.");
         problems.AddRange(options.Validate()
             .Concat(WorkerOptions.KestrelEndpointProblems(config))
             .Concat(inferenceOptions.Validate())
@@ -106,7 +100,7 @@ public static class PipelineServiceExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
-            // Queues: submit-study, analyze-images (and their _error queues), analyze-images-fault.
+            // Queues: submit-study, analyze-images, reaggregate-patient (and their _error queues), analyze-images-fault.
             bus.SetKebabCaseEndpointNameFormatter();
             bus.AddConsumer<SubmitStudyConsumer>();
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));

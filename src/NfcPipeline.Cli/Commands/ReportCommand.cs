@@ -83,7 +83,7 @@ internal static class ReportCommand
         Row("density mean/median/SD per mm", $"{m.DensityMean:0.##} / {m.DensityMedian:0.##} / {m.DensitySd:0.##}");
         Row("gradable / ungradable / failed fields", $"{m.GradableFields} / {m.UngradableFields} / {(m.FailedFields?.ToString() ?? "?")}");
         foreach (var field in r.Images.Where(i => i.QcExclusion is not null)) Row($"excluded at review: {field.RelPath}", field.QcExclusion);
-        if (r.Images.Max(i => i.QcChangedAt) is { } changed && changed > m.ComputedAt)
+        if (r.ReviewPendingSince is not null)
             Row("pending", "a field was excluded or included after this result was computed; a worker recomputes it");
         Row("calibration µm/px", m.UmPerPx?.ToString("0.###") ?? "more than one, or not recorded");
         Row("loops (gradable fields)", m.CapillaryCount);

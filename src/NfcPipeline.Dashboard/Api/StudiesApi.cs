@@ -45,7 +45,6 @@ public static class StudiesApi
     /// The web defaults, and a field the body may not hold is refused: a mistyped one ("umPerPx" for
     /// micrometresPerPixel) was dropped, and the study measured at another calibration.
     /// </summary>
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly System.Text.Json.JsonSerializerOptions RequestJson = new(System.Text.Json.JsonSerializerDefaults.Web)
     {
@@ -63,7 +62,8 @@ public static class StudiesApi
         // naming what is wrong (the binder answered with an empty 400 or 415).
         if (!request.HasJsonContentType())
             return Results.Problem("The body must be JSON (Content-Type: application/json).", statusCode: 415, title: "Invalid request");
-        if (SubmissionId(request.Headers["Idempotency-Key"].ToString()) is not { } submissionId)
+        var idempotencyKey = request.Headers["Idempotency-Key"].ToString();
+        if (idempotencyKey.Length > MaxIdempotencyKey || idempotencyKey.Any(c => c is < '!' or > '~'))
             return Results.ValidationProblem(new Dictionary<string, string[]>
             {
                 ["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {MaxIdempotencyKey} printable ASCII characters."],
@@ -93,42 +93,27 @@ public static class StudiesApi
             StudyId = body.StudyId!.Trim(), FolderPath = folderPath, Images = folderPath is null ? body.Images : null, MicrometresPerPixel = body.MicrometresPerPixel,
             Device = body.Device, Reanalyze = body.Reanalyze,
         };
-        // MassTransit waits for a connection: with the broker away the request would hang (a script's with it).
-        using (var publish = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        var messageId = idempotencyKey.Length == 0 ? (Guid?)null : MessageIdOf(idempotencyKey, message);
+        if (!await BoundedPublish.TryPublishAsync(bus, message, messageId, ct))
         {
-            publish.CancelAfter(PublishTimeout);
-            var messageId = submissionId == Guid.Empty ? (Guid?)null : MessageIdOf(submissionId, message);
-            try { await bus.Publish(message, context => { if (messageId is { } id) context.MessageId = id; }, publish.Token); }
-            catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransit.MassTransitException)
-            {
-                request.HttpContext.Response.Headers.RetryAfter = "30";
-                return Results.Problem($"RabbitMQ did not take the submission within {PublishTimeout.TotalSeconds:0} s, so nothing was submitted; try again shortly.",
-                    statusCode: 503, title: "Service unavailable");
-            }
+            request.HttpContext.Response.Headers.RetryAfter = "30";
+            return Results.Problem($"RabbitMQ did not take the submission within {BoundedPublish.Timeout.TotalSeconds:0} s; try again " +
+                "shortly (with the same Idempotency-Key, should it have arrived after all).", statusCode: 503, title: "Service unavailable");
         }
         return Results.Accepted($"/api/studies/{Uri.EscapeDataString(message.StudyId)}", new { studyId = message.StudyId, status = "submitted" });
     }
 
     private const int MaxIdempotencyKey = 200;
 
-    /// <summary>The key's id combined with the message: the same key sent with another body is another submission.</summary>
-    private static Guid MessageIdOf(Guid key, SubmitStudy message)
-    {
-        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message);
-        var hash = System.Security.Cryptography.SHA256.HashData([.. key.ToByteArray(), .. body]);
-        return new Guid(hash.AsSpan(0, 16));
-    }
-
     /// <summary>
-    /// The message id a submission goes out under: one derived from the caller's Idempotency-Key, so that a retry of a
-    /// request whose answer was lost (a timeout after the broker took it) is the same message, which the worker
-    /// registers once (study_submissions); Guid.Empty (a fresh id) without the header; null for a malformed key.
+    /// The message id a submission with an Idempotency-Key goes out under: a retry of a request whose answer was lost (a
+    /// timeout after the broker took it) is then the same message, which a worker registers once (study_submissions).
+    /// The body counts too: the same key sent with another body is another submission.
     /// </summary>
-    internal static Guid? SubmissionId(string key)
+    private static Guid MessageIdOf(string idempotencyKey, SubmitStudy message)
     {
-        if (key.Length == 0) return Guid.Empty;
-        if (key.Length > MaxIdempotencyKey || key.Any(c => c is < '!' or > '~')) return null;
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes("nfc-submit-study:" + key));
+        var hash = System.Security.Cryptography.SHA256.HashData(
+            [.. System.Text.Encoding.ASCII.GetBytes($"nfc-submit-study:{idempotencyKey}\n"), .. System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message)]);
         return new Guid(hash.AsSpan(0, 16));
     }
 

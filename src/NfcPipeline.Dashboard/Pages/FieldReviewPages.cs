@@ -13,8 +13,6 @@ namespace NfcPipeline.Dashboard.Pages;
 /// </summary>
 public static class FieldReviewPages
 {
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
-
     public static void Map(WebApplication app)
     {
         app.MapPost("/images/{id:long}/exclude", (HttpContext context, FieldReview review, IPublishEndpoint bus, long id, CancellationToken ct) =>
@@ -40,8 +38,8 @@ public static class FieldReviewPages
     /// show it yet (a worker is on it, or the request was lost); operators may ask again.
     /// </summary>
     public static HtmlText PendingNotice(HttpContext context, Rendering.PatientReport r) =>
-        r.Metrics is { } m && r.Images.Max(i => i.QcChangedAt) is { } changed && changed > m.ComputedAt
-            ? H.Html($"""<p class="notice" id="review-pending">A field was excluded or included at review ({changed:u}) after these results were computed ({m.ComputedAt:u}): they do not show it yet. A worker recomputes them; reload in a moment.{H.When(Layout.IsOperator(context), () => H.Html($"""<form method="post" action="/patients/{r.Patient.Id}/reaggregate" class="inline">{Layout.Antiforgery(context)}<button type="submit">Recompute now</button></form>"""))}</p>""")
+        r.ReviewPendingSince is { } changed
+            ? H.Html($"""<p class="notice" id="review-pending">A field was excluded or included at review ({changed:u}) after these results were computed ({r.Metrics!.ComputedAt:u}): they do not show it yet. A worker recomputes them; reload in a moment.{H.When(Layout.IsOperator(context), () => H.Html($"""<form method="post" action="/patients/{r.Patient.Id}/reaggregate" class="inline">{Layout.Antiforgery(context)}<button type="submit">Recompute now</button></form>"""))}</p>""")
             : HtmlText.Empty;
 
     /// <summary>The field's review form under its overlay, for operators; nothing for other users.</summary>
@@ -62,19 +60,12 @@ public static class FieldReviewPages
         return (result, await RequestAsync(bus, result.PatientId, actor, ct));
     }
 
-    /// <summary>Publishes ReaggregatePatient; false when RabbitMQ did not take it within the timeout.</summary>
-    private static async Task<bool> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct)
-    {
-        using var publish = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        publish.CancelAfter(PublishTimeout);
-        try { await bus.Publish(new ReaggregatePatient(patientId, actor), publish.Token); }
-        catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException) { return false; }
-        return true;
-    }
+    private static Task<bool> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct) =>
+        BoundedPublish.TryPublishAsync(bus, new ReaggregatePatient(patientId, actor), null, ct);
 
     internal static string NotRequested(bool exclude) =>
         $"The field is {(exclude ? "excluded" : "included")}, but RabbitMQ did not take the request to recompute the patient's results " +
-        $"within {PublishTimeout.TotalSeconds:0} s; they still count the field as before. Send the request again shortly.";
+        $"within {BoundedPublish.Timeout.TotalSeconds:0} s; they still count the field as before. Send the request again shortly.";
 
     private static async Task<IResult> ChangeAsync(HttpContext context, FieldReview review, IPublishEndpoint bus, long id, bool exclude, CancellationToken ct)
     {

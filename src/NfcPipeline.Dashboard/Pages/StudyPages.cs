@@ -50,7 +50,7 @@ public static class StudyPages
                 """));
             var imageRows = H.Each(images, i => H.Html($"""
                 <tr class="image-{i.State}"><td>{codes.GetValueOrDefault(i.PatientId)}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
-                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i.DensityPerMm, i.Gradable == true && i.QcExclusion is null)}</td>
+                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i.DensityPerMm, i.Counted)}</td>
                 <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($"{(i.ErrorCode is null ? "" : ": ")}{i.Error}"))}{H.When(i.Notes is { Length: > 0 }, () =>
                     H.Html($"<span class=\"notes\">{string.Join(" · ", i.Notes!)}</span>"))}{H.When(i.QcExclusion is not null, () =>
                     H.Html($"<span class=\"qc-exclusion\">Excluded at review: {i.QcExclusion}</span>"))}</td></tr>

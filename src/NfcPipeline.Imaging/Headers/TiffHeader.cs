@@ -92,7 +92,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
             if (tag is NewSubfileTypeTag or SubfileTypeTag)
             {
                 // NewSubfileType: bit 0 a reduced-resolution image, bit 2 a transparency mask; neither is the field.
-                reduced |= tag == NewSubfileTypeTag ? (v & 0b101) != 0 : v == 2;
+                reduced |= tag == NewSubfileTypeTag ? v is { } flags && (flags & 0b101) != 0 : v == 2;
                 continue;
             }
             if (v is not >= 0)

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace NfcPipeline.Intake.Share;
 
 /// <summary>
@@ -25,31 +23,32 @@ public static class MountPoints
     }
 
     /// <summary>
-    /// The mount point of one mountinfo line (its fifth field), its octal escapes decoded (\040 for a space, \011,
-    /// \012, \134); null for a line that has none.
+    /// Why <paramref name="root"/> cannot be read as a share now: it is not there, or (with
+    /// <paramref name="mountPointSetting"/>, the setting that asks for it) it is no mount point; null when it can.
+    /// </summary>
+    public static string? RootProblem(string root, string? mountPointSetting)
+    {
+        try
+        {
+            if (!Directory.Exists(root)) return $"the share root '{root}' does not exist or is not a folder (is the share mounted?)";
+            if (mountPointSetting is null || IsMountPoint(root)) return null;
+            return $"the share root '{root}' is not a mount point ({mountPointSetting}): is the network share mounted?";
+        }
+        catch (Exception ex) when (ex is ShareUnavailableException or IOException or UnauthorizedAccessException)
+        {
+            return ex is ShareUnavailableException ? ex.Message : $"the share root '{root}' cannot be looked at ({ex.GetType().Name})";
+        }
+    }
+
+    /// <summary>
+    /// The mount point of one mountinfo line (its fifth field), the kernel's escapes decoded (it escapes a space, tab,
+    /// newline and backslash as \040, \011, \012 and \134); null for a line that has none.
     /// </summary>
     public static string? MountPointOf(string line)
     {
         var fields = line.Split(' ');
-        return fields.Length > 4 ? Unescape(fields[4]) : null;
+        return fields.Length > 4
+            ? fields[4].Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\")
+            : null;
     }
-
-    private static string Unescape(string field)
-    {
-        if (!field.Contains('\\')) return field;
-        var bytes = new List<byte>(field.Length);
-        for (var i = 0; i < field.Length; i++)
-        {
-            if (field[i] == '\\' && IsOctal(field, i + 1))
-            {
-                bytes.Add((byte)Convert.ToInt32(field.Substring(i + 1, 3), 8));
-                i += 3;
-            }
-            else bytes.AddRange(Encoding.UTF8.GetBytes(field[i].ToString()));
-        }
-        return Encoding.UTF8.GetString(bytes.ToArray());
-    }
-
-    private static bool IsOctal(string text, int start) =>
-        start + 3 <= text.Length && text.Substring(start, 3).All(c => c is >= '0' and <= '7');
 }

@@ -41,11 +41,8 @@ public class ShareScanner(TimeProvider clock)
     public virtual ShareScan Scan(string root, ShareScanOptions options, CancellationToken ct = default)
     {
         var fullRoot = Path.GetFullPath(root);
-        if (!Directory.Exists(fullRoot))
-            throw new ShareUnavailableException($"The share root '{fullRoot}' does not exist or is not a folder.");
-        if (options.RequireMountPoint && !MountPoints.IsMountPoint(fullRoot))
-            throw new ShareUnavailableException($"The share root '{fullRoot}' is not a mount point (Share:RequireMountPoint): " +
-                "is the network share mounted?");
+        if (MountPoints.RootProblem(fullRoot, options.RequireMountPoint ? "Share:RequireMountPoint" : null) is { } problem)
+            throw new ShareUnavailableException(char.ToUpperInvariant(problem[0]) + problem[1..] + ".");
         List<DirectoryInfo> children;
         string realRoot;
         try

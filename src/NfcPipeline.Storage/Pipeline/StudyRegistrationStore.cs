@@ -18,6 +18,9 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
     IReadOnlyList<ChunkJob> Chunks)
 {
     public bool Redelivered { get; init; }
+
+    /// <summary>The model the study is analysed with (studies.model_id); null before a first registration set one.</summary>
+    public long? ModelId { get; init; }
 }
 
 /// <summary>
@@ -52,13 +55,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
             throw new StudyConflictException(conflict);
-        if (registered.Count > 0 && registered[0].Redelivered)
-        {
-            var (patientCount, imageCount) = await connection.QuerySingleAsync<(int, int)>(new CommandDefinition("""
-                select (select count(*) from patients where study_id = @Id)::int, (select count(*) from images where study_id = @Id)::int
-                """, new { registered[0].Id }, tx, cancellationToken: ct));
-            return new RegisteredStudy(registered[0].Id, patientCount, imageCount, [], 0, []) { Redelivered = true };
-        }
+        if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
         // queued again, and the old chunks' writes skip them (ResultStore). The scale compared is the one analysed at:
         // the study's own, else the default it was registered at (none recorded before migration 0028), so a calibration
@@ -173,7 +170,28 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
         var chunks = await JobStore.InsertChunksAsync(connection, tx, studyId, toAnalyse, chunkSize, reanalyze, ct);
         await tx.CommitAsync(ct);
-        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks);
+        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks) { ModelId = modelId };
+    }
+
+    /// <summary>
+    /// The study a submission with this message id was registered as, or null: asked before a delivery reads the study's
+    /// files, so a redelivery neither hashes them again nor registers anything (RegisterAsync checks again, under the lock).
+    /// </summary>
+    public async Task<RegisteredStudy?> EarlierRegistrationAsync(Guid submissionId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var studyId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "select study_id from study_submissions where message_id = @submissionId limit 1", new { submissionId }, cancellationToken: ct));
+        return studyId is { } id ? await EarlierAsync(connection, null, id, ct) : null;
+    }
+
+    private static async Task<RegisteredStudy> EarlierAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long studyId, CancellationToken ct)
+    {
+        var (patientCount, imageCount, modelId) = await connection.QuerySingleAsync<(int, int, long?)>(new CommandDefinition("""
+            select (select count(*) from patients where study_id = @studyId)::int, (select count(*) from images where study_id = @studyId)::int,
+                   (select model_id from studies where id = @studyId)
+            """, new { studyId }, tx, cancellationToken: ct));
+        return new RegisteredStudy(studyId, patientCount, imageCount, [], 0, []) { Redelivered = true, ModelId = modelId };
     }
 
     /// <summary>Each patient's images (paths and contents) as one digest, to see whose set a registration changed.</summary>

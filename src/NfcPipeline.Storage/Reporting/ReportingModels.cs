@@ -86,6 +86,8 @@ public sealed class ImageRow
     public string? QcExcludedBy { get; init; }
     /// <summary>The field's last exclusion or inclusion: a patient result computed before it does not show it yet.</summary>
     public DateTime? QcChangedAt { get; init; }
+    /// <summary>Whether the field counts in its patient's results: graded gradable by the model and not excluded at review.</summary>
+    public bool Counted => Gradable == true && QcExclusion is null;
 }
 
 public sealed class PatientHeader

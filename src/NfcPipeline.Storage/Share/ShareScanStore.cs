@@ -104,7 +104,7 @@ public sealed class ShareScanStore(string connectionString)
         return await connection.ExecuteScalarAsync<int?>(new CommandDefinition("""
             select folders_seen from share_scans
              where root = @root and finished_at is not null and error is null
-             order by finished_at desc limit 1
+             order by started_at desc limit 1   -- indexed; scans of one root do not overlap (its lock)
             """, new { root }, cancellationToken: ct));
     }
 

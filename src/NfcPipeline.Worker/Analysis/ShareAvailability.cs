@@ -21,18 +21,6 @@ public sealed class ShareAvailability(WorkerOptions options, ILogger<ShareAvaila
         return problem;
     }
 
-    private string? Check()
-    {
-        var root = options.ShareRoot!;
-        try
-        {
-            if (!Directory.Exists(root)) return "the share root is not there (is the share mounted?)";
-            if (options.RequireShareMountPoint != true || MountPoints.IsMountPoint(root)) return null;
-            return "the share root is not a mount point (Worker:RequireShareMountPoint): is the share mounted?";
-        }
-        catch (Exception ex) when (ex is ShareUnavailableException or IOException or UnauthorizedAccessException)
-        {
-            return ex is ShareUnavailableException ? ex.Message : $"the share root cannot be looked at ({ex.GetType().Name})";
-        }
-    }
+    private string? Check() =>
+        MountPoints.RootProblem(options.ShareRoot!, options.RequireShareMountPoint == true ? "Worker:RequireShareMountPoint" : null);
 }

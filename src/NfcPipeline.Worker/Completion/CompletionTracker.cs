@@ -66,7 +66,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     /// settings its result was computed with: no detector runs, so any worker can, whatever model it loaded. A patient
     /// still being analysed is left to its last chunk.
     /// </summary>
-    public async Task ReaggregateAsync(long patientId, CancellationToken ct)
+    public async Task ReaggregateAsync(long patientId, IPublishEndpoint bus, CancellationToken ct)
     {
         var results = await retry.RunAsync(t => patients.ResultModelsAsync(patientId, t), ct);
         if (results.Count == 0)
@@ -79,8 +79,18 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
                     "under this worker's", patientId, modelId);
             var aggregator = new PatientAggregator(rules ?? model.Analysis.FastTrack);
             var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct);
-            if (outcome is null) logger.LogInformation("Patient {PatientDbId} is still being analysed; it is aggregated when its last image is done", patientId);
-            else logger.LogInformation("Patient {PatientDbId} aggregated again for model #{ModelId}: {Pattern}", patientId, modelId, outcome.Pattern);
+            if (outcome is null)
+            {
+                logger.LogInformation("Patient {PatientDbId} is still being analysed; it is aggregated when its last image is done", patientId);
+                continue;
+            }
+            logger.LogInformation("Patient {PatientDbId} aggregated again for model #{ModelId}: {Pattern}", patientId, modelId, outcome.Pattern);
+            // A patient left processing (its completion lost) completes here, announced as the last chunk would have.
+            if (outcome.Event is { } completed)
+            {
+                await publisher.PublishAsync([completed], bus, ct);
+                await CompleteIfDoneAsync(outcome.StudyId, bus, ct);
+            }
         }
     }
 

@@ -7,5 +7,5 @@ namespace NfcPipeline.Worker.Completion;
 public sealed class ReaggregatePatientConsumer(CompletionTracker completion) : IConsumer<ReaggregatePatient>
 {
     public Task Consume(ConsumeContext<ReaggregatePatient> context) =>
-        completion.ReaggregateAsync(context.Message.PatientDbId, context.CancellationToken);
+        completion.ReaggregateAsync(context.Message.PatientDbId, context, context.CancellationToken);
 }

@@ -18,18 +18,22 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     public async Task Consume(ConsumeContext<SubmitStudy> context)
     {
         var ct = context.CancellationToken;
-        StudyRegistration registration;
-        try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
-        catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
-
-        RegisteredStudy study;
-        try
+        // A redelivery (the same message) registered before reads no file and registers nothing.
+        var study = context.MessageId is { } messageId
+            ? await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, t), ct) : null;
+        var registration = new StudyRegistration(context.Message.StudyId, null, null, null, "{}", []);
+        if (study is null)
         {
-            study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
-                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
-                context.MessageId), ct);
+            try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
+            catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
+            try
+            {
+                study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
+                    options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
+                    context.MessageId), ct);
+            }
+            catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         }
-        catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         var chunks = study.Chunks;
         try { await publisher.PublishAsync(chunks, ct); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -59,7 +63,14 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
 
         // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
         // images changed) are aggregated and completed now, since no chunk will touch them. The study completes here
-        // when nothing was queued at all.
+        // when nothing was queued at all. A redelivery to a worker of another model leaves that to the study's own
+        // (and the stranded-study sweep): aggregated here, every field would lack this model's result.
+        if (study.Redelivered && study.ModelId != model.ModelId)
+        {
+            logger.LogInformation("Study {StudyDbId} is analysed with model #{StudyModel}, this worker runs model #{WorkerModel}: its completion is " +
+                "left to that model's workers", study.StudyId, study.ModelId, model.ModelId);
+            return;
+        }
         try { await completion.CompleteStudyAsync(study.StudyId, context, ct); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

@@ -30,7 +30,7 @@ public sealed class MountPointTests : IDisposable
     [InlineData("36 35 98:0 /mnt1 /mnt/share rw,noatime master:1 - ext3 /dev/root rw", "/mnt/share")]
     [InlineData(@"40 25 0:44 / /mnt/nfc\040share rw,relatime - cifs //server/nfc rw", "/mnt/nfc share")]
     [InlineData(@"41 25 0:45 / /mnt/back\134slash\011tab rw - tmpfs tmpfs rw", "/mnt/back\\slash\ttab")]
-    [InlineData(@"42 25 0:46 / /mnt/M\303\274ller rw - tmpfs tmpfs rw", "/mnt/Müller")]
+    [InlineData("42 25 0:46 / /mnt/Müller rw - tmpfs tmpfs rw", "/mnt/Müller")]   // the kernel escapes only the four above
     [InlineData(@"43 25 0:47 / /mnt/not\99octal rw - tmpfs tmpfs rw", @"/mnt/not\99octal")]
     [InlineData("short line", null)]
     public void A_mountinfo_line_gives_its_mount_point_with_escapes_decoded(string line, string? expected) =>

@@ -58,5 +58,18 @@ public class RedeliveredSubmissionTests
 
         Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
         Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies"));
+
+        // Delivered once more, after the workers changed model: nothing registered, and no patient result made up for
+        // the new model from fields it never analysed (each would count as failed).
+        Assert.Equal(0, await worker.StopAsync(TimeSpan.FromSeconds(60)));
+        var other = await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Inference__ModelPath"] = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_batch_one_only.onnx"),
+        });
+        await env.PublishAsync(reanalysis, messageId);
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(other.Output.Contains("its completion is left to that model's workers")),
+            TimeSpan.FromMinutes(1), () => other.Output);
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
     }
 }

@@ -24,7 +24,7 @@ public class ShareOutageTests
         try
         {
             await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
-                "select count(*) from jobs where state = 'retrying' and last_error like 'Waiting for the share: the share root is not there%'") > 0,
+                "select count(*) from jobs where state = 'retrying' and last_error like 'Waiting for the share: the share root % does not exist%'") > 0,
                 TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
             await Task.Delay(TimeSpan.FromSeconds(4));   // past Worker:RepublishAfter: the chunks come back and wait again
             Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'failed'"));
@@ -35,7 +35,7 @@ public class ShareOutageTests
         Assert.Equal(24L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state <> 'succeeded'"));
         // Said once when the share went and once when it was back, not for every chunk that waited.
-        Assert.Equal(1, CountOf(env.Workers[0].Output, "The share is not available: the share root is not there"));
+        Assert.Equal(1, CountOf(env.Workers[0].Output, "The share is not available: the share root '"));
         Assert.Equal(1, CountOf(env.Workers[0].Output, "The share is available again"));
     }
 
@@ -50,7 +50,7 @@ public class ShareOutageTests
         // Published again after Worker:RepublishAfter (3 s here), and held again: two starts each.
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
             "select count(*) from jobs where kind = 'analyze_chunk' and attempts >= 2 and state = 'retrying'" +
-            " and last_error like 'Waiting for the share: the share root is not a mount point%'") == 2,
+            " and last_error like 'Waiting for the share: the share root % is not a mount point (Worker:RequireShareMountPoint)%'") == 2,
             TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state in ('failed', 'succeeded')"));
         Assert.Equal("processing", await env.QueryScalarAsync<string>("select state from studies where external_id = 'study-unmounted'"));
