@@ -54,4 +54,25 @@ public class FieldReviewPipelineTests
             "select count(*) from images where qc_exclusion is null and qc_excluded_by is null and qc_excluded_at is null") == 3, TimeSpan.FromMinutes(1));
         Assert.Equal("completed", await env.WaitForStudyAsync("study-review", TimeSpan.FromMinutes(2)));
     }
+
+    [Fact]
+    public async Task Aggregating_again_a_patient_whose_completion_was_lost_completes_it_and_its_study_with_their_events()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-lost", patients: 1, imagesPerPatient: 2);
+        var worker = await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-lost", FolderPath = "study-lost" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-lost", TimeSpan.FromMinutes(2)));
+        // As if the last chunk's completion had failed after its commit: every image done, patient and study processing.
+        await env.QueryScalarAsync<int>("update patients set state = 'processing', completed_at = null; " +
+            "update studies set state = 'processing', completed_at = null; select 1");
+
+        await env.PublishAsync(new ReaggregatePatient(await env.QueryScalarAsync<long>("select id from patients"), "test"));
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-lost", TimeSpan.FromMinutes(1)));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
+        Assert.Equal("2|2", await env.QueryScalarAsync<string>(
+            "select count(*) filter (where kind = 'patient_completed') || '|' || count(*) filter (where kind = 'study_completed') from completion_events"));
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("aggregated again for model")), TimeSpan.FromSeconds(30));
+    }
 }
