@@ -91,6 +91,15 @@ public partial class FieldReviewTests
             Assert.Equal("exclude_field|STUDY-A|air bubble over the distal row;include_field|STUDY-A|", await data.Database.ScalarAsync<string>(
                 "select string_agg(action || '|' || subject || '|' || coalesce(details ->> 'reason', ''), ';' order by id) from audit_log"));
             Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync("/images/999999/include", new FormUrlEncodedContent([new("__af", token)]))).StatusCode);
+
+            // A failed field has no result to leave out: no form, and a post is refused without a change or an audit entry.
+            var failed = data.ImageIds[2];
+            Assert.DoesNotContain($"action=\"/images/{failed}/exclude\"", await client.GetStringAsync($"/patients/{data.ScriptPatientId}"));
+            var refused = await client.PostAsync($"/images/{failed}/exclude", new FormUrlEncodedContent([new("__af", token), new("reason", "blurred")]));
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Contains("no result to leave out", await refused.Content.ReadAsStringAsync());
+            Assert.Null(await data.Database.ScalarAsync<string>($"select qc_exclusion from images where id = {failed}"));
+            Assert.Equal(2L, await data.Database.ScalarAsync<long>("select count(*) from audit_log"));
         }
         finally { await bus.StopAsync(); }
     }

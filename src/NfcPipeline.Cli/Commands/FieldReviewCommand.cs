@@ -59,6 +59,11 @@ internal static class FieldReviewCommand
                     Console.Error.WriteLine($"nfc {name}: the field is gone (its study was deleted or submitted again without it).");
                     return NfcCommandLine.Fatal;
                 }
+                if (result.Outcome == FieldReviewOutcome.NoResult)
+                {
+                    Console.Error.WriteLine($"nfc {name}: field {result.ShownPath} is not excluded: {FieldReview.NoResultReason}.");
+                    return NfcCommandLine.Fatal;
+                }
                 try { await bus.PublishAsync(new ReaggregatePatient(result.PatientId, AuditLog.CliActor), ct); }
                 catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException && !ct.IsCancellationRequested)
                 {

@@ -37,6 +37,8 @@ public static class ReviewApi
             return Results.Problem(char.ToUpperInvariant(lookup[0]) + lookup[1..] + ".", statusCode: matches.Count == 0 ? 404 : 409);
         var (result, requested) = await FieldReviewPages.ApplyAsync(review, bus, matches[0], reason, Security.AuditActor.Of(context), ct);
         if (result.Outcome == FieldReviewOutcome.NotFound) return Results.Problem($"Study '{studyId}' has no field '{field}'.", statusCode: 404);
+        if (result.Outcome == FieldReviewOutcome.NoResult)
+            return Results.Problem($"Field '{field}' is not excluded: {FieldReview.NoResultReason}.", statusCode: 409);
         if (!requested)
         {
             context.Response.Headers.RetryAfter = "30";

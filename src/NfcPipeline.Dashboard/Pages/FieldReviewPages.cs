@@ -42,8 +42,9 @@ public static class FieldReviewPages
             ? H.Html($"""<p class="notice" id="review-pending">A field was excluded or included at review ({changed:u}) after these results were computed ({r.Metrics!.ComputedAt:u}): they do not show it yet. A worker recomputes them; reload in a moment.{H.When(Layout.IsOperator(context), () => H.Html($"""<form method="post" action="/patients/{r.Patient.Id}/reaggregate" class="inline">{Layout.Antiforgery(context)}<button type="submit">Recompute now</button></form>"""))}</p>""")
             : HtmlText.Empty;
 
-    /// <summary>The field's review form under its overlay, for operators; nothing for other users.</summary>
-    public static HtmlText Controls(HttpContext context, ImageRow image) => !Layout.IsOperator(context) ? HtmlText.Empty
+    /// <summary>The field's review form under its overlay, for operators; none for other users, nor for a failed field (no result to leave out).</summary>
+    public static HtmlText Controls(HttpContext context, ImageRow image) => !Layout.IsOperator(context) || image.State == "failed" && image.QcExclusion is null
+        ? HtmlText.Empty
         : image.QcExclusion is null
             ? H.Html($"""<form method="post" action="/images/{image.Id}/exclude" class="review">{Layout.Antiforgery(context)}<input type="text" name="reason" required maxlength="{FieldReview.MaxReasonLength}" placeholder="Why leave it out?" aria-label="Reason"><button type="submit">Exclude from results</button></form>""")
             : H.Html($"""<form method="post" action="/images/{image.Id}/include" class="review">{Layout.Antiforgery(context)}<button type="submit">Include again</button></form>""");
@@ -56,7 +57,7 @@ public static class FieldReviewPages
         string? reason, string actor, CancellationToken ct)
     {
         var result = reason is not null ? await review.ExcludeAsync(imageId, reason, actor, ct) : await review.IncludeAsync(imageId, actor, ct);
-        if (result.Outcome == FieldReviewOutcome.NotFound) return (result, false);
+        if (result.Outcome is FieldReviewOutcome.NotFound or FieldReviewOutcome.NoResult) return (result, false);
         return (result, await RequestAsync(bus, result.PatientId, actor, ct));
     }
 
@@ -75,6 +76,8 @@ public static class FieldReviewPages
             return Results.Content(problem + " Nothing was changed.", "text/plain; charset=utf-8", statusCode: 400);
         var (result, requested) = await ApplyAsync(review, bus, id, exclude ? reason : null, AuditActor.Of(context), ct);
         if (result.Outcome == FieldReviewOutcome.NotFound) return Layout.NotFound(context, $"There is no image #{id}.");
+        if (result.Outcome == FieldReviewOutcome.NoResult)
+            return Results.Content($"Field {result.ShownPath} is not excluded: {FieldReview.NoResultReason}.", "text/plain; charset=utf-8", statusCode: 409);
         if (!requested)
         {
             context.Response.Headers.RetryAfter = "30";

@@ -4,8 +4,8 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Reporting;
 
-/// <summary>What excluding or including a field did.</summary>
-public enum FieldReviewOutcome { Changed, Unchanged, NotFound }
+/// <summary>What excluding or including a field did; NoResult: a failed field, which has no result to leave out.</summary>
+public enum FieldReviewOutcome { Changed, Unchanged, NotFound, NoResult }
 
 /// <summary>
 /// The outcome, with the field's patient (to aggregate again when changed), its study and its path as shown
@@ -21,6 +21,9 @@ public sealed record FieldReviewResult(FieldReviewOutcome Outcome, long PatientI
 public sealed class FieldReview(NpgsqlDataSource dataSource)
 {
     public const int MaxReasonLength = 500;
+
+    /// <summary>Why a failed field cannot be excluded.</summary>
+    public const string NoResultReason = "it failed, so it has no result to leave out: it already counts among the patient's failed fields";
 
     /// <summary>Why a reason cannot be recorded, or null.</summary>
     public static string? ReasonProblem(string? reason) =>
@@ -72,12 +75,14 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
             new { imageId }, tx, cancellationToken: ct));
         if (studyId is null) return new(FieldReviewOutcome.NotFound);
         await StudyLock.ByStudyAsync(c, tx, studyId.Value, ct);
-        var field = await c.QuerySingleOrDefaultAsync<(long PatientId, string Study, string Shown, string? Current)?>(new CommandDefinition("""
-            select i.patient_id, s.external_id, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.qc_exclusion
+        var field = await c.QuerySingleOrDefaultAsync<(long PatientId, string Study, string Shown, string? Current, string State)?>(new CommandDefinition("""
+            select i.patient_id, s.external_id, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.qc_exclusion, i.state
             from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
             where i.id = @imageId for update of i
             """, new { imageId }, tx, cancellationToken: ct));
         if (field is not { } f) return new(FieldReviewOutcome.NotFound);
+        // It already counts among the failed fields; an exclusion would be shown and change nothing.
+        if (reason is not null && f.State == "failed") return new(FieldReviewOutcome.NoResult, f.PatientId, f.Study, f.Shown);
         if (f.Current == reason) return new(FieldReviewOutcome.Unchanged, f.PatientId, f.Study, f.Shown);
         await c.ExecuteAsync(new CommandDefinition("""
             update images set qc_exclusion = @reason, qc_excluded_by = case when @reason is null then null else @actor end,
