@@ -81,16 +81,7 @@ public class ApiTests
         await using var data = await TestData.CreateAsync();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
         var received = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(TestServices.RabbitUri);
-            cfg.ReceiveEndpoint("nfc-test-dashboard-submit-" + Guid.NewGuid().ToString("N")[..8], e =>
-            {
-                e.AutoDelete = true;
-                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == "API-1") received.TrySetResult(ctx.Message); return Task.CompletedTask; });
-            });
-        });
-        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        var bus = await MessageListener.StartAsync<SubmitStudy>("dashboard-submit", ctx => { if (ctx.Message.StudyId == "API-1") received.TrySetResult(ctx.Message); });
         try
         {
             using var client = Keyed(host);
@@ -112,16 +103,7 @@ public class ApiTests
         await using var data = await TestData.CreateAsync();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
         var ids = new System.Collections.Concurrent.ConcurrentQueue<Guid?>();
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(TestServices.RabbitUri);
-            cfg.ReceiveEndpoint("nfc-test-dashboard-idempotent-" + Guid.NewGuid().ToString("N")[..8], e =>
-            {
-                e.AutoDelete = true;
-                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == "API-IDEM") ids.Enqueue(ctx.MessageId); return Task.CompletedTask; });
-            });
-        });
-        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        var bus = await MessageListener.StartAsync<SubmitStudy>("dashboard-idempotent", ctx => { if (ctx.Message.StudyId == "API-IDEM") ids.Enqueue(ctx.MessageId); });
         try
         {
             using var client = Keyed(host);

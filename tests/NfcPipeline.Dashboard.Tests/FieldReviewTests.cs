@@ -13,20 +13,10 @@ public partial class FieldReviewTests
     private static async Task<(IBusControl Bus, List<ReaggregatePatient> Received)> ListenAsync(long patientId)
     {
         var received = new List<ReaggregatePatient>();
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        var bus = await MessageListener.StartAsync<ReaggregatePatient>("reaggregate", ctx =>
         {
-            cfg.Host(NfcPipeline.IntegrationTests.Infrastructure.TestServices.RabbitUri);
-            cfg.ReceiveEndpoint("nfc-test-reaggregate-" + Guid.NewGuid().ToString("N")[..8], e =>
-            {
-                e.AutoDelete = true;
-                e.Handler<ReaggregatePatient>(ctx =>
-                {
-                    if (ctx.Message.PatientDbId == patientId) lock (received) received.Add(ctx.Message);
-                    return Task.CompletedTask;
-                });
-            });
+            if (ctx.Message.PatientDbId == patientId) lock (received) received.Add(ctx.Message);
         });
-        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         return (bus, received);
     }
 

@@ -18,22 +18,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     public async Task Consume(ConsumeContext<SubmitStudy> context)
     {
         var ct = context.CancellationToken;
-        // A redelivery (the same message) registered before reads no file and registers nothing.
-        var study = context.MessageId is { } messageId
-            ? await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, t), ct) : null;
-        var registration = new StudyRegistration(context.Message.StudyId, null, null, null, "{}", []);
-        if (study is null)
-        {
-            try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
-            catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
-            try
-            {
-                study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
-                    options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
-                    context.MessageId), ct);
-            }
-            catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
-        }
+        var (study, skippedEntries) = await RegisterOnceAsync(context, ct);
         var chunks = study.Chunks;
         try { await publisher.PublishAsync(chunks, ct); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -56,9 +41,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
                 study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
         // A count only: the entries' paths hold patient folder names (`nfc analyze` lists them).
-        if (registration.SkippedEntries > 0)
+        if (skippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",
-                study.StudyId, registration.SkippedEntries);
+                study.StudyId, skippedEntries);
         await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), ct);
 
         // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
@@ -78,6 +63,27 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             logger.LogWarning("Study {StudyDbId}: a completion event was not confirmed within {Timeout}; the outbox publishes it",
                 study.StudyId, options.RepublishAfter);
         }
+    }
+
+    /// <summary>
+    /// The study as this submission registered it, with the folder's entries not analysed. A redelivery (the same message)
+    /// registered before reads no file and registers nothing.
+    /// </summary>
+    private async Task<(RegisteredStudy Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
+    {
+        if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, t), ct) is { } earlier)
+            return (earlier, 0);
+        StudyRegistration registration;
+        try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
+        catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
+        try
+        {
+            var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
+                options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
+                context.MessageId), ct);
+            return (study, registration.SkippedEntries);
+        }
+        catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
     }
 
     /// <summary>The share folder a submission names, keyed as the share watcher keys it; null for a list of images or no share.</summary>

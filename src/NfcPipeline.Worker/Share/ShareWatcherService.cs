@@ -98,7 +98,6 @@ public sealed class ShareWatcherService(
     private async Task<(ShareScanOutcome Outcome, DateTimeOffset? SettlesAt)> ScanAsync(string root, ShareWatcherOptions settings,
         bool requested, CancellationToken ct)
     {
-        var foldersBefore = await store.LastFoldersSeenAsync(root, ct);
         var scanId = await store.StartScanAsync(root, _workerId, ct);
         int seen = 0, found = 0;
         string? error = null;
@@ -108,7 +107,8 @@ public sealed class ShareWatcherService(
             var scan = await ListAsync(root, settings, ct);
             seen = scan.Folders.Count;
             settlesAt = scan.EarliestSettle;
-            if (seen == 0 && foldersBefore > 0)
+            // Asked only of an empty listing (the scan under way is not finished, so the last one is the one before it).
+            if (seen == 0 && await store.LastFoldersSeenAsync(root, ct) is > 0 and var foldersBefore)
                 logger.LogWarning("The share {Root} lists no study folders, where its last scan saw {FoldersBefore}. If it is a network " +
                     "mount, it may have gone: Share:RequireMountPoint makes the watcher refuse an unmounted root", root, foldersBefore);
             ReportNotReady(scan);
