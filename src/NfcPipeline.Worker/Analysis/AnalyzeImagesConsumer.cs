@@ -163,12 +163,12 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     }
 
     /// <summary>
-    /// Nothing of the chunk is stored and none of its images fails: the job goes back to the outbox, published again
-    /// after Worker:RepublishAfter, and so on until the share is back. The message is acknowledged.
+    /// Nothing of the chunk is stored and none of its images fails: the job goes back to the outbox, which publishes it
+    /// again once the share is back (no sooner than Worker:RepublishAfter). The message is acknowledged.
     /// </summary>
     private async Task WaitForShareAsync(long jobId, string problem, CancellationToken ct)
     {
-        logger.LogDebug("Job {JobId} waits for the share: {Problem}; it is published again in {Delay}", jobId, problem, options.RepublishAfter);
+        logger.LogDebug("Job {JobId} waits for the share: {Problem}", jobId, problem);
         await retry.RunAsync(t => jobs.MarkRetryingAsync(jobId, identity.Id, $"Waiting for the share: {problem}.", backToOutbox: true, t,
             republishLater: true), ct);
     }

@@ -15,7 +15,7 @@ public sealed class ShareAvailability(WorkerOptions options, ILogger<ShareAvaila
     {
         var problem = Check();
         if (problem is not null && Interlocked.Exchange(ref _away, 1) == 0)
-            logger.LogWarning("The share is not available: {Problem}. Chunks wait for it, each published again after {Delay}", problem, options.RepublishAfter);
+            logger.LogWarning("The share is not available: {Problem}. Chunks wait for it in the outbox", problem);
         else if (problem is null && Interlocked.Exchange(ref _away, 0) == 1)
             logger.LogInformation("The share is available again");
         return problem;

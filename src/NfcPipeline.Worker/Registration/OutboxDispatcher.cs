@@ -1,5 +1,6 @@
 using MassTransit;
 using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Analysis;
 using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
 
@@ -7,10 +8,11 @@ namespace NfcPipeline.Worker.Registration;
 
 /// <summary>
 /// Publishes chunk jobs and completion events that were committed but never published (a crash or broker outage
-/// between the two).
+/// between the two). While this worker cannot read the share, chunks stay in the outbox: one waiting for the share
+/// is published again once it is back (or by a worker that can read it), not every Worker:RepublishAfter.
 /// </summary>
 public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, CompletionEventStore events, CompletionEventPublisher publisher,
-    IBus bus, WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
+    IBus bus, ShareAvailability share, WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -23,6 +25,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 // A publish gives up after RepublishAfter; a claim outlives that, so no other dispatcher publishes the
                 // jobs meanwhile, and expires after it, should this process die before it publishes or releases.
                 await PublishEventsAsync(stoppingToken);
+                if (share.Problem() is not null) continue;
                 var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
                 if (pending.Count == 0) continue;
                 await using var scope = scopes.CreateAsyncScope();

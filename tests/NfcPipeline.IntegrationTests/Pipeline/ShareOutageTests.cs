@@ -26,8 +26,11 @@ public class ShareOutageTests
             await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
                 "select count(*) from jobs where state = 'retrying' and last_error like 'Waiting for the share: the share root % does not exist%'") > 0,
                 TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
-            await Task.Delay(TimeSpan.FromSeconds(4));   // past Worker:RepublishAfter: the chunks come back and wait again
+            await Task.Delay(TimeSpan.FromSeconds(5));   // past Worker:RepublishAfter (3 s): the outbox holds the chunks
             Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'failed'"));
+            // Each started once at most: a chunk that waited is not published again while the share is away.
+            Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where attempts > 1"));
+            Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'retrying' and published_at is not null"));
         }
         finally { Directory.Move(away, env.Share.FullName); }
 
@@ -40,18 +43,19 @@ public class ShareOutageTests
     }
 
     [Fact]
-    public async Task With_RequireShareMountPoint_a_share_that_is_not_mounted_holds_its_chunks_without_failing_an_image()
+    public async Task With_RequireShareMountPoint_a_share_that_is_not_mounted_holds_its_chunks_in_the_outbox_without_failing_an_image()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-unmounted", patients: 1, imagesPerPatient: 4);
         await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__RequireShareMountPoint"] = "true" });
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-unmounted", FolderPath = "study-unmounted" });
 
-        // Published again after Worker:RepublishAfter (3 s here), and held again: two starts each.
-        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
-            "select count(*) from jobs where kind = 'analyze_chunk' and attempts >= 2 and state = 'retrying'" +
-            " and last_error like 'Waiting for the share: the share root % is not a mount point (Worker:RequireShareMountPoint)%'") == 2,
-            TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+        const string held = "select count(*) from jobs where kind = 'analyze_chunk' and attempts = 1 and state = 'retrying' and published_at is null" +
+            " and last_error like 'Waiting for the share: the share root % is not a mount point (Worker:RequireShareMountPoint)%'";
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(held) == 2, TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+        // Past Worker:RepublishAfter (3 s here) and two outbox passes: still held, not started again.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>(held));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state in ('failed', 'succeeded')"));
         Assert.Equal("processing", await env.QueryScalarAsync<string>("select state from studies where external_id = 'study-unmounted'"));
     }
