@@ -247,6 +247,51 @@ public class ApiTests
     }
 
     [Fact]
+    public async Task Studies_are_listed_newest_first_in_pages_filtered_by_state()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using (var c = new Npgsql.NpgsqlConnection(data.Database.ConnectionString))
+        {
+            await c.OpenAsync();
+            await using var insert = new Npgsql.NpgsqlCommand("""
+                insert into studies (external_id, source_path, um_per_px, state, image_count, completed_at)
+                values ('STUDY-B', 'studyB', 2.0, 'completed', 0, now()), ('STUDY-C', 'studyC', 2.0, 'completed', 0, now())
+                """, c);
+            await insert.ExecuteNonQueryAsync();
+        }
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+
+        using var first = JsonDocument.Parse(await client.GetStringAsync("/api/studies?limit=2"));
+        Assert.Equal(["STUDY-C", "STUDY-B"], Ids(first));
+        var b = first.RootElement.GetProperty("studies")[1];
+        Assert.Equal("completed", b.GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.String, b.GetProperty("completedAt").ValueKind);
+        var next = first.RootElement.GetProperty("next").GetString();
+        Assert.Equal($"/api/studies?before={b.GetProperty("dbId").GetInt64()}&limit=2", next);
+        using var second = JsonDocument.Parse(await client.GetStringAsync(next));
+        Assert.Equal(["STUDY-A"], Ids(second));
+        var a = second.RootElement.GetProperty("studies")[0];
+        Assert.Equal(3, a.GetProperty("images").GetInt32());
+        Assert.Equal(1, a.GetProperty("failed").GetInt32());
+        Assert.Equal(JsonValueKind.Null, second.RootElement.GetProperty("next").ValueKind);
+
+        using var completed = JsonDocument.Parse(await client.GetStringAsync("/api/studies?state=completed"));
+        Assert.Equal(["STUDY-C", "STUDY-B"], Ids(completed));
+
+        foreach (var (query, field) in new[] { ("state=done", "state"), ("limit=0", "limit"), ("limit=501", "limit"), ("before=-3", "before") })
+        {
+            var refused = await client.GetAsync($"/api/studies?{query}");
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            using var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+            Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(field, out _), query);
+        }
+
+        static string[] Ids(JsonDocument page) =>
+            [.. page.RootElement.GetProperty("studies").EnumerateArray().Select(s => s.GetProperty("studyId").GetString()!)];
+    }
+
+    [Fact]
     public async Task Patient_metrics_come_as_json_and_csv()
     {
         await using var data = await TestData.CreateAsync();

@@ -8,12 +8,13 @@ using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Api;
 
-/// <summary>POST /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv and patients.csv (id = the external study id).</summary>
+/// <summary>POST and GET /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv and patients.csv (id = the external study id).</summary>
 public static class StudiesApi
 {
     public static void Map(WebApplication app)
     {
         app.MapPost("/api/studies", Submit).RequireAuthorization(DashboardRoles.OperatorPolicy);
+        app.MapGet("/api/studies", List);
         app.MapGet("/api/studies/{id}", Status);
         app.MapDelete("/api/studies/{id}", async (HttpContext context, StudyAdmin admin, string id, CancellationToken ct) =>
             (await admin.DeleteAsync(id, Security.AuditActor.Of(context), ct)).Outcome switch
@@ -156,16 +157,44 @@ public static class StudiesApi
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return "The path cannot be read in the share."; }
     }
 
+    private static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
+    private const int MaxListLimit = 500;
+
+    /// <summary>
+    /// The studies newest first (by registration order), in pages: <c>next</c> is the next page's URL, or null on the
+    /// last. A bad filter is a 400 naming it, not an unfiltered list a script would take for the filtered one.
+    /// </summary>
+    private static async Task<IResult> List(ReportingQueries queries, string? state, long? before, int? limit, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (state is not null && !StudyStates.Contains(state)) errors["state"] = [$"state must be one of {string.Join(", ", StudyStates)}."];
+        if (limit is < 1 or > MaxListLimit) errors["limit"] = [$"limit must be 1 to {MaxListLimit}."];
+        if (before is < 1) errors["before"] = ["before must be a study's dbId (a positive number), as a page's next link gives it."];
+        if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The studies cannot be listed");
+        var page = await queries.StudiesAsync(state, before, limit ?? 50, ct);
+        var next = page.NextBefore is { } b
+            ? $"/api/studies?{(state is null ? "" : $"state={state}&")}before={b}{(limit is { } l ? $"&limit={l}" : "")}" : null;
+        return Results.Ok(new { studies = page.Rows.Select(Summary), next });
+    }
+
     private static async Task<IResult> Status(ReportingQueries queries, string id, CancellationToken ct)
     {
         var s = await queries.StudyByExternalIdAsync(id, ct);
         if (s is null) return Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
         var patients = await queries.PatientsAsync(s.Id, ct);
+        var summary = Summary(s);
         return Results.Ok(new
         {
-            studyId = s.ExternalId, dbId = s.Id, state = s.State, images = s.Images, succeeded = s.Succeeded, failed = s.Failed,
-            remaining = s.Remaining, percentDone = s.PercentDone, createdAt = s.CreatedAt, registeredAt = s.RegisteredAt, completedAt = s.CompletedAt,
+            summary.StudyId, summary.DbId, summary.State, summary.Images, summary.Succeeded, summary.Failed, summary.Remaining, summary.PercentDone,
+            summary.CreatedAt, summary.RegisteredAt, summary.CompletedAt,
             patients = patients.Select(p => new { id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern, model = p.Model }),
         });
     }
+
+    private static StudySummary Summary(StudyProgress s) => new(s.ExternalId, s.Id, s.State, s.Images, s.Succeeded, s.Failed, s.Remaining,
+        s.PercentDone, s.CreatedAt, s.RegisteredAt, s.CompletedAt);
+
+    /// <summary>A study's progress as the API answers it (camelCase JSON).</summary>
+    private sealed record StudySummary(string StudyId, long DbId, string State, long Images, long Succeeded, long Failed, long Remaining,
+        double PercentDone, DateTime CreatedAt, DateTime RegisteredAt, DateTime? CompletedAt);
 }
