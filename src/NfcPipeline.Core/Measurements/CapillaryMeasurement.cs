@@ -5,7 +5,8 @@ namespace NfcPipeline.Core.Measurements;
 
 /// <summary>
 /// What one capillary measures. Lengths are in pixels and micrometres; a value is null when a keypoint it needs
-/// was below the confidence threshold. Flags are null when the apical diameter is unknown or the instance is no loop.
+/// was below the confidence threshold. Flags are null when the instance is no loop, or when a diameter that could
+/// decide them is unknown (docs/measurements.md, "Flags").
 /// </summary>
 public sealed record CapillaryMeasurement
 {

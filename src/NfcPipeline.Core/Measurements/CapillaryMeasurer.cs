@@ -94,26 +94,31 @@ public sealed class CapillaryMeasurer
 
     /// <summary>
     /// A loop is dilated from the threshold on (its apex, and its limbs with DilatedIncludesLimbs) unless it is giant;
-    /// unknown when nothing reaches it and the apex, which might, is unknown.
+    /// unknown when nothing reaches it and a diameter that might (the apex, or with DilatedIncludesLimbs a limb) is unknown.
     /// </summary>
     private bool? Dilated(double? apicalUm, double? arterialUm, double? venousUm, bool? giant)
     {
         double threshold = _options.DilatedApicalDiameterUm;
         bool wide = apicalUm >= threshold || _options.DilatedIncludesLimbs && (arterialUm >= threshold || venousUm >= threshold);
         if (wide) return giant != true;
-        return apicalUm is null ? null : false;
+        bool unknown = apicalUm is null || _options.DilatedIncludesLimbs && (arterialUm is null || venousUm is null);
+        return unknown ? null : false;
     }
 
-    /// <summary>The same capillary with what its apex gives left out: the apex lies outside the image.</summary>
-    public static CapillaryMeasurement WithApexCutByFrame(CapillaryMeasurement m) => m with
+    /// <summary>
+    /// The same capillary with what its apex gives left out: the apex lies outside the image. Its limbs still show,
+    /// so with DilatedIncludesLimbs a wide limb still calls it dilated.
+    /// </summary>
+    public CapillaryMeasurement WithApexCutByFrame(CapillaryMeasurement m) => m with
     {
+        IsDilated = m.Category.IsLoop() ? Dilated(null, m.ArterialDiameterUm, m.VenousDiameterUm, null) : null,
         ApexCutByFrame = true,
         ApicalDiameterPx = null, ApicalDiameterUm = null,
         LeftLimbLengthUm = null, RightLimbLengthUm = null, ArterialLimbLengthUm = null, VenousLimbLengthUm = null,
         LoopHeightPx = null, LoopHeightUm = null,
         LoopWidthPx = null, LoopWidthUm = null,   // measured across the axis from U, which sits on a limb's cut end
         Apex = null, Axis = null,
-        IsDilated = null, IsGiant = null,
+        IsGiant = null,
     };
 
     private static double? Dist(Point2? a, Point2? b) => a is { } p && b is { } q ? Point2.Distance(p, q) : null;

@@ -42,7 +42,7 @@ public sealed class ImageMeasurer
                 FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)).Select(c => c.Index).ToHashSet();
             if (cut.Count > 0)
             {
-                capillaries = capillaries.Select(c => cut.Contains(c.Index) ? CapillaryMeasurer.WithApexCutByFrame(c) : c).ToArray();
+                capillaries = capillaries.Select(c => cut.Contains(c.Index) ? _capillaries.WithApexCutByFrame(c) : c).ToArray();
                 row = _distalRow.Find(instances, capillaries, calibration, field);
             }
         }
@@ -68,7 +68,8 @@ public sealed class ImageMeasurer
             return new ImageGrading(false, UngradableReason.BlurDominates,
                 $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {ThresholdText.Apart((double)blurred / capillaries.Count, _grading.MaxUngradableShare)} ≥ {_grading.MaxUngradableShare}).");
         // Loops only: a hemorrhage is no row candidate, so a field holding nothing else would be an avascular 0.
-        int confident = capillaries.Count(c => c.Category.IsLoop() && c.Score >= _grading.ConfidentInstanceScore);
+        // Compared as the float the model gave: 0.35f widened is 0.3499999, below a gate of 0.35.
+        int confident = capillaries.Count(c => c.Category.IsLoop() && (float)c.Score >= (float)_grading.ConfidentInstanceScore);
         if (confident < _grading.MinConfidentInstances)
             return new ImageGrading(false, UngradableReason.TooFewConfidentInstances,
                 $"{confident} loop(s) with score ≥ {_grading.ConfidentInstanceScore}, fewer than the {_grading.MinConfidentInstances} needed.");

@@ -44,6 +44,11 @@ public sealed record FastTrackOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
+        // A negative or infinite density threshold would switch its rule off (or on) without a word.
+        foreach (var (name, value) in new[] { (nameof(NonSclerodermaMinDensityPerMm), NonSclerodermaMinDensityPerMm),
+                     (nameof(SclerodermaMaxDensityPerMm), SclerodermaMaxDensityPerMm), (nameof(LateMaxDensityPerMm), LateMaxDensityPerMm),
+                     (nameof(EarlyMinDensityPerMm), EarlyMinDensityPerMm) })
+            if (!(double.IsFinite(value) && value >= 0)) problems.Add($"{name} must be a finite density of 0 or more per mm, got {value}.");
         if (!(SclerodermaMaxDensityPerMm < NonSclerodermaMinDensityPerMm))
             problems.Add($"SclerodermaMaxDensityPerMm ({SclerodermaMaxDensityPerMm}) must be below NonSclerodermaMinDensityPerMm ({NonSclerodermaMinDensityPerMm}).");
         if (GiantsPresentMinCount < 1) problems.Add($"GiantsPresentMinCount must be at least 1, got {GiantsPresentMinCount}.");

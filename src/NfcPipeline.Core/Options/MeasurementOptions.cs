@@ -61,10 +61,12 @@ public sealed record MeasurementOptions
             problems.Add($"MinKeypointConfidence must be in [0, 1], got {MinKeypointConfidence}.");
         if (!(DilatedApicalDiameterUm > 0))
             problems.Add($"DilatedApicalDiameterUm must be positive, got {DilatedApicalDiameterUm}.");
-        if (!(GiantApicalDiameterUm > DilatedApicalDiameterUm))
+        if (!double.IsFinite(GiantApicalDiameterUm))
+            problems.Add($"GiantApicalDiameterUm must be a finite number of µm, got {GiantApicalDiameterUm}.");
+        else if (!(GiantApicalDiameterUm > DilatedApicalDiameterUm))
             problems.Add($"GiantApicalDiameterUm ({GiantApicalDiameterUm}) must exceed DilatedApicalDiameterUm ({DilatedApicalDiameterUm}).");
-        if (ApexCutByFrameMarginPx is { } margin && !(margin >= 0))
-            problems.Add($"ApexCutByFrameMarginPx must be non-negative or null, got {margin}.");
+        if (ApexCutByFrameMarginPx is { } margin && !(margin >= 0 && double.IsFinite(margin)))
+            problems.Add($"ApexCutByFrameMarginPx must be a finite number of 0 or more, or null (never), got {margin}.");
         return problems;
     }
 }

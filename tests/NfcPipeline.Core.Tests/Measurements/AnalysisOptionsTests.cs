@@ -35,6 +35,25 @@ public class AnalysisOptionsTests
         Assert.StartsWith("FastTrack: LateMaxDensityPerMm", problems[3]);
     }
 
+    [Theory]
+    [InlineData(double.PositiveInfinity, 3, "NonSclerodermaMinDensityPerMm must be a finite density")]
+    [InlineData(7, -1, "SclerodermaMaxDensityPerMm must be a finite density")]
+    [InlineData(double.NaN, 3, "NonSclerodermaMinDensityPerMm must be a finite density")]
+    public void A_density_threshold_that_would_switch_its_rule_off_is_refused(double nonScleroderma, double scleroderma, string problem)
+    {
+        var problems = new FastTrackOptions { NonSclerodermaMinDensityPerMm = nonScleroderma, SclerodermaMaxDensityPerMm = scleroderma }.Validate();
+        Assert.Contains(problems, p => p.StartsWith(problem, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_infinite_giant_threshold_or_frame_margin_is_refused()
+    {
+        Assert.Contains(new MeasurementOptions { GiantApicalDiameterUm = double.PositiveInfinity }.Validate(),
+            p => p.StartsWith("GiantApicalDiameterUm must be a finite number", StringComparison.Ordinal));
+        Assert.Contains(new MeasurementOptions { ApexCutByFrameMarginPx = double.PositiveInfinity }.Validate(),
+            p => p.StartsWith("ApexCutByFrameMarginPx must be a finite number", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_model_with_an_unmapped_class_is_refused_at_configuration()
     {

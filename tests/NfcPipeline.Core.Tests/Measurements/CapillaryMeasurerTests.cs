@@ -99,6 +99,16 @@ public class CapillaryMeasurerTests
     }
 
     [Fact]
+    public void With_DilatedIncludesLimbs_a_narrow_apex_beside_an_unknown_limb_is_not_called_undilated()
+    {
+        var keypoints = Golden();
+        keypoints[4] = keypoints[4] with { Confidence = 0.05f };   // the right limb's width is unknown
+        var loop = Loops.Instance(keypoints);
+        Assert.False(new CapillaryMeasurer().Measure(loop, TwoMicrons).IsDilated);   // the apex (16 µm) decides
+        Assert.Null(new CapillaryMeasurer(new MeasurementOptions { DilatedIncludesLimbs = true }).Measure(loop, TwoMicrons).IsDilated);
+    }
+
+    [Fact]
     public void A_measurement_needing_an_unconfident_keypoint_is_null()
     {
         var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.05f)), TwoMicrons);

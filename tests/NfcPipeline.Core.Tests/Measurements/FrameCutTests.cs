@@ -98,6 +98,17 @@ public class FrameCutTests
     }
 
     [Fact]
+    public void With_DilatedIncludesLimbs_a_cut_loop_whose_limb_is_wide_stays_dilated()
+    {
+        var fourMicrons = new Calibration(4.0);   // the cut loop's venous limb: 6 px, 24 µm
+        var byLimbs = new ImageMeasurer(new MeasurementOptions { DilatedIncludesLimbs = true }).Measure(RowWithACutLoop(), fourMicrons, Width, Height);
+        Assert.True(byLimbs.Capillaries[6].ApexCutByFrame);
+        Assert.True(byLimbs.Capillaries[6].IsDilated);
+        Assert.Null(byLimbs.Capillaries[6].IsGiant);
+        Assert.Null(new ImageMeasurer().Measure(RowWithACutLoop(), fourMicrons, Width, Height).Capillaries[6].IsDilated);   // the apex decides, unknown
+    }
+
+    [Fact]
     public void A_negative_margin_is_refused()
     {
         var problems = new MeasurementOptions { ApexCutByFrameMarginPx = -1 }.Validate();

@@ -34,6 +34,14 @@ public class ImageGradingTests
         Assert.Contains("share 0.333333 ≥ 0.3333", result.Grading.Explanation);   // was "0.333 ≥ 0.3333"
     }
 
+    [Fact]
+    public void A_loop_scored_exactly_at_the_confident_score_counts_as_confident()
+    {
+        var grading = new GradingOptions { ConfidentInstanceScore = 0.35, MinConfidentInstances = 3 };
+        Assert.True(new ImageMeasurer(grading: grading).Measure(Row(3, score: 0.35f), TwoMicrons, 1024, 768).Grading.IsGradable);   // 0.35f < 0.35 as doubles
+        Assert.False(new ImageMeasurer(grading: grading).Measure(Row(3, score: 0.3499f), TwoMicrons, 1024, 768).Grading.IsGradable);
+    }
+
     /// <summary>A loop with no confident apex keypoint and an empty mask: nothing places its apex.</summary>
     private static CapillaryInstance Unplaceable() => Loops.Loop(new(700, 200), confidence: 0.05f) with { Mask = new InstanceMask(0, 0, 0, 0, []) };
 
