@@ -39,7 +39,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             if (outcome.Event is { } completed)
             {
                 logger.LogInformation("Patient {PatientDbId} of study {StudyDbId} aggregated: {Pattern}", outcome.PatientId, outcome.StudyId, outcome.Pattern);
-                await publisher.PublishAsync([completed], bus, ct);
+                await PublishStoredAsync(completed, bus, ct);
             }
         }
         foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, ct);
@@ -85,12 +85,10 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
                 continue;
             }
             logger.LogInformation("Patient {PatientDbId} aggregated again for model #{ModelId}: {Pattern}", patientId, modelId, outcome.Pattern);
-            // A patient left processing (its completion lost) completes here, announced as the last chunk would have.
-            if (outcome.Event is { } completed)
-            {
-                await publisher.PublishAsync([completed], bus, ct);
-                await CompleteIfDoneAsync(outcome.StudyId, bus, ct);
-            }
+            // A patient left processing (its completion lost) completes here, announced as the last chunk would have;
+            // its study is looked at even when the patient had completed (a retry of this message after a failure).
+            if (outcome.Event is { } completed) await PublishStoredAsync(completed, bus, ct);
+            await CompleteIfDoneAsync(outcome.StudyId, bus, ct);
         }
     }
 
@@ -111,6 +109,20 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);
         if (study is null) return;
         logger.LogInformation("Study {StudyDbId} {State}: {Succeeded} images analysed, {Failed} failed", study.StudyId, study.State, study.SucceededImages, study.FailedImages);
-        await publisher.PublishAsync([study.Event!], bus, ct);
+        await PublishStoredAsync(study.Event!, bus, ct);
+    }
+
+    /// <summary>
+    /// Publishes an event its transition stored. A publish that fails (the broker away, no confirm in time) is left to
+    /// the outbox rather than thrown: thrown, it skipped the chunk's other patients and the study, and a retry finds
+    /// them transitioned already, with nothing left to announce.
+    /// </summary>
+    private async Task PublishStoredAsync(PendingEvent stored, IPublishEndpoint bus, CancellationToken ct)
+    {
+        try { await publisher.PublishAsync([stored], bus, ct); }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning("Completion event {EventId} not published now ({Error}); the outbox publishes it", stored.Id, ex.Message);
+        }
     }
 }

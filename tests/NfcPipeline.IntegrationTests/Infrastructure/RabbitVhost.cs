@@ -52,6 +52,21 @@ public sealed class RabbitVhost : IAsyncDisposable
         return info.TryGetProperty("type", out var t) ? t.GetString() : null;
     }
 
+    /// <summary>
+    /// Makes the broker refuse (nack) every message published to <paramref name="exchange"/>: the exchange, as MassTransit
+    /// declares it, bound to a queue of length 0 that rejects what overflows it. <see cref="DeleteQueueAsync"/> undoes it.
+    /// </summary>
+    public async Task RefusePublishesAsync(string exchange, string queue)
+    {
+        (await _management.PutAsJsonAsync($"api/exchanges/{Name}/{Uri.EscapeDataString(exchange)}", new { type = "fanout", durable = true })).EnsureSuccessStatusCode();
+        var arguments = new Dictionary<string, object> { ["x-max-length"] = 0, ["x-overflow"] = "reject-publish" };
+        (await _management.PutAsJsonAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}", new { durable = true, arguments })).EnsureSuccessStatusCode();
+        (await _management.PostAsJsonAsync($"api/bindings/{Name}/e/{Uri.EscapeDataString(exchange)}/q/{Uri.EscapeDataString(queue)}", new { })).EnsureSuccessStatusCode();
+    }
+
+    public async Task DeleteQueueAsync(string queue) =>
+        (await _management.DeleteAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}")).EnsureSuccessStatusCode();
+
     public async ValueTask DisposeAsync()
     {
         try { await _management.DeleteAsync($"api/vhosts/{Name}"); }

@@ -58,6 +58,31 @@ public class CompletionEventOutboxTests
     }
 
     [Fact]
+    public async Task A_patient_event_the_broker_refuses_does_not_hold_up_the_other_patients_or_the_study()
+    {
+        // A failed publish threw out of the completion: the chunk's other patients and its study waited for a retry of
+        // the message, one patient per retry, or for the stranded-completion sweep.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        await env.Vhost.RefusePublishesAsync("NfcPipeline.Contracts:PatientCompleted", "refuses-patient-events");
+        env.WriteStudy("study-refused", patients: 2, imagesPerPatient: 2);
+        await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__ChunkSize"] = "4" });   // one chunk, both patients
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-refused", FolderPath = "study-refused" });
+
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-refused", TimeSpan.FromMinutes(1)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patients where state = 'completed'"));
+        Assert.Equal(1, await env.QueryScalarAsync<int>("select max(attempts) from jobs where kind = 'analyze_chunk'"));   // no retry
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+            "select count(*) from completion_events where kind = 'study_completed' and published_at is not null") == 1, TimeSpan.FromSeconds(30));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from completion_events where kind = 'patient_completed' and published_at is null"));
+
+        // Once the broker takes them, an outbox pass publishes the two it refused.
+        await env.Vhost.DeleteQueueAsync("refuses-patient-events");
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from completion_events where published_at is null") == 0,
+            TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
+        Assert.True(env.Workers[0].Output.Contains("the outbox publishes it"), env.Workers[0].Output);
+    }
+
+    [Fact]
     public async Task A_row_this_version_cannot_read_keeps_its_claim_and_leaves_the_pass_to_the_others()
     {
         // It threw out of the outbox pass, which stopped the worker's host, and every worker's in turn.
