@@ -115,7 +115,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var reused = stored.Where(s => s.Um is not null).Select(s => new ReusedImage(s.Image.ImageId, s.Um!.Value)).ToList();
         var work = stored.Where(s => s.Um is null).Select(s => s.Image).ToList();
 
-        if (work.Count > 0 && share.Problem() is { } absent)
+        if (work.Count > 0 && await share.ProblemAsync(ct) is { } absent)
         {
             await WaitForShareAsync(message.JobId, absent, ct);
             return;
@@ -123,7 +123,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, analysisCt)));
         analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed
         // A share gone during the analysis fails its files one by one as missing: the chunk waits for it instead.
-        if (outcomes.Any(o => !o.Succeeded) && share.Problem() is { } gone)
+        if (outcomes.Any(o => !o.Succeeded) && await share.ProblemAsync(ct) is { } gone)
         {
             await WaitForShareAsync(message.JobId, gone, ct);
             return;

@@ -25,7 +25,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 // A publish gives up after RepublishAfter; a claim outlives that, so no other dispatcher publishes the
                 // jobs meanwhile, and expires after it, should this process die before it publishes or releases.
                 await PublishEventsAsync(stoppingToken);
-                if (share.Problem() is not null) continue;
+                if (await share.ProblemAsync(stoppingToken) is not null) continue;
                 var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
                 if (pending.Count == 0) continue;
                 await using var scope = scopes.CreateAsyncScope();

@@ -60,5 +60,25 @@ public class ShareOutageTests
         Assert.Equal("processing", await env.QueryScalarAsync<string>("select state from studies where external_id = 'study-unmounted'"));
     }
 
+    [Fact]
+    public async Task A_share_root_that_hangs_is_unavailable_after_the_probe_timeout_and_holds_one_thread_not_one_per_call()
+    {
+        using var hung = new ManualResetEventSlim();
+        int checks = 0;
+        var share = new NfcPipeline.Worker.Analysis.ShareAvailability(() => { Interlocked.Increment(ref checks); hung.Wait(); return null; },
+            TimeSpan.FromMilliseconds(200), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.StartsWith("the share root did not answer within", await share.ProblemAsync(default));
+        Assert.StartsWith("the share root did not answer within", await share.ProblemAsync(default));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Equal(1, checks);   // the second call waited on the same hung check
+
+        hung.Set();
+        Assert.Null(await share.ProblemAsync(default));   // the hung check answered: available
+        Assert.Null(await share.ProblemAsync(default));
+        Assert.InRange(checks, 2, 3);   // a call after a finished check runs a new one
+    }
+
     private static int CountOf(string text, string part) => (text.Length - text.Replace(part, "").Length) / part.Length;
 }
