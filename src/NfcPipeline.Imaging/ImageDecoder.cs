@@ -124,7 +124,7 @@ public sealed class ImageDecoder
     /// The reason names no path: it is stored and shown beside the image, whose path holds the patient's folder (often the
     /// patient's name, which a study's patients map keeps out of what is shown). The caller knows which file it was.
     /// </summary>
-    internal static ImageDecodeException? MapFileException(Exception e, string path) => e switch
+    public static ImageDecodeException? MapFileException(Exception e, string path) => e switch
     {
         ImageDecodeException => null,
         UnauthorizedAccessException => new(ImageDecodeError.Unreadable, "the file cannot be read: permission denied", e),

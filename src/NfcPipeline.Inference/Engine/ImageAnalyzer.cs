@@ -127,7 +127,11 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         AdmittedAsync(async () =>
         {
             var clock = Stopwatch.StartNew();
-            var content = await load(_decoder.Options.MaxFileBytes, cancellationToken);
+            byte[]? content;
+            // A read that fails part-way (EIO, a stale network handle) says so, as the decoder's own reads do: .NET's
+            // message names the path, and with it the patient's folder, which a stored reason must not.
+            try { content = await load(_decoder.Options.MaxFileBytes, cancellationToken); }
+            catch (Exception e) when (ImageDecoder.MapFileException(e, path) is { } mapped) { throw mapped; }
             var image = await Task.Run(() => content is null ? _decoder.DecodeFile(path) : _decoder.Decode(content), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);

@@ -181,6 +181,11 @@ public class ImageAnalyzerLimitsTests
             // Content that changed while read fails as such; a file that could not be opened is decoded by path, which says why.
             var changed = await fields.AnalyzeContentAsync(path, (_, _) => throw new ContentChangedException("changed"), TwoMicrons);
             Assert.Equal(("ChangedSinceRegistration", "changed"), (changed.ErrorCode, changed.Error));
+            var patientPath = Path.Combine(dir.FullName, "Doe Jane", "L2", "f1.png");
+            var failedRead = await fields.AnalyzeContentAsync(patientPath, (_, _) => throw new IOException($"Input/output error : '{patientPath}'"), TwoMicrons);
+            Assert.Equal("Unreadable", failedRead.ErrorCode);   // was AnalysisFailed, with the path in its reason
+            Assert.StartsWith("the file cannot be read: Input/output error", failedRead.Error);
+            Assert.DoesNotContain("Doe", failedRead.Error);
             var missing = await fields.AnalyzeContentAsync(Path.Combine(dir.FullName, "gone.png"), (_, _) => Task.FromResult<byte[]?>(null), TwoMicrons);
             Assert.False(missing.Succeeded);
             Assert.NotEqual("ChangedSinceRegistration", missing.ErrorCode);
