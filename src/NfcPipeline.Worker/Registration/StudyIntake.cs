@@ -20,7 +20,11 @@ public sealed class StudyIntake(WorkerOptions options)
     private string RealRoot => _realRoot ??= SharePaths.RealPath(options.ShareRoot!);
     private ImageDecoder Headers => _headers ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
 
-    public StudyRegistration Read(SubmitStudy message)
+    /// <summary>
+    /// The study's images, each hashed and its header read. <paramref name="ct"/> is looked at between files: a worker
+    /// that stops gives up a long registration (tens of thousands of files) rather than run it past its stop deadline.
+    /// </summary>
+    public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default)
     {
         var root = options.ShareRoot is { Length: > 0 } r ? r : throw new StudyLayoutException("Worker:ShareRoot is not configured, so no path can be resolved.");
         if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
@@ -33,7 +37,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var full = SharePaths.ResolveUnder(root, folder);
             var inventory = StudyLayout.Discover(full, root);
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
-            var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field)).ToList();
+            var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field, ct)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count);
@@ -46,7 +50,7 @@ public sealed class StudyIntake(WorkerOptions options)
             if (list.GroupBy(i => i.Path.Replace('\\', '/')).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new StudyLayoutException($"An image path is listed {twice.Count()} times; list each image once.");
             var images = list.Select((i, n) => Describe(ResolveListed(root, i.Path, n), i.Path.Replace('\\', '/'),
-                i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path))).ToList();
+                i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path), ct)).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
         }
         throw new StudyLayoutException("SubmitStudy needs a FolderPath or a list of Images.");
@@ -65,8 +69,9 @@ public sealed class StudyIntake(WorkerOptions options)
         }
     }
 
-    private ImageRegistration Describe(string fullPath, string relativePath, string patient, string? finger, string field)
+    private ImageRegistration Describe(string fullPath, string relativePath, string patient, string? finger, string field, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         byte[] sha;
         long size;
         int? width = null, height = null;

@@ -74,7 +74,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, t), ct) is { } earlier)
             return (earlier, 0);
         StudyRegistration registration;
-        try { registration = await Task.Run(() => intake.Read(context.Message), ct); }
+        try { registration = await Task.Run(() => intake.Read(context.Message, ct), ct); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         try
         {

@@ -35,4 +35,18 @@ public sealed class StudyIntakeTests : IDisposable
         }).Message);
         Assert.Contains("NUL", Refused(new SubmitStudy { StudyId = "S", FolderPath = "S", Device = "cap\0" }).Message);
     }
+
+    [Fact]
+    public void A_registration_stops_between_files_once_its_worker_stops()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
+            File.WriteAllBytes(Path.Combine(_share.FullName, "S", "P1", "L2", $"f{i}.jpg"), [0xFF, 0xD8]);
+        }
+        File.WriteAllText(Path.Combine(_share.FullName, "S", "READY"), "");
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName });
+        Assert.Equal(3, intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images.Count);
+        Assert.Throws<OperationCanceledException>(() => intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }, new CancellationToken(canceled: true)));
+    }
 }
