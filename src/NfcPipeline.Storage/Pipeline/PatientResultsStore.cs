@@ -88,13 +88,18 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         return new PatientOutcome(patientId, patient.StudyId, patient.StudyExternalId, announced, pattern, failed);
     }
 
-    /// <summary>The models the patient has results of, each with the settings its result was computed under.</summary>
+    /// <summary>
+    /// The models the patient has results of, each with the settings its result was computed under; the study's model
+    /// first, so that it, not another model's result, completes a patient left processing (and says its pattern).
+    /// </summary>
     public async Task<IReadOnlyList<(long ModelId, string Settings)>> ResultModelsAsync(long patientId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return (await connection.QueryAsync<(long, string)>(new CommandDefinition(
-            "select model_id, settings::text from patient_metrics where patient_id = @patientId order by model_id",
-            new { patientId }, cancellationToken: ct))).ToList();
+        return (await connection.QueryAsync<(long, string)>(new CommandDefinition("""
+            select pm.model_id, pm.settings::text from patient_metrics pm
+            join patients p on p.id = pm.patient_id join studies s on s.id = p.study_id
+            where pm.patient_id = @patientId order by pm.model_id is distinct from s.model_id, pm.model_id
+            """, new { patientId }, cancellationToken: ct))).ToList();
     }
 
     /// <summary>Moves the study to completed (or completed_with_errors) once every patient is; null when not this caller's to do.</summary>

@@ -36,7 +36,8 @@ public class FieldReviewPipelineTests
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<string>(Metrics) == "2/1"
             && other.Output.Contains("aggregated again for model"), TimeSpan.FromMinutes(1), () => other.Output);
         // The patient stays completed, its image keeps its own result, and nothing is announced again.
-        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));   // the older model's: with errors
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));   // both results aggregated again
         Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from v_image_results where gradable"));
         Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from completion_events where kind = 'patient_completed'"));
         Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));   // no result made up for the other model
@@ -64,13 +65,18 @@ public class FieldReviewPipelineTests
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-lost", FolderPath = "study-lost" });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-lost", TimeSpan.FromMinutes(2)));
         // As if the last chunk's completion had failed after its commit: every image done, patient and study processing.
+        // And a result of an older model (a lower id, so looked at first before): the study's own model decides the
+        // patient's completion, not one whose images this study no longer has results of.
         await env.QueryScalarAsync<int>("update patients set state = 'processing', completed_at = null; " +
-            "update studies set state = 'processing', completed_at = null; select 1");
+            "update studies set state = 'processing', completed_at = null; " +
+            "insert into models (id, sha256, name, version, contract) overriding system value values (0, decode(repeat('00', 32), 'hex'), 'older', '0', 'dense/v1'); " +
+            "insert into patient_metrics select (jsonb_populate_record(null::patient_metrics, to_jsonb(pm) || '{\"model_id\": 0}')).* from patient_metrics pm; select 1");
 
         await env.PublishAsync(new ReaggregatePatient(await env.QueryScalarAsync<long>("select id from patients"), "test"));
 
         Assert.Equal("completed", await env.WaitForStudyAsync("study-lost", TimeSpan.FromMinutes(1)));
-        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from patients"));   // the older model's: with errors
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));   // both results aggregated again
         Assert.Equal("2|2", await env.QueryScalarAsync<string>(
             "select count(*) filter (where kind = 'patient_completed') || '|' || count(*) filter (where kind = 'study_completed') from completion_events"));
         await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("aggregated again for model")), TimeSpan.FromSeconds(30));
