@@ -53,6 +53,15 @@ public static class StudyLayout
                 "nothing was registered, so no patient is dropped. Fix access and submit it again.";
         if (inventory.Images.Count == 0)
             return "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.";
+        return PatientMapProblem(inventory, "nothing was registered");
+    }
+
+    /// <summary>
+    /// Why the study's patients map cannot keep its folder names out of what is shown, or null (also with no map).
+    /// <paramref name="consequence"/> says what the caller did not do.
+    /// </summary>
+    public static string? PatientMapProblem(StudyInventory inventory, string consequence)
+    {
         // A patients map is how a study keeps folder names (often the patient's own) out of the results: every patient
         // folder must be in it, or those it misses would be stored, shown and exported under their folder names. Names
         // compare in one Unicode form (UnicodeNames).
@@ -61,12 +70,12 @@ public static class StudyLayout
         if (inventory.Manifest is { Patients.Count: > 0 } manifest
             && patientFolders.Count(folder => manifest.PatientFor(folder) is null) is > 0 and var unmapped)
             return $"{unmapped} patient folder(s) are not in study.json's patients map, which must name every patient folder when it is " +
-                "given (their folder names would otherwise be stored as patient codes); nothing was registered. Add them, or remove the map.";
+                $"given (their folder names would otherwise be shown as patient codes); {consequence}. Add them, or remove the map.";
         // Two folders that differ only in Unicode form (one copied from a Mac) would be one patient under the map.
         if (inventory.Manifest is { Patients.Count: > 0 } && patientFolders.GroupBy(UnicodeNames.Key)
                 .Count(g => g.Count() > 1) is > 0 and var doubled)
             return $"{doubled} pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say) " +
-                "and would be one patient; nothing was registered. Merge or rename them.";
+                $"and would be one patient; {consequence}. Merge or rename them.";
         return null;
     }
 
@@ -120,7 +129,9 @@ public static class StudyLayout
         try { entries = new DirectoryInfo(directory).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).ToList(); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            skipped.Add(new SkippedEntry(string.Join('/', segments), $"folder cannot be read: {ex.Message}", Unreadable: true));
+            // .NET's message names the folder's full path, with the patient's folder in it: listed and logged, it must not.
+            var why = ex is UnauthorizedAccessException ? "permission denied" : ex.Message.Replace(directory, "the folder");
+            skipped.Add(new SkippedEntry(string.Join('/', segments), $"folder cannot be read: {why}", Unreadable: true));
             return;
         }
         foreach (var entry in entries)

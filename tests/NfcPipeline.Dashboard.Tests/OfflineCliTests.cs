@@ -98,6 +98,15 @@ public sealed class OfflineCliTests : IDisposable
             Assert.Contains("P01/L2/notes.txt", run.Out);
             Assert.DoesNotContain("Doe-Jane", run.Out + run.Err);
         }
+
+        // A folder the map misses would be shown by its name: refused, as the worker refuses such a study, naming none.
+        Directory.CreateDirectory(Path.Combine(study, "Roe-Rick", "L2"));
+        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), Path.Combine(study, "Roe-Rick", "L2", "field1.jpg"));
+        var refused = await NfcProcess.RunAsync("analyze", study);
+        Assert.Equal(2, refused.Code);
+        Assert.Contains("nfc analyze: 1 patient folder(s) are not in study.json's patients map", refused.Err);
+        Assert.Contains("nothing was analysed", refused.Err);
+        Assert.DoesNotContain("Roe-Rick", refused.Out + refused.Err);
     }
 
     [Fact]

@@ -30,6 +30,12 @@ internal static class AnalyzeCommand
         StudyInventory inventory;
         try { inventory = Inventory(target); }
         catch (StudyLayoutException ex) { await Console.Error.WriteLineAsync($"nfc analyze: {ex.Message}"); return NfcCommandLine.Usage; }
+        // A map that misses a folder would print that folder's name (often the patient's) as its code, as the worker refuses to.
+        if (StudyLayout.PatientMapProblem(inventory, "nothing was analysed") is { } mapProblem)
+        {
+            await Console.Error.WriteLineAsync($"nfc analyze: {mapProblem}");
+            return NfcCommandLine.Usage;
+        }
         if (inventory.Images.Count == 0)
         {
             // Before the model is loaded: nothing to analyse is a failure a script must see, not "0 images" and exit 0.
