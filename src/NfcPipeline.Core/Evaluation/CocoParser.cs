@@ -21,7 +21,17 @@ public static class CocoParser
         return Parse(document.RootElement);
     }
 
+    /// <summary>
+    /// A value of the wrong kind (a string keypoint, a null in a bbox) is a FormatException naming it, as a missing one
+    /// is, not an InvalidOperationException from the JSON reader.
+    /// </summary>
     private static CocoDataset Parse(JsonElement root)
+    {
+        try { return ParseRoot(root); }
+        catch (InvalidOperationException ex) { throw new FormatException($"A value has the wrong type: {ex.Message}", ex); }
+    }
+
+    private static CocoDataset ParseRoot(JsonElement root)
     {
         if (root.ValueKind == JsonValueKind.Array)
             return new CocoDataset([], [], root.EnumerateArray().Select((a, i) => ParseAnnotation(a, i + 1)).ToArray(), []);
@@ -48,6 +58,12 @@ public static class CocoParser
             Array(e, "keypoints").Select(k => k.GetString() ?? "").ToArray());
 
     private static CocoAnnotation ParseAnnotation(JsonElement e, int ordinal)
+    {
+        try { return ParseAnnotationValues(e, ordinal); }
+        catch (InvalidOperationException ex) { throw new FormatException($"Annotation {ordinal}: a value has the wrong type: {ex.Message}", ex); }
+    }
+
+    private static CocoAnnotation ParseAnnotationValues(JsonElement e, int ordinal)
     {
         float[]? keypoints = null;
         if (e.TryGetProperty("keypoints", out var k) && k.ValueKind == JsonValueKind.Array && k.GetArrayLength() > 0)

@@ -78,6 +78,16 @@ public class CocoParserTests
         Assert.Contains("8 keypoints", error.Message);
     }
 
+    [Theory]
+    [InlineData("""[{"image_id": 1, "category_id": 1, "bbox": [1, null, 2, 2]}]""", "Annotation 1: a value has the wrong type")]
+    [InlineData("""[{"image_id": 1, "category_id": 1}, {"image_id": 1, "category_id": 1, "keypoints": ["1", 2, 2]}]""", "Annotation 2: a value has the wrong type")]
+    [InlineData("""{"images": [], "categories": [{"id": 1, "name": "loop", "keypoints": [1]}]}""", "A value has the wrong type")]
+    public void A_value_of_the_wrong_type_is_a_format_error_naming_where(string json, string start)
+    {
+        // It was an InvalidOperationException, which `nfc evaluate` printed as an unexpected error with its stack trace.
+        Assert.StartsWith(start, Assert.Throws<FormatException>(() => CocoParser.Parse(json)).Message);
+    }
+
     [Fact]
     public void Parses_from_a_stream_too()
     {
