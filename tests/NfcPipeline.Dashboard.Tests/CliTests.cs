@@ -57,6 +57,11 @@ public class CliTests
             var unwritable = await NfcAsync("report", data.PatientId.ToString(), "--csv", Path.Combine(dir, "no-such-folder", "p.csv"), "--connection", data.Database.ConnectionString);
             Assert.Equal(1, unwritable.Code);
             Assert.Contains("nfc report: cannot write the report", unwritable.Err);
+            // Written beside the target and moved over it whole: a failed move (here onto a folder) leaves no part file.
+            Directory.CreateDirectory(Path.Combine(dir, "taken.html"));
+            var blocked = await NfcAsync("report", data.PatientId.ToString(), "--html", Path.Combine(dir, "taken.html"), "--connection", data.Database.ConnectionString);
+            Assert.Equal(1, blocked.Code);
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

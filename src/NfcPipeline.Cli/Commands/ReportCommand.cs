@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text;
+using NfcPipeline.Cli.Output;
 using NfcPipeline.Dashboard.Rendering;
 using NfcPipeline.Storage.Reporting;
 using Npgsql;
@@ -32,8 +32,7 @@ internal static class ReportCommand
                 }
                 if (parse.GetValue(csv) is { } csvFile)
                 {
-                    await using var writer = new StreamWriter(csvFile.FullName, false, new UTF8Encoding(false));
-                    await ReportCsv.WritePatientAsync(writer, report.Patient, report.AllModels);
+                    await ReplacedFile.WriteAsync(csvFile.FullName, w => ReportCsv.WritePatientAsync(w, report.Patient, report.AllModels), ct);
                     Console.WriteLine($"Wrote {csvFile.FullName}");
                     // Scripts exporting many patients would otherwise take an empty file for an empty result.
                     if (report.AllModels.Count == 0)
@@ -41,7 +40,7 @@ internal static class ReportCommand
                 }
                 if (parse.GetValue(html) is { } htmlFile)
                 {
-                    await File.WriteAllTextAsync(htmlFile.FullName, PrintableReport.Render(report, DateTime.UtcNow), ct);
+                    await ReplacedFile.WriteAsync(htmlFile.FullName, w => w.WriteAsync(PrintableReport.Render(report, DateTime.UtcNow)), ct);
                     Console.WriteLine($"Wrote {htmlFile.FullName}");
                 }
                 if (parse.GetValue(csv) is null && parse.GetValue(html) is null) Print(report);
