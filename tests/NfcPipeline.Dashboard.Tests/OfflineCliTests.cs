@@ -256,6 +256,10 @@ public sealed class OfflineCliTests : IDisposable
         var days = await NfcProcess.RunAsync("requeue", "--stalled", "--older-than", "90");
         Assert.Equal(2, days.Code);
         Assert.Contains("--older-than takes a duration as hh:mm:ss (or d.hh:mm:ss), such as 01:30:00 for 90 minutes; got '90'.", days.Err);
+        // And "5:00" as 5 hours, where 5 minutes was meant.
+        var hours = await NfcProcess.RunAsync("requeue", "--stalled", "--older-than", "5:00");
+        Assert.Equal(2, hours.Code);
+        Assert.Contains("got '5:00'", hours.Err);
     }
 
     /// <summary>

@@ -35,7 +35,7 @@ internal static class CommonOptions
 
     /// <summary>
     /// A time span written hh:mm:ss (or d.hh:mm:ss). The default parser reads a bare "90" as 90 days, so a span typed
-    /// in minutes matched nothing; a bare number is refused with a hint.
+    /// in minutes matched nothing, and "5:00" as 5 hours, where mm:ss was meant: both are refused with a hint.
     /// </summary>
     public static Option<TimeSpan> Duration(string name, string description, TimeSpan defaultValue) => new(name)
     {
@@ -44,7 +44,7 @@ internal static class CommonOptions
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (text.Contains(':') && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
+            if (text.Count(c => c == ':') == 2 && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
                 return span;
             result.AddError($"{name} takes a duration as hh:mm:ss (or d.hh:mm:ss), such as 01:30:00 for 90 minutes; got '{text}'.");
             return defaultValue;
