@@ -97,6 +97,8 @@ public sealed class OfflineCliTests : IDisposable
             Assert.Contains("P01/L2/field1.jpg", run.Out);
             Assert.Contains("P01/L2/notes.txt", run.Out);
             Assert.DoesNotContain("Doe-Jane", run.Out + run.Err);
+            // Piped, the summary table is not wrapped at 80 columns (each cell cut into lines).
+            if (!json) Assert.Matches(@"│ P01 +│.*│ indeterminate \(too little gradable density to call\) +│", run.Out);
         }
 
         // A folder the map misses would be shown by its name: refused, as the worker refuses such a study, naming none.

@@ -69,7 +69,7 @@ internal static class ReportCommand
 
     private static void Print(PatientReport r)
     {
-        StatusCommand.WideWhenRedirected();
+        Formatting.WideWhenRedirected();
         AnsiConsole.Write(new Text($"Study {r.Patient.StudyExternalId} · patient {r.Patient.Code} (#{r.Patient.Id}) · {r.Patient.State}\n"));
         if (r.Metrics is not { } m)
         {

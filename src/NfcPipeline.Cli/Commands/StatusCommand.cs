@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NfcPipeline.Cli.Output;
 using NfcPipeline.Storage.Reporting;
 using Npgsql;
 using Spectre.Console;
@@ -16,7 +17,7 @@ internal static class StatusCommand
         var command = new Command("status", "Show study progress (and a study's patients).") { study, limit, connection };
         command.SetAction(async (parse, ct) =>
         {
-            WideWhenRedirected();
+            Formatting.WideWhenRedirected();
             try
             {
                 await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
@@ -57,12 +58,6 @@ internal static class StatusCommand
             }
         });
         return command;
-    }
-
-    /// <summary>Piped output has no terminal width; Spectre then assumes 80 columns and wraps every cell.</summary>
-    internal static void WideWhenRedirected()
-    {
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 200);
     }
 
     private static Table StudyTable() => new Table().AddColumns("study", "state", "images", "succeeded", "failed", "remaining", "% done", "registered");

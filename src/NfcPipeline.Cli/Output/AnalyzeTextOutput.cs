@@ -48,6 +48,7 @@ internal sealed class AnalyzeTextOutput(LoadedModel model, StudyInventory invent
         // As the dashboard's reports say first: these are a model's figures, not a diagnosis.
         Console.WriteLine("Research use only: computed automatically by the model; the pattern is not a diagnosis (see the model's card).");
         if (_patients.Count == 0) return;
+        WideWhenRedirected();
         var table = new Table().Title("Per-patient summary").AddColumns("patient", "fields (gradable)", "density /mm", "normal %", "abnormal %",
             "apical µm (median, p90)", "dilated", "giant", "hemorrhages", "fast-track");
         foreach (var p in _patients)

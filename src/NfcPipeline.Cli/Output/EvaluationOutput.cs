@@ -13,6 +13,7 @@ internal static class EvaluationOutput
     public static void Print(EvaluationReport report, bool json)
     {
         if (json) { Console.WriteLine(JsonSerializer.Serialize(report, Json)); return; }
+        WideWhenRedirected();
         var d = report.Detection;
         var summary = new Table().Title($"Evaluation over {report.ImageCount} images").AddColumns("metric", "value");
         summary.AddRow("truth instances", d.TruthCount.ToString());

@@ -5,6 +5,12 @@ namespace NfcPipeline.Cli.Output;
 
 internal static class Formatting
 {
+    /// <summary>Piped output has no terminal width; Spectre then assumes 80 columns and wraps every cell.</summary>
+    public static void WideWhenRedirected()
+    {
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = Math.Max(Spectre.Console.AnsiConsole.Profile.Width, 200);
+    }
+
     public static string Num(double? value, string format = "0.0") =>
         value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "–";
 

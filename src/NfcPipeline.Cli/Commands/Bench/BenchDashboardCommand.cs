@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using NfcPipeline.Cli.Output;
 using NfcPipeline.Cli.Commands.Bench;
 using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Imaging;
@@ -121,7 +122,7 @@ internal static class BenchDashboardCommand
 
     private static int Print(List<PageTiming> results)
     {
-        StatusCommand.WideWhenRedirected();
+        Formatting.WideWhenRedirected();
         var table = new Table().AddColumns("page", "status", "server median ms", "server max ms", "client median ms", "bytes", "≤ 300 ms");
         foreach (var r in results)
             table.AddRow(StatusCommand.Cells(r.Page, r.Status, r.MedianMs.ToString("0.0"), r.MaxMs.ToString("0.0"), r.ClientMedianMs.ToString("0.0"), r.Bytes,
