@@ -13,6 +13,8 @@ public static class NfcCommandLine
     /// <summary>Interrupted (Ctrl-C): 128 + SIGINT, as shells report it.</summary>
     public const int Cancelled = 130;
 
+    private static readonly TimeSpan TerminationGrace = TimeSpan.FromSeconds(30);
+
     public static RootCommand Build()
     {
         var root = new RootCommand("NfcPipeline: nailfold capillaroscopy analysis from the command line.");
@@ -42,7 +44,10 @@ public static class NfcCommandLine
             return Usage;
         }
         // Our own handler, not System.CommandLine's, so a bad value met while a verb runs is a usage error.
-        try { return await parseResult.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
+        // Ctrl-C cancels the verb's token; it then has TerminationGrace to clean up (a bench drops its database and
+        // broker vhost and stops its worker), not System.CommandLine's default 2 s, which cut that short.
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TerminationGrace };
+        try { return await parseResult.InvokeAsync(invocation); }
         catch (CliUsageException ex)
         {
             await Console.Error.WriteLineAsync($"nfc {parseResult.CommandResult.Command.Name}: {ex.Message}");

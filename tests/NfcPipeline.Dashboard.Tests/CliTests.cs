@@ -10,6 +10,19 @@ public class CliTests
     private static Task<(int Code, string Out, string Err)> NfcAsync(params string[] args) => NfcProcess.RunAsync(args);
 
     [Fact]
+    public async Task Ctrl_C_stops_a_waiting_enqueue_with_exit_code_130()
+    {
+        // No worker: --wait waits for a registration that does not come, until interrupted.
+        await using var data = await TestData.CreateAsync();
+        var run = await NfcProcess.RunAndInterruptAsync(TimeSpan.FromSeconds(5), "enqueue", "studyA", "--share", data.ShareRoot,
+            "--study-id", "CLI-INT", "--wait", "--connection", data.Database.ConnectionString);
+        Assert.True(run.Code == 130, $"exit {run.Code}: {run.Err}");
+        Assert.Contains("nfc: cancelled.", run.Err);
+        Assert.DoesNotContain("   at ", run.Err);
+        Assert.True(run.Stopping < TimeSpan.FromSeconds(15), $"took {run.Stopping} to stop");
+    }
+
+    [Fact]
     public async Task Status_lists_studies_and_a_studys_patients()
     {
         await using var data = await TestData.CreateAsync();

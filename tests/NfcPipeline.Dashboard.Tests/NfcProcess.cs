@@ -48,6 +48,34 @@ internal static class NfcProcess
         return (process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>
+    /// Starts the CLI, sends it SIGINT (Ctrl-C) after <paramref name="after"/>, and returns how it ended and how long it
+    /// took to after the signal.
+    /// </summary>
+    public static async Task<(int Code, string Out, string Err, TimeSpan Stopping)> RunAndInterruptAsync(TimeSpan after, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.Environment["NFC_RABBIT_URI"] = TestServices.RabbitUri.ToString();
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await Task.Delay(after);
+        if (process.HasExited) Assert.Fail($"nfc {string.Join(' ', args)} ended before it was interrupted:\n{await stdout}\n{await stderr}");
+        var clock = Stopwatch.StartNew();
+        using (var signal = Process.Start("kill", ["-INT", process.Id.ToString()])) await signal.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try { await process.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"nfc {string.Join(' ', args)} did not stop within 60 s of SIGINT:\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr, clock.Elapsed);
+    }
+
     /// <summary>The value of a `key=value` line of a bench's output.</summary>
     public static double Value(string output, string key) =>
         double.Parse(output.Split('\n').Single(l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..].Trim(),
