@@ -35,6 +35,15 @@ public class CliTests
         Assert.Contains(TestData.ScriptPatient, one.Out);
         Assert.Contains("non-scleroderma", one.Out);
         Assert.Equal(1, (await NfcAsync("status", "NOPE", "--connection", data.Database.ConnectionString)).Code);
+
+        // A database that answers but was never migrated is said so, not "cannot reach the database".
+        await using var bare = await TestDatabase.CreateAsync();
+        var unmigrated = await NfcAsync("status", "--connection", bare.ConnectionString);
+        Assert.Equal(1, unmigrated.Code);
+        Assert.StartsWith("nfc status: the database has no NfcPipeline tables", unmigrated.Err);
+        Assert.Contains("run 'nfc migrate'", unmigrated.Err);
+        var login = new Npgsql.NpgsqlConnectionStringBuilder(bare.ConnectionString) { Password = "wrong" }.ConnectionString;
+        Assert.StartsWith("nfc status: the database refused the login", (await NfcAsync("status", "--connection", login)).Err);
     }
 
     [Fact]

@@ -45,7 +45,7 @@ internal static class DeleteStudyCommand
             }
             catch (NpgsqlException ex)
             {
-                Console.Error.WriteLine($"nfc delete-study: cannot reach the database: {ex.Message}");
+                Console.Error.WriteLine($"nfc delete-study: {DatabaseErrors.Describe(ex)}");
                 return NfcCommandLine.Fatal;
             }
         });

@@ -70,7 +70,7 @@ internal static class EnqueueCommand
             {
                 Console.Error.WriteLine($"nfc enqueue: the study id was not checked against the database ({ex.Message}); the worker checks it.");
             }
-            catch (NpgsqlException ex) { return Fail($"cannot reach the database for --wait: {ex.Message}", NfcCommandLine.Fatal); }
+            catch (NpgsqlException ex) { return Fail($"--wait needs the database: {DatabaseErrors.Describe(ex)}", NfcCommandLine.Fatal); }
             try
             {
                 await using (var bus = await CliBus.StartAsync(parse.GetValue(rabbit), ct))
@@ -87,7 +87,7 @@ internal static class EnqueueCommand
 
             string state;
             try { state = await WaitAsync(queries, message.StudyId, publishedAfter, parse.GetValue(registerTimeout), ct); }
-            catch (NpgsqlException ex) { return Fail($"lost the database while waiting: {ex.Message}", NfcCommandLine.Fatal); }
+            catch (NpgsqlException ex) { return Fail($"lost the database while waiting: {DatabaseErrors.Describe(ex)}", NfcCommandLine.Fatal); }
             if (state == NotRegistered)
                 return Fail($"no worker registered the study within {parse.GetValue(registerTimeout)}: is a worker running on this share and broker? " +
                     "A refused submission is in its log, on the dashboard's Share page and in the submit-study_error queue.", NfcCommandLine.Fatal);

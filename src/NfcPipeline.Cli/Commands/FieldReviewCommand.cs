@@ -78,7 +78,7 @@ internal static class FieldReviewCommand
             }
             catch (NpgsqlException ex)
             {
-                Console.Error.WriteLine($"nfc {name}: cannot reach the database: {ex.Message}");
+                Console.Error.WriteLine($"nfc {name}: {DatabaseErrors.Describe(ex)}");
                 return NfcCommandLine.Fatal;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -48,7 +48,7 @@ internal static class ReportCommand
             }
             catch (NpgsqlException ex)
             {
-                Console.Error.WriteLine($"nfc report: cannot reach the database: {ex.Message}");
+                Console.Error.WriteLine($"nfc report: {DatabaseErrors.Describe(ex)}");
                 return NfcCommandLine.Fatal;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

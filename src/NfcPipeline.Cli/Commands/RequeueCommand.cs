@@ -84,7 +84,7 @@ internal static class RequeueCommand
             }
             catch (NpgsqlException ex)
             {
-                Console.Error.WriteLine($"nfc requeue: cannot reach the database: {ex.Message}");
+                Console.Error.WriteLine($"nfc requeue: {DatabaseErrors.Describe(ex)}");
                 return NfcCommandLine.Fatal;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

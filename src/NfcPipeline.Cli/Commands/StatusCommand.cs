@@ -53,7 +53,7 @@ internal static class StatusCommand
             }
             catch (NpgsqlException ex)
             {
-                Console.Error.WriteLine($"nfc status: cannot reach the database: {ex.Message}");
+                Console.Error.WriteLine($"nfc status: {DatabaseErrors.Describe(ex)}");
                 return NfcCommandLine.Fatal;
             }
         });
