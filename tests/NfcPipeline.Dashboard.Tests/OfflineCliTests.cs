@@ -247,6 +247,7 @@ public sealed class OfflineCliTests : IDisposable
             ["requeue", "--stalled", "--kind", "chunk"],
             ["requeue", "--failed", "--older-than", "02:00:00"],
             ["requeue", "7", "--study", "demo-study"],
+            ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--register-timeout", "00:01:00"],   // no --wait
         })
         {
             var run = await NfcProcess.RunAsync(args);
@@ -277,6 +278,12 @@ public sealed class OfflineCliTests : IDisposable
         var overflow = await NfcProcess.RunAsync("bench", "inference", "--batch", "1,99999999999", "--source", DemoStudy);
         Assert.Equal(2, overflow.Code);
         Assert.Contains("--batch takes sizes like", overflow.Err);
+        // Refused rather than dropped (a 0 batch) or raised to 1 (0 rounds): the run would not measure what was asked.
+        foreach (var args in new[] { new[] { "--batch", "0,4" }, ["--rounds", "0"] })
+        {
+            var refused = await NfcProcess.RunAsync(["bench", "inference", .. args, "--source", DemoStudy]);
+            Assert.Equal((2, "nfc bench inference: batch sizes, --images and --rounds must be 1 or more"), (refused.Code, refused.Err.Trim()));
+        }
 
         var noDatabase = await NfcProcess.RunAsync("bench", "dashboard", "--connection", "Host=127.0.0.1;Port=1;Username=x;Timeout=3");
         Assert.Equal(1, noDatabase.Code);

@@ -31,6 +31,8 @@ internal static class EnqueueCommand
                 return Fail("give the share root with --share or NFC_SHARE_ROOT.", NfcCommandLine.Usage);
             if (parse.GetValue(umPerPx) is { } um && !(um > 0 && double.IsFinite(um)))
                 return Fail("--um-per-px must be a positive number.", NfcCommandLine.Usage);
+            if (!parse.GetValue(wait) && parse.GetResult(registerTimeout) is { Implicit: false })
+                return Fail("--register-timeout goes with --wait only.", NfcCommandLine.Usage);
             var given = parse.GetValue(folder)!;
             var rootFull = Path.GetFullPath(root);
             var candidate = Path.IsPathRooted(given) || Directory.Exists(given) ? Path.GetFullPath(given) : Path.Combine(rootFull, given);
