@@ -48,9 +48,10 @@ public static class NfcCommandLine
         // broker vhost and stops its worker), not System.CommandLine's default 2 s, which cut that short.
         var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TerminationGrace };
         try { return await parseResult.InvokeAsync(invocation); }
-        catch (CliUsageException ex)
+        catch (Exception ex) when (ex is CliUsageException or Intake.StudyLayoutException)
         {
-            await Console.Error.WriteLineAsync($"nfc {parseResult.CommandResult.Command.Name}: {ex.Message}");
+            // A layout the verb cannot use (a bench's --source with a bad study.json, say) is the user's to fix.
+            await Console.Error.WriteLineAsync($"nfc {Verb(parseResult)}: {ex.Message}");
             return Usage;
         }
         catch (OperationCanceledException)
@@ -61,7 +62,7 @@ public static class NfcCommandLine
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // A file the verb needed (a model, a migration, an output): its message names it; no stack trace.
-            await Console.Error.WriteLineAsync($"nfc {parseResult.CommandResult.Command.Name}: {ex.Message}");
+            await Console.Error.WriteLineAsync($"nfc {Verb(parseResult)}: {ex.Message}");
             return Fatal;
         }
         catch (Exception ex)
@@ -70,5 +71,14 @@ public static class NfcCommandLine
             await Console.Error.WriteLineAsync($"nfc: unexpected error (please report it): {ex}");
             return Fatal;
         }
+    }
+
+    /// <summary>The verb as typed ("bench inference", not "inference"), for messages.</summary>
+    private static string Verb(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result is not null && result.Parent is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, result.Command.Name);
+        return string.Join(' ', names);
     }
 }

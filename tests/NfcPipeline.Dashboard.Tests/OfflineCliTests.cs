@@ -284,6 +284,19 @@ public sealed class OfflineCliTests : IDisposable
             var refused = await NfcProcess.RunAsync(["bench", "inference", .. args, "--source", DemoStudy]);
             Assert.Equal((2, "nfc bench inference: batch sizes, --images and --rounds must be 1 or more"), (refused.Code, refused.Err.Trim()));
         }
+        // A --source whose study.json cannot be read is the user's to fix: named by its verb, no stack trace.
+        var badManifest = Path.Combine(_folder.FullName, "bad-manifest");
+        Directory.CreateDirectory(Path.Combine(badManifest, "P1", "L2"));
+        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), Path.Combine(badManifest, "P1", "L2", "field1.jpg"));
+        File.WriteAllText(Path.Combine(badManifest, "study.json"), "{ not json");
+        foreach (var verb in new[] { "inference", "pipeline" })
+        {
+            var unreadable = await NfcProcess.RunAsync("bench", verb, "--source", badManifest);
+            Assert.Equal(2, unreadable.Code);
+            Assert.StartsWith($"nfc bench {verb}: ", unreadable.Err);
+            Assert.Contains("study.json", unreadable.Err);
+            Assert.DoesNotContain("   at ", unreadable.Err);
+        }
 
         var noDatabase = await NfcProcess.RunAsync("bench", "dashboard", "--connection", "Host=127.0.0.1;Port=1;Username=x;Timeout=3");
         Assert.Equal(1, noDatabase.Code);
