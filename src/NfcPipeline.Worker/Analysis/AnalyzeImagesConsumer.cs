@@ -67,7 +67,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         {
             await AnalyzeChunkAsync(context, clock, analysis.Token, writing);
         }
-        // Only before the write: a publish timing out in the completion after the deadline is no cancelled analysis.
+        // Only before the write: a completion cut short after the deadline is no cancelled analysis.
         catch (OperationCanceledException) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested && !writing.Value)
         {
             // Worker:StopTimeout has passed and nothing of the chunk was committed: the job goes back to the outbox, so

@@ -17,9 +17,25 @@ namespace NfcPipeline.Worker.Completion;
 public sealed class CompletionTracker(PatientResultsStore patients, CompletionEventPublisher publisher, ModelHost model, DatabaseRetry retry,
     ILogger<CompletionTracker> logger)
 {
-    public async Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct)
+    public Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct) =>
+        CompleteAsync(touchedPatients, null, bus, new Announcer(), ct);
+
+    /// <summary>For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.</summary>
+    public async Task CompleteStudyAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
+    {
+        var all = await retry.RunAsync(t => patients.PatientsOfStudyAsync(studyId, t), ct);
+        await CompleteAsync(all, studyId, bus, new Announcer(), ct);
+    }
+
+    /// <summary>A stranded study (see StrandedCompletionSweep): its processing patients aggregated, then the study completed.</summary>
+    public Task CompleteStrandedAsync(StrandedStudy study, IPublishEndpoint bus, CancellationToken ct) =>
+        CompleteAsync(study.ProcessingPatients, study.StudyId, bus, new Announcer(), ct);
+
+    /// <summary>Aggregates each patient whose last image is done, then completes their studies (and <paramref name="study"/>).</summary>
+    private async Task CompleteAsync(IReadOnlyList<long> touchedPatients, long? study, IPublishEndpoint bus, Announcer announcer, CancellationToken ct)
     {
         var studies = new HashSet<long>();
+        if (study is { } given) studies.Add(given);
         var aggregator = new PatientAggregator(model.Analysis);
         Exception? firstFailure = null;
         foreach (var patientId in touchedPatients)
@@ -39,26 +55,11 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             if (outcome.Event is { } completed)
             {
                 logger.LogInformation("Patient {PatientDbId} of study {StudyDbId} aggregated: {Pattern}", outcome.PatientId, outcome.StudyId, outcome.Pattern);
-                await PublishStoredAsync(completed, bus, ct);
+                await PublishStoredAsync(completed, bus, announcer, ct);
             }
         }
-        foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, ct);
+        foreach (var studyId in studies) await CompleteIfDoneAsync(studyId, bus, announcer, ct);
         if (firstFailure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure);
-    }
-
-    /// <summary>For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.</summary>
-    public async Task CompleteStudyAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
-    {
-        var all = await retry.RunAsync(t => patients.PatientsOfStudyAsync(studyId, t), ct);
-        await OnChunkCommittedAsync(all, bus, ct);
-        await CompleteIfDoneAsync(studyId, bus, ct);
-    }
-
-    /// <summary>A stranded study (see StrandedCompletionSweep): its processing patients aggregated, then the study completed.</summary>
-    public async Task CompleteStrandedAsync(StrandedStudy study, IPublishEndpoint bus, CancellationToken ct)
-    {
-        await OnChunkCommittedAsync(study.ProcessingPatients, bus, ct);
-        await CompleteIfDoneAsync(study.StudyId, bus, ct);
     }
 
     /// <summary>
@@ -69,6 +70,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     public async Task ReaggregateAsync(long patientId, IPublishEndpoint bus, CancellationToken ct)
     {
         var results = await retry.RunAsync(t => patients.ResultModelsAsync(patientId, t), ct);
+        var announcer = new Announcer();
         if (results.Count == 0)
             logger.LogInformation("Patient {PatientDbId} has no results yet (or no longer exists); it is aggregated when its last image is done", patientId);
         foreach (var (modelId, settings) in results)
@@ -87,8 +89,8 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             logger.LogInformation("Patient {PatientDbId} aggregated again for model #{ModelId}: {Pattern}", patientId, modelId, outcome.Pattern);
             // A patient left processing (its completion lost) completes here, announced as the last chunk would have;
             // its study is looked at even when the patient had completed (a retry of this message after a failure).
-            if (outcome.Event is { } completed) await PublishStoredAsync(completed, bus, ct);
-            await CompleteIfDoneAsync(outcome.StudyId, bus, ct);
+            if (outcome.Event is { } completed) await PublishStoredAsync(completed, bus, announcer, ct);
+            await CompleteIfDoneAsync(outcome.StudyId, bus, announcer, ct);
         }
     }
 
@@ -104,25 +106,39 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         catch (JsonException) { return null; }
     }
 
-    private async Task CompleteIfDoneAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
+    private async Task CompleteIfDoneAsync(long studyId, IPublishEndpoint bus, Announcer announcer, CancellationToken ct)
     {
         var study = await retry.RunAsync(t => patients.CompleteStudyIfDoneAsync(studyId, t), ct);
         if (study is null) return;
         logger.LogInformation("Study {StudyDbId} {State}: {Succeeded} images analysed, {Failed} failed", study.StudyId, study.State, study.SucceededImages, study.FailedImages);
-        await PublishStoredAsync(study.Event!, bus, ct);
+        await PublishStoredAsync(study.Event!, bus, announcer, ct);
     }
 
     /// <summary>
     /// Publishes an event its transition stored. A publish that fails (the broker away, no confirm in time) is left to
-    /// the outbox rather than thrown: thrown, it skipped the chunk's other patients and the study, and a retry finds
-    /// them transitioned already, with nothing left to announce.
+    /// the outbox rather than thrown: thrown, it skipped the chunk's other patients and the study, and a retry found
+    /// them transitioned already, with nothing left to announce. After one failure the rest of the call's events go to
+    /// the outbox unpublished, so a broker that is away costs one publish timeout, not one per event.
     /// </summary>
-    private async Task PublishStoredAsync(PendingEvent stored, IPublishEndpoint bus, CancellationToken ct)
+    private async Task PublishStoredAsync(PendingEvent stored, IPublishEndpoint bus, Announcer announcer, CancellationToken ct)
     {
+        if (announcer.BrokerFailed)
+        {
+            logger.LogInformation("Completion event {EventId} left to the outbox (the broker failed this completion's earlier publish)", stored.Id);
+            return;
+        }
         try { await publisher.PublishAsync([stored], bus, ct); }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
-            logger.LogWarning("Completion event {EventId} not published now ({Error}); the outbox publishes it", stored.Id, ex.Message);
+            announcer.BrokerFailed = true;
+            logger.LogWarning(ex, "Completion event {EventId} was not published; it, and the rest of this completion's events, are left to the outbox",
+                stored.Id);
         }
+    }
+
+    /// <summary>One completion's publishing: whether the broker failed a publish of it already.</summary>
+    private sealed class Announcer
+    {
+        public bool BrokerFailed { get; set; }
     }
 }

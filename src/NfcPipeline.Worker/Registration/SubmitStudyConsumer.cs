@@ -56,13 +56,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 "left to that model's workers", study.StudyId, study.ModelId, model.ModelId);
             return;
         }
-        try { await completion.CompleteStudyAsync(study.StudyId, context, ct); }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // An event's publish timed out after its transition committed: it is stored, and the outbox publishes it.
-            logger.LogWarning("Study {StudyDbId}: a completion event was not confirmed within {Timeout}; the outbox publishes it",
-                study.StudyId, options.RepublishAfter);
-        }
+        await completion.CompleteStudyAsync(study.StudyId, context, ct);   // an event the broker refuses is left to the outbox
     }
 
     /// <summary>
