@@ -87,7 +87,7 @@ public sealed class CapillaryMeasurer
             LoopWidthUm = ToUm(width, calibration),
             Apex = u,
             Axis = axis,
-            IsDilated = isLoop ? Dilated(apicalUm, arterialUm, venousUm, giant) : null,
+            IsDilated = isLoop ? Dilated(apicalUm, ToUm(left, calibration), ToUm(right, calibration), giant) : null,
             IsGiant = giant,
         };
     }
@@ -95,13 +95,15 @@ public sealed class CapillaryMeasurer
     /// <summary>
     /// A loop is dilated from the threshold on (its apex, and its limbs with DilatedIncludesLimbs) unless it is giant;
     /// unknown when nothing reaches it and a diameter that might (the apex, or with DilatedIncludesLimbs a limb) is unknown.
+    /// The limbs are taken left and right, which need no limb roles: by width the roles need both limbs, and one wide
+    /// limb beside an unknown one would tell nothing.
     /// </summary>
-    private bool? Dilated(double? apicalUm, double? arterialUm, double? venousUm, bool? giant)
+    private bool? Dilated(double? apicalUm, double? leftLimbUm, double? rightLimbUm, bool? giant)
     {
         double threshold = _options.DilatedApicalDiameterUm;
-        bool wide = apicalUm >= threshold || _options.DilatedIncludesLimbs && (arterialUm >= threshold || venousUm >= threshold);
+        bool wide = apicalUm >= threshold || _options.DilatedIncludesLimbs && (leftLimbUm >= threshold || rightLimbUm >= threshold);
         if (wide) return giant != true;
-        bool unknown = apicalUm is null || _options.DilatedIncludesLimbs && (arterialUm is null || venousUm is null);
+        bool unknown = apicalUm is null || _options.DilatedIncludesLimbs && (leftLimbUm is null || rightLimbUm is null);
         return unknown ? null : false;
     }
 
@@ -109,9 +111,9 @@ public sealed class CapillaryMeasurer
     /// The same capillary with what its apex gives left out: the apex lies outside the image. Its limbs still show,
     /// so with DilatedIncludesLimbs a wide limb still calls it dilated.
     /// </summary>
-    public CapillaryMeasurement WithApexCutByFrame(CapillaryMeasurement m) => m with
+    public CapillaryMeasurement WithApexCutByFrame(CapillaryMeasurement m, Calibration calibration) => m with
     {
-        IsDilated = m.Category.IsLoop() ? Dilated(null, m.ArterialDiameterUm, m.VenousDiameterUm, null) : null,
+        IsDilated = m.Category.IsLoop() ? Dilated(null, ToUm(m.LeftLimbDiameterPx, calibration), ToUm(m.RightLimbDiameterPx, calibration), null) : null,
         ApexCutByFrame = true,
         ApicalDiameterPx = null, ApicalDiameterUm = null,
         LeftLimbLengthUm = null, RightLimbLengthUm = null, ArterialLimbLengthUm = null, VenousLimbLengthUm = null,

@@ -42,7 +42,7 @@ public sealed class ImageMeasurer
                 FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)).Select(c => c.Index).ToHashSet();
             if (cut.Count > 0)
             {
-                capillaries = capillaries.Select(c => cut.Contains(c.Index) ? _capillaries.WithApexCutByFrame(c) : c).ToArray();
+                capillaries = capillaries.Select(c => cut.Contains(c.Index) ? _capillaries.WithApexCutByFrame(c, calibration) : c).ToArray();
                 row = _distalRow.Find(instances, capillaries, calibration, field);
             }
         }

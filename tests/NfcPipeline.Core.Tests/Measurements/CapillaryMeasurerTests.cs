@@ -106,6 +106,14 @@ public class CapillaryMeasurerTests
         var loop = Loops.Instance(keypoints);
         Assert.False(new CapillaryMeasurer().Measure(loop, TwoMicrons).IsDilated);   // the apex (16 µm) decides
         Assert.Null(new CapillaryMeasurer(new MeasurementOptions { DilatedIncludesLimbs = true }).Measure(loop, TwoMicrons).IsDilated);
+
+        // One wide limb decides alone, though the limb roles (by width) need both limbs.
+        var wideLeft = Golden();
+        wideLeft[3] = wideLeft[3] with { X = 92 };   // the left limb 12 px: 24 µm
+        var decided = new CapillaryMeasurer(new MeasurementOptions { DilatedIncludesLimbs = true }).Measure(Loops.Instance(wideLeft.Select((k, i) =>
+            i == 4 ? k with { Confidence = 0.05f } : k).ToArray()), TwoMicrons);
+        Assert.Null(decided.VenousDiameterUm);
+        Assert.True(decided.IsDilated);
     }
 
     [Fact]
