@@ -12,6 +12,7 @@ public sealed class ShareAvailability
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Func<string?> _check;
+    private readonly string _root;
     private readonly TimeSpan _probeTimeout;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
@@ -20,11 +21,17 @@ public sealed class ShareAvailability
 
     public ShareAvailability(WorkerOptions options, ILogger<ShareAvailability> logger)
         : this(() => MountPoints.RootProblem(options.ShareRoot!, options.RequireShareMountPoint == true ? "Worker:RequireShareMountPoint" : null),
-            ProbeTimeout, logger) { }
+            options.ShareRoot!, ProbeTimeout, logger) { }
 
-    internal ShareAvailability(Func<string?> check, TimeSpan probeTimeout, ILogger logger)
+    internal ShareAvailability(Func<string?> check, string root, TimeSpan probeTimeout, ILogger logger)
     {
-        _check = check;
+        // Caught on its thread: a probe given up on by its caller would otherwise end as an unobserved exception.
+        _check = () =>
+        {
+            try { return check(); }
+            catch (Exception ex) { return $"the share root '{root}' cannot be looked at ({ex.GetType().Name}: {ex.Message})"; }
+        };
+        _root = root;
         _probeTimeout = probeTimeout;
         _logger = logger;
     }
@@ -45,7 +52,7 @@ public sealed class ShareAvailability
         }
         string? problem;
         try { problem = await probe.WaitAsync(_probeTimeout, ct); }
-        catch (TimeoutException) { problem = $"the share root did not answer within {_probeTimeout.TotalSeconds:0} s (a hung network mount?)"; }
+        catch (TimeoutException) { problem = $"the share root '{_root}' did not answer within {_probeTimeout.TotalSeconds:0} s (a hung network mount?)"; }
         if (problem is not null && Interlocked.Exchange(ref _away, 1) == 0)
             _logger.LogWarning("The share is not available: {Problem}. Chunks wait for it in the outbox", problem);
         else if (problem is null && Interlocked.Exchange(ref _away, 0) == 1)
