@@ -10,11 +10,11 @@ public class CliTests
     private static Task<(int Code, string Out, string Err)> NfcAsync(params string[] args) => NfcProcess.RunAsync(args);
 
     [Fact]
-    public async Task Ctrl_C_stops_a_waiting_enqueue_with_exit_code_130()
+    public async Task A_termination_signal_stops_a_waiting_enqueue_with_exit_code_130()
     {
-        // No worker: --wait waits for a registration that does not come, until interrupted.
+        // No worker: --wait waits for a registration that does not come, until interrupted (Ctrl-C or SIGTERM).
         await using var data = await TestData.CreateAsync();
-        var run = await NfcProcess.RunAndInterruptAsync(TimeSpan.FromSeconds(5), "enqueue", "studyA", "--share", data.ShareRoot,
+        var run = await NfcProcess.RunAndTerminateAsync(TimeSpan.FromSeconds(5), "enqueue", "studyA", "--share", data.ShareRoot,
             "--study-id", "CLI-INT", "--wait", "--connection", data.Database.ConnectionString);
         Assert.True(run.Code == 130, $"exit {run.Code}: {run.Err}");
         Assert.Contains("nfc: cancelled.", run.Err);
@@ -40,7 +40,7 @@ public class CliTests
         await using var bare = await TestDatabase.CreateAsync();
         var unmigrated = await NfcAsync("status", "--connection", bare.ConnectionString);
         Assert.Equal(1, unmigrated.Code);
-        Assert.StartsWith("nfc status: the database has no NfcPipeline tables", unmigrated.Err);
+        Assert.StartsWith("nfc status: a table is missing from the database", unmigrated.Err);
         Assert.Contains("run 'nfc migrate'", unmigrated.Err);
         var login = new Npgsql.NpgsqlConnectionStringBuilder(bare.ConnectionString) { Password = "wrong" }.ConnectionString;
         Assert.StartsWith("nfc status: the database refused the login", (await NfcAsync("status", "--connection", login)).Err);

@@ -49,10 +49,11 @@ internal static class NfcProcess
     }
 
     /// <summary>
-    /// Starts the CLI, sends it SIGINT (Ctrl-C) after <paramref name="after"/>, and returns how it ended and how long it
-    /// took to after the signal.
+    /// Starts the CLI, sends it SIGTERM after <paramref name="after"/>, and returns how it ended and how long it took to
+    /// after the signal. SIGTERM, which the CLI handles as Ctrl-C: a test run started in the background (CI) inherits
+    /// SIGINT ignored, as shells start background jobs, and the CLI never sees a SIGINT.
     /// </summary>
-    public static async Task<(int Code, string Out, string Err, TimeSpan Stopping)> RunAndInterruptAsync(TimeSpan after, params string[] args)
+    public static async Task<(int Code, string Out, string Err, TimeSpan Stopping)> RunAndTerminateAsync(TimeSpan after, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
         {
@@ -65,13 +66,13 @@ internal static class NfcProcess
         await Task.Delay(after);
         if (process.HasExited) Assert.Fail($"nfc {string.Join(' ', args)} ended before it was interrupted:\n{await stdout}\n{await stderr}");
         var clock = Stopwatch.StartNew();
-        using (var signal = Process.Start("kill", ["-INT", process.Id.ToString()])) await signal.WaitForExitAsync();
+        using (var signal = Process.Start("kill", ["-TERM", process.Id.ToString()])) await signal.WaitForExitAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         try { await process.WaitForExitAsync(timeout.Token); }
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"nfc {string.Join(' ', args)} did not stop within 60 s of SIGINT:\n{await stdout}\n{await stderr}");
+            Assert.Fail($"nfc {string.Join(' ', args)} did not stop within 60 s of SIGTERM:\n{await stdout}\n{await stderr}");
         }
         return (process.ExitCode, await stdout, await stderr, clock.Elapsed);
     }

@@ -11,7 +11,7 @@ internal static class DatabaseErrors
     public static string Describe(NpgsqlException ex) => ex switch
     {
         PostgresException { SqlState: PostgresErrorCodes.UndefinedTable } p =>
-            $"the database has no NfcPipeline tables ({p.MessageText}): run 'nfc migrate' on it, or check the connection string",
+            $"a table is missing from the database ({p.MessageText}): run 'nfc migrate' on it, or check the connection string",
         PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } p =>
             $"the database refused the login ({p.MessageText}): check the connection string's user and password (after ops/services.sh: " +
             "eval \"$(ops/services.sh env)\")",

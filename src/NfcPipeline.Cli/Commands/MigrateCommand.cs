@@ -40,7 +40,8 @@ internal static class MigrateCommand
             }
             catch (NpgsqlException ex)
             {
-                await Console.Error.WriteLineAsync($"nfc migrate: cannot reach the database: {ex.Message}. Is it running (ops/services.sh up)?");
+                var problem = DatabaseErrors.Describe(ex);
+                await Console.Error.WriteLineAsync($"nfc migrate: {problem}" + (ex is PostgresException ? "" : ". Is it running (ops/services.sh up)?"));
                 return NfcCommandLine.Fatal;
             }
         });

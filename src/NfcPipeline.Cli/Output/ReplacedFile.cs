@@ -4,19 +4,23 @@ namespace NfcPipeline.Cli.Output;
 
 /// <summary>
 /// Writes a file whole or not at all: into a temporary file beside it, moved over the target once complete, so a write
-/// cut short (a full disk, Ctrl-C) leaves the earlier file, not a truncated one that looks whole. UTF-8, no BOM.
+/// cut short (a full disk, Ctrl-C) leaves the earlier file, not a truncated one that looks whole. UTF-8, no BOM. A link
+/// is written through (its target replaced, the link kept), and a file replaced keeps its permissions (a report kept
+/// 0600 does not become readable by all).
 /// </summary>
 public static class ReplacedFile
 {
     public static async Task WriteAsync(string path, Func<TextWriter, Task> write, CancellationToken ct)
     {
         var target = Path.GetFullPath(path);
+        if (File.ResolveLinkTarget(target, returnFinalTarget: true) is { } linked) target = linked.FullName;
         var temporary = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
         try
         {
             await using (var writer = new StreamWriter(temporary, false, new UTF8Encoding(false)))
                 await write(writer);
             ct.ThrowIfCancellationRequested();
+            if (!OperatingSystem.IsWindows() && File.Exists(target)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
             File.Move(temporary, target, overwrite: true);
         }
         catch

@@ -1,0 +1,43 @@
+using NfcPipeline.Cli.Output;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>The CLI's report files are written whole or not at all.</summary>
+public sealed class ReplacedFileTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("nfc-replaced-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public async Task A_write_that_fails_part_way_leaves_the_earlier_file_and_no_part_file()
+    {
+        var path = Path.Combine(_dir.FullName, "p.csv");
+        await File.WriteAllTextAsync(path, "earlier report");
+        await Assert.ThrowsAsync<IOException>(() => ReplacedFile.WriteAsync(path, async w =>
+        {
+            await w.WriteAsync("half of a new rep");
+            await w.FlushAsync();
+            throw new IOException("No space left on device");
+        }, default));
+        Assert.Equal("earlier report", await File.ReadAllTextAsync(path));   // was truncated to the half written
+        Assert.Equal(["p.csv"], _dir.GetFiles().Select(f => f.Name));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]   // file modes and the deployment are Linux's
+    public async Task A_replaced_file_keeps_its_permissions_and_a_link_is_written_through()
+    {
+        var path = Path.Combine(_dir.FullName, "p.html");
+        await File.WriteAllTextAsync(path, "old");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var link = Path.Combine(_dir.FullName, "latest.html");
+        File.CreateSymbolicLink(link, path);
+
+        await ReplacedFile.WriteAsync(link, w => w.WriteAsync("new"), default);
+
+        Assert.Equal("new", await File.ReadAllTextAsync(path));
+        Assert.NotNull(new FileInfo(link).LinkTarget);   // still a link
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+    }
+}
