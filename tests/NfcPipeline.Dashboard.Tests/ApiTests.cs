@@ -68,7 +68,7 @@ public class ApiTests
         }
     }
 
-    private static int ClosedPort()
+    internal static int ClosedPort()
     {
         using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         probe.Start();

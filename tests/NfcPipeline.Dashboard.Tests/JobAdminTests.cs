@@ -193,6 +193,40 @@ public partial class JobAdminTests
         finally { await bus.StopAsync(); }
     }
 
+    [Fact]
+    public async Task With_the_broker_away_page_actions_say_so_within_seconds_and_change_nothing()
+    {
+        // They waited on MassTransit's connection for ever, a requeue and a scan request inside their transaction,
+        // holding the studies' locks (and share_watch's rows) that workers wait on.
+        await using var data = await TestData.CreateAsync();
+        await data.Database.ScalarAsync<int>("update studies set state = 'completed_with_errors'; select 1");
+        var settings = new Dictionary<string, string?> { ["Messaging:RabbitUri"] = $"amqp://nfc:x@127.0.0.1:{ApiTests.ClosedPort()}/" };
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+        var token = AntiforgeryField().Match(await client.GetStringAsync("/jobs?state=failed")).Groups[1].Value;
+
+        foreach (var (path, fields, notice) in new (string, KeyValuePair<string, string>[], string)[]
+        {
+            ("/jobs/requeue", [new("ids", data.FailedJobId.ToString())], "Nothing was requeued: RabbitMQ did not take the request within 10 s"),
+            ("/share/trigger", [], "No scan was requested: RabbitMQ did not take the request within 10 s"),
+            ($"/studies/{data.StudyId}/retry-failed", [], "The study was not submitted: RabbitMQ did not take it within 10 s"),
+        })
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var post = await client.PostAsync(path, new FormUrlEncodedContent([new("__af", token), .. fields]));
+            Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), $"{path} took {clock.Elapsed}");
+            Assert.Contains(notice, await client.GetStringAsync(post.Headers.Location!.ToString()));
+        }
+        Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
+        Assert.Equal(0L, await data.Database.ScalarAsync<long>("select count(*) from share_watch where scan_requested_at is not null"));
+        Assert.Equal(0L, await data.Database.ScalarAsync<long>("select count(*) from audit_log"));
+
+        // A valid token sent as a header with no form: refused as a bad form (it read the missing form into a 500).
+        using var headerOnly = new HttpRequestMessage(HttpMethod.Post, "/jobs/delete") { Headers = { { "RequestVerificationToken", token } } };
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(headerOnly)).StatusCode);
+    }
+
     [GeneratedRegex("name=\"__af\" value=\"([^\"]+)\"")]
     private static partial Regex AntiforgeryField();
 }

@@ -70,5 +70,15 @@ public class StudyPageTests
 
         // The anchor of a "Next" link removed since (a resubmission dropped the file): the listing starts over.
         Assert.Equal(data.ImageIds[1], (await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: 987_654)).Single().Id);
+
+        // An anchor of another study's listing starts over too, rather than page this study from that image's place.
+        var other = await data.Database.ScalarAsync<long>("""
+            with s as (insert into studies (external_id, source_path, um_per_px, state, image_count) values ('OTHER', 'other', 2.0, 'processing', 1) returning id),
+                 p as (insert into patients (study_id, code, state) select id, 'ZZ', 'processing' from s returning id, study_id)
+            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format, state)
+            select p.study_id, p.id, 'R5', 'zz', 'ZZ/R5/zz.png', i.sha256, i.size_bytes, i.width, i.height, i.format, 'queued'
+            from p, images i where i.id = (select min(id) from images) returning id
+            """);
+        Assert.Equal(data.ImageIds[1], (await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: other)).Single().Id);
     }
 }

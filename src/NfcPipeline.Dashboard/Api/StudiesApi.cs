@@ -157,7 +157,6 @@ public static class StudiesApi
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return "The path cannot be read in the share."; }
     }
 
-    private static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
     private const int MaxListLimit = 500;
 
     /// <summary>
@@ -167,7 +166,7 @@ public static class StudiesApi
     private static async Task<IResult> List(ReportingQueries queries, string? state, long? before, int? limit, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        if (state is not null && !StudyStates.Contains(state)) errors["state"] = [$"state must be one of {string.Join(", ", StudyStates)}."];
+        if (state is not null && !Pages.StudyPages.StudyStates.Contains(state)) errors["state"] = [$"state must be one of {string.Join(", ", Pages.StudyPages.StudyStates)}."];
         if (limit is < 1 or > MaxListLimit) errors["limit"] = [$"limit must be 1 to {MaxListLimit}."];
         if (before is < 1) errors["before"] = ["before must be a study's dbId (a positive number), as a page's next link gives it."];
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The studies cannot be listed");

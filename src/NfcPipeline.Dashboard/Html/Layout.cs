@@ -47,6 +47,8 @@ public static class Layout
     /// <summary>False when the form's antiforgery token is missing or wrong (the action is then refused with 400).</summary>
     public static async Task<bool> AntiforgeryValidAsync(HttpContext context)
     {
+        // Every action is a form: a valid token sent in the header with no form body read the form into a 500.
+        if (!context.Request.HasFormContentType) return false;
         try { await context.RequestServices.GetRequiredService<IAntiforgery>().ValidateRequestAsync(context); return true; }
         catch (AntiforgeryValidationException) { return false; }
     }

@@ -95,13 +95,22 @@ public static class JobPages
     {
         if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
         var form = await context.Request.ReadFormAsync(ct);
-        Task Publish(object message, CancellationToken token) => bus.Publish(message, message.GetType(), token);
+        Task Publish(object message, CancellationToken token) => BoundedPublish.PublishOrThrowAsync(bus, message, token);
         var (kind, study) = (Blank(form["kind"]), Blank(form["study"]));
-        var result = form["scope"] == "all"
-            ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, AuditActor.Of(context), Publish, ct)
-            : await jobs.RequeueAsync(Ids(form), AuditActor.Of(context), Publish, ct);
+        var back = $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}";
+        RequeueResult result;
+        try
+        {
+            result = form["scope"] == "all"
+                ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, AuditActor.Of(context), Publish, ct)
+                : await jobs.RequeueAsync(Ids(form), AuditActor.Of(context), Publish, ct);
+        }
+        catch (BrokerUnavailableException ex)
+        {
+            return Flash.Redirect(context, back, $"Nothing was requeued: {ex.Message}. Try again shortly.");
+        }
         var message = $"Requeued {result.Requeued.Count} job(s)." + (result.Skipped.Count == 0 ? "" : $" {result.Skipped.Count} skipped: {result.Skipped[0].Reason}.");
-        return Flash.Redirect(context, $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}", message);
+        return Flash.Redirect(context, back, message);
     }
 
     private static async Task<IResult> Delete(HttpContext context, JobAdmin jobs, CancellationToken ct)

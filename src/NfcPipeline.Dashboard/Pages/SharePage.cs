@@ -60,7 +60,9 @@ public static class SharePage
         app.MapPost("/share/trigger", async (HttpContext context, JobAdmin jobs, IPublishEndpoint bus, CancellationToken ct) =>
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
-            var roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", (m, t) => bus.Publish(m, m.GetType(), t), ct);
+            int roots;
+            try { roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", (m, t) => BoundedPublish.PublishOrThrowAsync(bus, m, t), ct); }
+            catch (BrokerUnavailableException ex) { return Flash.Redirect(context, "/share", $"No scan was requested: {ex.Message}. Try again shortly."); }
             return Flash.Redirect(context, "/share", $"Scan requested for {roots} watched root(s).");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }

@@ -8,7 +8,8 @@ namespace NfcPipeline.Dashboard.Pages;
 /// <summary>GET /studies (progress of every study) and GET /studies/{id} (patients, and images with states and errors in pages, filtered by state).</summary>
 public static class StudyPages
 {
-    private static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
+    /// <summary>The states a study can be in (the schema's; the API's filter too).</summary>
+    public static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
     private static readonly string[] ImageStates = ["pending", "queued", "processing", "succeeded", "failed"];
 
     public static void Map(WebApplication app)
@@ -28,7 +29,7 @@ public static class StudyPages
         });
 
         app.MapGet("/studies/{id:long}", async (HttpContext context, ReportingQueries queries, IOptions<DashboardOptions> options, long id,
-            string? images_state, long? images_after, CancellationToken ct) =>
+            string? images_state, long? images_after, string? message, CancellationToken ct) =>
         {
             var study = await queries.StudyAsync(id, ct);
             if (study is null) return Layout.NotFound(context, $"There is no study #{id}.");
@@ -56,6 +57,7 @@ public static class StudyPages
                     H.Html($"<span class=\"qc-exclusion\">Excluded at review: {i.QcExclusion}</span>"))}</td></tr>
                 """));
             var body = H.Html($"""
+                {Flash.Show(context, message)}
                 <table class="detail">
                   <tr><th>State</th><td>{Layout.StateBadge(study.State)}</td></tr>
                   <tr><th>Progress</th><td>{Layout.Progress(study.Succeeded, study.Failed, study.Images)}</td></tr>
@@ -95,11 +97,19 @@ public static class StudyPages
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
             if (await queries.StudyAsync(id, ct) is not { } study) return Layout.NotFound(context, $"There is no study #{id}.");
-            if (study.SourcePath is null) return Results.Redirect($"/studies/{id}");   // submitted as a list of images: resubmit it so
-            await bus.Publish(new NfcPipeline.Contracts.SubmitStudy
+            // The button shows for these only; a stale page's form is answered, not acted on.
+            if (study.SourcePath is null)
+                return Flash.Redirect(context, $"/studies/{id}", "This study was submitted as a list of images: submit that list again to analyse its failed images.");
+            if (study.State != "completed_with_errors")
+                return Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is {study.State}: only a study completed with errors has failed images to analyse again.");
+            // At its calibration and with its device: a resubmission stores what it carries, and a device given with the
+            // first submission (not in a study.json) would otherwise be erased.
+            var resubmission = new NfcPipeline.Contracts.SubmitStudy
             {
-                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx,
-            }, ct);
+                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx, Device = study.Device,
+            };
+            if (!await BoundedPublish.TryPublishAsync(bus, resubmission, null, ct))
+                return Flash.Redirect(context, $"/studies/{id}", $"The study was not submitted: RabbitMQ did not take it within {BoundedPublish.Timeout.TotalSeconds:0} s. Try again shortly.");
             return Flash.Redirect(context, "/studies", $"Study {study.ExternalId} submitted again: its failed images are analysed again.");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
 

@@ -23,6 +23,8 @@ public sealed class StudyProgress
     public double? UmPerPx { get; init; }
     /// <summary>The µm/px its images are analysed at: its own, else the default it was registered at (migration 0028).</summary>
     public double? AnalysisUmPerPx { get; init; }
+    /// <summary>The device the study was submitted with (study.json's, or the submission's).</summary>
+    public string? Device { get; init; }
     public long Images { get; init; }
     public long Succeeded { get; init; }
     public long Failed { get; init; }

@@ -33,7 +33,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     }
 
     private const string StudyProgressSelect = """
-        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.created_at, s.registered_at, s.completed_at,
+        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.device, s.created_at, s.registered_at, s.completed_at,
                c.images, c.succeeded, c.failed
         from studies s
         cross join lateral (select count(*) as images,
@@ -107,8 +107,8 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         // read first, so the page is an index range (images_study_listing_idx); an anchor that is gone starts over.
         await using var c = await dataSource.OpenConnectionAsync(ct);
         var anchor = afterImageId is null ? default : await c.QuerySingleOrDefaultAsync<(long Patient, string Finger, string Field, long Id)>(
-            new CommandDefinition("select patient_id, coalesce(finger, ''), field, id from images where id = @afterImageId",
-                new { afterImageId }, cancellationToken: ct));
+            new CommandDefinition("select patient_id, coalesce(finger, ''), field, id from images where id = @afterImageId and study_id = @studyId",
+                new { afterImageId, studyId }, cancellationToken: ct));
         bool after = anchor.Field is not null;
         var sql = """
             select i.id, i.study_id, i.patient_id, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) as rel_path, i.state, i.error_code,
