@@ -243,7 +243,41 @@ public class ApiTests
         Assert.Equal(1, s.GetProperty("failed").GetInt32());
         Assert.Equal(100.0, s.GetProperty("percentDone").GetDouble());
         Assert.Equal(2, s.GetProperty("patients").GetArrayLength());
+        Assert.Equal(("studyA", 2.0), (s.GetProperty("sourcePath").GetString(), s.GetProperty("umPerPx").GetDouble()));
+        Assert.Equal(JsonValueKind.Number, s.GetProperty("patients").EnumerateArray().First(p => p.GetProperty("code").GetString() == "P01")
+            .GetProperty("densityMean").ValueKind);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/NOPE")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_studys_images_come_in_pages_with_their_states_errors_and_results()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Settings(data));
+        using var client = Keyed(host);
+
+        using var first = JsonDocument.Parse(await client.GetStringAsync("/api/studies/STUDY-A/images?limit=2"));
+        Assert.Equal(2, first.RootElement.GetProperty("images").GetArrayLength());
+        var next = first.RootElement.GetProperty("next").GetString()!;
+        Assert.StartsWith("/api/studies/STUDY-A/images?after=", next);
+        using var second = JsonDocument.Parse(await client.GetStringAsync(next));
+        Assert.Equal(1, second.RootElement.GetProperty("images").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, second.RootElement.GetProperty("next").ValueKind);
+        var ids = first.RootElement.GetProperty("images").EnumerateArray().Concat(second.RootElement.GetProperty("images").EnumerateArray())
+            .Select(i => i.GetProperty("id").GetInt64()).Order();
+        Assert.Equal(data.ImageIds.Order(), ids);
+
+        using var failed = JsonDocument.Parse(await client.GetStringAsync("/api/studies/STUDY-A/images?state=failed"));
+        var image = Assert.Single(failed.RootElement.GetProperty("images").EnumerateArray());
+        Assert.Equal(("decode", "the file is truncated", TestData.ScriptPatient), (image.GetProperty("errorCode").GetString(),
+            image.GetProperty("error").GetString(), image.GetProperty("patient").GetString()));
+        using var succeeded = JsonDocument.Parse(await client.GetStringAsync("/api/studies/STUDY-A/images?state=succeeded"));
+        Assert.All(succeeded.RootElement.GetProperty("images").EnumerateArray(), i =>
+            Assert.Equal((7.5, true, "P01"), (i.GetProperty("densityPerMm").GetDouble(), i.GetProperty("counted").GetBoolean(), i.GetProperty("patient").GetString())));
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/studies/STUDY-A/images?state=done")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/studies/STUDY-A/images?limit=0")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/NOPE/images")).StatusCode);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Api;
 
-/// <summary>POST and GET /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv and patients.csv (id = the external study id).</summary>
+/// <summary>POST and GET /api/studies, GET and DELETE /api/studies/{id}, GET /api/studies/{id}/results.csv and patients.csv (id = the external study id); its images: StudyImagesApi.</summary>
 public static class StudiesApi
 {
     public static void Map(WebApplication app)
@@ -185,15 +185,23 @@ public static class StudiesApi
         return Results.Ok(new
         {
             summary.StudyId, summary.DbId, summary.State, summary.Images, summary.Succeeded, summary.Failed, summary.Remaining, summary.PercentDone,
-            summary.CreatedAt, summary.RegisteredAt, summary.CompletedAt,
-            patients = patients.Select(p => new { id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern, model = p.Model }),
+            summary.CreatedAt, summary.RegisteredAt, summary.CompletedAt, summary.SourcePath, summary.UmPerPx, summary.AnalysisUmPerPx, summary.Device,
+            patients = patients.Select(p => new
+            {
+                id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern,
+                densityMean = p.DensityMean, model = p.Model,
+            }),
         });
     }
 
     private static StudySummary Summary(StudyProgress s) => new(s.ExternalId, s.Id, s.State, s.Images, s.Succeeded, s.Failed, s.Remaining,
-        s.PercentDone, s.CreatedAt, s.RegisteredAt, s.CompletedAt);
+        s.PercentDone, s.CreatedAt, s.RegisteredAt, s.CompletedAt, s.SourcePath, s.UmPerPx, s.AnalysisUmPerPx, s.Device);
 
-    /// <summary>A study's progress as the API answers it (camelCase JSON).</summary>
+    /// <summary>
+    /// A study's progress as the API answers it (camelCase JSON). SourcePath: its folder in the share (null for a list
+    /// of images); UmPerPx: its own calibration, AnalysisUmPerPx: the one its images are measured at.
+    /// </summary>
     private sealed record StudySummary(string StudyId, long DbId, string State, long Images, long Succeeded, long Failed, long Remaining,
-        double PercentDone, DateTime CreatedAt, DateTime RegisteredAt, DateTime? CompletedAt);
+        double PercentDone, DateTime CreatedAt, DateTime RegisteredAt, DateTime? CompletedAt, string? SourcePath, double? UmPerPx,
+        double? AnalysisUmPerPx, string? Device);
 }

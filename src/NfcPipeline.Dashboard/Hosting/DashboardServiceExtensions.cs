@@ -102,6 +102,7 @@ public static class DashboardServiceExtensions
         PatientReportPage.Map(app);
         FieldReviewPages.Map(app);
         StudiesApi.Map(app);
+        StudyImagesApi.Map(app);
         PatientsApi.Map(app);
         ReviewApi.Map(app);
         return app;
