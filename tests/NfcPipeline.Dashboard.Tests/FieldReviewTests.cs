@@ -174,6 +174,16 @@ public partial class FieldReviewTests
             Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
             Assert.Contains("\"reason\"", await noReason.Content.ReadAsStringAsync());
             Assert.Equal(HttpStatusCode.NotFound, (await client.PutAsync("/api/studies/STUDY-A/exclusions?field=P01%2FL9%2Ff1.png", Json("""{"reason":"x"}"""))).StatusCode);
+            // A body that is not JSON, or not the right JSON, is problem details naming it (an empty 400 or 415 before).
+            var notJson = await client.PutAsync(path, new StringContent("reason=blur", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"));
+            Assert.Equal((HttpStatusCode.UnsupportedMediaType, "application/problem+json"), (notJson.StatusCode, notJson.Content.Headers.ContentType?.MediaType));
+            var wrongType = await client.PutAsync(path, Json("""{"reason": 5}"""));
+            Assert.Equal(HttpStatusCode.BadRequest, wrongType.StatusCode);
+            using (var problem = System.Text.Json.JsonDocument.Parse(await wrongType.Content.ReadAsStringAsync()))
+                Assert.StartsWith("The body must be {\"reason\"", problem.RootElement.GetProperty("errors").GetProperty("body")[0].GetString());
+            // An unknown API route or a query value that does not bind: problem details too.
+            foreach (var url in new[] { "/api/nothing-here", "/api/studies?limit=abc" })
+                Assert.Equal("application/problem+json", (await client.GetAsync(url)).Content.Headers.ContentType?.MediaType);
 
             var put = await client.PutAsync(path, Json("""{"reason":"motion blur"}"""));
             Assert.Equal(HttpStatusCode.OK, put.StatusCode);

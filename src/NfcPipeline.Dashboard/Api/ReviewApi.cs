@@ -17,11 +17,20 @@ public static class ReviewApi
     public static void Map(WebApplication app)
     {
         app.MapPut("/api/studies/{id}/exclusions", async (HttpContext context, FieldReview review, IPublishEndpoint bus, string id, string? field,
-            ExclusionRequest body, CancellationToken ct) =>
+            CancellationToken ct) =>
         {
-            if (FieldReview.ReasonProblem(body.Reason) is { } problem)
+            // Read here rather than bound: a body that is not JSON got an empty 400 or 415, not problem details naming it.
+            if (!context.Request.HasJsonContentType())
+                return Results.Problem("The body must be JSON (Content-Type: application/json): {\"reason\": \"…\"}.", statusCode: 415, title: "Invalid request");
+            ExclusionRequest? body;
+            try { body = await context.Request.ReadFromJsonAsync<ExclusionRequest>(ct); }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body must be {{\"reason\": \"…\"}}: {ex.Message}"] });
+            }
+            if (FieldReview.ReasonProblem(body?.Reason) is { } problem)
                 return Results.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = [problem] });
-            return await ChangeAsync(context, review, bus, id, field, body.Reason, ct);
+            return await ChangeAsync(context, review, bus, id, field, body!.Reason!.Trim(), ct);
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
         app.MapDelete("/api/studies/{id}/exclusions", (HttpContext context, FieldReview review, IPublishEndpoint bus, string id, string? field,
             CancellationToken ct) => ChangeAsync(context, review, bus, id, field, null, ct)).RequireAuthorization(DashboardRoles.OperatorPolicy);

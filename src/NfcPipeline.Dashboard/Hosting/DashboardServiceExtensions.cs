@@ -81,6 +81,9 @@ public static class DashboardServiceExtensions
                 return Results.Problem("The request failed on the server; its log says why.", statusCode: 500).ExecuteAsync(context);
             },
         });
+        // An API answer without a body (an unknown route, a query value that does not bind) is problem details too, as
+        // docs/api.md promises; pages write their own bodies.
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), api => api.UseStatusCodePages());
         app.Use(ServerTimingAndSecurityHeaders);
         app.Use(RefuseNulInPathOrQuery);
         app.UseStaticFiles(new StaticFileOptions
