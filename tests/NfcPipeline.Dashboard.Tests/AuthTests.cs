@@ -200,10 +200,16 @@ public class AuthTests
             Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
         }
         client.DefaultRequestHeaders.Authorization = Basic("olga", "op-pass");
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+        // Said as a lockout (429, when to come back), not a 401 that reads as a wrong password and makes a browser ask again.
+        var locked = await client.GetAsync("/jobs");
+        Assert.Equal(HttpStatusCode.TooManyRequests, locked.StatusCode);
+        Assert.Empty(locked.Headers.WwwAuthenticate);
+        Assert.InRange(int.Parse(locked.Headers.GetValues("Retry-After").Single()), 1, 15 * 60);
+        Assert.Contains("Too many failed sign-ins from this address", await locked.Content.ReadAsStringAsync());
         client.DefaultRequestHeaders.Authorization = null;
         client.DefaultRequestHeaders.Add("X-Api-Key", "ro-key");
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
+        var lockedApi = await client.GetAsync("/api/studies/STUDY-A");
+        Assert.Equal((HttpStatusCode.TooManyRequests, "application/problem+json"), (lockedApi.StatusCode, lockedApi.Content.Headers.ContentType?.MediaType));
     }
 
     [Fact]
@@ -237,12 +243,12 @@ public class AuthTests
 
         for (int i = 0; i < 3; i++)
             Assert.Equal(HttpStatusCode.Unauthorized, await Get("10.9.9.9, 203.0.113.9", $"guess-{i}"));
-        Assert.Equal(HttpStatusCode.Unauthorized, await Get("203.0.113.9", "op-pass"));   // the guesser is locked out
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Get("203.0.113.9", "op-pass"));   // the guesser is locked out
         Assert.Equal(HttpStatusCode.OK, await Get("203.0.113.10", "op-pass"));            // everyone else is not
         // Only the entry the proxy appended counts: a forged first entry does not move the guesser elsewhere, and
         // neither does a port some proxies append.
-        Assert.Equal(HttpStatusCode.Unauthorized, await Get("198.51.100.1, 203.0.113.9", "op-pass"));
-        Assert.Equal(HttpStatusCode.Unauthorized, await Get("203.0.113.9:40123", "op-pass"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Get("198.51.100.1, 203.0.113.9", "op-pass"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Get("203.0.113.9:40123", "op-pass"));
         Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("203.0.113.9"));
         Assert.Equal(0, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
 
@@ -268,8 +274,8 @@ public class AuthTests
             return (await client.GetAsync("/jobs")).StatusCode;
         }));
 
-        Assert.All(guesses, status => Assert.Equal(HttpStatusCode.Unauthorized, status));
-        // Each check that ran counted a failure; the rest were refused unchecked (before, all 12 were checked).
+        // Each check that ran counted a failure (401); the rest were refused unchecked, as locked out (429; before, all 12 were checked).
+        Assert.Equal((3, 9), (guesses.Count(s => s == HttpStatusCode.Unauthorized), guesses.Count(s => s == HttpStatusCode.TooManyRequests)));
         Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
     }
 

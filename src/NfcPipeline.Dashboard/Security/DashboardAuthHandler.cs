@@ -58,7 +58,7 @@ public sealed class DashboardAuthHandler(
         bool offersCredentials = Request.Headers.ContainsKey(ApiKeyHeader)
             || Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase);
         if (offersCredentials && limiter.IsLockedOut(client))
-            return Task.FromResult(AuthenticateResult.Fail("Too many failed sign-ins from this address; try again later."));
+            return Task.FromResult(LockedOut(client));
         if (Request.Headers.TryGetValue(ApiKeyHeader, out var keyValues) && keyValues.ToString() is { Length: > 0 } key)
         {
             var hash = Sha256Hex(key);
@@ -79,7 +79,7 @@ public sealed class DashboardAuthHandler(
                 return Task.FromResult(Success(user.Name, user.Role, "basic"));
             bool slowCheck = user?.PasswordHash is { Length: > 0 } || (user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash)));
             if (slowCheck && !limiter.TryBeginCheck(client))
-                return Task.FromResult(AuthenticateResult.Fail("Too many failed sign-ins from this address; try again later."));
+                return Task.FromResult(LockedOut(client));
             bool ok;
             try
             {
@@ -102,8 +102,31 @@ public sealed class DashboardAuthHandler(
         return Task.FromResult(AuthenticateResult.NoResult());
     }
 
+    private const string LockedOutItem = "nfc.sign-in-locked-out";
+
+    /// <summary>A sign-in refused unchecked: the challenge then says so (429), rather than ask for credentials again.</summary>
+    private AuthenticateResult LockedOut(string client)
+    {
+        Context.Items[LockedOutItem] = limiter.UntilWindowEnds(client);
+        return AuthenticateResult.Fail("Too many failed sign-ins from this address; try again later.");
+    }
+
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items[LockedOutItem] is TimeSpan wait)
+        {
+            // A 401 looked like a wrong password: a browser asked again, and the right one was refused without a word.
+            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+            Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var detail = $"Too many failed sign-ins from this address; sign-ins from it are refused for {seconds} s more.";
+            if (IsApi(Request)) await Results.Problem(title: "Too many failed sign-ins", detail: detail, statusCode: 429).ExecuteAsync(Context);
+            else
+            {
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                await Response.WriteAsync(detail);
+            }
+            return;
+        }
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         if (IsApi(Request))
         {

@@ -49,6 +49,14 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
         }
     }
 
+    /// <summary>How long until <paramref name="client"/>'s window ends (and with it a lockout), at least a second.</summary>
+    public TimeSpan UntilWindowEnds(string client)
+    {
+        if (!_failures.TryGetValue(client, out var f)) return TimeSpan.FromSeconds(1);
+        var left = f.Start + options.Value.FailedSignInWindow - clock.GetUtcNow();
+        return left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1);
+    }
+
     /// <summary>The failures counted for <paramref name="client"/> in its current window.</summary>
     public int Failures(string client) => _failures.TryGetValue(client, out var f) && !Expired(f.Start) ? f.Count : 0;
 
