@@ -23,6 +23,28 @@ public class CliTests
     }
 
     [Fact]
+    public async Task A_waiting_enqueue_whose_submission_a_worker_refused_says_why_at_once()
+    {
+        // It waited out --register-timeout (5 min) and then said only that no worker registered the study.
+        await using var data = await TestData.CreateAsync();
+        var run = NfcProcess.RunAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-REFUSED", "--wait",
+            "--connection", data.Database.ConnectionString);
+        // A worker refusing it notes why, as here, every second until the CLI ends (however long it takes to publish).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!run.IsCompleted && clock.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            await data.Database.ScalarAsync<int>("insert into share_folder_notes (root, folder, state, reason) values " +
+                "('/elsewhere', 'studyA', 'registration_refused', 'Study id ''CLI-REFUSED'' is registered from another folder.') " +
+                "on conflict (root, folder) do update set last_seen = now() returning 1");
+            await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+        var result = await run;
+        Assert.Equal(1, result.Code);
+        Assert.Contains("nfc enqueue: the worker refused to register the study: Study id 'CLI-REFUSED' is registered from another folder.", result.Err);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
     public async Task Status_lists_studies_and_a_studys_patients()
     {
         await using var data = await TestData.CreateAsync();

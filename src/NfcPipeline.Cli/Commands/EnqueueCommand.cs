@@ -88,8 +88,10 @@ internal static class EnqueueCommand
             if (!parse.GetValue(wait)) return NfcCommandLine.Success;
 
             string state;
-            try { state = await WaitAsync(queries, message.StudyId, publishedAfter, parse.GetValue(registerTimeout), ct); }
+            string? refusal;
+            try { (state, refusal) = await WaitAsync(queries, message.StudyId, relative, publishedAfter, parse.GetValue(registerTimeout), ct); }
             catch (NpgsqlException ex) { return Fail($"lost the database while waiting: {DatabaseErrors.Describe(ex)}", NfcCommandLine.Fatal); }
+            if (refusal is not null) return Fail($"the worker refused to register the study: {refusal}", NfcCommandLine.Fatal);
             if (state == NotRegistered)
                 return Fail($"no worker registered the study within {parse.GetValue(registerTimeout)}: is a worker running on this share and broker? " +
                     "A refused submission is in its log, on the dashboard's Share page and in the submit-study_error queue.", NfcCommandLine.Fatal);
@@ -118,9 +120,12 @@ internal static class EnqueueCommand
 
     private const string NotRegistered = "";
 
-    private static async Task<string> WaitAsync(ReportingQueries queries, string studyId, DateTime publishedAfter, TimeSpan registerTimeout, CancellationToken ct)
+    /// <summary>The study's final state, or NotRegistered with the worker's refusal (null when none came in time).</summary>
+    private static async Task<(string State, string? Refusal)> WaitAsync(ReportingQueries queries, string studyId, string folder, DateTime publishedAfter,
+        TimeSpan registerTimeout, CancellationToken ct)
     {
         var finalState = NotRegistered;
+        string? refusal = null;
         var waiting = System.Diagnostics.Stopwatch.StartNew();
         await AnsiConsole.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -138,12 +143,14 @@ internal static class EnqueueCommand
                         task.Description = $"{s.State}: {s.Succeeded} done, {s.Failed} failed of {s.Images}";
                         if (s.IsFinished) { finalState = s.State; task.StopTask(); return; }
                     }
-                    // Not registered: no worker (or one that refused it) would leave a script waiting for ever.
+                    // Refused (the share page's note): said at once, with the worker's reason, not after the timeout.
+                    else if (await queries.RegistrationRefusalAsync(folder, publishedAfter, ct) is { } refused) { refusal = refused; task.StopTask(); return; }
+                    // Not registered: no worker would leave a script waiting for ever.
                     else if (waiting.Elapsed > registerTimeout) { task.StopTask(); return; }
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
                 }
             });
-        return finalState;
+        return (finalState, refusal);
     }
 
     private static int Fail(string message, int code)

@@ -72,6 +72,19 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return await c.QuerySingleOrDefaultAsync<StudyProgress>(new CommandDefinition(StudyProgressSelect + " where s.external_id = @externalId", new { externalId }, cancellationToken: ct));
     }
 
+    /// <summary>
+    /// Why a worker refused to register a submission of the share folder <paramref name="folder"/> (relative to the
+    /// share) since <paramref name="since"/>, as the share page notes it; null when it has not.
+    /// </summary>
+    public async Task<string?> RegistrationRefusalAsync(string folder, DateTime since, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.QueryFirstOrDefaultAsync<string?>(new CommandDefinition("""
+            select reason from share_folder_notes where folder = @folder and state = 'registration_refused' and last_seen >= @since
+            order by last_seen desc limit 1
+            """, new { folder = folder.Trim('/'), since }, cancellationToken: ct));
+    }
+
     /// <summary>The latest registered studies, in any state, for `nfc status` with no argument (bounded).</summary>
     public async Task<IReadOnlyList<StudyProgress>> RecentStudiesAsync(int limit, CancellationToken ct = default) =>
         (await StudiesAsync(null, null, limit, ct)).Rows;
