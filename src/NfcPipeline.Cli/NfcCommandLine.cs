@@ -5,7 +5,7 @@ using NfcPipeline.Cli.Commands.Bench;
 namespace NfcPipeline.Cli;
 
 /// <summary>The `nfc` command tree. Exit codes: 0 success, 1 fatal error, 2 usage error.</summary>
-public static class NfcCommandLine
+public static partial class NfcCommandLine
 {
     public const int Success = 0;
     public const int Fatal = 1;
@@ -39,8 +39,9 @@ public static class NfcCommandLine
         if (parseResult.Errors.Count > 0)
         {
             foreach (var error in parseResult.Errors)
-                await Console.Error.WriteLineAsync($"nfc: {error.Message}");
-            await Console.Error.WriteLineAsync("Run 'nfc --help' for usage.");
+                await Console.Error.WriteLineAsync($"nfc: {Plain(error.Message)}");
+            var verb = Verb(parseResult);
+            await Console.Error.WriteLineAsync($"Run 'nfc {(verb.Length > 0 ? verb + " " : "")}--help' for usage.");
             return Usage;
         }
         // Our own handler, not System.CommandLine's, so a bad value met while a verb runs is a usage error.
@@ -72,6 +73,18 @@ public static class NfcCommandLine
             return Fatal;
         }
     }
+
+    /// <summary>A parse error with .NET's type names ("as expected type 'System.Int32'") said in words.</summary>
+    private static string Plain(string message) => ExpectedType().Replace(message, m => m.Groups[1].Value switch
+    {
+        "System.Int32" or "System.Int64" => "as a whole number",
+        "System.Double" => "as a number",
+        "System.Boolean" => "as true or false",
+        _ => m.Value,
+    });
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"as expected type '([\w.]+)'")]
+    private static partial System.Text.RegularExpressions.Regex ExpectedType();
 
     /// <summary>The verb as typed ("bench inference", not "inference"), for messages.</summary>
     private static string Verb(ParseResult parse)

@@ -259,6 +259,12 @@ public sealed class OfflineCliTests : IDisposable
         var days = await NfcProcess.RunAsync("requeue", "--stalled", "--older-than", "90");
         Assert.Equal(2, days.Code);
         Assert.Contains("--older-than takes a duration as hh:mm:ss (or d.hh:mm:ss), such as 01:30:00 for 90 minutes; got '90'.", days.Err);
+        // A number that is none is said in words, with the verb's help to read.
+        var words = await NfcProcess.RunAsync("status", "--limit", "ten");
+        Assert.Equal(2, words.Code);
+        Assert.Contains("Cannot parse argument 'ten' for option '--limit' as a whole number", words.Err);
+        Assert.DoesNotContain("System.Int32", words.Err);
+        Assert.Contains("Run 'nfc status --help' for usage.", words.Err);
         // And "5:00" as 5 hours, where 5 minutes was meant.
         var hours = await NfcProcess.RunAsync("requeue", "--stalled", "--older-than", "5:00");
         Assert.Equal(2, hours.Code);
