@@ -10,6 +10,14 @@ public sealed class ReplacedFileTests : IDisposable
     public void Dispose() => _dir.Delete(recursive: true);
 
     [Fact]
+    public async Task A_new_file_is_written()
+    {
+        var path = Path.Combine(_dir.FullName, "new.csv");
+        await ReplacedFile.WriteAsync(path, w => w.WriteAsync("a,b"), default);
+        Assert.Equal("a,b", await File.ReadAllTextAsync(path));
+    }
+
+    [Fact]
     public async Task A_write_that_fails_part_way_leaves_the_earlier_file_and_no_part_file()
     {
         var path = Path.Combine(_dir.FullName, "p.csv");

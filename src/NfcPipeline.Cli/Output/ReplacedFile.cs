@@ -13,7 +13,9 @@ public static class ReplacedFile
     public static async Task WriteAsync(string path, Func<TextWriter, Task> write, CancellationToken ct)
     {
         var target = Path.GetFullPath(path);
-        if (File.ResolveLinkTarget(target, returnFinalTarget: true) is { } linked) target = linked.FullName;
+        // A new file has no link to follow (ResolveLinkTarget throws for a path that does not exist).
+        if (new FileInfo(target) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } linked)
+            target = linked.FullName;
         var temporary = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
         try
         {
