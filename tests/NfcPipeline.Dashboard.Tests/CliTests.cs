@@ -29,13 +29,15 @@ public class CliTests
         await using var data = await TestData.CreateAsync();
         var run = NfcProcess.RunAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-REFUSED", "--wait",
             "--connection", data.Database.ConnectionString);
-        // A worker refusing it notes why, as here, every second until the CLI ends (however long it takes to publish).
+        // A worker refusing it notes why, as here, every second until the CLI ends (however long it takes to publish);
+        // a refusal of the same folder under another id (a share watcher's, with study.json's) is not this submission's.
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!run.IsCompleted && clock.Elapsed < TimeSpan.FromMinutes(1))
         {
-            await data.Database.ScalarAsync<int>("insert into share_folder_notes (root, folder, state, reason) values " +
-                "('/elsewhere', 'studyA', 'registration_refused', 'Study id ''CLI-REFUSED'' is registered from another folder.') " +
-                "on conflict (root, folder) do update set last_seen = now() returning 1");
+            await data.Database.ScalarAsync<int>("insert into share_folder_notes (root, folder, state, reason, study_id) values " +
+                "('/share-a', 'studyA', 'registration_refused', 'Study id ''studyA'' is refused for another reason.', 'studyA'), " +
+                "('/share-b', 'studyA', 'registration_refused', 'Study id ''CLI-REFUSED'' is registered from another folder.', " +
+                "'CLI-REFUSED') on conflict (root, folder) do update set last_seen = now() returning 1");
             await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(1)));
         }
         var result = await run;

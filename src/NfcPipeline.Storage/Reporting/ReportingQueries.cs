@@ -33,7 +33,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     }
 
     private const string StudyProgressSelect = """
-        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.device, s.created_at, s.registered_at, s.completed_at,
+        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.device, s.manifest ? 'device' as device_from_manifest, s.created_at, s.registered_at, s.completed_at,
                c.images, c.succeeded, c.failed
         from studies s
         cross join lateral (select count(*) as images,
@@ -74,15 +74,16 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Why a worker refused to register a submission of the share folder <paramref name="folder"/> (relative to the
-    /// share) since <paramref name="since"/>, as the share page notes it; null when it has not.
+    /// share) under <paramref name="studyId"/> since <paramref name="since"/>, as the share page notes it; null when it has not.
     /// </summary>
-    public async Task<string?> RegistrationRefusalAsync(string folder, DateTime since, CancellationToken ct = default)
+    public async Task<string?> RegistrationRefusalAsync(string folder, string studyId, DateTime since, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return await c.QueryFirstOrDefaultAsync<string?>(new CommandDefinition("""
-            select reason from share_folder_notes where folder = @folder and state = 'registration_refused' and last_seen >= @since
+            select reason from share_folder_notes
+            where folder = @folder and study_id = @studyId and state = 'registration_refused' and last_seen >= @since
             order by last_seen desc limit 1
-            """, new { folder = folder.Trim('/'), since }, cancellationToken: ct));
+            """, new { folder = folder.Trim('/'), studyId, since }, cancellationToken: ct));
     }
 
     /// <summary>The latest registered studies, in any state, for `nfc status` with no argument (bounded).</summary>

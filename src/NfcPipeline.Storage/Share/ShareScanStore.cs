@@ -202,15 +202,16 @@ public sealed class ShareScanStore(string connectionString)
     }
 
     /// <summary>A folder the worker refused to register (after the scan submitted it); cleared by its next registration.</summary>
-    public async Task RecordRegistrationRefusalAsync(string root, string folder, string reason, CancellationToken ct)
+    /// <summary>A registration the worker refused, under the study id it was submitted with (<paramref name="studyId"/>).</summary>
+    public async Task RecordRegistrationRefusalAsync(string root, string folder, string reason, CancellationToken ct, string? studyId = null)
     {
         await using var connection = await OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            insert into share_folder_notes (root, folder, state, reason) values (@root, @folder, 'registration_refused', @reason)
+            insert into share_folder_notes (root, folder, state, reason, study_id) values (@root, @folder, 'registration_refused', @reason, @studyId)
             on conflict (root, folder) do update set
                 first_seen = case when share_folder_notes.state = excluded.state then share_folder_notes.first_seen else now() end,
-                state = excluded.state, reason = excluded.reason, last_seen = now()
-            """, new { root, folder, reason }, cancellationToken: ct));
+                state = excluded.state, reason = excluded.reason, study_id = excluded.study_id, last_seen = now()
+            """, new { root, folder, reason, studyId }, cancellationToken: ct));
     }
 
     public async Task ClearRegistrationRefusalAsync(string root, string folder, CancellationToken ct)

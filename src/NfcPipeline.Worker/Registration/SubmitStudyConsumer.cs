@@ -94,7 +94,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     {
         if (ShareFolder(message) is var (root, folder))
         {
-            try { await retry.RunAsync(t => shareNotes.RecordRegistrationRefusalAsync(root, folder, reason, t), ct); }
+            try { await retry.RunAsync(t => shareNotes.RecordRegistrationRefusalAsync(root, folder, reason, t, message.StudyId), ct); }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The refusal was not noted: {Error}", ex.Message); }
         }
         return new InvalidSubmissionException(reason, inner);
