@@ -34,4 +34,7 @@ public sealed class CompletionEventPublisher(CompletionEventStore events, Databa
         }
         await retry.RunAsync(t => events.MarkPublishedAsync(stored, t), ct);
     }
+
+    /// <summary>Gives up the claims of stored events left unpublished, so the next outbox pass takes them.</summary>
+    public Task ReleaseAsync(IReadOnlyList<PendingEvent> stored, CancellationToken ct) => events.ReleaseAsync(stored.ToList(), ct);
 }

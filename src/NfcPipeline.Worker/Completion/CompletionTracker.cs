@@ -124,6 +124,9 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     {
         if (announcer.BrokerFailed)
         {
+            // Released, so the next outbox pass takes it, in order, rather than after its claim's lease.
+            try { await publisher.ReleaseAsync([stored], ct); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }
             logger.LogInformation("Completion event {EventId} left to the outbox (the broker failed this completion's earlier publish)", stored.Id);
             return;
         }
@@ -131,8 +134,8 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
             announcer.BrokerFailed = true;
-            logger.LogWarning(ex, "Completion event {EventId} was not published; it, and the rest of this completion's events, are left to the outbox",
-                stored.Id);
+            logger.LogWarning(ex, "Completion event {EventId} was not published (or its publish not recorded); it, and the rest of this " +
+                "completion's events, are left to the outbox", stored.Id);
         }
     }
 
