@@ -14,16 +14,6 @@ internal static class BoundedPublish
     public static Task<bool> TryPublishAsync<T>(IPublishEndpoint bus, T message, Guid? messageId, CancellationToken ct) where T : class =>
         BoundedAsync(t => bus.Publish(message, context => { if (messageId is { } id) context.MessageId = id; }, t), ct);
 
-    /// <summary>
-    /// For a publish inside a database transaction (a requeue, a scan request): throws <see cref="BrokerUnavailableException"/>
-    /// when RabbitMQ did not take the message in time, so the transaction rolls back rather than hold its locks, which
-    /// workers wait on, for as long as the broker is away.
-    /// </summary>
-    public static async Task PublishOrThrowAsync(IPublishEndpoint bus, object message, CancellationToken ct)
-    {
-        if (!await BoundedAsync(t => bus.Publish(message, message.GetType(), t), ct))
-            throw new BrokerUnavailableException($"RabbitMQ did not take the request within {Timeout.TotalSeconds:0} s");
-    }
 
     private static async Task<bool> BoundedAsync(Func<CancellationToken, Task> publish, CancellationToken ct)
     {
@@ -35,5 +25,29 @@ internal static class BoundedPublish
     }
 }
 
-/// <summary>RabbitMQ did not take a message within <see cref="BoundedPublish.Timeout"/>.</summary>
-internal sealed class BrokerUnavailableException(string message) : Exception(message);
+/// <summary>
+/// Publishes made inside one database transaction (a requeue of up to 20,000 jobs, a scan request): they give up once
+/// none has been confirmed for <see cref="BoundedPublish.Timeout"/> (throwing <see cref="BrokerUnavailableException"/>,
+/// so the transaction rolls back rather than hold its locks, which workers wait on, for as long as the broker is away),
+/// not when one has waited that long, which a bulk requeue on a busy but working broker would.
+/// </summary>
+internal sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
+{
+    private readonly CancellationTokenSource _stalled = new(BoundedPublish.Timeout);
+
+    public async Task PublishAsync(object message, CancellationToken ct)
+    {
+        using var publish = CancellationTokenSource.CreateLinkedTokenSource(ct, _stalled.Token);
+        try { await bus.Publish(message, message.GetType(), publish.Token); }
+        catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
+        {
+            throw new BrokerUnavailableException($"RabbitMQ did not confirm a message for {BoundedPublish.Timeout.TotalSeconds:0} s, or refused it", ex);
+        }
+        _stalled.CancelAfter(BoundedPublish.Timeout);   // progress: the stall is counted from here
+    }
+
+    public void Dispose() => _stalled.Dispose();
+}
+
+/// <summary>RabbitMQ did not take a message in time, or refused it.</summary>
+internal sealed class BrokerUnavailableException(string message, Exception inner) : Exception(message, inner);

@@ -95,19 +95,20 @@ public static class JobPages
     {
         if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
         var form = await context.Request.ReadFormAsync(ct);
-        Task Publish(object message, CancellationToken token) => BoundedPublish.PublishOrThrowAsync(bus, message, token);
+        using var publisher = new StallGuardedPublisher(bus);
         var (kind, study) = (Blank(form["kind"]), Blank(form["study"]));
         var back = $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}";
         RequeueResult result;
         try
         {
             result = form["scope"] == "all"
-                ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, AuditActor.Of(context), Publish, ct)
-                : await jobs.RequeueAsync(Ids(form), AuditActor.Of(context), Publish, ct);
+                ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, AuditActor.Of(context), publisher.PublishAsync, ct)
+                : await jobs.RequeueAsync(Ids(form), AuditActor.Of(context), publisher.PublishAsync, ct);
         }
         catch (BrokerUnavailableException ex)
         {
-            return Flash.Redirect(context, back, $"Nothing was requeued: {ex.Message}. Try again shortly.");
+            return Flash.Redirect(context, back, $"Nothing was requeued: {ex.Message}. Try again shortly (a job whose message went out " +
+                "before that stays failed: its message finds it so and does nothing).");
         }
         var message = $"Requeued {result.Requeued.Count} job(s)." + (result.Skipped.Count == 0 ? "" : $" {result.Skipped.Count} skipped: {result.Skipped[0].Reason}.");
         return Flash.Redirect(context, back, message);

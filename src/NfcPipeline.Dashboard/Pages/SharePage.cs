@@ -61,8 +61,12 @@ public static class SharePage
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
             int roots;
-            try { roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", (m, t) => BoundedPublish.PublishOrThrowAsync(bus, m, t), ct); }
-            catch (BrokerUnavailableException ex) { return Flash.Redirect(context, "/share", $"No scan was requested: {ex.Message}. Try again shortly."); }
+            using var publisher = new StallGuardedPublisher(bus);
+            try { roots = await jobs.TriggerScanAsync(context.User.Identity?.Name ?? "dashboard", publisher.PublishAsync, ct); }
+            catch (BrokerUnavailableException ex)
+            {
+                return Flash.Redirect(context, "/share", $"The scan was not recorded as requested: {ex.Message}. Try again shortly (the request may still arrive).");
+            }
             return Flash.Redirect(context, "/share", $"Scan requested for {roots} watched root(s).");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
