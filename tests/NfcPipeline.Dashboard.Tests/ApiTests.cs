@@ -277,6 +277,7 @@ public class ApiTests
 
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/studies/STUDY-A/images?state=done")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/studies/STUDY-A/images?limit=0")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/studies/STUDY-A/images?after=-1")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/NOPE/images")).StatusCode);
     }
 

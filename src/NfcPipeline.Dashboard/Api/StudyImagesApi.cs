@@ -8,7 +8,6 @@ namespace NfcPipeline.Dashboard.Api;
 /// </summary>
 public static class StudyImagesApi
 {
-    private static readonly string[] ImageStates = ["pending", "queued", "processing", "succeeded", "failed"];
     private const int MaxLimit = 1000;
 
     public static void Map(WebApplication app) => app.MapGet("/api/studies/{id}/images", ListAsync);
@@ -16,8 +15,9 @@ public static class StudyImagesApi
     private static async Task<IResult> ListAsync(ReportingQueries queries, string id, string? state, long? after, int? limit, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        if (state is not null && !ImageStates.Contains(state)) errors["state"] = [$"state must be one of {string.Join(", ", ImageStates)}."];
+        if (state is not null && !Pages.StudyPages.ImageStates.Contains(state)) errors["state"] = [$"state must be one of {string.Join(", ", Pages.StudyPages.ImageStates)}."];
         if (limit is < 1 or > MaxLimit) errors["limit"] = [$"limit must be 1 to {MaxLimit}."];
+        if (after is < 1) errors["after"] = ["after must be an image's id (a positive number), as a page's next link gives it."];
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The images cannot be listed");
         if (await queries.StudyByExternalIdAsync(id, ct) is not { } study) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
         int take = limit ?? 200;

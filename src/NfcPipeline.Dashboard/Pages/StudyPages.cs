@@ -10,7 +10,8 @@ public static class StudyPages
 {
     /// <summary>The states a study can be in (the schema's; the API's filter too).</summary>
     public static readonly string[] StudyStates = ["registered", "processing", "completed", "completed_with_errors", "failed"];
-    private static readonly string[] ImageStates = ["pending", "queued", "processing", "succeeded", "failed"];
+    /// <summary>The states an image can be in (the API's filter too).</summary>
+    public static readonly string[] ImageStates = ["pending", "queued", "processing", "succeeded", "failed"];
 
     public static void Map(WebApplication app)
     {
@@ -102,14 +103,16 @@ public static class StudyPages
                 return Flash.Redirect(context, $"/studies/{id}", "This study was submitted as a list of images: submit that list again to analyse its failed images.");
             if (study.State != "completed_with_errors")
                 return Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is {study.State}: only a study completed with errors has failed images to analyse again.");
-            // At its calibration and with its device: a resubmission stores what it carries, and a device given with the
-            // first submission (not in a study.json) would otherwise be erased.
+            // At its calibration, and with the device its submission gave (one study.json gives is read again from it: a
+            // resubmission stores what it carries, and a device given with the submission would otherwise be erased).
             var resubmission = new NfcPipeline.Contracts.SubmitStudy
             {
-                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx, Device = study.Device,
+                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx,
+                Device = study.DeviceFromManifest ? null : study.Device,
             };
             if (!await BoundedPublish.TryPublishAsync(bus, resubmission, null, ct))
-                return Flash.Redirect(context, $"/studies/{id}", $"The study was not submitted: RabbitMQ did not take it within {BoundedPublish.Timeout.TotalSeconds:0} s. Try again shortly.");
+                return Flash.Redirect(context, $"/studies/{id}", $"RabbitMQ did not take the resubmission within {BoundedPublish.Timeout.TotalSeconds:0} s " +
+                    "(it may still arrive): reload the study in a minute, and try again if it has not started.");
             return Flash.Redirect(context, "/studies", $"Study {study.ExternalId} submitted again: its failed images are analysed again.");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
 

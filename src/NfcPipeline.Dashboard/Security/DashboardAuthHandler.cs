@@ -79,7 +79,7 @@ public sealed class DashboardAuthHandler(
                 return Task.FromResult(Success(user.Name, user.Role, "basic"));
             bool slowCheck = user?.PasswordHash is { Length: > 0 } || (user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash)));
             if (slowCheck && !limiter.TryBeginCheck(client))
-                return Task.FromResult(LockedOut(client));
+                return Task.FromResult(LockedOut(client, checksRunning: true));
             bool ok;
             try
             {
@@ -104,21 +104,26 @@ public sealed class DashboardAuthHandler(
 
     private const string LockedOutItem = "nfc.sign-in-locked-out";
 
-    /// <summary>A sign-in refused unchecked: the challenge then says so (429), rather than ask for credentials again.</summary>
-    private AuthenticateResult LockedOut(string client)
+    /// <summary>
+    /// A sign-in refused unchecked: the challenge then says so (429), rather than ask for credentials again. With
+    /// <paramref name="checksRunning"/>, the address is not locked out yet, only at its limit of checks under way.
+    /// </summary>
+    private AuthenticateResult LockedOut(string client, bool checksRunning = false)
     {
-        Context.Items[LockedOutItem] = limiter.UntilWindowEnds(client);
+        Context.Items[LockedOutItem] = checksRunning ? (TimeSpan?)null : limiter.UntilWindowEnds(client);
         return AuthenticateResult.Fail("Too many failed sign-ins from this address; try again later.");
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        if (Context.Items[LockedOutItem] is TimeSpan wait)
+        if (Context.Items.TryGetValue(LockedOutItem, out var item))
         {
             // A 401 looked like a wrong password: a browser asked again, and the right one was refused without a word.
-            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+            var seconds = item is TimeSpan wait ? (int)Math.Ceiling(wait.TotalSeconds) : 1;
             Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var detail = $"Too many failed sign-ins from this address; sign-ins from it are refused for {seconds} s more.";
+            var detail = item is TimeSpan
+                ? $"Too many failed sign-ins from this address; sign-ins from it are refused for {seconds} s more."
+                : "Too many sign-ins from this address are being checked at once; try again in a second.";
             if (IsApi(Request)) await Results.Problem(title: "Too many failed sign-ins", detail: detail, statusCode: 429).ExecuteAsync(Context);
             else
             {

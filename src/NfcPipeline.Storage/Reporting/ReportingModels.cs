@@ -25,6 +25,8 @@ public sealed class StudyProgress
     public double? AnalysisUmPerPx { get; init; }
     /// <summary>The device the study was submitted with (study.json's, or the submission's).</summary>
     public string? Device { get; init; }
+    /// <summary>Whether study.json gave the device (else the submission did).</summary>
+    public bool DeviceFromManifest { get; init; }
     public long Images { get; init; }
     public long Succeeded { get; init; }
     public long Failed { get; init; }
