@@ -1,0 +1,103 @@
+using NfcPipeline.IntegrationTests.Infrastructure;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>`nfc bench inference` and `bench pipeline` as processes: their usage errors, clean-up and printed ratios.</summary>
+public sealed class BenchCliTests : IDisposable
+{
+    private static readonly string DemoStudy = Path.Combine(TestServices.RepoRoot, "samples", "demo-study");
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("nfc-bench-cli-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    [Fact]
+    public async Task Bench_commands_give_usage_errors_and_clean_up_after_a_failed_set_up_without_a_stack_trace()
+    {
+        var overflow = await NfcProcess.RunAsync("bench", "inference", "--batch", "1,99999999999", "--source", DemoStudy);
+        Assert.Equal(2, overflow.Code);
+        Assert.Contains("--batch takes sizes like", overflow.Err);
+        // Refused rather than dropped (a 0 batch) or raised to 1 (0 rounds): the run would not measure what was asked.
+        foreach (var args in new[] { new[] { "--batch", "0,4" }, ["--rounds", "0"] })
+        {
+            var refused = await NfcProcess.RunAsync(["bench", "inference", .. args, "--source", DemoStudy]);
+            Assert.Equal((2, "nfc bench inference: batch sizes, --images and --rounds must be 1 or more"), (refused.Code, refused.Err.Trim()));
+        }
+        // A --source whose study.json cannot be read is the user's to fix: named by its verb, no stack trace.
+        var badManifest = Path.Combine(_folder.FullName, "bad-manifest");
+        Directory.CreateDirectory(Path.Combine(badManifest, "P1", "L2"));
+        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), Path.Combine(badManifest, "P1", "L2", "field1.jpg"));
+        File.WriteAllText(Path.Combine(badManifest, "study.json"), "{ not json");
+        foreach (var verb in new[] { "inference", "pipeline" })
+        {
+            var unreadable = await NfcProcess.RunAsync("bench", verb, "--source", badManifest);
+            Assert.Equal(2, unreadable.Code);
+            Assert.StartsWith($"nfc bench {verb}: ", unreadable.Err);
+            Assert.Contains("study.json", unreadable.Err);
+            Assert.DoesNotContain("   at ", unreadable.Err);
+        }
+
+        var noDatabase = await NfcProcess.RunAsync("bench", "dashboard", "--connection", "Host=127.0.0.1;Port=1;Username=x;Timeout=3");
+        Assert.Equal(1, noDatabase.Code);
+        Assert.Contains("database error", noDatabase.Err);
+        Assert.DoesNotContain("   at ", noDatabase.Err);
+
+        // The management API unreachable: the bench database it had created is dropped, and its share deleted.
+        var noManagement = await NfcProcess.RunWithEnvironmentAsync(new() { ["NFC_RABBIT_MGMT_URI"] = "http://127.0.0.1:1/" },
+            "bench", "pipeline", "--images", "2", "--rounds", "1", "--warm-up", "0", "--source", DemoStudy,
+            "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"));
+        Assert.Equal(1, noManagement.Code);
+        Assert.DoesNotContain("   at ", noManagement.Err);
+        var made = System.Text.RegularExpressions.Regex.Match(noManagement.Err, "database (nfc_bench_[0-9a-f]+), share (/[^ ]+)\\.");
+        Assert.True(made.Success, noManagement.Err);
+        Assert.False(Directory.Exists(made.Groups[2].Value));
+        await using var admin = new Npgsql.NpgsqlConnection(TestServices.PostgresAdmin);
+        await admin.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("select count(*) from pg_database where datname = @name", admin);
+        count.Parameters.AddWithValue("name", made.Groups[1].Value);
+        Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task Bench_inference_prints_each_batch_sizes_median_ratio_between_raw_rounds()
+    {
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "2", "--batch", "1,2", "--rounds", "2",
+            "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"), "--concurrent-runs", "2", "--threads", "1");
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("2 concurrent run(s) × 1 thread(s) (raw and pipeline alike): 2 images × 2 pipeline rounds per batch size, each between two raw rounds", run.Out);
+        foreach (var key in new[] { "pipeline_to_raw_ratio_batch_1", "pipeline_to_raw_ratio_batch_2", "pipeline_to_raw_ratio", "min_pipeline_to_raw_ratio" })
+            Assert.InRange(NfcProcess.Value(run.Out, key), 0.01, 10);
+        Assert.Equal(Math.Min(NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_1"), NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_2")),
+            NfcProcess.Value(run.Out, "min_pipeline_to_raw_ratio"));
+        Assert.True(NfcProcess.Value(run.Out, "ort_images_per_s") > 0);
+        Assert.Contains("peak RSS", run.Out);
+        Assert.Equal(2, (await NfcProcess.RunAsync("bench", "inference", "--batch", "x")).Code);
+        var negative = await NfcProcess.RunAsync("bench", "inference", "--concurrent-runs", "-1");
+        Assert.Equal(2, negative.Code);
+        Assert.Contains("--concurrent-runs must be 0 (choose) or more.", negative.Err + negative.Out);
+    }
+
+    [Fact]
+    public async Task Bench_inference_with_an_ort_profile_prints_where_the_int8_models_time_goes()
+    {
+        var prefix = Path.Combine(_folder.FullName, "profiles", "int8");
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "1", "--batch", "1", "--rounds", "1",
+            "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.int8.onnx"), "--ort-profile", prefix);
+
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("ORT profile, batch 1:", run.Out);
+        var trace = run.Out.Split('\n').Single(l => l.StartsWith("ort_profile_batch_1=", StringComparison.Ordinal))["ort_profile_batch_1=".Length..].Trim();
+        Assert.StartsWith(prefix + "-batch1_", trace);
+        Assert.True(File.Exists(trace), trace);
+        // quantize.py's QDQ pairs reached ORT's int8 fusions: the convolutions run as QLinearConv.
+        Assert.Matches(@"QLinearConv\W+\d+", run.Out);
+
+        foreach (var bad in new[] { "", "/proc/no-such-folder/int8" })
+        {
+            var refused = await NfcProcess.RunAsync("bench", "inference", "--images", "1", "--batch", "1", "--source", DemoStudy, "--ort-profile", bad);
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("--ort-profile", refused.Err);
+            Assert.DoesNotContain("   at ", refused.Err);
+        }
+    }
+}
