@@ -14,7 +14,6 @@ internal static class BoundedPublish
     public static Task<bool> TryPublishAsync<T>(IPublishEndpoint bus, T message, Guid? messageId, CancellationToken ct) where T : class =>
         BoundedAsync(t => bus.Publish(message, context => { if (messageId is { } id) context.MessageId = id; }, t), ct);
 
-
     private static async Task<bool> BoundedAsync(Func<CancellationToken, Task> publish, CancellationToken ct)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
