@@ -169,16 +169,10 @@ public partial class JobAdminTests
         await using var data = await TestData.CreateAsync();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
         var received = new TaskCompletionSource<AnalyzeImages>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        var bus = await MessageListener.StartAsync<AnalyzeImages>("dashboard-requeue", ctx =>
         {
-            cfg.Host(TestServices.RabbitUri);
-            cfg.ReceiveEndpoint("nfc-test-dashboard-requeue-" + Guid.NewGuid().ToString("N")[..8], e =>
-            {
-                e.AutoDelete = true;
-                e.Handler<AnalyzeImages>(ctx => { if (ctx.Message.JobId == data.FailedJobId) received.TrySetResult(ctx.Message); return Task.CompletedTask; });
-            });
+            if (ctx.Message.JobId == data.FailedJobId) received.TrySetResult(ctx.Message);
         });
-        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         try
         {
             using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
@@ -200,16 +194,10 @@ public partial class JobAdminTests
         await data.Database.ScalarAsync<int>("update studies set device = 'VideoCap (from the API)'; select 1");
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
         var received = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        var bus = await MessageListener.StartAsync<SubmitStudy>("dashboard-retry", ctx =>
         {
-            cfg.Host(TestServices.RabbitUri);
-            cfg.ReceiveEndpoint("nfc-test-dashboard-retry-" + Guid.NewGuid().ToString("N")[..8], e =>
-            {
-                e.AutoDelete = true;
-                e.Handler<SubmitStudy>(ctx => { if (ctx.Message.StudyId == TestData.StudyExternalId) received.TrySetResult(ctx.Message); return Task.CompletedTask; });
-            });
+            if (ctx.Message.StudyId == TestData.StudyExternalId) received.TrySetResult(ctx.Message);
         });
-        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         try
         {
             using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });

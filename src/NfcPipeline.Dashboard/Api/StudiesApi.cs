@@ -181,17 +181,11 @@ public static class StudiesApi
         var s = await queries.StudyByExternalIdAsync(id, ct);
         if (s is null) return Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
         var patients = await queries.PatientsAsync(s.Id, ct);
-        var summary = Summary(s);
-        return Results.Ok(new
+        return Results.Ok(new StudyDetail(Summary(s), patients.Select(p => new
         {
-            summary.StudyId, summary.DbId, summary.State, summary.Images, summary.Succeeded, summary.Failed, summary.Remaining, summary.PercentDone,
-            summary.CreatedAt, summary.RegisteredAt, summary.CompletedAt, summary.SourcePath, summary.UmPerPx, summary.AnalysisUmPerPx, summary.Device,
-            patients = patients.Select(p => new
-            {
-                id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern,
-                densityMean = p.DensityMean, model = p.Model,
-            }),
-        });
+            id = p.Id, code = p.Code, state = p.State, images = p.Images, succeeded = p.Succeeded, failed = p.Failed, pattern = p.Pattern,
+            densityMean = p.DensityMean, model = p.Model,
+        })));
     }
 
     private static StudySummary Summary(StudyProgress s) => new(s.ExternalId, s.Id, s.State, s.Images, s.Succeeded, s.Failed, s.Remaining,
@@ -201,7 +195,16 @@ public static class StudiesApi
     /// A study's progress as the API answers it (camelCase JSON). SourcePath: its folder in the share (null for a list
     /// of images); UmPerPx: its own calibration, AnalysisUmPerPx: the one its images are measured at.
     /// </summary>
-    private sealed record StudySummary(string StudyId, long DbId, string State, long Images, long Succeeded, long Failed, long Remaining,
+    private record StudySummary(string StudyId, long DbId, string State, long Images, long Succeeded, long Failed, long Remaining,
         double PercentDone, DateTime CreatedAt, DateTime RegisteredAt, DateTime? CompletedAt, string? SourcePath, double? UmPerPx,
         double? AnalysisUmPerPx, string? Device);
+
+    /// <summary>One study's answer: its summary and, after it, its patients.</summary>
+    private sealed record StudyDetail : StudySummary
+    {
+        public StudyDetail(StudySummary summary, IEnumerable<object> patients) : base(summary) => Patients = patients;
+
+        [System.Text.Json.Serialization.JsonPropertyOrder(1)]
+        public IEnumerable<object> Patients { get; }
+    }
 }

@@ -22,7 +22,6 @@ public static class StudyImagesApi
         if (await queries.StudyByExternalIdAsync(id, ct) is not { } study) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
         int take = limit ?? 200;
         var rows = await queries.ImagesAsync(study.Id, limit: take + 1, ct: ct, afterImageId: after, state: state);
-        var codes = (await queries.PatientsAsync(study.Id, ct)).ToDictionary(p => p.Id, p => p.Code);
         var page = rows.Take(take).ToList();
         var next = rows.Count > take
             ? $"/api/studies/{Uri.EscapeDataString(study.ExternalId)}/images?{(state is null ? "" : $"state={state}&")}after={page[^1].Id}{(limit is { } l ? $"&limit={l}" : "")}"
@@ -31,7 +30,7 @@ public static class StudyImagesApi
         {
             images = page.Select(i => new
             {
-                id = i.Id, patient = codes.GetValueOrDefault(i.PatientId), finger = i.Finger, field = i.Field, path = i.RelPath, state = i.State,
+                id = i.Id, patient = i.PatientCode, finger = i.Finger, field = i.Field, path = i.RelPath, state = i.State,
                 errorCode = i.ErrorCode, error = i.Error, attempts = i.Attempts, sha256 = Convert.ToHexStringLower(i.Sha256),
                 instanceCount = i.InstanceCount, distalCount = i.DistalCount, densityPerMm = i.DensityPerMm, gradable = i.Gradable,
                 quality = i.Quality, notes = i.Notes, qcExclusion = i.QcExclusion, counted = i.Counted,

@@ -45,13 +45,12 @@ public static class StudyPages
                 $"<a class=\"tab{(s == (state ?? "") ? " current" : "")}\" href=\"/studies/{id}?images_state={s}\">{(s == "" ? "all" : s)}</a>"));
             var shown = (images.Count == 0 ? "none" : images_after is null ? $"first {images.Count}" : $"{images.Count} more")
                 + (total >= 0 ? $" of {total}" : "");
-            var codes = patients.ToDictionary(p => p.Id, p => p.Code);
             var patientRows = H.Each(patients, p => H.Html($"""
                 <tr><td><a class="patient-link" href="/patients/{p.Id}">{p.Code}</a></td><td>{Layout.StateBadge(p.State)}</td>
                 <td>{Layout.Progress(p.Succeeded, p.Failed, p.Images)}</td><td>{Rendering.PatientReportView.PatternLabel(p.Pattern)}</td><td>{H.Number(p.DensityMean)}</td><td>{p.Model}</td></tr>
                 """));
             var imageRows = H.Each(images, i => H.Html($"""
-                <tr class="image-{i.State}"><td>{codes.GetValueOrDefault(i.PatientId)}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
+                <tr class="image-{i.State}"><td>{i.PatientCode}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
                 <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i.DensityPerMm, i.Counted)}</td>
                 <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($"{(i.ErrorCode is null ? "" : ": ")}{i.Error}"))}{H.When(i.Notes is { Length: > 0 }, () =>
                     H.Html($"<span class=\"notes\">{string.Join(" · ", i.Notes!)}</span>"))}{H.When(i.QcExclusion is not null, () =>

@@ -66,6 +66,8 @@ public sealed class ImageRow
     public long Id { get; init; }
     public long StudyId { get; init; }
     public long PatientId { get; init; }
+    /// <summary>The patient's code (the study's patients map's, else its folder name), as listings show it.</summary>
+    public string PatientCode { get; init; } = "";
     public string? Finger { get; init; }
     public string Field { get; init; } = "";
     /// <summary>

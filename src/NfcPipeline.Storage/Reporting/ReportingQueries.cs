@@ -125,7 +125,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                 new { afterImageId, studyId }, cancellationToken: ct));
         bool after = anchor.Field is not null;
         var sql = """
-            select i.id, i.study_id, i.patient_id, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) as rel_path, i.state, i.error_code,
+            select i.id, i.study_id, i.patient_id, p.code as patient_code, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) as rel_path, i.state, i.error_code,
                    i.error, i.attempts, i.sha256, r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality, r.notes,
                    i.qc_exclusion as QcExclusion, i.qc_excluded_by as QcExcludedBy, i.qc_changed_at as QcChangedAt
             from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
