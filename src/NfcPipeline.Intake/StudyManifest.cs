@@ -42,6 +42,11 @@ public sealed record StudyManifest
     public static StudyManifest? Read(string studyFolder, string realRoot)
     {
         var path = Path.Combine(studyFolder, FileName);
+        // A link whose target is gone, or loops, or a folder so named: refused by name, not read as "no manifest" (the
+        // study taken without its calibration, its patient folders' names stored as codes) or as an unreadable file.
+        if (new FileInfo(path).LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal)
+            throw new StudyLayoutException($"{FileName}: {refusal}.");
+        if (Directory.Exists(path)) throw new StudyLayoutException($"{FileName} is a folder, not a file; refused.");
         if (!File.Exists(path))
         {
             // "Study.json" (a Windows editor's spelling) would be passed over: its calibration and patient codes with it.

@@ -119,8 +119,9 @@ public class ShareScanner(TimeProvider clock)
         if (content is null) return Refuse(unreadable!, marker);
         if (marker == ReadyMarker.None)
             return new StudyFolder(name, path, StudyReadiness.NoMarker, marker, null, null, 0, null, $"no {StudyManifest.FileName} or {ReadyFileName} marker");
-        if (marker == ReadyMarker.Manifest && !SharePaths.IsInside(SharePaths.RealPath(manifestPath), realRoot))
-            return Refuse($"{StudyManifest.FileName} is a link that leads outside the share; refused", marker);
+        if (marker == ReadyMarker.Manifest && new FileInfo(manifestPath).LinkTarget is not null
+            && SharePaths.LinkRefusal(manifestPath, realRoot) is { } manifestRefusal)
+            return Refuse($"{StudyManifest.FileName}: {manifestRefusal}", marker);
 
         var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
         var seenQuietFor = seen is { } look ? now - look.ChangeSeenAt : TimeSpan.MaxValue;

@@ -287,21 +287,6 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
-    public void A_manifest_that_is_a_link_leading_outside_is_refused()
-    {
-        MakeStudy("s1");
-        File.WriteAllText(Path.Combine(_share.Outside, "study.json"), """{"study_id":"x"}""");
-        File.Delete(Path.Combine(_share.Root, "s1/READY"));
-        File.CreateSymbolicLink(Path.Combine(_share.Root, "s1/study.json"), Path.Combine(_share.Outside, "study.json"));
-        _clock.Now = DateTimeOffset.UtcNow + TimeSpan.FromDays(1);
-
-        var folder = ScanOne("s1");
-
-        Assert.Equal(StudyReadiness.Refused, folder.Readiness);
-        Assert.Contains("outside the share", folder.Reason);
-    }
-
-    [Fact]
     public void A_manifest_the_parser_trips_on_late_refuses_its_folder_and_the_others_are_still_scanned()
     {
         _share.Touch("bad/study.json", """{"study_id": "A", "notes": "\ud83d"}""");
