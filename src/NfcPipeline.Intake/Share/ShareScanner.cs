@@ -62,7 +62,7 @@ public class ShareScanner(TimeProvider clock)
         var folders = children.Select(child =>
         {
             ct.ThrowIfCancellationRequested();
-            return InspectOrRefuse(child, realRoot, now, options, ct);
+            return InspectOrRefuse(child, realRoot, clock, options, ct);
         }).ToList();
         ct.ThrowIfCancellationRequested();
         options.Memory?.KeepOnly(folders.Select(f => f.Folder));
@@ -76,10 +76,10 @@ public class ShareScanner(TimeProvider clock)
     /// One folder must not stop the scan of the others, whatever goes wrong in it (an unreadable folder, a manifest the
     /// parser trips on late); its reason names no path inside it.
     /// </summary>
-    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options,
+    private static StudyFolder InspectOrRefuse(DirectoryInfo child, string realRoot, TimeProvider clock, ShareScanOptions options,
         CancellationToken ct)
     {
-        try { return Inspect(child, realRoot, now, options, ct); }
+        try { return Inspect(child, realRoot, clock, options, ct); }
         catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
         {
             return new StudyFolder(child.Name, child.FullName, StudyReadiness.Refused, ReadyMarker.None, null, null, 0, null,
@@ -88,7 +88,7 @@ public class ShareScanner(TimeProvider clock)
         }
     }
 
-    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, DateTimeOffset now, ShareScanOptions options,
+    private static StudyFolder Inspect(DirectoryInfo child, string realRoot, TimeProvider clock, ShareScanOptions options,
         CancellationToken ct)
     {
         var settle = options.SettleTime;
@@ -109,6 +109,9 @@ public class ShareScanner(TimeProvider clock)
         catch (StudyUnreadableException ex) { unreadable = ex.Message; }
         // A scan given up on (it hung) must not tell the memory it saw this folder at its own, long past, start.
         ct.ThrowIfCancellationRequested();
+        // The time this folder was looked at, not the scan's start: a long scan (a cold file server) would otherwise
+        // date what it saw here minutes early, and a copy seen changing would count as quiet for those minutes.
+        var now = clock.GetUtcNow();
         // A change this watcher saw counts from the scan that saw it, even where the file times are older.
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 

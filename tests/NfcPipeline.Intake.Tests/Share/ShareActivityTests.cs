@@ -109,4 +109,29 @@ public sealed class ShareActivityTests : IDisposable
         Assert.Contains("first seen by this worker's scans 0 s ago", ScanOne("s1", _memory).Reason);
         Assert.True(_memory.Observe("gone", "x", _clock.Now).FirstSight);
     }
+
+    [Fact]
+    public void A_folder_is_dated_when_a_long_scan_reaches_it_not_when_the_scan_began()
+    {
+        _share.Touch("s1/READY");
+        _share.Touch("s1/P001/L2/f1.jpg", "image-1");
+        var start = _clock.Now;
+        // Scan 1 began at start and reached s1 55 s later (a cold file server); scan 2 began and reached it at start + 61.
+        var clock = new ScriptedClock(start, start + TimeSpan.FromSeconds(55), start + TimeSpan.FromSeconds(61), start + TimeSpan.FromSeconds(61));
+        var scanner = new ShareScanner(clock);
+        scanner.Scan(_share.Root, new ShareScanOptions { SettleTime = Settle, Memory = _memory });
+
+        var second = scanner.Scan(_share.Root, new ShareScanOptions { SettleTime = Settle, Memory = _memory }).Folders.Single();
+
+        // Seen 6 s apart, not 61: still settling (a copy may have been running when the first scan got there).
+        Assert.Equal(StudyReadiness.Settling, second.Readiness);
+        Assert.Contains("first seen by this worker's scans 6 s ago", second.Reason);
+    }
+
+    /// <summary>Answers the given times in turn, one per call.</summary>
+    private sealed class ScriptedClock(params DateTimeOffset[] times) : TimeProvider
+    {
+        private int _next;
+        public override DateTimeOffset GetUtcNow() => times[_next++];
+    }
 }
