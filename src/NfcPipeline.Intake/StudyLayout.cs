@@ -53,14 +53,15 @@ public static class StudyLayout
                 "nothing was registered, so no patient is dropped. Fix access and submit it again.";
         if (inventory.Images.Count == 0)
             return "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.";
-        return PatientMapProblem(inventory, "nothing was registered");
+        return PatientFolderProblem(inventory, "nothing was registered");
     }
 
     /// <summary>
-    /// Why the study's patients map cannot keep its folder names out of what is shown, or null (also with no map).
+    /// Why the study's patients map cannot keep its folder names out of what is shown, or its patient folders cannot be
+    /// told apart, or null.
     /// <paramref name="consequence"/> says what the caller did not do.
     /// </summary>
-    public static string? PatientMapProblem(StudyInventory inventory, string consequence)
+    public static string? PatientFolderProblem(StudyInventory inventory, string consequence)
     {
         // A patients map is how a study keeps folder names (often the patient's own) out of the results: every patient
         // folder must be in it, or those it misses would be stored, shown and exported under their folder names. Names
@@ -71,11 +72,11 @@ public static class StudyLayout
             && patientFolders.Count(folder => manifest.PatientFor(folder) is null) is > 0 and var unmapped)
             return $"{unmapped} patient folder(s) are not in study.json's patients map, which must name every patient folder when it is " +
                 $"given (their folder names would otherwise be shown as patient codes); {consequence}. Add them, or remove the map.";
-        // Two folders that differ only in Unicode form (one copied from a Mac) would be one patient under the map.
-        if (inventory.Manifest is { Patients.Count: > 0 } && patientFolders.GroupBy(UnicodeNames.Key)
-                .Count(g => g.Count() > 1) is > 0 and var doubled)
-            return $"{doubled} pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say) " +
-                $"and would be one patient; {consequence}. Merge or rename them.";
+        // Two folders that differ only in Unicode form (one copied from a Mac) would be one patient under a map, and
+        // without one two patients under codes that look the same, each graded on part of the fields.
+        if (patientFolders.GroupBy(UnicodeNames.Key).Count(g => g.Count() > 1) is > 0 and var doubled)
+            return $"{doubled} pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say): " +
+                $"one patient's folder split in two, or two patients that would look alike; {consequence}. Merge or rename them.";
         return null;
     }
 

@@ -31,7 +31,7 @@ internal static class AnalyzeCommand
         try { inventory = Inventory(target); }
         catch (StudyLayoutException ex) { await Console.Error.WriteLineAsync($"nfc analyze: {ex.Message}"); return NfcCommandLine.Usage; }
         // A map that misses a folder would print that folder's name (often the patient's) as its code, as the worker refuses to.
-        if (StudyLayout.PatientMapProblem(inventory, "nothing was analysed") is { } mapProblem)
+        if (StudyLayout.PatientFolderProblem(inventory, "nothing was analysed") is { } mapProblem)
         {
             await Console.Error.WriteLineAsync($"nfc analyze: {mapProblem}");
             return NfcCommandLine.Usage;
