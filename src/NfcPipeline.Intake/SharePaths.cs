@@ -29,8 +29,11 @@ public static class SharePaths
     /// A name as logs and terminals may show it: control characters (a newline would forge a log line, an escape drive
     /// the terminal), line and paragraph separators and bidirectional overrides (which reorder what is shown) as '?'.
     /// </summary>
-    public static string Printable(string name) => name.Any(Unprintable)
+    public static string Printable(string name) => HasUnprintable(name)
         ? string.Concat(name.Select(c => Unprintable(c) ? '?' : c)) : name;
+
+    /// <summary>Whether <see cref="Printable"/> would change the name.</summary>
+    public static bool HasUnprintable(string name) => name.Any(Unprintable);
 
     private static bool Unprintable(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 

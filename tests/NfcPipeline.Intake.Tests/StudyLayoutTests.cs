@@ -240,6 +240,8 @@ public sealed class StudyLayoutTests : IDisposable
     [InlineData("site\\2026", "'/'")]
     [InlineData(" ", "printable")]
     [InlineData("a\tb", "printable")]
+    [InlineData("S\u2028forged", "printable")]
+    [InlineData("S\u202Edi", "printable")]
     [InlineData("..", "cannot be '..'")]
     [InlineData(".", "cannot be '.'")]
     [InlineData(" S1", "starts or ends with a space")]

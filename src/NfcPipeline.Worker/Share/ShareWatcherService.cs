@@ -203,7 +203,7 @@ public sealed class ShareWatcherService(
         await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, ct);
         _reportedRefusals.Remove(study.Folder);
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
-            studyId, study.Folder, study.FileCount, study.Marker, why);
+            studyId, SharePaths.Printable(study.Folder), study.FileCount, study.Marker, why);
         if (settings.WriteStatusFile)
             statusFile.Write(study.FullPath, SharePaths.RealPath(root), new SubmittedStudyStatus("submitted", studyId, clock.GetUtcNow()));
         return null;
