@@ -157,16 +157,21 @@ public sealed class ShareScanStore(string connectionString)
         return rows.ToDictionary(r => r.Folder, r => r.Fingerprint, StringComparer.Ordinal);
     }
 
-    /// <summary>Records a submission at the database's time, which the refusal notes it is compared with use too.</summary>
-    public async Task RecordSubmissionAsync(string root, string folder, string fingerprint, string studyId, CancellationToken ct)
+    /// <summary>
+    /// Records a submission at the database's time, which the refusal notes it is compared with use too, less
+    /// <paramref name="publishedFor"/> (how long ago its publish began): a worker's quick refusal can be written before
+    /// the publish is confirmed, and dated after the submission it must still count as answering.
+    /// </summary>
+    public async Task RecordSubmissionAsync(string root, string folder, string fingerprint, string studyId, CancellationToken ct,
+        TimeSpan publishedFor = default)
     {
         await using var connection = await OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into share_submissions (root, folder, fingerprint, study_id, submitted_at)
-            values (@root, @folder, @fingerprint, @studyId, now())
+            values (@root, @folder, @fingerprint, @studyId, now() - make_interval(secs => @publishedFor))
             on conflict (root, folder) do update
                set fingerprint = excluded.fingerprint, study_id = excluded.study_id, submitted_at = excluded.submitted_at
-            """, new { root, folder, fingerprint, studyId }, cancellationToken: ct));
+            """, new { root, folder, fingerprint, studyId, publishedFor = publishedFor.TotalSeconds }, cancellationToken: ct));
     }
 
     /// <summary>

@@ -189,6 +189,7 @@ public sealed class ShareWatcherService(
         ShareWatcherOptions settings, CancellationToken ct)
     {
         var studyId = study.StudyId!;
+        var publishing = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -200,7 +201,7 @@ public sealed class ShareWatcherService(
             logger.LogError(ex, "Publishing SubmitStudy for study {StudyId} failed; it is tried again at the next scan", studyId);
             return $"publishing study {studyId} failed: {ex.GetType().Name}: {ex.Message}";
         }
-        await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, ct);
+        await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, ct, publishing.Elapsed);
         _reportedRefusals.Remove(study.Folder);
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
             studyId, SharePaths.Printable(study.Folder), study.FileCount, study.Marker, why);

@@ -125,6 +125,11 @@ public class ShareScanStoreTests
         await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", default);
         Assert.Equal(["fine", "refused"], (await store.GetSubmittedFingerprintsAsync("/share", null, default)).Keys.Order());
 
+        // Refused while its publish was still being confirmed: the refusal answers that submission.
+        await store.RecordRegistrationRefusalAsync("/share", "refused", "the folder cannot be read", default);
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", default, publishedFor: TimeSpan.FromSeconds(5));
+        Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", null, default)).Keys);
+
         // Registered at last: the note is cleared, and the folder's submission counts again.
         await store.ClearRegistrationRefusalAsync("/share", "refused", default);
         Assert.Equal(2, (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromMinutes(5), default)).Count);
