@@ -226,6 +226,22 @@ public static class SharePaths
     }
 
     /// <summary>
+    /// Whether a study folder (relative to the share's root) is no longer in the share while the share itself answers
+    /// and lists something: a folder renamed or moved, not a mount that is away (which would list nothing).
+    /// </summary>
+    public static bool FolderGone(string root, string sourcePath)
+    {
+        try
+        {
+            if (!Directory.EnumerateFileSystemEntries(root).Any()) return false;
+            var path = Path.Combine(RealPath(root), sourcePath);
+            // File.Exists is true for a dangling link too: anything still at the path keeps the study where it is.
+            return !Directory.Exists(path) && !File.Exists(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>
     /// The study folder's path as a study records it (<c>studies.source_path</c>): relative to the share, links resolved,
     /// so two spellings of one folder are one study and two folders are never one study id.
     /// </summary>

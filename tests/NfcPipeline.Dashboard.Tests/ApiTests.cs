@@ -214,6 +214,9 @@ public class ApiTests
         Assert.Equal(HttpStatusCode.Conflict, list.StatusCode);
         // The folder it came from may submit it again.
         Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyA/" })).StatusCode);
+        // Renamed (gone from the share), its study goes with the folder submitted.
+        Directory.Move(Path.Combine(data.ShareRoot, "studyA"), Path.Combine(data.ShareRoot, "studyA-old"));
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyB" })).StatusCode);
     }
 
     [Theory]

@@ -74,6 +74,18 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_study_folder_is_gone_only_when_the_share_answers_without_it()
+    {
+        Assert.False(SharePaths.FolderGone(_share.FullName, "s1"));   // an empty share: a mount away, not a rename
+        Touch("s2/P001/L2/f1.jpg");
+        Assert.True(SharePaths.FolderGone(_share.FullName, "s1"));
+        Assert.False(SharePaths.FolderGone(_share.FullName, "s2"));
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1"), "missing");   // something still there keeps the study
+        Assert.False(SharePaths.FolderGone(_share.FullName, "s1"));
+        Assert.False(SharePaths.FolderGone(Path.Combine(_share.FullName, "nowhere"), "s1"));
+    }
+
+    [Fact]
     public void A_submitted_path_that_leads_to_the_share_root_itself_is_refused()
     {
         Touch("s1/P001/L2/f1.jpg");

@@ -64,7 +64,8 @@ internal static class EnqueueCommand
             try
             {
                 var registered = await queries.StudyByExternalIdAsync(message.StudyId, ct);
-                if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath) is { } conflict)
+                if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath,
+                        registered.SourcePath is { } from && SharePaths.FolderGone(rootFull, from)) is { } conflict)
                     return Fail(conflict, NfcCommandLine.Usage);
                 if (parse.GetValue(wait)) publishedAfter = await queries.DatabaseNowAsync(ct);
             }

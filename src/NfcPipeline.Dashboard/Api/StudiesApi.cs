@@ -87,7 +87,8 @@ public static class StudiesApi
         // The worker refuses another folder under a registered id; answered here, a refusal is not a 202.
         var sourcePath = folderPath is not null ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folderPath) : null;
         var registered = await queries.StudyByExternalIdAsync(body.StudyId!.Trim(), ct);
-        if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath) is { } conflict)
+        if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
+                registered.SourcePath is { } from && SharePaths.FolderGone(options.Value.ShareRoot!, from)) is { } conflict)
             return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
         var message = new SubmitStudy
         {

@@ -37,8 +37,10 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// only when it was measured with the same analysis and decoder settings.</param>
     /// <param name="submissionId">The submission's message id: one the study was registered from before is a
     /// redelivery, not registered again (study_submissions, migration 0030).</param>
+    /// <param name="registeredFolderGone">Asked, when the study is registered from another share folder, whether that
+    /// folder has left the share (renamed or moved): then this submission's folder takes the study over.</param>
     public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
-        string settingsJson, CancellationToken ct, Guid? submissionId = null)
+        string settingsJson, CancellationToken ct, Guid? submissionId = null, Func<string, bool>? registeredFolderGone = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -53,7 +55,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                        exists (select 1 from study_submissions u where u.study_id = studies.id and u.message_id = @SubmissionId)
                 from studies where external_id = @ExternalId
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
-        if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict)
+        if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath,
+                registered[0].SourcePath is { } from && study.SourcePath is not null && registeredFolderGone?.Invoke(from) == true) is { } conflict)
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
@@ -88,9 +91,6 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             insert into patients (study_id, code) select @StudyId, unnest(@Codes)
             on conflict (study_id, code) do update set state = 'processing', completed_at = null
             """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
-        await connection.ExecuteAsync(new CommandDefinition("""
-            delete from patients where study_id = @StudyId and not (code = any(@Codes))
-            """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
 
         var imageSetsBefore = await ImageSetsAsync(connection, tx, studyId, ct);
         var images = study.Images;
@@ -120,10 +120,23 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 Widths = images.Select(i => i.Width).ToArray(), Heights = images.Select(i => i.Height).ToArray(),
                 Formats = images.Select(i => i.Format).ToArray(),
             }, tx, cancellationToken: ct));
+        // A reviewer's exclusion follows its content to a new path (a patient or finger folder renamed, say, to take a
+        // name out of it) rather than going with the old row.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update images n set qc_exclusion = o.qc_exclusion, qc_excluded_by = o.qc_excluded_by, qc_excluded_at = o.qc_excluded_at,
+                                qc_changed_at = o.qc_changed_at
+            from images o
+            where n.study_id = @StudyId and o.study_id = @StudyId and o.sha256 = n.sha256 and o.qc_excluded_at is not null
+              and n.qc_changed_at is null and n.rel_path = any(@Paths) and not (o.rel_path = any(@Paths))
+            """, new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
         // Files gone from the folder leave the study; their results stay, keyed by content.
         await connection.ExecuteAsync(new CommandDefinition(
             "delete from images where study_id = @StudyId and not (rel_path = any(@Paths))",
             new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
+        // After the images, whose exclusions above may come from a patient folder now gone.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            delete from patients where study_id = @StudyId and not (code = any(@Codes))
+            """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
         // Another model's patient results describe the images and calibration they were computed from: where those
         // changed they describe nothing in the study now (and exports listed them beside this model's). Its image
         // results stay, keyed by content, so analysing with that model again rebuilds them.
@@ -204,10 +217,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// <summary>
     /// Why a study id registered from <paramref name="registeredFrom"/> (a share-relative folder, null for a list of
     /// images) cannot take a submission from <paramref name="submittedFrom"/>, or null when it can. The CLI and the API
-    /// ask before publishing, so a refused submission is not reported as accepted.
+    /// ask before publishing, so a refused submission is not reported as accepted. A folder that has left the share
+    /// (<paramref name="registeredFolderGone"/>: renamed or moved) hands its study to the folder submitted.
     /// </summary>
-    public static string? Conflict(string studyId, string? registeredFrom, string? submittedFrom) =>
-        string.Equals(registeredFrom, submittedFrom, StringComparison.Ordinal) ? null
+    public static string? Conflict(string studyId, string? registeredFrom, string? submittedFrom, bool registeredFolderGone = false) =>
+        string.Equals(registeredFrom, submittedFrom, StringComparison.Ordinal)
+            || registeredFolderGone && registeredFrom is not null && submittedFrom is not null ? null
             : $"Study id '{studyId}' is already registered from {Describe(registeredFrom)}; this submission comes from " +
               $"{Describe(submittedFrom)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).";
 

@@ -74,10 +74,18 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         {
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
                 options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
-                context.MessageId), ct);
+                context.MessageId, RegisteredFolderGone), ct);
             return (study, registration.SkippedEntries);
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
+    }
+
+    /// <summary>A study's registered folder has left the share (renamed or moved): the submitted folder takes it over.</summary>
+    private bool RegisteredFolderGone(string registeredFrom)
+    {
+        if (options.ShareRoot is not { Length: > 0 } root || !SharePaths.FolderGone(root, registeredFrom)) return false;
+        logger.LogInformation("The study's registered folder is no longer in the share (renamed or moved); the submitted folder takes the study over");
+        return true;
     }
 
     /// <summary>The share folder a submission names, keyed as the share watcher keys it; null for a list of images or no share.</summary>

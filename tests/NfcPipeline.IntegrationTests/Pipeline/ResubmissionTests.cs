@@ -146,6 +146,34 @@ public class ResubmissionTests
     }
 
     [Fact]
+    public async Task A_renamed_study_folder_keeps_its_study_and_an_exclusion_follows_its_field_into_a_renamed_patient_folder()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("batch1", patients: 2, imagesPerPatient: 1);
+        var worker = await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "SSc-2026", FolderPath = "batch1" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("SSc-2026", TimeSpan.FromMinutes(2)));
+        await env.QueryScalarAsync<long>("""
+            update images set qc_exclusion = 'air bubble', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
+            where rel_path = 'P001/L2/field1.png' returning 1
+            """);
+
+        // The study folder renamed, and a patient folder in it (a name taken out): the same study, nothing analysed again.
+        Directory.Move(Path.Combine(env.Share.FullName, "batch1"), Path.Combine(env.Share.FullName, "batch1-final"));
+        Directory.Move(Path.Combine(env.Share.FullName, "batch1-final", "P001"), Path.Combine(env.Share.FullName, "batch1-final", "P001-a"));
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "SSc-2026", FolderPath = "batch1-final" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("SSc-2026", TimeSpan.FromMinutes(2)));
+
+        Assert.Equal("batch1-final", await env.QueryScalarAsync<string>("select source_path from studies"));
+        Assert.Contains("takes the study over", worker.Output);
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // the first run's chunk only
+        Assert.Equal("air bubble", await env.QueryScalarAsync<string>("select qc_exclusion from images where rel_path = 'P001-a/L2/field1.png'"));
+        Assert.Equal("P001-a,P002", await env.QueryScalarAsync<string>("select string_agg(code, ',' order by code) from patients"));
+        Assert.Equal(0L, await env.Vhost.QueueDepthAsync("submit-study_error"));
+    }
+
+    [Fact]
     public async Task A_file_changed_after_registration_fails_with_that_reason_and_stores_nothing_under_the_old_hash()
     {
         var (env, images) = await CompletedStudyAsync("study-h", patients: 1, imagesPerPatient: 2);
