@@ -6,7 +6,10 @@ namespace NfcPipeline.Imaging.Tests;
 public class CraftedInputTests
 {
     /// <summary>A 16-bit RGBA PNG without gAMA or sRGB, every pixel the same, written chunk by chunk.</summary>
-    private static byte[] Png16Rgba(int size, ushort r, ushort g, ushort b, ushort a)
+    private static byte[] Png16Rgba(int size, ushort r, ushort g, ushort b, ushort a) => Png16Rgba(size, (_, _) => (r, g, b, a));
+
+    /// <summary>A 16-bit RGBA PNG, Adam7-interlaced when asked (its seven passes, each row filter "none").</summary>
+    private static byte[] Png16Rgba(int size, Func<int, int, (ushort R, ushort G, ushort B, ushort A)> pixel, bool interlaced = false)
     {
         static byte[] Chunk(string type, byte[] body)
         {
@@ -26,13 +29,23 @@ public class CraftedInputTests
         var header = new byte[13];
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, size);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), size);
-        (header[8], header[9]) = (16, 6);
+        (header[8], header[9], header[12]) = (16, 6, (byte)(interlaced ? 1 : 0));
+        (int X0, int Y0, int Dx, int Dy)[] passes = interlaced
+            ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+            : [(0, 0, 1, 1)];
         var raw = new MemoryStream();
-        for (int y = 0; y < size; y++)
+        foreach (var (x0, y0, dx, dy) in passes)
         {
-            raw.WriteByte(0);   // filter: none
-            for (int x = 0; x < size; x++)
-                foreach (ushort v in new[] { r, g, b, a }) { raw.WriteByte((byte)(v >> 8)); raw.WriteByte((byte)v); }
+            if (x0 >= size || y0 >= size) continue;   // an empty pass has no rows at all
+            for (int y = y0; y < size; y += dy)
+            {
+                raw.WriteByte(0);   // filter: none
+                for (int x = x0; x < size; x += dx)
+                {
+                    var (r, g, b, a) = pixel(x, y);
+                    foreach (ushort v in new[] { r, g, b, a }) { raw.WriteByte((byte)(v >> 8)); raw.WriteByte((byte)v); }
+                }
+            }
         }
         var packed = new MemoryStream();
         using (var z = new System.IO.Compression.ZLibStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
@@ -51,6 +64,25 @@ public class CraftedInputTests
         var image = new ImageDecoder().Decode(Png16Rgba(64, 40000, 20000, 10000, alpha));
         Fixtures.AssertPixel(image, 10, 10, (156, 78, 39), tolerance: 1);
         Assert.Contains("alpha channel dropped", image.Notes);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_interlaced_sixteen_bit_RGBA_gradient_decodes_as_the_same_file_not_interlaced(bool interlaced)
+    {
+        // libpng's 8-bit reading of an interlaced 16-bit file with alpha put half the pixels off by up to 241 levels.
+        static (ushort, ushort, ushort, ushort) Gradient(int x, int y) =>
+            ((ushort)(x * 1000 + y * 17), (ushort)(y * 1000 + 5), (ushort)((x + y) * 500), (ushort)(x == 3 && y == 5 ? 0 : 65535));
+        var image = new ImageDecoder().Decode(Png16Rgba(64, Gradient, interlaced));
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++)
+            {
+                if (x == 3 && y == 5) continue;
+                var (r, g, b, _) = Gradient(x, y);
+                Fixtures.AssertPixel(image, x, y, ((int)Math.Round(r / 257.0), (int)Math.Round(g / 257.0), (int)Math.Round(b / 257.0)), tolerance: 1);
+            }
+        if (interlaced) Assert.Contains(image.Notes, n => n.Contains("1 fully transparent pixel(s) have no colour"));
     }
 
     [Fact]

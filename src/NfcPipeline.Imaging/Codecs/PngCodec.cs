@@ -7,7 +7,8 @@ namespace NfcPipeline.Imaging.Codecs;
 /// <summary>
 /// PNG through libpng's simplified API. 8-bit files are read as RGB (gray and palette expand) or RGBA;
 /// 16-bit files are read LINEAR, which gives the stored uint16 values, and scaled to 8 bits here; 16-bit files with
-/// alpha are read as 8-bit RGBA (libpng's linear output is premultiplied).
+/// alpha are read as 8-bit RGBA (libpng's linear output is premultiplied), unless interlaced (see
+/// <see cref="ReadInterlacedSixteenBitWithAlpha"/>).
 /// Alpha is read and dropped here: asking libpng for RGB would composite onto the buffer.
 /// Colour-management chunks are left out first, so the stored values are analysed, as in JPEG and TIFF.
 /// </summary>
@@ -39,7 +40,9 @@ internal static unsafe class PngCodec
                 bool alpha = (fileFormat & FormatFlagAlpha) != 0;
                 bool sixteenBit = (fileFormat & FormatFlagLinear) != 0;
                 byte[] rgb = GC.AllocateUninitializedArray<byte>(width * height * 3);
-                if (sixteenBit && alpha)
+                if (sixteenBit && alpha && PngHeader.Read(data).Interlaced)
+                    ReadInterlacedSixteenBitWithAlpha(data, &image, width, height, rgb, notes);
+                else if (sixteenBit && alpha)
                 {
                     // libpng premultiplies its linear (16-bit) output, which loses the colour where alpha is 0 or low.
                     // Its 8-bit output is not premultiplied; with 16BIT_sRGB the stored values are scaled, not
@@ -96,6 +99,39 @@ internal static unsafe class PngCodec
         finally
         {
             Scratch.Return(rgba);
+        }
+    }
+
+    /// <summary>
+    /// libpng's 8-bit reading of an interlaced 16-bit file with alpha merges its passes wrongly (half the pixels off by up
+    /// to 241 levels; before libpng 1.6.51 it wrote past the buffer, CVE-2025-65018). Its linear output is right but
+    /// premultiplied: the colour is divided back out, exact where opaque, lost where alpha is 0.
+    /// </summary>
+    private static void ReadInterlacedSixteenBitWithAlpha(ReadOnlySpan<byte> data, PngImage* image, int width, int height, byte[] rgb,
+        List<string> notes)
+    {
+        int count = width * height;
+        ushort[] wide = Scratch.Rent<ushort>(count * 4);
+        try
+        {
+            image->Format = FormatLinearRgb | FormatFlagAlpha;
+            fixed (ushort* dst = wide)
+                FinishOrThrow(data, image, dst, width * 4);
+            var src = wide.AsSpan(0, count * 4);
+            long transparent = 0;
+            for (int i = 0, o = 0; o < rgb.Length; i += 4, o += 3)
+            {
+                uint a = src[i + 3];
+                if (a == 0) transparent++;
+                for (int c = 0; c < 3; c++)
+                    rgb[o + c] = a == 0 ? (byte)0 : To8Bit(Math.Min(65535u, (uint)(((ulong)src[i + c] * 65535 + a / 2) / a)));
+            }
+            if (transparent > 0)
+                notes.Add($"interlaced 16-bit PNG read premultiplied by its alpha: {transparent} fully transparent pixel(s) have no colour (black)");
+        }
+        finally
+        {
+            Scratch.Return(wide);
         }
     }
 

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace NfcPipeline.Imaging.Headers;
 
 /// <summary>The PNG IHDR chunk, and a chunk walk that tells truncation from corruption.</summary>
-internal readonly record struct PngHeader(int Width, int Height, int BitDepth, int ColorType)
+internal readonly record struct PngHeader(int Width, int Height, int BitDepth, int ColorType, bool Interlaced)
 {
     private const int SignatureLength = 8;
 
@@ -19,7 +19,7 @@ internal readonly record struct PngHeader(int Width, int Height, int BitDepth, i
         uint height = BinaryPrimitives.ReadUInt32BigEndian(chunk[12..]);
         if (width == 0 || height == 0 || width > int.MaxValue || height > int.MaxValue)
             throw new ImageDecodeException(ImageDecodeError.Corrupt, $"PNG: IHDR declares {width}x{height}");
-        return new PngHeader((int)width, (int)height, chunk[16], chunk[17]);
+        return new PngHeader((int)width, (int)height, chunk[16], chunk[17], Interlaced: chunk[20] == 1);
     }
 
     /// <summary>
