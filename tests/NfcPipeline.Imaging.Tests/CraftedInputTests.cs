@@ -129,6 +129,29 @@ public class CraftedInputTests
         Assert.Contains("premature end of data segment", e.Message);
     }
 
+    [Theory]
+    [InlineData("jfif2", "bad Huffman code", ImageDecodeError.Corrupt)]
+    [InlineData("padding", "bad Huffman code", ImageDecodeError.Corrupt)]
+    [InlineData("jfif2-cut", "ends inside its scan", ImageDecodeError.Truncated)]
+    public void Scan_damage_behind_a_header_warning_is_still_found(string variant, string expected, ImageDecodeError reason)
+    {
+        // libjpeg reports only its first warning: an unknown JFIF revision or padding before a marker took that one slot,
+        // and the damaged scan behind it decoded as an image with a note.
+        byte[] file = Fixtures.Bytes("gradient.jpg");
+        new byte[] { 254, 65, 243, 212, 11, 232, 18 }.CopyTo(file, 1494);
+        if (variant.StartsWith("jfif2", StringComparison.Ordinal)) (file[11], file[12]) = (2, 1);
+        if (variant == "padding") file = [.. file[..20], 0x00, .. file[20..]];
+        if (variant == "jfif2-cut")
+        {
+            file = Fixtures.Bytes("gradient.jpg");
+            (file[11], file[12]) = (2, 1);
+            file = file[..(file.Length / 2)];
+        }
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(file));
+        Assert.Equal(reason, e.Reason);
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void A_tiff_strip_of_thousands_of_samples_per_pixel_is_TooLarge_before_libtiff_allocates_it()
     {
@@ -183,7 +206,7 @@ public class CraftedInputTests
     {
         var image = new ImageDecoder().DecodeFile(Fixtures.Path("jfif_version_2.jpg"));
         Assert.Equal((64, 64), (image.Width, image.Height));
-        Assert.Equal(["libjpeg-turbo warning: Warning: unknown JFIF revision number 2.01"], image.Notes);
+        Assert.Equal(["JPEG: JFIF version 2.01 read as 1.01"], image.Notes);
         Fixtures.AssertPixel(image, 5, 5, (255, 0, 0), tolerance: 8);
     }
 

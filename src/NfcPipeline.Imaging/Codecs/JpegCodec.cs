@@ -8,6 +8,12 @@ internal static unsafe class JpegCodec
 {
     public static RgbImage Decode(ReadOnlySpan<byte> data, JpegHeader header, ImageDecodeOptions options, List<string> notes)
     {
+        // libjpeg keeps only its first warning: one from the header would hide damage in the scan.
+        if (JpegHeader.WithoutHeaderWarnings(data, notes) is { } clean)
+        {
+            data = clean;
+            header = JpegHeader.Read(clean);
+        }
         // A file whose one scan is followed by no end-of-image marker (some frame grabbers write none) is decoded with
         // the marker appended: a scan that is whole then decodes cleanly; one cut short still meets the marker early.
         bool endAppended = !HasEndOfImage(data) && header.IsSingleScan(data);
