@@ -7,10 +7,10 @@ public class TiffVariantTests
 {
     /// <summary>A classic little-endian TIFF: one uncompressed strip, 8 bits per sample, chunky samples.</summary>
     private static byte[] Tiff(int width, int height, int samples, ushort photometric, byte[] pixels, ushort orientation = 1, ushort? extraSample = null,
-        int privateTags = 0)
+        int privateTags = 0, ushort? sampleFormat = null)
     {
         var tags = new List<(ushort Tag, ushort Type, uint Count, uint Value)>();
-        int entries = 11 + (extraSample is null ? 0 : 1) + privateTags;
+        int entries = 11 + (extraSample is null ? 0 : 1) + (sampleFormat is null ? 0 : 1) + privateTags;
         int ifdEnd = 8 + 2 + entries * 12 + 4;
         int bitsAt = ifdEnd, pixelsAt = bitsAt + 2 * samples;
         tags.Add((256, 4, 1, (uint)width));
@@ -25,6 +25,7 @@ public class TiffVariantTests
         tags.Add((279, 4, 1, (uint)pixels.Length));
         tags.Add((284, 3, 1, 1));
         if (extraSample is { } extra) tags.Add((338, 3, 1, extra));
+        if (sampleFormat is { } format) tags.Add((339, 3, 1, format));
         for (int t = 0; t < privateTags; t++) tags.Add((checked((ushort)(65000 + t)), 3, 1, 1));   // unknown to libtiff: a warning each
         var file = new byte[pixelsAt + pixels.Length];
         WriteHeaderAndIfd(file, tags);
@@ -89,6 +90,26 @@ public class TiffVariantTests
         Fixtures.AssertPixel(image, 0, image.Height - 1, bottomLeft);
         Fixtures.AssertPixel(image, image.Width - 1, image.Height - 1, bottomRight);
         if (orientation != 1) Assert.Contains($"TIFF orientation {orientation} applied", image.Notes);
+    }
+
+    [Theory]
+    [InlineData((ushort)1, null)]
+    [InlineData((ushort)4, null)]
+    [InlineData((ushort)2, "signed integer")]
+    [InlineData((ushort)5, "complex integer")]
+    public void Signed_and_complex_integer_samples_are_Unsupported_not_read_as_unsigned(ushort sampleFormat, string? refused)
+    {
+        // libtiff's RGBA reader took a signed sample as unsigned: a stored -100 came out bright, +100 dark.
+        var pixels = Enumerable.Range(0, 64 * 64).Select(i => (byte)(i % 2 == 0 ? 100 : 156)).ToArray();
+        var tiff = Tiff(64, 64, 1, 1, pixels, sampleFormat: sampleFormat);
+        if (refused is null)
+        {
+            Fixtures.AssertPixel(new ImageDecoder().Decode(tiff), 0, 0, (100, 100, 100));
+            return;
+        }
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(tiff));
+        Assert.Equal(ImageDecodeError.Unsupported, e.Reason);
+        Assert.Contains(refused, e.Message);
     }
 
     [Fact]

@@ -26,6 +26,7 @@ internal static unsafe class TiffCodec
             {
                 if (header.Directory > 0 && LibTiffNative.SetDirectory(tif, (uint)header.Directory) == 0)
                     throw Classify($"reading directory {header.Directory + 1}", null);
+                RefuseSignedSamples(tif);
                 byte* message = stackalloc byte[LibTiffNative.MessageBufferSize];
                 message[0] = 0;
                 if (LibTiffNative.RgbaImageOk(tif, message) == 0)
@@ -120,6 +121,20 @@ internal static unsafe class TiffCodec
     /// libtiff passes the colour through as stored: it premultiplied it, and dividing back lost what low alpha had kept
     /// (alpha 0 gave black, alpha 3 coarse colour) and was never undone for planar grey.
     /// </summary>
+    /// <summary>
+    /// libtiff's RGBA reader takes signed (and complex) integer samples as unsigned, so a stored -100 came out bright and
+    /// +100 dark, as a valid image. IEEE floating point it refuses itself.
+    /// </summary>
+    private static void RefuseSignedSamples(nint tif)
+    {
+        ushort format;
+        if (LibTiffNative.GetUInt16(tif, LibTiffNative.TagSampleFormat, &format) == 0) return;   // absent: unsigned
+        string? kind = format switch { 2 => "signed integer", 5 => "complex integer", 6 => "complex floating-point", _ => null };
+        if (kind is not null)
+            throw new ImageDecodeException(ImageDecodeError.Unsupported,
+                $"TIFF: {kind} samples (SampleFormat {format}) are not read; export the image with unsigned integer samples");
+    }
+
     private static void TreatAlphaAsAssociated(nint tif)
     {
         ushort count;

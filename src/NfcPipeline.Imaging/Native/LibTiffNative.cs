@@ -14,6 +14,7 @@ internal static unsafe partial class LibTiffNative
     public const int ExtraSampleAssociatedAlpha = 1;   // EXTRASAMPLE_ASSOCALPHA
     public const int ExtraSampleUnassociatedAlpha = 2; // EXTRASAMPLE_UNASSALPHA
     public const uint TagExtraSamples = 338;           // TIFFTAG_EXTRASAMPLES
+    public const uint TagSampleFormat = 339;           // TIFFTAG_SAMPLEFORMAT
     public const int MessageBufferSize = 1024; // the emsg[1024] of TIFFRGBAImageOK/Begin
 
     /// <summary>TIFFRGBAImage from tiffio.h; layout must match exactly (144 bytes on LP64).</summary>
@@ -68,6 +69,9 @@ internal static unsafe partial class LibTiffNative
     // as the System V x86-64 and AArch64 Linux variadic conventions expect (the AL register only sizes a vector save).
     [LibraryImport(Library, EntryPoint = "TIFFGetField")]
     public static partial int GetExtraSamples(nint tif, uint tag, ushort* count, ushort** types);
+
+    [LibraryImport(Library, EntryPoint = "TIFFGetField")]
+    public static partial int GetUInt16(nint tif, uint tag, ushort* value);
 
     [LibraryImport(Library, EntryPoint = "TIFFSetField")]
     public static partial int SetExtraSamples(nint tif, uint tag, int count, ushort* types);
