@@ -233,6 +233,9 @@ pg_require_password() {
     done
     [ "$err" = refused ] || return 0
     log "PostgreSQL's password is not the one in $CREDENTIALS; setting it"
+    # Interrupted (Ctrl-C, a kill, a failed reload under set -e) inside the trusted moment, the server must not go on
+    # trusting every local account until the next `up`.
+    trap 'pg_hba_scram' EXIT
     "${run[@]}" sh -c "umask 077; printf '%s\n' 'host all postgres 127.0.0.1/32 trust' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
     "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
     # The reload is asynchronous: wait until the trusted connection is accepted (-w: never prompt for a password).
@@ -243,6 +246,7 @@ pg_require_password() {
     done
   else
     log "PostgreSQL trusted local connections; setting its password and requiring it"
+    trap 'pg_hba_scram' EXIT
   fi
   # On standard input, not the command line, where other accounts could read it (ps). Whatever happens, the server
   # ends up asking for passwords again: a failure must not leave it trusting 127.0.0.1.
@@ -250,6 +254,7 @@ pg_require_password() {
     | "${run[@]}" "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -q -v ON_ERROR_STOP=1 postgres >/dev/null \
     || { pg_hba_scram; die "could not set PostgreSQL's password"; }
   pg_hba_scram
+  trap - EXIT
 }
 
 # pg_hba.conf as the servers run: TCP on 127.0.0.1 only, with a password; the server reloads it.
