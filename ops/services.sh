@@ -107,17 +107,43 @@ pid_alive() {
 }
 
 ensure_packages() {
-  local fresh=()
-  [ -x "$PG_BIN/pg_ctl" ] || { apt_ensure postgresql-15; fresh+=(postgresql); }
-  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { apt_ensure rabbitmq-server; fresh+=(rabbitmq-server epmd.socket epmd.service); }
-  # On a systemd host Debian's packages start system servers (RabbitMQ on every interface). We run our own instances,
-  # so the system services of packages installed just now are stopped and disabled; ones that were there are left alone.
-  if [ ${#fresh[@]} -gt 0 ] && [ -d /run/systemd/system ]; then
-    # One by one: a unit this Debian release does not have (epmd's) must not keep the others running.
-    local unit
-    for unit in "${fresh[@]}"; do as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
-    log "stopped and disabled the system services of ${fresh[*]} (ours run instead; epmd listened on every interface)"
+  local fresh_pg=0 fresh_rmq=0 fresh_epmd=0
+  [ -x "$PG_BIN/pg_ctl" ] || fresh_pg=1
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    fresh_rmq=1
+    # epmd comes with erlang-base: another Erlang program's epmd is left alone.
+    dpkg-query -W -f='${Status}' erlang-base 2>/dev/null | grep -q "install ok installed" || fresh_epmd=1
   fi
+  [ $fresh_pg = 1 ] || [ $fresh_rmq = 1 ] || return 0
+  # Debian's packages start system servers as they install (RabbitMQ on every interface); ours run instead. A
+  # policy-rc.d that refuses keeps them from starting on any init system, where the host has none of its own.
+  local policy=/usr/sbin/policy-rc.d placed=0
+  if [ ! -e "$policy" ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' >'$policy' && chmod 755 '$policy'" && placed=1
+  fi
+  local ok=0
+  { [ $fresh_pg = 0 ] || apt_ensure postgresql-15; } && { [ $fresh_rmq = 0 ] || apt_ensure rabbitmq-server; } && ok=1
+  if [ $placed = 1 ]; then as_root rm -f "$policy"; fi
+  [ $ok = 1 ] || die "could not install PostgreSQL 15 or RabbitMQ"
+  # Nor at boot. Only what was installed just now: the cluster the package created (start.conf, not Debian's umbrella
+  # postgresql.service, which would stop the host's other clusters too), RabbitMQ's unit, and epmd's if it came with it.
+  if [ $fresh_pg = 1 ] && [ -f /etc/postgresql/15/main/start.conf ]; then
+    as_root pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
+    as_root sh -c "echo manual >/etc/postgresql/15/main/start.conf"
+  fi
+  local units=()
+  [ $fresh_rmq = 1 ] && units+=(rabbitmq-server)
+  [ $fresh_epmd = 1 ] && units+=(epmd.socket epmd.service)
+  if [ ${#units[@]} -gt 0 ]; then
+    local unit
+    if [ -d /run/systemd/system ]; then
+      # One by one: a unit this Debian release does not have must not keep the others running.
+      for unit in "${units[@]}"; do as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
+    else
+      as_root update-rc.d rabbitmq-server disable >/dev/null 2>&1 || true
+    fi
+  fi
+  log "kept the system services of the packages installed just now from running (ours run instead)"
 }
 
 # As root, the server runs as the postgres user, which must be able to reach its directory. When the checkout
