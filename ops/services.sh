@@ -221,7 +221,8 @@ pg_up() {
     rm -f "$pwfile"
     mv "$PG_DATA.tmp" "$PG_DATA"
   fi
-  if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" && port_open "$PG_PORT"; then
+  if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA"; then
+    # Ours, perhaps still starting or recovering (an up interrupted a moment ago): waited for below, not started twice.
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
@@ -301,7 +302,11 @@ EOF
   echo '[rabbitmq_management].' >"$RMQ_HOME/enabled_plugins"
   pid_alive "$RMQ_PID" "$RMQ_HOME" && same_port_or_die RabbitMQ NFC_RABBIT_PORT "$RMQ_PORT" NFC_RABBIT_MGMT_PORT "$RMQ_MGMT_PORT" \
     NFC_RABBIT_DIST_PORT "$RMQ_DIST_PORT" NFC_RABBIT_EPMD_PORT "$RMQ_EPMD_PORT"
-  if pid_alive "$RMQ_PID" "$RMQ_HOME" && port_open "$RMQ_PORT"; then
+  if pid_alive "$RMQ_PID" "$RMQ_HOME"; then
+    # Ours, perhaps still booting (an up interrupted a moment ago): waited for, not taken for another process holding
+    # its ports, nor started a second time on its data.
+    wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" || exit 1
+    wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" || exit 1
     log "RabbitMQ already running on 127.0.0.1:$RMQ_PORT"
     rmq_users
     return 0
