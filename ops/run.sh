@@ -37,8 +37,8 @@ if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
 # LOG VARIABLE: a hint naming the port variable when the log says its address was taken (another checkout's copy).
 port_hint() { grep -qi "address already in use" "$1" 2>/dev/null && echo ": its port is taken; set $2 to another" || true; }
 
-# NAME SETTINGS: a running NAME started with other settings (model, share, address) would go on with them: stopped, to
-# start again on these. Each start records its settings in $RUN/NAME.settings.
+# NAME SETTINGS: a running NAME started with other settings (model, share, address, credentials, options) would go on
+# with them: stopped, to start again on these. Each start records its settings' digest in $RUN/NAME.settings.
 stop_if_changed() {
   if alive "$RUN/$1.pid" && [ "$(cat "$RUN/$1.settings" 2>/dev/null)" != "$2" ]; then log "its settings changed; restarting the $1"; stop_one "$1"; fi
 }
@@ -55,11 +55,19 @@ refresh() { # NAME PROJECT
 services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"   # a GPU build: docs/gpu.md
 [ -f "$MODEL" ] || die "model not found: $MODEL (set NFC_MODEL, or train one with ops/model/train.sh)"
+# A digest of what each server starts with (files, addresses, the services' credentials, options set as environment
+# variables such as Inference__Decoder__CenterThreshold), not the values: the settings files are readable by others.
+settings_digest() { { printf '%s\n' "$@"; env | { grep -E '^[A-Za-z]+__' || true; } | sort; } | sha256sum | cut -c1-64; }
+DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
+WORKER_SETTINGS="$(settings_digest "$MODEL" "$SHARE" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI" "$NFC_ORT_LIBRARY" "${NFC_WORKER_HEALTH_PORT:-5081}")"
+DASHBOARD_SETTINGS="$(settings_digest "$SHARE" "$DASHBOARD_URL" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI")"
+# Servers with old code or other settings stop before the schema changes under them.
+refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj
+stop_if_changed worker "$WORKER_SETTINGS"
+refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
+stop_if_changed dashboard "$DASHBOARD_SETTINGS"   # its overlays and folder submissions read the share
 "$NFC_ROOT/ops/nfc" migrate
 
-refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj
-WORKER_SETTINGS="$MODEL|$SHARE"
-stop_if_changed worker "$WORKER_SETTINGS"
 if alive "$RUN/worker.pid"; then
   log "worker already running (pid $(cat "$RUN/worker.pid"))"
 else
@@ -75,10 +83,6 @@ else
   echo "$WORKER_SETTINGS" >"$RUN/worker.settings"
 fi
 
-refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
-DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
-DASHBOARD_SETTINGS="$SHARE|$DASHBOARD_URL"
-stop_if_changed dashboard "$DASHBOARD_SETTINGS"   # its overlays and folder submissions read the share
 if alive "$RUN/dashboard.pid"; then
   log "dashboard already running (pid $(cat "$RUN/dashboard.pid"))"
 else
