@@ -35,15 +35,20 @@ if [ "${MODEL_ARGS[*]:-}" = "--tiny" ]; then DETECTION_ARGS=(); DETECTIONS=6; el
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 MODEL="$WORK/instances_bench.onnx"
-"$PYTHON" "$ROOT/ops/model/export_maskrcnn.py" "${MODEL_ARGS[@]}" "${DETECTION_ARGS[@]}" --short-side "$HEIGHT" --no-reference --out "$MODEL" 2>/dev/null
+# Torch's warnings stay out of the figures; shown when a step fails.
+quiet() { "$@" 2>"$WORK/stderr" || { tail -n 20 "$WORK/stderr" >&2; echo "failed: $*" >&2; exit 1; }; }
+quiet "$PYTHON" "$ROOT/ops/model/export_maskrcnn.py" "${MODEL_ARGS[@]}" "${DETECTION_ARGS[@]}" --short-side "$HEIGHT" --no-reference --out "$MODEL"
 
 echo "model: ${MODEL_ARGS[*]:-resnet50 (random weights)}, ${WIDTH}x${HEIGHT}, up to $DETECTIONS detections, $IMAGES images"
-EAGER="$("$PYTHON" "$ROOT/ops/model/export_maskrcnn.py" "${MODEL_ARGS[@]}" "${DETECTION_ARGS[@]}" --bench-eager "$IMAGES" --bench-size "$WIDTH" "$HEIGHT" 2>/dev/null \
+EAGER="$(quiet "$PYTHON" "$ROOT/ops/model/export_maskrcnn.py" "${MODEL_ARGS[@]}" "${DETECTION_ARGS[@]}" --bench-eager "$IMAGES" --bench-size "$WIDTH" "$HEIGHT" \
   | sed -n 's/^eager_images_per_s=//p')"
+[ -n "$EAGER" ] || { echo "the eager run printed no eager_images_per_s" >&2; exit 1; }
 echo "eager_images_per_s=$EAGER"
 
 # Only a CLI whose sources print ort_images_per_s has the bench; asking an older one for --help would just build it.
-if grep -rqs "ort_images_per_s" "$ROOT/src/NfcPipeline.Cli" && "$ROOT/ops/nfc" bench inference --help 2>&1 | grep -q -- "--model"; then
+if grep -rqs "ort_images_per_s" "$ROOT/src/NfcPipeline.Cli"; then
+  # A CLI that fails to build is an error, not "no bench".
+  quiet "$ROOT/ops/nfc" bench inference --help >/dev/null
   ORT="$("$ROOT/ops/nfc" bench inference --model "$MODEL" --batch 1 --images "$IMAGES" | tee /dev/stderr | sed -n 's/^.*ort_images_per_s=\([0-9.eE+-]*\).*$/\1/p' | tail -n 1)"
   echo "ort_images_per_s=$ORT"
   awk -v o="$ORT" -v e="$EAGER" 'BEGIN { if (e > 0) printf "ort_over_eager=%.2f\n", o / e }'
