@@ -33,10 +33,12 @@ eager_round() {
   local json config best=0
   for config in "contiguous 1" "channels_last 1" "channels_last 2"; do
     set -- $config
+    # set -e does not reach inside $(...): each step's failure is checked, and named, here.
     json=$(/usr/bin/python3 ops/model/bench_eager.py --weights "$WEIGHTS" --images "$IMAGES" --limit "$LIMIT" \
-      --batch "$BATCH" --memory-format "$1" --streams "$2")
+      --batch "$BATCH" --memory-format "$1" --streams "$2") || die "bench_eager.py failed ($config)"
     echo "$json" >&2
-    best=$(printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(max(float(sys.argv[1]), json.load(sys.stdin)["images_per_s"]))' "$best")
+    best=$(printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(max(float(sys.argv[1]), json.load(sys.stdin)["images_per_s"]))' "$best") \
+      || die "bench_eager.py gave no images_per_s ($config)"
   done
   echo "$best"
 }

@@ -233,8 +233,9 @@ def main(argv=None):
     text = json.dumps(res, indent=2)
     print(text)
     if a.out:
-        with open(a.out, "w") as f:
+        with open(a.out + ".tmp", "w") as f:
             f.write(text)
+        os.replace(a.out + ".tmp", a.out)
 
 
 if __name__ == "__main__":

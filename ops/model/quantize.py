@@ -357,8 +357,9 @@ def main(argv=None):
     onnx.save(model, tmp)
     os.replace(tmp, a.out)
     digest = hashlib.sha256(open(a.out, "rb").read()).hexdigest()
-    with open(a.out + ".sha256", "w") as f:
+    with open(a.out + ".sha256.tmp", "w") as f:
         f.write(f"{digest}  {os.path.basename(a.out)}\n")
+    os.replace(a.out + ".sha256.tmp", a.out + ".sha256")
     print(json.dumps(info | {"out": a.out, "bytes": os.path.getsize(a.out), "sha256": digest}))
 
 

@@ -297,6 +297,11 @@ def prepare_out(out, truth_path, replace):
         for name in dirs:
             if os.path.islink(os.path.join(root, name)):
                 sys.exit(f"--replace: {out} holds a link {name}; nothing removed")
+    # The truth goes first: it means "this study is complete", and an interrupted rewrite must not leave the earlier
+    # study's truth beside a folder holding part of the new one.
+    for stale in (truth_path, truth_path + ".partial"):
+        if os.path.isfile(stale) and not os.path.islink(stale):
+            os.remove(stale)
     for name in entries:
         path = os.path.join(out, name)
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)

@@ -129,6 +129,18 @@ class SimulateTests(unittest.TestCase):
         self.assertEqual(set(tree(out)) - {"study.json"}, {i["file_name"] for i in truth["images"]})
         self.assertEqual(len(truth["images"]), 1)
 
+    def test_a_replace_removes_the_earlier_truth_before_the_study(self):
+        # The truth means "this study is complete": a rewrite cut short must not leave the earlier one's truth.
+        out = os.path.join(self.dir, "study")
+        self.assertEqual(simulate("--out", out, *TINY).returncode, 0)
+        truth = out + ".truth.json"
+        with open(truth + ".partial", "w") as f:
+            f.write("{")
+        sim.prepare_out(out, truth, replace=True)
+        self.assertFalse(os.path.exists(truth))
+        self.assertFalse(os.path.exists(truth + ".partial"))
+        self.assertEqual(os.listdir(out), [])
+
     def test_truth_inside_the_study_folder_is_refused(self):
         out = os.path.join(self.dir, "study")
         r = simulate("--out", out, *TINY, "--truth", os.path.join(out, "truth.json"))

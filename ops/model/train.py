@@ -103,8 +103,11 @@ def parse_widths(text):
 
 
 def write_config(out, config):
-    with open(os.path.join(out, "config.json"), "w") as f:
+    # Renamed into place: a kill during a refit's rewrite must not leave a truncated config.json for finish.sh.
+    path = os.path.join(out, "config.json")
+    with open(path + ".tmp", "w") as f:
         json.dump(config, f, indent=2)
+    os.replace(path + ".tmp", path)
 
 
 def log(msg):
@@ -168,6 +171,10 @@ def resume_conflicts(saved, a):
     and for a simulator version other than the checkpoint's (its targets, such as a loop's truth widths, differ)."""
     problems = [f"--{k.replace('_', '-')} is {getattr(a, k)!r} but the checkpoint was trained with {saved[k]!r}"
                 for k in RESUME_MUST_MATCH if k in saved and saved[k] != getattr(a, k)]
+    # A resume keeps the checkpoint's schedule: another --steps (NFC_TRAIN_STEPS) would be ignored, and the old weights
+    # exported as if trained to the new length.
+    if "planned_steps" in saved and saved["planned_steps"] != a.steps:
+        problems.append(f"--steps is {a.steps} but the checkpoint's run was planned for {saved['planned_steps']} steps")
     if trained_sim_version(saved) != SIM_VERSION:
         problems.append(f"the simulator is nfc-sim {SIM_VERSION} but the checkpoint was trained on nfc-sim "
                         f"{trained_sim_version(saved)}")

@@ -420,8 +420,9 @@ def main(argv=None):
         "",
         *open(CARD_TAIL).read().splitlines(),
     ]
-    with open(a.card, "w") as f:
+    with open(a.card + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")
+    os.replace(a.card + ".tmp", a.card)
     print(f"wrote {a.card}")
 
 
