@@ -7,7 +7,10 @@ Reproducible: the batch at step k depends only on (seed, k), so a resumed run se
 uninterrupted one. A checkpoint (model, optimiser, step) is written every --checkpoint-minutes and at the end.
 With --max-minutes, the one-cycle schedule is fitted (every 100 steps, at most --steps) to the steps that fit at
 the measured rate (config.json: steps against planned_steps), so a slower host still anneals the learning rate
-instead of being cut off mid-schedule; rerun with --steps set to that number to reproduce it exactly elsewhere.
+instead of being cut off mid-schedule. Such a run is not bit for bit reproducible: before the last refit its learning
+rate followed a longer schedule, and the refits fall on steps counted from each session's start. Rerun with --steps
+set to the fitted number and no --max-minutes for a run that is reproducible from its seed (it anneals alike, not
+identically).
 """
 import argparse
 import hashlib
