@@ -17,7 +17,8 @@ public sealed record StudyOutcome(long StudyId, string ExternalId, string State,
 }
 
 /// <summary>A study whose completion never ran, and its patients not yet completed.</summary>
-public sealed record StrandedStudy(long StudyId, IReadOnlyList<long> ProcessingPatients);
+/// <param name="ModelId">The model the study is analysed with: the sweeping worker's, or one no live worker runs any more.</param>
+public sealed record StrandedStudy(long StudyId, IReadOnlyList<long> ProcessingPatients, long ModelId);
 
 /// <summary>
 /// Aggregates a patient when its last image is done, from stored rows, under an advisory lock on the patient: two
@@ -131,24 +132,29 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// Studies of this model still processing though every image of theirs is done and none has changed for
-    /// <paramref name="quietFor"/>, with their patients still processing: their completion never ran (the registration's
-    /// or a chunk's message failed after its commit, past its retries). Oldest first.
+    /// Studies still processing though every image of theirs is done and none has changed for <paramref name="quietFor"/>,
+    /// with their patients still processing: their completion never ran (the registration's or a chunk's message failed
+    /// after its commit, past its retries). Oldest first. Those of this model, and those of a model no worker has run
+    /// for <paramref name="quietFor"/> (the fleet moved to another): nobody else would complete them.
     /// </summary>
     public async Task<IReadOnlyList<StrandedStudy>> StrandedStudiesAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return (await connection.QueryAsync<(long StudyId, long[] PatientIds)>(new CommandDefinition("""
+        return (await connection.QueryAsync<(long StudyId, long[] PatientIds, long ModelId)>(new CommandDefinition("""
             select s.id, array(select p.id from patients p where p.study_id = s.id
-                               and p.state not in ('completed', 'completed_with_errors') order by p.id)
+                               and p.state not in ('completed', 'completed_with_errors') order by p.id),
+                   coalesce(s.model_id, @ModelId)
             from studies s
-            where s.state = 'processing' and s.model_id = @ModelId
+            where s.state = 'processing'
+              and (s.model_id = @ModelId
+                   or not exists (select 1 from workers w join models m on m.sha256 = w.model_sha256
+                                  where m.id = s.model_id and w.state = 'running' and w.heartbeat_at > now() - @QuietFor))
               and coalesce(s.registered_at, s.updated_at) < now() - @QuietFor
               and not exists (select 1 from images i where i.study_id = s.id
                               and (i.state not in ('succeeded', 'failed') or i.updated_at > now() - @QuietFor))
             order by coalesce(s.registered_at, s.updated_at) limit @Limit
             """, new { ModelId = modelId, QuietFor = quietFor, Limit = limit }, cancellationToken: ct)))
-            .Select(r => new StrandedStudy(r.StudyId, r.PatientIds)).ToList();
+            .Select(r => new StrandedStudy(r.StudyId, r.PatientIds, r.ModelId)).ToList();
     }
 
     public async Task<IReadOnlyList<long>> PatientsOfStudyAsync(long studyId, CancellationToken ct)

@@ -8,8 +8,10 @@ namespace NfcPipeline.Worker.Completion;
 /// <summary>
 /// Completes studies whose completion was lost: a registration or chunk whose message failed after its commit, past its
 /// retries (the database away for longer than they last), leaves its patients pending or processing with no message
-/// left to finish them. Every Worker:StrandedSweepInterval, a study of this worker's model with every image done and
-/// nothing changed for Worker:StrandedAfter has those patients aggregated and is completed, as its consumer would have. The transitions are idempotent under their locks, so workers sweeping at once complete each study once.
+/// left to finish them. Every Worker:StrandedSweepInterval, a study of this worker's model (or of a model no worker has
+/// run for Worker:StrandedAfter) with every image done and nothing changed for Worker:StrandedAfter has those patients
+/// aggregated and is completed, as its consumer would have. The transitions are idempotent under their locks, so
+/// workers sweeping at once complete each study once.
 /// </summary>
 public sealed class StrandedCompletionSweep(PatientResultsStore patients, CompletionTracker completion, ModelHost model, IBus bus,
     WorkerOptions options, ILogger<StrandedCompletionSweep> logger) : BackgroundService
@@ -33,7 +35,8 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
             foreach (var study in stranded)
             {
                 logger.LogWarning("Study {StudyDbId}: every image done for over {Quiet} but {Patients} patient(s) not completed; completing it " +
-                    "(its completion was lost after a commit)", study.StudyId, options.StrandedAfter, study.ProcessingPatients.Count);
+                    "(its completion was lost after a commit) from the results of model #{StudyModel}{Whose}", study.StudyId, options.StrandedAfter,
+                    study.ProcessingPatients.Count, study.ModelId, study.ModelId == model.ModelId ? "" : ", which no running worker has loaded");
                 // One study that cannot be completed (a patient whose aggregation fails) must not hold up the others.
                 try { await completion.CompleteStrandedAsync(study, bus, stoppingToken); }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }

@@ -35,7 +35,15 @@ public class StrandedCompletionTests
         var stranded = Assert.Single(await Stranded());
         Assert.Equal(s.StudyId, stranded.StudyId);
         Assert.Equal([s.PatientId], stranded.ProcessingPatients);
-        Assert.Empty(await Stranded(s.ModelId + 1000));   // another model's workers leave it to this one's
+        Assert.Equal(s.ModelId, stranded.ModelId);
+        // Another model's workers leave it to this one's while one of them runs; once none has for the quiet time (the
+        // fleet moved to another model), they complete it from its own model's results.
+        await Exec("insert into workers (id, host, pid, model_sha256) select 'old:1:0', 'old', 1, sha256 from models");
+        Assert.Empty(await Stranded(s.ModelId + 1000));
+        await Exec("update workers set heartbeat_at = now() - interval '11 minutes'");
+        Assert.Equal(s.ModelId, Assert.Single(await Stranded(s.ModelId + 1000)).ModelId);
+        await Exec("update workers set heartbeat_at = now(), state = 'stopped'");
+        Assert.Single(await Stranded(s.ModelId + 1000));
 
         await Exec("update studies set registered_at = now()");
         Assert.Empty(await Stranded());   // just registered again: its registration is completing it
@@ -76,5 +84,21 @@ public class StrandedCompletionTests
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
             "select count(*) from completion_events where study_id = @study and published_at is not null", new { study }) == 2, TimeSpan.FromSeconds(30));
         Assert.Contains("not completed; completing it", env.Workers[0].Output);
+
+        // One of a model the fleet no longer runs (no worker of it has a heartbeat): completed from that model's results.
+        var old = await env.QueryScalarAsync<long>("insert into models (sha256, name, contract) values (sha256('old'::bytea), 'old', 'dense/v1') returning id");
+        var oldStudy = await env.QueryScalarAsync<long>("""
+            insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
+            values ('stranded-old', 'stranded-old', 2.0, 'processing', @old, now() - interval '1 hour') returning id
+            """, new { old });
+        var oldPatient = await env.QueryScalarAsync<long>("insert into patients (study_id, code) values (@oldStudy, 'P1') returning id", new { oldStudy });
+        await env.QueryScalarAsync<long>("""
+            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, error_code, error, updated_at)
+            values (@oldStudy, @oldPatient, 'L2', 'f1', 'P1/L2/f1.png', sha256('y'::bytea), 1, 'failed', 'Truncated', 'the file is truncated', now() - interval '1 hour')
+            returning id
+            """, new { oldStudy, oldPatient });
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("stranded-old", TimeSpan.FromSeconds(60)));
+        Assert.Equal(old, await env.QueryScalarAsync<long>("select model_id from patient_metrics where patient_id = @oldPatient", new { oldPatient }));
+        Assert.Contains("which no running worker has loaded", env.Workers[0].Output);
     }
 }
