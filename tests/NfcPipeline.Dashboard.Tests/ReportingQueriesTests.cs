@@ -115,6 +115,33 @@ public class ReportingQueriesTests
     }
 
     [Fact]
+    public async Task The_studys_model_is_shown_first_though_another_models_result_was_computed_later()
+    {
+        // A field review re-aggregates the study's model first and the others after it: the newest was an older model's.
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await data.Database.ScalarAsync<int>("""
+            with old as (insert into models (sha256, name, version, contract) values (sha256('old'::bytea), 'nfc-old', '0.9', 'dense/v1') returning id)
+            insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, density_mean, density_median, density_sd,
+                capillary_count, dilated_count, giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters,
+                per_finger, settings, um_per_px, failed_fields, computed_at)
+            select patient_id, old.id, gradable_fields, ungradable_fields, 2.0, 2.0, 0, capillary_count, dilated_count, giant_count,
+                abnormal_count, hemorrhage_count, 'scleroderma_late', rule_trace, morphology, diameters, per_finger, settings, um_per_px,
+                failed_fields, now() + interval '1 minute'
+            from patient_metrics, old;
+            select 1
+            """);
+        var queries = new ReportingQueries(db);
+
+        var p01 = (await queries.PatientsAsync(data.StudyId)).Single(p => p.Id == data.PatientId);
+        Assert.Equal(("non-scleroderma", "nfc-dense 1.0"), (p01.Pattern, p01.Model));
+        Assert.Equal(data.ModelId, (await queries.PatientMetricsAsync(data.PatientId))[0].ModelId);
+        var report = await NfcPipeline.Dashboard.Rendering.PatientReport.LoadAsync(queries, data.PatientId, null, default);
+        Assert.Equal(data.ModelId, report!.Metrics!.ModelId);
+        Assert.Equal(2, report.AllModels.Count);
+    }
+
+    [Fact]
     public async Task Percent_done_rounds_as_the_sql_view_does_for_every_count_up_to_200_images()
     {
         await using var data = await TestData.CreateAsync();

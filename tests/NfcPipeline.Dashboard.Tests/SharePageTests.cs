@@ -26,6 +26,29 @@ public class SharePageTests
     }
 
     [Fact]
+    public async Task A_study_whose_submission_was_refused_answers_404_with_the_refusal()
+    {
+        await using var data = await TestData.CreateAsync();
+        await data.Database.ScalarAsync<int>("""
+            insert into share_folder_notes (root, folder, state, reason, study_id)
+            values ('/share', 'batch3', 'registration_refused', 'The study folder holds no images.', 'S-NEW');
+            select 1
+            """);
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        using var client = host.Client();
+
+        var refused = await client.GetAsync("/api/studies/S-NEW");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, refused.StatusCode);
+        using var problem = System.Text.Json.JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+        Assert.Equal("The study folder holds no images.", problem.RootElement.GetProperty("refusal").GetString());
+        Assert.Contains("a worker refused its submission", problem.RootElement.GetProperty("detail").GetString());
+        // One never submitted is simply not there yet.
+        var unknown = await client.GetAsync("/api/studies/S-OTHER");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.DoesNotContain("refused", await unknown.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task The_old_address_leads_to_the_share_page()
     {
         await using var data = await TestData.CreateAsync();

@@ -180,7 +180,12 @@ public static class StudiesApi
     private static async Task<IResult> Status(ReportingQueries queries, string id, CancellationToken ct)
     {
         var s = await queries.StudyByExternalIdAsync(id, ct);
-        if (s is null) return Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
+        if (s is null)
+            // A client waiting on a submission the worker refused would poll a 404 for ever: the refusal is the answer.
+            return await queries.RegistrationRefusalAsync(null, id, DateTime.MinValue, ct) is { } refusal
+                ? Results.Problem($"There is no study '{id}': a worker refused its submission: {refusal}", statusCode: 404,
+                    title: "The submission was refused", extensions: new Dictionary<string, object?> { ["refusal"] = refusal })
+                : Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
         var patients = await queries.PatientsAsync(s.Id, ct);
         return Results.Ok(new StudyDetail(Summary(s), patients.Select(p => new
         {

@@ -74,16 +74,17 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Why a worker refused to register a submission of the share folder <paramref name="folder"/> (relative to the
-    /// share) under <paramref name="studyId"/> since <paramref name="since"/>, as the share page notes it; null when it has not.
+    /// share; null: any folder) under <paramref name="studyId"/> since <paramref name="since"/>, as the share page notes
+    /// it; null when it has not.
     /// </summary>
-    public async Task<string?> RegistrationRefusalAsync(string folder, string studyId, DateTime since, CancellationToken ct = default)
+    public async Task<string?> RegistrationRefusalAsync(string? folder, string studyId, DateTime since, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return await c.QueryFirstOrDefaultAsync<string?>(new CommandDefinition("""
             select reason from share_folder_notes
-            where folder = @folder and study_id = @studyId and state = 'registration_refused' and last_seen >= @since
+            where (@folder::text is null or folder = @folder) and study_id = @studyId and state = 'registration_refused' and last_seen >= @since
             order by last_seen desc limit 1
-            """, new { folder = folder.Trim('/'), studyId, since }, cancellationToken: ct));
+            """, new { folder = folder?.Trim('/'), studyId, since }, cancellationToken: ct));
     }
 
     /// <summary>The latest registered studies, in any state, for `nfc status` with no argument (bounded).</summary>
@@ -102,7 +103,10 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                                 from images i where i.patient_id = p.id) c
             left join lateral (select m.pattern, m.density_mean, concat_ws(' ', mo.name, mo.version) as model
                                from patient_metrics m join models mo on mo.id = m.model_id
-                               where m.patient_id = p.id order by m.computed_at desc limit 1) pm on true
+                               where m.patient_id = p.id
+                               -- the study's model first: a review re-aggregates the others after it, newest
+                               order by (m.model_id = (select s.model_id from studies s where s.id = p.study_id)) desc,
+                                        m.computed_at desc limit 1) pm on true
             where p.study_id = @studyId
             order by p.code
             """, new { studyId }, cancellationToken: ct))).ToList();
@@ -173,7 +177,9 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                    pm.rule_trace::text as rule_trace, pm.morphology::text as morphology, pm.diameters::text as diameters,
                    pm.per_finger::text as per_finger, pm.settings::text as settings, pm.um_per_px, pm.failed_fields, pm.computed_at
             from patient_metrics pm join models m on m.id = pm.model_id
-            where pm.patient_id = @patientId order by pm.computed_at desc
+            join patients p on p.id = pm.patient_id join studies s on s.id = p.study_id
+            -- the study's model first (the report's default), then the others, newest first
+            where pm.patient_id = @patientId order by (pm.model_id = s.model_id) desc, pm.computed_at desc
             """, new { patientId }, cancellationToken: ct))).ToList();
     }
 
