@@ -226,17 +226,21 @@ public static class SharePaths
     }
 
     /// <summary>
-    /// Whether a study folder (relative to the share's root) is no longer in the share while the share itself answers
-    /// and lists something: a folder renamed or moved, not a mount that is away (which would list nothing).
+    /// Whether a study folder (relative to the share's root) is no longer in the share: its parent folder lists, and the
+    /// name is not among its entries (a folder renamed or moved). Anything that cannot be listed (a mount away, a
+    /// parent that cannot be read, an empty root) is not taken for gone: Directory.Exists is false on such errors too.
     /// </summary>
     public static bool FolderGone(string root, string sourcePath)
     {
         try
         {
-            if (!Directory.EnumerateFileSystemEntries(root).Any()) return false;
-            var path = Path.Combine(RealPath(root), sourcePath);
-            // File.Exists is true for a dangling link too: anything still at the path keeps the study where it is.
-            return !Directory.Exists(path) && !File.Exists(path);
+            var realRoot = RealPath(root);
+            if (!Directory.EnumerateFileSystemEntries(realRoot).Any()) return false;
+            var path = Path.Combine(realRoot, sourcePath);
+            var parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(path));
+            if (parent is null || !IsInside(parent, realRoot)) return false;
+            var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+            return !Directory.EnumerateFileSystemEntries(parent).Any(e => Path.GetFileName(e) == name);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
     }

@@ -83,6 +83,8 @@ public sealed class StudyLayoutTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1"), "missing");   // something still there keeps the study
         Assert.False(SharePaths.FolderGone(_share.FullName, "s1"));
         Assert.False(SharePaths.FolderGone(Path.Combine(_share.FullName, "nowhere"), "s1"));
+        Assert.True(SharePaths.FolderGone(_share.FullName, "s2/P009"));
+        Assert.False(SharePaths.FolderGone(_share.FullName, "s3/P001"));   // a parent that does not list is no proof
     }
 
     [Fact]

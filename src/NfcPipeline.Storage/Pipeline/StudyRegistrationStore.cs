@@ -38,7 +38,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// <param name="submissionId">The submission's message id: one the study was registered from before is a
     /// redelivery, not registered again (study_submissions, migration 0030).</param>
     /// <param name="registeredFolderGone">Asked, when the study is registered from another share folder, whether that
-    /// folder has left the share (renamed or moved): then this submission's folder takes the study over.</param>
+    /// folder has left the share: then, if most of the study's images are among this submission's (same contents),
+    /// the folder was renamed or moved and this submission's folder takes the study over.</param>
     public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
         string settingsJson, CancellationToken ct, Guid? submissionId = null, Func<string, bool>? registeredFolderGone = null)
     {
@@ -55,8 +56,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                        exists (select 1 from study_submissions u where u.study_id = studies.id and u.message_id = @SubmissionId)
                 from studies where external_id = @ExternalId
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
-        if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath,
-                registered[0].SourcePath is { } from && study.SourcePath is not null && registeredFolderGone?.Invoke(from) == true) is { } conflict)
+        if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict
+            && !(registered[0].SourcePath is { } from && study.SourcePath is not null && registeredFolderGone?.Invoke(from) == true
+                 && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct)))
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
@@ -93,6 +95,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
 
         var imageSetsBefore = await ImageSetsAsync(connection, tx, studyId, ct);
+        var pathsBefore = (await connection.QueryAsync<string>(new CommandDefinition(
+            "select rel_path from images where study_id = @StudyId", new { StudyId = studyId }, tx, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
         var images = study.Images;
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format)
@@ -121,14 +125,20 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 Formats = images.Select(i => i.Format).ToArray(),
             }, tx, cancellationToken: ct));
         // A reviewer's exclusion follows its content to a new path (a patient or finger folder renamed, say, to take a
-        // name out of it) rather than going with the old row.
+        // name out of it) rather than going with the old row; only to a path new in this registration (an unreviewed
+        // copy that stayed must not inherit its removed twin's "read twice").
         await connection.ExecuteAsync(new CommandDefinition("""
             update images n set qc_exclusion = o.qc_exclusion, qc_excluded_by = o.qc_excluded_by, qc_excluded_at = o.qc_excluded_at,
                                 qc_changed_at = o.qc_changed_at
-            from images o
-            where n.study_id = @StudyId and o.study_id = @StudyId and o.sha256 = n.sha256 and o.qc_excluded_at is not null
-              and n.qc_changed_at is null and n.rel_path = any(@Paths) and not (o.rel_path = any(@Paths))
-            """, new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
+            from (select distinct on (o.sha256) o.* from images o
+                  where o.study_id = @StudyId and o.qc_excluded_at is not null and not (o.rel_path = any(@Paths))
+                  order by o.sha256, o.rel_path) o
+            where n.study_id = @StudyId and o.sha256 = n.sha256 and n.qc_changed_at is null and n.rel_path = any(@NewPaths)
+            """, new
+            {
+                StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray(),
+                NewPaths = images.Select(i => i.RelativePath).Where(p => !pathsBefore.Contains(p)).ToArray(),
+            }, tx, cancellationToken: ct));
         // Files gone from the folder leave the study; their results stay, keyed by content.
         await connection.ExecuteAsync(new CommandDefinition(
             "delete from images where study_id = @StudyId and not (rel_path = any(@Paths))",
@@ -205,6 +215,19 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                    (select model_id from studies where id = @studyId)
             """, new { studyId }, tx, cancellationToken: ct));
         return new RegisteredStudy(studyId, patientCount, imageCount, [], 0, []) { Redelivered = true, ModelId = modelId };
+    }
+
+    /// <summary>
+    /// Whether at least half of a registered study's images (by content) are among <paramref name="images"/>: the same
+    /// study moved, not another one that reuses its id after its folder was deleted.
+    /// </summary>
+    private static async Task<bool> SameContentAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
+        IReadOnlyList<ImageRegistration> images, CancellationToken ct)
+    {
+        var (kept, total) = await connection.QuerySingleAsync<(long Kept, long Total)>(new CommandDefinition("""
+            select count(*) filter (where sha256 = any(@Shas)), count(*) from images where study_id = @StudyId
+            """, new { StudyId = studyId, Shas = images.Select(i => i.Sha256).ToArray() }, tx, cancellationToken: ct));
+        return kept > 0 && kept * 2 >= total;
     }
 
     /// <summary>Each patient's images (paths and contents) as one digest, to see whose set a registration changed.</summary>

@@ -171,6 +171,14 @@ public class ResubmissionTests
         Assert.Equal("air bubble", await env.QueryScalarAsync<string>("select qc_exclusion from images where rel_path = 'P001-a/L2/field1.png'"));
         Assert.Equal("P001-a,P002", await env.QueryScalarAsync<string>("select string_agg(code, ',' order by code) from patients"));
         Assert.Equal(0L, await env.Vhost.QueueDepthAsync("submit-study_error"));
+
+        // Deleted, and the id reused by a folder of other images: refused, not taken over.
+        Directory.Delete(Path.Combine(env.Share.FullName, "batch1-final"), recursive: true);
+        env.WriteStudy("other", patients: 1, imagesPerPatient: 1, width: 320);
+        await env.SubmitAsync(new SubmitStudy { StudyId = "SSc-2026", FolderPath = "other" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("submit-study_error") >= 1,
+            TimeSpan.FromMinutes(1), () => worker.Output);
+        Assert.Equal("batch1-final", await env.QueryScalarAsync<string>("select source_path from studies"));
     }
 
     [Fact]

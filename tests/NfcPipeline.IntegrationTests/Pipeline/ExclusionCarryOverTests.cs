@@ -1,0 +1,38 @@
+using Dapper;
+using NfcPipeline.IntegrationTests.Infrastructure;
+using NfcPipeline.Storage.Pipeline;
+
+namespace NfcPipeline.IntegrationTests.Pipeline;
+
+/// <summary>A reviewer's exclusion follows its content to a new path, and only there, against the real database.</summary>
+public class ExclusionCarryOverTests
+{
+    [Fact]
+    public async Task An_exclusion_follows_a_moved_file_but_not_onto_an_unreviewed_copy_that_stayed()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        async Task Exclude(string path) => await c.ExecuteAsync("""
+            update images set qc_exclusion = 'read twice', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
+            where rel_path = @path
+            """, new { path });
+        async Task<string?> ExclusionOf(string path) =>
+            await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @path", new { path });
+
+        // Two files of one content; the copy excluded as read twice, then deleted: the original keeps no exclusion.
+        var twins = ResubmissionRaceTests.SubmittedAgain(s, sha: _ => s.Shas[0]);
+        await registrations.RegisterAsync(twins, s.ModelId, 2.0, false, 10, "{}", default);
+        await Exclude("P1/L2/f1.png");
+        await registrations.RegisterAsync(twins with { Images = twins.Images.Take(1).ToList() }, s.ModelId, 2.0, false, 10, "{}", default);
+        Assert.Null(await ExclusionOf("P1/L2/f0.png"));
+
+        // The file excluded, then moved (its finger folder renamed): the exclusion goes with it.
+        await Exclude("P1/L2/f0.png");
+        var moved = twins.Images[0] with { Finger = "L3", RelativePath = "P1/L3/f0.png" };
+        await registrations.RegisterAsync(twins with { Images = [moved] }, s.ModelId, 2.0, false, 10, "{}", default);
+        Assert.Equal("read twice", await ExclusionOf("P1/L3/f0.png"));
+        Assert.Equal(1L, await c.ExecuteScalarAsync<long>("select count(*) from images"));
+    }
+}
