@@ -86,40 +86,49 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
     public static byte[]? WithoutHeaderWarnings(ReadOnlySpan<byte> data, List<string> notes)
     {
         if (data.Length < 4) return null;
-        var copy = new List<byte>(data.Length) { data[0], data[1] };
-        int pos = 2, skipped = 0;
+        // Walked without copying (every decode comes through here); the pieces kept are copied once, when needed.
+        var kept = new List<(int Start, int Length)>();
+        int pos = 2, pieceStart = 0, skipped = 0, jfifMajorAt = -1;
         string? jfif = null;
         while (true)
         {
-            while (pos < data.Length && data[pos] != 0xFF) { pos++; skipped++; }
-            int fill = pos;
+            int padding = pos;
+            while (pos < data.Length && data[pos] != 0xFF) pos++;
+            if (pos > padding)
+            {
+                kept.Add((pieceStart, padding - pieceStart));
+                skipped += pos - padding;
+                pieceStart = pos;
+            }
             while (pos < data.Length && data[pos] == 0xFF) pos++;
             if (pos >= data.Length || data[pos] == 0x00) return null;
             byte marker = data[pos++];
-            foreach (var b in data[fill..pos]) copy.Add(b);
-            if (marker == 0xDA)
-            {
-                foreach (var b in data[pos..]) copy.Add(b);   // the scans as they are
-                break;
-            }
+            if (marker == 0xDA) break;   // the scans are kept as they are
             if (marker == 0xD8 || marker == 0x01 || marker is >= 0xD0 and <= 0xD7) continue;
             if (marker == 0xD9 || pos + 2 > data.Length) return null;
             int length = BinaryPrimitives.ReadUInt16BigEndian(data[pos..]);
             if (length < 2 || pos + length > data.Length) return null;
-            int start = copy.Count;
-            foreach (var b in data.Slice(pos, length)) copy.Add(b);
             var segment = data.Slice(pos + 2, length - 2);
             if (marker == 0xE0 && jfif is null && segment.Length >= 7 && segment.StartsWith("JFIF\0"u8) && segment[5] != 1)
             {
                 jfif = $"JPEG: JFIF version {segment[5]}.{segment[6]:D2} read as 1.{segment[6]:D2}";
-                copy[start + 2 + 5] = 1;
+                jfifMajorAt = pos + 2 + 5;
             }
             pos += length;
         }
         if (skipped == 0 && jfif is null) return null;
+        kept.Add((pieceStart, data.Length - pieceStart));
+        var copy = new byte[data.Length - skipped];
+        int at = 0;
+        foreach (var (start, length) in kept)
+        {
+            data.Slice(start, length).CopyTo(copy.AsSpan(at));
+            if (jfifMajorAt >= start && jfifMajorAt < start + length) copy[at + jfifMajorAt - start] = 1;
+            at += length;
+        }
         if (skipped > 0) notes.Add($"JPEG: {skipped} extraneous byte(s) before a header marker skipped");
         if (jfif is not null) notes.Add(jfif);
-        return copy.ToArray();
+        return copy;
     }
 
     // SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC).
