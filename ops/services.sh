@@ -116,15 +116,18 @@ ensure_packages() {
   fi
   [ $fresh_pg = 1 ] || [ $fresh_rmq = 1 ] || return 0
   # Debian's packages start system servers as they install (RabbitMQ on every interface); ours run instead. A
-  # policy-rc.d that refuses keeps them from starting on any init system, where the host has none of its own.
-  local policy=/usr/sbin/policy-rc.d placed=0
-  if [ ! -e "$policy" ]; then
-    as_root sh -c "printf '#!/bin/sh\nexit 101\n' >'$policy' && chmod 755 '$policy'" && placed=1
-  fi
-  local ok=0
-  { [ $fresh_pg = 0 ] || apt_ensure postgresql-15; } && { [ $fresh_rmq = 0 ] || apt_ensure rabbitmq-server; } && ok=1
-  if [ $placed = 1 ]; then as_root rm -f "$policy"; fi
-  [ $ok = 1 ] || die "could not install PostgreSQL 15 or RabbitMQ"
+  # policy-rc.d that refuses those servers (and only those) keeps them from starting on any init system, where the
+  # host has none of its own; removed on the way out of the subshell, whatever ends it (a failed install, Ctrl-C).
+  (
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      trap 'as_root rm -f "$policy"' EXIT
+      as_root sh -c "printf '%s\n' '#!/bin/sh' '# ops/services.sh, while it installs: our servers run instead of these' \
+        'case \"\$1\" in postgresql*|rabbitmq-server*|epmd*) exit 101 ;; esac' 'exit 0' >'$policy' && chmod 755 '$policy'"
+    fi
+    [ $fresh_pg = 0 ] || apt_ensure postgresql-15
+    [ $fresh_rmq = 0 ] || apt_ensure rabbitmq-server
+  ) || die "could not install PostgreSQL 15 or RabbitMQ"
   # Nor at boot. Only what was installed just now: the cluster the package created (start.conf, not Debian's umbrella
   # postgresql.service, which would stop the host's other clusters too), RabbitMQ's unit, and epmd's if it came with it.
   if [ $fresh_pg = 1 ] && [ -f /etc/postgresql/15/main/start.conf ]; then

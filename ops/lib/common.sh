@@ -135,11 +135,12 @@ build_if_stale() {
   log "building $name"
   mkdir -p "$out"
   # Stamped as of the build's start, so a source saved while it ran is newer and builds next time. One build per
-  # folder at a time (ops/nfc in one shell, ops/run.sh in another): the second waits, then finds it fresh.
-  touch "$stamp.next"
+  # folder at a time (ops/nfc in one shell, ops/run.sh in another): the second waits, then finds it fresh. The lock's
+  # descriptor is not passed to dotnet, whose build servers outlive the build and would hold the lock.
   ( flock 9
     build_is_stale "$out" || exit 0
-    dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 \
+    touch "$stamp.next"
+    dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 9>&- \
       || { tail -n 30 "$NFC_LOCAL/$name-build.log" >&2; exit 1; }
     mv "$stamp.next" "$stamp"
   ) 9>"$out/.build-lock" || die "building $name failed (full log: $NFC_LOCAL/$name-build.log)"
