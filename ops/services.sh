@@ -132,7 +132,7 @@ ensure_packages() {
   # postgresql.service, which would stop the host's other clusters too), RabbitMQ's unit, and epmd's if it came with it.
   if [ $fresh_pg = 1 ] && [ -f /etc/postgresql/15/main/start.conf ]; then
     as_root pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
-    as_root sh -c "echo manual >/etc/postgresql/15/main/start.conf"
+    as_root sed -i 's/^auto$/manual/' /etc/postgresql/15/main/start.conf
   fi
   local units=()
   [ $fresh_rmq = 1 ] && units+=(rabbitmq-server)
