@@ -32,6 +32,11 @@ public class DeploymentFilesTests
         foreach (var service in new[] { "postgres", "rabbitmq", "worker" })
             Assert.True(((YamlMappingNode)Services[service]).Children.ContainsKey("healthcheck"), $"{service} has no healthcheck");
         Assert.Contains("rabbitmq:3.13-management", Services["rabbitmq"]["image"].ToString());
+        // RabbitMQ keeps its data under rabbit@<hostname>: a recreated container must find its queues again.
+        var rabbitmq = (YamlMappingNode)Services["rabbitmq"];
+        Assert.Equal("rabbitmq", rabbitmq["hostname"].ToString());
+        Assert.Contains("rabbitmqdata:/var/lib/rabbitmq", ((YamlSequenceNode)rabbitmq["volumes"]).Children.Select(v => v.ToString()));
+        Assert.True(((YamlMappingNode)Compose["volumes"]).Children.ContainsKey("rabbitmqdata"));
         var worker = (YamlMappingNode)Services["worker"];
         Assert.Contains("/share", ((YamlSequenceNode)worker["volumes"]).Children.Select(v => v.ToString()).Single());
         Assert.True(((YamlMappingNode)worker["deploy"]).Children.ContainsKey("replicas"));
