@@ -8,8 +8,15 @@ namespace NfcPipeline.Cli.Commands;
 internal sealed class CliBus : IAsyncDisposable
 {
     private readonly IBusControl _bus;
+    // A requeue publishes inside a transaction holding locks workers wait on: a broker that stops confirming (a
+    // memory alarm) must end it, not hold them for as long as it lasts.
+    private readonly NfcPipeline.Dashboard.Hosting.StallGuardedPublisher _publisher;
 
-    private CliBus(IBusControl bus) => _bus = bus;
+    private CliBus(IBusControl bus)
+    {
+        _bus = bus;
+        _publisher = new NfcPipeline.Dashboard.Hosting.StallGuardedPublisher(bus);
+    }
 
     public static Option<string?> RabbitOption() => new("--rabbit")
     {
@@ -37,7 +44,12 @@ internal sealed class CliBus : IAsyncDisposable
         return new CliBus(bus);
     }
 
-    public Task PublishAsync(object message, CancellationToken ct) => _bus.Publish(message, message.GetType(), ct);
+    /// <summary>Gives up with a BrokerUnavailableException (a MassTransitException) once nothing was confirmed for 10 s.</summary>
+    public Task PublishAsync(object message, CancellationToken ct) => _publisher.PublishAsync(message, ct);
 
-    public async ValueTask DisposeAsync() => await _bus.StopAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _publisher.Dispose();
+        await _bus.StopAsync();
+    }
 }

@@ -6,7 +6,7 @@ namespace NfcPipeline.Dashboard.Hosting;
 /// A publish made while answering a request. MassTransit waits for a connection, so with the broker away the request
 /// (a script's with it) would hang: it is given up after <see cref="Timeout"/>, and the caller answers 503.
 /// </summary>
-internal static class BoundedPublish
+public static class BoundedPublish
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
@@ -28,14 +28,22 @@ internal static class BoundedPublish
 /// Publishes made inside one database transaction (a requeue of up to 20,000 jobs, a scan request): they give up once
 /// none has been confirmed for <see cref="BoundedPublish.Timeout"/> (throwing <see cref="BrokerUnavailableException"/>,
 /// so the transaction rolls back rather than hold its locks, which workers wait on, for as long as the broker is away),
-/// not when one has waited that long, which a bulk requeue on a busy but working broker would.
+/// not when one has waited that long, which a bulk requeue on a busy but working broker would. The count starts with
+/// the first publish: the locks and updates before it (a bulk requeue's) are no broker's stall. The CLI's requeue and
+/// enqueue publish through it too.
 /// </summary>
-internal sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
+public sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
 {
-    private readonly CancellationTokenSource _stalled = new(BoundedPublish.Timeout);
+    private readonly CancellationTokenSource _stalled = new();
+    private bool _started;
 
     public async Task PublishAsync(object message, CancellationToken ct)
     {
+        if (!_started)
+        {
+            _stalled.CancelAfter(BoundedPublish.Timeout);
+            _started = true;
+        }
         using var publish = CancellationTokenSource.CreateLinkedTokenSource(ct, _stalled.Token);
         try { await bus.Publish(message, message.GetType(), publish.Token); }
         catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
@@ -48,5 +56,5 @@ internal sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
     public void Dispose() => _stalled.Dispose();
 }
 
-/// <summary>RabbitMQ did not take a message in time, or refused it.</summary>
-internal sealed class BrokerUnavailableException(string message, Exception inner) : Exception(message, inner);
+/// <summary>RabbitMQ did not take a message in time, or refused it (a MassTransitException, as callers catch those).</summary>
+public sealed class BrokerUnavailableException(string message, Exception inner) : MassTransitException(message, inner);
