@@ -102,7 +102,11 @@ public static class PipelineServiceExtensions
         {
             // Queues: submit-study, analyze-images, reaggregate-patient (and their _error queues), analyze-images-fault.
             bus.SetKebabCaseEndpointNameFormatter();
-            bus.AddConsumer<SubmitStudyConsumer>();
+            bus.AddConsumer<SubmitStudyConsumer>().Endpoint(e =>
+            {
+                e.PrefetchCount = options.RegistrationConcurrency;
+                e.ConcurrentMessageLimit = options.RegistrationConcurrency;
+            });
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
             bus.AddConsumer<AnalyzeImagesFaultConsumer>();
             bus.AddConsumer<ReaggregatePatientConsumer>();

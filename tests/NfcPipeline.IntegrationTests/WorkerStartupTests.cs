@@ -174,6 +174,12 @@ public class WorkerStartupTests
         var worker = await env.StartWorkerAsync();
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("1 live worker(s) on this database run another model")),
             TimeSpan.FromSeconds(30), () => worker.Output);
+
+        // Registrations one at a time (Worker:RegistrationConcurrency), chunks up to Worker:PrefetchCount.
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(async () => (await env.Vhost.ConsumerPrefetchesAsync("submit-study")).Count > 0,
+            TimeSpan.FromSeconds(30), () => worker.Output);
+        Assert.Equal([1], await env.Vhost.ConsumerPrefetchesAsync("submit-study"));
+        Assert.Equal([8], await env.Vhost.ConsumerPrefetchesAsync("analyze-images"));
     }
 
     [Fact]
@@ -185,6 +191,7 @@ public class WorkerStartupTests
             ["Storage__ConnectionString"] = db.ConnectionString,
             ["Worker__ChunkSize"] = "0",
             ["Worker__PrefetchCount"] = "0",
+            ["Worker__RegistrationConcurrency"] = "0",
             ["Worker__StopTimeout"] = "00:00:00",
             ["Worker__StrandedAfter"] = "00:00:00",
             ["Worker__StrandedSweepInterval"] = "2",   // a bare number is days
@@ -203,6 +210,7 @@ public class WorkerStartupTests
         Assert.Contains("refusing to start", worker.Output);
         Assert.Contains("Worker:ChunkSize must be 1 to 256, got 0.", worker.Output);
         Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
+        Assert.Contains("Worker:RegistrationConcurrency must be 1 to 16, got 0.", worker.Output);
         Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
         Assert.Contains("Worker:StrandedAfter must be 1 second to 7 days (hh:mm:ss), got 00:00:00.", worker.Output);
         Assert.Contains("Worker:StrandedSweepInterval must be 1 second to 1 day (hh:mm:ss), got 2.00:00:00.", worker.Output);

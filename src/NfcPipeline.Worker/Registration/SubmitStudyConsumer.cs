@@ -44,7 +44,18 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         if (skippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",
                 study.StudyId, skippedEntries);
-        await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), ct);
+        // An announcement, bounded as the chunks' publish is: a broker that stops confirming (an alarm) must not hold this
+        // delivery until RabbitMQ's consumer timeout closes the channel and every message on it is delivered again.
+        using (var announce = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            announce.CancelAfter(options.RepublishAfter);
+            try { await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), announce.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning("Study {StudyDbId}: the broker did not confirm its StudySubmitted within {Timeout}; not announced", study.StudyId,
+                    options.RepublishAfter);
+            }
+        }
 
         // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
         // images changed) are aggregated and completed now, since no chunk will touch them. The study completes here

@@ -52,6 +52,17 @@ public sealed class RabbitVhost : IAsyncDisposable
         return info.TryGetProperty("type", out var t) ? t.GetString() : null;
     }
 
+    /// <summary>The prefetch of each consumer of a queue (empty when it has none, or the queue does not exist).</summary>
+    public async Task<IReadOnlyList<int>> ConsumerPrefetchesAsync(string queue)
+    {
+        var response = await _management.GetAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return [];
+        response.EnsureSuccessStatusCode();
+        var info = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        return info.TryGetProperty("consumer_details", out var consumers)
+            ? consumers.EnumerateArray().Select(c => c.GetProperty("prefetch_count").GetInt32()).ToList() : [];
+    }
+
     /// <summary>
     /// Makes the broker refuse (nack) every message published to <paramref name="exchange"/>: the exchange, as MassTransit
     /// declares it, bound to a queue of length 0 that rejects what overflows it. <see cref="DeleteQueueAsync"/> undoes it.
