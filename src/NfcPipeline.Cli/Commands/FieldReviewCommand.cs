@@ -21,7 +21,7 @@ internal static class FieldReviewCommand
         var study = new Argument<string>("study") { Description = "The study id (as `nfc status` lists it)." };
         var field = new Argument<string>("field")
         {
-            Description = "The field's path as the reports show it: patient code/finger/file, as in `nfc report --csv` and v_image_results.rel_path.",
+            Description = "The field's path as the reports show it: patient code/finger/file, as in the study's results.csv and v_image_results.rel_path.",
         };
         var reason = new Option<string?>("--reason") { Description = "Why it is left out; shown with the field and kept in the audit log.", Required = exclude };
         var connection = CommonOptions.Connection();

@@ -50,7 +50,7 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
     /// <summary>Why <paramref name="matches"/> of <see cref="FindAsync"/> do not name one field, or null when they do.</summary>
     public static string? LookupProblem(IReadOnlyList<long> matches, string studyExternalId, string shownPath) => matches.Count switch
     {
-        0 => $"study '{studyExternalId}' has no field '{shownPath}' (nfc report --csv lists its fields)",
+        0 => $"study '{studyExternalId}' has no field '{shownPath}' (the study's results.csv and v_image_results list its fields)",
         1 => null,
         _ => $"'{shownPath}' names {matches.Count} fields of study '{studyExternalId}' (images listed from different folders under one " +
              $"patient, finger and file name); exclude it on the dashboard's patient page, which names each by its image id",
