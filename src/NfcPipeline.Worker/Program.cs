@@ -24,7 +24,15 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
 app.Services.GetService<WorkerShutdown>();
 // Taken now: RunAsync disposes the services when it returns.
 var backgroundServices = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToList();
+var stopping = app.Lifetime.ApplicationStopping;
 try { await app.RunAsync(); }
+catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+{
+    // Stopped (SIGTERM, Ctrl-C) while starting, the model still warming up: nothing was taken from the queues. It was
+    // an unhandled exception with a stack trace and a crash's exit code.
+    Console.Error.WriteLine("nfc-worker: stopped while starting");
+    return 0;
+}
 catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.Storage.Migrations.MigrationException)
 {
     // A hosted service's start failed: the database stayed unreachable through the start-up's wait, or a migration

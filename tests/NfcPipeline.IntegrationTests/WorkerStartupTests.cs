@@ -261,6 +261,22 @@ public class WorkerStartupTests
     }
 
     [Fact]
+    public async Task A_worker_stopped_while_it_warms_up_exits_cleanly()
+    {
+        await using var env = await Pipeline.PipelineEnvironment.CreateAsync();
+        var settings = env.WorkerSettings();
+        settings["Inference__Batching__MaxBatchSize"] = "32";   // a warm-up of seconds on these hosts
+        await using var worker = WorkerProcess.Start(settings);
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("Warming up at")),
+            TimeSpan.FromSeconds(60), () => worker.Output);
+
+        var code = await worker.StopAsync(TimeSpan.FromSeconds(60));
+        Assert.True(code == 0, $"exit code {code}: {worker.Output}");
+        Assert.True(worker.Output.Contains("stopped while starting") || worker.Output.Contains("Warmed up at"), worker.Output);
+        Assert.DoesNotContain("Unhandled exception", worker.Output);   // the host still logs its cancelled start
+    }
+
+    [Fact]
     public async Task With_the_broker_down_at_start_the_worker_is_live_and_reports_itself_not_ready()
     {
         // It waited for the broker before its health endpoints listened: no answer at all, and a liveness probe

@@ -59,6 +59,8 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         var decoder = realShare is null ? null : new ImageDecoder(null, path => SharePaths.OpenInside(path, realShare));
         var analyzer = new ImageAnalyzer(model, inference.Value, batching.Value, decoder, loggers);
         // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
+        logger.LogInformation("Warming up at {Width}x{Height} with a full batch of {Batch} before taking work", WarmUpWidth, WarmUpHeight,
+            analyzer.Batching.MaxBatchSize);
         var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);
         if (warmUp.FullBatchError is { } error)
             logger.LogWarning("Warm-up at {Width}x{Height}: a full batch of {Batch} failed ({Error}); batches that fail run their images one by one, " +
