@@ -29,6 +29,7 @@ public sealed class TestData : IAsyncDisposable
 
     public static async Task<TestData> CreateAsync()
     {
+        await WorkerQueues.EnsureAsync();   // as if a worker had started on the broker: publishes are mandatory
         var db = await TestDatabase.CreateAsync();
         await new MigrationRunner(db.ConnectionString).ApplyAsync(MigrationSource.Embedded());
         var share = Directory.CreateTempSubdirectory("nfc-dash-share-").FullName;

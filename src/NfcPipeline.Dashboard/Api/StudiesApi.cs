@@ -96,11 +96,11 @@ public static class StudiesApi
             Device = body.Device, Reanalyze = body.Reanalyze,
         };
         var messageId = idempotencyKey.Length == 0 ? (Guid?)null : MessageIdOf(idempotencyKey, message);
-        if (!await BoundedPublish.TryPublishAsync(bus, message, messageId, ct))
+        if (await BoundedPublish.TryPublishAsync(bus, message, messageId, "submission", ct) is { } notTaken)
         {
             request.HttpContext.Response.Headers.RetryAfter = "30";
-            return Results.Problem($"RabbitMQ did not take the submission within {BoundedPublish.Timeout.TotalSeconds:0} s; try again " +
-                "shortly (with the same Idempotency-Key, should it have arrived after all).", statusCode: 503, title: "Service unavailable");
+            return Results.Problem($"{notTaken}; try again shortly (with the same Idempotency-Key, should it have arrived after all).",
+                statusCode: 503, title: "Service unavailable");
         }
         return Results.Accepted($"/api/studies/{Uri.EscapeDataString(message.StudyId)}", new { studyId = message.StudyId, status = "submitted" });
     }

@@ -10,18 +10,47 @@ public static class BoundedPublish
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>False when RabbitMQ did not take the message in time (it may still arrive: a publish cannot be recalled).</summary>
-    public static Task<bool> TryPublishAsync<T>(IPublishEndpoint bus, T message, Guid? messageId, CancellationToken ct) where T : class =>
-        BoundedAsync(t => bus.Publish(message, context => { if (messageId is { } id) context.MessageId = id; }, t), ct);
-
-    private static async Task<bool> BoundedAsync(Func<CancellationToken, Task> publish, CancellationToken ct)
+    /// <summary>
+    /// Null when RabbitMQ took the message; otherwise why not, naming it as <paramref name="what"/>: not in time (it
+    /// may still arrive: a publish cannot be recalled), or returned for want of a queue (<see cref="Mandatory"/>).
+    /// </summary>
+    public static async Task<string?> TryPublishAsync<T>(IPublishEndpoint bus, T message, Guid? messageId, string what, CancellationToken ct)
+        where T : class
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(Timeout);
-        try { await publish(bounded.Token); }
-        catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException) { return false; }
-        return true;
+        try
+        {
+            await bus.Publish(message, context =>
+            {
+                Mandatory(context);
+                if (messageId is { } id) context.MessageId = id;
+            }, bounded.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
+        {
+            return Returned(ex) ? $"RabbitMQ has no queue for the {what}: no worker has started on this broker yet (or it was reset); start one, then try again"
+                : $"RabbitMQ did not take the {what} within {Timeout.TotalSeconds:0} s";
+        }
+        return null;
     }
+
+    private static bool Returned(Exception ex) => ex is MessageReturnedException || ex.InnerException is MessageReturnedException;
+
+    /// <summary>
+    /// Publishes a work message as mandatory: with no queue bound to its exchange (no worker has started on this
+    /// broker or vhost yet, or the broker was reset) RabbitMQ returns it and the publish fails, where otherwise it
+    /// was confirmed and dropped: a submission answered 202, a requeued job stamped published, and nothing to run them.
+    /// </summary>
+    public static void Mandatory(PublishContext context)
+    {
+        if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit)) rabbit.Mandatory = true;
+    }
+
+    /// <summary>Why a publish inside a transaction failed, in words for the page or the CLI.</summary>
+    public static string Reason(Exception ex) => Returned(ex)
+        ? "RabbitMQ has no queue for the message: no worker has started on this broker yet (or it was reset); start one, then try again"
+        : $"RabbitMQ did not confirm a message for {Timeout.TotalSeconds:0} s, or refused it";
 }
 
 /// <summary>
@@ -45,10 +74,10 @@ public sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
             _started = true;
         }
         using var publish = CancellationTokenSource.CreateLinkedTokenSource(ct, _stalled.Token);
-        try { await bus.Publish(message, message.GetType(), publish.Token); }
+        try { await bus.Publish(message, message.GetType(), Pipe.Execute<PublishContext>(BoundedPublish.Mandatory), publish.Token); }
         catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
         {
-            throw new BrokerUnavailableException($"RabbitMQ did not confirm a message for {BoundedPublish.Timeout.TotalSeconds:0} s, or refused it", ex);
+            throw new BrokerUnavailableException(BoundedPublish.Reason(ex), ex);
         }
         _stalled.CancelAfter(BoundedPublish.Timeout);   // progress: the stall is counted from here
     }

@@ -61,8 +61,8 @@ public static class FieldReviewPages
         return (result, await RequestAsync(bus, result.PatientId, actor, ct));
     }
 
-    private static Task<bool> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct) =>
-        BoundedPublish.TryPublishAsync(bus, new ReaggregatePatient(patientId, actor), null, ct);
+    private static async Task<bool> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct) =>
+        await BoundedPublish.TryPublishAsync(bus, new ReaggregatePatient(patientId, actor), null, "request", ct) is null;
 
     internal static string NotRequested(bool exclude) =>
         $"The field is {(exclude ? "excluded" : "included")}, but RabbitMQ did not take the request to recompute the patient's results " +

@@ -109,9 +109,8 @@ public static class StudyPages
                 StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx,
                 Device = study.DeviceFromManifest ? null : study.Device,
             };
-            if (!await BoundedPublish.TryPublishAsync(bus, resubmission, null, ct))
-                return Flash.Redirect(context, $"/studies/{id}", $"RabbitMQ did not take the resubmission within {BoundedPublish.Timeout.TotalSeconds:0} s " +
-                    "(it may still arrive): reload the study in a minute, and try again if it has not started.");
+            if (await BoundedPublish.TryPublishAsync(bus, resubmission, null, "resubmission", ct) is { } notTaken)
+                return Flash.Redirect(context, $"/studies/{id}", $"{notTaken} (it may still arrive): reload the study in a minute, and try again if it has not started.");
             return Flash.Redirect(context, "/studies", $"Study {study.ExternalId} submitted again: its failed images are analysed again.");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
 

@@ -75,6 +75,14 @@ public sealed class RabbitVhost : IAsyncDisposable
         (await _management.PostAsJsonAsync($"api/bindings/{Name}/e/{Uri.EscapeDataString(exchange)}/q/{Uri.EscapeDataString(queue)}", new { })).EnsureSuccessStatusCode();
     }
 
+    /// <summary>A durable queue bound to a fanout exchange (as MassTransit declares a message type's).</summary>
+    public async Task BindQueueAsync(string exchange, string queue)
+    {
+        (await _management.PutAsJsonAsync($"api/exchanges/{Name}/{Uri.EscapeDataString(exchange)}", new { type = "fanout", durable = true })).EnsureSuccessStatusCode();
+        (await _management.PutAsJsonAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}", new { durable = true })).EnsureSuccessStatusCode();
+        (await _management.PostAsJsonAsync($"api/bindings/{Name}/e/{Uri.EscapeDataString(exchange)}/q/{Uri.EscapeDataString(queue)}", new { })).EnsureSuccessStatusCode();
+    }
+
     public async Task DeleteQueueAsync(string queue) =>
         (await _management.DeleteAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}")).EnsureSuccessStatusCode();
 
