@@ -24,9 +24,9 @@ catch (Exception ex) when (WorkerStartup.IsModelProblem(ex))
 app.Services.GetService<WorkerShutdown>();
 // Taken now: RunAsync disposes the services when it returns.
 var backgroundServices = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToList();
-var stopping = app.Lifetime.ApplicationStopping;
+var (started, stopping) = (app.Lifetime.ApplicationStarted, app.Lifetime.ApplicationStopping);
 try { await app.RunAsync(); }
-catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+catch (OperationCanceledException) when (stopping.IsCancellationRequested && !started.IsCancellationRequested)
 {
     // Stopped (SIGTERM, Ctrl-C) while starting, the model still warming up: nothing was taken from the queues. It was
     // an unhandled exception with a stack trace and a crash's exit code.

@@ -13,7 +13,7 @@ public class ApiTests
 {
     private const string OperatorKey = "operator-key-for-tests";
 
-    private static Dictionary<string, string?> Settings(TestData data) => new()
+    internal static Dictionary<string, string?> Settings(TestData data) => new()
     {
         ["Dashboard:ShareRoot"] = data.ShareRoot,
         ["Dashboard:ApiKeys:0:Name"] = "lims",
@@ -21,7 +21,7 @@ public class ApiTests
         ["Dashboard:ApiKeys:0:Role"] = "operator",
     };
 
-    private static HttpClient Keyed(DashboardHost host)
+    internal static HttpClient Keyed(DashboardHost host)
     {
         var client = host.Client();
         client.DefaultRequestHeaders.Add("X-Api-Key", OperatorKey);

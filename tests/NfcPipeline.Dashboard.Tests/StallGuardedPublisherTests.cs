@@ -22,7 +22,8 @@ public class StallGuardedPublisherTests
         try
         {
             var notTaken = await BoundedPublish.TryPublishAsync(bus, new SubmitStudy { StudyId = "S", FolderPath = "s" }, null, "submission", default);
-            Assert.StartsWith("RabbitMQ has no queue for the submission: no worker has started on this broker", notTaken);
+            Assert.True(notTaken!.NoQueue);
+            Assert.StartsWith("RabbitMQ has no queue for the submission: no worker has started on this broker", notTaken.Reason);
             using var publisher = new StallGuardedPublisher(bus);
             var refused = await Assert.ThrowsAsync<BrokerUnavailableException>(() => publisher.PublishAsync(new ReaggregatePatient(1, "test"), default));
             Assert.StartsWith("RabbitMQ has no queue for the message", refused.Message);
@@ -36,6 +37,19 @@ public class StallGuardedPublisherTests
             Assert.Equal(1L, await vhost.QueueDepthAsync("submit-study"));
         }
         finally { await bus.StopAsync(); }
+
+        // Through the dashboard's own bus: the API answers 503 with the reason, not 202 for a message nobody receives.
+        await vhost.DeleteQueueAsync("submit-study");
+        await using var data = await TestData.CreateAsync();
+        var settings = ApiTests.Settings(data);
+        settings["Messaging:RabbitUri"] = vhost.AmqpUri.ToString();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = ApiTests.Keyed(host);
+        var response = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"NOQ-1","folderPath":"studyA"}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("RabbitMQ has no queue for the submission: no worker has started on this broker yet (or it was reset); start a worker",
+            await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

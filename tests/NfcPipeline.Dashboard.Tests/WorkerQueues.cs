@@ -6,9 +6,10 @@ using NfcPipeline.IntegrationTests.Infrastructure;
 namespace NfcPipeline.Dashboard.Tests;
 
 /// <summary>
-/// The worker's queues on the test broker's vhost, declared as a worker's bus declares them (message-type exchange,
-/// endpoint exchange, durable classic queue): the dashboard and the CLI publish mandatory, and a broker no worker has
-/// started on refuses their messages.
+/// A queue of the tests' own bound to each work message's exchange on the test broker's vhost, holding nothing
+/// (x-max-length 0): the dashboard and the CLI publish mandatory, and a broker no worker has started on refuses their
+/// messages. Not the worker's queues, which a developer's own worker on the same vhost would consume the tests'
+/// messages from (or could not declare, with other arguments).
 /// </summary>
 internal static class WorkerQueues
 {
@@ -26,12 +27,13 @@ internal static class WorkerQueues
         foreach (var (type, queue) in new[] { ("SubmitStudy", "submit-study"), ("AnalyzeImages", "analyze-images"),
                      ("ReaggregatePatient", "reaggregate-patient"), ("ScanShareNow", "scan-share-now") })
         {
+            // The exchange as a worker's bus declares it; the queue the tests' own.
             var exchange = Uri.EscapeDataString("NfcPipeline.Contracts:" + type);
+            var sink = "nfc-test-sink-" + queue;
             (await client.PutAsJsonAsync($"api/exchanges/{vhost}/{exchange}", new { type = "fanout", durable = true })).EnsureSuccessStatusCode();
-            (await client.PutAsJsonAsync($"api/exchanges/{vhost}/{queue}", new { type = "fanout", durable = true })).EnsureSuccessStatusCode();
-            (await client.PutAsJsonAsync($"api/queues/{vhost}/{queue}", new { durable = true })).EnsureSuccessStatusCode();
-            (await client.PostAsJsonAsync($"api/bindings/{vhost}/e/{exchange}/e/{queue}", new { })).EnsureSuccessStatusCode();
-            (await client.PostAsJsonAsync($"api/bindings/{vhost}/e/{queue}/q/{queue}", new { })).EnsureSuccessStatusCode();
+            (await client.PutAsJsonAsync($"api/queues/{vhost}/{sink}", new { durable = false, arguments = new Dictionary<string, object> { ["x-max-length"] = 0 } }))
+                .EnsureSuccessStatusCode();
+            (await client.PostAsJsonAsync($"api/bindings/{vhost}/e/{exchange}/q/{sink}", new { })).EnsureSuccessStatusCode();
         }
     }
 }

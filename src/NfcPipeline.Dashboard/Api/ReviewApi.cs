@@ -44,14 +44,14 @@ public static class ReviewApi
         var matches = await review.FindAsync(studyId, field, ct);
         if (FieldReview.LookupProblem(matches, studyId, field) is { } lookup)
             return Results.Problem(char.ToUpperInvariant(lookup[0]) + lookup[1..] + ".", statusCode: matches.Count == 0 ? 404 : 409);
-        var (result, requested) = await FieldReviewPages.ApplyAsync(review, bus, matches[0], reason, Security.AuditActor.Of(context), ct);
+        var (result, notRequested) = await FieldReviewPages.ApplyAsync(review, bus, matches[0], reason, Security.AuditActor.Of(context), ct);
         if (result.Outcome == FieldReviewOutcome.NotFound) return Results.Problem($"Study '{studyId}' has no field '{field}'.", statusCode: 404);
         if (result.Outcome == FieldReviewOutcome.NoResult)
             return Results.Problem($"Field '{field}' is not excluded: {FieldReview.NoResultReason}.", statusCode: 409);
-        if (!requested)
+        if (notRequested is not null)
         {
             context.Response.Headers.RetryAfter = "30";
-            return Results.Problem(FieldReviewPages.NotRequested(reason is not null), statusCode: 503, title: "Service unavailable");
+            return Results.Problem(FieldReviewPages.NotRequested(reason is not null, notRequested), statusCode: 503, title: "Service unavailable");
         }
         return Results.Ok(new { field = result.ShownPath, excluded = reason is not null, reason, changed = result.Outcome == FieldReviewOutcome.Changed });
     }

@@ -99,7 +99,8 @@ public static class StudiesApi
         if (await BoundedPublish.TryPublishAsync(bus, message, messageId, "submission", ct) is { } notTaken)
         {
             request.HttpContext.Response.Headers.RetryAfter = "30";
-            return Results.Problem($"{notTaken}; try again shortly (with the same Idempotency-Key, should it have arrived after all).",
+            return Results.Problem(notTaken.NoQueue ? notTaken.WithAdvice("submit it again") + "."
+                : $"{notTaken.Reason}; try again shortly (with the same Idempotency-Key, should it have arrived after all).",
                 statusCode: 503, title: "Service unavailable");
         }
         return Results.Accepted($"/api/studies/{Uri.EscapeDataString(message.StudyId)}", new { studyId = message.StudyId, status = "submitted" });

@@ -14,7 +14,7 @@ public static class BoundedPublish
     /// Null when RabbitMQ took the message; otherwise why not, naming it as <paramref name="what"/>: not in time (it
     /// may still arrive: a publish cannot be recalled), or returned for want of a queue (<see cref="Mandatory"/>).
     /// </summary>
-    public static async Task<string?> TryPublishAsync<T>(IPublishEndpoint bus, T message, Guid? messageId, string what, CancellationToken ct)
+    public static async Task<PublishFailure?> TryPublishAsync<T>(IPublishEndpoint bus, T message, Guid? messageId, string what, CancellationToken ct)
         where T : class
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -29,8 +29,9 @@ public static class BoundedPublish
         }
         catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
         {
-            return Returned(ex) ? $"RabbitMQ has no queue for the {what}: no worker has started on this broker yet (or it was reset); start one, then try again"
-                : $"RabbitMQ did not take the {what} within {Timeout.TotalSeconds:0} s";
+            return Returned(ex)
+                ? new PublishFailure($"RabbitMQ has no queue for the {what}: no worker has started on this broker yet (or it was reset)", NoQueue: true)
+                : new PublishFailure($"RabbitMQ did not take the {what} within {Timeout.TotalSeconds:0} s", NoQueue: false);
         }
         return null;
     }
@@ -83,6 +84,17 @@ public sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
     }
 
     public void Dispose() => _stalled.Dispose();
+}
+
+/// <summary>
+/// Why RabbitMQ did not take a message: not in time (<see cref="NoQueue"/> false: it may still arrive, and trying again
+/// shortly may do), or returned for want of a queue (no worker has started on the broker: trying again cannot help
+/// until one has).
+/// </summary>
+public sealed record PublishFailure(string Reason, bool NoQueue)
+{
+    /// <summary>The reason and what to do about it, as one sentence's end.</summary>
+    public string WithAdvice(string retry) => NoQueue ? $"{Reason}; start a worker, then {retry}" : $"{Reason}; {retry} shortly";
 }
 
 /// <summary>RabbitMQ did not take a message in time, or refused it (a MassTransitException, as callers catch those).</summary>

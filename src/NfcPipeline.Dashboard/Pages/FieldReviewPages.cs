@@ -24,10 +24,10 @@ public static class FieldReviewPages
         {
             if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
             if (await queries.PatientAsync(id, ct) is null) return Layout.NotFound(context, $"There is no patient #{id}.");
-            if (!await RequestAsync(bus, id, AuditActor.Of(context), ct))
+            if (await RequestAsync(bus, id, AuditActor.Of(context), ct) is { } notTaken)
             {
                 context.Response.Headers.RetryAfter = "30";
-                return Results.Content("RabbitMQ did not take the request; try again shortly.", "text/plain; charset=utf-8", statusCode: 503);
+                return Results.Content(notTaken.WithAdvice("try again") + ".", "text/plain; charset=utf-8", statusCode: 503);
             }
             return Flash.Redirect(context, $"/patients/{id}", "A worker recomputes the patient's results (reload in a moment).");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
@@ -51,22 +51,23 @@ public static class FieldReviewPages
 
     /// <summary>
     /// Excludes (with <paramref name="reason"/>) or includes the field, then asks a worker to aggregate its patient again,
-    /// also when nothing changed (a second press finishes what a failed request began). Requested: whether RabbitMQ took that.
+    /// also when nothing changed (a second press finishes what a failed request began). NotRequested: why RabbitMQ did
+    /// not take that request, or null when it did (or there was nothing to request).
     /// </summary>
-    internal static async Task<(FieldReviewResult Result, bool Requested)> ApplyAsync(FieldReview review, IPublishEndpoint bus, long imageId,
-        string? reason, string actor, CancellationToken ct)
+    internal static async Task<(FieldReviewResult Result, PublishFailure? NotRequested)> ApplyAsync(FieldReview review, IPublishEndpoint bus,
+        long imageId, string? reason, string actor, CancellationToken ct)
     {
         var result = reason is not null ? await review.ExcludeAsync(imageId, reason, actor, ct) : await review.IncludeAsync(imageId, actor, ct);
-        if (result.Outcome is FieldReviewOutcome.NotFound or FieldReviewOutcome.NoResult) return (result, false);
+        if (result.Outcome is FieldReviewOutcome.NotFound or FieldReviewOutcome.NoResult) return (result, null);
         return (result, await RequestAsync(bus, result.PatientId, actor, ct));
     }
 
-    private static async Task<bool> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct) =>
-        await BoundedPublish.TryPublishAsync(bus, new ReaggregatePatient(patientId, actor), null, "request", ct) is null;
+    private static Task<PublishFailure?> RequestAsync(IPublishEndpoint bus, long patientId, string actor, CancellationToken ct) =>
+        BoundedPublish.TryPublishAsync(bus, new ReaggregatePatient(patientId, actor), null, "request to recompute the patient's results", ct);
 
-    internal static string NotRequested(bool exclude) =>
-        $"The field is {(exclude ? "excluded" : "included")}, but RabbitMQ did not take the request to recompute the patient's results " +
-        $"within {BoundedPublish.Timeout.TotalSeconds:0} s; they still count the field as before. Send the request again shortly.";
+    internal static string NotRequested(bool exclude, PublishFailure failure) =>
+        $"The field is {(exclude ? "excluded" : "included")}, but {failure.Reason}; they still count the field as before. " +
+        (failure.NoQueue ? "Start a worker, then send the request again." : "Send the request again shortly.");
 
     private static async Task<IResult> ChangeAsync(HttpContext context, FieldReview review, IPublishEndpoint bus, long id, bool exclude, CancellationToken ct)
     {
@@ -74,14 +75,14 @@ public static class FieldReviewPages
         var reason = context.Request.Form["reason"].ToString();
         if (exclude && FieldReview.ReasonProblem(reason) is { } problem)
             return Results.Content(problem + " Nothing was changed.", "text/plain; charset=utf-8", statusCode: 400);
-        var (result, requested) = await ApplyAsync(review, bus, id, exclude ? reason : null, AuditActor.Of(context), ct);
+        var (result, notRequested) = await ApplyAsync(review, bus, id, exclude ? reason : null, AuditActor.Of(context), ct);
         if (result.Outcome == FieldReviewOutcome.NotFound) return Layout.NotFound(context, $"There is no image #{id}.");
         if (result.Outcome == FieldReviewOutcome.NoResult)
             return Results.Content($"Field {result.ShownPath} is not excluded: {FieldReview.NoResultReason}.", "text/plain; charset=utf-8", statusCode: 409);
-        if (!requested)
+        if (notRequested is not null)
         {
             context.Response.Headers.RetryAfter = "30";
-            return Results.Content(NotRequested(exclude), "text/plain; charset=utf-8", statusCode: 503);
+            return Results.Content(NotRequested(exclude, notRequested), "text/plain; charset=utf-8", statusCode: 503);
         }
         var done = result.Outcome == FieldReviewOutcome.Changed ? (exclude ? "excluded" : "included again") : (exclude ? "was already excluded" : "was not excluded");
         return Flash.Redirect(context, $"/patients/{result.PatientId}",

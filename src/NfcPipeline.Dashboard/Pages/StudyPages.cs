@@ -110,7 +110,8 @@ public static class StudyPages
                 Device = study.DeviceFromManifest ? null : study.Device,
             };
             if (await BoundedPublish.TryPublishAsync(bus, resubmission, null, "resubmission", ct) is { } notTaken)
-                return Flash.Redirect(context, $"/studies/{id}", $"{notTaken} (it may still arrive): reload the study in a minute, and try again if it has not started.");
+                return Flash.Redirect(context, $"/studies/{id}", notTaken.NoQueue ? notTaken.WithAdvice("retry the failed images") + "."
+                    : $"{notTaken.Reason} (it may still arrive): reload the study in a minute, and try again if it has not started.");
             return Flash.Redirect(context, "/studies", $"Study {study.ExternalId} submitted again: its failed images are analysed again.");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
 
