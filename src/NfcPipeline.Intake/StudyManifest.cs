@@ -44,8 +44,7 @@ public sealed record StudyManifest
         var path = Path.Combine(studyFolder, FileName);
         // A link whose target is gone, or loops, or a folder so named: refused by name, not read as "no manifest" (the
         // study taken without its calibration, its patient folders' names stored as codes) or as an unreadable file.
-        if (new FileInfo(path).LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal)
-            throw new StudyLayoutException($"{FileName}: {refusal}.");
+        if (LinkProblem(studyFolder, realRoot) is { } linkProblem) throw new StudyLayoutException(linkProblem + ".");
         if (Directory.Exists(path)) throw new StudyLayoutException($"{FileName} is a folder, not a file; refused.");
         if (!File.Exists(path))
         {
@@ -76,6 +75,13 @@ public sealed record StudyManifest
         {
             throw new StudyLayoutException($"{FileName} cannot be read ({ex.GetType().Name}).");
         }
+    }
+
+    /// <summary>Why the folder's study.json, a link, is refused (dangling, looping, leading out of the share), or null.</summary>
+    public static string? LinkProblem(string studyFolder, string realRoot)
+    {
+        var path = Path.Combine(studyFolder, FileName);
+        return new FileInfo(path).LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal ? $"{FileName}: {refusal}" : null;
     }
 
     /// <summary>A file of the folder named <see cref="FileName"/> in other letter cases ("Study.json"), or null.</summary>

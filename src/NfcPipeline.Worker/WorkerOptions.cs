@@ -106,6 +106,14 @@ public sealed class WorkerOptions
     /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>
     public TimeSpan RepublishAfter { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A token for a publish that gives up after <see cref="RepublishAfter"/>, or when <paramref name="ct"/> ends.</summary>
+    public CancellationTokenSource PublishDeadline(CancellationToken ct)
+    {
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(RepublishAfter);
+        return deadline;
+    }
+
     /// <summary>
     /// How long a stopping worker lets the chunks in flight finish. Then they are cancelled: their jobs show retrying
     /// and their messages go back to the queue for the next worker; nothing of them was committed.

@@ -83,7 +83,7 @@ internal static class EnqueueCommand
             catch (Exception ex) when (ex is MassTransit.RabbitMqConnectionException or MassTransit.MassTransitException
                                        || ex is OperationCanceledException && !ct.IsCancellationRequested)
             {
-                return Fail(ex is NfcPipeline.Dashboard.Hosting.BrokerUnavailableException { InnerException: MassTransit.MessageReturnedException }
+                return Fail(ex is NfcPipeline.Dashboard.Hosting.BrokerUnavailableException { NoQueue: true }
                     ? $"not submitted: {ex.Message}." : $"cannot publish to RabbitMQ: {ex.Message}. Is it running (ops/services.sh up)?", NfcCommandLine.Fatal);
             }
             Console.WriteLine($"Submitted study {message.StudyId} ({relative}).");

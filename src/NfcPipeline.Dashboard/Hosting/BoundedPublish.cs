@@ -29,14 +29,10 @@ public static class BoundedPublish
         }
         catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
         {
-            return Returned(ex)
-                ? new PublishFailure($"RabbitMQ has no queue for the {what}: no worker has started on this broker yet (or it was reset)", NoQueue: true)
-                : new PublishFailure($"RabbitMQ did not take the {what} within {Timeout.TotalSeconds:0} s", NoQueue: false);
+            return PublishFailure.Of(ex, what, $"RabbitMQ did not take the {what} within {Timeout.TotalSeconds:0} s");
         }
         return null;
     }
-
-    private static bool Returned(Exception ex) => ex is MessageReturnedException || ex.InnerException is MessageReturnedException;
 
     /// <summary>
     /// Publishes a work message as mandatory: with no queue bound to its exchange (no worker has started on this
@@ -47,11 +43,6 @@ public static class BoundedPublish
     {
         if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit)) rabbit.Mandatory = true;
     }
-
-    /// <summary>Why a publish inside a transaction failed, in words for the page or the CLI.</summary>
-    public static string Reason(Exception ex) => Returned(ex)
-        ? "RabbitMQ has no queue for the message: no worker has started on this broker yet (or it was reset); start one, then try again"
-        : $"RabbitMQ did not confirm a message for {Timeout.TotalSeconds:0} s, or refused it";
 }
 
 /// <summary>
@@ -78,7 +69,8 @@ public sealed class StallGuardedPublisher(IPublishEndpoint bus) : IDisposable
         try { await bus.Publish(message, message.GetType(), Pipe.Execute<PublishContext>(BoundedPublish.Mandatory), publish.Token); }
         catch (Exception ex) when (ex is OperationCanceledException && !ct.IsCancellationRequested || ex is MassTransitException)
         {
-            throw new BrokerUnavailableException(BoundedPublish.Reason(ex), ex);
+            throw new BrokerUnavailableException(
+                PublishFailure.Of(ex, "message", $"RabbitMQ did not confirm a message for {BoundedPublish.Timeout.TotalSeconds:0} s, or refused it"), ex);
         }
         _stalled.CancelAfter(BoundedPublish.Timeout);   // progress: the stall is counted from here
     }
@@ -95,7 +87,18 @@ public sealed record PublishFailure(string Reason, bool NoQueue)
 {
     /// <summary>The reason and what to do about it, as one sentence's end.</summary>
     public string WithAdvice(string retry) => NoQueue ? $"{Reason}; start a worker, then {retry}" : $"{Reason}; {retry} shortly";
+
+    /// <summary>The failure a publish's exception stands for: the message returned (<see cref="BoundedPublish.Mandatory"/>), or <paramref name="notTaken"/>.</summary>
+    internal static PublishFailure Of(Exception ex, string what, string notTaken) =>
+        ex is MessageReturnedException || ex.InnerException is MessageReturnedException
+            ? new($"RabbitMQ has no queue for the {what}: no worker has started on this broker yet (or it was reset)", NoQueue: true)
+            : new(notTaken, NoQueue: false);
 }
 
 /// <summary>RabbitMQ did not take a message in time, or refused it (a MassTransitException, as callers catch those).</summary>
-public sealed class BrokerUnavailableException(string message, Exception inner) : MassTransitException(message, inner);
+public sealed class BrokerUnavailableException(PublishFailure failure, Exception inner)
+    : MassTransitException(failure.NoQueue ? failure.WithAdvice("try again") : failure.Reason, inner)
+{
+    /// <summary>No queue took the message: no worker has started on the broker, and trying again cannot help until one has.</summary>
+    public bool NoQueue => failure.NoQueue;
+}

@@ -115,16 +115,14 @@ public class ShareScanner(TimeProvider clock)
         // A change this watcher saw counts from the scan that saw it, even where the file times are older.
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 
-        var manifestPath = Path.Combine(path, StudyManifest.FileName);
         var marker = FindMarker(path);
         // Before the marker: a folder that cannot be read hides its marker, and "no marker" would send the operator
         // looking for the wrong thing.
         if (content is null) return Refuse(unreadable!, marker);
         if (marker == ReadyMarker.None)
             return new StudyFolder(name, path, StudyReadiness.NoMarker, marker, null, null, 0, null, $"no {StudyManifest.FileName} or {ReadyFileName} marker");
-        if (marker == ReadyMarker.Manifest && new FileInfo(manifestPath).LinkTarget is not null
-            && SharePaths.LinkRefusal(manifestPath, realRoot) is { } manifestRefusal)
-            return Refuse($"{StudyManifest.FileName}: {manifestRefusal}", marker);
+        if (marker == ReadyMarker.Manifest && StudyManifest.LinkProblem(path, realRoot) is { } manifestProblem)
+            return Refuse(manifestProblem, marker);
 
         var quietFor = content.NewestChange is { } newest ? now - newest : TimeSpan.MaxValue;
         var seenQuietFor = seen is { } look ? now - look.ChangeSeenAt : TimeSpan.MaxValue;

@@ -37,9 +37,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// only when it was measured with the same analysis and decoder settings.</param>
     /// <param name="submissionId">The submission's message id: one the study was registered from before is a
     /// redelivery, not registered again (study_submissions, migration 0030).</param>
-    /// <param name="registeredFolderGone">Asked, when the study is registered from another share folder, whether that
-    /// folder has left the share: then, if most of the study's images are among this submission's (same contents),
-    /// the folder was renamed or moved and this submission's folder takes the study over.</param>
+    /// <param name="registeredFolderGone">Asked, when the study is registered from another share folder and at least half
+    /// of its images (by content) are among this submission's, whether that folder has left the share: then it was
+    /// renamed or moved, and this submission's folder takes the study over.</param>
     public async Task<RegisteredStudy> RegisterAsync(StudyRegistration study, long modelId, double umPerPx, bool reanalyze, int chunkSize,
         string settingsJson, CancellationToken ct, Guid? submissionId = null, Func<string, bool>? registeredFolderGone = null)
     {
@@ -57,8 +57,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 from studies where external_id = @ExternalId
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict
-            && !(registered[0].SourcePath is { } from && study.SourcePath is not null && registeredFolderGone?.Invoke(from) == true
-                 && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct)))
+            && !(registered[0].SourcePath is { } from && study.SourcePath is not null && registeredFolderGone is not null
+                 && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct) && registeredFolderGone(from)))
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are

@@ -13,8 +13,7 @@ public sealed class CompletionEventPublisher(CompletionEventStore events, Databa
 {
     public async Task PublishAsync(IReadOnlyList<PendingEvent> stored, IPublishEndpoint bus, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.RepublishAfter);
+        using var timeout = options.PublishDeadline(ct);
         int published = 0;
         try
         {

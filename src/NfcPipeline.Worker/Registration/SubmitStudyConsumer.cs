@@ -46,9 +46,8 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 study.StudyId, skippedEntries);
         // An announcement, bounded as the chunks' publish is: a broker that stops confirming (an alarm) must not hold this
         // delivery until RabbitMQ's consumer timeout closes the channel and every message on it is delivered again.
-        using (var announce = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        using (var announce = options.PublishDeadline(ct))
         {
-            announce.CancelAfter(options.RepublishAfter);
             try { await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), announce.Token); }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {

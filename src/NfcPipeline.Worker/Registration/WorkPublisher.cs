@@ -15,8 +15,7 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
     public async Task PublishAsync(IReadOnlyList<ChunkJob> chunks, CancellationToken ct)
     {
         if (chunks.Count == 0) return;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.RepublishAfter);
+        using var timeout = options.PublishDeadline(ct);
         // Concurrently: each publish waits for the broker's confirm, and the first chunk's work should not wait for the rest.
         var publishes = chunks.Select(chunk => PublishOne(chunk, timeout.Token)).ToList();
         try

@@ -62,20 +62,25 @@ public class StrandedCompletionTests
             ["Worker__StrandedAfter"] = "00:00:02",
             ["Worker__StrandedSweepInterval"] = "00:00:01",
         });
-        // As a first registration leaves it when its message fails after the commit: the worker's model, patients pending,
-        // and here every image failed long ago (a chunk's fault marked them) with no completion run.
-        var model = await env.QueryScalarAsync<long>("select id from models");
-        var study = await env.QueryScalarAsync<long>("""
-            insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
-            values ('stranded', 'stranded', 2.0, 'processing', @model, now() - interval '1 hour') returning id
-            """, new { model });
-        // Pending, as a first registration leaves its patients (the sweep took only processing ones and never completed it).
-        var patient = await env.QueryScalarAsync<long>("insert into patients (study_id, code) values (@study, 'P1') returning id", new { study });
-        await env.QueryScalarAsync<long>("""
-            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, error_code, error, updated_at)
-            values (@study, @patient, 'L2', 'f1', 'P1/L2/f1.png', sha256('x'::bytea), 1, 'failed', 'Truncated', 'the file is truncated', now() - interval '1 hour')
-            returning id
-            """, new { study, patient });
+        // As a first registration leaves it when its message fails after the commit: patients pending (the sweep took only
+        // processing ones and never completed it), and here every image failed long ago (a chunk's fault marked them)
+        // with no completion run.
+        async Task<(long Study, long Patient)> StrandedAsync(string id, long model, string content)
+        {
+            var study = await env.QueryScalarAsync<long>("""
+                insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
+                values (@id, @id, 2.0, 'processing', @model, now() - interval '1 hour') returning id
+                """, new { id, model });
+            var patient = await env.QueryScalarAsync<long>("insert into patients (study_id, code) values (@study, 'P1') returning id", new { study });
+            await env.QueryScalarAsync<long>("""
+                insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, error_code, error, updated_at)
+                values (@study, @patient, 'L2', 'f1', 'P1/L2/f1.png', sha256(@content::bytea), 1, 'failed', 'Truncated', 'the file is truncated',
+                        now() - interval '1 hour')
+                returning id
+                """, new { study, patient, content });
+            return (study, patient);
+        }
+        var (study, patient) = await StrandedAsync("stranded", await env.QueryScalarAsync<long>("select id from models"), "x");
 
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("stranded", TimeSpan.FromSeconds(60)));
         Assert.Equal("completed_with_errors", await env.QueryScalarAsync<string>("select state from patients where id = @patient", new { patient }));
@@ -87,16 +92,7 @@ public class StrandedCompletionTests
 
         // One of a model the fleet no longer runs (no worker of it has a heartbeat): completed from that model's results.
         var old = await env.QueryScalarAsync<long>("insert into models (sha256, name, contract) values (sha256('old'::bytea), 'old', 'dense/v1') returning id");
-        var oldStudy = await env.QueryScalarAsync<long>("""
-            insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
-            values ('stranded-old', 'stranded-old', 2.0, 'processing', @old, now() - interval '1 hour') returning id
-            """, new { old });
-        var oldPatient = await env.QueryScalarAsync<long>("insert into patients (study_id, code) values (@oldStudy, 'P1') returning id", new { oldStudy });
-        await env.QueryScalarAsync<long>("""
-            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, error_code, error, updated_at)
-            values (@oldStudy, @oldPatient, 'L2', 'f1', 'P1/L2/f1.png', sha256('y'::bytea), 1, 'failed', 'Truncated', 'the file is truncated', now() - interval '1 hour')
-            returning id
-            """, new { oldStudy, oldPatient });
+        var (_, oldPatient) = await StrandedAsync("stranded-old", old, "y");
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("stranded-old", TimeSpan.FromSeconds(60)));
         Assert.Equal(old, await env.QueryScalarAsync<long>("select model_id from patient_metrics where patient_id = @oldPatient", new { oldPatient }));
         Assert.Contains("which no running worker has loaded", env.Workers[0].Output);
