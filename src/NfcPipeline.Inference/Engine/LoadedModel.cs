@@ -84,8 +84,37 @@ public sealed class LoadedModel : IDisposable
         // An explicit library path must reach ORT before the first session; otherwise the resolver's order applies.
         OrtEnv.CreateInstanceWithOptions(new EnvironmentCreationOptions { LibraryPath = options.OnnxRuntimePath is { Length: > 0 } p ? p : null });
 
-        byte[] sha;
-        using (var stream = File.OpenRead(path)) sha = SHA256.HashData(stream);
+        // The hash names every result, so it must be of the bytes the session read: a file replaced meanwhile loads again.
+        return LoadUnchanged(() => HashFile(path), sha => Open(path, sha, options, loggers), System.IO.Path.GetFileName(path));
+    }
+
+    /// <summary>Opens with the content's hash, and again while the hash after opening differs from the one before.</summary>
+    internal static T LoadUnchanged<T>(Func<byte[]> hash, Func<byte[], T> open, string fileName, int attempts = 3) where T : IDisposable
+    {
+        var before = hash();
+        for (int attempt = 1; ; attempt++)
+        {
+            var loaded = open(before);
+            byte[] after;
+            try { after = hash(); }
+            catch { loaded.Dispose(); throw; }
+            if (after.AsSpan().SequenceEqual(before)) return loaded;
+            loaded.Dispose();
+            if (attempt >= attempts)
+                throw new IOException($"Model file {fileName} changed while it was loading ({attempts} tries); " +
+                    "write a new model elsewhere and move it into place, then start again.");
+            before = after;
+        }
+    }
+
+    private static byte[] HashFile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return SHA256.HashData(stream);
+    }
+
+    private static LoadedModel Open(string path, byte[] sha, InferenceOptions options, ILoggerFactory? loggers)
+    {
         var sessionOptions = new SessionOptions();
         // On the CPU, runs and threads are planned together so that runs × threads fits the cores.
         CpuRunPlan? plan = ExecutionProviders.ParseDevice(options.Device) is null

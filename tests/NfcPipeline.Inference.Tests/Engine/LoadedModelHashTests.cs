@@ -1,0 +1,67 @@
+using NfcPipeline.Inference.Engine;
+
+namespace NfcPipeline.Inference.Tests.Engine;
+
+/// <summary>A model's hash names its results, so it must be of the bytes its session was opened from.</summary>
+public class LoadedModelHashTests
+{
+    private sealed class Opened(byte[] sha) : IDisposable
+    {
+        public byte[] Sha { get; } = sha;
+        public bool Disposed { get; private set; }
+        public void Dispose() => Disposed = true;
+    }
+
+    private static Func<byte[]> Hashes(params byte[] firstBytes)
+    {
+        int call = 0;
+        return () => [firstBytes[Math.Min(call++, firstBytes.Length - 1)]];
+    }
+
+    [Fact]
+    public void An_unchanged_file_opens_once_with_its_hash()
+    {
+        var opened = new List<Opened>();
+        var model = LoadedModel.LoadUnchanged(Hashes(7), sha => { var o = new Opened(sha); opened.Add(o); return o; }, "m.onnx");
+
+        Assert.Equal(new byte[] { 7 }, model.Sha);
+        Assert.Single(opened);
+        Assert.False(model.Disposed);
+    }
+
+    [Fact]
+    public void A_file_replaced_while_opening_is_opened_again_and_named_by_the_new_hash()
+    {
+        var opened = new List<Opened>();
+        var model = LoadedModel.LoadUnchanged(Hashes(1, 2, 2), sha => { var o = new Opened(sha); opened.Add(o); return o; }, "m.onnx");
+
+        Assert.Equal(new byte[] { 2 }, model.Sha);
+        Assert.Equal(2, opened.Count);
+        Assert.True(opened[0].Disposed);
+        Assert.False(opened[1].Disposed);
+    }
+
+    [Fact]
+    public void A_file_that_keeps_changing_fails_by_name_and_leaves_no_session_open()
+    {
+        var opened = new List<Opened>();
+        var error = Assert.Throws<IOException>(() => LoadedModel.LoadUnchanged(Hashes(1, 2, 3, 4, 5),
+            sha => { var o = new Opened(sha); opened.Add(o); return o; }, "m.onnx"));
+
+        Assert.Contains("m.onnx changed while it was loading (3 tries)", error.Message);
+        Assert.Equal(3, opened.Count);
+        Assert.All(opened, o => Assert.True(o.Disposed));
+    }
+
+    [Fact]
+    public void A_file_gone_after_opening_fails_and_closes_the_session()
+    {
+        var opened = new List<Opened>();
+        int call = 0;
+        Assert.Throws<FileNotFoundException>(() => LoadedModel.LoadUnchanged(
+            () => call++ == 0 ? [1] : throw new FileNotFoundException("gone"),
+            sha => { var o = new Opened(sha); opened.Add(o); return o; }, "m.onnx"));
+
+        Assert.True(Assert.Single(opened).Disposed);
+    }
+}
