@@ -125,18 +125,30 @@ def apex_outside(mask, u, axis, width, height, margin=APEX_CUT_MARGIN_PX):
     return bool(edge.any() and np.max(xs[edge] * axis[0] + ys[edge] * axis[1]) > u @ axis + margin)
 
 
+def tip_on_frame(mask, axis, width, height, margin=APEX_CUT_MARGIN_PX):
+    """FrameCut.TipOnFrame: the mask's most distal part along `axis` has a pixel on the image's edge (within `margin`)."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return False
+    along = xs * axis[0] + ys * axis[1]
+    edge = (xs == 0) | (ys == 0) | (xs == width - 1) | (ys == height - 1)
+    return bool(edge.any() and np.max(along[edge]) >= np.max(along) - margin)
+
+
 def find(capillaries, width, height, um_per_px, mask_of):
     """capillaries: dicts with `keypoints` (8 x (x, y, confidence)) in original pixels, hemorrhages already left out
     (blurred loops count, as in the pipeline). mask_of(c): the boolean mask in original pixels.
     Returns (distal indices, row length in mm, density per mm). As ImageMeasurer: loops whose apex lies outside the
-    frame along the first row's axis leave the row, which is then found again without them; when none is left, the
-    density is None."""
+    frame along the first row's axis (without a usable U: whose mask's distal end is on the frame) leave the row,
+    which is then found again without them; when none is left, the density is None."""
     distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, set())
     cut = set()
     for i, c in enumerate(capillaries):
         k = np.asarray(c["keypoints"], float)
         if _usable(k[0]) and apex_outside(mask_of(c), k[0, :2], axis, width, height):
             cut.add(i)
+        elif not _usable(k[0]) and tip_on_frame(mask_of(c), axis, width, height):
+            cut.add(i)   # no U: the finder's apex is the mask's distal end, here on the frame
     if cut:
         distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, cut)
         if not distal:

@@ -74,6 +74,18 @@ class DistalRowTests(unittest.TestCase):
         self.assertIsNone(density)
         self.assertEqual(0.0, find([])[2])   # no loop at all: density 0
 
+    def test_loops_running_out_of_the_frame_without_a_confident_u_leave_the_row(self):
+        row = [loop((60 + 70 * i, 200)) for i in range(6)]
+        for left in (505, 575):
+            faint = loop((left + 15, 30), apical=30)
+            faint["keypoints"][0, 2] = 0.05   # no confident U: the apex would be the mask's top, on the frame's edge
+            faint["mask"][:] = False
+            faint["mask"][0:120, left:left + 30] = True
+            row.append(faint)
+        distal, length_mm, density = find(row)
+        self.assertEqual(list(range(6)), distal)
+        self.assertAlmostEqual(6 / 2.048, density, places=6)
+
     def test_a_vertical_row_of_loops_without_confident_keypoints_is_one_row(self):
         loops = []
         for i in range(8):

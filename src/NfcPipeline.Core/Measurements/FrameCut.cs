@@ -26,4 +26,27 @@ public static class FrameCut
             if (Beyond(0, y) || Beyond(width - 1, y)) return true;
         return false;
     }
+
+    /// <summary>
+    /// For a loop without an apex keypoint, whose apex the row finder takes from its mask's most distal pixel: true when
+    /// that distal end lies on the frame's edge (an edge pixel within <paramref name="marginPx"/> of the mask's furthest
+    /// along <paramref name="distalAxis"/>), so the true apex may lie beyond the image.
+    /// </summary>
+    public static bool TipOnFrame(InstanceMask mask, Point2 distalAxis, int width, int height, double marginPx)
+    {
+        int right = mask.Left + mask.Width - 1, bottom = mask.Top + mask.Height - 1;
+        if (mask.Left > 0 && mask.Top > 0 && right < width - 1 && bottom < height - 1) return false;
+        double tip = double.NegativeInfinity, edgeTip = double.NegativeInfinity;
+        var bits = mask.Bits;
+        for (int y = 0; y < mask.Height; y++)
+            for (int x = 0; x < mask.Width; x++)
+            {
+                if (!bits[y * mask.Width + x]) continue;
+                int ix = mask.Left + x, iy = mask.Top + y;
+                double along = new Point2(ix, iy).Dot(distalAxis);
+                tip = Math.Max(tip, along);
+                if (ix == 0 || iy == 0 || ix == width - 1 || iy == height - 1) edgeTip = Math.Max(edgeTip, along);
+            }
+        return !double.IsNegativeInfinity(edgeTip) && edgeTip >= tip - marginPx;   // an empty mask has no tip
+    }
 }

@@ -38,8 +38,11 @@ public sealed class ImageMeasurer
         if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin)
         {
             // The first row gives the field's distal axis; loops cut on that side lose their apex measures and leave the row.
-            var cut = capillaries.Where(c => c.Apex is { } up && c.Category != ClinicalCategory.Hemorrhage &&
-                FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)).Select(c => c.Index).ToHashSet();
+            // A loop without an apex keypoint is cut when its mask's distal end is on the frame (the finder's apex for it).
+            var cut = capillaries.Where(c => c.Category != ClinicalCategory.Hemorrhage && (c.Apex is { } up
+                    ? FrameCut.ApexOutside(instances[c.Index].Mask, up, row.DistalAxis, width, height, margin)
+                    : FrameCut.TipOnFrame(instances[c.Index].Mask, row.DistalAxis, width, height, margin)))
+                .Select(c => c.Index).ToHashSet();
             if (cut.Count > 0)
             {
                 capillaries = capillaries.Select(c => cut.Contains(c.Index) ? _capillaries.WithApexCutByFrame(c, calibration) : c).ToArray();

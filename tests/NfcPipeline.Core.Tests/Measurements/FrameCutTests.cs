@@ -45,6 +45,42 @@ public class FrameCutTests
     }
 
     [Fact]
+    public void Loops_running_out_of_the_frame_without_a_confident_U_leave_the_row_too()
+    {
+        // Without U the finder's apex is the mask's most distal pixel, here on the top edge: two such loops would be the
+        // row's most distal members, tilt its line and raise its density.
+        var loops = Enumerable.Range(0, 6).Select(i => Loops.Loop(new(60 + 70 * i, 200), apical: 8)).ToList();
+        foreach (int left in new[] { 505, 575 })
+        {
+            var faint = Loops.Loop(new(left + 15, 30), apical: 30);
+            var keypoints = faint.Keypoints.Select((k, i) => i == 0 ? k with { Confidence = 0.05f } : k).ToArray();
+            loops.Add(faint with { Keypoints = keypoints, Mask = Rectangle(left, 0, 30, 120), Box = Rectangle(left, 0, 30, 120).TightBox() });
+        }
+
+        var result = new ImageMeasurer().Measure(loops, new Calibration(2.0), Width, Height);
+
+        Assert.Null(result.Capillaries[6].Apex);   // the U is not confident: no apex keypoint
+        Assert.True(result.Capillaries[6].ApexCutByFrame);
+        Assert.True(result.Capillaries[7].ApexCutByFrame);
+        Assert.Equal(Enumerable.Range(0, 6), result.DistalRow.Indices);
+        Assert.Equal(6 / 1.28, result.DensityPerMm!.Value, 6);   // the row's line across the 640 px frame, at 2 µm/px
+    }
+
+    [Fact]
+    public void A_mask_whose_distal_end_is_inside_the_frame_has_no_cut_tip()
+    {
+        // Cut at the bottom, behind the tip; its tip on the top edge; off every edge.
+        Assert.False(FrameCut.TipOnFrame(Rectangle(100, 380, 30, 100), Up, Width, Height, 2));
+        Assert.True(FrameCut.TipOnFrame(Rectangle(100, 0, 30, 100), Up, Width, Height, 2));
+        Assert.False(FrameCut.TipOnFrame(Rectangle(100, 100, 30, 100), Up, Width, Height, 0));
+        Assert.False(FrameCut.TipOnFrame(new InstanceMask(0, 0, 0, 0, []), Up, Width, Height, 2));
+        // A diagonal mask touching the left edge only far behind its tip.
+        var bits = new bool[40 * 40];
+        for (int i = 0; i < 40; i++) bits[(39 - i) * 40 + i] = true;
+        Assert.False(FrameCut.TipOnFrame(new InstanceMask(0, 100, 40, 40, bits), Up, Width, Height, 2));
+    }
+
+    [Fact]
     public void A_field_whose_every_loop_runs_out_of_the_frame_has_no_density_rather_than_zero()
     {
         var cut = Loops.Loop(new(520, 30), apical: 30);
