@@ -35,7 +35,8 @@ public static partial class NfcCommandLine
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var parseResult = Build().Parse(args);
+        // No response files: '@' starts ordinary values (a reason "@clinic: blurred", a study id) rather than reading a file.
+        var parseResult = Build().Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parseResult.Errors.Count > 0)
         {
             foreach (var error in parseResult.Errors)

@@ -54,6 +54,16 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task An_argument_starting_with_an_at_sign_is_a_value_not_a_response_file()
+    {
+        var run = await NfcProcess.RunAsync("analyze", "@nowhere");
+
+        Assert.Equal(2, run.Code);
+        Assert.Contains("Study folder '@nowhere' does not exist", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Response file", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Analyze_exits_1_when_not_one_image_could_be_analysed()
     {
         var bad = Path.Combine(_folder.FullName, "all-bad");
@@ -207,6 +217,22 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_exits_1_for_truth_that_lists_no_images()
+    {
+        // Annotations without their images, or a CSV of only its header: "Evaluation over 0 images", exit 0, before.
+        var annotations = Path.Combine(_folder.FullName, "annotations.json");
+        File.WriteAllText(annotations, """[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}]""");
+        var headerOnly = Path.Combine(_folder.FullName, "density.csv");
+        File.WriteAllText(headerOnly, "image,capillaries_per_mm\n");
+        foreach (var (truth, expected) in new[] { (annotations, "annotations.json lists no images"), (headerOnly, "lists no images, only its header") })
+        {
+            var run = await NfcProcess.RunAsync("evaluate", "--images", DemoStudy, "--truth", truth);
+            Assert.True(run.Code == 1, $"{truth} exited {run.Code}: {run.Err}");
+            Assert.Contains(expected, run.Err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_decimal_comma_is_refused_rather_than_read_as_a_thousands_separator()
     {
         // "1,9" parsed as 19 µm/px: every diameter ten times too large, every density ten times too small.
@@ -238,6 +264,8 @@ public sealed class OfflineCliTests : IDisposable
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--class-map", "blur="],
             ["status", "--connection", "this is not=a valid;;connection string=="],
             ["status", "--limit", "-5"],
+            ["status", "demo-study", "--limit", "0"],
+            ["evaluate", "--images", DemoStudy, "--truth", truth, "--field-mm", "0.5"],   // COCO needs none
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "not a uri"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],

@@ -83,6 +83,18 @@ internal static class EvaluateCommand
             return NfcCommandLine.Fatal;
         }
 
+        if (coco is not null && request.FieldMm is not null)
+        {
+            await Console.Error.WriteLineAsync("nfc evaluate: --field-mm is for a density CSV with a 'count' column, not for COCO truth.");
+            return NfcCommandLine.Usage;
+        }
+        if (coco is { Images.Count: 0 })
+        {
+            // Annotations without their images list (a bare array, say) evaluate nothing: no metrics a script could take.
+            await Console.Error.WriteLineAsync($"nfc evaluate: {request.Truth.Name} lists no images (COCO needs an 'images' array).");
+            return NfcCommandLine.Fatal;
+        }
+
         if (request.UmPerPx is null && coco?.Images.FirstOrDefault(i => i.UmPerPx is { } v && !(v > 0 && double.IsFinite(v))) is { } badScale)
         {
             await Console.Error.WriteLineAsync($"nfc evaluate: {request.Truth.Name}: image {badScale.FileName} has um_per_px {badScale.UmPerPx}; " +

@@ -18,6 +18,11 @@ internal static class StatusCommand
         command.SetAction(async (parse, ct) =>
         {
             Formatting.WideWhenRedirected();
+            if (parse.GetValue(study) is not null && parse.GetResult(limit) is { Implicit: false })
+            {
+                Console.Error.WriteLine("nfc status: --limit goes with the list of studies, not with one STUDY.");
+                return NfcCommandLine.Usage;
+            }
             try
             {
                 await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));

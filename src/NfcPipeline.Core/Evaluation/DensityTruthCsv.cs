@@ -19,6 +19,9 @@ public static class DensityTruthCsv
         if (imageColumn < 0) throw new FormatException("The density CSV needs an 'image' column.");
         if (densityColumn < 0 && countColumn < 0) throw new FormatException("The density CSV needs a 'capillaries_per_mm' or a 'count' column.");
         if (densityColumn < 0 && !(fieldMm > 0)) throw new FormatException("A 'count' column needs the field length in mm (positive).");
+        if (densityColumn >= 0 && fieldMm is not null)
+            throw new FormatException("A field length was given, but the 'capillaries_per_mm' column needs none (it is for a 'count' column).");
+        if (lines.Length == 1) throw new FormatException("The density CSV lists no images, only its header.");
 
         var result = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
         for (int i = 1; i < lines.Length; i++)

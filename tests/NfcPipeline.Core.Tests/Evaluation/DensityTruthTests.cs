@@ -19,6 +19,9 @@ public class DensityTruthTests
         Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,count\nimg1.png,9"));
         Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\nimg1.png,many"));
         Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("picture,count\nimg1.png,9", fieldMm: 1));
+        // A field length beside densities would be ignored, and a header alone is no truth.
+        Assert.Contains("needs none", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\nimg1.png,9", fieldMm: 1)).Message);
+        Assert.Contains("no images", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,count\n", fieldMm: 1)).Message);
     }
 
     [Fact]
