@@ -54,6 +54,22 @@ public partial class JobAdminTests
     }
 
     [Fact]
+    public async Task A_bulk_requeue_takes_its_limit_and_says_that_more_matched()
+    {
+        await using var data = await TestData.CreateAsync();
+        for (int i = 0; i < 3; i++) await data.Database.ScalarAsync<long>("insert into jobs (kind, state, payload) values ('scan_share', 'failed', '{}') returning id");
+        await using var source = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        var admin = new JobAdmin(source, bulkLimit: 2);
+        Task Publish(object m, CancellationToken _) => Task.CompletedTask;
+
+        var first = await admin.RequeueAllFailedAsync("scan_share", null, "test", Publish);
+        Assert.Equal((2, true), (first.Requeued.Count, first.MoreMatched));
+        var second = await admin.RequeueAllFailedAsync("scan_share", null, "test", Publish);
+        Assert.Equal((1, false), (second.Requeued.Count, second.MoreMatched));
+        Assert.Equal(0, await data.Database.ScalarAsync<long>("select count(*) from jobs where kind = 'scan_share' and state = 'failed'"));
+    }
+
+    [Fact]
     public async Task Requeue_stalled_takes_chunk_jobs_untouched_for_longer_than_asked_in_any_unfinished_state()
     {
         // Their messages lost (a purged queue; a fault unrecorded through a long database outage): nothing else would
@@ -178,6 +194,12 @@ public partial class JobAdminTests
             using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
             var page = await client.GetStringAsync("/jobs?state=failed");
             var token = AntiforgeryField().Match(page).Groups[1].Value;
+            // "All failed of kind K" with a kind no job has: refused, not widened to every kind.
+            var typo = await client.PostAsync("/jobs/requeue", new FormUrlEncodedContent([new("__af", token), new("scope", "all"), new("kind", "chunk")]));
+            Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
+            Assert.Contains("Unknown job kind 'chunk'", await typo.Content.ReadAsStringAsync());
+            Assert.Equal("failed", await data.JobStateAsync(data.FailedJobId));
+
             var post = await client.PostAsync("/jobs/requeue", new FormUrlEncodedContent([new("__af", token), new("ids", data.FailedJobId.ToString())]));
             Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
             var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));

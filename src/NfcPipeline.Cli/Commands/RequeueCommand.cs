@@ -13,7 +13,7 @@ internal static class RequeueCommand
     public static Command Create()
     {
         var job = new Argument<long?>("job") { Description = "The id of a failed job.", Arity = ArgumentArity.ZeroOrOne };
-        var failed = new Option<bool>("--failed") { Description = "Requeue every failed job (narrow with --kind and --study)." };
+        var failed = new Option<bool>("--failed") { Description = "Requeue failed jobs, at most 20000 a call (narrow with --kind and --study)." };
         var kind = new Option<string?>("--kind") { Description = "With --failed: only jobs of this kind." };
         var study = new Option<string?>("--study") { Description = "With --failed: only jobs of this study id." };
         var stalled = new Option<bool>("--stalled")
@@ -72,6 +72,7 @@ internal static class RequeueCommand
                     : await admin.RequeueAllFailedAsync(parse.GetValue(kind), parse.GetValue(study), AuditLog.CliActor, bus.PublishAsync, ct);
                 Console.WriteLine($"Requeued {result.Requeued.Count} job(s).");
                 foreach (var (id, reason) in result.Skipped) Console.WriteLine($"Skipped job {id}: {reason}.");
+                if (result.MoreMatched) Console.WriteLine($"More jobs matched than one requeue takes ({JobAdmin.BulkLimit}): run it again for the rest.");
                 // The job asked for did not go back to work: a script running `nfc requeue 42 && ...` must know.
                 if (jobId is not null && result.Requeued.Count == 0)
                 {

@@ -97,12 +97,14 @@ public static class JobPages
         var form = await context.Request.ReadFormAsync(ct);
         using var publisher = new StallGuardedPublisher(bus);
         var (kind, study) = (Blank(form["kind"]), Blank(form["study"]));
+        // A kind no job has would widen "all failed of kind K" to every kind.
+        if (kind is not null && !JobAdmin.Kinds.Contains(kind)) return Results.Problem($"Unknown job kind '{kind}': nothing was requeued.", statusCode: 400);
         var back = $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}";
         RequeueResult result;
         try
         {
             result = form["scope"] == "all"
-                ? await jobs.RequeueAllFailedAsync(JobAdmin.Kinds.Contains(kind) ? kind : null, study, AuditActor.Of(context), publisher.PublishAsync, ct)
+                ? await jobs.RequeueAllFailedAsync(kind, study, AuditActor.Of(context), publisher.PublishAsync, ct)
                 : await jobs.RequeueAsync(Ids(form), AuditActor.Of(context), publisher.PublishAsync, ct);
         }
         catch (BrokerUnavailableException ex)
@@ -110,7 +112,8 @@ public static class JobPages
             return Flash.Redirect(context, back, $"Nothing was requeued: {ex.Message}. Try again shortly (a job whose message went out " +
                 "before that stays failed: its message finds it so and does nothing).");
         }
-        var message = $"Requeued {result.Requeued.Count} job(s)." + (result.Skipped.Count == 0 ? "" : $" {result.Skipped.Count} skipped: {result.Skipped[0].Reason}.");
+        var message = $"Requeued {result.Requeued.Count} job(s)." + (result.Skipped.Count == 0 ? "" : $" {result.Skipped.Count} skipped: {result.Skipped[0].Reason}.") +
+            (result.MoreMatched ? $" More matched than one requeue takes ({JobAdmin.BulkLimit:N0}): press it again for the rest." : "");
         return Flash.Redirect(context, back, message);
     }
 

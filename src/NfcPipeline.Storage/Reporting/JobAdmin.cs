@@ -7,7 +7,8 @@ using Npgsql;
 namespace NfcPipeline.Storage.Reporting;
 
 /// <summary>Outcome of a requeue: jobs put back with their message published, and jobs left as they were, with why.</summary>
-public sealed record RequeueResult(IReadOnlyList<long> Requeued, IReadOnlyList<(long JobId, string Reason)> Skipped);
+/// <param name="MoreMatched">More jobs matched than one requeue takes (<see cref="JobAdmin.BulkLimit"/>): run it again for the rest.</param>
+public sealed record RequeueResult(IReadOnlyList<long> Requeued, IReadOnlyList<(long JobId, string Reason)> Skipped, bool MoreMatched = false);
 
 /// <summary>
 /// Job listing and the operator actions on jobs and share scans, shared by the dashboard and the CLI.
@@ -15,7 +16,7 @@ public sealed record RequeueResult(IReadOnlyList<long> Requeued, IReadOnlyList<(
 /// as they were; when the commit fails after a publish, the worker receives a message for a job still failed, and
 /// leaves it (JobStart.Failed): the requeue did not happen, as the operator was told.
 /// </summary>
-public sealed class JobAdmin(NpgsqlDataSource dataSource)
+public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdmin.BulkLimit)
 {
     public static readonly string[] ListedStates = ["enqueued", "processing", "succeeded", "failed", "retrying"];
     public static readonly string[] Kinds = ["analyze_chunk", "aggregate_patient", "scan_share", "register_study"];
@@ -92,8 +93,10 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
         // The studies' locks before the job rows', in the order chunk writes take them (study, then job): the other
         // order deadlocked with a worker writing a chunk that was given up and is being requeued.
         var listed = (await c.QueryAsync<(long Id, long? StudyId, string Kind)>(new CommandDefinition(
-            $"select j.id, j.study_id, j.kind from jobs j where j.state = any(@States) and {where} order by j.id limit {BulkLimit}",
+            $"select j.id, j.study_id, j.kind from jobs j where j.state = any(@States) and {where} order by j.id limit {bulkLimit + 1}",
             Merge(args, states), tx, cancellationToken: ct))).ToList();
+        bool more = listed.Count > bulkLimit;
+        if (more) listed.RemoveAt(bulkLimit);
         foreach (var studyId in listed.Where(j => j.Kind == "analyze_chunk").Select(j => j.StudyId).OfType<long>().Distinct().Order())
             await StudyLock.ByStudyAsync(c, tx, studyId, ct);
         var candidates = (await c.QueryAsync<JobRow>(new CommandDefinition(
@@ -121,7 +124,7 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource)
         // time a bulk requeue of thousands held every chunk write of those studies for as long.
         await Task.WhenAll(messages.Select(message => publish(message, ct)));
         await tx.CommitAsync(ct);
-        return new RequeueResult(requeued, skipped);
+        return new RequeueResult(requeued, skipped, more);
     }
 
     /// <summary>The filter's arguments with the states (and the listed ids) beside them.</summary>
