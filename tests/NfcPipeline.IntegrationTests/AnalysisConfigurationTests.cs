@@ -57,13 +57,22 @@ public class AnalysisConfigurationTests
             ["Analysis:Measurement:GiantApicalDiameterUm"] = "wide",
             ["Analysis:Grading:MinConfidentInstanse"] = "2",
             ["Analysis:Categories:hairpin"] = "pretty",
+            ["Analysis:Categories:bushy"] = "Abnormal,Hemorrhage",   // Enum.TryParse ORed it to Ungradable
+            ["Analysis:Categories:tortuous"] = "1",
             ["Analysis:FastTrack:ActiveMinGiantShare"] = "-1",
             ["Analysis:Colours"] = "x",
         });
         Assert.Contains(problems, p => p.StartsWith("Analysis:Measurement:", StringComparison.Ordinal) && p.Contains("wide"));
         Assert.Contains(problems, p => p.StartsWith("Analysis:Grading:", StringComparison.Ordinal) && p.Contains("MinConfidentInstanse"));
         Assert.Contains(problems, p => p.StartsWith("Analysis:Categories:hairpin must be one of", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Analysis:Categories:bushy must be one of", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Analysis:Categories:tortuous must be one of", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Analysis:FastTrack:", StringComparison.Ordinal));
         Assert.Contains("Analysis:Colours is not a setting (Measurement, DistalRow, Grading, FastTrack, Categories).", problems);
+
+        // The binder takes a number for an enum, and "Infinity" for a double.
+        var (_, bound) = Read(new() { ["Analysis:Measurement:LimbRoles"] = "5", ["Analysis:DistalRow:RowGapFractionOfLoopHeight"] = "Infinity" });
+        Assert.Contains(bound, p => p.Contains("LimbRoles must be one of", StringComparison.Ordinal));
+        Assert.Contains(bound, p => p.Contains("RowGapFractionOfLoopHeight must be a positive finite number", StringComparison.Ordinal));
     }
 }

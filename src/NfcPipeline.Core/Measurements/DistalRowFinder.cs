@@ -27,6 +27,9 @@ public sealed class DistalRowFinder
         Calibration calibration, FieldOfView field)
     {
         if (instances.Count != measurements.Count) throw new ArgumentException("Instances and measurements must align.", nameof(measurements));
+        // Masks are looked up by Index: a measurement made without its index would take instance 0's.
+        for (int i = 0; i < measurements.Count; i++)
+            if (measurements[i].Index != i) throw new ArgumentException($"Measurement {i} has Index {measurements[i].Index}; measure each instance with its index.", nameof(measurements));
 
         var candidates = measurements.Where(m => IsRowCandidate(m) && !m.ApexCutByFrame).ToList();
         double? loopHeight = Median(candidates.Select(m => m.LoopHeightPx).Where(v => v > 0));

@@ -33,6 +33,8 @@ public sealed class ImageMeasurer
     /// </summary>
     public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height, FieldOfView field)
     {
+        // default(Calibration) skips its constructor: 0 µm/px would make every length 0 and no loop dilated.
+        if (!(calibration.MicrometresPerPixel > 0)) throw new ArgumentException("The calibration has no scale (a default Calibration).", nameof(calibration));
         var capillaries = instances.Select((instance, i) => _capillaries.Measure(instance, calibration, i)).ToArray();
         var row = _distalRow.Find(instances, capillaries, calibration, field);
         if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin)

@@ -55,8 +55,7 @@ public sealed class ClassCategoryMap
         foreach (string pair in pairs)
         {
             int eq = pair.IndexOf('=');
-            if (eq <= 0 || !Enum.TryParse(pair[(eq + 1)..].Trim(), ignoreCase: true, out ClinicalCategory category) ||
-                !Enum.IsDefined(category))
+            if (eq <= 0 || !EnumNames.TryParse(pair[(eq + 1)..], out ClinicalCategory category))
                 throw new FormatException($"Expected 'class=category' with category one of {string.Join(", ", Enum.GetNames<ClinicalCategory>())}, got '{pair}'.");
             entries.Add(new(pair[..eq].Trim(), category));
         }

@@ -50,18 +50,24 @@ public sealed record DistalRowOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (!(BandFractionOfLoopHeight > 0)) problems.Add($"BandFractionOfLoopHeight must be positive, got {BandFractionOfLoopHeight}.");
-        if (!(FallbackBandUm > 0)) problems.Add($"FallbackBandUm must be positive, got {FallbackBandUm}.");
-        if (!(LateralWindowFractionOfLoopWidth > 0)) problems.Add($"LateralWindowFractionOfLoopWidth must be positive, got {LateralWindowFractionOfLoopWidth}.");
-        if (!(FallbackLateralWindowUm > 0)) problems.Add($"FallbackLateralWindowUm must be positive, got {FallbackLateralWindowUm}.");
-        if (!(MaxBehindRowFractionOfLoopHeight > 0)) problems.Add($"MaxBehindRowFractionOfLoopHeight must be positive, got {MaxBehindRowFractionOfLoopHeight}.");
-        if (!(FallbackMaxBehindRowUm > 0)) problems.Add($"FallbackMaxBehindRowUm must be positive, got {FallbackMaxBehindRowUm}.");
-        if (!(RowGapFractionOfLoopHeight > 0)) problems.Add($"RowGapFractionOfLoopHeight must be positive, got {RowGapFractionOfLoopHeight}.");
-        if (!(MinRowGapUm > 0)) problems.Add($"MinRowGapUm must be positive, got {MinRowGapUm}.");
+        Positive(nameof(BandFractionOfLoopHeight), BandFractionOfLoopHeight);
+        Positive(nameof(FallbackBandUm), FallbackBandUm);
+        Positive(nameof(LateralWindowFractionOfLoopWidth), LateralWindowFractionOfLoopWidth);
+        Positive(nameof(FallbackLateralWindowUm), FallbackLateralWindowUm);
+        Positive(nameof(MaxBehindRowFractionOfLoopHeight), MaxBehindRowFractionOfLoopHeight);
+        Positive(nameof(FallbackMaxBehindRowUm), FallbackMaxBehindRowUm);
+        Positive(nameof(RowGapFractionOfLoopHeight), RowGapFractionOfLoopHeight);
+        Positive(nameof(MinRowGapUm), MinRowGapUm);
         if (!(MinRowShareOfLargest is >= 0 and <= 1)) problems.Add($"MinRowShareOfLargest must be in [0, 1], got {MinRowShareOfLargest}.");
         if (MinApicesForLineFit < 2) problems.Add($"MinApicesForLineFit must be at least 2, got {MinApicesForLineFit}.");
-        if (!(MinRowElongation >= 1)) problems.Add($"MinRowElongation must be at least 1, got {MinRowElongation}.");
+        if (!(MinRowElongation >= 1 && double.IsFinite(MinRowElongation))) problems.Add($"MinRowElongation must be a finite number of at least 1, got {MinRowElongation}.");
         if (!(MaxFitDeviationDegrees is >= 0 and <= 90)) problems.Add($"MaxFitDeviationDegrees must be in [0, 90], got {MaxFitDeviationDegrees}.");
         return problems;
+
+        // Infinity passes "> 0", and a band or gap of ∞ (or ∞ × 0 = NaN) silently turns its rule off.
+        void Positive(string name, double value)
+        {
+            if (!(value > 0 && double.IsFinite(value))) problems.Add($"{name} must be a positive finite number, got {value}.");
+        }
     }
 }

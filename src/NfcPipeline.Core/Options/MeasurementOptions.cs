@@ -65,6 +65,8 @@ public sealed record MeasurementOptions
             problems.Add($"GiantApicalDiameterUm must be a finite number of µm, got {GiantApicalDiameterUm}.");
         else if (!(GiantApicalDiameterUm > DilatedApicalDiameterUm))
             problems.Add($"GiantApicalDiameterUm ({GiantApicalDiameterUm}) must exceed DilatedApicalDiameterUm ({DilatedApicalDiameterUm}).");
+        if (!Enum.IsDefined(LimbRoles))   // a number or a comma list through the configuration binder
+            problems.Add($"LimbRoles must be one of {string.Join(", ", Enum.GetNames<LimbRoleRule>())}, got {LimbRoles}.");
         if (ApexCutByFrameMarginPx is { } margin && !(margin >= 0 && double.IsFinite(margin)))
             problems.Add($"ApexCutByFrameMarginPx must be a finite number of 0 or more, or null (never), got {margin}.");
         return problems;

@@ -30,7 +30,7 @@ public static class AnalysisConfiguration
         var categories = new List<KeyValuePair<string, ClinicalCategory>>();
         foreach (var entry in section.GetSection("Categories").GetChildren())
         {
-            if (Enum.TryParse(entry.Value, ignoreCase: true, out ClinicalCategory category) && Enum.IsDefined(category))
+            if (EnumNames.TryParse(entry.Value, out ClinicalCategory category))
                 categories.Add(new(entry.Key, category));
             else
                 problems.Add($"{Section}:Categories:{entry.Key} must be one of {string.Join(", ", Enum.GetNames<ClinicalCategory>())}, got '{entry.Value}'.");

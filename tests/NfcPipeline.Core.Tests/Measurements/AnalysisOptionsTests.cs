@@ -1,3 +1,4 @@
+using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Options;
 
 namespace NfcPipeline.Core.Tests.Measurements;
@@ -52,6 +53,17 @@ public class AnalysisOptionsTests
             p => p.StartsWith("GiantApicalDiameterUm must be a finite number", StringComparison.Ordinal));
         Assert.Contains(new MeasurementOptions { ApexCutByFrameMarginPx = double.PositiveInfinity }.Validate(),
             p => p.StartsWith("ApexCutByFrameMarginPx must be a finite number", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Infinite_row_settings_an_undefined_limb_rule_and_a_default_calibration_are_refused()
+    {
+        Assert.Contains(new DistalRowOptions { RowGapFractionOfLoopHeight = double.PositiveInfinity }.Validate(),
+            p => p.StartsWith("RowGapFractionOfLoopHeight must be a positive finite number", StringComparison.Ordinal));
+        Assert.Contains(new DistalRowOptions { MinRowElongation = double.PositiveInfinity }.Validate(),
+            p => p.StartsWith("MinRowElongation must be a finite number", StringComparison.Ordinal));
+        Assert.Contains(new MeasurementOptions { LimbRoles = (LimbRoleRule)3 }.Validate(), p => p.StartsWith("LimbRoles must be one of", StringComparison.Ordinal));
+        Assert.Throws<ArgumentException>(() => new ImageMeasurer().Measure([], default, 640, 480));
     }
 
     [Fact]

@@ -47,5 +47,9 @@ public class ClassCategoryMapTests
         Assert.Equal(ClinicalCategory.Normal, map.Get("blur"));
         Assert.Throws<FormatException>(() => ClassCategoryMap.Parse(["hairpin=weird"]));
         Assert.Throws<FormatException>(() => ClassCategoryMap.Parse(["=normal"]));
+        // Names only: a number, or a comma list that ORs to another category.
+        Assert.Throws<FormatException>(() => ClassCategoryMap.Parse(["bushy=abnormal,hemorrhage"]));
+        Assert.Throws<FormatException>(() => ClassCategoryMap.Parse(["hairpin=1"]));
+        Assert.Equal(ClinicalCategory.Abnormal, ClassCategoryMap.Parse(["hairpin= Abnormal "]).Get("hairpin"));
     }
 }
