@@ -280,6 +280,39 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task Beside_a_slow_hash_a_fast_hash_users_wrong_password_is_refused_as_slowly()
+    {
+        // rita's SHA-256 refusal took a millisecond where olga's and an unknown name's took a PBKDF2 check: timing told
+        // which names exist. The gap is a whole key derivation (tens of ms against about one), far above the noise.
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", 400_000);
+        settings["Dashboard:MaxFailedSignIns"] = "50";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = host.Client();
+        async Task<double> MedianMs(string user, string password, HttpStatusCode expected)
+        {
+            var times = new List<double>();
+            for (int i = 0; i < 5; i++)
+            {
+                client.DefaultRequestHeaders.Authorization = Basic(user, password);
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var status = (await client.GetAsync("/jobs")).StatusCode;
+                times.Add(watch.Elapsed.TotalMilliseconds);
+                Assert.Equal(expected, status);
+            }
+            return times.Order().ElementAt(2);
+        }
+
+        Assert.True(await MedianMs("rita", "ro-pass", HttpStatusCode.OK) >= 0);   // her right password stays fast to check
+        double slow = await MedianMs("olga", "guess", HttpStatusCode.Unauthorized);
+        double rita = await MedianMs("rita", "guess", HttpStatusCode.Unauthorized);
+        double nobody = await MedianMs("nobody", "guess", HttpStatusCode.Unauthorized);
+        Assert.True(rita > slow / 3 && nobody > slow / 3, $"median refusal: olga {slow:F1} ms, rita {rita:F1} ms, unknown {nobody:F1} ms");
+    }
+
+    [Fact]
     public void A_lockout_ends_with_its_window_and_counts_each_address_apart()
     {
         var clock = new ManualClock();
@@ -302,7 +335,9 @@ public class AuthTests
         await using var data = await TestData.CreateAsync();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Users());
         using var client = host.Client();
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
+        var anonymous = await client.GetAsync("/api/studies/STUDY-A");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.StartsWith("Basic", anonymous.Headers.WwwAuthenticate.ToString());   // the challenge RFC 9110 requires
         client.DefaultRequestHeaders.Add("X-Api-Key", "ro-key");
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/studies/STUDY-A")).StatusCode);
         var submit = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"X","folderPath":"studyA"}""", Encoding.UTF8, "application/json"));

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -77,27 +78,27 @@ public sealed class DashboardAuthHandler(
             var user = options.Users.FirstOrDefault(u => u.Name == name);
             if (user?.PasswordHash is { Length: > 0 } remembered && passwords.IsRemembered(name, password, remembered))
                 return Task.FromResult(Success(user.Name, user.Role, "basic"));
-            bool slowCheck = user?.PasswordHash is { Length: > 0 } || (user is null && options.Users.Any(u => !string.IsNullOrEmpty(u.PasswordHash)));
-            if (slowCheck && !limiter.TryBeginCheck(client))
+            // A SHA-256 user's check is fast; it runs for every name (an unknown one against zeros, which nothing matches).
+            string fastExpected = user is { PasswordHash: null or "", PasswordSha256: { Length: > 0 } sha } ? sha : NoHash;
+            if (FixedEquals(fastExpected, Sha256Hex(password)) && user is not null)
+                return Task.FromResult(Success(user.Name, user.Role, "basic"));
+            // Where any user has a slow hash, every refusal takes as long as one, whatever the name and its kind of
+            // hash, so that timing does not tell which names exist.
+            int slowest = options.Users.Select(u => PasswordHashes.IterationsOf(u.PasswordHash)).DefaultIfEmpty(0).Max();
+            if (slowest > 0 && !limiter.TryBeginCheck(client))
                 return Task.FromResult(LockedOut(client, checksRunning: true));
-            bool ok;
             try
             {
-                // Compare even for an unknown name, so timing does not tell which names exist.
-                if (user?.PasswordHash is { Length: > 0 } slow) ok = passwords.Verify(name, password, slow);
-                else if (slowCheck)
-                {
-                    _ = PasswordHashes.Verify(password, UnknownUserHash.Value);   // as slow as a real user's check
-                    ok = false;
-                }
-                else ok = FixedEquals(user?.PasswordSha256 ?? new string('0', 64), Sha256Hex(password)) && user is not null;
-                if (!ok) return Task.FromResult(Failed(client, "Wrong user name or password."));
+                if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
+                    return Task.FromResult(Success(user.Name, user.Role, "basic"));
+                if (user?.PasswordHash is not { Length: > 0 } && slowest > 0)
+                    _ = PasswordHashes.Verify(password, DecoyHash(slowest));
+                return Task.FromResult(Failed(client, "Wrong user name or password."));
             }
             finally
             {
-                if (slowCheck) limiter.EndCheck(client);
+                if (slowest > 0) limiter.EndCheck(client);
             }
-            return Task.FromResult(Success(user!.Name, user.Role, "basic"));
         }
         return Task.FromResult(AuthenticateResult.NoResult());
     }
@@ -133,13 +134,14 @@ public sealed class DashboardAuthHandler(
             return;
         }
         Response.StatusCode = StatusCodes.Status401Unauthorized;
+        // RFC 9110 requires the challenge on every 401; clients that wait for it before sending credentials need it.
+        Response.Headers.WWWAuthenticate = "Basic realm=\"NFC dashboard\", charset=\"UTF-8\"";
         if (IsApi(Request))
         {
             await Results.Problem(title: "Authentication required", detail: $"Send an {ApiKeyHeader} header or basic credentials.",
                 statusCode: 401).ExecuteAsync(Context);
             return;
         }
-        Response.Headers.WWWAuthenticate = "Basic realm=\"NFC dashboard\", charset=\"UTF-8\"";
         await Response.WriteAsync("Authentication required.");
     }
 
@@ -162,7 +164,12 @@ public sealed class DashboardAuthHandler(
         return AuthenticateResult.Fail(reason);
     }
 
-    private static readonly Lazy<string> UnknownUserHash = new(() => PasswordHashes.Create(Guid.NewGuid().ToString()));
+    private static readonly string NoHash = new('0', 64);
+    private static readonly ConcurrentDictionary<int, string> DecoyHashes = new();
+
+    /// <summary>A hash of a random password with <paramref name="iterations"/>, checked where no real one is.</summary>
+    private static string DecoyHash(int iterations) =>
+        DecoyHashes.GetOrAdd(iterations, n => PasswordHashes.Create(Guid.NewGuid().ToString(), n));
 
     public static string Sha256Hex(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 

@@ -28,6 +28,9 @@ public static class PasswordHashes
         : $"expected {Scheme}$ITERATIONS$SALT$HASH with at least {MinIterations} iterations, a salt of at least {SaltBytes} bytes " +
           $"and a {HashBytes}-byte hash (base64); `nfc hash-password` writes one";
 
+    /// <summary>The iteration count of a usable hash, else 0 (none, or not one of ours).</summary>
+    public static int IterationsOf(string? encoded) => encoded is { Length: > 0 } && TryParse(encoded, out int n, out _, out _) ? n : 0;
+
     public static bool Verify(string password, string encoded)
     {
         if (!TryParse(encoded, out int iterations, out var salt, out var expected)) return false;
