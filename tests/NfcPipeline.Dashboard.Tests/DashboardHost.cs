@@ -20,9 +20,9 @@ public sealed class DashboardHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static WebApplicationBuilder CreateBuilder(string connectionString, IDictionary<string, string?>? settings = null)
+    public static WebApplicationBuilder CreateBuilder(string connectionString, IDictionary<string, string?>? settings = null, string environment = "Production")
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production", ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment, ContentRootPath = AppContext.BaseDirectory });
         var all = new Dictionary<string, string?>
         {
             ["Storage:ConnectionString"] = connectionString,
@@ -35,9 +35,10 @@ public sealed class DashboardHost : IAsyncDisposable
         return builder;
     }
 
-    public static async Task<DashboardHost> StartAsync(string connectionString, IDictionary<string, string?>? settings = null)
+    public static async Task<DashboardHost> StartAsync(string connectionString, IDictionary<string, string?>? settings = null,
+        string environment = "Production")
     {
-        var builder = CreateBuilder(connectionString, settings);
+        var builder = CreateBuilder(connectionString, settings, environment);
         builder.AddDashboardServices();
         var app = builder.Build();
         app.MapDashboard();

@@ -85,7 +85,14 @@ public static class StudiesApi
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
         var folderPath = string.IsNullOrWhiteSpace(body.FolderPath) ? null : body.FolderPath;
         // The worker refuses another folder under a registered id; answered here, a refusal is not a 202.
-        var sourcePath = folderPath is not null ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folderPath) : null;
+        string? sourcePath;
+        // Resolved again: a folder renamed or unmounted since Validate is the request's problem (400), not a 500 whose log names it.
+        try { sourcePath = folderPath is not null ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folderPath) : null; }
+        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["folderPath"] = [ex is StudyLayoutException ? ex.Message :
+                "The path cannot be read in the share."] }, title: "The study cannot be submitted");
+        }
         var registered = await queries.StudyByExternalIdAsync(body.StudyId!.Trim(), ct);
         if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
                 registered.SourcePath is { } from && SharePaths.FolderGone(options.Value.ShareRoot!, from)) is { } conflict)

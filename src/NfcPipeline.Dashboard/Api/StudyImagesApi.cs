@@ -20,6 +20,12 @@ public static class StudyImagesApi
         if (after is < 1) errors["after"] = ["after must be an image's id (a positive number), as a page's next link gives it."];
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The images cannot be listed");
         if (await queries.StudyByExternalIdAsync(id, ct) is not { } study) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
+        // A gone anchor would start the listing over (as the study page does): a script walking next links would read
+        // its first pages again without knowing.
+        if (after is { } anchor && !await queries.ImageInStudyAsync(study.Id, anchor, ct))
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["after"] = [$"Image {anchor} is not an image of this study " +
+                "(removed since the page was listed, by a resubmission for instance); list again from the first page."] },
+                title: "The images cannot be listed");
         int take = limit ?? 200;
         var rows = await queries.ImagesAsync(study.Id, limit: take + 1, ct: ct, afterImageId: after, state: state);
         var page = rows.Take(take).ToList();

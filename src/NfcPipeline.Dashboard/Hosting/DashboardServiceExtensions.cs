@@ -55,6 +55,8 @@ public static class DashboardServiceExtensions
             .AddPolicy(DashboardRoles.OperatorPolicy, p => p.RequireRole(DashboardRoles.Operator));
         builder.Services.AddAntiforgery(a => { a.Cookie.Name = "nfc-af"; a.FormFieldName = "__af"; });
         builder.Services.AddProblemDetails();
+        // A query value that does not bind (limit=abc) is a 400 in every environment; Development threw it as a 500.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
 
         var rabbitUri = RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]);
         builder.Services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) => cfg.Host(rabbitUri)));

@@ -200,6 +200,14 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             """, new { patientId, modelId }, cancellationToken: ct))).ToList();
     }
 
+    /// <summary>Whether <paramref name="imageId"/> is an image of the study (a page's anchor that still exists).</summary>
+    public async Task<bool> ImageInStudyAsync(long studyId, long imageId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "select exists (select 1 from images where id = @imageId and study_id = @studyId)", new { studyId, imageId }, cancellationToken: ct));
+    }
+
     public async Task<ImageSource?> ImageSourceAsync(long imageId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
