@@ -56,6 +56,12 @@ public static partial class NfcCommandLine
             await Console.Error.WriteLineAsync($"nfc {Verb(parseResult)}: {ex.Message}");
             return Usage;
         }
+        catch (OperationCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            // An HTTP request that timed out (a bench's broker management API, a page), not a Ctrl-C.
+            await Console.Error.WriteLineAsync($"nfc {Verb(parseResult)}: timed out: {ex.Message}");
+            return Fatal;
+        }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("nfc: cancelled.");

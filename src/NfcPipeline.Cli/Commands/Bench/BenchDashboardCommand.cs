@@ -41,8 +41,14 @@ internal static class BenchDashboardCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            var size = new DashboardBenchSize(Math.Max(1, parse.GetValue(studies)), Math.Max(1, parse.GetValue(images)),
-                Math.Max(1, parse.GetValue(capillaries)), Math.Max(1, parse.GetValue(failedJobs)));   // the job pages are timed on a failed job
+            // Refused rather than raised: the run would not measure what was asked. The pages are timed on a completed
+            // study from the middle of the seeded ones, and on a failed job, so a few of each must exist.
+            var size = new DashboardBenchSize(parse.GetValue(studies), parse.GetValue(images), parse.GetValue(capillaries), parse.GetValue(failedJobs));
+            if (size.Studies < 10 || size.Images < 1 || size.Capillaries < 1 || size.FailedJobs < 1 || parse.GetValue(rounds) < 1)
+            {
+                Console.Error.WriteLine("nfc bench dashboard: --studies must be 10 or more, and --images, --capillaries, --failed-jobs and --rounds 1 or more.");
+                return NfcCommandLine.Usage;
+            }
             var server = new NpgsqlConnectionStringBuilder(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var name = "nfc_bench_" + Guid.NewGuid().ToString("N")[..8];
             var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres" }.ConnectionString;
@@ -58,7 +64,7 @@ internal static class BenchDashboardCommand
                 Console.WriteLine($"Seeded in {seedWatch.Elapsed.TotalSeconds:0.0} s");
                 var ids = await BenchIds.FindAsync(bench, size, ct);
                 await ids.WriteShareImagesAsync(bench, share, ct);
-                var results = await TimePagesAsync(bench, share, ids, Math.Max(1, parse.GetValue(rounds)), ct);
+                var results = await TimePagesAsync(bench, share, ids, parse.GetValue(rounds), ct);
                 return Print(results);
             }
             catch (NpgsqlException ex)

@@ -142,7 +142,8 @@ internal static class BenchInferenceCommand
         var sized = new List<(string Path, int Width, int Height)>();
         foreach (var image in StudyLayout.Discover(source).Images)
         {
-            try { var info = decoder.ReadHeaderFile(image.FullPath); sized.Add((image.FullPath, info.Width, info.Height)); }
+            // Decoded whole, not by header: a truncated file would fail the timed runs half way, as a stack trace.
+            try { var decoded = decoder.DecodeFile(image.FullPath); sized.Add((image.FullPath, decoded.Width, decoded.Height)); }
             catch (ImageDecodeException) { }
         }
         var group = sized.GroupBy(s => (s.Width, s.Height)).OrderByDescending(g => g.Count()).FirstOrDefault();
@@ -211,7 +212,7 @@ internal static class BenchInferenceCommand
     {
         var clock = Stopwatch.StartNew();
         await foreach (var outcome in fields.AnalyzeInOrderAsync(paths.Select(p => (p, calibration)), InferenceArguments.LookAhead(batch), ct))
-            if (!outcome.Succeeded) throw new InvalidOperationException($"benchmark image failed: {outcome.ErrorCode}: {outcome.Error}");
+            if (!outcome.Succeeded) throw new IOException($"a benchmark image failed: {outcome.ErrorCode}: {outcome.Error}");
         return clock.Elapsed.TotalSeconds;
     }
 }

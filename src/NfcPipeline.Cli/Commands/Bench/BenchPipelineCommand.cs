@@ -63,7 +63,8 @@ internal static class BenchPipelineCommand
             env = await BenchEnvironment.CreateAsync(name, new StorageOptions().ResolveConnectionString(), rabbit,
                 new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
         }
-        catch (Exception ex) when (ex is HttpRequestException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is HttpRequestException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException
+            or TaskCanceledException { InnerException: TimeoutException })
         {
             share.Delete(recursive: true);
             await Console.Error.WriteLineAsync($"nfc bench pipeline: cannot set up the bench database and broker vhost " +
