@@ -71,6 +71,7 @@ public class CliTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]   // file modes and the deployment are Linux's
     public async Task Report_exports_csv_and_printable_html_by_study_and_patient_code()
     {
         await using var data = await TestData.CreateAsync();
@@ -103,6 +104,25 @@ public class CliTests
             var unwritable = await NfcAsync("report", data.PatientId.ToString(), "--csv", Path.Combine(dir, "no-such-folder", "p.csv"), "--connection", data.Database.ConnectionString);
             Assert.Equal(1, unwritable.Code);
             Assert.Contains("nfc report: cannot write the report", unwritable.Err);
+            Assert.Contains(Path.Combine(dir, "no-such-folder", "p.csv") + " cannot be written: folder", unwritable.Err);   // not the hidden temporary file
+
+            // '-' is standard output (a file named '-' before); one output for both is refused.
+            var piped = await NfcAsync("report", data.PatientId.ToString(), "--csv", "-", "--html", html, "--connection", data.Database.ConnectionString);
+            Assert.True(piped.Code == 0, piped.Err);
+            Assert.Contains(",summary,pattern,non-scleroderma", piped.Out);
+            Assert.DoesNotContain("Wrote", piped.Out);
+            Assert.Contains("Wrote " + html, piped.Err);
+            foreach (var (first, second) in new[] { (csv, csv), ("-", "-") })
+            {
+                var same = await NfcAsync("report", data.PatientId.ToString(), "--csv", first, "--html", second, "--connection", data.Database.ConnectionString);
+                Assert.Equal((2, "nfc report: --csv and --html name the same output; give each its own."), (same.Code, same.Err.Trim()));
+            }
+            // A file its owner made read-only is kept.
+            File.SetUnixFileMode(csv, UnixFileMode.UserRead);
+            var kept = await NfcAsync("report", data.PatientId.ToString(), "--csv", csv, "--connection", data.Database.ConnectionString);
+            Assert.Equal(1, kept.Code);
+            Assert.Contains($"{csv} is read-only", kept.Err);
+            Assert.Single((await File.ReadAllTextAsync(csv)).Split('\n', StringSplitOptions.RemoveEmptyEntries));
             // Written beside the target and moved over it whole: a failed move (here onto a folder) leaves no part file.
             Directory.CreateDirectory(Path.Combine(dir, "taken.html"));
             var blocked = await NfcAsync("report", data.PatientId.ToString(), "--html", Path.Combine(dir, "taken.html"), "--connection", data.Database.ConnectionString);

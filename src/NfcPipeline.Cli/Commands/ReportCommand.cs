@@ -13,12 +13,19 @@ internal static class ReportCommand
     public static Command Create()
     {
         var patient = new Argument<string>("patient") { Description = "A patient id (number) or STUDY/PATIENT (the study id and the patient code)." };
-        var csv = new Option<FileInfo?>("--csv") { Description = "Write the metrics as CSV to this file." };
-        var html = new Option<FileInfo?>("--html") { Description = "Write the printable HTML report to this file." };
+        var csv = new Option<FileInfo?>("--csv") { Description = "Write the metrics as CSV to this file ('-': standard output)." };
+        var html = new Option<FileInfo?>("--html") { Description = "Write the printable HTML report to this file ('-': standard output)." };
         var connection = CommonOptions.Connection();
         var command = new Command("report", "Show or export a patient's report.") { patient, csv, html, connection };
         command.SetAction(async (parse, ct) =>
         {
+            var (csvOut, htmlOut) = (parse.GetValue(csv), parse.GetValue(html));
+            if (csvOut is not null && htmlOut is not null &&
+                (IsStdout(csvOut) || IsStdout(htmlOut) ? IsStdout(csvOut) && IsStdout(htmlOut) : csvOut.FullName == htmlOut.FullName))
+            {
+                Console.Error.WriteLine("nfc report: --csv and --html name the same output; give each its own.");
+                return NfcCommandLine.Usage;
+            }
             try
             {
                 await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
@@ -30,20 +37,17 @@ internal static class ReportCommand
                     Console.Error.WriteLine("nfc report: no such patient; give a patient id or STUDY/PATIENT.");
                     return NfcCommandLine.Fatal;
                 }
-                if (parse.GetValue(csv) is { } csvFile)
+                // With an output on standard output, what was written is said on standard error.
+                var notes = (csvOut is not null && IsStdout(csvOut)) || (htmlOut is not null && IsStdout(htmlOut)) ? Console.Error : Console.Out;
+                if (csvOut is not null)
                 {
-                    await ReplacedFile.WriteAsync(csvFile.FullName, w => ReportCsv.WritePatientAsync(w, report.Patient, report.AllModels), ct);
-                    Console.WriteLine($"Wrote {csvFile.FullName}");
+                    await WriteAsync(csvOut, w => ReportCsv.WritePatientAsync(w, report.Patient, report.AllModels), notes, ct);
                     // Scripts exporting many patients would otherwise take an empty file for an empty result.
                     if (report.AllModels.Count == 0)
                         Console.Error.WriteLine($"nfc report: this patient has no results yet ({report.Patient.State}); the CSV holds its header only.");
                 }
-                if (parse.GetValue(html) is { } htmlFile)
-                {
-                    await ReplacedFile.WriteAsync(htmlFile.FullName, w => w.WriteAsync(PrintableReport.Render(report, DateTime.UtcNow)), ct);
-                    Console.WriteLine($"Wrote {htmlFile.FullName}");
-                }
-                if (parse.GetValue(csv) is null && parse.GetValue(html) is null) Print(report);
+                if (htmlOut is not null) await WriteAsync(htmlOut, w => w.WriteAsync(PrintableReport.Render(report, DateTime.UtcNow)), notes, ct);
+                if (csvOut is null && htmlOut is null) Print(report);
                 return NfcCommandLine.Success;
             }
             catch (NpgsqlException ex)
@@ -58,6 +62,20 @@ internal static class ReportCommand
             }
         });
         return command;
+    }
+
+    private static bool IsStdout(FileInfo file) => file.ToString() == "-";
+
+    private static async Task WriteAsync(FileInfo file, Func<TextWriter, Task> write, TextWriter notes, CancellationToken ct)
+    {
+        if (IsStdout(file))
+        {
+            await write(Console.Out);
+            await Console.Out.FlushAsync(ct);
+            return;
+        }
+        await ReplacedFile.WriteAsync(file.FullName, write, ct);
+        await notes.WriteLineAsync($"Wrote {file.FullName}");
     }
 
     private static async Task<long?> ResolveAsync(ReportingQueries queries, string given, CancellationToken ct)

@@ -16,10 +16,18 @@ public static class ReplacedFile
         // A new file has no link to follow (ResolveLinkTarget throws for a path that does not exist).
         if (new FileInfo(target) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } linked)
             target = linked.FullName;
+        // A file its owner made read-only is one to keep (a rename would replace it all the same).
+        if (!OperatingSystem.IsWindows() && File.Exists(target) && (File.GetUnixFileMode(target) & UnixFileMode.UserWrite) == 0)
+            throw new IOException($"{target} is read-only; remove it or write another file.");
         var temporary = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
+        StreamWriter created;
+        // The error names the file asked for, not the hidden temporary one.
+        try { created = new StreamWriter(temporary, false, new UTF8Encoding(false)); }
+        catch (UnauthorizedAccessException ex) { throw new UnauthorizedAccessException($"{target} cannot be written: its folder is not writable.", ex); }
+        catch (DirectoryNotFoundException ex) { throw new IOException($"{target} cannot be written: folder {Path.GetDirectoryName(target)} does not exist.", ex); }
         try
         {
-            await using (var writer = new StreamWriter(temporary, false, new UTF8Encoding(false)))
+            await using (var writer = created)
                 await write(writer);
             ct.ThrowIfCancellationRequested();
             if (!OperatingSystem.IsWindows() && File.Exists(target)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
