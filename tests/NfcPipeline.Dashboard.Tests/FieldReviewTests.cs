@@ -66,6 +66,14 @@ public partial class FieldReviewTests
             Assert.Contains("id=\"review-pending\"", page);
             Assert.Equal("1|true", await data.Database.ScalarAsync<string>(
                 "select excluded_fields || '|' || review_pending::text from v_patient_summary where patient = 'P01'"));
+            // The morphology and diameter views say so too (they showed the old figures without a sign).
+            foreach (var view in new[] { "v_patient_morphology", "v_patient_diameters" })
+                Assert.Equal("true|completed", await data.Database.ScalarAsync<string>(
+                    $"select bool_and(review_pending)::text || '|' || min(patient_state) from {view} where patient = 'P01' having count(*) > 0"));
+            // A failed field is counted once, among the failed, whatever exclusion it carries.
+            Assert.Equal(0, await data.Database.ScalarAsync<int>(
+                $"update images set state = 'failed' where id = {imageId}; select excluded_fields from v_patient_summary where patient = 'P01'"));
+            await data.Database.ScalarAsync<int>($"update images set state = 'succeeded' where id = {imageId}; select 1");
             var again = await client.PostAsync($"/patients/{data.PatientId}/reaggregate", new FormUrlEncodedContent([new("__af", token)]));
             Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
             await WaitForAsync(received, 2);

@@ -113,7 +113,10 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             with counts as (
                 select count(*) filter (where state = 'succeeded') as ok, count(*) filter (where state = 'failed') as bad
                 from images where study_id = @StudyId)
-            update studies s set state = case when counts.bad > 0 then 'completed_with_errors' else 'completed' end,
+            -- A patient with errors makes the study's too: fields no result of this model covers (another model's only) are
+            -- succeeded images, but the patient counts them failed.
+            update studies s set state = case when counts.bad > 0 or exists (select 1 from patients p where p.study_id = s.id
+                                                  and p.state = 'completed_with_errors') then 'completed_with_errors' else 'completed' end,
                 completed_at = now(), updated_at = now()
             from counts
             where s.id = @StudyId and s.state = 'processing'

@@ -98,5 +98,8 @@ public class OtherModelResultsTests
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal("completed_with_errors", await check.ExecuteScalarAsync<string>("select state from patients where id = @PatientId", new { s.PatientId }));
         Assert.Equal(3, await check.ExecuteScalarAsync<int>("select failed_fields from patient_metrics where patient_id = @PatientId", new { s.PatientId }));
+        // Its study completes with errors too, though no image failed (it was 'completed', and its retry action hidden).
+        var study = await new PatientResultsStore(db).CompleteStudyIfDoneAsync(s.StudyId, default);
+        Assert.Equal("completed_with_errors", study?.State);
     }
 }
