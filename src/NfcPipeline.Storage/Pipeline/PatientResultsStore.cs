@@ -140,7 +140,9 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     /// after its commit, past its retries). Oldest first. Those of this model, and those of a model no worker has run
     /// for <paramref name="quietFor"/> (the fleet moved to another): nobody else would complete them.
     /// </summary>
-    public async Task<IReadOnlyList<StrandedStudy>> StrandedStudiesAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct)
+    /// <param name="skip">Studies left out (the sweep's, backing off after failures), so they do not fill every page.</param>
+    public async Task<IReadOnlyList<StrandedStudy>> StrandedStudiesAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct,
+        IReadOnlyCollection<long>? skip = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return (await connection.QueryAsync<(long StudyId, long[] PatientIds, long ModelId)>(new CommandDefinition("""
@@ -148,7 +150,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
                                and p.state not in ('completed', 'completed_with_errors') order by p.id),
                    coalesce(s.model_id, @ModelId)
             from studies s
-            where s.state = 'processing'
+            where s.state = 'processing' and s.id <> all(@Skip)
               and (s.model_id = @ModelId
                    or not exists (select 1 from workers w join models m on m.sha256 = w.model_sha256
                                   where m.id = s.model_id and w.state = 'running' and w.heartbeat_at > now() - @QuietFor))
@@ -156,7 +158,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
               and not exists (select 1 from images i where i.study_id = s.id
                               and (i.state not in ('succeeded', 'failed') or i.updated_at > now() - @QuietFor))
             order by coalesce(s.registered_at, s.updated_at) limit @Limit
-            """, new { ModelId = modelId, QuietFor = quietFor, Limit = limit }, cancellationToken: ct)))
+            """, new { ModelId = modelId, QuietFor = quietFor, Limit = limit, Skip = (skip ?? []).ToArray() }, cancellationToken: ct)))
             .Select(r => new StrandedStudy(r.StudyId, r.PatientIds, r.ModelId)).ToList();
     }
 

@@ -34,10 +34,11 @@ public sealed class WorkerStore(NpgsqlDataSource db)
             "delete from workers where heartbeat_at < now() - @Keep", new { Keep = keep }, cancellationToken: ct));
     }
 
-    public async Task HeartbeatAsync(string workerId, long imagesProcessed, string lastBatchJson, string state, CancellationToken ct)
+    /// <summary>Records a heartbeat; false when the worker has no row (never registered, or deleted as silent).</summary>
+    public async Task<bool> HeartbeatAsync(string workerId, long imagesProcessed, string lastBatchJson, string state, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("""
+        return 0 < await connection.ExecuteAsync(new CommandDefinition("""
             update workers set heartbeat_at = now(), images_processed = @Images, last_batch = @LastBatch::jsonb, state = @State where id = @Id
             """, new { Id = workerId, Images = imagesProcessed, LastBatch = lastBatchJson, State = state }, cancellationToken: ct));
     }

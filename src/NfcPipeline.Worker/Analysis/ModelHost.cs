@@ -77,8 +77,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         var metadata = JsonSerializer.Serialize(model.Session.ModelMetadata.CustomMetadataMap);
         ModelId = await retry.RunAsync(ct => models.EnsureAsync(model.Sha256, model.Contract.ModelName, model.Contract.ModelVersion,
             model.Contract.ContractName, metadata, ct), cancellationToken);
-        await retry.RunAsync(ct => workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device,
-            model.ActiveProvider, model.Sha256, ct), cancellationToken);
+        await retry.RunAsync(RegisterAsync, cancellationToken);
         // One queue, one model (README, Scale): a chunk goes to whichever worker takes it, and a patient is aggregated
         // from one model's results, so a second model on the queue leaves patients with fields missing.
         if (await retry.RunAsync(ct => workers.LiveWorkersWithOtherModelsAsync(identity.Id, model.Sha256, ct), cancellationToken) is var others and > 0)
@@ -89,6 +88,10 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             model.Contract.ModelName, model.Contract.ModelVersion, model.Sha256Hex[..12], model.ActiveProvider,
             model.MaxConcurrentRuns, model.IntraOpThreads, identity.Id);
     }
+
+    /// <summary>This worker's row in workers, made again where housekeeping deleted it (a worker silent for a day, then back).</summary>
+    public Task RegisterAsync(CancellationToken ct) =>
+        workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device, Model.ActiveProvider, Model.Sha256, ct);
 
     /// <summary>
     /// Finishes the images in flight before the session goes away (graceful shutdown): the consumers still running

@@ -17,6 +17,7 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
     WorkerOptions options, ILogger<StrandedCompletionSweep> logger) : BackgroundService
 {
     private const int StudiesPerPass = 20;
+    private readonly SweepBackoff _backoff = new(options.StrandedSweepInterval, TimeProvider.System);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,7 +26,7 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
         {
             if (!model.IsLoaded) continue;
             IReadOnlyList<StrandedStudy> stranded;
-            try { stranded = await patients.StrandedStudiesAsync(model.ModelId, options.StrandedAfter, StudiesPerPass, stoppingToken); }
+            try { stranded = await patients.StrandedStudiesAsync(model.ModelId, options.StrandedAfter, StudiesPerPass, stoppingToken, _backoff.Waiting()); }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
             catch (Exception ex)
             {
@@ -38,12 +39,19 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
                     "(its completion was lost after a commit) from the results of model #{StudyModel}{Whose}", study.StudyId, options.StrandedAfter,
                     study.ProcessingPatients.Count, study.ModelId, study.ModelId == model.ModelId ? "" : ", which no running worker has loaded");
                 // One study that cannot be completed (a patient whose aggregation fails) must not hold up the others.
-                try { await completion.CompleteStrandedAsync(study, bus, stoppingToken); }
+                try
+                {
+                    await completion.CompleteStrandedAsync(study, bus, stoppingToken);
+                    _backoff.Succeeded(study.StudyId);
+                }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
                 catch (Exception ex)
                 {
-                    // An event not published is stored (the outbox publishes it); anything else waits for the next pass.
-                    logger.LogWarning("Study {StudyDbId} not completed by the sweep this pass: {Error}", study.StudyId, ex.Message);
+                    // An event not published is stored (the outbox publishes it); anything else is tried again later, less
+                    // often each time, so that studies failing every pass do not fill every page of the sweep.
+                    var (failures, retryIn) = _backoff.Failed(study.StudyId);
+                    logger.Log(failures >= 3 ? LogLevel.Error : LogLevel.Warning, "Study {StudyDbId} not completed by the sweep ({Failures} time(s)): " +
+                        "{Error}; tried again in {RetryIn}", study.StudyId, failures, ex.Message, retryIn);
                 }
             }
         }

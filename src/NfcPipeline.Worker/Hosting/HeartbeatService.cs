@@ -13,7 +13,16 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
         using var timer = new PeriodicTimer(options.HeartbeatInterval);
         do
         {
-            try { await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "running", stoppingToken); }
+            try
+            {
+                // A worker away (suspended, or cut off from the database) for longer than housekeeping keeps silent ones
+                // had its row deleted: without it, redeliveries of its chunks would take it for dead.
+                if (!await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "running", stoppingToken) && model.IsLoaded)
+                {
+                    await model.RegisterAsync(stoppingToken);
+                    logger.LogWarning("This worker's row was gone (deleted as silent while it was away); registered again");
+                }
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 logger.LogWarning("Heartbeat not recorded: {Error}", ex.Message);

@@ -36,6 +36,7 @@ public class StrandedCompletionTests
         Assert.Equal(s.StudyId, stranded.StudyId);
         Assert.Equal([s.PatientId], stranded.ProcessingPatients);
         Assert.Equal(s.ModelId, stranded.ModelId);
+        Assert.Empty(await store.StrandedStudiesAsync(s.ModelId, quiet, 10, default, skip: [s.StudyId]));   // backing off after failures
         // Another model's workers leave it to this one's while one of them runs; once none has for the quiet time (the
         // fleet moved to another model), they complete it from its own model's results.
         await Exec("insert into workers (id, host, pid, model_sha256) select 'old:1:0', 'old', 1, sha256 from models");

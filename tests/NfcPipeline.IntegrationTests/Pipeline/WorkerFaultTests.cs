@@ -178,6 +178,21 @@ public class WorkerFaultTests
     }
 
     [Fact]
+    public async Task A_worker_whose_row_was_deleted_as_silent_registers_again_on_its_next_heartbeat()
+    {
+        // Housekeeping deletes workers silent for a day; one that comes back (suspended, cut off) heartbeated into no row,
+        // invisible, and redeliveries of its chunks took it for dead.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var worker = await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__HeartbeatInterval"] = "00:00:01" });
+        await env.QueryScalarAsync<int>($"delete from workers where pid = {worker.Pid}; select 1");
+
+        await PipelineEnvironment.WaitUntilAsync(async () =>
+            await env.QueryScalarAsync<long>($"select count(*) from workers where pid = {worker.Pid} and state = 'running'") == 1,
+            TimeSpan.FromSeconds(30), () => worker.Output);
+        Assert.Contains("registered again", worker.Output);
+    }
+
+    [Fact]
     public async Task A_graceful_stop_finishes_the_chunks_in_flight_and_leaves_nothing_half_done()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
