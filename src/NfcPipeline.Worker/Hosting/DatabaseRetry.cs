@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Npgsql;
 using Polly;
@@ -7,21 +8,26 @@ namespace NfcPipeline.Worker.Hosting;
 
 /// <summary>
 /// Retries database calls through outages (a restarting server, a dropped connection) with exponential backoff and
-/// jitter, so a chunk's finished inference is not thrown away because Postgres was briefly gone.
+/// jitter, so a chunk's finished inference is not thrown away because Postgres was briefly gone. No retry starts once
+/// Worker:DatabaseRetryBudget has passed since the call began: an unreachable host spends its connect timeout on every
+/// attempt, and counting delays alone made a 90 s budget last minutes.
 /// </summary>
 public sealed class DatabaseRetry
 {
+    private static readonly ResiliencePropertyKey<long> Started = new("nfc.db-retry.started");
     private readonly ResiliencePipeline _pipeline;
 
     public DatabaseRetry(WorkerOptions options, ILogger<DatabaseRetry> logger)
     {
         var maxDelay = TimeSpan.FromSeconds(10);
+        var budget = options.DatabaseRetryBudget;
         int attempts = 0;
-        for (double total = 0, delay = 0.5; total < options.DatabaseRetryBudget.TotalSeconds; delay = Math.Min(delay * 2, maxDelay.TotalSeconds), attempts++)
+        for (double total = 0, delay = 0.5; total < budget.TotalSeconds; delay = Math.Min(delay * 2, maxDelay.TotalSeconds), attempts++)
             total += delay;
         _pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsTransient(ex) &&
+                args.Context.Properties.TryGetValue(Started, out long started) && Stopwatch.GetElapsedTime(started) < budget),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(500),
@@ -44,9 +50,14 @@ public sealed class DatabaseRetry
         _ => false,
     };
 
-    public ValueTask<T> RunAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct) =>
-        _pipeline.ExecuteAsync(async token => await action(token), ct);
+    public async ValueTask<T> RunAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct)
+    {
+        var context = ResilienceContextPool.Shared.Get(ct);
+        context.Properties.Set(Started, Stopwatch.GetTimestamp());
+        try { return await _pipeline.ExecuteAsync(static async (c, call) => await call(c.CancellationToken), context, action); }
+        finally { ResilienceContextPool.Shared.Return(context); }
+    }
 
-    public ValueTask RunAsync(Func<CancellationToken, Task> action, CancellationToken ct) =>
-        _pipeline.ExecuteAsync(async token => await action(token), ct);
+    public async ValueTask RunAsync(Func<CancellationToken, Task> action, CancellationToken ct) =>
+        await RunAsync<bool>(async token => { await action(token); return true; }, ct);
 }
