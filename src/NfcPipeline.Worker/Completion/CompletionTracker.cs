@@ -18,34 +18,39 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     ILogger<CompletionTracker> logger)
 {
     public Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct) =>
-        CompleteAsync(touchedPatients, null, model.ModelId, bus, new Announcer(), ct);
+        CompleteAsync(touchedPatients, null, model.ModelId, new PatientAggregator(model.Analysis), model.SettingsJson, bus, new Announcer(), ct);
 
     /// <summary>For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.</summary>
     public async Task CompleteStudyAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
     {
         var all = await retry.RunAsync(t => patients.PatientsOfStudyAsync(studyId, t), ct);
-        await CompleteAsync(all, studyId, model.ModelId, bus, new Announcer(), ct);
+        await CompleteAsync(all, studyId, model.ModelId, new PatientAggregator(model.Analysis), model.SettingsJson, bus, new Announcer(), ct);
     }
 
     /// <summary>
-    /// A stranded study (see StrandedCompletionSweep): its processing patients aggregated from its own model's results
-    /// (under this worker's analysis settings), then the study completed.
+    /// A stranded study (see StrandedCompletionSweep): its processing patients aggregated from its own model's results,
+    /// then the study completed. Another model's study is aggregated under the settings its results were analysed
+    /// with, and its patients' results are named by them, not by this worker's model and settings.
     /// </summary>
-    public Task CompleteStrandedAsync(StrandedStudy study, IPublishEndpoint bus, CancellationToken ct) =>
-        CompleteAsync(study.ProcessingPatients, study.StudyId, study.ModelId, bus, new Announcer(), ct);
+    public async Task CompleteStrandedAsync(StrandedStudy study, IPublishEndpoint bus, CancellationToken ct)
+    {
+        var (aggregator, settings) = (new PatientAggregator(model.Analysis), model.SettingsJson);
+        if (study.ModelId != model.ModelId && await retry.RunAsync(t => patients.AnalysisSettingsAsync(study.StudyId, study.ModelId, t), ct) is { } stored)
+            (aggregator, settings) = (new PatientAggregator(FastTrackOf(stored) ?? model.Analysis.FastTrack), stored);
+        await CompleteAsync(study.ProcessingPatients, study.StudyId, study.ModelId, aggregator, settings, bus, new Announcer(), ct);
+    }
 
     /// <summary>Aggregates each patient whose last image is done, then completes their studies (and <paramref name="study"/>).</summary>
-    private async Task CompleteAsync(IReadOnlyList<long> touchedPatients, long? study, long modelId, IPublishEndpoint bus, Announcer announcer,
-        CancellationToken ct)
+    private async Task CompleteAsync(IReadOnlyList<long> touchedPatients, long? study, long modelId, PatientAggregator aggregator, string settings,
+        IPublishEndpoint bus, Announcer announcer, CancellationToken ct)
     {
         var studies = new HashSet<long>();
         if (study is { } given) studies.Add(given);
-        var aggregator = new PatientAggregator(model.Analysis);
         Exception? firstFailure = null;
         foreach (var patientId in touchedPatients)
         {
             PatientOutcome? outcome;
-            try { outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, model.SettingsJson, t), ct); }
+            try { outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct); }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // One patient that cannot be aggregated must not keep the chunk's other patients, and their study, from

@@ -96,6 +96,23 @@ public class StrandedCompletionTests
         var (_, oldPatient) = await StrandedAsync("stranded-old", old, "y");
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("stranded-old", TimeSpan.FromSeconds(60)));
         Assert.Equal(old, await env.QueryScalarAsync<long>("select model_id from patient_metrics where patient_id = @oldPatient", new { oldPatient }));
+
+        // With a field that model analysed, its patient's result is named by the settings of that analysis, not by this
+        // worker's model and settings. Registered just now while it is built, so the sweep takes it whole.
+        var named = await env.QueryScalarAsync<long>("""
+            with s as (insert into studies (external_id, source_path, um_per_px, state, model_id, registered_at)
+                       values ('stranded-named', 'stranded-named', 2.0, 'processing', @old, now()) returning id),
+                 p as (insert into patients (study_id, code) select id, 'P1' from s returning id, study_id),
+                 i as (insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, state, result_um_per_px, updated_at)
+                       select study_id, id, 'L2', 'f1', 'P1/L2/f1.png', sha256('z'::bytea), 1, 'succeeded', 2.0, now() - interval '1 hour' from p returning id),
+                 m as (insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, gradable, settings)
+                       values (sha256('z'::bytea), @old, 2.0, 640, 480, 0, false, '{"model_sha256": "the-old-models", "analysis": {}}') returning 1)
+            select p.id from p, i, m
+            """, new { old });
+        await env.QueryScalarAsync<int>("update studies set registered_at = now() - interval '1 hour' where external_id = 'stranded-named'; select 1");
+        Assert.Equal("completed", await env.WaitForStudyAsync("stranded-named", TimeSpan.FromSeconds(60)));
+        Assert.Equal("the-old-models", await env.QueryScalarAsync<string>(
+            "select settings ->> 'model_sha256' from patient_metrics where patient_id = @named", new { named }));
         Assert.Contains("which no running worker has loaded", env.Workers[0].Output);
     }
 }
