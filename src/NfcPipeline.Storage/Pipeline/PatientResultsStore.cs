@@ -103,6 +103,21 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             """, new { patientId }, cancellationToken: ct))).ToList();
     }
 
+    /// <summary>
+    /// The patient's results of models other than <paramref name="modelId"/> computed before a review last changed one
+    /// of its fields (kept through a reanalysis that left its images as they were), each with its settings.
+    /// </summary>
+    public async Task<IReadOnlyList<(long ModelId, string Settings)>> OtherResultsBehindReviewAsync(long patientId, long modelId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<(long, string)>(new CommandDefinition("""
+            select pm.model_id, pm.settings::text from patient_metrics pm
+            where pm.patient_id = @patientId and pm.model_id <> @modelId
+              and exists (select 1 from images i where i.patient_id = pm.patient_id and i.qc_changed_at > pm.computed_at)
+            order by pm.model_id
+            """, new { patientId, modelId }, cancellationToken: ct))).ToList();
+    }
+
     /// <summary>Moves the study to completed (or completed_with_errors) once every patient is; null when not this caller's to do.</summary>
     public async Task<StudyOutcome?> CompleteStudyIfDoneAsync(long studyId, CancellationToken ct)
     {

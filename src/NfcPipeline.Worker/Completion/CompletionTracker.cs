@@ -61,6 +61,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             }
             if (outcome is null) continue;
             studies.Add(outcome.StudyId);
+            await ReaggregateOtherResultsBehindReviewAsync(patientId, modelId, ct);
             if (outcome.Event is { } completed)
             {
                 logger.LogInformation("Patient {PatientDbId} of study {StudyDbId} aggregated: {Pattern}", outcome.PatientId, outcome.StudyId, outcome.Pattern);
@@ -100,6 +101,28 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             // its study is looked at even when the patient had completed (a retry of this message after a failure).
             if (outcome.Event is { } completed) await PublishStoredAsync(completed, bus, announcer, ct);
             await CompleteIfDoneAsync(outcome.StudyId, bus, announcer, ct);
+        }
+    }
+
+    /// <summary>
+    /// A review made while the patient was being analysed again reached only the analysing model's result (the others
+    /// answered "still being analysed"): the patient's other results, kept with its images unchanged, take it now. Best
+    /// effort: a failure leaves them marked review_pending, for "Recompute now".
+    /// </summary>
+    private async Task ReaggregateOtherResultsBehindReviewAsync(long patientId, long modelId, CancellationToken ct)
+    {
+        try
+        {
+            foreach (var (other, settings) in await retry.RunAsync(t => patients.OtherResultsBehindReviewAsync(patientId, modelId, t), ct))
+            {
+                var aggregator = new PatientAggregator(FastTrackOf(settings) ?? model.Analysis.FastTrack);
+                await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, other, aggregator, settings, t), ct);
+                logger.LogInformation("Patient {PatientDbId}: the result of model #{ModelId} aggregated again for a review made meanwhile", patientId, other);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("Patient {PatientDbId}: other models' results not aggregated again for a review: {Error}", patientId, ex.Message);
         }
     }
 

@@ -62,6 +62,27 @@ public class OtherModelResultsTests
     }
 
     [Fact]
+    public async Task Other_models_results_computed_before_a_review_are_found_for_aggregating_again()
+    {
+        // A review made while the patient was analysed again reached only the analysing model's result; the patient's
+        // completion looks for the others it left behind.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
+        long other = await OtherModelWithResultsAsync(migrated.Db, s);
+        var store = new PatientResultsStore(migrated.Db);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("update patient_metrics set settings = '{\"analysis\": {}}', computed_at = now() - interval '1 hour'");
+        Assert.Empty(await store.OtherResultsBehindReviewAsync(s.PatientId, s.ModelId, default));
+
+        await c.ExecuteAsync("update images set qc_exclusion = 'blur', qc_excluded_at = now(), qc_changed_at = now() - interval '10 minutes' where id = @id", new { id = s.ImageIds[0] });
+
+        var (model, settings) = Assert.Single(await store.OtherResultsBehindReviewAsync(s.PatientId, s.ModelId, default));
+        Assert.Equal((other, "{\"analysis\": {}}"), (model, settings));   // not the analysing model's own
+        await c.ExecuteAsync("update patient_metrics set computed_at = now() where model_id = @other", new { other });
+        Assert.Empty(await store.OtherResultsBehindReviewAsync(s.PatientId, s.ModelId, default));
+    }
+
+    [Fact]
     public async Task A_removed_image_or_a_new_calibration_drops_another_models_patient_results()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();

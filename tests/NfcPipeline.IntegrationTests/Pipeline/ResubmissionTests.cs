@@ -45,6 +45,35 @@ public class ResubmissionTests
     }
 
     [Fact]
+    public async Task A_review_made_during_a_reanalysis_reaches_the_patients_other_models_results_when_it_completes()
+    {
+        // The other model's result answered "still being analysed" to the review's request; its last chunk aggregated
+        // only the analysing model, and the other stayed review_pending until someone pressed "Recompute now".
+        var (env, _) = await CompletedStudyAsync("study-r", patients: 1, imagesPerPatient: 2);
+        await using var owned = env;
+        var other = await env.QueryScalarAsync<long>("""
+            with m as (insert into models (sha256, name, contract) values (sha256('other'::bytea), 'other', 'dense/v1') returning id)
+            insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, capillary_count, dilated_count, giant_count,
+                                         abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters, settings, um_per_px, computed_at)
+            select p.id, m.id, 2, 0, 20, 0, 0, 0, 0, 'non_scleroderma', '[]', '{}', '{}', '{"analysis": {}}', 2.0, now() - interval '1 hour'
+            from patients p, m returning model_id
+            """);
+        await env.QueryScalarAsync<int>("""
+            update images set qc_exclusion = 'blur', qc_excluded_at = now(), qc_changed_at = now()
+            where id = (select min(id) from images); select 1
+            """);
+
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' where external_id = 'study-r' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-r", FolderPath = "study-r", Reanalyze = true });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-r", TimeSpan.FromMinutes(2)));
+
+        await PipelineEnvironment.WaitUntilAsync(async () => !await env.QueryScalarAsync<bool>(
+            "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')"), TimeSpan.FromSeconds(30),
+            () => env.Workers[0].Output);
+        Assert.Contains($"the result of model #{other} aggregated again for a review made meanwhile", env.Workers[0].Output);
+    }
+
+    [Fact]
     public async Task One_image_in_two_studies_at_different_calibrations_keeps_each_studys_results()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
