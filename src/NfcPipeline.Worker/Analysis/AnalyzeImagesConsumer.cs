@@ -179,18 +179,26 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     /// database blip, do not make a live worker dead): counting it as an abandoned start gave
     /// up live work. Once the job leaves processing the start finds it done (completion is checked again) or failed; once
     /// the heartbeat stops, that worker died mid-chunk and the start is an abandoned one. A crash's redelivery, whose
-    /// worker's last heartbeat is still recent, pays one such wait.
+    /// worker's last heartbeat is still recent, pays one such wait. A holder alive but holding the chunk for longer than
+    /// Worker:RedeliveryWaitLimit is stuck (a hung run or read): the delivery stops waiting and runs it.
     /// </summary>
     private async Task WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
     {
         var interval = 4 * options.HeartbeatInterval;
         if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } seen) return;
         logger.LogInformation("Job {JobId} is processing under another worker; this delivery waits while that worker is alive", jobId);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             await Task.Delay(interval + TimeSpan.FromSeconds(1), ct);
             if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } later || later <= seen) return;
             seen = later;
+            if (waited.Elapsed >= options.RedeliveryWaitLimit)
+            {
+                logger.LogWarning("Job {JobId} is still processing under another live worker after {Waited:hh\\:mm\\:ss} (Worker:RedeliveryWaitLimit): " +
+                    "taking it over, as stuck", jobId, waited.Elapsed);
+                return;
+            }
         }
     }
 

@@ -178,6 +178,55 @@ public class WorkerFaultTests
     }
 
     [Fact]
+    public async Task A_redelivered_chunk_held_by_a_live_but_stuck_worker_is_taken_over_after_the_wait_limit()
+    {
+        // The holder's heartbeat kept moving (its process alive) while its chunk hung: the redelivery waited for ever,
+        // and the study with it.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-h", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Worker__HeartbeatInterval"] = "00:00:01", ["Worker__RedeliveryWaitLimit"] = "00:00:08",
+        });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-h", FolderPath = "study-h" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
+
+        var job = await env.QueryScalarAsync<long>("select min(id) from jobs");
+        var ids = await env.QueryScalarAsync<long[]>(
+            "select array_agg(e::bigint order by e::bigint) from jobs, jsonb_array_elements_text(payload -> 'image_ids') e where id = @job", new { job });
+        var studyId = await env.QueryScalarAsync<long>("select id from studies");
+        await env.QueryScalarAsync<long>("""
+            insert into workers (id, host, pid) values ('host:1:stuck', 'host', 1);
+            update jobs set state = 'processing', worker_id = 'host:1:stuck' where id = @job;
+            update images set state = 'processing', result_um_per_px = null where id = any(@ids);
+            update patients set state = 'processing', completed_at = null;
+            update studies set state = 'processing', completed_at = null;
+            select 0::bigint
+            """, new { job, ids });
+        using var alive = new CancellationTokenSource();
+        var heartbeat = Task.Run(async () =>
+        {
+            while (!alive.IsCancellationRequested)
+            {
+                await env.QueryScalarAsync<int>("update workers set heartbeat_at = now() where id = 'host:1:stuck'; select 1");
+                await Task.Delay(500);
+            }
+        });
+        try
+        {
+            await env.PublishAsync(new AnalyzeImages { JobId = job, StudyDbId = studyId, ImageIds = [.. ids] });
+            Assert.Equal("completed", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
+        }
+        finally
+        {
+            await alive.CancelAsync();
+            await heartbeat;
+        }
+        Assert.Contains($"Job {job} is still processing under another live worker after", env.Workers[0].Output);
+        Assert.Equal("succeeded|1", await env.QueryScalarAsync<string>("select state || '|' || abandoned_starts from jobs where id = @job", new { job }));
+    }
+
+    [Fact]
     public async Task A_worker_whose_row_was_deleted_as_silent_registers_again_on_its_next_heartbeat()
     {
         // Housekeeping deletes workers silent for a day; one that comes back (suspended, cut off) heartbeated into no row,
