@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
+using NfcPipeline.Dashboard.Security;
+
+namespace NfcPipeline.Dashboard.Tests;
+
+/// <summary>Sign-ins against slow (PBKDF2) password hashes: how many run at once, and what their timing tells.</summary>
+public class SlowHashSignInTests
+{
+    private static Dictionary<string, string?> Users() => AuthTests.Users();
+
+    private static AuthenticationHeaderValue Basic(string user, string password) => AuthTests.Basic(user, password);
+
+    [Fact]
+    public async Task Parallel_guesses_against_a_slow_password_hash_get_no_more_checks_than_the_limit()
+    {
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        settings["Dashboard:MaxFailedSignIns"] = "3";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+
+        var guesses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
+        {
+            using var client = host.Client();
+            client.DefaultRequestHeaders.Authorization = Basic("olga", $"guess-{i}");
+            return (await client.GetAsync("/jobs")).StatusCode;
+        }));
+
+        // Each check that ran counted a failure (401); the rest were refused unchecked, as locked out (429; before, all 12 were checked).
+        Assert.Equal((3, 9), (guesses.Count(s => s == HttpStatusCode.Unauthorized), guesses.Count(s => s == HttpStatusCode.TooManyRequests)));
+        Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
+    }
+
+    [Fact]
+    public async Task Beside_a_slow_hash_a_fast_hash_users_wrong_password_is_refused_as_slowly()
+    {
+        // rita's SHA-256 refusal took a millisecond where olga's and an unknown name's took a PBKDF2 check: timing told
+        // which names exist. The gap is a whole key derivation (tens of ms against about one), far above the noise.
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", 400_000);
+        settings["Dashboard:MaxFailedSignIns"] = "50";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = host.Client();
+        async Task<double> MedianMs(string user, string password, HttpStatusCode expected)
+        {
+            var times = new List<double>();
+            for (int i = 0; i < 5; i++)
+            {
+                client.DefaultRequestHeaders.Authorization = Basic(user, password);
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var status = (await client.GetAsync("/jobs")).StatusCode;
+                times.Add(watch.Elapsed.TotalMilliseconds);
+                Assert.Equal(expected, status);
+            }
+            return times.Order().ElementAt(2);
+        }
+
+        Assert.True(await MedianMs("rita", "ro-pass", HttpStatusCode.OK) >= 0);   // her right password stays fast to check
+        double slow = await MedianMs("olga", "guess", HttpStatusCode.Unauthorized);
+        double rita = await MedianMs("rita", "guess", HttpStatusCode.Unauthorized);
+        double nobody = await MedianMs("nobody", "guess", HttpStatusCode.Unauthorized);
+        Assert.True(rita > slow / 3 && nobody > slow / 3, $"median refusal: olga {slow:F1} ms, rita {rita:F1} ms, unknown {nobody:F1} ms");
+    }
+}
