@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Export + held-out evaluation + model card for a finished (or stopped) training run:
 #   ops/model/finish.sh [OUT] [MODEL] [EVAL_SEED] [EVAL_PATIENTS] [LABEL] [TRAIN_SECONDS]
-# Everything is made in OUT/staged and moved beside MODEL only once every step has succeeded, so a failure leaves the
-# previous model, its int8 variant, weights and card (README.md beside MODEL) as they were, never a mix of two runs.
+# Everything is made in OUT/staged and moved beside MODEL only once every step has succeeded, so a failed step leaves
+# the previous model, its int8 variant, weights and card (README.md beside MODEL) as they were. Each file is then
+# renamed into place (atomic per file where OUT and MODEL share a filesystem, as .local and models/ do).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib/common.sh

@@ -63,9 +63,9 @@ public sealed class WorkerOptions
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
-        // Well past a chunk's commit-to-completion (seconds), or the sweep would aggregate beside the consumer.
         if (!(RedeliveryWaitLimit >= TimeSpan.FromSeconds(1) && RedeliveryWaitLimit <= TimeSpan.FromDays(1)))
             problems.Add($"Worker:RedeliveryWaitLimit must be 1 second to 1 day (hh:mm:ss), got {RedeliveryWaitLimit}.");
+        // Well past a chunk's commit-to-completion (seconds), or the sweep would aggregate beside the consumer.
         if (!(StrandedAfter >= TimeSpan.FromSeconds(1) && StrandedAfter <= TimeSpan.FromDays(7)))
             problems.Add($"Worker:StrandedAfter must be 1 second to 7 days (hh:mm:ss), got {StrandedAfter}.");
         if (!(StrandedSweepInterval >= TimeSpan.FromSeconds(1) && StrandedSweepInterval <= TimeSpan.FromDays(1)))
@@ -144,9 +144,11 @@ public sealed class WorkerOptions
     /// <summary>
     /// How long a redelivered chunk waits for another worker that is alive (its heartbeat moving on) but still holds
     /// the chunk; then it runs the chunk itself, as an abandoned start (a chunk takes seconds to minutes: one held this
-    /// long is stuck, a hung run or read). The first of the two writes stands; the other stores nothing.
+    /// long is stuck, a hung run or read). The first of the two writes stands; the other stores nothing. Below the
+    /// broker's ack timeout (RabbitMQ's consumer_timeout, 30 min), which counts from delivery and would otherwise hand
+    /// the waiting delivery to another worker to wait again.
     /// </summary>
-    public TimeSpan RedeliveryWaitLimit { get; set; } = TimeSpan.FromMinutes(30);
+    public TimeSpan RedeliveryWaitLimit { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>How long database writes are retried (exponential backoff with jitter) before the message is retried.</summary>
     public TimeSpan DatabaseRetryBudget { get; set; } = TimeSpan.FromSeconds(90);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -91,8 +90,8 @@ public sealed class DashboardAuthHandler(
             {
                 if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
                     return Task.FromResult(Success(user.Name, user.Role, "basic"));
-                if (user?.PasswordHash is not { Length: > 0 } && slowest > 0)
-                    _ = PasswordHashes.Verify(password, DecoyHash(slowest));
+                // Topped up to the slowest configured count: a user whose hash has fewer iterations is refused as slowly.
+                PasswordHashes.Spend(password, slowest - PasswordHashes.IterationsOf(user?.PasswordHash));
                 return Task.FromResult(Failed(client, "Wrong user name or password."));
             }
             finally
@@ -165,11 +164,6 @@ public sealed class DashboardAuthHandler(
     }
 
     private static readonly string NoHash = new('0', 64);
-    private static readonly ConcurrentDictionary<int, string> DecoyHashes = new();
-
-    /// <summary>A hash of a random password with <paramref name="iterations"/>, checked where no real one is.</summary>
-    private static string DecoyHash(int iterations) =>
-        DecoyHashes.GetOrAdd(iterations, n => PasswordHashes.Create(Guid.NewGuid().ToString(), n));
 
     public static string Sha256Hex(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 

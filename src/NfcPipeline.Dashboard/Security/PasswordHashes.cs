@@ -28,6 +28,12 @@ public static class PasswordHashes
         : $"expected {Scheme}$ITERATIONS$SALT$HASH with at least {MinIterations} iterations, a salt of at least {SaltBytes} bytes " +
           $"and a {HashBytes}-byte hash (base64); `nfc hash-password` writes one";
 
+    /// <summary>A key derivation of <paramref name="iterations"/> whose result is thrown away: the time of a check where none is.</summary>
+    public static void Spend(string password, int iterations)
+    {
+        if (iterations > 0) _ = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), new byte[SaltBytes], iterations, HashAlgorithmName.SHA256, HashBytes);
+    }
+
     /// <summary>The iteration count of a usable hash, else 0 (none, or not one of ours).</summary>
     public static int IterationsOf(string? encoded) => encoded is { Length: > 0 } && TryParse(encoded, out int n, out _, out _) ? n : 0;
 

@@ -177,14 +177,19 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             .Select(r => new StrandedStudy(r.StudyId, r.PatientIds, r.ModelId)).ToList();
     }
 
-    /// <summary>The settings the study's images were analysed with by <paramref name="modelId"/> (its latest result's), or null.</summary>
+    /// <summary>
+    /// The settings the study's images were analysed with by <paramref name="modelId"/> (its latest result's); where it
+    /// has none (every image failed), the model's hash alone, so a result is never named by another model.
+    /// </summary>
     public async Task<string?> AnalysisSettingsAsync(long studyId, long modelId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
-            select r.settings::text from images i
-            join image_metrics r on r.image_sha256 = i.sha256 and r.um_per_px = i.result_um_per_px and r.model_id = @ModelId
-            where i.study_id = @StudyId order by r.analysed_at desc limit 1
+            select coalesce(
+                (select r.settings::text from images i
+                 join image_metrics r on r.image_sha256 = i.sha256 and r.um_per_px = i.result_um_per_px and r.model_id = @ModelId
+                 where i.study_id = @StudyId order by r.analysed_at desc limit 1),
+                (select jsonb_build_object('model_sha256', encode(m.sha256, 'hex'))::text from models m where m.id = @ModelId))
             """, new { StudyId = studyId, ModelId = modelId }, cancellationToken: ct));
     }
 

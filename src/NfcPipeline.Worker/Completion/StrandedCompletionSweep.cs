@@ -33,6 +33,7 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
                 logger.LogWarning("Stranded-study sweep skipped this pass: {Error}", ex.Message);
                 continue;
             }
+            _backoff.Forget(stranded.Select(s => s.StudyId));
             foreach (var study in stranded)
             {
                 logger.LogWarning("Study {StudyDbId}: every image done for over {Quiet} but {Patients} patient(s) not completed; completing it " +

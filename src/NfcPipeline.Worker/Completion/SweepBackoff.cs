@@ -24,4 +24,16 @@ public sealed class SweepBackoff(TimeSpan interval, TimeProvider clock)
     }
 
     public void Succeeded(long studyId) => _studies.Remove(studyId);
+
+    /// <summary>
+    /// Forgets studies whose wait is over and that are stranded no more (completed by a consumer, deleted, requeued),
+    /// so a count from weeks ago does not start a later failure near the longest wait.
+    /// </summary>
+    public void Forget(IEnumerable<long> strandedNow)
+    {
+        var now = clock.GetUtcNow();
+        var stranded = strandedNow.ToHashSet();
+        foreach (var (study, entry) in _studies.ToList())
+            if (entry.Until <= now && !stranded.Contains(study)) _studies.Remove(study);
+    }
 }

@@ -8,13 +8,14 @@ namespace NfcPipeline.Worker.Hosting;
 
 /// <summary>
 /// Retries database calls through outages (a restarting server, a dropped connection) with exponential backoff and
-/// jitter, so a chunk's finished inference is not thrown away because Postgres was briefly gone. No retry starts once
-/// Worker:DatabaseRetryBudget has passed since the call began: an unreachable host spends its connect timeout on every
-/// attempt, and counting delays alone made a 90 s budget last minutes.
+/// jitter, so a chunk's finished inference is not thrown away because Postgres was briefly gone. No retry is decided
+/// once Worker:DatabaseRetryBudget has passed since the call's first failure (a slow call that then deadlocks is still
+/// retried): an unreachable host spends its connect timeout on every attempt, and counting delays alone made a 90 s
+/// budget last minutes.
 /// </summary>
 public sealed class DatabaseRetry
 {
-    private static readonly ResiliencePropertyKey<long> Started = new("nfc.db-retry.started");
+    private static readonly ResiliencePropertyKey<long> FirstFailure = new("nfc.db-retry.first-failure");
     private readonly ResiliencePipeline _pipeline;
 
     public DatabaseRetry(WorkerOptions options, ILogger<DatabaseRetry> logger)
@@ -26,8 +27,7 @@ public sealed class DatabaseRetry
             total += delay;
         _pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsTransient(ex) &&
-                args.Context.Properties.TryGetValue(Started, out long started) && Stopwatch.GetElapsedTime(started) < budget),
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsTransient(ex) && WithinBudget(args.Context, budget)),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(500),
@@ -50,10 +50,15 @@ public sealed class DatabaseRetry
         _ => false,
     };
 
+    private static bool WithinBudget(ResilienceContext context, TimeSpan budget)
+    {
+        if (!context.Properties.TryGetValue(FirstFailure, out long first)) context.Properties.Set(FirstFailure, first = Stopwatch.GetTimestamp());
+        return Stopwatch.GetElapsedTime(first) < budget;
+    }
+
     public async ValueTask<T> RunAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken ct)
     {
         var context = ResilienceContextPool.Shared.Get(ct);
-        context.Properties.Set(Started, Stopwatch.GetTimestamp());
         try { return await _pipeline.ExecuteAsync(static async (c, call) => await call(c.CancellationToken), context, action); }
         finally { ResilienceContextPool.Shared.Return(context); }
     }

@@ -30,5 +30,13 @@ public class SweepBackoffTests
         backoff.Succeeded(7);
         Assert.Equal([8L], backoff.Waiting());
         Assert.Equal((1, interval), backoff.Failed(7));   // counted from one again
+
+        // Once its wait is over: kept while the sweep still finds it stranded, forgotten when it no longer does.
+        clock.Now += interval;
+        backoff.Forget([7]);
+        Assert.Equal((2, interval * 2), backoff.Failed(7));
+        clock.Now += interval * 2;
+        backoff.Forget([]);
+        Assert.Equal((1, interval), backoff.Failed(7));
     }
 }

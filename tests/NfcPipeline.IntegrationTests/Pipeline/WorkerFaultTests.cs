@@ -229,7 +229,7 @@ public class WorkerFaultTests
     [Fact]
     public async Task A_worker_whose_row_was_deleted_as_silent_registers_again_on_its_next_heartbeat()
     {
-        // Housekeeping deletes workers silent for a day; one that comes back (suspended, cut off) heartbeated into no row,
+        // Housekeeping deletes workers silent for Worker:KeepHistory; one that comes back (suspended, cut off) heartbeated into no row,
         // invisible, and redeliveries of its chunks took it for dead.
         await using var env = await PipelineEnvironment.CreateAsync();
         var worker = await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__HeartbeatInterval"] = "00:00:01" });
