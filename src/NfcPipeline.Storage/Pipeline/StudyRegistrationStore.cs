@@ -95,9 +95,20 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
 
         var imageSetsBefore = await ImageSetsAsync(connection, tx, studyId, ct);
-        var pathsBefore = (await connection.QueryAsync<string>(new CommandDefinition(
-            "select rel_path from images where study_id = @StudyId", new { StudyId = studyId }, tx, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+        var contentBefore = (await connection.QueryAsync<(string Path, byte[] Sha)>(new CommandDefinition(
+            "select rel_path, sha256 from images where study_id = @StudyId", new { StudyId = studyId }, tx, cancellationToken: ct)))
+            .ToDictionary(r => r.Path, r => r.Sha, StringComparer.Ordinal);
         var images = study.Images;
+        // Exclusions whose content leaves its path (the file removed, moved, or another file now at that path): kept
+        // aside, because the upsert below clears an exclusion where the content at its path changed.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            create temp table displaced_exclusions on commit drop as
+            select distinct on (o.sha256) o.sha256, o.qc_exclusion, o.qc_excluded_by, o.qc_excluded_at, o.qc_changed_at
+            from images o left join unnest(@Paths, @Shas) as x(rel_path, sha256) on x.rel_path = o.rel_path
+            where o.study_id = @StudyId and o.qc_excluded_at is not null and (x.rel_path is null or x.sha256 <> o.sha256)
+            order by o.sha256, o.rel_path
+            """, new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray(), Shas = images.Select(i => i.Sha256).ToArray() },
+            tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format)
             select @StudyId, p.id, x.finger, x.field, x.rel_path, x.sha256, x.size_bytes, x.width, x.height, x.format
@@ -125,19 +136,18 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 Formats = images.Select(i => i.Format).ToArray(),
             }, tx, cancellationToken: ct));
         // A reviewer's exclusion follows its content to a new path (a patient or finger folder renamed, say, to take a
-        // name out of it) rather than going with the old row; only to a path new in this registration (an unreviewed
-        // copy that stayed must not inherit its removed twin's "read twice").
+        // name out of it, or two fields swapped) rather than going with the old row; only to a path whose content is new
+        // in this registration (an unreviewed copy that stayed must not inherit its removed twin's "read twice").
         await connection.ExecuteAsync(new CommandDefinition("""
-            update images n set qc_exclusion = o.qc_exclusion, qc_excluded_by = o.qc_excluded_by, qc_excluded_at = o.qc_excluded_at,
-                                qc_changed_at = o.qc_changed_at
-            from (select distinct on (o.sha256) o.* from images o
-                  where o.study_id = @StudyId and o.qc_excluded_at is not null and not (o.rel_path = any(@Paths))
-                  order by o.sha256, o.rel_path) o
-            where n.study_id = @StudyId and o.sha256 = n.sha256 and n.qc_changed_at is null and n.rel_path = any(@NewPaths)
+            update images n set qc_exclusion = d.qc_exclusion, qc_excluded_by = d.qc_excluded_by, qc_excluded_at = d.qc_excluded_at,
+                                qc_changed_at = d.qc_changed_at
+            from displaced_exclusions d
+            where n.study_id = @StudyId and d.sha256 = n.sha256 and n.qc_changed_at is null and n.rel_path = any(@NewContent)
             """, new
             {
-                StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray(),
-                NewPaths = images.Select(i => i.RelativePath).Where(p => !pathsBefore.Contains(p)).ToArray(),
+                StudyId = studyId,
+                NewContent = images.Where(i => !contentBefore.TryGetValue(i.RelativePath, out var sha) || !sha.AsSpan().SequenceEqual(i.Sha256))
+                    .Select(i => i.RelativePath).ToArray(),
             }, tx, cancellationToken: ct));
         // Files gone from the folder leave the study; their results stay, keyed by content.
         await connection.ExecuteAsync(new CommandDefinition(

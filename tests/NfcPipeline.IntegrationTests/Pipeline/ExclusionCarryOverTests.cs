@@ -35,4 +35,28 @@ public class ExclusionCarryOverTests
         Assert.Equal("read twice", await ExclusionOf("P1/L3/f0.png"));
         Assert.Equal(1L, await c.ExecuteScalarAsync<long>("select count(*) from images"));
     }
+
+    [Fact]
+    public async Task An_exclusion_follows_its_file_when_two_fields_swap_paths()
+    {
+        // The excluded file moved to a path that still exists (two fields renumbered): the upsert cleared the exclusion
+        // where the content at that path changed, and nothing carried it, so the field counted again.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        var first = ResubmissionRaceTests.SubmittedAgain(s);
+        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        var (a, b) = (first.Images[0], first.Images[1]);
+        await c.ExecuteAsync("""
+            update images set qc_exclusion = 'air bubble', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
+            where rel_path = @RelativePath
+            """, new { a.RelativePath });
+
+        var swapped = first with { Images = [a with { Sha256 = b.Sha256 }, b with { Sha256 = a.Sha256 }] };
+        await registrations.RegisterAsync(swapped, s.ModelId, 2.0, false, 10, "{}", default);
+
+        Assert.Equal("air bubble", await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { b.RelativePath }));
+        Assert.Null(await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { a.RelativePath }));
+    }
 }
