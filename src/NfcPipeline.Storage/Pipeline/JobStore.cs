@@ -121,14 +121,21 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// still processing under another worker was abandoned by it (that process stopped mid-chunk); the
     /// <paramref name="maxAbandonedStarts"/>-th such start gives it up instead: the job fails with the reason.
     /// </summary>
-    public async Task<JobStart> StartAsync(long jobId, string workerId, int maxAbandonedStarts, CancellationToken ct)
+    /// <param name="liveHolder">
+    /// Where given: a job that another worker started within this window, and whose heartbeat is that fresh, was not
+    /// abandoned (two deliveries of one message starting together); the later start takes it over uncounted.
+    /// </param>
+    public async Task<JobStart> StartAsync(long jobId, string workerId, int maxAbandonedStarts, CancellationToken ct, TimeSpan? liveHolder = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
             with prev as (
-                select id, state in ('succeeded', 'deleted', 'failed') as finished,
-                       state = 'processing' and worker_id is distinct from @WorkerId as abandoned
-                from jobs where id = @JobId for update),
+                select j.id, j.state in ('succeeded', 'deleted', 'failed') as finished,
+                       j.state = 'processing' and j.worker_id is distinct from @WorkerId
+                       and not (@LiveHolder::interval is not null and j.started_at > now() - @LiveHolder::interval
+                                and exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
+                                            and w.heartbeat_at > now() - @LiveHolder::interval)) as abandoned
+                from jobs j where j.id = @JobId for update of j),
             next as (
                 select prev.*, abandoned and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
                 from prev join jobs j on j.id = prev.id)
@@ -146,7 +153,7 @@ public sealed class JobStore(NpgsqlDataSource db)
                 published_at = coalesce(j.published_at, now()), updated_at = now()
             from next where j.id = next.id
             returning case when next.give_up then 'given_up' else j.state end
-            """, new { JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts }, cancellationToken: ct));
+            """, new { JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts, LiveHolder = liveHolder }, cancellationToken: ct));
         return state switch
         {
             null => JobStart.Unknown,

@@ -28,7 +28,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
         await WaitWhileRunningElsewhereAsync(message.JobId, ct);
-        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t), ct);
+        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, 4 * options.HeartbeatInterval), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
         if (start is JobStart.GivenUp or JobStart.Failed)
         {

@@ -63,4 +63,31 @@ public class DuplicateDeliveryTests
         await c.ExecuteAsync("update workers set state = 'running'; update jobs set state = 'succeeded'");
         Assert.Null(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default));   // not processing
     }
+
+    [Fact]
+    public async Task Two_deliveries_starting_together_count_no_abandoned_start()
+    {
+        // Both found the job enqueued; the second's start then saw it processing under the first, just started by a
+        // live worker, and counted it abandoned: three such races gave the job up as WorkerStopped with no worker stopped.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        var jobs = new JobStore(migrated.Db);
+        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("insert into workers (id, host, pid) values ('w1', 'h', 1)");
+        var live = TimeSpan.FromSeconds(20);
+        async Task<int> Abandoned() => await c.ExecuteScalarAsync<int>("select abandoned_starts from jobs where id = @job", new { job });
+
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w1", 3, default, live));
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w2", 3, default, live));
+        Assert.Equal(0, await Abandoned());
+
+        // Its holder's heartbeat stopped (a crash), or it has held the job for longer than the window: abandoned.
+        await c.ExecuteAsync("update jobs set worker_id = 'w1'; update workers set heartbeat_at = now() - interval '1 minute'");
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w2", 3, default, live));
+        Assert.Equal(1, await Abandoned());
+        await c.ExecuteAsync("update jobs set worker_id = 'w1', started_at = now() - interval '1 minute'; update workers set heartbeat_at = now()");
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w2", 3, default, live));
+        Assert.Equal(2, await Abandoned());
+    }
 }
