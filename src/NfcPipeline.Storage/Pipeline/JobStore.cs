@@ -29,8 +29,14 @@ public sealed class JobStore(NpgsqlDataSource db)
 
     public async Task<IReadOnlyList<ChunkJob>> CreateChunksAsync(long studyId, IReadOnlyList<long> imageIds, int chunkSize, bool reanalyze, CancellationToken ct)
     {
+        // One transaction under the study's lock, as registration: chunks whose images were not yet given to them
+        // would be published, load nothing and succeed, leaving the images queued.
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await InsertChunksAsync(connection, null, studyId, imageIds, chunkSize, reanalyze, ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
+        var chunks = await InsertChunksAsync(connection, tx, studyId, imageIds, chunkSize, reanalyze, ct);
+        await tx.CommitAsync(ct);
+        return chunks;
     }
 
     /// <summary>Inserts the chunk jobs of <paramref name="imageIds"/> on the caller's connection and transaction.</summary>
@@ -43,11 +49,13 @@ public sealed class JobStore(NpgsqlDataSource db)
         // Created claimed by their publisher (see MarkPublishedAsync); a claim its process dies holding expires. Stamped
         // with the clock, not the transaction's start: a registration that waited on a study lock would otherwise commit
         // a claim already past its lease, and an outbox pass would publish the chunks a second time.
-        var rows = (await connection.QueryAsync<(long Id, DateTime Claim)>(new CommandDefinition("""
+        // Paired with their chunks by each chunk's first image (distinct), not by the order RETURNING happens to keep.
+        var returned = (await connection.QueryAsync<(long Id, DateTime Claim, long FirstImage)>(new CommandDefinition("""
             insert into jobs (kind, study_id, payload, enqueued_at, publish_claimed_at)
             select 'analyze_chunk', @StudyId, p::jsonb, clock_timestamp(), clock_timestamp() from unnest(@Payloads) with ordinality as t(p, n)
-            order by n returning id, publish_claimed_at
-            """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToList();
+            order by n returning id, publish_claimed_at, (payload -> 'image_ids' ->> 0)::bigint
+            """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToDictionary(r => r.FirstImage);
+        var rows = chunks.Select(c => returned[c[0]]).ToList();
         var ids = rows.Select(r => r.Id).ToList();
         // Each image now belongs to its new chunk (ResultStore writes only the images a chunk owns).
         var owners = ids.Zip(chunks).SelectMany(p => p.Second.Select(image => (Image: image, Job: p.First))).ToList();
