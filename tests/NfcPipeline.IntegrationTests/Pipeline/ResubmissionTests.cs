@@ -58,10 +58,13 @@ public class ResubmissionTests
             select p.id, m.id, 2, 0, 20, 0, 0, 0, 0, 'non_scleroderma', '[]', '{}', '{}', '{"analysis": {}}', 2.0, now() - interval '1 hour'
             from patients p, m returning model_id
             """);
+        // The other model's own results of both fields (gradable, 8 /mm), at the study's calibration.
         await env.QueryScalarAsync<int>("""
+            insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, density_per_mm, gradable, settings)
+            select sha256, @other, 2.0, 640, 480, 0, 4, 8.0, true, '{"analysis": {}}' from images;
             update images set qc_exclusion = 'blur', qc_excluded_at = now(), qc_changed_at = now()
             where id = (select min(id) from images); select 1
-            """);
+            """, new { other });
 
         await env.QueryScalarAsync<long>("update studies set state = 'processing' where external_id = 'study-r' returning 1");
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-r", FolderPath = "study-r", Reanalyze = true });
@@ -71,6 +74,9 @@ public class ResubmissionTests
             "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')"), TimeSpan.FromSeconds(30),
             () => env.Workers[0].Output);
         Assert.Contains($"the result of model #{other} aggregated again for a review made meanwhile", env.Workers[0].Output);
+        // From that model's own results, the excluded field left out: one gradable field of two, none failed.
+        Assert.Equal("1|0|8.00", await env.QueryScalarAsync<string>(
+            "select gradable_fields || '|' || failed_fields || '|' || density_mean_per_mm from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')"));
     }
 
     [Fact]
