@@ -99,14 +99,15 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             "select rel_path, sha256 from images where study_id = @StudyId", new { StudyId = studyId }, tx, cancellationToken: ct)))
             .ToDictionary(r => r.Path, r => r.Sha, StringComparer.Ordinal);
         var images = study.Images;
-        // Exclusions whose content leaves its path (the file removed, moved, or another file now at that path): kept
-        // aside, because the upsert below clears an exclusion where the content at its path changed.
+        // The rows whose content leaves its path (the file removed, moved, or another file now at that path), excluded
+        // or not, numbered within their content by path: kept aside, because the upsert below clears an exclusion where
+        // the content at its path changed, and paired one to one with the paths that content moves to.
         await connection.ExecuteAsync(new CommandDefinition("""
             create temp table displaced_exclusions on commit drop as
-            select distinct on (o.sha256) o.sha256, o.qc_exclusion, o.qc_excluded_by, o.qc_excluded_at, o.qc_changed_at
+            select o.sha256, o.qc_exclusion, o.qc_excluded_by, o.qc_excluded_at, o.qc_changed_at,
+                   row_number() over (partition by o.sha256 order by o.rel_path) as k
             from images o left join unnest(@Paths, @Shas) as x(rel_path, sha256) on x.rel_path = o.rel_path
-            where o.study_id = @StudyId and o.qc_excluded_at is not null and (x.rel_path is null or x.sha256 <> o.sha256)
-            order by o.sha256, o.rel_path
+            where o.study_id = @StudyId and (x.rel_path is null or x.sha256 <> o.sha256)
             """, new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray(), Shas = images.Select(i => i.Sha256).ToArray() },
             tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
@@ -137,12 +138,15 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             }, tx, cancellationToken: ct));
         // A reviewer's exclusion follows its content to a new path (a patient or finger folder renamed, say, to take a
         // name out of it, or two fields swapped) rather than going with the old row; only to a path whose content is new
-        // in this registration (an unreviewed copy that stayed must not inherit its removed twin's "read twice").
+        // in this registration (an unreviewed copy that stayed must not inherit its removed twin's "read twice"), and one
+        // to one: of two moved twins, only the excluded one's new path takes the exclusion.
         await connection.ExecuteAsync(new CommandDefinition("""
             update images n set qc_exclusion = d.qc_exclusion, qc_excluded_by = d.qc_excluded_by, qc_excluded_at = d.qc_excluded_at,
                                 qc_changed_at = d.qc_changed_at
-            from displaced_exclusions d
-            where n.study_id = @StudyId and d.sha256 = n.sha256 and n.qc_changed_at is null and n.rel_path = any(@NewContent)
+            from (select i.id, i.sha256, row_number() over (partition by i.sha256 order by i.rel_path) as k
+                  from images i where i.study_id = @StudyId and i.rel_path = any(@NewContent)) t
+            join displaced_exclusions d on d.sha256 = t.sha256 and d.k = t.k
+            where n.id = t.id and d.qc_excluded_at is not null and n.qc_changed_at is null
             """, new
             {
                 StudyId = studyId,

@@ -26,14 +26,15 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
         {
             if (!model.IsLoaded) continue;
             IReadOnlyList<StrandedStudy> stranded;
-            try { stranded = await patients.StrandedStudiesAsync(model.ModelId, options.StrandedAfter, StudiesPerPass, stoppingToken, _backoff.Waiting()); }
+            var leftOut = _backoff.Waiting();
+            try { stranded = await patients.StrandedStudiesAsync(model.ModelId, options.StrandedAfter, StudiesPerPass, stoppingToken, leftOut); }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
             catch (Exception ex)
             {
                 logger.LogWarning("Stranded-study sweep skipped this pass: {Error}", ex.Message);
                 continue;
             }
-            _backoff.Forget(stranded.Select(s => s.StudyId));
+            if (stranded.Count < StudiesPerPass) _backoff.Forget(stranded.Select(s => s.StudyId), leftOut);
             foreach (var study in stranded)
             {
                 logger.LogWarning("Study {StudyDbId}: every image done for over {Quiet} but {Patients} patient(s) not completed; completing it " +

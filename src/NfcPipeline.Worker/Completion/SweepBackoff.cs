@@ -26,14 +26,13 @@ public sealed class SweepBackoff(TimeSpan interval, TimeProvider clock)
     public void Succeeded(long studyId) => _studies.Remove(studyId);
 
     /// <summary>
-    /// Forgets studies whose wait is over and that are stranded no more (completed by a consumer, deleted, requeued),
-    /// so a count from weeks ago does not start a later failure near the longest wait.
+    /// Forgets studies stranded no more (completed by a consumer, deleted, requeued): neither in the pass's results nor
+    /// left out of its query, so a count from weeks ago does not start a later failure near the longest wait. Call it
+    /// only for a pass whose page was not full (a study beyond a full page may still be stranded).
     /// </summary>
-    public void Forget(IEnumerable<long> strandedNow)
+    public void Forget(IEnumerable<long> strandedNow, IReadOnlyCollection<long> leftOut)
     {
-        var now = clock.GetUtcNow();
-        var stranded = strandedNow.ToHashSet();
-        foreach (var (study, entry) in _studies.ToList())
-            if (entry.Until <= now && !stranded.Contains(study)) _studies.Remove(study);
+        var keep = strandedNow.Concat(leftOut).ToHashSet();
+        foreach (var study in _studies.Keys.Where(s => !keep.Contains(s)).ToList()) _studies.Remove(study);
     }
 }

@@ -59,4 +59,27 @@ public class ExclusionCarryOverTests
         Assert.Equal("air bubble", await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { b.RelativePath }));
         Assert.Null(await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { a.RelativePath }));
     }
+
+    [Fact]
+    public async Task Of_two_moved_twins_only_the_excluded_ones_new_path_is_excluded()
+    {
+        // One content twice, the second excluded as read twice, and the finger folder renamed: both new rows took the
+        // exclusion, and a field that counted once counted no more.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        var twins = ResubmissionRaceTests.SubmittedAgain(s, sha: _ => s.Shas[0]);
+        await registrations.RegisterAsync(twins, s.ModelId, 2.0, false, 10, "{}", default);
+        await c.ExecuteAsync("""
+            update images set qc_exclusion = 'read twice', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
+            where rel_path = @RelativePath
+            """, new { twins.Images[1].RelativePath });
+
+        var moved = twins with { Images = [.. twins.Images.Select(i => i with { Finger = "L3", RelativePath = i.RelativePath.Replace("/L2/", "/L3/") })] };
+        await registrations.RegisterAsync(moved, s.ModelId, 2.0, false, 10, "{}", default);
+
+        Assert.Equal("-|read twice", await c.ExecuteScalarAsync<string>(
+            "select string_agg(coalesce(qc_exclusion, '-'), '|' order by rel_path) from images"));
+    }
 }

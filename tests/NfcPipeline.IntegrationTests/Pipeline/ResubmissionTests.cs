@@ -70,10 +70,11 @@ public class ResubmissionTests
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-r", FolderPath = "study-r", Reanalyze = true });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-r", TimeSpan.FromMinutes(2)));
 
+        // The figures and the log line, which reaches the captured output a moment after the commit.
         await PipelineEnvironment.WaitUntilAsync(async () => !await env.QueryScalarAsync<bool>(
-            "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')"), TimeSpan.FromSeconds(30),
-            () => env.Workers[0].Output);
-        Assert.Contains($"the result of model #{other} aggregated again for a review made meanwhile", env.Workers[0].Output);
+                "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')")
+            && env.Workers[0].Output.Contains($"the result of model #{other} aggregated again for a review made meanwhile", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), () => env.Workers[0].Output);
         // From that model's own results, the excluded field left out: one gradable field of two, none failed.
         Assert.Equal("1|0|8.00", await env.QueryScalarAsync<string>(
             "select gradable_fields || '|' || failed_fields || '|' || density_mean_per_mm from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')"));

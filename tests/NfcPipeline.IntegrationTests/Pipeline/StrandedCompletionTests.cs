@@ -96,6 +96,9 @@ public class StrandedCompletionTests
         var (_, oldPatient) = await StrandedAsync("stranded-old", old, "y");
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("stranded-old", TimeSpan.FromSeconds(60)));
         Assert.Equal(old, await env.QueryScalarAsync<long>("select model_id from patient_metrics where patient_id = @oldPatient", new { oldPatient }));
+        // No image result of that model to take settings from: named by its hash, not by this worker's model.
+        Assert.True(await env.QueryScalarAsync<bool>(
+            "select settings ->> 'model_sha256' = encode(sha256('old'::bytea), 'hex') from patient_metrics where patient_id = @oldPatient", new { oldPatient }));
 
         // With a field that model analysed, its patient's result is named by the settings of that analysis, not by this
         // worker's model and settings. Registered just now while it is built, so the sweep takes it whole.

@@ -31,12 +31,14 @@ public class SweepBackoffTests
         Assert.Equal([8L], backoff.Waiting());
         Assert.Equal((1, interval), backoff.Failed(7));   // counted from one again
 
-        // Once its wait is over: kept while the sweep still finds it stranded, forgotten when it no longer does.
+        // Kept while the sweep finds it stranded or left it out of its query (its wait ended during the query, say);
+        // forgotten once it is neither.
         clock.Now += interval;
-        backoff.Forget([7]);
+        backoff.Forget([7], []);
         Assert.Equal((2, interval * 2), backoff.Failed(7));
-        clock.Now += interval * 2;
-        backoff.Forget([]);
+        backoff.Forget([], [7]);
+        Assert.Equal((3, interval * 4), backoff.Failed(7));
+        backoff.Forget([], []);
         Assert.Equal((1, interval), backoff.Failed(7));
     }
 }
