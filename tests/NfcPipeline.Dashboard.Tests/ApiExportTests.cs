@@ -1,16 +1,13 @@
 using System.Net;
 using System.Text.Json;
 using NfcPipeline.IntegrationTests.Infrastructure;
+using static NfcPipeline.Dashboard.Tests.ApiTests;
 
 namespace NfcPipeline.Dashboard.Tests;
 
 /// <summary>The HTTP API's JSON and CSV exports of results, against real PostgreSQL, with an operator API key.</summary>
 public class ApiExportTests
 {
-    private static Dictionary<string, string?> Settings(TestData data) => ApiTests.Settings(data);
-
-    private static HttpClient Keyed(DashboardHost host) => ApiTests.Keyed(host);
-
     [Fact]
     public async Task Patient_metrics_come_as_json_and_csv()
     {

@@ -1,17 +1,13 @@
 using System.Net;
-using System.Net.Http.Headers;
 using Microsoft.Extensions.DependencyInjection;
 using NfcPipeline.Dashboard.Security;
+using static NfcPipeline.Dashboard.Tests.AuthTests;
 
 namespace NfcPipeline.Dashboard.Tests;
 
 /// <summary>Sign-ins against slow (PBKDF2) password hashes: how many run at once, and what their timing tells.</summary>
 public class SlowHashSignInTests
 {
-    private static Dictionary<string, string?> Users() => AuthTests.Users();
-
-    private static AuthenticationHeaderValue Basic(string user, string password) => AuthTests.Basic(user, password);
-
     [Fact]
     public async Task Parallel_guesses_against_a_slow_password_hash_get_no_more_checks_than_the_limit()
     {

@@ -28,7 +28,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
         await WaitWhileRunningElsewhereAsync(message.JobId, ct);
-        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, 4 * options.HeartbeatInterval), ct);
+        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, LiveHolderWindow), ct);
         if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
         if (start is JobStart.GivenUp or JobStart.Failed)
         {
@@ -173,6 +173,9 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             republishLater: true), ct);
     }
 
+    /// <summary>How recent another worker's heartbeat must be for it to count as alive (one or two missed ones allowed).</summary>
+    private TimeSpan LiveHolderWindow => 4 * options.HeartbeatInterval;
+
     /// <summary>
     /// A redelivery of a job still processing under another worker (the broker's ack timeout, a lost channel) waits while
     /// that worker is alive, its heartbeat moving on within four heartbeat intervals (one or two missed or slow ones, a
@@ -184,7 +187,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     /// </summary>
     private async Task WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
     {
-        var interval = 4 * options.HeartbeatInterval;
+        var interval = LiveHolderWindow;
         if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } seen) return;
         logger.LogInformation("Job {JobId} is processing under another worker; this delivery waits while that worker is alive", jobId);
         var waited = System.Diagnostics.Stopwatch.StartNew();

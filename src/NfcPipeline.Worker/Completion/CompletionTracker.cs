@@ -36,7 +36,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     {
         var (aggregator, settings) = (new PatientAggregator(model.Analysis), model.SettingsJson);
         if (study.ModelId != model.ModelId && await retry.RunAsync(t => patients.AnalysisSettingsAsync(study.StudyId, study.ModelId, t), ct) is { } stored)
-            (aggregator, settings) = (new PatientAggregator(FastTrackOf(stored) ?? model.Analysis.FastTrack), stored);
+            (aggregator, settings) = (AggregatorFor(stored), stored);
         await CompleteAsync(study.ProcessingPatients, study.StudyId, study.ModelId, aggregator, settings, bus, new Announcer(), ct);
     }
 
@@ -115,7 +115,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         {
             foreach (var (other, settings) in await retry.RunAsync(t => patients.OtherResultsBehindReviewAsync(patientId, modelId, t), ct))
             {
-                var aggregator = new PatientAggregator(FastTrackOf(settings) ?? model.Analysis.FastTrack);
+                var aggregator = AggregatorFor(settings);
                 await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, other, aggregator, settings, t), ct);
                 logger.LogInformation("Patient {PatientDbId}: the result of model #{ModelId} aggregated again for a review made meanwhile", patientId, other);
             }
@@ -125,6 +125,9 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             logger.LogWarning("Patient {PatientDbId}: other models' results not aggregated again for a review: {Error}", patientId, ex.Message);
         }
     }
+
+    /// <summary>An aggregator under the fast-track rules of stored settings, else this worker's.</summary>
+    private PatientAggregator AggregatorFor(string settingsJson) => new(FastTrackOf(settingsJson) ?? model.Analysis.FastTrack);
 
     /// <summary>The fast-track rules a stored result was computed under (its settings' analysis.FastTrack), if they can be read.</summary>
     internal static FastTrackOptions? FastTrackOf(string settingsJson)

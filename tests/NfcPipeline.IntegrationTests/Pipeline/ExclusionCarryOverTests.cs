@@ -7,6 +7,12 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 /// <summary>A reviewer's exclusion follows its content to a new path, and only there, against the real database.</summary>
 public class ExclusionCarryOverTests
 {
+    /// <summary>A reviewer's exclusion of the image at <paramref name="path"/>, as the dashboard records it.</summary>
+    private static Task ExcludeAsync(Npgsql.NpgsqlConnection c, string path, string reason) => c.ExecuteAsync("""
+        update images set qc_exclusion = @reason, qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
+        where rel_path = @path
+        """, new { path, reason });
+
     [Fact]
     public async Task An_exclusion_follows_a_moved_file_but_not_onto_an_unreviewed_copy_that_stayed()
     {
@@ -14,10 +20,7 @@ public class ExclusionCarryOverTests
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
         var registrations = new StudyRegistrationStore(migrated.Db);
         await using var c = await migrated.Db.OpenConnectionAsync();
-        async Task Exclude(string path) => await c.ExecuteAsync("""
-            update images set qc_exclusion = 'read twice', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
-            where rel_path = @path
-            """, new { path });
+        Task Exclude(string path) => ExcludeAsync(c, path, "read twice");
         async Task<string?> ExclusionOf(string path) =>
             await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @path", new { path });
 
@@ -48,10 +51,7 @@ public class ExclusionCarryOverTests
         var first = ResubmissionRaceTests.SubmittedAgain(s);
         await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
         var (a, b) = (first.Images[0], first.Images[1]);
-        await c.ExecuteAsync("""
-            update images set qc_exclusion = 'air bubble', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
-            where rel_path = @RelativePath
-            """, new { a.RelativePath });
+        await ExcludeAsync(c, a.RelativePath, "air bubble");
 
         var swapped = first with { Images = [a with { Sha256 = b.Sha256 }, b with { Sha256 = a.Sha256 }] };
         await registrations.RegisterAsync(swapped, s.ModelId, 2.0, false, 10, "{}", default);
@@ -71,10 +71,7 @@ public class ExclusionCarryOverTests
         await using var c = await migrated.Db.OpenConnectionAsync();
         var twins = ResubmissionRaceTests.SubmittedAgain(s, sha: _ => s.Shas[0]);
         await registrations.RegisterAsync(twins, s.ModelId, 2.0, false, 10, "{}", default);
-        await c.ExecuteAsync("""
-            update images set qc_exclusion = 'read twice', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = now()
-            where rel_path = @RelativePath
-            """, new { twins.Images[1].RelativePath });
+        await ExcludeAsync(c, twins.Images[1].RelativePath, "read twice");
 
         var moved = twins with { Images = [.. twins.Images.Select(i => i with { Finger = "L3", RelativePath = i.RelativePath.Replace("/L2/", "/L3/") })] };
         await registrations.RegisterAsync(moved, s.ModelId, 2.0, false, 10, "{}", default);

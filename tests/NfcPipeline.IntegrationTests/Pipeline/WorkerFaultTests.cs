@@ -38,6 +38,26 @@ public class WorkerFaultTests
             "no interrupted chunk was redelivered");
     }
 
+    /// <summary>
+    /// What a worker that died or hung mid-chunk leaves of the first chunk: its job processing under <paramref name="holder"/>,
+    /// the chunk's images unfinished, and their patients and the study processing again.
+    /// </summary>
+    private static async Task<(long Job, long[] Ids, long StudyId)> FirstChunkLeftProcessingAsync(PipelineEnvironment env, string holder)
+    {
+        var job = await env.QueryScalarAsync<long>("select min(id) from jobs");
+        var ids = await env.QueryScalarAsync<long[]>(
+            "select array_agg(e::bigint order by e::bigint) from jobs, jsonb_array_elements_text(payload -> 'image_ids') e where id = @job", new { job });
+        var studyId = await env.QueryScalarAsync<long>("select id from studies");
+        await env.QueryScalarAsync<long>("""
+            update jobs set state = 'processing', worker_id = @holder where id = @job;
+            update images set state = 'processing', result_um_per_px = null where id = any(@ids);
+            update patients set state = 'processing', completed_at = null where id in (select patient_id from images where id = any(@ids));
+            update studies set state = 'processing', completed_at = null;
+            select 0::bigint
+            """, new { job, ids, holder });
+        return (job, ids, studyId);
+    }
+
     [Fact]
     public async Task A_chunk_whose_workers_keep_dying_is_given_up_and_its_study_completes_with_errors()
     {
@@ -51,17 +71,7 @@ public class WorkerFaultTests
         // What a worker that died mid-chunk leaves (A_worker_killed_mid_chunk... kills one for real; when it dies is a
         // race, so here the state is set): its job processing under its id, the chunk's images unfinished, and the
         // message, unacknowledged, delivered again to the next worker.
-        var job = await env.QueryScalarAsync<long>("select min(id) from jobs");
-        var ids = await env.QueryScalarAsync<long[]>(
-            "select array_agg(e::bigint order by e::bigint) from jobs, jsonb_array_elements_text(payload -> 'image_ids') e where id = @job", new { job });
-        var studyId = await env.QueryScalarAsync<long>("select id from studies");
-        await env.QueryScalarAsync<long>("""
-            update jobs set state = 'processing', worker_id = 'host:1:dead' where id = @job;
-            update images set state = 'processing', result_um_per_px = null where id = any(@ids);
-            update patients set state = 'processing', completed_at = null where id in (select patient_id from images where id = any(@ids));
-            update studies set state = 'processing', completed_at = null;
-            select 0::bigint
-            """, new { job, ids });
+        var (job, ids, studyId) = await FirstChunkLeftProcessingAsync(env, "host:1:dead");
         await env.PublishAsync(new AnalyzeImages { JobId = job, StudyDbId = studyId, ImageIds = [.. ids] });
 
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-x", TimeSpan.FromMinutes(2)));
@@ -191,18 +201,8 @@ public class WorkerFaultTests
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-h", FolderPath = "study-h" });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
 
-        var job = await env.QueryScalarAsync<long>("select min(id) from jobs");
-        var ids = await env.QueryScalarAsync<long[]>(
-            "select array_agg(e::bigint order by e::bigint) from jobs, jsonb_array_elements_text(payload -> 'image_ids') e where id = @job", new { job });
-        var studyId = await env.QueryScalarAsync<long>("select id from studies");
-        await env.QueryScalarAsync<long>("""
-            insert into workers (id, host, pid) values ('host:1:stuck', 'host', 1);
-            update jobs set state = 'processing', worker_id = 'host:1:stuck' where id = @job;
-            update images set state = 'processing', result_um_per_px = null where id = any(@ids);
-            update patients set state = 'processing', completed_at = null;
-            update studies set state = 'processing', completed_at = null;
-            select 0::bigint
-            """, new { job, ids });
+        await env.QueryScalarAsync<int>("insert into workers (id, host, pid) values ('host:1:stuck', 'host', 1); select 1");
+        var (job, ids, studyId) = await FirstChunkLeftProcessingAsync(env, "host:1:stuck");
         using var alive = new CancellationTokenSource();
         var heartbeat = Task.Run(async () =>
         {
