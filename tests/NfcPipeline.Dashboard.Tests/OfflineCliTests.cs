@@ -257,6 +257,10 @@ public sealed class OfflineCliTests : IDisposable
     {
         var truth = Path.Combine(_folder.FullName, "truth.json");
         File.WriteAllText(truth, """{"images": [], "annotations": [], "categories": []}""");
+        var densities = Path.Combine(_folder.FullName, "densities.csv");
+        File.WriteAllText(densities, "image,capillaries_per_mm\nP001/R2/field1.png,8\n");
+        var counts = Path.Combine(_folder.FullName, "counts.csv");
+        File.WriteAllText(counts, "image,count\nP001/R2/field1.png,8\n");
         foreach (var args in new[]
         {
             new[] { "analyze", DemoStudy, "--um-per-px", "NaN" },
@@ -266,6 +270,8 @@ public sealed class OfflineCliTests : IDisposable
             ["status", "--limit", "-5"],
             ["status", "demo-study", "--limit", "0"],
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--field-mm", "0.5"],   // COCO needs none
+            ["evaluate", "--images", DemoStudy, "--truth", densities, "--field-mm", "0.5"],   // densities need none
+            ["evaluate", "--images", DemoStudy, "--truth", counts],   // counts need it
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "not a uri"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],

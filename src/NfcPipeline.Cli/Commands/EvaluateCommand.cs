@@ -77,6 +77,11 @@ internal static class EvaluateCommand
             if (isCsv) csvTruth = DensityTruthCsv.Parse(truthText, request.FieldMm);
             else coco = CocoParser.Parse(truthText);
         }
+        catch (ArgumentException ex)
+        {
+            await Console.Error.WriteLineAsync($"nfc evaluate: --field-mm: {ex.Message}");
+            return NfcCommandLine.Usage;
+        }
         catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidDataException)
         {
             await Console.Error.WriteLineAsync($"nfc evaluate: cannot read {request.Truth.Name}: {ex.Message}");

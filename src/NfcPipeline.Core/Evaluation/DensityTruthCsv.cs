@@ -18,9 +18,10 @@ public static class DensityTruthCsv
         int countColumn = System.Array.IndexOf(header, "count");
         if (imageColumn < 0) throw new FormatException("The density CSV needs an 'image' column.");
         if (densityColumn < 0 && countColumn < 0) throw new FormatException("The density CSV needs a 'capillaries_per_mm' or a 'count' column.");
-        if (densityColumn < 0 && !(fieldMm > 0)) throw new FormatException("A 'count' column needs the field length in mm (positive).");
+        // A field length that is missing or out of place is the caller's mistake, not the file's.
+        if (densityColumn < 0 && !(fieldMm > 0)) throw new ArgumentException("A 'count' column needs the field length in mm (positive).");
         if (densityColumn >= 0 && fieldMm is not null)
-            throw new FormatException("A field length was given, but the 'capillaries_per_mm' column needs none (it is for a 'count' column).");
+            throw new ArgumentException("A field length was given, but the 'capillaries_per_mm' column needs none (it is for a 'count' column).");
         if (lines.Length == 1) throw new FormatException("The density CSV lists no images, only its header.");
 
         var result = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);

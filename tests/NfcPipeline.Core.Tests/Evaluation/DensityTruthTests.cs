@@ -16,11 +16,11 @@ public class DensityTruthTests
     public void Counts_need_the_field_length()
     {
         Assert.Equal(4.5, DensityTruthCsv.Parse("image,count\nimg1.png,9", fieldMm: 2)["img1.png"]);
-        Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,count\nimg1.png,9"));
+        Assert.Throws<ArgumentException>(() => DensityTruthCsv.Parse("image,count\nimg1.png,9"));
         Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\nimg1.png,many"));
         Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("picture,count\nimg1.png,9", fieldMm: 1));
         // A field length beside densities would be ignored, and a header alone is no truth.
-        Assert.Contains("needs none", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\nimg1.png,9", fieldMm: 1)).Message);
+        Assert.Contains("needs none", Assert.Throws<ArgumentException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\nimg1.png,9", fieldMm: 1)).Message);
         Assert.Contains("no images", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,count\n", fieldMm: 1)).Message);
     }
 
