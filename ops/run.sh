@@ -100,7 +100,18 @@ else
   alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)$(port_hint "$LOGS/dashboard.log" NFC_DASHBOARD_PORT); the worker goes on (ops/run.sh stop stops it)"; }
 fi
 
+# The worker up (model loaded, bus and health port bound), or the reason it is not, before saying what comes next.
+wait_for_worker() {
+  local deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
+  until grep -q "Application started" "$LOGS/worker.log" 2>/dev/null; do
+    alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)$(port_hint "$LOGS/worker.log" NFC_WORKER_HEALTH_PORT)"; }
+    [ $SECONDS -lt $deadline ] || die "the worker did not start in time; see $LOGS/worker.log"
+    sleep 1
+  done
+}
+
 if [ "$DEMO_SHARE" = 0 ]; then
+  wait_for_worker
   cat <<EOT
 The worker watches $SHARE (model: $MODEL): a study folder there is analysed once it holds study.json or READY and has
 not changed for 3 s (README.md, "Analyse your own study"). Follow it on the dashboard at $DASHBOARD_URL (Studies, and
