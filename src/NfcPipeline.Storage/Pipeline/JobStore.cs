@@ -133,7 +133,13 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// Where given: a job that another worker started within this window, and whose heartbeat is that fresh, was not
     /// abandoned (two deliveries of one message starting together); the later start takes it over uncounted.
     /// </param>
-    public async Task<JobStart> StartAsync(long jobId, string workerId, int maxAbandonedStarts, CancellationToken ct, TimeSpan? liveHolder = null)
+    /// <param name="message">
+    /// Where given, the study and images the message names: a job that is not that study's chunk of exactly those images
+    /// is <see cref="JobStart.Unknown"/> and left as it is (a stray or hand-made message, or one from another deployment
+    /// on the same broker, would otherwise mark it done with nothing written).
+    /// </param>
+    public async Task<JobStart> StartAsync(long jobId, string workerId, int maxAbandonedStarts, CancellationToken ct, TimeSpan? liveHolder = null,
+        (long StudyId, IReadOnlyList<long> ImageIds)? message = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
@@ -143,7 +149,9 @@ public sealed class JobStore(NpgsqlDataSource db)
                        and not (@LiveHolder::interval is not null and j.started_at > now() - @LiveHolder::interval
                                 and exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
                                             and w.heartbeat_at > now() - @LiveHolder::interval)) as abandoned
-                from jobs j where j.id = @JobId for update of j),
+                from jobs j where j.id = @JobId
+                  and (not @Check or j.kind = 'analyze_chunk' and j.study_id = @StudyId and j.payload -> 'image_ids' = to_jsonb(@ImageIds))
+                for update of j),
             next as (
                 select prev.*, abandoned and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
                 from prev join jobs j on j.id = prev.id)
@@ -161,7 +169,11 @@ public sealed class JobStore(NpgsqlDataSource db)
                 published_at = coalesce(j.published_at, now()), updated_at = now()
             from next where j.id = next.id
             returning case when next.give_up then 'given_up' else j.state end
-            """, new { JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts, LiveHolder = liveHolder }, cancellationToken: ct));
+            """, new
+            {
+                JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts, LiveHolder = liveHolder,
+                Check = message is not null, StudyId = message?.StudyId ?? 0, ImageIds = message?.ImageIds.ToArray() ?? [],
+            }, cancellationToken: ct));
         return state switch
         {
             null => JobStart.Unknown,

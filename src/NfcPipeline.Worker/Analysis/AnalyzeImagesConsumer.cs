@@ -28,8 +28,11 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
         await WaitWhileRunningElsewhereAsync(message.JobId, ct);
-        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, LiveHolderWindow), ct);
-        if (start is JobStart.Unknown) throw new InvalidWorkException($"Job {message.JobId} does not exist.");
+        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, LiveHolderWindow,
+            (message.StudyDbId, message.ImageIds)), ct);
+        if (start is JobStart.Unknown)
+            throw new InvalidWorkException($"Job {message.JobId} does not exist, or is not the chunk of study {message.StudyDbId} with the " +
+                $"{message.ImageIds.Count} image(s) the message names (a hand-made message, or one from another deployment on this broker?).");
         if (start is JobStart.GivenUp or JobStart.Failed)
         {
             // Given up now (workers kept stopping mid-chunk), or a duplicate of a failed chunk's message, or a retry after

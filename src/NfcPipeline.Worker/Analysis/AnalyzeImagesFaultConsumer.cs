@@ -23,6 +23,12 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         var chunk = context.Message.Message;
         var exception = context.Message.Exceptions.FirstOrDefault();
         var summary = exception is null ? "failed" : $"{exception.ExceptionType}: {exception.Message}";
+        if (context.Message.Exceptions.Any(e => e.ExceptionType == typeof(InvalidWorkException).FullName))
+        {
+            // The message named no chunk of this database: failing the job of that number would fail another chunk.
+            logger.LogWarning("A message for job {JobId} was refused ({Error}); the job is left as it is", chunk.JobId, summary);
+            return;
+        }
         logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
         // A late fault of an attempt before an operator's requeue leaves the job (and so its images) as requeued.
         await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, context.Message.Timestamp, t), context.CancellationToken);

@@ -185,6 +185,24 @@ public class WorkerFaultTests
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies where external_id = 'bad-path'"));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies where external_id = 'empty-study'"));
         Assert.Contains("holds no images", worker.Output);
+
+        // Messages naming a real job, but not its study or not its images (hand-made, or another deployment's on this
+        // broker): refused, and the job is neither run, marked done with nothing written, nor failed by their faults.
+        var studyId = await env.QueryScalarAsync<long>("select id from studies where external_id = 'study-m'");
+        var imageId = await env.QueryScalarAsync<long>("select min(id) from images");
+        var waiting = await env.QueryScalarAsync<long>($"""
+            insert into jobs (kind, study_id, payload, state, published_at)
+            values ('analyze_chunk', {studyId}, jsonb_build_object('image_ids', jsonb_build_array({imageId}), 'reanalyze', false), 'enqueued', now())
+            returning id
+            """);
+        await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId, ImageIds = [] });
+        await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId + 1, ImageIds = [imageId] });
+        await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId, ImageIds = [imageId, imageId + 1] });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("analyze-images_error") >= 5
+            && worker.Output.Split("the job is left as it is").Length > 3, TimeSpan.FromMinutes(1), () => worker.Output);
+        Assert.Equal("enqueued:0", await env.QueryScalarAsync<string>($"select state || ':' || attempts from jobs where id = {waiting}"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state <> 'succeeded'"));
+        Assert.Contains("is not the chunk of study", worker.Output);
     }
 
     [Fact]
