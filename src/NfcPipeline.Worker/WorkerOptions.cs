@@ -49,6 +49,10 @@ public sealed class WorkerOptions
         if (ChunkSize is < 1 or > MaxChunkSize) problems.Add($"Worker:ChunkSize must be 1 to {MaxChunkSize}, got {ChunkSize}.");
         if (PrefetchCount < 1) problems.Add($"Worker:PrefetchCount must be at least 1 (0 would mean no limit), got {PrefetchCount}.");
         if (ConcurrentMessageLimit < 1) problems.Add($"Worker:ConcurrentMessageLimit must be at least 1, got {ConcurrentMessageLimit}.");
+        // The broker hands out no more than the prefetch: a limit above it would never be reached.
+        else if (PrefetchCount >= 1 && PrefetchCount < ConcurrentMessageLimit)
+            problems.Add($"Worker:PrefetchCount ({PrefetchCount}) must be at least Worker:ConcurrentMessageLimit ({ConcurrentMessageLimit}): " +
+                "the broker delivers no more than the prefetch at once, so fewer chunks would run than the limit says.");
         if (RegistrationConcurrency is < 1 or > 16) problems.Add($"Worker:RegistrationConcurrency must be 1 to 16, got {RegistrationConcurrency}.");
         if (!(DefaultMicrometresPerPixel > 0 && double.IsFinite(DefaultMicrometresPerPixel)))
             problems.Add($"Worker:DefaultMicrometresPerPixel must be a positive number, got {DefaultMicrometresPerPixel}.");

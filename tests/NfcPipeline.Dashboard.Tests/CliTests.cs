@@ -138,6 +138,7 @@ public class CliTests
         await using var data = await TestData.CreateAsync();
         var submitted = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
         var byManifest = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var viaLink = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(TestServices.RabbitUri);
@@ -147,7 +148,8 @@ public class CliTests
                 e.Handler<SubmitStudy>(ctx =>
                 {
                     if (ctx.Message.StudyId == "CLI-1") submitted.TrySetResult(ctx.Message);
-                    if (ctx.Message.FolderPath == "studyM") byManifest.TrySetResult(ctx.Message);
+                    if (ctx.Message.FolderPath == "studyM" && ctx.Message.StudyId == "CLI-M") byManifest.TrySetResult(ctx.Message);
+                    if (ctx.Message.StudyId == "CLI-L") viaLink.TrySetResult(ctx.Message);
                     return Task.CompletedTask;
                 });
             });
@@ -201,6 +203,16 @@ public class CliTests
             var outside = await NfcAsync("enqueue", "/etc", "--share", data.ShareRoot);
             Assert.Equal(2, outside.Code);
             Assert.Contains("inside the share", outside.Err);
+            // A share root given through a link, the folder by its real path (as `nfc enqueue .` in it gives it): inside.
+            var rootLink = data.ShareRoot.TrimEnd('/') + "-link";
+            Directory.CreateSymbolicLink(rootLink, data.ShareRoot);
+            try
+            {
+                var linked = await NfcAsync("enqueue", Path.Combine(data.ShareRoot, "studyM"), "--share", rootLink, "--study-id", "CLI-L");
+                Assert.True(linked.Code == 0, linked.Err);
+                Assert.Equal("studyM", (await viaLink.Task.WaitAsync(TimeSpan.FromSeconds(30))).FolderPath);
+            }
+            finally { File.Delete(rootLink); }
 
             // What the worker would refuse is refused here, before publishing, instead of looking accepted.
             var taken = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", TestData.StudyExternalId,

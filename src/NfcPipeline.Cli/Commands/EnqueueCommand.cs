@@ -37,6 +37,12 @@ internal static class EnqueueCommand
             var rootFull = Path.GetFullPath(root);
             var candidate = Path.IsPathRooted(given) || Directory.Exists(given) ? Path.GetFullPath(given) : Path.Combine(rootFull, given);
             var relative = Path.GetRelativePath(rootFull, candidate).Replace('\\', '/');
+            // A share root reached through a link, and the folder by its real path (the current directory is one):
+            // read against the root's real path.
+            if ((relative == ".." || relative.StartsWith("../", StringComparison.Ordinal)) && Directory.Exists(candidate)
+                && Path.GetRelativePath(SharePaths.RealPath(rootFull), SharePaths.RealPath(candidate)).Replace('\\', '/') is var real
+                && real != ".." && !real.StartsWith("../", StringComparison.Ordinal))
+                relative = real;
             // As the worker reads it: a file, a folder without images or with unreadable folders, a link out of the
             // share or an unusable manifest would be refused there, after this command had reported success.
             try { SharePaths.ResolveUnder(rootFull, relative); }

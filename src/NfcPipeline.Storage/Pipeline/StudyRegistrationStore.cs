@@ -211,14 +211,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// The study a submission with this message id was registered as, or null: asked before a delivery reads the study's
-    /// files, so a redelivery neither hashes them again nor registers anything (RegisterAsync checks again, under the lock).
+    /// The study a submission with this message id and study id was registered as, or null: asked before a delivery reads
+    /// the study's files, so a redelivery neither hashes them again nor registers anything (RegisterAsync checks again,
+    /// under the lock). The study id counts too: a sender reusing a message id for another study submits that study.
     /// </summary>
-    public async Task<RegisteredStudy?> EarlierRegistrationAsync(Guid submissionId, CancellationToken ct)
+    public async Task<RegisteredStudy?> EarlierRegistrationAsync(Guid submissionId, string externalId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        var studyId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "select study_id from study_submissions where message_id = @submissionId limit 1", new { submissionId }, cancellationToken: ct));
+        var studyId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            select u.study_id from study_submissions u join studies s on s.id = u.study_id
+            where u.message_id = @submissionId and s.external_id = @externalId limit 1
+            """, new { submissionId, externalId }, cancellationToken: ct));
         return studyId is { } id ? await EarlierAsync(connection, null, id, ct) : null;
     }
 

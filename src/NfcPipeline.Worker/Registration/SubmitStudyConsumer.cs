@@ -75,7 +75,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// </summary>
     private async Task<(RegisteredStudy Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
     {
-        if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, t), ct) is { } earlier)
+        if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
         StudyRegistration registration;
         try { registration = await Task.Run(() => intake.Read(context.Message, ct), ct); }

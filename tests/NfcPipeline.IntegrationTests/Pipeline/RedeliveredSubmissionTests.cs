@@ -28,6 +28,11 @@ public class RedeliveredSubmissionTests
         Assert.Empty(again.ImagesToAnalyse);
         Assert.Empty(again.Chunks);
         Assert.Equal((s.StudyId, 1, 3), (again.StudyId, again.PatientCount, again.ImageCount));
+        // Looked up before the files are read: by message id and study id, so a sender reusing a message id for
+        // another study has that study registered, not told of this one.
+        var externalId = ResubmissionRaceTests.SubmittedAgain(s).ExternalId;
+        Assert.Equal(s.StudyId, (await registrations.EarlierRegistrationAsync(message, externalId, default))?.StudyId);
+        Assert.Null(await registrations.EarlierRegistrationAsync(message, externalId + "-other", default));
         await using var c = await db.OpenConnectionAsync();
         // Failing first: each delivery of the reanalysis queued every image in new chunks again.
         Assert.Equal(2L, await c.ExecuteScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
