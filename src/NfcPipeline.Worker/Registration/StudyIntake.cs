@@ -31,6 +31,9 @@ public sealed class StudyIntake(WorkerOptions options)
         if (StudyIds.Problem(message.StudyId) is { } problem) throw new StudyLayoutException(problem);
         if (message.MicrometresPerPixel is <= 0) throw new StudyLayoutException("MicrometresPerPixel must be positive.");
         if (message.Device?.Contains('\0') ?? false) throw new StudyLayoutException("Device cannot contain a NUL character.");
+        // One of the two, as the dashboard's API asks: the list would otherwise be dropped without a word.
+        if (message.FolderPath is { Length: > 0 } && message.Images is { Count: > 0 })
+            throw new StudyLayoutException("SubmitStudy takes a FolderPath or a list of Images, not both.");
 
         if (message.FolderPath is { Length: > 0 } folder)
         {

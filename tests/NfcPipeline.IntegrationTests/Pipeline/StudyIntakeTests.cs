@@ -25,6 +25,13 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_and_a_list_of_images_together_are_refused_rather_than_the_list_dropped()
+    {
+        var error = Refused(new SubmitStudy { StudyId = "S", FolderPath = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2")] });
+        Assert.Equal("SubmitStudy takes a FolderPath or a list of Images, not both.", error.Message);
+    }
+
+    [Fact]
     public void One_path_listed_twice_or_a_NUL_in_the_device_is_refused_with_the_reason()
     {
         Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
