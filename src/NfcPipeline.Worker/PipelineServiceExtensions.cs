@@ -100,7 +100,8 @@ public static class PipelineServiceExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
-            // Queues: submit-study, analyze-images, reaggregate-patient (and their _error queues), analyze-images-fault.
+            // Queues: submit-study, analyze-images, reaggregate-patient (and their _error queues), submit-study-fault,
+            // analyze-images-fault.
             bus.SetKebabCaseEndpointNameFormatter();
             bus.AddConsumer<SubmitStudyConsumer>().Endpoint(e =>
             {
@@ -108,6 +109,7 @@ public static class PipelineServiceExtensions
                 e.ConcurrentMessageLimit = options.RegistrationConcurrency;
             });
             bus.AddConsumer<AnalyzeImagesConsumer>(c => c.UseConcurrentMessageLimit(options.ConcurrentMessageLimit));
+            bus.AddConsumer<SubmitStudyFaultConsumer>();
             bus.AddConsumer<AnalyzeImagesFaultConsumer>();
             bus.AddConsumer<ReaggregatePatientConsumer>();
             bus.AddShareWatcherConsumers();

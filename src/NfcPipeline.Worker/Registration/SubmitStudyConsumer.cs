@@ -27,7 +27,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             logger.LogWarning("Study {StudyDbId}: the broker did not confirm its {Count} chunk jobs within {Timeout}; the outbox publishes them",
                 study.StudyId, chunks.Count, options.RepublishAfter);
         }
-        if (ShareFolder(context.Message) is var (root, folder))
+        if (ShareFolder(context.Message, options) is var (root, folder))
         {
             // Best effort, after the work is out: a stale note is cleared at the folder's next registration.
             try { await shareNotes.ClearRegistrationRefusalAsync(root, folder, ct); }
@@ -99,7 +99,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     }
 
     /// <summary>The share folder a submission names, keyed as the share watcher keys it; null for a list of images or no share.</summary>
-    private (string Root, string Folder)? ShareFolder(SubmitStudy message) =>
+    internal static (string Root, string Folder)? ShareFolder(SubmitStudy message, WorkerOptions options) =>
         message.FolderPath is { Length: > 0 } folder && options.ShareRoot is { Length: > 0 } root
             ? (Share.ShareWatcherService.NormaliseRoot(root), folder.Trim('/'))
             : null;
@@ -110,7 +110,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// </summary>
     private async Task<InvalidSubmissionException> RefusedAsync(SubmitStudy message, string reason, Exception inner, CancellationToken ct)
     {
-        if (ShareFolder(message) is var (root, folder))
+        if (ShareFolder(message, options) is var (root, folder))
         {
             try { await retry.RunAsync(t => shareNotes.RecordRegistrationRefusalAsync(root, folder, reason, t, message.StudyId), ct); }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The refusal was not noted: {Error}", ex.Message); }
