@@ -27,6 +27,12 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             logger.LogWarning("Study {StudyDbId}: the broker did not confirm its {Count} chunk jobs within {Timeout}; the outbox publishes them",
                 study.StudyId, chunks.Count, options.RepublishAfter);
         }
+        catch (MassTransitException ex) when (!ct.IsCancellationRequested)
+        {
+            // Returned for want of a queue (a broker reset under the worker), or refused: committed, so left to the outbox.
+            logger.LogWarning("Study {StudyDbId}: {Count} chunk jobs were not taken by the broker ({Error}); the outbox publishes them",
+                study.StudyId, chunks.Count, ex.Message);
+        }
         if (ShareFolder(context.Message, options) is var (root, folder))
         {
             // Best effort, after the work is out: a stale note is cleared at the folder's next registration.

@@ -44,7 +44,8 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
     {
         try
         {
-            return bus.Publish(new AnalyzeImages { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze }, ct);
+            return bus.Publish<AnalyzeImages>(new() { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze },
+                c => MandatoryPublish.Apply(c), ct);
         }
         catch (Exception ex) { return Task.FromException(ex); }
     }

@@ -4,6 +4,7 @@ using NfcPipeline.Contracts;
 using NfcPipeline.Intake;
 using NfcPipeline.Intake.Share;
 using NfcPipeline.Storage.Share;
+using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.Worker.Share;
 
@@ -194,7 +195,7 @@ public sealed class ShareWatcherService(
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(settings.PublishTimeout);
-            await publisher.Publish(new SubmitStudy { StudyId = studyId, FolderPath = study.Folder }, timeout.Token);
+            await publisher.Publish<SubmitStudy>(new() { StudyId = studyId, FolderPath = study.Folder }, c => MandatoryPublish.Apply(c), timeout.Token);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {

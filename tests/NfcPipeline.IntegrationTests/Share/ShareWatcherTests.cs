@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using NfcPipeline.Contracts;
 using NfcPipeline.Intake.Share;
+using NfcPipeline.IntegrationTests.Infrastructure;
 using NfcPipeline.Storage.Share;
 using static NfcPipeline.IntegrationTests.Share.ShareWatcherHarness;
 
@@ -239,6 +240,26 @@ public class ShareWatcherTests
 
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select coalesce(sum(studies_found), 0) from share_scans"));
+    }
+
+    [Fact]
+    public async Task A_submission_no_queue_is_bound_for_is_not_marked_submitted_and_goes_out_once_one_is()
+    {
+        // A vhost no worker has declared its queues on (or a broker reset under one): the broker confirmed the publish
+        // and dropped it, and the folder, recorded as submitted, was never submitted again.
+        await using var h = await CreateAsync();
+        await using var vhost = await RabbitVhost.CreateAsync();
+        h.AddSettledStudy($"{h.Token}-unbound");
+
+        await h.StartWatcherAsync(record: false, broker: vhost.AmqpUri);
+        await Eventually(async () => await h.Db.ScalarAsync<long>("select count(*) from share_scans where error like '%publishing study%'") >= 2,
+            "two scans whose publish was returned");
+        Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+
+        await h.StartWatcherAsync(broker: vhost.AmqpUri);   // binds a SubmitStudy queue
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count >= 1), "the submission, once a queue is bound");
+        Assert.Equal($"{h.Token}-unbound", h.Recorder.Messages[0].FolderPath);
+        await Eventually(async () => await h.Db.ScalarAsync<long>("select count(*) from share_submissions") == 1, "the submission recorded");
     }
 
     [Fact]
