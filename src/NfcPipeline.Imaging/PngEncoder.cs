@@ -1,4 +1,3 @@
-using System.Buffers;
 using NfcPipeline.Imaging.Native;
 
 namespace NfcPipeline.Imaging;
@@ -35,7 +34,7 @@ public static unsafe class PngEncoder
         {
             while (true)
             {
-                byte[] output = ArrayPool<byte>.Shared.Rent((int)guess);
+                byte[] output = Codecs.Scratch.Rent<byte>((int)guess);   // not ArrayPool: a full-size overlay's buffer would stay per thread
                 try
                 {
                     nuint size = (nuint)output.Length;
@@ -56,7 +55,7 @@ public static unsafe class PngEncoder
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(output);
+                    Codecs.Scratch.Return(output);
                 }
             }
         }

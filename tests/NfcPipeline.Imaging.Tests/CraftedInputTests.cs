@@ -133,24 +133,57 @@ public class CraftedInputTests
     [InlineData("jfif2", "bad Huffman code", ImageDecodeError.Corrupt)]
     [InlineData("padding", "bad Huffman code", ImageDecodeError.Corrupt)]
     [InlineData("jfif2-cut", "ends inside its scan", ImageDecodeError.Truncated)]
+    [InlineData("sos-zero", "bad Huffman code", ImageDecodeError.Corrupt)]
+    [InlineData("sos-zero-cut", "ends inside its scan", ImageDecodeError.Truncated)]
+    [InlineData("adobe-cut", "ends inside its scan", ImageDecodeError.Truncated)]
     public void Scan_damage_behind_a_header_warning_is_still_found(string variant, string expected, ImageDecodeError reason)
     {
-        // libjpeg reports only its first warning: an unknown JFIF revision or padding before a marker took that one slot,
-        // and the damaged scan behind it decoded as an image with a note.
+        // libjpeg reports only its first warning: an unknown JFIF revision, padding before a marker, zero progression
+        // bytes in a sequential scan or an unknown Adobe transform took that one slot, and the damaged scan behind it
+        // decoded as an image with a note.
         byte[] file = Fixtures.Bytes("gradient.jpg");
         new byte[] { 254, 65, 243, 212, 11, 232, 18 }.CopyTo(file, 1494);
         if (variant.StartsWith("jfif2", StringComparison.Ordinal)) (file[11], file[12]) = (2, 1);
         if (variant == "padding") file = [.. file[..20], 0x00, .. file[20..]];
-        if (variant == "jfif2-cut")
+        if (variant.StartsWith("sos-zero", StringComparison.Ordinal)) ZeroScanProgression(file);
+        if (variant.EndsWith("-cut", StringComparison.Ordinal))
         {
-            file = Fixtures.Bytes("gradient.jpg");
-            (file[11], file[12]) = (2, 1);
-            file = file[..(file.Length / 2)];
+            file = Fixtures.Bytes(variant == "adobe-cut" ? "cmyk.jpg" : "gradient.jpg");
+            if (variant == "jfif2-cut") (file[11], file[12]) = (2, 1);
+            if (variant == "sos-zero-cut") ZeroScanProgression(file);
+            if (variant == "adobe-cut") file[AdobeTransformAt(file)] = 1;
+            file = file[..(file.Length * 3 / 4)];
         }
         var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(file));
         Assert.Equal(reason, e.Reason);
         Assert.Contains(expected, e.Message);
     }
+
+    [Fact]
+    public void Zero_progression_bytes_and_an_unknown_Adobe_transform_decode_as_libjpeg_reads_them_with_a_note()
+    {
+        var decoder = new ImageDecoder();
+        byte[] zeroed = Fixtures.Bytes("gradient.jpg");
+        ZeroScanProgression(zeroed);
+        var image = decoder.Decode(zeroed);
+        Assert.Equal(decoder.Decode(Fixtures.Bytes("gradient.jpg")).Pixels, image.Pixels);
+        Assert.Contains("JPEG: 1 sequential scan(s) with progression bytes other than 0, 63, 0 read as sequential", image.Notes);
+
+        byte[] adobe = Fixtures.Bytes("cmyk.jpg");
+        adobe[AdobeTransformAt(adobe)] = 7;
+        image = decoder.Decode(adobe);
+        Assert.Equal(decoder.Decode(Fixtures.Bytes("cmyk.jpg")).Pixels, image.Pixels);
+        Assert.Contains("JPEG: unknown Adobe colour transform code 7 read as YCCK", image.Notes);
+    }
+
+    /// <summary>Sets the first scan's Ss, Se, Ah/Al to 0, 0, 0, as some baseline writers leave them.</summary>
+    private static void ZeroScanProgression(byte[] file)
+    {
+        int sos = file.AsSpan().IndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        file[sos + 5 + 2 * file[sos + 4] + 1] = 0;
+    }
+
+    private static int AdobeTransformAt(byte[] file) => file.AsSpan().IndexOf("Adobe"u8) + 11;
 
     [Fact]
     public void A_tiff_strip_of_thousands_of_samples_per_pixel_is_TooLarge_before_libtiff_allocates_it()

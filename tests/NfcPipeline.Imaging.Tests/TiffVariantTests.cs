@@ -180,6 +180,22 @@ public class TiffVariantTests
     }
 
     [Fact]
+    public void A_fax_compressed_tiff_decodes_and_one_whose_strip_ends_early_is_Truncated()
+    {
+        // CCITT Group 4, min-is-white (make_corpus.py, fax_tiffs): a set bit is black.
+        var image = new ImageDecoder().DecodeFile(Fixtures.Path("fax4.tif"));
+        Assert.Equal((256, 256), (image.Width, image.Height));
+        Fixtures.AssertPixel(image, 0, 0, (0, 0, 0), tolerance: 0);
+        Fixtures.AssertPixel(image, 1, 0, (0, 0, 0), tolerance: 0);
+        Fixtures.AssertPixel(image, 5, 0, (255, 255, 255), tolerance: 0);
+
+        // libtiff warned "Premature EOF" and filled the rows from there on white: an image two thirds blank.
+        var cut = Fixtures.DecodeFails("fax4_strip_cut.tif");
+        Assert.Equal(ImageDecodeError.Truncated, cut.Reason);
+        Assert.Contains("Premature EOF at line", cut.Message);
+    }
+
+    [Fact]
     public void The_size_limits_apply_to_a_turned_tiffs_displayed_size_and_a_LONG_orientation_counts()
     {
         // Stored 96 wide and 64 high, displayed 64×96 under orientation 6, as the JPEG test of the same limits.

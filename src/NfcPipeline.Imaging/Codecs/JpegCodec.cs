@@ -153,7 +153,8 @@ internal static unsafe class JpegCodec
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: {warning}");
             if (ending == Ending.Missing)
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: the file ends before its end-of-image marker (first warning: {warning})");
-            if (ending == Ending.Appended && IsDamagedScan(warning))
+            // Cut short (its marker appended here): any warning but stray bytes may have hidden a cut scan's.
+            if (ending == Ending.Appended && !warning.Contains("extraneous bytes before marker", StringComparison.Ordinal))
                 throw new ImageDecodeException(ImageDecodeError.Truncated, $"JPEG: the file ends inside its scan, with no end-of-image marker ({warning})");
             // Damage inside the scan: libjpeg decodes on from wherever it lands (a fifth to a half of a test image came
             // out wrong), so the pixels are no image to measure. Stray bytes before a marker (some cameras pad) pass,

@@ -46,7 +46,7 @@ internal static unsafe class TiffCodec
                     CheckStripSize(tif, image.Width, image.Height);
                     image.RequestedOrientation = (ushort)stored;
                     byte[] rgb = ReadPixels(&image);
-                    RefuseDamagedJpegStrips();
+                    RefuseDamagedStrips();
                     if (image.Alpha != 0)
                         notes.Add("alpha channel dropped");
                     int width = (int)image.Width, height = (int)image.Height;
@@ -80,21 +80,27 @@ internal static unsafe class TiffCodec
     }
 
     /// <summary>
-    /// libtiff passes libjpeg's warnings on as its own (module JPEGLib) and returns the image regardless, gray where a
-    /// strip's JPEG stream ended early: such a JPEG-in-TIFF fails as the same damage in a JPEG file does.
+    /// libtiff passes libjpeg's warnings on as its own (module JPEGLib), and its fax decoders warn of a strip that ends
+    /// early or holds a bad code, and return the image regardless, gray or white from there on: such a TIFF fails as the
+    /// same damage in a JPEG file does.
     /// </summary>
-    private static void RefuseDamagedJpegStrips()
+    private static void RefuseDamagedStrips()
     {
         foreach (string warning in TiffMessages.Warnings)
-            if (JpegStripDamage(warning) is { } reason)
+            if (StripDamage(warning) is { } reason)
                 throw new ImageDecodeException(reason, reason == ImageDecodeError.Truncated
-                    ? $"TIFF: a JPEG-compressed strip ends early ({warning})" : $"TIFF: a JPEG-compressed strip is damaged ({warning})");
+                    ? $"TIFF: a compressed strip ends early ({warning})" : $"TIFF: a compressed strip is damaged ({warning})");
     }
 
-    /// <summary>How a libtiff warning about a JPEG strip fails the image, or null when it does not.</summary>
-    internal static ImageDecodeError? JpegStripDamage(string warning) =>
+    /// <summary>How a libtiff warning about a strip's data fails the image, or null when it does not.</summary>
+    internal static ImageDecodeError? StripDamage(string warning) =>
         warning.Contains("Premature end of JPEG", StringComparison.Ordinal) ? ImageDecodeError.Truncated
         : JpegCodec.IsDamagedScan(warning) ? ImageDecodeError.Corrupt
+        // tif_fax3.c: Fax3PrematureEOF, Fax3BadLength, Fax3Unexpected, from the modules Fax3Decode1D/2D, Fax4Decode, Fax3DecodeRLE.
+        : !warning.StartsWith("Fax", StringComparison.Ordinal) ? null
+        : warning.Contains("Premature EOF at line", StringComparison.Ordinal) ? ImageDecodeError.Truncated
+        : warning.Contains("Line length mismatch", StringComparison.Ordinal) || warning.Contains("Bad code word", StringComparison.Ordinal)
+            ? ImageDecodeError.Corrupt
         : null;
 
     /// <summary>Bytes per pixel that one decoded strip or tile may take: 8 samples of 16 bits.</summary>

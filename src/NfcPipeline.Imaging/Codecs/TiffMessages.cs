@@ -55,8 +55,8 @@ internal static unsafe class TiffMessages
     {
         var list = warnings ??= [];
         string text = Format(module, format, args);
-        // A JPEG strip's damage is kept past the cap: the codec refuses the image on it.
-        if ((list.Count < MaxWarnings || TiffCodec.JpegStripDamage(text) is not null) && !list.Contains(text)) list.Add(text);
+        // A strip's damage is kept past the cap: the codec refuses the image on it.
+        if ((list.Count < MaxWarnings || TiffCodec.StripDamage(text) is not null) && !list.Contains(text)) list.Add(text);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -78,17 +78,22 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
     }
 
     /// <summary>
-    /// A copy of the file without what libjpeg warns of in the header (bytes before a marker, a JFIF major version other
-    /// than 1), each said in <paramref name="notes"/>; null when there is none, or the header cannot be walked (the
-    /// decoder then says why). libjpeg reports only its first warning: a header's warning hid the scan's (damage, a
-    /// file cut short), and a broken image decoded "with a warning".
+    /// A copy of the file without what libjpeg warns of though the image is whole, each said in <paramref name="notes"/>:
+    /// bytes before a marker, a JFIF major version other than 1, an Adobe colour transform code it does not know (it
+    /// assumes YCbCr or YCCK), and sequential scans whose progression bytes are not 0, 63, 0 (some baseline writers
+    /// leave them zero; libjpeg ignores them). Null when there is none, or the header cannot be walked (the decoder then
+    /// says why). libjpeg reports only its first warning: one of these hid the scan's (damage, a file cut short), and a
+    /// broken image decoded "with a warning".
     /// </summary>
     public static byte[]? WithoutHeaderWarnings(ReadOnlySpan<byte> data, List<string> notes)
     {
         if (data.Length < 4) return null;
         // Walked without copying (every decode comes through here); the pieces kept are copied once, when needed.
         var kept = new List<(int Start, int Length)>();
-        int pos = 2, pieceStart = 0, skipped = 0, jfifMajorAt = -1;
+        var patches = new List<(int At, byte Value)>();
+        var adobeTransforms = new List<int>();
+        int pos = 2, pieceStart = 0, skipped = 0, components = 0;
+        byte frameMarker = 0;
         string? jfif = null;
         while (true)
         {
@@ -112,23 +117,78 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
             if (marker == 0xE0 && jfif is null && segment.Length >= 7 && segment.StartsWith("JFIF\0"u8) && segment[5] != 1)
             {
                 jfif = $"JPEG: JFIF version {segment[5]}.{segment[6]:D2} read as 1.{segment[6]:D2}";
-                jfifMajorAt = pos + 2 + 5;
+                patches.Add((pos + 2 + 5, 1));
             }
+            else if (marker == 0xEE && segment.Length >= 12 && segment.StartsWith("Adobe"u8))
+                adobeTransforms.Add(pos + 2 + 11);
+            else if (IsStartOfFrame(marker) && frameMarker == 0 && segment.Length >= 6)
+                (frameMarker, components) = (marker, segment[5]);
             pos += length;
         }
-        if (skipped == 0 && jfif is null) return null;
+        // As libjpeg's default_decompress_parms: 0 and 1 (3 components) or 0 and 2 (4) are known; others warn.
+        byte assumed = components == 3 ? (byte)1 : (byte)2;
+        byte? unknownTransform = null;
+        foreach (var at in adobeTransforms)
+            if (components is 3 or 4 && data[at] != 0 && data[at] != assumed)
+            {
+                unknownTransform ??= data[at];
+                patches.Add((at, assumed));
+            }
+        if (unknownTransform is { } code)
+            notes.Add($"JPEG: unknown Adobe colour transform code {code} read as {(components == 3 ? "YCbCr" : "YCCK")}");
+        int scanPatches = frameMarker is 0xC0 or 0xC1 or 0xC9 ? AddSequentialScanPatches(data, pos - 2, patches) : 0;
+        if (scanPatches > 0) notes.Add($"JPEG: {scanPatches} sequential scan(s) with progression bytes other than 0, 63, 0 read as sequential");
+        if (skipped == 0 && patches.Count == 0) return null;
         kept.Add((pieceStart, data.Length - pieceStart));
         var copy = new byte[data.Length - skipped];
-        int at = 0;
+        int copied = 0;
         foreach (var (start, length) in kept)
         {
-            data.Slice(start, length).CopyTo(copy.AsSpan(at));
-            if (jfifMajorAt >= start && jfifMajorAt < start + length) copy[at + jfifMajorAt - start] = 1;
-            at += length;
+            data.Slice(start, length).CopyTo(copy.AsSpan(copied));
+            foreach (var (at, value) in patches)
+                if (at >= start && at < start + length) copy[copied + at - start] = value;
+            copied += length;
         }
         if (skipped > 0) notes.Add($"JPEG: {skipped} extraneous byte(s) before a header marker skipped");
         if (jfif is not null) notes.Add(jfif);
         return copy;
+    }
+
+    /// <summary>
+    /// Patches every scan header from <paramref name="sos"/> (an FF DA) on whose Ss, Se, Ah/Al are not 0, 63, 0, walking
+    /// the entropy-coded data between scans (FF 00 and restart markers are data; other markers are segments, skipped by
+    /// their length); returns how many. Stops at the end of the image or at what it cannot walk.
+    /// </summary>
+    private static int AddSequentialScanPatches(ReadOnlySpan<byte> data, int sos, List<(int At, byte Value)> patches)
+    {
+        int count = 0, pos = sos;
+        while (pos + 4 < data.Length && data[pos] == 0xFF)
+        {
+            byte marker = data[pos + 1];
+            if (marker == 0xD9) break;
+            int length = BinaryPrimitives.ReadUInt16BigEndian(data[(pos + 2)..]);
+            if (length < 2 || pos + 2 + length > data.Length) break;
+            if (marker == 0xDA)
+            {
+                int parameters = pos + 2 + 3 + 2 * data[pos + 4];   // after the length, Ns and Ns component pairs
+                if (parameters + 3 > pos + 2 + length) break;
+                if (data[parameters] != 0 || data[parameters + 1] != 63 || data[parameters + 2] != 0)
+                {
+                    patches.Add((parameters, 0));
+                    patches.Add((parameters + 1, 63));
+                    patches.Add((parameters + 2, 0));
+                    count++;
+                }
+                pos += 2 + length;
+                // The entropy-coded data: up to the next FF that is not stuffing (00), a restart marker or fill.
+                while (pos + 1 < data.Length && !(data[pos] == 0xFF && data[pos + 1] is not 0x00 and not 0xFF and not (>= 0xD0 and <= 0xD7)))
+                    pos++;
+                continue;
+            }
+            pos += 2 + length;   // a table or other segment between scans
+            while (pos + 1 < data.Length && data[pos] == 0xFF && data[pos + 1] == 0xFF) pos++;   // fill bytes before a marker
+        }
+        return count;
     }
 
     // SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC).
