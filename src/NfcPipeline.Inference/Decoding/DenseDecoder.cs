@@ -31,7 +31,9 @@ public sealed class DenseDecoder
     {
         int h = maps.Height, w = maps.Width;
         var (tensorHeight, tensorWidth) = tensorSize ?? (plan.PaddedHeight, plan.PaddedWidth);
-        if (h * _stride < plan.ResizedHeight || w * _stride < plan.ResizedWidth)
+        // A network that floors (an input not a multiple of its stride) leaves the last partial cell out: fewer
+        // cells than that, and the grid is not this input's at the declared stride.
+        if (h < plan.ResizedHeight / _stride || w < plan.ResizedWidth / _stride)
             throw new InvalidDataException($"Output grid {w}×{h} at stride {_stride} does not cover the {plan.ResizedWidth}×{plan.ResizedHeight} input.");
         // A grid larger than the input tensor at this stride: the model's real stride is finer than its metadata says,
         // and every position would come out scaled (a cell of slack for rounding).

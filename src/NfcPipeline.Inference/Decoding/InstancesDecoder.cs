@@ -34,6 +34,9 @@ public sealed class InstancesDecoder
         var instances = new List<CapillaryInstance>(kept.Count);
         foreach (var d in kept)
         {
+            // Compared with the threshold, NaN is never inside: the loop would count with an empty mask.
+            if (DenseOutputs.FirstNonFinite(outputs.Mask(d.Index)) is { } bad)
+                throw new InvalidDataException($"The model's mask holds a NaN or infinite value (detection {d.Index}, value {bad}).");
             var box = ToOriginal(d.Box, plan);
             // The RoI mask describes the box the model gave, padding and all; the paste clips it to the image.
             var mask = outputs.MasksAreFullSize

@@ -19,7 +19,8 @@ public sealed class InstancesOutputs
         var problems = new List<string>();
         if (boxes.Length != n * 4) problems.Add($"'{Boxes}' holds {boxes.Length} values for {n} scores, expected [N,4]");
         if (labels.Length != n) problems.Add($"'{Labels}' holds {labels.Length} values for {n} scores");
-        if (maskHeight < 1 || maskWidth < 1 || masks.Length != n * maskHeight * maskWidth)
+        // No detections: an export whose masks come from a loop gives [0,…,0] or [0], whose sizes say nothing.
+        if (n > 0 ? maskHeight < 1 || maskWidth < 1 || masks.Length != n * maskHeight * maskWidth : masks.Length != 0)
             problems.Add($"'{Masks}' holds {masks.Length} values, expected [{n},1,{maskHeight},{maskWidth}]");
         if (keypoints.Length != n * Core.Domain.KeypointNames.Count * 3)
             problems.Add($"'{Keypoints}' holds {keypoints.Length} values, expected [{n},8,3]");

@@ -27,6 +27,19 @@ public partial class DenseDecoderTests
     }
 
     [Fact]
+    public void A_grid_floored_from_an_input_not_a_multiple_of_the_stride_decodes_and_a_coarser_one_is_refused()
+    {
+        // A fixed 129×97 input at stride 2: a max-pool network gives 64×48 cells, one pixel row and column short. Every
+        // image failed on it, with a model whose size policy is no multiple of its stride.
+        var plan = new ResizePlan(129, 97, 129, 97, 129, 97);
+        var a = new DenseDecoder(Classes, Stride, BlobOptions).Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A), 0, Classes.Length), plan).Single();
+        Assert.Equal(A.Keypoints[0].X, a.Keypoints[0].X, 3);
+        var twice = new ResizePlan(258, 194, 258, 194, 258, 194);
+        Assert.Contains("does not cover", Assert.Throws<InvalidDataException>(() =>
+            new DenseDecoder(Classes, Stride, BlobOptions).Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A), 0, Classes.Length), twice)).Message);
+    }
+
+    [Fact]
     public void A_shape_bucket_larger_than_the_images_padded_size_is_decoded_within_the_image()
     {
         // A model padding to multiples of 16 (100 → 112) in a bucket of 128: the grid is the bucket's, not the plan's.

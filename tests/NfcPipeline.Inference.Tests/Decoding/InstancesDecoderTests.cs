@@ -96,6 +96,28 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void A_NaN_in_a_kept_detections_mask_fails_the_image_instead_of_counting_a_loop_without_a_mask()
+    {
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1)]);
+        outputs.MaskData[3] = float.NaN;
+        Assert.Contains("mask holds a NaN", Assert.Throws<InvalidDataException>(() => Decoder().Decode(outputs, 0, Unscaled)).Message);
+        // A dropped detection's mask is not read.
+        var dropped = Outputs([new Det(0, 0, 10, 10, 0.01f, 1)]);
+        dropped.MaskData[3] = float.NaN;
+        Assert.Empty(Decoder().Decode(dropped, 0, Unscaled));
+    }
+
+    [Theory]
+    [InlineData(new[] { 0, 1, 0, 0 })]   // a loop's empty output keeps its zero sizes
+    [InlineData(new[] { 0 })]            // or has a shape ORT could not infer
+    public void No_detections_decode_to_no_instances_whatever_the_empty_masks_sizes(int[] maskShape)
+    {
+        var outputs = new InstancesOutputs([], [], [], [], maskShape.Length == 4 ? maskShape[2] : 0, maskShape.Length == 4 ? maskShape[3] : 0,
+            [], null, 64, 64);
+        Assert.Empty(Decoder().Decode(outputs, 0, Unscaled));
+    }
+
+    [Fact]
     public void The_mask_threshold_is_an_option()
     {
         float[] roi = Enumerable.Repeat(0.6f, 16).ToArray();
