@@ -110,8 +110,9 @@ def _photometric(rng, img):
         img = img + rng.normal(0, rng.uniform(1, 7), img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.6:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 96))])
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        # OpenCV encodes BGR: the chroma subsampling falls on the right channels only when the RGB crop is reversed.
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 96))])
+        img = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
     return img
 
 

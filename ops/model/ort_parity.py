@@ -25,7 +25,8 @@ from nfcnet import OUTPUT_NAMES  # noqa: E402
 # Indices into the OrtApi function table (onnxruntime_c_api.h); the table only grows at the end.
 IDX = dict(GetErrorMessage=2, CreateEnv=3, CreateSession=7, Run=9, CreateSessionOptions=10,
            SetIntraOpNumThreads=24, CreateTensorWithDataAsOrtValue=49, GetTensorMutableData=51,
-           GetDimensionsCount=61, GetDimensions=62, GetTensorTypeAndShape=65, CreateCpuMemoryInfo=69)
+           GetDimensionsCount=61, GetDimensions=62, GetTensorTypeAndShape=65, CreateCpuMemoryInfo=69,
+           ReleaseStatus=93, ReleaseValue=96, ReleaseTensorTypeAndShapeInfo=99)
 P = C.c_void_p
 
 
@@ -49,8 +50,13 @@ class Ort:
     def call(self, name, argtypes, *args):
         status = self.fn(name, argtypes)(*args)
         if status:
-            msg = self.fn("GetErrorMessage", [P], C.c_char_p)(status)
-            raise RuntimeError(f"{name}: {msg.decode()}")
+            msg = self.fn("GetErrorMessage", [P], C.c_char_p)(status).decode()
+            self.release("ReleaseStatus", status)
+            raise RuntimeError(f"{name}: {msg}")
+
+    def release(self, name, handle):
+        if handle:
+            self.fn(name, [P], None)(handle)
 
     def session(self, path):
         s = P()
@@ -66,20 +72,29 @@ class Ort:
         in_names = (C.c_char_p * 1)(b"input")
         names = (C.c_char_p * len(out_names))(*[n.encode() for n in out_names])
         outs = (P * len(out_names))()
-        self.call("Run", [P, P, P, P, C.c_size_t, P, C.c_size_t, P], sess, None, in_names,
-                  C.byref(val), 1, names, len(out_names), outs)
         result = []
-        for o in outs:
-            info, n, data = P(), C.c_size_t(), P()
-            self.call("GetTensorTypeAndShape", [P, C.POINTER(P)], o, C.byref(info))
-            self.call("GetDimensionsCount", [P, C.POINTER(C.c_size_t)], info, C.byref(n))
-            dims = (C.c_int64 * n.value)()
-            self.call("GetDimensions", [P, P, C.c_size_t], info, dims, n.value)
-            self.call("GetTensorMutableData", [P, C.POINTER(P)], o, C.byref(data))
-            count = int(np.prod(list(dims)))
-            arr = np.ctypeslib.as_array(C.cast(data, C.POINTER(C.c_float)), shape=(count,)).copy()
-            result.append(arr.reshape(list(dims)))
-        return result  # OrtValues are left to process exit: this is a short-lived check
+        try:
+            self.call("Run", [P, P, P, P, C.c_size_t, P, C.c_size_t, P], sess, None, in_names,
+                      C.byref(val), 1, names, len(out_names), outs)
+            for o in outs:
+                info, n, data = P(), C.c_size_t(), P()
+                self.call("GetTensorTypeAndShape", [P, C.POINTER(P)], o, C.byref(info))
+                try:
+                    self.call("GetDimensionsCount", [P, C.POINTER(C.c_size_t)], info, C.byref(n))
+                    dims = (C.c_int64 * n.value)()
+                    self.call("GetDimensions", [P, P, C.c_size_t], info, dims, n.value)
+                finally:
+                    self.release("ReleaseTensorTypeAndShapeInfo", info)
+                self.call("GetTensorMutableData", [P, C.POINTER(P)], o, C.byref(data))
+                count = int(np.prod(list(dims)))
+                arr = np.ctypeslib.as_array(C.cast(data, C.POINTER(C.c_float)), shape=(count,)).copy()
+                result.append(arr.reshape(list(dims)))
+        finally:
+            # Released per run: calibration runs hundreds, each output hundreds of MB at full size.
+            for o in outs:
+                self.release("ReleaseValue", o)
+            self.release("ReleaseValue", val)
+        return result
 
 
 def main(argv=None):

@@ -15,7 +15,8 @@ DequantizeLinear pairs itself, in the layout ORT's QDQ fusions turn into QLinear
 - weights: int8, symmetric, per output channel; biases int32 at input scale x weight scale;
 - activations: uint8, per tensor, ranges from the fp32 model run by the native ORT on calibration fields
   rendered by the training data's generator (nfc_data: the training seed, never the held-out seeds); the input's
-  range is the normalisation's own, [-2, 2], one step per grey level;
+  range is the normalisation's own, [-2, 2], about one step per grey level (each level falls on a rounding
+  boundary, so float rounding merges 17 pairs of the 256: within half a level, below the sensor noise);
 - quantized tensors: the input, every Relu output, every Conv output that feeds a residual Add, every Concat that
   feeds a Conv, every Resize output at its own range: ORT then resizes in float between a DequantizeLinear and a
   QuantizeLinear; with its input's range ORT fuses the three into a uint8 Resize, which was 3x slower here (22 against

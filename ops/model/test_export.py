@@ -92,3 +92,25 @@ class ExportTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PaddingSentenceTests(unittest.TestCase):
+    def test_the_padding_is_read_at_the_first_downsampling_convolution(self):
+        # With --full-res-channels the first Conv works at the input's resolution and is never padded: the card
+        # read its 16 channels as the stride-2 width ("-8 of them always zero").
+        import onnx
+        from onnx import TensorProto, helper
+        import write_card
+
+        def conv(name, inp, out, channels, stride):
+            weight = helper.make_tensor(name + ".w", TensorProto.FLOAT, [channels, 3, 1, 1], [0.0] * (channels * 3))
+            return helper.make_node("Conv", [inp, name + ".w"], [out], strides=[stride, stride]), weight
+
+        full, w_full = conv("full", "x", "a", 16, 1)
+        down, w_down = conv("down", "a", "y", 32, 2)
+        graph = helper.make_graph([full, down], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w_full, w_down])
+        model = helper.make_model(graph)
+        self.assertIsInstance(model, onnx.ModelProto)
+        self.assertEqual(write_card.padding_sentence(model, 32), [])
+        self.assertIn("stride-2 level at 32 channels, 8 of them always zero", " ".join(write_card.padding_sentence(model, 24)))

@@ -282,7 +282,9 @@ def extra_rows(run):
 def padding_sentence(model, trained):
     """export.py --channel-multiple: the stride-2 width as shipped, when it is not the trained one."""
     inits = {i.name: i for i in model.graph.initializer}
-    first = next(n for n in model.graph.node if n.op_type == "Conv")
+    # The first downsampling convolution: with --full-res-channels, convolutions at the input's resolution come first.
+    first = next(n for n in model.graph.node if n.op_type == "Conv"
+                 and any(a.name == "strides" and list(a.ints) == [2, 2] for a in n.attribute))
     width = inits[first.input[1]].dims[0]
     if width == trained:
         return []
