@@ -50,6 +50,8 @@ public static class StudyFingerprint
         progress?.Advance();
         List<FileSystemInfo> entries;
         try { entries = directory.EnumerateFileSystemInfos().ToList(); }
+        // Gone since its parent was listed (a copy's temporary folder renamed): a change, seen by the next walk.
+        catch (DirectoryNotFoundException) when (depth > 0) { return; }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
             throw new StudyUnreadableException("a folder in the study cannot be read", ex);
@@ -71,11 +73,20 @@ public static class StudyFingerprint
             }
             else if (entry is FileInfo file)
             {
-                newestTicks = Math.Max(newestTicks, file.LastWriteTimeUtc.Ticks);
-                activity.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");
+                long length, ticks;
+                try
+                {
+                    // A link's own size and time never change; its target's do, and registration reads the target.
+                    var stat = entry.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target ? target : file;
+                    (length, ticks) = (stat.Length, stat.LastWriteTimeUtc.Ticks);
+                }
+                // Gone since the listing (a copy's temporary file renamed): a change, seen by the next walk.
+                catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { continue; }
+                newestTicks = Math.Max(newestTicks, ticks);
+                activity.Add($"{relative}\t{length}\t{ticks}");
                 bool isManifest = depth == 0 && entry.Name == StudyManifest.FileName;
                 if (!SharePaths.IsIgnored(entry.Name) && StudyLayout.IsImageFileName(entry.Name) || isManifest)
-                    lines.Add($"{relative}\t{file.Length}\t{file.LastWriteTimeUtc.Ticks}");
+                    lines.Add($"{relative}\t{length}\t{ticks}");
             }
         }
     }

@@ -24,6 +24,30 @@ public sealed class ManifestLinkTests : IDisposable
     }
 
     [Fact]
+    public void Links_inside_the_share_are_fingerprinted_by_their_targets_size_and_time()
+    {
+        // A field linked from a pool still being copied, a manifest linked from a site template: the link's own size
+        // and time never change, so the study settled on a partial image and a template's correction never resubmitted it.
+        var pooled = _share.Touch(".pool/a.jpg", "part");
+        var template = _share.Touch("templates/site.json", """{"um_per_px": 2.0}""");
+        Directory.CreateDirectory(Path.Combine(_share.Root, "s1", "P1", "L2"));
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "s1", "P1", "L2", "f1.jpg"), pooled);
+        File.CreateSymbolicLink(ManifestPath, template);
+        var study = Path.Combine(_share.Root, "s1");
+        var realRoot = SharePaths.RealPath(_share.Root);
+        var before = StudyFingerprint.Compute(study, realRoot);
+        Assert.Equal(1, before.FileCount);
+
+        _share.Touch(".pool/a.jpg", "the whole image", TestShare.T0 + TimeSpan.FromMinutes(5));
+        var copied = StudyFingerprint.Compute(study, realRoot);
+        Assert.NotEqual(before.Fingerprint, copied.Fingerprint);
+        Assert.NotEqual(before.Activity, copied.Activity);
+
+        _share.Touch("templates/site.json", """{"um_per_px": 2.5}""", TestShare.T0 + TimeSpan.FromMinutes(10));
+        Assert.NotEqual(copied.Fingerprint, StudyFingerprint.Compute(study, realRoot).Fingerprint);
+    }
+
+    [Fact]
     public void A_manifest_that_is_a_link_leading_outside_is_refused()
     {
         File.WriteAllText(Path.Combine(_share.Outside, "study.json"), """{"study_id":"x"}""");
