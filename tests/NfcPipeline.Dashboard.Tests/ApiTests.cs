@@ -214,6 +214,10 @@ public class ApiTests
         Assert.Equal(HttpStatusCode.Conflict, list.StatusCode);
         // The folder it came from may submit it again.
         Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyA/" })).StatusCode);
+        // Under another id it would be a second study of the same images.
+        var otherId = await client.PostAsJsonAsync("/api/studies", new { studyId = "API-OTHER", folderPath = "studyA" });
+        Assert.Equal(HttpStatusCode.Conflict, otherId.StatusCode);
+        Assert.Contains($"Folder 'studyA' is already registered as study '{TestData.StudyExternalId}'", await otherId.Content.ReadAsStringAsync());
         // Renamed (gone from the share), its study goes with the folder submitted.
         Directory.Move(Path.Combine(data.ShareRoot, "studyA"), Path.Combine(data.ShareRoot, "studyA-old"));
         Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyB" })).StatusCode);

@@ -219,6 +219,10 @@ public class CliTests
                 "--connection", data.Database.ConnectionString, "--wait");
             Assert.Equal(2, taken.Code);
             Assert.Contains($"Study id '{TestData.StudyExternalId}' is already registered from folder 'studyA'", taken.Err);
+            var renamed = await NfcAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-RENAMED",
+                "--connection", data.Database.ConnectionString);
+            Assert.Equal(2, renamed.Code);
+            Assert.Contains($"Folder 'studyA' is already registered as study '{TestData.StudyExternalId}'", renamed.Err);
             var badId = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", "site/2026");
             Assert.Equal(2, badId.Code);
             Assert.Contains("must be a single name", badId.Err);

@@ -73,6 +73,8 @@ internal static class EnqueueCommand
                 if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath,
                         registered.SourcePath is { } from && SharePaths.FolderGone(rootFull, from)) is { } conflict)
                     return Fail(conflict, NfcCommandLine.Usage);
+                if (await queries.OtherStudyOfFolderAsync(sourcePath, message.StudyId, ct) is { } holder)
+                    return Fail(StudyRegistrationStore.FolderConflict(sourcePath, holder, message.StudyId), NfcCommandLine.Usage);
                 if (parse.GetValue(wait)) publishedAfter = await queries.DatabaseNowAsync(ct);
             }
             catch (NpgsqlException ex) when (!parse.GetValue(wait))

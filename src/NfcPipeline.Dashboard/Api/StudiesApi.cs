@@ -97,6 +97,9 @@ public static class StudiesApi
         if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
                 registered.SourcePath is { } from && SharePaths.FolderGone(options.Value.ShareRoot!, from)) is { } conflict)
             return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
+        if (sourcePath is not null && await queries.OtherStudyOfFolderAsync(sourcePath, body.StudyId.Trim(), ct) is { } holder)
+            return Results.Problem(StudyRegistrationStore.FolderConflict(sourcePath, holder, body.StudyId.Trim()), statusCode: 409,
+                title: "The folder is another study");
         var message = new SubmitStudy
         {
             StudyId = body.StudyId!.Trim(), FolderPath = folderPath, Images = folderPath is null ? body.Images : null, MicrometresPerPixel = body.MicrometresPerPixel,

@@ -20,6 +20,14 @@ internal static class StudyLock
         connection.ExecuteAsync(new CommandDefinition($"select pg_advisory_xact_lock({Key}) from studies s where s.id = @StudyId",
             new { StudyId = studyId }, tx, cancellationToken: ct));
 
+    /// <summary>
+    /// A registration's lock on its share folder, taken after its study's (never the other way round), so two ids
+    /// submitted from one folder at once do not both find it free.
+    /// </summary>
+    public static Task BySourcePathAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sourcePath, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended('nfc.folder:' || @SourcePath::text, 0))",
+            new { SourcePath = sourcePath }, tx, cancellationToken: ct));
+
     /// <summary>The lock of the patient's study; none is taken for an unknown patient.</summary>
     public static Task ByPatientAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long patientId, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition(

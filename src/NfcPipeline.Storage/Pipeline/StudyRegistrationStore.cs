@@ -61,6 +61,16 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                  && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct) && registeredFolderGone(from)))
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
+        // One folder, one id: a study_id corrected in study.json, or a second name for the folder (a link to it), would
+        // register the same images as a second study beside the first.
+        if (study.SourcePath is { } folder)
+        {
+            await StudyLock.BySourcePathAsync(connection, tx, folder, ct);
+            var holder = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "select external_id from studies where source_path = @folder and external_id <> @ExternalId order by id limit 1",
+                new { folder, study.ExternalId }, tx, cancellationToken: ct));
+            if (holder is not null) throw new StudyConflictException(FolderConflict(folder, holder, study.ExternalId));
+        }
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
         // queued again, and the old chunks' writes skip them (ResultStore). The scale compared is the one analysed at:
         // the study's own, else the default it was registered at (none recorded before migration 0028), so a calibration
@@ -265,6 +275,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             || registeredFolderGone && registeredFrom is not null && submittedFrom is not null ? null
             : $"Study id '{studyId}' is already registered from {Describe(registeredFrom)}; this submission comes from " +
               $"{Describe(submittedFrom)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).";
+
+    /// <summary>Why a folder registered as one study cannot be registered under another id.</summary>
+    public static string FolderConflict(string folder, string registeredAs, string submittedAs) =>
+        $"Folder '{folder}' is already registered as study '{registeredAs}'; this submission names it '{submittedAs}'. A folder is " +
+        $"one study: give study.json back its study_id '{registeredAs}', or delete study '{registeredAs}' first (nfc delete-study, or the dashboard).";
 
     private static string Describe(string? sourcePath) => sourcePath is null ? "a list of images" : $"folder '{sourcePath}'";
 }

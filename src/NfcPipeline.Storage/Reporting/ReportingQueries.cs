@@ -72,6 +72,15 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return await c.QuerySingleOrDefaultAsync<StudyProgress>(new CommandDefinition(StudyProgressSelect + " where s.external_id = @externalId", new { externalId }, cancellationToken: ct));
     }
 
+    /// <summary>The id of a study registered from share folder <paramref name="sourcePath"/> other than <paramref name="externalId"/>, or null.</summary>
+    public async Task<string?> OtherStudyOfFolderAsync(string sourcePath, string externalId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await c.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "select external_id from studies where source_path = @sourcePath and external_id <> @externalId order by id limit 1",
+            new { sourcePath, externalId }, cancellationToken: ct));
+    }
+
     /// <summary>
     /// Why a worker refused to register a submission of the share folder <paramref name="folder"/> (relative to the
     /// share; null: any folder) under <paramref name="studyId"/> since <paramref name="since"/>, as the share page notes

@@ -179,6 +179,14 @@ public class ResubmissionTests
         Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+
+        // The other way round: the registered folder under another id (study_id corrected in study.json, a link to the
+        // folder) was registered as a second study of the same images.
+        await env.SubmitAsync(new SubmitStudy { StudyId = "SSc-2026-final", FolderPath = "batch1" });
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("submit-study_error") >= 2
+            && worker.Output.Contains("Folder 'batch1' is already registered as study 'SSc-2026'"), TimeSpan.FromMinutes(1), () => worker.Output);
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from studies"));
+        Assert.Contains("delete study 'SSc-2026' first", await env.QueryScalarAsync<string>("select reason from share_folder_notes where folder = 'batch1'"));
     }
 
     [Fact]
