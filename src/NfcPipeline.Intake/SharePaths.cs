@@ -40,6 +40,13 @@ public static class SharePaths
     /// <summary>Why an entry whose name holds a control character is left out (the paths built from it are refused too).</summary>
     public const string ControlCharacterNameReason = "its name holds a control character (a tab, a newline, an escape); rename it to have it analysed";
 
+    /// <summary>
+    /// Why a name holding a backslash is skipped: paths from messages and forms read it as a folder separator
+    /// (<see cref="ResolveUnder"/>), so the file registered would not be the one analysed. Archives written on Windows
+    /// and unpacked elsewhere leave such names ("P01\L2\f1.jpg").
+    /// </summary>
+    public const string BackslashNameReason = "its name holds a backslash, read elsewhere as a folder separator (an archive from Windows unpacked as flat names?); rename it to have it analysed";
+
     /// <summary>Why such an entry is left out.</summary>
     public const string UndecodableNameReason = "its name is not valid UTF-8 (written in another encoding?); rename it to have it analysed";
 

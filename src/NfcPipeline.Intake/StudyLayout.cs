@@ -142,6 +142,7 @@ public static class StudyLayout
             if (SharePaths.HasUndecodableName(entry.Name)) { skipped.Add(new SkippedEntry(relative, SharePaths.UndecodableNameReason)); continue; }
             // Analysis refuses such paths (ResolveUnder): registered, the image would fail as not in the share.
             if (entry.Name.Any(char.IsControl)) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), SharePaths.ControlCharacterNameReason)); continue; }
+            if (entry.Name.Contains('\\')) { skipped.Add(new SkippedEntry(relative, SharePaths.BackslashNameReason)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
                 skipped.Add(new SkippedEntry(relative, refusal));

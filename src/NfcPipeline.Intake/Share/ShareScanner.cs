@@ -99,6 +99,7 @@ public class ShareScanner(TimeProvider clock)
 
         if (SharePaths.HasUndecodableName(name)) return Refuse($"the folder {SharePaths.UndecodableNameReason}");
         if (name.Any(char.IsControl)) return Refuse("the folder's name holds control characters (a newline, a tab); rename it to have it analysed");
+        if (name.Contains('\\')) return Refuse("the folder's name holds a backslash, read elsewhere as a folder separator; rename it to have it analysed");
         if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
 
         // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already

@@ -377,5 +377,10 @@ public sealed class ShareScannerTests : IDisposable
         Assert.Equal(StudyReadiness.Refused, folder.Readiness);
         Assert.Contains("control characters", folder.Reason);
         Assert.Equal("line?forged: study S-1 submitted", SharePaths.Printable(folder.Folder));
+
+        // A backslash: the worker would resolve "site\\S-2" as site/S-2, another folder or none.
+        MakeStudy("site\\S-2");
+        Assert.Equal(StudyReadiness.Refused, ScanOne("site\\S-2").Readiness);
+        Assert.Contains("backslash", ScanOne("site\\S-2").Reason);
     }
 }

@@ -64,6 +64,20 @@ public sealed partial class UndecodableNameTests : IDisposable
         Assert.Equal("a?b?c?d", SharePaths.Printable("a\u2028b\u202Ec\u0007d"));   // separators and bidi overrides too
     }
 
+    [Fact]
+    public void Names_with_a_backslash_are_skipped_because_paths_elsewhere_read_it_as_a_separator()
+    {
+        // Flat names from a Windows archive: registered as patient "unassigned", each failed at analysis, where
+        // ResolveUnder read "P01\L2\f1.jpg" as P01/L2/f1.jpg, a file that does not exist.
+        _share.Touch("s1/P001/L2/f1.jpg", "image-1");
+        _share.Touch("s1/P01\\L2\\f1.jpg", "image-2");
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root);
+
+        Assert.Equal(["P001/L2/f1.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P01\\L2\\f1.jpg"], inventory.Skipped.Where(s => s.Reason == SharePaths.BackslashNameReason).Select(s => s.RelativePath));
+    }
+
     /// <summary>The share root (UTF-8) and a relative path written in Latin-1, NUL-terminated.</summary>
     private byte[] Latin1Path(string relative) => [.. Encoding.UTF8.GetBytes(_share.Root + "/"), .. Encoding.Latin1.GetBytes(relative), 0];
 
