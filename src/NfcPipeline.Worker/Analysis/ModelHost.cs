@@ -28,8 +28,11 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
     public bool IsLoaded => _model is not null && Fields is not null;
     public FieldAnalyzer Fields { get; private set; } = null!;
 
-    /// <summary>The share's real path, taken once at start-up: what files read for analysis must lie in.</summary>
-    public string? RealShareRoot { get; private set; }
+    /// <summary>
+    /// The share's real path, what files read for analysis must lie in; resolved at each use, as registration does, so
+    /// a root link re-pointed (or a mount away at start-up) does not put every file outside the share until a restart.
+    /// </summary>
+    public string? RealShareRoot => worker.ShareRoot is { Length: > 0 } share ? SharePaths.RealPath(share) : null;
     public LoadedModel Model => _model ?? throw new InvalidOperationException("The model is not loaded yet.");
     public long ModelId { get; private set; }
     /// <summary>The measurement and aggregation policy (the "Analysis" section; defaults where unset).</summary>
@@ -55,8 +58,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
         var model = _model!;
         // Paths are checked inside the share before they are opened; the decoder checks the open file too, so a link
         // swapped in between the two leads nowhere outside.
-        var realShare = RealShareRoot = worker.ShareRoot is { Length: > 0 } share ? SharePaths.RealPath(share) : null;
-        var decoder = realShare is null ? null : new ImageDecoder(null, path => SharePaths.OpenInside(path, realShare));
+        var decoder = worker.ShareRoot is not { Length: > 0 } ? null : new ImageDecoder(null, path => SharePaths.OpenInside(path, RealShareRoot!));
         var analyzer = new ImageAnalyzer(model, inference.Value, batching.Value, decoder, loggers);
         // Before consuming: the first run of a full batch takes far longer than the next (see WarmUpAsync).
         logger.LogInformation("Warming up at {Width}x{Height} with a full batch of {Batch} before taking work", WarmUpWidth, WarmUpHeight,

@@ -13,11 +13,13 @@ namespace NfcPipeline.Worker.Registration;
 /// </summary>
 public sealed class StudyIntake(WorkerOptions options)
 {
-    private string? _realRoot;
     private ImageDecoder? _headers;
 
-    /// <summary>The share's real path, and a header reader confined to it (set on first use; the same values each time).</summary>
-    private string RealRoot => _realRoot ??= SharePaths.RealPath(options.ShareRoot!);
+    /// <summary>
+    /// The share's real path, resolved at each use: a root reached through a link that was re-pointed, or whose mount
+    /// was away when the worker started, would otherwise put every file "outside the share" until a restart.
+    /// </summary>
+    private string RealRoot => SharePaths.RealPath(options.ShareRoot!);
     private ImageDecoder Headers => _headers ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
 
     /// <summary>

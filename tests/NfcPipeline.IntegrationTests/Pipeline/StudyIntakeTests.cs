@@ -56,4 +56,25 @@ public sealed class StudyIntakeTests : IDisposable
         Assert.Equal(3, intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images.Count);
         Assert.Throws<OperationCanceledException>(() => intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }, new CancellationToken(canceled: true)));
     }
+
+    [Fact]
+    public void A_share_root_link_pointed_elsewhere_is_followed_by_the_next_registration()
+    {
+        // The root's real path was taken once: after the link moved, every file "led outside the share" and was
+        // registered under a stand-in hash (and failed at analysis) until the worker restarted.
+        foreach (var (copy, content) in new[] { ("a", "first"), ("b", "second") })
+        {
+            Directory.CreateDirectory(Path.Combine(_share.FullName, copy, "S", "P1", "L2"));
+            File.WriteAllText(Path.Combine(_share.FullName, copy, "S", "P1", "L2", "f1.jpg"), content);
+            File.WriteAllText(Path.Combine(_share.FullName, copy, "S", "READY"), "");
+        }
+        var root = Path.Combine(_share.FullName, "current");
+        Directory.CreateSymbolicLink(root, Path.Combine(_share.FullName, "a"));
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = root });
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData("first"u8), intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images[0].Sha256);
+
+        Directory.Delete(root);
+        Directory.CreateSymbolicLink(root, Path.Combine(_share.FullName, "b"));
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData("second"u8), intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images[0].Sha256);
+    }
 }
