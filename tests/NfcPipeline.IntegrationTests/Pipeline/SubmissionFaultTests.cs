@@ -24,7 +24,7 @@ public class SubmissionFaultTests
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("""
             select count(*) from share_folder_notes where folder = 'study-f' and state = 'registration_refused'
               and reason like 'Its registration failed after its retries (%read-only for this test%'
-            """) == 1 && await env.Vhost.QueueDepthAsync("submit-study_error") == 1, TimeSpan.FromMinutes(1), () => worker.Output);
+            """) == 1 && await env.Vhost.QueueDepthAsync("submit-study_error") >= 1, TimeSpan.FromMinutes(1), () => worker.Output);
         Assert.Contains("the share watcher submits its folder again later", worker.Output);
 
         await env.QueryScalarAsync<int>("drop trigger refuse_study on studies; select 1");
