@@ -84,21 +84,27 @@ public static class StudyLayout
     /// Why a folder under the share would be refused when submitted (a file, no images, an unreadable folder, a bad
     /// manifest or folder name), or null: what the worker checks, for submitters to answer before they publish.
     /// </summary>
-    public static string? SubmissionProblem(string shareRoot, string relativeFolder) => ReadForSubmission(shareRoot, relativeFolder).Problem;
+    public static string? SubmissionProblem(string shareRoot, string relativeFolder, string? studyId = null) =>
+        ReadForSubmission(shareRoot, relativeFolder, studyId).Problem;
 
     /// <summary>The folder as the worker would read it, or why it would refuse it (then no inventory).</summary>
-    public static (StudyInventory? Inventory, string? Problem) ReadForSubmission(string shareRoot, string relativeFolder)
+    public static (StudyInventory? Inventory, string? Problem) ReadForSubmission(string shareRoot, string relativeFolder, string? studyId = null)
     {
         try
         {
-            var inventory = Discover(SharePaths.ResolveUnder(shareRoot, relativeFolder), shareRoot);
+            var inventory = Discover(SharePaths.ResolveUnder(shareRoot, relativeFolder), shareRoot, studyId,
+                Path.GetFileName(relativeFolder.Replace('\\', '/').TrimEnd('/')));
             return RegistrationProblem(inventory) is { } problem ? (null, problem) : (inventory, null);
         }
         catch (StudyLayoutException ex) { return (null, ex.Message); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return (null, $"The folder cannot be read: {ex.Message}"); }
     }
 
-    public static StudyInventory Discover(string studyFolder, string? shareRoot = null)
+    /// <param name="studyId">The id the study is submitted under, where the submitter names it: checked instead of the
+    /// manifest's or the folder's.</param>
+    /// <param name="folderName">The folder's name as submitted (a link's, not its target's): the id when neither the
+    /// submitter nor the manifest gives one.</param>
+    public static StudyInventory Discover(string studyFolder, string? shareRoot = null, string? studyId = null, string? folderName = null)
     {
         if (File.Exists(studyFolder)) throw new StudyLayoutException($"'{studyFolder}' is a file, not a study folder.");
         if (!Directory.Exists(studyFolder)) throw new StudyLayoutException($"Study folder '{studyFolder}' does not exist.");
@@ -111,7 +117,7 @@ public static class StudyLayout
             throw new StudyLayoutException(SharePaths.RootItselfReason);
 
         var manifest = StudyManifest.Read(folder, realRoot);
-        var studyId = manifest?.StudyId ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
+        studyId ??= manifest?.StudyId ?? folderName ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 
         var images = new List<StudyImage>();

@@ -20,6 +20,21 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_study_submitted_through_a_link_is_named_by_the_link_or_its_given_id_not_by_the_target_folder()
+    {
+        // "S-42" leads to "archive/Studie 2024 " (a trailing space, no study id): the worker refused it for the target's
+        // name, an id it was not submitted under.
+        Touch("archive/Studie 2024 /P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S-42"), Path.Combine(_share.FullName, "archive", "Studie 2024 "));
+
+        var (inventory, problem) = StudyLayout.ReadForSubmission(_share.FullName, "S-42");
+        Assert.Null(problem);
+        Assert.Equal("S-42", inventory!.StudyId);
+        Assert.Equal("S-7", StudyLayout.Discover(SharePaths.ResolveUnder(_share.FullName, "S-42"), _share.FullName, "S-7").StudyId);
+        Assert.Contains("starts or ends with a space", StudyLayout.SubmissionProblem(_share.FullName, "archive/Studie 2024 "));
+    }
+
+    [Fact]
     public void Links_to_the_share_root_or_above_themselves_are_left_out_and_a_study_folder_linked_to_the_root_is_refused()
     {
         Touch("other/P001/L2/f1.jpg");

@@ -49,7 +49,7 @@ internal static class EnqueueCommand
             catch (StudyLayoutException ex) { return Fail($"the folder must be inside the share {rootFull}: {ex.Message}", NfcCommandLine.Usage); }
             // As the worker reads it: a file, a folder without images or with unreadable folders, or an unusable manifest
             // would be refused there, after this command had reported success (and --wait would wait for ever).
-            var (inventory, folderProblem) = StudyLayout.ReadForSubmission(rootFull, relative);
+            var (inventory, folderProblem) = StudyLayout.ReadForSubmission(rootFull, relative, parse.GetValue(studyId));
             if (folderProblem is not null) return Fail($"{relative} cannot be submitted: {folderProblem}", NfcCommandLine.Usage);
             var manifestId = inventory!.Manifest?.StudyId;
             var message = new SubmitStudy

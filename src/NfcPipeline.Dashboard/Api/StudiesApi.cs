@@ -143,7 +143,7 @@ public static class StudiesApi
         else if (string.IsNullOrWhiteSpace(shareRoot)) errors["folderPath"] = ["The dashboard has no Dashboard:ShareRoot configured, so it cannot check paths."];
         else if (hasFolder)
         {
-            if ((Resolve(shareRoot, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot, body.FolderPath!)) is { } error)
+            if ((Resolve(shareRoot, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot, body.FolderPath!, body.StudyId?.Trim())) is { } error)
                 errors["folderPath"] = [error];
         }
         else

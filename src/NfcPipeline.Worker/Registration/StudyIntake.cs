@@ -40,7 +40,7 @@ public sealed class StudyIntake(WorkerOptions options)
         if (message.FolderPath is { Length: > 0 } folder)
         {
             var full = SharePaths.ResolveUnder(root, folder);
-            var inventory = StudyLayout.Discover(full, root);
+            var inventory = StudyLayout.Discover(full, root, message.StudyId);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field, ct)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
