@@ -184,6 +184,10 @@ public sealed record StudyManifest
             // By position, not by name: the names are patient folders, which refusals (logged) must not carry.
             if (p.Value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.Value.GetString()))
                 throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' must map to a non-empty string.");
+            // Codes are shown and printed as written (nfc analyze, reports): an escape sequence would drive a terminal.
+            if (SharePaths.HasUnprintable(p.Value.GetString()!))
+                throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' maps to a name with control characters, " +
+                    "line separators or bidirectional overrides.");
             var folder = UnicodeNames.Key(p.Name);
             if (!folders.TryAdd(folder, index))
                 throw new StudyLayoutException($"{FileName}: entries {folders[folder] + 1} and {index + 1} of '{property}' name the same folder " +

@@ -44,6 +44,8 @@ public class ManifestAndFingerTests
     [InlineData("""{"device": "cap\u0000"}""", "NUL character")]
     [InlineData("""{"patients": {"Doe-Jane-1961": ""}}""", "entry 1 of 'patients'")]
     [InlineData("""{"patients": {"anon_01": "P1", "anon_02": "P1"}}""", "entries 1 and 2 of 'patients' map to the same patient code")]
+    [InlineData("""{"patients": {"anon_01": "P\u001b[2J1"}}""", "entry 1 of 'patients' maps to a name with control characters")]
+    [InlineData("""{"fingers": {"zwei": "L2\u202E"}}""", "entry 1 of 'fingers' maps to a name with control characters")]
     [InlineData("""{"study_id": "A", "notes": "\ud83d"}""", "half of an escaped surrogate pair")]
     [InlineData("""{"study_id": "\ud83d"}""", "half of an escaped surrogate pair")]
     [InlineData("""{"study_id": 42}""", "study_id must be a string, got 42")]
