@@ -50,11 +50,13 @@ public sealed class StudyIntake(WorkerOptions options)
         if (message.Images is { Count: > 0 } list)
         {
             if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
-                    || i.Patient.Any(char.IsControl) || (i.Finger?.Any(char.IsControl) ?? false)))
+                    || SharePaths.HasUnprintable(i.Patient) || (i.Finger is not null && SharePaths.HasUnprintable(i.Finger))))
                 throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");
-            if (list.GroupBy(i => i.Path.Replace('\\', '/')).FirstOrDefault(g => g.Count() > 1) is { } twice)
-                throw new StudyLayoutException($"An image path is listed {twice.Count()} times; list each image once.");
-            var images = list.Select((i, n) => Describe(ResolveListed(root, i.Path, n), i.Path.Replace('\\', '/'),
+            // By the file each path leads to: "S/P1//L2/f1.jpg", a backslash spelling or a link to it name one field.
+            var resolved = list.Select((i, n) => ResolveListed(root, i.Path, n)).ToList();
+            if (resolved.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new StudyLayoutException($"An image is listed {twice.Count()} times (one path written twice, or two paths to one file); list each image once.");
+            var images = list.Select((i, n) => Describe(resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path), ct)).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
         }

@@ -40,6 +40,13 @@ public sealed class StudyIntakeTests : IDisposable
         {
             StudyId = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2"), new("S\\P1\\L2\\f1.jpg", "P1", "L2")],
         }).Message);
+        // Two spellings of one file, or a link to it: one field counted twice in its patient's statistics.
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "S", "P1", "L2", "f2.jpg"), "f1.jpg");
+        foreach (var other in new[] { "S/P1//L2/f1.jpg", "S/P1/L2/f2.jpg" })
+            Assert.Contains("listed 2 times", Refused(new SubmitStudy
+            {
+                StudyId = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2"), new(other, "P1", "L2")],
+            }).Message);
         Assert.Contains("NUL", Refused(new SubmitStudy { StudyId = "S", FolderPath = "S", Device = "cap\0" }).Message);
     }
 
