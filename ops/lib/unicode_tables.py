@@ -1,21 +1,19 @@
 #!/usr/bin/env python3
-"""Writes src/NfcPipeline.Intake/UnicodeTables.cs: canonical decompositions of the composed letters names use (Latin,
-Greek, Cyrillic, kana) and the combining classes of their marks, from Python's unicodedata. The worker runs with
+"""Writes src/NfcPipeline.Intake/UnicodeTables.cs: the canonical decompositions of the Basic Multilingual Plane (Hangul
+syllables are decomposed arithmetically) and the combining classes of its marks, from Python's unicodedata. The worker runs with
 invariant globalization, where string.Normalize leaves such letters as they are; UnicodeNames compares names with
 these tables instead. Run: /usr/bin/python3 ops/lib/unicode_tables.py"""
 import os
 import unicodedata
-# Letters with marks, marks that decompose alone (U+0340-0344), and the Ohm, Kelvin and Angstrom signs.
-ranges=[(0xC0,0x2FF),(0x340,0x344),(0x370,0x3FF),(0x400,0x52F),(0x1E00,0x1FFF),(0x2126,0x212B),(0x3040,0x30FF)]
+# Every script's composed letters (Latin, Greek, Cyrillic, Arabic, Hebrew, Indic, kana, ...): names are keyed one
+# UTF-16 unit at a time, so the plane beyond it and the surrogates are left out, and Hangul is done in code.
+def bmp():
+    return (cp for cp in range(0x80, 0x10000) if not (0xAC00 <= cp <= 0xD7A3 or 0xD800 <= cp <= 0xDFFF))
 entries=[]
-for a,b in ranges:
-    for cp in range(a,b+1):
-        c=chr(cp); d=unicodedata.normalize('NFD',c)
-        if d!=c and ';' not in d: entries.append(c+d)
-marks=[]
-for cp in list(range(0x300,0x370))+list(range(0x483,0x488))+[0x3099,0x309A]:
-    cc=unicodedata.combining(chr(cp))
-    if cc: marks.append((cp,cc))
+for cp in bmp():
+    c=chr(cp); d=unicodedata.normalize('NFD',c)
+    if d!=c and ';' not in d and all(ord(ch) < 0x10000 for ch in d): entries.append(c+d)
+marks=[(cp, unicodedata.combining(chr(cp))) for cp in bmp() if unicodedata.combining(chr(cp))]
 def esc(s): return ''.join('\\u%04X'%ord(ch) for ch in s)
 out=[]
 out.append('namespace NfcPipeline.Intake;\n')

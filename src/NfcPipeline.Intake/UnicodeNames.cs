@@ -5,8 +5,8 @@ namespace NfcPipeline.Intake;
 /// <summary>
 /// Names compared in one Unicode form. macOS writes "ü" as "u" + a combining diaeresis (NFD), most editors as one letter
 /// (NFC); a folder and the study.json key naming it must match either way. string.Normalize cannot do this here: the
-/// apps run with invariant globalization, where it leaves non-ASCII text as it is. The tables (UnicodeTables.cs) cover the
-/// composed letters of Latin, Greek and Cyrillic scripts and of kana; Hangul syllables are decomposed arithmetically.
+/// apps run with invariant globalization, where it leaves non-ASCII text as it is. The tables (UnicodeTables.cs) hold the
+/// Basic Multilingual Plane's canonical decompositions and combining classes; Hangul syllables are decomposed arithmetically.
 /// </summary>
 public static class UnicodeNames
 {
@@ -16,7 +16,7 @@ public static class UnicodeNames
     private static readonly Dictionary<char, int> CombiningClasses = Enumerable.Range(0, UnicodeTables.CombiningClasses.Length / 2)
         .ToDictionary(i => UnicodeTables.CombiningClasses[2 * i], i => (int)UnicodeTables.CombiningClasses[2 * i + 1]);
 
-    /// <summary>The name fully decomposed, marks in canonical order (NFD, for the scripts the tables cover): equal keys, one name.</summary>
+    /// <summary>The name fully decomposed, marks in canonical order (NFD, within the Basic Multilingual Plane): equal keys, one name.</summary>
     public static string Key(string name)
     {
         if (Ascii.IsValid(name)) return name;

@@ -11,6 +11,9 @@ public class UnicodeNamesTests
     [InlineData("\u304c\u3063\u3053\u3046", "\u304b\u3099\u3063\u3053\u3046")]   // kana with dakuten
     [InlineData("\ud55c\uae00", "\u1112\u1161\u11ab\u1100\u1173\u11af")]           // Hangul syllables
     [InlineData("\u00c5ngstr\u00f6m", "\u212bngstro\u0308m")]                              // the Angstrom sign is an Å
+    [InlineData("\u0623\u062d\u0645\u062f", "\u0627\u0654\u062d\u0645\u062f")]           // Arabic alef with hamza above
+    [InlineData("\u0915\u093c", "\u0958")]                                              // Devanagari qa, as its two parts
+    [InlineData("\u05e9\u05c1\u05b8", "\u05e9\u05b8\u05c1")]                               // Hebrew marks in canonical order
     public void Names_in_either_unicode_form_have_one_key(string composed, string decomposed) =>
         Assert.Equal(UnicodeNames.Key(composed), UnicodeNames.Key(decomposed));
 
