@@ -40,7 +40,7 @@ public class ApiTests
         {
             using var client = Keyed(host);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var response = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"OUT-1","folderPath":"studyA"}""", System.Text.Encoding.UTF8, "application/json"));
+            var response = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"OUT-1","folderPath":"studyN"}""", System.Text.Encoding.UTF8, "application/json"));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), $"took {clock.Elapsed}");
             Assert.Equal("30", response.Headers.RetryAfter?.ToString());
@@ -85,11 +85,11 @@ public class ApiTests
         try
         {
             using var client = Keyed(host);
-            var response = await client.PostAsJsonAsync("/api/studies", new { studyId = "API-1", folderPath = "studyA", micrometresPerPixel = 1.8, reanalyze = true });
+            var response = await client.PostAsJsonAsync("/api/studies", new { studyId = "API-1", folderPath = TestData.FreeFolder, micrometresPerPixel = 1.8, reanalyze = true });
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
             Assert.Equal("/api/studies/API-1", response.Headers.Location?.OriginalString);
             var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal("studyA", message.FolderPath);
+            Assert.Equal(TestData.FreeFolder, message.FolderPath);
             Assert.Equal(1.8, message.MicrometresPerPixel);
             Assert.True(message.Reanalyze);
         }
@@ -111,7 +111,7 @@ public class ApiTests
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/api/studies")
                 {
-                    Content = JsonContent.Create(new { studyId = "API-IDEM", folderPath = "studyA", reanalyze }),
+                    Content = JsonContent.Create(new { studyId = "API-IDEM", folderPath = TestData.FreeFolder, reanalyze }),
                 };
                 if (key is not null) request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
                 return (await client.SendAsync(request)).StatusCode;

@@ -45,7 +45,7 @@ public class StallGuardedPublisherTests
         settings["Messaging:RabbitUri"] = vhost.AmqpUri.ToString();
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
         using var client = ApiTests.Keyed(host);
-        var response = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"NOQ-1","folderPath":"studyA"}""",
+        var response = await client.PostAsync("/api/studies", new StringContent("""{"studyId":"NOQ-1","folderPath":"studyN"}""",
             System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("RabbitMQ has no queue for the submission: no worker has started on this broker yet (or it was reset); start a worker",

@@ -24,6 +24,8 @@ public sealed class TestData : IAsyncDisposable
     public long PatientId { get; private set; }
     public long ScriptPatientId { get; private set; }
     public long FailedJobId { get; private set; }
+    /// <summary>A study folder in the share that no study is registered from.</summary>
+    public const string FreeFolder = "studyN";
     public long ModelId { get; private set; }
     public List<long> ImageIds { get; } = [];
 
@@ -49,6 +51,11 @@ public sealed class TestData : IAsyncDisposable
         PatientId = await Scalar<long>(c, "insert into patients (study_id, code, state) values (@s, 'P01', 'completed') returning id", ("s", StudyId));
         ScriptPatientId = await Scalar<long>(c, "insert into patients (study_id, code, state) values (@s, @code, 'completed_with_errors') returning id",
             ("s", StudyId), ("code", ScriptPatient));
+
+        // A folder no study is registered from: submissions under new ids (a folder is one study).
+        var free = Path.Combine(ShareRoot, FreeFolder, "P01", "L2", "f1.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(free)!);
+        await File.WriteAllBytesAsync(free, PngEncoder.EncodeRgb(Gradient(320, 240, 0), 320, 240));
 
         var fields = new (long Patient, string Finger, string RelPath, bool Ok)[]
         {

@@ -90,9 +90,14 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         while ((long)(width + 64) * (height + 64) > _maxInputPixels && width > 32 && height > 32) (width, height) = (width / 2, height / 2);
         var blank = new RgbImage(width, height, new byte[width * height * 3], ImageFormat.Png);
         var warmUp = new WarmUp(0, null);
+        PreprocessedImage one;
+        // A model that scales every image to its short side brings the blank back above the limit: said, not a failed
+        // start, since images of other shapes may fit.
+        try { one = _preprocessor.Run(blank.Pixels, blank.Width, blank.Height); }
+        catch (ImageDecodeException tooLarge) { return new WarmUp(0, null, tooLarge.Message); }
+        using (one)
         if (Batching.MaxBatchSize > 1)
         {
-            using var one = _preprocessor.Run(blank.Pixels, blank.Width, blank.Height);
             var bucket = BucketOf(one);
             int n = Batching.MaxBatchSize, channels = one.Tensor.Channels;
             var clock = Stopwatch.StartNew();
@@ -251,4 +256,5 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 }
 
 /// <summary>A warm-up's full batch: how long its first run took, and why it failed where it did.</summary>
-public sealed record WarmUp(double FullBatchSeconds, string? FullBatchError);
+/// <param name="Skipped">Why no warm-up ran: the model's input for a warm-up image is above Inference:MaxInputPixels.</param>
+public sealed record WarmUp(double FullBatchSeconds, string? FullBatchError, string? Skipped = null);

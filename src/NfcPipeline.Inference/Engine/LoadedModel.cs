@@ -247,9 +247,7 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        Session.Dispose();
-        _runGate.Dispose();
-    }
+    // The run gate is left to the GC (it holds no wait handle): disposed here, a run still finishing threw from its
+    // Release, and runs waiting at the gate never completed.
+    public void Dispose() => Session.Dispose();
 }

@@ -61,6 +61,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                  && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct) && registeredFolderGone(from)))
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
+        // One id, one spelling: "Zürich-01" copied from Windows and again from a Mac differ only in Unicode form, and
+        // would be two studies whose ids look alike (normalize() needs a UTF-8 database; others are not checked).
+        if (registered.Count == 0 && await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+                select external_id from studies
+                where external_id <> @ExternalId and not (@ExternalId::text ~ '^[ -~]*$')
+                  and case when current_setting('server_encoding') = 'UTF8'
+                           then normalize(external_id, NFD) = normalize(@ExternalId::text, NFD) else false end
+                limit 1
+                """, new { study.ExternalId }, tx, cancellationToken: ct)) is { } lookalike)
+            throw new StudyConflictException($"Study id '{study.ExternalId}' differs from the registered study '{lookalike}' only in its " +
+                "Unicode form (letters composed or decomposed, as different systems write them). Submit it as that study, or give it another id.");
         // One folder, one id: a study_id corrected in study.json, or a second name for the folder (a link to it), would
         // register the same images as a second study beside the first.
         if (study.SourcePath is { } folder)

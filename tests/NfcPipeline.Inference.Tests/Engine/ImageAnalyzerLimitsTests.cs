@@ -136,6 +136,25 @@ public class ImageAnalyzerLimitsTests
         Assert.Single((await analyzer.AnalyzeAsync(SmallField())).Instances);
     }
 
+    [Fact]
+    public async Task A_warm_up_whose_model_input_is_above_the_pixel_limit_is_skipped_with_the_reason_not_a_failed_start()
+    {
+        // A fixed 128×96 input: the warm-up image shrank below the limit, and the model's own size brought it back above
+        // it; the TooLarge went out of the worker's start.
+        var options = new InferenceOptions
+        {
+            ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "instances_detectron2_layout.onnx"), IntraOpThreads = 1,
+            MaxInputPixels = 10_000,
+        };
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions());
+
+        var warmUp = await analyzer.WarmUpAsync(1024, 768);
+
+        Assert.Contains("above Inference:MaxInputPixels (10000)", warmUp.Skipped);
+        Assert.Null(warmUp.FullBatchError);
+    }
+
     [Theory]
     [InlineData(5.0, 1.5, "Calibration 5 µm/px is far from the 2.25 µm/px the model was trained at: capillaries are smaller in pixels")]
     [InlineData(1.0, 1.5, "Calibration 1 µm/px is far from the 2.25 µm/px the model was trained at: capillaries are larger in pixels")]

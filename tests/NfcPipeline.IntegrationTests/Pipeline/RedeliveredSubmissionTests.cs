@@ -77,4 +77,24 @@ public class RedeliveredSubmissionTests
         Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics"));
         Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs where kind = 'analyze_chunk'"));
     }
+
+    [Fact]
+    public async Task An_id_differing_from_a_registered_one_only_in_unicode_form_is_refused()
+    {
+        // "Zürich" from a Windows copy (composed) and again from a Mac (decomposed): two studies whose ids look alike.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await ResubmissionRaceTests.SeedAsync(db, 1);
+        var registrations = new StudyRegistrationStore(db);
+        var composed = ResubmissionRaceTests.SubmittedAgain(s) with { ExternalId = "Z\u00fcrich-01", SourcePath = "zurich-win" };
+        await registrations.RegisterAsync(composed, s.ModelId, 2.0, false, 2, "{}", default);
+
+        var decomposed = composed with { ExternalId = "Zu\u0308rich-01", SourcePath = "zurich-mac" };
+        var error = await Assert.ThrowsAsync<StudyConflictException>(() => registrations.RegisterAsync(decomposed, s.ModelId, 2.0, false, 2, "{}", default));
+        Assert.Contains("only in its Unicode form", error.Message);
+        // The same spelling registers again as ever.
+        Assert.False((await registrations.RegisterAsync(composed, s.ModelId, 2.0, false, 2, "{}", default)).Redelivered);
+        await using var c = await db.OpenConnectionAsync();
+        Assert.Equal(2L, await c.ExecuteScalarAsync<long>("select count(*) from studies"));
+    }
 }
