@@ -14,7 +14,7 @@ public class CliTests
     {
         // No worker: --wait waits for a registration that does not come, until interrupted (Ctrl-C or SIGTERM).
         await using var data = await TestData.CreateAsync();
-        var run = await NfcProcess.RunAndTerminateAsync(TimeSpan.FromSeconds(5), "enqueue", "studyA", "--share", data.ShareRoot,
+        var run = await NfcProcess.RunAndTerminateAsync(TimeSpan.FromSeconds(5), "enqueue", TestData.FreeFolder, "--share", data.ShareRoot,
             "--study-id", "CLI-INT", "--wait", "--connection", data.Database.ConnectionString);
         Assert.True(run.Code == 130, $"exit {run.Code}: {run.Err}");
         Assert.Contains("nfc: cancelled.", run.Err);
@@ -27,7 +27,7 @@ public class CliTests
     {
         // It waited out --register-timeout (5 min) and then said only that no worker registered the study.
         await using var data = await TestData.CreateAsync();
-        var run = NfcProcess.RunAsync("enqueue", "studyA", "--share", data.ShareRoot, "--study-id", "CLI-REFUSED", "--wait",
+        var run = NfcProcess.RunAsync("enqueue", TestData.FreeFolder, "--share", data.ShareRoot, "--study-id", "CLI-REFUSED", "--wait",
             "--connection", data.Database.ConnectionString);
         // A worker refusing it notes why, as here, every second until the CLI ends (however long it takes to publish);
         // a refusal of the same folder under another id (a share watcher's, with study.json's) is not this submission's.
@@ -35,8 +35,8 @@ public class CliTests
         while (!run.IsCompleted && clock.Elapsed < TimeSpan.FromMinutes(1))
         {
             await data.Database.ScalarAsync<int>("insert into share_folder_notes (root, folder, state, reason, study_id) values " +
-                "('/share-a', 'studyA', 'registration_refused', 'Study id ''studyA'' is refused for another reason.', 'studyA'), " +
-                "('/share-b', 'studyA', 'registration_refused', 'Study id ''CLI-REFUSED'' is registered from another folder.', " +
+                "('/share-a', 'studyN', 'registration_refused', 'Study id ''studyN'' is refused for another reason.', 'studyN'), " +
+                "('/share-b', 'studyN', 'registration_refused', 'Study id ''CLI-REFUSED'' is registered from another folder.', " +
                 "'CLI-REFUSED') on conflict (root, folder) do update set last_seen = now() returning 1");
             await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(1)));
         }

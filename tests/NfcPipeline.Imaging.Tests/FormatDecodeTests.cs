@@ -61,6 +61,20 @@ public class FormatDecodeTests
         Assert.Equal(ImageDecodeError.Truncated, e.Reason);
     }
 
+    [Theory]
+    [InlineData("bottom_up_24.bmp", 0)]    // the file header read as pixels
+    [InlineData("palette_8.bmp", 60)]      // inside the palette
+    public void Bmp_pixel_data_said_to_begin_inside_the_headers_is_Corrupt(string name, int offset)
+    {
+        byte[] data = Fixtures.Bytes(name);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(10), offset);
+
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(data));
+
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("begins inside the headers or the palette", e.Message);
+    }
+
     [Fact]
     public void Flat_colour_jpeg_decodes_to_its_colour()
     {

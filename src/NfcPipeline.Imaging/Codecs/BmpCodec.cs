@@ -25,6 +25,12 @@ internal static class BmpCodec
             throw new ImageDecodeException(ImageDecodeError.Truncated,
                 $"BMP: pixel data needs {stride * h.Height} bytes from offset {h.PixelOffset}, the file has {data.Length}");
 
+        // Pixel data that begins inside the headers or the palette would be read as pixels without a word.
+        long headersEnd = h.PaletteOffset + (indexed ? (long)Math.Min(h.PaletteCount, 256) * h.PaletteEntrySize : 0);
+        if (h.PixelOffset < headersEnd)
+            throw new ImageDecodeException(ImageDecodeError.Corrupt,
+                $"BMP: pixel data at offset {h.PixelOffset} begins inside the headers or the palette (they end at {headersEnd})");
+
         Span<byte> palette = stackalloc byte[256 * 3];
         palette.Clear(); // indices past the stored palette read as black
         if (indexed)
