@@ -229,6 +229,19 @@ public class TiffVariantTests
     }
 
     [Fact]
+    public void An_orientation_tag_of_two_values_is_dropped_by_the_probe_as_by_libtiff()
+    {
+        // libtiff ignores an Orientation whose count is not 1: the probe had applied it and said 64×96 for a 96×64 decode.
+        byte[] file = Tiff(96, 64, 3, 2, new byte[96 * 64 * 3], orientation: 6);
+        for (int e = 10; ; e += 12)
+            if (BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(e)) == 274) { BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(e + 4), 2); break; }
+        var decoder = new ImageDecoder();
+        var decoded = decoder.Decode(file);
+        Assert.Equal((decoded.Width, decoded.Height), (decoder.ReadHeader(file).Width, decoder.ReadHeader(file).Height));
+        Assert.Equal((96, 64), (decoded.Width, decoded.Height));
+    }
+
+    [Fact]
     public void A_negative_width_is_Corrupt()
     {
         byte[] file = Tiff(96, 64, 3, 2, new byte[96 * 64 * 3]);

@@ -76,17 +76,22 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12;
         ulong width = 0, height = 0, orientation = 1;
         bool reduced = false;
+        var seen = new HashSet<ushort>();
         for (ulong i = 0; i < count; i++)
         {
             var entry = data[(pos + countSize + (int)i * entrySize)..];
             ushort tag = U16(entry, little);
             if (tag is not (ImageWidthTag or ImageLengthTag or OrientationTag or NewSubfileTypeTag or SubfileTypeTag))
                 continue;
+            // As libtiff reads a directory: the first copy of a tag counts, later ones are ignored.
+            if (!seen.Add(tag)) continue;
             ushort type = U16(entry[2..], little);
             long? v = Integer(type, entry[(big ? 12 : 8)..], little, big);
             if (tag == OrientationTag)
             {
-                if (v is >= 1 and <= 8) orientation = (ulong)v.Value;   // anything else libtiff also ignores
+                // One value of 1-8; anything else (or more values) libtiff also drops.
+                ulong values = big ? U64(entry[4..], little) : U32(entry[4..], little);
+                if (values == 1 && v is >= 1 and <= 8) orientation = (ulong)v.Value;
                 continue;
             }
             if (tag is NewSubfileTypeTag or SubfileTypeTag)
