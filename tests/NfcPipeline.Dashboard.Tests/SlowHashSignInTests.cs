@@ -63,22 +63,21 @@ public class SlowHashSignInTests
         settings["Dashboard:MaxFailedSignIns"] = "50";
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
         using var client = host.Client();
-        async Task<double> MedianMs(string user, string password, HttpStatusCode expected)
+        async Task<double> TimeMs(string user, string password, HttpStatusCode expected)
         {
-            var times = new List<double>();
-            for (int i = 0; i < 5; i++)
-            {
-                client.DefaultRequestHeaders.Authorization = Basic(user, password);
-                var watch = System.Diagnostics.Stopwatch.StartNew();
-                var status = (await client.GetAsync("/jobs")).StatusCode;
-                times.Add(watch.Elapsed.TotalMilliseconds);
-                Assert.Equal(expected, status);
-            }
-            return times.Order().ElementAt(2);
+            client.DefaultRequestHeaders.Authorization = Basic(user, password);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var status = (await client.GetAsync("/jobs")).StatusCode;
+            Assert.Equal(expected, status);
+            return watch.Elapsed.TotalMilliseconds;
         }
 
-        Assert.True(await MedianMs("rita", "ro-pass", HttpStatusCode.OK) >= 0);   // her right password is still accepted
-        return (await MedianMs("olga", "guess", HttpStatusCode.Unauthorized), await MedianMs("rita", "guess", HttpStatusCode.Unauthorized),
-            await MedianMs("nobody", "guess", HttpStatusCode.Unauthorized));
+        Assert.True(await TimeMs("rita", "ro-pass", HttpStatusCode.OK) >= 0);   // her right password is still accepted
+        // Taken in turns, so a busy moment of the machine slows all three alike (in blocks, one block's noise read as a gap).
+        var times = new[] { "olga", "rita", "nobody" }.ToDictionary(user => user, _ => new List<double>());
+        for (int i = 0; i < 7; i++)
+            foreach (var (user, list) in times) list.Add(await TimeMs(user, "guess", HttpStatusCode.Unauthorized));
+        double Median(string user) => times[user].Order().ElementAt(3);
+        return (Median("olga"), Median("rita"), Median("nobody"));
     }
 }
