@@ -196,6 +196,24 @@ public class TiffVariantTests
     }
 
     [Fact]
+    public void A_fax_strip_with_damaged_codes_fails_rather_than_decoding_to_other_pixels()
+    {
+        // A bad code word is an error libtiff may decode past, and a lost line a "Premature EOL" warning: such files
+        // decoded, shifted or blank from the damage on, with a note.
+        var decoder = new ImageDecoder();
+        var original = decoder.DecodeFile(Fixtures.Path("fax4.tif")).Pixels;
+        var whole = Fixtures.Bytes("fax4.tif");
+        for (int at = 300; at < 11_000; at += 700)
+        {
+            var damaged = (byte[])whole.Clone();
+            damaged[at] ^= 0x5A;
+            damaged[at + 1] ^= 0xA5;
+            try { Assert.True(original.AsSpan().SequenceEqual(decoder.Decode(damaged).Pixels), $"damage at {at} decoded to other pixels"); }
+            catch (ImageDecodeException e) { Assert.True(e.Reason is ImageDecodeError.Corrupt or ImageDecodeError.Truncated, e.Message); }
+        }
+    }
+
+    [Fact]
     public void The_size_limits_apply_to_a_turned_tiffs_displayed_size_and_a_LONG_orientation_counts()
     {
         // Stored 96 wide and 64 high, displayed 64×96 under orientation 6, as the JPEG test of the same limits.

@@ -86,10 +86,13 @@ internal static unsafe class TiffCodec
     /// </summary>
     private static void RefuseDamagedStrips()
     {
-        foreach (string warning in TiffMessages.Warnings)
-            if (StripDamage(warning) is { } reason)
-                throw new ImageDecodeException(reason, reason == ImageDecodeError.Truncated
-                    ? $"TIFF: a compressed strip ends early ({warning})" : $"TIFF: a compressed strip is damaged ({warning})");
+        // The fax decoders report a bad code word as an error yet may go on: both lists are read. A strip that ends
+        // early also loses its last lines ("Premature EOL"): the end is the finding.
+        var damage = TiffMessages.Warnings.Concat(TiffMessages.Errors).Select(m => (Message: m, Reason: StripDamage(m)))
+            .Where(d => d.Reason is not null).OrderBy(d => d.Reason == ImageDecodeError.Truncated ? 0 : 1).FirstOrDefault();
+        if (damage.Reason is { } reason)
+            throw new ImageDecodeException(reason, reason == ImageDecodeError.Truncated
+                ? $"TIFF: a compressed strip ends early ({damage.Message})" : $"TIFF: a compressed strip is damaged ({damage.Message})");
     }
 
     /// <summary>How a libtiff warning about a strip's data fails the image, or null when it does not.</summary>
@@ -100,6 +103,7 @@ internal static unsafe class TiffCodec
         : !warning.StartsWith("Fax", StringComparison.Ordinal) ? null
         : warning.Contains("Premature EOF at line", StringComparison.Ordinal) ? ImageDecodeError.Truncated
         : warning.Contains("Line length mismatch", StringComparison.Ordinal) || warning.Contains("Bad code word", StringComparison.Ordinal)
+          || warning.Contains("Premature EOL", StringComparison.Ordinal) || warning.Contains("Uncompressed data", StringComparison.Ordinal)
             ? ImageDecodeError.Corrupt
         : null;
 
@@ -163,7 +167,10 @@ internal static unsafe class TiffCodec
             fixed (uint* dst = raster)
             {
                 if (LibTiffNative.RgbaImageGet(image, dst, image->Width, image->Height) == 0)
+                {
+                    RefuseDamagedStrips();   // a strip's damage names the failure better than libtiff's last error
                     throw Classify("decoding", null);
+                }
             }
             byte[] rgb = GC.AllocateUninitializedArray<byte>(count * 3);
             // Each raster word is A<<24 | B<<16 | G<<8 | R, the colour as stored (TreatAlphaAsAssociated).
