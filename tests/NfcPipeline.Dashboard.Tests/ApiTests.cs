@@ -147,6 +147,8 @@ public class ApiTests
     [InlineData("""{"studyId":"X","images":[null]}""", "images")]
     [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"p\u0000"}]}""", "images")]
     [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P"},{"path":"studyA\\P01\\L2\\f1.png","patient":"P"}]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P"},{"path":"studyA/P01//L2/f1.png","patient":"P"}]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P\u2028"}]}""", "images")]
     [InlineData("""{"studyId":"X","folderPath":"studyA","device":"cap\u0000"}""", "device")]
     [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":"abc"}""", "micrometresPerPixel")]
     [InlineData("""{"studyId":"X", "folderPath": """, "folderPath")]

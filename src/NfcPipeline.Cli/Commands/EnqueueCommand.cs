@@ -38,9 +38,13 @@ internal static class EnqueueCommand
             var candidate = Path.IsPathRooted(given) || Directory.Exists(given) ? Path.GetFullPath(given) : Path.Combine(rootFull, given);
             var relative = Path.GetRelativePath(rootFull, candidate).Replace('\\', '/');
             // A share root reached through a link, and the folder by its real path (the current directory is one):
-            // read against the root's real path.
+            // read against the root's real path. Only the folders above it are resolved: the study folder may itself be
+            // a link in the share, submitted under its own name.
+            var trimmed = candidate.TrimEnd('/');
             if ((relative == ".." || relative.StartsWith("../", StringComparison.Ordinal)) && Directory.Exists(candidate)
-                && Path.GetRelativePath(SharePaths.RealPath(rootFull), SharePaths.RealPath(candidate)).Replace('\\', '/') is var real
+                && Path.GetDirectoryName(trimmed) is { } parent
+                && Path.GetRelativePath(SharePaths.RealPath(rootFull), Path.Combine(SharePaths.RealPath(parent), Path.GetFileName(trimmed)))
+                    .Replace('\\', '/') is var real
                 && real != ".." && !real.StartsWith("../", StringComparison.Ordinal))
                 relative = real;
             // As the worker reads it: a file, a folder without images or with unreadable folders, a link out of the

@@ -151,15 +151,24 @@ public static class StudiesApi
             var imageErrors = body.Images!.Select((img, i) =>
                     img is null ? $"images[{i}]: must be an object with a patient and a path."
                     : string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
-                    : img.Patient.Any(char.IsControl) || (img.Finger?.Any(char.IsControl) ?? false) ? $"images[{i}]: the patient and finger must be printable."
+                    : SharePaths.HasUnprintable(img.Patient) || (img.Finger is not null && SharePaths.HasUnprintable(img.Finger))
+                        ? $"images[{i}]: the patient and finger must be printable."
                     : img.Path is null ? $"images[{i}]: a path is required." : Resolve(shareRoot, img.Path) is { } e ? $"images[{i}]: {e}" : null)
                 .OfType<string>().ToList();
-            // One path twice is one image twice: registration cannot list it twice (the worker refuses the study).
-            imageErrors.AddRange(body.Images!.Where(img => img?.Path is not null).GroupBy(img => img.Path.Replace('\\', '/'))
-                .Where(g => g.Count() > 1).Select(g => $"'{g.Key}' is listed {g.Count()} times."));
+            // One file twice is one image twice (two spellings of its path, or a link to it): the worker refuses the study.
+            if (imageErrors.Count == 0)
+                imageErrors.AddRange(body.Images!.GroupBy(img => Resolved(shareRoot, img.Path!), StringComparer.Ordinal)
+                    .Where(g => g.Count() > 1).Select(g => $"'{g.First().Path.Replace('\\', '/')}' is listed {g.Count()} times (as written, or by another path to the same file)."));
             if (imageErrors.Count > 0) errors["images"] = [.. imageErrors];
         }
         return errors;
+    }
+
+    /// <summary>The file a listed path leads to; the path as written when it cannot be resolved now (gone since checked).</summary>
+    private static string Resolved(string shareRoot, string path)
+    {
+        try { return SharePaths.ResolveUnder(shareRoot, path); }
+        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return path; }
     }
 
     private static string? Resolve(string shareRoot, string path)

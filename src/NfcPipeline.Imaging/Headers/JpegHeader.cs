@@ -95,6 +95,7 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
         int pos = 2, pieceStart = 0, skipped = 0, components = 0;
         byte frameMarker = 0;
         string? jfif = null;
+        bool sawJfif = false;
         while (true)
         {
             int padding = pos;
@@ -114,6 +115,7 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
             int length = BinaryPrimitives.ReadUInt16BigEndian(data[pos..]);
             if (length < 2 || pos + length > data.Length) return null;
             var segment = data.Slice(pos + 2, length - 2);
+            sawJfif |= marker == 0xE0 && segment.Length >= 14 && segment.StartsWith("JFIF\0"u8);
             if (marker == 0xE0 && jfif is null && segment.Length >= 7 && segment.StartsWith("JFIF\0"u8) && segment[5] != 1)
             {
                 jfif = $"JPEG: JFIF version {segment[5]}.{segment[6]:D2} read as 1.{segment[6]:D2}";
@@ -125,11 +127,12 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
                 (frameMarker, components) = (marker, segment[5]);
             pos += length;
         }
-        // As libjpeg's default_decompress_parms: 0 and 1 (3 components) or 0 and 2 (4) are known; others warn.
+        // As libjpeg's default_decompress_parms: 0 and 1 (3 components) or 0 and 2 (4) are known; others warn, except
+        // for 3 components beside a JFIF marker, which decides alone.
         byte assumed = components == 3 ? (byte)1 : (byte)2;
         byte? unknownTransform = null;
         foreach (var at in adobeTransforms)
-            if (components is 3 or 4 && data[at] != 0 && data[at] != assumed)
+            if ((components == 4 || components == 3 && !sawJfif) && data[at] != 0 && data[at] != assumed)
             {
                 unknownTransform ??= data[at];
                 patches.Add((at, assumed));
@@ -182,7 +185,11 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
                 pos += 2 + length;
                 // The entropy-coded data: up to the next FF that is not stuffing (00), a restart marker or fill.
                 while (pos + 1 < data.Length && !(data[pos] == 0xFF && data[pos + 1] is not 0x00 and not 0xFF and not (>= 0xD0 and <= 0xD7)))
-                    pos++;
+                {
+                    int next = data[(pos + 1)..].IndexOf((byte)0xFF);
+                    if (next < 0) { pos = data.Length; break; }
+                    pos += 1 + next;
+                }
                 continue;
             }
             pos += 2 + length;   // a table or other segment between scans

@@ -77,7 +77,10 @@ public static class StudyFingerprint
                 try
                 {
                     // A link's own size and time never change; its target's do, and registration reads the target.
-                    var stat = entry.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target ? target : file;
+                    // One that cannot be followed now (re-pointed into a loop, no permission) counts by its own.
+                    FileInfo stat = file;
+                    try { if (entry.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target) stat = target; }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
                     (length, ticks) = (stat.Length, stat.LastWriteTimeUtc.Ticks);
                 }
                 // Gone since the listing (a copy's temporary file renamed): a change, seen by the next walk.

@@ -1,3 +1,4 @@
+using System.Text;
 using Dapper;
 using Npgsql;
 
@@ -62,12 +63,14 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
         // One id, one spelling: "Zürich-01" copied from Windows and again from a Mac differ only in Unicode form, and
-        // would be two studies whose ids look alike (normalize() needs a UTF-8 database; others are not checked).
-        if (registered.Count == 0 && await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+        // would be two studies whose ids look alike. normalize() needs a UTF-8 database, and is planned with the id
+        // folded in, so the encoding is asked first; other databases are not checked.
+        if (registered.Count == 0 && !Ascii.IsValid(study.ExternalId)
+            && await connection.ExecuteScalarAsync<string>(new CommandDefinition("select current_setting('server_encoding')", null, tx,
+                cancellationToken: ct)) == "UTF8"
+            && await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
                 select external_id from studies
-                where external_id <> @ExternalId and not (@ExternalId::text ~ '^[ -~]*$')
-                  and case when current_setting('server_encoding') = 'UTF8'
-                           then normalize(external_id, NFD) = normalize(@ExternalId::text, NFD) else false end
+                where external_id <> @ExternalId and normalize(external_id, NFD) = normalize(@ExternalId::text, NFD)
                 limit 1
                 """, new { study.ExternalId }, tx, cancellationToken: ct)) is { } lookalike)
             throw new StudyConflictException($"Study id '{study.ExternalId}' differs from the registered study '{lookalike}' only in its " +
