@@ -94,20 +94,22 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         // A model that scales every image to its short side brings the blank back above the limit: said, not a failed
         // start, since images of other shapes may fit.
         try { one = _preprocessor.Run(blank.Pixels, blank.Width, blank.Height); }
-        catch (ImageDecodeException tooLarge) { return new WarmUp(0, null, tooLarge.Message); }
+        catch (ImageDecodeException tooLarge) { return new WarmUp(0, null, tooLarge.Message.TrimEnd('.')); }
         using (one)
-        if (Batching.MaxBatchSize > 1)
         {
-            var bucket = BucketOf(one);
-            int n = Batching.MaxBatchSize, channels = one.Tensor.Channels;
-            var clock = Stopwatch.StartNew();
-            using var value = OrtValue.CreateTensorValueFromMemory(new float[n * channels * bucket.Height * bucket.Width], [n, channels, bucket.Height, bucket.Width]);
-            try
+            if (Batching.MaxBatchSize > 1)
             {
-                using (await Model.RunAsync(value, cancellationToken)) { }
-                warmUp = new WarmUp(clock.Elapsed.TotalSeconds, null);
+                var bucket = BucketOf(one);
+                int n = Batching.MaxBatchSize, channels = one.Tensor.Channels;
+                var clock = Stopwatch.StartNew();
+                using var value = OrtValue.CreateTensorValueFromMemory(new float[n * channels * bucket.Height * bucket.Width], [n, channels, bucket.Height, bucket.Width]);
+                try
+                {
+                    using (await Model.RunAsync(value, cancellationToken)) { }
+                    warmUp = new WarmUp(clock.Elapsed.TotalSeconds, null);
+                }
+                catch (OnnxRuntimeException ex) { warmUp = new WarmUp(clock.Elapsed.TotalSeconds, ex.Message); }
             }
-            catch (OnnxRuntimeException ex) { warmUp = new WarmUp(clock.Elapsed.TotalSeconds, ex.Message); }
         }
         await AnalyzeAsync(blank, cancellationToken: cancellationToken);
         return warmUp;

@@ -65,7 +65,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             analyzer.Batching.MaxBatchSize);
         var warmUp = await analyzer.WarmUpAsync(WarmUpWidth, WarmUpHeight, cancellationToken);
         if (warmUp.Skipped is { } skipped)
-            logger.LogWarning("No warm-up: {Reason} Images whose model input is above Inference:MaxInputPixels fail as TooLarge; " +
+            logger.LogWarning("No warm-up: {Reason}. Images whose model input is above Inference:MaxInputPixels fail as TooLarge; " +
                 "raise it, or use a model with a smaller input size", skipped);
         else if (warmUp.FullBatchError is { } error)
             logger.LogWarning("Warm-up at {Width}x{Height}: a full batch of {Batch} failed ({Error}); batches that fail run their images one by one, " +
