@@ -148,32 +148,33 @@ public static class StudiesApi
         }
         else
         {
+            var resolved = new List<(string File, string Path)>();
             var imageErrors = body.Images!.Select((img, i) =>
                     img is null ? $"images[{i}]: must be an object with a patient and a path."
                     : string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
                     : SharePaths.HasUnprintable(img.Patient) || (img.Finger is not null && SharePaths.HasUnprintable(img.Finger))
                         ? $"images[{i}]: the patient and finger must be printable."
-                    : img.Path is null ? $"images[{i}]: a path is required." : Resolve(shareRoot, img.Path) is { } e ? $"images[{i}]: {e}" : null)
+                    : img.Path is null ? $"images[{i}]: a path is required."
+                    : Resolve(shareRoot, img.Path, resolved) is { } e ? $"images[{i}]: {e}" : null)
                 .OfType<string>().ToList();
             // One file twice is one image twice (two spellings of its path, or a link to it): the worker refuses the study.
             if (imageErrors.Count == 0)
-                imageErrors.AddRange(body.Images!.GroupBy(img => Resolved(shareRoot, img.Path!), StringComparer.Ordinal)
-                    .Where(g => g.Count() > 1).Select(g => $"'{g.First().Path.Replace('\\', '/')}' is listed {g.Count()} times (as written, or by another path to the same file)."));
+                imageErrors.AddRange(resolved.GroupBy(r => r.File, StringComparer.Ordinal).Where(g => g.Count() > 1)
+                    .Select(g => $"'{g.First().Path.Replace('\\', '/')}' is listed {g.Count()} times (as written, or by another path to the same file)."));
             if (imageErrors.Count > 0) errors["images"] = [.. imageErrors];
         }
         return errors;
     }
 
-    /// <summary>The file a listed path leads to; the path as written when it cannot be resolved now (gone since checked).</summary>
-    private static string Resolved(string shareRoot, string path)
+    /// <summary>Why <paramref name="path"/> cannot be submitted, or null; where given, <paramref name="resolved"/> takes the file it leads to.</summary>
+    private static string? Resolve(string shareRoot, string path, List<(string File, string Path)>? resolved = null)
     {
-        try { return SharePaths.ResolveUnder(shareRoot, path); }
-        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return path; }
-    }
-
-    private static string? Resolve(string shareRoot, string path)
-    {
-        try { SharePaths.ResolveUnder(shareRoot, path); return null; }
+        try
+        {
+            var file = SharePaths.ResolveUnder(shareRoot, path);
+            resolved?.Add((file, path));
+            return null;
+        }
         catch (StudyLayoutException ex) { return ex.Message; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return "The path cannot be read in the share."; }
     }

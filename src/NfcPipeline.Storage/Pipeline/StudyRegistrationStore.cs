@@ -80,9 +80,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         if (study.SourcePath is { } folder)
         {
             await StudyLock.BySourcePathAsync(connection, tx, folder, ct);
-            var holder = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "select external_id from studies where source_path = @folder and external_id <> @ExternalId order by id limit 1",
-                new { folder, study.ExternalId }, tx, cancellationToken: ct));
+            var holder = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(OtherStudyOfFolderSql,
+                new { SourcePath = folder, study.ExternalId }, tx, cancellationToken: ct));
             if (holder is not null) throw new StudyConflictException(FolderConflict(folder, holder, study.ExternalId));
         }
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
@@ -289,6 +288,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             || registeredFolderGone && registeredFrom is not null && submittedFrom is not null ? null
             : $"Study id '{studyId}' is already registered from {Describe(registeredFrom)}; this submission comes from " +
               $"{Describe(submittedFrom)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).";
+
+    /// <summary>The id of a study registered from share folder @SourcePath other than @ExternalId (registration, and the
+    /// submitters' checks before they publish).</summary>
+    public const string OtherStudyOfFolderSql =
+        "select external_id from studies where source_path = @SourcePath and external_id <> @ExternalId order by id limit 1";
 
     /// <summary>Why a folder registered as one study cannot be registered under another id.</summary>
     public static string FolderConflict(string folder, string registeredAs, string submittedAs) =>

@@ -76,9 +76,8 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     public async Task<string?> OtherStudyOfFolderAsync(string sourcePath, string externalId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "select external_id from studies where source_path = @sourcePath and external_id <> @externalId order by id limit 1",
-            new { sourcePath, externalId }, cancellationToken: ct));
+        return await c.ExecuteScalarAsync<string?>(new CommandDefinition(Pipeline.StudyRegistrationStore.OtherStudyOfFolderSql,
+            new { SourcePath = sourcePath, ExternalId = externalId }, cancellationToken: ct));
     }
 
     /// <summary>

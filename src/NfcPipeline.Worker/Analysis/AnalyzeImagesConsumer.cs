@@ -123,7 +123,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             await WaitForShareAsync(message.JobId, absent, ct);
             return;
         }
-        var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, analysisCt)));
+        var realShare = model.RealShareRoot!;   // once for the chunk's reads
+        var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, realShare, analysisCt)));
         analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed
         // A share gone during the analysis fails its files one by one as missing: the chunk waits for it instead.
         if (outcomes.Any(o => !o.Succeeded) && await share.ProblemAsync(ct) is { } gone)
@@ -208,7 +209,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         }
     }
 
-    private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, CancellationToken ct)
+    private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, string realShare, CancellationToken ct)
     {
         string path;
         var relative = image.SourcePath is { Length: > 0 } folder ? $"{folder}/{image.RelPath}" : image.RelPath;
@@ -225,7 +226,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         // Results are stored under the content hash taken at registration: a file replaced since then would file the
         // new content's results under the old content (and a later study holding the old content would reuse them).
         // Hashed and decoded from one read, so a file replaced between a check and a second read cannot slip through.
-        return await model.Fields.AnalyzeContentAsync(path, (maxBytes, t) => ReadCheckedAsync(path, model.RealShareRoot!, image.Sha256, maxBytes, t),
+        return await model.Fields.AnalyzeContentAsync(path, (maxBytes, t) => ReadCheckedAsync(path, realShare, image.Sha256, maxBytes, t),
             calibration, ct);
     }
 

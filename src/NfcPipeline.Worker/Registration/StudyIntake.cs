@@ -13,14 +13,16 @@ namespace NfcPipeline.Worker.Registration;
 /// </summary>
 public sealed class StudyIntake(WorkerOptions options)
 {
-    private ImageDecoder? _headers;
-
     /// <summary>
-    /// The share's real path, resolved at each use: a root reached through a link that was re-pointed, or whose mount
-    /// was away when the worker started, would otherwise put every file "outside the share" until a restart.
+    /// What one registration reads the share through: its real path, resolved once per registration (a root reached
+    /// through a link that was re-pointed, or whose mount was away when the worker started, would otherwise put every
+    /// file "outside the share" until a restart), and a header reader confined to it.
     /// </summary>
-    private string RealRoot => SharePaths.RealPath(options.ShareRoot!);
-    private ImageDecoder Headers => _headers ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
+    private sealed class ShareFiles(string root)
+    {
+        public string RealRoot { get; } = SharePaths.RealPath(root);
+        public ImageDecoder Headers => field ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
+    }
 
     /// <summary>
     /// The study's images, each hashed and its header read. <paramref name="ct"/> is looked at between files: a worker
@@ -42,7 +44,8 @@ public sealed class StudyIntake(WorkerOptions options)
             var full = SharePaths.ResolveUnder(root, folder);
             var inventory = StudyLayout.Discover(full, root, message.StudyId);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
-            var images = inventory.Images.Select(i => Describe(i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field, ct)).ToList();
+            var files = new ShareFiles(root);
+            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field, ct)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count);
@@ -56,7 +59,8 @@ public sealed class StudyIntake(WorkerOptions options)
             var resolved = list.Select((i, n) => ResolveListed(root, i.Path, n)).ToList();
             if (resolved.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new StudyLayoutException($"An image is listed {twice.Count()} times (one path written twice, or two paths to one file); list each image once.");
-            var images = list.Select((i, n) => Describe(resolved[n], i.Path.Replace('\\', '/'),
+            var files = new ShareFiles(root);
+            var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path), ct)).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
         }
@@ -76,7 +80,8 @@ public sealed class StudyIntake(WorkerOptions options)
         }
     }
 
-    private ImageRegistration Describe(string fullPath, string relativePath, string patient, string? finger, string field, CancellationToken ct)
+    private static ImageRegistration Describe(ShareFiles files, string fullPath, string relativePath, string patient, string? finger, string field,
+        CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         byte[] sha;
@@ -88,7 +93,7 @@ public sealed class StudyIntake(WorkerOptions options)
         try
         {
             // Checked on the open file: a link swapped in since the walk must not put an outside file's hash on record.
-            using var stream = SharePaths.OpenInside(fullPath, RealRoot);
+            using var stream = SharePaths.OpenInside(fullPath, files.RealRoot);
             size = stream.Length;
             sha = SHA256.HashData(stream);
         }
@@ -101,7 +106,7 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         try
         {
-            var info = Headers.ReadHeaderFile(fullPath);
+            var info = files.Headers.ReadHeaderFile(fullPath);
             (width, height, format) = (info.Width, info.Height, info.Format.ToString());
         }
         catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
