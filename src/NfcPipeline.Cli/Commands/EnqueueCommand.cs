@@ -77,6 +77,8 @@ internal static class EnqueueCommand
                 if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath,
                         registered.SourcePath is { } from && SharePaths.FolderGone(rootFull, from)) is { } conflict)
                     return Fail(conflict, NfcCommandLine.Usage);
+                if (registered is null && await queries.LookalikeStudyAsync(message.StudyId, ct) is { } lookalike)
+                    return Fail(StudyRegistrationStore.LookalikeConflict(message.StudyId, lookalike), NfcCommandLine.Usage);
                 if (await queries.OtherStudyOfFolderAsync(sourcePath, message.StudyId, ct) is { } holder)
                     return Fail(StudyRegistrationStore.FolderConflict(sourcePath, holder, message.StudyId), NfcCommandLine.Usage);
                 if (parse.GetValue(wait)) publishedAfter = await queries.DatabaseNowAsync(ct);

@@ -97,6 +97,9 @@ public static class StudiesApi
         if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
                 registered.SourcePath is { } from && SharePaths.FolderGone(options.Value.ShareRoot!, from)) is { } conflict)
             return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
+        if (registered is null && await queries.LookalikeStudyAsync(body.StudyId.Trim(), ct) is { } lookalike)
+            return Results.Problem(StudyRegistrationStore.LookalikeConflict(body.StudyId.Trim(), lookalike), statusCode: 409,
+                title: "The study id is taken");
         if (sourcePath is not null && await queries.OtherStudyOfFolderAsync(sourcePath, body.StudyId.Trim(), ct) is { } holder)
             return Results.Problem(StudyRegistrationStore.FolderConflict(sourcePath, holder, body.StudyId.Trim()), statusCode: 409,
                 title: "The folder is another study");

@@ -65,16 +65,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // One id, one spelling: "Zürich-01" copied from Windows and again from a Mac differ only in Unicode form, and
         // would be two studies whose ids look alike. normalize() needs a UTF-8 database, and is planned with the id
         // folded in, so the encoding is asked first; other databases are not checked.
-        if (registered.Count == 0 && !Ascii.IsValid(study.ExternalId)
-            && await connection.ExecuteScalarAsync<string>(new CommandDefinition("select current_setting('server_encoding')", null, tx,
-                cancellationToken: ct)) == "UTF8"
-            && await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
-                select external_id from studies
-                where external_id <> @ExternalId and normalize(external_id, NFD) = normalize(@ExternalId::text, NFD)
-                limit 1
-                """, new { study.ExternalId }, tx, cancellationToken: ct)) is { } lookalike)
-            throw new StudyConflictException($"Study id '{study.ExternalId}' differs from the registered study '{lookalike}' only in its " +
-                "Unicode form (letters composed or decomposed, as different systems write them). Submit it as that study, or give it another id.");
+        if (registered.Count == 0 && await LookalikeAsync(connection, tx, study.ExternalId, ct) is { } lookalike)
+            throw new StudyConflictException(LookalikeConflict(study.ExternalId, lookalike));
         // One folder, one id: a study_id corrected in study.json, or a second name for the folder (a link to it), would
         // register the same images as a second study beside the first.
         if (study.SourcePath is { } folder)
@@ -293,6 +285,26 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// submitters' checks before they publish).</summary>
     public const string OtherStudyOfFolderSql =
         "select external_id from studies where source_path = @SourcePath and external_id <> @ExternalId order by id limit 1";
+
+    /// <summary>
+    /// A registered study id other than <paramref name="externalId"/> that differs from it only in Unicode form, or null
+    /// (registration, and the submitters' checks before they publish).
+    /// </summary>
+    public static async Task<string?> LookalikeAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string externalId, CancellationToken ct) =>
+        !Ascii.IsValid(externalId)
+        && await connection.ExecuteScalarAsync<string>(new CommandDefinition("select current_setting('server_encoding')", null, tx,
+            cancellationToken: ct)) == "UTF8"
+            ? await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+                select external_id from studies
+                where external_id <> @externalId and normalize(external_id, NFD) = normalize(@externalId::text, NFD)
+                limit 1
+                """, new { externalId }, tx, cancellationToken: ct))
+            : null;
+
+    /// <summary>Why an id that only looks like a registered one is refused.</summary>
+    public static string LookalikeConflict(string submittedAs, string registeredAs) =>
+        $"Study id '{submittedAs}' differs from the registered study '{registeredAs}' only in its Unicode form (letters composed " +
+        "or decomposed, as different systems write them). Submit it as that study, or give it another id.";
 
     /// <summary>Why a folder registered as one study cannot be registered under another id.</summary>
     public static string FolderConflict(string folder, string registeredAs, string submittedAs) =>

@@ -80,6 +80,13 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             new { SourcePath = sourcePath, ExternalId = externalId }, cancellationToken: ct));
     }
 
+    /// <summary>A registered study id that differs from <paramref name="externalId"/> only in Unicode form, or null.</summary>
+    public async Task<string?> LookalikeStudyAsync(string externalId, CancellationToken ct = default)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        return await Pipeline.StudyRegistrationStore.LookalikeAsync(c, null, externalId, ct);
+    }
+
     /// <summary>
     /// Why a worker refused to register a submission of the share folder <paramref name="folder"/> (relative to the
     /// share; null: any folder) under <paramref name="studyId"/> since <paramref name="since"/>, as the share page notes
