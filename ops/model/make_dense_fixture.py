@@ -14,7 +14,8 @@ It also writes dense_white_nan.onnx: the same, except that its radius map is NaN
 0 × sqrt(2.9 − R − G − B), so every other cell is exactly dense_colour's; and two exports the loader refuses:
 dense_fixed_batch4.onnx (batch fixed at 4), dense_int64_output.onnx (an extra int64 output), dense_fixed_height.onnx
 (H fixed at 192, W dynamic), dense_float16_output.onnx (an extra float16 output) and
-dense_classes_mismatch.onnx (four classes named for three class_logits channels); and
+dense_classes_mismatch.onnx (four classes named for three class_logits channels);
+dense_colour_external.onnx: dense_colour with its weights in dense_colour_external.onnx.data; and
 dense_batch_one_only.onnx: dense_colour whose run fails in ONNX Runtime for a batch of more than one image (a
 Squeeze of the batch axis), as a batch that runs out of memory where each image alone would not.
 Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the outputs are committed; tests need no Python)
@@ -50,10 +51,13 @@ def main():
     build("dense_fixed_height.onnx", white_nan=False, height=192)
     # A float16 output (a GPU export after model.half()): named by its element type, which has no CLR type here.
     build("dense_float16_output.onnx", white_nan=False, extra_float16=True)
+    # dense_colour with its weights in dense_colour_external.onnx.data, as exports over 2 GB must be: the model's
+    # identity must cover that file too.
+    build("dense_colour_external.onnx", white_nan=False, external_data="dense_colour_external.onnx.data")
 
 
 def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, classes=("hairpin", "tortuous", "blur"),
-          height="H", extra_float16=False):
+          height="H", extra_float16=False, external_data=None):
     dims = [batch, 3, height, "W"]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
     nodes, inits, source = [], [], "image"
@@ -116,7 +120,7 @@ def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, cl
         meta["nfc.model_name"] = "dense-white-nan-fixture"
     if batch_one_only:
         meta["nfc.model_name"] = "dense-batch-one-only-fixture"
-    save(model, out, meta)
+    save(model, out, meta, external_data)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "onnx")
 
 
-def save(model, name, metadata=None):
-    """Checks `model` and writes it as tests/fixtures/onnx/NAME, with its metadata (key -> string) if any."""
+def save(model, name, metadata=None, external_data=None):
+    """Checks `model` and writes it as tests/fixtures/onnx/NAME, with its metadata (key -> string) if any; with
+    `external_data` (a file name beside it), every initializer's bytes go to that file, as large exports do."""
     model.ir_version = IR_VERSION
     for key, value in (metadata or {}).items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(model)
     path = os.path.join(OUT_DIR, name)
-    onnx.save(model, path)
+    if external_data:
+        if os.path.exists(os.path.join(OUT_DIR, external_data)):
+            os.remove(os.path.join(OUT_DIR, external_data))  # onnx appends to it
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=external_data,
+                  size_threshold=0)
+    else:
+        onnx.save(model, path)
     print(f"wrote {path}")
 
 

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Contract;
@@ -85,7 +84,7 @@ public sealed class LoadedModel : IDisposable
         OrtEnv.CreateInstanceWithOptions(new EnvironmentCreationOptions { LibraryPath = options.OnnxRuntimePath is { Length: > 0 } p ? p : null });
 
         // The hash names every result, so it must be of the bytes the session read: a file replaced meanwhile loads again.
-        return LoadUnchanged(() => HashFile(path), sha => Open(path, sha, options, loggers), System.IO.Path.GetFileName(path));
+        return LoadUnchanged(() => ModelIdentity.Hash(path), sha => Open(path, sha, options, loggers), System.IO.Path.GetFileName(path));
     }
 
     /// <summary>Opens with the content's hash, and again while the hash after opening differs from the one before.</summary>
@@ -105,12 +104,6 @@ public sealed class LoadedModel : IDisposable
                     "write a new model elsewhere and move it into place, then start again.");
             before = after;
         }
-    }
-
-    private static byte[] HashFile(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return SHA256.HashData(stream);
     }
 
     private static LoadedModel Open(string path, byte[] sha, InferenceOptions options, ILoggerFactory? loggers)

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using NfcPipeline.Inference;
 using NfcPipeline.Inference.Engine;
 
 namespace NfcPipeline.Inference.Tests.Engine;
@@ -63,5 +65,49 @@ public class LoadedModelHashTests
             sha => { var o = new Opened(sha); opened.Add(o); return o; }, "m.onnx"));
 
         Assert.True(Assert.Single(opened).Disposed);
+    }
+
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", name);
+
+    [Fact]
+    public void A_model_without_external_data_is_named_by_its_bytes_alone()
+    {
+        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = Fixture("dense_colour.onnx") });
+
+        Assert.Equal(SHA256.HashData(File.ReadAllBytes(Fixture("dense_colour.onnx"))), model.Sha256);
+        Assert.Empty(ModelIdentity.ExternalDataLocations(File.ReadAllBytes(Fixture("dense_colour.onnx"))));
+    }
+
+    [Fact]
+    public void Weights_kept_in_an_external_file_are_part_of_the_model_identity()
+    {
+        var folder = Directory.CreateTempSubdirectory("nfc-external-");
+        try
+        {
+            var onnx = Path.Combine(folder.FullName, "dense_colour_external.onnx");
+            var data = onnx + ".data";
+            File.Copy(Fixture("dense_colour_external.onnx"), onnx);
+            File.Copy(Fixture("dense_colour_external.onnx.data"), data);
+            Assert.Equal(["dense_colour_external.onnx.data"], ModelIdentity.ExternalDataLocations(File.ReadAllBytes(onnx)));
+
+            byte[] before;
+            using (var model = LoadedModel.Load(new InferenceOptions { ModelPath = onnx }))
+            {
+                before = model.Sha256;
+                Assert.NotEqual(SHA256.HashData(File.ReadAllBytes(onnx)), before);
+            }
+            // Retrained weights under the same graph: another model, whose results are not the old one's.
+            var weights = File.ReadAllBytes(data);
+            weights[^1] ^= 0x40;
+            File.WriteAllBytes(data, weights);
+            using (var model = LoadedModel.Load(new InferenceOptions { ModelPath = onnx }))
+                Assert.NotEqual(before, model.Sha256);
+            Assert.NotEqual(before, ModelIdentity.Hash(onnx));
+
+            File.Delete(data);
+            var missing = Assert.Throws<FileNotFoundException>(() => ModelIdentity.Hash(onnx));
+            Assert.Contains("keeps weights in 'dense_colour_external.onnx.data', which is not beside it", missing.Message);
+        }
+        finally { folder.Delete(recursive: true); }
     }
 }
