@@ -43,6 +43,12 @@ public sealed class BenchCliTests : IDisposable
             Assert.Contains("--studies must be 10 or more", refused.Err);
         }
 
+        var malformed = await NfcProcess.RunWithEnvironmentAsync(new() { ["NFC_PG_CONNECTION"] = "Host=x;Port" },
+            "bench", "pipeline", "--images", "2", "--rounds", "1", "--warm-up", "0", "--source", DemoStudy);
+        Assert.Equal(2, malformed.Code);   // was "unexpected error (please report it)" and a stack trace
+        Assert.Contains("the connection string is malformed", malformed.Err);
+        Assert.DoesNotContain("   at ", malformed.Err);
+
         var noDatabase = await NfcProcess.RunAsync("bench", "dashboard", "--connection", "Host=127.0.0.1;Port=1;Username=x;Timeout=3");
         Assert.Equal(1, noDatabase.Code);
         Assert.Contains("database error", noDatabase.Err);
@@ -82,14 +88,22 @@ public sealed class BenchCliTests : IDisposable
             "--source", DemoStudy, "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"), "--concurrent-runs", "2", "--threads", "1");
 
         Assert.True(run.Code == 0, run.Err + run.Out);
-        Assert.Contains("2 concurrent run(s) × 1 thread(s) (raw and pipeline alike): 2 images × 2 pipeline rounds per batch size, each between two raw rounds", run.Out);
+        Assert.Contains("2 concurrent run(s) × 1 thread(s) (raw and pipeline alike): 2 images × 2 pipeline rounds per batch size, each between two raw rounds; each raw round followed by one of batch 1", run.Out);
         foreach (var key in new[] { "pipeline_to_raw_ratio_batch_1", "pipeline_to_raw_ratio_batch_2", "pipeline_to_raw_ratio", "min_pipeline_to_raw_ratio" })
             Assert.InRange(NfcProcess.Value(run.Out, key), 0.01, 10);
         Assert.Equal(Math.Min(NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_1"), NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_2")),
             NfcProcess.Value(run.Out, "min_pipeline_to_raw_ratio"));
         Assert.True(NfcProcess.Value(run.Out, "ort_images_per_s") > 0);
+        // Batch 2 against batch 1 in rounds side by side on one session (it was two means taken minutes apart, against
+        // whichever size came first).
+        Assert.InRange(NfcProcess.Value(run.Out, "raw_batch_2_to_batch_1_ratio"), 0.01, 10);
+        Assert.DoesNotContain("raw_batch_1_to_batch_1_ratio", run.Out);
         Assert.Contains("peak RSS", run.Out);
         Assert.Equal(2, (await NfcProcess.RunAsync("bench", "inference", "--batch", "x")).Code);
+        // A batch over one float array of the largest input: refused, not an overflow's stack trace or gigabytes allocated.
+        var huge = await NfcProcess.RunAsync("bench", "inference", "--batch", "1,1000", "--source", DemoStudy);
+        Assert.Equal(2, huge.Code);
+        Assert.Contains("--batch sizes must be 1 to 42", huge.Err);
         var negative = await NfcProcess.RunAsync("bench", "inference", "--concurrent-runs", "-1");
         Assert.Equal(2, negative.Code);
         Assert.Contains("--concurrent-runs must be 0 (choose) or more.", negative.Err + negative.Out);

@@ -18,6 +18,7 @@ namespace NfcPipeline.Cli.Commands.Bench;
 /// path (file decode, preprocessing, dynamic batcher, ORT, output decoding, measurement) on the same model, measured
 /// in one run as raw, pipeline, raw, …, raw rounds: each pipeline round is compared with the raw rounds on either
 /// side of it, and the median of those ratios is reported with their range, so host noise shows instead of deciding.
+/// Batch b is compared with batch 1 the same way: each raw round of b is followed by one of batch 1 on the same session.
 /// </summary>
 internal static class BenchInferenceCommand
 {
@@ -56,9 +57,15 @@ internal static class BenchInferenceCommand
         var files = SameSizeImages(source);
         if (files is null) { await Console.Error.WriteLineAsync($"nfc bench inference: no decodable images in '{source}' (pass --source DIR)"); return NfcCommandLine.Usage; }
         if (inference.Options(parse, "nfc bench inference") is not { } options) return NfcCommandLine.Usage;
+        if (sizes.FirstOrDefault(s => s > options.LargestBatch) is > 0 and var tooLarge)
+        {
+            await Console.Error.WriteLineAsync($"nfc bench inference: --batch sizes must be 1 to {options.LargestBatch} (one batch of the " +
+                $"largest input, Inference:MaxInputPixels = {options.MaxInputPixels}, is one float array), got {tooLarge}");
+            return NfcCommandLine.Usage;
+        }
         var paths = Enumerable.Range(0, count).Select(i => files[i % files.Count]).ToList();
         var calibration = new Calibration(2.0);
-        var rows = new List<(int Batch, PairedRounds Rounds)>();
+        var rows = new List<(int Batch, PairedRounds Rounds, List<double> ToBatch1)>();
         var profiles = new List<(int Batch, string Trace)>();
         if (profilePrefix is not null && ProfileFolderProblem(profilePrefix) is { } problem)
         {
@@ -78,28 +85,37 @@ internal static class BenchInferenceCommand
             (provider, model) = (loaded.ActiveProvider, $"{loaded.Contract.ModelName} {loaded.Contract.ModelVersion}");
             plan = $"{loaded.MaxConcurrentRuns} concurrent run(s) × {(loaded.IntraOpThreads > 0 ? loaded.IntraOpThreads.ToString(CultureInfo.InvariantCulture) : "ORT's")} thread(s)";
             using var raw = new RawRunner(loaded, paths[0], batch);                  // warms up allocations and kernels
+            using var batch1 = batch == 1 ? null : new RawRunner(loaded, paths[0], 1);
             await RunPipelineAsync(fields, paths.Take(batch).ToList(), calibration, batch, ct);
             var measured = new PairedRounds();
-            measured.AddRaw(raw.Rate(count));
+            var toBatch1 = new List<double>();
+            double RawRound()
+            {
+                double rate = raw.Rate(count);
+                toBatch1.Add(batch1 is null ? 1.0 : rate / batch1.Rate(count));
+                return rate;
+            }
+            measured.AddRaw(RawRound());
             for (int r = 0; r < rounds; r++)
             {
                 measured.AddPipeline(count / await RunPipelineAsync(fields, paths, calibration, batch, ct));
-                measured.AddRaw(raw.Rate(count));
+                measured.AddRaw(RawRound());
             }
-            rows.Add((batch, measured));
+            rows.Add((batch, measured, toBatch1));
             if (profilePrefix is not null) profiles.Add((batch, loaded.Session.EndProfiling()));
         }
 
-        Console.WriteLine($"{model} on {provider}, {plan} (raw and pipeline alike): {count} images × {rounds} pipeline rounds per batch size, each between two raw rounds");
-        var table = new Table()
-            .AddColumns("batch", "raw ORT img/s", "pipeline img/s", "pipeline / raw (median)", "per-round range", "raw vs batch 1");
-        double rawBatch1 = rows[0].Rounds.MeanRaw;
-        foreach (var (batch, measured) in rows)
+        Console.WriteLine($"{model} on {provider}, {plan} (raw and pipeline alike): {count} images × {rounds} pipeline rounds per batch size, " +
+            "each between two raw rounds; each raw round followed by one of batch 1");
+        var table = new Table().AddColumns("batch", "raw ORT img/s", "pipeline img/s", "pipeline / raw (median)", "per-round range",
+            "raw / raw batch 1 (median)", "per-round range");
+        foreach (var (batch, measured, toBatch1) in rows)
             table.AddRow(batch.ToString(CultureInfo.InvariantCulture), F(measured.MeanRaw), F(measured.MeanPipeline), F(measured.MedianRatio) + "×",
-                $"{F(measured.Ratios.Min())}–{F(measured.Ratios.Max())}", F(measured.MeanRaw / rawBatch1) + "×");
+                $"{F(measured.Ratios.Min())}–{F(measured.Ratios.Max())}", F(PairedRounds.Median(toBatch1)) + "×", $"{F(toBatch1.Min())}–{F(toBatch1.Max())}");
         AnsiConsole.Write(table);
         Console.WriteLine($"peak RSS {BenchEnvironment.PeakRssMb(Environment.ProcessId):0} MB");
-        foreach (var (batch, measured) in rows) Console.WriteLine($"pipeline_to_raw_ratio_batch_{batch}={F(measured.MedianRatio)}");
+        foreach (var (batch, measured, _) in rows) Console.WriteLine($"pipeline_to_raw_ratio_batch_{batch}={F(measured.MedianRatio)}");
+        foreach (var (batch, _, toBatch1) in rows.Where(r => r.Batch != 1)) Console.WriteLine($"raw_batch_{batch}_to_batch_1_ratio={F(PairedRounds.Median(toBatch1))}");
         var best = rows.MaxBy(r => r.Rounds.MeanPipeline);
         Console.WriteLine($"ort_images_per_s={F(rows.Max(r => r.Rounds.MeanRaw))}");
         Console.WriteLine($"pipeline_images_per_s={F(best.Rounds.MeanPipeline)}");
@@ -134,14 +150,15 @@ internal static class BenchInferenceCommand
 
     private static string F(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
 
-    /// <summary>The source's images of its most common size, so raw and pipeline runs see the same tensor shape.</summary>
-    private static List<string>? SameSizeImages(string source)
+    /// <summary>The source's images (those <paramref name="accept"/> takes) of their most common size, so raw and pipeline runs see the same tensor shape.</summary>
+    internal static List<string>? SameSizeImages(string source, Func<string, bool>? accept = null)
     {
         if (!Directory.Exists(source)) return null;
         var decoder = new ImageDecoder();
         var sized = new List<(string Path, int Width, int Height)>();
         foreach (var image in StudyLayout.Discover(source).Images)
         {
+            if (accept is not null && !accept(image.FullPath)) continue;
             // Decoded whole, not by header: a truncated file would fail the timed runs half way, as a stack trace.
             try { var decoded = decoder.DecodeFile(image.FullPath); sized.Add((image.FullPath, decoded.Width, decoded.Height)); }
             catch (ImageDecodeException) { }
@@ -160,7 +177,7 @@ internal static class BenchInferenceCommand
     {
         var image = new ImageDecoder().DecodeFile(path);
         using var one = new ImagePreprocessor(model.Contract.SizePolicy, model.Contract.Normalization).Run(image.Pixels, image.Width, image.Height);
-        var data = new float[batch * one.Tensor.Length];
+        var data = new float[checked(batch * one.Tensor.Length)];
         for (int i = 0; i < batch; i++) one.Tensor.Span.CopyTo(data.AsSpan(i * one.Tensor.Length));
         return new RawBatch(data, [batch, 3, one.Tensor.Height, one.Tensor.Width]);
     }

@@ -29,7 +29,10 @@ internal static class BenchPipelineCommand
         var source = new Option<string>("--source") { Description = "Folder of images to copy from", DefaultValueFactory = _ => "samples/demo-study" };
         var model = new Option<string?>("--model") { Description = "The .onnx model (default: models/nfc-reference.onnx)" };
         var warmUp = new Option<int>("--warm-up") { Description = "Images in the untimed warm-up study the worker analyses first (0: none)", DefaultValueFactory = _ => 8 };
+        var inference = new InferenceArguments();
         var command = new Command("pipeline", "End-to-end throughput through the broker and the database against raw ORT.") { count, rounds, batch, source, model, warmUp };
+        // The worker gets these too, explicitly: raw ORT and the worker run under the same device, threads and runs.
+        command.Add(inference.Device); command.Add(inference.Threads); command.Add(inference.Runs);
         command.SetAction(async (parse, ct) =>
         {
             int n = parse.GetValue(count), b = parse.GetValue(batch);
@@ -39,7 +42,7 @@ internal static class BenchPipelineCommand
                 await Console.Error.WriteLineAsync("nfc bench pipeline: need --images ≥ 2, --rounds ≥ 1, --batch ≥ 1 and --warm-up ≥ 0");
                 return NfcCommandLine.Usage;
             }
-            if (new InferenceArguments().Options(parse, "nfc bench pipeline") is not { } options) return NfcCommandLine.Usage;
+            if (inference.Options(parse, "nfc bench pipeline") is not { } options) return NfcCommandLine.Usage;
             options.ModelPath = parse.GetValue(model) ?? options.ModelPath;
             return await RunAsync(n, r, b, w, parse.GetValue(source)!, options, ct);
         });
@@ -48,8 +51,9 @@ internal static class BenchPipelineCommand
 
     private static async Task<int> RunAsync(int count, int rounds, int batch, int warmUp, string source, Inference.InferenceOptions options, CancellationToken ct)
     {
-        var files = Directory.Exists(source) ? StudyLayout.Discover(source).Images.Select(i => i.FullPath).Where(IsJpeg).ToList() : [];
-        if (files.Count == 0) { await Console.Error.WriteLineAsync($"nfc bench pipeline: no JPEG images in '{source}'"); return NfcCommandLine.Usage; }
+        // One size, as raw ORT times one of them: studies of other sizes would compare another workload.
+        var files = BenchInferenceCommand.SameSizeImages(source, IsJpeg);
+        if (files is null) { await Console.Error.WriteLineAsync($"nfc bench pipeline: no decodable JPEG images in '{source}'"); return NfcCommandLine.Usage; }
         string modelPath;
         try { modelPath = Inference.Engine.LoadedModel.ResolveModelPath(options.ModelPath); }
         catch (FileNotFoundException ex) { await Console.Error.WriteLineAsync($"nfc bench pipeline: {ex.Message}"); return NfcCommandLine.Fatal; }
@@ -60,7 +64,7 @@ internal static class BenchPipelineCommand
         var name = BenchEnvironment.NewName();
         try
         {
-            env = await BenchEnvironment.CreateAsync(name, new StorageOptions().ResolveConnectionString(), rabbit,
+            env = await BenchEnvironment.CreateAsync(name, CommonOptions.ResolveConnection(null), rabbit,
                 new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
         }
         catch (Exception ex) when (ex is HttpRequestException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException
@@ -68,7 +72,7 @@ internal static class BenchPipelineCommand
         {
             share.Delete(recursive: true);
             await Console.Error.WriteLineAsync($"nfc bench pipeline: cannot set up the bench database and broker vhost " +
-                $"(ops/services.sh up; NFC_RABBIT_MGMT_URI for the management API): {ex.Message}. Removed what it had made: " +
+                $"(ops/services.sh up; NFC_RABBIT_MGMT_URI for the management API): {ex.Message}. Removed what it had made of: " +
                 $"database {name}, share {share.FullName}.");
             return NfcCommandLine.Fatal;
         }
@@ -88,7 +92,7 @@ internal static class BenchPipelineCommand
             using var raw = new BenchInferenceCommand.RawRunner(rawModel, rawImage, batch);
             var measured = new PairedRounds();
             var timelines = new List<string>();
-            var (ok, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, batch, studies, warmUp > 0,
+            var (ok, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, options, batch, studies, warmUp > 0,
                 () => measured.AddRaw(raw.Rate(count)),
                 async (study, took) =>
                 {
@@ -165,17 +169,22 @@ internal static class BenchPipelineCommand
     /// passing each study and its time from publish to completion to <paramref name="studyDone"/>.
     /// </summary>
     private static async Task<(bool Completed, double WriteShare, double PeakRssMb, string Log)> EndToEndAsync(BenchEnvironment env,
-        string share, string modelPath, int batch, IReadOnlyList<string> studies, bool warmUp, Action rawRound,
+        string share, string modelPath, Inference.InferenceOptions options, int batch, IReadOnlyList<string> studies, bool warmUp, Action rawRound,
         Func<string, TimeSpan, Task> studyDone, CancellationToken ct)
     {
         var log = new StringBuilder();
-        using var worker = BenchEnvironment.StartWorker(new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["Storage__ConnectionString"] = env.ConnectionString, ["Storage__MigrateOnStartup"] = "false",
             ["Messaging__RabbitUri"] = env.RabbitUri.ToString(), ["Worker__ShareRoot"] = share, ["Worker__HealthUrls"] = "http://127.0.0.1:0",
             ["Worker__HeartbeatInterval"] = "00:00:01", ["Inference__ModelPath"] = modelPath,
             ["Inference__Batching__MaxBatchSize"] = batch.ToString(CultureInfo.InvariantCulture),
-        }, log);
+            ["Inference__Device"] = options.Device,
+            ["Inference__IntraOpThreads"] = options.IntraOpThreads.ToString(CultureInfo.InvariantCulture),
+            ["Inference__MaxConcurrentRuns"] = options.MaxConcurrentRuns.ToString(CultureInfo.InvariantCulture),
+        };
+        if (options.OnnxRuntimePath is { Length: > 0 } ort) settings["Inference__OnnxRuntimePath"] = ort;
+        using var worker = BenchEnvironment.StartWorker(settings, log);
         try
         {
             var started = Stopwatch.StartNew();

@@ -30,7 +30,7 @@ internal sealed class PairedRounds
     public double MeanRaw => _raw.Count == 0 ? double.NaN : _raw.Average();
     public double MeanPipeline => _pipeline.Count == 0 ? double.NaN : _pipeline.Average();
 
-    private static double Median(IReadOnlyList<double> values)
+    public static double Median(IReadOnlyList<double> values)
     {
         if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToArray();
