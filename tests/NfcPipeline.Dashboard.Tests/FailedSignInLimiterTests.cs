@@ -26,7 +26,10 @@ public class FailedSignInLimiterTests
     [Fact]
     public void Checks_in_flight_count_against_the_limit_until_they_end()
     {
-        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions { MaxFailedSignIns = 3, FailedSignInWindow = TimeSpan.FromMinutes(5) });
+        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions
+        {
+            MaxFailedSignIns = 3, FailedSignInWindow = TimeSpan.FromMinutes(5), MaxConcurrentPasswordChecks = 16,
+        });
         var limiter = new FailedSignInLimiter(options, new ManualClock());
         Assert.True(limiter.TryBeginCheck("10.0.0.1"));
         Assert.True(limiter.TryBeginCheck("10.0.0.1"));
@@ -42,6 +45,24 @@ public class FailedSignInLimiterTests
         Assert.True(limiter.TryBeginCheck("10.0.0.1"));    // one failure, one running
         Assert.True(limiter.TryBeginCheck("10.0.0.1"));
         Assert.False(limiter.TryBeginCheck("10.0.0.1"));
+    }
+
+    [Fact]
+    public void Checks_from_all_addresses_together_are_bounded()
+    {
+        // Guesses from many addresses, each under its own limit, took every core with key derivations.
+        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions { MaxFailedSignIns = 3, MaxConcurrentPasswordChecks = 2 });
+        var limiter = new FailedSignInLimiter(options, new ManualClock());
+        Assert.True(limiter.TryBeginCheck("10.0.0.1"));
+        Assert.True(limiter.TryBeginCheck("10.0.0.2"));
+        Assert.False(limiter.TryBeginCheck("10.0.0.3"));
+        limiter.EndCheck("10.0.0.3");                      // not admitted: ends nothing
+        Assert.False(limiter.TryBeginCheck("10.0.0.4"));
+        limiter.EndCheck("10.0.0.1");
+        Assert.True(limiter.TryBeginCheck("10.0.0.3"));
+        Assert.Equal(0, limiter.ChecksRunning("10.0.0.1"));
+        Assert.Equal(1, limiter.ChecksRunning("10.0.0.3"));
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), new DashboardOptions().PasswordCheckLimit);
     }
 
     [Fact]

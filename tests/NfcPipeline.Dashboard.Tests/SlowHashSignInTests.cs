@@ -16,6 +16,7 @@ public class SlowHashSignInTests
         settings.Remove("Dashboard:Users:0:PasswordSha256");
         settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
         settings["Dashboard:MaxFailedSignIns"] = "3";
+        settings["Dashboard:MaxConcurrentPasswordChecks"] = "12";
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
 
         var guesses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
@@ -28,6 +29,31 @@ public class SlowHashSignInTests
         // Each check that ran counted a failure (401); the rest were refused unchecked, as locked out (429; before, all 12 were checked).
         Assert.Equal((3, 9), (guesses.Count(s => s == HttpStatusCode.Unauthorized), guesses.Count(s => s == HttpStatusCode.TooManyRequests)));
         Assert.Equal(3, host.Services.GetRequiredService<FailedSignInLimiter>().Failures("127.0.0.1"));
+    }
+
+    [Fact]
+    public async Task A_fast_hash_users_password_is_not_checked_while_the_address_has_no_check_left()
+    {
+        // With olga's slow hash beside rita's SHA-256, rita's guesses were checked before a check slot was asked for:
+        // refused a slot (the address's slots held by slow refusals) they were answered 429 uncounted, and the right
+        // one 200, so guesses at rita ran at full speed past the limit.
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        settings["Dashboard:MaxFailedSignIns"] = "2";
+        settings["Dashboard:MaxConcurrentPasswordChecks"] = "4";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        var limiter = host.Services.GetRequiredService<FailedSignInLimiter>();
+        using var client = host.Client();
+        client.DefaultRequestHeaders.Authorization = Basic("rita", "ro-pass");
+        // The address's two checks held, as two slow refusals in flight hold them.
+        Assert.True(limiter.TryBeginCheck("127.0.0.1") && limiter.TryBeginCheck("127.0.0.1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/jobs")).StatusCode);   // was 200
+        limiter.EndCheck("127.0.0.1");
+        limiter.EndCheck("127.0.0.1");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);
+        Assert.Equal(0, limiter.ChecksRunning("127.0.0.1"));
     }
 
     [Fact]

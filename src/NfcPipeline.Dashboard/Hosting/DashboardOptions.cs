@@ -33,6 +33,15 @@ public sealed class DashboardOptions
     public TimeSpan FailedSignInWindow { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
+    /// Slow (PBKDF2) password checks running at once, from all addresses together; a sign-in beyond them is answered
+    /// 429 at once. Each check takes a core for a fraction of a second, so guesses from many addresses would otherwise
+    /// take every core. 0: half the cores, at least 1.
+    /// </summary>
+    public int MaxConcurrentPasswordChecks { get; set; }
+
+    public int PasswordCheckLimit => MaxConcurrentPasswordChecks > 0 ? MaxConcurrentPasswordChecks : Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>
     /// Addresses of reverse proxies in front of the dashboard. A request from one of them is counted, for the failed
     /// sign-in limit, under the client address the proxy appended to X-Forwarded-For; otherwise every caller would share
     /// the proxy's address, and one guesser would lock everyone out. Empty: the header is ignored.

@@ -77,17 +77,18 @@ public sealed class DashboardAuthHandler(
             var user = options.Users.FirstOrDefault(u => u.Name == name);
             if (user?.PasswordHash is { Length: > 0 } remembered && passwords.IsRemembered(name, password, remembered))
                 return Task.FromResult(Success(user.Name, user.Role, "basic"));
-            // A SHA-256 user's check is fast; it runs for every name (an unknown one against zeros, which nothing matches).
-            string fastExpected = user is { PasswordHash: null or "", PasswordSha256: { Length: > 0 } sha } ? sha : NoHash;
-            if (FixedEquals(fastExpected, Sha256Hex(password)) && user is not null)
-                return Task.FromResult(Success(user.Name, user.Role, "basic"));
             // Where any user has a slow hash, every refusal takes as long as one, whatever the name and its kind of
-            // hash, so that timing does not tell which names exist.
+            // hash, so that timing does not tell which names exist. The slot is taken before any check, the fast one
+            // too: a guess checked while refused a slot would be answered without being counted.
             int slowest = options.Users.Select(u => PasswordHashes.IterationsOf(u.PasswordHash)).DefaultIfEmpty(0).Max();
             if (slowest > 0 && !limiter.TryBeginCheck(client))
                 return Task.FromResult(LockedOut(client, checksRunning: true));
             try
             {
+                // A SHA-256 user's check is fast; it runs for every name (an unknown one against zeros, which nothing matches).
+                string fastExpected = user is { PasswordHash: null or "", PasswordSha256: { Length: > 0 } sha } ? sha : NoHash;
+                if (FixedEquals(fastExpected, Sha256Hex(password)) && user is not null)
+                    return Task.FromResult(Success(user.Name, user.Role, "basic"));
                 if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
                     return Task.FromResult(Success(user.Name, user.Role, "basic"));
                 // Topped up to the slowest configured count: a user whose hash has fewer iterations is refused as slowly.

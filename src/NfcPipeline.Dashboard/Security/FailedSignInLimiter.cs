@@ -17,6 +17,7 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     private long _nextPrune;                 // ticks: a prune walks every address, so at most one a second
     private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset Start)> _failures = new();
     private readonly Dictionary<string, int> _checking = new();
+    private int _checkingTotal;
     private readonly Lock _lock = new();
 
     /// <summary>Addresses (or networks) remembered with failures, stale ones until the next prune.</summary>
@@ -27,15 +28,17 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     /// <summary>
     /// Admits one slow password check for <paramref name="client"/>, or false when its failures plus the checks it
     /// has running would reach the limit: a slow check takes long enough that parallel guesses would otherwise all
-    /// pass the lockout before the first failure is counted. Each admitted check ends with <see cref="EndCheck"/>.
+    /// pass the lockout before the first failure is counted. False too while <see cref="DashboardOptions.PasswordCheckLimit"/>
+    /// checks run from all addresses together. Each admitted check ends with <see cref="EndCheck"/>.
     /// </summary>
     public bool TryBeginCheck(string client)
     {
         lock (_lock)
         {
             int running = _checking.GetValueOrDefault(client);
-            if (Failures(client) + running >= options.Value.MaxFailedSignIns) return false;
+            if (Failures(client) + running >= options.Value.MaxFailedSignIns || _checkingTotal >= options.Value.PasswordCheckLimit) return false;
             _checking[client] = running + 1;
+            _checkingTotal++;
             return true;
         }
     }
@@ -44,10 +47,15 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     {
         lock (_lock)
         {
-            if (_checking.GetValueOrDefault(client) <= 1) _checking.Remove(client);
-            else _checking[client]--;
+            if (!_checking.TryGetValue(client, out var running)) return;
+            if (running <= 1) _checking.Remove(client);
+            else _checking[client] = running - 1;
+            _checkingTotal--;
         }
     }
+
+    /// <summary>Slow checks running for <paramref name="client"/>.</summary>
+    public int ChecksRunning(string client) { lock (_lock) return _checking.GetValueOrDefault(client); }
 
     /// <summary>How long until <paramref name="client"/>'s window ends (and with it a lockout), at least a second.</summary>
     public TimeSpan UntilWindowEnds(string client)
