@@ -98,10 +98,7 @@ public sealed class ImageDecoder
     private byte[] ReadFile(string path, long maxBytes, out bool complete)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (Directory.Exists(path))
-            throw new ImageDecodeException(ImageDecodeError.NotAFile, "the path is a directory, not an image file");
-        if (!FileTypes.IsRegularFileOrUnknown(path))
-            throw new ImageDecodeException(ImageDecodeError.NotAFile, "the path is not a regular file (a FIFO, socket or device); it is not opened");
+        if (NotAFile(path) is { } notAFile) throw notAFile;
         try
         {
             using var stream = openRead(path);
@@ -124,6 +121,12 @@ public sealed class ImageDecoder
     /// The reason names no path: it is stored and shown beside the image, whose path holds the patient's folder (often the
     /// patient's name, which a study's patients map keeps out of what is shown). The caller knows which file it was.
     /// </summary>
+    /// <summary>Why <paramref name="path"/> is no file to open (a folder, a FIFO, socket or device), checked without opening it; null otherwise.</summary>
+    public static ImageDecodeException? NotAFile(string path) =>
+        Directory.Exists(path) ? new(ImageDecodeError.NotAFile, "the path is a directory, not an image file")
+        : !FileTypes.IsRegularFileOrUnknown(path) ? new(ImageDecodeError.NotAFile, "the path is not a regular file (a FIFO, socket or device); it is not opened")
+        : null;
+
     public static ImageDecodeException? MapFileException(Exception e, string path) => e switch
     {
         ImageDecodeException => null,

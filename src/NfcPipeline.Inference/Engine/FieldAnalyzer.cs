@@ -42,7 +42,7 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
 
     /// <summary>A file read once by <paramref name="load"/> (which the worker checks against its registered hash) and
     /// decoded from those bytes; see <see cref="ImageAnalyzer.AnalyzeContentAsync"/>.</summary>
-    public Task<FieldOutcome> AnalyzeContentAsync(string path, Func<long, CancellationToken, Task<byte[]?>> load, Calibration calibration,
+    public Task<FieldOutcome> AnalyzeContentAsync(string path, Func<long, CancellationToken, Task<byte[]>> load, Calibration calibration,
         CancellationToken cancellationToken = default) =>
         OutcomeAsync(() => analyzer.AnalyzeContentAsync(path, load, cancellationToken), calibration);
 

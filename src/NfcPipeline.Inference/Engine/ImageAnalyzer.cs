@@ -126,20 +126,20 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 
     /// <summary>
     /// An image whose bytes <paramref name="load"/> reads (given the decoder's file-size limit), once admitted, so no
-    /// more files are held in memory than images are admitted; decoded from exactly those bytes. A null load means the
-    /// file could not be opened: <paramref name="path"/> is then decoded as a file, whose failure says why.
+    /// more files are held in memory than images are admitted; decoded from exactly those bytes, never read again.
+    /// <paramref name="path"/> only names the file in a failure's reason (taken out of it).
     /// </summary>
-    public Task<ImageAnalysis> AnalyzeContentAsync(string path, Func<long, CancellationToken, Task<byte[]?>> load,
+    public Task<ImageAnalysis> AnalyzeContentAsync(string path, Func<long, CancellationToken, Task<byte[]>> load,
         CancellationToken cancellationToken = default) =>
         AdmittedAsync(async () =>
         {
             var clock = Stopwatch.StartNew();
-            byte[]? content;
+            byte[] content;
             // A read that fails part-way (EIO, a stale network handle) says so, as the decoder's own reads do: .NET's
             // message names the path, and with it the patient's folder, which a stored reason must not.
             try { content = await load(_decoder.Options.MaxFileBytes, cancellationToken); }
             catch (Exception e) when (ImageDecoder.MapFileException(e, path) is { } mapped) { throw mapped; }
-            var image = await Task.Run(() => content is null ? _decoder.DecodeFile(path) : _decoder.Decode(content), cancellationToken);
+            var image = await Task.Run(() => _decoder.Decode(content), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
 

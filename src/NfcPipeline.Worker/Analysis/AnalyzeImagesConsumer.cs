@@ -123,7 +123,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             await WaitForShareAsync(message.JobId, absent, ct);
             return;
         }
-        var realShare = model.RealShareRoot!;   // once for the chunk's reads
+        // Once for the chunk's reads, and only after the probe: resolving it touches the share, which may hang.
+        var realShare = work.Count > 0 ? model.RealShareRoot! : "";
         var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, realShare, analysisCt)));
         analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed
         // A share gone during the analysis fails its files one by one as missing: the chunk waits for it instead.
@@ -233,14 +234,17 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     private const string Changed = "The file changed after the study was registered; submit the study again to analyse its current content.";
 
     /// <summary>
-    /// The file's content when it hashes as registered; null when it cannot be opened or is no regular file (OpenInside
-    /// refuses it unopened; the decoder then says why).
+    /// The file's content when it hashes as registered. A file that cannot be opened fails with the reason (a folder or
+    /// FIFO named as such): it is not opened a second time, whose bytes would go unchecked.
     /// </summary>
-    private static async Task<byte[]?> ReadCheckedAsync(string path, string realShare, byte[] registered, long maxBytes, CancellationToken ct)
+    private static async Task<byte[]> ReadCheckedAsync(string path, string realShare, byte[] registered, long maxBytes, CancellationToken ct)
     {
         FileStream stream;
         try { stream = SharePaths.OpenInside(path, realShare); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
+        catch (Exception ex) when ((ex is IOException or UnauthorizedAccessException) && ImageDecoder.NotAFile(path) is { } notAFile)
+        {
+            throw notAFile;
+        }
         await using (stream)
         {
             if (stream.Length > Math.Min(maxBytes, Array.MaxLength))
