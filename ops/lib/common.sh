@@ -105,6 +105,26 @@ model_card_evaluations() {
 }
 
 # What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.
+# A path the caller gave, relative to where they ran the script (NFC_CALLER_PWD, kept before its cd): relative to the
+# project when it lies inside it (a model card names it), else absolute. Usage: caller_path PATH
+caller_path() {
+  local p root
+  p="$(cd "${NFC_CALLER_PWD:-$PWD}" && realpath -m -- "$1")"
+  root="$(realpath -m -- "$NFC_ROOT")"
+  case "$p" in "$root"/*) realpath -m --relative-to="$root" -- "$p" ;; *) printf '%s\n' "$p" ;; esac
+}
+
+# Refuses (exit 2) a MODEL whose folder holds a README.md other than a model card: finish.sh writes the card there.
+model_card_folder_check() {
+  local card
+  card="$(dirname "$1")/README.md"
+  case "$1" in *.onnx) ;; *) echo "the model must end in .onnx: $1" >&2; exit 2 ;; esac
+  if [ -f "$card" ] && ! grep -qF 'by `ops/model/write_card.py`' "$card"; then
+    echo "$card is not a model card, and the model's card would replace it: put $(basename "$1") in a folder of its own" >&2
+    exit 2
+  fi
+}
+
 model_script_init() {
   python_tooling_ensure
   torch_cpu_env

@@ -5,18 +5,19 @@
 # the previous model, its int8 variant, weights and card (README.md beside MODEL) as they were. Each file is then
 # renamed into place (atomic per file where OUT and MODEL share a filesystem, as .local and models/ do).
 set -euo pipefail
+NFC_CALLER_PWD="${NFC_CALLER_PWD:-$PWD}"   # paths given are relative to where the script was run
 cd "$(dirname "$0")/../.."
 source ops/lib/common.sh
-model_script_init
-OUT="${1:-.local/model-train}"
-MODEL="${2:-models/nfc-reference.onnx}"
+OUT="$(caller_path "${1:-$NFC_ROOT/.local/model-train}")"
+MODEL="$(caller_path "${2:-$NFC_ROOT/models/nfc-reference.onnx}")"
 EVAL_SEED="${3:-777}"
 EVAL_PATIENTS="${4:-8}"
 LABEL="${5:-full run}"
 TRAIN_S="${6:-}"
 WEIGHTS="$OUT/final.pt"
+model_card_folder_check "$MODEL"
 [ -f "$WEIGHTS" ] || { echo "no $WEIGHTS: training has not finished (rerun ops/model/train.sh to resume)"; exit 1; }
-case "$MODEL" in *.onnx) ;; *) echo "MODEL must end in .onnx: $MODEL"; exit 2 ;; esac
+model_script_init
 STAGE="$OUT/staged"
 rm -rf "$STAGE" && mkdir -p "$STAGE"
 STAGED="$STAGE/$(basename "$MODEL")"
