@@ -70,6 +70,7 @@ rmq_env() {
     RABBITMQ_CONFIG_FILE="$RMQ_HOME/rabbitmq.conf" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_HOME/enabled_plugins" \
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+    RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
     ERL_EPMD_ADDRESS=127.0.0.1 \
     ERL_EPMD_PORT="$RMQ_EPMD_PORT"
 }

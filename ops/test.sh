@@ -40,7 +40,9 @@ export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1
 nuget_sources_ensure
 log "building"
 # The whole output goes to a file: a failed build shows its compiler errors, a good one its summary.
-dotnet build NfcPipeline.sln -c Release -v q -nologo >"$NFC_LOCAL/test-build.log" 2>&1 \
+mkdir -p "$NFC_LOCAL"
+# Under the build lock that ops/nfc and ops/run.sh take (common.sh, build_if_stale): the builds share src/*/obj.
+( flock 9; dotnet build NfcPipeline.sln -c Release -v q -nologo >"$NFC_LOCAL/test-build.log" 2>&1 9>&- ) 9>"$NFC_LOCAL/.build-lock" \
   || { { grep -E ' error ' "$NFC_LOCAL/test-build.log" || true; } | sort -u | head -n 40 >&2 || true; tail -n 5 "$NFC_LOCAL/test-build.log" >&2
        die "the build failed (full log: $NFC_LOCAL/test-build.log)"; }
 tail -n 3 "$NFC_LOCAL/test-build.log"
@@ -61,7 +63,9 @@ set +e
 rc=0
 python_tests=""
 if [ -n "${NFC_TEST_FILTER:-}" ]; then
-  run_tests "$NFC_TEST_FILTER" "tests matching $NFC_TEST_FILTER" || rc=1
+  # Split as below: outage tests among the selection still run alone, after the rest.
+  run_tests "($NFC_TEST_FILTER)&FullyQualifiedName!~ServiceOutageTests" "tests matching $NFC_TEST_FILTER" || rc=1
+  run_tests "($NFC_TEST_FILTER)&$OUTAGE" "service-outage tests matching $NFC_TEST_FILTER (alone)" || rc=1
 else
   # The model tooling's own tests (Python, Debian's packages; the C# tests never call Python).
   python_tooling_ensure

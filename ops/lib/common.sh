@@ -134,7 +134,8 @@ model_script_init() {
 # True when OUT has no build yet or a source is newer than its last build. Usage: build_is_stale OUT
 build_is_stale() {
   local stamp="$1/.build-stamp"
-  ! { [ -f "$stamp" ] && [ -z "$(find "$NFC_ROOT/src" "$NFC_ROOT/migrations" "$NFC_ROOT/Directory.Build.props" "$NFC_ROOT/Directory.Packages.props" \
+  # Paths relative to the project, so that bin/ and obj/ are matched below it, not in a checkout path like ~/bin/nfc.
+  ! { [ -f "$stamp" ] && [ -z "$(cd "$NFC_ROOT" && find src migrations Directory.Build.props Directory.Packages.props \
       -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.sql' -o -name '*.props' -o -name '*.json' -o -name '*.cshtml' -o -name '*.css' -o -name '*.js' \) \
       -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; }
 }
@@ -154,14 +155,15 @@ build_if_stale() {
   nuget_sources_ensure
   log "building $name"
   mkdir -p "$out"
-  # Stamped as of the build's start, so a source saved while it ran is newer and builds next time. One build per
-  # folder at a time (ops/nfc in one shell, ops/run.sh in another): the second waits, then finds it fresh. The lock's
-  # descriptor is not passed to dotnet, whose build servers outlive the build and would hold the lock.
+  # Stamped as of the build's start, so a source saved while it ran is newer and builds next time. One build of the
+  # project at a time (ops/nfc in one shell, ops/run.sh or ops/test.sh in another): they share src/*/obj, so the second
+  # waits, then finds its output fresh. The lock's descriptor is not passed to dotnet, whose build servers outlive the
+  # build and would hold the lock.
   ( flock 9
     build_is_stale "$out" || exit 0
     touch "$stamp.next"
     dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 9>&- \
       || { tail -n 30 "$NFC_LOCAL/$name-build.log" >&2; exit 1; }
     mv "$stamp.next" "$stamp"
-  ) 9>"$out/.build-lock" || die "building $name failed (full log: $NFC_LOCAL/$name-build.log)"
+  ) 9>"$NFC_LOCAL/.build-lock" || die "building $name failed (full log: $NFC_LOCAL/$name-build.log)"
 }
