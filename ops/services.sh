@@ -119,9 +119,10 @@ ensure_packages() {
   # Debian's packages start system servers as they install (RabbitMQ on every interface); ours run instead. A
   # policy-rc.d that refuses those servers (and only those) keeps them from starting on any init system, where the
   # host has none of its own; removed on the way out of the subshell, whatever ends it (a failed install, Ctrl-C).
+  # One left behind by a run that was killed outright is ours by its comment, and goes too.
   (
     policy=/usr/sbin/policy-rc.d
-    if [ ! -e "$policy" ]; then
+    if [ ! -e "$policy" ] || grep -qF '# ops/services.sh, while it installs' "$policy" 2>/dev/null; then
       trap 'as_root rm -f "$policy"' EXIT
       as_root sh -c "printf '%s\n' '#!/bin/sh' '# ops/services.sh, while it installs: our servers run instead of these' \
         'case \"\$1\" in postgresql*|rabbitmq-server*|epmd*) exit 101 ;; esac' 'exit 0' >'$policy' && chmod 755 '$policy'"
@@ -199,7 +200,8 @@ save_ports() {
              port_line "$1" "${pair%%:*}" rabbitmq "${pair#*:}"
            done)"
   mkdir -p "$SVC"
-  echo "$lines" >"$PORTS_FILE"
+  # Replaced whole: an `env` reading it meanwhile sees the old ports or the new, never an empty file.
+  echo "$lines" >"$PORTS_FILE.tmp" && mv -f "$PORTS_FILE.tmp" "$PORTS_FILE"
 }
 
 pg_up() {
@@ -421,9 +423,10 @@ case "${1:-}" in
   up)
     ensure_packages
     credentials_load
-    [ "$only" = rabbitmq ] || pg_up
-    [ "$only" = postgres ] || rmq_up
-    save_ports "$only"
+    # Each server's ports are kept as soon as it is up: one that started is found by later commands even when the
+    # other then fails to.
+    [ "$only" = rabbitmq ] || { pg_up; save_ports postgres; }
+    [ "$only" = postgres ] || { rmq_up; save_ports rabbitmq; }
     log "services ready" ;;
   down)
     [ "$only" = postgres ] || rmq_down

@@ -28,13 +28,15 @@ apt_ensure() {
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   # A freshly booted machine's unattended upgrades may hold dpkg's lock for a while: wait for it instead of failing.
-  # Three tries: one mirror hiccup must not fail a fresh machine's set-up.
-  local try
-  for try in 1 2 3; do
+  # The package lists' lock has no such wait (apt-daily's first update holds it), so the tries span a few minutes; they
+  # also ride out a mirror hiccup. An install killed half way left packages unconfigured, which every later one refuses.
+  local try waits=(10 20 30 60 60)
+  as_root env DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1 || true
+  for try in 1 2 3 4 5 6; do
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null &&
       as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null &&
       return 0
-    [ "$try" -lt 3 ] && { log "apt-get failed; trying again in $((try * 10)) s"; sleep $((try * 10)); }
+    [ "$try" -lt 6 ] && { log "apt-get failed; trying again in ${waits[try - 1]} s"; sleep "${waits[try - 1]}"; }
   done
   die "apt-get install ${missing[*]} failed"
 }
