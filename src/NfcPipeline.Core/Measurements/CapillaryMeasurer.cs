@@ -61,8 +61,8 @@ public sealed class CapillaryMeasurer
 
         double? apicalUm = ToUm(apical, calibration), arterialUm = ToUm(arterial, calibration), venousUm = ToUm(venous, calibration);
         bool isLoop = category.IsLoop();
-        bool giantShape = category == ClinicalCategory.Normal || !_options.GiantRequiresNormalShape;
-        bool? giant = isLoop && apicalUm is { } a ? a >= _options.GiantApicalDiameterUm && giantShape : null;
+        // A loop of a shape that is never giant is not giant, whatever its apex: unknown (null) only where a width could decide.
+        bool? giant = !isLoop ? null : !CanBeGiant(category) ? false : apicalUm is { } a ? a >= _options.GiantApicalDiameterUm : null;
         return new CapillaryMeasurement
         {
             Index = index,
@@ -120,8 +120,10 @@ public sealed class CapillaryMeasurer
         LoopHeightPx = null, LoopHeightUm = null,
         LoopWidthPx = null, LoopWidthUm = null,   // measured across the axis from U, which sits on a limb's cut end
         Apex = null, Axis = null,
-        IsGiant = null,
+        IsGiant = m.Category.IsLoop() && !CanBeGiant(m.Category) ? false : null,
     };
+
+    private bool CanBeGiant(ClinicalCategory category) => category == ClinicalCategory.Normal || !_options.GiantRequiresNormalShape;
 
     private static double? Dist(Point2? a, Point2? b) => a is { } p && b is { } q ? Point2.Distance(p, q) : null;
 

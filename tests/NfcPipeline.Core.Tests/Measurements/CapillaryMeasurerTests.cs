@@ -117,6 +117,21 @@ public class CapillaryMeasurerTests
     }
 
     [Fact]
+    public void A_loop_of_a_shape_never_giant_is_not_giant_though_its_apex_is_unknown()
+    {
+        // Unknown (null) said "its apex might make it giant", which no apex can for a ramified loop: counted as unknown giants.
+        var ramified = Loops.Instance(Golden(dConfidence: 0.05f), className: "ramified");
+        var m = new CapillaryMeasurer().Measure(ramified, TwoMicrons);
+        Assert.Null(m.ApicalDiameterUm);
+        Assert.False(m.IsGiant);
+        Assert.False(new CapillaryMeasurer().WithApexCutByFrame(m, TwoMicrons).IsGiant);
+        Assert.Null(new CapillaryMeasurer().WithApexCutByFrame(new CapillaryMeasurer().Measure(Loops.Instance(Golden()), TwoMicrons), TwoMicrons).IsGiant);
+        var anyShape = new CapillaryMeasurer(new MeasurementOptions { GiantRequiresNormalShape = false });
+        Assert.Null(anyShape.Measure(ramified, TwoMicrons).IsGiant);
+        Assert.Null(anyShape.WithApexCutByFrame(anyShape.Measure(ramified, TwoMicrons), TwoMicrons).IsGiant);
+    }
+
+    [Fact]
     public void A_measurement_needing_an_unconfident_keypoint_is_null()
     {
         var m = new CapillaryMeasurer().Measure(Loops.Instance(Golden(dConfidence: 0.05f)), TwoMicrons);
