@@ -12,9 +12,25 @@ public sealed class FieldOfView
     {
         if (corners.Count < 3) throw new ArgumentException("A field of view needs at least 3 corners.", nameof(corners));
         _corners = [.. corners];
+        if (_corners.Any(c => !double.IsFinite(c.X) || !double.IsFinite(c.Y)))
+            throw new ArgumentException("A field of view's corners must be finite.", nameof(corners));
         double area2 = SignedDoubleArea(_corners);
         if (Math.Abs(area2) < 1e-9) throw new ArgumentException("The field of view has no area.", nameof(corners));
         if (area2 < 0) Array.Reverse(_corners);
+        // The row line is clipped edge by edge (Cyrus–Beck), which holds for a convex polygon only.
+        if (!IsConvex(_corners)) throw new ArgumentException("A field of view must be a convex polygon.", nameof(corners));
+    }
+
+    /// <summary>Every turn of the (counter-clockwise) outline is to the left, or straight on.</summary>
+    private static bool IsConvex(Point2[] corners)
+    {
+        for (int i = 0; i < corners.Length; i++)
+        {
+            Point2 a = corners[i], b = corners[(i + 1) % corners.Length], c = corners[(i + 2) % corners.Length];
+            double cross = (b.X - a.X) * (c.Y - b.Y) - (b.Y - a.Y) * (c.X - b.X);
+            if (cross < -1e-9 * Math.Max(1, (b - a).Length * (c - b).Length)) return false;
+        }
+        return true;
     }
 
     public IReadOnlyList<Point2> Corners => _corners;
