@@ -211,8 +211,16 @@ public partial class FieldReviewTests
     [Theory]
     [InlineData("", "Give a reason")]
     [InlineData("line\nbreak", "control characters")]
+    [InlineData("line\u2028separator", "line separators")]
+    [InlineData("ok\u202Eedoc", "bidirectional overrides")]   // shown reversed: "ok" then "code"
+    [InlineData("isolate\u2066d", "bidirectional overrides")]
     public void A_reason_must_be_given_on_one_line(string reason, string problem) =>
         Assert.Contains(problem, FieldReview.ReasonProblem(reason));
+
+    [Theory]
+    [InlineData("Blase über der distalen Reihe")]
+    [InlineData("\u6C17\u6CE1 (air bubble)")]
+    public void A_reason_in_any_script_is_taken(string reason) => Assert.Null(FieldReview.ReasonProblem(reason));
 
     [GeneratedRegex("name=\"__af\" value=\"([^\"]+)\"")]
     private static partial Regex AntiforgeryField();
