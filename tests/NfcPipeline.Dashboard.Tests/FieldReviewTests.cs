@@ -208,6 +208,31 @@ public partial class FieldReviewTests
         finally { await bus.StopAsync(); }
     }
 
+    [Fact]
+    public async Task A_review_that_waited_for_an_aggregation_holding_the_lock_is_pending_after_it()
+    {
+        // The review's time was its transaction's start, before it waited for the study's lock: an aggregation that took
+        // the lock first, and did not see the exclusion, was stamped later, and the exclusion never showed as pending.
+        await using var data = await TestData.CreateAsync();
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await using var aggregation = await dataSource.OpenConnectionAsync();
+        await using var tx = await aggregation.BeginTransactionAsync();
+        await using (var take = new Npgsql.NpgsqlCommand(
+            $"select pg_advisory_xact_lock(hashtextextended('nfc.study:' || external_id, 0)) from studies where id = {data.StudyId}", aggregation, tx))
+            await take.ExecuteNonQueryAsync();
+        var review = new FieldReview(dataSource).ExcludeAsync(data.ImageIds[0], "air bubble", "test");
+        await Task.Delay(500);   // the review has begun, and waits for the lock
+        Assert.False(review.IsCompleted);
+        await using (var save = new Npgsql.NpgsqlCommand(
+            $"update patient_metrics set computed_at = clock_timestamp() where patient_id = {data.PatientId}", aggregation, tx))
+            Assert.Equal(1, await save.ExecuteNonQueryAsync());
+        await tx.CommitAsync();
+        Assert.Equal(FieldReviewOutcome.Changed, (await review).Outcome);
+
+        Assert.True(await data.Database.ScalarAsync<bool>(
+            $"select exists (select 1 from images i join patient_metrics pm on pm.patient_id = i.patient_id where i.id = {data.ImageIds[0]} and i.qc_changed_at > pm.computed_at)"));
+    }
+
     [Theory]
     [InlineData("", "Give a reason")]
     [InlineData("line\nbreak", "control characters")]

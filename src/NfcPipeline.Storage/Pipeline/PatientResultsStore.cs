@@ -200,6 +200,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             new { StudyId = studyId }, cancellationToken: ct))).ToList();
     }
 
+    /// <summary>Stored with the time it was saved (clock_timestamp, after the study's lock), which review_pending compares with a review's.</summary>
     private static Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long patientId, long modelId, PatientReport report, string settingsJson,
         double? umPerPx, int failedFields, CancellationToken ct)
     {
@@ -209,7 +210,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
                 capillary_count, dilated_count, giant_count, abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters,
                 per_finger, settings, um_per_px, failed_fields, computed_at)
             values (@PatientId, @ModelId, @Gradable, @Ungradable, @Mean, @Median, @Sd, @Loops, @Dilated, @Giant, @Abnormal, @Hemorrhage,
-                @Pattern, @Trace::jsonb, @Morphology::jsonb, @Diameters::jsonb, @PerFinger::jsonb, @Settings::jsonb, @UmPerPx, @FailedFields, now())
+                @Pattern, @Trace::jsonb, @Morphology::jsonb, @Diameters::jsonb, @PerFinger::jsonb, @Settings::jsonb, @UmPerPx, @FailedFields, clock_timestamp())
             on conflict (patient_id, model_id) do update set
                 gradable_fields = excluded.gradable_fields, ungradable_fields = excluded.ungradable_fields,
                 density_mean = excluded.density_mean, density_median = excluded.density_median, density_sd = excluded.density_sd,
@@ -217,7 +218,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
                 abnormal_count = excluded.abnormal_count, hemorrhage_count = excluded.hemorrhage_count, pattern = excluded.pattern,
                 rule_trace = excluded.rule_trace, morphology = excluded.morphology, diameters = excluded.diameters,
                 per_finger = excluded.per_finger, settings = excluded.settings, um_per_px = excluded.um_per_px,
-                failed_fields = excluded.failed_fields, computed_at = now()
+                failed_fields = excluded.failed_fields, computed_at = excluded.computed_at
             """, new
             {
                 PatientId = patientId, ModelId = modelId, Gradable = o.GradableFieldCount, Ungradable = o.UngradableFieldCount,

@@ -88,9 +88,11 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
         // It already counts among the failed fields; an exclusion would be shown and change nothing.
         if (reason is not null && f.State == "failed") return new(FieldReviewOutcome.NoResult, f.PatientId, f.Study, f.Shown);
         if (f.Current == reason) return new(FieldReviewOutcome.Unchanged, f.PatientId, f.Study, f.Shown);
+        // Stamped after the study's lock (clock_timestamp, not the transaction's start), as an aggregation stamps what it
+        // saw: of the two, whichever took the lock later has the later time, so review_pending compares them truly.
         await c.ExecuteAsync(new CommandDefinition("""
             update images set qc_exclusion = @reason, qc_excluded_by = case when @reason is null then null else @actor end,
-                              qc_excluded_at = case when @reason is null then null else now() end, qc_changed_at = now()
+                              qc_excluded_at = case when @reason is null then null else clock_timestamp() end, qc_changed_at = clock_timestamp()
             where id = @imageId
             """, new { imageId, reason, actor }, tx, cancellationToken: ct));
         await AuditLog.RecordAsync(c, tx, actor, reason is null ? AuditLog.IncludeField : AuditLog.ExcludeField, f.Study,
