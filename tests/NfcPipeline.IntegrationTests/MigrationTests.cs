@@ -22,6 +22,17 @@ public class MigrationTests
         string[] tables = ["studies", "patients", "images", "models", "image_metrics", "capillaries", "patient_metrics", "jobs", "workers"];
         foreach (var table in tables)
             Assert.True(await db.ScalarAsync<bool>($"select to_regclass('public.{table}') is not null"), $"table {table} missing");
+        // Which study a share folder is registered as, asked at every registration and submission, is found by index.
+        await db.ScalarAsync<object>("insert into studies (external_id, source_path, state, image_count) select 'S' || g, 'folder' || g, 'completed', 0 from generate_series(1, 5000) g");
+        await db.ScalarAsync<object>("analyze studies");
+        await using var c = new Npgsql.NpgsqlConnection(db.ConnectionString);
+        await c.OpenAsync();
+        await using var explain = new Npgsql.NpgsqlCommand("explain " + Storage.Pipeline.StudyRegistrationStore.OtherStudyOfFolderSql
+            .Replace("@SourcePath", "'folder7'").Replace("@ExternalId", "'x'"), c);
+        var plan = new System.Text.StringBuilder();
+        await using (var rows = await explain.ExecuteReaderAsync())
+            while (await rows.ReadAsync()) plan.AppendLine(rows.GetString(0));
+        Assert.Contains("studies_source_path", plan.ToString());
     }
 
     [Fact]
