@@ -30,6 +30,23 @@ public class ReportingQueriesTests
     }
 
     [Fact]
+    public async Task The_share_notes_shown_are_the_refusals_and_then_the_latest_seen()
+    {
+        // Cut by root and folder, a folder noted a minute ago could be left off for one noted a month ago.
+        await using var data = await TestData.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(data.Database.ConnectionString);
+        await data.Database.ScalarAsync<object>("""
+            insert into share_folder_notes (root, folder, state, reason, last_seen) values
+              ('/s', 'a-old', 'waiting', 'x', now() - interval '30 days'),
+              ('/s', 'b-new', 'waiting', 'x', now()),
+              ('/s', 'z-refused', 'refused', 'x', now() - interval '60 days')
+            """);
+        var notes = await new ReportingQueries(db).ShareFolderNotesAsync(limit: 2);
+        Assert.Equal(["z-refused", "b-new"], notes.Select(n => n.Folder));
+        Assert.Equal(["z-refused", "a-old", "b-new"], (await new ReportingQueries(db).ShareFolderNotesAsync()).Select(n => n.Folder));
+    }
+
+    [Fact]
     public async Task A_study_shows_the_results_of_its_own_models_not_another_studys_model_on_the_same_content()
     {
         await using var data = await TestData.CreateAsync();

@@ -277,13 +277,18 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return (watches, scans);
     }
 
-    /// <summary>Study folders of the watched shares that are not being analysed, and why (share_folder_notes), refusals first.</summary>
+    /// <summary>
+    /// Study folders of the watched shares that are not being analysed, and why (share_folder_notes): the refusals and
+    /// then the latest seen, up to <paramref name="limit"/>, shown refusals first, by root and folder.
+    /// </summary>
     public async Task<IReadOnlyList<ShareFolderNoteRow>> ShareFolderNotesAsync(int limit = 500, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         return (await c.QueryAsync<ShareFolderNoteRow>(new CommandDefinition("""
-            select root, folder, state, reason, first_seen, last_seen from share_folder_notes
-            order by state in ('refused', 'registration_refused') desc, root, folder limit @limit
+            select root, folder, state, reason, first_seen, last_seen from (
+                select *, state in ('refused', 'registration_refused') as refusal from share_folder_notes
+                order by refusal desc, last_seen desc limit @limit) n
+            order by refusal desc, root, folder
             """, new { limit }, cancellationToken: ct))).ToList();
     }
 
