@@ -96,8 +96,29 @@ public static class StudyLayout
                 Path.GetFileName(relativeFolder.Replace('\\', '/').TrimEnd('/')));
             return RegistrationProblem(inventory) is { } problem ? (null, problem) : (inventory, null);
         }
-        catch (StudyLayoutException ex) { return (null, ex.Message); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return (null, $"The folder cannot be read: {ex.Message}"); }
+        catch (StudyLayoutException ex) { return (null, WithinShare(ex.Message, shareRoot)); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, $"The folder cannot be read: {WithinShare(ex.Message, shareRoot)}");
+        }
+    }
+
+    /// <summary>
+    /// A message with the share's own location taken out of the paths it quotes, so that they read relative to the share,
+    /// as the submitter named them: an answer over HTTP does not tell the server's layout.
+    /// </summary>
+    private static string WithinShare(string message, string shareRoot)
+    {
+        foreach (var root in new[] { Path.GetFullPath(shareRoot), SafeRealPath(shareRoot) }.OfType<string>().Select(r => r.TrimEnd('/') + "/")
+                     .Where(r => r.Length > 1).Distinct().OrderByDescending(r => r.Length))
+            message = message.Replace(root, "");
+        return message;
+    }
+
+    private static string? SafeRealPath(string path)
+    {
+        try { return SharePaths.RealPath(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <param name="studyId">The id the study is submitted under, where the submitter names it: checked instead of the

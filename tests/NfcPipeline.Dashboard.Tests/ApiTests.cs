@@ -205,6 +205,12 @@ public class ApiTests
         Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
         Assert.Contains("holds no images", await empty.Content.ReadAsStringAsync());
         File.WriteAllBytes(Path.Combine(data.ShareRoot, "studyB", "P01", "L2", "f1.png"), [0x89, 0x50, 0x4E, 0x47]);
+        // Named as submitted, relative to the share: the answer quoted the server's absolute path.
+        var aFile = await client.PostAsJsonAsync("/api/studies", new { studyId = "API-FILE", folderPath = "studyB/P01/L2/f1.png" });
+        Assert.Equal(HttpStatusCode.BadRequest, aFile.StatusCode);
+        var aFileBody = await aFile.Content.ReadAsStringAsync();
+        Assert.Contains("'studyB/P01/L2/f1.png' is a file, not a study folder", aFileBody);
+        Assert.DoesNotContain(data.ShareRoot.TrimEnd('/'), aFileBody);
 
         var otherFolder = await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyB" });
         Assert.Equal(HttpStatusCode.Conflict, otherFolder.StatusCode);
