@@ -90,6 +90,16 @@ public class CliTests
             // Failed fields and the calibration beside the field counts, where readers look (only in provenance before).
             Assert.Contains("<tr><th>Fields</th><td>2 gradable, 0 ungradable, 1 without a result (failed)</td></tr>", page);
             Assert.Contains("<tr><th>Calibration</th><td>2 µm/px</td></tr>", page);
+            Assert.DoesNotContain("review-pending", page);
+            Assert.DoesNotContain("at review", run.Err);
+
+            // A field excluded after the figures were computed: the exports say they do not count it yet.
+            await data.Database.ScalarAsync<object>($"update images set qc_exclusion = 'blur', qc_excluded_by = 'test', qc_excluded_at = now(), qc_changed_at = clock_timestamp() + interval '1 s' where id = {data.ImageIds[0]}");
+            var pending = await NfcAsync("report", "STUDY-A/P01", "--csv", csv, "--html", html, "--connection", data.Database.ConnectionString);
+            Assert.True(pending.Code == 0, pending.Err);
+            Assert.Contains("nfc report: A field was excluded or included at review", pending.Err);
+            Assert.Contains("id=\"review-pending\"", await File.ReadAllTextAsync(html));
+            await data.Database.ScalarAsync<object>($"update images set qc_exclusion = null, qc_excluded_by = null, qc_excluded_at = null, qc_changed_at = null where id = {data.ImageIds[0]}");
 
             var screen = await NfcAsync("report", data.PatientId.ToString(), "--connection", data.Database.ConnectionString);
             Assert.Contains("non-scleroderma", screen.Out);

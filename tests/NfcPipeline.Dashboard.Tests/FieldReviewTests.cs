@@ -64,6 +64,8 @@ public partial class FieldReviewTests
             Assert.Contains("Excluded at review: air bubble over the distal row", page);
             // No worker here: the stored figures predate the exclusion, and the page says so, with a way to ask again.
             Assert.Contains("id=\"review-pending\"", page);
+            // The printable report too (it showed the old figures beside the field marked excluded, without a word).
+            Assert.Contains("id=\"review-pending\"", await client.GetStringAsync($"/patients/{data.PatientId}/print"));
             Assert.Equal("1|true", await data.Database.ScalarAsync<string>(
                 "select excluded_fields || '|' || review_pending::text from v_patient_summary where patient = 'P01'"));
             // The morphology and diameter views say so too (they showed the old figures without a sign).
@@ -79,6 +81,7 @@ public partial class FieldReviewTests
             await WaitForAsync(received, 2);
             await data.Database.ScalarAsync<int>($"update patient_metrics set computed_at = now() where patient_id = {data.PatientId}; select 1");
             Assert.DoesNotContain("id=\"review-pending\"", await client.GetStringAsync($"/patients/{data.PatientId}"));
+            Assert.DoesNotContain("id=\"review-pending\"", await client.GetStringAsync($"/patients/{data.PatientId}/print"));
             Assert.Contains($"action=\"/images/{imageId}/include\"", page);
             Assert.Contains("excluded at review: air bubble over the distal row", await client.GetStringAsync($"/patients/{data.PatientId}/print"));
             var include = await client.PostAsync($"/images/{imageId}/include", new FormUrlEncodedContent([new("__af", token)]));

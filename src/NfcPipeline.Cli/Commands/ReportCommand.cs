@@ -47,6 +47,9 @@ internal static class ReportCommand
                         Console.Error.WriteLine($"nfc report: this patient has no results yet ({report.Patient.State}); the CSV holds its header only.");
                 }
                 if (htmlOut is not null) await WriteAsync(htmlOut, w => w.WriteAsync(PrintableReport.Render(report, DateTime.UtcNow)), notes, ct);
+                // The files hold the figures as stored; that they do not count a review yet is said here (and in the HTML).
+                if ((csvOut is not null || htmlOut is not null) && PatientReportView.PendingReview(report) is { } pending)
+                    Console.Error.WriteLine($"nfc report: {pending} A worker recomputes them; export again once it has.");
                 if (csvOut is null && htmlOut is null) Print(report);
                 return NfcCommandLine.Success;
             }

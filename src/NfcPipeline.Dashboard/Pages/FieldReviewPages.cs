@@ -38,8 +38,8 @@ public static class FieldReviewPages
     /// show it yet (a worker is on it, or the request was lost); operators may ask again.
     /// </summary>
     public static HtmlText PendingNotice(HttpContext context, Rendering.PatientReport r) =>
-        r.ReviewPendingSince is { } changed
-            ? H.Html($"""<p class="notice" id="review-pending">A field was excluded or included at review ({changed:u}) after these results were computed ({r.Metrics!.ComputedAt:u}): they do not show it yet. A worker recomputes them; reload in a moment.{H.When(Layout.IsOperator(context), () => H.Html($"""<form method="post" action="/patients/{r.Patient.Id}/reaggregate" class="inline">{Layout.Antiforgery(context)}<button type="submit">Recompute now</button></form>"""))}</p>""")
+        Rendering.PatientReportView.PendingReview(r) is { } pending
+            ? H.Html($"""<p class="notice" id="review-pending">{pending} A worker recomputes them; reload in a moment.{H.When(Layout.IsOperator(context), () => H.Html($"""<form method="post" action="/patients/{r.Patient.Id}/reaggregate" class="inline">{Layout.Antiforgery(context)}<button type="submit">Recompute now</button></form>"""))}</p>""")
             : HtmlText.Empty;
 
     /// <summary>The field's review form under its overlay, for operators; none for other users, nor for a failed field (no result to leave out).</summary>

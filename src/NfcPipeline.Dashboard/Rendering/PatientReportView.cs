@@ -40,6 +40,11 @@ public static class PatientReportView
         "fast-track rules from those figures and is not a diagnosis: check the images (and the failed or ungradable fields).";
 
     /// <param name="review">The review controls under each field (operators' only); none in the printable report.</param>
+    /// <summary>Why the shown figures may not count a review yet, or null: a field excluded or included after they were computed.</summary>
+    public static string? PendingReview(PatientReport r) => r.ReviewPendingSince is { } changed
+        ? $"A field was excluded or included at review ({changed:u}) after these results were computed ({r.Metrics!.ComputedAt:u}): they do not show it yet."
+        : null;
+
     public static HtmlText Sections(PatientReport r, bool withGallery, Func<ImageRow, HtmlText>? review = null)
     {
         var m = r.Metrics;

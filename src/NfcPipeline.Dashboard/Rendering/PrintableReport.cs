@@ -24,6 +24,7 @@ public static class PrintableReport
         <body><h1>Nailfold capillaroscopy report</h1>
         <table class="detail"><tr><th>Study</th><td>{r.Patient.StudyExternalId}</td></tr><tr><th>Patient</th><td>{r.Patient.Code}</td></tr>
         <tr><th>State</th><td>{r.Patient.State}</td></tr><tr><th>Generated</th><td>{generatedAtUtc}</td></tr></table>
+        {H.When(PatientReportView.PendingReview(r) is not null, () => H.Html($"""<p class="notice" id="review-pending">{PatientReportView.PendingReview(r)}</p>"""))}
         {PatientReportView.Sections(r, withGallery: false)}
         </body></html>
         """).Value;
