@@ -49,6 +49,11 @@ public sealed class BenchCliTests : IDisposable
         Assert.Contains("the connection string is malformed", malformed.Err);
         Assert.DoesNotContain("   at ", malformed.Err);
 
+        // 19,999 images in 10,000 studies seeded 10,000 (one each) while it said 19,999.
+        var uneven = await NfcProcess.RunAsync("bench", "dashboard", "--studies", "10000", "--images", "19999");
+        Assert.Equal(2, uneven.Code);
+        Assert.Contains("--images must be a multiple of --studies", uneven.Err);
+
         var noDatabase = await NfcProcess.RunAsync("bench", "dashboard", "--connection", "Host=127.0.0.1;Port=1;Username=x;Timeout=3");
         Assert.Equal(1, noDatabase.Code);
         Assert.Contains("database error", noDatabase.Err);

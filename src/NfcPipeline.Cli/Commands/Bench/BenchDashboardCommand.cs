@@ -49,6 +49,13 @@ internal static class BenchDashboardCommand
                 Console.Error.WriteLine("nfc bench dashboard: --studies must be 10 or more, and --images, --capillaries, --failed-jobs and --rounds 1 or more.");
                 return NfcCommandLine.Usage;
             }
+            // Each study gets as many images, and each image as many capillaries: other counts would seed fewer than asked.
+            if (size.Images % size.Studies != 0 || size.Capillaries % size.Images != 0)
+            {
+                Console.Error.WriteLine("nfc bench dashboard: --images must be a multiple of --studies, and --capillaries of --images " +
+                    $"(every study holds as many images, every image as many capillaries); got {size.Studies}, {size.Images}, {size.Capillaries}.");
+                return NfcCommandLine.Usage;
+            }
             var server = new NpgsqlConnectionStringBuilder(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var name = "nfc_bench_" + Guid.NewGuid().ToString("N")[..8];
             var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres" }.ConnectionString;
