@@ -65,11 +65,13 @@ internal static class FieldReviewCommand
                     return NfcCommandLine.Fatal;
                 }
                 try { await bus.PublishAsync(new ReaggregatePatient(result.PatientId, AuditLog.CliActor), ct); }
-                catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException && !ct.IsCancellationRequested)
+                // The change is saved by now: a Ctrl-C here says so too, rather than a bare "cancelled".
+                catch (Exception ex) when (ex is MassTransit.MassTransitException or OperationCanceledException)
                 {
+                    bool interrupted = ct.IsCancellationRequested;
                     Console.Error.WriteLine($"nfc {name}: the field is {(exclude ? "excluded" : "included")}, but the request to recompute its patient " +
-                        $"could not be published ({ex.Message}); run the command again.");
-                    return NfcCommandLine.Fatal;
+                        (interrupted ? "was interrupted" : $"could not be published ({ex.Message})") + "; run the command again.");
+                    return interrupted ? NfcCommandLine.Cancelled : NfcCommandLine.Fatal;
                 }
                 Console.WriteLine(result.Outcome == FieldReviewOutcome.Changed
                     ? $"Field {result.ShownPath} {(exclude ? "excluded" : "included again")}; a worker recomputes the patient's results."
