@@ -28,6 +28,13 @@ public sealed record DistalRow
     public required Point2 DistalAxis { get; init; }
     public required DistalAxisSource AxisSource { get; init; }
 
+    /// <summary>
+    /// True when which way the axis points is a guess with nothing behind it: no loop showed its direction and the row
+    /// runs up the image, so "towards the top" does not choose between its two sides. Loops are then not taken as cut
+    /// by the frame on the side it points to.
+    /// </summary>
+    public bool DirectionUnknown { get; init; }
+
     /// <summary>The row line clipped to the field of view; null when there is no distal apex or the line misses the field.</summary>
     public (Point2 Start, Point2 End)? Line { get; init; }
     public double? LineLengthPx { get; init; }

@@ -39,6 +39,8 @@ public sealed class DistalRowFinder
             ? _options.LateralWindowFractionOfLoopWidth * w : _options.FallbackLateralWindowUm / calibration.MicrometresPerPixel;
 
         var (axis, source) = EstimateAxis(instances, candidates);
+        // A row that runs up the image (its normal within 60° of horizontal): "towards the top" hardly tells its sides apart.
+        bool directionUnknown = source == DistalAxisSource.ApexLineImageUp && Math.Abs(axis.Y) < 0.5;
         var apices = new List<(int Index, Point2 Apex)>();
         foreach (var m in candidates)
             if ((m.Apex ?? MostDistalPixel(instances[m.Index].Mask, axis)) is { } apex) apices.Add((m.Index, apex));
@@ -72,6 +74,7 @@ public sealed class DistalRowFinder
             Indices = distal.Select(a => a.Index).Order().ToArray(),
             DistalAxis = axis,
             AxisSource = source,
+            DirectionUnknown = directionUnknown,
             BandPx = bandPx,
             LateralWindowPx = windowPx,
             // No loop at all is a density of 0 (an avascular field); loops whose apices all lie outside the frame, or

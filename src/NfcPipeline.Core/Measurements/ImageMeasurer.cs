@@ -37,7 +37,8 @@ public sealed class ImageMeasurer
         if (!(calibration.MicrometresPerPixel > 0)) throw new ArgumentException("The calibration has no scale (a default Calibration).", nameof(calibration));
         var capillaries = instances.Select((instance, i) => _capillaries.Measure(instance, calibration, i)).ToArray();
         var row = _distalRow.Find(instances, capillaries, calibration, field);
-        if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin)
+        // A side the row's axis only guesses at is no side to find loops cut on (DistalRow.DirectionUnknown).
+        if (_capillaries.Options.ApexCutByFrameMarginPx is { } margin && !row.DirectionUnknown)
         {
             // The first row gives the field's distal axis; loops cut on that side lose their apex measures and leave the row.
             // A loop without an apex keypoint is cut when its mask's distal end is on the frame (the finder's apex for it).

@@ -251,6 +251,30 @@ public class DistalRowTests
     }
 
     [Fact]
+    public void A_vertical_row_without_confident_keypoints_is_not_cut_by_the_frame_on_a_guessed_side()
+    {
+        // Nail on the left: the loops point left, their bases on the right edge. Which way the row's normal pointed came
+        // from the sign of a zero (the row runs straight up): it pointed right, every base was taken for an apex on the
+        // frame, every loop was cut, and the image had no density.
+        var loops = Enumerable.Range(0, 8).Select(i =>
+        {
+            var loop = Loops.Loop(new(Width - 90, 104 + 80 * i), degrees: 90, confidence: 0.05f);
+            return loop with { Mask = new InstanceMask(Width - 90, 89 + 80 * i, 90, 30, Enumerable.Repeat(true, 90 * 30).ToArray()) };
+        }).ToList();
+
+        var result = Measure(loops);
+
+        Assert.True(result.DistalRow.DirectionUnknown);
+        Assert.DoesNotContain(result.Capillaries, c => c.ApexCutByFrame);
+        Assert.Equal(Enumerable.Range(0, 8), result.DistalRow.Indices);
+        Assert.InRange(result.DensityPerMm!.Value, 8 / 1.537, 8 / 1.535);
+        // A row across the image: "towards the top" tells its sides apart, as ever.
+        var across = Measure(Enumerable.Range(0, 8).Select(i => Loops.Loop(new(104 + 100 * i, 200), confidence: 0.05f)).ToList());
+        Assert.Equal(DistalAxisSource.RowLineFit, across.DistalRow.AxisSource);
+        Assert.False(across.DistalRow.DirectionUnknown);
+    }
+
+    [Fact]
     public void Blurred_loops_whose_apices_all_lie_outside_the_frame_give_no_density_rather_than_zero()
     {
         // Counted blurred capillaries are row candidates: cut by the frame, they leave the density unknown, not 0.
