@@ -44,6 +44,14 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             select p.code, p.study_id, s.external_id from patients p join studies s on s.id = p.study_id where p.id = @PatientId
             """, new { PatientId = patientId }, tx, cancellationToken: ct));
         if (patient.Code is null) return null;
+        // The results read below, locked shared under the keys their writers lock (ResultStore), in the same order: a
+        // chunk of another study replacing one of them (the same content analysed again) commits before both reads or
+        // after them, never between its measurements and its capillaries.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            select pg_advisory_xact_lock_shared(k) from (
+                select distinct hashtextextended('nfc.result:' || encode(i.sha256, 'hex') || ':' || @ModelId || ':' || i.result_um_per_px, 0) as k
+                from images i where i.patient_id = @PatientId and i.result_um_per_px is not null order by 1) keys
+            """, new { PatientId = patientId, ModelId = modelId }, tx, cancellationToken: ct));
         var images = (await connection.QueryAsync<StoredImageRow>(new CommandDefinition("""
             select i.id as ImageId, i.finger, i.rel_path as RelPath, i.state, i.error_code as ErrorCode, i.error, i.sha256,
                    r.um_per_px as UmPerPx, r.width, r.height, r.density_per_mm as DensityPerMm, r.row_length_mm as RowLengthMm,

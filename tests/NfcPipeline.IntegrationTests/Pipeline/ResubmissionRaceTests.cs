@@ -388,6 +388,30 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task An_aggregation_reads_a_result_that_another_studys_chunk_is_replacing_after_that_chunk_commits()
+    {
+        // Its measurements and its capillaries are two reads: a chunk of another study (the same content analysed again)
+        // committing between them paired the old density with the new capillaries.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 1);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update images set state = 'succeeded', result_um_per_px = 2.0");
+
+        // The other study's write in progress: it holds the result's key, as ResultStore takes it.
+        await using var writer = await db.OpenConnectionAsync();
+        await using var tx = await writer.BeginTransactionAsync();
+        await writer.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.result:' || encode(@Sha, 'hex') || ':' || @ModelId || ':' || 2.0::float8, 0))",
+            new { Sha = s.Shas[0], s.ModelId }, tx);
+
+        var aggregation = new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default);
+        await Task.Delay(500);
+        Assert.False(aggregation.IsCompleted);   // waits for the write
+        await tx.CommitAsync();
+        Assert.NotNull(await aggregation);
+    }
+
+    [Fact]
     public async Task Two_submissions_of_one_study_at_once_queue_its_images_in_one_set_of_chunks()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
