@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
@@ -11,18 +12,21 @@ namespace NfcPipeline.Inference.Engine;
 /// Runs one batch of preprocessed images of one shape bucket through a dense/v1 session: pads them into one
 /// [N,3,H,W] tensor, runs ORT, and decodes each image's maps into capillary instances in original pixels.
 /// </summary>
-public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions decoderOptions)
-    : IBatchExecutor<PreprocessedImage, DecodedInstances>
+public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions decoderOptions, ILogger? logger = null)
+    : IBatchExecutor<PreprocessedImage, DecodedInstances>, IFallbackCount
 {
     private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
+    private readonly BatchFallback _fallback = new(logger);
+
+    public long BatchesRunAlone => _fallback.Batches;
 
     public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try { return await RunAsync(batch.Requests, batch.Bucket, cancellationToken).ConfigureAwait(false); }
-        catch (OnnxRuntimeException) when (batch.Requests.Count > 1 && !cancellationToken.IsCancellationRequested)
+        catch (OnnxRuntimeException failed) when (batch.Requests.Count > 1 && !cancellationToken.IsCancellationRequested)
         {
-            return await BatchFallback.EachAloneAsync(batch.Requests,
+            return await _fallback.EachAloneAsync(batch.Requests, failed,
                 async image => (await RunAsync([image], batch.Bucket, cancellationToken).ConfigureAwait(false))[0], cancellationToken).ConfigureAwait(false);
         }
     }

@@ -27,6 +27,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly int _bucketMultiple;
     private readonly long _maxInputPixels;
     private readonly SemaphoreSlim _admission;
+    private readonly IFallbackCount _fallbacks;
     private volatile bool _stopping;
     private int _inFlight;   // images asked for and not yet answered, admitted or waiting for admission
 
@@ -52,14 +53,15 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         int admitted = Batching.MaxBatchSize * Batching.MaxConcurrentBatches + Math.Max(0, options.PrefetchImages);
         _admission = new SemaphoreSlim(admitted, admitted);
         AdmissionLimit = admitted;
+        var log = loggers?.CreateLogger("NfcPipeline.Inference.Batcher");
         IBatchExecutor<PreprocessedImage, DecodedInstances> executor = model.Contract.Kind switch
         {
-            ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder),
-            ContractKind.InstancesV1 => new InstancesBatchExecutor(model, options.InstancesDecoder),
+            ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder, log),
+            ContractKind.InstancesV1 => new InstancesBatchExecutor(model, options.InstancesDecoder, log),
             var kind => throw new NotSupportedException($"No executor for contract {kind}."),
         };
-        _batcher = new DynamicBatcher<PreprocessedImage, DecodedInstances>(
-            Batching, executor, BucketOf, loggers?.CreateLogger("NfcPipeline.Inference.Batcher"), meter);
+        _fallbacks = (IFallbackCount)executor;
+        _batcher = new DynamicBatcher<PreprocessedImage, DecodedInstances>(Batching, executor, BucketOf, log, meter);
     }
 
     public LoadedModel Model { get; }
@@ -71,6 +73,9 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     public DynamicBatcherOptions Batching { get; }
 
     public BatcherStatistics Statistics => _batcher.Snapshot();
+
+    /// <summary>Batches whose ORT run failed, and whose images then ran one at a time (BatchFallback).</summary>
+    public long BatchesRunAlone => _fallbacks.BatchesRunAlone;
 
     /// <summary>Most images between the start of their decoding and their result; callers beyond it wait their turn.</summary>
     public int AdmissionLimit { get; }

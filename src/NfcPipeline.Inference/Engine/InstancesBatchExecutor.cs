@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
@@ -12,20 +13,24 @@ namespace NfcPipeline.Inference.Engine;
 /// into capillary instances in original pixels. A model that takes batches gets one run for the whole batch (its
 /// batch_index output tells the images apart); any other model gets one run per image.
 /// </summary>
-public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, DecodedInstances>
+public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, DecodedInstances>, IFallbackCount
 {
     private readonly LoadedModel _model;
     private readonly InstancesDecoder _decoder;
     private readonly string[] _outputNames;
+    private readonly BatchFallback _fallback;
 
-    public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions)
+    public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions, ILogger? logger = null)
     {
         _model = model;
+        _fallback = new BatchFallback(logger);
         _decoder = new InstancesDecoder(model.Contract.ClassNames, model.Contract.LabelOffset, decoderOptions, model.Contract.KeypointScore);
         _outputNames = model.OutputNames.Contains(InstancesOutputs.BatchIndex)
             ? [.. InstancesOutputs.Required, InstancesOutputs.BatchIndex]
             : [.. InstancesOutputs.Required];
     }
+
+    public long BatchesRunAlone => _fallback.Batches;
 
     public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
@@ -35,9 +40,9 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
         {
             cancellationToken.ThrowIfCancellationRequested();
             try { await RunAndDecodeAsync(images, 0, images.Count, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false); }
-            catch (OnnxRuntimeException) when (images.Count > 1 && !cancellationToken.IsCancellationRequested)
+            catch (OnnxRuntimeException failed) when (images.Count > 1 && !cancellationToken.IsCancellationRequested)
             {
-                return await BatchFallback.EachAloneAsync(images, async image =>
+                return await _fallback.EachAloneAsync(images, failed, async image =>
                 {
                     var one = new DecodedInstances[1];
                     await RunAndDecodeAsync([image], 0, 1, batch.Bucket, one, cancellationToken).ConfigureAwait(false);

@@ -111,12 +111,40 @@ public class ImageAnalyzerLimitsTests
         var options = Options();
         options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_batch_one_only.onnx");
 
-        var (outcomes, statistics) = await AnalyzeAllAsync(options,
-            new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) }, TwoMicrons, SmallField(), SmallField());
+        var logs = new CapturingLoggers();
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromSeconds(5) },
+            loggers: logs);
+        var dir = Directory.CreateTempSubdirectory("nfc-fallback-");
+        FieldOutcome[] outcomes;
+        try
+        {
+            var paths = Enumerable.Range(0, 2).Select(i => Path.Combine(dir.FullName, $"f{i}.png")).ToList();
+            foreach (var path in paths) File.WriteAllBytes(path, PngEncoder.Encode(SmallField()));
+            var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+            outcomes = await Task.WhenAll(paths.Select(path => fields.AnalyzeFileAsync(path, TwoMicrons)));
+        }
+        finally { dir.Delete(recursive: true); }
 
-        Assert.Equal(1, statistics.BatchesExecuted);   // one batch of two, whose run failed
+        Assert.Equal(1, analyzer.Statistics.BatchesExecuted);   // one batch of two, whose run failed
         Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error));
         Assert.All(outcomes, o => Assert.Single(o.Analysis!.Instances));
+        // Said and counted: batches that all fail run at batch 1's speed, with nothing to show it before.
+        Assert.Equal(1, analyzer.BatchesRunAlone);
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning: A batch of 2 images failed in ONNX Runtime (", StringComparison.Ordinal)
+            && l.Contains("its images run one at a time"));
+    }
+
+    private sealed class CapturingLoggers : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider) { }
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+        public void Dispose() { }
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
     }
 
     [Fact]
