@@ -25,6 +25,8 @@ public sealed class WorkerOptions
 
     public int PrefetchCount { get; set; } = 8;
 
+    public const int MaxPrefetch = 1000;
+
     /// <summary>Messages consumed at once; their images share the dynamic batcher, which batches across messages.</summary>
     public int ConcurrentMessageLimit { get; set; } = 4;
 
@@ -47,7 +49,9 @@ public sealed class WorkerOptions
         var problems = new List<string>();
         // A chunk's instances and masks stay in memory until its one write, and it must finish inside the broker's ack timeout.
         if (ChunkSize is < 1 or > MaxChunkSize) problems.Add($"Worker:ChunkSize must be 1 to {MaxChunkSize}, got {ChunkSize}.");
-        if (PrefetchCount < 1) problems.Add($"Worker:PrefetchCount must be at least 1 (0 would mean no limit), got {PrefetchCount}.");
+        // The broker's prefetch is 16 bits: 65536 would wrap to 0, no limit at all.
+        if (PrefetchCount is < 1 or > MaxPrefetch)
+            problems.Add($"Worker:PrefetchCount must be 1 to {MaxPrefetch} (0 would mean no limit), got {PrefetchCount}.");
         if (ConcurrentMessageLimit < 1) problems.Add($"Worker:ConcurrentMessageLimit must be at least 1, got {ConcurrentMessageLimit}.");
         // The broker hands out no more than the prefetch: a limit above it would never be reached.
         else if (PrefetchCount >= 1 && PrefetchCount < ConcurrentMessageLimit)
@@ -59,10 +63,12 @@ public sealed class WorkerOptions
         // A bare number binds as days ("60" is 60 days), so the spans have upper bounds as well.
         if (!(KeepHistory >= TimeSpan.FromDays(1) && KeepHistory <= TimeSpan.FromDays(3650)))
             problems.Add($"Worker:KeepHistory must be 1 to 3650 days (d.hh:mm:ss, e.g. 30.00:00:00), got {KeepHistory}.");
-        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval >= TimeSpan.FromMinutes(2))
-            problems.Add($"Worker:HeartbeatInterval must be positive and under 2 minutes (the dashboard counts a worker dead after 2 minutes without one), got {HeartbeatInterval}.");
-        if (RepublishAfter <= TimeSpan.Zero || RepublishAfter > TimeSpan.FromDays(1))
-            problems.Add($"Worker:RepublishAfter must be positive and at most a day (hh:mm:ss), got {RepublishAfter}.");
+        // Lower bounds too: a timer under a millisecond fails after the bus took messages, and a publish given a few
+        // milliseconds gives up before any confirm, so every outbox pass published every chunk again.
+        if (HeartbeatInterval < TimeSpan.FromSeconds(1) || HeartbeatInterval >= TimeSpan.FromMinutes(2))
+            problems.Add($"Worker:HeartbeatInterval must be 1 second to under 2 minutes (the dashboard counts a worker dead after 2 minutes without one), got {HeartbeatInterval}.");
+        if (RepublishAfter < TimeSpan.FromSeconds(1) || RepublishAfter > TimeSpan.FromDays(1))
+            problems.Add($"Worker:RepublishAfter must be 1 second to 1 day (hh:mm:ss), got {RepublishAfter}.");
         if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))

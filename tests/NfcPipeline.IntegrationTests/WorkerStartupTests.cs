@@ -209,7 +209,7 @@ public class WorkerStartupTests
         Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("refusing to start", worker.Output);
         Assert.Contains("Worker:ChunkSize must be 1 to 256, got 0.", worker.Output);
-        Assert.Contains("Worker:PrefetchCount must be at least 1", worker.Output);
+        Assert.Contains("Worker:PrefetchCount must be 1 to 1000", worker.Output);
         Assert.Contains("Worker:RegistrationConcurrency must be 1 to 16, got 0.", worker.Output);
         Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
         Assert.Contains("Worker:StrandedAfter must be 1 second to 7 days (hh:mm:ss), got 00:00:00.", worker.Output);
@@ -218,7 +218,7 @@ public class WorkerStartupTests
         Assert.Contains("Inference:MaxInputPixels must be 1 to 67108864", worker.Output);
         Assert.Contains("Inference:Device: Unknown device 'gpu'", worker.Output);
         Assert.Contains("Inference:Batching: MaxConcurrentBatches", worker.Output);
-        Assert.Contains("Worker:HeartbeatInterval must be positive and under 2 minutes", worker.Output);
+        Assert.Contains("Worker:HeartbeatInterval must be 1 second to under 2 minutes", worker.Output);
         Assert.Contains("Worker:HealthUrls 'http://0.0.0.0:5081' is not a loopback address", worker.Output);
         Assert.Contains("Kestrel:Endpoints:health:Url 'http://192.0.2.1:5082' is not a loopback address", worker.Output);
         Assert.Contains("Analysis:Categories:hairpin must be one of", worker.Output);

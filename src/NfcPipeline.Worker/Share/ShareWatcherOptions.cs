@@ -54,8 +54,8 @@ public sealed class ShareWatcherOptions
             problems.Add("Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss).");
         if (!(RefusedRetryInterval > TimeSpan.Zero && RefusedRetryInterval <= TimeSpan.FromDays(1)))
             problems.Add("Share:RefusedRetryInterval must be positive and at most a day (hh:mm:ss).");
-        if (!(StallTimeout > TimeSpan.Zero && StallTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:StallTimeout must be positive and at most a day (hh:mm:ss).");
-        if (!(PublishTimeout > TimeSpan.Zero && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:PublishTimeout must be positive and at most a day (hh:mm:ss).");
+        if (!(StallTimeout >= TimeSpan.FromSeconds(1) && StallTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:StallTimeout must be 1 second to 1 day (hh:mm:ss).");
+        if (!(PublishTimeout >= TimeSpan.FromMilliseconds(100) && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add("Share:PublishTimeout must be 0.1 second to 1 day (hh:mm:ss).");
         return problems;
     }
 }

@@ -12,7 +12,22 @@ public class WorkerOptionsTests
         var problem = Assert.Single(new WorkerOptions { PrefetchCount = 2, ConcurrentMessageLimit = 4 }.Validate());
         Assert.StartsWith("Worker:PrefetchCount (2) must be at least Worker:ConcurrentMessageLimit (4)", problem);
         // A prefetch of 0 is named once, for itself.
-        Assert.Equal(["Worker:PrefetchCount must be at least 1 (0 would mean no limit), got 0."],
+        Assert.Equal(["Worker:PrefetchCount must be 1 to 1000 (0 would mean no limit), got 0."],
             new WorkerOptions { PrefetchCount = 0 }.Validate());
+        // 65536 reached the broker as 0 (its prefetch is 16 bits): no limit at all.
+        Assert.Equal(["Worker:PrefetchCount must be 1 to 1000 (0 would mean no limit), got 65536."],
+            new WorkerOptions { PrefetchCount = 65536, ConcurrentMessageLimit = 4 }.Validate());
+    }
+
+    [Fact]
+    public void Spans_too_short_to_work_are_refused()
+    {
+        // A heartbeat timer under a millisecond threw after the bus had taken messages; a publish given a few
+        // milliseconds gave up before any confirm, and every outbox pass published every chunk again.
+        var problems = new WorkerOptions { HeartbeatInterval = TimeSpan.FromTicks(5000), RepublishAfter = TimeSpan.FromMilliseconds(5) }.Validate();
+        Assert.Contains(problems, p => p.StartsWith("Worker:HeartbeatInterval must be 1 second to under 2 minutes", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Worker:RepublishAfter must be 1 second to 1 day", StringComparison.Ordinal));
+        Assert.Contains("Share:StallTimeout must be 1 second to 1 day (hh:mm:ss).",
+            new NfcPipeline.Worker.Share.ShareWatcherOptions { StallTimeout = TimeSpan.FromMilliseconds(10) }.Validate());
     }
 }
