@@ -1,7 +1,8 @@
 using NfcPipeline.Worker;
 using NfcPipeline.Worker.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json beside the program, wherever it is started from (a service unit's working folder is often /).
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 try { builder.AddPipelineServices(); }
 catch (WorkerConfigurationException ex)
 {

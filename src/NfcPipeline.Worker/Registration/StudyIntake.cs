@@ -61,7 +61,8 @@ public sealed class StudyIntake(WorkerOptions options)
                 throw new StudyLayoutException($"An image is listed {twice.Count()} times (one path written twice, or two paths to one file); list each image once.");
             var files = new ShareFiles(root);
             var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
-                i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger, Path.GetFileNameWithoutExtension(i.Path), ct)).ToList();
+                i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger,
+                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
         }
         throw new StudyLayoutException("SubmitStudy needs a FolderPath or a list of Images.");

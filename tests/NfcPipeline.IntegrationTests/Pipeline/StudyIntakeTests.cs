@@ -51,6 +51,17 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_listed_image_written_with_backslashes_is_named_by_its_file_alone()
+    {
+        // The field took the whole path on Linux ("Doe Jane\L2\f1"): a patient's folder name in a field's label.
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
+        File.WriteAllBytes(Path.Combine(_share.FullName, "S", "P1", "L2", "f1.jpg"), [0xFF, 0xD8]);
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName });
+        var image = Assert.Single(intake.Read(new SubmitStudy { StudyId = "S", Images = [new("S\\P1\\L2\\f1.jpg", "P1", "L2")] }).Images);
+        Assert.Equal(("f1", "S/P1/L2/f1.jpg"), (image.Field, image.RelativePath));
+    }
+
+    [Fact]
     public void A_registration_stops_between_files_once_its_worker_stops()
     {
         for (int i = 0; i < 3; i++)
