@@ -144,9 +144,17 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             // message names the path, and with it the patient's folder, which a stored reason must not.
             try { content = await load(_decoder.Options.MaxFileBytes, cancellationToken); }
             catch (Exception e) when (ImageDecoder.MapFileException(e, path) is { } mapped) { throw mapped; }
-            var image = await Task.Run(() => _decoder.Decode(content), cancellationToken);
+            var image = await Task.Run(() => Decode(ref content), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
+
+    /// <summary>Decodes the file's bytes and lets them go (the closure that holds them lives until the result).</summary>
+    private RgbImage Decode(ref byte[] content)
+    {
+        var image = _decoder.Decode(content);
+        content = [];
+        return image;
+    }
 
     public Task<ImageAnalysis> AnalyzeAsync(RgbImage image, TimeSpan decodeTime = default, CancellationToken cancellationToken = default) =>
         AdmittedAsync(() => InferAsync(image, decodeTime, cancellationToken), cancellationToken);
@@ -177,10 +185,20 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         }
     }
 
-    private async Task<ImageAnalysis> InferAsync(RgbImage image, TimeSpan decodeTime, CancellationToken cancellationToken)
+    /// <summary>
+    /// Preprocesses the image and waits for its batch. Not async itself: the decoded pixels (up to 150 MB an image) are
+    /// not kept in a state machine while the image waits for its batch, only the tensor and what the result reports.
+    /// </summary>
+    private Task<ImageAnalysis> InferAsync(RgbImage image, TimeSpan decodeTime, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var tensor = _preprocessor.Run(image.Pixels, image.Width, image.Height);
+        return InferAsync(tensor, (image.Width, image.Height, image.SourceFormat, image.Notes), decodeTime, clock, cancellationToken);
+    }
+
+    private async Task<ImageAnalysis> InferAsync(PreprocessedImage tensor, (int Width, int Height, ImageFormat Format, IReadOnlyList<string> Notes) image,
+        TimeSpan decodeTime, Stopwatch clock, CancellationToken cancellationToken)
+    {
         IReadOnlyList<CapillaryInstance> instances;
         try
         {
@@ -198,7 +216,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             throw;
         }
         tensor.Dispose();
-        return new ImageAnalysis(image.Width, image.Height, image.SourceFormat, instances, image.Notes, decodeTime, clock.Elapsed);
+        return new ImageAnalysis(image.Width, image.Height, image.Format, instances, image.Notes, decodeTime, clock.Elapsed);
     }
 
     /// <summary>
