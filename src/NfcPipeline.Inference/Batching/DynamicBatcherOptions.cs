@@ -13,6 +13,9 @@ public sealed class DynamicBatcherOptions
     /// <summary>The longest timeout the runtime's timers accept (int.MaxValue milliseconds, about 24.8 days).</summary>
     public static readonly TimeSpan LongestTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
 
+    /// <summary>The most a batch may hold, or batches run at once: far above any device's use, far below an overflow.</summary>
+    public const int Largest = 1024;
+
     /// <summary>The longest MaxQueueDelay accepted; longer would hold a lone request hostage.</summary>
     public static readonly TimeSpan LongestQueueDelay = TimeSpan.FromMinutes(10);
 
@@ -55,9 +58,10 @@ public sealed class DynamicBatcherOptions
             errors.Add("Name must not be empty.");
         }
 
-        if (MaxBatchSize < 1)
+        // Upper bounds too: "unlimited" written as int.MaxValue allocated for it, and admission (batch × batches) overflowed.
+        if (MaxBatchSize is < 1 or > Largest)
         {
-            errors.Add($"MaxBatchSize must be at least 1 (was {MaxBatchSize}).");
+            errors.Add($"MaxBatchSize must be 1 to {Largest} (was {MaxBatchSize}).");
         }
 
         if (MaxQueueDelay < TimeSpan.Zero || MaxQueueDelay > LongestQueueDelay)
@@ -67,18 +71,18 @@ public sealed class DynamicBatcherOptions
 
         ValidatePreferredBatchSizes(errors);
 
-        if (QueueCapacity < 1)
+        if (QueueCapacity is < 1 or > Largest * Largest)
         {
-            errors.Add($"QueueCapacity must be at least 1 (was {QueueCapacity}).");
+            errors.Add($"QueueCapacity must be 1 to {Largest * Largest} (was {QueueCapacity}).");
         }
-        else if (MaxBatchSize >= 1 && QueueCapacity < MaxBatchSize)
+        else if (MaxBatchSize is >= 1 and <= Largest && QueueCapacity < MaxBatchSize)
         {
             errors.Add($"QueueCapacity ({QueueCapacity}) must be at least MaxBatchSize ({MaxBatchSize}), or a full batch could never form.");
         }
 
-        if (MaxConcurrentBatches < 1)
+        if (MaxConcurrentBatches is < 1 or > Largest)
         {
-            errors.Add($"MaxConcurrentBatches must be at least 1 (was {MaxConcurrentBatches}).");
+            errors.Add($"MaxConcurrentBatches must be 1 to {Largest} (was {MaxConcurrentBatches}).");
         }
 
         if (DefaultDeadline is { } deadline && (deadline <= TimeSpan.Zero || deadline > LongestTimeout))

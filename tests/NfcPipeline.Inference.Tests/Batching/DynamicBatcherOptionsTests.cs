@@ -25,14 +25,16 @@ public class DynamicBatcherOptionsTests
     public static TheoryData<Action<DynamicBatcherOptions>, string> InvalidOptions => new()
     {
         { o => o.Name = " ", "Name must not be empty" },
-        { o => o.MaxBatchSize = 0, "MaxBatchSize must be at least 1 (was 0)" },
+        { o => o.MaxBatchSize = 0, "MaxBatchSize must be 1 to 1024 (was 0)" },
+        { o => o.MaxBatchSize = int.MaxValue, "MaxBatchSize must be 1 to 1024" },
         { o => o.MaxQueueDelay = TimeSpan.FromMilliseconds(-1), "MaxQueueDelay must be between 0 and" },
         { o => o.MaxQueueDelay = TimeSpan.FromHours(1), "MaxQueueDelay must be between 0 and" },
         { o => o.PreferredBatchSizes = [4, 9], "PreferredBatchSizes entries must be between 1 and MaxBatchSize (8); 9 is not" },
         { o => o.PreferredBatchSizes = [4, 4], "PreferredBatchSizes lists 4 more than once" },
-        { o => o.QueueCapacity = 0, "QueueCapacity must be at least 1 (was 0)" },
+        { o => o.QueueCapacity = 0, "QueueCapacity must be 1 to 1048576 (was 0)" },
         { o => o.QueueCapacity = 4, "QueueCapacity (4) must be at least MaxBatchSize (8)" },
-        { o => o.MaxConcurrentBatches = 0, "MaxConcurrentBatches must be at least 1 (was 0)" },
+        { o => o.MaxConcurrentBatches = 0, "MaxConcurrentBatches must be 1 to 1024 (was 0)" },
+        { o => o.MaxConcurrentBatches = int.MaxValue, "MaxConcurrentBatches must be 1 to 1024 (was 2147483647)" },
         { o => o.DefaultDeadline = TimeSpan.Zero, "DefaultDeadline must be positive" },
         { o => o.StatisticsWindow = TimeSpan.Zero, "StatisticsWindow must be positive" },
     };
@@ -59,8 +61,8 @@ public class DynamicBatcherOptionsTests
         var exception = Assert.Throws<OptionsValidationException>(() =>
             new DynamicBatcher<int, int>(options, (b, _) => ValueTask.FromResult<IReadOnlyList<int>>([.. b.Requests]), _ => default));
 
-        Assert.Contains("MaxBatchSize must be at least 1", exception.Message);
-        Assert.Contains("MaxConcurrentBatches must be at least 1", exception.Message);
+        Assert.Contains("MaxBatchSize must be 1 to 1024", exception.Message);
+        Assert.Contains("MaxConcurrentBatches must be 1 to 1024", exception.Message);
     }
 
     [Fact]
