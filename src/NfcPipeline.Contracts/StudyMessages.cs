@@ -22,6 +22,12 @@ public sealed record SubmitStudy
 
     /// <summary>Analyse again even when results for (image, model) exist.</summary>
     public bool Reanalyze { get; init; }
+
+    /// <summary>
+    /// Set by a share watcher: the share root as it keys its folder notes. A worker that refuses the folder notes it
+    /// under this key, so the watcher finds the note though the worker reaches the share by another path.
+    /// </summary>
+    public string? ShareRootKey { get; init; }
 }
 
 public sealed record SubmittedImage(string Path, string Patient, string? Finger);

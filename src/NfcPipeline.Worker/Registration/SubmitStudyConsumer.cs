@@ -104,10 +104,13 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         return true;
     }
 
-    /// <summary>The share folder a submission names, keyed as the share watcher keys it; null for a list of images or no share.</summary>
+    /// <summary>
+    /// The share folder a submission names, keyed as the share watcher that submitted it keys it (its root may be another
+    /// path to the share than this worker's); null for a list of images or no share.
+    /// </summary>
     internal static (string Root, string Folder)? ShareFolder(SubmitStudy message, WorkerOptions options) =>
         message.FolderPath is { Length: > 0 } folder && options.ShareRoot is { Length: > 0 } root
-            ? (Share.ShareWatcherService.NormaliseRoot(root), folder.Trim('/'))
+            ? (message.ShareRootKey is { Length: > 0 } key ? key : Share.ShareWatcherService.NormaliseRoot(root), folder.Trim('/'))
             : null;
 
     /// <summary>

@@ -51,6 +51,17 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_refused_folder_is_noted_under_the_root_its_watcher_keys_notes_by()
+    {
+        // The worker reaches the share as /data/nfc, the watcher as /mnt/nfc: noted under the worker's path, the refusal
+        // was never found by the watcher, and the folder never submitted again.
+        var options = new WorkerOptions { ShareRoot = "/data/nfc" };
+        Assert.Equal(("/mnt/nfc", "S"), SubmitStudyConsumer.ShareFolder(new SubmitStudy { StudyId = "S", FolderPath = "S/", ShareRootKey = "/mnt/nfc" }, options));
+        Assert.Equal((NfcPipeline.Worker.Share.ShareWatcherService.NormaliseRoot("/data/nfc"), "S"),
+            SubmitStudyConsumer.ShareFolder(new SubmitStudy { StudyId = "S", FolderPath = "S" }, options));   // from the CLI or the API
+    }
+
+    [Fact]
     public void A_listed_image_written_with_backslashes_is_named_by_its_file_alone()
     {
         // The field took the whole path on Linux ("Doe Jane\L2\f1"): a patient's folder name in a field's label.

@@ -37,6 +37,8 @@ public class ShareWatcherTests
             [($"{h.Token}-S1", $"{h.Token}-by-manifest"), ($"{h.Token}-by-marker", $"{h.Token}-by-marker")],
             h.Recorder.Messages.Select(m => (m.StudyId, m.FolderPath)).Order());
         Assert.Equal(2L, await h.Db.ScalarAsync<long>("select count(*) from share_submissions"));
+        // The root as this watcher keys its notes: a worker that reaches the share by another path notes a refusal under it.
+        Assert.All(h.Recorder.Messages, m => Assert.Equal(NfcPipeline.Worker.Share.ShareWatcherService.NormaliseRoot(h.Root), m.ShareRootKey));
         Assert.Equal($"{h.Token}-S1", await h.Db.ScalarAsync<string>($"select study_id from share_submissions where folder = '{h.Token}-by-manifest'"));
         Assert.Equal(2L, await h.Db.ScalarAsync<long>("select sum(studies_found) from share_scans"));
         Assert.Equal(3, await h.Db.ScalarAsync<int>("select max(folders_seen) from share_scans"));
