@@ -36,7 +36,9 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }   // the lease expires all the same
             throw;
         }
-        await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks, t), ct);
+        // Confirmed by the broker: stamped even when the worker is stopping meanwhile (its token cancelled), or every
+        // chunk would be published again by the outbox, a duplicate of work already delivered.
+        await retry.RunAsync(t => jobs.MarkPublishedAsync(chunks, t), CancellationToken.None);
     }
 
     /// <summary>One chunk's publish as a task, also when the bus throws before it has one: each is stamped or released.</summary>
