@@ -57,6 +57,33 @@ public class SlowHashSignInTests
     }
 
     [Fact]
+    public async Task A_fast_hash_user_signs_in_while_every_key_derivation_slot_is_taken()
+    {
+        // Every request of a SHA-256 user took a key derivation slot (half the cores: one here), so one slow sign-in
+        // elsewhere, or guesses from other addresses, refused rita's every page. Her wrong guess is counted all the same.
+        await using var data = await TestData.CreateAsync();
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        settings["Dashboard:MaxConcurrentPasswordChecks"] = "1";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        var limiter = host.Services.GetRequiredService<FailedSignInLimiter>();
+        using var client = host.Client();
+        Assert.True(limiter.TryBeginKeyDerivation());   // another address's slow check under way
+        client.DefaultRequestHeaders.Authorization = Basic("rita", "ro-pass");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);
+        client.DefaultRequestHeaders.Authorization = Basic("rita", "guess");
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/jobs")).StatusCode);
+        Assert.Equal(1, limiter.Failures("127.0.0.1"));
+        client.DefaultRequestHeaders.Authorization = Basic("olga", "guess");   // unchecked: not counted
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/jobs")).StatusCode);
+        Assert.Equal(1, limiter.Failures("127.0.0.1"));
+        limiter.EndKeyDerivation();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+        Assert.Equal(2, limiter.Failures("127.0.0.1"));
+    }
+
+    [Fact]
     public async Task Beside_a_slow_hash_a_fast_hash_users_wrong_password_is_refused_as_slowly()
     {
         // rita's SHA-256 refusal took a millisecond where olga's and an unknown name's took a PBKDF2 check: timing told

@@ -89,11 +89,23 @@ public sealed class DashboardAuthHandler(
                 string fastExpected = user is { PasswordHash: null or "", PasswordSha256: { Length: > 0 } sha } ? sha : NoHash;
                 if (FixedEquals(fastExpected, Sha256Hex(password)) && user is not null)
                     return Task.FromResult(Success(user.Name, user.Role, "basic"));
-                if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
-                    return Task.FromResult(Success(user.Name, user.Role, "basic"));
-                // Topped up to the slowest configured count: a user whose hash has fewer iterations is refused as slowly.
-                PasswordHashes.Spend(password, slowest - PasswordHashes.IterationsOf(user?.PasswordHash));
-                return Task.FromResult(Failed(client, "Wrong user name or password."));
+                if (slowest == 0) return Task.FromResult(Failed(client, "Wrong user name or password."));
+                // Key derivations from all addresses together are bounded, or guesses from many would take every core.
+                // Refused one, a SHA-256 user's wrong password, checked already, still counts.
+                if (!limiter.TryBeginKeyDerivation())
+                {
+                    if (!ReferenceEquals(fastExpected, NoHash)) Failed(client, "Wrong user name or password.");
+                    return Task.FromResult(LockedOut(client, checksRunning: true));
+                }
+                try
+                {
+                    if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
+                        return Task.FromResult(Success(user.Name, user.Role, "basic"));
+                    // Topped up to the slowest configured count: a user whose hash has fewer iterations is refused as slowly.
+                    PasswordHashes.Spend(password, slowest - PasswordHashes.IterationsOf(user?.PasswordHash));
+                    return Task.FromResult(Failed(client, "Wrong user name or password."));
+                }
+                finally { limiter.EndKeyDerivation(); }
             }
             finally
             {

@@ -17,7 +17,7 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     private long _nextPrune;                 // ticks: a prune walks every address, so at most one a second
     private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset Start)> _failures = new();
     private readonly Dictionary<string, int> _checking = new();
-    private int _checkingTotal;
+    private int _derivations;
     private readonly Lock _lock = new();
 
     /// <summary>Addresses (or networks) remembered with failures, stale ones until the next prune.</summary>
@@ -28,17 +28,15 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     /// <summary>
     /// Admits one slow password check for <paramref name="client"/>, or false when its failures plus the checks it
     /// has running would reach the limit: a slow check takes long enough that parallel guesses would otherwise all
-    /// pass the lockout before the first failure is counted. False too while <see cref="DashboardOptions.PasswordCheckLimit"/>
-    /// checks run from all addresses together. Each admitted check ends with <see cref="EndCheck"/>.
+    /// pass the lockout before the first failure is counted. Each admitted check ends with <see cref="EndCheck"/>.
     /// </summary>
     public bool TryBeginCheck(string client)
     {
         lock (_lock)
         {
             int running = _checking.GetValueOrDefault(client);
-            if (Failures(client) + running >= options.Value.MaxFailedSignIns || _checkingTotal >= options.Value.PasswordCheckLimit) return false;
+            if (Failures(client) + running >= options.Value.MaxFailedSignIns) return false;
             _checking[client] = running + 1;
-            _checkingTotal++;
             return true;
         }
     }
@@ -50,9 +48,24 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
             if (!_checking.TryGetValue(client, out var running)) return;
             if (running <= 1) _checking.Remove(client);
             else _checking[client] = running - 1;
-            _checkingTotal--;
         }
     }
+
+    /// <summary>
+    /// Admits one key derivation (a slow hash checked, or a refusal made as slow), or false while
+    /// <see cref="DashboardOptions.PasswordCheckLimit"/> run from all addresses together. Ends with <see cref="EndKeyDerivation"/>.
+    /// </summary>
+    public bool TryBeginKeyDerivation()
+    {
+        lock (_lock)
+        {
+            if (_derivations >= options.Value.PasswordCheckLimit) return false;
+            _derivations++;
+            return true;
+        }
+    }
+
+    public void EndKeyDerivation() { lock (_lock) _derivations--; }
 
     /// <summary>Slow checks running for <paramref name="client"/>.</summary>
     public int ChecksRunning(string client) { lock (_lock) return _checking.GetValueOrDefault(client); }
