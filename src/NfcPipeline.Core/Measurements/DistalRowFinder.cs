@@ -39,7 +39,7 @@ public sealed class DistalRowFinder
             ? _options.LateralWindowFractionOfLoopWidth * w : _options.FallbackLateralWindowUm / calibration.MicrometresPerPixel;
 
         var (axis, source) = EstimateAxis(instances, candidates);
-        // A row that runs up the image (its normal within 60° of horizontal): "towards the top" hardly tells its sides apart.
+        // A row that runs up the image (its normal within 30° of horizontal): "towards the top" hardly tells its sides apart.
         bool directionUnknown = source == DistalAxisSource.ApexLineImageUp && Math.Abs(axis.Y) < 0.5;
         var apices = new List<(int Index, Point2 Apex)>();
         foreach (var m in candidates)

@@ -30,6 +30,9 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     /// <summary>A field without this model's result though its image was analysed (by another model).</summary>
     public const string NoResultForModel = "NoResultForModel";
 
+    /// <summary>The most result locks an aggregation takes (see AggregateIfDoneAsync); a patient's fields are a few dozen.</summary>
+    internal const int MaxResultLocks = 500;
+
     public async Task<PatientOutcome?> AggregateIfDoneAsync(long patientId, long modelId, PatientAggregator aggregator, string settingsJson, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -46,12 +49,14 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         if (patient.Code is null) return null;
         // The results read below, locked shared under the keys their writers lock (ResultStore), in the same order: a
         // chunk of another study replacing one of them (the same content analysed again) commits before both reads or
-        // after them, never between its measurements and its capillaries.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        // after them, never between its measurements and its capillaries. Up to MaxResultLocks: each lock takes a slot
+        // of the server's shared lock table, and a patient of thousands of listed fields would exhaust it.
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            with keys as (select distinct {ResultStore.ResultKey("i.sha256", "@ModelId", "i.result_um_per_px")} as k
+                          from images i where i.patient_id = @PatientId and i.result_um_per_px is not null)
             select pg_advisory_xact_lock_shared(k) from (
-                select distinct hashtextextended('nfc.result:' || encode(i.sha256, 'hex') || ':' || @ModelId || ':' || i.result_um_per_px, 0) as k
-                from images i where i.patient_id = @PatientId and i.result_um_per_px is not null order by 1) keys
-            """, new { PatientId = patientId, ModelId = modelId }, tx, cancellationToken: ct));
+                select k from keys where (select count(*) from keys) <= @MaxLocks order by k) ordered
+            """, new { PatientId = patientId, ModelId = modelId, MaxLocks = MaxResultLocks }, tx, cancellationToken: ct));
         var images = (await connection.QueryAsync<StoredImageRow>(new CommandDefinition("""
             select i.id as ImageId, i.finger, i.rel_path as RelPath, i.state, i.error_code as ErrorCode, i.error, i.sha256,
                    r.um_per_px as UmPerPx, r.width, r.height, r.density_per_mm as DensityPerMm, r.row_length_mm as RowLengthMm,

@@ -36,6 +36,13 @@ public sealed record ChunkWrite(IReadOnlyList<long> Patients, bool Stored);
 
 public sealed class ResultStore(NpgsqlDataSource db)
 {
+    /// <summary>
+    /// The advisory lock key of one result (content, model, calibration) as SQL: a chunk's write holds it exclusively,
+    /// a patient's aggregation shared (PatientResultsStore).
+    /// </summary>
+    public static string ResultKey(string sha, string modelId, string umPerPx) =>
+        $"hashtextextended('nfc.result:' || encode({sha}, 'hex') || ':' || {modelId} || ':' || {umPerPx}, 0)";
+
     private const string PatientsOfImagesSql = "select distinct patient_id from images where id = any(@Ids)";
 
     /// <summary>
@@ -98,9 +105,9 @@ public sealed class ResultStore(NpgsqlDataSource db)
         var keys = new { chunk.ModelId, Shas = unique.Select(a => a.Sha256).ToArray(), Ums = unique.Select(a => a.Measurement.MicrometresPerPixel).ToArray() };
         // Two chunks holding one content (a copied file) write its result one after the other: the second then sees and
         // replaces the first's rows instead of failing on their key. Locks are taken in one order, so no deadlock.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        await connection.ExecuteAsync(new CommandDefinition($"""
             select pg_advisory_xact_lock(k) from (
-                select distinct hashtextextended('nfc.result:' || encode(x.sha, 'hex') || ':' || @ModelId || ':' || x.um, 0) as k
+                select distinct {ResultKey("x.sha", "@ModelId", "x.um")} as k
                 from unnest(@Shas, @Ums) as x(sha, um) order by 1) keys
             """, keys, tx, cancellationToken: ct));
         // A result at the same calibration is replaced (a reanalysis); those at other calibrations belong to other studies.

@@ -401,8 +401,8 @@ public class ResubmissionRaceTests
         // The other study's write in progress: it holds the result's key, as ResultStore takes it.
         await using var writer = await db.OpenConnectionAsync();
         await using var tx = await writer.BeginTransactionAsync();
-        await writer.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.result:' || encode(@Sha, 'hex') || ':' || @ModelId || ':' || 2.0::float8, 0))",
-            new { Sha = s.Shas[0], s.ModelId }, tx);
+        await writer.ExecuteAsync($"select pg_advisory_xact_lock({ResultStore.ResultKey("@Sha", "@ModelId", "@Um")})",
+            new { Sha = s.Shas[0], s.ModelId, Um = 2.0 }, tx);
 
         var aggregation = new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default);
         await Task.Delay(500);

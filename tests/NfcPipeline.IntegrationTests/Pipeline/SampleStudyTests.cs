@@ -60,7 +60,11 @@ public class SampleStudyTests
         // known wherever it was; limb length is stored wherever the left and right lengths are (it needed limb roles).
         Assert.True(await env.QueryScalarAsync<long>("select count(*) from capillaries where dilated is null and giant is null") > 0);
         Assert.Equal(0L, await env.QueryScalarAsync<long>(
-            "select count(*) from capillaries where category in ('normal', 'abnormal') and ((apical_um is null) <> (dilated is null) or (apical_um is null) <> (giant is null))"));
+            "select count(*) from capillaries where category in ('normal', 'abnormal') and (apical_um is null) <> (dilated is null)"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>(
+            "select count(*) from capillaries where category = 'normal' and (apical_um is null) <> (giant is null)"));
+        // An abnormal loop is never giant (GiantRequiresNormalShape), whatever its apex.
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from capillaries where category = 'abnormal' and giant is distinct from false"));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from capillaries where apex_cut_by_frame and dilated is not null"));
         Assert.True(await env.QueryScalarAsync<long>("select count(*) from capillaries where limb_length_um is not null and arterial_um is null") > 0,
             "no loop with limb lengths but unknown limb roles in the sample");
