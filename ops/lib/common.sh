@@ -106,7 +106,6 @@ model_card_evaluations() {
   done
 }
 
-# What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.
 # A path the caller gave, relative to where they ran the script (NFC_CALLER_PWD, kept before its cd): relative to the
 # project when it lies inside it (a model card names it), else absolute. Usage: caller_path PATH
 caller_path() {
@@ -127,6 +126,7 @@ model_card_folder_check() {
   fi
 }
 
+# What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.
 model_script_init() {
   python_tooling_ensure
   torch_cpu_env

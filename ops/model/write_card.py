@@ -143,7 +143,7 @@ def resolution_rows(run):
              else "in none of them")
     return ["## By resolution",
             f"The float model through `ops/nfc evaluate` on {len(rows)} held-out studies, simulated like the one above "
-            "with seeds that neither training nor validation uses, each at the µm/px the "
+            "with seeds that training does not use (the decoder's brightness step was checked on them too), each at the µm/px the "
             f"simulator drew for it. Apical MAE stays within {min(px):.2f}–{max(px):.2f} px, so in micrometres the "
             f"diameter errors follow the study's µm/px: all three MAEs are at most {TARGETS['diam']} µm {where}. The last "
             "row pools the studies into one set: diameter MAEs weighted by each study's pairs, density over all their "

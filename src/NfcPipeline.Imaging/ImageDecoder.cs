@@ -116,17 +116,17 @@ public sealed class ImageDecoder
         }
     }
 
-    /// <summary>
-    /// The reason code for an exception from opening or reading a file; null for exceptions that are not about the file.
-    /// The reason names no path: it is stored and shown beside the image, whose path holds the patient's folder (often the
-    /// patient's name, which a study's patients map keeps out of what is shown). The caller knows which file it was.
-    /// </summary>
     /// <summary>Why <paramref name="path"/> is no file to open (a folder, a FIFO, socket or device), checked without opening it; null otherwise.</summary>
     public static ImageDecodeException? NotAFile(string path) =>
         Directory.Exists(path) ? new(ImageDecodeError.NotAFile, "the path is a directory, not an image file")
         : !FileTypes.IsRegularFileOrUnknown(path) ? new(ImageDecodeError.NotAFile, "the path is not a regular file (a FIFO, socket or device); it is not opened")
         : null;
 
+    /// <summary>
+    /// The reason code for an exception from opening or reading a file; null for exceptions that are not about the file.
+    /// The reason names no path: it is stored and shown beside the image, whose path holds the patient's folder (often the
+    /// patient's name, which a study's patients map keeps out of what is shown). The caller knows which file it was.
+    /// </summary>
     public static ImageDecodeException? MapFileException(Exception e, string path) => e switch
     {
         ImageDecodeException => null,

@@ -25,7 +25,7 @@ public sealed class WorkerOptions
 
     public int PrefetchCount { get; set; } = 8;
 
-    public const int MaxPrefetch = 1000;
+    public const int MaxPrefetch = ushort.MaxValue;
 
     /// <summary>Messages consumed at once; their images share the dynamic batcher, which batches across messages.</summary>
     public int ConcurrentMessageLimit { get; set; } = 4;

@@ -209,7 +209,7 @@ public class WorkerStartupTests
         Assert.Equal(1, await worker.StopAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("refusing to start", worker.Output);
         Assert.Contains("Worker:ChunkSize must be 1 to 256, got 0.", worker.Output);
-        Assert.Contains("Worker:PrefetchCount must be 1 to 1000", worker.Output);
+        Assert.Contains("Worker:PrefetchCount must be 1 to 65535", worker.Output);
         Assert.Contains("Worker:RegistrationConcurrency must be 1 to 16, got 0.", worker.Output);
         Assert.Contains("Worker:StopTimeout must be positive", worker.Output);
         Assert.Contains("Worker:StrandedAfter must be 1 second to 7 days (hh:mm:ss), got 00:00:00.", worker.Output);

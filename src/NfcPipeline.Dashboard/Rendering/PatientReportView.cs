@@ -39,12 +39,12 @@ public static class PatientReportView
         "; check the model's card for what it was validated on before relying on them. The pattern follows the EULAR " +
         "fast-track rules from those figures and is not a diagnosis: check the images (and the failed or ungradable fields).";
 
-    /// <param name="review">The review controls under each field (operators' only); none in the printable report.</param>
     /// <summary>Why the shown figures may not count a review yet, or null: a field excluded or included after they were computed.</summary>
     public static string? PendingReview(PatientReport r) => r.ReviewPendingSince is { } changed
         ? $"A field was excluded or included at review ({changed:u}) after these results were computed ({r.Metrics!.ComputedAt:u}): they do not show it yet."
         : null;
 
+    /// <param name="review">The review controls under each field (operators' only); none in the printable report.</param>
     public static HtmlText Sections(PatientReport r, bool withGallery, Func<ImageRow, HtmlText>? review = null)
     {
         var m = r.Metrics;

@@ -47,7 +47,7 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
         {
             batches = s.BatchesExecuted, mean_batch_size = s.MeanBatchSize, last_batch_size = s.LastBatchSize,
             last_batch_ms = s.LastBatchDuration.TotalMilliseconds, images_per_second = s.RequestsPerSecond, queue_depth = s.QueueDepth,
-            db_write_share = metrics.WriteShare,
+            db_write_share = metrics.WriteShare, batches_run_alone = model.Fields.Analyzer.BatchesRunAlone,
         });
     }
 }

@@ -12,10 +12,10 @@ public class WorkerOptionsTests
         var problem = Assert.Single(new WorkerOptions { PrefetchCount = 2, ConcurrentMessageLimit = 4 }.Validate());
         Assert.StartsWith("Worker:PrefetchCount (2) must be at least Worker:ConcurrentMessageLimit (4)", problem);
         // A prefetch of 0 is named once, for itself.
-        Assert.Equal(["Worker:PrefetchCount must be 1 to 1000 (0 would mean no limit), got 0."],
+        Assert.Equal(["Worker:PrefetchCount must be 1 to 65535 (0 would mean no limit), got 0."],
             new WorkerOptions { PrefetchCount = 0 }.Validate());
         // 65536 reached the broker as 0 (its prefetch is 16 bits): no limit at all.
-        Assert.Equal(["Worker:PrefetchCount must be 1 to 1000 (0 would mean no limit), got 65536."],
+        Assert.Equal(["Worker:PrefetchCount must be 1 to 65535 (0 would mean no limit), got 65536."],
             new WorkerOptions { PrefetchCount = 65536, ConcurrentMessageLimit = 4 }.Validate());
     }
 
