@@ -166,6 +166,8 @@ internal static class EnqueueCommand
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
                 }
             });
+        // Interrupted between two polls, the loop ended as if it had waited its time out: an interruption, not a timeout.
+        ct.ThrowIfCancellationRequested();
         return (finalState, refusal);
     }
 
