@@ -26,15 +26,17 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
 
     /// <summary>
     /// Drains (without a time limit, including executors still running after an abandoned drain), then releases the
-    /// batcher's meter if it created one. SubmitAsync then fails with <see cref="ObjectDisposedException"/>.
+    /// batcher's meter if it created one. SubmitAsync then fails with <see cref="ObjectDisposedException"/>. Every
+    /// caller, a second or concurrent one too, returns once the drain is done: the session may be released after it.
     /// </summary>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (_disposed)
-        {
-            return;
-        }
+        var disposal = new Lazy<Task>(DisposeOnceAsync);
+        return new ValueTask((Interlocked.CompareExchange(ref _disposal, disposal, null) ?? disposal).Value);
+    }
 
+    private async Task DisposeOnceAsync()
+    {
         _disposed = true;
         await DrainAsync(CancellationToken.None).ConfigureAwait(false);
         _instruments.Dispose();

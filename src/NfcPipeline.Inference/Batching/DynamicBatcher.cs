@@ -37,6 +37,7 @@ public sealed partial class DynamicBatcher<TRequest, TResult> : IAsyncDisposable
     private bool _wakePending;
     private volatile bool _accepting = true;
     private volatile bool _disposed;
+    private Lazy<Task>? _disposal;
     private int _queued;
     private int _inFlight;
     private long _lastBatchId;
