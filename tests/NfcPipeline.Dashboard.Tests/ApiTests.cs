@@ -231,13 +231,7 @@ public class ApiTests
         Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/studies", new { studyId = TestData.StudyExternalId, folderPath = "studyB" })).StatusCode);
 
         // An id that differs from a registered one only in Unicode form ("Zürich" composed, then decomposed) is refused.
-        await using (var c = new Npgsql.NpgsqlConnection(data.Database.ConnectionString))
-        {
-            await c.OpenAsync();
-            await using var insert = new Npgsql.NpgsqlCommand("insert into studies (external_id, source_path, um_per_px, state, image_count, model_id) " +
-                "select 'Z\u00fcrich-01', 'zurich', 2.0, 'completed', 0, model_id from studies limit 1", c);
-            await insert.ExecuteNonQueryAsync();
-        }
+        await data.AddStudyAsync("Z\u00fcrich-01", "zurich");
         var lookalike = await client.PostAsJsonAsync("/api/studies", new { studyId = "Zu\u0308rich-01", folderPath = TestData.FreeFolder });
         Assert.Equal(HttpStatusCode.Conflict, lookalike.StatusCode);
         Assert.Contains("only in its Unicode form", await lookalike.Content.ReadAsStringAsync());

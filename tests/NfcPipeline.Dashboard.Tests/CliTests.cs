@@ -233,13 +233,7 @@ public class CliTests
                 "--connection", data.Database.ConnectionString);
             Assert.Equal(2, renamed.Code);
             Assert.Contains($"Folder 'studyA' is already registered as study '{TestData.StudyExternalId}'", renamed.Err);
-            await using (var c = new Npgsql.NpgsqlConnection(data.Database.ConnectionString))
-            {
-                await c.OpenAsync();
-                await using var insert = new Npgsql.NpgsqlCommand("insert into studies (external_id, source_path, um_per_px, state, image_count, model_id) " +
-                    "select 'Z\u00fcrich-01', 'zurich', 2.0, 'completed', 0, model_id from studies limit 1", c);
-                await insert.ExecuteNonQueryAsync();
-            }
+            await data.AddStudyAsync("Z\u00fcrich-01", "zurich");
             var lookalike = await NfcAsync("enqueue", "studyM", "--share", data.ShareRoot, "--study-id", "Zu\u0308rich-01",
                 "--connection", data.Database.ConnectionString);
             Assert.Equal(2, lookalike.Code);

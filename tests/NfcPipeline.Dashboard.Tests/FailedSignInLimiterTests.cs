@@ -26,10 +26,7 @@ public class FailedSignInLimiterTests
     [Fact]
     public void Checks_in_flight_count_against_the_limit_until_they_end()
     {
-        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions
-        {
-            MaxFailedSignIns = 3, FailedSignInWindow = TimeSpan.FromMinutes(5), MaxConcurrentPasswordChecks = 16,
-        });
+        var options = Microsoft.Extensions.Options.Options.Create(new DashboardOptions { MaxFailedSignIns = 3, FailedSignInWindow = TimeSpan.FromMinutes(5) });
         var limiter = new FailedSignInLimiter(options, new ManualClock());
         Assert.True(limiter.TryBeginCheck("10.0.0.1"));
         Assert.True(limiter.TryBeginCheck("10.0.0.1"));

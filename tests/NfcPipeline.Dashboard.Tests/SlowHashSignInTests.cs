@@ -8,13 +8,20 @@ namespace NfcPipeline.Dashboard.Tests;
 /// <summary>Sign-ins against slow (PBKDF2) password hashes: how many run at once, and what their timing tells.</summary>
 public class SlowHashSignInTests
 {
+    /// <summary>The test users, olga (operator) with a PBKDF2 hash of <paramref name="iterations"/> instead of her SHA-256 one.</summary>
+    private static Dictionary<string, string?> OlgaWithSlowHash(int iterations)
+    {
+        var settings = Users();
+        settings.Remove("Dashboard:Users:0:PasswordSha256");
+        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", iterations);
+        return settings;
+    }
+
     [Fact]
     public async Task Parallel_guesses_against_a_slow_password_hash_get_no_more_checks_than_the_limit()
     {
         await using var data = await TestData.CreateAsync();
-        var settings = Users();
-        settings.Remove("Dashboard:Users:0:PasswordSha256");
-        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        var settings = OlgaWithSlowHash(PasswordHashes.MinIterations);
         settings["Dashboard:MaxFailedSignIns"] = "3";
         settings["Dashboard:MaxConcurrentPasswordChecks"] = "12";
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
@@ -38,9 +45,7 @@ public class SlowHashSignInTests
         // refused a slot (the address's slots held by slow refusals) they were answered 429 uncounted, and the right
         // one 200, so guesses at rita ran at full speed past the limit.
         await using var data = await TestData.CreateAsync();
-        var settings = Users();
-        settings.Remove("Dashboard:Users:0:PasswordSha256");
-        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        var settings = OlgaWithSlowHash(PasswordHashes.MinIterations);
         settings["Dashboard:MaxFailedSignIns"] = "2";
         settings["Dashboard:MaxConcurrentPasswordChecks"] = "4";
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
@@ -62,9 +67,7 @@ public class SlowHashSignInTests
         // Every request of a SHA-256 user took a key derivation slot (half the cores: one here), so one slow sign-in
         // elsewhere, or guesses from other addresses, refused rita's every page. Her wrong guess is counted all the same.
         await using var data = await TestData.CreateAsync();
-        var settings = Users();
-        settings.Remove("Dashboard:Users:0:PasswordSha256");
-        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", PasswordHashes.MinIterations);
+        var settings = OlgaWithSlowHash(PasswordHashes.MinIterations);
         settings["Dashboard:MaxConcurrentPasswordChecks"] = "1";
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
         var limiter = host.Services.GetRequiredService<FailedSignInLimiter>();
@@ -105,9 +108,7 @@ public class SlowHashSignInTests
     private static async Task<(double Olga, double Rita, double Unknown)> RefusalTimesAsync(string? ritaHash)
     {
         await using var data = await TestData.CreateAsync();
-        var settings = Users();
-        settings.Remove("Dashboard:Users:0:PasswordSha256");
-        settings["Dashboard:Users:0:PasswordHash"] = PasswordHashes.Create("op-pass", 400_000);
+        var settings = OlgaWithSlowHash(400_000);
         if (ritaHash is not null)
         {
             settings.Remove("Dashboard:Users:1:PasswordSha256");

@@ -114,6 +114,15 @@ public sealed class TestData : IAsyncDisposable
         await Exec(c, "insert into share_watch (root, interval_seconds, last_scan_at, next_scan_at) values ('/share', 60, now(), now() + interval '1 minute')");
     }
 
+    /// <summary>Another study, completed and empty, registered from <paramref name="sourcePath"/>.</summary>
+    public async Task AddStudyAsync(string externalId, string sourcePath)
+    {
+        await using var c = new NpgsqlConnection(Database.ConnectionString);
+        await c.OpenAsync();
+        await Exec(c, "insert into studies (external_id, source_path, um_per_px, state, image_count, model_id) values (@id, @path, 2.0, 'completed', 0, @m)",
+            ("id", externalId), ("path", sourcePath), ("m", ModelId));
+    }
+
     public async Task<string?> JobStateAsync(long jobId) => await Database.ScalarAsync<string>($"select state from jobs where id = {jobId}");
 
     private static byte[] Gradient(int w, int h, int seed)

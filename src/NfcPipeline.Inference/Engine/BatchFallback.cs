@@ -10,7 +10,7 @@ namespace NfcPipeline.Inference.Engine;
 /// their results rather than the batch's error. Said in the log (at most once a minute), and counted: batches that
 /// keep failing run at batch 1's speed, which nothing else would show.
 /// </summary>
-internal sealed class BatchFallback(ILogger? logger)
+public sealed class BatchFallback(ILogger? logger = null)
 {
     private static readonly TimeSpan LogInterval = TimeSpan.FromMinutes(1);
     private long _batches;
@@ -19,7 +19,7 @@ internal sealed class BatchFallback(ILogger? logger)
     /// <summary>Batches whose run failed and whose images ran one at a time.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
-    public async ValueTask<IReadOnlyList<DecodedInstances>> EachAloneAsync(IReadOnlyList<PreprocessedImage> images, OnnxRuntimeException cause,
+    internal async ValueTask<IReadOnlyList<DecodedInstances>> EachAloneAsync(IReadOnlyList<PreprocessedImage> images, OnnxRuntimeException cause,
         Func<PreprocessedImage, ValueTask<DecodedInstances>> runOne, CancellationToken cancellationToken)
     {
         long count = Interlocked.Increment(ref _batches);
@@ -36,10 +36,4 @@ internal sealed class BatchFallback(ILogger? logger)
         }
         return decoded;
     }
-}
-
-/// <summary>An executor that counts its batches run one image at a time.</summary>
-internal interface IFallbackCount
-{
-    long BatchesRunAlone { get; }
 }

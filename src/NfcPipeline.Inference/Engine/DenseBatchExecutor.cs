@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
@@ -12,13 +11,11 @@ namespace NfcPipeline.Inference.Engine;
 /// Runs one batch of preprocessed images of one shape bucket through a dense/v1 session: pads them into one
 /// [N,3,H,W] tensor, runs ORT, and decodes each image's maps into capillary instances in original pixels.
 /// </summary>
-public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions decoderOptions, ILogger? logger = null)
-    : IBatchExecutor<PreprocessedImage, DecodedInstances>, IFallbackCount
+public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions decoderOptions, BatchFallback? fallback = null)
+    : IBatchExecutor<PreprocessedImage, DecodedInstances>
 {
     private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
-    private readonly BatchFallback _fallback = new(logger);
-
-    public long BatchesRunAlone => _fallback.Batches;
+    private readonly BatchFallback _fallback = fallback ?? new();
 
     public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {

@@ -27,7 +27,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly int _bucketMultiple;
     private readonly long _maxInputPixels;
     private readonly SemaphoreSlim _admission;
-    private readonly IFallbackCount _fallbacks;
+    private readonly BatchFallback _fallback;
     private volatile bool _stopping;
     private int _inFlight;   // images asked for and not yet answered, admitted or waiting for admission
 
@@ -54,13 +54,13 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         _admission = new SemaphoreSlim(admitted, admitted);
         AdmissionLimit = admitted;
         var log = loggers?.CreateLogger("NfcPipeline.Inference.Batcher");
+        _fallback = new BatchFallback(log);
         IBatchExecutor<PreprocessedImage, DecodedInstances> executor = model.Contract.Kind switch
         {
-            ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder, log),
-            ContractKind.InstancesV1 => new InstancesBatchExecutor(model, options.InstancesDecoder, log),
+            ContractKind.DenseV1 => new DenseBatchExecutor(model, options.Decoder, _fallback),
+            ContractKind.InstancesV1 => new InstancesBatchExecutor(model, options.InstancesDecoder, _fallback),
             var kind => throw new NotSupportedException($"No executor for contract {kind}."),
         };
-        _fallbacks = (IFallbackCount)executor;
         _batcher = new DynamicBatcher<PreprocessedImage, DecodedInstances>(Batching, executor, BucketOf, log, meter);
     }
 
@@ -75,7 +75,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     public BatcherStatistics Statistics => _batcher.Snapshot();
 
     /// <summary>Batches whose ORT run failed, and whose images then ran one at a time (BatchFallback).</summary>
-    public long BatchesRunAlone => _fallbacks.BatchesRunAlone;
+    public long BatchesRunAlone => _fallback.Batches;
 
     /// <summary>Most images between the start of their decoding and their result; callers beyond it wait their turn.</summary>
     public int AdmissionLimit { get; }

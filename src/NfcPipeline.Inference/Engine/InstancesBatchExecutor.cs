@@ -1,5 +1,4 @@
 using System.Buffers;
-using Microsoft.Extensions.Logging;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
@@ -13,24 +12,22 @@ namespace NfcPipeline.Inference.Engine;
 /// into capillary instances in original pixels. A model that takes batches gets one run for the whole batch (its
 /// batch_index output tells the images apart); any other model gets one run per image.
 /// </summary>
-public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, DecodedInstances>, IFallbackCount
+public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, DecodedInstances>
 {
     private readonly LoadedModel _model;
     private readonly InstancesDecoder _decoder;
     private readonly string[] _outputNames;
     private readonly BatchFallback _fallback;
 
-    public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions, ILogger? logger = null)
+    public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions, BatchFallback? fallback = null)
     {
         _model = model;
-        _fallback = new BatchFallback(logger);
+        _fallback = fallback ?? new BatchFallback();
         _decoder = new InstancesDecoder(model.Contract.ClassNames, model.Contract.LabelOffset, decoderOptions, model.Contract.KeypointScore);
         _outputNames = model.OutputNames.Contains(InstancesOutputs.BatchIndex)
             ? [.. InstancesOutputs.Required, InstancesOutputs.BatchIndex]
             : [.. InstancesOutputs.Required];
     }
-
-    public long BatchesRunAlone => _fallback.Batches;
 
     public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
