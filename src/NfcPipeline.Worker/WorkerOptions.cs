@@ -112,6 +112,12 @@ public sealed class WorkerOptions
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long without a heartbeat this worker still counts as alive to the others (one or two missed or slow ones, a
+    /// database blip, do not make a live worker dead). Recorded in its workers row: each worker is judged by its own.
+    /// </summary>
+    public TimeSpan AliveWithin => 4 * HeartbeatInterval;
+
     /// <summary>How long published completion events, share scans and silent workers' rows are kept (trimmed hourly).</summary>
     public TimeSpan KeepHistory { get; set; } = TimeSpan.FromDays(30);
 

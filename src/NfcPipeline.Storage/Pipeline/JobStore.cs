@@ -130,8 +130,9 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// <paramref name="maxAbandonedStarts"/>-th such start gives it up instead: the job fails with the reason.
     /// </summary>
     /// <param name="liveHolder">
-    /// Where given: a job that another worker started within this window, and whose heartbeat is that fresh, was not
-    /// abandoned (two deliveries of one message starting together); the later start takes it over uncounted.
+    /// Where given: a job that another worker started within the window it counts as alive in (its workers.alive_within;
+    /// this one where it recorded none), and whose heartbeat is that fresh, was not abandoned (two deliveries of one
+    /// message starting together); the later start takes it over uncounted.
     /// </param>
     /// <param name="message">
     /// Where given, the study and images the message names: a job that is not that study's chunk of exactly those images
@@ -146,9 +147,10 @@ public sealed class JobStore(NpgsqlDataSource db)
             with prev as (
                 select j.id, j.state in ('succeeded', 'deleted', 'failed') as finished,
                        j.state = 'processing' and j.worker_id is distinct from @WorkerId
-                       and not (@LiveHolder::interval is not null and j.started_at > now() - @LiveHolder::interval
+                       and not (@LiveHolder::interval is not null
                                 and exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
-                                            and w.heartbeat_at > now() - @LiveHolder::interval)) as abandoned
+                                            and j.started_at > now() - coalesce(w.alive_within, @LiveHolder::interval)
+                                            and w.heartbeat_at > now() - coalesce(w.alive_within, @LiveHolder::interval))) as abandoned
                 from jobs j where j.id = @JobId
                   and (not @Check or j.kind = 'analyze_chunk' and j.study_id = @StudyId and j.payload -> 'image_ids' = to_jsonb(@ImageIds))
                 for update of j),
@@ -186,17 +188,20 @@ public sealed class JobStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// The last heartbeat of the worker the job is processing under, when that is another worker, still running, whose
-    /// heartbeat is within <paramref name="fresh"/>; otherwise null.
+    /// The last heartbeat of the worker the job is processing under, and how long that worker counts as alive without
+    /// one (its workers.alive_within; <paramref name="fresh"/> where it recorded none), when that is another worker, still
+    /// running, whose heartbeat is within that; otherwise null.
     /// </summary>
-    public async Task<DateTime?> HolderHeartbeatAsync(long jobId, string workerId, TimeSpan fresh, CancellationToken ct)
+    public async Task<(DateTime HeartbeatAt, TimeSpan AliveWithin)?> HolderHeartbeatAsync(long jobId, string workerId, TimeSpan fresh,
+        CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition("""
-            select w.heartbeat_at from jobs j join workers w on w.id = j.worker_id
+        var rows = await connection.QueryAsync<(DateTime, TimeSpan)>(new CommandDefinition("""
+            select w.heartbeat_at, coalesce(w.alive_within, @Fresh) from jobs j join workers w on w.id = j.worker_id
             where j.id = @JobId and j.state = 'processing' and j.worker_id <> @WorkerId
-              and w.state = 'running' and w.heartbeat_at > now() - @Fresh
+              and w.state = 'running' and w.heartbeat_at > now() - coalesce(w.alive_within, @Fresh)
             """, new { JobId = jobId, WorkerId = workerId, Fresh = fresh }, cancellationToken: ct));
+        return rows.Select(row => ((DateTime, TimeSpan)?)row).SingleOrDefault();
     }
 
     /// <summary>

@@ -6,14 +6,18 @@ namespace NfcPipeline.Storage.Pipeline;
 /// <summary>Worker heartbeats in the workers table (the dashboard's servers page).</summary>
 public sealed class WorkerStore(NpgsqlDataSource db)
 {
-    public async Task RegisterAsync(string workerId, string host, int pid, string device, string provider, byte[] modelSha, CancellationToken ct)
+    /// <param name="aliveWithin">How long without a heartbeat this worker still counts as alive to the others.</param>
+    public async Task RegisterAsync(string workerId, string host, int pid, string device, string provider, byte[] modelSha,
+        TimeSpan? aliveWithin, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            insert into workers (id, host, pid, device, provider, model_sha256) values (@Id, @Host, @Pid, @Device, @Provider, @Model)
+            insert into workers (id, host, pid, device, provider, model_sha256, alive_within)
+            values (@Id, @Host, @Pid, @Device, @Provider, @Model, @AliveWithin)
             on conflict (id) do update set state = 'running', heartbeat_at = now(), device = excluded.device,
-                provider = excluded.provider, model_sha256 = excluded.model_sha256
-            """, new { Id = workerId, Host = host, Pid = pid, Device = device, Provider = provider, Model = modelSha }, cancellationToken: ct));
+                provider = excluded.provider, model_sha256 = excluded.model_sha256, alive_within = excluded.alive_within
+            """, new { Id = workerId, Host = host, Pid = pid, Device = device, Provider = provider, Model = modelSha, AliveWithin = aliveWithin },
+            cancellationToken: ct));
     }
 
     /// <summary>Other live workers (heartbeat within 2 minutes) that run a model other than <paramref name="modelSha"/>.</summary>

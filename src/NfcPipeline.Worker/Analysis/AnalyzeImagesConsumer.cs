@@ -28,7 +28,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
         await WaitWhileRunningElsewhereAsync(message.JobId, ct);
-        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, LiveHolderWindow,
+        var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, options.AliveWithin,
             (message.StudyDbId, message.ImageIds)), ct);
         if (start is JobStart.Unknown)
             throw new InvalidWorkException($"Job {message.JobId} does not exist, or is not the chunk of study {message.StudyDbId} with the " +
@@ -178,13 +178,10 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             republishLater: true), ct);
     }
 
-    /// <summary>How recent another worker's heartbeat must be for it to count as alive (one or two missed ones allowed).</summary>
-    private TimeSpan LiveHolderWindow => 4 * options.HeartbeatInterval;
-
     /// <summary>
     /// A redelivery of a job still processing under another worker (the broker's ack timeout, a lost channel) waits while
-    /// that worker is alive, its heartbeat moving on within four heartbeat intervals (one or two missed or slow ones, a
-    /// database blip, do not make a live worker dead): counting it as an abandoned start gave
+    /// that worker is alive, its heartbeat moving on within the window that worker recorded (its alive_within, four of
+    /// its heartbeat intervals; a worker is judged by its own, not by this one's): counting it as an abandoned start gave
     /// up live work. Once the job leaves processing the start finds it done (completion is checked again) or failed; once
     /// the heartbeat stops, that worker died mid-chunk and the start is an abandoned one. A crash's redelivery, whose
     /// worker's last heartbeat is still recent, pays one such wait. A holder alive but holding the chunk for longer than
@@ -192,15 +189,16 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     /// </summary>
     private async Task WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
     {
-        var interval = LiveHolderWindow;
-        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } seen) return;
+        var fallback = options.AliveWithin;   // for a holder that recorded no window of its own
+        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, fallback, t), ct) is not (var seen, var interval)) return;
         logger.LogInformation("Job {JobId} is processing under another worker; this delivery waits while that worker is alive", jobId);
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             await Task.Delay(interval + TimeSpan.FromSeconds(1), ct);
-            if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, interval, t), ct) is not { } later || later <= seen) return;
-            seen = later;
+            if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, fallback, t), ct) is not (var later, var window)
+                || later <= seen) return;
+            (seen, interval) = (later, window);
             if (waited.Elapsed >= options.RedeliveryWaitLimit)
             {
                 logger.LogWarning("Job {JobId} is still processing under another live worker after {Waited:hh\\:mm\\:ss} (Worker:RedeliveryWaitLimit): " +

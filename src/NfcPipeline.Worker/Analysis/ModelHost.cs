@@ -96,7 +96,8 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
 
     /// <summary>This worker's row in workers, made again where housekeeping deleted it (a worker silent for longer than Worker:KeepHistory, then back).</summary>
     public Task RegisterAsync(CancellationToken ct) =>
-        workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device, Model.ActiveProvider, Model.Sha256, ct);
+        workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device, Model.ActiveProvider, Model.Sha256,
+            worker.AliveWithin, ct);
 
     /// <summary>
     /// Finishes the images in flight before the session goes away (graceful shutdown): the consumers still running

@@ -54,7 +54,8 @@ public class DuplicateDeliveryTests
         Assert.NotNull(seen);
         Assert.Null(await jobs.HolderHeartbeatAsync(job, "w1", fresh, default));   // its own job
         await c.ExecuteAsync("update workers set heartbeat_at = now() + interval '5 seconds'");
-        Assert.True(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default) > seen);   // moved on: alive
+        Assert.True((await jobs.HolderHeartbeatAsync(job, "w2", fresh, default))!.Value.HeartbeatAt > seen!.Value.HeartbeatAt);   // moved on: alive
+        Assert.Equal(fresh, (await jobs.HolderHeartbeatAsync(job, "w2", fresh, default))!.Value.AliveWithin);   // it recorded no window
 
         await c.ExecuteAsync("update workers set heartbeat_at = now() - interval '1 minute'");
         Assert.Null(await jobs.HolderHeartbeatAsync(job, "w2", fresh, default));   // silent: crashed
@@ -89,5 +90,34 @@ public class DuplicateDeliveryTests
         await c.ExecuteAsync("update jobs set worker_id = 'w1', started_at = now() - interval '1 minute'; update workers set heartbeat_at = now()");
         Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w2", 3, default, live));
         Assert.Equal(2, await Abandoned());
+    }
+
+    [Fact]
+    public async Task A_holder_is_judged_by_the_window_it_recorded_not_by_the_redelivering_workers()
+    {
+        // A redelivery judged the holder by its own heartbeat interval: a live worker beating every minute (alive within
+        // 4 minutes) looked dead to one beating every 5 seconds, and its chunk was counted as abandoned.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        var jobs = new JobStore(migrated.Db);
+        var workers = new WorkerStore(migrated.Db);
+        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        await workers.RegisterAsync("slow", "h", 1, "cpu", "CPUExecutionProvider", [1], TimeSpan.FromMinutes(4), default);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        async Task<int> Abandoned() => await c.ExecuteScalarAsync<int>("select abandoned_starts from jobs where id = @job", new { job });
+        var mine = TimeSpan.FromSeconds(20);
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "slow", 3, default, mine));
+        await c.ExecuteAsync("update jobs set started_at = now() - interval '90 seconds'; update workers set heartbeat_at = now() - interval '70 seconds'");
+
+        var held = await jobs.HolderHeartbeatAsync(job, "fast", mine, default);
+        Assert.Equal(TimeSpan.FromMinutes(4), held!.Value.AliveWithin);
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "fast", 3, default, mine));
+        Assert.Equal(0, await Abandoned());
+
+        // Silent for longer than its own window: it died, and the start is an abandoned one.
+        await c.ExecuteAsync("update jobs set worker_id = 'slow'; update workers set heartbeat_at = now() - interval '5 minutes'");
+        Assert.Null(await jobs.HolderHeartbeatAsync(job, "fast", mine, default));
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "fast", 3, default, mine));
+        Assert.Equal(1, await Abandoned());
     }
 }

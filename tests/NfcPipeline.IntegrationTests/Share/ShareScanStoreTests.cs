@@ -87,8 +87,8 @@ public class ShareScanStoreTests
         await store.StartScanAsync("/share", "old", default);
         await store.StartScanAsync("/share", "new", default);
         await h.Db.ScalarAsync<int>("update share_scans set started_at = now() - case worker_id when 'old' then interval '31 days' else interval '1 day' end returning 1");
-        await workers.RegisterAsync("gone:1:0", "gone", 1, "cpu", "CPUExecutionProvider", [1], default);
-        await workers.RegisterAsync("live:2:0", "live", 2, "cpu", "CPUExecutionProvider", [1], default);
+        await workers.RegisterAsync("gone:1:0", "gone", 1, "cpu", "CPUExecutionProvider", [1], null, default);
+        await workers.RegisterAsync("live:2:0", "live", 2, "cpu", "CPUExecutionProvider", [1], null, default);
         await h.Db.ScalarAsync<int>("update workers set heartbeat_at = now() - interval '31 days' where id = 'gone:1:0' returning 1");
 
         Assert.Equal(1, await store.TrimScansAsync(TimeSpan.FromDays(30), default));
