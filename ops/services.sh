@@ -12,7 +12,12 @@ SVC="$NFC_LOCAL/services"
 # them without the variables set again; a variable naming another port while a server runs is refused (`down` first).
 PORTS_FILE="$SVC/ports"
 saved_port() { { [ -f "$PORTS_FILE" ] && sed -n "s/^$1=\([0-9][0-9]*\)\$/\1/p" "$PORTS_FILE" | head -n1; } || true; }
-port_setting() { local given="${!1:-}" saved; saved="$(saved_port "$1")"; echo "${given:-${saved:-$2}}"; }
+port_setting() {
+  local given="${!1:-}" saved; saved="$(saved_port "$1")"
+  # Refused here, not by the server: RabbitMQ took 99999 and died at boot on it.
+  [[ -z "$given" || ( "$given" =~ ^[1-9][0-9]{0,4}$ && "$given" -le 65535 ) ]] || die "$1 must be a TCP port, 1 to 65535 (got '$given')"
+  echo "${given:-${saved:-$2}}"
+}
 PG_PORT="$(port_setting NFC_PG_PORT 35432)"
 PG_DB="${NFC_PG_DATABASE:-nfc}"
 PG_BIN="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -77,9 +82,14 @@ rmq_env() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-wait_port() { # port name logfile
+wait_port() { # port name logfile [pid: the server starting, whose exit ends the wait at once]
   local deadline=$((SECONDS + READY_TIMEOUT))
   until port_open "$1"; do
+    if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+      log "$2 exited before it listened on 127.0.0.1:$1; last lines of $3:"
+      tail -n 40 "$3" >&2 2>/dev/null || true
+      return 1
+    fi
     if [ $SECONDS -ge $deadline ]; then
       log "$2 did not listen on 127.0.0.1:$1 within ${READY_TIMEOUT}s; last lines of $3:"
       tail -n 40 "$3" >&2 2>/dev/null || true
@@ -329,13 +339,13 @@ EOF
       && die "the epmd on 127.0.0.1:$RMQ_EPMD_PORT serves another RabbitMQ node (another checkout's? its ops/services.sh down stops it); or set NFC_RABBIT_EPMD_PORT to another port"
   fi
   log "starting RabbitMQ on 127.0.0.1:$RMQ_PORT (management on $RMQ_MGMT_PORT); this takes 10-25 s"
-  (
-    rmq_env
-    # A new session so the server survives the calling shell; its pid file is how `down` finds it.
-    setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ_LOG_DIR/startup.log" 2>&1 </dev/null &
-  )
-  wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" || exit 1
-  wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" || exit 1
+  local server
+  # A new session so the server survives the calling shell; its pid file is how `down` finds it. The script's pid is
+  # kept for the wait (it runs as long as the server: setsid does not fork outside a process group leader), so a
+  # server that dies at boot (a bad config, a full disk) fails the start at once instead of after the timeout.
+  server="$(rmq_env; setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ_LOG_DIR/startup.log" 2>&1 </dev/null & echo $!)"
+  wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" "$server" || exit 1
+  wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" "$server" || exit 1
   rmq_users
 }
 
