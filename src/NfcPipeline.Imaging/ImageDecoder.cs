@@ -51,26 +51,34 @@ public sealed class ImageDecoder
                 var png = PngHeader.Read(data);
                 return new ImageInfo(format, png.Width, png.Height);
             case ImageFormat.Tiff:
-                var tiff = TiffHeader.Read(data);
-                bool turned = Options.ApplyExifOrientation && tiff.Orientation >= 5;   // decoded in display orientation
-                return new ImageInfo(format, turned ? tiff.Height : tiff.Width, turned ? tiff.Width : tiff.Height, tiff.Orientation, tiff.PageCount);
+                return TiffInfo(TiffHeader.Read(data));
             default:
                 var bmp = BmpHeader.Read(data);
                 return new ImageInfo(format, bmp.Width, bmp.Height);
         }
     }
 
-    /// <summary>As <see cref="ReadHeader(ReadOnlySpan{byte})"/>, reading only the start of the file where that is enough.</summary>
+    private ImageInfo TiffInfo(TiffHeader tiff)
+    {
+        bool turned = Options.ApplyExifOrientation && tiff.Orientation >= 5;   // decoded in display orientation
+        return new ImageInfo(ImageFormat.Tiff, turned ? tiff.Height : tiff.Width, turned ? tiff.Width : tiff.Height, tiff.Orientation, tiff.PageCount);
+    }
+
+    /// <summary>
+    /// As <see cref="ReadHeader(ReadOnlySpan{byte})"/>, reading only the start of the file where that is enough, and of a
+    /// TIFF only its directories, wherever they lie.
+    /// </summary>
     public ImageInfo ReadHeaderFile(string path)
     {
         byte[] head = ReadFile(path, HeaderProbeBytes, out bool complete);
-        if (!complete && Sniff(head) != ImageFormat.Tiff)
-        {
-            try { return ReadHeader(head); }
-            catch (ImageDecodeException e) when (e.Reason == ImageDecodeError.Truncated) { }
-        }
-        // TIFF directories may sit anywhere in the file, and a long header needs more than the probe.
-        return ReadHeader(complete ? head : ReadFile(path, long.MaxValue, out _));
+        if (complete) return ReadHeader(head);
+        if (Sniff(head) == ImageFormat.Tiff)
+            return TiffInfo(WithFile(path, stream => stream.CanSeek ? TiffHeader.Read(new TiffBytes(stream)) : (TiffHeader?)null)
+                ?? TiffHeader.Read(ReadFile(path, long.MaxValue, out _)));
+        try { return ReadHeader(head); }
+        catch (ImageDecodeException e) when (e.Reason == ImageDecodeError.Truncated) { }
+        // A long header needs more than the probe.
+        return ReadHeader(ReadFile(path, long.MaxValue, out _));
     }
 
     /// <summary>Decodes to RGB. Size limits are checked from the header before pixels are allocated.</summary>
@@ -97,18 +105,28 @@ public sealed class ImageDecoder
 
     private byte[] ReadFile(string path, long maxBytes, out bool complete)
     {
+        var (bytes, whole) = WithFile(path, stream =>
+        {
+            long length = stream.Length;
+            int wanted = (int)Math.Min(Math.Min(length, maxBytes), Array.MaxLength);
+            byte[] buffer = GC.AllocateUninitializedArray<byte>(wanted);
+            int read = stream.ReadAtLeast(buffer, wanted, throwOnEndOfStream: false);
+            return (read == wanted ? buffer : buffer.AsSpan(0, read).ToArray(), read >= length); // the file shrank while read
+        });
+        complete = whole;
+        return bytes;
+    }
+
+    /// <summary>Opens the file as every read does (not a folder or FIFO, the size limit checked), mapping its errors.</summary>
+    private T WithFile<T>(string path, Func<Stream, T> read)
+    {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (NotAFile(path) is { } notAFile) throw notAFile;
         try
         {
             using var stream = openRead(path);
-            long length = stream.Length;
-            DecodeLimits.CheckFileSize(Options, length);
-            int wanted = (int)Math.Min(Math.Min(length, maxBytes), Array.MaxLength);
-            byte[] buffer = GC.AllocateUninitializedArray<byte>(wanted);
-            int read = stream.ReadAtLeast(buffer, wanted, throwOnEndOfStream: false);
-            complete = read >= length;
-            return read == wanted ? buffer : buffer.AsSpan(0, read).ToArray(); // the file shrank while read
+            DecodeLimits.CheckFileSize(Options, stream.Length);
+            return read(stream);
         }
         catch (Exception e) when (MapFileException(e, path) is { } mapped)
         {

@@ -20,23 +20,24 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
     /// <summary>Directories read in full while looking past previews (the rest are only counted).</summary>
     private const int MaxDirectoriesRead = 16;
 
-    public static TiffHeader Read(ReadOnlySpan<byte> data)
+    public static TiffHeader Read(ReadOnlySpan<byte> data) => Read(new TiffBytes(data));
+
+    public static TiffHeader Read(TiffBytes data)
     {
-        bool little = data[0] == 'I';
-        bool big = U16(data[2..], little) == 43;
+        if (data.Length < 8)
+            throw Truncated("TIFF header");
+        var start = data.At(0, 8);
+        bool little = start[0] == 'I';
+        bool big = U16(start[2..], little) == 43;
         ulong ifd;
         if (big)
         {
             if (data.Length < 16)
                 throw Truncated("BigTIFF header");
-            ifd = U64(data[8..], little);
+            ifd = U64(data.At(8, 8), little);
         }
         else
-        {
-            if (data.Length < 8)
-                throw Truncated("TIFF header");
-            ifd = U32(data[4..], little);
-        }
+            ifd = U32(start[4..], little);
 
         var first = ReadDirectory(data, ifd, little, big);
         var chosen = (Index: 0, Directory: first);
@@ -44,7 +45,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         ulong next = first.Next;
         int pages = 1;
         var seen = new HashSet<ulong> { ifd };
-        while (next != 0 && pages < MaxPagesCounted && seen.Add(next) && next < (ulong)data.Length)
+        while (next != 0 && pages < MaxPagesCounted && seen.Add(next) && next < data.Length)
         {
             try
             {
@@ -69,17 +70,18 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1, chosen.Index, !found);
     }
 
-    private static (ulong Width, ulong Height, ulong Orientation, bool Reduced, ulong Next) ReadDirectory(ReadOnlySpan<byte> data, ulong offset,
+    private static (ulong Width, ulong Height, ulong Orientation, bool Reduced, ulong Next) ReadDirectory(TiffBytes data, ulong offset,
         bool little, bool big)
     {
-        var (pos, count, end) = Locate(data, offset, little, big);
+        var (count, end) = Locate(data, offset, little, big);
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12;
+        var entries = data.At(offset + (ulong)countSize, (int)count * entrySize);
         ulong width = 0, height = 0, orientation = 1;
         bool reduced = false;
         var seen = new HashSet<ushort>();
-        for (ulong i = 0; i < count; i++)
+        for (int i = 0; i < (int)count; i++)
         {
-            var entry = data[(pos + countSize + (int)i * entrySize)..];
+            var entry = entries.Slice(i * entrySize, entrySize);
             ushort tag = U16(entry, little);
             if (tag is not (ImageWidthTag or ImageLengthTag or OrientationTag or NewSubfileTypeTag or SubfileTypeTag))
                 continue;
@@ -108,26 +110,26 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
     }
 
     /// <summary>A later page's next-directory pointer, without reading its entries (counting pages costs one read each).</summary>
-    private static ulong NextDirectory(ReadOnlySpan<byte> data, ulong offset, bool little, bool big) =>
+    private static ulong NextDirectory(TiffBytes data, ulong offset, bool little, bool big) =>
         Next(data, Locate(data, offset, little, big).End, little, big);
 
-    private static (int Pos, ulong Count, ulong End) Locate(ReadOnlySpan<byte> data, ulong offset, bool little, bool big)
+    private static (ulong Count, ulong End) Locate(TiffBytes data, ulong offset, bool little, bool big)
     {
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, nextSize = big ? 8 : 4;
         // Compared without adding to a file offset, which can be any 64-bit value in a BigTIFF and would wrap around.
-        if (offset < 8 || (ulong)data.Length < (ulong)countSize || offset > (ulong)data.Length - (ulong)countSize)
+        if (offset < 8 || data.Length < (ulong)countSize || offset > data.Length - (ulong)countSize)
             throw Truncated("image directory");
-        int pos = (int)offset;
-        ulong count = big ? U64(data[pos..], little) : U16(data[pos..], little);
+        var head = data.At(offset, countSize);
+        ulong count = big ? U64(head, little) : U16(head, little);
         if (count > 100_000) throw Truncated("image directory");
         ulong end = offset + (ulong)countSize + count * (ulong)entrySize;   // offset < data.Length here: no wrap-around
-        if (end + (ulong)nextSize > (ulong)data.Length)
+        if (end + (ulong)nextSize > data.Length)
             throw Truncated("image directory");
-        return (pos, count, end);
+        return (count, end);
     }
 
-    private static ulong Next(ReadOnlySpan<byte> data, ulong end, bool little, bool big) =>
-        big ? U64(data[(int)end..], little) : U32(data[(int)end..], little);
+    private static ulong Next(TiffBytes data, ulong end, bool little, bool big) =>
+        big ? U64(data.At(end, 8), little) : U32(data.At(end, 4), little);
 
     /// <summary>
     /// An integer tag's first value in any integer type libtiff converts (BYTE, SHORT, LONG and their signed forms;
