@@ -177,6 +177,9 @@ public sealed class ShareScanStore(string connectionString)
     /// <summary>
     /// Replaces a root's scan notes (states refused, no_marker, waiting) with <paramref name="notes"/>, keeping when each
     /// was first seen; a registration refusal stays while its folder is still in the share (<paramref name="seenFolders"/>).
+    /// A scan note replacing a registration refusal (its READY taken away while the cause was fixed, a subfolder unreadable
+    /// for a moment) forgets the folder's submission too: the refusal was what had its unchanged files submitted again,
+    /// and without either the folder, once ready, was taken as submitted and never registered.
     /// </summary>
     public async Task ReplaceFolderNotesAsync(string root, IReadOnlyList<ShareFolderNote> notes, IReadOnlyCollection<string> seenFolders, CancellationToken ct)
     {
@@ -191,6 +194,11 @@ public sealed class ShareScanStore(string connectionString)
               -- a registration refusal goes with its folder; one of a nested folder (nfc enqueue) the scan does not see
               and (state <> 'registration_refused' or (position('/' in folder) = 0 and not (folder = any(@seen))))
             """, new { root, seen = seenFolders.ToArray(), folders = notes.Select(n => n.Folder).ToArray() }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            delete from share_submissions s
+            where s.root = @root and s.folder = any(@folders)
+              and exists (select 1 from share_folder_notes n where n.root = s.root and n.folder = s.folder and n.state = 'registration_refused')
+            """, new { root, folders = notes.Select(n => n.Folder).ToArray() }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into share_folder_notes (root, folder, state, reason)
             select @root, f, s, r from unnest(@folders, @states, @reasons) as x(f, s, r)

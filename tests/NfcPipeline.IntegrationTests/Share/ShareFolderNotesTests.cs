@@ -33,6 +33,28 @@ public class ShareFolderNotesTests
     }
 
     [Fact]
+    public async Task A_refused_folder_noted_otherwise_by_a_scan_is_submitted_again_once_ready()
+    {
+        // A refused folder whose READY was taken away while its cause was fixed (no file changed) got a no_marker note in
+        // the refusal's place; ready again, it had no note, and its unchanged fingerprint counted as submitted: never again.
+        await using var db = await TestDatabase.CreateAsync();
+        await new MigrationRunner(db.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        var store = new ShareScanStore(db.ConnectionString);
+        await store.RecordSubmissionAsync("/share", "S1", "fp", "S1", default);
+        await store.RecordSubmissionAsync("/share", "S2", "fp", "S2", default);
+        await store.RecordRegistrationRefusalAsync("/share", "S1", "id registered from another folder", default);
+        // Refused just now: submitted again only once the retry interval has passed.
+        Assert.Equal(["S1", "S2"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromDays(1), default)).Keys.Order());
+
+        await store.ReplaceFolderNotesAsync("/share", [new("S1", "no_marker", "no READY file"), new("S2", "no_marker", "no READY file")],
+            ["S1", "S2"], default);
+        await store.ReplaceFolderNotesAsync("/share", [], ["S1", "S2"], default);   // both ready again
+
+        Assert.Equal(["S2"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromDays(1), default)).Keys);
+        Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from share_folder_notes"));
+    }
+
+    [Fact]
     public async Task Two_folders_that_list_alike_give_one_note_instead_of_failing_the_scan()
     {
         // "M\xfcller" and "M\xe4ller" written in Latin-1 both list as "M\uFFFDller"; upserting both in one statement
