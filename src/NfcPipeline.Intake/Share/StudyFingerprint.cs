@@ -23,7 +23,7 @@ public static class StudyFingerprint
 {
     /// <summary>
     /// Walks the folder; <paramref name="ct"/> is looked at, and <paramref name="progress"/> advanced, in each subfolder
-    /// (a study may hold thousands of files).
+    /// and every <see cref="ShareScanProgress.EntriesPerStep"/> entries (a study may hold thousands of files).
     /// </summary>
     public static StudyContent Compute(string studyFolder, string realRoot, CancellationToken ct = default, ShareScanProgress? progress = null)
     {
@@ -48,16 +48,25 @@ public static class StudyFingerprint
     {
         ct.ThrowIfCancellationRequested();
         progress?.Advance();
-        List<FileSystemInfo> entries;
-        try { entries = directory.EnumerateFileSystemInfos().ToList(); }
+        var entries = new List<FileSystemInfo>();
+        try
+        {
+            foreach (var listed in directory.EnumerateFileSystemInfos())
+            {
+                entries.Add(listed);
+                Step(entries.Count, ct, progress);
+            }
+        }
         // Gone since its parent was listed (a copy's temporary folder renamed): a change, seen by the next walk.
         catch (DirectoryNotFoundException) when (depth > 0) { return; }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
             throw new StudyUnreadableException("a folder in the study cannot be read", ex);
         }
-        foreach (var entry in entries)
+        for (int i = 0; i < entries.Count; i++)
         {
+            var entry = entries[i];
+            Step(i + 1, ct, progress);
             // An undecodable name cannot be opened or read (registration skips it with its reason).
             if (StudyStatusFile.IsStatusFile(entry.Name) || SharePaths.HasUndecodableName(entry.Name)) continue;
             if (entry.LinkTarget is not null && !LeadsInside(entry, realRoot)) continue;
@@ -92,6 +101,14 @@ public static class StudyFingerprint
                     lines.Add($"{relative}\t{length}\t{ticks}");
             }
         }
+    }
+
+    /// <summary>Each <see cref="ShareScanProgress.EntriesPerStep"/>-th entry of a folder: a step of the scan, and a look at <paramref name="ct"/>.</summary>
+    private static void Step(int entry, CancellationToken ct, ShareScanProgress? progress)
+    {
+        if (entry % ShareScanProgress.EntriesPerStep != 0) return;
+        ct.ThrowIfCancellationRequested();
+        progress?.Advance();
     }
 
     /// <summary>False for links that leave the share, dangle, or loop.</summary>

@@ -169,10 +169,10 @@ public sealed class ShareWatcherService(
         _ = listing.ContinueWith(_ => stop.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
         {
-            for (var seen = 0L; ; seen = progress.Folders)
+            for (var seen = 0L; ; seen = progress.Steps)
             {
                 try { return await listing.WaitAsync(settings.StallTimeout, clock, ct); }
-                catch (TimeoutException) when (progress.Folders != seen) { }
+                catch (TimeoutException) when (progress.Steps != seen) { }
             }
         }
         catch (Exception ex) when (ex is TimeoutException || ex is OperationCanceledException && ct.IsCancellationRequested)
