@@ -174,10 +174,11 @@ def evaluate(model, study, truth, opts=None):
         "diameter_mae_um_distal": {k: float(np.mean(v)) if v else None for k, v in diam_err_distal.items()},
         "diameter_n_distal": len(diam_err_distal["apical"]),
         "ablations": {n: {"diameter_mae_um": {k: float(np.mean(v)) if v else None for k, v in diam_err_abl[n].items()},
-                          "density_mae_per_mm": float(np.mean(dens_err_abl[n][0])),
+                          "density_mae_per_mm": float(np.mean(dens_err_abl[n][0])) if dens_err_abl[n][0] else None,
                           "density_mae_per_mm_gradable": float(np.mean(dens_err_abl[n][1])) if dens_err_abl[n][1] else None}
                       for n in ABLATIONS},
-        "density_mae_per_mm": float(np.mean(dens_err)),
+        # None, not NaN (invalid JSON), when no image has a density to compare: every loop cut by the frame, say.
+        "density_mae_per_mm": float(np.mean(dens_err)) if dens_err else None,
         "density_mae_per_mm_gradable": float(np.mean(dens_err_gradable)) if dens_err_gradable else None,
         "confusion_rows_truth_cols_pred": {"classes": CLASSES, "matrix": confusion.tolist()},
         "eager_seconds_per_image": t_infer / max(len(coco["images"]), 1),

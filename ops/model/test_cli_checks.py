@@ -75,6 +75,18 @@ class CliCheckTests(unittest.TestCase):
         self.assertNotIn(default, others)
         self.assertIn("heldout-777-8-L2-R3", others)
 
+    def test_evaluate_with_nothing_to_compare_writes_valid_json(self):
+        # No image with a density to compare (here none at all): the mean of nothing was NaN, which JSON cannot hold.
+        import json
+        import evaluate
+        with tempfile.TemporaryDirectory() as d:
+            truth = os.path.join(d, "truth.json")
+            with open(truth, "w") as f:
+                json.dump({"images": [], "annotations": []}, f)
+            res = evaluate.evaluate(None, d, truth)
+        self.assertIsNone(res["density_mae_per_mm"])
+        json.dumps(res, allow_nan=False)
+
 
 if __name__ == "__main__":
     unittest.main()

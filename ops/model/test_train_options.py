@@ -73,6 +73,16 @@ class ResumeTests(unittest.TestCase):
         self.assertEqual([f"--steps is {a.steps} but the checkpoint's run was planned for 12000 steps"],
                          train.resume_conflicts(current | {"planned_steps": 12000}, a))
 
+    def test_a_resume_names_the_shape_settings_it_does_not_use(self):
+        # --widths and the loss settings come from the checkpoint; other values given were ignored without a word.
+        a = train.parse_args(["--out", "/nonexistent/run", "--widths", "16,32,48,64,96", "--min-keypoint-weight", "0.5"])
+        state = {"config": {"widths": [24, 48, 96, 128, 192], "full_res_channels": 0, "min_keypoint_weight": 0.5}}
+        notes = train.keep_trained_shape(state, a)
+        self.assertEqual(1, len(notes))
+        self.assertIn("--widths [16, 32, 48, 64, 96] is not used: kept at [24, 48, 96, 128, 192]", notes[0])
+        self.assertEqual(([24, 48, 96, 128, 192], 0.5, "focal"), (a.widths, a.min_keypoint_weight, a.kp_heatmap_loss))
+        self.assertEqual([], train.keep_trained_shape(state, a))
+
 
 class FineTuneTests(unittest.TestCase):
     SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "nfc-reference.pt")

@@ -184,6 +184,19 @@ def resume_conflicts(saved, a):
     return problems
 
 
+def keep_trained_shape(state, a):
+    """Sets `a`'s shape and loss settings to those `state` (a checkpoint resumed or a model fine-tuned) was trained with;
+    returns a message for each that was given otherwise, which a run would otherwise have ignored without a word."""
+    cfg = state.get("config", {})
+    kept = {"widths": list(trained_widths(state)), "full_res_channels": cfg.get("full_res_channels", 0),
+            "min_keypoint_weight": cfg.get("min_keypoint_weight", 0), "kp_heatmap_loss": cfg.get("kp_heatmap_loss", "focal")}
+    notes = [f"--{k.replace('_', '-')} {getattr(a, k)!r} is not used: kept at {v!r}, as the starting weights were trained"
+             for k, v in kept.items() if getattr(a, k) != v]
+    for k, v in kept.items():
+        setattr(a, k, v)
+    return notes
+
+
 def file_sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -224,11 +237,8 @@ def main(argv=None):
     shaped_by = st if st is not None else init
     net = NfcNet(len(CLASSES), tuple(a.widths), a.full_res_channels) if shaped_by is None else net_for(shaped_by, len(CLASSES))
     if shaped_by is not None:   # a resumed or fine-tuned run keeps its shape and its loss
-        st_cfg = shaped_by.get("config", {})
-        a.widths = list(trained_widths(shaped_by))
-        a.full_res_channels = st_cfg.get("full_res_channels", 0)
-        a.min_keypoint_weight = st_cfg.get("min_keypoint_weight", 0)
-        a.kp_heatmap_loss = st_cfg.get("kp_heatmap_loss", "focal")
+        for note in keep_trained_shape(shaped_by, a):
+            log(note)
     crit = MultiTaskLoss(class_weights(fields), {"keypoints": a.min_keypoint_weight}, a.kp_heatmap_loss)
     sampling = instance_sampling_weights(fields)
     opt = torch.optim.AdamW(list(net.parameters()) + list(crit.parameters()), lr=a.lr, weight_decay=1e-4)

@@ -410,7 +410,7 @@ def main(argv=None):
                      f"the distal row | {fmt(dr['apical'], 2)} / {fmt(dr['arterial'], 2)} / {fmt(dr['venous'], 2)} | |")
     lines += [
         f"| distal density MAE (/mm), all images | {fmt(met['density_mae_per_mm'])} | <= {TARGETS['density']} "
-        f"({ok(met['density_mae_per_mm'] <= TARGETS['density'])}) |",
+        f"({ok(met['density_mae_per_mm'] is not None and met['density_mae_per_mm'] <= TARGETS['density'])}) |",
         f"| distal density MAE (/mm), truth-gradable images | {fmt(met['density_mae_per_mm_gradable'])} | |",
         *ablation_rows(met),
         *extra_rows(a.run),
