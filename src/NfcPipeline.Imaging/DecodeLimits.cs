@@ -7,8 +7,10 @@ internal static class DecodeLimits
     {
         if (bytes == 0)
             throw new ImageDecodeException(ImageDecodeError.Empty, "no data");
-        if (bytes > options.MaxFileBytes)
-            throw new ImageDecodeException(ImageDecodeError.TooLarge, $"{bytes} bytes is above the limit of {options.MaxFileBytes}");
+        // One byte array holds a file: past its length a read stops short, and the image failed as cut or damaged.
+        long limit = Math.Min(options.MaxFileBytes, Array.MaxLength);
+        if (bytes > limit)
+            throw new ImageDecodeException(ImageDecodeError.TooLarge, $"{bytes} bytes is above the limit of {limit}");
     }
 
     public static void CheckDimensions(ImageDecodeOptions options, ImageFormat format, long width, long height)

@@ -17,6 +17,6 @@ public sealed record ImageDecodeOptions
     /// <summary>Largest encoded size accepted, in bytes.</summary>
     public long MaxFileBytes { get; init; } = 512L * 1024 * 1024;
 
-    /// <summary>Rotate and flip JPEG pixels as the EXIF orientation tag says (the decoded size follows).</summary>
+    /// <summary>Rotate and flip JPEG and TIFF pixels as the EXIF (or TIFF) orientation tag says (the decoded size follows).</summary>
     public bool ApplyExifOrientation { get; init; } = true;
 }

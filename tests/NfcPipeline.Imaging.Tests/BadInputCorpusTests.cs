@@ -98,6 +98,22 @@ public class BadInputCorpusTests
     }
 
     [Fact]
+    public void A_cmyk_jpeg_whose_Adobe_segment_is_too_short_for_libjpeg_is_read_as_plain_CMYK()
+    {
+        // libjpeg counts an APP14 "Adobe" segment of 12 bytes or more only; a shorter one was taken as Adobe's inverted
+        // CMYK by the converter while libjpeg read plain CMYK: a colour negative.
+        byte[] file = Fixtures.Bytes("cmyk.jpg");
+        int at = file.AsSpan().IndexOf("Adobe"u8) - 4;   // FF EE, then the length
+        Assert.Equal((0xFF, 0xEE), (file[at], file[at + 1]));
+        int length = file[at + 2] << 8 | file[at + 3];
+        byte[] shortened = [.. file[..(at + 2)], 0x00, 0x08, .. "Adobe\0"u8, .. file[(at + 2 + length)..]];
+
+        var image = new ImageDecoder().Decode(shortened);
+
+        Assert.Contains("CMYK JPEG converted to RGB (plain CMYK, no colour management)", image.Notes);
+    }
+
+    [Fact]
     public void Palette_png_expands_to_its_palette_colours()
     {
         var image = new ImageDecoder().DecodeFile(Fixtures.Path("palette.png"));

@@ -176,6 +176,29 @@ public class CraftedInputTests
         Assert.Contains("JPEG: unknown Adobe colour transform code 7 read as YCCK", image.Notes);
     }
 
+    [Fact]
+    public void Padding_before_several_markers_with_patched_headers_decodes_as_the_original()
+    {
+        // Padding cuts the file into pieces, and the JFIF revision and the scan's progression bytes are patched in
+        // them: each patch must land in its own piece, shifted by the padding skipped before it.
+        byte[] original = Fixtures.Bytes("gradient.jpg");
+        byte[] file = [.. original];
+        (file[11], file[12]) = (2, 1);
+        ZeroScanProgression(file);
+        var markers = Enumerable.Range(2, file.Length - 3).Where(i => file[i] == 0xFF && file[i + 1] is 0xDB or 0xC4 or 0xC0 or 0xDA).ToList();
+        var sos = markers.First(i => file[i + 1] == 0xDA);
+        var headerMarkers = markers.Where(i => i <= sos).ToList();
+        Assert.True(headerMarkers.Count >= 3);
+        foreach (var at in Enumerable.Reverse(headerMarkers)) file = [.. file[..at], 0x00, 0x00, .. file[at..]];
+
+        var decoder = new ImageDecoder();
+        var image = decoder.Decode(file);
+
+        Assert.Equal(decoder.Decode(original).Pixels, image.Pixels);
+        Assert.Contains(image.Notes, n => n.Contains($"{2 * headerMarkers.Count} extraneous", StringComparison.Ordinal));
+        Assert.Contains("JPEG: 1 sequential scan(s) with progression bytes other than 0, 63, 0 read as sequential", image.Notes);
+    }
+
     /// <summary>Sets the first scan's Ss, Se, Ah/Al to 0, 0, 0, as some baseline writers leave them.</summary>
     private static void ZeroScanProgression(byte[] file)
     {

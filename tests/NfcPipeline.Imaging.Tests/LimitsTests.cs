@@ -74,6 +74,27 @@ public class LimitsTests
     }
 
     [Fact]
+    public void A_file_larger_than_one_array_is_TooLarge_whatever_the_configured_limit()
+    {
+        // With MaxFileBytes set above 2 GiB, a 3 GiB file was read to its first 2 GiB and failed as cut or damaged.
+        string path = Path.Combine(Path.GetTempPath(), $"nfc-large-{Guid.NewGuid():N}.tif");
+        try
+        {
+            using (var file = File.Create(path)) { file.Write("II*\0"u8); file.SetLength(3L << 30); }   // sparse: no disk used
+            var decoder = new ImageDecoder(new ImageDecodeOptions { MaxFileBytes = 4L << 30 });
+
+            var e = Assert.Throws<ImageDecodeException>(() => decoder.DecodeFile(path));
+
+            Assert.Equal(ImageDecodeError.TooLarge, e.Reason);
+            Assert.Contains($"above the limit of {Array.MaxLength}", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Limits_use_the_displayed_orientation()
     {
         // Stored 96×64, displayed 64×96 under orientation 6.

@@ -56,6 +56,19 @@ public class PngColourChunkTests
         Assert.Contains("PNG colour management ignored (gAMA): the stored values are analysed", cut.Notes);
     }
 
+    [Fact]
+    public void Many_colour_chunks_are_named_once_in_the_note()
+    {
+        // Every chunk dropped was named: a crafted file of a million gAMA chunks made a note of megabytes.
+        byte[] png = File.ReadAllBytes(Fixtures.Path("palette.png"));
+        for (int i = 0; i < 500; i++) png = WithChunkAfterIhdr(png, "gAMA", Convert.FromHexString("000186A0"));
+        png = WithChunkAfterIhdr(png, "cHRM", Convert.FromHexString("00007A2500008083" + "0000F9FF000080E8" + "00007530" + "0000EA6000003A98" + "0000176F"));
+
+        var image = new ImageDecoder().Decode(png);
+
+        Assert.Contains("PNG colour management ignored (cHRM, gAMA): the stored values are analysed", image.Notes);
+    }
+
     /// <summary>The PNG with one more chunk (its CRC computed) right after IHDR, where colour chunks belong.</summary>
     private static byte[] WithChunkAfterIhdr(byte[] png, string type, byte[] body)
     {

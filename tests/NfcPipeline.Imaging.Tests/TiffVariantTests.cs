@@ -278,6 +278,25 @@ public class TiffVariantTests
         Assert.InRange(warnings, 1, Codecs.TiffMessages.MaxWarnings);
     }
 
+    [Fact]
+    public void A_fax_strip_warning_on_every_line_is_Corrupt_with_a_bounded_number_of_messages_kept()
+    {
+        // Each of 20,000 CCITT RLE lines codes 128 white pixels for a width of 64: libtiff warns once per line, each
+        // message naming its line. All were kept (damage bypassed the cap), each checked against all before it: a file
+        // of a million such lines took hours and hundreds of MB.
+        const int width = 64, height = 20_000, pixelsAt = 8 + 2 + 9 * 12 + 4;
+        var file = new byte[pixelsAt + 2 * height];
+        WriteHeaderAndIfd(file, [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 1), (259, 3, 1, 2), (262, 3, 1, 0),
+            (273, 4, 1, pixelsAt), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, 2 * height)]);
+        for (int row = 0; row < height; row++) (file[pixelsAt + 2 * row], file[pixelsAt + 2 * row + 1]) = (0x91, 0xA8);   // white 128, white 0
+
+        var error = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(file));
+
+        Assert.Equal(ImageDecodeError.Corrupt, error.Reason);
+        Assert.Contains("Line length mismatch", error.Message);
+        Assert.InRange(Codecs.TiffMessages.Warnings.Count + Codecs.TiffMessages.Errors.Count, 1, 2 * Codecs.TiffMessages.MaxWarnings);
+    }
+
     /// <summary>
     /// RGB pages, uncompressed, each with its NewSubfileType (1: a reduced-resolution preview), in the order given:
     /// as capture software that writes a preview before the full image does.

@@ -22,7 +22,8 @@ internal static unsafe class PngCodec
         {
             // An 8-bit file's sRGB chunk only says what is assumed anyway (libpng's own writer adds it): no note for it.
             if (dropped.Any(name => name != "sRGB") || PngHeader.Read(data).BitDepth == 16)
-                notes.Add($"PNG colour management ignored ({string.Join(", ", dropped)}): the stored values are analysed");
+                // Each name once: a crafted file of a million gAMA chunks made a note of megabytes, stored with its result.
+                notes.Add($"PNG colour management ignored ({string.Join(", ", dropped.Distinct())}): the stored values are analysed");
             data = stored;
         }
         PngImage image = default;

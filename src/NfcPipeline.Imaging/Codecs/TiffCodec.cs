@@ -86,19 +86,21 @@ internal static unsafe class TiffCodec
     /// </summary>
     private static void RefuseDamagedStrips()
     {
-        // The fax decoders report a bad code word as an error yet may go on: both lists are read. A strip that ends
-        // early also loses its last lines ("Premature EOL"): the end is the finding.
-        var damage = TiffMessages.Warnings.Concat(TiffMessages.Errors).Select(m => (Message: m, Reason: StripDamage(m)))
-            .Where(d => d.Reason is not null).OrderBy(d => d.Reason == ImageDecodeError.Truncated ? 0 : 1).FirstOrDefault();
-        if (damage.Reason is { } reason)
+        // The fax decoders report a bad code word as an error yet may go on: errors and warnings both count.
+        if (TiffMessages.Damage is (var message, var reason))
             throw new ImageDecodeException(reason, reason == ImageDecodeError.Truncated
-                ? $"TIFF: a compressed strip ends early ({damage.Message})" : $"TIFF: a compressed strip is damaged ({damage.Message})");
+                ? $"TIFF: a compressed strip ends early ({message})" : $"TIFF: a compressed strip is damaged ({message})");
     }
 
     /// <summary>How a libtiff warning about a strip's data fails the image, or null when it does not.</summary>
     internal static ImageDecodeError? StripDamage(string warning) =>
         warning.Contains("Premature end of JPEG", StringComparison.Ordinal) ? ImageDecodeError.Truncated
         : JpegCodec.IsDamagedScan(warning) ? ImageDecodeError.Corrupt
+        // tif_jpeg.c: a strip's JPEG smaller than the strip, and tif_jbig.c: fewer bytes than the strip; both return
+        // success with the rest of the strip left as the buffer held it (the previous strip's pixels).
+        : warning.Contains("Improper JPEG strip/tile size", StringComparison.Ordinal)
+          || warning.Contains("Only decoded", StringComparison.Ordinal) && warning.Contains("requested", StringComparison.Ordinal)
+            ? ImageDecodeError.Corrupt
         // tif_fax3.c: Fax3PrematureEOF, Fax3BadLength, Fax3Unexpected, from the modules Fax3Decode1D/2D, Fax4Decode, Fax3DecodeRLE.
         : !warning.StartsWith("Fax", StringComparison.Ordinal) ? null
         : warning.Contains("Premature EOF at line", StringComparison.Ordinal) ? ImageDecodeError.Truncated

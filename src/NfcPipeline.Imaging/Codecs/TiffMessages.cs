@@ -13,6 +13,8 @@ internal static unsafe class TiffMessages
 {
     [ThreadStatic] private static List<string>? errors;
     [ThreadStatic] private static List<string>? warnings;
+    [ThreadStatic] private static HashSet<string>? seen;
+    [ThreadStatic] private static string? truncation, corruption;
 
     private static readonly Lock InstallLock = new();
     private static bool installed;
@@ -34,29 +36,56 @@ internal static unsafe class TiffMessages
 
     public static IReadOnlyList<string> Warnings => warnings ??= [];
 
+    /// <summary>
+    /// The first message (warning or error) of this decode telling of a strip that ends early, else of a damaged one, with
+    /// its reason (<see cref="TiffCodec.StripDamage"/>): the end is the finding, as a strip cut short also loses lines.
+    /// </summary>
+    public static (string Message, ImageDecodeError Reason)? Damage =>
+        truncation is { } t ? (t, ImageDecodeError.Truncated) : corruption is { } c ? (c, ImageDecodeError.Corrupt) : null;
+
     /// <summary>Installs the handlers on first use and empties this thread's lists before a decode.</summary>
     public static void Reset()
     {
         if (!Volatile.Read(ref installed)) Install();
         (errors ??= []).Clear();
         (warnings ??= []).Clear();
+        (seen ??= []).Clear();
+        truncation = corruption = null;
     }
 
-    [UnmanagedCallersOnly]
-    private static void OnError(byte* module, byte* format, nint args) =>
-        (errors ??= []).Add(Format(module, format, args));
-
-    /// <summary>Distinct warnings kept per decode: some come once per strip or tag, and a file of thousands would
-    /// otherwise carry as many notes into its stored result.</summary>
+    /// <summary>
+    /// Distinct warnings, and errors, kept per decode: some come once per strip, tag or line (a fax strip of a million
+    /// lines warns a million times, each naming its line), and a file of thousands would otherwise carry as many notes
+    /// into its stored result, and hold them in memory. Damage is recorded apart, so the cap never hides it.
+    /// </summary>
     internal const int MaxWarnings = 64;
+
+    [UnmanagedCallersOnly]
+    private static void OnError(byte* module, byte* format, nint args)
+    {
+        string text = Format(module, format, args);
+        NoteDamage(text);
+        var list = errors ??= [];
+        if (list.Count < MaxWarnings) list.Add(text);
+    }
 
     [UnmanagedCallersOnly]
     private static void OnWarning(byte* module, byte* format, nint args)
     {
-        var list = warnings ??= [];
         string text = Format(module, format, args);
-        // A strip's damage is kept past the cap: the codec refuses the image on it.
-        if ((list.Count < MaxWarnings || TiffCodec.StripDamage(text) is not null) && !list.Contains(text)) list.Add(text);
+        NoteDamage(text);
+        var list = warnings ??= [];
+        if (list.Count < MaxWarnings && (seen ??= []).Add(text)) list.Add(text);
+    }
+
+    private static void NoteDamage(string text)
+    {
+        if (truncation is not null) return;
+        switch (TiffCodec.StripDamage(text))
+        {
+            case ImageDecodeError.Truncated: truncation = text; break;
+            case ImageDecodeError.Corrupt: corruption ??= text; break;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

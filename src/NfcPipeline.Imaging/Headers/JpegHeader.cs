@@ -71,7 +71,8 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
             }
             else if (marker == 0xE1 && orientation is null && segment.StartsWith("Exif\0\0"u8))
                 orientation = ExifOrientationReader.Read(segment[6..]);
-            else if (marker == 0xEE && segment.StartsWith("Adobe"u8))
+            // As libjpeg's examine_app14: a shorter segment is no Adobe marker, and its CMYK is not inverted.
+            else if (marker == 0xEE && segment.Length >= 12 && segment.StartsWith("Adobe"u8))
                 adobe = true;
             pos += length;
         }
@@ -144,12 +145,16 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
         if (skipped == 0 && patches.Count == 0) return null;
         kept.Add((pieceStart, data.Length - pieceStart));
         var copy = new byte[data.Length - skipped];
-        int copied = 0;
+        int copied = 0, next = 0;
+        // Pieces and patches both in file order, walked together: one pass over the patches for every piece made a
+        // crafted file of many padding bytes and empty scans cost pieces × patches steps (hours) before libjpeg began.
+        patches.Sort((x, y) => x.At.CompareTo(y.At));
         foreach (var (start, length) in kept)
         {
             data.Slice(start, length).CopyTo(copy.AsSpan(copied));
-            foreach (var (at, value) in patches)
-                if (at >= start && at < start + length) copy[copied + at - start] = value;
+            while (next < patches.Count && patches[next].At < start) next++;   // in a skipped stretch (none should be)
+            for (; next < patches.Count && patches[next].At < start + length; next++)
+                copy[copied + patches[next].At - start] = patches[next].Value;
             copied += length;
         }
         if (skipped > 0) notes.Add($"JPEG: {skipped} extraneous byte(s) before a header marker skipped");
