@@ -36,7 +36,7 @@ public sealed class DenseOutputs
         var byName = outputs.ToDictionary(o => o.Name, StringComparer.Ordinal);
         var problems = new List<string>();
         int? h = null, w = null;
-        OutputMap Take(string name, int channels, bool optional = false)
+        OutputMap Take(string name, int channels, bool optional = false, bool probability = false)
         {
             if (!byName.TryGetValue(name, out var t))
             {
@@ -59,13 +59,18 @@ public sealed class DenseOutputs
             // the positions. A model that emits them for this input is broken for it: the image fails, saying so.
             if (FirstNonFinite(map.Data.Span) is { } bad)
                 problems.Add($"output '{name}' holds a NaN or infinite value (channel {bad / (oh * ow)}, cell {bad % ow},{bad % (oh * ow) / ow})");
+            // A probability map exported without its sigmoid (logits) passes every other check, and its thresholds and
+            // peaks then find other masks and keypoints: measurements of another picture.
+            else if (probability && FirstOutside(map.Data.Span, -ProbabilityTolerance, 1 + ProbabilityTolerance) is { } outside)
+                problems.Add($"output '{name}' holds {map.Data.Span[outside]}, outside [0, 1] (channel {outside / (oh * ow)}, cell " +
+                    $"{outside % ow},{outside % (oh * ow) / ow}): a probability map, exported without its sigmoid?");
             return map;
         }
 
         var result = new DenseOutputs
         {
-            CapillaryMap = Take(Capillary, 1), CenterMap = Take(Center, 1), OffsetMap = Take(Offset, 2),
-            KeypointMap = Take(Keypoints, keypointCount), RadiusMap = Take(Radius, 1), ClassLogitMap = Take(ClassLogits, classCount),
+            CapillaryMap = Take(Capillary, 1, probability: true), CenterMap = Take(Center, 1, probability: true), OffsetMap = Take(Offset, 2),
+            KeypointMap = Take(Keypoints, keypointCount, probability: true), RadiusMap = Take(Radius, 1), ClassLogitMap = Take(ClassLogits, classCount),
             KeypointOffsetMap = byName.ContainsKey(KeypointOffset) ? Take(KeypointOffset, 2 * keypointCount, optional: true) : null,
         };
         if (problems.Count > 0) throw new InvalidDataException("The model's dense/v1 outputs are malformed: " + string.Join("; ", problems));
@@ -96,15 +101,22 @@ public sealed class DenseOutputs
     }
 
     /// <summary>The index of the first NaN or infinite value, or null; vectorised, about a millisecond per field.</summary>
-    internal static int? FirstNonFinite(ReadOnlySpan<float> data)
+    internal static int? FirstNonFinite(ReadOnlySpan<float> data) => FirstOutside(data, -float.MaxValue, float.MaxValue);
+
+    /// <summary>Rounding in a float16 or int8 model's probabilities stays within this of [0, 1].</summary>
+    private const float ProbabilityTolerance = 1e-3f;
+
+    /// <summary>The index of the first value below <paramref name="low"/>, above <paramref name="high"/> or NaN; null when none is.</summary>
+    private static int? FirstOutside(ReadOnlySpan<float> data, float low, float high)
     {
-        var limit = new Vector<float>(float.MaxValue);
+        Vector<float> lows = new(low), highs = new(high);
         int i = 0;
         var vectors = MemoryMarshal.Cast<float, Vector<float>>(data);
+        // NaN fails both comparisons, so its vector stops the fast pass too.
         for (int v = 0; v < vectors.Length; v++, i += Vector<float>.Count)
-            if (!Vector.LessThanOrEqualAll(Vector.Abs(vectors[v]), limit)) break;
+            if (!Vector.GreaterThanOrEqualAll(vectors[v], lows) || !Vector.LessThanOrEqualAll(vectors[v], highs)) break;
         for (; i < data.Length; i++)
-            if (!float.IsFinite(data[i])) return i;
+            if (!(data[i] >= low && data[i] <= high)) return i;
         return null;
     }
 }

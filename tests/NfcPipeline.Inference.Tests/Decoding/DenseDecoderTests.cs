@@ -169,6 +169,37 @@ public partial class DenseDecoderTests
         Assert.Null(DenseOutputs.FirstNonFinite(Enumerable.Repeat(float.MaxValue, 37).ToArray()));
     }
 
+    [Theory]
+    [InlineData("capillary", 2.5f)]
+    [InlineData("center", -0.4f)]
+    [InlineData("keypoints", 1.2f)]
+    public void A_probability_map_outside_0_to_1_is_refused_as_exported_without_its_sigmoid(string output, float value)
+    {
+        // Logits pass the finite check; thresholds of 0.5 and 0.15 applied to them found other masks and peaks.
+        var maps = BuildMaps(true, A);
+        int index = maps.FindIndex(m => m.Name == output);
+        var data = maps[index].Data.ToArray();
+        data[5 * GridW + 7] = value;   // channel 0, cell (7, 5)
+        maps[index] = maps[index] with { Data = data };
+
+        var error = Assert.Throws<InvalidDataException>(() => DenseOutputs.ForBatchItem(maps, 0, Classes.Length));
+
+        Assert.Contains($"output '{output}' holds {value}, outside [0, 1] (channel 0, cell 7,5)", error.Message);
+        Assert.Contains("exported without its sigmoid?", error.Message);
+    }
+
+    [Fact]
+    public void Offsets_and_radii_outside_0_to_1_are_values_not_probabilities()
+    {
+        var maps = BuildMaps(true, A);
+        int index = maps.FindIndex(m => m.Name == "radius");
+        var data = maps[index].Data.ToArray();
+        data[0] = 12.5f;
+        maps[index] = maps[index] with { Data = data };
+
+        Assert.NotNull(DenseOutputs.ForBatchItem(maps, 0, Classes.Length));
+    }
+
     [Fact]
     public void Instances_smaller_than_the_minimum_area_are_dropped()
     {

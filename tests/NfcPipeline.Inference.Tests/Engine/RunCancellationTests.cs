@@ -14,7 +14,9 @@ public class RunCancellationTests
         const int side = 2048;
         var pixels = new float[3 * side * side];
         using var input = OrtValue.CreateTensorValueFromMemory(pixels.AsMemory(), [1, 3, side, side]);
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        // Half a second: well inside the run, and past a start delayed by the other tests running beside this one
+        // (at 100 ms the token was sometimes cancelled before the run began, under load).
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
 
         var run = Task.Run(async () => await model.RunAsync(input, cancel.Token));
         var stopped = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
