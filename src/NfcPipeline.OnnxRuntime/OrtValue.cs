@@ -11,7 +11,8 @@ namespace NfcPipeline.OnnxRuntime;
 /// </summary>
 public sealed unsafe class OrtValue : IDisposable
 {
-    private static readonly Lazy<NativeHandle> CpuMemoryInfo = new(CreateCpuMemoryInfo);
+    // PublicationOnly: a first tensor made before the library could be found does not keep that failure for ever.
+    private static readonly Lazy<NativeHandle> CpuMemoryInfo = new(CreateCpuMemoryInfo, LazyThreadSafetyMode.PublicationOnly);
 
     private readonly NativeHandle _handle;
     private MemoryHandle _pin;
@@ -51,7 +52,9 @@ public sealed unsafe class OrtValue : IDisposable
         foreach (var dim in shape)
         {
             if (dim < 0) throw new ArgumentException($"Shape [{string.Join(", ", shape)}] has a negative dimension.", nameof(shape));
-            expected *= dim;
+            // Checked: [2^32, 2^32] wrapped to 0 and passed for an empty memory.
+            expected = dim == 0 ? 0 : expected > long.MaxValue / dim ? throw new ArgumentException(
+                $"Shape [{string.Join(", ", shape)}] holds more elements than a tensor can.", nameof(shape)) : expected * dim;
         }
         if (expected != memory.Length)
             throw new ArgumentException(

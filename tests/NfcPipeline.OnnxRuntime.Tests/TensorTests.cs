@@ -134,6 +134,16 @@ public sealed class TensorTests
     }
 
     [Fact]
+    public void A_shape_whose_product_overflows_is_rejected_not_wrapped_to_zero()
+    {
+        // 2^32 × 2^32 wrapped to 0 elements, which an empty memory matched.
+        var ex = Assert.Throws<ArgumentException>(() => OrtValue.CreateTensorValueFromMemory(Memory<float>.Empty, [1L << 32, 1L << 32]));
+
+        Assert.Contains("more elements than a tensor can", ex.Message);
+        using var empty = OrtValue.CreateTensorValueFromMemory(Memory<float>.Empty, [0, 1L << 40]);   // zero of anything: empty
+    }
+
+    [Fact]
     public void Reading_a_tensor_as_the_wrong_type_is_rejected()
     {
         using var value = Fixtures.Tensor(new long[] { 1, 2 }, 2);
