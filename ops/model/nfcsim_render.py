@@ -233,6 +233,12 @@ def render_field(rng, profile, width, height, um_per_px, cast="neutral", force_u
                 row_line=row_line, nail_direction=list(nail))
 
 
+# The least inner radius of a loop's apex (µm, and px at the field's scale): a tube turning tighter than its own half
+# width has no inner apex edge, and D, half the apical width below the apex, lay inside the vessel (nfc-sim 0.2.x: 9.5 %
+# of normal, 18.5 % of dilated and 30 % of giant loops had less than 1.5 µm of lumen there, 2-18 % none).
+APEX_LUMEN_MIN_UM, APEX_LUMEN_MIN_PX = 3.0, 1.5
+
+
 def _make_loop_for(rng, prm, um_per_px, loop_len):
     """Draws size and shape for one loop according to the profile."""
     shape = _pick_shape(rng, prm["shapes"])
@@ -248,6 +254,8 @@ def _make_loop_for(rng, prm, um_per_px, loop_len):
         apical = rng.uniform(12, 19)
         limbs = rng.uniform(8, 15, size=2)
     gap = rng.uniform(6, 22) * (1.5 if apical > 20 else 1.0)
+    # The arc's centreline radius is (gap + mean limb) / 2, its inner edge half the apical width inside that.
+    gap = max(gap, apical - limbs.mean() + 2 * max(APEX_LUMEN_MIN_UM, APEX_LUMEN_MIN_PX * um_per_px))
     length = loop_len * rng.uniform(0.85, 1.15) * (0.8 if shape == "bushy" else 1.0)
     loop = make_loop(rng, shape, apical, limbs[0], limbs[1], length, gap, um_per_px)
     width_um = limbs.sum() + gap + (80 if shape in ("ramified", "bushy") else 0)

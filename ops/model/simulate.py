@@ -42,8 +42,11 @@ TRUTH_CHANGES = {
     "0.2.1": "a patient whose density both fast-track rules pass over is non_scleroderma by the published rule 3 (was "
              "indeterminate, now kept for too little density to use), and a scleroderma pattern whose early stage cannot "
              "be shown for want of a usable density is 'scleroderma', unstaged (was early)",
+    "0.3.0": "a loop's apex keeps an inner radius of at least 3 um (1.5 px) between its limbs, so D lies on an edge the "
+             "image shows (in 0.2.x a tight turn closed the apex's lumen, and D lay inside the vessel); the images of "
+             "such loops differ",
 }
-SIM_VERSION = "0.2.1"
+SIM_VERSION = "0.3.0"
 
 
 def truth_is_current(path):

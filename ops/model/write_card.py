@@ -358,8 +358,8 @@ def main(argv=None):
         f"{cfg['crop']}x{cfg['crop']} px, batch {cfg['batch']}, with rotation at any angle, scale 0.7-1.4, colour",
         "cast, contrast, blur, noise and JPEG quality 50-95. Most crops are centred on one instance, drawn with weights",
         "that favour rare classes (inverse square root of the class's instance count).",
-    ] + ([f"The simulator is now nfc-sim {SIM_VERSION}, whose truth differs from the one these weights learnt from (the",
-          "images are the same; see ops/model/README.md, Simulator): "
+    ] + ([f"The simulator is now nfc-sim {SIM_VERSION}, whose truth (and, where a change says so, images) differs from",
+          "the one these weights learnt from (see ops/model/README.md, Simulator): "
           + "; ".join(f"{v}: {TRUTH_CHANGES[v]}" for v in sorted(TRUTH_CHANGES, key=version_key)
                       if version_key(v) > version_key(trained_sim_version(cfg))) + "."]
          if trained_sim_version(cfg) != SIM_VERSION else []) + [
