@@ -211,13 +211,14 @@ public static class SharePaths
     public static string ResolveUnder(string root, string relativePath)
     {
         if (string.IsNullOrWhiteSpace(relativePath)) throw new StudyLayoutException("The path is empty.");
+        // First, as every message below quotes the path: a line break in it forged a log line in the fault's log.
+        if (HasUnprintable(relativePath))
+            throw new StudyLayoutException("The path contains control characters, line separators or bidirectional overrides.");
         if (Path.IsPathRooted(relativePath) || relativePath.StartsWith('~'))
             throw new StudyLayoutException($"'{relativePath}' is absolute; give a path relative to the share.");
         var segments = relativePath.Split('/', '\\');
         if (segments.Any(s => s is ".." or "."))
             throw new StudyLayoutException($"'{relativePath}' contains '.' or '..'; paths must stay inside the share.");
-        if (relativePath.Any(char.IsControl))
-            throw new StudyLayoutException("The path contains control characters.");
         var realRoot = RealPath(root);
         var candidate = Path.Combine(realRoot, Path.Combine(segments.Where(s => s.Length > 0).ToArray()));
         if (!File.Exists(candidate) && !Directory.Exists(candidate))

@@ -211,6 +211,10 @@ public sealed class StudyLayoutTests : IDisposable
     [InlineData("/etc/passwd", "absolute")]
     [InlineData("s/./P1", "'..'")]
     [InlineData("missing/x.jpg", "does not exist")]
+    // Refused before any message quotes them: "/x" and a line of its own were written to the fault's log as given.
+    [InlineData("/x\n2026-12-06 INFO forged line", "control characters")]
+    [InlineData("../x\u2028forged", "line separators")]
+    [InlineData("s/\u202Egpj.exe", "bidirectional")]
     public void Paths_from_messages_cannot_escape_the_share(string relative, string expected)
     {
         Touch("s/P1/L2/f.jpg");
