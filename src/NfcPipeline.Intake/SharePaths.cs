@@ -38,7 +38,8 @@ public static class SharePaths
     private static bool Unprintable(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 
     /// <summary>Why an entry whose name holds a control character is left out (the paths built from it are refused too).</summary>
-    public const string ControlCharacterNameReason = "its name holds a control character (a tab, a newline, an escape); rename it to have it analysed";
+    public const string ControlCharacterNameReason =
+        "its name holds a control character (a tab, a newline, an escape), a line separator or a bidirectional override; rename it to have it analysed";
 
     /// <summary>
     /// Why a name holding a backslash is skipped: paths from messages and forms read it as a folder separator
@@ -46,6 +47,16 @@ public static class SharePaths
     /// and unpacked elsewhere leave such names ("P01\L2\f1.jpg").
     /// </summary>
     public const string BackslashNameReason = "its name holds a backslash, read elsewhere as a folder separator (an archive from Windows unpacked as flat names?); rename it to have it analysed";
+
+    /// <summary>
+    /// Why an entry is left out of a study for its name alone (not valid UTF-8, unprintable, a backslash), or null: the
+    /// one rule of registration and of the share's scan, which counts only what registration would take.
+    /// </summary>
+    public static string? NameRefusal(string name) =>
+        HasUndecodableName(name) ? UndecodableNameReason
+        : HasUnprintable(name) ? ControlCharacterNameReason
+        : name.Contains('\\') ? BackslashNameReason
+        : null;
 
     /// <summary>Why such an entry is left out.</summary>
     public const string UndecodableNameReason = "its name is not valid UTF-8 (written in another encoding?); rename it to have it analysed";

@@ -72,11 +72,18 @@ public static class StudyLayout
             && patientFolders.Count(folder => manifest.PatientFor(folder) is null) is > 0 and var unmapped)
             return $"{unmapped} patient folder(s) are not in study.json's patients map, which must name every patient folder when it is " +
                 $"given (their folder names would otherwise be shown as patient codes); {consequence}. Add them, or remove the map.";
-        // Two folders that differ only in Unicode form (one copied from a Mac) would be one patient under a map, and
-        // without one two patients under codes that look the same, each graded on part of the fields.
-        if (patientFolders.GroupBy(UnicodeNames.Key).Count(g => g.Count() > 1) is > 0 and var doubled)
-            return $"{doubled} pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say): " +
-                $"one patient's folder split in two, or two patients that would look alike; {consequence}. Merge or rename them.";
+        // Two folders that differ only in Unicode form (one copied from a Mac), letter case or a space at an end would be
+        // one patient under a map, and without one two patients under codes that look the same, each graded on part of
+        // the fields.
+        if (patientFolders.GroupBy(folder => UnicodeNames.Key(folder).Trim().ToUpperInvariant()).Count(g => g.Count() > 1) is > 0 and var doubled)
+            return $"{doubled} pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say), " +
+                $"letter case or spaces at their ends: one patient's folder split in two, or two patients that would look alike; {consequence}. " +
+                "Merge or rename them.";
+        // Images at the study's root are the unassigned patient's: a patient of that name would be graded with them.
+        if (inventory.Images.Any(i => !i.RelativePath.Contains('/'))
+            && inventory.Images.Any(i => i.RelativePath.Contains('/') && string.Equals(i.Patient, UnassignedPatient, StringComparison.OrdinalIgnoreCase)))
+            return $"A patient is named '{UnassignedPatient}', the name the images at the study's root are registered under: they would be " +
+                $"graded as one patient; {consequence}. Rename that patient, or move the root's images into a patient folder.";
         return null;
     }
 
@@ -150,6 +157,9 @@ public static class StudyLayout
         return new StudyInventory(folder, studyId, manifest, images, skipped);
     }
 
+    /// <summary>The patient the images at a study's root (in no patient folder) are registered under.</summary>
+    public const string UnassignedPatient = "unassigned";
+
     private static void Walk(string directory, List<string> segments, StudyManifest? manifest, string realRoot,
         HashSet<string> visited, List<StudyImage> images, List<SkippedEntry> skipped)
     {
@@ -166,10 +176,8 @@ public static class StudyLayout
         {
             if (SharePaths.IsIgnored(entry.Name)) continue;
             var relative = string.Join('/', segments.Append(entry.Name));
-            if (SharePaths.HasUndecodableName(entry.Name)) { skipped.Add(new SkippedEntry(relative, SharePaths.UndecodableNameReason)); continue; }
             // Analysis refuses such paths (ResolveUnder): registered, the image would fail as not in the share.
-            if (entry.Name.Any(char.IsControl)) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), SharePaths.ControlCharacterNameReason)); continue; }
-            if (entry.Name.Contains('\\')) { skipped.Add(new SkippedEntry(relative, SharePaths.BackslashNameReason)); continue; }
+            if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
                 skipped.Add(new SkippedEntry(relative, refusal));

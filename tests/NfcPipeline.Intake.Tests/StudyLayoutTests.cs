@@ -88,6 +88,34 @@ public sealed class StudyLayoutTests : IDisposable
         Assert.DoesNotContain("ller", problem);
     }
 
+    [Theory]
+    [InlineData("P01", "p01")]
+    [InlineData("P01", "P01 ")]
+    public void Two_patient_folders_differing_only_in_case_or_end_spaces_are_refused(string first, string second)
+    {
+        // Two patients under codes that look alike (or one patient's fields split in two), each graded on part of them.
+        Touch($"s1/{first}/L2/f1.jpg");
+        Touch($"s1/{second}/L3/f1.jpg");
+
+        var problem = StudyLayout.RegistrationProblem(StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName));
+
+        Assert.StartsWith("1 pair(s) of patient folders have names that differ only in their Unicode form (one written on a Mac, say), letter case", problem);
+    }
+
+    [Fact]
+    public void A_patient_named_unassigned_beside_images_at_the_study_root_is_refused()
+    {
+        // The root's images are registered under the patient "unassigned": they were graded with that patient's fields.
+        Touch("s1/Unassigned/L2/f1.jpg");
+        Touch("s1/loose.jpg");
+
+        var problem = StudyLayout.RegistrationProblem(StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName));
+
+        Assert.StartsWith("A patient is named 'unassigned'", problem);
+        File.Delete(Path.Combine(_share.FullName, "s1", "loose.jpg"));
+        Assert.Null(StudyLayout.RegistrationProblem(StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName)));
+    }
+
     [Fact]
     public void A_study_folder_is_gone_only_when_the_share_answers_without_it()
     {

@@ -67,8 +67,9 @@ public static class StudyFingerprint
         {
             var entry = entries[i];
             Step(i + 1, ct, progress);
-            // An undecodable name cannot be opened or read (registration skips it with its reason).
-            if (StudyStatusFile.IsStatusFile(entry.Name) || SharePaths.HasUndecodableName(entry.Name)) continue;
+            // Registration skips such names with its reason (an undecodable one cannot even be opened): counted, a folder
+            // of only such files was ready, and refused as holding no images at every retry.
+            if (StudyStatusFile.IsStatusFile(entry.Name) || SharePaths.NameRefusal(entry.Name) is not null) continue;
             if (entry.LinkTarget is not null && !LeadsInside(entry, realRoot)) continue;
             var relative = prefix + entry.Name;
             if (entry is DirectoryInfo dir)

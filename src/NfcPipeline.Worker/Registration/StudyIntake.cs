@@ -45,7 +45,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var inventory = StudyLayout.Discover(full, root, message.StudyId);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var files = new ShareFiles(root);
-            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? "unassigned", i.Finger, i.Field, ct)).ToList();
+            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count);

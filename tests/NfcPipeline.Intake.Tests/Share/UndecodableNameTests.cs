@@ -65,6 +65,25 @@ public sealed partial class UndecodableNameTests : IDisposable
     }
 
     [Fact]
+    public void Names_with_line_separators_or_bidirectional_overrides_are_skipped_and_not_counted_by_the_scan()
+    {
+        // A patient folder "P\u202E10P" shows as "PP01": accepted as a patient code, it was stored and shown reversed; and
+        // a study holding only such files was counted ready by the scan and refused as empty at every retry.
+        _share.Touch("s1/P001/L2/f1.jpg", "image-1");
+        _share.Touch("s1/P\u202E10P/L2/f1.jpg", "image-2");
+        _share.Touch("s1/P002/L2/f\u20282.jpg", "image-3");
+        _share.Touch("s2/P001/L2/f\u20281.jpg", "image-4");
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root);
+
+        Assert.Equal(["P001/L2/f1.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P002/L2/f?2.jpg", "P?10P"],
+            inventory.Skipped.Where(s => s.Reason == SharePaths.ControlCharacterNameReason).Select(s => s.RelativePath).Order(StringComparer.Ordinal));
+        Assert.Equal(1, StudyFingerprint.Compute(Path.Combine(_share.Root, "s1"), SharePaths.RealPath(_share.Root)).FileCount);
+        Assert.Equal(0, StudyFingerprint.Compute(Path.Combine(_share.Root, "s2"), SharePaths.RealPath(_share.Root)).FileCount);
+    }
+
+    [Fact]
     public void Names_with_a_backslash_are_skipped_because_paths_elsewhere_read_it_as_a_separator()
     {
         // Flat names from a Windows archive: registered as patient "unassigned", each failed at analysis, where
