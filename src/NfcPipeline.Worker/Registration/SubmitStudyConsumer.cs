@@ -115,18 +115,31 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
 
     /// <summary>
     /// A refused submission of a share folder is noted beside the share's scan notes (the dashboard's share page), so the
-    /// operator sees why the folder is not analysed: the message itself goes to the _error queue.
+    /// operator sees why the folder is not analysed, and the watcher submits it again on its refusal schedule: the
+    /// message itself goes to the _error queue. A refusal that could not be noted is retried as a failure instead: with
+    /// neither a note nor a fault, its unchanged folder would never be submitted again.
     /// </summary>
-    private async Task<InvalidSubmissionException> RefusedAsync(SubmitStudy message, string reason, Exception inner, CancellationToken ct)
+    private async Task<Exception> RefusedAsync(SubmitStudy message, string reason, Exception inner, CancellationToken ct)
     {
         if (ShareFolder(message, options) is var (root, folder))
         {
             try { await retry.RunAsync(t => shareNotes.RecordRegistrationRefusalAsync(root, folder, reason, t, message.StudyId), ct); }
-            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The refusal was not noted: {Error}", ex.Message); }
+            catch (Exception ex) when (DatabaseRetry.IsTransient(ex))
+            {
+                logger.LogWarning("The refusal was not noted: {Error}; the submission is retried", ex.Message);
+                return new RefusalNotNotedException(reason, ex);
+            }
         }
         return new InvalidSubmissionException(reason, inner);
     }
 }
+
+/// <summary>
+/// A submission refused whose refusal could not be noted (the database away): retried, and, failing after its retries,
+/// noted by <see cref="SubmitStudyFaultConsumer"/> once the database is back.
+/// </summary>
+public sealed class RefusalNotNotedException(string reason, Exception inner)
+    : Exception($"Refused ({reason}), and the refusal could not be noted: {inner.Message}", inner);
 
 /// <summary>A submission that can never succeed (bad path, no images): not retried; it goes to the _error queue.</summary>
 public sealed class InvalidSubmissionException(string message, Exception? inner = null) : Exception(message, inner);
