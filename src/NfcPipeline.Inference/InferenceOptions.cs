@@ -14,8 +14,11 @@ public sealed class InferenceOptions
     /// <summary>The .onnx model; a relative path is looked up from the current directory and its parents.</summary>
     public string ModelPath { get; set; } = DefaultModelPath;
 
-    /// <summary>"cpu", "cuda" or "cuda:N". CUDA falls back to the CPU, with one warning, when it cannot start.</summary>
-    public string Device { get; set; } = "cpu";
+    /// <summary>
+    /// "auto" (the GPU, device 0, where the ONNX Runtime build carries CUDA; else the CPU), "cpu", "cuda" or "cuda:N".
+    /// CUDA falls back to the CPU, with one warning, when it cannot start.
+    /// </summary>
+    public string Device { get; set; } = NfcPipeline.OnnxRuntime.ExecutionProviders.Auto;
 
     /// <summary>
     /// The session's ORT intra-op thread pool, shared by its concurrent runs; 0 chooses: on the CPU cores − runs + 1, so
@@ -79,7 +82,7 @@ public sealed class InferenceOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        try { NfcPipeline.OnnxRuntime.ExecutionProviders.ParseDevice(Device ?? ""); }
+        try { NfcPipeline.OnnxRuntime.ExecutionProviders.ResolveDevice(Device ?? "", () => []); }
         catch (ArgumentException ex) { problems.Add($"Inference:Device: {ex.Message.Split(" (Parameter", 2)[0]}"); }
         if (IntraOpThreads < 0) problems.Add($"Inference:IntraOpThreads must not be negative (0: automatic), got {IntraOpThreads}.");
         if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");

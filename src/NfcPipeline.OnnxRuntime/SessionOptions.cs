@@ -90,9 +90,10 @@ public sealed class SessionOptions
         Cuda = options;
     }
 
-    /// <summary>Applies the pipeline's device setting: "cpu", "cuda" or "cuda:N".</summary>
+    /// <summary>Applies the pipeline's device setting: "auto", "cpu", "cuda" or "cuda:N".</summary>
     public void UseDevice(string device)
     {
+        device = ExecutionProviders.ResolveDevice(device, () => OrtEnv.Instance().GetAvailableProviders());
         if (ExecutionProviders.ParseDevice(device) is { } deviceId)
             AppendExecutionProvider_CUDA((Cuda ?? new CudaExecutionProviderOptions()) with { DeviceId = deviceId });
         else

@@ -51,6 +51,26 @@ public sealed class ExecutionProviderTests
     }
 
     [Fact]
+    public void Auto_picks_cuda_only_where_the_build_carries_it()
+    {
+        // The GPU when there is one, the CPU otherwise: the default device was "cpu", so a GPU host ran on its CPU.
+        string[] both = [ExecutionProviders.Cuda, ExecutionProviders.Cpu];
+        Assert.Equal("cuda", ExecutionProviders.ResolveDevice("auto", () => both, gpuPresent: () => true));
+        Assert.Equal("cpu", ExecutionProviders.ResolveDevice("auto", () => both, gpuPresent: () => false));   // the CPU builds list CUDA too
+        Assert.Equal("cpu", ExecutionProviders.ResolveDevice(" Auto ", () => [ExecutionProviders.Cpu], gpuPresent: () => true));
+        Assert.Equal("cuda:1", ExecutionProviders.ResolveDevice("cuda:1", () => throw new InvalidOperationException("not asked")));
+        Assert.Throws<ArgumentException>(() => ExecutionProviders.ResolveDevice("gpu", () => []));
+
+        // On a host without a GPU (these machines) auto is a CPU session, with no fallback to report.
+        var options = new SessionOptions();
+        options.UseDevice("auto");
+        using var session = new InferenceSession(Fixtures.Path("add_mul.onnx"), options);
+        Assert.Equal(ExecutionProviders.NvidiaGpuPresent(), options.Cuda is not null);
+        if (options.Cuda is null)
+            Assert.Equal((ExecutionProviders.Cpu, (string?)null), (session.ActiveProvider, session.ProviderFallbackReason));
+    }
+
+    [Fact]
     public void Without_fallback_a_cuda_failure_is_an_error()
     {
         var options = new SessionOptions { FallbackToCpu = false };

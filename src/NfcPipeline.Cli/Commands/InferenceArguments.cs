@@ -12,7 +12,7 @@ namespace NfcPipeline.Cli.Commands;
 internal sealed class InferenceArguments
 {
     public Option<string?> Model { get; } = new("--model") { Description = $"The .onnx model (default: {InferenceOptions.DefaultModelPath})" };
-    public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "cpu" };
+    public Option<string> Device { get; } = new("--device") { Description = "auto (the GPU where the ONNX Runtime build carries CUDA, else the CPU), cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "auto" };
     public Option<int> Batch { get; } = new("--batch") { Description = "Largest batch the dynamic batcher forms", DefaultValueFactory = _ => 4 };
     public Option<int> Threads { get; } = NonNegative(new("--threads") { Description = "the session's ONNX Runtime intra-op thread pool, shared by its concurrent runs (0: on the CPU, cores − runs + 1)", DefaultValueFactory = _ => 0 });
     public Option<int> Runs { get; } = NonNegative(new("--concurrent-runs") { Description = "Session runs executing at once (0: on the CPU 2, or 1 on one core; on a GPU 2)", DefaultValueFactory = _ => 0 });
@@ -29,7 +29,7 @@ internal sealed class InferenceArguments
     public void AddTo(Command command)
     {
         command.Add(Model); command.Add(Device); command.Add(Batch); command.Add(Threads); command.Add(Runs);
-        Device.AcceptOnlyFromAmong("cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
+        Device.AcceptOnlyFromAmong("auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
     }
 
     /// <summary>
@@ -41,7 +41,7 @@ internal sealed class InferenceArguments
         var options = new InferenceOptions
         {
             ModelPath = parse.GetValue(Model) ?? InferenceOptions.DefaultModelPath,
-            Device = parse.GetValue(Device) ?? "cpu",
+            Device = parse.GetValue(Device) ?? NfcPipeline.OnnxRuntime.ExecutionProviders.Auto,
             IntraOpThreads = parse.GetValue(Threads),
             MaxConcurrentRuns = parse.GetValue(Runs),
         };

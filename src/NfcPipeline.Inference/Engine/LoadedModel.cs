@@ -14,8 +14,9 @@ public sealed class LoadedModel : IDisposable
     private readonly string[] _outputNames;
 
     private LoadedModel(InferenceSession session, ModelContract contract, string path, byte[] sha256, string inputName, bool acceptsBatches,
-        int maxConcurrentRuns, int intraOpThreads)
+        int maxConcurrentRuns, int intraOpThreads, string device)
     {
+        Device = device;
         Session = session; Contract = contract; Path = path; Sha256 = sha256; InputName = inputName; AcceptsBatches = acceptsBatches;
         OutputNames = _outputNames = session.OutputNames.ToArray();
         MaxConcurrentRuns = maxConcurrentRuns;
@@ -24,6 +25,9 @@ public sealed class LoadedModel : IDisposable
     }
 
     public InferenceSession Session { get; }
+
+    /// <summary>The device the session was asked for, "auto" resolved: "cpu", "cuda" or "cuda:N" (see <see cref="InferenceSession.ActiveProvider"/> for what runs).</summary>
+    public string Device { get; }
     public ModelContract Contract { get; }
     public string Path { get; }
     public byte[] Sha256 { get; }
@@ -109,14 +113,15 @@ public sealed class LoadedModel : IDisposable
     private static LoadedModel Open(string path, byte[] sha, InferenceOptions options, ILoggerFactory? loggers)
     {
         var sessionOptions = new SessionOptions();
+        var device = ExecutionProviders.ResolveDevice(options.Device, () => OrtEnv.Instance().GetAvailableProviders());
         // On the CPU, runs and threads are planned together so that runs × threads fits the cores.
-        CpuRunPlan? plan = ExecutionProviders.ParseDevice(options.Device) is null
+        CpuRunPlan? plan = ExecutionProviders.ParseDevice(device) is null
             ? CpuRunPlan.For(options.MaxConcurrentRuns, options.IntraOpThreads, Environment.ProcessorCount)
             : null;
         int threads = plan?.IntraOpThreads ?? options.IntraOpThreads;
         if (threads > 0) sessionOptions.IntraOpNumThreads = threads;
         sessionOptions.ProfileFilePrefix = options.OrtProfilePrefix;
-        sessionOptions.UseDevice(options.Device);
+        sessionOptions.UseDevice(device);
         var session = new InferenceSession(path, sessionOptions, loggers?.CreateLogger<InferenceSession>());
         try
         {
@@ -128,7 +133,7 @@ public sealed class LoadedModel : IDisposable
             int runs = plan?.ConcurrentRuns
                 ?? (options.MaxConcurrentRuns > 0 ? options.MaxConcurrentRuns
                     : session.ActiveProvider.StartsWith("CPU", StringComparison.OrdinalIgnoreCase) ? 1 : 2);
-            return new LoadedModel(session, contract, path, sha, input, acceptsBatches, runs, threads);
+            return new LoadedModel(session, contract, path, sha, input, acceptsBatches, runs, threads, device);
         }
         catch
         {

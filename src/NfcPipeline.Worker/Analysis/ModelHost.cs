@@ -96,7 +96,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
 
     /// <summary>This worker's row in workers, made again where housekeeping deleted it (a worker silent for longer than Worker:KeepHistory, then back).</summary>
     public Task RegisterAsync(CancellationToken ct) =>
-        workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, inference.Value.Device, Model.ActiveProvider, Model.Sha256,
+        workers.RegisterAsync(identity.Id, identity.Host, identity.Pid, Model.Device, Model.ActiveProvider, Model.Sha256,
             worker.AliveWithin, ct);
 
     /// <summary>
