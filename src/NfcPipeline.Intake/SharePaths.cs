@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using NfcPipeline.Core.Domain;
 using NfcPipeline.Intake.Native;
 
 namespace NfcPipeline.Intake;
@@ -29,13 +30,10 @@ public static class SharePaths
     /// A name as logs and terminals may show it: control characters (a newline would forge a log line, an escape drive
     /// the terminal), line and paragraph separators and bidirectional overrides (which reorder what is shown) as '?'.
     /// </summary>
-    public static string Printable(string name) => HasUnprintable(name)
-        ? string.Concat(name.Select(c => Unprintable(c) ? '?' : c)) : name;
+    public static string Printable(string name) => PrintableText.Printable(name);
 
     /// <summary>Whether <see cref="Printable"/> would change the name.</summary>
-    public static bool HasUnprintable(string name) => name.Any(Unprintable);
-
-    private static bool Unprintable(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
+    public static bool HasUnprintable(string name) => PrintableText.HasUnprintable(name);
 
     /// <summary>Why an entry whose name holds a control character is left out (the paths built from it are refused too).</summary>
     public const string ControlCharacterNameReason =

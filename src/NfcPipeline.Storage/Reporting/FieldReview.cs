@@ -1,4 +1,5 @@
 using Dapper;
+using NfcPipeline.Core.Domain;
 using NfcPipeline.Storage.Pipeline;
 using Npgsql;
 
@@ -29,12 +30,8 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
     public static string? ReasonProblem(string? reason) =>
         string.IsNullOrWhiteSpace(reason) ? "Give a reason for the exclusion; it is shown with the field and in the reports."
         : reason.Trim().Length > MaxReasonLength ? $"The reason is longer than {MaxReasonLength} characters."
-        : reason.Any(NotOnOneLine) ? "The reason may not hold control characters (line breaks, tabs), line separators or bidirectional overrides."
+        : PrintableText.HasUnprintable(reason) ? "The reason may not hold control characters (line breaks, tabs), line separators or bidirectional overrides."
         : null;
-
-    // The characters SharePaths refuses in names too: separators break the one line, overrides reorder what is shown.
-    private static bool NotOnOneLine(char c) =>
-        char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 
     /// <summary>
     /// The images of a study shown under <paramref name="shownPath"/> (the reports' and v_image_results' rel_path): one,
