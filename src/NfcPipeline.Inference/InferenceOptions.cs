@@ -72,6 +72,9 @@ public sealed class InferenceOptions
     /// </summary>
     public int PrefetchImages { get; set; } = 4;
 
+    /// <summary>The most images <see cref="PrefetchImages"/> may read ahead.</summary>
+    public const int MaxPrefetchImages = 256;
+
     /// <summary>Decoder thresholds for dense/v1 models.</summary>
     public DenseDecoderOptions Decoder { get; set; } = new();
 
@@ -88,7 +91,9 @@ public sealed class InferenceOptions
         if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");
         if (BucketGranularity is < 1 or > MaxBucketGranularity)
             problems.Add($"Inference:BucketGranularity must be 1 to {MaxBucketGranularity}, got {BucketGranularity}.");
-        if (PrefetchImages < 0) problems.Add($"Inference:PrefetchImages must not be negative, got {PrefetchImages}.");
+        // Bounded: each image read ahead holds its file and tensor, and int.MaxValue overflowed the admission count.
+        if (PrefetchImages is < 0 or > MaxPrefetchImages)
+            problems.Add($"Inference:PrefetchImages must be 0 to {MaxPrefetchImages}, got {PrefetchImages}.");
         if (!(CalibrationNoteFactor == 0 || CalibrationNoteFactor >= 1 && double.IsFinite(CalibrationNoteFactor)))
             problems.Add($"Inference:CalibrationNoteFactor must be 0 (no note) or at least 1, got {CalibrationNoteFactor}.");
         if (MaxInputPixels is < 1 or > MaxInputPixelsLimit)

@@ -72,9 +72,9 @@ public static class PipelineServiceExtensions
             .Concat(batchingOptions.Validate().Select(p => $"{DynamicBatcherOptions.Section}: {p}"))
             .Concat(shareOptions.Validate()));
         try { RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]); }
-        catch (UriFormatException)
+        catch (UriFormatException ex)
         {
-            problems.Add("Messaging:RabbitUri (or NFC_RABBIT_URI) is not a URI, such as amqp://user:password@127.0.0.1:5672/.");
+            problems.Add($"Messaging:RabbitUri (or NFC_RABBIT_URI) is not usable: {ex.Message}");
         }
         var analysis = AnalysisConfiguration.Read(config, problems);
         // One batch is one float array: its largest input must fit.

@@ -41,6 +41,13 @@ catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is NfcPipeline.St
     Console.Error.WriteLine($"nfc-worker: stopped: {ex.Message}");
     return 1;
 }
+catch (Exception ex) when (started.IsCancellationRequested is false)
+{
+    // Any other failure of a hosted service's start (the model's warm-up run, a database that refuses the worker's
+    // statements): one line, and a failure's exit code; the host has logged it in full.
+    Console.Error.WriteLine($"nfc-worker: stopped while starting: {ex.GetType().Name}: {ex.Message}");
+    return 1;
+}
 // A background service that failed stopped the host without an exception here: a supervisor must see a failure.
 if (backgroundServices.FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true }) is { } failed)
 {

@@ -237,7 +237,8 @@ public class WorkerStartupTests
             ["Worker__StopTimeout"] = "60s",
             ["Inference__MaxConcurrentRuns"] = "two",
             ["Share__PollInterval"] = "abc",
-            ["Messaging__RabbitUri"] = "amqp://[bad",
+            // Parses as a URI of scheme "localhost": MassTransit refused it only when the bus started.
+            ["Messaging__RabbitUri"] = "localhost:5672",
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
 
@@ -246,7 +247,7 @@ public class WorkerStartupTests
         Assert.Contains("'Worker:StopTimeout'", worker.Output);
         Assert.Contains("'Inference:MaxConcurrentRuns'", worker.Output);
         Assert.Contains("'Share:PollInterval'", worker.Output);
-        Assert.Contains("Messaging:RabbitUri (or NFC_RABBIT_URI) is not a URI", worker.Output);
+        Assert.Contains("Messaging:RabbitUri (or NFC_RABBIT_URI) is not usable: The RabbitMQ URI must be amqp:// or amqps:// with a host", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);
 
         // In range but a month: refused before the start too (a bare number binds as days).

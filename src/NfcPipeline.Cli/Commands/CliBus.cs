@@ -29,8 +29,6 @@ internal sealed class CliBus : IAsyncDisposable
         Uri address;
         try { address = RabbitMqAddress.Resolve(uri); }
         catch (UriFormatException ex) { throw new CliUsageException($"the RabbitMQ URI is malformed: {ex.Message} (--rabbit or NFC_RABBIT_URI)"); }
-        if (address.Scheme is not ("amqp" or "amqps") || string.IsNullOrEmpty(address.Host))
-            throw new CliUsageException("the RabbitMQ URI must look like amqp://user:password@host:port/ (--rabbit or NFC_RABBIT_URI).");
         return address;
     }
 
