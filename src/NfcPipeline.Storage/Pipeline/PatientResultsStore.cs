@@ -206,6 +206,14 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             """, new { StudyId = studyId, ModelId = modelId }, cancellationToken: ct));
     }
 
+    /// <summary>The model the study is analysed with (studies.model_id); null for a study that is gone.</summary>
+    public async Task<long?> StudyModelAsync(long studyId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "select model_id from studies where id = @StudyId", new { StudyId = studyId }, cancellationToken: ct));
+    }
+
     public async Task<IReadOnlyList<long>> PatientsOfStudyAsync(long studyId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);

@@ -96,7 +96,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     private async Task CompleteChunkPatientsAsync(ConsumeContext<AnalyzeImages> context, CancellationToken ct)
     {
         var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(context.Message.ImageIds, t), ct);
-        await completion.OnChunkCommittedAsync(patients, context, ct);
+        await completion.OnChunkRevisitedAsync(context.Message.StudyDbId, patients, context, ct);
     }
 
     /// <summary>The error code of images whose chunk was given up (docs/messages.md).</summary>
@@ -164,7 +164,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             logger.LogInformation("Job {JobId} was already written (another delivery of its message, or this write's retry); " +
                 "these results were not stored, completion is checked again", message.JobId);
 
-        await completion.OnChunkCommittedAsync(written.Patients, context, ct);
+        if (written.Stored) await completion.OnChunkCommittedAsync(written.Patients, context, ct);
+        else await completion.OnChunkRevisitedAsync(message.StudyDbId, written.Patients, context, ct);
     }
 
     /// <summary>

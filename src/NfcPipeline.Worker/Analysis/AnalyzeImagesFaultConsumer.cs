@@ -37,6 +37,6 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw
         // finds the images failed already, and their patients would wait for ever.
         var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(chunk.ImageIds, t), context.CancellationToken);
-        await completion.OnChunkCommittedAsync(patients, context, context.CancellationToken);
+        await completion.OnChunkRevisitedAsync(chunk.StudyDbId, patients, context, context.CancellationToken);
     }
 }

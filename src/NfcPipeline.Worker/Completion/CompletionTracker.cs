@@ -34,11 +34,28 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     /// </summary>
     public async Task CompleteStrandedAsync(StrandedStudy study, IPublishEndpoint bus, CancellationToken ct)
     {
-        var (aggregator, settings) = (new PatientAggregator(model.Analysis), model.SettingsJson);
-        if (study.ModelId != model.ModelId && await retry.RunAsync(t => patients.AnalysisSettingsAsync(study.StudyId, study.ModelId, t), ct) is { } stored)
-            (aggregator, settings) = (AggregatorFor(stored), stored);
+        var (aggregator, settings) = await PolicyOfAsync(study.StudyId, study.ModelId, ct);
         await CompleteAsync(study.ProcessingPatients, study.StudyId, study.ModelId, aggregator, settings, bus, new Announcer(), ct);
     }
+
+    /// <summary>
+    /// A chunk's patients looked at again without this worker storing their results (a redelivery of a chunk committed
+    /// before, a duplicate, a failed or given-up chunk): aggregated under the study's own model, as a stranded study is.
+    /// Under this worker's, a redelivery reaching a worker with another model (a rolling model change) made the
+    /// patient's result that model's, from none of its fields, and completed the study on it.
+    /// </summary>
+    public async Task OnChunkRevisitedAsync(long studyId, IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct)
+    {
+        var studyModel = await retry.RunAsync(t => patients.StudyModelAsync(studyId, t), ct) ?? model.ModelId;
+        var (aggregator, settings) = await PolicyOfAsync(studyId, studyModel, ct);
+        await CompleteAsync(touchedPatients, null, studyModel, aggregator, settings, bus, new Announcer(), ct);
+    }
+
+    /// <summary>This worker's policy for its own model; another model's study is aggregated under the settings its results were analysed with.</summary>
+    private async Task<(PatientAggregator Aggregator, string Settings)> PolicyOfAsync(long studyId, long studyModel, CancellationToken ct) =>
+        studyModel != model.ModelId && await retry.RunAsync(t => patients.AnalysisSettingsAsync(studyId, studyModel, t), ct) is { } stored
+            ? (AggregatorFor(stored), stored)
+            : (new PatientAggregator(model.Analysis), model.SettingsJson);
 
     /// <summary>Aggregates each patient whose last image is done, then completes their studies (and <paramref name="study"/>).</summary>
     private async Task CompleteAsync(IReadOnlyList<long> touchedPatients, long? study, long modelId, PatientAggregator aggregator, string settings,

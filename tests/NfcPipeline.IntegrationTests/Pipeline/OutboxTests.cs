@@ -131,6 +131,38 @@ public class OutboxTests
         Assert.Equal(0L, await env.Vhost.QueueDepthAsync("analyze-images_error"));
     }
 
+    [Fact]
+    public async Task A_committed_chunk_delivered_again_to_a_worker_of_another_model_completes_under_the_studys_model()
+    {
+        // A rolling model change: the message of a committed chunk, redelivered to a worker that loaded another model,
+        // aggregated the patient under that model, from none of its fields (no result of it), and saved that result.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-m", patients: 1, imagesPerPatient: 2);
+        var first = await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-m", FolderPath = "study-m" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-m", TimeSpan.FromMinutes(2)));
+        await first.StopAsync(TimeSpan.FromSeconds(30));
+        var other = await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Inference__ModelPath"] = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour_external.onnx"),
+        });
+        await using var db = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var study = await env.QueryScalarAsync<long>("select id from studies where external_id = 'study-m'");
+        var model = await env.QueryScalarAsync<long>("select model_id from studies where id = @study", new { study });
+        var job = await env.QueryScalarAsync<long>("select min(id) from jobs where kind = 'analyze_chunk'");
+        var images = (await db.CreateConnection().QueryAsync<long>("select id from images where study_id = @study order by id", new { study })).ToList();
+        var computed = await env.QueryScalarAsync<DateTime>("select computed_at from patient_metrics where model_id = @model", new { model });
+
+        await env.PublishAsync(new AnalyzeImages { JobId = job, StudyDbId = study, ImageIds = images });
+
+        // Aggregated again under the study's model, and under no other.
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<DateTime>(
+            "select computed_at from patient_metrics where model_id = @model", new { model }) > computed, TimeSpan.FromMinutes(1), () => other.Output);
+        Assert.Contains($"Job {job} was already committed", other.Output);
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from patient_metrics where model_id <> @model", new { model }));
+        Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies where id = @study", new { study }));
+    }
+
     private static async Task<long> NewStudyAsync(NpgsqlDataSource db)
     {
         await using var c = await db.OpenConnectionAsync();
