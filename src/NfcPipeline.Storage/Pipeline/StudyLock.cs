@@ -21,6 +21,14 @@ internal static class StudyLock
             new { StudyId = studyId }, tx, cancellationToken: ct));
 
     /// <summary>
+    /// A new study's lock on its id's Unicode form (NFD), taken after its study's: two look-alike ids ("Zürich-01"
+    /// composed and decomposed) registered at once hold different study locks, and each found the other not yet there.
+    /// </summary>
+    public static Task ByIdFormAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string externalId, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition("select pg_advisory_xact_lock(hashtextextended('nfc.study-form:' || @Form::text, 0))",
+            new { Form = externalId.Normalize(System.Text.NormalizationForm.FormD) }, tx, cancellationToken: ct));
+
+    /// <summary>
     /// A registration's lock on its share folder, taken after its study's (never the other way round), so two ids
     /// submitted from one folder at once do not both find it free.
     /// </summary>

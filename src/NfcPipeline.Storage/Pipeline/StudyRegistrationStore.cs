@@ -65,8 +65,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // One id, one spelling: "Zürich-01" copied from Windows and again from a Mac differ only in Unicode form, and
         // would be two studies whose ids look alike. normalize() needs a UTF-8 database, and is planned with the id
         // folded in, so the encoding is asked first; other databases are not checked.
-        if (registered.Count == 0 && await LookalikeAsync(connection, tx, study.ExternalId, ct) is { } lookalike)
-            throw new StudyConflictException(LookalikeConflict(study.ExternalId, lookalike));
+        if (registered.Count == 0)
+        {
+            await StudyLock.ByIdFormAsync(connection, tx, study.ExternalId, ct);
+            if (await LookalikeAsync(connection, tx, study.ExternalId, ct) is { } lookalike)
+                throw new StudyConflictException(LookalikeConflict(study.ExternalId, lookalike));
+        }
         // One folder, one id: a study_id corrected in study.json, or a second name for the folder (a link to it), would
         // register the same images as a second study beside the first.
         if (study.SourcePath is { } folder)

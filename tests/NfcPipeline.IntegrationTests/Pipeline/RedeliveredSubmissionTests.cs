@@ -96,5 +96,21 @@ public class RedeliveredSubmissionTests
         Assert.False((await registrations.RegisterAsync(composed, s.ModelId, 2.0, false, 2, "{}", default)).Redelivered);
         await using var c = await db.OpenConnectionAsync();
         Assert.Equal(2L, await c.ExecuteScalarAsync<long>("select count(*) from studies"));
+
+        // Two look-alikes registered at once hold different study locks: each found the other not yet there, and both
+        // registered. The later waits on the id's form, then finds the first.
+        await using (var first = await c.BeginTransactionAsync())
+        {
+            await c.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.study-form:' || @Form, 0))", new { Form = "Zu\u0308rich-02" }, first);
+            var racing = registrations.RegisterAsync(decomposed with { ExternalId = "Zu\u0308rich-02", SourcePath = "zurich-mac-2" },
+                s.ModelId, 2.0, false, 2, "{}", default);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.False(racing.IsCompleted);
+            await c.ExecuteAsync("""
+                insert into studies (external_id, source_path, um_per_px, state, model_id) values (@Id, 'zurich-win-2', 2.0, 'processing', @ModelId)
+                """, new { Id = "Z\u00fcrich-02", s.ModelId }, first);
+            await first.CommitAsync();
+            Assert.Contains("only in its Unicode form", (await Assert.ThrowsAsync<StudyConflictException>(() => racing)).Message);
+        }
     }
 }
