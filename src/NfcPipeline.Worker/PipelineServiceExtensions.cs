@@ -62,6 +62,10 @@ public static class PipelineServiceExtensions
         var inferenceOptions = Bind(InferenceOptions.Section, s => s.Get<InferenceOptions>(), new InferenceOptions());
         var batchingOptions = Bind(DynamicBatcherOptions.Section, s => s.Get<DynamicBatcherOptions>(), new DynamicBatcherOptions());
         var shareOptions = Bind(ShareWatcherOptions.Section, s => s.Get<ShareWatcherOptions>(), new ShareWatcherOptions());
+        problems.AddRange(UnknownSettings.Of(config.GetSection(WorkerOptions.Section), typeof(WorkerOptions), "Enabled")
+            .Concat(UnknownSettings.Of(config.GetSection(InferenceOptions.Section), typeof(InferenceOptions), "Batching"))
+            .Concat(UnknownSettings.Of(config.GetSection(DynamicBatcherOptions.Section), typeof(DynamicBatcherOptions)))
+            .Concat(UnknownSettings.Of(config.GetSection(ShareWatcherOptions.Section), typeof(ShareWatcherOptions))));
         options.RequireShareMountPoint ??= shareOptions.RequireMountPoint;
         // Not whether it is mounted now (chunks wait for that), but whether that can be told at all: else every chunk would wait.
         if (options.RequireShareMountPoint == true && !File.Exists(MountPoints.MountInfoPath))

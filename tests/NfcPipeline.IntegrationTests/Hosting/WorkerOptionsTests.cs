@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Configuration;
 using NfcPipeline.Worker;
+using NfcPipeline.Worker.Hosting;
 
 namespace NfcPipeline.IntegrationTests.Hosting;
 
@@ -17,6 +19,26 @@ public class WorkerOptionsTests
         // 65536 reached the broker as 0 (its prefetch is 16 bits): no limit at all.
         Assert.Equal(["Worker:PrefetchCount must be 1 to 65535 (0 would mean no limit), got 65536."],
             new WorkerOptions { PrefetchCount = 65536, ConcurrentMessageLimit = 4 }.Validate());
+    }
+
+    [Fact]
+    public void A_setting_no_option_reads_is_named_not_ignored()
+    {
+        // "Worker:StopTimout" bound to nothing, and the worker ran on the default it was meant to change.
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Worker:StopTimout"] = "00:05:00", ["Worker:Enabled"] = "true", ["worker:chunksize"] = "8",
+            ["Inference:Batching:MaxBatchsize"] = "8", ["Inference:Batching:MaxBatchSise"] = "8",
+            ["Inference:Decoder:CenterThreshold"] = "0.4", ["Inference:Decoder:CenterThresold"] = "0.4",
+        }).Build();
+
+        var unknown = UnknownSettings.Of(config.GetSection("Worker"), typeof(WorkerOptions), "Enabled")
+            .Concat(UnknownSettings.Of(config.GetSection("Inference"), typeof(NfcPipeline.Inference.InferenceOptions), "Batching"))
+            .Concat(UnknownSettings.Of(config.GetSection("Inference:Batching"), typeof(NfcPipeline.Inference.Batching.DynamicBatcherOptions)));
+
+        Assert.Equal(["Worker:StopTimout is not a setting (a typo? it would be ignored).",
+            "Inference:Decoder:CenterThresold is not a setting (a typo? it would be ignored).",
+            "Inference:Batching:MaxBatchSise is not a setting (a typo? it would be ignored)."], unknown);
     }
 
     [Fact]
