@@ -43,8 +43,8 @@ TRUTH_CHANGES = {
              "indeterminate, now kept for too little density to use), and a scleroderma pattern whose early stage cannot "
              "be shown for want of a usable density is 'scleroderma', unstaged (was early)",
     "0.3.0": "a loop's apex keeps an inner radius of at least 3 um (1.5 px) between its limbs, so D lies on an edge the "
-             "image shows (in 0.2.x a tight turn closed the apex's lumen, and D lay inside the vessel); the images of "
-             "such loops differ",
+             "image shows (in 0.2.x a tight turn closed the apex's lumen, and D lay inside the vessel); such a loop is "
+             "drawn wider, and the loops after it in its row sit further along",
 }
 SIM_VERSION = "0.3.0"
 
