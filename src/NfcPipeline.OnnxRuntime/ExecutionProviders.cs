@@ -10,13 +10,13 @@ public static class ExecutionProviders
     public const string Auto = "auto";
 
     /// <summary>
-    /// The device for a setting: "auto" becomes "cuda" (device 0) where the host has an NVIDIA GPU
-    /// (<paramref name="gpuPresent"/>; by default the driver's /proc/driver/nvidia/gpus or /dev/nvidia0) and this ORT
-    /// build lists the CUDA provider (<paramref name="availableProviders"/>), else "cpu"; any other setting is checked
-    /// and returned as it is. Decided before the session, so a CPU host gets the CPU's run plan: the CPU builds list CUDA
-    /// too, and a session that fell back from CUDA runs one run at a time with ORT's own threads.
+    /// The device for a setting: "auto" becomes "cuda" (device 0) where CUDA can run: the host has an NVIDIA GPU and the
+    /// loaded ORT has its CUDA provider beside it (<paramref name="cudaUsable"/>; by default <see cref="CudaUsable"/>), and
+    /// the build lists it (<paramref name="availableProviders"/>); else "cpu". Any other setting is checked and returned
+    /// as it is. Decided before the session, so a host where CUDA cannot run gets the CPU's run plan: the CPU builds list
+    /// CUDA too, and a session that fell back from CUDA runs one run at a time with ORT's own threads.
     /// </summary>
-    public static string ResolveDevice(string device, Func<IEnumerable<string>> availableProviders, Func<bool>? gpuPresent = null)
+    public static string ResolveDevice(string device, Func<IEnumerable<string>> availableProviders, Func<bool>? cudaUsable = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (!IsAuto(device))
@@ -24,8 +24,19 @@ public static class ExecutionProviders
             ParseDevice(device);
             return device;
         }
-        return (gpuPresent ?? NvidiaGpuPresent)() && availableProviders().Contains(Cuda) ? "cuda" : "cpu";
+        return (cudaUsable ?? CudaUsable)() && availableProviders().Contains(Cuda) ? "cuda" : "cpu";
     }
+
+    /// <summary>
+    /// The provider libraries CUDA needs beside libonnxruntime.so.1 (ORT loads them from its own folder): the CPU
+    /// builds, npm's included, list CUDA without shipping them.
+    /// </summary>
+    public static readonly string[] CudaProviderLibraries = ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"];
+
+    /// <summary>An NVIDIA GPU is shown to this process, and the loaded ORT has the CUDA provider libraries beside it.</summary>
+    public static bool CudaUsable() =>
+        NvidiaGpuPresent() && Path.GetDirectoryName(Native.OrtLibrary.Loaded.Path) is { } folder
+        && CudaProviderLibraries.All(library => File.Exists(Path.Combine(folder, library)));
 
     /// <summary>Whether the NVIDIA driver shows a GPU to this process (a container started without one shows none).</summary>
     public static bool NvidiaGpuPresent()

@@ -55,17 +55,19 @@ public sealed class ExecutionProviderTests
     {
         // The GPU when there is one, the CPU otherwise: the default device was "cpu", so a GPU host ran on its CPU.
         string[] both = [ExecutionProviders.Cuda, ExecutionProviders.Cpu];
-        Assert.Equal("cuda", ExecutionProviders.ResolveDevice("auto", () => both, gpuPresent: () => true));
-        Assert.Equal("cpu", ExecutionProviders.ResolveDevice("auto", () => both, gpuPresent: () => false));   // the CPU builds list CUDA too
-        Assert.Equal("cpu", ExecutionProviders.ResolveDevice(" Auto ", () => [ExecutionProviders.Cpu], gpuPresent: () => true));
+        Assert.Equal("cuda", ExecutionProviders.ResolveDevice("auto", () => both, cudaUsable: () => true));
+        Assert.Equal("cpu", ExecutionProviders.ResolveDevice("auto", () => both, cudaUsable: () => false));   // the CPU builds list CUDA too
+        Assert.Equal("cpu", ExecutionProviders.ResolveDevice(" Auto ", () => [ExecutionProviders.Cpu], cudaUsable: () => true));
         Assert.Equal("cuda:1", ExecutionProviders.ResolveDevice("cuda:1", () => throw new InvalidOperationException("not asked")));
         Assert.Throws<ArgumentException>(() => ExecutionProviders.ResolveDevice("gpu", () => []));
 
-        // On a host without a GPU (these machines) auto is a CPU session, with no fallback to report.
+        // Where CUDA cannot run (no GPU, or, as here, a CPU build without the CUDA provider libraries) auto is a CPU
+        // session, with no fallback to report.
         var options = new SessionOptions();
         options.UseDevice("auto");
         using var session = new InferenceSession(Fixtures.Path("add_mul.onnx"), options);
-        Assert.Equal(ExecutionProviders.NvidiaGpuPresent(), options.Cuda is not null);
+        Assert.Equal(ExecutionProviders.CudaUsable() && OrtEnv.Instance().GetAvailableProviders().Contains(ExecutionProviders.Cuda),
+            options.Cuda is not null);
         if (options.Cuda is null)
             Assert.Equal((ExecutionProviders.Cpu, (string?)null), (session.ActiveProvider, session.ProviderFallbackReason));
     }

@@ -17,6 +17,7 @@ public class ImageAnalyzerTests
     private static InferenceOptions Options() => new()
     {
         ModelPath = FixturePath,
+        Device = "cpu",   // the run plan's tests: a GPU host's auto would choose CUDA
         IntraOpThreads = 1,
         // Every keypoint channel of the fixture peaks at one dot, D on U: no apex width to keep them apart.
         Decoder = new DenseDecoderOptions { MaxGroupDistance = 40, MinInstanceArea = 16, ApexMinWidths = 0 },

@@ -10,7 +10,7 @@ public class RunCancellationTests
     public async Task A_run_cancelled_while_it_runs_is_terminated_and_the_model_runs_again_afterwards()
     {
         // The shipped reference model on a large field, one thread: seconds of work, cancelled after a fraction of it.
-        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = "models/nfc-reference.onnx", IntraOpThreads = 1, MaxConcurrentRuns = 1 });
+        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = "models/nfc-reference.onnx", Device = "cpu", IntraOpThreads = 1, MaxConcurrentRuns = 1 });
         const int side = 2048;
         var pixels = new float[3 * side * side];
         using var input = OrtValue.CreateTensorValueFromMemory(pixels.AsMemory(), [1, 3, side, side]);
@@ -33,7 +33,7 @@ public class RunCancellationTests
     [Fact]
     public async Task A_run_whose_token_is_already_cancelled_does_not_start()
     {
-        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = "models/nfc-reference.onnx", IntraOpThreads = 1, MaxConcurrentRuns = 1 });
+        using var model = LoadedModel.Load(new InferenceOptions { ModelPath = "models/nfc-reference.onnx", Device = "cpu", IntraOpThreads = 1, MaxConcurrentRuns = 1 });
         using var input = OrtValue.CreateTensorValueFromMemory(new float[3 * 64 * 64].AsMemory(), [1, 3, 64, 64]);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await model.RunAsync(input, new CancellationToken(canceled: true)));
     }
