@@ -58,7 +58,9 @@ public static class DashboardServiceExtensions
         // A query value that does not bind (limit=abc) is a 400 in every environment; Development threw it as a 500.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
 
-        var rabbitUri = RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]);
+        Uri rabbitUri;
+        try { rabbitUri = RabbitMqAddress.Resolve(config["Messaging:RabbitUri"]); }
+        catch (UriFormatException ex) { throw new DashboardConfigurationException($"Messaging:RabbitUri (or NFC_RABBIT_URI) is not usable: {ex.Message}"); }
         builder.Services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) => cfg.Host(rabbitUri)));
         return builder;
     }

@@ -14,7 +14,7 @@ internal static unsafe class TiffMessages
     [ThreadStatic] private static List<string>? errors;
     [ThreadStatic] private static List<string>? warnings;
     [ThreadStatic] private static HashSet<string>? seen;
-    [ThreadStatic] private static string? truncation, corruption;
+    [ThreadStatic] private static string? truncation, corruption, lastDropped;
 
     private static readonly Lock InstallLock = new();
     private static bool installed;
@@ -32,7 +32,8 @@ internal static unsafe class TiffMessages
         }
     }
 
-    public static IReadOnlyList<string> Errors => errors ??= [];
+    /// <summary>The first errors, and the last where more came: a read error after many others is the failure to name.</summary>
+    public static IReadOnlyList<string> Errors => lastDropped is null ? errors ??= [] : [.. errors ?? [], lastDropped];
 
     public static IReadOnlyList<string> Warnings => warnings ??= [];
 
@@ -50,7 +51,7 @@ internal static unsafe class TiffMessages
         (errors ??= []).Clear();
         (warnings ??= []).Clear();
         (seen ??= []).Clear();
-        truncation = corruption = null;
+        truncation = corruption = lastDropped = null;
     }
 
     /// <summary>
@@ -67,6 +68,7 @@ internal static unsafe class TiffMessages
         NoteDamage(text);
         var list = errors ??= [];
         if (list.Count < MaxWarnings) list.Add(text);
+        else lastDropped = text;
     }
 
     [UnmanagedCallersOnly]

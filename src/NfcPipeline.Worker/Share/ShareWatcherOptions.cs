@@ -30,7 +30,7 @@ public sealed class ShareWatcherOptions
     public TimeSpan RefusedRetryInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// How long a scan may go without reading a folder of the share. A hung network mount blocks the calls into it for
+    /// How long a scan may go without reading a folder of the share, or 256 entries within one. A hung network mount blocks the calls into it for
     /// good: past this the scan is recorded as failed, the root's lock goes to any other worker, and this one waits for
     /// that listing to return before it scans again. A slow share that keeps answering is scanned to its end.
     /// </summary>

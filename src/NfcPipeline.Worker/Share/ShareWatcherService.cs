@@ -151,7 +151,7 @@ public sealed class ShareWatcherService(
     }
 
     /// <summary>
-    /// Lists the share on a thread of its own, given up when it reads no folder for Share:StallTimeout. A call into a
+    /// Lists the share on a thread of its own, given up when it reads no folder (nor 256 entries of one) for Share:StallTimeout. A call into a
     /// hung network mount cannot be interrupted: the scan is left to return when the mount does, so the worker can record
     /// it, release the root's lock and stop when asked. A share that is slow but answers is scanned to its end.
     /// </summary>
