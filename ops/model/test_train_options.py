@@ -82,6 +82,8 @@ class ResumeTests(unittest.TestCase):
         self.assertIn("--widths [16, 32, 48, 64, 96] is not used: kept at [24, 48, 96, 128, 192]", notes[0])
         self.assertEqual(([24, 48, 96, 128, 192], 0.5, "focal"), (a.widths, a.min_keypoint_weight, a.kp_heatmap_loss))
         self.assertEqual([], train.keep_trained_shape(state, a))
+        # Left at their defaults, nothing was given: nothing to say.
+        self.assertEqual([], train.keep_trained_shape(state, train.parse_args(["--out", "/nonexistent/run"])))
 
 
 class FineTuneTests(unittest.TestCase):

@@ -186,12 +186,14 @@ def resume_conflicts(saved, a):
 
 def keep_trained_shape(state, a):
     """Sets `a`'s shape and loss settings to those `state` (a checkpoint resumed or a model fine-tuned) was trained with;
-    returns a message for each that was given otherwise, which a run would otherwise have ignored without a word."""
+    returns a message for each that was given otherwise, which a run would otherwise have ignored without a word (a
+    setting left at its default is not one given)."""
     cfg = state.get("config", {})
+    defaults = vars(parse_args(["--out", a.out]))
     kept = {"widths": list(trained_widths(state)), "full_res_channels": cfg.get("full_res_channels", 0),
             "min_keypoint_weight": cfg.get("min_keypoint_weight", 0), "kp_heatmap_loss": cfg.get("kp_heatmap_loss", "focal")}
     notes = [f"--{k.replace('_', '-')} {getattr(a, k)!r} is not used: kept at {v!r}, as the starting weights were trained"
-             for k, v in kept.items() if getattr(a, k) != v]
+             for k, v in kept.items() if getattr(a, k) != v and getattr(a, k) != defaults[k]]
     for k, v in kept.items():
         setattr(a, k, v)
     return notes
