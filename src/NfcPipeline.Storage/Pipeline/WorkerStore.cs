@@ -20,13 +20,13 @@ public sealed class WorkerStore(NpgsqlDataSource db)
             cancellationToken: ct));
     }
 
-    /// <summary>Other live workers (heartbeat within 2 minutes) that run a model other than <paramref name="modelSha"/>.</summary>
+    /// <summary>Other live workers (heartbeat within 2 minutes, or their own longer window) that run a model other than <paramref name="modelSha"/>.</summary>
     public async Task<int> LiveWorkersWithOtherModelsAsync(string workerId, byte[] modelSha, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
             select count(*)::int from workers
-            where id <> @Id and state <> 'stopped' and heartbeat_at > now() - interval '2 minutes' and model_sha256 is distinct from @Model
+            where id <> @Id and state <> 'stopped' and heartbeat_at > now() - greatest(alive_within, interval '2 minutes') and model_sha256 is distinct from @Model
             """, new { Id = workerId, Model = modelSha }, cancellationToken: ct));
     }
 

@@ -26,7 +26,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                    (select count(*) from images where updated_at > now() - make_interval(mins => @window)
                                                   and state in ('succeeded', 'failed') and chunk_job_id is not null) as images_finished,
                    @window as window_minutes,
-                   (select count(*) from workers where heartbeat_at > now() - interval '2 minutes' and state <> 'stopped') as workers_alive,
+                   (select count(*) from workers where heartbeat_at > now() - greatest(alive_within, interval '2 minutes') and state <> 'stopped') as workers_alive,
                    (select count(*) from jobs where state = 'failed' and updated_at > now() - interval '1 hour') as failures_last_hour,
                    (select count(*) from studies where state in ('registered', 'processing')) as studies_active
             """, new { window = ThroughputWindowMinutes }, cancellationToken: ct));
@@ -260,7 +260,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return (await c.QueryAsync<WorkerRow>(new CommandDefinition("""
             select id, host, pid, device, provider, model_sha256, started_at, heartbeat_at, images_processed,
                    last_batch::text as last_batch, state,
-                   (heartbeat_at > now() - interval '2 minutes' and state <> 'stopped') as alive
+                   (heartbeat_at > now() - greatest(alive_within, interval '2 minutes') and state <> 'stopped') as alive
             from workers order by heartbeat_at desc limit @limit
             """, new { limit }, cancellationToken: ct))).ToList();
     }
