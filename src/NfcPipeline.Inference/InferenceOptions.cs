@@ -85,7 +85,9 @@ public sealed class InferenceOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        try { NfcPipeline.OnnxRuntime.ExecutionProviders.ResolveDevice(Device ?? "", () => []); }
+        // Checked, not resolved: resolving "auto" looks at the ONNX Runtime library, which must not load before
+        // Inference:OnnxRuntimePath is applied.
+        try { if (!NfcPipeline.OnnxRuntime.ExecutionProviders.IsAuto(Device ?? "")) NfcPipeline.OnnxRuntime.ExecutionProviders.ParseDevice(Device ?? ""); }
         catch (ArgumentException ex) { problems.Add($"Inference:Device: {ex.Message.Split(" (Parameter", 2)[0]}"); }
         if (IntraOpThreads < 0) problems.Add($"Inference:IntraOpThreads must not be negative (0: automatic), got {IntraOpThreads}.");
         if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");

@@ -106,6 +106,18 @@ public class ImageAnalyzerTests
     }
 
     [Theory]
+    [InlineData("auto", true)]
+    [InlineData(" AUTO ", true)]
+    [InlineData("cuda:1", true)]
+    [InlineData("gpu", false)]
+    public void The_device_setting_is_checked_without_resolving_auto(string device, bool valid)
+    {
+        // Resolving auto looks at the ONNX Runtime library: validating loaded it before Inference:OnnxRuntimePath applied.
+        var problems = new InferenceOptions { ModelPath = FixturePath, Device = device }.Validate();
+        Assert.Equal(valid, !problems.Any(p => p.StartsWith("Inference:Device", StringComparison.Ordinal)));
+    }
+
+    [Theory]
     [InlineData(3)]
     [InlineData(1)]
     public async Task Warming_up_runs_one_full_batch_directly_and_one_image_through_the_batcher(int maxBatch)
