@@ -51,6 +51,29 @@ public class MigrationTests
     }
 
     [Fact]
+    public async Task A_migration_waiting_on_a_lock_held_elsewhere_gives_up_saying_why_and_applies_once_it_is_free()
+    {
+        // An ALTER TABLE queued behind an open transaction waited for ever, and every statement on that table queued
+        // behind it: the workers' heartbeats and chunk writes stopped with the start-up.
+        await using var db = await TestDatabase.CreateAsync();
+        var runner = new MigrationRunner(db.ConnectionString) { LockTimeout = TimeSpan.FromMilliseconds(200), LockAttempts = 2 };
+        var all = RepoMigrations();
+        await runner.ApplyAsync(all.Where(m => m.Version < 36).ToList());
+        await using var holder = new Npgsql.NpgsqlConnection(db.ConnectionString);
+        await holder.OpenAsync();
+        await using (var open = await holder.BeginTransactionAsync())
+        {
+            await new Npgsql.NpgsqlCommand("select count(*) from workers", holder, open).ExecuteScalarAsync();   // holds a share lock
+
+            var error = await Assert.ThrowsAsync<MigrationException>(() => runner.ApplyAsync(all));
+
+            Assert.Contains("0036_worker_alive_within waited 2 times 0.2 s for a lock", error.Message);
+            Assert.False(await db.ScalarAsync<bool>("select exists (select 1 from schema_migrations where version = 36)"));
+        }
+        Assert.Single((await runner.ApplyAsync(all)).Applied);
+    }
+
+    [Fact]
     public async Task A_tampered_migration_is_refused_and_nothing_new_is_applied()
     {
         await using var db = await TestDatabase.CreateAsync();

@@ -23,6 +23,15 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
 
     private readonly ILogger _logger = logger ?? NullLogger<MigrationRunner>.Instance;
 
+    /// <summary>
+    /// How long one try of a migration waits for a lock on a table it changes. Without a limit an ALTER TABLE queued
+    /// behind a long transaction (an open psql session) queued every worker's statements on that table behind itself.
+    /// </summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Tries of a migration whose lock wait timed out, before the run fails saying why.</summary>
+    public int LockAttempts { get; init; } = 6;
+
     public async Task<MigrationResult> ApplyAsync(IReadOnlyList<Migration> migrations, CancellationToken ct = default)
     {
         await using var connection = new NpgsqlConnection(connectionString);
@@ -93,10 +102,34 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
 
     private async Task ApplyOneAsync(NpgsqlConnection connection, Migration migration, CancellationToken ct)
     {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await TryApplyOneAsync(connection, migration, ct);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                if (attempt >= LockAttempts)
+                    throw new MigrationException($"Migration {migration} waited {attempt} times {LockTimeout.TotalSeconds:0.#} s for a lock on a " +
+                        "table it changes, held by another transaction (an open psql session, a long query?); it was rolled back. " +
+                        "End that transaction and start again.", ex);
+                _logger.LogWarning("Migration {Migration} waited {Seconds:0.#} s for a table lock held by another transaction; trying again",
+                    migration.ToString(), LockTimeout.TotalSeconds);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            }
+        }
+    }
+
+    private async Task TryApplyOneAsync(NpgsqlConnection connection, Migration migration, CancellationToken ct)
+    {
         var stopwatch = Stopwatch.StartNew();
         await using var transaction = await connection.BeginTransactionAsync(ct);
         try
         {
+            await connection.ExecuteAsync(new CommandDefinition("select set_config('lock_timeout', @Ms, true)",
+                new { Ms = $"{Math.Max(1, (long)LockTimeout.TotalMilliseconds)}ms" }, transaction, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, commandTimeout: 0, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(
                 "insert into schema_migrations (version, name, checksum, execution_ms) values (@Version, @Name, @Checksum, @Ms)",
@@ -104,7 +137,7 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
                 transaction, cancellationToken: ct));
             await transaction.CommitAsync(ct);
         }
-        catch (PostgresException ex)
+        catch (PostgresException ex) when (ex.SqlState != PostgresErrorCodes.LockNotAvailable)
         {
             throw new MigrationException($"Migration {migration} failed and was rolled back: {ex.MessageText} (SQLSTATE {ex.SqlState}).", ex);
         }
