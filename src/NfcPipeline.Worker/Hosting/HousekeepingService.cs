@@ -30,7 +30,8 @@ public sealed class HousekeepingService(CompletionEventStore events, ShareScanSt
             int deleted = await trim(ct);
             if (deleted > 0) logger.LogInformation("Housekeeping: {Count} {What} older than {Keep} deleted", deleted, what, options.KeepHistory);
         }
-        catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is Npgsql.NpgsqlException)
+        // Any failure but the stop: a background service that throws stops the host, and a trim is not worth a worker.
+        catch (Exception ex) when (!ct.IsCancellationRequested)
         {
             logger.LogWarning("Housekeeping: {What} not trimmed: {Error}", what, ex.Message);
         }
