@@ -66,20 +66,22 @@ public sealed class ImageDecoder
 
     /// <summary>
     /// As <see cref="ReadHeader(ReadOnlySpan{byte})"/>, reading only the start of the file where that is enough, and of a
-    /// TIFF only its directories, wherever they lie.
+    /// TIFF only its directories, wherever they lie; the file is opened once.
     /// </summary>
-    public ImageInfo ReadHeaderFile(string path)
+    public ImageInfo ReadHeaderFile(string path) => WithFile(path, stream =>
     {
-        byte[] head = ReadFile(path, HeaderProbeBytes, out bool complete);
+        var (head, complete) = ReadUpTo(stream, HeaderProbeBytes, alreadyRead: 0);
         if (complete) return ReadHeader(head);
-        if (Sniff(head) == ImageFormat.Tiff)
-            return TiffInfo(WithFile(path, stream => stream.CanSeek ? TiffHeader.Read(new TiffBytes(stream)) : (TiffHeader?)null)
-                ?? TiffHeader.Read(ReadFile(path, long.MaxValue, out _)));
-        try { return ReadHeader(head); }
-        catch (ImageDecodeException e) when (e.Reason == ImageDecodeError.Truncated) { }
-        // A long header needs more than the probe.
-        return ReadHeader(ReadFile(path, long.MaxValue, out _));
-    }
+        bool tiff = Sniff(head) == ImageFormat.Tiff;
+        if (tiff && stream.CanSeek) return TiffInfo(TiffHeader.Read(new TiffBytes(stream)));
+        if (!tiff)
+        {
+            try { return ReadHeader(head); }
+            catch (ImageDecodeException e) when (e.Reason == ImageDecodeError.Truncated) { }
+        }
+        // A long header needs more than the probe (a TIFF that cannot be sought, all of it): the rest of the file.
+        return ReadHeader([.. head, .. ReadUpTo(stream, long.MaxValue, alreadyRead: head.Length).Bytes]);
+    });
 
     /// <summary>Decodes to RGB. Size limits are checked from the header before pixels are allocated.</summary>
     public RgbImage Decode(ReadOnlySpan<byte> data)
@@ -105,16 +107,18 @@ public sealed class ImageDecoder
 
     private byte[] ReadFile(string path, long maxBytes, out bool complete)
     {
-        var (bytes, whole) = WithFile(path, stream =>
-        {
-            long length = stream.Length;
-            int wanted = (int)Math.Min(Math.Min(length, maxBytes), Array.MaxLength);
-            byte[] buffer = GC.AllocateUninitializedArray<byte>(wanted);
-            int read = stream.ReadAtLeast(buffer, wanted, throwOnEndOfStream: false);
-            return (read == wanted ? buffer : buffer.AsSpan(0, read).ToArray(), read >= length); // the file shrank while read
-        });
-        complete = whole;
+        (var bytes, complete) = WithFile(path, stream => ReadUpTo(stream, maxBytes, alreadyRead: 0));
         return bytes;
+    }
+
+    /// <summary>Up to <paramref name="maxBytes"/> of what follows the first <paramref name="alreadyRead"/> bytes, and whether that is all of it.</summary>
+    private static (byte[] Bytes, bool Complete) ReadUpTo(Stream stream, long maxBytes, long alreadyRead)
+    {
+        long remaining = Math.Max(0, stream.Length - alreadyRead);
+        int wanted = (int)Math.Min(Math.Min(remaining, maxBytes), Array.MaxLength);
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(wanted);
+        int read = stream.ReadAtLeast(buffer, wanted, throwOnEndOfStream: false);
+        return (read == wanted ? buffer : buffer.AsSpan(0, read).ToArray(), read >= remaining); // the file shrank while read
     }
 
     /// <summary>Opens the file as every read does (not a folder or FIFO, the size limit checked), mapping its errors.</summary>

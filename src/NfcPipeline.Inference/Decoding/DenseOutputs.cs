@@ -57,13 +57,16 @@ public sealed class DenseOutputs
             var map = new OutputMap(t.Data.Slice(batchIndex * itemLength, itemLength), channels, oh, ow);
             // NaN compares false with every threshold, so it would pass for foreground and peaks; infinities poison
             // the positions. A model that emits them for this input is broken for it: the image fails, saying so.
-            if (FirstNonFinite(map.Data.Span) is { } bad)
-                problems.Add($"output '{name}' holds a NaN or infinite value (channel {bad / (oh * ow)}, cell {bad % ow},{bad % (oh * ow) / ow})");
-            // A probability map exported without its sigmoid (logits) passes every other check, and its thresholds and
-            // peaks then find other masks and keypoints: measurements of another picture.
-            else if (probability && FirstOutside(map.Data.Span, -ProbabilityTolerance, 1 + ProbabilityTolerance) is { } outside)
-                problems.Add($"output '{name}' holds {map.Data.Span[outside]}, outside [0, 1] (channel {outside / (oh * ow)}, cell " +
-                    $"{outside % ow},{outside % (oh * ow) / ow}): a probability map, exported without its sigmoid?");
+            // In one pass, also for a probability map exported without its sigmoid: its logits pass every other check,
+            // and its thresholds and peaks then find other masks and keypoints (measurements of another picture).
+            var (low, high) = probability ? (-ProbabilityTolerance, 1 + ProbabilityTolerance) : (-float.MaxValue, float.MaxValue);
+            if (FirstOutside(map.Data.Span, low, high) is { } bad)
+            {
+                string where = $"channel {bad / (oh * ow)}, cell {bad % ow},{bad % (oh * ow) / ow}";
+                problems.Add(float.IsFinite(map.Data.Span[bad])
+                    ? $"output '{name}' holds {map.Data.Span[bad]}, outside [0, 1] ({where}): a probability map, exported without its sigmoid?"
+                    : $"output '{name}' holds a NaN or infinite value ({where})");
+            }
             return map;
         }
 

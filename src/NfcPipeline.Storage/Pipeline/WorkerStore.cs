@@ -20,13 +20,19 @@ public sealed class WorkerStore(NpgsqlDataSource db)
             cancellationToken: ct));
     }
 
+    /// <summary>
+    /// A workers row of a live worker: not stopped, and heard from within 2 minutes, or within its own longer window (four
+    /// of its heartbeat intervals), so one beating once a minute does not show dead between beats.
+    /// </summary>
+    internal const string Alive = "state <> 'stopped' and heartbeat_at > now() - greatest(alive_within, interval '2 minutes')";
+
     /// <summary>Other live workers (heartbeat within 2 minutes, or their own longer window) that run a model other than <paramref name="modelSha"/>.</summary>
     public async Task<int> LiveWorkersWithOtherModelsAsync(string workerId, byte[] modelSha, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        return await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition($"""
             select count(*)::int from workers
-            where id <> @Id and state <> 'stopped' and heartbeat_at > now() - greatest(alive_within, interval '2 minutes') and model_sha256 is distinct from @Model
+            where id <> @Id and {Alive} and model_sha256 is distinct from @Model
             """, new { Id = workerId, Model = modelSha }, cancellationToken: ct));
     }
 

@@ -1,4 +1,5 @@
 using Dapper;
+using NfcPipeline.Storage.Pipeline;
 using Npgsql;
 
 namespace NfcPipeline.Storage.Reporting;
@@ -19,14 +20,14 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     public async Task<OverviewStats> OverviewAsync(CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.QuerySingleAsync<OverviewStats>(new CommandDefinition("""
+        return await c.QuerySingleAsync<OverviewStats>(new CommandDefinition($"""
             select (select count(*) from jobs where state in ('enqueued', 'retrying')) as queue_depth,
                    (select count(*) from jobs where state = 'processing') as processing,
                    -- Finished by a worker: images a registration reused a result for never belonged to a chunk.
                    (select count(*) from images where updated_at > now() - make_interval(mins => @window)
                                                   and state in ('succeeded', 'failed') and chunk_job_id is not null) as images_finished,
                    @window as window_minutes,
-                   (select count(*) from workers where heartbeat_at > now() - greatest(alive_within, interval '2 minutes') and state <> 'stopped') as workers_alive,
+                   (select count(*) from workers where {WorkerStore.Alive}) as workers_alive,
                    (select count(*) from jobs where state = 'failed' and updated_at > now() - interval '1 hour') as failures_last_hour,
                    (select count(*) from studies where state in ('registered', 'processing')) as studies_active
             """, new { window = ThroughputWindowMinutes }, cancellationToken: ct));
@@ -257,10 +258,10 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<WorkerRow>> WorkersAsync(int limit = 200, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return (await c.QueryAsync<WorkerRow>(new CommandDefinition("""
+        return (await c.QueryAsync<WorkerRow>(new CommandDefinition($"""
             select id, host, pid, device, provider, model_sha256, started_at, heartbeat_at, images_processed,
                    last_batch::text as last_batch, state,
-                   (heartbeat_at > now() - greatest(alive_within, interval '2 minutes') and state <> 'stopped') as alive
+                   ({WorkerStore.Alive}) as alive
             from workers order by heartbeat_at desc limit @limit
             """, new { limit }, cancellationToken: ct))).ToList();
     }
