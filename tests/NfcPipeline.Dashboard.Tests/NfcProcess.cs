@@ -53,7 +53,11 @@ internal static class NfcProcess
     /// after the signal. SIGTERM, which the CLI handles as Ctrl-C: a test run started in the background (CI) inherits
     /// SIGINT ignored, as shells start background jobs, and the CLI never sees a SIGINT.
     /// </summary>
-    public static async Task<(int Code, string Out, string Err, TimeSpan Stopping)> RunAndTerminateAsync(TimeSpan after, params string[] args)
+    /// <summary>
+    /// Runs nfc and sends it SIGTERM once its standard output has shown <paramref name="ready"/> and then
+    /// <paramref name="after"/> more has passed (a fixed delay alone signalled a start slowed by a loaded machine).
+    /// </summary>
+    public static async Task<(int Code, string Out, string Err, TimeSpan Stopping)> RunAndTerminateAsync(string ready, TimeSpan after, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "nfc.dll"), .. args])
         {
@@ -61,10 +65,20 @@ internal static class NfcProcess
         };
         start.Environment["NFC_RABBIT_URI"] = TestServices.RabbitUri.ToString();
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        var output = new System.Text.StringBuilder();
+        var shown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) { shown.TrySetResult(); return; }
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data.Contains(ready, StringComparison.Ordinal)) shown.TrySetResult();
+        };
+        process.BeginOutputReadLine();
         var stderr = process.StandardError.ReadToEndAsync();
+        string Out() { lock (output) return output.ToString(); }
+        await shown.Task.WaitAsync(TimeSpan.FromMinutes(2));
         await Task.Delay(after);
-        if (process.HasExited) Assert.Fail($"nfc {string.Join(' ', args)} ended before it was interrupted:\n{await stdout}\n{await stderr}");
+        if (process.HasExited) Assert.Fail($"nfc {string.Join(' ', args)} ended before it was interrupted:\n{Out()}\n{await stderr}");
         var clock = Stopwatch.StartNew();
         using (var signal = Process.Start("kill", ["-TERM", process.Id.ToString()])) await signal.WaitForExitAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -72,9 +86,10 @@ internal static class NfcProcess
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"nfc {string.Join(' ', args)} did not stop within 60 s of SIGTERM:\n{await stdout}\n{await stderr}");
+            Assert.Fail($"nfc {string.Join(' ', args)} did not stop within 60 s of SIGTERM:\n{Out()}\n{await stderr}");
         }
-        return (process.ExitCode, await stdout, await stderr, clock.Elapsed);
+        await process.WaitForExitAsync();   // the output read to its end
+        return (process.ExitCode, Out(), await stderr, clock.Elapsed);
     }
 
     /// <summary>The value of a `key=value` line of a bench's output.</summary>

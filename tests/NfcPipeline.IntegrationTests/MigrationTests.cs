@@ -138,14 +138,17 @@ public class MigrationTests
         await using (var take = new Npgsql.NpgsqlCommand($"select pg_advisory_lock({MigrationRunner.AdvisoryLockKey})", holder))
             await take.ExecuteNonQueryAsync();
 
-        var waiting = Task.Run(() => new MigrationRunner(shortTimeout).ApplyAsync(RepoMigrations()));
+        // One small migration: every statement of the repository's ~36 would get 1 s too, on a database server busy
+        // with the other tests.
+        List<Migration> one = [new(1, "one", "create table waited_for (id int)")];
+        var waiting = Task.Run(() => new MigrationRunner(shortTimeout).ApplyAsync(one));
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.False(waiting.IsCompleted);
         await using (var release = new Npgsql.NpgsqlCommand($"select pg_advisory_unlock({MigrationRunner.AdvisoryLockKey})", holder))
             await release.ExecuteNonQueryAsync();
 
         var result = await waiting.WaitAsync(TimeSpan.FromMinutes(1));
-        Assert.Equal(RepoMigrations().Count, result.Applied.Count);
+        Assert.Single(result.Applied);
     }
 
     [Fact]

@@ -102,13 +102,14 @@ public class DynamicBatcherBatchingTests
     {
         var executor = new TestExecutor<ImageRequest, int>(batch => [.. batch.Requests.Select(r => r.Id)]) { Gated = true };
         await using var batcher = new DynamicBatcher<ImageRequest, int>(
-            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 20, maxConcurrentBatches: 1), executor.ExecuteAsync, r => r.Bucket);
+            TestOptions.Create(maxBatchSize: 2, maxQueueDelayMs: 300, maxConcurrentBatches: 1), executor.ExecuteAsync, r => r.Bucket);
 
-        // A full Small batch occupies the only slot; a lone Large request then waits past its delay.
+        // A full Small batch occupies the only slot; a lone Large request then waits past its delay. (A delay of 300 ms:
+        // a thread stalled longer between the first two submissions would send the first alone.)
         var first = new[] { batcher.SubmitAsync(new ImageRequest(1, Small)), batcher.SubmitAsync(new ImageRequest(2, Small)) };
         await executor.WaitForStartedAsync(1);
         var lone = batcher.SubmitAsync(new ImageRequest(100, Large)).AsTask();
-        await Task.Delay(50);
+        await Task.Delay(600);
         var busy = Enumerable.Range(3, 6).Select(i => batcher.SubmitAsync(new ImageRequest(i, Small)).AsTask()).ToArray();
 
         executor.Open();

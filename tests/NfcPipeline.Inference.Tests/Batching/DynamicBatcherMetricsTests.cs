@@ -103,6 +103,8 @@ public sealed class DynamicBatcherMetricsTests : IDisposable
 
         Assert.Equal(0, batcher.Snapshot().MeanBatchSize);
         await Wait.ForAsync(Task.WhenAll(Enumerable.Range(0, 16).Select(i => batcher.SubmitAsync(i).AsTask())));
+        // The last batch leaves the in-flight count only after its callers have their answers.
+        await Wait.UntilAsync(() => batcher.InFlightBatches == 0, "the last batch finished");
 
         var statistics = batcher.Snapshot();
         Assert.Equal("test", statistics.Name);

@@ -135,19 +135,20 @@ public class ResubmissionRaceTests
         var s = await SeedAsync(db, 2);
         var jobs = new JobStore(db);
 
-        // Another transaction holds the study's lock (a requeue waiting for the broker, a long chunk write) for 6 s.
+        // Another transaction holds the study's lock (a requeue waiting for the broker, a long chunk write) for 10 s.
         await using var holder = await db.OpenConnectionAsync();
         await using var held = await holder.BeginTransactionAsync();
         await holder.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.study:' || 'race', 0))", transaction: held);
         var registering = new StudyRegistrationStore(db).RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, true, 1, "{}", default);
-        await Task.Delay(6000);
+        await Task.Delay(10_000);
         await held.CommitAsync();
         var registered = await registering;
         Assert.Equal(2, registered.Chunks.Count);
 
-        // Its chunks' claims are as old as their insert, not as the transaction: an outbox pass with a lease of 5 s
-        // leaves them to the publisher that holds them (stamped with the transaction's start, they were taken again).
-        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromSeconds(5), 10, default));
+        // Its chunks' claims are as old as their insert, not as the transaction: an outbox pass with a lease of 8 s
+        // leaves them to the publisher that holds them (stamped with the transaction's start, they were taken again). The
+        // lease of 8 s leaves a loaded machine 8 s between the insert and this pass.
+        Assert.Empty(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromSeconds(8), 10, default));
     }
 
     [Fact]

@@ -128,7 +128,7 @@ public class ShareScanStoreTests
 
         // Refused while its publish was still being confirmed: the refusal answers that submission.
         await store.RecordRegistrationRefusalAsync("/share", "refused", "the folder cannot be read", default);
-        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", default, publishedFor: TimeSpan.FromSeconds(5));
+        await store.RecordSubmissionAsync("/share", "refused", "aaa", "S-1", default, publishedFor: TimeSpan.FromMinutes(2));
         Assert.Equal(["fine"], (await store.GetSubmittedFingerprintsAsync("/share", null, default)).Keys);
 
         // Registered at last: the note is cleared, and the folder's submission counts again.

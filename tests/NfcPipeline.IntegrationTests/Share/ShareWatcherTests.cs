@@ -154,9 +154,9 @@ public class ShareWatcherTests
 
         // The requested scan sees the study for the first time; the next scan is due when it has settled (0.5 s), not
         // at the hour's poll.
-        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once it settled", seconds: 5);
-        await Eventually(async () => await h.ScanCountAsync() == 3, "the requested scan and the settled one recorded", seconds: 5);
-        await Eventually(async () => await h.Db.ScalarAsync<bool>("select scan_requested_at is null from share_watch"), "the request cleared", seconds: 5);
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once it settled", seconds: 60);
+        await Eventually(async () => await h.ScanCountAsync() == 3, "the requested scan and the settled one recorded", seconds: 60);
+        await Eventually(async () => await h.Db.ScalarAsync<bool>("select scan_requested_at is null from share_watch"), "the request cleared", seconds: 60);
     }
 
     [Fact]
@@ -169,8 +169,8 @@ public class ShareWatcherTests
 
         await host.Services.GetRequiredService<IBus>().Publish(new ScanShareNow("integration test"));
 
-        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once it settled", seconds: 10);
-        await Eventually(async () => await h.ScanCountAsync() == 3, "the requested scan and the settled one recorded", seconds: 5);
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published once it settled", seconds: 60);
+        await Eventually(async () => await h.ScanCountAsync() == 3, "the requested scan and the settled one recorded", seconds: 60);
     }
 
     [Fact]
@@ -337,10 +337,10 @@ public class ShareWatcherTests
     {
         await using var h = await CreateAsync();
         h.AddSettledStudy($"{h.Token}-on-a-slow-share");
-        var scanner = new HangingShareScanner(TimeProvider.System) { Hanging = false, SlowSteps = 8 };   // 8 folders, 0.4 s each
+        var scanner = new HangingShareScanner(TimeProvider.System) { Hanging = false, SlowSteps = 12 };   // 12 folders, 0.4 s each: 4.8 s
 
-        await h.StartWatcherAsync(new() { ["Share:StallTimeout"] = "00:00:01" }, services: s => s.AddSingleton<ShareScanner>(scanner));
-        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published");
+        await h.StartWatcherAsync(new() { ["Share:StallTimeout"] = "00:00:03" }, services: s => s.AddSingleton<ShareScanner>(scanner));
+        await Eventually(() => Task.FromResult(h.Recorder.Messages.Count == 1), "the study published", seconds: 60);
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans where error is not null"));
     }
 
