@@ -26,7 +26,7 @@ public class SharePageTests
     }
 
     [Fact]
-    public async Task A_study_whose_submission_was_refused_answers_404_with_the_refusal()
+    public async Task A_study_whose_submission_was_refused_answers_404_with_the_refusal_unless_asked_since_later()
     {
         await using var data = await TestData.CreateAsync();
         await data.Database.ScalarAsync<int>("""
@@ -42,6 +42,16 @@ public class SharePageTests
         using var problem = System.Text.Json.JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
         Assert.Equal("The study folder holds no images.", problem.RootElement.GetProperty("refusal").GetString());
         Assert.Contains("a worker refused its submission", problem.RootElement.GetProperty("detail").GetString());
+        var refusedAt = problem.RootElement.GetProperty("refusedAt").GetDateTimeOffset();
+        Assert.InRange(refusedAt, DateTimeOffset.UtcNow.AddMinutes(-10), DateTimeOffset.UtcNow.AddMinutes(10));
+        // A resubmission's client passes its POST's time: the earlier refusal is not its answer.
+        var since = Uri.EscapeDataString(refusedAt.AddSeconds(1).ToString("O"));
+        var resubmitted = await client.GetAsync($"/api/studies/S-NEW?since={since}");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, resubmitted.StatusCode);
+        Assert.DoesNotContain("refused", await resubmitted.Content.ReadAsStringAsync());
+        var before = Uri.EscapeDataString(refusedAt.AddSeconds(-1).ToString("O"));
+        Assert.Contains("refused", await (await client.GetAsync($"/api/studies/S-NEW?since={before}")).Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.GetAsync("/api/studies/S-NEW?since=yesterday")).StatusCode);
         // One never submitted is simply not there yet.
         var unknown = await client.GetAsync("/api/studies/S-OTHER");
         Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);

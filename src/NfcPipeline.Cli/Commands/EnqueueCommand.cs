@@ -160,7 +160,7 @@ internal static class EnqueueCommand
                         if (s.IsFinished) { finalState = s.State; task.StopTask(); return; }
                     }
                     // Refused (the share page's note): said at once, with the worker's reason, not after the timeout.
-                    else if (await queries.RegistrationRefusalAsync(folder, studyId, publishedAfter, ct) is { } refused) { refusal = refused; task.StopTask(); return; }
+                    else if (await queries.RegistrationRefusalAsync(folder, studyId, publishedAfter, ct) is { } refused) { refusal = refused.Reason; task.StopTask(); return; }
                     // Not registered: no worker would leave a script waiting for ever.
                     else if (waiting.Elapsed > registerTimeout) { task.StopTask(); return; }
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);

@@ -37,8 +37,11 @@ public static class StudiesApi
         if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
         context.Response.ContentType = "text/csv; charset=utf-8";
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-{name}.csv\"";
-        await using var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
+        // Disposed (flushed) only once written whole: a flush, even of nothing, starts the 200, and a query that failed
+        // before its first row would then be a download cut short, not the exception handler's 503.
+        var writer = new StreamWriter(context.Response.Body, leaveOpen: true);
         await write(writer, study);
+        await writer.DisposeAsync();
         return Results.Empty;
     }
 
@@ -201,14 +204,20 @@ public static class StudiesApi
         return Results.Ok(new { studies = page.Rows.Select(Summary), next });
     }
 
-    private static async Task<IResult> Status(ReportingQueries queries, string id, CancellationToken ct)
+    /// <param name="since">Only a refusal at or after it answers (a client that resubmits a refused folder passes its
+    /// POST's time, or it would read the earlier refusal).</param>
+    private static async Task<IResult> Status(ReportingQueries queries, string id, DateTimeOffset? since, CancellationToken ct)
     {
         var s = await queries.StudyByExternalIdAsync(id, ct);
         if (s is null)
             // A client waiting on a submission the worker refused would poll a 404 for ever: the refusal is the answer.
-            return await queries.RegistrationRefusalAsync(null, id, DateTime.MinValue, ct) is { } refusal
-                ? Results.Problem($"There is no study '{id}': a worker refused its submission: {refusal}", statusCode: 404,
-                    title: "The submission was refused", extensions: new Dictionary<string, object?> { ["refusal"] = refusal })
+            return await queries.RegistrationRefusalAsync(null, id, since?.UtcDateTime ?? DateTime.MinValue, ct) is { } refusal
+                ? Results.Problem($"There is no study '{id}': a worker refused its submission: {refusal.Reason}", statusCode: 404,
+                    title: "The submission was refused", extensions: new Dictionary<string, object?>
+                    {
+                        ["refusal"] = refusal.Reason,
+                        ["refusedAt"] = DateTime.SpecifyKind(refusal.RefusedAt, DateTimeKind.Utc),
+                    })
                 : Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
         var patients = await queries.PatientsAsync(s.Id, ct);
         return Results.Ok(new StudyDetail(Summary(s), patients.Select(p => new

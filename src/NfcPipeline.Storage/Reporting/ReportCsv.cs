@@ -75,7 +75,6 @@ public static class ReportCsv
     /// </summary>
     public static async Task WriteStudyResultsAsync(TextWriter w, NpgsqlDataSource dataSource, long studyId, CancellationToken ct = default)
     {
-        await WriteRowAsync(w, StudyColumns);
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand("""
             select s.external_id, p.code, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.state, i.error_code, i.error, encode(i.sha256, 'hex'),
@@ -95,6 +94,8 @@ public static class ReportCsv
             """, c);
         cmd.Parameters.AddWithValue("studyId", studyId);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
+        // Nothing written before the query answered: a database away is then the API's 503, not a cut-off 200.
+        await WriteRowAsync(w, StudyColumns);
         await WriteRowsAsync(w, reader, ct);
     }
 

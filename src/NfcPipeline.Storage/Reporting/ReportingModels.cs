@@ -244,3 +244,10 @@ public sealed class ShareScanRow
 public sealed record KeysetPage<T>(IReadOnlyList<T> Rows, long? NextBefore);
 
 public sealed record JobFilter(string State, string? Kind = null, string? Study = null, long? Before = null, int Limit = 50);
+
+/// <summary>Why a worker refused to register a submission, and when it last did (share_folder_notes).</summary>
+public sealed class RegistrationRefusal
+{
+    public string Reason { get; init; } = "";
+    public DateTime RefusedAt { get; init; }
+}

@@ -91,13 +91,13 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     /// <summary>
     /// Why a worker refused to register a submission of the share folder <paramref name="folder"/> (relative to the
     /// share; null: any folder) under <paramref name="studyId"/> since <paramref name="since"/>, as the share page notes
-    /// it; null when it has not.
+    /// it, and when it last did; null when it has not.
     /// </summary>
-    public async Task<string?> RegistrationRefusalAsync(string? folder, string studyId, DateTime since, CancellationToken ct = default)
+    public async Task<RegistrationRefusal?> RegistrationRefusalAsync(string? folder, string studyId, DateTime since, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.QueryFirstOrDefaultAsync<string?>(new CommandDefinition("""
-            select reason from share_folder_notes
+        return await c.QueryFirstOrDefaultAsync<RegistrationRefusal?>(new CommandDefinition("""
+            select reason, last_seen as refused_at from share_folder_notes
             where (@folder::text is null or folder = @folder) and study_id = @studyId and state = 'registration_refused' and last_seen >= @since
             order by last_seen desc limit 1
             """, new { folder = folder?.Trim('/'), studyId, since }, cancellationToken: ct));
