@@ -14,7 +14,7 @@ public class CliTests
     {
         // No worker: --wait waits for a registration that does not come, until interrupted (Ctrl-C or SIGTERM).
         await using var data = await TestData.CreateAsync();
-        var run = await NfcProcess.RunAndTerminateAsync(TimeSpan.FromSeconds(5), "enqueue", TestData.FreeFolder, "--share", data.ShareRoot,
+        var run = await NfcProcess.RunAndTerminateAsync("Submitted study", TimeSpan.FromSeconds(2), "enqueue", TestData.FreeFolder, "--share", data.ShareRoot,
             "--study-id", "CLI-INT", "--wait", "--connection", data.Database.ConnectionString);
         Assert.True(run.Code == 130, $"exit {run.Code}: {run.Err}");
         Assert.Contains("nfc: cancelled.", run.Err);
@@ -64,7 +64,7 @@ public class CliTests
         await using var bare = await TestDatabase.CreateAsync();
         var unmigrated = await NfcAsync("status", "--connection", bare.ConnectionString);
         Assert.Equal(1, unmigrated.Code);
-        Assert.StartsWith("nfc status: a table is missing from the database", unmigrated.Err);
+        Assert.StartsWith("nfc status: the database's schema is missing or older than this nfc", unmigrated.Err);
         Assert.Contains("run 'nfc migrate'", unmigrated.Err);
         var login = new Npgsql.NpgsqlConnectionStringBuilder(bare.ConnectionString) { Password = "wrong" }.ConnectionString;
         Assert.StartsWith("nfc status: the database refused the login", (await NfcAsync("status", "--connection", login)).Err);

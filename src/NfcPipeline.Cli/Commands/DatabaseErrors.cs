@@ -10,8 +10,8 @@ internal static class DatabaseErrors
 {
     public static string Describe(NpgsqlException ex) => ex switch
     {
-        PostgresException { SqlState: PostgresErrorCodes.UndefinedTable } p =>
-            $"a table is missing from the database ({p.MessageText}): run 'nfc migrate' on it, or check the connection string",
+        PostgresException p when NfcPipeline.Storage.Migrations.SchemaBehind.Is(p) =>
+            $"the database's schema is missing or older than this nfc ({p.MessageText}): run 'nfc migrate' on it, or check the connection string",
         PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } p =>
             $"the database refused the login ({p.MessageText}): check the connection string's user and password (after ops/services.sh: " +
             "eval \"$(ops/services.sh env)\")",

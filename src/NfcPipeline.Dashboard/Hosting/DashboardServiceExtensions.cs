@@ -82,6 +82,10 @@ public static class DashboardServiceExtensions
                     context.Response.Headers.RetryAfter = "30";
                     return Results.Problem("The database cannot be reached; try again shortly.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);
                 }
+                // A dashboard upgraded before any worker migrated the database: said, not a bare 500.
+                if (NfcPipeline.Storage.Migrations.SchemaBehind.Is(error))
+                    return Results.Problem("The database's schema is older than this dashboard: start a worker of this version, or run " +
+                        "'nfc migrate', to bring it up to date.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);
                 return Results.Problem("The request failed on the server; its log says why.", statusCode: 500).ExecuteAsync(context);
             },
         });
