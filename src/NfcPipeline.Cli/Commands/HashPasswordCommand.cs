@@ -22,6 +22,8 @@ internal static class HashPasswordCommand
                 throw new CliUsageException($"--iterations must be at least {PasswordHashes.MinIterations}.");
             var password = Console.IsInputRedirected ? Console.In.ReadLine() : ReadWithoutEcho();
             if (string.IsNullOrEmpty(password)) throw new CliUsageException("no password read from standard input.");
+            if (BindingGuard.IsCommonPassword(password))
+                throw new CliUsageException("that password is one everyone tries first (\"password\", \"admin\", ...); choose another.");
             Console.WriteLine(PasswordHashes.Create(password, count));
             return NfcCommandLine.Success;
         });

@@ -15,7 +15,7 @@ public static class OverviewPage
               <div class="tile" id="queue-depth"><span class="value">{s.QueueDepth}</span><span class="label">queued jobs (enqueued + retrying)</span></div>
               <div class="tile"><span class="value">{s.Processing}</span><span class="label">jobs processing</span></div>
               <div class="tile" id="images-per-second"><span class="value">{s.ImagesPerSecond:0.00}</span><span class="label">images/s (last {s.WindowMinutes} min)</span></div>
-              <div class="tile" id="workers-alive"><span class="value">{s.WorkersAlive}</span><span class="label">workers alive (heartbeat &lt; 2 min)</span></div>
+              <div class="tile" id="workers-alive"><span class="value">{s.WorkersAlive}</span><span class="label">workers alive (recent heartbeat)</span></div>
               <div class="tile" id="failures-last-hour"><span class="value"><a href="/jobs?state=failed">{s.FailuresLastHour}</a></span><span class="label">failures in the last hour</span></div>
               <div class="tile"><span class="value">{s.StudiesActive}</span><span class="label">studies in progress</span></div>
             </section>

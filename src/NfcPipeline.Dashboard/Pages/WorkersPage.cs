@@ -17,7 +17,7 @@ public static class WorkersPage
         int models = workers.Where(w => w.Alive).Select(w => Hex(w.ModelSha256)).Distinct().Count();
         var body = H.Html($"""
             {H.When(models > 1, () => H.Html($"<p class=\"warning\" id=\"mixed-models\">The live workers run {models} different models. All workers on one queue must load the same model: a study's chunks go to whichever worker takes them and a patient is aggregated from one model's results, so patients miss fields. Let the queue drain and run one model.</p>"))}
-            <p>{workers.Count(w => w.Alive)} of {workers.Count} workers alive (heartbeat within 2 minutes).</p>
+            <p>{workers.Count(w => w.Alive)} of {workers.Count} workers alive (a heartbeat within 2 minutes, or within four of its own intervals where longer).</p>
             <table><thead><tr><th>Worker</th><th>Host</th><th>PID</th><th>Device</th><th>Provider</th><th>Model</th><th>Started</th>
             <th>Heartbeat</th><th>Status</th><th>Images processed</th><th>Last batch</th></tr></thead><tbody>{rows}</tbody></table>
             """);

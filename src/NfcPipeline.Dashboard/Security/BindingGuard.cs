@@ -59,6 +59,10 @@ public static class BindingGuard
     private static readonly string[] CommonPasswords =
         ["password", "admin", "operator", "secret", "changeme", "letmein", "123456", "12345678", "qwerty", "nfc", "dashboard"];
 
+    /// <summary>Whether a password is one everyone tries first (in any letter case), which `nfc hash-password` refuses.</summary>
+    public static bool IsCommonPassword(string password) =>
+        CommonPasswords.Contains(password.Trim(), StringComparer.OrdinalIgnoreCase);
+
     private static bool IsSha256Hex(string value) => value.Length == 64 && value.All(Uri.IsHexDigit);
 
     // What `printf '' | sha256sum` gives, e.g. from an unset variable: it would let anyone in with no password.

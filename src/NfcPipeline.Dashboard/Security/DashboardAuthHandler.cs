@@ -75,44 +75,68 @@ public sealed class DashboardAuthHandler(
             if (colon <= 0) return Task.FromResult(AuthenticateResult.Fail("Malformed basic credentials."));
             var (name, password) = (decoded[..colon], decoded[(colon + 1)..]);
             var user = options.Users.FirstOrDefault(u => u.Name == name);
-            if (user?.PasswordHash is { Length: > 0 } remembered && passwords.IsRemembered(name, password, remembered))
-                return Task.FromResult(Success(user.Name, user.Role, "basic"));
-            // Where any user has a slow hash, every refusal takes as long as one, whatever the name and its kind of
-            // hash, so that timing does not tell which names exist. The slot is taken before any check, the fast one
-            // too: a guess checked while refused a slot would be answered without being counted.
-            int slowest = options.Users.Select(u => PasswordHashes.IterationsOf(u.PasswordHash)).DefaultIfEmpty(0).Max();
-            if (slowest > 0 && !limiter.TryBeginCheck(client))
-                return Task.FromResult(LockedOut(client, checksRunning: true));
+            if (user?.PasswordHash is not { Length: > 0 } slowHash) return Task.FromResult(CheckBasic(options, client, name, password, user));
+            if (passwords.IsRemembered(name, password, slowHash)) return Task.FromResult(Success(user.Name, user.Role, "basic"));
+            // A page's parallel requests (a gallery's overlays) once the remembered time ran out: one checks, the others
+            // take its outcome, rather than each wanting a check slot and all but one answered 429.
+            if (!passwords.Lead(name, password, slowHash, out var outcome))
+                return FollowAsync(outcome, client, user);
+            bool? verified = null;
             try
             {
-                // A SHA-256 user's check is fast; it runs for every name (an unknown one against zeros, which nothing matches).
-                string fastExpected = user is { PasswordHash: null or "", PasswordSha256: { Length: > 0 } sha } ? sha : NoHash;
-                if (FixedEquals(fastExpected, Sha256Hex(password)) && user is not null)
-                    return Task.FromResult(Success(user.Name, user.Role, "basic"));
-                if (slowest == 0) return Task.FromResult(Failed(client, "Wrong user name or password."));
-                // Key derivations from all addresses together are bounded, or guesses from many would take every core.
-                // Refused one, a SHA-256 user's wrong password, checked already, still counts.
-                if (!limiter.TryBeginKeyDerivation())
-                {
-                    if (!ReferenceEquals(fastExpected, NoHash)) Failed(client, "Wrong user name or password.");
-                    return Task.FromResult(LockedOut(client, checksRunning: true));
-                }
-                try
-                {
-                    if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
-                        return Task.FromResult(Success(user.Name, user.Role, "basic"));
-                    // Topped up to the slowest configured count: a user whose hash has fewer iterations is refused as slowly.
-                    PasswordHashes.Spend(password, slowest - PasswordHashes.IterationsOf(user?.PasswordHash));
-                    return Task.FromResult(Failed(client, "Wrong user name or password."));
-                }
-                finally { limiter.EndKeyDerivation(); }
+                var result = CheckBasic(options, client, name, password, user);
+                verified = result.Succeeded ? true : Context.Items.ContainsKey(LockedOutItem) ? null : false;
+                return Task.FromResult(result);
             }
-            finally
-            {
-                if (slowest > 0) limiter.EndCheck(client);
-            }
+            finally { passwords.Conclude(name, password, slowHash, verified); }
         }
         return Task.FromResult(AuthenticateResult.NoResult());
+    }
+
+    private async Task<AuthenticateResult> FollowAsync(Task<bool?> outcome, string client, DashboardUser user) => await outcome switch
+    {
+        true => Success(user.Name, user.Role, "basic"),
+        false => Failed(client, "Wrong user name or password."),
+        null => LockedOut(client, checksRunning: true),
+    };
+
+    /// <summary>Basic credentials checked against the configured users, in a check slot where any user has a slow hash.</summary>
+    private AuthenticateResult CheckBasic(DashboardOptions options, string client, string name, string password, DashboardUser? user)
+    {
+        // Where any user has a slow hash, every refusal takes as long as one, whatever the name and its kind of
+        // hash, so that timing does not tell which names exist. The slot is taken before any check, the fast one
+        // too: a guess checked while refused a slot would be answered without being counted.
+        int slowest = options.Users.Select(u => PasswordHashes.IterationsOf(u.PasswordHash)).DefaultIfEmpty(0).Max();
+        if (slowest > 0 && !limiter.TryBeginCheck(client))
+            return LockedOut(client, checksRunning: true);
+        try
+        {
+            // A SHA-256 user's check is fast; it runs for every name (an unknown one against zeros, which nothing matches).
+            string fastExpected = user is { PasswordHash: null or "", PasswordSha256: { Length: > 0 } sha } ? sha : NoHash;
+            if (FixedEquals(fastExpected, Sha256Hex(password)) && user is not null)
+                return Success(user.Name, user.Role, "basic");
+            if (slowest == 0) return Failed(client, "Wrong user name or password.");
+            // Key derivations from all addresses together are bounded, or guesses from many would take every core.
+            // Refused one, a SHA-256 user's wrong password, checked already, still counts.
+            if (!limiter.TryBeginKeyDerivation())
+            {
+                if (!ReferenceEquals(fastExpected, NoHash)) Failed(client, "Wrong user name or password.");
+                return LockedOut(client, checksRunning: true);
+            }
+            try
+            {
+                if (user?.PasswordHash is { Length: > 0 } slow && passwords.Verify(name, password, slow))
+                    return Success(user.Name, user.Role, "basic");
+                // Topped up to the slowest configured count: a user whose hash has fewer iterations is refused as slowly.
+                PasswordHashes.Spend(password, slowest - PasswordHashes.IterationsOf(user?.PasswordHash));
+                return Failed(client, "Wrong user name or password.");
+            }
+            finally { limiter.EndKeyDerivation(); }
+        }
+        finally
+        {
+            if (slowest > 0) limiter.EndCheck(client);
+        }
     }
 
     private const string LockedOutItem = "nfc.sign-in-locked-out";

@@ -65,9 +65,39 @@ public sealed class PasswordVerifier(TimeProvider clock)
     private const int MaxRemembered = 1_000;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _verified = new();
 
-    /// <summary>True when these credentials were verified within the last few minutes: no slow check is needed.</summary>
-    public bool IsRemembered(string user, string password, string encoded) =>
-        _verified.TryGetValue(Key(user, password, encoded), out var until) && until > clock.GetUtcNow();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<bool?>> _checking = new();
+
+    /// <summary>
+    /// True when these credentials were verified within the last few minutes, counted from their latest use: no slow
+    /// check is needed.
+    /// </summary>
+    public bool IsRemembered(string user, string password, string encoded)
+    {
+        var key = Key(user, password, encoded);
+        var now = clock.GetUtcNow();
+        if (!_verified.TryGetValue(key, out var until) || until <= now) return false;
+        _verified[key] = now + Remember;
+        return true;
+    }
+
+    /// <summary>
+    /// True: this caller checks these credentials and then calls <see cref="Conclude"/>. False: a check of the same
+    /// credentials is under way, and <paramref name="outcome"/> is its result (true verified, false refused, null not
+    /// checked: no slot was free).
+    /// </summary>
+    public bool Lead(string user, string password, string encoded, out Task<bool?> outcome)
+    {
+        var mine = new TaskCompletionSource<bool?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = _checking.GetOrAdd(Key(user, password, encoded), mine);
+        outcome = held.Task;
+        return ReferenceEquals(held, mine);
+    }
+
+    /// <summary>Ends the check <see cref="Lead"/> gave this caller, answering those who waited on it.</summary>
+    public void Conclude(string user, string password, string encoded, bool? verified)
+    {
+        if (_checking.TryRemove(Key(user, password, encoded), out var check)) check.TrySetResult(verified);
+    }
 
     public bool Verify(string user, string password, string encoded)
     {
