@@ -66,7 +66,7 @@ public sealed class WorkerOptions
         // Lower bounds too: a timer under a millisecond fails after the bus took messages, and a publish given a few
         // milliseconds gives up before any confirm, so every outbox pass published every chunk again.
         if (HeartbeatInterval < TimeSpan.FromSeconds(1) || HeartbeatInterval >= TimeSpan.FromMinutes(2))
-            problems.Add($"Worker:HeartbeatInterval must be 1 second to under 2 minutes (the dashboard counts a worker dead after 2 minutes without one), got {HeartbeatInterval}.");
+            problems.Add($"Worker:HeartbeatInterval must be 1 second to under 2 minutes (a worker silent for 2 minutes, or four of its intervals, counts as dead), got {HeartbeatInterval}.");
         if (RepublishAfter < TimeSpan.FromSeconds(1) || RepublishAfter > TimeSpan.FromDays(1))
             problems.Add($"Worker:RepublishAfter must be 1 second to 1 day (hh:mm:ss), got {RepublishAfter}.");
         if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))

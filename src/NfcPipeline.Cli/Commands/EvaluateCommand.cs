@@ -52,7 +52,9 @@ internal static class EvaluateCommand
             var pairs = (request.ClassMap ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             evaluationOptions = new EvaluationOptions
             {
-                ClassNameMap = EvaluationOptions.ParseClassNameMap(pairs), DefaultUmPerPx = request.UmPerPx,
+                ClassNameMap = EvaluationOptions.ParseClassNameMap(pairs),
+                // The scale every image is analysed at below: the option's, else the truth's, else the fallback.
+                UmPerPx = request.UmPerPx, DefaultUmPerPx = AnalyzeCommand.FallbackMicrometresPerPixel,
                 Categories = analysisOptions.Measurement.Categories,   // the loops the analysis itself measures
             };
         }

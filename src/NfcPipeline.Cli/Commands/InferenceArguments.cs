@@ -12,7 +12,7 @@ namespace NfcPipeline.Cli.Commands;
 internal sealed class InferenceArguments
 {
     public Option<string?> Model { get; } = new("--model") { Description = $"The .onnx model (default: {InferenceOptions.DefaultModelPath})" };
-    public Option<string> Device { get; } = new("--device") { Description = "auto (the GPU where the ONNX Runtime build carries CUDA, else the CPU), cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "auto" };
+    public Option<string> Device { get; } = new("--device") { Description = "auto (the GPU where an NVIDIA GPU is present and the CUDA provider libraries lie beside ONNX Runtime, else the CPU), cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "auto" };
     public Option<int> Batch { get; } = new("--batch") { Description = "Largest batch the dynamic batcher forms", DefaultValueFactory = _ => 4 };
     public Option<int> Threads { get; } = NonNegative(new("--threads") { Description = "the session's ONNX Runtime intra-op thread pool, shared by its concurrent runs (0: on the CPU, cores − runs + 1)", DefaultValueFactory = _ => 0 });
     public Option<int> Runs { get; } = NonNegative(new("--concurrent-runs") { Description = "Session runs executing at once (0: on the CPU 2, or 1 on one core; on a GPU 2)", DefaultValueFactory = _ => 0 });

@@ -71,7 +71,7 @@ public static class CocoEvaluator
             var (t, p, c) = PixelCoverage(truthMasks, predictedMasks, image.Width, image.Height);
             truthPixels += t; predictedPixels += p; coveredPixels += c;
 
-            double? umPerPx = image.UmPerPx ?? options.DefaultUmPerPx;
+            double? umPerPx = options.UmPerPx ?? image.UmPerPx ?? options.DefaultUmPerPx;
             missingScale |= umPerPx is null;
             var truthDiameters = new List<(double?[] Px, double?[] Um)>(truthAnnotations.Count);
             foreach (var a in truthAnnotations) truthDiameters.Add(TruthDiameters(a, umPerPx, options, visibleOnly, ref hiddenDiameters));

@@ -4,7 +4,8 @@ namespace NfcPipeline.Core.Evaluation;
 
 /// <summary>
 /// Density truth as CSV text: <c>image,capillaries_per_mm</c>, or <c>image,count</c> with the field length in mm
-/// (density = count / field mm). Keys are image file names without folders, compared case-insensitively.
+/// (density = count / field mm). Keys are image paths, compared case-insensitively; a path matches the one whose
+/// ending it is at a folder boundary (<see cref="TryFind"/>).
 /// </summary>
 public static class DensityTruthCsv
 {

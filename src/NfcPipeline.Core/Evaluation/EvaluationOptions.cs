@@ -26,6 +26,12 @@ public sealed record EvaluationOptions
     /// <summary>µm per pixel for images whose truth carries no um_per_px; without either, µm errors are left out.</summary>
     public double? DefaultUmPerPx { get; init; }
 
+    /// <summary>
+    /// µm per pixel for every image, over the truth's um_per_px: the scale the predictions were measured at (`nfc
+    /// evaluate --um-per-px`), so all-pairs and loop diameters compare at one scale.
+    /// </summary>
+    public double? UmPerPx { get; init; }
+
     /// <summary>Parses "a=b" pairs into <see cref="ClassNameMap"/>.</summary>
     public static IReadOnlyDictionary<string, string> ParseClassNameMap(IEnumerable<string> pairs)
     {

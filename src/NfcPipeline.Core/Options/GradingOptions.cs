@@ -8,7 +8,7 @@ public sealed record GradingOptions
     /// <summary>Ungradable when at least this share of the instances falls in the Ungradable category (blur).</summary>
     public double MaxUngradableShare { get; init; } = 0.5;
 
-    /// <summary>Ungradable when fewer gradable instances than this reach <see cref="ConfidentInstanceScore"/>.</summary>
+    /// <summary>Ungradable when fewer loops (normal or abnormal) than this reach <see cref="ConfidentInstanceScore"/>.</summary>
     public int MinConfidentInstances { get; init; } = 1;
 
     /// <summary>

@@ -134,6 +134,16 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void A_scale_for_every_image_goes_before_the_truths_as_the_predictions_were_measured_at_it()
+    {
+        // `nfc evaluate --um-per-px 1.5` measures at 1.5 µm/px; the truth's 2.0 converted the predictions' pixels, so
+        // the all-pairs figures compared at another scale than the loops' (the pipeline's own µm).
+        var diameters = Evaluate(new EvaluationOptions { UmPerPx = 1.5, DefaultUmPerPx = 3 }).Diameters;
+        Assert.Equal(2, diameters.Single(d => d.Diameter == "apical").MaeUm!.Value, 5);     // 12 px × 1.5 against the given 20 µm
+        Assert.Equal(1.5, diameters.Single(d => d.Diameter == "arterial").MaeUm!.Value, 5); // (7 − 6) px × 1.5
+    }
+
+    [Fact]
     public void A_predicted_keypoint_scoring_0_is_not_given_and_makes_no_diameter()
     {
         // D as COCO's [0, 0, 0]: the apical diameter was |U − (0, 0)|, about 160 px, with the default gate of 0.
