@@ -172,7 +172,11 @@ pg_dir_setup() {
   mkdir -p "$SVC"
   [ "$(id -u)" -eq 0 ] || { mkdir -p "$SVC/pg"; pg_paths; return; }
   id postgres >/dev/null 2>&1 || die "user postgres missing; install postgresql-15"
-  if [ ! -e "$SVC/pg" ]; then
+  # A link whose folder was wiped (a rebuilt container over a kept checkout): the folder is made again, with a new cluster.
+  if [ -L "$SVC/pg" ] && [ ! -e "$SVC/pg" ]; then
+    mkdir -p "$(readlink "$SVC/pg")"
+    log "PostgreSQL's folder $(readlink "$SVC/pg") was gone; made again"
+  elif [ ! -e "$SVC/pg" ]; then
     mkdir -p "$SVC/pg"
     if ! runuser -u postgres -- test -x "$SVC/pg" 2>/dev/null; then
       rmdir "$SVC/pg"
@@ -242,6 +246,9 @@ pg_up() {
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    # Not ours and the port free (checked above): a pid file left by a crash or a reboot, whose pid another process
+    # may have taken since, which PostgreSQL would take for a server still running.
+    rm -f "$PG_DATA/postmaster.pid"
     # Files left by root (a copied or restored directory) must be the server's. Only while it is stopped: a running
     # server drops files as the walk goes (a test dropping its database), and chown fails on them.
     [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$PG_DIR"
@@ -387,7 +394,8 @@ rmq_down() {
     local pid; pid="$(head -n1 "$RMQ_PID")"
     (rmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" stop >/dev/null 2>&1) || kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+    # Gone between the test and the kill is stopped too: not a failed `down` under set -e.
+    kill -0 "$pid" 2>/dev/null && { kill -9 "$pid" 2>/dev/null || true; }
     log "RabbitMQ stopped"
   else
     log "RabbitMQ not running (no live pid file)"
@@ -429,6 +437,16 @@ status() {
 # `up postgres`, `down rabbitmq` and so on act on one server (the fault tests stop and restart them).
 only="${2:-all}"
 case "$only" in all|postgres|rabbitmq) ;; *) echo "usage: $0 up|down [postgres|rabbitmq]" >&2; exit 2 ;; esac
+# One up, down or purge of this services folder at a time: ops/run.sh and ops/test.sh started together would each
+# init, start and stop the same servers under the other.
+# The lock is flock's own (-o): the servers this starts must not inherit it and hold it for ever.
+case "${1:-}" in
+  up|down|purge)
+    if [ -z "${NFC_SERVICES_LOCKED:-}" ]; then
+      mkdir -p "$(dirname "$SVC")"
+      NFC_SERVICES_LOCKED=1 exec flock -o -w 900 "${SVC%/}.lock" "$BASH" "$0" "$@"
+    fi ;;
+esac
 case "${1:-}" in
   up)
     ensure_packages

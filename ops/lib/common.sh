@@ -33,8 +33,10 @@ apt_ensure() {
   local try waits=(10 20 30 60 60)
   as_root env DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1 || true
   for try in 1 2 3 4 5 6; do
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null &&
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null &&
+    # A failing extra source (an expired key) fails the update while Debian's lists are fine: the install decides.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null ||
+      log "apt-get update reported errors; installing from the lists it has"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null &&
       return 0
     [ "$try" -lt 6 ] && { log "apt-get failed; trying again in ${waits[try - 1]} s"; sleep "${waits[try - 1]}"; }
   done
@@ -133,13 +135,24 @@ model_script_init() {
   PY=/usr/bin/python3
 }
 
-# True when OUT has no build yet or a source is newer than its last build. Usage: build_is_stale OUT
+# The build's source files, with find's further tests and actions (FIND-ARGS...). Paths relative to the project, so
+# that bin/ and obj/ are matched below it, not in a checkout path like ~/bin/nfc.
+source_files() {
+  (cd "$NFC_ROOT" && find src migrations Directory.Build.props Directory.Packages.props \
+    \( -name '*.cs' -o -name '*.csproj' -o -name '*.sql' -o -name '*.props' -o -name '*.json' -o -name '*.cshtml' -o -name '*.css' -o -name '*.js' \) \
+    -not -path '*/bin/*' -not -path '*/obj/*' "$@")
+}
+
+# The sources' names as one digest: a file deleted or renamed (a checkout that only removes one) changes it, though
+# no source is newer than the build.
+source_names_digest() { source_files -print | LC_ALL=C sort | sha256sum | cut -c1-64; }
+
+# True when OUT has no build yet, a source is newer than its last build, or the sources are not the ones it built
+# (the stamp holds their names' digest). Usage: build_is_stale OUT
 build_is_stale() {
   local stamp="$1/.build-stamp"
-  # Paths relative to the project, so that bin/ and obj/ are matched below it, not in a checkout path like ~/bin/nfc.
-  ! { [ -f "$stamp" ] && [ -z "$(cd "$NFC_ROOT" && find src migrations Directory.Build.props Directory.Packages.props \
-      -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.sql' -o -name '*.props' -o -name '*.json' -o -name '*.cshtml' -o -name '*.css' -o -name '*.js' \) \
-      -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)" ]; }
+  ! { [ -f "$stamp" ] && [ -z "$(source_files -newer "$stamp" -print -quit)" ] \
+      && [ "$(cat "$stamp")" = "$(source_names_digest)" ]; }
 }
 
 # nuget.config lists a machine-local package folder first (/opt/nuget/packages: packages this site's mirror lacks);
@@ -163,7 +176,7 @@ build_if_stale() {
   # build and would hold the lock.
   ( flock 9
     build_is_stale "$out" || exit 0
-    touch "$stamp.next"
+    source_names_digest >"$stamp.next"
     dotnet build "$NFC_ROOT/$project" -c Release -o "$out" -v q -nologo >"$NFC_LOCAL/$name-build.log" 2>&1 9>&- \
       || { tail -n 30 "$NFC_LOCAL/$name-build.log" >&2; exit 1; }
     mv "$stamp.next" "$stamp"

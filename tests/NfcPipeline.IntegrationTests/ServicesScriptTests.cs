@@ -35,6 +35,23 @@ public class ServicesScriptTests
     }
 
     [Fact]
+    public async Task An_up_waits_for_another_holding_the_checkouts_lock_and_the_servers_do_not_hold_it()
+    {
+        // ops/run.sh and ops/test.sh started together each initialised, started and stopped the same servers.
+        var lockFile = ServicesDir() + ".lock";
+        using var holder = Process.Start(new ProcessStartInfo("flock", [lockFile, "sleep", "4"]))!;
+        await Task.Delay(500);
+        var clock = Stopwatch.StartNew();
+        var up = await RunScriptAsync("up");
+        Assert.True(up.ExitCode == 0, up.Output);
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(2.5), $"did not wait: {clock.Elapsed}");
+        // Free once up has ended: the servers it started (or found) hold no descriptor of it.
+        using var probe = Process.Start(new ProcessStartInfo("flock", ["-n", lockFile, "true"]))!;
+        await probe.WaitForExitAsync();
+        Assert.Equal(0, probe.ExitCode);
+    }
+
+    [Fact]
     public async Task Status_shows_both_servers_listening_on_loopback_only()
     {
         var status = await RunScriptAsync("status");
@@ -107,10 +124,13 @@ public class ServicesScriptTests
         }
     }
 
+    // Where services.sh keeps its servers (NFC_LOCAL moves it; `services.sh env` exports it).
+    private static string ServicesDir() =>
+        Environment.GetEnvironmentVariable("NFC_SERVICES_DIR") is { Length: > 0 } dir ? dir : Path.Combine(TestServices.RepoRoot, ".local", "services");
+
     private static Dictionary<string, string> PidFiles()
     {
-        // Where services.sh keeps them (NFC_LOCAL moves it; `services.sh env` exports it).
-        var svc = Environment.GetEnvironmentVariable("NFC_SERVICES_DIR") is { Length: > 0 } dir ? dir : Path.Combine(TestServices.RepoRoot, ".local", "services");
+        var svc = ServicesDir();
         return new()
         {
             ["postgres"] = File.ReadLines(Path.Combine(svc, "pg", "data", "postmaster.pid")).First(),
