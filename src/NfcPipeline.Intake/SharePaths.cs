@@ -231,7 +231,7 @@ public static class SharePaths
         var realRoot = RealPath(root);
         var candidate = Path.Combine(realRoot, Path.Combine(segments.Where(s => s.Length > 0).ToArray()));
         if (!File.Exists(candidate) && !Directory.Exists(candidate))
-            throw new StudyLayoutException($"'{relativePath}' does not exist in the share.");
+            throw new StudyLayoutException($"'{relativePath}' does not exist in the share.") { Missing = true };
         string real;
         try { real = RealPath(candidate); }
         // Not the system's message: it quotes the resolved path, which names folders below this one (a patient's).

@@ -202,4 +202,8 @@ public sealed record StudyManifest
 }
 
 /// <summary>A study folder or manifest that cannot be used as it is; the message says what to change.</summary>
-public sealed class StudyLayoutException(string message) : Exception(message);
+public sealed class StudyLayoutException(string message) : Exception(message)
+{
+    /// <summary>The path names nothing (yet, or any more), rather than something refused.</summary>
+    public bool Missing { get; init; }
+}

@@ -73,6 +73,8 @@ public sealed class WorkerOptions
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
+        if (!(TransientRetryDelay >= TimeSpan.Zero && TransientRetryDelay <= TimeSpan.FromMinutes(5)))
+            problems.Add($"Worker:TransientRetryDelay must be 0 to 5 minutes (hh:mm:ss), got {TransientRetryDelay}.");
         if (!(RedeliveryWaitLimit >= TimeSpan.FromSeconds(1) && RedeliveryWaitLimit <= TimeSpan.FromDays(1)))
             problems.Add($"Worker:RedeliveryWaitLimit must be 1 second to 1 day (hh:mm:ss), got {RedeliveryWaitLimit}.");
         // Well past a chunk's commit-to-completion (seconds), or the sweep would aggregate beside the consumer.
@@ -165,6 +167,13 @@ public sealed class WorkerOptions
     /// the waiting delivery to another worker to wait again.
     /// </summary>
     public TimeSpan RedeliveryWaitLimit { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// How long a chunk waits before it analyses once more the images that failed for a cause that can pass (a read
+    /// error of the share, a file gone for a moment, ONNX Runtime refusing a run); those failing again fail. Zero: not
+    /// tried again.
+    /// </summary>
+    public TimeSpan TransientRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long database writes are retried (exponential backoff with jitter) before the message is retried.</summary>
     public TimeSpan DatabaseRetryBudget { get; set; } = TimeSpan.FromSeconds(90);

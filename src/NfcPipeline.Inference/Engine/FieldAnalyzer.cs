@@ -8,12 +8,19 @@ using NfcPipeline.OnnxRuntime;
 
 namespace NfcPipeline.Inference.Engine;
 
-/// <summary>One field's outcome: its analysis and measurements, or the reason it failed. A failure is the image's alone.</summary>
+/// <summary>
+/// One field's outcome: its analysis and measurements, or the reason it failed. A failure is the image's alone;
+/// <see cref="MayPassLater"/> when its cause can pass (a read error of a network share, a remount, a run refused for
+/// the device's memory), not a property of the file.
+/// </summary>
 public sealed record FieldOutcome(ImageAnalysis? Analysis, ImageMeasurement? Measurement, string? ErrorCode, string? Error)
 {
     public bool Succeeded => ErrorCode is null;
 
-    public static FieldOutcome Failed(string code, string message) => new(null, null, code, message);
+    public bool MayPassLater { get; init; }
+
+    public static FieldOutcome Failed(string code, string message, bool mayPassLater = false) =>
+        new(null, null, code, message) { MayPassLater = mayPassLater };
 }
 
 /// <summary>Inference then measurement for one image file. Bad input becomes a recorded failure, never an exception.</summary>
@@ -72,7 +79,9 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         }
         catch (ImageDecodeException ex)
         {
-            return FieldOutcome.Failed(ex.Reason.ToString(), ex.Detail);
+            // An I/O error or a file gone for a moment may pass; a permission refused or bytes that do not decode will not.
+            bool mayPass = ex.Reason == ImageDecodeError.Unreadable && ex.InnerException is IOException;
+            return FieldOutcome.Failed(ex.Reason.ToString(), ex.Detail, mayPass);
         }
         catch (ContentChangedException ex)
         {
@@ -80,7 +89,7 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         }
         catch (OnnxRuntimeException ex)
         {
-            return FieldOutcome.Failed("InferenceFailed", ex.Message);
+            return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: true);
         }
         catch (InvalidDataException ex)
         {

@@ -127,6 +127,17 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var realShare = work.Count > 0 ? model.RealShareRoot! : "";
         var outcomes = await Task.WhenAll(work.Select(image => AnalyzeAsync(image, realShare, analysisCt)));
         analysisCt.ThrowIfCancellationRequested();   // a field cut short is not a field analysed
+        // A failure whose cause can pass (an NFS hiccup, a remount, the GPU's memory taken for a moment) is tried once
+        // more after a pause: committed, it would stand until the study is submitted again.
+        if (options.TransientRetryDelay > TimeSpan.Zero && outcomes.Any(o => o.MayPassLater))
+        {
+            logger.LogInformation("Job {JobId}: {Count} image(s) failed for a cause that can pass; trying them again in {Delay:0.#} s",
+                message.JobId, outcomes.Count(o => o.MayPassLater), options.TransientRetryDelay.TotalSeconds);
+            await Task.Delay(options.TransientRetryDelay, analysisCt);
+            for (int i = 0; i < outcomes.Length; i++)
+                if (outcomes[i].MayPassLater) outcomes[i] = await AnalyzeAsync(work[i], realShare, analysisCt);
+            analysisCt.ThrowIfCancellationRequested();
+        }
         // A share gone during the analysis fails its files one by one as missing: the chunk waits for it instead.
         if (outcomes.Any(o => !o.Succeeded) && await share.ProblemAsync(ct) is { } gone)
         {
@@ -220,7 +231,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         catch (StudyLayoutException ex)
         {
             // Stored and shown beside the image: its path names the patient's folder, which the reason must not.
-            return FieldOutcome.Failed("NotInShare", ex.Message.Replace($"'{relative}'", "the image's file"));
+            // A file missing may be back in a moment (a remount, a copy replacing it); a path refused stays refused.
+            return FieldOutcome.Failed("NotInShare", ex.Message.Replace($"'{relative}'", "the image's file"), mayPassLater: ex.Missing);
         }
         var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
         // Results are stored under the content hash taken at registration: a file replaced since then would file the

@@ -235,6 +235,14 @@ public class ImageAnalyzerLimitsTests
             Assert.DoesNotContain("Doe", failedRead.Error);
             var missing = await fields.AnalyzeContentAsync(path, (_, _) => throw new FileNotFoundException("gone", path), TwoMicrons);
             Assert.Equal(("Unreadable", "the file was not found (moved or deleted since it was listed?)"), (missing.ErrorCode, missing.Error));
+            // What may pass when tried again (a read error, a file gone for a moment), and what will not.
+            Assert.True(failedRead.MayPassLater);
+            Assert.True(missing.MayPassLater);
+            var denied = await fields.AnalyzeContentAsync(path, (_, _) => throw new UnauthorizedAccessException("denied"), TwoMicrons);
+            Assert.Equal("Unreadable", denied.ErrorCode);
+            Assert.False(denied.MayPassLater);
+            Assert.False(changed.MayPassLater);
+            Assert.False((await fields.AnalyzeContentAsync(path, (_, _) => Task.FromResult(png[..(png.Length / 2)]), TwoMicrons)).MayPassLater);
         }
         finally { dir.Delete(recursive: true); }
     }
