@@ -17,7 +17,8 @@ public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> Imag
 /// What claiming a chunk found. <see cref="GivenUp"/>: too many workers stopped while analysing it; it is failed now.
 /// <see cref="Failed"/>: it was failed before (given up, or after its retries); only a requeue runs it again.
 /// </summary>
-public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp, Failed }
+/// <summary>How a chunk's start went; StartedAlone: started, after an earlier start its worker abandoned (it runs alone).</summary>
+public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp, Failed, StartedAlone }
 
 /// <summary>
 /// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
@@ -170,7 +171,7 @@ public sealed class JobStore(NpgsqlDataSource db)
                     else j.last_error end,
                 published_at = coalesce(j.published_at, now()), updated_at = now()
             from next where j.id = next.id
-            returning case when next.give_up then 'given_up' else j.state end
+            returning case when next.give_up then 'given_up' when j.state = 'processing' and j.abandoned_starts > 0 then 'alone' else j.state end
             """, new
             {
                 JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts, LiveHolder = liveHolder,
@@ -183,6 +184,7 @@ public sealed class JobStore(NpgsqlDataSource db)
             "deleted" => JobStart.Deleted,
             "given_up" => JobStart.GivenUp,
             "failed" => JobStart.Failed,
+            "alone" => JobStart.StartedAlone,
             _ => JobStart.Started,
         };
     }

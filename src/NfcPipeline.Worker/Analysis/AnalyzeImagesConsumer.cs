@@ -19,7 +19,7 @@ namespace NfcPipeline.Worker.Analysis;
 /// </summary>
 public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, ModelHost model, CompletionTracker completion,
     DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, WorkerShutdown shutdown,
-    ShareAvailability share, ILogger<AnalyzeImagesConsumer> logger)
+    ShareAvailability share, ChunkGate gate, ILogger<AnalyzeImagesConsumer> logger)
     : IConsumer<AnalyzeImages>
 {
     public async Task Consume(ConsumeContext<AnalyzeImages> context)
@@ -68,7 +68,12 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var writing = new StrongBox<bool>();
         try
         {
-            await AnalyzeChunkAsync(context, clock, analysis.Token, writing);
+            bool alone = start is JobStart.StartedAlone;
+            if (alone)
+                logger.LogWarning("Job {JobId} was abandoned before by a worker that stopped while analysing it; it runs alone, so that a " +
+                    "crash it causes is counted against it only", message.JobId);
+            using (await gate.EnterAsync(alone, analysis.Token))
+                await AnalyzeChunkAsync(context, clock, analysis.Token, writing);
         }
         // Only before the write: a completion cut short after the deadline is no cancelled analysis.
         catch (OperationCanceledException) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested && !writing.Value)

@@ -241,6 +241,7 @@ public class WorkerFaultTests
             await heartbeat;
         }
         Assert.Contains($"Job {job} is still processing under another live worker after", env.Workers[0].Output);
+        Assert.Contains($"Job {job} was abandoned before by a worker that stopped while analysing it; it runs alone", env.Workers[0].Output);
         Assert.Equal("succeeded|1", await env.QueryScalarAsync<string>("select state || '|' || abandoned_starts from jobs where id = @job", new { job }));
     }
 
