@@ -96,10 +96,23 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
     }
 
-    /// <summary>A study's registered folder has left the share (renamed or moved): the submitted folder takes it over.</summary>
+    /// <summary>
+    /// A study's registered folder has left the share (renamed or moved): the submitted folder takes it over. Asked
+    /// inside the registration's transaction, under the study's lock: a share that does not answer (a hard NFS mount)
+    /// is given <see cref="ShareAvailability.ProbeTimeout"/> and then taken for not gone, rather than hold the lock,
+    /// and every chunk write of the study queued behind it, for as long as it hangs.
+    /// </summary>
     private bool RegisteredFolderGone(string registeredFrom)
     {
-        if (options.ShareRoot is not { Length: > 0 } root || !SharePaths.FolderGone(root, registeredFrom)) return false;
+        if (options.ShareRoot is not { Length: > 0 } root) return false;
+        var gone = Task.Run(() => SharePaths.FolderGone(root, registeredFrom));
+        if (!gone.Wait(ShareAvailability.ProbeTimeout))
+        {
+            logger.LogWarning("The share did not answer within {Seconds:0} s whether the study's registered folder is still there; taken as there",
+                ShareAvailability.ProbeTimeout.TotalSeconds);
+            return false;
+        }
+        if (!gone.Result) return false;
         logger.LogInformation("The study's registered folder is no longer in the share (renamed or moved); the submitted folder takes the study over");
         return true;
     }
