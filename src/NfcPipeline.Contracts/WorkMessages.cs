@@ -10,6 +10,12 @@ public sealed record AnalyzeImages
     public required long StudyDbId { get; init; }
     public required IReadOnlyList<long> ImageIds { get; init; }
     public bool Reanalyze { get; init; }
+
+    /// <summary>
+    /// The job's <c>enqueued_at</c> (the database's clock) when this message was published: a fault of this message
+    /// fails the job only while the job is still queued as it was then, not after a requeue. Null from older senders.
+    /// </summary>
+    public DateTime? QueuedAt { get; init; }
 }
 
 /// <summary>Asks the share watchers to scan now instead of at their next interval.</summary>

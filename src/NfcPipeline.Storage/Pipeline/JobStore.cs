@@ -11,6 +11,9 @@ namespace NfcPipeline.Storage.Pipeline;
 public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> ImageIds, bool Reanalyze)
 {
     public DateTime? PublishClaim { get; init; }
+
+    /// <summary>The job's enqueued_at when it was claimed for publishing (AnalyzeImages.QueuedAt).</summary>
+    public DateTime? QueuedAt { get; init; }
 }
 
 /// <summary>
@@ -51,10 +54,10 @@ public sealed class JobStore(NpgsqlDataSource db)
         // with the clock, not the transaction's start: a registration that waited on a study lock would otherwise commit
         // a claim already past its lease, and an outbox pass would publish the chunks a second time.
         // Paired with their chunks by each chunk's first image (distinct), not by the order RETURNING happens to keep.
-        var returned = (await connection.QueryAsync<(long Id, DateTime Claim, long FirstImage)>(new CommandDefinition("""
+        var returned = (await connection.QueryAsync<(long Id, DateTime Claim, long FirstImage, DateTime QueuedAt)>(new CommandDefinition("""
             insert into jobs (kind, study_id, payload, enqueued_at, publish_claimed_at)
             select 'analyze_chunk', @StudyId, p::jsonb, clock_timestamp(), clock_timestamp() from unnest(@Payloads) with ordinality as t(p, n)
-            order by n returning id, publish_claimed_at, (payload -> 'image_ids' ->> 0)::bigint
+            order by n returning id, publish_claimed_at, (payload -> 'image_ids' ->> 0)::bigint, enqueued_at
             """, new { StudyId = studyId, Payloads = payloads }, tx, cancellationToken: ct))).ToDictionary(r => r.FirstImage);
         var rows = chunks.Select(c => returned[c[0]]).ToList();
         var ids = rows.Select(r => r.Id).ToList();
@@ -63,7 +66,7 @@ public sealed class JobStore(NpgsqlDataSource db)
         await connection.ExecuteAsync(new CommandDefinition("""
             update images i set chunk_job_id = x.job from unnest(@Images, @Jobs) as x(image, job) where i.id = x.image
             """, new { Images = owners.Select(o => o.Image).ToArray(), Jobs = owners.Select(o => o.Job).ToArray() }, tx, cancellationToken: ct));
-        return rows.Zip(chunks, (row, chunk) => new ChunkJob(row.Id, studyId, chunk, reanalyze) { PublishClaim = row.Claim }).ToList();
+        return rows.Zip(chunks, (row, chunk) => new ChunkJob(row.Id, studyId, chunk, reanalyze) { PublishClaim = row.Claim, QueuedAt = row.QueuedAt }).ToList();
     }
 
     /// <summary>
@@ -96,13 +99,13 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task<IReadOnlyList<ChunkJob>> ClaimUnpublishedAsync(TimeSpan olderThan, TimeSpan claimLease, int limit, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        var rows = await connection.QueryAsync<(long Id, long StudyId, string Payload, DateTime Claim)>(new CommandDefinition("""
+        var rows = await connection.QueryAsync<(long Id, long StudyId, string Payload, DateTime Claim, DateTime QueuedAt)>(new CommandDefinition("""
             update jobs set publish_claimed_at = now() where id in (
                 select id from jobs
                 where published_at is null and state in ('enqueued', 'retrying') and kind = 'analyze_chunk' and enqueued_at < now() - @Age
                   and (publish_claimed_at is null or publish_claimed_at < now() - @Lease)
                 order by enqueued_at limit @Limit for update skip locked)
-            returning id, study_id, payload::text, publish_claimed_at
+            returning id, study_id, payload::text, publish_claimed_at, enqueued_at
             """, new { Age = olderThan, Lease = claimLease, Limit = limit }, cancellationToken: ct));
         // A payload this version cannot read keeps its claim and is left out, rather than stopping every pass.
         return rows.Select(r =>
@@ -110,7 +113,7 @@ public sealed class JobStore(NpgsqlDataSource db)
             Payload? p;
             try { p = JsonSerializer.Deserialize<Payload>(r.Payload); }
             catch (JsonException) { p = null; }
-            return p?.image_ids is { } ids ? new ChunkJob(r.Id, r.StudyId, ids, p.reanalyze) { PublishClaim = r.Claim } : null;
+            return p?.image_ids is { } ids ? new ChunkJob(r.Id, r.StudyId, ids, p.reanalyze) { PublishClaim = r.Claim, QueuedAt = r.QueuedAt } : null;
         }).OfType<ChunkJob>().ToList();
     }
 
@@ -221,10 +224,12 @@ public sealed class JobStore(NpgsqlDataSource db)
 
     /// <summary>
     /// A chunk that will not be retried: the job shows failed with the exception summary (unless already failed). A fault
-    /// from before the job was last queued (<paramref name="faultedAt"/>, with a minute for the clocks) is an earlier
-    /// attempt's, delivered late: it leaves a requeue made since in place, rather than failing the job again.
+    /// of a message published before the job was last queued is an earlier attempt's, delivered late: it leaves a
+    /// requeue made since in place, rather than failing the job again. Told by the message's <paramref name="queuedAt"/>
+    /// (the job's enqueued_at when published, the database's clock); for a message without it, by when it faulted
+    /// (<paramref name="faultedAt"/>, the faulting worker's clock, with a minute for the clocks to differ).
     /// </summary>
-    public async Task MarkFailedAsync(long jobId, string error, DateTime faultedAt, CancellationToken ct)
+    public async Task MarkFailedAsync(long jobId, string error, DateTime faultedAt, CancellationToken ct, DateTime? queuedAt = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
@@ -232,9 +237,13 @@ public sealed class JobStore(NpgsqlDataSource db)
             -- An operator's deletion stays on record, and a failed job keeps its first reason (a give-up's, which tells
             -- a redelivered message its images' error code).
             where id = @JobId and state not in ('succeeded', 'deleted', 'failed')
-              and enqueued_at <= @FaultedAt + interval '1 minute'
-            """, new { JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error, FaultedAt = DateTime.SpecifyKind(faultedAt, DateTimeKind.Utc) },
-            cancellationToken: ct));
+              and case when @QueuedAt::timestamptz is not null then enqueued_at <= @QueuedAt
+                       else enqueued_at <= @FaultedAt + interval '1 minute' end
+            """, new
+            {
+                JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error, FaultedAt = DateTime.SpecifyKind(faultedAt, DateTimeKind.Utc),
+                QueuedAt = queuedAt is { } q ? DateTime.SpecifyKind(q.ToUniversalTime(), DateTimeKind.Utc) : (DateTime?)null,
+            }, cancellationToken: ct));
     }
 
     /// <summary>

@@ -105,9 +105,11 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdm
         var requeued = new List<long>();
         var skipped = new List<(long, string)>();
         var messages = new List<object>();
+        // The jobs' enqueued_at below: now() is the transaction's time throughout.
+        var queuedAt = await c.ExecuteScalarAsync<DateTime>(new CommandDefinition("select now()", transaction: tx, cancellationToken: ct));
         foreach (var job in candidates)
         {
-            var message = MessageFor(job, out var reason);
+            var message = MessageFor(job, out var reason, queuedAt);
             if (message is null) { skipped.Add((job.Id, reason!)); continue; }
             messages.Add(message);
             requeued.Add(job.Id);
@@ -163,7 +165,7 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdm
     }
 
     /// <summary>The message that puts a job back to work; null (with the reason) for kinds that have none.</summary>
-    public static object? MessageFor(JobRow job, out string? reason)
+    public static object? MessageFor(JobRow job, out string? reason, DateTime? queuedAt = null)
     {
         reason = null;
         switch (job.Kind)
@@ -178,7 +180,7 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdm
                         return null;
                     }
                     var reanalyze = root.TryGetProperty("reanalyze", out var r) && r.ValueKind == JsonValueKind.True;
-                    return new AnalyzeImages { JobId = job.Id, StudyDbId = studyId, ImageIds = ids.EnumerateArray().Select(e => e.GetInt64()).ToList(), Reanalyze = reanalyze };
+                    return new AnalyzeImages { JobId = job.Id, StudyDbId = studyId, ImageIds = ids.EnumerateArray().Select(e => e.GetInt64()).ToList(), Reanalyze = reanalyze, QueuedAt = queuedAt };
                 }
             case "scan_share":
                 return new ScanShareNow("requeue");

@@ -31,7 +31,7 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         }
         logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
         // A late fault of an attempt before an operator's requeue leaves the job (and so its images) as requeued.
-        await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, context.Message.Timestamp, t), context.CancellationToken);
+        await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, context.Message.Timestamp, t, chunk.QueuedAt), context.CancellationToken);
         await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode, FailedError(summary), t),
             context.CancellationToken);
         // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw

@@ -46,7 +46,7 @@ public sealed class WorkPublisher(IPublishEndpoint bus, JobStore jobs, DatabaseR
     {
         try
         {
-            return bus.Publish<AnalyzeImages>(new() { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze },
+            return bus.Publish<AnalyzeImages>(new() { JobId = chunk.JobId, StudyDbId = chunk.StudyId, ImageIds = chunk.ImageIds, Reanalyze = chunk.Reanalyze, QueuedAt = chunk.QueuedAt },
                 c => MandatoryPublish.Apply(c), ct);
         }
         catch (Exception ex) { return Task.FromException(ex); }

@@ -278,6 +278,41 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_fault_is_judged_by_when_its_message_was_queued_not_by_the_faulting_workers_clock()
+    {
+        // The fault's timestamp is its worker's clock: one running minutes behind the database's left a real fault
+        // ignored (the job processing, its images queued for ever), one running ahead failed a requeued job.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 1);
+        var jobs = new JobStore(db);
+        var x = s.ImageIds[0];
+        var chunk = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0];
+        Assert.NotNull(chunk.QueuedAt);
+        await using var check = await db.OpenConnectionAsync();
+        string State() => check.ExecuteScalar<string>("select state from jobs where id = @JobId", new { chunk.JobId })!;
+
+        // Its own message's fault fails it, whatever the worker's clock says.
+        await jobs.MarkFailedAsync(chunk.JobId, "faulted", DateTime.UtcNow.AddMinutes(-10), default, chunk.QueuedAt);
+        Assert.Equal("failed", State());
+
+        // Requeued: the message published then carries the new enqueued_at; the old message's fault, late, changes nothing.
+        object? published = null;
+        await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueAsync([chunk.JobId], "test", (m, _) => { published = m; return Task.CompletedTask; });
+        var requeued = Assert.IsType<NfcPipeline.Contracts.AnalyzeImages>(published);
+        Assert.Equal(await check.ExecuteScalarAsync<DateTime>("select enqueued_at from jobs where id = @JobId", new { chunk.JobId }), requeued.QueuedAt);
+        await jobs.MarkFailedAsync(chunk.JobId, "late", DateTime.UtcNow.AddMinutes(10), default, chunk.QueuedAt);
+        Assert.Equal("enqueued", State());
+        await jobs.MarkFailedAsync(chunk.JobId, "faulted again", DateTime.UtcNow.AddMinutes(-10), default, requeued.QueuedAt);
+        Assert.Equal("failed", State());
+
+        // Claimed by an outbox pass, the message carries the job's enqueued_at too.
+        await check.ExecuteAsync("update jobs set state = 'enqueued', published_at = null, publish_claimed_at = null, enqueued_at = now() - interval '1 minute'");
+        var claimed = Assert.Single(await jobs.ClaimUnpublishedAsync(TimeSpan.Zero, TimeSpan.FromMinutes(5), 10, default));
+        Assert.Equal(await check.ExecuteScalarAsync<DateTime>("select enqueued_at from jobs where id = @JobId", new { chunk.JobId }), claimed.QueuedAt);
+    }
+
+    [Fact]
     public async Task Failing_a_chunks_unfinished_images_touches_only_images_its_job_lists()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
