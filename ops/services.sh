@@ -24,7 +24,8 @@ PG_BIN="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}"
 # PostgreSQL's files live in $SVC/pg, or where that link points (see pg_dir_setup).
 pg_paths() {
   PG_DIR="$SVC/pg"
-  [ -L "$PG_DIR" ] && PG_DIR="$(readlink -f "$PG_DIR")"
+  # -m: a link whose folder was wiped still names it (pg_dir_setup makes it again); -f failed, and set -e ended every command.
+  [ -L "$PG_DIR" ] && PG_DIR="$(readlink -m "$PG_DIR")"
   PG_DATA="$PG_DIR/data"; PG_LOG="$PG_DIR/postgres.log"
 }
 pg_paths
@@ -444,8 +445,12 @@ case "${1:-}" in
   up|down|purge)
     if [ -z "${NFC_SERVICES_LOCKED:-}" ]; then
       mkdir -p "$(dirname "$SVC")"
-      NFC_SERVICES_LOCKED=1 exec flock -o -w 900 "${SVC%/}.lock" "$BASH" "$0" "$@"
-    fi ;;
+      rc=0
+      NFC_SERVICES_LOCKED=1 flock -o -E 75 -w 900 "${SVC%/}.lock" "$BASH" "$0" "$@" || rc=$?
+      [ "$rc" -ne 75 ] || die "another ops/services.sh of this checkout held ${SVC%/}.lock for 15 minutes"
+      exit "$rc"
+    fi
+    unset NFC_SERVICES_LOCKED ;;   # not handed to the servers
 esac
 case "${1:-}" in
   up)

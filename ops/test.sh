@@ -16,24 +16,21 @@ export DOTNET_CLI_UI_LANGUAGE=en DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 "$NFC_ROOT/ops/native.sh"
 apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium drives Debian's chromium)
 
-# Stop afterwards only the servers this run started (one may already run for a worker).
-services_before="$("$NFC_ROOT/ops/services.sh" status 2>/dev/null || true)"
-started_here=()
-grep -q '^postgresql: running' <<<"$services_before" || started_here+=(postgres)
-grep -q '^rabbitmq: *running' <<<"$services_before" || started_here+=(rabbitmq)
-# Under CI, servers whose data this run created are deleted with it (services.sh purge): a clean clone's data would
-# otherwise stay behind, outside the clone when run as root.
-fresh_services=0; [ -e "$NFC_LOCAL/services/pg" ] || fresh_services=1
+# Stop afterwards only the servers this run started (one may already run for a worker): as `up` itself says, under
+# the checkout's services lock; a status asked before it could not tell an ops/run.sh starting them at the same time.
+mkdir -p "$NFC_LOCAL"
+up_log="$NFC_LOCAL/test-services-up.log"
+: >"$up_log"
 stop_started_services() {
-  if [ "$fresh_services" = 1 ] && [ "${CI:-}" = true ]; then "$NFC_ROOT/ops/services.sh" purge || true; return; fi
-  local svc
-  for svc in "${started_here[@]}"; do "$NFC_ROOT/ops/services.sh" down "$svc" || true; done
+  # Under CI, servers whose data this run created are deleted with it (services.sh purge): a clean clone's data would
+  # otherwise stay behind, outside the clone when run as root.
+  if grep -q 'initialising PostgreSQL' "$up_log" && [ "${CI:-}" = true ]; then "$NFC_ROOT/ops/services.sh" purge || true; return; fi
+  if grep -q 'starting RabbitMQ' "$up_log"; then "$NFC_ROOT/ops/services.sh" down rabbitmq || true; fi
+  if grep -q 'starting PostgreSQL' "$up_log"; then "$NFC_ROOT/ops/services.sh" down postgres || true; fi
 }
 # Set before `up`, so a server started by an `up` that then fails is stopped too.
-if [ "${#started_here[@]}" -gt 0 ] && [ "${NFC_KEEP_SERVICES:-0}" != 1 ]; then
-  trap stop_started_services EXIT
-fi
-"$NFC_ROOT/ops/services.sh" up
+[ "${NFC_KEEP_SERVICES:-0}" = 1 ] || trap stop_started_services EXIT
+"$NFC_ROOT/ops/services.sh" up 2>&1 | tee "$up_log" >&2
 services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"
 

@@ -154,6 +154,13 @@ public class AuthTests
         // A page's parallel requests with credentials not yet remembered share one check: none is refused a slot (429).
         var burst = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => client.GetAsync("/jobs")));
         Assert.All(burst, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        // So do an unknown name's (all refused alike, none 429): coalesced for known names only, the answers told them apart.
+        using (var stranger = host.Client())
+        {
+            stranger.DefaultRequestHeaders.Authorization = Basic("nobody", "guess");
+            var refused = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => stranger.GetAsync("/jobs")));
+            Assert.All(refused, r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        }
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/jobs")).StatusCode);   // the second from the verified cache
         client.DefaultRequestHeaders.Authorization = Basic("olga", "s3cret pas");

@@ -75,11 +75,12 @@ public sealed class DashboardAuthHandler(
             if (colon <= 0) return Task.FromResult(AuthenticateResult.Fail("Malformed basic credentials."));
             var (name, password) = (decoded[..colon], decoded[(colon + 1)..]);
             var user = options.Users.FirstOrDefault(u => u.Name == name);
-            if (user?.PasswordHash is not { Length: > 0 } slowHash) return Task.FromResult(CheckBasic(options, client, name, password, user));
-            if (passwords.IsRemembered(name, password, slowHash)) return Task.FromResult(Success(user.Name, user.Role, "basic"));
+            var hash = user?.PasswordHash is { Length: > 0 } slow ? slow : "";
+            if (hash.Length > 0 && passwords.IsRemembered(name, password, hash)) return Task.FromResult(Success(user!.Name, user.Role, "basic"));
             // A page's parallel requests (a gallery's overlays) once the remembered time ran out: one checks, the others
-            // take its outcome, rather than each wanting a check slot and all but one answered 429.
-            if (!passwords.Lead(name, password, slowHash, out var outcome))
+            // take its outcome, rather than each wanting a check slot and all but one answered 429. For every name,
+            // known or not and of either hash: coalesced for some names only, the answers would tell which exist.
+            if (!passwords.Lead(name, password, hash, out var outcome))
                 return FollowAsync(outcome, client, user);
             bool? verified = null;
             try
@@ -88,16 +89,16 @@ public sealed class DashboardAuthHandler(
                 verified = result.Succeeded ? true : Context.Items.ContainsKey(LockedOutItem) ? null : false;
                 return Task.FromResult(result);
             }
-            finally { passwords.Conclude(name, password, slowHash, verified); }
+            finally { passwords.Conclude(name, password, hash, verified); }
         }
         return Task.FromResult(AuthenticateResult.NoResult());
     }
 
-    private async Task<AuthenticateResult> FollowAsync(Task<bool?> outcome, string client, DashboardUser user) => await outcome switch
+    private async Task<AuthenticateResult> FollowAsync(Task<bool?> outcome, string client, DashboardUser? user) => await outcome switch
     {
-        true => Success(user.Name, user.Role, "basic"),
-        false => Failed(client, "Wrong user name or password."),
+        true when user is not null => Success(user.Name, user.Role, "basic"),
         null => LockedOut(client, checksRunning: true),
+        _ => Failed(client, "Wrong user name or password."),
     };
 
     /// <summary>Basic credentials checked against the configured users, in a check slot where any user has a slow hash.</summary>

@@ -20,8 +20,12 @@ public sealed record ChunkJob(long JobId, long StudyId, IReadOnlyList<long> Imag
 /// What claiming a chunk found. <see cref="GivenUp"/>: too many workers stopped while analysing it; it is failed now.
 /// <see cref="Failed"/>: it was failed before (given up, or after its retries); only a requeue runs it again.
 /// </summary>
-/// <summary>How a chunk's start went; StartedAlone: started, after an earlier start its worker abandoned (it runs alone).</summary>
-public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp, Failed, StartedAlone }
+/// <summary>
+/// How a chunk's start went. StartedAlone: started, after an earlier start its worker abandoned (it runs alone).
+/// Superseded: the message is older than the job's latest queueing (a requeue, a wait for the share), whose own message
+/// runs it; this one is acknowledged without work.
+/// </summary>
+public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp, Failed, StartedAlone, Superseded }
 
 /// <summary>
 /// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
@@ -144,22 +148,20 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// on the same broker, would otherwise mark it done with nothing written).
     /// </param>
     public async Task<JobStart> StartAsync(long jobId, string workerId, int maxAbandonedStarts, CancellationToken ct, TimeSpan? liveHolder = null,
-        (long StudyId, IReadOnlyList<long> ImageIds)? message = null)
+        (long StudyId, IReadOnlyList<long> ImageIds)? message = null, DateTime? queuedAt = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+        var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition($"""
             with prev as (
-                select j.id, j.state in ('succeeded', 'deleted', 'failed') as finished,
-                       j.state = 'processing' and j.worker_id is distinct from @WorkerId
-                       and not (@LiveHolder::interval is not null
-                                and exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
-                                            and j.started_at > now() - coalesce(w.alive_within, @LiveHolder::interval)
-                                            and w.heartbeat_at > now() - coalesce(w.alive_within, @LiveHolder::interval))) as abandoned
+                select j.id, j.state in ('succeeded', 'deleted', 'failed') as finished, {AbandonedSql} as abandoned,
+                       j.state not in ('succeeded', 'deleted', 'failed') and {SupersededSql} as superseded
                 from jobs j where j.id = @JobId
                   and (not @Check or j.kind = 'analyze_chunk' and j.study_id = @StudyId and j.payload -> 'image_ids' = to_jsonb(@ImageIds))
                 for update of j),
             next as (
-                select prev.*, abandoned and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
+                select prev.id, prev.finished or prev.superseded as finished, prev.superseded,
+                       prev.abandoned and not prev.superseded as abandoned,
+                       prev.abandoned and not prev.superseded and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
                 from prev join jobs j on j.id = prev.id)
             update jobs j set
                 state = case when next.finished then j.state when next.give_up then 'failed' else 'processing' end,
@@ -172,13 +174,17 @@ public sealed class JobStore(NpgsqlDataSource db)
                     'Started %s times; each time its worker stopped before finishing it (a crash, or killed for memory?). '
                     'Not started again: its images failed as WorkerStopped. Requeue the job to try again.', j.abandoned_starts + 1)
                     else j.last_error end,
-                published_at = coalesce(j.published_at, now()), updated_at = now()
+                -- A superseded message leaves the job as it is: unpublished, its own message is still the outbox's to send.
+                published_at = case when next.superseded then j.published_at else coalesce(j.published_at, now()) end,
+                updated_at = case when next.superseded then j.updated_at else now() end
             from next where j.id = next.id
-            returning case when next.give_up then 'given_up' when j.state = 'processing' and j.abandoned_starts > 0 then 'alone' else j.state end
+            returning case when next.give_up then 'given_up' when next.superseded then 'superseded'
+                           when j.state = 'processing' and j.abandoned_starts > 0 then 'alone' else j.state end
             """, new
             {
                 JobId = jobId, WorkerId = workerId, MaxAbandoned = maxAbandonedStarts, LiveHolder = liveHolder,
                 Check = message is not null, StudyId = message?.StudyId ?? 0, ImageIds = message?.ImageIds.ToArray() ?? [],
+                QueuedAt = Utc(queuedAt),
             }, cancellationToken: ct));
         return state switch
         {
@@ -188,8 +194,39 @@ public sealed class JobStore(NpgsqlDataSource db)
             "given_up" => JobStart.GivenUp,
             "failed" => JobStart.Failed,
             "alone" => JobStart.StartedAlone,
+            "superseded" => JobStart.Superseded,
             _ => JobStart.Started,
         };
+    }
+
+    /// <summary>Processing under another worker that is not alive (judged by the window it recorded): it stopped mid-chunk.</summary>
+    private const string AbandonedSql = """
+        (j.state = 'processing' and j.worker_id is distinct from @WorkerId
+         and not (@LiveHolder::interval is not null
+                  and exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
+                              and j.started_at > now() - coalesce(w.alive_within, @LiveHolder::interval)
+                              and w.heartbeat_at > now() - coalesce(w.alive_within, @LiveHolder::interval))))
+        """;
+
+    /// <summary>
+    /// The message was published for an earlier queueing of the job than its latest (a millisecond's slack, in case a
+    /// serializer rounds the time).
+    /// </summary>
+    private const string SupersededSql = "(@QueuedAt::timestamptz is not null and j.enqueued_at > @QueuedAt::timestamptz + interval '1 millisecond')";
+
+    private static DateTime? Utc(DateTime? at) => at is { } t ? DateTime.SpecifyKind(t.ToUniversalTime(), DateTimeKind.Utc) : null;
+
+    /// <summary>
+    /// Whether the chunk is to run alone (<see cref="JobStart.StartedAlone"/>), asked before its start: a worker stopped
+    /// while analysing it before, or it is processing under one that stopped now. Read only: a chunk that waits for its
+    /// turn is not yet processing under this worker, so a crash of the lone one is not counted against it.
+    /// </summary>
+    public async Task<bool> RunsAloneAsync(long jobId, string workerId, TimeSpan liveHolder, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition($"""
+            select j.abandoned_starts > 0 or {AbandonedSql} from jobs j where j.id = @JobId
+            """, new { JobId = jobId, WorkerId = workerId, LiveHolder = liveHolder }, cancellationToken: ct));
     }
 
     /// <summary>
@@ -237,12 +274,12 @@ public sealed class JobStore(NpgsqlDataSource db)
             -- An operator's deletion stays on record, and a failed job keeps its first reason (a give-up's, which tells
             -- a redelivered message its images' error code).
             where id = @JobId and state not in ('succeeded', 'deleted', 'failed')
-              and case when @QueuedAt::timestamptz is not null then enqueued_at <= @QueuedAt
+              and case when @QueuedAt::timestamptz is not null then enqueued_at <= @QueuedAt::timestamptz + interval '1 millisecond'
                        else enqueued_at <= @FaultedAt + interval '1 minute' end
             """, new
             {
                 JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error, FaultedAt = DateTime.SpecifyKind(faultedAt, DateTimeKind.Utc),
-                QueuedAt = queuedAt is { } q ? DateTime.SpecifyKind(q.ToUniversalTime(), DateTimeKind.Utc) : (DateTime?)null,
+                QueuedAt = Utc(queuedAt),
             }, cancellationToken: ct));
     }
 

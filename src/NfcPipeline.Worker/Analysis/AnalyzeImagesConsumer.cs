@@ -28,8 +28,20 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
         await WaitWhileRunningElsewhereAsync(message.JobId, ct);
+        // The turn first, the start after: a chunk waiting for a lone one is not yet processing under this worker, so a
+        // crash the lone chunk causes is not counted against it.
+        bool alone = await retry.RunAsync(t => jobs.RunsAloneAsync(message.JobId, identity.Id, options.AliveWithin, t), ct);
+        var turn = await gate.EnterAsync(alone, ct);
+        try { await ConsumeInTurnAsync(context, clock, alone, turn); }
+        finally { turn.Dispose(); }
+    }
+
+    private async Task ConsumeInTurnAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, bool alone, IDisposable turn)
+    {
+        var message = context.Message;
+        var ct = context.CancellationToken;
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, options.AliveWithin,
-            (message.StudyDbId, message.ImageIds)), ct);
+            (message.StudyDbId, message.ImageIds), message.QueuedAt), ct);
         if (start is JobStart.Unknown)
             throw new InvalidWorkException($"Job {message.JobId} does not exist, or is not the chunk of study {message.StudyDbId} with the " +
                 $"{message.ImageIds.Count} image(s) the message names (a hand-made message, or one from another deployment on this broker?).");
@@ -50,6 +62,12 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             await CompleteChunkPatientsAsync(context, ct);
             return;
         }
+        if (start is JobStart.Superseded)
+        {
+            logger.LogInformation("Job {JobId} was queued again since this message was sent (a requeue, a wait for the share); its newer " +
+                "message runs it, and this one is acknowledged without work", message.JobId);
+            return;
+        }
         if (start is JobStart.Deleted)
         {
             logger.LogInformation("Job {JobId} was deleted; its message is acknowledged without work", message.JobId);
@@ -68,12 +86,19 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var writing = new StrongBox<bool>();
         try
         {
-            bool alone = start is JobStart.StartedAlone;
-            if (alone)
+            if (start is JobStart.StartedAlone)
+            {
                 logger.LogWarning("Job {JobId} was abandoned before by a worker that stopped while analysing it; it runs alone, so that a " +
                     "crash it causes is counted against it only", message.JobId);
-            using (await gate.EnterAsync(alone, analysis.Token))
-                await AnalyzeChunkAsync(context, clock, analysis.Token, writing);
+                // Abandoned between the check and the start (rare): its turn is taken again, alone.
+                if (!alone)
+                {
+                    turn.Dispose();
+                    turn = await gate.EnterAsync(alone: true, analysis.Token);
+                }
+            }
+            try { await AnalyzeChunkAsync(context, clock, analysis.Token, writing); }
+            finally { turn.Dispose(); }
         }
         // Only before the write: a completion cut short after the deadline is no cancelled analysis.
         catch (OperationCanceledException) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested && !writing.Value)

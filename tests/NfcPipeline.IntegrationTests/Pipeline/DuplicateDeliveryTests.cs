@@ -79,13 +79,17 @@ public class DuplicateDeliveryTests
         var live = TimeSpan.FromSeconds(20);
         async Task<int> Abandoned() => await c.ExecuteScalarAsync<int>("select abandoned_starts from jobs where id = @job", new { job });
 
+        Assert.False(await jobs.RunsAloneAsync(job, "w1", live, default));
         Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w1", 3, default, live));
+        Assert.False(await jobs.RunsAloneAsync(job, "w2", live, default));   // its holder alive
         Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w2", 3, default, live));
         Assert.Equal(0, await Abandoned());
 
         // Its holder's heartbeat stopped (a crash), or it has held the job for longer than the window: abandoned.
         // Abandoned once, it starts to run alone (ChunkGate), so that a crash it causes is its own.
         await c.ExecuteAsync("update jobs set worker_id = 'w1'; update workers set heartbeat_at = now() - interval '1 minute'");
+        Assert.True(await jobs.RunsAloneAsync(job, "w2", live, default));   // asked before the start, which counts it
+        Assert.Equal(0, await Abandoned());
         Assert.Equal(JobStart.StartedAlone, await jobs.StartAsync(job, "w2", 3, default, live));
         Assert.Equal(1, await Abandoned());
         await c.ExecuteAsync("update jobs set worker_id = 'w1', started_at = now() - interval '1 minute'; update workers set heartbeat_at = now()");

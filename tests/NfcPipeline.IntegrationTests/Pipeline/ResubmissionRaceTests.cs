@@ -303,6 +303,12 @@ public class ResubmissionRaceTests
         Assert.Equal(await check.ExecuteScalarAsync<DateTime>("select enqueued_at from jobs where id = @JobId", new { chunk.JobId }), requeued.QueuedAt);
         await jobs.MarkFailedAsync(chunk.JobId, "late", DateTime.UtcNow.AddMinutes(10), default, chunk.QueuedAt);
         Assert.Equal("enqueued", State());
+        // The old message redelivered (its ack lost) is superseded: acknowledged without work, the job left as it is.
+        var before = await check.QuerySingleAsync<(DateTime?, DateTime)>("select published_at, updated_at from jobs where id = @JobId", new { chunk.JobId });
+        Assert.Equal(JobStart.Superseded, await jobs.StartAsync(chunk.JobId, "w1", 3, default, queuedAt: chunk.QueuedAt));
+        Assert.Equal(before, await check.QuerySingleAsync<(DateTime?, DateTime)>("select published_at, updated_at from jobs where id = @JobId", new { chunk.JobId }));
+        Assert.Equal("enqueued", State());
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(chunk.JobId, "w1", 3, default, queuedAt: requeued.QueuedAt));
         await jobs.MarkFailedAsync(chunk.JobId, "faulted again", DateTime.UtcNow.AddMinutes(-10), default, requeued.QueuedAt);
         Assert.Equal("failed", State());
 
