@@ -42,7 +42,8 @@ public sealed class DenseDecoder
                 $"stride {_stride}: the model's outputs are at a finer stride than its nfc.stride says.");
         // Cells over the padding see no image: left in, they would join loops at the edge, lend them keypoints outside
         // the image and count in their area and scores. Only the cells that see the resized image are decoded.
-        int seenH = (plan.ResizedHeight + _stride - 1) / _stride, seenW = (plan.ResizedWidth + _stride - 1) / _stride;
+        // An axis the network floored has fewer cells than see the image, and keeps them all.
+        int seenH = Math.Min(h, (plan.ResizedHeight + _stride - 1) / _stride), seenW = Math.Min(w, (plan.ResizedWidth + _stride - 1) / _stride);
         if (seenH < h || seenW < w) { maps = maps.Cropped(seenH, seenW); h = seenH; w = seenW; }
 
         var centres = FindCentres(maps.CenterMap.Plane(0), h, w);

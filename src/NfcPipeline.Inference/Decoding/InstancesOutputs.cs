@@ -13,7 +13,7 @@ public sealed class InstancesOutputs
 
     /// <param name="inputHeight">Height of the model input tensor: masks this tall (and this wide) are full-size.</param>
     public InstancesOutputs(float[] boxes, float[] scores, long[] labels, float[] masks, int maskHeight, int maskWidth,
-        float[] keypoints, long[]? batchIndex, int inputHeight, int inputWidth)
+        float[] keypoints, long[]? batchIndex, int inputHeight, int inputWidth, int? imageCount = null)
     {
         int n = scores.Length;
         var problems = new List<string>();
@@ -25,6 +25,9 @@ public sealed class InstancesOutputs
         if (keypoints.Length != n * Core.Domain.KeypointNames.Count * 3)
             problems.Add($"'{Keypoints}' holds {keypoints.Length} values, expected [{n},8,3]");
         if (batchIndex is not null && batchIndex.Length != n) problems.Add($"'{BatchIndex}' holds {batchIndex.Length} values for {n} scores");
+        // An index outside the run (counted across a job, say) matched no image, whose detections were then dropped unsaid.
+        if (batchIndex is not null && imageCount is { } images && Array.FindIndex(batchIndex, b => b < 0 || b >= images) is var at and >= 0)
+            problems.Add($"'{BatchIndex}' holds {batchIndex[at]}, outside the run's images 0 to {images - 1}");
         if (problems.Count > 0) throw new InvalidDataException("The model's instances/v1 outputs are malformed: " + string.Join("; ", problems));
         BoxData = boxes; ScoreData = scores; LabelData = labels; MaskData = masks; MaskHeight = maskHeight; MaskWidth = maskWidth;
         KeypointData = keypoints; BatchIndexData = batchIndex; InputHeight = inputHeight; InputWidth = inputWidth;

@@ -80,7 +80,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
                 outputs = new InstancesOutputs(
                     Floats(results[0]), Floats(results[1]), Integers(results[2]), Floats(results[3]),
                     masks.Length == 4 ? (int)masks[2] : 0, masks.Length == 4 ? (int)masks[3] : 0, Floats(results[4]),
-                    _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width);
+                    _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width, imageCount: count);
             }
             for (int i = 0; i < count; i++)
             {

@@ -40,6 +40,18 @@ public partial class DenseDecoderTests
     }
 
     [Fact]
+    public void A_grid_floored_on_one_axis_and_over_the_padding_on_the_other_decodes_within_the_image()
+    {
+        // 97 rows at stride 2 floor to 48 cells, one short of the 49 that see the image; the columns run on into the
+        // padding (100 → 128). Cropping both to the cells that see the image asked for a 49th row the grid lacks, and
+        // every such image failed as ModelOutputInvalid.
+        var plan = new ResizePlan(100, 97, 100, 97, 128, 97);
+        var edge = new DenseDecoder(Classes, Stride, BlobOptions).Decode(DenseOutputs.ForBatchItem(BuildMaps(true, AtTheEdge), 0, Classes.Length), plan).Single();
+        Assert.Equal(6 * 21 * 4, edge.Mask.Area);
+        Assert.All(edge.Keypoints, k => Assert.True(k.X < 100, $"a keypoint at x = {k.X}, outside the 100-pixel image"));
+    }
+
+    [Fact]
     public void A_shape_bucket_larger_than_the_images_padded_size_is_decoded_within_the_image()
     {
         // A model padding to multiples of 16 (100 → 112) in a bucket of 128: the grid is the bucket's, not the plan's.

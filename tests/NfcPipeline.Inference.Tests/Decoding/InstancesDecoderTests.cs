@@ -265,5 +265,8 @@ public class InstancesDecoderTests
         var error = Assert.Throws<InvalidDataException>(() => new InstancesOutputs(
             new float[8], new float[2], new long[1], new float[2 * 16], 4, 4, new float[2 * 24], null, 64, 64));
         Assert.Contains("'labels' holds 1 values for 2 scores", error.Message);
+        var outside = Assert.Throws<InvalidDataException>(() => new InstancesOutputs(
+            new float[8], new float[2], new long[2], new float[2 * 16], 4, 4, new float[2 * 24], [0, 5], 64, 64, imageCount: 4));
+        Assert.Contains("'batch_index' holds 5, outside the run's images 0 to 3", outside.Message);
     }
 }
