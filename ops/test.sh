@@ -19,17 +19,21 @@ apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium 
 # Stop afterwards only the servers this run started (one may already run for a worker): as `up` itself says, under
 # the checkout's services lock; a status asked before it could not tell an ops/run.sh starting them at the same time.
 mkdir -p "$NFC_LOCAL"
-up_log="$NFC_LOCAL/test-services-up.log"
-: >"$up_log"
+up_log="$(mktemp "$NFC_LOCAL/test-services-up.XXXXXX")"
 stop_started_services() {
   # Under CI, servers whose data this run created are deleted with it (services.sh purge): a clean clone's data would
   # otherwise stay behind, outside the clone when run as root.
-  if grep -q 'initialising PostgreSQL' "$up_log" && [ "${CI:-}" = true ]; then "$NFC_ROOT/ops/services.sh" purge || true; return; fi
-  if grep -q 'starting RabbitMQ' "$up_log"; then "$NFC_ROOT/ops/services.sh" down rabbitmq || true; fi
-  if grep -q 'starting PostgreSQL' "$up_log"; then "$NFC_ROOT/ops/services.sh" down postgres || true; fi
+  # A folder outside the clone that a killed earlier run at this path left ("cannot enter", linked again) counts as this run's.
+  if grep -qE 'initialising PostgreSQL|postgres cannot enter' "$up_log" && [ "${CI:-}" = true ]; then
+    "$NFC_ROOT/ops/services.sh" purge || true
+  else
+    if grep -q 'starting RabbitMQ' "$up_log"; then "$NFC_ROOT/ops/services.sh" down rabbitmq || true; fi
+    if grep -q 'starting PostgreSQL' "$up_log"; then "$NFC_ROOT/ops/services.sh" down postgres || true; fi
+  fi
+  rm -f "$up_log"
 }
 # Set before `up`, so a server started by an `up` that then fails is stopped too.
-[ "${NFC_KEEP_SERVICES:-0}" = 1 ] || trap stop_started_services EXIT
+if [ "${NFC_KEEP_SERVICES:-0}" = 1 ]; then trap 'rm -f "$up_log"' EXIT; else trap stop_started_services EXIT; fi
 "$NFC_ROOT/ops/services.sh" up 2>&1 | tee "$up_log" >&2
 services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"

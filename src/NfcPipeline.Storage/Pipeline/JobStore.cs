@@ -214,7 +214,13 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// </summary>
     private const string SupersededSql = "(@QueuedAt::timestamptz is not null and j.enqueued_at > @QueuedAt::timestamptz + interval '1 millisecond')";
 
-    private static DateTime? Utc(DateTime? at) => at is { } t ? DateTime.SpecifyKind(t.ToUniversalTime(), DateTimeKind.Utc) : null;
+    /// <summary>UTC as sent: a time without a zone (a serializer that dropped the Z) is the database's UTC, not local time.</summary>
+    private static DateTime? Utc(DateTime? at) => at switch
+    {
+        null => null,
+        { Kind: DateTimeKind.Local } t => t.ToUniversalTime(),
+        { } t => DateTime.SpecifyKind(t, DateTimeKind.Utc),
+    };
 
     /// <summary>
     /// Whether the chunk is to run alone (<see cref="JobStart.StartedAlone"/>), asked before its start: a worker stopped
@@ -225,7 +231,7 @@ public sealed class JobStore(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<bool>(new CommandDefinition($"""
-            select j.abandoned_starts > 0 or {AbandonedSql} from jobs j where j.id = @JobId
+            select j.state not in ('succeeded', 'deleted', 'failed') and (j.abandoned_starts > 0 or {AbandonedSql}) from jobs j where j.id = @JobId
             """, new { JobId = jobId, WorkerId = workerId, LiveHolder = liveHolder }, cancellationToken: ct));
     }
 

@@ -27,13 +27,24 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var message = context.Message;
         var ct = context.CancellationToken;
         var clock = Stopwatch.StartNew();
-        await WaitWhileRunningElsewhereAsync(message.JobId, ct);
-        // The turn first, the start after: a chunk waiting for a lone one is not yet processing under this worker, so a
-        // crash the lone chunk causes is not counted against it.
-        bool alone = await retry.RunAsync(t => jobs.RunsAloneAsync(message.JobId, identity.Id, options.AliveWithin, t), ct);
-        var turn = await gate.EnterAsync(alone, ct);
-        try { await ConsumeInTurnAsync(context, clock, alone, turn); }
-        finally { turn.Dispose(); }
+        for (int round = 0; ; round++)
+        {
+            await WaitWhileRunningElsewhereAsync(message.JobId, ct);
+            // The turn first, the start after: a chunk waiting for a lone one is not yet processing under this worker, so
+            // a crash the lone chunk causes is not counted against it.
+            bool alone = await retry.RunAsync(t => jobs.RunsAloneAsync(message.JobId, identity.Id, options.AliveWithin, t), ct);
+            var turn = await gate.EnterAsync(alone, ct);
+            // The turn may have been long in coming: another delivery may have started the chunk meanwhile, and is waited
+            // for again (once: the wait itself takes a stuck holder's chunk over after Worker:RedeliveryWaitLimit).
+            if (round == 0 && await retry.RunAsync(t => jobs.HolderHeartbeatAsync(message.JobId, identity.Id, options.AliveWithin, t), ct) is not null)
+            {
+                turn.Dispose();
+                continue;
+            }
+            try { await ConsumeInTurnAsync(context, clock, alone, turn); }
+            finally { turn.Dispose(); }
+            return;
+        }
     }
 
     private async Task ConsumeInTurnAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, bool alone, IDisposable turn)

@@ -112,7 +112,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 ShareAvailability.ProbeTimeout.TotalSeconds);
             return false;
         }
-        if (!gone.GetAwaiter().GetResult()) return false;
+        if (!gone.Result) return false;   // FolderGone catches the share's errors itself
         logger.LogInformation("The study's registered folder is no longer in the share (renamed or moved); the submitted folder takes the study over");
         return true;
     }

@@ -95,6 +95,9 @@ public class DuplicateDeliveryTests
         await c.ExecuteAsync("update jobs set worker_id = 'w1', started_at = now() - interval '1 minute'; update workers set heartbeat_at = now()");
         Assert.Equal(JobStart.StartedAlone, await jobs.StartAsync(job, "w2", 3, default, live));
         Assert.Equal(2, await Abandoned());
+        // Finished, a late duplicate of its message is acknowledged in a shared turn: no worker drained for it.
+        await c.ExecuteAsync("update jobs set state = 'succeeded'");
+        Assert.False(await jobs.RunsAloneAsync(job, "w3", live, default));
     }
 
     [Fact]
