@@ -35,6 +35,12 @@ public static class PipelineServiceExtensions
             try { return read(config.GetSection(section)) ?? fallback; }
             catch (InvalidOperationException ex) { problems.Add(ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message); return fallback; }
         }
+        // An options section, with the keys no option of it reads named (a typo ran on the default). alsoRead: keys read elsewhere.
+        T BindOptions<T>(string section, params string[] alsoRead) where T : class, new()
+        {
+            problems.AddRange(UnknownSettings.Of(config.GetSection(section), typeof(T), alsoRead));
+            return Bind(section, s => s.Get<T>(), new T());
+        }
         if (!Bind<bool>("Worker", s => s.GetValue("Enabled", true), true))
         {
             // Only where the health endpoints listen matters to a migrate-only host.
@@ -44,7 +50,7 @@ public static class PipelineServiceExtensions
             return builder;
         }
 
-        var options = Bind(WorkerOptions.Section, s => s.Get<WorkerOptions>(), new WorkerOptions());
+        var options = BindOptions<WorkerOptions>(WorkerOptions.Section, "Enabled");
         // The watcher publishes folders relative to Share:Root and intake resolves them under Worker:ShareRoot: two
         // different roots would refuse every watched study.
         if (options.ShareRoot is { Length: > 0 } workerRoot && config["Share:Root"] is { Length: > 0 } watchedRoot
@@ -59,13 +65,9 @@ public static class PipelineServiceExtensions
         else if (!Directory.Exists(options.ShareRoot))
             problems.Add($"Worker:ShareRoot '{options.ShareRoot}' is not a folder that exists (is the share mounted?).");
         // Settings that cannot run stop the worker here, every problem named, before a model loads or a queue binds.
-        var inferenceOptions = Bind(InferenceOptions.Section, s => s.Get<InferenceOptions>(), new InferenceOptions());
-        var batchingOptions = Bind(DynamicBatcherOptions.Section, s => s.Get<DynamicBatcherOptions>(), new DynamicBatcherOptions());
-        var shareOptions = Bind(ShareWatcherOptions.Section, s => s.Get<ShareWatcherOptions>(), new ShareWatcherOptions());
-        problems.AddRange(UnknownSettings.Of(config.GetSection(WorkerOptions.Section), typeof(WorkerOptions), "Enabled")
-            .Concat(UnknownSettings.Of(config.GetSection(InferenceOptions.Section), typeof(InferenceOptions), "Batching"))
-            .Concat(UnknownSettings.Of(config.GetSection(DynamicBatcherOptions.Section), typeof(DynamicBatcherOptions)))
-            .Concat(UnknownSettings.Of(config.GetSection(ShareWatcherOptions.Section), typeof(ShareWatcherOptions))));
+        var inferenceOptions = BindOptions<InferenceOptions>(InferenceOptions.Section, "Batching");
+        var batchingOptions = BindOptions<DynamicBatcherOptions>(DynamicBatcherOptions.Section);
+        var shareOptions = BindOptions<ShareWatcherOptions>(ShareWatcherOptions.Section);
         options.RequireShareMountPoint ??= shareOptions.RequireMountPoint;
         // Not whether it is mounted now (chunks wait for that), but whether that can be told at all: else every chunk would wait.
         if (options.RequireShareMountPoint == true && !File.Exists(MountPoints.MountInfoPath))

@@ -216,7 +216,7 @@ public static class StudiesApi
                     title: "The submission was refused", extensions: new Dictionary<string, object?>
                     {
                         ["refusal"] = refusal.Reason,
-                        ["refusedAt"] = DateTime.SpecifyKind(refusal.RefusedAt, DateTimeKind.Utc),
+                        ["refusedAt"] = refusal.RefusedAt,
                     })
                 : Results.Problem($"There is no study '{id}' (yet: a submitted study appears once a worker registers it).", statusCode: 404);
         var patients = await queries.PatientsAsync(s.Id, ct);

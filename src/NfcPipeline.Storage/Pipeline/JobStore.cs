@@ -153,15 +153,14 @@ public sealed class JobStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition($"""
             with prev as (
-                select j.id, j.state in ('succeeded', 'deleted', 'failed') as finished, {AbandonedSql} as abandoned,
-                       j.state not in ('succeeded', 'deleted', 'failed') and {SupersededSql} as superseded
+                select j.id, {FinishedSql} as finished, not {FinishedSql} and {SupersededSql} as superseded,
+                       {AbandonedSql} and not {SupersededSql} as abandoned
                 from jobs j where j.id = @JobId
                   and (not @Check or j.kind = 'analyze_chunk' and j.study_id = @StudyId and j.payload -> 'image_ids' = to_jsonb(@ImageIds))
                 for update of j),
             next as (
-                select prev.id, prev.finished or prev.superseded as finished, prev.superseded,
-                       prev.abandoned and not prev.superseded as abandoned,
-                       prev.abandoned and not prev.superseded and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
+                select prev.id, prev.finished or prev.superseded as finished, prev.superseded, prev.abandoned,
+                       prev.abandoned and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
                 from prev join jobs j on j.id = prev.id)
             update jobs j set
                 state = case when next.finished then j.state when next.give_up then 'failed' else 'processing' end,
@@ -199,6 +198,8 @@ public sealed class JobStore(NpgsqlDataSource db)
         };
     }
 
+    private const string FinishedSql = "(j.state in ('succeeded', 'deleted', 'failed'))";
+
     /// <summary>Processing under another worker that is not alive (judged by the window it recorded): it stopped mid-chunk.</summary>
     private const string AbandonedSql = """
         (j.state = 'processing' and j.worker_id is distinct from @WorkerId
@@ -231,7 +232,7 @@ public sealed class JobStore(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<bool>(new CommandDefinition($"""
-            select j.state not in ('succeeded', 'deleted', 'failed') and (j.abandoned_starts > 0 or {AbandonedSql}) from jobs j where j.id = @JobId
+            select not {FinishedSql} and (j.abandoned_starts > 0 or {AbandonedSql}) from jobs j where j.id = @JobId
             """, new { JobId = jobId, WorkerId = workerId, LiveHolder = liveHolder }, cancellationToken: ct));
     }
 
