@@ -32,3 +32,14 @@ public class OnnxRuntimeException : Exception
     /// <summary>The message exactly as ONNX Runtime wrote it.</summary>
     public string OrtMessage { get; }
 }
+
+/// <summary>
+/// A run's output holds more elements than one span can address (int.MaxValue): ONNX Runtime computed it, but it
+/// cannot be read. An OnnxRuntimeException so that a batch falls back to one image per run, which may fit.
+/// </summary>
+public sealed class TensorTooLargeException(long elementCount) : OnnxRuntimeException(OrtErrorCode.Fail,
+    $"an output tensor holds {elementCount} elements, more than the {int.MaxValue} one read can address; " +
+    "fewer or smaller images per run (the batch size, the image size) keep it under")
+{
+    public long ElementCount { get; } = elementCount;
+}

@@ -129,8 +129,11 @@ public sealed unsafe class OrtValue : IDisposable
         void* data;
         using (var value = _handle.Acquire())
             NativeStatus.Check(OrtLibrary.Api.GetTensorMutableData(value.Pointer, &data));
-        return new Span<T>(data, checked((int)info.ElementCount));
+        return new Span<T>(data, SpanLength(info.ElementCount));
     }
+
+    internal static int SpanLength(long elementCount) =>
+        elementCount > int.MaxValue ? throw new TensorTooLargeException(elementCount) : checked((int)elementCount);
 
     public void Dispose()
     {

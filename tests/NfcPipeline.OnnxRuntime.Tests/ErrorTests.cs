@@ -70,4 +70,14 @@ public sealed class ErrorTests
 
         Assert.Throws<ObjectDisposedException>(() => session.Run(null, ["a", "b"], [a, b]));
     }
+
+    [Fact]
+    public void An_output_over_int_MaxValue_elements_is_refused_as_an_OnnxRuntimeException_so_a_batch_falls_back()
+    {
+        Assert.Equal(int.MaxValue, OrtValue.SpanLength(int.MaxValue));
+        var ex = Assert.Throws<TensorTooLargeException>(() => OrtValue.SpanLength(int.MaxValue + 1L));
+        Assert.IsAssignableFrom<OnnxRuntimeException>(ex);   // DenseBatchExecutor and InstancesBatchExecutor catch that
+        Assert.Equal(int.MaxValue + 1L, ex.ElementCount);
+        Assert.Contains("2147483648 elements", ex.Message);
+    }
 }

@@ -87,6 +87,11 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         {
             return FieldOutcome.Failed("ChangedSinceRegistration", ex.Message);
         }
+        catch (TensorTooLargeException ex)
+        {
+            // Already run alone (a batch falls back to one image per run): the same run would be as large again.
+            return FieldOutcome.Failed("InferenceFailed", ex.Message);
+        }
         catch (OnnxRuntimeException ex)
         {
             return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: true);

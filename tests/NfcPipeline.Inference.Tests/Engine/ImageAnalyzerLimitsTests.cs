@@ -4,6 +4,7 @@ using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Engine;
+using NfcPipeline.OnnxRuntime;
 using static NfcPipeline.Inference.Tests.Engine.ColourImages;
 
 namespace NfcPipeline.Inference.Tests.Engine;
@@ -243,6 +244,10 @@ public class ImageAnalyzerLimitsTests
             Assert.False(denied.MayPassLater);
             Assert.False(changed.MayPassLater);
             Assert.False((await fields.AnalyzeContentAsync(path, (_, _) => Task.FromResult(png[..(png.Length / 2)]), TwoMicrons)).MayPassLater);
+            var tooLarge = await fields.AnalyzeContentAsync(path, (_, _) => throw new TensorTooLargeException(3L << 30), TwoMicrons);
+            Assert.Equal("InferenceFailed", tooLarge.ErrorCode);
+            Assert.Contains("3221225472 elements", tooLarge.Error);
+            Assert.False(tooLarge.MayPassLater);
         }
         finally { dir.Delete(recursive: true); }
     }
