@@ -22,6 +22,7 @@ public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>?
     public IReadOnlyList<CapillaryInstance> InstancesOrThrow() => Error switch
     {
         null => Instances!,
+        TensorTooLargeException large => throw new TensorTooLargeException(large.ElementCount),
         OnnxRuntimeException run => throw new OnnxRuntimeException(run.ErrorCode, run.OrtMessage),
         var decode => throw new InvalidDataException(decode.Message, decode),
     };

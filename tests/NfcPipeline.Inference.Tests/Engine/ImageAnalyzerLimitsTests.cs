@@ -136,6 +136,17 @@ public class ImageAnalyzerLimitsTests
             && l.Contains("its images run one at a time"));
     }
 
+    [Fact]
+    public void An_image_whose_lone_run_failed_rethrows_its_own_kind_of_failure()
+    {
+        // A lone run's output too large is not tried again, unlike ONNX Runtime's other refusals: the kind must survive.
+        var large = Assert.Throws<TensorTooLargeException>(() => DecodedInstances.RunFailed(new TensorTooLargeException(3L << 30)).InstancesOrThrow());
+        Assert.Equal(3L << 30, large.ElementCount);
+        var refused = Assert.Throws<OnnxRuntimeException>(() =>
+            DecodedInstances.RunFailed(new OnnxRuntimeException(OrtErrorCode.RuntimeException, "out of memory")).InstancesOrThrow());
+        Assert.Equal((OrtErrorCode.RuntimeException, "out of memory"), (refused.ErrorCode, refused.OrtMessage));
+    }
+
     private sealed class CapturingLoggers : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
     {
         public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
