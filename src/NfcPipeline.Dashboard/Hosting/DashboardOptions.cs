@@ -49,6 +49,14 @@ public sealed class DashboardOptions
     public List<string> TrustedProxies { get; set; } = [];
 
     public bool AuthConfigured => Users.Count > 0 || ApiKeys.Count > 0;
+
+    /// <summary>Whether the connection comes from one of <see cref="TrustedProxies"/> (an IPv4-mapped address as IPv4).</summary>
+    public bool IsTrustedProxy(System.Net.IPAddress? remote)
+    {
+        if (remote is null) return false;
+        if (remote.IsIPv4MappedToIPv6) remote = remote.MapToIPv4();
+        return TrustedProxies.Any(p => System.Net.IPAddress.TryParse(p, out var proxy) && proxy.Equals(remote));
+    }
 }
 
 public sealed class DashboardUser

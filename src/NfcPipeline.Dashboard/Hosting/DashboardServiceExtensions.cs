@@ -53,7 +53,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(DashboardRoles.OperatorPolicy, p => p.RequireRole(DashboardRoles.Operator));
-        builder.Services.AddAntiforgery(a => { a.Cookie.Name = "nfc-af"; a.FormFieldName = "__af"; });
+        builder.Services.AddAntiforgery(a => { a.Cookie = new AntiforgeryCookie(a.Cookie); a.FormFieldName = "__af"; });
         builder.Services.AddProblemDetails();
         // A query value that does not bind (limit=abc) is a 400 in every environment; Development threw it as a 500.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);

@@ -30,7 +30,7 @@ public sealed class DashboardAuthHandler(
         if (remote.IsIPv4MappedToIPv6) remote = remote.MapToIPv4();
         // The entry the proxy itself appended (those before it are the client's to forge), as an address: with a port or
         // text that is none, every connection would count as a new client.
-        if (options.TrustedProxies.Any(p => IPAddress.TryParse(p, out var proxy) && proxy.Equals(remote))
+        if (options.IsTrustedProxy(remote)
             && Request.Headers["X-Forwarded-For"].ToString().Split(',') is [.., var last]
             && FailedSignInLimiter.ParseForwarded(last) is { } forwarded)
             return FailedSignInLimiter.ClientKey(forwarded);
