@@ -1,3 +1,4 @@
+using Dapper;
 using NfcPipeline.IntegrationTests.Infrastructure;
 using NfcPipeline.Storage.Migrations;
 
@@ -70,7 +71,28 @@ public class MigrationTests
             Assert.Contains("0036_worker_alive_within waited 2 times 0.2 s for a lock", error.Message);
             Assert.False(await db.ScalarAsync<bool>("select exists (select 1 from schema_migrations where version = 36)"));
         }
-        Assert.Single((await runner.ApplyAsync(all)).Applied);
+        Assert.Equal(36, (await runner.ApplyAsync(all)).Applied.Min(m => m.Version));   // 0036 and any after it
+    }
+
+    [Fact]
+    public async Task Every_index_on_images_and_jobs_adds_a_column_order_no_other_index_leads_with()
+    {
+        // An index whose columns lead another's serves no query the wider one does not, and costs every write.
+        await using var db = await TestDatabase.CreateAsync();
+        await new MigrationRunner(db.ConnectionString).ApplyAsync(RepoMigrations());
+        await using var connection = new Npgsql.NpgsqlConnection(db.ConnectionString);
+        var keys = (await connection.QueryAsync<(string Table, string Name, string Columns)>("""
+            select c.relname, i.relname, pg_get_indexdef(x.indexrelid)
+            from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class c on c.oid = x.indrelid
+            where c.relname in ('images', 'jobs') and x.indpred is null
+            """)).Select(k => (k.Table, k.Name, Cols: k.Columns[(k.Columns.IndexOf(" USING btree (", StringComparison.Ordinal) + 14)..^1]
+                .Split(", ").ToArray())).ToList();
+        Assert.Contains(keys, k => k.Name == "images_patient_state_idx");
+        var covered = keys.Where(narrow => keys.Any(wide => wide.Table == narrow.Table && wide.Name != narrow.Name
+            && wide.Cols.Length > narrow.Cols.Length && wide.Cols.Take(narrow.Cols.Length).SequenceEqual(narrow.Cols)
+            && !narrow.Name.EndsWith("_pkey", StringComparison.Ordinal) && !narrow.Name.EndsWith("_key", StringComparison.Ordinal)))
+            .Select(k => k.Name);
+        Assert.Empty(covered);
     }
 
     [Fact]
