@@ -102,9 +102,8 @@ public class ShareScanner(TimeProvider clock)
         StudyFolder Refuse(string reason, ReadyMarker marker = ReadyMarker.None) =>
             new(name, path, StudyReadiness.Refused, marker, null, null, 0, null, reason);
 
-        if (SharePaths.HasUndecodableName(name)) return Refuse($"the folder {SharePaths.UndecodableNameReason}");
-        if (name.Any(char.IsControl)) return Refuse("the folder's name holds control characters (a newline, a tab); rename it to have it analysed");
-        if (name.Contains('\\')) return Refuse("the folder's name holds a backslash, read elsewhere as a folder separator; rename it to have it analysed");
+        // The worker's own test (ResolveUnder): a name it refuses would be published again at every back-off.
+        if (SharePaths.NameRefusal(name) is { } nameRefusal) return Refuse($"the folder is left out: {nameRefusal}");
         if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
 
         // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already

@@ -375,12 +375,22 @@ public sealed class ShareScannerTests : IDisposable
         var folder = ScanOne("line\nforged: study S-1 submitted");
 
         Assert.Equal(StudyReadiness.Refused, folder.Readiness);
-        Assert.Contains("control characters", folder.Reason);
+        Assert.Contains("control character", folder.Reason);
         Assert.Equal("line?forged: study S-1 submitted", SharePaths.Printable(folder.Folder));
 
         // A backslash: the worker would resolve "site\\S-2" as site/S-2, another folder or none.
         MakeStudy("site\\S-2");
         Assert.Equal(StudyReadiness.Refused, ScanOne("site\\S-2").Readiness);
         Assert.Contains("backslash", ScanOne("site\\S-2").Reason);
+
+        // A line separator or a bidirectional override, with a usable study id: the worker refuses the path, so the
+        // scanner must too (it published them at every back-off, each leaving a message in submit-study_error).
+        foreach (var odd in new[] { "S\u2028x", "S\u202E1" })
+        {
+            MakeStudy(odd, marker: "study.json");
+            var refused = ScanOne(odd);
+            Assert.Equal(StudyReadiness.Refused, refused.Readiness);
+            Assert.Contains("line separator or a bidirectional override", refused.Reason);
+        }
     }
 }
