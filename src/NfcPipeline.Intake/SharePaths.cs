@@ -266,5 +266,18 @@ public static class SharePaths
     /// The study folder's path as a study records it (<c>studies.source_path</c>): relative to the share, links resolved,
     /// so two spellings of one folder are one study and two folders are never one study id.
     /// </summary>
-    public static string StudySourcePath(string root, string folder) => Path.GetRelativePath(RealPath(root), ResolveUnder(root, folder));
+    public static string StudySourcePath(string root, string folder)
+    {
+        var source = Path.GetRelativePath(RealPath(root), ResolveUnder(root, folder));
+        // A link's target must itself be a path analysis resolves (not "~staging/S1", not a name it refuses):
+        // every image would fail as NotInShare otherwise, after the study was registered.
+        try { ResolveUnder(root, source); }
+        catch (StudyLayoutException ex) when (!ex.Missing)
+        {
+            throw new StudyLayoutException($"The study folder is a link to '{Printable(source)}', a path analysis refuses (a name " +
+                "that starts with '~' or holds a backslash or a character it cannot print); link to, or move the study to, a folder " +
+                "with a usable name.");
+        }
+        return source;
+    }
 }

@@ -253,6 +253,22 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Enqueue_refuses_a_study_linked_to_a_folder_analysis_would_refuse()
+    {
+        var share = Path.Combine(_folder.FullName, "share");
+        var staged = Path.Combine(share, "~staging", "S1", "P001", "L2");
+        Directory.CreateDirectory(staged);
+        File.Copy(Directory.EnumerateFiles(DemoStudy, "*.jpg", SearchOption.AllDirectories).First(), Path.Combine(staged, "f1.jpg"));
+        Directory.CreateSymbolicLink(Path.Combine(share, "S1"), Path.Combine(share, "~staging", "S1"));
+
+        var run = await NfcProcess.RunAsync("enqueue", "S1", "--share", share);
+
+        Assert.True(run.Code == 2, $"exited {run.Code}: {run.Err}");
+        Assert.Contains("S1 cannot be submitted: The study folder is a link to '~staging/S1', a path analysis refuses", run.Err);
+        Assert.DoesNotContain("   at ", run.Err);
+    }
+
+    [Fact]
     public async Task Bad_values_met_while_a_verb_runs_are_usage_errors_without_a_stack_trace()
     {
         var truth = Path.Combine(_folder.FullName, "truth.json");

@@ -35,6 +35,25 @@ public sealed class StudyLayoutTests : IDisposable
     }
 
     [Fact]
+    public void A_study_linked_to_a_folder_whose_path_analysis_refuses_is_refused_at_registration()
+    {
+        // "S1" leads to "~staging/S1": registered under the target's path, every image then failed as NotInShare.
+        Touch("~staging/S1/P001/L2/f1.jpg");
+        Touch("archive/S\u202E2/P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S1"), Path.Combine(_share.FullName, "~staging", "S1"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S2"), Path.Combine(_share.FullName, "archive", "S\u202E2"));
+
+        var tilde = Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S1"));
+        Assert.StartsWith("The study folder is a link to '~staging/S1', a path analysis refuses", tilde.Message);
+        var unprintable = Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S2"));
+        Assert.Contains("'archive/S?2'", unprintable.Message);   // shown without the override
+        // A link to a usable folder is recorded by its target, as before.
+        Touch("archive/S3/P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S3"), Path.Combine(_share.FullName, "archive", "S3"));
+        Assert.Equal("archive/S3", SharePaths.StudySourcePath(_share.FullName, "S3"));
+    }
+
+    [Fact]
     public void Links_to_the_share_root_or_above_themselves_are_left_out_and_a_study_folder_linked_to_the_root_is_refused()
     {
         Touch("other/P001/L2/f1.jpg");

@@ -65,7 +65,9 @@ internal static class EnqueueCommand
             if (StudyIds.Problem(message.StudyId) is { } idProblem)
                 return Fail($"the study id '{message.StudyId}' cannot be used: {idProblem} Give another with --study-id.", NfcCommandLine.Usage);
             WarnOfOverrides(message, inventory.Manifest, Path.GetFileName(candidate.TrimEnd('/')), parse.GetValue(studyId) is not null);
-            var sourcePath = SharePaths.StudySourcePath(rootFull, relative);
+            string sourcePath;
+            try { sourcePath = SharePaths.StudySourcePath(rootFull, relative); }
+            catch (StudyLayoutException ex) { return Fail($"{relative} cannot be submitted: {ex.Message}", NfcCommandLine.Usage); }
             await using var dataSource = NpgsqlDataSource.Create(CommonOptions.ResolveConnection(parse.GetValue(connection)));
             var queries = new ReportingQueries(dataSource);
             // A resubmitted study shows its previous run's state until the worker registers it again, and that run may
