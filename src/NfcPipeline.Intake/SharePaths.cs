@@ -120,7 +120,7 @@ public static class SharePaths
         try
         {
             if (!IsOpenFileInside(handle, realRoot))
-                throw new IOException("it led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
+                throw new ShareFileRefusedException("it led out of the allowed folder when opened (a link swapped in after the path was checked); refused");
             return new FileStream(handle, FileAccess.Read, bufferSize: 0);
         }
         catch
@@ -141,7 +141,7 @@ public static class SharePaths
     /// </summary>
     private static SafeFileHandle OpenWithoutBlocking(string path)
     {
-        if (IsRegular(OpenNative.CurrentDirectory, path, 0) == false) throw new IOException(NotRegular);
+        if (IsRegular(OpenNative.CurrentDirectory, path, 0) == false) throw new ShareFileRefusedException(NotRegular);
         int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
         // EWOULDBLOCK: a regular file under a lease (Samba oplocks, an NFS delegation). The failed open asks its holder to
         // give it up, so the open is tried again, non-blocking still, for as long as the kernel gives a holder (45 s by
@@ -169,7 +169,7 @@ public static class SharePaths
         if (IsRegular(fd, "", OpenNative.EmptyPath) == false)
         {
             handle.Dispose();
-            throw new IOException(NotRegular);
+            throw new ShareFileRefusedException(NotRegular);
         }
         return handle;
     }

@@ -4,7 +4,10 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Pipeline;
 
-public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width, int? Height, string? Format);
+/// <param name="Unread">The file could not be read this time for a cause that may pass (an I/O error, a permission, a
+/// lease held): <paramref name="Sha256"/> is a stand-in, and a path registered before keeps its row as it was.</param>
+public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width,
+    int? Height, string? Format, bool Unread = false);
 
 /// <param name="SkippedEntries">Entries of the folder not analysed (files not named as images, links out of the share, deeper folders).</param>
 public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson,
@@ -117,7 +120,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         var contentBefore = (await connection.QueryAsync<(string Path, byte[] Sha)>(new CommandDefinition(
             "select rel_path, sha256 from images where study_id = @StudyId", new { StudyId = studyId }, tx, cancellationToken: ct)))
             .ToDictionary(r => r.Path, r => r.Sha, StringComparer.Ordinal);
-        var images = study.Images;
+        var images = await KeepUnreadAsync(connection, tx, studyId, study.Images, ct);
         // The rows whose content leaves its path (the file removed, moved, or another file now at that path), excluded
         // or not, numbered within their content by path: kept aside, because the upsert below clears an exclusion where
         // the content at its path changed, and paired one to one with the paths that content moves to.
@@ -242,6 +245,22 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             where u.message_id = @submissionId and s.external_id = @externalId limit 1
             """, new { submissionId, externalId }, cancellationToken: ct));
         return studyId is { } id ? await EarlierAsync(connection, null, id, ct) : null;
+    }
+
+    /// <summary>
+    /// A registered file unreadable for a moment keeps its row: its stand-in hash would have cleared its exclusion, set
+    /// it pending and, once readable again, failed it for good as changed since registration.
+    /// </summary>
+    private static async Task<IReadOnlyList<ImageRegistration>> KeepUnreadAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
+        IReadOnlyList<ImageRegistration> images, CancellationToken ct)
+    {
+        var unread = images.Where(i => i.Unread).Select(i => i.RelativePath).ToArray();
+        if (unread.Length == 0) return images;
+        var registered = (await connection.QueryAsync<(string Path, byte[] Sha, long Size, int? Width, int? Height, string? Format)>(new CommandDefinition(
+            "select rel_path, sha256, size_bytes, width, height, format from images where study_id = @StudyId and rel_path = any(@Paths)",
+            new { StudyId = studyId, Paths = unread }, tx, cancellationToken: ct))).ToDictionary(r => r.Path, StringComparer.Ordinal);
+        return images.Select(i => i.Unread && registered.TryGetValue(i.RelativePath, out var r)
+            ? i with { Sha256 = r.Sha, SizeBytes = r.Size, Width = r.Width, Height = r.Height, Format = r.Format } : i).ToList();
     }
 
     private static async Task<RegisteredStudy> EarlierAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long studyId, CancellationToken ct)

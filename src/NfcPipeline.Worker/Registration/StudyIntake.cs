@@ -102,8 +102,9 @@ public sealed class StudyIntake(WorkerOptions options)
         {
             // Unreadable now (permissions, a socket or device file): registered under a stand-in hash of its path, which
             // no content has, so it is analysed, fails alone with the decoder's reason, and is read again when the
-            // study is submitted again; the rest of the study goes on.
-            return StandIn();
+            // study is submitted again; the rest of the study goes on. Where the cause may pass, a path registered
+            // before keeps its row (StudyRegistrationStore).
+            return StandIn(unread: ex is not ShareFileRefusedException);
         }
         try
         {
@@ -117,7 +118,7 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format);
 
-        ImageRegistration StandIn() => new(patient, finger, field, relativePath,
-            SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), 0, null, null, null);
+        ImageRegistration StandIn(bool unread) => new(patient, finger, field, relativePath,
+            SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), 0, null, null, null, unread);
     }
 }

@@ -79,4 +79,31 @@ public class ExclusionCarryOverTests
         Assert.Equal("-|read twice", await c.ExecuteScalarAsync<string>(
             "select string_agg(coalesce(qc_exclusion, '-'), '|' order by rel_path) from images"));
     }
+
+    [Fact]
+    public async Task A_registered_file_unreadable_for_a_moment_keeps_its_content_and_its_exclusion()
+    {
+        // Its stand-in hash cleared the exclusion and set it pending, and once readable the file failed for good as
+        // ChangedSinceRegistration, while the folder's fingerprint never changed to resubmit it.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        var first = ResubmissionRaceTests.SubmittedAgain(s);
+        first = first with { Images = [.. first.Images.Select(i => i with { SizeBytes = 1234, Width = 640, Height = 480, Format = "Png" })] };
+        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        await ExcludeAsync(c, first.Images[0].RelativePath, "air bubble");
+        const string Row = "select (sha256, size_bytes, width, height, format, qc_exclusion, qc_excluded_at)::text from images where rel_path = @RelativePath";
+        var before = await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath });
+
+        var standIn = System.Security.Cryptography.SHA256.HashData("nfc:unreadable:x"u8);
+        var again = first with { Images = [first.Images[0] with { Sha256 = standIn, SizeBytes = 0, Width = null, Height = null, Format = null, Unread = true },
+            first.Images[1], new ImageRegistration("P1", "L2", "new", "P1/L2/new.png", standIn, 0, null, null, null, Unread: true)] };
+        await registrations.RegisterAsync(again, s.ModelId, 2.0, false, 10, "{}", default);
+
+        Assert.Equal(before, await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath }));
+        Assert.Contains("air bubble", before);
+        // A path never registered has nothing to keep: it is registered under its stand-in and fails with its reason.
+        Assert.Equal(standIn, await c.ExecuteScalarAsync<byte[]>("select sha256 from images where rel_path = 'P1/L2/new.png'"));
+    }
 }

@@ -62,6 +62,20 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_FIFO_named_like_an_image_is_a_stand_in_refused_for_what_it_is_not_a_moments_trouble()
+    {
+        // Unread (a cause that may pass) keeps a registered row as it was; a FIFO never becomes readable.
+        var finger = Path.Combine(_share.FullName, "S", "P1", "L2");
+        Directory.CreateDirectory(finger);
+        File.WriteAllBytes(Path.Combine(finger, "f1.jpg"), [0xFF, 0xD8]);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(finger, "f2.jpg"))) await mkfifo.WaitForExitAsync();
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName });
+        var images = intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images.OrderBy(i => i.Field).ToList();
+        Assert.Equal([("f1", false, 2L), ("f2", false, 0L)], images.Select(i => (i.Field, i.Unread, i.SizeBytes)));
+        Assert.Throws<ShareFileRefusedException>(() => SharePaths.OpenInside(Path.Combine(finger, "f2.jpg"), SharePaths.RealPath(_share.FullName)));
+    }
+
+    [Fact]
     public void A_listed_image_written_with_backslashes_is_named_by_its_file_alone()
     {
         // The field took the whole path on Linux ("Doe Jane\L2\f1"): a patient's folder name in a field's label.

@@ -44,9 +44,9 @@ public sealed class OpenInsideTests : IDisposable
         Directory.CreateDirectory(folder);
 
         var open = Task.Run(() => SharePaths.OpenInside(fifo, _share.FullName));
-        var error = await Assert.ThrowsAsync<IOException>(() => open.WaitAsync(TimeSpan.FromSeconds(30)));
+        var error = await Assert.ThrowsAsync<ShareFileRefusedException>(() => open.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("not a regular file", error.Message);
-        Assert.Contains("not a regular file", Assert.Throws<IOException>(() => SharePaths.OpenInside(folder, _share.FullName)).Message);
+        Assert.Contains("not a regular file", Assert.Throws<ShareFileRefusedException>(() => SharePaths.OpenInside(folder, _share.FullName)).Message);
         Assert.Throws<FileNotFoundException>(() => SharePaths.OpenInside(Path.Combine(_share.FullName, "gone.jpg"), _share.FullName));
 
         var text = Path.Combine(_share.FullName, "study.json");
