@@ -53,8 +53,11 @@ public class ShareScanner(TimeProvider clock)
         try
         {
             realRoot = SharePaths.RealPath(fullRoot);
-            children = new DirectoryInfo(fullRoot).EnumerateDirectories()
-                .Where(d => !SharePaths.IsIgnored(d.Name))
+            // Folders, and links whose target cannot be looked up (broken, looping: a study folder on a mount that is
+            // away): listed as folders they would be left out unsaid, and a refusal noted for them dropped as gone.
+            children = new DirectoryInfo(fullRoot).EnumerateFileSystemInfos()
+                .Where(e => !SharePaths.IsIgnored(e.Name) && (e is DirectoryInfo || IsLinkToNothing(e)))
+                .Select(e => e as DirectoryInfo ?? new DirectoryInfo(e.FullName))
                 .OrderBy(d => d.Name, StringComparer.Ordinal)
                 .ToList();
         }
@@ -72,6 +75,15 @@ public class ShareScanner(TimeProvider clock)
         ct.ThrowIfCancellationRequested();
         options.Memory?.KeepOnly(folders.Select(f => f.Folder));
         return new ShareScan(fullRoot, now, folders);
+    }
+
+    /// <summary>A link whose final target does not exist or cannot be reached (a loop); not File.Exists, which is true
+    /// for the dangling link itself.</summary>
+    private static bool IsLinkToNothing(FileSystemInfo entry)
+    {
+        if (entry.LinkTarget is null) return false;
+        try { return entry.ResolveLinkTarget(returnFinalTarget: true) is not { Exists: true }; }
+        catch (IOException) { return true; }
     }
 
     /// <summary>File times further ahead of this host's clock than this are reported as a clock problem.</summary>

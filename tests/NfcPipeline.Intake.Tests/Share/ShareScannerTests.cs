@@ -253,6 +253,27 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void A_study_folder_link_that_is_broken_or_loops_is_refused_with_why_and_a_link_to_a_file_is_left_out()
+    {
+        // Listed as folders only, such links were left out unsaid (a study on a mount that is away vanished from the
+        // share's page, and a refusal noted for it was dropped as if the folder had left the share).
+        Directory.CreateSymbolicLink(Path.Combine(_share.Root, "S9"), Path.Combine(_share.Outside, "away", "S9"));
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "loop-a"), Path.Combine(_share.Root, "loop-b"));
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "loop-b"), Path.Combine(_share.Root, "loop-a"));
+        File.WriteAllText(Path.Combine(_share.Root, "notes.txt"), "not a study");
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "notes-link"), Path.Combine(_share.Root, "notes.txt"));
+        MakeStudy("inside");
+
+        var scan = Scan();
+
+        Assert.Equal(["S9", "inside", "loop-a", "loop-b"], scan.Folders.Select(f => f.Folder).Order(StringComparer.Ordinal));
+        var broken = scan.Folders.Single(f => f.Folder == "S9");
+        Assert.Equal((StudyReadiness.Refused, "broken link"), (broken.Readiness, broken.Reason));
+        Assert.All(scan.Folders.Where(f => f.Folder.StartsWith("loop-", StringComparison.Ordinal)), f =>
+            Assert.Equal((StudyReadiness.Refused, "link loops (too many levels of links)"), (f.Readiness, f.Reason)));
+    }
+
+    [Fact]
     public void Links_inside_a_study_that_lead_outside_are_left_out_of_its_content()
     {
         MakeStudy("s1");

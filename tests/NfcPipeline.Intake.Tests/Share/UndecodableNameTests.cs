@@ -39,7 +39,7 @@ public sealed partial class UndecodableNameTests : IDisposable
         Assert.Equal(2, study.FileCount);
         var odd = scan.Folders.Where(f => f.Folder == "M\uFFFDller").ToList();
         Assert.Equal(2, odd.Count);
-        Assert.All(odd, f => Assert.Equal((StudyReadiness.Refused, $"the folder {SharePaths.UndecodableNameReason}"), (f.Readiness, f.Reason)));
+        Assert.All(odd, f => Assert.Equal((StudyReadiness.Refused, $"the folder is left out: {SharePaths.UndecodableNameReason}"), (f.Readiness, f.Reason)));
 
         var inventory = StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root);
         Assert.Equal(["P001/L2/f1.jpg", "P001/R3/f2.jpg"], inventory.Images.Select(i => i.RelativePath));
