@@ -187,7 +187,9 @@ public static class StudyLayout
             {
                 if (ImageExtensions.Contains(Path.GetExtension(entry.Name))) { skipped.Add(new SkippedEntry(relative, "a folder named like an image file, not an image")); continue; }
                 if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/")); continue; }
-                if (!visited.Add(SharePaths.RealPath(dir.FullName))) { skipped.Add(new SkippedEntry(relative, "link loops back into the study")); continue; }
+                // A link re-pointed into a loop since it was checked: RealPath's error names the path (a patient's folder).
+                if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "link loops (too many levels of links)")); continue; }
+                if (!visited.Add(real)) { skipped.Add(new SkippedEntry(relative, "link loops back into the study")); continue; }
                 Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);
             }
             else if (!IsImageFileName(entry.Name))

@@ -42,6 +42,8 @@ public sealed class StudyIntake(WorkerOptions options)
         if (message.FolderPath is { Length: > 0 } folder)
         {
             var full = SharePaths.ResolveUnder(root, folder);
+            // Said without the path, which is logged with the fault: a file's path names the folders above it (a patient's).
+            if (File.Exists(full)) throw new StudyLayoutException("The FolderPath names a file, not a study folder.");
             var inventory = StudyLayout.Discover(full, root, message.StudyId);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var files = new ShareFiles(root);

@@ -25,6 +25,15 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_FolderPath_naming_a_file_is_refused_without_the_path_which_names_a_patient()
+    {
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "Doe-Jane-1961", "L2"));
+        File.WriteAllBytes(Path.Combine(_share.FullName, "S", "Doe-Jane-1961", "L2", "f1.jpg"), [0xFF, 0xD8]);
+        var error = Refused(new SubmitStudy { StudyId = "S", FolderPath = "S/Doe-Jane-1961/L2/f1.jpg" });
+        Assert.Equal("The FolderPath names a file, not a study folder.", error.Message);
+    }
+
+    [Fact]
     public void A_folder_and_a_list_of_images_together_are_refused_rather_than_the_list_dropped()
     {
         var error = Refused(new SubmitStudy { StudyId = "S", FolderPath = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2")] });
