@@ -103,8 +103,16 @@ public sealed unsafe class OrtValue : IDisposable
         }
     }
 
-    /// <summary>The tensor's element type and concrete shape.</summary>
+    /// <summary>The tensor's element type and concrete shape (the caller's own copy).</summary>
     public OrtTensorTypeAndShapeInfo GetTensorTypeAndShape()
+    {
+        var known = TypeAndShape();
+        return known with { Shape = (long[])known.Shape.Clone() };
+    }
+
+    /// <summary>Read once and kept private: a span's length comes from it, so a caller's edit of its copy cannot widen
+    /// the span past ORT's buffer.</summary>
+    private OrtTensorTypeAndShapeInfo TypeAndShape()
     {
         if (_typeAndShape is { } known) return known;
         var api = OrtLibrary.Api;
@@ -122,7 +130,7 @@ public sealed unsafe class OrtValue : IDisposable
     /// <summary>The tensor's elements, writable, valid until this value is disposed.</summary>
     public Span<T> GetTensorMutableDataAsSpan<T>() where T : unmanaged
     {
-        var info = GetTensorTypeAndShape();
+        var info = TypeAndShape();
         var requested = TensorElementTypes.Of<T>();
         if (requested != info.ElementDataType)
             throw new InvalidOperationException($"The tensor holds {info.ElementDataType} elements, not {requested}.");

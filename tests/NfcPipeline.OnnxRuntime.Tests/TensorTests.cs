@@ -23,6 +23,23 @@ public sealed class TensorTests
     }
 
     [Fact]
+    public void Editing_a_returned_shape_cannot_widen_the_span_over_the_tensor()
+    {
+        // The shape was the cached array the span's length came from: a caller's edit read past ORT's buffer.
+        using var session = new InferenceSession(Fixtures.Path("add_mul.onnx"));
+        using var a = Fixtures.Tensor(new float[] { 1, 2, 3 }, 1, 3);
+        using var b = Fixtures.Tensor(new float[] { 4, 5, 6 }, 1, 3);
+        using var outputs = session.Run(null, ["a", "b"], [a, b]);
+
+        outputs[0].GetTensorTypeAndShape().Shape[0] = 4;
+
+        Assert.Equal([1L, 3L], outputs[0].GetTensorTypeAndShape().Shape);
+        Assert.Equal(3, outputs[0].GetTensorDataAsSpan<float>().Length);
+        a.GetTensorTypeAndShape().Shape[1] = 1000;
+        Assert.Equal(3, a.GetTensorMutableDataAsSpan<float>().Length);
+    }
+
+    [Fact]
     public void Requested_outputs_come_back_in_the_order_asked()
     {
         using var session = new InferenceSession(Fixtures.Path("add_mul.onnx"));
