@@ -96,6 +96,31 @@ public class MigrationTests
     }
 
     [Fact]
+    public async Task A_migration_whose_connection_is_killed_fails_saying_so_not_with_the_unlocks_error()
+    {
+        // The unlock in finally ran on the broken connection and its "connection is broken" replaced the real error.
+        await using var db = await TestDatabase.CreateAsync();
+        var runner = new MigrationRunner(db.ConnectionString);
+        var apply = runner.ApplyAsync([new Migration(1, "slow", "select pg_sleep(60)")]);
+        await using var killer = new Npgsql.NpgsqlConnection(db.ConnectionString);
+        await killer.OpenAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await killer.ExecuteScalarAsync<int>("""
+            select count(pg_terminate_backend(pid))::int from pg_stat_activity
+            where datname = current_database() and pid <> pg_backend_pid() and query like 'select pg_sleep(60)%'
+            """) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the migration never started");
+            await Task.Delay(50);
+        }
+
+        var error = await Assert.ThrowsAsync<MigrationException>(() => apply);
+        Assert.Contains("Migration 0001_slow failed and was rolled back", error.Message);
+        Assert.Contains("SQLSTATE 57P01", error.Message);
+        Assert.Single((await runner.ApplyAsync([new Migration(1, "slow", "select 1")])).Applied);   // the lock went with the session
+    }
+
+    [Fact]
     public async Task A_tampered_migration_is_refused_and_nothing_new_is_applied()
     {
         await using var db = await TestDatabase.CreateAsync();

@@ -59,7 +59,13 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
         }
         finally
         {
-            await connection.ExecuteAsync("select pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
+            // The lock is the session's: a connection that broke (or a cancel left unusable) released it as it closed,
+            // and the unlock's own error ("the connection is broken") must not hide why the migration stopped.
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                try { await connection.ExecuteAsync("select pg_advisory_unlock(@key)", new { key = AdvisoryLockKey }); }
+                catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException) { }
+            }
         }
     }
 
