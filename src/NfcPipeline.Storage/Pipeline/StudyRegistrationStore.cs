@@ -218,7 +218,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             cross join lateral (select not @Restart and old.state in ('queued', 'processing') and old.in_flight as yes) kept
             left join lateral (select r.um_per_px as um from image_metrics r
                                where not @Reanalyze and r.image_sha256 = old.sha256 and r.model_id = @ModelId
-                                 and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx and {ResultStore.SameMeasurementSettings} limit 1) stored on true
+                                 and abs(r.um_per_px - @UmPerPx) <= 1e-9 * @UmPerPx and {ResultStore.SameMeasurementSettings}
+                               order by abs(r.um_per_px - @UmPerPx), r.analysed_at desc limit 1) stored on true
             where i.id = old.id
             returning i.id, i.state, old.state, old.in_flight
             """, new { StudyId = studyId, ModelId = modelId, UmPerPx = umPerPx, Reanalyze = reanalyze, Restart = restart, Settings = settingsJson },
