@@ -57,6 +57,18 @@ public class PngColourChunkTests
     }
 
     [Fact]
+    public void A_chunk_length_over_the_specifications_limit_is_Corrupt_not_a_file_cut_short()
+    {
+        // A flipped top bit in a length was read as a chunk running past the end: Truncated, and the operator copied
+        // the file again instead of learning it is damaged.
+        byte[] tagged = WithChunkAfterIhdr(File.ReadAllBytes(Fixtures.Path("palette.png")), "tEXt", "Comment\0x"u8.ToArray());
+        int textLength = 8 + 8 + 13 + 4;   // the signature, IHDR's length and type, its data and CRC
+        tagged[textLength] |= 0x80;
+        var error = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(tagged));
+        Assert.Equal(ImageDecodeError.Corrupt, error.Reason);
+    }
+
+    [Fact]
     public void Many_colour_chunks_are_named_once_in_the_note()
     {
         // Every chunk dropped was named: a crafted file of a million gAMA chunks made a note of megabytes.

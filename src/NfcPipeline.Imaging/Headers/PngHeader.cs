@@ -63,7 +63,8 @@ internal readonly record struct PngHeader(int Width, int Height, int BitDepth, i
         return copy;
     }
 
-    /// <summary>True when the chunk sequence runs off the end of the data before IEND.</summary>
+    /// <summary>True when the chunk sequence runs off the end of the data before IEND. A length over 2^31-1, which the
+    /// PNG specification forbids, is damage, not a cut: false (the file is then Corrupt, not Truncated).</summary>
     public static bool EndsBeforeIend(ReadOnlySpan<byte> data)
     {
         long pos = SignatureLength;
@@ -72,6 +73,8 @@ internal readonly record struct PngHeader(int Width, int Height, int BitDepth, i
             if (pos + 8 > data.Length)
                 return true;
             uint length = BinaryPrimitives.ReadUInt32BigEndian(data[(int)pos..]);
+            if (length > int.MaxValue)
+                return false;
             bool isEnd = data.Slice((int)pos + 4, 4).SequenceEqual("IEND"u8);
             pos += 12L + length; // length, type, data, CRC
             if (pos > data.Length)
