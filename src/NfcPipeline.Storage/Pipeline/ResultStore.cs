@@ -32,7 +32,9 @@ public sealed record ChunkResult(long JobId, long ModelId, IReadOnlyList<Analyse
 /// pixel), and each image records the calibration its results are at (images.result_um_per_px).
 /// </summary>
 /// <summary>What a chunk's write did: the patients to check for completion, and whether it stored its results.</summary>
-public sealed record ChunkWrite(IReadOnlyList<long> Patients, bool Stored);
+/// <param name="SharingPatients">Patients of other images (other studies, or other images of one content) whose result
+/// this write replaced (a reanalysis under changed settings): their patient results were aggregated from the old one.</param>
+public sealed record ChunkWrite(IReadOnlyList<long> Patients, bool Stored, IReadOnlyList<long>? SharingPatients = null);
 
 public sealed class ResultStore(NpgsqlDataSource db)
 {
@@ -111,10 +113,11 @@ public sealed class ResultStore(NpgsqlDataSource db)
                 from unnest(@Shas, @Ums) as x(sha, um) order by 1) keys
             """, keys, tx, cancellationToken: ct));
         // A result at the same calibration is replaced (a reanalysis); those at other calibrations belong to other studies.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        var replaced = (await connection.QueryAsync<(byte[] Sha, double Um)>(new CommandDefinition("""
             delete from image_metrics r using unnest(@Shas, @Ums) as x(sha, um)
             where r.model_id = @ModelId and r.image_sha256 = x.sha and r.um_per_px = x.um
-            """, keys, tx, cancellationToken: ct));
+            returning r.image_sha256, r.um_per_px
+            """, keys, tx, cancellationToken: ct))).ToList();
         foreach (var image in unique)
             await connection.ExecuteAsync(new CommandDefinition(InsertMetricsSql, MetricsRow(image, chunk), tx, cancellationToken: ct));
         await CapillaryCopy.WriteAsync(connection, unique, chunk.ModelId, ct);
@@ -147,8 +150,16 @@ public sealed class ResultStore(NpgsqlDataSource db)
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             PatientsOfImagesSql,
             new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
+        // Other images showing a replaced result (their study on this model), whose patients were aggregated from the old.
+        var sharing = replaced.Count == 0 ? [] : (await connection.QueryAsync<long>(new CommandDefinition("""
+            select distinct i.patient_id from images i join studies s on s.id = i.study_id
+            join unnest(@Shas, @Ums) as x(sha, um) on i.sha256 = x.sha and i.result_um_per_px = x.um
+            where s.model_id = @ModelId and i.state = 'succeeded' and not (i.patient_id = any(@Patients))
+            order by 1
+            """, new { chunk.ModelId, Shas = replaced.Select(r => r.Sha).ToArray(), Ums = replaced.Select(r => r.Um).ToArray(), Patients = patients.ToArray() },
+            tx, cancellationToken: ct))).ToList();
         await tx.CommitAsync(ct);
-        return new ChunkWrite(patients, Stored: true);
+        return new ChunkWrite(patients, Stored: true, sharing);
     }
 
     /// <summary>

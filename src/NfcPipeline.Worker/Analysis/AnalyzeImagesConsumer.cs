@@ -218,6 +218,26 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
 
         if (written.Stored) await completion.OnChunkCommittedAsync(written.Patients, context, ct);
         else await completion.OnChunkRevisitedAsync(message.StudyDbId, written.Patients, context, ct);
+        if (written.SharingPatients is { Count: > 0 } sharing) await ReaggregateSharingAsync(message.JobId, sharing, context, ct);
+    }
+
+    /// <summary>
+    /// Patients elsewhere aggregated from a result this chunk replaced are aggregated again, by the consumer a review's
+    /// recompute goes through: their image results now show the new one. Best effort: a failed publish leaves them as
+    /// they were (their study's resubmission, or "Recompute now", aggregates them), and fails nothing here.
+    /// </summary>
+    private async Task ReaggregateSharingAsync(long jobId, IReadOnlyList<long> sharing, ConsumeContext context, CancellationToken ct)
+    {
+        logger.LogInformation("Job {JobId} replaced results that {Count} patient(s) elsewhere were aggregated from; they are aggregated again",
+            jobId, sharing.Count);
+        try
+        {
+            foreach (var patient in sharing) await context.Publish(new ReaggregatePatient(patient, null), ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("Job {JobId}: patients sharing its replaced results not queued to aggregate again: {Error}", jobId, ex.Message);
+        }
     }
 
     /// <summary>

@@ -119,6 +119,38 @@ public class ResubmissionTests
     }
 
     [Fact]
+    public async Task A_reanalysis_replacing_a_result_another_study_shares_aggregates_that_studys_patient_again()
+    {
+        // Its image results showed the replacing result at once, while its patient results stayed as aggregated from the
+        // replaced one until it was resubmitted too.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        var images = env.WriteStudy("site-a", patients: 1, imagesPerPatient: 2);
+        foreach (var image in images)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(env.Share.FullName, "site-b", image))!);
+            File.Copy(Path.Combine(env.Share.FullName, "site-a", image), Path.Combine(env.Share.FullName, "site-b", image));
+        }
+        await env.StartWorkerAsync();
+        foreach (var (study, folder) in new[] { ("A", "site-a"), ("B", "site-b") })
+        {
+            await env.SubmitAsync(new SubmitStudy { StudyId = study, FolderPath = folder });
+            Assert.Equal("completed", await env.WaitForStudyAsync(study, TimeSpan.FromMinutes(2)));
+        }
+        const string countOfA = "select pm.capillary_count from patient_metrics pm join patients p on p.id = pm.patient_id join studies s on s.id = p.study_id where s.external_id = 'A'";
+        var count = await env.QueryScalarAsync<int>(countOfA);
+        // As if A's patient had been aggregated from other numbers (another worker's settings, say).
+        await env.QueryScalarAsync<long>($"update patient_metrics set capillary_count = 9999 where patient_id = (select p.id from patients p join studies s on s.id = p.study_id where s.external_id = 'A') returning 1");
+
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' where external_id = 'B' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "B", FolderPath = "site-b", Reanalyze = true });
+        Assert.Equal("completed", await env.WaitForStudyAsync("B", TimeSpan.FromMinutes(2)));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (await env.QueryScalarAsync<int>(countOfA) == 9999 && DateTime.UtcNow < deadline) await Task.Delay(200);
+        Assert.Equal(count, await env.QueryScalarAsync<int>(countOfA));
+    }
+
+    [Fact]
     public async Task Replacing_one_patients_image_completes_every_patient_and_the_study()
     {
         var (env, images) = await CompletedStudyAsync("study-p", patients: 2, imagesPerPatient: 2);
