@@ -16,12 +16,17 @@ public sealed record StudyInventory(string StudyFolder, string StudyId, StudyMan
 {
     public IEnumerable<IGrouping<string?, StudyImage>> ByPatient => Images.GroupBy(i => i.Patient);
 
-    /// <summary>A skipped entry's path as listings show it: a patient folder the manifest maps, as the patient's code.</summary>
+    /// <summary>A skipped entry's path as listings show it: a patient folder the manifest maps, as the patient's code;
+    /// under a map, a folder it does not name as '?'.</summary>
     public string Shown(SkippedEntry entry)
     {
         int slash = entry.RelativePath.IndexOf('/');
         var first = slash > 0 ? entry.RelativePath[..slash] : entry.RelativePath;
-        return Manifest?.PatientFor(first) is { } code ? code + entry.RelativePath[first.Length..] : entry.RelativePath;
+        if (Manifest?.PatientFor(first) is { } code) return code + entry.RelativePath[first.Length..];
+        // Under a patients map, a folder it does not name (one of no images: a consent form's) is shown as '?': its
+        // name may be the patient's own, which the map is there to keep out.
+        if (Manifest is { Patients.Count: > 0 } && (slash > 0 || entry.Unreadable)) return "?" + entry.RelativePath[first.Length..];
+        return entry.RelativePath;
     }
 }
 

@@ -92,6 +92,22 @@ public sealed class StudyLayoutTests : IDisposable
         Assert.DoesNotContain("Doe", problem);
     }
 
+    [Fact]
+    public void Under_a_patients_map_a_skipped_entry_in_a_folder_it_does_not_name_is_shown_without_that_name()
+    {
+        // A folder of no images (a consent form) is no patient folder, so the study is not refused: `nfc analyze`
+        // listed "Doe Jane/consent.pdf  SKIPPED", the name the map is there to keep out.
+        Touch("s1/study.json", """{"patients": {"Smith John": "P-001"}}""");
+        Touch("s1/Smith John/L2/f1.jpg");
+        Touch("s1/Smith John/L2/notes.txt");
+        Touch("s1/Doe Jane/consent.pdf");
+        Touch("s1/readme.txt");
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Null(StudyLayout.RegistrationProblem(inventory));
+        Assert.Equal(["?/consent.pdf", "P-001/L2/notes.txt", "readme.txt"], inventory.Skipped.Select(inventory.Shown).Order(StringComparer.Ordinal));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
