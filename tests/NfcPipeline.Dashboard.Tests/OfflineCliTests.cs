@@ -250,6 +250,12 @@ public sealed class OfflineCliTests : IDisposable
         var word = await NfcProcess.RunAsync("analyze", DemoStudy, "--um-per-px", "two");
         Assert.Equal(2, word.Code);
         Assert.Contains("--um-per-px takes a number like 1.9, got 'two'", word.Err);
+        var infinite = await NfcProcess.RunAsync("evaluate", "--images", DemoStudy, "--truth", DemoStudy + ".truth.json", "--field-mm", "Infinity");
+        Assert.Equal(2, infinite.Code);
+        Assert.Contains("--field-mm takes a number like 1.9, got 'Infinity'", infinite.Err);
+        var notANumber = await NfcProcess.RunAsync("analyze", DemoStudy, "--um-per-px", "NaN");
+        Assert.Equal(2, notANumber.Code);
+        Assert.Contains("--um-per-px takes a number like 1.9, got 'NaN'", notANumber.Err);
     }
 
     [Fact]
@@ -279,8 +285,7 @@ public sealed class OfflineCliTests : IDisposable
         File.WriteAllText(counts, "image,count\nP001/R2/field1.png,8\n");
         foreach (var args in new[]
         {
-            new[] { "analyze", DemoStudy, "--um-per-px", "NaN" },
-            ["evaluate", "--images", DemoStudy, "--truth", truth, "--um-per-px", "0"],
+            new[] { "evaluate", "--images", DemoStudy, "--truth", truth, "--um-per-px", "0" },
             ["evaluate", "--images", DemoStudy, "--truth", truth, "--class-map", "blur="],
             ["status", "--connection", "this is not=a valid;;connection string=="],
             ["status", "--limit", "-5"],

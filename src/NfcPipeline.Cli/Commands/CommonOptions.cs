@@ -25,7 +25,8 @@ internal static class CommonOptions
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (text.Contains(','))
                 result.AddError($"{name} takes a decimal point, not a comma: {text.Replace(',', '.')} rather than {text}.");
-            else if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+            // Not "Infinity" or "NaN", which parse: an infinite --field-mm made every truth density 0 and a plausible MAE.
+            else if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && double.IsFinite(value))
                 return value;
             else
                 result.AddError($"{name} takes a number like 1.9, got '{text}'.");
