@@ -49,6 +49,16 @@ public sealed class BenchCliTests : IDisposable
         Assert.Contains("the connection string is malformed", malformed.Err);
         Assert.DoesNotContain("   at ", malformed.Err);
 
+        // Refused before anything is set up: a batch raw ORT's one float array cannot hold (an OverflowException after the
+        // bench database was made), and a management address that is none (a UriFormatException and a share left behind).
+        var hugeBatch = await NfcProcess.RunAsync("bench", "pipeline", "--batch", "5000", "--source", DemoStudy);
+        Assert.Equal(2, hugeBatch.Code);
+        Assert.Contains("nfc bench pipeline: --batch must be 1 to ", hugeBatch.Err);
+        var badManagement = await NfcProcess.RunWithEnvironmentAsync(new() { ["NFC_RABBIT_MGMT_URI"] = "not a uri" },
+            "bench", "pipeline", "--images", "2", "--rounds", "1", "--warm-up", "0", "--source", DemoStudy);
+        Assert.Equal((2, "nfc bench pipeline: NFC_RABBIT_MGMT_URI is not an absolute address such as http://127.0.0.1:15672/"),
+            (badManagement.Code, badManagement.Err.Trim()));
+
         // 19,999 images in 10,000 studies seeded 10,000 (one each) while it said 19,999.
         var uneven = await NfcProcess.RunAsync("bench", "dashboard", "--studies", "10000", "--images", "19999");
         Assert.Equal(2, uneven.Code);

@@ -43,6 +43,13 @@ internal static class BenchPipelineCommand
                 return NfcCommandLine.Usage;
             }
             if (inference.Options(parse, "nfc bench pipeline") is not { } options) return NfcCommandLine.Usage;
+            // As bench inference: raw ORT's batch is one float array (--batch 5000 overflowed after the setup).
+            if (b > options.LargestBatch)
+            {
+                await Console.Error.WriteLineAsync($"nfc bench pipeline: --batch must be 1 to {options.LargestBatch} (one batch of the largest " +
+                    $"input, Inference:MaxInputPixels = {options.MaxInputPixels}, is one float array), got {b}");
+                return NfcCommandLine.Usage;
+            }
             options.ModelPath = parse.GetValue(model) ?? options.ModelPath;
             return await RunAsync(n, r, b, w, parse.GetValue(source)!, options, ct);
         });
@@ -58,14 +65,20 @@ internal static class BenchPipelineCommand
         try { modelPath = Inference.Engine.LoadedModel.ResolveModelPath(options.ModelPath); }
         catch (FileNotFoundException ex) { await Console.Error.WriteLineAsync($"nfc bench pipeline: {ex.Message}"); return NfcCommandLine.Fatal; }
 
+        // Every address before anything is made: a malformed one is a usage error, with no share folder left behind.
         var rabbit = CliBus.Address();
+        var connection = CommonOptions.ResolveConnection(null);
+        if (!Uri.TryCreate(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/", UriKind.Absolute, out var management))
+        {
+            await Console.Error.WriteLineAsync("nfc bench pipeline: NFC_RABBIT_MGMT_URI is not an absolute address such as http://127.0.0.1:15672/");
+            return NfcCommandLine.Usage;
+        }
         var share = Directory.CreateTempSubdirectory("nfc-bench-share-");
         BenchEnvironment env;
         var name = BenchEnvironment.NewName();
         try
         {
-            env = await BenchEnvironment.CreateAsync(name, CommonOptions.ResolveConnection(null), rabbit,
-                new Uri(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/"));
+            env = await BenchEnvironment.CreateAsync(name, connection, rabbit, management);
         }
         catch (Exception ex) when (ex is HttpRequestException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException
             or TaskCanceledException { InnerException: TimeoutException })
