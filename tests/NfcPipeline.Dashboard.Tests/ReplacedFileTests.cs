@@ -47,5 +47,14 @@ public sealed class ReplacedFileTests : IDisposable
         Assert.Equal("new", await File.ReadAllTextAsync(path));
         Assert.NotNull(new FileInfo(link).LinkTarget);   // still a link
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+
+        // While it is written, too: the temporary file was created readable by all and narrowed at the end.
+        UnixFileMode? whileWritten = null;
+        await ReplacedFile.WriteAsync(path, async w =>
+        {
+            await w.WriteAsync("newer");
+            whileWritten = File.GetUnixFileMode(_dir.GetFiles(".p.html.*.tmp").Single().FullName);
+        }, default);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, whileWritten);
     }
 }

@@ -21,8 +21,12 @@ public static class ReplacedFile
             throw new IOException($"{target} is read-only; remove it or write another file.");
         var temporary = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
         StreamWriter created;
+        // Created with the replaced file's mode, not widened to it after the writing: a 0600 report was readable by all
+        // (umask 022) while written, and a reader that opened it then kept reading.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows() && File.Exists(target)) options.UnixCreateMode = File.GetUnixFileMode(target);
         // The error names the file asked for, not the hidden temporary one.
-        try { created = new StreamWriter(temporary, false, new UTF8Encoding(false)); }
+        try { created = new StreamWriter(temporary, new UTF8Encoding(false), options); }
         catch (UnauthorizedAccessException ex) { throw new UnauthorizedAccessException($"{target} cannot be written: its folder is not writable.", ex); }
         catch (DirectoryNotFoundException ex) { throw new IOException($"{target} cannot be written: folder {Path.GetDirectoryName(target)} does not exist.", ex); }
         try
@@ -30,6 +34,7 @@ public static class ReplacedFile
             await using (var writer = created)
                 await write(writer);
             ct.ThrowIfCancellationRequested();
+            // Again, exactly: the umask may have narrowed the mode it was created with.
             if (!OperatingSystem.IsWindows() && File.Exists(target)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
             File.Move(temporary, target, overwrite: true);
         }
