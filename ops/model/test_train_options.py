@@ -86,6 +86,24 @@ class ResumeTests(unittest.TestCase):
         self.assertEqual([], train.keep_trained_shape(state, train.parse_args(["--out", "/nonexistent/run"])))
 
 
+    def test_a_run_the_time_guard_stopped_trains_nothing_more_when_run_again(self):
+        import tempfile
+        import torch
+        with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+            tiny = ["--out", out, "--cache-fields", "1", "--steps", "50", "--batch", "1", "--crop", "64", "--precision", "fp32",
+                    "--max-minutes", "0.00001", "--no-fit-to-time", "--resume"]
+            train.main(tiny)
+            first = torch.load(os.path.join(out, "final.pt"), map_location="cpu")
+            train.main(tiny)
+            again = torch.load(os.path.join(out, "final.pt"), map_location="cpu")
+        self.assertTrue(first["stopped_early"])
+        self.assertLess(first["step"], 50)
+        self.assertEqual((first["step"], True), (again["step"], again["stopped_early"]))
+        for k, v in first["model"].items():
+            self.assertTrue(torch.equal(v, again["model"][k]), k)
+
+
+
 class FineTuneTests(unittest.TestCase):
     SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "nfc-reference.pt")
 

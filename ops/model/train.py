@@ -282,7 +282,12 @@ def main(argv=None):
     probe = start
     running = {}
     stopped_early = False
-    while step < total:
+    # A run the time guard stopped, run again: its budget is spent, so it trains nothing more (one step more was a new
+    # final.pt, and a new model, at every rerun) and writes final.pt again from its checkpoint.
+    if a.max_minutes and step < total and trained_before / 60 > a.max_minutes:
+        stopped_early = True
+        log(f"the run's --max-minutes {a.max_minutes} was spent by its earlier sessions (stopped at step {step}); nothing more is trained")
+    while step < total and not stopped_early:
         rng = np.random.default_rng([a.seed, step, 0x42])
         b = make_batch(fields, rng, a.batch, a.crop, STRIDE, sampling, a.kp_offset_window)
         x = torch.from_numpy(b["image"]).float().div_(255).sub_(0.5).div_(0.25)
