@@ -104,6 +104,19 @@ class ResumeTests(unittest.TestCase):
 
 
 
+    def test_a_fresh_run_moves_an_earlier_runs_final_weights_aside(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as out:
+            with open(os.path.join(out, "final.pt"), "w") as f:
+                f.write("earlier")
+            said = []
+            train.set_aside_earlier_final(out, said.append)
+            self.assertEqual(["final.pt.earlier"], sorted(os.listdir(out)))
+            self.assertEqual(1, len(said))
+            train.set_aside_earlier_final(out, said.append)   # nothing to move: nothing said
+            self.assertEqual(1, len(said))
+
+
 class FineTuneTests(unittest.TestCase):
     SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "nfc-reference.pt")
 

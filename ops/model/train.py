@@ -218,6 +218,15 @@ def save(path, **state):
     os.replace(tmp, path)
 
 
+def set_aside_earlier_final(out, log):
+    """A run started afresh in a folder that holds an earlier run's final.pt moves it aside (final.pt.earlier): killed
+    before its own, the folder would look finished, and finish.sh export the earlier weights under this run's config."""
+    final = os.path.join(out, "final.pt")
+    if os.path.exists(final):
+        os.replace(final, final + ".earlier")
+        log(f"an earlier run's {final} moved aside to final.pt.earlier: this run writes its own when it ends")
+
+
 def main(argv=None):
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -228,6 +237,8 @@ def main(argv=None):
     if st is not None and (conflicts := resume_conflicts(st["config"], a)):
         sys.exit(f"train.py: cannot resume {ckpt_path}: " + "; ".join(conflicts) +
                  ". Resume with the same settings, or train into another --out.")
+    if st is None:
+        set_aside_earlier_final(a.out, log)
     t0 = time.time()
     # The cache is named by the simulator's version too: a new version's truth (training targets) needs a new cache.
     cache = os.path.join(a.out, f"cache-{SIM_VERSION}-{a.seed}-{a.cache_fields}.npz")
