@@ -285,6 +285,11 @@ def prepare_out(out, truth_path, replace):
     left as it is. The truth must lie outside the study folder, where the pipeline would take it for an image."""
     if os.path.commonpath([out, os.path.abspath(truth_path)]) == out:
         sys.exit(f"--truth {truth_path} lies inside the study folder {out}; put it beside the folder")
+    # Before anything is written: found only when the truth was written, after every image, it failed the whole run.
+    if os.path.isdir(truth_path):
+        sys.exit(f"--truth {truth_path} is a folder; name a file")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(truth_path))):
+        sys.exit(f"--truth {truth_path}: its folder does not exist")
     if os.path.exists(out) and not os.path.isdir(out):
         sys.exit(f"--out {out} exists and is not a folder")
     entries = os.listdir(out) if os.path.isdir(out) else []

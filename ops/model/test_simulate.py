@@ -148,6 +148,15 @@ class SimulateTests(unittest.TestCase):
         self.assertIn("inside the study folder", r.stderr)
         self.assertFalse(os.path.exists(out))
 
+    def test_a_truth_path_that_cannot_be_written_is_refused_before_the_study_is(self):
+        out = os.path.join(self.dir, "study")
+        for truth, said in ((os.path.join(self.dir, "missing", "t.json"), "its folder does not exist"), (self.dir, "is a folder")):
+            r = simulate("--out", out, *TINY, "--truth", truth)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(said, r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            self.assertFalse(os.path.exists(out))
+
 
 def image(ungradable, density, counts=None, giants=0, dilated=0, finger="L2"):
     """An images[] entry as main() writes it, with what patient_truth reads."""
