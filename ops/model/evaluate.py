@@ -4,7 +4,7 @@
     evaluate.py --weights .local/model-train/final.pt [--study DIR --truth FILE | --seed 777 --patients 8
                 [--fingers L2,L4,R3,R5]] [--out metrics.json]
 
---study and --truth go together. Without them it simulates one (mixed profiles) under .local/model-eval/, named
+--study and --truth go together. Without them it simulates one (mixed profiles) under the repository's .local/model-eval/ (NFC_LOCAL), named
 heldout-SEED-PATIENTS (plus -FINGER-... when --fingers is not the default), and reuses it when its truth is there and
 this simulator version wrote it.
 It decodes the dense outputs as docs/model-contract.md describes (decode.py) and reports detection F1 at mask
@@ -28,6 +28,7 @@ import distal_row  # noqa: E402
 from decode import ABLATIONS, DEFAULTS, decode, diameters_px, instance_mask  # noqa: E402
 from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, net_for  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
+import repo_paths  # noqa: E402
 
 MEAN, STD, MULTIPLE = 0.5, 0.25, 32
 
@@ -219,7 +220,7 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     study, truth = a.study, a.truth
     if not study:
-        study = os.path.join(".local", "model-eval", heldout_name(a.seed, a.patients, fingers))
+        study = repo_paths.local("model-eval", heldout_name(a.seed, a.patients, fingers))
         truth = study + ".truth.json"
         if not simulate.truth_is_current(truth):
             simulate.main(["--out", study, "--replace", "--patients", str(a.patients), "--seed", str(a.seed),

@@ -28,6 +28,7 @@ from nfcnet import OUTPUT_NAMES, STRIDE, DenseV1, net_for, pad_state_dict, train
 from cli_checks import existing_file, positive_int  # noqa: E402
 from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 from simulate import trained_sim_version  # noqa: E402
+import repo_paths  # noqa: E402
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_TRACE_DIFF = 1e-4   # traced against eager outputs; the shipped weights give 0
@@ -55,7 +56,7 @@ def metadata(version, seed, steps, sim_version):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, type=existing_file)
-    ap.add_argument("--out", default="models/nfc-reference.onnx")
+    ap.add_argument("--out", default=repo_paths.in_repo("models", "nfc-reference.onnx"))
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--channel-multiple", type=positive_int, default=16,
                     help="pad every width to a multiple of this with zero channels (1: the trained widths)")

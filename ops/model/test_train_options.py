@@ -28,6 +28,20 @@ class TrainOptionTests(unittest.TestCase):
         self.assertEqual(parse(), (None, ""))
         self.assertEqual(parse("--steps", "1", "--max-minutes", "0", "--ema", "0", "--crop", "32"), (None, ""))
 
+    def test_the_default_run_folder_is_the_repositorys_wherever_it_is_run_from(self):
+        import tempfile
+        import repo_paths
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory() as elsewhere:
+            os.chdir(elsewhere)
+            try:
+                out = train.parse_args([]).out
+            finally:
+                os.chdir(here)
+        self.assertEqual(repo_paths.local("model-train"), out)
+        self.assertTrue(os.path.isabs(out))
+        self.assertFalse(out.startswith(elsewhere))
+
     def test_bad_values_stop_with_a_message(self):
         cases = {
             ("--seed", "-3"): "--seed must be 0 or more",

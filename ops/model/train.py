@@ -30,11 +30,12 @@ from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa:
 from nfcnet import STRIDE, WIDTHS, MultiTaskLoss, NfcNet, net_for, trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 from simulate import SIM_VERSION, trained_sim_version  # noqa: E402
+import repo_paths  # noqa: E402
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=".local/model-train")
+    ap.add_argument("--out", default=repo_paths.local("model-train"))
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--cache-fields", type=int, default=320, help="simulated fields in the training cache")
     ap.add_argument("--steps", type=int, default=8000)

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcnet import trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
 from simulate import SIM_VERSION, TRUTH_CHANGES, trained_sim_version  # noqa: E402
+import repo_paths  # noqa: E402
 
 
 TARGETS = {"f1": 0.90, "class": 0.85, "diam": 2.0, "density": 0.5}
@@ -294,14 +295,15 @@ def padding_sentence(model, trained):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", default=".local/model-train")
-    ap.add_argument("--model", default="models/nfc-reference.onnx")
+    ap.add_argument("--run", default=repo_paths.local("model-train"))
+    ap.add_argument("--model", default=repo_paths.in_repo("models", "nfc-reference.onnx"))
     ap.add_argument("--label", default="full run")
     ap.add_argument("--train-seconds", type=float, help="the run's training wall time")
-    ap.add_argument("--card", default="models/README.md")
+    ap.add_argument("--card", help="default: README.md beside --model")
     ap.add_argument("--note", default="", help="a paragraph shown at the top, e.g. what this run is for")
     ap.add_argument("--source", help="what the run folder is, when it is not a training run's own (recard.sh)")
     a = ap.parse_args(argv)
+    a.card = a.card or os.path.join(os.path.dirname(os.path.abspath(a.model)), "README.md")
     cfg = json.load(open(os.path.join(a.run, "config.json")))
     exp = json.load(open(os.path.join(a.run, "export.json")))
     met = json.load(open(os.path.join(a.run, "metrics.json")))
