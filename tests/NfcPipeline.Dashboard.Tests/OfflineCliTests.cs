@@ -189,7 +189,13 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Equal(1, missing.Code);
         Assert.Contains("none.onnx", missing.Err);
         Assert.Equal(2, (await NfcProcess.RunAsync("analyze")).Code);
-        Assert.Equal(2, (await NfcProcess.RunAsync("analyze", DemoStudy, "--device", "tpu")).Code);
+        // One check on every verb that takes --device, naming it (bench verbs reported "Inference:Device", or took any text).
+        foreach (var verb in new[] { new[] { "analyze", DemoStudy }, ["bench", "inference"], ["bench", "pipeline"] })
+        {
+            var device = await NfcProcess.RunAsync([.. verb, "--device", "tpu"]);
+            Assert.Equal(2, device.Code);
+            Assert.Contains("--device takes auto, cpu, cuda or cuda:N, got 'tpu'.", device.Err);
+        }
         // A batch of the largest input must fit one float array (a larger one wrapped to a negative length at run time).
         foreach (var batch in new[] { "0", "100" })
         {

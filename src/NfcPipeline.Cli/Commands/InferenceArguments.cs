@@ -12,10 +12,23 @@ namespace NfcPipeline.Cli.Commands;
 internal sealed class InferenceArguments
 {
     public Option<string?> Model { get; } = new("--model") { Description = $"The .onnx model (default: {InferenceOptions.DefaultModelPath})" };
-    public Option<string> Device { get; } = new("--device") { Description = "auto (the GPU where an NVIDIA GPU is present and the CUDA provider libraries lie beside ONNX Runtime, else the CPU), cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "auto" };
+    public Option<string> Device { get; } = KnownDevice(new("--device") { Description = "auto (the GPU where an NVIDIA GPU is present and the CUDA provider libraries lie beside ONNX Runtime, else the CPU), cpu, cuda or cuda:N (CUDA falls back to the CPU with a warning)", DefaultValueFactory = _ => "auto" });
     public Option<int> Batch { get; } = new("--batch") { Description = "Largest batch the dynamic batcher forms", DefaultValueFactory = _ => 4 };
     public Option<int> Threads { get; } = NonNegative(new("--threads") { Description = "the session's ONNX Runtime intra-op thread pool, shared by its concurrent runs (0: on the CPU, cores − runs + 1)", DefaultValueFactory = _ => 0 });
     public Option<int> Runs { get; } = NonNegative(new("--concurrent-runs") { Description = "Session runs executing at once (0: on the CPU 2, or 1 on one core; on a GPU 2)", DefaultValueFactory = _ => 0 });
+
+    /// <summary>As the worker reads Inference:Device (any cuda:N), on every verb that takes it, bench verbs too.</summary>
+    private static Option<string> KnownDevice(Option<string> option)
+    {
+        option.Validators.Add(result =>
+        {
+            var device = result.GetValueOrDefault<string>() ?? "";
+            if (NfcPipeline.OnnxRuntime.ExecutionProviders.IsAuto(device)) return;
+            try { NfcPipeline.OnnxRuntime.ExecutionProviders.ParseDevice(device); }
+            catch (ArgumentException) { result.AddError($"--device takes auto, cpu, cuda or cuda:N, got '{device}'."); }
+        });
+        return option;
+    }
 
     private static Option<int> NonNegative(Option<int> option)
     {
@@ -29,7 +42,6 @@ internal sealed class InferenceArguments
     public void AddTo(Command command)
     {
         command.Add(Model); command.Add(Device); command.Add(Batch); command.Add(Threads); command.Add(Runs);
-        Device.AcceptOnlyFromAmong("auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:4", "cuda:5", "cuda:6", "cuda:7");
     }
 
     /// <summary>
