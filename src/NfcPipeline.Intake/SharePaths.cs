@@ -269,15 +269,13 @@ public static class SharePaths
     public static string StudySourcePath(string root, string folder)
     {
         var source = Path.GetRelativePath(RealPath(root), ResolveUnder(root, folder));
-        // A link's target must itself be a path analysis resolves (not "~staging/S1", not a name it refuses):
-        // every image would fail as NotInShare otherwise, after the study was registered.
-        try { ResolveUnder(root, source); }
-        catch (StudyLayoutException ex) when (!ex.Missing)
-        {
+        // A link's target must itself be a path analysis resolves (not "~staging/S1", not a name it refuses): every
+        // image would fail as NotInShare otherwise, after the study was registered. Its segments, as they are: read as
+        // a path again, "Study\1" would be Study/1, another folder or none.
+        if (source.StartsWith('~') || source.Split(Path.DirectorySeparatorChar).Any(segment => NameRefusal(segment) is not null))
             throw new StudyLayoutException($"The study folder is a link to '{Printable(source)}', a path analysis refuses (a name " +
                 "that starts with '~' or holds a backslash or a character it cannot print); link to, or move the study to, a folder " +
                 "with a usable name.");
-        }
         return source;
     }
 }

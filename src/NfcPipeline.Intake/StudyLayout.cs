@@ -10,7 +10,8 @@ public sealed record StudyImage(string RelativePath, string FullPath, string? Pa
 
 /// <summary>Something in the folder that is not analysed, and why.</summary>
 /// <summary>An entry left out of the study; <see cref="Unreadable"/> when it is a folder that could not be listed.</summary>
-public sealed record SkippedEntry(string RelativePath, string Reason, bool Unreadable = false);
+/// <param name="Folder">A folder or a link (a root-level one may be named after a patient), not a plain file.</param>
+public sealed record SkippedEntry(string RelativePath, string Reason, bool Unreadable = false, bool Folder = false);
 
 public sealed record StudyInventory(string StudyFolder, string StudyId, StudyManifest? Manifest, IReadOnlyList<StudyImage> Images, IReadOnlyList<SkippedEntry> Skipped)
 {
@@ -25,7 +26,7 @@ public sealed record StudyInventory(string StudyFolder, string StudyId, StudyMan
         if (Manifest?.PatientFor(first) is { } code) return code + entry.RelativePath[first.Length..];
         // Under a patients map, a folder it does not name (one of no images: a consent form's) is shown as '?': its
         // name may be the patient's own, which the map is there to keep out.
-        if (Manifest is { Patients.Count: > 0 } && (slash > 0 || entry.Unreadable)) return "?" + entry.RelativePath[first.Length..];
+        if (Manifest is { Patients.Count: > 0 } && (slash > 0 || entry.Unreadable || entry.Folder)) return "?" + entry.RelativePath[first.Length..];
         return entry.RelativePath;
     }
 }
@@ -182,19 +183,19 @@ public static class StudyLayout
             if (SharePaths.IsIgnored(entry.Name)) continue;
             var relative = string.Join('/', segments.Append(entry.Name));
             // Analysis refuses such paths (ResolveUnder): registered, the image would fail as not in the share.
-            if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused)); continue; }
+            if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused, Folder: entry is DirectoryInfo)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
-                skipped.Add(new SkippedEntry(relative, refusal));
+                skipped.Add(new SkippedEntry(relative, refusal, Folder: true));
                 continue;
             }
             if (entry is DirectoryInfo dir)
             {
-                if (ImageExtensions.Contains(Path.GetExtension(entry.Name))) { skipped.Add(new SkippedEntry(relative, "a folder named like an image file, not an image")); continue; }
-                if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/")); continue; }
+                if (ImageExtensions.Contains(Path.GetExtension(entry.Name))) { skipped.Add(new SkippedEntry(relative, "a folder named like an image file, not an image", Folder: true)); continue; }
+                if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/", Folder: true)); continue; }
                 // A link re-pointed into a loop since it was checked: RealPath's error names the path (a patient's folder).
-                if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "link loops (too many levels of links)")); continue; }
-                if (!visited.Add(real)) { skipped.Add(new SkippedEntry(relative, "link loops back into the study")); continue; }
+                if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "link loops (too many levels of links)", Folder: true)); continue; }
+                if (!visited.Add(real)) { skipped.Add(new SkippedEntry(relative, "link loops back into the study", Folder: true)); continue; }
                 Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);
             }
             else if (!IsImageFileName(entry.Name))

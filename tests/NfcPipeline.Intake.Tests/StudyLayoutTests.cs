@@ -47,6 +47,12 @@ public sealed class StudyLayoutTests : IDisposable
         Assert.StartsWith("The study folder is a link to '~staging/S1', a path analysis refuses", tilde.Message);
         var unprintable = Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S2"));
         Assert.Contains("'archive/S?2'", unprintable.Message);   // shown without the override
+        // A backslash in the target's name: read again as a path it named "Study/1", here another folder.
+        Touch("Study\\1/P001/L2/f1.jpg");
+        Touch("Study/1/P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S4"), Path.Combine(_share.FullName, "Study\\1"));
+        Assert.StartsWith("The study folder is a link to 'Study\\1', a path analysis refuses",
+            Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S4")).Message);
         // A link to a usable folder is recorded by its target, as before.
         Touch("archive/S3/P001/L2/f1.jpg");
         Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S3"), Path.Combine(_share.FullName, "archive", "S3"));
@@ -102,10 +108,11 @@ public sealed class StudyLayoutTests : IDisposable
         Touch("s1/Smith John/L2/notes.txt");
         Touch("s1/Doe Jane/consent.pdf");
         Touch("s1/readme.txt");
+        Touch("s1/Roe Rita.jpg/f1.jpg");   // a root-level folder named like an image: skipped whole, by its own name
         var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
 
         Assert.Null(StudyLayout.RegistrationProblem(inventory));
-        Assert.Equal(["?/consent.pdf", "P-001/L2/notes.txt", "readme.txt"], inventory.Skipped.Select(inventory.Shown).Order(StringComparer.Ordinal));
+        Assert.Equal(["?", "?/consent.pdf", "P-001/L2/notes.txt", "readme.txt"], inventory.Skipped.Select(inventory.Shown).Order(StringComparer.Ordinal));
     }
 
     [Theory]

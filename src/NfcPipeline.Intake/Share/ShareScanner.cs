@@ -117,6 +117,12 @@ public class ShareScanner(TimeProvider clock)
         // The worker's own test (ResolveUnder): a name it refuses would be published again at every back-off.
         if (SharePaths.NameRefusal(name) is { } nameRefusal) return Refuse($"the folder is left out: {nameRefusal}");
         if (child.LinkTarget is not null && SharePaths.LinkRefusal(path, realRoot) is { } refusal) return Refuse(refusal);
+        // A link to a folder whose path the worker refuses: published, it would be refused at every back-off.
+        if (child.LinkTarget is not null)
+        {
+            try { SharePaths.StudySourcePath(realRoot, name); }
+            catch (StudyLayoutException ex) { return Refuse(ex.Message); }
+        }
 
         // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already
         // be known to be changing when the marker appears.

@@ -274,6 +274,20 @@ public sealed class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void A_study_folder_link_to_a_path_the_worker_refuses_is_refused_by_the_scan()
+    {
+        // "S1" -> "~staging/S1": ready by the scan's link checks, refused by the worker at every back-off.
+        MakeStudy("~staging/S1");
+        Directory.CreateSymbolicLink(Path.Combine(_share.Root, "S1"), Path.Combine(_share.Root, "~staging", "S1"));
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("S1");
+
+        Assert.Equal(StudyReadiness.Refused, folder.Readiness);
+        Assert.StartsWith("The study folder is a link to '~staging/S1', a path analysis refuses", folder.Reason);
+    }
+
+    [Fact]
     public void Links_inside_a_study_that_lead_outside_are_left_out_of_its_content()
     {
         MakeStudy("s1");
