@@ -5,7 +5,8 @@ using Npgsql;
 namespace NfcPipeline.Storage.Pipeline;
 
 /// <param name="Unread">The file could not be read this time for a cause that may pass (an I/O error, a permission, a
-/// lease held): <paramref name="Sha256"/> is a stand-in, and a path registered before keeps its row as it was.</param>
+/// lease held): <paramref name="Sha256"/> is a stand-in and <paramref name="SizeBytes"/> its size by stat (-1 unknown),
+/// and a path registered before at that size keeps its row as it was.</param>
 public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width,
     int? Height, string? Format, bool Unread = false);
 
@@ -249,8 +250,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// A registered file unreadable for a moment keeps its row: its stand-in hash would have cleared its exclusion, set
-    /// it pending and, once readable again, failed it for good as changed since registration.
+    /// A registered file unreadable for a moment keeps its row, where its size is still the registered one: its stand-in
+    /// hash would have cleared its exclusion, set it pending and, once readable again, failed it for good as changed
+    /// since registration. A file of another size is new content: its stand-in stands, and it fails with its reason.
     /// </summary>
     private static async Task<IReadOnlyList<ImageRegistration>> KeepUnreadAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
         IReadOnlyList<ImageRegistration> images, CancellationToken ct)
@@ -260,8 +262,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         var registered = (await connection.QueryAsync<(string Path, byte[] Sha, long Size, int? Width, int? Height, string? Format)>(new CommandDefinition(
             "select rel_path, sha256, size_bytes, width, height, format from images where study_id = @StudyId and rel_path = any(@Paths)",
             new { StudyId = studyId, Paths = unread }, tx, cancellationToken: ct))).ToDictionary(r => r.Path, StringComparer.Ordinal);
-        return images.Select(i => i.Unread && registered.TryGetValue(i.RelativePath, out var r)
-            ? i with { Sha256 = r.Sha, SizeBytes = r.Size, Width = r.Width, Height = r.Height, Format = r.Format } : i).ToList();
+        return images.Select(i => i.Unread && registered.TryGetValue(i.RelativePath, out var r) && r.Size == i.SizeBytes
+            ? i with { Sha256 = r.Sha, SizeBytes = r.Size, Width = r.Width, Height = r.Height, Format = r.Format }
+            : i.Unread ? i with { SizeBytes = Math.Max(0, i.SizeBytes) } : i).ToList();
     }
 
     private static async Task<RegisteredStudy> EarlierAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long studyId, CancellationToken ct)
@@ -280,9 +283,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     private static async Task<bool> SameContentAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
         IReadOnlyList<ImageRegistration> images, CancellationToken ct)
     {
+        // Files unreadable for now count neither way: their stand-in hashes match nothing.
         var (kept, total) = await connection.QuerySingleAsync<(long Kept, long Total)>(new CommandDefinition("""
-            select count(*) filter (where sha256 = any(@Shas)), count(*) from images where study_id = @StudyId
-            """, new { StudyId = studyId, Shas = images.Select(i => i.Sha256).ToArray() }, tx, cancellationToken: ct));
+            select count(*) filter (where sha256 = any(@Shas)), count(*) filter (where not (rel_path = any(@Unread)))
+            from images where study_id = @StudyId
+            """, new { StudyId = studyId, Shas = images.Where(i => !i.Unread).Select(i => i.Sha256).ToArray(),
+                Unread = images.Where(i => i.Unread).Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));
         return kept > 0 && kept * 2 >= total;
     }
 

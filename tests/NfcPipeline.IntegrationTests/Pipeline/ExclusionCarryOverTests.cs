@@ -97,13 +97,38 @@ public class ExclusionCarryOverTests
         var before = await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath });
 
         var standIn = System.Security.Cryptography.SHA256.HashData("nfc:unreadable:x"u8);
-        var again = first with { Images = [first.Images[0] with { Sha256 = standIn, SizeBytes = 0, Width = null, Height = null, Format = null, Unread = true },
-            first.Images[1], new ImageRegistration("P1", "L2", "new", "P1/L2/new.png", standIn, 0, null, null, null, Unread: true)] };
+        var again = first with { Images = [first.Images[0] with { Sha256 = standIn, Width = null, Height = null, Format = null, Unread = true },
+            first.Images[1] with { Sha256 = standIn, SizeBytes = 99, Unread = true },   // another size: new content, not kept
+            new ImageRegistration("P1", "L2", "new", "P1/L2/new.png", standIn, 0, null, null, null, Unread: true)] };
         await registrations.RegisterAsync(again, s.ModelId, 2.0, false, 10, "{}", default);
 
         Assert.Equal(before, await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath }));
         Assert.Contains("air bubble", before);
         // A path never registered has nothing to keep: it is registered under its stand-in and fails with its reason.
         Assert.Equal(standIn, await c.ExecuteScalarAsync<byte[]>("select sha256 from images where rel_path = 'P1/L2/new.png'"));
+        Assert.Equal(standIn, await c.ExecuteScalarAsync<byte[]>("select sha256 from images where rel_path = @RelativePath", new { first.Images[1].RelativePath }));
+    }
+
+    [Fact]
+    public async Task A_moved_study_with_files_unreadable_for_now_is_still_known_by_the_content_it_can_read()
+    {
+        // The stand-ins counted as changed content: a moved study with most files briefly unreadable was refused as
+        // another folder under a registered id.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        var first = ResubmissionRaceTests.SubmittedAgain(s);
+        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        var standIn = System.Security.Cryptography.SHA256.HashData("nfc:unreadable:x"u8);
+        var moved = first with { SourcePath = "moved", Images = [first.Images[0],
+            .. first.Images.Skip(1).Select(i => i with { Sha256 = standIn, Unread = true })] };
+
+        var registered = await registrations.RegisterAsync(moved, s.ModelId, 2.0, false, 10, "{}", default, registeredFolderGone: _ => true);
+
+        Assert.Equal(s.StudyId, registered.StudyId);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        Assert.Equal("moved", await c.ExecuteScalarAsync<string>("select source_path from studies"));
+        Assert.Equal(s.Shas.Select(Convert.ToHexString), await c.QueryAsync<string>("select encode(sha256, 'hex') from images order by rel_path")
+            .ContinueWith(t => t.Result.Select(h => h.ToUpperInvariant())));
     }
 }
