@@ -238,8 +238,6 @@ def main(argv=None):
     if st is not None and (conflicts := resume_conflicts(st["config"], a)):
         sys.exit(f"train.py: cannot resume {ckpt_path}: " + "; ".join(conflicts) +
                  ". Resume with the same settings, or train into another --out.")
-    if st is None:
-        set_aside_earlier_final(a.out, log)
     t0 = time.time()
     # The cache is named by the simulator's version too: a new version's truth (training targets) needs a new cache.
     cache = os.path.join(a.out, f"cache-{SIM_VERSION}-{a.seed}-{a.cache_fields}.npz")
@@ -284,6 +282,8 @@ def main(argv=None):
         config["init"] = init_info or st["config"]["init"]
     bf16 = precision == "bf16"
     log(f"precision: {precision}" + (" (autocast forward, float32 weights and losses)" if bf16 else ""))
+    if st is None:   # after --init-from is loaded, which may be that very file; before this run's config replaces its
+        set_aside_earlier_final(a.out, log)
     write_config(a.out, config)
 
     net.train()
