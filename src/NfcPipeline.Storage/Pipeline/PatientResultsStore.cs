@@ -206,6 +206,20 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
             """, new { StudyId = studyId, ModelId = modelId }, cancellationToken: ct));
     }
 
+    /// <summary>
+    /// The patient's study, where the patient is not completed and has no result under its study's model (its completion
+    /// lost after a model change): that model must complete it, not another model's result kept from before. Else null.
+    /// </summary>
+    public async Task<long?> UnaggregatedStudyAsync(long patientId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            select s.id from patients p join studies s on s.id = p.study_id
+            where p.id = @patientId and p.state <> 'completed' and s.model_id is not null
+              and not exists (select 1 from patient_metrics pm where pm.patient_id = p.id and pm.model_id = s.model_id)
+            """, new { patientId }, cancellationToken: ct));
+    }
+
     /// <summary>The model the study is analysed with (studies.model_id); null for a study that is gone.</summary>
     public async Task<long?> StudyModelAsync(long studyId, CancellationToken ct)
     {

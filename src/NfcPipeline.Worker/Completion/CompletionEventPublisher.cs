@@ -31,7 +31,8 @@ public sealed class CompletionEventPublisher(CompletionEventStore events, Databa
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { }
             throw;
         }
-        await retry.RunAsync(t => events.MarkPublishedAsync(stored, t), ct);
+        // Not under ct: the broker confirmed them, and a stop landing now would leave them to go out again (as WorkPublisher).
+        await retry.RunAsync(t => events.MarkPublishedAsync(stored, t), CancellationToken.None);
     }
 
     /// <summary>Gives up the claims of stored events left unpublished, so the next outbox pass takes them.</summary>

@@ -96,6 +96,10 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     /// </summary>
     public async Task ReaggregateAsync(long patientId, IPublishEndpoint bus, CancellationToken ct)
     {
+        // Left processing with no result under its study's model (a completion lost after a model change): that model
+        // completes it, as the stranded sweep would; the first result listed, another model's, completed and announced it.
+        if (await retry.RunAsync(t => patients.UnaggregatedStudyAsync(patientId, t), ct) is { } studyId)
+            await OnChunkRevisitedAsync(studyId, [patientId], bus, ct);
         var results = await retry.RunAsync(t => patients.ResultModelsAsync(patientId, t), ct);
         var announcer = new Announcer();
         if (results.Count == 0)

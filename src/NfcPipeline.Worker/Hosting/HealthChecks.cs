@@ -13,7 +13,8 @@ public sealed class DatabaseHealthCheck(NpgsqlDataSource db) : IHealthCheck
         try
         {
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            await connection.ExecuteScalarAsync<int>("select 1");
+            // With the check's token: a half-open connection held /health/ready for the 30 s command timeout.
+            await connection.ExecuteScalarAsync<int>(new CommandDefinition("select 1", cancellationToken: cancellationToken));
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)

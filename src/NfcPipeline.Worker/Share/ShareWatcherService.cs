@@ -203,7 +203,9 @@ public sealed class ShareWatcherService(
             logger.LogError(ex, "Publishing SubmitStudy for study {StudyId} failed; it is tried again at the next scan", studyId);
             return $"publishing study {studyId} failed: {ex.GetType().Name}: {ex.Message}";
         }
-        await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, ct, publishing.Elapsed);
+        // Recorded even as the worker stops: the broker took the message, and unrecorded the next scan would submit it again.
+        using (var recording = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, recording.Token, publishing.Elapsed);
         _reportedRefusals.Remove(study.Folder);
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
             studyId, SharePaths.Printable(study.Folder), study.FileCount, study.Marker, why);
