@@ -68,7 +68,9 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         {
             PatientOutcome? outcome;
             try { outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct); }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            // The database away past the retry budget fails the next patient alike: thrown at once, not after a budget
+            // per patient (a study's hundred patients held its delivery past the broker's consumer timeout).
+            catch (Exception ex) when (ex is not OperationCanceledException && !DatabaseRetry.IsTransient(ex))
             {
                 // One patient that cannot be aggregated must not keep the chunk's other patients, and their study, from
                 // completing. Thrown after them, so the message is retried (and then faulted) for this one.

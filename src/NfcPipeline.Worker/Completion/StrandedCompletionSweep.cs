@@ -47,6 +47,12 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
                     _backoff.Succeeded(study.StudyId);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+                catch (Exception ex) when (DatabaseRetry.IsTransient(ex))
+                {
+                    // The database away: every study would fail alike, each after a retry budget, and be backed off for it.
+                    logger.LogWarning("The stranded sweep stopped its pass: the database is away ({Error}); the next pass tries again", ex.Message);
+                    break;
+                }
                 catch (Exception ex)
                 {
                     // An event not published is stored (the outbox publishes it); anything else is tried again later, less
