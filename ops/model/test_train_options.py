@@ -164,16 +164,18 @@ class FineTuneTests(unittest.TestCase):
         self.assertEqual([f"--init-from is None but the checkpoint was trained with {self.SHIPPED!r}"], refused)
 
 
-    def test_fine_tuning_from_the_run_folders_own_final_weights_works(self):
-        import shutil
+    def test_fine_tuning_from_weights_inside_the_run_folder_is_refused(self):
         import tempfile
-        with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        with tempfile.TemporaryDirectory() as out:
             own = os.path.join(out, "final.pt")
-            shutil.copy(self.SHIPPED, own)
-            train.main(["--out", out, "--cache-fields", "1", "--steps", "1", "--batch", "1", "--crop", "64", "--lr", "1e-9",
-                        "--precision", "fp32", "--init-from", own])
-            self.assertEqual(["final.pt", "final.pt.earlier"], sorted(n for n in os.listdir(out) if n.startswith("final")))
-
+            with open(own, "w") as f:
+                f.write("weights")
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as stopped:
+                train.parse_args(["--out", out, "--init-from", own])
+        self.assertEqual(2, stopped.exception.code)
+        self.assertIn("lies in --out", err.getvalue())
+        self.assertIn("copy it elsewhere first", err.getvalue())
 
 if __name__ == "__main__":
     unittest.main()

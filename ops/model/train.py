@@ -92,6 +92,10 @@ def option_problem(a):
         (a.kp_offset_window >= 0, f"--kp-offset-window must be 0 or more, got {a.kp_offset_window}"),
         (a.min_keypoint_weight >= 0, f"--min-keypoint-weight must be 0 or more, got {a.min_keypoint_weight:g}"),
         (0 <= a.ema < 1, f"--ema must be in [0, 1), got {a.ema:g}"),
+        # This run writes its own final.pt there (and moves an earlier one aside): its starting point would be gone for
+        # a resume, and its record would name this run's output.
+        (not a.init_from or os.path.commonpath([os.path.realpath(a.out), os.path.realpath(a.init_from)]) != os.path.realpath(a.out),
+         f"--init-from {a.init_from} lies in --out {a.out}, where this run writes its own weights; copy it elsewhere first"),
     ]
     return next((message for ok, message in checks if not ok), None)
 

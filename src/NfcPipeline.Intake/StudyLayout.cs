@@ -183,7 +183,7 @@ public static class StudyLayout
             if (SharePaths.IsIgnored(entry.Name)) continue;
             var relative = string.Join('/', segments.Append(entry.Name));
             // Analysis refuses such paths (ResolveUnder): registered, the image would fail as not in the share.
-            if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused, Folder: entry is DirectoryInfo)); continue; }
+            if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused, Folder: entry is DirectoryInfo || entry.LinkTarget is not null)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
                 skipped.Add(new SkippedEntry(relative, refusal, Folder: true));

@@ -159,7 +159,8 @@ public static class PipelineServiceExtensions
         builder.Services.AddHostedService<OutboxDispatcher>();
         builder.Services.AddHostedService<HousekeepingService>();
         builder.Services.AddHostedService<StrandedCompletionSweep>();
-        health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"])
+        // Bounded: a half-open connection would hold the probe until its client gave up.
+        health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"], timeout: TimeSpan.FromSeconds(5))
             .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);
         builder.Services.AddMetrics();
         return builder;

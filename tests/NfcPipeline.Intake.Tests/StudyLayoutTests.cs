@@ -109,10 +109,11 @@ public sealed class StudyLayoutTests : IDisposable
         Touch("s1/Doe Jane/consent.pdf");
         Touch("s1/readme.txt");
         Touch("s1/Roe Rita.jpg/f1.jpg");   // a root-level folder named like an image: skipped whole, by its own name
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "Poe\u2028Paul"), Path.Combine(_share.FullName, "gone"));   // a refused name, broken
         var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
 
         Assert.Null(StudyLayout.RegistrationProblem(inventory));
-        Assert.Equal(["?", "?/consent.pdf", "P-001/L2/notes.txt", "readme.txt"], inventory.Skipped.Select(inventory.Shown).Order(StringComparer.Ordinal));
+        Assert.Equal(["?", "?", "?/consent.pdf", "P-001/L2/notes.txt", "readme.txt"], inventory.Skipped.Select(inventory.Shown).Order(StringComparer.Ordinal));
     }
 
     [Theory]

@@ -215,7 +215,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
             select s.id from patients p join studies s on s.id = p.study_id
-            where p.id = @patientId and p.state <> 'completed' and s.model_id is not null
+            where p.id = @patientId and p.state not in ('completed', 'completed_with_errors') and s.model_id is not null
               and not exists (select 1 from patient_metrics pm where pm.patient_id = p.id and pm.model_id = s.model_id)
             """, new { patientId }, cancellationToken: ct));
     }

@@ -253,6 +253,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// A registered file unreadable for a moment keeps its row, where its size is still the registered one: its stand-in
     /// hash would have cleared its exclusion, set it pending and, once readable again, failed it for good as changed
     /// since registration. A file of another size is new content: its stand-in stands, and it fails with its reason.
+    /// One whose size is unknown (stat failed too: the file gone for a moment) keeps its row.
     /// </summary>
     private static async Task<IReadOnlyList<ImageRegistration>> KeepUnreadAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
         IReadOnlyList<ImageRegistration> images, CancellationToken ct)
@@ -262,7 +263,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         var registered = (await connection.QueryAsync<(string Path, byte[] Sha, long Size, int? Width, int? Height, string? Format)>(new CommandDefinition(
             "select rel_path, sha256, size_bytes, width, height, format from images where study_id = @StudyId and rel_path = any(@Paths)",
             new { StudyId = studyId, Paths = unread }, tx, cancellationToken: ct))).ToDictionary(r => r.Path, StringComparer.Ordinal);
-        return images.Select(i => i.Unread && registered.TryGetValue(i.RelativePath, out var r) && r.Size == i.SizeBytes
+        return images.Select(i => i.Unread && registered.TryGetValue(i.RelativePath, out var r) && (i.SizeBytes < 0 || r.Size == i.SizeBytes)
             ? i with { Sha256 = r.Sha, SizeBytes = r.Size, Width = r.Width, Height = r.Height, Format = r.Format }
             : i.Unread ? i with { SizeBytes = Math.Max(0, i.SizeBytes) } : i).ToList();
     }
@@ -285,7 +286,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     {
         // Files unreadable for now count neither way: their stand-in hashes match nothing.
         var (kept, total) = await connection.QuerySingleAsync<(long Kept, long Total)>(new CommandDefinition("""
-            select count(*) filter (where sha256 = any(@Shas)), count(*) filter (where not (rel_path = any(@Unread)))
+            select count(*) filter (where sha256 = any(@Shas) and not (rel_path = any(@Unread))), count(*) filter (where not (rel_path = any(@Unread)))
             from images where study_id = @StudyId
             """, new { StudyId = studyId, Shas = images.Where(i => !i.Unread).Select(i => i.Sha256).ToArray(),
                 Unread = images.Where(i => i.Unread).Select(i => i.RelativePath).ToArray() }, tx, cancellationToken: ct));

@@ -49,8 +49,12 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
                 catch (Exception ex) when (DatabaseRetry.IsTransient(ex))
                 {
-                    // The database away: every study would fail alike, each after a retry budget, and be backed off for it.
-                    logger.LogWarning("The stranded sweep stopped its pass: the database is away ({Error}); the next pass tries again", ex.Message);
+                    // The database away: every study would fail alike, each after a retry budget. The pass stops; this study
+                    // alone is backed off, in case the fault was its own (a timeout on a large patient), so that it does not
+                    // come first in every pass and keep the sweep from the studies after it.
+                    var (_, retryIn) = _backoff.Failed(study.StudyId);
+                    logger.LogWarning("The stranded sweep stopped its pass at study {StudyDbId} (tried again in {RetryIn}): {Error}; the database " +
+                        "may be away", study.StudyId, retryIn, ex.Message);
                     break;
                 }
                 catch (Exception ex)

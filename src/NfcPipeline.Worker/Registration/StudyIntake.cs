@@ -83,9 +83,10 @@ public sealed class StudyIntake(WorkerOptions options)
         }
     }
 
-    private static long StatSize(string path)
+    internal static long StatSize(string path)
     {
-        try { return new FileInfo(path).Length; }
+        // A link's target's size, which registration read through it (a link's own length is its target's path's).
+        try { return (new FileInfo(path) is { LinkTarget: not null } link ? link.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? link : new FileInfo(path)).Length; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return -1; }
     }
 

@@ -104,6 +104,10 @@ public class ExclusionCarryOverTests
 
         Assert.Equal(before, await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath }));
         Assert.Contains("air bubble", before);
+        // Its size unknown too (stat failed: gone for a moment): kept.
+        await registrations.RegisterAsync(again with { Images = [again.Images[0] with { SizeBytes = -1 }, .. again.Images.Skip(1)] },
+            s.ModelId, 2.0, false, 10, "{}", default);
+        Assert.Equal(before, await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath }));
         // A path never registered has nothing to keep: it is registered under its stand-in and fails with its reason.
         Assert.Equal(standIn, await c.ExecuteScalarAsync<byte[]>("select sha256 from images where rel_path = 'P1/L2/new.png'"));
         Assert.Equal(standIn, await c.ExecuteScalarAsync<byte[]>("select sha256 from images where rel_path = @RelativePath", new { first.Images[1].RelativePath }));

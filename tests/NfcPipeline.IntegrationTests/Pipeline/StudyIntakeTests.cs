@@ -82,6 +82,10 @@ public sealed class StudyIntakeTests : IDisposable
         var images = intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images.OrderBy(i => i.Field).ToList();
         Assert.Equal([("f1", false, 2L), ("f2", false, 0L)], images.Select(i => (i.Field, i.Unread, i.SizeBytes)));
         Assert.Throws<ShareFileRefusedException>(() => SharePaths.OpenInside(Path.Combine(finger, "f2.jpg"), SharePaths.RealPath(_share.FullName)));
+        // An unread file's size by stat is its target's through a link, as registration read it; -1 where none answers.
+        File.CreateSymbolicLink(Path.Combine(finger, "f3.jpg"), Path.Combine(finger, "f1.jpg"));
+        Assert.Equal(2L, StudyIntake.StatSize(Path.Combine(finger, "f3.jpg")));
+        Assert.Equal(-1L, StudyIntake.StatSize(Path.Combine(finger, "gone.jpg")));
     }
 
     [Fact]
