@@ -288,7 +288,9 @@ def prepare_out(out, truth_path, replace):
     # Before anything is written: found only when the truth was written, after every image, it failed the whole run.
     if os.path.isdir(truth_path):
         sys.exit(f"--truth {truth_path} is a folder; name a file")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(truth_path))):
+    truth_folder = os.path.dirname(os.path.abspath(truth_path))
+    # Made with the study folder when it is above it (the default, beside the study); else it must exist.
+    if not os.path.isdir(truth_folder) and os.path.commonpath([truth_folder, out]) != truth_folder:
         sys.exit(f"--truth {truth_path}: its folder does not exist")
     if os.path.exists(out) and not os.path.isdir(out):
         sys.exit(f"--out {out} exists and is not a folder")
