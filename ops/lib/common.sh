@@ -69,7 +69,9 @@ sys.exit(0 if simulate.truth_is_current(sys.argv[1]) else 1)' "$1"
 # one, then further held-out studies at other um/px. Usage: model_card_evaluations RUN MODEL WEIGHTS SEED PATIENTS
 model_card_evaluations() {
   local run="$1" model="$2" weights="$3" seed="$4" patients="$5"
-  local study=".local/model-eval/heldout-$seed-$patients"   # where evaluate.py simulates it
+  # Where evaluate.py simulates it (NFC_LOCAL, as repo_paths.local); relative, as the card names what it reads.
+  local evals; evals="$(realpath -m --relative-to=. "$NFC_LOCAL")/model-eval"
+  local study="$evals/heldout-$seed-$patients"
   "$PY" ops/model/evaluate.py --weights "$weights" --seed "$seed" --patients "$patients" \
     --out "$run/metrics.json" > "$run/evaluate.log"
   log "$(date -u +%FT%TZ) Python evaluation: $run/metrics.json"
@@ -99,7 +101,7 @@ model_card_evaluations() {
   command -v dotnet >/dev/null 2>&1 || return 0
   local extra
   for extra in ${NFC_CARD_EXTRA_SEEDS-778 779 780}; do
-    local other=".local/model-eval/heldout-$extra-$patients"
+    local other="$evals/heldout-$extra-$patients"
     heldout_is_current "$other.truth.json" || "$PY" ops/model/simulate.py --out "$other" --replace --patients "$patients" --seed "$extra" \
       --fingers L2,L4,R3,R5 --fields 1 > /dev/null
     "$NFC_ROOT/ops/nfc" evaluate --images "$other" --truth "$other.truth.json" --model "$model" --json \

@@ -7,7 +7,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def local(*parts):
     """A path under the working folder (NFC_LOCAL, else the repository's .local)."""
-    return os.path.join(os.path.realpath(os.environ.get("NFC_LOCAL") or os.path.join(ROOT, ".local")), *parts)
+    # A relative NFC_LOCAL is the repository's, as the shell scripts read it from the repository root.
+    return os.path.join(os.path.realpath(os.path.join(ROOT, os.environ.get("NFC_LOCAL") or ".local")), *parts)
 
 
 def in_repo(*parts):

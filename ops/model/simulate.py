@@ -282,7 +282,8 @@ def _range(text, option, low, high):
 def prepare_out(out, truth_path, replace):
     """Makes `out` ready for a new study: it must be new or empty, or with --replace hold only an earlier study of
     this simulator (study.json and P###/<finger>/field<k>.<ext>), which is then removed; anything else is refused and
-    left as it is. The truth must lie outside the study folder, where the pipeline would take it for an image."""
+    left as it is. The truth must lie outside the study folder, where the pipeline would take it for an image, and be
+    no folder, in a folder that exists or that making the study folder makes: checked before anything is written."""
     if os.path.commonpath([out, os.path.abspath(truth_path)]) == out:
         sys.exit(f"--truth {truth_path} lies inside the study folder {out}; put it beside the folder")
     # Before anything is written: found only when the truth was written, after every image, it failed the whole run.

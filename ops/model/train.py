@@ -286,7 +286,7 @@ def main(argv=None):
         config["init"] = init_info or st["config"]["init"]
     bf16 = precision == "bf16"
     log(f"precision: {precision}" + (" (autocast forward, float32 weights and losses)" if bf16 else ""))
-    if st is None:   # after --init-from is loaded, which may be that very file; before this run's config replaces its
+    if st is None:   # before this run's config replaces the earlier run's
         set_aside_earlier_final(a.out, log)
     write_config(a.out, config)
 

@@ -193,8 +193,8 @@ public static class StudyLayout
             {
                 if (ImageExtensions.Contains(Path.GetExtension(entry.Name))) { skipped.Add(new SkippedEntry(relative, "a folder named like an image file, not an image", Folder: true)); continue; }
                 if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/", Folder: true)); continue; }
-                // A link re-pointed into a loop since it was checked: RealPath's error names the path (a patient's folder).
-                if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "link loops (too many levels of links)", Folder: true)); continue; }
+                // A link re-pointed into a loop (or out of reach) since it was checked: RealPath's error names the path.
+                if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "folder cannot be resolved (a link that loops, or no access)", Folder: true)); continue; }
                 if (!visited.Add(real)) { skipped.Add(new SkippedEntry(relative, "link loops back into the study", Folder: true)); continue; }
                 Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);
             }

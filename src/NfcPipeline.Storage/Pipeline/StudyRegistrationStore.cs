@@ -6,7 +6,7 @@ namespace NfcPipeline.Storage.Pipeline;
 
 /// <param name="Unread">The file could not be read this time for a cause that may pass (an I/O error, a permission, a
 /// lease held): <paramref name="Sha256"/> is a stand-in and <paramref name="SizeBytes"/> its size by stat (-1 unknown),
-/// and a path registered before at that size keeps its row as it was.</param>
+/// and a path registered before at that size (or of unknown size) keeps its row as it was.</param>
 public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width,
     int? Height, string? Format, bool Unread = false);
 

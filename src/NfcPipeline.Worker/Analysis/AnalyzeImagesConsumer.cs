@@ -216,9 +216,10 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             logger.LogInformation("Job {JobId} was already written (another delivery of its message, or this write's retry); " +
                 "these results were not stored, completion is checked again", message.JobId);
 
+        // Before completion, which may throw: its redelivery finds the chunk written and names no sharing patients.
+        if (written.SharingPatients is { Count: > 0 } sharing) await ReaggregateSharingAsync(message.JobId, sharing, context, ct);
         if (written.Stored) await completion.OnChunkCommittedAsync(written.Patients, context, ct);
         else await completion.OnChunkRevisitedAsync(message.StudyDbId, written.Patients, context, ct);
-        if (written.SharingPatients is { Count: > 0 } sharing) await ReaggregateSharingAsync(message.JobId, sharing, context, ct);
     }
 
     /// <summary>

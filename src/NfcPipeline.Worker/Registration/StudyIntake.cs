@@ -128,7 +128,7 @@ public sealed class StudyIntake(WorkerOptions options)
         return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format);
 
         // Its size as stat(2) gives it, which needs no read permission (-1 where even that fails): a registered row is
-        // kept only for a file of its registered size, not for new content that could not be read.
+        // kept only for a file of its registered size or of unknown size, not for new content that could not be read.
         ImageRegistration StandIn(bool unread) => new(patient, finger, field, relativePath,
             SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), unread ? StatSize(fullPath) : 0, null, null, null, unread);
     }

@@ -1,0 +1,67 @@
+namespace NfcPipeline.Intake.Tests;
+
+/// <summary>Study folders reached through links.</summary>
+public sealed partial class StudyLayoutTests
+{
+    [Fact]
+    public void A_study_submitted_through_a_link_is_named_by_the_link_or_its_given_id_not_by_the_target_folder()
+    {
+        // "S-42" leads to "archive/Studie 2024 " (a trailing space, no study id): the worker refused it for the target's
+        // name, an id it was not submitted under.
+        Touch("archive/Studie 2024 /P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S-42"), Path.Combine(_share.FullName, "archive", "Studie 2024 "));
+
+        var (inventory, problem) = StudyLayout.ReadForSubmission(_share.FullName, "S-42");
+        Assert.Null(problem);
+        Assert.Equal("S-42", inventory!.StudyId);
+        Assert.Equal("S-7", StudyLayout.Discover(SharePaths.ResolveUnder(_share.FullName, "S-42"), _share.FullName, "S-7").StudyId);
+        Assert.Contains("starts or ends with a space", StudyLayout.SubmissionProblem(_share.FullName, "archive/Studie 2024 "));
+    }
+
+    [Fact]
+    public void A_study_linked_to_a_folder_whose_path_analysis_refuses_is_refused_at_registration()
+    {
+        // "S1" leads to "~staging/S1": registered under the target's path, every image then failed as NotInShare.
+        Touch("~staging/S1/P001/L2/f1.jpg");
+        Touch("archive/S\u202E2/P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S1"), Path.Combine(_share.FullName, "~staging", "S1"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S2"), Path.Combine(_share.FullName, "archive", "S\u202E2"));
+
+        var tilde = Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S1"));
+        Assert.StartsWith("The study folder is a link to '~staging/S1', a path analysis refuses", tilde.Message);
+        var unprintable = Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S2"));
+        Assert.Contains("'archive/S?2'", unprintable.Message);   // shown without the override
+        // A backslash in the target's name: read again as a path it named "Study/1", here another folder.
+        Touch("Study\\1/P001/L2/f1.jpg");
+        Touch("Study/1/P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S4"), Path.Combine(_share.FullName, "Study\\1"));
+        Assert.StartsWith("The study folder is a link to 'Study\\1', a path analysis refuses",
+            Assert.Throws<StudyLayoutException>(() => SharePaths.StudySourcePath(_share.FullName, "S4")).Message);
+        // A link to a usable folder is recorded by its target, as before.
+        Touch("archive/S3/P001/L2/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "S3"), Path.Combine(_share.FullName, "archive", "S3"));
+        Assert.Equal("archive/S3", SharePaths.StudySourcePath(_share.FullName, "S3"));
+    }
+
+    [Fact]
+    public void Links_to_the_share_root_or_above_themselves_are_left_out_and_a_study_folder_linked_to_the_root_is_refused()
+    {
+        Touch("other/P001/L2/f1.jpg");
+        Touch("s1/P001/L2/f1.jpg");
+        Touch("s1/P002/L2/f1.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P003"), "..");                        // the share's root
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P002", "L3"), Path.Combine(_share.FullName, "s1"));   // above itself
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Equal(["P001/L2/f1.jpg", "P002/L2/f1.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(2, inventory.Skipped.Count(e => e.Reason.StartsWith("link leads back to a folder that holds it", StringComparison.Ordinal)));
+
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "everything"), ".");
+        File.WriteAllText(Path.Combine(_share.FullName, "READY"), "");
+        var scan = new NfcPipeline.Intake.Share.ShareScanner(TimeProvider.System).Scan(_share.FullName, new NfcPipeline.Intake.Share.ShareScanOptions { SettleTime = TimeSpan.Zero });
+        var everything = scan.Folders.Single(f => f.Folder == "everything");
+        Assert.Equal(NfcPipeline.Intake.Share.StudyReadiness.Refused, everything.Readiness);
+        Assert.StartsWith("link leads back to a folder that holds it", everything.Reason);
+    }
+}
