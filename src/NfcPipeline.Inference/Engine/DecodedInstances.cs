@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.OnnxRuntime;
 
@@ -19,11 +20,10 @@ public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>?
     /// <summary>This image's run failed in ONNX Runtime when it ran alone (reported as an inference failure).</summary>
     public static DecodedInstances RunFailed(OnnxRuntimeException error) => new(null, error);
 
-    public IReadOnlyList<CapillaryInstance> InstancesOrThrow() => Error switch
+    public IReadOnlyList<CapillaryInstance> InstancesOrThrow()
     {
-        null => Instances!,
-        TensorTooLargeException large => throw new TensorTooLargeException(large.ElementCount),
-        OnnxRuntimeException run => throw new OnnxRuntimeException(run.ErrorCode, run.OrtMessage),
-        var decode => throw new InvalidDataException(decode.Message, decode),
-    };
+        // Its own kind and all (TensorTooLargeException is not tried again): this image's run's exception, as thrown.
+        if (Error is OnnxRuntimeException run) ExceptionDispatchInfo.Throw(run);
+        return Error is { } decode ? throw new InvalidDataException(decode.Message, decode) : Instances!;
+    }
 }

@@ -87,14 +87,10 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         {
             return FieldOutcome.Failed("ChangedSinceRegistration", ex.Message);
         }
-        catch (TensorTooLargeException ex)
-        {
-            // Already run alone (a batch falls back to one image per run): the same run would be as large again.
-            return FieldOutcome.Failed("InferenceFailed", ex.Message);
-        }
         catch (OnnxRuntimeException ex)
         {
-            return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: true);
+            // An output too large was already run alone (a batch falls back to one image per run): it would be as large again.
+            return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: ex is not TensorTooLargeException);
         }
         catch (InvalidDataException ex)
         {

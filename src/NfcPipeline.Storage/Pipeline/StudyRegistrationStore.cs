@@ -118,10 +118,10 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
 
         var imageSetsBefore = await ImageSetsAsync(connection, tx, studyId, ct);
-        var contentBefore = (await connection.QueryAsync<(string Path, byte[] Sha)>(new CommandDefinition(
-            "select rel_path, sha256 from images where study_id = @StudyId", new { StudyId = studyId }, tx, cancellationToken: ct)))
-            .ToDictionary(r => r.Path, r => r.Sha, StringComparer.Ordinal);
-        var images = await KeepUnreadAsync(connection, tx, studyId, study.Images, ct);
+        var contentBefore = (await connection.QueryAsync<(string Path, byte[] Sha, long Size, int? Width, int? Height, string? Format)>(new CommandDefinition(
+            "select rel_path, sha256, size_bytes, width, height, format from images where study_id = @StudyId",
+            new { StudyId = studyId }, tx, cancellationToken: ct))).ToDictionary(r => r.Path, StringComparer.Ordinal);
+        var images = KeepUnread(study.Images, contentBefore);
         // The rows whose content leaves its path (the file removed, moved, or another file now at that path), excluded
         // or not, numbered within their content by path: kept aside, because the upsert below clears an exclusion where
         // the content at its path changed, and paired one to one with the paths that content moves to.
@@ -173,7 +173,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             """, new
             {
                 StudyId = studyId,
-                NewContent = images.Where(i => !contentBefore.TryGetValue(i.RelativePath, out var sha) || !sha.AsSpan().SequenceEqual(i.Sha256))
+                NewContent = images.Where(i => !contentBefore.TryGetValue(i.RelativePath, out var r) || !r.Sha.AsSpan().SequenceEqual(i.Sha256))
                     .Select(i => i.RelativePath).ToArray(),
             }, tx, cancellationToken: ct));
         // Files gone from the folder leave the study; their results stay, keyed by content.
@@ -255,18 +255,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     /// since registration. A file of another size is new content: its stand-in stands, and it fails with its reason.
     /// One whose size is unknown (stat failed too: the file gone for a moment) keeps its row.
     /// </summary>
-    private static async Task<IReadOnlyList<ImageRegistration>> KeepUnreadAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
-        IReadOnlyList<ImageRegistration> images, CancellationToken ct)
-    {
-        var unread = images.Where(i => i.Unread).Select(i => i.RelativePath).ToArray();
-        if (unread.Length == 0) return images;
-        var registered = (await connection.QueryAsync<(string Path, byte[] Sha, long Size, int? Width, int? Height, string? Format)>(new CommandDefinition(
-            "select rel_path, sha256, size_bytes, width, height, format from images where study_id = @StudyId and rel_path = any(@Paths)",
-            new { StudyId = studyId, Paths = unread }, tx, cancellationToken: ct))).ToDictionary(r => r.Path, StringComparer.Ordinal);
-        return images.Select(i => i.Unread && registered.TryGetValue(i.RelativePath, out var r) && (i.SizeBytes < 0 || r.Size == i.SizeBytes)
-            ? i with { Sha256 = r.Sha, SizeBytes = r.Size, Width = r.Width, Height = r.Height, Format = r.Format }
-            : i.Unread ? i with { SizeBytes = Math.Max(0, i.SizeBytes) } : i).ToList();
-    }
+    private static IReadOnlyList<ImageRegistration> KeepUnread(IReadOnlyList<ImageRegistration> images, Dictionary<string, (string Path, byte[] Sha, long Size, int? Width, int? Height, string? Format)> registered) =>
+        images.Select(i => !i.Unread ? i
+            : registered.TryGetValue(i.RelativePath, out var r) && (i.SizeBytes < 0 || r.Size == i.SizeBytes)
+                ? i with { Sha256 = r.Sha, SizeBytes = r.Size, Width = r.Width, Height = r.Height, Format = r.Format }
+                : i with { SizeBytes = Math.Max(0, i.SizeBytes) }).ToList();
 
     private static async Task<RegisteredStudy> EarlierAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long studyId, CancellationToken ct)
     {

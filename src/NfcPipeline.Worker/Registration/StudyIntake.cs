@@ -86,7 +86,11 @@ public sealed class StudyIntake(WorkerOptions options)
     internal static long StatSize(string path)
     {
         // A link's target's size, which registration read through it (a link's own length is its target's path's).
-        try { return (new FileInfo(path) is { LinkTarget: not null } link ? link.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? link : new FileInfo(path)).Length; }
+        try
+        {
+            var file = new FileInfo(path);
+            return (file.LinkTarget is null ? file : file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file).Length;
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return -1; }
     }
 
