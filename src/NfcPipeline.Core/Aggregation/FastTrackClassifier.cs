@@ -31,10 +31,10 @@ public sealed class FastTrackClassifier
 
         var nonSsc = Rule(trace, "Non-scleroderma: density ≥ threshold, no giants, no abnormal shapes", requiresAll: true,
             Density(">=", o.NonSclerodermaMinDensityPerMm),
-            FastTrackCondition.Check("giant capillaries", inputs.GiantCount, "<", o.GiantsPresentMinCount),
+            FastTrackCondition.Check(Giants(inputs), inputs.GiantCount, "<", o.GiantsPresentMinCount),
             FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, "<", o.AbnormalShapesPresentMinCount));
         var giants = Rule(trace, "Scleroderma: giant capillaries present", requiresAll: true,
-            FastTrackCondition.Check("giant capillaries", inputs.GiantCount, ">=", o.GiantsPresentMinCount));
+            FastTrackCondition.Check(Giants(inputs), inputs.GiantCount, ">=", o.GiantsPresentMinCount));
         var lossWithShapes = Rule(trace, "Scleroderma: density ≤ threshold with abnormal shapes", requiresAll: true,
             Density("<=", o.SclerodermaMaxDensityPerMm),
             FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount));
@@ -79,6 +79,16 @@ public sealed class FastTrackClassifier
 
     private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
+    // A loop whose apex was not measured is neither giant nor not: the trace says how many there were, so "0 giants"
+    // over few measured apices is not read as over all loops.
+    private static string Giants(FastTrackInputs inputs) => inputs.GiantUnknownCount > 0
+        ? $"giant capillaries (apex measured on {inputs.GiantKnownCount} of {Count(inputs.LoopCount, "loop")})"
+        : "giant capillaries";
+
+    private static string GiantShareOf(FastTrackInputs inputs) => inputs.GiantUnknownCount > 0
+        ? "giant share of loops with a measured apex"
+        : "giant share of loops";
+
     /// <summary>Cutolo's stage; null when neither late nor active holds and the density cannot show it preserved (early).</summary>
     private SclerodermaSubPattern? Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace, Func<string, double, FastTrackCondition> density,
         bool densityUsable)
@@ -87,10 +97,10 @@ public sealed class FastTrackClassifier
         if (Rule(trace, "Late: severe loss, abnormal shapes, few or no giants", requiresAll: true,
                 density("<=", o.LateMaxDensityPerMm),
                 FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount),
-                FastTrackCondition.Check("giant share of loops", inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
+                FastTrackCondition.Check(GiantShareOf(inputs), inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
             return SclerodermaSubPattern.Late;
         if (Rule(trace, "Active: frequent giants, frequent hemorrhages, or moderate loss", requiresAll: false,
-                FastTrackCondition.Check("giant share of loops", inputs.GiantShare, ">=", o.ActiveMinGiantShare),
+                FastTrackCondition.Check(GiantShareOf(inputs), inputs.GiantShare, ">=", o.ActiveMinGiantShare),
                 FastTrackCondition.Check("hemorrhages per loop", inputs.HemorrhageShare, ">=", o.ActiveMinHemorrhageShare),
                 density("<", o.EarlyMinDensityPerMm)))
             return SclerodermaSubPattern.Active;

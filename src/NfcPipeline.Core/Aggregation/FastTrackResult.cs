@@ -62,17 +62,22 @@ public sealed record FastTrackResult(
 /// <summary>
 /// The patient-level numbers the fast-track reads. <see cref="DensityFieldCount"/> and <see cref="DensityFingerCount"/>
 /// say how much nailfold the density comes from: the fields that have one, and the named fingers those lie on (null
-/// when none of them names its finger: then it cannot be told).
+/// when none of them names its finger: then it cannot be told). <see cref="GiantUnknownCount"/> loops could not be
+/// called giant or not (apex unmeasured); the giant share is over the others.
 /// </summary>
 public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int GiantCount, int AbnormalCount, int HemorrhageCount,
-    int DensityFieldCount, int? DensityFingerCount)
+    int DensityFieldCount, int? DensityFingerCount, int GiantUnknownCount = 0)
 {
-    public double? GiantShare => LoopCount == 0 ? null : (double)GiantCount / LoopCount;
+    /// <summary>Loops whose giant flag is known.</summary>
+    public int GiantKnownCount => LoopCount - GiantUnknownCount;
+
+    /// <summary>Giants over the loops whose giant flag is known: an unmeasured apex is neither.</summary>
+    public double? GiantShare => GiantKnownCount <= 0 ? null : (double)GiantCount / GiantKnownCount;
     public double? HemorrhageShare => LoopCount == 0 ? null : (double)HemorrhageCount / LoopCount;
 
     public static FastTrackInputs From(GroupSummary overall, IEnumerable<FingerSummary> fingers) =>
         new(overall.DensityPerMm.Mean, overall.LoopCount, overall.GiantCount, overall.AbnormalCount, overall.HemorrhageCount,
-            overall.DensityPerMm.N, KnownFingersWithDensity(fingers));
+            overall.DensityPerMm.N, KnownFingersWithDensity(fingers), overall.GiantUnknownCount);
 
     private static int? KnownFingersWithDensity(IEnumerable<FingerSummary> fingers)
     {

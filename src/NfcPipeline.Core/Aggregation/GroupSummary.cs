@@ -31,6 +31,8 @@ public sealed record GroupSummary
     public required int DistalCount { get; init; }
     public required int DilatedCount { get; init; }
     public required int GiantCount { get; init; }
+    /// <summary>Loops whose giant flag is unknown (apex not measured: a weak U or D, or cut by the frame).</summary>
+    public int GiantUnknownCount { get; init; }
     public required int AbnormalCount { get; init; }
     public required int HemorrhageCount { get; init; }
 
@@ -60,6 +62,7 @@ public sealed record GroupSummary
             DistalCount = gradable.Sum(m => m.DistalCount),
             DilatedCount = loops.Count(c => c.IsDilated == true),
             GiantCount = loops.Count(c => c.IsGiant == true),
+            GiantUnknownCount = loops.Count(c => c.IsGiant is null),
             AbnormalCount = loops.Count(c => c.Category == ClinicalCategory.Abnormal),
             HemorrhageCount = gradable.Sum(m => m.HemorrhageCount),
             ExcludedFields = excluded,

@@ -6,8 +6,31 @@ namespace NfcPipeline.Core.Tests.Aggregation;
 public class FastTrackTests
 {
     private static FastTrackResult Classify(double? density, int giants = 0, int abnormal = 0, int hemorrhages = 0, int loops = 40,
-        FastTrackOptions? options = null, int densityFields = 8, int? densityFingers = 4) =>
-        new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages, densityFields, densityFingers));
+        FastTrackOptions? options = null, int densityFields = 8, int? densityFingers = 4, int giantsUnknown = 0) =>
+        new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages, densityFields, densityFingers,
+            giantsUnknown));
+
+    [Fact]
+    public void Loops_with_an_unmeasured_apex_are_named_in_the_giant_conditions_and_left_out_of_the_giant_share()
+    {
+        // 40 loops, 24 with an unmeasured apex: 0 giants is said to be over 16 loops, not 40.
+        var normal = Classify(8.0, loops: 40, giantsUnknown: 24);
+        Assert.Equal(FastTrackPattern.NonScleroderma, normal.Pattern);
+        Assert.Contains("giant capillaries (apex measured on 16 of 40 loops) = 0 < 1: yes", normal.Trace[0].Text);
+        Assert.DoesNotContain("apex measured", Classify(8.0, loops: 40).Trace[0].Text);
+
+        // 2 giants: 2 of 16 measured apices is 0.125, frequent (active); 2 of all 40 loops would be 0.05 (late).
+        var active = Classify(2.0, giants: 2, abnormal: 3, loops: 40, giantsUnknown: 24);
+        Assert.Equal(SclerodermaSubPattern.Active, active.SubPattern);
+        Assert.Equal(0.125, active.Inputs.GiantShare);
+        Assert.Contains("giant share of loops with a measured apex = 0.125", Assert.Single(active.Trace, t => t.Rule.StartsWith("Active")).Text);
+        Assert.Equal(SclerodermaSubPattern.Late, Classify(2.0, giants: 2, abnormal: 3, loops: 40).SubPattern);
+
+        // No loop with a measured apex: no share, and no giant counted.
+        var none = Classify(8.0, loops: 5, giantsUnknown: 5);
+        Assert.Null(none.Inputs.GiantShare);
+        Assert.Contains("apex measured on 0 of 5 loops", none.Trace[0].Text);
+    }
 
     [Fact]
     public void Exactly_7_per_mm_without_giants_or_abnormal_shapes_is_non_scleroderma()

@@ -98,6 +98,33 @@ public class PatientAggregatorTests
     }
 
     [Fact]
+    public void Loops_whose_apex_is_unmeasured_are_counted_apart_from_giants_and_non_giants()
+    {
+        // 16 loops on each of two fingers; on R2 three have a D too weak to place, so their apical diameter, and
+        // whether they are giant, is unknown.
+        ImageMeasurement WeakApices()
+        {
+            var instances = Enumerable.Range(0, 16).Select(i =>
+            {
+                var loop = Loops.Loop(new(40 + 48 * i, 200));
+                if (i % 5 != 0 || i == 15) return loop;
+                var keypoints = loop.Keypoints.ToArray();
+                keypoints[1] = keypoints[1] with { Confidence = 0.01f };
+                return loop with { Keypoints = keypoints };
+            }).ToList();
+            return Measurer.Measure(instances, Scale, 1024, 768);
+        }
+        var report = new PatientAggregator().Aggregate("p1", [new("p1-R2-1", "R2", WeakApices()), new("p1-L2-1", "L2", Field(16))]);
+
+        Assert.Equal(32, report.Overall.LoopCount);
+        Assert.Equal(3, report.Overall.GiantUnknownCount);
+        Assert.Equal(29, report.Overall.ApicalDiameterUm.N);
+        Assert.Equal(3, report.FastTrack.Inputs.GiantUnknownCount);
+        Assert.Equal(0.0, report.FastTrack.Inputs.GiantShare);
+        Assert.Contains("giant capillaries (apex measured on 29 of 32 loops) = 0 < 1: yes", report.FastTrack.Trace[0].Text);
+    }
+
+    [Fact]
     public void Fast_track_reads_the_patient_numbers()
     {
         var fastTrack = new PatientAggregator().Aggregate("p1", PatientFields()).FastTrack;
