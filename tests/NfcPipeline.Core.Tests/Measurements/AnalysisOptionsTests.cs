@@ -36,6 +36,14 @@ public class AnalysisOptionsTests
         Assert.StartsWith("FastTrack: LateMaxDensityPerMm", problems[3]);
     }
 
+    [Fact]
+    public void A_limited_quality_share_above_the_ungradable_share_is_refused()
+    {
+        Assert.Empty(new GradingOptions { MaxUngradableShare = 0.3, LimitedUngradableShare = 0.3 }.Validate());
+        var problem = Assert.Single(new GradingOptions { MaxUngradableShare = 0.2 }.Validate());
+        Assert.StartsWith("LimitedUngradableShare (0.25) must not exceed MaxUngradableShare (0.2)", problem);
+    }
+
     [Theory]
     [InlineData(double.PositiveInfinity, 3, "NonSclerodermaMinDensityPerMm must be a finite density")]
     [InlineData(7, -1, "SclerodermaMaxDensityPerMm must be a finite density")]
