@@ -18,6 +18,12 @@ cd "$NFC_ROOT"
 mkdir -p "$RUN" "$LOGS"
 if [ "$DEMO_SHARE" = 1 ]; then mkdir -p "$SHARE"; else [ -d "$SHARE" ] || { echo "NFC_RUN_SHARE: $SHARE is not a folder" >&2; exit 2; }; fi
 
+# One ops/run.sh at a time starts or stops the servers: two at once both started a worker, the second overwrote the
+# pid file and the first was then told its worker had exited. Held on fd 8 until the servers are up; every command
+# that may leave a process behind (servers, build nodes, the worker) runs with fd 8 closed, or it would hold the lock.
+exec 8>"$RUN/run.lock"
+flock -n 8 || { log "another ops/run.sh is starting or stopping the servers; waiting for it"; flock 8; }
+
 # PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
 # stale pid file naming an unrelated process is neither reported as running nor stopped.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa -- "nfc-$(basename "$1" .pid).dll" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
@@ -25,7 +31,7 @@ alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa -- "nfc-$
 # so a later stop finds it and nothing is rebuilt under it.
 stop_one() {
   if alive "$RUN/$1.pid"; then
-    kill -TERM "$(cat "$RUN/$1.pid")"
+    kill -TERM "$(cat "$RUN/$1.pid")" 2>/dev/null || true   # it may have exited since
     for _ in $(seq 1 240); do alive "$RUN/$1.pid" || break; sleep 0.5; done
     alive "$RUN/$1.pid" && die "the $1 (pid $(cat "$RUN/$1.pid")) did not stop within 120 s; try again, or kill it"
     log "$1 stopped"
@@ -50,8 +56,8 @@ refresh() { # NAME PROJECT
   build_if_stale "$2" "$NFC_LOCAL/bin/$1" "nfc-$1"
 }
 
-"$NFC_ROOT/ops/native.sh"
-"$NFC_ROOT/ops/services.sh" up
+"$NFC_ROOT/ops/native.sh" 8>&-
+"$NFC_ROOT/ops/services.sh" up 8>&-
 services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"   # a GPU build: docs/gpu.md
 [ -f "$MODEL" ] || die "model not found: $MODEL (set NFC_MODEL, or train one with ops/model/train.sh)"
@@ -62,11 +68,11 @@ DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
 WORKER_SETTINGS="$(settings_digest "$MODEL" "$SHARE" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI" "$NFC_ORT_LIBRARY" "${NFC_WORKER_HEALTH_PORT:-5081}")"
 DASHBOARD_SETTINGS="$(settings_digest "$SHARE" "$DASHBOARD_URL" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI")"
 # Servers with old code or other settings stop before the schema changes under them.
-refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj
+refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj 8>&-
 stop_if_changed worker "$WORKER_SETTINGS"
-refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj
+refresh dashboard src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj 8>&-
 stop_if_changed dashboard "$DASHBOARD_SETTINGS"   # its overlays and folder submissions read the share
-"$NFC_ROOT/ops/nfc" migrate
+"$NFC_ROOT/ops/nfc" migrate 8>&-
 
 if alive "$RUN/worker.pid"; then
   log "worker already running (pid $(cat "$RUN/worker.pid"))"
@@ -77,7 +83,7 @@ else
     export Storage__ConnectionString="$NFC_PG_CONNECTION" Storage__MigrateOnStartup=false Messaging__RabbitUri="$NFC_RABBIT_URI" \
       Share__Root="$SHARE" Share__PollInterval=00:00:02 Share__SettleTime=00:00:03 Inference__ModelPath="$MODEL" \
       Worker__HealthUrls="http://127.0.0.1:${NFC_WORKER_HEALTH_PORT:-5081}"
-    setsid nohup dotnet nfc-worker.dll >"$LOGS/worker.log" 2>&1 </dev/null &
+    setsid nohup dotnet nfc-worker.dll >"$LOGS/worker.log" 2>&1 </dev/null 8>&- &
     echo $! >"$RUN/worker.pid"
   )
   echo "$WORKER_SETTINGS" >"$RUN/worker.settings"
@@ -91,7 +97,7 @@ else
     cd "$NFC_LOCAL/bin/dashboard"
     export Storage__ConnectionString="$NFC_PG_CONNECTION" Messaging__RabbitUri="$NFC_RABBIT_URI" \
       Dashboard__Urls="$DASHBOARD_URL" Dashboard__ShareRoot="$SHARE"
-    setsid nohup dotnet nfc-dashboard.dll >"$LOGS/dashboard.log" 2>&1 </dev/null &
+    setsid nohup dotnet nfc-dashboard.dll >"$LOGS/dashboard.log" 2>&1 </dev/null 8>&- &
     echo $! >"$RUN/dashboard.pid"
   )
   echo "$DASHBOARD_SETTINGS" >"$RUN/dashboard.settings"
@@ -99,6 +105,7 @@ else
   for _ in $(seq 1 120); do alive "$RUN/dashboard.pid" || break; grep -q "Now listening on" "$LOGS/dashboard.log" && break; sleep 0.5; done
   alive "$RUN/dashboard.pid" || { tail -n 20 "$LOGS/dashboard.log" >&2; die "the dashboard exited (log above)$(port_hint "$LOGS/dashboard.log" NFC_DASHBOARD_PORT); the worker goes on (ops/run.sh stop stops it)"; }
 fi
+exec 8>&-   # the servers are up: another ops/run.sh may look at them now
 
 # The worker up (model loaded, bus and health port bound), or the reason it is not, before saying what comes next.
 wait_for_worker() {

@@ -52,7 +52,12 @@ credentials_load() {
       { for name in PG_PASSWORD RABBIT_PASSWORD; do
           pw="$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)"
           echo "$name=$pw"
-        done; } >"$CREDENTIALS.tmp" && mv "$CREDENTIALS.tmp" "$CREDENTIALS" )
+        done; } >"$CREDENTIALS.tmp.$$" && {   # in a list: the urandom pipe's SIGPIPE under pipefail must not stop it
+        [ ! -e "$CREDENTIALS" ] || find "$CREDENTIALS" -maxdepth 0 -type f -empty -delete   # an empty one, cut short
+        # A link fails where the file exists: of two commands making it at once (`env` beside a first `up`), the first
+        # one's passwords stand and the other reads them, instead of the servers and the file holding different ones.
+        ln "$CREDENTIALS.tmp.$$" "$CREDENTIALS" 2>/dev/null || true; }
+      rm -f "$CREDENTIALS.tmp.$$" )
   fi
   PG_PASSWORD="$(sed -n 's/^PG_PASSWORD=//p' "$CREDENTIALS")"
   RABBIT_PASSWORD="$(sed -n 's/^RABBIT_PASSWORD=//p' "$CREDENTIALS")"
@@ -120,6 +125,8 @@ pid_alive() {
 
 ensure_packages() {
   local fresh_pg=0 fresh_rmq=0 fresh_epmd=0
+  # ss names the process on a taken port and lists the servers' sockets (status); minimal images lack iproute2.
+  command -v ss >/dev/null || apt_ensure iproute2
   [ -x "$PG_BIN/pg_ctl" ] || fresh_pg=1
   if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
     fresh_rmq=1
@@ -253,11 +260,7 @@ pg_up() {
     # Files left by root (a copied or restored directory) must be the server's. Only while it is stopped: a running
     # server drops files as the walk goes (a test dropping its database), and chown fails on them.
     [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$PG_DIR"
-    # TCP on 127.0.0.1 only, no Unix socket: its path (under the checkout) may hold spaces, which pg_ctl's -o does not
-    # quote, or exceed the 107-byte limit; every client here connects over TCP.
-    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=" start >/dev/null \
-      || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
+    pg_start
   fi
   wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
   pg_require_password
@@ -267,15 +270,25 @@ pg_up() {
   fi
 }
 
+# TCP on 127.0.0.1 only, no Unix socket: its path (under the checkout) may hold spaces, which pg_ctl's -o does not
+# quote, or exceed the 107-byte limit; every client here connects over TCP.
+pg_start() {
+  local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=" start >/dev/null \
+    || { log "PostgreSQL failed to start; last lines of $PG_LOG:"; tail -n 40 "$PG_LOG" >&2; exit 1; }
+}
+
 # The server takes the password of the credentials file. A cluster made before the servers took passwords trusts
-# 127.0.0.1, and one whose credentials file was made anew has another password: either way it gets this one, over a
-# connection trusted for that moment only, then its pg_hba.conf asks for it (scram-sha-256) and the server reloads.
+# 127.0.0.1 and gets this one over that trust, then its pg_hba.conf asks for it (scram-sha-256) and the server reloads.
+# One whose credentials file was made anew has another password: the server stops and takes this one in single-user
+# mode, so that no connection is ever trusted for it (a trusted moment let any local account in as superuser).
 pg_require_password() {
   local hba="$PG_DATA/pg_hba.conf"
   local run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
   if ! "${run[@]}" grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$hba"; then
-    # Only a refused password leads to the trusted moment below; any other failure (too many connections, a server
-    # still starting) is waited out, then reported, and never opens the server.
+    # Only a refused password leads to the restart below; any other failure (too many connections, a server still
+    # starting) is waited out, then reported.
     local deadline=$((SECONDS + READY_TIMEOUT)) err
     while ! err="$(PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres 2>&1 >/dev/null)"; do
       if grep -q 'password authentication failed' <<<"$err"; then err=refused; break; fi
@@ -283,18 +296,17 @@ pg_require_password() {
       sleep 0.5
     done
     [ "$err" = refused ] || return 0
-    log "PostgreSQL's password is not the one in $CREDENTIALS; setting it"
-    # Interrupted (Ctrl-C, a kill, a failed reload under set -e) inside the trusted moment, the server must not go on
-    # trusting every local account until the next `up`.
-    trap 'pg_hba_scram' EXIT
-    "${run[@]}" sh -c "umask 077; printf '%s\n' 'host all postgres 127.0.0.1/32 trust' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
-    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
-    # The reload is asynchronous: wait until the trusted connection is accepted (-w: never prompt for a password).
-    deadline=$((SECONDS + READY_TIMEOUT))
-    until "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1" postgres >/dev/null 2>&1; do
-      [ $SECONDS -lt $deadline ] || { pg_hba_scram; die "PostgreSQL did not take the temporary pg_hba.conf within ${READY_TIMEOUT}s"; }
-      sleep 0.2
-    done
+    log "PostgreSQL's password is not the one in $CREDENTIALS; setting it with the server stopped (it restarts)"
+    "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t "$READY_TIMEOUT" stop >/dev/null \
+      || die "could not stop PostgreSQL to set its password"
+    # On standard input, not the command line, where other accounts could read it (ps).
+    printf "set password_encryption = 'scram-sha-256';\nalter role postgres password '%s';\n" "$PG_PASSWORD" \
+      | ( umask 077; "${run[@]}" "$PG_BIN/postgres" --single -D "$PG_DATA" postgres >"$PG_DIR/single-user.log" 2>&1 ) \
+      || { pg_start; die "could not set PostgreSQL's password (its single-user log: $PG_DIR/single-user.log)"; }
+    grep -q "ERROR" "$PG_DIR/single-user.log" && { pg_start; die "could not set PostgreSQL's password: $(grep ERROR "$PG_DIR/single-user.log" | head -n 1)"; }
+    pg_start
+    wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
+    return 0
   else
     log "PostgreSQL trusted local connections; setting its password and requiring it"
     trap 'pg_hba_scram' EXIT

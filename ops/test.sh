@@ -85,10 +85,18 @@ else
 fi
 set -e
 
-# One closing line over all test assemblies.
+# One closing line over all test assemblies. A skipped test fails the run: every test here runs its real parts
+# (a missing service is a failure, never a skip), so a skip is one someone left switched off.
 awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
-     } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$results/console.log"
-[ -n "$python_tests" ] && echo "python tests: $python_tests run, $(grep -q '^OK' "$results/python.log" && echo 'all passed' || echo 'FAILED')"
+     } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s; exit s > 0 }' "$results/console.log" \
+  || { log "some tests were skipped: none may be"; rc=1; }
+if [ -n "$python_tests" ]; then
+  if grep -q -E '^OK \(.*skipped=' "$results/python.log"; then
+    echo "python tests: $python_tests run, some skipped"; log "some Python tests were skipped: none may be"; rc=1
+  else
+    echo "python tests: $python_tests run, $(grep -q '^OK' "$results/python.log" && echo 'all passed' || echo 'FAILED')"
+  fi
+fi
 grep -q -E '(Passed|Failed)! +- +Failed:' "$results/console.log" || { log "no test assembly reported results"; exit 1; }
 exit "$rc"

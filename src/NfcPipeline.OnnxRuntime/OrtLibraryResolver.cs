@@ -4,7 +4,8 @@ namespace NfcPipeline.OnnxRuntime;
 /// Finds libonnxruntime.so.1: an explicit path first (the app binds Inference:OnnxRuntimePath to it), then the
 /// NFC_ORT_LIBRARY environment variable, then .local/native/libonnxruntime.so.1 in the current directory, the
 /// application directory or any of their parents (so it works from the repository and from test output folders).
-/// An explicit path or variable that names a missing file is an error, not a reason to look elsewhere.
+/// An explicit path or variable that names a missing file is an error, not a reason to look elsewhere. The walk passes
+/// over a library that another account may have put there: in a folder anyone may write to, such as /tmp/.local.
 /// </summary>
 public static class OrtLibraryResolver
 {
@@ -23,20 +24,36 @@ public static class OrtLibraryResolver
         if (!string.IsNullOrWhiteSpace(environmentValue))
             return Existing(environmentValue, $"{EnvironmentVariable}");
 
-        var tried = new List<string>();
+        var passedOver = new List<string>();
         foreach (var start in searchStarts)
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
                 var candidate = Path.Combine(dir.FullName, DefaultRelativePath);
-                if (File.Exists(candidate)) return candidate;
-                tried.Add(dir.FullName);
+                if (!File.Exists(candidate)) continue;
+                if (!OthersMayHavePlaced(dir.FullName, candidate)) return candidate;
+                passedOver.Add(candidate);
             }
         }
 
         throw new OrtLibraryNotFoundException(
             $"ONNX Runtime (libonnxruntime.so.1) was not found: no explicit path, {EnvironmentVariable} is not set, and no " +
-            $"{DefaultRelativePath} exists under {string.Join(", ", searchStarts)} or their parents. To fix it, {Fix}.");
+            $"{DefaultRelativePath} exists under {string.Join(", ", searchStarts)} or their parents" +
+            (passedOver.Count == 0 ? "" : $" (passed over, in a folder other accounts may write to: {string.Join(", ", passedOver.Distinct())})") +
+            $". To fix it, {Fix}.");
+    }
+
+    /// <summary>
+    /// Whether the folder the walk found the library under, its .local/native or the file is writable by every account:
+    /// a library loaded from there runs whatever another local user put in it.
+    /// </summary>
+    private static bool OthersMayHavePlaced(string dir, string candidate)
+    {
+        if (OperatingSystem.IsWindows()) return false;
+        string local = Path.Combine(dir, ".local");
+        foreach (var path in new[] { dir, local, Path.Combine(local, "native"), candidate })
+            if ((File.GetUnixFileMode(path) & UnixFileMode.OtherWrite) != 0) return true;
+        return false;
     }
 
     private static string Existing(string path, string source)

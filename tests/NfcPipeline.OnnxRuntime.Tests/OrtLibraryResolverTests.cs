@@ -43,6 +43,28 @@ public sealed class OrtLibraryResolverTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]   // file modes
+    public void A_library_under_a_folder_every_account_may_write_to_is_passed_over()
+    {
+        // As /tmp/.local/native/libonnxruntime.so.1 would be for a program started below /tmp: anyone's.
+        var shared = Directory.CreateDirectory(Path.Combine(_root, "shared")).FullName;
+        var planted = MakeLibrary("shared/" + OrtLibraryResolver.DefaultRelativePath);
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111 | UnixFileMode.StickyBit);
+        var start = Directory.CreateDirectory(Path.Combine(shared, "work")).FullName;
+
+        var ex = Assert.Throws<OrtLibraryNotFoundException>(() => OrtLibraryResolver.Resolve(null, null, [start]));
+        Assert.Contains($"passed over, in a folder other accounts may write to: {planted}", ex.Message);
+
+        // The walk goes on above it: the repository's own library is still found.
+        var library = MakeLibrary(OrtLibraryResolver.DefaultRelativePath);
+        Assert.Equal(library, OrtLibraryResolver.Resolve(null, null, [start]));
+
+        // A folder of its own that only its owner may write to is taken.
+        File.SetUnixFileMode(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.Equal(planted, OrtLibraryResolver.Resolve(null, null, [start]));
+    }
+
+    [Fact]
     public void Missing_explicit_path_names_the_fix_and_does_not_fall_back()
     {
         MakeLibrary(OrtLibraryResolver.DefaultRelativePath);
