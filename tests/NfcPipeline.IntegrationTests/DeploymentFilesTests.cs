@@ -31,6 +31,10 @@ public class DeploymentFilesTests
         Assert.Superset(new HashSet<string> { "postgres", "rabbitmq", "migrate", "worker" }, names.ToHashSet());
         foreach (var service in new[] { "postgres", "rabbitmq", "worker" })
             Assert.True(((YamlMappingNode)Services[service]).Children.ContainsKey("healthcheck"), $"{service} has no healthcheck");
+        // The long-running services come back after a reboot or a crash; the one-shot migration does not rerun.
+        foreach (var service in new[] { "postgres", "rabbitmq", "worker", "dashboard" })
+            Assert.Equal("unless-stopped", Services[service]["restart"].ToString());
+        Assert.Equal("no", Services["migrate"]["restart"].ToString());
         Assert.Contains("rabbitmq:3.13-management", Services["rabbitmq"]["image"].ToString());
         // RabbitMQ keeps its data under rabbit@<hostname>: a recreated container must find its queues again.
         var rabbitmq = (YamlMappingNode)Services["rabbitmq"];

@@ -67,7 +67,9 @@ public static class StudiesApi
         if (!request.HasJsonContentType())
             return Results.Problem("The body must be JSON (Content-Type: application/json).", statusCode: 415, title: "Invalid request");
         var idempotencyKey = request.Headers["Idempotency-Key"].ToString();
-        if (idempotencyKey.Length > MaxIdempotencyKey || idempotencyKey.Any(c => c is < '!' or > '~'))
+        // Present but empty is refused too: a client that meant a key and sent none would lose its retries' safety unsaid.
+        bool keySent = request.Headers.ContainsKey("Idempotency-Key");
+        if ((keySent && idempotencyKey.Length == 0) || idempotencyKey.Length > MaxIdempotencyKey || idempotencyKey.Any(c => c is < '!' or > '~'))
             return Results.ValidationProblem(new Dictionary<string, string[]>
             {
                 ["Idempotency-Key"] = [$"The Idempotency-Key header must be 1 to {MaxIdempotencyKey} printable ASCII characters."],
@@ -125,6 +127,12 @@ public static class StudiesApi
     private const int MaxIdempotencyKey = 200;
 
     /// <summary>
+    /// The most images one listed submission may name: each is resolved in the share (a file-system walk per path) as
+    /// the request waits. A larger study is a folder.
+    /// </summary>
+    public const int MaxListedImages = 20_000;
+
+    /// <summary>
     /// The message id a submission with an Idempotency-Key goes out under: a retry of a request whose answer was lost (a
     /// timeout after the broker took it) is then the same message, which a worker registers once (study_submissions).
     /// The body counts too: the same key sent with another body is another submission.
@@ -147,6 +155,8 @@ public static class StudiesApi
         var hasImages = body.Images is { Count: > 0 };
         if (hasFolder == hasImages) errors["folderPath"] = ["Give either folderPath or images (not both)."];
         else if (string.IsNullOrWhiteSpace(shareRoot)) errors["folderPath"] = ["The dashboard has no Dashboard:ShareRoot configured, so it cannot check paths."];
+        else if (!hasFolder && body.Images!.Count > MaxListedImages)
+            errors["images"] = [$"At most {MaxListedImages} images may be listed in one submission ({body.Images.Count} were); submit the study's folder instead."];
         else if (hasFolder)
         {
             if ((Resolve(shareRoot, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot, body.FolderPath!, body.StudyId?.Trim())) is { } error)

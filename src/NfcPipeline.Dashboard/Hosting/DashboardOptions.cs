@@ -27,6 +27,12 @@ public sealed class DashboardOptions
     /// </summary>
     public int MaxConcurrentOverlays { get; set; } = 2;
 
+    /// <summary>
+    /// The largest JSON body the API reads (8 MiB: a listed submission of StudiesApi.MaxListedImages paths fits well);
+    /// a larger one is a 413. Kestrel's own default, 30 MB, would let any caller make the dashboard parse that much.
+    /// </summary>
+    public long MaxJsonBodyBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>Failed sign-ins from one address within <see cref="FailedSignInWindow"/> before its sign-ins are refused until the window ends.</summary>
     public int MaxFailedSignIns { get; set; } = 10;
 

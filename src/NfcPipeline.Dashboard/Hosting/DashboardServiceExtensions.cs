@@ -82,6 +82,11 @@ public static class DashboardServiceExtensions
                     context.Response.Headers.RetryAfter = "30";
                     return Results.Problem("The database cannot be reached; try again shortly.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);
                 }
+                // A body over its limit (413) or cut short (400) as the API reads it: the client's fault, said as such.
+                if (error is BadHttpRequestException bad)
+                    return Results.Problem(bad.StatusCode == StatusCodes.Status413PayloadTooLarge
+                        ? $"The request body is larger than this endpoint takes ({MaxJsonBodyBytes(context)} bytes for JSON: Dashboard:MaxJsonBodyBytes)."
+                        : "The request body cannot be read (malformed or cut short).", statusCode: bad.StatusCode, title: "Invalid request").ExecuteAsync(context);
                 // A dashboard upgraded before any worker migrated the database: said, not a bare 500.
                 if (NfcPipeline.Storage.Migrations.SchemaBehind.Is(error))
                     return Results.Problem("The database's schema is older than this dashboard: start a worker of this version, or run " +
@@ -92,6 +97,8 @@ public static class DashboardServiceExtensions
         // An API answer without a body (an unknown route, a query value that does not bind) is problem details too, as
         // docs/api.md promises; pages write their own bodies.
         app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), api => api.UseStatusCodePages());
+        // A page's answer without a body (a query value that does not bind, such as ?before=abc) says what it is.
+        app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseStatusCodePages(PlainStatusText));
         app.Use(ServerTimingAndSecurityHeaders);
         app.Use(RefuseNulInPathOrQuery);
         app.UseStaticFiles(new StaticFileOptions
@@ -103,6 +110,7 @@ public static class DashboardServiceExtensions
         // Forms are read only once the caller may post them: before authorisation anyone could make the server parse
         // (and buffer) a body, and a malformed one was a 500.
         app.Use(RefuseNulInForms);
+        app.Use(LimitJsonBodies);
 
         OverviewPage.Map(app);
         JobPages.Map(app);
@@ -129,6 +137,32 @@ public static class DashboardServiceExtensions
         bool nul = (request.Path.Value?.Contains('\0') ?? false)
             || request.Query.Any(q => q.Key.Contains('\0') || q.Value.Any(v => v?.Contains('\0') ?? false));
         return nul ? BadRequest(context, "The request contains a NUL character.") : next();
+    }
+
+    private static long MaxJsonBodyBytes(HttpContext context) =>
+        context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<DashboardOptions>>().Value.MaxJsonBodyBytes;
+
+    /// <summary>JSON bodies are a few ids, or a list of image paths: far below Kestrel's 30 MB default.</summary>
+    private static Task LimitJsonBodies(HttpContext context, Func<Task> next)
+    {
+        if (context.Request.HasJsonContentType()
+            && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = MaxJsonBodyBytes(context);
+        return next();
+    }
+
+    private static Task PlainStatusText(Microsoft.AspNetCore.Diagnostics.StatusCodeContext status)
+    {
+        var response = status.HttpContext.Response;
+        string text = response.StatusCode switch
+        {
+            StatusCodes.Status400BadRequest => "Bad request: a value in the address (its path or query) is not of the kind this page takes, such as a number.",
+            StatusCodes.Status404NotFound => "Not found: there is no such page.",
+            StatusCodes.Status405MethodNotAllowed => "Method not allowed on this page.",
+            _ => $"HTTP {response.StatusCode}.",
+        };
+        response.ContentType = "text/plain; charset=utf-8";
+        return response.WriteAsync(text + "\n");
     }
 
     private static async Task RefuseNulInForms(HttpContext context, Func<Task> next)

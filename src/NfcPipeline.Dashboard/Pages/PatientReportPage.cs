@@ -7,6 +7,9 @@ namespace NfcPipeline.Dashboard.Pages;
 /// <summary>GET /patients/{id} (the report), /patients/{id}/print (printable export) and /images/{id}/overlay.png.</summary>
 public static class PatientReportPage
 {
+    /// <summary>The widest overlay drawn on request (?width=); without it the image's own width.</summary>
+    public const int MaxOverlayWidth = 8192;
+
     public static void Map(WebApplication app)
     {
         app.MapGet("/patients/{id:long}", async (HttpContext context, ReportingQueries queries, long id, long? model, string? message, CancellationToken ct) =>
@@ -36,12 +39,14 @@ public static class PatientReportPage
 
         app.MapGet("/images/{id:long}/overlay.png", async (OverlayService overlays, long id, long? model, int? width, CancellationToken ct) =>
         {
-            var (outcome, png) = await overlays.RenderAsync(id, model, width is > 0 and <= 8192 ? width : null, ct);
+            if (width is not null and not (> 0 and <= MaxOverlayWidth))
+                return Results.Problem($"width must be 1 to {MaxOverlayWidth} pixels (without it, the image's own width).", statusCode: 400);
+            var (outcome, png) = await overlays.RenderAsync(id, model, width, ct);
             return outcome switch
             {
                 OverlayService.Outcome.Rendered => Results.File(png!, "image/png"),
                 OverlayService.Outcome.NoImage => Results.NotFound(),
-                OverlayService.Outcome.NoShare => Results.Problem("Dashboard:ShareRoot is not configured or the study has no source folder.", statusCode: 404),
+                OverlayService.Outcome.NoShare => Results.Problem("Dashboard:ShareRoot is not configured.", statusCode: 404),
                 OverlayService.Outcome.SourceMissing => Results.Problem("The source image is not in the share (moved or removed).", statusCode: 404),
                 OverlayService.Outcome.Changed => Results.Problem(
                     "The source image has changed since it was analysed; its results would be drawn on other pixels. Submit the study again.", statusCode: 409),

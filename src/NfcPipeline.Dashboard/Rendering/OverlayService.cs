@@ -10,12 +10,20 @@ namespace NfcPipeline.Dashboard.Rendering;
 /// <summary>Finds an image in the share (read only, never outside Dashboard:ShareRoot), decodes it and draws its overlay.</summary>
 public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardOptions> options)
 {
-    private ImageDecoder? _decoder;
+    /// <summary>A decoder confined to the share's real path as last resolved (a re-pointed share link makes another).</summary>
+    private sealed record Confined(string RealRoot, ImageDecoder Decoder);
+    private Confined? _confined;
     private readonly SemaphoreSlim _renderGate = new(options.Value.MaxConcurrentOverlays, options.Value.MaxConcurrentOverlays);
 
     public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable, Changed }
 
-    private static ImageDecoder ConfinedTo(string realRoot) => new(null, path => SharePaths.OpenInside(path, realRoot));
+    private ImageDecoder ConfinedTo(string realRoot)
+    {
+        if (_confined is { } known && known.RealRoot == realRoot) return known.Decoder;
+        var decoder = new ImageDecoder(null, path => SharePaths.OpenInside(path, realRoot));
+        _confined = new Confined(realRoot, decoder);
+        return decoder;
+    }
 
     public async Task<(Outcome Outcome, byte[]? Png)> RenderAsync(long imageId, long? modelId, int? maxWidth, CancellationToken ct)
     {
@@ -26,8 +34,13 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         // As the worker resolves it: under the study folder, or, for a study submitted as a list of images, the path
         // relative to the share itself.
         var relative = image.StudySourcePath is { Length: > 0 } folder ? folder.TrimEnd('/') + "/" + image.RelPath : image.RelPath;
-        string path;
-        try { path = SharePaths.ResolveUnder(root, relative); }
+        string path, realRoot;
+        try
+        {
+            path = SharePaths.ResolveUnder(root, relative);
+            // Each time, as ResolveUnder resolves it: a share whose link or mount was re-pointed is followed.
+            realRoot = SharePaths.RealPath(root);
+        }
         catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);
 
@@ -43,7 +56,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
         // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
         // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.
-        var decoder = _decoder ??= ConfinedTo(SharePaths.RealPath(root));   // the share's real path, taken once
+        var decoder = ConfinedTo(realRoot);
         // At most Dashboard:MaxConcurrentOverlays at once: a burst of requests for large fields waits here.
         await _renderGate.WaitAsync(ct);
         try

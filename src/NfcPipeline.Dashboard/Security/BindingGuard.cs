@@ -41,6 +41,7 @@ public static class BindingGuard
         }
         if (options.StudyImagesPageSize < 1) throw new DashboardConfigurationException("Dashboard:StudyImagesPageSize must be at least 1.");
         if (options.MaxConcurrentOverlays < 1) throw new DashboardConfigurationException("Dashboard:MaxConcurrentOverlays must be at least 1.");
+        if (options.MaxJsonBodyBytes < 1024) throw new DashboardConfigurationException("Dashboard:MaxJsonBodyBytes must be at least 1024.");
         if (options.MaxConcurrentPasswordChecks < 0) throw new DashboardConfigurationException("Dashboard:MaxConcurrentPasswordChecks must be 0 (half the cores) or more.");
         if (options.MaxFailedSignIns < 1 || !(options.FailedSignInWindow > TimeSpan.Zero))
             throw new DashboardConfigurationException("Dashboard:MaxFailedSignIns must be at least 1 and Dashboard:FailedSignInWindow positive.");

@@ -166,6 +166,7 @@ public sealed class DashboardAuthHandler(
             else
             {
                 Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                Response.ContentType = "text/plain; charset=utf-8";
                 await Response.WriteAsync(detail);
             }
             return;
@@ -179,6 +180,7 @@ public sealed class DashboardAuthHandler(
                 statusCode: 401).ExecuteAsync(Context);
             return;
         }
+        Response.ContentType = "text/plain; charset=utf-8";
         await Response.WriteAsync("Authentication required.");
     }
 
@@ -190,6 +192,7 @@ public sealed class DashboardAuthHandler(
             await Results.Problem(title: "Forbidden", detail: "This action needs the operator role.", statusCode: 403).ExecuteAsync(Context);
             return;
         }
+        Response.ContentType = "text/plain; charset=utf-8";
         await Response.WriteAsync("Forbidden: this action needs the operator role.");
     }
 

@@ -39,7 +39,8 @@ public static class ReportCsv
             await Row("summary", "model_training_data", m.ModelTrainingData);
             using var morphology = JsonDocument.Parse(m.Morphology);
             foreach (var group in new[] { "by_category", "by_class" })
-                if (morphology.RootElement.TryGetProperty(group, out var g) && g.ValueKind == JsonValueKind.Object)
+                if (morphology.RootElement.ValueKind == JsonValueKind.Object && morphology.RootElement.TryGetProperty(group, out var g)
+                    && g.ValueKind == JsonValueKind.Object)
                     foreach (var entry in g.EnumerateObject())
                     {
                         await Row("morphology_" + group[3..], entry.Name + "_count", Json(entry.Value, "count"));
