@@ -237,20 +237,22 @@ public sealed class JobStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// The last heartbeat of the worker the job is processing under, and how long that worker counts as alive without
-    /// one (its workers.alive_within; <paramref name="fresh"/> where it recorded none), when that is another worker, still
-    /// running, whose heartbeat is within that; otherwise null.
+    /// The last heartbeat of the worker the job is processing under, how long that worker counts as alive without one
+    /// (its workers.alive_within; <paramref name="fresh"/> where it recorded none) and how long it has held the job (the
+    /// database's clock since it started it), when that is another worker, still running, whose heartbeat is within
+    /// that; otherwise null.
     /// </summary>
-    public async Task<(DateTime HeartbeatAt, TimeSpan AliveWithin)?> HolderHeartbeatAsync(long jobId, string workerId, TimeSpan fresh,
-        CancellationToken ct)
+    public async Task<(DateTime HeartbeatAt, TimeSpan AliveWithin, TimeSpan HeldFor)?> HolderHeartbeatAsync(long jobId, string workerId,
+        TimeSpan fresh, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        var rows = await connection.QueryAsync<(DateTime, TimeSpan)>(new CommandDefinition("""
-            select w.heartbeat_at, coalesce(w.alive_within, @Fresh) from jobs j join workers w on w.id = j.worker_id
+        var rows = await connection.QueryAsync<(DateTime, TimeSpan, TimeSpan)>(new CommandDefinition("""
+            select w.heartbeat_at, coalesce(w.alive_within, @Fresh), greatest(now() - coalesce(j.started_at, now()), interval '0')
+            from jobs j join workers w on w.id = j.worker_id
             where j.id = @JobId and j.state = 'processing' and j.worker_id <> @WorkerId
               and w.state = 'running' and w.heartbeat_at > now() - coalesce(w.alive_within, @Fresh)
             """, new { JobId = jobId, WorkerId = workerId, Fresh = fresh }, cancellationToken: ct));
-        return rows.Select(row => ((DateTime, TimeSpan)?)row).SingleOrDefault();
+        return rows.Select(row => ((DateTime, TimeSpan, TimeSpan)?)row).SingleOrDefault();
     }
 
     /// <summary>

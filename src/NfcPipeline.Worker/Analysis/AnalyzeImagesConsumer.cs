@@ -29,14 +29,15 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var clock = Stopwatch.StartNew();
         for (int round = 0; ; round++)
         {
-            await WaitWhileRunningElsewhereAsync(message.JobId, ct);
+            bool stuckHolder = await WaitWhileRunningElsewhereAsync(message.JobId, ct);
             // The turn first, the start after: a chunk waiting for a lone one is not yet processing under this worker, so
             // a crash the lone chunk causes is not counted against it.
             bool alone = await retry.RunAsync(t => jobs.RunsAloneAsync(message.JobId, identity.Id, options.AliveWithin, t), ct);
             var turn = await gate.EnterAsync(alone, ct);
             // The turn may have been long in coming: another delivery may have started the chunk meanwhile, and is waited
-            // for again (once: the wait itself takes a stuck holder's chunk over after Worker:RedeliveryWaitLimit).
-            if (round == 0 && await retry.RunAsync(t => jobs.HolderHeartbeatAsync(message.JobId, identity.Id, options.AliveWithin, t), ct) is not null)
+            // for again (once: the wait itself takes a stuck holder's chunk over after Worker:RedeliveryWaitLimit). Not a
+            // holder the wait found stuck: it is still "alive", and would be waited for a second time.
+            if (round == 0 && !stuckHolder && await retry.RunAsync(t => jobs.HolderHeartbeatAsync(message.JobId, identity.Id, options.AliveWithin, t), ct) is not null)
             {
                 turn.Dispose();
                 continue;
@@ -259,27 +260,33 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     /// up live work. Once the job leaves processing the start finds it done (completion is checked again) or failed; once
     /// the heartbeat stops, that worker died mid-chunk and the start is an abandoned one. A crash's redelivery, whose
     /// worker's last heartbeat is still recent, pays one such wait. A holder alive but holding the chunk for longer than
-    /// Worker:RedeliveryWaitLimit is stuck (a hung run or read): the delivery stops waiting and runs it.
+    /// Worker:RedeliveryWaitLimit since it started it is stuck (a hung run or read): the delivery stops waiting and runs it,
+    /// and says so (true). Counted from the holder's start, not from this delivery: a redelivery after the broker's ack
+    /// timeout (30 min) would otherwise wait the whole limit again, and another one after it.
     /// </summary>
-    private async Task WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
+    private async Task<bool> WaitWhileRunningElsewhereAsync(long jobId, CancellationToken ct)
     {
         var fallback = options.AliveWithin;   // for a holder that recorded no window of its own
-        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, fallback, t), ct) is not (var seen, var interval)) return;
+        if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, fallback, t), ct) is not (var seen, var interval, var held))
+            return false;
+        if (Stuck(jobId, held)) return true;
         logger.LogInformation("Job {JobId} is processing under another worker; this delivery waits while that worker is alive", jobId);
-        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             await Task.Delay(interval + TimeSpan.FromSeconds(1), ct);
-            if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, fallback, t), ct) is not (var later, var window)
-                || later <= seen) return;
+            if (await retry.RunAsync(t => jobs.HolderHeartbeatAsync(jobId, identity.Id, fallback, t), ct) is not (var later, var window, var heldNow)
+                || later <= seen) return false;
             (seen, interval) = (later, window);
-            if (waited.Elapsed >= options.RedeliveryWaitLimit)
-            {
-                logger.LogWarning("Job {JobId} is still processing under another live worker after {Waited:hh\\:mm\\:ss} (Worker:RedeliveryWaitLimit): " +
-                    "taking it over, as stuck", jobId, waited.Elapsed);
-                return;
-            }
+            if (Stuck(jobId, heldNow)) return true;
         }
+    }
+
+    private bool Stuck(long jobId, TimeSpan heldFor)
+    {
+        if (heldFor < options.RedeliveryWaitLimit) return false;
+        logger.LogWarning("Job {JobId} has been processing under another live worker for {Held:hh\\:mm\\:ss} (Worker:RedeliveryWaitLimit " +
+            "{Limit}): taking it over, as stuck", jobId, heldFor, options.RedeliveryWaitLimit);
+        return true;
     }
 
     private async Task<FieldOutcome> AnalyzeAsync(ChunkImage image, string realShare, CancellationToken ct)

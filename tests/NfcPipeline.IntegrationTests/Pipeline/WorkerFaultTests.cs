@@ -205,11 +205,14 @@ public class WorkerFaultTests
         Assert.Contains("is not the chunk of study", worker.Output);
     }
 
-    [Fact]
-    public async Task A_redelivered_chunk_held_by_a_live_but_stuck_worker_is_taken_over_after_the_wait_limit()
+    [Theory]
+    [InlineData(0)]      // started just now: the delivery waits out the limit, then takes it over
+    [InlineData(3600)]   // started an hour ago (a redelivery after the broker's ack timeout): taken over at once
+    public async Task A_redelivered_chunk_held_by_a_live_but_stuck_worker_is_taken_over_after_the_wait_limit(int heldSeconds)
     {
         // The holder's heartbeat kept moving (its process alive) while its chunk hung: the redelivery waited for ever,
-        // and the study with it.
+        // and the study with it. The limit counts from the holder's start: counted from each delivery, a redelivery
+        // after the ack timeout waited the whole limit again, and a second time after its turn came.
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-h", patients: 1, imagesPerPatient: 2);
         await env.StartWorkerAsync(new Dictionary<string, string>
@@ -221,6 +224,8 @@ public class WorkerFaultTests
 
         await env.QueryScalarAsync<int>("insert into workers (id, host, pid) values ('host:1:stuck', 'host', 1); select 1");
         var (job, ids, studyId) = await FirstChunkLeftProcessingAsync(env, "host:1:stuck");
+        await env.QueryScalarAsync<int>("update jobs set started_at = now() - make_interval(secs => @heldSeconds) where id = @job; select 1",
+            new { heldSeconds, job });
         using var alive = new CancellationTokenSource();
         var heartbeat = Task.Run(async () =>
         {
@@ -240,7 +245,9 @@ public class WorkerFaultTests
             await alive.CancelAsync();
             await heartbeat;
         }
-        Assert.Contains($"Job {job} is still processing under another live worker after", env.Workers[0].Output);
+        var output = env.Workers[0].Output;
+        Assert.Contains($"Job {job} has been processing under another live worker for {(heldSeconds == 0 ? "00:00:" : "01:00:")}", output);
+        Assert.Equal(heldSeconds == 0, output.Contains($"Job {job} is processing under another worker; this delivery waits", StringComparison.Ordinal));
         Assert.Contains($"Job {job} was abandoned before by a worker that stopped while analysing it; it runs alone", env.Workers[0].Output);
         Assert.Equal("succeeded|1", await env.QueryScalarAsync<string>("select state || '|' || abandoned_starts from jobs where id = @job", new { job }));
     }
