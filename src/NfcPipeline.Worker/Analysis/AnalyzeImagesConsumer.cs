@@ -232,11 +232,14 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     {
         logger.LogInformation("Job {JobId} replaced results that {Count} patient(s) elsewhere were aggregated from; they are aggregated again",
             jobId, sharing.Count);
+        // Bounded as every other publish here: a broker that stalls (a memory alarm) must not hold this delivery, its
+        // turn and its own patients' completion until the ack timeout closes the channel.
+        using var deadline = options.PublishDeadline(ct);
         try
         {
-            foreach (var patient in sharing) await context.Publish(new ReaggregatePatient(patient, null), ct);
+            foreach (var patient in sharing) await context.Publish(new ReaggregatePatient(patient, null), deadline.Token);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             logger.LogWarning("Job {JobId}: patients sharing its replaced results not queued to aggregate again: {Error}", jobId, ex.Message);
         }
@@ -302,6 +305,14 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // Stored and shown beside the image: its path names the patient's folder, which the reason must not.
             // A file missing may be back in a moment (a remount, a copy replacing it); a path refused stays refused.
             return FieldOutcome.Failed("NotInShare", ex.Message.Replace($"'{relative}'", "the image's file"), mayPassLater: ex.Missing);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Following the path's links failed on the file system (a permission changed, an I/O error, a loop): this
+            // image alone, not the chunk, and without the system's message, which quotes the patient's folder.
+            return FieldOutcome.Failed("Unreadable", ex is UnauthorizedAccessException
+                ? "the image's path cannot be followed: permission denied"
+                : "the image's path cannot be followed: an I/O error or a loop of links", mayPassLater: true);
         }
         var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
         // Results are stored under the content hash taken at registration: a file replaced since then would file the
