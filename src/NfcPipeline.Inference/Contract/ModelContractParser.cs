@@ -63,7 +63,7 @@ public static class ModelContractParser
         double? trainedScale = null;
         if (metadata.TryGetValue(ModelMetadataKeys.TrainedMicrometresPerPixel, out var um))
         {
-            if (double.TryParse(um, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0) trainedScale = v;
+            if (double.TryParse(um, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && double.IsFinite(v)) trainedScale = v;
             else problems.Add($"'{ModelMetadataKeys.TrainedMicrometresPerPixel}' must be a positive number, got '{um}'");
         }
 

@@ -122,6 +122,11 @@ public sealed record DenseDecoderOptions
     /// </summary>
     public float OrientationMinApexConfidence { get; init; } = 0.08f;
 
+    /// <summary>The largest distance option, in input pixels: far beyond any loop, well inside int arithmetic.</summary>
+    public const float MaxPixels = 4096f;
+    /// <summary>The largest reach in vessel radii.</summary>
+    public const float MaxRadii = 64f;
+
     public void Validate()
     {
         if (KeypointVoteRadius is < 0 or > 3) throw new ArgumentOutOfRangeException(nameof(KeypointVoteRadius), KeypointVoteRadius, "must be in [0, 3]");
@@ -137,16 +142,18 @@ public sealed record DenseDecoderOptions
         if (!(MaskThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(MaskThreshold), MaskThreshold, "must be in (0, 1)");
         if (!(CenterThreshold is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(CenterThreshold), CenterThreshold, "must be in (0, 1)");
         if (!(MinPairReachPixels is >= 0 and <= 256)) throw new ArgumentOutOfRangeException(nameof(MinPairReachPixels), MinPairReachPixels, "must be in [0, 256]");
-        if (!(LimbPairReachRadii > 0)) throw new ArgumentOutOfRangeException(nameof(LimbPairReachRadii), LimbPairReachRadii, "must be positive");
-        if (!(ApexPairReachRadii > 0)) throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), ApexPairReachRadii, "must be positive");
+        if (!(LimbPairReachRadii is > 0 and <= MaxRadii)) throw new ArgumentOutOfRangeException(nameof(LimbPairReachRadii), LimbPairReachRadii, $"must be in (0, {MaxRadii}]");
+        if (!(ApexPairReachRadii is > 0 and <= MaxRadii)) throw new ArgumentOutOfRangeException(nameof(ApexPairReachRadii), ApexPairReachRadii, $"must be in (0, {MaxRadii}]");
         if (!(ApexMinWidths is >= 0 and <= 2)) throw new ArgumentOutOfRangeException(nameof(ApexMinWidths), ApexMinWidths, "must be in [0, 2]");
         if (!(LimbPairNearestFraction is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(LimbPairNearestFraction), LimbPairNearestFraction, "must be in [0, 1]");
-        // Each option by its own name (NaN fails every comparison, so it is refused too).
-        if (!(CenterNmsRadius >= 0)) throw new ArgumentOutOfRangeException(nameof(CenterNmsRadius), CenterNmsRadius, "must be 0 or more");
-        if (!(MaxGroupDistance > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), MaxGroupDistance, "must be positive");
-        if (!(MinInstanceArea >= 0)) throw new ArgumentOutOfRangeException(nameof(MinInstanceArea), MinInstanceArea, "must be 0 or more");
-        if (!(KeypointSearchMargin >= 0)) throw new ArgumentOutOfRangeException(nameof(KeypointSearchMargin), KeypointSearchMargin, "must be 0 or more");
+        // Each option by its own name (NaN fails every comparison, so it is refused too). Distances are bounded: a value
+        // such as 1e40 (infinity as a double) saturated the pixel arithmetic, and every image failed as the model's fault.
+        if (!(CenterNmsRadius is >= 0 and <= MaxPixels)) throw new ArgumentOutOfRangeException(nameof(CenterNmsRadius), CenterNmsRadius, $"must be in [0, {MaxPixels}]");
+        if (!(MaxGroupDistance is > 0 and <= MaxPixels)) throw new ArgumentOutOfRangeException(nameof(MaxGroupDistance), MaxGroupDistance, $"must be in (0, {MaxPixels}]");
+        if (!(MinInstanceArea is >= 0 and <= MaxPixels * MaxPixels))
+            throw new ArgumentOutOfRangeException(nameof(MinInstanceArea), MinInstanceArea, $"must be in [0, {MaxPixels * MaxPixels}]");
+        if (!(KeypointSearchMargin is >= 0 and <= MaxPixels)) throw new ArgumentOutOfRangeException(nameof(KeypointSearchMargin), KeypointSearchMargin, $"must be in [0, {MaxPixels}]");
         if (PairPeakCandidates < 1) throw new ArgumentOutOfRangeException(nameof(PairPeakCandidates), PairPeakCandidates, "must be at least 1");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");
     }

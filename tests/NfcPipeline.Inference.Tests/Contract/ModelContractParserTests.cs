@@ -133,4 +133,17 @@ public class ModelContractParserTests
         Assert.Contains(Assert.Throws<ModelContractException>(() => ModelContractParser.Parse(metadata)).Problems,
             p => p == "'nfc.keypoint_score' must be logit or probability, got 'softmax'");
     }
+
+    [Theory]
+    [InlineData("Infinity")]
+    [InlineData("1e999")]
+    [InlineData("0")]
+    [InlineData("NaN")]
+    public void A_trained_scale_that_is_not_a_positive_finite_number_is_refused(string value)
+    {
+        var metadata = ValidDense();
+        metadata["nfc.input.um_per_px"] = value;
+        Assert.Contains(Assert.Throws<ModelContractException>(() => ModelContractParser.Parse(metadata)).Problems,
+            p => p == $"'nfc.input.um_per_px' must be a positive number, got '{value}'");
+    }
 }

@@ -449,4 +449,29 @@ public partial class DenseDecoderTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));
         Assert.Equal(option, error.ParamName);
     }
+
+    [Theory]
+    [InlineData(nameof(DenseDecoderOptions.KeypointSearchMargin))]
+    [InlineData(nameof(DenseDecoderOptions.MinInstanceArea))]
+    [InlineData(nameof(DenseDecoderOptions.CenterNmsRadius))]
+    [InlineData(nameof(DenseDecoderOptions.MaxGroupDistance))]
+    [InlineData(nameof(DenseDecoderOptions.LimbPairReachRadii))]
+    [InlineData(nameof(DenseDecoderOptions.ApexPairReachRadii))]
+    public void Infinite_distances_are_refused_by_name(string option)
+    {
+        // 1e40 in a configuration file reads as infinity: the margin saturated the pixel arithmetic and every image
+        // failed as the model's fault; an infinite area or radius silently found nothing, or one capillary per image.
+        var bad = option switch
+        {
+            nameof(DenseDecoderOptions.KeypointSearchMargin) => new DenseDecoderOptions { KeypointSearchMargin = float.PositiveInfinity },
+            nameof(DenseDecoderOptions.MinInstanceArea) => new DenseDecoderOptions { MinInstanceArea = float.PositiveInfinity },
+            nameof(DenseDecoderOptions.CenterNmsRadius) => new DenseDecoderOptions { CenterNmsRadius = float.PositiveInfinity },
+            nameof(DenseDecoderOptions.MaxGroupDistance) => new DenseDecoderOptions { MaxGroupDistance = float.PositiveInfinity },
+            nameof(DenseDecoderOptions.LimbPairReachRadii) => new DenseDecoderOptions { LimbPairReachRadii = float.PositiveInfinity },
+            _ => new DenseDecoderOptions { ApexPairReachRadii = 1e30f },
+        };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));
+        Assert.Equal(option, error.ParamName);
+        new DenseDecoder(Classes, Stride, new DenseDecoderOptions { KeypointSearchMargin = DenseDecoderOptions.MaxPixels });   // the bound itself stands
+    }
 }
