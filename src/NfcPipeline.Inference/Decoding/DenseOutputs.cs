@@ -106,6 +106,12 @@ public sealed class DenseOutputs
     /// <summary>The index of the first NaN or infinite value, or null; vectorised, about a millisecond per field.</summary>
     internal static int? FirstNonFinite(ReadOnlySpan<float> data) => FirstOutside(data, -float.MaxValue, float.MaxValue);
 
+    /// <summary>The index of the first value outside [0, 1] (within the rounding tolerance) or NaN, or null.</summary>
+    internal static int? FirstOutsideProbability(ReadOnlySpan<float> data) => FirstOutside(data, -ProbabilityTolerance, 1 + ProbabilityTolerance);
+
+    /// <summary>Whether one value is a probability, within the rounding tolerance (NaN is not).</summary>
+    internal static bool IsProbability(float value) => value >= -ProbabilityTolerance && value <= 1 + ProbabilityTolerance;
+
     /// <summary>Rounding in a float16 or int8 model's probabilities stays within this of [0, 1].</summary>
     private const float ProbabilityTolerance = 1e-3f;
 

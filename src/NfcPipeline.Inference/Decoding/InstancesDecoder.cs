@@ -34,9 +34,13 @@ public sealed class InstancesDecoder
         var instances = new List<CapillaryInstance>(kept.Count);
         foreach (var d in kept)
         {
-            // Compared with the threshold, NaN is never inside: the loop would count with an empty mask.
-            if (DenseOutputs.FirstNonFinite(outputs.Mask(d.Index)) is { } bad)
-                throw new InvalidDataException($"The model's mask holds a NaN or infinite value (detection {d.Index}, value {bad}).");
+            // Compared with the threshold, NaN is never inside: the loop would count with an empty mask. A mask exported
+            // without its sigmoid (logits) passes the threshold elsewhere: another outline, measured as this one.
+            var maskData = outputs.Mask(d.Index);
+            if (DenseOutputs.FirstOutsideProbability(maskData) is { } bad)
+                throw new InvalidDataException(float.IsFinite(maskData[bad])
+                    ? $"The model's mask holds {maskData[bad]}, outside [0, 1] (detection {d.Index}, value {bad}): exported without its sigmoid?"
+                    : $"The model's mask holds a NaN or infinite value (detection {d.Index}, value {bad}).");
             var box = ToOriginal(d.Box, plan);
             // The RoI mask describes the box the model gave, padding and all; the paste clips it to the image.
             var mask = outputs.MasksAreFullSize
@@ -68,7 +72,13 @@ public sealed class InstancesDecoder
         {
             float score = outputs.ScoreData[i];
             long classIndex = outputs.LabelData[i] - _labelOffset;
-            if (!outputs.BelongsTo(i, imageIndex) || !(score >= _options.ScoreThreshold) || classIndex < 0 || classIndex >= _classNames.Count)
+            if (!outputs.BelongsTo(i, imageIndex)) continue;
+            // A score is a probability: +Inf passed the threshold as a certain detection, NaN dropped one unsaid, and
+            // logits (an export without its softmax) met a threshold meant for probabilities.
+            if (!DenseOutputs.IsProbability(score))
+                throw new InvalidDataException($"The model's detection score {score} (detection {i}) is not a probability in [0, 1]" +
+                    (float.IsFinite(score) ? ": exported without its softmax?" : "."));
+            if (!(score >= _options.ScoreThreshold) || classIndex < 0 || classIndex >= _classNames.Count)
                 continue;
             // Clip to the resized image: the padding the pipeline added is not part of the picture.
             var modelBox = new BoundingBox(b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]);
@@ -121,7 +131,7 @@ public sealed class InstancesDecoder
     /// <summary>
     /// Keypoints come in continuous coordinates (pixel k's centre at k + 0.5) and go out in pixel-index coordinates.
     /// A logit score (torchvision's heatmap maximum) becomes its sigmoid; a probability (detectron2's spatial
-    /// softmax) is only clamped to [0, 1].
+    /// softmax) must be one (within rounding, then clamped to [0, 1]): a logit declared a probability is refused.
     /// </summary>
     private static Keypoint[] Keypoints(float[] data, int index, ResizePlan plan, KeypointScoreKind scoreKind)
     {
@@ -131,6 +141,9 @@ public sealed class InstancesDecoder
             int o = (index * KeypointNames.Count + k) * 3;
             if (!float.IsFinite(data[o]) || !float.IsFinite(data[o + 1]) || !float.IsFinite(data[o + 2]))
                 throw new InvalidDataException($"The model's keypoints hold a NaN or infinite value (detection {index}, keypoint {k}).");
+            if (scoreKind == KeypointScoreKind.Probability && !DenseOutputs.IsProbability(data[o + 2]))
+                throw new InvalidDataException($"The model's keypoint score {data[o + 2]} (detection {index}, keypoint {k}) is not a probability, " +
+                    "as nfc.keypoint_score declares: a logit? (declare nfc.keypoint_score logit)");
             keypoints[k] = new Keypoint(
                 (float)plan.ToOriginalX(data[o] - 0.5), (float)plan.ToOriginalY(data[o + 1] - 0.5),
                 scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f));

@@ -232,14 +232,42 @@ public class InstancesDecoderTests
     }
 
     [Fact]
-    public void Probability_keypoint_scores_are_kept_as_confidences()
+    public void Probability_keypoint_scores_are_kept_as_confidences_and_a_logit_among_them_is_refused()
     {
         var outputs = Outputs([new Det(10, 10, 20, 30, 0.9f, 1)]);
+        float[] scores = [-0.0005f, 0f, 0.25f, 0.5f, 0.75f, 1f, 1.0005f, 0.1f];   // rounding just outside [0, 1] included
+        for (int k = 0; k < 8; k++) outputs.KeypointData[k * 3 + 2] = scores[k];
+        var decoder = new InstancesDecoder(Classes, 1, keypointScore: KeypointScoreKind.Probability);
 
-        var instance = Assert.Single(new InstancesDecoder(Classes, 1, keypointScore: KeypointScoreKind.Probability).Decode(outputs, 0, Unscaled));
+        var instance = Assert.Single(decoder.Decode(outputs, 0, Unscaled));
+        Assert.Equal([0f, 0f, 0.25f, 0.5f, 0.75f, 1f, 1f, 0.1f], instance.Keypoints.Select(k => k.Confidence));
 
-        // Scores k − 4 for keypoint k: negative ones clamp to 0, 0 stays 0, above 1 clamps to 1.
-        Assert.Equal([0f, 0f, 0f, 0f, 0f, 1f, 1f, 1f], instance.Keypoints.Select(k => k.Confidence));
+        // A logit where the metadata declared probabilities: clamped, it read as certain.
+        outputs.KeypointData[3 * 3 + 2] = 2.5f;
+        Assert.Contains("is not a probability", Assert.Throws<InvalidDataException>(() => decoder.Decode(outputs, 0, Unscaled)).Message);
+    }
+
+    [Theory]
+    [InlineData(float.PositiveInfinity, "is not a probability in [0, 1].")]
+    [InlineData(float.NaN, "is not a probability in [0, 1].")]
+    [InlineData(3.7f, "exported without its softmax?")]
+    [InlineData(-0.5f, "exported without its softmax?")]
+    public void A_detection_score_that_is_no_probability_fails_the_image(float score, string says)
+    {
+        // +Inf passed as a certain detection, NaN dropped one unsaid, a logit met a threshold meant for probabilities.
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1), new Det(20, 20, 30, 30, score, 1)]);
+        Assert.EndsWith(says, Assert.Throws<InvalidDataException>(() => Decoder().Decode(outputs, 0, Unscaled)).Message);
+        // Another image's detections are not this one's to judge.
+        var other = Outputs([new Det(0, 0, 10, 10, 0.9f, 1), new Det(20, 20, 30, 30, score, 1, Image: 1)], withBatchIndex: true);
+        Assert.Single(Decoder().Decode(other, 0, Unscaled));
+    }
+
+    [Fact]
+    public void A_mask_of_logits_fails_the_image()
+    {
+        var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1)], mask: [4f, -3f, 2f, 1f, 4f, -3f, 2f, 1f, 4f, -3f, 2f, 1f, 4f, -3f, 2f, 1f]);
+        Assert.Contains("outside [0, 1] (detection 0, value 0): exported without its sigmoid?",
+            Assert.Throws<InvalidDataException>(() => Decoder().Decode(outputs, 0, Unscaled)).Message);
     }
 
     [Fact]
