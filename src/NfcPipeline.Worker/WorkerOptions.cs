@@ -86,7 +86,28 @@ public sealed class WorkerOptions
         if (MaxAbandonedStarts < 1) problems.Add($"Worker:MaxAbandonedStarts must be at least 1, got {MaxAbandonedStarts}.");
         if (MessageRetryLimit < 0) problems.Add($"Worker:MessageRetryLimit must not be negative, got {MessageRetryLimit}.");
         if (DatabaseRetryBudget < TimeSpan.Zero) problems.Add($"Worker:DatabaseRetryBudget must not be negative, got {DatabaseRetryBudget}.");
+        problems.AddRange(AckTimeoutProblems());
         return problems;
+    }
+
+    /// <summary>
+    /// What one delivery may spend must fit inside the broker's ack timeout, or its channel closes mid-chunk and every
+    /// unacknowledged message on it is redelivered, to wait and retry in turn.
+    /// </summary>
+    private IEnumerable<string> AckTimeoutProblems()
+    {
+        if (!(BrokerAckTimeout >= TimeSpan.FromMinutes(1) && BrokerAckTimeout <= TimeSpan.FromDays(7)))
+        {
+            yield return $"Worker:BrokerAckTimeout must be 1 minute to 7 days (the broker's consumer_timeout, hh:mm:ss), got {BrokerAckTimeout}.";
+            yield break;
+        }
+        if (RedeliveryWaitLimit >= BrokerAckTimeout)
+            yield return $"Worker:RedeliveryWaitLimit ({RedeliveryWaitLimit}) must be below Worker:BrokerAckTimeout ({BrokerAckTimeout}): " +
+                "a redelivery would wait past the broker's ack timeout and be redelivered again.";
+        if (MessageRetryLimit >= 0 && DatabaseRetryBudget >= TimeSpan.Zero && DatabaseRetryBudget <= TimeSpan.FromDays(1)
+            && (MessageRetryLimit + 1) * DatabaseRetryBudget >= BrokerAckTimeout)
+            yield return $"Worker:DatabaseRetryBudget ({DatabaseRetryBudget}) times the {MessageRetryLimit + 1} tries of Worker:MessageRetryLimit " +
+                $"must be below Worker:BrokerAckTimeout ({BrokerAckTimeout}): a database outage would hold deliveries past the broker's ack timeout.";
     }
 
     /// <summary>
@@ -167,6 +188,13 @@ public sealed class WorkerOptions
     /// the waiting delivery to another worker to wait again.
     /// </summary>
     public TimeSpan RedeliveryWaitLimit { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// The broker's ack timeout (RabbitMQ's consumer_timeout, 30 min by default): set it to the broker's. A delivery
+    /// not acknowledged within it closes its channel and is redelivered, so the waits and retries a delivery may spend
+    /// must fit inside it (<see cref="Validate"/>).
+    /// </summary>
+    public TimeSpan BrokerAckTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>
     /// How long a chunk waits before it analyses once more the images that failed for a cause that can pass (a read

@@ -42,6 +42,20 @@ public class WorkerOptionsTests
     }
 
     [Fact]
+    public void Waits_and_retries_that_outlast_the_brokers_ack_timeout_are_refused()
+    {
+        // Each was bounded alone: a retry limit of 100 or an hour's database budget held deliveries past the broker's
+        // ack timeout, whose redeliveries then waited and retried in turn.
+        Assert.Empty(new WorkerOptions().Validate());
+        var problems = new WorkerOptions { RedeliveryWaitLimit = TimeSpan.FromMinutes(30), MessageRetryLimit = 100 }.Validate();
+        Assert.Contains(problems, p => p.StartsWith("Worker:RedeliveryWaitLimit (00:30:00) must be below Worker:BrokerAckTimeout (00:30:00)", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Worker:DatabaseRetryBudget (00:01:30) times the 101 tries", StringComparison.Ordinal));
+        // A broker configured with a longer timeout, said so, takes them.
+        Assert.Empty(new WorkerOptions { RedeliveryWaitLimit = TimeSpan.FromMinutes(30), MessageRetryLimit = 100, BrokerAckTimeout = TimeSpan.FromHours(4) }.Validate());
+        Assert.Contains(new WorkerOptions { BrokerAckTimeout = TimeSpan.FromSeconds(5) }.Validate(), p => p.StartsWith("Worker:BrokerAckTimeout must be", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Spans_too_short_to_work_are_refused()
     {
         // A heartbeat timer under a millisecond threw after the bus had taken messages; a publish given a few
