@@ -54,6 +54,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, options.AliveWithin,
             (message.StudyDbId, message.ImageIds), message.QueuedAt), ct);
+        clock.Restart();   // the chunk's own time (nfc.worker.chunk_duration: claim to commit), not its waits for a holder or a turn
         if (start is JobStart.Unknown)
             throw new InvalidWorkException($"Job {message.JobId} does not exist, or is not the chunk of study {message.StudyDbId} with the " +
                 $"{message.ImageIds.Count} image(s) the message names (a hand-made message, or one from another deployment on this broker?).");
