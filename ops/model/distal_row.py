@@ -141,7 +141,7 @@ def find(capillaries, width, height, um_per_px, mask_of):
     Returns (distal indices, row length in mm, density per mm). As ImageMeasurer: loops whose apex lies outside the
     frame along the first row's axis (without a usable U: whose mask's distal end is on the frame) leave the row,
     which is then found again without them; when none is left, the density is None."""
-    distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, set())
+    distal, axis, length_mm, density, shown = _find(capillaries, width, height, um_per_px, mask_of, set())
     cut = set()
     for i, c in enumerate(capillaries):
         k = np.asarray(c["keypoints"], float)
@@ -150,13 +150,16 @@ def find(capillaries, width, height, um_per_px, mask_of):
         elif not _usable(k[0]) and tip_on_frame(mask_of(c), axis, width, height):
             cut.add(i)   # no U: the finder's apex is the mask's distal end, here on the frame
     if cut:
-        distal, axis, length_mm, density = _find(capillaries, width, height, um_per_px, mask_of, cut)
+        # As the C# finder: where the loops left show no direction, the first row's axis stands (not the image's top).
+        distal, axis, length_mm, density, _ = _find(capillaries, width, height, um_per_px, mask_of, cut,
+                                                    prior_axis=axis if shown else None)
         if not distal:
             density = None   # as the C# finder: loops all cut by the frame are no measurement, not a density of 0
     return distal, length_mm, density
 
 
-def _find(capillaries, width, height, um_per_px, mask_of, excluded):
+def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=None):
+    """(distal indices, axis, row length in mm, density, whether the loops showed the axis themselves)."""
     loops = []
     for i, c in enumerate(capillaries):
         if i in excluded:
@@ -173,7 +176,7 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
                     loop_width = abs((rr - ll) @ _perp(axis))
         loops.append(dict(index=i, apex=u, axis=axis, height=length, width=loop_width))
     if not loops:
-        return [], np.array([0.0, -1.0]), 0.0, 0.0
+        return [], np.array([0.0, -1.0]), 0.0, 0.0, False
     loop_height = _median([m["height"] for m in loops])
     loop_width = _median([m["width"] for m in loops])
     band = BAND_OF_HEIGHT * loop_height if loop_height else FALLBACK_BAND_UM / um_per_px
@@ -190,6 +193,9 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
                     if d is not None:
                         dirs.append(d)
         axis = _robust_mean_direction(dirs)
+    shown = axis is not None
+    if axis is None and prior_axis is not None:
+        axis, shown = prior_axis, True
     if axis is None:
         # As the C# finder: a loop without a usable U enters this line by its mask's centroid.
         up = np.array([0.0, -1.0])
@@ -229,13 +235,15 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded):
         distal = select(axis)
     elif all_rows is not None:
         axis = all_rows
+    # As the C# finder's axis source: a row line fitted counts as a direction found, for the search after the cuts.
+    shown = shown or fitted is not None or all_rows is not None
     if not distal:
         # As the C# finder: loops none of which has an apex to place (no confident U, an empty mask) are no measurement.
-        return [], axis, 0.0, (None if len(apices) < len(loops) else 0.0)
+        return [], axis, 0.0, (None if len(apices) < len(loops) else 0.0), shown
     centre = np.mean([a[1] for a in distal], axis=0)
     row_dir = _perp(axis)
     seg = clip_line(centre, row_dir, width, height)
     if seg is None:   # the row line misses the frame: no measurement, as the C# finder (not a density of 0)
-        return [a[0] for a in distal], axis, 0.0, None
+        return [a[0] for a in distal], axis, 0.0, None, shown
     length_mm = (seg[1] - seg[0]) * um_per_px / 1000
-    return sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else None)
+    return sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else None), shown

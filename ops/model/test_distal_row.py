@@ -86,6 +86,22 @@ class DistalRowTests(unittest.TestCase):
         self.assertEqual(list(range(6)), distal)
         self.assertAlmostEqual(6 / 2.048, density, places=6)
 
+    def test_when_the_cut_loops_alone_showed_the_way_the_row_is_found_again_along_their_axis(self):
+        # As FrameCutTests.cs: the nail at the bottom, the only confident loops run out of its edge; the loops left
+        # show no direction, and the image's top would make the deeper row (5 loops) the distal one (8 loops).
+        loops = []
+        for x in (200, 300, 400):
+            c = loop((x, HEIGHT - 15), degrees=180)
+            c["mask"][:] = False
+            c["mask"][HEIGHT - 100:HEIGHT, x - 15:x + 15] = True
+            loops.append(c)
+        for x, y in [(100 + 100 * i, 150) for i in range(5)] + [(40 + 75 * i, 300) for i in range(8)]:
+            c = loop((x, y), degrees=180)
+            c["keypoints"][:, 2] = 0.01
+            loops.append(c)
+        distal, _, _ = find(loops)
+        self.assertEqual(list(range(8, 16)), distal)
+
     def test_a_vertical_row_of_loops_without_confident_keypoints_is_one_row(self):
         loops = []
         for i in range(8):

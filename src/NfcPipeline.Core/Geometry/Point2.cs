@@ -21,6 +21,13 @@ public readonly record struct Point2(double X, double Y)
         return length > 0 ? new Point2(X / length, Y / length) : default;
     }
 
+    /// <summary>
+    /// The coordinates only: the record's own ToString printed every property, and <see cref="Perpendicular"/> is a
+    /// Point2 whose own Perpendicular is one too, so formatting a point recursed until the stack overflowed.
+    /// </summary>
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"({X:0.###}, {Y:0.###})");
+
     public static double Distance(Point2 a, Point2 b) => (a - b).Length;
     public static Point2 Midpoint(Point2 a, Point2 b) => new((a.X + b.X) / 2, (a.Y + b.Y) / 2);
 }

@@ -23,8 +23,10 @@ public sealed class DistalRowFinder
     }
 
     /// <param name="instances">The image's instances, aligned with <paramref name="measurements"/>.</param>
+    /// <param name="earlierPass">The row found before some loops left it (cut by the frame): where the loops left show
+    /// no direction of their own, its axis stands, rather than the top of the image.</param>
     public DistalRow Find(IReadOnlyList<CapillaryInstance> instances, IReadOnlyList<CapillaryMeasurement> measurements,
-        Calibration calibration, FieldOfView field)
+        Calibration calibration, FieldOfView field, DistalRow? earlierPass = null)
     {
         if (instances.Count != measurements.Count) throw new ArgumentException("Instances and measurements must align.", nameof(measurements));
         // Masks are looked up by Index: a measurement made without its index would take instance 0's.
@@ -39,6 +41,10 @@ public sealed class DistalRowFinder
             ? _options.LateralWindowFractionOfLoopWidth * w : _options.FallbackLateralWindowUm / calibration.MicrometresPerPixel;
 
         var (axis, source) = EstimateAxis(instances, candidates);
+        // The loops that left may have been the only ones showing the way: without them the image's top would be taken
+        // for distal, and the nail at the bottom would make the deepest row the "front" one.
+        if (earlierPass is { } earlier && source > DistalAxisSource.MaskShape && earlier.AxisSource <= DistalAxisSource.MaskShape)
+            (axis, source) = (earlier.DistalAxis, earlier.AxisSource);
         // A row that runs up the image (its normal within 30° of horizontal): "towards the top" hardly tells its sides apart.
         bool directionUnknown = source == DistalAxisSource.ApexLineImageUp && Math.Abs(axis.Y) < 0.5;
         var apices = new List<(int Index, Point2 Apex)>();

@@ -49,7 +49,7 @@ public sealed class ImageMeasurer
             if (cut.Count > 0)
             {
                 capillaries = capillaries.Select(c => cut.Contains(c.Index) ? _capillaries.WithApexCutByFrame(c, calibration) : c).ToArray();
-                row = _distalRow.Find(instances, capillaries, calibration, field);
+                row = _distalRow.Find(instances, capillaries, calibration, field, earlierPass: row);
             }
         }
         var grading = Grade(capillaries);

@@ -67,6 +67,26 @@ public class FrameCutTests
     }
 
     [Fact]
+    public void When_the_cut_loops_alone_showed_the_way_the_row_is_found_again_along_their_axis()
+    {
+        // The nail at the bottom: three loops pointing down run out of the bottom edge, the only ones with confident
+        // keypoints. Without them the second search took the image's top for distal, and the row deepest in the
+        // nailfold (5 loops at y = 150) for the distal one (8 loops at y = 300).
+        var loops = new List<CapillaryInstance>();
+        foreach (int x in new[] { 200, 300, 400 })
+            loops.Add(Loops.Loop(new(x, 465), degrees: 180) with { Mask = Rectangle(x - 15, 380, 30, 100), Box = Rectangle(x - 15, 380, 30, 100).TightBox() });
+        static CapillaryInstance Faint(int x, int y) => Loops.Loop(new(x, y), degrees: 180, confidence: 0.01f);
+        loops.AddRange(Enumerable.Range(0, 5).Select(i => Faint(100 + 100 * i, 150)));
+        loops.AddRange(Enumerable.Range(0, 8).Select(i => Faint(40 + 75 * i, 300)));
+
+        var result = new ImageMeasurer().Measure(loops, new Calibration(2.0), Width, Height);
+
+        Assert.All(result.Capillaries.Take(3), c => Assert.True(c.ApexCutByFrame));
+        Assert.True(result.DistalRow.DistalAxis.Y > 0.9, $"distal axis {result.DistalRow.DistalAxis}");
+        Assert.Equal(Enumerable.Range(8, 8), result.DistalRow.Indices);
+    }
+
+    [Fact]
     public void A_mask_whose_distal_end_is_inside_the_frame_has_no_cut_tip()
     {
         // Cut at the bottom, behind the tip; its tip on the top edge; off every edge.
