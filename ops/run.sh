@@ -127,13 +127,17 @@ EOT
   exit 0
 fi
 
-# Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new.
-if [ ! -d "$SHARE/$STUDY" ]; then
-  rm -rf "$SHARE/$STUDY.partial"   # an interrupted copy; cp would copy into it
-  cp -a "$NFC_ROOT/samples/$STUDY" "$SHARE/$STUDY.partial"
-  mv "$SHARE/$STUDY.partial" "$SHARE/$STUDY"
-  log "dropped samples/$STUDY into the watched share $SHARE"
-fi
+# Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new. Under
+# the lock again: two runs at once would remove each other's partial copy.
+(
+  flock 8
+  if [ ! -d "$SHARE/$STUDY" ]; then
+    rm -rf "$SHARE/$STUDY.partial"   # an interrupted copy; cp would copy into it
+    cp -a "$NFC_ROOT/samples/$STUDY" "$SHARE/$STUDY.partial"
+    mv "$SHARE/$STUDY.partial" "$SHARE/$STUDY"
+    log "dropped samples/$STUDY into the watched share $SHARE"
+  fi
+) 8>"$RUN/run.lock"
 
 # The psql of the PostgreSQL the services run (NFC_PG_BIN), else one on PATH.
 PSQL="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}/psql"; [ -x "$PSQL" ] || PSQL="$(command -v psql)" || die "psql not found (set NFC_PG_BIN)"

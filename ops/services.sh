@@ -53,10 +53,11 @@ credentials_load() {
           pw="$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)"
           echo "$name=$pw"
         done; } >"$CREDENTIALS.tmp.$$" && {   # in a list: the urandom pipe's SIGPIPE under pipefail must not stop it
-        [ ! -e "$CREDENTIALS" ] || find "$CREDENTIALS" -maxdepth 0 -type f -empty -delete   # an empty one, cut short
+        [ ! -e "$CREDENTIALS" ] || find "$CREDENTIALS" -maxdepth 0 -type f -empty -delete || true   # an empty one, cut short
         # A link fails where the file exists: of two commands making it at once (`env` beside a first `up`), the first
         # one's passwords stand and the other reads them, instead of the servers and the file holding different ones.
-        ln "$CREDENTIALS.tmp.$$" "$CREDENTIALS" 2>/dev/null || true; }
+        ln "$CREDENTIALS.tmp.$$" "$CREDENTIALS" 2>/dev/null || [ -s "$CREDENTIALS" ] \
+          || { rm -f "$CREDENTIALS.tmp.$$"; die "could not create $CREDENTIALS (a file system without hard links?)"; }; }
       rm -f "$CREDENTIALS.tmp.$$" )
   fi
   PG_PASSWORD="$(sed -n 's/^PG_PASSWORD=//p' "$CREDENTIALS")"
@@ -270,6 +271,13 @@ pg_up() {
   fi
 }
 
+# The single-user run's first error line (never its STATEMENT line, which holds the password); the log is removed.
+single_user_error() {
+  local line; line="$(grep -m1 -E 'ERROR|FATAL' "$PG_DIR/single-user.log" 2>/dev/null || true)"
+  rm -f "$PG_DIR/single-user.log"
+  echo "${line:-no error line; see the server log}"
+}
+
 # TCP on 127.0.0.1 only, no Unix socket: its path (under the checkout) may hold spaces, which pg_ctl's -o does not
 # quote, or exceed the 107-byte limit; every client here connects over TCP.
 pg_start() {
@@ -302,8 +310,9 @@ pg_require_password() {
     # On standard input, not the command line, where other accounts could read it (ps).
     printf "set password_encryption = 'scram-sha-256';\nalter role postgres password '%s';\n" "$PG_PASSWORD" \
       | ( umask 077; "${run[@]}" "$PG_BIN/postgres" --single -D "$PG_DATA" postgres >"$PG_DIR/single-user.log" 2>&1 ) \
-      || { pg_start; die "could not set PostgreSQL's password (its single-user log: $PG_DIR/single-user.log)"; }
-    grep -q "ERROR" "$PG_DIR/single-user.log" && { pg_start; die "could not set PostgreSQL's password: $(grep ERROR "$PG_DIR/single-user.log" | head -n 1)"; }
+      || { pg_start; die "could not set PostgreSQL's password: $(single_user_error)"; }
+    grep -q "ERROR" "$PG_DIR/single-user.log" && { pg_start; die "could not set PostgreSQL's password: $(single_user_error)"; }
+    rm -f "$PG_DIR/single-user.log"   # a failed statement is logged whole, password and all
     pg_start
     wait_port "$PG_PORT" PostgreSQL "$PG_LOG"
     return 0

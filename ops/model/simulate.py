@@ -97,7 +97,8 @@ def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fi
 
     density: the mean over gradable fields, None when there is none (an unknown density never meets a density
     condition); giants, abnormal, hemorrhages: counts in gradable fields; loops: the Normal and Abnormal instances of
-    gradable fields, the denominator of the giant and hemorrhage shares (no share when there is no loop).
+    gradable fields, the denominator of the giant and hemorrhage shares (no share when there is no loop). The C# giant
+    share is over the loops whose giant flag is known (apex measured); the truth knows every loop's, so they agree.
     density_fields, density_fingers: the fields the density comes from and the fingers they lie on (None: not
     checked); below MinDensityFields (2) fields or MinDensityFingers (2) fingers the density decides no rule, as an
     unknown one.

@@ -104,8 +104,9 @@ public sealed class WorkerOptions
         if (RedeliveryWaitLimit >= BrokerAckTimeout)
             yield return $"Worker:RedeliveryWaitLimit ({RedeliveryWaitLimit}) must be below Worker:BrokerAckTimeout ({BrokerAckTimeout}): " +
                 "a redelivery would wait past the broker's ack timeout and be redelivered again.";
-        if (MessageRetryLimit >= 0 && DatabaseRetryBudget >= TimeSpan.Zero && DatabaseRetryBudget <= TimeSpan.FromDays(1)
-            && (MessageRetryLimit + 1) * DatabaseRetryBudget >= BrokerAckTimeout)
+        // In doubles: an int.MaxValue limit wrapped to a negative product, a huge one overflowed TimeSpan.
+        if (MessageRetryLimit >= 0 && DatabaseRetryBudget >= TimeSpan.Zero
+            && (MessageRetryLimit + 1.0) * DatabaseRetryBudget.TotalSeconds >= BrokerAckTimeout.TotalSeconds)
             yield return $"Worker:DatabaseRetryBudget ({DatabaseRetryBudget}) times the {MessageRetryLimit + 1} tries of Worker:MessageRetryLimit " +
                 $"must be below Worker:BrokerAckTimeout ({BrokerAckTimeout}): a database outage would hold deliveries past the broker's ack timeout.";
     }

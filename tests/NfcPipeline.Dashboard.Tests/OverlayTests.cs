@@ -101,7 +101,9 @@ public class OverlayTests
         await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
         using var client = host.Client();
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/images/987654/overlay.png")).StatusCode);
+        var unknown = await client.GetAsync("/images/987654/overlay.png");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("There is no image #987654.", await unknown.Content.ReadAsStringAsync());   // not the pages' "no such page"
     }
 
     [Fact]

@@ -79,14 +79,14 @@ public sealed class FastTrackClassifier
 
     private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
-    // A loop whose apex was not measured is neither giant nor not: the trace says how many there were, so "0 giants"
-    // over few measured apices is not read as over all loops.
+    // A loop whose giant flag is unknown (its apex unmeasured) counts as no giant in the rules, as a reader counts the
+    // giants seen; the trace says over how many loops that was known, so "0 giants" over few is not read as over all.
     private static string Giants(FastTrackInputs inputs) => inputs.GiantUnknownCount > 0
-        ? $"giant capillaries (apex measured on {inputs.GiantKnownCount} of {Count(inputs.LoopCount, "loop")})"
+        ? $"giant capillaries (known for {inputs.GiantKnownCount} of {Count(inputs.LoopCount, "loop")})"
         : "giant capillaries";
 
     private static string GiantShareOf(FastTrackInputs inputs) => inputs.GiantUnknownCount > 0
-        ? "giant share of loops with a measured apex"
+        ? "giant share of loops whose giant flag is known"
         : "giant share of loops";
 
     /// <summary>Cutolo's stage; null when neither late nor active holds and the density cannot show it preserved (early).</summary>

@@ -32,8 +32,8 @@ public sealed record GradingOptions
         if (MinDistalForGoodQuality < 0) problems.Add($"MinDistalForGoodQuality must be non-negative, got {MinDistalForGoodQuality}.");
         if (!(LimitedUngradableShare is > 0 and <= 1)) problems.Add($"LimitedUngradableShare must be in (0, 1], got {LimitedUngradableShare}.");
         // Above the ungradable share, every image it would mark limited is ungradable already: the note could never show.
-        else if (MaxUngradableShare is > 0 and <= 1 && LimitedUngradableShare > MaxUngradableShare)
-            problems.Add($"LimitedUngradableShare ({LimitedUngradableShare}) must not exceed MaxUngradableShare ({MaxUngradableShare}): " +
+        else if (MaxUngradableShare is > 0 and <= 1 && LimitedUngradableShare >= MaxUngradableShare)
+            problems.Add($"LimitedUngradableShare ({LimitedUngradableShare}) must be below MaxUngradableShare ({MaxUngradableShare}): " +
                 "a field that blurred is ungradable, not of limited quality.");
         return problems;
     }

@@ -84,9 +84,11 @@ public static class DashboardServiceExtensions
                 }
                 // A body over its limit (413) or cut short (400) as the API reads it: the client's fault, said as such.
                 if (error is BadHttpRequestException bad)
-                    return Results.Problem(bad.StatusCode == StatusCodes.Status413PayloadTooLarge
-                        ? $"The request body is larger than this endpoint takes ({MaxJsonBodyBytes(context)} bytes for JSON: Dashboard:MaxJsonBodyBytes)."
-                        : "The request body cannot be read (malformed or cut short).", statusCode: bad.StatusCode, title: "Invalid request").ExecuteAsync(context);
+                    return Results.Problem(bad.StatusCode != StatusCodes.Status413PayloadTooLarge
+                        ? "The request body cannot be read (malformed or cut short)."
+                        : context.Request.HasJsonContentType()
+                            ? $"The request body is larger than this endpoint takes ({MaxJsonBodyBytes(context)} bytes for JSON: Dashboard:MaxJsonBodyBytes)."
+                            : "The request body is larger than the server takes.", statusCode: bad.StatusCode, title: "Invalid request").ExecuteAsync(context);
                 // A dashboard upgraded before any worker migrated the database: said, not a bare 500.
                 if (NfcPipeline.Storage.Migrations.SchemaBehind.Is(error))
                     return Results.Problem("The database's schema is older than this dashboard: start a worker of this version, or run " +

@@ -45,7 +45,7 @@ public static class PatientReportPage
             return outcome switch
             {
                 OverlayService.Outcome.Rendered => Results.File(png!, "image/png"),
-                OverlayService.Outcome.NoImage => Results.NotFound(),
+                OverlayService.Outcome.NoImage => Results.Problem($"There is no image #{id}.", statusCode: 404),
                 OverlayService.Outcome.NoShare => Results.Problem("Dashboard:ShareRoot is not configured.", statusCode: 404),
                 OverlayService.Outcome.SourceMissing => Results.Problem("The source image is not in the share (moved or removed).", statusCode: 404),
                 OverlayService.Outcome.Changed => Results.Problem(

@@ -37,9 +37,10 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         string path, realRoot;
         try
         {
-            path = SharePaths.ResolveUnder(root, relative);
-            // Each time, as ResolveUnder resolves it: a share whose link or mount was re-pointed is followed.
+            // Each time (a share whose link or mount was re-pointed is followed), and once for both: resolved apart, a
+            // link re-pointed between them would confine the decoder to another tree than the path's.
             realRoot = SharePaths.RealPath(root);
+            path = SharePaths.ResolveUnder(realRoot, relative);
         }
         catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
         if (!File.Exists(path)) return (Outcome.SourceMissing, null);

@@ -12,8 +12,8 @@ namespace NfcPipeline.Storage.Pipeline;
 public sealed record PendingEvent(long Id, DateTime Claim, object Message);
 
 /// <summary>
-/// The completion events' outbox (migration 0021): inserted in the completing transaction, published after its commit
-/// and stamped; those a failed publish or a dead worker left behind are claimed by an outbox pass and published again.
+/// The completion events' outbox (migration 0021; StudySubmitted too, migration 0038): inserted in the completing (or
+/// registering) transaction, published after its commit and stamped; those a failed publish or a dead worker left behind are claimed by an outbox pass and published again.
 /// </summary>
 public sealed class CompletionEventStore(NpgsqlDataSource db)
 {
@@ -79,6 +79,7 @@ public sealed class CompletionEventStore(NpgsqlDataSource db)
             {
                 PatientKind => JsonSerializer.Deserialize<PatientCompleted>(payload, Json),
                 StudyKind => JsonSerializer.Deserialize<StudyCompleted>(payload, Json),
+                SubmittedKind => JsonSerializer.Deserialize<StudySubmitted>(payload, Json),
                 _ => null,
             };
         }
@@ -95,11 +96,13 @@ public sealed class CompletionEventStore(NpgsqlDataSource db)
 
     private const string PatientKind = "patient_completed";
     private const string StudyKind = "study_completed";
+    private const string SubmittedKind = "study_submitted";
 
     private static string KindOf(object message) => message switch
     {
         PatientCompleted => PatientKind,
         StudyCompleted => StudyKind,
+        StudySubmitted => SubmittedKind,
         _ => throw new ArgumentException($"{message.GetType().Name} is no completion event.", nameof(message)),
     };
 

@@ -26,6 +26,9 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
 
     /// <summary>The model the study is analysed with (studies.model_id); null before a first registration set one.</summary>
     public long? ModelId { get; init; }
+
+    /// <summary>StudySubmitted, stored with the registration and claimed by its caller to publish; null for a redelivery.</summary>
+    public PendingEvent? Announcement { get; init; }
 }
 
 /// <summary>
@@ -230,8 +233,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             .Select(t => t.Id).Order().ToList();
         int reused = transitions.Count(t => t.State == "succeeded" && t.OldState != "succeeded");
         var chunks = await JobStore.InsertChunksAsync(connection, tx, studyId, toAnalyse, chunkSize, reanalyze, ct);
+        // With the registration, as its chunks are: a broker that does not take it now gets it from the outbox later.
+        var announcement = await CompletionEventStore.InsertAsync(connection, tx, studyId,
+            new Contracts.StudySubmitted(study.ExternalId, studyId, codes.Length, images.Count, DateTimeOffset.UtcNow), ct);
         await tx.CommitAsync(ct);
-        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks) { ModelId = modelId };
+        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks) { ModelId = modelId, Announcement = announcement };
     }
 
     /// <summary>

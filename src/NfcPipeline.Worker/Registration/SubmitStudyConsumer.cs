@@ -11,8 +11,8 @@ namespace NfcPipeline.Worker.Registration;
 
 /// <summary>Registers a submitted study, queues its work in chunks, and completes the patients (or the study) that need no analysis.</summary>
 public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, ModelHost model,
-    WorkPublisher publisher, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options, ShareScanStore shareNotes,
-    ILogger<SubmitStudyConsumer> logger)
+    WorkPublisher publisher, CompletionEventPublisher events, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options,
+    ShareScanStore shareNotes, ILogger<SubmitStudyConsumer> logger)
     : IConsumer<SubmitStudy>
 {
     public async Task Consume(ConsumeContext<SubmitStudy> context)
@@ -50,15 +50,14 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         if (skippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",
                 study.StudyId, skippedEntries);
-        // An announcement, bounded as the chunks' publish is: a broker that stops confirming (an alarm) must not hold this
-        // delivery until RabbitMQ's consumer timeout closes the channel and every message on it is delivered again.
-        using (var announce = options.PublishDeadline(ct))
+        // Stored with the registration (a redelivery has none to send): bounded as the chunks' publish is, and one the
+        // broker does not take goes out with the outbox; the registration goes on either way.
+        if (study.Announcement is { } announcement)
         {
-            try { await context.Publish(new StudySubmitted(context.Message.StudyId, study.StudyId, study.PatientCount, study.ImageCount, DateTimeOffset.UtcNow), announce.Token); }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            try { await events.PublishAsync([announcement], context, ct); }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
             {
-                logger.LogWarning("Study {StudyDbId}: the broker did not confirm its StudySubmitted within {Timeout}; not announced", study.StudyId,
-                    options.RepublishAfter);
+                logger.LogWarning("Study {StudyDbId}: its StudySubmitted was not published ({Error}); the outbox publishes it", study.StudyId, ex.Message);
             }
         }
 

@@ -16,20 +16,20 @@ public class FastTrackTests
         // 40 loops, 24 with an unmeasured apex: 0 giants is said to be over 16 loops, not 40.
         var normal = Classify(8.0, loops: 40, giantsUnknown: 24);
         Assert.Equal(FastTrackPattern.NonScleroderma, normal.Pattern);
-        Assert.Contains("giant capillaries (apex measured on 16 of 40 loops) = 0 < 1: yes", normal.Trace[0].Text);
-        Assert.DoesNotContain("apex measured", Classify(8.0, loops: 40).Trace[0].Text);
+        Assert.Contains("giant capillaries (known for 16 of 40 loops) = 0 < 1: yes", normal.Trace[0].Text);
+        Assert.DoesNotContain("known for", Classify(8.0, loops: 40).Trace[0].Text);
 
         // 2 giants: 2 of 16 measured apices is 0.125, frequent (active); 2 of all 40 loops would be 0.05 (late).
         var active = Classify(2.0, giants: 2, abnormal: 3, loops: 40, giantsUnknown: 24);
         Assert.Equal(SclerodermaSubPattern.Active, active.SubPattern);
         Assert.Equal(0.125, active.Inputs.GiantShare);
-        Assert.Contains("giant share of loops with a measured apex = 0.125", Assert.Single(active.Trace, t => t.Rule.StartsWith("Active")).Text);
+        Assert.Contains("giant share of loops whose giant flag is known = 0.125", Assert.Single(active.Trace, t => t.Rule.StartsWith("Active")).Text);
         Assert.Equal(SclerodermaSubPattern.Late, Classify(2.0, giants: 2, abnormal: 3, loops: 40).SubPattern);
 
         // No loop with a measured apex: no share, and no giant counted.
         var none = Classify(8.0, loops: 5, giantsUnknown: 5);
         Assert.Null(none.Inputs.GiantShare);
-        Assert.Contains("apex measured on 0 of 5 loops", none.Trace[0].Text);
+        Assert.Contains("known for 0 of 5 loops", none.Trace[0].Text);
     }
 
     [Fact]

@@ -121,7 +121,7 @@ public class PatientAggregatorTests
         Assert.Equal(29, report.Overall.ApicalDiameterUm.N);
         Assert.Equal(3, report.FastTrack.Inputs.GiantUnknownCount);
         Assert.Equal(0.0, report.FastTrack.Inputs.GiantShare);
-        Assert.Contains("giant capillaries (apex measured on 29 of 32 loops) = 0 < 1: yes", report.FastTrack.Trace[0].Text);
+        Assert.Contains("giant capillaries (known for 29 of 32 loops) = 0 < 1: yes", report.FastTrack.Trace[0].Text);
     }
 
     [Fact]

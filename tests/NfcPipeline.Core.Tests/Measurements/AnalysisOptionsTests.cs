@@ -39,9 +39,11 @@ public class AnalysisOptionsTests
     [Fact]
     public void A_limited_quality_share_above_the_ungradable_share_is_refused()
     {
-        Assert.Empty(new GradingOptions { MaxUngradableShare = 0.3, LimitedUngradableShare = 0.3 }.Validate());
+        Assert.Empty(new GradingOptions { MaxUngradableShare = 0.3, LimitedUngradableShare = 0.29 }.Validate());
         var problem = Assert.Single(new GradingOptions { MaxUngradableShare = 0.2 }.Validate());
-        Assert.StartsWith("LimitedUngradableShare (0.25) must not exceed MaxUngradableShare (0.2)", problem);
+        Assert.StartsWith("LimitedUngradableShare (0.25) must be below MaxUngradableShare (0.2)", problem);
+        // Equal: a share that reaches one reaches the other, and the field is ungradable, never limited.
+        Assert.Single(new GradingOptions { MaxUngradableShare = 0.3, LimitedUngradableShare = 0.3 }.Validate());
     }
 
     [Theory]

@@ -53,6 +53,7 @@ public class WorkerOptionsTests
         // A broker configured with a longer timeout, said so, takes them.
         Assert.Empty(new WorkerOptions { RedeliveryWaitLimit = TimeSpan.FromMinutes(30), MessageRetryLimit = 100, BrokerAckTimeout = TimeSpan.FromHours(4) }.Validate());
         Assert.Contains(new WorkerOptions { BrokerAckTimeout = TimeSpan.FromSeconds(5) }.Validate(), p => p.StartsWith("Worker:BrokerAckTimeout must be", StringComparison.Ordinal));
+        Assert.Contains(new WorkerOptions { MessageRetryLimit = int.MaxValue }.Validate(), p => p.StartsWith("Worker:DatabaseRetryBudget (00:01:30) times the", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -115,6 +115,7 @@ public class CompletionEventOutboxTests
         env.WriteStudy("study-o", patients: 2, imagesPerPatient: 2);
         var patients = new ConcurrentBag<PatientCompleted>();
         var studies = new ConcurrentBag<StudyCompleted>();
+        var submitted = new ConcurrentBag<StudySubmitted>();
         var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(env.Vhost.AmqpUri);
@@ -122,6 +123,7 @@ public class CompletionEventOutboxTests
             {
                 e.Handler<PatientCompleted>(c => { patients.Add(c.Message); return Task.CompletedTask; });
                 e.Handler<StudyCompleted>(c => { studies.Add(c.Message); return Task.CompletedTask; });
+                e.Handler<StudySubmitted>(c => { submitted.Add(c.Message); return Task.CompletedTask; });
             });
         });
         await listener.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
@@ -130,23 +132,32 @@ public class CompletionEventOutboxTests
             await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__RepublishAfter"] = "00:00:02" });
             await env.SubmitAsync(new SubmitStudy { StudyId = "study-o", FolderPath = "study-o" });
             Assert.Equal("completed", await env.WaitForStudyAsync("study-o", TimeSpan.FromMinutes(2)));
-            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(studies.Count == 1 && patients.Count == 2), TimeSpan.FromSeconds(30),
-                () => $"{patients.Count} patient and {studies.Count} study events");
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(studies.Count == 1 && patients.Count == 2 && submitted.Count == 1),
+                TimeSpan.FromSeconds(30), () => $"{patients.Count} patient, {studies.Count} study and {submitted.Count} submission events");
+            // The submission announced from the outbox's table too, with the registration's counts.
+            var announced = Assert.Single(submitted);
+            Assert.Equal(("study-o", 2, 4), (announced.StudyId, announced.PatientCount, announced.ImageCount));
             // Each stamped once the broker confirmed it (the stamp may follow the delivery by a moment).
             await PipelineEnvironment.WaitUntilAsync(async () =>
-                    await env.QueryScalarAsync<long>("select count(*) from completion_events where published_at is not null") == 3,
+                    await env.QueryScalarAsync<long>("select count(*) from completion_events where published_at is not null") == 4,
                 TimeSpan.FromSeconds(30), () => "the events were not all stamped published");
-            Assert.Equal(3L, await env.QueryScalarAsync<long>("select count(*) from completion_events"));
+            Assert.Equal("1|1", await env.QueryScalarAsync<string>(
+                "select count(*) filter (where kind = 'study_submitted') || '|' || count(*) filter (where kind = 'study_completed') from completion_events"));
 
-            // A StudyCompleted whose publish failed after its commit (released by the worker that made it).
+            // A StudyCompleted and a StudySubmitted whose publish failed after their commit (released by the worker that made them).
             var studyId = await env.QueryScalarAsync<long>("select id from studies");
+            var web = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web);
             var lost = new StudyCompleted("study-o", studyId, "completed", 4, 0, new DateTimeOffset(2026, 12, 4, 8, 0, 0, TimeSpan.Zero));
+            var lostSubmission = new StudySubmitted("study-o", studyId, 2, 4, new DateTimeOffset(2026, 12, 4, 7, 0, 0, TimeSpan.Zero));
             await env.QueryScalarAsync<long>("""
-                insert into completion_events (kind, study_id, payload) values ('study_completed', @studyId, @payload::jsonb) returning id
-                """, new { studyId, payload = System.Text.Json.JsonSerializer.Serialize(lost, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)) });
-            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(studies.Count == 2), TimeSpan.FromSeconds(60),
-                () => $"{studies.Count} study events; worker:\n{env.Workers[0].Output}");
+                insert into completion_events (kind, study_id, payload) values ('study_completed', @studyId, @payload::jsonb),
+                    ('study_submitted', @studyId, @submission::jsonb);
+                select 0::bigint
+                """, new { studyId, payload = System.Text.Json.JsonSerializer.Serialize(lost, web), submission = System.Text.Json.JsonSerializer.Serialize(lostSubmission, web) });
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(studies.Count == 2 && submitted.Count == 2), TimeSpan.FromSeconds(60),
+                () => $"{studies.Count} study and {submitted.Count} submission events; worker:\n{env.Workers[0].Output}");
             Assert.Contains(lost, studies);
+            Assert.Contains(lostSubmission, submitted);
             await PipelineEnvironment.WaitUntilAsync(async () =>
                     await env.QueryScalarAsync<long>("select count(*) from completion_events where published_at is null") == 0,
                 TimeSpan.FromSeconds(30), () => "the republished event was not stamped");
