@@ -64,6 +64,10 @@ public partial class FieldReviewTests
             Assert.Contains("Excluded at review: air bubble over the distal row", page);
             // No worker here: the stored figures predate the exclusion, and the page says so, with a way to ask again.
             Assert.Contains("id=\"review-pending\"", page);
+            // The patient's metrics through the API too, JSON and CSV (they showed the old figures without a sign).
+            var metrics = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"/api/patients/{data.PatientId}/metrics")).RootElement;
+            Assert.True(metrics.GetProperty("results")[0].GetProperty("reviewPending").GetBoolean());
+            Assert.Contains(",summary,review_pending,true", await client.GetStringAsync($"/api/patients/{data.PatientId}/metrics.csv"));
             // The printable report too (it showed the old figures beside the field marked excluded, without a word).
             Assert.Contains("id=\"review-pending\"", await client.GetStringAsync($"/patients/{data.PatientId}/print"));
             Assert.Equal("1|true", await data.Database.ScalarAsync<string>(
@@ -247,6 +251,7 @@ public partial class FieldReviewTests
     [InlineData("line\u2028separator", "line separators")]
     [InlineData("ok\u202Eedoc", "bidirectional overrides")]   // shown reversed: "ok" then "code"
     [InlineData("isolate\u2066d", "bidirectional overrides")]
+    [InlineData("\u200B\u2060", "at least one letter or digit")]   // zero-width: shown as nothing beside the field
     public void A_reason_must_be_given_on_one_line(string reason, string problem) =>
         Assert.Contains(problem, FieldReview.ReasonProblem(reason));
 

@@ -20,7 +20,7 @@ public static class PatientsApi
                 {
                     model = new { id = m.ModelId, name = m.ModelName, version = m.ModelVersion, sha256 = m.ModelSha256 },
                     m.GradableFields, m.UngradableFields, m.FailedFields, m.UmPerPx, m.DensityMean, m.DensityMedian, m.DensitySd, m.CapillaryCount, m.DilatedCount,
-                    m.GiantCount, m.AbnormalCount, m.HemorrhageCount, m.Pattern, m.ComputedAt,
+                    m.GiantCount, m.AbnormalCount, m.HemorrhageCount, m.Pattern, m.ComputedAt, m.ReviewPending,
                     ruleTrace = Json(m.RuleTrace), morphology = Json(m.Morphology), diameters = Json(m.Diameters),
                     perFinger = Json(m.PerFinger), settings = Json(m.Settings),
                 }),

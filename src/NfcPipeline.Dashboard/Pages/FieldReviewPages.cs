@@ -46,7 +46,7 @@ public static class FieldReviewPages
     public static HtmlText Controls(HttpContext context, ImageRow image) => !Layout.IsOperator(context) || image.State == "failed" && image.QcExclusion is null
         ? HtmlText.Empty
         : image.QcExclusion is null
-            ? H.Html($"""<form method="post" action="/images/{image.Id}/exclude" class="review">{Layout.Antiforgery(context)}<input type="text" name="reason" required maxlength="{FieldReview.MaxReasonLength}" placeholder="Why leave it out?" aria-label="Reason"><button type="submit">Exclude from results</button></form>""")
+            ? H.Html($"""<form method="post" action="/images/{image.Id}/exclude" class="review">{Layout.Antiforgery(context)}<input type="hidden" name="sha256" value="{Convert.ToHexStringLower(image.Sha256)}"><input type="text" name="reason" required maxlength="{FieldReview.MaxReasonLength}" placeholder="Why leave it out?" aria-label="Reason"><button type="submit">Exclude from results</button></form>""")
             : H.Html($"""<form method="post" action="/images/{image.Id}/include" class="review">{Layout.Antiforgery(context)}<button type="submit">Include again</button></form>""");
 
     /// <summary>
@@ -55,10 +55,10 @@ public static class FieldReviewPages
     /// not take that request, or null when it did (or there was nothing to request).
     /// </summary>
     internal static async Task<(FieldReviewResult Result, PublishFailure? NotRequested)> ApplyAsync(FieldReview review, IPublishEndpoint bus,
-        long imageId, string? reason, string actor, CancellationToken ct)
+        long imageId, string? reason, string actor, CancellationToken ct, byte[]? shownSha256 = null)
     {
-        var result = reason is not null ? await review.ExcludeAsync(imageId, reason, actor, ct) : await review.IncludeAsync(imageId, actor, ct);
-        if (result.Outcome is FieldReviewOutcome.NotFound or FieldReviewOutcome.NoResult) return (result, null);
+        var result = reason is not null ? await review.ExcludeAsync(imageId, reason, actor, ct, shownSha256) : await review.IncludeAsync(imageId, actor, ct);
+        if (result.Outcome is FieldReviewOutcome.NotFound or FieldReviewOutcome.NoResult or FieldReviewOutcome.ContentChanged) return (result, null);
         return (result, await RequestAsync(bus, result.PatientId, actor, ct));
     }
 
@@ -69,14 +69,27 @@ public static class FieldReviewPages
         $"The field is {(exclude ? "excluded" : "included")}, but {failure.Reason}; they still count the field as before. " +
         (failure.NoQueue ? "Start a worker, then send the request again." : "Send the request again shortly.");
 
+    /// <summary>The content the form was shown for (hex), empty when not sent (a script's post); null when malformed.</summary>
+    internal static byte[]? ShownSha256(string? hex)
+    {
+        if (string.IsNullOrEmpty(hex)) return [];
+        if (hex.Length != 64) return null;
+        try { return Convert.FromHexString(hex); }
+        catch (FormatException) { return null; }
+    }
+
     private static async Task<IResult> ChangeAsync(HttpContext context, FieldReview review, IPublishEndpoint bus, long id, bool exclude, CancellationToken ct)
     {
         if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
         var reason = context.Request.Form["reason"].ToString();
         if (exclude && FieldReview.ReasonProblem(reason) is { } problem)
             return Results.Content(problem + " Nothing was changed.", "text/plain; charset=utf-8", statusCode: 400);
-        var (result, notRequested) = await ApplyAsync(review, bus, id, exclude ? reason : null, AuditActor.Of(context), ct);
+        if (ShownSha256(context.Request.Form["sha256"].ToString()) is not { } shown)
+            return Results.Content("The form's sha256 is not a SHA-256 in hex. Nothing was changed.", "text/plain; charset=utf-8", statusCode: 400);
+        var (result, notRequested) = await ApplyAsync(review, bus, id, exclude ? reason : null, AuditActor.Of(context), ct, shown.Length == 0 ? null : shown);
         if (result.Outcome == FieldReviewOutcome.NotFound) return Layout.NotFound(context, $"There is no image #{id}.");
+        if (result.Outcome == FieldReviewOutcome.ContentChanged)
+            return Results.Content($"Field {result.ShownPath} is not excluded: {FieldReview.ContentChangedReason}.", "text/plain; charset=utf-8", statusCode: 409);
         if (result.Outcome == FieldReviewOutcome.NoResult)
             return Results.Content($"Field {result.ShownPath} is not excluded: {FieldReview.NoResultReason}.", "text/plain; charset=utf-8", statusCode: 409);
         if (notRequested is not null)

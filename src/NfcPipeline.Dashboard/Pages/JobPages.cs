@@ -34,7 +34,7 @@ public static class JobPages
               {H.When(canAct, () => H.Html($"<td><input type=\"checkbox\" name=\"ids\" value=\"{j.Id}\" form=\"bulk\" aria-label=\"select job {j.Id}\"></td>"))}
               <td><a href="/jobs/{j.Id}">#{j.Id}</a></td><td>{j.Kind}</td><td>{Layout.StateBadge(j.State)}</td>
               <td>{H.When(j.StudyId is not null, () => H.Html($"<a href=\"/studies/{j.StudyId}\">{j.Study}</a>"))}</td>
-              <td>{j.Attempts}/{j.MaxAttempts}</td><td>{j.UpdatedAt}</td><td>{H.Duration(j.Duration)}</td><td>{j.WorkerId}</td>
+              <td>{j.Attempts}</td><td>{j.UpdatedAt}</td><td>{H.Duration(j.Duration)}</td><td>{j.WorkerId}</td>
               <td class="error">{Truncate(j.LastError)}</td>
               {H.When(canAct, () => H.Html($"""<td class="actions"><form method="post" action="/jobs/requeue">{Layout.Antiforgery(context)}<input type="hidden" name="ids" value="{j.Id}"><button type="submit" class="requeue">Requeue</button></form></td>"""))}
             </tr>
@@ -77,7 +77,7 @@ public static class JobPages
               <tr><th>State</th><td id="job-state">{Layout.StateBadge(j.State)}</td></tr>
               <tr><th>Kind</th><td>{j.Kind}</td></tr>
               <tr><th>Study</th><td>{H.When(j.StudyId is not null, () => H.Html($"<a href=\"/studies/{j.StudyId}\">{j.Study}</a>"))}</td></tr>
-              <tr><th>Attempts</th><td>{j.Attempts} of {j.MaxAttempts}</td></tr>
+              <tr><th>Attempts</th><td>{j.Attempts}</td></tr>
               <tr><th>Worker</th><td>{j.WorkerId}</td></tr>
               <tr><th>Created</th><td>{j.CreatedAt}</td></tr><tr><th>Enqueued</th><td>{j.EnqueuedAt}</td></tr>
               <tr><th>Started</th><td>{j.StartedAt}</td></tr><tr><th>Finished</th><td>{j.FinishedAt}</td></tr>

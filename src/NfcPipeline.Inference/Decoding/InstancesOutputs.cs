@@ -33,6 +33,28 @@ public sealed class InstancesOutputs
         KeypointData = keypoints; BatchIndexData = batchIndex; InputHeight = inputHeight; InputWidth = inputWidth;
     }
 
+    /// <summary>
+    /// Why the outputs' run-time shapes (in <see cref="Required"/>'s order, then batch_index) break the contract, or
+    /// null. The values' counts alone passed a transposed export ([N,3,8] keypoints, [4,N] boxes) whose load-time dims
+    /// were all dynamic. Without detections the shapes are not judged (exports give [0], [0,0,0,0] or the like).
+    /// </summary>
+    public static string? ShapeProblem(IReadOnlyList<long[]> shapes)
+    {
+        if (shapes[1] is not [var n]) return $"'{Scores}' is [{string.Join(",", shapes[1])}], expected [N]";
+        if (n == 0) return null;
+        var problems = new List<string>();
+        void Expect(int output, string name, long[] expected, string shown)
+        {
+            if (!shapes[output].AsSpan().SequenceEqual(expected)) problems.Add($"'{name}' is [{string.Join(",", shapes[output])}], expected {shown}");
+        }
+        Expect(0, Boxes, [n, 4], $"[{n},4]");
+        Expect(2, Labels, [n], $"[{n}]");
+        Expect(4, Keypoints, [n, Core.Domain.KeypointNames.Count, 3], $"[{n},8,3]");
+        if (shapes[3] is not [var m, 1, _, _] || m != n) problems.Add($"'{Masks}' is [{string.Join(",", shapes[3])}], expected [{n},1,h,w]");
+        if (shapes.Count > 5) Expect(5, BatchIndex, [n], $"[{n}]");
+        return problems.Count == 0 ? null : string.Join("; ", problems);
+    }
+
     public int Count => ScoreData.Length;
     public float[] BoxData { get; }
     public float[] ScoreData { get; }

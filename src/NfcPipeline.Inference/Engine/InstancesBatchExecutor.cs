@@ -76,7 +76,10 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
             using (value)
             using (var results = await _model.RunAsync(value, _outputNames, cancellationToken).ConfigureAwait(false))
             {
-                var masks = results[3].GetTensorTypeAndShape().Shape;
+                var shapes = Enumerable.Range(0, _outputNames.Length).Select(k => results[k].GetTensorTypeAndShape().Shape).ToList();
+                if (InstancesOutputs.ShapeProblem(shapes) is { } problem)
+                    throw new InvalidDataException("The model's instances/v1 outputs are malformed: " + problem);
+                var masks = shapes[3];
                 outputs = new InstancesOutputs(
                     Floats(results[0]), Floats(results[1]), Integers(results[2]), Floats(results[3]),
                     masks.Length == 4 ? (int)masks[2] : 0, masks.Length == 4 ? (int)masks[3] : 0, Floats(results[4]),

@@ -191,6 +191,26 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     }
 
     /// <summary>
+    /// Completed patients of studies of <paramref name="modelId"/> whose fields a review changed after their result was
+    /// aggregated, over <paramref name="quietFor"/> ago (review_pending): the request to aggregate them again was lost
+    /// (a publish that failed after the review's commit, a message past its retries). Oldest change first.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> ReviewPendingPatientsAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct,
+        IReadOnlyCollection<long>? skip = null)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<long>(new CommandDefinition("""
+            select p.id from patients p join studies s on s.id = p.study_id
+            cross join lateral (select max(i.qc_changed_at) as changed from images i
+                                join patient_metrics pm on pm.patient_id = p.id and pm.model_id = s.model_id
+                                where i.patient_id = p.id and i.qc_changed_at > pm.computed_at) review
+            where s.model_id = @ModelId and p.state in ('completed', 'completed_with_errors') and p.id <> all(@Skip)
+              and review.changed < now() - @QuietFor
+            order by review.changed limit @Limit
+            """, new { ModelId = modelId, QuietFor = quietFor, Limit = limit, Skip = (skip ?? []).ToArray() }, cancellationToken: ct))).ToList();
+    }
+
+    /// <summary>
     /// The settings the study's images were analysed with by <paramref name="modelId"/> (its latest result's); where it
     /// has none (every image failed), the model's hash alone, so a result is never named by another model.
     /// </summary>

@@ -5,8 +5,11 @@ using Npgsql;
 
 namespace NfcPipeline.Storage.Reporting;
 
-/// <summary>What excluding or including a field did; NoResult: a failed field, which has no result to leave out.</summary>
-public enum FieldReviewOutcome { Changed, Unchanged, NotFound, NoResult }
+/// <summary>
+/// What excluding or including a field did; NoResult: a failed field, which has no result to leave out; ContentChanged:
+/// the field's file is no longer the content the reviewer saw (replaced and registered again since).
+/// </summary>
+public enum FieldReviewOutcome { Changed, Unchanged, NotFound, NoResult, ContentChanged }
 
 /// <summary>
 /// The outcome, with the field's patient (to aggregate again when changed), its study and its path as shown
@@ -31,7 +34,12 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
         string.IsNullOrWhiteSpace(reason) ? "Give a reason for the exclusion; it is shown with the field and in the reports."
         : reason.Trim().Length > MaxReasonLength ? $"The reason is longer than {MaxReasonLength} characters."
         : PrintableText.HasUnprintable(reason) ? "The reason may not hold control characters (line breaks, tabs), line separators or bidirectional overrides."
+        // Zero-width and format characters alone pass the checks above and show as nothing beside the field.
+        : !reason.Any(char.IsLetterOrDigit) ? "The reason must say something: at least one letter or digit."
         : null;
+
+    /// <summary>Why a field's content changed under a review, for its callers' answers.</summary>
+    public const string ContentChangedReason = "its file was replaced since it was shown (and registered again): reload it and review what it shows now";
 
     /// <summary>
     /// The images of a study shown under <paramref name="shownPath"/> (the reports' and v_image_results' rel_path): one,
@@ -57,17 +65,20 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
              $"patient, finger and file name); exclude it on the dashboard's patient page, which names each by its image id",
     };
 
-    /// <summary>Excludes the field with <paramref name="reason"/>; a field already excluded gets the new reason.</summary>
-    public Task<FieldReviewResult> ExcludeAsync(long imageId, string reason, string actor, CancellationToken ct = default)
+    /// <summary>
+    /// Excludes the field with <paramref name="reason"/>; a field already excluded gets the new reason. With
+    /// <paramref name="shownSha256"/> (the content the reviewer saw), a field whose content is another is left as it is.
+    /// </summary>
+    public Task<FieldReviewResult> ExcludeAsync(long imageId, string reason, string actor, CancellationToken ct = default, byte[]? shownSha256 = null)
     {
         if (ReasonProblem(reason) is { } problem) throw new ArgumentException(problem, nameof(reason));
-        return ChangeAsync(imageId, reason.Trim(), actor, ct);
+        return ChangeAsync(imageId, reason.Trim(), actor, shownSha256, ct);
     }
 
     /// <summary>Takes the field back into its patient's results.</summary>
-    public Task<FieldReviewResult> IncludeAsync(long imageId, string actor, CancellationToken ct = default) => ChangeAsync(imageId, null, actor, ct);
+    public Task<FieldReviewResult> IncludeAsync(long imageId, string actor, CancellationToken ct = default) => ChangeAsync(imageId, null, actor, null, ct);
 
-    private async Task<FieldReviewResult> ChangeAsync(long imageId, string? reason, string actor, CancellationToken ct)
+    private async Task<FieldReviewResult> ChangeAsync(long imageId, string? reason, string actor, byte[]? shownSha256, CancellationToken ct)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -76,14 +87,17 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
             new { imageId }, tx, cancellationToken: ct));
         if (studyId is null) return new(FieldReviewOutcome.NotFound);
         await StudyLock.ByStudyAsync(c, tx, studyId.Value, ct);
-        var field = await c.QuerySingleOrDefaultAsync<(long PatientId, string Study, string Shown, string? Current, string State)?>(new CommandDefinition("""
-            select i.patient_id, s.external_id, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.qc_exclusion, i.state
+        var field = await c.QuerySingleOrDefaultAsync<(long PatientId, string Study, string Shown, string? Current, string State, byte[] Sha256)?>(new CommandDefinition("""
+            select i.patient_id, s.external_id, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), i.qc_exclusion, i.state, i.sha256
             from images i join studies s on s.id = i.study_id join patients p on p.id = i.patient_id
             where i.id = @imageId for update of i
             """, new { imageId }, tx, cancellationToken: ct));
         if (field is not { } f) return new(FieldReviewOutcome.NotFound);
         // It already counts among the failed fields; an exclusion would be shown and change nothing.
         if (reason is not null && f.State == "failed") return new(FieldReviewOutcome.NoResult, f.PatientId, f.Study, f.Shown);
+        // A reason written for what the page showed must not land on other pixels: the file replaced and resubmitted keeps its row.
+        if (shownSha256 is not null && !shownSha256.AsSpan().SequenceEqual(f.Sha256))
+            return new(FieldReviewOutcome.ContentChanged, f.PatientId, f.Study, f.Shown);
         if (f.Current == reason) return new(FieldReviewOutcome.Unchanged, f.PatientId, f.Study, f.Shown);
         // Stamped after the study's lock (clock_timestamp, not the transaction's start), as an aggregation stamps what it
         // saw: of the two, whichever took the lock later has the later time, so review_pending compares them truly.
@@ -93,7 +107,7 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
             where id = @imageId
             """, new { imageId, reason, actor }, tx, cancellationToken: ct));
         await AuditLog.RecordAsync(c, tx, actor, reason is null ? AuditLog.IncludeField : AuditLog.ExcludeField, f.Study,
-            new { image_id = imageId, field = f.Shown, reason, previous_reason = f.Current }, ct);
+            new { image_id = imageId, field = f.Shown, sha256 = Convert.ToHexStringLower(f.Sha256), reason, previous_reason = f.Current }, ct);
         await tx.CommitAsync(ct);
         return new(FieldReviewOutcome.Changed, f.PatientId, f.Study, f.Shown);
     }

@@ -22,6 +22,8 @@ public static class ReportCsv
                 await WriteRowAsync(w, [patient.StudyExternalId, patient.Code, m.ModelName, m.ModelVersion, m.ModelSha256, section, metric, Format(value)]);
 
             await Row("summary", "pattern", m.Pattern);
+            // A review since: the figures below do not show it yet (as the patient page and v_patient_summary say).
+            await Row("summary", "review_pending", m.ReviewPending);
             await Row("summary", "gradable_fields", m.GradableFields);
             await Row("summary", "ungradable_fields", m.UngradableFields);
             await Row("summary", "failed_fields", m.FailedFields);

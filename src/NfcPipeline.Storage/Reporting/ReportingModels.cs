@@ -136,6 +136,8 @@ public sealed class PatientMetricsRow
     /// <summary>Fields that gave no result (failed images); null for results computed before migration 0018.</summary>
     public int? FailedFields { get; init; }
     public DateTime ComputedAt { get; init; }
+    /// <summary>A field was excluded or included at review after this result was computed: its figures do not show it yet.</summary>
+    public bool ReviewPending { get; init; }
 }
 
 public sealed class CapillaryDiameters
@@ -181,6 +183,7 @@ public sealed class JobRow
     public string? Study { get; init; }
     public string Payload { get; init; } = "{}";
     public int Attempts { get; init; }
+    /// <summary>jobs.max_attempts, which no limit reads (Worker:MessageRetryLimit and Worker:MaxAbandonedStarts are the limits): not shown.</summary>
     public int MaxAttempts { get; init; }
     public string? LastError { get; init; }
     public string? WorkerId { get; init; }

@@ -191,7 +191,8 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                    pm.gradable_fields, pm.ungradable_fields, pm.density_mean, pm.density_median, pm.density_sd,
                    pm.capillary_count, pm.dilated_count, pm.giant_count, pm.abnormal_count, pm.hemorrhage_count, pm.pattern,
                    pm.rule_trace::text as rule_trace, pm.morphology::text as morphology, pm.diameters::text as diameters,
-                   pm.per_finger::text as per_finger, pm.settings::text as settings, pm.um_per_px, pm.failed_fields, pm.computed_at
+                   pm.per_finger::text as per_finger, pm.settings::text as settings, pm.um_per_px, pm.failed_fields, pm.computed_at,
+                   exists (select 1 from images i where i.patient_id = pm.patient_id and i.qc_changed_at > pm.computed_at) as review_pending
             from patient_metrics pm join models m on m.id = pm.model_id
             join patients p on p.id = pm.patient_id join studies s on s.id = p.study_id
             -- the study's model first (the report's default), then the others, newest first

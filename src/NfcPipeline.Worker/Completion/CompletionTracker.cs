@@ -20,11 +20,16 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     public Task OnChunkCommittedAsync(IReadOnlyList<long> touchedPatients, IPublishEndpoint bus, CancellationToken ct) =>
         CompleteAsync(touchedPatients, null, model.ModelId, new PatientAggregator(model.Analysis), model.SettingsJson, bus, new Announcer(), ct);
 
-    /// <summary>For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.</summary>
-    public async Task CompleteStudyAsync(long studyId, IPublishEndpoint bus, CancellationToken ct)
+    /// <summary>
+    /// For a study with nothing left to analyse (everything reused): aggregate all its patients, then complete it.
+    /// <paramref name="brokerFailed"/>: the registration's own publish failed already, so its events go to the outbox
+    /// unpublished rather than each waiting out a publish timeout.
+    /// </summary>
+    public async Task CompleteStudyAsync(long studyId, IPublishEndpoint bus, CancellationToken ct, bool brokerFailed = false)
     {
         var all = await retry.RunAsync(t => patients.PatientsOfStudyAsync(studyId, t), ct);
-        await CompleteAsync(all, studyId, model.ModelId, new PatientAggregator(model.Analysis), model.SettingsJson, bus, new Announcer(), ct);
+        await CompleteAsync(all, studyId, model.ModelId, new PatientAggregator(model.Analysis), model.SettingsJson, bus,
+            new Announcer { BrokerFailed = brokerFailed }, ct);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using MassTransit;
+using NfcPipeline.Contracts;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker.Analysis;
 using NfcPipeline.Worker.Hosting;
@@ -11,13 +12,15 @@ namespace NfcPipeline.Worker.Completion;
 /// left to finish them. Every Worker:StrandedSweepInterval, a study of this worker's model (or of a model no worker has
 /// run for Worker:StrandedAfter) with every image done and nothing changed for Worker:StrandedAfter has those patients
 /// aggregated and is completed, as its consumer would have. The transitions are idempotent under their locks, so
-/// workers sweeping at once complete each study once.
+/// workers sweeping at once complete each study once. Then completed patients whose review is pending for as long (an
+/// exclusion whose request to aggregate them again was lost) are asked to be aggregated again.
 /// </summary>
 public sealed class StrandedCompletionSweep(PatientResultsStore patients, CompletionTracker completion, ModelHost model, IBus bus,
     WorkerOptions options, ILogger<StrandedCompletionSweep> logger) : BackgroundService
 {
     private const int StudiesPerPass = 20;
     private readonly SweepBackoff _backoff = new(options.StrandedSweepInterval, TimeProvider.System);
+    private readonly SweepBackoff _reviewBackoff = new(options.StrandedSweepInterval, TimeProvider.System);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,6 +28,7 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
         while (await timer.NextTickOrStopAsync(stoppingToken))
         {
             if (!model.IsLoaded) continue;
+            await RequestLostRecomputesAsync(stoppingToken);
             IReadOnlyList<StrandedStudy> stranded;
             var leftOut = _backoff.Waiting();
             try { stranded = await patients.StrandedStudiesAsync(model.ModelId, options.StrandedAfter, StudiesPerPass, stoppingToken, leftOut); }
@@ -66,6 +70,32 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
                         "{Error}; tried again in {RetryIn}", study.StudyId, failures, ex.Message, retryIn);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Review-pending patients asked to be aggregated again, each less often every time it is still pending (a patient
+    /// whose aggregation keeps failing must not be asked every pass). Best effort: the next pass asks again.
+    /// </summary>
+    private async Task RequestLostRecomputesAsync(CancellationToken ct)
+    {
+        var leftOut = _reviewBackoff.Waiting();
+        try
+        {
+            var pending = await patients.ReviewPendingPatientsAsync(model.ModelId, options.StrandedAfter, StudiesPerPass, ct, leftOut);
+            if (pending.Count < StudiesPerPass) _reviewBackoff.Forget(pending, leftOut);
+            foreach (var patient in pending)
+            {
+                var (times, _) = _reviewBackoff.Failed(patient);
+                logger.LogWarning("Patient {PatientDbId}: a review changed its fields over {Quiet} ago and its results were not aggregated again " +
+                    "since; asking for it ({Times} time(s))", patient, options.StrandedAfter, times);
+                using var deadline = options.PublishDeadline(ct);
+                await bus.Publish(new ReaggregatePatient(patient, "review-pending sweep"), deadline.Token);
+            }
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning("Review-pending sweep skipped this pass: {Error}", ex.Message);
         }
     }
 }

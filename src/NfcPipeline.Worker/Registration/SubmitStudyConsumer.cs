@@ -19,6 +19,20 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     {
         var ct = context.CancellationToken;
         var (study, skippedEntries) = await RegisterOnceAsync(context, ct);
+        // First, well inside its claim's lease (a slow chunk publish before it let an outbox pass send it too), and ahead
+        // of the chunks' PatientCompleted events. Stored with the registration (a redelivery has none to send): one the
+        // broker does not take goes out with the outbox, and the registration goes on.
+        bool announcedFailed = false;
+        if (study.Announcement is { } announcement)
+        {
+            try { await events.PublishAsync([announcement], context, ct); }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                announcedFailed = true;
+                logger.LogWarning(ex, "Study {StudyDbId}: its StudySubmitted was not published (or its publish not recorded); the outbox publishes it",
+                    study.StudyId);
+            }
+        }
         var chunks = study.Chunks;
         try { await publisher.PublishAsync(chunks, ct); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -50,17 +64,6 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         if (skippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",
                 study.StudyId, skippedEntries);
-        // Stored with the registration (a redelivery has none to send): bounded as the chunks' publish is, and one the
-        // broker does not take goes out with the outbox; the registration goes on either way.
-        if (study.Announcement is { } announcement)
-        {
-            try { await events.PublishAsync([announcement], context, ct); }
-            catch (Exception ex) when (!ct.IsCancellationRequested)
-            {
-                logger.LogWarning("Study {StudyDbId}: its StudySubmitted was not published ({Error}); the outbox publishes it", study.StudyId, ex.Message);
-            }
-        }
-
         // Registration set every patient processing; those with nothing queued (all reused, or only another patient's
         // images changed) are aggregated and completed now, since no chunk will touch them. The study completes here
         // when nothing was queued at all. A redelivery to a worker of another model leaves that to the study's own
@@ -71,7 +74,8 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 "left to that model's workers", study.StudyId, study.ModelId, model.ModelId);
             return;
         }
-        await completion.CompleteStudyAsync(study.StudyId, context, ct);   // an event the broker refuses is left to the outbox
+        // An event the broker refuses is left to the outbox; after a refused announcement, without trying it again.
+        await completion.CompleteStudyAsync(study.StudyId, context, ct, brokerFailed: announcedFailed);
     }
 
     /// <summary>

@@ -263,6 +263,21 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void Run_time_shapes_are_judged_and_a_transposed_export_is_refused()
+    {
+        // All dims dynamic at load: the counts alone passed [N,3,8] keypoints and [4,N] boxes, decoded as garbage.
+        long[][] good = [[5, 4], [5], [5], [5, 1, 28, 28], [5, 8, 3]];
+        Assert.Null(InstancesOutputs.ShapeProblem(good));
+        Assert.Null(InstancesOutputs.ShapeProblem([[0], [0], [0], [0], [0]]));   // no detections: not judged
+        Assert.Equal("'keypoints' is [5,3,8], expected [5,8,3]",
+            InstancesOutputs.ShapeProblem([good[0], good[1], good[2], good[3], [5, 3, 8]]));
+        Assert.Equal("'boxes' is [4,5], expected [5,4]; 'masks' is [5,28,28], expected [5,1,h,w]",
+            InstancesOutputs.ShapeProblem([[4, 5], good[1], good[2], [5, 28, 28], good[4]]));
+        Assert.Equal("'batch_index' is [4], expected [5]", InstancesOutputs.ShapeProblem([.. good, [4]]));
+        Assert.Equal("'scores' is [5,1], expected [N]", InstancesOutputs.ShapeProblem([good[0], [5, 1], good[2], good[3], good[4]]));
+    }
+
+    [Fact]
     public void A_mask_of_logits_fails_the_image()
     {
         var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1)], mask: [4f, -3f, 2f, 1f, 4f, -3f, 2f, 1f, 4f, -3f, 2f, 1f, 4f, -3f, 2f, 1f]);

@@ -1,4 +1,5 @@
 using Dapper;
+using NfcPipeline.Contracts;
 using NfcPipeline.IntegrationTests.Infrastructure;
 using NfcPipeline.Storage.Pipeline;
 
@@ -52,6 +53,35 @@ public class StrandedCompletionTests
         Assert.Empty(Assert.Single(await Stranded()).ProcessingPatients);   // patients done, the study not: still stranded
         await Exec("update studies set state = 'completed_with_errors'");
         Assert.Empty(await Stranded());
+    }
+
+    [Fact]
+    public async Task A_review_whose_recompute_request_was_lost_is_aggregated_again_by_the_sweep()
+    {
+        // The exclusion committed, its ReaggregatePatient never sent (the dashboard stopped between the two, or the
+        // message went past its retries): the patient's stored figures stayed those before the review, for good.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-pending", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Worker__StrandedAfter"] = "00:00:02",
+            ["Worker__StrandedSweepInterval"] = "00:00:01",
+        });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-pending", FolderPath = "study-pending" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-pending", TimeSpan.FromMinutes(1)));
+        var before = await env.QueryScalarAsync<DateTime>("select computed_at from patient_metrics");
+
+        await env.QueryScalarAsync<int>("""
+            update images set qc_exclusion = 'an air bubble over the row', qc_excluded_by = 'test', qc_excluded_at = clock_timestamp(),
+                              qc_changed_at = clock_timestamp()
+            where id = (select min(id) from images);
+            select 1
+            """);
+        Assert.True(await env.QueryScalarAsync<bool>("select review_pending from v_patient_summary"));
+        await PipelineEnvironment.WaitUntilAsync(async () => !await env.QueryScalarAsync<bool>("select review_pending from v_patient_summary"),
+            TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
+        Assert.True(await env.QueryScalarAsync<DateTime>("select computed_at from patient_metrics") > before);
+        Assert.Contains("a review changed its fields over", env.Workers[0].Output);
     }
 
     [Fact]
