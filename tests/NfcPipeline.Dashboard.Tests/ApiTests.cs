@@ -72,6 +72,8 @@ public class ApiTests
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
             Assert.Null(response.Headers.RetryAfter);
             Assert.Contains("schema is older than this dashboard", await response.Content.ReadAsStringAsync());
+            Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);   // a page: a sentence, not problem JSON
+            Assert.Equal("application/problem+json", export.Content.Headers.ContentType?.MediaType);
         }
     }
 

@@ -73,6 +73,10 @@ public static class DashboardServiceExtensions
         {
             ExceptionHandler = context =>
             {
+                // Problem details for the API, as docs/api.md promises; a page's reader gets the sentence as text.
+                Task Answer(string detail, int status, string? title = null) => context.Request.Path.StartsWithSegments("/api")
+                    ? Results.Problem(detail, statusCode: status, title: title).ExecuteAsync(context)
+                    : Results.Text(detail + "\n", "text/plain; charset=utf-8", statusCode: status).ExecuteAsync(context);
                 // The database away is no defect: a 503 a script can tell from one and retry (Retry-After).
                 var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
                 // Transient only: a connection refused or lost, a server shutting down; a PostgresException of a query
@@ -80,20 +84,20 @@ public static class DashboardServiceExtensions
                 if (error is Npgsql.NpgsqlException { IsTransient: true } || error?.InnerException is Npgsql.NpgsqlException { IsTransient: true })
                 {
                     context.Response.Headers.RetryAfter = "30";
-                    return Results.Problem("The database cannot be reached; try again shortly.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);
+                    return Answer("The database cannot be reached; try again shortly.", 503, "Service unavailable");
                 }
                 // A body over its limit (413) or cut short (400) as the API reads it: the client's fault, said as such.
                 if (error is BadHttpRequestException bad)
-                    return Results.Problem(bad.StatusCode != StatusCodes.Status413PayloadTooLarge
+                    return Answer(bad.StatusCode != StatusCodes.Status413PayloadTooLarge
                         ? "The request body cannot be read (malformed or cut short)."
                         : context.Request.HasJsonContentType()
                             ? $"The request body is larger than this endpoint takes ({MaxJsonBodyBytes(context)} bytes for JSON: Dashboard:MaxJsonBodyBytes)."
-                            : "The request body is larger than the server takes.", statusCode: bad.StatusCode, title: "Invalid request").ExecuteAsync(context);
+                            : "The request body is larger than the server takes.", bad.StatusCode, "Invalid request");
                 // A dashboard upgraded before any worker migrated the database: said, not a bare 500.
                 if (NfcPipeline.Storage.Migrations.SchemaBehind.Is(error))
-                    return Results.Problem("The database's schema is older than this dashboard: start a worker of this version, or run " +
-                        "'nfc migrate', to bring it up to date.", statusCode: 503, title: "Service unavailable").ExecuteAsync(context);
-                return Results.Problem("The request failed on the server; its log says why.", statusCode: 500).ExecuteAsync(context);
+                    return Answer("The database's schema is older than this dashboard: start a worker of this version, or run " +
+                        "'nfc migrate', to bring it up to date.", 503, "Service unavailable");
+                return Answer("The request failed on the server; its log says why.", 500);
             },
         });
         // An API answer without a body (an unknown route, a query value that does not bind) is problem details too, as
