@@ -125,6 +125,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             "select rel_path, sha256, size_bytes, width, height, format from images where study_id = @StudyId",
             new { StudyId = studyId }, tx, cancellationToken: ct))).ToDictionary(r => r.Path, StringComparer.Ordinal);
         var images = KeepUnread(study.Images, contentBefore);
+        var excludedBefore = await ExcludedFieldsAsync(connection, tx, studyId, ct);
         // The rows whose content leaves its path (the file removed, moved, or another file now at that path), excluded
         // or not, numbered within their content by path: kept aside, because the upsert below clears an exclusion where
         // the content at its path changed, and paired one to one with the paths that content moves to.
@@ -187,6 +188,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         await connection.ExecuteAsync(new CommandDefinition("""
             delete from patients where study_id = @StudyId and not (code = any(@Codes))
             """, new { StudyId = studyId, Codes = codes }, tx, cancellationToken: ct));
+        await RecordExclusionChangesAsync(connection, tx, study.ExternalId, excludedBefore, await ExcludedFieldsAsync(connection, tx, studyId, ct), ct);
         // Another model's patient results describe the images and calibration they were computed from: where those
         // changed they describe nothing in the study now (and exports listed them beside this model's). Its image
         // results stay, keyed by content, so analysing with that model again rebuilds them.
@@ -238,6 +240,41 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             new Contracts.StudySubmitted(study.ExternalId, studyId, codes.Length, images.Count, DateTimeOffset.UtcNow), ct);
         await tx.CommitAsync(ct);
         return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks) { ModelId = modelId, Announcement = announcement };
+    }
+
+    private readonly record struct ExcludedField(string Shown, string Sha256, string Reason);
+
+    /// <summary>The study's excluded fields, by their shown paths (patient folders named by their codes, as the audit names fields).</summary>
+    private static async Task<IReadOnlyList<ExcludedField>> ExcludedFieldsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
+        CancellationToken ct) =>
+        (await connection.QueryAsync<(string Shown, string Sha, string Reason)>(new CommandDefinition("""
+            select shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), encode(i.sha256, 'hex'), i.qc_exclusion
+            from images i join patients p on p.id = i.patient_id join studies s on s.id = i.study_id
+            where i.study_id = @StudyId and i.qc_exclusion is not null
+            """, new { StudyId = studyId }, tx, cancellationToken: ct))).Select(r => new ExcludedField(r.Shown, r.Sha, r.Reason)).ToList();
+
+    /// <summary>
+    /// What the registration did to reviewers' exclusions, in the audit log as a review's own changes are: one that followed
+    /// its content to another path (a folder renamed), and one cleared because its content changed or left the study.
+    /// </summary>
+    private static async Task RecordExclusionChangesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string studyExternalId,
+        IReadOnlyList<ExcludedField> before, IReadOnlyList<ExcludedField> after, CancellationToken ct)
+    {
+        const string actor = "registration";
+        var gone = before.Except(after).ToList();
+        var arrived = after.Except(before).ToList();
+        foreach (var moved in arrived)
+        {
+            var from = gone.FirstOrDefault(g => g.Sha256 == moved.Sha256 && g.Reason == moved.Reason);
+            if (from == default) continue;
+            gone.Remove(from);
+            await Reporting.AuditLog.RecordAsync(connection, tx, actor, Reporting.AuditLog.ExcludeField, studyExternalId,
+                new { field = moved.Shown, sha256 = moved.Sha256, reason = moved.Reason, moved_from = from.Shown }, ct);
+        }
+        foreach (var cleared in gone)
+            await Reporting.AuditLog.RecordAsync(connection, tx, actor, Reporting.AuditLog.IncludeField, studyExternalId,
+                new { field = cleared.Shown, sha256 = cleared.Sha256, reason = (string?)null, previous_reason = cleared.Reason,
+                      why = "its content changed, or left the study, when the study was registered again" }, ct);
     }
 
     /// <summary>

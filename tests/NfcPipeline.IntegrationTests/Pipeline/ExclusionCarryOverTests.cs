@@ -37,6 +37,16 @@ public class ExclusionCarryOverTests
         await registrations.RegisterAsync(twins with { Images = [moved] }, s.ModelId, 2.0, false, 10, "{}", default);
         Assert.Equal("read twice", await ExclusionOf("P1/L3/f0.png"));
         Assert.Equal(1L, await c.ExecuteScalarAsync<long>("select count(*) from images"));
+
+        // Both in the audit log, as a reviewer's own changes are: the copy's exclusion cleared as it left the study, and
+        // the original's moved with its file (the audit page showed neither, and a field silently counted again).
+        Assert.Equal("include_field|registration|L2/f1.png|read twice;exclude_field|registration|L3/f0.png|L2/f0.png", await c.ExecuteScalarAsync<string>("""
+            select string_agg(action || '|' || actor || '|' || regexp_replace(details ->> 'field', '^.*?/', '') || '|' ||
+                              coalesce(regexp_replace(details ->> 'moved_from', '^.*?/', ''), details ->> 'previous_reason'), ';' order by id)
+            from audit_log
+            """));
+        var sha = await c.ExecuteScalarAsync<string>("select details ->> 'sha256' from audit_log order by id desc limit 1");
+        Assert.Equal(s.Shas[0], Convert.FromHexString(sha ?? ""));
     }
 
     [Fact]
