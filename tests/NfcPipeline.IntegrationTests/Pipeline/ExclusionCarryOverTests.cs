@@ -71,6 +71,28 @@ public class ExclusionCarryOverTests
     }
 
     [Fact]
+    public async Task An_exclusion_as_the_wrong_finger_does_not_follow_its_file_moved_to_the_right_one()
+    {
+        // "Wrong finger, this is L3", then the file moved to L3 while L2 stays: the fix the reason asked for. The
+        // exclusion followed the content and the field stayed out, now under the finger it belongs to.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
+        var registrations = new StudyRegistrationStore(migrated.Db);
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        var first = ResubmissionRaceTests.SubmittedAgain(s);
+        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        var (stays, wrong) = (first.Images[0], first.Images[1]);
+        await ExcludeAsync(c, wrong.RelativePath, "wrong finger, this is L3");
+
+        var fixedUp = wrong with { Finger = "L3", RelativePath = wrong.RelativePath.Replace("/L2/", "/L3/") };
+        await registrations.RegisterAsync(first with { Images = [stays, fixedUp] }, s.ModelId, 2.0, false, 10, "{}", default);
+
+        Assert.Equal(0L, await c.ExecuteScalarAsync<long>("select count(*) from images where qc_exclusion is not null"));
+        Assert.Equal("include_field|wrong finger, this is L3", await c.ExecuteScalarAsync<string>(
+            "select action || '|' || (details ->> 'previous_reason') from audit_log where actor = 'registration'"));
+    }
+
+    [Fact]
     public async Task Of_two_moved_twins_only_the_excluded_ones_new_path_is_excluded()
     {
         // One content twice, the second excluded as read twice, and the finger folder renamed: both new rows took the
