@@ -191,22 +191,27 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// Completed patients of studies of <paramref name="modelId"/> whose fields a review changed after their result was
-    /// aggregated, over <paramref name="quietFor"/> ago (review_pending): the request to aggregate them again was lost
-    /// (a publish that failed after the review's commit, a message past its retries). Oldest change first.
+    /// Completed patients of studies of <paramref name="modelId"/> (or of a model no worker has run for
+    /// <paramref name="quietFor"/>: any worker aggregates any model's results) whose fields a review changed after
+    /// their result was aggregated, over <paramref name="quietFor"/> ago (review_pending): the request to aggregate them
+    /// again was lost (a publish that failed after the review's commit, a message past its retries). Oldest change first;
+    /// from the reviewed fields (images_qc_changed_idx, migration 0039), not every patient's images.
     /// </summary>
     public async Task<IReadOnlyList<long>> ReviewPendingPatientsAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct,
         IReadOnlyCollection<long>? skip = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         return (await connection.QueryAsync<long>(new CommandDefinition("""
-            select p.id from patients p join studies s on s.id = p.study_id
-            cross join lateral (select max(i.qc_changed_at) as changed from images i
-                                join patient_metrics pm on pm.patient_id = p.id and pm.model_id = s.model_id
-                                where i.patient_id = p.id and i.qc_changed_at > pm.computed_at) review
-            where s.model_id = @ModelId and p.state in ('completed', 'completed_with_errors') and p.id <> all(@Skip)
-              and review.changed < now() - @QuietFor
-            order by review.changed limit @Limit
+            select p.id from images i
+            join patients p on p.id = i.patient_id join studies s on s.id = p.study_id
+            join patient_metrics pm on pm.patient_id = p.id and pm.model_id = s.model_id
+            where i.qc_changed_at is not null and i.qc_changed_at > pm.computed_at
+              and p.state in ('completed', 'completed_with_errors') and p.id <> all(@Skip)
+              and (s.model_id = @ModelId
+                   or not exists (select 1 from workers w join models m on m.sha256 = w.model_sha256
+                                  where m.id = s.model_id and w.state = 'running' and w.heartbeat_at > now() - @QuietFor))
+            group by p.id having max(i.qc_changed_at) < now() - @QuietFor
+            order by max(i.qc_changed_at) limit @Limit
             """, new { ModelId = modelId, QuietFor = quietFor, Limit = limit, Skip = (skip ?? []).ToArray() }, cancellationToken: ct))).ToList();
     }
 

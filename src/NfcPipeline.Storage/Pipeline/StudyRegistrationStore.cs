@@ -131,10 +131,9 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // the content at its path changed, and paired one to one with the paths that content moves to.
         await connection.ExecuteAsync(new CommandDefinition("""
             create temp table displaced_exclusions on commit drop as
-            select o.sha256, o.qc_exclusion, o.qc_excluded_by, o.qc_excluded_at, o.qc_changed_at, op.code as patient_code, o.finger,
+            select o.sha256, o.qc_exclusion, o.qc_excluded_by, o.qc_excluded_at, o.qc_changed_at,
                    row_number() over (partition by o.sha256 order by o.rel_path) as k
-            from images o join patients op on op.id = o.patient_id
-            left join unnest(@Paths, @Shas) as x(rel_path, sha256) on x.rel_path = o.rel_path
+            from images o left join unnest(@Paths, @Shas) as x(rel_path, sha256) on x.rel_path = o.rel_path
             where o.study_id = @StudyId and (x.rel_path is null or x.sha256 <> o.sha256)
             """, new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray(), Shas = images.Select(i => i.Sha256).ToArray() },
             tx, cancellationToken: ct));
@@ -167,23 +166,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         // A reviewer's exclusion follows its content to a new path (a patient or finger folder renamed, say, to take a
         // name out of it, or two fields swapped) rather than going with the old row; only to a path whose content is new
         // in this registration (an unreviewed copy that stayed must not inherit its removed twin's "read twice"), and one
-        // to one: of two moved twins, only the excluded one's new path takes the exclusion. Within its patient and
-        // finger, or out of a patient and finger folder that is gone (renamed); not into another while its own stays:
-        // a file moved out of a finger folder as "wrong finger, this is L3" is the fix the reason asked for.
+        // to one: of two moved twins, only the excluded one's new path takes the exclusion.
         await connection.ExecuteAsync(new CommandDefinition("""
             update images n set qc_exclusion = d.qc_exclusion, qc_excluded_by = d.qc_excluded_by, qc_excluded_at = d.qc_excluded_at,
                                 qc_changed_at = d.qc_changed_at
-            from (select i.id, i.sha256, p.code, i.finger, row_number() over (partition by i.sha256 order by i.rel_path) as k
-                  from images i join patients p on p.id = i.patient_id where i.study_id = @StudyId and i.rel_path = any(@NewContent)) t
+            from (select i.id, i.sha256, row_number() over (partition by i.sha256 order by i.rel_path) as k
+                  from images i where i.study_id = @StudyId and i.rel_path = any(@NewContent)) t
             join displaced_exclusions d on d.sha256 = t.sha256 and d.k = t.k
             where n.id = t.id and d.qc_excluded_at is not null and n.qc_changed_at is null
-              and ((t.code = d.patient_code and t.finger is not distinct from d.finger)
-                   or not exists (select 1 from unnest(@Patients, @Fingers) as y(patient, finger)
-                                  where y.patient = d.patient_code and y.finger is not distinct from d.finger))
             """, new
             {
                 StudyId = studyId,
-                Patients = images.Select(i => i.Patient).ToArray(), Fingers = images.Select(i => i.Finger).ToArray(),
                 NewContent = images.Where(i => !contentBefore.TryGetValue(i.RelativePath, out var r) || !r.Sha.AsSpan().SequenceEqual(i.Sha256))
                     .Select(i => i.RelativePath).ToArray(),
             }, tx, cancellationToken: ct));
@@ -249,16 +242,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks) { ModelId = modelId, Announcement = announcement };
     }
 
-    private readonly record struct ExcludedField(string Shown, string Sha256, string Reason);
+    private readonly record struct ExcludedField(long Id, string Shown, string Sha256, string Reason);
 
     /// <summary>The study's excluded fields, by their shown paths (patient folders named by their codes, as the audit names fields).</summary>
     private static async Task<IReadOnlyList<ExcludedField>> ExcludedFieldsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long studyId,
         CancellationToken ct) =>
-        (await connection.QueryAsync<(string Shown, string Sha, string Reason)>(new CommandDefinition("""
-            select shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), encode(i.sha256, 'hex'), i.qc_exclusion
+        (await connection.QueryAsync<(long Id, string Shown, string Sha, string Reason)>(new CommandDefinition("""
+            select i.id, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null), encode(i.sha256, 'hex'), i.qc_exclusion
             from images i join patients p on p.id = i.patient_id join studies s on s.id = i.study_id
             where i.study_id = @StudyId and i.qc_exclusion is not null
-            """, new { StudyId = studyId }, tx, cancellationToken: ct))).Select(r => new ExcludedField(r.Shown, r.Sha, r.Reason)).ToList();
+            order by i.rel_path
+            """, new { StudyId = studyId }, tx, cancellationToken: ct))).Select(r => new ExcludedField(r.Id, r.Shown, r.Sha, r.Reason)).ToList();
 
     /// <summary>
     /// What the registration did to reviewers' exclusions, in the audit log as a review's own changes are: one that followed
@@ -268,8 +262,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         IReadOnlyList<ExcludedField> before, IReadOnlyList<ExcludedField> after, CancellationToken ct)
     {
         const string actor = "registration";
-        var gone = before.Except(after).ToList();
-        var arrived = after.Except(before).ToList();
+        // By row: a row that kept its content and exclusion is no change, whatever its shown path (a patient code the
+        // patients map changed); the rest pair as the carry-over pairs them, by content in path order.
+        var kept = before.Where(b => after.Any(a => a.Id == b.Id && a.Sha256 == b.Sha256 && a.Reason == b.Reason)).Select(b => b.Id).ToHashSet();
+        var gone = before.Where(b => !kept.Contains(b.Id)).ToList();
+        var arrived = after.Where(a => !kept.Contains(a.Id)).ToList();
         foreach (var moved in arrived)
         {
             var from = gone.FirstOrDefault(g => g.Sha256 == moved.Sha256 && g.Reason == moved.Reason);

@@ -87,8 +87,9 @@ public sealed class StrandedCompletionSweep(PatientResultsStore patients, Comple
             foreach (var patient in pending)
             {
                 var (times, _) = _reviewBackoff.Failed(patient);
-                logger.LogWarning("Patient {PatientDbId}: a review changed its fields over {Quiet} ago and its results were not aggregated again " +
-                    "since; asking for it ({Times} time(s))", patient, options.StrandedAfter, times);
+                // Asked again and again: its aggregation fails (the reaggregate-patient_error queue says why).
+                logger.Log(times >= 3 ? LogLevel.Error : LogLevel.Warning, "Patient {PatientDbId}: a review changed its fields over {Quiet} ago " +
+                    "and its results were not aggregated again since; asking for it ({Times} time(s))", patient, options.StrandedAfter, times);
                 using var deadline = options.PublishDeadline(ct);
                 await bus.Publish(new ReaggregatePatient(patient, "review-pending sweep"), deadline.Token);
             }

@@ -71,10 +71,11 @@ public class ExclusionCarryOverTests
     }
 
     [Fact]
-    public async Task An_exclusion_as_the_wrong_finger_does_not_follow_its_file_moved_to_the_right_one()
+    public async Task An_exclusion_follows_its_file_into_another_finger_folder_and_the_audit_says_where_from()
     {
-        // "Wrong finger, this is L3", then the file moved to L3 while L2 stays: the fix the reason asked for. The
-        // exclusion followed the content and the field stayed out, now under the finger it belongs to.
+        // The reason may be about the pixels (an air bubble) or about the place ("wrong finger, this is L3"): which, the
+        // registration cannot tell, so the field stays out (the safer of the two) and the audit names the move, for the
+        // reviewer to include it again where it now belongs.
         await using var migrated = await MigratedDatabase.CreateAsync();
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
         var registrations = new StudyRegistrationStore(migrated.Db);
@@ -84,12 +85,14 @@ public class ExclusionCarryOverTests
         var (stays, wrong) = (first.Images[0], first.Images[1]);
         await ExcludeAsync(c, wrong.RelativePath, "wrong finger, this is L3");
 
-        var fixedUp = wrong with { Finger = "L3", RelativePath = wrong.RelativePath.Replace("/L2/", "/L3/") };
-        await registrations.RegisterAsync(first with { Images = [stays, fixedUp] }, s.ModelId, 2.0, false, 10, "{}", default);
+        var moved = wrong with { Finger = "L3", RelativePath = wrong.RelativePath.Replace("/L2/", "/L3/") };
+        await registrations.RegisterAsync(first with { Images = [stays, moved] }, s.ModelId, 2.0, false, 10, "{}", default);
 
-        Assert.Equal(0L, await c.ExecuteScalarAsync<long>("select count(*) from images where qc_exclusion is not null"));
-        Assert.Equal("include_field|wrong finger, this is L3", await c.ExecuteScalarAsync<string>(
-            "select action || '|' || (details ->> 'previous_reason') from audit_log where actor = 'registration'"));
+        Assert.Equal("wrong finger, this is L3", await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { moved.RelativePath }));
+        Assert.Equal("exclude_field|L3|L2", await c.ExecuteScalarAsync<string>("""
+            select action || '|' || split_part(details ->> 'field', '/', 2) || '|' || split_part(details ->> 'moved_from', '/', 2)
+            from audit_log where actor = 'registration'
+            """));
     }
 
     [Fact]
