@@ -92,7 +92,7 @@ public class SlowHashSignInTests
         // rita's SHA-256 refusal took a millisecond where olga's and an unknown name's took a PBKDF2 check: timing told
         // which names exist. The gap is a whole key derivation (tens of ms against about one), far above the noise.
         var (slow, rita, nobody) = await RefusalTimesAsync(ritaHash: null);
-        Assert.True(rita > slow / 3 && nobody > slow / 3, $"median refusal: olga {slow:F1} ms, rita {rita:F1} ms, unknown {nobody:F1} ms");
+        Assert.True(rita > slow / 3 && nobody > slow / 3, $"fastest refusal: olga {slow:F1} ms, rita {rita:F1} ms, unknown {nobody:F1} ms");
     }
 
     [Fact]
@@ -101,10 +101,10 @@ public class SlowHashSignInTests
         // rita's hash at a quarter of olga's iterations: her refusals took a quarter of the time of olga's and of an
         // unknown name's (checked at the slowest count). They are topped up to the slowest count.
         var (slow, rita, nobody) = await RefusalTimesAsync(ritaHash: PasswordHashes.Create("ro-pass", 100_000));
-        Assert.True(rita > slow / 2 && nobody > slow / 2, $"median refusal: olga {slow:F1} ms, rita {rita:F1} ms, unknown {nobody:F1} ms");
+        Assert.True(rita > slow / 2 && nobody > slow / 2, $"fastest refusal: olga {slow:F1} ms, rita {rita:F1} ms, unknown {nobody:F1} ms");
     }
 
-    /// <summary>Median refusal times of olga (400,000 iterations), rita (SHA-256, or <paramref name="ritaHash"/>) and an unknown name.</summary>
+    /// <summary>Fastest refusal times of olga (400,000 iterations), rita (SHA-256, or <paramref name="ritaHash"/>) and an unknown name.</summary>
     private static async Task<(double Olga, double Rita, double Unknown)> RefusalTimesAsync(string? ritaHash)
     {
         await using var data = await TestData.CreateAsync();
@@ -128,10 +128,12 @@ public class SlowHashSignInTests
 
         Assert.True(await TimeMs("rita", "ro-pass", HttpStatusCode.OK) >= 0);   // her right password is still accepted
         // Taken in turns, so a busy moment of the machine slows all three alike (in blocks, one block's noise read as a gap).
+        // The fastest of each: the machine's load only ever adds time (under a parallel test run the medians drifted
+        // apart by 2x, olga 503 against rita 219 ms), while a refusal's own cost is in every try.
         var times = new[] { "olga", "rita", "nobody" }.ToDictionary(user => user, _ => new List<double>());
         for (int i = 0; i < 7; i++)
             foreach (var (user, list) in times) list.Add(await TimeMs(user, "guess", HttpStatusCode.Unauthorized));
-        double Median(string user) => times[user].Order().ElementAt(3);
-        return (Median("olga"), Median("rita"), Median("nobody"));
+        double Fastest(string user) => times[user].Min();
+        return (Fastest("olga"), Fastest("rita"), Fastest("nobody"));
     }
 }
