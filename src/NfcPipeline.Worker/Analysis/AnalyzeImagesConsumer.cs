@@ -26,7 +26,6 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     {
         var message = context.Message;
         var ct = context.CancellationToken;
-        var clock = Stopwatch.StartNew();
         for (int round = 0; ; round++)
         {
             bool stuckHolder = await WaitWhileRunningElsewhereAsync(message.JobId, ct);
@@ -42,19 +41,19 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
                 turn.Dispose();
                 continue;
             }
-            try { await ConsumeInTurnAsync(context, clock, alone, turn); }
+            try { await ConsumeInTurnAsync(context, alone, turn); }
             finally { turn.Dispose(); }
             return;
         }
     }
 
-    private async Task ConsumeInTurnAsync(ConsumeContext<AnalyzeImages> context, Stopwatch clock, bool alone, IDisposable turn)
+    private async Task ConsumeInTurnAsync(ConsumeContext<AnalyzeImages> context, bool alone, IDisposable turn)
     {
         var message = context.Message;
         var ct = context.CancellationToken;
         var start = await retry.RunAsync(t => jobs.StartAsync(message.JobId, identity.Id, options.MaxAbandonedStarts, t, options.AliveWithin,
             (message.StudyDbId, message.ImageIds), message.QueuedAt), ct);
-        clock.Restart();   // the chunk's own time (nfc.worker.chunk_duration: claim to commit), not its waits for a holder or a turn
+        var clock = Stopwatch.StartNew();   // the chunk's own time (nfc.worker.chunk_duration: claim to commit), not its waits
         if (start is JobStart.Unknown)
             throw new InvalidWorkException($"Job {message.JobId} does not exist, or is not the chunk of study {message.StudyDbId} with the " +
                 $"{message.ImageIds.Count} image(s) the message names (a hand-made message, or one from another deployment on this broker?).");

@@ -13,6 +13,18 @@ public class ExclusionCarryOverTests
         where rel_path = @path
         """, new { path, reason });
 
+    /// <summary>Registers <paramref name="study"/> at the seeded study's model and calibration, as a resubmission does.</summary>
+    private static Task RegisterAsync(StudyRegistrationStore registrations, ResubmissionRaceTests.Seeded s, StudyRegistration study) =>
+        registrations.RegisterAsync(study, s.ModelId, 2.0, false, 10, "{}", default);
+
+    /// <summary>The seeded study registered as submitted, for the next registration to change.</summary>
+    private static async Task<StudyRegistration> RegisteredAsync(StudyRegistrationStore registrations, ResubmissionRaceTests.Seeded s)
+    {
+        var first = ResubmissionRaceTests.SubmittedAgain(s);
+        await RegisterAsync(registrations, s, first);
+        return first;
+    }
+
     [Fact]
     public async Task An_exclusion_follows_a_moved_file_but_not_onto_an_unreviewed_copy_that_stayed()
     {
@@ -26,15 +38,15 @@ public class ExclusionCarryOverTests
 
         // Two files of one content; the copy excluded as read twice, then deleted: the original keeps no exclusion.
         var twins = ResubmissionRaceTests.SubmittedAgain(s, sha: _ => s.Shas[0]);
-        await registrations.RegisterAsync(twins, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, twins);
         await Exclude("P1/L2/f1.png");
-        await registrations.RegisterAsync(twins with { Images = twins.Images.Take(1).ToList() }, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, twins with { Images = twins.Images.Take(1).ToList() });
         Assert.Null(await ExclusionOf("P1/L2/f0.png"));
 
         // The file excluded, then moved (its finger folder renamed): the exclusion goes with it.
         await Exclude("P1/L2/f0.png");
         var moved = twins.Images[0] with { Finger = "L3", RelativePath = "P1/L3/f0.png" };
-        await registrations.RegisterAsync(twins with { Images = [moved] }, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, twins with { Images = [moved] });
         Assert.Equal("read twice", await ExclusionOf("P1/L3/f0.png"));
         Assert.Equal(1L, await c.ExecuteScalarAsync<long>("select count(*) from images"));
 
@@ -58,13 +70,12 @@ public class ExclusionCarryOverTests
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
         var registrations = new StudyRegistrationStore(migrated.Db);
         await using var c = await migrated.Db.OpenConnectionAsync();
-        var first = ResubmissionRaceTests.SubmittedAgain(s);
-        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        var first = await RegisteredAsync(registrations, s);
         var (a, b) = (first.Images[0], first.Images[1]);
         await ExcludeAsync(c, a.RelativePath, "air bubble");
 
         var swapped = first with { Images = [a with { Sha256 = b.Sha256 }, b with { Sha256 = a.Sha256 }] };
-        await registrations.RegisterAsync(swapped, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, swapped);
 
         Assert.Equal("air bubble", await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { b.RelativePath }));
         Assert.Null(await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { a.RelativePath }));
@@ -80,13 +91,12 @@ public class ExclusionCarryOverTests
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
         var registrations = new StudyRegistrationStore(migrated.Db);
         await using var c = await migrated.Db.OpenConnectionAsync();
-        var first = ResubmissionRaceTests.SubmittedAgain(s);
-        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        var first = await RegisteredAsync(registrations, s);
         var (stays, wrong) = (first.Images[0], first.Images[1]);
         await ExcludeAsync(c, wrong.RelativePath, "wrong finger, this is L3");
 
         var moved = wrong with { Finger = "L3", RelativePath = wrong.RelativePath.Replace("/L2/", "/L3/") };
-        await registrations.RegisterAsync(first with { Images = [stays, moved] }, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, first with { Images = [stays, moved] });
 
         Assert.Equal("wrong finger, this is L3", await c.ExecuteScalarAsync<string?>("select qc_exclusion from images where rel_path = @RelativePath", new { moved.RelativePath }));
         Assert.Equal("exclude_field|L3|L2", await c.ExecuteScalarAsync<string>("""
@@ -105,11 +115,11 @@ public class ExclusionCarryOverTests
         var registrations = new StudyRegistrationStore(migrated.Db);
         await using var c = await migrated.Db.OpenConnectionAsync();
         var twins = ResubmissionRaceTests.SubmittedAgain(s, sha: _ => s.Shas[0]);
-        await registrations.RegisterAsync(twins, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, twins);
         await ExcludeAsync(c, twins.Images[1].RelativePath, "read twice");
 
         var moved = twins with { Images = [.. twins.Images.Select(i => i with { Finger = "L3", RelativePath = i.RelativePath.Replace("/L2/", "/L3/") })] };
-        await registrations.RegisterAsync(moved, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, moved);
 
         Assert.Equal("-|read twice", await c.ExecuteScalarAsync<string>(
             "select string_agg(coalesce(qc_exclusion, '-'), '|' order by rel_path) from images"));
@@ -126,7 +136,7 @@ public class ExclusionCarryOverTests
         await using var c = await migrated.Db.OpenConnectionAsync();
         var first = ResubmissionRaceTests.SubmittedAgain(s);
         first = first with { Images = [.. first.Images.Select(i => i with { SizeBytes = 1234, Width = 640, Height = 480, Format = "Png" })] };
-        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, first);
         await ExcludeAsync(c, first.Images[0].RelativePath, "air bubble");
         const string Row = "select (sha256, size_bytes, width, height, format, qc_exclusion, qc_excluded_at)::text from images where rel_path = @RelativePath";
         var before = await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath });
@@ -135,7 +145,7 @@ public class ExclusionCarryOverTests
         var again = first with { Images = [first.Images[0] with { Sha256 = standIn, Width = null, Height = null, Format = null, Unread = true },
             first.Images[1] with { Sha256 = standIn, SizeBytes = 99, Unread = true },   // another size: new content, not kept
             new ImageRegistration("P1", "L2", "new", "P1/L2/new.png", standIn, 0, null, null, null, Unread: true)] };
-        await registrations.RegisterAsync(again, s.ModelId, 2.0, false, 10, "{}", default);
+        await RegisterAsync(registrations, s, again);
 
         Assert.Equal(before, await c.ExecuteScalarAsync<string>(Row, new { first.Images[0].RelativePath }));
         Assert.Contains("air bubble", before);
@@ -156,8 +166,7 @@ public class ExclusionCarryOverTests
         await using var migrated = await MigratedDatabase.CreateAsync();
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 3);
         var registrations = new StudyRegistrationStore(migrated.Db);
-        var first = ResubmissionRaceTests.SubmittedAgain(s);
-        await registrations.RegisterAsync(first, s.ModelId, 2.0, false, 10, "{}", default);
+        var first = await RegisteredAsync(registrations, s);
         var standIn = System.Security.Cryptography.SHA256.HashData("nfc:unreadable:x"u8);
         var moved = first with { SourcePath = "moved", Images = [first.Images[0],
             .. first.Images.Skip(1).Select(i => i with { Sha256 = standIn, Unread = true })] };
