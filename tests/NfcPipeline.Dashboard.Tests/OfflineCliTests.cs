@@ -239,6 +239,25 @@ public sealed class OfflineCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Evaluate_refuses_masks_it_cannot_draw_before_the_model_runs()
+    {
+        // A polygon on an image without its size, runs that miss their RLE size: a stack trace once the model had run over every image.
+        var polygon = Path.Combine(_folder.FullName, "polygon.json");
+        File.WriteAllText(polygon, """{"images": [{"id": 1, "file_name": "P001/L2/field1.jpg"}], "categories": [{"id": 1, "name": "hairpin"}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0,0,40,0,40,40]]}]}""");
+        var rle = Path.Combine(_folder.FullName, "rle.json");
+        File.WriteAllText(rle, """{"images": [{"id": 1, "file_name": "P001/L2/field1.jpg", "width": 4, "height": 4}], "categories": [{"id": 1, "name": "hairpin"}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": [10, 10]}}]}""");
+        foreach (var (truth, expected) in new[] { (polygon, "image 1 gives no width and height"), (rle, "runs cover 20 pixels, more than its size 4×4") })
+        {
+            var run = await NfcProcess.RunAsync("evaluate", "--images", DemoStudy, "--truth", truth, "--model", Path.Combine(_folder.FullName, "absent.onnx"));
+            // Exit 1 for the truth, not for the absent model: the file is read before any model is opened.
+            Assert.True(run.Code == 1, $"{truth} exited {run.Code}: {run.Err}");
+            Assert.Contains(expected, run.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain("absent.onnx", run.Err);
+            Assert.DoesNotContain("   at ", run.Err);
+        }
+    }
+
+    [Fact]
     public async Task A_decimal_comma_is_refused_rather_than_read_as_a_thousands_separator()
     {
         // "1,9" parsed as 19 µm/px: every diameter ten times too large, every density ten times too small.

@@ -69,8 +69,9 @@ internal static class EvaluateCommand
         try { truthText = await File.ReadAllTextAsync(request.Truth.FullName, ct); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // The file system's answer, as for an unreadable model: not a wrong command.
             await Console.Error.WriteLineAsync($"nfc evaluate: --truth {request.Truth.Name} cannot be read: {ex.Message}");
-            return NfcCommandLine.Usage;
+            return NfcCommandLine.Fatal;
         }
         CocoDataset? coco = null;
         IReadOnlyDictionary<string, double>? csvTruth = null;
@@ -139,8 +140,14 @@ internal static class EvaluateCommand
             var predicted = targets.Zip(outcomes).Where(p => p.Second.Succeeded)
                 .Select(p => new PredictedImage(p.First.Id, p.First.FileName, p.Second.Analysis!.Width, p.Second.Analysis.Height, p.Second.Analysis.Instances))
                 .ToList();
-            var report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions,
-                pipelineMeasurements: measured);
+            EvaluationReport report;
+            try { report = CocoEvaluator.Evaluate(coco, CocoPredictions.Build(predicted, model.Contract.ClassNames), evaluationOptions, pipelineMeasurements: measured); }
+            catch (Exception ex) when (ex is FormatException or ArgumentException)
+            {
+                // Truth the parse let through but the evaluation cannot use: a reason, not a stack trace after the whole run.
+                await Console.Error.WriteLineAsync($"nfc evaluate: cannot evaluate against {request.Truth.Name}: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
             EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
         }
         else

@@ -40,7 +40,29 @@ public static class CocoParser
         var categories = Array(root, "categories").Select(ParseCategory).ToArray();
         var annotations = Array(root, "annotations").Select((a, i) => ParseAnnotation(a, i + 1)).ToArray();
         var patients = Array(root, "patients").Select(ParsePatient).ToArray();
+        CheckPolygonFrames(images, annotations);
         return new CocoDataset(images, categories, annotations, patients);
+    }
+
+    /// <summary>The most pixels one mask may cover (10,000 × 10,000): a bigger RLE size or image is refused, not allocated.</summary>
+    public const long MaxMaskPixels = 100_000_000;
+
+    /// <summary>
+    /// A polygon is drawn in its image's frame, so that image must give its width and height: found here, not after a
+    /// model has run over every image.
+    /// </summary>
+    private static void CheckPolygonFrames(CocoImage[] images, CocoAnnotation[] annotations)
+    {
+        var frames = new Dictionary<long, CocoImage>();
+        foreach (var image in images) frames.TryAdd(image.Id, image);
+        foreach (var annotation in annotations)
+        {
+            if (annotation.Segmentation is not CocoPolygons || !frames.TryGetValue(annotation.ImageId, out var image)) continue;
+            if (image.Width <= 0 || image.Height <= 0)
+                throw new FormatException($"Annotation {annotation.Id} has a polygon mask, but its image {annotation.ImageId} gives no width and height.");
+            if ((long)image.Width * image.Height > MaxMaskPixels)
+                throw new FormatException($"Image {image.Id} is {image.Width}×{image.Height}: over the {MaxMaskPixels:N0} pixels a mask may cover.");
+        }
     }
 
     private static CocoImage ParseImage(JsonElement e) =>
@@ -79,7 +101,7 @@ public static class CocoParser
             ImageId = RequiredLong(e, "image_id"),
             CategoryId = RequiredLong(e, "category_id"),
             Score = Number(e, "score"),
-            Segmentation = e.TryGetProperty("segmentation", out var s) ? ParseSegmentation(s) : null,
+            Segmentation = e.TryGetProperty("segmentation", out var s) ? ParseSegmentation(s, ordinal) : null,
             Bbox = bbox is { Length: 4 } ? bbox : null,
             Keypoints = keypoints,
             IsCrowd = (Number(e, "iscrowd") ?? 0) != 0,
@@ -90,7 +112,7 @@ public static class CocoParser
         };
     }
 
-    private static CocoSegmentation? ParseSegmentation(JsonElement s)
+    private static CocoSegmentation? ParseSegmentation(JsonElement s, int ordinal)
     {
         switch (s.ValueKind)
         {
@@ -100,11 +122,17 @@ public static class CocoParser
                 return polygons.Length == 0 ? null : new CocoPolygons(polygons);
             case JsonValueKind.Object:
                 var size = Array(s, "size").Select(v => v.GetInt32()).ToArray();
-                if (size.Length != 2) throw new FormatException("An RLE segmentation needs size [height, width].");
-                if (!s.TryGetProperty("counts", out var counts)) throw new FormatException("An RLE segmentation has no counts.");
+                if (size.Length != 2) throw new FormatException($"Annotation {ordinal}: an RLE segmentation needs size [height, width].");
+                if (!s.TryGetProperty("counts", out var counts)) throw new FormatException($"Annotation {ordinal}: an RLE segmentation has no counts.");
                 uint[] runs = counts.ValueKind == JsonValueKind.String
                     ? CocoRleCodec.DecodeString(counts.GetString()!)
                     : counts.EnumerateArray().Select(v => v.GetUInt32()).ToArray();
+                if (size[0] <= 0 || size[1] <= 0 || (long)size[0] * size[1] > MaxMaskPixels)
+                    throw new FormatException($"Annotation {ordinal}: an RLE segmentation's size [{size[0]}, {size[1]}] must be positive and cover at most {MaxMaskPixels:N0} pixels.");
+                // Fewer leave the rest background (a writer that drops the last run); more cannot be drawn.
+                long covered = runs.Sum(r => (long)r);
+                if (covered > (long)size[0] * size[1])
+                    throw new FormatException($"Annotation {ordinal}: an RLE segmentation's runs cover {covered} pixels, more than its size {size[0]}×{size[1]}.");
                 return new CocoRle(size[0], size[1], runs);
             default:
                 return null;

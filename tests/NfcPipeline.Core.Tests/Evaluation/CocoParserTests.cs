@@ -88,6 +88,30 @@ public class CocoParserTests
         Assert.StartsWith(start, Assert.Throws<FormatException>(() => CocoParser.Parse(json)).Message);
     }
 
+    [Theory]
+    [InlineData("""{"images": [{"id": 1, "file_name": "a.png"}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": [[0,0,4,0,4,4]]}]}""",
+        "Annotation 1 has a polygon mask, but its image 1 gives no width and height")]
+    [InlineData("""{"images": [{"id": 1, "file_name": "a.png", "width": 100000, "height": 100000}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": [[0,0,4,0,4,4]]}]}""",
+        "Image 1 is 100000×100000")]
+    [InlineData("""[{"image_id": 1, "category_id": 1}, {"image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": [10, 10]}}]""",
+        "Annotation 2: an RLE segmentation's runs cover 20 pixels, more than its size 4×4")]
+    [InlineData("""[{"image_id": 1, "category_id": 1, "segmentation": {"size": [0, 4], "counts": []}}]""",
+        "Annotation 1: an RLE segmentation's size [0, 4] must be positive")]
+    [InlineData("""[{"image_id": 1, "category_id": 1, "segmentation": {"size": [100000, 100000], "counts": [4294967295, 4294967295, 1410065410]}}]""",
+        "Annotation 1: an RLE segmentation's size [100000, 100000] must be positive")]
+    public void A_mask_that_cannot_be_drawn_is_a_format_error_when_parsed(string json, string start)
+    {
+        // These surfaced only when the masks were drawn: in `nfc evaluate`, after the model had run over every image.
+        Assert.StartsWith(start, Assert.Throws<FormatException>(() => CocoParser.Parse(json)).Message);
+    }
+
+    [Fact]
+    public void A_polygon_on_an_image_the_file_does_not_list_is_left_to_the_evaluation()
+    {
+        var d = CocoParser.Parse("""{"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], "annotations": [{"image_id": 2, "category_id": 1, "segmentation": [[0,0,4,0,4,4]]}]}""");
+        Assert.IsType<CocoPolygons>(Assert.Single(d.Annotations).Segmentation);
+    }
+
     [Fact]
     public void Parses_from_a_stream_too()
     {
