@@ -129,10 +129,9 @@ public static class CocoParser
                     : counts.EnumerateArray().Select(v => v.GetUInt32()).ToArray();
                 if (size[0] <= 0 || size[1] <= 0 || (long)size[0] * size[1] > MaxMaskPixels)
                     throw new FormatException($"Annotation {ordinal}: an RLE segmentation's size [{size[0]}, {size[1]}] must be positive and cover at most {MaxMaskPixels:N0} pixels.");
-                // Fewer leave the rest background (a writer that drops the last run); more cannot be drawn.
                 long covered = runs.Sum(r => (long)r);
-                if (covered > (long)size[0] * size[1])
-                    throw new FormatException($"Annotation {ordinal}: an RLE segmentation's runs cover {covered} pixels, more than its size {size[0]}×{size[1]}.");
+                if (covered != (long)size[0] * size[1])
+                    throw new FormatException($"Annotation {ordinal}: an RLE segmentation's runs cover {covered} pixels, not its size {size[0]}×{size[1]}.");
                 return new CocoRle(size[0], size[1], runs);
             default:
                 return null;

@@ -50,12 +50,12 @@ public static class CocoRleCodec
         return text.ToString();
     }
 
-    /// <summary>Row-major foreground bits of a height × width mask; pixels after the last run are background.</summary>
+    /// <summary>Row-major foreground bits of a height × width mask.</summary>
     public static bool[] ToBits(CocoRle rle)
     {
         long total = (long)rle.Height * rle.Width;
-        if (rle.Counts.Sum(c => (long)c) > total)
-            throw new FormatException($"RLE runs cover {rle.Counts.Sum(c => (long)c)} pixels, more than {rle.Height}×{rle.Width} = {total}.");
+        if (rle.Counts.Sum(c => (long)c) != total)
+            throw new FormatException($"RLE runs cover {rle.Counts.Sum(c => (long)c)} pixels, expected {rle.Height}×{rle.Width} = {total}.");
         var bits = new bool[total];
         long position = 0;
         for (int i = 0; i < rle.Counts.Length; i++)

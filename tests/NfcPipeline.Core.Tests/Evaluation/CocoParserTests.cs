@@ -15,7 +15,7 @@ public class CocoParserTests
          "keypoints": [115,100,2, 115,110,2, 100,130,2, 106,130,2, 122,130,2, 130,130,2, 103,160,2, 126,160,1],
          "apical_diameter_um": 20.0, "arterial_diameter_um": 12.0, "venous_diameter_um": 16.0, "distal": true},
         {"id": 12, "image_id": 1, "category_id": 3, "segmentation": {"size": [3, 2], "counts": [1, 2, 3]}, "distal": false},
-        {"id": 13, "image_id": 1, "category_id": 3, "segmentation": {"size": [768, 1024], "counts": "0X1l1jN"}}
+        {"id": 13, "image_id": 1, "category_id": 3, "segmentation": {"size": [768, 1024], "counts": "0X1l1dkog0"}}
       ],
       "patients": [{"patient_id": "p1", "pattern": "scleroderma-early", "density_per_mm": 8.1, "image_ids": [1], "giant_count": 2, "sex": "F"}]
     }
@@ -58,7 +58,7 @@ public class CocoParserTests
         Assert.False(a[1].Distal);
         var compressed = Assert.IsType<CocoRle>(a[2].Segmentation);
         Assert.Equal((768, 1024), (compressed.Height, compressed.Width));
-        Assert.Equal([0u, 40u, 60u, 2u], compressed.Counts);
+        Assert.Equal([0u, 40u, 60u, 786332u], compressed.Counts);
     }
 
     [Fact]
@@ -93,8 +93,8 @@ public class CocoParserTests
         "Annotation 1 has a polygon mask, but its image 1 gives no width and height")]
     [InlineData("""{"images": [{"id": 1, "file_name": "a.png", "width": 100000, "height": 100000}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": [[0,0,4,0,4,4]]}]}""",
         "Image 1 is 100000×100000")]
-    [InlineData("""[{"image_id": 1, "category_id": 1}, {"image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": [10, 10]}}]""",
-        "Annotation 2: an RLE segmentation's runs cover 20 pixels, more than its size 4×4")]
+    [InlineData("""[{"image_id": 1, "category_id": 1}, {"image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": [3, 2]}}]""",
+        "Annotation 2: an RLE segmentation's runs cover 5 pixels, not its size 4×4")]
     [InlineData("""[{"image_id": 1, "category_id": 1, "segmentation": {"size": [0, 4], "counts": []}}]""",
         "Annotation 1: an RLE segmentation's size [0, 4] must be positive")]
     [InlineData("""[{"image_id": 1, "category_id": 1, "segmentation": {"size": [100000, 100000], "counts": [4294967295, 4294967295, 1410065410]}}]""",
