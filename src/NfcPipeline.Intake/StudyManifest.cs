@@ -192,7 +192,14 @@ public sealed record StudyManifest
             if (!folders.TryAdd(folder, index))
                 throw new StudyLayoutException($"{FileName}: entries {folders[folder] + 1} and {index + 1} of '{property}' name the same folder " +
                     "(written twice, or in two Unicode forms).");
-            map[folder] = p.Value.GetString()!;
+            var name = p.Value.GetString()!;
+            if (property == "fingers")
+            {
+                // The value names a finger: "l2" beside a folder L2 must be one finger, not two the fast-track counts.
+                name = FingerNames.Normalise(name) ?? throw new StudyLayoutException(
+                    $"{FileName}: entry {index + 1} of 'fingers' maps to a name that is no finger; write L1..L5 or R1..R5 (or left-II, 2R, ...).");
+            }
+            map[folder] = name;
             // Two patient folders under one code would be merged into one patient without a word.
             if (property == "patients" && !named.TryAdd(p.Value.GetString()!, index))
                 throw new StudyLayoutException($"{FileName}: entries {named[p.Value.GetString()!] + 1} and {index + 1} of 'patients' map to the same patient code.");

@@ -82,7 +82,7 @@ public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int Gi
     private static int? KnownFingersWithDensity(IEnumerable<FingerSummary> fingers)
     {
         var withDensity = fingers.Where(f => f.Summary.DensityPerMm.N > 0).ToList();
-        int known = withDensity.Count(f => f.Finger != FieldResult.UnknownFinger);
+        int known = withDensity.Count(f => FieldResult.IsNamedFinger(f.Finger));
         return known == 0 && withDensity.Count > 0 ? null : known;
     }
 }

@@ -10,6 +10,14 @@ public sealed record FieldResult(string FieldId, string Finger, ImageMeasurement
 {
     /// <summary>The finger of a field whose study does not name it (a patient/field layout); it counts as no finger.</summary>
     public const string UnknownFinger = "unknown";
+
+    /// <summary>
+    /// Whether <paramref name="finger"/> is one of the ten fingers as intake writes them (L1..L5, R1..R5). A folder name
+    /// intake could not read ("L2 repeat", "index") is kept for the reports but is no finger of its own: it could be
+    /// one already counted.
+    /// </summary>
+    public static bool IsNamedFinger(string finger) =>
+        finger.Length == 2 && finger[0] is 'L' or 'R' && finger[1] is >= '1' and <= '5';
 }
 
 /// <summary>A field that could not be graded, and why, so reports can say what was left out.</summary>

@@ -167,6 +167,25 @@ public class PatientAggregatorTests
     }
 
     [Fact]
+    public void A_finger_folder_intake_could_not_read_is_no_finger_of_its_own()
+    {
+        // "L2 repeat" beside L2 is shown as written but may be the same finger: it counted as a second one.
+        var aggregator = new PatientAggregator();
+        List<FieldResult> fields = [new("p5-L2-1", "L2", Field(18)), new("p5-L2r-1", "L2 repeat", Field(18))];
+        var report = aggregator.Aggregate("p5", fields);
+        Assert.Equal(["L2", "L2 repeat"], report.Fingers.Select(f => f.Finger));
+        Assert.Equal((2, 1), (report.FastTrack.Inputs.DensityFieldCount, report.FastTrack.Inputs.DensityFingerCount));
+        Assert.Equal(FastTrackPattern.Indeterminate, report.FastTrack.Pattern);
+
+        // A study naming its fingers only its own way is read as one whose fingers are not named: the fields alone count.
+        List<FieldResult> ownNames = [new("p6-a", "index left", Field(18)), new("p6-b", "middle left", Field(18))];
+        Assert.Equal((2, (int?)null), (aggregator.Aggregate("p6", ownNames).FastTrack.Inputs.DensityFieldCount,
+            aggregator.Aggregate("p6", ownNames).FastTrack.Inputs.DensityFingerCount));
+        Assert.False(FieldResult.IsNamedFinger("l2"));
+        Assert.True(FieldResult.IsNamedFinger("R5"));
+    }
+
+    [Fact]
     public void Aggregation_is_independent_of_field_order()
     {
         var fields = PatientFields();
