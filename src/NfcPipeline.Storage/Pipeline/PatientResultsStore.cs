@@ -194,7 +194,8 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
     /// Completed patients of studies of <paramref name="modelId"/> (or of a model no worker has run for
     /// <paramref name="quietFor"/>: any worker aggregates any model's results) whose fields a review changed after
     /// their result was aggregated, over <paramref name="quietFor"/> ago (review_pending): the request to aggregate them
-    /// again was lost (a publish that failed after the review's commit, a message past its retries). Oldest change first;
+    /// again was lost (a publish that failed after the review's commit, a message past its retries, or the best-effort
+    /// step that brings another model's result along after a reanalysis). Oldest change first;
     /// from the reviewed fields (images_qc_changed_idx, migration 0039), not every patient's images.
     /// </summary>
     public async Task<IReadOnlyList<long>> ReviewPendingPatientsAsync(long modelId, TimeSpan quietFor, int limit, CancellationToken ct,
@@ -204,7 +205,7 @@ public sealed class PatientResultsStore(NpgsqlDataSource db)
         return (await connection.QueryAsync<long>(new CommandDefinition("""
             select p.id from images i
             join patients p on p.id = i.patient_id join studies s on s.id = p.study_id
-            join patient_metrics pm on pm.patient_id = p.id and pm.model_id = s.model_id
+            join patient_metrics pm on pm.patient_id = p.id   -- any model's result: the views flag each (review_pending)
             where i.qc_changed_at is not null and i.qc_changed_at > pm.computed_at
               and p.state in ('completed', 'completed_with_errors') and p.id <> all(@Skip)
               and (s.model_id = @ModelId

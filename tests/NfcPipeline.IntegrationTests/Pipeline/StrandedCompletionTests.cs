@@ -85,6 +85,40 @@ public class StrandedCompletionTests
     }
 
     [Fact]
+    public async Task The_sweep_aggregates_again_another_model_s_result_a_review_left_behind()
+    {
+        // The study's model's result took the review; another model's kept result did not (the best-effort step after a
+        // reanalysis failed): the sweep looked at the study's model only, and the other stayed review_pending for good.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-other", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Worker__StrandedAfter"] = "00:00:02",
+            ["Worker__StrandedSweepInterval"] = "00:00:01",
+        });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-other", FolderPath = "study-other" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-other", TimeSpan.FromMinutes(1)));
+        await env.QueryScalarAsync<int>("""
+            with m as (insert into models (sha256, name, contract) values (sha256('other'::bytea), 'other', 'dense/v1') returning id)
+            insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, capillary_count, dilated_count, giant_count,
+                                         abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters, settings, um_per_px, computed_at)
+            select p.id, m.id, 2, 0, 20, 0, 0, 0, 0, 'non_scleroderma', '[]', '{}', '{}', '{"analysis": {}}', 2.0, now() - interval '1 hour'
+            from patients p, m;
+            update images set qc_exclusion = 'blur', qc_excluded_by = 'test', qc_excluded_at = clock_timestamp() - interval '1 minute',
+                              qc_changed_at = clock_timestamp() - interval '1 minute'
+            where id = (select min(id) from images);
+            update patient_metrics set computed_at = clock_timestamp() where model_id = (select model_id from studies);
+            select 1
+            """);
+        const string Other = "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')";
+        Assert.True(await env.QueryScalarAsync<bool>(Other));
+
+        await PipelineEnvironment.WaitUntilAsync(async () => !await env.QueryScalarAsync<bool>(Other), TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
+        Assert.False(await env.QueryScalarAsync<bool>("select bool_or(review_pending) from v_patient_summary"));
+        Assert.Contains("a review changed its fields over", env.Workers[0].Output);
+    }
+
+    [Fact]
     public async Task A_worker_completes_a_stranded_study_and_announces_it()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
