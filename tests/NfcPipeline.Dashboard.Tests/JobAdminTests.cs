@@ -151,7 +151,10 @@ public partial class JobAdminTests
 
         // The failed chunk's image left queued (its fault unrecorded, the database away): nothing would finish it.
         await data.Database.ScalarAsync<int>($"update images set state = 'queued', error_code = null where id = {data.ImageIds[2]} returning 1");
-        Assert.Equal(2, await admin.DeleteAsync([aggregate, data.FailedJobId], "olga"));
+        var deletion = await admin.DeleteAsync([aggregate, data.FailedJobId], "olga");
+        Assert.Equal(2, deletion.Deleted);
+        // The image's patient, for the caller to have completed (its image failed now, it would stay processing).
+        Assert.Equal([await data.Database.ScalarAsync<long>($"select patient_id from images where id = {data.ImageIds[2]}")], deletion.PatientsToComplete);
         Assert.Equal("deleted", await data.JobStateAsync(data.FailedJobId));
         Assert.Equal("failed JobDeleted", await data.Database.ScalarAsync<string>($"select state || ' ' || error_code from images where id = {data.ImageIds[2]}"));
         var counts = await admin.CountsAsync(null, TestData.StudyExternalId);
@@ -163,7 +166,7 @@ public partial class JobAdminTests
         Assert.Equal(("olga", AuditLog.DeleteJobs), (audit.Actor, audit.Action));
         Assert.Equal(new[] { Math.Min(aggregate, data.FailedJobId), Math.Max(aggregate, data.FailedJobId) },
             System.Text.Json.JsonDocument.Parse(audit.Details).RootElement.GetProperty("deleted").EnumerateArray().Select(e => e.GetInt64()));
-        Assert.Equal(0, await admin.DeleteAsync([aggregate], "olga"));   // nothing left to delete: nothing recorded
+        Assert.Equal(0, (await admin.DeleteAsync([aggregate], "olga")).Deleted);   // nothing left to delete: nothing recorded
         Assert.Single(await AuditLog.LatestAsync(source, 10));
     }
 
@@ -205,6 +208,32 @@ public partial class JobAdminTests
             var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal([data.ImageIds[2]], message.ImageIds);
             Assert.Equal("enqueued", await data.JobStateAsync(data.FailedJobId));
+        }
+        finally { await bus.StopAsync(); }
+    }
+
+    [Fact]
+    public async Task Deleting_from_the_jobs_page_asks_a_worker_to_complete_the_patients_it_left_unfinished()
+    {
+        await using var data = await TestData.CreateAsync();
+        await data.Database.ScalarAsync<int>($"update images set state = 'queued', error_code = null where id = {data.ImageIds[2]}; select 1");
+        var patient = await data.Database.ScalarAsync<long>($"select patient_id from images where id = {data.ImageIds[2]}");
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString);
+        var received = new TaskCompletionSource<ReaggregatePatient>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bus = await MessageListener.StartAsync<ReaggregatePatient>("dashboard-delete", ctx =>
+        {
+            if (ctx.Message.PatientDbId == patient) received.TrySetResult(ctx.Message);
+        });
+        try
+        {
+            using var client = host.Client(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+            var token = AntiforgeryField().Match(await client.GetStringAsync("/jobs?state=failed")).Groups[1].Value;
+            var post = await client.PostAsync("/jobs/delete", new FormUrlEncodedContent([new("__af", token), new("ids", data.FailedJobId.ToString())]));
+            Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+            Assert.Contains("Deleted 1 job(s). 1 patient(s) whose images they left unfinished are being completed.",
+                await client.GetStringAsync(post.Headers.Location!.ToString()));
+            Assert.NotNull(await received.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal("deleted", await data.JobStateAsync(data.FailedJobId));
         }
         finally { await bus.StopAsync(); }
     }

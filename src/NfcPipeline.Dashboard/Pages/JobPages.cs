@@ -1,4 +1,5 @@
 using MassTransit;
+using NfcPipeline.Contracts;
 using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Dashboard.Html;
 using NfcPipeline.Dashboard.Security;
@@ -117,12 +118,27 @@ public static class JobPages
         return Flash.Redirect(context, back, message);
     }
 
-    private static async Task<IResult> Delete(HttpContext context, JobAdmin jobs, CancellationToken ct)
+    private static async Task<IResult> Delete(HttpContext context, JobAdmin jobs, IPublishEndpoint bus, CancellationToken ct)
     {
         if (!await Layout.AntiforgeryValidAsync(context)) return Layout.BadForm();
         var form = await context.Request.ReadFormAsync(ct);
-        var n = await jobs.DeleteAsync(Ids(form), AuditActor.Of(context), ct);
-        return Flash.Redirect(context, "/jobs?state=failed", $"Deleted {n} job(s).");
+        var actor = AuditActor.Of(context);
+        var deletion = await jobs.DeleteAsync(Ids(form), actor, ct);
+        // The images the deletion failed leave their patients processing: a worker completes them (and their study) now,
+        // not the stranded sweep minutes later, while delete-study refuses the study and `enqueue --wait` waits.
+        int asked = 0;
+        PublishFailure? failure = null;
+        foreach (var patient in deletion.PatientsToComplete)
+        {
+            failure = await BoundedPublish.TryPublishAsync(bus, new ReaggregatePatient(patient, actor), null, "request to complete the patient", ct);
+            if (failure is not null) break;
+            asked++;
+        }
+        var message = $"Deleted {deletion.Deleted} job(s)." + (deletion.PatientsToComplete.Count == 0 ? ""
+            : failure is null ? $" {asked} patient(s) whose images they left unfinished are being completed."
+            : $" {deletion.PatientsToComplete.Count - asked} patient(s) whose images they left unfinished were not asked to complete ({failure.Reason}): " +
+              "a worker's stranded sweep completes them later.");
+        return Flash.Redirect(context, "/jobs?state=failed", message);
     }
 
     private static List<long> Ids(IFormCollection form) =>

@@ -10,6 +10,9 @@ namespace NfcPipeline.Storage.Reporting;
 /// <param name="MoreMatched">More jobs matched than one requeue takes (<see cref="JobAdmin.BulkLimit"/>): run it again for the rest.</param>
 public sealed record RequeueResult(IReadOnlyList<long> Requeued, IReadOnlyList<(long JobId, string Reason)> Skipped, bool MoreMatched = false);
 
+/// <summary>Jobs marked deleted, and the patients whose images that failed (JobDeleted): they are complete once aggregated.</summary>
+public sealed record JobDeletion(int Deleted, IReadOnlyList<long> PatientsToComplete);
+
 /// <summary>
 /// Job listing and the operator actions on jobs and share scans, shared by the dashboard and the CLI.
 /// Actions change rows and publish their messages inside one transaction: when publishing fails the rows stay
@@ -193,9 +196,10 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdm
     /// <summary>
     /// Marks failed jobs deleted. Rows are kept (state 'deleted') so the history and audit trail remain. A deleted
     /// chunk's images still unfinished (its fault went unrecorded, the database away) fail as JobDeleted: nothing would
-    /// finish them, and their study would stay processing.
+    /// finish them. Their patients are returned, for the caller to ask a worker to complete them (and their study);
+    /// otherwise the stranded sweep does, Worker:StrandedAfter later.
     /// </summary>
-    public async Task<int> DeleteAsync(IReadOnlyCollection<long> jobIds, string actor, CancellationToken ct = default)
+    public async Task<JobDeletion> DeleteAsync(IReadOnlyCollection<long> jobIds, string actor, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -207,16 +211,17 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdm
         var deleted = (await c.QueryAsync<long>(new CommandDefinition(
             "update jobs set state = 'deleted', updated_at = now() where id = any(@ids) and state = 'failed' returning id",
             new { ids = jobIds.ToArray() }, tx, cancellationToken: ct))).Order().ToList();
-        await c.ExecuteAsync(new CommandDefinition("""
+        var patients = (await c.QueryAsync<long>(new CommandDefinition("""
             update images i set state = 'failed', error_code = 'JobDeleted', updated_at = now(), result_um_per_px = null,
                 error = 'Its analysis job was deleted before it finished; resubmit the study to analyse it.'
             from jobs j, jsonb_array_elements_text(case when jsonb_typeof(j.payload -> 'image_ids') = 'array' then j.payload -> 'image_ids' else '[]' end) e
             where j.id = any(@deleted) and j.kind = 'analyze_chunk' and e::bigint = i.id
               and i.state not in ('succeeded', 'failed') and (i.chunk_job_id is null or i.chunk_job_id = j.id)
-            """, new { deleted = deleted.ToArray() }, tx, cancellationToken: ct));
+            returning i.patient_id
+            """, new { deleted = deleted.ToArray() }, tx, cancellationToken: ct))).Distinct().Order().ToList();
         if (deleted.Count > 0) await AuditLog.RecordAsync(c, tx, actor, AuditLog.DeleteJobs, "jobs by id", new { deleted }, ct);
         await tx.CommitAsync(ct);
-        return deleted.Count;
+        return new JobDeletion(deleted.Count, patients);
     }
 
     /// <summary>Sets share_watch.scan_requested_at for every watched root and publishes <see cref="ScanShareNow"/>.</summary>

@@ -110,6 +110,31 @@ public class WorkerFaultTests
     }
 
     [Fact]
+    public async Task Deleting_a_failed_chunk_that_left_its_images_unfinished_completes_their_patients_and_study()
+    {
+        // Its fault unrecorded (the database away): the job failed, its images still processing. Deleting it failed the
+        // images, but nothing completed their patients or study until the stranded sweep, 10 minutes later.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-d", patients: 2, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-d", FolderPath = "study-d" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-d", TimeSpan.FromMinutes(2)));
+        var (job, ids, _) = await FirstChunkLeftProcessingAsync(env, "host:1:gone");
+        await env.QueryScalarAsync<long>("update jobs set state = 'failed', last_error = 'x' where id = @job returning id", new { job });
+
+        await using var data = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var deletion = await new NfcPipeline.Storage.Reporting.JobAdmin(data).DeleteAsync([job], "test");
+        Assert.Equal(1, deletion.Deleted);
+        Assert.Equal(await env.QueryScalarAsync<long[]>("select array_agg(distinct patient_id order by patient_id) from images where id = any(@ids)", new { ids }),
+            deletion.PatientsToComplete);
+        foreach (var patient in deletion.PatientsToComplete) await env.PublishAsync(new ReaggregatePatient(patient, "test"));
+
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-d", TimeSpan.FromSeconds(60)));
+        Assert.Equal(ids.Length, (int)await env.QueryScalarAsync<long>("select count(*) from images where error_code = 'JobDeleted'"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from patients where state = 'processing'"));
+    }
+
+    [Fact]
     public async Task A_chunk_that_fails_after_its_retries_fails_its_images_and_the_study_completes_with_errors()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
