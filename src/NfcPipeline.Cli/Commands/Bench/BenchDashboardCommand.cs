@@ -61,9 +61,11 @@ internal static class BenchDashboardCommand
             var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres" }.ConnectionString;
             var bench = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = name }.ConnectionString;
             var share = Directory.CreateTempSubdirectory("nfc-bench-share-").FullName;
+            bool created = false;   // an unreachable server made none: nothing to keep or drop, nor a second error about it
             try
             {
                 await AdminAsync(admin, $"create database {name}", ct);
+                created = true;
                 Console.WriteLine($"Database {name}: migrating and seeding {size.Studies} studies, {size.Images} images, {size.Capillaries} capillaries, {size.FailedJobs} failed jobs");
                 await new MigrationRunner(bench).ApplyAsync(MigrationSource.Embedded(), ct);
                 var seedWatch = Stopwatch.StartNew();
@@ -82,8 +84,8 @@ internal static class BenchDashboardCommand
             finally
             {
                 try { Directory.Delete(share, recursive: true); } catch (IOException) { }
-                if (parse.GetValue(keep)) Console.WriteLine($"Kept database {name}.");
-                else
+                if (created && parse.GetValue(keep)) Console.WriteLine($"Kept database {name}.");
+                else if (created)
                 {
                     try { await AdminAsync(admin, $"drop database if exists {name} with (force)", CancellationToken.None); }
                     catch (NpgsqlException ex) { Console.Error.WriteLine($"nfc bench dashboard: could not drop database {name}: {ex.Message}"); }
@@ -101,9 +103,11 @@ internal static class BenchDashboardCommand
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Storage:ConnectionString"] = connectionString, ["Dashboard:Urls"] = "http://127.0.0.1:0", ["Dashboard:ShareRoot"] = share,
-            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Default"] = "Warning", ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // The dashboard's warnings to standard error: standard output is the results table a script reads.
+        builder.Logging.ClearProviders().AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddDashboardServices();
         await using var app = builder.Build();
         app.MapDashboard();
@@ -181,11 +185,18 @@ internal static class BenchDashboardCommand
             {
                 await using var cmd = new NpgsqlCommand(sql, c);
                 foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v);
-                return (T)(await cmd.ExecuteScalarAsync(ct))!;
+                return await cmd.ExecuteScalarAsync(ct) is T value ? value
+                    : throw new InvalidOperationException($"the seeded data lacks a row the pages need ({sql})");
             }
-            var study = await One<long>("select id from studies where state = 'completed' order by id offset @o limit 1", ("o", size.Studies / 2));
+            // The completed study nearest the middle that has a succeeded image (the overlay's): at small sizes the middle
+            // study's one image could be a failed one, and the bench stopped on its missing id.
+            var study = await One<long>("""
+                select s.id from studies s
+                where s.state = 'completed' and exists (select 1 from images i where i.study_id = s.id and i.state = 'succeeded')
+                order by abs(s.id - (select min(id) + (max(id) - min(id)) / 2 from studies)), s.id limit 1
+                """);
             var external = await One<string>("select external_id from studies where id = @s", ("s", study));
-            var patient = await One<long>("select min(id) from patients where study_id = @s", ("s", study));
+            var patient = await One<long>("select min(patient_id) from images where study_id = @s and state = 'succeeded'", ("s", study));
             var image = await One<long>("select min(id) from images where patient_id = @p and state = 'succeeded'", ("p", patient));
             var job = await One<long>("select id from jobs where state = 'failed' order by id desc offset @o limit 1", ("o", size.FailedJobs / 2));
             return new BenchIds(study, external, patient, image, job, job);
@@ -230,6 +241,25 @@ internal static class BenchDashboardCommand
                 Directory.CreateDirectory(Path.GetDirectoryName(file)!);
                 await File.WriteAllBytesAsync(file, png, ct);
             }
+            await reader.CloseAsync();
+            // The overlay draws only on the content analysed (a 409 otherwise): the overlay's image and its results take
+            // the written file's hash in place of the seeded one.
+            await using var rekey = new NpgsqlCommand(RekeySql, c);
+            rekey.Parameters.AddWithValue("id", ImageId);
+            rekey.Parameters.AddWithValue("content", System.Security.Cryptography.SHA256.HashData(png));
+            await rekey.ExecuteNonQueryAsync(ct);
         }
+
+        private const string RekeySql = """
+            begin;
+            create temp table rekeyed on commit drop as select sha256 as old from images where id = @id;
+            insert into image_metrics
+            select (jsonb_populate_record(null::image_metrics, to_jsonb(m) || jsonb_build_object('image_sha256', '\x' || encode(@content, 'hex')))).*
+            from image_metrics m, rekeyed where m.image_sha256 = rekeyed.old;
+            update capillaries set image_sha256 = @content from rekeyed where image_sha256 = rekeyed.old;
+            delete from image_metrics using rekeyed where image_sha256 = rekeyed.old;
+            update images set sha256 = @content from rekeyed where sha256 = rekeyed.old;
+            commit;
+            """;
     }
 }
