@@ -54,10 +54,15 @@ public sealed class BenchCliTests : IDisposable
         var hugeBatch = await NfcProcess.RunAsync("bench", "pipeline", "--batch", "5000", "--source", DemoStudy);
         Assert.Equal(2, hugeBatch.Code);
         Assert.Contains("nfc bench pipeline: --batch must be 1 to ", hugeBatch.Err);
-        var badManagement = await NfcProcess.RunWithEnvironmentAsync(new() { ["NFC_RABBIT_MGMT_URI"] = "not a uri" },
-            "bench", "pipeline", "--images", "2", "--rounds", "1", "--warm-up", "0", "--source", DemoStudy);
-        Assert.Equal((2, "nfc bench pipeline: NFC_RABBIT_MGMT_URI is not an absolute address such as http://127.0.0.1:15672/"),
-            (badManagement.Code, badManagement.Err.Trim()));
+        // The broker's own amqp:// address there (NFC_RABBIT_URI's) failed after the database was made, left it and the
+        // share behind, and printed a stack trace.
+        foreach (var address in new[] { "not a uri", "amqp://127.0.0.1:35672/" })
+        {
+            var badManagement = await NfcProcess.RunWithEnvironmentAsync(new() { ["NFC_RABBIT_MGMT_URI"] = address },
+                "bench", "pipeline", "--images", "2", "--rounds", "1", "--warm-up", "0", "--source", DemoStudy);
+            Assert.Equal((2, "nfc bench pipeline: NFC_RABBIT_MGMT_URI is not an http(s) address such as http://127.0.0.1:15672/"),
+                (badManagement.Code, badManagement.Err.Trim()));
+        }
 
         // 19,999 images in 10,000 studies seeded 10,000 (one each) while it said 19,999.
         var uneven = await NfcProcess.RunAsync("bench", "dashboard", "--studies", "10000", "--images", "19999");
@@ -68,6 +73,8 @@ public sealed class BenchCliTests : IDisposable
         Assert.Equal(1, noDatabase.Code);
         Assert.Contains("database error", noDatabase.Err);
         Assert.DoesNotContain("   at ", noDatabase.Err);
+        // It made no database: no second error about dropping one.
+        Assert.DoesNotContain("could not drop", noDatabase.Err);
 
         // The management API unreachable, or reached but silent (a timeout, reported as "cancelled" before, and it left
         // the database): the bench database it had created is dropped, and its share deleted.
@@ -122,6 +129,45 @@ public sealed class BenchCliTests : IDisposable
         var negative = await NfcProcess.RunAsync("bench", "inference", "--concurrent-runs", "-1");
         Assert.Equal(2, negative.Code);
         Assert.Contains("--concurrent-runs must be 0 (choose) or more.", negative.Err + negative.Out);
+    }
+
+    [Fact]
+    public async Task Bench_inference_does_not_print_a_batch_a_batch_one_model_cannot_run()
+    {
+        // A model whose input takes one image runs every batch as batch 1: its "batch 2" row and ratio were batch 1's.
+        var model = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "onnx", "instances_tiny.onnx");
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "1", "--batch", "1,2", "--rounds", "1",
+            "--source", DemoStudy, "--model", model);
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Contains("nfc bench inference: the model takes one image per run; batch 2 is not measured", run.Err);
+        Assert.InRange(NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_1"), 0.01, 10);
+        Assert.DoesNotContain("batch_2", run.Out);
+
+        var none = await NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "bench", "inference", "--images", "1", "--batch", "4", "--rounds", "1",
+            "--source", DemoStudy, "--model", model);
+        Assert.Equal(2, none.Code);
+        Assert.Contains("nothing was measured; the model takes batch 1 only (--batch 1)", none.Err);
+    }
+
+    [Fact]
+    public async Task Bench_dashboard_times_every_page_on_a_small_seeded_database_and_drops_it()
+    {
+        // The overlay answered 409 (the seeded hashes are no file's), and at this size the middle study's one image was a
+        // failed one: the bench stopped on a stack trace. Its dashboard's log lines went to standard output, in the table.
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "bench", "dashboard", "--studies", "10", "--images", "10",
+            "--capillaries", "10", "--failed-jobs", "1", "--rounds", "1");
+        Assert.True(run.Code == 0, run.Err + run.Out);
+        Assert.Matches(@"overlay png \(480 px\)\s*│ 200 ", run.Out);
+        Assert.Contains("All 18 pages within 300 ms (server median).", run.Out);
+        Assert.DoesNotContain("info:", run.Out);
+        Assert.Equal("", run.Err.Trim());
+        var name = System.Text.RegularExpressions.Regex.Match(run.Out, "Database (nfc_bench_[0-9a-f]{8})").Groups[1].Value;
+        Assert.NotEqual("", name);
+        await using var admin = new Npgsql.NpgsqlConnection(TestServices.PostgresAdmin);
+        await admin.OpenAsync();
+        await using var exists = new Npgsql.NpgsqlCommand("select count(*) from pg_database where datname = @name", admin);
+        exists.Parameters.AddWithValue("name", name);
+        Assert.Equal(0L, (long)(await exists.ExecuteScalarAsync())!);
     }
 
     [Fact]

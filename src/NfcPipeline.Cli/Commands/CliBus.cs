@@ -48,6 +48,10 @@ internal sealed class CliBus : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _publisher.Dispose();
-        await _bus.StopAsync();
+        // Bounded: a broker that stopped confirming (a memory alarm) may not answer the close either, and the verb has
+        // already said what happened; it must exit, not hang until the shutdown grace runs out.
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await _bus.StopAsync(limit.Token); }
+        catch (OperationCanceledException) { }
     }
 }

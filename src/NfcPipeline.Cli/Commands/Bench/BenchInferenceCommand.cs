@@ -82,6 +82,12 @@ internal static class BenchInferenceCommand
             var (loaded, fields) = opened.Value;
             using var _ = loaded;
             await using var __ = fields.Analyzer;
+            if (!loaded.AcceptsBatches && batch > 1)
+            {
+                // A batch-1 export runs one image per call whatever the batch: its row would be batch 1's under another name.
+                await Console.Error.WriteLineAsync($"nfc bench inference: the model takes one image per run; batch {batch} is not measured");
+                continue;
+            }
             (provider, model) = (loaded.ActiveProvider, $"{loaded.Contract.ModelName} {loaded.Contract.ModelVersion}");
             plan = $"{loaded.MaxConcurrentRuns} concurrent run(s) × {(loaded.IntraOpThreads > 0 ? loaded.IntraOpThreads.ToString(CultureInfo.InvariantCulture) : "ORT's")} thread(s)";
             using var raw = new RawRunner(loaded, paths[0], batch);                  // warms up allocations and kernels
@@ -105,6 +111,11 @@ internal static class BenchInferenceCommand
             if (profilePrefix is not null) profiles.Add((batch, loaded.Session.EndProfiling()));
         }
 
+        if (rows.Count == 0)
+        {
+            await Console.Error.WriteLineAsync("nfc bench inference: nothing was measured; the model takes batch 1 only (--batch 1)");
+            return NfcCommandLine.Usage;
+        }
         Console.WriteLine($"{model} on {provider}, {plan} (raw and pipeline alike): {count} images × {rounds} pipeline rounds per batch size, " +
             "each between two raw rounds; each raw round followed by one of batch 1");
         var table = new Table().AddColumns("batch", "raw ORT img/s", "pipeline img/s", "pipeline / raw (median)", "per-round range",

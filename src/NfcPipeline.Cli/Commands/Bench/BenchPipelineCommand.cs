@@ -68,9 +68,11 @@ internal static class BenchPipelineCommand
         // Every address before anything is made: a malformed one is a usage error, with no share folder left behind.
         var rabbit = CliBus.Address();
         var connection = CommonOptions.ResolveConnection(null);
-        if (!Uri.TryCreate(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/", UriKind.Absolute, out var management))
+        // http(s) only: HttpClient takes an amqp:// address (NFC_RABBIT_URI's, an easy mix-up) and fails on its first request.
+        if (!Uri.TryCreate(Environment.GetEnvironmentVariable("NFC_RABBIT_MGMT_URI") ?? "http://127.0.0.1:35673/", UriKind.Absolute, out var management)
+            || management.Scheme is not ("http" or "https"))
         {
-            await Console.Error.WriteLineAsync("nfc bench pipeline: NFC_RABBIT_MGMT_URI is not an absolute address such as http://127.0.0.1:15672/");
+            await Console.Error.WriteLineAsync("nfc bench pipeline: NFC_RABBIT_MGMT_URI is not an http(s) address such as http://127.0.0.1:15672/");
             return NfcCommandLine.Usage;
         }
         var share = Directory.CreateTempSubdirectory("nfc-bench-share-");
@@ -195,26 +197,35 @@ internal static class BenchPipelineCommand
             ["Inference__Device"] = options.Device,
             ["Inference__IntraOpThreads"] = options.IntraOpThreads.ToString(CultureInfo.InvariantCulture),
             ["Inference__MaxConcurrentRuns"] = options.MaxConcurrentRuns.ToString(CultureInfo.InvariantCulture),
+            // As many batches in flight as raw ORT has streams, and one filling (InferenceArguments.Batching): the
+            // worker's own 3 understated the pipeline against raw ORT at --concurrent-runs 4.
+            ["Inference__Batching__MaxConcurrentBatches"] = InferenceArguments.Batching(batch, options.MaxConcurrentRuns).MaxConcurrentBatches.ToString(CultureInfo.InvariantCulture),
         };
         if (options.OnnxRuntimePath is { Length: > 0 } ort) settings["Inference__OnnxRuntimePath"] = ort;
         using var worker = BenchEnvironment.StartWorker(settings, log);
+        // The worker's output is appended under this lock as it comes: read under it too (a read meanwhile can throw).
+        string Log() { lock (log) return log.ToString(); }
+        IBusControl? bus = null;
+        bool busStopped = false;
         try
         {
             var started = Stopwatch.StartNew();
-            while (!log.ToString().Contains("Bus started", StringComparison.Ordinal))
+            while (!Log().Contains("Bus started", StringComparison.Ordinal))
             {
-                if (worker.HasExited || started.Elapsed > TimeSpan.FromMinutes(2)) return (false, 0, 0, log.ToString());
+                if (worker.HasExited || started.Elapsed > TimeSpan.FromMinutes(2)) return (false, 0, 0, Log());
                 await Task.Delay(100, ct);
             }
-            var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(env.RabbitUri));
-            await bus.StartAsync(ct);
+            var publisher = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(env.RabbitUri));
+            bus = publisher;
+            await publisher.StartAsync(ct);
             // Submits a study and waits for it to complete; null when the worker died or it took too long.
             async Task<TimeSpan?> AnalyseAsync(string study, bool stopBus)
             {
                 var clock = Stopwatch.StartNew();
-                await bus.Publish(new SubmitStudy { StudyId = study, FolderPath = study }, ct);
+                await publisher.Publish(new SubmitStudy { StudyId = study, FolderPath = study }, ct);
                 // Stopping this publisher's bus is the benchmark's own cost, not the pipeline's: it runs on the side.
-                var stopping = stopBus ? bus.StopAsync(ct) : Task.CompletedTask;
+                busStopped |= stopBus;
+                var stopping = stopBus ? publisher.StopAsync(ct) : Task.CompletedTask;
                 while (await env.ScalarAsync<string>("select state from studies where external_id = @id", study) is not ("completed" or "completed_with_errors"))
                 {
                     if (worker.HasExited || clock.Elapsed > TimeSpan.FromMinutes(30)) return null;
@@ -224,20 +235,26 @@ internal static class BenchPipelineCommand
                 await stopping;
                 return elapsed;
             }
-            if (warmUp && await AnalyseAsync("warm-up", stopBus: false) is null) return (false, 0, 0, log.ToString());
+            if (warmUp && await AnalyseAsync("warm-up", stopBus: false) is null) return (false, 0, 0, Log());
             rawRound();
             for (int i = 0; i < studies.Count; i++)
             {
-                if (await AnalyseAsync(studies[i], stopBus: i == studies.Count - 1) is not { } took) return (false, 0, 0, log.ToString());
+                if (await AnalyseAsync(studies[i], stopBus: i == studies.Count - 1) is not { } took) return (false, 0, 0, Log());
                 await studyDone(studies[i], took);
                 rawRound();
             }
             await Task.Delay(1500, ct);   // one more heartbeat carries the final write share
             var writeShare = await env.ScalarAsync<double?>("select (last_batch ->> 'db_write_share')::float8 from workers limit 1") ?? 0;
-            return (true, writeShare, BenchEnvironment.PeakRssMb(worker.Id), log.ToString());
+            return (true, writeShare, BenchEnvironment.PeakRssMb(worker.Id), Log());
         }
         finally
         {
+            // A study that failed or timed out left the publisher's bus running: stopped, bounded (the broker may be why).
+            if (bus is not null && !busStopped)
+            {
+                using var stopLimit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try { await bus.StopAsync(stopLimit.Token); } catch (OperationCanceledException) { }
+            }
             if (!worker.HasExited) { worker.Kill(entireProcessTree: true); await worker.WaitForExitAsync(CancellationToken.None); }
         }
     }
