@@ -7,6 +7,7 @@ internal static class ExifOrientationReader
 {
     private const ushort OrientationTag = 0x0112;
     private const ushort TypeShort = 3;
+    private const ushort TypeLong = 4;
 
     /// <param name="tiff">The APP1 payload after the "Exif\0\0" prefix: a little TIFF structure.</param>
     public static int? Read(ReadOnlySpan<byte> tiff)
@@ -31,9 +32,15 @@ internal static class ExifOrientationReader
                 return null;
             if (U16(tiff[e..], little) != OrientationTag)
                 continue;
-            if (U16(tiff[(e + 2)..], little) != TypeShort || U32(tiff[(e + 4)..], little) != 1)
+            if (U32(tiff[(e + 4)..], little) != 1)
                 return null;
-            return U16(tiff[(e + 8)..], little);
+            // SHORT as the standard says; LONG as some writers store it (and TIFF files are read alike, TiffHeader).
+            return U16(tiff[(e + 2)..], little) switch
+            {
+                TypeShort => U16(tiff[(e + 8)..], little),
+                TypeLong => U32(tiff[(e + 8)..], little) is var v and <= 8 ? (int)v : null,
+                _ => null,
+            };
         }
         return null;
     }
