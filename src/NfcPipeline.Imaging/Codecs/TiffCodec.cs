@@ -27,6 +27,7 @@ internal static unsafe class TiffCodec
                 if (header.Directory > 0 && LibTiffNative.SetDirectory(tif, (uint)header.Directory) == 0)
                     throw Classify($"reading directory {header.Directory + 1}", null);
                 RefuseSignedSamples(tif);
+                RefuseRareCompressions(tif);
                 byte* message = stackalloc byte[LibTiffNative.MessageBufferSize];
                 message[0] = 0;
                 if (LibTiffNative.RgbaImageOk(tif, message) == 0)
@@ -129,11 +130,6 @@ internal static unsafe class TiffCodec
     }
 
     /// <summary>
-    /// Marks unassociated alpha as associated in the open directory (never in the file: the handle is read-only), so
-    /// libtiff passes the colour through as stored: it premultiplied it, and dividing back lost what low alpha had kept
-    /// (alpha 0 gave black, alpha 3 coarse colour) and was never undone for planar grey.
-    /// </summary>
-    /// <summary>
     /// libtiff's RGBA reader takes signed (and complex) integer samples as unsigned, so a stored -100 came out bright and
     /// +100 dark, as a valid image. IEEE floating point it refuses itself.
     /// </summary>
@@ -147,6 +143,30 @@ internal static unsafe class TiffCodec
                 $"TIFF: {kind} samples (SampleFormat {format}) are not read; export the image with unsigned integer samples");
     }
 
+    /// <summary>
+    /// The compressions microscopes and image tools write. libtiff's other decoders (old-style JPEG, ThunderScan,
+    /// PixarLog, JBIG, LERC, SGI LogLuv, NeXT...) are rarely met and where most of its parser faults were found; a
+    /// fault inside native code ends the worker, not one image, so those files are refused before any is run.
+    /// </summary>
+    private static readonly Dictionary<ushort, string> ReadCompressions = new()
+    {
+        [1] = "none", [2] = "CCITT RLE", [3] = "CCITT fax 3", [4] = "CCITT fax 4", [5] = "LZW", [7] = "JPEG", [8] = "Deflate",
+        [32946] = "Deflate", [32773] = "PackBits", [34925] = "LZMA", [50000] = "Zstandard", [50001] = "WebP",
+    };
+
+    private static void RefuseRareCompressions(nint tif)
+    {
+        ushort compression;
+        if (LibTiffNative.GetUInt16(tif, LibTiffNative.TagCompression, &compression) == 0 || ReadCompressions.ContainsKey(compression)) return;
+        throw new ImageDecodeException(ImageDecodeError.Unsupported,
+            $"TIFF: compression {compression} is not read; save the image uncompressed or with LZW, Deflate or JPEG compression");
+    }
+
+    /// <summary>
+    /// Marks unassociated alpha as associated in the open directory (never in the file: the handle is read-only), so
+    /// libtiff passes the colour through as stored: it premultiplied it, and dividing back lost what low alpha had kept
+    /// (alpha 0 gave black, alpha 3 coarse colour) and was never undone for planar grey.
+    /// </summary>
     private static void TreatAlphaAsAssociated(nint tif)
     {
         ushort count;
