@@ -154,21 +154,34 @@ public static class StudyLayout
         studyId ??= manifest?.StudyId ?? folderName ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 
-        var images = new List<StudyImage>();
-        var skipped = new List<SkippedEntry>();
-        var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(folder) };
-        Walk(folder, [], manifest, realRoot, visited, images, skipped);
-        images.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
-        skipped.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
-        return new StudyInventory(folder, studyId, manifest, images, skipped);
+        var walk = new WalkState(manifest, realRoot, SharePaths.RealPath(folder));
+        Walk(folder, [], viaLink: false, walk);
+        walk.Images.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        walk.Skipped.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        return new StudyInventory(folder, studyId, manifest, walk.Images, walk.Skipped);
     }
+
+    /// <summary>What one study's walk carries: its folders and files seen by real path, and what it found.</summary>
+    private sealed record WalkState(StudyManifest? Manifest, string RealRoot, string RealStudy)
+    {
+        public HashSet<string> VisitedFolders { get; } = new(StringComparer.Ordinal) { RealStudy };
+        public HashSet<string> LinkedFiles { get; } = new(StringComparer.Ordinal);
+        public List<StudyImage> Images { get; } = [];
+        public List<SkippedEntry> Skipped { get; } = [];
+
+        public bool InStudy(string real) => real == RealStudy || real.StartsWith(RealStudy.TrimEnd('/') + "/", StringComparison.Ordinal);
+    }
+
+    private const string LinkIntoStudy = "a link to another place in this study: the images there are registered there, once";
 
     /// <summary>The patient the images at a study's root (in no patient folder) are registered under.</summary>
     public const string UnassignedPatient = "unassigned";
 
-    private static void Walk(string directory, List<string> segments, StudyManifest? manifest, string realRoot,
-        HashSet<string> visited, List<StudyImage> images, List<SkippedEntry> skipped)
+    /// <param name="viaLink">Whether a link led here: only such files can be another path to a file already found, since a
+    /// link into the study itself is refused (it would take a sibling's images, or the real folder would be skipped).</param>
+    private static void Walk(string directory, List<string> segments, bool viaLink, WalkState walk)
     {
+        var (manifest, realRoot, skipped) = (walk.Manifest, walk.RealRoot, walk.Skipped);
         IEnumerable<FileSystemInfo> entries;
         try { entries = new DirectoryInfo(directory).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).ToList(); }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
@@ -189,22 +202,32 @@ public static class StudyLayout
                 skipped.Add(new SkippedEntry(relative, refusal, Folder: true));
                 continue;
             }
+            if (entry.LinkTarget is not null && SafeRealPath(entry.FullName) is { } target && walk.InStudy(target))
+            {
+                skipped.Add(new SkippedEntry(relative, LinkIntoStudy, Folder: entry is DirectoryInfo));
+                continue;
+            }
             if (entry is DirectoryInfo dir)
             {
                 if (ImageExtensions.Contains(Path.GetExtension(entry.Name))) { skipped.Add(new SkippedEntry(relative, "a folder named like an image file, not an image", Folder: true)); continue; }
                 if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/", Folder: true)); continue; }
                 // A link re-pointed into a loop (or out of reach) since it was checked: RealPath's error names the path.
                 if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "folder cannot be resolved (a link that loops, or no access)", Folder: true)); continue; }
-                if (!visited.Add(real)) { skipped.Add(new SkippedEntry(relative, "link loops back into the study", Folder: true)); continue; }
-                Walk(dir.FullName, [.. segments, entry.Name], manifest, realRoot, visited, images, skipped);
+                if (!walk.VisitedFolders.Add(real)) { skipped.Add(new SkippedEntry(relative, "another link to a folder already in this study", Folder: true)); continue; }
+                Walk(dir.FullName, [.. segments, entry.Name], viaLink || entry.LinkTarget is not null, walk);
             }
             else if (!IsImageFileName(entry.Name))
             {
                 skipped.Add(new SkippedEntry(relative, "not named as an image (.jpg, .jpeg, .png, .tif, .tiff or .bmp); not analysed"));
             }
+            else if ((viaLink || entry.LinkTarget is not null) && SafeRealPath(entry.FullName) is { } file && !walk.LinkedFiles.Add(file))
+            {
+                // Two links to one file (under two patients, say): one field, registered once, as a listed study refuses it twice.
+                skipped.Add(new SkippedEntry(relative, "another link to a file already in this study; registered once"));
+            }
             else
             {
-                images.Add(Place(relative, entry.FullName, segments, manifest));
+                walk.Images.Add(Place(relative, entry.FullName, segments, manifest));
             }
         }
     }

@@ -64,4 +64,37 @@ public sealed partial class StudyLayoutTests
         Assert.Equal(NfcPipeline.Intake.Share.StudyReadiness.Refused, everything.Readiness);
         Assert.StartsWith("link leads back to a folder that holds it", everything.Reason);
     }
+
+    [Fact]
+    public void A_link_to_another_place_in_the_study_is_left_out_and_never_takes_the_real_folder_s_place()
+    {
+        // P01/L2 -> ../P02/L2: walked first (name order), P02's images were registered as P01's, and the real P02/L2 was
+        // skipped as "a link loop". A file link to a sibling file put one field under two patients.
+        Touch("s1/P01/L3/f1.jpg");
+        Touch("s1/P02/L2/f1.jpg");
+        Touch("s1/P02/L2/f2.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P01", "L2"), Path.Combine("..", "P02", "L2"));
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P01", "L3", "f2.jpg"), Path.Combine("..", "..", "P02", "L2", "f2.jpg"));
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Equal(["P01/L3/f1.jpg", "P02/L2/f1.jpg", "P02/L2/f2.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal(["P01/L2", "P01/L3/f2.jpg"], inventory.Skipped.Where(e => e.Reason.StartsWith("a link to another place in this study", StringComparison.Ordinal))
+            .Select(e => e.RelativePath));
+    }
+
+    [Fact]
+    public void Two_links_to_one_file_outside_the_study_register_it_once()
+    {
+        Touch("library/reference.jpg");
+        Touch("s1/P01/L2/f1.jpg");
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "s1", "P02", "L2"));
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P01", "L2", "ref.jpg"), Path.Combine(_share.FullName, "library", "reference.jpg"));
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P02", "L2", "ref.jpg"), Path.Combine(_share.FullName, "library", "reference.jpg"));
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Equal(["P01/L2/f1.jpg", "P01/L2/ref.jpg"], inventory.Images.Select(i => i.RelativePath));
+        Assert.Equal("another link to a file already in this study; registered once", Assert.Single(inventory.Skipped).Reason);
+    }
 }
