@@ -34,7 +34,9 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
 
     public async Task<MigrationResult> ApplyAsync(IReadOnlyList<Migration> migrations, CancellationToken ct = default)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
+        // Unpooled: the lock is the session's, and a pooled connection whose unlock failed (a timeout, cleanly cancelled)
+        // would go back to the pool still holding it until reused; closed, it releases it.
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         await connection.OpenAsync(ct);
         // No command timeout on the lock or the migrations: another runner may hold the lock while it builds indexes on
         // a large database; ct still cancels.

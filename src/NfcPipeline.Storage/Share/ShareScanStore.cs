@@ -33,7 +33,9 @@ public sealed class ShareScanStore(string connectionString)
     /// </summary>
     public async Task<IAsyncDisposable?> TryLockRootAsync(string root, CancellationToken ct)
     {
-        var connection = new NpgsqlConnection(connectionString);
+        // Unpooled: a pooled connection whose unlock failed without breaking it would go back to the pool still holding
+        // the root's lock, and other watchers would skip the root until it was reused; closed, it releases the lock.
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         try
         {
             await connection.OpenAsync(ct);

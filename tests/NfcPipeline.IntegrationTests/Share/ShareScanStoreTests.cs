@@ -17,7 +17,15 @@ public class ShareScanStoreTests
         Assert.Null(await second.TryLockRootAsync("/share/a", default));
         await using (var otherRoot = await second.TryLockRootAsync("/share/b", default)) Assert.NotNull(otherRoot);
 
+        // The lock's session ends with the lease: a pooled connection kept it open, holding the lock whenever its
+        // unlock failed without breaking it, until the pool reused the connection.
+        var holder = await h.Db.ScalarAsync<int>("""
+            select pid from pg_locks where locktype = 'advisory' and granted
+              and database = (select oid from pg_database where datname = current_database())
+            """);
         await held!.DisposeAsync();
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(async () => !await h.Db.ScalarAsync<bool>($"select exists (select 1 from pg_stat_activity where pid = {holder})"),
+            TimeSpan.FromSeconds(10));
         await using var after = await second.TryLockRootAsync("/share/a", default);
         Assert.NotNull(after);
     }
