@@ -64,6 +64,8 @@ public partial class FieldReviewTests
             Assert.Contains("Excluded at review: air bubble over the distal row", page);
             // No worker here: the stored figures predate the exclusion, and the page says so, with a way to ask again.
             Assert.Contains("id=\"review-pending\"", page);
+            // The histograms already count the review, the tables not yet: the charts say so.
+            Assert.Contains("the tables, the result computed before the review", page);
             // The patient's metrics through the API too, JSON and CSV (they showed the old figures without a sign).
             var metrics = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync($"/api/patients/{data.PatientId}/metrics")).RootElement;
             Assert.True(metrics.GetProperty("results")[0].GetProperty("reviewPending").GetBoolean());
@@ -90,6 +92,11 @@ public partial class FieldReviewTests
             await WaitForAsync(received, 2);
             await data.Database.ScalarAsync<int>($"update patient_metrics set computed_at = now() where patient_id = {data.PatientId}; select 1");
             Assert.DoesNotContain("id=\"review-pending\"", await client.GetStringAsync($"/patients/{data.PatientId}"));
+            Assert.DoesNotContain("charts-out-of-step", await client.GetStringAsync($"/patients/{data.PatientId}"));
+            await data.Database.ScalarAsync<int>($"update patients set state = 'processing' where id = {data.PatientId}; select 1");
+            Assert.Contains("The patient is being analysed again: the diameter histograms count only the fields done so far",
+                await client.GetStringAsync($"/patients/{data.PatientId}/print"));
+            await data.Database.ScalarAsync<int>($"update patients set state = 'completed' where id = {data.PatientId}; select 1");
             Assert.DoesNotContain("id=\"review-pending\"", await client.GetStringAsync($"/patients/{data.PatientId}/print"));
             Assert.Contains($"action=\"/images/{imageId}/include\"", page);
             Assert.Contains("excluded at review: air bubble over the distal row", await client.GetStringAsync($"/patients/{data.PatientId}/print"));

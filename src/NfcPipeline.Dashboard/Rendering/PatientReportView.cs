@@ -44,6 +44,15 @@ public static class PatientReportView
         ? $"A field was excluded or included at review ({changed:u}) after these results were computed ({r.Metrics!.ComputedAt:u}): they do not show it yet."
         : null;
 
+    /// <summary>
+    /// The diameter histograms are drawn from the fields as they are now, the tables from the stored result: while a
+    /// review is pending or the patient is analysed again, the two can count different loops (or the histograms none).
+    /// </summary>
+    public static string? ChartsOutOfStep(PatientReport r) =>
+        r.Patient.State == "processing" ? "The patient is being analysed again: the diameter histograms count only the fields done so far, the tables the result before."
+        : r.ReviewPendingSince is not null ? "The diameter histograms count the fields as reviewed now; the tables, the result computed before the review."
+        : null;
+
     /// <param name="review">The review controls under each field (operators' only); none in the printable report.</param>
     public static HtmlText Sections(PatientReport r, bool withGallery, Func<ImageRow, HtmlText>? review = null)
     {
@@ -55,7 +64,7 @@ public static class PatientReportView
             {notice}
             <section id="metrics"><h2>Metrics</h2>{MetricsTable(m)}</section>
             <section id="pattern"><h2>Fast-track pattern</h2>{RuleTrace(m)}</section>
-            <section id="charts"><h2>Charts</h2><div class="charts">
+            <section id="charts"><h2>Charts</h2>{H.When(ChartsOutOfStep(r) is not null, () => H.Html($"<p class=\"note\" id=\"charts-out-of-step\">{ChartsOutOfStep(r)}</p>"))}<div class="charts">
               {SvgCharts.Bars("chart-morphology", "Morphology (instances per class, gradable fields, hemorrhages and blurred included)", Morphology(m.Morphology), "instances")}
               {SvgCharts.Histogram("chart-apical", "Apical diameter (µm)", r.Diameters.Select(d => d.ApicalUm ?? double.NaN).ToList(), 5, "µm")}
               {SvgCharts.Histogram("chart-arterial", "Arterial limb diameter (µm)", r.Diameters.Select(d => d.ArterialUm ?? double.NaN).ToList(), 2, "µm")}
