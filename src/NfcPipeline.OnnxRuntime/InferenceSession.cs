@@ -30,15 +30,15 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _session = Create(env, modelPath, options, out var activeProvider, out var fallbackReason);
         ActiveProvider = activeProvider;
         ProviderFallbackReason = fallbackReason;
-        if (fallbackReason is not null)
-        {
-            logger?.LogWarning(
-                "The CUDA execution provider (device {DeviceId}) could not be used for {ModelPath}; running on {Provider}. ONNX Runtime said: {Reason}",
-                options.Cuda!.DeviceId, modelPath, activeProvider, fallbackReason);
-        }
-
         try
         {
+            // Inside the try: a logger that throws must not leave the native session (and a GPU arena) to the finalizer.
+            if (fallbackReason is not null)
+            {
+                logger?.LogWarning(
+                    "The CUDA execution provider (device {DeviceId}) could not be used for {ModelPath}; running on {Provider}. ONNX Runtime said: {Reason}",
+                    options.Cuda!.DeviceId, modelPath, activeProvider, fallbackReason);
+            }
             using var session = _session.Acquire();
             var inputs = SessionIntrospection.ReadNodes(session.Pointer, inputs: true);
             var outputs = SessionIntrospection.ReadNodes(session.Pointer, inputs: false);

@@ -2,8 +2,9 @@ namespace NfcPipeline.OnnxRuntime;
 
 /// <summary>
 /// Finds libonnxruntime.so.1: an explicit path first (the app binds Inference:OnnxRuntimePath to it), then the
-/// NFC_ORT_LIBRARY environment variable, then .local/native/libonnxruntime.so.1 in the current directory, the
-/// application directory or any of their parents (so it works from the repository and from test output folders).
+/// NFC_ORT_LIBRARY environment variable, then .local/native/libonnxruntime.so.1 in the application directory or any
+/// of its parents (so it works from the repository's build and test output folders). Not the current directory: a
+/// program started in another account's folder would load the library that account put there.
 /// An explicit path or variable that names a missing file is an error, not a reason to look elsewhere. The walk passes
 /// over a library that another account may have put there: in a folder anyone may write to, such as /tmp/.local.
 /// </summary>
@@ -15,7 +16,7 @@ public static class OrtLibraryResolver
 
     public static string Resolve(string? explicitPath = null) =>
         Resolve(explicitPath, Environment.GetEnvironmentVariable(EnvironmentVariable),
-            [Directory.GetCurrentDirectory(), AppContext.BaseDirectory]);
+            [AppContext.BaseDirectory]);
 
     public static string Resolve(string? explicitPath, string? environmentValue, IReadOnlyList<string> searchStarts)
     {

@@ -191,10 +191,16 @@ public sealed class ShareScanStore(string connectionString)
         await using var connection = await OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            delete from share_folder_notes
-            where root = @root and not (folder = any(@folders))
-              -- a registration refusal goes with its folder; one of a nested folder (nfc enqueue) the scan does not see
-              and (state <> 'registration_refused' or (position('/' in folder) = 0 and not (folder = any(@seen))))
+            with gone as (
+                delete from share_folder_notes
+                where root = @root and not (folder = any(@folders))
+                  -- a registration refusal goes with its folder; one of a nested folder (nfc enqueue) the scan does not see
+                  and (state <> 'registration_refused' or (position('/' in folder) = 0 and not (folder = any(@seen))))
+                returning folder, state)
+            -- So does its submission: without the refusal, the folder back unchanged (a mount that blipped while it was
+            -- refused) counted as submitted and was never registered.
+            delete from share_submissions s using gone
+            where s.root = @root and s.folder = gone.folder and gone.state = 'registration_refused'
             """, new { root, seen = seenFolders.ToArray(), folders = notes.Select(n => n.Folder).ToArray() }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
             delete from share_submissions s

@@ -73,14 +73,19 @@ public sealed class ShareWatcherService(
             logger.LogWarning("The scan of {Root} given up on has returned ({Outcome}); scanning again", root,
                 abandoned.IsCanceled ? "cancelled" : abandoned.Exception?.InnerException?.GetType().Name ?? "listed");
         }
+        var intervalSeconds = (int)Math.Max(1, Math.Ceiling(settings.PollInterval.TotalSeconds));
+        // Whether a scan is due, asked on a pooled connection first: the lock's own connection is unpooled (a session
+        // lock), and taking it every tick made the server start a backend a second for every worker.
+        var watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
+        if (watch.ScanRequestedAt is null && !watch.Due) return;
         await using var rootLock = await store.TryLockRootAsync(root, ct);
         if (rootLock is null)
         {
             logger.LogDebug("Another worker is scanning {Root}; skipping this tick", root);
             return;
         }
-        var intervalSeconds = (int)Math.Max(1, Math.Ceiling(settings.PollInterval.TotalSeconds));
-        var watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
+        // Again under the lock: another worker may have scanned between the two.
+        watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
         var requested = watch.ScanRequestedAt is not null;
         if (!requested && !watch.Due) return;
 
@@ -177,7 +182,8 @@ public sealed class ShareWatcherService(
         }
         catch (Exception ex) when (ex is TimeoutException || ex is OperationCanceledException && ct.IsCancellationRequested)
         {
-            stop.Cancel();
+            // The listing may have returned just now, and its continuation disposed the source: nothing left to stop.
+            try { stop.Cancel(); } catch (ObjectDisposedException) { }
             _abandoned = listing;
             if (ex is not TimeoutException) throw;
             throw new ShareUnavailableException($"The share did not answer for {settings.StallTimeout} (a hung network mount?); " +

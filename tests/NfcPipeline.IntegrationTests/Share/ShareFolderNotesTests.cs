@@ -55,6 +55,23 @@ public class ShareFolderNotesTests
     }
 
     [Fact]
+    public async Task A_refused_folder_that_was_gone_for_a_scan_is_submitted_again_when_it_comes_back()
+    {
+        // The mount blipped: the folder refused ("does not exist in the share"), then a scan of the empty mount dropped the
+        // refusal but kept the submission, so the folder back unchanged counted as submitted, for good.
+        await using var db = await TestDatabase.CreateAsync();
+        await new MigrationRunner(db.ConnectionString).ApplyAsync(MigrationSource.Embedded());
+        var store = new ShareScanStore(db.ConnectionString);
+        await store.RecordSubmissionAsync("/share", "S1", "fp", "S1", default);
+        await store.RecordSubmissionAsync("/share", "S2", "fp", "S2", default);
+        await store.RecordRegistrationRefusalAsync("/share", "S1", "the folder does not exist in the share", default);
+
+        await store.ReplaceFolderNotesAsync("/share", [], [], default);   // a scan that saw neither
+
+        Assert.Equal(["S2"], (await store.GetSubmittedFingerprintsAsync("/share", TimeSpan.FromDays(1), default)).Keys);
+    }
+
+    [Fact]
     public async Task Two_folders_that_list_alike_give_one_note_instead_of_failing_the_scan()
     {
         // "M\xfcller" and "M\xe4ller" written in Latin-1 both list as "M\uFFFDller"; upserting both in one statement
