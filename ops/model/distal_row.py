@@ -141,9 +141,10 @@ def find(capillaries, width, height, um_per_px, mask_of):
     Returns (distal indices, row length in mm, density per mm). As ImageMeasurer: loops whose apex lies outside the
     frame along the first row's axis (without a usable U: whose mask's distal end is on the frame) leave the row,
     which is then found again without them; when none is left, the density is None."""
-    distal, axis, length_mm, density, shown = _find(capillaries, width, height, um_per_px, mask_of, set())
+    distal, axis, length_mm, density, shown, direction_unknown = _find(capillaries, width, height, um_per_px, mask_of, set())
     cut = set()
-    for i, c in enumerate(capillaries):
+    # As the C# finder (DistalRow.DirectionUnknown): a side the axis only guesses at is no side to find loops cut on.
+    for i, c in enumerate([] if direction_unknown else capillaries):
         k = np.asarray(c["keypoints"], float)
         if _usable(k[0]) and apex_outside(mask_of(c), k[0, :2], axis, width, height):
             cut.add(i)
@@ -151,7 +152,7 @@ def find(capillaries, width, height, um_per_px, mask_of):
             cut.add(i)   # no U: the finder's apex is the mask's distal end, here on the frame
     if cut:
         # As the C# finder: where the loops left show no direction, the first row's axis stands (not the image's top).
-        distal, axis, length_mm, density, _ = _find(capillaries, width, height, um_per_px, mask_of, cut,
+        distal, axis, length_mm, density, _, _ = _find(capillaries, width, height, um_per_px, mask_of, cut,
                                                     prior_axis=axis if shown else None)
         if not distal:
             density = None   # as the C# finder: loops all cut by the frame are no measurement, not a density of 0
@@ -159,7 +160,8 @@ def find(capillaries, width, height, um_per_px, mask_of):
 
 
 def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=None):
-    """(distal indices, axis, row length in mm, density, whether the loops showed the axis themselves)."""
+    """(distal indices, axis, row length in mm, density, whether the loops showed the axis themselves, whether the
+    axis's direction is only guessed: a row running up the image, its normal from the image's top)."""
     loops = []
     for i, c in enumerate(capillaries):
         if i in excluded:
@@ -176,7 +178,7 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=N
                     loop_width = abs((rr - ll) @ _perp(axis))
         loops.append(dict(index=i, apex=u, axis=axis, height=length, width=loop_width))
     if not loops:
-        return [], np.array([0.0, -1.0]), 0.0, 0.0, False
+        return [], np.array([0.0, -1.0]), 0.0, 0.0, False, False
     loop_height = _median([m["height"] for m in loops])
     loop_width = _median([m["width"] for m in loops])
     band = BAND_OF_HEIGHT * loop_height if loop_height else FALLBACK_BAND_UM / um_per_px
@@ -196,6 +198,7 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=N
     shown = axis is not None
     if axis is None and prior_axis is not None:
         axis, shown = prior_axis, True
+    direction_unknown = False
     if axis is None:
         # As the C# finder: a loop without a usable U enters this line by its mask's centroid.
         up = np.array([0.0, -1.0])
@@ -211,6 +214,9 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=N
         if fit is not None:
             normal = _perp(fit[0])
             axis = normal if normal @ up >= 0 else -normal
+            # A row that runs up the image (its normal within 30 degrees of horizontal): "towards the top" hardly tells
+            # its sides apart (the C# ApexLineImageUp source).
+            direction_unknown = abs(axis[1]) < 0.5
         else:
             axis = up
 
@@ -239,11 +245,12 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=N
     shown = shown or fitted is not None or all_rows is not None
     if not distal:
         # As the C# finder: loops none of which has an apex to place (no confident U, an empty mask) are no measurement.
-        return [], axis, 0.0, (None if len(apices) < len(loops) else 0.0), shown
+        return [], axis, 0.0, (None if len(apices) < len(loops) else 0.0), shown, direction_unknown
     centre = np.mean([a[1] for a in distal], axis=0)
     row_dir = _perp(axis)
     seg = clip_line(centre, row_dir, width, height)
     if seg is None:   # the row line misses the frame: no measurement, as the C# finder (not a density of 0)
-        return [a[0] for a in distal], axis, 0.0, None, shown
+        return [a[0] for a in distal], axis, 0.0, None, shown, direction_unknown
     length_mm = (seg[1] - seg[0]) * um_per_px / 1000
-    return sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else None), shown
+    return (sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else None), shown,
+            direction_unknown)

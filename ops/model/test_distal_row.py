@@ -114,6 +114,20 @@ class DistalRowTests(unittest.TestCase):
         self.assertEqual(list(range(8)), distal)
         self.assertAlmostEqual(1.536, length_mm, places=3)
 
+    def test_a_vertical_row_without_confident_keypoints_is_not_cut_by_the_frame_on_a_guessed_side(self):
+        # DistalRowTests.A_vertical_row_without_confident_keypoints_is_not_cut_by_the_frame_on_a_guessed_side: the masks
+        # reach the right edge, the side the guessed normal pointed to; every loop was cut and the image had no density.
+        loops = []
+        for i in range(8):
+            c = loop((WIDTH - 90, 104 + 80 * i), degrees=90)
+            c["keypoints"][:, 2] = 0.05
+            c["mask"][:] = False
+            c["mask"][89 + 80 * i:119 + 80 * i, WIDTH - 90:WIDTH] = True
+            loops.append(c)
+        distal, length_mm, density = find(loops)
+        self.assertEqual(list(range(8)), distal)
+        self.assertAlmostEqual(8 / 1.536, density, places=2)
+
     def test_a_loop_without_an_apex_to_place_is_no_density_of_0(self):
         blank = loop((520, 300))
         blank["keypoints"][:, 2] = 0.05   # no confident U
