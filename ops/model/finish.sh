@@ -41,8 +41,9 @@ st = torch.load(sys.argv[1], map_location="cpu")
 kept = {k: st[k] for k in ("model", "step", "config", "stopped_early", "log_vars") if k in st}
 kept["model"] = st.get("ema", st["model"])   # a checkpoint copied as final.pt: its average, as export.py exports
 torch.save(kept, sys.argv[2])
-with open(sys.argv[2] + ".sha256", "w") as f:
-    f.write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "\n")
+import os
+with open(sys.argv[2] + ".sha256", "w") as f:   # as export.py's: "digest  name", which sha256sum -c reads
+    f.write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "  " + os.path.basename(sys.argv[2]) + "\n")
 PY
 # The training wall time beside the model, so ops/model/recard.sh can regenerate the card without the run folder.
 [ -n "$TRAIN_S" ] && "$PY" -c 'import json, sys; print(json.dumps({"train_seconds": int(sys.argv[1]), "label": sys.argv[2]}))' \
