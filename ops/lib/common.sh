@@ -130,6 +130,17 @@ model_card_folder_check() {
   fi
 }
 
+# One train.sh or finish.sh per run folder OUT at a time: two would write one checkpoint's (and cache's) temporary file
+# at once, and a second finish.sh delete the first one's staged files. Held on fd 9 to the end; a script this one runs
+# (train.sh's finish.sh) holds it already.
+run_folder_lock() {
+  [ "${NFC_RUN_FOLDER_LOCKED:-}" = "$1" ] && return 0
+  mkdir -p "$1"
+  exec 9>>"$1/.lock"
+  flock -n 9 || die "another train.sh or finish.sh is working in $1 (it holds $1/.lock); wait for it, or use another folder"
+  export NFC_RUN_FOLDER_LOCKED="$1"
+}
+
 # What every model script starts with: its Python packages, the CPU settings, and PY, the interpreter to use.
 model_script_init() {
   python_tooling_ensure

@@ -16,6 +16,7 @@ LABEL="${5:-full run}"
 TRAIN_S="${6:-}"
 WEIGHTS="$OUT/final.pt"
 model_card_folder_check "$MODEL"
+run_folder_lock "$OUT"
 [ -f "$WEIGHTS" ] || { echo "no $WEIGHTS: training has not finished (rerun ops/model/train.sh to resume)"; exit 1; }
 model_script_init
 STAGE="$OUT/staged"

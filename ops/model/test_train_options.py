@@ -118,17 +118,19 @@ class ResumeTests(unittest.TestCase):
 
 
 
-    def test_a_fresh_run_moves_an_earlier_runs_final_weights_aside(self):
+    def test_a_fresh_run_moves_an_earlier_runs_final_weights_and_checkpoint_aside(self):
+        # The checkpoint too: killed before its own first one, the next train.sh (--resume) took up the earlier run.
         import tempfile
         with tempfile.TemporaryDirectory() as out:
-            with open(os.path.join(out, "final.pt"), "w") as f:
-                f.write("earlier")
+            for name in ("final.pt", "checkpoint.pt"):
+                with open(os.path.join(out, name), "w") as f:
+                    f.write("earlier")
             said = []
             train.set_aside_earlier_final(out, said.append)
-            self.assertEqual(["final.pt.earlier"], sorted(os.listdir(out)))
-            self.assertEqual(1, len(said))
+            self.assertEqual(["checkpoint.pt.earlier", "final.pt.earlier"], sorted(os.listdir(out)))
+            self.assertEqual(2, len(said))
             train.set_aside_earlier_final(out, said.append)   # nothing to move: nothing said
-            self.assertEqual(1, len(said))
+            self.assertEqual(2, len(said))
 
 
 class FineTuneTests(unittest.TestCase):

@@ -225,11 +225,13 @@ def save(path, **state):
 
 def set_aside_earlier_final(out, log):
     """A run started afresh in a folder that holds an earlier run's final.pt moves it aside (final.pt.earlier): killed
-    before its own, the folder would look finished, and finish.sh export the earlier weights under this run's config."""
-    final = os.path.join(out, "final.pt")
-    if os.path.exists(final):
-        os.replace(final, final + ".earlier")
-        log(f"an earlier run's {final} moved aside to final.pt.earlier: this run writes its own when it ends")
+    before its own, the folder would look finished, and finish.sh export the earlier weights under this run's config.
+    So does its checkpoint.pt: killed before its first checkpoint, the next train.sh (--resume) took up the earlier run."""
+    for name in ("final.pt", "checkpoint.pt"):
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            os.replace(path, path + ".earlier")
+            log(f"an earlier run's {path} moved aside to {name}.earlier: this run writes its own")
 
 
 def main(argv=None):

@@ -21,7 +21,7 @@ MODEL="$(caller_path "${NFC_MODEL_OUT:-$NFC_ROOT/models/nfc-reference.onnx}")"
 model_card_folder_check "$MODEL"   # before the training, not after it
 model_script_init
 LABEL="${NFC_RUN_LABEL:-full run}"
-mkdir -p "$OUT"
+run_folder_lock "$OUT"
 echo "[train.sh] $(date -u +%FT%TZ) out=$OUT seed=$SEED steps=$STEPS fields=$FIELDS max_minutes=$MAX_MIN precision=$PRECISION lr=$LR${INIT_FROM:+ init_from=$INIT_FROM}"
 start=$(date +%s)
 $PY ops/model/train.py --out "$OUT" --seed "$SEED" --steps "$STEPS" --cache-fields "$FIELDS" \
