@@ -81,7 +81,7 @@ def evaluate(model, study, truth, opts=None):
     diam_err_loops = {"apical": [], "arterial": [], "venous": []}
     diam_err_distal = {"apical": [], "arterial": [], "venous": []}
     diam_err_abl = {name: {"apical": [], "arterial": [], "venous": []} for name in ABLATIONS}
-    dens_err, dens_err_gradable = [], []
+    dens_err, dens_err_gradable, dens_missing = [], [], []
     dens_err_abl = {name: ([], []) for name in ABLATIONS}
     confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
     t_infer = 0.0
@@ -155,6 +155,8 @@ def evaluate(model, study, truth, opts=None):
             # Every loop cut by the frame, or a truth row too short to measure: no density, left out as `ops/nfc
             # evaluate` does.
             if dens is None or img["density_per_mm"] is None:
+                if decoded is preds and dens is None and img["density_per_mm"] is not None:
+                    dens_missing.append(img["file_name"])
                 continue
             errors.append(abs(dens - img["density_per_mm"]))
             if not img["ungradable"]:
@@ -180,6 +182,9 @@ def evaluate(model, study, truth, opts=None):
                       for n in ABLATIONS},
         # None, not NaN (invalid JSON), when no image has a density to compare: every loop cut by the frame, say.
         "density_mae_per_mm": float(np.mean(dens_err)) if dens_err else None,
+        # Over how many images, and how many with a true density got none from the model (left out of the MAE, as
+        # `ops/nfc evaluate` leaves them out): a model that places no row must not look better for it.
+        "density_n": len(dens_err), "density_missing": len(dens_missing),
         "density_mae_per_mm_gradable": float(np.mean(dens_err_gradable)) if dens_err_gradable else None,
         "confusion_rows_truth_cols_pred": {"classes": CLASSES, "matrix": confusion.tolist()},
         "eager_seconds_per_image": t_infer / max(len(coco["images"]), 1),

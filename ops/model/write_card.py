@@ -47,6 +47,13 @@ def ort_rows(run):
 DIAMETERS = ("apical", "arterial", "venous")
 
 
+def density_count(met):
+    """Over how many images the density MAE is, and how many got no density from the model (left out of it)."""
+    if "density_n" not in met:   # metrics written before evaluate.py counted them
+        return ""
+    return f" ({met['density_n']} compared, {met['density_missing']} with no predicted density left out)"
+
+
 def by_diameter(r, key="diameters"):
     """An `ops/nfc evaluate` report's diameter metrics (`diameters` or `loop_diameters`) by diameter name."""
     return {d["diameter"]: d for d in r.get(key) or []}
@@ -411,7 +418,7 @@ def main(argv=None):
         lines.append(f"| apical / arterial / venous MAE (um), the {met['diameter_n_distal']} of them whose true capillary is in "
                      f"the distal row | {fmt(dr['apical'], 2)} / {fmt(dr['arterial'], 2)} / {fmt(dr['venous'], 2)} | |")
     lines += [
-        f"| distal density MAE (/mm), all images | {fmt(met['density_mae_per_mm'])} | <= {TARGETS['density']} "
+        f"| distal density MAE (/mm), all images{density_count(met)} | {fmt(met['density_mae_per_mm'])} | <= {TARGETS['density']} "
         f"({ok(met['density_mae_per_mm'] is not None and met['density_mae_per_mm'] <= TARGETS['density'])}) |",
         f"| distal density MAE (/mm), truth-gradable images | {fmt(met['density_mae_per_mm_gradable'])} | |",
         *ablation_rows(met),
