@@ -102,11 +102,12 @@ public static class StudyPages
                 return Flash.Redirect(context, $"/studies/{id}", "This study was submitted as a list of images: submit that list again to analyse its failed images.");
             if (study.State != "completed_with_errors")
                 return Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is {study.State}: only a study completed with errors has failed images to analyse again.");
-            // At its calibration, and with the device its submission gave (one study.json gives is read again from it: a
-            // resubmission stores what it carries, and a device given with the submission would otherwise be erased).
+            // With the calibration and device its submission gave (study.json's are read again from it: a resubmission
+            // stores what it carries, a device given with the submission would otherwise be erased, and a calibration
+            // passed here would hold over study.json's from now on as one given).
             var resubmission = new NfcPipeline.Contracts.SubmitStudy
             {
-                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.UmPerPx,
+                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.CalibrationGiven ? study.UmPerPx : null,
                 Device = study.DeviceFromManifest ? null : study.Device,
             };
             if (await BoundedPublish.TryPublishAsync(bus, resubmission, null, "resubmission", ct) is { } notTaken)

@@ -11,8 +11,9 @@ public sealed record ImageRegistration(string Patient, string? Finger, string Fi
     int? Height, string? Format, bool Unread = false);
 
 /// <param name="SkippedEntries">Entries of the folder not analysed (files not named as images, links out of the share, deeper folders).</param>
+/// <param name="UmPerPxGiven">Whether <paramref name="UmPerPx"/> came with the submission (not from study.json).</param>
 public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson,
-    IReadOnlyList<ImageRegistration> Images, int SkippedEntries = 0);
+    IReadOnlyList<ImageRegistration> Images, int SkippedEntries = 0, bool UmPerPxGiven = false);
 
 /// <summary>
 /// A registered study, the images that now need analysis (the rest are done, in progress, or reused) and the chunk jobs
@@ -27,6 +28,9 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
     /// <summary>The model the study is analysed with (studies.model_id); null before a first registration set one.</summary>
     public long? ModelId { get; init; }
 
+    /// <summary>A calibration given with an earlier submission, kept over this one's study.json or default (it gave none).</summary>
+    public double? KeptCalibration { get; init; }
+
     /// <summary>StudySubmitted, stored with the registration and claimed by its caller to publish; null for a redelivery.</summary>
     public PendingEvent? Announcement { get; init; }
 }
@@ -38,6 +42,16 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
 /// </summary>
 public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 {
+    /// <summary>
+    /// Whether a study's calibration was given with a submission (the API's or nfc enqueue's umPerPx): it is set and is
+    /// not study.json's (studies.um_per_px is the submission's, else the manifest's). One equal to study.json's reads
+    /// as the manifest's, which is then followed when study.json changes.
+    /// </summary>
+    public static string CalibrationGivenSql(string studies = "studies") => $"""
+        ({studies}.um_per_px is not null and {studies}.um_per_px is distinct from
+            (case when jsonb_typeof({studies}.manifest -> 'um_per_px') = 'number' then ({studies}.manifest ->> 'um_per_px')::float8 end))
+        """;
+
     /// <param name="umPerPx">The calibration its images will be analysed at: the study's, else the worker's default.</param>
     /// <param name="chunkSize">Images per chunk job. The jobs are created under the study's lock, so a second submission
     /// waiting on it finds them in flight instead of queueing the same images again.</param>
@@ -58,10 +72,11 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.
-        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, bool Redelivered)>(
-            new CommandDefinition("""
+        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, bool Redelivered, bool UmPerPxGiven)>(
+            new CommandDefinition($"""
                 select id, source_path, um_per_px, analysis_um_per_px,
-                       exists (select 1 from study_submissions u where u.study_id = studies.id and u.message_id = @SubmissionId)
+                       exists (select 1 from study_submissions u where u.study_id = studies.id and u.message_id = @SubmissionId),
+                       {CalibrationGivenSql()}
                 from studies where external_id = @ExternalId
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict
@@ -69,6 +84,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                  && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct) && registeredFolderGone(from)))
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
+        // A calibration given with a submission (the API, nfc enqueue --um-per-px) holds until another is given: the share
+        // watcher's resubmission (an image added) gives none, and took study.json's or the default again, analysing
+        // every image again at the scale the operator had corrected.
+        double? kept = null;
+        if (!study.UmPerPxGiven && registered.Count > 0 && registered[0].UmPerPxGiven && registered[0].UmPerPx is { } given)
+            (study, umPerPx, kept) = (study with { UmPerPx = given, UmPerPxGiven = true }, given, given);
         // One id, one spelling: "Zürich-01" copied from Windows and again from a Mac differ only in Unicode form, and
         // would be two studies whose ids look alike. normalize() needs a UTF-8 database, and is planned with the id
         // folded in, so the encoding is asked first; other databases are not checked.
@@ -239,7 +260,8 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         var announcement = await CompletionEventStore.InsertAsync(connection, tx, studyId,
             new Contracts.StudySubmitted(study.ExternalId, studyId, codes.Length, images.Count, DateTimeOffset.UtcNow), ct);
         await tx.CommitAsync(ct);
-        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks) { ModelId = modelId, Announcement = announcement };
+        return new RegisteredStudy(studyId, codes.Length, images.Count, toAnalyse, reused, chunks)
+            { ModelId = modelId, Announcement = announcement, KeptCalibration = kept };
     }
 
     private readonly record struct ExcludedField(long Id, string Shown, string Sha256, string Reason);

@@ -50,7 +50,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
-                inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count);
+                inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count, UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
         if (message.Images is { Count: > 0 } list)
         {
@@ -65,7 +65,8 @@ public sealed class StudyIntake(WorkerOptions options)
             var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger,
                 Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
-            return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images);
+            return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images,
+                UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
         throw new StudyLayoutException("SubmitStudy needs a FolderPath or a list of Images.");
     }

@@ -60,6 +60,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         else
             logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
                 study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
+        if (study.KeptCalibration is { } kept)
+            logger.LogInformation("Study {StudyDbId}: this submission gives no calibration; the {UmPerPx} µm/px given with an earlier one holds " +
+                "(study.json's or the default would replace it only if given again)", study.StudyId, kept);
         // A count only: the entries' paths hold patient folder names (`nfc analyze` lists them).
         if (skippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",

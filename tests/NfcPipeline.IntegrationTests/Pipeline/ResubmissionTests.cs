@@ -45,6 +45,39 @@ public class ResubmissionTests
     }
 
     [Fact]
+    public async Task A_calibration_given_with_a_submission_holds_over_a_later_one_that_gives_none()
+    {
+        // nfc enqueue --um-per-px 1.5 corrected the scale; the share watcher's next submission (an image added) gave none,
+        // took study.json's 2.0 again and analysed every image again at the scale the operator had corrected.
+        var (env, _) = await CompletedStudyAsync("study-g", patients: 1, imagesPerPatient: 2);
+        await using var owned = env;
+        File.WriteAllText(Path.Combine(env.Share.FullName, "study-g", "study.json"), """{"um_per_px": 2.0}""");
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-g", FolderPath = "study-g", MicrometresPerPixel = 1.5 });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where result_um_per_px = 1.5"));
+        var jobs = await env.QueryScalarAsync<long>("select count(*) from jobs");
+
+        await ResubmitAsync(env, "study-g");
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(2)));
+        Assert.Equal(1.5, await env.QueryScalarAsync<double>("select um_per_px from studies"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where result_um_per_px = 1.5"));
+        Assert.Equal(jobs, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // nothing analysed again
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains("the 1.5 µm/px given with an earlier one holds")),
+            TimeSpan.FromSeconds(10), () => env.Workers[0].Output);
+
+        // Given again, another one replaces it; study.json's own, given as such, reads as study.json's from then on.
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-g", FolderPath = "study-g", MicrometresPerPixel = 2.0 });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where result_um_per_px = 2.0"));
+        File.WriteAllText(Path.Combine(env.Share.FullName, "study-g", "study.json"), """{"um_per_px": 1.8}""");
+        await ResubmitAsync(env, "study-g");
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(2)));
+        Assert.Equal(1.8, await env.QueryScalarAsync<double>("select um_per_px from studies"));
+    }
+
+    [Fact]
     public async Task A_review_made_during_a_reanalysis_reaches_the_patients_other_models_results_when_it_completes()
     {
         // The other model's result answered "still being analysed" to the review's request; its last chunk aggregated
