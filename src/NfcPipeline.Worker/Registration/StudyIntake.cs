@@ -3,6 +3,7 @@ using System.Text;
 using NfcPipeline.Contracts;
 using NfcPipeline.Imaging;
 using NfcPipeline.Intake;
+using NfcPipeline.Intake.Share;
 using NfcPipeline.Storage.Pipeline;
 
 namespace NfcPipeline.Worker.Registration;
@@ -22,6 +23,23 @@ public sealed class StudyIntake(WorkerOptions options)
     {
         public string RealRoot { get; } = SharePaths.RealPath(root);
         public ImageDecoder Headers => field ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
+    }
+
+    /// <summary>
+    /// Whether the submitted folder still holds what the share watcher fingerprinted when it submitted it (true for a
+    /// submission without a fingerprint: the API's, nfc enqueue's). Asked after <see cref="Read"/>, so a copy resumed
+    /// while the files were hashed counts too; a folder that cannot be walked now counts as changed.
+    /// </summary>
+    public bool FolderAsSubmitted(SubmitStudy message)
+    {
+        if (message.Fingerprint is not { Length: > 0 } submitted || message.FolderPath is not { Length: > 0 } folder
+            || options.ShareRoot is not { Length: > 0 } root) return true;
+        try
+        {
+            var full = SharePaths.ResolveUnder(root, folder);
+            return StudyFingerprint.Compute(full, SharePaths.RealPath(root)).Fingerprint == submitted;
+        }
+        catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>

@@ -201,7 +201,7 @@ public sealed class ShareWatcherService(
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(settings.PublishTimeout);
-            await publisher.Publish<SubmitStudy>(new() { StudyId = studyId, FolderPath = study.Folder, ShareRootKey = root },
+            await publisher.Publish<SubmitStudy>(new() { StudyId = studyId, FolderPath = study.Folder, ShareRootKey = root, Fingerprint = study.Fingerprint },
                 c => MandatoryPublish.Apply(c), timeout.Token);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)

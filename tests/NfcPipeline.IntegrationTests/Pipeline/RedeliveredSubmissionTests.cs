@@ -79,6 +79,28 @@ public class RedeliveredSubmissionTests
     }
 
     [Fact]
+    public async Task A_folder_that_changed_after_the_watcher_submitted_it_is_not_registered_from_that_submission()
+    {
+        // A copy that paused past the settle time, then resumed: the worker hashed whatever was there when it ran, and an
+        // older read could commit over a newer submission's, dropping patients the complete folder holds.
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-fp", patients: 1, imagesPerPatient: 2);
+        await env.StartWorkerAsync();
+        var folder = Path.Combine(env.Share.FullName, "study-fp");
+        var realRoot = NfcPipeline.Intake.SharePaths.RealPath(env.Share.FullName);
+
+        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", Fingerprint = "the folder as it was before" });
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains("its folder changed after the share watcher submitted it")),
+            TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies"));
+
+        var now = NfcPipeline.Intake.Share.StudyFingerprint.Compute(folder, realRoot).Fingerprint;
+        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", Fingerprint = now });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-fp", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images"));
+    }
+
+    [Fact]
     public async Task An_id_differing_from_a_registered_one_only_in_unicode_form_is_refused()
     {
         // "Zürich" from a Windows copy (composed) and again from a Mac (decomposed): two studies whose ids look alike.
