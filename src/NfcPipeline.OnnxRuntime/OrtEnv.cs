@@ -84,7 +84,7 @@ public sealed unsafe class OrtEnv
         }
         finally
         {
-            NativeStatus.Check(api.ReleaseAvailableProviders(names, count));
+            NativeStatus.ReleaseQuietly(api.ReleaseAvailableProviders(names, count));
         }
     }
 }

@@ -5,8 +5,8 @@ namespace NfcPipeline.OnnxRuntime;
 /// <summary>A tensor's element type and shape. In model metadata, unknown dimensions are -1.</summary>
 public sealed record OrtTensorTypeAndShapeInfo(TensorElementType ElementDataType, long[] Shape)
 {
-    /// <summary>Product of the dimensions; -1 when any is unknown.</summary>
-    public long ElementCount => Shape.Any(d => d < 0) ? -1 : Shape.Aggregate(1L, (n, d) => n * d);
+    /// <summary>Product of the dimensions; -1 when any is unknown. Checked: a product past long's range is an error, not a wrapped count.</summary>
+    public long ElementCount => Shape.Any(d => d < 0) ? -1 : Shape.Aggregate(1L, (n, d) => checked(n * d));
 
     public int DimensionsCount => Shape.Length;
 

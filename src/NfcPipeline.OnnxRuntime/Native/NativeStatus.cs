@@ -8,6 +8,15 @@ internal static unsafe class NativeStatus
         if (status != 0) throw ToException(status);
     }
 
+    /// <summary>
+    /// Releases the status of a clean-up call (a free in a finally block) without throwing: its failure must not replace
+    /// the error already on its way out, nor stop the frees after it.
+    /// </summary>
+    public static void ReleaseQuietly(nint status)
+    {
+        if (status != 0) OrtLibrary.Api.ReleaseStatus(status);
+    }
+
     /// <summary>Converts and releases a failed status; null for success.</summary>
     public static OnnxRuntimeException? ToExceptionOrNull(nint status) => status == 0 ? null : ToException(status);
 

@@ -49,7 +49,7 @@ internal static unsafe class NativeText
         }
         finally
         {
-            NativeStatus.Check(OrtLibrary.Api.AllocatorFree(allocator, text));
+            NativeStatus.ReleaseQuietly(OrtLibrary.Api.AllocatorFree(allocator, text));
         }
     }
 }

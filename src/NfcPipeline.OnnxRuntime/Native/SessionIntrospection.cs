@@ -95,7 +95,7 @@ internal static unsafe class SessionIntrospection
         }
         finally
         {
-            NativeStatus.Check(api.AllocatorFree(allocator, keys));
+            NativeStatus.ReleaseQuietly(api.AllocatorFree(allocator, keys));
         }
     }
 }
