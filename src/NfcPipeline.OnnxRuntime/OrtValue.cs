@@ -4,8 +4,8 @@ using NfcPipeline.OnnxRuntime.Native;
 namespace NfcPipeline.OnnxRuntime;
 
 /// <summary>
-/// An ONNX value (OrtValue). Inputs wrap caller memory with no copy: the memory stays pinned until Dispose, and the
-/// caller must not let it go or reuse it while the value is in use. Outputs returned by Run own ORT's memory; read
+/// An ONNX value (OrtValue). Inputs wrap caller memory with no copy: the memory stays pinned until the native value is
+/// released (at Dispose, or after a Run still using it returns), and the caller must not reuse it while the value is in use. Outputs returned by Run own ORT's memory; read
 /// them with <see cref="GetTensorDataAsSpan{T}"/> before disposing. One instance is not meant for concurrent Dispose
 /// and use; reading a value from several threads at once is fine.
 /// </summary>
@@ -14,31 +14,17 @@ public sealed unsafe class OrtValue : IDisposable
     // PublicationOnly: a first tensor made before the library could be found does not keep that failure for ever.
     private static readonly Lazy<NativeHandle> CpuMemoryInfo = new(CreateCpuMemoryInfo, LazyThreadSafetyMode.PublicationOnly);
 
+    // The pin, where there is one, belongs to the handle: released after the native value (NativeHandle).
     private readonly NativeHandle _handle;
-    private MemoryHandle _pin;
-    private readonly bool _pinned;
     private OrtTensorTypeAndShapeInfo? _typeAndShape;
     private int _disposed;
 
-    private OrtValue(NativeHandle handle, MemoryHandle pin, bool pinned)
-    {
-        _handle = handle;
-        _pin = pin;
-        _pinned = pinned;
-        // Only a pin needs the finalizer; the native value has its own.
-        if (!pinned) GC.SuppressFinalize(this);
-    }
-
-    ~OrtValue()
-    {
-        // The native value is released by its own handle; here only the pin must not outlive us.
-        if (_pinned) _pin.Dispose();
-    }
+    private OrtValue(NativeHandle handle) => _handle = handle;
 
     internal NativeHandle Handle => _handle;
 
     /// <summary>Wraps an ORT-owned output value.</summary>
-    internal static OrtValue FromNative(nint value) => new(new NativeHandle(value, OrtLibrary.Api.ReleaseValue), default, false);
+    internal static OrtValue FromNative(nint value) => new(new NativeHandle(value, OrtLibrary.Api.ReleaseValue));
 
     /// <summary>A tensor over <paramref name="data"/> with no copy; the array is pinned until Dispose.</summary>
     public static OrtValue CreateTensorValueFromMemory<T>(T[] data, long[] shape) where T : unmanaged =>
@@ -72,7 +58,7 @@ public sealed unsafe class OrtValue : IDisposable
                 NativeStatus.Check(api.CreateTensorWithDataAsOrtValue(info.Pointer, pin.Pointer,
                     (nuint)((long)memory.Length * sizeof(T)), dims, (nuint)shape.Length, (int)elementType, &value));
             }
-            return new OrtValue(new NativeHandle(value, api.ReleaseValue), pin, true);
+            return new OrtValue(new NativeHandle(value, api.ReleaseValue, pin));
         }
         catch
         {
@@ -147,8 +133,6 @@ public sealed unsafe class OrtValue : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _handle.Dispose();
-        if (_pinned) _pin.Dispose();
-        GC.SuppressFinalize(this);
     }
 
     private static NativeHandle CreateCpuMemoryInfo()

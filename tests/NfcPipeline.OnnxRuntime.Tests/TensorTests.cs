@@ -68,6 +68,21 @@ public sealed class TensorTests
     }
 
     [Fact]
+    public void An_input_disposed_while_a_run_holds_it_stays_pinned_until_the_native_value_is_released()
+    {
+        // Dispose unpinned the caller's array at once, while a Run's lease kept the native value pointing into it: the GC
+        // could move the array under ORT. The pin now goes with the native value.
+        var data = new float[] { 1, 2, 3 };
+        var value = OrtValue.CreateTensorValueFromMemory(data, [1, 3]);
+        var lease = value.Handle.Acquire();   // as InferenceSession.Run holds each input
+        value.Dispose();
+
+        Assert.False(value.Handle.IsClosed);   // the lease keeps the native value, and with it the pin (NativeHandle owns it)
+        lease.Dispose();
+        Assert.True(value.Handle.IsClosed);
+    }
+
+    [Fact]
     public void Memory_slices_are_usable_as_tensors()
     {
         using var session = new InferenceSession(Fixtures.Path("add_mul.onnx"));

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 
 namespace NfcPipeline.OnnxRuntime.Native;
@@ -9,10 +10,14 @@ namespace NfcPipeline.OnnxRuntime.Native;
 internal sealed unsafe class NativeHandle : SafeHandle
 {
     private readonly delegate* unmanaged<nint, void> _release;
+    private MemoryHandle _pin;
 
-    public NativeHandle(nint pointer, delegate* unmanaged<nint, void> release) : base(0, ownsHandle: true)
+    /// <param name="pin">Memory the native object points into (a tensor over caller memory): unpinned only after the
+    /// object is released, so a Run holding a lease on it never reads memory the GC has moved.</param>
+    public NativeHandle(nint pointer, delegate* unmanaged<nint, void> release, MemoryHandle pin = default) : base(0, ownsHandle: true)
     {
         _release = release;
+        _pin = pin;
         SetHandle(pointer);
     }
 
@@ -21,6 +26,7 @@ internal sealed unsafe class NativeHandle : SafeHandle
     protected override bool ReleaseHandle()
     {
         _release(handle);
+        _pin.Dispose();
         return true;
     }
 
