@@ -69,8 +69,34 @@ def run_model(model, rgb):
     return {n: o[0, :, : -(-h // STRIDE), : -(-w // STRIDE)].numpy() for n, o in zip(OUTPUT_NAMES, outs)}
 
 
+IMAGE_KEYS = ("id", "file_name", "um_per_px", "density_per_mm", "ungradable")
+ANNOTATION_KEYS = ("image_id", "category_id", "segmentation", "keypoints", "apical_diameter_um", "arterial_diameter_um",
+                   "venous_diameter_um", "distal")
+
+
+def truth_problem(coco, study):
+    """Why this truth cannot be evaluated here, or None. This reads the simulator's truth (simulate.py): its per-image
+    calibration and density, per-capillary diameters and uncompressed RLE masks; found before the model runs over
+    every image, not as a traceback part way (`ops/nfc evaluate` reads other COCO truth)."""
+    for img in coco.get("images", []):
+        missing = [k for k in IMAGE_KEYS if k not in img]
+        if missing:
+            return f"image {img.get('id', '?')} has no {', '.join(missing)} (this takes simulate.py's truth; use ops/nfc evaluate for other COCO files)"
+        if not os.path.isfile(os.path.join(study, img["file_name"])):
+            return f"image {img['id']}: {img['file_name']} is not in {study}"
+    for a in coco.get("annotations", []):
+        missing = [k for k in ANNOTATION_KEYS if k not in a]
+        if missing:
+            return f"annotation {a.get('id', '?')} has no {', '.join(missing)} (this takes simulate.py's truth)"
+        if not (isinstance(a["segmentation"], dict) and isinstance(a["segmentation"].get("counts"), list)):
+            return f"annotation {a.get('id', '?')}: only uncompressed RLE masks are read (simulate.py's)"
+    return None
+
+
 def evaluate(model, study, truth, opts=None):
     coco = json.load(open(truth))
+    if (problem := truth_problem(coco, study)) is not None:
+        raise SystemExit(f"evaluate.py: {truth}: {problem}")
     by_image = {}
     for a in coco["annotations"]:
         by_image.setdefault(a["image_id"], []).append(a)

@@ -240,7 +240,9 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     ckpt_path = os.path.join(a.out, "checkpoint.pt")
-    st = torch.load(ckpt_path) if a.resume and os.path.exists(ckpt_path) else None
+    # The checkpoint pickles the optimizer's and scheduler's state, not only tensors: torch 2.6 and later load only
+    # weights unless told (Debian's 1.13 takes the argument and loads it all either way).
+    st = torch.load(ckpt_path, weights_only=False) if a.resume and os.path.exists(ckpt_path) else None
     if st is not None and (conflicts := resume_conflicts(st["config"], a)):
         sys.exit(f"train.py: cannot resume {ckpt_path}: " + "; ".join(conflicts) +
                  ". Resume with the same settings, or train into another --out.")
