@@ -42,16 +42,6 @@ public sealed record RegisteredStudy(long StudyId, int PatientCount, int ImageCo
 /// </summary>
 public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 {
-    /// <summary>
-    /// Whether a study's calibration was given with a submission (the API's or nfc enqueue's umPerPx): it is set and is
-    /// not study.json's (studies.um_per_px is the submission's, else the manifest's). One equal to study.json's reads
-    /// as the manifest's, which is then followed when study.json changes.
-    /// </summary>
-    public static string CalibrationGivenSql(string studies = "studies") => $"""
-        ({studies}.um_per_px is not null and {studies}.um_per_px is distinct from
-            (case when jsonb_typeof({studies}.manifest -> 'um_per_px') = 'number' then ({studies}.manifest ->> 'um_per_px')::float8 end))
-        """;
-
     /// <param name="umPerPx">The calibration its images will be analysed at: the study's, else the worker's default.</param>
     /// <param name="chunkSize">Images per chunk job. The jobs are created under the study's lock, so a second submission
     /// waiting on it finds them in flight instead of queueing the same images again.</param>
@@ -72,11 +62,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
 
         // One id, one folder: another folder under a registered id (a copied study.json, a reused id) would replace
         // that study's patients and images.
-        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, bool Redelivered, bool UmPerPxGiven)>(
+        var registered = (await connection.QueryAsync<(long Id, string? SourcePath, double? UmPerPx, double? AnalysisUmPerPx, bool Redelivered,
+            bool UmPerPxGiven, double? ManifestUmPerPx)>(
             new CommandDefinition($"""
                 select id, source_path, um_per_px, analysis_um_per_px,
                        exists (select 1 from study_submissions u where u.study_id = studies.id and u.message_id = @SubmissionId),
-                       {CalibrationGivenSql()}
+                       {StudyCalibration.GivenSql()}, {StudyCalibration.ManifestSql()}
                 from studies where external_id = @ExternalId
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
         if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict
@@ -84,11 +75,12 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                  && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct) && registeredFolderGone(from)))
             throw new StudyConflictException(conflict);
         if (registered.Count > 0 && registered[0].Redelivered) return await EarlierAsync(connection, tx, registered[0].Id, ct);
-        // A calibration given with a submission (the API, nfc enqueue --um-per-px) holds until another is given: the share
-        // watcher's resubmission (an image added) gives none, and took study.json's or the default again, analysing
-        // every image again at the scale the operator had corrected.
+        // A calibration given with a submission (the API, nfc enqueue --um-per-px) holds until another is given, or
+        // study.json's own changes: the share watcher's resubmission (an image added) gives none, and took study.json's
+        // or the default again, analysing every image again at the scale the operator had corrected.
         double? kept = null;
-        if (!study.UmPerPxGiven && registered.Count > 0 && registered[0].UmPerPxGiven && registered[0].UmPerPx is { } given)
+        if (!study.UmPerPxGiven && registered.Count > 0 && registered[0].UmPerPxGiven && registered[0].UmPerPx is { } given
+            && registered[0].ManifestUmPerPx == study.UmPerPx)
             (study, umPerPx, kept) = (study with { UmPerPx = given, UmPerPxGiven = true }, given, given);
         // One id, one spelling: "Zürich-01" copied from Windows and again from a Mac differ only in Unicode form, and
         // would be two studies whose ids look alike. normalize() needs a UTF-8 database, and is planned with the id

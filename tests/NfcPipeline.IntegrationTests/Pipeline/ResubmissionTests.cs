@@ -66,6 +66,12 @@ public class ResubmissionTests
         await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains("the 1.5 µm/px given with an earlier one holds")),
             TimeSpan.FromSeconds(10), () => env.Workers[0].Output);
 
+        // study.json's own calibration edited: a newer word than the one given, followed.
+        File.WriteAllText(Path.Combine(env.Share.FullName, "study-g", "study.json"), """{"um_per_px": 1.7}""");
+        await ResubmitAsync(env, "study-g");
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(2)));
+        Assert.Equal(1.7, await env.QueryScalarAsync<double>("select um_per_px from studies"));
+
         // Given again, another one replaces it; study.json's own, given as such, reads as study.json's from then on.
         await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-g", FolderPath = "study-g", MicrometresPerPixel = 2.0 });

@@ -19,6 +19,10 @@ public class StudyCalibrationTests
         var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 2);
         var registrations = new StudyRegistrationStore(migrated.Db);
         var results = new ResultStore(migrated.Db);
+        // Seeded at 2.0 with a study.json that gives none, the study would read as calibrated by its submission, which
+        // holds over one that gives none (StudyCalibration): here it came from a study.json since edited to give none.
+        await using (var seed = await migrated.Db.OpenConnectionAsync())
+            await seed.ExecuteAsync("""update studies set manifest = '{"um_per_px": 2.0}'""");
 
         // Registered by a worker whose default is 2.5 µm/px: every chunk, on any worker, measures at 2.5.
         var first = await registrations.RegisterAsync(Uncalibrated(s), s.ModelId, 2.5, false, 10, "{}", default);
