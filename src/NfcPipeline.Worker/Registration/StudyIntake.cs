@@ -30,14 +30,14 @@ public sealed class StudyIntake(WorkerOptions options)
     /// submission without a fingerprint: the API's, nfc enqueue's). Asked after <see cref="Read"/>, so a copy resumed
     /// while the files were hashed counts too; a folder that cannot be walked now counts as changed.
     /// </summary>
-    public bool FolderAsSubmitted(SubmitStudy message)
+    public bool FolderAsSubmitted(SubmitStudy message, CancellationToken ct = default)
     {
         if (message.Fingerprint is not { Length: > 0 } submitted || message.FolderPath is not { Length: > 0 } folder
             || options.ShareRoot is not { Length: > 0 } root) return true;
         try
         {
             var full = SharePaths.ResolveUnder(root, folder);
-            return StudyFingerprint.Compute(full, SharePaths.RealPath(root)).Fingerprint == submitted;
+            return StudyFingerprint.Compute(full, SharePaths.RealPath(root), ct).Fingerprint == submitted;
         }
         catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return false; }
     }

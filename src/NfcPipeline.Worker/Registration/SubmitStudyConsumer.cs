@@ -18,13 +18,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     public async Task Consume(ConsumeContext<SubmitStudy> context)
     {
         var ct = context.CancellationToken;
-        var (registered, skippedEntries) = await RegisterOnceAsync(context, ct);
-        if (registered is not { } study)
-        {
-            logger.LogInformation("Study {StudyId}: its folder changed after the share watcher submitted it (a copy still running?); not " +
-                "registered now: the watcher submits it again once it settles", context.Message.StudyId);
-            return;
-        }
+        var (study, skippedEntries) = await RegisterOnceAsync(context, ct);
         // First, well inside its claim's lease (a slow chunk publish before it let an outbox pass send it too), and ahead
         // of the chunks' PatientCompleted events. Stored with the registration (a redelivery has none to send): one the
         // broker does not take goes out with the outbox, and the registration goes on.
@@ -91,7 +85,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// The study as this submission registered it, with the folder's entries not analysed. A redelivery (the same message)
     /// registered before reads no file and registers nothing.
     /// </summary>
-    private async Task<(RegisteredStudy? Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
+    private async Task<(RegisteredStudy Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
@@ -99,8 +93,10 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         try { registration = await Task.Run(() => intake.Read(context.Message, ct), ct); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         // Read from a folder that changed since it was judged settled: half a copy, or an older read committing over a
-        // newer submission's. Null: nothing registered; the watcher sees the new fingerprint and submits again.
-        if (!await Task.Run(() => intake.FolderAsSubmitted(context.Message), ct)) return (null, 0);
+        // newer submission's. Refused with a note, so the watcher submits it again (at once when the fingerprint moved on,
+        // else at the refusal's back-off) and the share page says why.
+        if (!await Task.Run(() => intake.FolderAsSubmitted(context.Message, ct), ct))
+            throw await RefusedAsync(context.Message, ChangedSinceSubmitted, new InvalidOperationException(ChangedSinceSubmitted), ct);
         try
         {
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
@@ -147,6 +143,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// message itself goes to the _error queue. A refusal that could not be noted is retried as a failure instead: with
     /// neither a note nor a fault, its unchanged folder would never be submitted again.
     /// </summary>
+    private const string ChangedSinceSubmitted = "The folder changed after the share watcher submitted it (a copy still running?); " +
+        "it is submitted again once it settles.";
+
     private async Task<Exception> RefusedAsync(SubmitStudy message, string reason, Exception inner, CancellationToken ct)
     {
         if (ShareFolder(message, options) is var (root, folder))

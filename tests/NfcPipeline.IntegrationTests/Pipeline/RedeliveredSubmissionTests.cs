@@ -90,7 +90,10 @@ public class RedeliveredSubmissionTests
         var realRoot = NfcPipeline.Intake.SharePaths.RealPath(env.Share.FullName);
 
         await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", Fingerprint = "the folder as it was before" });
-        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains("its folder changed after the share watcher submitted it")),
+        // Refused with a note, which the watcher retries on (a silent skip left a folder whose fingerprint came back, or
+        // that this worker sees otherwise, unregistered for good).
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+                "select count(*) from share_folder_notes where state = 'registration_refused' and reason like 'The folder changed after the share watcher submitted it%'") == 1,
             TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies"));
 
