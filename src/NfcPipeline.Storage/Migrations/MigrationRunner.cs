@@ -34,9 +34,7 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
 
     public async Task<MigrationResult> ApplyAsync(IReadOnlyList<Migration> migrations, CancellationToken ct = default)
     {
-        // Unpooled: the lock is the session's, and a pooled connection whose unlock failed (a timeout, cleanly cancelled)
-        // would go back to the pool still holding it until reused; closed, it releases it.
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        await using var connection = SessionLockConnection.Create(connectionString);
         await connection.OpenAsync(ct);
         // No command timeout on the lock or the migrations: another runner may hold the lock while it builds indexes on
         // a large database; ct still cancels.

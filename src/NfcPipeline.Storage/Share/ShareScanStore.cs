@@ -33,9 +33,7 @@ public sealed class ShareScanStore(string connectionString)
     /// </summary>
     public async Task<IAsyncDisposable?> TryLockRootAsync(string root, CancellationToken ct)
     {
-        // Unpooled: a pooled connection whose unlock failed without breaking it would go back to the pool still holding
-        // the root's lock, and other watchers would skip the root until it was reused; closed, it releases the lock.
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        var connection = SessionLockConnection.Create(connectionString);   // other watchers skip the root while it is held
         try
         {
             await connection.OpenAsync(ct);
@@ -70,6 +68,18 @@ public sealed class ShareScanStore(string connectionString)
                    coalesce(next_scan_at <= now(), true) as Due
               from share_watch where root = @root
             """, new { root }, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Whether a scan of the root is due or was asked for, read only (no row written or locked): what every worker asks
+    /// every tick before it tries the root's lock. A root without a row yet is due (the lock holder makes the row).
+    /// </summary>
+    public async Task<bool> ScanWantedAsync(string root, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<bool?>(new CommandDefinition(
+            "select coalesce(next_scan_at <= now(), true) or scan_requested_at is not null from share_watch where root = @root",
+            new { root }, cancellationToken: ct)) ?? true;
     }
 
     /// <summary>A scan's row, started now by the database's clock (as are all this store's times).</summary>

@@ -73,19 +73,18 @@ public sealed class ShareWatcherService(
             logger.LogWarning("The scan of {Root} given up on has returned ({Outcome}); scanning again", root,
                 abandoned.IsCanceled ? "cancelled" : abandoned.Exception?.InnerException?.GetType().Name ?? "listed");
         }
-        var intervalSeconds = (int)Math.Max(1, Math.Ceiling(settings.PollInterval.TotalSeconds));
-        // Whether a scan is due, asked on a pooled connection first: the lock's own connection is unpooled (a session
+        // Whether a scan is wanted, read on a pooled connection first: the lock's own connection is unpooled (a session
         // lock), and taking it every tick made the server start a backend a second for every worker.
-        var watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
-        if (watch.ScanRequestedAt is null && !watch.Due) return;
+        if (!await store.ScanWantedAsync(root, ct)) return;
         await using var rootLock = await store.TryLockRootAsync(root, ct);
         if (rootLock is null)
         {
             logger.LogDebug("Another worker is scanning {Root}; skipping this tick", root);
             return;
         }
-        // Again under the lock: another worker may have scanned between the two.
-        watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
+        // Again under the lock (another worker may have scanned between the two), and the row made or its interval kept.
+        var intervalSeconds = (int)Math.Max(1, Math.Ceiling(settings.PollInterval.TotalSeconds));
+        var watch = await store.EnsureWatchAsync(root, intervalSeconds, ct);
         var requested = watch.ScanRequestedAt is not null;
         if (!requested && !watch.Due) return;
 
@@ -215,9 +214,21 @@ public sealed class ShareWatcherService(
         _reportedRefusals.Remove(study.Folder);
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
             studyId, SharePaths.Printable(study.Folder), study.FileCount, study.Marker, why);
-        if (settings.WriteStatusFile)
-            statusFile.Write(study.FullPath, SharePaths.RealPath(root), new SubmittedStudyStatus("submitted", studyId, clock.GetUtcNow()));
+        if (settings.WriteStatusFile) WriteStatusFile(study.FullPath, root, new SubmittedStudyStatus("submitted", studyId, clock.GetUtcNow()));
         return null;
+    }
+
+    /// <summary>
+    /// Written while this worker holds the root's lock: on a hung mount the write would hold it, and with it every
+    /// worker's scans of the root, for as long as the mount hangs. Given <see cref="Analysis.ShareAvailability.ProbeTimeout"/>,
+    /// then left to finish on its own.
+    /// </summary>
+    private void WriteStatusFile(string folder, string root, object status)
+    {
+        var writing = Task.Run(() => statusFile.Write(folder, SharePaths.RealPath(root), status));
+        if (!writing.Wait(Analysis.ShareAvailability.ProbeTimeout))
+            logger.LogWarning("Writing a submitted study's status file did not return within {Seconds:0} s (a hung mount?); left to finish on its own",
+                Analysis.ShareAvailability.ProbeTimeout.TotalSeconds);
     }
 
     /// <summary>The folders an operator should know about (share_folder_notes): refused, unmarked, waiting for future file times.</summary>
