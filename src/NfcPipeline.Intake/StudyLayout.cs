@@ -169,7 +169,21 @@ public static class StudyLayout
         public List<StudyImage> Images { get; } = [];
         public List<SkippedEntry> Skipped { get; } = [];
 
-        public bool InStudy(string real) => real == RealStudy || real.StartsWith(RealStudy.TrimEnd('/') + "/", StringComparison.Ordinal);
+        /// <summary>
+        /// Whether <paramref name="real"/> lies in this study where the walk itself reaches it: no hidden, temporary or
+        /// refused name on its way, no folder named like an image, not deeper than the layout. A link there is left out
+        /// (its images are registered there, once); a link into a place the walk passes over is followed as before.
+        /// </summary>
+        public bool WalkReaches(string real, bool folder)
+        {
+            if (real == RealStudy) return true;
+            if (!real.StartsWith(RealStudy.TrimEnd('/') + "/", StringComparison.Ordinal)) return false;
+            var segments = Path.GetRelativePath(RealStudy, real).Split('/');
+            var folders = folder ? segments : segments[..^1];
+            return folders.Length < MaxDepth
+                && segments.All(s => !SharePaths.IsIgnored(s) && SharePaths.NameRefusal(s) is null)
+                && folders.All(s => !ImageExtensions.Contains(Path.GetExtension(s)));
+        }
     }
 
     private const string LinkIntoStudy = "a link to another place in this study: the images there are registered there, once";
@@ -202,7 +216,7 @@ public static class StudyLayout
                 skipped.Add(new SkippedEntry(relative, refusal, Folder: true));
                 continue;
             }
-            if (entry.LinkTarget is not null && SafeRealPath(entry.FullName) is { } target && walk.InStudy(target))
+            if (entry.LinkTarget is not null && SafeRealPath(entry.FullName) is { } target && walk.WalkReaches(target, entry is DirectoryInfo))
             {
                 skipped.Add(new SkippedEntry(relative, LinkIntoStudy, Folder: entry is DirectoryInfo));
                 continue;

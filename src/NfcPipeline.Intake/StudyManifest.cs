@@ -193,12 +193,9 @@ public sealed record StudyManifest
                 throw new StudyLayoutException($"{FileName}: entries {folders[folder] + 1} and {index + 1} of '{property}' name the same folder " +
                     "(written twice, or in two Unicode forms).");
             var name = p.Value.GetString()!;
-            if (property == "fingers")
-            {
-                // The value names a finger: "l2" beside a folder L2 must be one finger, not two the fast-track counts.
-                name = FingerNames.Normalise(name) ?? throw new StudyLayoutException(
-                    $"{FileName}: entry {index + 1} of 'fingers' maps to a name that is no finger; write L1..L5 or R1..R5 (or left-II, 2R, ...).");
-            }
+            // Written as a folder's name is: "l2" beside a folder L2 is one finger, not two the fast-track counts; a name
+            // no spelling reads ("index") is kept as written, and counts as no finger of its own (FieldResult.IsNamedFinger).
+            if (property == "fingers") name = FingerNames.Normalise(name) ?? name;
             map[folder] = name;
             // Two patient folders under one code would be merged into one patient without a word.
             if (property == "patients" && !named.TryAdd(p.Value.GetString()!, index))

@@ -84,6 +84,22 @@ public sealed partial class StudyLayoutTests
     }
 
     [Fact]
+    public void A_link_to_a_place_in_the_study_the_walk_passes_over_is_followed()
+    {
+        // Its target hidden (.originals) or deeper than the layout: skipped as "registered there", it was registered nowhere.
+        Touch("s1/.originals/P01-L2/f1.jpg");
+        Touch("s1/archive/2024/P02/L2/f1.jpg");
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "s1", "P01"));
+        Directory.CreateDirectory(Path.Combine(_share.FullName, "s1", "P02"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P01", "L2"), Path.Combine("..", ".originals", "P01-L2"));
+        Directory.CreateSymbolicLink(Path.Combine(_share.FullName, "s1", "P02", "L2"), Path.Combine("..", "archive", "2024", "P02", "L2"));
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "s1"), _share.FullName);
+
+        Assert.Equal(["P01/L2/f1.jpg", "P02/L2/f1.jpg"], inventory.Images.Select(i => i.RelativePath));
+    }
+
+    [Fact]
     public void Two_links_to_one_file_outside_the_study_register_it_once()
     {
         Touch("library/reference.jpg");
