@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace NfcPipeline.Imaging.Tests;
 
 /// <summary>
@@ -79,13 +77,7 @@ public class ExifOrientationTests
     {
         // Some writers store Orientation as LONG; a TIFF's was read so, a JPEG's was ignored (the field shown unrotated).
         var data = Fixtures.Bytes("exif_orientation_6.jpg");
-        int tiff = data.AsSpan().IndexOf("Exif\0\0"u8) + 6;
-        bool little = data[tiff] == 'I';
-        ushort U16(int at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(at)) : BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at));
-        int ifd = tiff + (int)(little ? BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(tiff + 4)) : BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(tiff + 4)));
-        int entry = Enumerable.Range(0, U16(ifd)).Select(i => ifd + 2 + 12 * i).Single(e => U16(e) == 0x0112);
-        if (little) { BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(entry + 2), 4); BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(entry + 8), 6); }
-        else { BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(entry + 2), 4); BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(entry + 8), 6); }
+        TiffTagPatch.Set(data, data.AsSpan().IndexOf("Exif\0\0"u8) + 6, 0x0112, TiffTagPatch.Long, 6);
 
         var decoder = new ImageDecoder();
         Assert.Equal(6, decoder.ReadHeader(data).ExifOrientation);

@@ -15,6 +15,7 @@ internal static unsafe class TiffCodec
     public static RgbImage Decode(ReadOnlySpan<byte> data, TiffHeader header, ImageDecodeOptions options, List<string> notes)
     {
         TiffMessages.Reset();
+        RefuseRareCompressions(header);
         fixed (byte* src = data)
         {
             var stream = new MemoryStreamState { Data = src, Length = data.Length };
@@ -27,7 +28,6 @@ internal static unsafe class TiffCodec
                 if (header.Directory > 0 && LibTiffNative.SetDirectory(tif, (uint)header.Directory) == 0)
                     throw Classify($"reading directory {header.Directory + 1}", null);
                 RefuseSignedSamples(tif);
-                RefuseRareCompressions(tif);
                 byte* message = stackalloc byte[LibTiffNative.MessageBufferSize];
                 message[0] = 0;
                 if (LibTiffNative.RgbaImageOk(tif, message) == 0)
@@ -144,22 +144,20 @@ internal static unsafe class TiffCodec
     }
 
     /// <summary>
-    /// The compressions microscopes and image tools write. libtiff's other decoders (old-style JPEG, ThunderScan,
-    /// PixarLog, JBIG, LERC, SGI LogLuv, NeXT...) are rarely met and where most of its parser faults were found; a
-    /// fault inside native code ends the worker, not one image, so those files are refused before any is run.
+    /// The compressions microscopes and image tools write: none, CCITT RLE and fax 3/4, LZW, JPEG, Deflate (both codes),
+    /// PackBits, LZMA, Zstandard, WebP. libtiff's other codecs (old-style JPEG, ThunderScan, PixarLog, JBIG, LERC, SGI
+    /// LogLuv, NeXT...) are rarely met and where most of its parser faults were found; a fault inside native code ends
+    /// the worker, not one image, so such files are refused before libtiff opens them (its open already readies the
+    /// first directory's codec).
     /// </summary>
-    private static readonly Dictionary<ushort, string> ReadCompressions = new()
-    {
-        [1] = "none", [2] = "CCITT RLE", [3] = "CCITT fax 3", [4] = "CCITT fax 4", [5] = "LZW", [7] = "JPEG", [8] = "Deflate",
-        [32946] = "Deflate", [32773] = "PackBits", [34925] = "LZMA", [50000] = "Zstandard", [50001] = "WebP",
-    };
+    private static readonly HashSet<long> ReadCompressions = [1, 2, 3, 4, 5, 7, 8, 32946, 32773, 34925, 50000, 50001];
 
-    private static void RefuseRareCompressions(nint tif)
+    private static void RefuseRareCompressions(TiffHeader header)
     {
-        ushort compression;
-        if (LibTiffNative.GetUInt16(tif, LibTiffNative.TagCompression, &compression) == 0 || ReadCompressions.ContainsKey(compression)) return;
-        throw new ImageDecodeException(ImageDecodeError.Unsupported,
-            $"TIFF: compression {compression} is not read; save the image uncompressed or with LZW, Deflate or JPEG compression");
+        foreach (var compression in new[] { header.Compressions.First, header.Compressions.Decoded })
+            if (!ReadCompressions.Contains(compression))
+                throw new ImageDecodeException(ImageDecodeError.Unsupported,
+                    $"TIFF: compression {compression} is not read; save the image uncompressed or with LZW, Deflate or JPEG compression");
     }
 
     /// <summary>

@@ -9,8 +9,12 @@ namespace NfcPipeline.Imaging.Headers;
 /// SubfileType 2), as some capture software writes before the full image: then the first full-resolution one.
 /// </summary>
 /// <param name="PreviewOnly">The decoded directory is itself a reduced-resolution preview: no full-resolution one was found.</param>
-internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1, int Directory = 0, bool PreviewOnly = false)
+/// <param name="Compressions">The Compression tags (1 when absent) of the first directory, which libtiff reads as it opens
+/// the file, and of the decoded one: checked before libtiff sees the file (TiffCodec).</param>
+internal readonly record struct TiffHeader(int Width, int Height, int PageCount, int Orientation = 1, int Directory = 0, bool PreviewOnly = false,
+    (long First, long Decoded) Compressions = default)
 {
+    private const ushort CompressionTag = 259;
     private const ushort NewSubfileTypeTag = 254;
     private const ushort SubfileTypeTag = 255;
     private const ushort ImageWidthTag = 256;
@@ -67,23 +71,25 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
         if (width > int.MaxValue || height > int.MaxValue)
             throw new ImageDecodeException(ImageDecodeError.TooLarge, $"TIFF: {which} declares {width}x{height}");
         ulong orientation = chosen.Directory.Orientation;
-        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1, chosen.Index, !found);
+        return new TiffHeader((int)width, (int)height, pages, orientation is >= 1 and <= 8 ? (int)orientation : 1, chosen.Index, !found,
+            (first.Compression, chosen.Directory.Compression));
     }
 
-    private static (ulong Width, ulong Height, ulong Orientation, bool Reduced, ulong Next) ReadDirectory(TiffBytes data, ulong offset,
+    private static (ulong Width, ulong Height, ulong Orientation, bool Reduced, ulong Next, long Compression) ReadDirectory(TiffBytes data, ulong offset,
         bool little, bool big)
     {
         var (count, end) = Locate(data, offset, little, big);
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12;
         var entries = data.At(offset + (ulong)countSize, (int)count * entrySize);
         ulong width = 0, height = 0, orientation = 1;
+        long compression = 1;
         bool reduced = false;
         var seen = new HashSet<ushort>();
         for (int i = 0; i < (int)count; i++)
         {
             var entry = entries.Slice(i * entrySize, entrySize);
             ushort tag = U16(entry, little);
-            if (tag is not (ImageWidthTag or ImageLengthTag or OrientationTag or NewSubfileTypeTag or SubfileTypeTag))
+            if (tag is not (ImageWidthTag or ImageLengthTag or OrientationTag or NewSubfileTypeTag or SubfileTypeTag or CompressionTag))
                 continue;
             // As libtiff reads a directory: the first copy of a tag counts, later ones are ignored.
             if (!seen.Add(tag)) continue;
@@ -96,6 +102,11 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
                 if (values == 1 && v is >= 1 and <= 8) orientation = (ulong)v.Value;
                 continue;
             }
+            if (tag == CompressionTag)
+            {
+                compression = v ?? -1;   // a type that is no integer: no compression this reads
+                continue;
+            }
             if (tag is NewSubfileTypeTag or SubfileTypeTag)
             {
                 // NewSubfileType: bit 0 a reduced-resolution image, bit 2 a transparency mask; neither is the field.
@@ -106,7 +117,7 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
                 throw new ImageDecodeException(ImageDecodeError.Corrupt, v is null ? $"TIFF: tag {tag} has type {type}" : $"TIFF: tag {tag} is {v}");
             if (tag == ImageWidthTag) width = (ulong)v.Value; else height = (ulong)v.Value;
         }
-        return (width, height, orientation, reduced, Next(data, end, little, big));
+        return (width, height, orientation, reduced, Next(data, end, little, big), compression);
     }
 
     /// <summary>A later page's next-directory pointer, without reading its entries (counting pages costs one read each).</summary>

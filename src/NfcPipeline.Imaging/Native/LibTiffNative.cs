@@ -13,7 +13,6 @@ internal static unsafe partial class LibTiffNative
     public const ushort OrientationTopLeft = 1; // ORIENTATION_TOPLEFT
     public const int ExtraSampleAssociatedAlpha = 1;   // EXTRASAMPLE_ASSOCALPHA
     public const int ExtraSampleUnassociatedAlpha = 2; // EXTRASAMPLE_UNASSALPHA
-    public const uint TagCompression = 259;            // TIFFTAG_COMPRESSION
     public const uint TagExtraSamples = 338;           // TIFFTAG_EXTRASAMPLES
     public const uint TagSampleFormat = 339;           // TIFFTAG_SAMPLEFORMAT
     public const int MessageBufferSize = 1024; // the emsg[1024] of TIFFRGBAImageOK/Begin
