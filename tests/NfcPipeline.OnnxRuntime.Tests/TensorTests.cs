@@ -70,16 +70,27 @@ public sealed class TensorTests
     [Fact]
     public void An_input_disposed_while_a_run_holds_it_stays_pinned_until_the_native_value_is_released()
     {
-        // Dispose unpinned the caller's array at once, while a Run's lease kept the native value pointing into it: the GC
-        // could move the array under ORT. The pin now goes with the native value.
-        var data = new float[] { 1, 2, 3 };
-        var value = OrtValue.CreateTensorValueFromMemory(data, [1, 3]);
+        // Dispose unpinned the caller's memory at once, while a Run's lease kept the native value pointing into it: the
+        // GC could move it under ORT. The pin now goes with the native value.
+        using var memory = new CountingMemory(3);
+        var value = OrtValue.CreateTensorValueFromMemory(memory.Memory, [1, 3]);
         var lease = value.Handle.Acquire();   // as InferenceSession.Run holds each input
         value.Dispose();
-
-        Assert.False(value.Handle.IsClosed);   // the lease keeps the native value, and with it the pin (NativeHandle owns it)
+        Assert.Equal(0, memory.Unpins);
         lease.Dispose();
-        Assert.True(value.Handle.IsClosed);
+        Assert.Equal(1, memory.Unpins);
+    }
+
+    /// <summary>Memory over a pinned array that counts its unpins.</summary>
+    private sealed unsafe class CountingMemory(int length) : System.Buffers.MemoryManager<float>
+    {
+        private readonly float[] _data = GC.AllocateArray<float>(length, pinned: true);
+        public int Unpins { get; private set; }
+        public override Span<float> GetSpan() => _data;
+        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) =>
+            new(System.Runtime.CompilerServices.Unsafe.AsPointer(ref _data[elementIndex]), default, this);
+        public override void Unpin() => Unpins++;
+        protected override void Dispose(bool disposing) { }
     }
 
     [Fact]

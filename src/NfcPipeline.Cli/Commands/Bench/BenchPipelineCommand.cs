@@ -107,7 +107,7 @@ internal static class BenchPipelineCommand
             using var raw = new BenchInferenceCommand.RawRunner(rawModel, rawImage, batch);
             var measured = new PairedRounds();
             var timelines = new List<string>();
-            var (ok, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, options, batch, studies, warmUp > 0,
+            var (ok, writeShare, rss, log) = await EndToEndAsync(env, share.FullName, modelPath, options, batch, rawModel.MaxConcurrentRuns, studies, warmUp > 0,
                 () => measured.AddRaw(raw.Rate(count)),
                 async (study, took) =>
                 {
@@ -184,7 +184,7 @@ internal static class BenchPipelineCommand
     /// passing each study and its time from publish to completion to <paramref name="studyDone"/>.
     /// </summary>
     private static async Task<(bool Completed, double WriteShare, double PeakRssMb, string Log)> EndToEndAsync(BenchEnvironment env,
-        string share, string modelPath, Inference.InferenceOptions options, int batch, IReadOnlyList<string> studies, bool warmUp, Action rawRound,
+        string share, string modelPath, Inference.InferenceOptions options, int batch, int concurrentRuns, IReadOnlyList<string> studies, bool warmUp, Action rawRound,
         Func<string, TimeSpan, Task> studyDone, CancellationToken ct)
     {
         var log = new StringBuilder();
@@ -197,9 +197,9 @@ internal static class BenchPipelineCommand
             ["Inference__Device"] = options.Device,
             ["Inference__IntraOpThreads"] = options.IntraOpThreads.ToString(CultureInfo.InvariantCulture),
             ["Inference__MaxConcurrentRuns"] = options.MaxConcurrentRuns.ToString(CultureInfo.InvariantCulture),
-            // As many batches in flight as raw ORT has streams, and one filling (InferenceArguments.Batching): the
-            // worker's own 3 understated the pipeline against raw ORT at --concurrent-runs 4.
-            ["Inference__Batching__MaxConcurrentBatches"] = InferenceArguments.Batching(batch, options.MaxConcurrentRuns).MaxConcurrentBatches.ToString(CultureInfo.InvariantCulture),
+            // As many batches in flight as raw ORT has streams (as resolved: --concurrent-runs 0 chooses), and one
+            // filling (InferenceArguments.Batching): the worker's own 3 understated the pipeline at --concurrent-runs 4.
+            ["Inference__Batching__MaxConcurrentBatches"] = InferenceArguments.Batching(batch, concurrentRuns).MaxConcurrentBatches.ToString(CultureInfo.InvariantCulture),
         };
         if (options.OnnxRuntimePath is { Length: > 0 } ort) settings["Inference__OnnxRuntimePath"] = ort;
         using var worker = BenchEnvironment.StartWorker(settings, log);
