@@ -8,11 +8,12 @@
 # Both time ready input tensors: decoding and preprocessing are outside the clock on both sides.
 #   ops/model/bench_eager.sh [WEIGHTS] [IMAGES] [LIMIT] [ROUNDS] [BATCH]
 set -euo pipefail
+NFC_CALLER_PWD="${NFC_CALLER_PWD:-$PWD}"   # paths given are relative to where the script was run
 cd "$(dirname "$0")/../.."
 source ops/lib/common.sh
 model_script_init
-WEIGHTS="${1:-models/nfc-reference.pt}"
-IMAGES="${2:-samples/demo-study}"
+WEIGHTS="$(caller_path "${1:-$NFC_ROOT/models/nfc-reference.pt}")"
+IMAGES="$(caller_path "${2:-$NFC_ROOT/samples/demo-study}")"
 LIMIT="${3:-8}"
 ROUNDS="${4:-3}"
 BATCH="${5:-1}"

@@ -118,19 +118,20 @@ class ResumeTests(unittest.TestCase):
 
 
 
-    def test_a_fresh_run_moves_an_earlier_runs_final_weights_and_checkpoint_aside(self):
+    def test_a_fresh_run_moves_an_earlier_runs_final_weights_checkpoint_and_metrics_aside(self):
         # The checkpoint too: killed before its own first one, the next train.sh (--resume) took up the earlier run.
         import tempfile
         with tempfile.TemporaryDirectory() as out:
-            for name in ("final.pt", "checkpoint.pt"):
+            # And hand-made metrics of the earlier weights, which write_card.py would put on this run's card.
+            for name in ("final.pt", "checkpoint.pt", "metrics-seed785.json"):
                 with open(os.path.join(out, name), "w") as f:
                     f.write("earlier")
             said = []
             train.set_aside_earlier_final(out, said.append)
-            self.assertEqual(["checkpoint.pt.earlier", "final.pt.earlier"], sorted(os.listdir(out)))
-            self.assertEqual(2, len(said))
+            self.assertEqual(["checkpoint.pt.earlier", "final.pt.earlier", "metrics-seed785.json.earlier"], sorted(os.listdir(out)))
+            self.assertEqual(3, len(said))
             train.set_aside_earlier_final(out, said.append)   # nothing to move: nothing said
-            self.assertEqual(2, len(said))
+            self.assertEqual(3, len(said))
 
 
 class FineTuneTests(unittest.TestCase):

@@ -226,8 +226,10 @@ def save(path, **state):
 def set_aside_earlier_final(out, log):
     """A run started afresh in a folder that holds an earlier run's final.pt moves it aside (final.pt.earlier): killed
     before its own, the folder would look finished, and finish.sh export the earlier weights under this run's config.
-    So does its checkpoint.pt: killed before its first checkpoint, the next train.sh (--resume) took up the earlier run."""
-    for name in ("final.pt", "checkpoint.pt"):
+    So does its checkpoint.pt: killed before its first checkpoint, the next train.sh (--resume) took up the earlier run.
+    And its metrics-*.json: write_card.py would show the earlier weights' figures on this run's card."""
+    names = ["final.pt", "checkpoint.pt"] + sorted(f for f in os.listdir(out) if f.startswith("metrics-") and f.endswith(".json"))
+    for name in names:
         path = os.path.join(out, name)
         if os.path.exists(path):
             os.replace(path, path + ".earlier")
