@@ -26,20 +26,16 @@ public sealed class StudyIntake(WorkerOptions options)
     }
 
     /// <summary>
-    /// Whether the submitted folder still holds what the share watcher fingerprinted when it submitted it (true for a
-    /// submission without a fingerprint: the API's, nfc enqueue's). Asked after <see cref="Read"/>, so a copy resumed
-    /// while the files were hashed counts too; a folder that cannot be walked now counts as changed.
+    /// The submitted folder's fingerprint as this worker sees it now (as the share watcher computes it: paths, sizes and
+    /// times of its images and study.json); null for a list of images, or a folder that cannot be walked (which
+    /// <see cref="Read"/> then refuses with its reason). Taken before and after the read: a difference is a copy still
+    /// running while the files were hashed.
     /// </summary>
-    public bool FolderAsSubmitted(SubmitStudy message, CancellationToken ct = default)
+    public string? FolderFingerprint(SubmitStudy message, CancellationToken ct = default)
     {
-        if (message.Fingerprint is not { Length: > 0 } submitted || message.FolderPath is not { Length: > 0 } folder
-            || options.ShareRoot is not { Length: > 0 } root) return true;
-        try
-        {
-            var full = SharePaths.ResolveUnder(root, folder);
-            return StudyFingerprint.Compute(full, SharePaths.RealPath(root), ct).Fingerprint == submitted;
-        }
-        catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return false; }
+        if (message.FolderPath is not { Length: > 0 } folder || options.ShareRoot is not { Length: > 0 } root) return null;
+        try { return StudyFingerprint.Compute(SharePaths.ResolveUnder(root, folder), SharePaths.RealPath(root), ct).Fingerprint; }
+        catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>

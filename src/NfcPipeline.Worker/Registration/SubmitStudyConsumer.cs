@@ -18,7 +18,14 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     public async Task Consume(ConsumeContext<SubmitStudy> context)
     {
         var ct = context.CancellationToken;
-        var (study, skippedEntries) = await RegisterOnceAsync(context, ct);
+        var (registered, skippedEntries) = await RegisterOnceAsync(context, ct);
+        if (registered is not { } study)
+        {
+            // The share watcher submitted the folder again since, as it changed: that submission registers it.
+            logger.LogInformation("Study {StudyId}: a newer submission of its folder followed this one (the folder changed); " +
+                "nothing registered from this one", context.Message.StudyId);
+            return;
+        }
         // First, well inside its claim's lease (a slow chunk publish before it let an outbox pass send it too), and ahead
         // of the chunks' PatientCompleted events. Stored with the registration (a redelivery has none to send): one the
         // broker does not take goes out with the outbox, and the registration goes on.
@@ -62,7 +69,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
         if (study.KeptCalibration is { } kept)
             logger.LogInformation("Study {StudyDbId}: this submission gives no calibration; the {UmPerPx} µm/px given with an earlier one holds " +
-                "(study.json's or the default would replace it only if given again)", study.StudyId, kept);
+                "(until one is given again, or study.json's own calibration changes)", study.StudyId, kept);
         // A count only: the entries' paths hold patient folder names (`nfc analyze` lists them).
         if (skippedEntries > 0)
             logger.LogWarning("Study {StudyDbId}: {Skipped} entries of its folder not analysed (files not named as images, links out of the share, folders nested too deep)",
@@ -85,18 +92,22 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// The study as this submission registered it, with the folder's entries not analysed. A redelivery (the same message)
     /// registered before reads no file and registers nothing.
     /// </summary>
-    private async Task<(RegisteredStudy Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
+    /// <summary>Null when a newer submission of the folder supersedes this one (nothing registered).</summary>
+    private async Task<(RegisteredStudy? Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
         StudyRegistration registration;
+        var before = await Task.Run(() => intake.FolderFingerprint(context.Message, ct), ct);
         try { registration = await Task.Run(() => intake.Read(context.Message, ct), ct); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
-        // Read from a folder that changed since it was judged settled: half a copy, or an older read committing over a
-        // newer submission's. Refused with a note, so the watcher submits it again (at once when the fingerprint moved on,
-        // else at the refusal's back-off) and the share page says why.
-        if (!await Task.Run(() => intake.FolderAsSubmitted(context.Message, ct), ct))
-            throw await RefusedAsync(context.Message, ChangedSinceSubmitted, new InvalidOperationException(ChangedSinceSubmitted), ct);
+        // A copy still running while the files were hashed: read again at the message's retries; past them, the fault
+        // notes a refusal and the watcher submits the folder again later.
+        if (before != await Task.Run(() => intake.FolderFingerprint(context.Message, ct), ct))
+            throw new StudyFolderChangingException();
+        // The watcher's submission of an earlier state of the folder, read after it had submitted the newer one: that one
+        // answers (this read must not commit over it, dropping what the folder holds now).
+        if (await SupersededAsync(context.Message, ct)) return (null, 0);
         try
         {
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
@@ -106,6 +117,15 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
     }
+
+    /// <summary>
+    /// Whether the share watcher has recorded a newer submission of this message's folder (another fingerprint) since it
+    /// sent this one. Compared with the watcher's own record, not with this worker's view of the folder, which may read
+    /// sizes or times otherwise (another mount of the share).
+    /// </summary>
+    private async Task<bool> SupersededAsync(SubmitStudy message, CancellationToken ct) =>
+        message.Fingerprint is { Length: > 0 } sent && ShareFolder(message, options) is var (root, folder)
+        && await retry.RunAsync(t => shareNotes.SubmittedFingerprintAsync(root, folder, t), ct) is { } latest && latest != sent;
 
     /// <summary>
     /// A study's registered folder has left the share (renamed or moved): the submitted folder takes it over. Asked
@@ -143,9 +163,6 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// message itself goes to the _error queue. A refusal that could not be noted is retried as a failure instead: with
     /// neither a note nor a fault, its unchanged folder would never be submitted again.
     /// </summary>
-    private const string ChangedSinceSubmitted = "The folder changed after the share watcher submitted it (a copy still running?); " +
-        "it is submitted again once it settles.";
-
     private async Task<Exception> RefusedAsync(SubmitStudy message, string reason, Exception inner, CancellationToken ct)
     {
         if (ShareFolder(message, options) is var (root, folder))
@@ -167,6 +184,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
 /// </summary>
 public sealed class RefusalNotNotedException(string reason, Exception inner)
     : Exception($"Refused ({reason}), and the refusal could not be noted: {inner.Message}", inner);
+
+/// <summary>The study folder changed while it was read (a copy still running): retried, as a transient failure is.</summary>
+public sealed class StudyFolderChangingException() : Exception("The study folder changed while it was read (a copy still running?).");
 
 /// <summary>A submission that can never succeed (bad path, no images): not retried; it goes to the _error queue.</summary>
 public sealed class InvalidSubmissionException(string message, Exception? inner = null) : Exception(message, inner);

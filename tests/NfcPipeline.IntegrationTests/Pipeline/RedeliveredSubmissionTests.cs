@@ -79,26 +79,27 @@ public class RedeliveredSubmissionTests
     }
 
     [Fact]
-    public async Task A_folder_that_changed_after_the_watcher_submitted_it_is_not_registered_from_that_submission()
+    public async Task A_watcher_submission_superseded_by_a_newer_one_of_its_folder_registers_nothing()
     {
-        // A copy that paused past the settle time, then resumed: the worker hashed whatever was there when it ran, and an
-        // older read could commit over a newer submission's, dropping patients the complete folder holds.
+        // A copy paused past the settle time, then resumed: the watcher submitted the folder twice, and the older read,
+        // committing after the newer one's, would drop what the folder holds now.
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-fp", patients: 1, imagesPerPatient: 2);
         await env.StartWorkerAsync();
-        var folder = Path.Combine(env.Share.FullName, "study-fp");
-        var realRoot = NfcPipeline.Intake.SharePaths.RealPath(env.Share.FullName);
+        await env.QueryScalarAsync<int>("""
+            insert into share_submissions (root, folder, fingerprint, study_id) values ('/watched', 'study-fp', 'the newer state', 'study-fp');
+            select 1
+            """);
 
-        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", Fingerprint = "the folder as it was before" });
-        // Refused with a note, which the watcher retries on (a silent skip left a folder whose fingerprint came back, or
-        // that this worker sees otherwise, unregistered for good).
-        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
-                "select count(*) from share_folder_notes where state = 'registration_refused' and reason like 'The folder changed after the share watcher submitted it%'") == 1,
+        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", ShareRootKey = "/watched",
+            Fingerprint = "the older state" });
+        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains("a newer submission of its folder followed this one")),
             TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from share_folder_notes"));   // no refusal: nothing to retry
 
-        var now = NfcPipeline.Intake.Share.StudyFingerprint.Compute(folder, realRoot).Fingerprint;
-        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", Fingerprint = now });
+        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", ShareRootKey = "/watched",
+            Fingerprint = "the newer state" });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-fp", TimeSpan.FromMinutes(2)));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images"));
     }
