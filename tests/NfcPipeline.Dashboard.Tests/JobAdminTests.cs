@@ -261,7 +261,8 @@ public partial class JobAdminTests
             await data.Database.ScalarAsync<int>("update studies set state = 'completed_with_errors'; select 1");
             Assert.Contains("submitted again: its failed images are analysed again", await Retry());
             var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(("studyA", 2.0, "VideoCap (from the API)"), (message.FolderPath, message.MicrometresPerPixel, message.Device));
+            // No calibration: the study's, given or study.json's, holds over a submission that gives none (StudyCalibration).
+            Assert.Equal(("studyA", (double?)null, "VideoCap (from the API)"), (message.FolderPath, message.MicrometresPerPixel, message.Device));
         }
         finally { await bus.StopAsync(); }
     }

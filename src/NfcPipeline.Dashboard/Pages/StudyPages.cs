@@ -102,12 +102,12 @@ public static class StudyPages
                 return Flash.Redirect(context, $"/studies/{id}", "This study was submitted as a list of images: submit that list again to analyse its failed images.");
             if (study.State != "completed_with_errors")
                 return Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is {study.State}: only a study completed with errors has failed images to analyse again.");
-            // With the calibration and device its submission gave (study.json's are read again from it: a resubmission
-            // stores what it carries, a device given with the submission would otherwise be erased, and a calibration
-            // passed here would hold over study.json's from now on as one given).
+            // With the device its submission gave (study.json's is read again from it: a resubmission stores what it
+            // carries, and a device given with the submission would otherwise be erased). No calibration: one given
+            // earlier holds over a submission that gives none, and sent here it would hold over a study.json edited since.
             var resubmission = new NfcPipeline.Contracts.SubmitStudy
             {
-                StudyId = study.ExternalId, FolderPath = study.SourcePath, MicrometresPerPixel = study.CalibrationGiven ? study.UmPerPx : null,
+                StudyId = study.ExternalId, FolderPath = study.SourcePath,
                 Device = study.DeviceFromManifest ? null : study.Device,
             };
             if (await BoundedPublish.TryPublishAsync(bus, resubmission, null, "resubmission", ct) is { } notTaken)

@@ -27,8 +27,6 @@ public sealed class StudyProgress
     public string? Device { get; init; }
     /// <summary>Whether study.json gave the device (else the submission did).</summary>
     public bool DeviceFromManifest { get; init; }
-    /// <summary>Whether the calibration was given with a submission, not by study.json (StudyCalibration.GivenSql).</summary>
-    public bool CalibrationGiven { get; init; }
     public long Images { get; init; }
     public long Succeeded { get; init; }
     public long Failed { get; init; }

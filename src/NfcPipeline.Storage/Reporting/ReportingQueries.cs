@@ -33,9 +33,8 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             """, new { window = ThroughputWindowMinutes }, cancellationToken: ct));
     }
 
-    private static readonly string StudyProgressSelect = $"""
-        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.device, s.manifest ? 'device' as device_from_manifest,
-               {Pipeline.StudyCalibration.GivenSql("s")} as calibration_given, s.created_at, s.registered_at, s.completed_at,
+    private const string StudyProgressSelect = """
+        select s.id, s.external_id, s.state, s.source_path, s.um_per_px, s.analysis_um_per_px, s.device, s.manifest ? 'device' as device_from_manifest, s.created_at, s.registered_at, s.completed_at,
                c.images, c.succeeded, c.failed
         from studies s
         cross join lateral (select count(*) as images,

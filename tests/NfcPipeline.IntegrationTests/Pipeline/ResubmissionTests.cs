@@ -73,6 +73,7 @@ public class ResubmissionTests
         Assert.Equal(1.7, await env.QueryScalarAsync<double>("select um_per_px from studies"));
 
         // Given again, another one replaces it; study.json's own, given as such, reads as study.json's from then on.
+        File.WriteAllText(Path.Combine(env.Share.FullName, "study-g", "study.json"), """{"um_per_px": 2.0}""");
         await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-g", FolderPath = "study-g", MicrometresPerPixel = 2.0 });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-g", TimeSpan.FromMinutes(2)));
