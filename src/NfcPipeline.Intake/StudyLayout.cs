@@ -182,7 +182,8 @@ public static class StudyLayout
             var folders = folder ? segments : segments[..^1];
             return folders.Length < MaxDepth
                 && segments.All(s => !SharePaths.IsIgnored(s) && SharePaths.NameRefusal(s) is null)
-                && folders.All(s => !ImageExtensions.Contains(Path.GetExtension(s)));
+                && folders.All(s => !ImageExtensions.Contains(Path.GetExtension(s)))
+                && (folder || IsImageFileName(segments[^1]));   // a file the walk registers there
         }
     }
 
@@ -192,7 +193,7 @@ public static class StudyLayout
     public const string UnassignedPatient = "unassigned";
 
     /// <param name="viaLink">Whether a link led here: only such files can be another path to a file already found, since a
-    /// link into the study itself is refused (it would take a sibling's images, or the real folder would be skipped).</param>
+    /// link to where the walk itself goes is left out (it would take a sibling's images, or the real folder be skipped).</param>
     private static void Walk(string directory, List<string> segments, bool viaLink, WalkState walk)
     {
         var (manifest, realRoot, skipped) = (walk.Manifest, walk.RealRoot, walk.Skipped);

@@ -371,4 +371,18 @@ public class TiffVariantTests
         Fixtures.AssertPixel(image, 10, 10, (0, 0, 255));
         Assert.Contains("TIFF: only reduced-resolution previews found; the first decoded (its scale may not be the field's µm per pixel)", image.Notes);
     }
+
+    [Fact]
+    public void A_rare_compression_in_a_preview_before_the_full_image_is_refused_too()
+    {
+        // libtiff readies the first directory's codec as it opens the file: a preview in ThunderScan before an
+        // uncompressed full image was decoded, the check made only on the directory decoded.
+        var file = Pages((64, 64, 1, (0, 0, 255)), (160, 120, 0, (200, 30, 30)));
+        TiffTagPatch.Set(file, 0, 259, TiffTagPatch.Short, 32809);
+
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(file));
+
+        Assert.Equal(ImageDecodeError.Unsupported, e.Reason);
+        Assert.Contains("compression 32809 is not read", e.Message);
+    }
 }

@@ -104,6 +104,7 @@ public sealed class ShareWatcherService(
         bool requested, CancellationToken ct)
     {
         var scanId = await store.StartScanAsync(root, _workerId, ct);
+        _statusWritesHang = false;
         int seen = 0, found = 0;
         string? error = null;
         DateTimeOffset? settlesAt = null;
@@ -225,11 +226,16 @@ public sealed class ShareWatcherService(
     /// </summary>
     private void WriteStatusFile(string folder, string root, object status)
     {
+        if (_statusWritesHang) return;   // one hung this scan: the rest would each wait as long
         var writing = Task.Run(() => statusFile.Write(folder, SharePaths.RealPath(root), status));
-        if (!writing.Wait(Analysis.ShareAvailability.ProbeTimeout))
-            logger.LogWarning("Writing a submitted study's status file did not return within {Seconds:0} s (a hung mount?); left to finish on its own",
-                Analysis.ShareAvailability.ProbeTimeout.TotalSeconds);
+        if (writing.Wait(Analysis.ShareAvailability.ProbeTimeout)) return;
+        _statusWritesHang = true;
+        logger.LogWarning("Writing a submitted study's status file did not return within {Seconds:0} s (a hung mount?); left to finish on its own, " +
+            "and no more written this scan", Analysis.ShareAvailability.ProbeTimeout.TotalSeconds);
     }
+
+    /// <summary>A status file write timed out in the scan under way (reset as each scan starts).</summary>
+    private bool _statusWritesHang;
 
     /// <summary>The folders an operator should know about (share_folder_notes): refused, unmarked, waiting for future file times.</summary>
     private List<ShareFolderNote> Notes(ShareScan scan) => scan.Folders.Select(folder => folder.Readiness switch
