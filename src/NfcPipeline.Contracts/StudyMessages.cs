@@ -28,13 +28,6 @@ public sealed record SubmitStudy
     /// under this key, so the watcher finds the note though the worker reaches the share by another path.
     /// </summary>
     public string? ShareRootKey { get; init; }
-
-    /// <summary>
-    /// Set by a share watcher: the folder's fingerprint (paths, sizes and times of its images and study.json) when it
-    /// judged the folder settled. A worker that finds another once it has read the folder registers nothing: the folder
-    /// changed since (a copy resumed), and the watcher submits it again once it settles.
-    /// </summary>
-    public string? Fingerprint { get; init; }
 }
 
 public sealed record SubmittedImage(string Path, string Patient, string? Finger);

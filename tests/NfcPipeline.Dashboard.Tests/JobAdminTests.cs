@@ -247,7 +247,9 @@ public partial class JobAdminTests
         var received = new TaskCompletionSource<SubmitStudy>(TaskCreationOptions.RunContinuationsAsynchronously);
         var bus = await MessageListener.StartAsync<SubmitStudy>("dashboard-retry", ctx =>
         {
-            if (ctx.Message.StudyId == TestData.StudyExternalId) received.TrySetResult(ctx.Message);
+            // By its device too: StudyDeletionTests retries a study of the same id on the same broker at the same time
+            // (without one), and with no calibration in either, the two messages differed by nothing else.
+            if (ctx.Message.StudyId == TestData.StudyExternalId && ctx.Message.Device is not null) received.TrySetResult(ctx.Message);
         });
         try
         {

@@ -94,7 +94,8 @@ public partial class StudyDeletionTests
                 e.AutoDelete = true;
                 e.Handler<NfcPipeline.Contracts.SubmitStudy>(ctx =>
                 {
-                    if (ctx.Message.StudyId == TestData.StudyExternalId) received.TrySetResult(ctx.Message);
+                    // Without a device: JobAdminTests retries a study of the same id, with one, on the same broker at once.
+                    if (ctx.Message.StudyId == TestData.StudyExternalId && ctx.Message.Device is null) received.TrySetResult(ctx.Message);
                     return Task.CompletedTask;
                 });
             });
@@ -111,7 +112,8 @@ public partial class StudyDeletionTests
 
             Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
             var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(("studyA", 2.0, false), (message.FolderPath, message.MicrometresPerPixel, message.Reanalyze));
+            // No calibration: the study's holds over a submission that gives none (StudyCalibration).
+            Assert.Equal(("studyA", (double?)null, false), (message.FolderPath, message.MicrometresPerPixel, message.Reanalyze));
         }
         finally { await bus.StopAsync(); }
     }

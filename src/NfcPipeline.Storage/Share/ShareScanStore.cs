@@ -169,14 +169,6 @@ public sealed class ShareScanStore(string connectionString)
         return rows.ToDictionary(r => r.Folder, r => r.Fingerprint, StringComparer.Ordinal);
     }
 
-    /// <summary>The fingerprint of the folder's latest submission from the share, or null when none is recorded.</summary>
-    public async Task<string?> SubmittedFingerprintAsync(string root, string folder, CancellationToken ct)
-    {
-        await using var connection = await OpenAsync(ct);
-        return await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "select fingerprint from share_submissions where root = @root and folder = @folder", new { root, folder }, cancellationToken: ct));
-    }
-
     /// <summary>
     /// Records a submission at the database's time, which the refusal notes it is compared with use too, less
     /// <paramref name="publishedFor"/> (how long ago its publish began): a worker's quick refusal can be written before

@@ -18,14 +18,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     public async Task Consume(ConsumeContext<SubmitStudy> context)
     {
         var ct = context.CancellationToken;
-        var (registered, skippedEntries) = await RegisterOnceAsync(context, ct);
-        if (registered is not { } study)
-        {
-            // The share watcher submitted the folder again since, as it changed: that submission registers it.
-            logger.LogInformation("Study {StudyId}: a newer submission of its folder followed this one (the folder changed); " +
-                "nothing registered from this one", context.Message.StudyId);
-            return;
-        }
+        var (study, skippedEntries) = await RegisterOnceAsync(context, ct);
         // First, well inside its claim's lease (a slow chunk publish before it let an outbox pass send it too), and ahead
         // of the chunks' PatientCompleted events. Stored with the registration (a redelivery has none to send): one the
         // broker does not take goes out with the outbox, and the registration goes on.
@@ -92,8 +85,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// The study as this submission registered it, with the folder's entries not analysed. A redelivery (the same message)
     /// registered before reads no file and registers nothing.
     /// </summary>
-    /// <summary>Null when a newer submission of the folder supersedes this one (nothing registered).</summary>
-    private async Task<(RegisteredStudy? Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
+    private async Task<(RegisteredStudy Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
@@ -105,9 +97,6 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         // notes a refusal and the watcher submits the folder again later.
         if (before != await Task.Run(() => intake.FolderFingerprint(context.Message, ct), ct))
             throw new StudyFolderChangingException();
-        // The watcher's submission of an earlier state of the folder, read after it had submitted the newer one: that one
-        // answers (this read must not commit over it, dropping what the folder holds now).
-        if (await SupersededAsync(context.Message, ct)) return (null, 0);
         try
         {
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
@@ -117,15 +106,6 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
     }
-
-    /// <summary>
-    /// Whether the share watcher has recorded a newer submission of this message's folder (another fingerprint) since it
-    /// sent this one. Compared with the watcher's own record, not with this worker's view of the folder, which may read
-    /// sizes or times otherwise (another mount of the share).
-    /// </summary>
-    private async Task<bool> SupersededAsync(SubmitStudy message, CancellationToken ct) =>
-        message.Fingerprint is { Length: > 0 } sent && ShareFolder(message, options) is var (root, folder)
-        && await retry.RunAsync(t => shareNotes.SubmittedFingerprintAsync(root, folder, t), ct) is { } latest && latest != sent;
 
     /// <summary>
     /// A study's registered folder has left the share (renamed or moved): the submitted folder takes it over. Asked

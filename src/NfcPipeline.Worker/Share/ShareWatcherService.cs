@@ -201,7 +201,7 @@ public sealed class ShareWatcherService(
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(settings.PublishTimeout);
-            await publisher.Publish<SubmitStudy>(new() { StudyId = studyId, FolderPath = study.Folder, ShareRootKey = root, Fingerprint = study.Fingerprint },
+            await publisher.Publish<SubmitStudy>(new() { StudyId = studyId, FolderPath = study.Folder, ShareRootKey = root },
                 c => MandatoryPublish.Apply(c), timeout.Token);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)

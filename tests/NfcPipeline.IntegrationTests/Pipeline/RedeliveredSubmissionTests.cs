@@ -79,32 +79,6 @@ public class RedeliveredSubmissionTests
     }
 
     [Fact]
-    public async Task A_watcher_submission_superseded_by_a_newer_one_of_its_folder_registers_nothing()
-    {
-        // A copy paused past the settle time, then resumed: the watcher submitted the folder twice, and the older read,
-        // committing after the newer one's, would drop what the folder holds now.
-        await using var env = await PipelineEnvironment.CreateAsync();
-        env.WriteStudy("study-fp", patients: 1, imagesPerPatient: 2);
-        await env.StartWorkerAsync();
-        await env.QueryScalarAsync<int>("""
-            insert into share_submissions (root, folder, fingerprint, study_id) values ('/watched', 'study-fp', 'the newer state', 'study-fp');
-            select 1
-            """);
-
-        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", ShareRootKey = "/watched",
-            Fingerprint = "the older state" });
-        await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(env.Workers[0].Output.Contains("a newer submission of its folder followed this one")),
-            TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
-        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies"));
-        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from share_folder_notes"));   // no refusal: nothing to retry
-
-        await env.SubmitAsync(new NfcPipeline.Contracts.SubmitStudy { StudyId = "study-fp", FolderPath = "study-fp", ShareRootKey = "/watched",
-            Fingerprint = "the newer state" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-fp", TimeSpan.FromMinutes(2)));
-        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images"));
-    }
-
-    [Fact]
     public async Task An_id_differing_from_a_registered_one_only_in_unicode_form_is_refused()
     {
         // "Zürich" from a Windows copy (composed) and again from a Mac (decomposed): two studies whose ids look alike.
