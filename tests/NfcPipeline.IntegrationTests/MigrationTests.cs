@@ -28,7 +28,7 @@ public class MigrationTests
         await db.ScalarAsync<object>("analyze studies");
         await using var c = new Npgsql.NpgsqlConnection(db.ConnectionString);
         await c.OpenAsync();
-        await using var explain = new Npgsql.NpgsqlCommand("explain " + Storage.Pipeline.StudyRegistrationStore.OtherStudyOfFolderSql
+        await using var explain = new Npgsql.NpgsqlCommand("explain " + Storage.Pipeline.StudyIdentity.OtherStudyOfFolderSql
             .Replace("@SourcePath", "'folder7'").Replace("@ExternalId", "'x'"), c);
         var plan = new System.Text.StringBuilder();
         await using (var rows = await explain.ExecuteReaderAsync())

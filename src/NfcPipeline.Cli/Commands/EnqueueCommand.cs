@@ -76,13 +76,13 @@ internal static class EnqueueCommand
             try
             {
                 var registered = await queries.StudyByExternalIdAsync(message.StudyId, ct);
-                if (registered is not null && StudyRegistrationStore.Conflict(message.StudyId, registered.SourcePath, sourcePath,
+                if (registered is not null && StudyIdentity.Conflict(message.StudyId, registered.SourcePath, sourcePath,
                         registered.SourcePath is { } from && SharePaths.FolderGone(rootFull, from)) is { } conflict)
                     return Fail(conflict, NfcCommandLine.Usage);
                 if (registered is null && await queries.LookalikeStudyAsync(message.StudyId, ct) is { } lookalike)
-                    return Fail(StudyRegistrationStore.LookalikeConflict(message.StudyId, lookalike), NfcCommandLine.Usage);
+                    return Fail(StudyIdentity.LookalikeConflict(message.StudyId, lookalike), NfcCommandLine.Usage);
                 if (await queries.OtherStudyOfFolderAsync(sourcePath, message.StudyId, ct) is { } holder)
-                    return Fail(StudyRegistrationStore.FolderConflict(sourcePath, holder, message.StudyId), NfcCommandLine.Usage);
+                    return Fail(StudyIdentity.FolderConflict(sourcePath, holder, message.StudyId), NfcCommandLine.Usage);
                 if (parse.GetValue(wait)) publishedAfter = await queries.DatabaseNowAsync(ct);
             }
             catch (NpgsqlException ex) when (!parse.GetValue(wait))

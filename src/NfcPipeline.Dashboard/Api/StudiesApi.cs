@@ -99,14 +99,14 @@ public static class StudiesApi
                 "The path cannot be read in the share."] }, title: "The study cannot be submitted");
         }
         var registered = await queries.StudyByExternalIdAsync(body.StudyId!.Trim(), ct);
-        if (registered is not null && StudyRegistrationStore.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
+        if (registered is not null && StudyIdentity.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
                 registered.SourcePath is { } from && SharePaths.FolderGone(options.Value.ShareRoot!, from)) is { } conflict)
             return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
         if (registered is null && await queries.LookalikeStudyAsync(body.StudyId.Trim(), ct) is { } lookalike)
-            return Results.Problem(StudyRegistrationStore.LookalikeConflict(body.StudyId.Trim(), lookalike), statusCode: 409,
+            return Results.Problem(StudyIdentity.LookalikeConflict(body.StudyId.Trim(), lookalike), statusCode: 409,
                 title: "The study id is taken");
         if (sourcePath is not null && await queries.OtherStudyOfFolderAsync(sourcePath, body.StudyId.Trim(), ct) is { } holder)
-            return Results.Problem(StudyRegistrationStore.FolderConflict(sourcePath, holder, body.StudyId.Trim()), statusCode: 409,
+            return Results.Problem(StudyIdentity.FolderConflict(sourcePath, holder, body.StudyId.Trim()), statusCode: 409,
                 title: "The folder is another study");
         var message = new SubmitStudy
         {

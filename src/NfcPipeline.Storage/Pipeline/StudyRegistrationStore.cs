@@ -70,7 +70,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                        {StudyCalibration.GivenSql()}, {StudyCalibration.ManifestSql()}
                 from studies where external_id = @ExternalId
                 """, new { study.ExternalId, SubmissionId = submissionId }, tx, cancellationToken: ct))).ToList();
-        if (registered.Count > 0 && Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict
+        if (registered.Count > 0 && StudyIdentity.Conflict(study.ExternalId, registered[0].SourcePath, study.SourcePath) is { } conflict
             && !(registered[0].SourcePath is { } from && study.SourcePath is not null && registeredFolderGone is not null
                  && await SameContentAsync(connection, tx, registered[0].Id, study.Images, ct) && registeredFolderGone(from)))
             throw new StudyConflictException(conflict);
@@ -88,17 +88,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
         if (registered.Count == 0)
         {
             await StudyLock.ByIdFormAsync(connection, tx, study.ExternalId, ct);
-            if (await LookalikeAsync(connection, tx, study.ExternalId, ct) is { } lookalike)
-                throw new StudyConflictException(LookalikeConflict(study.ExternalId, lookalike));
+            if (await StudyIdentity.LookalikeAsync(connection, tx, study.ExternalId, ct) is { } lookalike)
+                throw new StudyConflictException(StudyIdentity.LookalikeConflict(study.ExternalId, lookalike));
         }
         // One folder, one id: a study_id corrected in study.json, or a second name for the folder (a link to it), would
         // register the same images as a second study beside the first.
         if (study.SourcePath is { } folder)
         {
             await StudyLock.BySourcePathAsync(connection, tx, folder, ct);
-            var holder = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(OtherStudyOfFolderSql,
+            var holder = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(StudyIdentity.OtherStudyOfFolderSql,
                 new { SourcePath = folder, study.ExternalId }, tx, cancellationToken: ct));
-            if (holder is not null) throw new StudyConflictException(FolderConflict(folder, holder, study.ExternalId));
+            if (holder is not null) throw new StudyConflictException(StudyIdentity.FolderConflict(folder, holder, study.ExternalId));
         }
         // Chunks in flight analyse at the calibration they loaded: after a change (or for a reanalysis) their images are
         // queued again, and the old chunks' writes skip them (ResultStore). The scale compared is the one analysed at:
@@ -353,50 +353,6 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             select patient_id, md5(string_agg(rel_path || ' ' || encode(sha256, 'hex'), '/' order by rel_path))
             from images where study_id = @StudyId group by patient_id
             """, new { StudyId = studyId }, tx, cancellationToken: ct))).ToDictionary(r => r.PatientId, r => r.Digest);
-
-    /// <summary>
-    /// Why a study id registered from <paramref name="registeredFrom"/> (a share-relative folder, null for a list of
-    /// images) cannot take a submission from <paramref name="submittedFrom"/>, or null when it can. The CLI and the API
-    /// ask before publishing, so a refused submission is not reported as accepted. A folder that has left the share
-    /// (<paramref name="registeredFolderGone"/>: renamed or moved) hands its study to the folder submitted.
-    /// </summary>
-    public static string? Conflict(string studyId, string? registeredFrom, string? submittedFrom, bool registeredFolderGone = false) =>
-        string.Equals(registeredFrom, submittedFrom, StringComparison.Ordinal)
-            || registeredFolderGone && registeredFrom is not null && submittedFrom is not null ? null
-            : $"Study id '{studyId}' is already registered from {Describe(registeredFrom)}; this submission comes from " +
-              $"{Describe(submittedFrom)}. Give one of them its own id (study.json \"study_id\", or the message's StudyId).";
-
-    /// <summary>The id of a study registered from share folder @SourcePath other than @ExternalId (registration, and the
-    /// submitters' checks before they publish).</summary>
-    public const string OtherStudyOfFolderSql =
-        "select external_id from studies where source_path = @SourcePath and external_id <> @ExternalId order by id limit 1";
-
-    /// <summary>
-    /// A registered study id other than <paramref name="externalId"/> that differs from it only in Unicode form, or null
-    /// (registration, and the submitters' checks before they publish).
-    /// </summary>
-    public static async Task<string?> LookalikeAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string externalId, CancellationToken ct) =>
-        !Ascii.IsValid(externalId)
-        && await connection.ExecuteScalarAsync<string>(new CommandDefinition("select current_setting('server_encoding')", null, tx,
-            cancellationToken: ct)) == "UTF8"
-            ? await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
-                select external_id from studies
-                where external_id <> @externalId and normalize(external_id, NFD) = normalize(@externalId::text, NFD)
-                limit 1
-                """, new { externalId }, tx, cancellationToken: ct))
-            : null;
-
-    /// <summary>Why an id that only looks like a registered one is refused.</summary>
-    public static string LookalikeConflict(string submittedAs, string registeredAs) =>
-        $"Study id '{submittedAs}' differs from the registered study '{registeredAs}' only in its Unicode form (letters composed " +
-        "or decomposed, as different systems write them). Submit it as that study, or give it another id.";
-
-    /// <summary>Why a folder registered as one study cannot be registered under another id.</summary>
-    public static string FolderConflict(string folder, string registeredAs, string submittedAs) =>
-        $"Folder '{folder}' is already registered as study '{registeredAs}'; this submission names it '{submittedAs}'. A folder is " +
-        $"one study: give study.json back its study_id '{registeredAs}', or delete study '{registeredAs}' first (nfc delete-study, or the dashboard).";
-
-    private static string Describe(string? sourcePath) => sourcePath is null ? "a list of images" : $"folder '{sourcePath}'";
 }
 
 /// <summary>A submission under a study id that another folder (or image list) already holds; never retried.</summary>

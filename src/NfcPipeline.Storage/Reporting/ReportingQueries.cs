@@ -77,7 +77,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     public async Task<string?> OtherStudyOfFolderAsync(string sourcePath, string externalId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.ExecuteScalarAsync<string?>(new CommandDefinition(Pipeline.StudyRegistrationStore.OtherStudyOfFolderSql,
+        return await c.ExecuteScalarAsync<string?>(new CommandDefinition(Pipeline.StudyIdentity.OtherStudyOfFolderSql,
             new { SourcePath = sourcePath, ExternalId = externalId }, cancellationToken: ct));
     }
 
@@ -85,7 +85,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     public async Task<string?> LookalikeStudyAsync(string externalId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await Pipeline.StudyRegistrationStore.LookalikeAsync(c, null, externalId, ct);
+        return await Pipeline.StudyIdentity.LookalikeAsync(c, null, externalId, ct);
     }
 
     /// <summary>

@@ -55,20 +55,27 @@ public class StrandedCompletionTests
         Assert.Empty(await Stranded());
     }
 
-    [Fact]
-    public async Task A_review_whose_recompute_request_was_lost_is_aggregated_again_by_the_sweep()
+    /// <summary>A worker sweeping every second for what stood still 2 s, and one study of 2 images it completed.</summary>
+    private static async Task<PipelineEnvironment> CompletedWithQuickSweepAsync(string study)
     {
-        // The exclusion committed, its ReaggregatePatient never sent (the dashboard stopped between the two, or the
-        // message went past its retries): the patient's stored figures stayed those before the review, for good.
-        await using var env = await PipelineEnvironment.CreateAsync();
-        env.WriteStudy("study-pending", patients: 1, imagesPerPatient: 2);
+        var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy(study, patients: 1, imagesPerPatient: 2);
         await env.StartWorkerAsync(new Dictionary<string, string>
         {
             ["Worker__StrandedAfter"] = "00:00:02",
             ["Worker__StrandedSweepInterval"] = "00:00:01",
         });
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-pending", FolderPath = "study-pending" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-pending", TimeSpan.FromMinutes(1)));
+        await env.SubmitAsync(new SubmitStudy { StudyId = study, FolderPath = study });
+        Assert.Equal("completed", await env.WaitForStudyAsync(study, TimeSpan.FromMinutes(1)));
+        return env;
+    }
+
+    [Fact]
+    public async Task A_review_whose_recompute_request_was_lost_is_aggregated_again_by_the_sweep()
+    {
+        // The exclusion committed, its ReaggregatePatient never sent (the dashboard stopped between the two, or the
+        // message went past its retries): the patient's stored figures stayed those before the review, for good.
+        await using var env = await CompletedWithQuickSweepAsync("study-pending");
         var before = await env.QueryScalarAsync<DateTime>("select computed_at from patient_metrics");
 
         await env.QueryScalarAsync<int>("""
@@ -89,15 +96,7 @@ public class StrandedCompletionTests
     {
         // The study's model's result took the review; another model's kept result did not (the best-effort step after a
         // reanalysis failed): the sweep looked at the study's model only, and the other stayed review_pending for good.
-        await using var env = await PipelineEnvironment.CreateAsync();
-        env.WriteStudy("study-other", patients: 1, imagesPerPatient: 2);
-        await env.StartWorkerAsync(new Dictionary<string, string>
-        {
-            ["Worker__StrandedAfter"] = "00:00:02",
-            ["Worker__StrandedSweepInterval"] = "00:00:01",
-        });
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-other", FolderPath = "study-other" });
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-other", TimeSpan.FromMinutes(1)));
+        await using var env = await CompletedWithQuickSweepAsync("study-other");
         await env.QueryScalarAsync<int>("""
             with m as (insert into models (sha256, name, contract) values (sha256('other'::bytea), 'other', 'dense/v1') returning id)
             insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, capillary_count, dilated_count, giant_count,
