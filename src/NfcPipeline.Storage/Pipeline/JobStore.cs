@@ -299,6 +299,26 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// <paramref name="republishLater"/>: it counts as enqueued now, so the outbox publishes it only after its
     /// republish delay (a chunk waiting for the share would otherwise come back at every pass).
     /// </summary>
+    /// <summary>
+    /// Deletes jobs finished for <paramref name="keep"/> that ran or were deleted (a chunk per 8 images, an aggregation
+    /// per patient: the table otherwise only grows); failed jobs stay until requeued or deleted. A few thousand rows per
+    /// statement, so no delete holds the table long. Returns how many.
+    /// </summary>
+    public async Task<int> TrimFinishedAsync(TimeSpan keep, CancellationToken ct, int perStatement = 5000)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        int total = 0, deleted;
+        do
+        {
+            deleted = await connection.ExecuteAsync(new CommandDefinition("""
+                delete from jobs where id in (
+                    select id from jobs where state in ('succeeded', 'deleted') and updated_at < now() - @Keep limit @PerStatement)
+                """, new { Keep = keep, PerStatement = perStatement }, cancellationToken: ct));
+            total += deleted;
+        } while (deleted == perStatement);
+        return total;
+    }
+
     public async Task MarkRetryingAsync(long jobId, string workerId, string reason, bool backToOutbox, CancellationToken ct,
         bool republishLater = false)
     {

@@ -5,10 +5,10 @@ namespace NfcPipeline.Worker.Hosting;
 
 /// <summary>
 /// Hourly, trims the rows that only ever grow and that nothing needs after a while: published completion events, share
-/// scans, and workers not heard from (every process start adds one). Jobs, results and the audit log are kept. Every
-/// worker does it; the deletes are idempotent.
+/// scans, workers not heard from (every process start adds one), and jobs that ran or were deleted. Failed jobs, results
+/// and the audit log are kept. Every worker does it; the deletes are idempotent.
 /// </summary>
-public sealed class HousekeepingService(CompletionEventStore events, ShareScanStore scans, WorkerStore workers, WorkerOptions options,
+public sealed class HousekeepingService(CompletionEventStore events, ShareScanStore scans, WorkerStore workers, JobStore jobs, WorkerOptions options,
     ILogger<HousekeepingService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -19,6 +19,7 @@ public sealed class HousekeepingService(CompletionEventStore events, ShareScanSt
             await TrimAsync("published completion events", ct => events.TrimPublishedAsync(options.KeepHistory, ct), stoppingToken);
             await TrimAsync("share scans", ct => scans.TrimScansAsync(options.KeepHistory, ct), stoppingToken);
             await TrimAsync("silent workers", ct => workers.TrimSilentAsync(options.KeepHistory, ct), stoppingToken);
+            await TrimAsync("finished jobs", ct => jobs.TrimFinishedAsync(options.KeepHistory, ct), stoppingToken);
         } while (await timer.NextTickOrStopAsync(stoppingToken));
     }
 

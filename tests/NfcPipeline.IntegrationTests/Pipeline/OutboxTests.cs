@@ -164,6 +164,27 @@ public class OutboxTests
         Assert.Equal("completed", await env.QueryScalarAsync<string>("select state from studies where id = @study", new { study }));
     }
 
+    [Fact]
+    public async Task Jobs_that_ran_or_were_deleted_are_trimmed_after_the_kept_history_and_failed_or_unfinished_ones_kept()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        await using var db = NpgsqlDataSource.Create(env.Db.ConnectionString);
+        var jobs = new JobStore(db);
+        var study = await NewStudyAsync(db);
+        var ids = (await jobs.CreateChunksAsync(study, [1, 2, 3, 4, 5, 6, 7], chunkSize: 1, reanalyze: false, default)).Select(c => c.JobId).ToArray();
+        // Old: succeeded, deleted, failed, enqueued, processing; recent: succeeded, deleted.
+        string[] states = ["succeeded", "deleted", "failed", "enqueued", "processing", "succeeded", "deleted"];
+        for (int i = 0; i < ids.Length; i++)
+            await env.QueryScalarAsync<int>("update jobs set state = @state, updated_at = now() - @age where id = @id returning 1",
+                new { id = ids[i], state = states[i], age = TimeSpan.FromDays(i < 5 ? 31 : 29) });
+
+        // One row per statement: the loop goes on past each full statement and stops after a short one.
+        Assert.Equal(2, await jobs.TrimFinishedAsync(TimeSpan.FromDays(30), default, perStatement: 1));
+        await using (var c = await db.OpenConnectionAsync())
+            Assert.Equal(ids[2..], (await c.QueryAsync<long>("select id from jobs order by id")).ToArray());
+        Assert.Equal(0, await jobs.TrimFinishedAsync(TimeSpan.FromDays(30), default));
+    }
+
     private static async Task<long> NewStudyAsync(NpgsqlDataSource db)
     {
         await using var c = await db.OpenConnectionAsync();
