@@ -26,16 +26,29 @@ public sealed class StudyIntake(WorkerOptions options)
     }
 
     /// <summary>
-    /// The submitted folder's fingerprint as this worker sees it now (as the share watcher computes it: paths, sizes and
-    /// times of its images and study.json); null for a list of images, or a folder that cannot be walked (which
-    /// <see cref="Read"/> then refuses with its reason). Taken before and after the read: a difference is a copy still
-    /// running while the files were hashed.
+    /// <see cref="Read"/>, between two takes of the submitted folder's fingerprint (as the share watcher computes it:
+    /// paths, sizes and times of its images and study.json): a difference is a copy still running while the files were
+    /// hashed, and throws <see cref="StudyFolderChangingException"/>. A list of images is read once. A folder the
+    /// fingerprint cannot walk while the read succeeded counts as changing too (two failed walks compare nothing).
     /// </summary>
-    public string? FolderFingerprint(SubmitStudy message, CancellationToken ct = default)
+    public StudyRegistration ReadUnchanged(SubmitStudy message, CancellationToken ct = default)
+    {
+        var before = FolderFingerprint(message, ct);
+        var registration = Read(message, ct);   // refuses a folder it cannot read with its reason
+        AfterRead?.Invoke();
+        if (before is { Length: 0 } || before != FolderFingerprint(message, ct)) throw new StudyFolderChangingException();
+        return registration;
+    }
+
+    /// <summary>Runs between the read and the second fingerprint: lets a test change the folder there.</summary>
+    internal Action? AfterRead { get; init; }
+
+    /// <summary>The folder's fingerprint; null for a list of images, "" for a folder that cannot be walked.</summary>
+    private string? FolderFingerprint(SubmitStudy message, CancellationToken ct)
     {
         if (message.FolderPath is not { Length: > 0 } folder || options.ShareRoot is not { Length: > 0 } root) return null;
         try { return StudyFingerprint.Compute(SharePaths.ResolveUnder(root, folder), SharePaths.RealPath(root), ct).Fingerprint; }
-        catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return null; }
+        catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return ""; }
     }
 
     /// <summary>
@@ -152,3 +165,6 @@ public sealed class StudyIntake(WorkerOptions options)
             SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), unread ? StatSize(fullPath) : 0, null, null, null, unread);
     }
 }
+
+/// <summary>The study folder changed while it was read (a copy still running): retried, as a transient failure is.</summary>
+public sealed class StudyFolderChangingException() : Exception("The study folder changed while it was read (a copy still running?).");

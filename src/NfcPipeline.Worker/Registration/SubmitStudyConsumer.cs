@@ -90,13 +90,10 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
         StudyRegistration registration;
-        var before = await Task.Run(() => intake.FolderFingerprint(context.Message, ct), ct);
-        try { registration = await Task.Run(() => intake.Read(context.Message, ct), ct); }
+        // A copy still running while the files were hashed (StudyFolderChangingException) is read again at the message's
+        // retries; past them, the fault notes a refusal and the watcher submits the folder again later.
+        try { registration = await Task.Run(() => intake.ReadUnchanged(context.Message, ct), ct); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
-        // A copy still running while the files were hashed: read again at the message's retries; past them, the fault
-        // notes a refusal and the watcher submits the folder again later.
-        if (before != await Task.Run(() => intake.FolderFingerprint(context.Message, ct), ct))
-            throw new StudyFolderChangingException();
         try
         {
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
@@ -164,9 +161,6 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
 /// </summary>
 public sealed class RefusalNotNotedException(string reason, Exception inner)
     : Exception($"Refused ({reason}), and the refusal could not be noted: {inner.Message}", inner);
-
-/// <summary>The study folder changed while it was read (a copy still running): retried, as a transient failure is.</summary>
-public sealed class StudyFolderChangingException() : Exception("The study folder changed while it was read (a copy still running?).");
 
 /// <summary>A submission that can never succeed (bad path, no images): not retried; it goes to the _error queue.</summary>
 public sealed class InvalidSubmissionException(string message, Exception? inner = null) : Exception(message, inner);

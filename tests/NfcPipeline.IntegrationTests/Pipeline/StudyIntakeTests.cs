@@ -113,6 +113,33 @@ public sealed class StudyIntakeTests : IDisposable
         Assert.Throws<OperationCanceledException>(() => intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }, new CancellationToken(canceled: true)));
     }
 
+    [Theory]
+    [InlineData("grown")]
+    [InlineData("added")]
+    [InlineData("gone")]
+    public void A_folder_that_changes_while_it_is_read_is_not_registered_but_read_again(string change)
+    {
+        // A copy still running: the files hashed are not the folder the copy leaves.
+        var field = Path.Combine(_share.FullName, "S", "P1", "L2");
+        Directory.CreateDirectory(field);
+        File.WriteAllBytes(Path.Combine(field, "f1.jpg"), [0xFF, 0xD8]);
+        File.WriteAllText(Path.Combine(_share.FullName, "S", "READY"), "");
+        var message = new SubmitStudy { StudyId = "S", FolderPath = "S" };
+        Assert.Single(new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).ReadUnchanged(message).Images);
+
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName })
+        {
+            AfterRead = () =>
+            {
+                if (change == "grown") File.AppendAllText(Path.Combine(field, "f1.jpg"), "more");
+                else if (change == "added") File.WriteAllBytes(Path.Combine(field, "f2.jpg"), [0xFF, 0xD8]);
+                else Directory.Delete(Path.Combine(_share.FullName, "S"), recursive: true);   // the second walk fails
+            },
+        };
+        Assert.Throws<StudyFolderChangingException>(() => intake.ReadUnchanged(message));
+        if (change != "gone") Assert.Equal(change == "added" ? 2 : 1, intake.Read(message).Images.Count);
+    }
+
     [Fact]
     public void A_share_root_link_pointed_elsewhere_is_followed_by_the_next_registration()
     {
