@@ -97,7 +97,9 @@ public sealed class FastTrackClassifier
         if (Rule(trace, "Late: severe loss, abnormal shapes, few or no giants", requiresAll: true,
                 density("<=", o.LateMaxDensityPerMm),
                 FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount),
-                FastTrackCondition.Check(GiantShareOf(inputs), inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
+                // No loop's giant flag known: no giant seen, as the rules count them; the trace says so rather than show a 0.
+                FastTrackCondition.Check(inputs.GiantShare is null ? GiantShareOf(inputs) + " (known for none; taken as 0)" : GiantShareOf(inputs),
+                    inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
             return SclerodermaSubPattern.Late;
         if (Rule(trace, "Active: frequent giants, frequent hemorrhages, or moderate loss", requiresAll: false,
                 FastTrackCondition.Check(GiantShareOf(inputs), inputs.GiantShare, ">=", o.ActiveMinGiantShare),

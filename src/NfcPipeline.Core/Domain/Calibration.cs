@@ -13,4 +13,13 @@ public readonly record struct Calibration
     public double MicrometresPerPixel { get; }
 
     public double ToMicrometres(double pixels) => pixels * MicrometresPerPixel;
+
+    /// <summary>
+    /// Refuses default(Calibration), which skips the constructor: 0 µm/px would make every length 0 and no loop dilated,
+    /// and every length in µm turned to pixels infinite.
+    /// </summary>
+    public static void ThrowIfUnscaled(Calibration calibration, string paramName)
+    {
+        if (!(calibration.MicrometresPerPixel > 0)) throw new ArgumentException("The calibration has no scale (a default Calibration).", paramName);
+    }
 }

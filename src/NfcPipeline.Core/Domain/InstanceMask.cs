@@ -12,7 +12,7 @@ public sealed class InstanceMask
     public InstanceMask(int left, int top, int width, int height, bool[] bits)
     {
         if (width < 0 || height < 0) throw new ArgumentOutOfRangeException(nameof(width), "Mask size must be non-negative.");
-        if (bits.Length != width * height) throw new ArgumentException($"Expected {width * height} mask bits, got {bits.Length}.", nameof(bits));
+        if (bits.Length != (long)width * height) throw new ArgumentException($"Expected {(long)width * height} mask bits, got {bits.Length}.", nameof(bits));
         Left = left; Top = top; Width = width; Height = height; _bits = bits;
         Area = bits.AsSpan().Count(true);   // vectorised; masks are counted for every decoded instance
     }

@@ -49,24 +49,27 @@ public static class CocoParser
 
     /// <summary>
     /// A polygon is drawn in its image's frame, so that image must give its width and height: found here, not after a
-    /// model has run over every image.
+    /// model has run over every image. Every image's size is checked (coverage paints the whole frame).
     /// </summary>
     private static void CheckPolygonFrames(CocoImage[] images, CocoAnnotation[] annotations)
     {
         var frames = new Dictionary<long, CocoImage>();
-        foreach (var image in images) frames.TryAdd(image.Id, image);
+        foreach (var image in images)
+        {
+            if ((long)image.Width * image.Height > MaxMaskPixels)
+                throw new FormatException($"Image {image.Id} is {image.Width}×{image.Height}: over the {MaxMaskPixels:N0} pixels a mask may cover.");
+            frames.TryAdd(image.Id, image);
+        }
         foreach (var annotation in annotations)
         {
             if (annotation.Segmentation is not CocoPolygons || !frames.TryGetValue(annotation.ImageId, out var image)) continue;
             if (image.Width <= 0 || image.Height <= 0)
                 throw new FormatException($"Annotation {annotation.Id} has a polygon mask, but its image {annotation.ImageId} gives no width and height.");
-            if ((long)image.Width * image.Height > MaxMaskPixels)
-                throw new FormatException($"Image {image.Id} is {image.Width}×{image.Height}: over the {MaxMaskPixels:N0} pixels a mask may cover.");
         }
     }
 
     private static CocoImage ParseImage(JsonElement e) =>
-        new(RequiredLong(e, "id"), String(e, "file_name") ?? "", (int)(Number(e, "width") ?? 0), (int)(Number(e, "height") ?? 0))
+        new(RequiredLong(e, "id"), String(e, "file_name") ?? "", Side(e, "width"), Side(e, "height"))
         {
             UmPerPx = Number(e, "um_per_px"),
             DensityPerMm = Number(e, "density_per_mm") ?? Number(e, "density_mean_per_mm"),
@@ -175,8 +178,24 @@ public static class CocoParser
             _ => null,
         } : null;
 
-    private static long? Long(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? (long)v.GetDouble() : null;
+    /// <summary>A whole number, read as one: through a double, ids above 2^53 that differ would be one id.</summary>
+    private static long? Long(JsonElement e, string name)
+    {
+        if (!e.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.Number) return null;
+        if (v.TryGetInt64(out long whole)) return whole;
+        double d = v.GetDouble();   // "3.0": whole, written as a float
+        return d == Math.Floor(d) && Math.Abs(d) < 9e15 ? (long)d
+            : throw new FormatException($"'{name}' must be a whole number, got {v.GetRawText()}.");
+    }
+
+    /// <summary>An image's width or height: 0 when not given; a size no mask could be drawn in is refused here.</summary>
+    private static int Side(JsonElement e, string name) =>
+        Number(e, name) switch
+        {
+            null => 0,
+            double d when d >= 0 && d <= MaxMaskPixels && d == Math.Floor(d) => (int)d,
+            _ => throw new FormatException($"Image {Long(e, "id")}: its {name} must be a whole number of pixels up to {MaxMaskPixels:N0}, got {e.GetProperty(name).GetRawText()}."),
+        };
 
     private static long RequiredLong(JsonElement e, string name) =>
         Long(e, name) ?? throw new FormatException($"Missing numeric '{name}' in {e.GetRawText()[..Math.Min(80, e.GetRawText().Length)]}.");
@@ -189,7 +208,8 @@ public static class CocoParser
         e.TryGetProperty(name, out var v) ? v.ValueKind switch
         {
             JsonValueKind.String => v.GetString(),
-            JsonValueKind.Number => v.GetDouble().ToString(CultureInfo.InvariantCulture),
+            JsonValueKind.Number => v.TryGetInt64(out long whole) ? whole.ToString(CultureInfo.InvariantCulture)
+                : v.GetDouble().ToString(CultureInfo.InvariantCulture),
             _ => null,
         } : null;
 }

@@ -20,6 +20,7 @@ public sealed class CapillaryMeasurer
 
     public CapillaryMeasurement Measure(CapillaryInstance instance, Calibration calibration, int index = 0)
     {
+        Calibration.ThrowIfUnscaled(calibration, nameof(calibration));
         if (instance.Keypoints.Length != KeypointNames.Count)
             throw new ArgumentException($"A capillary needs exactly {KeypointNames.Count} keypoints, got {instance.Keypoints.Length}.", nameof(instance));
 

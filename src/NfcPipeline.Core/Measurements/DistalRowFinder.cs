@@ -28,6 +28,7 @@ public sealed class DistalRowFinder
     public DistalRow Find(IReadOnlyList<CapillaryInstance> instances, IReadOnlyList<CapillaryMeasurement> measurements,
         Calibration calibration, FieldOfView field, DistalRow? earlierPass = null)
     {
+        Calibration.ThrowIfUnscaled(calibration, nameof(calibration));
         if (instances.Count != measurements.Count) throw new ArgumentException("Instances and measurements must align.", nameof(measurements));
         // Masks are looked up by Index: a measurement made without its index would take instance 0's.
         for (int i = 0; i < measurements.Count; i++)

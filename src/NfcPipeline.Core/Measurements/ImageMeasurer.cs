@@ -33,8 +33,7 @@ public sealed class ImageMeasurer
     /// </summary>
     public ImageMeasurement Measure(IReadOnlyList<CapillaryInstance> instances, Calibration calibration, int width, int height, FieldOfView field)
     {
-        // default(Calibration) skips its constructor: 0 µm/px would make every length 0 and no loop dilated.
-        if (!(calibration.MicrometresPerPixel > 0)) throw new ArgumentException("The calibration has no scale (a default Calibration).", nameof(calibration));
+        Calibration.ThrowIfUnscaled(calibration, nameof(calibration));
         var capillaries = instances.Select((instance, i) => _capillaries.Measure(instance, calibration, i)).ToArray();
         var row = _distalRow.Find(instances, capillaries, calibration, field);
         // A side the row's axis only guesses at is no side to find loops cut on (DistalRow.DirectionUnknown).

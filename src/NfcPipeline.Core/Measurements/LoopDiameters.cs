@@ -30,6 +30,7 @@ public readonly record struct LoopDiameters(double? ApicalPx, double? LeftLimbPx
         _ => left is { } l && right is { } r ? (Math.Min(l, r), Math.Max(l, r), l <= r) : (null, null, null),
     };
 
+    /// <summary>Confident enough, and present whatever the gate: a keypoint scoring 0 is one not given (COCO's [0, 0, 0]).</summary>
     public static bool Usable(Keypoint k, double minConfidence) =>
-        k.Confidence >= (float)minConfidence && float.IsFinite(k.X) && float.IsFinite(k.Y);   // 0.08f passes a gate of 0.08
+        k.Confidence > 0 && k.Confidence >= (float)minConfidence && float.IsFinite(k.X) && float.IsFinite(k.Y);   // 0.08f passes a gate of 0.08
 }

@@ -30,6 +30,12 @@ public class FastTrackTests
         var none = Classify(8.0, loops: 5, giantsUnknown: 5);
         Assert.Null(none.Inputs.GiantShare);
         Assert.Contains("known for 0 of 5 loops", none.Trace[0].Text);
+
+        // Late with no loop's giant flag known: the share is taken as 0, and the trace says so rather than show a 0.
+        var late = Classify(2.0, abnormal: 3, loops: 5, giantsUnknown: 5);
+        Assert.Equal(SclerodermaSubPattern.Late, late.SubPattern);
+        Assert.Contains("giant share of loops whose giant flag is known (known for none; taken as 0) = 0",
+            Assert.Single(late.Trace, t => t.Rule.StartsWith("Late")).Text);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Evaluation;
 
 namespace NfcPipeline.Core.Tests.Evaluation;
@@ -103,6 +104,26 @@ public class CocoParserTests
     {
         // These surfaced only when the masks were drawn: in `nfc evaluate`, after the model had run over every image.
         Assert.StartsWith(start, Assert.Throws<FormatException>(() => CocoParser.Parse(json)).Message);
+    }
+
+    [Fact]
+    public void Ids_past_2_to_the_53_stay_apart_and_every_image_size_is_checked_when_parsed()
+    {
+        // Read through a double, ...789 and ...788 were one id, and each image took both images' annotations.
+        var d = CocoParser.Parse("""
+            {"images": [{"id": 20240101123456789, "file_name": "a.png", "patient_id": 20240101123456789},
+                        {"id": 20240101123456788, "file_name": "b.png", "patient_id": 7}],
+             "annotations": [{"image_id": 20240101123456789, "category_id": 1, "id": 3.0}]}
+            """);
+        Assert.Equal([20240101123456789L, 20240101123456788L], d.Images.Select(i => i.Id));
+        Assert.Equal(["20240101123456789", "7"], d.Images.Select(i => i.PatientId));
+        Assert.Equal(3L, Assert.Single(d.Annotations).Id);
+        Assert.Contains("whole number", Assert.Throws<FormatException>(() => CocoParser.Parse("""[{"image_id": 1.5, "category_id": 1}]""")).Message);
+
+        // An image no mask could be drawn in is refused here, with or without polygons (coverage paints every frame).
+        foreach (var size in new[] { "\"width\": 70000, \"height\": 70000", "\"width\": -4, \"height\": 8", "\"width\": 1e12, \"height\": 1" })
+            Assert.Throws<FormatException>(() => CocoParser.Parse($$"""{"images": [{"id": 1, "file_name": "a.png", {{size}}}], "annotations": []}"""));
+        Assert.Throws<ArgumentException>(() => new InstanceMask(0, 0, 65536, 65536, []));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Core.Geometry;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Core.Options;
 using NfcPipeline.Core.Tests.Support;
@@ -66,6 +67,19 @@ public class CapillaryMeasurerTests
 
         var anyShape = new CapillaryMeasurer(new MeasurementOptions { GiantRequiresNormalShape = false }).Measure(loop, TwoMicrons);
         Assert.Equal((false, true), (anyShape.IsDilated, anyShape.IsGiant));
+    }
+
+    [Fact]
+    public void A_keypoint_scoring_0_is_absent_even_at_a_gate_of_0_and_a_default_calibration_is_refused()
+    {
+        // COCO's [0, 0, 0] for a keypoint not given: at a gate of 0 it made an apex from (100,50) to the corner, 1 mm wide.
+        var keypoints = Golden();
+        keypoints[1] = new Keypoint(0, 0, 0);
+        var m = new CapillaryMeasurer(new MeasurementOptions { MinKeypointConfidence = 0 }).Measure(Loops.Instance(keypoints), TwoMicrons);
+        Assert.Null(m.ApicalDiameterUm);
+        Assert.Null(m.IsGiant);
+        Assert.Throws<ArgumentException>(() => new CapillaryMeasurer().Measure(Loops.Instance(Golden()), default));
+        Assert.Throws<ArgumentException>(() => new DistalRowFinder().Find([], [], default, FieldOfView.Rectangle(640, 480)));
     }
 
     [Fact]
