@@ -34,8 +34,9 @@ public sealed class InferenceOptions
     public string? OrtProfilePrefix { get; set; }
 
     /// <summary>
-    /// Session runs executing at once on one session; 0 chooses: 2 on the CPU (1 on a single core), each with half
-    /// the cores (<see cref="Engine.CpuRunPlan"/>: a second stream fills the gaps of the first), and 2 on a GPU.
+    /// Session runs executing at once on one session; 0 chooses: 2 on the CPU (1 on a single core), sharing the
+    /// session's thread pool (<see cref="IntraOpThreads"/>, <see cref="Engine.CpuRunPlan"/>: a second stream fills the
+    /// gaps of the first), and 2 on a GPU.
     /// Batches beyond this wait at the gate with their input ready, and decode their outputs after leaving it, so host
     /// work overlaps the model.
     /// </summary>

@@ -149,15 +149,17 @@ public sealed class DenseDecoder
         var dxs = maps.OffsetMap.Plane(0);
         var dys = maps.OffsetMap.Plane(1);
         float reach = _options.MaxGroupDistance, maxD2 = reach * reach;
-        // Centres bucketed in squares of the grouping distance (linked lists in flat arrays): a vote only needs the
-        // 3×3 squares around it. Centres lie inside the grid, votes may land anywhere.
-        int bw = (int)MathF.Ceiling(w * _stride / reach) + 1, bh = (int)MathF.Ceiling(h * _stride / reach) + 1;
+        // Centres bucketed in squares at least the grouping distance wide (linked lists in flat arrays): a vote only
+        // needs the 3×3 squares around it. Never narrower than a cell: a sub-pixel distance made billions of squares.
+        // Centres lie inside the grid, votes may land anywhere.
+        float side = MathF.Max(reach, _stride);
+        int bw = (int)MathF.Ceiling(w * _stride / side) + 1, bh = (int)MathF.Ceiling(h * _stride / side) + 1;
         var head = new int[bw * bh];
         Array.Fill(head, -1);
         var next = new int[centres.Count];
         for (int k = centres.Count - 1; k >= 0; k--)
         {
-            int b = Math.Clamp((int)MathF.Floor(centres[k].Y / reach), 0, bh - 1) * bw + Math.Clamp((int)MathF.Floor(centres[k].X / reach), 0, bw - 1);
+            int b = Math.Clamp((int)MathF.Floor(centres[k].Y / side), 0, bh - 1) * bw + Math.Clamp((int)MathF.Floor(centres[k].X / side), 0, bw - 1);
             next[k] = head[b];
             head[b] = k;
         }
@@ -167,7 +169,7 @@ public sealed class DenseDecoder
                 int i = y * w + x;
                 if (prob[i] < _options.MaskThreshold) continue;
                 float vx = CellCentre(x) + dxs[i], vy = CellCentre(y) + dys[i];
-                int bx = (int)MathF.Floor(vx / reach), by = (int)MathF.Floor(vy / reach);
+                int bx = (int)MathF.Floor(vx / side), by = (int)MathF.Floor(vy / side);
                 int best = -1; float bestD2 = maxD2;
                 for (int oy = Math.Max(by - 1, 0); oy <= Math.Min(by + 1, bh - 1); oy++)
                     for (int ox = Math.Max(bx - 1, 0); ox <= Math.Min(bx + 1, bw - 1); ox++)

@@ -27,8 +27,8 @@ public sealed record DenseDecoderOptions
     public bool PairKeypoints { get; init; } = true;
 
     /// <summary>
-    /// How far LR may lie from LL (and RR from RL), in vessel radii: the 90th percentile of the instance's radius
-    /// samples, about the centreline's half-width. The median, mostly cells near the edges, is about a quarter of the
+    /// How far LR may lie from LL (and RR from RL), in vessel radii: the 90th percentile of the radius map over the
+    /// instance's mask cells, about the centreline's half-width. The median, mostly cells near the edges, is about a quarter of the
     /// width: at 4 medians the reach fell short of the limb's width on half the dilated and giant loops, whose limb
     /// diameters then came out far too small.
     /// </summary>
@@ -62,8 +62,8 @@ public sealed record DenseDecoderOptions
     public float ApexPairReachRadii { get; init; } = 7f;
 
     /// <summary>
-    /// The least reach of either pair, in input pixels, whatever the radii give: a thin or one-cell instance's radius
-    /// samples are too few and too small to size a cross-section (ops/model/decode.py uses the same 6).
+    /// The least reach of either pair, in input pixels, whatever the radii give: a thin or one-cell instance's radii
+    /// are too few and too small to size a cross-section (ops/model/decode.py uses the same 6).
     /// </summary>
     public float MinPairReachPixels { get; init; } = 6f;
 
@@ -154,7 +154,8 @@ public sealed record DenseDecoderOptions
         if (!(MinInstanceArea is >= 0 and <= MaxPixels * MaxPixels))
             throw new ArgumentOutOfRangeException(nameof(MinInstanceArea), MinInstanceArea, $"must be in [0, {MaxPixels * MaxPixels}]");
         if (!(KeypointSearchMargin is >= 0 and <= MaxPixels)) throw new ArgumentOutOfRangeException(nameof(KeypointSearchMargin), KeypointSearchMargin, $"must be in [0, {MaxPixels}]");
-        if (PairPeakCandidates < 1) throw new ArgumentOutOfRangeException(nameof(PairPeakCandidates), PairPeakCandidates, "must be at least 1");
+        // Bounded: "unlimited" written as int.MaxValue wrapped the candidate lists' size and failed every image as the model's.
+        if (PairPeakCandidates is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(PairPeakCandidates), PairPeakCandidates, "must be in [1, 64]");
         if (MaxInstances < 1) throw new ArgumentOutOfRangeException(nameof(MaxInstances), MaxInstances, "must be at least 1");
     }
 }

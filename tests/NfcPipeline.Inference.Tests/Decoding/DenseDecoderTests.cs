@@ -423,6 +423,7 @@ public partial class DenseDecoderTests
     [InlineData(nameof(DenseDecoderOptions.LimbPairReachRadii))]
     [InlineData(nameof(DenseDecoderOptions.ApexPairReachRadii))]
     [InlineData(nameof(DenseDecoderOptions.MinPairReachPixels))]
+    [InlineData(nameof(DenseDecoderOptions.PairPeakCandidates))]
     public void Out_of_range_or_NaN_decoder_options_are_refused_by_name(string option)
     {
         var bad = option switch
@@ -444,10 +445,23 @@ public partial class DenseDecoderTests
             nameof(DenseDecoderOptions.OrientationMinAxisCoherence) => new DenseDecoderOptions { OrientationMinAxisCoherence = -0.1f },
             nameof(DenseDecoderOptions.OrientationMinBrightnessCorrelation) => new DenseDecoderOptions { OrientationMinBrightnessCorrelation = float.NaN },
             nameof(DenseDecoderOptions.MinPairReachPixels) => new DenseDecoderOptions { MinPairReachPixels = float.NaN },
+            // "Unlimited" as int.MaxValue wrapped the candidate lists' size: every image with a loop failed as the model's.
+            nameof(DenseDecoderOptions.PairPeakCandidates) => new DenseDecoderOptions { PairPeakCandidates = int.MaxValue },
             _ => new DenseDecoderOptions { OrientationMinApexConfidence = float.NaN },
         };
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DenseDecoder(Classes, Stride, bad));
         Assert.Equal(option, error.ParamName);
+    }
+
+    [Fact]
+    public void A_sub_pixel_grouping_distance_groups_in_squares_no_narrower_than_a_cell()
+    {
+        // Squares of the grouping distance itself: 0.0001 px made 1.3 million × 1 million of them, an overflow, and
+        // every image with a centre failed as the model's fault.
+        var plan = new ResizePlan(128, 96, 128, 96, 128, 96);
+        var instances = new DenseDecoder(Classes, Stride, BlobOptions with { MaxGroupDistance = 0.0001f })
+            .Decode(DenseOutputs.ForBatchItem(BuildMaps(true, A, B), 0, Classes.Length), plan);
+        Assert.Equal(2, instances.Count);   // their votes land on their centres exactly
     }
 
     [Theory]
