@@ -157,8 +157,9 @@ public sealed class WorkerOptions
     }
 
     /// <summary>
-    /// How long a stopping worker lets the chunks in flight finish. Then they are cancelled: their jobs show retrying
-    /// and their messages go back to the queue for the next worker; nothing of them was committed.
+    /// How long a stopping worker lets the chunks in flight finish. Then they are cancelled: their jobs go back to the
+    /// outbox (retrying) and their messages are acknowledged, so the outbox publishes them again for the next worker;
+    /// nothing of them was committed.
     /// </summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

@@ -26,6 +26,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     {
         var message = context.Message;
         var ct = context.CancellationToken;
+        // JSON's null passes 'required': refused here, or its fault would fail whichever job has that number.
+        if (message.ImageIds is null) throw new InvalidWorkException($"The message for job {message.JobId} names no images (ImageIds is null).");
         for (int round = 0; ; round++)
         {
             bool stuckHolder = await WaitWhileRunningElsewhereAsync(message.JobId, ct);
@@ -33,17 +35,20 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // a crash the lone chunk causes is not counted against it.
             bool alone = await retry.RunAsync(t => jobs.RunsAloneAsync(message.JobId, identity.Id, options.AliveWithin, t), ct);
             var turn = await gate.EnterAsync(alone, ct);
-            // The turn may have been long in coming: another delivery may have started the chunk meanwhile, and is waited
-            // for again (once: the wait itself takes a stuck holder's chunk over after Worker:RedeliveryWaitLimit). Not a
-            // holder the wait found stuck: it is still "alive", and would be waited for a second time.
-            if (round == 0 && !stuckHolder && await retry.RunAsync(t => jobs.HolderHeartbeatAsync(message.JobId, identity.Id, options.AliveWithin, t), ct) is not null)
+            // Released whatever throws (the database away past its budget, the stop): a turn kept would hold a lone
+            // chunk's wait for an empty gate, and every chunk after it, until the worker restarts.
+            try
             {
-                turn.Dispose();
-                continue;
+                // The turn may have been long in coming: another delivery may have started the chunk meanwhile, and is
+                // waited for again (once: the wait itself takes a stuck holder's chunk over after Worker:RedeliveryWaitLimit).
+                // Not a holder the wait found stuck: it is still "alive", and would be waited for a second time.
+                if (round == 0 && !stuckHolder
+                    && await retry.RunAsync(t => jobs.HolderHeartbeatAsync(message.JobId, identity.Id, options.AliveWithin, t), ct) is not null)
+                    continue;
+                await ConsumeInTurnAsync(context, alone, turn);
+                return;
             }
-            try { await ConsumeInTurnAsync(context, alone, turn); }
             finally { turn.Dispose(); }
-            return;
         }
     }
 
@@ -312,7 +317,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // image alone, not the chunk, and without the system's message, which quotes the patient's folder.
             return FieldOutcome.Failed("Unreadable", ex is UnauthorizedAccessException
                 ? "the image's path cannot be followed: permission denied"
-                : "the image's path cannot be followed: an I/O error or a loop of links", mayPassLater: true);
+                : "the image's path cannot be followed: an I/O error or a loop of links",
+                mayPassLater: ex is not UnauthorizedAccessException);   // a permission refused stays so, as at the file's open
         }
         var calibration = new Calibration(options.MicrometresPerPixelFor(image.UmPerPx));
         // Results are stored under the content hash taken at registration: a file replaced since then would file the

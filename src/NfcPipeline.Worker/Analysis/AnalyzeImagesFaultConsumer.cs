@@ -23,7 +23,7 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         var chunk = context.Message.Message;
         var exception = context.Message.Exceptions.FirstOrDefault();
         var summary = exception is null ? "failed" : $"{exception.ExceptionType}: {exception.Message}";
-        if (context.Message.Exceptions.Any(e => e.ExceptionType == typeof(InvalidWorkException).FullName))
+        if (chunk.ImageIds is null || context.Message.Exceptions.Any(e => e.ExceptionType == typeof(InvalidWorkException).FullName))
         {
             // The message named no chunk of this database: failing the job of that number would fail another chunk.
             logger.LogWarning("A message for job {JobId} was refused ({Error}); the job is left as it is", chunk.JobId, summary);

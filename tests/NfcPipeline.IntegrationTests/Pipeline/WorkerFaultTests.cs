@@ -223,11 +223,13 @@ public class WorkerFaultTests
         await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId, ImageIds = [] });
         await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId + 1, ImageIds = [imageId] });
         await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId, ImageIds = [imageId, imageId + 1] });
-        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("analyze-images_error") >= 5
-            && worker.Output.Split("the job is left as it is").Length > 3, TimeSpan.FromMinutes(1), () => worker.Output);
+        await env.PublishAsync(new AnalyzeImages { JobId = waiting, StudyDbId = studyId, ImageIds = null! });   // JSON null
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.Vhost.QueueDepthAsync("analyze-images_error") >= 6
+            && worker.Output.Split("the job is left as it is").Length > 4, TimeSpan.FromMinutes(1), () => worker.Output);
         Assert.Equal("enqueued:0", await env.QueryScalarAsync<string>($"select state || ':' || attempts from jobs where id = {waiting}"));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state <> 'succeeded'"));
         Assert.Contains("is not the chunk of study", worker.Output);
+        Assert.Contains("names no images (ImageIds is null)", worker.Output);
     }
 
     [Theory]
