@@ -171,7 +171,8 @@ public class AuthTests
 
     [Theory]
     [InlineData("Dashboard:MaxConcurrentOverlays", "0", "Dashboard:MaxConcurrentOverlays must be at least 1.")]
-    [InlineData("Dashboard:StudyImagesPageSize", "0", "Dashboard:StudyImagesPageSize must be at least 1.")]
+    [InlineData("Dashboard:StudyImagesPageSize", "0", "Dashboard:StudyImagesPageSize must be 1 to 100000.")]
+    [InlineData("Dashboard:StudyImagesPageSize", "2147483647", "Dashboard:StudyImagesPageSize must be 1 to 100000.")]
     public void A_limit_below_one_refuses_to_start(string key, string value, string expected)
     {
         var settings = Users();

@@ -37,6 +37,13 @@ public partial class FieldReviewTests
         var badHash = await client.PutAsJsonAsync($"/api/studies/{TestData.StudyExternalId}/exclusions?field={field}", new { reason = "air bubble", sha256 = "12" });
         Assert.Equal(HttpStatusCode.BadRequest, badHash.StatusCode);
         Assert.Contains("sha256", await badHash.Content.ReadAsStringAsync());
+        // A field it does not know (results.csv's column name), or an empty hash, is refused, not taken for "not sent".
+        var misnamed = await client.PutAsJsonAsync($"/api/studies/{TestData.StudyExternalId}/exclusions?field={field}", new { reason = "air bubble", image_sha256 = shown });
+        Assert.Equal(HttpStatusCode.BadRequest, misnamed.StatusCode);
+        Assert.Contains("image_sha256", await misnamed.Content.ReadAsStringAsync());
+        var empty = await client.PutAsJsonAsync($"/api/studies/{TestData.StudyExternalId}/exclusions?field={field}", new { reason = "air bubble", sha256 = "" });
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Null(await data.Database.ScalarAsync<string>($"select qc_exclusion from images where id = {imageId}"));
         var current = await data.Database.ScalarAsync<string>($"select encode(sha256, 'hex') from images where id = {imageId}");
         var (bus, received) = await ListenAsync(data.PatientId);   // a queue for the request to recompute
         try

@@ -21,6 +21,9 @@ public sealed class DashboardOptions
     /// <summary>Images listed per page on a study's page (a large study's images are paged, not cut off).</summary>
     public int StudyImagesPageSize { get; set; } = 500;
 
+    /// <summary>The most images one study page lists (each is a table row of the page).</summary>
+    public const int MaxStudyImagesPageSize = 100_000;
+
     /// <summary>
     /// Overlays decoded and drawn at once: each holds a full decoded image (up to the decoder's 50-megapixel limit,
     /// 150 MB) and its copy, so requests beyond this wait their turn instead of exhausting the dashboard's memory.

@@ -99,7 +99,7 @@ public static class JobPages
         using var publisher = new StallGuardedPublisher(bus);
         var (kind, study) = (Blank(form["kind"]), Blank(form["study"]));
         // A kind no job has would widen "all failed of kind K" to every kind.
-        if (kind is not null && !JobAdmin.Kinds.Contains(kind)) return Results.Problem($"Unknown job kind '{kind}': nothing was requeued.", statusCode: 400);
+        if (kind is not null && !JobAdmin.Kinds.Contains(kind)) return Results.Content($"Unknown job kind '{kind}': nothing was requeued.", "text/plain; charset=utf-8", statusCode: 400);
         var back = $"/jobs?state=failed&kind={H.Q(kind)}&study={H.Q(study)}";
         RequeueResult result;
         try

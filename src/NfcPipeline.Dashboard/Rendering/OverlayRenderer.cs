@@ -102,7 +102,7 @@ public static class OverlayRenderer
             for (var x = 0; x < w; x++)
             {
                 int sx0 = (int)(x * fx), sx1 = Math.Max(sx0 + 1, Math.Min(src.Width, (int)((x + 1) * fx)));
-                int r = 0, g = 0, b = 0, n = 0;
+                long r = 0, g = 0, b = 0, n = 0;   // one output pixel may average the whole image: 8.4 MP of white overflows an int
                 for (var sy = sy0; sy < sy1; sy++)
                     for (var sx = sx0; sx < sx1; sx++)
                     {

@@ -39,7 +39,9 @@ public static class BindingGuard
             if (!DashboardRoles.IsKnown(key.Role))
                 throw new DashboardConfigurationException($"Dashboard:ApiKeys role '{key.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
         }
-        if (options.StudyImagesPageSize < 1) throw new DashboardConfigurationException("Dashboard:StudyImagesPageSize must be at least 1.");
+        // Bounded: "all images" written as int.MaxValue wrapped the page's limit + 1, and every study page answered 500.
+        if (options.StudyImagesPageSize is < 1 or > DashboardOptions.MaxStudyImagesPageSize)
+            throw new DashboardConfigurationException($"Dashboard:StudyImagesPageSize must be 1 to {DashboardOptions.MaxStudyImagesPageSize}.");
         if (options.MaxConcurrentOverlays < 1) throw new DashboardConfigurationException("Dashboard:MaxConcurrentOverlays must be at least 1.");
         if (options.MaxJsonBodyBytes < 1024) throw new DashboardConfigurationException("Dashboard:MaxJsonBodyBytes must be at least 1024.");
         if (options.MaxConcurrentPasswordChecks < 0) throw new DashboardConfigurationException("Dashboard:MaxConcurrentPasswordChecks must be 0 (half the cores) or more.");
