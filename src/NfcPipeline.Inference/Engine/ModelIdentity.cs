@@ -42,9 +42,16 @@ public static class ModelIdentity
         hash.AppendData(model);
         foreach (var location in locations.Order(StringComparer.Ordinal))
         {
-            var file = Path.Combine(directory, location);
+            // As the model names it, so checked before anything is read: an absolute path or one leading out of the
+            // model's folder (ONNX Runtime reads external data beside the model only) would hash any file, and
+            // /dev/zero, or a FIFO, for ever.
+            var file = Path.GetFullPath(Path.Combine(directory, location));
+            if (Path.IsPathRooted(location) || !file.StartsWith(directory.TrimEnd('/') + "/", StringComparison.Ordinal))
+                throw new InvalidDataException($"Model {Path.GetFileName(modelPath)} keeps weights in '{location}', outside its folder; refused.");
             if (!File.Exists(file))
                 throw new FileNotFoundException($"Model {Path.GetFileName(modelPath)} keeps weights in '{location}', which is not beside it.", file);
+            if (!NfcPipeline.Imaging.FileTypes.IsRegularFileOrUnknown(file))
+                throw new InvalidDataException($"Model {Path.GetFileName(modelPath)} keeps weights in '{location}', which is not a regular file (a FIFO, socket or device); refused.");
             hash.AppendData(Encoding.UTF8.GetBytes($"\0external:{location}\0{new FileInfo(file).Length}\0"));
             using var stream = File.OpenRead(file);
             hash.AppendData(SHA256.HashData(stream));

@@ -110,4 +110,35 @@ public class LoadedModelHashTests
         }
         finally { folder.Delete(recursive: true); }
     }
+
+    [Theory]
+    [InlineData("/dev/./././././././././././zero", "outside its folder")]   // absolute: hashed for ever
+    [InlineData("../nfc-weights-outside-its.data", "outside its folder")]
+    [InlineData("dense_colour_external.onnx.data", "not a regular file")]   // a link to /dev/zero beside the model
+    public void External_data_outside_the_model_folder_or_not_a_regular_file_is_refused_unread(string location, string reason)
+    {
+        var folder = Directory.CreateTempSubdirectory("nfc-external-");
+        try
+        {
+            // The fixture's location (each tensor's), rewritten in place at the same length, so the protobuf around it still parses.
+            var bytes = File.ReadAllBytes(Fixture("dense_colour_external.onnx"));
+            var from = System.Text.Encoding.ASCII.GetBytes("dense_colour_external.onnx.data");
+            Assert.Equal(from.Length, location.Length);
+            for (int at; location != "dense_colour_external.onnx.data" && (at = bytes.AsSpan().IndexOf(from)) >= 0;)
+                System.Text.Encoding.ASCII.GetBytes(location).CopyTo(bytes, at);
+            var onnx = Path.Combine(folder.FullName, "model.onnx");
+            File.WriteAllBytes(onnx, bytes);
+            Assert.Equal([location], ModelIdentity.ExternalDataLocations(bytes));
+            if (reason == "not a regular file") File.CreateSymbolicLink(Path.Combine(folder.FullName, location), "/dev/zero");
+            else File.Copy(Fixture("dense_colour_external.onnx.data"), Path.Combine(folder.Parent!.FullName, "nfc-weights-outside-its.data"), overwrite: true);
+
+            var error = Assert.Throws<InvalidDataException>(() => ModelIdentity.Hash(onnx));
+            Assert.Contains($"keeps weights in '{location}', {(reason == "outside its folder" ? "outside its folder" : "which is not a regular file")}", error.Message);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+            File.Delete(Path.Combine(folder.Parent!.FullName, "nfc-weights-outside-its.data"));
+        }
+    }
 }
