@@ -76,14 +76,24 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
             using (value)
             using (var results = await _model.RunAsync(value, _outputNames, cancellationToken).ConfigureAwait(false))
             {
-                var shapes = Enumerable.Range(0, _outputNames.Length).Select(k => results[k].GetTensorTypeAndShape().Shape).ToList();
-                if (InstancesOutputs.ShapeProblem(shapes) is { } problem)
-                    throw new InvalidDataException("The model's instances/v1 outputs are malformed: " + problem);
-                var masks = shapes[3];
-                outputs = new InstancesOutputs(
-                    Floats(results[0]), Floats(results[1]), Integers(results[2]), Floats(results[3]),
-                    masks.Length == 4 ? (int)masks[2] : 0, masks.Length == 4 ? (int)masks[3] : 0, Floats(results[4]),
-                    _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width, imageCount: count);
+                // Outputs malformed as a whole fail each image of this run with the reason, rather than throw: in the
+                // one-at-a-time fallback a throw discarded the results of the images that had run before it.
+                try
+                {
+                    var shapes = Enumerable.Range(0, _outputNames.Length).Select(k => results[k].GetTensorTypeAndShape().Shape).ToList();
+                    if (InstancesOutputs.ShapeProblem(shapes) is { } problem)
+                        throw new InvalidDataException("The model's instances/v1 outputs are malformed: " + problem);
+                    var masks = shapes[3];
+                    outputs = new InstancesOutputs(
+                        Floats(results[0]), Floats(results[1]), Integers(results[2]), Floats(results[3]),
+                        masks.Length == 4 ? (int)masks[2] : 0, masks.Length == 4 ? (int)masks[3] : 0, Floats(results[4]),
+                        _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width, imageCount: count);
+                }
+                catch (InvalidDataException malformed)
+                {
+                    for (int i = 0; i < count; i++) decoded[first + i] = DecodedInstances.Failed(malformed);
+                    return;
+                }
             }
             for (int i = 0; i < count; i++)
             {
