@@ -148,7 +148,9 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
                 logger.LogInformation("Patient {PatientDbId}: the result of model #{ModelId} aggregated again for a review made meanwhile", patientId, other);
             }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        // The database away past the retry budget is thrown, as the aggregation's own: swallowed, the next step spent a
+        // budget of its own, and a delivery more than the ack timeout allows for (the review-pending sweep redoes this).
+        catch (Exception ex) when (ex is not OperationCanceledException && !DatabaseRetry.IsTransient(ex))
         {
             logger.LogWarning("Patient {PatientDbId}: other models' results not aggregated again for a review: {Error}", patientId, ex.Message);
         }
@@ -194,7 +196,9 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             return;
         }
         try { await publisher.PublishAsync([stored], bus, ct); }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
+        // Not the database away past its budget while the publish was recorded: thrown, as above (the event, published
+        // and not stamped, goes out again from the outbox).
+        catch (Exception ex) when (!ct.IsCancellationRequested && !DatabaseRetry.IsTransient(ex))
         {
             announcer.BrokerFailed = true;
             logger.LogWarning(ex, "Completion event {EventId} was not published (or its publish not recorded); it, and the rest of this " +
