@@ -30,7 +30,7 @@ eager_round() {
   # project's hosts, and one pass of two threads 1.3-1.5 times as fast as two of one (ops/model/README.md, Benchmark),
   # so ORT is measured against eager at its best.
   # torch_cpu_env keeps eager's activations in the heap (ORT has its own CPU arena): without it eager ran 0.5-1.5
-  # images/s here, bimodally, from page faults; with it 2.0-2.8.
+  # images/s here, bimodally, from page faults; with it 2.0-3.1.
   local json config best=0
   for config in "contiguous 1" "channels_last 1" "channels_last 2"; do
     set -- $config

@@ -37,7 +37,8 @@ from nfcsim_shapes import CLASSES, KEYPOINTS  # noqa: E402
 # The truth's aggregation, named here too: tests and evaluate.py read them as simulate's.
 from nfcsim_truth import DILATED_UM, GIANT_UM, fast_track_pattern, image_summary, patient_truth  # noqa: E402,F401
 
-# What each version changed in the truth (images as in 0.1.0 throughout), for evaluations and model cards.
+# What each version changed in the truth (and, where an entry says so, the images: as in 0.1.0 until 0.3.0), for
+# evaluations and model cards.
 TRUTH_CHANGES = {
     "0.2.0": "a bizarre loop's U, D and diameters are its drawn widths, a keypoint drawn over by another instance is not "
              "visible, and no loop whose apex is not visible is flagged giant or dilated",

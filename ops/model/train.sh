@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the reference model on the CPU (2 threads), then exports, evaluates and writes the model card.
 # Resumable: rerunning continues from the last checkpoint in $NFC_TRAIN_OUT. Settings come from the
-# environment; the defaults are the full run (about 75-90 minutes on 2 cores).
+# environment; the defaults are the full run (60-75 minutes on this project's 2-core hosts, 66 for the last).
 set -euo pipefail
 NFC_CALLER_PWD="${NFC_CALLER_PWD:-$PWD}"   # paths given are relative to where the script was run
 cd "$(dirname "$0")/../.."
