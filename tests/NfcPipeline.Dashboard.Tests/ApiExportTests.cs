@@ -36,6 +36,30 @@ public class ApiExportTests
     }
 
     [Fact]
+    public async Task Study_exports_beyond_the_concurrent_limit_wait_their_turn_and_then_answer_503()
+    {
+        // Each export streams from an open query while its client downloads: slow downloads took the pool every page needs.
+        await using var data = await TestData.CreateAsync();
+        var settings = Settings(data);
+        settings["Dashboard:MaxConcurrentExports"] = "1";
+        settings["Dashboard:ExportQueueWait"] = "00:00:00.2";
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, settings);
+        using var client = Keyed(host);
+        var gate = (NfcPipeline.Dashboard.Api.ExportGate)host.Services.GetService(typeof(NfcPipeline.Dashboard.Api.ExportGate))!;
+
+        using (var held = await gate.EnterAsync(default))   // a download still being read
+        {
+            Assert.NotNull(held);
+            var refused = await client.GetAsync("/api/studies/STUDY-A/results.csv");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(30), refused.Headers.RetryAfter?.Delta);
+            Assert.Contains("MaxConcurrentExports", await refused.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/studies/STUDY-A/patients.csv")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/studies/STUDY-A/results.csv")).StatusCode);   // the slot came back
+    }
+
+    [Fact]
     public async Task Study_results_csv_has_one_row_per_image_result()
     {
         await using var data = await TestData.CreateAsync();

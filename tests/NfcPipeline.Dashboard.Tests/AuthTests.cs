@@ -173,7 +173,10 @@ public class AuthTests
     [InlineData("Dashboard:MaxConcurrentOverlays", "0", "Dashboard:MaxConcurrentOverlays must be at least 1.")]
     [InlineData("Dashboard:StudyImagesPageSize", "0", "Dashboard:StudyImagesPageSize must be 1 to 100000.")]
     [InlineData("Dashboard:StudyImagesPageSize", "2147483647", "Dashboard:StudyImagesPageSize must be 1 to 100000.")]
-    public void A_limit_below_one_refuses_to_start(string key, string value, string expected)
+    [InlineData("Dashboard:MaxConcurrentExports", "0", "Dashboard:MaxConcurrentExports must be 1 to 64.")]
+    [InlineData("Dashboard:ShareTimeout", "00:00:00", "Dashboard:ShareTimeout must be 1 second to 5 minutes (hh:mm:ss).")]
+    [InlineData("Dashboard:ExportQueueWait", "-00:00:01", "Dashboard:ExportQueueWait must be 0 to 10 minutes (hh:mm:ss).")]
+    public void A_limit_out_of_range_refuses_to_start(string key, string value, string expected)
     {
         var settings = Users();
         settings[key] = value;

@@ -23,18 +23,24 @@ public static class StudiesApi
                 StudyDeletion.NotFound => Results.Problem($"There is no study '{id}'.", statusCode: 404),
                 _ => Results.Problem($"Study '{id}' is still processing; delete it once it has completed.", statusCode: 409),
             }).RequireAuthorization(DashboardRoles.OperatorPolicy);
-        app.MapGet("/api/studies/{id}/patients.csv", (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
-            StudyCsvAsync(context, queries, id, "patients", (w, study) => ReportCsv.WriteStudyPatientsAsync(w, queries.DataSource, study.ExternalId, ct), ct));
-        app.MapGet("/api/studies/{id}/results.csv", (HttpContext context, ReportingQueries queries, string id, CancellationToken ct) =>
-            StudyCsvAsync(context, queries, id, "results", (w, study) => ReportCsv.WriteStudyResultsAsync(w, queries.DataSource, study.Id, ct), ct));
+        app.MapGet("/api/studies/{id}/patients.csv", (HttpContext context, ReportingQueries queries, ExportGate gate, string id, CancellationToken ct) =>
+            StudyCsvAsync(context, queries, gate, id, "patients", (w, study) => ReportCsv.WriteStudyPatientsAsync(w, queries.DataSource, study.ExternalId, ct), ct));
+        app.MapGet("/api/studies/{id}/results.csv", (HttpContext context, ReportingQueries queries, ExportGate gate, string id, CancellationToken ct) =>
+            StudyCsvAsync(context, queries, gate, id, "results", (w, study) => ReportCsv.WriteStudyResultsAsync(w, queries.DataSource, study.Id, ct), ct));
     }
 
     /// <summary>A study's CSV export as a download named study-{db id}-{name}.csv; 404 for an unknown study.</summary>
-    private static async Task<IResult> StudyCsvAsync(HttpContext context, ReportingQueries queries, string id, string name,
+    private static async Task<IResult> StudyCsvAsync(HttpContext context, ReportingQueries queries, ExportGate gate, string id, string name,
         Func<TextWriter, StudyProgress, Task> write, CancellationToken ct)
     {
         var study = await queries.StudyByExternalIdAsync(id, ct);
         if (study is null) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
+        using var slot = await gate.EnterAsync(ct);
+        if (slot is null)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return Results.Problem("Too many exports are being downloaded at once (Dashboard:MaxConcurrentExports); try again shortly.", statusCode: 503);
+        }
         context.Response.ContentType = "text/csv; charset=utf-8";
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"study-{study.Id}-{name}.csv\"";
         // Disposed (flushed) only once written whole: a flush, even of nothing, starts the 200, and a query that failed

@@ -31,6 +31,22 @@ public sealed class DashboardOptions
     public int MaxConcurrentOverlays { get; set; } = 2;
 
     /// <summary>
+    /// How long an overlay waits for the share to find and read its image (a hung mount answers never): then 503. A
+    /// render waits up to three times this for a free slot.
+    /// </summary>
+    public TimeSpan ShareTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Study CSV exports streamed at once. Each holds a database connection and an open query for as long as its
+    /// client takes to download, so slow downloads beyond this are answered 503 (Retry-After) after
+    /// <see cref="ExportQueueWait"/> rather than take the pool every page needs.
+    /// </summary>
+    public int MaxConcurrentExports { get; set; } = 4;
+
+    /// <summary>How long an export waits for one of <see cref="MaxConcurrentExports"/> before its 503.</summary>
+    public TimeSpan ExportQueueWait { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
     /// The largest JSON body the API reads (8 MiB: a listed submission of StudiesApi.MaxListedImages paths fits well);
     /// a larger one is a 413. Kestrel's own default, 30 MB, would let any caller make the dashboard parse that much.
     /// </summary>

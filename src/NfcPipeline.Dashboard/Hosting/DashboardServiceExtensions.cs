@@ -45,6 +45,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton<StudyAdmin>();
         builder.Services.AddSingleton<FieldReview>();
         builder.Services.AddSingleton<OverlayService>();
+        builder.Services.AddSingleton<Api.ExportGate>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<FailedSignInLimiter>().AddSingleton<PasswordVerifier>();

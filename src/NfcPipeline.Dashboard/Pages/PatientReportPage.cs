@@ -37,7 +37,7 @@ public static class PatientReportPage
             return Results.Content(PrintableReport.Render(r, DateTime.UtcNow), "text/html; charset=utf-8");
         });
 
-        app.MapGet("/images/{id:long}/overlay.png", async (OverlayService overlays, long id, long? model, int? width, CancellationToken ct) =>
+        app.MapGet("/images/{id:long}/overlay.png", async (HttpContext context, OverlayService overlays, long id, long? model, int? width, CancellationToken ct) =>
         {
             if (width is not null and not (> 0 and <= MaxOverlayWidth))
                 return Results.Problem($"width must be 1 to {MaxOverlayWidth} pixels (without it, the image's own width).", statusCode: 400);
@@ -50,8 +50,16 @@ public static class PatientReportPage
                 OverlayService.Outcome.SourceMissing => Results.Problem("The source image is not in the share (moved or removed).", statusCode: 404),
                 OverlayService.Outcome.Changed => Results.Problem(
                     "The source image has changed since it was analysed; its results would be drawn on other pixels. Submit the study again.", statusCode: 409),
+                OverlayService.Outcome.ShareNotAnswering => Unavailable(context, "The share did not answer in time (Dashboard:ShareTimeout); a network mount may be hung."),
+                OverlayService.Outcome.Busy => Unavailable(context, "Every overlay slot is busy (Dashboard:MaxConcurrentOverlays); try again shortly."),
                 _ => Results.Problem("The source image cannot be decoded.", statusCode: 422),
             };
         });
+    }
+
+    private static IResult Unavailable(HttpContext context, string why)
+    {
+        context.Response.Headers.RetryAfter = "30";
+        return Results.Problem(why, statusCode: 503);
     }
 }

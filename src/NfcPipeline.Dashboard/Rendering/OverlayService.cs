@@ -15,7 +15,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
     private Confined? _confined;
     private readonly SemaphoreSlim _renderGate = new(options.Value.MaxConcurrentOverlays, options.Value.MaxConcurrentOverlays);
 
-    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable, Changed }
+    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable, Changed, ShareNotAnswering, Busy }
 
     private ImageDecoder ConfinedTo(string realRoot)
     {
@@ -34,17 +34,6 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         // As the worker resolves it: under the study folder, or, for a study submitted as a list of images, the path
         // relative to the share itself.
         var relative = image.StudySourcePath is { Length: > 0 } folder ? folder.TrimEnd('/') + "/" + image.RelPath : image.RelPath;
-        string path, realRoot;
-        try
-        {
-            // Each time (a share whose link or mount was re-pointed is followed), and once for both: resolved apart, a
-            // link re-pointed between them would confine the decoder to another tree than the path's.
-            realRoot = SharePaths.RealPath(root);
-            path = SharePaths.ResolveUnder(realRoot, relative);
-        }
-        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return (Outcome.SourceMissing, null); }
-        if (!File.Exists(path)) return (Outcome.SourceMissing, null);
-
         // Without ?model= the study's model, as the study page lists the image's results (it drew none at all).
         IReadOnlyList<CapillaryShape> shapes = [];
         double? keypointGate = null;
@@ -54,23 +43,57 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
             // The keypoints drawn are those the measurements used, under the gate they were measured with.
             keypointGate = await queries.KeypointGateAsync(image.Sha256, m, um, ct);
         }
-        // DecodeFile as the worker reads: a FIFO or device is refused before it is opened (opening a FIFO blocks),
-        // the size is checked before reading, and an unreadable file is a decode failure, not a 500.
-        // Confined to the share on the open file too: a link swapped in after ResolveUnder leads nowhere outside.
-        var decoder = ConfinedTo(realRoot);
-        // At most Dashboard:MaxConcurrentOverlays at once: a burst of requests for large fields waits here.
-        await _renderGate.WaitAsync(ct);
+        // At most Dashboard:MaxConcurrentOverlays at once: a burst of requests for large fields waits here, for a while.
+        var timeout = options.Value.ShareTimeout;
+        if (!await _renderGate.WaitAsync(3 * timeout, ct)) return (Outcome.Busy, null);
+        Task<(string Path, ImageDecoder Decoder, byte[] Content)?>? fetch = null;
         try
         {
-            return await Task.Run(() =>
-            {
-                // The stored shapes belong to the content analysed: drawn on a file replaced since, they would mislead.
-                var content = decoder.ReadContent(path);
-                if (!SHA256.HashData(content).AsSpan().SequenceEqual(image.Sha256)) return (Outcome.Changed, null);
-                return (Outcome.Rendered, (byte[]?)OverlayRenderer.RenderPng(decoder.Decode(content), shapes, maxWidth, keypointGate));
-            }, ct);
+            // The share's answers (finding the file, reading it) are waited for at most Dashboard:ShareTimeout: a hung
+            // mount (a hard NFS mount whose server is gone) held request threads for as long as it hung.
+            fetch = Task.Run(() => Fetch(root, relative), CancellationToken.None);
+            (string Path, ImageDecoder Decoder, byte[] Content)? fetched;
+            try { fetched = await fetch.WaitAsync(timeout, ct); }
+            catch (TimeoutException) { return (Outcome.ShareNotAnswering, null); }
+            if (fetched is not { } found) return (Outcome.SourceMissing, null);
+            // The stored shapes belong to the content analysed: drawn on a file replaced since, they would mislead.
+            if (!SHA256.HashData(found.Content).AsSpan().SequenceEqual(image.Sha256)) return (Outcome.Changed, null);
+            return await Task.Run(() => (Outcome.Rendered,
+                (byte[]?)OverlayRenderer.RenderPng(found.Decoder.Decode(found.Content), shapes, maxWidth, keypointGate)), ct);
         }
         catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
-        finally { _renderGate.Release(); }
+        finally
+        {
+            // A fetch the share still holds keeps its slot until it returns, so hung mounts take no more threads than slots.
+            if (fetch is { IsCompleted: false }) _ = fetch.ContinueWith(t => { _ = t.Exception; _renderGate.Release(); }, TaskScheduler.Default);
+            else _renderGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The image's path, a decoder confined to the share, and the file's bytes; null when it is not there (or cannot
+    /// be reached). Read as the worker reads: a FIFO or device is refused before it is opened, the size is checked
+    /// before reading, and a link swapped in after ResolveUnder leads nowhere outside the share.
+    /// </summary>
+    private (string Path, ImageDecoder Decoder, byte[] Content)? Fetch(string root, string relative)
+    {
+        if (Locate(root, relative) is not { } found) return null;
+        var (path, realRoot) = found;
+        var decoder = ConfinedTo(realRoot);
+        return (path, decoder, decoder.ReadContent(path));
+    }
+
+    /// <summary>The image's path in the share and the share's real path; null when it is not there (or cannot be).</summary>
+    private static (string Path, string RealRoot)? Locate(string root, string relative)
+    {
+        try
+        {
+            // Each time (a share whose link or mount was re-pointed is followed), and once for both: resolved apart, a
+            // link re-pointed between them would confine the decoder to another tree than the path's.
+            var realRoot = SharePaths.RealPath(root);
+            var path = SharePaths.ResolveUnder(realRoot, relative);
+            return File.Exists(path) ? (path, realRoot) : null;
+        }
+        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException) { return null; }
     }
 }

@@ -43,6 +43,11 @@ public static class BindingGuard
         if (options.StudyImagesPageSize is < 1 or > DashboardOptions.MaxStudyImagesPageSize)
             throw new DashboardConfigurationException($"Dashboard:StudyImagesPageSize must be 1 to {DashboardOptions.MaxStudyImagesPageSize}.");
         if (options.MaxConcurrentOverlays < 1) throw new DashboardConfigurationException("Dashboard:MaxConcurrentOverlays must be at least 1.");
+        if (!(options.ShareTimeout >= TimeSpan.FromSeconds(1) && options.ShareTimeout <= TimeSpan.FromMinutes(5)))
+            throw new DashboardConfigurationException("Dashboard:ShareTimeout must be 1 second to 5 minutes (hh:mm:ss).");
+        if (options.MaxConcurrentExports is < 1 or > 64) throw new DashboardConfigurationException("Dashboard:MaxConcurrentExports must be 1 to 64.");
+        if (!(options.ExportQueueWait >= TimeSpan.Zero && options.ExportQueueWait <= TimeSpan.FromMinutes(10)))
+            throw new DashboardConfigurationException("Dashboard:ExportQueueWait must be 0 to 10 minutes (hh:mm:ss).");
         if (options.MaxJsonBodyBytes < 1024) throw new DashboardConfigurationException("Dashboard:MaxJsonBodyBytes must be at least 1024.");
         if (options.MaxConcurrentPasswordChecks < 0) throw new DashboardConfigurationException("Dashboard:MaxConcurrentPasswordChecks must be 0 (half the cores) or more.");
         if (options.MaxFailedSignIns < 1 || !(options.FailedSignInWindow > TimeSpan.Zero))
