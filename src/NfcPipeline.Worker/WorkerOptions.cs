@@ -142,7 +142,10 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan AliveWithin => 4 * HeartbeatInterval;
 
-    /// <summary>How long published completion events, share scans and silent workers' rows are kept (trimmed hourly).</summary>
+    /// <summary>
+    /// How long published completion events, share scans, silent workers' rows and jobs that succeeded or were deleted
+    /// are kept (trimmed hourly; failed jobs stay).
+    /// </summary>
     public TimeSpan KeepHistory { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>

@@ -293,13 +293,6 @@ public sealed class JobStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// A chunk this worker gave up: the job shows retrying with the reason, unless another worker has claimed it since.
-    /// <paramref name="backToOutbox"/>: its message was acknowledged, so the job goes back to the outbox (unpublished,
-    /// unclaimed) for a worker's outbox pass to publish again; otherwise the broker redelivers the message.
-    /// <paramref name="republishLater"/>: it counts as enqueued now, so the outbox publishes it only after its
-    /// republish delay (a chunk waiting for the share would otherwise come back at every pass).
-    /// </summary>
-    /// <summary>
     /// Deletes jobs finished for <paramref name="keep"/> that ran or were deleted (a chunk per 8 images, an aggregation
     /// per patient: the table otherwise only grows); failed jobs stay until requeued or deleted. A few thousand rows per
     /// statement, so no delete holds the table long. Returns how many.
@@ -319,6 +312,13 @@ public sealed class JobStore(NpgsqlDataSource db)
         return total;
     }
 
+    /// <summary>
+    /// A chunk this worker gave up: the job shows retrying with the reason, unless another worker has claimed it since.
+    /// <paramref name="backToOutbox"/>: its message was acknowledged, so the job goes back to the outbox (unpublished,
+    /// unclaimed) for a worker's outbox pass to publish again; otherwise the broker redelivers the message.
+    /// <paramref name="republishLater"/>: it counts as enqueued now, so the outbox publishes it only after its
+    /// republish delay (a chunk waiting for the share would otherwise come back at every pass).
+    /// </summary>
     public async Task MarkRetryingAsync(long jobId, string workerId, string reason, bool backToOutbox, CancellationToken ct,
         bool republishLater = false)
     {

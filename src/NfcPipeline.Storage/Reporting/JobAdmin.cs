@@ -194,7 +194,8 @@ public sealed class JobAdmin(NpgsqlDataSource dataSource, int bulkLimit = JobAdm
     }
 
     /// <summary>
-    /// Marks failed jobs deleted. Rows are kept (state 'deleted') so the history and audit trail remain. A deleted
+    /// Marks failed jobs deleted. Rows are kept (state 'deleted') until Worker:KeepHistory has passed (housekeeping),
+    /// and the audit log keeps who deleted them. A deleted
     /// chunk's images still unfinished (its fault went unrecorded, the database away) fail as JobDeleted: nothing would
     /// finish them. Their patients are returned, for the caller to ask a worker to complete them (and their study);
     /// otherwise the stranded sweep does, Worker:StrandedAfter later.

@@ -32,9 +32,15 @@ public sealed class CompletionEventPublisher(CompletionEventStore events, Databa
             throw;
         }
         // Not under ct: the broker confirmed them, and a stop landing now would leave them to go out again (as WorkPublisher).
-        await retry.RunAsync(t => events.MarkPublishedAsync(stored, t), CancellationToken.None);
+        // The database away past its budget here is told apart from the broker's failures (EventStampException).
+        try { await retry.RunAsync(t => events.MarkPublishedAsync(stored, t), CancellationToken.None); }
+        catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { throw new EventStampException(ex); }
     }
 
     /// <summary>Gives up the claims of stored events left unpublished, so the next outbox pass takes them.</summary>
     public Task ReleaseAsync(IReadOnlyList<PendingEvent> stored, CancellationToken ct) => events.ReleaseAsync(stored.ToList(), ct);
 }
+
+/// <summary>Events the broker confirmed whose publish could not be recorded (the database away past its retry budget).</summary>
+public sealed class EventStampException(Exception inner)
+    : Exception("Published events could not be stamped published (the database is away); they go out again from the outbox.", inner);

@@ -197,8 +197,8 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
         }
         try { await publisher.PublishAsync([stored], bus, ct); }
         // Not the database away past its budget while the publish was recorded: thrown, as above (the event, published
-        // and not stamped, goes out again from the outbox).
-        catch (Exception ex) when (!ct.IsCancellationRequested && !DatabaseRetry.IsTransient(ex))
+        // and not stamped, goes out again from the outbox). A broker's failure, whatever its type, is left to the outbox.
+        catch (Exception ex) when (!ct.IsCancellationRequested && ex is not EventStampException)
         {
             announcer.BrokerFailed = true;
             logger.LogWarning(ex, "Completion event {EventId} was not published (or its publish not recorded); it, and the rest of this " +

@@ -47,6 +47,7 @@ public sealed class DatabaseRetry
         PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal),
         NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or IOException or TimeoutException,
         SocketException or TimeoutException => true,
+        Completion.EventStampException { InnerException: { } inner } => IsTransient(inner),   // the database's failure, told apart
         _ => false,
     };
 

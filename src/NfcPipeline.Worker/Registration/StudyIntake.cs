@@ -34,13 +34,17 @@ public sealed class StudyIntake(WorkerOptions options)
     public StudyRegistration ReadUnchanged(SubmitStudy message, CancellationToken ct = default)
     {
         var before = FolderFingerprint(message, ct);
+        BeforeRead?.Invoke();
         var registration = Read(message, ct);   // refuses a folder it cannot read with its reason
         AfterRead?.Invoke();
         if (before is { Length: 0 } || before != FolderFingerprint(message, ct)) throw new StudyFolderChangingException();
         return registration;
     }
 
-    /// <summary>Runs between the read and the second fingerprint: lets a test change the folder there.</summary>
+    /// <summary>Run after the first fingerprint and after the read: let a test change the folder there.</summary>
+    internal Action? BeforeRead { get; init; }
+
+    /// <inheritdoc cref="BeforeRead"/>
     internal Action? AfterRead { get; init; }
 
     /// <summary>The folder's fingerprint; null for a list of images, "" for a folder that cannot be walked.</summary>

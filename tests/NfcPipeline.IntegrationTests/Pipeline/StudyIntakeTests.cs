@@ -141,6 +141,23 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_neither_fingerprint_could_walk_is_not_registered_though_its_read_succeeded()
+    {
+        // Away for both walks (a mount blip), there for the read: the two failed walks compared equal and it passed.
+        var study = Path.Combine(_share.FullName, "S");
+        Directory.CreateDirectory(Path.Combine(study, "P1", "L2"));
+        File.WriteAllBytes(Path.Combine(study, "P1", "L2", "f1.jpg"), [0xFF, 0xD8]);
+        File.WriteAllText(Path.Combine(study, "READY"), "");
+        Directory.Move(study, study + ".away");
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName })
+        {
+            BeforeRead = () => Directory.Move(study + ".away", study),
+            AfterRead = () => Directory.Move(study, study + ".away"),
+        };
+        Assert.Throws<StudyFolderChangingException>(() => intake.ReadUnchanged(new SubmitStudy { StudyId = "S", FolderPath = "S" }));
+    }
+
+    [Fact]
     public void A_share_root_link_pointed_elsewhere_is_followed_by_the_next_registration()
     {
         // The root's real path was taken once: after the link moved, every file "led outside the share" and was
