@@ -16,13 +16,17 @@ STUDY=demo-study
 MODEL="$(realpath -m "${NFC_MODEL:-$NFC_ROOT/models/nfc-reference.onnx}")"
 cd "$NFC_ROOT"
 mkdir -p "$RUN" "$LOGS"
+# The logs name studies and folders: private to this account, as the servers' data is. (Not a umask for the whole
+# script: services.sh, run from here, makes folders the postgres account must enter when run as root.)
+chmod 700 "$RUN" "$LOGS"
 if [ "$DEMO_SHARE" = 1 ]; then mkdir -p "$SHARE"; else [ -d "$SHARE" ] || { echo "NFC_RUN_SHARE: $SHARE is not a folder" >&2; exit 2; }; fi
 
 # One ops/run.sh at a time starts or stops the servers: two at once both started a worker, the second overwrote the
 # pid file and the first was then told its worker had exited. Held on fd 8 until the servers are up; every command
 # that may leave a process behind (servers, build nodes, the worker) runs with fd 8 closed, or it would hold the lock.
 exec 8>"$RUN/run.lock"
-flock -n 8 || { log "another ops/run.sh is starting or stopping the servers; waiting for it"; flock 8; }
+flock -n 8 || { log "another ops/run.sh is starting or stopping the servers; waiting for it (up to 15 min)"
+                flock -w 900 8 || die "another ops/run.sh held $RUN/run.lock for 15 minutes (a prompt waiting for input?)"; }
 
 # PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
 # stale pid file naming an unrelated process is neither reported as running nor stopped.
@@ -130,7 +134,7 @@ fi
 # Dropping the study: copy with timestamps kept, so a re-run finds the same content and submits nothing new. Under
 # the lock again: two runs at once would remove each other's partial copy.
 (
-  flock 8
+  flock -w 900 8 || die "another ops/run.sh held $RUN/run.lock for 15 minutes"
   if [ ! -d "$SHARE/$STUDY" ]; then
     rm -rf "$SHARE/$STUDY.partial"   # an interrupted copy; cp would copy into it
     cp -a "$NFC_ROOT/samples/$STUDY" "$SHARE/$STUDY.partial"

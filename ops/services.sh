@@ -103,7 +103,7 @@ port_free_or_die() { # port name variable
 pid_alive() {
   [ -f "$1" ] || return 1
   local pid; pid="$(head -n1 "$1")"
-  kill -0 "$pid" 2>/dev/null && grep -qa -- "$2" "/proc/$pid/cmdline" 2>/dev/null
+  kill -0 "$pid" 2>/dev/null && grep -qaF -- "$2" "/proc/$pid/cmdline" 2>/dev/null   # -F: a path's [ or . is no pattern
 }
 
 ensure_packages() {

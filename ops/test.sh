@@ -10,6 +10,18 @@ source "$(dirname "$0")/lib/common.sh"
 cd "$NFC_ROOT"
 
 command -v dotnet >/dev/null || die "the .NET 10 SDK is required (https://dot.net); dotnet is not on PATH"
+# CI runs everything: a filter left in its environment made a partial run (no Python tests, no check that every
+# project reported) that passed.
+[ -n "${NFC_TEST_FILTER:-}" ] && [ "${CI:-}" = true ] && die "NFC_TEST_FILTER is set under CI=true; CI runs every test (unset it)"
+# One run per checkout: a second deleted the first's results and restarted the servers under its tests. (A pid file,
+# not a lock: the servers and dotnet's build nodes this run starts would inherit a lock's descriptor and hold it.)
+mkdir -p "$NFC_LOCAL"
+test_pid="$NFC_LOCAL/test.pid"
+if other="$(cat "$test_pid" 2>/dev/null)" && [ "$other" != "$$" ] && kill -0 "$other" 2>/dev/null \
+    && grep -qa -- 'test.sh' "/proc/$other/cmdline" 2>/dev/null; then
+  die "another ops/test.sh (pid $other) is running in this checkout; wait for it"
+fi
+echo "$$" >"$test_pid"
 # The summaries below are read in English (a localised SDK prints "Bestanden!" for "Passed!").
 export DOTNET_CLI_UI_LANGUAGE=en DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
@@ -21,6 +33,12 @@ apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium 
 mkdir -p "$NFC_LOCAL"
 up_log="$(mktemp "$NFC_LOCAL/test-services-up.XXXXXX")"
 stop_started_services() {
+  rm -f "$test_pid"
+  # A worker ops/run.sh started since uses them: left running (ops/run.sh stop, then ops/services.sh down, stops them).
+  local worker="$NFC_LOCAL/run/worker.pid"
+  if [ -f "$worker" ] && kill -0 "$(cat "$worker")" 2>/dev/null && grep -qa -- nfc-worker.dll "/proc/$(cat "$worker")/cmdline" 2>/dev/null; then
+    log "servers left running: ops/run.sh's worker uses them"; rm -f "$up_log"; return 0
+  fi
   # Under CI, servers whose data this run created are deleted with it (services.sh purge): a clean clone's data would
   # otherwise stay behind, outside the clone when run as root.
   # A folder outside the clone that a killed earlier run at this path left ("cannot enter", linked again) counts as this run's.
@@ -33,7 +51,7 @@ stop_started_services() {
   rm -f "$up_log"
 }
 # Set before `up`, so a server started by an `up` that then fails is stopped too.
-if [ "${NFC_KEEP_SERVICES:-0}" = 1 ]; then trap 'rm -f "$up_log"' EXIT; else trap stop_started_services EXIT; fi
+if [ "${NFC_KEEP_SERVICES:-0}" = 1 ]; then trap 'rm -f "$up_log" "$test_pid"' EXIT; else trap stop_started_services EXIT; fi
 "$NFC_ROOT/ops/services.sh" up 2>&1 | tee "$up_log" >&2
 services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"

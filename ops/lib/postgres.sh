@@ -135,8 +135,9 @@ pg_require_password() {
 # pg_hba.conf as the servers run: TCP on 127.0.0.1 only, with a password; the server reloads it.
 pg_hba_scram() {
   local hba="$PG_DATA/pg_hba.conf" run=(); [ "$(id -u)" -eq 0 ] && run=(runuser -u postgres --)
-  "${run[@]}" sh -c "umask 077; printf '%s\n' '# ops/services.sh: TCP on 127.0.0.1 only, with a password' \
-    'host all all 127.0.0.1/32 scram-sha-256' 'host all all ::1/128 scram-sha-256' >'$hba.tmp' && mv '$hba.tmp' '$hba'"
+  # The path as an argument, not pasted into the script: a quote in the checkout's path broke it.
+  "${run[@]}" sh -c 'umask 077; printf "%s\n" "# ops/services.sh: TCP on 127.0.0.1 only, with a password" \
+    "host all all 127.0.0.1/32 scram-sha-256" "host all all ::1/128 scram-sha-256" >"$1.tmp" && mv "$1.tmp" "$1"' sh "$hba"
   "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
 }
 

@@ -20,7 +20,10 @@ rmq_env() {
 }
 
 rmq_up() {
+  # Its message store holds the submissions (study ids, folder and, for listed images, patient folder names): private
+  # to this account, as PostgreSQL's data is. The server is started with umask 077; folders made before are closed too.
   mkdir -p "$RMQ_HOME" "$RMQ_LOG_DIR"
+  chmod -R go-rwx "$RMQ_HOME" "$RMQ_LOG_DIR" 2>/dev/null || true
   cat >"$RMQ_HOME/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$RMQ_PORT
 management.tcp.ip = 127.0.0.1
@@ -54,7 +57,7 @@ EOF
   # A new session so the server survives the calling shell; its pid file is how `down` finds it. The script's pid is
   # kept for the wait (it runs as long as the server: setsid does not fork outside a process group leader), so a
   # server that dies at boot (a bad config, a full disk) fails the start at once instead of after the timeout.
-  server="$(rmq_env; setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ_LOG_DIR/startup.log" 2>&1 </dev/null & echo $!)"
+  server="$(umask 077; rmq_env; setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ_LOG_DIR/startup.log" 2>&1 </dev/null & echo $!)"
   wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" "$server" || exit 1
   wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" "$server" || exit 1
   rmq_users
@@ -62,9 +65,11 @@ EOF
 
 # The broker's one user, $RMQ_USER with the generated password (administrator: the tests and benchmarks make their own
 # virtual hosts); RabbitMQ's default guest/guest is removed. Done once per password (a marker holds its hash), since
-# each rabbitmqctl call starts an Erlang VM. The password goes on standard input, never the command line (ps).
+# each rabbitmqctl call starts an Erlang VM. The marker lives with the broker's data, so a reset or a removed data
+# folder (a fresh node, with guest again) sets the user up again. The password goes on standard input, never the
+# command line (ps).
 rmq_users() {
-  local marker="$RMQ_HOME/users.done" want
+  local marker="$RMQ_HOME/mnesia/$RMQ_NODE/nfc-users.done" want
   want="$(printf '%s:%s' "$RMQ_USER" "$RABBIT_PASSWORD" | sha256sum | cut -c1-64)"
   [ "$(cat "$marker" 2>/dev/null)" = "$want" ] && return 0
   # One && chain: set -e does not act inside a subshell whose status is tested, so a failed step must fail the chain
@@ -86,7 +91,8 @@ rmq_users() {
 rmq_down() {
   if pid_alive "$RMQ_PID" "$RMQ_HOME"; then
     local pid; pid="$(head -n1 "$RMQ_PID")"
-    (rmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" stop >/dev/null 2>&1) || kill "$pid" 2>/dev/null || true
+    # Bounded: a wedged node never answers, and the kill below is the way out (rabbitmqctl's own default waits for ever).
+    (rmq_env; timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" stop >/dev/null 2>&1) || kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     # Gone between the test and the kill is stopped too: not a failed `down` under set -e.
     kill -0 "$pid" 2>/dev/null && { kill -9 "$pid" 2>/dev/null || true; }
