@@ -3,7 +3,7 @@
 
     write_card.py --run .local/model-train --model models/nfc-reference.onnx --label "full run"
 
-Every number in the card is read from those files: nothing is typed in by hand.
+Every number in the card is read from those files, but for the speed line of card_tail.md, which is dated and says so.
 """
 import argparse
 import glob
@@ -59,17 +59,20 @@ def by_diameter(r, key="diameters"):
     return {d["diameter"]: d for d in r.get(key) or []}
 
 
-def meets(value, target, at_least=False):
-    """ "(meets)" or "(misses)": the verdict the card gives beside a target."""
+def meets(value, target, at_least=False, nd=3):
+    """ "(meets)" or "(misses)": the verdict the card gives beside a target, on the value as the card shows it."""
     if value is None:
         return "(n/a)"
-    return "(meets)" if (value >= target if at_least else value <= target) else "(misses)"
+    shown = round(value, nd)
+    return "(meets)" if (shown >= target if at_least else shown <= target) else "(misses)"
 
 
 def diameter_verdicts(by_name):
-    """ "(meets)", or which diameters miss the µm target and which meet it."""
+    """ "(meets)", or which diameters miss the µm target and which meet it (as shown, to 2 decimals)."""
     present = [k for k in DIAMETERS if k in by_name and by_name[k]["mae_um"] is not None]
-    missed = [k for k in present if by_name[k]["mae_um"] > TARGETS["diam"]]
+    if not present:
+        return "(n/a)"
+    missed = [k for k in present if round(by_name[k]["mae_um"], 2) > TARGETS["diam"]]
     if not missed:
         return "(meets)"
     met = [k for k in present if k not in missed]
