@@ -76,6 +76,17 @@ public sealed class InferenceOptions
     /// <summary>The most images <see cref="PrefetchImages"/> may read ahead.</summary>
     public const int MaxPrefetchImages = 256;
 
+    /// <summary>
+    /// Images of more pixels than this (by their header) are large: at most <see cref="MaxConcurrentLargeImages"/> of
+    /// them are decoded and analysed at once, beside any number of ordinary ones. Admission counts images, and a 50 MP
+    /// field (a stitched mosaic, a scanner's TIFF) holds several hundred MB between its decode and its result (its
+    /// pixels, the decoder's buffers, the model's input): a chunk of them admitted together would take the worker's memory.
+    /// </summary>
+    public long LargeImagePixels { get; set; } = 12_000_000;
+
+    /// <summary>Large images (<see cref="LargeImagePixels"/>) decoded and analysed at once.</summary>
+    public int MaxConcurrentLargeImages { get; set; } = 1;
+
     /// <summary>Decoder thresholds for dense/v1 models.</summary>
     public DenseDecoderOptions Decoder { get; set; } = new();
 
@@ -99,6 +110,10 @@ public sealed class InferenceOptions
             problems.Add($"Inference:PrefetchImages must be 0 to {MaxPrefetchImages}, got {PrefetchImages}.");
         if (!(CalibrationNoteFactor == 0 || CalibrationNoteFactor >= 1 && double.IsFinite(CalibrationNoteFactor)))
             problems.Add($"Inference:CalibrationNoteFactor must be 0 (no note) or at least 1, got {CalibrationNoteFactor}.");
+        if (LargeImagePixels < 1_000_000)
+            problems.Add($"Inference:LargeImagePixels must be at least 1000000 (a 1024×1024 field is ordinary), got {LargeImagePixels}.");
+        if (MaxConcurrentLargeImages is < 1 or > 64)
+            problems.Add($"Inference:MaxConcurrentLargeImages must be 1 to 64, got {MaxConcurrentLargeImages}.");
         if (MaxInputPixels is < 1 or > MaxInputPixelsLimit)
             problems.Add($"Inference:MaxInputPixels must be 1 to {MaxInputPixelsLimit} (8192²), got {MaxInputPixels}.");
         // The decoders check their own options when built, after the model has loaded; asked here, a bad threshold

@@ -27,6 +27,8 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private readonly int _bucketMultiple;
     private readonly long _maxInputPixels;
     private readonly SemaphoreSlim _admission;
+    private readonly SemaphoreSlim _largeImages;
+    private readonly long _largeImagePixels;
     private readonly BatchFallback _fallback;
     private volatile bool _stopping;
     private int _inFlight;   // images asked for and not yet answered, admitted or waiting for admission
@@ -53,6 +55,8 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         int admitted = Batching.MaxBatchSize * Batching.MaxConcurrentBatches + Math.Max(0, options.PrefetchImages);
         _admission = new SemaphoreSlim(admitted, admitted);
         AdmissionLimit = admitted;
+        _largeImagePixels = options.LargeImagePixels;
+        _largeImages = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentLargeImages), Math.Max(1, options.MaxConcurrentLargeImages));
         var log = loggers?.CreateLogger("NfcPipeline.Inference.Batcher");
         _fallback = new BatchFallback(log);
         IBatchExecutor<PreprocessedImage, DecodedInstances> executor = model.Contract.Kind switch
@@ -124,6 +128,7 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         AdmittedAsync(async () =>
         {
             var clock = Stopwatch.StartNew();
+            using var turn = await LargeImageTurnAsync(() => _decoder.ReadHeaderFile(path), cancellationToken);
             // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
             var image = await Task.Run(() => _decoder.DecodeFile(path), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
@@ -144,9 +149,40 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             // message names the path, and with it the patient's folder, which a stored reason must not.
             try { content = await load(_decoder.Options.MaxFileBytes, cancellationToken); }
             catch (Exception e) when (ImageDecoder.MapFileException(e, path) is { } mapped) { throw mapped; }
+            using var turn = await LargeImageTurnAsync(() => _decoder.ReadHeader(content), cancellationToken);
             var image = await Task.Run(() => Decode(ref content), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
+
+    /// <summary>
+    /// For an image larger than Inference:LargeImagePixels by its header, one of Inference:MaxConcurrentLargeImages
+    /// turns, held until its result; null for an ordinary image, or a header that cannot be read (its decode says why).
+    /// </summary>
+    private async Task<IDisposable?> LargeImageTurnAsync(Func<ImageInfo> header, CancellationToken cancellationToken)
+    {
+        ImageInfo info;
+        try { info = header(); }
+        catch (Exception ex) when (ex is ImageDecodeException or IOException or UnauthorizedAccessException) { return null; }
+        if ((long)info.Width * info.Height <= _largeImagePixels) return null;
+        Interlocked.Increment(ref _largeImagesWaiting);
+        try { await _largeImages.WaitAsync(cancellationToken); }
+        finally { Interlocked.Decrement(ref _largeImagesWaiting); }
+        return new LargeImageTurn(_largeImages);
+    }
+
+    private int _largeImagesWaiting;
+
+    /// <summary>Large images admitted and waiting for a turn (Inference:MaxConcurrentLargeImages).</summary>
+    public int LargeImagesWaiting => Volatile.Read(ref _largeImagesWaiting);
+
+    /// <summary>The large images' turns, for a test to hold one.</summary>
+    internal SemaphoreSlim LargeImageTurns => _largeImages;
+
+    private sealed class LargeImageTurn(SemaphoreSlim turns) : IDisposable
+    {
+        private int _left;
+        public void Dispose() { if (Interlocked.Exchange(ref _left, 1) == 0) turns.Release(); }
+    }
 
     /// <summary>Decodes the file's bytes and lets them go (the closure that holds them lives until the result).</summary>
     private RgbImage Decode(ref byte[] content)

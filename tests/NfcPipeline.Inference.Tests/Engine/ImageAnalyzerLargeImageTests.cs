@@ -1,0 +1,47 @@
+using NfcPipeline.Imaging;
+using NfcPipeline.Inference.Batching;
+using NfcPipeline.Inference.Engine;
+using static NfcPipeline.Inference.Tests.Engine.ColourImages;
+
+namespace NfcPipeline.Inference.Tests.Engine;
+
+/// <summary>Inference:LargeImagePixels and MaxConcurrentLargeImages: large fields take turns, ordinary ones do not wait.</summary>
+public class ImageAnalyzerLargeImageTests
+{
+    [Fact]
+    public async Task A_large_image_waits_for_a_turn_while_an_ordinary_one_goes_ahead()
+    {
+        // Admission counts images: a chunk of 50 MP fields, several hundred MB each from decode to result, took the memory.
+        var options = new InferenceOptions
+        {
+            ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx"),
+            IntraOpThreads = 1, MaxConcurrentRuns = 1, LargeImagePixels = 1_000_000, MaxConcurrentLargeImages = 1,
+        };
+        Assert.Empty(options.Validate());
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1 });
+        var large = PngEncoder.Encode(Draw(1200, 1000, new Blob(20, 50, 20, 50, 28, 50)));   // 1.2 MP
+        var ordinary = PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50)));
+
+        await analyzer.LargeImageTurns.WaitAsync();   // another large image's turn
+        var waiting = analyzer.AnalyzeContentAsync("large.png", (_, _) => Task.FromResult(large));
+        Assert.Equal(256, (await analyzer.AnalyzeContentAsync("ordinary.png", (_, _) => Task.FromResult(ordinary))).Width);
+        for (var until = DateTime.UtcNow.AddSeconds(30); analyzer.LargeImagesWaiting == 0 && DateTime.UtcNow < until;) await Task.Delay(10);
+        Assert.Equal(1, analyzer.LargeImagesWaiting);
+        Assert.False(waiting.IsCompleted);
+
+        analyzer.LargeImageTurns.Release();
+        Assert.Equal(1200, (await waiting).Width);
+        Assert.Equal(0, analyzer.LargeImagesWaiting);
+        Assert.Equal(1, analyzer.LargeImageTurns.CurrentCount);   // its turn given back
+    }
+
+    [Theory]
+    [InlineData(999_999L, 1, "Inference:LargeImagePixels must be at least 1000000")]
+    [InlineData(12_000_000L, 0, "Inference:MaxConcurrentLargeImages must be 1 to 64")]
+    public void Out_of_range_large_image_settings_are_refused_by_name(long pixels, int concurrent, string expected)
+    {
+        var problems = new InferenceOptions { ModelPath = "m.onnx", LargeImagePixels = pixels, MaxConcurrentLargeImages = concurrent }.Validate();
+        Assert.Contains(problems, p => p.StartsWith(expected, StringComparison.Ordinal));
+    }
+}
