@@ -84,7 +84,11 @@ public sealed class InferenceOptions
     /// </summary>
     public long LargeImagePixels { get; set; } = 12_000_000;
 
-    /// <summary>Large images (<see cref="LargeImagePixels"/>) decoded and analysed at once.</summary>
+    /// <summary>
+    /// Large images (<see cref="LargeImagePixels"/>) decoded and analysed at once. One waiting for its turn keeps its
+    /// admission slot (and its file's bytes, read already): memory stays bounded by admission, and a chunk of large
+    /// fields runs them one by one, ordinary images queueing behind them once every slot holds one.
+    /// </summary>
     public int MaxConcurrentLargeImages { get; set; } = 1;
 
     /// <summary>Decoder thresholds for dense/v1 models.</summary>
@@ -111,7 +115,7 @@ public sealed class InferenceOptions
         if (!(CalibrationNoteFactor == 0 || CalibrationNoteFactor >= 1 && double.IsFinite(CalibrationNoteFactor)))
             problems.Add($"Inference:CalibrationNoteFactor must be 0 (no note) or at least 1, got {CalibrationNoteFactor}.");
         if (LargeImagePixels < 1_000_000)
-            problems.Add($"Inference:LargeImagePixels must be at least 1000000 (a 1024×1024 field is ordinary), got {LargeImagePixels}.");
+            problems.Add($"Inference:LargeImagePixels must be at least 1000000 (1 MP), got {LargeImagePixels}.");
         if (MaxConcurrentLargeImages is < 1 or > 64)
             problems.Add($"Inference:MaxConcurrentLargeImages must be 1 to 64, got {MaxConcurrentLargeImages}.");
         if (MaxInputPixels is < 1 or > MaxInputPixelsLimit)
