@@ -142,7 +142,7 @@ public static class SharePaths
     private static SafeFileHandle OpenWithoutBlocking(string path)
     {
         if (IsRegular(OpenNative.CurrentDirectory, path, 0) == false) throw new ShareFileRefusedException(NotRegular);
-        int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
+        int fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec | OpenNative.NoControllingTerminal);
         // EWOULDBLOCK: a regular file under a lease (Samba oplocks, an NFS delegation). The failed open asks its holder to
         // give it up, so the open is tried again, non-blocking still, for as long as the kernel gives a holder (45 s by
         // default): a blocking open would wait as long, but hang for ever on a FIFO swapped in meanwhile.
@@ -150,7 +150,7 @@ public static class SharePaths
         for (var wait = 50; fd < 0 && Marshal.GetLastPInvokeError() == OpenNative.WouldBlock && leased.Elapsed < LeaseBreakWait; wait = Math.Min(2 * wait, 1000))
         {
             Thread.Sleep(wait);
-            fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec);
+            fd = OpenNative.Open(path, OpenNative.ReadOnly | OpenNative.NonBlocking | OpenNative.CloseOnExec | OpenNative.NoControllingTerminal);
         }
         if (fd < 0)
         {

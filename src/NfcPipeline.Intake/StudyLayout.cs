@@ -228,6 +228,9 @@ public static class StudyLayout
                 if (segments.Count + 1 >= MaxDepth) { skipped.Add(new SkippedEntry(relative, $"folders nest deeper than <patient>/<finger>/", Folder: true)); continue; }
                 // A link re-pointed into a loop (or out of reach) since it was checked: RealPath's error names the path.
                 if (SafeRealPath(dir.FullName) is not { } real) { skipped.Add(new SkippedEntry(relative, "folder cannot be resolved (a link that loops, or no access)", Folder: true)); continue; }
+                // Resolved again here: a link re-pointed out of the share since its check would list an outside folder,
+                // and its files' names would be registered as fields.
+                if (!SharePaths.IsInside(real, realRoot)) { skipped.Add(new SkippedEntry(relative, "link leads outside the share; refused", Folder: true)); continue; }
                 if (!walk.VisitedFolders.Add(real)) { skipped.Add(new SkippedEntry(relative, "another link to a folder already in this study", Folder: true)); continue; }
                 Walk(dir.FullName, [.. segments, entry.Name], viaLink || entry.LinkTarget is not null, walk);
             }

@@ -13,6 +13,7 @@ internal static unsafe partial class OpenNative
     public const int ReadOnly = 0x0;             // O_RDONLY
     public const int NonBlocking = 0x800;        // O_NONBLOCK (x86-64 and AArch64)
     public const int CloseOnExec = 0x80000;      // O_CLOEXEC
+    public const int NoControllingTerminal = 0x100;   // O_NOCTTY (x86-64 and AArch64): a tty swapped in never becomes the worker's
     public const int WouldBlock = 11;            // EAGAIN / EWOULDBLOCK
     public const int CurrentDirectory = -100;    // AT_FDCWD: a path as open(2) takes it
     public const int EmptyPath = 0x1000;         // AT_EMPTY_PATH: statx of the descriptor itself

@@ -141,6 +141,9 @@ public sealed class StudyIntake(WorkerOptions options)
             // Checked on the open file: a link swapped in since the walk must not put an outside file's hash on record.
             using var stream = SharePaths.OpenInside(fullPath, files.RealRoot);
             size = stream.Length;
+            // Past the decoder's file limit it could never be analysed: not hashed (a 1 TB sparse file held the
+            // registration for hours), registered as a stand-in that fails alone as TooLarge.
+            if (size > files.Headers.Options.MaxFileBytes) return StandIn(unread: false);
             sha = SHA256.HashData(stream);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -158,6 +158,22 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_file_past_the_decoders_limit_is_registered_unhashed_as_a_stand_in()
+    {
+        // A 1 TB sparse file was hashed whole, holding the registration for hours; it could never be analysed anyway.
+        var field = Path.Combine(_share.FullName, "S", "P1", "L2");
+        Directory.CreateDirectory(field);
+        File.WriteAllBytes(Path.Combine(field, "f1.jpg"), [0xFF, 0xD8]);
+        using (var huge = File.Create(Path.Combine(field, "f2.jpg"))) huge.SetLength(new NfcPipeline.Imaging.ImageDecodeOptions().MaxFileBytes + 1);   // sparse
+        File.WriteAllText(Path.Combine(_share.FullName, "S", "READY"), "");
+
+        var images = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).Read(new SubmitStudy { StudyId = "S", FolderPath = "S" }).Images;
+        var stand = Assert.Single(images, i => i.RelativePath.EndsWith("f2.jpg", StringComparison.Ordinal));
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData("nfc:unreadable:P1/L2/f2.jpg"u8), stand.Sha256);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(new byte[] { 0xFF, 0xD8 }), Assert.Single(images, i => i.RelativePath.EndsWith("f1.jpg", StringComparison.Ordinal)).Sha256);
+    }
+
+    [Fact]
     public void A_share_root_link_pointed_elsewhere_is_followed_by_the_next_registration()
     {
         // The root's real path was taken once: after the link moved, every file "led outside the share" and was
