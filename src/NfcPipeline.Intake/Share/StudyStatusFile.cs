@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -13,6 +14,9 @@ namespace NfcPipeline.Intake.Share;
 public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
 {
     public const string FileName = ".nfc-status.json";
+
+    /// <summary>The key and value that mark a status file as the pipeline's own, so one it did not write is left alone.</summary>
+    public const string WriterKey = "written_by", Writer = "nfcpipeline";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -40,7 +44,9 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
         var temporary = Path.Combine(folder, $"{FileName}.{Guid.NewGuid():N}.tmp");
         try
         {
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(status, status.GetType(), Json);
+            var json = JsonSerializer.SerializeToNode(status, status.GetType(), Json)!.AsObject();
+            json[WriterKey] = Writer;
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(json, Json);
             // CreateNew never follows or truncates something already at the temporary name.
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
@@ -54,6 +60,13 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
+            // A file of that name the pipeline did not write (copied in with the study from elsewhere, the user's own)
+            // is the user's: never replaced.
+            if (!IsOursOrAbsent(target, realRoot))
+            {
+                TryDelete(temporary);
+                return Skipped(studyFolder, "NotOurStatusFile");
+            }
             // rename(2) replaces the directory entry itself, never the target of a link placed at the name.
             File.Move(temporary, target, overwrite: true);
             return true;
@@ -65,6 +78,25 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
                 Path.GetFileName(studyFolder.TrimEnd(Path.DirectorySeparatorChar)), ex.GetType().Name);
             return false;
         }
+    }
+
+    /// <summary>
+    /// Nothing at the name, a link (replaced as a name, its target untouched), or a status file this pipeline wrote:
+    /// one marked <see cref="WriterKey"/>, or one of the three keys written before the mark.
+    /// </summary>
+    private static bool IsOursOrAbsent(string target, string realRoot)
+    {
+        var entry = new FileInfo(target);
+        if (entry.LinkTarget is not null || !entry.Exists) return true;
+        try
+        {
+            using var stream = SharePaths.OpenInside(target, realRoot);
+            if (stream.Length > 64 * 1024) return false;
+            if (JsonNode.Parse(stream) is not JsonObject json) return false;
+            if (json[WriterKey]?.GetValueKind() == JsonValueKind.String && json[WriterKey]!.GetValue<string>() == Writer) return true;
+            return json.Count == 3 && json.ContainsKey("state") && json.ContainsKey("study_id") && json.ContainsKey("submitted_at");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException) { return false; }
     }
 
     private bool Skipped(string studyFolder, string reason)

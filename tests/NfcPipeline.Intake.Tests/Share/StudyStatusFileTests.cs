@@ -31,6 +31,25 @@ public sealed class StudyStatusFileTests : IDisposable
     }
 
     [Fact]
+    public void A_status_file_the_pipeline_did_not_write_is_left_as_it_is_and_one_it_wrote_before_the_mark_is_replaced()
+    {
+        // "Nothing the user dropped is ever modified": a .nfc-status.json copied in with the study was replaced.
+        var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
+        var path = Path.Combine(folder, StudyStatusFile.FileName);
+        foreach (var foreign in new[] { "my notes, not JSON", """{"state": "reviewed", "by": "olga"}""" })
+        {
+            File.WriteAllText(path, foreign);
+            Assert.False(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
+            Assert.Equal(foreign, File.ReadAllText(path));
+            Assert.Equal([StudyStatusFile.FileName, "READY"], Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+        File.WriteAllText(path, """{"state": "submitted", "study_id": "S-0", "submitted_at": "2026-01-01T00:00:00+00:00"}""");   // an earlier version's
+        Assert.True(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        Assert.Equal(("S-1", "nfcpipeline"), (json.RootElement.GetProperty("study_id").GetString(), json.RootElement.GetProperty("written_by").GetString()));
+    }
+
+    [Fact]
     public void Write_replaces_a_link_planted_at_the_status_name_and_never_writes_through_it()
     {
         var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
