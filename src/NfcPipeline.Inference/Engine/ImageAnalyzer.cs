@@ -161,9 +161,12 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     private async Task<IDisposable?> LargeImageTurnAsync(Func<ImageInfo> header, CancellationToken cancellationToken)
     {
         ImageInfo info;
-        try { info = header(); }
+        // Off the caller's thread: a file's header is a read of the share.
+        try { info = await Task.Run(header, cancellationToken); }
         catch (Exception ex) when (ex is ImageDecodeException or IOException or UnauthorizedAccessException) { return null; }
-        if ((long)info.Width * info.Height <= _largeImagePixels) return null;
+        long pixels = (long)info.Width * info.Height;
+        // Over the decoder's own limit it fails at once as TooLarge: no turn to wait for.
+        if (pixels <= _largeImagePixels || pixels > _decoder.Options.MaxPixels) return null;
         Interlocked.Increment(ref _largeImagesWaiting);
         try { await _largeImages.WaitAsync(cancellationToken); }
         finally { Interlocked.Decrement(ref _largeImagesWaiting); }

@@ -41,7 +41,12 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
         catch (IOException) { return Skipped(studyFolder, "LinkLoop"); }
         if (!SharePaths.IsInside(folder, realRoot)) return Skipped(studyFolder, "OutsideShare");
         var target = Path.Combine(folder, FileName);
+        // A file of that name the pipeline did not write (copied in with the study from elsewhere, the user's own) is
+        // the user's: never replaced, and the folder not touched for it (no temporary file made and removed).
+        var existing = Existing(target, realRoot);
+        if (existing == Found.Foreign) return Skipped(studyFolder, "NotOurStatusFile");
         var temporary = Path.Combine(folder, $"{FileName}.{Guid.NewGuid():N}.tmp");
+        bool moved = false;
         try
         {
             var json = JsonSerializer.SerializeToNode(status, status.GetType(), Json)!.AsObject();
@@ -51,52 +56,50 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 // Checked on the created file too: a folder on the way swapped for a link since it was resolved.
-                if (!SharePaths.IsOpenFileInside(stream.SafeFileHandle, realRoot))
-                {
-                    stream.Dispose();
-                    TryDelete(temporary);   // our own new file, wherever it landed
-                    return Skipped(studyFolder, "OutsideShare");
-                }
+                if (!SharePaths.IsOpenFileInside(stream.SafeFileHandle, realRoot)) return Skipped(studyFolder, "OutsideShare");
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
-            // A file of that name the pipeline did not write (copied in with the study from elsewhere, the user's own)
-            // is the user's: never replaced.
-            if (!IsOursOrAbsent(target, realRoot))
-            {
-                TryDelete(temporary);
-                return Skipped(studyFolder, "NotOurStatusFile");
-            }
-            // rename(2) replaces the directory entry itself, never the target of a link placed at the name.
-            File.Move(temporary, target, overwrite: true);
+            // rename(2) replaces the directory entry itself, never the target of a link placed at the name. Over our own
+            // status (or a link) only: where there was none, a file the user put there since is not replaced.
+            try { File.Move(temporary, target, overwrite: existing == Found.Ours); }
+            catch (IOException) when (existing == Found.Absent && File.Exists(target)) { return Skipped(studyFolder, "NotOurStatusFile"); }
+            moved = true;
             return true;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            TryDelete(temporary);
             _logger.LogDebug("Status file not written for study folder {StudyFolder}: {Reason}",
                 Path.GetFileName(studyFolder.TrimEnd(Path.DirectorySeparatorChar)), ex.GetType().Name);
             return false;
         }
+        finally
+        {
+            if (!moved) TryDelete(temporary);   // our own new file, wherever it landed
+        }
     }
 
+    private enum Found { Absent, Ours, Foreign }
+
     /// <summary>
-    /// Nothing at the name, a link (replaced as a name, its target untouched), or a status file this pipeline wrote:
-    /// one marked <see cref="WriterKey"/>, or one of the three keys written before the mark.
+    /// What is at the status file's name: nothing; the pipeline's own (a status marked <see cref="WriterKey"/>, one of the
+    /// three keys written before the mark, or a link, replaced as a name with its target untouched); or the user's
+    /// (anything else, including JSON that cannot be read as one object).
     /// </summary>
-    private static bool IsOursOrAbsent(string target, string realRoot)
+    private static Found Existing(string target, string realRoot)
     {
-        var entry = new FileInfo(target);
-        if (entry.LinkTarget is not null || !entry.Exists) return true;
         try
         {
+            var entry = new FileInfo(target);
+            if (entry.LinkTarget is not null) return Found.Ours;
+            if (!entry.Exists) return Directory.Exists(target) ? Found.Foreign : Found.Absent;
             using var stream = SharePaths.OpenInside(target, realRoot);
-            if (stream.Length > 64 * 1024) return false;
-            if (JsonNode.Parse(stream) is not JsonObject json) return false;
-            if (json[WriterKey]?.GetValueKind() == JsonValueKind.String && json[WriterKey]!.GetValue<string>() == Writer) return true;
-            return json.Count == 3 && json.ContainsKey("state") && json.ContainsKey("study_id") && json.ContainsKey("submitted_at");
+            if (stream.Length > 64 * 1024 || JsonNode.Parse(stream) is not JsonObject json) return Found.Foreign;
+            if (json[WriterKey] is JsonValue writer && writer.TryGetValue<string>(out var name) && name == Writer) return Found.Ours;
+            return json.Count == 3 && json.ContainsKey("state") && json.ContainsKey("study_id") && json.ContainsKey("submitted_at") ? Found.Ours : Found.Foreign;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException) { return false; }
+        // Any failure to read it as ours (duplicate keys throw from the parsed object, not the parser) leaves it alone.
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException)) { return Found.Foreign; }
     }
 
     private bool Skipped(string studyFolder, string reason)

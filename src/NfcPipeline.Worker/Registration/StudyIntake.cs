@@ -143,7 +143,7 @@ public sealed class StudyIntake(WorkerOptions options)
             size = stream.Length;
             // Past the decoder's file limit it could never be analysed: not hashed (a 1 TB sparse file held the
             // registration for hours), registered as a stand-in that fails alone as TooLarge.
-            if (size > files.Headers.Options.MaxFileBytes) return StandIn(unread: false);
+            if (size > files.Headers.Options.MaxFileBytes) return StandIn(unread: false, size);
             sha = SHA256.HashData(stream);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -168,8 +168,8 @@ public sealed class StudyIntake(WorkerOptions options)
 
         // Its size as stat(2) gives it, which needs no read permission (-1 where even that fails): a registered row is
         // kept only for a file of its registered size or of unknown size, not for new content that could not be read.
-        ImageRegistration StandIn(bool unread) => new(patient, finger, field, relativePath,
-            SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), unread ? StatSize(fullPath) : 0, null, null, null, unread);
+        ImageRegistration StandIn(bool unread, long? knownSize = null) => new(patient, finger, field, relativePath,
+            SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), knownSize ?? (unread ? StatSize(fullPath) : 0), null, null, null, unread);
     }
 }
 

@@ -36,7 +36,7 @@ public sealed class StudyStatusFileTests : IDisposable
         // "Nothing the user dropped is ever modified": a .nfc-status.json copied in with the study was replaced.
         var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
         var path = Path.Combine(folder, StudyStatusFile.FileName);
-        foreach (var foreign in new[] { "my notes, not JSON", """{"state": "reviewed", "by": "olga"}""" })
+        foreach (var foreign in new[] { "my notes, not JSON", """{"state": "reviewed", "by": "olga"}""", """{"state": "a", "state": "b", "x": 1}""" })
         {
             File.WriteAllText(path, foreign);
             Assert.False(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
