@@ -78,13 +78,15 @@ public class StrandedCompletionTests
         await using var env = await CompletedWithQuickSweepAsync("study-pending");
         var before = await env.QueryScalarAsync<DateTime>("select computed_at from patient_metrics");
 
-        await env.QueryScalarAsync<int>("""
+        // Pending as the review commits, read in its own transaction: read after, a sweep may have caught up already.
+        Assert.True(await env.QueryScalarAsync<bool>("""
+            begin;
             update images set qc_exclusion = 'an air bubble over the row', qc_excluded_by = 'test', qc_excluded_at = clock_timestamp(),
                               qc_changed_at = clock_timestamp()
             where id = (select min(id) from images);
-            select 1
-            """);
-        Assert.True(await env.QueryScalarAsync<bool>("select review_pending from v_patient_summary"));
+            select review_pending from v_patient_summary;
+            commit;
+            """));
         await PipelineEnvironment.WaitUntilAsync(async () => !await env.QueryScalarAsync<bool>("select review_pending from v_patient_summary"),
             TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
         Assert.True(await env.QueryScalarAsync<DateTime>("select computed_at from patient_metrics") > before);
@@ -97,7 +99,10 @@ public class StrandedCompletionTests
         // The study's model's result took the review; another model's kept result did not (the best-effort step after a
         // reanalysis failed): the sweep looked at the study's model only, and the other stayed review_pending for good.
         await using var env = await CompletedWithQuickSweepAsync("study-other");
-        await env.QueryScalarAsync<int>("""
+        const string Other = "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')";
+        // Pending as the setup commits, read in its own transaction: the sweep (the review a minute old) may act at once.
+        Assert.True(await env.QueryScalarAsync<bool>($$$"""
+            begin;
             with m as (insert into models (sha256, name, contract) values (sha256('other'::bytea), 'other', 'dense/v1') returning id)
             insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, capillary_count, dilated_count, giant_count,
                                          abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters, settings, um_per_px, computed_at)
@@ -107,10 +112,9 @@ public class StrandedCompletionTests
                               qc_changed_at = clock_timestamp() - interval '1 minute'
             where id = (select min(id) from images);
             update patient_metrics set computed_at = clock_timestamp() where model_id = (select model_id from studies);
-            select 1
-            """);
-        const string Other = "select review_pending from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')";
-        Assert.True(await env.QueryScalarAsync<bool>(Other));
+            {{{Other}}};
+            commit;
+            """));
 
         await PipelineEnvironment.WaitUntilAsync(async () => !await env.QueryScalarAsync<bool>(Other), TimeSpan.FromSeconds(60), () => env.Workers[0].Output);
         Assert.False(await env.QueryScalarAsync<bool>("select bool_or(review_pending) from v_patient_summary"));
