@@ -104,11 +104,16 @@ fi
 set -e
 
 # One closing line over all test assemblies. A skipped test fails the run: every test here runs its real parts
-# (a missing service is a failure, never a skip), so a skip is one someone left switched off.
+# (a missing service is a failure, never a skip), so a skip is one someone left switched off. An aborted run (a
+# hang past the blame timeout, a crashed test host) still prints "Passed!" for the tests that reported before it,
+# so it is counted apart: its unreported tests appear in no other number.
 awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
-     } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s; exit s > 0 }' "$results/console.log" \
-  || { log "some tests were skipped: none may be"; rc=1; }
+     } /^Test Run Aborted/ { a++ }
+     END { printf "tests: %d passed, %d failed, %d skipped, %d runs aborted\n", p, f, s, a; exit (s > 0) + 2 * (a > 0) }' \
+  "$results/console.log" && summary=0 || summary=$?
+[ $((summary & 1)) -eq 0 ] || { log "some tests were skipped: none may be"; rc=1; }
+[ $((summary & 2)) -eq 0 ] || { log "a test run was aborted (see 'The active test run was aborted' above)"; rc=1; }
 if [ -n "$python_tests" ]; then
   if grep -q -E '^OK \(.*skipped=' "$results/python.log"; then
     echo "python tests: $python_tests run, some skipped"; log "some Python tests were skipped: none may be"; rc=1

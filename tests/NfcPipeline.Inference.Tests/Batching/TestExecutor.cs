@@ -33,6 +33,9 @@ internal sealed class TestExecutor<TRequest, TResult>(Func<BatchContext<TRequest
 
     public void Open() => _gate.TrySetResult();
 
+    /// <summary>How long a gated call waits for <see cref="Open"/> before it fails its batch.</summary>
+    public static readonly TimeSpan GateLimit = TimeSpan.FromSeconds(30);
+
     public async ValueTask<IReadOnlyList<TResult>> ExecuteAsync(BatchContext<TRequest> batch, CancellationToken cancellationToken)
     {
         _batches.Enqueue(batch);
@@ -48,7 +51,8 @@ internal sealed class TestExecutor<TRequest, TResult>(Func<BatchContext<TRequest
         {
             if (Gated)
             {
-                await _gate.Task;
+                // Bounded, so a test that fails before Open still ends its batcher's drain and reports the failure.
+                await _gate.Task.WaitAsync(GateLimit);
             }
 
             if (Delay > TimeSpan.Zero)
