@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using NfcPipeline.Core.Concurrency;
 using NfcPipeline.Dashboard.Hosting;
 
 namespace NfcPipeline.Dashboard.Api;
@@ -14,11 +15,5 @@ public sealed class ExportGate(IOptions<DashboardOptions> options)
 
     /// <summary>A slot, released when disposed; null when none came free within Dashboard:ExportQueueWait.</summary>
     public async Task<IDisposable?> EnterAsync(CancellationToken ct) =>
-        await _slots.WaitAsync(options.Value.ExportQueueWait, ct) ? new Slot(_slots) : null;
-
-    private sealed class Slot(SemaphoreSlim slots) : IDisposable
-    {
-        private int _left;
-        public void Dispose() { if (Interlocked.Exchange(ref _left, 1) == 0) slots.Release(); }
-    }
+        await _slots.WaitAsync(options.Value.ExportQueueWait, ct) ? new SemaphoreTurn(_slots) : null;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using NfcPipeline.Core.Concurrency;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
@@ -124,15 +125,9 @@ public sealed class ImageAnalyzer : IAsyncDisposable
         return warmUp;
     }
 
+    /// <summary>The file read once, off the caller's thread: a large image's turn and its pixels come from the same bytes.</summary>
     public Task<ImageAnalysis> AnalyzeFileAsync(string path, CancellationToken cancellationToken = default) =>
-        AdmittedAsync(async () =>
-        {
-            var clock = Stopwatch.StartNew();
-            using var turn = await LargeImageTurnAsync(() => _decoder.ReadHeaderFile(path), cancellationToken);
-            // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
-            var image = await Task.Run(() => _decoder.DecodeFile(path), cancellationToken);
-            return await InferAsync(image, clock.Elapsed, cancellationToken);
-        }, cancellationToken);
+        AnalyzeContentAsync(path, (_, t) => Task.Run(() => _decoder.ReadContent(path), t), cancellationToken);
 
     /// <summary>
     /// An image whose bytes <paramref name="load"/> reads (given the decoder's file-size limit), once admitted, so no
@@ -149,7 +144,8 @@ public sealed class ImageAnalyzer : IAsyncDisposable
             // message names the path, and with it the patient's folder, which a stored reason must not.
             try { content = await load(_decoder.Options.MaxFileBytes, cancellationToken); }
             catch (Exception e) when (ImageDecoder.MapFileException(e, path) is { } mapped) { throw mapped; }
-            using var turn = await LargeImageTurnAsync(() => _decoder.ReadHeader(content), cancellationToken);
+            using var turn = await LargeImageTurnAsync(content, cancellationToken);
+            // Decoding is CPU work in native code: run it off the caller's thread so several images decode while the model runs.
             var image = await Task.Run(() => Decode(ref content), cancellationToken);
             return await InferAsync(image, clock.Elapsed, cancellationToken);
         }, cancellationToken);
@@ -158,19 +154,18 @@ public sealed class ImageAnalyzer : IAsyncDisposable
     /// For an image larger than Inference:LargeImagePixels by its header, one of Inference:MaxConcurrentLargeImages
     /// turns, held until its result; null for an ordinary image, or a header that cannot be read (its decode says why).
     /// </summary>
-    private async Task<IDisposable?> LargeImageTurnAsync(Func<ImageInfo> header, CancellationToken cancellationToken)
+    private async Task<IDisposable?> LargeImageTurnAsync(byte[] content, CancellationToken cancellationToken)
     {
         ImageInfo info;
-        // Off the caller's thread: a file's header is a read of the share.
-        try { info = await Task.Run(header, cancellationToken); }
-        catch (Exception ex) when (ex is ImageDecodeException or IOException or UnauthorizedAccessException) { return null; }
+        try { info = _decoder.ReadHeader(content); }
+        catch (ImageDecodeException) { return null; }
         long pixels = (long)info.Width * info.Height;
         // Over the decoder's own limit it fails at once as TooLarge: no turn to wait for.
         if (pixels <= _largeImagePixels || pixels > _decoder.Options.MaxPixels) return null;
         Interlocked.Increment(ref _largeImagesWaiting);
         try { await _largeImages.WaitAsync(cancellationToken); }
         finally { Interlocked.Decrement(ref _largeImagesWaiting); }
-        return new LargeImageTurn(_largeImages);
+        return new SemaphoreTurn(_largeImages);
     }
 
     private int _largeImagesWaiting;
@@ -180,12 +175,6 @@ public sealed class ImageAnalyzer : IAsyncDisposable
 
     /// <summary>The large images' turns, for a test to hold one.</summary>
     internal SemaphoreSlim LargeImageTurns => _largeImages;
-
-    private sealed class LargeImageTurn(SemaphoreSlim turns) : IDisposable
-    {
-        private int _left;
-        public void Dispose() { if (Interlocked.Exchange(ref _left, 1) == 0) turns.Release(); }
-    }
 
     /// <summary>Decodes the file's bytes and lets them go (the closure that holds them lives until the result).</summary>
     private RgbImage Decode(ref byte[] content)

@@ -36,6 +36,35 @@ public class ImageAnalyzerLargeImageTests
         Assert.Equal(1, analyzer.LargeImageTurns.CurrentCount);   // its turn given back
     }
 
+    [Fact]
+    public async Task A_file_is_read_once_so_its_turn_and_its_pixels_come_from_the_same_bytes()
+    {
+        var options = new InferenceOptions
+        {
+            ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx"),
+            IntraOpThreads = 1, MaxConcurrentRuns = 1, LargeImagePixels = 1_000_000, MaxConcurrentLargeImages = 1,
+        };
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1 });
+        var folder = Directory.CreateTempSubdirectory("nfc-large-");
+        try
+        {
+            string path = Path.Combine(folder.FullName, "field.png");
+            File.WriteAllBytes(path, PngEncoder.Encode(Draw(1200, 1000, new Blob(20, 50, 20, 50, 28, 50))));
+            await analyzer.LargeImageTurns.WaitAsync();
+            var waiting = analyzer.AnalyzeFileAsync(path);
+            for (var until = DateTime.UtcNow.AddSeconds(30); analyzer.LargeImagesWaiting == 0 && DateTime.UtcNow < until;) await Task.Delay(10);
+            Assert.Equal(1, analyzer.LargeImagesWaiting);
+
+            // Replaced while it waits: what it decodes is what it read before its turn, not a second read of the file.
+            File.WriteAllBytes(path, PngEncoder.Encode(Draw(256, 192, new Blob(20, 50, 20, 50, 28, 50))));
+            analyzer.LargeImageTurns.Release();
+            var analysis = await waiting;
+            Assert.Equal((1200, 1000), (analysis.Width, analysis.Height));
+        }
+        finally { folder.Delete(recursive: true); }
+    }
+
     [Theory]
     [InlineData(999_999L, 1, "Inference:LargeImagePixels must be at least 1000000")]
     [InlineData(12_000_000L, 0, "Inference:MaxConcurrentLargeImages must be 1 to 64")]
