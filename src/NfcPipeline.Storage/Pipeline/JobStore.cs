@@ -154,14 +154,16 @@ public sealed class JobStore(NpgsqlDataSource db)
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition($"""
             with prev as (
                 select j.id, {FinishedSql} as finished, not {FinishedSql} and {SupersededSql} as superseded,
-                       {AbandonedSql} and not {SupersededSql} as abandoned
+                       {AbandonedSql} and not {SupersededSql} as abandoned, j.abandoned_starts
                 from jobs j where j.id = @JobId
                   and (not @Check or j.kind = 'analyze_chunk' and j.study_id = @StudyId and j.payload -> 'image_ids' = to_jsonb(@ImageIds))
                 for update of j),
+            -- From prev's row, the one it locked (as a concurrent start left it): a second scan of jobs would read the
+            -- statement's snapshot, from before that start counted its abandoned start.
             next as (
                 select prev.id, prev.finished or prev.superseded as finished, prev.superseded, prev.abandoned,
-                       prev.abandoned and j.abandoned_starts + 1 >= @MaxAbandoned as give_up
-                from prev join jobs j on j.id = prev.id)
+                       prev.abandoned and prev.abandoned_starts + 1 >= @MaxAbandoned as give_up
+                from prev)
             update jobs j set
                 state = case when next.finished then j.state when next.give_up then 'failed' else 'processing' end,
                 abandoned_starts = j.abandoned_starts + case when next.abandoned then 1 else 0 end,

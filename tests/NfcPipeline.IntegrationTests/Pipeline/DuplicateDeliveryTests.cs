@@ -101,6 +101,34 @@ public class DuplicateDeliveryTests
     }
 
     [Fact]
+    public async Task A_start_waiting_for_the_job_s_lock_counts_from_the_abandoned_starts_the_other_start_left()
+    {
+        // The give-up test read abandoned_starts in a second scan, from the statement's snapshot: a start that waited for
+        // the row behind another start that counted one judged by the count from before it, and ran the job once more.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        var jobs = new JobStore(migrated.Db);
+        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w1", 3, default));
+        await using var c = await migrated.Db.OpenConnectionAsync();
+        await c.ExecuteAsync("update jobs set abandoned_starts = 1 where id = @job", new { job });
+
+        // The other start: it counts the second abandoned start and holds the row until it commits.
+        await using var other = await migrated.Db.OpenConnectionAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        await other.ExecuteAsync("update jobs set abandoned_starts = 2, worker_id = 'w2' where id = @job", new { job }, transaction);
+        var waiting = jobs.StartAsync(job, "w3", 3, default);
+        await PipelineEnvironment.WaitUntilAsync(async () => await c.ExecuteScalarAsync<long>(
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'") > 0,
+            TimeSpan.FromSeconds(10));
+        Assert.False(waiting.IsCompleted);
+        await transaction.CommitAsync();
+
+        Assert.Equal(JobStart.GivenUp, await waiting.WaitAsync(TimeSpan.FromSeconds(10)));   // the third abandoned start
+        Assert.Equal(("failed", 3), await c.QuerySingleAsync<(string, int)>("select state, abandoned_starts from jobs where id = @job", new { job }));
+    }
+
+    [Fact]
     public async Task A_holder_is_judged_by_the_window_it_recorded_not_by_the_redelivering_workers()
     {
         // A redelivery judged the holder by its own heartbeat interval: a live worker beating every minute (alive within
