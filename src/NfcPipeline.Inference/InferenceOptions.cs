@@ -76,6 +76,9 @@ public sealed class InferenceOptions
     /// <summary>The most images <see cref="PrefetchImages"/> may read ahead.</summary>
     public const int MaxPrefetchImages = 256;
 
+    /// <summary>The most of <see cref="MaxConcurrentRuns"/> and <see cref="IntraOpThreads"/>: far past any machine's cores.</summary>
+    public const int MaxRunsOrThreads = 256;
+
     /// <summary>
     /// Images of more pixels than this (by their header) are large: at most <see cref="MaxConcurrentLargeImages"/> of
     /// them are decoded and analysed at once, beside any number of ordinary ones. Admission counts images, and a 50 MP
@@ -105,8 +108,10 @@ public sealed class InferenceOptions
         // Inference:OnnxRuntimePath is applied.
         try { if (!NfcPipeline.OnnxRuntime.ExecutionProviders.IsAuto(Device ?? "")) NfcPipeline.OnnxRuntime.ExecutionProviders.ParseDevice(Device ?? ""); }
         catch (ArgumentException ex) { problems.Add($"Inference:Device: {ex.Message.Split(" (Parameter", 2)[0]}"); }
-        if (IntraOpThreads < 0) problems.Add($"Inference:IntraOpThreads must not be negative (0: automatic), got {IntraOpThreads}.");
-        if (MaxConcurrentRuns < 0) problems.Add($"Inference:MaxConcurrentRuns must not be negative (0: automatic), got {MaxConcurrentRuns}.");
+        if (IntraOpThreads is < 0 or > MaxRunsOrThreads)
+            problems.Add($"Inference:IntraOpThreads must be 0 (automatic) to {MaxRunsOrThreads}, got {IntraOpThreads}.");
+        if (MaxConcurrentRuns is < 0 or > MaxRunsOrThreads)
+            problems.Add($"Inference:MaxConcurrentRuns must be 0 (automatic) to {MaxRunsOrThreads}, got {MaxConcurrentRuns}.");
         if (BucketGranularity is < 1 or > MaxBucketGranularity)
             problems.Add($"Inference:BucketGranularity must be 1 to {MaxBucketGranularity}, got {BucketGranularity}.");
         // Bounded: each image read ahead holds its file and tensor, and int.MaxValue overflowed the admission count.

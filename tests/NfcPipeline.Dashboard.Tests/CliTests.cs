@@ -106,6 +106,10 @@ public class CliTests
             Assert.Matches(@"gradable / ungradable / failed fields\W+2 / 0 / 1", screen.Out);
             Assert.Contains("Research use only.", screen.Out);
             Assert.Equal(1, (await NfcAsync("report", "STUDY-A/NOPE", "--connection", data.Database.ConnectionString)).Code);
+            // An id only as written for one: "0<id>" (a patient code that looks like a number) exported patient <id>.
+            var padded = await NfcAsync("report", "0" + data.PatientId, "--csv", csv, "--connection", data.Database.ConnectionString);
+            Assert.Equal(1, padded.Code);
+            Assert.Contains("nfc report: no such patient", padded.Err);
             var empty = await NfcAsync("report", data.ScriptPatientId.ToString(), "--csv", csv, "--connection", data.Database.ConnectionString);
             Assert.True(empty.Code == 0, empty.Err);
             Assert.Contains("this patient has no results yet (completed_with_errors); the CSV holds its header only.", empty.Err);
@@ -122,6 +126,7 @@ public class CliTests
             Assert.Contains(",summary,pattern,non-scleroderma", piped.Out);
             Assert.DoesNotContain("Wrote", piped.Out);
             Assert.Contains("Wrote " + html, piped.Err);
+            Assert.Contains("Study STUDY-A · patient P01 (#" + data.PatientId + ")", piped.Err);   // which patient was written
             foreach (var (first, second) in new[] { (csv, csv), ("-", "-") })
             {
                 var same = await NfcAsync("report", data.PatientId.ToString(), "--csv", first, "--html", second, "--connection", data.Database.ConnectionString);

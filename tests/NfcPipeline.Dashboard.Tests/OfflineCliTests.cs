@@ -135,15 +135,26 @@ public sealed class OfflineCliTests : IDisposable
             .Single(l => l.GetProperty("type").GetString() == "image");
         Assert.False(image.GetProperty("gradable").GetBoolean());
 
-        // A setting the worker would refuse stops it, named.
-        var refused = await NfcProcess.RunWithEnvironmentAsync(new() { ["Analysis__Categories__hairpin"] = "pretty" }, "analyze", field);
-        Assert.Equal(2, refused.Code);
-        Assert.Contains("nfc analyze: Analysis:Categories:hairpin must be one of", refused.Err);
+        // A setting the worker would refuse stops it, named; bench inference reads them too (it measured with the
+        // defaults, so a model whose class names only the environment maps could not be timed).
+        foreach (var (verb, args) in new[] { ("analyze", new[] { "analyze", field }), ("bench inference", ["bench", "inference", "--source", field, "--images", "2"]) })
+        {
+            var refused = await NfcProcess.RunWithEnvironmentAsync(new() { ["Analysis__Categories__hairpin"] = "pretty" }, args);
+            Assert.Equal(2, refused.Code);
+            Assert.Contains($"nfc {verb}: Analysis:Categories:hairpin must be one of", refused.Err);
+        }
 
         // So does a decoder setting, out of range or no number, for every verb that loads the model (a stack trace, exit 1).
-        foreach (var (value, expected) in new[] { ("2", "Inference:Decoder:CenterThreshold"), ("abc", "Inference:Decoder:CenterThreshold") })
+        // A misspelt key too, as the worker refuses it (it decoded at the default without a word).
+        foreach (var (key, value, expected) in new[]
         {
-            var environment = new Dictionary<string, string> { ["Inference__Decoder__CenterThreshold"] = value };
+            ("Inference__Decoder__CenterThreshold", "2", "Inference:Decoder:CenterThreshold"),
+            ("Inference__Decoder__CenterThreshold", "abc", "Inference:Decoder:CenterThreshold"),
+            ("Inference__Decoder__CentreThreshold", "0.2", "Inference:Decoder:CentreThreshold is not a setting"),
+            ("Inference__InstancesDecoder__MaskTreshold", "0.2", "Inference:InstancesDecoder:MaskTreshold is not a setting"),
+        })
+        {
+            var environment = new Dictionary<string, string> { [key] = value };
             foreach (var args in new[] { new[] { "analyze", field }, ["bench", "inference", "--source", field, "--images", "2"] })
             {
                 var decoder = await NfcProcess.RunWithEnvironmentAsync(environment, args);
@@ -202,6 +213,30 @@ public sealed class OfflineCliTests : IDisposable
             var refused = await NfcProcess.RunAsync("analyze", DemoStudy, "--batch", batch);
             Assert.Equal(2, refused.Code);
             Assert.Contains($"--batch must be 1 to 42 (one batch of the largest input, Inference:MaxInputPixels = 16777216, is one float array), got {batch}", refused.Err);
+        }
+        // Runs and threads are bounded: 1024 runs crashed with a stack trace once the model had loaded.
+        foreach (var option in new[] { "--concurrent-runs", "--threads" })
+        {
+            var refused = await NfcProcess.RunAsync("analyze", DemoStudy, option, "1024");
+            Assert.Equal(2, refused.Code);
+            Assert.Contains($"{option} must be 0 (choose) to 256.", refused.Err);
+            Assert.DoesNotContain("   at ", refused.Err);
+        }
+    }
+
+    [Fact]
+    public async Task Migrate_refuses_a_folder_that_is_missing_or_holds_no_migrations_before_connecting()
+    {
+        // "Nothing to apply: all 0 migrations are already applied", exit 0, for a folder without one.
+        var empty = Directory.CreateDirectory(Path.Combine(_folder.FullName, "no-migrations")).FullName;
+        File.WriteAllText(Path.Combine(empty, "README.txt"), "not a migration");
+        foreach (var (dir, expected) in new[] { (empty, "holds no migrations (NNNN_name.sql files)"), (Path.Combine(_folder.FullName, "absent"), "no such folder") })
+        {
+            // Port 1 answers nobody: the folder is refused before any connection is tried.
+            var run = await NfcProcess.RunAsync("migrate", "--dir", dir, "--connection", "Host=127.0.0.1;Port=1;Username=nfc;Database=nfc");
+            Assert.True(run.Code == 2, $"{dir}: exited {run.Code}: {run.Err}");
+            Assert.Contains($"nfc migrate: --dir {dir}", run.Err);
+            Assert.Contains(expected, run.Err);
         }
     }
 

@@ -34,7 +34,8 @@ internal sealed class InferenceArguments
     {
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() < 0) result.AddError($"{option.Name} must be 0 (choose) or more.");
+            if (result.GetValueOrDefault<int>() is < 0 or > InferenceOptions.MaxRunsOrThreads)
+                result.AddError($"{option.Name} must be 0 (choose) to {InferenceOptions.MaxRunsOrThreads}.");
         });
         return option;
     }
@@ -58,7 +59,7 @@ internal sealed class InferenceArguments
             MaxConcurrentRuns = parse.GetValue(Runs),
         };
         var problems = new List<string>();
-        try { BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build()); }
+        try { BindDecoders(options, new ConfigurationBuilder().AddEnvironmentVariables().Build(), problems); }
         catch (InvalidOperationException ex) { problems.Add(ex.Message); }   // a value that is no number
         problems.AddRange(options.Validate());
         // One batch of the largest input is one float array.
@@ -89,11 +90,15 @@ internal sealed class InferenceArguments
     /// Decoder thresholds come from the same keys as the worker's appsettings, e.g. the environment variable
     /// Inference__Decoder__CenterThreshold=0.2, so the CLI and the worker decode alike.
     /// </summary>
-    private static void BindDecoders(InferenceOptions options, IConfiguration config)
+    private static void BindDecoders(InferenceOptions options, IConfiguration config, List<string> problems)
     {
         var section = config.GetSection(InferenceOptions.Section);
-        section.GetSection(nameof(InferenceOptions.Decoder)).Bind(options.Decoder);
-        section.GetSection(nameof(InferenceOptions.InstancesDecoder)).Bind(options.InstancesDecoder);
+        // A misspelt key is refused, as the worker refuses it, rather than decoding at the default without a word.
+        foreach (var (name, target) in new (string, object)[] { (nameof(InferenceOptions.Decoder), options.Decoder), (nameof(InferenceOptions.InstancesDecoder), options.InstancesDecoder) })
+        {
+            problems.AddRange(NfcPipeline.Worker.Hosting.UnknownSettings.Of(section.GetSection(name), target.GetType()));
+            section.GetSection(name).Bind(target);
+        }
     }
 
     /// <summary>Images in flight: two batches' worth plus a couple decoding ahead.</summary>

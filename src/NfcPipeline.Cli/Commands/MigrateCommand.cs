@@ -21,9 +21,20 @@ internal static class MigrateCommand
         command.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(directory);
+            // A wrong --dir is the command's mistake (usage): one with no migrations "applied" nothing, and reported success.
+            if (dir is not null && !dir.Exists)
+            {
+                await Console.Error.WriteLineAsync($"nfc migrate: --dir {dir.FullName}: no such folder");
+                return NfcCommandLine.Usage;
+            }
             try
             {
                 var migrations = dir is null ? MigrationSource.Embedded() : MigrationSource.FromDirectory(dir.FullName);
+                if (migrations.Count == 0)
+                {
+                    await Console.Error.WriteLineAsync($"nfc migrate: --dir {dir!.FullName} holds no migrations (NNNN_name.sql files)");
+                    return NfcCommandLine.Usage;
+                }
                 var runner = new MigrationRunner(CommonOptions.ResolveConnection(parse.GetValue(connection)));
                 var result = await runner.ApplyAsync(migrations, ct);
                 if (result.NothingToApply)
@@ -31,6 +42,9 @@ internal static class MigrateCommand
                 else
                     foreach (var m in result.Applied)
                         Console.WriteLine($"Applied {m}");
+                if (result.UnknownApplied.Count > 0)
+                    await Console.Error.WriteLineAsync($"nfc migrate: warning: the database has migration(s) {string.Join(", ", result.UnknownApplied.Select(v => v.ToString("D4")))} " +
+                        "that this nfc does not know: a newer version applied them; use that version's nfc.");
                 return NfcCommandLine.Success;
             }
             catch (MigrationException ex)

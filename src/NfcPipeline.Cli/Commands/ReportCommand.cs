@@ -39,6 +39,8 @@ internal static class ReportCommand
                 }
                 // With an output on standard output, what was written is said on standard error.
                 var notes = (csvOut is not null && IsStdout(csvOut)) || (htmlOut is not null && IsStdout(htmlOut)) ? Console.Error : Console.Out;
+                if (csvOut is not null || htmlOut is not null)
+                    await notes.WriteLineAsync($"Study {report.Patient.StudyExternalId} · patient {report.Patient.Code} (#{report.Patient.Id})");
                 if (csvOut is not null)
                 {
                     await WriteAsync(csvOut, w => ReportCsv.WritePatientAsync(w, report.Patient, report.AllModels), notes, ct);
@@ -83,7 +85,9 @@ internal static class ReportCommand
 
     private static async Task<long?> ResolveAsync(ReportingQueries queries, string given, CancellationToken ct)
     {
-        if (long.TryParse(given, out var id)) return id;
+        // Only a number as written for an id ("17", not "017" or "+17"): a patient code that looks like a number is not one.
+        if (long.TryParse(given, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id)
+            && id.ToString(System.Globalization.CultureInfo.InvariantCulture) == given) return id;
         var slash = given.IndexOf('/');
         return slash <= 0 ? null : await queries.FindPatientAsync(given[..slash], given[(slash + 1)..], ct);
     }

@@ -7,7 +7,8 @@ using Npgsql;
 namespace NfcPipeline.Storage.Migrations;
 
 /// <summary>What one run did.</summary>
-public sealed record MigrationResult(IReadOnlyList<Migration> Applied, int AlreadyApplied)
+/// <param name="UnknownApplied">Versions the database has that the given migrations do not (a newer build applied them).</param>
+public sealed record MigrationResult(IReadOnlyList<Migration> Applied, int AlreadyApplied, IReadOnlyList<int> UnknownApplied)
 {
     public bool NothingToApply => Applied.Count == 0;
 }
@@ -48,14 +49,15 @@ public sealed class MigrationRunner(string connectionString, ILogger<MigrationRu
                 .ToDictionary(r => r.Version);
 
             VerifyChecksums(migrations, applied);
-            foreach (var unknown in applied.Keys.Except(migrations.Select(m => m.Version)))
+            var unknownApplied = applied.Keys.Except(migrations.Select(m => m.Version)).Order().ToList();
+            foreach (var unknown in unknownApplied)
                 _logger.LogWarning("Database has migration {Version:D4} that this build does not know; it was applied by a newer version", unknown);
 
             var pending = migrations.Where(m => !applied.ContainsKey(m.Version)).ToList();
             RefuseOutOfOrder(pending, applied.Keys);
             foreach (var migration in pending)
                 await ApplyOneAsync(connection, migration, ct);
-            return new MigrationResult(pending, migrations.Count - pending.Count);
+            return new MigrationResult(pending, migrations.Count - pending.Count, unknownApplied);
         }
         finally
         {

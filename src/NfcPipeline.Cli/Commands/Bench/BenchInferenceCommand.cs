@@ -57,6 +57,8 @@ internal static class BenchInferenceCommand
         var files = SameSizeImages(source);
         if (files is null) { await Console.Error.WriteLineAsync($"nfc bench inference: no decodable images in '{source}' (pass --source DIR)"); return NfcCommandLine.Usage; }
         if (inference.Options(parse, "nfc bench inference") is not { } options) return NfcCommandLine.Usage;
+        // The deployment's class-name map (Analysis__Categories__*): a model with its own class names is timed too.
+        if (InferenceArguments.AnalysisFromEnvironment("nfc bench inference") is not { } analysis) return NfcCommandLine.Usage;
         if (sizes.FirstOrDefault(s => s > options.LargestBatch) is > 0 and var tooLarge)
         {
             await Console.Error.WriteLineAsync($"nfc bench inference: --batch sizes must be 1 to {options.LargestBatch} (one batch of the " +
@@ -77,7 +79,7 @@ internal static class BenchInferenceCommand
         foreach (int batch in sizes)
         {
             options.OrtProfilePrefix = profilePrefix is null ? null : $"{profilePrefix}-batch{batch}";
-            var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, AnalysisOptions.Default), "nfc bench inference");
+            var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, analysis), "nfc bench inference");
             if (opened is null) return NfcCommandLine.Fatal;
             var (loaded, fields) = opened.Value;
             using var _ = loaded;
