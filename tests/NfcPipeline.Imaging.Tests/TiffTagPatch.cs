@@ -23,4 +23,14 @@ internal static class TiffTagPatch
         else if (little) BinaryPrimitives.WriteUInt32LittleEndian(valueField, value);
         else BinaryPrimitives.WriteUInt32BigEndian(valueField, value);
     }
+
+    /// <summary>Sets the value count of the first directory's entry for <paramref name="tag"/> (its value field as it is).</summary>
+    public static void SetCount(byte[] data, ushort tag, uint count)
+    {
+        bool little = data[0] == 'I';
+        ushort U16(int at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(at)) : BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at));
+        int ifd = (int)(little ? BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(4)) : BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4)));
+        int entry = Enumerable.Range(0, U16(ifd)).Select(i => ifd + 2 + 12 * i).Single(e => U16(e) == tag);
+        if (little) BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(entry + 4), count); else BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(entry + 4), count);
+    }
 }

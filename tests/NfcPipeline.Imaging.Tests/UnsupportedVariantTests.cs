@@ -48,4 +48,31 @@ public class UnsupportedVariantTests
         Assert.Equal(ImageDecodeError.Unsupported, e.Reason);
         Assert.Contains($"compression {compression} is not read", e.Message);
     }
+
+    [Fact]
+    public void A_tiff_compression_of_several_values_is_refused_whatever_its_offset_looks_like()
+    {
+        // Three SHORTs do not fit the value field, which holds their offset: read as the value, an offset of 5 passed
+        // as LZW while libtiff read the values where they lie (6, old-style JPEG) and ran that decoder.
+        byte[] data = Fixtures.Bytes("fax4.tif");
+        TiffTagPatch.Set(data, 0, 259, TiffTagPatch.Short, 5);
+        TiffTagPatch.SetCount(data, 259, 3);
+
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(data));
+
+        Assert.Equal(ImageDecodeError.Unsupported, e.Reason);
+        Assert.Contains("a Compression tag that is not one integer value is not read", e.Message);
+    }
+
+    [Fact]
+    public void A_tiff_size_of_several_values_is_corrupt_not_its_offset_taken_as_the_size()
+    {
+        byte[] data = Fixtures.Bytes("fax4.tif");
+        TiffTagPatch.SetCount(data, 256, 2);
+
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(data));
+
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("TIFF: tag 256 has 2 values", e.Message);
+    }
 }

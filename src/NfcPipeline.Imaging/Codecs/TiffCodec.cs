@@ -157,7 +157,8 @@ internal static unsafe class TiffCodec
         foreach (var compression in new[] { header.Compressions.First, header.Compressions.Decoded })
             if (!ReadCompressions.Contains(compression))
                 throw new ImageDecodeException(ImageDecodeError.Unsupported,
-                    $"TIFF: compression {compression} is not read; save the image uncompressed or with LZW, Deflate or JPEG compression");
+                    $"TIFF: {(compression == TiffHeader.NotOneCompression ? "a Compression tag that is not one integer value" : $"compression {compression}")} " +
+                    "is not read; save the image uncompressed or with LZW, Deflate or JPEG compression");
     }
 
     /// <summary>

@@ -21,6 +21,8 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
     private const ushort ImageLengthTag = 257;
     private const ushort OrientationTag = 274;
     private const int MaxPagesCounted = 10_000;
+    /// <summary>The Compression tag holds no single integer (another type, or several values).</summary>
+    public const long NotOneCompression = -1;
     /// <summary>Directories read in full while looking past previews (the rest are only counted).</summary>
     private const int MaxDirectoriesRead = 16;
 
@@ -94,27 +96,32 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
             // As libtiff reads a directory: the first copy of a tag counts, later ones are ignored.
             if (!seen.Add(tag)) continue;
             ushort type = U16(entry[2..], little);
-            long? v = Integer(type, entry[(big ? 12 : 8)..], little, big);
+            // The value field holds the value only for one value: with more (if they do not fit) it is their offset.
+            ulong values = big ? U64(entry[4..], little) : U32(entry[4..], little);
+            long? v = values == 1 ? Integer(type, entry[(big ? 12 : 8)..], little, big) : null;
             if (tag == OrientationTag)
             {
                 // One value of 1-8; anything else (or more values) libtiff also drops.
-                ulong values = big ? U64(entry[4..], little) : U32(entry[4..], little);
-                if (values == 1 && v is >= 1 and <= 8) orientation = (ulong)v.Value;
+                if (v is >= 1 and <= 8) orientation = (ulong)v.Value;
                 continue;
             }
             if (tag == CompressionTag)
             {
-                compression = v ?? -1;   // a type that is no integer: no compression this reads
+                // Not one integer: refused (TiffCodec). libtiff reads one per sample, wherever they lie, and a file whose
+                // offset looked like an allowed compression here ran one of its rare decoders.
+                compression = v ?? NotOneCompression;
                 continue;
             }
             if (tag is NewSubfileTypeTag or SubfileTypeTag)
             {
                 // NewSubfileType: bit 0 a reduced-resolution image, bit 2 a transparency mask; neither is the field.
+                // Not one value: libtiff ignores the tag, and so does this.
                 reduced |= tag == NewSubfileTypeTag ? v is { } flags && (flags & 0b101) != 0 : v == 2;
                 continue;
             }
             if (v is not >= 0)
-                throw new ImageDecodeException(ImageDecodeError.Corrupt, v is null ? $"TIFF: tag {tag} has type {type}" : $"TIFF: tag {tag} is {v}");
+                throw new ImageDecodeException(ImageDecodeError.Corrupt, values != 1 ? $"TIFF: tag {tag} has {values} values"
+                    : v is null ? $"TIFF: tag {tag} has type {type}" : $"TIFF: tag {tag} is {v}");
             if (tag == ImageWidthTag) width = (ulong)v.Value; else height = (ulong)v.Value;
         }
         return (width, height, orientation, reduced, Next(data, end, little, big), compression);
