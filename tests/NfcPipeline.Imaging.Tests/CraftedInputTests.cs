@@ -243,9 +243,13 @@ public class CraftedInputTests
         Assert.Equal(ImageDecodeError.Truncated, e.Reason);
         Assert.Contains("end-of-image marker", e.Message);
         Assert.Contains("RST", e.Message);
-        Assert.False(Codecs.JpegCodec.HasEndOfImage(Fixtures.Bytes("warned_then_truncated.jpg")));
-        Assert.True(Codecs.JpegCodec.HasEndOfImage(Fixtures.Bytes("gradient.jpg")));
+        Assert.False(HasEndOfImage(Fixtures.Bytes("warned_then_truncated.jpg")));
+        Assert.True(HasEndOfImage(Fixtures.Bytes("gradient.jpg")));
+        // Data after the image holding a scan marker but no end marker (a motion photo's video): the image's own end counts.
+        Assert.True(HasEndOfImage([.. Fixtures.Bytes("gradient.jpg"), .. "ftypmp42"u8, 0xFF, 0xDA, 0x00, 0x0C, 0x42]));
     }
+
+    private static bool HasEndOfImage(byte[] data) => Codecs.JpegCodec.HasEndOfImage(data, Headers.JpegHeader.Read(data));
 
     [Fact]
     public void A_jpeg_whose_fatal_error_follows_a_warning_is_Corrupt_not_an_image_of_unwritten_rows()

@@ -16,7 +16,7 @@ internal static unsafe class JpegCodec
         }
         // A file whose one scan is followed by no end-of-image marker (some frame grabbers write none) is decoded with
         // the marker appended: a scan that is whole then decodes cleanly; one cut short still meets the marker early.
-        bool endAppended = !HasEndOfImage(data) && header.IsSingleScan(data);
+        bool endAppended = !HasEndOfImage(data, header) && header.IsSingleScan(data);
         if (endAppended)
         {
             byte[] withEnd = new byte[data.Length + 2];
@@ -54,7 +54,7 @@ internal static unsafe class JpegCodec
 
                 // Zeroed: no earlier image's bytes can ever come out of a decode that wrote fewer rows than it said.
                 byte[] rgb = new byte[width * height * 3];
-                var ending = endAppended ? Ending.Appended : HasEndOfImage(data) ? Ending.Present : Ending.Missing;
+                var ending = endAppended ? Ending.Appended : HasEndOfImage(data, header) ? Ending.Present : Ending.Missing;
                 // libjpeg reports YCCK only for an Adobe marker with transform 2, so YCCK is Adobe's inverted storage.
                 bool inverted = header.HasAdobeMarker || colorspace == TurboJpegNative.ColorspaceYcck;
                 if (colorspace is TurboJpegNative.ColorspaceCmyk or TurboJpegNative.ColorspaceYcck)
@@ -128,14 +128,12 @@ internal static unsafe class JpegCodec
     private const int Flags = TurboJpegNative.FlagLimitScans;
 
     /// <summary>
-    /// Whether an end-of-image marker follows the last scan's start. Entropy-coded data cannot hold FF D9 (FF bytes are
-    /// stuffed), so its absence means the file was cut short.
+    /// Whether an end-of-image marker follows the first scan's start. Entropy-coded data cannot hold FF D9 (FF bytes are
+    /// stuffed), so its absence means the file was cut short. Searched forwards: data after the image (a motion photo's
+    /// video, a vendor's trailer) may hold FF DA with no FF D9 after it, and the last FF DA's was taken for a cut.
     /// </summary>
-    internal static bool HasEndOfImage(ReadOnlySpan<byte> data)
-    {
-        int lastScan = data.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
-        return data[Math.Max(0, lastScan)..].IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) >= 0;
-    }
+    internal static bool HasEndOfImage(ReadOnlySpan<byte> data, JpegHeader header) =>
+        data[Math.Clamp(header.FirstScanOffset, 0, data.Length)..].IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) >= 0;
 
     /// <summary>The file's end-of-image marker: there, missing, or missing and appended to a single-scan file.</summary>
     private enum Ending { Present, Missing, Appended }
