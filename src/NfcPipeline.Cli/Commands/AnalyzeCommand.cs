@@ -71,8 +71,10 @@ internal static class AnalyzeCommand
         await foreach (var outcome in fields.AnalyzeInOrderAsync(files, InferenceArguments.LookAhead(maxBatch), ct))
         {
             var image = inventory.Images[results.Count];
-            results.Add((image, outcome));
             output.Image(image, outcome);
+            // Kept for the patients' summaries without its analysis: every instance's mask, for a thousand fields, was
+            // held to the end.
+            results.Add((image, outcome with { Analysis = null }));
         }
         foreach (var skipped in inventory.Skipped) output.Skipped(skipped with { RelativePath = inventory.Shown(skipped) });
 
