@@ -7,14 +7,15 @@ import numpy as np
 from scipy import ndimage
 
 
-DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0, min_cells=6,
-                keypoint_margin=3, paired_keypoints=True, pair_peak_candidates=6, limb_pair_reach_radii=2.5,
+DEFAULTS = dict(mask_threshold=0.5, center_threshold=0.15, center_nms_radius=16.0, max_group_distance=48.0,
+                min_instance_area=24.0, keypoint_search_margin=6.0, max_instances=500, paired_keypoints=True, pair_peak_candidates=6, limb_pair_reach_radii=2.5,
                 limb_pair_nearest_fraction=0.8, limb_sides=True, apex_pair_reach_radii=7.0, apex_min_widths=0.6,
                 keypoint_vote_radius=1,
                 orient_by_consensus=True, orientation_min_instances=3, orientation_min_coherence=0.5,
                 orientation_min_cosine=0.5, orientation_min_apex_confidence=0.08, orient_by_brightness=True,
                 orientation_min_axis_coherence=0.3, orientation_min_brightness_correlation=0.2)
-# The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"). paired_keypoints: U with D, LL
+# The C# decoder's defaults (DenseDecoderOptions; docs/model-contract.md "Decoding"), in input pixels as there (an area
+# in pixels², a margin in pixels: in cells they hold at one stride only). paired_keypoints: U with D, LL
 # with LR and RL with RR are chosen together, the second within reach of the first, so both edges of one diameter come
 # from the same cross-section; D no closer to U than apex_min_widths vessel widths (an apex is no narrower than its
 # limbs). keypoint_vote_radius: keypoints are the heatmap-weighted mean of the offset votes near the peak.
@@ -54,6 +55,8 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
         if all((px[pi[k], pj[k]] - px[pi[m], pj[m]]) ** 2 + (py[pi[k], pj[k]] - py[pi[m], pj[m]]) ** 2
                > o["center_nms_radius"] ** 2 for m in kept):
             kept.append(k)
+            if len(kept) == o["max_instances"]:
+                break
     pi, pj = pi[kept], pj[kept]
     if len(pi) == 0 or not fg.any():
         return []
@@ -71,11 +74,12 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
     for k in range(len(pi)):
         cells = labels == k + 1
         n = int(cells.sum())
-        if n < o["min_cells"]:
+        if n * stride * stride < o["min_instance_area"]:
             continue
         ci, cj = np.nonzero(cells)
-        # As the C# decoder: the cells within keypoint_margin (square) of the mask, other instances' cells left out.
-        region = ndimage.binary_dilation(cells, structure=np.ones((3, 3), bool), iterations=o["keypoint_margin"])
+        # As the C# decoder: the cells within the search margin (square) of the mask, other instances' cells left out.
+        margin = int(np.ceil(o["keypoint_search_margin"] / stride))
+        region = ndimage.binary_dilation(cells, structure=np.ones((3, 3), bool), iterations=margin)
         region &= (labels == 0) | cells
         instances.append(dict(cells=cells, region=region, cls_prob=_softmax(logits[:, ci, cj].mean(1)),
                               score=float(center[pi[k], pj[k]] * cap[ci, cj].mean()),
