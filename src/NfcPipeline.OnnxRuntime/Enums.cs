@@ -21,7 +21,14 @@ public enum TensorElementType
     Complex64 = 14,
     Complex128 = 15,
     BFloat16 = 16,
-    DataTypeMax = 17,
+    // ONNX Runtime 1.23's newer types (ONNX TensorProto), so an error names them; the binding reads none of them.
+    Float8E4M3FN = 17,
+    Float8E4M3FNUZ = 18,
+    Float8E5M2 = 19,
+    Float8E5M2FNUZ = 20,
+    UInt4 = 21,
+    Int4 = 22,
+    Float4E2M1 = 23,
 }
 
 /// <summary>Kinds of ONNX values (ONNXType).</summary>

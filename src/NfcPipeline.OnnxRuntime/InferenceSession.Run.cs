@@ -17,7 +17,8 @@ public sealed unsafe partial class InferenceSession
 
     /// <summary>
     /// Runs the model on the given inputs and returns the requested outputs, in the order asked for. The caller
-    /// disposes the result (which disposes each output) and keeps the inputs alive until Run returns.
+    /// disposes the result (which disposes each output). The inputs may be disposed once Run returns: ORT gives an
+    /// output that passes an input through its own copy (TensorTests).
     /// </summary>
     public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions? runOptions, IReadOnlyCollection<string> inputNames,
         IReadOnlyCollection<OrtValue> inputValues, IReadOnlyCollection<string> outputNames)

@@ -58,7 +58,9 @@ public sealed unsafe class OrtValue : IDisposable
                 NativeStatus.Check(api.CreateTensorWithDataAsOrtValue(info.Pointer, pin.Pointer,
                     (nuint)((long)memory.Length * sizeof(T)), dims, (nuint)shape.Length, (int)elementType, &value));
             }
-            return new OrtValue(new NativeHandle(value, api.ReleaseValue, pin));
+            var handle = new NativeHandle(value, api.ReleaseValue, pin);
+            pin = default;   // the handle's now: released after the native value, never twice
+            return new OrtValue(handle);
         }
         catch
         {

@@ -128,7 +128,7 @@ public sealed class BenchCliTests : IDisposable
         Assert.Contains("--batch sizes must be 1 to 42", huge.Err);
         var negative = await NfcProcess.RunAsync("bench", "inference", "--concurrent-runs", "-1");
         Assert.Equal(2, negative.Code);
-        Assert.Contains("--concurrent-runs must be 0 (choose) or more.", negative.Err + negative.Out);
+        Assert.Contains("--concurrent-runs must be 0 (choose) to 256.", negative.Err + negative.Out);
     }
 
     [Fact]

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace NfcPipeline.OnnxRuntime.Tests;
 
 public sealed class TensorTests
@@ -123,6 +126,29 @@ public sealed class TensorTests
         Assert.Equal([14, -16, 18], outputs[3].GetTensorDataAsSpan<int>().ToArray());
         Assert.Equal([false, true, false], outputs[4].GetTensorDataAsSpan<bool>().ToArray());
         Assert.Equal(TensorElementType.Bool, outputs[4].GetTensorTypeAndShape().ElementDataType);
+    }
+
+    [Fact]
+    public unsafe void An_output_passing_an_input_through_is_a_copy_readable_after_the_inputs_are_disposed()
+    {
+        // The binding's inputs may be disposed before the outputs are read because ORT copies a passed-through input
+        // (docs/onnxruntime-binding.md): were a later ORT to hand back the caller's buffer, this fails first.
+        var session = new InferenceSession(Fixtures.Path("mixed_types.onnx"));
+        var pixels = new byte[] { 3, 128, 255 };
+        var inputs = new[]
+        {
+            Fixtures.Tensor(new long[] { 1, 2, 3 }, 3), Fixtures.Tensor(pixels, 3),
+            Fixtures.Tensor(new int[] { 1, 2, 3 }, 3), Fixtures.Tensor(new bool[] { true, false, true }, 3),
+        };
+        var outputs = session.Run(null, ["ids", "pixels", "counts", "flags"], inputs, ["pixels_copy"]);
+        fixed (byte* input = pixels)
+            Assert.NotEqual((nint)input, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(outputs[0].GetTensorDataAsSpan<byte>())));
+        foreach (var input in inputs) input.Dispose();
+        session.Dispose();
+        for (int i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+
+        Assert.Equal(pixels, outputs[0].GetTensorDataAsSpan<byte>().ToArray());
+        outputs.Dispose();
     }
 
     [Theory]

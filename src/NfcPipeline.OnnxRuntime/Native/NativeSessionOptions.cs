@@ -73,11 +73,12 @@ internal static unsafe class CudaProviderOptions
 {
     public static NativeHandle Create(CudaExecutionProviderOptions cuda)
     {
+        // Before the native options exist: options that cannot be turned into pairs leave nothing to release.
+        var pairs = cuda.ToProviderOptions().ToArray();
         var api = OrtLibrary.Api;
         nint raw;
         NativeStatus.Check(api.CreateCUDAProviderOptions(&raw));
         var handle = new NativeHandle(raw, api.ReleaseCUDAProviderOptions);
-        var pairs = cuda.ToProviderOptions().ToArray();
         var keys = new nint[pairs.Length];
         var values = new nint[pairs.Length];
         try
