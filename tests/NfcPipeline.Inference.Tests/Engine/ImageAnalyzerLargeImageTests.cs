@@ -65,6 +65,33 @@ public class ImageAnalyzerLargeImageTests
         finally { folder.Delete(recursive: true); }
     }
 
+    [Fact]
+    public async Task A_large_image_cancelled_while_it_waits_for_a_turn_ends_cancelled_and_takes_none()
+    {
+        var options = new InferenceOptions
+        {
+            ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx"),
+            IntraOpThreads = 1, MaxConcurrentRuns = 1, LargeImagePixels = 1_000_000, MaxConcurrentLargeImages = 1,
+        };
+        using var model = LoadedModel.Load(options);
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1 });
+        var large = PngEncoder.Encode(Draw(1200, 1000, new Blob(20, 50, 20, 50, 28, 50)));
+        await analyzer.LargeImageTurns.WaitAsync();   // another large image's turn
+        using var stop = new CancellationTokenSource();
+
+        var waiting = analyzer.AnalyzeContentAsync("large.png", (_, _) => Task.FromResult(large), stop.Token);
+        for (var until = DateTime.UtcNow.AddSeconds(30); analyzer.LargeImagesWaiting == 0 && DateTime.UtcNow < until;) await Task.Delay(10);
+        Assert.Equal(1, analyzer.LargeImagesWaiting);
+        stop.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(0, analyzer.LargeImagesWaiting);
+        Assert.Equal(0, analyzer.LargeImageTurns.CurrentCount);   // the other's turn still held, none given back for it
+        analyzer.LargeImageTurns.Release();
+        Assert.Equal(1200, (await analyzer.AnalyzeContentAsync("large.png", (_, _) => Task.FromResult(large))).Width);   // turns still work
+        Assert.Equal(1, analyzer.LargeImageTurns.CurrentCount);
+    }
+
     [Theory]
     [InlineData(999_999L, 1, "Inference:LargeImagePixels must be at least 1000000")]
     [InlineData(12_000_000L, 0, "Inference:MaxConcurrentLargeImages must be 1 to 64")]
