@@ -103,6 +103,14 @@ def conv():
     save(helper.make_model(graph, opset_imports=opset(), producer_name="nfc-test-fixtures"), "conv.onnx")
 
 
+def passthrough():
+    """Its input listed as an output beside a node's (Relu): ORT hands the caller's own buffer back for the first."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "passthrough", [x], [x, y])
+    save(helper.make_model(graph, opset_imports=opset(), producer_name="nfc-test-fixtures"), "passthrough.onnx")
+
+
 def corrupt():
     """Bytes that are not a protobuf model: loading them must fail with a clear error."""
     path = os.path.join(OUT_DIR, "corrupt.onnx")
@@ -116,6 +124,7 @@ def main():
     add_mul()
     mixed_types()
     conv()
+    passthrough()
     corrupt()
     return 0
 

@@ -17,8 +17,8 @@ public sealed unsafe partial class InferenceSession
 
     /// <summary>
     /// Runs the model on the given inputs and returns the requested outputs, in the order asked for. The caller
-    /// disposes the result (which disposes each output). The inputs may be disposed once Run returns: ORT gives an
-    /// output that passes an input through its own copy (TensorTests).
+    /// disposes the result (which disposes each output). A node's output is ORT's own copy, but a graph input listed as
+    /// an output is the caller's buffer: keep that input alive while reading it (docs/onnxruntime-binding.md).
     /// </summary>
     public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions? runOptions, IReadOnlyCollection<string> inputNames,
         IReadOnlyCollection<OrtValue> inputValues, IReadOnlyCollection<string> outputNames)

@@ -151,6 +151,24 @@ public sealed class TensorTests
         outputs.Dispose();
     }
 
+    [Fact]
+    public unsafe void A_graph_input_listed_as_an_output_is_the_callers_buffer_and_a_nodes_output_is_not()
+    {
+        // Why the binding's docs ask to keep such an input alive while its output is read.
+        using var session = new InferenceSession(Fixtures.Path("passthrough.onnx"));
+        var x = new float[] { -1, 2, -3, 4 };
+        using var input = OrtValue.CreateTensorValueFromMemory(x, [1, 4]);
+
+        using var outputs = session.Run(null, ["x"], [input], ["x", "y"]);
+
+        fixed (float* buffer = x)
+        {
+            Assert.Equal((nint)buffer, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(outputs[0].GetTensorDataAsSpan<float>())));
+            Assert.NotEqual((nint)buffer, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(outputs[1].GetTensorDataAsSpan<float>())));
+        }
+        Assert.Equal([0f, 2, 0, 4], outputs[1].GetTensorDataAsSpan<float>().ToArray());
+    }
+
     [Theory]
     [InlineData(1, 4, 5)]
     [InlineData(2, 7, 3)]

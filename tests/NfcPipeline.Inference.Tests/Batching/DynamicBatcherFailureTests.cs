@@ -121,7 +121,7 @@ public class DynamicBatcherFailureTests
 
         // A deadline long enough for the pair to be batched on a loaded machine (at 30 ms, one CI run saw it pass while
         // queued, leaving the other request to wait out the queue delay), short enough for the test to wait out.
-        var late = batcher.SubmitAsync(1, deadline: TimeSpan.FromSeconds(1)).AsTask();
+        var late = batcher.SubmitAsync(1, deadline: TimeSpan.FromSeconds(2)).AsTask();
         var kept = batcher.SubmitAsync(2).AsTask();
         await executor.WaitForStartedAsync(1);
         Assert.Equal([1, 2], executor.Batches.Single().Requests);
