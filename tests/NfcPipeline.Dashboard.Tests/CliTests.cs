@@ -109,7 +109,7 @@ public class CliTests
             // An id only as written for one: "0<id>" (a patient code that looks like a number) exported patient <id>.
             var padded = await NfcAsync("report", "0" + data.PatientId, "--csv", csv, "--connection", data.Database.ConnectionString);
             Assert.Equal(1, padded.Code);
-            Assert.Contains("nfc report: no such patient", padded.Err);
+            Assert.Contains("is no id as written (an id has no leading zeros)", padded.Err);
             var empty = await NfcAsync("report", data.ScriptPatientId.ToString(), "--csv", csv, "--connection", data.Database.ConnectionString);
             Assert.True(empty.Code == 0, empty.Err);
             Assert.Contains("this patient has no results yet (completed_with_errors); the CSV holds its header only.", empty.Err);

@@ -230,7 +230,8 @@ public sealed class OfflineCliTests : IDisposable
         // "Nothing to apply: all 0 migrations are already applied", exit 0, for a folder without one.
         var empty = Directory.CreateDirectory(Path.Combine(_folder.FullName, "no-migrations")).FullName;
         File.WriteAllText(Path.Combine(empty, "README.txt"), "not a migration");
-        foreach (var (dir, expected) in new[] { (empty, "holds no migrations (NNNN_name.sql files)"), (Path.Combine(_folder.FullName, "absent"), "no such folder") })
+        var file = Path.Combine(empty, "README.txt");
+        foreach (var (dir, expected) in new[] { (empty, "holds no migrations (NNNN_name.sql files)"), (Path.Combine(_folder.FullName, "absent"), "no such folder"), (file, "a file, not a folder") })
         {
             // Port 1 answers nobody: the folder is refused before any connection is tried.
             var run = await NfcProcess.RunAsync("migrate", "--dir", dir, "--connection", "Host=127.0.0.1;Port=1;Username=nfc;Database=nfc");

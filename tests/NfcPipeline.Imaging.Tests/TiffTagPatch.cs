@@ -10,10 +10,7 @@ internal static class TiffTagPatch
     /// <param name="tiff">Where the TIFF structure starts: 0 for a .tif, after "Exif\0\0" for a JPEG's EXIF.</param>
     public static void Set(byte[] data, int tiff, ushort tag, ushort type, uint value)
     {
-        bool little = data[tiff] == 'I';
-        ushort U16(int at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(at)) : BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at));
-        int ifd = tiff + (int)(little ? BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(tiff + 4)) : BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(tiff + 4)));
-        int entry = Enumerable.Range(0, U16(ifd)).Select(i => ifd + 2 + 12 * i).Single(e => U16(e) == tag);
+        var (entry, little) = Entry(data, tiff, tag);
         var typeField = data.AsSpan(entry + 2, 2);
         var valueField = data.AsSpan(entry + 8, 4);
         if (little) BinaryPrimitives.WriteUInt16LittleEndian(typeField, type); else BinaryPrimitives.WriteUInt16BigEndian(typeField, type);
@@ -24,13 +21,19 @@ internal static class TiffTagPatch
         else BinaryPrimitives.WriteUInt32BigEndian(valueField, value);
     }
 
-    /// <summary>Sets the value count of the first directory's entry for <paramref name="tag"/> (its value field as it is).</summary>
-    public static void SetCount(byte[] data, ushort tag, uint count)
+    /// <summary>Sets the value count of the entry for <paramref name="tag"/>, its value field as it is.</summary>
+    public static void SetCount(byte[] data, int tiff, ushort tag, uint count)
     {
-        bool little = data[0] == 'I';
-        ushort U16(int at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(at)) : BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at));
-        int ifd = (int)(little ? BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(4)) : BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4)));
-        int entry = Enumerable.Range(0, U16(ifd)).Select(i => ifd + 2 + 12 * i).Single(e => U16(e) == tag);
+        var (entry, little) = Entry(data, tiff, tag);
         if (little) BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(entry + 4), count); else BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(entry + 4), count);
+    }
+
+    /// <summary>Where the first directory's entry for <paramref name="tag"/> starts, and the structure's byte order.</summary>
+    private static (int Entry, bool Little) Entry(byte[] data, int tiff, ushort tag)
+    {
+        bool little = data[tiff] == 'I';
+        ushort U16(int at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(at)) : BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(at));
+        int ifd = tiff + (int)(little ? BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(tiff + 4)) : BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(tiff + 4)));
+        return (Enumerable.Range(0, U16(ifd)).Select(i => ifd + 2 + 12 * i).Single(e => U16(e) == tag), little);
     }
 }

@@ -56,7 +56,7 @@ public class UnsupportedVariantTests
         // as LZW while libtiff read the values where they lie (6, old-style JPEG) and ran that decoder.
         byte[] data = Fixtures.Bytes("fax4.tif");
         TiffTagPatch.Set(data, 0, 259, TiffTagPatch.Short, 5);
-        TiffTagPatch.SetCount(data, 259, 3);
+        TiffTagPatch.SetCount(data, 0, 259, 3);
 
         var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode(data));
 
@@ -68,7 +68,7 @@ public class UnsupportedVariantTests
     public void A_tiff_size_of_several_values_is_corrupt_not_its_offset_taken_as_the_size()
     {
         byte[] data = Fixtures.Bytes("fax4.tif");
-        TiffTagPatch.SetCount(data, 256, 2);
+        TiffTagPatch.SetCount(data, 0, 256, 2);
 
         var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(data));
 

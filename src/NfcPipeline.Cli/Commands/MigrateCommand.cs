@@ -24,7 +24,7 @@ internal static class MigrateCommand
             // A wrong --dir is the command's mistake (usage): one with no migrations "applied" nothing, and reported success.
             if (dir is not null && !dir.Exists)
             {
-                await Console.Error.WriteLineAsync($"nfc migrate: --dir {dir.FullName}: no such folder");
+                await Console.Error.WriteLineAsync($"nfc migrate: --dir {dir.FullName}: {(File.Exists(dir.FullName) ? "a file, not a folder" : "no such folder")}");
                 return NfcCommandLine.Usage;
             }
             try
@@ -32,7 +32,7 @@ internal static class MigrateCommand
                 var migrations = dir is null ? MigrationSource.Embedded() : MigrationSource.FromDirectory(dir.FullName);
                 if (migrations.Count == 0)
                 {
-                    await Console.Error.WriteLineAsync($"nfc migrate: --dir {dir!.FullName} holds no migrations (NNNN_name.sql files)");
+                    await Console.Error.WriteLineAsync($"nfc migrate: {(dir is null ? "this nfc has no migrations built in" : $"--dir {dir.FullName} holds no migrations (NNNN_name.sql files)")}");
                     return NfcCommandLine.Usage;
                 }
                 var runner = new MigrationRunner(CommonOptions.ResolveConnection(parse.GetValue(connection)));

@@ -34,7 +34,10 @@ internal static class ReportCommand
                 var report = id is null ? null : await PatientReport.LoadAsync(queries, id.Value, null, ct);
                 if (report is null)
                 {
-                    Console.Error.WriteLine("nfc report: no such patient; give a patient id or STUDY/PATIENT.");
+                    string given = parse.GetValue(patient)!;
+                    Console.Error.WriteLine(given.All(char.IsAsciiDigit) && given.Length > 1 && given[0] == '0'
+                        ? $"nfc report: '{given}' is no id as written (an id has no leading zeros) and no STUDY/PATIENT; give one or the other."
+                        : "nfc report: no such patient; give a patient id or STUDY/PATIENT.");
                     return NfcCommandLine.Fatal;
                 }
                 // With an output on standard output, what was written is said on standard error.

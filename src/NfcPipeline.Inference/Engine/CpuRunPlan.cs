@@ -14,10 +14,11 @@ public readonly record struct CpuRunPlan(int ConcurrentRuns, int IntraOpThreads)
 {
     public static CpuRunPlan For(int maxConcurrentRuns, int intraOpThreads, int cores)
     {
-        if (maxConcurrentRuns < 0)
-            throw new ArgumentOutOfRangeException(nameof(maxConcurrentRuns), maxConcurrentRuns, "Inference:MaxConcurrentRuns must be 0 (choose) or more.");
-        if (intraOpThreads < 0)
-            throw new ArgumentOutOfRangeException(nameof(intraOpThreads), intraOpThreads, "Inference:IntraOpThreads must be 0 (choose) or more.");
+        const int most = InferenceOptions.MaxRunsOrThreads;
+        if (maxConcurrentRuns is < 0 or > most)
+            throw new ArgumentOutOfRangeException(nameof(maxConcurrentRuns), maxConcurrentRuns, $"Inference:MaxConcurrentRuns must be 0 (choose) to {most}.");
+        if (intraOpThreads is < 0 or > most)
+            throw new ArgumentOutOfRangeException(nameof(intraOpThreads), intraOpThreads, $"Inference:IntraOpThreads must be 0 (choose) to {most}.");
         cores = Math.Max(1, cores);
         int runs = maxConcurrentRuns > 0 ? maxConcurrentRuns : Math.Min(2, cores);
         int threads = intraOpThreads > 0 ? intraOpThreads : Math.Max(1, cores - runs + 1);

@@ -26,7 +26,9 @@ public class CpuRunPlanTests
     [Theory]
     [InlineData(-1, 0)]
     [InlineData(0, -1)]
-    public void Negative_options_are_refused(int runs, int threads)
+    [InlineData(257, 0)]
+    [InlineData(0, 257)]
+    public void Negative_or_oversized_options_are_refused(int runs, int threads)
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => CpuRunPlan.For(runs, threads, 2));
     }
