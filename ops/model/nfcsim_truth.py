@@ -23,13 +23,15 @@ LATE_MAX_DENSITY, ACTIVE_MIN_GIANT_SHARE, ACTIVE_MIN_HEMORRHAGE_SHARE, EARLY_MIN
 MIN_DENSITY_FIELDS, MIN_DENSITY_FINGERS = 2, 2
 
 
-def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fields=None, density_fingers=None):
+def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fields=None, density_fingers=None,
+                       giant_unknown=0):
     """The pattern the C# FastTrackClassifier gives for these patient numbers; returns (pattern, rule trace).
 
     density: the mean over gradable fields, None when there is none (an unknown density never meets a density
     condition); giants, abnormal, hemorrhages: counts in gradable fields; loops: the Normal and Abnormal instances of
-    gradable fields, the denominator of the giant and hemorrhage shares (no share when there is no loop). The C# giant
-    share is over the loops whose giant flag is known (apex measured); the truth knows every loop's, so they agree.
+    gradable fields, the denominator of the hemorrhage share (none when there is no loop); giant_unknown: the loops
+    whose giant flag is unknown (a normal-shaped loop whose U or D is not visible), left out of the giant share's
+    denominator as FastTrackInputs.GiantKnownCount leaves them (no share when no loop's flag is known).
     density_fields, density_fingers: the fields the density comes from and the fingers they lie on (None: not
     checked); below MinDensityFields (2) fields or MinDensityFingers (2) fingers the density decides no rule, as an
     unknown one.
@@ -44,7 +46,8 @@ def fast_track_pattern(density, giants, abnormal, hemorrhages, loops, density_fi
     too_few = density is not None and ((density_fields is not None and density_fields < MIN_DENSITY_FIELDS)
                                        or (density_fingers is not None and density_fingers < MIN_DENSITY_FINGERS))
     known = density is not None and not too_few
-    giant_share = giants / loops if loops else None
+    known_loops = loops - giant_unknown
+    giant_share = giants / known_loops if known_loops > 0 else None
     hemo_share = hemorrhages / loops if loops else None
     d = (f"{density:.4g}/mm not used (from {density_fields} fields on {density_fingers} fingers)" if too_few
          else "unknown" if not known else f"{density:.4g}/mm")
@@ -84,20 +87,25 @@ def image_summary(anns):
     (Normal and Abnormal classes; not blur, not hemorrhage) carry the flags; giant = apical >= 50 um on a
     normal-shaped loop; dilated = apical 20-50 um, or an abnormal-shaped loop of 50 um or more
     (MeasurementOptions.GiantRequiresNormalShape, true by default). A loop whose U or D is not visible (outside the
-    frame, as the pipeline also withholds, or drawn over) carries neither flag."""
+    frame, as the pipeline also withholds, or drawn over) carries neither flag; a normal-shaped one's giant flag is
+    then unknown (an abnormal-shaped loop is never giant), counted apart as the C# GiantUnknownCount.
+    Returns (counts, giants, dilated, giant_unknown)."""
     counts = {c: 0 for c in CLASSES}
-    giants = dilated = 0
+    giants = dilated = giant_unknown = 0
     for a in anns:
         name = CLASSES[a["category_id"] - 1]
         counts[name] += 1
         apical = a["apical_diameter_um"]
         apex_in_frame = a["keypoints"][2] == 2 and a["keypoints"][5] == 2
-        if name not in LOOP_SHAPES or apical is None or not apex_in_frame:
+        if name not in LOOP_SHAPES:
+            continue
+        if apical is None or not apex_in_frame:
+            giant_unknown += name in NORMAL_SHAPES
             continue
         giant = apical >= GIANT_UM and name in NORMAL_SHAPES
         giants += giant
         dilated += apical >= DILATED_UM and not giant
-    return counts, giants, dilated
+    return counts, giants, dilated, giant_unknown
 
 
 def patient_truth(patient, profile, imgs):
@@ -110,13 +118,14 @@ def patient_truth(patient, profile, imgs):
     mean = float(np.mean(dens)) if dens else None
     counts = {c: sum(i["morphology_counts"][c] for i in gradable) for c in CLASSES}
     giants = sum(i["giant_count"] for i in gradable)
+    giant_unknown = sum(i.get("giant_unknown_count", 0) for i in gradable)   # absent before nfc-sim 0.3.1
     dilated = sum(i["dilated_count"] for i in gradable)
     abnormal = sum(counts[c] for c in ABNORMAL_SHAPES)
     loops = sum(counts[c] for c in LOOP_SHAPES)
     # As FastTrackInputs: fingers not named count as none, and when no field names one only the fields are checked.
     named = {i.get("finger") for i in gradable if i["density_per_mm"] is not None and NAMED_FINGER.fullmatch(i.get("finger") or "")}
     fingers = len(named) if named or not dens else None
-    pattern, rule = fast_track_pattern(mean, giants, abnormal, counts["hemorrhage"], loops, len(dens), fingers)
+    pattern, rule = fast_track_pattern(mean, giants, abnormal, counts["hemorrhage"], loops, len(dens), fingers, giant_unknown)
 
     def r4(v):
         return None if v is None else round(float(v), 4)
@@ -124,5 +133,6 @@ def patient_truth(patient, profile, imgs):
             "density_mean_per_mm": r4(mean), "density_median_per_mm": r4(np.median(dens) if dens else None),
             "density_sd_per_mm": r4(np.std(dens, ddof=1) if len(dens) >= 2 else None),
             "morphology_counts": counts, "loop_count": int(loops), "giant_count": int(giants),
+            "giant_unknown_count": int(giant_unknown),
             "dilated_count": int(dilated), "abnormal_count": int(abnormal), "hemorrhage_count": counts["hemorrhage"],
             "pattern": pattern, "pattern_rule": rule}

@@ -48,8 +48,19 @@ TRUTH_CHANGES = {
     "0.3.0": "a loop's apex keeps an inner radius of at least 3 um (1.5 px) between its limbs, so D lies on an edge the "
              "image shows (in 0.2.x a tight turn closed the apex's lumen, and D lay inside the vessel); such a loop is "
              "drawn wider, and the loops after it in its row sit further along",
+    "0.3.1": "truth only (images as in 0.3.0): the giant share that stages a scleroderma pattern is over the loops whose "
+             "giant flag is known, as the C# classifier takes it (a normal-shaped loop whose U or D is not visible is "
+             "neither giant nor not; 0.3.0 divided by every loop); images and patients carry giant_unknown_count",
 }
-SIM_VERSION = "0.3.0"
+SIM_VERSION = "0.3.1"
+# Versions whose images and per-instance truth (what training reads) are an earlier one's: a training cache or
+# checkpoint of that one serves them as it is.
+SAME_TRAINING_DATA = {"0.3.1": "0.3.0"}
+
+
+def training_data_version(version=SIM_VERSION):
+    """The version whose training data (images, instances) `version` shares."""
+    return SAME_TRAINING_DATA.get(version, version)
 
 
 def truth_is_current(path):
@@ -279,7 +290,7 @@ def main(argv=None):
                     sys.exit(f"could not write {path}")
                 image_id = len(images) + 1
                 img_anns = annotate(res, image_id, len(anns) + 1, um)
-                counts, giants, dilated = image_summary(img_anns)
+                counts, giants, dilated, giant_unknown = image_summary(img_anns)
                 entry = {"id": image_id, "file_name": rel, "width": w, "height": h, "patient": patient,
                          "finger": finger, "field": k + 1, "profile": profile, "um_per_px": um,
                          "distal_count": res["distal_count"], "distal_row_length_mm": round(res["row_length_mm"], 4),
@@ -287,7 +298,8 @@ def main(argv=None):
                              [round(float(v), 2) for v in p] for p in res["row_line"]] if res["row_line"] else None,
                          "nail_direction": [round(float(v), 4) for v in res["nail_direction"]],
                          "ungradable": res["ungradable"], "morphology_counts": counts,
-                         "giant_count": int(giants), "dilated_count": int(dilated)}
+                         "giant_count": int(giants), "giant_unknown_count": int(giant_unknown),
+                         "dilated_count": int(dilated)}
                 images.append(entry)
                 anns += img_anns
                 p_imgs.append(entry)

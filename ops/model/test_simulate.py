@@ -195,6 +195,17 @@ class TruthRuleTests(unittest.TestCase):
                 self.assertEqual(got, pattern, rule)
                 self.assertTrue(rule.startswith(pattern.split("_")[0].replace("non", "non-")))
 
+    def test_the_giant_share_is_over_the_loops_whose_giant_flag_is_known(self):
+        # As FastTrackInputs.GiantShare: 3 giants of 40 loops is 0.075 (late), but with 12 loops' apex unseen it is
+        # 3 of 28, 0.107: active.
+        self.assertEqual(sim.fast_track_pattern(2.0, 3, 5, 0, 40, 2, 2)[0], "scleroderma_late")
+        self.assertEqual(sim.fast_track_pattern(2.0, 3, 5, 0, 40, 2, 2, 12)[0], "scleroderma_active")
+        self.assertIn("giant share 0.107", sim.fast_track_pattern(2.0, 3, 5, 0, 40, 2, 2, 12)[1])
+        imgs = [dict(image(False, 2.0, {"hairpin": 20, "bushy": 5}, giants=2, finger=f), giant_unknown_count=6) for f in ("L2", "R2")]
+        p = sim.patient_truth("P9", "ssc-active", imgs)
+        self.assertEqual((p["giant_count"], p["giant_unknown_count"], p["loop_count"]), (4, 12, 50))
+        self.assertEqual(p["pattern"], "scleroderma_active")   # 4 / 38 = 0.105; over every loop, 4 / 50 = 0.08, late
+
     def test_a_density_from_too_few_fields_or_fingers_decides_no_rule(self):
         # MinDensityFields 2 and MinDensityFingers 2, as FastTrackClassifier: the density is then not used.
         self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 1, 1)[0], "indeterminate")
@@ -246,14 +257,17 @@ class TruthRuleTests(unittest.TestCase):
         anns = [ann("hairpin", 55.0), ann("crossing", 50.0), ann("tortuous", 20.0), ann("hairpin", 19.9),
                 ann("ramified", 60.0), ann("bushy", 30.0), ann("blur", 70.0), ann("blur", 30.0),
                 ann("hemorrhage", None)]
-        counts, giants, dilated = sim.image_summary(anns)
-        self.assertEqual((giants, dilated), (2, 3))     # giants: hairpin 55, crossing 50; dilated: 20, 60, 30
+        counts, giants, dilated, unknown = sim.image_summary(anns)
+        self.assertEqual((giants, dilated, unknown), (2, 3, 0))     # giants: hairpin 55, crossing 50; dilated: 20, 60, 30
         self.assertEqual((counts["blur"], counts["hemorrhage"], counts["hairpin"]), (2, 1, 2))
 
         # An apex cut by the frame (U or D outside it) cannot be measured, in the truth as in the pipeline: no flag.
         cut = [ann("hairpin", 60.0, u_visible=1), ann("tortuous", 30.0, d_visible=1), ann("hairpin", 55.0)]
-        counts, giants, dilated = sim.image_summary(cut)
+        counts, giants, dilated, unknown = sim.image_summary(cut)
         self.assertEqual((giants, dilated, counts["hairpin"], counts["tortuous"]), (1, 0, 2, 1))
+        self.assertEqual(2, unknown)   # the cut hairpin and tortuous loop: neither giant nor not
+        cut_abnormal = [ann("bushy", 60.0, u_visible=1)]
+        self.assertEqual(0, sim.image_summary(cut_abnormal)[3])   # an abnormal shape is never giant: its flag is known
 
     def test_a_keypoint_drawn_over_by_another_instance_is_not_visible(self):
         id_map = np.zeros((40, 60), np.uint16)
@@ -265,7 +279,7 @@ class TruthRuleTests(unittest.TestCase):
         blob = dict(id=2, category="hemorrhage", keypoints=None, apex=np.array([15.0, 10.0]), widths_um=None, distal=False, row=0)
         ann = sim.annotate({"id_map": id_map, "instances": [loop, blob]}, 1, 1, 2.0)[0]
         self.assertEqual([1, 2, 2, 2, 2, 2, 2, 2], ann["keypoints"][2::3])   # U under the hemorrhage; D on the loop
-        _, giants, dilated = sim.image_summary([ann])
+        _, giants, dilated, _ = sim.image_summary([ann])
         self.assertEqual((giants, dilated), (0, 0))                          # a 60 µm apex that cannot be seen
         ann["keypoints"][2] = 2
         self.assertEqual(sim.image_summary([ann])[1], 1)                     # seen: a giant

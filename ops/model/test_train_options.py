@@ -83,6 +83,8 @@ class ResumeTests(unittest.TestCase):
         self.assertEqual([f"the simulator is nfc-sim {train.SIM_VERSION} but the checkpoint was trained on nfc-sim 0.1.0"],
                          train.resume_conflicts({"steps": 8000}, a))
         self.assertEqual(1, len(train.resume_conflicts(current | {"sim_version": "0.0.9"}, a)))
+        # 0.3.1 changed patient truth only: a checkpoint trained on 0.3.0 goes on.
+        self.assertEqual([], train.resume_conflicts(current | {"sim_version": "0.3.0"}, a))
         # Another length: the checkpoint's schedule would be kept and the new --steps silently ignored.
         self.assertEqual([f"--steps is {a.steps} but the checkpoint's run was planned for 12000 steps"],
                          train.resume_conflicts(current | {"planned_steps": 12000}, a))

@@ -29,7 +29,7 @@ from cli_checks import existing_file  # noqa: E402
 from nfc_data import build_cache, instance_sampling_weights, make_batch  # noqa: E402
 from nfcnet import STRIDE, WIDTHS, MultiTaskLoss, NfcNet, net_for, trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
-from simulate import SIM_VERSION, trained_sim_version  # noqa: E402
+from simulate import SIM_VERSION, trained_sim_version, training_data_version  # noqa: E402
 import repo_paths  # noqa: E402
 
 
@@ -183,7 +183,7 @@ def resume_conflicts(saved, a):
     # exported as if trained to the new length.
     if "planned_steps" in saved and saved["planned_steps"] != a.steps:
         problems.append(f"--steps is {a.steps} but the checkpoint's run was planned for {saved['planned_steps']} steps")
-    if trained_sim_version(saved) != SIM_VERSION:
+    if training_data_version(trained_sim_version(saved)) != training_data_version():
         problems.append(f"the simulator is nfc-sim {SIM_VERSION} but the checkpoint was trained on nfc-sim "
                         f"{trained_sim_version(saved)}")
     return problems
@@ -249,8 +249,9 @@ def main(argv=None):
         sys.exit(f"train.py: cannot resume {ckpt_path}: " + "; ".join(conflicts) +
                  ". Resume with the same settings, or train into another --out.")
     t0 = time.time()
-    # The cache is named by the simulator's version too: a new version's truth (training targets) needs a new cache.
-    cache = os.path.join(a.out, f"cache-{SIM_VERSION}-{a.seed}-{a.cache_fields}.npz")
+    # The cache is named by the simulator's version too: a new version's images or instances (training targets) need a
+    # new cache; one that changed only patient truth does not.
+    cache = os.path.join(a.out, f"cache-{training_data_version()}-{a.seed}-{a.cache_fields}.npz")
     fields = build_cache(cache, a.seed, a.cache_fields, log)
     log(f"cache ready: {len(fields)} fields in {time.time() - t0:.0f}s")
 
