@@ -121,7 +121,7 @@ def render_field(rng, profile, width, height, um_per_px, cast="neutral", force_u
                 _draw_tube(layer, pts, wd, contrast)
             instances.append(dict(id=iid, category=loop_info["shape"], keypoints=loop.keypoints,
                                   apex=apex, widths_um=loop.widths_um, distal=row_idx == 0,
-                                  row=row_idx))
+                                  row=row_idx, inside_branches=loop.keypoints_inside_branches()))
         # Deeper rows sit under more tissue: blurrier. A distance-based profile darkens the vessel centre.
         prof = cv2.distanceTransform((layer > 0).astype(np.uint8), cv2.DIST_L2, 3)
         layer *= np.clip(prof / 2.5, 0.35, 1.0) ** 0.5

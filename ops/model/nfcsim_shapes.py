@@ -33,6 +33,15 @@ class Loop:
         tubes = [(tf(p), w) for p, w in self.tubes]
         return Loop(tubes, tf(self.keypoints), tf(self.apex[None])[0], self.widths_um)
 
+    def keypoints_inside_branches(self):
+        """Per keypoint, whether it lies inside one of the loop's own side vessels (a bush's bud, a ramified branch,
+        drawn from the centreline outwards): no edge the image shows is there, as under another instance."""
+        inside = np.zeros(len(self.keypoints), bool)
+        for pts, widths in self.tubes[1:]:
+            d = np.linalg.norm(self.keypoints[:, None, :] - pts[None, :, :], axis=2)   # (8, N)
+            inside |= (d < widths[None, :] / 2).any(axis=1)
+        return inside
+
 
 def _normals(pts):
     """Unit normals (tangent rotated +90 degrees) of a polyline."""

@@ -50,7 +50,8 @@ TRUTH_CHANGES = {
              "drawn wider, and the loops after it in its row sit further along",
     "0.3.1": "truth only (images as in 0.3.0): the giant share that stages a scleroderma pattern is over the loops whose "
              "giant flag is known, as the C# classifier takes it (a normal-shaped loop whose U or D is not visible is "
-             "neither giant nor not; 0.3.0 divided by every loop); images and patients carry giant_unknown_count",
+             "neither giant nor not; 0.3.0 divided by every loop); images and patients carry giant_unknown_count; a "
+             "keypoint inside its loop's own bud or branch (a bush's bud grown through U) is not visible (v=1)",
 }
 SIM_VERSION = "0.3.1"
 # Versions whose images and per-instance truth (what training reads) are an earlier one's: a training cache or
@@ -113,11 +114,13 @@ def annotate(result, image_id, start_ann_id, um_per_px):
         else:
             kp = []
             h, w = id_map.shape
-            for x, y in inst["keypoints"]:
+            inside_branches = inst.get("inside_branches", np.zeros(8, bool))
+            for j, (x, y) in enumerate(inst["keypoints"]):
                 in_frame = 0 <= x < w and 0 <= y < h
-                # Drawn over by a later instance (a loop of the row in front, a hemorrhage): labelled, not visible.
+                # Drawn over by a later instance (a loop of the row in front, a hemorrhage), or inside the loop's own
+                # bud or branch (the vessel goes on past it): labelled, not visible.
                 owner = id_map[min(int(round(y)), h - 1), min(int(round(x)), w - 1)] if in_frame else 0
-                v = 2 if in_frame and owner in (0, inst["id"]) else 1
+                v = 2 if in_frame and owner in (0, inst["id"]) and not inside_branches[j] else 1
                 kp += [round(float(x), 3), round(float(y), 3), v]
             wd = inst["widths_um"]
             ann.update(keypoints=kp, num_keypoints=8, apex=[round(float(v), 3) for v in inst["apex"]],

@@ -284,6 +284,22 @@ class TruthRuleTests(unittest.TestCase):
         ann["keypoints"][2] = 2
         self.assertEqual(sim.image_summary([ann])[1], 1)                     # seen: a giant
 
+    def test_a_keypoint_inside_its_loops_own_bud_is_not_visible(self):
+        # A bush's bud grown out through U: the vessel goes on past it, so U is on no edge the image shows.
+        main = (np.array([[20.0, 30.0 - i] for i in range(21)]), np.full(21, 8.0))
+        bud = (np.array([[20.0, 10.0 - i] for i in range(12)]), np.full(12, 6.0))   # from the apex top, outwards
+        kps = np.array([[20, 6], [20, 14], [16, 25], [18, 25], [22, 25], [24, 25], [17, 30], [23, 30]], float)
+        loop = shapes.Loop([main, bud], kps, np.array([20.0, 10.0]), {"apical": 16.0, "left": 8.0, "right": 8.0})
+        self.assertEqual([True] + [False] * 7, loop.keypoints_inside_branches().tolist())
+        self.assertEqual([False] * 8, shapes.Loop([main], kps, loop.apex, loop.widths_um).keypoints_inside_branches().tolist())
+
+        id_map = np.zeros((40, 40), np.uint16)
+        id_map[0:31, 15:26] = 1
+        inst = dict(id=1, category="bushy", keypoints=kps, apex=loop.apex, widths_um=loop.widths_um, distal=True, row=0,
+                    inside_branches=loop.keypoints_inside_branches())
+        ann = sim.annotate({"id_map": id_map, "instances": [inst]}, 1, 1, 2.0)[0]
+        self.assertEqual([1, 2, 2, 2, 2, 2, 2, 2], ann["keypoints"][2::3])
+
     def test_a_cached_truth_counts_as_current_only_from_this_simulator_version(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "s.truth.json")
