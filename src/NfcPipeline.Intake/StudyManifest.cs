@@ -106,6 +106,11 @@ public sealed record StudyManifest
         finally { doc.Dispose(); }
     }
 
+    private const int MaxFolderNameLength = 255;
+
+    /// <summary>The calibrations a capillaroscope gives (about 0.5-5 µm/px); outside this, a unit or typing mistake.</summary>
+    public const double MinMicrometresPerPixel = 0.01, MaxMicrometresPerPixel = 100;
+
     private static StudyManifest FromDocument(JsonDocument doc)
     {
         var root = doc.RootElement;
@@ -115,6 +120,10 @@ public sealed record StudyManifest
         {
             if (scale.ValueKind != JsonValueKind.Number || !scale.TryGetDouble(out var v) || !(v > 0) || !double.IsFinite(v))
                 throw new StudyLayoutException($"{FileName}: um_per_px must be a positive number, got {Shown(scale)}.");
+            // 5e-324 or 1e308 passed, and every threshold in pixels (µm / µm per px) became 0 or infinite.
+            if (v is < MinMicrometresPerPixel or > MaxMicrometresPerPixel)
+                throw new StudyLayoutException($"{FileName}: um_per_px must be {MinMicrometresPerPixel} to {MaxMicrometresPerPixel} µm per pixel " +
+                    $"(a capillaroscope gives about 0.5-5), got {Shown(scale)}.");
             umPerPx = v;
         }
         string? device = root.TryGetProperty("device", out var d)
@@ -156,7 +165,9 @@ public sealed record StudyManifest
     /// by its kind only, as a manifest's text may hold names.</summary>
     private static string Shown(JsonElement e) => e.ValueKind switch
     {
-        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null => e.GetRawText(),
+        // A number's text, cut short: a megabyte of digits went into every log line and note.
+        JsonValueKind.Number => e.GetRawText() is { Length: > 32 } text ? text[..32] + "…" : e.GetRawText(),
+        JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null => e.GetRawText(),
         JsonValueKind.String => "a string",
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",
@@ -188,6 +199,10 @@ public sealed record StudyManifest
             if (SharePaths.HasUnprintable(p.Value.GetString()!))
                 throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' maps to a name with control characters, " +
                     "line separators or bidirectional overrides.");
+            // No folder's name is longer (NAME_MAX, 255 bytes), and a key of a million combining marks took the
+            // normalisation minutes, on every scan of every worker.
+            if (p.Name.Length > MaxFolderNameLength)
+                throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' names a folder of more than {MaxFolderNameLength} characters, which no folder is.");
             var folder = UnicodeNames.Key(p.Name);
             if (!folders.TryAdd(folder, index))
                 throw new StudyLayoutException($"{FileName}: entries {folders[folder] + 1} and {index + 1} of '{property}' name the same folder " +

@@ -60,6 +60,8 @@ public class ManifestAndFingerTests
     [InlineData("""{"study_id": 42}""", "study_id must be a string, got 42")]
     [InlineData("""{"study_id": {"name": "Doe-Jane"}}""", "study_id must be a string, got an object")]
     [InlineData("""{"um_per_px": "2.0 Doe-Jane"}""", "um_per_px must be a positive number, got a string")]
+    [InlineData("""{"um_per_px": 5e-324}""", "um_per_px must be 0.01 to 100 µm per pixel (a capillaroscope gives about 0.5-5), got 5e-324")]
+    [InlineData("""{"um_per_px": 1e308}""", "um_per_px must be 0.01 to 100 µm per pixel")]
     [InlineData("""{"patients": {"Doe-Jane-1961": "P1", "Doe-Jane-1961": "P2"}}""", "entries 1 and 2 of 'patients' name the same folder")]
     [InlineData("""{"fingers": {"m\u00e9dius": "L3", "me\u0301dius": "L3"}}""", "entries 1 and 2 of 'fingers' name the same folder")]
     public void Bad_manifests_say_what_is_wrong(string json, string expected)
@@ -67,6 +69,21 @@ public class ManifestAndFingerTests
         var message = Assert.Throws<StudyLayoutException>(() => StudyManifest.Parse(json)).Message;
         Assert.Contains(expected, message);
         Assert.DoesNotContain("Doe-Jane", message);   // refusals are logged: no patient folder names in them
+    }
+
+    [Fact]
+    public void Outsized_manifest_values_are_refused_and_shown_cut_short()
+    {
+        // A key of 2 x 100,000 combining marks in reverse canonical order took the normalisation minutes, every scan:
+        // no folder has such a name, so it is refused before it is normalised.
+        string marks = new string('\u0301', 100_000) + new string('\u0316', 100_000);
+        var refused = Assert.Throws<StudyLayoutException>(() => StudyManifest.Parse("{\"patients\": {\"" + marks + "\": \"P1\"}}"));
+        Assert.Contains("entry 1 of 'patients' names a folder of more than 255 characters", refused.Message);
+
+        string digits = "1" + new string('0', 5000);
+        var huge = Assert.Throws<StudyLayoutException>(() => StudyManifest.Parse("{\"um_per_px\": " + digits + "}")).Message;
+        Assert.Contains("got 10000000000000000000000000000000…", huge);
+        Assert.True(huge.Length < 300, huge);
     }
 
     [Fact]

@@ -132,7 +132,9 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             try { await jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; back in the queue.", backToOutbox: false, cleanup.Token); }
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is OperationCanceledException) { }
-            throw;
+            // With MassTransit's own token: one carrying the linked analysis token is taken for a fault (ConsumerCanceledException),
+            // and without a retry filter (Worker:MessageRetryLimit 0) the fault consumer failed the job.
+            throw new OperationCanceledException("The worker is stopping.", ct);
         }
     }
 
