@@ -10,6 +10,7 @@ using NfcPipeline.Intake;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker.Completion;
 using NfcPipeline.Worker.Hosting;
+using NfcPipeline.Worker.Registration;
 
 namespace NfcPipeline.Worker.Analysis;
 
@@ -326,17 +327,19 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         // Results are stored under the content hash taken at registration: a file replaced since then would file the
         // new content's results under the old content (and a later study holding the old content would reuse them).
         // Hashed and decoded from one read, so a file replaced between a check and a second read cannot slip through.
-        return await model.Fields.AnalyzeContentAsync(path, (maxBytes, t) => ReadCheckedAsync(path, realShare, image.Sha256, maxBytes, t),
+        return await model.Fields.AnalyzeContentAsync(path, (maxBytes, t) => ReadCheckedAsync(path, realShare, image.Sha256, image.RelPath, maxBytes, t),
             calibration, ct);
     }
 
     private const string Changed = "The file changed after the study was registered; submit the study again to analyse its current content.";
+    private const string UnreadAtRegistration = "The file could not be read when the study was registered (it can be now: a permission " +
+        "or the share was fixed since); submit the study again to analyse it.";
 
     /// <summary>
     /// The file's content when it hashes as registered. A file that cannot be opened fails with the reason (a folder or
     /// FIFO named as such): it is not opened a second time, whose bytes would go unchecked.
     /// </summary>
-    private static async Task<byte[]> ReadCheckedAsync(string path, string realShare, byte[] registered, long maxBytes, CancellationToken ct)
+    private static async Task<byte[]> ReadCheckedAsync(string path, string realShare, byte[] registered, string relPath, long maxBytes, CancellationToken ct)
     {
         FileStream stream;
         try { stream = SharePaths.OpenInside(path, realShare); }
@@ -352,7 +355,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             // A file that shrinks while read ends early; one that grows hashes as another content: either way it changed.
             try { await stream.ReadExactlyAsync(content, ct); }
             catch (EndOfStreamException) { throw new ContentChangedException(Changed); }
-            if (!SHA256.HashData(content).AsSpan().SequenceEqual(registered)) throw new ContentChangedException(Changed);
+            if (!SHA256.HashData(content).AsSpan().SequenceEqual(registered))
+                throw new ContentChangedException(registered.AsSpan().SequenceEqual(StudyIntake.StandInSha256(relPath)) ? UnreadAtRegistration : Changed);
             return content;
         }
     }

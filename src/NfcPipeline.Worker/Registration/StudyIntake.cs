@@ -169,8 +169,11 @@ public sealed class StudyIntake(WorkerOptions options)
         // Its size as stat(2) gives it, which needs no read permission (-1 where even that fails): a registered row is
         // kept only for a file of its registered size or of unknown size, not for new content that could not be read.
         ImageRegistration StandIn(bool unread, long? knownSize = null) => new(patient, finger, field, relativePath,
-            SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath)), knownSize ?? (unread ? StatSize(fullPath) : 0), null, null, null, unread);
+            StandInSha256(relativePath), knownSize ?? (unread ? StatSize(fullPath) : 0), null, null, null, unread);
     }
+
+    /// <summary>The hash a file unread at registration is registered under: of its path, which no content has.</summary>
+    public static byte[] StandInSha256(string relativePath) => SHA256.HashData(Encoding.UTF8.GetBytes("nfc:unreadable:" + relativePath));
 }
 
 /// <summary>The study folder changed while it was read (a copy still running): retried, as a transient failure is.</summary>

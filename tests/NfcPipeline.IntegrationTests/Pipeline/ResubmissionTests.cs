@@ -297,15 +297,18 @@ public class ResubmissionTests
         Assert.Equal("batch1-final", await env.QueryScalarAsync<string>("select source_path from studies"));
     }
 
-    [Fact]
-    public async Task A_file_changed_after_registration_fails_with_that_reason_and_stores_nothing_under_the_old_hash()
+    [Theory]
+    // As if the file had been replaced while its chunk waited: the registered hash no longer matches the content.
+    [InlineData("sha256(sha256)", "The file changed after the study was registered")]
+    // Unreadable at registration (its path's stand-in hash), readable now: it said the file had changed.
+    [InlineData("sha256(convert_to('nfc:unreadable:' || rel_path, 'UTF8'))", "The file could not be read when the study was registered")]
+    public async Task A_file_changed_after_registration_fails_with_that_reason_and_stores_nothing_under_the_old_hash(string registered, string reason)
     {
         var (env, images) = await CompletedStudyAsync("study-h", patients: 1, imagesPerPatient: 2);
         await using var owned = env;
 
-        // As if the file had been replaced while its chunk waited: the registered hash no longer matches the content.
         var imageId = await env.QueryScalarAsync<long>(
-            "update images set sha256 = sha256(sha256), state = 'queued' where rel_path = @Path returning id", new { Path = images[0] });
+            $"update images set sha256 = {registered}, state = 'queued' where rel_path = @Path returning id", new { Path = images[0] });
         var studyId = await env.QueryScalarAsync<long>("update studies set state = 'processing' returning id");
         var jobId = await env.QueryScalarAsync<long>("""
             insert into jobs (kind, study_id, payload)
@@ -317,6 +320,7 @@ public class ResubmissionTests
 
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-h", TimeSpan.FromMinutes(2)));
         Assert.Equal("ChangedSinceRegistration", await env.QueryScalarAsync<string>("select error_code from images where id = @Id", new { Id = imageId }));
+        Assert.StartsWith(reason, await env.QueryScalarAsync<string>("select error from images where id = @Id", new { Id = imageId }));
         Assert.Equal(0L, await env.QueryScalarAsync<long>(
             "select count(*) from image_metrics where image_sha256 = (select sha256 from images where id = @Id)", new { Id = imageId }));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));   // the first run's, untouched
