@@ -107,13 +107,14 @@ set -e
 # (a missing service is a failure, never a skip), so a skip is one someone left switched off. An aborted run (a
 # hang past the blame timeout, a crashed test host) still prints "Passed!" for the tests that reported before it,
 # so it is counted apart: its unreported tests appear in no other number.
+summary=0
 awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
      } /^Test Run Aborted/ { a++ }
      END { printf "tests: %d passed, %d failed, %d skipped, %d runs aborted\n", p, f, s, a; exit 8 + (s > 0) + 2 * (a > 0) }' \
-  "$results/console.log" && summary=0 || summary=$?
-# 8 and up is the script's own answer; anything else is awk failing (it exits 1 or 2 for its own errors).
-if [ "$summary" -lt 8 ]; then log "the test summary could not be computed (awk exited $summary)"; rc=1; summary=8; fi
+  "$results/console.log" || summary=$?
+# 8 to 11 is the script's own answer; anything else is awk failing (1 or 2 for its own errors, 128+ for a signal).
+if [ "$summary" -lt 8 ] || [ "$summary" -gt 11 ]; then log "the test summary could not be computed (awk exited $summary)"; rc=1; summary=8; fi
 [ $((summary & 1)) -eq 0 ] || { log "some tests were skipped: none may be"; rc=1; }
 [ $((summary & 2)) -eq 0 ] || { log "a test run was aborted (see 'The active test run was aborted' above)"; rc=1; }
 if [ -n "$python_tests" ]; then

@@ -54,14 +54,18 @@ TRUTH_CHANGES = {
              "keypoint inside its loop's own bud or branch (a bush's bud grown through U) is not visible (v=1)",
 }
 SIM_VERSION = "0.3.1"
-# Versions whose images and per-instance truth (what training reads) are an earlier one's: a training cache or
-# checkpoint of that one serves them as it is.
+# Versions whose training data (images, instance masks, classes and keypoint positions; training reads no visibility
+# and no patient truth) are an earlier one's: a training cache or checkpoint of that one serves them as it is.
 SAME_TRAINING_DATA = {"0.3.1": "0.3.0"}
 
 
 def training_data_version(version=SIM_VERSION):
-    """The version whose training data (images, instances) `version` shares."""
-    return SAME_TRAINING_DATA.get(version, version)
+    """The earliest version whose training data `version` shares (followed through truth-only versions)."""
+    seen = set()
+    while version in SAME_TRAINING_DATA and version not in seen:
+        seen.add(version)
+        version = SAME_TRAINING_DATA[version]
+    return version
 
 
 def truth_is_current(path):

@@ -176,7 +176,8 @@ RESUME_MUST_MATCH = ("seed", "batch", "crop", "kp_offset_window", "cache_fields"
 
 def resume_conflicts(saved, a):
     """Messages for each setting in RESUME_MUST_MATCH that differs from the checkpoint's (absent in older ones: skipped),
-    and for a simulator version other than the checkpoint's (its targets, such as a loop's truth widths, differ)."""
+    and for a simulator version whose training data differs from the checkpoint's (its targets, such as a loop's truth
+    widths, differ; a truth-only version shares its predecessor's: simulate.training_data_version)."""
     problems = [f"--{k.replace('_', '-')} is {getattr(a, k)!r} but the checkpoint was trained with {saved[k]!r}"
                 for k in RESUME_MUST_MATCH if k in saved and saved[k] != getattr(a, k)]
     # A resume keeps the checkpoint's schedule: another --steps (NFC_TRAIN_STEPS) would be ignored, and the old weights

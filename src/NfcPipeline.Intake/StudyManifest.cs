@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using NfcPipeline.Core.Domain;
 
 namespace NfcPipeline.Intake;
 
@@ -108,9 +109,6 @@ public sealed record StudyManifest
 
     private const int MaxFolderNameLength = 255;
 
-    /// <summary>The calibrations a capillaroscope gives (about 0.5-5 µm/px); outside this, a unit or typing mistake.</summary>
-    public const double MinMicrometresPerPixel = 0.01, MaxMicrometresPerPixel = 100;
-
     private static StudyManifest FromDocument(JsonDocument doc)
     {
         var root = doc.RootElement;
@@ -120,10 +118,8 @@ public sealed record StudyManifest
         {
             if (scale.ValueKind != JsonValueKind.Number || !scale.TryGetDouble(out var v) || !(v > 0) || !double.IsFinite(v))
                 throw new StudyLayoutException($"{FileName}: um_per_px must be a positive number, got {Shown(scale)}.");
-            // 5e-324 or 1e308 passed, and every threshold in pixels (µm / µm per px) became 0 or infinite.
-            if (v is < MinMicrometresPerPixel or > MaxMicrometresPerPixel)
-                throw new StudyLayoutException($"{FileName}: um_per_px must be {MinMicrometresPerPixel} to {MaxMicrometresPerPixel} µm per pixel " +
-                    $"(a capillaroscope gives about 0.5-5), got {Shown(scale)}.");
+            if (!Calibration.IsPlausible(v))
+                throw new StudyLayoutException($"{FileName}: um_per_px must be {Calibration.PlausibleRange}, got {Shown(scale)}.");
             umPerPx = v;
         }
         string? device = root.TryGetProperty("device", out var d)

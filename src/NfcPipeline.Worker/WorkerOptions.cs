@@ -1,3 +1,4 @@
+using NfcPipeline.Core.Domain;
 namespace NfcPipeline.Worker;
 
 /// <summary>The worker's policy as data (section "Worker").</summary>
@@ -58,8 +59,8 @@ public sealed class WorkerOptions
             problems.Add($"Worker:PrefetchCount ({PrefetchCount}) must be at least Worker:ConcurrentMessageLimit ({ConcurrentMessageLimit}): " +
                 "the broker delivers no more than the prefetch at once, so fewer chunks would run than the limit says.");
         if (RegistrationConcurrency is < 1 or > 16) problems.Add($"Worker:RegistrationConcurrency must be 1 to 16, got {RegistrationConcurrency}.");
-        if (!(DefaultMicrometresPerPixel > 0 && double.IsFinite(DefaultMicrometresPerPixel)))
-            problems.Add($"Worker:DefaultMicrometresPerPixel must be a positive number, got {DefaultMicrometresPerPixel}.");
+        if (!Calibration.IsPlausible(DefaultMicrometresPerPixel))
+            problems.Add($"Worker:DefaultMicrometresPerPixel must be {Calibration.PlausibleRange}, got {DefaultMicrometresPerPixel}.");
         // A bare number binds as days ("60" is 60 days), so the spans have upper bounds as well.
         if (!(KeepHistory >= TimeSpan.FromDays(1) && KeepHistory <= TimeSpan.FromDays(3650)))
             problems.Add($"Worker:KeepHistory must be 1 to 3650 days (d.hh:mm:ss, e.g. 30.00:00:00), got {KeepHistory}.");

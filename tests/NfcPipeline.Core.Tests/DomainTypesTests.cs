@@ -38,6 +38,21 @@ public class DomainTypesTests
         Assert.Equal(0f, a.IntersectionOverUnion(new BoundingBox(20, 20, 30, 30)));
     }
 
+    [Theory]
+    [InlineData(0.01, true)]
+    [InlineData(2.43, true)]
+    [InlineData(100.0, true)]
+    [InlineData(0.009, false)]
+    [InlineData(100.5, false)]
+    [InlineData(5e-324, false)]
+    [InlineData(double.NaN, false)]
+    [InlineData(double.PositiveInfinity, false)]
+    public void Only_calibrations_a_capillaroscope_could_give_are_plausible(double umPerPx, bool plausible)
+    {
+        // One rule for every way a calibration comes in (manifest, submission, CLI, the worker's default).
+        Assert.Equal(plausible, Calibration.IsPlausible(umPerPx));
+    }
+
     [Fact]
     public void Mask_with_wrong_bit_count_is_rejected()
     {

@@ -44,9 +44,9 @@ internal static class AnalyzeCommand
                 (inventory.Skipped.Count > 0 ? $"; {inventory.Skipped.Count} entries skipped, listed above)." : ")."));
             return NfcCommandLine.Fatal;
         }
-        if (umPerPx is { } given && !(given > 0 && double.IsFinite(given)))
+        if (umPerPx is { } given && !Calibration.IsPlausible(given))
         {
-            await Console.Error.WriteLineAsync("nfc analyze: --um-per-px must be a positive number.");
+            await Console.Error.WriteLineAsync($"nfc analyze: --um-per-px must be {Calibration.PlausibleRange}.");
             return NfcCommandLine.Usage;
         }
 

@@ -5,6 +5,7 @@ using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Storage.Reporting;
 using Npgsql;
 using Spectre.Console;
+using NfcPipeline.Core.Domain;
 
 namespace NfcPipeline.Cli.Commands;
 
@@ -29,8 +30,8 @@ internal static class EnqueueCommand
             var root = parse.GetValue(share) ?? Environment.GetEnvironmentVariable("NFC_SHARE_ROOT");
             if (string.IsNullOrWhiteSpace(root))
                 return Fail("give the share root with --share or NFC_SHARE_ROOT.", NfcCommandLine.Usage);
-            if (parse.GetValue(umPerPx) is { } um && !(um > 0 && double.IsFinite(um)))
-                return Fail("--um-per-px must be a positive number.", NfcCommandLine.Usage);
+            if (parse.GetValue(umPerPx) is { } um && !Calibration.IsPlausible(um))
+                return Fail($"--um-per-px must be {Calibration.PlausibleRange}.", NfcCommandLine.Usage);
             if (!parse.GetValue(wait) && parse.GetResult(registerTimeout) is { Implicit: false })
                 return Fail("--register-timeout goes with --wait only.", NfcCommandLine.Usage);
             var given = parse.GetValue(folder)!;
@@ -63,7 +64,7 @@ internal static class EnqueueCommand
             };
             // The worker would refuse these; refused there, the submission would look accepted here.
             if (StudyIds.Problem(message.StudyId) is { } idProblem)
-                return Fail($"the study id '{message.StudyId}' cannot be used: {idProblem} Give another with --study-id.", NfcCommandLine.Usage);
+                return Fail($"the study id (the folder's name, study.json's study_id or --study-id) cannot be used: {idProblem} Give another with --study-id.", NfcCommandLine.Usage);
             WarnOfOverrides(message, inventory.Manifest, Path.GetFileName(candidate.TrimEnd('/')), parse.GetValue(studyId) is not null);
             string sourcePath;
             try { sourcePath = SharePaths.StudySourcePath(rootFull, relative); }

@@ -40,9 +40,9 @@ internal static class EvaluateCommand
             await Console.Error.WriteLineAsync($"nfc evaluate: {(request.Images.Exists ? $"truth file {request.Truth.FullName}" : $"images folder {request.Images.FullName}")} not found.");
             return NfcCommandLine.Usage;
         }
-        if (request.UmPerPx is { } scale && !(scale > 0 && double.IsFinite(scale)))
+        if (request.UmPerPx is { } scale && !Calibration.IsPlausible(scale))
         {
-            await Console.Error.WriteLineAsync("nfc evaluate: --um-per-px must be a positive number.");
+            await Console.Error.WriteLineAsync($"nfc evaluate: --um-per-px must be {Calibration.PlausibleRange}.");
             return NfcCommandLine.Usage;
         }
         if (InferenceArguments.AnalysisFromEnvironment("nfc evaluate") is not { } analysisOptions) return NfcCommandLine.Usage;

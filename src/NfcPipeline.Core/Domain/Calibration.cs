@@ -12,6 +12,15 @@ public readonly record struct Calibration
 
     public double MicrometresPerPixel { get; }
 
+    /// <summary>The calibrations taken wherever one is given (a manifest, a submission, the CLI, the worker's default):
+    /// a capillaroscope gives about 0.5-5 µm/px; 5e-324 or 1e308 made every threshold in pixels 0 or infinite.</summary>
+    public const double MinPlausible = 0.01, MaxPlausible = 100;
+
+    /// <summary>What <see cref="IsPlausible"/> accepts, for refusals.</summary>
+    public const string PlausibleRange = "0.01 to 100 µm per pixel (a capillaroscope gives about 0.5-5)";
+
+    public static bool IsPlausible(double micrometresPerPixel) => micrometresPerPixel is >= MinPlausible and <= MaxPlausible;
+
     public double ToMicrometres(double pixels) => pixels * MicrometresPerPixel;
 
     /// <summary>

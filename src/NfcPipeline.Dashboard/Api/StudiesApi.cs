@@ -5,6 +5,7 @@ using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Intake;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Storage.Reporting;
+using NfcPipeline.Core.Domain;
 
 namespace NfcPipeline.Dashboard.Api;
 
@@ -155,7 +156,7 @@ public static class StudiesApi
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body.StudyId)) errors["studyId"] = ["A study id is required."];
         else if (StudyIds.Problem(body.StudyId.Trim()) is { } problem) errors["studyId"] = [problem];
-        if (body.MicrometresPerPixel is { } um && !(um > 0 && double.IsFinite(um))) errors["micrometresPerPixel"] = ["µm per pixel must be a positive number."];
+        if (body.MicrometresPerPixel is { } um && !Calibration.IsPlausible(um)) errors["micrometresPerPixel"] = [$"µm per pixel must be {Calibration.PlausibleRange}."];
         if (body.Device?.Contains('\0') ?? false) errors["device"] = ["The device cannot contain a NUL character."];
         var hasFolder = !string.IsNullOrWhiteSpace(body.FolderPath);
         var hasImages = body.Images is { Count: > 0 };

@@ -127,7 +127,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             await retry.RunAsync(t => jobs.MarkRetryingAsync(message.JobId, identity.Id, "Cancelled when its worker stopped; published again by the next worker.",
                 backToOutbox: true, t), CancellationToken.None);
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException cancelled) when (ct.IsCancellationRequested)
         {
             // MassTransit cancelled it (its own stop): it returns a cancelled message to the queue.
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -135,7 +135,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
             catch (Exception ex) when (DatabaseRetry.IsTransient(ex) || ex is OperationCanceledException) { }
             // With MassTransit's own token: one carrying the linked analysis token is taken for a fault (ConsumerCanceledException),
             // and without a retry filter (Worker:MessageRetryLimit 0) the fault consumer failed the job.
-            throw new OperationCanceledException("The worker is stopping.", ct);
+            throw new OperationCanceledException("The worker is stopping.", cancelled, ct);
         }
     }
 
@@ -332,8 +332,8 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
     }
 
     private const string Changed = "The file changed after the study was registered; submit the study again to analyse its current content.";
-    private const string UnreadAtRegistration = "The file could not be read when the study was registered (it can be now: a permission " +
-        "or the share was fixed since); submit the study again to analyse it.";
+    private const string UnreadAtRegistration = "The file was not read when the study was registered (unreadable or too large then); " +
+        "submit the study again to analyse it as it is now.";
 
     /// <summary>
     /// The file's content when it hashes as registered. A file that cannot be opened fails with the reason (a folder or

@@ -5,6 +5,7 @@ using NfcPipeline.Imaging;
 using NfcPipeline.Intake;
 using NfcPipeline.Intake.Share;
 using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Core.Domain;
 
 namespace NfcPipeline.Worker.Registration;
 
@@ -64,7 +65,8 @@ public sealed class StudyIntake(WorkerOptions options)
         var root = options.ShareRoot is { Length: > 0 } r ? r : throw new StudyLayoutException("Worker:ShareRoot is not configured, so no path can be resolved.");
         if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
         if (StudyIds.Problem(message.StudyId) is { } problem) throw new StudyLayoutException(problem);
-        if (message.MicrometresPerPixel is <= 0) throw new StudyLayoutException("MicrometresPerPixel must be positive.");
+        if (message.MicrometresPerPixel is { } um && !Calibration.IsPlausible(um))
+            throw new StudyLayoutException($"MicrometresPerPixel must be {Calibration.PlausibleRange}.");   // NaN and infinity passed
         if (message.Device?.Contains('\0') ?? false) throw new StudyLayoutException("Device cannot contain a NUL character.");
         // One of the two, as the dashboard's API asks: the list would otherwise be dropped without a word.
         if (message.FolderPath is { Length: > 0 } && message.Images is { Count: > 0 })

@@ -301,7 +301,7 @@ public class ResubmissionTests
     // As if the file had been replaced while its chunk waited: the registered hash no longer matches the content.
     [InlineData("sha256(sha256)", "The file changed after the study was registered")]
     // Unreadable at registration (its path's stand-in hash), readable now: it said the file had changed.
-    [InlineData("sha256(convert_to('nfc:unreadable:' || rel_path, 'UTF8'))", "The file could not be read when the study was registered")]
+    [InlineData("sha256(convert_to('nfc:unreadable:' || rel_path, 'UTF8'))", "The file was not read when the study was registered")]
     public async Task A_file_changed_after_registration_fails_with_that_reason_and_stores_nothing_under_the_old_hash(string registered, string reason)
     {
         var (env, images) = await CompletedStudyAsync("study-h", patients: 1, imagesPerPatient: 2);
