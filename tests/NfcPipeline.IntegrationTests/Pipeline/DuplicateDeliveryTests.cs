@@ -42,9 +42,7 @@ public class DuplicateDeliveryTests
         // the job fail as WorkerStopped although no worker had stopped. The consumer now asks this every four heartbeat
         // intervals and waits while the heartbeat moves on: a live worker.
         await using var migrated = await MigratedDatabase.CreateAsync();
-        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
-        var jobs = new JobStore(migrated.Db);
-        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        var (jobs, job) = await OneChunkAsync(migrated);
         Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w1", 3, default));
         await using var c = await migrated.Db.OpenConnectionAsync();
         await c.ExecuteAsync("insert into workers (id, host, pid) values ('w1', 'h', 1)");
@@ -71,9 +69,7 @@ public class DuplicateDeliveryTests
         // Both found the job enqueued; the second's start then saw it processing under the first, just started by a
         // live worker, and counted it abandoned: three such races gave the job up as WorkerStopped with no worker stopped.
         await using var migrated = await MigratedDatabase.CreateAsync();
-        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
-        var jobs = new JobStore(migrated.Db);
-        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        var (jobs, job) = await OneChunkAsync(migrated);
         await using var c = await migrated.Db.OpenConnectionAsync();
         await c.ExecuteAsync("insert into workers (id, host, pid) values ('w1', 'h', 1)");
         var live = TimeSpan.FromSeconds(20);
@@ -106,9 +102,7 @@ public class DuplicateDeliveryTests
         // The give-up test read abandoned_starts in a second scan, from the statement's snapshot: a start that waited for
         // the row behind another start that counted one judged by the count from before it, and ran the job once more.
         await using var migrated = await MigratedDatabase.CreateAsync();
-        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
-        var jobs = new JobStore(migrated.Db);
-        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
+        var (jobs, job) = await OneChunkAsync(migrated);
         Assert.Equal(JobStart.Started, await jobs.StartAsync(job, "w1", 3, default));
         await using var c = await migrated.Db.OpenConnectionAsync();
         await c.ExecuteAsync("update jobs set abandoned_starts = 1 where id = @job", new { job });
@@ -134,10 +128,8 @@ public class DuplicateDeliveryTests
         // A redelivery judged the holder by its own heartbeat interval: a live worker beating every minute (alive within
         // 4 minutes) looked dead to one beating every 5 seconds, and its chunk was counted as abandoned.
         await using var migrated = await MigratedDatabase.CreateAsync();
-        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
-        var jobs = new JobStore(migrated.Db);
+        var (jobs, job) = await OneChunkAsync(migrated);
         var workers = new WorkerStore(migrated.Db);
-        var job = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId;
         await workers.RegisterAsync("slow", "h", 1, "cpu", "CPUExecutionProvider", [1], TimeSpan.FromMinutes(4), default);
         await using var c = await migrated.Db.OpenConnectionAsync();
         async Task<int> Abandoned() => await c.ExecuteScalarAsync<int>("select abandoned_starts from jobs where id = @job", new { job });
@@ -155,5 +147,13 @@ public class DuplicateDeliveryTests
         Assert.Null(await jobs.HolderHeartbeatAsync(job, "fast", mine, default));
         Assert.Equal(JobStart.StartedAlone, await jobs.StartAsync(job, "fast", 3, default, mine));
         Assert.Equal(1, await Abandoned());
+    }
+
+    /// <summary>A seeded study of one image and its one chunk's job, not started.</summary>
+    private static async Task<(JobStore Jobs, long Job)> OneChunkAsync(MigratedDatabase migrated)
+    {
+        var s = await ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        var jobs = new JobStore(migrated.Db);
+        return (jobs, (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0].JobId);
     }
 }
