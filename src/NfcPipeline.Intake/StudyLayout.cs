@@ -43,6 +43,18 @@ public static class StudyLayout
 {
     public const int MaxDepth = 3;
 
+    /// <summary>
+    /// The most entries (files and folders, hidden ones too) a study's walk lists before it gives up: a folder of millions
+    /// (an archive dropped into the share) would otherwise hold the scan and the worker's memory for minutes. A large
+    /// study (1,000 patients, 8 fingers, 4 fields and their notes) lists about 50,000.
+    /// </summary>
+    public const int MaxEntries = 200_000;
+
+    /// <summary>Why a study is refused when its walk lists more than <paramref name="limit"/> entries.</summary>
+    public static string TooManyEntries(int limit) =>
+        $"The study folder holds more than {limit:N0} files and folders (to the layout's <patient>/<finger>/ depth); it is refused " +
+        "as no study, so a folder of millions cannot hold the worker. Split it into smaller studies.";
+
     private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp" };
 
     /// <summary>Whether a file name is one a field image may have; others are not analysed.</summary>
@@ -138,7 +150,9 @@ public static class StudyLayout
     /// manifest's or the folder's.</param>
     /// <param name="folderName">The folder's name as submitted (a link's, not its target's): the id when neither the
     /// submitter nor the manifest gives one.</param>
-    public static StudyInventory Discover(string studyFolder, string? shareRoot = null, string? studyId = null, string? folderName = null)
+    /// <param name="maxEntries">At most this many entries are listed (<see cref="MaxEntries"/>); more refuse the folder.</param>
+    public static StudyInventory Discover(string studyFolder, string? shareRoot = null, string? studyId = null, string? folderName = null,
+        int maxEntries = MaxEntries)
     {
         if (File.Exists(studyFolder)) throw new StudyLayoutException($"'{studyFolder}' is a file, not a study folder.");
         if (!Directory.Exists(studyFolder)) throw new StudyLayoutException($"Study folder '{studyFolder}' does not exist.");
@@ -154,7 +168,7 @@ public static class StudyLayout
         studyId ??= manifest?.StudyId ?? folderName ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 
-        var walk = new WalkState(manifest, realRoot, SharePaths.RealPath(folder));
+        var walk = new WalkState(manifest, realRoot, SharePaths.RealPath(folder), maxEntries);
         Walk(folder, [], viaLink: false, walk);
         walk.Images.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
         walk.Skipped.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
@@ -162,8 +176,10 @@ public static class StudyLayout
     }
 
     /// <summary>What one study's walk carries: its folders and files seen by real path, and what it found.</summary>
-    private sealed record WalkState(StudyManifest? Manifest, string RealRoot, string RealStudy)
+    private sealed record WalkState(StudyManifest? Manifest, string RealRoot, string RealStudy, int MaxEntries)
     {
+        public int Listed { get; set; }
+
         public HashSet<string> VisitedFolders { get; } = new(StringComparer.Ordinal) { RealStudy };
         public HashSet<string> LinkedFiles { get; } = new(StringComparer.Ordinal);
         public List<StudyImage> Images { get; } = [];
@@ -197,8 +213,17 @@ public static class StudyLayout
     private static void Walk(string directory, List<string> segments, bool viaLink, WalkState walk)
     {
         var (manifest, realRoot, skipped) = (walk.Manifest, walk.RealRoot, walk.Skipped);
-        IEnumerable<FileSystemInfo> entries;
-        try { entries = new DirectoryInfo(directory).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).ToList(); }
+        var entries = new List<FileSystemInfo>();
+        try
+        {
+            // Counted as listed, so a folder of millions is given up on before it is held in memory.
+            foreach (var listed in new DirectoryInfo(directory).EnumerateFileSystemInfos())
+            {
+                if (++walk.Listed > walk.MaxEntries) throw new StudyLayoutException(TooManyEntries(walk.MaxEntries));
+                entries.Add(listed);
+            }
+            entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
             // .NET's message names the folder's full path, with the patient's folder in it: listed and logged, it must not.

@@ -14,6 +14,9 @@ public sealed record ShareScanOptions
     /// </summary>
     public bool RequireMountPoint { get; init; }
 
+    /// <summary>The most entries one study folder's walk lists (<see cref="StudyLayout.MaxEntries"/>, as registration does).</summary>
+    public int MaxStudyEntries { get; init; } = StudyLayout.MaxEntries;
+
     /// <summary>Counts the folders and entries read, so a watcher can tell a slow scan from one that hangs.</summary>
     public ShareScanProgress? Progress { get; init; }
 }
@@ -127,9 +130,10 @@ public class ShareScanner(TimeProvider clock)
         // Every folder is walked and remembered, marked or not: a copy that brings its study.json early must already
         // be known to be changing when the marker appears.
         StudyContent? content = null;
-        string? unreadable = null;
-        try { content = StudyFingerprint.Compute(path, realRoot, ct, options.Progress); }
+        string? unreadable = null, tooLarge = null;
+        try { content = StudyFingerprint.Compute(path, realRoot, ct, options.Progress, options.MaxStudyEntries); }
         catch (StudyUnreadableException ex) { unreadable = ex.Message; }
+        catch (StudyTooLargeException ex) { tooLarge = ex.Message; }
         // A scan given up on (it hung) must not tell the memory it saw this folder at its own, long past, start.
         ct.ThrowIfCancellationRequested();
         // The time this folder was looked at, not the scan's start: a long scan (a cold file server) would otherwise
@@ -139,10 +143,12 @@ public class ShareScanner(TimeProvider clock)
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 
         var marker = FindMarker(path);
+        // An unmarked folder of millions (an archive) is no study yet, and says so as other unmarked folders do.
+        if (tooLarge is not null && marker != ReadyMarker.None) return Refuse(tooLarge, marker);
         // Before the marker: a folder that cannot be read hides its marker, and "no marker" would send the operator
         // looking for the wrong thing.
-        if (content is null) return Refuse(unreadable!, marker);
-        if (marker == ReadyMarker.None)
+        if (content is null && unreadable is not null) return Refuse(unreadable, marker);
+        if (marker == ReadyMarker.None || content is null)
             return new StudyFolder(name, path, StudyReadiness.NoMarker, marker, null, null, 0, null, $"no {StudyManifest.FileName} or {ReadyFileName} marker");
         if (marker == ReadyMarker.Manifest && StudyManifest.LinkProblem(path, realRoot) is { } manifestProblem)
             return Refuse(manifestProblem, marker);

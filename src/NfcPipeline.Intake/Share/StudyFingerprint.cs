@@ -9,6 +9,9 @@ namespace NfcPipeline.Intake.Share;
 /// </summary>
 public sealed record StudyContent(string Fingerprint, int FileCount, DateTimeOffset? NewestChange, string Activity);
 
+/// <summary>The study's walk listed more entries than it may (<see cref="StudyLayout.MaxEntries"/>); the message says so.</summary>
+public sealed class StudyTooLargeException(string message) : Exception(message);
+
 /// <summary>A folder inside a study cannot be listed, so its content is unknown.</summary>
 public sealed class StudyUnreadableException(string message, Exception inner) : Exception(message, inner);
 
@@ -25,13 +28,16 @@ public static class StudyFingerprint
     /// Walks the folder; <paramref name="ct"/> is looked at, and <paramref name="progress"/> advanced, in each subfolder
     /// and every <see cref="ShareScanProgress.EntriesPerStep"/> entries (a study may hold thousands of files).
     /// </summary>
-    public static StudyContent Compute(string studyFolder, string realRoot, CancellationToken ct = default, ShareScanProgress? progress = null)
+    /// <param name="maxEntries">More entries listed than this throw <see cref="StudyTooLargeException"/>, as registration refuses them.</param>
+    public static StudyContent Compute(string studyFolder, string realRoot, CancellationToken ct = default, ShareScanProgress? progress = null,
+        int maxEntries = StudyLayout.MaxEntries)
     {
         var lines = new List<string>();
         var activity = new List<string>();
         long newestTicks = 0;
         var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(studyFolder) };
-        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct, progress);
+        var budget = new EntryBudget(maxEntries);
+        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct, progress, budget);
         int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
         DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
         return new StudyContent(Hash(lines), files, newest, Hash(activity));
@@ -44,7 +50,8 @@ public static class StudyFingerprint
     }
 
     private static void Walk(DirectoryInfo directory, string prefix, int depth, string realRoot,
-        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks, CancellationToken ct, ShareScanProgress? progress)
+        HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks, CancellationToken ct, ShareScanProgress? progress,
+        EntryBudget budget)
     {
         ct.ThrowIfCancellationRequested();
         progress?.Advance();
@@ -53,6 +60,7 @@ public static class StudyFingerprint
         {
             foreach (var listed in directory.EnumerateFileSystemInfos())
             {
+                budget.Take();
                 entries.Add(listed);
                 Step(entries.Count, ct, progress);
             }
@@ -79,7 +87,7 @@ public static class StudyFingerprint
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
-                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress);
+                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress, budget);
             }
             else if (entry is FileInfo file)
             {
@@ -110,6 +118,17 @@ public static class StudyFingerprint
         if (entry % ShareScanProgress.EntriesPerStep != 0) return;
         ct.ThrowIfCancellationRequested();
         progress?.Advance();
+    }
+
+    /// <summary>The entries a walk may still list; the one past the last throws.</summary>
+    private sealed class EntryBudget(int limit)
+    {
+        private int _listed;
+
+        public void Take()
+        {
+            if (++_listed > limit) throw new StudyTooLargeException(StudyLayout.TooManyEntries(limit));
+        }
     }
 
     /// <summary>False for links that leave the share, dangle, or loop.</summary>

@@ -87,6 +87,8 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         if (message.Images is { Count: > 0 } list)
         {
+            if (list.Count > StudyLayout.MaxEntries)
+                throw new StudyLayoutException($"At most {StudyLayout.MaxEntries:N0} images may be listed in one SubmitStudy ({list.Count:N0} were); split the study.");
             if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
                     || SharePaths.HasUnprintable(i.Patient) || (i.Finger is not null && SharePaths.HasUnprintable(i.Finger))))
                 throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");

@@ -41,6 +41,14 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_list_of_more_images_than_a_studys_walk_may_list_is_refused_before_any_is_looked_at()
+    {
+        var images = Enumerable.Range(0, StudyLayout.MaxEntries + 1).Select(i => new SubmittedImage($"S/P1/L2/f{i}.jpg", "P1", "L2")).ToList();
+        Assert.Equal($"At most {StudyLayout.MaxEntries:N0} images may be listed in one SubmitStudy ({images.Count:N0} were); split the study.",
+            Refused(new SubmitStudy { StudyId = "S", Images = images }).Message);
+    }
+
+    [Fact]
     public void One_path_listed_twice_or_a_NUL_in_the_device_is_refused_with_the_reason()
     {
         Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
