@@ -54,7 +54,7 @@ public sealed class ShareAvailability
         try { problem = await probe.WaitAsync(_probeTimeout, ct); }
         catch (TimeoutException) { problem = $"the share root '{_root}' did not answer within {_probeTimeout.TotalSeconds:0} s (a hung network mount?)"; }
         if (problem is not null && Interlocked.Exchange(ref _away, 1) == 0)
-            _logger.LogWarning("The share is not available: {Problem}. Chunks wait for it in the outbox", problem);
+            _logger.LogWarning("The share is not available: {Problem}. Chunks wait for it in the outbox; submissions are retried, then noted as failed", problem);
         else if (problem is null && Interlocked.Exchange(ref _away, 0) == 1)
             _logger.LogInformation("The share is available again");
         return problem;

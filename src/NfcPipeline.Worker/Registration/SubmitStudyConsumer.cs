@@ -1,6 +1,7 @@
 using MassTransit;
 using NfcPipeline.Contracts;
 using NfcPipeline.Intake;
+using NfcPipeline.Intake.Share;
 using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Storage.Share;
 using NfcPipeline.Worker.Analysis;
@@ -12,7 +13,7 @@ namespace NfcPipeline.Worker.Registration;
 /// <summary>Registers a submitted study, queues its work in chunks, and completes the patients (or the study) that need no analysis.</summary>
 public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, ModelHost model,
     WorkPublisher publisher, CompletionEventPublisher events, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options,
-    ShareScanStore shareNotes, ILogger<SubmitStudyConsumer> logger)
+    ShareScanStore shareNotes, ShareAvailability share, ILogger<SubmitStudyConsumer> logger)
     : IConsumer<SubmitStudy>
 {
     public async Task Consume(ConsumeContext<SubmitStudy> context)
@@ -89,6 +90,11 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
+        // A share that is away (unmounted, renamed, a hung mount) would refuse the folder for good as missing, or hold this
+        // consumer for as long as the mount hangs: the submission is retried instead, and past its retries noted as failed,
+        // so the watcher submits the folder again later.
+        if (options.ShareRoot is { Length: > 0 } && await share.ProblemAsync(ct) is { } away)
+            throw new ShareUnavailableException($"The share is not available: {away}");
         StudyRegistration registration;
         // A copy still running while the files were hashed (StudyFolderChangingException) is read again at the message's
         // retries; past them, the fault notes a refusal and the watcher submits the folder again later.

@@ -43,21 +43,47 @@ public class ShareOutageTests
     }
 
     [Fact]
-    public async Task With_RequireShareMountPoint_a_share_that_is_not_mounted_holds_its_chunks_in_the_outbox_without_failing_an_image()
+    public async Task With_RequireShareMountPoint_a_share_that_is_not_mounted_is_not_read_and_its_submission_is_retried_then_noted()
     {
+        // The empty mount point of an unmounted share would have refused the folder for good as missing.
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-unmounted", patients: 1, imagesPerPatient: 4);
-        await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__RequireShareMountPoint"] = "true" });
+        var worker = await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Worker__RequireShareMountPoint"] = "true", ["Worker__MessageRetryLimit"] = "1",
+        });
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-unmounted", FolderPath = "study-unmounted" });
 
-        const string held = "select count(*) from jobs where kind = 'analyze_chunk' and attempts = 1 and state = 'retrying' and published_at is null" +
-            " and last_error like 'Waiting for the share: the share root % is not a mount point (Worker:RequireShareMountPoint)%'";
-        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(held) == 2, TimeSpan.FromMinutes(1), () => env.Workers[0].Output);
-        // Past Worker:RepublishAfter (3 s here) and two outbox passes: still held, not started again.
-        await Task.Delay(TimeSpan.FromSeconds(5));
-        Assert.Equal(2L, await env.QueryScalarAsync<long>(held));
-        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from images where state in ('failed', 'succeeded')"));
-        Assert.Equal("processing", await env.QueryScalarAsync<string>("select state from studies where external_id = 'study-unmounted'"));
+        await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("""
+            select count(*) from share_folder_notes where folder = 'study-unmounted' and state = 'registration_refused'
+              and reason like 'Its registration failed after its retries (%ShareUnavailableException: The share is not available: the share root % is not a mount point (Worker:RequireShareMountPoint)%'
+            """) == 1, TimeSpan.FromMinutes(1), () => worker.Output);
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from studies"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs"));
+        Assert.DoesNotContain("does not exist", worker.Output);
+    }
+
+    [Fact]
+    public async Task A_submission_while_the_share_is_away_is_retried_and_registers_once_the_share_is_back()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-away", patients: 1, imagesPerPatient: 2);
+        var worker = await env.StartWorkerAsync(new Dictionary<string, string> { ["Worker__MessageRetryLimit"] = "3" });
+        var away = env.Share.FullName + "-away";
+        Directory.Move(env.Share.FullName, away);
+        try
+        {
+            await env.SubmitAsync(new SubmitStudy { StudyId = "study-away", FolderPath = "study-away" });
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("The share is not available: the share root '")),
+                TimeSpan.FromMinutes(1), () => worker.Output);
+        }
+        finally { Directory.Move(away, env.Share.FullName); }
+
+        // The next retry (1 s or more later) finds it: registered and analysed, never refused as a missing folder.
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-away", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from share_folder_notes"));
+        Assert.Equal(0L, await env.Vhost.QueueDepthAsync("submit-study_error"));
     }
 
     [Fact]
