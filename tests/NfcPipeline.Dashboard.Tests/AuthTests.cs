@@ -115,14 +115,14 @@ public class AuthTests
         // or with a file, is refused instead of buffered.
         var large = new MultipartFormDataContent { { new ByteArrayContent(new byte[DashboardServiceExtensions.MaxFormBytes + 1]), "file", "big.bin" } };
         var refused = await client.PostAsync("/jobs", large);
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains("over the size limits", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);   // said as too large, not malformed
+        Assert.Contains("The form is larger than the dashboard's forms take (256 KiB).", await refused.Content.ReadAsStringAsync());
         var small = new MultipartFormDataContent { { new ByteArrayContent(new byte[10_000]), "file", "small.bin" } };
         var withFile = await client.PostAsync("/jobs", small);
         Assert.Equal(HttpStatusCode.BadRequest, withFile.StatusCode);
         Assert.Contains("take no files", await withFile.Content.ReadAsStringAsync());
         var manyValues = new FormUrlEncodedContent(Enumerable.Range(0, 40).Select(i => new KeyValuePair<string, string>($"k{i}", new string('x', 10_000))));
-        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync("/jobs", manyValues)).StatusCode);   // 400 KB of small values
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.PostAsync("/jobs", manyValues)).StatusCode);   // 400 KB of small values
 
         client.DefaultRequestHeaders.Authorization = Basic("rita", "wrong");
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
@@ -176,6 +176,10 @@ public class AuthTests
     [InlineData("Dashboard:MaxConcurrentExports", "0", "Dashboard:MaxConcurrentExports must be 1 to 64.")]
     [InlineData("Dashboard:ShareTimeout", "00:00:00", "Dashboard:ShareTimeout must be 1 second to 5 minutes (hh:mm:ss).")]
     [InlineData("Dashboard:ExportQueueWait", "-00:00:01", "Dashboard:ExportQueueWait must be 0 to 10 minutes (hh:mm:ss).")]
+    [InlineData("Dashboard:SubmissionCheckTimeout", "00:11:00", "Dashboard:SubmissionCheckTimeout must be 1 second to 10 minutes (hh:mm:ss).")]
+    [InlineData("Dashboard:MaxConcurrentShareChecks", "0", "Dashboard:MaxConcurrentShareChecks must be 1 to 64.")]
+    [InlineData("Dashboard:Users:1:Name", "olga", "Dashboard:Users names 'olga' 2 times; each user is one entry.")]
+    [InlineData("Dashboard:Users:0:Name", "olga:admin", "Dashboard:Users name 'olga:admin' contains a colon, which basic auth cannot carry.")]
     public void A_limit_out_of_range_refuses_to_start(string key, string value, string expected)
     {
         var settings = Users();

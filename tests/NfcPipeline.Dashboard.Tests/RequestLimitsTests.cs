@@ -55,12 +55,18 @@ public class RequestLimitsTests
             new Dictionary<string, string?> { ["Dashboard:ShareRoot"] = data.ShareRoot });
         using var client = host.Client();
 
-        foreach (var url in new[] { "/studies?before=abc", "/jobs?before=1x", $"/images/{data.ImageIds[0]}/overlay.png?width=abc" })
+        foreach (var url in new[] { "/studies?before=abc", "/jobs?before=1x" })
         {
             var response = await client.GetAsync(url);
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
             Assert.StartsWith("Bad request: a value in the address", await response.Content.ReadAsStringAsync());
+        }
+        // The overlay, which scripts fetch, answers problem details as the API does (as it does for ?width=0).
+        foreach (var query in new[] { "width=abc", "model=abc" })
+        {
+            var response = await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png?{query}");
+            Assert.Equal((HttpStatusCode.BadRequest, "application/problem+json"), (response.StatusCode, response.Content.Headers.ContentType?.MediaType));
         }
 
         foreach (var width in new[] { 0, -5, PatientReportPageWidthLimit + 1 })

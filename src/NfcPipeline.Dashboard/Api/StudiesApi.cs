@@ -67,7 +67,7 @@ public static class StudiesApi
         double? MicrometresPerPixel, string? Device, bool Reanalyze);
 
     private static async Task<IResult> Submit(HttpRequest request, IOptions<DashboardOptions> options, IPublishEndpoint bus,
-        ReportingQueries queries, CancellationToken ct)
+        ReportingQueries queries, ShareCheckGate shareChecks, CancellationToken ct)
     {
         // Read here rather than bound: a body that is not JSON, or a field of the wrong type, gets problem details
         // naming what is wrong (the binder answered with an empty 400 or 415).
@@ -93,21 +93,20 @@ public static class StudiesApi
                 title: "The study cannot be submitted");
         }
         if (body is null) return Results.Problem("The body must be a JSON SubmitStudy.", statusCode: 400, title: "Invalid request");
-        var errors = Validate(body, options.Value.ShareRoot);
-        if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
         var folderPath = string.IsNullOrWhiteSpace(body.FolderPath) ? null : body.FolderPath;
+        var (answered, checkedBody) = await shareChecks.RunAsync(() => CheckInShare(body, folderPath, options.Value.ShareRoot), ct);
+        if (!answered) return ShareCheckGate.NotAnswered(request.HttpContext);
+        var (errors, sourcePath) = checkedBody;
+        if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
         // The worker refuses another folder under a registered id; answered here, a refusal is not a 202.
-        string? sourcePath;
-        // Resolved again: a folder renamed or unmounted since Validate is the request's problem (400), not a 500 whose log names it.
-        try { sourcePath = folderPath is not null ? SharePaths.StudySourcePath(options.Value.ShareRoot!, folderPath) : null; }
-        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
-        {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["folderPath"] = [ex is StudyLayoutException ? ex.Message :
-                "The path cannot be read in the share."] }, title: "The study cannot be submitted");
-        }
         var registered = await queries.StudyByExternalIdAsync(body.StudyId!.Trim(), ct);
-        if (registered is not null && StudyIdentity.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath,
-                registered.SourcePath is { } from && SharePaths.FolderGone(options.Value.ShareRoot!, from)) is { } conflict)
+        bool registeredFolderGone = false;
+        if (registered?.SourcePath is { } from)
+        {
+            (answered, registeredFolderGone) = await shareChecks.RunAsync(() => SharePaths.FolderGone(options.Value.ShareRoot!, from), ct);
+            if (!answered) return ShareCheckGate.NotAnswered(request.HttpContext);
+        }
+        if (registered is not null && StudyIdentity.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath, registeredFolderGone) is { } conflict)
             return Results.Problem(conflict, statusCode: 409, title: "The study id is taken");
         if (registered is null && await queries.LookalikeStudyAsync(body.StudyId.Trim(), ct) is { } lookalike)
             return Results.Problem(StudyIdentity.LookalikeConflict(body.StudyId.Trim(), lookalike), statusCode: 409,
@@ -132,6 +131,20 @@ public static class StudiesApi
     }
 
     private const int MaxIdempotencyKey = 200;
+
+    /// <summary>The body's problems, and the folder's source path where it has none: everything the submission asks of the share.</summary>
+    private static (Dictionary<string, string[]> Errors, string? SourcePath) CheckInShare(SubmitStudyRequest body, string? folderPath, string? shareRoot)
+    {
+        var errors = Validate(body, shareRoot);
+        if (errors.Count > 0 || folderPath is null) return (errors, null);
+        // Resolved again: a folder renamed or unmounted since Validate is the request's problem (400), not a 500 whose log names it.
+        try { return (errors, SharePaths.StudySourcePath(shareRoot!, folderPath)); }
+        catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
+        {
+            errors["folderPath"] = [ex is StudyLayoutException ? ex.Message : "The path cannot be read in the share."];
+            return (errors, null);
+        }
+    }
 
     /// <summary>
     /// The most images one listed submission may name: each is resolved in the share (a file-system walk per path) as

@@ -37,6 +37,16 @@ public sealed class DashboardOptions
     public TimeSpan ShareTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long a submission (POST /api/studies) waits for the share to check its folder or paths (a walk of up to
+    /// 200,000 entries) and for a free check slot: then 503. Longer than <see cref="ShareTimeout"/>: a large folder on a
+    /// slow mount takes a while, yet answers.
+    /// </summary>
+    public TimeSpan SubmissionCheckTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Submissions whose share checks run at once; a hung mount holds at most this many threads.</summary>
+    public int MaxConcurrentShareChecks { get; set; } = 4;
+
+    /// <summary>
     /// Study CSV exports streamed at once. Each holds a database connection and an open query for as long as its
     /// client takes to download, so slow downloads beyond this are answered 503 (Retry-After) after
     /// <see cref="ExportQueueWait"/> rather than take the pool every page needs.

@@ -46,6 +46,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton<FieldReview>();
         builder.Services.AddSingleton<OverlayService>();
         builder.Services.AddSingleton<Api.ExportGate>();
+        builder.Services.AddSingleton<Api.ShareCheckGate>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<FailedSignInLimiter>().AddSingleton<PasswordVerifier>();
@@ -75,7 +76,7 @@ public static class DashboardServiceExtensions
             ExceptionHandler = context =>
             {
                 // Problem details for the API, as docs/api.md promises; a page's reader gets the sentence as text.
-                Task Answer(string detail, int status, string? title = null) => context.Request.Path.StartsWithSegments("/api")
+                Task Answer(string detail, int status, string? title = null) => AnswersProblemDetails(context.Request)
                     ? Results.Problem(detail, statusCode: status, title: title).ExecuteAsync(context)
                     : Results.Text(detail + "\n", "text/plain; charset=utf-8", statusCode: status).ExecuteAsync(context);
                 // The database away is no defect: a 503 a script can tell from one and retry (Retry-After).
@@ -103,9 +104,9 @@ public static class DashboardServiceExtensions
         });
         // An API answer without a body (an unknown route, a query value that does not bind) is problem details too, as
         // docs/api.md promises; pages write their own bodies.
-        app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), api => api.UseStatusCodePages());
+        app.UseWhen(context => AnswersProblemDetails(context.Request), api => api.UseStatusCodePages());
         // A page's answer without a body (a query value that does not bind, such as ?before=abc) says what it is.
-        app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseStatusCodePages(PlainStatusText));
+        app.UseWhen(context => !AnswersProblemDetails(context.Request), pages => pages.UseStatusCodePages(PlainStatusText));
         app.Use(ServerTimingAndSecurityHeaders);
         app.Use(RefuseNulInPathOrQuery);
         app.UseStaticFiles(new StaticFileOptions
@@ -181,6 +182,12 @@ public static class DashboardServiceExtensions
                 limit.MaxRequestBodySize = MaxFormBytes;
             IFormCollection form;
             try { form = await context.Request.ReadFormAsync(context.RequestAborted); }
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                await Results.Problem($"The form is larger than the dashboard's forms take ({MaxFormBytes / 1024} KiB).", statusCode: 413,
+                    title: "Invalid request").ExecuteAsync(context);
+                return;
+            }
             catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or IOException)
             {
                 await BadRequest(context, "The form cannot be read (malformed, or over the size limits).");
@@ -199,6 +206,14 @@ public static class DashboardServiceExtensions
         }
         await next();
     }
+
+    /// <summary>
+    /// The API and the overlay image, which scripts fetch (docs/api.md, docs/dashboard.md), answer errors as problem
+    /// details; pages answer them as text.
+    /// </summary>
+    internal static bool AnswersProblemDetails(HttpRequest request) =>
+        request.Path.StartsWithSegments("/api")
+        || (request.Path.StartsWithSegments("/images") && request.Path.Value!.EndsWith("/overlay.png", StringComparison.Ordinal));
 
     private static Task BadRequest(HttpContext context, string detail) =>
         Results.Problem(detail, statusCode: 400, title: "Invalid request").ExecuteAsync(context);

@@ -51,6 +51,9 @@ public static class PatientReportPage
                 OverlayService.Outcome.Changed => Results.Problem(
                     "The source image has changed since it was analysed; its results would be drawn on other pixels. Submit the study again.", statusCode: 409),
                 OverlayService.Outcome.ShareNotAnswering => Unavailable(context, "The share did not answer in time (Dashboard:ShareTimeout); a network mount may be hung."),
+                OverlayService.Outcome.Unreadable => Results.Problem(
+                    "The dashboard cannot read the source image (permission denied, or an I/O error): check that the dashboard's user may read the share's files.",
+                    statusCode: 503),
                 OverlayService.Outcome.Busy => Unavailable(context, "Every overlay slot is busy (Dashboard:MaxConcurrentOverlays); try again shortly."),
                 _ => Results.Problem("The source image cannot be decoded.", statusCode: 422),
             };

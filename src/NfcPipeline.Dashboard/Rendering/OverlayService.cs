@@ -15,7 +15,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
     private Confined? _confined;
     private readonly SemaphoreSlim _renderGate = new(options.Value.MaxConcurrentOverlays, options.Value.MaxConcurrentOverlays);
 
-    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable, Changed, ShareNotAnswering, Busy }
+    public enum Outcome { Rendered, NoImage, NoShare, SourceMissing, Undecodable, Unreadable, Changed, ShareNotAnswering, Busy }
 
     private ImageDecoder ConfinedTo(string realRoot)
     {
@@ -61,7 +61,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
             return await Task.Run(() => (Outcome.Rendered,
                 (byte[]?)OverlayRenderer.RenderPng(found.Decoder.Decode(found.Content), shapes, maxWidth, keypointGate)), ct);
         }
-        catch (ImageDecodeException) { return (Outcome.Undecodable, null); }
+        catch (ImageDecodeException ex) { return (OutcomeOf(ex), null); }
         finally
         {
             // A fetch the share still holds keeps its slot until it returns, so hung mounts take no more threads than slots.
@@ -69,6 +69,14 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
             else _renderGate.Release();
         }
     }
+
+    /// <summary>
+    /// A file that could not be opened or read is not a corrupt image: gone since it was found (404, as one not there), or
+    /// not readable by the dashboard (its user may not read the share's files), which an operator mends on the server.
+    /// </summary>
+    public static Outcome OutcomeOf(ImageDecodeException ex) => ex.Reason != ImageDecodeError.Unreadable ? Outcome.Undecodable
+        : ex.InnerException is FileNotFoundException or DirectoryNotFoundException ? Outcome.SourceMissing
+        : Outcome.Unreadable;
 
     /// <summary>
     /// The image's path, a decoder confined to the share, and the file's bytes; null when it is not there (or cannot

@@ -26,7 +26,12 @@ public static class BindingGuard
                     "(\"password\", \"admin\", ...); set another, preferably as a PasswordHash from `nfc hash-password`.");
             if (!DashboardRoles.IsKnown(user.Role))
                 throw new DashboardConfigurationException($"Dashboard:Users role '{user.Role}' is unknown; use '{DashboardRoles.Operator}' or '{DashboardRoles.ReadOnly}'.");
+            // Basic auth splits at the first colon: such a user could never sign in.
+            if (user.Name.Contains(':')) throw new DashboardConfigurationException($"Dashboard:Users name '{user.Name}' contains a colon, which basic auth cannot carry.");
         }
+        // Sign-in takes the first entry of a name: a second one's password and role were ignored unsaid.
+        if (options.Users.GroupBy(u => u.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new DashboardConfigurationException($"Dashboard:Users names '{twice.Key}' {twice.Count()} times; each user is one entry.");
         foreach (var proxy in options.TrustedProxies)
             if (!IPAddress.TryParse(proxy, out _))
                 throw new DashboardConfigurationException($"Dashboard:TrustedProxies '{proxy}' is not an IP address.");
@@ -45,6 +50,9 @@ public static class BindingGuard
         if (options.MaxConcurrentOverlays < 1) throw new DashboardConfigurationException("Dashboard:MaxConcurrentOverlays must be at least 1.");
         if (!(options.ShareTimeout >= TimeSpan.FromSeconds(1) && options.ShareTimeout <= TimeSpan.FromMinutes(5)))
             throw new DashboardConfigurationException("Dashboard:ShareTimeout must be 1 second to 5 minutes (hh:mm:ss).");
+        if (!(options.SubmissionCheckTimeout >= TimeSpan.FromSeconds(1) && options.SubmissionCheckTimeout <= TimeSpan.FromMinutes(10)))
+            throw new DashboardConfigurationException("Dashboard:SubmissionCheckTimeout must be 1 second to 10 minutes (hh:mm:ss).");
+        if (options.MaxConcurrentShareChecks is < 1 or > 64) throw new DashboardConfigurationException("Dashboard:MaxConcurrentShareChecks must be 1 to 64.");
         if (options.MaxConcurrentExports is < 1 or > 64) throw new DashboardConfigurationException("Dashboard:MaxConcurrentExports must be 1 to 64.");
         if (!(options.ExportQueueWait >= TimeSpan.Zero && options.ExportQueueWait <= TimeSpan.FromMinutes(10)))
             throw new DashboardConfigurationException("Dashboard:ExportQueueWait must be 0 to 10 minutes (hh:mm:ss).");

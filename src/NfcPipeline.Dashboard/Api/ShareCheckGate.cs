@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+using NfcPipeline.Dashboard.Hosting;
+
+namespace NfcPipeline.Dashboard.Api;
+
+/// <summary>
+/// The share look-ups a submission waits for (its folder's walk, its paths resolved): at most
+/// Dashboard:MaxConcurrentShareChecks at once, each waited for at most Dashboard:SubmissionCheckTimeout. A hung mount (a
+/// hard NFS mount whose server is gone) held a request thread per submission for as long as it hung, and a script's
+/// retries would have taken the thread pool; a look-up the share still holds keeps its slot until it returns, so such a
+/// mount takes no more threads than slots.
+/// </summary>
+public sealed class ShareCheckGate(IOptions<DashboardOptions> options)
+{
+    private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentShareChecks, options.Value.MaxConcurrentShareChecks);
+
+    /// <summary>What a look-up answered; <c>Answered</c> false when no slot came free, or the share did not answer, in time.</summary>
+    public async Task<(bool Answered, T? Result)> RunAsync<T>(Func<T> check, CancellationToken ct)
+    {
+        var timeout = options.Value.SubmissionCheckTimeout;
+        if (!await _slots.WaitAsync(timeout, ct)) return (false, default);
+        Task<T>? running = null;
+        try
+        {
+            running = Task.Run(check, CancellationToken.None);
+            return (true, await running.WaitAsync(timeout, ct));
+        }
+        catch (TimeoutException) { return (false, default); }
+        finally
+        {
+            if (running is { IsCompleted: false }) _ = running.ContinueWith(t => { _ = t.Exception; _slots.Release(); }, TaskScheduler.Default);
+            else _slots.Release();
+        }
+    }
+
+    /// <summary>The answer when <see cref="RunAsync{T}"/> gave up: 503, to be tried again.</summary>
+    public static IResult NotAnswered(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "30";
+        return Results.Problem("The share did not answer within Dashboard:SubmissionCheckTimeout (a hung network mount, or a folder too " +
+            "large to check in time), or too many submissions are being checked at once; try again shortly.", statusCode: 503,
+            title: "Service unavailable");
+    }
+}
