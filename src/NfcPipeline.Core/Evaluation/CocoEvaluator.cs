@@ -68,7 +68,7 @@ public static class CocoEvaluator
             predictionCount += predictedAnnotations.Count;
             matchedCount += matches.Count;
 
-            var (t, p, c) = PixelCoverage(truthMasks, predictedMasks, image.Width, image.Height);
+            var (t, p, c) = PixelCoverage(truthMasks, predictedMasks, image.Width, image.Height, image.Id);
             truthPixels += t; predictedPixels += p; coveredPixels += c;
 
             double? umPerPx = options.UmPerPx ?? image.UmPerPx ?? options.DefaultUmPerPx;
@@ -236,12 +236,19 @@ public static class CocoEvaluator
         return (map.TryGetValue(name, out var mapped) ? mapped : name).ToLowerInvariant();
     }
 
-    private static (long Truth, long Predicted, long Covered) PixelCoverage(List<InstanceMask> truth, List<InstanceMask> predicted, int width, int height)
+    private static (long Truth, long Predicted, long Covered) PixelCoverage(List<InstanceMask> truth, List<InstanceMask> predicted, int width,
+        int height, long imageId)
     {
         if (width <= 0 || height <= 0)
         {
-            width = truth.Concat(predicted).Select(m => m.Left + m.Width).DefaultIfEmpty(0).Max();
-            height = truth.Concat(predicted).Select(m => m.Top + m.Height).DefaultIfEmpty(0).Max();
+            // The frame the masks reach, bounded as a sized image is (CocoParser): two far-apart masks of an image without a
+            // size made a frame of 1e10 pixels, whose int product wrapped.
+            long reachX = truth.Concat(predicted).Select(m => (long)m.Left + m.Width).DefaultIfEmpty(0).Max();
+            long reachY = truth.Concat(predicted).Select(m => (long)m.Top + m.Height).DefaultIfEmpty(0).Max();
+            if (reachX * reachY > CocoParser.MaxMaskPixels)
+                throw new FormatException($"Image {imageId} gives no width and height, and its masks reach {reachX}×{reachY}: over the " +
+                    $"{CocoParser.MaxMaskPixels:N0} pixels a mask may cover. Give the image's size.");
+            (width, height) = ((int)reachX, (int)reachY);
         }
         var truthBits = Paint(truth, width, height);
         var predictedBits = Paint(predicted, width, height);

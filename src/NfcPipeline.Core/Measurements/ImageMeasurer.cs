@@ -1,3 +1,4 @@
+using System.Globalization;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Geometry;
 using NfcPipeline.Core.Options;
@@ -71,13 +72,13 @@ public sealed class ImageMeasurer
         int blurred = capillaries.Count(c => c.Category == ClinicalCategory.Ungradable);
         if (capillaries.Count > 0 && (double)blurred / capillaries.Count >= _grading.MaxUngradableShare)
             return new ImageGrading(false, UngradableReason.BlurDominates,
-                $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {ThresholdText.Apart((double)blurred / capillaries.Count, _grading.MaxUngradableShare)} ≥ {_grading.MaxUngradableShare}).");
+                $"{blurred} of {capillaries.Count} instances are blurred/ungradable (share {ThresholdText.Apart((double)blurred / capillaries.Count, _grading.MaxUngradableShare)} ≥ {_grading.MaxUngradableShare.ToString(CultureInfo.InvariantCulture)}).");
         // Loops only: a hemorrhage is no row candidate, so a field holding nothing else would be an avascular 0.
         // Compared as the float the model gave: 0.35f widened is 0.3499999, below a gate of 0.35.
         int confident = capillaries.Count(c => c.Category.IsLoop() && (float)c.Score >= (float)_grading.ConfidentInstanceScore);
         if (confident < _grading.MinConfidentInstances)
             return new ImageGrading(false, UngradableReason.TooFewConfidentInstances,
-                $"{confident} loop(s) with score ≥ {_grading.ConfidentInstanceScore}, fewer than the {_grading.MinConfidentInstances} needed.");
+                $"{confident} loop(s) with score ≥ {_grading.ConfidentInstanceScore.ToString(CultureInfo.InvariantCulture)}, fewer than the {_grading.MinConfidentInstances} needed.");
         return ImageGrading.Gradable;
     }
 
