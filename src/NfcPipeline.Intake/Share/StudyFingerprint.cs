@@ -87,6 +87,9 @@ public static class StudyFingerprint
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
+                // Registration skips a folder named like an image ("f1.jpg/"): counted, its files made a study of only
+                // such folders ready, refused as holding no images at every back-off, and changes in it resubmitted.
+                if (StudyLayout.IsImageFileName(entry.Name)) continue;
                 Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress, budget);
             }
             else if (entry is FileInfo file)

@@ -284,6 +284,29 @@ public sealed partial class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void Files_in_a_folder_named_like_an_image_are_not_counted_as_registration_skips_the_folder()
+    {
+        // Counted, a study of only such folders was ready, and refused as holding no images at every back-off.
+        _share.Touch("s1/P001/L2/f1.jpg/f1.jpg");
+        _share.Touch("s1/READY");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + Settle;
+        var before = ScanOne("s1");
+        Assert.Equal(StudyReadiness.Refused, before.Readiness);
+        Assert.Contains("no image files", before.Reason);
+
+        // A real field beside it is the study's one file, and a change inside the skipped folder changes nothing registered.
+        _share.Touch("s1/P001/L2/f2.jpg");
+        _share.StampAll(TestShare.T0);
+        var ready = ScanOne("s1");
+        Assert.Equal((StudyReadiness.Ready, 1), (ready.Readiness, ready.FileCount));
+        _share.Touch("s1/P001/L2/f1.jpg/f1.jpg", "changed");
+        _share.StampAll(TestShare.T0);
+        Assert.Equal(ready.Fingerprint, ScanOne("s1").Fingerprint);
+        Assert.Single(StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root).Images);
+    }
+
+    [Fact]
     public void A_missing_root_is_reported_as_unavailable()
     {
         var missing = Path.Combine(_share.Root, "not-there");
