@@ -70,6 +70,8 @@ public sealed class WorkerOptions
             problems.Add($"Worker:HeartbeatInterval must be 1 second to under 2 minutes (a worker silent for 2 minutes, or four of its intervals, counts as dead), got {HeartbeatInterval}.");
         if (RepublishAfter < TimeSpan.FromSeconds(1) || RepublishAfter > TimeSpan.FromDays(1))
             problems.Add($"Worker:RepublishAfter must be 1 second to 1 day (hh:mm:ss), got {RepublishAfter}.");
+        if (OrphanedChunkAfter < TimeSpan.FromSeconds(1) || OrphanedChunkAfter > TimeSpan.FromDays(1))
+            problems.Add($"Worker:OrphanedChunkAfter must be 1 second to 1 day (hh:mm:ss), got {OrphanedChunkAfter}.");
         if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
@@ -151,6 +153,13 @@ public sealed class WorkerOptions
 
     /// <summary>Jobs committed but not published for this long are published again (the jobs table is the outbox).</summary>
     public TimeSpan RepublishAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A chunk job left 'processing' under this worker for this long with none of its consumers holding it (its fault not
+    /// recorded through a database outage longer than the retries) is sent back to the outbox. Longer than a fault takes
+    /// to be recorded once the database answers.
+    /// </summary>
+    public TimeSpan OrphanedChunkAfter { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>A token for a publish that gives up after <see cref="RepublishAfter"/>, or when <paramref name="ct"/> ends.</summary>
     public CancellationTokenSource PublishDeadline(CancellationToken ct)

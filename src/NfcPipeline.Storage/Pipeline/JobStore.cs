@@ -335,4 +335,24 @@ public sealed class JobStore(NpgsqlDataSource db)
                 RepublishLater = republishLater },
             cancellationToken: ct));
     }
+
+    /// <summary>
+    /// Sends back to the outbox the chunk jobs processing under <paramref name="workerId"/>, untouched for
+    /// <paramref name="olderThan"/>, that none of its consumers holds (<paramref name="inFlight"/>): their message is gone
+    /// (a fault unrecorded through a database outage longer than the retries). Queued again now, so a late fault of the
+    /// lost attempt, and any stale copy of its message, leave the new one alone. The job ids sent back.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> RecoverOrphanedAsync(string workerId, IReadOnlyCollection<long> inFlight, TimeSpan olderThan,
+        CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var ids = await connection.QueryAsync<long>(new CommandDefinition("""
+            update jobs set state = 'retrying', updated_at = now(), enqueued_at = now(), published_at = null, publish_claimed_at = null,
+                last_error = 'Its worker lost its message (a fault not recorded through a database outage); sent back to the outbox.'
+            where kind = 'analyze_chunk' and state = 'processing' and worker_id = @WorkerId and updated_at < now() - @OlderThan
+              and not (id = any(@InFlight))
+            returning id
+            """, new { WorkerId = workerId, OlderThan = olderThan, InFlight = inFlight.ToArray() }, cancellationToken: ct));
+        return ids.Order().ToList();
+    }
 }

@@ -20,7 +20,7 @@ namespace NfcPipeline.Worker.Analysis;
 /// </summary>
 public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, ModelHost model, CompletionTracker completion,
     DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, WorkerShutdown shutdown,
-    ShareAvailability share, ChunkGate gate, ILogger<AnalyzeImagesConsumer> logger)
+    ShareAvailability share, ChunkGate gate, ChunksInFlight inFlight, ILogger<AnalyzeImagesConsumer> logger)
     : IConsumer<AnalyzeImages>
 {
     public async Task Consume(ConsumeContext<AnalyzeImages> context)
@@ -29,6 +29,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
         var ct = context.CancellationToken;
         // JSON's null passes 'required': refused here, or its fault would fail whichever job has that number.
         if (message.ImageIds is null) throw new InvalidWorkException($"The message for job {message.JobId} names no images (ImageIds is null).");
+        using var held = inFlight.Enter(message.JobId);
         for (int round = 0; ; round++)
         {
             bool stuckHolder = await WaitWhileRunningElsewhereAsync(message.JobId, ct);

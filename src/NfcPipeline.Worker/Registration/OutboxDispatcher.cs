@@ -12,7 +12,8 @@ namespace NfcPipeline.Worker.Registration;
 /// is published again once it is back (or by a worker that can read it), not every Worker:RepublishAfter.
 /// </summary>
 public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs, CompletionEventStore events, CompletionEventPublisher publisher,
-    IBus bus, ShareAvailability share, WorkerOptions options, ILogger<OutboxDispatcher> logger) : BackgroundService
+    IBus bus, ShareAvailability share, ChunksInFlight inFlight, WorkerIdentity identity, WorkerOptions options, ILogger<OutboxDispatcher> logger)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,6 +26,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 // A publish gives up after RepublishAfter; a claim outlives that, so no other dispatcher publishes the
                 // jobs meanwhile, and expires after it, should this process die before it publishes or releases.
                 await PublishEventsAsync(stoppingToken);
+                await RecoverOrphanedAsync(stoppingToken);
                 if (await share.ProblemAsync(stoppingToken) is not null) continue;
                 var pending = await jobs.ClaimUnpublishedAsync(options.RepublishAfter, 2 * options.RepublishAfter, 100, stoppingToken);
                 if (pending.Count == 0) continue;
@@ -54,6 +56,18 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
                 logger.LogError(ex, "Outbox pass failed");
             }
         }
+    }
+
+    /// <summary>
+    /// This worker's chunk jobs left 'processing' with no consumer holding them (Worker:OrphanedChunkAfter): published
+    /// again by this pass or the next, where before only `nfc requeue --stalled` did.
+    /// </summary>
+    private async Task RecoverOrphanedAsync(CancellationToken stoppingToken)
+    {
+        var recovered = await jobs.RecoverOrphanedAsync(identity.Id, inFlight.Snapshot(), options.OrphanedChunkAfter, stoppingToken);
+        if (recovered.Count > 0)
+            logger.LogWarning("{Count} chunk job(s) left processing under this worker without their message (a fault not recorded through a " +
+                "database outage) sent back to the outbox: {Jobs}", recovered.Count, string.Join(", ", recovered));
     }
 
     /// <summary>Completion events whose publish failed, or whose worker died before publishing, in the order they were stored.</summary>
