@@ -43,6 +43,8 @@ stop_one() {
   rm -f "$RUN/$1.pid"
 }
 if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
+# Before anything is installed or started: without the SDK the build failed only after both servers were up.
+command -v dotnet >/dev/null || die "the .NET 10 SDK is required (https://dot.net); dotnet is not on PATH"
 
 # LOG VARIABLE: a hint naming the port variable when the log says its address was taken (another checkout's copy).
 port_hint() { grep -qi "address already in use" "$1" 2>/dev/null && echo ": its port is taken; set $2 to another" || true; }
@@ -68,8 +70,12 @@ export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1
 # A digest of what each server starts with (files, addresses, the services' credentials, options set as environment
 # variables such as Inference__Decoder__CenterThreshold), not the values: the settings files are readable by others.
 settings_digest() { { printf '%s\n' "$@"; env | { grep -E '^[A-Za-z]+__' || true; } | sort; } | sha256sum | cut -c1-64; }
+# A file replaced at its path (ops/model/train.sh's `mv -f` onto models/nfc-reference.onnx, a new ORT build) or
+# rewritten in place: the running worker holds the old one in memory, so it counts as changed settings.
+file_identity() { stat -L -c '%d:%i:%s:%Y' -- "$@" 2>/dev/null || true; }
 DASHBOARD_URL="http://127.0.0.1:${NFC_DASHBOARD_PORT:-5080}"
-WORKER_SETTINGS="$(settings_digest "$MODEL" "$SHARE" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI" "$NFC_ORT_LIBRARY" "${NFC_WORKER_HEALTH_PORT:-5081}")"
+WORKER_SETTINGS="$(settings_digest "$MODEL" "$SHARE" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI" "$NFC_ORT_LIBRARY" "${NFC_WORKER_HEALTH_PORT:-5081}" \
+  "$(file_identity "$MODEL" "$NFC_ORT_LIBRARY")")"
 DASHBOARD_SETTINGS="$(settings_digest "$SHARE" "$DASHBOARD_URL" "$NFC_PG_CONNECTION" "$NFC_RABBIT_URI")"
 # Servers with old code or other settings stop before the schema changes under them.
 refresh worker src/NfcPipeline.Worker/NfcPipeline.Worker.csproj 8>&-
