@@ -46,7 +46,7 @@ public static class StudyLayout
     /// <summary>
     /// The most entries (files and folders, hidden ones too) a study's walk lists before it gives up: a folder of millions
     /// (an archive dropped into the share) would otherwise hold the scan and the worker's memory for minutes. A large
-    /// study (1,000 patients, 8 fingers, 4 fields and their notes) lists about 50,000.
+    /// study (1,000 patients, 8 fingers, 8 files a finger: 4 fields and their notes) lists about 73,000.
     /// </summary>
     public const int MaxEntries = 200_000;
 

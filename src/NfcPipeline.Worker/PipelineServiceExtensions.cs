@@ -98,7 +98,7 @@ public static class PipelineServiceExtensions
             .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<CompletionEventStore>().AddSingleton<WorkerStore>();
         builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>()
             .AddSingleton<ShareAvailability>()
-            .AddSingleton<ChunkGate>().AddSingleton<ChunksInFlight>();
+            .AddSingleton<ChunkGate>().AddSingleton(sp => new ChunksInFlight(sp.GetService<TimeProvider>() ?? TimeProvider.System));
         builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionEventPublisher>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
         builder.Services.AddSingleton<ModelHost>().AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         // Before the bus: hosted services stop in reverse, so the last heartbeat ("stopped") follows the bus's drain and

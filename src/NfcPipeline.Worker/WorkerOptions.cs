@@ -70,8 +70,10 @@ public sealed class WorkerOptions
             problems.Add($"Worker:HeartbeatInterval must be 1 second to under 2 minutes (a worker silent for 2 minutes, or four of its intervals, counts as dead), got {HeartbeatInterval}.");
         if (RepublishAfter < TimeSpan.FromSeconds(1) || RepublishAfter > TimeSpan.FromDays(1))
             problems.Add($"Worker:RepublishAfter must be 1 second to 1 day (hh:mm:ss), got {RepublishAfter}.");
-        if (OrphanedChunkAfter < TimeSpan.FromSeconds(1) || OrphanedChunkAfter > TimeSpan.FromDays(1))
-            problems.Add($"Worker:OrphanedChunkAfter must be 1 second to 1 day (hh:mm:ss), got {OrphanedChunkAfter}.");
+        // Past the longest pause between a message's retries (30 s) and a fault's recording: shorter, a chunk between two
+        // retries could be sent back, its retry then acknowledged as superseded, and a chunk that always fails never fail.
+        if (OrphanedChunkAfter < TimeSpan.FromMinutes(1) || OrphanedChunkAfter > TimeSpan.FromDays(1))
+            problems.Add($"Worker:OrphanedChunkAfter must be 1 minute to 1 day (hh:mm:ss), got {OrphanedChunkAfter}.");
         if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
@@ -155,9 +157,9 @@ public sealed class WorkerOptions
     public TimeSpan RepublishAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// A chunk job left 'processing' under this worker for this long with none of its consumers holding it (its fault not
-    /// recorded through a database outage longer than the retries) is sent back to the outbox. Longer than a fault takes
-    /// to be recorded once the database answers.
+    /// A chunk job left 'processing' under this worker, untouched and let go by all of its consumers for this long (its
+    /// fault not recorded through a database outage longer than the retries), is sent back to the outbox. Longer than
+    /// the pause between a message's retries and than a fault takes to be recorded once the database answers.
     /// </summary>
     public TimeSpan OrphanedChunkAfter { get; set; } = TimeSpan.FromMinutes(5);
 

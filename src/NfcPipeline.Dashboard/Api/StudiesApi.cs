@@ -93,6 +93,8 @@ public static class StudiesApi
                 title: "The study cannot be submitted");
         }
         if (body is null) return Results.Problem("The body must be a JSON SubmitStudy.", statusCode: 400, title: "Invalid request");
+        if (ValidateFields(body, options.Value.ShareRoot) is { Count: > 0 } fieldErrors)
+            return Results.ValidationProblem(fieldErrors, title: "The study cannot be submitted");
         var folderPath = string.IsNullOrWhiteSpace(body.FolderPath) ? null : body.FolderPath;
         var (answered, checkedBody) = await shareChecks.RunAsync(() => CheckInShare(body, folderPath, options.Value.ShareRoot), ct);
         if (!answered) return ShareCheckGate.NotAnswered(request.HttpContext);
@@ -164,7 +166,8 @@ public static class StudiesApi
         return new Guid(hash.AsSpan(0, 16));
     }
 
-    public static Dictionary<string, string[]> Validate(SubmitStudyRequest body, string? shareRoot)
+    /// <summary>The body's problems that need no look at the share (answered at once, even while the share hangs).</summary>
+    public static Dictionary<string, string[]> ValidateFields(SubmitStudyRequest body, string? shareRoot)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body.StudyId)) errors["studyId"] = ["A study id is required."];
@@ -177,9 +180,17 @@ public static class StudiesApi
         else if (string.IsNullOrWhiteSpace(shareRoot)) errors["folderPath"] = ["The dashboard has no Dashboard:ShareRoot configured, so it cannot check paths."];
         else if (!hasFolder && body.Images!.Count > MaxListedImages)
             errors["images"] = [$"At most {MaxListedImages} images may be listed in one submission ({body.Images.Count} were); submit the study's folder instead."];
-        else if (hasFolder)
+        return errors;
+    }
+
+    public static Dictionary<string, string[]> Validate(SubmitStudyRequest body, string? shareRoot)
+    {
+        var errors = ValidateFields(body, shareRoot);
+        // The paths are checked once the body names them well (one of the two, a share to check them in, not too many).
+        if (errors.ContainsKey("folderPath") || errors.ContainsKey("images")) return errors;
+        if (!string.IsNullOrWhiteSpace(body.FolderPath))
         {
-            if ((Resolve(shareRoot, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot, body.FolderPath!, body.StudyId?.Trim())) is { } error)
+            if ((Resolve(shareRoot!, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot!, body.FolderPath!, body.StudyId?.Trim())) is { } error)
                 errors["folderPath"] = [error];
         }
         else
@@ -191,7 +202,7 @@ public static class StudiesApi
                     : SharePaths.HasUnprintable(img.Patient) || (img.Finger is not null && SharePaths.HasUnprintable(img.Finger))
                         ? $"images[{i}]: the patient and finger must be printable."
                     : img.Path is null ? $"images[{i}]: a path is required."
-                    : Resolve(shareRoot, img.Path, resolved) is { } e ? $"images[{i}]: {e}" : null)
+                    : Resolve(shareRoot!, img.Path, resolved) is { } e ? $"images[{i}]: {e}" : null)
                 .OfType<string>().ToList();
             // One file twice is one image twice (two spellings of its path, or a link to it): the worker refuses the study.
             if (imageErrors.Count == 0)

@@ -144,9 +144,12 @@ public sealed class InstancesDecoder
             if (scoreKind == KeypointScoreKind.Probability && !DenseOutputs.IsProbability(data[o + 2]))
                 throw new InvalidDataException($"The model's keypoint score {data[o + 2]} (detection {index}, keypoint {k}) is not a probability, " +
                     "as nfc.keypoint_score declares: a logit? (declare nfc.keypoint_score logit)");
-            keypoints[k] = new Keypoint(
-                (float)plan.ToOriginalX(data[o] - 0.5), (float)plan.ToOriginalY(data[o + 1] - 0.5),
-                scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f));
+            double x = plan.ToOriginalX(data[o] - 0.5), y = plan.ToOriginalY(data[o + 1] - 0.5);
+            float score = scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f);
+            // Off the picture (in the padding to the right or below, where a loop cut by the frame can put one): not a
+            // place measured, so not confident, as the frame-cut apex rule would have it.
+            if (x < -0.5 || y < -0.5 || x > plan.OriginalWidth - 0.5 || y > plan.OriginalHeight - 0.5) score = 0f;
+            keypoints[k] = new Keypoint((float)x, (float)y, score);
         }
         return keypoints;
     }

@@ -71,6 +71,8 @@ public static class StudyFingerprint
         {
             throw new StudyUnreadableException("a folder in the study cannot be read", ex);
         }
+        // In registration's order: which of two paths to one folder is walked does not depend on the listing's order.
+        entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         for (int i = 0; i < entries.Count; i++)
         {
             var entry = entries[i];
@@ -83,13 +85,13 @@ public static class StudyFingerprint
             if (entry is DirectoryInfo dir)
             {
                 // Hidden folders (.snapshot, .Trash) and folders deeper than the layout are never analysed.
-                if (SharePaths.IsIgnored(entry.Name) || depth + 1 >= StudyLayout.MaxDepth) continue;
+                // Registration skips a folder named like an image ("f1.jpg/"): counted, its files made a study of only
+                // such folders ready, refused as holding no images at every back-off, and changes in it resubmitted.
+                // Before the visit is noted: such a link (P1/L2.jpg -> ../P2) would hide the folder it leads to.
+                if (SharePaths.IsIgnored(entry.Name) || depth + 1 >= StudyLayout.MaxDepth || StudyLayout.IsImageFileName(entry.Name)) continue;
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
-                // Registration skips a folder named like an image ("f1.jpg/"): counted, its files made a study of only
-                // such folders ready, refused as holding no images at every back-off, and changes in it resubmitted.
-                if (StudyLayout.IsImageFileName(entry.Name)) continue;
                 Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress, budget);
             }
             else if (entry is FileInfo file)

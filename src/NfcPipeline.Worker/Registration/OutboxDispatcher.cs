@@ -64,7 +64,8 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
     /// </summary>
     private async Task RecoverOrphanedAsync(CancellationToken stoppingToken)
     {
-        var recovered = await jobs.RecoverOrphanedAsync(identity.Id, inFlight.Snapshot(), options.OrphanedChunkAfter, stoppingToken);
+        var recovered = await jobs.RecoverOrphanedAsync(identity.Id, inFlight.HeldOrReleasedWithin(options.OrphanedChunkAfter),
+            options.OrphanedChunkAfter, stoppingToken);
         if (recovered.Count > 0)
             logger.LogWarning("{Count} chunk job(s) left processing under this worker without their message (a fault not recorded through a " +
                 "database outage) sent back to the outbox: {Jobs}", recovered.Count, string.Join(", ", recovered));

@@ -48,12 +48,17 @@ public sealed class StudyIntake(WorkerOptions options)
     /// <inheritdoc cref="BeforeRead"/>
     internal Action? AfterRead { get; init; }
 
+    /// <summary>The most entries a submitted folder's walk lists, and images a list names (<see cref="StudyLayout.MaxEntries"/>; lowered by tests).</summary>
+    internal int MaxStudyEntries { get; init; } = StudyLayout.MaxEntries;
+
     /// <summary>The folder's fingerprint; null for a list of images, "" for a folder that cannot be walked.</summary>
     private string? FolderFingerprint(SubmitStudy message, CancellationToken ct)
     {
         if (message.FolderPath is not { Length: > 0 } folder || options.ShareRoot is not { Length: > 0 } root) return null;
-        try { return StudyFingerprint.Compute(SharePaths.ResolveUnder(root, folder), SharePaths.RealPath(root), ct).Fingerprint; }
-        catch (Exception ex) when (ex is StudyUnreadableException or StudyLayoutException or IOException or UnauthorizedAccessException) { return ""; }
+        try { return StudyFingerprint.Compute(SharePaths.ResolveUnder(root, folder), SharePaths.RealPath(root), ct, maxEntries: MaxStudyEntries).Fingerprint; }
+        // Too large: the read refuses it with the reason (a retry would walk it again, and fault as a failure).
+        catch (Exception ex) when (ex is StudyUnreadableException or StudyTooLargeException or StudyLayoutException or IOException
+                                       or UnauthorizedAccessException) { return ""; }
     }
 
     /// <summary>
@@ -77,7 +82,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var full = SharePaths.ResolveUnder(root, folder);
             // Said without the path, which is logged with the fault: a file's path names the folders above it (a patient's).
             if (File.Exists(full)) throw new StudyLayoutException("The FolderPath names a file, not a study folder.");
-            var inventory = StudyLayout.Discover(full, root, message.StudyId);   // the id it is submitted under, checked above
+            var inventory = StudyLayout.Discover(full, root, message.StudyId, maxEntries: MaxStudyEntries);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var files = new ShareFiles(root);
             var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct)).ToList();
@@ -87,8 +92,8 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         if (message.Images is { Count: > 0 } list)
         {
-            if (list.Count > StudyLayout.MaxEntries)
-                throw new StudyLayoutException($"At most {StudyLayout.MaxEntries:N0} images may be listed in one SubmitStudy ({list.Count:N0} were); split the study.");
+            if (list.Count > MaxStudyEntries)
+                throw new StudyLayoutException($"At most {MaxStudyEntries:N0} images may be listed in one SubmitStudy ({list.Count:N0} were); split the study.");
             if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
                     || SharePaths.HasUnprintable(i.Patient) || (i.Finger is not null && SharePaths.HasUnprintable(i.Finger))))
                 throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");

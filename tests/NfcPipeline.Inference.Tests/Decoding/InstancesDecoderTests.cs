@@ -72,6 +72,20 @@ public class InstancesDecoderTests
     }
 
     [Fact]
+    public void A_keypoint_off_the_picture_in_the_padding_has_no_confidence_and_one_on_the_edge_keeps_its_own()
+    {
+        // A loop cut by the right edge of a 64-wide picture (padded to 64 here, further in a real plan): its keypoints at
+        // x 58..65 in pixel-index coordinates; those past 63.5 lie off the picture.
+        var outputs = Outputs([new Det(58, 20, 63, 30, 0.9f, 1)]);
+
+        var keypoints = Assert.Single(Decoder().Decode(outputs, 0, Unscaled)).Keypoints;
+
+        Assert.Equal(1f / (1f + MathF.Exp(-1f)), keypoints[5].Confidence, 5);   // x 63: on the picture, its sigmoid(1)
+        Assert.Equal((64f, 0f), (keypoints[6].X, keypoints[6].Confidence));
+        Assert.Equal((65f, 0f), (keypoints[7].X, keypoints[7].Confidence));
+    }
+
+    [Fact]
     public void A_box_far_larger_than_the_image_pastes_a_mask_clipped_to_the_image_at_the_images_cost()
     {
         // An export that does not clip its boxes: the taps were made for every pixel of the box (gigabytes for 1e8 px).

@@ -307,6 +307,23 @@ public sealed partial class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void A_link_named_like_an_image_does_not_hide_the_folder_it_leads_to()
+    {
+        // "A.jpg" sorts before "P2": noted as visited first, it kept P2's images out of the fingerprint, so changes there
+        // never resubmitted a study whose registration takes them in.
+        _share.Touch("s1/P2/L2/f1.jpg");
+        _share.Touch("s1/READY");
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "s1", "A.jpg"), "P2");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("s1");
+
+        Assert.Equal((StudyReadiness.Ready, 1), (folder.Readiness, folder.FileCount));
+        Assert.Single(StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root).Images);
+    }
+
+    [Fact]
     public void A_missing_root_is_reported_as_unavailable()
     {
         var missing = Path.Combine(_share.Root, "not-there");

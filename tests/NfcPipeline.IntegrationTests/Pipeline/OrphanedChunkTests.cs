@@ -1,52 +1,82 @@
+using Npgsql;
 using NfcPipeline.Contracts;
+using NfcPipeline.Storage.Pipeline;
+using NfcPipeline.Worker.Analysis;
 
 namespace NfcPipeline.IntegrationTests.Pipeline;
 
 /// <summary>A chunk job left 'processing' under a live worker with no message anywhere (its fault lost to a long outage).</summary>
 public class OrphanedChunkTests
 {
+    private const string AsLostInAnOutage = """
+        update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '10 minutes', worker_id = @Worker
+        where kind = 'analyze_chunk';
+        update images set state = 'queued';
+        update patients set state = 'processing', completed_at = null;
+        update studies set state = 'processing', completed_at = null;
+        select 1
+        """;
+
     [Fact]
-    public async Task A_job_left_processing_under_a_live_worker_that_holds_no_message_for_it_is_sent_back_and_completes()
+    public async Task A_job_left_processing_that_no_consumer_holds_is_sent_back_and_completes_and_one_held_is_not()
     {
         await using var env = await PipelineEnvironment.CreateAsync();
         env.WriteStudy("study-orphan", patients: 1, imagesPerPatient: 2);
         var worker = await env.StartWorkerAsync(new Dictionary<string, string>
         {
-            ["Worker__OrphanedChunkAfter"] = "00:00:02", ["Worker__RepublishAfter"] = "00:00:03",
+            ["Worker__OrphanedChunkAfter"] = "00:01:00", ["Worker__RepublishAfter"] = "00:00:03",
         });
         await env.SubmitAsync(new SubmitStudy { StudyId = "study-orphan", FolderPath = "study-orphan" });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-orphan", TimeSpan.FromMinutes(2)));
-        // Held by its consumer while it ran: never taken for an orphan.
-        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from jobs where attempts <> 1 or last_error is not null"));
+        var jobId = await env.QueryScalarAsync<long>("select id from jobs where kind = 'analyze_chunk'");
 
-        // As a fault unrecorded through a database outage leaves it: processing under this worker, its images queued.
-        await env.QueryScalarAsync<int>($"""
-            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '1 minute',
-                worker_id = (select id from workers where pid = {worker.Pid}) where kind = 'analyze_chunk';
-            update images set state = 'queued';
-            update patients set state = 'processing', completed_at = null;
-            update studies set state = 'processing', completed_at = null;
-            select 1
-            """);
-
+        // The store's rule, under a worker id of the test's own (the live worker's pass leaves it alone): a job a
+        // consumer holds, or let go within the window, stays; one untouched and let go is sent back.
+        await env.QueryScalarAsync<int>(AsLostInAnOutage, new { Worker = "test-worker" });
+        await using (var dataSource = NpgsqlDataSource.Create(env.Db.ConnectionString))
+        {
+            var store = new JobStore(dataSource);
+            Assert.Empty(await store.RecoverOrphanedAsync("test-worker", [jobId], TimeSpan.FromMinutes(1), default));
+            Assert.Empty(await store.RecoverOrphanedAsync("other-worker", [], TimeSpan.FromMinutes(1), default));
+            Assert.Empty(await store.RecoverOrphanedAsync("test-worker", [], TimeSpan.FromMinutes(11), default));   // touched within
+            Assert.Equal([jobId], await store.RecoverOrphanedAsync("test-worker", [], TimeSpan.FromMinutes(1), default));
+        }
         Assert.Equal("completed", await env.WaitForStudyAsync("study-orphan", TimeSpan.FromMinutes(2)));
+        Assert.Equal(2, await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'"));
+
+        // The worker's own pass, for a job under its id: sent back once its consumers have let it go for the window.
+        await env.QueryScalarAsync<int>(AsLostInAnOutage,
+            new { Worker = await env.QueryScalarAsync<string>($"select id from workers where pid = {worker.Pid}") });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-orphan", TimeSpan.FromMinutes(3)));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
-        Assert.Equal(("succeeded", 2), await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'") is var state
-            ? (state, await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'")) : default);
+        Assert.Equal(("succeeded", 3), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
+            await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'")));
         Assert.Contains("chunk job(s) left processing under this worker without their message", worker.Output);
     }
 
     [Fact]
-    public void A_job_delivered_twice_stays_in_flight_until_both_deliveries_return()
+    public void A_job_counts_as_held_while_a_delivery_holds_it_and_for_the_window_after_the_last_lets_it_go()
     {
-        var inFlight = new NfcPipeline.Worker.Analysis.ChunksInFlight();
+        var clock = new HandClock();
+        var inFlight = new ChunksInFlight(clock);
+        var window = TimeSpan.FromMinutes(1);
         var first = inFlight.Enter(7);
         var second = inFlight.Enter(7);
-        using (inFlight.Enter(8)) Assert.Equal([7L, 8L], inFlight.Snapshot().Order());
+        using (inFlight.Enter(8)) Assert.Equal([7L, 8L], inFlight.HeldOrReleasedWithin(window).Order());
         first.Dispose();
         first.Dispose();   // once only
-        Assert.Equal([7L], inFlight.Snapshot());
+        clock.Now += TimeSpan.FromMinutes(2);
+        Assert.Equal([7L], inFlight.HeldOrReleasedWithin(window));   // 8 let go two minutes ago; 7 still held by the second delivery
         second.Dispose();
-        Assert.Empty(inFlight.Snapshot());
+        clock.Now += TimeSpan.FromSeconds(59);
+        Assert.Equal([7L], inFlight.HeldOrReleasedWithin(window));   // between two retries of its message
+        clock.Now += TimeSpan.FromSeconds(2);
+        Assert.Empty(inFlight.HeldOrReleasedWithin(window));
+    }
+
+    private sealed class HandClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UnixEpoch;
+        public override DateTimeOffset GetUtcNow() => Now;
     }
 }

@@ -74,7 +74,8 @@ public class ShareOutageTests
         try
         {
             await env.SubmitAsync(new SubmitStudy { StudyId = "study-away", FolderPath = "study-away" });
-            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("The share is not available: the share root '")),
+            // The consumer's own refusal to read (the outbox pass says the share is away too): retried, not refused.
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("ShareUnavailableException: The share is not available: the share root '")),
                 TimeSpan.FromMinutes(1), () => worker.Output);
         }
         finally { Directory.Move(away, env.Share.FullName); }

@@ -49,6 +49,20 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_past_the_entry_limit_is_refused_with_the_reason_not_retried_as_changing()
+    {
+        // Grown past the limit after the scan (or the API's check): the fingerprint's walk gives up, and the read refuses it.
+        for (int i = 0; i < 6; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
+            File.WriteAllBytes(Path.Combine(_share.FullName, "S", "P1", "L2", $"f{i}.jpg"), [0xFF, 0xD8]);
+        }
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }) { MaxStudyEntries = 5 };
+        var error = Assert.Throws<StudyLayoutException>(() => intake.ReadUnchanged(new SubmitStudy { StudyId = "S", FolderPath = "S" }));
+        Assert.Equal(StudyLayout.TooManyEntries(5), error.Message);
+    }
+
+    [Fact]
     public void One_path_listed_twice_or_a_NUL_in_the_device_is_refused_with_the_reason()
     {
         Directory.CreateDirectory(Path.Combine(_share.FullName, "S", "P1", "L2"));
