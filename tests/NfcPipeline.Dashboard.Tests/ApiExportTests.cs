@@ -95,8 +95,8 @@ public class ApiExportTests
         var row = lines[1].Split(',');
         Assert.Equal(("STUDY-A", "P01", "non-scleroderma"), (row[0], row[1], row[Array.IndexOf(header, "pattern")]));
         Assert.Equal("7.50", row[Array.IndexOf(header, "density_mean_per_mm")]);   // the view rounds to 2 places
-        Assert.Equal(["excluded_fields", "review_pending"], header[^2..]);
-        Assert.Equal(("0", "false"), (row[^2], row[^1]));
+        Assert.Equal(["excluded_fields", "review_pending", "giant_unknown_count", "is_study_model"], header[^4..]);
+        Assert.Equal(("0", "false", "true"), (row[^4], row[^3], row[^1]));
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/studies/NOPE/patients.csv")).StatusCode);
     }
 }

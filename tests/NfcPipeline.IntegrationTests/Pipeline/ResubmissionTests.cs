@@ -118,6 +118,10 @@ public class ResubmissionTests
         // From that model's own results, the excluded field left out: one gradable field of two, none failed.
         Assert.Equal("1|0|8.00", await env.QueryScalarAsync<string>(
             "select gradable_fields || '|' || failed_fields || '|' || density_mean_per_mm from v_patient_summary where model_sha256 = encode(sha256('other'::bytea), 'hex')"));
+        // A row per model: the study's own is marked, and each says over how many loops the giant flag is unknown.
+        Assert.Equal("false|true", await env.QueryScalarAsync<string>(
+            "select string_agg(is_study_model::text, '|' order by is_study_model) from v_patient_summary where study = 'study-r'"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from v_patient_summary where study = 'study-r' and giant_unknown_count is null"));
     }
 
     [Fact]
