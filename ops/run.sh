@@ -28,9 +28,8 @@ exec 8>"$RUN/run.lock"
 flock -n 8 || { log "another ops/run.sh is starting or stopping the servers; waiting for it (up to 15 min)"
                 flock -w 900 8 || die "another ops/run.sh held $RUN/run.lock for 15 minutes (a prompt waiting for input?)"; }
 
-# PIDFILE: its process is alive and is one of ours (nfc-worker.dll or nfc-dashboard.dll in its command line), so a
-# stale pid file naming an unrelated process is neither reported as running nor stopped.
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa -- "nfc-$(basename "$1" .pid).dll" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
+# PIDFILE: its process is alive and is this checkout's worker or dashboard (common.sh's ours_running).
+alive() { ours_running "$1"; }
 # The worker drains for up to its StopTimeout (60 s) plus the bus's; one still running after 120 s keeps its pid file,
 # so a later stop finds it and nothing is rebuilt under it.
 stop_one() {

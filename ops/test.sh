@@ -35,8 +35,7 @@ up_log="$(mktemp "$NFC_LOCAL/test-services-up.XXXXXX")"
 stop_started_services() {
   rm -f "$test_pid"
   # A worker ops/run.sh started since uses them: left running (ops/run.sh stop, then ops/services.sh down, stops them).
-  local worker="$NFC_LOCAL/run/worker.pid"
-  if [ -f "$worker" ] && kill -0 "$(cat "$worker")" 2>/dev/null && grep -qa -- nfc-worker.dll "/proc/$(cat "$worker")/cmdline" 2>/dev/null; then
+  if ours_running "$NFC_LOCAL/run/worker.pid"; then
     log "servers left running: ops/run.sh's worker uses them"; rm -f "$up_log"; return 0
   fi
   # Under CI, servers whose data this run created are deleted with it (services.sh purge): a clean clone's data would

@@ -176,6 +176,17 @@ nuget_sources_ensure() {
   [ -z "$folder" ] || [ -d "$folder" ] || as_root mkdir -p "$folder" || die "could not create NuGet's local source $folder"
 }
 
+# PIDFILE names a running server of this checkout: alive, an nfc-NAME.dll (NAME from the file's name) started in this
+# checkout's .local/bin/NAME (builds update that folder in place). A stale pid file naming an unrelated process, another
+# checkout's worker or a test's worker (the same dll, another folder) is none of ours: neither reported running nor stopped.
+ours_running() {
+  local pid name
+  [ -f "$1" ] && pid="$(cat "$1")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  name="$(basename "$1" .pid)"
+  grep -qa -- "nfc-$name.dll" "/proc/$pid/cmdline" 2>/dev/null \
+    && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(realpath -m "$NFC_LOCAL/bin/$name")" ]
+}
+
 # Builds a project into OUT when build_is_stale says so. Usage: build_if_stale PROJECT OUT NAME
 build_if_stale() {
   local project="$1" out="$2" name="$3" stamp="$2/.build-stamp"
