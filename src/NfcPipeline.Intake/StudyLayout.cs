@@ -185,22 +185,25 @@ public static class StudyLayout
         public List<StudyImage> Images { get; } = [];
         public List<SkippedEntry> Skipped { get; } = [];
 
-        /// <summary>
-        /// Whether <paramref name="real"/> lies in this study where the walk itself reaches it: no hidden, temporary or
-        /// refused name on its way, no folder named like an image, not deeper than the layout. A link there is left out
-        /// (its images are registered there, once); a link into a place the walk passes over is followed as before.
-        /// </summary>
-        public bool WalkReaches(string real, bool folder)
-        {
-            if (real == RealStudy) return true;
-            if (!real.StartsWith(RealStudy.TrimEnd('/') + "/", StringComparison.Ordinal)) return false;
-            var segments = Path.GetRelativePath(RealStudy, real).Split('/');
-            var folders = folder ? segments : segments[..^1];
-            return folders.Length < MaxDepth
-                && segments.All(s => !SharePaths.IsIgnored(s) && SharePaths.NameRefusal(s) is null)
-                && folders.All(s => !ImageExtensions.Contains(Path.GetExtension(s)))
-                && (folder || IsImageFileName(segments[^1]));   // a file the walk registers there
-        }
+        public bool WalkReaches(string real, bool folder) => StudyLayout.WalkReaches(RealStudy, real, folder);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="real"/> lies in the study (real path <paramref name="realStudy"/>) where the walk itself
+    /// reaches it: no hidden, temporary or refused name on its way, no folder named like an image, not deeper than the
+    /// layout. A link there is left out (its images are registered there, once), by registration and by the share scan's
+    /// fingerprint alike; a link into a place the walk passes over is followed as before.
+    /// </summary>
+    public static bool WalkReaches(string realStudy, string real, bool folder)
+    {
+        if (real == realStudy) return true;
+        if (!real.StartsWith(realStudy.TrimEnd('/') + "/", StringComparison.Ordinal)) return false;
+        var segments = Path.GetRelativePath(realStudy, real).Split('/');
+        var folders = folder ? segments : segments[..^1];
+        return folders.Length < MaxDepth
+            && segments.All(s => !SharePaths.IsIgnored(s) && SharePaths.NameRefusal(s) is null)
+            && folders.All(s => !ImageExtensions.Contains(Path.GetExtension(s)))
+            && (folder || IsImageFileName(segments[^1]));   // a file the walk registers there
     }
 
     private const string LinkIntoStudy = "a link to another place in this study: the images there are registered there, once";

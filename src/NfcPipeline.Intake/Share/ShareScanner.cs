@@ -142,7 +142,7 @@ public class ShareScanner(TimeProvider clock)
         // A change this watcher saw counts from the scan that saw it, even where the file times are older.
         var seen = content is null ? null : options.Memory?.Observe(name, content.Activity, now);
 
-        var marker = FindMarker(path, options);
+        var marker = FindMarker(path, options, ct);
         // An unmarked folder of millions (an archive) is no study yet, and says so as other unmarked folders do.
         if (tooLarge is not null && marker != ReadyMarker.None) return Refuse(tooLarge, marker);
         // Before the marker: a folder that cannot be read hides its marker, and "no marker" would send the operator
@@ -184,7 +184,7 @@ public class ShareScanner(TimeProvider clock)
     /// The folder's marker. The manifest in any letter case marks it (read, a misnamed one is refused with its reason,
     /// not passed over); READY in any case, and READY.txt as Notepad saves it, mark it too.
     /// </summary>
-    private static ReadyMarker FindMarker(string folder, ShareScanOptions options)
+    private static ReadyMarker FindMarker(string folder, ShareScanOptions options, CancellationToken ct)
     {
         // One listing of the folder's files (every folder, every scan), not one per name looked for, and as bounded as
         // the study's walk: a folder of millions at the top is looked through to the limit, with progress, not held.
@@ -196,7 +196,11 @@ public class ShareScanner(TimeProvider clock)
             if (string.Equals(name, ReadyFileName, StringComparison.OrdinalIgnoreCase)
                 || string.Equals(name, ReadyFileName + ".txt", StringComparison.OrdinalIgnoreCase))
                 found = ReadyMarker.ReadyFile;
-            if (++listed % ShareScanProgress.EntriesPerStep == 0) options.Progress?.Advance();
+            if (++listed % ShareScanProgress.EntriesPerStep == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+                options.Progress?.Advance();
+            }
             if (listed >= options.MaxStudyEntries) break;
         }
         return found;

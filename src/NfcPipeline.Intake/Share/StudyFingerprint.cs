@@ -35,9 +35,10 @@ public static class StudyFingerprint
         var lines = new List<string>();
         var activity = new List<string>();
         long newestTicks = 0;
-        var visited = new HashSet<string>(StringComparer.Ordinal) { SharePaths.RealPath(studyFolder) };
-        var budget = new EntryBudget(maxEntries);
-        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct, progress, budget);
+        var realStudy = SharePaths.RealPath(studyFolder);
+        var visited = new HashSet<string>(StringComparer.Ordinal) { realStudy };
+        var walk = new StudyWalk(maxEntries, realStudy);
+        Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct, progress, walk);
         int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
         DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
         return new StudyContent(Hash(lines), files, newest, Hash(activity));
@@ -51,7 +52,7 @@ public static class StudyFingerprint
 
     private static void Walk(DirectoryInfo directory, string prefix, int depth, string realRoot,
         HashSet<string> visited, List<string> lines, List<string> activity, ref long newestTicks, CancellationToken ct, ShareScanProgress? progress,
-        EntryBudget budget)
+        StudyWalk walk)
     {
         ct.ThrowIfCancellationRequested();
         progress?.Advance();
@@ -60,7 +61,7 @@ public static class StudyFingerprint
         {
             foreach (var listed in directory.EnumerateFileSystemInfos())
             {
-                budget.Take();
+                walk.Take();
                 entries.Add(listed);
                 Step(entries.Count, ct, progress);
             }
@@ -81,6 +82,9 @@ public static class StudyFingerprint
             // of only such files was ready, and refused as holding no images at every retry.
             if (StudyStatusFile.IsStatusFile(entry.Name) || SharePaths.NameRefusal(entry.Name) is not null) continue;
             if (entry.LinkTarget is not null && !LeadsInside(entry, realRoot)) continue;
+            // Registration leaves out a link to a place in the study its walk reaches (P1/X -> ../P2): followed here, it
+            // took P2 in at the wrong depth and P2 itself was then skipped as visited, its fields never looked at.
+            if (entry.LinkTarget is not null && LeadsIntoStudy(entry, walk.RealStudy)) continue;
             var relative = prefix + entry.Name;
             if (entry is DirectoryInfo dir)
             {
@@ -92,7 +96,7 @@ public static class StudyFingerprint
                 if (!visited.Add(SharePaths.RealPath(dir.FullName))) continue;
                 newestTicks = Math.Max(newestTicks, dir.LastWriteTimeUtc.Ticks);
                 activity.Add($"{relative}/\t{dir.LastWriteTimeUtc.Ticks}");
-                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress, budget);
+                Walk(dir, relative + "/", depth + 1, realRoot, visited, lines, activity, ref newestTicks, ct, progress, walk);
             }
             else if (entry is FileInfo file)
             {
@@ -125,9 +129,17 @@ public static class StudyFingerprint
         progress?.Advance();
     }
 
-    /// <summary>The entries a walk may still list; the one past the last throws.</summary>
-    private sealed class EntryBudget(int limit)
+    private static bool LeadsIntoStudy(FileSystemInfo link, string realStudy)
     {
+        try { return StudyLayout.WalkReaches(realStudy, SharePaths.RealPath(link.FullName), link is DirectoryInfo); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>What one walk carries: the study's real path, and the entries it may still list (the one past the last throws).</summary>
+    private sealed class StudyWalk(int limit, string realStudy)
+    {
+        public string RealStudy { get; } = realStudy;
+
         private int _listed;
 
         public void Take()

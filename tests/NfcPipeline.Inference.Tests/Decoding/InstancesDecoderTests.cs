@@ -76,13 +76,18 @@ public class InstancesDecoderTests
     {
         // A loop cut by the right edge of a 64-wide picture (padded to 64 here, further in a real plan): its keypoints at
         // x 58..65 in pixel-index coordinates; those past 63.5 lie off the picture.
-        var outputs = Outputs([new Det(58, 20, 63, 30, 0.9f, 1)]);
+        var outputs = Outputs([new Det(57.5f, 20, 63, 30, 0.9f, 1)]);
 
         var keypoints = Assert.Single(Decoder().Decode(outputs, 0, Unscaled)).Keypoints;
 
-        Assert.Equal(1f / (1f + MathF.Exp(-1f)), keypoints[5].Confidence, 5);   // x 63: on the picture, its sigmoid(1)
-        Assert.Equal((64f, 0f), (keypoints[6].X, keypoints[6].Confidence));
-        Assert.Equal((65f, 0f), (keypoints[7].X, keypoints[7].Confidence));
+        Assert.Equal((62.5f, 1f / (1f + MathF.Exp(-1f))), (keypoints[5].X, keypoints[5].Confidence));   // on the picture: its sigmoid(1)
+        Assert.Equal((63.5f, 1f / (1f + MathF.Exp(-2f))), (keypoints[6].X, keypoints[6].Confidence));   // on its very edge
+        Assert.Equal((64.5f, 0f), (keypoints[7].X, keypoints[7].Confidence));
+        // Scaled down 2x (128 px wide to the model's 64): the model's edge maps to the picture's, rounding and all.
+        var scaled = Assert.Single(Decoder().Decode(Outputs([new Det(57.5f, 20, 63, 30, 0.9f, 1)]), 0, new ResizePlan(128, 96, 64, 48, 64, 64))).Keypoints;
+        Assert.Equal(127.5f, scaled[6].X, 4);
+        Assert.True(scaled[6].Confidence > 0);
+        Assert.Equal(0f, scaled[7].Confidence);
     }
 
     [Fact]

@@ -93,4 +93,24 @@ public sealed partial class ShareScannerTests
         Assert.Equal(StudyReadiness.Ready, after.Readiness);
         Assert.Equal(before.Fingerprint, after.Fingerprint);
     }
+
+    [Fact]
+    public void A_link_to_another_folder_of_the_study_is_left_out_as_registration_leaves_it_not_walked_in_its_place()
+    {
+        // P1/X -> ../P2, walked first (P1 sorts before P2): P2 was taken in at the depth of a finger folder, its L2 not
+        // entered, and P2 itself then skipped as visited: its one field unseen, the study refused as holding no images.
+        _share.Touch("s1/P2/L2/f1.jpg");
+        _share.Touch("s1/READY");
+        Directory.CreateDirectory(Path.Combine(_share.Root, "s1", "P1"));
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "s1", "P1", "X"), "../P2");
+        _share.StampAll(TestShare.T0);
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folder = ScanOne("s1");
+
+        Assert.Equal((StudyReadiness.Ready, 1), (folder.Readiness, folder.FileCount));
+        var inventory = StudyLayout.Discover(Path.Combine(_share.Root, "s1"), _share.Root);
+        Assert.Equal("P2/L2/f1.jpg", Assert.Single(inventory.Images).RelativePath);
+        Assert.Contains(inventory.Skipped, s => s.RelativePath == "P1/X");
+    }
 }
