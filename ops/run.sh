@@ -181,7 +181,7 @@ psql_q -P pager=off -c "
          round(normal_percent::numeric, 1) as normal_pct, round(abnormal_percent::numeric, 1) as abnormal_pct,
          round(apical_mean_um::numeric, 1) as apical_um, round(apical_max_um::numeric, 1) as apical_max_um,
          dilated_count as dilated, giant_count as giant, hemorrhage_count as hemorrhages, pattern
-  from v_patient_summary where study = '$STUDY' order by patient"
+  from v_patient_summary where study = '$STUDY' and is_study_model order by patient"
 cat <<EOT
 More: eval "\$(ops/services.sh env)"; psql "\$NFC_PG_URL", and the views v_patient_summary, v_patient_morphology,
 v_patient_diameters, v_study_progress and v_image_results (examples in README.md).

@@ -183,8 +183,11 @@ ours_running() {
   local pid name
   [ -f "$1" ] && pid="$(cat "$1")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   name="$(basename "$1" .pid)"
-  grep -qa -- "nfc-$name.dll" "/proc/$pid/cmdline" 2>/dev/null \
-    && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(realpath -m "$NFC_LOCAL/bin/$name")" ]
+  local cwd want
+  cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null)" || return 1
+  want="$(realpath -m "$NFC_LOCAL/bin/$name")"
+  # A folder removed under it (rm -rf .local/bin) reads "... (deleted)": still this checkout's, to be stopped.
+  grep -qa -- "nfc-$name.dll" "/proc/$pid/cmdline" 2>/dev/null && { [ "$cwd" = "$want" ] || [ "$cwd" = "$want (deleted)" ]; }
 }
 
 # Builds a project into OUT when build_is_stale says so. Usage: build_if_stale PROJECT OUT NAME

@@ -53,7 +53,7 @@ public static class StudyLayout
     /// <summary>Why a study is refused when its walk lists more than <paramref name="limit"/> entries.</summary>
     public static string TooManyEntries(int limit) =>
         $"The study folder holds more than {limit:N0} files and folders (to the layout's <patient>/<finger>/ depth); it is refused " +
-        "as no study, so a folder of millions cannot hold the worker. Split it into smaller studies.";
+        "as no study (a folder of millions would hold the scan and the memory). Split it into smaller studies.";
 
     private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp" };
 

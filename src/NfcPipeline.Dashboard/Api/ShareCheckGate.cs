@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using NfcPipeline.Dashboard.Hosting;
 
@@ -14,16 +15,23 @@ public sealed class ShareCheckGate(IOptions<DashboardOptions> options)
 {
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentShareChecks, options.Value.MaxConcurrentShareChecks);
 
-    /// <summary>What a look-up answered; <c>Answered</c> false when no slot came free, or the share did not answer, in time.</summary>
-    public async Task<(bool Answered, T? Result)> RunAsync<T>(Func<T> check, CancellationToken ct)
+    /// <summary>
+    /// What a look-up answered; <c>Answered</c> false when no slot came free, or the share did not answer, within
+    /// Dashboard:SubmissionCheckTimeout counted from <paramref name="requestStarted"/> (one budget for all of a request's
+    /// look-ups, slot waits included; from now without it).
+    /// </summary>
+    public async Task<(bool Answered, T? Result)> RunAsync<T>(Func<T> check, CancellationToken ct, Stopwatch? requestStarted = null)
     {
-        var timeout = options.Value.SubmissionCheckTimeout;
-        if (!await _slots.WaitAsync(timeout, ct)) return (false, default);
+        var clock = requestStarted ?? Stopwatch.StartNew();
+        TimeSpan Left() => options.Value.SubmissionCheckTimeout - clock.Elapsed;
+        var wait = Left();
+        if (wait <= TimeSpan.Zero || !await _slots.WaitAsync(wait, ct)) return (false, default);
         Task<T>? running = null;
         try
         {
             running = Task.Run(check, CancellationToken.None);
-            return (true, await running.WaitAsync(timeout, ct));
+            var left = Left();
+            return (true, await running.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, ct));
         }
         catch (TimeoutException) { return (false, default); }
         finally

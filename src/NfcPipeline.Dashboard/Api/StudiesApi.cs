@@ -96,7 +96,8 @@ public static class StudiesApi
         if (ValidateFields(body, options.Value.ShareRoot) is { Count: > 0 } fieldErrors)
             return Results.ValidationProblem(fieldErrors, title: "The study cannot be submitted");
         var folderPath = string.IsNullOrWhiteSpace(body.FolderPath) ? null : body.FolderPath;
-        var (answered, checkedBody) = await shareChecks.RunAsync(() => CheckInShare(body, folderPath, options.Value.ShareRoot), ct);
+        var checksStarted = System.Diagnostics.Stopwatch.StartNew();   // one budget for the request's share checks
+        var (answered, checkedBody) = await shareChecks.RunAsync(() => CheckInShare(body, folderPath, options.Value.ShareRoot), ct, checksStarted);
         if (!answered) return ShareCheckGate.NotAnswered(request.HttpContext);
         var (errors, sourcePath) = checkedBody;
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
@@ -105,7 +106,7 @@ public static class StudiesApi
         bool registeredFolderGone = false;
         if (registered?.SourcePath is { } from)
         {
-            (answered, registeredFolderGone) = await shareChecks.RunAsync(() => SharePaths.FolderGone(options.Value.ShareRoot!, from), ct);
+            (answered, registeredFolderGone) = await shareChecks.RunAsync(() => SharePaths.FolderGone(options.Value.ShareRoot!, from), ct, checksStarted);
             if (!answered) return ShareCheckGate.NotAnswered(request.HttpContext);
         }
         if (registered is not null && StudyIdentity.Conflict(body.StudyId.Trim(), registered.SourcePath, sourcePath, registeredFolderGone) is { } conflict)

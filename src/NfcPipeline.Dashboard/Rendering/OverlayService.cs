@@ -76,6 +76,8 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
     /// </summary>
     public static Outcome OutcomeOf(ImageDecodeException ex) => ex.Reason != ImageDecodeError.Unreadable ? Outcome.Undecodable
         : ex.InnerException is FileNotFoundException or DirectoryNotFoundException ? Outcome.SourceMissing
+        // Refused as it was opened (a link swapped to lead out of the share, a FIFO swapped in): not a matter of access.
+        : ex.InnerException is ShareFileRefusedException ? Outcome.Undecodable
         : Outcome.Unreadable;
 
     /// <summary>

@@ -67,16 +67,7 @@ public sealed class StudyIntake(WorkerOptions options)
     /// </summary>
     public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default)
     {
-        var root = options.ShareRoot is { Length: > 0 } r ? r : throw new StudyLayoutException("Worker:ShareRoot is not configured, so no path can be resolved.");
-        if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
-        if (StudyIds.Problem(message.StudyId) is { } problem) throw new StudyLayoutException(problem);
-        if (message.MicrometresPerPixel is { } um && !Calibration.IsPlausible(um))
-            throw new StudyLayoutException($"MicrometresPerPixel must be {Calibration.PlausibleRange}.");   // NaN and infinity passed
-        if (message.Device?.Contains('\0') ?? false) throw new StudyLayoutException("Device cannot contain a NUL character.");
-        // One of the two, as the dashboard's API asks: the list would otherwise be dropped without a word.
-        if (message.FolderPath is { Length: > 0 } && message.Images is { Count: > 0 })
-            throw new StudyLayoutException("SubmitStudy takes a FolderPath or a list of Images, not both.");
-
+        var root = CheckMessage(message);
         if (message.FolderPath is { Length: > 0 } folder)
         {
             var full = SharePaths.ResolveUnder(root, folder);
@@ -92,8 +83,6 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         if (message.Images is { Count: > 0 } list)
         {
-            if (list.Count > MaxStudyEntries)
-                throw new StudyLayoutException($"At most {MaxStudyEntries:N0} images may be listed in one SubmitStudy ({list.Count:N0} were); split the study.");
             if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
                     || SharePaths.HasUnprintable(i.Patient) || (i.Finger is not null && SharePaths.HasUnprintable(i.Finger))))
                 throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");
@@ -109,6 +98,26 @@ public sealed class StudyIntake(WorkerOptions options)
                 UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
         throw new StudyLayoutException("SubmitStudy needs a FolderPath or a list of Images.");
+    }
+
+    /// <summary>
+    /// The share root, after the message's own checks, which need no look at the share: a message refused by them is
+    /// refused at once, even while the share is away (its consumer asks the share only after them).
+    /// </summary>
+    public string CheckMessage(SubmitStudy message)
+    {
+        var root = options.ShareRoot is { Length: > 0 } r ? r : throw new StudyLayoutException("Worker:ShareRoot is not configured, so no path can be resolved.");
+        if (string.IsNullOrWhiteSpace(message.StudyId)) throw new StudyLayoutException("SubmitStudy needs a StudyId.");
+        if (StudyIds.Problem(message.StudyId) is { } problem) throw new StudyLayoutException(problem);
+        if (message.MicrometresPerPixel is { } um && !Calibration.IsPlausible(um))
+            throw new StudyLayoutException($"MicrometresPerPixel must be {Calibration.PlausibleRange}.");   // NaN and infinity passed
+        if (message.Device?.Contains('\0') ?? false) throw new StudyLayoutException("Device cannot contain a NUL character.");
+        // One of the two, as the dashboard's API asks: the list would otherwise be dropped without a word.
+        if (message.FolderPath is { Length: > 0 } && message.Images is { Count: > 0 })
+            throw new StudyLayoutException("SubmitStudy takes a FolderPath or a list of Images, not both.");
+        if (message.Images is { Count: > 0 } list && list.Count > MaxStudyEntries)
+            throw new StudyLayoutException($"At most {MaxStudyEntries:N0} images may be listed in one SubmitStudy ({list.Count:N0} were); split the study.");
+        return root;
     }
 
     /// <summary>

@@ -90,10 +90,13 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
+        // The message's own faults first: refused at once, with their reason, whether or not the share is there.
+        try { intake.CheckMessage(context.Message); }
+        catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         // A share that is away (unmounted, renamed, a hung mount) would refuse the folder for good as missing, or hold this
         // consumer for as long as the mount hangs: the submission is retried instead, and past its retries noted as failed,
         // so the watcher submits the folder again later.
-        if (options.ShareRoot is { Length: > 0 } && await share.ProblemAsync(ct) is { } away)
+        if (await share.ProblemAsync(ct) is { } away)
             throw new ShareUnavailableException($"The share is not available: {away}");
         StudyRegistration registration;
         // A copy still running while the files were hashed (StudyFolderChangingException) is read again at the message's

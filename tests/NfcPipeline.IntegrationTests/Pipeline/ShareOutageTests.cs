@@ -73,6 +73,13 @@ public class ShareOutageTests
         Directory.Move(env.Share.FullName, away);
         try
         {
+            // A message at fault itself is refused at once with its own reason, share or no share (retried as a share
+            // outage, its note would read "failed after its retries").
+            await env.SubmitAsync(new SubmitStudy { StudyId = "study-nul", FolderPath = "study-nul", Device = "cap\0" });
+            await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>(
+                "select count(*) from share_folder_notes where folder = 'study-nul' and reason = 'Device cannot contain a NUL character.'") == 1,
+                TimeSpan.FromMinutes(1), () => worker.Output);
+
             await env.SubmitAsync(new SubmitStudy { StudyId = "study-away", FolderPath = "study-away" });
             // The consumer's own refusal to read (the outbox pass says the share is away too): retried, not refused.
             await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("ShareUnavailableException: The share is not available: the share root '")),
@@ -83,8 +90,8 @@ public class ShareOutageTests
         // The next retry (1 s or more later) finds it: registered and analysed, never refused as a missing folder.
         Assert.Equal("completed", await env.WaitForStudyAsync("study-away", TimeSpan.FromMinutes(2)));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
-        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from share_folder_notes"));
-        Assert.Equal(0L, await env.Vhost.QueueDepthAsync("submit-study_error"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from share_folder_notes where folder = 'study-away'"));
+        Assert.Equal(1L, await env.Vhost.QueueDepthAsync("submit-study_error"));   // the NUL one only
     }
 
     [Fact]
