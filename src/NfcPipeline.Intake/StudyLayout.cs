@@ -168,7 +168,7 @@ public static class StudyLayout
         studyId ??= manifest?.StudyId ?? folderName ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 
-        var walk = new WalkState(manifest, realRoot, SharePaths.RealPath(folder), maxEntries);
+        var walk = new WalkState(manifest, realRoot, realFolder, maxEntries);
         Walk(folder, [], viaLink: false, walk);
         walk.Images.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
         walk.Skipped.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using NfcPipeline.Core.Concurrency;
 using NfcPipeline.Dashboard.Hosting;
 
 namespace NfcPipeline.Dashboard.Api;
@@ -34,11 +35,7 @@ public sealed class ShareCheckGate(IOptions<DashboardOptions> options)
             return (true, await running.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, ct));
         }
         catch (TimeoutException) { return (false, default); }
-        finally
-        {
-            if (running is { IsCompleted: false }) _ = running.ContinueWith(t => { _ = t.Exception; _slots.Release(); }, TaskScheduler.Default);
-            else _slots.Release();
-        }
+        finally { SemaphoreTurn.ReleaseWhenDone(_slots, running); }
     }
 
     /// <summary>The answer when <see cref="RunAsync{T}"/> gave up: 503, to be tried again.</summary>

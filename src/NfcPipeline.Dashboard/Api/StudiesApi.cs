@@ -97,7 +97,7 @@ public static class StudiesApi
             return Results.ValidationProblem(fieldErrors, title: "The study cannot be submitted");
         var folderPath = string.IsNullOrWhiteSpace(body.FolderPath) ? null : body.FolderPath;
         var checksStarted = System.Diagnostics.Stopwatch.StartNew();   // one budget for the request's share checks
-        var (answered, checkedBody) = await shareChecks.RunAsync(() => CheckInShare(body, folderPath, options.Value.ShareRoot), ct, checksStarted);
+        var (answered, checkedBody) = await shareChecks.RunAsync(() => CheckInShare(body, folderPath, options.Value.ShareRoot!), ct, checksStarted);
         if (!answered) return ShareCheckGate.NotAnswered(request.HttpContext);
         var (errors, sourcePath) = checkedBody;
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The study cannot be submitted");
@@ -135,13 +135,16 @@ public static class StudiesApi
 
     private const int MaxIdempotencyKey = 200;
 
-    /// <summary>The body's problems, and the folder's source path where it has none: everything the submission asks of the share.</summary>
-    private static (Dictionary<string, string[]> Errors, string? SourcePath) CheckInShare(SubmitStudyRequest body, string? folderPath, string? shareRoot)
+    /// <summary>
+    /// The paths' problems, and the folder's source path where they have none: everything the submission asks of the
+    /// share, for a body <see cref="ValidateFields"/> passed (so one of the two, a share root, not too many images).
+    /// </summary>
+    private static (Dictionary<string, string[]> Errors, string? SourcePath) CheckInShare(SubmitStudyRequest body, string? folderPath, string shareRoot)
     {
-        var errors = Validate(body, shareRoot);
+        var errors = ValidatePaths(body, shareRoot);
         if (errors.Count > 0 || folderPath is null) return (errors, null);
-        // Resolved again: a folder renamed or unmounted since Validate is the request's problem (400), not a 500 whose log names it.
-        try { return (errors, SharePaths.StudySourcePath(shareRoot!, folderPath)); }
+        // Resolved again: a folder renamed or unmounted since its check is the request's problem (400), not a 500 whose log names it.
+        try { return (errors, SharePaths.StudySourcePath(shareRoot, folderPath)); }
         catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
         {
             errors["folderPath"] = [ex is StudyLayoutException ? ex.Message : "The path cannot be read in the share."];
@@ -184,14 +187,13 @@ public static class StudiesApi
         return errors;
     }
 
-    public static Dictionary<string, string[]> Validate(SubmitStudyRequest body, string? shareRoot)
+    /// <summary>Why the folder, or a listed image, cannot be submitted from the share: for a body ValidateFields passed.</summary>
+    private static Dictionary<string, string[]> ValidatePaths(SubmitStudyRequest body, string shareRoot)
     {
-        var errors = ValidateFields(body, shareRoot);
-        // The paths are checked once the body names them well (one of the two, a share to check them in, not too many).
-        if (errors.ContainsKey("folderPath") || errors.ContainsKey("images")) return errors;
+        var errors = new Dictionary<string, string[]>();
         if (!string.IsNullOrWhiteSpace(body.FolderPath))
         {
-            if ((Resolve(shareRoot!, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot!, body.FolderPath!, body.StudyId?.Trim())) is { } error)
+            if ((Resolve(shareRoot, body.FolderPath!) ?? StudyLayout.SubmissionProblem(shareRoot, body.FolderPath!, body.StudyId?.Trim())) is { } error)
                 errors["folderPath"] = [error];
         }
         else
@@ -203,7 +205,7 @@ public static class StudiesApi
                     : SharePaths.HasUnprintable(img.Patient) || (img.Finger is not null && SharePaths.HasUnprintable(img.Finger))
                         ? $"images[{i}]: the patient and finger must be printable."
                     : img.Path is null ? $"images[{i}]: a path is required."
-                    : Resolve(shareRoot!, img.Path, resolved) is { } e ? $"images[{i}]: {e}" : null)
+                    : Resolve(shareRoot, img.Path, resolved) is { } e ? $"images[{i}]: {e}" : null)
                 .OfType<string>().ToList();
             // One file twice is one image twice (two spellings of its path, or a link to it): the worker refuses the study.
             if (imageErrors.Count == 0)

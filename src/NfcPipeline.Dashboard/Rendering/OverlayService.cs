@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using NfcPipeline.Core.Concurrency;
 using NfcPipeline.Dashboard.Hosting;
 using NfcPipeline.Imaging;
 using NfcPipeline.Intake;
@@ -65,8 +66,7 @@ public sealed class OverlayService(ReportingQueries queries, IOptions<DashboardO
         finally
         {
             // A fetch the share still holds keeps its slot until it returns, so hung mounts take no more threads than slots.
-            if (fetch is { IsCompleted: false }) _ = fetch.ContinueWith(t => { _ = t.Exception; _renderGate.Release(); }, TaskScheduler.Default);
-            else _renderGate.Release();
+            SemaphoreTurn.ReleaseWhenDone(_renderGate, fetch);
         }
     }
 

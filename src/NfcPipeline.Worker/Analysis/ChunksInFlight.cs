@@ -14,8 +14,6 @@ public sealed class ChunksInFlight(TimeProvider clock)
     private readonly ConcurrentDictionary<long, int> _held = new();
     private readonly ConcurrentDictionary<long, DateTimeOffset> _released = new();
 
-    public ChunksInFlight() : this(TimeProvider.System) { }
-
     /// <summary>Counts the job in until the returned handle is disposed (two deliveries of one job count twice).</summary>
     public IDisposable Enter(long jobId)
     {
