@@ -150,6 +150,20 @@ public sealed class BenchCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Bench_inference_says_in_one_line_which_batch_onnx_runtime_failed_at()
+    {
+        // A batch ONNX Runtime cannot run (out of GPU memory, here a model that squeezes the batch axis) was an
+        // AggregateException's stack trace under "unexpected error".
+        var model = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "onnx", "dense_batch_one_only.onnx");
+        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "bench", "inference", "--images", "2", "--batch", "2", "--rounds", "1",
+            "--source", DemoStudy, "--model", model);
+        Assert.True(run.Code == 1, run.Err + run.Out);
+        Assert.Contains("nfc bench inference: raw ONNX Runtime failed at batch 2: ", run.Err);
+        Assert.DoesNotContain("   at ", run.Err);
+        Assert.DoesNotContain("unexpected error", run.Err);
+    }
+
+    [Fact]
     public async Task Bench_dashboard_times_every_page_on_a_small_seeded_database_and_drops_it()
     {
         // The overlay answered 409 (the seeded hashes are no file's), and at this size the middle study's one image was a

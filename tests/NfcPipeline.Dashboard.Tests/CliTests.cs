@@ -22,12 +22,14 @@ public class CliTests
         Assert.True(run.Stopping < TimeSpan.FromSeconds(15), $"took {run.Stopping} to stop");
     }
 
-    [Fact]
-    public async Task A_waiting_enqueue_whose_submission_a_worker_refused_says_why_at_once()
+    [Theory]
+    [InlineData("")]
+    [InlineData("/")]   // the folder as a shell completes it: the refusal is noted under the folder's own name
+    public async Task A_waiting_enqueue_whose_submission_a_worker_refused_says_why_at_once(string trailing)
     {
         // It waited out --register-timeout (5 min) and then said only that no worker registered the study.
         await using var data = await TestData.CreateAsync();
-        var run = NfcProcess.RunAsync("enqueue", TestData.FreeFolder, "--share", data.ShareRoot, "--study-id", "CLI-REFUSED", "--wait",
+        var run = NfcProcess.RunAsync("enqueue", TestData.FreeFolder + trailing, "--share", data.ShareRoot, "--study-id", "CLI-REFUSED", "--wait",
             "--connection", data.Database.ConnectionString);
         // A worker refusing it notes why, as here, every second until the CLI ends (however long it takes to publish);
         // a refusal of the same folder under another id (a share watcher's, with study.json's) is not this submission's.

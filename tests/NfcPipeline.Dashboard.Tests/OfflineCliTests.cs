@@ -274,6 +274,20 @@ public sealed class OfflineCliTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("0.0022")]   // mm per pixel written for µm: every diameter 1000x off, exit 0, before
+    [InlineData("-2")]
+    public async Task Evaluate_refuses_a_truth_scale_outside_the_plausible_range_before_the_model_runs(string umPerPx)
+    {
+        var truth = Path.Combine(_folder.FullName, $"scale{umPerPx}.json");
+        File.WriteAllText(truth, "{\"images\": [{\"id\": 1, \"file_name\": \"P001/L2/field1.jpg\", \"um_per_px\": " + umPerPx +
+            "}], \"categories\": [{\"id\": 1, \"name\": \"hairpin\"}], \"annotations\": []}");
+        var run = await NfcProcess.RunAsync("evaluate", "--images", DemoStudy, "--truth", truth, "--model", Path.Combine(_folder.FullName, "absent.onnx"));
+        Assert.True(run.Code == 1, $"exited {run.Code}: {run.Err}");
+        Assert.Contains($"image P001/L2/field1.jpg has um_per_px {umPerPx}; it must be 0.01 to 100 µm per pixel", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("absent.onnx", run.Err);
+    }
+
     [Fact]
     public async Task Evaluate_refuses_masks_it_cannot_draw_before_the_model_runs()
     {

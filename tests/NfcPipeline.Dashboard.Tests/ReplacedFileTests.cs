@@ -33,6 +33,27 @@ public sealed class ReplacedFileTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_fifo_or_a_link_to_one_is_written_into_not_replaced()
+    {
+        // A rename put a regular file in the FIFO's place, and its reader waited for ever (for root, --csv /dev/null
+        // replaced /dev/null).
+        var fifo = Path.Combine(_dir.FullName, "out.csv");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+            await mkfifo.WaitForExitAsync();
+        var link = Path.Combine(_dir.FullName, "latest.csv");
+        File.CreateSymbolicLink(link, fifo);
+        foreach (var (written, text) in new[] { (fifo, "a,b"), (link, "c,d") })
+        {
+            var reader = Task.Run(() => File.ReadAllText(fifo));
+            await ReplacedFile.WriteAsync(written, w => w.WriteAsync(text), default);
+            Assert.Equal(text, await reader.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.False(NfcPipeline.Imaging.FileTypes.IsRegularFileOrUnknown(fifo));   // still the FIFO
+        }
+        Assert.Equal(["latest.csv", "out.csv"], _dir.GetFileSystemInfos().Select(f => f.Name).Order());
+    }
+
+    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]   // file modes and the deployment are Linux's
     public async Task A_replaced_file_keeps_its_permissions_and_a_link_is_written_through()
     {

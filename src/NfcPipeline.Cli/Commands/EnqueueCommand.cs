@@ -48,6 +48,8 @@ internal static class EnqueueCommand
                     .Replace('\\', '/') is var real
                 && real != ".." && !real.StartsWith("../", StringComparison.Ordinal))
                 relative = real;
+            // "S1/" (a shell's completion) is the folder S1, as the worker notes a refusal of it: --wait finds that note.
+            if (relative.Length > 1) relative = relative.TrimEnd('/');
             // As the worker reads it: a file, a folder without images or with unreadable folders, a link out of the
             // share or an unusable manifest would be refused there, after this command had reported success.
             try { SharePaths.ResolveUnder(rootFull, relative); }

@@ -103,10 +103,11 @@ internal static class EvaluateCommand
             return NfcCommandLine.Fatal;
         }
 
-        if (request.UmPerPx is null && coco?.Images.FirstOrDefault(i => i.UmPerPx is { } v && !(v > 0 && double.IsFinite(v))) is { } badScale)
+        if (request.UmPerPx is null && coco?.Images.FirstOrDefault(i => i.UmPerPx is { } v && !Calibration.IsPlausible(v)) is { } badScale)
         {
-            await Console.Error.WriteLineAsync($"nfc evaluate: {request.Truth.Name}: image {badScale.FileName} has um_per_px {badScale.UmPerPx}; " +
-                "it must be positive (or give --um-per-px).");
+            // As --um-per-px and study.json: a scale written in mm per pixel would put every diameter 1000x off.
+            await Console.Error.WriteLineAsync($"nfc evaluate: {request.Truth.Name}: image {badScale.FileName} has um_per_px " +
+                $"{badScale.UmPerPx?.ToString(System.Globalization.CultureInfo.InvariantCulture)}; it must be {Calibration.PlausibleRange} (or give --um-per-px).");
             return NfcCommandLine.Fatal;
         }
 

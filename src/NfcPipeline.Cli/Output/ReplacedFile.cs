@@ -6,13 +6,20 @@ namespace NfcPipeline.Cli.Output;
 /// Writes a file whole or not at all: into a temporary file beside it, moved over the target once complete, so a write
 /// cut short (a full disk, Ctrl-C) leaves the earlier file, not a truncated one that looks whole. UTF-8, no BOM. A link
 /// is written through (its target replaced, the link kept), and a file replaced keeps its permissions (a report kept
-/// 0600 does not become readable by all).
+/// 0600 does not become readable by all). A FIFO or a device (/dev/stdout, a shell's &gt;(gzip &gt; r.gz)) is written
+/// into as it is: a rename would put a file in its place (and, for root, /dev/null with it).
 /// </summary>
 public static class ReplacedFile
 {
     public static async Task WriteAsync(string path, Func<TextWriter, Task> write, CancellationToken ct)
     {
         var target = Path.GetFullPath(path);
+        if (!NfcPipeline.Imaging.FileTypes.IsRegularFileOrUnknown(target))
+        {
+            await using var into = new StreamWriter(new FileStream(target, FileMode.Open, FileAccess.Write), new UTF8Encoding(false));
+            await write(into);
+            return;
+        }
         // A new file has no link to follow (ResolveLinkTarget throws for a path that does not exist).
         if (new FileInfo(target) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } linked)
             target = linked.FullName;

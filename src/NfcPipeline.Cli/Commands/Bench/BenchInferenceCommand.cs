@@ -76,41 +76,49 @@ internal static class BenchInferenceCommand
         }
         string provider = "", model = "", plan = "";
 
-        foreach (int batch in sizes)
+        try
         {
-            options.OrtProfilePrefix = profilePrefix is null ? null : $"{profilePrefix}-batch{batch}";
-            var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, analysis), "nfc bench inference");
-            if (opened is null) return NfcCommandLine.Fatal;
-            var (loaded, fields) = opened.Value;
-            using var _ = loaded;
-            await using var __ = fields.Analyzer;
-            if (!loaded.AcceptsBatches && batch > 1)
+            foreach (int batch in sizes)
             {
-                // A batch-1 export runs one image per call whatever the batch: its row would be batch 1's under another name.
-                await Console.Error.WriteLineAsync($"nfc bench inference: the model takes one image per run; batch {batch} is not measured");
-                continue;
-            }
-            (provider, model) = (loaded.ActiveProvider, $"{loaded.Contract.ModelName} {loaded.Contract.ModelVersion}");
-            plan = $"{loaded.MaxConcurrentRuns} concurrent run(s) × {(loaded.IntraOpThreads > 0 ? loaded.IntraOpThreads.ToString(CultureInfo.InvariantCulture) : "ORT's")} thread(s)";
-            using var raw = new RawRunner(loaded, paths[0], batch);                  // warms up allocations and kernels
-            using var batch1 = batch == 1 ? null : new RawRunner(loaded, paths[0], 1);
-            await RunPipelineAsync(fields, paths.Take(batch).ToList(), calibration, batch, ct);
-            var measured = new PairedRounds();
-            var toBatch1 = new List<double>();
-            double RawRound()
-            {
-                double rate = raw.Rate(count);
-                toBatch1.Add(batch1 is null ? 1.0 : rate / batch1.Rate(count));
-                return rate;
-            }
-            measured.AddRaw(RawRound());
-            for (int r = 0; r < rounds; r++)
-            {
-                measured.AddPipeline(count / await RunPipelineAsync(fields, paths, calibration, batch, ct));
+                options.OrtProfilePrefix = profilePrefix is null ? null : $"{profilePrefix}-batch{batch}";
+                var opened = await ModelLoading.TryOpenAsync(() => InferenceArguments.Open(options, batch, analysis), "nfc bench inference");
+                if (opened is null) return NfcCommandLine.Fatal;
+                var (loaded, fields) = opened.Value;
+                using var _ = loaded;
+                await using var __ = fields.Analyzer;
+                if (!loaded.AcceptsBatches && batch > 1)
+                {
+                    // A batch-1 export runs one image per call whatever the batch: its row would be batch 1's under another name.
+                    await Console.Error.WriteLineAsync($"nfc bench inference: the model takes one image per run; batch {batch} is not measured");
+                    continue;
+                }
+                (provider, model) = (loaded.ActiveProvider, $"{loaded.Contract.ModelName} {loaded.Contract.ModelVersion}");
+                plan = $"{loaded.MaxConcurrentRuns} concurrent run(s) × {(loaded.IntraOpThreads > 0 ? loaded.IntraOpThreads.ToString(CultureInfo.InvariantCulture) : "ORT's")} thread(s)";
+                using var raw = new RawRunner(loaded, paths[0], batch);                  // warms up allocations and kernels
+                using var batch1 = batch == 1 ? null : new RawRunner(loaded, paths[0], 1);
+                await RunPipelineAsync(fields, paths.Take(batch).ToList(), calibration, batch, ct);
+                var measured = new PairedRounds();
+                var toBatch1 = new List<double>();
+                double RawRound()
+                {
+                    double rate = raw.Rate(count);
+                    toBatch1.Add(batch1 is null ? 1.0 : rate / batch1.Rate(count));
+                    return rate;
+                }
                 measured.AddRaw(RawRound());
+                for (int r = 0; r < rounds; r++)
+                {
+                    measured.AddPipeline(count / await RunPipelineAsync(fields, paths, calibration, batch, ct));
+                    measured.AddRaw(RawRound());
+                }
+                rows.Add((batch, measured, toBatch1));
+                if (profilePrefix is not null) profiles.Add((batch, loaded.Session.EndProfiling()));
             }
-            rows.Add((batch, measured, toBatch1));
-            if (profilePrefix is not null) profiles.Add((batch, loaded.Session.EndProfiling()));
+        }
+        catch (BenchFailedException ex)
+        {
+            await Console.Error.WriteLineAsync($"nfc bench inference: {ex.Message}");
+            return NfcCommandLine.Fatal;
         }
 
         if (rows.Count == 0)
@@ -182,6 +190,7 @@ internal static class BenchInferenceCommand
 
     private sealed class RawBatch(float[] data, long[] shape) : IDisposable
     {
+        public long Batch => shape[0];
         public OrtValue Value { get; } = OrtValue.CreateTensorValueFromMemory(data, shape);
         public void Dispose() => Value.Dispose();
     }
@@ -234,7 +243,12 @@ internal static class BenchInferenceCommand
             while (Interlocked.Increment(ref started) <= runs)
                 using (model.Session.Run(null, [model.InputName], [input.Value], names)) { }
         }, TaskCreationOptions.LongRunning)).ToArray();
-        Task.WaitAll(streams);
+        try { Task.WaitAll(streams); }
+        catch (AggregateException ex)   // out of GPU memory at a large batch, say: one line, not a stack trace
+        {
+            var first = ex.Flatten().InnerExceptions[0];
+            throw new BenchFailedException($"raw ONNX Runtime failed at batch {input.Batch}: {first.Message}", first);
+        }
         return clock.Elapsed.TotalSeconds;
     }
 
@@ -242,7 +256,10 @@ internal static class BenchInferenceCommand
     {
         var clock = Stopwatch.StartNew();
         await foreach (var outcome in fields.AnalyzeInOrderAsync(paths.Select(p => (p, calibration)), InferenceArguments.LookAhead(batch), ct))
-            if (!outcome.Succeeded) throw new IOException($"a benchmark image failed: {outcome.ErrorCode}: {outcome.Error}");
+            if (!outcome.Succeeded) throw new BenchFailedException($"a benchmark image failed at batch {batch}: {outcome.ErrorCode}: {outcome.Error}");
         return clock.Elapsed.TotalSeconds;
     }
 }
+
+/// <summary>A measured run that failed (ONNX Runtime's error, an image the pipeline failed): the bench says why and exits 1.</summary>
+public sealed class BenchFailedException(string message, Exception? inner = null) : Exception(message, inner);

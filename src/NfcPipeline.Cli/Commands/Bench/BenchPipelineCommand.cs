@@ -131,6 +131,11 @@ internal static class BenchPipelineCommand
             Console.WriteLine($"db_write_share={writeShare.ToString("0.000", CultureInfo.InvariantCulture)}");
             return NfcCommandLine.Success;
         }
+        catch (BenchFailedException ex)
+        {
+            await Console.Error.WriteLineAsync($"nfc bench pipeline: {ex.Message}");
+            return NfcCommandLine.Fatal;
+        }
         finally { share.Delete(recursive: true); }
     }
 
