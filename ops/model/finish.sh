@@ -38,10 +38,9 @@ model_card_evaluations "$OUT" "$STAGED" "$WEIGHTS" "$EVAL_SEED" "$EVAL_PATIENTS"
 # The exported weights beside the model, for the eager benchmark (ops/model/bench_eager.sh).
 $PY - "$WEIGHTS" "${STAGED%.onnx}.pt" <<'PY'
 import hashlib, sys, torch
-st = torch.load(sys.argv[1], map_location="cpu")
-kept = {k: st[k] for k in ("model", "step", "config", "stopped_early", "log_vars") if k in st}
-kept["model"] = st.get("ema", st["model"])   # a checkpoint copied as final.pt: its average, as export.py exports
-torch.save(kept, sys.argv[2])
+sys.path.insert(0, "ops/model")
+from train import kept_weights   # a checkpoint copied as final.pt: its average, task weights and unfinished schedule
+torch.save(kept_weights(torch.load(sys.argv[1], map_location="cpu")), sys.argv[2])
 import os
 with open(sys.argv[2] + ".sha256", "w") as f:   # as export.py's: "digest  name", which sha256sum -c reads
     f.write(hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest() + "  " + os.path.basename(sys.argv[2]) + "\n")

@@ -169,6 +169,40 @@ class FineTuneTests(unittest.TestCase):
         self.assertEqual([f"--init-from is None but the checkpoint was trained with {self.SHIPPED!r}"], refused)
 
 
+    def test_a_checkpoint_starts_from_its_average_and_task_weights_and_keeps_its_unfinished_schedule(self):
+        # A checkpoint holds the raw weights as "model" and its task weights in its loss state: fine-tuning from one
+        # loaded the raw weights, not the exported average, and restarted the task weights at 0; finish.sh kept no
+        # task weights and no "stopped early", so a recarded model's card lost its unfinished-schedule note.
+        import torch
+        raw, average = {"w": torch.zeros(2)}, {"w": torch.ones(2)}
+        checkpoint = {"model": raw, "ema": average, "loss": {"log_vars": torch.tensor([0.5, -0.25])}, "optimizer": {},
+                      "step": 7, "config": {"steps": 100}}
+        weights, log_vars = train.starting_weights(checkpoint)
+        self.assertIs(average, weights)
+        self.assertEqual([0.5, -0.25], log_vars.tolist())
+        kept = train.kept_weights(checkpoint)
+        self.assertEqual({"model", "step", "config", "stopped_early", "log_vars"}, set(kept))
+        self.assertIs(average, kept["model"])
+        self.assertEqual((True, [0.5, -0.25], 7), (kept["stopped_early"], kept["log_vars"], kept["step"]))
+        # A final.pt (and what finish.sh kept of it) is already the average, with its own task weights and flag.
+        final = {"model": average, "model_raw": raw, "log_vars": [1.0], "stopped_early": False, "step": 100, "config": {}}
+        self.assertIs(average, train.starting_weights(final)[0])
+        self.assertEqual((False, [1.0]), (train.kept_weights(final)["stopped_early"], train.kept_weights(final)["log_vars"]))
+        self.assertEqual(train.kept_weights(final), train.kept_weights(train.kept_weights(final)))
+
+    def test_a_checkpoint_is_on_disk_before_it_replaces_the_last_one(self):
+        import tempfile
+        from unittest import mock
+        calls = []
+        real_fsync, real_replace = os.fsync, os.replace
+        with tempfile.TemporaryDirectory() as out, \
+                mock.patch.object(train.os, "fsync", side_effect=lambda fd: calls.append("fsync") or real_fsync(fd)), \
+                mock.patch.object(train.os, "replace", side_effect=lambda a, b: calls.append("replace") or real_replace(a, b)):
+            path = os.path.join(out, "checkpoint.pt")
+            train.save(path, step=3)
+            self.assertEqual(["checkpoint.pt"], os.listdir(out))
+        self.assertEqual(["fsync", "replace", "fsync"], calls)   # the file, the rename, the folder
+
     def test_fine_tuning_from_weights_inside_the_run_folder_is_refused(self):
         import tempfile
         with tempfile.TemporaryDirectory() as out:

@@ -219,9 +219,43 @@ def starting_point(path):
 
 
 def save(path, **state):
+    """Whole or not at all, and on disk before the rename: after a power cut the previous checkpoint is gone, and on some
+    file systems the renamed one could be empty without the fsync."""
     tmp = path + ".tmp"
-    torch.save(state, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def starting_weights(init):
+    """The weights and task weights (or None) a fine-tuning run starts from. A run's final.pt and a shipped .pt hold the
+    weight average as "model" and the task weights as "log_vars"; a checkpoint, or one copied as final.pt, holds the raw
+    weights as "model", the average as "ema" and the task weights in its loss state. The average is what was exported
+    and evaluated, so it is the starting point either way."""
+    weights = init.get("ema") or init["model"]
+    log_vars = init.get("log_vars")
+    if log_vars is None and isinstance(init.get("loss"), dict):
+        log_vars = init["loss"].get("log_vars")
+    return weights, None if log_vars is None else torch.as_tensor(log_vars, dtype=torch.float32)
+
+
+def kept_weights(st):
+    """What finish.sh keeps beside the model (models/NAME.pt) from a final.pt or a checkpoint copied as one: the
+    exported weights, their task weights, and whether the schedule was cut short (a checkpoint's was), for the card."""
+    weights, log_vars = starting_weights(st)
+    kept = {k: st[k] for k in ("step", "config") if k in st}
+    kept["model"] = weights
+    kept["stopped_early"] = st.get("stopped_early", "optimizer" in st)
+    if log_vars is not None:
+        kept["log_vars"] = log_vars.tolist()
+    return kept
 
 
 def set_aside_earlier_final(out, log):
@@ -273,10 +307,11 @@ def main(argv=None):
         total = st["config"]["steps"]   # (runs before --precision were float32)
     sched = one_cycle(opt, a.lr, total)
     if init is not None:
-        net.load_state_dict(init["model"])
-        if init.get("log_vars") is not None:   # the task weights it ended with, not a fresh balance
+        weights, log_vars = starting_weights(init)
+        net.load_state_dict(weights)
+        if log_vars is not None:   # the task weights it ended with, not a fresh balance
             with torch.no_grad():
-                crit.log_vars.copy_(torch.tensor(init["log_vars"]))
+                crit.log_vars.copy_(log_vars)
         ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
         log(f"fine-tuning from {a.init_from} ({init_info['steps']} steps on nfc-sim {init_info['sim_version']})")
     if st is not None:
