@@ -142,15 +142,28 @@ public class TiffVariantTests
         Fixtures.AssertPixel(image, 3, 3, (100, 100, 100));
     }
 
+    [Theory]
+    [InlineData(0, 255)]      // MinIsWhite: 0 is white
+    [InlineData(200, 55)]
+    public void Planar_min_is_white_grey_with_alpha_is_not_a_negative(byte stored, byte shown)
+    {
+        // libtiff reads separate planes as RGB, without MinIsWhite's inverting map: white came out black, silently.
+        var image = new ImageDecoder().Decode(PlanarGreyAlpha(64, 64, stored, 255, photometric: 0));
+        Fixtures.AssertPixel(image, 3, 3, (shown, shown, shown));
+        // In one plane libtiff inverts it itself.
+        var contiguous = Enumerable.Range(0, 64 * 64).SelectMany(_ => new byte[] { stored, 255 }).ToArray();
+        Fixtures.AssertPixel(new ImageDecoder().Decode(Tiff(64, 64, 2, 0, contiguous, extraSample: 2)), 3, 3, (shown, shown, shown));
+    }
+
     /// <summary>A grey plane and an unassociated-alpha plane (PlanarConfiguration 2), one strip each.</summary>
-    private static byte[] PlanarGreyAlpha(int width, int height, byte grey, byte alpha)
+    private static byte[] PlanarGreyAlpha(int width, int height, byte grey, byte alpha, ushort photometric = 1)
     {
         int plane = width * height;
         const int entries = 11, ifdEnd = 8 + 2 + entries * 12 + 4, offsetsAt = ifdEnd, countsAt = ifdEnd + 8, pixelsAt = ifdEnd + 16;
         var file = new byte[pixelsAt + 2 * plane];
         WriteHeaderAndIfd(file,
         [
-            (256, 4, 1, (uint)width), (257, 4, 1, (uint)height), (258, 3, 2, 8u | 8u << 16), (259, 3, 1, 1), (262, 3, 1, 1),
+            (256, 4, 1, (uint)width), (257, 4, 1, (uint)height), (258, 3, 2, 8u | 8u << 16), (259, 3, 1, 1), (262, 3, 1, photometric),
             (273, 4, 2, offsetsAt), (277, 3, 1, 2), (278, 4, 1, (uint)height), (279, 4, 2, countsAt), (284, 3, 1, 2), (338, 3, 1, 2),
         ]);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(offsetsAt), (uint)pixelsAt);

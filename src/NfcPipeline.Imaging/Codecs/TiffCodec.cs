@@ -48,6 +48,10 @@ internal static unsafe class TiffCodec
                     image.RequestedOrientation = (ushort)stored;
                     byte[] rgb = ReadPixels(&image);
                     RefuseDamagedStrips();
+                    // libtiff reads grey in separate planes (grey and alpha) as RGB, without MinIsWhite's inverting map
+                    // that it applies to grey in one plane: white came out black.
+                    if (image.Photometric == LibTiffNative.PhotometricMinIsWhite && image.IsContig == 0)
+                        foreach (ref byte v in rgb.AsSpan()) v = (byte)(255 - v);
                     if (image.Alpha != 0)
                         notes.Add("alpha channel dropped");
                     int width = (int)image.Width, height = (int)image.Height;

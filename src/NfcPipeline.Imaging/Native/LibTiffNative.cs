@@ -11,6 +11,7 @@ internal static unsafe partial class LibTiffNative
     public const string Library = "libtiff.so.6";
 
     public const ushort OrientationTopLeft = 1; // ORIENTATION_TOPLEFT
+    public const ushort PhotometricMinIsWhite = 0; // PHOTOMETRIC_MINISWHITE
     public const int ExtraSampleAssociatedAlpha = 1;   // EXTRASAMPLE_ASSOCALPHA
     public const int ExtraSampleUnassociatedAlpha = 2; // EXTRASAMPLE_UNASSALPHA
     public const uint TagExtraSamples = 338;           // TIFFTAG_EXTRASAMPLES
