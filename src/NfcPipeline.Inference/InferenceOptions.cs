@@ -100,6 +100,12 @@ public sealed class InferenceOptions
     /// <summary>Decoder thresholds for instances/v1 models (Mask R-CNN family).</summary>
     public InstancesDecoderOptions InstancesDecoder { get; set; } = new();
 
+    /// <summary>
+    /// The decoder options a model of <paramref name="kind"/> is decoded with: stored with its results (a worker's
+    /// settings), so that a result is reused only under the thresholds that found its capillaries.
+    /// </summary>
+    public object DecoderOptionsFor(Contract.ContractKind kind) => kind == Contract.ContractKind.InstancesV1 ? InstancesDecoder : Decoder;
+
     /// <summary>What is wrong with these settings, one sentence each, naming the setting; empty when they can run.</summary>
     public IReadOnlyList<string> Validate()
     {

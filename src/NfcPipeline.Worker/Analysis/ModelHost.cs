@@ -74,11 +74,7 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             logger.LogInformation("Warmed up at {Width}x{Height}: first full batch of {Batch} in {Milliseconds:0} ms",
                 WarmUpWidth, WarmUpHeight, analyzer.Batching.MaxBatchSize, warmUp.FullBatchSeconds * 1000);
         Fields = new FieldAnalyzer(analyzer, new ImageMeasurer(Analysis));
-        SettingsJson = JsonSerializer.Serialize(new
-        {
-            analysis = Analysis, decoder = inference.Value.Decoder, model_sha256 = model.Sha256Hex,
-            software_version = SoftwareVersion.Current,
-        });
+        SettingsJson = Settings(Analysis, inference.Value, model.Contract.Kind, model.Sha256Hex);
         var metadata = JsonSerializer.Serialize(model.Session.ModelMetadata.CustomMetadataMap);
         ModelId = await retry.RunAsync(ct => models.EnsureAsync(model.Sha256, model.Contract.ModelName, model.Contract.ModelVersion,
             model.Contract.ContractName, metadata, ct), cancellationToken);
@@ -93,6 +89,16 @@ public sealed class ModelHost(IOptions<InferenceOptions> inference, IOptions<Dyn
             model.Contract.ModelName, model.Contract.ModelVersion, model.Sha256Hex[..12], model.ActiveProvider,
             model.MaxConcurrentRuns, model.IntraOpThreads, identity.Id);
     }
+
+    /// <summary>
+    /// The settings stored with each result, and compared before one is reused: the analysis options and the options of
+    /// the decoder this model's contract uses (an instances/v1 model's score and mask thresholds, a dense/v1 model's).
+    /// </summary>
+    public static string Settings(AnalysisOptions analysis, InferenceOptions inference, Inference.Contract.ContractKind kind, string modelSha256Hex) =>
+        JsonSerializer.Serialize(new
+        {
+            analysis, decoder = inference.DecoderOptionsFor(kind), model_sha256 = modelSha256Hex, software_version = SoftwareVersion.Current,
+        });
 
     /// <summary>This worker's row in workers, made again where housekeeping deleted it (a worker silent for longer than Worker:KeepHistory, then back).</summary>
     public Task RegisterAsync(CancellationToken ct) =>

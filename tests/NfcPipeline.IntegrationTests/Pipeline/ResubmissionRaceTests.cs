@@ -371,6 +371,38 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task An_instances_models_results_are_analysed_again_under_other_instances_decoder_thresholds()
+    {
+        // The stored settings named the dense decoder's options whatever the model: an instances/v1 model's results were
+        // reused after its score threshold changed, with the counts the old threshold found.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var analysis = NfcPipeline.Core.Options.AnalysisOptions.Default;
+        const NfcPipeline.Inference.Contract.ContractKind Instances = NfcPipeline.Inference.Contract.ContractKind.InstancesV1;
+        var measured = NfcPipeline.Worker.Analysis.ModelHost.Settings(analysis, new NfcPipeline.Inference.InferenceOptions(), Instances, "ab");
+        Assert.Contains("\"ScoreThreshold\":0.5", measured);
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("""
+                update images set state = 'succeeded', result_um_per_px = 2.0;
+                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable, settings)
+                select sha256, @ModelId, 2.0, 64, 64, 0, 0, true, @Measured::jsonb from images
+                """, new { s.ModelId, Measured = measured });
+        var results = new ResultStore(db);
+        var shas = s.Shas.Select(sha => (sha, 2.0)).ToList();
+        string SettingsWith(NfcPipeline.Inference.InferenceOptions inference) =>
+            NfcPipeline.Worker.Analysis.ModelHost.Settings(analysis, inference, Instances, "ab");
+
+        var lowered = new NfcPipeline.Inference.InferenceOptions { InstancesDecoder = new() { ScoreThreshold = 0.3f } };
+        Assert.Empty(await results.ExistingResultsAsync(shas, s.ModelId, SettingsWith(lowered), default));
+        Assert.Equal(2, (await new StudyRegistrationStore(db).RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, false, 2,
+            SettingsWith(lowered), default)).ImagesToAnalyse.Count);
+        // The dense decoder's options are not this model's: changed, the results are still the same measurement.
+        var denseChanged = new NfcPipeline.Inference.InferenceOptions { Decoder = new() { CenterThreshold = 0.4f } };
+        Assert.Equal(2, (await results.ExistingResultsAsync(shas, s.ModelId, SettingsWith(denseChanged), default)).Count);
+    }
+
+    [Fact]
     public async Task A_resubmission_that_reuses_every_result_finishes_no_image_for_the_overview()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
