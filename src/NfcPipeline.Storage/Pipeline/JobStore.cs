@@ -5,6 +5,12 @@ using Npgsql;
 namespace NfcPipeline.Storage.Pipeline;
 
 /// <summary>
+/// A chunk's fault after its retries: the exception summary, when it faulted (the faulting worker's clock) and the
+/// job's enqueued_at its message was published under (<see cref="JobStore.MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?)"/>).
+/// </summary>
+public sealed record ChunkFault(string Error, DateTime FaultedAt, DateTime? QueuedAt);
+
+/// <summary>
 /// An analysis chunk as stored in jobs, and as published. <see cref="PublishClaim"/>: the claim under which it is
 /// being published (jobs.publish_claimed_at); only that claim's holder stamps it published or releases it.
 /// </summary>
@@ -280,7 +286,14 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task MarkFailedAsync(long jobId, string error, DateTime faultedAt, CancellationToken ct, DateTime? queuedAt = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("""
+        await MarkFailedAsync(connection, null, new ChunkFault(error, faultedAt, queuedAt), jobId, ct);
+    }
+
+    /// <summary><see cref="MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?)"/> in the caller's transaction.</summary>
+    internal static Task MarkFailedAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, ChunkFault fault, long jobId, CancellationToken ct)
+    {
+        var (error, faultedAt, queuedAt) = fault;
+        return connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'failed', last_error = @Error, finished_at = now(), updated_at = now()
             -- An operator's deletion stays on record, and a failed job keeps its first reason (a give-up's, which tells
             -- a redelivered message its images' error code).
@@ -291,7 +304,7 @@ public sealed class JobStore(NpgsqlDataSource db)
             {
                 JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error, FaultedAt = DateTime.SpecifyKind(faultedAt, DateTimeKind.Utc),
                 QueuedAt = Utc(queuedAt),
-            }, cancellationToken: ct));
+            }, tx, cancellationToken: ct));
     }
 
     /// <summary>

@@ -172,15 +172,20 @@ public sealed class ResultStore(NpgsqlDataSource db)
     /// The images of a chunk that will not run (given up, <see cref="JobStart.GivenUp"/>, or failed after its retries)
     /// fail with <paramref name="error"/>, except those already finished or now another chunk's, and only
     /// images the job itself lists (a malformed message names others), and only while that job is failed (requeued in the
-    /// meantime, its images are queued again and stay so); returns the patients touched, for completion.
+    /// meantime, its images are queued again and stay so); returns the patients touched, for completion. Given
+    /// <paramref name="jobFault"/> (a fault after its retries), the job is marked failed first in the same transaction
+    /// (<see cref="JobStore.MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?)"/>): in two, an outage
+    /// between them past the fault's own retries left the job failed and its images queued, the study processing for ever.
     /// </summary>
-    public async Task<IReadOnlyList<long>> FailUnfinishedImagesAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct)
+    public async Task<IReadOnlyList<long>> FailUnfinishedImagesAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct,
+        ChunkFault? jobFault = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var studies = await connection.QueryAsync<long>(new CommandDefinition(
             "select distinct study_id from images where id = any(@Ids) order by 1", new { Ids = imageIds.ToArray() }, tx, cancellationToken: ct));
         foreach (var studyId in studies) await StudyLock.ByStudyAsync(connection, tx, studyId, ct);
+        if (jobFault is not null) await JobStore.MarkFailedAsync(connection, tx, jobFault, jobId, ct);
         var patients = (await connection.QueryAsync<long>(new CommandDefinition($"""
             update images i set state = 'failed', error_code = @Code, error = @Error, attempts = attempts + 1, updated_at = now(),
                 result_um_per_px = null

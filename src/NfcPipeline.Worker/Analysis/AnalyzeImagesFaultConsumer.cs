@@ -10,7 +10,7 @@ namespace NfcPipeline.Worker.Analysis;
 /// When a chunk's retries are exhausted (its message is in the _error queue), its job shows failed with the reason and
 /// its images not finished fail with it, so the study completes with errors instead of waiting for them for ever.
 /// </summary>
-public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore results, CompletionTracker completion, DatabaseRetry retry,
+public sealed class AnalyzeImagesFaultConsumer(ResultStore results, CompletionTracker completion, DatabaseRetry retry,
     ILogger<AnalyzeImagesFaultConsumer> logger) : IConsumer<Fault<AnalyzeImages>>
 {
     /// <summary>The error code of images whose chunk failed after its retries (docs/messages.md).</summary>
@@ -31,9 +31,9 @@ public sealed class AnalyzeImagesFaultConsumer(JobStore jobs, ResultStore result
         }
         logger.LogWarning("Job {JobId} failed after retries: {Error}", chunk.JobId, summary);
         // A late fault of an attempt before an operator's requeue leaves the job (and so its images) as requeued.
-        await retry.RunAsync(t => jobs.MarkFailedAsync(chunk.JobId, summary, context.Message.Timestamp, t, chunk.QueuedAt), context.CancellationToken);
-        await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode, FailedError(summary), t),
-            context.CancellationToken);
+        // The job and its images in one transaction: failed apart, an outage between them left the study processing.
+        await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode, FailedError(summary), t,
+            new ChunkFault(summary, context.Message.Timestamp, chunk.QueuedAt)), context.CancellationToken);
         // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw
         // finds the images failed already, and their patients would wait for ever.
         var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(chunk.ImageIds, t), context.CancellationToken);

@@ -319,6 +319,33 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_chunks_fault_fails_its_job_and_its_images_together_or_neither()
+    {
+        // Two transactions: a database gone between them, past the fault's retries, left the job failed and its
+        // images queued, and nothing (the stranded sweep waits for every image, orphan recovery for 'processing') healed it.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var results = new ResultStore(db);
+        var chunk = (await new JobStore(db).CreateChunksAsync(s.StudyId, s.ImageIds, 2, false, default))[0];
+        var fault = new ChunkFault("TimeoutException: gone", DateTime.UtcNow, chunk.QueuedAt);
+        await using var check = await db.OpenConnectionAsync();
+        await check.ExecuteAsync("""
+            create function refuse_image_update() returns trigger language plpgsql as $$ begin raise exception 'the database went away'; end $$;
+            create trigger refuse_image_update before update on images for each row execute function refuse_image_update();
+            """);
+        await Assert.ThrowsAsync<PostgresException>(() => results.FailUnfinishedImagesAsync(chunk.JobId, s.ImageIds, "ChunkFailed", "x", default, fault));
+        Assert.Equal("enqueued", await check.ExecuteScalarAsync<string>("select state from jobs where id = @JobId", new { chunk.JobId }));
+
+        // Redelivered once the database is back: both.
+        await check.ExecuteAsync("drop trigger refuse_image_update on images");
+        Assert.Equal([s.PatientId], await results.FailUnfinishedImagesAsync(chunk.JobId, s.ImageIds, "ChunkFailed", "x", default, fault));
+        Assert.Equal(("failed", "TimeoutException: gone"), await check.QuerySingleAsync<(string, string)>(
+            "select state, last_error from jobs where id = @JobId", new { chunk.JobId }));
+        Assert.Equal(["failed", "failed"], await check.QueryAsync<string>("select state from images order by id"));
+    }
+
+    [Fact]
     public async Task Failing_a_chunks_unfinished_images_touches_only_images_its_job_lists()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
