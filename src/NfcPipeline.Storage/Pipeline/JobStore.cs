@@ -5,10 +5,11 @@ using Npgsql;
 namespace NfcPipeline.Storage.Pipeline;
 
 /// <summary>
-/// A chunk's fault after its retries: the exception summary, when it faulted (the faulting worker's clock) and the
-/// job's enqueued_at its message was published under (<see cref="JobStore.MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?)"/>).
+/// A chunk's fault after its retries: the exception summary, when it faulted (the faulting worker's clock), the
+/// job's enqueued_at its message was published under (<see cref="JobStore.MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?, string?)"/>)
+/// and how the ids of the faulting process's workers begin (null where the fault does not say).
 /// </summary>
-public sealed record ChunkFault(string Error, DateTime FaultedAt, DateTime? QueuedAt);
+public sealed record ChunkFault(string Error, DateTime FaultedAt, DateTime? QueuedAt, string? FaultedBy = null);
 
 /// <summary>
 /// An analysis chunk as stored in jobs, and as published. <see cref="PublishClaim"/>: the claim under which it is
@@ -283,27 +284,33 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// (the job's enqueued_at when published, the database's clock); for a message without it, by when it faulted
     /// (<paramref name="faultedAt"/>, the faulting worker's clock, with a minute for the clocks to differ).
     /// </summary>
-    public async Task MarkFailedAsync(long jobId, string error, DateTime faultedAt, CancellationToken ct, DateTime? queuedAt = null)
+    public async Task MarkFailedAsync(long jobId, string error, DateTime faultedAt, CancellationToken ct, DateTime? queuedAt = null,
+        string? faultedBy = null)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await MarkFailedAsync(connection, null, new ChunkFault(error, faultedAt, queuedAt), jobId, ct);
+        await MarkFailedAsync(connection, null, new ChunkFault(error, faultedAt, queuedAt, faultedBy), jobId, ct);
     }
 
-    /// <summary><see cref="MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?)"/> in the caller's transaction.</summary>
+    /// <summary><see cref="MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?, string?)"/> in the caller's transaction.</summary>
     internal static Task MarkFailedAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, ChunkFault fault, long jobId, CancellationToken ct)
     {
-        var (error, faultedAt, queuedAt) = fault;
+        var (error, faultedAt, queuedAt, faultedBy) = fault;
         return connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'failed', last_error = @Error, finished_at = now(), updated_at = now()
             -- An operator's deletion stays on record, and a failed job keeps its first reason (a give-up's, which tells
             -- a redelivered message its images' error code).
             where id = @JobId and state not in ('succeeded', 'deleted', 'failed')
+              -- A fault of a delivery that never held the job (a redelivered copy that waited, through a database outage,
+              -- while another worker ran it) leaves it to that worker while it is alive: it writes or faults it itself.
+              and not (@FaultedBy::text is not null and state = 'processing' and not starts_with(worker_id, @FaultedBy::text)
+                       and exists (select 1 from workers w where w.id = jobs.worker_id and w.state = 'running'
+                                   and w.heartbeat_at > now() - coalesce(w.alive_within, interval '5 minutes')))
               and case when @QueuedAt::timestamptz is not null then enqueued_at <= @QueuedAt::timestamptz + interval '1 millisecond'
                        else enqueued_at <= @FaultedAt + interval '1 minute' end
             """, new
             {
                 JobId = jobId, Error = error.Length > 4000 ? error[..4000] : error, FaultedAt = DateTime.SpecifyKind(faultedAt, DateTimeKind.Utc),
-                QueuedAt = Utc(queuedAt),
+                QueuedAt = Utc(queuedAt), FaultedBy = faultedBy,
             }, tx, cancellationToken: ct));
     }
 

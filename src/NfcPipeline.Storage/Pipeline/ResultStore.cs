@@ -174,7 +174,7 @@ public sealed class ResultStore(NpgsqlDataSource db)
     /// images the job itself lists (a malformed message names others), and only while that job is failed (requeued in the
     /// meantime, its images are queued again and stay so); returns the patients touched, for completion. Given
     /// <paramref name="jobFault"/> (a fault after its retries), the job is marked failed first in the same transaction
-    /// (<see cref="JobStore.MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?)"/>): in two, an outage
+    /// (<see cref="JobStore.MarkFailedAsync(long, string, DateTime, CancellationToken, DateTime?, string?)"/>): in two, an outage
     /// between them past the fault's own retries left the job failed and its images queued, the study processing for ever.
     /// </summary>
     public async Task<IReadOnlyList<long>> FailUnfinishedImagesAsync(long jobId, IReadOnlyList<long> imageIds, string code, string error, CancellationToken ct,

@@ -18,6 +18,9 @@ public sealed class AnalyzeImagesFaultConsumer(ResultStore results, CompletionTr
 
     public static string FailedError(string summary) => $"The image's chunk failed after its retries ({summary}); requeue its job to try again.";
 
+    private static string? FaultedBy(HostInfo? host) =>
+        host is { MachineName: { Length: > 0 } machine, ProcessId: > 0 } ? WorkerIdentity.ProcessPrefix(machine, host.ProcessId) : null;
+
     public async Task Consume(ConsumeContext<Fault<AnalyzeImages>> context)
     {
         var chunk = context.Message.Message;
@@ -33,7 +36,7 @@ public sealed class AnalyzeImagesFaultConsumer(ResultStore results, CompletionTr
         // A late fault of an attempt before an operator's requeue leaves the job (and so its images) as requeued.
         // The job and its images in one transaction: failed apart, an outage between them left the study processing.
         await retry.RunAsync(t => results.FailUnfinishedImagesAsync(chunk.JobId, chunk.ImageIds, ChunkFailedCode, FailedError(summary), t,
-            new ChunkFault(summary, context.Message.Timestamp, chunk.QueuedAt)), context.CancellationToken);
+            new ChunkFault(summary, context.Message.Timestamp, chunk.QueuedAt, FaultedBy(context.Message.Host))), context.CancellationToken);
         // Every patient of the chunk, not only those failed just now: a redelivered fault whose first completion threw
         // finds the images failed already, and their patients would wait for ever.
         var patients = await retry.RunAsync(t => results.PatientsOfImagesAsync(chunk.ImageIds, t), context.CancellationToken);

@@ -346,6 +346,39 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_fault_from_another_process_leaves_a_chunk_its_live_holder_is_running()
+    {
+        // A redelivered copy that waited, through a long database outage, while worker A ran the chunk faulted in B: its
+        // fault failed the chunk under A, and A's finished results were then thrown away as a failed job's.
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 1);
+        var jobs = new JobStore(db);
+        var chunk = (await jobs.CreateChunksAsync(s.StudyId, s.ImageIds, 1, false, default))[0];
+        const string HolderId = "host-a:101:0123abcd";
+        await new WorkerStore(db).RegisterAsync(HolderId, "host-a", 101, "cpu", "CPUExecutionProvider", Model, TimeSpan.FromMinutes(1), default);
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(chunk.JobId, HolderId, 3, default, queuedAt: chunk.QueuedAt));
+        await using var check = await db.OpenConnectionAsync();
+        string State() => check.ExecuteScalar<string>("select state from jobs where id = @JobId", new { chunk.JobId })!;
+        Task FaultAsync(string? faultedBy) => jobs.MarkFailedAsync(chunk.JobId, "TimeoutException", DateTime.UtcNow, default, chunk.QueuedAt, faultedBy);
+
+        await FaultAsync("host-b:202:");
+        Assert.Equal("processing", State());
+        await FaultAsync("host-a:10:");   // another process on A's host
+        Assert.Equal("processing", State());
+        // The holder's own fault, a fault that names no process, or the holder silent past its window: failed.
+        await FaultAsync("host-a:101:");
+        Assert.Equal("failed", State());
+        foreach (var (faultedBy, heartbeat) in new[] { ((string?)null, "now()"), ("host-b:202:", "now() - interval '2 minutes'") })
+        {
+            await check.ExecuteAsync($"update jobs set state = 'processing' where id = @JobId; update workers set heartbeat_at = {heartbeat}",
+                new { chunk.JobId });
+            await FaultAsync(faultedBy);
+            Assert.Equal("failed", State());
+        }
+    }
+
+    [Fact]
     public async Task Failing_a_chunks_unfinished_images_touches_only_images_its_job_lists()
     {
         await using var migrated = await MigratedDatabase.CreateAsync();
