@@ -86,7 +86,16 @@ public class AuthTests
         await using var app = builder.Build();
         app.MapDashboard();
         await app.StartAsync();
-        await app.StopAsync();
+        try
+        {
+            var address = Assert.Single(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+                .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses);
+            Assert.StartsWith("http://0.0.0.0:", address);
+            // Reached through it, a page asks for a sign-in: users configured, nothing answers anonymously.
+            using var client = new HttpClient { BaseAddress = new Uri(address.Replace("0.0.0.0", "127.0.0.1")) };
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/jobs")).StatusCode);
+        }
+        finally { await app.StopAsync(); }
     }
 
     [Fact]

@@ -263,9 +263,12 @@ public class CliTests
     [Fact]
     public async Task Enqueue_wait_takes_only_a_registration_after_its_own_submission_as_its_result()
     {
-        // STUDY-A is processing when it is submitted again; that earlier run finishing before a worker takes the new
+        // The study is processing when it is submitted again; that earlier run finishing before a worker takes the new
         // submission in was reported as this submission's completion.
         await using var data = await TestData.CreateAsync();
+        // An id of its own: StudyDeletionTests' retry of STUDY-A publishes a message of the same shape on the same broker.
+        const string StudyId = "STUDY-WAIT";
+        await data.Database.ScalarAsync<int>($"update studies set external_id = '{StudyId}' where id = {data.StudyId} returning 1");
         var published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
@@ -275,7 +278,7 @@ public class CliTests
                 e.AutoDelete = true;
                 e.Handler<SubmitStudy>(ctx =>
                 {
-                    if (ctx.Message.StudyId == TestData.StudyExternalId) published.TrySetResult();
+                    if (ctx.Message.StudyId == StudyId) published.TrySetResult();
                     return Task.CompletedTask;
                 });
             });
@@ -284,7 +287,7 @@ public class CliTests
         try
         {
             var waiting = NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "enqueue", "studyA", "--share", data.ShareRoot,
-                "--study-id", TestData.StudyExternalId, "--connection", data.Database.ConnectionString, "--wait");
+                "--study-id", StudyId, "--connection", data.Database.ConnectionString, "--wait");
             await published.Task.WaitAsync(TimeSpan.FromSeconds(60));
             await data.Database.ScalarAsync<int>($"update studies set state = 'completed', completed_at = now() where id = {data.StudyId} returning 1");
             await Task.Delay(TimeSpan.FromSeconds(4));
@@ -295,7 +298,7 @@ public class CliTests
                 $"update studies set registered_at = now(), state = 'completed', completed_at = now() where id = {data.StudyId} returning 1");
             var run = await waiting.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.True(run.Code == 0, run.Err + run.Out);
-            Assert.Contains($"Study {TestData.StudyExternalId}: completed.", run.Out);
+            Assert.Contains($"Study {StudyId}: completed.", run.Out);
         }
         finally { await bus.StopAsync(); }
     }

@@ -40,10 +40,17 @@ public sealed class TestData : IAsyncDisposable
         return data;
     }
 
+    private static long _created;
+
     private async Task SeedAsync()
     {
         await using var c = new NpgsqlConnection(Database.ConnectionString);
         await c.OpenAsync();
+        // Ids of this database's own, a million apart from every other TestData's: tests running side by side publish
+        // on one broker, and their listeners tell their own messages by a job's, patient's or study's id (every
+        // database numbered them from 1 alike, so a listener could take another test's message for its own).
+        await Exec(c, "select setval(s.oid::regclass, @offset) from pg_class s where s.relkind = 'S'",
+            ("offset", Interlocked.Increment(ref _created) * 1_000_000L));
         ModelId = await Scalar<long>(c, "insert into models (sha256, name, version, contract) values (@sha, 'nfc-dense', '1.0', 'dense/v1') returning id",
             ("sha", SHA256.HashData("model"u8.ToArray())));
         StudyId = await Scalar<long>(c, "insert into studies (external_id, source_path, um_per_px, state, image_count, model_id) values (@id, 'studyA', 2.0, 'processing', 3, @m) returning id",

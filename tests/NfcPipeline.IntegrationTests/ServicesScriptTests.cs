@@ -34,21 +34,27 @@ public class ServicesScriptTests
         Assert.All(before.Keys, k => Assert.Equal(before[k], after[k]));
     }
 
+    private static async Task<bool> LockIsFreeAsync(string lockFile)
+    {
+        using var probe = Process.Start(new ProcessStartInfo("flock", ["-n", lockFile, "true"]))!;
+        await probe.WaitForExitAsync();
+        return probe.ExitCode == 0;
+    }
+
     [Fact]
     public async Task An_up_waits_for_another_holding_the_checkouts_lock_and_the_servers_do_not_hold_it()
     {
         // ops/run.sh and ops/test.sh started together each initialised, started and stopped the same servers.
         var lockFile = ServicesDir() + ".lock";
         using var holder = Process.Start(new ProcessStartInfo("flock", [lockFile, "sleep", "4"]))!;
-        await Task.Delay(500);
-        var clock = Stopwatch.StartNew();
+        // Held before up starts (a fixed delay raced a slow start of flock on a loaded machine).
+        for (var waited = Stopwatch.StartNew(); await LockIsFreeAsync(lockFile); await Task.Delay(50))
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "flock did not take the lock");
         var up = await RunScriptAsync("up");
         Assert.True(up.ExitCode == 0, up.Output);
-        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(2.5), $"did not wait: {clock.Elapsed}");
+        Assert.True(holder.HasExited, "up did not wait for the lock's holder");
         // Free once up has ended: the servers it started (or found) hold no descriptor of it.
-        using var probe = Process.Start(new ProcessStartInfo("flock", ["-n", lockFile, "true"]))!;
-        await probe.WaitForExitAsync();
-        Assert.Equal(0, probe.ExitCode);
+        Assert.True(await LockIsFreeAsync(lockFile), "a server holds the checkout's lock");
     }
 
     [Fact]

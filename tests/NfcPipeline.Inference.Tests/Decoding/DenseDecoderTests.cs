@@ -192,12 +192,18 @@ public partial class DenseDecoderTests
     public void Offsets_and_radii_outside_0_to_1_are_values_not_probabilities()
     {
         var maps = BuildMaps(true, A);
-        int index = maps.FindIndex(m => m.Name == "radius");
-        var data = maps[index].Data.ToArray();
-        data[0] = 12.5f;
-        maps[index] = maps[index] with { Data = data };
+        foreach (var (name, value) in new[] { ("radius", 12.5f), ("offset", -3.75f) })
+        {
+            int index = maps.FindIndex(m => m.Name == name);
+            var data = maps[index].Data.ToArray();
+            data[0] = value;
+            maps[index] = maps[index] with { Data = data };
+        }
 
-        Assert.NotNull(DenseOutputs.ForBatchItem(maps, 0, Classes.Length));
+        // Taken as they are: no probability check refuses them, and nothing clamps them to 0..1.
+        var outputs = DenseOutputs.ForBatchItem(maps, 0, Classes.Length);
+        Assert.Equal(12.5f, outputs.RadiusMap.Plane(0)[0]);
+        Assert.Equal(-3.75f, outputs.OffsetMap.Plane(0)[0]);
     }
 
     [Fact]

@@ -53,9 +53,21 @@ public sealed class MountPointTests : IDisposable
         _share.Touch("s1/P001/L2/f1.jpg", "image");
         _share.Touch("s2/P001/L2/f1.jpg", "image");
         using var cancelled = new CancellationTokenSource();
-        cancelled.Cancel();
+        // The scan reads the clock once for the root and once per folder: cancelled as it looks at s1, s2 is not looked at.
+        var clock = new CancellingClock(cancelled, atCall: 2);
 
-        Assert.ThrowsAny<OperationCanceledException>(() =>
-            new ShareScanner(new ManualClock(TestShare.T0)).Scan(_share.Root, new ShareScanOptions(), cancelled.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => new ShareScanner(clock).Scan(_share.Root, new ShareScanOptions(), cancelled.Token));
+        Assert.Equal(2, clock.Calls);
+    }
+
+    private sealed class CancellingClock(CancellationTokenSource cancel, int atCall) : TimeProvider
+    {
+        public int Calls { get; private set; }
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            if (++Calls == atCall) cancel.Cancel();
+            return TestShare.T0;
+        }
     }
 }

@@ -32,7 +32,7 @@ public class DatabaseRetryTests
         // retry after the first failure fails past it (the delays alone allowed two retries: three calls).
         var watch = Stopwatch.StartNew();
         Assert.Equal(2, await CallsUntilItGivesUp(Retry(TimeSpan.FromSeconds(1)), new SocketException(), TimeSpan.FromSeconds(1.5)));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(6), $"{watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"{watch.Elapsed}");   // a guard against retrying on: the count above is the point
 
         Assert.Equal(1, await CallsUntilItGivesUp(Retry(TimeSpan.Zero), new SocketException(), TimeSpan.Zero));   // 0: no retry
         Assert.True(await CallsUntilItGivesUp(Retry(TimeSpan.FromSeconds(3)), new SocketException(), TimeSpan.Zero) >= 2);
