@@ -94,12 +94,15 @@ public static class SharePaths
     /// Null when the link at <paramref name="linkPath"/> leads to something that exists inside
     /// <paramref name="realRoot"/> (resolved as the kernel opens it); otherwise why it is refused.
     /// </summary>
+    /// <summary><see cref="LinkRefusal"/>'s reason for a link whose target is not there (removed, or on a mount that is away).</summary>
+    public const string BrokenLink = "broken link";
+
     public static string? LinkRefusal(string linkPath, string realRoot)
     {
         string real;
         try { real = RealPath(linkPath); }
         catch (IOException) { return "link loops (too many levels of links)"; }
-        if (!File.Exists(real) && !Directory.Exists(real)) return "broken link";
+        if (!File.Exists(real) && !Directory.Exists(real)) return BrokenLink;
         if (!IsInside(real, realRoot)) return "link leads outside the share; refused";
         // A link to the folder that holds it, or to one above (the share's root): followed, it would take in the whole
         // share, other studies' images among them, as this folder's.

@@ -67,8 +67,9 @@ public static class StudyLayout
     public static string? RegistrationProblem(StudyInventory inventory)
     {
         if (inventory.Skipped.Count(s => s.Unreadable) is > 0 and var unreadable)
-            return $"{unreadable} folder(s) of the study cannot be read (permissions, or a share not fully mounted); " +
-                "nothing was registered, so no patient is dropped. Fix access and submit it again.";
+            return $"{unreadable} folder(s) or link(s) of the study cannot be read (permissions, a share not fully mounted, or a " +
+                "link whose target is not there); nothing was registered, so no patient is dropped. Fix access (or remove a dead " +
+                "link) and submit it again.";
         if (inventory.Images.Count == 0)
             return "The study folder holds no images (<patient>/<finger>/<field> files); nothing was registered.";
         return PatientFolderProblem(inventory, "nothing was registered");
@@ -242,7 +243,11 @@ public static class StudyLayout
             if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused, Folder: entry is DirectoryInfo || entry.LinkTarget is not null)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
-                skipped.Add(new SkippedEntry(relative, refusal, Folder: true));
+                // A target that is not there may be on a mount that is away: registered without it, its patient or field
+                // would be dropped, reviewers' exclusions with it, as for a folder that cannot be read.
+                skipped.Add(refusal == SharePaths.BrokenLink
+                    ? new SkippedEntry(relative, "link whose target is not there (removed, or on a mount that is away)", Folder: true, Unreadable: true)
+                    : new SkippedEntry(relative, refusal, Folder: true));
                 continue;
             }
             if (entry.LinkTarget is not null && SafeRealPath(entry.FullName) is { } target && walk.WalkReaches(target, entry is DirectoryInfo))

@@ -18,6 +18,31 @@ public sealed partial class StudyLayoutTests
         Assert.Contains("starts or ends with a space", StudyLayout.SubmissionProblem(_share.FullName, "archive/Studie 2024 "));
     }
 
+    [Theory]
+    [InlineData("P02", "acq/P02")]                 // a patient folder linked into an acquisition that is away
+    [InlineData("P01/L2/f2.jpg", "acq/f2.jpg")]    // a field linked to a file that is gone
+    public void A_link_whose_target_is_not_there_refuses_registration_rather_than_dropping_what_it_held(string link, string target)
+    {
+        // Skipped as a "broken link", the study registered without it: its patient or field and their reviewers'
+        // exclusions were deleted, and came back as new rows when the mount returned.
+        Touch("T7/P01/L2/f1.jpg");
+        Touch("acq/P02/L2/f1.jpg");
+        Touch("acq/f2.jpg");
+        var linkPath = Path.Combine(_share.FullName, "T7", link);
+        var targetPath = Path.Combine(_share.FullName, target);
+        if (Directory.Exists(targetPath)) Directory.CreateSymbolicLink(linkPath, targetPath);
+        else File.CreateSymbolicLink(linkPath, targetPath);
+        var study = Path.Combine(_share.FullName, "T7");
+        Assert.Null(StudyLayout.RegistrationProblem(StudyLayout.Discover(study, _share.FullName)));
+
+        Directory.Move(Path.Combine(_share.FullName, "acq"), Path.Combine(_share.FullName, "acq-away"));
+
+        var inventory = StudyLayout.Discover(study, _share.FullName);
+        Assert.Equal(link, Assert.Single(inventory.Skipped, s => s.Unreadable).RelativePath);
+        Assert.StartsWith("1 folder(s) or link(s) of the study cannot be read (permissions, a share not fully mounted, or a link whose target is not there)",
+            StudyLayout.RegistrationProblem(inventory));
+    }
+
     [Fact]
     public void A_study_linked_to_a_folder_whose_path_analysis_refuses_is_refused_at_registration()
     {
