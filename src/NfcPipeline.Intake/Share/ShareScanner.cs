@@ -85,7 +85,11 @@ public class ShareScanner(TimeProvider clock)
     private static bool IsLinkToNothing(FileSystemInfo entry)
     {
         if (entry.LinkTarget is null) return false;
-        try { return entry.ResolveLinkTarget(returnFinalTarget: true) is not { Exists: true }; }
+        try
+        {
+            var real = SharePaths.RealPath(entry.FullName);
+            return !File.Exists(real) && !Directory.Exists(real);
+        }
         catch (IOException) { return true; }
     }
 

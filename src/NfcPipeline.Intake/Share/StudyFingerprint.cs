@@ -104,9 +104,11 @@ public static class StudyFingerprint
                 try
                 {
                     // A link's own size and time never change; its target's do, and registration reads the target.
-                    // One that cannot be followed now (re-pointed into a loop, no permission) counts by its own.
+                    // One that cannot be followed now (re-pointed into a loop, no permission) counts by its own. Resolved as
+                    // the kernel opens it: .NET's ResolveLinkTarget joins a relative target to the link's path as written,
+                    // which through a linked study folder (T7 -> curated/T7) names another file, or none.
                     FileInfo stat = file;
-                    try { if (entry.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target) stat = target; }
+                    try { if (entry.LinkTarget is not null && new FileInfo(SharePaths.RealPath(file.FullName)) is { Exists: true } target) stat = target; }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
                     (length, ticks) = (stat.Length, stat.LastWriteTimeUtc.Ticks);
                 }

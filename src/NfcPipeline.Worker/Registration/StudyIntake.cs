@@ -135,11 +135,12 @@ public sealed class StudyIntake(WorkerOptions options)
 
     internal static long StatSize(string path)
     {
-        // A link's target's size, which registration read through it (a link's own length is its target's path's).
+        // A link's target's size, which registration read through it (a link's own length is its target's path's), found as
+        // the kernel opens it (SharePaths.RealPath; not ResolveLinkTarget, which takes a relative target from the path as written).
         try
         {
             var file = new FileInfo(path);
-            return (file.LinkTarget is null ? file : file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file).Length;
+            return (file.LinkTarget is null ? file : new FileInfo(SharePaths.RealPath(path))).Length;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return -1; }
     }

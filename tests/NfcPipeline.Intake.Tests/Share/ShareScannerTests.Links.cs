@@ -6,6 +6,26 @@ namespace NfcPipeline.Intake.Tests.Share;
 public sealed partial class ShareScannerTests
 {
     [Fact]
+    public void A_file_links_target_reached_through_a_linked_study_folder_counts_in_the_fingerprint()
+    {
+        // share/T7 -> curated/T7, whose field links to ../../../../acq/raw/f1.jpg (from the real folder, the share's
+        // acq): read from the link's path as written (share/T7/P01/L2), the target was a file outside the share that does
+        // not exist, so the link's own size and time stood in, and a replaced acquisition was never submitted again.
+        Directory.CreateDirectory(Path.Combine(_share.Root, "acq/raw"));
+        File.WriteAllText(Path.Combine(_share.Root, "acq/raw/f1.jpg"), "first capture");
+        Directory.CreateDirectory(Path.Combine(_share.Root, "curated/T7/P01/L2"));
+        File.CreateSymbolicLink(Path.Combine(_share.Root, "curated/T7/P01/L2/f1.jpg"), "../../../../acq/raw/f1.jpg");
+        Directory.CreateSymbolicLink(Path.Combine(_share.Root, "T7"), "curated/T7");
+        var realRoot = SharePaths.RealPath(_share.Root);
+        var study = Path.Combine(_share.Root, "T7");
+        var before = StudyFingerprint.Compute(study, realRoot);
+
+        File.WriteAllText(Path.Combine(_share.Root, "acq/raw/f1.jpg"), "a second, longer capture");
+
+        Assert.NotEqual(before.Fingerprint, StudyFingerprint.Compute(study, realRoot).Fingerprint);
+    }
+
+    [Fact]
     public void A_study_folder_that_is_a_link_leading_outside_the_share_is_refused()
     {
         Directory.CreateDirectory(Path.Combine(_share.Outside, "elsewhere/P001/L2"));
