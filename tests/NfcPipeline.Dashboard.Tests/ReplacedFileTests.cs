@@ -33,6 +33,24 @@ public sealed class ReplacedFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_relative_link_under_a_linked_folder_is_followed_from_its_real_folder()
+    {
+        // alias -> real/sub, and sub/latest.html -> ../reports/p.html: the target is real/reports/p.html; taken from the
+        // path as written (alias/../reports), it was a folder that does not exist, and the report was not written.
+        Directory.CreateDirectory(Path.Combine(_dir.FullName, "real", "sub"));
+        Directory.CreateDirectory(Path.Combine(_dir.FullName, "real", "reports"));
+        var report = Path.Combine(_dir.FullName, "real", "reports", "p.html");
+        await File.WriteAllTextAsync(report, "old");
+        File.CreateSymbolicLink(Path.Combine(_dir.FullName, "real", "sub", "latest.html"), "../reports/p.html");
+        Directory.CreateSymbolicLink(Path.Combine(_dir.FullName, "alias"), Path.Combine(_dir.FullName, "real", "sub"));
+
+        await ReplacedFile.WriteAsync(Path.Combine(_dir.FullName, "alias", "latest.html"), w => w.WriteAsync("new"), default);
+
+        Assert.Equal("new", await File.ReadAllTextAsync(report));
+        Assert.NotNull(new FileInfo(Path.Combine(_dir.FullName, "real", "sub", "latest.html")).LinkTarget);   // still a link
+    }
+
+    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task A_fifo_or_a_link_to_one_is_written_into_not_replaced()
     {

@@ -20,9 +20,10 @@ public static class ReplacedFile
             await write(into);
             return;
         }
-        // A new file has no link to follow (ResolveLinkTarget throws for a path that does not exist).
-        if (new FileInfo(target) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } linked)
-            target = linked.FullName;
+        // Followed as the kernel follows it (.NET's ResolveLinkTarget takes a relative target from the path as written,
+        // wrong under a linked folder); a link to nothing yet is written through, as the shell's > would.
+        if (new FileInfo(target).LinkTarget is not null)
+            target = NfcPipeline.Intake.SharePaths.RealPath(target);
         // A file its owner made read-only is one to keep (a rename would replace it all the same).
         if (!OperatingSystem.IsWindows() && File.Exists(target) && (File.GetUnixFileMode(target) & UnixFileMode.UserWrite) == 0)
             throw new IOException($"{target} is read-only; remove it or write another file.");
