@@ -152,8 +152,9 @@ public static class StudyLayout
     /// <param name="folderName">The folder's name as submitted (a link's, not its target's): the id when neither the
     /// submitter nor the manifest gives one.</param>
     /// <param name="maxEntries">At most this many entries are listed (<see cref="MaxEntries"/>); more refuse the folder.</param>
+    /// <param name="progress">Advanced at each folder and every <see cref="Share.ShareScanProgress.EntriesPerStep"/> entries, for a stall guard.</param>
     public static StudyInventory Discover(string studyFolder, string? shareRoot = null, string? studyId = null, string? folderName = null,
-        int maxEntries = MaxEntries)
+        int maxEntries = MaxEntries, Share.ShareScanProgress? progress = null)
     {
         if (File.Exists(studyFolder)) throw new StudyLayoutException($"'{studyFolder}' is a file, not a study folder.");
         if (!Directory.Exists(studyFolder)) throw new StudyLayoutException($"Study folder '{studyFolder}' does not exist.");
@@ -169,7 +170,7 @@ public static class StudyLayout
         studyId ??= manifest?.StudyId ?? folderName ?? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         if (StudyIds.Problem(studyId) is { } problem) throw new StudyLayoutException(problem);
 
-        var walk = new WalkState(manifest, realRoot, realFolder, maxEntries);
+        var walk = new WalkState(manifest, realRoot, realFolder, maxEntries) { Progress = progress };
         Walk(folder, [], viaLink: false, walk);
         walk.Images.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
         walk.Skipped.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
@@ -180,6 +181,7 @@ public static class StudyLayout
     private sealed record WalkState(StudyManifest? Manifest, string RealRoot, string RealStudy, int MaxEntries)
     {
         public int Listed { get; set; }
+        public Share.ShareScanProgress? Progress { get; init; }
 
         public HashSet<string> VisitedFolders { get; } = new(StringComparer.Ordinal) { RealStudy };
         public HashSet<string> LinkedFiles { get; } = new(StringComparer.Ordinal);
@@ -218,12 +220,14 @@ public static class StudyLayout
     {
         var (manifest, realRoot, skipped) = (walk.Manifest, walk.RealRoot, walk.Skipped);
         var entries = new List<FileSystemInfo>();
+        walk.Progress?.Advance();
         try
         {
             // Counted as listed, so a folder of millions is given up on before it is held in memory.
             foreach (var listed in new DirectoryInfo(directory).EnumerateFileSystemInfos())
             {
                 if (++walk.Listed > walk.MaxEntries) throw new StudyLayoutException(TooManyEntries(walk.MaxEntries));
+                if (walk.Listed % Share.ShareScanProgress.EntriesPerStep == 0) walk.Progress?.Advance();
                 entries.Add(listed);
             }
             entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));

@@ -32,13 +32,14 @@ public sealed class StudyIntake(WorkerOptions options)
     /// hashed, and throws <see cref="StudyFolderChangingException"/>. A list of images is read once. A folder the
     /// fingerprint cannot walk while the read succeeded counts as changing too (two failed walks compare nothing).
     /// </summary>
-    public StudyRegistration ReadUnchanged(SubmitStudy message, CancellationToken ct = default)
+    /// <param name="progress">Advanced as folders are listed and files read, for a stall guard (a hung mount).</param>
+    public StudyRegistration ReadUnchanged(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null)
     {
-        var before = FolderFingerprint(message, ct);
+        var before = FolderFingerprint(message, ct, progress);
         BeforeRead?.Invoke();
-        var registration = Read(message, ct);   // refuses a folder it cannot read with its reason
+        var registration = Read(message, ct, progress);   // refuses a folder it cannot read with its reason
         AfterRead?.Invoke();
-        if (before is { Length: 0 } || before != FolderFingerprint(message, ct)) throw new StudyFolderChangingException();
+        if (before is { Length: 0 } || before != FolderFingerprint(message, ct, progress)) throw new StudyFolderChangingException();
         return registration;
     }
 
@@ -52,10 +53,10 @@ public sealed class StudyIntake(WorkerOptions options)
     internal int MaxStudyEntries { get; init; } = StudyLayout.MaxEntries;
 
     /// <summary>The folder's fingerprint; null for a list of images, "" for a folder that cannot be walked.</summary>
-    private string? FolderFingerprint(SubmitStudy message, CancellationToken ct)
+    private string? FolderFingerprint(SubmitStudy message, CancellationToken ct, ShareScanProgress? progress)
     {
         if (message.FolderPath is not { Length: > 0 } folder || options.ShareRoot is not { Length: > 0 } root) return null;
-        try { return StudyFingerprint.Compute(SharePaths.ResolveUnder(root, folder), SharePaths.RealPath(root), ct, maxEntries: MaxStudyEntries).Fingerprint; }
+        try { return StudyFingerprint.Compute(SharePaths.ResolveUnder(root, folder), SharePaths.RealPath(root), ct, progress, MaxStudyEntries).Fingerprint; }
         // Too large: the read refuses it with the reason (a retry would walk it again, and fault as a failure).
         catch (Exception ex) when (ex is StudyUnreadableException or StudyTooLargeException or StudyLayoutException or IOException
                                        or UnauthorizedAccessException) { return ""; }
@@ -65,7 +66,7 @@ public sealed class StudyIntake(WorkerOptions options)
     /// The study's images, each hashed and its header read. <paramref name="ct"/> is looked at between files: a worker
     /// that stops gives up a long registration (tens of thousands of files) rather than run it past its stop deadline.
     /// </summary>
-    public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default)
+    public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null)
     {
         var root = CheckMessage(message);
         if (message.FolderPath is { Length: > 0 } folder)
@@ -73,10 +74,10 @@ public sealed class StudyIntake(WorkerOptions options)
             var full = SharePaths.ResolveUnder(root, folder);
             // Said without the path, which is logged with the fault: a file's path names the folders above it (a patient's).
             if (File.Exists(full)) throw new StudyLayoutException("The FolderPath names a file, not a study folder.");
-            var inventory = StudyLayout.Discover(full, root, message.StudyId, maxEntries: MaxStudyEntries);   // the id it is submitted under, checked above
+            var inventory = StudyLayout.Discover(full, root, message.StudyId, maxEntries: MaxStudyEntries, progress: progress);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var files = new ShareFiles(root);
-            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct)).ToList();
+            var images = inventory.Images.Select(i => Described(Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct), progress)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count, UmPerPxGiven: message.MicrometresPerPixel is not null);
@@ -91,9 +92,9 @@ public sealed class StudyIntake(WorkerOptions options)
             if (resolved.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new StudyLayoutException($"An image is listed {twice.Count()} times (one path written twice, or two paths to one file); list each image once.");
             var files = new ShareFiles(root);
-            var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
+            var images = list.Select((i, n) => Described(Describe(files, resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger,
-                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
+                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct), progress)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images,
                 UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
@@ -131,6 +132,13 @@ public sealed class StudyIntake(WorkerOptions options)
         {
             throw new StudyLayoutException($"Image {index + 1} of the list: " + ex.Message.Replace($"'{path}'", "its path", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>One more file read: a step of the registration's progress.</summary>
+    private static ImageRegistration Described(ImageRegistration image, ShareScanProgress? progress)
+    {
+        progress?.Advance();
+        return image;
     }
 
     internal static long StatSize(string path)

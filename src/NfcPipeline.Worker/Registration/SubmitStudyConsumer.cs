@@ -13,7 +13,8 @@ namespace NfcPipeline.Worker.Registration;
 /// <summary>Registers a submitted study, queues its work in chunks, and completes the patients (or the study) that need no analysis.</summary>
 public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationStore registrations, ModelHost model,
     WorkPublisher publisher, CompletionEventPublisher events, CompletionTracker completion, DatabaseRetry retry, WorkerOptions options,
-    ShareScanStore shareNotes, ShareAvailability share, ILogger<SubmitStudyConsumer> logger)
+    ShareScanStore shareNotes, ShareAvailability share, Microsoft.Extensions.Options.IOptions<Share.ShareWatcherOptions> shareSettings,
+    ILogger<SubmitStudyConsumer> logger)
     : IConsumer<SubmitStudy>
 {
     public async Task Consume(ConsumeContext<SubmitStudy> context)
@@ -101,8 +102,12 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         StudyRegistration registration;
         // A copy still running while the files were hashed (StudyFolderChangingException) is read again at the message's
         // retries; past them, the fault notes a refusal and the watcher submits the folder again later.
-        try { registration = await Task.Run(() => intake.ReadUnchanged(context.Message, ct), ct); }
+        // On a thread of its own: a mount that hangs after the check above (its root's attributes still cached) would hold
+        // this consumer until it came back; a read that stands still for Share:StallTimeout is left behind and retried.
+        var stall = shareSettings.Value.StallTimeout;
+        try { registration = await StallGuard.RunAsync((progress, token) => intake.ReadUnchanged(context.Message, token, progress), stall, TimeProvider.System, ct); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
+        catch (TimeoutException) { throw new ShareUnavailableException($"The share stopped answering for {stall} while the study was read (a hung network mount?)"); }
         try
         {
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,

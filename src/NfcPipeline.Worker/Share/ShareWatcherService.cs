@@ -162,30 +162,15 @@ public sealed class ShareWatcherService(
     /// </summary>
     private async Task<ShareScan> ListAsync(string root, ShareWatcherOptions settings, CancellationToken ct)
     {
-        var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var progress = new ShareScanProgress();
-        var options = new ShareScanOptions
-        {
-            SettleTime = settings.SettleTime, Memory = _activity, RequireMountPoint = settings.RequireMountPoint, Progress = progress,
-        };
-        var listing = Task.Factory.StartNew(() => scanner.Scan(root, options, stop.Token), stop.Token,
-            TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        // Disposed once the listing returns, however late: an abandoned one still reads its token.
-        _ = listing.ContinueWith(_ => stop.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
         {
-            for (var seen = 0L; ; seen = progress.Steps)
+            return await StallGuard.RunAsync((progress, token) => scanner.Scan(root, new ShareScanOptions
             {
-                try { return await listing.WaitAsync(settings.StallTimeout, clock, ct); }
-                catch (TimeoutException) when (progress.Steps != seen) { }
-            }
+                SettleTime = settings.SettleTime, Memory = _activity, RequireMountPoint = settings.RequireMountPoint, Progress = progress,
+            }, token), settings.StallTimeout, clock, ct, abandoned: listing => _abandoned = listing);
         }
-        catch (Exception ex) when (ex is TimeoutException || ex is OperationCanceledException && ct.IsCancellationRequested)
+        catch (TimeoutException)
         {
-            // The listing may have returned just now, and its continuation disposed the source: nothing left to stop.
-            try { stop.Cancel(); } catch (ObjectDisposedException) { }
-            _abandoned = listing;
-            if (ex is not TimeoutException) throw;
             throw new ShareUnavailableException($"The share did not answer for {settings.StallTimeout} (a hung network mount?); " +
                 "this worker leaves it to others until that scan returns.");
         }

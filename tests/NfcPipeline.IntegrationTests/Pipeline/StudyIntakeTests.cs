@@ -163,6 +163,26 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_registration_read_moves_its_progress_on_and_one_that_hangs_is_given_up()
+    {
+        // Read on a thread of its own under a stall guard: each folder listed and each file read is a step, so a slow
+        // share that answers is read to its end, and one that hangs (a mount gone after the availability check) is left.
+        var field = Path.Combine(_share.FullName, "S", "P1", "L2");
+        Directory.CreateDirectory(field);
+        for (int i = 1; i <= 3; i++) File.WriteAllBytes(Path.Combine(field, $"f{i}.jpg"), [0xFF, 0xD8]);
+        var message = new SubmitStudy { StudyId = "S", FolderPath = "S" };
+        var progress = new NfcPipeline.Intake.Share.ShareScanProgress();
+        Assert.Equal(3, new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).ReadUnchanged(message, default, progress).Images.Count);
+        Assert.True(progress.Steps >= 3 + 3 * 3, $"{progress.Steps} steps");   // 3 files, 3 folders in each of three walks
+
+        using var hung = new ManualResetEventSlim();
+        var hanging = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }) { BeforeRead = () => hung.Wait() };
+        await Assert.ThrowsAsync<TimeoutException>(() => NfcPipeline.Intake.Share.StallGuard.RunAsync(
+            (p, token) => hanging.ReadUnchanged(message, token, p), TimeSpan.FromMilliseconds(300), TimeProvider.System, default));
+        hung.Set();
+    }
+
+    [Fact]
     public void A_folder_neither_fingerprint_could_walk_is_not_registered_though_its_read_succeeded()
     {
         // Away for both walks (a mount blip), there for the read: the two failed walks compared equal and it passed.
