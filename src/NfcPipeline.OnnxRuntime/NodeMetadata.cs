@@ -12,7 +12,8 @@ public sealed class NodeMetadata
         OnnxValueType = onnxValueType;
         ElementDataType = elementDataType;
         Shape = shape;
-        Dimensions = shape.Select(d => d is > int.MaxValue or < int.MinValue ? -1 : (int)d).ToArray();
+        // A fixed side past the 32-bit range stays fixed (int.MaxValue), so a check refuses it; -1 meant "dynamic" to them.
+        Dimensions = shape.Select(d => d < 0 ? -1 : (int)Math.Min(d, int.MaxValue)).ToArray();
         SymbolicDimensions = symbolicDimensions;
     }
 

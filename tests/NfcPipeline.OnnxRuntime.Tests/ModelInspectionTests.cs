@@ -70,4 +70,13 @@ public sealed class ModelInspectionTests
         Assert.Equal(typeof(bool), session.InputMetadata["flags"].ElementType);
         Assert.Equal(TensorElementType.Float, session.OutputMetadata["pixels_float"].ElementDataType);
     }
+
+    [Fact]
+    public void A_fixed_dimension_past_the_32_bit_range_stays_fixed_not_dynamic()
+    {
+        // A crafted or mis-exported [N, 3, 2^31, W] read as [N, 3, dynamic, W]: the loader's fixed-size checks passed it.
+        var meta = new NodeMetadata("image", OnnxValueType.ONNX_TYPE_TENSOR, TensorElementType.Float, [-1, 3, 2_147_483_648L, -1], ["N", "", "", "W"]);
+        Assert.Equal([-1, 3, int.MaxValue, -1], meta.Dimensions);
+        Assert.Equal(2_147_483_648L, meta.Shape[2]);
+    }
 }
