@@ -189,6 +189,8 @@ class FineTuneTests(unittest.TestCase):
         self.assertIs(average, train.starting_weights(final)[0])
         self.assertEqual((False, [1.0]), (train.kept_weights(final)["stopped_early"], train.kept_weights(final)["log_vars"]))
         self.assertEqual(train.kept_weights(final), train.kept_weights(train.kept_weights(final)))
+        # A checkpoint taken at the schedule's last step finished it.
+        self.assertFalse(train.kept_weights(checkpoint | {"step": 100})["stopped_early"])
 
     def test_a_checkpoint_is_on_disk_before_it_replaces_the_last_one(self):
         import tempfile

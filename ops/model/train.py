@@ -252,7 +252,8 @@ def kept_weights(st):
     weights, log_vars = starting_weights(st)
     kept = {k: st[k] for k in ("step", "config") if k in st}
     kept["model"] = weights
-    kept["stopped_early"] = st.get("stopped_early", "optimizer" in st)
+    # A checkpoint's schedule ran to its end only when it was taken at the last step.
+    kept["stopped_early"] = st.get("stopped_early", st.get("step", 0) < st.get("config", {}).get("steps", float("inf")))
     if log_vars is not None:
         kept["log_vars"] = log_vars.tolist()
     return kept

@@ -90,13 +90,13 @@ public static class SharePaths
     private static IEnumerable<string> Components(string path) =>
         path.Split(['/', Path.DirectorySeparatorChar], StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".");
 
+    /// <summary><see cref="LinkRefusal"/>'s reason for a link whose target is not there (removed, or on a mount that is away).</summary>
+    public const string BrokenLink = "broken link";
+
     /// <summary>
     /// Null when the link at <paramref name="linkPath"/> leads to something that exists inside
     /// <paramref name="realRoot"/> (resolved as the kernel opens it); otherwise why it is refused.
     /// </summary>
-    /// <summary><see cref="LinkRefusal"/>'s reason for a link whose target is not there (removed, or on a mount that is away).</summary>
-    public const string BrokenLink = "broken link";
-
     public static string? LinkRefusal(string linkPath, string realRoot)
     {
         string real;

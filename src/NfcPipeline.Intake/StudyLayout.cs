@@ -209,6 +209,11 @@ public static class StudyLayout
             && (folder || IsImageFileName(segments[^1]));   // a file the walk registers there
     }
 
+    /// <summary>Whether a dead link, were its target there, would be a field or a patient or finger folder of the study.</summary>
+    private static bool CouldHoldImages(FileSystemInfo link, List<string> segments, string realRoot) =>
+        SafeRealPath(link.FullName) is { } target && SharePaths.IsInside(target, realRoot)
+        && (IsImageFileName(link.Name) || segments.Count + 1 < MaxDepth && !ImageExtensions.Contains(Path.GetExtension(link.Name)));
+
     private const string LinkIntoStudy = "a link to another place in this study: the images there are registered there, once";
 
     /// <summary>The patient the images at a study's root (in no patient folder) are registered under.</summary>
@@ -247,9 +252,10 @@ public static class StudyLayout
             if (SharePaths.NameRefusal(entry.Name) is { } refused) { skipped.Add(new SkippedEntry(SharePaths.Printable(relative), refused, Folder: entry is DirectoryInfo || entry.LinkTarget is not null)); continue; }
             if (entry.LinkTarget is not null && SharePaths.LinkRefusal(entry.FullName, realRoot) is { } refusal)
             {
-                // A target that is not there may be on a mount that is away: registered without it, its patient or field
-                // would be dropped, reviewers' exclusions with it, as for a folder that cannot be read.
-                skipped.Add(refusal == SharePaths.BrokenLink
+                // A target in the share that is not there may be on a mount that is away: registered without it, its
+                // patient or field would be dropped, reviewers' exclusions with it, as for a folder that cannot be read.
+                // A dead link the study would not use anyway (out of the share, not an image, too deep) is left out.
+                skipped.Add(refusal == SharePaths.BrokenLink && CouldHoldImages(entry, segments, realRoot)
                     ? new SkippedEntry(relative, "link whose target is not there (removed, or on a mount that is away)", Folder: true, Unreadable: true)
                     : new SkippedEntry(relative, refusal, Folder: true));
                 continue;

@@ -44,6 +44,23 @@ public sealed partial class StudyLayoutTests
     }
 
     [Fact]
+    public void A_dead_link_the_study_would_not_use_is_left_out_and_refuses_nothing()
+    {
+        // Copied with rsync -a: a link to a file outside the share that this server never had, and a dead link to
+        // notes at a field's depth. Had their targets been there, neither would have been registered.
+        Touch("T8/P01/L2/f1.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "P01", "L2", "ref.jpg"), "/nonexistent-nfc-outside/old.jpg");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "P01", "L2", "notes.pdf"), "../../../acq/notes.pdf");
+
+        var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "T8"), _share.FullName);
+
+        Assert.Null(StudyLayout.RegistrationProblem(inventory));
+        Assert.Equal(["P01/L2/notes.pdf", "P01/L2/ref.jpg"], inventory.Skipped.Select(s => s.RelativePath));
+        Assert.DoesNotContain(inventory.Skipped, s => s.Unreadable);
+        Assert.Single(inventory.Images);
+    }
+
+    [Fact]
     public void A_study_linked_to_a_folder_whose_path_analysis_refuses_is_refused_at_registration()
     {
         // "S1" leads to "~staging/S1": registered under the target's path, every image then failed as NotInShare.

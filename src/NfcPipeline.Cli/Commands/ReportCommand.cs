@@ -72,7 +72,11 @@ internal static class ReportCommand
         return command;
     }
 
-    private static bool IsStdout(FileInfo file) => file.ToString() == "-";
+    /// <summary>
+    /// "-", or standard output named as a file: written as "-" is, with the notes on standard error, not replaced (a
+    /// file behind `>>` lost what it held) or written around its notes (a pipe).
+    /// </summary>
+    private static bool IsStdout(FileInfo file) => file.ToString() == "-" || file.FullName is "/dev/stdout" or "/dev/fd/1" or "/proc/self/fd/1";
 
     private static async Task WriteAsync(FileInfo file, Func<TextWriter, Task> write, TextWriter notes, CancellationToken ct)
     {

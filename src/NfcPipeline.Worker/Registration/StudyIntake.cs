@@ -77,7 +77,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var inventory = StudyLayout.Discover(full, root, message.StudyId, maxEntries: MaxStudyEntries, progress: progress);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var files = new ShareFiles(root);
-            var images = inventory.Images.Select(i => Described(Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct), progress)).ToList();
+            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct, progress)).ToList();
             return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count, UmPerPxGiven: message.MicrometresPerPixel is not null);
@@ -92,9 +92,9 @@ public sealed class StudyIntake(WorkerOptions options)
             if (resolved.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new StudyLayoutException($"An image is listed {twice.Count()} times (one path written twice, or two paths to one file); list each image once.");
             var files = new ShareFiles(root);
-            var images = list.Select((i, n) => Described(Describe(files, resolved[n], i.Path.Replace('\\', '/'),
+            var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger,
-                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct), progress)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
+                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct, progress)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images,
                 UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
@@ -134,13 +134,6 @@ public sealed class StudyIntake(WorkerOptions options)
         }
     }
 
-    /// <summary>One more file read: a step of the registration's progress.</summary>
-    private static ImageRegistration Described(ImageRegistration image, ShareScanProgress? progress)
-    {
-        progress?.Advance();
-        return image;
-    }
-
     internal static long StatSize(string path)
     {
         // A link's target's size, which registration read through it (a link's own length is its target's path's), found as
@@ -153,10 +146,12 @@ public sealed class StudyIntake(WorkerOptions options)
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return -1; }
     }
 
+    /// <param name="progress">Advanced for the file and every block of it hashed: a 500 MB file on a slow share moves on.</param>
     private static ImageRegistration Describe(ShareFiles files, string fullPath, string relativePath, string patient, string? finger, string field,
-        CancellationToken ct)
+        CancellationToken ct, ShareScanProgress? progress)
     {
         ct.ThrowIfCancellationRequested();
+        progress?.Advance();
         byte[] sha;
         long size;
         int? width = null, height = null;
@@ -171,7 +166,7 @@ public sealed class StudyIntake(WorkerOptions options)
             // Past the decoder's file limit it could never be analysed: not hashed (a 1 TB sparse file held the
             // registration for hours), registered as a stand-in that fails alone as TooLarge.
             if (size > files.Headers.Options.MaxFileBytes) return StandIn(unread: false, size);
-            sha = SHA256.HashData(stream);
+            sha = HashInBlocks(stream, progress, ct);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -197,6 +192,24 @@ public sealed class StudyIntake(WorkerOptions options)
         // kept only for a file of its registered size or of unknown size, not for new content that could not be read.
         ImageRegistration StandIn(bool unread, long? knownSize = null) => new(patient, finger, field, relativePath,
             StandInSha256(relativePath), knownSize ?? (unread ? StatSize(fullPath) : 0), null, null, null, unread);
+    }
+
+    private const int HashBlockBytes = 4 << 20;
+
+    private static byte[] HashInBlocks(Stream stream, ShareScanProgress? progress, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var block = System.Buffers.ArrayPool<byte>.Shared.Rent(HashBlockBytes);
+        try
+        {
+            for (int read; (read = stream.Read(block, 0, HashBlockBytes)) > 0; progress?.Advance())
+            {
+                ct.ThrowIfCancellationRequested();
+                hash.AppendData(block, 0, read);
+            }
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(block); }
+        return hash.GetHashAndReset();
     }
 
     /// <summary>The hash a file unread at registration is registered under: of its path, which no content has.</summary>

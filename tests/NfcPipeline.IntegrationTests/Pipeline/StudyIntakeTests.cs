@@ -174,6 +174,11 @@ public sealed class StudyIntakeTests : IDisposable
         var progress = new NfcPipeline.Intake.Share.ShareScanProgress();
         Assert.Equal(3, new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).ReadUnchanged(message, default, progress).Images.Count);
         Assert.True(progress.Steps >= 3 + 3 * 3, $"{progress.Steps} steps");   // 3 files, 3 folders in each of three walks
+        // A large file on a slow share: each 4 MB block hashed is a step too.
+        var before = progress.Steps;
+        File.WriteAllBytes(Path.Combine(field, "f1.jpg"), new byte[9 << 20]);
+        new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).ReadUnchanged(message, default, progress);
+        Assert.True(progress.Steps - before >= 3 + 3 + 3 * 3, $"{progress.Steps - before} steps");   // 3 blocks of the large file besides
 
         using var hung = new ManualResetEventSlim();
         var hanging = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }) { BeforeRead = () => hung.Wait() };
