@@ -18,7 +18,7 @@ public sealed unsafe partial class InferenceSession
     /// <summary>
     /// Runs the model on the given inputs and returns the requested outputs, in the order asked for. The caller
     /// disposes the result (which disposes each output). A node's output is ORT's own copy, but a graph input listed as
-    /// an output is the caller's buffer: keep that input alive while reading it (docs/onnxruntime-binding.md).
+    /// an output is the caller's buffer: that output holds its input's pin until it is released (docs/onnxruntime-binding.md).
     /// </summary>
     public IDisposableReadOnlyCollection<OrtValue> Run(RunOptions? runOptions, IReadOnlyCollection<string> inputNames,
         IReadOnlyCollection<OrtValue> inputValues, IReadOnlyCollection<string> outputNames)
@@ -63,9 +63,12 @@ public sealed unsafe partial class InferenceSession
             }
 
             var outputs = new List<OrtValue>(outputCount);
+            var inputData = inputPointers.Select(TensorData).ToArray();
             for (int k = 0; k < outputCount; k++)
             {
-                outputs.Add(OrtValue.FromNative(outputPointers[k]));
+                // A graph input listed as an output is the caller's array: its input's pin is held while the output lives.
+                int aliased = TensorData(outputPointers[k]) is var data && data != 0 ? Array.IndexOf(inputData, data) : -1;
+                outputs.Add(OrtValue.FromNative(outputPointers[k], aliased >= 0 ? inputValues.ElementAt(aliased).Handle : null));
                 outputPointers[k] = 0;   // owned by its OrtValue now: the catch below must not release it again
             }
             return new DisposableList<OrtValue>(outputs);
@@ -89,6 +92,16 @@ public sealed unsafe partial class InferenceSession
     }
 
     /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>
+    /// <summary>Where a tensor value's data lies; 0 for a value that is no tensor (or has no data).</summary>
+    private static unsafe nint TensorData(nint value)
+    {
+        void* data = null;
+        var status = OrtLibrary.Api.GetTensorMutableData(value, &data);
+        if (status == 0) return (nint)data;
+        NativeStatus.ReleaseQuietly(status);
+        return 0;
+    }
+
     private nint NamePointer(string name, List<byte[]> temporaryNames)
     {
         ArgumentNullException.ThrowIfNull(name);

@@ -23,8 +23,9 @@ public sealed unsafe class OrtValue : IDisposable
 
     internal NativeHandle Handle => _handle;
 
-    /// <summary>Wraps an ORT-owned output value.</summary>
-    internal static OrtValue FromNative(nint value) => new(new NativeHandle(value, OrtLibrary.Api.ReleaseValue));
+    /// <summary>Wraps an ORT-owned output value; <paramref name="sharesMemoryOf"/>: the input whose memory it is.</summary>
+    internal static OrtValue FromNative(nint value, NativeHandle? sharesMemoryOf = null) =>
+        new(new NativeHandle(value, OrtLibrary.Api.ReleaseValue, keepAlive: sharesMemoryOf));
 
     /// <summary>A tensor over <paramref name="data"/> with no copy; the array is pinned until Dispose.</summary>
     public static OrtValue CreateTensorValueFromMemory<T>(T[] data, long[] shape) where T : unmanaged =>

@@ -169,6 +169,29 @@ public sealed class TensorTests
         Assert.Equal([0f, 2, 0, 4], outputs[1].GetTensorDataAsSpan<float>().ToArray());
     }
 
+    [Fact]
+    public unsafe void An_output_that_is_a_graph_input_keeps_the_inputs_array_pinned_after_the_input_is_disposed()
+    {
+        // Only the input's handle pinned the array: disposed (or finalised), the next compacting GC could move it under
+        // the output, which then read stale memory.
+        using var session = new InferenceSession(Fixtures.Path("passthrough.onnx"));
+        var x = new float[] { -1, 2, -3, 4 };
+        var input = OrtValue.CreateTensorValueFromMemory(x, [1, 4]);
+        using var outputs = session.Run(null, ["x"], [input], ["x"]);
+        var before = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(outputs[0].GetTensorDataAsSpan<float>()));
+        input.Dispose();
+
+        for (int i = 0; i < 3; i++)
+        {
+            _ = new byte[1 << 16];
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+
+        fixed (float* now = x) Assert.Equal(before, (nint)now);   // not moved: still pinned
+        Assert.Equal([-1f, 2, -3, 4], outputs[0].GetTensorDataAsSpan<float>().ToArray());
+    }
+
     [Theory]
     [InlineData(1, 4, 5)]
     [InlineData(2, 7, 3)]

@@ -11,14 +11,22 @@ internal sealed unsafe class NativeHandle : SafeHandle
 {
     private readonly delegate* unmanaged<nint, void> _release;
     private MemoryHandle _pin;
+    private readonly SafeHandle? _keepAlive;
 
     /// <param name="pin">Memory the native object points into (a tensor over caller memory): unpinned only after the
     /// object is released, so a Run holding a lease on it never reads memory the GC has moved.</param>
-    public NativeHandle(nint pointer, delegate* unmanaged<nint, void> release, MemoryHandle pin = default) : base(0, ownsHandle: true)
+    /// <param name="keepAlive">A handle whose memory this object shares (an output that is a graph input, over the
+    /// caller's pinned array): held until this object is released, so the input's pin outlives it.</param>
+    public NativeHandle(nint pointer, delegate* unmanaged<nint, void> release, MemoryHandle pin = default, SafeHandle? keepAlive = null)
+        : base(0, ownsHandle: true)
     {
         _release = release;
         _pin = pin;
         SetHandle(pointer);
+        if (keepAlive is null) return;
+        bool added = false;
+        keepAlive.DangerousAddRef(ref added);
+        _keepAlive = keepAlive;
     }
 
     public override bool IsInvalid => handle == 0;
@@ -27,6 +35,7 @@ internal sealed unsafe class NativeHandle : SafeHandle
     {
         _release(handle);
         _pin.Dispose();
+        _keepAlive?.DangerousRelease();
         return true;
     }
 
