@@ -246,14 +246,18 @@ def starting_weights(init):
     return weights, None if log_vars is None else torch.as_tensor(log_vars, dtype=torch.float32)
 
 
+def stopped_early(st):
+    """Whether a final.pt or a checkpoint copied as one ended before its schedule's last step (the card says so)."""
+    return st.get("stopped_early", st.get("step", 0) < st.get("config", {}).get("steps", float("inf")))
+
+
 def kept_weights(st):
     """What finish.sh keeps beside the model (models/NAME.pt) from a final.pt or a checkpoint copied as one: the
     exported weights, their task weights, and whether the schedule was cut short (a checkpoint's was), for the card."""
     weights, log_vars = starting_weights(st)
     kept = {k: st[k] for k in ("step", "config") if k in st}
     kept["model"] = weights
-    # A checkpoint's schedule ran to its end only when it was taken at the last step.
-    kept["stopped_early"] = st.get("stopped_early", st.get("step", 0) < st.get("config", {}).get("steps", float("inf")))
+    kept["stopped_early"] = stopped_early(st)
     if log_vars is not None:
         kept["log_vars"] = log_vars.tolist()
     return kept

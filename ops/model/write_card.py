@@ -17,6 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nfcnet import trained_widths  # noqa: E402
 from nfcsim_shapes import CLASSES  # noqa: E402
+from train import stopped_early  # noqa: E402
 from simulate import SIM_VERSION, TRUTH_CHANGES, trained_sim_version  # noqa: E402
 import repo_paths  # noqa: E402
 
@@ -338,8 +339,8 @@ def main(argv=None):
     met = json.load(open(os.path.join(a.run, "metrics.json")))
     final = torch.load(os.path.join(a.run, "final.pt"), map_location="cpu")
     widths = trained_widths(final)
-    # A raw checkpoint copied to final.pt (a run exported before its last step) still has its optimiser state.
-    steps, early = final["step"], final.get("stopped_early", "optimizer" in final)
+    # A raw checkpoint copied to final.pt has no flag: it stopped early unless taken at its schedule's last step.
+    steps, early = final["step"], stopped_early(final)
     shipped = onnx.load(a.model)
     meta = {p.key: p.value for p in shipped.metadata_props}  # as shipped, not as intended
     d, dd = met["diameter_mae_um"], met["diameter_mean_abs_diff_um"]

@@ -209,10 +209,23 @@ public static class StudyLayout
             && (folder || IsImageFileName(segments[^1]));   // a file the walk registers there
     }
 
-    /// <summary>Whether a dead link, were its target there, would be a field or a patient or finger folder of the study.</summary>
-    private static bool CouldHoldImages(FileSystemInfo link, List<string> segments, string realRoot) =>
-        SafeRealPath(link.FullName) is { } target && SharePaths.IsInside(target, realRoot)
-        && (IsImageFileName(link.Name) || segments.Count + 1 < MaxDepth && !ImageExtensions.Contains(Path.GetExtension(link.Name)));
+    /// <summary>
+    /// Whether a dead link, were its target there, would be a field or a patient or finger folder of the study: its
+    /// target in the share, not a place the study's own walk reaches (a link there is left out), and named as an image,
+    /// or as a folder where folders are walked (not as an image or a document).
+    /// </summary>
+    private static bool CouldHoldImages(FileSystemInfo link, List<string> segments, WalkState walk) =>
+        SafeRealPath(link.FullName) is { } target && SharePaths.IsInside(target, walk.RealRoot)
+        && !walk.WalkReaches(target, folder: true) && !walk.WalkReaches(target, folder: false)
+        && (IsImageFileName(link.Name) || segments.Count + 1 < MaxDepth && !ImageExtensions.Contains(Path.GetExtension(link.Name))
+            && !DocumentExtensions.Contains(Path.GetExtension(link.Name)));
+
+    /// <summary>Names a study's notes and records go by: a dead link so named is no patient's or finger's folder.</summary>
+    private static readonly HashSet<string> DocumentExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".pdf", ".txt", ".md", ".rtf", ".doc", ".docx", ".odt", ".xls", ".xlsx", ".ods", ".csv", ".tsv", ".json", ".xml",
+        ".html", ".htm", ".log", ".ini", ".zip", ".7z", ".gz", ".tar", ".avi", ".mp4", ".mov",
+    };
 
     private const string LinkIntoStudy = "a link to another place in this study: the images there are registered there, once";
 
@@ -255,7 +268,7 @@ public static class StudyLayout
                 // A target in the share that is not there may be on a mount that is away: registered without it, its
                 // patient or field would be dropped, reviewers' exclusions with it, as for a folder that cannot be read.
                 // A dead link the study would not use anyway (out of the share, not an image, too deep) is left out.
-                skipped.Add(refusal == SharePaths.BrokenLink && CouldHoldImages(entry, segments, realRoot)
+                skipped.Add(refusal == SharePaths.BrokenLink && CouldHoldImages(entry, segments, walk)
                     ? new SkippedEntry(relative, "link whose target is not there (removed, or on a mount that is away)", Folder: true, Unreadable: true)
                     : new SkippedEntry(relative, refusal, Folder: true));
                 continue;

@@ -35,6 +35,8 @@ public sealed unsafe partial class InferenceSession
         var inputPointers = new nint[inputCount];
         var outputPointers = new nint[outputCount];
         var leases = new NativeHandle.Lease[inputCount];
+        var inputHandles = new NativeHandle[inputCount];
+        List<OrtValue>? outputs = null;
         var temporaryNames = new List<byte[]>();
         int leased = 0;
         try
@@ -47,6 +49,7 @@ public sealed unsafe partial class InferenceSession
             {
                 ArgumentNullException.ThrowIfNull(value, nameof(inputValues));
                 leases[leased] = value.Handle.Acquire();
+                inputHandles[leased] = value.Handle;
                 inputPointers[leased] = leases[leased].Pointer;
                 leased++;
             }
@@ -62,19 +65,21 @@ public sealed unsafe partial class InferenceSession
                     (nuint)inputCount, outNames, (nuint)outputCount, outValues));
             }
 
-            var outputs = new List<OrtValue>(outputCount);
+            outputs = new List<OrtValue>(outputCount);
             var inputData = inputPointers.Select(TensorData).ToArray();
             for (int k = 0; k < outputCount; k++)
             {
                 // A graph input listed as an output is the caller's array: its input's pin is held while the output lives.
                 int aliased = TensorData(outputPointers[k]) is var data && data != 0 ? Array.IndexOf(inputData, data) : -1;
-                outputs.Add(OrtValue.FromNative(outputPointers[k], aliased >= 0 ? inputValues.ElementAt(aliased).Handle : null));
+                outputs.Add(OrtValue.FromNative(outputPointers[k], aliased >= 0 ? inputHandles[aliased] : null));
                 outputPointers[k] = 0;   // owned by its OrtValue now: the catch below must not release it again
             }
             return new DisposableList<OrtValue>(outputs);
         }
         catch
         {
+            // Those already wrapped go now, not at finalisation (an aliased one holds its input's pinned array).
+            foreach (var wrapped in outputs ?? []) wrapped.Dispose();
             // ORT leaves outputs null on failure; release any it did create (and no wrapper owns) all the same.
             foreach (var output in outputPointers)
                 if (output != 0) OrtLibrary.Api.ReleaseValue(output);
@@ -91,7 +96,6 @@ public sealed unsafe partial class InferenceSession
         }
     }
 
-    /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>
     /// <summary>Where a tensor value's data lies; 0 for a value that is no tensor (or has no data).</summary>
     private static unsafe nint TensorData(nint value)
     {
@@ -102,6 +106,7 @@ public sealed unsafe partial class InferenceSession
         return 0;
     }
 
+    /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>
     private nint NamePointer(string name, List<byte[]> temporaryNames)
     {
         ArgumentNullException.ThrowIfNull(name);

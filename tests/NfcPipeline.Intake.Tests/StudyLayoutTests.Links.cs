@@ -51,11 +51,16 @@ public sealed partial class StudyLayoutTests
         Touch("T8/P01/L2/f1.jpg");
         File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "P01", "L2", "ref.jpg"), "/nonexistent-nfc-outside/old.jpg");
         File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "P01", "L2", "notes.pdf"), "../../../acq/notes.pdf");
+        // Notes at the study's and a patient's level, and a field linked to a sibling's field that was deleted (had it
+        // been there, the link would have been left out as a link into the study).
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "protocol.pdf"), "../acq/protocol.pdf");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "P01", "notes.txt"), "../../acq/notes.txt");
+        File.CreateSymbolicLink(Path.Combine(_share.FullName, "T8", "P01", "L2", "f2.jpg"), "../../P02/L2/f2.jpg");
 
         var inventory = StudyLayout.Discover(Path.Combine(_share.FullName, "T8"), _share.FullName);
 
         Assert.Null(StudyLayout.RegistrationProblem(inventory));
-        Assert.Equal(["P01/L2/notes.pdf", "P01/L2/ref.jpg"], inventory.Skipped.Select(s => s.RelativePath));
+        Assert.Equal(["P01/L2/f2.jpg", "P01/L2/notes.pdf", "P01/L2/ref.jpg", "P01/notes.txt", "protocol.pdf"], inventory.Skipped.Select(s => s.RelativePath));
         Assert.DoesNotContain(inventory.Skipped, s => s.Unreadable);
         Assert.Single(inventory.Images);
     }

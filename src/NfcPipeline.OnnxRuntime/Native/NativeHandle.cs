@@ -22,11 +22,14 @@ internal sealed unsafe class NativeHandle : SafeHandle
     {
         _release = release;
         _pin = pin;
+        // Before the handle is set: should it throw (the input disposed meanwhile), this object releases nothing.
+        if (keepAlive is not null)
+        {
+            bool added = false;
+            keepAlive.DangerousAddRef(ref added);
+            _keepAlive = keepAlive;
+        }
         SetHandle(pointer);
-        if (keepAlive is null) return;
-        bool added = false;
-        keepAlive.DangerousAddRef(ref added);
-        _keepAlive = keepAlive;
     }
 
     public override bool IsInvalid => handle == 0;
