@@ -66,11 +66,11 @@ public sealed unsafe partial class InferenceSession
             }
 
             outputs = new List<OrtValue>(outputCount);
-            var inputData = inputPointers.Select(TensorData).ToArray();
             for (int k = 0; k < outputCount; k++)
             {
-                // A graph input listed as an output is the caller's array: its input's pin is held while the output lives.
-                int aliased = TensorData(outputPointers[k]) is var data && data != 0 ? Array.IndexOf(inputData, data) : -1;
+                // A graph input listed as an output (one name, so one cached UTF-8 pointer) is the caller's array: its
+                // input's pin is held while the output lives. Told by name: no native call on the run's hot path.
+                int aliased = Array.IndexOf(inputNamePointers, outputNamePointers[k]);
                 outputs.Add(OrtValue.FromNative(outputPointers[k], aliased >= 0 ? inputHandles[aliased] : null));
                 outputPointers[k] = 0;   // owned by its OrtValue now: the catch below must not release it again
             }
@@ -94,16 +94,6 @@ public sealed unsafe partial class InferenceSession
             // Nor this session, whose cached UTF-8 names ORT reads: after the lease nothing else uses `this`.
             GC.KeepAlive(this);
         }
-    }
-
-    /// <summary>Where a tensor value's data lies; 0 for a value that is no tensor (or has no data).</summary>
-    private static unsafe nint TensorData(nint value)
-    {
-        void* data = null;
-        var status = OrtLibrary.Api.GetTensorMutableData(value, &data);
-        if (status == 0) return (nint)data;
-        NativeStatus.ReleaseQuietly(status);
-        return 0;
     }
 
     /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>

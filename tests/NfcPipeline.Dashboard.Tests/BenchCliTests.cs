@@ -131,20 +131,23 @@ public sealed class BenchCliTests : IDisposable
         Assert.Contains("--concurrent-runs must be 0 (choose) to 256.", negative.Err + negative.Out);
     }
 
+    /// <summary>`nfc bench inference` of one round over the sample study with a fixture model.</summary>
+    private static Task<(int Code, string Out, string Err)> BenchFixtureAsync(TimeSpan limit, string model, string images, string batch) =>
+        NfcProcess.RunAsync(limit, "bench", "inference", "--images", images, "--batch", batch, "--rounds", "1", "--source", DemoStudy,
+            "--model", Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "onnx", model));
+
     [Fact]
     public async Task Bench_inference_does_not_print_a_batch_a_batch_one_model_cannot_run()
     {
         // A model whose input takes one image runs every batch as batch 1: its "batch 2" row and ratio were batch 1's.
-        var model = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "onnx", "instances_tiny.onnx");
-        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "inference", "--images", "1", "--batch", "1,2", "--rounds", "1",
-            "--source", DemoStudy, "--model", model);
+        const string Model = "instances_tiny.onnx";
+        var run = await BenchFixtureAsync(TimeSpan.FromMinutes(4), Model, images: "1", batch: "1,2");
         Assert.True(run.Code == 0, run.Err + run.Out);
         Assert.Contains("nfc bench inference: the model takes one image per run; batch 2 is not measured", run.Err);
         Assert.InRange(NfcProcess.Value(run.Out, "pipeline_to_raw_ratio_batch_1"), 0.01, 10);
         Assert.DoesNotContain("batch_2", run.Out);
 
-        var none = await NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "bench", "inference", "--images", "1", "--batch", "4", "--rounds", "1",
-            "--source", DemoStudy, "--model", model);
+        var none = await BenchFixtureAsync(TimeSpan.FromMinutes(2), Model, images: "1", batch: "4");
         Assert.Equal(2, none.Code);
         Assert.Contains("nothing was measured; the model takes batch 1 only (--batch 1)", none.Err);
     }
@@ -154,9 +157,7 @@ public sealed class BenchCliTests : IDisposable
     {
         // A batch ONNX Runtime cannot run (out of GPU memory, here a model that squeezes the batch axis) was an
         // AggregateException's stack trace under "unexpected error".
-        var model = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "onnx", "dense_batch_one_only.onnx");
-        var run = await NfcProcess.RunAsync(TimeSpan.FromMinutes(2), "bench", "inference", "--images", "2", "--batch", "2", "--rounds", "1",
-            "--source", DemoStudy, "--model", model);
+        var run = await BenchFixtureAsync(TimeSpan.FromMinutes(2), "dense_batch_one_only.onnx", images: "2", batch: "2");
         Assert.True(run.Code == 1, run.Err + run.Out);
         Assert.Contains("nfc bench inference: raw ONNX Runtime failed at batch 2: ", run.Err);
         Assert.DoesNotContain("   at ", run.Err);

@@ -397,6 +397,17 @@ public class ResubmissionRaceTests
         Assert.Equal(["ChunkFailed", null], await check.QueryAsync<string?>("select error_code from images order by id"));
     }
 
+    /// <summary>The seeded study analysed at 2 µm/px under <paramref name="settings"/>: its images succeeded, a result each.</summary>
+    private static async Task StoreResultsAsync(NpgsqlDataSource db, Seeded s, string settings)
+    {
+        await using var c = await db.OpenConnectionAsync();
+        await c.ExecuteAsync("""
+            update images set state = 'succeeded', result_um_per_px = 2.0;
+            insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable, settings)
+            select sha256, @ModelId, 2.0, 64, 64, 0, 0, true, @Settings::jsonb from images
+            """, new { s.ModelId, Settings = settings });
+    }
+
     [Fact]
     public async Task A_result_measured_with_other_analysis_or_decoder_settings_is_analysed_again_not_reused()
     {
@@ -404,12 +415,7 @@ public class ResubmissionRaceTests
         var db = migrated.Db;
         var s = await SeedAsync(db, 3);
         const string measured = """{"analysis": {"giant_um": 50, "FastTrack": {"min": 7}}, "decoder": {"center": 0.15}, "software_version": "1.0"}""";
-        await using (var c = await db.OpenConnectionAsync())
-            await c.ExecuteAsync("""
-                update images set state = 'succeeded', result_um_per_px = 2.0;
-                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable, settings)
-                select sha256, @ModelId, 2.0, 64, 64, 0, 0, true, @Measured::jsonb from images
-                """, new { s.ModelId, Measured = measured });
+        await StoreResultsAsync(db, s, measured);
         var store = new StudyRegistrationStore(db);
         var results = new ResultStore(db);
         var shas = s.Shas.Select(sha => (sha, 2.0)).ToList();
@@ -442,12 +448,7 @@ public class ResubmissionRaceTests
         const NfcPipeline.Inference.Contract.ContractKind Instances = NfcPipeline.Inference.Contract.ContractKind.InstancesV1;
         var measured = NfcPipeline.Worker.Analysis.ModelHost.Settings(analysis, new NfcPipeline.Inference.InferenceOptions(), Instances, "ab");
         Assert.Contains("\"ScoreThreshold\":0.5", measured);
-        await using (var c = await db.OpenConnectionAsync())
-            await c.ExecuteAsync("""
-                update images set state = 'succeeded', result_um_per_px = 2.0;
-                insert into image_metrics (image_sha256, model_id, um_per_px, width, height, instance_count, distal_count, gradable, settings)
-                select sha256, @ModelId, 2.0, 64, 64, 0, 0, true, @Measured::jsonb from images
-                """, new { s.ModelId, Measured = measured });
+        await StoreResultsAsync(db, s, measured);
         var results = new ResultStore(db);
         var shas = s.Shas.Select(sha => (sha, 2.0)).ToList();
         string SettingsWith(NfcPipeline.Inference.InferenceOptions inference) =>
