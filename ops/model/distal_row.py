@@ -20,6 +20,7 @@ BEHIND_OF_HEIGHT, FALLBACK_BEHIND_UM = 1.0, 200.0
 ROW_GAP_OF_HEIGHT, MIN_ROW_GAP_UM, MIN_ROW_SHARE = 0.4, 60.0, 0.3
 MIN_FOR_FIT, MIN_ELONGATION, MAX_FIT_DEGREES = 3, 3.0, 45.0
 APEX_CUT_MARGIN_PX = 2.0       # MeasurementOptions.ApexCutByFrameMarginPx
+MIN_ROW_LENGTH_MM = 0.5        # DistalRowOptions.MinRowLengthMm: a shorter row line gives no density
 
 
 def _usable(k):
@@ -252,5 +253,5 @@ def _find(capillaries, width, height, um_per_px, mask_of, excluded, prior_axis=N
     if seg is None:   # the row line misses the frame: no measurement, as the C# finder (not a density of 0)
         return [a[0] for a in distal], axis, 0.0, None, shown, direction_unknown
     length_mm = (seg[1] - seg[0]) * um_per_px / 1000
-    return (sorted(a[0] for a in distal), axis, length_mm, (len(distal) / length_mm if length_mm > 0 else None), shown,
-            direction_unknown)
+    density = len(distal) / length_mm if length_mm > 0 and length_mm >= MIN_ROW_LENGTH_MM else None
+    return sorted(a[0] for a in distal), axis, length_mm, density, shown, direction_unknown

@@ -228,7 +228,7 @@ def render_field(rng, profile, width, height, um_per_px, cast="neutral", force_u
     return dict(image=image, id_map=id_map, instances=instances, ungradable=ungradable,
                 distal_count=len(inside), row_length_mm=row_len_mm,
                 # The simulator's own rule: a row line of 0.2 mm or less gives no truth density (None), not 0 (the
-                # pipeline measures any length above 0).
+                # pipeline's own floor is DistalRowOptions.MinRowLengthMm, 0.5 mm by default).
                 density_per_mm=len(inside) / row_len_mm if row_len_mm > 0.2 else None,
                 row_line=row_line, nail_direction=list(nail))
 

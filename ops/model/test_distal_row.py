@@ -65,6 +65,15 @@ class DistalRowTests(unittest.TestCase):
         self.assertEqual(0.0, length_mm)
         self.assertIsNone(density)
 
+    def test_a_row_line_shorter_than_the_minimum_gives_no_density(self):
+        # One loop near the top-left corner, pointing there: its row line crosses the corner over 80√2 px = 0.226 mm.
+        distal, length_mm, density = find([loop((40, 40), degrees=-45)])
+        self.assertEqual([0], distal)
+        self.assertAlmostEqual(80 * np.sqrt(2) * UM_PER_PX / 1000, length_mm, places=3)
+        self.assertIsNone(density)
+        distal, length_mm, density = find([loop((200, 200), degrees=-45)])   # 400√2 px = 1.13 mm
+        self.assertAlmostEqual(1 / length_mm, density, places=9)
+
     def test_a_field_whose_every_loop_runs_out_of_the_frame_has_no_density(self):
         cut = loop((520, 30), apical=30)
         cut["mask"][:] = False

@@ -42,9 +42,12 @@ public sealed record DistalRow
 
     /// <summary>
     /// Distal count / line length in mm; 0 when the image has no loop. Null when no loop can be counted: all cut by the
-    /// frame, or none with an apex to place (<see cref="Unplaced"/>).
+    /// frame, or none with an apex to place (<see cref="Unplaced"/>); and when the line is <see cref="LineTooShort"/>.
     /// </summary>
     public double? DensityPerMm { get; init; }
+
+    /// <summary>The row line crosses less of the field than <c>DistalRowOptions.MinRowLengthMm</c>: too little nailfold seen for a density.</summary>
+    public bool LineTooShort { get; init; }
 
     /// <summary>Row candidates left out because no apex could be placed: no confident U and an empty mask.</summary>
     public int Unplaced { get; init; }

@@ -15,6 +15,8 @@ public sealed class DistalRowFinder
 {
     private readonly DistalRowOptions _options;
 
+    public DistalRowOptions Options => _options;
+
     public DistalRowFinder(DistalRowOptions? options = null)
     {
         _options = options ?? DistalRowOptions.Default;
@@ -102,7 +104,8 @@ public sealed class DistalRowFinder
             Line = chord,
             LineLengthPx = lengthPx,
             LineLengthMm = lengthMm,
-            DensityPerMm = lengthMm > 0 ? distal.Count / lengthMm : null,
+            DensityPerMm = lengthMm > 0 && lengthMm >= _options.MinRowLengthMm ? distal.Count / lengthMm : null,
+            LineTooShort = lengthMm < _options.MinRowLengthMm,
         };
     }
 

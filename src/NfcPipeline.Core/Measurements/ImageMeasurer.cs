@@ -88,7 +88,9 @@ public sealed class ImageMeasurer
         var notes = new List<string>();
         if (row.Count < _grading.MinDistalForGoodQuality)
             notes.Add($"Sparse distal row: {row.Count} capillar{(row.Count == 1 ? "y" : "ies")}, fewer than {_grading.MinDistalForGoodQuality}.");
-        if (row.Count > 0 && row.DensityPerMm is null)
+        if (row.LineTooShort)
+            notes.Add($"The distal row line crosses only {row.LineLengthMm!.Value.ToString("0.###", CultureInfo.InvariantCulture)} mm of the field, less than the {_distalRow.Options.MinRowLengthMm.ToString(CultureInfo.InvariantCulture)} mm needed; no density.");
+        else if (row.Count > 0 && row.DensityPerMm is null)
             notes.Add("The distal row line does not cross the field of view; no density.");
         if (row.Unplaced > 0)
             notes.Add($"{row.Unplaced} loop(s) have no apex to place (no confident apex keypoint, an empty mask); not counted in the row.");

@@ -47,6 +47,13 @@ public sealed record DistalRowOptions
     /// <summary>Whether blurred (Ungradable-category) loops count in the row: they are loops, only their shape is unreadable.</summary>
     public bool CountBlurredInstances { get; init; } = true;
 
+    /// <summary>
+    /// A row line shorter than this (mm, clipped to the field) gives no density: a loop or two near a corner of a tilted
+    /// image would otherwise read as a dense row (one loop over 0.1 mm is 10/mm) and weigh in the patient's mean like a
+    /// full field. 0 keeps every line.
+    /// </summary>
+    public double MinRowLengthMm { get; init; } = 0.5;
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
@@ -61,6 +68,7 @@ public sealed record DistalRowOptions
         if (!(MinRowShareOfLargest is >= 0 and <= 1)) problems.Add($"MinRowShareOfLargest must be in [0, 1], got {MinRowShareOfLargest}.");
         if (MinApicesForLineFit < 2) problems.Add($"MinApicesForLineFit must be at least 2, got {MinApicesForLineFit}.");
         if (!(MinRowElongation >= 1 && double.IsFinite(MinRowElongation))) problems.Add($"MinRowElongation must be a finite number of at least 1, got {MinRowElongation}.");
+        if (!(MinRowLengthMm >= 0 && double.IsFinite(MinRowLengthMm))) problems.Add($"MinRowLengthMm must be a non-negative finite number, got {MinRowLengthMm}.");
         if (!(MaxFitDeviationDegrees is >= 0 and <= 90)) problems.Add($"MaxFitDeviationDegrees must be in [0, 90], got {MaxFitDeviationDegrees}.");
         return problems;
 

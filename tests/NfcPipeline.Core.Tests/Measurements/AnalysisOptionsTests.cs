@@ -72,6 +72,7 @@ public class AnalysisOptionsTests
             p => p.StartsWith("RowGapFractionOfLoopHeight must be a positive finite number", StringComparison.Ordinal));
         Assert.Contains(new DistalRowOptions { MinRowElongation = double.PositiveInfinity }.Validate(),
             p => p.StartsWith("MinRowElongation must be a finite number", StringComparison.Ordinal));
+        Assert.Contains(new DistalRowOptions { MinRowLengthMm = -0.1 }.Validate(), p => p.StartsWith("MinRowLengthMm must be a non-negative finite number", StringComparison.Ordinal));
         Assert.Contains(new MeasurementOptions { LimbRoles = (LimbRoleRule)3 }.Validate(), p => p.StartsWith("LimbRoles must be one of", StringComparison.Ordinal));
         Assert.Throws<ArgumentException>(() => new ImageMeasurer().Measure([], default, 640, 480));
     }

@@ -1,6 +1,7 @@
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Geometry;
 using NfcPipeline.Core.Measurements;
+using NfcPipeline.Core.Options;
 using NfcPipeline.Core.Tests.Support;
 
 namespace NfcPipeline.Core.Tests.Measurements;
@@ -181,6 +182,30 @@ public class DistalRowTests
         Assert.Equal(1 / result.DistalRow.LineLengthMm!.Value, result.DensityPerMm!.Value, 9);
         Assert.Equal(ImageQuality.Limited, result.Quality);     // a sparse row
         Assert.True(result.Grading.IsGradable);
+    }
+
+    [Fact]
+    public void A_row_line_shorter_than_the_minimum_gives_no_density_and_says_why()
+    {
+        // One loop near the top-left corner, its limbs pointing there: the row line through its apex crosses the corner
+        // over 80√2 px = 0.226 mm at 2 µm/px, which would read as 4.4/mm from a single loop.
+        List<CapillaryInstance> corner = [Loops.Loop(new(40, 40), degrees: -45)];
+
+        var result = Measure(corner);
+
+        Assert.Equal([0], result.DistalRow.Indices);
+        Assert.True(result.DistalRow.DistalAxis.X < -0.7 && result.DistalRow.DistalAxis.Y < -0.7);
+        Assert.Equal(80 * Math.Sqrt(2) * 2 / 1000, result.DistalRow.LineLengthMm!.Value, 4);
+        Assert.True(result.DistalRow.LineTooShort);
+        Assert.Null(result.DensityPerMm);
+        Assert.True(result.Grading.IsGradable);
+        Assert.Contains(result.QualityNotes, n => n.Contains("crosses only 0.226 mm of the field, less than the 0.5 mm needed", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.QualityNotes, n => n.Contains("does not cross", StringComparison.Ordinal));
+
+        var kept = new ImageMeasurer(distalRow: new DistalRowOptions { MinRowLengthMm = 0 })
+            .Measure(corner, TwoMicrons, Width, Height);
+        Assert.False(kept.DistalRow.LineTooShort);
+        Assert.Equal(1 / kept.DistalRow.LineLengthMm!.Value, kept.DensityPerMm!.Value, 9);
     }
 
     [Fact]
