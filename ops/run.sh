@@ -19,7 +19,6 @@ mkdir -p "$RUN" "$LOGS"
 # The logs name studies and folders: private to this account, as the servers' data is. (Not a umask for the whole
 # script: services.sh, run from here, makes folders the postgres account must enter when run as root.)
 chmod 700 "$RUN" "$LOGS"
-if [ "$DEMO_SHARE" = 1 ]; then mkdir -p "$SHARE"; else [ -d "$SHARE" ] || { echo "NFC_RUN_SHARE: $SHARE is not a folder" >&2; exit 2; }; fi
 
 # One ops/run.sh at a time starts or stops the servers: two at once both started a worker, the second overwrote the
 # pid file and the first was then told its worker had exited. Held on fd 8 until the servers are up; every command
@@ -42,6 +41,11 @@ stop_one() {
   rm -f "$RUN/$1.pid"
 }
 if [ "${1:-}" = stop ]; then stop_one worker; stop_one dashboard; exit 0; fi
+# After `stop`, which must work with the share gone (unmounted) and makes nothing.
+if [ "$DEMO_SHARE" = 1 ]; then mkdir -p "$SHARE"; else [ -d "$SHARE" ] || { echo "NFC_RUN_SHARE: $SHARE is not a folder" >&2; exit 2; }; fi
+# Used in shell arithmetic, which would evaluate an expression given here.
+RUN_TIMEOUT="${NFC_RUN_TIMEOUT:-1800}"
+[[ "$RUN_TIMEOUT" =~ ^[1-9][0-9]{0,5}$ ]] || die "NFC_RUN_TIMEOUT must be a whole number of seconds (got '$RUN_TIMEOUT')"
 # Before anything is installed or started: without the SDK the build failed only after both servers were up.
 command -v dotnet >/dev/null || die "the .NET 10 SDK is required (https://dot.net); dotnet is not on PATH"
 
@@ -118,7 +122,7 @@ exec 8>&-   # the servers are up: another ops/run.sh may look at them now
 
 # The worker up (model loaded, bus and health port bound), or the reason it is not, before saying what comes next.
 wait_for_worker() {
-  local deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
+  local deadline=$((SECONDS + RUN_TIMEOUT))
   until grep -q "Application started" "$LOGS/worker.log" 2>/dev/null; do
     alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)$(port_hint "$LOGS/worker.log" NFC_WORKER_HEALTH_PORT)"; }
     [ $SECONDS -lt $deadline ] || die "the worker did not start in time; see $LOGS/worker.log"
@@ -151,7 +155,7 @@ fi
 # The psql of the PostgreSQL the services run (NFC_PG_BIN), else one on PATH.
 PSQL="${NFC_PG_BIN:-/usr/lib/postgresql/15/bin}/psql"; [ -x "$PSQL" ] || PSQL="$(command -v psql)" || die "psql not found (set NFC_PG_BIN)"
 psql_q() { "$PSQL" "$NFC_PG_URL" -v ON_ERROR_STOP=1 "$@"; }   # the password comes from PGPASSFILE (services.sh env)
-deadline=$((SECONDS + ${NFC_RUN_TIMEOUT:-1800}))
+deadline=$((SECONDS + RUN_TIMEOUT))
 last=""; query_failures=0
 while :; do
   alive "$RUN/worker.pid" || { tail -n 40 "$LOGS/worker.log" >&2; die "the worker exited (log above)$(port_hint "$LOGS/worker.log" NFC_WORKER_HEALTH_PORT)"; }

@@ -39,6 +39,8 @@ RMQ_NODE="nfc@localhost"
 RMQ_PID="$RMQ_HOME/rabbitmq.pid"
 RMQ_LOG_DIR="$RMQ_HOME/log"
 READY_TIMEOUT="${NFC_SERVICES_TIMEOUT:-90}"
+# Used in shell arithmetic, which would evaluate an expression given here.
+[[ "$READY_TIMEOUT" =~ ^[1-9][0-9]{0,5}$ ]] || die "NFC_SERVICES_TIMEOUT must be a whole number of seconds (got '$READY_TIMEOUT')"
 CREDENTIALS="$SVC/credentials"
 RMQ_USER=nfc
 
@@ -116,6 +118,8 @@ ensure_packages() {
     # epmd comes with erlang-base: another Erlang program's epmd is left alone.
     dpkg-query -W -f='${Status}' erlang-base 2>/dev/null | grep -q "install ok installed" || fresh_epmd=1
   fi
+  # One left behind by a run killed after both packages were in would otherwise stay, refusing the host's own starts.
+  if grep -qF '# ops/services.sh, while it installs' /usr/sbin/policy-rc.d 2>/dev/null; then as_root rm -f /usr/sbin/policy-rc.d; fi
   [ $fresh_pg = 1 ] || [ $fresh_rmq = 1 ] || return 0
   # Debian's packages start system servers as they install (RabbitMQ on every interface); ours run instead. A
   # policy-rc.d that refuses those servers (and only those) keeps them from starting on any init system, where the
@@ -183,23 +187,31 @@ save_ports() {
 source "$(dirname "$0")/lib/postgres.sh"
 source "$(dirname "$0")/lib/rabbitmq.sh"
 
+# Each value in single quotes (a ' inside as '\''): the output is eval'ed, and a checkout's path may hold a quote, $ or backtick.
 print_env() {
-  cat <<EOF
-export NFC_PG_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres;Password=$PG_PASSWORD"
-export NFC_PG_ADMIN_CONNECTION="Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres;Password=$PG_PASSWORD"
-export NFC_PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB" PGPASSFILE="$PGPASS_FILE"
-export NFC_RABBIT_URI="amqp://$RMQ_USER:$RABBIT_PASSWORD@127.0.0.1:$RMQ_PORT/"
-export NFC_RABBIT_MGMT_URI="http://127.0.0.1:$RMQ_MGMT_PORT/"
-export NFC_SERVICES_DIR="$SVC"
-export NFC_PG_PORT="$PG_PORT" NFC_RABBIT_PORT="$RMQ_PORT" NFC_RABBIT_MGMT_PORT="$RMQ_MGMT_PORT"
+  local name value q="'"
+  while IFS='=' read -r name value; do printf "export %s='%s'\n" "$name" "${value//$q/$q\\$q$q}"; done <<EOF
+NFC_PG_CONNECTION=Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres;Password=$PG_PASSWORD
+NFC_PG_ADMIN_CONNECTION=Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres;Password=$PG_PASSWORD
+NFC_PG_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB
+PGPASSFILE=$PGPASS_FILE
+NFC_RABBIT_URI=amqp://$RMQ_USER:$RABBIT_PASSWORD@127.0.0.1:$RMQ_PORT/
+NFC_RABBIT_MGMT_URI=http://127.0.0.1:$RMQ_MGMT_PORT/
+NFC_SERVICES_DIR=$SVC
+NFC_PG_PORT=$PG_PORT
+NFC_RABBIT_PORT=$RMQ_PORT
+NFC_RABBIT_MGMT_PORT=$RMQ_MGMT_PORT
 EOF
 }
 
 status() {
   local rc=0
-  if port_open "$PG_PORT"; then echo "postgresql: running on 127.0.0.1:$PG_PORT (pid $(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null))"
+  # Ours only when our own server is alive: a port held by another checkout's server is not this checkout's.
+  if pid_alive "$PG_DATA/postmaster.pid" "$PG_DATA" && port_open "$PG_PORT"; then echo "postgresql: running on 127.0.0.1:$PG_PORT (pid $(head -n1 "$PG_DATA/postmaster.pid"))"
+  elif port_open "$PG_PORT"; then echo "postgresql: stopped; 127.0.0.1:$PG_PORT is held by another process"; rc=1
   else echo "postgresql: stopped"; rc=1; fi
-  if port_open "$RMQ_PORT"; then echo "rabbitmq:   running on 127.0.0.1:$RMQ_PORT, management 127.0.0.1:$RMQ_MGMT_PORT (pid $(head -n1 "$RMQ_PID" 2>/dev/null))"
+  if pid_alive "$RMQ_PID" "$RMQ_HOME" && port_open "$RMQ_PORT"; then echo "rabbitmq:   running on 127.0.0.1:$RMQ_PORT, management 127.0.0.1:$RMQ_MGMT_PORT (pid $(head -n1 "$RMQ_PID"))"
+  elif port_open "$RMQ_PORT"; then echo "rabbitmq:   stopped; 127.0.0.1:$RMQ_PORT is held by another process"; rc=1
   else echo "rabbitmq:   stopped"; rc=1; fi
   if command -v ss >/dev/null; then
     echo "listening sockets:"

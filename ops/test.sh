@@ -34,6 +34,8 @@ mkdir -p "$NFC_LOCAL"
 up_log="$(mktemp "$NFC_LOCAL/test-services-up.XXXXXX")"
 stop_started_services() {
   rm -f "$test_pid"
+  # dotnet's build servers (MSBuild nodes, the compiler servers) outlive the build; a CI run leaves nothing behind.
+  if [ "${CI:-}" = true ]; then dotnet build-server shutdown >/dev/null 2>&1 || true; fi
   # A worker ops/run.sh started since uses them: left running (ops/run.sh stop, then ops/services.sh down, stops them).
   if ours_running "$NFC_LOCAL/run/worker.pid"; then
     log "servers left running: ops/run.sh's worker uses them"; rm -f "$up_log"; return 0
@@ -51,6 +53,9 @@ stop_started_services() {
 }
 # Set before `up`, so a server started by an `up` that then fails is stopped too.
 if [ "${NFC_KEEP_SERVICES:-0}" = 1 ]; then trap 'rm -f "$up_log" "$test_pid"' EXIT; else trap stop_started_services EXIT; fi
+# A signal without a trap of its own ends bash without its EXIT trap: a run killed by a CI timeout or `timeout(1)`
+# left the servers (on their fixed ports) running and their data behind.
+trap 'exit 143' TERM; trap 'exit 129' HUP; trap 'exit 130' INT
 "$NFC_ROOT/ops/services.sh" up 2>&1 | tee "$up_log" >&2
 services_env_load
 export NFC_ORT_LIBRARY="${NFC_ORT_LIBRARY:-$NFC_LOCAL/native/libonnxruntime.so.1}"

@@ -6,7 +6,10 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
 # nuget.config's first source is a machine-local folder (see README); here every package comes from nuget.org.
-RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Cli/NfcPipeline.Cli.csproj -c Release -o /app
+# .git is not sent (.dockerignore): the commit the version names comes in as a build argument (docker-compose.yml
+# passes NFC_SOURCE_REVISION, e.g. `NFC_SOURCE_REVISION=$(git rev-parse HEAD) docker compose build`).
+ARG SOURCE_REVISION=
+RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Cli/NfcPipeline.Cli.csproj -c Release -o /app -p:SourceRevisionId="$SOURCE_REVISION"
 
 # ASP.NET Core's runtime: nfc references Microsoft.AspNetCore.App (it hosts the dashboard bench), and the plain
 # runtime image lacks it (`dotnet nfc.dll` would stop with "framework not found").

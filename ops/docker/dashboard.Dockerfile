@@ -7,7 +7,10 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
 # nuget.config's first source is a machine-local folder (see README); here every package comes from nuget.org.
-RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj -c Release -o /app
+# .git is not sent (.dockerignore): the commit the version names comes in as a build argument (docker-compose.yml
+# passes NFC_SOURCE_REVISION, e.g. `NFC_SOURCE_REVISION=$(git rev-parse HEAD) docker compose build`).
+ARG SOURCE_REVISION=
+RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Dashboard/NfcPipeline.Dashboard.csproj -c Release -o /app -p:SourceRevisionId="$SOURCE_REVISION"
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble
 RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg libpng16-16t64 libtiff6 curl \

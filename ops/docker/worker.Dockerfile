@@ -7,7 +7,10 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 WORKDIR /src
 COPY . .
 # nuget.config's first source is a machine-local folder (see README); here every package comes from nuget.org.
-RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -o /app
+# .git is not sent (.dockerignore): the commit the version names comes in as a build argument (docker-compose.yml
+# passes NFC_SOURCE_REVISION, e.g. `NFC_SOURCE_REVISION=$(git rev-parse HEAD) docker compose build`).
+ARG SOURCE_REVISION=
+RUN mkdir -p /opt/nuget/packages && dotnet publish src/NfcPipeline.Worker/NfcPipeline.Worker.csproj -c Release -o /app -p:SourceRevisionId="$SOURCE_REVISION"
 
 FROM node:20-bookworm-slim AS ort
 ARG ORT_VERSION=1.23.2

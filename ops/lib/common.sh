@@ -16,7 +16,10 @@ services_env_load() {
 
 # Runs a command as root: directly when we are root, through sudo otherwise.
 as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then "$@"; return; fi
+  # Without sudo every try failed at once, and apt_ensure's retries waited minutes before a misleading message.
+  command -v sudo >/dev/null || die "this needs root for: $*; run as root, or install sudo"
+  sudo "$@"
 }
 
 # Installs Debian packages that are not installed yet. Quiet, non-interactive.

@@ -96,6 +96,77 @@ public class ServicesScriptTests
     }
 
     [Fact]
+    public async Task Status_does_not_take_another_process_on_the_port_for_this_checkouts_server()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        var local = Directory.CreateTempSubdirectory("nfc-services-");
+        try
+        {
+            var status = await RunScriptAsync("status", null, ("NFC_LOCAL", local.FullName), ("NFC_PG_PORT", port.ToString()));
+
+            Assert.True(status.ExitCode == 1, status.Output);
+            Assert.Contains($"postgresql: stopped; 127.0.0.1:{port} is held by another process", status.Output);
+            Assert.DoesNotContain("postgresql: running", status.Output);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Env_quotes_its_values_for_the_shell_that_evaluates_them()
+    {
+        // A checkout (or NFC_LOCAL) path with a quote, a dollar and a backtick: pasted into double quotes, eval ran it.
+        var local = Directory.CreateTempSubdirectory("nfc-services-");
+        var odd = Path.Combine(local.FullName, "a\"b 'q $HOME `id` c");
+        try
+        {
+            var psi = new ProcessStartInfo("bash", ["-c", "set -e; eval \"$(\"$0\" env)\"; printf '%s\\n' \"$NFC_SERVICES_DIR\" \"$NFC_PG_CONNECTION\"",
+                Path.Combine(TestServices.RepoRoot, "ops", "services.sh")])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestServices.RepoRoot,
+            };
+            psi.Environment["NFC_LOCAL"] = odd;
+            psi.Environment["NFC_PG_PORT"] = "";
+            using var process = Process.Start(psi)!;
+            var stdout = await process.StandardOutput.ReadToEndAsync();
+            var stderr = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+
+            Assert.True(process.ExitCode == 0, stdout + stderr);
+            var lines = stdout.Split('\n');
+            Assert.Equal(Path.Combine(odd, "services"), lines[0]);
+            Assert.StartsWith("Host=127.0.0.1;Port=", lines[1]);
+            Assert.Contains(";Database=nfc;Username=postgres;Password=", lines[1]);
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_timeout_that_is_not_whole_seconds_is_refused_before_anything_starts()
+    {
+        var local = Directory.CreateTempSubdirectory("nfc-services-");
+        try
+        {
+            var up = await RunScriptAsync("up", null, ("NFC_LOCAL", local.FullName), ("NFC_SERVICES_TIMEOUT", "a[$(touch x)]"));
+
+            Assert.True(up.ExitCode == 1, up.Output);
+            Assert.Contains("NFC_SERVICES_TIMEOUT must be a whole number of seconds (got 'a[$(touch x)]')", up.Output);
+            Assert.False(Directory.Exists(Path.Combine(local.FullName, "services", "pg")));
+        }
+        finally
+        {
+            local.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_server_started_on_another_port_is_found_there_later_and_not_started_again_on_another()
     {
         // The port variable was read afresh by every command: set for `up` only, a later plain `up` started the same data
