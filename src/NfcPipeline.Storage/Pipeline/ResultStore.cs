@@ -144,9 +144,14 @@ public sealed class ResultStore(NpgsqlDataSource db)
                 Codes = failed.Select(f => f.Code).ToArray(),
                 Errors = failed.Select(f => f.Error).ToArray(),
             }, tx, cancellationToken: ct));
+        // Not while the job owns images this delivery never loaded: a requeue since gave it back images that a later
+        // chunk had failed (JobAdmin), and its new message runs them; marked succeeded, that message would find the job
+        // done and leave them queued for ever.
         await connection.ExecuteAsync(new CommandDefinition("""
             update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
-            """, new { chunk.JobId }, tx, cancellationToken: ct));
+                and not exists (select 1 from images where chunk_job_id = @JobId and state in ('queued', 'processing')
+                                and not (id = any(@Loaded)))
+            """, new { chunk.JobId, Loaded = chunk.Images.Select(i => i.ImageId).ToArray() }, tx, cancellationToken: ct));
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             PatientsOfImagesSql,
             new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();

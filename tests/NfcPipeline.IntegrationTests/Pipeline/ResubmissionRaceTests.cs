@@ -249,6 +249,44 @@ public class ResubmissionRaceTests
     }
 
     [Fact]
+    public async Task A_delivery_from_before_a_requeue_leaves_the_job_to_run_the_images_it_never_loaded()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var db = migrated.Db;
+        var s = await SeedAsync(db, 2);
+        var results = new ResultStore(db);
+        var jobs = new JobStore(db);
+        var (a, x) = (s.ImageIds[0], s.ImageIds[1]);
+        // J1 runs; a resubmission had moved X to J2, so J1 loaded only A. X fails in J2.
+        var j1 = (await jobs.CreateChunksAsync(s.StudyId, [a, x], 2, false, default))[0].JobId;
+        var j2 = (await jobs.CreateChunksAsync(s.StudyId, [x], 1, false, default))[0].JobId;
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("update jobs set state = 'processing' where id = @j1", new { j1 });
+        var load1 = await results.LoadChunkImagesAsync(j1, [a, x], default);
+        Assert.Equal([a], load1.Select(i => i.ImageId));
+        await results.WriteChunkAsync(new ChunkResult(j2, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [], "{}",
+            await results.LoadChunkImagesAsync(j2, [x], default)), default);
+
+        // The operator requeues what looks stalled: J1 takes X back, queued. Then J1's first delivery writes.
+        var requeue = await new NfcPipeline.Storage.Reporting.JobAdmin(db).RequeueStalledAsync(TimeSpan.Zero, "test", (_, _) => Task.CompletedTask);
+        Assert.Equal([j1], requeue.Requeued);
+        var analysedA = new AnalysedImage(a, s.Shas[0], [], OldMeasurement());
+        Assert.True((await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [analysedA], [], [], "{}", load1), default))!.Stored);
+
+        // A is stored; X waits for the requeued message, and the job is not marked succeeded under it (its new delivery
+        // would have found it done and left X queued for ever).
+        await using var check = await db.OpenConnectionAsync();
+        Assert.Equal(["succeeded", "queued"], await check.QueryAsync<string>("select state from images order by id"));
+        Assert.Equal("enqueued", await check.ExecuteScalarAsync<string>("select state from jobs where id = @j1", new { j1 }));
+        Assert.Equal(JobStart.Started, await jobs.StartAsync(j1, "w", 3, default));
+        var load2 = await results.LoadChunkImagesAsync(j1, [a, x], default);
+        Assert.Equal([a, x], load2.Select(i => i.ImageId));
+        await results.WriteChunkAsync(new ChunkResult(j1, s.ModelId, [], [new FailedImage(x, "Corrupt", "bad")], [new ReusedImage(a, 2.0)], "{}", load2), default);
+        Assert.Equal(["succeeded", "failed"], await check.QueryAsync<string>("select state from images order by id"));
+        Assert.Equal("succeeded", await check.ExecuteScalarAsync<string>("select state from jobs where id = @j1", new { j1 }));
+    }
+
+    [Fact]
     public async Task A_fault_from_before_a_requeue_leaves_the_requeued_job_and_its_images_alone()
     {
         // A duplicate delivery's fault, or one held up in its queue, arriving after the operator requeued the job.
