@@ -121,6 +121,18 @@ public class ResubmissionTests
         // A row per model: the study's own is marked, and each says over how many loops the giant flag is unknown.
         Assert.Equal("false|true", await env.QueryScalarAsync<string>(
             "select string_agg(is_study_model::text, '|' order by is_study_model) from v_patient_summary where study = 'study-r'"));
+        // So do the morphology, diameter and image views: filtered on it, each patient and field counts once.
+        // (The other model's result found no loop, so it has no morphology row.)
+        foreach (var view in new[] { "v_patient_diameters", "v_image_results" })
+            Assert.Equal("false|true", await env.QueryScalarAsync<string>(
+                $"select string_agg(distinct is_study_model::text, '|') from {view} where study = 'study-r'"));
+        Assert.True(await env.QueryScalarAsync<bool>("select bool_and(is_study_model) from v_patient_morphology where study = 'study-r'"));
+        Assert.Equal("4|2", await env.QueryScalarAsync<string>(
+            "select count(*) || '|' || count(*) filter (where is_study_model) from v_image_results where study = 'study-r'"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>("""
+            select count(*) from (select diameter from v_patient_diameters where study = 'study-r' and is_study_model
+                                  group by patient, diameter having count(*) > 1) twice
+            """));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from v_patient_summary where study = 'study-r' and giant_unknown_count is null"));
     }
 
