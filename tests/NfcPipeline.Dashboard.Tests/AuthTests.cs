@@ -241,6 +241,25 @@ public class AuthTests
         client.DefaultRequestHeaders.Add("X-Api-Key", "ro-key");
         var lockedApi = await client.GetAsync("/api/studies/STUDY-A");
         Assert.Equal((HttpStatusCode.TooManyRequests, "application/problem+json"), (lockedApi.StatusCode, lockedApi.Content.Headers.ContentType?.MediaType));
+        // An overlay answers its errors as the API does (docs/dashboard.md), its lockout too.
+        var lockedOverlay = await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png");
+        Assert.Equal((HttpStatusCode.TooManyRequests, "application/problem+json"), (lockedOverlay.StatusCode, lockedOverlay.Content.Headers.ContentType?.MediaType));
+    }
+
+    [Fact]
+    public async Task An_overlay_asked_for_without_credentials_is_a_401_problem_as_the_api_answers()
+    {
+        await using var data = await TestData.CreateAsync();
+        await using var host = await DashboardHost.StartAsync(data.Database.ConnectionString, Users());
+        using var client = host.Client();
+
+        var response = await client.GetAsync($"/images/{data.ImageIds[0]}/overlay.png");
+
+        Assert.Equal((HttpStatusCode.Unauthorized, "application/problem+json"), (response.StatusCode, response.Content.Headers.ContentType?.MediaType));
+        Assert.NotEmpty(response.Headers.WwwAuthenticate);
+        Assert.Contains("Authentication required", await response.Content.ReadAsStringAsync());
+        var page = await client.GetAsync("/jobs");
+        Assert.Equal((HttpStatusCode.Unauthorized, "text/plain"), (page.StatusCode, page.Content.Headers.ContentType?.MediaType));
     }
 
     [Fact]

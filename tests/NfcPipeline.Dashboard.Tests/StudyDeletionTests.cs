@@ -62,6 +62,14 @@ public partial class StudyDeletionTests
         Assert.Contains("id=\"delete-study\"", page);
         var token = AntiforgeryField().Match(page).Groups[1].Value;
         Assert.Contains("name=\"confirm\" value=\"yes\" required", page);   // the confirmation needs no JavaScript
+        // Submitted again meanwhile: nothing is deleted, and the page says why.
+        await data.Database.ScalarAsync<int>($"update studies set state = 'processing' where id = {data.StudyId}; select 1");
+        var refused = await client.PostAsync($"/studies/{data.StudyId}/delete", new FormUrlEncodedContent([new("__af", token), new("confirm", "yes")]));
+        Assert.Equal(HttpStatusCode.Redirect, refused.StatusCode);
+        Assert.Contains("<p class=\"flash\">Study STUDY-A is processing (submitted again since the page was shown); nothing was deleted.</p>",
+            await client.GetStringAsync(refused.Headers.Location!.OriginalString));
+        Assert.Equal(1L, await data.Database.ScalarAsync<long>($"select count(*) from studies where id = {data.StudyId}"));
+        await data.Database.ScalarAsync<int>($"update studies set state = 'completed_with_errors' where id = {data.StudyId}; select 1");
         var unconfirmed = await client.PostAsync($"/studies/{data.StudyId}/delete", new FormUrlEncodedContent([new("__af", token)]));
         Assert.Equal(HttpStatusCode.BadRequest, unconfirmed.StatusCode);
         Assert.Contains("nothing was deleted", await unconfirmed.Content.ReadAsStringAsync());

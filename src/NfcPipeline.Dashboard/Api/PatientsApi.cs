@@ -40,5 +40,9 @@ public static class PatientsApi
         });
     }
 
-    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
+    private static JsonElement Json(string json)
+    {
+        using var document = JsonDocument.Parse(json);   // its pooled buffers go back; the clone owns its own
+        return document.RootElement.Clone();
+    }
 }

@@ -126,7 +126,8 @@ public static class StudyPages
             var result = await admin.DeleteAsync(study.ExternalId, Security.AuditActor.Of(context), ct);
             return result.Outcome == StudyDeletion.Deleted
                 ? Flash.Redirect(context, "/studies", $"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")
-                : Results.Redirect($"/studies/{id}");   // still processing: the page shows it, without the button
+                // Submitted again since the page was shown: the page without the button said nothing of why.
+                : Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is processing (submitted again since the page was shown); nothing was deleted.");
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
 

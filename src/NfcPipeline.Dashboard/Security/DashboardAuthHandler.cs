@@ -161,8 +161,9 @@ public sealed class DashboardAuthHandler(
             Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var detail = item is TimeSpan
                 ? $"Too many failed sign-ins from this address; sign-ins from it are refused for {seconds} s more."
-                : "Too many sign-ins from this address are being checked at once; try again in a second.";
-            if (IsApi(Request)) await Results.Problem(title: "Too many failed sign-ins", detail: detail, statusCode: 429).ExecuteAsync(Context);
+                // The check slots of this address, or those of all addresses together: either way not this address's fault.
+                : "Too many sign-ins are being checked at once; try again in a second.";
+            if (DashboardServiceExtensions.AnswersProblemDetails(Request)) await Results.Problem(title: "Too many failed sign-ins", detail: detail, statusCode: 429).ExecuteAsync(Context);
             else
             {
                 Response.StatusCode = StatusCodes.Status429TooManyRequests;
@@ -174,7 +175,7 @@ public sealed class DashboardAuthHandler(
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         // RFC 9110 requires the challenge on every 401; clients that wait for it before sending credentials need it.
         Response.Headers.WWWAuthenticate = "Basic realm=\"NFC dashboard\", charset=\"UTF-8\"";
-        if (IsApi(Request))
+        if (DashboardServiceExtensions.AnswersProblemDetails(Request))
         {
             await Results.Problem(title: "Authentication required", detail: $"Send an {ApiKeyHeader} header or basic credentials.",
                 statusCode: 401).ExecuteAsync(Context);
@@ -187,7 +188,7 @@ public sealed class DashboardAuthHandler(
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = StatusCodes.Status403Forbidden;
-        if (IsApi(Request))
+        if (DashboardServiceExtensions.AnswersProblemDetails(Request))
         {
             await Results.Problem(title: "Forbidden", detail: "This action needs the operator role.", statusCode: 403).ExecuteAsync(Context);
             return;
@@ -211,7 +212,6 @@ public sealed class DashboardAuthHandler(
     private static bool FixedEquals(string expectedHex, string actualHex) =>
         CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expectedHex.ToLowerInvariant()), Encoding.ASCII.GetBytes(actualHex));
 
-    private static bool IsApi(HttpRequest request) => request.Path.StartsWithSegments("/api");
 
     private AuthenticateResult Success(string name, string role, string method)
     {

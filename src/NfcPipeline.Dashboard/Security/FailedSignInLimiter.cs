@@ -86,8 +86,9 @@ public sealed class FailedSignInLimiter(IOptions<DashboardOptions> options, Time
     {
         var now = clock.GetUtcNow();
         long due = Interlocked.Read(ref _nextPrune);
-        if (_failures.Count > PruneAbove && now.UtcTicks >= due
-            && Interlocked.CompareExchange(ref _nextPrune, now.AddSeconds(1).UtcTicks, due) == due)
+        // Count takes every bucket's lock: asked at most once a second, not on every failure of a flood.
+        if (now.UtcTicks >= due && Interlocked.CompareExchange(ref _nextPrune, now.AddSeconds(1).UtcTicks, due) == due
+            && _failures.Count > PruneAbove)
             foreach (var (key, value) in _failures)
                 if (Expired(value.Start)) _failures.TryRemove(key, out _);
         var updated = _failures.AddOrUpdate(client, _ => (1, now), (_, f) => Expired(f.Start) ? (1, now) : (f.Count + 1, f.Start));
