@@ -17,7 +17,9 @@ dense_fixed_batch4.onnx (batch fixed at 4), dense_int64_output.onnx (an extra in
 dense_classes_mismatch.onnx (four classes named for three class_logits channels);
 dense_colour_external.onnx: dense_colour with its weights in dense_colour_external.onnx.data; and
 dense_batch_one_only.onnx: dense_colour whose run fails in ONNX Runtime for a batch of more than one image (a
-Squeeze of the batch axis), as a batch that runs out of memory where each image alone would not.
+Squeeze of the batch axis), as a batch that runs out of memory where each image alone would not; and
+dense_output_batch_one.onnx: the same graph whose outputs declare a batch of 1 (a head traced at batch 1) while its
+input's batch is dynamic: the loader runs it one image at a time.
 Run: /usr/bin/python3 ops/model/make_dense_fixture.py  (the outputs are committed; tests need no Python)
 """
 import json
@@ -45,6 +47,7 @@ def main():
     build("dense_fixed_batch4.onnx", white_nan=False, batch=4)
     build("dense_int64_output.onnx", white_nan=False, extra_int64=True)
     build("dense_batch_one_only.onnx", white_nan=False, batch_one_only=True)
+    build("dense_output_batch_one.onnx", white_nan=False, batch_one_only=True, output_batch=1)
     # Its metadata names four classes for three class_logits channels: refused at load, not image by image.
     build("dense_classes_mismatch.onnx", white_nan=False, classes=["hairpin", "tortuous", "blur", "giant"])
     # One fixed spatial side (H 192, W dynamic) under a short_side policy: portrait images would fail in every run.
@@ -57,14 +60,21 @@ def main():
 
 
 def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, classes=("hairpin", "tortuous", "blur"),
-          height="H", extra_float16=False, external_data=None):
+          height="H", extra_float16=False, external_data=None, output_batch="N"):
     dims = [batch, 3, height, "W"]
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, dims)
     nodes, inits, source = [], [], "image"
     if batch_one_only:
-        inits.append(numpy_helper.from_array(np.zeros((1,), np.int64), "batch_axis"))
-        nodes += [helper.make_node("Squeeze", ["image", "batch_axis"], ["image_single"]),
-                  helper.make_node("Unsqueeze", ["image_single", "batch_axis"], ["image_batch_one"])]
+        # A Reshape to [1, C, H, W] from the input's own shape: the graph's shapes do not tell it fixes the batch (a
+        # Squeeze and Unsqueeze of the batch axis did, and the loader then ran it one image at a time), so a batch
+        # of more than one fails only at run time.
+        inits += [numpy_helper.from_array(np.ones((1,), np.int64), "one"),
+                  numpy_helper.from_array(np.array([1], np.int64), "from_axis"),
+                  numpy_helper.from_array(np.array([4], np.int64), "to_axis")]
+        nodes += [helper.make_node("Shape", ["image"], ["image_shape"]),
+                  helper.make_node("Slice", ["image_shape", "from_axis", "to_axis"], ["image_chw"]),
+                  helper.make_node("Concat", ["one", "image_chw"], ["batch_one_shape"], axis=0),
+                  helper.make_node("Reshape", ["image", "batch_one_shape"], ["image_batch_one"])]
         source = "image_batch_one"
     nodes.append(helper.make_node("AveragePool", [source], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]))
     heads = {
@@ -89,10 +99,10 @@ def build(out, white_nan, batch="N", extra_int64=False, batch_one_only=False, cl
                       helper.make_node("Mul", ["white_sqrt", "zero"], ["white_nan"]),
                       helper.make_node(activation, [name + "_lin"], [name + "_act"]),
                       helper.make_node("Add", [name + "_act", "white_nan"], [name])]
-            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
+            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [output_batch, len(weights), "h", "w"]))
             continue
         nodes.append(helper.make_node(activation or "Identity", [name + "_lin"], [name]))
-        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", len(weights), "h", "w"]))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [output_batch, len(weights), "h", "w"]))
     if extra_int64:
         nodes.append(helper.make_node("Shape", ["image"], ["input_shape"]))
         outputs.append(helper.make_tensor_value_info("input_shape", TensorProto.INT64, [4]))

@@ -37,8 +37,9 @@ public sealed class LoadedModel : IDisposable
     public string ActiveProvider => Session.ActiveProvider;
 
     /// <summary>
-    /// Whether one run may carry several images. False when the input's batch dimension is fixed to 1, and for an
-    /// instances/v1 export without a batch_index output (its detections could not be told apart by image).
+    /// Whether one run may carry several images. False when the input's batch dimension is fixed to 1, for a dense/v1
+    /// export with an output whose batch is fixed to 1, and for an instances/v1 export without a batch_index output
+    /// (its detections could not be told apart by image).
     /// </summary>
     public bool AcceptsBatches { get; }
 
@@ -196,8 +197,12 @@ public sealed class LoadedModel : IDisposable
             ValidateInstancesOutputs(session.OutputMetadata, problems);
         }
         if (problems.Count > 0) throw new ModelContractException(description, problems);
+        // A dense map whose graph fixes its batch at 1 (a head traced at batch 1 behind a dynamic input) holds one
+        // image's answer whatever the batch: run together, every image but the first failed as an invalid output.
         bool batchable = input.Dimensions[0] != 1
-            && (contract.Kind == ContractKind.DenseV1 || session.OutputMetadata.ContainsKey(InstancesOutputs.BatchIndex));
+            && (contract.Kind == ContractKind.DenseV1
+                ? !session.OutputMetadata.Values.Any(o => o.Dimensions.Length > 0 && o.Dimensions[0] == 1)
+                : session.OutputMetadata.ContainsKey(InstancesOutputs.BatchIndex));
         return (name, batchable);
     }
 

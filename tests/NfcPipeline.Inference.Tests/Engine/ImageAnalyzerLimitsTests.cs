@@ -106,6 +106,34 @@ public class ImageAnalyzerLimitsTests
     }
 
     [Fact]
+    public async Task A_dense_model_whose_outputs_fix_a_batch_of_1_runs_one_image_at_a_time()
+    {
+        // Its input takes any batch, its maps say [1,C,h,w]: run together, the second image found no answer of its own.
+        var options = Options();
+        options.ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_output_batch_one.onnx");
+        using var model = LoadedModel.Load(options);
+        Assert.False(model.AcceptsBatches);
+
+        await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 4, MaxQueueDelay = TimeSpan.FromSeconds(5) });
+        var dir = Directory.CreateTempSubdirectory("nfc-output-batch-");
+        FieldOutcome[] outcomes;
+        try
+        {
+            var paths = Enumerable.Range(0, 3).Select(i => Path.Combine(dir.FullName, $"f{i}.png")).ToList();
+            foreach (var path in paths) File.WriteAllBytes(path, PngEncoder.Encode(SmallField()));
+            var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());
+            outcomes = await Task.WhenAll(paths.Select(path => fields.AnalyzeFileAsync(path, TwoMicrons)));
+        }
+        finally { dir.Delete(recursive: true); }
+
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error));
+        Assert.All(outcomes, o => Assert.Single(o.Analysis!.Instances));
+        Assert.Equal(3, analyzer.Statistics.BatchesExecuted);   // one image each
+        using var dynamic = LoadedModel.Load(Options());
+        Assert.True(dynamic.AcceptsBatches);                     // dense_colour's maps say [N,C,h,w]
+    }
+
+    [Fact]
     public async Task A_batch_whose_run_fails_in_onnx_runtime_runs_each_image_alone_rather_than_failing_them_all()
     {
         // dense_batch_one_only: dense_colour whose run fails for more than one image, as a batch out of memory would.
