@@ -64,17 +64,20 @@ public sealed class EvaluateCliTests : IDisposable
     public async Task Evaluate_keeps_the_first_of_two_truth_entries_naming_one_image()
     {
         // The demo truth cut to one image, listed a second time under another case of its name (one file to the
-        // case-insensitive image key): the first is kept, as the evaluator does, instead of an unhandled exception.
+        // case-insensitive image key): the first is kept with its annotations and the second left out, with a warning
+        // (both kept, they claimed one analysis and neither was scored). The first names its file with backslashes,
+        // as a truth written on Windows does.
         var truth = JsonDocument.Parse(File.ReadAllText(DemoStudy + ".truth.json")).RootElement;
         var first = truth.GetProperty("images")[0];
         var twice = new Dictionary<string, object?>(JsonSerializer.Deserialize<Dictionary<string, object?>>(first.GetRawText())!)
         {
             ["id"] = 999_999, ["file_name"] = first.GetProperty("file_name").GetString()!.ToUpperInvariant().Replace(".JPG", ".jpg"),
         };
+        var annotations = truth.GetProperty("annotations").EnumerateArray().Where(a => a.GetProperty("image_id").GetInt64() == first.GetProperty("id").GetInt64()).ToArray();
         var cut = new Dictionary<string, object?>
         {
-            ["images"] = new object[] { first, twice },
-            ["annotations"] = truth.GetProperty("annotations").EnumerateArray().Where(a => a.GetProperty("image_id").GetInt64() == first.GetProperty("id").GetInt64()).ToArray(),
+            ["images"] = new object[] { Backslashed(first), twice },
+            ["annotations"] = annotations,
             ["categories"] = truth.GetProperty("categories"),
         };
         var path = Path.Combine(_folder.FullName, "twice.json");
@@ -91,7 +94,20 @@ public sealed class EvaluateCliTests : IDisposable
             "--model", Path.Combine(TestServices.RepoRoot, "models", "nfc-reference.onnx"), "--json");
         Assert.True(run.Code == 0, run.Err + run.Out);
         Assert.DoesNotContain("Unhandled", run.Err);
-        Assert.Equal(2, JsonDocument.Parse(run.Out).RootElement.GetProperty("image_count").GetInt32());
+        var report = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(1, report.GetProperty("image_count").GetInt32());
+        var detection = report.GetProperty("detection");
+        Assert.Equal(annotations.Length, detection.GetProperty("truth_count").GetInt32());
+        Assert.InRange(detection.GetProperty("recall").GetDouble(), 0.5, 1);
+        Assert.Contains(report.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.StartsWith("Image 999999 (", StringComparison.Ordinal)
+            && w.GetString()!.Contains("it is left out, with its 0 annotation(s)", StringComparison.Ordinal));
+
+        static Dictionary<string, object?> Backslashed(JsonElement image)
+        {
+            var copy = JsonSerializer.Deserialize<Dictionary<string, object?>>(image.GetRawText())!;
+            copy["file_name"] = image.GetProperty("file_name").GetString()!.Replace('/', '\\');
+            return copy;
+        }
     }
 
     [Fact]

@@ -103,6 +103,16 @@ internal static class EvaluateCommand
             return NfcCommandLine.Fatal;
         }
 
+        // Each named file under --images, checked before the model loads.
+        foreach (var name in coco?.Images.Select(i => i.FileName) ?? csvTruth!.Keys)
+            if (TruthImageFiles.Problem(name) is { } problem)
+            {
+                await Console.Error.WriteLineAsync($"nfc evaluate: {request.Truth.Name}: image '{name}' {problem}.");
+                return NfcCommandLine.Fatal;
+            }
+        var truthWarnings = new List<string>();
+        if (coco is not null) coco = TruthImageFiles.FirstOfEachFile(coco, truthWarnings);
+
         if (request.UmPerPx is null && coco?.Images.FirstOrDefault(i => i.UmPerPx is { } v && !Calibration.IsPlausible(v)) is { } badScale)
         {
             // As --um-per-px and study.json: a scale written in mm per pixel would put every diameter 1000x off.
@@ -126,12 +136,12 @@ internal static class EvaluateCommand
                 $"(--um-per-px, or um_per_px in the truth); assuming {AnalyzeCommand.FallbackMicrometresPerPixel} µm/px, so their lengths and densities " +
                 "are only right if that is theirs.");
         var outcomes = new List<FieldOutcome>();
-        var files = targets.Select(t => (Path.Combine(request.Images.FullName, t.FileName), new Calibration(t.Scale ?? AnalyzeCommand.FallbackMicrometresPerPixel)));
+        var files = targets.Select(t => (TruthImageFiles.PathUnder(request.Images.FullName, t.FileName), new Calibration(t.Scale ?? AnalyzeCommand.FallbackMicrometresPerPixel)));
         await foreach (var outcome in fields.AnalyzeInOrderAsync(files, InferenceArguments.LookAhead(parse.GetValue(inference.Batch)), ct))
             outcomes.Add(outcome);
 
         var failures = targets.Zip(outcomes).Where(p => !p.Second.Succeeded).Select(p => $"{p.First.FileName}: {p.Second.ErrorCode}: {p.Second.Error}").ToList();
-        // Truth that names one image twice (by case, or './a.png' beside 'a.png') keeps the first, as CocoEvaluator does.
+        // A density CSV naming one image twice (by case, or './a.png' beside 'a.png') keeps the first.
         var measured = new Dictionary<string, ImageMeasurement>(StringComparer.OrdinalIgnoreCase);
         foreach (var (target, outcome) in targets.Zip(outcomes))
             if (outcome.Measurement is not null) measured.TryAdd(DensityTruthCsv.ImageKey(target.FileName), outcome.Measurement);
@@ -149,7 +159,7 @@ internal static class EvaluateCommand
                 await Console.Error.WriteLineAsync($"nfc evaluate: cannot evaluate against {request.Truth.Name}: {ex.Message}");
                 return NfcCommandLine.Fatal;
             }
-            EvaluationOutput.Print(report with { Warnings = [.. report.Warnings, .. failures] }, request.Json);
+            EvaluationOutput.Print(report with { Warnings = [.. truthWarnings, .. report.Warnings, .. failures] }, request.Json);
         }
         else
         {

@@ -40,7 +40,7 @@ public static class CocoParser
         var categories = Array(root, "categories").Select(ParseCategory).ToArray();
         var annotations = Array(root, "annotations").Select((a, i) => ParseAnnotation(a, i + 1)).ToArray();
         var patients = Array(root, "patients").Select(ParsePatient).ToArray();
-        CheckPolygonFrames(images, annotations);
+        CheckFrames(images, annotations);
         return new CocoDataset(images, categories, annotations, patients);
     }
 
@@ -48,23 +48,29 @@ public static class CocoParser
     public const long MaxMaskPixels = 100_000_000;
 
     /// <summary>
-    /// A polygon is drawn in its image's frame, so that image must give its width and height: found here, not after a
-    /// model has run over every image. Every image's size is checked (coverage paints the whole frame).
+    /// Each image once by id (annotations find their image by it: two of one id each took both images' annotations),
+    /// and each mask in its image's frame: a polygon is drawn in it, so that image must give its width and height, and
+    /// an RLE must be of its size (one of [width, height], COCO's order swapped, decoded sheared and matched nothing).
+    /// Found here, not after a model has run over every image. Every image's size is checked (coverage paints the whole frame).
     /// </summary>
-    private static void CheckPolygonFrames(CocoImage[] images, CocoAnnotation[] annotations)
+    private static void CheckFrames(CocoImage[] images, CocoAnnotation[] annotations)
     {
         var frames = new Dictionary<long, CocoImage>();
         foreach (var image in images)
         {
             if ((long)image.Width * image.Height > MaxMaskPixels)
                 throw new FormatException($"Image {image.Id} is {image.Width}×{image.Height}: over the {MaxMaskPixels:N0} pixels a mask may cover.");
-            frames.TryAdd(image.Id, image);
+            if (!frames.TryAdd(image.Id, image))
+                throw new FormatException($"Image id {image.Id} is listed twice ({frames[image.Id].FileName} and {image.FileName}); each image needs an id of its own.");
         }
         foreach (var annotation in annotations)
         {
-            if (annotation.Segmentation is not CocoPolygons || !frames.TryGetValue(annotation.ImageId, out var image)) continue;
-            if (image.Width <= 0 || image.Height <= 0)
+            if (!frames.TryGetValue(annotation.ImageId, out var image)) continue;
+            if (annotation.Segmentation is CocoPolygons && (image.Width <= 0 || image.Height <= 0))
                 throw new FormatException($"Annotation {annotation.Id} has a polygon mask, but its image {annotation.ImageId} gives no width and height.");
+            if (annotation.Segmentation is CocoRle rle && image.Width > 0 && image.Height > 0 && (rle.Width != image.Width || rle.Height != image.Height))
+                throw new FormatException($"Annotation {annotation.Id}: its RLE size [{rle.Height}, {rle.Width}] is not its image {image.Id}'s " +
+                    $"[{image.Height}, {image.Width}] (size is [height, width]).");
         }
     }
 

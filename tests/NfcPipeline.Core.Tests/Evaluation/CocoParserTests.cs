@@ -15,7 +15,7 @@ public class CocoParserTests
          "segmentation": [[100,100,130,100,130,160,100,160]],
          "keypoints": [115,100,2, 115,110,2, 100,130,2, 106,130,2, 122,130,2, 130,130,2, 103,160,2, 126,160,1],
          "apical_diameter_um": 20.0, "arterial_diameter_um": 12.0, "venous_diameter_um": 16.0, "distal": true},
-        {"id": 12, "image_id": 1, "category_id": 3, "segmentation": {"size": [3, 2], "counts": [1, 2, 3]}, "distal": false},
+        {"id": 12, "image_id": 2, "category_id": 3, "segmentation": {"size": [3, 2], "counts": [1, 2, 3]}, "distal": false},
         {"id": 13, "image_id": 1, "category_id": 3, "segmentation": {"size": [768, 1024], "counts": "0X1l1dkog0"}}
       ],
       "patients": [{"patient_id": "p1", "pattern": "scleroderma-early", "density_per_mm": 8.1, "image_ids": [1], "giant_count": 2, "sex": "F"}]
@@ -100,6 +100,10 @@ public class CocoParserTests
         "Annotation 1: an RLE segmentation's size [0, 4] must be positive")]
     [InlineData("""[{"image_id": 1, "category_id": 1, "segmentation": {"size": [100000, 100000], "counts": [4294967295, 4294967295, 1410065410]}}]""",
         "Annotation 1: an RLE segmentation's size [100000, 100000] must be positive")]
+    [InlineData("""{"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 2}], "annotations": [{"image_id": 1, "category_id": 1, "segmentation": {"size": [4, 2], "counts": [8]}}]}""",
+        "Annotation 1: its RLE size [4, 2] is not its image 1's [2, 4] (size is [height, width])")]
+    [InlineData("""{"images": [{"id": 1, "file_name": "a.png"}, {"id": 1, "file_name": "b.png"}], "annotations": []}""",
+        "Image id 1 is listed twice (a.png and b.png)")]
     public void A_mask_that_cannot_be_drawn_is_a_format_error_when_parsed(string json, string start)
     {
         // These surfaced only when the masks were drawn: in `nfc evaluate`, after the model had run over every image.
@@ -131,6 +135,30 @@ public class CocoParserTests
     {
         var d = CocoParser.Parse("""{"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], "annotations": [{"image_id": 2, "category_id": 1, "segmentation": [[0,0,4,0,4,4]]}]}""");
         Assert.IsType<CocoPolygons>(Assert.Single(d.Annotations).Segmentation);
+    }
+
+    [Fact]
+    public void A_truth_file_name_is_a_path_under_the_images_folder_and_each_file_is_evaluated_once()
+    {
+        Assert.Null(TruthImageFiles.Problem("P001/L2/a.png"));
+        Assert.Null(TruthImageFiles.Problem(@"P001\L2\a.png"));
+        Assert.Equal(Path.Combine("/imgs", "P001", "L2", "a.png"), TruthImageFiles.PathUnder("/imgs", @"P001\L2\a.png"));
+        Assert.Equal(Path.Combine("/imgs", "a.png"), TruthImageFiles.PathUnder("/imgs", "./a.png"));
+        Assert.StartsWith("is an absolute path", TruthImageFiles.Problem("/data/a.png"));
+        Assert.StartsWith("is an absolute path", TruthImageFiles.Problem(@"C:\data\a.png"));
+        Assert.StartsWith("climbs out", TruthImageFiles.Problem("P001/../../a.png"));
+        Assert.Equal("names no file", TruthImageFiles.Problem(" "));
+
+        var d = CocoParser.Parse("""
+            {"images": [{"id": 1, "file_name": "P1/a.png"}, {"id": 2, "file_name": "./p1/A.png"}, {"id": 3, "file_name": "b.png"}],
+             "annotations": [{"image_id": 1, "category_id": 1}, {"image_id": 2, "category_id": 1}, {"image_id": 2, "category_id": 1}, {"image_id": 3, "category_id": 1}]}
+            """);
+        var warnings = new List<string>();
+        var once = TruthImageFiles.FirstOfEachFile(d, warnings);
+        Assert.Equal([1L, 3L], once.Images.Select(i => i.Id));
+        Assert.Equal([1L, 3L], once.Annotations.Select(a => a.ImageId));
+        Assert.Equal("Image 2 (./p1/A.png) names the file of image 1 (P1/a.png); it is left out, with its 2 annotation(s).", Assert.Single(warnings));
+        Assert.Same(once, TruthImageFiles.FirstOfEachFile(once, warnings));
     }
 
     [Fact]
