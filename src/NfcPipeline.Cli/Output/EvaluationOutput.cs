@@ -24,7 +24,8 @@ internal static class EvaluationOutput
         summary.AddRow("detection F1", Num(d.F1, "0.000"));
         summary.AddRow("pixel sensitivity", Num(report.Segmentation.Sensitivity, "0.000"));
         summary.AddRow("class accuracy (matched)", Num(report.Classification.Accuracy, "0.000"));
-        summary.AddRow("density MAE (/mm)", Num(report.Density.Mae, "0.000"));
+        // With its n: an image without a predicted density (no row placed, analysis failed) leaves the pairs, not the detection.
+        summary.AddRow($"density MAE, {report.Density.PairCount} images (/mm)", Num(report.Density.Mae, "0.000"));
         summary.AddRow("density Pearson r", Num(report.Density.Pearson, "0.000"));
         if (report.GradableDensity is { } gradable)
             summary.AddRow($"density MAE, {gradable.PairCount} truth-gradable images (/mm)", Num(gradable.Mae, "0.000"));

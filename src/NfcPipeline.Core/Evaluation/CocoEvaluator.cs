@@ -52,6 +52,7 @@ public static class CocoEvaluator
         bool missingScale = false;
         bool visibleOnly = UsesVisibility(truth);
         int hiddenDiameters = 0;
+        int maskless = 0;
 
         foreach (var image in truth.Images.OrderBy(i => i.Id))
         {
@@ -65,6 +66,7 @@ public static class CocoEvaluator
             var predictedMasks = predictedAnnotations.Select(a => CocoInstances.ToMask(a.Segmentation, image.Width, image.Height)).ToList();
             var matches = InstanceMatcher.Match(truthMasks, predictedMasks, predictedAnnotations.Select(a => a.Score ?? 1.0).ToList(), options.MinIou);
             truthCount += truthAnnotations.Count;
+            maskless += truthMasks.Count(m => m.Area == 0);
             predictionCount += predictedAnnotations.Count;
             matchedCount += matches.Count;
 
@@ -129,6 +131,9 @@ public static class CocoEvaluator
             if (image.Ungradable is { } truthUngradable && pipelineGrading is not null) grading.Add(key, !truthUngradable, pipelineGrading);
         }
         if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
+        // Counted, matched by nothing: a box alone, or a polygon of under 3 points, holds no pixel an IoU could meet.
+        if (maskless > 0)
+            warnings.Add($"{maskless} truth {(maskless == 1 ? "instance has" : "instances have")} no mask pixel (no segmentation, or a polygon of fewer than 3 points): counted, and missed, since no prediction can overlap {(maskless == 1 ? "it" : "them")}.");
         if (hiddenDiameters > 0)
             warnings.Add($"{hiddenDiameters} truth {(hiddenDiameters == 1 ? "diameter is" : "diameters are")} left out: a keypoint of each is labelled but not visible (visibility 1, for example outside the frame).");
 

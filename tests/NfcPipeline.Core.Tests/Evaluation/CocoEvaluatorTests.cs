@@ -92,6 +92,19 @@ public class CocoEvaluatorTests
     }
 
     [Fact]
+    public void Truth_without_a_mask_pixel_is_counted_as_missed_and_said()
+    {
+        // A box alone, and a "polygon" of two points: nothing an IoU could meet.
+        var boxed = Truth.Replace("""{"id": 2, "image_id": 1, "category_id": 2, "segmentation": [[300,100,340,100,340,170,300,170]],""",
+            """{"id": 2, "image_id": 1, "category_id": 2, "bbox": [300, 100, 40, 70], "segmentation": [[300,100,340,100]],""");
+        var report = CocoEvaluator.Evaluate(CocoParser.Parse(boxed), CocoParser.Parse(Predictions()));
+
+        Assert.Equal((2, 1), (report.Detection.TruthCount, report.Detection.MatchedCount));
+        Assert.Contains("1 truth instance has no mask pixel (no segmentation, or a polygon of fewer than 3 points): counted, and missed, since no prediction can overlap it.", report.Warnings);
+        Assert.DoesNotContain(Evaluate().Warnings, w => w.Contains("no mask pixel", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Pixel_sensitivity_is_the_covered_share_of_truth_foreground()
     {
         var s = Evaluate().Segmentation;
