@@ -41,6 +41,16 @@ public static class PipelineServiceExtensions
             problems.AddRange(UnknownSettings.Of(config.GetSection(section), typeof(T), alsoRead));
             return Bind(section, s => s.Get<T>(), new T());
         }
+        // Storage and Messaging too, for a migrate-only host as well: "yes" for a flag crashed the start with a stack
+        // trace, and a mistyped key (MigrateOnStatup, RabbitUrl) ran on the default unsaid.
+        var storage = BindOptions<StorageOptions>(StorageOptions.Section);
+        try { _ = new NpgsqlConnectionStringBuilder(storage.ResolveConnectionString()); }
+        catch (ArgumentException ex)
+        {
+            // The keyword it names, never the string (it holds the password).
+            problems.Add($"Storage:ConnectionString (or NFC_PG_CONNECTION) is not usable: {ex.Message}");
+        }
+        problems.AddRange(UnknownSettings.Of(config.GetSection("Messaging"), typeof(object), "RabbitUri"));
         if (!Bind<bool>("Worker", s => s.GetValue("Enabled", true), true))
         {
             // Only where the health endpoints listen matters to a migrate-only host.
@@ -57,7 +67,8 @@ public static class PipelineServiceExtensions
             && Path.GetFullPath(workerRoot).TrimEnd('/') != Path.GetFullPath(watchedRoot).TrimEnd('/'))
             problems.Add($"Worker:ShareRoot '{workerRoot}' and Share:Root '{watchedRoot}' differ: the watcher's folders are relative to Share:Root, " +
                 "so set one of them, or both to the same folder.");
-        options.ShareRoot ??= config["Share:Root"];
+        // Empty counts as unset (Worker__ShareRoot= in an environment file binds "", which ??= kept over Share:Root).
+        if (string.IsNullOrWhiteSpace(options.ShareRoot)) options.ShareRoot = config["Share:Root"];
         // Without it every image of every chunk this worker took would fail for good ("not configured", or "does not
         // exist in the share" for a mount point left empty), and the studies would complete with errors.
         if (string.IsNullOrWhiteSpace(options.ShareRoot))

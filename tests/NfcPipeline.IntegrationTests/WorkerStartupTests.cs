@@ -239,6 +239,10 @@ public class WorkerStartupTests
             ["Share__PollInterval"] = "abc",
             // Parses as a URI of scheme "localhost": MassTransit refused it only when the bus started.
             ["Messaging__RabbitUri"] = "localhost:5672",
+            // An unhandled exception after the checks; a typo ran on the default (no migrations, the default broker).
+            ["Storage__MigrateOnStartup"] = "yes",
+            ["Storage__MigrateOnStatup"] = "true",
+            ["Messaging__RabbitUrl"] = "amqp://nfc@127.0.0.1:5672/",
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), () => worker.Output);
 
@@ -248,17 +252,34 @@ public class WorkerStartupTests
         Assert.Contains("'Inference:MaxConcurrentRuns'", worker.Output);
         Assert.Contains("'Share:PollInterval'", worker.Output);
         Assert.Contains("Messaging:RabbitUri (or NFC_RABBIT_URI) is not usable: The RabbitMQ URI must be amqp:// or amqps:// with a host", worker.Output);
+        Assert.Contains("'Storage:MigrateOnStartup'", worker.Output);
+        Assert.Contains("Storage:MigrateOnStatup is not a setting (a typo? it would be ignored).", worker.Output);
+        Assert.Contains("Messaging:RabbitUrl is not a setting (a typo? it would be ignored).", worker.Output);
         Assert.DoesNotContain("   at ", worker.Output);
 
         // In range but a month: refused before the start too (a bare number binds as days).
         await using var month = WorkerProcess.Start(new Dictionary<string, string>
         {
             ["Storage__ConnectionString"] = db.ConnectionString, ["Share__SettleTime"] = "30",
+            // Set empty in an environment file: Share:Root stands in for it, as when unset.
+            ["Worker__ShareRoot"] = "", ["Share__Root"] = Path.GetTempPath(),
         });
         await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(month.HasExited), TimeSpan.FromSeconds(60), () => month.Output);
         Assert.Equal(1, await month.StopAsync(TimeSpan.FromSeconds(5)));
-        Assert.Contains("Share:SettleTime must be 0 to a day", month.Output);
+        Assert.Contains("Share:SettleTime must be 0 to a day (hh:mm:ss), got 30.00:00:00.", month.Output);
+        Assert.DoesNotContain("Worker:ShareRoot (or Share:Root) is not set", month.Output);
         Assert.DoesNotContain("   at ", month.Output);
+
+        // A connection string Npgsql cannot read is named, its password not shown.
+        await using var unusable = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = "Host=127.0.0.1;Pasword=secret-value", ["Worker__ShareRoot"] = Path.GetTempPath(),
+        });
+        await Pipeline.PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(unusable.HasExited), TimeSpan.FromSeconds(60), () => unusable.Output);
+        Assert.Equal(1, await unusable.StopAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("Storage:ConnectionString (or NFC_PG_CONNECTION) is not usable:", unusable.Output);
+        Assert.DoesNotContain("secret-value", unusable.Output);
+        Assert.DoesNotContain("   at ", unusable.Output);
     }
 
     [Fact]

@@ -23,7 +23,9 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
                     logger.LogWarning("This worker's row was gone (deleted as silent while it was away); registered again");
                 }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            // Any exception but the stop's own: a timeout surfacing as a cancellation ended the loop as Canceled, which the
+            // failed-service check does not see, and peers then took this live worker for dead.
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 logger.LogWarning("Heartbeat not recorded: {Error}", ex.Message);
             }

@@ -64,7 +64,7 @@ public class WorkerOptionsTests
         var problems = new WorkerOptions { HeartbeatInterval = TimeSpan.FromTicks(5000), RepublishAfter = TimeSpan.FromMilliseconds(5) }.Validate();
         Assert.Contains(problems, p => p.StartsWith("Worker:HeartbeatInterval must be 1 second to under 2 minutes", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Worker:RepublishAfter must be 1 second to 1 day", StringComparison.Ordinal));
-        Assert.Contains("Share:StallTimeout must be 1 second to 1 day (hh:mm:ss).",
+        Assert.Contains("Share:StallTimeout must be 1 second to 1 day (hh:mm:ss), got 00:00:00.0100000.",
             new NfcPipeline.Worker.Share.ShareWatcherOptions { StallTimeout = TimeSpan.FromMilliseconds(10) }.Validate());
     }
 }
