@@ -29,9 +29,12 @@ public sealed class FastTrackClassifier
             ? FastTrackCondition.Check("density per mm", inputs.DensityPerMm, comparison, threshold)
             : FastTrackCondition.NotUsed("density per mm", inputs.DensityPerMm!.Value, comparison, threshold, tooFew);
 
+        string? giantsUnseen = GiantsUnseen(inputs);
         var nonSsc = Rule(trace, "Non-scleroderma: density ≥ threshold, no giants, no abnormal shapes", requiresAll: true,
             Density(">=", o.NonSclerodermaMinDensityPerMm),
-            FastTrackCondition.Check(Giants(inputs), inputs.GiantCount, "<", o.GiantsPresentMinCount),
+            giantsUnseen is null
+                ? FastTrackCondition.Check(Giants(inputs), inputs.GiantCount, "<", o.GiantsPresentMinCount)
+                : FastTrackCondition.NotUsed(Giants(inputs), inputs.GiantCount, "<", o.GiantsPresentMinCount, giantsUnseen),
             FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, "<", o.AbnormalShapesPresentMinCount));
         var giants = Rule(trace, "Scleroderma: giant capillaries present", requiresAll: true,
             FastTrackCondition.Check(Giants(inputs), inputs.GiantCount, ">=", o.GiantsPresentMinCount));
@@ -48,6 +51,10 @@ public sealed class FastTrackClassifier
                 return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace, "Not classifiable by fast-track: no gradable density and no giants.");
             if (tooFew is not null)
                 return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace, $"Not classifiable by fast-track: no giants, and the density is not used, {tooFew}.");
+            // Rule 3 places what neither rule does, giants absent: not known absent when few apices were measured.
+            if (giantsUnseen is not null)
+                return new FastTrackResult(FastTrackPattern.Indeterminate, null, inputs, trace,
+                    $"Not classifiable by fast-track: no scleroderma rule holds, but whether giants are absent is not known ({giantsUnseen}).");
             // The published algorithm's rule 3 (Smith et al.): every image neither rule places is non-scleroderma,
             // "non-specific abnormalities" (a density below 7/mm, or abnormal shapes without severe loss).
             trace.Add(new FastTrackTraceEntry("Non-scleroderma (rule 3): neither rule 1 nor rule 2 holds", true, [], true,
@@ -78,6 +85,14 @@ public sealed class FastTrackClassifier
     }
 
     private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+
+    /// <summary>Why "no giants" cannot be told (too few loops with a measured apex), or null when it can.</summary>
+    private string? GiantsUnseen(FastTrackInputs inputs) =>
+        inputs.GiantCount < _options.GiantsPresentMinCount && inputs.LoopCount > 0
+        && inputs.GiantKnownCount < _options.MinGiantKnownShare * inputs.LoopCount
+            ? $"the apex is measured for {inputs.GiantKnownCount} of {Count(inputs.LoopCount, "loop")}, " +
+              $"fewer than the share of {_options.MinGiantKnownShare.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} asked for"
+            : null;
 
     // A loop whose giant flag is unknown (its apex unmeasured) counts as no giant in the rules, as a reader counts the
     // giants seen; the trace says over how many loops that was known, so "0 giants" over few is not read as over all.

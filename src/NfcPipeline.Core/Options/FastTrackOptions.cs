@@ -41,6 +41,12 @@ public sealed record FastTrackOptions
     /// <summary>… and from at least this many fingers, so that one finger's local finding does not stand for the patient.</summary>
     public int MinDensityFingers { get; init; } = 2;
 
+    /// <summary>
+    /// "No giants" (rules 1 and 3) needs the giant flag known (the apex measured) for at least this share of the loops:
+    /// none measured of five is no evidence that none is giant. 0 takes the giants seen, however few apices were measured.
+    /// </summary>
+    public double MinGiantKnownShare { get; init; } = 0.25;
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
@@ -61,6 +67,7 @@ public sealed record FastTrackOptions
         if (MinDensityFingers > MinDensityFields)
             problems.Add($"MinDensityFingers ({MinDensityFingers}) cannot exceed MinDensityFields ({MinDensityFields}): each finger gives at least one field.");
         if (!(ActiveMinHemorrhageShare is > 0 and <= 1)) problems.Add($"ActiveMinHemorrhageShare must be in (0, 1], got {ActiveMinHemorrhageShare}.");
+        if (!(MinGiantKnownShare is >= 0 and <= 1)) problems.Add($"MinGiantKnownShare must be in [0, 1], got {MinGiantKnownShare}.");
         return problems;
     }
 }

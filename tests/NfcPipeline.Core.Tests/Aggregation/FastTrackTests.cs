@@ -39,6 +39,25 @@ public class FastTrackTests
     }
 
     [Fact]
+    public void No_giants_is_not_taken_from_loops_whose_apices_were_hardly_measured()
+    {
+        // 0 of 5 apices measured: "no giants" is no finding, so neither rule 1 nor rule 3 may call the patient normal.
+        var unseen = Classify(8.0, loops: 5, giantsUnknown: 5);
+        Assert.Equal(FastTrackPattern.Indeterminate, unseen.Pattern);
+        Assert.Contains("the apex is measured for 0 of 5 loops, fewer than the share of 0.25 asked for", unseen.Summary);
+        Assert.Contains("not used, the apex is measured for 0 of 5 loops", unseen.Trace[0].Text);
+        Assert.Equal(FastTrackPattern.Indeterminate, Classify(5.0, loops: 40, giantsUnknown: 31).Pattern);   // rule 3's ground too
+
+        // A quarter measured is enough; a giant seen, or severe loss with abnormal shapes, needs no share at all.
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(8.0, loops: 40, giantsUnknown: 30).Pattern);
+        Assert.Equal(FastTrackPattern.Scleroderma, Classify(8.0, giants: 1, loops: 40, giantsUnknown: 39).Pattern);
+        Assert.Equal(FastTrackPattern.Scleroderma, Classify(2.0, abnormal: 3, loops: 5, giantsUnknown: 5).Pattern);
+        // Off: the giants seen, as before.
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(8.0, loops: 5, giantsUnknown: 5, options: new FastTrackOptions { MinGiantKnownShare = 0 }).Pattern);
+        Assert.Contains("MinGiantKnownShare must be in [0, 1], got 2.", new FastTrackOptions { MinGiantKnownShare = 2 }.Validate());
+    }
+
+    [Fact]
     public void Exactly_7_per_mm_without_giants_or_abnormal_shapes_is_non_scleroderma()
     {
         var result = Classify(7.0);
