@@ -7,11 +7,15 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 public class ResubmissionTests
 {
     /// <summary>A running worker and one study analysed to completion: the state every test here starts from.</summary>
+    // These fields are 256 px wide: at 1.5 µm/px their rows are shorter than DistalRowOptions.MinRowLengthMm (0.5 mm),
+    // which the tests of a density scaled by the calibration turn off.
+    private static readonly Dictionary<string, string> AnyRowLength = new() { ["Analysis__DistalRow__MinRowLengthMm"] = "0" };
+
     private static async Task<(PipelineEnvironment Env, IReadOnlyList<string> Images)> CompletedStudyAsync(string study, int patients, int imagesPerPatient)
     {
         var env = await PipelineEnvironment.CreateAsync();
         var images = env.WriteStudy(study, patients, imagesPerPatient);
-        await env.StartWorkerAsync();
+        await env.StartWorkerAsync(AnyRowLength);
         await env.SubmitAsync(new SubmitStudy { StudyId = study, FolderPath = study });
         Assert.Equal("completed", await env.WaitForStudyAsync(study, TimeSpan.FromMinutes(2)));
         return (env, images);
@@ -148,7 +152,7 @@ public class ResubmissionTests
             File.Copy(Path.Combine(env.Share.FullName, "site-a", image), Path.Combine(copy, image));
         }
         File.WriteAllText(Path.Combine(copy, "study.json"), """{"um_per_px": 1.5}""");
-        await env.StartWorkerAsync();
+        await env.StartWorkerAsync(AnyRowLength);
         await env.SubmitAsync(new SubmitStudy { StudyId = "A", FolderPath = "site-a" });
         Assert.Equal("completed", await env.WaitForStudyAsync("A", TimeSpan.FromMinutes(2)));
         const string densityOfA = "select sum(density_per_mm) from v_image_results where study = 'A'";
