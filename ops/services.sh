@@ -189,19 +189,14 @@ source "$(dirname "$0")/lib/rabbitmq.sh"
 
 # Each value in single quotes (a ' inside as '\''): the output is eval'ed, and a checkout's path may hold a quote, $ or backtick.
 print_env() {
-  local name value q="'"
-  while IFS='=' read -r name value; do printf "export %s='%s'\n" "$name" "${value//$q/$q\\$q$q}"; done <<EOF
-NFC_PG_CONNECTION=Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres;Password=$PG_PASSWORD
-NFC_PG_ADMIN_CONNECTION=Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres;Password=$PG_PASSWORD
-NFC_PG_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB
-PGPASSFILE=$PGPASS_FILE
-NFC_RABBIT_URI=amqp://$RMQ_USER:$RABBIT_PASSWORD@127.0.0.1:$RMQ_PORT/
-NFC_RABBIT_MGMT_URI=http://127.0.0.1:$RMQ_MGMT_PORT/
-NFC_SERVICES_DIR=$SVC
-NFC_PG_PORT=$PG_PORT
-NFC_RABBIT_PORT=$RMQ_PORT
-NFC_RABBIT_MGMT_PORT=$RMQ_MGMT_PORT
-EOF
+  shell_quote() { local v="$1" s="'"; printf "'%s'" "${v//$s/$s\\$s$s}"; }
+  printf 'export NFC_PG_CONNECTION=%s\n' "$(shell_quote "Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=postgres;Password=$PG_PASSWORD")"
+  printf 'export NFC_PG_ADMIN_CONNECTION=%s\n' "$(shell_quote "Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=postgres;Password=$PG_PASSWORD")"
+  printf 'export NFC_PG_URL=%s PGPASSFILE=%s\n' "$(shell_quote "postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB")" "$(shell_quote "$PGPASS_FILE")"
+  printf 'export NFC_RABBIT_URI=%s\n' "$(shell_quote "amqp://$RMQ_USER:$RABBIT_PASSWORD@127.0.0.1:$RMQ_PORT/")"
+  printf 'export NFC_RABBIT_MGMT_URI=%s\n' "$(shell_quote "http://127.0.0.1:$RMQ_MGMT_PORT/")"
+  printf 'export NFC_SERVICES_DIR=%s\n' "$(shell_quote "$SVC")"
+  printf 'export NFC_PG_PORT=%s NFC_RABBIT_PORT=%s NFC_RABBIT_MGMT_PORT=%s\n' "$PG_PORT" "$RMQ_PORT" "$RMQ_MGMT_PORT"
 }
 
 status() {

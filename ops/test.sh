@@ -33,6 +33,7 @@ apt_ensure chromium chromium-driver   # the dashboard's browser tests (Selenium 
 mkdir -p "$NFC_LOCAL"
 up_log="$(mktemp "$NFC_LOCAL/test-services-up.XXXXXX")"
 stop_started_services() {
+  trap '' TERM HUP INT   # a second signal must not cut the clean-up short
   rm -f "$test_pid"
   # dotnet's build servers (MSBuild nodes, the compiler servers) outlive the build; a CI run leaves nothing behind.
   if [ "${CI:-}" = true ]; then dotnet build-server shutdown >/dev/null 2>&1 || true; fi

@@ -35,6 +35,24 @@ public static class SharePaths
     /// <summary>Whether <see cref="Printable"/> would change the name.</summary>
     public static bool HasUnprintable(string name) => PrintableText.HasUnprintable(name);
 
+    /// <summary>
+    /// Why a listed image's patient or finger cannot be used, or null. The reports show a listed field as
+    /// code/finger/file, so a '/' in one ("P01/L2" with no finger) would show two fields alike, and a review could name neither.
+    /// </summary>
+    public static string? ListedNameProblem(string patient, string? finger)
+    {
+        // An empty finger is none, as it always was (the patient's emptiness is refused by the callers).
+        foreach (var (what, name) in new[] { ("patient", patient), ("finger", finger == "" ? null : finger) })
+        {
+            if (name is null) continue;
+            if (HasUnprintable(name)) return $"the {what} must be printable";
+            if (name.Length == 0 || name != name.Trim()) return $"the {what} may not be empty or begin or end with a space";
+            if (name.Contains('/') || name.Contains('\\')) return $"the {what} may not hold '/' or '\\' (reports show code/finger/file)";
+            if (name.Length > 128) return $"the {what} must be at most 128 characters";
+        }
+        return null;
+    }
+
     /// <summary>Why an entry whose name holds a control character is left out (the paths built from it are refused too).</summary>
     public const string ControlCharacterNameReason =
         "its name holds a control character (a tab, a newline, an escape), a line separator or a bidirectional override; rename it to have it analysed";

@@ -159,6 +159,10 @@ public class ApiTests
     [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P"},{"path":"studyA\\P01\\L2\\f1.png","patient":"P"}]}""", "images")]
     [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P"},{"path":"studyA/P01//L2/f1.png","patient":"P"}]}""", "images")]
     [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P\u2028"}]}""", "images")]
+    // Shown as P01/L2/f1.png, as patient P01's finger L2 would be; a finger with a space; a folder listed as an image.
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P01/L2"}]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2/f1.png","patient":"P01","finger":"L2 "}]}""", "images")]
+    [InlineData("""{"studyId":"X","images":[{"path":"studyA/P01/L2","patient":"P01"}]}""", "images")]
     [InlineData("""{"studyId":"X","folderPath":"studyA","device":"cap\u0000"}""", "device")]
     [InlineData("""{"studyId":"X","folderPath":"studyA","micrometresPerPixel":"abc"}""", "micrometresPerPixel")]
     [InlineData("""{"studyId":"X", "folderPath": """, "folderPath")]

@@ -150,8 +150,11 @@ public partial class JobAdminTests
         Assert.Equal(aggregate, Assert.Single(result.Skipped).JobId);
 
         // The failed chunk's image left queued (its fault unrecorded, the database away): nothing would finish it.
-        await data.Database.ScalarAsync<int>($"update images set state = 'queued', error_code = null where id = {data.ImageIds[2]} returning 1");
+        await data.Database.ScalarAsync<int>($"update images set state = 'queued', error_code = null, chunk_job_id = {data.FailedJobId} where id = {data.ImageIds[2]} returning 1");
+        var finished = (await new ReportingQueries(source).OverviewAsync()).ImagesFinished;
         var deletion = await admin.DeleteAsync([aggregate, data.FailedJobId], "olga");
+        // Failed by the deletion, finished by no worker: not in the overview's images/s.
+        Assert.Equal(finished, (await new ReportingQueries(source).OverviewAsync()).ImagesFinished);
         Assert.Equal(2, deletion.Deleted);
         // The image's patient, for the caller to have completed (its image failed now, it would stay processing).
         Assert.Equal([await data.Database.ScalarAsync<long>($"select patient_id from images where id = {data.ImageIds[2]}")], deletion.PatientsToComplete);

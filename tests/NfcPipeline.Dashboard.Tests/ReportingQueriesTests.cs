@@ -156,6 +156,15 @@ public class ReportingQueriesTests
         var report = await NfcPipeline.Dashboard.Rendering.PatientReport.LoadAsync(queries, data.PatientId, null, default);
         Assert.Equal(data.ModelId, report!.Metrics!.ModelId);
         Assert.Equal(2, report.AllModels.Count);
+
+        // A patient with more images than a report lists says so where they are listed (it was cut without a word).
+        Assert.False(report.ImagesCut);
+        var cut = await NfcPipeline.Dashboard.Rendering.PatientReport.LoadAsync(queries, data.PatientId, null, default, maxImages: 1);
+        Assert.True(cut!.ImagesCut);
+        Assert.Single(cut.Images);
+        var html = NfcPipeline.Dashboard.Rendering.PatientReportView.Sections(cut, withGallery: true).Value;
+        Assert.Equal(2, html.Split("Only the first 1 of this patient's images are listed here").Length - 1);   // gallery and provenance
+        Assert.DoesNotContain("images-cut", NfcPipeline.Dashboard.Rendering.PatientReportView.Sections(report, withGallery: true).Value);
     }
 
     [Fact]

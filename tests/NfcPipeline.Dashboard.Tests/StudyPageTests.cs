@@ -50,6 +50,12 @@ public class StudyPageTests
 
         var unknownState = await client.GetStringAsync($"/studies/{data.StudyId}?images_state=nonsense");
         Assert.Contains("Images (first 2 of 3)", unknownState);   // an unknown state lists all
+
+        // "Next" after an image a resubmission removed since: the first page, said to be one (it read "1 more of 3").
+        var gone = await client.GetStringAsync($"/studies/{data.StudyId}?images_after=987654321");
+        Assert.Contains("Image 987654321, where the last page ended, is no longer in this study (submitted again since?): the images are listed from the first page.", gone);
+        Assert.Contains("Images (first 2 of 3)", gone);
+        Assert.DoesNotContain("← First page", gone);
     }
 
     [Fact]
@@ -68,10 +74,12 @@ public class StudyPageTests
 
         Assert.Equal(data.ImageIds, [page1[0].Id, page2[0].Id, page3[0].Id]);
 
-        // The anchor of a "Next" link removed since (a resubmission dropped the file): the listing starts over.
-        Assert.Equal(data.ImageIds[1], (await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: 987_654)).Single().Id);
+        // The anchor of a "Next" link removed since (a resubmission dropped the file): said, not taken for the start (a
+        // caller walking pages read the first ones again); the page and the API say it their way.
+        Assert.Equal(987_654, (await Assert.ThrowsAsync<NfcPipeline.Storage.Reporting.ListingAnchorGoneException>(() =>
+            queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: 987_654))).ImageId);
 
-        // An anchor of another study's listing starts over too, rather than page this study from that image's place.
+        // An anchor of another study's listing is gone from this one too, rather than page this study from that image's place.
         var other = await data.Database.ScalarAsync<long>("""
             with s as (insert into studies (external_id, source_path, um_per_px, state, image_count) values ('OTHER', 'other', 2.0, 'processing', 1) returning id),
                  p as (insert into patients (study_id, code, state) select id, 'ZZ', 'processing' from s returning id, study_id)
@@ -79,6 +87,6 @@ public class StudyPageTests
             select p.study_id, p.id, 'R5', 'zz', 'ZZ/R5/zz.png', i.sha256, i.size_bytes, i.width, i.height, i.format, 'queued'
             from p, images i where i.id = (select min(id) from images) returning id
             """);
-        Assert.Equal(data.ImageIds[1], (await queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: other)).Single().Id);
+        await Assert.ThrowsAsync<NfcPipeline.Storage.Reporting.ListingAnchorGoneException>(() => queries.ImagesAsync(data.StudyId, limit: 1, state: "queued", afterImageId: other));
     }
 }

@@ -25,4 +25,18 @@ public class UnicodeNamesTests
 
     [Fact]
     public void Ascii_names_are_their_own_keys() => Assert.Same("P-001 L2", UnicodeNames.Key("P-001 L2"));
+
+    [Fact]
+    public void A_listed_images_patient_and_finger_must_show_apart_in_code_finger_file()
+    {
+        Assert.Null(SharePaths.ListedNameProblem("P01", "L2"));
+        Assert.Null(SharePaths.ListedNameProblem("M\u00fcller J.", null));
+        Assert.Equal("the patient may not hold '/' or '\\' (reports show code/finger/file)", SharePaths.ListedNameProblem("P01/L2", null));
+        Assert.Equal("the finger may not hold '/' or '\\' (reports show code/finger/file)", SharePaths.ListedNameProblem("P01", @"L2\x"));
+        Assert.Equal("the finger may not be empty or begin or end with a space", SharePaths.ListedNameProblem("P01", "L2 "));
+        Assert.Null(SharePaths.ListedNameProblem("P01", ""));   // no finger, as before
+        Assert.Equal("the finger may not be empty or begin or end with a space", SharePaths.ListedNameProblem("P01", " "));
+        Assert.Equal("the patient must be printable", SharePaths.ListedNameProblem("P\n01", null));
+        Assert.Equal("the patient must be at most 128 characters", SharePaths.ListedNameProblem(new string('p', 129), null));
+    }
 }

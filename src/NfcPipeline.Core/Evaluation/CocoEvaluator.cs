@@ -133,7 +133,7 @@ public static class CocoEvaluator
         if (missingScale) warnings.Add("Some images have no um_per_px and no default was given; their µm errors are left out.");
         // Counted, matched by nothing: a box alone, or a polygon of under 3 points, holds no pixel an IoU could meet.
         if (maskless > 0)
-            warnings.Add($"{maskless} truth {(maskless == 1 ? "instance has" : "instances have")} no mask pixel (no segmentation, or a polygon of fewer than 3 points): counted, and missed, since no prediction can overlap {(maskless == 1 ? "it" : "them")}.");
+            warnings.Add($"{maskless} truth {(maskless == 1 ? "instance has" : "instances have")} no mask pixel (no segmentation, an empty mask, or a polygon of fewer than 3 points or outside the frame): counted, and missed, since no prediction can overlap {(maskless == 1 ? "it" : "them")}.");
         if (hiddenDiameters > 0)
             warnings.Add($"{hiddenDiameters} truth {(hiddenDiameters == 1 ? "diameter is" : "diameters are")} left out: a keypoint of each is labelled but not visible (visibility 1, for example outside the frame).");
 

@@ -105,7 +105,7 @@ public sealed class DistalRowFinder
             LineLengthPx = lengthPx,
             LineLengthMm = lengthMm,
             DensityPerMm = lengthMm > 0 && lengthMm >= _options.MinRowLengthMm ? distal.Count / lengthMm : null,
-            LineTooShort = lengthMm < _options.MinRowLengthMm,
+            LineTooShort = lengthMm > 0 && lengthMm < _options.MinRowLengthMm,   // 0: a line touching a corner, no crossing
         };
     }
 

@@ -202,8 +202,7 @@ public static class StudiesApi
             var imageErrors = body.Images!.Select((img, i) =>
                     img is null ? $"images[{i}]: must be an object with a patient and a path."
                     : string.IsNullOrWhiteSpace(img.Patient) ? $"images[{i}]: a patient is required."
-                    : SharePaths.HasUnprintable(img.Patient) || (img.Finger is not null && SharePaths.HasUnprintable(img.Finger))
-                        ? $"images[{i}]: the patient and finger must be printable."
+                    : SharePaths.ListedNameProblem(img.Patient, img.Finger) is { } nameProblem ? $"images[{i}]: {nameProblem}."
                     : img.Path is null ? $"images[{i}]: a path is required."
                     : Resolve(shareRoot, img.Path, resolved) is { } e ? $"images[{i}]: {e}" : null)
                 .OfType<string>().ToList();
@@ -222,6 +221,8 @@ public static class StudiesApi
         try
         {
             var file = SharePaths.ResolveUnder(shareRoot, path);
+            // A listed image that is a folder was accepted here and failed only in the worker.
+            if (resolved is not null && Directory.Exists(file)) return "The path names a folder, not an image file.";
             resolved?.Add((file, path));
             return null;
         }

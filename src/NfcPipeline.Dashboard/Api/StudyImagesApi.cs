@@ -20,14 +20,15 @@ public static class StudyImagesApi
         if (after is < 1) errors["after"] = ["after must be an image's id (a positive number), as a page's next link gives it."];
         if (errors.Count > 0) return Results.ValidationProblem(errors, title: "The images cannot be listed");
         if (await queries.StudyByExternalIdAsync(id, ct) is not { } study) return Results.Problem($"There is no study '{id}'.", statusCode: 404);
-        // A gone anchor would start the listing over (as the study page does): a script walking next links would read
-        // its first pages again without knowing.
-        if (after is { } anchor && !await queries.ImageInStudyAsync(study.Id, anchor, ct))
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["after"] = [$"Image {anchor} is not an image of this study " +
-                "(removed since the page was listed, by a resubmission for instance); list again from the first page."] },
-                title: "The images cannot be listed");
         int take = limit ?? 200;
-        var rows = await queries.ImagesAsync(study.Id, limit: take + 1, ct: ct, afterImageId: after, state: state);
+        IReadOnlyList<ImageRow> rows;
+        // A gone anchor, found in the listing's own query: a script walking next links would otherwise read its first
+        // pages again without knowing.
+        try { rows = await queries.ImagesAsync(study.Id, limit: take + 1, ct: ct, afterImageId: after, state: state); }
+        catch (ListingAnchorGoneException gone)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["after"] = [gone.Message] }, title: "The images cannot be listed");
+        }
         var page = rows.Take(take).ToList();
         var next = rows.Count > take
             ? $"/api/studies/{Uri.EscapeDataString(study.ExternalId)}/images?{(state is null ? "" : $"state={state}&")}after={page[^1].Id}{(limit is { } l ? $"&limit={l}" : "")}"

@@ -37,7 +37,16 @@ public static class StudyPages
             var patients = await queries.PatientsAsync(id, ct);
             var state = ImageStates.Contains(images_state) ? images_state : null;
             int pageSize = options.Value.StudyImagesPageSize;
-            var images = await queries.ImagesAsync(id, limit: pageSize + 1, ct: ct, afterImageId: images_after, state: state);
+            IReadOnlyList<ImageRow> images;
+            string? restarted = null;
+            try { images = await queries.ImagesAsync(id, limit: pageSize + 1, ct: ct, afterImageId: images_after, state: state); }
+            catch (ListingAnchorGoneException gone)
+            {
+                // The page's "Next" named an image removed since (a resubmission): the first page, said as such.
+                restarted = $"Image {gone.ImageId}, where the last page ended, is no longer in this study (submitted again since?): the images are listed from the first page.";
+                images_after = null;
+                images = await queries.ImagesAsync(id, limit: pageSize + 1, ct: ct, state: state);
+            }
             bool more = images.Count > pageSize;
             if (more) images = images.Take(pageSize).ToList();
             long total = state switch { null => study.Images, "succeeded" => study.Succeeded, "failed" => study.Failed, _ => -1 };
@@ -58,6 +67,7 @@ public static class StudyPages
                 """));
             var body = H.Html($"""
                 {Flash.Show(context, message)}
+                {H.When(restarted is not null, () => H.Html($"<p class=\"flash\">{restarted}</p>"))}
                 <table class="detail">
                   <tr><th>State</th><td>{Layout.StateBadge(study.State)}</td></tr>
                   <tr><th>Progress</th><td>{Layout.Progress(study.Succeeded, study.Failed, study.Images)}</td></tr>
@@ -124,10 +134,14 @@ public static class StudyPages
             if (context.Request.Form["confirm"] != "yes")
                 return Results.Content("Tick the box to confirm the deletion; nothing was deleted.", "text/plain; charset=utf-8", statusCode: 400);
             var result = await admin.DeleteAsync(study.ExternalId, Security.AuditActor.Of(context), ct);
-            return result.Outcome == StudyDeletion.Deleted
-                ? Flash.Redirect(context, "/studies", $"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s).")
+            return result.Outcome switch
+            {
+                StudyDeletion.Deleted => Flash.Redirect(context, "/studies", $"Deleted study {study.ExternalId}: {result.Patients} patient(s), {result.Images} image(s)."),
+                // Another operator's deletion went first: its page is gone.
+                StudyDeletion.NotFound => Flash.Redirect(context, "/studies", $"Study {study.ExternalId} was already deleted."),
                 // Submitted again since the page was shown: the page without the button said nothing of why.
-                : Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is processing (submitted again since the page was shown); nothing was deleted.");
+                _ => Flash.Redirect(context, $"/studies/{id}", $"Study {study.ExternalId} is processing (submitted again since the page was shown); nothing was deleted."),
+            };
         }).RequireAuthorization(DashboardRoles.OperatorPolicy);
     }
 

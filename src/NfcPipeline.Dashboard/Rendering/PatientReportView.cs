@@ -10,19 +10,27 @@ public sealed record PatientReport(
     PatientHeader Patient, IReadOnlyList<PatientMetricsRow> AllModels, PatientMetricsRow? Metrics,
     IReadOnlyList<CapillaryDiameters> Diameters, IReadOnlyList<ImageRow> Images)
 {
+    /// <summary>The most images a report lists (its gallery and provenance table); a patient with more is said to have them.</summary>
+    public const int MaxListedImages = 5000;
+
+    /// <summary>More images than the report lists (<see cref="MaxListedImages"/>): the first ones only are shown.</summary>
+    public bool ImagesCut { get; init; }
+
     /// <summary>When a field was last excluded or included at review, if after the shown result was computed (it does not show that yet).</summary>
     public DateTime? ReviewPendingSince =>
         Metrics is { } m && Images.Max(i => i.QcChangedAt) is { } changed && changed > m.ComputedAt ? changed : null;
 
-    public static async Task<PatientReport?> LoadAsync(ReportingQueries queries, long patientId, long? modelId, CancellationToken ct)
+    public static async Task<PatientReport?> LoadAsync(ReportingQueries queries, long patientId, long? modelId, CancellationToken ct,
+        int maxImages = MaxListedImages)
     {
         var patient = await queries.PatientAsync(patientId, ct);
         if (patient is null) return null;
         var all = await queries.PatientMetricsAsync(patientId, ct);
         var metrics = all.FirstOrDefault(m => m.ModelId == modelId) ?? all.FirstOrDefault();
         var diameters = metrics is null ? [] : await queries.PatientDiametersAsync(patientId, metrics.ModelId, ct);
-        var images = await queries.ImagesAsync(patient.StudyId, patientId, metrics?.ModelId, ct: ct);
-        return new PatientReport(patient, all, metrics, diameters, images);
+        // One more than listed, to tell a patient of exactly the limit from one cut at it.
+        var images = await queries.ImagesAsync(patient.StudyId, patientId, metrics?.ModelId, limit: maxImages + 1, ct: ct);
+        return new PatientReport(patient, all, metrics, diameters, images.Take(maxImages).ToList()) { ImagesCut = images.Count > maxImages };
     }
 }
 
@@ -38,6 +46,10 @@ public static class PatientReportView
         (m is null ? "" : $" by the model {m.ModelName} {m.ModelVersion}, trained on {m.ModelTrainingData ?? "data its export does not state"}") +
         "; check the model's card for what it was validated on before relying on them. The pattern follows the EULAR " +
         "fast-track rules from those figures and is not a diagnosis: check the images (and the failed or ungradable fields).";
+
+    /// <summary>Said where the images are listed when the patient has more than a report lists.</summary>
+    private static HtmlText ImagesCutNote(PatientReport r) => H.When(r.ImagesCut, () => H.Html(
+        $"<p class=\"note images-cut\">Only the first {r.Images.Count.ToString("N0", CultureInfo.InvariantCulture)} of this patient's images are listed here (the figures count them all): results.csv and v_image_results list every one.</p>"));
 
     /// <summary>Why the shown figures may not count a review yet, or null: a field excluded or included after they were computed.</summary>
     public static string? PendingReview(PatientReport r) => r.ReviewPendingSince is { } changed
@@ -79,7 +91,7 @@ public static class PatientReportView
               <tr><th>µm per pixel (measured at)</th><td id="um-per-px">{H.Number(m.UmPerPx, "0.###")}{(r.Patient.StudyUmPerPx is null && m.UmPerPx is not null ? " (the worker's default: the study gives none)" : "")}</td></tr>
               <tr><th>Fields without a result</th><td id="failed-fields">{H.Number(m.FailedFields, "0")}</td></tr></table>
               <h3>Settings</h3><pre id="settings">{Pretty(m.Settings)}</pre>
-              <h3>Images</h3><table class="images"><thead><tr><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>SHA-256</th></tr></thead><tbody>
+              <h3>Images</h3>{ImagesCutNote(r)}<table class="images"><thead><tr><th>Finger</th><th>Field</th><th>Path</th><th>State</th><th>SHA-256</th></tr></thead><tbody>
               {H.Each(r.Images, i => H.Html($"<tr><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td><td>{i.State}{H.When(i.QcExclusion is not null, () => H.Html($"; excluded at review: {i.QcExclusion}"))}</td><td class=\"sha\">{Convert.ToHexStringLower(i.Sha256)}</td></tr>"))}
               </tbody></table>
             </section>
@@ -148,7 +160,7 @@ public static class PatientReportView
     {
         var model = r.Metrics is null ? "" : $"&model={r.Metrics.ModelId}";
         return H.Html($"""
-            <section id="gallery"><h2>Images</h2>
+            <section id="gallery"><h2>Images</h2>{ImagesCutNote(r)}
             <p class="legend">Overlays: green normal, orange abnormal, red hemorrhage, grey ungradable; yellow outline and box = distal row; magenta = giant, violet = dilated (outline and box); cyan dots = keypoints the measurements used (confidence at or above the analysis's gate, 0.08 by default).</p>
             <div class="gallery">{H.Each(r.Images, i => H.Html($"""
                 <figure class="field image-{i.State}"><a href="/images/{i.Id}/overlay.png?{model.TrimStart('&')}"><img class="overlay" src="/images/{i.Id}/overlay.png?width=480{model}" alt="{i.Finger} {i.Field} with overlays" width="480" loading="lazy"></a>

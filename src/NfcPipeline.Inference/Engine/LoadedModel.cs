@@ -201,10 +201,17 @@ public sealed class LoadedModel : IDisposable
         // image's answer whatever the batch: run together, every image but the first failed as an invalid output.
         bool batchable = input.Dimensions[0] != 1
             && (contract.Kind == ContractKind.DenseV1
-                ? !session.OutputMetadata.Values.Any(o => o.Dimensions.Length > 0 && o.Dimensions[0] == 1)
+                ? !DenseMaps.Any(o => session.OutputMetadata.TryGetValue(o, out var meta) && meta.Dimensions is [1, ..])
                 : session.OutputMetadata.ContainsKey(InstancesOutputs.BatchIndex));
         return (name, batchable);
     }
+
+    /// <summary>The dense/v1 maps the decoder reads (keypoint_offset optional), each [N,C,h,w].</summary>
+    private static readonly string[] DenseMaps =
+    [
+        DenseOutputs.Capillary, DenseOutputs.Center, DenseOutputs.Offset, DenseOutputs.Keypoints, DenseOutputs.Radius,
+        DenseOutputs.ClassLogits, DenseOutputs.KeypointOffset,
+    ];
 
     /// <summary>
     /// Each dense map's rank and channels, as far as the graph states them (-1: decided at run time): an export whose

@@ -23,9 +23,11 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         return await c.QuerySingleAsync<OverviewStats>(new CommandDefinition($"""
             select (select count(*) from jobs where state in ('enqueued', 'retrying')) as queue_depth,
                    (select count(*) from jobs where state = 'processing') as processing,
-                   -- Finished by a worker: images a registration reused a result for never belonged to a chunk.
+                   -- Finished by a worker: images a registration reused a result for never belonged to a chunk, and those
+                   -- an operator's job deletion failed were finished by no one.
                    (select count(*) from images where updated_at > now() - make_interval(mins => @window)
-                                                  and state in ('succeeded', 'failed') and chunk_job_id is not null) as images_finished,
+                                                  and state in ('succeeded', 'failed') and chunk_job_id is not null
+                                                  and error_code is distinct from 'JobDeleted') as images_finished,
                    @window as window_minutes,
                    (select count(*) from workers where {WorkerStore.Alive}) as workers_alive,
                    (select count(*) from jobs where state = 'failed' and updated_at > now() - interval '1 hour') as failures_last_hour,
@@ -138,12 +140,14 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     {
         // Keyset paging: the page after image afterImageId in the listing order, so images that change state between
         // pages (a state-filtered listing shrinks as workers finish) are neither skipped nor repeated. The anchor's key is
-        // read first, so the page is an index range (images_study_listing_idx); an anchor that is gone starts over.
+        // read first, so the page is an index range (images_study_listing_idx). An anchor that is gone (a resubmission
+        // removed the image) is said, not taken as the start: a caller walking pages would read the first ones again.
         await using var c = await dataSource.OpenConnectionAsync(ct);
         var anchor = afterImageId is null ? default : await c.QuerySingleOrDefaultAsync<(long Patient, string Finger, string Field, long Id)>(
             new CommandDefinition("select patient_id, coalesce(finger, ''), field, id from images where id = @afterImageId and study_id = @studyId",
                 new { afterImageId, studyId }, cancellationToken: ct));
         bool after = anchor.Field is not null;
+        if (afterImageId is { } gone && !after) throw new ListingAnchorGoneException(gone);
         var sql = """
             select i.id, i.study_id, i.patient_id, p.code as patient_code, i.finger, i.field, shown_image_path(p.code, i.finger, i.rel_path, s.source_path is not null) as rel_path, i.state, i.error_code,
                    i.error, i.attempts, i.sha256, r.instance_count, r.distal_count, r.density_per_mm, r.gradable, r.quality, r.notes,
@@ -215,14 +219,6 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
                 and c.category in ('normal', 'abnormal')
             where i.patient_id = @patientId and i.state = 'succeeded' and i.qc_exclusion is null
             """, new { patientId, modelId }, cancellationToken: ct))).ToList();
-    }
-
-    /// <summary>Whether <paramref name="imageId"/> is an image of the study (a page's anchor that still exists).</summary>
-    public async Task<bool> ImageInStudyAsync(long studyId, long imageId, CancellationToken ct = default)
-    {
-        await using var c = await dataSource.OpenConnectionAsync(ct);
-        return await c.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "select exists (select 1 from images where id = @imageId and study_id = @studyId)", new { studyId, imageId }, cancellationToken: ct));
     }
 
     public async Task<ImageSource?> ImageSourceAsync(long imageId, CancellationToken ct = default)
@@ -300,4 +296,11 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
         rows.RemoveAt(rows.Count - 1);
         return new KeysetPage<T>(rows, key(rows[^1]));
     }
+}
+
+/// <summary>A page was asked for after an image that is no longer the study's (removed since the last page was listed).</summary>
+public sealed class ListingAnchorGoneException(long imageId)
+    : Exception($"Image {imageId} is not an image of this study (removed since the page was listed, by a resubmission for instance); list again from the first page.")
+{
+    public long ImageId { get; } = imageId;
 }

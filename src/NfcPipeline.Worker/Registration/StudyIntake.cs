@@ -84,9 +84,11 @@ public sealed class StudyIntake(WorkerOptions options)
         }
         if (message.Images is { Count: > 0 } list)
         {
-            if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)
-                    || SharePaths.HasUnprintable(i.Patient) || (i.Finger is not null && SharePaths.HasUnprintable(i.Finger))))
-                throw new StudyLayoutException("Every listed image needs a path and a patient, and patients and fingers must be printable.");
+            if (list.Any(i => i is null || string.IsNullOrWhiteSpace(i.Path) || string.IsNullOrWhiteSpace(i.Patient)))
+                throw new StudyLayoutException("Every listed image needs a path and a patient.");
+            // The names as the API checks them (a message may come from elsewhere); said without the name (a patient's).
+            if (list.Select(i => SharePaths.ListedNameProblem(i.Patient, i.Finger)).OfType<string>().FirstOrDefault() is { } nameProblem)
+                throw new StudyLayoutException($"A listed image's names cannot be used: {nameProblem}.");
             // By the file each path leads to: "S/P1//L2/f1.jpg", a backslash spelling or a link to it name one field.
             var resolved = list.Select((i, n) => ResolveListed(root, i.Path, n)).ToList();
             if (resolved.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)

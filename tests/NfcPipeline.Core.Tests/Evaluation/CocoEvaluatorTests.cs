@@ -100,7 +100,7 @@ public class CocoEvaluatorTests
         var report = CocoEvaluator.Evaluate(CocoParser.Parse(boxed), CocoParser.Parse(Predictions()));
 
         Assert.Equal((2, 1), (report.Detection.TruthCount, report.Detection.MatchedCount));
-        Assert.Contains("1 truth instance has no mask pixel (no segmentation, or a polygon of fewer than 3 points): counted, and missed, since no prediction can overlap it.", report.Warnings);
+        Assert.Contains("1 truth instance has no mask pixel (no segmentation, an empty mask, or a polygon of fewer than 3 points or outside the frame): counted, and missed, since no prediction can overlap it.", report.Warnings);
         Assert.DoesNotContain(Evaluate().Warnings, w => w.Contains("no mask pixel", StringComparison.Ordinal));
     }
 
