@@ -69,6 +69,10 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         return analysis with { Notes = [.. analysis.Notes, note] };
     }
 
+    /// <summary>ONNX Runtime's refusals that the same input and graph meet every time.</summary>
+    private static bool Deterministic(OrtErrorCode code) => code is OrtErrorCode.InvalidArgument or OrtErrorCode.InvalidGraph
+        or OrtErrorCode.NotImplemented or OrtErrorCode.NoModel or OrtErrorCode.InvalidProtobuf;
+
     private async Task<FieldOutcome> OutcomeAsync(Func<Task<ImageAnalysis>> analyse, Calibration calibration)
     {
         try
@@ -89,8 +93,9 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         }
         catch (OnnxRuntimeException ex)
         {
-            // An output too large was already run alone (a batch falls back to one image per run): it would be as large again.
-            return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: ex is not TensorTooLargeException);
+            // An output too large was already run alone (a batch falls back to one image per run): it would be as large
+            // again; so would an input or graph ONNX Runtime refuses. A failure in the run itself (memory, a device) may pass.
+            return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: ex is not TensorTooLargeException && !Deterministic(ex.ErrorCode));
         }
         catch (InvalidDataException ex)
         {
@@ -99,7 +104,8 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         }
         catch (DeadlineExceededException ex)
         {
-            return FieldOutcome.Failed("TimedOut", ex.Message);
+            // The queue or the run was slow this time (load, other batches ahead): tried again, it may finish in time.
+            return FieldOutcome.Failed("TimedOut", ex.Message, mayPassLater: true);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
         {

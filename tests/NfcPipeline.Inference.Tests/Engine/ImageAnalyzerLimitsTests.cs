@@ -287,6 +287,11 @@ public class ImageAnalyzerLimitsTests
             Assert.Equal("InferenceFailed", tooLarge.ErrorCode);
             Assert.Contains("3221225472 elements", tooLarge.Error);
             Assert.False(tooLarge.MayPassLater);
+            // ONNX Runtime's refusal of an input is met again; a failure in the run (memory, a device) may pass.
+            var refused = await fields.AnalyzeContentAsync(path, (_, _) => throw new OnnxRuntimeException(OrtErrorCode.InvalidArgument, "bad input"), TwoMicrons);
+            Assert.Equal("InferenceFailed", refused.ErrorCode);
+            Assert.False(refused.MayPassLater);
+            Assert.True((await fields.AnalyzeContentAsync(path, (_, _) => throw new OnnxRuntimeException(OrtErrorCode.RuntimeException, "out of memory"), TwoMicrons)).MayPassLater);
         }
         finally { dir.Delete(recursive: true); }
     }
@@ -312,6 +317,7 @@ public class ImageAnalyzerLimitsTests
             // Whichever timed out did so alone: no other image of its batch failed with a disposed or reused buffer.
             Assert.All(outcomes, o => Assert.True(o.Succeeded || o.ErrorCode == "TimedOut", $"{o.ErrorCode}: {o.Error}"));
             Assert.Contains(outcomes, o => o.ErrorCode == "TimedOut");
+            Assert.All(outcomes.Where(o => o.ErrorCode == "TimedOut"), o => Assert.True(o.MayPassLater));   // the worker tries it once more
             Assert.All(outcomes.Where(o => o.Succeeded), o => Assert.Single(o.Analysis!.Instances));
         }
         finally { dir.Delete(recursive: true); }
