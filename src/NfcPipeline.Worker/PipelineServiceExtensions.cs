@@ -108,6 +108,7 @@ public static class PipelineServiceExtensions
         builder.Services.AddSingleton<StudyRegistrationStore>().AddSingleton<ModelStore>().AddSingleton<JobStore>()
             .AddSingleton<ResultStore>().AddSingleton<PatientResultsStore>().AddSingleton<CompletionEventStore>().AddSingleton<WorkerStore>();
         builder.Services.AddSingleton<WorkerIdentity>().AddSingleton<DatabaseRetry>().AddSingleton<WorkerMetrics>().AddSingleton<WorkerShutdown>()
+            .AddSingleton<InferenceStreak>()
             .AddSingleton<ShareAvailability>()
             .AddSingleton<ChunkGate>().AddSingleton(sp => new ChunksInFlight(sp.GetService<TimeProvider>() ?? TimeProvider.System));
         builder.Services.AddSingleton<StudyIntake>().AddSingleton<CompletionEventPublisher>().AddSingleton<CompletionTracker>().AddScoped<WorkPublisher>();
@@ -172,7 +173,8 @@ public static class PipelineServiceExtensions
         builder.Services.AddHostedService<StrandedCompletionSweep>();
         // Bounded: a half-open connection would hold the probe until its client gave up.
         health.AddCheck<DatabaseHealthCheck>("postgres", tags: ["ready"], timeout: TimeSpan.FromSeconds(5))
-            .AddCheck<ModelHealthCheck>("model", tags: ["ready"]);
+            .AddCheck<ModelHealthCheck>("model", tags: ["ready"])
+            .AddCheck<InferenceHealthCheck>("inference", tags: ["ready"]);
         builder.Services.AddMetrics();
         return builder;
     }

@@ -78,6 +78,8 @@ public sealed class WorkerOptions
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
             problems.Add($"Worker:DatabaseRetryBudget must be at most a day (hh:mm:ss), got {DatabaseRetryBudget}.");
+        if (UnhealthyAfterInferenceFailures is < 0 or > 1_000_000)
+            problems.Add($"Worker:UnhealthyAfterInferenceFailures must be 0 (never) to 1000000, got {UnhealthyAfterInferenceFailures}.");
         if (!(TransientRetryDelay >= TimeSpan.Zero && TransientRetryDelay <= TimeSpan.FromMinutes(5)))
             problems.Add($"Worker:TransientRetryDelay must be 0 to 5 minutes (hh:mm:ss), got {TransientRetryDelay}.");
         if (!(RedeliveryWaitLimit >= TimeSpan.FromSeconds(1) && RedeliveryWaitLimit <= TimeSpan.FromDays(1)))
@@ -219,6 +221,12 @@ public sealed class WorkerOptions
     /// tried again.
     /// </summary>
     public TimeSpan TransientRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Readiness (/health/ready) fails once this many images in a row failed in ONNX Runtime with none analysed since (a
+    /// device lost after warm-up fails every run); an image analysed ends it. 0: never.
+    /// </summary>
+    public int UnhealthyAfterInferenceFailures { get; set; } = 20;
 
     /// <summary>How long database writes are retried (exponential backoff with jitter) before the message is retried.</summary>
     public TimeSpan DatabaseRetryBudget { get; set; } = TimeSpan.FromSeconds(90);

@@ -19,6 +19,9 @@ public sealed record FieldOutcome(ImageAnalysis? Analysis, ImageMeasurement? Mea
 
     public bool MayPassLater { get; init; }
 
+    /// <summary>The error code of a run ONNX Runtime refused or failed.</summary>
+    public const string InferenceFailedCode = "InferenceFailed";
+
     public static FieldOutcome Failed(string code, string message, bool mayPassLater = false) =>
         new(null, null, code, message) { MayPassLater = mayPassLater };
 }
@@ -95,7 +98,7 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         {
             // An output too large was already run alone (a batch falls back to one image per run): it would be as large
             // again; so would an input or graph ONNX Runtime refuses. A failure in the run itself (memory, a device) may pass.
-            return FieldOutcome.Failed("InferenceFailed", ex.Message, mayPassLater: ex is not TensorTooLargeException && !Deterministic(ex.ErrorCode));
+            return FieldOutcome.Failed(FieldOutcome.InferenceFailedCode, ex.Message, mayPassLater: ex is not TensorTooLargeException && !Deterministic(ex.ErrorCode));
         }
         catch (InvalidDataException ex)
         {

@@ -20,7 +20,7 @@ namespace NfcPipeline.Worker.Analysis;
 /// </summary>
 public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, ModelHost model, CompletionTracker completion,
     DatabaseRetry retry, WorkerIdentity identity, WorkerOptions options, WorkerMetrics metrics, WorkerShutdown shutdown,
-    ShareAvailability share, ChunkGate gate, ChunksInFlight inFlight, ILogger<AnalyzeImagesConsumer> logger)
+    ShareAvailability share, ChunkGate gate, ChunksInFlight inFlight, InferenceStreak streak, ILogger<AnalyzeImagesConsumer> logger)
     : IConsumer<AnalyzeImages>
 {
     public async Task Consume(ConsumeContext<AnalyzeImages> context)
@@ -189,6 +189,7 @@ public sealed class AnalyzeImagesConsumer(JobStore jobs, ResultStore results, Mo
                 if (outcomes[i].MayPassLater) outcomes[i] = await AnalyzeAsync(work[i], realShare, analysisCt);
             analysisCt.ThrowIfCancellationRequested();
         }
+        streak.Record(outcomes);
         // A share gone during the analysis fails its files one by one as missing: the chunk waits for it instead.
         if (outcomes.Any(o => !o.Succeeded) && await share.ProblemAsync(ct) is { } gone)
         {
