@@ -114,6 +114,7 @@ internal static class ReportCommand
         Row("density mean/median/SD per mm", $"{m.DensityMean:0.##} / {m.DensityMedian:0.##} / {m.DensitySd:0.##}");
         Row("gradable / ungradable / failed fields", $"{m.GradableFields} / {m.UngradableFields} / {(m.FailedFields?.ToString() ?? "?")}");
         foreach (var field in r.Images.Where(i => i.QcExclusion is not null)) Row($"excluded at review: {field.RelPath}", field.QcExclusion);
+        if (r.ImagesCut) Row("images listed", $"the first {r.Images.Count} only (the figures count them all; results.csv lists every one)");
         if (r.ReviewPendingSince is not null)
             Row("pending", "a field was excluded or included after this result was computed; a worker recomputes it");
         Row("calibration µm/px", m.UmPerPx?.ToString("0.###") ?? "more than one, or not recorded");

@@ -34,7 +34,7 @@ public sealed class ModelHealthCheck(ModelHost model) : IHealthCheck
 
 public static class HealthEndpoints
 {
-    /// <summary>/health/live: the process runs. /health/ready: PostgreSQL, RabbitMQ (MassTransit's "ready" checks) and the model.</summary>
+    /// <summary>/health/live: the process runs. /health/ready: PostgreSQL, RabbitMQ (MassTransit's "ready" checks), the model and its runs (InferenceStreak).</summary>
     public static WebApplication MapPipelineHealth(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

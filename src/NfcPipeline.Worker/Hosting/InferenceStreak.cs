@@ -13,15 +13,19 @@ public sealed class InferenceStreak(WorkerOptions options)
     private int _failures;
     private string? _lastError;
 
-    /// <summary>A chunk's final outcomes: an image analysed ends the streak, one failing in ONNX Runtime adds to it; others neither.</summary>
+    /// <summary>
+    /// A chunk's final outcomes: an image analysed ends the streak, a run that failed in ONNX Runtime (one that may pass:
+    /// memory, a device) adds to it; others neither, an output too large or an input the graph refuses included (the
+    /// image's own doing, not the device's).
+    /// </summary>
     public void Record(IEnumerable<FieldOutcome> outcomes)
     {
         foreach (var outcome in outcomes)
         {
             if (outcome.Succeeded) Interlocked.Exchange(ref _failures, 0);
-            else if (outcome.ErrorCode == FieldOutcome.InferenceFailedCode)
+            else if (outcome is { ErrorCode: FieldOutcome.InferenceFailedCode, MayPassLater: true })
             {
-                _lastError = outcome.Error;
+                Volatile.Write(ref _lastError, outcome.Error);
                 Interlocked.Increment(ref _failures);
             }
         }
@@ -30,9 +34,16 @@ public sealed class InferenceStreak(WorkerOptions options)
     public int Failures => Volatile.Read(ref _failures);
 
     /// <summary>Why the worker cannot analyse now, or null (below <see cref="WorkerOptions.UnhealthyAfterInferenceFailures"/>, or that is 0).</summary>
-    public string? Problem => options.UnhealthyAfterInferenceFailures > 0 && Failures >= options.UnhealthyAfterInferenceFailures
-        ? $"The last {Failures} images analysed all failed in ONNX Runtime, none analysed since; the last: {_lastError}"
-        : null;
+    public string? Problem
+    {
+        get
+        {
+            int failures = Failures;   // once: a reset between two reads printed "the last 0 images"
+            return options.UnhealthyAfterInferenceFailures > 0 && failures >= options.UnhealthyAfterInferenceFailures
+                ? $"The last {failures} images analysed all failed in ONNX Runtime, none analysed since; the last: {Volatile.Read(ref _lastError)}"
+                : null;
+        }
+    }
 }
 
 /// <summary>Readiness fails while <see cref="InferenceStreak"/> says every run fails.</summary>

@@ -7,7 +7,7 @@ namespace NfcPipeline.IntegrationTests.Hosting;
 
 public class InferenceStreakTests
 {
-    private static FieldOutcome Failed(string code, string error = "x") => FieldOutcome.Failed(code, error);
+    private static FieldOutcome Failed(string code, string error = "x", bool mayPassLater = true) => FieldOutcome.Failed(code, error, mayPassLater);
 
     private static async Task<HealthStatus> ReadinessAsync(InferenceStreak streak) =>
         (await new InferenceHealthCheck(streak).CheckHealthAsync(new HealthCheckContext())).Status;
@@ -19,8 +19,10 @@ public class InferenceStreakTests
         streak.Record([Failed("InferenceFailed"), Failed("InferenceFailed")]);
         Assert.Equal(HealthStatus.Healthy, await ReadinessAsync(streak));
 
-        // Other failures (a corrupt file, an unreadable one) say nothing of the device: neither count nor end the streak.
-        streak.Record([Failed("Truncated"), Failed("InferenceFailed", "[ErrorCode:Fail] CUDA failure 999: unknown error")]);
+        // Other failures (a corrupt file, an output too large, an input the graph refuses) say nothing of the device:
+        // neither count nor end the streak.
+        streak.Record([Failed("Truncated"), Failed("InferenceFailed", "[ErrorCode:InvalidArgument] bad input", mayPassLater: false),
+            Failed("InferenceFailed", "[ErrorCode:Fail] CUDA failure 999: unknown error")]);
         Assert.Equal(3, streak.Failures);
         var result = await new InferenceHealthCheck(streak).CheckHealthAsync(new HealthCheckContext());
         Assert.Equal(HealthStatus.Unhealthy, result.Status);
