@@ -33,6 +33,7 @@ public static class DensityTruthCsv
             if (cells.Length <= Math.Max(imageColumn, column)) throw new FormatException($"Line {i + 1} has too few columns: '{lines[i]}'.");
             if (!double.TryParse(cells[column], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
                 throw new FormatException($"Line {i + 1}: '{cells[column]}' is not a number.");
+            if (value < 0) throw new FormatException($"Line {i + 1}: {cells[column]} is below 0; a density or count cannot be.");
             string key = ImageKey(cells[imageColumn]);
             if (!result.TryAdd(key, densityColumn >= 0 ? value : value / fieldMm!.Value))
                 throw new FormatException($"Line {i + 1}: image '{key}' appears twice.");
@@ -65,5 +66,30 @@ public static class DensityTruthCsv
     private static bool IsSuffix(string longer, string shorter) =>
         longer.Length > shorter.Length && longer.EndsWith(shorter, StringComparison.OrdinalIgnoreCase) && longer[longer.Length - shorter.Length - 1] == '/';
 
-    private static string[] Split(string line) => line.Split(',').Select(c => c.Trim().Trim('"')).ToArray();
+    /// <summary>
+    /// The cells of one line, as CSV quotes them: a quoted cell may hold commas ("P01/a,b.png") and doubled quotes; an
+    /// unquoted one is trimmed.
+    /// </summary>
+    private static string[] Split(string line)
+    {
+        var cells = new List<string>();
+        var cell = new System.Text.StringBuilder();
+        bool quoted = false, wasQuoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted)
+            {
+                if (c != '"') cell.Append(c);
+                else if (i + 1 < line.Length && line[i + 1] == '"') { cell.Append('"'); i++; }
+                else quoted = false;
+            }
+            else if (c == '"' && cell.ToString().Trim().Length == 0) { quoted = wasQuoted = true; cell.Clear(); }
+            else if (c == ',') { cells.Add(wasQuoted ? cell.ToString() : cell.ToString().Trim()); cell.Clear(); wasQuoted = false; }
+            else if (!wasQuoted || !char.IsWhiteSpace(c)) cell.Append(c);
+        }
+        if (quoted) throw new FormatException($"A quoted cell is not closed: '{line}'.");
+        cells.Add(wasQuoted ? cell.ToString() : cell.ToString().Trim());
+        return [.. cells];
+    }
 }

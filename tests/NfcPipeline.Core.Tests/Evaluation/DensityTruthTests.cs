@@ -13,6 +13,18 @@ public class DensityTruthTests
     }
 
     [Fact]
+    public void Quoted_cells_may_hold_commas_and_quotes_and_a_negative_value_is_refused()
+    {
+        // Split on every comma, "P01/a,b.png" was two cells and its density the name's second half.
+        var truth = DensityTruthCsv.Parse("image,capillaries_per_mm\n\"P01/a,b.png\",7.5\n\"say \"\"hi\"\".png\" , 6\n plain.png , 5 \n");
+        Assert.Equal(7.5, truth["P01/a,b.png"]);
+        Assert.Equal(6, truth["say \"hi\".png"]);
+        Assert.Equal(5, truth["plain.png"]);
+        Assert.Contains("is below 0", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\na.png,-2")).Message);
+        Assert.Contains("is not closed", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\n\"a.png,2")).Message);
+    }
+
+    [Fact]
     public void Counts_need_the_field_length()
     {
         Assert.Equal(4.5, DensityTruthCsv.Parse("image,count\nimg1.png,9", fieldMm: 2)["img1.png"]);
