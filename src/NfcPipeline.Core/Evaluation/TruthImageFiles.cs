@@ -32,8 +32,9 @@ public static class TruthImageFiles
         var dropped = new HashSet<long>();
         foreach (var image in truth.Images)
         {
-            if (first.TryAdd(DensityTruthCsv.ImageKey(image.FileName), image)) continue;
-            var kept = first[DensityTruthCsv.ImageKey(image.FileName)];
+            var key = DensityTruthCsv.ImageKey(image.FileName);
+            if (first.TryAdd(key, image)) continue;
+            var kept = first[key];
             int annotations = truth.Annotations.Count(a => a.ImageId == image.Id);
             dropped.Add(image.Id);
             warnings.Add($"Image {image.Id} ({image.FileName}) names the file of image {kept.Id} ({kept.FileName}); it is left out, " +

@@ -212,7 +212,6 @@ public sealed class DashboardAuthHandler(
     private static bool FixedEquals(string expectedHex, string actualHex) =>
         CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expectedHex.ToLowerInvariant()), Encoding.ASCII.GetBytes(actualHex));
 
-
     private AuthenticateResult Success(string name, string role, string method)
     {
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], method);

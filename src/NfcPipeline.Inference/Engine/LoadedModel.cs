@@ -201,16 +201,16 @@ public sealed class LoadedModel : IDisposable
         // image's answer whatever the batch: run together, every image but the first failed as an invalid output.
         bool batchable = input.Dimensions[0] != 1
             && (contract.Kind == ContractKind.DenseV1
-                ? !DenseMaps.Any(o => session.OutputMetadata.TryGetValue(o, out var meta) && meta.Dimensions is [1, ..])
+                ? !DenseMaps(contract).Any(m => session.OutputMetadata.TryGetValue(m.Name, out var meta) && meta.Dimensions is [1, ..])
                 : session.OutputMetadata.ContainsKey(InstancesOutputs.BatchIndex));
         return (name, batchable);
     }
 
-    /// <summary>The dense/v1 maps the decoder reads (keypoint_offset optional), each [N,C,h,w].</summary>
-    private static readonly string[] DenseMaps =
+    /// <summary>The dense/v1 maps the decoder reads (keypoint_offset optional), each [N,C,h,w] with these channels.</summary>
+    private static (string Name, int Channels)[] DenseMaps(ModelContract contract) =>
     [
-        DenseOutputs.Capillary, DenseOutputs.Center, DenseOutputs.Offset, DenseOutputs.Keypoints, DenseOutputs.Radius,
-        DenseOutputs.ClassLogits, DenseOutputs.KeypointOffset,
+        (DenseOutputs.Capillary, 1), (DenseOutputs.Center, 1), (DenseOutputs.Offset, 2), (DenseOutputs.Keypoints, KeypointNames.Count),
+        (DenseOutputs.Radius, 1), (DenseOutputs.ClassLogits, contract.ClassNames.Count), (DenseOutputs.KeypointOffset, 2 * KeypointNames.Count),
     ];
 
     /// <summary>
@@ -219,12 +219,7 @@ public sealed class LoadedModel : IDisposable
     /// </summary>
     private static void ValidateDenseShapes(IReadOnlyDictionary<string, NodeMetadata> outputs, ModelContract contract, List<string> problems)
     {
-        (string Name, int Channels)[] expected =
-        [
-            (DenseOutputs.Capillary, 1), (DenseOutputs.Center, 1), (DenseOutputs.Offset, 2), (DenseOutputs.Keypoints, KeypointNames.Count),
-            (DenseOutputs.Radius, 1), (DenseOutputs.ClassLogits, contract.ClassNames.Count), (DenseOutputs.KeypointOffset, 2 * KeypointNames.Count),
-        ];
-        foreach (var (output, channels) in expected)
+        foreach (var (output, channels) in DenseMaps(contract))
         {
             if (!outputs.TryGetValue(output, out var meta) || meta.Dimensions.Length == 0) continue;   // missing: said above; no shape: unknown
             if (meta.Dimensions.Length != 4 || meta.Dimensions[1] is var c && c >= 0 && c != channels)
