@@ -12,7 +12,7 @@ public sealed class InstancesOutputs
     public static readonly IReadOnlyList<string> Required = [Boxes, Scores, Labels, Masks, Keypoints];
 
     /// <param name="inputHeight">Height of the model input tensor: masks this tall (and this wide) are full-size.</param>
-    public InstancesOutputs(float[] boxes, float[] scores, long[] labels, float[] masks, int maskHeight, int maskWidth,
+    public InstancesOutputs(float[] boxes, float[] scores, long[] labels, ReadOnlyMemory<float> masks, int maskHeight, int maskWidth,
         float[] keypoints, long[]? batchIndex, int inputHeight, int inputWidth, int? imageCount = null)
     {
         int n = scores.Length;
@@ -59,7 +59,8 @@ public sealed class InstancesOutputs
     public float[] BoxData { get; }
     public float[] ScoreData { get; }
     public long[] LabelData { get; }
-    public float[] MaskData { get; }
+    /// <summary>The masks, read in place from the run's output where the executor can (full-size ones are N×H×W).</summary>
+    public ReadOnlyMemory<float> MaskData { get; }
     public int MaskHeight { get; }
     public int MaskWidth { get; }
     public float[] KeypointData { get; }
@@ -73,5 +74,5 @@ public sealed class InstancesOutputs
     /// <summary>Detection <paramref name="i"/> belongs to image <paramref name="image"/>; without batch_index, all belong to image 0.</summary>
     public bool BelongsTo(int i, int image) => BatchIndexData is null ? image == 0 : BatchIndexData[i] == image;
 
-    public ReadOnlySpan<float> Mask(int i) => MaskData.AsSpan(i * MaskHeight * MaskWidth, MaskHeight * MaskWidth);
+    public ReadOnlySpan<float> Mask(int i) => MaskData.Span.Slice(i * MaskHeight * MaskWidth, MaskHeight * MaskWidth);
 }

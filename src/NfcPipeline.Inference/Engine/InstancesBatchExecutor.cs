@@ -72,12 +72,12 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
             var slice = images.Skip(first).Take(count).ToList();
             BatchInput.PadInto(slice, input.AsSpan(0, length), bucket.Height, bucket.Width);
             var value = OrtValue.CreateTensorValueFromMemory(input.AsMemory(0, length), [count, 3, bucket.Height, bucket.Width]);
-            InstancesOutputs outputs;
             using (value)
             using (var results = await _model.RunAsync(value, _outputNames, cancellationToken).ConfigureAwait(false))
             {
                 // Outputs malformed as a whole fail each image of this run with the reason, rather than throw: in the
                 // one-at-a-time fallback a throw discarded the results of the images that had run before it.
+                InstancesOutputs outputs;
                 try
                 {
                     var shapes = Enumerable.Range(0, _outputNames.Length).Select(k => results[k].GetTensorTypeAndShape().Shape).ToList();
@@ -85,7 +85,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
                         throw new InvalidDataException("The model's instances/v1 outputs are malformed: " + problem);
                     var masks = shapes[3];
                     outputs = new InstancesOutputs(
-                        Floats(results[0]), Floats(results[1]), Integers(results[2]), Floats(results[3]),
+                        Floats(results[0]), Floats(results[1]), Integers(results[2]), NativeOutputMemory.Of(results[3]),
                         masks.Length == 4 ? (int)masks[2] : 0, masks.Length == 4 ? (int)masks[3] : 0, Floats(results[4]),
                         _outputNames.Length > 5 ? Integers(results[5]) : null, bucket.Height, bucket.Width, imageCount: count);
                 }
@@ -94,12 +94,13 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
                     for (int i = 0; i < count; i++) decoded[first + i] = DecodedInstances.Failed(malformed);
                     return;
                 }
-            }
-            for (int i = 0; i < count; i++)
-            {
-                // Outputs that break the contract for one image (NaN keypoints) fail that image alone.
-                try { decoded[first + i] = DecodedInstances.Of(_decoder.Decode(outputs, i, slice[i].Plan)); }
-                catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException)) { decoded[first + i] = DecodedInstances.Failed(ex); }
+                // Decoded while the results live: the masks are read in place (full-size ones are N×H×W floats).
+                for (int i = 0; i < count; i++)
+                {
+                    // Outputs that break the contract for one image (NaN keypoints) fail that image alone.
+                    try { decoded[first + i] = DecodedInstances.Of(_decoder.Decode(outputs, i, slice[i].Plan)); }
+                    catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException)) { decoded[first + i] = DecodedInstances.Failed(ex); }
+                }
             }
         }
         finally

@@ -21,11 +21,15 @@ internal sealed unsafe class NativeOutputMemory(float* pointer, int length) : Me
     {
         var tensors = new List<NamedTensor>(results.Count);
         for (int i = 0; i < results.Count; i++)
-        {
-            var span = results[i].GetTensorDataAsSpan<float>();
-            var pointer = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(span));
-            tensors.Add(new NamedTensor(names[i], new NativeOutputMemory(pointer, span.Length).Memory, results[i].GetTensorTypeAndShape().Shape));
-        }
+            tensors.Add(new NamedTensor(names[i], Of(results[i]), results[i].GetTensorTypeAndShape().Shape));
         return tensors;
+    }
+
+    /// <summary>One float output's buffer, valid while <paramref name="value"/> is alive.</summary>
+    public static Memory<float> Of(OrtValue value)
+    {
+        var span = value.GetTensorDataAsSpan<float>();
+        var pointer = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(span));
+        return new NativeOutputMemory(pointer, span.Length).Memory;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NfcPipeline.Core.Domain;
 using NfcPipeline.Inference.Contract;
 using NfcPipeline.Inference.Decoding;
@@ -118,11 +119,11 @@ public class InstancesDecoderTests
     public void A_NaN_in_a_kept_detections_mask_fails_the_image_instead_of_counting_a_loop_without_a_mask()
     {
         var outputs = Outputs([new Det(0, 0, 10, 10, 0.9f, 1)]);
-        outputs.MaskData[3] = float.NaN;
+        MemoryMarshal.AsMemory(outputs.MaskData).Span[3] = float.NaN;
         Assert.Contains("mask holds a NaN", Assert.Throws<InvalidDataException>(() => Decoder().Decode(outputs, 0, Unscaled)).Message);
         // A dropped detection's mask is not read.
         var dropped = Outputs([new Det(0, 0, 10, 10, 0.01f, 1)]);
-        dropped.MaskData[3] = float.NaN;
+        MemoryMarshal.AsMemory(dropped.MaskData).Span[3] = float.NaN;
         Assert.Empty(Decoder().Decode(dropped, 0, Unscaled));
     }
 
@@ -131,7 +132,7 @@ public class InstancesDecoderTests
     [InlineData(new[] { 0 })]            // or has a shape ORT could not infer
     public void No_detections_decode_to_no_instances_whatever_the_empty_masks_sizes(int[] maskShape)
     {
-        var outputs = new InstancesOutputs([], [], [], [], maskShape.Length == 4 ? maskShape[2] : 0, maskShape.Length == 4 ? maskShape[3] : 0,
+        var outputs = new InstancesOutputs([], [], [], ReadOnlyMemory<float>.Empty, maskShape.Length == 4 ? maskShape[2] : 0, maskShape.Length == 4 ? maskShape[3] : 0,
             [], null, 64, 64);
         Assert.Empty(Decoder().Decode(outputs, 0, Unscaled));
     }
