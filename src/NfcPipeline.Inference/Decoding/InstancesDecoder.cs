@@ -78,8 +78,13 @@ public sealed class InstancesDecoder
             if (!DenseOutputs.IsProbability(score))
                 throw new InvalidDataException($"The model's detection score {score} (detection {i}) is not a probability in [0, 1]" +
                     (float.IsFinite(score) ? ": exported without its softmax?" : "."));
-            if (!(score >= _options.ScoreThreshold) || classIndex < 0 || classIndex >= _classNames.Count)
+            if (!(score >= _options.ScoreThreshold) || classIndex < 0)
                 continue;
+            // Below the offset is background; beyond the names is a class the metadata does not know, whose loops
+            // were dropped unsaid and the counts made short.
+            if (classIndex >= _classNames.Count)
+                throw new InvalidDataException($"The model's detection {i} has label {outputs.LabelData[i]}, beyond nfc.classes " +
+                    $"({_classNames.Count} names from label {_labelOffset}): its metadata names fewer classes than it detects.");
             // Clip to the resized image: the padding the pipeline added is not part of the picture.
             var modelBox = new BoundingBox(b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]);
             var box = new BoundingBox(

@@ -209,9 +209,21 @@ public class InstancesDecoderTests
         Assert.Equal(["abnormal", "hemo"], torchvision.Select(i => i.ClassName));
         Assert.Equal([0.2f / 3, 0.2f / 3, 0.2f / 3, 0.8f], torchvision[0].ClassProbabilities, (a, b) => Math.Abs(a - b) < 1e-6f);
 
-        // Zero-based labels: 0 is the first class and 4 is past the last one.
-        var zeroBased = Decoder(labelOffset: 0).Decode(outputs, 0, Unscaled);
+        // Zero-based labels: 0 is the first class.
+        var zeroBased = Decoder(labelOffset: 0).Decode(Outputs([new Det(0, 0, 10, 10, 0.9f, 0), new Det(40, 0, 50, 10, 0.7f, 3)]), 0, Unscaled);
         Assert.Equal(["normal", "abnormal"], zeroBased.Select(i => i.ClassName));
+    }
+
+    [Fact]
+    public void A_confident_label_beyond_the_named_classes_fails_the_image_and_a_doubtful_one_is_dropped()
+    {
+        // Zero-based labels and four names: label 4 is a class the metadata does not name.
+        var confident = Outputs([new Det(0, 0, 10, 10, 0.9f, 0), new Det(20, 0, 30, 10, 0.8f, 4)]);
+        var error = Assert.Throws<InvalidDataException>(() => Decoder(labelOffset: 0).Decode(confident, 0, Unscaled));
+        Assert.Contains("detection 1 has label 4, beyond nfc.classes (4 names from label 0)", error.Message);
+
+        var doubtful = Outputs([new Det(0, 0, 10, 10, 0.9f, 0), new Det(20, 0, 30, 10, 0.1f, 4)]);
+        Assert.Equal(["normal"], Decoder(labelOffset: 0).Decode(doubtful, 0, Unscaled).Select(i => i.ClassName));
     }
 
     [Fact]
