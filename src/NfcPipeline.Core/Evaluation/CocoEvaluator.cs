@@ -53,6 +53,7 @@ public static class CocoEvaluator
         bool visibleOnly = UsesVisibility(truth);
         int hiddenDiameters = 0;
         int maskless = 0;
+        int onCrowd = 0;
 
         foreach (var image in truth.Images.OrderBy(i => i.Id))
         {
@@ -65,9 +66,12 @@ public static class CocoEvaluator
             var truthMasks = truthAnnotations.Select(a => CocoInstances.ToMask(a.Segmentation, image.Width, image.Height)).ToList();
             var predictedMasks = predictedAnnotations.Select(a => CocoInstances.ToMask(a.Segmentation, image.Width, image.Height)).ToList();
             var matches = InstanceMatcher.Match(truthMasks, predictedMasks, predictedAnnotations.Select(a => a.Score ?? 1.0).ToList(), options.MinIou);
+            var ignored = OnCrowdRegions(truth.Annotations.Where(a => a.ImageId == image.Id && a.IsCrowd)
+                .Select(a => CocoInstances.ToMask(a.Segmentation, image.Width, image.Height)).ToList(), predictedMasks, matches, options.MinIou);
+            onCrowd += ignored.Count;
             truthCount += truthAnnotations.Count;
             maskless += truthMasks.Count(m => m.Area == 0);
-            predictionCount += predictedAnnotations.Count;
+            predictionCount += predictedAnnotations.Count - ignored.Count;
             matchedCount += matches.Count;
 
             var (t, p, c) = PixelCoverage(truthMasks, predictedMasks, image.Width, image.Height, image.Id);
@@ -101,6 +105,7 @@ public static class CocoEvaluator
             }
             for (int j = 0; j < predictedDiameters.Count; j++)
             {
+                if (ignored.Contains(j)) continue;
                 allDiameters.AddPrediction(predictedDiameters[j]);
                 if (predictedIsLoop[j]) loopDiameters.AddPrediction(loopPredicted[j]);
             }
@@ -134,6 +139,8 @@ public static class CocoEvaluator
         // Counted, matched by nothing: a box alone, or a polygon of under 3 points, holds no pixel an IoU could meet.
         if (maskless > 0)
             warnings.Add($"{maskless} truth {(maskless == 1 ? "instance has" : "instances have")} no mask pixel (no segmentation, an empty mask, or a polygon of fewer than 3 points or outside the frame): counted, and missed, since no prediction can overlap {(maskless == 1 ? "it" : "them")}.");
+        if (onCrowd > 0)
+            warnings.Add($"{onCrowd} unmatched {(onCrowd == 1 ? "prediction lies" : "predictions lie")} on crowd truth regions (iscrowd) and {(onCrowd == 1 ? "is" : "are")} left out of the counts, as COCO's evaluation leaves them.");
         if (hiddenDiameters > 0)
             warnings.Add($"{hiddenDiameters} truth {(hiddenDiameters == 1 ? "diameter is" : "diameters are")} left out: a keypoint of each is labelled but not visible (visibility 1, for example outside the frame).");
 
@@ -230,6 +237,22 @@ public static class CocoEvaluator
         var d = LoopDiameters.FromKeypoints(CocoInstances.ToKeypoints(scaled), minConfidence, options.LimbRoles);
         double?[] px = [d.ApicalPx, d.ArterialPx, d.VenousPx];
         return (px, px.Select(v => v * umPerPx).ToArray());
+    }
+
+    /// <summary>
+    /// The unmatched predictions that lie on a crowd region (a cluster annotated as one): as COCO's evaluation does,
+    /// neither true nor false, when the share of the prediction inside the region reaches the matching threshold.
+    /// </summary>
+    private static HashSet<int> OnCrowdRegions(List<InstanceMask> crowds, List<InstanceMask> predicted, IReadOnlyList<InstanceMatch> matches, double minIou)
+    {
+        var ignored = new HashSet<int>();
+        if (crowds.Count == 0) return ignored;
+        var matched = matches.Select(m => m.PredictionIndex).ToHashSet();
+        for (int j = 0; j < predicted.Count; j++)
+            if (!matched.Contains(j) && predicted[j].Area > 0
+                && crowds.Any(c => c.IntersectionArea(predicted[j]) is var shared and > 0 && (double)shared / predicted[j].Area >= minIou))
+                ignored.Add(j);
+        return ignored;
     }
 
     private static bool IsLoop(string className, EvaluationOptions options) =>
