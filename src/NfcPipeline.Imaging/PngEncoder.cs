@@ -34,7 +34,7 @@ public static unsafe class PngEncoder
         {
             while (true)
             {
-                byte[] output = Codecs.Scratch.Rent<byte>((int)guess);   // not ArrayPool: a full-size overlay's buffer would stay per thread
+                byte[] output = Scratch.Rent<byte>((int)guess);   // not ArrayPool: a full-size overlay's buffer would stay per thread
                 try
                 {
                     nuint size = (nuint)output.Length;
@@ -55,7 +55,7 @@ public static unsafe class PngEncoder
                 }
                 finally
                 {
-                    Codecs.Scratch.Return(output);
+                    Scratch.Return(output);
                 }
             }
         }

@@ -1,20 +1,20 @@
-using NfcPipeline.Imaging.Codecs;
-
 namespace NfcPipeline.Imaging.Tests;
 
 public class ScratchTests
 {
     [Fact]
-    public void Buffers_up_to_the_limit_are_pooled_and_larger_ones_are_not_kept()
+    public void A_large_buffer_is_exactly_as_long_as_asked_and_a_small_one_comes_from_the_pool()
     {
-        var small = Scratch.Rent<uint>(1 << 20);   // 4 MiB
-        Scratch.Return(small);
-        Assert.Same(small, Scratch.Rent<uint>(1 << 20));
+        // Past the limit: not rounded up to a power of two, and not kept by the pool after use.
+        int large = (int)(Scratch.PooledLimitBytes / sizeof(float)) + 3;
+        var big = Scratch.Rent<float>(large);
+        Assert.Equal(large, big.Length);
+        Scratch.Return(big);
+        Assert.NotSame(big, Scratch.Rent<float>(large));
 
-        int large = (int)(Scratch.PooledLimitBytes / sizeof(uint)) + 1;
-        var huge = Scratch.Rent<uint>(large);
-        Assert.Equal(large, huge.Length);           // exactly as asked: not a pool's power of two
-        Scratch.Return(huge);
-        Assert.NotSame(huge, Scratch.Rent<uint>(large));
+        var small = Scratch.Rent<float>(1000);
+        Assert.Equal(1024, small.Length);   // the pool's size class
+        Scratch.Return(small);
+        Assert.Same(small, Scratch.Rent<float>(1000));
     }
 }

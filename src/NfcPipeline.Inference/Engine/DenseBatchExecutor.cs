@@ -1,5 +1,5 @@
-using System.Buffers;
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Preprocessing;
@@ -33,7 +33,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
     {
         int n = images.Count, height = bucket.Height, width = bucket.Width;
         int plane = height * width, length = n * 3 * plane;
-        var input = BatchInput.CanUseDirectly(images, height, width) ? null : ArrayPool<float>.Shared.Rent(length);
+        var input = BatchInput.CanUseDirectly(images, height, width) ? null : Scratch.Rent<float>(length);
         try
         {
             Memory<float> memory;
@@ -61,7 +61,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         }
         finally
         {
-            if (input is not null) ArrayPool<float>.Shared.Return(input);
+            if (input is not null) Scratch.Return(input);
         }
     }
 }

@@ -1,5 +1,5 @@
-using System.Buffers;
 using NfcPipeline.Core.Domain;
+using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Preprocessing;
@@ -66,7 +66,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
         DecodedInstances[] decoded, CancellationToken cancellationToken)
     {
         int length = count * 3 * bucket.Height * bucket.Width;
-        var input = ArrayPool<float>.Shared.Rent(length);
+        var input = Scratch.Rent<float>(length);
         try
         {
             var slice = images.Skip(first).Take(count).ToList();
@@ -105,7 +105,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(input);
+            Scratch.Return(input);
         }
     }
 

@@ -1,8 +1,8 @@
-using System.Buffers;
+using NfcPipeline.Imaging;
 
 namespace NfcPipeline.Inference.Preprocessing;
 
-/// <summary>A CHW float32 tensor rented from the shared pool; dispose it to give the memory back.</summary>
+/// <summary>A CHW float32 tensor from <see cref="Scratch"/> (pooled when small); dispose it to give the memory back.</summary>
 public sealed class TensorBuffer : IDisposable
 {
     private float[]? _array;
@@ -10,7 +10,7 @@ public sealed class TensorBuffer : IDisposable
     public TensorBuffer(int channels, int height, int width)
     {
         Channels = channels; Height = height; Width = width;
-        _array = ArrayPool<float>.Shared.Rent(channels * height * width);
+        _array = Scratch.Rent<float>(checked(channels * height * width));
     }
 
     public int Channels { get; }
@@ -24,6 +24,6 @@ public sealed class TensorBuffer : IDisposable
     public void Dispose()
     {
         var array = Interlocked.Exchange(ref _array, null);
-        if (array is not null) ArrayPool<float>.Shared.Return(array);
+        if (array is not null) Scratch.Return(array);
     }
 }

@@ -1,13 +1,14 @@
 using System.Buffers;
 
-namespace NfcPipeline.Imaging.Codecs;
+namespace NfcPipeline.Imaging;
 
 /// <summary>
-/// Decode scratch buffers: pooled up to <see cref="PooledLimitBytes"/>, allocated above it. ArrayPool.Shared keeps
-/// arrays of up to 1 GiB per thread after use, so one huge image's buffers would stay in every decoding thread's cache,
-/// beside the pixel limit's count, until the GC trims the pool.
+/// Scratch buffers for decoding and inference: pooled up to <see cref="PooledLimitBytes"/>, allocated above it.
+/// ArrayPool.Shared keeps arrays of up to 1 GiB per thread after use, rounded up to a power of two, so one huge
+/// image's buffers would stay in every thread's cache, up to twice their size and beside the memory limits' count,
+/// until the GC trims the pool.
 /// </summary>
-internal static class Scratch
+public static class Scratch
 {
     public const long PooledLimitBytes = 16 << 20;
 
