@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using NfcPipeline.Cli.Output;
 using NfcPipeline.Core.Aggregation;
 using NfcPipeline.Core.Domain;
@@ -16,8 +17,8 @@ internal static class AnalyzeCommand
     public static Command Create()
     {
         var path = new Argument<string>("path") { Description = "An image, a folder of images, or a study folder (patient/finger/field)" };
-        var json = new Option<bool>("--json") { Description = "One JSON object per line: each image (instances and measurements, or its error), then each patient" };
-        var umPerPx = CommonOptions.Decimal("--um-per-px", $"Calibration in µm per pixel (default: the study manifest, else {FallbackMicrometresPerPixel})");
+        var json = new Option<bool>("--json") { Description = "One JSON object per line, by \"type\": each image (instances and measurements, or its error), each skipped entry, each patient, then a summary; a value not known is left out" };
+        var umPerPx = CommonOptions.Decimal("--um-per-px", $"Calibration in µm per pixel (default: the study's study.json, also above an image or patient folder given alone, else {FallbackMicrometresPerPixel})");
         var inference = new InferenceArguments();
         var command = new Command("analyze", "Analyse images offline and print instances, measurements and per-patient summaries.") { path, json, umPerPx };
         inference.AddTo(command);
@@ -51,6 +52,23 @@ internal static class AnalyzeCommand
         }
 
         var scale = umPerPx ?? inventory.Manifest?.MicrometresPerPixel;
+        // One image or a patient's folder: the study's study.json lies above it, and its scale holds here too.
+        if (scale is null && inventory.Manifest is null)
+        {
+            try
+            {
+                if (ManifestAbove(inventory.StudyFolder, File.Exists(target)) is ({ MicrometresPerPixel: { } above }, var at))
+                {
+                    scale = above;
+                    await Console.Error.WriteLineAsync($"nfc analyze: calibration {above.ToString(CultureInfo.InvariantCulture)} µm/px from {Path.Combine(at, StudyManifest.FileName)}, the manifest of the study this path lies in.");
+                }
+            }
+            catch (StudyLayoutException ex)
+            {
+                await Console.Error.WriteLineAsync($"nfc analyze: the study.json above {target} cannot be read: {ex.Message} Give --um-per-px, or mend it.");
+                return NfcCommandLine.Usage;
+            }
+        }
         if (scale is null)
             await Console.Error.WriteLineAsync($"nfc analyze: no calibration given (--um-per-px or study.json um_per_px); assuming {FallbackMicrometresPerPixel} µm/px.");
         var calibration = new Calibration(scale ?? FallbackMicrometresPerPixel);
@@ -94,6 +112,23 @@ internal static class AnalyzeCommand
             return NfcCommandLine.Fatal;
         }
         return NfcCommandLine.Success;
+    }
+
+    /// <summary>
+    /// The nearest study.json in the <see cref="StudyLayout"/> levels above <paramref name="folder"/> (a finger's
+    /// folder holds fields, a patient's fingers, a study's patients), from the folder itself when it holds the image
+    /// analysed, and the folder that holds it; none: (null, "").
+    /// </summary>
+    private static (StudyManifest? Manifest, string Folder) ManifestAbove(string folder, bool holdsTheImage)
+    {
+        var full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        var current = holdsTheImage ? full : Path.GetDirectoryName(full);
+        for (int level = holdsTheImage ? 0 : 1; level < 3 && current is not null; level++, current = Path.GetDirectoryName(current))
+        {
+            if (!File.Exists(Path.Combine(current, StudyManifest.FileName)) && StudyManifest.MisnamedIn(current) is null) continue;
+            return (StudyManifest.Read(current, SharePaths.RealPath(current)), current);
+        }
+        return (null, "");
     }
 
     private static StudyInventory Inventory(string target)

@@ -56,8 +56,12 @@ internal static class CommonOptions
     public static string ResolveConnection(string? fromOption)
     {
         var resolved = new StorageOptions { ConnectionString = fromOption }.ResolveConnectionString();
-        try { _ = new Npgsql.NpgsqlConnectionStringBuilder(resolved); }
-        catch (ArgumentException ex) { throw new CliUsageException($"the connection string is malformed: {ex.Message}"); }
+        // The data source checks the keywords together (multiplexing without pooling, say) without connecting.
+        try { using var _ = Npgsql.NpgsqlDataSource.Create(resolved); }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            throw new CliUsageException($"the connection string is malformed: {ex.Message}");
+        }
         return resolved;
     }
 }
