@@ -87,6 +87,17 @@ public class ExifOrientationTests
     }
 
     [Fact]
+    public void An_orientation_stored_as_long_outside_1_to_8_is_ignored_with_a_note_as_a_short_one_is()
+    {
+        var data = Fixtures.Bytes("exif_orientation_6.jpg");
+        TiffTagPatch.Set(data, data.AsSpan().IndexOf("Exif\0\0"u8) + 6, 0x0112, TiffTagPatch.Long, 70_000);
+
+        var image = new ImageDecoder().Decode(data);
+        Assert.Equal((96, 64), (image.Width, image.Height));   // as stored
+        Assert.Contains("EXIF orientation 70000 is not valid (1-8): ignored", image.Notes);
+    }
+
+    [Fact]
     public void Orientation_can_be_switched_off()
     {
         var decoder = new ImageDecoder(new ImageDecodeOptions { ApplyExifOrientation = false });

@@ -54,6 +54,36 @@ public class JpegMarkerTests
         Assert.Contains("EXIF orientation 6 applied", image.Notes);
     }
 
+    [Fact]
+    public void A_stray_marker_in_the_scan_is_damage_not_an_unsupported_variant()
+    {
+        // libjpeg calls an unknown marker "Unsupported marker type": the user was told to re-export a damaged file.
+        byte[] jpeg = Fixtures.Bytes("exif_orientation_6.jpg");
+        var (segments, scan) = Split(jpeg);
+        int sosLength = BinaryPrimitives.ReadUInt16BigEndian(scan.AsSpan(2));
+        int at = 2 + sosLength + (scan.Length - 2 - sosLength) / 2;
+        while (scan[at] == 0xFF || scan[at + 1] == 0xFF) at++;
+        scan[at] = 0xFF; scan[at + 1] = 0x4F;
+        var error = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().Decode([.. segments.SelectMany(s => s), .. scan]));
+        Assert.Equal(ImageDecodeError.Corrupt, error.Reason);
+        Assert.Contains("Unsupported marker type 0x4f", error.Message);
+    }
+
+    [Theory]
+    [InlineData(0, 480, ImageDecodeError.Corrupt)]
+    [InlineData(640, 0, ImageDecodeError.Unsupported)]   // the height deferred to a DNL marker
+    public void A_frame_of_zero_width_is_damage_and_of_zero_height_an_unsupported_dnl(int width, int height, ImageDecodeError reason)
+    {
+        byte[] jpeg = Fixtures.Bytes("gradient.jpg");
+        var (segments, _) = Split(jpeg);
+        int sof = segments.Take(segments.FindIndex(s => s[1] is 0xC0 or 0xC1 or 0xC2)).Sum(s => s.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(jpeg.AsSpan(sof + 5), (ushort)height);
+        BinaryPrimitives.WriteUInt16BigEndian(jpeg.AsSpan(sof + 7), (ushort)width);
+        var error = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(jpeg));
+        Assert.Equal(reason, error.Reason);
+        Assert.Contains($"declares {width}x{height}", error.Message);
+    }
+
     [Theory]
     [InlineData(2)]   // FF D9 both gone
     [InlineData(1)]   // a lone FF left at the end

@@ -45,6 +45,32 @@ public class TiffHeaderFileTests
         }
     }
 
+    [Theory]
+    [InlineData(4u, ImageDecodeError.Corrupt, "the image directory's offset 4 lies inside the file header")]
+    [InlineData(0u, ImageDecodeError.Truncated, "data ends inside the image directory")]   // a writer that never filled it in
+    public void A_directory_offset_inside_the_header_is_damage_and_0_an_unfinished_file(uint offset, ImageDecodeError reason, string message)
+    {
+        byte[] data = new byte[64];
+        "II*\0"u8.CopyTo(data);
+        BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(4), offset);
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(data));
+        Assert.Equal(reason, e.Reason);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void A_bigtiff_directory_claiming_more_entries_than_any_writer_makes_is_damage()
+    {
+        byte[] data = new byte[64];
+        "II+\0"u8.CopyTo(data);
+        BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(4), 8);   // offsets are 8 bytes
+        BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(8), 16);
+        BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(16), 200_000);
+        var e = Assert.Throws<ImageDecodeException>(() => new ImageDecoder().ReadHeader(data));
+        Assert.Equal(ImageDecodeError.Corrupt, e.Reason);
+        Assert.Contains("an image directory claims 200000 entries", e.Message);
+    }
+
     /// <summary>A little-endian TIFF: header, 4 MiB standing in for pixels, then one directory per page.</summary>
     private static string WriteTiff(int pages, bool directoryBeyondEnd = false)
     {

@@ -204,7 +204,10 @@ internal static unsafe class JpegCodec
     private static ImageDecodeException Classify(nint handle, string stage)
     {
         string message = TurboJpegNative.ErrorMessage(handle);
+        // "Unsupported marker type" is a damaged scan (a stray FF xx), not a variant to re-export in.
         var reason = IsPrematureEnd(message) ? ImageDecodeError.Truncated
+            : message.StartsWith("Unsupported marker type", StringComparison.Ordinal) ? ImageDecodeError.Corrupt
+            : message.StartsWith("Maximum supported image dimension", StringComparison.Ordinal) ? ImageDecodeError.TooLarge
             : message.Contains("nsupported", StringComparison.Ordinal) || message.Contains("not supported", StringComparison.Ordinal) ? ImageDecodeError.Unsupported
             : ImageDecodeError.Corrupt;
         return new ImageDecodeException(reason, $"JPEG {stage}: {message}");

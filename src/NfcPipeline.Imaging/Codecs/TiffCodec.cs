@@ -101,11 +101,9 @@ internal static unsafe class TiffCodec
     internal static ImageDecodeError? StripDamage(string warning) =>
         warning.Contains("Premature end of JPEG", StringComparison.Ordinal) ? ImageDecodeError.Truncated
         : JpegCodec.IsDamagedScan(warning) ? ImageDecodeError.Corrupt
-        // tif_jpeg.c: a strip's JPEG smaller than the strip, and tif_jbig.c: fewer bytes than the strip; both return
-        // success with the rest of the strip left as the buffer held it (the previous strip's pixels).
-        : warning.Contains("Improper JPEG strip/tile size", StringComparison.Ordinal)
-          || warning.Contains("Only decoded", StringComparison.Ordinal) && warning.Contains("requested", StringComparison.Ordinal)
-            ? ImageDecodeError.Corrupt
+        // tif_jpeg.c: a strip's JPEG smaller than the strip returns success with the rest of the strip left as the
+        // buffer held it (the previous strip's pixels). JBIG, which does the same, is refused before libtiff reads.
+        : warning.Contains("Improper JPEG strip/tile size", StringComparison.Ordinal) ? ImageDecodeError.Corrupt
         // tif_fax3.c: Fax3PrematureEOF, Fax3BadLength, Fax3Unexpected, from the modules Fax3Decode1D/2D, Fax4Decode, Fax3DecodeRLE.
         : !warning.StartsWith("Fax", StringComparison.Ordinal) ? null
         : warning.Contains("Premature EOF at line", StringComparison.Ordinal) ? ImageDecodeError.Truncated

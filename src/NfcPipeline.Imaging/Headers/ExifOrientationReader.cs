@@ -38,7 +38,7 @@ internal static class ExifOrientationReader
             return U16(tiff[(e + 2)..], little) switch
             {
                 TypeShort => U16(tiff[(e + 8)..], little),
-                TypeLong => U32(tiff[(e + 8)..], little) is var v and <= 8 ? (int)v : null,
+                TypeLong => (int)Math.Min(U32(tiff[(e + 8)..], little), int.MaxValue),   // past 8: noted as outside 1–8
                 _ => null,
             };
         }

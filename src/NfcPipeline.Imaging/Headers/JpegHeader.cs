@@ -213,7 +213,10 @@ internal readonly record struct JpegHeader(int Width, int Height, int Components
             throw new ImageDecodeException(ImageDecodeError.Corrupt, "JPEG: frame header too short");
         int height = BinaryPrimitives.ReadUInt16BigEndian(sof[1..]);
         int width = BinaryPrimitives.ReadUInt16BigEndian(sof[3..]);
-        if (width == 0 || height == 0)
+        // Only the height may be deferred (to a DNL marker); a width of 0 is damage.
+        if (width == 0)
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"JPEG: frame 0x{marker:X2} declares {width}x{height}");
+        if (height == 0)
             throw new ImageDecodeException(ImageDecodeError.Unsupported, $"JPEG: frame 0x{marker:X2} declares {width}x{height} (height in a DNL marker is not supported)");
     }
 

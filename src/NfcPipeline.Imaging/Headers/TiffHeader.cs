@@ -135,11 +135,15 @@ internal readonly record struct TiffHeader(int Width, int Height, int PageCount,
     {
         int countSize = big ? 8 : 2, entrySize = big ? 20 : 12, nextSize = big ? 8 : 4;
         // Compared without adding to a file offset, which can be any 64-bit value in a BigTIFF and would wrap around.
-        if (offset < 8 || data.Length < (ulong)countSize || offset > data.Length - (ulong)countSize)
+        // Offset 0 is a writer that never came back to fill it in; 1 to 7 lies inside the header itself.
+        if (offset is > 0 and < 8)
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: the image directory's offset {offset} lies inside the file header");
+        if (offset == 0 || data.Length < (ulong)countSize || offset > data.Length - (ulong)countSize)
             throw Truncated("image directory");
         var head = data.At(offset, countSize);
         ulong count = big ? U64(head, little) : U16(head, little);
-        if (count > 100_000) throw Truncated("image directory");
+        if (count > 100_000)
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"TIFF: an image directory claims {count} entries");
         ulong end = offset + (ulong)countSize + count * (ulong)entrySize;   // offset < data.Length here: no wrap-around
         if (end + (ulong)nextSize > data.Length)
             throw Truncated("image directory");
