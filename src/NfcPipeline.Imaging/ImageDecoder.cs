@@ -159,12 +159,20 @@ public sealed class ImageDecoder
         _ => null,
     };
 
-    /// <summary>A system message with the file's path (and its folder's) taken out.</summary>
-    private static string WithoutPath(string message, string path)
+    /// <summary>
+    /// A system message with the file's path (and its folder's) taken out, as given and as .NET quotes it (full, with
+    /// "./", ".." and "//" resolved); the longest first, so no part of one is left behind by another.
+    /// </summary>
+    internal static string WithoutPath(string message, string path)
     {
-        var folder = Path.GetDirectoryName(path);
-        message = message.Replace(path, "the file");
-        return string.IsNullOrEmpty(folder) ? message : message.Replace(folder, "its folder");
+        string full;
+        try { full = Path.GetFullPath(path); } catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException) { full = path; }
+        var files = new[] { path, full }.Distinct().OrderByDescending(p => p.Length);
+        var folders = new[] { Path.GetDirectoryName(path), Path.GetDirectoryName(full) }
+            .Where(f => !string.IsNullOrEmpty(f) && f != "/").Distinct().OrderByDescending(f => f!.Length);
+        foreach (var file in files) message = message.Replace(file, "the file");
+        foreach (var folder in folders) message = message.Replace(folder!, "its folder");
+        return message;
     }
 
     private static Stream OpenReadOnly(string path) => new FileStream(path, new FileStreamOptions

@@ -212,6 +212,14 @@ public class BadInputCorpusTests
             new NotSupportedException($"'{path}' is a FIFO"),
         })
             Assert.DoesNotContain("Doe", ImageDecoder.MapFileException(error, path)!.Message);
+        // .NET quotes the full path: "./", ".." and "//" resolved, a relative one made absolute.
+        foreach (var given in new[] { "/share/S1/./Doe Jane//L2/../L2/f1.jpg", "S1/Doe Jane/L2/f1.jpg" })
+        {
+            var quoted = new IOException($"Input/output error : '{Path.GetFullPath(given)}'");
+            Assert.DoesNotContain("Doe", ImageDecoder.MapFileException(quoted, given)!.Message);
+            var folderQuoted = new IOException($"Too many levels of symbolic links : '{Path.GetDirectoryName(Path.GetFullPath(given))}'");
+            Assert.DoesNotContain("Doe", ImageDecoder.MapFileException(folderQuoted, given)!.Message);
+        }
         var folder = Directory.CreateTempSubdirectory("Doe-Jane-");
         try { Assert.DoesNotContain("Doe", Assert.Throws<ImageDecodeException>(() => new ImageDecoder().DecodeFile(folder.FullName)).Message); }
         finally { folder.Delete(); }
