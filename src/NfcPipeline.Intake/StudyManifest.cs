@@ -207,10 +207,15 @@ public sealed record StudyManifest
             // Written as a folder's name is: "l2" beside a folder L2 is one finger, not two the fast-track counts; a name
             // no spelling reads ("index") is kept as written, and counts as no finger of its own (FieldResult.IsNamedFinger).
             if (property == "fingers") name = FingerNames.Normalise(name) ?? name;
+            // Shown as code/finger/file, as listed names are: "P01/L2" would read as a patient and a finger.
+            if (SharePaths.ListedNameProblem(name, null) is { } nameProblem)
+                throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}': {nameProblem.Replace("the patient", property == "patients" ? "the code" : "the name")}.");
             map[folder] = name;
             // Two patient folders under one code would be merged into one patient without a word.
-            if (property == "patients" && !named.TryAdd(p.Value.GetString()!, index))
-                throw new StudyLayoutException($"{FileName}: entries {named[p.Value.GetString()!] + 1} and {index + 1} of 'patients' map to the same patient code.");
+            // Codes apart only in case or Unicode form read as one patient wherever they are shown.
+            if (property == "patients" && !named.TryAdd(UnicodeNames.Key(name).ToUpperInvariant(), index))
+                throw new StudyLayoutException($"{FileName}: entries {named[UnicodeNames.Key(name).ToUpperInvariant()] + 1} and {index + 1} of 'patients' map to the same patient code" +
+                    " (written twice, or apart only in case or Unicode form).");
         }
         return map;
     }
