@@ -69,10 +69,14 @@ public static class SharePaths
     /// one rule of registration and of the share's scan, which counts only what registration would take.
     /// </summary>
     public static string? NameRefusal(string name) =>
-        HasUndecodableName(name) ? UndecodableNameReason
+        string.IsNullOrWhiteSpace(name) ? BlankNameReason
+        : HasUndecodableName(name) ? UndecodableNameReason
         : HasUnprintable(name) ? ControlCharacterNameReason
         : name.Contains('\\') ? BackslashNameReason
         : null;
+
+    /// <summary>Why an entry named by spaces alone is left out: a path made of it reads as empty, and is refused so.</summary>
+    public const string BlankNameReason = "its name is only spaces; rename it to have it analysed";
 
     /// <summary>Why such an entry is left out.</summary>
     public const string UndecodableNameReason = "its name is not valid UTF-8 (written in another encoding?); rename it to have it analysed";
@@ -244,8 +248,10 @@ public static class SharePaths
         // First, as every message below quotes the path: a line break in it forged a log line in the fault's log.
         if (HasUnprintable(relativePath))
             throw new StudyLayoutException("The path contains control characters, line separators or bidirectional overrides.");
-        if (Path.IsPathRooted(relativePath) || relativePath.StartsWith('~'))
+        if (Path.IsPathRooted(relativePath))
             throw new StudyLayoutException($"'{relativePath}' is absolute; give a path relative to the share.");
+        if (relativePath.StartsWith('~'))
+            throw new StudyLayoutException($"'{relativePath}' starts with '~', which a shell reads as a home folder; give a path relative to the share, without it.");
         var segments = relativePath.Split('/', '\\');
         if (segments.Any(s => s is ".." or "."))
             throw new StudyLayoutException($"'{relativePath}' contains '.' or '..'; paths must stay inside the share.");

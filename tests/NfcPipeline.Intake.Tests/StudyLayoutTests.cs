@@ -218,6 +218,8 @@ public sealed partial class StudyLayoutTests : IDisposable
     [Theory]
     [InlineData("../etc/passwd", "'..'")]
     [InlineData("/etc/passwd", "absolute")]
+    [InlineData("~staging/S1", "starts with '~', which a shell reads as a home folder")]
+    [InlineData(" ", "The path is empty.")]
     [InlineData("s/./P1", "'..'")]
     [InlineData("missing/x.jpg", "does not exist")]
     // Refused before any message quotes them: "/x" and a line of its own were written to the fault's log as given.

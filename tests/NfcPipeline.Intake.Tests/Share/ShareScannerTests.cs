@@ -222,6 +222,19 @@ public sealed partial class ShareScannerTests : IDisposable
     }
 
     [Fact]
+    public void A_study_folder_named_by_spaces_alone_is_refused_rather_than_published_for_the_worker_to_refuse()
+    {
+        // The worker reads its path as empty: published, it was refused at every back-off.
+        MakeStudy("  ");
+        MakeStudy("\u00A0");
+        _clock.Now = TestShare.T0 + Settle;
+
+        var folders = Scan().Folders;
+        Assert.Equal(2, folders.Count);
+        Assert.All(folders, f => Assert.Equal((StudyReadiness.Refused, "the folder is left out: " + SharePaths.BlankNameReason), (f.Readiness, f.Reason)));
+    }
+
+    [Fact]
     public void Files_directly_in_the_root_are_not_studies()
     {
         _share.Touch("loose.jpg");
