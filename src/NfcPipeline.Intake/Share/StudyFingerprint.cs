@@ -39,7 +39,7 @@ public static class StudyFingerprint
         var visited = new HashSet<string>(StringComparer.Ordinal) { realStudy };
         var walk = new StudyWalk(maxEntries, realStudy);
         Walk(new DirectoryInfo(studyFolder), "", depth: 0, realRoot, visited, lines, activity, ref newestTicks, ct, progress, walk);
-        int files = lines.Count(l => !l.StartsWith(StudyManifest.FileName + "\t", StringComparison.Ordinal));
+        int files = lines.Count(l => !StudyManifest.IsNamedLike(l[..l.IndexOf('\t')]));
         DateTimeOffset? newest = newestTicks == 0 ? null : new DateTimeOffset(newestTicks, TimeSpan.Zero);
         return new StudyContent(Hash(lines), files, newest, Hash(activity));
     }
@@ -116,7 +116,8 @@ public static class StudyFingerprint
                 catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { continue; }
                 newestTicks = Math.Max(newestTicks, ticks);
                 activity.Add($"{relative}\t{length}\t{ticks}");
-                bool isManifest = depth == 0 && entry.Name == StudyManifest.FileName;
+                // In any letter case: a mount that ignores case opens "Study.json" as the manifest, whose edits must count.
+                bool isManifest = depth == 0 && StudyManifest.IsNamedLike(entry.Name);
                 if (!SharePaths.IsIgnored(entry.Name) && StudyLayout.IsImageFileName(entry.Name) || isManifest)
                     lines.Add($"{relative}\t{length}\t{ticks}");
             }
