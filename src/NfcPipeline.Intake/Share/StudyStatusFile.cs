@@ -40,6 +40,8 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
         try { folder = SharePaths.RealPath(studyFolder); }
         catch (IOException) { return Skipped(studyFolder, "LinkLoop"); }
         if (!SharePaths.IsInside(folder, realRoot)) return Skipped(studyFolder, "OutsideShare");
+        // A linked study (Curated-A -> A1) would write into its target, a study of its own maybe, under this one's id.
+        if (IsLink(studyFolder)) return Skipped(studyFolder, "LinkedFolder");
         var target = Path.Combine(folder, FileName);
         // A file of that name the pipeline did not write (copied in with the study from elsewhere, the user's own) is
         // the user's: never replaced, and the folder not touched for it (no temporary file made and removed).
@@ -60,8 +62,8 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
-            // rename(2) replaces the directory entry itself, never the target of a link placed at the name. Over our own
-            // status (or a link) only: where there was none, a file the user put there since is not replaced.
+            // rename(2) replaces the directory entry itself, never the target of a link placed at the name since. Over our
+            // own status only: where there was none, a file the user put there since is not replaced.
             try { File.Move(temporary, target, overwrite: existing == Found.Ours); }
             catch (IOException) when (existing == Found.Absent && File.Exists(target)) { return Skipped(studyFolder, "NotOurStatusFile"); }
             moved = true;
@@ -83,15 +85,15 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
 
     /// <summary>
     /// What is at the status file's name: nothing; the pipeline's own (a status marked <see cref="WriterKey"/>, one of the
-    /// three keys written before the mark, or a link, replaced as a name with its target untouched); or the user's
-    /// (anything else, including JSON that cannot be read as one object).
+    /// three keys written before the mark); or the user's (anything else: a link, which the pipeline never makes, or
+    /// JSON that cannot be read as one object).
     /// </summary>
     private static Found Existing(string target, string realRoot)
     {
         try
         {
             var entry = new FileInfo(target);
-            if (entry.LinkTarget is not null) return Found.Ours;
+            if (entry.LinkTarget is not null) return Found.Foreign;
             if (!entry.Exists) return Directory.Exists(target) ? Found.Foreign : Found.Absent;
             using var stream = SharePaths.OpenInside(target, realRoot);
             if (stream.Length > 64 * 1024 || JsonNode.Parse(stream) is not JsonObject json) return Found.Foreign;
@@ -100,6 +102,14 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
         }
         // Any failure to read it as ours (duplicate keys throw from the parsed object, not the parser) leaves it alone.
         catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException)) { return Found.Foreign; }
+    }
+
+    /// <summary>Whether the folder itself (not a folder above it, the share's root say) is a link.</summary>
+    private static bool IsLink(string studyFolder)
+    {
+        var full = Path.GetFullPath(studyFolder).TrimEnd(Path.DirectorySeparatorChar);
+        return Path.GetDirectoryName(full) is { } parent
+            && SharePaths.RealPath(full) != Path.Combine(SharePaths.RealPath(parent), Path.GetFileName(full));
     }
 
     private bool Skipped(string studyFolder, string reason)

@@ -50,17 +50,30 @@ public sealed class StudyStatusFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_replaces_a_link_planted_at_the_status_name_and_never_writes_through_it()
+    public void A_link_at_the_status_name_is_the_users_neither_written_through_nor_replaced()
     {
         var folder = Path.GetDirectoryName(_share.Touch("s1/READY"))!;
         var victim = Path.Combine(_share.Outside, "victim.txt");
         File.WriteAllText(victim, "user data");
         File.CreateSymbolicLink(Path.Combine(folder, StudyStatusFile.FileName), victim);
 
-        Assert.True(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
+        Assert.False(new StudyStatusFile().Write(folder, RealRoot, new Status("submitted", "S-1", TestShare.T0)));
 
         Assert.Equal("user data", File.ReadAllText(victim));
-        Assert.Null(new FileInfo(Path.Combine(folder, StudyStatusFile.FileName)).LinkTarget);
+        Assert.Equal(victim, new FileInfo(Path.Combine(folder, StudyStatusFile.FileName)).LinkTarget);
+        Assert.Equal([StudyStatusFile.FileName, "READY"], Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_study_folder_that_is_a_link_gets_no_status_in_the_folder_it_leads_to()
+    {
+        // Curated-A -> A1: A1's status would say Curated-A's id.
+        var a1 = Path.GetDirectoryName(_share.Touch("A1/READY"))!;
+        Directory.CreateSymbolicLink(Path.Combine(_share.Root, "Curated-A"), a1);
+
+        Assert.False(new StudyStatusFile().Write(Path.Combine(_share.Root, "Curated-A"), RealRoot, new Status("submitted", "Curated-A", TestShare.T0)));
+        Assert.Equal(["READY"], Directory.EnumerateFileSystemEntries(a1).Select(Path.GetFileName));
+        Assert.True(new StudyStatusFile().Write(a1, RealRoot, new Status("submitted", "A1", TestShare.T0)));
     }
 
     [Fact]
