@@ -55,7 +55,7 @@ public static class SharePaths
 
     /// <summary>Why an entry whose name holds a control character is left out (the paths built from it are refused too).</summary>
     public const string ControlCharacterNameReason =
-        "its name holds a control character (a tab, a newline, an escape), a line separator or a bidirectional override; rename it to have it analysed";
+        "its name holds a control character (a tab, a newline, an escape), a line separator, a bidirectional override or an invisible character (a zero-width space); rename it to have it analysed";
 
     /// <summary>
     /// Why a name holding a backslash is skipped: paths from messages and forms read it as a folder separator
@@ -247,7 +247,7 @@ public static class SharePaths
         if (string.IsNullOrWhiteSpace(relativePath)) throw new StudyLayoutException("The path is empty.");
         // First, as every message below quotes the path: a line break in it forged a log line in the fault's log.
         if (HasUnprintable(relativePath))
-            throw new StudyLayoutException("The path contains control characters, line separators or bidirectional overrides.");
+            throw new StudyLayoutException("The path contains control characters, line separators, bidirectional overrides or invisible characters.");
         if (Path.IsPathRooted(relativePath))
             throw new StudyLayoutException($"'{relativePath}' is absolute; give a path relative to the share.");
         if (relativePath.StartsWith('~'))

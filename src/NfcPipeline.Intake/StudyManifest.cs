@@ -194,7 +194,7 @@ public sealed record StudyManifest
             // Codes are shown and printed as written (nfc analyze, reports): an escape sequence would drive a terminal.
             if (SharePaths.HasUnprintable(p.Value.GetString()!))
                 throw new StudyLayoutException($"{FileName}: entry {index + 1} of '{property}' maps to a name with control characters, " +
-                    "line separators or bidirectional overrides.");
+                    "line separators, bidirectional overrides or invisible characters.");
             // No folder's name is longer (NAME_MAX, 255 bytes), and a key of a million combining marks took the
             // normalisation minutes, on every scan of every worker.
             if (p.Name.Length > MaxFolderNameLength)

@@ -258,7 +258,8 @@ public partial class FieldReviewTests
     [InlineData("line\u2028separator", "line separators")]
     [InlineData("ok\u202Eedoc", "bidirectional overrides")]   // shown reversed: "ok" then "code"
     [InlineData("isolate\u2066d", "bidirectional overrides")]
-    [InlineData("\u200B\u2060", "at least one letter or digit")]   // zero-width: shown as nothing beside the field
+    [InlineData("\u200B\u2060", "invisible characters")]   // zero-width: shown as nothing beside the field
+    [InlineData("\u200C\u200D", "at least one letter or digit")]   // joiners, printable in a word, are no reason alone
     public void A_reason_must_be_given_on_one_line(string reason, string problem) =>
         Assert.Contains(problem, FieldReview.ReasonProblem(reason));
 

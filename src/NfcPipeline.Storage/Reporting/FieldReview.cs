@@ -33,7 +33,7 @@ public sealed class FieldReview(NpgsqlDataSource dataSource)
     public static string? ReasonProblem(string? reason) =>
         string.IsNullOrWhiteSpace(reason) ? "Give a reason for the exclusion; it is shown with the field and in the reports."
         : reason.Trim().Length > MaxReasonLength ? $"The reason is longer than {MaxReasonLength} characters."
-        : PrintableText.HasUnprintable(reason) ? "The reason may not hold control characters (line breaks, tabs), line separators or bidirectional overrides."
+        : PrintableText.HasUnprintable(reason) ? "The reason may not hold control characters (line breaks, tabs), line separators, bidirectional overrides or invisible characters."
         // Zero-width and format characters alone pass the checks above and show as nothing beside the field.
         : !reason.Any(char.IsLetterOrDigit) ? "The reason must say something: at least one letter or digit."
         : null;

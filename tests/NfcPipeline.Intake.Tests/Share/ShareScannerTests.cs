@@ -405,7 +405,7 @@ public sealed partial class ShareScannerTests : IDisposable
             MakeStudy(odd, marker: "study.json");
             var refused = ScanOne(odd);
             Assert.Equal(StudyReadiness.Refused, refused.Readiness);
-            Assert.Contains("line separator or a bidirectional override", refused.Reason);
+            Assert.Contains("a line separator, a bidirectional override or an invisible character", refused.Reason);
         }
     }
 }
