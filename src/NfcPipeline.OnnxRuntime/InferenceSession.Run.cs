@@ -37,7 +37,7 @@ public sealed unsafe partial class InferenceSession
         var leases = new NativeHandle.Lease[inputCount];
         var inputHandles = new NativeHandle[inputCount];
         List<OrtValue>? outputs = null;
-        var temporaryNames = new List<byte[]>();
+        var temporaryNames = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         int leased = 0;
         try
         {
@@ -68,7 +68,7 @@ public sealed unsafe partial class InferenceSession
             outputs = new List<OrtValue>(outputCount);
             for (int k = 0; k < outputCount; k++)
             {
-                // A graph input listed as an output (one name, so one cached UTF-8 pointer) is the caller's array: its
+                // A graph input listed as an output (one name, so one UTF-8 pointer, cached or this run's) is the caller's array: its
                 // input's pin is held while the output lives. Told by name: no native call on the run's hot path.
                 int aliased = Array.IndexOf(inputNamePointers, outputNamePointers[k]);
                 outputs.Add(OrtValue.FromNative(outputPointers[k], aliased >= 0 ? inputHandles[aliased] : null));
@@ -96,14 +96,17 @@ public sealed unsafe partial class InferenceSession
         }
     }
 
-    /// <summary>The cached UTF-8 copy of a model name; unknown names get a temporary copy so ORT can name them in its error.</summary>
-    private nint NamePointer(string name, List<byte[]> temporaryNames)
+    /// <summary>
+    /// The cached UTF-8 copy of a model name; other names (unknown ones, so ORT can name them in its error, and
+    /// overridable initializers, which the input list leaves out) get one copy for the run, whichever list they are in.
+    /// </summary>
+    private nint NamePointer(string name, Dictionary<string, byte[]> temporaryNames)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (!_utf8Names.TryGetValue(name, out var utf8))
+        if (!_utf8Names.TryGetValue(name, out var utf8) && !temporaryNames.TryGetValue(name, out utf8))
         {
             utf8 = NativeText.ToPinnedUtf8(name);
-            temporaryNames.Add(utf8);
+            temporaryNames.Add(name, utf8);
         }
         return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(utf8));
     }

@@ -106,7 +106,9 @@ public sealed unsafe partial class InferenceSession : IDisposable
                     activeProvider = ExecutionProviders.Cuda;
                     return CreateSession(env, modelPath, cudaOptions);
                 }
-                catch (OnnxRuntimeException ex) when (options.FallbackToCpu)
+                // A model ORT cannot read fails on the CPU alike: said as it is, not loaded a second time.
+                catch (OnnxRuntimeException ex) when (options.FallbackToCpu
+                    && ex.ErrorCode is not (OrtErrorCode.NoSuchFile or OrtErrorCode.NoModel or OrtErrorCode.InvalidProtobuf or OrtErrorCode.InvalidGraph))
                 {
                     // The provider loaded but could not start (no device, driver too old): try the CPU.
                     fallbackReason = ex.OrtMessage;

@@ -87,6 +87,13 @@ public sealed class SessionOptions
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(options.DeviceId);
+        // Refused here: ORT refuses them only when the provider is set up, and with FallbackToCpu a typo ran on the CPU
+        // as if the host had no GPU.
+        if (options.GpuMemLimitBytes is <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), $"GpuMemLimitBytes must be positive, or null for no limit; got {options.GpuMemLimitBytes}.");
+        foreach (var (key, value) in options.AdditionalOptions)
+            if (string.IsNullOrWhiteSpace(key) || string.IsNullOrWhiteSpace(value))
+                throw new ArgumentException($"CUDA provider option '{key}' needs a key and a value; got '{key}'='{value}'.", nameof(options));
         Cuda = options;
     }
 

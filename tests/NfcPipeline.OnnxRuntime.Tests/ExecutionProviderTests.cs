@@ -73,6 +73,27 @@ public sealed class ExecutionProviderTests
     }
 
     [Fact]
+    public void Cuda_settings_ort_would_refuse_are_refused_when_given_not_taken_for_a_host_without_a_gpu()
+    {
+        var options = new SessionOptions();
+        Assert.Contains("GpuMemLimitBytes must be positive", Assert.Throws<ArgumentOutOfRangeException>(
+            () => options.AppendExecutionProvider_CUDA(new CudaExecutionProviderOptions { GpuMemLimitBytes = -1 })).Message);
+        foreach (var (key, value) in new[] { ("", "1"), ("gpu_mem_limit", ""), (" ", " ") })
+            Assert.Throws<ArgumentException>(() => options.AppendExecutionProvider_CUDA(
+                new CudaExecutionProviderOptions { AdditionalOptions = new Dictionary<string, string> { [key] = value } }));
+        Assert.Null(options.Cuda);   // nothing half taken
+    }
+
+    [Fact]
+    public void A_model_file_ort_cannot_read_is_said_as_it_is_when_cuda_was_asked_for()
+    {
+        var options = new SessionOptions();
+        options.AppendExecutionProvider_CUDA();
+        var missing = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(Path.Combine(Path.GetTempPath(), "nfc-no-such-model.onnx"), options));
+        Assert.Equal(OrtErrorCode.NoSuchFile, missing.ErrorCode);
+    }
+
+    [Fact]
     public void Without_fallback_a_cuda_failure_is_an_error()
     {
         var options = new SessionOptions { FallbackToCpu = false };

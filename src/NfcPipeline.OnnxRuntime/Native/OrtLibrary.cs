@@ -41,8 +41,12 @@ internal static unsafe class OrtLibrary
                 throw new OrtLibraryNotFoundException($"ONNX Runtime at {path} could not be loaded: {ex.Message}", ex);
             }
 
+            // A library refused is unloaded: a later try with the right path would otherwise sit beside it.
             if (!NativeLibrary.TryGetExport(module, "OrtGetApiBase", out var getApiBaseExport))
+            {
+                NativeLibrary.Free(module);
                 throw new OrtLibraryNotFoundException($"{path} does not export OrtGetApiBase, so it is not ONNX Runtime.");
+            }
 
             var apiBase = ((delegate* unmanaged<nint>)getApiBaseExport)();
             // OrtApiBase is { GetApi(uint version), GetVersionString() }.
@@ -51,8 +55,11 @@ internal static unsafe class OrtLibrary
             var version = NativeText.FromUtf8(getVersionString()) ?? "unknown";
             var table = getApi(OrtApi.Version);
             if (table == 0)
+            {
+                NativeLibrary.Free(module);
                 throw new OrtLibraryNotFoundException(
                     $"ONNX Runtime {version} at {path} does not offer C API version {OrtApi.Version}; version 1.13 or later is needed.");
+            }
 
             _loaded = new LoadedLibrary(path, version, new OrtApi(table));
             return _loaded;
