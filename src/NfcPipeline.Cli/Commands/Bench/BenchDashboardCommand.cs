@@ -81,6 +81,11 @@ internal static class BenchDashboardCommand
                 Console.Error.WriteLine($"nfc bench dashboard: database error: {ex.Message}");
                 return NfcCommandLine.Fatal;
             }
+            catch (HttpRequestException ex)   // the dashboard host it started stopped answering
+            {
+                Console.Error.WriteLine($"nfc bench dashboard: the dashboard did not answer: {ex.Message}");
+                return NfcCommandLine.Fatal;
+            }
             finally
             {
                 try { Directory.Delete(share, recursive: true); } catch (IOException) { }

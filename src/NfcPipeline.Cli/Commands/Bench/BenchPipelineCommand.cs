@@ -91,6 +91,11 @@ internal static class BenchPipelineCommand
                 $"database {name}, share {share.FullName}.");
             return NfcCommandLine.Fatal;
         }
+        catch
+        {
+            share.Delete(recursive: true);   // any other failure of the set-up (a migration refused, say) leaves no share
+            throw;
+        }
         await using var benchEnvironment = env;
         try
         {
@@ -134,6 +139,12 @@ internal static class BenchPipelineCommand
         catch (BenchFailedException ex)
         {
             await Console.Error.WriteLineAsync($"nfc bench pipeline: {ex.Message}");
+            return NfcCommandLine.Fatal;
+        }
+        // The database or the broker gone mid-run (a restart, say): one line, as at set-up, not a stack trace.
+        catch (Exception ex) when (ex is HttpRequestException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            await Console.Error.WriteLineAsync($"nfc bench pipeline: a service failed during the run: {ex.Message}");
             return NfcCommandLine.Fatal;
         }
         finally { share.Delete(recursive: true); }
