@@ -5,14 +5,22 @@ namespace NfcPipeline.Inference.Batching;
 public sealed class BatchContext<TRequest>
 {
     private readonly TRequest[] _requests;
+    private readonly Func<int, bool>? _hasEnded;
 
-    public BatchContext(ShapeBucket bucket, IReadOnlyList<TRequest> requests, long batchId = 0)
+    public BatchContext(ShapeBucket bucket, IReadOnlyList<TRequest> requests, long batchId = 0, Func<int, bool>? hasEnded = null)
     {
         ArgumentNullException.ThrowIfNull(requests);
         _requests = requests as TRequest[] ?? [.. requests];
         Bucket = bucket;
         BatchId = batchId;
+        _hasEnded = hasEnded;
     }
+
+    /// <summary>
+    /// Whether the request at <paramref name="index"/> has ended while its batch ran (its caller cancelled, its deadline
+    /// passed): its result is discarded, so an executor running images one at a time may pass it over.
+    /// </summary>
+    public bool HasEnded(int index) => _hasEnded?.Invoke(index) ?? false;
 
     /// <summary>Increases by one for every batch a batcher dispatches; useful to correlate logs.</summary>
     public long BatchId { get; }

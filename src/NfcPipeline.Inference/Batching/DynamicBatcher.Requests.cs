@@ -167,7 +167,8 @@ public sealed partial class DynamicBatcher<TRequest, TResult>
                 inputs[i] = requests[i].Request;
             }
 
-            Context = new BatchContext<TRequest>(bucket, inputs, batchId);
+            // Read without the lock: Done is never left, and a request seen live a moment late merely runs.
+            Context = new BatchContext<TRequest>(bucket, inputs, batchId, i => requests[i].State == RequestState.Done);
         }
 
         public PendingRequest[] Requests { get; }

@@ -20,7 +20,7 @@ public sealed class BatchFallback(ILogger? logger = null)
     public long Batches => Interlocked.Read(ref _batches);
 
     internal async ValueTask<IReadOnlyList<DecodedInstances>> EachAloneAsync(IReadOnlyList<PreprocessedImage> images, OnnxRuntimeException cause,
-        Func<PreprocessedImage, ValueTask<DecodedInstances>> runOne, CancellationToken cancellationToken)
+        Func<PreprocessedImage, ValueTask<DecodedInstances>> runOne, CancellationToken cancellationToken, Func<int, bool>? hasEnded = null)
     {
         long count = Interlocked.Increment(ref _batches);
         long now = Environment.TickCount64, last = Interlocked.Read(ref _lastLoggedTicks);
@@ -31,6 +31,8 @@ public sealed class BatchFallback(ILogger? logger = null)
         for (int i = 0; i < images.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // An image whose caller has gone (a deadline passed while the batch ran) would take a run of its own for nothing.
+            if (hasEnded?.Invoke(i) == true) { decoded[i] = DecodedInstances.NotRun; continue; }
             try { decoded[i] = await runOne(images[i]).ConfigureAwait(false); }
             catch (OnnxRuntimeException ex) when (!cancellationToken.IsCancellationRequested) { decoded[i] = DecodedInstances.RunFailed(ex); }
         }

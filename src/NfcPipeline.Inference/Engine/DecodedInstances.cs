@@ -17,6 +17,9 @@ public readonly record struct DecodedInstances(IReadOnlyList<CapillaryInstance>?
     public static DecodedInstances Failed(Exception error) => new(null, error as InvalidDataException
         ?? new InvalidDataException($"Decoding this image's model outputs failed ({error.GetType().Name}: {error.Message}).", error));
 
+    /// <summary>Not run: its request ended (cancelled, past its deadline) before its turn, and its result goes nowhere.</summary>
+    public static DecodedInstances NotRun { get; } = new(null, new OperationCanceledException("The image's request ended before its turn to run."));
+
     /// <summary>This image's run failed in ONNX Runtime when it ran alone (reported as an inference failure).</summary>
     public static DecodedInstances RunFailed(OnnxRuntimeException error) => new(null, error);
 

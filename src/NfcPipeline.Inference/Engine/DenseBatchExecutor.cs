@@ -24,7 +24,8 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         catch (OnnxRuntimeException failed) when (batch.Requests.Count > 1 && !cancellationToken.IsCancellationRequested)
         {
             return await _fallback.EachAloneAsync(batch.Requests, failed,
-                async image => (await RunAsync([image], batch.Bucket, cancellationToken).ConfigureAwait(false))[0], cancellationToken).ConfigureAwait(false);
+                async image => (await RunAsync([image], batch.Bucket, cancellationToken).ConfigureAwait(false))[0], cancellationToken, batch.HasEnded)
+                .ConfigureAwait(false);
         }
     }
 

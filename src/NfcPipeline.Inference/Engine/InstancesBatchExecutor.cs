@@ -44,7 +44,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
                     var one = new DecodedInstances[1];
                     await RunAndDecodeAsync([image], 0, 1, batch.Bucket, one, cancellationToken).ConfigureAwait(false);
                     return one[0];
-                }, cancellationToken).ConfigureAwait(false);
+                }, cancellationToken, batch.HasEnded).ConfigureAwait(false);
             }
         }
         else
@@ -52,6 +52,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
             for (int i = 0; i < images.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (batch.HasEnded(i)) { decoded[i] = DecodedInstances.NotRun; continue; }   // its caller has gone
                 try { await RunAndDecodeAsync(images, i, 1, batch.Bucket, decoded, cancellationToken).ConfigureAwait(false); }
                 catch (OnnxRuntimeException ex) when (images.Count > 1 && !cancellationToken.IsCancellationRequested)
                 {

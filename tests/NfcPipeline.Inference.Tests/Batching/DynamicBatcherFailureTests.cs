@@ -63,6 +63,9 @@ public class DynamicBatcherFailureTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Wait.ForAsync(cancelled));
         Assert.False(kept.IsCompleted);
         Assert.False(executor.Tokens.Single().IsCancellationRequested);
+        // The executor can tell, and pass the ended one over when it runs images one at a time.
+        var batch = executor.Batches.Single();
+        Assert.Equal((true, false), (batch.HasEnded(0), batch.HasEnded(1)));
 
         executor.Open();
         Assert.Equal(20, await Wait.ForAsync(kept));
