@@ -91,7 +91,7 @@ if [ -n "${NFC_TEST_FILTER:-}" ]; then
   run_tests "($NFC_TEST_FILTER)&FullyQualifiedName!~ServiceOutageTests" "tests matching $NFC_TEST_FILTER" || rc=1
   run_tests "($NFC_TEST_FILTER)&$OUTAGE" "service-outage tests matching $NFC_TEST_FILTER (alone)" || rc=1
 else
-  # The model tooling's own tests (Python, Debian's packages; the C# tests never call Python).
+  # The model tooling's own tests (Python, Debian's packages; the C# tests need none of them, only /usr/bin/python3 itself).
   python_tooling_ensure
   log "running the model tooling's Python tests"
   /usr/bin/python3 -m unittest discover -s ops/model -p 'test_*.py' 2>&1 | tee "$results/python.log"
@@ -101,10 +101,15 @@ else
   [ "${python_tests:-0}" -gt 0 ] || { log "the Python tests reported nothing"; rc=1; }
   run_tests "FullyQualifiedName!~ServiceOutageTests" "tests" || rc=1
   # Every test project must report: one that stopped being a test project would otherwise go unnoticed.
+  # Counted by name: one project reporting twice must not hide another that never did.
   projects=$(find tests -mindepth 2 -maxdepth 2 -name '*Tests.csproj' | wc -l)
-  reported=$(grep -c -E '(Passed|Failed)! +- +Failed:' "$results/console.log" || true)
+  reported=$(grep -o -E '(Passed|Failed)! +- +Failed:.* - [A-Za-z.]+Tests\.dll' "$results/console.log" | grep -o -E '[A-Za-z.]+Tests\.dll' | sort -u | wc -l || true)
   [ "$reported" -ge "$projects" ] || { log "only $reported of $projects test projects reported results"; rc=1; }
+  before=$(grep -c -E '(Passed|Failed)! +- +Failed:' "$results/console.log" || true)
   run_tests "$OUTAGE" "service-outage tests (alone)" || rc=1
+  # A filter that matches nothing ("No test matches") exits 0: the outage tests renamed away would pass unseen.
+  after=$(grep -c -E '(Passed|Failed)! +- +Failed:' "$results/console.log" || true)
+  [ "$after" -gt "$before" ] || { log "the service-outage tests reported nothing (filter $OUTAGE)"; rc=1; }
 fi
 set -e
 

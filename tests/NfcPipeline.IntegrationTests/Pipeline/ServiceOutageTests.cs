@@ -22,9 +22,13 @@ public class ServiceOutageTests
             TimeSpan.FromMinutes(1));
 
         Assert.True(await UnfinishedAsync(env) > 0, "the study finished before the outage");
-        await ServicesAsync("down", "postgres");
-        await Task.Delay(TimeSpan.FromSeconds(20));
-        await ServicesAsync("up", "postgres");
+        // Brought back whatever happens meanwhile: a server left down fails every test after this one.
+        try
+        {
+            await ServicesAsync("down", "postgres");
+            await Task.Delay(TimeSpan.FromSeconds(20));
+        }
+        finally { await ServicesAsync("up", "postgres"); }
         var back = await env.QueryScalarAsync<DateTime>("select now()");
 
         Assert.Equal("completed", await env.WaitForStudyAsync("study-db", TimeSpan.FromMinutes(4)));
@@ -46,10 +50,13 @@ public class ServiceOutageTests
         await PipelineEnvironment.WaitUntilAsync(async () => await env.QueryScalarAsync<long>("select count(*) from jobs where state = 'succeeded'") > 0,
             TimeSpan.FromMinutes(1));
 
-        await ServicesAsync("down", "rabbitmq");
-        // Work in flight while the broker is away (chunks it had delivered go on; their acks are lost).
-        Assert.True(await UnfinishedAsync(env) > 0, "the study finished before the outage");
-        await ServicesAsync("up", "rabbitmq");
+        try
+        {
+            await ServicesAsync("down", "rabbitmq");
+            // Work in flight while the broker is away (chunks it had delivered go on; their acks are lost).
+            Assert.True(await UnfinishedAsync(env) > 0, "the study finished before the outage");
+        }
+        finally { await ServicesAsync("up", "rabbitmq"); }
 
         Assert.Equal("completed", await env.WaitForStudyAsync("study-mq", TimeSpan.FromMinutes(4)));
         Assert.Equal(24L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));
