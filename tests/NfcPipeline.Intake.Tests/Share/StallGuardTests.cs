@@ -30,15 +30,17 @@ public sealed class StallGuardTests
     [Fact]
     public async Task A_slow_read_that_moves_on_runs_to_its_end()
     {
+        // 30 steps of 100 ms: 3 s in all, past a stall timeout of 2 s, which only a pause of the machine of nearly 2 s
+        // between two steps could reach (the 300 ms of the other tests was within reach of a loaded 2-core runner).
         var result = await StallGuard.RunAsync((progress, _) =>
         {
-            for (int i = 0; i < 10; i++)   // ten steps of 100 ms: 1 s in all, past the 300 ms stall timeout
+            for (int i = 0; i < 30; i++)
             {
                 Thread.Sleep(100);
                 progress.Advance();
             }
             return "read";
-        }, Stall, TimeProvider.System, CancellationToken.None);
+        }, TimeSpan.FromSeconds(2), TimeProvider.System, CancellationToken.None);
 
         Assert.Equal("read", result);
     }
