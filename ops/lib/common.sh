@@ -79,10 +79,14 @@ model_card_evaluations() {
     --out "$run/metrics.json" > "$run/evaluate.log"
   log "$(date -u +%FT%TZ) Python evaluation: $run/metrics.json"
   if [ -f "$NFC_LOCAL/native/libonnxruntime.so.1" ]; then
-    if "$PY" ops/model/ort_parity.py --onnx "$model" --weights "$weights" --limit 2 > "$run/ort_parity.json"; then
+    local parity=0
+    "$PY" ops/model/ort_parity.py --onnx "$model" --weights "$weights" --limit 2 > "$run/ort_parity.json" || parity=$?
+    if [ "$parity" -eq 0 ]; then
       log "ONNX Runtime parity: $run/ort_parity.json"
-    else   # no half-written file for the card to read as a measurement
-      log "ONNX Runtime parity failed; the card leaves it out"; rm -f "$run/ort_parity.json"
+    elif [ "$parity" -eq 3 ]; then   # the export differs from the weights: nothing is shipped
+      die "ONNX Runtime differs from eager PyTorch beyond the tolerance ($run/ort_parity.json); the export is not shipped"
+    else   # the check itself failed: no half-written file for the card to read as a measurement
+      log "ONNX Runtime parity could not be checked; the card leaves it out"; rm -f "$run/ort_parity.json"
     fi
   else
     rm -f "$run/ort_parity.json"

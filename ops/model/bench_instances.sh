@@ -53,6 +53,8 @@ if grep -rqs "ort_images_per_s" "$ROOT/src/NfcPipeline.Cli"; then
   # The sample study as its source wherever this is run from.
   BENCH="$("$ROOT/ops/nfc" bench inference --model "$MODEL" --batch 1 --images "$IMAGES" --source "$ROOT/samples/demo-study" | tee /dev/stderr)"
   ORT="$(sed -n 's/^.*ort_images_per_s=\([0-9.eE+-]*\).*$/\1/p' <<<"$BENCH" | tail -n 1)"
+  # No rate printed is a failed bench, not a ratio of 0.
+  [ -n "$ORT" ] || { echo "bench_instances.sh: ops/nfc bench inference printed no ort_images_per_s" >&2; exit 1; }
   echo "ort_images_per_s=$ORT"
   sed -n 's/^\(pipeline_images_per_s=.*\)$/\1/p' <<<"$BENCH"
   awk -v o="$ORT" -v e="$EAGER" 'BEGIN { if (e > 0) printf "ort_over_eager=%.2f\n", o / e }'

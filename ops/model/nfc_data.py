@@ -6,6 +6,7 @@ computed after the warp so every geometric quantity is in crop pixels. Targets f
 """
 import os
 import sys
+import zipfile
 
 import cv2
 import numpy as np
@@ -48,18 +49,25 @@ def render_training_field(seed, index):
 
 
 def build_cache(path, seed, count, log=print):
-    """Renders `count` fields once and stores them in one .npz; reuses it when it already matches."""
+    """Renders `count` fields once and stores them in one .npz; reuses it when it already matches. One that cannot be
+    read (cut short by a power cut) is rendered again rather than failing every run until someone deletes it."""
     if os.path.exists(path):
-        z = np.load(path, allow_pickle=True)
-        if int(z["seed"]) == seed and int(z["count"]) == count:
-            return list(z["fields"])
+        try:
+            with np.load(path, allow_pickle=True) as z:
+                if int(z["seed"]) == seed and int(z["count"]) == count:
+                    return list(z["fields"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            log(f"cache: {path} cannot be read ({type(e).__name__}: {e}); rendering it again")
     fields = []
     for i in range(count):
         fields.append(render_training_field(seed, i))
         if (i + 1) % 50 == 0:
             log(f"cache: {i + 1}/{count} fields")
     tmp = path + ".tmp.npz"
-    np.savez(tmp, seed=seed, count=count, fields=np.array(fields, dtype=object))
+    with open(tmp, "wb") as f:   # on disk before the rename, as train.save() writes checkpoints
+        np.savez(f, seed=seed, count=count, fields=np.array(fields, dtype=object))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return fields
 

@@ -7,7 +7,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from write_card import diameter_verdicts, meets  # noqa: E402
+from write_card import diameter_verdicts, meets, target_verdict  # noqa: E402
 
 
 class VerdictTests(unittest.TestCase):
@@ -18,6 +18,13 @@ class VerdictTests(unittest.TestCase):
         self.assertEqual(meets(0.504, 0.5), "(misses)")
         self.assertEqual(meets(0.5004, 0.5), "(meets)")  # shown as 0.500
         self.assertEqual(meets(None, 0.5), "(n/a)")
+
+    def test_the_python_tables_verdict_is_judged_as_shown_as_the_csharp_tables_is(self):
+        # F1 0.8996 was shown as "0.900 (misses target)" beside the C# table's "(meets)".
+        self.assertEqual(target_verdict(0.8996, 0.90, at_least=True), "meets target")
+        self.assertEqual(target_verdict(0.8994, 0.90, at_least=True), "misses target")
+        self.assertEqual(target_verdict(2.004, 2.0, nd=2), "meets target")
+        self.assertEqual(target_verdict(None, 0.5), "n/a")
 
     def test_the_diameters_name_the_ones_that_miss(self):
         mae = lambda a, r, v: {"apical": {"mae_um": a}, "arterial": {"mae_um": r}, "venous": {"mae_um": v}}  # noqa: E731
