@@ -169,7 +169,7 @@ public sealed class ImageDecoder
         try { full = Path.GetFullPath(path); } catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException) { full = path; }
         var files = new[] { path, full }.Distinct().OrderByDescending(p => p.Length);
         var folders = new[] { Path.GetDirectoryName(path), Path.GetDirectoryName(full) }
-            .Where(f => !string.IsNullOrEmpty(f) && f != "/").Distinct().OrderByDescending(f => f!.Length);
+            .Where(f => !string.IsNullOrEmpty(f) && f is not ("/" or "." or "..")).Distinct().OrderByDescending(f => f!.Length);
         foreach (var file in files) message = message.Replace(file, "the file");
         foreach (var folder in folders) message = message.Replace(folder!, "its folder");
         return message;

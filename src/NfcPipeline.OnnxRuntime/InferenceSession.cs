@@ -107,8 +107,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
                     return CreateSession(env, modelPath, cudaOptions);
                 }
                 // A model ORT cannot read fails on the CPU alike: said as it is, not loaded a second time.
-                catch (OnnxRuntimeException ex) when (options.FallbackToCpu
-                    && ex.ErrorCode is not (OrtErrorCode.NoSuchFile or OrtErrorCode.NoModel or OrtErrorCode.InvalidProtobuf or OrtErrorCode.InvalidGraph))
+                catch (OnnxRuntimeException ex) when (options.FallbackToCpu && !IsModelFileError(ex))
                 {
                     // The provider loaded but could not start (no device, driver too old): try the CPU.
                     fallbackReason = ex.OrtMessage;
@@ -128,6 +127,10 @@ public sealed unsafe partial class InferenceSession : IDisposable
         activeProvider = ExecutionProviders.Cpu;
         return CreateSession(env, modelPath, cpuOptions);
     }
+
+    /// <summary>An error of the model file itself (missing, not ONNX, an invalid graph), which no other provider mends.</summary>
+    internal static bool IsModelFileError(OnnxRuntimeException ex) =>
+        ex.ErrorCode is OrtErrorCode.NoSuchFile or OrtErrorCode.NoModel or OrtErrorCode.InvalidProtobuf or OrtErrorCode.InvalidGraph;
 
     private static NativeHandle CreateSession(OrtEnv env, string modelPath, NativeHandle sessionOptions)
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using MassTransit;
 using NfcPipeline.Contracts;
+using NfcPipeline.IntegrationTests.Infrastructure;
 using NfcPipeline.Storage.Reporting;
 
 namespace NfcPipeline.Dashboard.Tests;
@@ -240,8 +241,7 @@ public partial class FieldReviewTests
             $"select pg_advisory_xact_lock(hashtextextended('nfc.study:' || external_id, 0)) from studies where id = {data.StudyId}", aggregation, tx))
             await take.ExecuteNonQueryAsync();
         var review = new FieldReview(dataSource).ExcludeAsync(data.ImageIds[0], "air bubble", "test");
-        await Task.Delay(500);   // the review has begun, and waits for the lock
-        Assert.False(review.IsCompleted);
+        await LockWaiters.WaitForAdvisoryWaiterAsync(dataSource, review, "the review");
         await using (var save = new Npgsql.NpgsqlCommand(
             $"update patient_metrics set computed_at = clock_timestamp() where patient_id = {data.PatientId}", aggregation, tx))
             Assert.Equal(1, await save.ExecuteNonQueryAsync());

@@ -110,13 +110,7 @@ public partial class JobAdminTests
         }
 
         var requeue = Task.Run(() => new JobAdmin(source).RequeueAsync([data.FailedJobId], "test", (_, _) => Task.CompletedTask));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await data.Database.ScalarAsync<long>("select count(*) from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())") == 0)
-        {
-            Assert.False(requeue.IsCompleted, "the requeue did not wait for the study's lock");
-            Assert.True(DateTime.UtcNow < deadline, "the requeue never waited for the study's lock");
-            await Task.Delay(50);
-        }
+        await LockWaiters.WaitForAdvisoryWaiterAsync(source, requeue, "the requeue");
         await using (var write = new NpgsqlCommand($"update jobs set state = 'succeeded' where id = {data.FailedJobId}", writer, tx) { CommandTimeout = 10 })
             await write.ExecuteNonQueryAsync();   // not blocked: the requeue holds no job row yet
         await tx.CommitAsync();

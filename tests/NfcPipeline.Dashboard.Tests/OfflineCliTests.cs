@@ -4,7 +4,7 @@ using NfcPipeline.IntegrationTests.Infrastructure;
 namespace NfcPipeline.Dashboard.Tests;
 
 /// <summary>`nfc analyze` and `evaluate` as processes: no broker, no database, the reference model (benches: BenchCliTests).</summary>
-public sealed class OfflineCliTests : IDisposable
+public sealed partial class OfflineCliTests : IDisposable
 {
     private static readonly string Corpus = Path.Combine(TestServices.RepoRoot, "tests", "fixtures", "images");
     private static readonly string DemoStudy = Path.Combine(TestServices.RepoRoot, "samples", "demo-study");
@@ -119,35 +119,6 @@ public sealed class OfflineCliTests : IDisposable
         Assert.Contains("nfc analyze: 1 patient folder(s) are not in study.json's patients map", refused.Err);
         Assert.Contains("nothing was analysed", refused.Err);
         Assert.DoesNotContain("Roe-Rick", refused.Out + refused.Err);
-    }
-
-    [Fact]
-    public async Task Analyze_of_one_image_or_a_patients_folder_takes_the_scale_of_the_study_json_above_it()
-    {
-        var study = Path.Combine(_folder.FullName, "scaled");
-        Directory.CreateDirectory(Path.Combine(study, "P01", "L2"));
-        var field = Path.Combine(study, "P01", "L2", "field1.jpg");
-        File.Copy(Path.Combine(DemoStudy, "P001", "L2", "field1.jpg"), field);
-        File.WriteAllText(Path.Combine(study, "study.json"), """{"study_id": "S1", "um_per_px": 1.25}""");
-
-        foreach (var target in new[] { field, Path.Combine(study, "P01") })
-        {
-            var run = await NfcProcess.RunAsync("analyze", target, "--json");
-            Assert.True(run.Code == 0, run.Err + run.Out);
-            Assert.Contains($"nfc analyze: calibration 1.25 µm/px from {Path.Combine(study, "study.json")}, the manifest of the study this path lies in.", run.Err);
-            Assert.DoesNotContain("no calibration given", run.Err);
-            var image = run.Out.Split('\n').Select(l => JsonDocument.Parse(l).RootElement).First(e => e.GetProperty("type").GetString() == "image");
-            Assert.Equal(1.25, image.GetProperty("um_per_px").GetDouble());
-        }
-
-        // --um-per-px goes first; a manifest above that cannot be read is refused, as the study's own would be.
-        var given = await NfcProcess.RunAsync("analyze", field, "--um-per-px", "2");
-        Assert.Equal(0, given.Code);
-        Assert.DoesNotContain("calibration 1.25", given.Err);
-        File.WriteAllText(Path.Combine(study, "study.json"), "{not json");
-        var broken = await NfcProcess.RunAsync("analyze", field);
-        Assert.Equal(2, broken.Code);
-        Assert.StartsWith("nfc analyze: the study.json above ", broken.Err);
     }
 
     [Fact]
@@ -400,6 +371,7 @@ public sealed class OfflineCliTests : IDisposable
             ["report", "1", "--connection", "Host=127.0.0.1;Port=notanumber"],
             ["status", "--connection", "Host=127.0.0.1;Multiplexing=true;Pooling=false"],   // keywords the data source refuses together
             ["report", "1", "--connection", "Host=127.0.0.1;Target Session Attributes=primary"],
+            ["status", "--connection", "Host=127.0.0.1,127.0.0.2;Target Session Attributes=primary;Multiplexing=true;Pooling=false"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "not a uri"],
             ["enqueue", "demo-study", "--share", Path.GetDirectoryName(DemoStudy)!, "--rabbit", "http://127.0.0.1:5672/"],
             ["requeue", "5", "--stalled"],

@@ -87,10 +87,19 @@ public sealed class ExecutionProviderTests
     [Fact]
     public void A_model_file_ort_cannot_read_is_said_as_it_is_when_cuda_was_asked_for()
     {
+        // Here CUDA's libraries are missing, so the CPU session says it; on a GPU host the CUDA session's own error is
+        // not taken for a provider failure: the rule below decides.
         var options = new SessionOptions();
         options.AppendExecutionProvider_CUDA();
         var missing = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(Path.Combine(Path.GetTempPath(), "nfc-no-such-model.onnx"), options));
         Assert.Equal(OrtErrorCode.NoSuchFile, missing.ErrorCode);
+        Assert.True(InferenceSession.IsModelFileError(missing));
+
+        foreach (var code in new[] { OrtErrorCode.NoModel, OrtErrorCode.InvalidProtobuf, OrtErrorCode.InvalidGraph })
+            Assert.True(InferenceSession.IsModelFileError(new OnnxRuntimeException(code, "the file")));
+        // A provider that cannot start (no device, a driver too old) falls back.
+        foreach (var code in new[] { OrtErrorCode.Fail, OrtErrorCode.EpFail, OrtErrorCode.RuntimeException, OrtErrorCode.InvalidArgument })
+            Assert.False(InferenceSession.IsModelFileError(new OnnxRuntimeException(code, "the provider")));
     }
 
     [Fact]

@@ -63,9 +63,9 @@ internal static class AnalyzeCommand
                     await Console.Error.WriteLineAsync($"nfc analyze: calibration {above.ToString(CultureInfo.InvariantCulture)} µm/px from {Path.Combine(at, StudyManifest.FileName)}, the manifest of the study this path lies in.");
                 }
             }
-            catch (StudyLayoutException ex)
+            catch (Exception ex) when (ex is StudyLayoutException or IOException or UnauthorizedAccessException)
             {
-                await Console.Error.WriteLineAsync($"nfc analyze: the study.json above {target} cannot be read: {ex.Message} Give --um-per-px, or mend it.");
+                await Console.Error.WriteLineAsync($"nfc analyze: the study.json above {target} cannot be read: {ex.Message.TrimEnd('.')}. Give --um-per-px, or mend it.");
                 return NfcCommandLine.Usage;
             }
         }
@@ -125,7 +125,9 @@ internal static class AnalyzeCommand
         var current = holdsTheImage ? full : Path.GetDirectoryName(full);
         for (int level = holdsTheImage ? 0 : 1; level < 3 && current is not null; level++, current = Path.GetDirectoryName(current))
         {
-            if (!File.Exists(Path.Combine(current, StudyManifest.FileName)) && StudyManifest.MisnamedIn(current) is null) continue;
+            // A link at the name counts, its target gone or not: Read refuses such a one by name, as for the study itself.
+            var manifest = new FileInfo(Path.Combine(current, StudyManifest.FileName));
+            if (!manifest.Exists && manifest.LinkTarget is null && StudyManifest.MisnamedIn(current) is null) continue;
             return (StudyManifest.Read(current, SharePaths.RealPath(current)), current);
         }
         return (null, "");

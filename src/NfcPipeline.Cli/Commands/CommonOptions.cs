@@ -58,7 +58,7 @@ internal static class CommonOptions
         var resolved = new StorageOptions { ConnectionString = fromOption }.ResolveConnectionString();
         // The data source checks the keywords together (multiplexing without pooling, say) without connecting.
         try { using var _ = Npgsql.NpgsqlDataSource.Create(resolved); }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or InvalidOperationException)
         {
             throw new CliUsageException($"the connection string is malformed: {ex.Message}");
         }

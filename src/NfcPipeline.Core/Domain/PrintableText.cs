@@ -4,7 +4,8 @@ namespace NfcPipeline.Core.Domain;
 /// Text as logs, terminals and one-line fields may show it: control characters (a newline forges a log line, an escape
 /// drives a terminal), line and paragraph separators (which break the one line), bidirectional overrides and marks
 /// (which reorder what is shown) and invisible characters (a zero-width space makes "P01" and "P01\u200B" two names
-/// that look one) are unprintable. The joiners U+200C and U+200D stay: Persian and Indic names are spelt with them.
+/// that look one) are unprintable. The joiners U+200C and U+200D stay, as Persian and Indic names are spelt with them,
+/// and so does U+180E, which Mongolian spelling needs.
 /// Names from the share and reasons typed by reviewers follow this one rule.
 /// </summary>
 public static class PrintableText
@@ -12,7 +13,7 @@ public static class PrintableText
     public static bool IsUnprintable(char c) =>
         char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069')
             or '\u200E' or '\u200F' or '\u061C'   // left-to-right, right-to-left and Arabic letter marks
-            or '\u200B' or (>= '\u2060' and <= '\u2064') or '\uFEFF' or '\u00AD' or '\u180E';   // zero-width and invisible
+            or '\u200B' or (>= '\u2060' and <= '\u2064') or '\uFEFF' or '\u00AD';   // zero-width and invisible
 
     public static bool HasUnprintable(string text) => text.Any(IsUnprintable);
 

@@ -1,5 +1,4 @@
 using NfcPipeline.Core.Domain;
-using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Preprocessing;
@@ -16,6 +15,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
 {
     private readonly DenseDecoder _decoder = new(model.Contract.ClassNames, model.Contract.Stride, decoderOptions);
     private readonly BatchFallback _fallback = fallback ?? new();
+    private readonly SpareTensor _spare = new();
 
     public async ValueTask<IReadOnlyList<DecodedInstances>> ExecuteAsync(BatchContext<PreprocessedImage> batch, CancellationToken cancellationToken)
     {
@@ -34,7 +34,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
     {
         int n = images.Count, height = bucket.Height, width = bucket.Width;
         int plane = height * width, length = n * 3 * plane;
-        var input = BatchInput.CanUseDirectly(images, height, width) ? null : Scratch.Rent<float>(length);
+        var input = BatchInput.CanUseDirectly(images, height, width) ? null : _spare.Rent(length);
         try
         {
             Memory<float> memory;
@@ -62,7 +62,7 @@ public sealed class DenseBatchExecutor(LoadedModel model, DenseDecoderOptions de
         }
         finally
         {
-            if (input is not null) Scratch.Return(input);
+            if (input is not null) _spare.Return(input);
         }
     }
 }

@@ -1,5 +1,4 @@
 using NfcPipeline.Core.Domain;
-using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
 using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Preprocessing;
@@ -18,6 +17,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
     private readonly InstancesDecoder _decoder;
     private readonly string[] _outputNames;
     private readonly BatchFallback _fallback;
+    private readonly SpareTensor _spare = new();
 
     public InstancesBatchExecutor(LoadedModel model, InstancesDecoderOptions decoderOptions, BatchFallback? fallback = null)
     {
@@ -67,7 +67,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
         DecodedInstances[] decoded, CancellationToken cancellationToken)
     {
         int length = count * 3 * bucket.Height * bucket.Width;
-        var input = Scratch.Rent<float>(length);
+        var input = _spare.Rent(length);
         try
         {
             var slice = images.Skip(first).Take(count).ToList();
@@ -106,7 +106,7 @@ public sealed class InstancesBatchExecutor : IBatchExecutor<PreprocessedImage, D
         }
         finally
         {
-            Scratch.Return(input);
+            _spare.Return(input);
         }
     }
 

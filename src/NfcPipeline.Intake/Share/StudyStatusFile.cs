@@ -41,7 +41,8 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
         catch (IOException) { return Skipped(studyFolder, "LinkLoop"); }
         if (!SharePaths.IsInside(folder, realRoot)) return Skipped(studyFolder, "OutsideShare");
         // A linked study (Curated-A -> A1) would write into its target, a study of its own maybe, under this one's id.
-        if (IsLink(studyFolder)) return Skipped(studyFolder, "LinkedFolder");
+        try { if (IsLink(studyFolder, folder)) return Skipped(studyFolder, "LinkedFolder"); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return Skipped(studyFolder, ex.GetType().Name); }
         var target = Path.Combine(folder, FileName);
         // A file of that name the pipeline did not write (copied in with the study from elsewhere, the user's own) is
         // the user's: never replaced, and the folder not touched for it (no temporary file made and removed).
@@ -104,12 +105,11 @@ public sealed class StudyStatusFile(ILogger<StudyStatusFile>? logger = null)
         catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException)) { return Found.Foreign; }
     }
 
-    /// <summary>Whether the folder itself (not a folder above it, the share's root say) is a link.</summary>
-    private static bool IsLink(string studyFolder)
+    /// <summary>Whether the folder itself (not a folder above it, the share's root say) is a link: its resolved path is not its parent's plus its name.</summary>
+    private static bool IsLink(string studyFolder, string resolved)
     {
         var full = Path.GetFullPath(studyFolder).TrimEnd(Path.DirectorySeparatorChar);
-        return Path.GetDirectoryName(full) is { } parent
-            && SharePaths.RealPath(full) != Path.Combine(SharePaths.RealPath(parent), Path.GetFileName(full));
+        return Path.GetDirectoryName(full) is { } parent && resolved != Path.Combine(SharePaths.RealPath(parent), Path.GetFileName(full));
     }
 
     private bool Skipped(string studyFolder, string reason)

@@ -25,5 +25,6 @@ public class PrintableTextTests
     [InlineData("Müller")]
     [InlineData("می\u200Cخواهم")]   // Persian spells words with the zero-width non-joiner
     [InlineData("क्\u200Dष")]        // and Indic scripts with the joiner
+    [InlineData("\u1828\u180E\u1820")]   // and Mongolian with its vowel separator
     public void Names_as_people_write_them_are_printable(string name) => Assert.False(PrintableText.HasUnprintable(name));
 }

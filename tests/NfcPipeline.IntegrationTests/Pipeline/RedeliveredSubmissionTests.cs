@@ -104,8 +104,7 @@ public class RedeliveredSubmissionTests
             await c.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.study-form:' || @Form, 0))", new { Form = "Zu\u0308rich-02" }, first);
             var racing = registrations.RegisterAsync(decomposed with { ExternalId = "Zu\u0308rich-02", SourcePath = "zurich-mac-2" },
                 s.ModelId, 2.0, false, 2, "{}", default);
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            Assert.False(racing.IsCompleted);
+            await LockWaiters.WaitForAdvisoryWaiterAsync(db, racing, "the look-alike's registration");
             await c.ExecuteAsync("""
                 insert into studies (external_id, source_path, um_per_px, state, model_id) values (@Id, 'zurich-win-2', 2.0, 'processing', @ModelId)
                 """, new { Id = "Z\u00fcrich-02", s.ModelId }, first);

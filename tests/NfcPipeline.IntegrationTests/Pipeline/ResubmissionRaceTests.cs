@@ -140,6 +140,7 @@ public class ResubmissionRaceTests
         await using var held = await holder.BeginTransactionAsync();
         await holder.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('nfc.study:' || 'race', 0))", transaction: held);
         var registering = new StudyRegistrationStore(db).RegisterAsync(SubmittedAgain(s), s.ModelId, 2.0, true, 1, "{}", default);
+        await LockWaiters.WaitForAdvisoryWaiterAsync(db, registering, "the registration");   // its transaction has begun
         await Task.Delay(10_000);
         await held.CommitAsync();
         var registered = await registering;
@@ -549,8 +550,7 @@ public class ResubmissionRaceTests
         var store = new PatientResultsStore(db);
         var aggregation = store.AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default);
         var study = store.CompleteStudyIfDoneAsync(s.StudyId, default);
-        await Task.Delay(500);
-        Assert.False(aggregation.IsCompleted);   // waits for the registration
+        await LockWaiters.WaitForAdvisoryWaiterAsync(db, aggregation, "the aggregation");   // waits for the registration
         await tx.CommitAsync();
 
         Assert.Null(await aggregation);   // the new image is queued: not done
@@ -578,8 +578,7 @@ public class ResubmissionRaceTests
             new { Sha = s.Shas[0], s.ModelId, Um = 2.0 }, tx);
 
         var aggregation = new PatientResultsStore(db).AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default);
-        await Task.Delay(500);
-        Assert.False(aggregation.IsCompleted);   // waits for the write
+        await LockWaiters.WaitForAdvisoryWaiterAsync(db, aggregation, "the aggregation");   // waits for the write
         await tx.CommitAsync();
         Assert.NotNull(await aggregation);
     }

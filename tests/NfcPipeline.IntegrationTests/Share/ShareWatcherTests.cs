@@ -291,8 +291,10 @@ public class ShareWatcherTests
         await using var h = await CreateAsync();
         h.AddSettledStudy($"{h.Token}-ignored");
 
-        await h.StartWatcherAsync(new() { ["Share:Root"] = null });
-        await Task.Delay(1000);
+        var host = await h.StartWatcherAsync(new() { ["Share:Root"] = null });
+        // Its loop has returned (a fixed wait passed as well when the host was merely slow to begin scanning).
+        var watcher = host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<NfcPipeline.Worker.Share.ShareWatcherService>().Single();
+        await watcher.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_scans"));
         Assert.Equal(0L, await h.Db.ScalarAsync<long>("select count(*) from share_watch"));
