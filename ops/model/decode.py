@@ -91,6 +91,10 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
         kps = inst.pop("keypoints")
         kps[:, 0] = (kps[:, 0] + 0.5) * sx - 0.5   # model to original pixel indices, about pixel centres (as C#)
         kps[:, 1] = (kps[:, 1] + 0.5) * sy - 0.5
+        # Off the picture (a partial last cell, offsets into the padding): no confidence, as the C# decoder rules.
+        off = ((kps[:, 0] < -0.5 - 1e-4) | (kps[:, 1] < -0.5 - 1e-4)
+               | (kps[:, 0] > image_size[0] - 0.5 + 1e-4) | (kps[:, 1] > image_size[1] - 0.5 + 1e-4))
+        kps[off, 2] = 0.0
         inst["keypoints"] = kps
         inst["radius"] = inst["radius"] * (sx + sy) / 2
         del inst["region"]

@@ -38,6 +38,17 @@ class DecodeTests(unittest.TestCase):
         np.testing.assert_allclose(inst["cls_prob"], expected, rtol=1e-5)
         self.assertEqual(0, int(np.argmax(inst["cls_prob"])))
 
+    def test_a_keypoint_off_the_picture_has_no_confidence_as_in_the_csharp_decoder(self):
+        # The grid runs on past an image 12 pixels wide (as a bucket's padding would): keypoints located there are no
+        # place measured.
+        maps = one_instance([[1, 0]] * 6)
+        (inst,) = decode.decode(maps, 2, (12, H * 2), (12, H * 2), dict(orient_by_consensus=False))
+        kps = inst["keypoints"]
+        off = kps[:, 0] > 11.5 + 1e-4
+        self.assertTrue(off.any() and (~off).any(), kps[:, 0])
+        self.assertTrue((kps[off, 2] == 0).all())
+        self.assertTrue((kps[~off, 2] > 0).all())
+
     def test_keypoints_map_to_original_pixels_about_pixel_centres(self):
         logits = [[1, 0]] * 6
         maps = one_instance(logits)

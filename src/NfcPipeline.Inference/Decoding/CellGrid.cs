@@ -26,8 +26,16 @@ internal sealed class CellGrid
 
     public float CellCentre(int index) => (index + 0.5f) * Stride - 0.5f;
 
-    public Keypoint ToOriginal(float modelX, float modelY, float confidence) =>
-        new((float)_plan.ToOriginalX(modelX), (float)_plan.ToOriginalY(modelY), confidence);
+    public Keypoint ToOriginal(float modelX, float modelY, float confidence)
+    {
+        double x = _plan.ToOriginalX(modelX), y = _plan.ToOriginalY(modelY);
+        // Off the picture (the last, partial cell's centre, or offsets voting into the padding): not a place measured,
+        // so not confident, as the instances decoder rules (a hair of slack for rounding at the edge).
+        const double slack = 1e-4;
+        if (x < -0.5 - slack || y < -0.5 - slack || x > _plan.OriginalWidth - 0.5 + slack || y > _plan.OriginalHeight - 0.5 + slack)
+            confidence = 0f;
+        return new Keypoint((float)x, (float)y, confidence);
+    }
 
     /// <summary>The instance's cells upsampled to original pixels (nearest cell), as a crop around them.</summary>
     public InstanceMask MaskInOriginalPixels(int[] labels, int k, List<int> cells)

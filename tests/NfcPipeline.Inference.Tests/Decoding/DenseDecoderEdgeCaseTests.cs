@@ -27,6 +27,18 @@ public partial class DenseDecoderTests
     }
 
     [Fact]
+    public void A_keypoint_off_the_picture_has_no_confidence_as_in_instances_v1()
+    {
+        // 101 pixels at stride 4: the last of 26 cells is centred at x = 101.5, past the edge at 100.5, and offsets can
+        // vote a loop cut by the frame further into the padding. A diameter measured there is not one.
+        var grid = new CellGrid(new ResizePlan(101, 96, 101, 96, 104, 96), 4, 24, 26);
+        Assert.Equal(0f, grid.ToOriginal(grid.CellCentre(25), 10, 0.6f).Confidence);
+        Assert.Equal(0f, grid.ToOriginal(50, -0.6f, 0.6f).Confidence);
+        Assert.Equal(0.6f, grid.ToOriginal(100.5f, 95.5f, 0.6f).Confidence);   // on the edge: in
+        Assert.Equal(0.6f, grid.ToOriginal(grid.CellCentre(24), 10, 0.6f).Confidence);
+    }
+
+    [Fact]
     public void A_grid_floored_from_an_input_not_a_multiple_of_the_stride_decodes_and_a_coarser_one_is_refused()
     {
         // A fixed 129×97 input at stride 2: a max-pool network gives 64×48 cells, one pixel row and column short. Every
