@@ -18,8 +18,12 @@ public sealed class ImagePreprocessor(SizePolicy sizePolicy, InputNormalization 
 {
     public PreprocessedImage Run(ReadOnlySpan<byte> rgb, int width, int height)
     {
-        if (rgb.Length < width * height * 3)
-            throw new ArgumentException($"Expected {width * height * 3} RGB bytes for {width}×{height}, got {rgb.Length}.", nameof(rgb));
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        // In long: 37838² × 3 wraps an int to a small count a short buffer passes.
+        long expected = (long)width * height * 3;
+        if (rgb.Length < expected)
+            throw new ArgumentException($"Expected {expected} RGB bytes for {width}×{height}, got {rgb.Length}.", nameof(rgb));
         var plan = sizePolicy.Plan(width, height);
         // Before the tensor is allocated: at its own size a 48-megapixel image is a 576 MB input and gigabytes of
         // activations; a thin image with a short-side policy grows without bound.

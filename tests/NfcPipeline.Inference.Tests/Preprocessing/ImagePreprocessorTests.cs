@@ -21,6 +21,16 @@ public class ImagePreprocessorTests
     }
 
     [Fact]
+    public void A_buffer_shorter_than_its_stated_size_is_refused_even_where_the_size_wraps_an_int()
+    {
+        var pre = new ImagePreprocessor(new ShortSideSizePolicy(512, 32), InputNormalization.Identity);
+        // 37838 × 37838 × 3 wraps a 32-bit count to 175,436 bytes: a buffer that long passed.
+        var e = Assert.Throws<ArgumentException>(() => pre.Run(new byte[175_436], 37_838, 37_838));
+        Assert.Contains("Expected 4295142732 RGB bytes", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pre.Run(new byte[12], 0, 4));
+    }
+
+    [Fact]
     public void A_sliver_whose_resize_would_overflow_is_TooLarge_not_an_allocation_failure()
     {
         // 1 × 3,000,000 px to a short side of 768: 2.3e9 px long, beyond int (it wrapped negative and passed the limit).
