@@ -39,12 +39,26 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var inFlight = new Queue<Task<FieldOutcome>>();
-        foreach (var (path, calibration) in files)
+        // A caller that stops reading (a break, a failure) stops those still in flight, and waits for them: they hold
+        // admission slots and tensors, and a host stopping would otherwise find them still running.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            if (inFlight.Count >= Math.Max(1, lookAhead)) yield return await inFlight.Dequeue();
-            inFlight.Enqueue(AnalyzeFileAsync(path, calibration, cancellationToken));
+            foreach (var (path, calibration) in files)
+            {
+                if (inFlight.Count >= Math.Max(1, lookAhead)) yield return await inFlight.Dequeue();
+                inFlight.Enqueue(AnalyzeFileAsync(path, calibration, stop.Token));
+            }
+            while (inFlight.Count > 0) yield return await inFlight.Dequeue();
         }
-        while (inFlight.Count > 0) yield return await inFlight.Dequeue();
+        finally
+        {
+            if (inFlight.Count > 0)
+            {
+                stop.Cancel();
+                try { await Task.WhenAll(inFlight); } catch (Exception) { /* each one's outcome goes unread with its reader */ }
+            }
+        }
     }
 
     public Task<FieldOutcome> AnalyzeFileAsync(string path, Calibration calibration, CancellationToken cancellationToken = default) =>
