@@ -49,11 +49,13 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             logger.LogWarning("Study {StudyDbId}: {Count} chunk jobs were not taken by the broker ({Error}); the outbox publishes them",
                 study.StudyId, chunks.Count, ex.Message);
         }
-        if (ShareFolder(context.Message, options) is var (root, folder))
+        // Not for a redelivery: an old message moved back from the error queue would clear a newer submission's refusal.
+        if (!study.Redelivered && ShareFolder(context.Message, options) is var (root, folder))
         {
-            // Best effort, after the work is out: a stale note is cleared at the folder's next registration.
+            // Best effort, after the work is out, whatever goes wrong (a statement timeout too): a committed registration
+            // must not fault, be retried and skip its completion below. A stale note is cleared at the next registration.
             try { await shareNotes.ClearRegistrationRefusalAsync(root, folder, ct); }
-            catch (Exception ex) when (DatabaseRetry.IsTransient(ex)) { logger.LogWarning("The folder's refusal note was not cleared: {Error}", ex.Message); }
+            catch (Exception ex) when (ex is not OperationCanceledException) { logger.LogWarning("The folder's refusal note was not cleared: {Error}", ex.Message); }
         }
         if (study.Redelivered)
             logger.LogInformation("Study {StudyDbId}: this submission was registered before (its message delivered again, or a retry after its " +
@@ -145,8 +147,11 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// </summary>
     internal static (string Root, string Folder)? ShareFolder(SubmitStudy message, WorkerOptions options) =>
         message.FolderPath is { Length: > 0 } folder && options.ShareRoot is { Length: > 0 } root
-            ? (message.ShareRootKey is { Length: > 0 } key ? key : Share.ShareWatcherService.NormaliseRoot(root), folder.Trim('/'))
+            ? (message.ShareRootKey is { Length: > 0 } key && ShareRootKeyIsUsable(key) ? key : Share.ShareWatcherService.NormaliseRoot(root), folder.Trim('/'))
             : null;
+
+    /// <summary>A key a note can be stored under (StudyIntake.CheckMessage refuses a message with any other).</summary>
+    internal static bool ShareRootKeyIsUsable(string key) => key.Length <= 1024 && !SharePaths.HasUnprintable(key);
 
     /// <summary>
     /// A refused submission of a share folder is noted beside the share's scan notes (the dashboard's share page), so the

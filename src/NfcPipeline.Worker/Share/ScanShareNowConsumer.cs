@@ -16,7 +16,8 @@ public sealed class ScanShareNowConsumer(ShareScanStore store, ShareScanSignal s
     {
         var roots = await store.RequestScanAsync(context.CancellationToken);
         signal.Request();
-        logger.LogInformation("Share scan requested by {RequestedBy}; {Roots} watched roots flagged",
-            context.Message.RequestedBy ?? "(unknown)", roots);
+        // As received from any client: a line break in it would forge a log line, and its length is the sender's.
+        var requestedBy = context.Message.RequestedBy is { } by ? NfcPipeline.Intake.SharePaths.Printable(by.Length > 100 ? by[..100] + "…" : by) : "(unknown)";
+        logger.LogInformation("Share scan requested by {RequestedBy}; {Roots} watched roots flagged", requestedBy, roots);
     }
 }
