@@ -93,6 +93,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
             return (earlier, 0);
+        // Only a hand-written envelope lacks one: its redelivery cannot be told from a new submission.
+        if (context.MessageId is null)
+            logger.LogWarning("A SubmitStudy without a messageId: should it be delivered again, it is registered again; give the envelope one");
         // The message's own faults first: refused at once, with their reason, whether or not the share is there.
         try { intake.CheckMessage(context.Message); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
