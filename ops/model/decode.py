@@ -86,15 +86,11 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
                               keypoints=_locate(outputs, cells, region, px, py, o),
                               radius=outputs["radius"][0][ci, cj]))
     if o["orient_by_consensus"]:
-        _reorient(outputs, instances, px, py, o, sx, sy, model_input, model_size)
+        _reorient(outputs, instances, px, py, o, sx, sy, model_input, model_size, image_size)
     for inst in instances:
-        kps = inst.pop("keypoints")
+        kps = _off_picture_unconfident(inst.pop("keypoints"), sx, sy, image_size).astype(np.float64)
         kps[:, 0] = (kps[:, 0] + 0.5) * sx - 0.5   # model to original pixel indices, about pixel centres (as C#)
         kps[:, 1] = (kps[:, 1] + 0.5) * sy - 0.5
-        # Off the picture (a partial last cell, offsets into the padding): no confidence, as the C# decoder rules.
-        off = ((kps[:, 0] < -0.5 - 1e-4) | (kps[:, 1] < -0.5 - 1e-4)
-               | (kps[:, 0] > image_size[0] - 0.5 + 1e-4) | (kps[:, 1] > image_size[1] - 0.5 + 1e-4))
-        kps[off, 2] = 0.0
         inst["keypoints"] = kps
         inst["radius"] = inst["radius"] * (sx + sy) / 2
         del inst["region"]
@@ -215,7 +211,17 @@ def _direction(kps):
     return v / n if n > 1e-3 else None
 
 
-def _reorient(outputs, instances, px, py, o, sx, sy, model_input=None, model_size=None):
+def _off_picture_unconfident(kps, sx, sy, image_size):
+    """Keypoints (model pixels) with confidence 0 where they land off the picture in original pixels (a partial last
+    cell, offsets voting into the padding), as the C# CellGrid rules when it maps each one, in double precision."""
+    kps = np.array(kps, np.float64)
+    x, y = (kps[:, 0] + 0.5) * sx - 0.5, (kps[:, 1] + 0.5) * sy - 0.5
+    off = (x < -0.5 - 1e-4) | (y < -0.5 - 1e-4) | (x > image_size[0] - 0.5 + 1e-4) | (y > image_size[1] - 0.5 + 1e-4)
+    kps[off, 2] = 0.0
+    return kps
+
+
+def _reorient(outputs, instances, px, py, o, sx, sy, model_input=None, model_size=None, image_size=None):
     """As the C# KeypointOrientation: loops whose base -> apex direction goes against the field's consensus get their
     apex searched again towards the nail; the result stands when the new U is confident enough."""
     dirs = [d for d in (_direction(i["keypoints"] * [sx, sy, 1]) for i in instances) if d is not None]
@@ -237,6 +243,8 @@ def _reorient(outputs, instances, px, py, o, sx, sy, model_input=None, model_siz
         if d is not None and d @ consensus >= o["orientation_min_cosine"]:
             continue
         again = _locate(outputs, inst["cells"], inst["region"], px, py, o, in_model)
+        if image_size is not None:   # ruled before the gate, as the C# locator maps each keypoint as it finds it
+            again = _off_picture_unconfident(again, sx, sy, image_size)
         if again[0, 2] >= o["orientation_min_apex_confidence"]:
             inst["keypoints"] = again
 

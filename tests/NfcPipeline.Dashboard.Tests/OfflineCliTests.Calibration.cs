@@ -32,5 +32,11 @@ public sealed partial class OfflineCliTests
         var broken = await NfcProcess.RunAsync("analyze", field);
         Assert.Equal(2, broken.Code);
         Assert.StartsWith("nfc analyze: the study.json above ", broken.Err);
+        // A link whose target is gone is refused by name, as the study's own would be, not passed over.
+        File.Delete(Path.Combine(study, "study.json"));
+        File.CreateSymbolicLink(Path.Combine(study, "study.json"), Path.Combine(study, "gone.json"));
+        var dangling = await NfcProcess.RunAsync("analyze", field);
+        Assert.Equal(2, dangling.Code);
+        Assert.StartsWith("nfc analyze: the study.json above ", dangling.Err);
     }
 }

@@ -39,8 +39,8 @@ public sealed class FieldAnalyzer(ImageAnalyzer analyzer, ImageMeasurer measurer
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var inFlight = new Queue<Task<FieldOutcome>>();
-        // A caller that stops reading (a break, a failure) stops those still in flight, and waits for them: they hold
-        // admission slots and tensors, and a host stopping would otherwise find them still running.
+        // A caller that stops reading (a break, a failure) cancels those still in flight and waits for their outcomes:
+        // queued ones leave the batcher, and a batch already running is stopped once none of its requests is left.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {

@@ -245,12 +245,19 @@ public sealed class ShareScanStore(string connectionString)
             """, new { root, folder, reason, studyId }, cancellationToken: ct));
     }
 
-    public async Task ClearRegistrationRefusalAsync(string root, string folder, CancellationToken ct)
+    /// <summary>
+    /// Clears the folder's refusal note once a submission of it registered. Given the submission's message id, only a
+    /// note from before that registration: an old message moved back from its error queue leaves a newer refusal.
+    /// </summary>
+    public async Task ClearRegistrationRefusalAsync(string root, string folder, CancellationToken ct, Guid? messageId = null)
     {
         await using var connection = await OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "delete from share_folder_notes where root = @root and folder = @folder and state = 'registration_refused'",
-            new { root, folder }, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition("""
+            delete from share_folder_notes
+             where root = @root and folder = @folder and state = 'registration_refused'
+               and (@messageId::uuid is null
+                    or last_seen <= coalesce((select max(registered_at) from study_submissions where message_id = @messageId::uuid), now()))
+            """, new { root, folder, messageId }, cancellationToken: ct));
     }
 
     private async Task<NpgsqlConnection> OpenAsync(CancellationToken ct)

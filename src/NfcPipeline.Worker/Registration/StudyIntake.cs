@@ -117,7 +117,7 @@ public sealed class StudyIntake(WorkerOptions options)
         if (message.Device?.Contains('\0') ?? false) throw new StudyLayoutException("Device cannot contain a NUL character.");
         // A key of the share's notes, stored and shown: a NUL failed its insert after the registration had committed.
         if (message.ShareRootKey is { } key && !SubmitStudyConsumer.ShareRootKeyIsUsable(key))
-            throw new StudyLayoutException("ShareRootKey must be a printable path of at most 1024 characters.");
+            throw new StudyLayoutException("ShareRootKey must be a path of at most 4096 characters without control characters.");
         // One of the two, as the dashboard's API asks: the list would otherwise be dropped without a word.
         if (message.FolderPath is { Length: > 0 } && message.Images is { Count: > 0 })
             throw new StudyLayoutException("SubmitStudy takes a FolderPath or a list of Images, not both.");

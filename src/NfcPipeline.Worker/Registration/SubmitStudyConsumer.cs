@@ -49,12 +49,12 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             logger.LogWarning("Study {StudyDbId}: {Count} chunk jobs were not taken by the broker ({Error}); the outbox publishes them",
                 study.StudyId, chunks.Count, ex.Message);
         }
-        // Not for a redelivery: an old message moved back from the error queue would clear a newer submission's refusal.
-        if (!study.Redelivered && ShareFolder(context.Message, options) is var (root, folder))
+        if (ShareFolder(context.Message, options) is var (root, folder))
         {
             // Best effort, after the work is out, whatever goes wrong (a statement timeout too): a committed registration
-            // must not fault, be retried and skip its completion below. A stale note is cleared at the next registration.
-            try { await shareNotes.ClearRegistrationRefusalAsync(root, folder, ct); }
+            // must not fault, be retried and skip its completion below. Only a note from before this message registered:
+            // a redelivery (an old message moved back from its error queue) leaves a newer submission's refusal.
+            try { await shareNotes.ClearRegistrationRefusalAsync(root, folder, ct, context.MessageId); }
             catch (Exception ex) when (ex is not OperationCanceledException) { logger.LogWarning("The folder's refusal note was not cleared: {Error}", ex.Message); }
         }
         if (study.Redelivered)
@@ -154,7 +154,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             : null;
 
     /// <summary>A key a note can be stored under (StudyIntake.CheckMessage refuses a message with any other).</summary>
-    internal static bool ShareRootKeyIsUsable(string key) => key.Length <= 1024 && !SharePaths.HasUnprintable(key);
+    internal static bool ShareRootKeyIsUsable(string key) => key.Length <= 4096 && !key.Any(char.IsControl);
 
     /// <summary>
     /// A refused submission of a share folder is noted beside the share's scan notes (the dashboard's share page), so the

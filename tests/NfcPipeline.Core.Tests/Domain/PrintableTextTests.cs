@@ -13,6 +13,7 @@ public class PrintableTextTests
     [InlineData("P\u206001")]   // word joiner
     [InlineData("P\u00AD01")]   // soft hyphen
     [InlineData("P\u202E10P")]  // a bidirectional override
+    [InlineData("P01\u180E")]   // the Mongolian vowel separator outside Mongolian: invisible
     [InlineData("P01\n")]
     public void Invisible_and_reordering_characters_are_unprintable(string name)
     {

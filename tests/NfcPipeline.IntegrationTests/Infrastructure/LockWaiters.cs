@@ -8,14 +8,15 @@ namespace NfcPipeline.IntegrationTests.Infrastructure;
 /// </summary>
 public static class LockWaiters
 {
-    public static async Task WaitForAdvisoryWaiterAsync(NpgsqlDataSource db, Task pending, string what, TimeSpan? timeout = null)
+    /// <param name="waiters">How many sessions must wait: a test with two calls at the lock waits for both.</param>
+    public static async Task WaitForAdvisoryWaiterAsync(NpgsqlDataSource db, Task pending, string what, TimeSpan? timeout = null, int waiters = 1)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         await using var connection = await db.OpenConnectionAsync();
         await using var count = new NpgsqlCommand(
             "select count(*) from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())",
             connection);
-        while ((long)(await count.ExecuteScalarAsync())! == 0)
+        while ((long)(await count.ExecuteScalarAsync())! < waiters)
         {
             if (pending.IsCompleted)
             {

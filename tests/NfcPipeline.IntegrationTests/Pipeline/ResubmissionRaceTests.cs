@@ -550,7 +550,7 @@ public class ResubmissionRaceTests
         var store = new PatientResultsStore(db);
         var aggregation = store.AggregateIfDoneAsync(s.PatientId, s.ModelId, new PatientAggregator(), "{}", default);
         var study = store.CompleteStudyIfDoneAsync(s.StudyId, default);
-        await LockWaiters.WaitForAdvisoryWaiterAsync(db, aggregation, "the aggregation");   // waits for the registration
+        await LockWaiters.WaitForAdvisoryWaiterAsync(db, aggregation, "the aggregation", waiters: 2);   // both wait for the registration
         await tx.CommitAsync();
 
         Assert.Null(await aggregation);   // the new image is queued: not done

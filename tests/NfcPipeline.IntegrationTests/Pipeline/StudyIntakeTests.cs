@@ -94,7 +94,7 @@ public sealed class StudyIntakeTests : IDisposable
         // A key no note can be stored under (a NUL failed the insert after the registration had committed): refused,
         // and the refusal noted under the worker's own root.
         var bad = new SubmitStudy { StudyId = "S", FolderPath = "S", ShareRootKey = "/mnt/nfc\0" };
-        Assert.Contains("ShareRootKey must be a printable path", Assert.Throws<StudyLayoutException>(
+        Assert.Contains("ShareRootKey must be a path of at most 4096 characters without control characters", Assert.Throws<StudyLayoutException>(
             () => new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).CheckMessage(bad)).Message);
         Assert.Equal((NfcPipeline.Worker.Share.ShareWatcherService.NormaliseRoot("/data/nfc"), "S"), SubmitStudyConsumer.ShareFolder(bad, options));
     }

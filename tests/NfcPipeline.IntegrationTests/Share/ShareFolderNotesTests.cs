@@ -33,6 +33,30 @@ public class ShareFolderNotesTests
     }
 
     [Fact]
+    public async Task A_registration_clears_the_refusals_noted_before_it_and_a_redelivered_old_one_leaves_a_newer_refusal()
+    {
+        await using var migrated = await MigratedDatabase.CreateAsync();
+        var s = await NfcPipeline.IntegrationTests.Pipeline.ResubmissionRaceTests.SeedAsync(migrated.Db, 1);
+        var store = new ShareScanStore(migrated.Db.ConnectionString);
+        var old = Guid.NewGuid();
+        await using (var c = await migrated.Db.OpenConnectionAsync())
+        await using (var insert = new Npgsql.NpgsqlCommand(
+            "insert into study_submissions (study_id, message_id, registered_at) values (@s, @m, now() - interval '1 hour')", c))
+        {
+            insert.Parameters.AddWithValue("s", s.StudyId);
+            insert.Parameters.AddWithValue("m", old);
+            await insert.ExecuteNonQueryAsync();
+        }
+        await store.RecordRegistrationRefusalAsync("/share", "S", "id registered from another folder", default);
+        async Task<long> Notes() => (long)(await migrated.Db.CreateCommand("select count(*) from share_folder_notes where folder = 'S'").ExecuteScalarAsync())!;
+
+        await store.ClearRegistrationRefusalAsync("/share", "S", default, old);   // registered an hour before the refusal
+        Assert.Equal(1L, await Notes());
+        await store.ClearRegistrationRefusalAsync("/share", "S", default, Guid.NewGuid());   // registered just now
+        Assert.Equal(0L, await Notes());
+    }
+
+    [Fact]
     public async Task A_refused_folder_noted_otherwise_by_a_scan_is_submitted_again_once_ready()
     {
         // A refused folder whose READY was taken away while its cause was fixed (no file changed) got a no_marker note in
