@@ -88,7 +88,7 @@ def decode(outputs, stride, image_size, model_size, opts=None, model_input=None)
     if o["orient_by_consensus"]:
         _reorient(outputs, instances, px, py, o, sx, sy, model_input, model_size, image_size)
     for inst in instances:
-        kps = _off_picture_unconfident(inst.pop("keypoints"), sx, sy, image_size).astype(np.float64)
+        kps = _off_picture_unconfident(inst.pop("keypoints"), sx, sy, image_size)
         kps[:, 0] = (kps[:, 0] + 0.5) * sx - 0.5   # model to original pixel indices, about pixel centres (as C#)
         kps[:, 1] = (kps[:, 1] + 0.5) * sy - 0.5
         inst["keypoints"] = kps
@@ -213,7 +213,7 @@ def _direction(kps):
 
 def _off_picture_unconfident(kps, sx, sy, image_size):
     """Keypoints (model pixels) with confidence 0 where they land off the picture in original pixels (a partial last
-    cell, offsets voting into the padding), as the C# CellGrid rules when it maps each one, in double precision."""
+    cell, offsets voting into the padding), as the C# ResizePlan.IsOnPicture rules, in double precision (a copy)."""
     kps = np.array(kps, np.float64)
     x, y = (kps[:, 0] + 0.5) * sx - 0.5, (kps[:, 1] + 0.5) * sy - 0.5
     off = (x < -0.5 - 1e-4) | (y < -0.5 - 1e-4) | (x > image_size[0] - 0.5 + 1e-4) | (y > image_size[1] - 0.5 + 1e-4)

@@ -13,13 +13,14 @@ public static class Scratch
     public const long PooledLimitBytes = 16 << 20;
 
     public static T[] Rent<T>(int length) where T : unmanaged =>
-        (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() <= PooledLimitBytes
-            ? ArrayPool<T>.Shared.Rent(length)
-            : GC.AllocateUninitializedArray<T>(length);
+        IsPooled<T>(length) ? ArrayPool<T>.Shared.Rent(length) : GC.AllocateUninitializedArray<T>(length);
 
     public static void Return<T>(T[] array) where T : unmanaged
     {
-        if ((long)array.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() <= PooledLimitBytes)
-            ArrayPool<T>.Shared.Return(array);
+        if (IsPooled<T>(array.Length)) ArrayPool<T>.Shared.Return(array);
     }
+
+    /// <summary>Whether a buffer of <paramref name="length"/> comes from the shared pool (else allocated at its size).</summary>
+    public static bool IsPooled<T>(int length) where T : unmanaged =>
+        (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() <= PooledLimitBytes;
 }

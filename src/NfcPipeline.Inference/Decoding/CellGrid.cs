@@ -29,12 +29,8 @@ internal sealed class CellGrid
     public Keypoint ToOriginal(float modelX, float modelY, float confidence)
     {
         double x = _plan.ToOriginalX(modelX), y = _plan.ToOriginalY(modelY);
-        // Off the picture (the last, partial cell's centre, or offsets voting into the padding): not a place measured,
-        // so not confident, as the instances decoder rules (a hair of slack for rounding at the edge).
-        const double slack = 1e-4;
-        if (x < -0.5 - slack || y < -0.5 - slack || x > _plan.OriginalWidth - 0.5 + slack || y > _plan.OriginalHeight - 0.5 + slack)
-            confidence = 0f;
-        return new Keypoint((float)x, (float)y, confidence);
+        // Off the picture (the last, partial cell's centre, or offsets voting into the padding): not a place measured.
+        return new Keypoint((float)x, (float)y, _plan.IsOnPicture(x, y) ? confidence : 0f);
     }
 
     /// <summary>The instance's cells upsampled to original pixels (nearest cell), as a crop around them.</summary>

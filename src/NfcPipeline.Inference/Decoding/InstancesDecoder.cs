@@ -153,9 +153,7 @@ public sealed class InstancesDecoder
             float score = scoreKind == KeypointScoreKind.Logit ? 1f / (1f + MathF.Exp(-data[o + 2])) : Math.Clamp(data[o + 2], 0f, 1f);
             // Off the picture (in the padding to the right or below, where a loop cut by the frame can put one): not a
             // place measured, so not confident, as the frame-cut apex rule would have it.
-            // (A hair of slack: a keypoint on the model's edge maps to the picture's edge give or take rounding.)
-            const double slack = 1e-4;
-            if (x < -0.5 - slack || y < -0.5 - slack || x > plan.OriginalWidth - 0.5 + slack || y > plan.OriginalHeight - 0.5 + slack) score = 0f;
+            if (!plan.IsOnPicture(x, y)) score = 0f;
             keypoints[k] = new Keypoint((float)x, (float)y, score);
         }
         return keypoints;

@@ -19,7 +19,7 @@ internal sealed class SpareTensor
 
     public void Return(float[] array)
     {
-        if ((long)array.Length * sizeof(float) <= Scratch.PooledLimitBytes) Scratch.Return(array);
+        if (Scratch.IsPooled<float>(array.Length)) Scratch.Return(array);
         else Volatile.Write(ref _spare, array);   // an older spare, of another size, goes to the collector
     }
 }

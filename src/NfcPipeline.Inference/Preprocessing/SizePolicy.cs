@@ -62,4 +62,14 @@ public readonly record struct ResizePlan(int OriginalWidth, int OriginalHeight, 
     public double ToOriginalY(double modelY) => (modelY + 0.5) * ScaleY - 0.5;
     public double ToModelX(double originalX) => (originalX + 0.5) / ScaleX - 0.5;
     public double ToModelY(double originalY) => (originalY + 0.5) / ScaleY - 0.5;
+
+    /// <summary>
+    /// Whether an original-pixel position lies on the picture (pixel edges at −0.5 and size − 0.5), with a hair of
+    /// slack for rounding at the edge: a keypoint off it (in the padding) is no place measured.
+    /// </summary>
+    public bool IsOnPicture(double x, double y)
+    {
+        const double slack = 1e-4;
+        return x >= -0.5 - slack && y >= -0.5 - slack && x <= OriginalWidth - 0.5 + slack && y <= OriginalHeight - 0.5 + slack;
+    }
 }

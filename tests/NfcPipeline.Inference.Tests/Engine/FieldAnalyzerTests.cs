@@ -2,7 +2,6 @@ using NfcPipeline.Core.Domain;
 using NfcPipeline.Core.Measurements;
 using NfcPipeline.Imaging;
 using NfcPipeline.Inference.Batching;
-using NfcPipeline.Inference.Decoding;
 using NfcPipeline.Inference.Engine;
 using static NfcPipeline.Inference.Tests.Engine.ColourImages;
 
@@ -13,13 +12,7 @@ public class FieldAnalyzerTests
     [Fact]
     public async Task A_reader_that_stops_early_leaves_no_analysis_running_behind_it()
     {
-        var options = new InferenceOptions
-        {
-            ModelPath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx"),
-            IntraOpThreads = 1,
-            MaxConcurrentRuns = 1,
-            Decoder = new DenseDecoderOptions { MaxGroupDistance = 40, MinInstanceArea = 16, ApexMinWidths = 0 },
-        };
+        var options = ImageAnalyzerLimitsTests.Options();
         using var model = LoadedModel.Load(options);
         await using var analyzer = new ImageAnalyzer(model, options, new DynamicBatcherOptions { MaxBatchSize = 1, MaxQueueDelay = TimeSpan.Zero });
         var fields = new FieldAnalyzer(analyzer, new ImageMeasurer());

@@ -15,7 +15,7 @@ public class ImageAnalyzerLimitsTests
     private static readonly string FixturePath = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "dense_colour.onnx");
     private static readonly Calibration TwoMicrons = new(2.0);
 
-    private static InferenceOptions Options() => new()
+    internal static InferenceOptions Options() => new()
     {
         ModelPath = FixturePath,
         IntraOpThreads = 1,
