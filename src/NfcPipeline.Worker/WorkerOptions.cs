@@ -74,6 +74,10 @@ public sealed class WorkerOptions
         // retries could be sent back, its retry then acknowledged as superseded, and a chunk that always fails never fail.
         if (OrphanedChunkAfter < TimeSpan.FromMinutes(1) || OrphanedChunkAfter > TimeSpan.FromDays(1))
             problems.Add($"Worker:OrphanedChunkAfter must be 1 minute to 1 day (hh:mm:ss), got {OrphanedChunkAfter}.");
+        // Past a chunk's run and a redelivered message's wait for a free consumer: shorter, a chunk whose message waits
+        // would be sent again, and its first message, when it comes, acknowledged as superseded (run later, not twice).
+        if (AbandonedChunkAfter < TimeSpan.FromMinutes(10) || AbandonedChunkAfter > TimeSpan.FromDays(7))
+            problems.Add($"Worker:AbandonedChunkAfter must be 10 minutes to 7 days (d.hh:mm:ss), got {AbandonedChunkAfter}.");
         if (StopTimeout <= TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))
             problems.Add($"Worker:StopTimeout must be positive and at most a day (hh:mm:ss), got {StopTimeout}.");
         if (DatabaseRetryBudget > TimeSpan.FromDays(1))
@@ -164,6 +168,12 @@ public sealed class WorkerOptions
     /// the pause between a message's retries and than a fault takes to be recorded once the database answers.
     /// </summary>
     public TimeSpan OrphanedChunkAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// A chunk job left 'processing' under a worker that is gone, untouched for this long, is sent back to the outbox:
+    /// the broker redelivers a dead worker's messages at once, so its message was lost too (a purged queue, a lost node).
+    /// </summary>
+    public TimeSpan AbandonedChunkAfter { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>A token for a publish that gives up after <see cref="RepublishAfter"/>, or when <paramref name="ct"/> ends.</summary>
     public CancellationTokenSource PublishDeadline(CancellationToken ct)

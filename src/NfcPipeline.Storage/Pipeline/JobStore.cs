@@ -375,4 +375,28 @@ public sealed class JobStore(NpgsqlDataSource db)
             """, new { WorkerId = workerId, OlderThan = olderThan, InFlight = inFlight.ToArray() }, cancellationToken: ct));
         return ids.Order().ToList();
     }
+
+    /// <summary>
+    /// Sends back to the outbox the chunk jobs processing under a worker that is gone (stopped, or silent past the window
+    /// it counts as alive in; <paramref name="fresh"/> where it recorded none) and untouched for <paramref name="olderThan"/>:
+    /// the broker redelivers a dead worker's messages at once, so such a job's message was lost with it (a purged queue,
+    /// a lost node). Counted as an abandoned start, so the chunk runs alone next (one that kills its workers is still
+    /// given up); queued again now, so a stale copy of its message, should one still come, is acknowledged without work.
+    /// The job ids sent back.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> RecoverAbandonedAsync(TimeSpan olderThan, TimeSpan fresh, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var ids = await connection.QueryAsync<long>(new CommandDefinition("""
+            update jobs j set state = 'retrying', updated_at = now(), enqueued_at = now(), published_at = null, publish_claimed_at = null,
+                abandoned_starts = j.abandoned_starts + 1,
+                last_error = 'Its worker stopped while analysing it, and its message was not delivered again (a purged queue, a lost broker '
+                             'node?); sent back to the outbox.'
+            where j.kind = 'analyze_chunk' and j.state = 'processing' and j.updated_at < now() - @OlderThan
+              and not exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
+                                and w.heartbeat_at > now() - coalesce(w.alive_within, @Fresh))
+            returning j.id
+            """, new { OlderThan = olderThan, Fresh = fresh }, cancellationToken: ct));
+        return ids.Order().ToList();
+    }
 }

@@ -59,8 +59,9 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
     }
 
     /// <summary>
-    /// This worker's chunk jobs left 'processing' with no consumer holding them (Worker:OrphanedChunkAfter): published
-    /// again by this pass or the next, where before only `nfc requeue --stalled` did.
+    /// This worker's chunk jobs left 'processing' with no consumer holding them (Worker:OrphanedChunkAfter), and any
+    /// worker's left by a worker that is gone (Worker:AbandonedChunkAfter): published again by this pass or the next,
+    /// where before only `nfc requeue --stalled` did.
     /// </summary>
     private async Task RecoverOrphanedAsync(CancellationToken stoppingToken)
     {
@@ -69,6 +70,10 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
         if (recovered.Count > 0)
             logger.LogWarning("{Count} chunk job(s) left processing under this worker without their message (a fault not recorded through a " +
                 "database outage) sent back to the outbox: {Jobs}", recovered.Count, string.Join(", ", recovered));
+        var abandoned = await jobs.RecoverAbandonedAsync(options.AbandonedChunkAfter, options.AliveWithin, stoppingToken);
+        if (abandoned.Count > 0)
+            logger.LogWarning("{Count} chunk job(s) left processing by a worker that is gone, whose message was not delivered again within " +
+                "{Window}, sent back to the outbox: {Jobs}", abandoned.Count, options.AbandonedChunkAfter, string.Join(", ", abandoned));
     }
 
     /// <summary>Completion events whose publish failed, or whose worker died before publishing, in the order they were stored.</summary>

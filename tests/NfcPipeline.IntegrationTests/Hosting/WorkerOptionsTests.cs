@@ -66,5 +66,9 @@ public class WorkerOptionsTests
         Assert.Contains(problems, p => p.StartsWith("Worker:RepublishAfter must be 1 second to 1 day", StringComparison.Ordinal));
         Assert.Contains("Share:StallTimeout must be 1 second to 1 day (hh:mm:ss), got 00:00:00.0100000.",
             new NfcPipeline.Worker.Share.ShareWatcherOptions { StallTimeout = TimeSpan.FromMilliseconds(10) }.Validate());
+        // Shorter than a chunk's run and a redelivered message's wait, a live chunk's copy would be sent again.
+        Assert.Equal(["Worker:AbandonedChunkAfter must be 10 minutes to 7 days (d.hh:mm:ss), got 00:05:00."],
+            new WorkerOptions { AbandonedChunkAfter = TimeSpan.FromMinutes(5) }.Validate());
+        Assert.Empty(new WorkerOptions { AbandonedChunkAfter = TimeSpan.FromDays(7) }.Validate());
     }
 }

@@ -55,6 +55,66 @@ public class OrphanedChunkTests
     }
 
     [Fact]
+    public async Task A_job_left_processing_by_a_gone_worker_is_sent_back_counted_as_abandoned_and_runs_alone_and_one_under_a_live_worker_is_not()
+    {
+        await using var env = await PipelineEnvironment.CreateAsync();
+        env.WriteStudy("study-abandoned", patients: 1, imagesPerPatient: 2);
+        var worker = await env.StartWorkerAsync(new Dictionary<string, string>
+        {
+            ["Worker__AbandonedChunkAfter"] = "00:10:00", ["Worker__RepublishAfter"] = "00:00:03",
+        });
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-abandoned", FolderPath = "study-abandoned" });
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
+        var jobId = await env.QueryScalarAsync<long>("select id from jobs where kind = 'analyze_chunk'");
+        await env.QueryScalarAsync<int>("""
+            insert into workers (id, host, pid, heartbeat_at) values ('live-holder', 'h', 1, now());
+            insert into workers (id, host, pid, state) values ('gone-worker', 'h', 2, 'stopped');
+            select 1
+            """);
+
+        // The store's rule, five minutes back (inside the worker's own window, so its pass leaves the job alone): a job
+        // under a live worker stays, and so does one touched within the window; one left by a gone worker is sent back.
+        const string leftFiveMinutesAgo = """
+            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '5 minutes', worker_id = @Worker
+            where kind = 'analyze_chunk';
+            update images set state = 'queued';
+            update patients set state = 'processing', completed_at = null;
+            update studies set state = 'processing', completed_at = null;
+            select 1
+            """;
+        await using (var dataSource = NpgsqlDataSource.Create(env.Db.ConnectionString))
+        {
+            var store = new JobStore(dataSource);
+            await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "live-holder" });
+            Assert.Empty(await store.RecoverAbandonedAsync(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
+            await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "gone-worker" });
+            Assert.Empty(await store.RecoverAbandonedAsync(TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(2), default));
+            Assert.Equal([jobId], await store.RecoverAbandonedAsync(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
+        }
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
+        Assert.Equal(("succeeded", 2, 1), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
+            await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'"),
+            await env.QueryScalarAsync<int>("select abandoned_starts from jobs where kind = 'analyze_chunk'")));
+        Assert.Contains($"Job {jobId} was abandoned before by a worker that stopped while analysing it; it runs alone", worker.Output);
+
+        // The worker's own pass, past its window, for a job left by a worker whose heartbeat stopped.
+        await env.QueryScalarAsync<int>("""
+            update workers set heartbeat_at = now() - interval '1 hour' where id = 'live-holder';
+            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '40 minutes', worker_id = 'live-holder'
+            where kind = 'analyze_chunk';
+            update images set state = 'queued';
+            update patients set state = 'processing', completed_at = null;
+            update studies set state = 'processing', completed_at = null;
+            select 1
+            """);
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
+        Assert.Equal(("succeeded", 3, 2), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
+            await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'"),
+            await env.QueryScalarAsync<int>("select abandoned_starts from jobs where kind = 'analyze_chunk'")));
+        Assert.Contains("chunk job(s) left processing by a worker that is gone", worker.Output);
+    }
+
+    [Fact]
     public void A_job_counts_as_held_while_a_delivery_holds_it_and_for_the_window_after_the_last_lets_it_go()
     {
         var clock = new HandClock();
