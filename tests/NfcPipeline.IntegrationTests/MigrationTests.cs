@@ -34,6 +34,22 @@ public class MigrationTests
         await using (var rows = await explain.ExecuteReaderAsync())
             while (await rows.ReadAsync()) plan.AppendLine(rows.GetString(0));
         Assert.Contains("studies_source_path", plan.ToString());
+
+        // Whether a chunk owns images it did not load, asked at every chunk commit: by index, not by reading every open
+        // image of every study (a large backlog slowed each commit in turn).
+        await db.ScalarAsync<object>("""
+            insert into patients (study_id, code) select id, 'P' from studies where external_id = 'S1';
+            insert into images (study_id, patient_id, field, rel_path, sha256, size_bytes, state, chunk_job_id)
+            select p.study_id, p.id, 'f' || g, 'P/f' || g || '.jpg', sha256(g::text::bytea), 1, 'queued', g / 8
+            from patients p, generate_series(1, 20000) g;
+            analyze images
+            """);
+        await using var chunkCheck = new Npgsql.NpgsqlCommand("explain select " + Storage.Pipeline.ResultStore.OwnsUnloadedImagesSql
+            .Replace("@JobId", "7").Replace("@Loaded", "'{56,57}'::bigint[]"), c);
+        var chunkPlan = new System.Text.StringBuilder();
+        await using (var rows = await chunkCheck.ExecuteReaderAsync())
+            while (await rows.ReadAsync()) chunkPlan.AppendLine(rows.GetString(0));
+        Assert.Contains("images_open_chunk_idx", chunkPlan.ToString());
     }
 
     [Fact]

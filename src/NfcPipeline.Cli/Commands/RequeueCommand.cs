@@ -18,7 +18,7 @@ internal static class RequeueCommand
         var study = new Option<string?>("--study") { Description = "With --failed: only jobs of this study id." };
         var stalled = new Option<bool>("--stalled")
         {
-            Description = "Requeue chunk jobs enqueued, retrying or processing but untouched for --older-than (their message lost: a purged queue, a fault unrecorded through a database outage).",
+            Description = "Requeue chunk jobs enqueued, retrying or processing but untouched for --older-than (their message lost: a purged queue, a lost broker node; a job left processing comes back by itself after Worker:OrphanedChunkAfter or Worker:AbandonedChunkAfter).",
         };
         var olderThan = CommonOptions.Duration("--older-than", "With --stalled: untouched for this long (hh:mm:ss)", TimeSpan.FromHours(1));
         var connection = CommonOptions.Connection();

@@ -147,10 +147,9 @@ public sealed class ResultStore(NpgsqlDataSource db)
         // Not while the job owns images this delivery never loaded: a requeue since gave it back images that a later
         // chunk had failed (JobAdmin), and its new message runs them; marked succeeded, that message would find the job
         // done and leave them queued for ever.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        await connection.ExecuteAsync(new CommandDefinition($"""
             update jobs set state = 'succeeded', last_error = null, finished_at = now(), updated_at = now() where id = @JobId
-                and not exists (select 1 from images where chunk_job_id = @JobId and state in ('queued', 'processing')
-                                and not (id = any(@Loaded)))
+                and not {OwnsUnloadedImagesSql}
             """, new { chunk.JobId, Loaded = chunk.Images.Select(i => i.ImageId).ToArray() }, tx, cancellationToken: ct));
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             PatientsOfImagesSql,
@@ -166,6 +165,13 @@ public sealed class ResultStore(NpgsqlDataSource db)
         await tx.CommitAsync(ct);
         return new ChunkWrite(patients, Stored: true, sharing);
     }
+
+    /// <summary>
+    /// Whether job @JobId owns open images beyond those it loaded (@Loaded). Asked at every chunk commit, under the
+    /// study's lock: found by index (images_open_chunk_idx), not by reading every open image of every study.
+    /// </summary>
+    public const string OwnsUnloadedImagesSql =
+        "exists (select 1 from images where chunk_job_id = @JobId and state in ('queued', 'processing') and not (id = any(@Loaded)))";
 
     /// <summary>
     /// Image i belongs to chunk @JobId: chunk creation and a requeue set images.chunk_job_id (migration 0016); images
