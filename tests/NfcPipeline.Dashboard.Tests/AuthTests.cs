@@ -126,6 +126,7 @@ public class AuthTests
         var refused = await client.PostAsync("/jobs", large);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);   // said as too large, not malformed
         Assert.Contains("The form is larger than the dashboard's forms take (256 KiB).", await refused.Content.ReadAsStringAsync());
+        Assert.Equal("text/plain", refused.Content.Headers.ContentType?.MediaType);   // a page's refusal is text (a browser showed JSON)
         var small = new MultipartFormDataContent { { new ByteArrayContent(new byte[10_000]), "file", "small.bin" } };
         var withFile = await client.PostAsync("/jobs", small);
         Assert.Equal(HttpStatusCode.BadRequest, withFile.StatusCode);
@@ -405,6 +406,16 @@ public class AuthTests
             Assert.True(response.IsSuccessStatusCode, $"{path}: {response.StatusCode}");
             Assert.True(response.Headers.CacheControl?.NoStore, $"{path}: Cache-Control {response.Headers.CacheControl}");
             Assert.Equal("same-origin", response.Headers.GetValues("Cross-Origin-Resource-Policy").Single());
+        }
+        // The stylesheet and script hold none: kept, and revalidated by their ETag rather than sent with every page.
+        foreach (var path in new[] { "/css/site.css", "/js/site.js" })
+        {
+            var response = await client.GetAsync(path);
+            Assert.True((response.IsSuccessStatusCode, response.Headers.CacheControl?.NoCache, response.Headers.CacheControl?.NoStore) == (true, true, false),
+                $"{path}: {response.StatusCode}, Cache-Control {response.Headers.CacheControl}");
+            using var again = new HttpRequestMessage(HttpMethod.Get, path);
+            again.Headers.IfNoneMatch.Add(response.Headers.ETag!);
+            Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(again)).StatusCode);
         }
     }
 }

@@ -13,6 +13,21 @@ public class StudyPageTests
             await using var plain = await DashboardHost.StartAsync(marked.Database.ConnectionString);
             var page = await plain.Client().GetStringAsync($"/studies/{marked.StudyId}");
             Assert.Contains("2 (ungradable)</span>", page);
+            // One excluded at review is marked so, whatever the model graded it (a gradable one read as ungradable).
+            int ungradable = System.Text.RegularExpressions.Regex.Count(page, "\\(ungradable\\)");
+            await marked.Database.ScalarAsync<int>("""
+                update image_metrics set gradable = true
+                where image_sha256 = (select sha256 from images where state = 'succeeded' order by id limit 1);
+                update images set qc_exclusion = 'out of focus', qc_excluded_by = 'op', qc_excluded_at = now(), qc_changed_at = now()
+                where id = (select id from images where state = 'succeeded' order by id limit 1);
+                update studies set registered_at = created_at + interval '3 days';
+                select 1
+                """);
+            page = await plain.Client().GetStringAsync($"/studies/{marked.StudyId}");
+            Assert.Matches("title=\"excluded at review: not in the patient's density\">[0-9.]+ \\(excluded\\)</span>", page);
+            Assert.Equal(ungradable - 1, System.Text.RegularExpressions.Regex.Count(page, "\\(ungradable\\)"));
+            // Registered: when last submitted, the first registration beside it.
+            Assert.Matches("<tr><th>Registered</th><td>[^<]+ \\(first [^<]+\\)</td></tr>", page);
             Assert.Contains("<th>Instances (all classes)</th><th>Quality</th>", page);
             Assert.Contains("<td>non-scleroderma</td><td>7.5</td><td>nfc-dense 1.0</td>", page);   // the model each patient's numbers are from
 

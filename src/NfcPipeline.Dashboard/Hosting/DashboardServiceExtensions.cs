@@ -112,6 +112,9 @@ public static class DashboardServiceExtensions
         app.UseStaticFiles(new StaticFileOptions
         {
             FileProvider = new EmbeddedFileProvider(typeof(DashboardServiceExtensions).Assembly, "NfcPipeline.Dashboard.wwwroot"),
+            // The stylesheet and script hold no patient data: kept, and revalidated by their ETag (304), not sent whole
+            // with every page as no-store would.
+            OnPrepareResponse = files => files.Context.Response.Headers.CacheControl = "no-cache",
         });
         app.UseAuthentication();
         app.UseAuthorization();
@@ -184,8 +187,7 @@ public static class DashboardServiceExtensions
             try { form = await context.Request.ReadFormAsync(context.RequestAborted); }
             catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
-                await Results.Problem($"The form is larger than the dashboard's forms take ({MaxFormBytes / 1024} KiB).", statusCode: 413,
-                    title: "Invalid request").ExecuteAsync(context);
+                await Refuse(context, 413, $"The form is larger than the dashboard's forms take ({MaxFormBytes / 1024} KiB).");
                 return;
             }
             catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or IOException)
@@ -215,8 +217,12 @@ public static class DashboardServiceExtensions
         request.Path.StartsWithSegments("/api")
         || (request.Path.StartsWithSegments("/images") && request.Path.Value!.EndsWith("/overlay.png", StringComparison.Ordinal));
 
-    private static Task BadRequest(HttpContext context, string detail) =>
-        Results.Problem(detail, statusCode: 400, title: "Invalid request").ExecuteAsync(context);
+    private static Task BadRequest(HttpContext context, string detail) => Refuse(context, 400, detail);
+
+    /// <summary>A refused request, as problem details for the API and the overlay, as text for a page (a browser showed raw JSON).</summary>
+    private static Task Refuse(HttpContext context, int status, string detail) => AnswersProblemDetails(context.Request)
+        ? Results.Problem(detail, statusCode: status, title: "Invalid request").ExecuteAsync(context)
+        : Results.Content(detail + "\n", "text/plain; charset=utf-8", null, status).ExecuteAsync(context);
 
     /// <summary>Server-Timing carries the server-side time of every response (nfc bench dashboard reads it).</summary>
     private static Task ServerTimingAndSecurityHeaders(HttpContext context, Func<Task> next)

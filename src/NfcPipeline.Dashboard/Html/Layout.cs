@@ -58,10 +58,17 @@ public static class Layout
 
     public static HtmlText StateBadge(string state) => H.Html($"<span class=\"state state-{state}\">{state}</span>");
 
-    /// <summary>A field's density, marked when the field is ungradable: it is left out of the patient's mean.</summary>
-    public static HtmlText FieldDensity(double? densityPerMm, bool? gradable, string unit = "") => gradable == false && densityPerMm is not null
-        ? H.Html($"<span class=\"ungradable\" title=\"ungradable field: not in the patient's density\">{H.Number(densityPerMm)}{unit} (ungradable)</span>")
-        : H.Html($"{H.Number(densityPerMm)}{unit}");
+    /// <summary>
+    /// A field's density, marked when the field is ungradable or excluded at review: either leaves it out of the
+    /// patient's mean, for its own reason.
+    /// </summary>
+    public static HtmlText FieldDensity(ImageRow image, string unit = "") => image switch
+    {
+        { DensityPerMm: null } => H.Html($"{H.Number(image.DensityPerMm)}{unit}"),
+        { QcExclusion: not null } => H.Html($"<span class=\"excluded\" title=\"excluded at review: not in the patient's density\">{H.Number(image.DensityPerMm)}{unit} (excluded)</span>"),
+        { Gradable: false } => H.Html($"<span class=\"ungradable\" title=\"ungradable field: not in the patient's density\">{H.Number(image.DensityPerMm)}{unit} (ungradable)</span>"),
+        _ => H.Html($"{H.Number(image.DensityPerMm)}{unit}"),
+    };
 
     public static HtmlText Progress(long done, long failed, long total)
     {

@@ -60,7 +60,7 @@ public static class StudyPages
                 """));
             var imageRows = H.Each(images, i => H.Html($"""
                 <tr class="image-{i.State}"><td>{i.PatientCode}</td><td>{i.Finger}</td><td>{i.Field}</td><td>{i.RelPath}</td>
-                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i.DensityPerMm, i.Counted)}</td>
+                <td>{Layout.StateBadge(i.State)}</td><td>{i.Attempts}</td><td>{i.InstanceCount}</td><td>{i.Quality}</td><td>{Layout.FieldDensity(i)}</td>
                 <td class="error">{i.ErrorCode}{H.When(i.Error is not null, () => H.Html($"{(i.ErrorCode is null ? "" : ": ")}{i.Error}"))}{H.When(i.Notes is { Length: > 0 }, () =>
                     H.Html($"<span class=\"notes\">{string.Join(" · ", i.Notes!)}</span>"))}{H.When(i.QcExclusion is not null, () =>
                     H.Html($"<span class=\"qc-exclusion\">Excluded at review: {i.QcExclusion}</span>"))}</td></tr>
@@ -74,7 +74,8 @@ public static class StudyPages
                   <tr><th>Source</th><td>{study.SourcePath ?? "(submitted by message)"}</td></tr>
                   <tr><th>µm per pixel</th><td>{H.Number(study.UmPerPx ?? study.AnalysisUmPerPx, "0.###")}{H.When(study.UmPerPx is null && study.AnalysisUmPerPx is not null,
                       () => H.Html($" (the worker's default: the study gives none)"))}</td></tr>
-                  <tr><th>Registered</th><td>{study.CreatedAt}</td></tr><tr><th>Completed</th><td>{study.CompletedAt}</td></tr>
+                  <tr><th>Registered</th><td>{study.RegisteredAt}{H.When(study.RegisteredAt != study.CreatedAt,
+                      () => H.Html($" (first {study.CreatedAt})"))}</td></tr><tr><th>Completed</th><td>{study.CompletedAt}</td></tr>
                 </table>
                 <p><a href="/api/studies/{H.Q(study.ExternalId)}/results.csv" download>Results as CSV</a> ·
                    <a href="/api/studies/{H.Q(study.ExternalId)}/patients.csv" download>Patients as CSV</a> ·
@@ -147,7 +148,7 @@ public static class StudyPages
 
     public static HtmlText StudyTable(IReadOnlyList<StudyProgress> studies) => H.Html($"""
         <table class="studies"><thead><tr><th>Study</th><th>State</th><th>Progress</th><th>Registered</th><th>Completed</th></tr></thead><tbody>
-        {H.Each(studies, s => H.Html($"<tr><td><a href=\"/studies/{s.Id}\">{s.ExternalId}</a></td><td>{Layout.StateBadge(s.State)}</td><td>{Layout.Progress(s.Succeeded, s.Failed, s.Images)}</td><td>{s.CreatedAt}</td><td>{s.CompletedAt}</td></tr>"))}
+        {H.Each(studies, s => H.Html($"<tr><td><a href=\"/studies/{s.Id}\">{s.ExternalId}</a></td><td>{Layout.StateBadge(s.State)}</td><td>{Layout.Progress(s.Succeeded, s.Failed, s.Images)}</td><td>{s.RegisteredAt}</td><td>{s.CompletedAt}</td></tr>"))}
         </tbody></table>
         """);
 }

@@ -164,7 +164,7 @@ public static class PatientReportView
             <p class="legend">Overlays: green normal, orange abnormal, red hemorrhage, grey ungradable; yellow outline and box = distal row; magenta = giant, violet = dilated (outline and box); cyan dots = keypoints the measurements used (confidence at or above the analysis's gate, 0.08 by default).</p>
             <div class="gallery">{H.Each(r.Images, i => H.Html($"""
                 <figure class="field image-{i.State}"><a href="/images/{i.Id}/overlay.png?{model.TrimStart('&')}"><img class="overlay" src="/images/{i.Id}/overlay.png?width=480{model}" alt="{i.Finger} {i.Field} with overlays" width="480" loading="lazy"></a>
-                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {Layout.FieldDensity(i.DensityPerMm, i.Counted, "/mm")}"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}{H.When(i.QcExclusion is not null, () => H.Html($"<br><span class=\"qc-exclusion\">Excluded at review: {i.QcExclusion} ({i.QcExcludedBy})</span>"))}</figcaption>{review?.Invoke(i) ?? HtmlText.Empty}</figure>
+                <figcaption>{i.Finger} · {i.Field} · {i.State}{H.When(i.DensityPerMm is not null, () => H.Html($" · {Layout.FieldDensity(i, "/mm")}"))}{H.When(i.Error is not null, () => H.Html($" · {i.Error}"))}{H.When(i.QcExclusion is not null, () => H.Html($"<br><span class=\"qc-exclusion\">Excluded at review: {i.QcExclusion} ({i.QcExcludedBy})</span>"))}</figcaption>{review?.Invoke(i) ?? HtmlText.Empty}</figure>
                 """))}</div></section>
             """);
     }
