@@ -33,11 +33,13 @@ public sealed class StudyIntake(WorkerOptions options)
     /// fingerprint cannot walk while the read succeeded counts as changing too (two failed walks compare nothing).
     /// </summary>
     /// <param name="progress">Advanced as folders are listed and files read, for a stall guard (a hung mount).</param>
-    public StudyRegistration ReadUnchanged(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null)
+    /// <param name="known">The files the study was last registered from (<see cref="Read"/>).</param>
+    public StudyRegistration ReadUnchanged(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null,
+        KnownFiles? known = null)
     {
         var before = FolderFingerprint(message, ct, progress);
         BeforeRead?.Invoke();
-        var registration = Read(message, ct, progress);   // refuses a folder it cannot read with its reason
+        var registration = Read(message, ct, progress, known);   // refuses a folder it cannot read with its reason
         AfterRead?.Invoke();
         if (before is { Length: 0 } || before != FolderFingerprint(message, ct, progress)) throw new StudyFolderChangingException();
         return registration;
@@ -66,8 +68,14 @@ public sealed class StudyIntake(WorkerOptions options)
     /// The study's images, each hashed and its header read. <paramref name="ct"/> is looked at between files: a worker
     /// that stops gives up a long registration (tens of thousands of files) rather than run it past its stop deadline.
     /// </summary>
-    public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null)
+    /// <param name="known">
+    /// The files the study was last registered from: one at the same path under the same folder, of the same size and
+    /// modification time (as the open file gives them), keeps its hash and header unread, as rsync and make judge a file
+    /// unchanged; analysis still checks the content it reads against the hash. Null: every file is read.
+    /// </param>
+    public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null, KnownFiles? known = null)
     {
+        known ??= KnownFiles.None;
         var root = CheckMessage(message);
         if (message.FolderPath is { Length: > 0 } folder)
         {
@@ -77,8 +85,10 @@ public sealed class StudyIntake(WorkerOptions options)
             var inventory = StudyLayout.Discover(full, root, message.StudyId, maxEntries: MaxStudyEntries, progress: progress);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
             var files = new ShareFiles(root);
-            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field, ct, progress)).ToList();
-            return new StudyRegistration(message.StudyId, SharePaths.StudySourcePath(root, folder),
+            var source = SharePaths.StudySourcePath(root, folder);
+            var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field,
+                known.Of(source, i.RelativePath), ct, progress)).ToList();
+            return new StudyRegistration(message.StudyId, source,
                 message.MicrometresPerPixel ?? inventory.Manifest?.MicrometresPerPixel, message.Device ?? inventory.Manifest?.Device,
                 inventory.Manifest?.Raw ?? "{}", images, inventory.Skipped.Count, UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
@@ -96,7 +106,8 @@ public sealed class StudyIntake(WorkerOptions options)
             var files = new ShareFiles(root);
             var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger,
-                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')), ct, progress)).ToList();   // "P\L2\f1.jpg" is field f1, not the whole path
+                Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')),   // "P\L2\f1.jpg" is field f1, not the whole path
+                known.Of(null, i.Path.Replace('\\', '/')), ct, progress)).ToList();
             return new StudyRegistration(message.StudyId, null, message.MicrometresPerPixel, message.Device, "{}", images,
                 UmPerPxGiven: message.MicrometresPerPixel is not null);
         }
@@ -152,13 +163,15 @@ public sealed class StudyIntake(WorkerOptions options)
     }
 
     /// <param name="progress">Advanced for the file and every block of it hashed: a 500 MB file on a slow share moves on.</param>
+    /// <param name="known">The file as the last registration read it at this path, or null.</param>
     private static ImageRegistration Describe(ShareFiles files, string fullPath, string relativePath, string patient, string? finger, string field,
-        CancellationToken ct, ShareScanProgress? progress)
+        KnownFile? known, CancellationToken ct, ShareScanProgress? progress)
     {
         ct.ThrowIfCancellationRequested();
         progress?.Advance();
         byte[] sha;
         long size;
+        long? modified;
         int? width = null, height = null;
         string? format = null;
         // A FIFO, socket or device named like an image is refused unopened by OpenInside (reading it would block, or
@@ -171,7 +184,12 @@ public sealed class StudyIntake(WorkerOptions options)
             // Past the decoder's file limit it could never be analysed: not hashed (a 1 TB sparse file held the
             // registration for hours), registered as a stand-in that fails alone as TooLarge.
             if (size > files.Headers.Options.MaxFileBytes) return StandIn(unread: false, size);
+            long before = File.GetLastWriteTimeUtc(stream.SafeFileHandle).Ticks;
+            if (known is { } k && k.SizeBytes == size && k.ModifiedTicks == before)
+                return new ImageRegistration(patient, finger, field, relativePath, k.Sha256, size, k.Width, k.Height, k.Format, ModifiedTicks: before);
             sha = HashInBlocks(stream, progress, ct);
+            // Written to while hashed: its time is not kept, so the next registration reads it again.
+            modified = File.GetLastWriteTimeUtc(stream.SafeFileHandle).Ticks == before && stream.Length == size ? before : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -191,7 +209,7 @@ public sealed class StudyIntake(WorkerOptions options)
             // Not an image we can read (or a header parser fault): registered anyway, and it fails with its reason
             // when analysed; one file never stops a study's registration.
         }
-        return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format);
+        return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format, ModifiedTicks: modified);
 
         // Its size as stat(2) gives it, which needs no read permission (-1 where even that fails): a registered row is
         // kept only for a file of its registered size or of unknown size, not for new content that could not be read.

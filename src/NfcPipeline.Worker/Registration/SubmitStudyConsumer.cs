@@ -110,7 +110,10 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
         // On a thread of its own: a mount that hangs after the check above (its root's attributes still cached) would hold
         // this consumer until it came back; a read that stands still for Share:StallTimeout is left behind and retried.
         var stall = shareSettings.Value.StallTimeout;
-        try { registration = await StallGuard.RunAsync((progress, token) => intake.ReadUnchanged(context.Message, token, progress), stall, TimeProvider.System, ct); }
+        // A reanalysis reads every file again; otherwise a file unchanged in size and time since the last registration keeps its hash.
+        var known = context.Message.Reanalyze ? KnownFiles.None
+            : await retry.RunAsync(t => registrations.KnownFilesAsync(context.Message.StudyId, t), ct);
+        try { registration = await StallGuard.RunAsync((progress, token) => intake.ReadUnchanged(context.Message, token, progress, known), stall, TimeProvider.System, ct); }
         catch (StudyLayoutException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
         catch (TimeoutException) { throw new ShareUnavailableException($"The share stopped answering for {stall} while the study was read (a hung network mount?)"); }
         try

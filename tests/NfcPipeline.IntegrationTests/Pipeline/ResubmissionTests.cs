@@ -345,4 +345,33 @@ public class ResubmissionTests
             "select count(*) from image_metrics where image_sha256 = (select sha256 from images where id = @Id)", new { Id = imageId }));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from image_metrics"));   // the first run's, untouched
     }
+
+    [Fact]
+    public async Task A_file_unchanged_in_size_and_time_keeps_its_hash_unread_and_a_reanalysis_reads_every_file_again()
+    {
+        var (env, images) = await CompletedStudyAsync("study-t", patients: 1, imagesPerPatient: 2);
+        await using var owned = env;
+        var path = Path.Combine(env.Share.FullName, "study-t", images[0]);
+        var time = File.GetLastWriteTimeUtc(path);
+        const string ofFile = "from images where rel_path = @Path";
+        var registered = await env.QueryScalarAsync<byte[]>("select sha256 " + ofFile, new { Path = images[0] });
+        Assert.Equal(time.Ticks, await env.QueryScalarAsync<long>("select file_mtime_ticks " + ofFile, new { Path = images[0] }));
+
+        // Other bytes of the same size, the time set back: the resubmission takes it for the file registered, unread.
+        var bytes = File.ReadAllBytes(path);
+        bytes[^20] ^= 0xFF;
+        File.WriteAllBytes(path, bytes);
+        File.SetLastWriteTimeUtc(path, time);
+        await ResubmitAsync(env, "study-t");
+        Assert.Equal("completed", await env.WaitForStudyAsync("study-t", TimeSpan.FromMinutes(2)));
+        Assert.Equal(registered, await env.QueryScalarAsync<byte[]>("select sha256 " + ofFile, new { Path = images[0] }));
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // nothing analysed again
+
+        // A reanalysis reads every file: the content now there is registered (and analysed: the changed bytes may not decode).
+        await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
+        await env.SubmitAsync(new SubmitStudy { StudyId = "study-t", FolderPath = "study-t", Reanalyze = true });
+        Assert.Contains(await env.WaitForStudyAsync("study-t", TimeSpan.FromMinutes(2)), new[] { "completed", "completed_with_errors" });
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(bytes), await env.QueryScalarAsync<byte[]>("select sha256 " + ofFile, new { Path = images[0] }));
+        Assert.Equal(time.Ticks, await env.QueryScalarAsync<long>("select file_mtime_ticks " + ofFile, new { Path = images[0] }));
+    }
 }

@@ -1,5 +1,6 @@
 using NfcPipeline.Contracts;
 using NfcPipeline.Intake;
+using NfcPipeline.Storage.Pipeline;
 using NfcPipeline.Worker;
 using NfcPipeline.Worker.Registration;
 
@@ -115,6 +116,39 @@ public sealed class StudyIntakeTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(finger, "f3.jpg"), Path.Combine(finger, "f1.jpg"));
         Assert.Equal(2L, StudyIntake.StatSize(Path.Combine(finger, "f3.jpg")));
         Assert.Equal(-1L, StudyIntake.StatSize(Path.Combine(finger, "gone.jpg")));
+    }
+
+    [Fact]
+    public void A_file_unchanged_in_size_and_time_keeps_its_hash_unread_and_any_change_has_it_read_again()
+    {
+        var finger = Path.Combine(_share.FullName, "S", "P1", "L2");
+        Directory.CreateDirectory(finger);
+        var path = Path.Combine(finger, "f1.jpg");
+        File.WriteAllBytes(path, [0xFF, 0xD8, 1, 2, 3]);
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName });
+        var first = intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" });
+        var image = Assert.Single(first.Images);
+        var time = File.GetLastWriteTimeUtc(path);
+        Assert.Equal(time.Ticks, image.ModifiedTicks);
+        var known = new KnownFiles(first.SourcePath, new Dictionary<string, KnownFile>
+            { [image.RelativePath] = new(image.Sha256, image.SizeBytes, time.Ticks, image.Width, image.Height, image.Format) });
+
+        // Other bytes of the same size with the time set back: taken for the file registered, unread (as rsync judges).
+        File.WriteAllBytes(path, [0xFF, 0xD8, 9, 9, 9]);
+        File.SetLastWriteTimeUtc(path, time);
+        byte[] Sha(KnownFiles? k, SubmitStudy? message = null) =>
+            Assert.Single(intake.Read(message ?? new SubmitStudy { StudyId = "S", FolderPath = "S" }, known: k).Images).Sha256;
+        Assert.Equal(image.Sha256, Sha(known));
+        // Read again: with no known files, known from another folder or for a list, at another time or size.
+        byte[] now = System.Security.Cryptography.SHA256.HashData([0xFF, 0xD8, 9, 9, 9]);
+        Assert.Equal(now, Sha(null));
+        Assert.Equal(now, Sha(known with { SourcePath = "T" }));
+        Assert.Equal(now, Sha(known, new SubmitStudy { StudyId = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2")] }));
+        File.SetLastWriteTimeUtc(path, time.AddSeconds(1));
+        Assert.Equal(now, Sha(known));
+        File.WriteAllBytes(path, [0xFF, 0xD8, 1, 2, 3, 4]);
+        File.SetLastWriteTimeUtc(path, time);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData([0xFF, 0xD8, 1, 2, 3, 4]), Sha(known));
     }
 
     [Fact]
