@@ -206,6 +206,20 @@ class TruthRuleTests(unittest.TestCase):
         self.assertEqual((p["giant_count"], p["giant_unknown_count"], p["loop_count"]), (4, 12, 50))
         self.assertEqual(p["pattern"], "scleroderma_active")   # 4 / 38 = 0.105; over every loop, 4 / 50 = 0.08, late
 
+    def test_no_giants_needs_measured_apices_of_the_loops_that_could_be_giant(self):
+        # As FastTrackClassifier with MinGiantKnownShare 0.25 over GiantCandidateCount: 0 of 28 hairpins measured
+        # beside 12 ramified loops is no evidence of no giants; one giant of one measured apex stages nothing.
+        self.assertEqual(sim.fast_track_pattern(5.0, 0, 12, 0, 40, 4, 2, 28, 28)[0], "indeterminate")
+        self.assertEqual(sim.fast_track_pattern(5.0, 0, 12, 0, 40, 4, 2, 21, 28)[0], "non_scleroderma")
+        self.assertEqual(sim.fast_track_pattern(8.0, 0, 0, 0, 5, 4, 2, 5)[0], "indeterminate")
+        self.assertEqual(sim.fast_track_pattern(8.0, 1, 0, 0, 40, 8, 4, 39, 40)[0], "scleroderma")
+        self.assertEqual(sim.fast_track_pattern(8.0, 1, 0, 0, 40, 8, 4, 20, 40)[0], "scleroderma_early")
+        # A wide apex over a narrow limb is not giant (GiantMinLimbDiameterUm 20).
+        ann = dict(category_id=sim.CLASSES.index("hairpin") + 1, apical_diameter_um=55.0, arterial_diameter_um=12.0,
+                   venous_diameter_um=40.0, keypoints=[0, 0, 2, 0, 0, 2] + [0] * 18)
+        self.assertEqual(sim.image_summary([ann])[1:], (0, 1, 0))
+        self.assertEqual(sim.image_summary([dict(ann, arterial_diameter_um=30.0)])[1:], (1, 0, 0))
+
     def test_a_density_from_too_few_fields_or_fingers_decides_no_rule(self):
         # MinDensityFields 2 and MinDensityFingers 2, as FastTrackClassifier: the density is then not used.
         self.assertEqual(sim.fast_track_pattern(9.2, 0, 0, 0, 30, 1, 1)[0], "indeterminate")

@@ -63,10 +63,10 @@ public sealed class FastTrackClassifier
                 "Non-scleroderma pattern by fast-track (rule 3: non-specific abnormalities; neither the normal nor a scleroderma rule holds).");
         }
 
-        var sub = Stage(inputs, trace, Density, densityUsable: tooFew is null && inputs.DensityPerMm is not null);
+        var sub = Stage(inputs, trace, Density, densityUsable: tooFew is null && inputs.DensityPerMm is not null, out var undetermined);
         string stage = sub is { } known
             ? $"Scleroderma pattern by fast-track, {known.ToString().ToLowerInvariant()} (Cutolo)"
-            : "Scleroderma pattern by fast-track, stage not determined (early needs a preserved density, which is not known here)";
+            : $"Scleroderma pattern by fast-track, stage not determined ({undetermined})";
         return new FastTrackResult(FastTrackPattern.Scleroderma, sub, inputs, trace,
             tooFew is null ? stage + "." : $"{stage}; the density is not used, {tooFew}.");
     }
@@ -88,11 +88,20 @@ public sealed class FastTrackClassifier
 
     /// <summary>Why "no giants" cannot be told (too few loops with a measured apex), or null when it can.</summary>
     private string? GiantsUnseen(FastTrackInputs inputs) =>
-        inputs.GiantCount < _options.GiantsPresentMinCount && inputs.LoopCount > 0
-        && inputs.GiantKnownCount < _options.MinGiantKnownShare * inputs.LoopCount
-            ? $"the apex is measured for {inputs.GiantKnownCount} of {Count(inputs.LoopCount, "loop")}, " +
+        inputs.GiantCount < _options.GiantsPresentMinCount ? ApicesTooFew(inputs) : null;
+
+    /// <summary>
+    /// Why the giant flags say too little (measured for under MinGiantKnownShare of the loops that could be giant: an
+    /// abnormal loop, never giant, is no evidence), or null when they say enough.
+    /// </summary>
+    private string? ApicesTooFew(FastTrackInputs inputs)
+    {
+        int candidates = inputs.GiantCandidateCount ?? inputs.LoopCount;
+        return candidates > 0 && inputs.GiantCandidatesKnown < _options.MinGiantKnownShare * candidates
+            ? $"the apex is measured for {inputs.GiantCandidatesKnown} of {Count(candidates, "loop")}{(inputs.GiantCandidateCount is null ? "" : " that could be giant")}, " +
               $"fewer than the share of {_options.MinGiantKnownShare.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} asked for"
             : null;
+    }
 
     // A loop whose giant flag is unknown (its apex unmeasured) counts as no giant in the rules, as a reader counts the
     // giants seen; the trace says over how many loops that was known, so "0 giants" over few is not read as over all.
@@ -104,11 +113,17 @@ public sealed class FastTrackClassifier
         ? "giant share of loops whose giant flag is known"
         : "giant share of loops";
 
-    /// <summary>Cutolo's stage; null when neither late nor active holds and the density cannot show it preserved (early).</summary>
+    /// <summary>
+    /// Cutolo's stage; null, with <paramref name="undetermined"/> saying why, when neither late nor active holds and early
+    /// cannot be shown: the density is not known preserved, or the giant share is from too few measured apices (one
+    /// giant among one measured apex and 39 unmeasured is neither frequent nor few giants).
+    /// </summary>
     private SclerodermaSubPattern? Stage(FastTrackInputs inputs, List<FastTrackTraceEntry> trace, Func<string, double, FastTrackCondition> density,
-        bool densityUsable)
+        bool densityUsable, out string? undetermined)
     {
         var o = _options;
+        undetermined = null;
+        string? apicesTooFew = ApicesTooFew(inputs);
         if (Rule(trace, "Late: severe loss, abnormal shapes, few or no giants", requiresAll: true,
                 density("<=", o.LateMaxDensityPerMm),
                 FastTrackCondition.Check("abnormal shapes", inputs.AbnormalCount, ">=", o.AbnormalShapesPresentMinCount),
@@ -117,7 +132,9 @@ public sealed class FastTrackClassifier
                     inputs.GiantShare ?? 0, "<", o.ActiveMinGiantShare)))
             return SclerodermaSubPattern.Late;
         if (Rule(trace, "Active: frequent giants, frequent hemorrhages, or moderate loss", requiresAll: false,
-                FastTrackCondition.Check(GiantShareOf(inputs), inputs.GiantShare, ">=", o.ActiveMinGiantShare),
+                apicesTooFew is not null && inputs.GiantShare is { } share
+                    ? FastTrackCondition.NotUsed(GiantShareOf(inputs), share, ">=", o.ActiveMinGiantShare, apicesTooFew)
+                    : FastTrackCondition.Check(GiantShareOf(inputs), inputs.GiantShare, ">=", o.ActiveMinGiantShare),
                 FastTrackCondition.Check("hemorrhages per loop", inputs.HemorrhageShare, ">=", o.ActiveMinHemorrhageShare),
                 density("<", o.EarlyMinDensityPerMm)))
             return SclerodermaSubPattern.Active;
@@ -125,6 +142,14 @@ public sealed class FastTrackClassifier
         {
             trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], false,
                 "Early: not determined; neither the late nor the active rule holds, but without a density to use, a preserved one cannot be shown."));
+            undetermined = "early needs a preserved density, which is not known here";
+            return null;
+        }
+        if (apicesTooFew is not null)
+        {
+            trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], false,
+                $"Early: not determined; neither the late nor the active rule holds, but whether giants are few is not known ({apicesTooFew})."));
+            undetermined = $"early needs few giants, and the giant share is not known: {apicesTooFew}";
             return null;
         }
         trace.Add(new FastTrackTraceEntry("Early: few giants and hemorrhages, preserved density", true, [], true,

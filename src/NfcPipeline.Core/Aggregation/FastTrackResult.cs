@@ -63,13 +63,17 @@ public sealed record FastTrackResult(
 /// The patient-level numbers the fast-track reads. <see cref="DensityFieldCount"/> and <see cref="DensityFingerCount"/>
 /// say how much nailfold the density comes from: the fields that have one, and the named fingers those lie on (null
 /// when none of them names its finger: then it cannot be told). <see cref="GiantUnknownCount"/> loops could not be
-/// called giant or not (apex unmeasured); the giant share is over the others.
+/// called giant or not (apex unmeasured); the giant share is over the others. <see cref="GiantCandidateCount"/> loops
+/// could be giant at all (normal-shaped; null: every loop), whose measured share says whether "no giants" is known.
 /// </summary>
 public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int GiantCount, int AbnormalCount, int HemorrhageCount,
-    int DensityFieldCount, int? DensityFingerCount, int GiantUnknownCount = 0)
+    int DensityFieldCount, int? DensityFingerCount, int GiantUnknownCount = 0, int? GiantCandidateCount = null)
 {
     /// <summary>Loops whose giant flag is known.</summary>
     public int GiantKnownCount => LoopCount - GiantUnknownCount;
+
+    /// <summary>Of the loops that could be giant, those whose giant flag is known (the apex measured).</summary>
+    public int GiantCandidatesKnown => Math.Max(0, (GiantCandidateCount ?? LoopCount) - GiantUnknownCount);
 
     /// <summary>Giants over the loops whose giant flag is known: an unmeasured apex is neither.</summary>
     public double? GiantShare => GiantKnownCount <= 0 ? null : (double)GiantCount / GiantKnownCount;
@@ -77,7 +81,7 @@ public sealed record FastTrackInputs(double? DensityPerMm, int LoopCount, int Gi
 
     public static FastTrackInputs From(GroupSummary overall, IEnumerable<FingerSummary> fingers) =>
         new(overall.DensityPerMm.Mean, overall.LoopCount, overall.GiantCount, overall.AbnormalCount, overall.HemorrhageCount,
-            overall.DensityPerMm.N, KnownFingersWithDensity(fingers), overall.GiantUnknownCount);
+            overall.DensityPerMm.N, KnownFingersWithDensity(fingers), overall.GiantUnknownCount, overall.GiantCandidateCount);
 
     private static int? KnownFingersWithDensity(IEnumerable<FingerSummary> fingers)
     {

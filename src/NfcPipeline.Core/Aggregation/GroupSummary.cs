@@ -33,6 +33,9 @@ public sealed record GroupSummary
     public required int GiantCount { get; init; }
     /// <summary>Loops whose giant flag is unknown (apex not measured: a weak U or D, or cut by the frame).</summary>
     public int GiantUnknownCount { get; init; }
+
+    /// <summary>Loops that could be giant (normal-shaped, or any whose giant flag is not false): the evidence for "no giants".</summary>
+    public int GiantCandidateCount { get; init; }
     public required int AbnormalCount { get; init; }
     public required int HemorrhageCount { get; init; }
 
@@ -63,6 +66,8 @@ public sealed record GroupSummary
             DilatedCount = loops.Count(c => c.IsDilated == true),
             GiantCount = loops.Count(c => c.IsGiant == true),
             GiantUnknownCount = loops.Count(c => c.IsGiant is null),
+            // Normal-shaped loops, and any other whose flag is not false (with GiantRequiresNormalShape off, or unknown).
+            GiantCandidateCount = loops.Count(c => c.Category == ClinicalCategory.Normal || c.IsGiant != false),
             AbnormalCount = loops.Count(c => c.Category == ClinicalCategory.Abnormal),
             HemorrhageCount = gradable.Sum(m => m.HemorrhageCount),
             ExcludedFields = excluded,

@@ -62,8 +62,7 @@ public sealed class CapillaryMeasurer
 
         double? apicalUm = ToUm(apical, calibration), arterialUm = ToUm(arterial, calibration), venousUm = ToUm(venous, calibration);
         bool isLoop = category.IsLoop();
-        // A loop of a shape that is never giant is not giant, whatever its apex: unknown (null) only where a width could decide.
-        bool? giant = !isLoop ? null : !CanBeGiant(category) ? false : apicalUm is { } a ? a >= _options.GiantApicalDiameterUm : null;
+        bool? giant = Giant(category, apicalUm, ToUm(left, calibration), ToUm(right, calibration));
         return new CapillaryMeasurement
         {
             Index = index,
@@ -123,6 +122,21 @@ public sealed class CapillaryMeasurer
         Apex = null, Axis = null,
         IsGiant = m.Category.IsLoop() && !CanBeGiant(m.Category) ? false : null,
     };
+
+    /// <summary>
+    /// A loop of a shape that is never giant is not giant, whatever its apex; nor is one whose apex reaches the threshold
+    /// while a measured limb is narrow (not homogeneously enlarged). Unknown (null) only where a width could decide.
+    /// </summary>
+    private bool? Giant(ClinicalCategory category, double? apicalUm, double? leftLimbUm, double? rightLimbUm)
+    {
+        if (!category.IsLoop()) return null;
+        if (!CanBeGiant(category)) return false;
+        if (apicalUm is not { } apical) return null;
+        if (apical < _options.GiantApicalDiameterUm) return false;
+        if (_options.GiantMinLimbDiameterUm is not { } limb) return true;
+        if (leftLimbUm < limb || rightLimbUm < limb) return false;
+        return leftLimbUm is null && rightLimbUm is null ? null : true;
+    }
 
     private bool CanBeGiant(ClinicalCategory category) => category == ClinicalCategory.Normal || !_options.GiantRequiresNormalShape;
 

@@ -35,6 +35,14 @@ public sealed record MeasurementOptions
     public bool GiantRequiresNormalShape { get; init; } = true;
 
     /// <summary>
+    /// A giant is homogeneously enlarged: its limbs are wide too. A loop whose apex reaches the giant threshold but a
+    /// measured limb is narrower than this (µm) is not giant (its apex alone is wide, or U or D sits off the apex: the
+    /// one keypoint would make the patient's pattern scleroderma); one with neither limb measured has no giant flag.
+    /// Null: the apex alone decides. Defaults to the dilated threshold.
+    /// </summary>
+    public double? GiantMinLimbDiameterUm { get; init; } = 20;
+
+    /// <summary>
     /// The EULAR standardisation calls a loop dilated when its arterial, venous or apical limb is 20–50 µm wide; by
     /// default only the apex is looked at (the threshold's name). True counts a limb of
     /// <see cref="DilatedApicalDiameterUm"/> or more too (giants stay an apex's measure).
@@ -65,6 +73,8 @@ public sealed record MeasurementOptions
             problems.Add($"GiantApicalDiameterUm must be a finite number of µm, got {GiantApicalDiameterUm}.");
         else if (!(GiantApicalDiameterUm > DilatedApicalDiameterUm))
             problems.Add($"GiantApicalDiameterUm ({GiantApicalDiameterUm}) must exceed DilatedApicalDiameterUm ({DilatedApicalDiameterUm}).");
+        if (GiantMinLimbDiameterUm is { } limb && !(limb >= 0 && limb < GiantApicalDiameterUm))
+            problems.Add($"GiantMinLimbDiameterUm must be 0 or more and below GiantApicalDiameterUm ({GiantApicalDiameterUm}), or null (the apex alone decides), got {limb}.");
         if (!Enum.IsDefined(LimbRoles))   // a number or a comma list through the configuration binder
             problems.Add($"LimbRoles must be one of {string.Join(", ", Enum.GetNames<LimbRoleRule>())}, got {LimbRoles}.");
         if (ApexCutByFrameMarginPx is { } margin && !(margin >= 0 && double.IsFinite(margin)))

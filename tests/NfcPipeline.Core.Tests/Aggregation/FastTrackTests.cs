@@ -6,9 +6,33 @@ namespace NfcPipeline.Core.Tests.Aggregation;
 public class FastTrackTests
 {
     private static FastTrackResult Classify(double? density, int giants = 0, int abnormal = 0, int hemorrhages = 0, int loops = 40,
-        FastTrackOptions? options = null, int densityFields = 8, int? densityFingers = 4, int giantsUnknown = 0) =>
+        FastTrackOptions? options = null, int densityFields = 8, int? densityFingers = 4, int giantsUnknown = 0, int? candidates = null) =>
         new FastTrackClassifier(options).Classify(new FastTrackInputs(density, loops, giants, abnormal, hemorrhages, densityFields, densityFingers,
-            giantsUnknown));
+            giantsUnknown, candidates));
+
+    [Fact]
+    public void The_evidence_for_giants_is_the_apices_of_the_loops_that_could_be_giant_and_one_measured_apex_stages_nothing()
+    {
+        // 12 ramified loops (never giant, so their flags are known) and 28 hairpins none of whose apex was measured: 12 of
+        // 40 flags known passed the share, and rule 3 called the patient non-scleroderma with no normal-shaped apex seen.
+        var unseen = Classify(5.0, abnormal: 12, loops: 40, giantsUnknown: 28, candidates: 28);
+        Assert.Equal(FastTrackPattern.Indeterminate, unseen.Pattern);
+        Assert.Contains("the apex is measured for 0 of 28 loops that could be giant", unseen.Summary);
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(5.0, abnormal: 12, loops: 40, giantsUnknown: 21, candidates: 28).Pattern);
+        // Every loop abnormal: none could be giant, so "no giants" is known.
+        Assert.Equal(FastTrackPattern.NonScleroderma, Classify(5.0, abnormal: 40, loops: 40, candidates: 0).Pattern);
+
+        // One giant among one measured apex (39 unmeasured): scleroderma, but the share 1.0 is no "frequent giants".
+        var one = Classify(8.0, giants: 1, loops: 40, giantsUnknown: 39, candidates: 40);
+        Assert.Equal((FastTrackPattern.Scleroderma, (SclerodermaSubPattern?)null), (one.Pattern, one.SubPattern));
+        Assert.Contains("stage not determined (early needs few giants, and the giant share is not known: the apex is measured for 1 of 40", one.Summary);
+        Assert.Contains("giant share of loops whose giant flag is known = 1 not used, the apex is measured for 1 of 40",
+            Assert.Single(one.Trace, t => t.Rule.StartsWith("Active")).Text);
+        // Hemorrhages or loss still make it active; enough measured apices stage it by the share.
+        Assert.Equal(SclerodermaSubPattern.Active, Classify(5.0, giants: 1, loops: 40, giantsUnknown: 39, candidates: 40).SubPattern);
+        Assert.Equal(SclerodermaSubPattern.Active, Classify(8.0, giants: 2, loops: 40, giantsUnknown: 20, candidates: 40).SubPattern);
+        Assert.Equal(SclerodermaSubPattern.Early, Classify(8.0, giants: 1, loops: 40, giantsUnknown: 20, candidates: 40).SubPattern);
+    }
 
     [Fact]
     public void Loops_with_an_unmeasured_apex_are_named_in_the_giant_conditions_and_left_out_of_the_giant_share()

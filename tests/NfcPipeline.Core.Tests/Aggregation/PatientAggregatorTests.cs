@@ -134,6 +134,8 @@ public class PatientAggregatorTests
         Assert.Equal(1, fastTrack.Inputs.GiantCount);
         Assert.Equal(3, fastTrack.Inputs.DensityFieldCount);    // R2 twice and R3 once; R3-2 is ungradable, L4 missing
         Assert.Equal(2, fastTrack.Inputs.DensityFingerCount);
+        // The loops that could be giant: the 48 gradable loops but R2-2's two ramified ones.
+        Assert.Equal((48, 46), (fastTrack.Inputs.LoopCount, fastTrack.Inputs.GiantCandidateCount));
     }
 
     [Fact]

@@ -70,6 +70,30 @@ public class CapillaryMeasurerTests
     }
 
     [Fact]
+    public void A_wide_apex_over_narrow_limbs_is_not_giant_and_one_whose_limbs_are_unmeasured_has_no_flag()
+    {
+        // 27 px at 1.953 µm/px is a 52.7 µm apex; limbs of 5 and 6 px (10-12 µm) are not homogeneously enlarged: a U
+        // placed at the loop's base, say. One such keypoint made the patient scleroderma.
+        var calibration = new Calibration(1.953);
+        var thin = new CapillaryMeasurer().Measure(Loops.Loop(new(200, 200), apical: 27, leftLimb: 5, rightLimb: 6), calibration);
+        Assert.Equal((true, false), (thin.IsDilated, thin.IsGiant));
+        Assert.Equal((false, true), (new CapillaryMeasurer().Measure(Loops.Loop(new(200, 200), apical: 27, leftLimb: 5, rightLimb: 22), calibration).IsGiant,
+            new CapillaryMeasurer(new MeasurementOptions { GiantMinLimbDiameterUm = null }).Measure(Loops.Loop(new(200, 200), apical: 27, leftLimb: 5, rightLimb: 6), calibration).IsGiant));
+
+        // Neither limb measured: unknown; one measured wide beside one unmeasured: giant.
+        var wide = Loops.Loop(new(200, 200), apical: 27);
+        var keypoints = wide.Keypoints.Select((k, i) => i is >= 2 and <= 5 ? k with { Confidence = 0.01f } : k).ToArray();
+        Assert.Null(new CapillaryMeasurer().Measure(Loops.Instance(keypoints), calibration).IsGiant);
+        keypoints[4] = wide.Keypoints[4];
+        keypoints[5] = wide.Keypoints[5];
+        Assert.True(new CapillaryMeasurer().Measure(Loops.Instance(keypoints), calibration).IsGiant);
+        Assert.Equal(true, new CapillaryMeasurer().Measure(wide, calibration).IsGiant);
+
+        Assert.Contains("GiantMinLimbDiameterUm must be 0 or more and below GiantApicalDiameterUm (50), or null (the apex alone decides), got 50.",
+            new MeasurementOptions { GiantMinLimbDiameterUm = 50 }.Validate());
+    }
+
+    [Fact]
     public void A_keypoint_scoring_0_is_absent_even_at_a_gate_of_0_and_a_default_calibration_is_refused()
     {
         // COCO's [0, 0, 0] for a keypoint not given: at a gate of 0 it made an apex from (100,50) to the corner, 1 mm wide.

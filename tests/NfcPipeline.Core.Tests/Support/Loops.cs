@@ -12,8 +12,17 @@ public static class Loops
     /// A symmetric loop whose outer apex edge U is at <paramref name="apex"/>, pointing along the image's "up" turned by
     /// <paramref name="degrees"/>. Sizes in pixels: the limbs sit half-way down, the limb bottoms at <paramref name="height"/>.
     /// </summary>
-    public static CapillaryInstance Loop(Point2 apex, double degrees = 0, double apical = 8, double leftLimb = 5, double rightLimb = 6,
-        double height = 90, double width = 30, string className = "hairpin", float score = 0.9f, float confidence = 0.9f)
+    /// <param name="leftLimb">Its width in px; by default 5, and for an apex of 20 px or more 0.8 of it, as a giant's
+    /// homogeneously enlarged limbs are (right: 6, or 0.85 of it); <paramref name="width"/> by default fits the limbs.</param>
+    public static CapillaryInstance Loop(Point2 apex, double degrees = 0, double apical = 8, double? leftLimb = null, double? rightLimb = null,
+        double height = 90, double? width = null, string className = "hairpin", float score = 0.9f, float confidence = 0.9f)
+    {
+        double left = leftLimb ?? (apical >= 20 ? 0.8 * apical : 5), right = rightLimb ?? (apical >= 20 ? 0.85 * apical : 6);
+        return LoopOf(apex, degrees, apical, left, right, height, width ?? Math.Max(30, left + right + 10), className, score, confidence);
+    }
+
+    private static CapillaryInstance LoopOf(Point2 apex, double degrees, double apical, double leftLimb, double rightLimb,
+        double height, double width, string className, float score, float confidence)
     {
         Point2 distal = FieldOfView.Rotate(new Point2(0, -1), degrees, default);
         Point2 along = FieldOfView.Rotate(new Point2(1, 0), degrees, default);
