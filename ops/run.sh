@@ -186,6 +186,10 @@ psql_q -P pager=off -c "
          round(apical_mean_um::numeric, 1) as apical_um, round(apical_max_um::numeric, 1) as apical_max_um,
          dilated_count as dilated, giant_count as giant, hemorrhage_count as hemorrhages, pattern
   from v_patient_summary where study = '$STUDY' and is_study_model order by patient"
+# The sample study analyses every image and aggregates every patient: anything less is a failed run, not a result.
+patients="$(psql_q -tA -c "select count(*) from v_patient_summary where study = '$STUDY' and is_study_model and pattern is not null")"
+[ "${patients:-0}" -gt 0 ] || die "no patient of $STUDY was aggregated; see $LOGS/worker.log"
+[ "${bad:-0}" -eq 0 ] || die "$bad image(s) of the sample study failed; their reasons are on the dashboard ($DASHBOARD_URL) and in $LOGS/worker.log"
 cat <<EOT
 More: eval "\$(ops/services.sh env)"; psql "\$NFC_PG_URL", and the views v_patient_summary, v_patient_morphology,
 v_patient_diameters, v_study_progress and v_image_results (examples in README.md).

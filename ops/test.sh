@@ -80,7 +80,7 @@ run_tests() { # filter label
   log "running $2"
   # The console logger at "minimal" prints each failure with its message and stack; trx files keep everything.
   dotnet test NfcPipeline.sln -c Release --no-build -nologo --filter "$1" \
-    --logger "console;verbosity=minimal" --logger trx --blame-hang-timeout 10m --results-directory "$results" 2>&1 | tee -a "$results/console.log"
+    --logger "console;verbosity=minimal" --logger trx --blame-hang-timeout 10m --blame-hang-dump-type mini --results-directory "$results" 2>&1 | tee -a "$results/console.log"
   return "${PIPESTATUS[0]}"
 }
 set +e
@@ -94,7 +94,8 @@ else
   # The model tooling's own tests (Python, Debian's packages; the C# tests need none of them, only /usr/bin/python3 itself).
   python_tooling_ensure
   log "running the model tooling's Python tests"
-  /usr/bin/python3 -m unittest discover -s ops/model -p 'test_*.py' 2>&1 | tee "$results/python.log"
+  # Bounded as the C# tests are (their hang timeout): a test hung in its own process would hold CI to its limit.
+  timeout -k 1m 30m /usr/bin/python3 -m unittest discover -s ops/model -p 'test_*.py' 2>&1 | tee "$results/python.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
   python_tests=$(sed -n 's/^Ran \([0-9]*\) tests\? in .*/\1/p' "$results/python.log")
   # unittest exits 0 having found nothing: a discovery that broke must not pass as "0 run".

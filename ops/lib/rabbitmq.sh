@@ -58,8 +58,13 @@ EOF
   # kept for the wait (it runs as long as the server: setsid does not fork outside a process group leader), so a
   # server that dies at boot (a bad config, a full disk) fails the start at once instead of after the timeout.
   server="$(umask 077; rmq_env; setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ_LOG_DIR/startup.log" 2>&1 </dev/null & echo $!)"
-  wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" "$server" || exit 1
-  wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" "$server" || exit 1
+  # Not up in time: stopped (its whole session), so that it does not go on booting on our ports, unfound by `down`
+  # while its pid file is not yet written, and refuse the next `up`.
+  if ! wait_port "$RMQ_PORT" RabbitMQ "$RMQ_LOG_DIR/startup.log" "$server" \
+     || ! wait_port "$RMQ_MGMT_PORT" "RabbitMQ management" "$RMQ_LOG_DIR/startup.log" "$server"; then
+    kill -TERM -- "-$server" 2>/dev/null || true
+    exit 1
+  fi
   rmq_users
 }
 
