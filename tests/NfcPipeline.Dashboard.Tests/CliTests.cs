@@ -61,6 +61,12 @@ public class CliTests
         Assert.Contains(TestData.ScriptPatient, one.Out);
         Assert.Contains("non-scleroderma", one.Out);
         Assert.Equal(1, (await NfcAsync("status", "NOPE", "--connection", data.Database.ConnectionString)).Code);
+        // A list cut at --limit says so (on standard error: the table stays the table alone).
+        Assert.DoesNotContain("most recent", all.Err);
+        await data.Database.ScalarAsync<int>("insert into studies (external_id, state, image_count) values ('STUDY-Z', 'completed', 0); select 1");
+        var cut = await NfcAsync("status", "--limit", "1", "--connection", data.Database.ConnectionString);
+        Assert.Equal((0, "nfc status: only the 1 most recent study is shown; --limit shows more."), (cut.Code, cut.Err.Trim()));
+        Assert.Contains("STUDY-Z", cut.Out);
 
         // A database that answers but was never migrated is said so, not "cannot reach the database".
         await using var bare = await TestDatabase.CreateAsync();
@@ -134,6 +140,10 @@ public class CliTests
                 Assert.Contains("Wrote " + html, piped.Err);
                 Assert.Contains("Study STUDY-A · patient P01 (#" + data.PatientId + ")", piped.Err);   // which patient was written
             }
+            // Standard error named as a file is written as standard output is (a log behind `2>>` was renamed over).
+            var toStderr = await NfcAsync("report", data.PatientId.ToString(), "--csv", "/dev/stderr", "--connection", data.Database.ConnectionString);
+            Assert.True(toStderr.Code == 0, toStderr.Err);
+            Assert.Contains(",summary,pattern,non-scleroderma", toStderr.Err);
             foreach (var (first, second) in new[] { (csv, csv), ("-", "-") })
             {
                 var same = await NfcAsync("report", data.PatientId.ToString(), "--csv", first, "--html", second, "--connection", data.Database.ConnectionString);

@@ -60,7 +60,11 @@ internal static class CommonOptions
         try { using var _ = Npgsql.NpgsqlDataSource.Create(resolved); }
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or InvalidOperationException)
         {
-            throw new CliUsageException($"the connection string is malformed: {ex.Message}");
+            // Npgsql's reason quotes the keyword it met, which after an unquoted ';' in a password is part of the password.
+            throw new CliUsageException(Output.Secrets.Redact(resolved) == resolved
+                ? $"the connection string is malformed: {ex.Message}"
+                : "the connection string is malformed (a misspelt keyword, or a ';' in the password, which must then be quoted: Password='a;b'); " +
+                  "Npgsql's reason is not shown, as it may quote part of the password.");
         }
         return resolved;
     }

@@ -10,7 +10,7 @@ internal static class HashPasswordCommand
     {
         var iterations = new Option<int>("--iterations")
         {
-            Description = $"PBKDF2 iterations (at least {PasswordHashes.MinIterations}).", DefaultValueFactory = _ => PasswordHashes.DefaultIterations,
+            Description = $"PBKDF2 iterations ({PasswordHashes.MinIterations} to {PasswordHashes.MaxIterations}).", DefaultValueFactory = _ => PasswordHashes.DefaultIterations,
         };
         var command = new Command("hash-password",
             "Read a password from standard input (one line; not from the command line, where other users and the shell history see it) " +
@@ -18,8 +18,8 @@ internal static class HashPasswordCommand
         command.SetAction(parse =>
         {
             int count = parse.GetValue(iterations);
-            if (count < PasswordHashes.MinIterations)
-                throw new CliUsageException($"--iterations must be at least {PasswordHashes.MinIterations}.");
+            if (count is < PasswordHashes.MinIterations or > PasswordHashes.MaxIterations)
+                throw new CliUsageException($"--iterations must be {PasswordHashes.MinIterations} to {PasswordHashes.MaxIterations} (more would make every sign-in that slow).");
             var password = Console.IsInputRedirected ? Console.In.ReadLine() : ReadWithoutEcho();
             if (string.IsNullOrEmpty(password)) throw new CliUsageException("no password read from standard input.");
             if (BindingGuard.IsCommonPassword(password))

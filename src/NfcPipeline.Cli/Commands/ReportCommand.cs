@@ -78,12 +78,21 @@ internal static class ReportCommand
     /// </summary>
     private static bool IsStdout(FileInfo file) => file.ToString() == "-" || file.FullName is "/dev/stdout" or "/dev/fd/1" or "/proc/self/fd/1";
 
+    /// <summary>Standard error named as a file: written as standard output is (a file behind `2&gt;&gt;` was renamed over, its log lost).</summary>
+    private static bool IsStderr(FileInfo file) => file.FullName is "/dev/stderr" or "/dev/fd/2" or "/proc/self/fd/2";
+
     private static async Task WriteAsync(FileInfo file, Func<TextWriter, Task> write, TextWriter notes, CancellationToken ct)
     {
         if (IsStdout(file))
         {
             await write(Console.Out);
             await Console.Out.FlushAsync(ct);
+            return;
+        }
+        if (IsStderr(file))
+        {
+            await write(Console.Error);
+            await Console.Error.FlushAsync(ct);
             return;
         }
         await ReplacedFile.WriteAsync(file.FullName, write, ct);
@@ -111,7 +120,7 @@ internal static class ReportCommand
         var table = new Table().AddColumns("metric", "value");
         void Row(string name, object? value) => table.AddRow(StatusCommand.Cells(name, value));
         Row("pattern", m.Pattern);
-        Row("density mean/median/SD per mm", $"{m.DensityMean:0.##} / {m.DensityMedian:0.##} / {m.DensitySd:0.##}");
+        Row("density mean/median/SD per mm", $"{Formatting.Num(m.DensityMean, "0.##")} / {Formatting.Num(m.DensityMedian, "0.##")} / {Formatting.Num(m.DensitySd, "0.##")}");
         Row("gradable / ungradable / failed fields", $"{m.GradableFields} / {m.UngradableFields} / {(m.FailedFields?.ToString() ?? "?")}");
         foreach (var field in r.Images.Where(i => i.QcExclusion is not null)) Row($"excluded at review: {field.RelPath}", field.QcExclusion);
         if (r.ImagesCut) Row("images listed", $"the first {r.Images.Count} only (the figures count them all; results.csv lists every one)");

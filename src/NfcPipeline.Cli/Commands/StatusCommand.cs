@@ -37,8 +37,12 @@ internal static class StatusCommand
                         return NfcCommandLine.Usage;
                     }
                     var table = StudyTable();
-                    foreach (var s in await queries.RecentStudiesAsync(n, ct)) AddStudy(table, s);
+                    var page = await queries.StudiesAsync(null, null, n, ct);
+                    foreach (var s in page.Rows) AddStudy(table, s);
                     AnsiConsole.Write(table);
+                    // On standard error: the table on standard output stays the table alone.
+                    if (page.NextBefore is not null)
+                        Console.Error.WriteLine($"nfc status: only the {n} most recent {(n == 1 ? "study is" : "studies are")} shown; --limit shows more.");
                     return NfcCommandLine.Success;
                 }
                 var one = await queries.StudyByExternalIdAsync(id, ct);
@@ -52,7 +56,7 @@ internal static class StatusCommand
                 AnsiConsole.Write(studyTable);
                 var patients = new Table().AddColumns("patient id", "patient", "state", "images", "succeeded", "failed", "pattern", "density /mm");
                 foreach (var p in await queries.PatientsAsync(one.Id, ct))
-                    patients.AddRow(Cells(p.Id, p.Code, p.State, p.Images, p.Succeeded, p.Failed, p.Pattern, p.DensityMean?.ToString("0.##")));
+                    patients.AddRow(Cells(p.Id, p.Code, p.State, p.Images, p.Succeeded, p.Failed, p.Pattern, p.DensityMean is null ? null : Formatting.Num(p.DensityMean, "0.##")));
                 AnsiConsole.Write(patients);
                 return NfcCommandLine.Success;
             }

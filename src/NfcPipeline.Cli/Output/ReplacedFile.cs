@@ -40,7 +40,12 @@ public static class ReplacedFile
         try
         {
             await using (var writer = created)
+            {
                 await write(writer);
+                // On disk before the rename: a power loss must leave the earlier file or the whole new one, not an empty one.
+                await writer.FlushAsync(ct);
+                ((FileStream)writer.BaseStream).Flush(flushToDisk: true);
+            }
             ct.ThrowIfCancellationRequested();
             // Again, exactly: the umask may have narrowed the mode it was created with.
             if (!OperatingSystem.IsWindows() && File.Exists(target)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));

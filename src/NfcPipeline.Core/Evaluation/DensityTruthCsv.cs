@@ -35,7 +35,10 @@ public static class DensityTruthCsv
                 throw new FormatException($"Line {i + 1}: '{cells[column]}' is not a number.");
             if (value < 0) throw new FormatException($"Line {i + 1}: {cells[column]} is below 0; a density or count cannot be.");
             string key = ImageKey(cells[imageColumn]);
-            if (!result.TryAdd(key, densityColumn >= 0 ? value : value / fieldMm!.Value))
+            double density = densityColumn >= 0 ? value : value / fieldMm!.Value;
+            // A huge count over a short field overflowed to infinity, which the JSON report then could not write.
+            if (!double.IsFinite(density)) throw new FormatException($"Line {i + 1}: {cells[column]} over {fieldMm} mm is too large a density.");
+            if (!result.TryAdd(key, density))
                 throw new FormatException($"Line {i + 1}: image '{key}' appears twice.");
         }
         return result;

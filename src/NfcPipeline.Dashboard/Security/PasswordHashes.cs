@@ -14,6 +14,8 @@ public static class PasswordHashes
     public const string Scheme = "pbkdf2-sha256";
     public const int DefaultIterations = 600_000;   // OWASP's figure for PBKDF2-HMAC-SHA256
     public const int MinIterations = 100_000;
+    /// <summary>Past this every sign-in would hold a core for seconds (the check runs at each new session).</summary>
+    public const int MaxIterations = 10_000_000;
     private const int SaltBytes = 16, HashBytes = 32;
 
     public static string Create(string password, int iterations = DefaultIterations)
@@ -25,7 +27,7 @@ public static class PasswordHashes
 
     /// <summary>Why <paramref name="encoded"/> is no usable hash, or null.</summary>
     public static string? Problem(string encoded) => TryParse(encoded, out _, out _, out _) ? null
-        : $"expected {Scheme}$ITERATIONS$SALT$HASH with at least {MinIterations} iterations, a salt of at least {SaltBytes} bytes " +
+        : $"expected {Scheme}$ITERATIONS$SALT$HASH with {MinIterations} to {MaxIterations} iterations, a salt of at least {SaltBytes} bytes " +
           $"and a {HashBytes}-byte hash (base64); `nfc hash-password` writes one";
 
     /// <summary>A key derivation of <paramref name="iterations"/> whose result is thrown away: the time of a check where none is.</summary>
@@ -48,7 +50,8 @@ public static class PasswordHashes
     {
         (iterations, salt, hash) = (0, [], []);
         var parts = (encoded ?? "").Split('$');
-        if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], out iterations) || iterations < MinIterations) return false;
+        if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], out iterations)
+            || iterations is < MinIterations or > MaxIterations) return false;
         try { (salt, hash) = (Convert.FromBase64String(parts[2]), Convert.FromBase64String(parts[3])); }
         catch (FormatException) { return false; }
         return salt.Length >= SaltBytes && hash.Length == HashBytes;

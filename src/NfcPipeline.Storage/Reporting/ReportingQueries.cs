@@ -106,9 +106,6 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
     }
 
     /// <summary>The latest registered studies, in any state, for `nfc status` with no argument (bounded).</summary>
-    public async Task<IReadOnlyList<StudyProgress>> RecentStudiesAsync(int limit, CancellationToken ct = default) =>
-        (await StudiesAsync(null, null, limit, ct)).Rows;
-
     public async Task<IReadOnlyList<PatientProgress>> PatientsAsync(long studyId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);

@@ -34,6 +34,8 @@ public class DensityTruthTests
         // A field length beside densities would be ignored, and a header alone is no truth.
         Assert.Contains("needs none", Assert.Throws<ArgumentException>(() => DensityTruthCsv.Parse("image,capillaries_per_mm\nimg1.png,9", fieldMm: 1)).Message);
         Assert.Contains("no images", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,count\n", fieldMm: 1)).Message);
+        // A huge count over a short field overflowed to infinity, which the JSON report could not write after the whole run.
+        Assert.Contains("too large a density", Assert.Throws<FormatException>(() => DensityTruthCsv.Parse("image,count\nimg1.png,1e308", fieldMm: 0.5)).Message);
     }
 
     [Fact]
