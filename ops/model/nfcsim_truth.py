@@ -116,6 +116,9 @@ def image_summary(anns):
             giant_unknown += name in NORMAL_SHAPES
             continue
         limbs = [v for v in (a.get("arterial_diameter_um"), a.get("venous_diameter_um")) if v is not None]
+        if apical >= GIANT_UM and name in NORMAL_SHAPES and not limbs:
+            giant_unknown += 1   # giant or dilated: no limb says which (the C# flags are both unknown)
+            continue
         giant = apical >= GIANT_UM and name in NORMAL_SHAPES and all(v >= GIANT_MIN_LIMB_UM for v in limbs)
         giants += giant
         dilated += apical >= DILATED_UM and not giant

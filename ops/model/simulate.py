@@ -52,11 +52,15 @@ TRUTH_CHANGES = {
              "giant flag is known, as the C# classifier takes it (a normal-shaped loop whose U or D is not visible is "
              "neither giant nor not; 0.3.0 divided by every loop); images and patients carry giant_unknown_count; a "
              "keypoint inside its loop's own bud or branch (a bush's bud grown through U) is not visible (v=1)",
+    "0.3.2": "truth only (images as in 0.3.1): a loop whose apex reaches 50 um is giant only when no limb is narrower than "
+             "20 um (GiantMinLimbDiameterUm), and with no limb known its flag is unknown; 'no giants' and the giant share "
+             "that stages a pattern need apices measured for a quarter of the normal-shaped loops (MinGiantKnownShare over "
+             "GiantCandidateCount), else the pattern is indeterminate or its stage left open, as the C# classifier",
 }
-SIM_VERSION = "0.3.1"
+SIM_VERSION = "0.3.2"
 # Versions whose training data (images, instance masks, classes and keypoint positions; training reads no visibility
 # and no patient truth) are an earlier one's: a training cache or checkpoint of that one serves them as it is.
-SAME_TRAINING_DATA = {"0.3.1": "0.3.0"}
+SAME_TRAINING_DATA = {"0.3.1": "0.3.0", "0.3.2": "0.3.1"}
 
 
 def training_data_version(version=SIM_VERSION):

@@ -219,6 +219,8 @@ class TruthRuleTests(unittest.TestCase):
                    venous_diameter_um=40.0, keypoints=[0, 0, 2, 0, 0, 2] + [0] * 18)
         self.assertEqual(sim.image_summary([ann])[1:], (0, 1, 0))
         self.assertEqual(sim.image_summary([dict(ann, arterial_diameter_um=30.0)])[1:], (1, 0, 0))
+        # No limb known: giant or dilated, not known which (as the C# flags).
+        self.assertEqual(sim.image_summary([dict(ann, arterial_diameter_um=None, venous_diameter_um=None)])[1:], (0, 0, 1))
 
     def test_a_density_from_too_few_fields_or_fingers_decides_no_rule(self):
         # MinDensityFields 2 and MinDensityFingers 2, as FastTrackClassifier: the density is then not used.
@@ -267,7 +269,9 @@ class TruthRuleTests(unittest.TestCase):
     def test_only_loops_are_flagged_giant_or_dilated(self):
         def ann(name, apical, u_visible=2, d_visible=2):
             kps = [0] * 24 if apical is None else [1.0, 1.0, u_visible, 1.0, 2.0, d_visible] + [1.0, 3.0, 2] * 6
-            return {"category_id": sim.CLASSES.index(name) + 1, "apical_diameter_um": apical, "keypoints": kps}
+            limb = None if apical is None else 0.8 * apical   # the simulator's giants' limbs are 0.7-0.9 of their apex
+            return {"category_id": sim.CLASSES.index(name) + 1, "apical_diameter_um": apical, "keypoints": kps,
+                    "arterial_diameter_um": limb, "venous_diameter_um": limb}
         anns = [ann("hairpin", 55.0), ann("crossing", 50.0), ann("tortuous", 20.0), ann("hairpin", 19.9),
                 ann("ramified", 60.0), ann("bushy", 30.0), ann("blur", 70.0), ann("blur", 30.0),
                 ann("hemorrhage", None)]

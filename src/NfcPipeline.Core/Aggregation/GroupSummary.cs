@@ -34,14 +34,15 @@ public sealed record GroupSummary
     /// <summary>Loops whose giant flag is unknown (apex not measured: a weak U or D, or cut by the frame).</summary>
     public int GiantUnknownCount { get; init; }
 
-    /// <summary>Loops that could be giant (normal-shaped, or any whose giant flag is not false): the evidence for "no giants".</summary>
+    /// <summary>Loops that could be giant (the normal-shaped ones, or every loop where any shape may be): the evidence for "no giants".</summary>
     public int GiantCandidateCount { get; init; }
     public required int AbnormalCount { get; init; }
     public required int HemorrhageCount { get; init; }
 
     public required IReadOnlyList<ExcludedField> ExcludedFields { get; init; }
 
-    public static GroupSummary Of(IReadOnlyCollection<FieldResult> fields)
+    /// <param name="giantRequiresNormalShape">As the measurement's MeasurementOptions.GiantRequiresNormalShape: which loops could be giant.</param>
+    public static GroupSummary Of(IReadOnlyCollection<FieldResult> fields, bool giantRequiresNormalShape = true)
     {
         var gradable = fields.Where(f => f.Measurement is { Grading.IsGradable: true }).Select(f => f.Measurement!).ToList();
         var capillaries = gradable.SelectMany(m => m.Capillaries).ToList();
@@ -66,8 +67,7 @@ public sealed record GroupSummary
             DilatedCount = loops.Count(c => c.IsDilated == true),
             GiantCount = loops.Count(c => c.IsGiant == true),
             GiantUnknownCount = loops.Count(c => c.IsGiant is null),
-            // Normal-shaped loops, and any other whose flag is not false (with GiantRequiresNormalShape off, or unknown).
-            GiantCandidateCount = loops.Count(c => c.Category == ClinicalCategory.Normal || c.IsGiant != false),
+            GiantCandidateCount = giantRequiresNormalShape ? loops.Count(c => c.Category == ClinicalCategory.Normal) : loops.Count,
             AbnormalCount = loops.Count(c => c.Category == ClinicalCategory.Abnormal),
             HemorrhageCount = gradable.Sum(m => m.HemorrhageCount),
             ExcludedFields = excluded,

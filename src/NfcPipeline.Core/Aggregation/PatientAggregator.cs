@@ -15,10 +15,13 @@ public sealed record PatientReport(string PatientId, IReadOnlyList<FingerSummary
 public sealed class PatientAggregator
 {
     private readonly FastTrackClassifier _fastTrack;
+    private readonly bool _giantRequiresNormalShape;
 
-    public PatientAggregator(FastTrackOptions? fastTrack = null) => _fastTrack = new FastTrackClassifier(fastTrack);
+    /// <param name="giantRequiresNormalShape">The measurement's MeasurementOptions.GiantRequiresNormalShape: which loops could be giant.</param>
+    public PatientAggregator(FastTrackOptions? fastTrack = null, bool giantRequiresNormalShape = true) =>
+        (_fastTrack, _giantRequiresNormalShape) = (new FastTrackClassifier(fastTrack), giantRequiresNormalShape);
 
-    public PatientAggregator(AnalysisOptions options) : this(options.FastTrack) { }
+    public PatientAggregator(AnalysisOptions options) : this(options.FastTrack, options.Measurement.GiantRequiresNormalShape) { }
 
     /// <summary>
     /// The patient density is the mean over all gradable fields of all fingers, each field weighing the same, so a
@@ -31,8 +34,8 @@ public sealed class PatientAggregator
         if (duplicate is not null) throw new ArgumentException($"Field '{duplicate.Key}' appears more than once for patient '{patientId}'.", nameof(fields));
 
         var fingers = ordered.GroupBy(f => f.Finger, StringComparer.Ordinal)
-            .Select(g => new FingerSummary(g.Key, GroupSummary.Of(g.ToList()))).ToArray();
-        var overall = GroupSummary.Of(ordered);
+            .Select(g => new FingerSummary(g.Key, GroupSummary.Of(g.ToList(), _giantRequiresNormalShape))).ToArray();
+        var overall = GroupSummary.Of(ordered, _giantRequiresNormalShape);
         return new PatientReport(patientId, fingers, overall, _fastTrack.Classify(FastTrackInputs.From(overall, fingers)));
     }
 }

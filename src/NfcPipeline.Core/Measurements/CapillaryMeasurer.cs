@@ -102,7 +102,8 @@ public sealed class CapillaryMeasurer
     {
         double threshold = _options.DilatedApicalDiameterUm;
         bool wide = apicalUm >= threshold || _options.DilatedIncludesLimbs && (leftLimbUm >= threshold || rightLimbUm >= threshold);
-        if (wide) return giant != true;
+        // An apex of the giant width whose giant flag is unknown (no limb measured) is giant or dilated: unknown.
+        if (wide) return giant switch { true => false, null when apicalUm >= _options.GiantApicalDiameterUm => null, _ => true };
         bool unknown = apicalUm is null || _options.DilatedIncludesLimbs && (leftLimbUm is null || rightLimbUm is null);
         return unknown ? null : false;
     }

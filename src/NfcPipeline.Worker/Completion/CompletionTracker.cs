@@ -117,7 +117,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             if (rules is null)
                 logger.LogWarning("Patient {PatientDbId}: the result of model #{ModelId} does not record its fast-track rules; aggregated again " +
                     "under this worker's", patientId, modelId);
-            var aggregator = new PatientAggregator(rules ?? model.Analysis.FastTrack);
+            var aggregator = new PatientAggregator(rules ?? model.Analysis.FastTrack, GiantRequiresNormalShapeOf(settings));
             var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct);
             if (outcome is null)
             {
@@ -157,7 +157,23 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
     }
 
     /// <summary>An aggregator under the fast-track rules of stored settings, else this worker's.</summary>
-    private PatientAggregator AggregatorFor(string settingsJson) => new(FastTrackOf(settingsJson) ?? model.Analysis.FastTrack);
+    private PatientAggregator AggregatorFor(string settingsJson) =>
+        new(FastTrackOf(settingsJson) ?? model.Analysis.FastTrack, GiantRequiresNormalShapeOf(settingsJson));
+
+    /// <summary>Whether only normal-shaped loops could be giant in the measurement a stored result was made with (this worker's where unrecorded).</summary>
+    private bool GiantRequiresNormalShapeOf(string settingsJson)
+    {
+        try
+        {
+            using var settings = JsonDocument.Parse(settingsJson);
+            return settings.RootElement.TryGetProperty("analysis", out var analysis)
+                && analysis.TryGetProperty(nameof(AnalysisOptions.Measurement), out var measurement)
+                && measurement.TryGetProperty(nameof(MeasurementOptions.GiantRequiresNormalShape), out var value)
+                && value.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? value.GetBoolean() : model.Analysis.Measurement.GiantRequiresNormalShape;
+        }
+        catch (JsonException) { return model.Analysis.Measurement.GiantRequiresNormalShape; }
+    }
 
     /// <summary>The fast-track rules a stored result was computed under (its settings' analysis.FastTrack), if they can be read.</summary>
     internal static FastTrackOptions? FastTrackOf(string settingsJson)

@@ -136,6 +136,8 @@ public class PatientAggregatorTests
         Assert.Equal(2, fastTrack.Inputs.DensityFingerCount);
         // The loops that could be giant: the 48 gradable loops but R2-2's two ramified ones.
         Assert.Equal((48, 46), (fastTrack.Inputs.LoopCount, fastTrack.Inputs.GiantCandidateCount));
+        // Where any shape may be giant (GiantRequiresNormalShape off), every loop could be.
+        Assert.Equal(48, new PatientAggregator(null, giantRequiresNormalShape: false).Aggregate("p1", PatientFields()).FastTrack.Inputs.GiantCandidateCount);
     }
 
     [Fact]

@@ -57,12 +57,15 @@ public class SampleStudyTests
         Assert.Equal(0L, await env.QueryScalarAsync<long>(
             "select count(*) from capillaries where apex_cut_by_frame and (apical_um is not null or loop_height_um is not null or distal or giant)"));
         // Dilated and giant are unknown, not false, where the apex was not measured (they were stored false), and
-        // known wherever it was; limb length is stored wherever the left and right lengths are (it needed limb roles).
+        // known wherever it was but for an apex of the giant width with no limb measured (giant or dilated: not known
+        // which); limb length is stored wherever the left and right lengths are (it needed limb roles).
         Assert.True(await env.QueryScalarAsync<long>("select count(*) from capillaries where dilated is null and giant is null") > 0);
         Assert.Equal(0L, await env.QueryScalarAsync<long>(
-            "select count(*) from capillaries where category in ('normal', 'abnormal') and (apical_um is null) <> (dilated is null)"));
+            "select count(*) from capillaries where category in ('normal', 'abnormal') and ((apical_um is null) > (dilated is null) or apical_um < 50 and dilated is null)"));
         Assert.Equal(0L, await env.QueryScalarAsync<long>(
-            "select count(*) from capillaries where category = 'normal' and (apical_um is null) <> (giant is null)"));
+            "select count(*) from capillaries where category = 'normal' and ((apical_um is null) > (giant is null) or apical_um < 50 and giant is null)"));
+        Assert.Equal(0L, await env.QueryScalarAsync<long>(
+            "select count(*) from capillaries where category = 'normal' and apical_um >= 50 and giant is null and (arterial_um is not null or venous_um is not null)"));
         // An abnormal loop is never giant (GiantRequiresNormalShape), whatever its apex.
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from capillaries where category = 'abnormal' and giant is distinct from false"));
         Assert.Equal(0L, await env.QueryScalarAsync<long>("select count(*) from capillaries where apex_cut_by_frame and dilated is not null"));
