@@ -38,7 +38,7 @@ public enum JobStart { Started, AlreadyDone, Deleted, Unknown, GivenUp, Failed, 
 /// Job state for analysis chunks. jobs doubles as the outbox: jobs are committed, then published and stamped
 /// published_at; <see cref="ClaimUnpublishedAsync"/> finds those a crash or broker outage left behind.
 /// </summary>
-public sealed class JobStore(NpgsqlDataSource db)
+public sealed partial class JobStore(NpgsqlDataSource db)
 {
     private sealed record Payload(long[] image_ids, bool reanalyze);
 
@@ -142,7 +142,8 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// Claims a chunk for a worker. A redelivered chunk whose results were committed is reported done, and one failed
     /// before is not started again (a duplicate of its message; a requeue sets it enqueued first). A chunk found
     /// still processing under another worker was abandoned by it (that process stopped mid-chunk); the
-    /// <paramref name="maxAbandonedStarts"/>-th such start gives it up instead: the job fails with the reason.
+    /// <paramref name="maxAbandonedStarts"/>-th such start gives it up instead: the job fails with the reason. So does
+    /// the start after an outbox pass counted the limit's last (<see cref="RecoverAbandonedAsync"/>).
     /// </summary>
     /// <param name="liveHolder">
     /// Where given: a job that another worker started within the window it counts as alive in (its workers.alive_within;
@@ -169,7 +170,9 @@ public sealed class JobStore(NpgsqlDataSource db)
             -- statement's snapshot, from before that start counted its abandoned start.
             next as (
                 select prev.id, prev.finished or prev.superseded as finished, prev.superseded, prev.abandoned,
-                       prev.abandoned and prev.abandoned_starts + 1 >= @MaxAbandoned as give_up
+                       -- Counted now, or before by an outbox pass that sent it back (JobStore.Recovery), to the limit.
+                       prev.abandoned and prev.abandoned_starts + 1 >= @MaxAbandoned
+                       or not prev.finished and not prev.superseded and prev.abandoned_starts >= @MaxAbandoned as give_up
                 from prev)
             update jobs j set
                 state = case when next.finished then j.state when next.give_up then 'failed' else 'processing' end,
@@ -180,7 +183,8 @@ public sealed class JobStore(NpgsqlDataSource db)
                 finished_at = case when next.give_up then now() else j.finished_at end,
                 last_error = case when next.give_up then format(
                     'Started %s times; each time its worker stopped before finishing it (a crash, or killed for memory?). '
-                    'Not started again: its images failed as WorkerStopped. Requeue the job to try again.', j.abandoned_starts + 1)
+                    'Not started again: its images failed as WorkerStopped. Requeue the job to try again.',
+                    j.abandoned_starts + case when next.abandoned then 1 else 0 end)
                     else j.last_error end,
                 -- A superseded message leaves the job as it is: unpublished, its own message is still the outbox's to send.
                 published_at = case when next.superseded then j.published_at else coalesce(j.published_at, now()) end,
@@ -354,49 +358,5 @@ public sealed class JobStore(NpgsqlDataSource db)
             """, new { JobId = jobId, WorkerId = workerId, Reason = reason.Length > 4000 ? reason[..4000] : reason, BackToOutbox = backToOutbox,
                 RepublishLater = republishLater },
             cancellationToken: ct));
-    }
-
-    /// <summary>
-    /// Sends back to the outbox the chunk jobs processing under <paramref name="workerId"/>, untouched for
-    /// <paramref name="olderThan"/>, that none of its consumers holds (<paramref name="inFlight"/>): their message is gone
-    /// (a fault unrecorded through a database outage longer than the retries). Queued again now, so a late fault of the
-    /// lost attempt, and any stale copy of its message, leave the new one alone. The job ids sent back.
-    /// </summary>
-    public async Task<IReadOnlyList<long>> RecoverOrphanedAsync(string workerId, IReadOnlyCollection<long> inFlight, TimeSpan olderThan,
-        CancellationToken ct)
-    {
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var ids = await connection.QueryAsync<long>(new CommandDefinition("""
-            update jobs set state = 'retrying', updated_at = now(), enqueued_at = now(), published_at = null, publish_claimed_at = null,
-                last_error = 'Its worker lost its message (a fault not recorded through a database outage); sent back to the outbox.'
-            where kind = 'analyze_chunk' and state = 'processing' and worker_id = @WorkerId and updated_at < now() - @OlderThan
-              and not (id = any(@InFlight))
-            returning id
-            """, new { WorkerId = workerId, OlderThan = olderThan, InFlight = inFlight.ToArray() }, cancellationToken: ct));
-        return ids.Order().ToList();
-    }
-
-    /// <summary>
-    /// Sends back to the outbox the chunk jobs processing under a worker that is gone (stopped, or silent past the window
-    /// it counts as alive in; <paramref name="fresh"/> where it recorded none) and untouched for <paramref name="olderThan"/>:
-    /// the broker redelivers a dead worker's messages at once, so such a job's message was lost with it (a purged queue,
-    /// a lost node). Counted as an abandoned start, so the chunk runs alone next (one that kills its workers is still
-    /// given up); queued again now, so a stale copy of its message, should one still come, is acknowledged without work.
-    /// The job ids sent back.
-    /// </summary>
-    public async Task<IReadOnlyList<long>> RecoverAbandonedAsync(TimeSpan olderThan, TimeSpan fresh, CancellationToken ct)
-    {
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var ids = await connection.QueryAsync<long>(new CommandDefinition("""
-            update jobs j set state = 'retrying', updated_at = now(), enqueued_at = now(), published_at = null, publish_claimed_at = null,
-                abandoned_starts = j.abandoned_starts + 1,
-                last_error = 'Its worker stopped while analysing it, and its message was not delivered again (a purged queue, a lost broker '
-                             'node?); sent back to the outbox.'
-            where j.kind = 'analyze_chunk' and j.state = 'processing' and j.updated_at < now() - @OlderThan
-              and not exists (select 1 from workers w where w.id = j.worker_id and w.state = 'running'
-                                and w.heartbeat_at > now() - coalesce(w.alive_within, @Fresh))
-            returning j.id
-            """, new { OlderThan = olderThan, Fresh = fresh }, cancellationToken: ct));
-        return ids.Order().ToList();
     }
 }

@@ -70,7 +70,7 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobStore jobs,
         if (recovered.Count > 0)
             logger.LogWarning("{Count} chunk job(s) left processing under this worker without their message (a fault not recorded through a " +
                 "database outage) sent back to the outbox: {Jobs}", recovered.Count, string.Join(", ", recovered));
-        var abandoned = await jobs.RecoverAbandonedAsync(options.AbandonedChunkAfter, options.AliveWithin, stoppingToken);
+        var abandoned = await jobs.RecoverAbandonedAsync(identity.Id, options.AbandonedChunkAfter, options.AliveWithin, stoppingToken);
         if (abandoned.Count > 0)
             logger.LogWarning("{Count} chunk job(s) left processing by a worker that is gone, whose message was not delivered again within " +
                 "{Window}, sent back to the outbox: {Jobs}", abandoned.Count, options.AbandonedChunkAfter, string.Join(", ", abandoned));

@@ -86,10 +86,17 @@ public class OrphanedChunkTests
         {
             var store = new JobStore(dataSource);
             await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "live-holder" });
-            Assert.Empty(await store.RecoverAbandonedAsync(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
+            Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
+            // Its heartbeat 150 s stale (a database outage stales every one): not gone until silent a third of the window.
+            await env.QueryScalarAsync<int>("update workers set heartbeat_at = now() - interval '150 seconds' where id = 'live-holder'; " +
+                "update jobs set updated_at = now() - interval '40 minutes'; select 1");
+            Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(2), default));
+            // The caller's own: RecoverOrphanedAsync's, which knows which of them its consumers hold.
+            await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "test-worker" });
+            Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
             await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "gone-worker" });
-            Assert.Empty(await store.RecoverAbandonedAsync(TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(2), default));
-            Assert.Equal([jobId], await store.RecoverAbandonedAsync(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
+            Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(2), default));
+            Assert.Equal([jobId], await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
         }
         Assert.Equal("completed", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
         Assert.Equal(("succeeded", 2, 1), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
@@ -112,6 +119,22 @@ public class OrphanedChunkTests
             await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'"),
             await env.QueryScalarAsync<int>("select abandoned_starts from jobs where kind = 'analyze_chunk'")));
         Assert.Contains("chunk job(s) left processing by a worker that is gone", worker.Output);
+
+        // Sent back a third time: the count reaches Worker:MaxAbandonedStarts (3), and its next start gives it up, failing
+        // its images as WorkerStopped, as a third abandoned start would.
+        await env.QueryScalarAsync<int>("""
+            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '40 minutes', worker_id = 'gone-worker'
+            where kind = 'analyze_chunk';
+            update images set state = 'queued';
+            update patients set state = 'processing', completed_at = null;
+            update studies set state = 'processing', completed_at = null;
+            select 1
+            """);
+        Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
+        Assert.Equal(("failed", 3), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
+            await env.QueryScalarAsync<int>("select abandoned_starts from jobs where kind = 'analyze_chunk'")));
+        Assert.StartsWith("Started 3 times;", await env.QueryScalarAsync<string>("select last_error from jobs where kind = 'analyze_chunk'"));
+        Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where error_code = 'WorkerStopped'"));
     }
 
     [Fact]
