@@ -1,12 +1,12 @@
 namespace NfcPipeline.Storage.Pipeline;
 
-/// <summary>A file as the study's last registration read it: its hash and header, and the size and time they were read at.</summary>
-public sealed record KnownFile(byte[] Sha256, long SizeBytes, long ModifiedTicks, int? Width, int? Height, string? Format);
+/// <summary>A file as the study's last registration read it: its hash and header, and its stamp then (Intake.FileStamps).</summary>
+public sealed record KnownFile(byte[] Sha256, long SizeBytes, string Stamp, int? Width, int? Height, string? Format);
 
 /// <summary>
 /// The files a study was last registered from, by path as registered, and the folder they were read under (null for a
 /// list of images, whose paths are the share's). A resubmission from the same folder reuses the hash of a file whose
-/// size and modification time are unchanged, rather than read every file again; any other reads it.
+/// stamp (device, inode, size, modification and change times) is unchanged, rather than read every file again.
 /// </summary>
 public sealed record KnownFiles(string? SourcePath, IReadOnlyDictionary<string, KnownFile> ByPath)
 {

@@ -7,14 +7,19 @@ namespace NfcPipeline.Storage.Pipeline;
 /// <param name="Unread">The file could not be read this time for a cause that may pass (an I/O error, a permission, a
 /// lease held): <paramref name="Sha256"/> is a stand-in and <paramref name="SizeBytes"/> its size by stat (-1 unknown),
 /// and a path registered before at that size (or of unknown size) keeps its row as it was.</param>
-/// <param name="ModifiedTicks">The file's modification time as read (UTC ticks); null where unknown (unread, or changed while hashed).</param>
+/// <param name="FileStamp">What says the file is unchanged without reading it (Intake.FileStamps); null where unknown.</param>
+/// <param name="HashKept">Its hash and header were kept from the last registration, the file unread (its stamp unchanged).</param>
 public sealed record ImageRegistration(string Patient, string? Finger, string Field, string RelativePath, byte[] Sha256, long SizeBytes, int? Width,
-    int? Height, string? Format, bool Unread = false, long? ModifiedTicks = null);
+    int? Height, string? Format, bool Unread = false, string? FileStamp = null, bool HashKept = false);
 
 /// <param name="SkippedEntries">Entries of the folder not analysed (files not named as images, links out of the share, deeper folders).</param>
 /// <param name="UmPerPxGiven">Whether <paramref name="UmPerPx"/> came with the submission (not from study.json).</param>
 public sealed record StudyRegistration(string ExternalId, string? SourcePath, double? UmPerPx, string? Device, string ManifestJson,
-    IReadOnlyList<ImageRegistration> Images, int SkippedEntries = 0, bool UmPerPxGiven = false);
+    IReadOnlyList<ImageRegistration> Images, int SkippedEntries = 0, bool UmPerPxGiven = false)
+{
+    /// <summary>Files not read again: their stamp unchanged since the last registration.</summary>
+    public int UnchangedFiles => Images.Count(i => i.HashKept);
+}
 
 /// <summary>
 /// A registered study, the images that now need analysis (the rest are done, in progress, or reused) and the chunk jobs
@@ -152,15 +157,15 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
             """, new { StudyId = studyId, Paths = images.Select(i => i.RelativePath).ToArray(), Shas = images.Select(i => i.Sha256).ToArray() },
             tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("""
-            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format, file_mtime_ticks)
-            select @StudyId, p.id, x.finger, x.field, x.rel_path, x.sha256, x.size_bytes, x.width, x.height, x.format, x.mtime
-            from unnest(@Patients, @Fingers, @Fields, @Paths, @Shas, @Sizes, @Widths, @Heights, @Formats, @Times)
-                 as x(patient, finger, field, rel_path, sha256, size_bytes, width, height, format, mtime)
+            insert into images (study_id, patient_id, finger, field, rel_path, sha256, size_bytes, width, height, format, file_stamp)
+            select @StudyId, p.id, x.finger, x.field, x.rel_path, x.sha256, x.size_bytes, x.width, x.height, x.format, x.stamp
+            from unnest(@Patients, @Fingers, @Fields, @Paths, @Shas, @Sizes, @Widths, @Heights, @Formats, @Stamps)
+                 as x(patient, finger, field, rel_path, sha256, size_bytes, width, height, format, stamp)
             join patients p on p.study_id = @StudyId and p.code = x.patient
             on conflict (study_id, rel_path) do update set
                 patient_id = excluded.patient_id, finger = excluded.finger, field = excluded.field,
                 size_bytes = excluded.size_bytes, width = excluded.width, height = excluded.height, format = excluded.format,
-                file_mtime_ticks = excluded.file_mtime_ticks,
+                file_stamp = excluded.file_stamp,
                 state = case when images.sha256 = excluded.sha256 then images.state else 'pending' end,
                 -- a reviewer's exclusion is of the content they saw
                 qc_exclusion = case when images.sha256 = excluded.sha256 then images.qc_exclusion end,
@@ -176,7 +181,7 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
                 Fields = images.Select(i => i.Field).ToArray(), Paths = images.Select(i => i.RelativePath).ToArray(),
                 Shas = images.Select(i => i.Sha256).ToArray(), Sizes = images.Select(i => i.SizeBytes).ToArray(),
                 Widths = images.Select(i => i.Width).ToArray(), Heights = images.Select(i => i.Height).ToArray(),
-                Formats = images.Select(i => i.Format).ToArray(), Times = images.Select(i => i.ModifiedTicks).ToArray(),
+                Formats = images.Select(i => i.Format).ToArray(), Stamps = images.Select(i => i.FileStamp).ToArray(),
             }, tx, cancellationToken: ct));
         // A reviewer's exclusion follows its content to a new path (a patient or finger folder renamed, say, to take a
         // name out of it, or two fields swapped) rather than going with the old row; only to a path whose content is new
@@ -320,15 +325,17 @@ public sealed class StudyRegistrationStore(NpgsqlDataSource db)
     public async Task<KnownFiles> KnownFilesAsync(string externalId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        var rows = (await connection.QueryAsync<(string? SourcePath, string? Path, byte[]? Sha, long Size, long? Ticks, int? Width, int? Height, string? Format)>(
+        // Not a failed image's: "analyse the failed images again" reads them (one failed as changed since registration
+        // would otherwise keep failing under its old hash).
+        var rows = (await connection.QueryAsync<(string? SourcePath, string? Path, byte[]? Sha, long Size, string? Stamp, int? Width, int? Height, string? Format)>(
             new CommandDefinition("""
-                select s.source_path, i.rel_path, i.sha256, coalesce(i.size_bytes, 0), i.file_mtime_ticks, i.width, i.height, i.format
-                from studies s left join images i on i.study_id = s.id and i.file_mtime_ticks is not null
+                select s.source_path, i.rel_path, i.sha256, coalesce(i.size_bytes, 0), i.file_stamp, i.width, i.height, i.format
+                from studies s left join images i on i.study_id = s.id and i.file_stamp is not null and i.state <> 'failed'
                 where s.external_id = @externalId
                 """, new { externalId }, cancellationToken: ct))).ToList();
         if (rows.Count == 0) return KnownFiles.None;
-        return new KnownFiles(rows[0].SourcePath, rows.Where(r => r is { Path: not null, Sha: not null, Ticks: not null })
-            .ToDictionary(r => r.Path!, r => new KnownFile(r.Sha!, r.Size, r.Ticks!.Value, r.Width, r.Height, r.Format), StringComparer.Ordinal));
+        return new KnownFiles(rows[0].SourcePath, rows.Where(r => r is { Path: not null, Sha: not null, Stamp: not null })
+            .ToDictionary(r => r.Path!, r => new KnownFile(r.Sha!, r.Size, r.Stamp!, r.Width, r.Height, r.Format), StringComparer.Ordinal));
     }
 
     /// <summary>

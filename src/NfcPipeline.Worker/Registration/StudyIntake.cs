@@ -20,9 +20,10 @@ public sealed class StudyIntake(WorkerOptions options)
     /// through a link that was re-pointed, or whose mount was away when the worker started, would otherwise put every
     /// file "outside the share" until a restart), and a header reader confined to it.
     /// </summary>
-    private sealed class ShareFiles(string root)
+    private sealed class ShareFiles(string root, TimeProvider clock)
     {
         public string RealRoot { get; } = SharePaths.RealPath(root);
+        public TimeProvider Clock => clock;
         public ImageDecoder Headers => field ??= new ImageDecoder(null, path => SharePaths.OpenInside(path, RealRoot));
     }
 
@@ -51,6 +52,9 @@ public sealed class StudyIntake(WorkerOptions options)
     /// <inheritdoc cref="BeforeRead"/>
     internal Action? AfterRead { get; init; }
 
+    /// <summary>The time a file's stamp is judged racy against (FileStamps.RacyWindow); a test's may run ahead.</summary>
+    internal TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>The most entries a submitted folder's walk lists, and images a list names (<see cref="StudyLayout.MaxEntries"/>; lowered by tests).</summary>
     internal int MaxStudyEntries { get; init; } = StudyLayout.MaxEntries;
 
@@ -69,9 +73,9 @@ public sealed class StudyIntake(WorkerOptions options)
     /// that stops gives up a long registration (tens of thousands of files) rather than run it past its stop deadline.
     /// </summary>
     /// <param name="known">
-    /// The files the study was last registered from: one at the same path under the same folder, of the same size and
-    /// modification time (as the open file gives them), keeps its hash and header unread, as rsync and make judge a file
-    /// unchanged; analysis still checks the content it reads against the hash. Null: every file is read.
+    /// The files the study was last registered from: one at the same path under the same folder whose stamp is unchanged
+    /// (<see cref="FileStamps"/>: device, inode, size, modification and change times of the open file; a replaced file,
+    /// its time kept or not, changes the change time) keeps its hash and header unread. Null: every file is read.
     /// </param>
     public StudyRegistration Read(SubmitStudy message, CancellationToken ct = default, ShareScanProgress? progress = null, KnownFiles? known = null)
     {
@@ -84,7 +88,7 @@ public sealed class StudyIntake(WorkerOptions options)
             if (File.Exists(full)) throw new StudyLayoutException("The FolderPath names a file, not a study folder.");
             var inventory = StudyLayout.Discover(full, root, message.StudyId, maxEntries: MaxStudyEntries, progress: progress);   // the id it is submitted under, checked above
             if (StudyLayout.RegistrationProblem(inventory) is { } folderProblem) throw new StudyLayoutException(folderProblem);
-            var files = new ShareFiles(root);
+            var files = new ShareFiles(root, Clock);
             var source = SharePaths.StudySourcePath(root, folder);
             var images = inventory.Images.Select(i => Describe(files, i.FullPath, i.RelativePath, i.Patient ?? StudyLayout.UnassignedPatient, i.Finger, i.Field,
                 known.Of(source, i.RelativePath), ct, progress)).ToList();
@@ -103,7 +107,7 @@ public sealed class StudyIntake(WorkerOptions options)
             var resolved = list.Select((i, n) => ResolveListed(root, i.Path, n)).ToList();
             if (resolved.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new StudyLayoutException($"An image is listed {twice.Count()} times (one path written twice, or two paths to one file); list each image once.");
-            var files = new ShareFiles(root);
+            var files = new ShareFiles(root, Clock);
             var images = list.Select((i, n) => Describe(files, resolved[n], i.Path.Replace('\\', '/'),
                 i.Patient, i.Finger is null ? null : FingerNames.Normalise(i.Finger) ?? i.Finger,
                 Path.GetFileNameWithoutExtension(i.Path.Replace('\\', '/')),   // "P\L2\f1.jpg" is field f1, not the whole path
@@ -171,7 +175,7 @@ public sealed class StudyIntake(WorkerOptions options)
         progress?.Advance();
         byte[] sha;
         long size;
-        long? modified;
+        string? stamp;
         int? width = null, height = null;
         string? format = null;
         // A FIFO, socket or device named like an image is refused unopened by OpenInside (reading it would block, or
@@ -184,12 +188,13 @@ public sealed class StudyIntake(WorkerOptions options)
             // Past the decoder's file limit it could never be analysed: not hashed (a 1 TB sparse file held the
             // registration for hours), registered as a stand-in that fails alone as TooLarge.
             if (size > files.Headers.Options.MaxFileBytes) return StandIn(unread: false, size);
-            long before = File.GetLastWriteTimeUtc(stream.SafeFileHandle).Ticks;
-            if (known is { } k && k.SizeBytes == size && k.ModifiedTicks == before)
-                return new ImageRegistration(patient, finger, field, relativePath, k.Sha256, size, k.Width, k.Height, k.Format, ModifiedTicks: before);
+            var before = FileStamps.Of(stream.SafeFileHandle, files.Clock.GetUtcNow());
+            if (before is not null && known is { } k && k.Stamp == before && k.SizeBytes == size)
+                return new ImageRegistration(patient, finger, field, relativePath, k.Sha256, size, k.Width, k.Height, k.Format,
+                    FileStamp: before, HashKept: true);
             sha = HashInBlocks(stream, progress, ct);
-            // Written to while hashed: its time is not kept, so the next registration reads it again.
-            modified = File.GetLastWriteTimeUtc(stream.SafeFileHandle).Ticks == before && stream.Length == size ? before : null;
+            // Changed while hashed: no stamp kept, so the next registration reads it again.
+            stamp = before is not null && FileStamps.Of(stream.SafeFileHandle, files.Clock.GetUtcNow()) == before ? before : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -209,7 +214,7 @@ public sealed class StudyIntake(WorkerOptions options)
             // Not an image we can read (or a header parser fault): registered anyway, and it fails with its reason
             // when analysed; one file never stops a study's registration.
         }
-        return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format, ModifiedTicks: modified);
+        return new ImageRegistration(patient, finger, field, relativePath, sha, size, width, height, format, FileStamp: stamp);
 
         // Its size as stat(2) gives it, which needs no read permission (-1 where even that fails): a registered row is
         // kept only for a file of its registered size or of unknown size, not for new content that could not be read.

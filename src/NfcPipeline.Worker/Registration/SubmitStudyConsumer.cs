@@ -20,7 +20,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     public async Task Consume(ConsumeContext<SubmitStudy> context)
     {
         var ct = context.CancellationToken;
-        var (study, skippedEntries) = await RegisterOnceAsync(context, ct);
+        var (study, skippedEntries, unchangedFiles) = await RegisterOnceAsync(context, ct);
         // First, well inside its claim's lease (a slow chunk publish before it let an outbox pass send it too), and ahead
         // of the chunks' PatientCompleted events. Stored with the registration (a redelivery has none to send): one the
         // broker does not take goes out with the outbox, and the registration goes on.
@@ -62,8 +62,9 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
                 "commit); nothing registered or queued again, and chunks not yet published go out with the outbox",
                 study.StudyId);
         else
-            logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images, {Queued} queued in {Chunks} chunks, {Reused} reused",
-                study.StudyId, study.PatientCount, study.ImageCount, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
+            logger.LogInformation("Study {StudyDbId} registered: {Patients} patients, {Images} images ({Unchanged} unchanged since the last " +
+                "registration, not read again), {Queued} queued in {Chunks} chunks, {Reused} reused",
+                study.StudyId, study.PatientCount, study.ImageCount, unchangedFiles, study.ImagesToAnalyse.Count, chunks.Count, study.ReusedImages);
         if (study.KeptCalibration is { } kept)
             logger.LogInformation("Study {StudyDbId}: this submission gives no calibration; the {UmPerPx} µm/px given with an earlier one holds " +
                 "(until one is given again, or study.json's own calibration changes)", study.StudyId, kept);
@@ -89,10 +90,10 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
     /// The study as this submission registered it, with the folder's entries not analysed. A redelivery (the same message)
     /// registered before reads no file and registers nothing.
     /// </summary>
-    private async Task<(RegisteredStudy Study, int SkippedEntries)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
+    private async Task<(RegisteredStudy Study, int SkippedEntries, int UnchangedFiles)> RegisterOnceAsync(ConsumeContext<SubmitStudy> context, CancellationToken ct)
     {
         if (context.MessageId is { } messageId && await retry.RunAsync(t => registrations.EarlierRegistrationAsync(messageId, context.Message.StudyId, t), ct) is { } earlier)
-            return (earlier, 0);
+            return (earlier, 0, 0);
         // Only a hand-written envelope lacks one: its redelivery cannot be told from a new submission.
         if (context.MessageId is null)
             logger.LogWarning("A SubmitStudy without a messageId: should it be delivered again, it is registered again; give the envelope one");
@@ -121,7 +122,7 @@ public sealed class SubmitStudyConsumer(StudyIntake intake, StudyRegistrationSto
             var study = await retry.RunAsync(t => registrations.RegisterAsync(registration, model.ModelId,
                 options.MicrometresPerPixelFor(registration.UmPerPx), context.Message.Reanalyze, options.ChunkSize, model.SettingsJson, t,
                 context.MessageId, RegisteredFolderGone), ct);
-            return (study, registration.SkippedEntries);
+            return (study, registration.SkippedEntries, registration.UnchangedFiles);
         }
         catch (StudyConflictException ex) { throw await RefusedAsync(context.Message, ex.Message, ex, ct); }
     }

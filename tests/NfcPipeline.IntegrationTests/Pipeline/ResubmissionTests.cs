@@ -1,5 +1,6 @@
 using NfcPipeline.Contracts;
 using NfcPipeline.Imaging;
+using NfcPipeline.Intake;
 
 namespace NfcPipeline.IntegrationTests.Pipeline;
 
@@ -347,31 +348,47 @@ public class ResubmissionTests
     }
 
     [Fact]
-    public async Task A_file_unchanged_in_size_and_time_keeps_its_hash_unread_and_a_reanalysis_reads_every_file_again()
+    public async Task A_file_unchanged_since_the_last_registration_is_not_read_again_and_a_replaced_one_or_a_reanalysis_is()
     {
         var (env, images) = await CompletedStudyAsync("study-t", patients: 1, imagesPerPatient: 2);
         await using var owned = env;
         var path = Path.Combine(env.Share.FullName, "study-t", images[0]);
-        var time = File.GetLastWriteTimeUtc(path);
         const string ofFile = "from images where rel_path = @Path";
         var registered = await env.QueryScalarAsync<byte[]>("select sha256 " + ofFile, new { Path = images[0] });
-        Assert.Equal(time.Ticks, await env.QueryScalarAsync<long>("select file_mtime_ticks " + ofFile, new { Path = images[0] }));
+        async Task RegisteredAgainAsync(int unchanged, SubmitStudy? message = null)
+        {
+            int before = Registered(env);
+            await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
+            await env.SubmitAsync(message ?? new SubmitStudy { StudyId = "study-t", FolderPath = "study-t" });
+            await PipelineEnvironment.WaitUntilAsync(() => Task.FromResult(Registered(env) > before), TimeSpan.FromMinutes(2));
+            var said = System.Text.RegularExpressions.Regex.Matches(env.Workers[0].Output, @"2 images \((\d+) unchanged since the last registration");
+            Assert.Equal(unchanged.ToString(System.Globalization.CultureInfo.InvariantCulture), said[^1].Groups[1].Value);
+            Assert.Contains(await env.WaitForStudyAsync("study-t", TimeSpan.FromMinutes(2)), new[] { "completed", "completed_with_errors" });
+        }
 
-        // Other bytes of the same size, the time set back: the resubmission takes it for the file registered, unread.
+        // The first registration read the files moments after they were written: no stamp (racy), so the next reads them
+        // and stamps them, and the one after reads neither.
+        await Task.Delay(FileStamps.RacyWindow + TimeSpan.FromSeconds(1.5));
+        await RegisteredAgainAsync(unchanged: 0);
+        Assert.NotNull(await env.QueryScalarAsync<string?>("select file_stamp " + ofFile, new { Path = images[0] }));
+        await RegisteredAgainAsync(unchanged: 2);
+        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // nothing analysed again
+
+        // Other bytes of the same size, the modification time set back (cp -a): read again, the new content registered.
+        var time = File.GetLastWriteTimeUtc(path);
         var bytes = File.ReadAllBytes(path);
         bytes[^20] ^= 0xFF;
         File.WriteAllBytes(path, bytes);
         File.SetLastWriteTimeUtc(path, time);
-        await ResubmitAsync(env, "study-t");
-        Assert.Equal("completed", await env.WaitForStudyAsync("study-t", TimeSpan.FromMinutes(2)));
-        Assert.Equal(registered, await env.QueryScalarAsync<byte[]>("select sha256 " + ofFile, new { Path = images[0] }));
-        Assert.Equal(1L, await env.QueryScalarAsync<long>("select count(*) from jobs"));   // nothing analysed again
-
-        // A reanalysis reads every file: the content now there is registered (and analysed: the changed bytes may not decode).
-        await env.QueryScalarAsync<long>("update studies set state = 'processing' returning 1");
-        await env.SubmitAsync(new SubmitStudy { StudyId = "study-t", FolderPath = "study-t", Reanalyze = true });
-        Assert.Contains(await env.WaitForStudyAsync("study-t", TimeSpan.FromMinutes(2)), new[] { "completed", "completed_with_errors" });
+        await Task.Delay(FileStamps.RacyWindow + TimeSpan.FromSeconds(1.5));
+        await RegisteredAgainAsync(unchanged: 1);
         Assert.Equal(System.Security.Cryptography.SHA256.HashData(bytes), await env.QueryScalarAsync<byte[]>("select sha256 " + ofFile, new { Path = images[0] }));
-        Assert.Equal(time.Ticks, await env.QueryScalarAsync<long>("select file_mtime_ticks " + ofFile, new { Path = images[0] }));
+        Assert.NotEqual(registered, System.Security.Cryptography.SHA256.HashData(bytes));
+
+        // A reanalysis reads every file.
+        await RegisteredAgainAsync(unchanged: 0, new SubmitStudy { StudyId = "study-t", FolderPath = "study-t", Reanalyze = true });
     }
+
+    private static int Registered(PipelineEnvironment env) =>
+        System.Text.RegularExpressions.Regex.Count(env.Workers[0].Output, "unchanged since the last registration");
 }

@@ -119,36 +119,45 @@ public sealed class StudyIntakeTests : IDisposable
     }
 
     [Fact]
-    public void A_file_unchanged_in_size_and_time_keeps_its_hash_unread_and_any_change_has_it_read_again()
+    public void A_file_whose_stamp_is_unchanged_keeps_its_hash_unread_and_a_replaced_one_is_read_even_with_its_time_kept()
     {
         var finger = Path.Combine(_share.FullName, "S", "P1", "L2");
         Directory.CreateDirectory(finger);
         var path = Path.Combine(finger, "f1.jpg");
         File.WriteAllBytes(path, [0xFF, 0xD8, 1, 2, 3]);
-        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName });
-        var first = intake.Read(new SubmitStudy { StudyId = "S", FolderPath = "S" });
-        var image = Assert.Single(first.Images);
-        var time = File.GetLastWriteTimeUtc(path);
-        Assert.Equal(time.Ticks, image.ModifiedTicks);
-        var known = new KnownFiles(first.SourcePath, new Dictionary<string, KnownFile>
-            { [image.RelativePath] = new(image.Sha256, image.SizeBytes, time.Ticks, image.Width, image.Height, image.Format) });
+        var folder = new SubmitStudy { StudyId = "S", FolderPath = "S" };
+        // Just written: within the racy window (a second write in the same tick of a coarse clock would not show), no stamp.
+        Assert.Null(Assert.Single(new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }).Read(folder).Images).FileStamp);
 
-        // Other bytes of the same size with the time set back: taken for the file registered, unread (as rsync judges).
+        var intake = new StudyIntake(new WorkerOptions { ShareRoot = _share.FullName }) { Clock = new Later(TimeSpan.FromMinutes(1)) };
+        var first = intake.Read(folder);
+        var image = Assert.Single(first.Images);
+        Assert.NotNull(image.FileStamp);
+        var known = new KnownFiles(first.SourcePath, new Dictionary<string, KnownFile>
+            { [image.RelativePath] = new(image.Sha256, image.SizeBytes, image.FileStamp!, image.Width, image.Height, image.Format) });
+        ImageRegistration Again(KnownFiles? k, SubmitStudy? message = null) => Assert.Single(intake.Read(message ?? folder, known: k).Images);
+
+        var kept = Again(known);
+        Assert.Equal((true, image.FileStamp), (kept.HashKept, kept.FileStamp));
+        Assert.Equal(1, intake.Read(folder, known: known).UnchangedFiles);
+        // Read again: with no known files, known from another folder or for a list.
+        Assert.False(Again(null).HashKept);
+        Assert.False(Again(known with { SourcePath = "T" }).HashKept);
+        Assert.False(Again(known, new SubmitStudy { StudyId = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2")] }).HashKept);
+
+        // Other bytes of the same size, its modification time set back (cp -a, rsync -t): the change time tells.
+        var time = File.GetLastWriteTimeUtc(path);
         File.WriteAllBytes(path, [0xFF, 0xD8, 9, 9, 9]);
         File.SetLastWriteTimeUtc(path, time);
-        byte[] Sha(KnownFiles? k, SubmitStudy? message = null) =>
-            Assert.Single(intake.Read(message ?? new SubmitStudy { StudyId = "S", FolderPath = "S" }, known: k).Images).Sha256;
-        Assert.Equal(image.Sha256, Sha(known));
-        // Read again: with no known files, known from another folder or for a list, at another time or size.
-        byte[] now = System.Security.Cryptography.SHA256.HashData([0xFF, 0xD8, 9, 9, 9]);
-        Assert.Equal(now, Sha(null));
-        Assert.Equal(now, Sha(known with { SourcePath = "T" }));
-        Assert.Equal(now, Sha(known, new SubmitStudy { StudyId = "S", Images = [new("S/P1/L2/f1.jpg", "P1", "L2")] }));
-        File.SetLastWriteTimeUtc(path, time.AddSeconds(1));
-        Assert.Equal(now, Sha(known));
-        File.WriteAllBytes(path, [0xFF, 0xD8, 1, 2, 3, 4]);
-        File.SetLastWriteTimeUtc(path, time);
-        Assert.Equal(System.Security.Cryptography.SHA256.HashData([0xFF, 0xD8, 1, 2, 3, 4]), Sha(known));
+        var replaced = Again(known);
+        Assert.False(replaced.HashKept);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData([0xFF, 0xD8, 9, 9, 9]), replaced.Sha256);
+        Assert.NotEqual(image.FileStamp, replaced.FileStamp);
+    }
+
+    private sealed class Later(TimeSpan ahead) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => DateTimeOffset.UtcNow + ahead;
     }
 
     [Fact]
