@@ -44,16 +44,19 @@ public sealed class ShareWatcherOptions
 
     public bool IsEnabled => !string.IsNullOrWhiteSpace(Root);
 
+    private static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
+
     /// <summary>What cannot run, one sentence each; upper bounds too, since a bare number binds as days ("30" is a month).</summary>
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (!(PollInterval > TimeSpan.Zero && PollInterval <= TimeSpan.FromDays(1))) problems.Add($"Share:PollInterval must be positive and at most a day (hh:mm:ss), got {PollInterval}.");
+        // Lower bounds too: a tick of 100 ns asked the database a thousand times a second, and logged each failure as fast.
+        if (!(PollInterval >= MinInterval && PollInterval <= TimeSpan.FromDays(1))) problems.Add($"Share:PollInterval must be 0.1 second to 1 day (hh:mm:ss), got {PollInterval}.");
         if (!(SettleTime >= TimeSpan.Zero && SettleTime <= TimeSpan.FromDays(1))) problems.Add($"Share:SettleTime must be 0 to a day (hh:mm:ss), got {SettleTime}.");
-        if (!(TriggerCheckInterval > TimeSpan.Zero && TriggerCheckInterval <= TimeSpan.FromDays(1)))
-            problems.Add($"Share:TriggerCheckInterval must be positive and at most a day (hh:mm:ss), got {TriggerCheckInterval}.");
-        if (!(RefusedRetryInterval > TimeSpan.Zero && RefusedRetryInterval <= TimeSpan.FromDays(1)))
-            problems.Add($"Share:RefusedRetryInterval must be positive and at most a day (hh:mm:ss), got {RefusedRetryInterval}.");
+        if (!(TriggerCheckInterval >= MinInterval && TriggerCheckInterval <= TimeSpan.FromDays(1)))
+            problems.Add($"Share:TriggerCheckInterval must be 0.1 second to 1 day (hh:mm:ss), got {TriggerCheckInterval}.");
+        if (!(RefusedRetryInterval >= MinInterval && RefusedRetryInterval <= TimeSpan.FromDays(1)))
+            problems.Add($"Share:RefusedRetryInterval must be 0.1 second to 1 day (hh:mm:ss), got {RefusedRetryInterval}.");
         if (!(StallTimeout >= TimeSpan.FromSeconds(1) && StallTimeout <= TimeSpan.FromDays(1))) problems.Add($"Share:StallTimeout must be 1 second to 1 day (hh:mm:ss), got {StallTimeout}.");
         if (!(PublishTimeout >= TimeSpan.FromMilliseconds(100) && PublishTimeout <= TimeSpan.FromDays(1))) problems.Add($"Share:PublishTimeout must be 0.1 second to 1 day (hh:mm:ss), got {PublishTimeout}.");
         return problems;

@@ -26,6 +26,7 @@ public sealed class ShareWatcherService(
     StudyStatusFile statusFile,
     IServiceScopeFactory scopes,
     TimeProvider clock,
+    DatabaseRetry retry,
     ILogger<ShareWatcherService> logger) : BackgroundService
 {
     private readonly string _workerId = $"{Environment.MachineName}:{Environment.ProcessId}";
@@ -33,6 +34,8 @@ public sealed class ShareWatcherService(
     private readonly ShareActivityMemory _activity = new();
     private Task? _abandoned;
     private const string FutureTimes = "file times in the future";
+    /// <summary>How long a published submission's record is retried through a database outage.</summary>
+    private static readonly TimeSpan RecordBudget = TimeSpan.FromSeconds(30);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -194,9 +197,19 @@ public sealed class ShareWatcherService(
             logger.LogError(ex, "Publishing SubmitStudy for study {StudyId} failed; it is tried again at the next scan", studyId);
             return $"publishing study {studyId} failed: {ex.GetType().Name}: {ex.Message}";
         }
-        // Recorded even as the worker stops: the broker took the message, and unrecorded the next scan would submit it again.
-        using (var recording = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
-            await store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, recording.Token, publishing.Elapsed);
+        // Recorded even as the worker stops, and through a database blip: the broker took the message, and unrecorded the
+        // next scan would submit it again (an unchanged study registered and announced once more). Past the retries it is
+        // said and the scan goes on: the other ready folders are not held back by this one's record.
+        try
+        {
+            using var recording = new CancellationTokenSource(RecordBudget);
+            await retry.RunAsync(t => store.RecordSubmissionAsync(root, study.Folder, study.Fingerprint!, studyId, t, publishing.Elapsed), recording.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || DatabaseRetry.IsTransient(ex))
+        {
+            logger.LogWarning("Study {StudyId} was submitted but its submission not recorded ({Error}); the next scan submits it again",
+                studyId, ex.Message);
+        }
         _reportedRefusals.Remove(study.Folder);
         logger.LogInformation("Submitted study {StudyId} from folder {StudyFolder}: {FileCount} files, marked by {Marker}, {Why}",
             studyId, SharePaths.Printable(study.Folder), study.FileCount, study.Marker, why);
