@@ -31,7 +31,8 @@ public sealed class PatientAggregator
     {
         var ordered = fields.OrderBy(f => f.Finger, StringComparer.Ordinal).ThenBy(f => f.FieldId, StringComparer.Ordinal).ToList();
         var duplicate = ordered.GroupBy(f => f.FieldId, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ArgumentException($"Field '{duplicate.Key}' appears more than once for patient '{patientId}'.", nameof(fields));
+        // Said without the field's path or the patient's code, which name patients and are logged with the fault.
+        if (duplicate is not null) throw new ArgumentException($"A field appears {duplicate.Count()} times among one patient's fields.", nameof(fields));
 
         var fingers = ordered.GroupBy(f => f.Finger, StringComparer.Ordinal)
             .Select(g => new FingerSummary(g.Key, GroupSummary.Of(g.ToList(), _giantRequiresNormalShape))).ToArray();
