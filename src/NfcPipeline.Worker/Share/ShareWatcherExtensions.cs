@@ -39,6 +39,9 @@ public static class ShareWatcherExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ShareScanSignal>();
         services.TryAddSingleton<StudyStatusFile>();
+        // The worker's own where it has one; a host of the watcher alone retries by the defaults.
+        services.TryAddSingleton(sp => new Hosting.DatabaseRetry(sp.GetService<WorkerOptions>() ?? new WorkerOptions(),
+            sp.GetRequiredService<ILogger<Hosting.DatabaseRetry>>()));
         services.TryAddSingleton(sp => new ShareScanStore(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
     }
 }
