@@ -40,7 +40,7 @@ public static partial class NfcCommandLine
         if (parseResult.Errors.Count > 0)
         {
             foreach (var error in parseResult.Errors)
-                await Console.Error.WriteLineAsync($"nfc: {Output.Secrets.Redact(Plain(error.Message))}");
+                await Console.Error.WriteLineAsync($"nfc: {Output.Secrets.RedactToken(Plain(error.Message))}");
             var verb = Verb(parseResult);
             await Console.Error.WriteLineAsync($"Run 'nfc {(verb.Length > 0 ? verb + " " : "")}--help' for usage.");
             return Usage;

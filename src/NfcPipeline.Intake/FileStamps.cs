@@ -5,13 +5,17 @@ using NfcPipeline.Intake.Native;
 namespace NfcPipeline.Intake;
 
 /// <summary>
-/// What says an open file is the one read before, without reading it: its device, inode, size, modification and change
-/// times (statx(2) of the descriptor). The change time cannot be set by a user: a file replaced with its time kept (cp -a,
-/// rsync -t) or renamed into place changes it, or the inode. Null where it cannot be told (not Linux, statx refused).
+/// What says an open file is the one read before, without reading it: its inode, size, modification and change times
+/// (statx(2) of the descriptor), read at the same path. The change time cannot be set by a user: a file replaced with
+/// its time kept (cp -a, rsync -t) or renamed into place changes it, or the inode. Not the device number, which a
+/// network share gets anew at each mount, on each host. Null where it cannot be told (not Linux, statx refused).
 /// </summary>
 public static class FileStamps
 {
-    /// <summary>A change closer than this to the read may share its time with a later one (a share's coarse clock): not trusted.</summary>
+    /// <summary>
+    /// A change closer than this to the read may share its time with a later one (a share's coarse clock): not trusted.
+    /// Compared in whole seconds, so 2 to 4 s in effect; the file server's clock is taken to agree with this host's.
+    /// </summary>
     public static readonly TimeSpan RacyWindow = TimeSpan.FromSeconds(2);
 
     /// <summary>
@@ -36,7 +40,6 @@ public static class FileStamps
         long newest = Math.Max(ctimeSeconds, mtimeSeconds);
         if (now.ToUnixTimeSeconds() - newest < (long)Math.Ceiling(RacyWindow.TotalSeconds) + 1) return null;
         return string.Create(CultureInfo.InvariantCulture,
-            $"{*(uint*)(buffer + OpenNative.StatxDevMajorOffset)}:{*(uint*)(buffer + OpenNative.StatxDevMinorOffset)}:" +
             $"{*(ulong*)(buffer + OpenNative.StatxInoOffset)}:{*(ulong*)(buffer + OpenNative.StatxSizeOffset)}:" +
             $"{mtimeSeconds}.{mtimeNanos:D9}:{ctimeSeconds}.{ctimeNanos:D9}");
     }

@@ -237,7 +237,12 @@ public sealed partial class OfflineCliTests : IDisposable
         var malformed = await NfcProcess.RunAsync("migrate", "--connection", "Host=127.0.0.1;Port=1;Password=ab;s3cret=x");
         Assert.Equal(2, malformed.Code);
         Assert.Contains("the connection string is malformed (a misspelt keyword, or a ';' in the password", malformed.Err);
-        foreach (var run in new[] { misplaced, uri, malformed }) Assert.DoesNotContain("s3cret", run.Err);
+        var semicolon = await NfcProcess.RunAsync("migrate", "Host=db;Password=ab;s3cret=x");
+        // A misspelt keyword beside a password is still named.
+        var typo = await NfcProcess.RunAsync("migrate", "--connection", "Hostt=127.0.0.1;Password=s3cret");
+        Assert.Contains("the connection string is malformed: ", typo.Err);
+        Assert.Contains("hostt", typo.Err, StringComparison.OrdinalIgnoreCase);
+        foreach (var run in new[] { misplaced, uri, malformed, semicolon, typo }) Assert.DoesNotContain("s3cret", run.Err);
 
         // And the dashboard password hash's iterations are bounded: more would make every sign-in that slow.
         var slow = await NfcProcess.RunWithInputAsync("s3cret pass\n", "hash-password", "--iterations", "20000000");

@@ -61,8 +61,8 @@ internal static class CommonOptions
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or InvalidOperationException)
         {
             // Npgsql's reason quotes the keyword it met, which after an unquoted ';' in a password is part of the password.
-            throw new CliUsageException(Output.Secrets.Redact(resolved) == resolved
-                ? $"the connection string is malformed: {ex.Message}"
+            throw new CliUsageException(!Output.Secrets.QuotesPassword(resolved, ex.Message)
+                ? $"the connection string is malformed: {Output.Secrets.Redact(ex.Message)}"
                 : "the connection string is malformed (a misspelt keyword, or a ';' in the password, which must then be quoted: Password='a;b'); " +
                   "Npgsql's reason is not shown, as it may quote part of the password.");
         }

@@ -8,12 +8,34 @@ namespace NfcPipeline.Cli.Output;
 /// </summary>
 internal static partial class Secrets
 {
-    /// <summary><paramref name="text"/> with connection-string passwords and URI passwords replaced by "***".</summary>
+    /// <summary><paramref name="text"/> with connection-string passwords (to the next ';', quotes doubled inside) and URI passwords as "***".</summary>
     public static string Redact(string text) => UriPassword().Replace(KeywordPassword().Replace(text, "$1***"), "$1***@");
 
-    [GeneratedRegex(@"((?:password|pwd)\s*=\s*)(?:""[^""]*""|'[^']*'|[^;'""\s]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    /// <summary>
+    /// A parse error's message: a token that names a password keyword is hidden from it on (an unquoted ';' in the
+    /// password would leave the rest of it looking like another keyword).
+    /// </summary>
+    public static string RedactToken(string message) => TokenFromPassword().Replace(Redact(message), "$1***'");
+
+    /// <summary>
+    /// Whether <paramref name="connectionString"/> has a password and Npgsql's <paramref name="reason"/> names a piece of
+    /// the string from that password on (the pieces between ';' and '=': a keyword it met there may be part of it).
+    /// </summary>
+    public static bool QuotesPassword(string connectionString, string reason)
+    {
+        var keyword = KeywordPassword().Match(connectionString);
+        if (!keyword.Success) return false;
+        return connectionString[(keyword.Index + keyword.Groups[1].Length)..].Split(';', '=')
+            .Any(piece => piece.Trim().Length >= 2 && reason.Contains(piece.Trim(), StringComparison.OrdinalIgnoreCase));
+    }
+
+    [GeneratedRegex(@"((?:password|pwd|psw)\s*=\s*)(?:""(?:[^""]|"""")*""|'(?:[^']|'')*'|[^;]*)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex KeywordPassword();
 
-    [GeneratedRegex(@"(://[^:/@\s]*:)[^@\s]*@", RegexOptions.CultureInvariant)]
+    // To the last '@' before the path: a password may hold an unencoded '@'.
+    [GeneratedRegex(@"(://[^:/@\s]*:)[^/\s]*@", RegexOptions.CultureInvariant)]
     private static partial Regex UriPassword();
+
+    [GeneratedRegex(@"((?:password|pwd|psw)\s*=)[^']*'", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex TokenFromPassword();
 }

@@ -22,10 +22,9 @@ internal static unsafe partial class OpenNative
     public const int StatxModeOffset = 28;       // offsetof(struct statx, stx_mode), a __u16
     public const int TypeMask = 0xF000, RegularFile = 0x8000;   // S_IFMT, S_IFREG
     public const uint StatxStamp = 0x1 | 0x100 | 0x200 | 0x80 | 0x40;   // STATX_TYPE | STATX_INO | STATX_SIZE | STATX_CTIME | STATX_MTIME
-    // Offsets in struct statx (the same on every architecture): __u64 stx_ino, stx_size; struct statx_timestamp
-    // { __s64 tv_sec; __u32 tv_nsec; } stx_ctime, stx_mtime; __u32 stx_dev_major, stx_dev_minor.
-    public const int StatxMaskOffset = 0, StatxInoOffset = 32, StatxSizeOffset = 40, StatxCtimeOffset = 96, StatxMtimeOffset = 112,
-        StatxDevMajorOffset = 136, StatxDevMinorOffset = 140;
+    // Offsets in struct statx (the same on every architecture): __u32 stx_mask; __u64 stx_ino, stx_size; struct
+    // statx_timestamp { __s64 tv_sec; __u32 tv_nsec; } stx_ctime, stx_mtime.
+    public const int StatxMaskOffset = 0, StatxInoOffset = 32, StatxSizeOffset = 40, StatxCtimeOffset = 96, StatxMtimeOffset = 112;
 
     [LibraryImport(Library, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags);

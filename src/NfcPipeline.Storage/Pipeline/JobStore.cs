@@ -162,7 +162,7 @@ public sealed partial class JobStore(NpgsqlDataSource db)
         var state = await connection.ExecuteScalarAsync<string?>(new CommandDefinition($"""
             with prev as (
                 select j.id, {FinishedSql} as finished, not {FinishedSql} and {SupersededSql} as superseded,
-                       {AbandonedSql} and not {SupersededSql} as abandoned, j.abandoned_starts
+                       {AbandonedSql} and not {SupersededSql} as abandoned, j.abandoned_starts, j.state
                 from jobs j where j.id = @JobId
                   and (not @Check or j.kind = 'analyze_chunk' and j.study_id = @StudyId and j.payload -> 'image_ids' = to_jsonb(@ImageIds))
                 for update of j),
@@ -172,7 +172,8 @@ public sealed partial class JobStore(NpgsqlDataSource db)
                 select prev.id, prev.finished or prev.superseded as finished, prev.superseded, prev.abandoned,
                        -- Counted now, or before by an outbox pass that sent it back (JobStore.Recovery), to the limit.
                        prev.abandoned and prev.abandoned_starts + 1 >= @MaxAbandoned
-                       or not prev.finished and not prev.superseded and prev.abandoned_starts >= @MaxAbandoned as give_up
+                       or prev.state <> 'processing' and not prev.finished and not prev.superseded
+                          and prev.abandoned_starts >= @MaxAbandoned as give_up
                 from prev)
             update jobs j set
                 state = case when next.finished then j.state when next.give_up then 'failed' else 'processing' end,

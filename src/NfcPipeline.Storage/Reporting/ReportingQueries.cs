@@ -105,7 +105,7 @@ public sealed class ReportingQueries(NpgsqlDataSource dataSource)
             """, new { folder = folder?.Trim('/'), studyId, since }, cancellationToken: ct));
     }
 
-    /// <summary>The latest registered studies, in any state, for `nfc status` with no argument (bounded).</summary>
+    /// <summary>A study's patients with their progress and pattern (`nfc status STUDY`).</summary>
     public async Task<IReadOnlyList<PatientProgress>> PatientsAsync(long studyId, CancellationToken ct = default)
     {
         await using var c = await dataSource.OpenConnectionAsync(ct);

@@ -15,15 +15,15 @@ public sealed class HeartbeatService(WorkerStore workers, WorkerIdentity identit
         {
             try
             {
-                // Two intervals each, half the window peers count this worker alive in (four): a half-open connection held
-                // one beat for 45 s (connect and command timeouts), past that window, and the next beats waited behind it.
+                // Three intervals each, so the beat lands inside the window peers count this worker alive in (four): a
+                // half-open connection held one beat for 45 s (connect and command timeouts), past that window.
                 using var beat = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                beat.CancelAfter(2 * options.HeartbeatInterval);
+                beat.CancelAfter(options.AliveWithin - options.HeartbeatInterval);
                 // A worker away (suspended, or cut off from the database) for longer than housekeeping keeps silent ones
                 // had its row deleted: without it, redeliveries of its chunks would take it for dead.
                 if (!await workers.HeartbeatAsync(identity.Id, metrics.ImagesProcessed, LastBatch(), "running", beat.Token) && model.IsLoaded)
                 {
-                    await model.RegisterAsync(stoppingToken);
+                    await model.RegisterAsync(beat.Token);
                     logger.LogWarning("This worker's row was gone (deleted as silent while it was away); registered again");
                 }
             }
