@@ -154,11 +154,13 @@ public sealed class ResultStore(NpgsqlDataSource db)
         var patients = (await connection.QueryAsync<long>(new CommandDefinition(
             PatientsOfImagesSql,
             new { Ids = succeeded.Select(x => x.ImageId).Concat(failed.Select(f => f.ImageId)).ToArray() }, tx, cancellationToken: ct))).ToList();
-        // Other images showing a replaced result (their study on this model), whose patients were aggregated from the old.
+        // Other images showing a replaced result, whose patients were aggregated from the old under this model: their
+        // study's model now or not (a study moved on to another model keeps this one's patient rows, and shows them).
         var sharing = replaced.Count == 0 ? [] : (await connection.QueryAsync<long>(new CommandDefinition("""
-            select distinct i.patient_id from images i join studies s on s.id = i.study_id
+            select distinct i.patient_id from images i
             join unnest(@Shas, @Ums) as x(sha, um) on i.sha256 = x.sha and i.result_um_per_px = x.um
-            where s.model_id = @ModelId and i.state = 'succeeded' and not (i.patient_id = any(@Patients))
+            where i.state = 'succeeded' and not (i.patient_id = any(@Patients))
+              and exists (select 1 from patient_metrics pm where pm.patient_id = i.patient_id and pm.model_id = @ModelId)
             order by 1
             """, new { chunk.ModelId, Shas = replaced.Select(r => r.Sha).ToArray(), Ums = replaced.Select(r => r.Um).ToArray(), Patients = patients.ToArray() },
             tx, cancellationToken: ct))).ToList();

@@ -38,6 +38,13 @@ public class SharedResultTests
 
         var first = await WriteAsync(a.StudyId, a.ImageIds[0]);
         Assert.Empty(first.SharingPatients!);   // nothing replaced
+        // Its patient aggregated from that result under this model.
+        await using (var c = await db.OpenConnectionAsync())
+            await c.ExecuteAsync("""
+                insert into patient_metrics (patient_id, model_id, gradable_fields, ungradable_fields, capillary_count, dilated_count, giant_count,
+                                             abnormal_count, hemorrhage_count, pattern, rule_trace, morphology, diameters)
+                values (@PatientId, @ModelId, 1, 0, 3, 0, 0, 0, 0, 'non_scleroderma', '{}', '{}', '{}')
+                """, new { a.PatientId, a.ModelId });
 
         var second = await WriteAsync(studyB, imageB);
 
@@ -45,8 +52,11 @@ public class SharedResultTests
         Assert.Equal([a.PatientId], second.SharingPatients);
         await using var check = await db.OpenConnectionAsync();
         Assert.Equal(1L, await check.ExecuteScalarAsync<long>("select count(*) from image_metrics"));
-        // A study now on another model shows that model's results: not named.
+        // A study moved on to another model keeps this model's patient rows, which show the result: named still.
         await check.ExecuteAsync("update studies set model_id = null where id = @StudyId", new { a.StudyId });
+        Assert.Equal([a.PatientId], (await WriteAsync(studyB, imageB)).SharingPatients);
+        // A patient never aggregated under this model has nothing to recompute: not named.
+        await check.ExecuteAsync("delete from patient_metrics where patient_id = @PatientId", new { a.PatientId });
         Assert.Empty((await WriteAsync(studyB, imageB)).SharingPatients!);
     }
 }
