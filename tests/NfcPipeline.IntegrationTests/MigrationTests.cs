@@ -28,12 +28,8 @@ public class MigrationTests
         await db.ScalarAsync<object>("analyze studies");
         await using var c = new Npgsql.NpgsqlConnection(db.ConnectionString);
         await c.OpenAsync();
-        await using var explain = new Npgsql.NpgsqlCommand("explain " + Storage.Pipeline.StudyIdentity.OtherStudyOfFolderSql
-            .Replace("@SourcePath", "'folder7'").Replace("@ExternalId", "'x'"), c);
-        var plan = new System.Text.StringBuilder();
-        await using (var rows = await explain.ExecuteReaderAsync())
-            while (await rows.ReadAsync()) plan.AppendLine(rows.GetString(0));
-        Assert.Contains("studies_source_path", plan.ToString());
+        Assert.Contains("studies_source_path", await PlanAsync(c, Storage.Pipeline.StudyIdentity.OtherStudyOfFolderSql
+            .Replace("@SourcePath", "'folder7'").Replace("@ExternalId", "'x'")));
 
         // Whether a chunk owns images it did not load, asked at every chunk commit: by index, not by reading every open
         // image of every study (a large backlog slowed each commit in turn).
@@ -44,12 +40,18 @@ public class MigrationTests
             from patients p, generate_series(1, 20000) g;
             analyze images
             """);
-        await using var chunkCheck = new Npgsql.NpgsqlCommand("explain select " + Storage.Pipeline.ResultStore.OwnsUnloadedImagesSql
-            .Replace("@JobId", "7").Replace("@Loaded", "'{56,57}'::bigint[]"), c);
-        var chunkPlan = new System.Text.StringBuilder();
-        await using (var rows = await chunkCheck.ExecuteReaderAsync())
-            while (await rows.ReadAsync()) chunkPlan.AppendLine(rows.GetString(0));
-        Assert.Contains("images_open_chunk_idx", chunkPlan.ToString());
+        Assert.Contains("images_open_chunk_idx", await PlanAsync(c, "select " + Storage.Pipeline.ResultStore.OwnsUnloadedImagesSql
+            .Replace("@JobId", "7").Replace("@Loaded", "'{56,57}'::bigint[]")));
+    }
+
+    /// <summary>The plan PostgreSQL makes for <paramref name="sql"/>, every line of EXPLAIN's.</summary>
+    private static async Task<string> PlanAsync(Npgsql.NpgsqlConnection c, string sql)
+    {
+        await using var explain = new Npgsql.NpgsqlCommand("explain " + sql, c);
+        var plan = new System.Text.StringBuilder();
+        await using var rows = await explain.ExecuteReaderAsync();
+        while (await rows.ReadAsync()) plan.AppendLine(rows.GetString(0));
+        return plan.ToString();
     }
 
     [Fact]

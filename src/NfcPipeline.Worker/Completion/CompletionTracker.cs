@@ -117,7 +117,7 @@ public sealed class CompletionTracker(PatientResultsStore patients, CompletionEv
             if (rules is null)
                 logger.LogWarning("Patient {PatientDbId}: the result of model #{ModelId} does not record its fast-track rules; aggregated again " +
                     "under this worker's", patientId, modelId);
-            var aggregator = new PatientAggregator(rules ?? model.Analysis.FastTrack, GiantRequiresNormalShapeOf(settings));
+            var aggregator = AggregatorFor(settings);
             var outcome = await retry.RunAsync(t => patients.AggregateIfDoneAsync(patientId, modelId, aggregator, settings, t), ct);
             if (outcome is null)
             {

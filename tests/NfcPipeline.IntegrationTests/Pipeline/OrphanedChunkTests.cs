@@ -8,14 +8,17 @@ namespace NfcPipeline.IntegrationTests.Pipeline;
 /// <summary>A chunk job left 'processing' under a live worker with no message anywhere (its fault lost to a long outage).</summary>
 public class OrphanedChunkTests
 {
-    private const string AsLostInAnOutage = """
-        update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '10 minutes', worker_id = @Worker
+    /// <summary>The study's chunk job left processing under @Worker, untouched for @Ago, its study's images and patients unfinished.</summary>
+    private const string LeftProcessing = """
+        update jobs set state = 'processing', finished_at = null, updated_at = now() - @Ago, worker_id = @Worker
         where kind = 'analyze_chunk';
         update images set state = 'queued';
         update patients set state = 'processing', completed_at = null;
         update studies set state = 'processing', completed_at = null;
         select 1
         """;
+
+    private static readonly TimeSpan FiveMinutes = TimeSpan.FromMinutes(5), TenMinutes = TimeSpan.FromMinutes(10), FortyMinutes = TimeSpan.FromMinutes(40);
 
     [Fact]
     public async Task A_job_left_processing_that_no_consumer_holds_is_sent_back_and_completes_and_one_held_is_not()
@@ -32,7 +35,7 @@ public class OrphanedChunkTests
 
         // The store's rule, under a worker id of the test's own (the live worker's pass leaves it alone): a job a
         // consumer holds, or let go within the window, stays; one untouched and let go is sent back.
-        await env.QueryScalarAsync<int>(AsLostInAnOutage, new { Worker = "test-worker" });
+        await env.QueryScalarAsync<int>(LeftProcessing, new { Worker = "test-worker", Ago = TenMinutes });
         await using (var dataSource = NpgsqlDataSource.Create(env.Db.ConnectionString))
         {
             var store = new JobStore(dataSource);
@@ -45,8 +48,8 @@ public class OrphanedChunkTests
         Assert.Equal(2, await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'"));
 
         // The worker's own pass, for a job under its id: sent back once its consumers have let it go for the window.
-        await env.QueryScalarAsync<int>(AsLostInAnOutage,
-            new { Worker = await env.QueryScalarAsync<string>($"select id from workers where pid = {worker.Pid}") });
+        await env.QueryScalarAsync<int>(LeftProcessing,
+            new { Worker = await env.QueryScalarAsync<string>($"select id from workers where pid = {worker.Pid}"), Ago = TenMinutes });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-orphan", TimeSpan.FromMinutes(3)));
         Assert.Equal(2L, await env.QueryScalarAsync<long>("select count(*) from images where state = 'succeeded'"));
         Assert.Equal(("succeeded", 3), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
@@ -74,27 +77,19 @@ public class OrphanedChunkTests
 
         // The store's rule, five minutes back (inside the worker's own window, so its pass leaves the job alone): a job
         // under a live worker stays, and so does one touched within the window; one left by a gone worker is sent back.
-        const string leftFiveMinutesAgo = """
-            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '5 minutes', worker_id = @Worker
-            where kind = 'analyze_chunk';
-            update images set state = 'queued';
-            update patients set state = 'processing', completed_at = null;
-            update studies set state = 'processing', completed_at = null;
-            select 1
-            """;
         await using (var dataSource = NpgsqlDataSource.Create(env.Db.ConnectionString))
         {
             var store = new JobStore(dataSource);
-            await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "live-holder" });
+            await env.QueryScalarAsync<int>(LeftProcessing, new { Worker = "live-holder", Ago = FiveMinutes });
             Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
             // Its heartbeat 150 s stale (a database outage stales every one): not gone until silent a third of the window.
             await env.QueryScalarAsync<int>("update workers set heartbeat_at = now() - interval '150 seconds' where id = 'live-holder'; " +
                 "update jobs set updated_at = now() - interval '40 minutes'; select 1");
             Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(2), default));
             // The caller's own: RecoverOrphanedAsync's, which knows which of them its consumers hold.
-            await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "test-worker" });
+            await env.QueryScalarAsync<int>(LeftProcessing, new { Worker = "test-worker", Ago = FiveMinutes });
             Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
-            await env.QueryScalarAsync<int>(leftFiveMinutesAgo, new { Worker = "gone-worker" });
+            await env.QueryScalarAsync<int>(LeftProcessing, new { Worker = "gone-worker", Ago = FiveMinutes });
             Assert.Empty(await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(6), TimeSpan.FromMinutes(2), default));
             Assert.Equal([jobId], await store.RecoverAbandonedAsync("test-worker", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), default));
         }
@@ -105,15 +100,8 @@ public class OrphanedChunkTests
         Assert.Contains($"Job {jobId} was abandoned before by a worker that stopped while analysing it; it runs alone", worker.Output);
 
         // The worker's own pass, past its window, for a job left by a worker whose heartbeat stopped.
-        await env.QueryScalarAsync<int>("""
-            update workers set heartbeat_at = now() - interval '1 hour' where id = 'live-holder';
-            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '40 minutes', worker_id = 'live-holder'
-            where kind = 'analyze_chunk';
-            update images set state = 'queued';
-            update patients set state = 'processing', completed_at = null;
-            update studies set state = 'processing', completed_at = null;
-            select 1
-            """);
+        await env.QueryScalarAsync<int>("update workers set heartbeat_at = now() - interval '1 hour' where id = 'live-holder'; select 1");
+        await env.QueryScalarAsync<int>(LeftProcessing, new { Worker = "live-holder", Ago = FortyMinutes });
         Assert.Equal("completed", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
         Assert.Equal(("succeeded", 3, 2), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
             await env.QueryScalarAsync<int>("select attempts from jobs where kind = 'analyze_chunk'"),
@@ -122,14 +110,7 @@ public class OrphanedChunkTests
 
         // Sent back a third time: the count reaches Worker:MaxAbandonedStarts (3), and its next start gives it up, failing
         // its images as WorkerStopped, as a third abandoned start would.
-        await env.QueryScalarAsync<int>("""
-            update jobs set state = 'processing', finished_at = null, updated_at = now() - interval '40 minutes', worker_id = 'gone-worker'
-            where kind = 'analyze_chunk';
-            update images set state = 'queued';
-            update patients set state = 'processing', completed_at = null;
-            update studies set state = 'processing', completed_at = null;
-            select 1
-            """);
+        await env.QueryScalarAsync<int>(LeftProcessing, new { Worker = "gone-worker", Ago = FortyMinutes });
         Assert.Equal("completed_with_errors", await env.WaitForStudyAsync("study-abandoned", TimeSpan.FromMinutes(2)));
         Assert.Equal(("failed", 3), (await env.QueryScalarAsync<string>("select state from jobs where kind = 'analyze_chunk'"),
             await env.QueryScalarAsync<int>("select abandoned_starts from jobs where kind = 'analyze_chunk'")));
